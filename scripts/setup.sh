@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need on a fresh Debian bookworm machine.
+# Idempotent: each step checks first and skips what is already there.
+# Usage: scripts/setup.sh            (as root, or with sudo available)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$here/scripts/env.sh"
+
+step() { printf '\n\033[1m[setup] %s\033[0m\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- Debian packages -------------------------------------------------------
+packages=(cmake make g++ clang libclang-rt-14-dev libssl-dev catch2 nlohmann-json3-dev
+          chromium iproute2 util-linux ca-certificates xz-utils)
+# Emscripten: an emcc already on PATH (e.g. from emsdk) wins; Debian's package otherwise.
+command -v emcc >/dev/null 2>&1 || packages+=(emscripten)
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  step "Debian packages: all present"
+fi
+
+# --- OpenSSL's libcrypto for WebAssembly -----------------------------------
+"$here/scripts/build-openssl-wasm.sh"
+
+# --- npm dependencies -------------------------------------------------------
+cd "$here"
+stamp=node_modules/.wasmtorrent-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  step "npm ci"
+  # --ignore-scripts: some reference packages run install scripts that download
+  # binaries or insist on pnpm; none is needed for what the tests use.
+  npm ci --ignore-scripts --no-audit --no-fund
+  cp package-lock.json "$stamp"
+else
+  step "npm dependencies: up to date"
+fi

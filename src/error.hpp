@@ -1,0 +1,84 @@
+// Errors as values: every fallible engine call returns result<T>, never throws.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace wt {
+
+enum class errc : std::uint8_t {
+  ok = 0,
+  // bencode
+  bencode_truncated,          // input ends inside a value
+  bencode_unexpected_byte,    // a byte that cannot start or continue a value here
+  bencode_leading_zero,       // "i03e", "03:abc"
+  bencode_negative_zero,      // "i-0e"
+  bencode_empty_integer,      // "ie", "i-e"
+  bencode_integer_overflow,   // does not fit in int64
+  bencode_string_too_long,    // length prefix beyond the input or the limit
+  bencode_key_not_string,     // a dict key that is not a string
+  bencode_unsorted_keys,      // dict keys out of byte order
+  bencode_duplicate_key,      // the same dict key twice
+  bencode_trailing_data,      // bytes after the top-level value
+  bencode_depth_exceeded,     // nesting deeper than the limit
+  bencode_too_many_tokens,    // more values than the limit
+  // metainfo
+  metainfo_not_a_dict,
+  metainfo_missing_field,     // a required key is absent
+  metainfo_wrong_type,        // a key holds the wrong bencode type
+  metainfo_invalid_value,     // a value out of range or inconsistent with another
+  metainfo_bad_path,          // "..", absolute, empty component, NUL, ...
+  metainfo_too_large,         // beyond a size limit (files, pieces, bytes)
+  // magnet
+  magnet_not_a_magnet,        // does not start with "magnet:?"
+  magnet_bad_escape,          // a %XX escape that is not two hex digits
+  magnet_bad_info_hash,       // xt=urn:btih: neither 40 hex nor 32 base32 characters
+  magnet_no_info_hash,        // no usable xt
+  magnet_bad_parameter,       // a parameter whose value cannot be parsed (e.g. so=)
+  magnet_too_large,           // more parameters or bytes than the limit
+};
+
+// A short, stable description of the error kind, e.g. "leading zero in integer".
+const char* describe(errc code) noexcept;
+
+struct error {
+  errc code = errc::ok;
+  std::size_t position = 0;  // byte offset in the input where the problem was found
+  std::string context;       // e.g. the field: "info.files[2].path"; may be empty
+
+  // "leading zero in integer at byte 12 (info.piece length)"
+  std::string message() const;
+};
+
+// Holds either a value or an error. Small on purpose: C++20 has no std::expected.
+template <class T>
+class [[nodiscard]] result {
+ public:
+  result(T value) : v_(std::move(value)) {}
+  result(error e) : v_(std::move(e)) {}
+
+  bool ok() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+  const error& err() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, error> v_;
+};
+
+inline error make_error(errc code, std::size_t position, std::string context = {}) {
+  return error{code, position, std::move(context)};
+}
+
+}  // namespace wt
