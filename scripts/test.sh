@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): installs what is missing, then runs every stage.
+#   scripts/test.sh              all stages
+#   scripts/test.sh native wasm  only these stages (setup always runs first)
+# Stages: native, sanitize, wasm, js, fuzz, browser.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+source scripts/env.sh
+
+jobs=$(nproc)
+all_stages=(native sanitize wasm js fuzz browser)
+stages=("${@:-${all_stages[@]}}")
+[ $# -gt 0 ] || stages=("${all_stages[@]}")
+
+bash scripts/setup.sh || { echo "setup failed" >&2; exit 1; }
+
+cmake_build() {  # dir, cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DWT_WERROR=ON "$@" >/dev/null && cmake --build "$dir" -j"$jobs"
+}
+
+stage_native() {
+  cmake_build build/native -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+    (cd build/native && ctest --output-on-failure)
+}
+stage_sanitize() {
+  cmake_build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DWT_SANITIZE=ON &&
+    (cd build/sanitize && ctest --output-on-failure)
+}
+stage_wasm() {
+  cmake_build build/wasm -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=emsdk-toolchain.cmake &&
+    (cd build/wasm && ctest --output-on-failure)
+}
+stage_js() {
+  bash scripts/build.sh && node --test tests/js/
+}
+stage_fuzz() {
+  bash scripts/fuzz.sh "${WT_FUZZ_SECONDS:-5}"
+}
+stage_browser() {
+  bash scripts/build.sh && bash tests/browser/run.sh
+}
+
+passed=(); failed=()
+for s in "${stages[@]}"; do
+  printf '\n\033[1m=== %s ===\033[0m\n' "$s"
+  start=$SECONDS
+  if "stage_$s"; then passed+=("$s"); result=passed; else failed+=("$s"); result=FAILED; fi
+  printf '\033[1m=== %s: %s in %ds ===\033[0m\n' "$s" "$result" $((SECONDS - start))
+done
+
+echo
+[ ${#failed[@]} -eq 0 ] || echo "failed stages: ${failed[*]}"
+echo "stages: ${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]
