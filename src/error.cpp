@@ -1,0 +1,50 @@
+#include "error.hpp"
+
+namespace wt {
+
+const char* describe(errc code) noexcept {
+  switch (code) {
+    case errc::ok: return "no error";
+    case errc::bencode_truncated: return "input ends inside a value";
+    case errc::bencode_unexpected_byte: return "unexpected byte";
+    case errc::bencode_leading_zero: return "leading zero in integer";
+    case errc::bencode_negative_zero: return "negative zero";
+    case errc::bencode_empty_integer: return "empty integer";
+    case errc::bencode_integer_overflow: return "integer overflow";
+    case errc::bencode_string_too_long: return "string too long";
+    case errc::bencode_key_not_string: return "dictionary key is not a string";
+    case errc::bencode_unsorted_keys: return "dictionary keys out of order";
+    case errc::bencode_duplicate_key: return "duplicate dictionary key";
+    case errc::bencode_trailing_data: return "trailing data after value";
+    case errc::bencode_depth_exceeded: return "nesting too deep";
+    case errc::bencode_too_many_tokens: return "too many values";
+    case errc::metainfo_not_a_dict: return "not a dictionary";
+    case errc::metainfo_missing_field: return "missing field";
+    case errc::metainfo_wrong_type: return "wrong type";
+    case errc::metainfo_invalid_value: return "invalid value";
+    case errc::metainfo_bad_path: return "unsafe or malformed path";
+    case errc::metainfo_too_large: return "too large";
+    case errc::magnet_not_a_magnet: return "not a magnet link";
+    case errc::magnet_bad_escape: return "bad percent escape";
+    case errc::magnet_bad_info_hash: return "bad info-hash";
+    case errc::magnet_no_info_hash: return "no info-hash";
+    case errc::magnet_bad_parameter: return "bad parameter";
+    case errc::magnet_too_large: return "magnet link too large";
+  }
+  // Only reachable through a cast from an out-of-range integer.
+  return "unknown error";
+}
+
+std::string error::message() const {
+  std::string out = describe(code);
+  out += " at byte ";
+  out += std::to_string(position);
+  if (!context.empty()) {
+    out += " (";
+    out += context;
+    out += ')';
+  }
+  return out;
+}
+
+}  // namespace wt
