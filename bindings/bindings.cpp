@@ -1,0 +1,248 @@
+// The one Embind layer over the engine. Thin on purpose: it converts engine values to
+// plain JS objects and back, and nothing else. web/core.js shapes them into the public API.
+//
+// Conventions at this boundary:
+// - Bytes come in as (pointer, length) into memory the JS side got from _malloc, and go
+//   out as a Uint8Array copied once out of a typed_memory_view. No per-byte conversion.
+// - Nothing throws. A call returns its value, or {error: {code, message, position, context}}
+//   which the JS side turns into a thrown Error.
+// - 64-bit integers cross as doubles (exact up to 2^53 bytes).
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bytes.hpp"
+#include "error.hpp"
+#include "magnet.hpp"
+#include "metainfo.hpp"
+
+namespace {
+
+using emscripten::val;
+
+const char* errc_name(wt::errc code) {
+  switch (code) {
+    case wt::errc::ok: return "ok";
+    case wt::errc::bencode_truncated: return "bencode_truncated";
+    case wt::errc::bencode_unexpected_byte: return "bencode_unexpected_byte";
+    case wt::errc::bencode_leading_zero: return "bencode_leading_zero";
+    case wt::errc::bencode_negative_zero: return "bencode_negative_zero";
+    case wt::errc::bencode_empty_integer: return "bencode_empty_integer";
+    case wt::errc::bencode_integer_overflow: return "bencode_integer_overflow";
+    case wt::errc::bencode_string_too_long: return "bencode_string_too_long";
+    case wt::errc::bencode_key_not_string: return "bencode_key_not_string";
+    case wt::errc::bencode_unsorted_keys: return "bencode_unsorted_keys";
+    case wt::errc::bencode_duplicate_key: return "bencode_duplicate_key";
+    case wt::errc::bencode_trailing_data: return "bencode_trailing_data";
+    case wt::errc::bencode_depth_exceeded: return "bencode_depth_exceeded";
+    case wt::errc::bencode_too_many_tokens: return "bencode_too_many_tokens";
+    case wt::errc::metainfo_not_a_dict: return "metainfo_not_a_dict";
+    case wt::errc::metainfo_missing_field: return "metainfo_missing_field";
+    case wt::errc::metainfo_wrong_type: return "metainfo_wrong_type";
+    case wt::errc::metainfo_invalid_value: return "metainfo_invalid_value";
+    case wt::errc::metainfo_bad_path: return "metainfo_bad_path";
+    case wt::errc::metainfo_too_large: return "metainfo_too_large";
+    case wt::errc::magnet_not_a_magnet: return "magnet_not_a_magnet";
+    case wt::errc::magnet_bad_escape: return "magnet_bad_escape";
+    case wt::errc::magnet_bad_info_hash: return "magnet_bad_info_hash";
+    case wt::errc::magnet_no_info_hash: return "magnet_no_info_hash";
+    case wt::errc::magnet_bad_parameter: return "magnet_bad_parameter";
+    case wt::errc::magnet_too_large: return "magnet_too_large";
+  }
+  return "unknown";
+}
+
+val error_value(const wt::error& e) {
+  val err = val::object();
+  err.set("code", std::string(errc_name(e.code)));
+  err.set("message", e.message());
+  err.set("position", static_cast<double>(e.position));
+  err.set("context", e.context);
+  val out = val::object();
+  out.set("error", err);
+  return out;
+}
+
+// A Uint8Array that owns a copy of the bytes (the view into wasm memory would go stale).
+val copy_bytes(wt::byte_view bytes) {
+  return val(emscripten::typed_memory_view(bytes.size(), bytes.data())).call<val>("slice");
+}
+
+wt::byte_view heap_bytes(std::uintptr_t ptr, std::size_t length) {
+  return {reinterpret_cast<const std::uint8_t*>(ptr), length};
+}
+
+val string_array(const std::vector<std::string>& items) {
+  val out = val::array();
+  for (const auto& s : items) out.call<void>("push", s);
+  return out;
+}
+
+std::vector<std::string> strings_of(const val& array) {
+  if (array.isUndefined() || array.isNull()) return {};
+  return emscripten::vecFromJSArray<std::string>(array);
+}
+
+std::string string_of(const val& v) {
+  return v.isString() ? v.as<std::string>() : std::string();
+}
+
+// --- .torrent ---------------------------------------------------------------------
+
+// Raw engine fields; web/core.js builds the parse-torrent-shaped object from them.
+val parse_torrent(std::uintptr_t ptr, std::size_t length) {
+  auto parsed = wt::parse_metainfo(heap_bytes(ptr, length));
+  if (!parsed) return error_value(parsed.err());
+  const wt::metainfo& m = *parsed;
+
+  val out = val::object();
+  out.set("infoHash", wt::to_hex(m.info_hash));
+  out.set("infoHashBuffer", copy_bytes(m.info_hash));
+  out.set("infoBuffer", copy_bytes(m.info_bytes));
+  out.set("name", m.name);
+  out.set("pieceLength", static_cast<double>(m.piece_length));
+  out.set("length", static_cast<double>(m.total_length));
+  out.set("multiFile", m.multi_file);
+  out.set("private", m.is_private);
+
+  // All piece hashes as one hex string; JS cuts it into 40-character pieces.
+  std::string pieces;
+  pieces.reserve(m.piece_hashes.size() * 40);
+  for (const auto& h : m.piece_hashes) pieces += wt::to_hex(h);
+  out.set("pieces", pieces);
+  const std::uint32_t count = m.piece_count();
+  out.set("lastPieceLength",
+          static_cast<double>(count > 0 ? m.piece_size(wt::piece_index{count - 1}) : m.piece_length));
+
+  val files = val::array();
+  for (std::uint32_t i = 0; i < m.files.size(); ++i) {
+    const wt::file_entry& f = m.files[i];
+    val file = val::object();
+    file.set("path", m.path(wt::file_index{i}));
+    file.set("name", m.multi_file ? f.name() : m.name);
+    file.set("length", static_cast<double>(f.length));
+    file.set("offset", static_cast<double>(f.offset));
+    file.set("pad", f.pad);
+    files.call<void>("push", file);
+  }
+  out.set("files", files);
+
+  out.set("announce", m.announce);
+  val tiers = val::array();
+  for (const auto& tier : m.announce_list) tiers.call<void>("push", string_array(tier));
+  out.set("announceList", tiers);
+  out.set("urlList", string_array(m.url_list));
+  if (m.creation_date) out.set("creationDate", static_cast<double>(*m.creation_date));
+  out.set("comment", m.comment);
+  out.set("createdBy", m.created_by);
+  return out;
+}
+
+// files: [{path, offset, length}] with offsets into one block at `base`.
+// opts: {name, pieceLength?, announceList, urlList, comment, createdBy?, creationDate?,
+//        private, source}
+val create_torrent(const val& files, const val& opts, std::uintptr_t base) {
+  std::vector<wt::input_file> inputs;
+  const auto count = files["length"].as<unsigned>();
+  inputs.reserve(count);
+  for (unsigned i = 0; i < count; ++i) {
+    val f = files[i];
+    const auto offset = static_cast<std::uintptr_t>(f["offset"].as<double>());
+    const auto length = static_cast<std::size_t>(f["length"].as<double>());
+    inputs.push_back({f["path"].as<std::string>(), heap_bytes(base + offset, length)});
+  }
+
+  wt::create_options o;
+  o.name = string_of(opts["name"]);
+  if (opts["pieceLength"].isNumber())
+    o.piece_length = static_cast<std::int64_t>(opts["pieceLength"].as<double>());
+  val tiers = opts["announceList"];
+  if (tiers.isArray()) {
+    const auto n = tiers["length"].as<unsigned>();
+    for (unsigned i = 0; i < n; ++i) o.announce_list.push_back(strings_of(tiers[i]));
+  }
+  o.url_list = strings_of(opts["urlList"]);
+  o.comment = string_of(opts["comment"]);
+  if (opts["createdBy"].isString()) o.created_by = opts["createdBy"].as<std::string>();
+  if (opts["creationDate"].isNumber())
+    o.creation_date = static_cast<std::int64_t>(opts["creationDate"].as<double>());
+  o.is_private = opts["private"].isTrue();
+  o.info_source = string_of(opts["source"]);
+
+  auto torrent = wt::create_torrent(inputs, o);
+  if (!torrent) return error_value(torrent.err());
+  return copy_bytes(*torrent);
+}
+
+double default_piece_length(double total_length) {
+  return static_cast<double>(wt::default_piece_length(static_cast<std::int64_t>(total_length)));
+}
+
+// --- magnet URIs --------------------------------------------------------------------
+
+val parse_magnet(const std::string& uri) {
+  auto parsed = wt::parse_magnet(uri);
+  if (!parsed) return error_value(parsed.err());
+  const wt::magnet_link& l = *parsed;
+
+  val out = val::object();
+  if (l.info_hash) out.set("infoHash", wt::to_hex(*l.info_hash));
+  if (l.info_hash_v2) out.set("btmh", *l.info_hash_v2);  // the multihash text, "1220<hex>"
+  out.set("name", l.name);
+  out.set("trackers", string_array(l.trackers));
+  out.set("webSeeds", string_array(l.web_seeds));
+  out.set("exactSources", string_array(l.exact_sources));
+  out.set("acceptableSources", string_array(l.acceptable_sources));
+  out.set("peers", string_array(l.peers));
+  out.set("keywords", string_array(l.keywords));
+  val ranges = val::array();
+  for (const auto& [first, last] : l.select_only) {
+    val range = val::array();
+    range.call<void>("push", first);
+    range.call<void>("push", last);
+    ranges.call<void>("push", range);
+  }
+  out.set("selectOnly", ranges);
+  return out;
+}
+
+// link: the same fields parse_magnet returns; infoHash as 40 hex or 32 base32 characters.
+val make_magnet(const val& link) {
+  wt::magnet_link l;
+  const std::string hash = string_of(link["infoHash"]);
+  if (!hash.empty()) {
+    auto bytes = hash.size() == 32 ? wt::from_base32(hash) : wt::from_hex(hash);
+    if (!bytes || bytes->size() != 20)
+      return error_value(wt::make_error(wt::errc::magnet_bad_info_hash, 0, "infoHash"));
+    l.info_hash.emplace();
+    std::copy(bytes->begin(), bytes->end(), l.info_hash->begin());
+  }
+  if (link["btmh"].isString()) l.info_hash_v2 = link["btmh"].as<std::string>();
+  l.name = string_of(link["name"]);
+  l.trackers = strings_of(link["trackers"]);
+  l.web_seeds = strings_of(link["webSeeds"]);
+  l.exact_sources = strings_of(link["exactSources"]);
+  l.acceptable_sources = strings_of(link["acceptableSources"]);
+  l.peers = strings_of(link["peers"]);
+  l.keywords = strings_of(link["keywords"]);
+  val ranges = link["selectOnly"];
+  if (ranges.isArray()) {
+    const auto n = ranges["length"].as<unsigned>();
+    for (unsigned i = 0; i < n; ++i)
+      l.select_only.emplace_back(ranges[i][0].as<std::uint32_t>(), ranges[i][1].as<std::uint32_t>());
+  }
+  return val(wt::make_magnet(l));
+}
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(wasmtorrent) {
+  emscripten::function("parse_torrent", &parse_torrent);
+  emscripten::function("create_torrent", &create_torrent);
+  emscripten::function("default_piece_length", &default_piece_length);
+  emscripten::function("parse_magnet", &parse_magnet);
+  emscripten::function("make_magnet", &make_magnet);
+}

@@ -1,0 +1,355 @@
+// The public API, shared by every entry point (browser ES module, Node, drop-in script).
+// It only adapts inputs and outputs: parsing, validation, hashing and encoding happen in
+// the C++ engine. Each entry point supplies `load(options)`, which returns the Emscripten
+// module (a promise), and the default options for its environment.
+
+// create-torrent's default trackers, used when neither `announce` nor `announceList` is given.
+export const announceList = [
+  ['udp://tracker.leechers-paradise.org:6969'],
+  ['udp://tracker.coppersurfer.tk:6969'],
+  ['udp://tracker.opentrackr.org:1337'],
+  ['udp://explodie.org:6969'],
+  ['udp://tracker.empire-js.us:1337'],
+  ['wss://tracker.btorrent.xyz'],
+  ['wss://tracker.openwebtorrent.com'],
+  ['wss://tracker.webtorrent.dev']
+]
+
+// An engine error (or bad input caught here): .code names it, .position is a byte offset
+// in the input, .context the field or parameter.
+export class WasmTorrentError extends Error {
+  constructor (message, { code, position = 0, context = '' } = {}) {
+    super(message)
+    this.name = 'WasmTorrentError'
+    this.code = code
+    this.position = position
+    this.context = context
+  }
+}
+
+function invalid (message, context = '') {
+  return new WasmTorrentError(message, { code: 'invalid_argument', context })
+}
+
+// Engine calls return their value or {error}; turn the latter into a thrown Error.
+function check (value) {
+  if (value && typeof value === 'object' && value.error) {
+    const { code, message, position, context } = value.error
+    throw new WasmTorrentError(message, { code, position, context })
+  }
+  return value
+}
+
+const hexToBytes = hex => Uint8Array.from(hex.match(/../g) ?? [], h => parseInt(h, 16))
+const unique = list => Array.from(new Set(list))
+const toList = v => v === undefined || v === null ? [] : [].concat(v)
+const isBlob = v => typeof Blob !== 'undefined' && v instanceof Blob
+
+function asBytes (input) {
+  if (input instanceof Uint8Array) return input
+  if (input instanceof ArrayBuffer) return new Uint8Array(input)
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+  return null
+}
+
+export function createApi (load, defaults = {}) {
+  let options = { ...defaults }
+  let modulePromise = null
+
+  function getModule () {
+    modulePromise ??= load(options).catch(err => { modulePromise = null; throw err })
+    return modulePromise
+  }
+
+  // Runs fn(module); if the module aborted (a RuntimeError from wasm, not an engine error),
+  // drop it so that the next call starts a fresh instance.
+  async function withModule (fn) {
+    const M = await getModule()
+    try {
+      return await fn(M)
+    } catch (err) {
+      if (!(err instanceof WasmTorrentError)) modulePromise = null
+      throw err
+    }
+  }
+
+  // Copies bytes into wasm memory for the duration of fn(pointer, length).
+  function withHeapBytes (M, bytes, fn) {
+    const ptr = M._malloc(Math.max(bytes.length, 1))
+    try {
+      M.HEAPU8.set(bytes, ptr) // read HEAPU8 after _malloc: memory may have grown
+      return fn(ptr, bytes.length)
+    } finally {
+      M._free(ptr)
+    }
+  }
+
+  // --- options ----------------------------------------------------------------------
+
+  // Optional, before first use: { locateFile(path, prefix), wasmBinary, wasmURL }.
+  function init (newOptions = {}) {
+    if (!modulePromise) options = { ...defaults, ...newOptions }
+    return getModule().then(() => undefined)
+  }
+
+  // --- parse ------------------------------------------------------------------------
+
+  async function parseTorrent (input) {
+    if (typeof input === 'string') {
+      const id = input.trim()
+      if (/^(stream-)?magnet:/.test(id)) return parseMagnet(id)
+      if (/^[a-f0-9]{40}$/i.test(id) || /^[a-z2-7]{32}$/i.test(id)) {
+        return parseMagnet(`magnet:?xt=urn:btih:${id}`)
+      }
+      throw invalid('Invalid torrent identifier: not a magnet URI or an info-hash')
+    }
+    if (isBlob(input)) input = await input.arrayBuffer()
+    const bytes = asBytes(input)
+    if (bytes) {
+      if (bytes.length === 20) return parseMagnet(`magnet:?xt=urn:btih:${toHex(bytes)}`)
+      return withModule(M => torrentObject(check(withHeapBytes(M, bytes, M.parse_torrent))))
+    }
+    if (input && typeof input.infoHash === 'string') return normalizeParsed(input)
+    throw invalid('Invalid torrent identifier: expected bytes, a magnet URI or an info-hash')
+  }
+
+  async function parseMagnet (uri) {
+    if (typeof uri !== 'string') throw invalid('a magnet URI must be a string')
+    // magnet-uri accepts "stream-magnet:"; the engine reads from "magnet:".
+    const text = uri.startsWith('stream-magnet:') ? uri.slice('stream-'.length) : uri
+    return withModule(M => magnetObject(check(M.parse_magnet(text))))
+  }
+
+  // --- magnet -----------------------------------------------------------------------
+
+  async function toMagnetURI (obj) {
+    if (!obj || typeof obj !== 'object') throw invalid('toMagnetURI expects an object')
+    const link = magnetLink(obj)
+    return withModule(M => check(M.make_magnet(link)))
+  }
+
+  // --- create -----------------------------------------------------------------------
+
+  async function createTorrent (input, opts = {}) {
+    opts = { ...opts }
+    const items = collectInputs(input, opts) // may set opts.name, as create-torrent does
+    const engineOpts = createOptions(opts)
+    const lengths = items.map(item => item.size)
+    const total = lengths.reduce((a, b) => a + b, 0)
+    return withModule(async M => {
+      if (!engineOpts.pieceLength && opts.maxPieceLength) {
+        engineOpts.pieceLength = Math.min(M.default_piece_length(total), opts.maxPieceLength)
+      }
+      const base = M._malloc(Math.max(total, 1))
+      try {
+        const files = []
+        let offset = 0
+        for (const item of items) {
+          const bytes = await item.read()
+          if (bytes.length !== item.size) throw invalid(`${item.path} changed size while reading`)
+          M.HEAPU8.set(bytes, base + offset) // after each await: memory may have grown
+          files.push({ path: item.path, offset, length: bytes.length })
+          offset += bytes.length
+        }
+        return check(M.create_torrent(files, engineOpts, base))
+      } finally {
+        M._free(base)
+      }
+    })
+  }
+
+  return { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError }
+}
+
+// --- outputs: engine values -> the shapes of npm parse-torrent and magnet-uri --------
+
+function toHex (bytes) {
+  let s = ''
+  for (const b of bytes) s += b.toString(16).padStart(2, '0')
+  return s
+}
+
+function torrentObject (t) {
+  const out = {
+    infoHash: t.infoHash,
+    infoHashBuffer: t.infoHashBuffer,
+    infoBuffer: t.infoBuffer,
+    name: t.name,
+    // As parse-torrent: the announce-list flattened when present, else announce; once each.
+    announce: unique(t.announceList.length > 0 ? t.announceList.flat() : toList(t.announce || undefined)),
+    urlList: unique(t.urlList),
+    private: t.private
+  }
+  if (t.creationDate) out.created = new Date(t.creationDate * 1000)
+  if (t.createdBy) out.createdBy = t.createdBy
+  if (t.comment) out.comment = t.comment
+  out.files = t.files.map(({ path, name, length, offset }) => ({ path, name, length, offset }))
+  out.length = t.length
+  out.pieceLength = t.pieceLength
+  out.lastPieceLength = t.lastPieceLength
+  out.pieces = t.pieces.match(/.{40}/g) ?? []
+  return out
+}
+
+// magnet-uri returns each raw parameter as a string when it occurs once, an array otherwise.
+function oneOrMany (list) {
+  return list.length === 1 ? list[0] : list
+}
+
+function expandRanges (ranges) {
+  const out = []
+  for (const [first, last] of ranges) for (let i = first; i <= last; i++) out.push(i)
+  return out
+}
+
+function magnetObject (m) {
+  const out = {}
+  const xt = []
+  if (m.infoHash) xt.push(`urn:btih:${m.infoHash}`)
+  if (m.btmh) xt.push(`urn:btmh:${m.btmh}`)
+  out.xt = oneOrMany(xt)
+  if (m.name) out.dn = m.name
+  if (m.trackers.length) out.tr = oneOrMany(m.trackers)
+  if (m.webSeeds.length) out.ws = oneOrMany(m.webSeeds)
+  if (m.exactSources.length) out.xs = oneOrMany(m.exactSources)
+  if (m.acceptableSources.length) out.as = oneOrMany(m.acceptableSources)
+  if (m.peers.length) out['x.pe'] = oneOrMany(m.peers)
+  if (m.keywords.length) out.kt = m.keywords
+  if (m.selectOnly.length) out.so = expandRanges(m.selectOnly)
+
+  if (m.infoHash) {
+    out.infoHash = m.infoHash
+    out.infoHashBuffer = hexToBytes(m.infoHash)
+  }
+  if (m.btmh && /^1220[0-9a-f]{64}$/i.test(m.btmh)) {
+    out.infoHashV2 = m.btmh.slice(4).toLowerCase()
+    out.infoHashV2Buffer = hexToBytes(out.infoHashV2)
+  }
+  const publicKey = m.exactSources.map(xs => /^urn:btpk:(.{64})/.exec(xs)).find(Boolean)
+  if (publicKey) {
+    out.publicKey = publicKey[1].toLowerCase()
+    out.publicKeyBuffer = hexToBytes(out.publicKey)
+  }
+  if (m.name) out.name = m.name
+  if (m.keywords.length) out.keywords = m.keywords
+  out.announce = unique(m.trackers)
+  out.urlList = unique([...m.acceptableSources, ...m.webSeeds])
+  out.peerAddresses = unique(m.peers)
+  return out
+}
+
+// parse-torrent accepts an already parsed object and normalizes it.
+function normalizeParsed (obj) {
+  const out = { ...obj, infoHash: obj.infoHash.toLowerCase() }
+  out.announce = toList(out.announce)
+  out.urlList = toList(out.urlList)
+  return out
+}
+
+// --- inputs: the public shapes -> engine values --------------------------------------
+
+// A parse-torrent / magnet-uri style object -> the bindings' magnet link fields.
+// As magnet-uri's encoder: convenience names win over raw parameter names, and
+// urlList replaces both ws and as.
+function magnetLink (obj) {
+  let infoHash = obj.infoHash
+  if (!infoHash && obj.infoHashBuffer) infoHash = toHex(obj.infoHashBuffer)
+  let btmh
+  if (obj.infoHashV2) btmh = `1220${obj.infoHashV2}`
+  else if (obj.infoHashV2Buffer) btmh = `1220${toHex(obj.infoHashV2Buffer)}`
+  for (const xt of toList(obj.xt)) {
+    const v1 = /^urn:btih:(.+)$/.exec(xt)
+    const v2 = /^urn:btmh:(.+)$/.exec(xt)
+    if (v1 && !infoHash) infoHash = v1[1]
+    if (v2 && !btmh) btmh = v2[1]
+  }
+  const exactSources = toList(obj.xs)
+  if (obj.publicKey) exactSources.splice(0, exactSources.length, `urn:btpk:${obj.publicKey}`)
+  return {
+    infoHash,
+    btmh,
+    name: obj.name ?? obj.dn,
+    trackers: toList(obj.announce ?? obj.tr),
+    webSeeds: toList(obj.urlList ?? obj.ws),
+    exactSources,
+    acceptableSources: obj.urlList ? [] : toList(obj.as),
+    peers: toList(obj.peerAddresses ?? obj['x.pe']),
+    keywords: toList(obj.keywords ?? obj.kt),
+    selectOnly: toRanges(toList(obj.so))
+  }
+}
+
+// [0, 1, 2, 5] -> [[0, 2], [5, 5]]
+function toRanges (indices) {
+  const sorted = unique(indices.map(Number)).sort((a, b) => a - b)
+  const ranges = []
+  for (const i of sorted) {
+    const last = ranges[ranges.length - 1]
+    if (last && last[1] + 1 === i) last[1] = i
+    else ranges.push([i, i])
+  }
+  return ranges
+}
+
+// Turns what createTorrent accepts into [{path, size, read()}], deriving paths the way
+// create-torrent does: item.path (our {path, data} objects), else fullPath, else
+// webkitRelativePath (a folder picked with <input webkitdirectory>), else name.
+// The engine then applies create-torrent's rules (common folder -> name, junk files).
+function collectInputs (input, opts) {
+  if (typeof FileList !== 'undefined' && input instanceof FileList) input = Array.from(input)
+  const list = Array.isArray(input) ? input : [input]
+  if (list.length === 0) throw invalid('createTorrent: no input files')
+
+  let unnamed = 0
+  const items = list.map((item, i) => {
+    if (item === null || item === undefined) throw invalid(`createTorrent: input ${i} is ${item}`)
+    if (typeof item === 'string') {
+      throw invalid('createTorrent: file system paths are not supported; pass {path, data} objects')
+    }
+    const data = isBlob(item) || asBytes(item) ? item : item.data
+    let path = (!isBlob(item) && typeof item.path === 'string' && item.path) ||
+      item.fullPath || item.webkitRelativePath || item.name ||
+      (list.length === 1 && opts.name) || ''
+    if (!path) {
+      path = `Unknown File ${i + 1}`
+      unnamed++
+    }
+    if (path.startsWith('/')) path = path.slice(1)
+    if (isBlob(data)) return { path, size: data.size, read: async () => new Uint8Array(await data.arrayBuffer()) }
+    const bytes = asBytes(data)
+    if (!bytes) throw invalid(`createTorrent: input ${i} has no data (Uint8Array, ArrayBuffer or Blob)`, path)
+    return { path, size: bytes.length, read: async () => bytes }
+  })
+  // create-torrent names the torrent after the first file with a name of its own.
+  if (unnamed > 0 && !opts.name) {
+    const named = items.find(item => !/^Unknown File \d+$/.test(item.path))
+    opts.name = named ? named.path.split('/').pop() : `Unnamed Torrent ${Date.now()}`
+  }
+  return items
+}
+
+// create-torrent's options -> the engine's create_options.
+function createOptions (opts) {
+  let tiers = opts.announceList
+  if (!tiers) {
+    if (typeof opts.announce === 'string') tiers = [[opts.announce]]
+    else if (Array.isArray(opts.announce)) tiers = opts.announce.map(url => [url])
+  }
+  if (opts.announce === undefined && opts.announceList === undefined) tiers = announceList
+  const info = opts.info ?? {}
+  for (const key of Object.keys(info)) {
+    if (key !== 'source') throw invalid(`createTorrent: opts.info.${key} is not supported (only info.source)`, `info.${key}`)
+  }
+  return {
+    name: opts.name,
+    pieceLength: opts.pieceLength || undefined,
+    announceList: (tiers ?? []).map(tier => toList(tier)),
+    urlList: toList(opts.urlList),
+    comment: opts.comment,
+    createdBy: opts.createdBy,
+    // The engine has no clock: the date comes from here, as create-torrent computes it.
+    creationDate: Math.ceil((Number(opts.creationDate) || Date.now()) / 1000),
+    private: Boolean(Number(opts.private)),
+    source: info.source
+  }
+}

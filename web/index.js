@@ -1,0 +1,9 @@
+// Browser ES module entry (bundlers, <script type="module">): dist/wasmtorrent.js.
+// Finds wasmtorrent.wasm next to itself; init({wasmURL | locateFile | wasmBinary}) overrides.
+import { createApi } from './core.js'
+import { browserLoader } from './browser.js'
+
+const api = createApi(browserLoader(() => new URL('./wasmtorrent.wasm', import.meta.url)))
+
+export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError } = api
+export default api
