@@ -34,18 +34,27 @@ bool is_junk_name(std::string_view f) {
   return false;
 }
 
+// What parse_metainfo accepts as a path component (or a name): no empty, ".",
+// "..", NUL, separators, or Windows drive prefixes such as "C:".
+bool is_safe_component(std::string_view c) {
+  if (c.empty() || c == "." || c == "..") return false;
+  if (c.find_first_of(std::string_view("\0/\\", 3)) != std::string_view::npos) return false;
+  const bool letter = (c[0] >= 'a' && c[0] <= 'z') || (c[0] >= 'A' && c[0] <= 'Z');
+  return !(c.size() >= 2 && letter && c[1] == ':');
+}
+
 // Splits "a/b/c" and rejects what parse_metainfo rejects, so that a created
 // torrent always parses back. The error position is the offset in the path.
 result<std::vector<std::string>> split_path(std::string_view path, const metainfo_limits& lim) {
   const std::string context(path);
-  if (path.size() > lim.max_path_length) return make_error(errc::metainfo_too_large, 0, context);
+  // parse_metainfo counts a separator before every component.
+  if (path.size() + 1 > lim.max_path_length) return make_error(errc::metainfo_too_large, 0, context);
   std::vector<std::string> parts;
   std::size_t start = 0;
   for (;;) {
     const std::size_t slash = std::min(path.find('/', start), path.size());
     const std::string_view part = path.substr(start, slash - start);
-    if (part.empty() || part == "." || part == ".." ||
-        part.find('\0') != std::string_view::npos) {
+    if (!is_safe_component(part)) {
       return make_error(errc::metainfo_bad_path, start, context);
     }
     if (parts.size() == lim.max_path_components) {
@@ -112,8 +121,7 @@ result<byte_buffer> create_torrent(std::span<const input_file> files, const crea
 
   std::string name = opts.name;
   if (name.empty()) name = common_prefix ? *common_prefix : prepared.front().components.back();
-  if (name == "." || name == ".." || name.find('/') != std::string::npos ||
-      name.find('\0') != std::string::npos) {
+  if (!is_safe_component(name) || name.size() > lim.max_path_length) {
     return make_error(errc::metainfo_bad_path, 0, name);
   }
 
