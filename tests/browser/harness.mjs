@@ -1,0 +1,150 @@
+// Browser test harness: a static file server on 127.0.0.1, Debian's Chromium driven by
+// playwright-core, contexts whose requests cannot leave loopback. Meant for every browser
+// test, including WebRTC between pages (two contexts = two peers). Run the tests through
+// tests/browser/run.sh, which puts them in a network namespace that has only `lo`.
+//
+//   const h = await startHarness()             // server + browser
+//   const page = await h.newPage('/tests/browser/pages/smoke-module.html')
+//   ...
+//   await h.close()                            // everything, in reverse order
+import { createServer } from 'node:http'
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { extname, join, normalize, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
+
+// Exactly the switches TOOLCHAIN.md prescribes (Playwright adds a fresh temporary
+// --user-data-dir itself). The last two let WebRTC gather loopback candidates.
+export const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--allow-loopback-in-peer-connection',
+  '--use-fake-ui-for-media-stream'
+]
+
+const contentTypes = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.map': 'application/json',
+  '.torrent': 'application/x-bittorrent'
+}
+
+export function isLoopbackURL (url) {
+  const u = new URL(url)
+  if (['data:', 'blob:', 'about:'].includes(u.protocol)) return true
+  return ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)
+}
+
+// Serves files under `root` (default: the repository) on 127.0.0.1 with a free port.
+// `routes` maps a path to a (req, res) handler, tried before the files.
+export async function startServer ({ root = repoRoot, routes = {} } = {}) {
+  const base = normalize(root)
+  const server = createServer(async (req, res) => {
+    try {
+      const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname)
+      if (routes[path]) return await routes[path](req, res)
+      const file = normalize(join(base, path))
+      if (file !== base && !file.startsWith(base.endsWith(sep) ? base : base + sep)) {
+        res.writeHead(403).end()
+        return
+      }
+      const info = await stat(file).catch(() => null)
+      if (!info || !info.isFile()) {
+        res.writeHead(404).end('not found')
+        return
+      }
+      res.writeHead(200, {
+        'content-type': contentTypes[extname(file)] ?? 'application/octet-stream',
+        'content-length': info.size,
+        'cache-control': 'no-store'
+      })
+      createReadStream(file).pipe(res)
+    } catch (err) {
+      res.writeHead(500).end(String(err))
+    }
+  })
+  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${server.address().port}`
+  return {
+    url,
+    server, // e.g. to attach a WebSocket tracker
+    close: () => new Promise(resolve => { server.closeAllConnections(); server.close(resolve) })
+  }
+}
+
+export async function launchBrowser () {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: chromiumArgs
+  })
+}
+
+// A context (one "peer") with camera/microphone granted (needed for WebRTC host
+// candidates) and a guard: any request to a non-loopback host is aborted and recorded
+// in context.blockedRequests.
+export async function newContext (browser, options = {}) {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'], ...options })
+  context.blockedRequests = []
+  await context.route(url => !isLoopbackURL(url.href), route => {
+    context.blockedRequests.push(route.request().url())
+    return route.abort('blockedbyclient')
+  })
+  await context.routeWebSocket(url => !isLoopbackURL(url.href), ws => {
+    context.blockedRequests.push(ws.url())
+    return ws.close()
+  })
+  return context
+}
+
+// Server + browser; pages collect their console errors and uncaught exceptions in
+// page.errors. close() tears down pages, contexts, the browser and the server.
+export async function startHarness (serverOptions) {
+  const server = await startServer(serverOptions)
+  let browser
+  try {
+    browser = await launchBrowser()
+  } catch (err) {
+    await server.close()
+    throw err
+  }
+  const contexts = []
+  return {
+    url: server.url,
+    server,
+    browser,
+    async newContext (options) {
+      const context = await newContext(browser, options)
+      contexts.push(context)
+      return context
+    },
+    async newPage (path, { context } = {}) {
+      context ??= await this.newContext()
+      const page = await context.newPage()
+      page.errors = []
+      page.on('pageerror', err => page.errors.push(String(err)))
+      page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
+      if (path) await page.goto(new URL(path, server.url).href)
+      return page
+    },
+    blockedRequests: () => contexts.flatMap(c => c.blockedRequests),
+    async close () {
+      for (const c of contexts) await c.close().catch(() => {})
+      await browser.close().catch(() => {})
+      await server.close()
+    }
+  }
+}
