@@ -55,10 +55,18 @@ function asBytes (input) {
 export function createApi (load, defaults = {}) {
   let options = { ...defaults }
   let modulePromise = null
+  let loaded = null // the module, once modulePromise has resolved (for synchronous calls)
 
   function getModule () {
-    modulePromise ??= load(options).catch(err => { modulePromise = null; throw err })
+    modulePromise ??= load(options).then(
+      M => { loaded = M; return M },
+      err => { modulePromise = null; throw err })
     return modulePromise
+  }
+
+  function forget () {
+    modulePromise = null
+    loaded = null
   }
 
   // Runs fn(module); if the module aborted (a RuntimeError from wasm, not an engine error),
@@ -68,7 +76,7 @@ export function createApi (load, defaults = {}) {
     try {
       return await fn(M)
     } catch (err) {
-      if (!(err instanceof WasmTorrentError)) modulePromise = null
+      if (!(err instanceof WasmTorrentError)) forget()
       throw err
     }
   }
@@ -122,10 +130,21 @@ export function createApi (load, defaults = {}) {
 
   // --- magnet -----------------------------------------------------------------------
 
-  async function toMagnetURI (obj) {
+  // Synchronous, like parse-torrent's toMagnetURI (WebTorrent's torrent.magnetURI is a
+  // getter): the module must be loaded, by init() or any earlier async call.
+  function toMagnetURI (obj) {
     if (!obj || typeof obj !== 'object') throw invalid('toMagnetURI expects an object')
+    if (!loaded) {
+      throw new WasmTorrentError('toMagnetURI: the WebAssembly module is not loaded yet; await init() first',
+        { code: 'not_initialized' })
+    }
     const link = magnetLink(obj)
-    return withModule(M => check(M.make_magnet(link)))
+    try {
+      return check(loaded.make_magnet(link))
+    } catch (err) {
+      if (!(err instanceof WasmTorrentError)) forget()
+      throw err
+    }
   }
 
   // --- create -----------------------------------------------------------------------

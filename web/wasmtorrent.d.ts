@@ -128,7 +128,10 @@ export interface CreateOptions {
 
 /** Thrown for bad input. */
 export class WasmTorrentError extends Error {
-  /** The engine's error kind, e.g. "bencode_leading_zero", "magnet_bad_info_hash", or "invalid_argument". */
+  /**
+   * The engine's error kind, e.g. "bencode_leading_zero", "magnet_bad_info_hash"; or
+   * "invalid_argument" (wrong input type) or "not_initialized" (toMagnetURI before init()).
+   */
   code: string
   /** Byte offset in the input where the problem was found. */
   position: number
@@ -151,7 +154,11 @@ export function parseTorrent<T extends { infoHash: string }> (input: T): Promise
 
 export function parseMagnet (uri: string): Promise<ParsedMagnet>
 
-export function toMagnetURI (parsed: MagnetInput): Promise<string>
+/**
+ * Synchronous, like parse-torrent's. The module must be loaded: await init() (or any other
+ * call) first, otherwise it throws a WasmTorrentError with code "not_initialized".
+ */
+export function toMagnetURI (parsed: MagnetInput): string
 
 /** Makes a .torrent; the same files and options give the same info-hash as npm create-torrent. */
 export function createTorrent (input: CreateInput, opts?: CreateOptions): Promise<Uint8Array>

@@ -2,7 +2,7 @@
 // position and a message that names both.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseTorrent, toMagnetURI, createTorrent, WasmTorrentError } from 'wasmtorrent'
+import { init, parseTorrent, toMagnetURI, createTorrent, WasmTorrentError } from 'wasmtorrent'
 
 const enc = s => new TextEncoder().encode(s)
 const pieces = '6:pieces20:' + 'x'.repeat(20)
@@ -20,6 +20,13 @@ async function rejectsWith (input, code, position) {
     return true
   })
 }
+
+// First in this file: nothing has loaded the module yet.
+test('toMagnetURI (synchronous) before the module is loaded', async () => {
+  assert.throws(() => toMagnetURI({ infoHash: 'a'.repeat(40) }), err => err.code === 'not_initialized')
+  await init()
+  assert.equal(toMagnetURI({ infoHash: 'a'.repeat(40) }), `magnet:?xt=urn:btih:${'a'.repeat(40)}`)
+})
 
 test('a good minimal torrent parses (the base of the bad ones below)', async () => {
   const t = await parseTorrent(enc(`d4:info${goodInfo}e`))
@@ -67,7 +74,7 @@ test('identifiers that are neither bytes, a magnet nor an info-hash', async () =
 })
 
 test('toMagnetURI and createTorrent reject bad input', async () => {
-  await assert.rejects(toMagnetURI({ infoHash: 'xyz' }), err => err.code === 'magnet_bad_info_hash')
+  assert.throws(() => toMagnetURI({ infoHash: 'xyz' }), err => err.code === 'magnet_bad_info_hash')
   await assert.rejects(createTorrent([]), err => err.code === 'invalid_argument')
   await assert.rejects(createTorrent([{ path: 'a', data: 'text' }]), err => err.code === 'invalid_argument')
   await assert.rejects(createTorrent([{ path: 'a/../b', data: new Uint8Array(1) }, { path: 'c', data: new Uint8Array(1) }]),
