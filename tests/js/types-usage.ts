@@ -1,0 +1,48 @@
+// Compiled (not run) by types.test.mjs: the hand-written .d.ts must accept the documented
+// uses and reject misuse (the @ts-expect-error lines).
+import WasmTorrent, { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError } from 'wasmtorrent'
+import type { ParsedTorrent, ParsedMagnet, CreateOptions } from 'wasmtorrent'
+
+export async function usage (): Promise<void> {
+  await init({ wasmURL: new URL('https://example.invalid/wasmtorrent.wasm') })
+  await init({ wasmBinary: new Uint8Array(8) })
+
+  const opts: CreateOptions = {
+    name: 'n', creationDate: new Date(), comment: 'c', createdBy: 'me', private: true, pieceLength: 16384,
+    announceList: [['wss://t']], urlList: 'https://w/', info: { source: 'S' }
+  }
+  const bytes: Uint8Array = await createTorrent([{ path: 'a/b.txt', data: new Uint8Array(3) }], opts)
+  await createTorrent(new Blob(['x']), { name: 'x' })
+  await createTorrent([new File(['x'], 'x.txt'), { path: 'y', data: new ArrayBuffer(2) }])
+  // @ts-expect-error: data must be bytes or a Blob
+  await createTorrent([{ path: 'a', data: 'text' }])
+
+  const parsed = await parseTorrent(bytes)
+  if ('files' in parsed) {
+    const t: ParsedTorrent = parsed
+    const first: string = t.files[0].path
+    const hash: string = t.infoHash
+    const pieces: string[] = t.pieces
+    const created: Date | undefined = t.created
+    void [first, hash, pieces, created]
+  }
+  const m: ParsedMagnet = await parseTorrent('magnet:?xt=urn:btih:' + 'a'.repeat(40))
+  const m2: ParsedMagnet = await parseMagnet('magnet:?xt=urn:btih:' + 'a'.repeat(40))
+  const uri: string = toMagnetURI(m)
+  const trackers: string[][] = announceList
+  void [m2, uri, trackers]
+
+  try {
+    await parseTorrent(new Uint8Array(1))
+  } catch (err) {
+    if (err instanceof WasmTorrentError) {
+      const where: number = err.position
+      const code: string = err.code
+      void [where, code]
+    }
+  }
+  // @ts-expect-error: toMagnetURI is synchronous
+  await toMagnetURI(m).then(() => {})
+  const sameApi: typeof parseTorrent = WasmTorrent.parseTorrent
+  void sameApi
+}
