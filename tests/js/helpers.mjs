@@ -80,3 +80,22 @@ export function commonFields (ours, theirs, skip = []) {
     Object.fromEntries(keys.map(k => [k, normalize(theirs[k])]))
   ]
 }
+
+// A minimal bencode encoder for hand-made torrents (dict keys sorted by bytes).
+export function bencode (value) {
+  const parts = []
+  const utf8 = s => new TextEncoder().encode(s)
+  const put = v => {
+    if (typeof v === 'number') parts.push(utf8(`i${v}e`))
+    else if (typeof v === 'string') put(utf8(v))
+    else if (ArrayBuffer.isView(v)) parts.push(utf8(`${v.length}:`), v)
+    else if (Array.isArray(v)) { parts.push(utf8('l')); v.forEach(put); parts.push(utf8('e')) }
+    else {
+      parts.push(utf8('d'))
+      for (const k of Object.keys(v).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) { put(k); put(v[k]) }
+      parts.push(utf8('e'))
+    }
+  }
+  put(value)
+  return new Uint8Array(Buffer.concat(parts))
+}
