@@ -51,6 +51,18 @@ const char* errc_name(wt::errc code) {
     case wt::errc::magnet_no_info_hash: return "magnet_no_info_hash";
     case wt::errc::magnet_bad_parameter: return "magnet_bad_parameter";
     case wt::errc::magnet_too_large: return "magnet_too_large";
+    case wt::errc::wire_bad_protocol: return "wire_bad_protocol";
+    case wt::errc::wire_message_too_large: return "wire_message_too_large";
+    case wt::errc::wire_bad_message_length: return "wire_bad_message_length";
+    case wt::errc::wire_bad_bitfield: return "wire_bad_bitfield";
+    case wt::errc::wire_piece_out_of_range: return "wire_piece_out_of_range";
+    case wt::errc::wire_not_a_dict: return "wire_not_a_dict";
+    case wt::errc::wire_bad_field: return "wire_bad_field";
+    case wt::errc::wire_missing_field: return "wire_missing_field";
+    case wt::errc::wire_metadata_too_large: return "wire_metadata_too_large";
+    case wt::errc::wire_bad_compact_peers: return "wire_bad_compact_peers";
+    case wt::errc::wire_too_many_peers: return "wire_too_many_peers";
+    case wt::errc::wire_trailing_data: return "wire_trailing_data";
   }
   return "unknown";
 }

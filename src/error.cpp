@@ -30,6 +30,18 @@ const char* describe(errc code) noexcept {
     case errc::magnet_no_info_hash: return "no info-hash";
     case errc::magnet_bad_parameter: return "bad parameter";
     case errc::magnet_too_large: return "magnet link too large";
+    case errc::wire_bad_protocol: return "not a BitTorrent handshake";
+    case errc::wire_message_too_large: return "message too large";
+    case errc::wire_bad_message_length: return "wrong message length";
+    case errc::wire_bad_bitfield: return "bad bitfield";
+    case errc::wire_piece_out_of_range: return "piece index out of range";
+    case errc::wire_not_a_dict: return "extension message is not a dictionary";
+    case errc::wire_bad_field: return "bad field in extension message";
+    case errc::wire_missing_field: return "missing field in extension message";
+    case errc::wire_metadata_too_large: return "metadata too large";
+    case errc::wire_bad_compact_peers: return "bad compact peer list";
+    case errc::wire_too_many_peers: return "too many peers";
+    case errc::wire_trailing_data: return "trailing data after message";
   }
   // Only reachable through a cast from an out-of-range integer.
   return "unknown error";

@@ -39,6 +39,19 @@ enum class errc : std::uint8_t {
   magnet_no_info_hash,        // no usable xt
   magnet_bad_parameter,       // a parameter whose value cannot be parsed (e.g. so=)
   magnet_too_large,           // more parameters or bytes than the limit
+  // wire
+  wire_bad_protocol,          // handshake: pstrlen is not 19 or the name is not "BitTorrent protocol"
+  wire_message_too_large,     // a length prefix beyond the limit for its message type
+  wire_bad_message_length,    // a fixed-size message with the wrong length ("have" is 5 bytes)
+  wire_bad_bitfield,          // a bitfield of the wrong size for the piece count, or spare bits set
+  wire_piece_out_of_range,    // a piece index not below the piece count
+  wire_not_a_dict,            // an extension message payload that is not a bencoded dict
+  wire_bad_field,             // a known key of the wrong type or out of range
+  wire_missing_field,         // a required key is absent
+  wire_metadata_too_large,    // ut_metadata size or piece beyond the limit
+  wire_bad_compact_peers,     // compact peers not a multiple of 6 (IPv4) or 18 (IPv6) bytes
+  wire_too_many_peers,        // more peers in one message than the limit
+  wire_trailing_data,         // bytes after a message that must end there
 };
 
 // A short, stable description of the error kind, e.g. "leading zero in integer".
