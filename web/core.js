@@ -81,9 +81,16 @@ export function createApi (load, defaults = {}) {
     }
   }
 
+  // wasm memory for `length` bytes; _malloc returns 0 when memory cannot grow (2 GiB).
+  function allocate (M, length) {
+    const ptr = M._malloc(Math.max(length, 1))
+    if (!ptr) throw new WasmTorrentError(`out of WebAssembly memory for ${length} bytes`, { code: 'out_of_memory' })
+    return ptr
+  }
+
   // Copies bytes into wasm memory for the duration of fn(pointer, length).
   function withHeapBytes (M, bytes, fn) {
-    const ptr = M._malloc(Math.max(bytes.length, 1))
+    const ptr = allocate(M, bytes.length)
     try {
       M.HEAPU8.set(bytes, ptr) // read HEAPU8 after _malloc: memory may have grown
       return fn(ptr, bytes.length)
@@ -159,7 +166,7 @@ export function createApi (load, defaults = {}) {
       if (!engineOpts.pieceLength && opts.maxPieceLength) {
         engineOpts.pieceLength = Math.min(M.default_piece_length(total), opts.maxPieceLength)
       }
-      const base = M._malloc(Math.max(total, 1))
+      const base = allocate(M, total)
       try {
         const files = []
         let offset = 0
@@ -355,6 +362,7 @@ function createOptions (opts) {
     else if (Array.isArray(opts.announce)) tiers = opts.announce.map(url => [url])
   }
   if (opts.announce === undefined && opts.announceList === undefined) tiers = announceList
+  if (opts.sslCert !== undefined) throw invalid('createTorrent: opts.sslCert is not supported', 'sslCert')
   const info = opts.info ?? {}
   for (const key of Object.keys(info)) {
     if (key !== 'source') throw invalid(`createTorrent: opts.info.${key} is not supported (only info.source)`, `info.${key}`)

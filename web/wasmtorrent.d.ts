@@ -130,7 +130,8 @@ export interface CreateOptions {
 export class WasmTorrentError extends Error {
   /**
    * The engine's error kind, e.g. "bencode_leading_zero", "magnet_bad_info_hash"; or
-   * "invalid_argument" (wrong input type) or "not_initialized" (toMagnetURI before init()).
+   * "invalid_argument" (wrong input type), "not_initialized" (toMagnetURI before init()) or
+   * "out_of_memory" (the inputs do not fit in WebAssembly memory).
    */
   code: string
   /** Byte offset in the input where the problem was found. */
