@@ -39,15 +39,14 @@ bool is_safe_component(std::string_view c) {
 }
 
 // `key.utf-8` wins over `key` when it has the right type, as parse-torrent does.
-std::optional<node> find_preferring_utf8(const node& dict, std::string_view key, std::string& used_key,
-                                         bencode::type want) {
-  std::string utf8_key(key);
-  utf8_key += ".utf-8";
+// Sets `utf8` to say which one was used, for error contexts.
+std::optional<node> find_preferring_utf8(const node& dict, std::string_view key,
+                                         std::string_view utf8_key, bencode::type want, bool& utf8) {
   if (auto n = dict.find(utf8_key); n && n->kind() == want) {
-    used_key = std::move(utf8_key);
+    utf8 = true;
     return n;
   }
-  used_key = std::string(key);
+  utf8 = false;
   return dict.find(key);
 }
 
@@ -60,38 +59,44 @@ std::optional<error> parse_files(const node& files_node, const metainfo_limits& 
   std::int64_t total = 0;
   std::size_t i = 0;
   for (const node& f : files_node.items()) {
-    const std::string ctx = "info.files[" + std::to_string(i++) + "]";
-    if (!f.is_dict()) return fail(errc::metainfo_wrong_type, f, ctx);
+    // Contexts are built only on the error path: most torrents have no errors.
+    const std::size_t index = i++;
+    const auto ctx = [index](std::string_view field) {
+      std::string c = "info.files[" + std::to_string(index) + "]";
+      if (!field.empty()) c += field;
+      return c;
+    };
+    if (!f.is_dict()) return fail(errc::metainfo_wrong_type, f, ctx(""));
 
     file_entry entry;
     const auto length = f.find("length");
-    if (!length) return fail(errc::metainfo_missing_field, f, ctx + ".length");
-    if (!length->is_int()) return fail(errc::metainfo_wrong_type, *length, ctx + ".length");
-    if (length->as_int() < 0) return fail(errc::metainfo_invalid_value, *length, ctx + ".length");
+    if (!length) return fail(errc::metainfo_missing_field, f, ctx(".length"));
+    if (!length->is_int()) return fail(errc::metainfo_wrong_type, *length, ctx(".length"));
+    if (length->as_int() < 0) return fail(errc::metainfo_invalid_value, *length, ctx(".length"));
     entry.length = length->as_int();
     if (entry.length > std::numeric_limits<std::int64_t>::max() - total) {
-      return fail(errc::metainfo_too_large, *length, ctx + ".length");
+      return fail(errc::metainfo_too_large, *length, ctx(".length"));
     }
     entry.offset = total;
     total += entry.length;
 
-    std::string path_key;
-    const auto path = find_preferring_utf8(f, "path", path_key, bencode::type::list);
-    const std::string path_ctx = ctx + "." + path_key;
-    if (!path) return fail(errc::metainfo_missing_field, f, path_ctx);
-    if (!path->is_list()) return fail(errc::metainfo_wrong_type, *path, path_ctx);
-    if (path->size() == 0) return fail(errc::metainfo_bad_path, *path, path_ctx);
+    bool utf8 = false;
+    const auto path = find_preferring_utf8(f, "path", "path.utf-8", bencode::type::list, utf8);
+    const std::string_view path_field = utf8 ? ".path.utf-8" : ".path";
+    if (!path) return fail(errc::metainfo_missing_field, f, ctx(path_field));
+    if (!path->is_list()) return fail(errc::metainfo_wrong_type, *path, ctx(path_field));
+    if (path->size() == 0) return fail(errc::metainfo_bad_path, *path, ctx(path_field));
     if (path->size() > lim.max_path_components) {
-      return fail(errc::metainfo_too_large, *path, path_ctx);
+      return fail(errc::metainfo_too_large, *path, ctx(path_field));
     }
     // The full relative path, name included, is what reaches a file system.
     std::size_t path_bytes = m.name.size();
     entry.components.reserve(path->size());
     for (const node& c : path->items()) {
-      if (!c.is_string()) return fail(errc::metainfo_wrong_type, c, path_ctx);
-      if (!is_safe_component(c.as_string())) return fail(errc::metainfo_bad_path, c, path_ctx);
+      if (!c.is_string()) return fail(errc::metainfo_wrong_type, c, ctx(path_field));
+      if (!is_safe_component(c.as_string())) return fail(errc::metainfo_bad_path, c, ctx(path_field));
       path_bytes += 1 + c.as_string().size();
-      if (path_bytes > lim.max_path_length) return fail(errc::metainfo_too_large, c, path_ctx);
+      if (path_bytes > lim.max_path_length) return fail(errc::metainfo_too_large, c, ctx(path_field));
       entry.components.emplace_back(c.as_string());
     }
 
@@ -109,9 +114,9 @@ std::optional<error> parse_files(const node& files_node, const metainfo_limits& 
 
 std::optional<error> parse_info(const node& info, const metainfo_limits& lim, metainfo& m) {
   // name
-  std::string name_key;
-  const auto name = find_preferring_utf8(info, "name", name_key, bencode::type::string);
-  const std::string name_ctx = "info." + name_key;
+  bool utf8 = false;
+  const auto name = find_preferring_utf8(info, "name", "name.utf-8", bencode::type::string, utf8);
+  const std::string name_ctx = utf8 ? "info.name.utf-8" : "info.name";
   if (!name) return fail(errc::metainfo_missing_field, info, name_ctx);
   if (!name->is_string()) return fail(errc::metainfo_wrong_type, *name, name_ctx);
   if (!is_safe_component(name->as_string())) return fail(errc::metainfo_bad_path, *name, name_ctx);
