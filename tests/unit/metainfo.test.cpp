@@ -225,6 +225,13 @@ TEST_CASE("[metainfo] prefers utf-8 names and paths", "[metainfo]") {
     const std::string t = torrent_of(info);
     require_error(parse(t), errc::metainfo_bad_path, "info.name.utf-8", value_at(t, "10:name.utf-8"));
   }
+  SECTION("an unsafe path.utf-8 is rejected with its own context") {
+    bc::dict g = file_dict(10000, {"fine"});
+    g["path.utf-8"] = bc::list{"ok", ".."};
+    std::get<bc::list>(info["files"].v)[0] = g;
+    const std::string t = torrent_of(info);
+    require_error(parse(t), errc::metainfo_bad_path, "info.files[0].path.utf-8", t.find("2:..e"));
+  }
   SECTION("path.utf-8 alone is enough") {
     bc::dict g;
     g["length"] = 10000;
