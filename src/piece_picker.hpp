@@ -22,7 +22,8 @@
 //   mark_block_received, abort_request:             O(requests outstanding in the piece)
 //   release_peer, timed_out_requests:               O(requests outstanding)
 //   piece_states:                                   O(n)
-// Memory: 16 bytes per piece, plus per partial piece 8 bytes per block.
+// Memory: about 20 bytes per piece, plus per partial piece 8 bytes per block and
+// 16 bytes per outstanding request.
 #pragma once
 
 #include <array>

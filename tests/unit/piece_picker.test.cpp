@@ -561,3 +561,33 @@ TEST_CASE("[piece_picker] many pieces stay cheap", "[piece_picker]") {
   CHECK(seen.size() == 5000);  // one fresh piece per call
   CHECK(seen.count(123'456) == 0);
 }
+
+TEST_CASE("[piece_picker] requests recorded by the session", "[piece_picker]") {
+  auto pp = build({.availability = "111", .have = "  *", .received = " 1"});
+  const block_address b{piece_index{0}, 2};
+  CHECK(pp.mark_requested(b, p1, at(1s)));
+  CHECK_FALSE(pp.mark_requested(b, p1, at(2s)));  // same peer twice
+  CHECK(pp.mark_requested(b, p2, at(2s)));        // a second peer
+  CHECK(pp.requesters(b) == std::vector<peer_handle>{p1, p2});
+  CHECK_FALSE(pp.mark_requested({piece_index{1}, 0}, p1, at(1s)));  // already received
+  CHECK_FALSE(pp.mark_requested({piece_index{2}, 0}, p1, at(1s)));  // we have it
+  CHECK_FALSE(pp.mark_requested({piece_index{0}, 4}, p1, at(1s)));  // no such block
+  CHECK_FALSE(pp.mark_requested({piece_index{3}, 0}, p1, at(1s)));  // no such piece
+  CHECK(bar(pp) == "dd*");
+  pp.abort_request(b, p1);
+  pp.abort_request(b, p2);
+  CHECK(bar(pp) == " d*");
+  CHECK_FALSE(pp.mark_block_received({piece_index{2}, 0}, p1).accepted);  // we have it
+  CHECK_FALSE(pp.mark_block_received({piece_index{0}, 9}, p1).accepted);  // no such block
+}
+
+TEST_CASE("[piece_picker] a started piece set to priority 0 is left alone", "[piece_picker]") {
+  auto pp = build({.availability = "1111", .requested = " 1"});
+  pp.set_piece_priority(piece_index{1}, 0);
+  const auto picked = pieces(pick(pp, "0100", 4));
+  CHECK(picked.empty());
+  CHECK(pp.bytes_wanted() == 3 * 4 * bs);
+  // A reader still gets it.
+  pp.set_deadline(wt::reader_handle{7}, {piece_index{1}, piece_index{1}}, at(1s));
+  CHECK(pick(pp, "0100", 4) == blocks_of(1, {1, 2, 3}));
+}
