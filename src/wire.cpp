@@ -77,7 +77,9 @@ const char* message_name(std::uint8_t id) noexcept {
   return "unknown";
 }
 
-bool same_bytes(byte_view a, byte_view b) { return std::ranges::equal(a, b); }
+bool same_bytes(byte_view a, byte_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
 
 // Bencode limits for extension payloads: small documents, shallow nesting.
 bencode::limits extension_bencode_limits() {
@@ -656,12 +658,14 @@ result<extension_handshake> decode_extension_handshake(byte_view payload,
   }
   if (auto ip = root.find("ipv4"); ip && ip->is_string() && ip->as_bytes().size() == 4) {
     std::array<std::uint8_t, 4> a{};
-    std::ranges::copy(ip->as_bytes(), a.begin());
+    const byte_view b = ip->as_bytes();
+    std::copy(b.begin(), b.end(), a.begin());
     h.ipv4 = a;
   }
   if (auto ip = root.find("ipv6"); ip && ip->is_string() && ip->as_bytes().size() == 16) {
     std::array<std::uint8_t, 16> a{};
-    std::ranges::copy(ip->as_bytes(), a.begin());
+    const byte_view b = ip->as_bytes();
+    std::copy(b.begin(), b.end(), a.begin());
     h.ipv6 = a;
   }
   return h;

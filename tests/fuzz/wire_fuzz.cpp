@@ -7,6 +7,7 @@
 // (same messages, same error and position); every decoded message re-encodes to the
 // bytes it came from; extension payloads go through the BEP 10 / 9 / 11 decoders,
 // and what they accept survives encode -> decode unchanged.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -17,6 +18,10 @@
 namespace w = wt::wire;
 
 namespace {
+
+bool same(wt::byte_view a, wt::byte_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
 
 struct run_result {
   wt::byte_buffer reencoded;  // every message read, encoded again
@@ -38,7 +43,7 @@ void check_extension_payload(wt::byte_view payload) {
     const w::metadata_message& a = **m;
     const w::metadata_message& b = **back;
     if (a.type != b.type || a.piece != b.piece || a.total_size != b.total_size ||
-        !std::ranges::equal(a.data, b.data)) {
+        !same(a.data, b.data)) {
       std::abort();
     }
   }
@@ -47,7 +52,7 @@ void check_extension_payload(wt::byte_view payload) {
     if (!back || !(*back == *p)) std::abort();
   }
   if (auto d = w::decode_donthave(payload)) {
-    if (!std::ranges::equal(w::encode_donthave(*d), payload)) std::abort();
+    if (!same(w::encode_donthave(*d), payload)) std::abort();
   }
 }
 
@@ -84,7 +89,7 @@ run_result run(wt::byte_view stream, std::uint8_t options, const std::vector<std
       out.handshake_done = true;
       wt::byte_buffer again;
       w::encode_to(hs.get(), again);
-      if (!std::ranges::equal(again, stream.first(w::handshake_size))) std::abort();
+      if (!same(again, stream.first(w::handshake_size))) std::abort();
     }
     reader.feed(chunk);
     while (true) {

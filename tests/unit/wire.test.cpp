@@ -13,6 +13,11 @@ using namespace wt::wire;
 
 namespace {
 
+// Emscripten's libc++ has no std::ranges algorithms.
+bool same(byte_view a, byte_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
 byte_buffer bytes_of(std::string_view s) { return byte_buffer(s.begin(), s.end()); }
 
 byte_buffer concat(std::initializer_list<byte_view> parts) {
@@ -95,14 +100,14 @@ void check_stream(byte_view input, const std::vector<std::string>& expected,
     const outcome o = run_whole(input, setup);
     CHECK_FALSE(o.err);
     CHECK(o.shown == expected);
-    CHECK(std::ranges::equal(o.reencoded, input));
+    CHECK(same(o.reencoded, input));
   }
   {
     INFO("byte by byte");
     const outcome o = run_chunks(input, {1}, setup);
     CHECK_FALSE(o.err);
     CHECK(o.shown == expected);
-    CHECK(std::ranges::equal(o.reencoded, input));
+    CHECK(same(o.reencoded, input));
   }
   {
     INFO("merged with the next message");
@@ -112,7 +117,7 @@ void check_stream(byte_view input, const std::vector<std::string>& expected,
     for (const auto& o : {run_whole(merged, setup), run_chunks(merged, {1}, setup)}) {
       CHECK_FALSE(o.err);
       CHECK(o.shown == with_next);
-      CHECK(std::ranges::equal(o.reencoded, merged));
+      CHECK(same(o.reencoded, merged));
     }
   }
   {
@@ -163,9 +168,9 @@ TEST_CASE("[wire] handshake encodes the 68-byte BEP 3 layout", "[wire]") {
   REQUIRE(out.size() == handshake_size);
   CHECK(out[0] == 19);
   CHECK(as_chars(byte_view(out).subspan(1, 19)) == "BitTorrent protocol");
-  CHECK(std::ranges::all_of(byte_view(out).subspan(20, 8), [](auto b) { return b == 0; }));
-  CHECK(std::ranges::equal(byte_view(out).subspan(28, 20), ih));
-  CHECK(std::ranges::equal(byte_view(out).subspan(48, 20), id));
+  CHECK(same(byte_view(out).subspan(20, 8), std::array<std::uint8_t, 8>{}));
+  CHECK(same(byte_view(out).subspan(28, 20), ih));
+  CHECK(same(byte_view(out).subspan(48, 20), id));
 
   SECTION("feature bits only when asked") {
     CHECK(reserved_bytes({}) == std::array<std::uint8_t, 8>{});
@@ -575,7 +580,7 @@ TEST_CASE("[wire] piece data is a view into the chunk when the message is whole"
     REQUIRE((b && *b));
     const auto& pb = std::get<piece_block>(**b);
     CHECK(pb.data.data() == input.data() + 113 + 13);
-    CHECK(std::ranges::equal(pb.data, block));
+    CHECK(same(pb.data, block));
   }
   SECTION("split: assembled in the reader, still correct") {
     message_reader r;
@@ -846,7 +851,7 @@ TEST_CASE("[wire] ut_metadata round trips", "[wire]") {
     CHECK((*back)->type == m.type);
     CHECK((*back)->piece == m.piece);
     CHECK((*back)->total_size == m.total_size);
-    CHECK(std::ranges::equal((*back)->data, m.data));
+    CHECK(same((*back)->data, m.data));
     if (m.type == metadata_msg_type::data) {
       CHECK((*back)->data.data() == payload.data() + (payload.size() - m.data.size()));
     }
