@@ -181,7 +181,7 @@ val create_torrent(const val& files, const val& opts, std::uintptr_t base) {
   if (opts["createdBy"].isString()) o.created_by = opts["createdBy"].as<std::string>();
   if (opts["creationDate"].isNumber())
     o.creation_date = static_cast<std::int64_t>(opts["creationDate"].as<double>());
-  o.is_private = opts["private"].isTrue();
+  if (!opts["private"].isUndefined()) o.is_private = opts["private"].isTrue();
   o.info_source = string_of(opts["source"]);
 
   auto torrent = wt::create_torrent(inputs, o);

@@ -179,7 +179,7 @@ result<byte_buffer> create_torrent(std::span<const input_file> files, const crea
     }
     info.emplace("files", std::move(file_list));
   }
-  if (opts.is_private) info.emplace("private", 1);
+  if (opts.is_private) info.emplace("private", *opts.is_private ? 1 : 0);
   if (!opts.info_source.empty()) info.emplace("source", opts.info_source);
 
   bencode::dict torrent;

@@ -117,7 +117,9 @@ struct create_options {
   std::string comment;
   std::string created_by = "wasmtorrent";
   std::optional<std::int64_t> creation_date;  // omitted when absent
-  bool is_private = false;
+  // info.private: omitted when absent; written as 1 or 0 when set (create-torrent
+  // writes `private: 0` for an explicit false, and that changes the info-hash).
+  std::optional<bool> is_private;
   std::string info_source;                // info.source, when non-empty
 };
 

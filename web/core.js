@@ -376,7 +376,7 @@ function createOptions (opts) {
     createdBy: opts.createdBy,
     // The engine has no clock: the date comes from here, as create-torrent computes it.
     creationDate: Math.ceil((Number(opts.creationDate) || Date.now()) / 1000),
-    private: Boolean(Number(opts.private)),
+    private: opts.private === undefined ? undefined : Boolean(Number(opts.private)),
     source: info.source
   }
 }

@@ -47,6 +47,7 @@ const cases = [
       info: { source: 'SRC' }
     }
   },
+  { title: 'private: false is written as 0', files: [file('pub.bin', 10)], opts: { private: false } },
   { title: 'announce as a string', files: [file('ann.bin', 10)], opts: { announce: 'wss://only.one' } },
   { title: 'announce as a list', files: [file('ann2.bin', 10)], opts: { announce: ['wss://a', 'wss://b'] } },
   { title: 'urlList as a string', files: [file('url.bin', 10)], opts: { urlList: 'https://seed/' } },
