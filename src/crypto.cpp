@@ -1,5 +1,6 @@
 #include "crypto.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <cstdlib>
@@ -8,10 +9,17 @@ namespace wt {
 
 namespace {
 
+// Hashing only fails on allocation failure or a broken libcrypto; neither is an
+// input error the caller could handle, so there is no result<> here.
+[[noreturn]] void crypto_failure() { std::abort(); }
+
 // OpenSSL 3 looks an algorithm up by name on every implicit fetch (EVP_sha1());
 // fetching once and keeping the EVP_MD avoids that lookup per hash.
 // The fetched objects live for the whole process on purpose.
 const EVP_MD* fetch_md(const char* name, const EVP_MD* fallback) {
+  // No openssl.cnf: the engine must not read files (and in WebAssembly there are none).
+  static const bool initialised = OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1;
+  if (!initialised) crypto_failure();
   const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
   return md != nullptr ? md : fallback;
 }
@@ -25,10 +33,6 @@ const EVP_MD* sha256_md() {
   static const EVP_MD* md = fetch_md("SHA256", EVP_sha256());
   return md;
 }
-
-// Hashing only fails on allocation failure or a broken libcrypto; neither is an
-// input error the caller could handle, so there is no result<> here.
-[[noreturn]] void crypto_failure() { std::abort(); }
 
 template <std::size_t N>
 std::array<std::uint8_t, N> digest(const EVP_MD* md, byte_view data) {
