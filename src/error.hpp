@@ -18,7 +18,7 @@ enum class errc : std::uint8_t {
   bencode_negative_zero,      // "i-0e"
   bencode_empty_integer,      // "ie", "i-e"
   bencode_integer_overflow,   // does not fit in int64
-  bencode_string_too_long,    // length prefix beyond the input or the limit
+  bencode_string_too_long,    // length prefix beyond the limit (beyond the input: truncated)
   bencode_key_not_string,     // a dict key that is not a string
   bencode_unsorted_keys,      // dict keys out of byte order
   bencode_duplicate_key,      // the same dict key twice

@@ -59,7 +59,8 @@ struct metainfo {
   std::int64_t piece_size(piece_index p) const;  // the last piece may be shorter
   // "name/dir/file" for multi-file torrents, "name" for single-file ones.
   std::string path(file_index f) const;
-  // Every tracker URL once, announce-list tiers first then announce (as parse-torrent does).
+  // Every tracker URL once, in first-seen order: the announce-list tiers flattened, or
+  // `announce` when the list has no usable URL (as parse-torrent does).
   std::vector<std::string> trackers() const;
 };
 
