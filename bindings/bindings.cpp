@@ -63,6 +63,8 @@ const char* errc_name(wt::errc code) {
     case wt::errc::wire_bad_compact_peers: return "wire_bad_compact_peers";
     case wt::errc::wire_too_many_peers: return "wire_too_many_peers";
     case wt::errc::wire_trailing_data: return "wire_trailing_data";
+    case wt::errc::session_duplicate_torrent: return "session_duplicate_torrent";
+    case wt::errc::session_invalid_torrent: return "session_invalid_torrent";
   }
   return "unknown";
 }

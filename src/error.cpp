@@ -42,6 +42,8 @@ const char* describe(errc code) noexcept {
     case errc::wire_bad_compact_peers: return "bad compact peer list";
     case errc::wire_too_many_peers: return "too many peers";
     case errc::wire_trailing_data: return "trailing data after message";
+    case errc::session_duplicate_torrent: return "torrent already added";
+    case errc::session_invalid_torrent: return "torrent has no pieces";
   }
   // Only reachable through a cast from an out-of-range integer.
   return "unknown error";

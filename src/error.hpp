@@ -52,6 +52,9 @@ enum class errc : std::uint8_t {
   wire_bad_compact_peers,     // compact peers not a multiple of 6 (IPv4) or 18 (IPv6) bytes
   wire_too_many_peers,        // more peers in one message than the limit
   wire_trailing_data,         // bytes after a message that must end there
+  // session
+  session_duplicate_torrent,  // a torrent with this info-hash is already in the session
+  session_invalid_torrent,    // metainfo without pieces or bytes
 };
 
 // A short, stable description of the error kind, e.g. "leading zero in integer".

@@ -1,0 +1,243 @@
+// The session: torrents, peers, choking and the sans-I/O driving surface.
+//
+// The session never reads a clock, opens a socket or sleeps. The host feeds it:
+//   - the time, with every call (`now`); on_timer(now) at or after next_deadline();
+//   - connections: accept_connection() for incoming ones, connection_opened() /
+//     connection_closed() for the ones poll_connect() asked for, bytes_received();
+//   - storage completions for the requests poll_storage() handed out;
+//   - user commands (add_torrent, add_magnet, remove_torrent, add_peer, priorities).
+// and drains, after every call, in this order:
+//   poll_transmit()  bytes to send on a connection (small messages coalesced),
+//   poll_close()     connections to close (after their last bytes were sent),
+//   poll_connect()   connections to open,
+//   poll_storage()   storage requests,
+//   poll_event()     typed events.
+// One owner tree: the session owns torrents, torrents own peer connections; integer
+// handles cross it. Protocol errors are values (events, closed connections), never
+// exceptions.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bitfield.hpp"
+#include "bytes.hpp"
+#include "clock.hpp"
+#include "error.hpp"
+#include "metainfo.hpp"
+#include "storage.hpp"
+#include "wire.hpp"
+
+namespace wt {
+
+struct session_settings {
+  std::uint64_t seed = 1;  // drives every random choice (peer id, picker, choker)
+  std::string client = "wasmtorrent 0.1";
+  std::uint32_t unchoke_slots = 4;              // regular unchoke slots per torrent
+  bool optimistic_unchoke = true;               // plus one optimistic slot
+  duration unchoke_interval = std::chrono::seconds(10);
+  duration optimistic_interval = std::chrono::seconds(30);
+  duration tick_interval = std::chrono::seconds(1);  // stats, timeouts, connects
+  duration keepalive_interval = std::chrono::seconds(60);
+  duration inactivity_timeout = std::chrono::seconds(120);
+  duration handshake_timeout = std::chrono::seconds(20);
+  // A request older than this may also be sent to another peer.
+  duration request_timeout = std::chrono::seconds(20);
+  // A request older than this is given up on.
+  duration request_abandon = std::chrono::seconds(60);
+  std::uint32_t max_connections_per_torrent = 50;
+  std::uint32_t max_half_open = 8;              // connect requests not yet opened
+  std::uint32_t reqq = 250;                     // requests we accept from one peer
+  std::uint32_t max_requests_per_peer = 250;    // our pipeline cap
+  std::uint32_t min_requests_per_peer = 4;
+  duration request_queue_time = std::chrono::seconds(3);  // pipeline = rate * this
+  std::uint32_t max_reads_per_peer = 8;         // storage reads in flight per peer
+  bool enable_ut_metadata = true;
+};
+
+// --- events -------------------------------------------------------------------------
+
+struct metadata_received_event {
+  torrent_id torrent;
+};
+struct piece_verified_event {
+  torrent_id torrent;
+  piece_index piece;
+};
+struct hash_failed_event {
+  torrent_id torrent;
+  piece_index piece;
+};
+struct torrent_finished_event {
+  torrent_id torrent;
+};
+struct peer_connected_event {
+  torrent_id torrent;
+  connection_id connection;
+  wire::endpoint remote;
+  bool outgoing = false;
+};
+struct peer_disconnected_event {
+  torrent_id torrent;  // value 0 when the handshake never named a torrent
+  connection_id connection;
+  errc code = errc::ok;  // why, when the session closed it for a protocol error
+  std::string reason;
+};
+struct peer_banned_event {
+  torrent_id torrent;
+  connection_id connection;
+  wire::endpoint remote;
+};
+struct warning_event {
+  torrent_id torrent;
+  connection_id connection;
+  errc code = errc::ok;
+  std::string message;
+};
+struct torrent_error_event {
+  torrent_id torrent;
+  std::string message;
+};
+// A registered extension: the peer's extension handshake arrived.
+struct extension_handshake_event {
+  torrent_id torrent;
+  connection_id connection;
+  std::uint32_t extension = 0;  // from register_extension()
+  bool peer_supports = false;
+};
+struct extension_message_event {
+  torrent_id torrent;
+  connection_id connection;
+  std::uint32_t extension = 0;
+  byte_buffer payload;
+};
+
+using session_event =
+    std::variant<metadata_received_event, piece_verified_event, hash_failed_event,
+                 torrent_finished_event, peer_connected_event, peer_disconnected_event,
+                 peer_banned_event, warning_event, torrent_error_event,
+                 extension_handshake_event, extension_message_event>;
+
+// --- outputs --------------------------------------------------------------------------
+
+struct transmit {
+  connection_id connection;
+  byte_buffer data;
+};
+struct close_request {
+  connection_id connection;
+  std::string reason;
+};
+// Open a connection to `remote` for `torrent`; report connection_opened() or
+// connection_closed() with this id.
+struct connect_request {
+  connection_id connection;
+  torrent_id torrent;
+  wire::endpoint remote;
+};
+
+// --- stats ------------------------------------------------------------------------------
+
+struct peer_stats {
+  connection_id connection;
+  wire::endpoint remote;
+  bool outgoing = false;
+  std::uint64_t downloaded = 0;  // payload bytes received from the peer
+  std::uint64_t uploaded = 0;    // payload bytes sent to the peer
+  double download_rate = 0;      // bytes per second
+  double upload_rate = 0;
+  bool am_choking = true, am_interested = false, peer_choking = true, peer_interested = false;
+  std::uint32_t pieces = 0;      // pieces the peer has
+  std::uint32_t outstanding_requests = 0;
+};
+
+struct torrent_stats {
+  std::uint64_t downloaded = 0;      // payload bytes received (including wasted)
+  std::uint64_t uploaded = 0;        // payload bytes sent
+  std::uint64_t verified = 0;        // bytes of pieces verified this session
+  std::uint64_t wasted = 0;          // bytes of duplicate or failed blocks
+  std::int64_t have = 0;             // bytes of pieces we have
+  std::int64_t total = 0;            // 0 until the metadata is known
+  double progress = 0;               // have / wanted, 0..1
+  double download_rate = 0;
+  double upload_rate = 0;
+  std::uint32_t peers = 0;
+  std::uint32_t seeds = 0;
+  std::optional<duration> time_remaining;  // at the current download rate
+  bool has_metadata = false;
+  bool finished = false;
+};
+
+struct add_torrent_params {
+  bool seed = false;  // storage already holds every piece (the host wrote it)
+};
+
+class session {
+ public:
+  explicit session(session_settings settings = {});
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  const wire::peer_id& peer_id() const noexcept;
+
+  // --- user commands --------------------------------------------------------------
+  result<torrent_id> add_torrent(const metainfo& m, add_torrent_params p, time_point now);
+  // Magnet: only the info-hash; the metadata comes from peers (ut_metadata).
+  result<torrent_id> add_magnet(const sha1_digest& info_hash, std::string name, time_point now);
+  void remove_torrent(torrent_id t, time_point now);
+  // A peer address for the torrent (tracker, PEX, magnet x.pe); the session decides
+  // when to connect.
+  void add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
+  // 0 = do not download, 1..7 (default 4).
+  void set_file_priority(torrent_id t, file_index f, std::uint8_t priority, time_point now);
+
+  // Extension API (BEP 10): register a name before connections open. Messages arrive
+  // as extension_message_event; the peer's support as extension_handshake_event.
+  std::uint32_t register_extension(std::string name);
+  // False when the connection is gone or the peer did not announce the extension.
+  bool send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
+                              time_point now);
+
+  // --- connections --------------------------------------------------------------
+  // An incoming connection (its torrent is learnt from the handshake).
+  connection_id accept_connection(const wire::endpoint& remote, time_point now);
+  // A connection asked for by poll_connect() is open.
+  void connection_opened(connection_id c, time_point now);
+  void bytes_received(connection_id c, byte_view data, time_point now);
+  // The host's side closed (or failed to open) the connection.
+  void connection_closed(connection_id c, time_point now);
+
+  // --- time and storage --------------------------------------------------------------
+  void on_timer(time_point now);  // idempotent
+  std::optional<time_point> next_deadline() const;
+  void storage_completed(storage_completion c, time_point now);
+
+  // --- outputs -------------------------------------------------------------------------
+  std::optional<transmit> poll_transmit();
+  std::optional<close_request> poll_close();
+  std::optional<connect_request> poll_connect();
+  std::optional<storage_request> poll_storage();
+  std::optional<session_event> poll_event();
+
+  // --- queries ---------------------------------------------------------------------------
+  std::optional<torrent_stats> stats(torrent_id t) const;
+  std::vector<peer_stats> peers(torrent_id t) const;
+  const metainfo* torrent_metainfo(torrent_id t) const;  // nullptr until known
+  std::optional<bitfield> have_pieces(torrent_id t) const;
+  std::vector<torrent_id> torrents() const;
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace wt

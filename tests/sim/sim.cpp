@@ -1,0 +1,282 @@
+#include "sim.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace wt::sim {
+
+namespace {
+
+std::uint64_t splitmix(std::uint64_t& state) {
+  state += 0x9e3779b97f4a7c15u;
+  std::uint64_t z = state;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+duration transfer_time(std::size_t bytes, double rate) {
+  if (rate <= 0) return duration{0};
+  return duration{static_cast<std::int64_t>(static_cast<double>(bytes) * 1e6 / rate)};
+}
+
+}  // namespace
+
+swarm::swarm(std::uint64_t seed, link_config link) : link_(link), rng_state_(seed) {}
+swarm::~swarm() = default;
+
+std::uint64_t swarm::next_random() { return splitmix(rng_state_); }
+
+wire::endpoint swarm::endpoint(std::size_t i) const {
+  return wire::make_endpoint_v4({10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i & 0xff)},
+                                6881);
+}
+
+std::size_t swarm::add_node(node_config cfg) {
+  cfg.settings.seed = next_random();
+  node n;
+  n.cfg = cfg;
+  n.s = std::make_unique<session>(cfg.settings);
+  nodes_.push_back(std::move(n));
+  return nodes_.size() - 1;
+}
+
+void swarm::remove_node(std::size_t i) {
+  node& n = nodes_[i];
+  if (!n.alive) return;
+  for (std::size_t c = 0; c < conns_.size(); ++c) {
+    for (int side = 0; side < 2; ++side) {
+      if (conns_[c].node[side] == i && conns_[c].open[side]) close_side(c, side, false);
+    }
+  }
+  n.alive = false;
+  n.s.reset();
+}
+
+void swarm::push(ev e) {
+  e.seq = seq_++;
+  queue_.push(std::move(e));
+}
+
+void swarm::close_side(std::size_t conn, int side, bool tell) {
+  connection& c = conns_[conn];
+  if (!c.open[side]) return;
+  c.open[side] = false;
+  if (tell && nodes_[c.node[side]].alive) nodes_[c.node[side]].s->connection_closed(c.id[side], now_);
+  // The other side learns after the bytes in flight towards it.
+  ev e;
+  e.kind = ev_kind::close;
+  e.conn = conn;
+  e.to_side = 1 - side;
+  e.at = std::max(now_, c.pipes[side].last_arrival) + link_.latency;
+  push(std::move(e));
+}
+
+void swarm::send(std::size_t n, connection_id id, byte_buffer data) {
+  auto it = by_node_conn_.find({n, id.value});
+  if (it == by_node_conn_.end()) return;
+  connection& c = conns_[it->second.first];
+  const int side = it->second.second;
+  if (!c.open[side] || data.empty()) return;
+  node& from = nodes_[n];
+  from.bytes_sent += data.size();
+  pipe& p = c.pipes[side];
+  std::size_t offset = 0;
+  while (offset < data.size()) {
+    std::size_t size = data.size() - offset;
+    if (link_.max_chunk > 0) size = std::min<std::size_t>(size, 1 + next_random() % link_.max_chunk);
+    const time_point depart = std::max({now_, from.up_free_at, p.free_at});
+    from.up_free_at = depart + transfer_time(size, from.cfg.upload_rate);
+    p.free_at = depart + transfer_time(size, link_.bandwidth);
+    const time_point arrive = std::max(p.last_arrival, std::max(from.up_free_at, p.free_at) + link_.latency);
+    p.last_arrival = arrive;
+    ev e;
+    e.kind = ev_kind::deliver;
+    e.conn = it->second.first;
+    e.to_side = 1 - side;
+    e.at = arrive;
+    if (offset == 0 && size == data.size()) {
+      e.data = std::move(data);
+      push(std::move(e));
+      return;
+    }
+    e.data.assign(data.begin() + static_cast<std::ptrdiff_t>(offset),
+                  data.begin() + static_cast<std::ptrdiff_t>(offset + size));
+    push(std::move(e));
+    offset += size;
+  }
+}
+
+void swarm::pump(std::size_t i) {
+  node& n = nodes_[i];
+  bool progress = true;
+  while (progress && n.alive) {
+    progress = false;
+    while (auto r = n.s->poll_storage()) {
+      progress = true;
+      storage_completion c = n.storage.complete(*r);
+      if (n.cfg.corrupt_reads && r->op == storage_op::read && c.ok && !c.data.empty())
+        c.data[c.data.size() / 2] ^= 0x5a;
+      n.s->storage_completed(std::move(c), now_);
+    }
+    while (auto t = n.s->poll_transmit()) {
+      progress = true;
+      send(i, t->connection, std::move(t->data));
+    }
+    while (auto cl = n.s->poll_close()) {
+      progress = true;
+      auto it = by_node_conn_.find({i, cl->connection.value});
+      if (it != by_node_conn_.end()) close_side(it->second.first, it->second.second, false);
+    }
+    while (auto cr = n.s->poll_connect()) {
+      progress = true;
+      connection c;
+      c.node[0] = i;
+      c.id[0] = cr->connection;
+      // The endpoint names the node: 10.0.hi.lo.
+      const std::size_t target = std::size_t{cr->remote.address[2]} << 8 | cr->remote.address[3];
+      c.node[1] = target;
+      conns_.push_back(c);
+      const std::size_t idx = conns_.size() - 1;
+      by_node_conn_[{i, cr->connection.value}] = {idx, 0};
+      ev e;
+      e.kind = ev_kind::open;
+      e.conn = idx;
+      e.to_side = 1;
+      e.at = now_ + link_.latency;
+      push(std::move(e));
+    }
+    while (auto e = n.s->poll_event()) {
+      progress = true;
+      n.events.push_back(std::move(*e));
+    }
+  }
+}
+
+void swarm::deliver(ev& e) {
+  // pump() may add connections: take no reference into conns_ across it.
+  connection c0 = conns_[e.conn];
+  connection& c = conns_[e.conn];
+  const std::size_t to = c0.node[e.to_side];
+  switch (e.kind) {
+    case ev_kind::deliver: {
+      if (!c.open[e.to_side] || !nodes_[to].alive) return;
+      if (link_.merge_chunks) {
+        while (!queue_.empty() && queue_.top().kind == ev_kind::deliver && queue_.top().conn == e.conn &&
+               queue_.top().to_side == e.to_side && queue_.top().at <= now_) {
+          const byte_buffer& more = queue_.top().data;
+          e.data.insert(e.data.end(), more.begin(), more.end());
+          queue_.pop();
+        }
+      }
+      nodes_[to].s->bytes_received(c.id[e.to_side], e.data, now_);
+      pump(to);
+      return;
+    }
+    case ev_kind::open: {
+      const std::size_t from = c.node[0];
+      if (!nodes_[from].alive) return;
+      if (to >= nodes_.size() || !nodes_[to].alive) {
+        nodes_[from].s->connection_closed(c.id[0], now_);
+        pump(from);
+        return;
+      }
+      c.id[1] = nodes_[to].s->accept_connection(endpoint(from), now_);
+      by_node_conn_[{to, c.id[1].value}] = {e.conn, 1};
+      c.open[0] = c.open[1] = true;
+      const connection_id from_id = c.id[0];
+      nodes_[from].s->connection_opened(from_id, now_);
+      pump(from);
+      pump(to);
+      if (link_.mean_lifetime.count() > 0) {
+        // Exponential lifetime from the seeded generator.
+        const double u = (static_cast<double>(next_random() >> 11) + 0.5) / 9007199254740992.0;
+        ev d;
+        d.kind = ev_kind::drop;
+        d.conn = e.conn;
+        d.at = now_ + duration{static_cast<std::int64_t>(-std::log(u) * static_cast<double>(link_.mean_lifetime.count()))};
+        push(std::move(d));
+      }
+      return;
+    }
+    case ev_kind::close: {
+      if (!c.open[e.to_side] || !nodes_[to].alive) return;
+      c.open[e.to_side] = false;
+      nodes_[to].s->connection_closed(c.id[e.to_side], now_);
+      pump(to);
+      return;
+    }
+    case ev_kind::drop: {
+      for (int side = 0; side < 2; ++side) {
+        if (!conns_[e.conn].open[side]) continue;
+        conns_[e.conn].open[side] = false;
+        const std::size_t n = c0.node[side];
+        if (nodes_[n].alive) {
+          nodes_[n].s->connection_closed(c0.id[side], now_);
+          pump(n);
+        }
+      }
+      return;
+    }
+  }
+}
+
+bool swarm::step(time_point limit) {
+  time_point next = time_point::max();
+  if (!queue_.empty()) next = queue_.top().at;
+  for (auto& n : nodes_) {
+    if (!n.alive) continue;
+    if (auto d = n.s->next_deadline()) next = std::min(next, *d);
+  }
+  if (next == time_point::max() || next > limit) return false;
+  now_ = std::max(now_, next);
+  while (!queue_.empty() && queue_.top().at <= now_) {
+    ev e = queue_.top();
+    queue_.pop();
+    deliver(e);
+  }
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i].alive) continue;
+    auto d = nodes_[i].s->next_deadline();
+    if (d && *d <= now_) {
+      nodes_[i].s->on_timer(now_);
+      pump(i);
+    }
+  }
+  return true;
+}
+
+bool swarm::run_until(const std::function<bool()>& done, time_point limit) {
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i].alive) pump(i);
+  while (!done()) {
+    if (!step(limit)) return done();
+  }
+  return true;
+}
+
+test_torrent make_test_torrent(std::int64_t size, std::int64_t piece_length, std::uint64_t seed,
+                               std::string name) {
+  test_torrent t;
+  t.data.resize(static_cast<std::size_t>(size));
+  std::uint64_t state = seed;
+  for (std::size_t i = 0; i < t.data.size(); i += 8) {
+    const std::uint64_t r = splitmix(state);
+    for (std::size_t k = 0; k < 8 && i + k < t.data.size(); ++k)
+      t.data[i + k] = static_cast<std::uint8_t>(r >> (8 * k));
+  }
+  input_file f{name, t.data};
+  create_options o;
+  o.name = name;
+  o.piece_length = piece_length;
+  o.creation_date = 0;
+  auto bytes = create_torrent(std::span<const input_file>(&f, 1), o);
+  if (!bytes) throw std::runtime_error("create_torrent: " + bytes.err().message());
+  auto m = parse_metainfo(*bytes);
+  if (!m) throw std::runtime_error("parse_metainfo: " + m.err().message());
+  t.meta = std::move(m).value();
+  return t;
+}
+
+}  // namespace wt::sim

@@ -1,0 +1,124 @@
+// A deterministic swarm simulator: N sessions joined by in-memory byte-stream links
+// with latency, bandwidth, message chunking and connection drops, on one virtual
+// clock that jumps to the next deadline. Every random choice comes from one seed,
+// so a run is reproducible from it. No protocol logic lives here: the simulator
+// only moves bytes, opens and closes connections, and completes storage requests
+// with memory_storage.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <vector>
+
+#include "session.hpp"
+#include "storage.hpp"
+
+namespace wt::sim {
+
+using namespace std::chrono_literals;
+
+struct link_config {
+  duration latency = 20ms;       // one way
+  double bandwidth = 0;          // bytes per second per direction; 0 = unlimited
+  // Each write is split into chunks of 1..max_chunk bytes (0: written as is), as a
+  // data channel delivers messages; chunks that arrive together are merged when
+  // merge_chunks is set.
+  std::size_t max_chunk = 0;
+  bool merge_chunks = false;
+  // Mean lifetime of a connection before the link drops it (0: never).
+  duration mean_lifetime{0};
+};
+
+struct node_config {
+  session_settings settings;   // settings.seed is derived from the swarm's seed
+  double upload_rate = 0;      // bytes per second over all the node's links; 0 = unlimited
+  bool corrupt_reads = false;  // storage hands out corrupted data (a bad peer)
+};
+
+class swarm {
+ public:
+  explicit swarm(std::uint64_t seed, link_config link = {});
+  ~swarm();
+
+  std::size_t add_node(node_config cfg = {});
+  // The node leaves: its session is destroyed and the other ends see their
+  // connections close.
+  void remove_node(std::size_t i);
+  bool alive(std::size_t i) const { return nodes_[i].alive; }
+  std::size_t size() const { return nodes_.size(); }
+
+  session& at(std::size_t i) { return *nodes_[i].s; }
+  memory_storage& storage(std::size_t i) { return nodes_[i].storage; }
+  const std::vector<session_event>& events(std::size_t i) const { return nodes_[i].events; }
+  wire::endpoint endpoint(std::size_t i) const;
+  std::uint64_t bytes_sent(std::size_t i) const { return nodes_[i].bytes_sent; }
+
+  time_point now() const { return now_; }
+  // Runs until done() is true (checked after each step) or virtual time reaches
+  // `limit`. Returns done().
+  bool run_until(const std::function<bool()>& done, time_point limit);
+  // Advances to the next event and processes everything due then. False when idle.
+  bool step(time_point limit);
+
+  std::uint64_t random() { return next_random(); }
+
+ private:
+  struct node {
+    std::unique_ptr<session> s;
+    memory_storage storage;
+    node_config cfg;
+    bool alive = true;
+    std::vector<session_event> events;
+    time_point up_free_at{};
+    std::uint64_t bytes_sent = 0;
+  };
+  struct pipe {
+    time_point free_at{};
+    time_point last_arrival{};
+  };
+  struct connection {
+    std::size_t node[2] = {0, 0};
+    connection_id id[2];
+    bool open[2] = {false, false};  // side knows the connection
+    pipe pipes[2];                  // pipes[k]: from side k to side 1 - k
+  };
+  enum class ev_kind : std::uint8_t { deliver, open, close, drop };
+  struct ev {
+    time_point at;
+    std::uint64_t seq = 0;
+    ev_kind kind = ev_kind::deliver;
+    std::size_t conn = 0;
+    int to_side = 0;
+    byte_buffer data;
+    bool operator>(const ev& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+
+  std::uint64_t next_random();
+  void push(ev e);
+  void pump(std::size_t n);
+  void send(std::size_t n, connection_id c, byte_buffer data);
+  void deliver(ev& e);
+  void close_side(std::size_t conn, int side, bool tell);
+
+  link_config link_;
+  std::uint64_t rng_state_;
+  std::vector<node> nodes_;
+  std::vector<connection> conns_;
+  std::map<std::pair<std::size_t, std::uint32_t>, std::pair<std::size_t, int>> by_node_conn_;
+  std::priority_queue<ev, std::vector<ev>, std::greater<>> queue_;
+  std::uint64_t seq_ = 0;
+  time_point now_{};
+};
+
+// A torrent for tests: random content from `seed`.
+struct test_torrent {
+  metainfo meta;
+  byte_buffer data;
+};
+test_torrent make_test_torrent(std::int64_t size, std::int64_t piece_length, std::uint64_t seed,
+                               std::string name = "sim.bin");
+
+}  // namespace wt::sim
