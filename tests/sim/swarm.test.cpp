@@ -73,3 +73,161 @@ TEST_CASE("[swarm] one seeder, one leecher: byte-exact", "[swarm]") {
   CHECK(net.now() < time_point{} + 30s);
   INFO("virtual seconds: " << std::chrono::duration<double>(net.now().time_since_epoch()).count());
 }
+
+TEST_CASE("[swarm] one capped seeder, twenty leechers: leechers trade pieces", "[swarm]") {
+  const auto tt = make_test_torrent(2 * MiB, 32 * KiB, 11);
+  link_config link;
+  link.latency = 30ms;
+  link.max_chunk = 16 * 1024;
+  swarm net(2024, link);
+  node_config seed_cfg;
+  seed_cfg.upload_rate = 256.0 * KiB;  // the seeder's upload is capped
+  const auto seeder = net.add_node(seed_cfg);
+  add_seed(net, seeder, tt);
+  node_config leech_cfg;
+  leech_cfg.upload_rate = 256.0 * KiB;  // as are the leechers'
+  std::vector<std::size_t> leechers;
+  std::vector<torrent_id> ids;
+  for (int i = 0; i < 20; ++i) {
+    const auto n = net.add_node(leech_cfg);
+    auto t = net.at(n).add_torrent(tt.meta, {}, net.now());
+    REQUIRE(t);
+    leechers.push_back(n);
+    ids.push_back(*t);
+    // A tracker's answer: the seeder and up to 5 earlier leechers.
+    net.at(n).add_peer(*t, net.endpoint(seeder), net.now());
+    for (std::size_t k = 0; k < 5 && k < leechers.size() - 1; ++k) {
+      const auto other = leechers[net.random() % (leechers.size() - 1)];
+      net.at(n).add_peer(*t, net.endpoint(other), net.now());
+    }
+  }
+  auto all_done = [&] {
+    for (std::size_t i = 0; i < leechers.size(); ++i)
+      if (!finished(net, leechers[i], ids[i])) return false;
+    return true;
+  };
+  REQUIRE(net.run_until(all_done, time_point{} + 30min));
+  std::uint64_t leecher_upload = 0;
+  for (std::size_t i = 0; i < leechers.size(); ++i) {
+    CHECK(same_bytes(net.storage(leechers[i]).contents(ids[i]), tt.data));
+    leecher_upload += net.at(leechers[i]).stats(ids[i])->uploaded;
+  }
+  const auto seeder_upload = net.at(seeder).stats(torrent_id{1})->uploaded;
+  const auto size = static_cast<std::uint64_t>(tt.meta.total_length);
+  const double virtual_seconds = std::chrono::duration<double>(net.now().time_since_epoch()).count();
+  INFO("seeder uploaded " << static_cast<double>(seeder_upload) / static_cast<double>(size)
+                          << "x the torrent; leechers " << static_cast<double>(leecher_upload) / static_cast<double>(size)
+                          << "x; virtual seconds " << virtual_seconds);
+  // The seeder alone would need 20 x 2 MiB / 256 KiB/s = 160 s and upload 20x. Every
+  // piece must leave it at least once (1x). With leechers trading, it uploads a few
+  // copies while the leechers carry the rest: the bound is 5x (a quarter of 20x),
+  // and the leechers together must have uploaded at least 15x (everything the seeder did not).
+  CHECK(seeder_upload >= size);
+  CHECK(seeder_upload < 5 * size);
+  CHECK(leecher_upload + seeder_upload >= 20 * size);
+  CHECK(leecher_upload >= 15 * size);
+  // And it is faster than the seeder alone could have been.
+  CHECK(virtual_seconds < 160.0);
+}
+
+TEST_CASE("[swarm] a peer that corrupts blocks is banned; the download completes byte-exact", "[swarm]") {
+  const auto tt = make_test_torrent(1 * MiB, 32 * KiB, 21);
+  link_config link;
+  link.latency = 20ms;
+  link.max_chunk = 5000;
+  swarm net(77, link);
+  node_config honest_cfg;
+  honest_cfg.upload_rate = 512.0 * KiB;
+  const auto honest = net.add_node(honest_cfg);
+  node_config bad_cfg;
+  bad_cfg.corrupt_reads = true;  // serves corrupted data, fast
+  const auto bad = net.add_node(bad_cfg);
+  add_seed(net, honest, tt);
+  add_seed(net, bad, tt);
+  std::vector<std::size_t> leechers;
+  std::vector<torrent_id> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto n = net.add_node();
+    auto t = net.at(n).add_torrent(tt.meta, {}, net.now());
+    REQUIRE(t);
+    net.at(n).add_peer(*t, net.endpoint(bad), net.now());
+    net.at(n).add_peer(*t, net.endpoint(honest), net.now());
+    for (auto other : leechers) net.at(n).add_peer(*t, net.endpoint(other), net.now());
+    leechers.push_back(n);
+    ids.push_back(*t);
+  }
+  auto all_done = [&] {
+    for (std::size_t i = 0; i < leechers.size(); ++i)
+      if (!finished(net, leechers[i], ids[i])) return false;
+    return true;
+  };
+  REQUIRE(net.run_until(all_done, time_point{} + 30min));
+  for (std::size_t i = 0; i < leechers.size(); ++i) {
+    CHECK(same_bytes(net.storage(leechers[i]).contents(ids[i]), tt.data));
+    std::vector<wire::endpoint> banned;
+    for (const auto& e : net.events(leechers[i]))
+      if (auto* b = std::get_if<peer_banned_event>(&e)) banned.push_back(b->remote);
+    // Only the corrupting peer is banned, by every leecher that it sent data to.
+    CHECK(banned.size() <= 1);
+    for (const auto& b : banned) CHECK(b == net.endpoint(bad));
+    for (const auto& p : net.at(leechers[i]).peers(ids[i])) CHECK_FALSE(p.remote == net.endpoint(bad));
+  }
+  std::size_t bans = 0;
+  for (auto n : leechers) bans += count_events<peer_banned_event>(net, n);
+  CHECK(bans >= 1);
+}
+
+TEST_CASE("[swarm] churn: half the peers leave mid-download, new ones join, all complete", "[swarm]") {
+  const auto tt = make_test_torrent(2 * MiB, 32 * KiB, 31);
+  link_config link;
+  link.latency = 25ms;
+  link.max_chunk = 8000;
+  link.merge_chunks = true;
+  swarm net(99, link);
+  node_config cfg;
+  cfg.upload_rate = 256.0 * KiB;
+  const auto seeder = net.add_node(cfg);
+  add_seed(net, seeder, tt);
+  std::vector<std::size_t> nodes;
+  std::vector<torrent_id> ids;
+  auto join = [&] {
+    const auto n = net.add_node(cfg);
+    auto t = net.at(n).add_torrent(tt.meta, {}, net.now());
+    REQUIRE(t);
+    net.at(n).add_peer(*t, net.endpoint(seeder), net.now());
+    for (std::size_t k = 0; k < nodes.size(); ++k)
+      if (net.alive(nodes[k])) net.at(n).add_peer(*t, net.endpoint(nodes[k]), net.now());
+    nodes.push_back(n);
+    ids.push_back(*t);
+  };
+  for (int i = 0; i < 10; ++i) join();
+  // Run until the swarm has about a third of the data on average.
+  auto progress = [&] {
+    double sum = 0;
+    int alive = 0;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (!net.alive(nodes[i])) continue;
+      sum += net.at(nodes[i]).stats(ids[i])->progress;
+      ++alive;
+    }
+    return alive ? sum / alive : 1.0;
+  };
+  REQUIRE(net.run_until([&] { return progress() >= 0.33; }, time_point{} + 30min));
+  CHECK(progress() < 0.9);
+  // Half of them leave; five new ones join.
+  for (std::size_t i = 0; i < 10; i += 2) net.remove_node(nodes[i]);
+  for (int i = 0; i < 5; ++i) join();
+  auto all_done = [&] {
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (!finished(net, nodes[i], ids[i])) return false;
+    return true;
+  };
+  REQUIRE(net.run_until(all_done, time_point{} + 60min));
+  std::size_t survivors = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (!net.alive(nodes[i])) continue;
+    ++survivors;
+    CHECK(same_bytes(net.storage(nodes[i]).contents(ids[i]), tt.data));
+  }
+  CHECK(survivors == 10);
+}
