@@ -1,0 +1,74 @@
+// The public BEP 10 extension API: register by name, see the peer's support,
+// exchange messages.
+#include <catch2/catch.hpp>
+
+#include "sim.hpp"
+
+using namespace wt;
+using namespace wt::sim;
+using namespace std::chrono_literals;
+
+TEST_CASE("[extension] a registered extension talks to a peer that has it and is silent with one that does not", "[extension]") {
+  const auto tt = make_test_torrent(64 * 1024, 16 * 1024, 3);
+  swarm net(8);
+  const auto a = net.add_node();
+  const auto b = net.add_node();
+  const auto c = net.add_node();
+  const std::uint32_t ext_a = net.at(a).register_extension("x_echo");
+  const std::uint32_t ext_b = net.at(b).register_extension("x_echo");
+  CHECK(net.at(a).register_extension("x_echo") == ext_a);  // same name, same handle
+  std::vector<torrent_id> ids;
+  for (auto n : {a, b, c}) {
+    auto t = net.at(n).add_torrent(tt.meta, {.seed = true}, net.now());
+    REQUIRE(t);
+    net.storage(n).write_at(*t, 0, tt.data);
+    ids.push_back(*t);
+  }
+  net.at(a).add_peer(ids[0], net.endpoint(b), net.now());
+  net.at(a).add_peer(ids[0], net.endpoint(c), net.now());
+
+  auto handshakes = [&](std::size_t n) {
+    std::vector<extension_handshake_event> out;
+    for (const auto& e : net.events(n))
+      if (auto* h = std::get_if<extension_handshake_event>(&e)) out.push_back(*h);
+    return out;
+  };
+  REQUIRE(net.run_until([&] { return handshakes(a).size() == 2; }, time_point{} + 1min));
+  const auto hs = handshakes(a);
+  std::optional<connection_id> to_b, to_c;
+  for (const auto& h : hs) {
+    CHECK(h.extension == ext_a);
+    auto peers = net.at(a).peers(ids[0]);
+    for (const auto& p : peers) {
+      if (p.connection != h.connection) continue;
+      if (p.remote == net.endpoint(b)) {
+        CHECK(h.peer_supports);
+        to_b = h.connection;
+      } else {
+        CHECK_FALSE(h.peer_supports);
+        to_c = h.connection;
+      }
+    }
+  }
+  REQUIRE(to_b);
+  REQUIRE(to_c);
+  CHECK_FALSE(net.at(a).send_extension_message(*to_c, ext_a, as_bytes("hello"), net.now()));
+  CHECK(net.at(a).send_extension_message(*to_b, ext_a, as_bytes("ping"), net.now()));
+
+  auto messages = [&](std::size_t n) {
+    std::vector<extension_message_event> out;
+    for (const auto& e : net.events(n))
+      if (auto* m = std::get_if<extension_message_event>(&e)) out.push_back(*m);
+    return out;
+  };
+  REQUIRE(net.run_until([&] { return messages(b).size() == 1; }, net.now() + 1min));
+  const auto got = messages(b).front();
+  CHECK(got.extension == ext_b);
+  CHECK(as_chars(got.payload) == "ping");
+  CHECK(net.at(b).send_extension_message(got.connection, ext_b, as_bytes("pong"), net.now()));
+  REQUIRE(net.run_until([&] { return messages(a).size() == 1; }, net.now() + 1min));
+  CHECK(as_chars(messages(a).front().payload) == "pong");
+  net.run_until([] { return false; }, net.now() + 30s);
+  CHECK(messages(c).empty());
+  CHECK(messages(a).size() == 1);
+}
