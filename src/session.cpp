@@ -61,6 +61,11 @@ overloaded(F...) -> overloaded<F...>;
 
 }  // namespace
 
+// Per-peer state an extension plugin keeps (see extension_plugin::new_peer_state).
+struct extension_peer_state {
+  virtual ~extension_peer_state() = default;
+};
+
 // --- per-connection state --------------------------------------------------------------
 
 struct peer_connection {
@@ -82,6 +87,7 @@ struct peer_connection {
   bool fast = false;
   bool extensions = false;
   std::optional<wire::extension_handshake> ext;
+  std::vector<std::unique_ptr<extension_peer_state>> ext_state;  // one per plugin
 
   bitfield has;              // valid once the metadata is known
   bool have_all = false;     // counted in the picker as a seed
@@ -163,6 +169,8 @@ class extension_plugin {
  public:
   virtual ~extension_plugin() = default;
   virtual std::string_view name() const = 0;
+  // State kept per peer connection (nullptr: none).
+  virtual std::unique_ptr<extension_peer_state> new_peer_state() { return nullptr; }
   // Add fields to our extension handshake for this peer.
   virtual void add_handshake(session::impl&, torrent&, peer_connection&, wire::extension_handshake&) {}
   // The peer's extension handshake arrived; `peer_id` is its id for us, if it supports us.
@@ -255,6 +263,12 @@ struct session::impl {
            std::optional<connection_id> c);
   void collect_garbage();
   void connect_candidates(torrent& t);
+  void add_candidate(torrent& t, const wire::endpoint& e) {
+    if (t.banned.contains(endpoint_key(e))) return;
+    if (std::find(t.candidates.begin(), t.candidates.end(), e) == t.candidates.end())
+      t.candidates.push_back(e);
+    connect_candidates(t);
+  }
 
   // --- protocol ---
   void on_handshake(torrent& t, peer_connection& p);
@@ -407,6 +421,89 @@ class ut_metadata_plugin final : public extension_plugin {
   }
 };
 
+// --- ut_pex (BEP 11) ---------------------------------------------------------------------------
+
+// Where a connected peer accepts connections: the address we connected to, or for
+// an incoming connection its address with the port from its extension handshake.
+std::optional<wire::endpoint> listen_endpoint(const peer_connection& p) {
+  if (p.outgoing) return p.remote;
+  if (!p.ext || !p.ext->listen_port || *p.ext->listen_port == 0) return std::nullopt;
+  wire::endpoint e = p.remote;
+  e.port = *p.ext->listen_port;
+  return e;
+}
+
+class ut_pex_plugin final : public extension_plugin {
+ public:
+  std::string_view name() const override { return wire::ut_pex_name; }
+
+  struct state final : extension_peer_state {
+    std::optional<std::uint8_t> their_id;
+    time_point next_send;
+    std::map<std::string, wire::endpoint> sent;  // what this peer has been told
+    time_point last_received;
+    bool received_any = false;
+  };
+  std::unique_ptr<extension_peer_state> new_peer_state() override { return std::make_unique<state>(); }
+
+  void on_handshake(session::impl& s, torrent&, peer_connection& p,
+                    std::optional<std::uint8_t> peer_id) override {
+    if (auto* st = get(s, p)) {
+      st->their_id = peer_id;
+      st->next_send = s.now;  // the first message goes out at the next tick
+    }
+  }
+
+  void on_message(session::impl& s, torrent& t, peer_connection& p, byte_view payload) override {
+    auto* st = get(s, p);
+    if (!st) return;
+    // Rate limit: a peer that sends more often than every 10 s is ignored meanwhile.
+    if (st->received_any && s.now - st->last_received < std::chrono::seconds(10)) return;
+    st->received_any = true;
+    st->last_received = s.now;
+    auto m = wire::decode_pex_message(payload);
+    if (!m) {
+      s.close_peer(&t, p, m.err().code, "bad ut_pex message: " + m.err().message(), true);
+      return;
+    }
+    for (const auto& added : m->added) {
+      if (added.peer.port == 0) continue;
+      s.add_candidate(t, added.peer);
+    }
+  }
+
+  void on_tick(session::impl& s, torrent& t, peer_connection& p) override {
+    auto* st = get(s, p);
+    if (!st || !st->their_id || s.now < st->next_send) return;
+    st->next_send = s.now + s.settings.pex_interval;
+    std::map<std::string, wire::endpoint> current;
+    for (const auto& [id, other] : t.peers) {
+      if (&other == &p || !other.active()) continue;
+      if (auto e = listen_endpoint(other)) current.emplace(endpoint_key(*e), *e);
+    }
+    wire::pex_message msg;
+    for (const auto& [key, e] : current) {
+      if (msg.added.size() >= wire::pex_max_peers_per_message) break;
+      if (st->sent.contains(key)) continue;
+      msg.added.push_back({e, 0});
+      st->sent.emplace(key, e);
+    }
+    for (auto it = st->sent.begin(); it != st->sent.end();) {
+      if (msg.dropped.size() < wire::pex_max_peers_per_message && !current.contains(it->first)) {
+        msg.dropped.push_back(it->second);
+        it = st->sent.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (msg.added.empty() && msg.dropped.empty()) return;
+    s.send_extended(p, *st->their_id, wire::encode_pex_message(msg));
+  }
+
+ private:
+  state* get(session::impl& s, peer_connection& p);
+};
+
 // --- user-registered extensions: hooks become events ---------------------------------------------
 
 class user_extension_plugin final : public extension_plugin {
@@ -436,8 +533,14 @@ session::impl::impl(session_settings s) : settings(std::move(s)), random(setting
   std::memcpy(pid.data(), prefix.data(), prefix.size());
   for (std::size_t i = prefix.size(); i < pid.size(); ++i)
     pid[i] = static_cast<std::uint8_t>(alphabet[random.next() % alphabet.size()]);
-  if (settings.enable_ut_metadata)
-    plugins.push_back(std::make_unique<ut_metadata_plugin>());
+  if (settings.enable_ut_metadata) plugins.push_back(std::make_unique<ut_metadata_plugin>());
+  if (settings.enable_ut_pex) plugins.push_back(std::make_unique<ut_pex_plugin>());
+}
+
+ut_pex_plugin::state* ut_pex_plugin::get(session::impl& s, peer_connection& p) {
+  for (std::size_t i = 0; i < s.plugins.size() && i < p.ext_state.size(); ++i)
+    if (s.plugins[i].get() == this) return static_cast<state*>(p.ext_state[i].get());
+  return nullptr;
 }
 
 void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::string reason,
@@ -558,6 +661,7 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
   }
   p.handshake_done = true;
   t.endpoints[p.id.value] = p.remote;
+  for (auto& plugin : plugins) p.ext_state.push_back(plugin->new_peer_state());
   send_handshake(t, p);
   if (t.meta) {
     p.reader.set_piece_count(t.meta->piece_count());
@@ -575,6 +679,7 @@ void session::impl::send_extension_handshake(torrent& t, peer_connection& p) {
     h.m.emplace(std::string(plugins[i]->name()), static_cast<std::uint8_t>(i + 1));
   h.client = settings.client;
   h.reqq = settings.reqq;
+  h.listen_port = settings.listen_port;
   for (auto& plugin : plugins) plugin->add_handshake(*this, t, p, h);
   send_extended(p, 0, wire::encode_extension_handshake(h));
 }
@@ -1193,10 +1298,8 @@ void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point n
   auto& s = *impl_;
   s.now = std::max(s.now, now);
   torrent* t = s.find_torrent(id);
-  if (!t || t->banned.contains(endpoint_key(remote))) return;
-  if (std::find(t->candidates.begin(), t->candidates.end(), remote) == t->candidates.end())
-    t->candidates.push_back(remote);
-  s.connect_candidates(*t);
+  if (!t) return;
+  s.add_candidate(*t, remote);
   s.collect_garbage();
 }
 

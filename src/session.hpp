@@ -60,6 +60,11 @@ struct session_settings {
   duration request_queue_time = std::chrono::seconds(3);  // pipeline = rate * this
   std::uint32_t max_reads_per_peer = 8;         // storage reads in flight per peer
   bool enable_ut_metadata = true;
+  bool enable_ut_pex = true;
+  duration pex_interval = std::chrono::seconds(60);  // BEP 11: at most once a minute
+  // Our listening port, announced in the extension handshake ("p") so that peers
+  // can pass us on through PEX; unset when we do not accept connections.
+  std::optional<std::uint16_t> listen_port;
 };
 
 // --- events -------------------------------------------------------------------------
