@@ -1,0 +1,244 @@
+// The session against a hand-driven peer: raw wire bytes in, raw wire bytes out.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "session.hpp"
+#include "wire.hpp"
+
+using namespace wt;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint32_t piece_len = 32 * 1024;
+
+session_settings settings() {
+  session_settings st;
+  st.seed = 3;
+  return st;
+}
+
+struct fixture {
+  byte_buffer data;
+  metainfo meta;
+  session s;
+  memory_storage storage;
+  torrent_id torrent;
+  connection_id conn;
+  time_point now{};
+  // What the session sent on `conn`, parsed.
+  wire::handshake_reader hs;
+  bool got_handshake = false;
+  wire::message_reader reader;
+  std::vector<byte_buffer> frames;  // re-encoded messages, since views die
+  std::vector<wire::message> messages;
+  std::vector<close_request> closes;
+  std::vector<session_event> events;
+
+  explicit fixture(bool seed) : s(settings()) {
+    data.resize(4 * piece_len + 1000);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7 + i / 251);
+    input_file f{"f.bin", data};
+    create_options o;
+    o.name = "f.bin";
+    o.piece_length = piece_len;
+    auto bytes = create_torrent(std::span<const input_file>(&f, 1), o);
+    REQUIRE(bytes);
+    auto m = parse_metainfo(*bytes);
+    REQUIRE(m);
+    meta = std::move(m).value();
+    auto t = s.add_torrent(meta, {.seed = seed}, now);
+    REQUIRE(t);
+    torrent = *t;
+    if (seed) storage.write_at(torrent, 0, data);
+    reader.set_piece_count(meta.piece_count());
+    conn = s.accept_connection(wire::make_endpoint_v4({1, 2, 3, 4}, 6881), now);
+  }
+
+  void drain() {
+    for (bool progress = true; progress;) {
+      progress = false;
+      while (auto r = s.poll_storage()) {
+        progress = true;
+        s.storage_completed(storage.complete(*r), now);
+      }
+      while (auto t = s.poll_transmit()) {
+        progress = true;
+        REQUIRE(t->connection == conn);
+        parse(t->data);
+      }
+      while (auto c = s.poll_close()) closes.push_back(*c);
+      while (auto e = s.poll_event()) events.push_back(*e);
+    }
+  }
+  void parse(byte_view chunk) {
+    if (!got_handshake) {
+      auto r = hs.feed(chunk);
+      REQUIRE(r);
+      if (r->status == wire::parse_status::need_more) return;
+      got_handshake = true;
+      chunk = chunk.subspan(r->consumed);
+    }
+    reader.feed(chunk);
+    while (true) {
+      auto m = reader.next();
+      REQUIRE(m);
+      if (!*m) break;
+      // Keep a copy whose views stay valid.
+      frames.push_back(wire::encode(**m));
+    }
+    messages.clear();
+    for (const auto& f : frames) {
+      wire::message_reader one;
+      one.feed(f);
+      auto m = one.next();
+      REQUIRE(m);
+      REQUIRE(*m);
+      messages.push_back(**m);
+    }
+  }
+  void send(const wire::message& m) {
+    s.bytes_received(conn, wire::encode(m), now);
+    drain();
+  }
+  void send_handshake() {
+    byte_buffer hb;
+    wire::peer_id id{};
+    id.fill('p');
+    wire::encode_to(wire::make_handshake(meta.info_hash, id, {true, true, false}), hb);
+    s.bytes_received(conn, hb, now);
+    drain();
+  }
+  template <class M>
+  std::vector<M> sent() const {
+    std::vector<M> out;
+    for (const auto& f : frames) {
+      wire::message_reader one;
+      one.feed(f);
+      auto m = one.next();
+      if (m && *m && std::holds_alternative<M>(**m)) out.push_back(std::get<M>(**m));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("[session] a seeding session serves a hand-driven peer", "[session]") {
+  fixture f(true);
+  f.send_handshake();
+  REQUIRE(f.got_handshake);
+  CHECK(f.hs.get().info_hash == f.meta.info_hash);
+  CHECK(f.hs.get().features().extension_protocol);
+  CHECK(f.hs.get().features().fast);
+  CHECK(f.hs.get().id == f.s.peer_id());
+  REQUIRE(f.sent<wire::extended>().size() == 1);
+  // The extension handshake, then have_all.
+  const auto ext = f.sent<wire::extended>().front();
+  CHECK(ext.id == 0);
+  auto h = wire::decode_extension_handshake(ext.payload);
+  REQUIRE(h);
+  CHECK(h->id_of(wire::ut_metadata_name));
+  CHECK(h->id_of(wire::ut_pex_name));
+  CHECK(h->reqq == 250u);
+  CHECK(h->metadata_size == f.meta.info_bytes.size());
+  CHECK(f.sent<wire::have_all>().size() == 1);
+  CHECK(std::any_of(f.events.begin(), f.events.end(),
+                    [](const auto& e) { return std::holds_alternative<peer_connected_event>(e); }));
+
+  SECTION("requests while choked are rejected (fast extension)") {
+    f.send(wire::request{piece_index{0}, 0, 16384});
+    REQUIRE(f.sent<wire::reject_request>().size() == 1);
+    CHECK(f.sent<wire::piece_block>().empty());
+  }
+  SECTION("interested -> unchoke -> blocks served from storage") {
+    f.send(wire::interested{});
+    REQUIRE(f.sent<wire::unchoke>().size() == 1);
+    f.send(wire::request{piece_index{1}, 16384, 16384});
+    f.send(wire::request{piece_index{4}, 0, 1000});  // the short last piece
+    const auto blocks = f.sent<wire::piece_block>();
+    REQUIRE(blocks.size() == 2);
+    CHECK(blocks[0].piece.value == 1);
+    CHECK(blocks[0].begin == 16384);
+    CHECK(std::equal(blocks[0].data.begin(), blocks[0].data.end(), f.data.begin() + piece_len + 16384));
+    CHECK(blocks[1].data.size() == 1000);
+    CHECK(f.s.stats(f.torrent)->uploaded == 16384 + 1000);
+    // Bad requests are rejected, not served.
+    f.send(wire::request{piece_index{4}, 0, 2000});     // beyond the piece
+    f.send(wire::request{piece_index{0}, 0, 32768});    // larger than a block
+    CHECK(f.sent<wire::reject_request>().size() == 2);
+    CHECK(f.sent<wire::piece_block>().size() == 2);
+    // Not interested any more: choked.
+    f.send(wire::not_interested{});
+    CHECK(f.sent<wire::choke>().size() == 1);
+  }
+  SECTION("an oversized message closes the connection with a warning") {
+    const byte_buffer huge{0x00, 0x10, 0x00, 0x09, 0x07};  // a 1 MiB piece message
+    f.s.bytes_received(f.conn, huge, f.now);
+    f.drain();
+    REQUIRE(f.closes.size() == 1);
+    CHECK(std::any_of(f.events.begin(), f.events.end(), [](const auto& e) {
+      auto* w = std::get_if<warning_event>(&e);
+      return w && w->code == errc::wire_message_too_large;
+    }));
+    CHECK(f.s.peers(f.torrent).empty());
+  }
+  SECTION("keep-alives are sent and a silent peer is dropped") {
+    f.now += 61s;
+    f.s.on_timer(f.now);
+    f.drain();
+    CHECK(f.sent<wire::keep_alive>().size() >= 1);
+    CHECK(f.closes.empty());
+    f.now += 60s;
+    f.s.on_timer(f.now);
+    f.drain();
+    REQUIRE(f.closes.size() == 1);
+    CHECK(f.closes[0].reason == "inactivity timeout");
+  }
+}
+
+TEST_CASE("[session] a leeching session requests, verifies, and bans a peer that sends bad data", "[session]") {
+  fixture f(false);
+  f.send_handshake();
+  f.send(wire::have_all{});
+  CHECK(f.sent<wire::interested>().size() == 1);
+  CHECK(f.sent<wire::request>().empty());  // choked
+  f.send(wire::unchoke{});
+  const auto requests = f.sent<wire::request>();
+  REQUIRE(requests.size() >= 4);
+
+  SECTION("good blocks: the piece is verified, written, announced") {
+    // Answer every request for the first piece requested.
+    const auto piece = requests.front().piece;
+    for (const auto& r : requests) {
+      if (r.piece != piece) continue;
+      const auto at = std::size_t{r.piece.value} * piece_len + r.begin;
+      f.send(wire::piece_block{r.piece, r.begin, byte_view(f.data).subspan(at, r.length)});
+    }
+    CHECK(std::any_of(f.events.begin(), f.events.end(), [&](const auto& e) {
+      auto* v = std::get_if<piece_verified_event>(&e);
+      return v && v->piece == piece;
+    }));
+    CHECK(f.storage.is_complete(f.torrent, piece));
+    CHECK(f.s.have_pieces(f.torrent)->test(piece.value));
+    CHECK(f.s.stats(f.torrent)->verified == piece_len);
+  }
+  SECTION("a piece from this peer alone fails: it is banned") {
+    const auto piece = requests.front().piece;
+    for (const auto& r : requests) {
+      if (r.piece != piece) continue;
+      byte_buffer bad(r.length, 0xee);
+      f.send(wire::piece_block{r.piece, r.begin, bad});
+    }
+    CHECK(std::any_of(f.events.begin(), f.events.end(),
+                      [](const auto& e) { return std::holds_alternative<hash_failed_event>(e); }));
+    CHECK(std::any_of(f.events.begin(), f.events.end(),
+                      [](const auto& e) { return std::holds_alternative<peer_banned_event>(e); }));
+    REQUIRE(f.closes.size() == 1);
+    // A banned address is never connected to again.
+    f.s.add_peer(f.torrent, wire::make_endpoint_v4({1, 2, 3, 4}, 6881), f.now);
+    CHECK_FALSE(f.s.poll_connect());
+    CHECK(f.storage.contents(f.torrent).empty());  // nothing unverified was written
+  }
+}
