@@ -79,6 +79,7 @@ struct peer_connection {
   bool outgoing = false;
   bool open = false;  // the transport is up (outgoing: after connection_opened)
   bool dead = false;  // closed; erased at the end of the current call
+  bool no_retry = false;  // do not reconnect after this connection closes
   bool handshake_sent = false;
   bool handshake_done = false;
   wire::handshake_reader hs_reader;
@@ -142,6 +143,9 @@ struct torrent {
   std::map<std::uint32_t, peer_connection> peers;
   std::deque<wire::endpoint> candidates;
   std::set<std::string> banned;
+  // Reconnection: peers whose connection closed, with the time to try again.
+  std::vector<std::pair<time_point, wire::endpoint>> retry;
+  std::map<std::string, std::uint32_t> failures;  // connect failures in a row
   std::map<std::uint32_t, wire::endpoint> endpoints;  // every connection's remote, for bans
 
   std::map<std::uint32_t, byte_buffer> piece_buffers;  // blocks of pieces in flight
@@ -262,6 +266,7 @@ struct session::impl {
   void ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,
            std::optional<connection_id> c);
   void collect_garbage();
+  void schedule_retry(torrent& t, const peer_connection& p);
   void connect_candidates(torrent& t);
   void add_candidate(torrent& t, const wire::endpoint& e) {
     if (t.banned.contains(endpoint_key(e))) return;
@@ -555,6 +560,7 @@ void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::s
   if (t) {
     for (auto& mp : t->metadata_pieces)
       if (mp.requested_from == p.id) mp.requested_from = connection_id{};
+    schedule_retry(*t, p);
   }
   if (tell_host) {
     if (!p.out.empty()) final_transmits.push_back(transmit{p.id, std::move(p.out)});
@@ -567,6 +573,23 @@ void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::s
   if (t && p.am_interested == false && !p.am_choking) {
     // its unchoke slot is free
   }
+}
+
+void session::impl::schedule_retry(torrent& t, const peer_connection& p) {
+  if (p.no_retry) return;
+  auto e = listen_endpoint(p);
+  if (!e) return;
+  const std::string key = endpoint_key(*e);
+  if (t.banned.contains(key)) return;
+  // Two seeds have nothing to say to each other.
+  const bool peer_is_seed = p.have_all || (!p.has.empty() && p.num_have == p.has.size());
+  if (t.finished && peer_is_seed) return;
+  std::uint32_t& failures = t.failures[key];
+  if (!p.handshake_done) ++failures;
+  else failures = 0;
+  if (failures > 5) return;  // gone for good
+  const duration backoff = std::chrono::seconds(5) * (1 << std::min<std::uint32_t>(failures, 6));
+  t.retry.emplace_back(now + backoff, *e);
 }
 
 void session::impl::collect_garbage() {
@@ -593,8 +616,10 @@ void session::impl::ban(torrent& t, const std::string& endpoint_text, const wire
   events.emplace_back(peer_banned_event{t.id, c.value_or(connection_id{}), remote ? *remote : wire::endpoint{}});
   std::erase_if(t.candidates, [&](const wire::endpoint& e) { return endpoint_key(e) == endpoint_text; });
   for (auto& [id, p] : t.peers)
-    if (!p.dead && endpoint_key(p.remote) == endpoint_text)
+    if (!p.dead && endpoint_key(p.remote) == endpoint_text) {
+      p.no_retry = true;
       close_peer(&t, p, errc::ok, "banned: sent data that failed the hash check", true);
+    }
 }
 
 void session::impl::connect_candidates(torrent& t) {
@@ -639,10 +664,12 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
     return;
   }
   if (p.peer_handshake.id == pid) {
+    p.no_retry = true;
     close_peer(&t, p, errc::ok, "connected to ourselves", true);
     return;
   }
   if (t.banned.contains(endpoint_key(p.remote))) {
+    p.no_retry = true;
     close_peer(&t, p, errc::ok, "banned peer", true);
     return;
   }
@@ -653,8 +680,10 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
     const bool keep_new = (p.outgoing ? pid : p.peer_handshake.id) <
                           (other.outgoing ? pid : other.peer_handshake.id);
     if (keep_new) {
+      other.no_retry = true;
       close_peer(&t, other, errc::ok, "duplicate connection", true);
     } else {
+      p.no_retry = true;
       close_peer(&t, p, errc::ok, "duplicate connection", true);
       return;
     }
@@ -1228,6 +1257,15 @@ void session::impl::tick(time_point at) {
       run_choker(t, rotate);
       t.next_unchoke = at + settings.unchoke_interval;
       if (rotate) t.next_optimistic = at + settings.optimistic_interval;
+    }
+    for (auto it = t.retry.begin(); it != t.retry.end();) {
+      if (it->first <= at) {
+        if (std::find(t.candidates.begin(), t.candidates.end(), it->second) == t.candidates.end())
+          t.candidates.push_back(it->second);
+        it = t.retry.erase(it);
+      } else {
+        ++it;
+      }
     }
     connect_candidates(t);
     for (auto& [cid, p] : t.peers) request_blocks(t, p);

@@ -231,3 +231,78 @@ TEST_CASE("[swarm] churn: half the peers leave mid-download, new ones join, all 
   }
   CHECK(survivors == 10);
 }
+
+TEST_CASE("[swarm] links that drop connections: peers reconnect and complete", "[swarm]") {
+  const auto tt = make_test_torrent(1 * MiB, 32 * KiB, 41);
+  link_config link;
+  link.latency = 20ms;
+  link.max_chunk = 4000;
+  link.mean_lifetime = 4s;  // every connection dies after a few seconds on average
+  swarm net(123, link);
+  node_config cfg;
+  cfg.settings.listen_port = 6881;
+  cfg.upload_rate = 128.0 * KiB;
+  const auto seeder = net.add_node(cfg);
+  add_seed(net, seeder, tt);
+  std::vector<std::size_t> nodes;
+  std::vector<torrent_id> ids;
+  for (int i = 0; i < 4; ++i) {
+    const auto n = net.add_node(cfg);
+    auto t = net.at(n).add_torrent(tt.meta, {}, net.now());
+    REQUIRE(t);
+    net.at(n).add_peer(*t, net.endpoint(seeder), net.now());
+    nodes.push_back(n);
+    ids.push_back(*t);
+  }
+  auto all_done = [&] {
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (!finished(net, nodes[i], ids[i])) return false;
+    return true;
+  };
+  REQUIRE(net.run_until(all_done, time_point{} + 30min));
+  std::size_t disconnects = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const auto c = net.storage(nodes[i]).contents(ids[i]);
+    CHECK(same_bytes(c, tt.data));
+    disconnects += count_events<peer_disconnected_event>(net, nodes[i]);
+  }
+  CHECK(disconnects >= 4);  // the links really did drop connections
+}
+
+TEST_CASE("[swarm] a run is reproducible from its seed", "[swarm]") {
+  const auto tt = make_test_torrent(512 * KiB, 16 * KiB, 5);
+  auto run = [&](std::uint64_t seed) {
+    link_config link;
+    link.latency = 10ms;
+    link.max_chunk = 3000;
+    swarm net(seed, link);
+    node_config cfg;
+    cfg.upload_rate = 200.0 * KiB;
+    const auto s = net.add_node(cfg);
+    add_seed(net, s, tt);
+    std::vector<torrent_id> ids;
+    for (int i = 0; i < 4; ++i) {
+      const auto n = net.add_node(cfg);
+      ids.push_back(*net.at(n).add_torrent(tt.meta, {}, net.now()));
+      net.at(n).add_peer(ids.back(), net.endpoint(s), net.now());
+      for (std::size_t k = 1; k < n; ++k) net.at(n).add_peer(ids.back(), net.endpoint(k), net.now());
+    }
+    net.run_until([&] {
+      for (std::size_t i = 0; i < ids.size(); ++i)
+        if (!finished(net, i + 1, ids[i])) return false;
+      return true;
+    }, time_point{} + 10min);
+    std::vector<std::uint64_t> trace{static_cast<std::uint64_t>(net.now().time_since_epoch().count())};
+    for (std::size_t i = 0; i < net.size(); ++i) {
+      trace.push_back(net.bytes_sent(i));
+      for (const auto& e : net.events(i)) {
+        trace.push_back(e.index());
+        if (auto* v = std::get_if<piece_verified_event>(&e)) trace.push_back(v->piece.value);
+      }
+    }
+    return trace;
+  };
+  const auto a = run(9);
+  CHECK(a == run(9));
+  CHECK(a != run(10));
+}
