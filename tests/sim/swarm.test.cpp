@@ -306,3 +306,45 @@ TEST_CASE("[swarm] a run is reproducible from its seed", "[swarm]") {
   CHECK(a == run(9));
   CHECK(a != run(10));
 }
+
+TEST_CASE("[swarm] a file set to priority 0 is not downloaded", "[swarm]") {
+  // Three files of 96 KiB, 200 KiB and 104 KiB over 32 KiB pieces.
+  const auto base = make_test_torrent(400 * KiB, 32 * KiB, 17);
+  const std::int64_t sizes[] = {96 * KiB, 200 * KiB, 104 * KiB};
+  std::vector<input_file> files;
+  std::int64_t offset = 0;
+  const char* names[] = {"a.bin", "b.bin", "c.bin"};
+  for (int i = 0; i < 3; ++i) {
+    files.push_back({names[i], byte_view(base.data).subspan(static_cast<std::size_t>(offset),
+                                                            static_cast<std::size_t>(sizes[i]))});
+    offset += sizes[i];
+  }
+  create_options o;
+  o.name = "three";
+  o.piece_length = 32 * KiB;
+  o.creation_date = 0;
+  auto bytes = create_torrent(files, o);
+  REQUIRE(bytes);
+  auto m = parse_metainfo(*bytes);
+  REQUIRE(m);
+  test_torrent tt{*m, base.data};
+
+  swarm net(31);
+  const auto seeder = net.add_node();
+  const auto leecher = net.add_node();
+  add_seed(net, seeder, tt);
+  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(tl);
+  net.at(leecher).set_file_priority(*tl, file_index{1}, 0, net.now());
+  net.at(leecher).add_peer(*tl, net.endpoint(seeder), net.now());
+  REQUIRE(net.run_until([&] { return finished(net, leecher, *tl); }, time_point{} + 10min));
+  const auto have = *net.at(leecher).have_pieces(*tl);
+  // a.bin is pieces 0-2 (it ends on a piece boundary); b.bin is 3-9, but it ends at
+  // 296 KiB inside piece 9, which c.bin needs too.
+  for (std::uint32_t p = 0; p < 3; ++p) CHECK(have.test(p));
+  for (std::uint32_t p = 3; p < 9; ++p) CHECK_FALSE(have.test(p));
+  for (std::uint32_t p = 9; p < tt.meta.piece_count(); ++p) CHECK(have.test(p));
+  const auto st = net.at(leecher).stats(*tl);
+  CHECK(st->progress == 1.0);
+  CHECK(st->have < tt.meta.total_length);
+}
