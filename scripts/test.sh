@@ -2,14 +2,14 @@
 # The test command (`npm test`): installs what is missing, then runs every stage.
 #   scripts/test.sh              all stages
 #   scripts/test.sh native wasm  only these stages (setup always runs first)
-# Stages: native, sanitize, wasm, js, fuzz, browser.
+# Stages: sans_io, native, sanitize, wasm, js, fuzz, browser.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
 
 jobs=$(nproc)
-all_stages=(native sanitize wasm js fuzz browser)
+all_stages=(sans_io native sanitize wasm js fuzz browser)
 stages=("${@:-${all_stages[@]}}")
 [ $# -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -20,6 +20,9 @@ cmake_build() {  # dir, cmake args...
   cmake -S . -B "$dir" -DWT_WERROR=ON "$@" >/dev/null && cmake --build "$dir" -j"$jobs"
 }
 
+stage_sans_io() {
+  bash scripts/check-engine.sh
+}
 stage_native() {
   cmake_build build/native -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
     (cd build/native && ctest --output-on-failure)
