@@ -1,0 +1,340 @@
+// The session's internal state, shared by its implementation files (not a public
+// header): session.cpp (lifecycle and the driving surface), peer_connection.cpp (the
+// wire protocol with one peer: handshake, messages, interest, choking, requests),
+// torrent.cpp (pieces, hashing, metadata, the choker round, timers) and
+// extensions.cpp (BEP 10 plugins: ut_metadata, ut_pex, user extensions).
+//
+// Ownership: session::impl owns the torrents (by id), each torrent owns its peer
+// connections (by connection id); incoming connections live in `unattached` until
+// their handshake names a torrent. A closed connection is marked dead and erased at
+// the end of the public call that closed it (collect_garbage), so no loop over peers
+// is invalidated by a close.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto.hpp"
+#include "piece_picker.hpp"
+#include "session.hpp"
+
+namespace wt {
+
+namespace session_detail {
+
+inline constexpr std::uint32_t block_size = piece_picker::block_size;
+inline constexpr std::uint32_t max_metadata_size = 8u * 1024u * 1024u;
+inline constexpr duration metadata_request_timeout = std::chrono::seconds(10);
+
+// xoshiro256** seeded through splitmix64: the same sequence on every platform.
+class rng {
+ public:
+  explicit rng(std::uint64_t seed) noexcept {
+    for (auto& word : s_) {
+      seed += 0x9e3779b97f4a7c15u;
+      std::uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+      word = z ^ (z >> 31);
+    }
+  }
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = std::rotl(s_[3], 45);
+    return result;
+  }
+
+ private:
+  std::array<std::uint64_t, 4> s_{};
+};
+
+inline double seconds(duration d) { return std::chrono::duration<double>(d).count(); }
+
+inline std::string endpoint_key(const wire::endpoint& e) { return wire::to_string(e); }
+
+template <class... F>
+struct overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+overloaded(F...) -> overloaded<F...>;
+
+}  // namespace session_detail
+
+// Per-peer state an extension plugin keeps (see extension_plugin::new_peer_state).
+struct extension_peer_state {
+  virtual ~extension_peer_state() = default;
+};
+
+// --- per-connection state --------------------------------------------------------------
+
+struct peer_connection {
+  struct our_request {
+    block_address block;
+    time_point at;
+  };
+
+  connection_id id;
+  wire::endpoint remote;
+  bool outgoing = false;
+  bool open = false;  // the transport is up (outgoing: after connection_opened)
+  bool dead = false;  // closed; erased at the end of the current call
+  bool no_retry = false;  // do not reconnect after this connection closes
+  bool handshake_sent = false;
+  bool handshake_done = false;
+  wire::handshake_reader hs_reader;
+  wire::message_reader reader{wire::reader_limits{}};
+  wire::handshake peer_handshake;
+  bool fast = false;
+  bool extensions = false;
+  std::optional<wire::extension_handshake> ext;
+  std::vector<std::unique_ptr<extension_peer_state>> ext_state;  // one per plugin
+
+  bitfield has;              // valid once the metadata is known
+  bool have_all = false;     // counted in the picker as a seed
+  std::uint32_t num_have = 0;
+  std::optional<byte_buffer> early_bitfield;  // before the metadata
+  std::vector<std::uint32_t> early_haves;
+
+  bool am_choking = true, am_interested = false;
+  bool peer_choking = true, peer_interested = false;
+  bool optimistic = false;
+  std::uint32_t choke_generation = 0;
+  std::uint32_t peer_reqq = 250;
+
+  std::vector<our_request> requests;     // ours, outstanding
+  std::deque<wire::request> queued;      // theirs, waiting for a storage read
+  std::vector<wire::request> cancelled;  // theirs, cancelled while being read
+  std::uint32_t reads_in_flight = 0;
+
+  std::uint64_t downloaded = 0, uploaded = 0;
+  std::uint64_t down_since = 0, up_since = 0;
+  double down_rate = 0, up_rate = 0;
+  time_point connected_at, last_received, last_sent, last_unchoked;
+  byte_buffer out;
+
+  peer_handle handle() const noexcept { return peer_handle{id.value}; }
+  bool active() const noexcept { return !dead && handshake_done; }
+};
+
+// --- per-torrent state ---------------------------------------------------------------------
+
+struct torrent {
+  struct failed_block {
+    std::uint32_t block = 0;
+    std::string endpoint;
+    connection_id connection;
+    sha1_digest digest{};
+  };
+  struct metadata_piece {
+    bool have = false;
+    connection_id requested_from;  // value 0: not requested
+    time_point requested_at;
+  };
+
+  torrent_id id;
+  sha1_digest info_hash{};
+  std::string name;
+  std::optional<metainfo> meta;
+  std::optional<piece_picker> picker;
+  bitfield all_pieces;  // every bit set: what a have_all peer has
+  std::vector<std::uint8_t> file_priorities;
+
+  std::map<std::uint32_t, peer_connection> peers;
+  std::deque<wire::endpoint> candidates;
+  std::set<std::string> banned;
+  // Reconnection: peers whose connection closed, with the time to try again.
+  std::vector<std::pair<time_point, wire::endpoint>> retry;
+  std::map<std::string, std::uint32_t> failures;  // connect failures in a row
+  std::map<std::uint32_t, wire::endpoint> endpoints;  // every connection's remote, for bans
+
+  std::map<std::uint32_t, byte_buffer> piece_buffers;  // blocks of pieces in flight
+  std::map<std::uint32_t, std::vector<failed_block>> failed_blocks;  // smart ban
+
+  // ut_metadata fetch
+  std::optional<std::uint32_t> metadata_size;
+  byte_buffer metadata;
+  std::vector<metadata_piece> metadata_pieces;
+
+  bool finished = false;
+  std::uint64_t downloaded = 0, uploaded = 0, verified = 0, wasted = 0;
+  std::uint64_t down_since = 0, up_since = 0;
+  double down_rate = 0, up_rate = 0;
+  time_point next_unchoke, next_optimistic;
+};
+
+// --- extension plugins -----------------------------------------------------------------------
+//
+// Every BEP 10 extension, built in (ut_metadata) or registered by the user, is a
+// plugin with the same hooks. Its local message id is its index in the session's
+// plugin list + 1.
+
+class extension_plugin {
+ public:
+  virtual ~extension_plugin() = default;
+  virtual std::string_view name() const = 0;
+  // State kept per peer connection (nullptr: none).
+  virtual std::unique_ptr<extension_peer_state> new_peer_state() { return nullptr; }
+  // Add fields to our extension handshake for this peer.
+  virtual void add_handshake(session::impl&, torrent&, peer_connection&, wire::extension_handshake&) {}
+  // The peer's extension handshake arrived; `peer_id` is its id for us, if it supports us.
+  virtual void on_handshake(session::impl&, torrent&, peer_connection&,
+                            std::optional<std::uint8_t> peer_id) = 0;
+  // A message the peer sent under our id.
+  virtual void on_message(session::impl&, torrent&, peer_connection&, byte_view payload) = 0;
+  // Once per tick per active peer.
+  virtual void on_tick(session::impl&, torrent&, peer_connection&) {}
+};
+
+// --- the session ------------------------------------------------------------------------------
+
+struct session::impl {
+  struct pending_storage {
+    enum class kind : std::uint8_t { write_piece, read_block, ignore } what = kind::ignore;
+    torrent_id torrent;
+    std::uint32_t piece = 0;
+    connection_id connection;
+    wire::request request;
+    std::uint32_t choke_generation = 0;
+  };
+
+  session_settings settings;
+  session_detail::rng random;
+  wire::peer_id pid{};
+  time_point now{};
+  time_point next_tick{};
+  time_point last_tick{};
+  bool ticked = false;
+
+  std::map<std::uint32_t, torrent> torrents;
+  std::map<std::uint32_t, peer_connection> unattached;  // incoming, before the handshake
+  std::map<std::uint32_t, std::uint32_t> owner;         // connection -> torrent
+  std::uint32_t next_torrent = 1;
+  std::uint32_t next_connection = 1;
+  std::uint64_t next_storage = 1;
+  std::vector<std::unique_ptr<extension_plugin>> plugins;
+
+  std::deque<std::uint32_t> dirty;  // connections with bytes to send
+  std::deque<transmit> final_transmits;
+  std::deque<close_request> closes;
+  std::deque<connect_request> connects;
+  std::deque<storage_request> storage;
+  std::deque<session_event> events;
+  std::map<std::uint64_t, pending_storage> pending;
+  std::vector<std::uint32_t> garbage;  // dead connections to erase
+
+  explicit impl(session_settings s);
+
+  // --- lookup ---
+  torrent* find_torrent(torrent_id t) {
+    auto it = torrents.find(t.value);
+    return it == torrents.end() ? nullptr : &it->second;
+  }
+  torrent* find_torrent(const sha1_digest& h) {
+    for (auto& [id, t] : torrents)
+      if (t.info_hash == h) return &t;
+    return nullptr;
+  }
+  peer_connection* find_peer(torrent& t, connection_id c) {
+    auto it = t.peers.find(c.value);
+    return it == t.peers.end() || it->second.dead ? nullptr : &it->second;
+  }
+
+  // --- sending ---
+  void mark_dirty(peer_connection& p) {
+    if (p.out.empty()) dirty.push_back(p.id.value);
+  }
+  void send(peer_connection& p, const wire::message& m) {
+    if (p.dead || !p.open) return;
+    mark_dirty(p);
+    wire::encode_to(m, p.out);
+    p.last_sent = now;
+  }
+  void send_extended(peer_connection& p, std::uint8_t id, byte_view payload) {
+    send(p, wire::extended{id, payload});
+  }
+  void send_handshake(torrent& t, peer_connection& p) {
+    if (p.handshake_sent || !p.open) return;
+    mark_dirty(p);
+    wire::encode_to(wire::make_handshake(t.info_hash, pid, {true, true, false}), p.out);
+    p.handshake_sent = true;
+    p.last_sent = now;
+  }
+
+  // --- lifecycle ---
+  void close_peer(torrent* t, peer_connection& p, errc code, std::string reason, bool tell_host);
+  void ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,
+           std::optional<connection_id> c);
+  void collect_garbage();
+  void schedule_retry(torrent& t, const peer_connection& p);
+  void connect_candidates(torrent& t);
+  void add_candidate(torrent& t, const wire::endpoint& e) {
+    if (t.banned.contains(session_detail::endpoint_key(e))) return;
+    if (std::find(t.candidates.begin(), t.candidates.end(), e) == t.candidates.end())
+      t.candidates.push_back(e);
+    connect_candidates(t);
+  }
+
+  // --- protocol ---
+  void on_handshake(torrent& t, peer_connection& p);
+  void feed_messages(torrent& t, peer_connection& p, byte_view data);
+  bool handle(torrent& t, peer_connection& p, const wire::message& m);
+  void on_have(torrent& t, peer_connection& p, std::uint32_t piece);
+  void on_bitfield(torrent& t, peer_connection& p, byte_view bits);
+  void on_have_all(torrent& t, peer_connection& p);
+  void on_request(torrent& t, peer_connection& p, const wire::request& r);
+  void on_piece(torrent& t, peer_connection& p, const wire::piece_block& b);
+  void on_extended(torrent& t, peer_connection& p, const wire::extended& e);
+  void send_our_pieces(torrent& t, peer_connection& p);
+  void send_extension_handshake(torrent& t, peer_connection& p);
+  void update_interest(torrent& t, peer_connection& p);
+  void request_blocks(torrent& t, peer_connection& p);
+  void pump_reads(torrent& t, peer_connection& p);
+  void choke_peer(peer_connection& p);
+  void unchoke_peer(peer_connection& p);
+  void fill_unchoke_slots(torrent& t);
+  void run_choker(torrent& t, bool rotate_optimistic);
+  void hash_piece(torrent& t, std::uint32_t piece);
+  void piece_written(torrent& t, std::uint32_t piece, bool ok);
+  void check_finished(torrent& t);
+  void set_metadata(torrent& t, metainfo m);
+  void apply_file_priorities(torrent& t);
+  void tick(time_point now);
+
+  storage_request_id emit_storage(storage_request r, pending_storage p) {
+    r.id = storage_request_id{next_storage++};
+    pending[r.id.value] = std::move(p);
+    storage_request_id id = r.id;
+    storage.push_back(std::move(r));
+    return id;
+  }
+  void warn(torrent_id t, connection_id c, errc code, std::string message) {
+    events.emplace_back(warning_event{t, c, code, std::move(message)});
+  }
+};
+
+// Where a connected peer accepts connections: the address we connected to, or for
+// an incoming connection its address with the port from its extension handshake.
+std::optional<wire::endpoint> listen_endpoint(const peer_connection& p);
+
+// The extension plugins (extensions.cpp).
+std::unique_ptr<extension_plugin> make_ut_metadata_plugin();
+std::unique_ptr<extension_plugin> make_ut_pex_plugin();
+std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle);
+
+}  // namespace wt
