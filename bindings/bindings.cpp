@@ -65,6 +65,18 @@ const char* errc_name(wt::errc code) {
     case wt::errc::wire_trailing_data: return "wire_trailing_data";
     case wt::errc::session_duplicate_torrent: return "session_duplicate_torrent";
     case wt::errc::session_invalid_torrent: return "session_invalid_torrent";
+    case wt::errc::tracker_message_too_large: return "tracker_message_too_large";
+    case wt::errc::tracker_depth_exceeded: return "tracker_depth_exceeded";
+    case wt::errc::tracker_bad_json: return "tracker_bad_json";
+    case wt::errc::tracker_unknown_action: return "tracker_unknown_action";
+    case wt::errc::tracker_missing_field: return "tracker_missing_field";
+    case wt::errc::tracker_bad_field: return "tracker_bad_field";
+    case wt::errc::tracker_bad_utf8: return "tracker_bad_utf8";
+    case wt::errc::tracker_not_latin1: return "tracker_not_latin1";
+    case wt::errc::tracker_bad_id_length: return "tracker_bad_id_length";
+    case wt::errc::tracker_failure: return "tracker_failure";
+    case wt::errc::tracker_warning: return "tracker_warning";
+    case wt::errc::tracker_unknown_offer: return "tracker_unknown_offer";
   }
   return "unknown";
 }

@@ -44,6 +44,18 @@ const char* describe(errc code) noexcept {
     case errc::wire_trailing_data: return "trailing data after message";
     case errc::session_duplicate_torrent: return "torrent already added";
     case errc::session_invalid_torrent: return "torrent has no pieces";
+    case errc::tracker_message_too_large: return "message longer than the limit";
+    case errc::tracker_depth_exceeded: return "JSON nesting too deep";
+    case errc::tracker_bad_json: return "malformed JSON";
+    case errc::tracker_unknown_action: return "unknown tracker action";
+    case errc::tracker_missing_field: return "missing field in tracker message";
+    case errc::tracker_bad_field: return "bad field in tracker message";
+    case errc::tracker_bad_utf8: return "malformed UTF-8 in binary string";
+    case errc::tracker_not_latin1: return "character beyond U+00FF in binary string";
+    case errc::tracker_bad_id_length: return "binary id is not 20 bytes";
+    case errc::tracker_failure: return "tracker failure reason";
+    case errc::tracker_warning: return "tracker warning message";
+    case errc::tracker_unknown_offer: return "answer to an unknown offer";
   }
   // Only reachable through a cast from an out-of-range integer.
   return "unknown error";

@@ -55,6 +55,19 @@ enum class errc : std::uint8_t {
   // session
   session_duplicate_torrent,  // a torrent with this info-hash is already in the session
   session_invalid_torrent,    // metainfo without pieces or bytes
+  // tracker (WebSocket tracker JSON)
+  tracker_message_too_large,  // a tracker message longer than the limit
+  tracker_depth_exceeded,     // JSON nested deeper than the limit
+  tracker_bad_json,           // not JSON, or not a JSON object
+  tracker_unknown_action,     // "action" absent or not announce/scrape
+  tracker_missing_field,      // a required key is absent
+  tracker_bad_field,          // a key of the wrong type or out of range
+  tracker_bad_utf8,           // a binary string that is not valid UTF-8
+  tracker_not_latin1,         // a binary string with a code point above U+00FF
+  tracker_bad_id_length,      // info_hash, peer_id or offer_id not 20 bytes
+  tracker_failure,            // the tracker sent "failure reason" (text in context)
+  tracker_warning,            // the tracker sent "warning message" (text in context)
+  tracker_unknown_offer,      // an answer whose offer_id is not pending (expired or never sent)
 };
 
 // A short, stable description of the error kind, e.g. "leading zero in integer".
