@@ -210,6 +210,42 @@ ut_pex_plugin::state* ut_pex_plugin::get(session::impl& s, peer_connection& p) {
 
 // --- user-registered extensions: hooks become events ---------------------------------------------
 
+// --- lt_donthave -----------------------------------------------------------------------------------
+// We never lose pieces, so we only receive it: the peer no longer has a piece.
+
+class lt_donthave_plugin final : public extension_plugin {
+ public:
+  std::string_view name() const override { return wire::lt_donthave_name; }
+  void on_handshake(session::impl&, torrent&, peer_connection&, std::optional<std::uint8_t>) override {}
+  void on_message(session::impl& s, torrent& t, peer_connection& p, byte_view payload) override {
+    auto piece = wire::decode_donthave(payload);
+    if (!piece) {
+      s.close_peer(&t, p, piece.err().code, "bad lt_donthave message", true);
+      return;
+    }
+    if (!t.picker || piece->value >= t.picker->num_pieces() || !p.has.test(piece->value)) return;
+    if (p.have_all) {
+      t.picker->dec_have_all();
+      p.have_all = false;
+      p.has.clear(piece->value);
+      t.picker->inc_bitfield(p.has);
+    } else {
+      p.has.clear(piece->value);
+      t.picker->dec_have(*piece);
+    }
+    --p.num_have;
+    for (auto it = p.requests.begin(); it != p.requests.end();) {
+      if (it->block.piece == *piece) {
+        t.picker->abort_request(it->block, p.handle());
+        it = p.requests.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (p.am_interested) s.update_interest(t, p);
+  }
+};
+
 class user_extension_plugin final : public extension_plugin {
  public:
   user_extension_plugin(std::string name, std::uint32_t handle) : name_(std::move(name)), handle_(handle) {}
@@ -232,6 +268,7 @@ class user_extension_plugin final : public extension_plugin {
 
 std::unique_ptr<extension_plugin> make_ut_metadata_plugin() { return std::make_unique<ut_metadata_plugin>(); }
 std::unique_ptr<extension_plugin> make_ut_pex_plugin() { return std::make_unique<ut_pex_plugin>(); }
+std::unique_ptr<extension_plugin> make_lt_donthave_plugin() { return std::make_unique<lt_donthave_plugin>(); }
 std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle) {
   return std::make_unique<user_extension_plugin>(std::move(name), handle);
 }

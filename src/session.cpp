@@ -17,6 +17,7 @@ session::impl::impl(session_settings s) : settings(std::move(s)), random(setting
     pid[i] = static_cast<std::uint8_t>(alphabet[random.next() % alphabet.size()]);
   if (settings.enable_ut_metadata) plugins.push_back(make_ut_metadata_plugin());
   if (settings.enable_ut_pex) plugins.push_back(make_ut_pex_plugin());
+  plugins.push_back(make_lt_donthave_plugin());
 }
 
 void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::string reason,

@@ -335,6 +335,7 @@ std::optional<wire::endpoint> listen_endpoint(const peer_connection& p);
 // The extension plugins (extensions.cpp).
 std::unique_ptr<extension_plugin> make_ut_metadata_plugin();
 std::unique_ptr<extension_plugin> make_ut_pex_plugin();
+std::unique_ptr<extension_plugin> make_lt_donthave_plugin();
 std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle);
 
 }  // namespace wt

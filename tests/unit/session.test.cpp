@@ -242,3 +242,22 @@ TEST_CASE("[session] a leeching session requests, verifies, and bans a peer that
     CHECK(f.storage.contents(f.torrent).empty());  // nothing unverified was written
   }
 }
+
+TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[session]") {
+  fixture f(false);
+  f.send_handshake();
+  // Our extension handshake: lt_donthave under some id of ours.
+  const auto ours = wire::decode_extension_handshake(f.sent<wire::extended>().front().payload);
+  REQUIRE(ours);
+  const auto donthave_id = ours->id_of(wire::lt_donthave_name);
+  REQUIRE(donthave_id);
+  const byte_buffer bits = bitfield::from_string("10000").to_bytes();
+  f.send(wire::bitfield{bits});
+  CHECK(f.sent<wire::interested>().size() == 1);
+  REQUIRE(f.s.peers(f.torrent).size() == 1);
+  CHECK(f.s.peers(f.torrent)[0].pieces == 1);
+  f.send(wire::extended{*donthave_id, wire::encode_donthave(piece_index{0})});
+  REQUIRE(f.s.peers(f.torrent).size() == 1);
+  CHECK(f.s.peers(f.torrent)[0].pieces == 0);
+  CHECK(f.sent<wire::not_interested>().size() == 1);  // it has nothing we want now
+}
