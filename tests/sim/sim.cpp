@@ -166,7 +166,7 @@ void swarm::deliver(ev& e) {
         while (!queue_.empty() && queue_.top().kind == ev_kind::deliver && queue_.top().conn == e.conn &&
                queue_.top().to_side == e.to_side && queue_.top().at <= now_) {
           const byte_buffer& more = queue_.top().data;
-          e.data.insert(e.data.end(), more.begin(), more.end());
+          e.data.insert(e.data.end(), more.begin(), more.end());  // copied, then popped
           queue_.pop();
         }
       }
@@ -232,7 +232,8 @@ bool swarm::step(time_point limit) {
   if (next == time_point::max() || next > limit) return false;
   now_ = std::max(now_, next);
   while (!queue_.empty() && queue_.top().at <= now_) {
-    ev e = queue_.top();
+    // Moving out of the top is safe: the element is popped right after.
+    ev e = std::move(const_cast<ev&>(queue_.top()));
     queue_.pop();
     deliver(e);
   }
