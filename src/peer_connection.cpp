@@ -244,7 +244,12 @@ void session::impl::on_request(torrent& t, peer_connection& p, const wire::reque
 }
 
 void session::impl::pump_reads(torrent& t, peer_connection& p) {
-  while (!p.dead && !p.am_choking && p.reads_in_flight < settings.max_reads_per_peer && !p.queued.empty()) {
+  auto room = [&] {
+    return settings.send_buffer_limit == 0 ||
+           p.unsent + p.out.size() + std::size_t{p.reads_in_flight} * block_size < settings.send_buffer_limit;
+  };
+  while (!p.dead && !p.am_choking && p.reads_in_flight < settings.max_reads_per_peer && !p.queued.empty() &&
+         room()) {
     const wire::request r = p.queued.front();
     p.queued.pop_front();
     storage_request sr;

@@ -173,8 +173,13 @@ void session::remove_torrent(torrent_id id, time_point now) {
   torrent* t = s.find_torrent(id);
   if (!t) return;
   for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent removed", true);
-  for (auto& [rid, ps] : s.pending)
-    if (ps.torrent == id) ps.what = impl::pending_storage::kind::ignore;
+  for (auto& [rid, ps] : s.pending) {
+    if (ps.torrent != id) continue;
+    if (ps.what == impl::pending_storage::kind::user_read)
+      s.events.emplace_back(read_completed_event{id, ps.read_id, false, ps.offset, {}});
+    ps.what = impl::pending_storage::kind::ignore;
+  }
+  for (const auto& r : t->reads) s.events.emplace_back(read_completed_event{id, r.id, false, r.offset, {}});
   s.collect_garbage();
   for (auto it = s.owner.begin(); it != s.owner.end();)
     it = it->second == id.value ? s.owner.erase(it) : std::next(it);
@@ -209,6 +214,53 @@ void session::set_file_priority(torrent_id id, file_index f, std::uint8_t priori
     }
   }
   s.collect_garbage();
+}
+
+std::uint32_t session::open_reader(torrent_id id, std::int64_t offset, std::int64_t readahead,
+                                   time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker) return 0;
+  const std::uint32_t reader = t->next_reader++;
+  t->readers[reader] = {offset, readahead};
+  s.apply_reader(*t, reader);
+  s.cancel_undue_requests(*t);
+  s.collect_garbage();
+  return reader;
+}
+
+void session::seek_reader(torrent_id id, std::uint32_t reader, std::int64_t offset, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return;
+  auto it = t->readers.find(reader);
+  if (it == t->readers.end()) return;
+  it->second.offset = offset;
+  s.apply_reader(*t, reader);
+  s.cancel_undue_requests(*t);
+  s.collect_garbage();
+}
+
+void session::close_reader(torrent_id id, std::uint32_t reader, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->readers.erase(reader)) return;
+  if (t->picker) t->picker->clear_deadlines(reader_handle{reader});
+}
+
+std::uint64_t session::read(torrent_id id, std::int64_t offset, std::uint32_t length, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker || length == 0 || offset < 0 || offset + length > t->picker->total_length())
+    return 0;
+  const std::uint64_t read_id = s.next_read++;
+  t->reads.push_back({read_id, offset, length});
+  s.issue_reads(*t);
+  return read_id;
 }
 
 std::uint32_t session::register_extension(std::string name) {
@@ -325,6 +377,19 @@ void session::connection_closed(connection_id c, time_point now) {
   s.collect_garbage();
 }
 
+void session::bytes_sent(connection_id c, std::size_t bytes, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  auto o = s.owner.find(c.value);
+  if (o == s.owner.end()) return;
+  torrent* t = s.find_torrent(torrent_id{o->second});
+  peer_connection* p = t ? s.find_peer(*t, c) : nullptr;
+  if (!p) return;
+  p->unsent -= std::min(p->unsent, bytes);
+  s.pump_reads(*t, *p);
+  s.collect_garbage();
+}
+
 void session::on_timer(time_point now) {
   auto& s = *impl_;
   s.now = std::max(s.now, now);
@@ -352,6 +417,9 @@ void session::storage_completed(storage_completion c, time_point now) {
   switch (ps.what) {
     case impl::pending_storage::kind::ignore: break;
     case impl::pending_storage::kind::write_piece: s.piece_written(*t, ps.piece, c.ok); break;
+    case impl::pending_storage::kind::user_read:
+      s.events.emplace_back(read_completed_event{t->id, ps.read_id, c.ok, ps.offset, std::move(c.data)});
+      break;
     case impl::pending_storage::kind::read_block: {
       peer_connection* p = s.find_peer(*t, ps.connection);
       if (!p) break;
@@ -397,6 +465,7 @@ std::optional<transmit> session::poll_transmit() {
       p = &u->second;
     }
     if (!p || p->out.empty()) continue;
+    if (s.settings.send_buffer_limit > 0) p->unsent += p->out.size();
     transmit tx{p->id, std::move(p->out)};
     p->out = byte_buffer{};
     return tx;

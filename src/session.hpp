@@ -59,6 +59,14 @@ struct session_settings {
   std::uint32_t min_requests_per_peer = 4;
   duration request_queue_time = std::chrono::seconds(3);  // pipeline = rate * this
   std::uint32_t max_reads_per_peer = 8;         // storage reads in flight per peer
+  // Flow control for uploads: when non-zero, the host reports with bytes_sent() the
+  // bytes that left its send buffer (WebRTC bufferedAmount, socket writes), and the
+  // session reads no more blocks for a peer while this many bytes wait to be sent.
+  // Zero: the host does not report; bytes count as sent once polled.
+  std::uint32_t send_buffer_limit = 0;
+  // Streaming readers: the first piece under a reader is due at once, each next one
+  // this much later.
+  duration reader_piece_interval = std::chrono::milliseconds(500);
   bool enable_ut_metadata = true;
   bool enable_ut_pex = true;
   duration pex_interval = std::chrono::seconds(60);  // BEP 11: at most once a minute
@@ -117,6 +125,14 @@ struct extension_handshake_event {
   std::uint32_t extension = 0;  // from register_extension()
   bool peer_supports = false;
 };
+// The bytes of a read() (only ever bytes of verified pieces).
+struct read_completed_event {
+  torrent_id torrent;
+  std::uint64_t read = 0;  // from read()
+  bool ok = false;         // false: storage failed, or the torrent was removed
+  std::int64_t offset = 0;
+  byte_buffer data;
+};
 struct extension_message_event {
   torrent_id torrent;
   connection_id connection;
@@ -128,7 +144,7 @@ using session_event =
     std::variant<metadata_received_event, piece_verified_event, hash_failed_event,
                  torrent_finished_event, peer_connected_event, peer_disconnected_event,
                  peer_banned_event, warning_event, torrent_error_event,
-                 extension_handshake_event, extension_message_event>;
+                 extension_handshake_event, extension_message_event, read_completed_event>;
 
 // --- outputs --------------------------------------------------------------------------
 
@@ -204,6 +220,17 @@ class session {
   // 0 = do not download, 1..7 (default 4).
   void set_file_priority(torrent_id t, file_index f, std::uint8_t priority, time_point now);
 
+  // Streaming (anacrolix-style readers). A reader gives the pieces under
+  // [offset, offset + readahead) deadlines in order, ahead of every other piece; a
+  // seek moves them at once. Returns 0 while the metadata is unknown.
+  std::uint32_t open_reader(torrent_id t, std::int64_t offset, std::int64_t readahead, time_point now);
+  void seek_reader(torrent_id t, std::uint32_t reader, std::int64_t offset, time_point now);
+  void close_reader(torrent_id t, std::uint32_t reader, time_point now);
+  // Reads bytes as soon as every piece they touch is verified (never earlier); they
+  // arrive in a read_completed_event with the returned id. 0 when the range is empty,
+  // outside the torrent or the metadata is unknown.
+  std::uint64_t read(torrent_id t, std::int64_t offset, std::uint32_t length, time_point now);
+
   // Extension API (BEP 10): register a name before connections open. Messages arrive
   // as extension_message_event; the peer's support as extension_handshake_event.
   std::uint32_t register_extension(std::string name);
@@ -219,6 +246,9 @@ class session {
   void bytes_received(connection_id c, byte_view data, time_point now);
   // The host's side closed (or failed to open) the connection.
   void connection_closed(connection_id c, time_point now);
+  // Flow control (see session_settings::send_buffer_limit): `bytes` of what
+  // poll_transmit() gave for the connection have been sent.
+  void bytes_sent(connection_id c, std::size_t bytes, time_point now);
 
   // --- time and storage --------------------------------------------------------------
   void on_timer(time_point now);  // idempotent

@@ -121,6 +121,7 @@ struct peer_connection {
   std::deque<wire::request> queued;      // theirs, waiting for a storage read
   std::vector<wire::request> cancelled;  // theirs, cancelled while being read
   std::uint32_t reads_in_flight = 0;
+  std::size_t unsent = 0;  // bytes polled but not yet reported sent (flow control)
 
   std::uint64_t downloaded = 0, uploaded = 0;
   std::uint64_t down_since = 0, up_since = 0;
@@ -171,6 +172,20 @@ struct torrent {
   byte_buffer metadata;
   std::vector<metadata_piece> metadata_pieces;
 
+  // Streaming readers (id -> offset, readahead) and reads waiting for pieces.
+  struct reader_state {
+    std::int64_t offset = 0;
+    std::int64_t readahead = 0;
+  };
+  struct user_read {
+    std::uint64_t id = 0;
+    std::int64_t offset = 0;
+    std::uint32_t length = 0;
+  };
+  std::map<std::uint32_t, reader_state> readers;
+  std::uint32_t next_reader = 1;
+  std::vector<user_read> reads;
+
   bool finished = false;
   std::uint64_t downloaded = 0, uploaded = 0, verified = 0, wasted = 0;
   std::uint64_t down_since = 0, up_since = 0;
@@ -205,7 +220,9 @@ class extension_plugin {
 
 struct session::impl {
   struct pending_storage {
-    enum class kind : std::uint8_t { write_piece, read_block, ignore } what = kind::ignore;
+    enum class kind : std::uint8_t { write_piece, read_block, user_read, ignore } what = kind::ignore;
+    std::uint64_t read_id = 0;  // user_read
+    std::int64_t offset = 0;    // user_read
     torrent_id torrent;
     std::uint32_t piece = 0;
     connection_id connection;
@@ -227,6 +244,7 @@ struct session::impl {
   std::uint32_t next_torrent = 1;
   std::uint32_t next_connection = 1;
   std::uint64_t next_storage = 1;
+  std::uint64_t next_read = 1;
   std::vector<std::unique_ptr<extension_plugin>> plugins;
 
   std::deque<std::uint32_t> dirty;  // connections with bytes to send
@@ -314,6 +332,9 @@ struct session::impl {
   void check_finished(torrent& t);
   void set_metadata(torrent& t, metainfo m);
   void apply_file_priorities(torrent& t);
+  void apply_reader(torrent& t, std::uint32_t reader);
+  void issue_reads(torrent& t);
+  void cancel_undue_requests(torrent& t);
   void tick(time_point now);
 
   storage_request_id emit_storage(storage_request r, pending_storage p) {

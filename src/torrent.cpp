@@ -81,6 +81,7 @@ void session::impl::piece_written(torrent& t, std::uint32_t piece, bool ok) {
   sr.offset = std::int64_t{piece} * t.meta->piece_length;
   emit_storage(std::move(sr), pending_storage{});
   events.emplace_back(piece_verified_event{t.id, pi});
+  issue_reads(t);
   for (auto& [id, p] : t.peers) {
     if (!p.active()) continue;
     if (!p.has.test(piece)) send(p, wire::have{pi});
@@ -135,6 +136,67 @@ void session::impl::set_metadata(torrent& t, metainfo m) {
     if (p.dead) continue;
     update_interest(t, p);
     request_blocks(t, p);
+  }
+}
+
+// --- streaming ----------------------------------------------------------------------------------------
+
+void session::impl::apply_reader(torrent& t, std::uint32_t id) {
+  auto it = t.readers.find(id);
+  if (!t.picker || it == t.readers.end()) return;
+  const auto range = t.picker->pieces_for_bytes(it->second.offset, std::max<std::int64_t>(1, it->second.readahead));
+  if (!range) {
+    t.picker->clear_deadlines(reader_handle{id});
+    return;
+  }
+  t.picker->set_deadline(reader_handle{id}, *range, now, settings.reader_piece_interval);
+}
+
+// A reader opened or moved: requests for pieces without a deadline are cancelled so
+// that the pipelines fill with the reader's pieces now rather than after them.
+void session::impl::cancel_undue_requests(torrent& t) {
+  if (!t.picker) return;
+  for (auto& [cid, p] : t.peers) {
+    if (!p.active()) continue;
+    for (auto it = p.requests.begin(); it != p.requests.end();) {
+      if (t.picker->deadline(it->block.piece)) {
+        ++it;
+        continue;
+      }
+      const block_request r = t.picker->request_for(it->block);
+      send(p, wire::cancel{r.piece, r.offset, r.length});
+      t.picker->abort_request(it->block, p.handle());
+      it = p.requests.erase(it);
+    }
+    request_blocks(t, p);
+  }
+}
+
+void session::impl::issue_reads(torrent& t) {
+  if (!t.picker) return;
+  for (auto it = t.reads.begin(); it != t.reads.end();) {
+    const auto range = t.picker->pieces_for_bytes(it->offset, it->length);
+    bool ready = range.has_value();
+    for (std::uint32_t p = range ? range->first.value : 1; ready && p <= range->last.value; ++p)
+      ready = t.picker->have(piece_index{p});
+    if (!ready) {
+      ++it;
+      continue;
+    }
+    storage_request sr;
+    sr.torrent = t.id;
+    sr.op = storage_op::read;
+    sr.piece = range->first;
+    sr.piece_offset = static_cast<std::uint32_t>(it->offset - std::int64_t{range->first.value} * t.meta->piece_length);
+    sr.offset = it->offset;
+    sr.length = it->length;
+    pending_storage ps;
+    ps.what = pending_storage::kind::user_read;
+    ps.torrent = t.id;
+    ps.read_id = it->id;
+    ps.offset = it->offset;
+    emit_storage(std::move(sr), ps);
+    it = t.reads.erase(it);
   }
 }
 

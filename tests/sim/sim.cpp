@@ -91,6 +91,16 @@ void swarm::send(std::size_t n, connection_id id, byte_buffer data) {
     p.free_at = depart + transfer_time(size, link_.bandwidth);
     const time_point arrive = std::max(p.last_arrival, std::max(from.up_free_at, p.free_at) + link_.latency);
     p.last_arrival = arrive;
+    if (from.cfg.settings.send_buffer_limit > 0) {
+      // The sender learns when the chunk has left its uplink (flow control).
+      ev sent;
+      sent.kind = ev_kind::sent;
+      sent.conn = it->second.first;
+      sent.to_side = side;
+      sent.at = std::max(from.up_free_at, p.free_at);
+      sent.bytes = size;
+      push(std::move(sent));
+    }
     ev e;
     e.kind = ev_kind::deliver;
     e.conn = it->second.first;
@@ -204,6 +214,12 @@ void swarm::deliver(ev& e) {
       if (!c.open[e.to_side] || !nodes_[to].alive) return;
       c.open[e.to_side] = false;
       nodes_[to].s->connection_closed(c.id[e.to_side], now_);
+      pump(to);
+      return;
+    }
+    case ev_kind::sent: {
+      if (!c.open[e.to_side] || !nodes_[to].alive) return;
+      nodes_[to].s->bytes_sent(c.id[e.to_side], e.bytes, now_);
       pump(to);
       return;
     }

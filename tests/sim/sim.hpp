@@ -85,7 +85,7 @@ class swarm {
     bool open[2] = {false, false};  // side knows the connection
     pipe pipes[2];                  // pipes[k]: from side k to side 1 - k
   };
-  enum class ev_kind : std::uint8_t { deliver, open, close, drop };
+  enum class ev_kind : std::uint8_t { deliver, open, close, drop, sent };
   struct ev {
     time_point at;
     std::uint64_t seq = 0;
@@ -93,6 +93,7 @@ class swarm {
     std::size_t conn = 0;
     int to_side = 0;
     byte_buffer data;
+    std::size_t bytes = 0;  // sent: how many
     bool operator>(const ev& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
 
