@@ -124,6 +124,34 @@ void session::impl::connect_candidates(torrent& t) {
   }
 }
 
+torrent_stats session::impl::make_stats(const torrent& tr) const {
+  const torrent* t = &tr;
+  torrent_stats st;
+  st.downloaded = t->downloaded;
+  st.uploaded = t->uploaded;
+  st.verified = t->verified;
+  st.wasted = t->wasted;
+  st.download_rate = t->down_rate;
+  st.upload_rate = t->up_rate;
+  st.has_metadata = t->meta.has_value();
+  st.finished = t->finished;
+  for (const auto& [cid, p] : t->peers) {
+    if (!p.active()) continue;
+    ++st.peers;
+    if (p.have_all || (!p.has.empty() && p.num_have == p.has.size())) ++st.seeds;
+  }
+  if (t->picker) {
+    st.have = t->picker->bytes_have();
+    st.total = t->picker->total_length();
+    const auto wanted = t->picker->bytes_wanted();
+    st.progress = wanted > 0 ? 1.0 - static_cast<double>(t->picker->bytes_left()) / static_cast<double>(wanted) : 1.0;
+    if (t->down_rate > 1.0)
+      st.time_remaining = std::chrono::duration_cast<duration>(std::chrono::duration<double>(
+          static_cast<double>(t->picker->bytes_left()) / t->down_rate));
+  }
+  return st;
+}
+
 // --- public surface --------------------------------------------------------------------------------------
 
 session::session(session_settings settings) : impl_(std::make_unique<impl>(std::move(settings))) {}
@@ -487,33 +515,9 @@ std::optional<storage_request> session::poll_storage() { return pop_front(impl_-
 std::optional<session_event> session::poll_event() { return pop_front(impl_->events); }
 
 std::optional<torrent_stats> session::stats(torrent_id id) const {
-  auto& s = *impl_;
-  torrent* t = s.find_torrent(id);
+  torrent* t = impl_->find_torrent(id);
   if (!t) return std::nullopt;
-  torrent_stats st;
-  st.downloaded = t->downloaded;
-  st.uploaded = t->uploaded;
-  st.verified = t->verified;
-  st.wasted = t->wasted;
-  st.download_rate = t->down_rate;
-  st.upload_rate = t->up_rate;
-  st.has_metadata = t->meta.has_value();
-  st.finished = t->finished;
-  for (const auto& [cid, p] : t->peers) {
-    if (!p.active()) continue;
-    ++st.peers;
-    if (p.have_all || (!p.has.empty() && p.num_have == p.has.size())) ++st.seeds;
-  }
-  if (t->picker) {
-    st.have = t->picker->bytes_have();
-    st.total = t->picker->total_length();
-    const auto wanted = t->picker->bytes_wanted();
-    st.progress = wanted > 0 ? 1.0 - static_cast<double>(t->picker->bytes_left()) / static_cast<double>(wanted) : 1.0;
-    if (t->down_rate > 1.0)
-      st.time_remaining = std::chrono::duration_cast<duration>(std::chrono::duration<double>(
-          static_cast<double>(t->picker->bytes_left()) / t->down_rate));
-  }
-  return st;
+  return impl_->make_stats(*t);
 }
 
 std::vector<peer_stats> session::peers(torrent_id id) const {

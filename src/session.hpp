@@ -45,6 +45,7 @@ struct session_settings {
   duration unchoke_interval = std::chrono::seconds(10);
   duration optimistic_interval = std::chrono::seconds(30);
   duration tick_interval = std::chrono::seconds(1);  // stats, timeouts, connects
+  duration stats_interval{0};  // a stats_event per torrent this often (zero: never)
   duration keepalive_interval = std::chrono::seconds(60);
   duration inactivity_timeout = std::chrono::seconds(120);
   duration handshake_timeout = std::chrono::seconds(20);
@@ -140,11 +141,6 @@ struct extension_message_event {
   byte_buffer payload;
 };
 
-using session_event =
-    std::variant<metadata_received_event, piece_verified_event, hash_failed_event,
-                 torrent_finished_event, peer_connected_event, peer_disconnected_event,
-                 peer_banned_event, warning_event, torrent_error_event,
-                 extension_handshake_event, extension_message_event, read_completed_event>;
 
 // --- outputs --------------------------------------------------------------------------
 
@@ -195,6 +191,19 @@ struct torrent_stats {
   bool has_metadata = false;
   bool finished = false;
 };
+
+// Every session_settings::stats_interval, for each torrent.
+struct stats_event {
+  torrent_id torrent;
+  torrent_stats stats;
+};
+
+using session_event =
+    std::variant<metadata_received_event, piece_verified_event, hash_failed_event,
+                 torrent_finished_event, peer_connected_event, peer_disconnected_event,
+                 peer_banned_event, warning_event, torrent_error_event,
+                 extension_handshake_event, extension_message_event, read_completed_event,
+                 stats_event>;
 
 struct add_torrent_params {
   bool seed = false;  // storage already holds every piece (the host wrote it)

@@ -236,6 +236,7 @@ struct session::impl {
   time_point now{};
   time_point next_tick{};
   time_point last_tick{};
+  time_point next_stats{};
   bool ticked = false;
 
   std::map<std::uint32_t, torrent> torrents;
@@ -334,6 +335,7 @@ struct session::impl {
   void apply_file_priorities(torrent& t);
   void apply_reader(torrent& t, std::uint32_t reader);
   void issue_reads(torrent& t);
+  torrent_stats make_stats(const torrent& t) const;
   void cancel_undue_requests(torrent& t);
   void tick(time_point now);
 

@@ -274,6 +274,10 @@ void session::impl::tick(time_point at) {
     connect_candidates(t);
     for (auto& [cid, p] : t.peers) request_blocks(t, p);
   }
+  if (settings.stats_interval > duration{0} && at >= next_stats) {
+    next_stats = at + settings.stats_interval;
+    for (const auto& [tid, t] : torrents) events.emplace_back(stats_event{t.id, make_stats(t)});
+  }
   for (auto& [cid, p] : unattached)
     if (!p.dead && at - p.connected_at >= settings.handshake_timeout)
       close_peer(nullptr, p, errc::ok, "handshake timed out", true);
