@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Benchmarks (not part of the test command): `npm run bench [-- MiB]`.
+# Engine: moves a torrent (default 1024 MiB) between two in-memory sessions and hashes
+# SHA-1, natively and as WebAssembly under Node, and reports the WebAssembly/native
+# ratios. Text on stdout, JSON in build/bench/engine.json.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+source scripts/env.sh
+mib=${1:-1024}
+jobs=$(nproc)
+
+bash scripts/setup.sh >/dev/null
+echo "[bench] building (native and WebAssembly, Release)"
+cmake -S . -B build/bench-native -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/bench-native -j"$jobs" --target engine_bench >/dev/null
+cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=emsdk-toolchain.cmake >/dev/null
+cmake --build build/wasm -j"$jobs" --target engine_bench >/dev/null
+
+mkdir -p build/bench
+build/bench-native/tests/bench/engine_bench --mib "$mib" --json build/bench/engine-native.json
+node --no-experimental-fetch build/wasm/tests/bench/engine_bench.js --mib "$mib" --json build/bench/engine-wasm.json
+
+node - <<'JS'
+const fs = require('fs')
+const native = JSON.parse(fs.readFileSync('build/bench/engine-native.json'))
+const wasm = JSON.parse(fs.readFileSync('build/bench/engine-wasm.json'))
+const ratio = (a, b) => Math.round((a / b) * 100) / 100
+const result = {
+  date: new Date().toISOString(),
+  native,
+  wasm,
+  wasm_over_native: {
+    sha1: ratio(wasm.sha1_mib_per_s, native.sha1_mib_per_s),
+    transfer: ratio(wasm.transfer_mib_per_s, native.transfer_mib_per_s),
+    cpu_seconds_per_gib: ratio(wasm.cpu_seconds_per_gib, native.cpu_seconds_per_gib)
+  }
+}
+fs.writeFileSync('build/bench/engine.json', JSON.stringify(result, null, 2) + '\n')
+const r = result.wasm_over_native
+console.log(`[bench] WebAssembly / native: sha1 ${r.sha1}x, transfer ${r.transfer}x, CPU per GiB ${r.cpu_seconds_per_gib}x`)
+console.log('[bench] wrote build/bench/engine.json')
+JS
