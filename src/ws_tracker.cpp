@@ -533,8 +533,9 @@ struct client::impl {
       warn(url, std::nullopt, errc::tracker_bad_field, "files");
       return;
     }
-    for (const auto& [key, value] : files->items()) {
-      auto info_hash = id_from_latin1(key);
+    for (auto entry = files->begin(); entry != files->end(); ++entry) {
+      const json& value = entry.value();  // not a structured binding: clang 14 lambdas cannot capture one
+      auto info_hash = id_from_latin1(entry.key());
       if (!info_hash) {
         warn(url, std::nullopt, info_hash.err().code, "files", info_hash.err().position);
         continue;
