@@ -414,7 +414,15 @@ void session::impl::request_blocks(torrent& t, peer_connection& p) {
   opts.now = now;
   opts.request_timeout = settings.request_timeout;
   opts.max_requesters = 2;
-  const auto blocks = t.picker->pick_blocks(p.handle(), p.has, opts);
+  const bitfield* has = &p.has;
+  bitfield filtered;
+  if (!t.exclusive.empty()) {
+    filtered = p.has;
+    for (const auto& [piece, holder] : t.exclusive)
+      if (holder != p.id.value) filtered.clear(piece);
+    has = &filtered;
+  }
+  const auto blocks = t.picker->pick_blocks(p.handle(), *has, opts);
   for (const auto& b : blocks) {
     const block_request r = t.picker->request_for(b);
     p.requests.push_back({b, now});

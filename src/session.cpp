@@ -33,6 +33,7 @@ void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::s
     for (auto& mp : t->metadata_pieces)
       if (mp.requested_from == p.id) mp.requested_from = connection_id{};
     schedule_retry(*t, p);
+    std::erase_if(t->exclusive, [&](const auto& e) { return e.second == p.id.value; });
   }
   if (tell_host) {
     if (!p.out.empty()) final_transmits.push_back(transmit{p.id, std::move(p.out)});

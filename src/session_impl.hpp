@@ -166,6 +166,11 @@ struct torrent {
 
   std::map<std::uint32_t, byte_buffer> piece_buffers;  // blocks of pieces in flight
   std::map<std::uint32_t, std::vector<failed_block>> failed_blocks;  // smart ban
+  // A piece that failed with blocks from several peers is fetched again from one
+  // peer only (piece -> connection): either that peer is the culprit and fails the
+  // piece alone, or the piece passes and the blocks recorded in failed_blocks that
+  // differ name the culprit.
+  std::map<std::uint32_t, std::uint32_t> exclusive;
 
   // ut_metadata fetch
   std::optional<std::uint32_t> metadata_size;

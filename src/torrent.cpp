@@ -29,6 +29,7 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
       }
       t.failed_blocks.erase(failed);
     }
+    t.exclusive.erase(piece);
     storage_request sr;
     sr.torrent = t.id;
     sr.op = storage_op::write;
@@ -49,11 +50,28 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
   std::set<std::uint32_t> senders;
   for (const auto& o : origins) senders.insert(o.peer.value);
   if (senders.size() == 1) {
+    t.exclusive.erase(piece);
     const connection_id c{*senders.begin()};
     if (auto e = t.endpoints.find(c.value); e != t.endpoints.end())
       ban(t, endpoint_key(e->second), &e->second, c);
     return;
   }
+  // Fetch it again from one sender: the one that delivered most of it, unless that
+  // one had it to itself already.
+  std::map<std::uint32_t, std::uint32_t> delivered;
+  for (const auto& o : origins) ++delivered[o.peer.value];
+  const auto previous = t.exclusive.find(piece);
+  std::uint32_t holder = 0, most = 0;
+  for (const auto& [conn, count] : delivered) {
+    if (!find_peer(t, connection_id{conn})) continue;
+    if (previous != t.exclusive.end() && previous->second == conn) continue;
+    if (count > most) {
+      holder = conn;
+      most = count;
+    }
+  }
+  if (holder != 0) t.exclusive[piece] = holder;
+  else t.exclusive.erase(piece);
   auto& record = t.failed_blocks[piece];
   for (const auto& o : origins) {
     auto e = t.endpoints.find(o.peer.value);

@@ -387,3 +387,38 @@ TEST_CASE("[swarm] stats events report progress and rates from engine time", "[s
   CHECK(mid.seeds == 1);
   CHECK(mid.total == tt.meta.total_length);
 }
+
+TEST_CASE("[swarm] smart ban: a corrupting peer that shares pieces with honest ones is found", "[swarm]") {
+  // Large pieces (16 blocks) downloaded from two peers at once mix their blocks: a
+  // failed piece has several senders, and the culprit is found by comparing its
+  // blocks with the piece that finally passes.
+  const auto tt = make_test_torrent(2 * MiB, 256 * KiB, 81);
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    link_config link;
+    link.latency = 20ms;
+    link.max_chunk = 16 * 1024;
+    swarm net(seed, link);
+    node_config cfg;
+    cfg.upload_rate = 256.0 * KiB;
+    const auto honest = net.add_node(cfg);
+    node_config bad_cfg = cfg;
+    bad_cfg.corrupt_reads = true;
+    const auto bad = net.add_node(bad_cfg);
+    add_seed(net, honest, tt);
+    add_seed(net, bad, tt);
+    const auto leecher = net.add_node();
+    auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
+    REQUIRE(tl);
+    net.at(leecher).add_peer(*tl, net.endpoint(honest), net.now());
+    net.at(leecher).add_peer(*tl, net.endpoint(bad), net.now());
+    REQUIRE(net.run_until([&] { return finished(net, leecher, *tl); }, time_point{} + 30min));
+    CHECK(same_bytes(net.storage(leecher).contents(*tl), tt.data));
+    std::vector<wire::endpoint> banned;
+    for (const auto& e : net.events(leecher))
+      if (auto* b = std::get_if<peer_banned_event>(&e)) banned.push_back(b->remote);
+    REQUIRE(banned.size() == 1);
+    CHECK(banned[0] == net.endpoint(bad));
+    INFO("seed " << seed << ": hash failures " << count_events<hash_failed_event>(net, leecher));
+    CHECK(count_events<hash_failed_event>(net, leecher) >= 1);
+  }
+}
