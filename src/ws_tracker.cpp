@@ -154,7 +154,8 @@ struct tracker_torrent {
 struct tracker {
   socket_state state = socket_state::connecting;
   unsigned retries = 0;  // reconnect attempts since the last well-formed message
-  time_point reconnect_at{};
+  time_point reconnect_at{};    // while waiting
+  time_point connect_deadline{};  // while connecting
   std::map<id20, tracker_torrent> torrents;
 };
 
@@ -340,6 +341,26 @@ struct client::impl {
     tt.batch.clear();
     tt.announcing = false;
     send_announce(url, tt, p, tt.pending_event, usable, now);
+  }
+
+  void open(const std::string& url, tracker& t, time_point now) {
+    t.state = socket_state::connecting;
+    t.connect_deadline = now + cfg.connect_timeout;
+    out.emplace_back(open_socket{url});
+  }
+
+  // The socket is gone (closed, failed or timed out): cancel what depended on it and
+  // schedule a reconnect.
+  void lost(const std::string& url, tracker& t, time_point now) {
+    cancel_offers(&url, nullptr, cancel_reason::socket_closed);
+    for (auto& [info_hash, tt] : t.torrents) {
+      tt.started = false;
+      tt.announcing = false;
+      tt.batch.clear();
+    }
+    t.state = socket_state::waiting;
+    t.reconnect_at = now + backoff_delay(t.retries);
+    if (t.retries < 64) ++t.retries;
   }
 
   duration backoff_delay(unsigned retries) {
@@ -582,7 +603,7 @@ bool client::add_torrent(const torrent_params& params, time_point now) {
   for (const auto& url : p.trackers) {
     auto [it, created] = s.trackers.try_emplace(url);
     tracker& t = it->second;
-    if (created) s.out.emplace_back(open_socket{url});
+    if (created) s.open(url, t, now);
     tracker_torrent& tt = t.torrents[p.info_hash];
     tt.interval = std::max(s.cfg.default_interval, s.cfg.min_interval_floor);
     tt.next_announce = now;
@@ -667,16 +688,7 @@ void client::socket_closed(const std::string& url, time_point now) {
   auto& s = *impl_;
   const auto t_it = s.trackers.find(url);
   if (t_it == s.trackers.end() || t_it->second.state == socket_state::waiting) return;
-  tracker& t = t_it->second;
-  s.cancel_offers(&url, nullptr, cancel_reason::socket_closed);
-  for (auto& [info_hash, tt] : t.torrents) {
-    tt.started = false;
-    tt.announcing = false;
-    tt.batch.clear();
-  }
-  t.state = socket_state::waiting;
-  t.reconnect_at = now + s.backoff_delay(t.retries);
-  if (t.retries < 64) ++t.retries;
+  s.lost(url, t_it->second, now);
 }
 
 void client::text_received(const std::string& url, std::string_view text, time_point now) {
@@ -722,10 +734,11 @@ bool client::answer_created(const std::string& url, const id20& info_hash,
 void client::on_timer(time_point now) {
   auto& s = *impl_;
   for (auto& [url, t] : s.trackers) {
-    if (t.state == socket_state::waiting && now >= t.reconnect_at) {
-      t.state = socket_state::connecting;
-      s.out.emplace_back(open_socket{url});
+    if (t.state == socket_state::connecting && now >= t.connect_deadline) {
+      s.out.emplace_back(close_socket{url});
+      s.lost(url, t, now);
     }
+    if (t.state == socket_state::waiting && now >= t.reconnect_at) s.open(url, t, now);
     if (t.state != socket_state::open) continue;
     for (auto& [info_hash, tt] : t.torrents) {
       const torrent_params& p = s.torrents.at(info_hash);
@@ -758,6 +771,7 @@ std::optional<time_point> client::next_deadline() const {
   };
   for (const auto& [url, t] : s.trackers) {
     if (t.state == socket_state::waiting) consider(t.reconnect_at);
+    if (t.state == socket_state::connecting) consider(t.connect_deadline);
     if (t.state != socket_state::open) continue;
     for (const auto& [info_hash, tt] : t.torrents) {
       consider(tt.announcing ? tt.offers_deadline : tt.next_announce);

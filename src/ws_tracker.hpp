@@ -53,6 +53,7 @@ struct config {
   duration default_interval = std::chrono::seconds(120);     // until the tracker says
   duration min_interval_floor = std::chrono::seconds(10);    // never re-announce faster
   duration max_interval = std::chrono::hours(24);
+  duration connect_timeout = std::chrono::seconds(30);       // open_socket without an answer
   duration backoff_base = std::chrono::seconds(10);          // first reconnect delay
   duration backoff_cap = std::chrono::hours(1);
   unsigned backoff_jitter_percent = 25;                      // delay * (1 ± 25%)
@@ -86,6 +87,8 @@ struct created_offer {
 // --- Outputs (drained in order with poll()) -----------------------------------------
 
 // The host opens a WebSocket to `url`, then calls socket_opened or socket_closed.
+// Without either within config::connect_timeout, the client gives up: close_socket,
+// then a reconnect after backoff.
 struct open_socket {
   std::string url;
 };
@@ -95,7 +98,8 @@ struct send_text {
   std::string text;
 };
 // Close the WebSocket to `url` (after sending what was queued before). No
-// socket_closed is expected for it.
+// socket_closed is expected for it, and events of that socket must not be reported
+// any more (a later open_socket for the same URL asks for a new one).
 struct close_socket {
   std::string url;
 };

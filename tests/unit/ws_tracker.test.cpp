@@ -257,7 +257,7 @@ TEST_CASE("[ws_tracker] announce JSON as bittorrent-tracker expects", "[ws_track
   auto out = drain(c);
   REQUIRE(out.size() == 1);
   CHECK(std::get<open_socket>(out[0]).url == url_a);
-  CHECK(c.next_deadline() == std::nullopt);  // nothing to do until the socket opens
+  CHECK(c.next_deadline() == at(30s));  // the connect timeout
 
   c.socket_opened(url_a, at(1s));
   out = drain(c);
@@ -827,4 +827,28 @@ TEST_CASE("[ws_tracker] one torrent on several trackers", "[ws_tracker]") {
   CHECK(c.next_deadline() == std::nullopt);
   c.on_timer(at(10h));
   CHECK(drain(c).empty());
+}
+
+TEST_CASE("[ws_tracker] a socket that never opens times out and is retried", "[ws_tracker]") {
+  client c({.seed = 5, .offers_per_announce = 0});
+  c.add_torrent(params(hash1, peer_a, {url_a}), at(0s));
+  REQUIRE(only<open_socket>(drain(c)).size() == 1);
+  c.on_timer(at(29s));
+  CHECK(drain(c).empty());
+  c.on_timer(at(30s));
+  auto out = drain(c);
+  REQUIRE(out.size() == 1);
+  CHECK(std::get<close_socket>(out[0]).url == url_a);
+  const auto when = c.reconnect_at(url_a);
+  REQUIRE(when.has_value());
+  CHECK(*when >= at(30s + 7500ms));
+  CHECK(*when <= at(30s + 12500ms));
+  c.socket_opened(url_a, at(31s));  // the abandoned socket: ignored
+  CHECK(drain(c).empty());
+  c.on_timer(*when);
+  REQUIRE(only<open_socket>(drain(c)).size() == 1);
+  c.socket_opened(url_a, *when + 1s);
+  const auto sent = only<send_text>(drain(c));
+  REQUIRE(sent.size() == 1);
+  CHECK(json::parse(sent[0].text)["event"] == "started");
 }
