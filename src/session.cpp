@@ -366,6 +366,14 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
       s.collect_garbage();
       return;
     }
+    std::uint32_t connected = 0;
+    for (const auto& [id, other] : t->peers)
+      if (!other.dead) ++connected;
+    if (connected >= s.settings.max_connections_per_torrent) {
+      s.close_peer(nullptr, up, errc::ok, "too many connections", true);
+      s.collect_garbage();
+      return;
+    }
     p = &(t->peers[c.value] = std::move(up));
     s.unattached.erase(u);
     s.owner[c.value] = t->id.value;

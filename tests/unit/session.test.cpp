@@ -261,3 +261,33 @@ TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[sess
   CHECK(f.s.peers(f.torrent)[0].pieces == 0);
   CHECK(f.sent<wire::not_interested>().size() == 1);  // it has nothing we want now
 }
+
+TEST_CASE("[session] incoming connections beyond the per-torrent limit are closed", "[session]") {
+  session_settings st;
+  st.max_connections_per_torrent = 1;
+  session s(st);
+  const auto tt_data = byte_buffer(40000, 7);
+  input_file f{"x", tt_data};
+  create_options o;
+  o.name = "x";
+  o.piece_length = 16384;
+  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&f, 1), o));
+  REQUIRE(m);
+  REQUIRE(s.add_torrent(*m, {.seed = true}, {}));
+  auto handshake_from = [&](std::uint8_t who) {
+    byte_buffer hb;
+    wire::peer_id id{};
+    id.fill(who);
+    wire::encode_to(wire::make_handshake(m->info_hash, id, {true, true, false}), hb);
+    return hb;
+  };
+  const auto a = s.accept_connection(wire::make_endpoint_v4({1, 1, 1, 1}, 1), {});
+  const auto b = s.accept_connection(wire::make_endpoint_v4({2, 2, 2, 2}, 2), {});
+  s.bytes_received(a, handshake_from('a'), {});
+  s.bytes_received(b, handshake_from('b'), {});
+  auto c = s.poll_close();
+  REQUIRE(c);
+  CHECK(c->connection == b);
+  CHECK(c->reason == "too many connections");
+  CHECK_FALSE(s.poll_close());
+}
