@@ -86,12 +86,20 @@ class ut_metadata_plugin final : public extension_plugin {
     std::memcpy(t.metadata.data() + offset, m.data.data(), m.data.size());
     piece.have = true;
     piece.requested_from = connection_id{};
+    piece.received_from = p.id;
     for (const auto& mp : t.metadata_pieces)
       if (!mp.have) return;
     // Every piece is in: verify against the info-hash.
     if (sha1(t.metadata) != t.info_hash) {
       s.warn(t.id, p.id, errc::ok, "metadata does not match the info-hash; fetching again");
+      std::set<std::uint32_t> senders;
+      for (const auto& mp : t.metadata_pieces) senders.insert(mp.received_from.value);
       for (auto& mp : t.metadata_pieces) mp = {};
+      // One peer sent it all: that peer lied.
+      if (senders.size() == 1) {
+        if (auto e = t.endpoints.find(*senders.begin()); e != t.endpoints.end())
+          s.ban(t, endpoint_key(e->second), &e->second, connection_id{*senders.begin()});
+      }
       return;
     }
     auto parsed = parse_info_dict(t.metadata);

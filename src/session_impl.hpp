@@ -146,6 +146,7 @@ struct torrent {
     bool have = false;
     connection_id requested_from;  // value 0: not requested
     time_point requested_at;
+    connection_id received_from;
   };
 
   torrent_id id;

@@ -291,3 +291,93 @@ TEST_CASE("[session] incoming connections beyond the per-torrent limit are close
   CHECK(c->reason == "too many connections");
   CHECK_FALSE(s.poll_close());
 }
+
+TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer that sends wrong metadata is banned", "[session]") {
+  // The torrent the peer claims to have.
+  byte_buffer content(50000);
+  for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<std::uint8_t>(i % 253);
+  input_file file{"m.bin", content};
+  create_options o;
+  o.name = "m.bin";
+  o.piece_length = 16384;
+  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&file, 1), o));
+  REQUIRE(m);
+  session s(settings());
+  auto t = s.add_magnet(m->info_hash, "m", {});
+  REQUIRE(t);
+  const auto c = s.accept_connection(wire::make_endpoint_v4({9, 9, 9, 9}, 99), {});
+  byte_buffer in;
+  wire::peer_id id{};
+  id.fill('m');
+  wire::encode_to(wire::make_handshake(m->info_hash, id, {true, true, false}), in);
+  wire::extension_handshake theirs;
+  theirs.m["ut_metadata"] = 3;
+  theirs.metadata_size = static_cast<std::uint32_t>(m->info_bytes.size());
+  wire::encode_to(wire::extended{0, wire::encode_extension_handshake(theirs)}, in);
+  s.bytes_received(c, in, {});
+  // The session asks for piece 0 under our id 3.
+  byte_buffer out;
+  while (auto tx = s.poll_transmit()) out.insert(out.end(), tx->data.begin(), tx->data.end());
+  wire::handshake_reader hr;
+  auto hp = hr.feed(out);
+  REQUIRE(hp);
+  wire::message_reader reader;
+  reader.feed(byte_view(out).subspan(hp->consumed));
+  bool asked = false;
+  std::uint8_t our_metadata_id = 0;
+  while (true) {
+    auto msg = reader.next();
+    REQUIRE(msg);
+    if (!*msg) break;
+    if (auto* e = std::get_if<wire::extended>(&**msg)) {
+      if (e->id == 0) {
+        auto h = wire::decode_extension_handshake(e->payload);
+        REQUIRE(h);
+        our_metadata_id = h->id_of(wire::ut_metadata_name).value_or(0);
+      } else if (e->id == 3) {
+        auto req = wire::decode_metadata_message(e->payload);
+        REQUIRE(req);
+        REQUIRE(*req);
+        CHECK((*req)->type == wire::metadata_msg_type::request);
+        CHECK((*req)->piece == 0);
+        asked = true;
+      }
+    }
+  }
+  REQUIRE(asked);
+  REQUIRE(our_metadata_id != 0);
+
+  auto send_metadata = [&](byte_view info) {
+    wire::metadata_message data;
+    data.type = wire::metadata_msg_type::data;
+    data.piece = 0;
+    data.total_size = static_cast<std::uint32_t>(m->info_bytes.size());
+    data.data = info;
+    s.bytes_received(c, wire::encode(wire::extended{our_metadata_id, wire::encode_metadata_message(data)}), {});
+  };
+  std::vector<session_event> events;
+  auto drain = [&] {
+    while (auto e = s.poll_event()) events.push_back(*e);
+  };
+  SECTION("the right metadata") {
+    send_metadata(m->info_bytes);
+    drain();
+    REQUIRE(s.torrent_metainfo(*t));
+    CHECK(s.torrent_metainfo(*t)->info_hash == m->info_hash);
+    CHECK(std::any_of(events.begin(), events.end(),
+                      [](const auto& e) { return std::holds_alternative<metadata_received_event>(e); }));
+    // The peer said nothing about its pieces yet: no interest, no requests.
+    CHECK(s.stats(*t)->has_metadata);
+    CHECK(s.stats(*t)->total == m->total_length);
+  }
+  SECTION("wrong metadata of the right size") {
+    byte_buffer wrong = m->info_bytes;
+    wrong[wrong.size() / 2] ^= 1;
+    send_metadata(wrong);
+    drain();
+    CHECK_FALSE(s.torrent_metainfo(*t));
+    CHECK(std::any_of(events.begin(), events.end(),
+                      [](const auto& e) { return std::holds_alternative<peer_banned_event>(e); }));
+    REQUIRE(s.poll_close());
+  }
+}
