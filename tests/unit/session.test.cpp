@@ -381,3 +381,79 @@ TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer t
     REQUIRE(s.poll_close());
   }
 }
+
+namespace {
+
+// Several hand-driven peers on one seeding session.
+struct multi_fixture {
+  session s;
+  metainfo meta;
+  torrent_id torrent;
+  std::vector<connection_id> conns;
+  std::map<std::uint32_t, byte_buffer> received;  // raw bytes per connection
+  time_point now{};
+
+  explicit multi_fixture(std::size_t peers) : s(settings()) {
+    byte_buffer data(100000, 1);
+    input_file f{"c.bin", data};
+    create_options o;
+    o.name = "c.bin";
+    o.piece_length = 16384;
+    auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&f, 1), o));
+    REQUIRE(m);
+    meta = *m;
+    torrent = *s.add_torrent(meta, {.seed = true}, now);
+    for (std::size_t i = 0; i < peers; ++i) {
+      const auto c = s.accept_connection(
+          wire::make_endpoint_v4({10, 1, 0, static_cast<std::uint8_t>(i)}, 6881), now);
+      conns.push_back(c);
+      byte_buffer hb;
+      wire::peer_id id{};
+      id.fill(static_cast<std::uint8_t>('A' + i));
+      wire::encode_to(wire::make_handshake(meta.info_hash, id, {true, true, false}), hb);
+      wire::encode_to(wire::interested{}, hb);
+      s.bytes_received(c, hb, now);
+    }
+    drain();
+  }
+  void drain() {
+    while (auto t = s.poll_transmit()) {
+      auto& r = received[t->connection.value];
+      r.insert(r.end(), t->data.begin(), t->data.end());
+    }
+    while (s.poll_event()) {}
+  }
+  void advance(duration d) {
+    const time_point end = now + d;
+    while (now < end) {
+      now = std::min(end, s.next_deadline().value_or(end));
+      s.on_timer(now);
+      // Keep the peers alive.
+      for (auto c : conns) s.bytes_received(c, wire::encode(wire::keep_alive{}), now);
+      drain();
+    }
+  }
+  std::set<std::uint32_t> unchoked() const {
+    std::set<std::uint32_t> out;
+    for (const auto& p : s.peers(torrent))
+      if (!p.am_choking) out.insert(p.connection.value);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("[session] the choker keeps 4 regular and 1 optimistic unchoke, and rotates the optimistic one", "[session]") {
+  multi_fixture f(8);
+  REQUIRE(f.s.peers(f.torrent).size() == 8);
+  CHECK(f.unchoked().size() == 5);
+  std::set<std::uint32_t> ever = f.unchoked();
+  for (int round = 0; round < 6; ++round) {
+    f.advance(std::chrono::seconds(30));
+    CHECK(f.unchoked().size() == 5);
+    const auto now_unchoked = f.unchoked();
+    ever.insert(now_unchoked.begin(), now_unchoked.end());
+  }
+  // Over three minutes of 30 s optimistic rotations every peer got a turn.
+  CHECK(ever.size() == 8);
+}
