@@ -457,3 +457,58 @@ TEST_CASE("[session] the choker keeps 4 regular and 1 optimistic unchoke, and ro
   // Over three minutes of 30 s optimistic rotations every peer got a turn.
   CHECK(ever.size() == 8);
 }
+
+TEST_CASE("[session] random bytes after a valid handshake never break the session", "[session]") {
+  // Valid frames with random ids and payloads, and raw noise: the session either
+  // handles them or closes the connection; it stays usable for other peers.
+  std::uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    return static_cast<std::uint32_t>(state >> 33);
+  };
+  for (int run = 0; run < 200; ++run) {
+    fixture f(run % 2 == 0);
+    f.send_handshake();
+    byte_buffer noise;
+    const std::uint32_t frames = 1 + next() % 20;
+    for (std::uint32_t i = 0; i < frames; ++i) {
+      if (next() % 4 == 0) {
+        for (std::uint32_t k = next() % 40; k > 0; --k) noise.push_back(static_cast<std::uint8_t>(next()));
+        continue;
+      }
+      const std::uint32_t len = next() % 30;
+      const auto id = static_cast<std::uint8_t>(next() % 22);
+      const std::uint32_t total = len + 1;
+      noise.push_back(static_cast<std::uint8_t>(total >> 24));
+      noise.push_back(static_cast<std::uint8_t>(total >> 16));
+      noise.push_back(static_cast<std::uint8_t>(total >> 8));
+      noise.push_back(static_cast<std::uint8_t>(total));
+      noise.push_back(id);
+      for (std::uint32_t k = 0; k < len; ++k) noise.push_back(static_cast<std::uint8_t>(next() % 4 == 0 ? 0 : next()));
+    }
+    // Delivered in random chunks, with timers in between.
+    std::size_t at = 0;
+    while (at < noise.size()) {
+      const std::size_t n = std::min<std::size_t>(noise.size() - at, 1 + next() % 64);
+      f.s.bytes_received(f.conn, byte_view(noise).subspan(at, n), f.now);
+      f.now += std::chrono::milliseconds(next() % 3000);
+      f.s.on_timer(f.now);
+      while (auto r = f.s.poll_storage()) f.s.storage_completed(f.storage.complete(*r), f.now);
+      while (f.s.poll_transmit()) {}
+      while (f.s.poll_event()) {}
+      at += n;
+    }
+    f.s.connection_closed(f.conn, f.now);
+    // A fresh peer still gets a handshake back.
+    const auto c2 = f.s.accept_connection(wire::make_endpoint_v4({5, 5, 5, 5}, 5), f.now);
+    byte_buffer hb;
+    wire::peer_id id{};
+    id.fill('z');
+    wire::encode_to(wire::make_handshake(f.meta.info_hash, id, {true, true, false}), hb);
+    f.s.bytes_received(c2, hb, f.now);
+    bool answered = false;
+    while (auto t = f.s.poll_transmit())
+      if (t->connection == c2 && t->data.size() >= wire::handshake_size) answered = true;
+    CHECK(answered);
+  }
+}
