@@ -137,7 +137,9 @@ const char* event_name(announce_event e) {
   return "";
 }
 
-enum class socket_state : std::uint8_t { connecting, open, waiting };
+// closing: no torrent left, "stopped" sent; the socket stays open briefly for the
+// tracker's reply, as bittorrent-tracker's client does, then closes.
+enum class socket_state : std::uint8_t { connecting, open, waiting, closing };
 
 // One torrent as seen by one tracker.
 struct tracker_torrent {
@@ -156,6 +158,7 @@ struct tracker {
   unsigned retries = 0;  // reconnect attempts since the last well-formed message
   time_point reconnect_at{};    // while waiting
   time_point connect_deadline{};  // while connecting
+  time_point close_at{};          // while closing
   std::map<id20, tracker_torrent> torrents;
 };
 
@@ -604,6 +607,7 @@ bool client::add_torrent(const torrent_params& params, time_point now) {
     auto [it, created] = s.trackers.try_emplace(url);
     tracker& t = it->second;
     if (created) s.open(url, t, now);
+    if (t.state == socket_state::closing) t.state = socket_state::open;  // reused
     tracker_torrent& tt = t.torrents[p.info_hash];
     tt.interval = std::max(s.cfg.default_interval, s.cfg.min_interval_floor);
     tt.next_announce = now;
@@ -623,13 +627,19 @@ bool client::remove_torrent(const id20& info_hash, time_point now) {
     if (t_it == s.trackers.end()) continue;
     tracker& t = t_it->second;
     const auto tt_it = t.torrents.find(info_hash);
+    bool stopped = false;
     if (tt_it != t.torrents.end()) {
       if (t.state == socket_state::open && tt_it->second.started) {
         s.send_announce(url, tt_it->second, p, announce_event::stopped, {}, now);
+        stopped = true;
       }
       t.torrents.erase(tt_it);
     }
-    if (t.torrents.empty()) {
+    if (!t.torrents.empty()) continue;
+    if (stopped && s.cfg.close_linger > duration::zero()) {
+      t.state = socket_state::closing;
+      t.close_at = now + s.cfg.close_linger;
+    } else {
       if (t.state != socket_state::waiting) s.out.emplace_back(close_socket{url});
       s.trackers.erase(t_it);
     }
@@ -688,13 +698,23 @@ void client::socket_closed(const std::string& url, time_point now) {
   auto& s = *impl_;
   const auto t_it = s.trackers.find(url);
   if (t_it == s.trackers.end() || t_it->second.state == socket_state::waiting) return;
+  if (t_it->second.state == socket_state::closing) {
+    s.trackers.erase(t_it);
+    return;
+  }
   s.lost(url, t_it->second, now);
 }
 
 void client::text_received(const std::string& url, std::string_view text, time_point now) {
   auto& s = *impl_;
   const auto t_it = s.trackers.find(url);
-  if (t_it == s.trackers.end() || t_it->second.state != socket_state::open) return;
+  if (t_it == s.trackers.end()) return;
+  if (t_it->second.state == socket_state::closing) {  // the reply to "stopped"
+    s.out.emplace_back(close_socket{url});
+    s.trackers.erase(t_it);
+    return;
+  }
+  if (t_it->second.state != socket_state::open) return;
   s.on_text(url, t_it->second, text, now);
 }
 
@@ -733,6 +753,14 @@ bool client::answer_created(const std::string& url, const id20& info_hash,
 
 void client::on_timer(time_point now) {
   auto& s = *impl_;
+  for (auto t_it = s.trackers.begin(); t_it != s.trackers.end();) {
+    if (t_it->second.state == socket_state::closing && now >= t_it->second.close_at) {
+      s.out.emplace_back(close_socket{t_it->first});
+      t_it = s.trackers.erase(t_it);
+    } else {
+      ++t_it;
+    }
+  }
   for (auto& [url, t] : s.trackers) {
     if (t.state == socket_state::connecting && now >= t.connect_deadline) {
       s.out.emplace_back(close_socket{url});
@@ -772,6 +800,7 @@ std::optional<time_point> client::next_deadline() const {
   for (const auto& [url, t] : s.trackers) {
     if (t.state == socket_state::waiting) consider(t.reconnect_at);
     if (t.state == socket_state::connecting) consider(t.connect_deadline);
+    if (t.state == socket_state::closing) consider(t.close_at);
     if (t.state != socket_state::open) continue;
     for (const auto& [info_hash, tt] : t.torrents) {
       consider(tt.announcing ? tt.offers_deadline : tt.next_announce);

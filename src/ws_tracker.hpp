@@ -54,6 +54,7 @@ struct config {
   duration min_interval_floor = std::chrono::seconds(10);    // never re-announce faster
   duration max_interval = std::chrono::hours(24);
   duration connect_timeout = std::chrono::seconds(30);       // open_socket without an answer
+  duration close_linger = std::chrono::seconds(1);  // after the last "stopped", wait for its reply
   duration backoff_base = std::chrono::seconds(10);          // first reconnect delay
   duration backoff_cap = std::chrono::hours(1);
   unsigned backoff_jitter_percent = 25;                      // delay * (1 ± 25%)
@@ -178,7 +179,8 @@ class client {
   // "started" as soon as each socket is open. False if the info_hash is already added.
   bool add_torrent(const torrent_params& params, time_point now);
   // Announces "stopped" where it had started, cancels its pending offers, and closes
-  // sockets that no torrent uses any more. False if unknown.
+  // sockets that no torrent uses any more (after the tracker's reply to "stopped", or
+  // config::close_linger). False if unknown.
   bool remove_torrent(const id20& info_hash, time_point now);
   // Updates the numbers sent in later announces.
   bool set_stats(const id20& info_hash, const announce_stats& stats);

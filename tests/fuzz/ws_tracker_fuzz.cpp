@@ -107,6 +107,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   c.completed(p.info_hash, now);
   check(c.remove_torrent(p.info_hash, now));
   pump(c, now, some_offer);
+  now += 1h;  // past the close linger
+  c.on_timer(now);
+  pump(c, now, some_offer);
   check(c.pending_offers() == 0);
   check(!c.next_deadline().has_value());
   return 0;

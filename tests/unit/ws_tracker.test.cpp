@@ -331,9 +331,38 @@ TEST_CASE("[ws_tracker] announce JSON as bittorrent-tracker expects", "[ws_track
     const json stop = json::parse(sent[0].text);
     CHECK(stop["event"] == "stopped");
     CHECK_FALSE(stop.contains("offers"));
-    REQUIRE(std::holds_alternative<close_socket>(out.back()));
+    CHECK(only<close_socket>(out).empty());  // waits for the reply to "stopped"
     CHECK(c.pending_offers() == 0);
-    CHECK(c.next_deadline() == std::nullopt);
+    CHECK(c.next_deadline() == at(4s));
+    CHECK_FALSE(c.socket_is_open(url_a));
+    SECTION("closed on the reply") {
+      c.text_received(url_a, response(hash1, 120, 0, 0), at(3500ms));
+      out = drain(c);
+      REQUIRE(out.size() == 1);
+      CHECK(std::get<close_socket>(out[0]).url == url_a);
+    }
+    SECTION("closed after the linger without a reply") {
+      c.on_timer(at(3999ms));
+      CHECK(drain(c).empty());
+      c.on_timer(at(4s));
+      out = drain(c);
+      REQUIRE(out.size() == 1);
+      CHECK(std::get<close_socket>(out[0]).url == url_a);
+    }
+    SECTION("the tracker closes first") {
+      c.socket_closed(url_a, at(3500ms));
+      CHECK(drain(c).empty());
+    }
+    SECTION("a torrent added meanwhile reuses the socket") {
+      c.add_torrent(params(hash2, peer_a, {url_a}), at(3500ms));
+      out = drain(c);
+      CHECK(only<open_socket>(out).empty());
+      CHECK(only<create_offers>(out).size() == 1);
+      CHECK(c.socket_is_open(url_a));
+      c.on_timer(at(5s));
+      CHECK(only<close_socket>(drain(c)).empty());
+    }
+    CHECK(c.next_deadline() != at(4s));
   }
   SECTION("scrape request and response") {
     const std::vector<id20> hashes{hash1, hash2};
@@ -823,7 +852,11 @@ TEST_CASE("[ws_tracker] one torrent on several trackers", "[ws_tracker]") {
   c.remove_torrent(hash1, at(5s));
   out = drain(c);
   CHECK(only<send_text>(out).size() == 1);  // stopped on the open one only
-  CHECK(only<close_socket>(out).size() == 1);  // url_b was waiting to reconnect
+  CHECK(only<close_socket>(out).empty());  // url_b was waiting; url_a lingers
+  c.on_timer(at(6s));
+  out = drain(c);
+  REQUIRE(out.size() == 1);
+  CHECK(std::get<close_socket>(out[0]).url == url_a);
   CHECK(c.next_deadline() == std::nullopt);
   c.on_timer(at(10h));
   CHECK(drain(c).empty());
