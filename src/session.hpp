@@ -5,7 +5,9 @@
 //   - connections: accept_connection() for incoming ones, connection_opened() /
 //     connection_closed() for the ones poll_connect() asked for, bytes_received();
 //   - storage completions for the requests poll_storage() handed out;
-//   - user commands (add_torrent, add_magnet, remove_torrent, add_peer, priorities).
+//   - user commands (add_torrent, add_magnet, remove_torrent, add_peer, priorities,
+//     streaming readers and reads, the BEP 10 extension API);
+//   - optionally, bytes_sent() for upload flow control (send_buffer_limit).
 // and drains, after every call, in this order:
 //   poll_transmit()  bytes to send on a connection (small messages coalesced),
 //   poll_close()     connections to close (after their last bytes were sent),
@@ -17,12 +19,10 @@
 // exceptions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <variant>
 #include <vector>
