@@ -1,0 +1,277 @@
+// The client facade: two clients and a scripted WebSocket tracker (bittorrent-tracker's
+// JSON protocol, in memory) move a torrent over fake data channels.
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "client.hpp"
+
+using namespace wt;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string tracker_url = "ws://tracker.test/announce";
+
+struct net;
+
+// What bittorrent-tracker's server does with WebSocket announces: remember the peer,
+// relay offers to other peers of the swarm, relay answers to their to_peer_id.
+struct fake_tracker {
+  std::map<std::string, std::map<std::string, std::size_t>> swarms;  // info_hash -> peer_id -> host
+  std::vector<std::string> received;
+  std::vector<std::pair<std::size_t, std::string>> handle(std::size_t from, const std::string& text) {
+    received.push_back(text);
+    std::vector<std::pair<std::size_t, std::string>> out;
+    json m = json::parse(text);
+    if (m["action"] != "announce") return out;
+    const std::string ih = m["info_hash"], pid = m["peer_id"];
+    auto& swarm = swarms[ih];
+    if (m.value("event", "") == "stopped") {
+      swarm.erase(pid);
+      return out;
+    }
+    swarm[pid] = from;
+    if (m.contains("answer")) {
+      auto to = swarm.find(m["to_peer_id"].get<std::string>());
+      if (to != swarm.end())
+        out.emplace_back(to->second, json{{"action", "announce"}, {"answer", m["answer"]}, {"offer_id", m["offer_id"]},
+                                          {"peer_id", pid}, {"info_hash", ih}}.dump());
+      return out;
+    }
+    out.emplace_back(from, json{{"action", "announce"}, {"interval", 120}, {"info_hash", ih},
+                                {"complete", 0}, {"incomplete", swarm.size()}}.dump());
+    if (m.contains("offers")) {
+      std::size_t i = 0;
+      for (const auto& [other_id, host] : swarm) {
+        if (other_id == pid || i >= m["offers"].size()) continue;
+        const auto& o = m["offers"][i++];
+        out.emplace_back(host, json{{"action", "announce"}, {"offer", o["offer"]}, {"offer_id", o["offer_id"]},
+                                    {"peer_id", pid}, {"info_hash", ih}}.dump());
+      }
+    }
+    return out;
+  }
+};
+
+struct host {
+  std::unique_ptr<client> c;
+  std::vector<client_event> events;
+  std::set<std::string> open_sockets;
+  bool finished = false;
+};
+
+// Hosts, the tracker and the "WebRTC" between them. Every action is queued, so no client
+// is re-entered while it is being drained.
+struct net {
+  std::vector<host> hosts;
+  fake_tracker tracker;
+  std::deque<std::function<void()>> actions;
+  time_point now{std::chrono::seconds(1)};
+  std::map<std::string, std::pair<std::size_t, std::uint32_t>> offers;   // sdp -> offerer
+  std::map<std::string, std::pair<std::size_t, std::uint32_t>> answers;  // answer sdp -> offerer
+  std::map<std::pair<std::size_t, std::uint32_t>, std::pair<std::size_t, std::uint32_t>> links;
+  std::size_t offers_made = 0, channels_opened = 0;
+
+  std::size_t add(client_settings s) {
+    s.session.seed = hosts.size() + 7;
+    hosts.push_back({std::make_unique<client>(s), {}, {}, false});
+    return hosts.size() - 1;
+  }
+
+  void drain(std::size_t i) {
+    client& c = *hosts[i].c;
+    while (auto o = c.poll()) {
+      if (auto* open = std::get_if<client_out::open_socket>(&*o)) {
+        actions.push_back([this, i, url = open->url] {
+          hosts[i].open_sockets.insert(url);
+          hosts[i].c->socket_opened(url, now);
+        });
+      } else if (auto* send_text = std::get_if<client_out::send_text>(&*o)) {
+        for (auto& [to, text] : tracker.handle(i, send_text->text))
+          actions.push_back([this, to = to, text = text, url = send_text->url] { hosts[to].c->text_received(url, text, now); });
+      } else if (auto* offer = std::get_if<client_out::create_offer>(&*o)) {
+        const std::string sdp = "offer " + std::to_string(i) + " " + std::to_string(offer->peer.value);
+        offers[sdp] = {i, offer->peer.value};
+        ++offers_made;
+        actions.push_back([this, i, p = offer->peer, sdp] { hosts[i].c->offer_created(p, sdp, now); });
+      } else if (auto* answer = std::get_if<client_out::create_answer>(&*o)) {
+        const std::string sdp = "answer " + std::to_string(i) + " " + std::to_string(answer->peer.value);
+        REQUIRE(offers.contains(answer->sdp));
+        answers[sdp] = offers[answer->sdp];
+        links[{i, answer->peer.value}] = offers[answer->sdp];
+        links[offers[answer->sdp]] = {i, answer->peer.value};
+        actions.push_back([this, i, p = answer->peer, sdp] { hosts[i].c->answer_created(p, sdp, now); });
+      } else if (auto* set = std::get_if<client_out::set_answer>(&*o)) {
+        REQUIRE(answers.contains(set->sdp));
+        REQUIRE(answers[set->sdp] == std::make_pair(i, set->peer.value));
+        const auto other = links.at({i, set->peer.value});
+        ++channels_opened;
+        actions.push_back([this, i, p = set->peer, other] {
+          hosts[i].c->channel_opened(p, now);
+          hosts[other.first].c->channel_opened(peer_handle{other.second}, now);
+        });
+      } else if (auto* send = std::get_if<client_out::send>(&*o)) {
+        auto it = links.find({i, send->peer.value});
+        if (it == links.end()) continue;
+        const auto to = it->second;
+        const std::size_t n = send->data.size();
+        actions.push_back([this, to, data = std::move(send->data)] {
+          hosts[to.first].c->channel_data(peer_handle{to.second}, data, now);
+        });
+        actions.push_back([this, i, p = send->peer, n] { hosts[i].c->channel_sent(p, n, now); });
+      } else if (auto* close = std::get_if<client_out::close_peer>(&*o)) {
+        auto it = links.find({i, close->peer.value});
+        if (it == links.end()) continue;
+        const auto to = it->second;
+        links.erase(it);
+        links.erase(to);
+        actions.push_back([this, to] { hosts[to.first].c->channel_closed(peer_handle{to.second}, now); });
+      } else if (auto* event = std::get_if<client_event>(&*o)) {
+        if (auto* se = std::get_if<session_event>(event); se && std::holds_alternative<torrent_finished_event>(*se))
+          hosts[i].finished = true;
+        hosts[i].events.push_back(std::move(*event));
+      }
+    }
+  }
+
+  // Runs until `done` or the virtual clock passes `limit`.
+  bool run(const std::function<bool()>& done, duration limit = std::chrono::minutes(5)) {
+    const time_point end = now + limit;
+    while (now < end) {
+      for (std::size_t i = 0; i < hosts.size(); ++i) drain(i);
+      while (!actions.empty()) {
+        auto a = std::move(actions.front());
+        actions.pop_front();
+        a();
+        for (std::size_t i = 0; i < hosts.size(); ++i) drain(i);
+      }
+      if (done()) return true;
+      std::optional<time_point> next;
+      for (auto& h : hosts)
+        if (auto d = h.c->next_deadline()) next = next ? std::min(*next, *d) : *d;
+      now = std::max(now + std::chrono::milliseconds(1), next.value_or(now + std::chrono::seconds(1)));
+      for (auto& h : hosts) h.c->on_timer(now);
+    }
+    return done();
+  }
+};
+
+byte_buffer random_bytes(std::size_t n, std::uint32_t seed) {
+  byte_buffer b(n);
+  for (auto& x : b) {
+    seed = seed * 1664525u + 1013904223u;
+    x = static_cast<std::uint8_t>(seed >> 24);
+  }
+  return b;
+}
+
+byte_buffer make_torrent(byte_view data, std::vector<std::string> trackers) {
+  input_file f{"data.bin", data};
+  create_options o;
+  o.piece_length = 32 * 1024;
+  for (auto& t : trackers) o.announce_list.push_back({t});
+  return *create_torrent(std::span<const input_file>(&f, 1), o);
+}
+
+template <class E>
+std::size_t count_events(const host& h) {
+  std::size_t n = 0;
+  for (const auto& e : h.events)
+    if (auto* se = std::get_if<session_event>(&e); se && std::holds_alternative<E>(*se)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("[client] ws tracker URLs only, once each", "[client]") {
+  CHECK(websocket_trackers({"udp://a:1", "wss://b", "ws://c/x", "wss://b", "http://d"}) ==
+        std::vector<std::string>{"wss://b", "ws://c/x"});
+}
+
+TEST_CASE("[client] two clients move a torrent through a tracker and data channels", "[client]") {
+  const byte_buffer data = random_bytes(300 * 1024 + 123, 42);
+  net n;
+  const std::size_t seeder = n.add({});
+  const std::size_t leecher = n.add({});
+
+  SECTION("from the .torrent") {
+    const byte_buffer torrent = make_torrent(data, {tracker_url, "udp://ignored:1"});
+    auto ts = n.hosts[seeder].c->add_torrent(torrent, byte_view(data), n.now);
+    REQUIRE(ts.ok());
+    auto tl = n.hosts[leecher].c->add_torrent(torrent, std::nullopt, n.now);
+    REQUIRE(tl.ok());
+    REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
+    const byte_view got = n.hosts[leecher].c->stored_bytes(*tl, 0, static_cast<std::int64_t>(data.size()));
+    CHECK(byte_buffer(got.begin(), got.end()) == data);
+    CHECK(n.hosts[seeder].open_sockets == std::set<std::string>{tracker_url});  // udp:// is skipped
+    CHECK(n.offers_made > 0);
+    CHECK(n.channels_opened >= 1);
+    // The leecher told the tracker it completed.
+    bool completed = false;
+    for (const auto& t : n.tracker.received)
+      if (t.find("\"completed\"") != std::string::npos) completed = true;
+    CHECK(completed);
+    CHECK(count_events<peer_connected_event>(n.hosts[leecher]) >= 1);
+
+    SECTION("removing the torrent announces stopped and closes its channels") {
+      n.hosts[leecher].c->remove_torrent(*tl, n.now);
+      n.run([] { return false; }, std::chrono::seconds(2));
+      CHECK(n.hosts[leecher].c->open_peers() == 0);
+      bool stopped = false;
+      for (const auto& t : n.tracker.received)
+        if (t.find("\"stopped\"") != std::string::npos) stopped = true;
+      CHECK(stopped);
+    }
+  }
+
+  SECTION("from a magnet link (metadata from the seeder)") {
+    const byte_buffer torrent = make_torrent(data, {});
+    auto ts = n.hosts[seeder].c->add_torrent(torrent, byte_view(data), n.now);
+    REQUIRE(ts.ok());
+    // The seeder's torrent has no tracker: add it through the default trackers instead.
+    client_settings s;
+    s.default_trackers = {tracker_url};
+    net n2;
+    const std::size_t a = n2.add(s), b = n2.add(s);
+    REQUIRE(n2.hosts[a].c->add_torrent(torrent, byte_view(data), n2.now).ok());
+    const std::string magnet =
+        "magnet:?xt=urn:btih:" + to_hex(parse_metainfo(torrent)->info_hash) + "&dn=data.bin";
+    auto tb = n2.hosts[b].c->add_magnet(magnet, n2.now);
+    REQUIRE(tb.ok());
+    REQUIRE(n2.run([&] { return n2.hosts[b].finished; }));
+    CHECK(count_events<metadata_received_event>(n2.hosts[b]) == 1);
+    const byte_view got = n2.hosts[b].c->stored_bytes(*tb, 0, static_cast<std::int64_t>(data.size()));
+    CHECK(byte_buffer(got.begin(), got.end()) == data);
+  }
+}
+
+TEST_CASE("[client] a failed offer and a closed channel are tolerated", "[client]") {
+  net n;
+  client_settings s;
+  s.default_trackers = {tracker_url};
+  const std::size_t a = n.add(s);
+  const byte_buffer data = random_bytes(40000, 1);
+  REQUIRE(n.hosts[a].c->add_torrent(make_torrent(data, {}), std::nullopt, n.now).ok());
+  // Open the socket, then fail every offer: the announce still goes out, without offers.
+  n.hosts[a].c->socket_opened(tracker_url, n.now);
+  std::size_t failed = 0;
+  bool announced = false;
+  while (auto o = n.hosts[a].c->poll()) {
+    if (auto* x = std::get_if<client_out::create_offer>(&*o)) {
+      n.hosts[a].c->offer_created(x->peer, "", n.now);
+      ++failed;
+    } else if (auto* t = std::get_if<client_out::send_text>(&*o)) {
+      if (t->text.find("announce") != std::string::npos) announced = true;
+    }
+  }
+  CHECK(failed == 5);
+  CHECK(n.hosts[a].c->open_peers() == 0);
+  CHECK(announced);
+  n.hosts[a].c->channel_closed(peer_handle{12345}, n.now);  // unknown: ignored
+}
