@@ -191,8 +191,14 @@ class client {
 
   void socket_opened(const std::string& url, time_point now);
   // The socket closed or failed to open: pending offers on it are cancelled and a
-  // reconnect is scheduled with jittered exponential backoff.
+  // reconnect is scheduled with jittered exponential backoff (backoff_base doubling up
+  // to backoff_cap, ± backoff_jitter_percent); the first well-formed announce or scrape
+  // message on a socket resets it. After a reconnect every torrent announces "started".
+  // Messages arriving on a socket that is not open are ignored.
   void socket_closed(const std::string& url, time_point now);
+  // One text frame. Malformed input, unknown actions, failure reasons and warning
+  // messages become `warning` outputs; nothing here throws. Messages for torrents not
+  // announced on this tracker, and our own offers/answers echoed back, are ignored.
   void text_received(const std::string& url, std::string_view text, time_point now);
 
   // The reply to create_offers: sends the announce that waited for these offers.
