@@ -11,10 +11,14 @@
 #include <emscripten/val.h>
 
 #include <cstdint>
+#include <optional>
+#include <type_traits>
+#include <variant>
 #include <string>
 #include <vector>
 
 #include "bytes.hpp"
+#include "client.hpp"
 #include "error.hpp"
 #include "magnet.hpp"
 #include "metainfo.hpp"
@@ -263,6 +267,223 @@ val make_magnet(const val& link) {
   return val(wt::make_magnet(l));
 }
 
+// --- the client facade ------------------------------------------------------------
+//
+// One wt::client behind plain calls: times are milliseconds (performance.now()), ids are
+// numbers, outputs are plain objects with a `type`. web/client.js wraps it; users never
+// see this handle.
+
+wt::time_point at_ms(double now_ms) {
+  return wt::time_point{wt::duration{static_cast<std::int64_t>(now_ms * 1000.0)}};
+}
+
+val torrent_info(const wt::metainfo& m) {
+  val out = val::object();
+  out.set("infoHash", wt::to_hex(m.info_hash));
+  out.set("name", m.name);
+  out.set("length", static_cast<double>(m.total_length));
+  out.set("pieceLength", static_cast<double>(m.piece_length));
+  out.set("pieces", m.piece_count());
+  out.set("infoBuffer", copy_bytes(m.info_bytes));
+  val files = val::array();
+  for (std::uint32_t i = 0; i < m.files.size(); ++i) {
+    const wt::file_entry& f = m.files[i];
+    if (f.pad) continue;
+    val file = val::object();
+    file.set("path", m.path(wt::file_index{i}));
+    file.set("name", m.multi_file ? f.name() : m.name);
+    file.set("length", static_cast<double>(f.length));
+    file.set("offset", static_cast<double>(f.offset));
+    files.call<void>("push", file);
+  }
+  out.set("files", files);
+  return out;
+}
+
+val event_value(const wt::client_event& e) {
+  val out = val::object();
+  auto set_torrent = [&](wt::torrent_id t) { out.set("torrent", t.value); };
+  if (auto* se = std::get_if<wt::session_event>(&e)) {
+    std::visit([&](const auto& ev) {
+      using T = std::decay_t<decltype(ev)>;
+      if constexpr (std::is_same_v<T, wt::metadata_received_event>) {
+        out.set("type", std::string("metadata")); set_torrent(ev.torrent);
+      } else if constexpr (std::is_same_v<T, wt::piece_verified_event>) {
+        out.set("type", std::string("piece")); set_torrent(ev.torrent); out.set("piece", ev.piece.value);
+      } else if constexpr (std::is_same_v<T, wt::hash_failed_event>) {
+        out.set("type", std::string("hashFailed")); set_torrent(ev.torrent); out.set("piece", ev.piece.value);
+      } else if constexpr (std::is_same_v<T, wt::torrent_finished_event>) {
+        out.set("type", std::string("done")); set_torrent(ev.torrent);
+      } else if constexpr (std::is_same_v<T, wt::peer_connected_event>) {
+        out.set("type", std::string("peerConnected")); set_torrent(ev.torrent);
+        out.set("connection", ev.connection.value);
+      } else if constexpr (std::is_same_v<T, wt::peer_disconnected_event>) {
+        out.set("type", std::string("peerDisconnected")); set_torrent(ev.torrent);
+        out.set("connection", ev.connection.value); out.set("reason", ev.reason);
+      } else if constexpr (std::is_same_v<T, wt::peer_banned_event>) {
+        out.set("type", std::string("peerBanned")); set_torrent(ev.torrent);
+      } else if constexpr (std::is_same_v<T, wt::warning_event>) {
+        out.set("type", std::string("warning")); set_torrent(ev.torrent);
+        out.set("code", std::string(errc_name(ev.code))); out.set("message", ev.message);
+      } else if constexpr (std::is_same_v<T, wt::torrent_error_event>) {
+        out.set("type", std::string("error")); set_torrent(ev.torrent); out.set("message", ev.message);
+      } else {
+        out.set("type", std::string("other"));  // extension, read and stats events: not used yet
+      }
+    }, *se);
+  } else if (auto* w = std::get_if<wt::tracker_warning_event>(&e)) {
+    out.set("type", std::string("warning"));
+    out.set("torrent", w->torrent ? static_cast<int>(w->torrent->value) : -1);
+    out.set("code", std::string(errc_name(w->err.code)));
+    out.set("message", w->url + ": " + w->err.message());
+  } else if (auto* a = std::get_if<wt::tracker_announce_event>(&e)) {
+    out.set("type", std::string("announce"));
+    set_torrent(a->torrent);
+    out.set("url", a->url);
+    if (a->complete) out.set("complete", static_cast<double>(*a->complete));
+    if (a->incomplete) out.set("incomplete", static_cast<double>(*a->incomplete));
+  } else if (auto* c = std::get_if<wt::peer_channel_event>(&e)) {
+    out.set("type", std::string("channel"));
+    set_torrent(c->torrent);
+    out.set("peer", c->peer.value);
+    out.set("connection", c->connection.value);
+  }
+  return out;
+}
+
+class js_client {
+ public:
+  // opts: {trackers: [url], seed, sendBufferLimit, offersPerAnnounce}
+  explicit js_client(const val& opts) : client_(settings_of(opts)) {}
+
+  std::string peer_id() const { return wt::to_hex(client_.peer_id()); }
+
+  // A buffer in wasm memory for the next channel_data / add_torrent input.
+  std::uintptr_t reserve(std::size_t n) {
+    if (input_.size() < n) input_.resize(n);
+    return reinterpret_cast<std::uintptr_t>(input_.data());
+  }
+
+  // The .torrent at (ptr, length); content (the whole data) at (cptr, clength) when seeding.
+  val add_torrent(std::uintptr_t ptr, std::size_t length, std::uintptr_t cptr, std::size_t clength,
+                  bool seed, double now) {
+    std::optional<wt::byte_view> content;
+    if (seed) content = heap_bytes(cptr, clength);
+    auto t = client_.add_torrent(heap_bytes(ptr, length), content, at_ms(now));
+    if (!t) return error_value(t.err());
+    return val(t->value);
+  }
+  val add_magnet(const std::string& uri, double now) {
+    auto t = client_.add_magnet(uri, at_ms(now));
+    if (!t) return error_value(t.err());
+    return val(t->value);
+  }
+  void remove_torrent(std::uint32_t t, double now) { client_.remove_torrent(wt::torrent_id{t}, at_ms(now)); }
+
+  val info(std::uint32_t t) const {
+    const wt::metainfo* m = client_.engine().torrent_metainfo(wt::torrent_id{t});
+    return m ? torrent_info(*m) : val::null();
+  }
+  val stats(std::uint32_t t) const {
+    auto st = client_.engine().stats(wt::torrent_id{t});
+    if (!st) return val::null();
+    val out = val::object();
+    out.set("downloaded", static_cast<double>(st->downloaded));
+    out.set("uploaded", static_cast<double>(st->uploaded));
+    out.set("have", static_cast<double>(st->have));
+    out.set("total", static_cast<double>(st->total));
+    out.set("progress", st->progress);
+    out.set("downloadSpeed", st->download_rate);
+    out.set("uploadSpeed", st->upload_rate);
+    out.set("peers", st->peers);
+    out.set("hasMetadata", st->has_metadata);
+    out.set("finished", st->finished);
+    return out;
+  }
+  // A copy of stored bytes (null when not there).
+  val read(std::uint32_t t, double offset, double length) const {
+    auto bytes = client_.stored_bytes(wt::torrent_id{t}, static_cast<std::int64_t>(offset),
+                                      static_cast<std::int64_t>(length));
+    if (bytes.size() != static_cast<std::size_t>(length)) return val::null();
+    return copy_bytes(bytes);
+  }
+
+  void socket_opened(const std::string& url, double now) { client_.socket_opened(url, at_ms(now)); }
+  void socket_closed(const std::string& url, double now) { client_.socket_closed(url, at_ms(now)); }
+  void text_received(const std::string& url, const std::string& text, double now) {
+    client_.text_received(url, text, at_ms(now));
+  }
+  void offer_created(std::uint32_t p, const std::string& sdp, double now) {
+    client_.offer_created(wt::peer_handle{p}, sdp, at_ms(now));
+  }
+  void answer_created(std::uint32_t p, const std::string& sdp, double now) {
+    client_.answer_created(wt::peer_handle{p}, sdp, at_ms(now));
+  }
+  void channel_opened(std::uint32_t p, double now) { client_.channel_opened(wt::peer_handle{p}, at_ms(now)); }
+  // The bytes are in the reserve() buffer.
+  void channel_data(std::uint32_t p, std::size_t length, double now) {
+    client_.channel_data(wt::peer_handle{p}, wt::byte_view(input_.data(), std::min(length, input_.size())),
+                         at_ms(now));
+  }
+  void channel_closed(std::uint32_t p, double now) { client_.channel_closed(wt::peer_handle{p}, at_ms(now)); }
+  void channel_sent(std::uint32_t p, double bytes, double now) {
+    client_.channel_sent(wt::peer_handle{p}, static_cast<std::size_t>(bytes), at_ms(now));
+  }
+
+  void on_timer(double now) { client_.on_timer(at_ms(now)); }
+  // Milliseconds, or -1 when nothing is due.
+  double next_deadline() const {
+    auto d = client_.next_deadline();
+    if (!d) return -1;
+    return static_cast<double>(d->time_since_epoch().count()) / 1000.0;
+  }
+
+  // The next output as {type, ...}, or null.
+  val poll() {
+    auto o = client_.poll();
+    if (!o) return val::null();
+    val out = val::object();
+    namespace co = wt::client_out;
+    if (auto* os = std::get_if<co::open_socket>(&*o)) {
+      out.set("type", std::string("openSocket")); out.set("url", os->url);
+    } else if (auto* st = std::get_if<co::send_text>(&*o)) {
+      out.set("type", std::string("sendText")); out.set("url", st->url); out.set("text", st->text);
+    } else if (auto* cs = std::get_if<co::close_socket>(&*o)) {
+      out.set("type", std::string("closeSocket")); out.set("url", cs->url);
+    } else if (auto* cr = std::get_if<co::create_offer>(&*o)) {
+      out.set("type", std::string("createOffer")); out.set("peer", cr->peer.value);
+    } else if (auto* ca = std::get_if<co::create_answer>(&*o)) {
+      out.set("type", std::string("createAnswer")); out.set("peer", ca->peer.value); out.set("sdp", ca->sdp);
+    } else if (auto* sa = std::get_if<co::set_answer>(&*o)) {
+      out.set("type", std::string("setAnswer")); out.set("peer", sa->peer.value); out.set("sdp", sa->sdp);
+    } else if (auto* cp = std::get_if<co::close_peer>(&*o)) {
+      out.set("type", std::string("closePeer")); out.set("peer", cp->peer.value); out.set("reason", cp->reason);
+    } else if (auto* sd = std::get_if<co::send>(&*o)) {
+      out.set("type", std::string("send")); out.set("peer", sd->peer.value); out.set("data", copy_bytes(sd->data));
+    } else if (auto* ev = std::get_if<wt::client_event>(&*o)) {
+      out = event_value(*ev);
+      out.set("event", true);
+    }
+    return out;
+  }
+
+ private:
+  static wt::client_settings settings_of(const val& opts) {
+    wt::client_settings s;
+    if (opts.isUndefined() || opts.isNull()) return s;
+    s.default_trackers = strings_of(opts["trackers"]);
+    if (opts["seed"].isNumber()) s.session.seed = static_cast<std::uint64_t>(opts["seed"].as<double>());
+    if (opts["sendBufferLimit"].isNumber())
+      s.send_buffer_limit = static_cast<std::uint32_t>(opts["sendBufferLimit"].as<double>());
+    if (opts["offersPerAnnounce"].isNumber())
+      s.tracker.offers_per_announce = static_cast<std::size_t>(opts["offersPerAnnounce"].as<double>());
+    return s;
+  }
+
+  wt::client client_;
+  std::vector<std::uint8_t> input_;
+};
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(wasmtorrent) {
@@ -271,4 +492,27 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::function("default_piece_length", &default_piece_length);
   emscripten::function("parse_magnet", &parse_magnet);
   emscripten::function("make_magnet", &make_magnet);
+
+  emscripten::class_<js_client>("Client")
+      .constructor<val>()
+      .function("peerId", &js_client::peer_id)
+      .function("reserve", &js_client::reserve)
+      .function("addTorrent", &js_client::add_torrent)
+      .function("addMagnet", &js_client::add_magnet)
+      .function("removeTorrent", &js_client::remove_torrent)
+      .function("info", &js_client::info)
+      .function("stats", &js_client::stats)
+      .function("read", &js_client::read)
+      .function("socketOpened", &js_client::socket_opened)
+      .function("socketClosed", &js_client::socket_closed)
+      .function("textReceived", &js_client::text_received)
+      .function("offerCreated", &js_client::offer_created)
+      .function("answerCreated", &js_client::answer_created)
+      .function("channelOpened", &js_client::channel_opened)
+      .function("channelData", &js_client::channel_data)
+      .function("channelClosed", &js_client::channel_closed)
+      .function("channelSent", &js_client::channel_sent)
+      .function("onTimer", &js_client::on_timer)
+      .function("nextDeadline", &js_client::next_deadline)
+      .function("poll", &js_client::poll);
 }

@@ -3,6 +3,8 @@
 // the C++ engine. Each entry point supplies `load(options)`, which returns the Emscripten
 // module (a promise), and the default options for its environment.
 
+import { makeClientClass } from './client.js'
+
 // create-torrent's default trackers, used when neither `announce` nor `announceList` is given.
 export const announceList = [
   ['udp://tracker.leechers-paradise.org:6969'],
@@ -184,7 +186,11 @@ export function createApi (load, defaults = {}) {
     })
   }
 
-  return { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError }
+  const api = { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError }
+  // The client class; the functions above are also its statics (WasmTorrent.parseTorrent).
+  const WasmTorrent = makeClientClass({ getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, WasmTorrentError })
+  Object.assign(WasmTorrent, api)
+  return { ...api, WasmTorrent }
 }
 
 // --- outputs: engine values -> the shapes of npm parse-torrent and magnet-uri --------
@@ -321,7 +327,7 @@ function toRanges (indices) {
 // create-torrent does: item.path (our {path, data} objects), else fullPath, else
 // webkitRelativePath (a folder picked with <input webkitdirectory>), else name.
 // The engine then applies create-torrent's rules (common folder -> name, junk files).
-function collectInputs (input, opts) {
+export function collectInputs (input, opts) {
   if (typeof FileList !== 'undefined' && input instanceof FileList) input = Array.from(input)
   const list = Array.isArray(input) ? input : [input]
   if (list.length === 0) throw invalid('createTorrent: no input files')

@@ -5,5 +5,5 @@ import { browserLoader } from './browser.js'
 
 const api = createApi(browserLoader(() => new URL('./wasmtorrent.wasm', import.meta.url)))
 
-export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError } = api
-export default api
+export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError, WasmTorrent } = api
+export default WasmTorrent

@@ -15,5 +15,5 @@ async function load ({ wasmBinary, wasmURL } = {}) {
 
 const api = createApi(load)
 
-export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError } = api
-export default api
+export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError, WasmTorrent } = api
+export default WasmTorrent

@@ -8,4 +8,5 @@ import { browserLoader } from './browser.js'
 const base = (typeof document !== 'undefined' && document.currentScript && document.currentScript.src) ||
   globalThis.location?.href
 
-globalThis.WasmTorrent = createApi(browserLoader(() => new URL('wasmtorrent.wasm', base)))
+// The client class, with init/parseTorrent/createTorrent/... as statics.
+globalThis.WasmTorrent = createApi(browserLoader(() => new URL('wasmtorrent.wasm', base))).WasmTorrent

@@ -1,0 +1,95 @@
+// The browser client end to end: pages (one browser context each = one peer) find each other
+// through a real bittorrent-tracker WebSocket server on 127.0.0.1 and move a torrent over
+// WebRTC data channels. Runs inside tests/browser/run.sh's network namespace (loopback only).
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import Server from 'bittorrent-tracker/server'
+import { startHarness } from './harness.mjs'
+
+const MiB = 1024 * 1024
+const size = Number(process.env.WT_E2E_MIB || 4) * MiB
+
+let h
+let tracker
+let trackerURL
+before(async () => {
+  tracker = new Server({ udp: false, http: false, ws: true, stats: false })
+  tracker.on('error', err => console.error('tracker error', err))
+  await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
+  trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
+  h = await startHarness()
+})
+after(async () => {
+  await h?.close()
+  await new Promise(resolve => tracker ? tracker.close(resolve) : resolve())
+})
+
+// In page A: seed `size` random bytes; returns the magnet and the SHA-256 of the bytes.
+async function seed ({ size, trackerURL }) {
+  const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
+  const data = new Uint8Array(size)
+  for (let o = 0; o < size; o += 65536) crypto.getRandomValues(data.subarray(o, Math.min(size, o + 65536)))
+  const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+  window.client = client
+  client.on('warning', w => console.log('warning', w.message))
+  const torrent = await client.seedAsync(new File([data], 'random.bin'))
+  return {
+    magnet: torrent.magnetURI,
+    infoHash: torrent.infoHash,
+    sha256: hex(await crypto.subtle.digest('SHA-256', data)),
+    done: torrent.done,
+    progress: torrent.progress
+  }
+}
+
+// In page B: download from the magnet alone; returns the SHA-256 of what arrived.
+async function leech ({ magnet, trackerURL }) {
+  const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
+  const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+  window.client = client
+  const start = performance.now()
+  const torrent = client.add(magnet)
+  const events = { infoHash: 0, metadata: 0, ready: 0, download: 0, wire: 0 }
+  for (const name of Object.keys(events)) torrent.on(name, () => events[name]++)
+  await new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
+  const ms = performance.now() - start
+  const buffer = await torrent.files[0].arrayBuffer()
+  return {
+    sha256: hex(await crypto.subtle.digest('SHA-256', buffer)),
+    length: buffer.byteLength,
+    name: torrent.name,
+    infoHash: torrent.infoHash,
+    progress: torrent.progress,
+    downloaded: torrent.downloaded,
+    events,
+    ms
+  }
+}
+
+test(`two pages: A seeds ${size / MiB} MiB, B downloads it from the magnet`, { timeout: 180_000 }, async () => {
+  const a = await h.newPage('/tests/browser/pages/client.html')
+  const b = await h.newPage('/tests/browser/pages/client.html')
+  const seeded = await a.evaluate(seed, { size, trackerURL })
+  assert.equal(seeded.done, true)
+  assert.equal(seeded.progress, 1)
+  assert.match(seeded.magnet, /^magnet:\?xt=urn:btih:[0-9a-f]{40}/)
+
+  const got = await b.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  console.log(`# ${size / MiB} MiB in ${(got.ms / 1000).toFixed(2)} s: ${(size / MiB / (got.ms / 1000)).toFixed(1)} MiB/s`)
+  assert.equal(got.length, size)
+  assert.equal(got.sha256, seeded.sha256, 'byte-exact')
+  assert.equal(got.infoHash, seeded.infoHash)
+  assert.equal(got.name, 'random.bin')
+  assert.equal(got.progress, 1)
+  assert.equal(got.events.infoHash, 1)
+  assert.equal(got.events.metadata, 1)
+  assert.equal(got.events.ready, 1)
+  assert.ok(got.events.download > 0)
+  assert.ok(got.events.wire >= 1)
+
+  await a.evaluate(() => window.client.destroy())
+  await b.evaluate(() => window.client.destroy())
+  assert.deepEqual(a.errors, [], 'no errors in page A')
+  assert.deepEqual(b.errors, [], 'no errors in page B')
+  assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})

@@ -1,0 +1,615 @@
+// The browser client: WebTorrent-compatible Client / Torrent / File over the engine's client
+// facade (bindings: M.Client). This file only moves bytes and adapts browser objects:
+//   - the run loop: after every input, drain engine outputs; one timer at the engine's
+//     next deadline; events dispatched in a batch after the drain;
+//   - WebSocket shim: one socket per tracker URL, as the engine asks;
+//   - RTCPeerConnection / RTCDataChannel shim: non-trickle offers and answers (the SDP is
+//     handed out once ICE gathering completed), any channel label, arraybuffer messages,
+//     writes chunked, backpressure with bufferedAmountLowThreshold, bytes-sent reports,
+//     connect timeouts.
+// Trackers, offers/answers routing, the BitTorrent protocol and storage are in C++.
+
+const MESSAGE_SIZE = 64 * 1024           // bytes per data-channel message (Chromium takes 256 KiB)
+const BUFFER_HIGH = 1024 * 1024          // stop writing into a channel above this bufferedAmount
+const BUFFER_LOW = 256 * 1024            // bufferedAmountLowThreshold: resume below this
+const ICE_GATHER_TIMEOUT = 5000          // ms: hand out what was gathered by then
+const CONNECT_TIMEOUT = 25000            // ms: answer/offer applied, channel still not open
+const DEFAULT_ICE_SERVERS = [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }]
+
+const now = () => performance.now()
+
+// A tiny EventEmitter (on/once/off/emit), enough for the WebTorrent API.
+export class Emitter {
+  constructor () { this._listeners = new Map() }
+  on (name, fn) {
+    if (!this._listeners.has(name)) this._listeners.set(name, [])
+    this._listeners.get(name).push(fn)
+    return this
+  }
+
+  once (name, fn) {
+    const wrapper = (...args) => { this.off(name, wrapper); fn.apply(this, args) }
+    wrapper.listener = fn
+    return this.on(name, wrapper)
+  }
+
+  off (name, fn) {
+    const list = this._listeners.get(name)
+    if (list) this._listeners.set(name, list.filter(l => l !== fn && l.listener !== fn))
+    return this
+  }
+
+  removeListener (name, fn) { return this.off(name, fn) }
+  listenerCount (name) { return (this._listeners.get(name) ?? []).length }
+
+  emit (name, ...args) {
+    const list = this._listeners.get(name)
+    if (!list || list.length === 0) {
+      if (name === 'error') throw args[0]
+      return false
+    }
+    for (const fn of [...list]) fn.apply(this, args)
+    return true
+  }
+}
+
+function waitForIce (pc) {
+  return new Promise(resolve => {
+    if (pc.iceGatheringState === 'complete') return resolve()
+    const timer = setTimeout(done, ICE_GATHER_TIMEOUT)
+    function done () {
+      clearTimeout(timer)
+      pc.removeEventListener('icegatheringstatechange', check)
+      resolve()
+    }
+    function check () { if (pc.iceGatheringState === 'complete') done() }
+    pc.addEventListener('icegatheringstatechange', check)
+  })
+}
+
+// internals: { getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, WasmTorrentError }
+export function makeClientClass (internals) {
+  const { getModule, createTorrent, toMagnetURI, collectInputs, WasmTorrentError } = internals
+
+  class File {
+    constructor (torrent, { path, name, length, offset }) {
+      this._torrent = torrent
+      this.path = path
+      this.name = name
+      this.length = length
+      this.size = length
+      this.offset = offset
+    }
+
+    get downloaded () { return this.done ? this.length : Math.round(this.progress * this.length) }
+    get progress () { return this._torrent.progress }
+    get done () { return this._torrent.done }
+
+    // The whole file, once it is downloaded.
+    async arrayBuffer () {
+      await this._torrent._whenDone()
+      const bytes = this._torrent._client._engine.read(this._torrent._id, this.offset, this.length)
+      if (!bytes) throw new WasmTorrentError(`${this.path}: bytes not available`, { code: 'not_available' })
+      return bytes.buffer
+    }
+
+    async blob (opts = {}) {
+      return new Blob([await this.arrayBuffer()], opts)
+    }
+  }
+
+  class Torrent extends Emitter {
+    constructor (client, opts = {}) {
+      super()
+      this._client = client
+      this._id = null
+      this._opts = opts
+      this.infoHash = null
+      this.name = opts.name ?? null
+      this.files = []
+      this.length = 0
+      this.pieceLength = 0
+      this.ready = false
+      this.destroyed = false
+      this.paused = false
+      this._done = false
+      this._numPeers = 0
+    }
+
+    get magnetURI () {
+      if (!this.infoHash) return null
+      return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this._client._announce })
+    }
+
+    _stats () { return this._id === null || this.destroyed ? null : this._client._engine.stats(this._id) }
+    get progress () { return this._done ? 1 : (this._stats()?.progress ?? 0) }
+    get downloaded () { return this._stats()?.downloaded ?? 0 }
+    get received () { return this.downloaded }
+    get uploaded () { return this._stats()?.uploaded ?? 0 }
+    get downloadSpeed () { return this._stats()?.downloadSpeed ?? 0 }
+    get uploadSpeed () { return this._stats()?.uploadSpeed ?? 0 }
+    get numPeers () { return this._stats()?.peers ?? 0 }
+    get ratio () { return this.downloaded ? this.uploaded / this.downloaded : 0 }
+    get done () { return this._done }
+    get timeRemaining () {
+      const s = this._stats()
+      if (!s || this._done) return 0
+      return s.downloadSpeed > 0 ? ((s.total - s.have) / s.downloadSpeed) * 1000 : Infinity
+    }
+
+    _attach (id) {
+      this._id = id
+      this._client._byId.set(id, this)
+      const info = this._client._engine.info(id)
+      // The info-hash of a magnet comes from the link; of a .torrent from the metadata.
+      if (info) this._onMetadata(info)
+    }
+
+    _onMetadata (info = this._client._engine.info(this._id)) {
+      if (!info || this.ready) return
+      this.infoHash = info.infoHash
+      this.name = info.name
+      this.length = info.length
+      this.pieceLength = info.pieceLength
+      this.files = info.files.map(f => new File(this, f))
+      this.ready = true
+      this.emit('metadata')
+      this.emit('ready')
+    }
+
+    _onDone () {
+      if (this._done) return
+      this._done = true
+      this.emit('done')
+    }
+
+    _whenDone () {
+      if (this._done) return Promise.resolve()
+      return new Promise((resolve, reject) => {
+        this.once('done', resolve)
+        this.once('close', () => reject(new WasmTorrentError('torrent destroyed', { code: 'destroyed' })))
+      })
+    }
+
+    destroy (opts, cb) {
+      if (typeof opts === 'function') [opts, cb] = [undefined, opts]
+      this._client._remove(this)
+      cb?.(null)
+    }
+  }
+
+  class WasmTorrent extends Emitter {
+    // opts: { tracker: { announce: [url], rtcConfig }, peerId?, seed? }
+    constructor (opts = {}) {
+      super()
+      this.torrents = []
+      this.destroyed = false
+      this._opts = opts
+      const tracker = opts.tracker === false ? {} : (opts.tracker ?? {})
+      this._announce = [].concat(tracker.announce ?? [])
+      this._rtcConfig = tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS }
+      this._byId = new Map()        // engine torrent id -> Torrent
+      this._sockets = new Map()     // url -> WebSocket
+      this._peers = new Map()       // engine peer id -> { pc, dc, queue, ... }
+      this._timer = null
+      this._timerAt = -1
+      this._events = []
+      this._engine = null
+      this.ready = getModule().then(M => {
+        if (this.destroyed) return
+        this._M = M
+        this._engine = new M.Client({
+          trackers: this._announce,
+          seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52)
+        })
+        this.peerId = this._engine.peerId()
+        this._drain()
+      })
+      this.ready.catch(err => this.emit('error', err))
+    }
+
+    get downloadSpeed () { return this.torrents.reduce((a, t) => a + t.downloadSpeed, 0) }
+    get uploadSpeed () { return this.torrents.reduce((a, t) => a + t.uploadSpeed, 0) }
+    get progress () {
+      const ts = this.torrents.filter(t => t.length > 0)
+      const total = ts.reduce((a, t) => a + t.length, 0)
+      return total ? ts.reduce((a, t) => a + t.progress * t.length, 0) / total : 0
+    }
+
+    get ratio () {
+      const down = this.torrents.reduce((a, t) => a + t.downloaded, 0)
+      return down ? this.torrents.reduce((a, t) => a + t.uploaded, 0) / down : 0
+    }
+
+    get (id) {
+      const hash = typeof id === 'string' ? (/btih:([0-9a-f]{40})/i.exec(id)?.[1] ?? id).toLowerCase() : id?.infoHash
+      return this.torrents.find(t => t === id || t.infoHash === hash) ?? null
+    }
+
+    // client.add(magnet | info-hash | .torrent bytes | Blob | URL, opts?, ontorrent?)
+    add (torrentId, opts = {}, ontorrent) {
+      if (typeof opts === 'function') [opts, ontorrent] = [{}, opts]
+      const torrent = new Torrent(this, opts)
+      this.torrents.push(torrent)
+      if (ontorrent) torrent.once('ready', () => ontorrent(torrent))
+      this._start(torrent, async () => {
+        await this.ready
+        if (typeof torrentId === 'string' && /^[0-9a-f]{40}$/i.test(torrentId)) torrentId = `magnet:?xt=urn:btih:${torrentId}`
+        if (typeof torrentId === 'string' && /^magnet:/.test(torrentId)) {
+          const hash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(torrentId)?.[1]
+          if (hash) { torrent.infoHash = hash.toLowerCase(); torrent.emit('infoHash', torrent.infoHash) }
+          return this._call(() => this._engine.addMagnet(torrentId, now()))
+        }
+        let bytes = torrentId
+        if (typeof torrentId === 'string' || torrentId instanceof URL) {
+          const res = await fetch(torrentId)
+          if (!res.ok) throw new WasmTorrentError(`${torrentId}: HTTP ${res.status}`, { code: 'fetch_failed' })
+          bytes = new Uint8Array(await res.arrayBuffer())
+        } else if (typeof Blob !== 'undefined' && torrentId instanceof Blob) {
+          bytes = new Uint8Array(await torrentId.arrayBuffer())
+        }
+        if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer ?? bytes)
+        return this._addBytes(bytes, null)
+      })
+      return torrent
+    }
+
+    // client.seed(File | Blob | Uint8Array | {path, data} | arrays | FileList, opts?, onseed?)
+    seed (input, opts = {}, onseed) {
+      if (typeof opts === 'function') [opts, onseed] = [{}, opts]
+      const torrent = new Torrent(this, opts)
+      this.torrents.push(torrent)
+      if (onseed) torrent.once('ready', () => onseed(torrent))
+      this._start(torrent, async () => {
+        await this.ready
+        const createOpts = { ...opts }
+        if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])
+        const torrentFile = await createTorrent(input, createOpts)
+        const info = await internals.parseTorrent(torrentFile)
+        // The content in the torrent's file order, matched to the inputs by path.
+        const items = collectInputs(input, { ...opts })
+        const pick = path => items.length === 1
+          ? items[0]
+          : items.find(it => path === it.path || path.endsWith('/' + it.path) || it.path.endsWith('/' + path))
+        const parts = []
+        for (const f of info.files) {
+          const item = pick(f.path)
+          if (!item) throw new WasmTorrentError(`seed: no input for ${f.path}`, { code: 'invalid_argument' })
+          parts.push(await item.read())
+        }
+        return this._addBytes(torrentFile, parts)
+      })
+      torrent.once('ready', () => torrent._onDone())
+      return torrent
+    }
+
+    addAsync (torrentId, opts) {
+      return new Promise((resolve, reject) => {
+        const t = this.add(torrentId, opts, resolve)
+        t.once('error', reject)
+      })
+    }
+
+    seedAsync (input, opts) {
+      return new Promise((resolve, reject) => {
+        const t = this.seed(input, opts, resolve)
+        t.once('error', reject)
+      })
+    }
+
+    remove (torrentId, opts, cb) {
+      if (typeof opts === 'function') [opts, cb] = [undefined, opts]
+      const t = this.get(torrentId)
+      if (t) this._remove(t)
+      cb?.(t ? null : new Error('No torrent with id ' + torrentId))
+      return Promise.resolve()
+    }
+
+    destroy (cb) {
+      if (this.destroyed) return cb?.(null)
+      this.destroyed = true
+      clearTimeout(this._timer)
+      for (const t of [...this.torrents]) this._remove(t)
+      for (const [peer] of this._peers) this._closePeer(peer)
+      for (const [, ws] of this._sockets) ws.close()
+      this._sockets.clear()
+      this._engine?.delete()
+      this._engine = null
+      cb?.(null)
+    }
+
+    // --- internals --------------------------------------------------------------------
+
+    _start (torrent, fn) {
+      fn().then(id => {
+        if (torrent.destroyed || this.destroyed) return
+        torrent._attach(id)
+        this._drain()
+        this.emit('torrent', torrent)
+        this.emit('add', torrent)
+      }).catch(err => {
+        this.torrents = this.torrents.filter(t => t !== torrent)
+        if (torrent.listenerCount('error') > 0) torrent.emit('error', err)
+        else this.emit('error', err)
+      })
+    }
+
+    // Engine calls return their value or {error}.
+    _call (fn) {
+      const v = fn()
+      if (v && typeof v === 'object' && v.error) {
+        const { code, message, position, context } = v.error
+        throw new WasmTorrentError(message, { code, position, context })
+      }
+      return v
+    }
+
+    _addBytes (torrentFile, parts) {
+      const M = this._M
+      const total = parts ? parts.reduce((a, p) => a + p.length, 0) : 0
+      const tptr = M._malloc(torrentFile.length)
+      const cptr = parts ? M._malloc(Math.max(total, 1)) : 0
+      try {
+        M.HEAPU8.set(torrentFile, tptr)
+        let offset = 0
+        for (const p of parts ?? []) { M.HEAPU8.set(p, cptr + offset); offset += p.length }
+        return this._call(() => this._engine.addTorrent(tptr, torrentFile.length, cptr, total, Boolean(parts), now()))
+      } finally {
+        M._free(tptr)
+        if (cptr) M._free(cptr)
+      }
+    }
+
+    _remove (torrent) {
+      if (torrent.destroyed) return
+      torrent.destroyed = true
+      this.torrents = this.torrents.filter(t => t !== torrent)
+      if (torrent._id !== null && this._engine) {
+        this._byId.delete(torrent._id)
+        this._engine.removeTorrent(torrent._id, now())
+        this._drain()
+      }
+      torrent.emit('close')
+      this.emit('remove', torrent)
+    }
+
+    // Feeds one input to the engine, then drains its outputs.
+    // Inside a drain (a shim reacting to an output), the running drain picks up the rest.
+    _input (fn) {
+      if (!this._engine) return
+      fn(this._engine, now())
+      if (!this._draining) this._drain()
+    }
+
+    _drain () {
+      const E = this._engine
+      if (!E || this._draining) return
+      this._draining = true
+      try {
+        for (let o = E.poll(); o !== null; o = E.poll()) {
+          if (o.event) this._events.push(o)
+          else this._output(o)
+          if (!this._engine) return
+        }
+      } finally {
+        this._draining = false
+      }
+      this._schedule()
+      if (this._events.length > 0 && !this._dispatching) {
+        this._dispatching = true
+        queueMicrotask(() => this._dispatch())
+      }
+    }
+
+    _schedule () {
+      const at = this._engine.nextDeadline()
+      if (at === this._timerAt) return
+      clearTimeout(this._timer)
+      this._timerAt = at
+      if (at < 0) return
+      this._timer = setTimeout(() => {
+        this._timerAt = -1
+        this._input(E => E.onTimer(now()))
+      }, Math.max(0, at - now()))
+    }
+
+    _dispatch () {
+      this._dispatching = false
+      const events = this._events
+      this._events = []
+      for (const e of events) {
+        const t = this._byId.get(e.torrent)
+        try {
+          switch (e.type) {
+            case 'metadata': t?._onMetadata(); break
+            case 'done': t?._onDone(); break
+            case 'piece': t?.emit('download', t.pieceLength); break
+            case 'peerConnected': t?.emit('wire', { connection: e.connection }); break
+            case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
+            case 'error': t?.emit('error', new WasmTorrentError(e.message, { code: 'torrent_error' })); break
+          }
+        } catch (err) {
+          queueMicrotask(() => { throw err }) // a listener threw: report it, keep dispatching
+        }
+      }
+    }
+
+    _output (o) {
+      switch (o.type) {
+        case 'openSocket': return this._openSocket(o.url)
+        case 'sendText': return this._sockets.get(o.url)?.readyState === 1 && this._sockets.get(o.url).send(o.text)
+        case 'closeSocket': {
+          const ws = this._sockets.get(o.url)
+          this._sockets.delete(o.url)
+          ws?.close()
+          return
+        }
+        case 'createOffer': return this._createOffer(o.peer)
+        case 'createAnswer': return this._createAnswer(o.peer, o.sdp)
+        case 'setAnswer': return this._setAnswer(o.peer, o.sdp)
+        case 'closePeer': return this._closePeer(o.peer)
+        case 'send': return this._send(o.peer, o.data)
+      }
+    }
+
+    // --- WebSocket --------------------------------------------------------------------
+
+    _openSocket (url) {
+      let ws
+      try {
+        ws = new WebSocket(url)
+      } catch {
+        queueMicrotask(() => this._input((E, t) => E.socketClosed(url, t)))
+        return
+      }
+      this._sockets.set(url, ws)
+      const current = () => this._sockets.get(url) === ws
+      ws.onopen = () => { if (current()) this._input((E, t) => E.socketOpened(url, t)) }
+      ws.onmessage = e => {
+        if (current() && typeof e.data === 'string') this._input((E, t) => E.textReceived(url, e.data, t))
+      }
+      ws.onclose = () => {
+        if (!current()) return
+        this._sockets.delete(url)
+        this._input((E, t) => E.socketClosed(url, t))
+      }
+      ws.onerror = () => {} // onclose follows
+    }
+
+    // --- WebRTC -----------------------------------------------------------------------
+
+    _newPeer (id) {
+      const pc = new RTCPeerConnection(this._rtcConfig)
+      const peer = { id, pc, dc: null, queue: [], queued: 0, handed: 0, reported: 0, open: false, closed: false, timer: null }
+      this._peers.set(id, peer)
+      pc.onconnectionstatechange = () => {
+        if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this._peerFailed(peer)
+      }
+      return peer
+    }
+
+    _startConnectTimer (peer) {
+      clearTimeout(peer.timer)
+      peer.timer = setTimeout(() => { if (!peer.open) this._peerFailed(peer) }, CONNECT_TIMEOUT)
+    }
+
+    _setupChannel (peer, dc) {
+      peer.dc = dc
+      dc.binaryType = 'arraybuffer'
+      dc.bufferedAmountLowThreshold = BUFFER_LOW
+      dc.onopen = () => {
+        if (peer.closed) return
+        peer.open = true
+        clearTimeout(peer.timer)
+        this._input((E, t) => E.channelOpened(peer.id, t))
+      }
+      dc.onmessage = e => {
+        if (peer.closed) return
+        const data = new Uint8Array(e.data)
+        this._input((E, t) => {
+          const ptr = E.reserve(data.length)
+          this._M.HEAPU8.set(data, ptr) // after reserve: memory may have grown
+          E.channelData(peer.id, data.length, t)
+        })
+      }
+      dc.onbufferedamountlow = () => this._flush(peer)
+      dc.onclose = () => this._peerFailed(peer)
+      dc.onerror = () => this._peerFailed(peer)
+    }
+
+    async _createOffer (id) {
+      const peer = this._newPeer(id)
+      try {
+        this._setupChannel(peer, peer.pc.createDataChannel('wasmtorrent'))
+        await peer.pc.setLocalDescription(await peer.pc.createOffer())
+        await waitForIce(peer.pc)
+        if (peer.closed) return
+        this._input((E, t) => E.offerCreated(id, peer.pc.localDescription.sdp, t))
+      } catch (err) {
+        this._closePeer(id)
+        this._input((E, t) => E.offerCreated(id, '', t))
+      }
+    }
+
+    async _createAnswer (id, sdp) {
+      const peer = this._newPeer(id)
+      peer.pc.ondatachannel = e => this._setupChannel(peer, e.channel) // any label
+      try {
+        await peer.pc.setRemoteDescription({ type: 'offer', sdp })
+        await peer.pc.setLocalDescription(await peer.pc.createAnswer())
+        await waitForIce(peer.pc)
+        if (peer.closed) return
+        this._startConnectTimer(peer)
+        this._input((E, t) => E.answerCreated(id, peer.pc.localDescription.sdp, t))
+      } catch (err) {
+        this._closePeer(id)
+        this._input((E, t) => E.answerCreated(id, '', t))
+      }
+    }
+
+    async _setAnswer (id, sdp) {
+      const peer = this._peers.get(id)
+      if (!peer) return
+      this._startConnectTimer(peer)
+      try {
+        await peer.pc.setRemoteDescription({ type: 'answer', sdp })
+      } catch (err) {
+        this._peerFailed(peer)
+      }
+    }
+
+    // Closed from our side (the engine asked, or shutdown): no report to the engine.
+    _closePeer (id) {
+      const peer = this._peers.get(id)
+      if (!peer) return
+      peer.closed = true
+      this._peers.delete(id)
+      clearTimeout(peer.timer)
+      try { peer.dc?.close() } catch {}
+      try { peer.pc.close() } catch {}
+    }
+
+    // Closed or failed on the browser's side: tell the engine.
+    _peerFailed (peer) {
+      if (peer.closed) return
+      this._closePeer(peer.id)
+      this._input((E, t) => E.channelClosed(peer.id, t))
+    }
+
+    _send (id, data) {
+      const peer = this._peers.get(id)
+      if (!peer || peer.closed) return
+      peer.queue.push(data)
+      peer.queued += data.length
+      peer.handed += data.length
+      this._flush(peer)
+    }
+
+    // Writes queued bytes in MESSAGE_SIZE messages while the channel's buffer allows, and
+    // reports to the engine what has left the buffer since the last report.
+    _flush (peer) {
+      const dc = peer.dc
+      if (!dc || peer.closed || dc.readyState !== 'open') return
+      try {
+        while (peer.queue.length > 0 && dc.bufferedAmount < BUFFER_HIGH) {
+          const head = peer.queue[0]
+          const n = Math.min(head.length, MESSAGE_SIZE)
+          dc.send(n === head.length ? head : head.subarray(0, n))
+          if (n === head.length) peer.queue.shift()
+          else peer.queue[0] = head.subarray(n)
+          peer.queued -= n
+        }
+      } catch (err) {
+        this._peerFailed(peer)
+        return
+      }
+      const sent = peer.handed - peer.queued - dc.bufferedAmount - peer.reported
+      if (sent > 0) {
+        peer.reported += sent
+        this._input((E, t) => E.channelSent(peer.id, sent, t))
+      }
+    }
+  }
+
+  return WasmTorrent
+}
