@@ -164,13 +164,112 @@ export function toMagnetURI (parsed: MagnetInput): string
 /** Makes a .torrent; the same files and options give the same info-hash as npm create-torrent. */
 export function createTorrent (input: CreateInput, opts?: CreateOptions): Promise<Uint8Array>
 
-declare const WasmTorrent: {
-  init: typeof init
-  parseTorrent: typeof parseTorrent
-  parseMagnet: typeof parseMagnet
-  toMagnetURI: typeof toMagnetURI
-  createTorrent: typeof createTorrent
-  announceList: typeof announceList
-  WasmTorrentError: typeof WasmTorrentError
+// --- the client (WebTorrent-compatible subset) ------------------------------------------
+
+/** A minimal EventEmitter (on/once/off/removeListener/emit), as WebTorrent's objects have. */
+export class Emitter {
+  on (event: string, listener: (...args: any[]) => void): this
+  once (event: string, listener: (...args: any[]) => void): this
+  off (event: string, listener: (...args: any[]) => void): this
+  removeListener (event: string, listener: (...args: any[]) => void): this
+  listenerCount (event: string): number
+  emit (event: string, ...args: any[]): boolean
 }
+
+export interface ClientOptions {
+  tracker?: false | {
+    /** WebSocket tracker URLs (ws:// or wss://) used for every torrent, besides the torrent's own. */
+    announce?: string[]
+    /** RTCPeerConnection configuration, e.g. { iceServers: [] }; default: public STUN servers. */
+    rtcConfig?: RTCConfiguration
+  }
+  /** Seed of the engine's random choices (peer id, piece picking); default: random. */
+  seed?: number
+}
+
+/** A file of a torrent in the client. */
+export interface ClientFile {
+  readonly path: string
+  readonly name: string
+  readonly length: number
+  readonly size: number
+  readonly offset: number
+  readonly downloaded: number
+  readonly progress: number
+  readonly done: boolean
+  /** The whole file; waits until the torrent is done. */
+  arrayBuffer (): Promise<ArrayBuffer>
+  blob (opts?: BlobPropertyBag): Promise<Blob>
+}
+
+/**
+ * A torrent in the client. Events: 'infoHash', 'metadata', 'ready', 'download' (bytes),
+ * 'wire', 'done', 'warning' (Error), 'error' (Error), 'close'.
+ */
+export class Torrent extends Emitter {
+  /** Known once the .torrent is parsed or from the magnet link; null before. */
+  readonly infoHash: string | null
+  readonly magnetURI: string | null
+  readonly name: string | null
+  readonly files: ClientFile[]
+  readonly length: number
+  readonly pieceLength: number
+  readonly ready: boolean
+  readonly done: boolean
+  readonly destroyed: boolean
+  readonly paused: boolean
+  readonly progress: number
+  readonly downloaded: number
+  readonly received: number
+  readonly uploaded: number
+  readonly downloadSpeed: number
+  readonly uploadSpeed: number
+  readonly numPeers: number
+  readonly ratio: number
+  /** Milliseconds at the current download rate. */
+  readonly timeRemaining: number
+  destroy (opts?: object, cb?: (err: Error | null) => void): void
+  destroy (cb?: (err: Error | null) => void): void
+}
+
+export type TorrentId = string | URL | Uint8Array | ArrayBuffer | Blob
+export type SeedInput = CreateInput
+
+/**
+ * The client. Events: 'torrent', 'add', 'remove', 'warning', 'error'.
+ * The package's functions are also its statics (WasmTorrent.parseTorrent, ...).
+ */
+declare class WasmTorrent extends Emitter {
+  constructor (opts?: ClientOptions)
+  readonly torrents: Torrent[]
+  readonly peerId?: string
+  readonly destroyed: boolean
+  /** Resolves once the WebAssembly module is loaded and the engine runs. */
+  readonly ready: Promise<void>
+  readonly downloadSpeed: number
+  readonly uploadSpeed: number
+  readonly progress: number
+  readonly ratio: number
+  /** A magnet URI, a 40-hex info-hash, .torrent bytes, a Blob or the URL of a .torrent. */
+  add (torrentId: TorrentId, opts?: object, ontorrent?: (torrent: Torrent) => void): Torrent
+  add (torrentId: TorrentId, ontorrent?: (torrent: Torrent) => void): Torrent
+  /** Makes a torrent of the input (as createTorrent) and seeds it from memory. */
+  seed (input: SeedInput, opts?: CreateOptions, onseed?: (torrent: Torrent) => void): Torrent
+  seed (input: SeedInput, onseed?: (torrent: Torrent) => void): Torrent
+  /** Promise forms: resolve when the torrent is ready (metadata known). */
+  addAsync (torrentId: TorrentId, opts?: object): Promise<Torrent>
+  seedAsync (input: SeedInput, opts?: CreateOptions): Promise<Torrent>
+  get (torrentId: string | Torrent): Torrent | null
+  remove (torrentId: string | Torrent, opts?: object, cb?: (err: Error | null) => void): Promise<void>
+  destroy (cb?: (err: Error | null) => void): void
+
+  static init: typeof init
+  static parseTorrent: typeof parseTorrent
+  static parseMagnet: typeof parseMagnet
+  static toMagnetURI: typeof toMagnetURI
+  static createTorrent: typeof createTorrent
+  static announceList: typeof announceList
+  static WasmTorrentError: typeof WasmTorrentError
+}
+export { WasmTorrent }
 export default WasmTorrent

@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.mjs: the hand-written .d.ts must accept the documented
 // uses and reject misuse (the @ts-expect-error lines).
 import WasmTorrent, { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError } from 'wasmtorrent'
-import type { ParsedTorrent, ParsedMagnet, CreateOptions } from 'wasmtorrent'
+import type { ParsedTorrent, ParsedMagnet, CreateOptions, Torrent } from 'wasmtorrent'
 
 export async function usage (): Promise<void> {
   await init({ wasmURL: new URL('https://example.invalid/wasmtorrent.wasm') })
@@ -45,4 +45,17 @@ export async function usage (): Promise<void> {
   await toMagnetURI(m).then(() => {})
   const sameApi: typeof parseTorrent = WasmTorrent.parseTorrent
   void sameApi
+}
+
+// The client: WebTorrent's shapes, plus Promise forms.
+export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+  const client = new WasmTorrent({ tracker: { announce: ['ws://127.0.0.1:8000'], rtcConfig: { iceServers: [] } } })
+  const seeded: Torrent = client.seed(new File([bytes], 'a.bin'), { name: 'a.bin' }, t => { void t.magnetURI })
+  const torrent = await client.addAsync('magnet:?xt=urn:btih:' + '0'.repeat(40))
+  torrent.on('done', () => {})
+  const buffer: ArrayBuffer = await torrent.files[0].arrayBuffer()
+  const speed: number = client.downloadSpeed + torrent.progress + torrent.numPeers
+  const hash: string | null = seeded.infoHash
+  void [buffer, speed, hash, WasmTorrent.createTorrent]
+  client.destroy()
 }
