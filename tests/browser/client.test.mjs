@@ -42,29 +42,35 @@ async function seed ({ size, trackerURL }) {
   }
 }
 
-// In page B: download from the magnet alone; returns the SHA-256 of what arrived.
+// In a leeching page: add the magnet alone; window.finished resolves with the SHA-256 of what
+// arrived once the torrent is done.
 async function leech ({ magnet, trackerURL }) {
   const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
   const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
   window.client = client
   const start = performance.now()
   const torrent = client.add(magnet)
+  window.torrent = torrent
   const events = { infoHash: 0, metadata: 0, ready: 0, download: 0, wire: 0 }
   for (const name of Object.keys(events)) torrent.on(name, () => events[name]++)
-  await new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
-  const ms = performance.now() - start
-  const buffer = await torrent.files[0].arrayBuffer()
-  return {
-    sha256: hex(await crypto.subtle.digest('SHA-256', buffer)),
-    length: buffer.byteLength,
-    name: torrent.name,
-    infoHash: torrent.infoHash,
-    progress: torrent.progress,
-    downloaded: torrent.downloaded,
-    events,
-    ms
-  }
+  window.finished = new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
+    .then(async () => {
+      const ms = performance.now() - start
+      const buffer = await torrent.files[0].arrayBuffer()
+      return {
+        sha256: hex(await crypto.subtle.digest('SHA-256', buffer)),
+        length: buffer.byteLength,
+        name: torrent.name,
+        infoHash: torrent.infoHash,
+        progress: torrent.progress,
+        downloaded: torrent.downloaded,
+        events,
+        ms
+      }
+    })
 }
+
+const finished = page => page.evaluate(() => window.finished)
 
 test(`two pages: A seeds ${size / MiB} MiB, B downloads it from the magnet`, { timeout: 180_000 }, async () => {
   const a = await h.newPage('/tests/browser/pages/client.html')
@@ -74,7 +80,8 @@ test(`two pages: A seeds ${size / MiB} MiB, B downloads it from the magnet`, { t
   assert.equal(seeded.progress, 1)
   assert.match(seeded.magnet, /^magnet:\?xt=urn:btih:[0-9a-f]{40}/)
 
-  const got = await b.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  await b.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const got = await finished(b)
   console.log(`# ${size / MiB} MiB in ${(got.ms / 1000).toFixed(2)} s: ${(size / MiB / (got.ms / 1000)).toFixed(1)} MiB/s`)
   assert.equal(got.length, size)
   assert.equal(got.sha256, seeded.sha256, 'byte-exact')
@@ -91,5 +98,23 @@ test(`two pages: A seeds ${size / MiB} MiB, B downloads it from the magnet`, { t
   await b.evaluate(() => window.client.destroy())
   assert.deepEqual(a.errors, [], 'no errors in page A')
   assert.deepEqual(b.errors, [], 'no errors in page B')
+  assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})
+
+test('three pages: one seeder, two leechers that also trade with each other', { timeout: 180_000 }, async () => {
+  const size3 = 16 * MiB
+  const [a, b, c] = await Promise.all([1, 2, 3].map(() => h.newPage('/tests/browser/pages/client.html')))
+  const seeded = await a.evaluate(seed, { size: size3, trackerURL })
+  await b.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  await c.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const [gotB, gotC] = await Promise.all([finished(b), finished(c)])
+  assert.equal(gotB.sha256, seeded.sha256, 'B byte-exact')
+  assert.equal(gotC.sha256, seeded.sha256, 'C byte-exact')
+  const uploaded = await Promise.all([b, c].map(p => p.evaluate(() => window.torrent.uploaded)))
+  const seederUploaded = await a.evaluate(() => window.client.torrents[0].uploaded)
+  console.log(`# three pages: seeder uploaded ${(seederUploaded / MiB).toFixed(1)} MiB, leechers ${uploaded.map(u => (u / MiB).toFixed(1)).join(' and ')} MiB`)
+  assert.ok(uploaded[0] + uploaded[1] > 0, 'the leechers traded pieces with each other')
+  for (const p of [a, b, c]) await p.evaluate(() => window.client.destroy())
+  for (const p of [a, b, c]) assert.deepEqual(p.errors, [])
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })
