@@ -673,6 +673,7 @@ bool client::scrape(const std::string& url, std::span<const id20> info_hashes) {
   auto& s = *impl_;
   const auto t_it = s.trackers.find(url);
   if (t_it == s.trackers.end() || t_it->second.state != socket_state::open) return false;
+  if (info_hashes.empty()) return false;  // the tracker would answer with no files
   json list = json::array();
   for (const auto& id : info_hashes) list.push_back(impl::bin(id));
   json m = json::object();

@@ -186,7 +186,8 @@ class client {
   bool set_stats(const id20& info_hash, const announce_stats& stats);
   // Announces "completed" (no offers) on every open tracker where it had started.
   bool completed(const id20& info_hash, time_point now);
-  // Sends {action: "scrape", info_hash: [...]} if the socket to `url` is open.
+  // Sends {action: "scrape", info_hash: [...]} if the socket to `url` is open and the
+  // list is not empty.
   bool scrape(const std::string& url, std::span<const id20> info_hashes);
 
   void socket_opened(const std::string& url, time_point now);
