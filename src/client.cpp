@@ -373,7 +373,14 @@ void client::pump(time_point now) {
     while (auto t = session_.poll_transmit()) {
       progress = true;
       auto it = peer_of_connection_.find(t->connection.value);
-      if (it != peer_of_connection_.end())
+      if (it == peer_of_connection_.end()) continue;
+      // Consecutive sends to one channel merge into messages of up to
+      // settings_.max_send_size: fewer, larger data-channel messages cost less.
+      auto* last = out_.empty() ? nullptr : std::get_if<client_out::send>(&out_.back());
+      if (last && last->peer.value == it->second &&
+          last->data.size() + t->data.size() <= settings_.max_send_size)
+        last->data.insert(last->data.end(), t->data.begin(), t->data.end());
+      else
         out_.push_back(client_out::send{peer_handle{it->second}, std::move(t->data)});
     }
     while (auto c = session_.poll_close()) {

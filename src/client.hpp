@@ -48,6 +48,8 @@ struct client_settings {
   // Bytes the host may hold in a channel's send buffer before the session stops reading
   // blocks for that peer (the host reports what left with channel_sent()).
   std::uint32_t send_buffer_limit = 1u << 20;
+  // Consecutive bytes for one channel are merged into send outputs of up to this size.
+  std::size_t max_send_size = 64 * 1024;
 };
 
 // A WebRTC peer connection the host keeps; ids are never reused.

@@ -9,9 +9,12 @@
 //     connect timeouts.
 // Trackers, offers/answers routing, the BitTorrent protocol and storage are in C++.
 
-const MESSAGE_SIZE = 64 * 1024           // bytes per data-channel message (Chromium takes 256 KiB)
-const BUFFER_HIGH = 1024 * 1024          // stop writing into a channel above this bufferedAmount
-const BUFFER_LOW = 256 * 1024            // bufferedAmountLowThreshold: resume below this
+// Bytes per data-channel message at most (the engine merges its sends up to 64 KiB too).
+// Measured here (64 MiB, two Chromium pages): 16 KiB messages and 1 MiB of buffer gave
+// 8.6 MiB/s; 64 KiB messages 10.7 MiB/s; plus 4 MiB of buffer 18 MiB/s.
+const MESSAGE_SIZE = 64 * 1024
+const BUFFER_HIGH = 4 * 1024 * 1024      // stop writing into a channel above this bufferedAmount
+const BUFFER_LOW = 1024 * 1024           // bufferedAmountLowThreshold: resume below this
 const ICE_GATHER_TIMEOUT = 5000          // ms: hand out what was gathered by then
 const CONNECT_TIMEOUT = 25000            // ms: answer/offer applied, channel still not open
 const DEFAULT_ICE_SERVERS = [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }]
@@ -200,7 +203,8 @@ export function makeClientClass (internals) {
         this._M = M
         this._engine = new M.Client({
           trackers: this._announce,
-          seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52)
+          seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52),
+          sendBufferLimit: BUFFER_HIGH
         })
         this.peerId = this._engine.peerId()
         this._drain()
@@ -480,7 +484,7 @@ export function makeClientClass (internals) {
 
     _newPeer (id) {
       const pc = new RTCPeerConnection(this._rtcConfig)
-      const peer = { id, pc, dc: null, queue: [], queued: 0, handed: 0, reported: 0, open: false, closed: false, timer: null }
+      const peer = { id, pc, dc: null, messageSize: MESSAGE_SIZE, queue: [], queued: 0, handed: 0, reported: 0, open: false, closed: false, timer: null }
       this._peers.set(id, peer)
       pc.onconnectionstatechange = () => {
         if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this._peerFailed(peer)
@@ -500,6 +504,9 @@ export function makeClientClass (internals) {
       dc.onopen = () => {
         if (peer.closed) return
         peer.open = true
+        // The remote's limit (SDP a=max-message-size) when it is smaller than ours.
+        const max = peer.pc.sctp?.maxMessageSize
+        peer.messageSize = max > 0 ? Math.min(MESSAGE_SIZE, max) : MESSAGE_SIZE
         clearTimeout(peer.timer)
         this._input((E, t) => E.channelOpened(peer.id, t))
       }
@@ -593,7 +600,7 @@ export function makeClientClass (internals) {
       try {
         while (peer.queue.length > 0 && dc.bufferedAmount < BUFFER_HIGH) {
           const head = peer.queue[0]
-          const n = Math.min(head.length, MESSAGE_SIZE)
+          const n = Math.min(head.length, peer.messageSize)
           dc.send(n === head.length ? head : head.subarray(0, n))
           if (n === head.length) peer.queue.shift()
           else peer.queue[0] = head.subarray(n)
