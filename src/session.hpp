@@ -21,8 +21,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -68,6 +71,11 @@ struct session_settings {
   // Streaming readers: the first piece under a reader is due at once, each next one
   // this much later.
   duration reader_piece_interval = std::chrono::milliseconds(500);
+  // A reader's piece due within this window is at risk: a peer at least as fast as
+  // the average may request its blocks again when another peer has had them for
+  // deadline_rerequest_age. Zero disables re-requests.
+  duration deadline_at_risk_window = std::chrono::seconds(2);
+  duration deadline_rerequest_age = std::chrono::seconds(1);
   bool enable_ut_metadata = true;
   bool enable_ut_pex = true;
   duration pex_interval = std::chrono::seconds(60);  // BEP 11: at most once a minute
