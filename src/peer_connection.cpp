@@ -414,6 +414,21 @@ void session::impl::request_blocks(torrent& t, peer_connection& p) {
   opts.now = now;
   opts.request_timeout = settings.request_timeout;
   opts.max_requesters = 2;
+  // Streaming: a peer at least as fast as the average may take over blocks of pieces
+  // whose deadline is near that a slower peer has had for a while.
+  if (!t.readers.empty() && settings.deadline_at_risk_window > duration{0}) {
+    double sum = 0;
+    std::uint32_t n = 0;
+    for (const auto& [cid, other] : t.peers) {
+      if (!other.active() || other.peer_choking) continue;
+      sum += other.down_rate;
+      ++n;
+    }
+    if (n > 1 && p.down_rate > 0 && p.down_rate >= sum / n) {
+      opts.at_risk_window = settings.deadline_at_risk_window;
+      opts.at_risk_min_age = settings.deadline_rerequest_age;
+    }
+  }
   const bitfield* has = &p.has;
   bitfield filtered;
   if (!t.exclusive.empty()) {
