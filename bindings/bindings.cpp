@@ -365,16 +365,17 @@ class js_client {
   }
 
   // The .torrent at (ptr, length); content (the whole data) at (cptr, clength) when seeding.
+  // trackers: more tracker URLs for this torrent (an array, may be empty).
   val add_torrent(std::uintptr_t ptr, std::size_t length, std::uintptr_t cptr, std::size_t clength,
-                  bool seed, double now) {
+                  bool seed, const val& trackers, double now) {
     std::optional<wt::byte_view> content;
     if (seed) content = heap_bytes(cptr, clength);
-    auto t = client_.add_torrent(heap_bytes(ptr, length), content, at_ms(now));
+    auto t = client_.add_torrent(heap_bytes(ptr, length), content, at_ms(now), strings_of(trackers));
     if (!t) return error_value(t.err());
     return val(t->value);
   }
-  val add_magnet(const std::string& uri, double now) {
-    auto t = client_.add_magnet(uri, at_ms(now));
+  val add_magnet(const std::string& uri, const val& trackers, double now) {
+    auto t = client_.add_magnet(uri, at_ms(now), strings_of(trackers));
     if (!t) return error_value(t.err());
     return val(t->value);
   }

@@ -58,7 +58,7 @@ const wire::peer_id& client::peer_id() const noexcept { return session_.peer_id(
 // --- user commands ---------------------------------------------------------------------
 
 result<torrent_id> client::add_torrent(byte_view torrent_file, std::optional<byte_view> content,
-                                       time_point now) {
+                                       time_point now, std::vector<std::string> trackers) {
   auto m = parse_metainfo(torrent_file);
   if (!m) return m.err();
   if (content && static_cast<std::int64_t>(content->size()) != m->total_length)
@@ -70,19 +70,23 @@ result<torrent_id> client::add_torrent(byte_view torrent_file, std::optional<byt
   if (content) storage_.write_at(*t, 0, *content);
   torrents_[*t].info_hash = m->info_hash;
   torrents_[*t].finished = content.has_value();
-  register_with_trackers(*t, m->trackers(), now);
+  std::vector<std::string> urls = m->trackers();
+  urls.insert(urls.end(), trackers.begin(), trackers.end());
+  register_with_trackers(*t, std::move(urls), now);
   pump(now);
   return t;
 }
 
-result<torrent_id> client::add_magnet(std::string_view uri, time_point now) {
+result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
+                                      std::vector<std::string> trackers) {
   auto link = parse_magnet(uri);
   if (!link) return link.err();
   if (!link->info_hash) return make_error(errc::magnet_no_info_hash, 0, "xt");
   auto t = session_.add_magnet(*link->info_hash, link->name, now);
   if (!t) return t;
   torrents_[*t].info_hash = *link->info_hash;
-  register_with_trackers(*t, link->trackers, now);
+  trackers.insert(trackers.begin(), link->trackers.begin(), link->trackers.end());
+  register_with_trackers(*t, std::move(trackers), now);
   pump(now);
   return t;
 }

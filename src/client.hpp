@@ -117,10 +117,12 @@ class client {
 
   // --- user commands ---------------------------------------------------------------
   // A .torrent; with `content` (the whole torrent's bytes, in file order) it is seeded.
+  // `trackers`: announced to besides the torrent's own and the default ones.
   result<torrent_id> add_torrent(byte_view torrent_file, std::optional<byte_view> content,
-                                 time_point now);
-  // A magnet link: its info-hash and ws trackers (plus the defaults).
-  result<torrent_id> add_magnet(std::string_view uri, time_point now);
+                                 time_point now, std::vector<std::string> trackers = {});
+  // A magnet link: its info-hash and ws trackers (plus `trackers` and the defaults).
+  result<torrent_id> add_magnet(std::string_view uri, time_point now,
+                                std::vector<std::string> trackers = {});
   void remove_torrent(torrent_id t, time_point now);
 
   // Bytes of verified pieces stored for the torrent (empty when out of range or not

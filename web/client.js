@@ -242,7 +242,7 @@ export function makeClientClass (internals) {
         if (typeof torrentId === 'string' && /^magnet:/.test(torrentId)) {
           const hash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(torrentId)?.[1]
           if (hash) { torrent.infoHash = hash.toLowerCase(); torrent.emit('infoHash', torrent.infoHash) }
-          return this._call(() => this._engine.addMagnet(torrentId, now()))
+          return this._call(() => this._engine.addMagnet(torrentId, [].concat(opts.announce ?? []), now()))
         }
         let bytes = torrentId
         if (typeof torrentId === 'string' || torrentId instanceof URL) {
@@ -253,7 +253,7 @@ export function makeClientClass (internals) {
           bytes = new Uint8Array(await torrentId.arrayBuffer())
         }
         if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer ?? bytes)
-        return this._addBytes(bytes, null)
+        return this._addBytes(bytes, null, opts.announce)
       })
       return torrent
     }
@@ -348,7 +348,7 @@ export function makeClientClass (internals) {
       return v
     }
 
-    _addBytes (torrentFile, parts) {
+    _addBytes (torrentFile, parts, announce) {
       const M = this._M
       const total = parts ? parts.reduce((a, p) => a + p.length, 0) : 0
       const tptr = M._malloc(torrentFile.length)
@@ -357,7 +357,7 @@ export function makeClientClass (internals) {
         M.HEAPU8.set(torrentFile, tptr)
         let offset = 0
         for (const p of parts ?? []) { M.HEAPU8.set(p, cptr + offset); offset += p.length }
-        return this._call(() => this._engine.addTorrent(tptr, torrentFile.length, cptr, total, Boolean(parts), now()))
+        return this._call(() => this._engine.addTorrent(tptr, torrentFile.length, cptr, total, Boolean(parts), [].concat(announce ?? []), now()))
       } finally {
         M._free(tptr)
         if (cptr) M._free(cptr)
@@ -414,7 +414,20 @@ export function makeClientClass (internals) {
       this._timer = setTimeout(() => {
         this._timerAt = -1
         this._input(E => E.onTimer(now()))
+        this._reportUploads()
       }, Math.max(0, at - now()))
+    }
+
+    // 'upload' (bytes since the last report), at the engine's timer ticks.
+    _reportUploads () {
+      for (const t of this.torrents) {
+        const uploaded = t.uploaded
+        if (uploaded > (t._reportedUpload ?? 0)) {
+          const bytes = uploaded - (t._reportedUpload ?? 0)
+          t._reportedUpload = uploaded
+          t.emit('upload', bytes)
+        }
+      }
     }
 
     _dispatch () {

@@ -33,6 +33,8 @@ async function seed ({ size, trackerURL }) {
   window.client = client
   client.on('warning', w => console.log('warning', w.message))
   const torrent = await client.seedAsync(new File([data], 'random.bin'))
+  window.uploadEvents = 0
+  torrent.on('upload', () => window.uploadEvents++)
   return {
     magnet: torrent.magnetURI,
     infoHash: torrent.infoHash,
@@ -44,12 +46,15 @@ async function seed ({ size, trackerURL }) {
 
 // In a leeching page: add the magnet alone; window.finished resolves with the SHA-256 of what
 // arrived once the torrent is done.
-async function leech ({ magnet, trackerURL }) {
+// With viaOpts, the tracker is given to add() ({announce}) instead of the client.
+async function leech ({ magnet, trackerURL, viaOpts = false }) {
   const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
-  const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+  const client = new window.WasmTorrent({ tracker: { announce: viaOpts ? [] : [trackerURL], rtcConfig: { iceServers: [] } } })
   window.client = client
   const start = performance.now()
-  const torrent = client.add(magnet)
+  const torrent = viaOpts
+    ? client.add(magnet.replace(/&tr=[^&]*/g, ''), { announce: [trackerURL] })
+    : client.add(magnet)
   window.torrent = torrent
   const events = { infoHash: 0, metadata: 0, ready: 0, download: 0, wire: 0 }
   for (const name of Object.keys(events)) torrent.on(name, () => events[name]++)
@@ -94,6 +99,7 @@ test(`two pages: A seeds ${size / MiB} MiB, B downloads it from the magnet`, { t
   assert.ok(got.events.download > 0)
   assert.ok(got.events.wire >= 1)
 
+  await a.waitForFunction(() => window.uploadEvents > 0, null, { timeout: 10_000 }) // at the next tick
   await a.evaluate(() => window.client.destroy())
   await b.evaluate(() => window.client.destroy())
   assert.deepEqual(a.errors, [], 'no errors in page A')
@@ -106,7 +112,7 @@ test('three pages: one seeder, two leechers that also trade with each other', { 
   const [a, b, c] = await Promise.all([1, 2, 3].map(() => h.newPage('/tests/browser/pages/client.html')))
   const seeded = await a.evaluate(seed, { size: size3, trackerURL })
   await b.evaluate(leech, { magnet: seeded.magnet, trackerURL })
-  await c.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  await c.evaluate(leech, { magnet: seeded.magnet, trackerURL, viaOpts: true })
   const [gotB, gotC] = await Promise.all([finished(b), finished(c)])
   assert.equal(gotB.sha256, seeded.sha256, 'B byte-exact')
   assert.equal(gotC.sha256, seeded.sha256, 'C byte-exact')

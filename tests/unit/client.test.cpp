@@ -234,15 +234,15 @@ TEST_CASE("[client] two clients move a torrent through a tracker and data channe
     const byte_buffer torrent = make_torrent(data, {});
     auto ts = n.hosts[seeder].c->add_torrent(torrent, byte_view(data), n.now);
     REQUIRE(ts.ok());
-    // The seeder's torrent has no tracker: add it through the default trackers instead.
+    // The torrent names no tracker: the seeder uses a default tracker, the leecher passes one.
     client_settings s;
     s.default_trackers = {tracker_url};
     net n2;
-    const std::size_t a = n2.add(s), b = n2.add(s);
+    const std::size_t a = n2.add(s), b = n2.add({});
     REQUIRE(n2.hosts[a].c->add_torrent(torrent, byte_view(data), n2.now).ok());
     const std::string magnet =
         "magnet:?xt=urn:btih:" + to_hex(parse_metainfo(torrent)->info_hash) + "&dn=data.bin";
-    auto tb = n2.hosts[b].c->add_magnet(magnet, n2.now);
+    auto tb = n2.hosts[b].c->add_magnet(magnet, n2.now, {tracker_url});  // a tracker of its own
     REQUIRE(tb.ok());
     REQUIRE(n2.run([&] { return n2.hosts[b].finished; }));
     CHECK(count_events<metadata_received_event>(n2.hosts[b]) == 1);
