@@ -256,11 +256,16 @@ class lt_donthave_plugin final : public extension_plugin {
 
 class user_extension_plugin final : public extension_plugin {
  public:
-  user_extension_plugin(std::string name, std::uint32_t handle) : name_(std::move(name)), handle_(handle) {}
+  user_extension_plugin(std::string name, std::uint32_t handle, bencode::dict fields)
+      : name_(std::move(name)), handle_(handle), fields_(std::move(fields)) {}
   std::string_view name() const override { return name_; }
+  void add_handshake_fields(bencode::dict& extra) const override {
+    for (const auto& [key, value] : fields_) extra.emplace(key, value);
+  }
   void on_handshake(session::impl& s, torrent& t, peer_connection& p,
                     std::optional<std::uint8_t> peer_id) override {
-    s.events.emplace_back(extension_handshake_event{t.id, p.id, handle_, peer_id.has_value()});
+    s.events.emplace_back(
+        extension_handshake_event{t.id, p.id, handle_, peer_id.has_value(), p.ext_payload});
   }
   void on_message(session::impl& s, torrent& t, peer_connection& p, byte_view payload) override {
     s.events.emplace_back(
@@ -270,6 +275,7 @@ class user_extension_plugin final : public extension_plugin {
  private:
   std::string name_;
   std::uint32_t handle_;
+  bencode::dict fields_;
 };
 
 }  // namespace
@@ -277,8 +283,9 @@ class user_extension_plugin final : public extension_plugin {
 std::unique_ptr<extension_plugin> make_ut_metadata_plugin() { return std::make_unique<ut_metadata_plugin>(); }
 std::unique_ptr<extension_plugin> make_ut_pex_plugin() { return std::make_unique<ut_pex_plugin>(); }
 std::unique_ptr<extension_plugin> make_lt_donthave_plugin() { return std::make_unique<lt_donthave_plugin>(); }
-std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle) {
-  return std::make_unique<user_extension_plugin>(std::move(name), handle);
+std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle,
+                                                            bencode::dict handshake_fields) {
+  return std::make_unique<user_extension_plugin>(std::move(name), handle, std::move(handshake_fields));
 }
 
 }  // namespace wt

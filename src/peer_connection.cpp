@@ -63,8 +63,12 @@ void session::impl::send_extension_handshake(torrent& t, peer_connection& p) {
   h.client = settings.client;
   h.reqq = settings.reqq;
   h.listen_port = settings.listen_port;
-  for (auto& plugin : plugins) plugin->add_handshake(*this, t, p, h);
-  send_extended(p, 0, wire::encode_extension_handshake(h));
+  bencode::dict extra;
+  for (auto& plugin : plugins) {
+    plugin->add_handshake(*this, t, p, h);
+    plugin->add_handshake_fields(extra);
+  }
+  send_extended(p, 0, wire::encode_extension_handshake(h, extra));
 }
 
 void session::impl::send_our_pieces(torrent& t, peer_connection& p) {
@@ -311,6 +315,7 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
       return;
     }
     p.ext = std::move(h).value();
+    p.ext_payload.assign(e.payload.begin(), e.payload.end());
     if (p.ext->reqq) p.peer_reqq = std::max<std::uint32_t>(1, *p.ext->reqq);
     for (auto& plugin : plugins) {
       plugin->on_handshake(*this, t, p, p.ext->id_of(plugin->name()));

@@ -292,12 +292,12 @@ std::uint64_t session::read(torrent_id id, std::int64_t offset, std::uint32_t le
   return read_id;
 }
 
-std::uint32_t session::register_extension(std::string name) {
+std::uint32_t session::register_extension(std::string name, bencode::dict handshake_fields) {
   auto& s = *impl_;
   for (std::size_t i = 0; i < s.plugins.size(); ++i)
     if (s.plugins[i]->name() == name) return static_cast<std::uint32_t>(i + 1);
   const auto handle = static_cast<std::uint32_t>(s.plugins.size() + 1);
-  s.plugins.push_back(make_user_extension_plugin(std::move(name), handle));
+  s.plugins.push_back(make_user_extension_plugin(std::move(name), handle, std::move(handshake_fields)));
   return handle;
 }
 

@@ -133,6 +133,7 @@ struct extension_handshake_event {
   connection_id connection;
   std::uint32_t extension = 0;  // from register_extension()
   bool peer_supports = false;
+  byte_buffer handshake;  // the peer's whole extension handshake (a bencoded dict)
 };
 // The bytes of a read() (only ever bytes of verified pieces).
 struct read_completed_event {
@@ -250,7 +251,9 @@ class session {
 
   // Extension API (BEP 10): register a name before connections open. Messages arrive
   // as extension_message_event; the peer's support as extension_handshake_event.
-  std::uint32_t register_extension(std::string name);
+  // `handshake_fields` go into our extension handshake, for the peer to read (as
+  // WebTorrent extensions set wire.extendedHandshake fields).
+  std::uint32_t register_extension(std::string name, bencode::dict handshake_fields = {});
   // False when the connection is gone or the peer did not announce the extension.
   bool send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
                               time_point now);

@@ -103,6 +103,7 @@ struct peer_connection {
   bool fast = false;
   bool extensions = false;
   std::optional<wire::extension_handshake> ext;
+  byte_buffer ext_payload;  // the peer's extension handshake as received
   std::vector<std::unique_ptr<extension_peer_state>> ext_state;  // one per plugin
 
   bitfield has;              // valid once the metadata is known
@@ -211,8 +212,10 @@ class extension_plugin {
   virtual std::string_view name() const = 0;
   // State kept per peer connection (nullptr: none).
   virtual std::unique_ptr<extension_peer_state> new_peer_state() { return nullptr; }
-  // Add fields to our extension handshake for this peer.
+  // Add fields to our extension handshake for this peer: known ones to `h`, any
+  // other top-level field to `extra`.
   virtual void add_handshake(session::impl&, torrent&, peer_connection&, wire::extension_handshake&) {}
+  virtual void add_handshake_fields(bencode::dict& /*extra*/) const {}
   // The peer's extension handshake arrived; `peer_id` is its id for us, if it supports us.
   virtual void on_handshake(session::impl&, torrent&, peer_connection&,
                             std::optional<std::uint8_t> peer_id) = 0;
@@ -365,6 +368,7 @@ std::optional<wire::endpoint> listen_endpoint(const peer_connection& p);
 std::unique_ptr<extension_plugin> make_ut_metadata_plugin();
 std::unique_ptr<extension_plugin> make_ut_pex_plugin();
 std::unique_ptr<extension_plugin> make_lt_donthave_plugin();
-std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle);
+std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle,
+                                                            bencode::dict handshake_fields);
 
 }  // namespace wt

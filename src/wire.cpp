@@ -671,7 +671,7 @@ result<extension_handshake> decode_extension_handshake(byte_view payload,
   return h;
 }
 
-byte_buffer encode_extension_handshake(const extension_handshake& h) {
+byte_buffer encode_extension_handshake(const extension_handshake& h, const bencode::dict& extra) {
   bencode::dict d;
   bencode::dict m;
   for (const auto& [name, id] : h.m) m.emplace(name, bencode::value(std::int64_t{id}));
@@ -683,6 +683,7 @@ byte_buffer encode_extension_handshake(const extension_handshake& h) {
   if (h.yourip) d.emplace("yourip", std::string(as_chars(*h.yourip)));
   if (h.ipv4) d.emplace("ipv4", std::string(as_chars(*h.ipv4)));
   if (h.ipv6) d.emplace("ipv6", std::string(as_chars(*h.ipv6)));
+  for (const auto& [key, value] : extra) d.emplace(key, value);  // emplace keeps ours
   return bencode::encode(bencode::value(std::move(d)));
 }
 

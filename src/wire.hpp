@@ -334,7 +334,10 @@ struct extension_limits {
 // not matter ("v", "p", "yourip", "ipv4", "ipv6") are dropped.
 result<extension_handshake> decode_extension_handshake(byte_view payload,
                                                        const extension_limits& lim = {});
-byte_buffer encode_extension_handshake(const extension_handshake& h);
+// `extra`: more top-level fields (e.g. from user extensions); the fields above win
+// over an extra field of the same name.
+byte_buffer encode_extension_handshake(const extension_handshake& h,
+                                       const bencode::dict& extra = {});
 
 // --- BEP 9 ut_metadata ---------------------------------------------------------------
 

@@ -15,7 +15,10 @@ TEST_CASE("[extension] a registered extension talks to a peer that has it and is
   const auto b = net.add_node();
   const auto c = net.add_node();
   const std::uint32_t ext_a = net.at(a).register_extension("x_echo");
-  const std::uint32_t ext_b = net.at(b).register_extension("x_echo");
+  bencode::dict fields;
+  fields["x_echo_version"] = bencode::value(std::int64_t{7});
+  fields["v"] = "must not replace the client name";
+  const std::uint32_t ext_b = net.at(b).register_extension("x_echo", std::move(fields));
   CHECK(net.at(a).register_extension("x_echo") == ext_a);  // same name, same handle
   std::vector<torrent_id> ids;
   for (auto n : {a, b, c}) {
@@ -43,6 +46,11 @@ TEST_CASE("[extension] a registered extension talks to a peer that has it and is
       if (p.connection != h.connection) continue;
       if (p.remote == net.endpoint(b)) {
         CHECK(h.peer_supports);
+        // b's handshake carries the field its extension added; built-in fields win.
+        auto doc = bencode::decode(h.handshake);
+        REQUIRE(doc);
+        CHECK(doc->root().find_int("x_echo_version") == std::optional<std::int64_t>(7));
+        CHECK(doc->root().find_string("v") != std::optional<std::string_view>("must not replace the client name"));
         to_b = h.connection;
       } else {
         CHECK_FALSE(h.peer_supports);
