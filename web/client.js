@@ -112,6 +112,7 @@ export function makeClientClass (internals) {
       this.files = []
       this.length = 0
       this.pieceLength = 0
+      this.announce = [...client._announce] // the torrent's trackers, once known
       this.ready = false
       this.destroyed = false
       this.paused = false
@@ -121,7 +122,7 @@ export function makeClientClass (internals) {
 
     get magnetURI () {
       if (!this.infoHash) return null
-      return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this._client._announce })
+      return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this.announce })
     }
 
     _stats () { return this._id === null || this.destroyed ? null : this._client._engine.stats(this._id) }
@@ -138,6 +139,10 @@ export function makeClientClass (internals) {
       const s = this._stats()
       if (!s || this._done) return 0
       return s.downloadSpeed > 0 ? ((s.total - s.have) / s.downloadSpeed) * 1000 : Infinity
+    }
+
+    _addTrackers (...lists) {
+      this.announce = Array.from(new Set([...lists.flatMap(l => [].concat(l ?? [])), ...this.announce]))
     }
 
     _attach (id) {
@@ -242,6 +247,7 @@ export function makeClientClass (internals) {
         if (typeof torrentId === 'string' && /^magnet:/.test(torrentId)) {
           const hash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(torrentId)?.[1]
           if (hash) { torrent.infoHash = hash.toLowerCase(); torrent.emit('infoHash', torrent.infoHash) }
+          torrent._addTrackers((await internals.parseTorrent(torrentId)).announce, opts.announce)
           return this._call(() => this._engine.addMagnet(torrentId, [].concat(opts.announce ?? []), now()))
         }
         let bytes = torrentId
@@ -253,6 +259,7 @@ export function makeClientClass (internals) {
           bytes = new Uint8Array(await torrentId.arrayBuffer())
         }
         if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer ?? bytes)
+        torrent._addTrackers((await internals.parseTorrent(bytes)).announce, opts.announce)
         return this._addBytes(bytes, null, opts.announce)
       })
       return torrent
@@ -270,6 +277,7 @@ export function makeClientClass (internals) {
         if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])
         const torrentFile = await createTorrent(input, createOpts)
         const info = await internals.parseTorrent(torrentFile)
+        torrent._addTrackers(info.announce)
         // The content in the torrent's file order, matched to the inputs by path.
         const items = collectInputs(input, { ...opts })
         const pick = path => items.length === 1

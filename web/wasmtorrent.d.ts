@@ -210,6 +210,8 @@ export class Torrent extends Emitter {
   /** Known once the .torrent is parsed or from the magnet link; null before. */
   readonly infoHash: string | null
   readonly magnetURI: string | null
+  /** Its tracker URLs (the torrent's or magnet's, add() opts.announce, the client's). */
+  readonly announce: string[]
   readonly name: string | null
   readonly files: ClientFile[]
   readonly length: number

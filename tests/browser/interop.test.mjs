@@ -100,3 +100,62 @@ test('WebTorrent seeds, wasmtorrent downloads from the magnet alone (ut_metadata
   assert.deepEqual(b.errors, [], 'no errors in the wasmtorrent page')
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })
+
+// Runs in a page: random files (name -> SHA-256), kept in window.files as File objects.
+async function randomFiles (specs) {
+  const hashes = {}
+  window.files = []
+  for (const { name, size } of specs) {
+    const data = new Uint8Array(size)
+    for (let o = 0; o < size; o += 65536) crypto.getRandomValues(data.subarray(o, Math.min(size, o + 65536)))
+    const digest = await crypto.subtle.digest('SHA-256', data)
+    hashes[name] = Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('')
+    window.files.push(new File([data], name))
+  }
+  return hashes
+}
+
+// Runs in a page (either library): waits for `done`, returns name -> SHA-256 of each file.
+async function fileHashes (torrent) {
+  await new Promise((resolve, reject) => {
+    if (torrent.done) return resolve()
+    torrent.once('done', resolve)
+    torrent.once('error', reject)
+  })
+  const out = {}
+  for (const f of torrent.files) {
+    const digest = await crypto.subtle.digest('SHA-256', await f.arrayBuffer())
+    out[f.name] = Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('')
+  }
+  return out
+}
+
+const multi = [{ name: 'a.bin', size: 300_001 }, { name: 'b.txt', size: 17 }, { name: 'c.bin', size: 1_500_000 }]
+
+for (const [from, to] of [['wasmtorrent', 'WebTorrent'], ['WebTorrent', 'wasmtorrent']]) {
+  test(`multi-file torrent: ${from} seeds, ${to} downloads`, { timeout: 120_000 }, async () => {
+    const pageOf = lib => lib === 'WebTorrent' ? '/tests/browser/pages/webtorrent.html' : '/tests/browser/pages/client.html'
+    const a = await h.newPage(pageOf(from))
+    const b = await h.newPage(pageOf(to))
+    for (const p of [a, b]) await p.waitForFunction(() => window.WebTorrent || window.WasmTorrent)
+    const expected = await a.evaluate(randomFiles, multi)
+    const magnet = await a.evaluate(async ({ trackerURL, lib }) => {
+      const Client = lib === 'WebTorrent' ? window.WebTorrent : window.WasmTorrent
+      window.client = new Client({ tracker: { rtcConfig: { iceServers: [] } } })
+      const torrent = await new Promise(resolve =>
+        window.client.seed(window.files, { name: 'multi', announce: [trackerURL] }, resolve))
+      return torrent.magnetURI
+    }, { trackerURL, lib: from })
+    const got = await b.evaluate(async ({ magnet, lib, fileHashesSrc }) => {
+      const fileHashes = eval(fileHashesSrc) // eslint-disable-line no-eval
+      const Client = lib === 'WebTorrent' ? window.WebTorrent : window.WasmTorrent
+      window.client = new Client({ tracker: { rtcConfig: { iceServers: [] } } })
+      return fileHashes(window.client.add(magnet))
+    }, { magnet, lib: to, fileHashesSrc: `(${fileHashes})` })
+    assert.deepEqual(got, expected, 'every file byte-exact')
+    for (const p of [a, b]) await p.evaluate(() => new Promise(resolve => window.client.destroy(() => resolve())))
+    const ours = from === 'wasmtorrent' ? a : b
+    assert.deepEqual(ours.errors, [], 'no errors in the wasmtorrent page')
+    assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+  })
+}
