@@ -286,64 +286,64 @@ void client::close_peer(peer_handle p, std::string reason) {
 
 void client::route_tracker(ws_tracker::output o, time_point now) {
   using namespace ws_tracker;
-  if (auto* xa = std::get_if<open_socket>(&o)) {
-    out_.push_back(client_out::open_socket{std::move(xa->url)});
-  } else if (auto* xb = std::get_if<send_text>(&o)) {
-    out_.push_back(client_out::send_text{std::move(xb->url), std::move(xb->text)});
-  } else if (auto* xc = std::get_if<close_socket>(&o)) {
-    out_.push_back(client_out::close_socket{std::move(xc->url)});
-  } else if (auto* xd = std::get_if<create_offers>(&o)) {
-    const auto t = torrent_of(xd->info_hash);
-    if (!t || xd->offer_ids.empty()) {
-      tracker_.offers_created(xd->url, xd->info_hash, {}, now);
+  if (auto* open_req = std::get_if<open_socket>(&o)) {
+    out_.push_back(client_out::open_socket{std::move(open_req->url)});
+  } else if (auto* text = std::get_if<send_text>(&o)) {
+    out_.push_back(client_out::send_text{std::move(text->url), std::move(text->text)});
+  } else if (auto* close_req = std::get_if<close_socket>(&o)) {
+    out_.push_back(client_out::close_socket{std::move(close_req->url)});
+  } else if (auto* wanted = std::get_if<create_offers>(&o)) {
+    const auto t = torrent_of(wanted->info_hash);
+    if (!t || wanted->offer_ids.empty()) {
+      tracker_.offers_created(wanted->url, wanted->info_hash, {}, now);
       return;
     }
     const std::uint64_t b = next_batch_++;
     offer_batch& batch = batches_[b];
-    batch.url = xd->url;
-    batch.info_hash = xd->info_hash;
-    for (const auto& offer_id : xd->offer_ids) {
+    batch.url = wanted->url;
+    batch.info_hash = wanted->info_hash;
+    for (const auto& offer_id : wanted->offer_ids) {
       const peer_handle p{next_peer_++};
       peer_state& s = peers_[p.value];
       s.torrent = *t;
       s.offerer = true;
       s.batch = b;
       s.offer_id = offer_id;
-      s.url = xd->url;
+      s.url = wanted->url;
       batch.waiting[p.value] = offer_id;
       out_.push_back(client_out::create_offer{p});
     }
-  } else if (auto* xe = std::get_if<answer_offer>(&o)) {
-    const auto t = torrent_of(xe->info_hash);
+  } else if (auto* offer = std::get_if<answer_offer>(&o)) {
+    const auto t = torrent_of(offer->info_hash);
     if (!t) return;
     const peer_handle p{next_peer_++};
     peer_state& s = peers_[p.value];
     s.torrent = *t;
-    s.url = xe->url;
-    s.remote_peer_id = xe->peer_id;
-    s.offer_id = xe->offer_id;
-    out_.push_back(client_out::create_answer{p, std::move(xe->sdp)});
-  } else if (auto* xf = std::get_if<answer_received>(&o)) {
+    s.url = offer->url;
+    s.remote_peer_id = offer->peer_id;
+    s.offer_id = offer->offer_id;
+    out_.push_back(client_out::create_answer{p, std::move(offer->sdp)});
+  } else if (auto* answer = std::get_if<answer_received>(&o)) {
     for (const auto& [id, s] : peers_) {
-      if (s.offerer && !s.batch && !s.open && s.offer_id == xf->offer_id && s.url == xf->url) {
-        out_.push_back(client_out::set_answer{peer_handle{id}, std::move(xf->sdp)});
+      if (s.offerer && !s.batch && !s.open && s.offer_id == answer->offer_id && s.url == answer->url) {
+        out_.push_back(client_out::set_answer{peer_handle{id}, std::move(answer->sdp)});
         return;
       }
     }
-  } else if (auto* xg = std::get_if<offer_cancelled>(&o)) {
+  } else if (auto* cancel = std::get_if<offer_cancelled>(&o)) {
     for (const auto& [id, s] : peers_) {
-      if (s.offerer && !s.open && s.offer_id == xg->offer_id && s.url == xg->url) {
+      if (s.offerer && !s.open && s.offer_id == cancel->offer_id && s.url == cancel->url) {
         close_peer(peer_handle{id}, "offer cancelled");
         return;
       }
     }
-  } else if (auto* xh = std::get_if<announce_result>(&o)) {
-    if (auto t = torrent_of(xh->info_hash))
-      out_.push_back(client_event{tracker_announce_event{*t, std::move(xh->url), xh->complete, xh->incomplete}});
-  } else if (auto* xk = std::get_if<warning>(&o)) {
+  } else if (auto* announced = std::get_if<announce_result>(&o)) {
+    if (auto t = torrent_of(announced->info_hash))
+      out_.push_back(client_event{tracker_announce_event{*t, std::move(announced->url), announced->complete, announced->incomplete}});
+  } else if (auto* warn = std::get_if<warning>(&o)) {
     std::optional<torrent_id> t;
-    if (xk->info_hash) t = torrent_of(*xk->info_hash);
-    out_.push_back(client_event{tracker_warning_event{t, std::move(xk->url), std::move(xk->err)}});
+    if (warn->info_hash) t = torrent_of(*warn->info_hash);
+    out_.push_back(client_event{tracker_warning_event{t, std::move(warn->url), std::move(warn->err)}});
   }
   // scrape_result: nothing asks for scrapes yet.
 }
