@@ -413,9 +413,11 @@ export function makeClientClass (internals) {
       }
     }
 
+    // One timer, at the engine's next deadline. A timer already armed earlier is kept (a
+    // deadline that moved later costs one idempotent onTimer), so most inputs touch no timer.
     _schedule () {
       const at = this._engine.nextDeadline()
-      if (at === this._timerAt) return
+      if (this._timerAt >= 0 && (at < 0 || this._timerAt <= at)) return
       clearTimeout(this._timer)
       this._timerAt = at
       if (at < 0) return
