@@ -7,7 +7,7 @@ import Server from 'bittorrent-tracker/server'
 import { startHarness } from './harness.mjs'
 
 const MiB = 1024 * 1024
-const size = Number(process.env.WT_E2E_MIB || 4) * MiB
+const size = Number(process.env.WT_E2E_MIB || 64) * MiB // the size; WT_E2E_MIB=4 for a quick run
 
 let h
 let tracker
