@@ -124,3 +124,52 @@ test('three pages: one seeder, two leechers that also trade with each other', { 
   for (const p of [a, b, c]) assert.deepEqual(p.errors, [])
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })
+
+test('client API: seed from bytes, get, remove, destroy; bad input is an error event', { timeout: 60_000 }, async () => {
+  const p = await h.newPage('/tests/browser/pages/client.html')
+  const out = await p.evaluate(async trackerURL => {
+    const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+    const events = []
+    for (const name of ['torrent', 'add', 'remove']) client.on(name, () => events.push(name))
+    const data = new TextEncoder().encode('hello wasmtorrent')
+    const torrent = await client.seedAsync([{ path: 'dir/hello.txt', data }, { path: 'dir/b.bin', data: new Uint8Array(70000) }], { name: 'dir' })
+    const text = new TextDecoder().decode(await torrent.files.find(f => f.name === 'hello.txt').arrayBuffer())
+    const blob = await torrent.files[0].blob()
+    const parsed = await window.WasmTorrent.parseTorrent(torrent.magnetURI)
+    const result = {
+      name: torrent.name,
+      files: torrent.files.map(f => [f.path, f.length]),
+      text,
+      blobSize: blob.size,
+      same: client.get(torrent.infoHash) === torrent && client.get(torrent.magnetURI) === torrent,
+      magnetHash: parsed.infoHash === torrent.infoHash,
+      magnetTracker: parsed.announce.includes(trackerURL),
+      progress: client.progress,
+      done: torrent.done
+    }
+    await client.remove(torrent.infoHash)
+    result.afterRemove = client.torrents.length
+    result.bad = await new Promise(resolve => {
+      const t = client.add(new Uint8Array([100, 52, 58, 105]))
+      t.once('error', err => resolve(err.code))
+    })
+    client.destroy()
+    result.events = events
+    result.destroyed = client.destroyed
+    return result
+  }, trackerURL)
+  assert.equal(out.name, 'dir')
+  assert.deepEqual(out.files.map(f => f[0]).sort(), ['dir/b.bin', 'dir/hello.txt'])
+  assert.equal(out.text, 'hello wasmtorrent')
+  assert.ok(out.blobSize > 0)
+  assert.equal(out.same, true)
+  assert.equal(out.magnetHash, true)
+  assert.equal(out.magnetTracker, true)
+  assert.equal(out.progress, 1)
+  assert.equal(out.done, true)
+  assert.equal(out.afterRemove, 0)
+  assert.equal(out.bad, 'bencode_truncated')
+  assert.deepEqual(out.events, ['torrent', 'add', 'remove'])
+  assert.equal(out.destroyed, true)
+  assert.deepEqual(p.errors, [])
+})
