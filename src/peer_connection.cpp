@@ -151,7 +151,13 @@ bool session::impl::handle(torrent& t, peer_connection& p, const wire::message& 
             p.requests.erase(it);
             t.picker->abort_request(*b, p.handle());
           },
-          [&](const wire::allowed_fast&) {},
+          [&](const wire::allowed_fast& a) {
+            constexpr std::size_t max_allowed_fast = 64;
+            if (!p.fast || p.allowed_fast.size() >= max_allowed_fast) return;
+            if (std::find(p.allowed_fast.begin(), p.allowed_fast.end(), a.piece.value) ==
+                p.allowed_fast.end())
+              p.allowed_fast.push_back(a.piece.value);
+          },
           [&](const wire::extended& e) { on_extended(t, p, e); },
           [&](const wire::unknown_message&) {},
       },
@@ -407,7 +413,8 @@ void session::impl::run_choker(torrent& t, bool rotate_optimistic) {
 // --- requests ---------------------------------------------------------------------------------------------
 
 void session::impl::request_blocks(torrent& t, peer_connection& p) {
-  if (!t.picker || !p.active() || p.peer_choking || !p.am_interested) return;
+  if (!t.picker || !p.active() || !p.am_interested) return;
+  if (p.peer_choking && p.allowed_fast.empty()) return;
   const double per_block = static_cast<double>(block_size);
   const double by_rate = p.down_rate * seconds(settings.request_queue_time) / per_block;
   std::uint32_t desired = settings.min_requests_per_peer;
@@ -436,8 +443,15 @@ void session::impl::request_blocks(torrent& t, peer_connection& p) {
   }
   const bitfield* has = &p.has;
   bitfield filtered;
+  if (p.peer_choking) {
+    // Choked: only the pieces the peer allowed (BEP 6 allowed_fast) that it has.
+    filtered = bitfield(p.has.size());
+    for (const std::uint32_t piece : p.allowed_fast)
+      if (piece < p.has.size() && p.has.test(piece)) filtered.set(piece);
+    has = &filtered;
+  }
   if (!t.exclusive.empty()) {
-    filtered = p.has;
+    if (has != &filtered) filtered = p.has;
     for (const auto& [piece, holder] : t.exclusive)
       if (holder != p.id.value) filtered.clear(piece);
     has = &filtered;

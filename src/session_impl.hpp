@@ -117,6 +117,9 @@ struct peer_connection {
   bool optimistic = false;
   std::uint32_t choke_generation = 0;
   std::uint32_t peer_reqq = 250;
+  // BEP 6: pieces the peer lets us request while it chokes us (bounded: a peer could
+  // send one allowed_fast per piece).
+  std::vector<std::uint32_t> allowed_fast;
 
   std::vector<our_request> requests;     // ours, outstanding
   std::deque<wire::request> queued;      // theirs, waiting for a storage read

@@ -245,6 +245,27 @@ TEST_CASE("[session] a leeching session requests, verifies, and bans a peer that
   }
 }
 
+TEST_CASE("[session] while choked, only the peer's allowed_fast pieces are requested", "[session]") {
+  fixture f(false);
+  f.send_handshake();
+  f.send(wire::have_all{});
+  CHECK(f.sent<wire::request>().empty());  // choked, nothing allowed yet
+  f.send(wire::allowed_fast{piece_index{2}});
+  auto requests = f.sent<wire::request>();
+  REQUIRE_FALSE(requests.empty());
+  for (const auto& r : requests) CHECK(r.piece == piece_index{2});
+  SECTION("an allowed piece out of range is refused by the codec and closes the peer") {
+    f.send(wire::allowed_fast{piece_index{99}});
+    CHECK(f.closes.size() == 1);
+  }
+  SECTION("once unchoked, other pieces are requested too") {
+    f.send(wire::unchoke{});
+    requests = f.sent<wire::request>();
+    CHECK(std::any_of(requests.begin(), requests.end(),
+                      [](const auto& r) { return r.piece != piece_index{2}; }));
+  }
+}
+
 TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[session]") {
   fixture f(false);
   f.send_handshake();
