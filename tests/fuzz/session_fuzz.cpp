@@ -1,0 +1,93 @@
+// A hostile peer: after a valid handshake, whatever bytes the fuzzer makes arrive on
+// a connection to a session, split into chunks the input chooses, with time moving
+// on between them. The session must never crash, hang or write an unverified piece;
+// it may close the connection. The first input byte picks seeding or leeching.
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+
+#include "metainfo.hpp"
+#include "session.hpp"
+#include "storage.hpp"
+
+namespace {
+
+constexpr std::int64_t piece_len = 16 * 1024;
+
+struct torrent_fixture {
+  wt::byte_buffer data;
+  wt::metainfo meta;
+  torrent_fixture() {
+    data.resize(3 * piece_len + 100);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 13 + 5);
+    const wt::input_file f{"f.bin", data};
+    wt::create_options o;
+    o.piece_length = piece_len;
+    auto bytes = wt::create_torrent(std::span<const wt::input_file>(&f, 1), o);
+    if (!bytes) std::abort();
+    auto m = wt::parse_metainfo(*bytes);
+    if (!m) std::abort();
+    meta = std::move(m).value();
+  }
+};
+
+const torrent_fixture& fixture() {
+  static const torrent_fixture f;
+  return f;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t size) {
+  if (size < 1) return 0;
+  const auto& fx = fixture();
+  const bool seeding = (input[0] & 1) != 0;
+  std::span<const std::uint8_t> rest(input + 1, size - 1);
+
+  wt::session_settings settings;
+  settings.seed = 7;
+  wt::session s(settings);
+  wt::memory_storage storage;
+  wt::time_point now{};
+  wt::add_torrent_params params;
+  params.seed = seeding;
+  const wt::torrent_id t = s.add_torrent(fx.meta, params, now).value();
+  if (seeding) storage.write_at(t, 0, fx.data);
+  const wt::connection_id c = s.accept_connection(wt::wire::make_endpoint_v4({10, 0, 0, 1}, 1), now);
+
+  auto drain = [&] {
+    while (s.poll_transmit() || s.poll_close() || s.poll_connect() || s.poll_event()) {
+    }
+    while (auto r = s.poll_storage()) {
+      // Only verified pieces may be written: they must equal the torrent's bytes.
+      if (!seeding && r->op == wt::storage_op::write) {
+        const auto at = static_cast<std::size_t>(r->offset);
+        if (at + r->data.size() > fx.data.size() ||
+            !std::equal(r->data.begin(), r->data.end(), fx.data.begin() + static_cast<std::ptrdiff_t>(at)))
+          std::abort();
+      }
+      s.storage_completed(storage.complete(*r), now);
+    }
+  };
+
+  wt::byte_buffer hs;
+  wt::wire::peer_id id{};
+  id.fill('f');
+  wt::wire::encode_to(wt::wire::make_handshake(fx.meta.info_hash, id, {true, true, false}), hs);
+  s.bytes_received(c, hs, now);
+  drain();
+
+  // Each chunk: one length byte, then that many bytes; time moves 1 s per chunk.
+  while (!rest.empty()) {
+    const std::size_t n = std::min<std::size_t>(rest[0], rest.size() - 1);
+    s.bytes_received(c, rest.subspan(1, n), now);
+    rest = rest.subspan(1 + n);
+    drain();
+    now += std::chrono::seconds(1);
+    if (auto d = s.next_deadline(); d && *d <= now) s.on_timer(now);
+    drain();
+  }
+  s.connection_closed(c, now);
+  drain();
+  return 0;
+}
