@@ -7,34 +7,6 @@
 
 namespace wt {
 
-// --- rng ----------------------------------------------------------------------------
-
-piece_picker::rng::rng(std::uint64_t seed) noexcept {
-  for (auto& word : s_) {  // splitmix64
-    seed += 0x9e3779b97f4a7c15u;
-    std::uint64_t z = seed;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    word = z ^ (z >> 31);
-  }
-}
-
-std::uint64_t piece_picker::rng::next() noexcept {  // xoshiro256**
-  const std::uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
-  const std::uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = std::rotl(s_[3], 45);
-  return result;
-}
-
-std::uint32_t piece_picker::rng::below(std::uint32_t n) noexcept {
-  return static_cast<std::uint32_t>(((next() >> 32) * n) >> 32);
-}
-
 // --- construction and geometry ------------------------------------------------------
 
 piece_picker::piece_picker(std::int64_t total_length, std::int64_t piece_length, std::uint64_t seed)

@@ -35,6 +35,7 @@
 #include "bitfield.hpp"
 #include "clock.hpp"
 #include "metainfo.hpp"
+#include "random.hpp"
 
 namespace wt {
 
@@ -261,16 +262,6 @@ class piece_picker {
   struct take_rule {
     bool allow_busy = false;  // false: only blocks nobody has requested
     duration min_age{0};      // the newest request of the block is at least this old
-  };
-
-  // xoshiro256**, seeded through splitmix64: same sequence on every platform.
-  class rng {
-   public:
-    explicit rng(std::uint64_t seed) noexcept;
-    std::uint64_t next() noexcept;
-    std::uint32_t below(std::uint32_t n) noexcept;  // uniform enough in [0, n), n > 0
-   private:
-    std::array<std::uint64_t, 4> s_{};
   };
 
   bool valid(piece_index p) const noexcept { return p.value < num_pieces_; }

@@ -25,6 +25,7 @@
 
 #include "crypto.hpp"
 #include "piece_picker.hpp"
+#include "random.hpp"
 #include "session.hpp"
 
 namespace wt {
@@ -34,34 +35,6 @@ namespace session_detail {
 inline constexpr std::uint32_t block_size = piece_picker::block_size;
 inline constexpr std::uint32_t max_metadata_size = 8u * 1024u * 1024u;
 inline constexpr duration metadata_request_timeout = std::chrono::seconds(10);
-
-// xoshiro256** seeded through splitmix64: the same sequence on every platform.
-class rng {
- public:
-  explicit rng(std::uint64_t seed) noexcept {
-    for (auto& word : s_) {
-      seed += 0x9e3779b97f4a7c15u;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-      word = z ^ (z >> 31);
-    }
-  }
-  std::uint64_t next() noexcept {
-    const std::uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = std::rotl(s_[3], 45);
-    return result;
-  }
-
- private:
-  std::array<std::uint64_t, 4> s_{};
-};
 
 inline double seconds(duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -243,7 +216,7 @@ struct session::impl {
   };
 
   session_settings settings;
-  session_detail::rng random;
+  rng random;
   wire::peer_id pid{};
   time_point now{};
   time_point next_tick{};

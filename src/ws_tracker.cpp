@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "random.hpp"
+
 // nlohmann::json is used only through calls that cannot throw: parse() with
 // allow_exceptions = false, type checks before every access (get_ptr), find() on
 // objects, and dump() with the replace error handler.
@@ -94,36 +96,6 @@ result<id20> id_from_latin1(std::string_view text) {
 // --- The client -----------------------------------------------------------------------
 
 namespace {
-
-// xoshiro256** seeded through splitmix64: deterministic from config::seed.
-class rng {
- public:
-  explicit rng(std::uint64_t seed) noexcept {
-    for (auto& word : s_) {
-      seed += 0x9e3779b97f4a7c15u;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-      word = z ^ (z >> 31);
-    }
-  }
-  std::uint64_t next() noexcept {
-    const std::uint64_t out = std::rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = std::rotl(s_[3], 45);
-    return out;
-  }
-  // Uniform in [0, n] (n small; modulo bias is negligible for jitter).
-  std::uint64_t up_to(std::uint64_t n) noexcept { return next() % (n + 1); }
-
- private:
-  std::array<std::uint64_t, 4> s_{};
-};
 
 enum class announce_event : std::uint8_t { none, started, completed, stopped };
 
