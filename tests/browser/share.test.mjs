@@ -1,0 +1,59 @@
+// examples/share, as `npm start` serves it (scripts/serve.mjs: tracker + static files on
+// 127.0.0.1): one tab picks files and gets a share link; another opens the link and ends
+// up with download links whose bytes equal the originals. Loopback only (netns).
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { startDemo } from '../../scripts/serve.mjs'
+import { launchBrowser, newContext } from './harness.mjs'
+
+let demo, browser
+before(async () => {
+  demo = await startDemo({ port: 0 })
+  browser = await launchBrowser()
+})
+after(async () => {
+  await browser?.close()
+  await demo?.close()
+})
+
+const sha256 = bytes => createHash('sha256').update(bytes).digest('hex')
+
+test('examples/share: drop files in one tab, download them from the share link in another', { timeout: 120_000 }, async () => {
+  const files = [
+    { name: 'photo.bin', mimeType: 'application/octet-stream', buffer: randomBytes(3 * 1024 * 1024 + 123) },
+    { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello from wasmtorrent\n') }
+  ]
+  const errors = []
+  const open = async () => {
+    const context = await newContext(browser)
+    const page = await context.newPage()
+    page.on('pageerror', err => errors.push(String(err)))
+    return { context, page }
+  }
+
+  const sender = await open()
+  await sender.page.goto(`${demo.url}/examples/share/`)
+  await sender.page.setInputFiles('#pick', files)
+  await sender.page.waitForFunction(() => document.getElementById('share-link').value.includes('#magnet:'))
+  const link = await sender.page.inputValue('#share-link')
+  assert.ok(link.startsWith(`${demo.url}/examples/share/#magnet:?xt=urn:btih:`), link)
+
+  const receiver = await open()
+  await receiver.page.goto(link)
+  await receiver.page.waitForSelector('body[data-done="true"]', { timeout: 100_000 })
+  const received = await receiver.page.evaluate(async () => {
+    const out = {}
+    for (const a of document.querySelectorAll('#files a')) {
+      out[a.download] = Array.from(new Uint8Array(await (await fetch(a.href)).arrayBuffer()))
+    }
+    return out
+  })
+  for (const f of files) {
+    assert.ok(received[f.name], `no download link for ${f.name}`)
+    assert.equal(sha256(Buffer.from(received[f.name])), sha256(f.buffer), f.name)
+  }
+  assert.match(await receiver.page.textContent('#status'), /^100\.0%/)
+  assert.deepEqual(errors, [])
+  assert.deepEqual([...sender.context.blockedRequests, ...receiver.context.blockedRequests], [])
+})
