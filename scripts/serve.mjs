@@ -20,7 +20,12 @@ const types = {
 }
 
 export async function startDemo ({ port = 8000, host = '127.0.0.1' } = {}) {
-  const tracker = new Server({ udp: false, http: false, ws: true, stats: false })
+  const tracker = new Server({
+    udp: false, http: false, ws: true, stats: false,
+    // WebSocket clients re-announce every interval / 5: 10 s, so that a tab that missed
+    // its peers finds them again quickly (a public tracker would use minutes).
+    interval: 50_000
+  })
   tracker.on('error', err => console.error('[tracker]', err.message))
   tracker.on('warning', err => console.error('[tracker]', err.message))
   await new Promise(resolve => tracker.listen(0, host, resolve))

@@ -6,6 +6,10 @@ import assert from 'node:assert/strict'
 import Server from 'bittorrent-tracker/server'
 import { startHarness } from './harness.mjs'
 
+// WebSocket clients re-announce every interval / 5 (10 s here instead of 2 min), so a
+// first WebRTC connection attempt that fails is retried within the test's time.
+const reannounceMs = 50_000
+
 const MiB = 1024 * 1024
 const size = Number(process.env.WT_E2E_MIB || 64) * MiB // the issue's size; WT_E2E_MIB=4 for a quick run
 
@@ -13,7 +17,7 @@ let h
 let tracker
 let trackerURL
 before(async () => {
-  tracker = new Server({ udp: false, http: false, ws: true, stats: false })
+  tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: reannounceMs })
   tracker.on('error', err => console.error('tracker error', err))
   await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
   trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`

@@ -8,12 +8,16 @@ import { WebSocketServer } from 'ws'
 import Server from 'bittorrent-tracker/server'
 import { startHarness } from './harness.mjs'
 
+// WebSocket clients re-announce every interval / 5 (10 s here instead of 2 min), so a
+// first WebRTC connection attempt that fails is retried within the test's time.
+const reannounceMs = 50_000
+
 let h
 before(async () => { h = await startHarness() })
 after(async () => { await h?.close() })
 
 async function startTracker (port = 0) {
-  const tracker = new Server({ udp: false, http: false, ws: true, stats: false })
+  const tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: reannounceMs })
   tracker.on('error', err => console.error('tracker error', err))
   await new Promise(resolve => tracker.listen(port, '127.0.0.1', resolve))
   tracker.sockets = new Set()
