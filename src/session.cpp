@@ -298,6 +298,17 @@ std::uint32_t session::register_extension(std::string name, bencode::dict handsh
     if (s.plugins[i]->name() == name) return static_cast<std::uint32_t>(i + 1);
   const auto handle = static_cast<std::uint32_t>(s.plugins.size() + 1);
   s.plugins.push_back(make_user_extension_plugin(std::move(name), handle, std::move(handshake_fields)));
+  // Registered while peers are connected (a page calls wire.use() when a wire appears):
+  // BEP 10 lets a handshake be sent again, so tell those peers our new id, and report
+  // what their handshake already said about the extension.
+  extension_plugin& plugin = *s.plugins.back();
+  for (auto& [tid, t] : s.torrents) {
+    for (auto& [cid, p] : t.peers) {
+      if (!p.active() || !p.extensions) continue;
+      s.send_extension_handshake(t, p);
+      if (p.ext) plugin.on_handshake(s, t, p, p.ext->id_of(plugin.name()));
+    }
+  }
   return handle;
 }
 

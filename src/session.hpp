@@ -249,8 +249,10 @@ class session {
   // outside the torrent or the metadata is unknown.
   std::uint64_t read(torrent_id t, std::int64_t offset, std::uint32_t length, time_point now);
 
-  // Extension API (BEP 10): register a name before connections open. Messages arrive
-  // as extension_message_event; the peer's support as extension_handshake_event.
+  // Extension API (BEP 10): register a name (best before connections open; peers
+  // already connected get our extension handshake again, and an extension_handshake_event
+  // from the handshake they sent). Messages arrive as extension_message_event; the
+  // peer's support as extension_handshake_event. Registering a name again returns its id.
   // `handshake_fields` go into our extension handshake, for the peer to read (as
   // WebTorrent extensions set wire.extendedHandshake fields).
   std::uint32_t register_extension(std::string name, bencode::dict handshake_fields = {});

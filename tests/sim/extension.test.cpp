@@ -80,3 +80,43 @@ TEST_CASE("[extension] a registered extension talks to a peer that has it and is
   CHECK(messages(c).empty());
   CHECK(messages(a).size() == 1);
 }
+
+TEST_CASE("[extension] an extension registered while peers are connected reaches them", "[extension]") {
+  const auto tt = make_test_torrent(64 * 1024, 16 * 1024, 5);
+  swarm net(9);
+  const auto a = net.add_node();
+  const auto b = net.add_node();
+  std::vector<torrent_id> ids;
+  for (auto n : {a, b}) {
+    auto t = net.at(n).add_torrent(tt.meta, {.seed = true}, net.now());
+    REQUIRE(t);
+    net.storage(n).write_at(*t, 0, tt.data);
+    ids.push_back(*t);
+  }
+  net.at(a).add_peer(ids[0], net.endpoint(b), net.now());
+  REQUIRE(net.run_until([&] { return net.at(a).peers(ids[0]).size() == 1 && net.at(b).peers(ids[1]).size() == 1; },
+                        time_point{} + 1min));
+  net.run_until([] { return false; }, net.now() + 2s);  // extension handshakes exchanged
+
+  // Both register late (as a page does from its 'wire' handler); each side learns the
+  // other's id from the repeated handshake.
+  const std::uint32_t ext_a = net.at(a).register_extension("x_late");
+  const std::uint32_t ext_b = net.at(b).register_extension("x_late");
+  auto supported = [&](std::size_t n) {
+    std::optional<connection_id> c;
+    for (const auto& e : net.events(n))
+      if (auto* h = std::get_if<extension_handshake_event>(&e); h && h->peer_supports) c = h->connection;
+    return c;
+  };
+  REQUIRE(net.run_until([&] { return supported(a) && supported(b); }, net.now() + 1min));
+  CHECK(net.at(a).send_extension_message(*supported(a), ext_a, as_bytes("late hello"), net.now()));
+  auto got = [&] {
+    for (const auto& e : net.events(b))
+      if (auto* m = std::get_if<extension_message_event>(&e)) return std::optional<extension_message_event>(*m);
+    return std::optional<extension_message_event>();
+  };
+  REQUIRE(net.run_until([&] { return got().has_value(); }, net.now() + 1min));
+  CHECK(got()->extension == ext_b);
+  CHECK(as_chars(got()->payload) == "late hello");
+  CHECK(net.at(a).peers(ids[0]).size() == 1);  // the repeated handshake kept the connection
+}
