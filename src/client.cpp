@@ -93,6 +93,10 @@ result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
 
 void client::register_with_trackers(torrent_id t, std::vector<std::string> urls, time_point now) {
   urls.insert(urls.end(), settings_.default_trackers.begin(), settings_.default_trackers.end());
+  for (const auto& url : urls) {
+    auto& known = torrents_[t].trackers;
+    if (std::find(known.begin(), known.end(), url) == known.end()) known.push_back(url);
+  }
   ws_tracker::torrent_params p;
   p.info_hash = torrents_[t].info_hash;
   p.peer_id = session_.peer_id();
@@ -137,6 +141,21 @@ void client::remove_torrent(torrent_id t, time_point now) {
   storage_.remove(t);
   torrents_.erase(it);
   pump(now);
+}
+
+std::optional<peer_handle> client::attach_channel(torrent_id t, time_point now) {
+  if (!torrents_.contains(t)) return std::nullopt;
+  const peer_handle p{next_peer_++};
+  peers_[p.value].torrent = t;  // neither offerer nor tracker answer: dials once open
+  pump(now);
+  return p;
+}
+
+byte_buffer client::torrent_file(torrent_id t) const {
+  const metainfo* m = session_.torrent_metainfo(t);
+  auto it = torrents_.find(t);
+  if (!m || it == torrents_.end()) return {};
+  return make_torrent_file(m->info_bytes, it->second.trackers);
 }
 
 byte_view client::stored_bytes(torrent_id t, std::int64_t offset, std::int64_t length) const {

@@ -125,6 +125,17 @@ class client {
                                 std::vector<std::string> trackers = {});
   void remove_torrent(torrent_id t, time_point now);
 
+  // A data channel the host connected itself (custom signalling; torrent.addPeer in the
+  // JS API). Report channel_opened / channel_data / channel_closed / channel_sent for
+  // the returned handle like for any other. Once open, the session dials through it
+  // and sends the handshake first (both ends of such a channel may do so). Nullopt for
+  // an unknown torrent.
+  std::optional<peer_handle> attach_channel(torrent_id t, time_point now);
+
+  // The torrent as a .torrent file: its info dict and every tracker it announces to.
+  // Empty until the metadata is known.
+  byte_buffer torrent_file(torrent_id t) const;
+
   // Bytes of verified pieces stored for the torrent (empty when out of range or not
   // yet stored). Valid until the next call into the client.
   byte_view stored_bytes(torrent_id t, std::int64_t offset, std::int64_t length) const;
@@ -176,6 +187,7 @@ class client {
   };
   struct torrent_state {
     ws_tracker::id20 info_hash{};
+    std::vector<std::string> trackers;  // all of them, for torrent_file()
     bool registered = false;
     bool finished = false;
   };

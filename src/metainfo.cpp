@@ -286,6 +286,25 @@ std::vector<std::string> metainfo::trackers() const {
   return out;
 }
 
+byte_buffer make_torrent_file(byte_view info_bytes, const std::vector<std::string>& trackers) {
+  bencode::dict top;
+  if (!trackers.empty()) {
+    top.emplace("announce", trackers.front());
+    bencode::list tiers;
+    for (const auto& url : trackers) tiers.emplace_back(bencode::list{bencode::value(url)});
+    top.emplace("announce-list", std::move(tiers));
+  }
+  // The info dict goes in as received (its bytes define the info-hash). "info" sorts
+  // after both other keys, so it is appended just before the closing 'e'.
+  byte_buffer out = bencode::encode(bencode::value(std::move(top)));
+  out.pop_back();
+  const std::string key = "4:info";
+  out.insert(out.end(), key.begin(), key.end());
+  out.insert(out.end(), info_bytes.begin(), info_bytes.end());
+  out.push_back('e');
+  return out;
+}
+
 // --- mapping ----------------------------------------------------------------------
 
 std::vector<file_slice> map_block(const metainfo& m, piece_index piece, std::int64_t offset,

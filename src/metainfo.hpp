@@ -78,6 +78,10 @@ result<metainfo> parse_metainfo(byte_view torrent, const metainfo_limits& lim = 
 // Parses an info dict alone (what ut_metadata delivers); info_hash is computed over it.
 result<metainfo> parse_info_dict(byte_view info, const metainfo_limits& lim = {});
 
+// A .torrent for an info dict (e.g. received with ut_metadata): `announce` is the
+// first tracker, `announce-list` one tier per tracker (as WebTorrent writes it).
+byte_buffer make_torrent_file(byte_view info_bytes, const std::vector<std::string>& trackers);
+
 // --- Mapping between files and pieces ----------------------------------------
 
 struct file_slice {

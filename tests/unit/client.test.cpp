@@ -275,3 +275,51 @@ TEST_CASE("[client] a failed offer and a closed channel are tolerated", "[client
   CHECK(announced);
   n.hosts[a].c->channel_closed(peer_handle{12345}, n.now);  // unknown: ignored
 }
+
+TEST_CASE("[client] a channel the host connected itself (attach_channel) moves a torrent, from a magnet", "[client]") {
+  net n;
+  const auto seeder = n.add({});
+  const auto leecher = n.add({});
+  const byte_buffer data = random_bytes(200 * 1024, 5);
+  const byte_buffer torrent = make_torrent(data, {});  // no tracker: the page signals itself
+  auto ts = n.hosts[seeder].c->add_torrent(torrent, data, n.now);
+  REQUIRE(ts);
+  const auto m = parse_metainfo(torrent);
+  REQUIRE(m);
+  auto tl = n.hosts[leecher].c->add_magnet("magnet:?xt=urn:btih:" + to_hex(m->info_hash), n.now);
+  REQUIRE(tl);
+  CHECK(n.hosts[leecher].c->torrent_file(*tl).empty());  // no metadata yet
+  CHECK_FALSE(n.hosts[leecher].c->attach_channel(torrent_id{99}, n.now));
+
+  const auto ps = n.hosts[seeder].c->attach_channel(*ts, n.now);
+  const auto pl = n.hosts[leecher].c->attach_channel(*tl, n.now);
+  REQUIRE(ps);
+  REQUIRE(pl);
+  n.links[{seeder, ps->value}] = {leecher, pl->value};
+  n.links[{leecher, pl->value}] = {seeder, ps->value};
+  n.actions.push_back([&] {
+    n.hosts[seeder].c->channel_opened(*ps, n.now);
+    n.hosts[leecher].c->channel_opened(*pl, n.now);
+  });
+  REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
+  CHECK(n.hosts[leecher].c->stored_bytes(*tl, 0, static_cast<std::int64_t>(data.size())).size() == data.size());
+  const auto got = n.hosts[leecher].c->stored_bytes(*tl, 0, static_cast<std::int64_t>(data.size()));
+  CHECK(std::equal(got.begin(), got.end(), data.begin(), data.end()));
+  // The leecher can now hand out a .torrent with the same info dict.
+  const auto rebuilt = parse_metainfo(n.hosts[leecher].c->torrent_file(*tl));
+  REQUIRE(rebuilt);
+  CHECK(rebuilt->info_hash == m->info_hash);
+}
+
+TEST_CASE("[client] torrent_file lists the torrent's own, the added and the default trackers", "[client]") {
+  client_settings s;
+  s.default_trackers = {"wss://default.test"};
+  client c(s);
+  const byte_buffer data = random_bytes(10 * 1024, 9);
+  auto t = c.add_torrent(make_torrent(data, {"udp://own.test:80", tracker_url}), data, time_point{},
+                         {"ws://extra.test"});
+  REQUIRE(t);
+  auto m = parse_metainfo(c.torrent_file(*t));
+  REQUIRE(m);
+  CHECK(m->trackers() == std::vector<std::string>{"udp://own.test:80", tracker_url, "ws://extra.test", "wss://default.test"});
+}

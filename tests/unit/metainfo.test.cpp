@@ -622,3 +622,24 @@ TEST_CASE("[metainfo] map_file and file_pieces", "[metainfo]") {
     CHECK_FALSE(wt::file_pieces(m, file_index{5}));
   }
 }
+
+TEST_CASE("[metainfo] make_torrent_file wraps an info dict with its trackers", "[metainfo]") {
+  bc::dict info = multi_info();
+  info["x-unknown-key"] = "kept";  // the info bytes go in untouched
+  const std::string info_enc = enc(bc::value(info));
+  const std::vector<std::string> trackers{"wss://a.example/announce", "ws://127.0.0.1:8000"};
+  const wt::byte_buffer file = wt::make_torrent_file(wt::as_bytes(info_enc), trackers);
+  auto r = wt::parse_metainfo(file);
+  REQUIRE(r.ok());
+  CHECK(std::string(wt::as_chars(r->info_bytes)) == info_enc);
+  CHECK(r->info_hash == wt::sha1(wt::as_bytes(info_enc)));
+  CHECK(r->announce == trackers[0]);
+  CHECK(r->trackers() == trackers);
+  CHECK(r->announce_list.size() == 2);
+
+  const wt::byte_buffer bare = wt::make_torrent_file(wt::as_bytes(info_enc), {});
+  auto b = wt::parse_metainfo(bare);
+  REQUIRE(b.ok());
+  CHECK(b->trackers().empty());
+  CHECK(std::string(wt::as_chars(bare)) == "d4:info" + info_enc + "e");
+}
