@@ -294,9 +294,70 @@ val torrent_info(const wt::metainfo& m) {
     file.set("name", m.multi_file ? f.name() : m.name);
     file.set("length", static_cast<double>(f.length));
     file.set("offset", static_cast<double>(f.offset));
+    file.set("index", i);  // the engine's file index (pad files count)
     files.call<void>("push", file);
   }
   out.set("files", files);
+  return out;
+}
+
+wt::bencode::dict bencode_dict_of_js(const val& v, int depth);
+
+// A bencoded value as JS: integers as numbers, strings as Uint8Array (as the npm bencode
+// package decodes them), lists as arrays, dicts as objects.
+val js_of_bencode(const wt::bencode::node& n) {
+  switch (n.kind()) {
+    case wt::bencode::type::integer: return val(static_cast<double>(n.as_int()));
+    case wt::bencode::type::string: return copy_bytes(n.as_bytes());
+    case wt::bencode::type::list: {
+      val out = val::array();
+      for (const auto& item : n.items()) out.call<void>("push", js_of_bencode(item));
+      return out;
+    }
+    case wt::bencode::type::dict: {
+      val out = val::object();
+      for (const auto& [key, item] : n.entries()) out.set(std::string(key), js_of_bencode(item));
+      return out;
+    }
+  }
+  return val::undefined();
+}
+
+val js_of_bencoded(wt::byte_view bytes) {
+  auto doc = wt::bencode::decode(bytes);
+  return doc ? js_of_bencode(doc->root()) : val::null();
+}
+
+// A JS value as bencode: numbers (integers), strings, Uint8Array, arrays and plain
+// objects. Anything else (or nesting deeper than 16) is left out.
+std::optional<wt::bencode::value> bencode_of_js(const val& v, int depth = 0) {
+  if (depth > 16 || v.isUndefined() || v.isNull()) return std::nullopt;
+  if (v.isNumber()) return wt::bencode::value(static_cast<std::int64_t>(v.as<double>()));
+  if (v.isString()) return wt::bencode::value(v.as<std::string>());
+  if (v.instanceof(val::global("Uint8Array"))) {
+    const auto bytes = emscripten::convertJSArrayToNumberVector<std::uint8_t>(v);
+    return wt::bencode::value(std::string(bytes.begin(), bytes.end()));
+  }
+  if (v.isArray()) {
+    wt::bencode::list out;
+    const auto n = v["length"].as<unsigned>();
+    for (unsigned i = 0; i < n; ++i)
+      if (auto item = bencode_of_js(v[i], depth + 1)) out.push_back(std::move(*item));
+    return wt::bencode::value(std::move(out));
+  }
+  if (v.typeOf().as<std::string>() == "object") return wt::bencode::value(bencode_dict_of_js(v, depth));
+  return std::nullopt;
+}
+
+wt::bencode::dict bencode_dict_of_js(const val& v, int depth) {
+  wt::bencode::dict out;
+  if (v.isUndefined() || v.isNull()) return out;
+  const val keys = val::global("Object").call<val>("keys", v);
+  const auto n = keys["length"].as<unsigned>();
+  for (unsigned i = 0; i < n; ++i) {
+    const auto key = keys[i].as<std::string>();
+    if (auto item = bencode_of_js(v[key], depth + 1)) out.emplace(key, std::move(*item));
+  }
   return out;
 }
 
@@ -317,9 +378,13 @@ val event_value(const wt::client_event& e) {
       } else if constexpr (std::is_same_v<T, wt::peer_connected_event>) {
         out.set("type", std::string("peerConnected")); set_torrent(ev.torrent);
         out.set("connection", ev.connection.value);
+        out.set("address", wt::wire::to_string(ev.remote));
+        out.set("outgoing", ev.outgoing);
+        out.set("peerId", wt::to_hex(ev.peer_id));
       } else if constexpr (std::is_same_v<T, wt::peer_disconnected_event>) {
         out.set("type", std::string("peerDisconnected")); set_torrent(ev.torrent);
         out.set("connection", ev.connection.value); out.set("reason", ev.reason);
+        out.set("code", std::string(errc_name(ev.code)));
       } else if constexpr (std::is_same_v<T, wt::peer_banned_event>) {
         out.set("type", std::string("peerBanned")); set_torrent(ev.torrent);
       } else if constexpr (std::is_same_v<T, wt::warning_event>) {
@@ -327,8 +392,25 @@ val event_value(const wt::client_event& e) {
         out.set("code", std::string(errc_name(ev.code))); out.set("message", ev.message);
       } else if constexpr (std::is_same_v<T, wt::torrent_error_event>) {
         out.set("type", std::string("error")); set_torrent(ev.torrent); out.set("message", ev.message);
+      } else if constexpr (std::is_same_v<T, wt::extension_handshake_event>) {
+        out.set("type", std::string("extensionHandshake")); set_torrent(ev.torrent);
+        out.set("connection", ev.connection.value);
+        out.set("extension", ev.extension);
+        out.set("peerSupports", ev.peer_supports);
+        out.set("handshake", js_of_bencoded(ev.handshake));
+      } else if constexpr (std::is_same_v<T, wt::extension_message_event>) {
+        out.set("type", std::string("extensionMessage")); set_torrent(ev.torrent);
+        out.set("connection", ev.connection.value);
+        out.set("extension", ev.extension);
+        out.set("payload", copy_bytes(ev.payload));
+      } else if constexpr (std::is_same_v<T, wt::read_completed_event>) {
+        out.set("type", std::string("read")); set_torrent(ev.torrent);
+        out.set("read", static_cast<double>(ev.read));
+        out.set("ok", ev.ok);
+        out.set("offset", static_cast<double>(ev.offset));
+        out.set("data", copy_bytes(ev.data));
       } else {
-        out.set("type", std::string("other"));  // extension, read and stats events: not used yet
+        out.set("type", std::string("other"));  // stats events: the host polls stats()
       }
     }, *se);
   } else if (auto* w = std::get_if<wt::tracker_warning_event>(&e)) {
@@ -349,6 +431,12 @@ val event_value(const wt::client_event& e) {
     out.set("connection", c->connection.value);
   }
   return out;
+}
+
+// bencode(value) for extension messages built from objects (wire.extended(name, obj)).
+val bencode_js(const val& v) {
+  auto b = bencode_of_js(v);
+  return b ? copy_bytes(wt::bencode::encode(*b)) : val::null();
 }
 
 class js_client {
@@ -407,6 +495,90 @@ class js_client {
                                       static_cast<std::int64_t>(length));
     if (bytes.size() != static_cast<std::size_t>(length)) return val::null();
     return copy_bytes(bytes);
+  }
+
+  // --- pieces, files, streaming ------------------------------------------------------
+
+  // The pieces we have, as a BitTorrent bitfield (bit 7 of byte 0 = piece 0); null
+  // before the metadata.
+  val have_pieces(std::uint32_t t) const {
+    auto bits = client_.engine().have_pieces(wt::torrent_id{t});
+    if (!bits) return val::null();
+    return copy_bytes(bits->to_bytes());
+  }
+  void set_file_priority(std::uint32_t t, std::uint32_t f, std::uint32_t priority, double now) {
+    client_.engine().set_file_priority(wt::torrent_id{t}, wt::file_index{f},
+                                       static_cast<std::uint8_t>(std::min(priority, 7u)), at_ms(now));
+    client_.flush(at_ms(now));
+  }
+  std::uint32_t open_reader(std::uint32_t t, double offset, double readahead, double now) {
+    const std::uint32_t r = client_.engine().open_reader(wt::torrent_id{t}, static_cast<std::int64_t>(offset),
+                                                         static_cast<std::int64_t>(readahead), at_ms(now));
+    client_.flush(at_ms(now));
+    return r;
+  }
+  void seek_reader(std::uint32_t t, std::uint32_t reader, double offset, double now) {
+    client_.engine().seek_reader(wt::torrent_id{t}, reader, static_cast<std::int64_t>(offset), at_ms(now));
+    client_.flush(at_ms(now));
+  }
+  void close_reader(std::uint32_t t, std::uint32_t reader, double now) {
+    client_.engine().close_reader(wt::torrent_id{t}, reader, at_ms(now));
+    client_.flush(at_ms(now));
+  }
+  // Bytes once their pieces are verified, in a 'read' event with the returned id (0: an
+  // empty or out-of-range request).
+  double read_async(std::uint32_t t, double offset, double length, double now) {
+    const std::uint64_t id = client_.engine().read(wt::torrent_id{t}, static_cast<std::int64_t>(offset),
+                                                   static_cast<std::uint32_t>(length), at_ms(now));
+    client_.flush(at_ms(now));
+    return static_cast<double>(id);
+  }
+  val torrent_file(std::uint32_t t) const {
+    const wt::byte_buffer file = client_.torrent_file(wt::torrent_id{t});
+    return file.empty() ? val::null() : copy_bytes(file);
+  }
+  val peers(std::uint32_t t) const {
+    val out = val::array();
+    for (const auto& p : client_.engine().peers(wt::torrent_id{t})) {
+      val peer = val::object();
+      peer.set("connection", p.connection.value);
+      peer.set("address", wt::wire::to_string(p.remote));
+      peer.set("outgoing", p.outgoing);
+      peer.set("downloaded", static_cast<double>(p.downloaded));
+      peer.set("uploaded", static_cast<double>(p.uploaded));
+      peer.set("downloadSpeed", p.download_rate);
+      peer.set("uploadSpeed", p.upload_rate);
+      peer.set("amChoking", p.am_choking);
+      peer.set("amInterested", p.am_interested);
+      peer.set("peerChoking", p.peer_choking);
+      peer.set("peerInterested", p.peer_interested);
+      peer.set("pieces", p.pieces);
+      out.call<void>("push", peer);
+    }
+    return out;
+  }
+
+  // --- WebRTC channels the page connected itself, extensions ---------------------------
+
+  // A peer handle for a data channel signalled by the page (torrent.addPeer), or -1.
+  double attach_channel(std::uint32_t t, double now) {
+    auto p = client_.attach_channel(wt::torrent_id{t}, at_ms(now));
+    return p ? static_cast<double>(p->value) : -1.0;
+  }
+  // fields: our extension handshake's extra fields (a plain object, bencoded).
+  std::uint32_t register_extension(const std::string& name, const val& fields, double now) {
+    const std::uint32_t id = client_.engine().register_extension(name, bencode_dict_of_js(fields, 0));
+    client_.flush(at_ms(now));
+    return id;
+  }
+  // The payload is in the reserve() buffer.
+  bool send_extension_message(std::uint32_t connection, std::uint32_t extension, std::size_t length,
+                              double now) {
+    const bool sent = client_.engine().send_extension_message(
+        wt::connection_id{connection}, extension,
+        wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+    client_.flush(at_ms(now));
+    return sent;
   }
 
   void socket_opened(const std::string& url, double now) { client_.socket_opened(url, at_ms(now)); }
@@ -492,6 +664,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::function("create_torrent", &create_torrent);
   emscripten::function("default_piece_length", &default_piece_length);
   emscripten::function("parse_magnet", &parse_magnet);
+  emscripten::function("bencode", &bencode_js);
   emscripten::function("make_magnet", &make_magnet);
 
   emscripten::class_<js_client>("Client")
@@ -504,6 +677,17 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("info", &js_client::info)
       .function("stats", &js_client::stats)
       .function("read", &js_client::read)
+      .function("havePieces", &js_client::have_pieces)
+      .function("setFilePriority", &js_client::set_file_priority)
+      .function("openReader", &js_client::open_reader)
+      .function("seekReader", &js_client::seek_reader)
+      .function("closeReader", &js_client::close_reader)
+      .function("readAsync", &js_client::read_async)
+      .function("torrentFile", &js_client::torrent_file)
+      .function("peers", &js_client::peers)
+      .function("attachChannel", &js_client::attach_channel)
+      .function("registerExtension", &js_client::register_extension)
+      .function("sendExtensionMessage", &js_client::send_extension_message)
       .function("socketOpened", &js_client::socket_opened)
       .function("socketClosed", &js_client::socket_closed)
       .function("textReceived", &js_client::text_received)

@@ -140,7 +140,10 @@ class client {
   // yet stored). Valid until the next call into the client.
   byte_view stored_bytes(torrent_id t, std::int64_t offset, std::int64_t length) const;
 
+  // The session, for commands the facade does not wrap (priorities, readers, reads,
+  // extensions). Call flush(now) after such a call: it routes what the session queued.
   session& engine() noexcept { return session_; }
+  void flush(time_point now) { pump(now); }
   const session& engine() const noexcept { return session_; }
 
   // --- WebSocket events -------------------------------------------------------------

@@ -52,7 +52,7 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
   }
   if (p.extensions) send_extension_handshake(t, p);
   send_our_pieces(t, p);
-  events.emplace_back(peer_connected_event{t.id, p.id, p.remote, p.outgoing});
+  events.emplace_back(peer_connected_event{t.id, p.id, p.remote, p.outgoing, p.peer_handshake.id});
   fill_unchoke_slots(t);
 }
 

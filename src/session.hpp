@@ -105,6 +105,7 @@ struct peer_connected_event {
   connection_id connection;
   wire::endpoint remote;
   bool outgoing = false;
+  wire::peer_id peer_id{};  // from the peer's handshake
 };
 struct peer_disconnected_event {
   torrent_id torrent;  // value 0 when the handshake never named a torrent

@@ -9,6 +9,10 @@
 //     connect timeouts.
 // Trackers, offers/answers routing, the BitTorrent protocol and storage are in C++.
 
+import { Emitter } from './emitter.js'
+import { File } from './file.js'
+import { Wire } from './wire.js'
+
 // Bytes per data-channel message at most (the engine merges its sends up to 64 KiB too).
 // Chromium 2026 advertises a=max-message-size:262144 and send() throws a TypeError above
 // 256 KiB; a smaller limit announced by the remote (pc.sctp.maxMessageSize) wins.
@@ -22,41 +26,6 @@ const CONNECT_TIMEOUT = 25000            // ms: answer/offer applied, channel st
 const DEFAULT_ICE_SERVERS = [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }]
 
 const now = () => performance.now()
-
-// A tiny EventEmitter (on/once/off/emit), enough for the WebTorrent API.
-export class Emitter {
-  constructor () { this._listeners = new Map() }
-  on (name, fn) {
-    if (!this._listeners.has(name)) this._listeners.set(name, [])
-    this._listeners.get(name).push(fn)
-    return this
-  }
-
-  once (name, fn) {
-    const wrapper = (...args) => { this.off(name, wrapper); fn.apply(this, args) }
-    wrapper.listener = fn
-    return this.on(name, wrapper)
-  }
-
-  off (name, fn) {
-    const list = this._listeners.get(name)
-    if (list) this._listeners.set(name, list.filter(l => l !== fn && l.listener !== fn))
-    return this
-  }
-
-  removeListener (name, fn) { return this.off(name, fn) }
-  listenerCount (name) { return (this._listeners.get(name) ?? []).length }
-
-  emit (name, ...args) {
-    const list = this._listeners.get(name)
-    if (!list || list.length === 0) {
-      if (name === 'error') throw args[0]
-      return false
-    }
-    for (const fn of [...list]) fn.apply(this, args)
-    return true
-  }
-}
 
 function waitForIce (pc) {
   return new Promise(resolve => {
@@ -76,33 +45,6 @@ function waitForIce (pc) {
 export function makeClientClass (internals) {
   const { getModule, createTorrent, toMagnetURI, collectInputs, WasmTorrentError } = internals
 
-  class File {
-    constructor (torrent, { path, name, length, offset }) {
-      this._torrent = torrent
-      this.path = path
-      this.name = name
-      this.length = length
-      this.size = length
-      this.offset = offset
-    }
-
-    get downloaded () { return this.done ? this.length : Math.round(this.progress * this.length) }
-    get progress () { return this._torrent.progress }
-    get done () { return this._torrent.done }
-
-    // The whole file, once it is downloaded.
-    async arrayBuffer () {
-      await this._torrent._whenDone()
-      const bytes = this._torrent._client._engine.read(this._torrent._id, this.offset, this.length)
-      if (!bytes) throw new WasmTorrentError(`${this.path}: bytes not available`, { code: 'not_available' })
-      return bytes.buffer
-    }
-
-    async blob (opts = {}) {
-      return new Blob([await this.arrayBuffer()], opts)
-    }
-  }
-
   class Torrent extends Emitter {
     constructor (client, opts = {}) {
       super()
@@ -119,7 +61,27 @@ export function makeClientClass (internals) {
       this.destroyed = false
       this.paused = false
       this._done = false
-      this._numPeers = 0
+      this._torrentFile = null   // the .torrent bytes, when added from them or seeded
+      this._reads = new Map()    // engine read id -> { resolve, reject }
+      this._wires = new Map()    // engine connection id -> Wire
+      this._pendingPeers = []    // addPeer() before the engine knew the torrent
+      this.once('close', () => {
+        const err = new WasmTorrentError('torrent destroyed', { code: 'destroyed' })
+        for (const { reject } of this._reads.values()) reject(err)
+        this._reads.clear()
+        for (const w of this._wires.values()) w._onClose()
+        this._wires.clear()
+      })
+    }
+
+    get wires () { return [...this._wires.values()] }
+
+    // The .torrent file (Uint8Array): as added or seeded, or built from the metadata
+    // received from peers and the trackers; null before the metadata.
+    get torrentFile () {
+      if (this._torrentFile) return this._torrentFile
+      if (this._id === null || !this.ready || this.destroyed) return null
+      return this._client._engine.torrentFile(this._id)
     }
 
     get magnetURI () {
@@ -153,6 +115,94 @@ export function makeClientClass (internals) {
       const info = this._client._engine.info(id)
       // The info-hash of a magnet comes from the link; of a .torrent from the metadata.
       if (info) this._onMetadata(info)
+      for (const { dc, early } of this._pendingPeers.splice(0)) this._client._attachChannel(this, dc, early)
+    }
+
+    // A peer connected by the page itself: an RTCDataChannel (open or still connecting)
+    // that reaches another BitTorrent peer of this torrent. Hand it over before it can
+    // receive anything (in ondatachannel, or right after createDataChannel): a message
+    // that arrives before is lost. The browser has no TCP, so "ip:port" addresses are
+    // refused with a clear error.
+    addPeer (peer) {
+      if (typeof RTCDataChannel !== 'undefined' && peer instanceof RTCDataChannel) {
+        if (this._id === null) {
+          // Not in the engine yet: keep what arrives meanwhile.
+          const early = []
+          peer.binaryType = 'arraybuffer'
+          peer.onmessage = e => early.push(e.data)
+          this._pendingPeers.push({ dc: peer, early })
+        } else {
+          this._client._attachChannel(this, peer)
+        }
+        return true
+      }
+      throw new WasmTorrentError('addPeer: give an RTCDataChannel (addresses need TCP, which browsers lack)',
+        { code: 'not_supported' })
+    }
+
+    // --- for File and Wire ---
+    _engine () {
+      if (this._id === null || this.destroyed || !this._client._engine) {
+        throw new WasmTorrentError('torrent destroyed', { code: 'destroyed' })
+      }
+      return this._client._engine
+    }
+
+    _verifiedBytes (offset, length) {
+      if (this._done) return length
+      const bits = this._id === null || this.destroyed ? null : this._client._engine.havePieces(this._id)
+      if (!bits || length === 0) return 0
+      const pl = this.pieceLength
+      let total = 0
+      for (let p = Math.floor(offset / pl), last = Math.floor((offset + length - 1) / pl); p <= last; p++) {
+        if (bits[p >> 3] & (0x80 >> (p & 7))) {
+          total += Math.min(offset + length, (p + 1) * pl) - Math.max(offset, p * pl)
+        }
+      }
+      return total
+    }
+
+    _setFilePriority (file, priority) {
+      this._client._input((E, t) => this._engine().setFilePriority(this._id, file._index, priority, t))
+    }
+
+    _openReader (offset, readahead) {
+      let id = 0
+      this._client._input((E, t) => { id = this._engine().openReader(this._id, offset, readahead, t) })
+      return id
+    }
+
+    _seekReader (reader, offset) {
+      this._client._input((E, t) => this._engine().seekReader(this._id, reader, offset, t))
+    }
+
+    _closeReader (reader) {
+      if (this.destroyed || !this._client._engine) return
+      this._client._input((E, t) => E.closeReader(this._id, reader, t))
+    }
+
+    // Bytes [offset, offset + length) of the torrent once their pieces are verified.
+    _read (offset, length) {
+      return new Promise((resolve, reject) => {
+        this._client._input((E, t) => {
+          const id = this._engine().readAsync(this._id, offset, length, t)
+          if (!id) reject(new WasmTorrentError(`read ${offset}+${length}: out of range`, { code: 'invalid_argument' }))
+          else this._reads.set(id, { resolve, reject })
+        })
+      })
+    }
+
+    _onRead (e) {
+      const pending = this._reads.get(e.read)
+      if (!pending) return
+      this._reads.delete(e.read)
+      if (e.ok) pending.resolve(e.data)
+      else pending.reject(new WasmTorrentError(`read ${e.offset}: storage failed`, { code: 'read_failed' }))
+    }
+
+    _peerStats (connection) {
+      if (this._id === null || this.destroyed || !this._client._engine) return null
+      return this._client._engine.peers(this._id).find(p => p.connection === connection) ?? null
     }
 
     _onMetadata (info = this._client._engine.info(this._id)) {
@@ -201,6 +251,8 @@ export function makeClientClass (internals) {
       this._byId = new Map()        // engine torrent id -> Torrent
       this._sockets = new Map()     // url -> WebSocket
       this._peers = new Map()       // engine peer id -> { pc, dc, queue, ... }
+      this._peerOfConnection = new Map() // engine connection id -> engine peer id
+      this._extensions = new Map()  // BEP 10 name -> engine extension id
       this._timer = null
       this._timerAt = -1
       this._events = []
@@ -262,6 +314,7 @@ export function makeClientClass (internals) {
         }
         if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer ?? bytes)
         torrent._addTrackers((await internals.parseTorrent(bytes)).announce, opts.announce)
+        torrent._torrentFile = bytes
         return this._addBytes(bytes, null, opts.announce)
       })
       return torrent
@@ -291,6 +344,7 @@ export function makeClientClass (internals) {
           if (!item) throw new WasmTorrentError(`seed: no input for ${f.path}`, { code: 'invalid_argument' })
           parts.push(await item.read())
         }
+        torrent._torrentFile = torrentFile
         return this._addBytes(torrentFile, parts)
       })
       torrent.once('ready', () => torrent._onDone())
@@ -453,7 +507,28 @@ export function makeClientClass (internals) {
             case 'metadata': t?._onMetadata(); break
             case 'done': t?._onDone(); break
             case 'piece': t?.emit('download', t.pieceLength); break
-            case 'peerConnected': t?.emit('wire', { connection: e.connection }); break
+            case 'read': t?._onRead(e); break
+            case 'channel': this._peerOfConnection.set(e.connection, e.peer); break
+            case 'peerConnected': {
+              if (!t) break
+              const wire = new Wire(t, e)
+              t._wires.set(e.connection, wire)
+              t.emit('wire', wire, e.address)
+              break
+            }
+            case 'peerDisconnected': {
+              this._peerOfConnection.delete(e.connection)
+              const wire = t?._wires.get(e.connection)
+              t?._wires.delete(e.connection)
+              wire?._onClose()
+              break
+            }
+            case 'extensionHandshake': t?._wires.get(e.connection)?._onExtensionHandshake(e); break
+            case 'extensionMessage': t?._wires.get(e.connection)?._onExtensionMessage(e); break
+            case 'announce':
+              // The tracker knows nobody else: WebTorrent's 'noPeers'.
+              if (t && t.numPeers === 0 && (e.complete ?? 0) + (e.incomplete ?? 0) <= 1) t.emit('noPeers', 'tracker')
+              break
             case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
             case 'error': t?.emit('error', new WasmTorrentError(e.message, { code: 'torrent_error' })); break
           }
@@ -478,6 +553,54 @@ export function makeClientClass (internals) {
         case 'setAnswer': return this._setAnswer(o.peer, o.sdp)
         case 'closePeer': return this._closePeer(o.peer)
         case 'send': return this._send(o.peer, o.data)
+      }
+    }
+
+    // --- extensions (see wire.js) ------------------------------------------------------
+
+    // The engine id of a BEP 10 extension; `fresh` when this call registered it.
+    _registerExtension (name, fields) {
+      const known = this._extensions.get(name)
+      if (known !== undefined) return { id: known, fresh: false }
+      let id = 0
+      this._input((E, t) => { id = E.registerExtension(name, fields ?? {}, t) })
+      this._extensions.set(name, id)
+      return { id, fresh: true }
+    }
+
+    _bencode (value) {
+      const bytes = this._M.bencode(value)
+      if (!bytes) throw new WasmTorrentError('wire.extended: cannot bencode this value', { code: 'invalid_argument' })
+      return bytes
+    }
+
+    _sendExtension (connection, id, bytes) {
+      let sent = false
+      this._input((E, t) => {
+        const ptr = E.reserve(bytes.length)
+        this._M.HEAPU8.set(bytes, ptr)
+        sent = E.sendExtensionMessage(connection, id, bytes.length, t)
+      })
+      return sent
+    }
+
+    _closeConnection (connection) {
+      const peer = this._peers.get(this._peerOfConnection.get(connection))
+      if (peer) this._peerFailed(peer)
+    }
+
+    // A data channel the page signalled itself (torrent.addPeer).
+    _attachChannel (torrent, dc, early = []) {
+      let id = -1
+      this._input((E, t) => { id = E.attachChannel(torrent._id, t) })
+      if (id < 0) return
+      const peer = this._newPeer(id, null)
+      this._setupChannel(peer, dc)
+      if (dc.readyState === 'open') {
+        dc.onopen()
+        for (const data of early) dc.onmessage({ data })
+      } else if (dc.readyState !== 'connecting') {
+        this._peerFailed(peer)
       }
     }
 
@@ -507,12 +630,14 @@ export function makeClientClass (internals) {
 
     // --- WebRTC -----------------------------------------------------------------------
 
-    _newPeer (id) {
-      const pc = new RTCPeerConnection(this._rtcConfig)
+    // pc: null for a channel the page brought (addPeer), which has no connection of ours.
+    _newPeer (id, pc = new RTCPeerConnection(this._rtcConfig)) {
       const peer = { id, pc, dc: null, messageSize: MESSAGE_SIZE, queue: [], queued: 0, handed: 0, reported: 0, open: false, closed: false, timer: null }
       this._peers.set(id, peer)
-      pc.onconnectionstatechange = () => {
-        if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this._peerFailed(peer)
+      if (pc) {
+        pc.onconnectionstatechange = () => {
+          if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this._peerFailed(peer)
+        }
       }
       return peer
     }
@@ -530,7 +655,7 @@ export function makeClientClass (internals) {
         if (peer.closed) return
         peer.open = true
         // The remote's limit (SDP a=max-message-size) when it is smaller than ours.
-        const max = peer.pc.sctp?.maxMessageSize
+        const max = peer.pc?.sctp?.maxMessageSize
         peer.messageSize = max > 0 ? Math.min(MESSAGE_SIZE, max) : MESSAGE_SIZE
         clearTimeout(peer.timer)
         this._input((E, t) => E.channelOpened(peer.id, t))
@@ -598,7 +723,7 @@ export function makeClientClass (internals) {
       this._peers.delete(id)
       clearTimeout(peer.timer)
       try { peer.dc?.close() } catch {}
-      try { peer.pc.close() } catch {}
+      try { peer.pc?.close() } catch {}
     }
 
     // Closed or failed on the browser's side: tell the engine.

@@ -4,6 +4,9 @@
 // module (a promise), and the default options for its environment.
 
 import { makeClientClass } from './client.js'
+import { WasmTorrentError } from './errors.js'
+
+export { WasmTorrentError }
 
 // create-torrent's default trackers, used when neither `announce` nor `announceList` is given.
 export const announceList = [
@@ -16,18 +19,6 @@ export const announceList = [
   ['wss://tracker.openwebtorrent.com'],
   ['wss://tracker.webtorrent.dev']
 ]
-
-// An engine error (or bad input caught here): .code names it, .position is a byte offset
-// in the input, .context the field or parameter.
-export class WasmTorrentError extends Error {
-  constructor (message, { code, position = 0, context = '' } = {}) {
-    super(message)
-    this.name = 'WasmTorrentError'
-    this.code = code
-    this.position = position
-    this.context = context
-  }
-}
 
 function invalid (message, context = '') {
   return new WasmTorrentError(message, { code: 'invalid_argument', context })

@@ -187,24 +187,89 @@ export interface ClientOptions {
   seed?: number
 }
 
-/** A file of a torrent in the client. */
-export interface ClientFile {
+/** A byte range of a file; `end` is inclusive (as in WebTorrent and fs.createReadStream). */
+export interface FileRange {
+  start?: number
+  end?: number
+}
+
+/**
+ * A file of a torrent in the client. Readers (stream, createReadStream, async iteration,
+ * arrayBuffer, blob) deliver bytes as soon as their pieces are verified, in order, and
+ * make the engine download the pieces under and ahead of them first.
+ */
+export interface ClientFile extends AsyncIterable<Uint8Array> {
   readonly path: string
   readonly name: string
   readonly length: number
   readonly size: number
+  /** Where the file starts in the torrent's bytes. */
   readonly offset: number
+  /** A MIME type from the file name's extension. */
+  readonly type: string
+  /** Bytes of the file in verified pieces. */
   readonly downloaded: number
   readonly progress: number
   readonly done: boolean
-  /** The whole file; waits until the torrent is done. */
-  arrayBuffer (): Promise<ArrayBuffer>
-  blob (opts?: BlobPropertyBag): Promise<Blob>
+  /** Download this file (priority 1..7, default 4; true = 7). */
+  select (priority?: number | boolean): void
+  /** Do not download this file (pieces shared with selected files still come). */
+  deselect (): void
+  /** A web ReadableStream of the range; cancelling it stops prioritising its pieces. */
+  stream (range?: FileRange): ReadableStream<Uint8Array>
+  /** The same as stream() (a web ReadableStream, where WebTorrent returns a Node stream). */
+  createReadStream (range?: FileRange): ReadableStream<Uint8Array>
+  /** The range (default: the whole file) once downloaded and verified. */
+  arrayBuffer (range?: FileRange): Promise<ArrayBuffer>
+  blob (opts?: FileRange & BlobPropertyBag): Promise<Blob>
+}
+
+/**
+ * A BEP 10 extension, as WebTorrent's: a constructor called with the wire; its BEP 10
+ * name is `prototype.name` (WebTorrent's convention) or the instance's `name`. Fields the
+ * constructor puts in wire.extendedHandshake go into our extension handshake (registered
+ * once per client, at the first use of the name).
+ */
+export interface ExtensionConstructor {
+  new (wire: Wire): Extension
+}
+export interface Extension {
+  name?: string
+  onHandshake? (infoHash: string, peerId: string, extensions: { dht: boolean, extended: boolean }): void
+  /** The peer's extension handshake, decoded (byte strings as Uint8Array). */
+  onExtendedHandshake? (handshake: Record<string, unknown>): void
+  onMessage? (payload: Uint8Array): void
+}
+
+/** A connected peer. Events: 'close'. */
+export class Wire extends Emitter {
+  readonly peerId: string
+  readonly type: 'webrtc'
+  /** The engine's name for the peer (a data channel has no IP address to show). */
+  readonly remoteAddress: string
+  readonly outgoing: boolean
+  readonly destroyed: boolean
+  readonly downloaded: number
+  readonly uploaded: number
+  readonly amChoking: boolean
+  readonly amInterested: boolean
+  readonly peerChoking: boolean
+  readonly peerInterested: boolean
+  /** Our extension handshake's extra fields, for extensions to fill in their constructor. */
+  extendedHandshake: Record<string, unknown>
+  readonly peerExtendedHandshake: Record<string, unknown>
+  downloadSpeed (): number
+  uploadSpeed (): number
+  use (extension: ExtensionConstructor): void
+  /** Sends a message of an extension in use; objects are bencoded, strings UTF-8. Throws when the peer lacks it. */
+  extended (name: string | number, data: Uint8Array | ArrayBuffer | string | object): void
+  destroy (): void
 }
 
 /**
  * A torrent in the client. Events: 'infoHash', 'metadata', 'ready', 'download' (bytes),
- * 'wire', 'done', 'warning' (Error), 'error' (Error), 'close'.
+ * 'upload' (bytes), 'wire' (wire, address), 'noPeers' ('tracker'), 'done', 'warning' (Error),
+ * 'error' (Error), 'close'.
  */
 export class Torrent extends Emitter {
   /** Known once the .torrent is parsed or from the magnet link; null before. */
@@ -230,6 +295,15 @@ export class Torrent extends Emitter {
   readonly ratio: number
   /** Milliseconds at the current download rate. */
   readonly timeRemaining: number
+  /** The .torrent file (as added or seeded, or built from the metadata and trackers); null before the metadata. */
+  readonly torrentFile: Uint8Array | null
+  readonly wires: Wire[]
+  /**
+   * A peer the page connected itself: an RTCDataChannel (open or connecting) to another
+   * peer of this torrent. Hand it over before it receives anything (in ondatachannel).
+   * Addresses ("ip:port") throw: browsers have no TCP.
+   */
+  addPeer (peer: RTCDataChannel): boolean
   destroy (opts?: object, cb?: (err: Error | null) => void): void
   destroy (cb?: (err: Error | null) => void): void
 }

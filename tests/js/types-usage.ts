@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.mjs: the hand-written .d.ts must accept the documented
 // uses and reject misuse (the @ts-expect-error lines).
 import WasmTorrent, { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError } from 'wasmtorrent'
-import type { ParsedTorrent, ParsedMagnet, CreateOptions, Torrent } from 'wasmtorrent'
+import type { ParsedTorrent, ParsedMagnet, CreateOptions, Torrent, Wire, Extension } from 'wasmtorrent'
 
 export async function usage (): Promise<void> {
   await init({ wasmURL: new URL('https://example.invalid/wasmtorrent.wasm') })
@@ -57,5 +57,24 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   const speed: number = client.downloadSpeed + torrent.progress + torrent.numPeers
   const hash: string | null = seeded.infoHash
   void [buffer, speed, hash, WasmTorrent.createTorrent]
+
+  // Readers, selection, extensions, page-signalled peers.
+  const file = torrent.files[0]
+  file.select(5)
+  file.deselect()
+  for await (const chunk of file) { const n: number = chunk.length; void n }
+  const stream: ReadableStream<Uint8Array> = file.createReadStream({ start: 10, end: 99 })
+  const part: ArrayBuffer = await file.arrayBuffer({ start: 0, end: 9 })
+  const type: string = file.type
+  void [stream, part, type, file.stream()]
+  class Echo implements Extension {
+    readonly name = 'x_echo'
+    constructor (readonly wire: Wire) { wire.extendedHandshake.echo_version = 1 }
+    onMessage (payload: Uint8Array): void { this.wire.extended('x_echo', payload) }
+  }
+  torrent.on('wire', (wire: Wire) => { wire.use(Echo) })
+  const file2: Uint8Array | null = torrent.torrentFile
+  const added: boolean = torrent.addPeer(new RTCPeerConnection().createDataChannel('x'))
+  void [file2, added, torrent.wires.length]
   client.destroy()
 }

@@ -1,0 +1,204 @@
+// The WebTorrent-style API beyond add/seed: torrent.addPeer() with a data channel the
+// pages signalled themselves (no tracker at all), file streams and async iteration,
+// torrentFile, wires and a custom BEP 10 extension (wire.use / wire.extended).
+// Runs inside tests/browser/run.sh's network namespace (loopback only).
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { startHarness } from './harness.mjs'
+
+let h
+before(async () => { h = await startHarness() })
+after(async () => { await h?.close() })
+
+const MiB = 1024 * 1024
+
+// Both pages: a client with no tracker, and a BEP 10 extension "x_echo" that answers
+// "ping:<text>" with "pong:<text>" and records what it saw. It is used from the 'wire'
+// handler, the way WebTorrent extensions are.
+async function setUp () {
+  window.client = new window.WasmTorrent({ tracker: false })
+  window.log = { handshakes: [], messages: [], wires: 0, closed: 0 }
+  window.Echo = class Echo {
+    constructor (wire) {
+      this.wire = wire
+      wire.extendedHandshake.x_echo_motto = 'hello from ' + location.hash
+    }
+
+    onExtendedHandshake (h) {
+      const motto = h.x_echo_motto ? new TextDecoder().decode(h.x_echo_motto) : null
+      window.log.handshakes.push({ supports: Boolean(h.m?.x_echo), motto })
+    }
+
+    onMessage (bytes) {
+      const text = new TextDecoder().decode(bytes)
+      window.log.messages.push(text)
+      if (text.startsWith('ping:')) this.wire.extended('x_echo', 'pong:' + text.slice(5))
+    }
+  }
+  window.Echo.prototype.name = 'x_echo'
+  window.watchWires = torrent => torrent.on('wire', (wire, address) => {
+    window.log.wires++
+    window.log.address = address
+    wire.use(window.Echo)
+    wire.on('close', () => window.log.closed++)
+  })
+}
+
+// Page A: an RTCPeerConnection offer (non-trickle); page B answers; A applies it.
+async function offer () {
+  const pc = new RTCPeerConnection({ iceServers: [] })
+  window.dc = pc.createDataChannel('custom-signalling')
+  await pc.setLocalDescription(await pc.createOffer())
+  await new Promise(resolve => {
+    if (pc.iceGatheringState === 'complete') resolve()
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve()
+  })
+  window.pc = pc
+  return pc.localDescription.sdp
+}
+async function answer (sdp) {
+  const pc = new RTCPeerConnection({ iceServers: [] })
+  pc.ondatachannel = e => window.torrent.addPeer(e.channel) // at once: nothing may arrive before
+  await pc.setRemoteDescription({ type: 'offer', sdp })
+  await pc.setLocalDescription(await pc.createAnswer())
+  await new Promise(resolve => {
+    if (pc.iceGatheringState === 'complete') resolve()
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve()
+  })
+  window.pc = pc
+  return pc.localDescription.sdp
+}
+
+test('addPeer over a page-signalled data channel: magnet alone, streams, torrentFile, a custom extension', { timeout: 120_000 }, async () => {
+  const a = await h.newPage('/tests/browser/pages/client.html#A')
+  const b = await h.newPage('/tests/browser/pages/client.html#B')
+  await a.evaluate(setUp)
+  await b.evaluate(setUp)
+
+  const size = 6 * MiB + 12345 // not a multiple of the piece length
+  const seeded = await a.evaluate(async size => {
+    const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
+    const data = new Uint8Array(size)
+    for (let o = 0; o < size; o += 65536) crypto.getRandomValues(data.subarray(o, Math.min(size, o + 65536)))
+    window.data = data
+    const torrent = await window.client.seedAsync([
+      { path: 'pack/video.webm', data },
+      { path: 'pack/subs.vtt', data: new TextEncoder().encode('WEBVTT\n\n00:00.000 --> 00:01.000\nhi\n') }
+    ], { name: 'pack' })
+    window.torrent = torrent
+    window.watchWires(torrent)
+    return { magnet: torrent.magnetURI, infoHash: torrent.infoHash, sha256: hex(await crypto.subtle.digest('SHA-256', data)), pieceLength: torrent.pieceLength }
+  }, size)
+  assert.doesNotMatch(seeded.magnet, /tr=/, 'no tracker anywhere')
+
+  await b.evaluate(magnet => {
+    window.torrent = window.client.add(magnet)
+    window.watchWires(window.torrent)
+    window.readyAt = new Promise(resolve => window.torrent.once('ready', resolve))
+    window.doneAt = new Promise(resolve => window.torrent.once('done', resolve))
+  }, seeded.magnet)
+
+  // Signalling by the test itself: no tracker is involved.
+  const sdpOffer = await a.evaluate(offer)
+  const sdpAnswer = await b.evaluate(answer, sdpOffer)
+  await a.evaluate(async sdp => {
+    await window.pc.setRemoteDescription({ type: 'answer', sdp })
+    window.torrent.addPeer(window.dc) // still connecting: attached once it opens
+  }, sdpAnswer)
+
+  // B: metadata via ut_metadata, then streams while the download runs.
+  const got = await b.evaluate(async () => {
+    const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
+    await window.readyAt
+    const t = window.torrent
+    const video = t.files.find(f => f.name === 'video.webm')
+    const subs = t.files.find(f => f.name === 'subs.vtt')
+    // A range across piece boundaries, through createReadStream (end inclusive).
+    const start = t.pieceLength - 100
+    const end = 3 * t.pieceLength + 99
+    const parts = []
+    for await (const chunk of video.createReadStream({ start, end })) parts.push(chunk)
+    const range = new Uint8Array(await new Blob(parts).arrayBuffer())
+    // The whole file by async iteration, and the subtitles through stream().
+    let total = 0
+    const whole = []
+    for await (const chunk of video) { whole.push(chunk); total += chunk.length }
+    const subsText = await new Response(subs.stream()).text()
+    // Breaking out of a loop cancels the stream (and its engine reader).
+    let first = null
+    for await (const chunk of video) { first = chunk.length; break }
+    await window.doneAt
+    const parsed = await window.WasmTorrent.parseTorrent(t.torrentFile)
+    return {
+      rangeLength: range.length,
+      rangeFirst: Array.from(range.subarray(0, 4)),
+      rangeLast: Array.from(range.subarray(range.length - 4)),
+      start,
+      total,
+      sha256: hex(await crypto.subtle.digest('SHA-256', await new Blob(whole).arrayBuffer())),
+      subsText,
+      first,
+      videoType: video.type,
+      progress: [video.progress, subs.progress],
+      done: [video.done, subs.done, t.done],
+      downloaded: video.downloaded,
+      torrentFileHash: parsed.infoHash,
+      numPeers: t.numPeers,
+      wires: t.wires.length
+    }
+  })
+  const expected = await a.evaluate(({ start, length }) => Array.from(window.data.subarray(start, start + 4)).concat(Array.from(window.data.subarray(start + length - 4, start + length))),
+    { start: got.start, length: got.rangeLength })
+  assert.equal(got.rangeLength, 2 * seeded.pieceLength + 200)
+  assert.deepEqual(got.rangeFirst.concat(got.rangeLast), expected, 'the range has the seeder\'s bytes')
+  assert.equal(got.total, size)
+  assert.equal(got.sha256, seeded.sha256, 'byte-exact')
+  assert.match(got.subsText, /^WEBVTT/)
+  assert.ok(got.first > 0)
+  assert.equal(got.videoType, 'video/webm')
+  assert.deepEqual(got.progress, [1, 1])
+  assert.deepEqual(got.done, [true, true, true])
+  assert.equal(got.downloaded, size)
+  assert.equal(got.torrentFileHash, seeded.infoHash, 'torrentFile rebuilt from the metadata')
+  assert.equal(got.numPeers, 1)
+  assert.equal(got.wires, 1)
+
+  // The extension: each side saw the other's handshake field; B pings, A answers.
+  await b.evaluate(() => window.torrent.wires[0].extended('x_echo', 'ping:42'))
+  await b.waitForFunction(() => window.log.messages.includes('pong:42'), null, { timeout: 10_000 })
+  const logA = await a.evaluate(() => window.log)
+  const logB = await b.evaluate(() => window.log)
+  // Each side registers x_echo in its 'wire' handler, after the first extension
+  // handshakes went out: the engine repeats its handshake (BEP 10 allows it), so a side
+  // may first see one without x_echo, and then one with it.
+  assert.deepEqual(logA.handshakes.at(-1), { supports: true, motto: 'hello from #B' })
+  assert.deepEqual(logB.handshakes.at(-1), { supports: true, motto: 'hello from #A' })
+  assert.ok(logA.handshakes.length <= 2 && logB.handshakes.length <= 2)
+  assert.deepEqual(logA.messages, ['ping:42'])
+  assert.equal(logA.wires, 1)
+  assert.equal(logB.wires, 1)
+  const unsupported = await b.evaluate(() => {
+    try { window.torrent.wires[0].extended('x_nope', 'hi'); return null } catch (err) { return err.code }
+  })
+  assert.equal(unsupported, 'invalid_argument')
+  const refused = await b.evaluate(() => {
+    try { window.torrent.addPeer('127.0.0.1:6881'); return null } catch (err) { return err.code }
+  })
+  assert.equal(refused, 'not_supported')
+
+  // wire.destroy() closes the connection on both sides.
+  await b.evaluate(() => window.torrent.wires[0].destroy())
+  await a.waitForFunction(() => window.log.closed === 1, null, { timeout: 30_000 })
+  await b.waitForFunction(() => window.log.closed === 1 && window.torrent.wires.length === 0, null, { timeout: 10_000 })
+
+  // A reader on a complete file works with no peer at all.
+  const alone = await b.evaluate(async () => {
+    const f = window.torrent.files.find(f => f.name === 'subs.vtt')
+    return new TextDecoder().decode(await f.arrayBuffer({ start: 0, end: 5 }))
+  })
+  assert.equal(alone, 'WEBVTT')
+
+  for (const p of [a, b]) await p.evaluate(() => window.client.destroy())
+  for (const p of [a, b]) assert.deepEqual(p.errors, [])
+  assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})

@@ -1,0 +1,127 @@
+// A file of a torrent (WebTorrent's File) and its readers.
+// A reader hands out bytes as soon as the pieces under them are verified (the engine
+// never gives out others), in order. While it reads, an engine "reader" gives the pieces
+// under and just ahead of it deadlines, so they are downloaded before any other.
+import { WasmTorrentError } from './errors.js'
+
+const MAX_CHUNK = 4 * 1024 * 1024     // bytes per engine read, at most one piece
+const MIN_READAHEAD = 8 * 1024 * 1024 // bytes ahead of the reader with deadlines (and >= 2 pieces)
+
+const MIME_TYPES = {
+  mp4: 'video/mp4', m4v: 'video/mp4', webm: 'video/webm', mkv: 'video/x-matroska', ogv: 'video/ogg',
+  mov: 'video/quicktime', mp3: 'audio/mpeg', m4a: 'audio/mp4', ogg: 'audio/ogg', opus: 'audio/ogg',
+  flac: 'audio/flac', wav: 'audio/wav', aac: 'audio/aac', vtt: 'text/vtt', srt: 'text/plain',
+  txt: 'text/plain', html: 'text/html', css: 'text/css', js: 'text/javascript', json: 'application/json',
+  pdf: 'application/pdf', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif',
+  webp: 'image/webp', svg: 'image/svg+xml', zip: 'application/zip'
+}
+
+export class File {
+  constructor (torrent, { path, name, length, offset, index }) {
+    this._torrent = torrent
+    this._index = index
+    this.path = path
+    this.name = name
+    this.length = length
+    this.size = length
+    this.offset = offset // where the file starts in the torrent's bytes
+    this.type = MIME_TYPES[/\.([^.]+)$/.exec(name)?.[1]?.toLowerCase()] ?? 'application/octet-stream'
+  }
+
+  // Bytes of the file in verified pieces.
+  get downloaded () { return this._torrent._verifiedBytes(this.offset, this.length) }
+  get progress () { return this.length ? this.downloaded / this.length : 1 }
+  get done () { return this.downloaded === this.length }
+
+  select (priority = 4) { this._torrent._setFilePriority(this, priority === true ? 7 : Math.max(1, Math.min(7, Number(priority) || 4))) }
+  deselect () { this._torrent._setFilePriority(this, 0) }
+
+  // A ReadableStream of the bytes [start, end] (end inclusive, as in WebTorrent and
+  // fs.createReadStream), delivered as their pieces are verified. Cancelling it stops
+  // prioritising them.
+  stream ({ start = 0, end = this.length - 1 } = {}) {
+    return readStream(this, start, end)
+  }
+
+  createReadStream (opts) { return this.stream(opts) }
+
+  [Symbol.asyncIterator] () { return iterate(this.stream()) }
+
+  // The bytes [start, end] once they are verified; downloads them first if needed.
+  async arrayBuffer (opts) {
+    const chunks = []
+    let total = 0
+    for await (const chunk of iterate(this.stream(opts))) {
+      chunks.push(chunk)
+      total += chunk.length
+    }
+    if (chunks.length === 1) return chunks[0].buffer
+    const out = new Uint8Array(total)
+    let at = 0
+    for (const c of chunks) { out.set(c, at); at += c.length }
+    return out.buffer
+  }
+
+  async blob (opts = {}) {
+    return new Blob([await this.arrayBuffer(opts)], { type: opts.type ?? this.type })
+  }
+}
+
+function readStream (file, start, end) {
+  const torrent = file._torrent
+  start = Math.max(0, Math.floor(start))
+  end = Math.min(file.length - 1, Math.floor(end)) + 1 // exclusive from here on
+  if (!(start <= end)) throw new WasmTorrentError(`${file.path}: bad range`, { code: 'invalid_argument' })
+  let pos = start
+  let reader = 0
+  const done = () => {
+    if (reader) torrent._closeReader(reader)
+    reader = 0
+  }
+  return new ReadableStream({
+    async pull (controller) {
+      if (pos >= end) {
+        done()
+        controller.close()
+        return
+      }
+      const at = file.offset + pos
+      // Up to the end of the piece, so each chunk comes as soon as its piece is verified.
+      const pieceEnd = (Math.floor(at / torrent.pieceLength) + 1) * torrent.pieceLength
+      const n = Math.min(end - pos, pieceEnd - at, MAX_CHUNK)
+      try {
+        const readahead = Math.max(MIN_READAHEAD, 2 * torrent.pieceLength)
+        if (!reader) reader = torrent._openReader(at, readahead)
+        else torrent._seekReader(reader, at)
+        const bytes = await torrent._read(at, n)
+        pos += n
+        controller.enqueue(bytes)
+        if (pos >= end) {
+          done()
+          controller.close()
+        }
+      } catch (err) {
+        done()
+        controller.error(err)
+      }
+    },
+    cancel () { done() }
+  })
+}
+
+// Async iteration over a ReadableStream, also where ReadableStream has no
+// Symbol.asyncIterator of its own.
+async function * iterate (stream) {
+  const reader = stream.getReader()
+  let finished = false
+  try {
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) { finished = true; return }
+      yield value
+    }
+  } finally {
+    if (!finished) await reader.cancel() // the loop stopped early: stop the engine reader
+    reader.releaseLock()
+  }
+}
