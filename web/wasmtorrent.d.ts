@@ -261,7 +261,7 @@ export class Wire extends Emitter {
   downloadSpeed (): number
   uploadSpeed (): number
   use (extension: ExtensionConstructor): void
-  /** Sends a message of an extension in use; objects are bencoded, strings UTF-8. Throws when the peer lacks it. */
+  /** Sends a message of an extension in use: bytes as they are, anything else (strings too) bencoded, as WebTorrent does. Throws when the peer lacks it. */
   extended (name: string | number, data: Uint8Array | ArrayBuffer | string | object): void
   destroy (): void
 }

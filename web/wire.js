@@ -8,7 +8,8 @@
 // Uint8Array) and onMessage(bytes). Fields the constructor puts in
 // wire.extendedHandshake go into our extension handshake; they are registered with the
 // engine once per client, on the first use() of the name. wire.extended(name, data)
-// sends a message (a Uint8Array, a string, or an object that is bencoded).
+// sends a message: bytes as they are, anything else (strings too) bencoded, as in
+// WebTorrent.
 // The protocol work (ids, handshakes, framing) is the engine's; this only routes.
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
@@ -69,8 +70,7 @@ export class Wire extends Emitter {
       ? data
       : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
         : data instanceof ArrayBuffer ? new Uint8Array(data)
-          : typeof data === 'string' ? new TextEncoder().encode(data)
-            : this._torrent._client._bencode(data)
+          : this._torrent._client._bencode(data) // strings too, as bittorrent-protocol does
     if (!this._torrent._client._sendExtension(this._connection, entry.id, bytes)) {
       throw new WasmTorrentError(`wire.extended: the peer does not support ${entry.ext.constructor.prototype.name ?? name}`,
         { code: 'extension_unsupported' })

@@ -4,11 +4,22 @@
 // Runs inside tests/browser/run.sh's network namespace (loopback only).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import Server from 'bittorrent-tracker/server'
 import { startHarness } from './harness.mjs'
 
 let h
-before(async () => { h = await startHarness() })
-after(async () => { await h?.close() })
+let tracker
+let trackerURL
+before(async () => {
+  tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: 50_000 })
+  await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
+  trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
+  h = await startHarness()
+})
+after(async () => {
+  await h?.close()
+  await new Promise(resolve => tracker ? tracker.close(resolve) : resolve())
+})
 
 const MiB = 1024 * 1024
 
@@ -32,7 +43,7 @@ async function setUp () {
     onMessage (bytes) {
       const text = new TextDecoder().decode(bytes)
       window.log.messages.push(text)
-      if (text.startsWith('ping:')) this.wire.extended('x_echo', 'pong:' + text.slice(5))
+      if (text.startsWith('ping:')) this.wire.extended('x_echo', new TextEncoder().encode('pong:' + text.slice(5)))
     }
   }
   window.Echo.prototype.name = 'x_echo'
@@ -164,7 +175,7 @@ test('addPeer over a page-signalled data channel: magnet alone, streams, torrent
   assert.equal(got.wires, 1)
 
   // The extension: each side saw the other's handshake field; B pings, A answers.
-  await b.evaluate(() => window.torrent.wires[0].extended('x_echo', 'ping:42'))
+  await b.evaluate(() => window.torrent.wires[0].extended('x_echo', new TextEncoder().encode('ping:42')))
   await b.waitForFunction(() => window.log.messages.includes('pong:42'), null, { timeout: 10_000 })
   const logA = await a.evaluate(() => window.log)
   const logB = await b.evaluate(() => window.log)
@@ -200,5 +211,55 @@ test('addPeer over a page-signalled data channel: magnet alone, streams, torrent
 
   for (const p of [a, b]) await p.evaluate(() => window.client.destroy())
   for (const p of [a, b]) assert.deepEqual(p.errors, [])
+  assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})
+
+// The same extension in WebTorrent's page (its bundle from npm) and ours: each sees the
+// other's handshake field, and messages go both ways.
+test('a custom BEP 10 extension talks to the same extension in WebTorrent', { timeout: 120_000 }, async () => {
+  const a = await h.newPage('/tests/browser/pages/webtorrent.html#W')
+  const b = await h.newPage('/tests/browser/pages/client.html#B')
+  await a.waitForFunction(() => window.WebTorrent)
+  await b.evaluate(setUp)
+  const magnet = await a.evaluate(async ({ trackerURL, setUpSrc }) => {
+    window.WasmTorrent = class { constructor () { this.stub = true } } // setUp's client line
+    eval('(' + setUpSrc + ')')() // eslint-disable-line no-eval
+    const client = new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } })
+    window.client = client
+    const data = new Uint8Array(1024 * 1024)
+    crypto.getRandomValues(data.subarray(0, 65536))
+    const torrent = await new Promise(resolve => client.seed(new File([data], 'x.bin'), { announce: [trackerURL] }, resolve))
+    window.torrent = torrent
+    // WebTorrent: 'wire' is emitted before the extension handshake is sent.
+    torrent.on('wire', wire => {
+      window.log.wires++
+      wire.use(window.Echo)
+    })
+    return torrent.magnetURI
+  }, { trackerURL, setUpSrc: setUp.toString() })
+
+  await b.evaluate(magnet => {
+    window.torrent = window.client.add(magnet)
+    window.watchWires(window.torrent)
+  }, magnet)
+  // The last handshake each side saw names x_echo.
+  await b.waitForFunction(() => window.log.handshakes.at(-1)?.supports, null, { timeout: 90_000 })
+  await a.waitForFunction(() => window.log.handshakes.at(-1)?.supports, null, { timeout: 30_000 })
+  await b.evaluate(() => window.torrent.wires[0].extended('x_echo', new TextEncoder().encode('ping:from wasmtorrent')))
+  await b.waitForFunction(() => window.log.messages.includes('pong:from wasmtorrent'), null, { timeout: 10_000 })
+  await a.evaluate(() => window.torrent.wires[0].extended('x_echo', new TextEncoder().encode('ping:from WebTorrent')))
+  await a.waitForFunction(() => window.log.messages.includes('pong:from WebTorrent'), null, { timeout: 10_000 })
+  const logA = await a.evaluate(() => window.log)
+  const logB = await b.evaluate(() => window.log)
+  assert.equal(logA.handshakes.at(-1).motto, 'hello from #B')
+  assert.equal(logB.handshakes.at(-1).motto, 'hello from #W')
+  assert.deepEqual(logA.messages, ['ping:from wasmtorrent', 'pong:from WebTorrent'])
+  assert.deepEqual(logB.messages, ['pong:from wasmtorrent', 'ping:from WebTorrent'])
+  // Anything but bytes is bencoded, as WebTorrent does: a string arrives as "<len>:<text>".
+  await b.evaluate(() => window.torrent.wires[0].extended('x_echo', 'hi'))
+  await a.waitForFunction(() => window.log.messages.includes('2:hi'), null, { timeout: 10_000 })
+  await b.evaluate(() => window.client.destroy())
+  await a.evaluate(() => new Promise(resolve => window.client.destroy(resolve)))
+  assert.deepEqual(b.errors, [])
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })
