@@ -12,6 +12,7 @@
 import { Emitter } from './emitter.js'
 import { File } from './file.js'
 import { Wire } from './wire.js'
+import { StreamServer } from './server.js'
 
 // Bytes per data-channel message at most (the engine merges its sends up to 64 KiB too).
 // Chromium 2026 advertises a=max-message-size:262144 and send() throws a TypeError above
@@ -351,6 +352,14 @@ export function makeClientClass (internals) {
       return torrent
     }
 
+    // Service-worker streaming: opts.controller is the ServiceWorkerRegistration of
+    // dist/wasmtorrent-sw.js. Then file.streamURL and file.streamTo(video) work.
+    createServer (opts) {
+      this._server?.close()
+      this._server = new StreamServer(this, opts)
+      return this._server
+    }
+
     addAsync (torrentId, opts) {
       return new Promise((resolve, reject) => {
         const t = this.add(torrentId, opts, resolve)
@@ -376,6 +385,7 @@ export function makeClientClass (internals) {
     destroy (cb) {
       if (this.destroyed) return cb?.(null)
       this.destroyed = true
+      this._server?.close()
       clearTimeout(this._timer)
       for (const t of [...this.torrents]) this._remove(t)
       for (const [peer] of this._peers) this._closePeer(peer)

@@ -62,6 +62,24 @@ export class File {
     return out.buffer
   }
 
+  // The URL of this file served by the service worker (client.createServer first).
+  get streamURL () {
+    const server = this._torrent._client._server
+    if (!server) throw new WasmTorrentError('streamURL: call client.createServer({ controller }) first', { code: 'no_server' })
+    return server.urlOf(this)
+  }
+
+  // Plays the file in a <video> or <audio> element (any element with a src) through the
+  // service worker: the browser's own demuxer, seeking and formats.
+  streamTo (elem) {
+    if (!this._torrent._client._server) {
+      throw new WasmTorrentError('streamTo: call client.createServer({ controller }) first (the MediaSource path is not implemented yet)',
+        { code: 'no_server' })
+    }
+    elem.src = this.streamURL
+    return elem
+  }
+
   async blob (opts = {}) {
     return new Blob([await this.arrayBuffer(opts)], { type: opts.type ?? this.type })
   }

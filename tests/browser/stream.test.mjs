@@ -1,0 +1,143 @@
+// Streaming into <video> through the service worker (dist/wasmtorrent-sw.js): a page seeds
+// a test video (generated with ffmpeg, tests/browser/media.mjs), another adds the magnet
+// and plays it with file.streamTo(video); Range requests through the worker return the
+// file's bytes. Runs inside tests/browser/run.sh's network namespace (loopback only).
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import Server from 'bittorrent-tracker/server'
+import { repoRoot, startHarness } from './harness.mjs'
+import { testMedia } from './media.mjs'
+
+let h
+let tracker
+let trackerURL
+let webm
+before(async () => {
+  webm = await readFile(await testMedia('webm'))
+  tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: 50_000 })
+  await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
+  trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
+  const sw = await readFile(join(repoRoot, 'dist', 'wasmtorrent-sw.js'))
+  h = await startHarness({
+    routes: {
+      // At the root, so that its scope covers the test pages.
+      '/wasmtorrent-sw.js': (req, res) => res.writeHead(200, { 'content-type': 'text/javascript' }).end(sw),
+      '/media/test.webm': (req, res) => res.writeHead(200, { 'content-type': 'video/webm' }).end(webm)
+    }
+  })
+})
+after(async () => {
+  await h?.close()
+  await new Promise(resolve => tracker ? tracker.close(resolve) : resolve())
+})
+
+const sha256 = bytes => createHash('sha256').update(bytes).digest('hex')
+
+// Page A: seeds /media/test.webm.
+async function seedMedia ({ trackerURL }) {
+  const bytes = new Uint8Array(await (await fetch('/media/test.webm')).arrayBuffer())
+  window.client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+  const torrent = await window.client.seedAsync(new File([bytes], 'test.webm'))
+  return torrent.magnetURI
+}
+
+// Page B: the service worker, then the magnet; resolves once the torrent is ready.
+async function addWithServer ({ magnet, trackerURL }) {
+  const registration = await navigator.serviceWorker.register('/wasmtorrent-sw.js', { scope: '/' })
+  await navigator.serviceWorker.ready
+  if (!navigator.serviceWorker.controller) {
+    await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+  }
+  window.client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+  window.server = window.client.createServer({ controller: registration })
+  window.torrent = await window.client.addAsync(magnet)
+  window.file = window.torrent.files[0]
+  return window.file.streamURL
+}
+
+// SHA-256 (hex) of what the worker returns for a Range header, with status and headers.
+async function fetchRange (range) {
+  const res = await fetch(window.file.streamURL, { headers: range ? { range } : {} })
+  const body = new Uint8Array(await res.arrayBuffer())
+  const digest = await crypto.subtle.digest('SHA-256', body)
+  return {
+    status: res.status,
+    contentRange: res.headers.get('content-range'),
+    length: body.length,
+    sha256: Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('')
+  }
+}
+
+test('service worker: <video> plays a torrent, seeks, and Range requests return the file\'s bytes', { timeout: 120_000 }, async () => {
+  const a = await h.newPage('/tests/browser/pages/stream.html')
+  const b = await h.newPage('/tests/browser/pages/stream.html')
+  const magnet = await a.evaluate(seedMedia, { trackerURL })
+  const url = await b.evaluate(addWithServer, { magnet, trackerURL })
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/wasmtorrent\/[0-9a-f]{40}\/test\.webm$/)
+
+  // Playback through the worker.
+  const played = await b.evaluate(async () => {
+    const video = document.getElementById('video')
+    const playing = new Promise((resolve, reject) => {
+      video.addEventListener('playing', resolve, { once: true })
+      video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
+    })
+    window.file.streamTo(video)
+    await video.play()
+    await playing
+    const t0 = video.currentTime
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    return { advanced: video.currentTime > t0, duration: video.duration, src: video.src }
+  })
+  assert.equal(played.advanced, true, 'currentTime advances')
+  assert.ok(Math.abs(played.duration - 60) < 1, `duration ${played.duration}`)
+
+  // Seek to 75%: playback resumes there.
+  const seeked = await b.evaluate(async () => {
+    const video = document.getElementById('video')
+    const seekedEvent = new Promise(resolve => video.addEventListener('seeked', resolve, { once: true }))
+    video.currentTime = video.duration * 0.75
+    await seekedEvent
+    const t0 = video.currentTime
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    return { t0, t1: video.currentTime, paused: video.paused }
+  })
+  assert.ok(seeked.t0 >= 44 && seeked.t1 > seeked.t0, `resumed after the seek: ${seeked.t0} -> ${seeked.t1}`)
+
+  // Random ranges, the whole file, a suffix range, and errors.
+  const ranges = [[0, 0], [1, 99], [16383, 16384], [100000, 700000], [webm.length - 10, webm.length - 1]]
+  for (let i = 0; i < 5; i++) {
+    const start = Math.floor(Math.random() * webm.length)
+    ranges.push([start, Math.min(webm.length - 1, start + Math.floor(Math.random() * 300000))])
+  }
+  for (const [start, end] of ranges) {
+    const got = await b.evaluate(fetchRange, `bytes=${start}-${end}`)
+    assert.equal(got.status, 206)
+    assert.equal(got.contentRange, `bytes ${start}-${end}/${webm.length}`)
+    assert.equal(got.sha256, sha256(webm.subarray(start, end + 1)), `bytes ${start}-${end}`)
+  }
+  const whole = await b.evaluate(fetchRange, null)
+  assert.equal(whole.status, 200)
+  assert.equal(whole.sha256, sha256(webm))
+  const suffix = await b.evaluate(fetchRange, 'bytes=-500')
+  assert.equal(suffix.sha256, sha256(webm.subarray(webm.length - 500)))
+  const outside = await b.evaluate(fetchRange, `bytes=${webm.length}-`)
+  assert.equal(outside.status, 416)
+  const unknown = await b.evaluate(async () => (await fetch(window.server.base + '0'.repeat(40) + '/x.webm')).status)
+  assert.equal(unknown, 404)
+
+  // The seeder leaves: the complete file still streams, with no peer at all.
+  await a.evaluate(() => window.client.destroy())
+  await b.waitForFunction(() => window.torrent.numPeers === 0, null, { timeout: 30_000 })
+  const alone = await b.evaluate(fetchRange, 'bytes=5000-9999')
+  assert.equal(alone.sha256, sha256(webm.subarray(5000, 10000)))
+
+  await b.evaluate(() => window.client.destroy())
+  // The 416 and 404 asked for above are logged by the browser; nothing else may be.
+  const expected = /Failed to load resource: the server responded with a status of (416|404)/
+  for (const p of [a, b]) assert.deepEqual(p.errors.filter(e => !expected.test(e)), [])
+  assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})
