@@ -57,6 +57,7 @@ export function makeClientClass (internals) {
       this.files = []
       this.length = 0
       this.pieceLength = 0
+      this.pieceCount = 0
       this.announce = [...client._announce] // the torrent's trackers, once known
       this.ready = false
       this.destroyed = false
@@ -201,6 +202,14 @@ export function makeClientClass (internals) {
       else pending.reject(new WasmTorrentError(`read ${e.offset}: storage failed`, { code: 'read_failed' }))
     }
 
+    // One byte per piece: 0 missing, 1 downloading, 2 have (for a pieces bar).
+    pieceStates () {
+      const out = new Uint8Array(this.pieceCount ?? 0)
+      const bits = this._id === null || this.destroyed ? null : this._client._engine.havePieces(this._id)
+      if (bits) for (let p = 0; p < out.length; p++) if (bits[p >> 3] & (0x80 >> (p & 7))) out[p] = 2
+      return out
+    }
+
     _peerStats (connection) {
       if (this._id === null || this.destroyed || !this._client._engine) return null
       return this._client._engine.peers(this._id).find(p => p.connection === connection) ?? null
@@ -212,6 +221,7 @@ export function makeClientClass (internals) {
       this.name = info.name
       this.length = info.length
       this.pieceLength = info.pieceLength
+      this.pieceCount = info.pieces
       this.files = info.files.map(f => new File(this, f))
       this.ready = true
       this.emit('metadata')

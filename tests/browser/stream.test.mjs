@@ -1,5 +1,5 @@
 // Streaming into <video> through the service worker (dist/wasmtorrent-sw.js): a page seeds
-// a test video (generated with ffmpeg, tests/browser/media.mjs), another adds the magnet
+// a test video (generated with ffmpeg, scripts/media.mjs), another adds the magnet
 // and plays it with file.streamTo(video); Range requests through the worker return the
 // file's bytes. Runs inside tests/browser/run.sh's network namespace (loopback only).
 import { test, before, after } from 'node:test'
@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Server from 'bittorrent-tracker/server'
 import { repoRoot, startHarness } from './harness.mjs'
-import { testMedia } from './media.mjs'
+import { testMedia } from '../../scripts/media.mjs'
 
 let h
 let tracker
