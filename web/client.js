@@ -528,6 +528,12 @@ export function makeClientClass (internals) {
             case 'done': t?._onDone(); break
             case 'piece': t?.emit('download', t.pieceLength); break
             case 'read': t?._onRead(e); break
+            case 'hashFailed':
+              t?.emit('warning', new WasmTorrentError(`piece ${e.piece} failed its hash check and is downloaded again`, { code: 'hash_failed' }))
+              break
+            case 'peerBanned':
+              t?.emit('warning', new WasmTorrentError('a peer sent data that failed hash checks and was banned', { code: 'peer_banned' }))
+              break
             case 'channel': this._peerOfConnection.set(e.connection, e.peer); break
             case 'peerConnected': {
               if (!t) break

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import Server from 'bittorrent-tracker/server'
 import { startHarness } from './harness.mjs'
+import { acceptAnswer, answerChannel, offerChannel } from './signal.mjs'
 
 let h
 let tracker
@@ -55,31 +56,6 @@ async function setUp () {
   })
 }
 
-// Page A: an RTCPeerConnection offer (non-trickle); page B answers; A applies it.
-async function offer () {
-  const pc = new RTCPeerConnection({ iceServers: [] })
-  window.dc = pc.createDataChannel('custom-signalling')
-  await pc.setLocalDescription(await pc.createOffer())
-  await new Promise(resolve => {
-    if (pc.iceGatheringState === 'complete') resolve()
-    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve()
-  })
-  window.pc = pc
-  return pc.localDescription.sdp
-}
-async function answer (sdp) {
-  const pc = new RTCPeerConnection({ iceServers: [] })
-  pc.ondatachannel = e => window.torrent.addPeer(e.channel) // at once: nothing may arrive before
-  await pc.setRemoteDescription({ type: 'offer', sdp })
-  await pc.setLocalDescription(await pc.createAnswer())
-  await new Promise(resolve => {
-    if (pc.iceGatheringState === 'complete') resolve()
-    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve()
-  })
-  window.pc = pc
-  return pc.localDescription.sdp
-}
-
 test('addPeer over a page-signalled data channel: magnet alone, streams, torrentFile, a custom extension', { timeout: 120_000 }, async () => {
   const a = await h.newPage('/tests/browser/pages/client.html#A')
   const b = await h.newPage('/tests/browser/pages/client.html#B')
@@ -109,13 +85,13 @@ test('addPeer over a page-signalled data channel: magnet alone, streams, torrent
     window.doneAt = new Promise(resolve => window.torrent.once('done', resolve))
   }, seeded.magnet)
 
-  // Signalling by the test itself: no tracker is involved.
-  const sdpOffer = await a.evaluate(offer)
-  const sdpAnswer = await b.evaluate(answer, sdpOffer)
-  await a.evaluate(async sdp => {
-    await window.pc.setRemoteDescription({ type: 'answer', sdp })
-    window.torrent.addPeer(window.dc) // still connecting: attached once it opens
-  }, sdpAnswer)
+  // Signalling by the test itself: no tracker is involved. A hands its channel over while
+  // it is still connecting; B as soon as it arrives.
+  await b.evaluate(() => { window.onChannel = (name, channel) => window.torrent.addPeer(channel) })
+  const sdpOffer = await a.evaluate(offerChannel, 'ab')
+  const sdpAnswer = await b.evaluate(answerChannel, { sdp: sdpOffer, name: 'ab' })
+  await a.evaluate(acceptAnswer, { sdp: sdpAnswer, name: 'ab' })
+  await a.evaluate(() => window.torrent.addPeer(window.channels.ab))
 
   // B: metadata via ut_metadata, then streams while the download runs.
   const got = await b.evaluate(async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import Server from 'bittorrent-tracker/server'
 import { repoRoot, startHarness } from './harness.mjs'
 import { testMedia } from '../../scripts/media.mjs'
+import { acceptAnswer, answerChannel, offerChannel } from './signal.mjs'
 
 let h
 let tracker
@@ -139,5 +140,125 @@ test('service worker: <video> plays a torrent, seeks, and Range requests return 
   // The 416 and 404 asked for above are logged by the browser; nothing else may be.
   const expected = /Failed to load resource: the server responded with a status of (416|404)/
   for (const p of [a, b]) assert.deepEqual(p.errors.filter(e => !expected.test(e)), [])
+  assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})
+
+// Page H: a hostile BitTorrent peer over a data channel. It claims every piece, unchokes,
+// and answers every request with random bytes.
+async function hostilePeer ({ infoHash, pieces, name }) {
+  const dc = window.channels[name]
+  dc.binaryType = 'arraybuffer'
+  window.hostile = { requests: 0, closed: false }
+  const send = (id, payload = new Uint8Array(0)) => {
+    const m = new Uint8Array(5 + payload.length)
+    new DataView(m.buffer).setUint32(0, 1 + payload.length)
+    m[4] = id
+    m.set(payload, 5)
+    dc.send(m)
+  }
+  const start = () => {
+    const handshake = new Uint8Array(68)
+    handshake[0] = 19
+    handshake.set(new TextEncoder().encode('BitTorrent protocol'), 1)
+    handshake.set(Uint8Array.from(infoHash.match(/../g), h => parseInt(h, 16)), 28)
+    crypto.getRandomValues(handshake.subarray(48))
+    dc.send(handshake)
+    const bits = new Uint8Array(Math.ceil(pieces / 8)).fill(0xff)
+    if (pieces % 8) bits[bits.length - 1] = (0xff << (8 - pieces % 8)) & 0xff
+    send(5, bits) // bitfield: everything
+    send(1) // unchoke
+  }
+  let buffer = new Uint8Array(0)
+  let handshaken = false
+  dc.onmessage = e => {
+    const joined = new Uint8Array(buffer.length + e.data.byteLength)
+    joined.set(buffer)
+    joined.set(new Uint8Array(e.data), buffer.length)
+    buffer = joined
+    if (!handshaken) {
+      if (buffer.length < 68) return
+      buffer = buffer.subarray(68)
+      handshaken = true
+    }
+    while (buffer.length >= 4) {
+      const length = new DataView(buffer.buffer, buffer.byteOffset).getUint32(0)
+      if (buffer.length < 4 + length) break
+      const message = buffer.subarray(4, 4 + length)
+      buffer = buffer.subarray(4 + length)
+      if (message[0] !== 6) continue // only requests matter
+      window.hostile.requests++
+      const view = new DataView(message.buffer, message.byteOffset)
+      const piece = new Uint8Array(8 + view.getUint32(9))
+      piece.set(message.subarray(1, 9)) // index, begin
+      crypto.getRandomValues(piece.subarray(8))
+      send(7, piece)
+    }
+  }
+  dc.onclose = () => { window.hostile.closed = true }
+  if (dc.readyState === 'open') start()
+  else dc.onopen = start
+}
+
+test('a corrupting peer: its blocks fail the hash check, it is banned, and only verified bytes reach <video>', { timeout: 120_000 }, async () => {
+  const a = await h.newPage('/tests/browser/pages/stream.html')
+  const evil = await h.newPage('/tests/browser/pages/stream.html')
+  const b = await h.newPage('/tests/browser/pages/stream.html')
+  const seeded = await a.evaluate(async () => {
+    const bytes = new Uint8Array(await (await fetch('/media/test.webm')).arrayBuffer())
+    window.client = new window.WasmTorrent({ tracker: false })
+    window.torrent = await window.client.seedAsync(new File([bytes], 'test.webm'))
+    return { torrentFile: Array.from(window.torrent.torrentFile), infoHash: window.torrent.infoHash, pieces: window.torrent.pieceCount }
+  })
+  // B: the service worker and the .torrent, no tracker; its first and only peer is H.
+  await b.evaluate(async torrentFile => {
+    const registration = await navigator.serviceWorker.register('/wasmtorrent-sw.js', { scope: '/' })
+    await navigator.serviceWorker.ready
+    if (!navigator.serviceWorker.controller) {
+      await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+    }
+    window.client = new window.WasmTorrent({ tracker: false })
+    window.client.createServer({ controller: registration })
+    window.warnings = []
+    window.torrent = await window.client.addAsync(new Uint8Array(torrentFile))
+    window.torrent.on('warning', w => window.warnings.push(w.code))
+    window.file = window.torrent.files[0]
+    window.onChannel = (name, channel) => window.torrent.addPeer(channel)
+  }, seeded.torrentFile)
+  // The offering side takes its channel (setUp) before the answer is applied: nothing
+  // may arrive on it unheard.
+  const connect = async (from, name, setUp) => {
+    const offer = await from.evaluate(offerChannel, name)
+    await setUp()
+    const answer = await b.evaluate(answerChannel, { sdp: offer, name })
+    await from.evaluate(acceptAnswer, { sdp: answer, name })
+  }
+  await connect(evil, 'evil', () => evil.evaluate(hostilePeer, { infoHash: seeded.infoHash, pieces: seeded.pieces, name: 'evil' }))
+  await b.waitForFunction(() => window.warnings.includes('peer_banned'), null, { timeout: 60_000 })
+  await evil.waitForFunction(() => window.hostile.closed, null, { timeout: 10_000 })
+  const afterEvil = await b.evaluate(() => ({ progress: window.torrent.progress, warnings: window.warnings }))
+  assert.equal(afterEvil.progress, 0, 'nothing from the hostile peer was kept')
+  assert.ok(afterEvil.warnings.includes('hash_failed'))
+  assert.ok(await evil.evaluate(() => window.hostile.requests) > 0)
+
+  // Now the honest seeder: playback and bytes are right.
+  await connect(a, 'good', () => a.evaluate(() => window.torrent.addPeer(window.channels.good)))
+  const played = await b.evaluate(async () => {
+    const video = document.getElementById('video')
+    const playing = new Promise((resolve, reject) => {
+      video.addEventListener('playing', resolve, { once: true })
+      video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
+    })
+    window.file.streamTo(video)
+    await video.play()
+    await playing
+    const t0 = video.currentTime
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    return video.currentTime > t0
+  })
+  assert.equal(played, true)
+  const whole = await b.evaluate(fetchRange, null)
+  assert.equal(whole.sha256, sha256(webm), 'the bytes served are the seeder\'s')
+  for (const p of [a, b, evil]) await p.evaluate(() => window.client?.destroy())
+  for (const p of [a, b, evil]) assert.deepEqual(p.errors, [])
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })
