@@ -6,9 +6,12 @@
 //       file system), a second reference
 //   c   a raw RTCDataChannel pushing the same bytes as fast as backpressure allows, in
 //       web/client.js's message size and buffer limits: the ceiling
-// Each rep starts a fresh browser with two contexts, one page each (two renderer
-// processes, as two tabs of one user), so every scenario pays for the same browser
-// processes. The measured window is, for a and b, the leecher's add(magnet) until its
+// Each rep starts a fresh Chromium with two contexts, one page each: two renderer
+// processes that share one browser, GPU and network-service process, like two tabs (and
+// like the browser tests). One browser per page would be closer to two machines but adds a
+// second set of those processes to every scenario alike; on 2 cores we keep one. Playwright's
+// contexts are off the record, where Chromium keeps the origin private file system in
+// memory: b' measures WebTorrent's fsa-chunk-store path, not a disk. The measured window is, for a and b, the leecher's add(magnet) until its
 // 'done' (tracker announce, WebRTC connection, metadata, all pieces verified); for c, the
 // first send until the last byte arrived (the channel is opened before). Over that window
 // it takes the wall time and the CPU time of the whole browser process tree (browser,
@@ -20,7 +23,7 @@
 //   (or npm run bench -- browser [options])
 //     --reps N         reps per scenario (default 5, or $WT_BENCH_REPS)
 //     --mib M          torrent size in MiB (default 64, or $WT_BENCH_BROWSER_MIB)
-//     --only LIST      scenarios, comma-separated ids or names: a,b,b',c or
+//     --only LIST      scenarios, comma-separated ids or names: a,b,"b'",c or
 //                      wasmtorrent,webtorrent-memory,webtorrent-default,datachannel
 //     --timeout S      seconds per measured window before the rep fails (default 60 + 2 s/MiB)
 //     --json FILE      where to write the results (default build/bench/browser.json)
@@ -28,7 +31,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, networkInterfaces } from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Server from 'bittorrent-tracker/server'
 import { launchBrowser, newContext, repoRoot, startServer } from '../browser/harness.mjs'
@@ -56,7 +59,7 @@ const { values: args } = parseArgs({
 const reps = Number(args.reps)
 const size = Math.round(Number(args.mib) * MiB)
 const timeoutMs = 1000 * (args.timeout ? Number(args.timeout) : 60 + 2 * size / MiB)
-if (!(reps >= 1) || !(size > 0) || !(timeoutMs > 0)) fail('--reps, --mib and --timeout take positive numbers')
+if (!Number.isInteger(reps) || reps < 1 || !(size > 0) || !(timeoutMs > 0)) fail('--reps takes a positive integer, --mib and --timeout positive numbers')
 const selected = args.only
   ? args.only.split(',').map(key => scenarios.find(s => s.id === key || s.name === key) ?? fail(`unknown scenario ${key}`))
   : scenarios
@@ -361,6 +364,6 @@ console.log()
 printTable(summaries, ratios)
 if (cpuRatio !== null) console.log(`CPU-s per GiB, a/b = ${cpuRatio}`)
 console.log(`(${size / MiB} MiB per rep; CPU: all browser processes; other load: cores busy with everything else on the machine)`)
-log(`wrote ${relative(process.cwd(), args.json) || args.json}`)
+log(`wrote ${args.json}`)
 const failed = Object.values(results).flat().filter(r => !r.ok).length
 if (failed > 0) fail(`${failed} rep(s) failed (see above and ${args.json})`)
