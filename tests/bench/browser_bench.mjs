@@ -111,17 +111,26 @@ function processTable () {
 
 const childrenOf = (table, pid) => [...table].filter(([, p]) => p.ppid === pid).map(([child]) => child)
 
-// CPU seconds used so far by the processes `roots` and all their descendants.
+// For the processes `roots` and all their descendants: CPU seconds used so far, and
+// seconds their threads have spent runnable but waiting for a CPU (schedstat's run_delay,
+// summed over threads). Together with the wall time they tell a client that is starved of
+// CPU (it waits in the run queue) from one that is stalled (it neither runs nor waits).
 function treeSeconds (roots) {
   const table = processTable()
   let ticks = 0
+  let waitNs = 0
   const stack = [...roots]
   while (stack.length > 0) {
     const pid = stack.pop()
     ticks += table.get(pid)?.ticks ?? 0
+    try {
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        waitNs += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[1])
+      }
+    } catch {} // exited meanwhile
     stack.push(...childrenOf(table, pid))
   }
-  return ticks / ticksPerSecond
+  return { cpu: ticks / ticksPerSecond, wait: waitNs / 1e9 }
 }
 
 // CPU seconds the whole machine has been busy (all cores), from /proc/stat.
@@ -133,7 +142,8 @@ function machineBusySeconds () {
 
 function cpuSnapshot (roots) {
   const own = process.cpuUsage()
-  return { browser: treeSeconds(roots), node: (own.user + own.system) / 1e6, machine: machineBusySeconds() }
+  const tree = treeSeconds(roots)
+  return { browser: tree.cpu, waited: tree.wait, node: (own.user + own.system) / 1e6, machine: machineBusySeconds() }
 }
 
 // --- one rep --------------------------------------------------------------------------
@@ -230,6 +240,8 @@ async function runRep (scenario) {
       // on average over the window: how noisy the machine was.
       node_cpu_seconds: round(nodeCpu, 2),
       other_busy_cores: round((cpu1.machine - cpu0.machine - browserCpu - nodeCpu) / seconds, 2),
+      // Browser threads runnable but not running, on average over the window.
+      waiting_threads: round((cpu1.waited - cpu0.waited) / seconds, 2),
       piece_length: pieceLength,
       leecher_storage_bytes: got.storageBytes,
       page_errors: [...src.errors, ...dst.errors]
@@ -312,7 +324,8 @@ for (let rep = 1; rep <= reps; rep++) {
     try {
       r = { rep, ...await runRep(s) }
       log(`${prefix} ${r.mib_per_s.toFixed(1)} MiB/s (${r.seconds.toFixed(2)} s), ` +
-          `${r.cpu_seconds_per_gib.toFixed(0)} CPU-s/GiB, other load ${r.other_busy_cores.toFixed(2)} cores`)
+          `${r.cpu_seconds_per_gib.toFixed(0)} CPU-s/GiB, browser using ${(r.cpu_seconds / r.seconds).toFixed(2)} cores ` +
+          `and waiting for ${r.waiting_threads.toFixed(2)}, other load ${r.other_busy_cores.toFixed(2)} cores`)
       if (r.page_errors.length) log(`${prefix} errors in the pages: ${r.page_errors.join(' | ')}`)
     } catch (err) {
       r = { rep, ok: false, error: err.message.split('\n')[0] } // Playwright appends a call log

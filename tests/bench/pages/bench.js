@@ -167,5 +167,9 @@ window.bench = (() => {
     return { progress: torrent.progress, numPeers: torrent.numPeers, downloaded: torrent.downloaded }
   }
 
-  return { makeData, seed, prepare, add, dcOffer, dcAnswer, dcAccept, dcSend, verify, status, done: () => done }
+  return {
+    makeData, seed, prepare, add, dcOffer, dcAnswer, dcAccept, dcSend, verify, status,
+    done: () => done,
+    client: () => client // for a look from Node (page.evaluate) when investigating
+  }
 })()
