@@ -313,6 +313,7 @@ tracker.on('error', err => console.error('tracker error', err))
 await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
 trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
 http = await startServer()
+const loadAtStart = loadavg().map(x => round(x, 2))
 
 log(`${size / MiB} MiB, ${reps} reps of ${selected.map(s => s.id).join(', ')}; ` +
     `raw channel: ${channel.messageSize / 1024} KiB messages, buffer ${channel.high / MiB} MiB / ${channel.low / MiB} MiB`)
@@ -353,7 +354,7 @@ const output = {
   machine: {
     nproc: availableParallelism(),
     cpu: cpus()[0]?.model,
-    loadavg_at_start: loadavg().map(x => round(x, 2)),
+    loadavg_at_start: loadAtStart,
     chromium: chromiumVersion,
     node: process.version
   },
