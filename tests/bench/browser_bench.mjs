@@ -232,12 +232,14 @@ async function runRep (scenario) {
     return {
       ok: true,
       seconds: round(seconds, 3),
-      page_seconds: round(pageMs / 1000, 3), // the receiving page's own clock, as a cross-check
+      // a, b: the leecher's own add → done, as a cross-check of `seconds`
+      page_seconds: pageMs === null ? null : round(pageMs / 1000, 3),
       mib_per_s: round(size / MiB / seconds, 2),
       cpu_seconds: round(browserCpu, 2),
       cpu_seconds_per_gib: round(browserCpu / (size / GiB), 1),
       // This process (tracker, Playwright) and everything else on the machine, in cores busy
-      // on average over the window: how noisy the machine was.
+      // on average over the window: how busy the machine was (when it is saturated, this is
+      // what the browser did not get).
       node_cpu_seconds: round(nodeCpu, 2),
       other_busy_cores: round((cpu1.machine - cpu0.machine - browserCpu - nodeCpu) / seconds, 2),
       // Browser threads runnable but not running, on average over the window.
