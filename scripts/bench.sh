@@ -1,27 +1,54 @@
 #!/usr/bin/env bash
-# Benchmarks (not part of the test command): `npm run bench [-- MiB]`.
+# Benchmarks (not part of the test command). Text on stdout, JSON in build/bench/.
+#   npm run bench                        the engine part, then the browser part
+#   npm run bench -- 256                 the same, with the engine moving 256 MiB
+#   npm run bench -- engine [MiB]        the engine part only
+#   npm run bench -- browser [options]   the browser part only; options go to
+#                                        tests/bench/browser_bench.mjs: --reps N, --mib M,
+#                                        --only a,b,b',c, --timeout S, --json FILE
 # Engine: moves a torrent (default 1024 MiB) between two in-memory sessions and hashes
 # SHA-1, natively and as WebAssembly under Node, and reports the WebAssembly/native
-# ratios. Text on stdout, JSON in build/bench/engine.json.
+# ratios (build/bench/engine.json).
+# Browser: one Chromium page to another over WebRTC through a local WebSocket tracker,
+# 64 MiB, 5 reps, medians: wasmtorrent, WebTorrent (in-memory and default store), and a raw
+# RTCDataChannel as the ceiling; MiB/s, ratios, CPU seconds per GiB of the browser
+# processes (build/bench/browser.json). It runs inside a loopback-only network namespace
+# (scripts/loopback.sh). WT_BENCH_REPS and WT_BENCH_BROWSER_MIB set reps and size too.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
-mib=${1:-1024}
+
+parts=(engine browser)
+case "${1:-}" in
+  engine|browser) parts=("$1"); shift ;;
+esac
+mib=1024
+browser_args=()
+if [ "${parts[*]}" = browser ]; then
+  browser_args=("$@")
+elif [ $# -gt 1 ] || ! [[ "${1:-1024}" =~ ^[0-9]+$ ]]; then
+  echo "usage: npm run bench [-- [engine] MiB | browser [options]]" >&2
+  exit 2
+else
+  mib=${1:-1024}
+fi
 jobs=$(nproc)
 
 bash scripts/setup.sh >/dev/null
-echo "[bench] building (native and WebAssembly, Release)"
-cmake -S . -B build/bench-native -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/bench-native -j"$jobs" --target engine_bench >/dev/null
-cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=emsdk-toolchain.cmake >/dev/null
-cmake --build build/wasm -j"$jobs" --target engine_bench >/dev/null
 
-mkdir -p build/bench
-build/bench-native/tests/bench/engine_bench --mib "$mib" --json build/bench/engine-native.json
-node --no-experimental-fetch build/wasm/tests/bench/engine_bench.js --mib "$mib" --json build/bench/engine-wasm.json
+bench_engine() {
+  echo "[bench] building (native and WebAssembly, Release)"
+  cmake -S . -B build/bench-native -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build/bench-native -j"$jobs" --target engine_bench >/dev/null
+  cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=emsdk-toolchain.cmake >/dev/null
+  cmake --build build/wasm -j"$jobs" --target engine_bench >/dev/null
 
-node - <<'JS'
+  mkdir -p build/bench
+  build/bench-native/tests/bench/engine_bench --mib "$mib" --json build/bench/engine-native.json
+  node --no-experimental-fetch build/wasm/tests/bench/engine_bench.js --mib "$mib" --json build/bench/engine-wasm.json
+
+  node - <<'JS'
 const fs = require('fs')
 const native = JSON.parse(fs.readFileSync('build/bench/engine-native.json'))
 const wasm = JSON.parse(fs.readFileSync('build/bench/engine-wasm.json'))
@@ -41,3 +68,12 @@ const r = result.wasm_over_native
 console.log(`[bench] WebAssembly / native: sha1 ${r.sha1}x, transfer ${r.transfer}x, CPU per GiB ${r.cpu_seconds_per_gib}x`)
 console.log('[bench] wrote build/bench/engine.json')
 JS
+}
+
+bench_browser() {
+  echo "[bench] building the package (dist/)"
+  bash scripts/build.sh >/dev/null
+  bash scripts/loopback.sh node tests/bench/browser_bench.mjs "${browser_args[@]}"
+}
+
+for part in "${parts[@]}"; do "bench_$part"; done

@@ -3,7 +3,8 @@
 # nothing the browser (or a test server) does can leave the machine.
 #   tests/browser/run.sh                     every tests/browser/*.test.mjs
 #   tests/browser/run.sh tests/browser/x.test.mjs
-# Needs dist/ (npm run build) and root, or unprivileged user namespaces (unshare -rn).
+# Needs dist/ (npm run build) and root, or unprivileged user namespaces (unshare -rn):
+# see scripts/loopback.sh.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$here"
@@ -13,14 +14,4 @@ cd "$here"
 
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(tests/browser/)
-inner='ip link set lo up && exec node --test "$@"'
-
-if [ "$(id -u)" = 0 ]; then
-  exec unshare -n bash -c "$inner" bash "${tests[@]}"
-elif unshare -rn true 2>/dev/null; then
-  exec unshare -rn bash -c "$inner" bash "${tests[@]}"
-else
-  echo "error: cannot create a network namespace: run as root, or enable unprivileged" \
-       "user namespaces (sysctl kernel.unprivileged_userns_clone=1) for unshare -rn" >&2
-  exit 1
-fi
+exec bash scripts/loopback.sh node --test "${tests[@]}"

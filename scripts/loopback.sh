@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs a command inside a fresh network namespace that has only loopback (`lo`), so that
+# nothing it starts (a browser, a tracker, a static server) can reach beyond this machine.
+#   bash scripts/loopback.sh node --test tests/browser/
+# Used by tests/browser/run.sh and the browser benchmark. Needs root, or unprivileged user
+# namespaces (unshare -rn).
+set -euo pipefail
+[ $# -gt 0 ] || { echo "usage: $0 command [args...]" >&2; exit 2; }
+inner='ip link set lo up && exec "$@"'
+
+if [ "$(id -u)" = 0 ]; then
+  exec unshare -n bash -c "$inner" bash "$@"
+elif unshare -rn true 2>/dev/null; then
+  exec unshare -rn bash -c "$inner" bash "$@"
+else
+  echo "error: cannot create a network namespace: run as root, or enable unprivileged" \
+       "user namespaces (sysctl kernel.unprivileged_userns_clone=1) for unshare -rn" >&2
+  exit 1
+fi

@@ -1,0 +1,385 @@
+// The browser benchmark (issue 4): one Chromium page sends a torrent of random bytes to
+// another over WebRTC, through a real bittorrent-tracker WebSocket server on 127.0.0.1.
+//   a   wasmtorrent → wasmtorrent (the engine keeps the torrent in memory)
+//   b   WebTorrent → WebTorrent with memory-chunk-store (like for like with a)
+//   b'  WebTorrent → WebTorrent with its default store (in Chromium: the origin private
+//       file system), a second reference
+//   c   a raw RTCDataChannel pushing the same bytes as fast as backpressure allows, in
+//       web/client.js's message size and buffer limits: the ceiling
+// Each rep starts a fresh Chromium with two contexts, one page each: two renderer
+// processes that share one browser, GPU and network-service process, like two tabs (and
+// like the browser tests). One browser per page would be closer to two machines but adds a
+// second set of those processes to every scenario alike; on 2 cores we keep one. Playwright's
+// contexts are off the record, where Chromium keeps the origin private file system in
+// memory: b' measures WebTorrent's fsa-chunk-store path, not a disk. The measured window is, for a and b, the leecher's add(magnet) until its
+// 'done' (tracker announce, WebRTC connection, metadata, all pieces verified); for c, the
+// first send until the last byte arrived (the channel is opened before). Over that window
+// it takes the wall time and the CPU time of the whole browser process tree (browser,
+// renderers, GPU, network and other utility processes), read from /proc. The bytes that
+// arrived are checked with SHA-256 after each rep. Reps are interleaved (rep 1 of every
+// scenario, then rep 2, …) so that a noisy stretch on the machine hits all scenarios.
+//
+//   bash scripts/loopback.sh node tests/bench/browser_bench.mjs [options]
+//   (or npm run bench -- browser [options])
+//     --reps N         reps per scenario (default 5, or $WT_BENCH_REPS)
+//     --mib M          torrent size in MiB (default 64, or $WT_BENCH_BROWSER_MIB)
+//     --only LIST      scenarios, comma-separated ids or names: a,b,"b'",c or
+//                      wasmtorrent,webtorrent-memory,webtorrent-default,datachannel
+//     --timeout S      seconds per measured window before the rep fails (default 60 + 2 s/MiB)
+//     --json FILE      where to write the results (default build/bench/browser.json)
+// Needs dist/ (npm run build). Must run inside a network namespace that has only loopback.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg, networkInterfaces } from 'node:os'
+import { dirname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import Server from 'bittorrent-tracker/server'
+import { launchBrowser, newContext, repoRoot, startServer } from '../browser/harness.mjs'
+
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
+const log = msg => console.log(`[bench:browser] ${msg}`)
+
+const scenarios = [
+  { id: 'a', name: 'wasmtorrent', label: 'wasmtorrent → wasmtorrent (memory)', lib: 'wasmtorrent' },
+  { id: 'b', name: 'webtorrent-memory', label: 'WebTorrent → WebTorrent (memory-chunk-store)', lib: 'webtorrent', store: 'memory' },
+  { id: "b'", name: 'webtorrent-default', label: 'WebTorrent → WebTorrent (default store)', lib: 'webtorrent', store: 'default' },
+  { id: 'c', name: 'datachannel', label: 'raw RTCDataChannel (ceiling)', lib: 'datachannel' }
+]
+
+const { values: args } = parseArgs({
+  options: {
+    reps: { type: 'string', default: process.env.WT_BENCH_REPS || '5' },
+    mib: { type: 'string', default: process.env.WT_BENCH_BROWSER_MIB || '64' },
+    only: { type: 'string' },
+    timeout: { type: 'string' },
+    json: { type: 'string', default: join(repoRoot, 'build/bench/browser.json') }
+  }
+})
+const reps = Number(args.reps)
+const size = Math.round(Number(args.mib) * MiB)
+const timeoutMs = 1000 * (args.timeout ? Number(args.timeout) : 60 + 2 * size / MiB)
+if (!Number.isInteger(reps) || reps < 1 || !(size > 0) || !(timeoutMs > 0)) fail('--reps takes a positive integer, --mib and --timeout positive numbers')
+const selected = args.only
+  ? args.only.split(',').map(key => scenarios.find(s => s.id === key || s.name === key) ?? fail(`unknown scenario ${key}`))
+  : scenarios
+
+function fail (message) {
+  console.error(`[bench:browser] error: ${message}`)
+  process.exit(1)
+}
+
+// Outside a loopback-only namespace Chromium would also gather candidates on the other
+// interfaces and send mDNS: refuse rather than leak.
+const interfaces = Object.keys(networkInterfaces())
+if (interfaces.some(name => name !== 'lo')) {
+  fail(`network interfaces ${interfaces.join(', ')}: run inside scripts/loopback.sh (npm run bench -- browser)`)
+}
+
+// The raw channel sends like the client does: its message size and buffer limits, read
+// from web/client.js so that the ceiling follows the client if they change.
+function clientConstant (name) {
+  const source = readFileSync(join(repoRoot, 'web/client.js'), 'utf8')
+  const m = new RegExp(`^const ${name} = ([\\d\\s*]+?)\\s*(//.*)?$`, 'm').exec(source)
+  if (!m) fail(`cannot read ${name} from web/client.js`)
+  return m[1].split('*').reduce((product, n) => product * Number(n), 1)
+}
+const channel = {
+  messageSize: clientConstant('MESSAGE_SIZE'),
+  high: clientConstant('BUFFER_HIGH'),
+  low: clientConstant('BUFFER_LOW')
+}
+
+// --- CPU time from /proc ----------------------------------------------------------------
+
+const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }))
+
+// pid -> { ppid, ticks }, ticks = utime + stime + cutime + cstime: a process that exits
+// during the window and is reaped by its parent moves its time into the parent's cutime and
+// cstime, so the sum over a tree stays continuous.
+function processTable () {
+  const table = new Map()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let stat
+    try { stat = readFileSync(`/proc/${entry}/stat`, 'utf8') } catch { continue } // exited meanwhile
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // f[0] is field 3 (state)
+    table.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) })
+  }
+  return table
+}
+
+const childrenOf = (table, pid) => [...table].filter(([, p]) => p.ppid === pid).map(([child]) => child)
+
+// For the processes `roots` and all their descendants: CPU seconds used so far, and
+// seconds their threads have spent runnable but waiting for a CPU (schedstat's run_delay,
+// summed over threads). Together with the wall time they tell a client that is starved of
+// CPU (it waits in the run queue) from one that is stalled (it neither runs nor waits).
+function treeSeconds (roots) {
+  const table = processTable()
+  let ticks = 0
+  let waitNs = 0
+  const stack = [...roots]
+  while (stack.length > 0) {
+    const pid = stack.pop()
+    ticks += table.get(pid)?.ticks ?? 0
+    try {
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        waitNs += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[1])
+      }
+    } catch {} // exited meanwhile
+    stack.push(...childrenOf(table, pid))
+  }
+  return { cpu: ticks / ticksPerSecond, wait: waitNs / 1e9 }
+}
+
+// CPU seconds the whole machine has been busy (all cores), from /proc/stat.
+function machineBusySeconds () {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  return (user + nice + system + irq + softirq + steal) / ticksPerSecond
+}
+
+function cpuSnapshot (roots) {
+  const own = process.cpuUsage()
+  const tree = treeSeconds(roots)
+  return { browser: tree.cpu, waited: tree.wait, node: (own.user + own.system) / 1e6, machine: machineBusySeconds() }
+}
+
+// --- one rep --------------------------------------------------------------------------
+
+let http, tracker, trackerURL, chromiumVersion
+
+async function withTimeout (promise, ms, onTimeout) {
+  let timer
+  promise.catch(() => {}) // if the timeout wins, this one rejects later when the browser closes
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(async () => reject(new Error(await onTimeout())), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+// The seeder is in the tracker's swarm, so the leecher's first announce finds it.
+async function seederAnnounced (infoHash) {
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    if (tracker.torrents[infoHash]?.complete > 0) return
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  throw new Error('the seeder did not announce to the tracker within 10 s')
+}
+
+// A fresh browser with one page in each of two contexts: [sender, receiver].
+async function openPages (browser, path) {
+  return Promise.all([0, 1].map(async () => {
+    const context = await newContext(browser)
+    const page = await context.newPage()
+    page.errors = []
+    page.on('pageerror', err => page.errors.push(String(err)))
+    page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
+    await page.goto(new URL(path, http.url).href)
+    await page.waitForFunction(() => window.benchReady, null, { timeout: 30_000 }).catch(err => {
+      throw new Error(`${path} did not load: ${page.errors.join(' | ') || err.message}`)
+    })
+    return page
+  }))
+}
+
+async function runRep (scenario) {
+  const before = new Set(childrenOf(processTable(), process.pid))
+  const browser = await launchBrowser()
+  chromiumVersion ??= browser.version()
+  // Playwright starts the browser as a child of this process: the new child is its root.
+  const roots = childrenOf(processTable(), process.pid).filter(pid => !before.has(pid))
+  let src, dst
+  try {
+    ;[src, dst] = await openPages(browser, `/tests/bench/pages/${scenario.lib}.html`)
+    const expected = await src.evaluate(size => window.bench.makeData(size), size)
+    let start, pieceLength
+    if (scenario.lib === 'datachannel') {
+      const offer = await src.evaluate(() => window.bench.dcOffer())
+      const answer = await dst.evaluate(o => window.bench.dcAnswer(o), { sdp: offer, size })
+      await src.evaluate(sdp => window.bench.dcAccept(sdp), answer)
+      start = () => src.evaluate(o => window.bench.dcSend(o), channel)
+    } else {
+      const opts = { lib: scenario.lib, store: scenario.store, trackerURL }
+      const seeded = await src.evaluate(o => window.bench.seed(o), opts)
+      pieceLength = seeded.pieceLength
+      await seederAnnounced(seeded.infoHash)
+      await dst.evaluate(o => window.bench.prepare(o), opts)
+      start = () => dst.evaluate(o => window.bench.add(o), { ...opts, magnet: seeded.magnet })
+    }
+
+    const cpu0 = cpuSnapshot(roots)
+    const t0 = performance.now()
+    await start()
+    const pageMs = await withTimeout(dst.evaluate(() => window.bench.done()), timeoutMs, async () => {
+      const status = await dst.evaluate(() => window.bench.status()).catch(err => String(err))
+      return `timed out after ${timeoutMs / 1000} s; receiver: ${JSON.stringify(status)}`
+    })
+    const seconds = (performance.now() - t0) / 1000
+    const cpu1 = cpuSnapshot(roots)
+
+    const got = await dst.evaluate(() => window.bench.verify())
+    if (got.length !== size || got.sha256 !== expected) {
+      throw new Error(`received ${got.length} bytes with SHA-256 ${got.sha256}, expected ${size} bytes with ${expected}`)
+    }
+    const browserCpu = cpu1.browser - cpu0.browser
+    const nodeCpu = cpu1.node - cpu0.node
+    return {
+      ok: true,
+      seconds: round(seconds, 3),
+      // a, b: the leecher's own add → done, as a cross-check of `seconds`
+      page_seconds: pageMs === null ? null : round(pageMs / 1000, 3),
+      mib_per_s: round(size / MiB / seconds, 2),
+      cpu_seconds: round(browserCpu, 2),
+      cpu_seconds_per_gib: round(browserCpu / (size / GiB), 1),
+      // This process (tracker, Playwright) and everything else on the machine, in cores busy
+      // on average over the window: how busy the machine was (when it is saturated, this is
+      // what the browser did not get).
+      node_cpu_seconds: round(nodeCpu, 2),
+      other_busy_cores: round((cpu1.machine - cpu0.machine - browserCpu - nodeCpu) / seconds, 2),
+      // Browser threads runnable but not running, on average over the window.
+      waiting_threads: round((cpu1.waited - cpu0.waited) / seconds, 2),
+      piece_length: pieceLength,
+      leecher_storage_bytes: got.storageBytes,
+      page_errors: [...src.errors, ...dst.errors]
+    }
+  } catch (err) {
+    const errors = [...(src?.errors ?? []), ...(dst?.errors ?? [])]
+    if (errors.length) err.message += ` (errors in the pages: ${errors.join(' | ')})`
+    throw err
+  } finally {
+    await browser.close().catch(() => {})
+  }
+}
+
+// --- summary ----------------------------------------------------------------------------
+
+const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
+
+function median (xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+function summarize (results) {
+  const ok = results.filter(r => r.ok)
+  if (ok.length === 0) return { ok: 0, reps: results.length }
+  const speeds = ok.map(r => r.mib_per_s)
+  return {
+    ok: ok.length,
+    reps: results.length,
+    mib_per_s: { median: round(median(speeds), 2), min: Math.min(...speeds), max: Math.max(...speeds) },
+    cpu_seconds_per_gib: round(median(ok.map(r => r.cpu_seconds_per_gib)), 1),
+    other_busy_cores: round(median(ok.map(r => r.other_busy_cores)), 2)
+  }
+}
+
+function printTable (summaries, ratios) {
+  const rows = [['', 'scenario', 'ok', 'MiB/s median', 'min–max', 'CPU-s/GiB', 'other load']]
+  for (const s of selected) {
+    const m = summaries[s.name]
+    rows.push([s.id, s.label, `${m.ok}/${m.reps}`,
+      m.mib_per_s?.median.toFixed(1) ?? '—',
+      m.mib_per_s ? `${m.mib_per_s.min.toFixed(1)}–${m.mib_per_s.max.toFixed(1)}` : '—',
+      m.cpu_seconds_per_gib?.toFixed(0) ?? '—',
+      m.other_busy_cores !== undefined ? `${m.other_busy_cores.toFixed(2)} cores` : '—'])
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  const right = new Set([2, 3, 4, 5, 6])
+  for (const r of rows) console.log(r.map((cell, i) => right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])).join('  '))
+  const shown = Object.entries(ratios).filter(([, v]) => v !== null)
+  if (shown.length) console.log(`ratios of median MiB/s: ${shown.map(([k, v]) => `${k} = ${v}`).join(', ')}`)
+}
+
+// --- main -------------------------------------------------------------------------------
+
+// memory-chunk-store is CommonJS in node_modules: bundle it into one ES module the
+// WebTorrent page can import next to WebTorrent's own browser bundle.
+const storeBundle = join(repoRoot, 'build/bench/memory-chunk-store.js')
+mkdirSync(dirname(storeBundle), { recursive: true })
+execFileSync(join(repoRoot, 'node_modules/.bin/esbuild'), [
+  join(repoRoot, 'node_modules/memory-chunk-store/index.js'), '--bundle', '--format=esm',
+  '--platform=browser', `--outfile=${storeBundle}`, '--log-level=warning'
+], { stdio: 'inherit' })
+
+// WebSocket clients re-announce every interval / 5 (10 s here instead of 2 min), so a
+// first WebRTC connection attempt that fails is retried within a rep (as in the tests).
+tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: 50_000 })
+tracker.on('error', err => console.error('tracker error', err))
+await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
+trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
+http = await startServer()
+const loadAtStart = loadavg().map(x => round(x, 2))
+
+log(`${size / MiB} MiB, ${reps} reps of ${selected.map(s => s.id).join(', ')}; ` +
+    `raw channel: ${channel.messageSize / 1024} KiB messages, buffer ${channel.high / MiB} MiB / ${channel.low / MiB} MiB`)
+const results = Object.fromEntries(selected.map(s => [s.name, []]))
+for (let rep = 1; rep <= reps; rep++) {
+  for (const s of selected) {
+    const prefix = `${rep}/${reps} ${s.id.padEnd(2)} ${s.name}:`
+    let r
+    try {
+      r = { rep, ...await runRep(s) }
+      log(`${prefix} ${r.mib_per_s.toFixed(1)} MiB/s (${r.seconds.toFixed(2)} s), ` +
+          `${r.cpu_seconds_per_gib.toFixed(0)} CPU-s/GiB, browser using ${(r.cpu_seconds / r.seconds).toFixed(2)} cores ` +
+          `and waiting for ${r.waiting_threads.toFixed(2)}, other load ${r.other_busy_cores.toFixed(2)} cores`)
+      if (r.page_errors.length) log(`${prefix} errors in the pages: ${r.page_errors.join(' | ')}`)
+    } catch (err) {
+      r = { rep, ok: false, error: err.message.split('\n')[0] } // Playwright appends a call log
+      log(`${prefix} FAILED: ${r.error}`)
+    }
+    results[s.name].push(r)
+  }
+}
+await http.close()
+await new Promise(resolve => tracker.close(resolve))
+
+const summaries = Object.fromEntries(selected.map(s => [s.name, summarize(results[s.name])]))
+const speed = name => summaries[name]?.mib_per_s?.median
+const ratio = (a, b) => speed(a) && speed(b) ? round(speed(a) / speed(b), 2) : null
+const ratios = {
+  'a/b': ratio('wasmtorrent', 'webtorrent-memory'),
+  "a/b'": ratio('wasmtorrent', 'webtorrent-default'),
+  'a/c': ratio('wasmtorrent', 'datachannel')
+}
+const cpu = name => summaries[name]?.cpu_seconds_per_gib
+const cpuRatio = cpu('wasmtorrent') && cpu('webtorrent-memory') ? round(cpu('wasmtorrent') / cpu('webtorrent-memory'), 2) : null
+
+const output = {
+  date: new Date().toISOString(),
+  machine: {
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model,
+    loadavg_at_start: loadAtStart,
+    chromium: chromiumVersion,
+    node: process.version
+  },
+  config: {
+    mib: size / MiB,
+    reps,
+    timeout_s: timeoutMs / 1000,
+    raw_channel: { message_size: channel.messageSize, buffer_high: channel.high, buffer_low: channel.low },
+    setup: 'per rep: a fresh Chromium, two contexts with one page each, one bittorrent-tracker WebSocket server on 127.0.0.1 for the run; loopback-only network namespace',
+    window: 'a, b: leecher add(magnet) to done; c: first send to last byte received (channel opened before)',
+    cpu: 'utime+stime(+cutime+cstime) of the whole browser process tree over the window, from /proc'
+  },
+  scenarios: Object.fromEntries(selected.map(s => [s.name, { id: s.id, label: s.label, summary: summaries[s.name], reps: results[s.name] }])),
+  ratios,
+  cpu_per_gib_ratio_a_over_b: cpuRatio
+}
+mkdirSync(dirname(args.json), { recursive: true })
+writeFileSync(args.json, JSON.stringify(output, null, 2) + '\n')
+
+console.log()
+printTable(summaries, ratios)
+if (cpuRatio !== null) console.log(`CPU-s per GiB, a/b = ${cpuRatio}`)
+console.log(`(${size / MiB} MiB per rep; CPU: all browser processes; other load: cores busy with everything else on the machine)`)
+log(`wrote ${args.json}`)
+const failed = Object.values(results).flat().filter(r => !r.ok).length
+if (failed > 0) fail(`${failed} rep(s) failed (see above and ${args.json})`)
