@@ -305,9 +305,11 @@ class session {
   // throttleUpload with -1 for unlimited; the engine has no "0 bytes/s": pause instead).
   // Download: block requests are issued no faster than the limit, so blocks arrive no
   // faster. Upload: blocks are read from storage for peers no faster than the limit.
-  // Shared round-robin among the waiting peers of every torrent. Over a window of T
-  // seconds at most limit * T plus a burst of about a quarter second (at least 32 KiB)
-  // plus one block pass. Protocol overhead and metadata are not counted.
+  // Shared round-robin among the waiting peers of every torrent. Over any window of T
+  // seconds: at most limit * T, plus a burst of a quarter second's worth (at least
+  // 32 KiB) and a block. Protocol overhead and metadata are not counted. While peers
+  // wait for tokens, next_deadline() is when enough have accrued (about 20 wake-ups a
+  // second at most).
   void set_download_limit(std::uint64_t bytes_per_second, time_point now);
   void set_upload_limit(std::uint64_t bytes_per_second, time_point now);
   std::uint64_t download_limit() const noexcept;
