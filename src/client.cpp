@@ -72,6 +72,7 @@ result<torrent_id> client::add_torrent(byte_view torrent_file, std::optional<byt
   torrents_[*t].finished = content.has_value();
   std::vector<std::string> urls = m->trackers();
   urls.insert(urls.end(), trackers.begin(), trackers.end());
+  torrents_[*t].trackers = urls;
   register_with_trackers(*t, std::move(urls), now);
   pump(now);
   return t;
@@ -86,6 +87,7 @@ result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
   if (!t) return t;
   torrents_[*t].info_hash = *link->info_hash;
   trackers.insert(trackers.begin(), link->trackers.begin(), link->trackers.end());
+  torrents_[*t].trackers = trackers;
   register_with_trackers(*t, std::move(trackers), now);
   pump(now);
   return t;
@@ -156,6 +158,45 @@ byte_buffer client::torrent_file(torrent_id t) const {
   auto it = torrents_.find(t);
   if (!m || it == torrents_.end()) return {};
   return make_torrent_file(m->info_bytes, it->second.trackers);
+}
+
+bool client::pause_torrent(torrent_id t, time_point now) {
+  auto it = torrents_.find(t);
+  if (it == torrents_.end()) return false;
+  if (it->second.paused) return true;
+  it->second.paused = true;
+  if (it->second.registered) {
+    update_tracker_stats(t);
+    tracker_.remove_torrent(it->second.info_hash, now);  // "stopped"; its offers are cancelled
+    it->second.registered = false;
+  }
+  // The session closes its connections (peer_disconnected_event "torrent paused");
+  // then every peer connection of the torrent goes, with or without a session
+  // connection (offers being made, answers, channels not yet handed over).
+  session_.pause_torrent(t, now);
+  std::vector<std::uint32_t> gone;
+  for (const auto& [id, p] : peers_)
+    if (p.torrent == t) gone.push_back(id);
+  for (std::uint32_t id : gone) {
+    if (auto b = peers_[id].batch) {
+      batches_[*b].waiting.erase(id);
+      if (batches_[*b].waiting.empty()) finish_batch(*b, now);
+    }
+    close_peer(peer_handle{id}, "torrent paused");
+  }
+  pump(now);
+  return true;
+}
+
+bool client::resume_torrent(torrent_id t, time_point now) {
+  auto it = torrents_.find(t);
+  if (it == torrents_.end()) return false;
+  if (!it->second.paused) return true;
+  it->second.paused = false;
+  session_.resume_torrent(t, now);
+  register_with_trackers(t, it->second.trackers, now);  // "started", with new offers
+  pump(now);
+  return true;
 }
 
 byte_view client::stored_bytes(torrent_id t, std::int64_t offset, std::int64_t length) const {

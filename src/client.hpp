@@ -13,7 +13,8 @@
 //     the same handshake path as any other transport: the answering side dials
 //     (add_peer -> connect request -> connection_opened, it sends the handshake first), the
 //     offering side accepts (accept_connection, it waits for the handshake);
-//   - the session finishes a torrent -> "completed" to its trackers; removed -> "stopped".
+//   - the session finishes a torrent -> "completed" to its trackers; removed or paused ->
+//     "stopped"; resumed -> "started" again.
 // Storage is memory_storage inside the facade (the host never sees storage requests).
 //
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
@@ -124,6 +125,14 @@ class client {
   result<torrent_id> add_magnet(std::string_view uri, time_point now,
                                 std::vector<std::string> trackers = {});
   void remove_torrent(torrent_id t, time_point now);
+  // session::pause_torrent (connections closed, no new ones, pieces and readers kept),
+  // plus: "stopped" to the torrent's trackers (which forget it, so no offers come for
+  // it), and every WebRTC peer connection of the torrent closed, also the ones still
+  // being set up. False for an unknown torrent; pausing a paused torrent does nothing.
+  bool pause_torrent(torrent_id t, time_point now);
+  // session::resume_torrent, and "started" to the same trackers as when it was added
+  // (new offers, so new peers). False for an unknown torrent.
+  bool resume_torrent(torrent_id t, time_point now);
 
   // A data channel the host connected itself (custom signalling; torrent.addPeer in the
   // JS API). Report channel_opened / channel_data / channel_closed / channel_sent for
@@ -190,9 +199,12 @@ class client {
   };
   struct torrent_state {
     ws_tracker::id20 info_hash{};
-    std::vector<std::string> trackers;  // all of them, for torrent_file()
+    // Every tracker of the torrent (its own, the ones given at add, the defaults), once
+    // each: for torrent_file(), and to announce to again on resume.
+    std::vector<std::string> trackers;
     bool registered = false;
     bool finished = false;
+    bool paused = false;
   };
 
   void register_with_trackers(torrent_id t, std::vector<std::string> urls, time_point now);

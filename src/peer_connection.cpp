@@ -1,5 +1,7 @@
 // The wire protocol with one peer: handshake, messages, interest, choking, the
 // request pipeline and serving requests from storage.
+#include <limits>
+
 #include "session_impl.hpp"
 
 namespace wt {
@@ -253,13 +255,24 @@ void session::impl::on_request(torrent& t, peer_connection& p, const wire::reque
   pump_reads(t, p);
 }
 
+bool session::impl::can_serve(const peer_connection& p) const {
+  const bool room = settings.send_buffer_limit == 0 ||
+                    p.unsent + p.out.size() + std::size_t{p.reads_in_flight} * block_size < settings.send_buffer_limit;
+  return !p.dead && !p.am_choking && p.reads_in_flight < settings.max_reads_per_peer && !p.queued.empty() && room;
+}
+
 void session::impl::pump_reads(torrent& t, peer_connection& p) {
-  auto room = [&] {
-    return settings.send_buffer_limit == 0 ||
-           p.unsent + p.out.size() + std::size_t{p.reads_in_flight} * block_size < settings.send_buffer_limit;
-  };
-  while (!p.dead && !p.am_choking && p.reads_in_flight < settings.max_reads_per_peer && !p.queued.empty() &&
-         room()) {
+  if (upload_limit.limited()) {
+    // distribute_bandwidth() starts the reads when this peer's turn comes.
+    if (can_serve(p)) upload_waiting = true;
+    return;
+  }
+  serve_requests(t, p, std::numeric_limits<std::uint32_t>::max());
+}
+
+std::uint64_t session::impl::serve_requests(torrent& t, peer_connection& p, std::uint32_t max_reads) {
+  std::uint64_t bytes = 0;
+  for (std::uint32_t n = 0; n < max_reads && can_serve(p); ++n) {
     const wire::request r = p.queued.front();
     p.queued.pop_front();
     storage_request sr;
@@ -277,7 +290,9 @@ void session::impl::pump_reads(torrent& t, peer_connection& p) {
     ps.choke_generation = p.choke_generation;
     emit_storage(std::move(sr), ps);
     ++p.reads_in_flight;
+    bytes += r.length;
   }
+  return bytes;
 }
 
 void session::impl::on_piece(torrent& t, peer_connection& p, const wire::piece_block& b) {
@@ -413,22 +428,37 @@ void session::impl::run_choker(torrent& t, bool rotate_optimistic) {
 // --- requests ---------------------------------------------------------------------------------------------
 
 void session::impl::request_blocks(torrent& t, peer_connection& p) {
-  if (!t.picker || !p.active() || !p.am_interested) return;
-  if (p.peer_choking && p.allowed_fast.empty()) return;
+  if (download_limit.limited()) {
+    // distribute_bandwidth() issues the requests when this peer's turn comes.
+    if (request_room(t, p) > 0) download_waiting = true;
+    return;
+  }
+  issue_requests(t, p, std::numeric_limits<std::uint32_t>::max());
+}
+
+std::uint32_t session::impl::request_room(const torrent& t, const peer_connection& p) const {
+  if (t.paused || !t.picker || !p.active() || !p.am_interested) return 0;
+  if (p.peer_choking && p.allowed_fast.empty()) return 0;
   const double per_block = static_cast<double>(block_size);
   const double by_rate = p.down_rate * seconds(settings.request_queue_time) / per_block;
   std::uint32_t desired = settings.min_requests_per_peer;
   if (by_rate > desired) desired = static_cast<std::uint32_t>(std::min(by_rate, 1e6));
   desired = std::min({desired, settings.max_requests_per_peer, p.peer_reqq});
-  if (p.requests.size() >= desired) return;
+  const auto outstanding = static_cast<std::uint32_t>(p.requests.size());
+  return desired > outstanding ? desired - outstanding : 0;
+}
+
+std::uint64_t session::impl::issue_requests(torrent& t, peer_connection& p, std::uint32_t max_blocks) {
+  const std::uint32_t room = request_room(t, p);
+  if (room == 0 || max_blocks == 0) return 0;
   pick_options opts;
-  opts.count = desired - static_cast<std::uint32_t>(p.requests.size());
+  opts.count = std::min(room, max_blocks);
   opts.now = now;
   opts.request_timeout = settings.request_timeout;
   opts.max_requesters = 2;
-  // Streaming: a peer at least as fast as the average may take over blocks of pieces
-  // whose deadline is near that a slower peer has had for a while.
-  if (!t.readers.empty() && settings.deadline_at_risk_window > duration{0}) {
+  // Streaming and critical pieces: a peer at least as fast as the average may take
+  // over blocks of pieces whose deadline is near that a slower peer has had for a while.
+  if ((!t.readers.empty() || !t.critical.empty()) && settings.deadline_at_risk_window > duration{0}) {
     double sum = 0;
     std::uint32_t n = 0;
     for (const auto& [cid, other] : t.peers) {
@@ -457,12 +487,15 @@ void session::impl::request_blocks(torrent& t, peer_connection& p) {
     has = &filtered;
   }
   const auto blocks = t.picker->pick_blocks(p.handle(), *has, opts);
+  std::uint64_t bytes = 0;
   for (const auto& b : blocks) {
     const block_request r = t.picker->request_for(b);
     p.requests.push_back({b, now});
     send(p, wire::request{r.piece, r.offset, r.length});
+    bytes += r.length;
   }
   if (blocks.empty() && p.requests.empty()) update_interest(t, p);
+  return bytes;
 }
 
 }  // namespace wt

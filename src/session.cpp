@@ -1,5 +1,7 @@
 #include "session.hpp"
 
+#include <tuple>
+
 #include "session_impl.hpp"
 
 namespace wt {
@@ -15,6 +17,10 @@ session::impl::impl(session_settings s) : settings(std::move(s)), random(setting
   std::memcpy(pid.data(), prefix.data(), prefix.size());
   for (std::size_t i = prefix.size(); i < pid.size(); ++i)
     pid[i] = static_cast<std::uint8_t>(alphabet[random.next() % alphabet.size()]);
+  // Drawn even when the id is given, so the rest of the random sequence does not change.
+  if (settings.peer_id) pid = *settings.peer_id;
+  download_limit.set_rate(settings.download_rate_limit, now);
+  upload_limit.set_rate(settings.upload_rate_limit, now);
   if (settings.enable_ut_metadata) plugins.push_back(make_ut_metadata_plugin());
   if (settings.enable_ut_pex) plugins.push_back(make_ut_pex_plugin());
   plugins.push_back(make_lt_donthave_plugin());
@@ -58,7 +64,7 @@ void session::impl::schedule_retry(torrent& t, const peer_connection& p) {
   const bool peer_is_seed = p.have_all || (!p.has.empty() && p.num_have == p.has.size());
   if (t.finished && peer_is_seed) return;
   std::uint32_t& failures = t.failures[key];
-  if (!p.handshake_done) ++failures;
+  if (!p.handshake_done && !t.paused) ++failures;  // a pause cutting a dial is no failure
   else failures = 0;
   if (failures > 5) return;  // gone for good
   const duration backoff = std::chrono::seconds(5) * (1 << std::min<std::uint32_t>(failures, 6));
@@ -96,6 +102,7 @@ void session::impl::ban(torrent& t, const std::string& endpoint_text, const wire
 }
 
 void session::impl::connect_candidates(torrent& t) {
+  if (t.paused) return;  // candidates wait for resume_torrent()
   std::uint32_t connected = 0, half_open = 0;
   for (const auto& [id, p] : t.peers) {
     if (p.dead) continue;
@@ -125,6 +132,21 @@ void session::impl::connect_candidates(torrent& t) {
   }
 }
 
+void session::impl::enforce_connection_limit(torrent& t) {
+  std::vector<peer_connection*> live;
+  for (auto& [id, p] : t.peers)
+    if (!p.dead) live.push_back(&p);
+  if (live.size() <= settings.max_connections_per_torrent) return;
+  // Keep the most useful: connected ones before half-open ones, then the fastest, then
+  // the oldest.
+  std::sort(live.begin(), live.end(), [](const peer_connection* a, const peer_connection* b) {
+    return std::make_tuple(!a->handshake_done, -(a->down_rate + a->up_rate), a->id.value) <
+           std::make_tuple(!b->handshake_done, -(b->down_rate + b->up_rate), b->id.value);
+  });
+  for (std::size_t i = settings.max_connections_per_torrent; i < live.size(); ++i)
+    close_peer(&t, *live[i], errc::ok, "too many connections", true);
+}
+
 torrent_stats session::impl::make_stats(const torrent& tr) const {
   const torrent* t = &tr;
   torrent_stats st;
@@ -136,6 +158,7 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
   st.upload_rate = t->up_rate;
   st.has_metadata = t->meta.has_value();
   st.finished = t->finished;
+  st.paused = t->paused;
   for (const auto& [cid, p] : t->peers) {
     if (!p.active()) continue;
     ++st.peers;
@@ -178,7 +201,7 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
     for (std::uint32_t i = 0; i < m.piece_count(); ++i) t.picker->we_have(piece_index{i});
     t.finished = t.picker->is_finished();
   }
-  s.collect_garbage();
+  s.finish_call();
   return id;
 }
 
@@ -209,7 +232,7 @@ void session::remove_torrent(torrent_id id, time_point now) {
     ps.what = impl::pending_storage::kind::ignore;
   }
   for (const auto& r : t->reads) s.events.emplace_back(read_completed_event{id, r.id, false, r.offset, {}});
-  s.collect_garbage();
+  s.finish_call();
   for (auto it = s.owner.begin(); it != s.owner.end();)
     it = it->second == id.value ? s.owner.erase(it) : std::next(it);
   s.torrents.erase(id.value);
@@ -221,7 +244,7 @@ void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point n
   torrent* t = s.find_torrent(id);
   if (!t) return;
   s.add_candidate(*t, remote);
-  s.collect_garbage();
+  s.finish_call();
 }
 
 void session::set_file_priority(torrent_id id, file_index f, std::uint8_t priority, time_point now) {
@@ -229,20 +252,117 @@ void session::set_file_priority(torrent_id id, file_index f, std::uint8_t priori
   s.now = std::max(s.now, now);
   torrent* t = s.find_torrent(id);
   if (!t) return;
-  if (t->file_priorities.size() <= f.value) {
-    if (t->meta && f.value >= t->meta->files.size()) return;
-    t->file_priorities.resize(f.value + 1, piece_picker::default_priority);
-  }
-  t->file_priorities[f.value] = std::min(priority, piece_picker::top_priority);
-  s.apply_file_priorities(*t);
-  if (t->picker) {
-    s.check_finished(*t);
-    for (auto& [cid, p] : t->peers) {
-      s.update_interest(*t, p);
-      s.request_blocks(*t, p);
+  // Before the metadata the file count is unknown: bounded by what a torrent may hold.
+  const std::size_t files = t->meta ? t->meta->files.size() : metainfo_limits{}.max_files;
+  if (f.value >= files) return;
+  if (t->file_priorities.size() <= f.value) t->file_priorities.resize(f.value + 1, piece_picker::default_priority);
+  priority = std::min(priority, piece_picker::top_priority);
+  t->file_priorities[f.value] = priority;
+  if (!t->picker) return;  // applied with the metadata (set_metadata)
+  const auto range = t->meta->files[f.value].pad ? std::nullopt : file_pieces(*t->meta, f);
+  if (range) {
+    for (std::uint32_t p = range->first.value; p <= range->last.value; ++p) {
+      // Only a file's first and last pieces can hold other files too.
+      const bool edge = p == range->first.value || p == range->last.value;
+      t->picker->set_piece_priority(piece_index{p}, edge ? s.file_priority_of_piece(*t, p) : priority);
     }
   }
-  s.collect_garbage();
+  s.priorities_changed(*t);
+  s.finish_call();
+}
+
+bool session::set_piece_priority(torrent_id id, piece_range pieces, std::uint8_t priority, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker || pieces.first > pieces.last || pieces.first.value >= t->picker->num_pieces())
+    return false;
+  pieces.last.value = std::min(pieces.last.value, t->picker->num_pieces() - 1);
+  priority = std::min(priority, piece_picker::top_priority);
+  t->picker->set_piece_priority(pieces, priority);
+  // Files wholly inside the range take the priority as their own (see the header): a
+  // later set_file_priority() of a neighbour then weighs their shared piece right.
+  const auto& files = t->meta->files;
+  const std::int64_t begin = std::int64_t{pieces.first.value} * t->meta->piece_length;
+  const std::int64_t end =
+      std::min(t->meta->total_length, std::int64_t{pieces.last.value + 1} * t->meta->piece_length);
+  auto it = std::partition_point(files.begin(), files.end(), [&](const file_entry& f) { return f.offset < begin; });
+  for (; it != files.end() && it->offset + it->length <= end; ++it) {
+    if (it->pad || it->length == 0) continue;
+    t->file_priorities[static_cast<std::size_t>(it - files.begin())] = priority;
+  }
+  s.priorities_changed(*t);
+  s.finish_call();
+  return true;
+}
+
+bool session::add_critical_pieces(torrent_id id, piece_range pieces, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker || pieces.first > pieces.last || pieces.first.value >= t->picker->num_pieces())
+    return false;
+  pieces.last.value = std::min(pieces.last.value, t->picker->num_pieces() - 1);
+  bool missing = false;
+  for (std::uint32_t p = pieces.first.value; p <= pieces.last.value && !missing; ++p)
+    missing = !t->picker->have(piece_index{p});
+  if (!missing) return true;
+  const std::uint32_t handle = t->next_critical++;
+  t->critical[handle] = pieces;
+  // Due now, all of them: before any reader's later pieces, in piece order.
+  t->picker->set_deadline(reader_handle{handle}, pieces, s.now, duration{0});
+  s.cancel_undue_requests(*t);
+  s.finish_call();
+  return true;
+}
+
+std::vector<std::uint8_t> session::piece_priorities(torrent_id id) const {
+  std::vector<std::uint8_t> out;
+  const torrent* t = impl_->find_torrent(id);
+  if (!t || !t->picker) return out;
+  out.resize(t->picker->num_pieces());
+  for (std::uint32_t p = 0; p < out.size(); ++p) out[p] = t->picker->piece_priority(piece_index{p});
+  return out;
+}
+
+void session::pause_torrent(torrent_id id, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || t->paused) return;
+  t->paused = true;
+  // Each closed peer goes to `retry` (schedule_retry), where resume finds it.
+  for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent paused", true);
+  s.finish_call();
+}
+
+void session::resume_torrent(torrent_id id, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->paused) return;
+  t->paused = false;
+  // The peers the pause closed wait out a reconnect backoff: dial them now instead.
+  for (const auto& [at, e] : t->retry)
+    if (std::find(t->candidates.begin(), t->candidates.end(), e) == t->candidates.end()) t->candidates.push_back(e);
+  t->retry.clear();
+  s.connect_candidates(*t);
+  s.finish_call();
+}
+
+void session::set_max_connections_per_torrent(std::uint32_t n, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  s.settings.max_connections_per_torrent = n;
+  for (auto& [tid, t] : s.torrents) {
+    s.enforce_connection_limit(t);
+    s.connect_candidates(t);
+  }
+  s.finish_call();
+}
+
+std::uint32_t session::max_connections_per_torrent() const noexcept {
+  return impl_->settings.max_connections_per_torrent;
 }
 
 std::uint32_t session::open_reader(torrent_id id, std::int64_t offset, std::int64_t readahead,
@@ -255,7 +375,7 @@ std::uint32_t session::open_reader(torrent_id id, std::int64_t offset, std::int6
   t->readers[reader] = {offset, readahead};
   s.apply_reader(*t, reader);
   s.cancel_undue_requests(*t);
-  s.collect_garbage();
+  s.finish_call();
   return reader;
 }
 
@@ -269,7 +389,7 @@ void session::seek_reader(torrent_id id, std::uint32_t reader, std::int64_t offs
   it->second.offset = offset;
   s.apply_reader(*t, reader);
   s.cancel_undue_requests(*t);
-  s.collect_garbage();
+  s.finish_call();
 }
 
 void session::close_reader(torrent_id id, std::uint32_t reader, time_point now) {
@@ -350,7 +470,7 @@ void session::connection_opened(connection_id c, time_point now) {
   p->open = true;
   p->connected_at = p->last_received = s.now;
   s.send_handshake(*t, *p);
-  s.collect_garbage();
+  s.finish_call();
 }
 
 void session::bytes_received(connection_id c, byte_view data, time_point now) {
@@ -365,7 +485,7 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
     auto r = up.hs_reader.feed(data);
     if (!r) {
       s.close_peer(nullptr, up, r.err().code, "bad handshake: " + r.err().message(), true);
-      s.collect_garbage();
+      s.finish_call();
       return;
     }
     if (r->status == wire::parse_status::need_more) return;
@@ -374,7 +494,12 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
     t = hash ? s.find_torrent(*hash) : nullptr;
     if (!t) {
       s.close_peer(nullptr, up, errc::ok, "handshake for an unknown torrent", true);
-      s.collect_garbage();
+      s.finish_call();
+      return;
+    }
+    if (t->paused) {
+      s.close_peer(nullptr, up, errc::ok, "torrent paused", true);
+      s.finish_call();
       return;
     }
     std::uint32_t connected = 0;
@@ -382,7 +507,7 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
       if (!other.dead) ++connected;
     if (connected >= s.settings.max_connections_per_torrent) {
       s.close_peer(nullptr, up, errc::ok, "too many connections", true);
-      s.collect_garbage();
+      s.finish_call();
       return;
     }
     p = &(t->peers[c.value] = std::move(up));
@@ -400,7 +525,7 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
       auto r = p->hs_reader.feed(data);
       if (!r) {
         s.close_peer(t, *p, r.err().code, "bad handshake: " + r.err().message(), true);
-        s.collect_garbage();
+        s.finish_call();
         return;
       }
       if (r->status == wire::parse_status::need_more) return;
@@ -409,7 +534,7 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
     }
   }
   if (!p->dead && !data.empty()) s.feed_messages(*t, *p, data);
-  s.collect_garbage();
+  s.finish_call();
 }
 
 void session::connection_closed(connection_id c, time_point now) {
@@ -422,7 +547,7 @@ void session::connection_closed(connection_id c, time_point now) {
     if (peer_connection* p = t ? s.find_peer(*t, c) : nullptr)
       s.close_peer(t, *p, errc::ok, "closed by the host", false);
   }
-  s.collect_garbage();
+  s.finish_call();
 }
 
 void session::bytes_sent(connection_id c, std::size_t bytes, time_point now) {
@@ -435,22 +560,26 @@ void session::bytes_sent(connection_id c, std::size_t bytes, time_point now) {
   if (!p) return;
   p->unsent -= std::min(p->unsent, bytes);
   s.pump_reads(*t, *p);
-  s.collect_garbage();
+  s.finish_call();
 }
 
 void session::on_timer(time_point now) {
   auto& s = *impl_;
   s.now = std::max(s.now, now);
-  if (s.ticked && s.now < s.next_tick) return;
-  s.tick(s.now);
-  s.next_tick = s.now + s.settings.tick_interval;
-  s.collect_garbage();
+  if (!s.ticked || s.now >= s.next_tick) {
+    s.tick(s.now);
+    s.next_tick = s.now + s.settings.tick_interval;
+  }
+  s.finish_call();  // also a rate limit's wake-up: its tokens have accrued
 }
 
 std::optional<time_point> session::next_deadline() const {
   const auto& s = *impl_;
   if (s.torrents.empty() && s.unattached.empty()) return std::nullopt;
-  return s.ticked ? s.next_tick : s.now;
+  time_point at = s.ticked ? s.next_tick : s.now;
+  if (s.download_waiting && s.download_limit.limited()) at = std::min(at, s.download_limit.ready_at());
+  if (s.upload_waiting && s.upload_limit.limited()) at = std::min(at, s.upload_limit.ready_at());
+  return at;
 }
 
 void session::storage_completed(storage_completion c, time_point now) {
@@ -492,7 +621,7 @@ void session::storage_completed(storage_completion c, time_point now) {
       break;
     }
   }
-  s.collect_garbage();
+  s.finish_call();
 }
 
 std::optional<transmit> session::poll_transmit() {
@@ -574,6 +703,16 @@ std::optional<bitfield> session::have_pieces(torrent_id id) const {
   torrent* t = impl_->find_torrent(id);
   if (!t || !t->picker) return std::nullopt;
   return t->picker->have_pieces();
+}
+
+std::vector<std::uint8_t> session::piece_states(torrent_id id) const {
+  std::vector<std::uint8_t> out;
+  const torrent* t = impl_->find_torrent(id);
+  if (!t || !t->picker) return out;
+  const auto states = t->picker->piece_states();
+  out.reserve(states.size());
+  for (const auto st : states) out.push_back(static_cast<std::uint8_t>(st));
+  return out;
 }
 
 std::vector<torrent_id> session::torrents() const {

@@ -6,7 +6,8 @@
 //     connection_closed() for the ones poll_connect() asked for, bytes_received();
 //   - storage completions for the requests poll_storage() handed out;
 //   - user commands (add_torrent, add_magnet, remove_torrent, add_peer, priorities,
-//     streaming readers and reads, the BEP 10 extension API);
+//     critical pieces, pause/resume, rate limits, streaming readers and reads, the
+//     BEP 10 extension API);
 //   - optionally, bytes_sent() for upload flow control (send_buffer_limit).
 // and drains, after every call, in this order:
 //   poll_transmit()  bytes to send on a connection (small messages coalesced),
@@ -42,7 +43,14 @@ namespace wt {
 
 struct session_settings {
   std::uint64_t seed = 1;  // drives every random choice (peer id, picker, choker)
+  // Our peer id in handshakes (and, through the client facade, tracker announces).
+  // Unset: "-WT0001-" and 12 alphanumerics drawn from `seed`.
+  std::optional<wire::peer_id> peer_id;
   std::string client = "wasmtorrent 0.1";
+  // Session-wide payload rate limits in bytes per second, 0 = unlimited: the initial
+  // values of set_download_limit() / set_upload_limit().
+  std::uint64_t download_rate_limit = 0;
+  std::uint64_t upload_rate_limit = 0;
   std::uint32_t unchoke_slots = 4;              // regular unchoke slots per torrent
   bool optimistic_unchoke = true;               // plus one optimistic slot
   duration unchoke_interval = std::chrono::seconds(10);
@@ -56,6 +64,8 @@ struct session_settings {
   duration request_timeout = std::chrono::seconds(20);
   // A request older than this is given up on.
   duration request_abandon = std::chrono::seconds(60);
+  // Peer connections per torrent, half-open ones included (set_max_connections_per_torrent
+  // changes it at runtime). 0 allows none.
   std::uint32_t max_connections_per_torrent = 50;
   std::uint32_t max_half_open = 8;              // connect requests not yet opened
   std::uint32_t reqq = 250;                     // requests we accept from one peer
@@ -200,6 +210,7 @@ struct torrent_stats {
   std::optional<duration> time_remaining;  // at the current download rate
   bool has_metadata = false;
   bool finished = false;
+  bool paused = false;               // pause_torrent(), until resume_torrent()
 };
 
 // Every session_settings::stats_interval, for each torrent.
@@ -236,8 +247,79 @@ class session {
   // A peer address for the torrent (tracker, PEX, magnet x.pe); the session decides
   // when to connect.
   void add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
-  // 0 = do not download, 1..7 (default 4).
+  // --- piece selection -----------------------------------------------------------
+  // Every piece has one priority: 0 = do not download, 1..7, default 4 (priorities
+  // above 7 count as 7). Higher priorities are fetched first (rarest first within one);
+  // a torrent is finished when every piece with priority > 0 is verified. Streaming
+  // readers and critical pieces come before any priority, even 0 (they work by
+  // deadlines).
+  //
+  // A piece's priority is set by the last of these calls that covered it:
+  //   set_piece_priority(t, pieces, p): every piece in the range gets p.
+  //   set_file_priority(t, f, p): every piece of file f gets p, except that a piece f
+  //     shares with a neighbouring file gets the highest of their file priorities, so
+  //     that deselecting one file never drops a piece a selected neighbour needs.
+  // A file's priority is the last one given to it by set_file_priority(), or by a
+  // set_piece_priority() whose range holds the whole file (default 4). Pad files
+  // (BEP 47) count for nothing.
+  //
+  // WebTorrent's API maps onto this as follows (the "whole-torrent selection" WebTorrent
+  // makes when a torrent is ready is the default priority 4 of every piece):
+  //   torrent.select(start, end, prio)  -> set_piece_priority(t, {start, end}, clamp(4 + prio, 1, 7))
+  //   torrent.deselect(start, end)      -> set_piece_priority(t, {start, end}, 0)
+  //     (WebTorrent 2.x cuts the range out of every selection: the same effect)
+  //   torrent.critical(start, end)      -> add_critical_pieces(t, {start, end})
+  //   file.select(prio)                 -> set_file_priority(t, f, clamp(4 + prio, 1, 7))
+  //   file.deselect()                   -> set_file_priority(t, f, 0)
+  //   file.createReadStream(...)        -> open_reader() (WebTorrent's stream selections)
+  //   the "deselect" add option         -> set_piece_priority(t, {0, n - 1}, 0) once added
+  // Differences: a select over an already selected range takes the new priority (last
+  // call wins) where WebTorrent keeps the higher one; WebTorrent's 'idle' event is our
+  // torrent_finished_event (sent again when pieces are selected after it and finish).
+
+  // Before the metadata is known (magnet), the priority is kept and applied when it
+  // arrives.
   void set_file_priority(torrent_id t, file_index f, std::uint8_t priority, time_point now);
+  // Inclusive range; clipped to the torrent. False while the metadata is unknown, for
+  // an unknown torrent, or when pieces.first > pieces.last or beyond the last piece.
+  bool set_piece_priority(torrent_id t, piece_range pieces, std::uint8_t priority, time_point now);
+  // WebTorrent's critical(): the pieces are fetched before every other one, in piece
+  // order, as if a streaming reader were due on each of them now (slow peers sitting on
+  // their blocks are overtaken by faster ones), whatever their priority. Lasts until
+  // each piece of the range is verified; calls add up. False as set_piece_priority.
+  bool add_critical_pieces(torrent_id t, piece_range pieces, time_point now);
+  // One byte per piece: its priority (0..7). Empty while the metadata is unknown.
+  std::vector<std::uint8_t> piece_priorities(torrent_id t) const;
+
+  // --- pause / resume (libtorrent's semantics, stronger than WebTorrent's) ------------
+  // Closes every connection of the torrent (its peers are kept to dial again on
+  // resume), opens no new one and refuses incoming ones, so nothing is requested or
+  // uploaded. Verified and partly downloaded pieces, priorities, readers and pending
+  // reads are kept, and read() still completes for verified bytes. stats().paused is
+  // true. The client facade also announces "stopped" to the trackers. Idempotent.
+  void pause_torrent(torrent_id t, time_point now);
+  // Dials at once every peer it knew when paused (and any added meanwhile).
+  void resume_torrent(torrent_id t, time_point now);
+
+  // --- session-wide limits (take effect at once) --------------------------------------
+  // Payload bytes per second, 0 = unlimited (WebTorrent's throttleDownload /
+  // throttleUpload with -1 for unlimited; the engine has no "0 bytes/s": pause instead).
+  // Download: block requests are issued no faster than the limit, so blocks arrive no
+  // faster. Upload: blocks are read from storage for peers no faster than the limit.
+  // Shared round-robin among the waiting peers of every torrent. Over any window of T
+  // seconds: at most limit * T, plus a burst of a quarter second's worth (at least
+  // 32 KiB) and a block. Protocol overhead and metadata are not counted. While peers
+  // wait for tokens, next_deadline() is when enough have accrued (about 20 wake-ups a
+  // second at most).
+  void set_download_limit(std::uint64_t bytes_per_second, time_point now);
+  void set_upload_limit(std::uint64_t bytes_per_second, time_point now);
+  std::uint64_t download_limit() const noexcept;
+  std::uint64_t upload_limit() const noexcept;
+  // WebTorrent's maxConns (per torrent). Lowering it closes the excess connections of
+  // each torrent at once (half-open ones first, then the slowest; they stay known for
+  // later), raising it dials waiting candidates.
+  void set_max_connections_per_torrent(std::uint32_t n, time_point now);
+  std::uint32_t max_connections_per_torrent() const noexcept;
 
   // Streaming (anacrolix-style readers). A reader gives the pieces under
   // [offset, offset + readahead) deadlines in order, ahead of every other piece; a
@@ -275,6 +357,7 @@ class session {
 
   // --- time and storage --------------------------------------------------------------
   void on_timer(time_point now);  // idempotent
+  // The periodic tick, or sooner when peers wait for a rate limit's tokens.
   std::optional<time_point> next_deadline() const;
   void storage_completed(storage_completion c, time_point now);
 
@@ -290,6 +373,10 @@ class session {
   std::vector<peer_stats> peers(torrent_id t) const;
   const metainfo* torrent_metainfo(torrent_id t) const;  // nullptr until known
   std::optional<bitfield> have_pieces(torrent_id t) const;
+  // One byte per piece, for a pieces bar: the values of piece_state (piece_picker.hpp):
+  // 0 missing, 1 downloading (blocks requested or received), 2 complete (hash being
+  // checked), 3 have (verified). Empty while the metadata is unknown.
+  std::vector<std::uint8_t> piece_states(torrent_id t) const;
   std::vector<torrent_id> torrents() const;
 
   struct impl;

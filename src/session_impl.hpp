@@ -1,8 +1,9 @@
 // The session's internal state, shared by its implementation files (not a public
 // header): session.cpp (lifecycle and the driving surface), peer_connection.cpp (the
 // wire protocol with one peer: handshake, messages, interest, choking, requests),
-// torrent.cpp (pieces, hashing, metadata, the choker round, timers) and
-// extensions.cpp (BEP 10 plugins: ut_metadata, ut_pex, user extensions).
+// torrent.cpp (pieces, hashing, metadata, priorities, the choker round, timers),
+// bandwidth.cpp (the session-wide rate limits) and extensions.cpp (BEP 10 plugins:
+// ut_metadata, ut_pex, user extensions).
 //
 // Ownership: session::impl owns the torrents (by id), each torrent owns its peer
 // connections (by connection id); incoming connections live in `unattached` until
@@ -26,6 +27,7 @@
 #include "crypto.hpp"
 #include "piece_picker.hpp"
 #include "random.hpp"
+#include "rate_limit.hpp"
 #include "session.hpp"
 
 namespace wt {
@@ -168,8 +170,13 @@ struct torrent {
   std::map<std::uint32_t, reader_state> readers;
   std::uint32_t next_reader = 1;
   std::vector<user_read> reads;
+  // Critical piece ranges (add_critical_pieces), as picker deadlines under their own
+  // reader handles: from 2^31 up, apart from the readers' (from 1 up).
+  std::map<std::uint32_t, piece_range> critical;
+  std::uint32_t next_critical = 1u << 31;
 
   bool finished = false;
+  bool paused = false;
   std::uint64_t downloaded = 0, uploaded = 0, verified = 0, wasted = 0;
   std::uint64_t down_since = 0, up_since = 0;
   double down_rate = 0, up_rate = 0;
@@ -242,6 +249,13 @@ struct session::impl {
   std::map<std::uint64_t, pending_storage> pending;
   std::vector<std::uint32_t> garbage;  // dead connections to erase
 
+  // Rate limits (bandwidth.cpp). While a limit is set, request_blocks() and
+  // pump_reads() only note that a peer waits; distribute_bandwidth() shares the tokens
+  // out at the end of every public call and when next_deadline() wakes the host.
+  token_bucket download_limit, upload_limit;
+  bool download_waiting = false, upload_waiting = false;
+  std::uint32_t last_download_turn = 0, last_upload_turn = 0;  // round-robin positions
+
   explicit impl(session_settings s);
 
   // --- lookup ---
@@ -282,11 +296,18 @@ struct session::impl {
 
   // --- lifecycle ---
   void close_peer(torrent* t, peer_connection& p, errc code, std::string reason, bool tell_host);
+  // The end of every public call that changed state: erase closed connections, then
+  // share out rate-limited bandwidth.
+  void finish_call() {
+    collect_garbage();
+    distribute_bandwidth();
+  }
   void ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,
            std::optional<connection_id> c);
   void collect_garbage();
   void schedule_retry(torrent& t, const peer_connection& p);
   void connect_candidates(torrent& t);
+  void enforce_connection_limit(torrent& t);
   void add_candidate(torrent& t, const wire::endpoint& e) {
     if (t.banned.contains(session_detail::endpoint_key(e))) return;
     if (std::find(t.candidates.begin(), t.candidates.end(), e) == t.candidates.end())
@@ -307,8 +328,20 @@ struct session::impl {
   void send_our_pieces(torrent& t, peer_connection& p);
   void send_extension_handshake(torrent& t, peer_connection& p);
   void update_interest(torrent& t, peer_connection& p);
+  // More requests for the peer: at once, or (download limit) when its turn comes.
   void request_blocks(torrent& t, peer_connection& p);
+  // How many more requests the peer's pipeline takes now.
+  std::uint32_t request_room(const torrent& t, const peer_connection& p) const;
+  // Requests up to max_blocks blocks (and the room); returns the bytes requested.
+  std::uint64_t issue_requests(torrent& t, peer_connection& p, std::uint32_t max_blocks);
+  // Storage reads for the peer's queued requests: at once, or (upload limit) when its
+  // turn comes.
   void pump_reads(torrent& t, peer_connection& p);
+  // The peer has a queued request that a read may start for now (tokens aside).
+  bool can_serve(const peer_connection& p) const;
+  // Starts up to max_reads reads; returns their bytes.
+  std::uint64_t serve_requests(torrent& t, peer_connection& p, std::uint32_t max_reads);
+  void distribute_bandwidth();
   void choke_peer(peer_connection& p);
   void unchoke_peer(peer_connection& p);
   void fill_unchoke_slots(torrent& t);
@@ -318,6 +351,9 @@ struct session::impl {
   void check_finished(torrent& t);
   void set_metadata(torrent& t, metainfo m);
   void apply_file_priorities(torrent& t);
+  std::uint8_t file_priority_of_piece(const torrent& t, std::uint32_t piece) const;
+  void priorities_changed(torrent& t);
+  void drop_finished_critical(torrent& t);
   void apply_reader(torrent& t, std::uint32_t reader);
   void issue_reads(torrent& t);
   torrent_stats make_stats(const torrent& t) const;

@@ -1,5 +1,6 @@
-// Per-torrent work: hashing and writing pieces, smart ban, metadata, file
-// priorities, and the periodic tick (rates, timeouts, choker, reconnects).
+// Per-torrent work: hashing and writing pieces, smart ban, metadata, file and piece
+// priorities, critical pieces, and the periodic tick (rates, timeouts, choker,
+// reconnects).
 #include "session_impl.hpp"
 
 namespace wt {
@@ -99,6 +100,7 @@ void session::impl::piece_written(torrent& t, std::uint32_t piece, bool ok) {
   sr.offset = std::int64_t{piece} * t.meta->piece_length;
   emit_storage(std::move(sr), pending_storage{});
   events.emplace_back(piece_verified_event{t.id, pi});
+  drop_finished_critical(t);
   issue_reads(t);
   for (auto& [id, p] : t.peers) {
     if (!p.active()) continue;
@@ -228,6 +230,46 @@ void session::impl::apply_file_priorities(torrent& t) {
     ranges.push_back({f.offset, f.length, t.file_priorities[i]});
   }
   t.picker->set_priorities_from_ranges(ranges);
+}
+
+// The highest priority of the files that hold bytes of the piece (pad files and empty
+// files hold none that count).
+std::uint8_t session::impl::file_priority_of_piece(const torrent& t, std::uint32_t piece) const {
+  const auto& files = t.meta->files;
+  const std::int64_t begin = std::int64_t{piece} * t.meta->piece_length;
+  const std::int64_t end = std::min(t.meta->total_length, begin + t.meta->piece_length);
+  std::uint8_t best = 0;
+  auto it = std::partition_point(files.begin(), files.end(),
+                                 [&](const file_entry& f) { return f.offset + f.length <= begin; });
+  for (; it != files.end() && it->offset < end; ++it) {
+    if (it->pad || it->length == 0) continue;
+    best = std::max(best, t.file_priorities[static_cast<std::size_t>(it - files.begin())]);
+  }
+  return best;
+}
+
+// Pieces changed priority: finished or not, which peers are interesting, what to ask.
+void session::impl::priorities_changed(torrent& t) {
+  check_finished(t);
+  for (auto& [cid, p] : t.peers) {
+    update_interest(t, p);
+    request_blocks(t, p);
+  }
+}
+
+// Critical ranges whose every piece is verified are done with.
+void session::impl::drop_finished_critical(torrent& t) {
+  for (auto it = t.critical.begin(); it != t.critical.end();) {
+    bool done = true;
+    for (std::uint32_t p = it->second.first.value; p <= it->second.last.value && done; ++p)
+      done = t.picker->have(piece_index{p});
+    if (!done) {
+      ++it;
+      continue;
+    }
+    t.picker->clear_deadlines(reader_handle{it->first});
+    it = t.critical.erase(it);
+  }
 }
 
 // --- time -----------------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 // A hostile peer: after a valid handshake, whatever bytes the fuzzer makes arrive on
 // a connection to a session, split into chunks the input chooses, with time moving
 // on between them. The session must never crash, hang or write an unverified piece;
-// it may close the connection. The first input byte picks seeding or leeching.
+// it may close the connection. The first input byte picks seeding or leeching (bit 0)
+// and what else is on: an upload limit (bit 1), a download limit (bit 2), critical
+// and deselected pieces (bit 3).
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -46,6 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
 
   wt::session_settings settings;
   settings.seed = 7;
+  if (input[0] & 2) settings.upload_rate_limit = 20000;
+  if (input[0] & 4) settings.download_rate_limit = 20000;
   wt::session s(settings);
   wt::memory_storage storage;
   wt::time_point now{};
@@ -53,6 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
   params.seed = seeding;
   const wt::torrent_id t = s.add_torrent(fx.meta, params, now).value();
   if (seeding) storage.write_at(t, 0, fx.data);
+  if (input[0] & 8) {
+    s.set_piece_priority(t, {wt::piece_index{0}, wt::piece_index{0}}, 0, now);
+    s.add_critical_pieces(t, {wt::piece_index{2}, wt::piece_index{3}}, now);
+  }
   const wt::connection_id c = s.accept_connection(wt::wire::make_endpoint_v4({10, 0, 0, 1}, 1), now);
 
   auto drain = [&] {

@@ -323,3 +323,66 @@ TEST_CASE("[client] torrent_file lists the torrent's own, the added and the defa
   REQUIRE(m);
   CHECK(m->trackers() == std::vector<std::string>{"udp://own.test:80", tracker_url, "ws://extra.test", "wss://default.test"});
 }
+
+namespace {
+
+// Announces with this `event` that the tracker received from the client with `peer_id`.
+std::size_t announces(const net& n, const wire::peer_id& peer_id, const std::string& event) {
+  const std::string id = ws_tracker::to_latin1(byte_view(peer_id.data(), peer_id.size()));
+  std::size_t count = 0;
+  for (const auto& text : n.tracker.received) {
+    const json m = json::parse(text);
+    if (m.value("action", "") == "announce" && m.value("peer_id", "") == id && m.value("event", "") == event) ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("[client] pause announces stopped and closes the torrent's peers; resume announces started and reconnects", "[client]") {
+  const byte_buffer data = random_bytes(200 * 1024 + 7, 5);
+  const byte_buffer torrent = make_torrent(data, {tracker_url});
+  net n;
+  const std::size_t seeder = n.add({});
+  const std::size_t leecher = n.add({});
+  client& lc = *n.hosts[leecher].c;
+  const auto ts = n.hosts[seeder].c->add_torrent(torrent, byte_view(data), n.now);
+  REQUIRE(ts.ok());
+  const auto tl = lc.add_torrent(torrent, std::nullopt, n.now);
+  REQUIRE(tl.ok());
+
+  // Paused at once: nothing arrives, however long it waits.
+  CHECK(lc.pause_torrent(*tl, n.now));
+  CHECK(lc.pause_torrent(*tl, n.now));  // again: nothing more
+  n.run([] { return false; }, std::chrono::seconds(30));
+  CHECK_FALSE(n.hosts[leecher].finished);
+  CHECK(lc.engine().stats(*tl)->paused);
+  CHECK(lc.engine().stats(*tl)->have == 0);
+  CHECK(lc.open_peers() == 0);
+  CHECK(count_events<peer_connected_event>(n.hosts[leecher]) == 0);
+
+  // Resumed: "started", and the download completes.
+  CHECK(lc.resume_torrent(*tl, n.now));
+  REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
+  CHECK(announces(n, lc.peer_id(), "started") >= 1);
+  CHECK_FALSE(lc.engine().stats(*tl)->paused);
+  const std::size_t connected = count_events<peer_connected_event>(n.hosts[leecher]);
+  CHECK(connected >= 1);
+
+  // Paused while announced: "stopped", and every channel of the torrent closes.
+  const std::size_t started = announces(n, lc.peer_id(), "started");
+  CHECK(lc.pause_torrent(*tl, n.now));
+  CHECK(lc.open_peers() == 0);
+  n.run([] { return false; }, std::chrono::seconds(5));
+  CHECK(announces(n, lc.peer_id(), "stopped") == 1);
+  CHECK(n.hosts[seeder].c->engine().stats(*ts)->peers == 0);  // (its own offers wait on)
+  CHECK(lc.open_peers() == 0);
+  CHECK(lc.engine().have_pieces(*tl)->all());  // the pieces stay
+
+  // Resumed again: "started" again, and the peers meet again.
+  CHECK(lc.resume_torrent(*tl, n.now));
+  REQUIRE(n.run([&] { return count_events<peer_connected_event>(n.hosts[leecher]) > connected; }));
+  CHECK(announces(n, lc.peer_id(), "started") == started + 1);
+  CHECK_FALSE(lc.pause_torrent(torrent_id{999}, n.now));
+  CHECK_FALSE(lc.resume_torrent(torrent_id{999}, n.now));
+}

@@ -591,3 +591,42 @@ TEST_CASE("[piece_picker] a started piece set to priority 0 is left alone", "[pi
   pp.set_deadline(wt::reader_handle{7}, {piece_index{1}, piece_index{1}}, at(1s));
   CHECK(pick(pp, "0100", 4) == blocks_of(1, {1, 2, 3}));
 }
+
+TEST_CASE("[piece_picker] range priorities: the last call wins; deselected ranges are left, reselected ones come back", "[piece_picker]") {
+  auto pp = build({.availability = "11111111"});
+  // WebTorrent's deselect(0, 7), select(2, 3), select(6, 6, higher).
+  pp.set_piece_priority(wt::piece_range{piece_index{0}, piece_index{7}}, 0);
+  CHECK(pp.is_finished());  // nothing wanted
+  CHECK(pick(pp, "11111111", 8).empty());
+  pp.set_piece_priority(wt::piece_range{piece_index{2}, piece_index{3}}, 4);
+  pp.set_piece_priority(wt::piece_range{piece_index{6}, piece_index{6}}, 7);
+  CHECK_FALSE(pp.is_finished());
+  CHECK(pp.bytes_wanted() == 3 * 4 * bs);
+  auto picked = pieces(pick(pp, "11111111", 12));
+  REQUIRE(picked.size() == 3);
+  CHECK(picked[0] == 6);  // the higher priority first
+  std::sort(picked.begin(), picked.end());
+  CHECK(picked == std::vector<std::uint32_t>{2, 3, 6});
+  CHECK(pick(pp, "11111111", 4, p2).size() == 4);  // end-game duplicates only
+  CHECK(pp.in_end_game());
+  // Lowered by a later call: the last one wins, not the highest.
+  pp.set_piece_priority(wt::piece_range{piece_index{6}, piece_index{6}}, 1);
+  CHECK(pp.piece_priority(piece_index{6}) == 1);
+}
+
+TEST_CASE("[piece_picker] critical pieces (deadlines due now) come before every priority, in piece order", "[piece_picker]") {
+  // Piece 0 is rarest and at top priority; pieces 4-5 are deselected; 5-6 critical.
+  auto pp = build({.availability = "12222222", .priority = "74440044"});
+  const wt::reader_handle critical{1u << 31};
+  pp.set_deadline(critical, {piece_index{5}, piece_index{6}}, at(3s));
+  CHECK(pp.deadline(piece_index{5}) == at(3s));
+  CHECK(pp.deadline(piece_index{6}) == at(3s));
+  // A streaming reader opened earlier still comes first where it is due earlier.
+  pp.set_deadline(wt::reader_handle{1}, {piece_index{2}, piece_index{3}}, at(2s), 2s);
+  CHECK(pieces(pick(pp, "11111111", 12, p1, at(3s))) == std::vector<std::uint32_t>{2, 5, 6});
+  // Then the reader's later piece (due at 4 s), then priorities (the rarest 7 first).
+  CHECK(pieces(pick(pp, "11111111", 8, p2, at(3s))) == std::vector<std::uint32_t>{3, 0});
+  // The session clears a critical range once it is verified; that ends the precedence.
+  pp.clear_deadlines(critical);
+  CHECK_FALSE(pp.deadline(piece_index{5}));
+}

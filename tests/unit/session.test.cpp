@@ -535,3 +535,249 @@ TEST_CASE("[session] random bytes after a valid handshake never break the sessio
     CHECK(answered);
   }
 }
+
+namespace {
+
+// Everything a session has queued, drained (storage completed from `storage`).
+struct outputs {
+  std::vector<transmit> transmits;
+  std::vector<close_request> closes;
+  std::vector<connect_request> connects;
+  std::vector<session_event> events;
+};
+outputs drain_all(session& s, memory_storage& storage, time_point now) {
+  outputs o;
+  for (bool progress = true; progress;) {
+    progress = false;
+    while (auto r = s.poll_storage()) {
+      progress = true;
+      s.storage_completed(storage.complete(*r), now);
+    }
+    while (auto t = s.poll_transmit()) {
+      progress = true;
+      o.transmits.push_back(std::move(*t));
+    }
+    while (auto c = s.poll_close()) {
+      progress = true;
+      o.closes.push_back(std::move(*c));
+    }
+    while (auto c = s.poll_connect()) {
+      progress = true;
+      o.connects.push_back(std::move(*c));
+    }
+    while (auto e = s.poll_event()) {
+      progress = true;
+      o.events.push_back(std::move(*e));
+    }
+  }
+  return o;
+}
+
+byte_buffer handshake_bytes(const sha1_digest& info_hash, std::uint8_t who) {
+  byte_buffer hb;
+  wire::peer_id id{};
+  id.fill(who);
+  wire::encode_to(wire::make_handshake(info_hash, id, {true, true, false}), hb);
+  return hb;
+}
+
+}  // namespace
+
+TEST_CASE("[session] pause closes connections and refuses new ones; pieces, reads and peers are kept for resume", "[session]") {
+  fixture f(true);
+  f.send_handshake();
+  f.send(wire::interested{});
+  const auto other = wire::make_endpoint_v4({5, 6, 7, 8}, 6881);
+  f.s.add_peer(f.torrent, other, f.now);
+  auto dial = f.s.poll_connect();
+  REQUIRE(dial);
+  CHECK(dial->remote == other);
+  REQUIRE(f.s.stats(f.torrent)->peers == 1);
+  CHECK_FALSE(f.s.stats(f.torrent)->paused);
+
+  f.s.pause_torrent(f.torrent, f.now);
+  auto out = drain_all(f.s, f.storage, f.now);
+  // Both the connected peer and the half-open dial are closed.
+  REQUIRE(out.closes.size() == 2);
+  for (const auto& c : out.closes) CHECK(c.reason == "torrent paused");
+  CHECK(f.s.stats(f.torrent)->paused);
+  CHECK(f.s.stats(f.torrent)->peers == 0);
+  CHECK(f.s.have_pieces(f.torrent)->all());  // verified pieces stay
+
+  // An incoming connection for the paused torrent is refused after its handshake.
+  const auto in = f.s.accept_connection(wire::make_endpoint_v4({9, 9, 9, 9}, 1), f.now);
+  f.s.bytes_received(in, handshake_bytes(f.meta.info_hash, 'x'), f.now);
+  out = drain_all(f.s, f.storage, f.now);
+  REQUIRE(out.closes.size() == 1);
+  CHECK(out.closes[0].connection == in);
+  CHECK(out.closes[0].reason == "torrent paused");
+  // No dialing, not even after ticks or a new peer address.
+  f.s.add_peer(f.torrent, wire::make_endpoint_v4({7, 7, 7, 7}, 7), f.now);
+  f.now += 30s;
+  f.s.on_timer(f.now);
+  out = drain_all(f.s, f.storage, f.now);
+  CHECK(out.connects.empty());
+  // Reads of verified bytes still complete.
+  const auto read = f.s.read(f.torrent, 100, 5000, f.now);
+  REQUIRE(read != 0);
+  out = drain_all(f.s, f.storage, f.now);
+  const auto done = std::find_if(out.events.begin(), out.events.end(),
+                                 [](const auto& e) { return std::holds_alternative<read_completed_event>(e); });
+  REQUIRE(done != out.events.end());
+  const auto& r = std::get<read_completed_event>(*done);
+  CHECK(r.read == read);
+  CHECK(r.ok);
+  CHECK(std::equal(r.data.begin(), r.data.end(), f.data.begin() + 100));
+
+  // Resume dials the peer it had dialled and the one added meanwhile, at once.
+  f.s.resume_torrent(f.torrent, f.now);
+  out = drain_all(f.s, f.storage, f.now);
+  CHECK_FALSE(f.s.stats(f.torrent)->paused);
+  std::set<std::string> dialled;
+  for (const auto& c : out.connects) dialled.insert(wire::to_string(c.remote));
+  CHECK(dialled == std::set<std::string>{wire::to_string(other), "7.7.7.7:7"});
+  // Pausing twice or resuming a running torrent does nothing.
+  f.s.resume_torrent(f.torrent, f.now);
+  CHECK(drain_all(f.s, f.storage, f.now).connects.empty());
+}
+
+TEST_CASE("[session] piece priorities: the last call wins; a file's shared pieces keep the highest file priority", "[session]") {
+  // Pieces of 32 KiB: A [0, 100000) holds pieces 0-3, B [100000, 150000) pieces 3-4,
+  // C [150000, 270000) pieces 4-8.
+  const byte_buffer a(100000, 1), b(50000, 2), c(120000, 3);
+  const input_file files[] = {{"d/a", a}, {"d/b", b}, {"d/c", c}};
+  create_options o;
+  o.name = "d";
+  o.piece_length = piece_len;
+  auto m = parse_metainfo(*create_torrent(files, o));
+  REQUIRE(m);
+  REQUIRE(m->piece_count() == 9);
+  session s(settings());
+  const time_point now{};
+  const auto t = *s.add_torrent(*m, {}, now);
+  auto prios = [&] {
+    std::string out;
+    for (auto p : s.piece_priorities(t)) out += static_cast<char>('0' + p);
+    return out;
+  };
+  CHECK(prios() == "444444444");
+
+  // Deselecting B leaves its two pieces to A and C.
+  s.set_file_priority(t, file_index{1}, 0, now);
+  CHECK(prios() == "444444444");
+  s.set_file_priority(t, file_index{0}, 0, now);
+  CHECK(prios() == "000044444");
+  // A range over everything: every file is now deselected, and the torrent has
+  // nothing left to download.
+  CHECK(s.set_piece_priority(t, {piece_index{0}, piece_index{8}}, 0, now));
+  CHECK(prios() == "000000000");
+  CHECK(s.stats(t)->finished);
+  // Selecting one file selects its pieces, shared ones included...
+  s.set_file_priority(t, file_index{1}, 6, now);
+  CHECK(prios() == "000660000");
+  CHECK_FALSE(s.stats(t)->finished);
+  // ...and deselecting it again drops them: its neighbours were deselected too.
+  s.set_file_priority(t, file_index{1}, 0, now);
+  CHECK(prios() == "000000000");
+  // Ranges are clipped to the torrent and clamped to 7; a later file call wins over
+  // them.
+  CHECK(s.set_piece_priority(t, {piece_index{7}, piece_index{20}}, 9, now));
+  CHECK(prios() == "000000077");
+  s.set_file_priority(t, file_index{0}, 2, now);
+  CHECK(prios() == "222200077");
+  s.set_file_priority(t, file_index{2}, 5, now);
+  CHECK(prios() == "222255555");
+  // A range that covers part of a file leaves that file's own priority alone.
+  CHECK(s.set_piece_priority(t, {piece_index{4}, piece_index{5}}, 1, now));
+  CHECK(prios() == "222211555");
+  s.set_file_priority(t, file_index{1}, 0, now);
+  CHECK(prios() == "222251555");  // piece 3: A (2); piece 4: C (5)
+  // Out of range, reversed, unknown torrent: refused.
+  CHECK_FALSE(s.set_piece_priority(t, {piece_index{9}, piece_index{9}}, 4, now));
+  CHECK_FALSE(s.set_piece_priority(t, {piece_index{5}, piece_index{4}}, 4, now));
+  CHECK_FALSE(s.set_piece_priority(torrent_id{99}, {piece_index{0}, piece_index{0}}, 4, now));
+  CHECK_FALSE(s.add_critical_pieces(t, {piece_index{9}, piece_index{10}}, now));
+  // Before the metadata, ranges are refused (the piece count is unknown).
+  const auto magnet = *s.add_magnet(sha1_digest{}, "x", now);
+  CHECK_FALSE(s.set_piece_priority(magnet, {piece_index{0}, piece_index{0}}, 4, now));
+  CHECK_FALSE(s.add_critical_pieces(magnet, {piece_index{0}, piece_index{0}}, now));
+  CHECK(s.piece_priorities(magnet).empty());
+  CHECK(s.piece_states(magnet).empty());
+}
+
+TEST_CASE("[session] critical pieces are requested before all others, even deselected ones", "[session]") {
+  fixture f(false);
+  f.send_handshake();
+  f.send(wire::have_all{});
+  // Pieces 3 and 4 (the short last one): not wanted, but critical.
+  REQUIRE(f.s.set_piece_priority(f.torrent, {piece_index{3}, piece_index{4}}, 0, f.now));
+  REQUIRE(f.s.add_critical_pieces(f.torrent, {piece_index{3}, piece_index{4}}, f.now));
+  f.send(wire::unchoke{});
+  const auto requests = f.sent<wire::request>();
+  REQUIRE(requests.size() >= 3);
+  CHECK(requests[0].piece.value == 3);
+  CHECK(requests[1].piece.value == 3);
+  CHECK(requests[2].piece.value == 4);
+  std::string states;
+  for (auto st : f.s.piece_states(f.torrent)) states += static_cast<char>('0' + st);
+  CHECK(states.substr(3) == "11");  // downloading
+
+  for (const auto& r : requests) {
+    if (r.piece.value < 3) continue;
+    const auto at = std::size_t{r.piece.value} * piece_len + r.begin;
+    f.send(wire::piece_block{r.piece, r.begin, byte_view(f.data).subspan(at, r.length)});
+  }
+  states.clear();
+  for (auto st : f.s.piece_states(f.torrent)) states += static_cast<char>('0' + st);
+  CHECK(states.substr(3) == "33");  // verified
+  // Critical pieces that are all there already: accepted, nothing to do.
+  CHECK(f.s.add_critical_pieces(f.torrent, {piece_index{3}, piece_index{4}}, f.now));
+}
+
+TEST_CASE("[session] lowering max connections closes the excess at once; raising it dials waiting peers", "[session]") {
+  fixture f(true);
+  f.send_handshake();
+  std::vector<connection_id> more;
+  for (std::uint8_t i = 0; i < 2; ++i) {
+    more.push_back(f.s.accept_connection(wire::make_endpoint_v4({10, 0, 0, i}, 1), f.now));
+    f.s.bytes_received(more.back(), handshake_bytes(f.meta.info_hash, static_cast<std::uint8_t>('a' + i)), f.now);
+  }
+  (void)drain_all(f.s, f.storage, f.now);  // their handshakes (the fixture parses only its own)
+  REQUIRE(f.s.stats(f.torrent)->peers == 3);
+  // The hand-driven peer is the fastest: it keeps its connection.
+  f.send(wire::interested{});
+  f.send(wire::request{piece_index{0}, 0, 16384});
+  f.now += 1s;
+  f.s.on_timer(f.now);
+  (void)drain_all(f.s, f.storage, f.now);
+  f.s.set_max_connections_per_torrent(1, f.now);
+  CHECK(f.s.max_connections_per_torrent() == 1);
+  auto out = drain_all(f.s, f.storage, f.now);
+  REQUIRE(out.closes.size() == 2);
+  for (const auto& c : out.closes) {
+    CHECK(c.reason == "too many connections");
+    CHECK(c.connection != f.conn);
+  }
+  CHECK(f.s.stats(f.torrent)->peers == 1);
+  // Full: a new address waits...
+  const auto waiting = wire::make_endpoint_v4({3, 3, 3, 3}, 3);
+  f.s.add_peer(f.torrent, waiting, f.now);
+  CHECK(drain_all(f.s, f.storage, f.now).connects.empty());
+  // ...until there is room.
+  f.s.set_max_connections_per_torrent(5, f.now);
+  out = drain_all(f.s, f.storage, f.now);
+  REQUIRE(out.connects.size() == 1);
+  CHECK(out.connects[0].remote == waiting);
+}
+
+TEST_CASE("[session] an explicit peer id goes into handshakes", "[session]") {
+  session_settings st = settings();
+  wire::peer_id id{};
+  const std::string_view text = "-XX1234-abcdefghijkl";
+  std::copy(text.begin(), text.end(), id.begin());
+  st.peer_id = id;
+  session s(st);
+  CHECK(s.peer_id() == id);
+  // The rest of what the seed drives does not change with it.
+  CHECK(session(settings()).peer_id() != id);
+}
