@@ -487,6 +487,7 @@ class js_client {
     out.set("peers", st->peers);
     out.set("hasMetadata", st->has_metadata);
     out.set("finished", st->finished);
+    out.set("paused", st->paused);
     return out;
   }
   // A copy of stored bytes (null when not there).
@@ -556,6 +557,38 @@ class js_client {
       out.call<void>("push", peer);
     }
     return out;
+  }
+
+  // Pieces [first, last] (inclusive) at priority 0..7 (0: do not download).
+  bool set_piece_priority(std::uint32_t t, std::uint32_t first, std::uint32_t last, std::uint32_t priority,
+                          double now) {
+    const bool ok = client_.engine().set_piece_priority(wt::torrent_id{t}, {wt::piece_index{first}, wt::piece_index{last}},
+                                                        static_cast<std::uint8_t>(std::min(priority, 7u)), at_ms(now));
+    client_.flush(at_ms(now));
+    return ok;
+  }
+  bool add_critical_pieces(std::uint32_t t, std::uint32_t first, std::uint32_t last, double now) {
+    const bool ok = client_.engine().add_critical_pieces(wt::torrent_id{t}, {wt::piece_index{first}, wt::piece_index{last}},
+                                                         at_ms(now));
+    client_.flush(at_ms(now));
+    return ok;
+  }
+  // One byte per piece: 0 missing, 1 downloading, 2 complete (being checked), 3 have.
+  val piece_states(std::uint32_t t) const {
+    const auto states = client_.engine().piece_states(wt::torrent_id{t});
+    return copy_bytes(states);
+  }
+  bool pause(std::uint32_t t, double now) { return client_.pause_torrent(wt::torrent_id{t}, at_ms(now)); }
+  bool resume(std::uint32_t t, double now) { return client_.resume_torrent(wt::torrent_id{t}, at_ms(now)); }
+  // Bytes per second, 0 = unlimited.
+  void set_rate_limits(double download, double upload, double now) {
+    client_.engine().set_download_limit(static_cast<std::uint64_t>(std::max(0.0, download)), at_ms(now));
+    client_.engine().set_upload_limit(static_cast<std::uint64_t>(std::max(0.0, upload)), at_ms(now));
+    client_.flush(at_ms(now));
+  }
+  void set_max_connections(std::uint32_t n, double now) {
+    client_.engine().set_max_connections_per_torrent(n, at_ms(now));
+    client_.flush(at_ms(now));
   }
 
   // --- WebRTC channels the page connected itself, extensions ---------------------------
@@ -648,6 +681,21 @@ class js_client {
     if (opts["seed"].isNumber()) s.session.seed = static_cast<std::uint64_t>(opts["seed"].as<double>());
     if (opts["sendBufferLimit"].isNumber())
       s.send_buffer_limit = static_cast<std::uint32_t>(opts["sendBufferLimit"].as<double>());
+    if (opts["maxConns"].isNumber())
+      s.session.max_connections_per_torrent = static_cast<std::uint32_t>(std::max(0.0, opts["maxConns"].as<double>()));
+    if (opts["downloadLimit"].isNumber() && opts["downloadLimit"].as<double>() > 0)
+      s.session.download_rate_limit = static_cast<std::uint64_t>(opts["downloadLimit"].as<double>());
+    if (opts["uploadLimit"].isNumber() && opts["uploadLimit"].as<double>() > 0)
+      s.session.upload_rate_limit = static_cast<std::uint64_t>(opts["uploadLimit"].as<double>());
+    // A 20-byte peer id, as 40 hex digits (the JS layer validates and converts).
+    if (opts["peerId"].isString()) {
+      const std::string hex = opts["peerId"].as<std::string>();
+      if (auto bytes = wt::from_hex(hex); bytes && bytes->size() == 20) {
+        wt::wire::peer_id id{};
+        std::copy(bytes->begin(), bytes->end(), id.begin());
+        s.session.peer_id = id;
+      }
+    }
     if (opts["offersPerAnnounce"].isNumber())
       s.tracker.offers_per_announce = static_cast<std::size_t>(opts["offersPerAnnounce"].as<double>());
     return s;
@@ -685,6 +733,13 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("readAsync", &js_client::read_async)
       .function("torrentFile", &js_client::torrent_file)
       .function("peers", &js_client::peers)
+      .function("setPiecePriority", &js_client::set_piece_priority)
+      .function("addCriticalPieces", &js_client::add_critical_pieces)
+      .function("pieceStates", &js_client::piece_states)
+      .function("pause", &js_client::pause)
+      .function("resume", &js_client::resume)
+      .function("setRateLimits", &js_client::set_rate_limits)
+      .function("setMaxConnections", &js_client::set_max_connections)
       .function("attachChannel", &js_client::attach_channel)
       .function("registerExtension", &js_client::register_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)

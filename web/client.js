@@ -10,7 +10,8 @@
 // Trackers, offers/answers routing, the BitTorrent protocol and storage are in C++.
 
 import { Emitter } from './emitter.js'
-import { File } from './file.js'
+import { WasmTorrentError } from './errors.js'
+import { File, enginePriority } from './file.js'
 import { Wire } from './wire.js'
 import { StreamServer } from './server.js'
 
@@ -42,9 +43,27 @@ function waitForIce (pc) {
   })
 }
 
-// internals: { getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, WasmTorrentError }
+// A rate in WebTorrent's terms (bytes/s, -1 or absent = unlimited) for the engine (0 =
+// unlimited, so a requested 0 becomes 1 byte/s).
+function engineRate (rate) {
+  if (rate === undefined || rate === null || rate < 0) return 0
+  return Math.max(1, Math.floor(rate))
+}
+
+// opts.peerId: 40 hex digits, or 20 bytes (a Uint8Array, or a 20-character string).
+function peerIdHex (id) {
+  if (id === undefined || id === null) return undefined
+  if (typeof id === 'string' && /^[0-9a-fA-F]{40}$/.test(id)) return id.toLowerCase()
+  const bytes = typeof id === 'string' ? Uint8Array.from(id, c => c.charCodeAt(0)) : id
+  if (bytes instanceof Uint8Array && bytes.length === 20 && bytes.every(b => b < 256)) {
+    return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+  }
+  throw new WasmTorrentError('peerId: give 20 bytes (a Uint8Array or 40 hex digits)', { code: 'invalid_argument' })
+}
+
+// internals: { getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs }
 export function makeClientClass (internals) {
-  const { getModule, createTorrent, toMagnetURI, collectInputs, WasmTorrentError } = internals
+  const { getModule, createTorrent, toMagnetURI, collectInputs } = internals
 
   class Torrent extends Emitter {
     constructor (client, opts = {}) {
@@ -61,7 +80,7 @@ export function makeClientClass (internals) {
       this.announce = [...client._announce] // the torrent's trackers, once known
       this.ready = false
       this.destroyed = false
-      this.paused = false
+      this.paused = Boolean(opts.paused) // add(id, { paused: true }) starts paused
       this._done = false
       this._torrentFile = null   // the .torrent bytes, when added from them or seeded
       this._reads = new Map()    // engine read id -> { resolve, reject }
@@ -92,7 +111,8 @@ export function makeClientClass (internals) {
     }
 
     _stats () { return this._id === null || this.destroyed ? null : this._client._engine.stats(this._id) }
-    get progress () { return this._done ? 1 : (this._stats()?.progress ?? 0) }
+    // Of the selected pieces (all, unless some were deselected), as WebTorrent's.
+    get progress () { return this._stats()?.progress ?? (this._done ? 1 : 0) }
     get downloaded () { return this._stats()?.downloaded ?? 0 }
     get received () { return this.downloaded }
     get uploaded () { return this._stats()?.uploaded ?? 0 }
@@ -100,10 +120,10 @@ export function makeClientClass (internals) {
     get uploadSpeed () { return this._stats()?.uploadSpeed ?? 0 }
     get numPeers () { return this._stats()?.peers ?? 0 }
     get ratio () { return this.downloaded ? this.uploaded / this.downloaded : 0 }
-    get done () { return this._done }
+    get done () { return this._stats()?.finished ?? this._done }
     get timeRemaining () {
       const s = this._stats()
-      if (!s || this._done) return 0
+      if (!s || s.finished) return 0
       return s.downloadSpeed > 0 ? ((s.total - s.have) / s.downloadSpeed) * 1000 : Infinity
     }
 
@@ -118,6 +138,7 @@ export function makeClientClass (internals) {
       // The info-hash of a magnet comes from the link; of a .torrent from the metadata.
       if (info) this._onMetadata(info)
       for (const { dc, early } of this._pendingPeers.splice(0)) this._client._attachChannel(this, dc, early)
+      if (this.paused) this._client._input((E, t) => E.pause(id, t))
     }
 
     // A peer connected by the page itself: an RTCDataChannel (open or still connecting)
@@ -142,6 +163,35 @@ export function makeClientClass (internals) {
         { code: 'not_supported' })
     }
 
+    // Pieces [start, end] (inclusive) at a relative priority (WebTorrent's: 0 normal,
+    // higher sooner); deselect() stops downloading them; critical() fetches them first.
+    select (start, end, priority = 0) { this._pieces('setPiecePriority', start, end, enginePriority(priority)) }
+    deselect (start, end) { this._pieces('setPiecePriority', start, end, 0) }
+    critical (start, end) { this._pieces('addCriticalPieces', start, end) }
+
+    // Pause: every connection of the torrent closed, no new ones, trackers told
+    // "stopped"; pieces, readers and reads of verified bytes stay. (WebTorrent only stops
+    // connecting to new peers.) Resume connects again.
+    pause () {
+      if (this.paused || this.destroyed) return
+      this.paused = true
+      if (this._id !== null) this._client._input((E, t) => E.pause(this._id, t))
+    }
+
+    resume () {
+      if (!this.paused || this.destroyed) return
+      this.paused = false
+      if (this._id !== null) this._client._input((E, t) => E.resume(this._id, t))
+    }
+
+    _pieces (call, start, end, ...args) {
+      if (!this.ready) throw new WasmTorrentError(`${call}: the torrent has no metadata yet`, { code: 'not_ready' })
+      const first = Math.max(0, Math.floor(start))
+      const last = Math.min(this.pieceCount - 1, Math.floor(end ?? start))
+      if (!(first <= last)) throw new WasmTorrentError(`select: bad piece range ${start}-${end}`, { code: 'invalid_argument' })
+      this._client._input((E, t) => E[call](this._id, first, last, ...args, t))
+    }
+
     // --- for File and Wire ---
     _engine () {
       if (this._id === null || this.destroyed || !this._client._engine) {
@@ -151,7 +201,6 @@ export function makeClientClass (internals) {
     }
 
     _verifiedBytes (offset, length) {
-      if (this._done) return length
       const bits = this._id === null || this.destroyed ? null : this._client._engine.havePieces(this._id)
       if (!bits || length === 0) return 0
       const pl = this.pieceLength
@@ -202,12 +251,11 @@ export function makeClientClass (internals) {
       else pending.reject(new WasmTorrentError(`read ${e.offset}: storage failed`, { code: 'read_failed' }))
     }
 
-    // One byte per piece: 0 missing, 1 downloading, 2 have (for a pieces bar).
+    // One byte per piece: 0 missing, 1 downloading, 2 being verified, 3 have (for a
+    // pieces bar); empty before the metadata.
     pieceStates () {
-      const out = new Uint8Array(this.pieceCount ?? 0)
-      const bits = this._id === null || this.destroyed ? null : this._client._engine.havePieces(this._id)
-      if (bits) for (let p = 0; p < out.length; p++) if (bits[p >> 3] & (0x80 >> (p & 7))) out[p] = 2
-      return out
+      if (this._id === null || this.destroyed || !this._client._engine) return new Uint8Array(0)
+      return this._client._engine.pieceStates(this._id)
     }
 
     _peerStats (connection) {
@@ -228,14 +276,14 @@ export function makeClientClass (internals) {
       this.emit('ready')
     }
 
+    // The selected pieces are all verified (again, after a later select()).
     _onDone () {
-      if (this._done) return
       this._done = true
       this.emit('done')
     }
 
     _whenDone () {
-      if (this._done) return Promise.resolve()
+      if (this.done) return Promise.resolve()
       return new Promise((resolve, reject) => {
         this.once('done', resolve)
         this.once('close', () => reject(new WasmTorrentError('torrent destroyed', { code: 'destroyed' })))
@@ -250,9 +298,11 @@ export function makeClientClass (internals) {
   }
 
   class WasmTorrent extends Emitter {
-    // opts: { tracker: { announce: [url], rtcConfig }, peerId?, seed? }
+    // opts: { tracker: { announce: [url], rtcConfig }, peerId, maxConns, downloadLimit,
+    //         uploadLimit (bytes/s, -1 = unlimited), seed (of the engine's random choices) }
     constructor (opts = {}) {
       super()
+      const peerId = peerIdHex(opts.peerId)
       this.torrents = []
       this.destroyed = false
       this._opts = opts
@@ -264,6 +314,7 @@ export function makeClientClass (internals) {
       this._peers = new Map()       // engine peer id -> { pc, dc, queue, ... }
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
+      this._limits = { download: opts.downloadLimit ?? -1, upload: opts.uploadLimit ?? -1 }
       this._timer = null
       this._timerAt = -1
       this._events = []
@@ -274,12 +325,23 @@ export function makeClientClass (internals) {
         this._engine = new M.Client({
           trackers: this._announce,
           seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52),
-          sendBufferLimit: BUFFER_HIGH
+          sendBufferLimit: BUFFER_HIGH,
+          peerId,
+          maxConns: opts.maxConns,
+          downloadLimit: engineRate(opts.downloadLimit),
+          uploadLimit: engineRate(opts.uploadLimit)
         })
         this.peerId = this._engine.peerId()
         this._drain()
       })
       this.ready.catch(err => this.emit('error', err))
+    }
+
+    // WebTorrent's throttles: bytes/s, -1 = unlimited (0 = as good as stopped: 1 byte/s).
+    throttleDownload (rate) { this._limits.download = rate; this._applyLimits() }
+    throttleUpload (rate) { this._limits.upload = rate; this._applyLimits() }
+    _applyLimits () {
+      this.ready.then(() => this._input((E, t) => E.setRateLimits(engineRate(this._limits.download), engineRate(this._limits.upload), t)))
     }
 
     get downloadSpeed () { return this.torrents.reduce((a, t) => a + t.downloadSpeed, 0) }
@@ -526,7 +588,10 @@ export function makeClientClass (internals) {
           switch (e.type) {
             case 'metadata': t?._onMetadata(); break
             case 'done': t?._onDone(); break
-            case 'piece': t?.emit('download', t.pieceLength); break
+            case 'piece':
+              t?.emit('download', t.pieceLength)
+              t?.emit('verified', e.piece) // ours: which piece
+              break
             case 'read': t?._onRead(e); break
             case 'hashFailed':
               t?.emit('warning', new WasmTorrentError(`piece ${e.piece} failed its hash check and is downloaded again`, { code: 'hash_failed' }))

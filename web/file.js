@@ -16,6 +16,13 @@ const MIME_TYPES = {
   webp: 'image/webp', svg: 'image/svg+xml', zip: 'application/zip'
 }
 
+// WebTorrent priorities are relative (0 normal, higher sooner, true = highest); the
+// engine's are 1..7 with 4 normal (0 means "do not download").
+export function enginePriority (priority) {
+  if (priority === true) return 7
+  return Math.max(1, Math.min(7, 4 + Math.round(Number(priority) || 0)))
+}
+
 export class File {
   constructor (torrent, { path, name, length, offset, index }) {
     this._torrent = torrent
@@ -33,7 +40,8 @@ export class File {
   get progress () { return this.length ? this.downloaded / this.length : 1 }
   get done () { return this.downloaded === this.length }
 
-  select (priority = 4) { this._torrent._setFilePriority(this, priority === true ? 7 : Math.max(1, Math.min(7, Number(priority) || 4))) }
+  // WebTorrent's relative priority (0 = normal, higher = sooner), as torrent.select().
+  select (priority = 0) { this._torrent._setFilePriority(this, enginePriority(priority)) }
   deselect () { this._torrent._setFilePriority(this, 0) }
 
   // A ReadableStream of the bytes [start, end] (end inclusive, as in WebTorrent and

@@ -36,8 +36,8 @@ function drawPieces (torrent) {
   const canvas = $('pieces')
   const width = canvas.width = canvas.clientWidth
   const ctx = canvas.getContext('2d')
-  const states = torrent.pieceStates?.() ?? null
-  const n = torrent.pieceCount ?? 0
+  const states = torrent.pieceStates()
+  const n = states?.length ?? 0
   ctx.fillStyle = '#ddd'
   ctx.fillRect(0, 0, width, canvas.height)
   if (!states || n === 0) return
@@ -45,10 +45,11 @@ function drawPieces (torrent) {
   for (let x = 0; x < width; x++) {
     const first = Math.floor(x * n / width)
     const last = Math.max(first, Math.floor((x + 1) * n / width) - 1)
+    // Engine states: 0 missing, 1 downloading, 2 being verified, 3 have.
     let state = 'have'
     for (let p = first; p <= last; p++) {
       if (states[p] === 0) { state = 'missing'; break }
-      if (states[p] === 1) state = 'downloading'
+      if (states[p] < 3) state = 'downloading'
     }
     if (colors[state]) {
       ctx.fillStyle = colors[state]

@@ -89,9 +89,9 @@ test('addPeer over a page-signalled data channel: magnet alone, streams, torrent
   // it is still connecting; B as soon as it arrives.
   await b.evaluate(() => { window.onChannel = (name, channel) => window.torrent.addPeer(channel) })
   const sdpOffer = await a.evaluate(offerChannel, 'ab')
+  await a.evaluate(() => window.torrent.addPeer(window.channels.ab))
   const sdpAnswer = await b.evaluate(answerChannel, { sdp: sdpOffer, name: 'ab' })
   await a.evaluate(acceptAnswer, { sdp: sdpAnswer, name: 'ab' })
-  await a.evaluate(() => window.torrent.addPeer(window.channels.ab))
 
   // B: metadata via ut_metadata, then streams while the download runs.
   const got = await b.evaluate(async () => {
