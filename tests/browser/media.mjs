@@ -1,28 +1,44 @@
 // Test media, generated with ffmpeg at test time (never committed) and cached in
 // build/test-media: 60 s of ffmpeg's testsrc pattern (it draws a running timestamp, so a
-// frame shows where playback is) with a 440 Hz tone, 320x240 at 15 fps.
-//   webm: VP9 + Opus;  mp4: H.264 + AAC, moov first (faststart).
+// frame shows where playback is) with a 440 Hz tone, 320x240 at 15 fps, a keyframe every 2 s.
+//   webm:        VP9 + Opus, Cues at the end (found through the SeekHead)
+//   webm-live:   the same as a live stream writes it: no Cues, no duration, Segment of unknown size
+//   mp4:         H.264 + AAC, moov first (faststart), not fragmented
+//   fmp4:        H.264 + AAC, fragmented at keyframes, a sidx in front (ffmpeg's global_sidx)
+//   fmp4-mfra:   fragmented, no sidx; ffmpeg's mfra index at the end
+//   fmp4-bare:   fragmented, no index at all
 import { execFile } from 'node:child_process'
 import { mkdir, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { repoRoot } from './harness.mjs'
+import { fileURLToPath } from 'node:url'
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 
 const dir = join(repoRoot, 'build', 'test-media')
 const inputs = ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=15:duration=60',
   '-f', 'lavfi', '-i', 'sine=frequency=440:duration=60']
+const vp9opus = ['-c:v', 'libvpx-vp9', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8', '-g', '30',
+  '-c:a', 'libopus', '-b:a', '48k']
+const h264aac = ['-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '300k', '-g', '30', '-pix_fmt', 'yuv420p',
+  '-c:a', 'aac', '-b:a', '48k']
+const fragmented = 'frag_keyframe+empty_moov+default_base_moof'
 const formats = {
-  webm: ['-c:v', 'libvpx-vp9', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8', '-g', '30',
-    '-c:a', 'libopus', '-b:a', '48k'],
-  mp4: ['-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '300k', '-g', '30', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '48k', '-movflags', '+faststart']
+  webm: [...vp9opus, '-f', 'webm'],
+  'webm-live': [...vp9opus, '-live', '1', '-f', 'webm'],
+  mp4: [...h264aac, '-movflags', '+faststart', '-f', 'mp4'],
+  fmp4: [...h264aac, '-movflags', `${fragmented}+global_sidx`, '-f', 'mp4'],
+  'fmp4-mfra': [...h264aac, '-movflags', fragmented, '-f', 'mp4'],
+  'fmp4-bare': [...h264aac, '-movflags', `${fragmented}+skip_trailer`, '-f', 'mp4']
 }
 
-// The path of the test video in `format` (webm or mp4), made if missing.
+// The path of the test video in `format` (a key of formats above), made if missing.
 export async function testMedia (format) {
-  const out = join(dir, `test.${format}`)
+  if (!formats[format]) throw new Error(`no test media format ${format}`)
+  const ext = format.startsWith('webm') ? 'webm' : 'mp4'
+  const out = join(dir, format === ext ? `test.${ext}` : `test-${format}.${ext}`)
   if (await stat(out).then(s => s.size > 0, () => false)) return out
   await mkdir(dir, { recursive: true })
-  const tmp = `${out}.part.${format}`
+  const tmp = `${out}.${process.pid}.part` // test files run in parallel processes
   await new Promise((resolve, reject) => {
     execFile('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...inputs, ...formats[format], tmp],
       (err, stdout, stderr) => err ? reject(new Error(`ffmpeg (${format}) failed: ${stderr || err.message}; is ffmpeg installed (scripts/setup.sh)?`)) : resolve())
