@@ -73,8 +73,9 @@ export class File {
   // Plays the file in a <video> or <audio> element. With a server (client.createServer),
   // through the service worker: the browser's own demuxer, seeking and formats. Without one
   // (or with { mediaSource: true }), through Media Source Extensions (web/mediasource.js):
-  // WebM/Matroska and fragmented MP4 only. cb(err, elem) once playback is set up, or with
-  // a WasmTorrentError (code 'unsupported_media') for a file MediaSource cannot play.
+  // WebM/Matroska and fragmented MP4 only; opts.bufferAhead (seconds, default 30) bounds
+  // what is buffered ahead of the playhead. cb(err, elem) once playback is set up, or with a
+  // WasmTorrentError (code 'unsupported_media') for a file MediaSource cannot play.
   streamTo (elem, opts = {}, cb) {
     if (typeof opts === 'function') [opts, cb] = [{}, opts]
     if (this._torrent._client._server && !opts?.mediaSource) {
@@ -82,7 +83,7 @@ export class File {
       if (cb) queueMicrotask(() => cb(null, elem))
       return elem
     }
-    streamWithMediaSource(this, elem, cb)
+    streamWithMediaSource(this, elem, opts, cb)
     return elem
   }
 

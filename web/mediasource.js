@@ -5,7 +5,7 @@
 //
 //   - the initialization segment is appended once, then the clusters/fragments in file order
 //     from a file reader (which makes the engine fetch those pieces first), one append at a
-//     time, pausing while BUFFER_AHEAD seconds are buffered ahead of the playhead;
+//     time, pausing while bufferAhead seconds (default 30) are buffered ahead of the playhead;
 //   - what is more than KEEP_BEHIND seconds behind the playhead is removed, so memory stays
 //     bounded; a full buffer (QuotaExceededError) is answered by evicting and retrying;
 //   - on 'seeking' outside what is buffered, the reader is cancelled (the engine stops
@@ -17,7 +17,7 @@
 import { WasmTorrentError } from './errors.js'
 import { openMedia, entryAt, searchSyncPoint, lastSyncPoint } from './container.js'
 
-const BUFFER_AHEAD = 30 // seconds buffered ahead of the playhead before reading pauses
+const BUFFER_AHEAD = 30 // default seconds buffered ahead of the playhead before reading pauses
 const KEEP_BEHIND = 10 // seconds kept behind the playhead (a short seek back costs nothing)
 const SEEK_SLACK = 0.5 // index times may differ from MSE's presentation times by a few frames
 const GAP = 0.25 // data that starts this much after a seek target does not cover it
@@ -33,7 +33,8 @@ export function mediaSourceClass () {
 
 // Starts playing `file` in `elem` through a MediaSource; callback(err) once the
 // initialization segment is in (err null) or when the file cannot be played this way.
-export function streamWithMediaSource (file, elem, callback) {
+// opts.bufferAhead: seconds to buffer ahead of the playhead.
+export function streamWithMediaSource (file, elem, opts, callback) {
   const MS = mediaSourceClass()
   if (!MS) {
     throw new WasmTorrentError('streamTo: this context has no MediaSource; call client.createServer({ controller }) to stream through a service worker',
@@ -42,14 +43,17 @@ export function streamWithMediaSource (file, elem, callback) {
   if (!elem || typeof elem.addEventListener !== 'function' || !('currentTime' in elem)) {
     throw new WasmTorrentError('streamTo: give a <video> or <audio> element', { code: 'invalid_argument' })
   }
-  return new MediaSourcePlayer(file, elem, MS, callback)
+  const bufferAhead = opts?.bufferAhead ?? BUFFER_AHEAD
+  if (!(bufferAhead > 0)) throw new WasmTorrentError('streamTo: bufferAhead must be a positive number of seconds', { code: 'invalid_argument' })
+  return new MediaSourcePlayer(file, elem, MS, bufferAhead, callback)
 }
 
 class MediaSourcePlayer {
-  constructor (file, elem, MS, callback) {
+  constructor (file, elem, MS, bufferAhead, callback) {
     this.file = file
     this.elem = elem
     this.MS = MS
+    this.bufferAhead = bufferAhead
     this.callback = callback
     this.closed = false
     this.gen = 0 // bumped by every restart and by close(): older pumps and lookups stop
@@ -58,6 +62,7 @@ class MediaSourcePlayer {
     this.media = null
     this.sb = null
     this.index = null // Promise of the time → offset index (null when the file has none)
+    this.entries = null // the index, once loaded
     this.headTime = null // where the running pump's data ends in the buffered ranges
     this.pending = null // { target, sync, retries } while a seek target is not yet buffered
     this.sleepers = new Set()
@@ -72,11 +77,15 @@ class MediaSourcePlayer {
     }
     this.onSourceClose = () => this.close() // the element's src changed, or load() was called
     this.onSeeking = () => this.seek()
+    // Stalled outside what is buffered with no seek or restart under way (say, what was
+    // being played got evicted): refill from there.
+    this.onWaiting = () => { if (this.headTime !== null && !this.pending) this.seek() }
     this.onTimeUpdate = () => this.wake()
     this.onTorrentClose = () => this.close()
     this.ms.addEventListener('sourceopen', this.onSourceOpen, { once: true })
     this.ms.addEventListener('sourceclose', this.onSourceClose)
     elem.addEventListener('seeking', this.onSeeking)
+    elem.addEventListener('waiting', this.onWaiting)
     elem.addEventListener('timeupdate', this.onTimeUpdate)
     file._torrent.once('close', this.onTorrentClose)
     elem.src = this.url
@@ -97,6 +106,7 @@ class MediaSourcePlayer {
     // hand; a file that does not say its duration is measured by its last cluster/fragment.
     // A broken index is no index: seeks then probe the file.
     this.index = media.loadIndex(this.source(null)).catch(() => null)
+    this.index.then(entries => { this.entries = entries })
     if (!(media.duration > 0)) {
       this.index.then(async index => {
         const last = index?.at(-1) ?? await lastSyncPoint(media, this.source(null))
@@ -263,7 +273,7 @@ class MediaSourcePlayer {
       this.reads.add(entry)
       try {
         for (;;) {
-          while (gen === this.gen && this.ahead() >= BUFFER_AHEAD) {
+          while (gen === this.gen && this.ahead() >= this.bufferAhead) {
             await this.evict(gen)
             await this.sleep()
           }
@@ -308,14 +318,20 @@ class MediaSourcePlayer {
   }
 
   // Removes what is more than KEEP_BEHIND seconds behind the playhead (only by 5 s or more
-  // at a time); when the buffer is full, all but a second behind it and any range that is
-  // neither the playhead's nor the pump's. Resolves with whether it removed anything.
+  // at a time); when the buffer is full, all but the playhead's group of pictures and any
+  // range that is neither the playhead's nor the pump's. Resolves with whether it removed
+  // anything. A removal also takes the frames after it up to the next keyframe (they cannot
+  // be decoded without the ones removed), so it must end at a keyframe at or before the one
+  // the playhead needs: an index entry when there is one, else KEEP_BEHIND seconds back
+  // (longer than most keyframe intervals).
   async evict (gen, full = false) {
     const t = this.elem.currentTime
-    const keep = full ? 1 : KEEP_BEHIND
+    const sync = this.entries && entryAt(this.entries, t)
+    let end = t - KEEP_BEHIND
+    if (sync) end = Math.min(full ? t : end, sync.time - SEEK_SLACK)
     const removals = []
     const ranges = this.ranges()
-    if (ranges.length && ranges[0].start < t - keep - (full ? 0 : 5)) removals.push([0, t - keep])
+    if (ranges.length && ranges[0].start < end - (full ? 0 : 5)) removals.push([0, end])
     if (full) {
       for (const r of ranges) {
         const mine = this.headTime !== null && r.start - GAP <= this.headTime && this.headTime <= r.end + GAP
@@ -326,32 +342,34 @@ class MediaSourcePlayer {
     return removals.length > 0
   }
 
-  // Follows where the appended data went: the buffered range that changed is the pump's.
-  // If it merged into a range buffered earlier (by another seek), the pump jumps to that
-  // range's end instead of appending its data again. If a seek's data begins after the
-  // target (a sync point that was not one), it steps back.
+  // Follows where the appended data went, from the buffered ranges before and after an
+  // append. The pump's range is the one that holds where its data ended so far. If it has
+  // grown into a range buffered earlier (by another seek), the pump jumps to that range's
+  // end instead of appending its data again. If, after a seek, the data makes a range of its
+  // own that begins after the target (the sync point was not one: a cluster that does not
+  // start with a keyframe), it steps back to an earlier sync point, or at last moves the
+  // playhead to where the data begins.
   afterAppend (before, gen) {
     const after = this.ranges()
-    const same = (a, b) => Math.abs(a.start - b.start) < 1e-6 && Math.abs(a.end - b.end) < 1e-6
-    const changed = after.filter(r => !before.some(b => same(r, b)))
-    if (!changed.length) return
-    const prev = this.headTime
-    const head = changed.find(r => prev !== null && r.start - GAP <= prev && prev <= r.end + GAP) ?? changed[changed.length - 1]
-    this.headTime = head.end
-
     const pending = this.pending
-    if (pending && after.some(r => r.start - GAP <= pending.target && pending.target <= r.end)) {
-      this.pending = null
-    } else if (pending && head.start > pending.target + GAP) {
+    const overlaps = r => before.some(b => b.start < r.end + GAP && r.start - GAP < b.end)
+    const late = pending && after.find(r => r.start > pending.target + GAP && !overlaps(r))
+    if (late) {
       this.pending = null
       if (pending.retries < MAX_RETRIES && pending.sync.time > 0) {
-        this.restart(pending.target, { seek: true, retries: pending.retries + 1, before: Math.min(pending.sync.time, head.start) })
+        this.restart(pending.target, { seek: true, retries: pending.retries + 1, before: pending.sync.time })
       } else if (Math.abs(this.elem.currentTime - pending.target) < 1e-3) {
-        this.elem.currentTime = head.start // nothing earlier to try: play from where the data begins
+        this.headTime = late.end
+        this.elem.currentTime = late.start // nothing earlier to try: play from where the data begins
       }
       return
     }
-    const merged = before.some(b => prev !== null && b.start > prev + GAP && head.start <= b.start && b.end <= head.end + 1e-6)
+    const prev = this.headTime
+    const head = prev === null ? null : after.find(r => r.start - GAP <= prev && prev <= r.end + GAP)
+    if (!head) return
+    this.headTime = Math.max(prev, head.end)
+    if (pending && head.start - GAP <= pending.target && pending.target <= head.end) this.pending = null
+    const merged = before.some(b => b.start > prev + GAP && head.start <= b.start && b.end <= head.end + GAP)
     if (merged && gen === this.gen) this.restart(head.end, { seek: false })
   }
 
@@ -381,6 +399,7 @@ class MediaSourcePlayer {
     this.ms.removeEventListener('sourceopen', this.onSourceOpen)
     this.ms.removeEventListener('sourceclose', this.onSourceClose)
     this.elem.removeEventListener('seeking', this.onSeeking)
+    this.elem.removeEventListener('waiting', this.onWaiting)
     this.elem.removeEventListener('timeupdate', this.onTimeUpdate)
     this.file._torrent.off('close', this.onTorrentClose)
     URL.revokeObjectURL(this.url)

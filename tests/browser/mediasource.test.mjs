@@ -6,7 +6,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import Server from 'bittorrent-tracker/server'
-import { startHarness } from './harness.mjs'
+import { chromium } from 'playwright-core'
+import { chromiumArgs, newContext, startHarness } from './harness.mjs'
 import { testMedia } from './media.mjs'
 
 const playable = ['webm', 'fmp4', 'webm-live', 'fmp4-mfra']
@@ -17,6 +18,7 @@ let trackerURL
 let seeder
 let leecher
 let magnets
+let limitedBrowser
 before(async () => {
   for (const format of [...playable, 'mp4']) media[format] = await readFile(await testMedia(format))
   // Unplayable: not a media file at all, and a WebM cut off in its Tracks element.
@@ -36,11 +38,13 @@ before(async () => {
     trackerURL,
     files: { webm: 'test.webm', fmp4: 'test.mp4', 'webm-live': 'live.webm', 'fmp4-mfra': 'mfra.mp4', mp4: 'plain.mp4', garbage: 'garbage.webm', truncated: 'truncated.webm' }
   })
+  await leecher.evaluate(pageHelpers)
   await leecher.evaluate(({ trackerURL }) => {
     window.client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
   }, { trackerURL })
 })
 after(async () => {
+  await limitedBrowser?.close()
   await h?.close()
   await new Promise(resolve => tracker ? tracker.close(resolve) : resolve())
 })
@@ -83,13 +87,20 @@ async function startStream ({ magnet, options }) {
   return { result, src: video.src, type: video.error?.code ?? null }
 }
 
+// In the page: a promise for an element's event, rejected on 'error' or after a while (so a
+// test that goes wrong fails rather than waits forever).
+function pageHelpers () {
+  window.eventOf = (elem, name, ms = 60_000) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${name}' within ${ms} ms`)), ms)
+    elem.addEventListener(name, e => { clearTimeout(timer); resolve(e) }, { once: true })
+    elem.addEventListener('error', () => { clearTimeout(timer); reject(new Error('media error: ' + elem.error?.message)) }, { once: true })
+  })
+}
+
 // Plays until `playing` and checks that currentTime advances.
 async function playFor (ms) {
   const video = window.video
-  const playing = new Promise((resolve, reject) => {
-    video.addEventListener('playing', resolve, { once: true })
-    video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
-  })
+  const playing = window.eventOf(video, 'playing')
   await video.play()
   await playing
   const t0 = video.currentTime
@@ -101,7 +112,7 @@ async function seekTo (fraction) {
   const video = window.video
   // A file that does not state its duration gets one from its last cluster/fragment.
   for (let i = 0; i < 200 && !(video.duration < Infinity); i++) await new Promise(resolve => setTimeout(resolve, 50))
-  const seeked = new Promise(resolve => video.addEventListener('seeked', resolve, { once: true }))
+  const seeked = window.eventOf(video, 'seeked')
   const target = video.duration * fraction
   video.currentTime = target
   await seeked
@@ -123,8 +134,11 @@ for (const format of playable) {
     assert.ok(Math.abs(forward.duration - 60) < 2, `duration ${forward.duration}`)
     assert.ok(forward.t0 >= forward.target - 2.5 && forward.t1 > forward.t0, `resumed after the seek to ${forward.target}: ${forward.t0} -> ${forward.t1}`)
 
-    const back = await leecher.evaluate(seekTo, 0.1)
+    // Back before what is buffered: the new data grows into the range buffered at 75%.
+    const back = await leecher.evaluate(seekTo, 0.3)
     assert.ok(back.t0 >= back.target - 2.5 && back.t1 > back.t0, `resumed after the seek back to ${back.target}: ${back.t0} -> ${back.t1}`)
+    const start = await leecher.evaluate(seekTo, 0.05)
+    assert.ok(start.t0 >= start.target - 2.5 && start.t1 > start.t0, `resumed after the seek back to ${start.target}: ${start.t0} -> ${start.t1}`)
 
     // The element's source changes: the MediaSource closes and every reader is cancelled.
     await leecher.evaluate(() => { window.video.removeAttribute('src'); window.video.load() })
@@ -141,10 +155,7 @@ test('MediaSource: plays to the end at 16x, removing what is behind the playhead
     let evicted = 0
     video.addEventListener('timeupdate', () => { if (video.buffered.length) evicted = Math.max(evicted, video.buffered.start(0)) })
     video.playbackRate = 16
-    const ended = new Promise((resolve, reject) => {
-      video.addEventListener('ended', resolve, { once: true })
-      video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
-    })
+    const ended = window.eventOf(video, 'ended')
     await video.play()
     await ended
     return { evicted, currentTime: video.currentTime, duration: video.duration }
@@ -153,6 +164,49 @@ test('MediaSource: plays to the end at 16x, removing what is behind the playhead
   assert.ok(run.currentTime > 59, `ended at ${run.currentTime} of ${run.duration}`)
   await leecher.evaluate(() => window.torrent.destroy())
   await leecher.waitForFunction(() => window.readers.size === 0, null, { timeout: 10_000 })
+})
+
+test('MediaSource: a full buffer (QuotaExceededError) is answered by evicting, and playback goes on', { timeout: 120_000 }, async () => {
+  // Chromium with 1 MiB SourceBuffers, asked to buffer the whole file (2 MB) ahead.
+  const browser = limitedBrowser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: [...chromiumArgs, '--mse-video-buffer-size-limit-mb=1', '--mse-audio-buffer-size-limit-mb=1']
+  })
+  try {
+    const page = await (await newContext(browser)).newPage()
+    const errors = []
+    page.on('pageerror', err => errors.push(String(err)))
+    page.on('console', msg => { if (msg.type() === 'error') errors.push(msg.text()) })
+    await page.goto(new URL('/tests/browser/pages/stream.html', h.url).href)
+    await page.evaluate(pageHelpers)
+    await page.evaluate(({ trackerURL }) => {
+      window.client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+      window.quotaErrors = 0
+      const append = SourceBuffer.prototype.appendBuffer
+      SourceBuffer.prototype.appendBuffer = function (data) {
+        try { return append.call(this, data) } catch (err) { if (err.name === 'QuotaExceededError') window.quotaErrors++; throw err }
+      }
+    }, { trackerURL })
+    const started = await page.evaluate(startStream, { magnet: magnets.webm, options: { bufferAhead: 120 } })
+    assert.equal(started.result, null)
+    const run = await page.evaluate(async () => {
+      const video = window.video
+      video.playbackRate = 4
+      const ended = new Promise((resolve, reject) => {
+        video.addEventListener('ended', resolve, { once: true })
+        video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
+      })
+      await video.play()
+      await ended
+      return { quotaErrors: window.quotaErrors, currentTime: video.currentTime }
+    })
+    assert.ok(run.quotaErrors > 0, 'the buffer was full at times')
+    assert.ok(run.currentTime > 59, `ended at ${run.currentTime}`)
+    assert.deepEqual(errors, [])
+  } finally {
+    await browser.close()
+  }
 })
 
 test('MediaSource: a torrent destroyed mid-stream stops it quietly', { timeout: 60_000 }, async () => {
