@@ -632,14 +632,14 @@ const pad2 = n => String(n).padStart(2, '0')
 const fail = message => { throw unsupported(message) }
 
 // avc1.PPCCLL: profile, constraint flags and level from an AVCDecoderConfigurationRecord.
-function avcCodec (type, c) {
+export function avcCodec (type, c) {
   if (c.length < 4 || c[0] !== 1) return null
   return `${type}.${hex2(c[1])}${hex2(c[2])}${hex2(c[3])}`
 }
 
 // hvc1.<space><profile>.<compatibility, bits reversed>.<tier><level>.<constraint bytes>
 // from an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 annex E).
-function hevcCodec (type, c) {
+export function hevcCodec (type, c) {
   if (c.length < 13 || c[0] !== 1) return null
   const space = ['', 'A', 'B', 'C'][c[1] >> 6]
   const tier = (c[1] & 0x20) ? 'H' : 'L'
@@ -654,7 +654,7 @@ function hevcCodec (type, c) {
 }
 
 // av01.<profile>.<level><tier>.<bit depth> from an AV1CodecConfigurationRecord.
-function av1Codec (c) {
+export function av1Codec (c) {
   if (c.length < 4 || c[0] !== 0x81) return null // marker bit and version 1
   const profile = c[1] >> 5
   const level = c[1] & 0x1f
@@ -666,7 +666,7 @@ function av1Codec (c) {
 }
 
 // mp4a.40.<audio object type> (or mp4a.<object type> for MP3 and the like) from an esds.
-function esdsCodec (c) {
+export function esdsCodec (c) {
   // A full box header, then MPEG-4 descriptors: tag, size in 7-bit groups, payload.
   const descriptor = (p, end) => {
     if (p + 2 > end) return null
