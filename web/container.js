@@ -813,10 +813,10 @@ export async function syncPointAfter (media, source, from, limit) {
 // scanning forward for the next start. Bounded to MAX_PROBES probes: when it runs out, or a
 // probe finds nothing (a cluster longer than PROBE_SCAN), it settles for the best start
 // found so far, which is earlier than needed (playback then waits for more data) but never
-// later.
-export async function searchSyncPoint (media, source, target) {
+// later. `duration` (the media's, or an estimate) maps to mediaEnd.
+export async function searchSyncPoint (media, source, target, duration = media.duration) {
   let lo = { time: 0, offset: media.mediaStart }
-  let hi = { time: media.duration > target ? media.duration : NaN, offset: media.mediaEnd }
+  let hi = { time: duration > target ? duration : NaN, offset: media.mediaEnd }
   for (let i = 0; i < MAX_PROBES; i++) {
     const span = hi.offset - lo.offset
     if (span <= 2 * WINDOW) break

@@ -261,7 +261,9 @@ class MediaSourcePlayer {
     if (!(target > 0)) return start
     const index = await this.index
     if (index) return entryAt(index, target) ?? start
-    return searchSyncPoint(media, this.source(gen), target)
+    // Without an index, probe; the duration may be an estimate (see start()).
+    const duration = this.ms.duration < Infinity ? this.ms.duration : media.duration
+    return searchSyncPoint(media, this.source(gen), target, duration)
   }
 
   // Appends [offset, mediaEnd) in file order while there is room ahead of the playhead.

@@ -62,15 +62,22 @@ async function seedAll ({ trackerURL, files }) {
   return magnets
 }
 
-// Page B: adds a magnet and starts streamTo on a fresh <video>, counting the engine readers
-// it opens; resolves with the callback's error (or null).
+// Page B: adds a magnet and starts streamTo on a fresh <video>, keeping track of the engine
+// readers it opens (window.readers: those open; window.opened: the offset of each opened);
+// resolves with the callback's error (or null).
 async function startStream ({ magnet, options }) {
   const torrent = window.client.get(magnet) ?? await window.client.addAsync(magnet)
   const file = torrent.files[0]
   window.readers = new Set()
+  window.opened = []
   const open = torrent._openReader.bind(torrent)
   const close = torrent._closeReader.bind(torrent)
-  torrent._openReader = (...args) => { const id = open(...args); window.readers.add(id); return id }
+  torrent._openReader = (offset, readahead) => {
+    const id = open(offset, readahead)
+    window.readers.add(id)
+    window.opened.push(offset)
+    return id
+  }
   torrent._closeReader = id => { window.readers.delete(id); close(id) }
   document.querySelector('video')?.remove()
   const video = document.createElement('video')
@@ -114,11 +121,14 @@ async function seekTo (fraction) {
   for (let i = 0; i < 200 && !(video.duration < Infinity); i++) await new Promise(resolve => setTimeout(resolve, 50))
   const seeked = window.eventOf(video, 'seeked')
   const target = video.duration * fraction
+  const before = window.opened.length
   video.currentTime = target
   await seeked
   const t0 = video.currentTime
   await new Promise(resolve => setTimeout(resolve, 1500))
-  return { target, t0, t1: video.currentTime, duration: video.duration, paused: video.paused }
+  // Where the readers opened for this seek start, as a fraction of the file.
+  const starts = window.opened.slice(before).map(offset => offset / window.torrent.length)
+  return { target, t0, t1: video.currentTime, duration: video.duration, paused: video.paused, starts }
 }
 
 for (const format of playable) {
@@ -133,10 +143,14 @@ for (const format of playable) {
     const forward = await leecher.evaluate(seekTo, 0.75)
     assert.ok(Math.abs(forward.duration - 60) < 2, `duration ${forward.duration}`)
     assert.ok(forward.t0 >= forward.target - 2.5 && forward.t1 > forward.t0, `resumed after the seek to ${forward.target}: ${forward.t0} -> ${forward.t1}`)
+    // The engine was asked for the bytes from about 75% of the file (and, for a file with no
+    // index, for a few probes near there), never for the start again.
+    assert.ok(forward.starts.length > 0 && Math.min(...forward.starts) > 0.6, `readers opened at ${forward.starts}`)
 
     // Back before what is buffered: the new data grows into the range buffered at 75%.
     const back = await leecher.evaluate(seekTo, 0.3)
     assert.ok(back.t0 >= back.target - 2.5 && back.t1 > back.t0, `resumed after the seek back to ${back.target}: ${back.t0} -> ${back.t1}`)
+    assert.ok(back.starts.length > 0 && Math.min(...back.starts) > 0.2, `readers opened at ${back.starts}`)
     const start = await leecher.evaluate(seekTo, 0.05)
     assert.ok(start.t0 >= start.target - 2.5 && start.t1 > start.t0, `resumed after the seek back to ${start.target}: ${start.t0} -> ${start.t1}`)
 
