@@ -27,7 +27,7 @@ const MIN_SPLIT = 256 * 1024 // smallest part of a chunk appended on its own whe
 const cancelled = () => new WasmTorrentError('MediaSource playback stopped', { code: 'cancelled' })
 const isCancelled = err => err?.code === 'cancelled'
 
-export function mediaSourceClass () {
+function mediaSourceClass () {
   return globalThis.MediaSource ?? globalThis.ManagedMediaSource ?? null
 }
 
