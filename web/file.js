@@ -3,6 +3,7 @@
 // never gives out others), in order. While it reads, an engine "reader" gives the pieces
 // under and just ahead of it deadlines, so they are downloaded before any other.
 import { WasmTorrentError } from './errors.js'
+import { streamWithMediaSource } from './mediasource.js'
 
 const MAX_CHUNK = 4 * 1024 * 1024     // bytes per engine read, at most one piece
 const MIN_READAHEAD = 8 * 1024 * 1024 // bytes ahead of the reader with deadlines (and >= 2 pieces)
@@ -77,14 +78,20 @@ export class File {
     return server.urlOf(this)
   }
 
-  // Plays the file in a <video> or <audio> element (any element with a src) through the
-  // service worker: the browser's own demuxer, seeking and formats.
-  streamTo (elem) {
-    if (!this._torrent._client._server) {
-      throw new WasmTorrentError('streamTo: call client.createServer({ controller }) first (the MediaSource path is not implemented yet)',
-        { code: 'no_server' })
+  // Plays the file in a <video> or <audio> element. With a server (client.createServer),
+  // through the service worker: the browser's own demuxer, seeking and formats. Without one
+  // (or with { mediaSource: true }), through Media Source Extensions (web/mediasource.js):
+  // WebM/Matroska and fragmented MP4 only; opts.bufferAhead (seconds, default 30) bounds
+  // what is buffered ahead of the playhead. cb(err, elem) once playback is set up, or with a
+  // WasmTorrentError (code 'unsupported_media') for a file MediaSource cannot play.
+  streamTo (elem, opts = {}, cb) {
+    if (typeof opts === 'function') [opts, cb] = [{}, opts]
+    if (this._torrent._client._server && !opts?.mediaSource) {
+      elem.src = this.streamURL
+      if (cb) queueMicrotask(() => cb(null, elem))
+      return elem
     }
-    elem.src = this.streamURL
+    streamWithMediaSource(this, elem, opts, cb)
     return elem
   }
 

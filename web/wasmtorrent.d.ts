@@ -131,7 +131,11 @@ export class WasmTorrentError extends Error {
   /**
    * The engine's error kind, e.g. "bencode_leading_zero", "magnet_bad_info_hash"; or
    * "invalid_argument" (wrong input type), "not_initialized" (toMagnetURI before init()) or
-   * "out_of_memory" (the inputs do not fit in WebAssembly memory).
+   * "out_of_memory" (the inputs do not fit in WebAssembly memory). Streaming into media
+   * elements: "no_server" (streamURL before client.createServer), "not_supported" (no
+   * service worker or MediaSource in this context), "unsupported_media" (a file that
+   * MediaSource playback cannot play: not WebM/Matroska or fragmented MP4, a codec the
+   * browser lacks, or a malformed file), "media_error" (the browser rejected the media data).
    */
   code: string
   /** Byte offset in the input where the problem was found. */
@@ -222,6 +226,37 @@ export interface ClientFile extends AsyncIterable<Uint8Array> {
   /** The range (default: the whole file) once downloaded and verified. */
   arrayBuffer (range?: FileRange): Promise<ArrayBuffer>
   blob (opts?: FileRange & BlobPropertyBag): Promise<Blob>
+  /** The URL the service worker serves this file at; throws (code "no_server") before client.createServer(). */
+  readonly streamURL: string
+  /**
+   * Plays the file in a <video> or <audio> element and returns the element. With a server
+   * (client.createServer), the element loads streamURL: any format the browser plays.
+   * Otherwise, or with `mediaSource: true`, through Media Source Extensions: WebM/Matroska
+   * and fragmented MP4 only, seeking through the file's index (WebM Cues, MP4 sidx or mfra;
+   * without one, by probing the file). `cb` is called once playback is set up, or with a
+   * WasmTorrentError (code "unsupported_media") for a file that cannot be played that way;
+   * without `cb`, that error is the torrent's 'warning'. Throws (code "not_supported") when
+   * the context has neither a server nor MediaSource.
+   */
+  streamTo<E extends HTMLMediaElement> (elem: E, opts?: StreamToOptions, cb?: (err: WasmTorrentError | null, elem: E) => void): E
+  streamTo<E extends HTMLMediaElement> (elem: E, cb: (err: WasmTorrentError | null, elem: E) => void): E
+}
+
+export interface StreamToOptions {
+  /** Play through MediaSource even when the client has a server. */
+  mediaSource?: boolean
+  /** MediaSource playback: seconds to buffer ahead of the playhead (default 30). */
+  bufferAhead?: number
+}
+
+/** Service-worker streaming (client.createServer): the page's side of dist/wasmtorrent-sw.js. */
+export interface StreamServer {
+  readonly controller: ServiceWorkerRegistration
+  /** The URL prefix the worker answers: <scope>wasmtorrent/. */
+  readonly base: string
+  urlOf (file: ClientFile): string
+  close (): void
+  destroy (): void
 }
 
 /**
@@ -336,6 +371,11 @@ declare class WasmTorrent extends Emitter {
   addAsync (torrentId: TorrentId, opts?: object): Promise<Torrent>
   seedAsync (input: SeedInput, opts?: CreateOptions): Promise<Torrent>
   get (torrentId: string | Torrent): Torrent | null
+  /**
+   * Streams files through a service worker running dist/wasmtorrent-sw.js (registered by
+   * the page, its scope covering the page): file.streamURL and file.streamTo then use it.
+   */
+  createServer (opts: { controller: ServiceWorkerRegistration }): StreamServer
   remove (torrentId: string | Torrent, opts?: object, cb?: (err: Error | null) => void): Promise<void>
   destroy (cb?: (err: Error | null) => void): void
 

@@ -67,6 +67,22 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   const part: ArrayBuffer = await file.arrayBuffer({ start: 0, end: 9 })
   const type: string = file.type
   void [stream, part, type, file.stream()]
+  // Playback: through a service worker when there is a server, else MediaSource.
+  const video = document.createElement('video')
+  const same: HTMLVideoElement = file.streamTo(video, { mediaSource: true, bufferAhead: 20 }, (err, elem) => {
+    if (err) { const code: string = err.code; void code }
+    const el: HTMLVideoElement = elem
+    void el
+  })
+  file.streamTo(document.createElement('audio'), err => { void err })
+  file.streamTo(video)
+  // @ts-expect-error: bufferAhead is a number of seconds
+  file.streamTo(video, { bufferAhead: '20' })
+  // @ts-expect-error: a media element
+  file.streamTo(document.createElement('div'))
+  const server = client.createServer({ controller: await navigator.serviceWorker.register('/wasmtorrent-sw.js') })
+  const url: string = file.streamURL
+  void [same, server.urlOf(file), url]
   class Echo implements Extension {
     readonly name = 'x_echo'
     constructor (readonly wire: Wire) { wire.extendedHandshake.echo_version = 1 }
