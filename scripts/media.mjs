@@ -1,5 +1,6 @@
 // Demo and test media, generated with ffmpeg (never committed) and cached in build/media:
-// 60 s of ffmpeg's testsrc pattern (it draws a running timestamp, so a frame shows where playback is) with a 440 Hz tone, 320x240 at 15 fps, a keyframe every 2 s.
+// 60 s of ffmpeg's testsrc pattern (it draws a running timestamp, so a frame shows where
+// playback is) with a 440 Hz tone, 320x240 at 15 fps, a keyframe every 2 s.
 //   webm:        VP9 + Opus, Cues at the end (found through the SeekHead)
 //   webm-live:   the same as a live stream writes it: no Cues, no duration, Segment of unknown size
 //   mp4:         H.264 + AAC, moov first (faststart), not fragmented

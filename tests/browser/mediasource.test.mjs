@@ -1,5 +1,5 @@
 // Streaming into <video> through Media Source Extensions, with no service worker anywhere:
-// a page seeds test videos (tests/browser/media.mjs), another adds their magnets and plays
+// a page seeds test videos (scripts/media.mjs), another adds their magnets and plays
 // them with file.streamTo(video), seeks, plays to the end; unplayable files give a clear
 // error. Runs inside tests/browser/run.sh's network namespace (loopback only).
 import { test, before, after } from 'node:test'

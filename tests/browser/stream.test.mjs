@@ -262,3 +262,76 @@ test('a corrupting peer: its blocks fail the hash check, it is banned, and only 
   for (const p of [a, b, evil]) assert.deepEqual(p.errors, [])
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })
+
+// The seeder's upload is throttled (90 kB/s: the 2.1 MB video takes over 20 s), so the
+// leecher plays while most of the torrent is missing; a seek to 75% moves the download
+// there. Through the service worker and through MediaSource.
+for (const path of ['service worker', 'MediaSource']) {
+  test(`throttled seeder, ${path}: playback starts below 50%, a seek to 75% downloads there first`, { timeout: 120_000 }, async () => {
+    const a = await h.newPage('/tests/browser/pages/stream.html')
+    const b = await h.newPage('/tests/browser/pages/stream.html')
+    const magnet = await a.evaluate(async trackerURL => {
+      const bytes = new Uint8Array(await (await fetch('/media/test.webm')).arrayBuffer())
+      window.client = new window.WasmTorrent({ uploadLimit: 90_000, tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+      return (await window.client.seedAsync(new File([bytes], 'test.webm'))).magnetURI
+    }, trackerURL)
+    if (path === 'service worker') {
+      await b.evaluate(addWithServer, { magnet, trackerURL })
+    } else {
+      await b.evaluate(async ({ magnet, trackerURL }) => {
+        window.client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+        window.torrent = await window.client.addAsync(magnet)
+        window.file = window.torrent.files[0]
+      }, { magnet, trackerURL })
+    }
+    const start = await b.evaluate(async mediaSource => {
+      window.verified = []
+      window.torrent.on('verified', p => window.verified.push(p))
+      const video = document.getElementById('video')
+      const playing = new Promise((resolve, reject) => {
+        video.addEventListener('playing', resolve, { once: true })
+        video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
+      })
+      window.file.streamTo(video, { mediaSource })
+      await video.play()
+      await playing
+      const progress = window.torrent.progress
+      const t0 = video.currentTime
+      await new Promise(resolve => setTimeout(resolve, 1000))
+      return { progress, advanced: video.currentTime > t0 }
+    }, path === 'MediaSource')
+    assert.ok(start.progress < 0.5, `playing at ${(start.progress * 100).toFixed(1)}%`)
+    assert.equal(start.advanced, true)
+
+    const seek = await b.evaluate(async () => {
+      const video = document.getElementById('video')
+      const before = window.verified.length
+      const statesBefore = Array.from(window.torrent.pieceStates())
+      const resumed = new Promise(resolve => video.addEventListener('playing', resolve, { once: true }))
+      video.currentTime = video.duration * 0.75
+      await new Promise(resolve => video.addEventListener('seeked', resolve, { once: true }))
+      if (video.paused || video.readyState < 3) await resumed
+      const t0 = video.currentTime
+      await new Promise(resolve => setTimeout(resolve, 1000))
+      return {
+        t0,
+        advanced: video.currentTime > t0,
+        progress: window.torrent.progress,
+        after: window.verified.slice(before),
+        statesBefore,
+        n: window.torrent.pieceCount
+      }
+    })
+    assert.equal(seek.advanced, true, 'playback resumed after the seek')
+    assert.ok(seek.t0 >= 44, `at ${seek.t0} s`)
+    assert.ok(seek.progress < 1, 'the seek was tested before the download finished')
+    // Pieces verified between the seek and resumed playback: those at the seek point
+    // (from 60% on) outnumber those between the old position and there.
+    const seekRegion = seek.after.filter(p => p >= 0.6 * seek.n).length
+    const skipped = seek.after.filter(p => p >= 0.35 * seek.n && p < 0.6 * seek.n && seek.statesBefore[p] !== 3).length
+    console.log(`${path}: playing at ${(start.progress * 100).toFixed(1)}%; after the seek ${seek.after.length} pieces verified, ${seekRegion} at the seek point, ${skipped} in between`)
+    assert.ok(seekRegion > 0 && seekRegion > skipped, `verified after the seek: ${seek.after.join(' ')} of ${seek.n}`)
+    for (const p of [a, b]) await p.evaluate(() => window.client.destroy())
+    for (const p of [a, b]) assert.deepEqual(p.errors, [])
+  })
+}
