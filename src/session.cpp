@@ -379,7 +379,8 @@ std::uint32_t session::open_reader(torrent_id id, std::int64_t offset, std::int6
   return reader;
 }
 
-void session::seek_reader(torrent_id id, std::uint32_t reader, std::int64_t offset, time_point now) {
+void session::seek_reader(torrent_id id, std::uint32_t reader, std::int64_t offset, time_point now,
+                          std::optional<std::int64_t> readahead) {
   auto& s = *impl_;
   s.now = std::max(s.now, now);
   torrent* t = s.find_torrent(id);
@@ -387,6 +388,7 @@ void session::seek_reader(torrent_id id, std::uint32_t reader, std::int64_t offs
   auto it = t->readers.find(reader);
   if (it == t->readers.end()) return;
   it->second.offset = offset;
+  if (readahead) it->second.readahead = std::max<std::int64_t>(0, *readahead);
   s.apply_reader(*t, reader);
   s.cancel_undue_requests(*t);
   s.finish_call();

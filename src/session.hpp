@@ -325,7 +325,10 @@ class session {
   // [offset, offset + readahead) deadlines in order, ahead of every other piece; a
   // seek moves them at once. Returns 0 while the metadata is unknown.
   std::uint32_t open_reader(torrent_id t, std::int64_t offset, std::int64_t readahead, time_point now);
-  void seek_reader(torrent_id t, std::uint32_t reader, std::int64_t offset, time_point now);
+  // `readahead`, when given, replaces the reader's (a host sizes it from how fast the
+  // reader's consumer takes bytes).
+  void seek_reader(torrent_id t, std::uint32_t reader, std::int64_t offset, time_point now,
+                   std::optional<std::int64_t> readahead = std::nullopt);
   void close_reader(torrent_id t, std::uint32_t reader, time_point now);
   // Reads bytes as soon as every piece they touch is verified (never earlier); they
   // arrive in a read_completed_event with the returned id. 0 when the range is empty,

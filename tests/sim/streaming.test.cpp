@@ -156,3 +156,34 @@ TEST_CASE("[streaming] blocks of an at-risk piece held by a slow peer are reques
   CHECK(with < 4.0);
   CHECK(with < 0.6 * without);
 }
+
+TEST_CASE("[streaming] seek_reader with a readahead widens or narrows the reader's pieces", "[streaming]") {
+  const auto tt = make_test_torrent(4096 * KiB, 64 * KiB, 52);  // 64 pieces
+  link_config link;
+  link.latency = 20ms;
+  link.max_chunk = 16 * 1024;
+  swarm net(62, link);
+  node_config seed_cfg;
+  seed_cfg.upload_rate = 512.0 * KiB;
+  seed_cfg.settings.send_buffer_limit = 64 * 1024;
+  const auto seeder = net.add_node(seed_cfg);
+  const auto leecher = net.add_node();
+  {
+    auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
+    REQUIRE(t);
+    net.storage(seeder).write_at(*t, 0, tt.data);
+  }
+  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(tl);
+  session& s = net.at(leecher);
+  // At piece 40 with one piece of readahead, then widened to 16 pieces (40..55).
+  const std::uint32_t reader = s.open_reader(*tl, 40 * 64 * KiB, 64 * KiB, net.now());
+  s.seek_reader(*tl, reader, 40 * 64 * KiB, net.now(), 16 * 64 * KiB);
+  s.add_peer(*tl, net.endpoint(seeder), net.now());
+  REQUIRE(net.run_until([&] { return verified_order(net, leecher).size() >= 16; }, time_point{} + 10min));
+  const auto order = verified_order(net, leecher);
+  std::string text;
+  for (auto p : order) text += " " + std::to_string(p);
+  INFO("verified order:" << text);
+  for (std::uint32_t i = 0; i < 16; ++i) CHECK(order[i] == 40 + i);  // the whole wider range, in order
+}
