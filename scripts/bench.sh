@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test command). Text on stdout, JSON in build/bench/.
-#   npm run bench                        the engine part, then the browser part
+#   npm run bench                        all parts: engine, browser, streaming
 #   npm run bench -- 256                 the same, with the engine moving 256 MiB
 #   npm run bench -- engine [MiB]        the engine part only
 #   npm run bench -- browser [options]   the browser part only; options go to
 #                                        tests/bench/browser_bench.mjs: --reps N, --mib M,
 #                                        --only a,b,b',c, --timeout S, --json FILE
+#   npm run bench -- streaming [options] the streaming part only; options go to
+#                                        tests/bench/streaming_bench.mjs: --reps N,
+#                                        --only wasmtorrent,webtorrent, --timeout S, --json FILE
 # Engine: moves a torrent (default 1024 MiB) between two in-memory sessions and hashes
 # SHA-1, natively and as WebAssembly under Node, and reports the WebAssembly/native
 # ratios (build/bench/engine.json).
@@ -14,21 +17,25 @@
 # RTCDataChannel as the ceiling; MiB/s, ratios, CPU seconds per GiB of the browser
 # processes (build/bench/browser.json). It runs inside a loopback-only network namespace
 # (scripts/loopback.sh). WT_BENCH_REPS and WT_BENCH_BROWSER_MIB set reps and size too.
+# Streaming: a page seeds the 60 s test WebM (scripts/media.mjs), another adds the magnet
+# and streams it into a <video> through the library's service worker; ms from add() to the
+# first frame and from a seek to 75% to resumed playback, wasmtorrent and WebTorrent, 5
+# interleaved reps, medians (build/bench/streaming.json). Same namespace; WT_BENCH_REPS too.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
 
-parts=(engine browser)
+parts=(engine browser streaming)
 case "${1:-}" in
-  engine|browser) parts=("$1"); shift ;;
+  engine|browser|streaming) parts=("$1"); shift ;;
 esac
 mib=1024
 browser_args=()
-if [ "${parts[*]}" = browser ]; then
+if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ]; then
   browser_args=("$@")
 elif [ $# -gt 1 ] || ! [[ "${1:-1024}" =~ ^[0-9]+$ ]]; then
-  echo "usage: npm run bench [-- [engine] MiB | browser [options]]" >&2
+  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options]]" >&2
   exit 2
 else
   mib=${1:-1024}
@@ -74,6 +81,12 @@ bench_browser() {
   echo "[bench] building the package (dist/)"
   bash scripts/build.sh >/dev/null
   bash scripts/loopback.sh node tests/bench/browser_bench.mjs "${browser_args[@]}"
+}
+
+bench_streaming() {
+  echo "[bench] building the package (dist/)"
+  bash scripts/build.sh >/dev/null
+  bash scripts/loopback.sh node tests/bench/streaming_bench.mjs "${browser_args[@]}"
 }
 
 for part in "${parts[@]}"; do "bench_$part"; done

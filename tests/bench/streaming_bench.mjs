@@ -1,0 +1,250 @@
+// The streaming benchmark (issue 5): time from add() to the first video frame, and from a
+// seek to 75% to resumed playback, for wasmtorrent and WebTorrent, each streaming through
+// its own service worker. Per rep: a fresh Chromium with two contexts (like two tabs, as in
+// browser_bench.mjs), a seeder page and a leecher page of the same library, a
+// bittorrent-tracker WebSocket server on 127.0.0.1 for the run, no throttling. The video is
+// scripts/media.mjs's 'webm' (60 s VP9/Opus, 320x240, about 2.4 MB). The leecher registers
+// its library's worker (served at /wasmtorrent-sw.js or /webtorrent-sw.js, scope '/': each
+// rep has a fresh browser, so only one of them ever controls a page), adds the magnet and
+// file.streamTo(video)s it. What is measured is in tests/bench/pages/streaming.js: first
+// frame = add() to the first requestVideoFrameCallback callback; seek = setting currentTime
+// to 75% of the duration (once playback has passed 1 s) to the first presented frame
+// after the one at the target (playback moving again). Reps are interleaved across
+// libraries.
+//
+//   bash scripts/loopback.sh node tests/bench/streaming_bench.mjs [options]
+//   (or npm run bench -- streaming [options])
+//     --reps N         reps per library (default 5, or $WT_BENCH_REPS)
+//     --only LIST      wasmtorrent,webtorrent
+//     --timeout S      seconds per measured step before the rep fails (default 60)
+//     --json FILE      where to write the results (default build/bench/streaming.json)
+// Needs dist/ (npm run build) and ffmpeg. Must run inside a network namespace that has only loopback.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg, networkInterfaces } from 'node:os'
+import { dirname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import Server from 'bittorrent-tracker/server'
+import { launchBrowser, newContext, repoRoot, startServer } from '../browser/harness.mjs'
+import { testMedia } from '../../scripts/media.mjs'
+
+const log = msg => console.log(`[bench:streaming] ${msg}`)
+const libs = [
+  { name: 'wasmtorrent', label: 'wasmtorrent (service worker)' },
+  { name: 'webtorrent', label: 'WebTorrent 2 (service worker, memory-chunk-store)' }
+]
+
+const { values: args } = parseArgs({
+  options: {
+    reps: { type: 'string', default: process.env.WT_BENCH_REPS || '5' },
+    only: { type: 'string' },
+    timeout: { type: 'string', default: '60' },
+    json: { type: 'string', default: join(repoRoot, 'build/bench/streaming.json') }
+  }
+})
+const reps = Number(args.reps)
+const timeoutMs = 1000 * Number(args.timeout)
+if (!Number.isInteger(reps) || reps < 1 || !(timeoutMs > 0)) fail('--reps takes a positive integer, --timeout a positive number')
+const selected = args.only ? args.only.split(',').map(n => libs.find(l => l.name === n) ?? fail(`unknown library ${n}`)) : libs
+
+function fail (message) {
+  console.error(`[bench:streaming] error: ${message}`)
+  process.exit(1)
+}
+
+const interfaces = Object.keys(networkInterfaces())
+if (interfaces.some(name => name !== 'lo')) {
+  fail(`network interfaces ${interfaces.join(', ')}: run inside scripts/loopback.sh (npm run bench -- streaming)`)
+}
+
+const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
+function median (xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+async function withTimeout (promise, what, page) {
+  let timer
+  promise.catch(() => {})
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(async () => {
+      const status = await page.evaluate(() => window.stream.status()).catch(err => String(err))
+      reject(new Error(`${what} timed out after ${timeoutMs / 1000} s; leecher: ${JSON.stringify(status)}`))
+    }, timeoutMs)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+let http, tracker, trackerURL, chromiumVersion
+
+async function seederAnnounced (infoHash) {
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    if (tracker.torrents[infoHash]?.complete > 0) return
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  throw new Error('the seeder did not announce to the tracker within 10 s')
+}
+
+async function openPage (browser, path) {
+  const context = await newContext(browser)
+  const page = await context.newPage()
+  page.errors = []
+  page.on('pageerror', err => page.errors.push(String(err)))
+  page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
+  await page.goto(new URL(path, http.url).href)
+  await page.waitForFunction(() => window.benchReady, null, { timeout: 30_000 }).catch(err => {
+    throw new Error(`${path} did not load: ${page.errors.join(' | ') || err.message}`)
+  })
+  return page
+}
+
+async function runRep (lib) {
+  const browser = await launchBrowser()
+  chromiumVersion ??= browser.version()
+  let src, dst
+  try {
+    const path = `/tests/bench/pages/streaming-${lib}.html`
+    src = await openPage(browser, path)
+    dst = await openPage(browser, path)
+    const opts = { lib, trackerURL }
+    const seeded = await src.evaluate(o => window.stream.seed(o), opts)
+    await seederAnnounced(seeded.infoHash)
+    await dst.evaluate(o => window.stream.prepare(o), opts)
+    await dst.evaluate(o => window.stream.add(o), { ...opts, magnet: seeded.magnet })
+    const start = await withTimeout(dst.evaluate(() => window.stream.waitFirstFrame()), 'first frame', dst)
+    const seek = await withTimeout(dst.evaluate(() => window.stream.seek()), 'seek', dst)
+    const r = (x) => x === undefined ? null : round(x, 1)
+    return {
+      ok: true,
+      first_frame_ms: r(start.first_frame_ms),
+      metadata_ms: r(start.metadata_ms),
+      playing_ms: r(start.playing_ms),
+      seek_resumed_ms: r(seek.resumed_ms),
+      seeked_ms: r(seek.seeked_ms),
+      frame_at_target_ms: r(seek.frame_at_target_ms),
+      seek_target_s: round(seek.target, 3),
+      resumed_media_time_s: round(seek.media_time, 3),
+      progress_at_seek: round(seek.progress_at_seek, 3),
+      file_bytes: seeded.length,
+      piece_length: seeded.pieceLength,
+      page_errors: [...src.errors, ...dst.errors]
+    }
+  } catch (err) {
+    const errors = [...(src?.errors ?? []), ...(dst?.errors ?? [])]
+    if (errors.length) err.message += ` (errors in the pages: ${errors.join(' | ')})`
+    throw err
+  } finally {
+    await browser.close().catch(() => {})
+  }
+}
+
+function stats (xs) {
+  return xs.length ? { median: round(median(xs), 1), min: Math.min(...xs), max: Math.max(...xs) } : null
+}
+
+function summarize (results) {
+  const ok = results.filter(r => r.ok)
+  return {
+    ok: ok.length,
+    reps: results.length,
+    first_frame_ms: stats(ok.map(r => r.first_frame_ms)),
+    seek_resumed_ms: stats(ok.map(r => r.seek_resumed_ms)),
+    metadata_ms: stats(ok.map(r => r.metadata_ms)),
+    seeked_ms: stats(ok.map(r => r.seeked_ms).filter(x => x !== null))
+  }
+}
+
+// --- main -------------------------------------------------------------------------------
+
+const webm = readFileSync(await testMedia('webm'))
+const storeBundle = join(repoRoot, 'build/bench/memory-chunk-store.js')
+mkdirSync(dirname(storeBundle), { recursive: true })
+execFileSync(join(repoRoot, 'node_modules/.bin/esbuild'), [
+  join(repoRoot, 'node_modules/memory-chunk-store/index.js'), '--bundle', '--format=esm',
+  '--platform=browser', `--outfile=${storeBundle}`, '--log-level=warning'
+], { stdio: 'inherit' })
+const workers = {
+  '/wasmtorrent-sw.js': readFileSync(join(repoRoot, 'dist/wasmtorrent-sw.js')),
+  '/webtorrent-sw.js': readFileSync(join(repoRoot, 'node_modules/webtorrent/dist/sw.min.js'))
+}
+const routes = { '/media/test.webm': (req, res) => res.writeHead(200, { 'content-type': 'video/webm', 'cache-control': 'no-store' }).end(webm) }
+for (const [path, body] of Object.entries(workers)) {
+  routes[path] = (req, res) => res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' }).end(body)
+}
+
+tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: 50_000 })
+tracker.on('error', err => console.error('tracker error', err))
+await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
+trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
+http = await startServer({ routes })
+const loadAtStart = loadavg().map(x => round(x, 2))
+
+log(`${(webm.length / 1e6).toFixed(2)} MB WebM (60 s VP9/Opus), ${reps} reps of ${selected.map(l => l.name).join(', ')}, no throttling`)
+const results = Object.fromEntries(selected.map(l => [l.name, []]))
+for (let rep = 1; rep <= reps; rep++) {
+  for (const l of selected) {
+    const prefix = `${rep}/${reps} ${l.name}:`
+    let r
+    try {
+      r = { rep, ...await runRep(l.name) }
+      log(`${prefix} first frame ${r.first_frame_ms.toFixed(0)} ms (metadata ${r.metadata_ms?.toFixed(0)} ms, 'playing' ${r.playing_ms?.toFixed(0)} ms); ` +
+          `seek to ${r.seek_target_s.toFixed(1)} s → resumed ${r.seek_resumed_ms.toFixed(0)} ms ('seeked' ${r.seeked_ms?.toFixed(0)} ms), ` +
+          `${(100 * r.progress_at_seek).toFixed(0)}% downloaded at the seek`)
+      if (r.page_errors.length) log(`${prefix} errors in the pages: ${r.page_errors.join(' | ')}`)
+    } catch (err) {
+      r = { rep, ok: false, error: err.message.split('\n')[0] }
+      log(`${prefix} FAILED: ${r.error}`)
+    }
+    results[l.name].push(r)
+  }
+}
+await http.close()
+await new Promise(resolve => tracker.close(resolve))
+
+const summaries = Object.fromEntries(selected.map(l => [l.name, summarize(results[l.name])]))
+const ratio = key => {
+  const a = summaries.wasmtorrent?.[key]?.median
+  const b = summaries.webtorrent?.[key]?.median
+  return a && b ? round(a / b, 2) : null
+}
+const ratios = { first_frame: ratio('first_frame_ms'), seek_resumed: ratio('seek_resumed_ms') }
+
+const output = {
+  date: new Date().toISOString(),
+  machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model, loadavg_at_start: loadAtStart, chromium: chromiumVersion, node: process.version },
+  config: {
+    reps,
+    timeout_s: timeoutMs / 1000,
+    media: { file: 'scripts/media.mjs webm: 60 s VP9/Opus 320x240 15 fps, keyframe every 2 s', bytes: webm.length },
+    setup: 'per rep: a fresh Chromium, two contexts (seeder page, leecher page, same library), one bittorrent-tracker WebSocket server on 127.0.0.1 for the run; loopback-only network namespace; no throttling; both in memory (WebTorrent: memory-chunk-store)',
+    first_frame: 'leecher page: client.add(magnet) to the first requestVideoFrameCallback callback; the add callback calls file.streamTo(video) and video.play() (service worker)',
+    seek: 'once currentTime >= 1 s: currentTime = 75% of the duration, to the first presented frame (requestVideoFrameCallback) whose mediaTime is later than the first frame presented at the target, with the video not paused'
+  },
+  libraries: Object.fromEntries(selected.map(l => [l.name, { label: l.label, summary: summaries[l.name], reps: results[l.name] }])),
+  ratios_wasmtorrent_over_webtorrent: ratios
+}
+mkdirSync(dirname(args.json), { recursive: true })
+writeFileSync(args.json, JSON.stringify(output, null, 2) + '\n')
+
+console.log()
+const fmt = s => s ? s.median.toFixed(0) : '—'
+const range = s => s ? `${s.min.toFixed(0)}–${s.max.toFixed(0)}` : '—'
+const rows = [['library', 'ok', 'first frame ms', 'min–max', 'seek → resumed ms', 'min–max']]
+for (const l of selected) {
+  const m = summaries[l.name]
+  rows.push([l.label, `${m.ok}/${m.reps}`, fmt(m.first_frame_ms), range(m.first_frame_ms), fmt(m.seek_resumed_ms), range(m.seek_resumed_ms)])
+}
+const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+for (const r of rows) console.log(r.map((cell, i) => i ? cell.padStart(widths[i]) : cell.padEnd(widths[i])).join('  '))
+if (ratios.first_frame !== null || ratios.seek_resumed !== null) {
+  console.log(`ratios of medians, wasmtorrent/WebTorrent: first frame ${ratios.first_frame ?? '—'}, seek → resumed ${ratios.seek_resumed ?? '—'}`)
+}
+console.log('(medians over reps; first frame: add() → first requestVideoFrameCallback; seek: currentTime = 75% → playback advancing past the target frame)')
+log(`wrote ${args.json}`)
+const failed = Object.values(results).flat().filter(r => !r.ok).length
+if (failed > 0) fail(`${failed} rep(s) failed (see above and ${args.json})`)
