@@ -518,8 +518,11 @@ class js_client {
     client_.flush(at_ms(now));
     return r;
   }
-  void seek_reader(std::uint32_t t, std::uint32_t reader, double offset, double now) {
-    client_.engine().seek_reader(wt::torrent_id{t}, reader, static_cast<std::int64_t>(offset), at_ms(now));
+  // readahead < 0: keep the reader's.
+  void seek_reader(std::uint32_t t, std::uint32_t reader, double offset, double readahead, double now) {
+    std::optional<std::int64_t> ahead;
+    if (readahead >= 0) ahead = static_cast<std::int64_t>(readahead);
+    client_.engine().seek_reader(wt::torrent_id{t}, reader, static_cast<std::int64_t>(offset), at_ms(now), ahead);
     client_.flush(at_ms(now));
   }
   void close_reader(std::uint32_t t, std::uint32_t reader, double now) {

@@ -223,8 +223,8 @@ export function makeClientClass (internals) {
       return id
     }
 
-    _seekReader (reader, offset) {
-      this._client._input((E, t) => this._engine().seekReader(this._id, reader, offset, t))
+    _seekReader (reader, offset, readahead = -1) {
+      this._client._input((E, t) => this._engine().seekReader(this._id, reader, offset, readahead, t))
     }
 
     _closeReader (reader) {

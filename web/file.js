@@ -5,8 +5,16 @@
 import { WasmTorrentError } from './errors.js'
 import { streamWithMediaSource } from './mediasource.js'
 
-const MAX_CHUNK = 4 * 1024 * 1024     // bytes per engine read, at most one piece
-const MIN_READAHEAD = 8 * 1024 * 1024 // bytes ahead of the reader with deadlines (and >= 2 pieces)
+const MAX_CHUNK = 4 * 1024 * 1024 // bytes per engine read, at most one piece
+// Readahead: the bytes ahead of a reader whose pieces get deadlines. It starts large (a
+// player fills its buffer at first), then follows the consumer: READAHEAD_SECONDS of
+// the rate it takes bytes at, within [max(2 pieces, MIN), MAX]. A slow consumer (a
+// video at its bitrate) thus leaves the bandwidth to other readers and pieces.
+const START_READAHEAD = 8 * 1024 * 1024
+const MIN_READAHEAD = 1024 * 1024
+const MAX_READAHEAD = 64 * 1024 * 1024
+const READAHEAD_SECONDS = 20
+const RATE_WINDOW_MS = 1000
 
 const MIME_TYPES = {
   mp4: 'video/mp4', m4v: 'video/mp4', webm: 'video/webm', mkv: 'video/x-matroska', ogv: 'video/ogg',
@@ -107,6 +115,22 @@ function readStream (file, start, end) {
   if (!(start <= end)) throw new WasmTorrentError(`${file.path}: bad range`, { code: 'invalid_argument' })
   let pos = start
   let reader = 0
+  let readahead = Math.max(START_READAHEAD, 2 * torrent.pieceLength)
+  // The consumer's rate: bytes per second, averaged over windows of RATE_WINDOW_MS.
+  let rate = 0
+  let windowStart = 0
+  let windowBytes = 0
+  const nextReadahead = () => {
+    const now = performance.now()
+    if (!windowStart) windowStart = now
+    if (now - windowStart < RATE_WINDOW_MS) return readahead
+    const measured = windowBytes * 1000 / (now - windowStart)
+    rate = rate ? (rate + measured) / 2 : measured
+    windowStart = now
+    windowBytes = 0
+    const wanted = Math.min(MAX_READAHEAD, Math.max(MIN_READAHEAD, 2 * torrent.pieceLength, rate * READAHEAD_SECONDS))
+    return Math.abs(wanted - readahead) > readahead / 4 ? wanted : readahead // no churn for small changes
+  }
   const done = () => {
     if (reader) torrent._closeReader(reader)
     reader = 0
@@ -123,11 +147,16 @@ function readStream (file, start, end) {
       const pieceEnd = (Math.floor(at / torrent.pieceLength) + 1) * torrent.pieceLength
       const n = Math.min(end - pos, pieceEnd - at, MAX_CHUNK)
       try {
-        const readahead = Math.max(MIN_READAHEAD, 2 * torrent.pieceLength)
-        if (!reader) reader = torrent._openReader(at, readahead)
-        else torrent._seekReader(reader, at)
+        if (!reader) {
+          reader = torrent._openReader(at, readahead)
+        } else {
+          const ahead = nextReadahead()
+          torrent._seekReader(reader, at, ahead === readahead ? -1 : ahead)
+          readahead = ahead
+        }
         const bytes = await torrent._read(at, n)
         pos += n
+        windowBytes += n
         controller.enqueue(bytes)
         if (pos >= end) {
           done()
