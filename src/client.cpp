@@ -9,7 +9,9 @@ namespace wt {
 namespace {
 
 // A data channel's stand-in address for the session: fd77:7400::<peer>, port 1. Unique per
-// peer connection, so the session never takes two channels for one peer address.
+// peer connection, so the session never takes two channels for one peer address. Not an
+// address anyone can dial: the session is told so (dialable::no), so it never redials it
+// nor passes it on through ut_pex.
 wire::endpoint channel_endpoint(peer_handle p) {
   std::array<std::uint8_t, 16> a{};
   a[0] = 0xfd;
@@ -20,13 +22,6 @@ wire::endpoint channel_endpoint(peer_handle p) {
   a[14] = static_cast<std::uint8_t>(p.value >> 8);
   a[15] = static_cast<std::uint8_t>(p.value);
   return wire::make_endpoint_v6(a, 1);
-}
-
-std::optional<peer_handle> peer_of_endpoint(const wire::endpoint& e) {
-  const auto& a = e.address;
-  if (!e.v6 || e.port != 1 || a[0] != 0xfd || a[1] != 0x77 || a[2] != 0x74) return std::nullopt;
-  return peer_handle{std::uint32_t{a[12]} << 24 | std::uint32_t{a[13]} << 16 |
-                     std::uint32_t{a[14]} << 8 | std::uint32_t{a[15]}};
 }
 
 client_settings adjusted(client_settings s) {
@@ -146,7 +141,7 @@ void client::remove_torrent(torrent_id t, time_point now) {
 std::optional<peer_handle> client::attach_channel(torrent_id t, time_point now) {
   if (!torrents_.contains(t)) return std::nullopt;
   const peer_handle p{next_peer_++};
-  peers_[p.value].torrent = t;  // neither offerer nor tracker answer: dials once open
+  peers_[p.value].torrent = t;  // neither offerer nor tracker answer: ours once open
   pump(now);
   return p;
 }
@@ -221,15 +216,16 @@ void client::channel_opened(peer_handle p, time_point now) {
   if (it == peers_.end() || it->second.open) return;
   peer_state& s = it->second;
   s.open = true;
-  if (s.offerer) {
-    // The peer answered our offer: it dials (sends the handshake), we accept.
-    const connection_id c = session_.accept_connection(channel_endpoint(p), now);
+  // The peer answered our offer: it dials (sends the handshake), we accept. Otherwise we
+  // answered (or the page connected the channel): we send the handshake first.
+  const auto c = s.offerer ? session_.accept_connection(channel_endpoint(p), now, dialable::no)
+                           : session_.open_connection(s.torrent, channel_endpoint(p), now, dialable::no);
+  if (c) {
     s.connection = c;
-    peer_of_connection_[c.value] = p.value;
-    out_.push_back(client_event{peer_channel_event{s.torrent, p, c, true}});
+    peer_of_connection_[c->value] = p.value;
+    out_.push_back(client_event{peer_channel_event{s.torrent, p, *c, s.offerer}});
   } else {
-    // We answered: dial through the session, which sends the handshake first.
-    session_.add_peer(s.torrent, channel_endpoint(p), now);
+    close_peer(p, "torrent removed");
   }
   pump(now);
 }
@@ -238,7 +234,6 @@ void client::channel_data(peer_handle p, byte_view data, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
   if (it->second.connection) session_.bytes_received(*it->second.connection, data, now);
-  else it->second.early.insert(it->second.early.end(), data.begin(), data.end());
   pump(now);
 }
 
@@ -412,23 +407,9 @@ void client::pump(time_point now) {
       if (it != peer_of_connection_.end()) close_peer(peer_handle{it->second}, std::move(c->reason));
     }
     while (auto c = session_.poll_connect()) {
+      // An address (from ut_pex): the facade has no transport to dial one with.
       progress = true;
-      const auto p = peer_of_endpoint(c->remote);
-      auto it = p ? peers_.find(p->value) : peers_.end();
-      if (it == peers_.end() || !it->second.open || it->second.connection) {
-        session_.connection_closed(c->connection, now);  // a channel that is gone (redial)
-        continue;
-      }
-      peer_state& s = it->second;
-      s.connection = c->connection;
-      peer_of_connection_[c->connection.value] = p->value;
-      out_.push_back(client_event{peer_channel_event{s.torrent, *p, c->connection, false}});
-      session_.connection_opened(c->connection, now);
-      if (!s.early.empty()) {
-        byte_buffer early = std::move(s.early);
-        s.early.clear();
-        session_.bytes_received(c->connection, early, now);
-      }
+      session_.connection_closed(c->connection, now);
     }
     while (auto e = session_.poll_event()) {
       progress = true;
