@@ -372,6 +372,11 @@ void client::route_event(session_event e, time_point now) {
     }
   } else if (auto* m = std::get_if<metadata_received_event>(&e)) {
     update_tracker_stats(m->torrent);
+  } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
+    // A peer that failed before its handshake named a torrent (garbage instead of a
+    // handshake): the data channel it came through was for one.
+    if (auto c = peer_of_connection_.find(w->connection.value); c != peer_of_connection_.end())
+      if (auto p = peers_.find(c->second); p != peers_.end()) w->torrent = p->second.torrent;
   }
   out_.push_back(client_event{std::move(e)});
 }
@@ -401,6 +406,12 @@ void client::pump(time_point now) {
       else
         out_.push_back(client_out::send{peer_handle{it->second}, std::move(t->data)});
     }
+    // Events before closes: a warning about a connection the session closes is routed
+    // while its channel (and so its torrent) is still known.
+    while (auto e = session_.poll_event()) {
+      progress = true;
+      route_event(std::move(*e), now);
+    }
     while (auto c = session_.poll_close()) {
       progress = true;
       auto it = peer_of_connection_.find(c->connection.value);
@@ -410,10 +421,6 @@ void client::pump(time_point now) {
       // An address (from ut_pex): the facade has no transport to dial one with.
       progress = true;
       session_.connection_closed(c->connection, now);
-    }
-    while (auto e = session_.poll_event()) {
-      progress = true;
-      route_event(std::move(*e), now);
     }
   }
 }
