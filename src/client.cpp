@@ -9,7 +9,9 @@ namespace wt {
 namespace {
 
 // A data channel's stand-in address for the session: fd77:7400::<peer>, port 1. Unique per
-// peer connection, so the session never takes two channels for one peer address.
+// peer connection, so the session never takes two channels for one peer address. Not an
+// address anyone can dial: the session is told so (dialable::no), so it never redials it
+// nor passes it on through ut_pex.
 wire::endpoint channel_endpoint(peer_handle p) {
   std::array<std::uint8_t, 16> a{};
   a[0] = 0xfd;
@@ -20,13 +22,6 @@ wire::endpoint channel_endpoint(peer_handle p) {
   a[14] = static_cast<std::uint8_t>(p.value >> 8);
   a[15] = static_cast<std::uint8_t>(p.value);
   return wire::make_endpoint_v6(a, 1);
-}
-
-std::optional<peer_handle> peer_of_endpoint(const wire::endpoint& e) {
-  const auto& a = e.address;
-  if (!e.v6 || e.port != 1 || a[0] != 0xfd || a[1] != 0x77 || a[2] != 0x74) return std::nullopt;
-  return peer_handle{std::uint32_t{a[12]} << 24 | std::uint32_t{a[13]} << 16 |
-                     std::uint32_t{a[14]} << 8 | std::uint32_t{a[15]}};
 }
 
 client_settings adjusted(client_settings s) {
@@ -148,7 +143,7 @@ void client::remove_torrent(torrent_id t, time_point now) {
 std::optional<peer_handle> client::attach_channel(torrent_id t, time_point now) {
   if (!torrents_.contains(t)) return std::nullopt;
   const peer_handle p{next_peer_++};
-  peers_[p.value].torrent = t;  // neither offerer nor tracker answer: dials once open
+  peers_[p.value].torrent = t;  // neither offerer nor tracker answer: ours once open
   pump(now);
   return p;
 }
@@ -262,15 +257,16 @@ void client::channel_opened(peer_handle p, time_point now) {
   if (it == peers_.end() || it->second.open) return;
   peer_state& s = it->second;
   s.open = true;
-  if (s.offerer) {
-    // The peer answered our offer: it dials (sends the handshake), we accept.
-    const connection_id c = session_.accept_connection(channel_endpoint(p), now);
+  // The peer answered our offer: it dials (sends the handshake), we accept. Otherwise we
+  // answered (or the page connected the channel): we send the handshake first.
+  const auto c = s.offerer ? session_.accept_connection(channel_endpoint(p), now, dialable::no)
+                           : session_.open_connection(s.torrent, channel_endpoint(p), now, dialable::no);
+  if (c) {
     s.connection = c;
-    peer_of_connection_[c.value] = p.value;
-    out_.push_back(client_event{peer_channel_event{s.torrent, p, c, true}});
+    peer_of_connection_[c->value] = p.value;
+    out_.push_back(client_event{peer_channel_event{s.torrent, p, *c, s.offerer}});
   } else {
-    // We answered: dial through the session, which sends the handshake first.
-    session_.add_peer(s.torrent, channel_endpoint(p), now);
+    close_peer(p, "torrent removed");
   }
   pump(now);
 }
@@ -279,7 +275,6 @@ void client::channel_data(peer_handle p, byte_view data, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
   if (it->second.connection) session_.bytes_received(*it->second.connection, data, now);
-  else it->second.early.insert(it->second.early.end(), data.begin(), data.end());
   pump(now);
 }
 
@@ -418,6 +413,11 @@ void client::route_event(session_event e, time_point now) {
     }
   } else if (auto* m = std::get_if<metadata_received_event>(&e)) {
     update_tracker_stats(m->torrent);
+  } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
+    // A peer that failed before its handshake named a torrent (garbage instead of a
+    // handshake): the data channel it came through was for one.
+    if (auto c = peer_of_connection_.find(w->connection.value); c != peer_of_connection_.end())
+      if (auto p = peers_.find(c->second); p != peers_.end()) w->torrent = p->second.torrent;
   }
   out_.push_back(client_event{std::move(e)});
 }
@@ -447,33 +447,21 @@ void client::pump(time_point now) {
       else
         out_.push_back(client_out::send{peer_handle{it->second}, std::move(t->data)});
     }
+    // Events before closes: a warning about a connection the session closes is routed
+    // while its channel (and so its torrent) is still known.
+    while (auto e = session_.poll_event()) {
+      progress = true;
+      route_event(std::move(*e), now);
+    }
     while (auto c = session_.poll_close()) {
       progress = true;
       auto it = peer_of_connection_.find(c->connection.value);
       if (it != peer_of_connection_.end()) close_peer(peer_handle{it->second}, std::move(c->reason));
     }
     while (auto c = session_.poll_connect()) {
+      // An address (from ut_pex): the facade has no transport to dial one with.
       progress = true;
-      const auto p = peer_of_endpoint(c->remote);
-      auto it = p ? peers_.find(p->value) : peers_.end();
-      if (it == peers_.end() || !it->second.open || it->second.connection) {
-        session_.connection_closed(c->connection, now);  // a channel that is gone (redial)
-        continue;
-      }
-      peer_state& s = it->second;
-      s.connection = c->connection;
-      peer_of_connection_[c->connection.value] = p->value;
-      out_.push_back(client_event{peer_channel_event{s.torrent, *p, c->connection, false}});
-      session_.connection_opened(c->connection, now);
-      if (!s.early.empty()) {
-        byte_buffer early = std::move(s.early);
-        s.early.clear();
-        session_.bytes_received(c->connection, early, now);
-      }
-    }
-    while (auto e = session_.poll_event()) {
-      progress = true;
-      route_event(std::move(*e), now);
+      session_.connection_closed(c->connection, now);
     }
   }
 }

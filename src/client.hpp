@@ -10,9 +10,9 @@
 //     and replies with answer_created();
 //   - the tracker matches an answer to our offer -> the host applies it (set_answer);
 //   - a data channel opens (channel_opened) -> the session gets a connection through
-//     the same handshake path as any other transport: the answering side dials
-//     (add_peer -> connect request -> connection_opened, it sends the handshake first), the
-//     offering side accepts (accept_connection, it waits for the handshake);
+//     the same handshake path as any other transport: the answering side opens it as
+//     ours (open_connection, it sends the handshake first), the offering side accepts
+//     (accept_connection, it waits for the handshake); neither is dialable again;
 //   - the session finishes a torrent -> "completed" to its trackers; removed or paused ->
 //     "stopped"; resumed -> "started" again.
 // Storage is memory_storage inside the facade (the host never sees storage requests).
@@ -136,8 +136,8 @@ class client {
 
   // A data channel the host connected itself (custom signalling; torrent.addPeer in the
   // JS API). Report channel_opened / channel_data / channel_closed / channel_sent for
-  // the returned handle like for any other. Once open, the session dials through it
-  // and sends the handshake first (both ends of such a channel may do so). Nullopt for
+  // the returned handle like for any other. Once open, the session takes it as a connection
+  // of ours and sends the handshake first (both ends of such a channel may do so). Nullopt for
   // an unknown torrent.
   std::optional<peer_handle> attach_channel(torrent_id t, time_point now);
 
@@ -195,7 +195,6 @@ class client {
     // answerer: the tracker reply waits for answer_created
     std::string url;
     ws_tracker::id20 remote_peer_id{};
-    byte_buffer early;  // data received before the session had a connection
   };
   struct torrent_state {
     ws_tracker::id20 info_hash{};

@@ -7,6 +7,7 @@ namespace wt {
 using namespace session_detail;
 
 std::optional<wire::endpoint> listen_endpoint(const peer_connection& p) {
+  if (!p.is_dialable) return std::nullopt;
   if (p.outgoing) return p.remote;
   if (!p.ext || !p.ext->listen_port || *p.ext->listen_port == 0) return std::nullopt;
   wire::endpoint e = p.remote;

@@ -449,7 +449,7 @@ bool session::send_extension_message(connection_id c, std::uint32_t extension, b
   return true;
 }
 
-connection_id session::accept_connection(const wire::endpoint& remote, time_point now) {
+connection_id session::accept_connection(const wire::endpoint& remote, time_point now, dialable d) {
   auto& s = *impl_;
   s.now = std::max(s.now, now);
   const connection_id c{s.next_connection++};
@@ -457,7 +457,32 @@ connection_id session::accept_connection(const wire::endpoint& remote, time_poin
   p.id = c;
   p.remote = remote;
   p.open = true;
+  p.is_dialable = d == dialable::yes;
   p.connected_at = p.last_received = p.last_sent = s.now;
+  return c;
+}
+
+std::optional<connection_id> session::open_connection(torrent_id id, const wire::endpoint& remote,
+                                                      time_point now, dialable d) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return std::nullopt;
+  std::uint32_t connected = 0;
+  for (const auto& [cid, other] : t->peers)
+    if (!other.dead) ++connected;
+  const connection_id c{s.next_connection++};
+  peer_connection& p = t->peers[c.value];
+  p.id = c;
+  p.remote = remote;
+  p.outgoing = true;
+  p.open = true;
+  p.is_dialable = d == dialable::yes;
+  p.connected_at = p.last_received = p.last_sent = s.now;
+  s.owner[c.value] = t->id.value;
+  if (connected >= s.settings.max_connections_per_torrent) s.close_peer(t, p, errc::ok, "too many connections", true);
+  else s.send_handshake(*t, p);
+  s.collect_garbage();
   return c;
 }
 

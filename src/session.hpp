@@ -226,6 +226,11 @@ using session_event =
                  extension_handshake_event, extension_message_event, read_completed_event,
                  stats_event>;
 
+// Whether a connection's remote is an address the host can connect to. A WebRTC data
+// channel has none (the host names it with a stand-in address): such a peer is never
+// redialled after it closes, nor passed on to other peers through ut_pex.
+enum class dialable : bool { no, yes };
+
 struct add_torrent_params {
   bool seed = false;  // storage already holds every piece (the host wrote it)
 };
@@ -348,7 +353,14 @@ class session {
 
   // --- connections --------------------------------------------------------------
   // An incoming connection (its torrent is learnt from the handshake).
-  connection_id accept_connection(const wire::endpoint& remote, time_point now);
+  connection_id accept_connection(const wire::endpoint& remote, time_point now,
+                                  dialable d = dialable::yes);
+  // A connection to a peer of torrent `t` that the host opened without poll_connect()
+  // asking for it (a WebRTC data channel it answered): we send the handshake first, as
+  // on a connection we dialled. Closed at once ("too many connections") when the
+  // torrent has no room; nullopt for an unknown torrent.
+  std::optional<connection_id> open_connection(torrent_id t, const wire::endpoint& remote,
+                                               time_point now, dialable d = dialable::yes);
   // A connection asked for by poll_connect() is open.
   void connection_opened(connection_id c, time_point now);
   void bytes_received(connection_id c, byte_view data, time_point now);

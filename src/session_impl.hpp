@@ -70,6 +70,7 @@ struct peer_connection {
   bool open = false;  // the transport is up (outgoing: after connection_opened)
   bool dead = false;  // closed; erased at the end of the current call
   bool no_retry = false;  // do not reconnect after this connection closes
+  bool is_dialable = true;  // `remote` is an address to connect to (see wt::dialable)
   bool handshake_sent = false;
   bool handshake_done = false;
   wire::handshake_reader hs_reader;
@@ -373,7 +374,8 @@ struct session::impl {
 };
 
 // Where a connected peer accepts connections: the address we connected to, or for
-// an incoming connection its address with the port from its extension handshake.
+// an incoming connection its address with the port from its extension handshake;
+// nowhere for a connection whose remote is not dialable.
 std::optional<wire::endpoint> listen_endpoint(const peer_connection& p);
 
 // The extension plugins (extensions.cpp).

@@ -386,3 +386,61 @@ TEST_CASE("[client] pause announces stopped and closes the torrent's peers; resu
   CHECK_FALSE(lc.pause_torrent(torrent_id{999}, n.now));
   CHECK_FALSE(lc.resume_torrent(torrent_id{999}, n.now));
 }
+
+TEST_CASE("[client] a peer that sends garbage on its channel: a warning for the torrent, the channel closed", "[client]") {
+  client_settings s;
+  s.default_trackers = {tracker_url};
+  client c(s);
+  time_point now{std::chrono::seconds(1)};
+  const auto t = c.add_torrent(make_torrent(random_bytes(40000, 2), {}), std::nullopt, now);
+  REQUIRE(t);
+  c.socket_opened(tracker_url, now);
+  std::string announce;
+  while (auto o = c.poll()) {
+    if (auto* x = std::get_if<client_out::create_offer>(&*o)) c.offer_created(x->peer, "offer sdp", now);
+    else if (auto* text = std::get_if<client_out::send_text>(&*o)) announce = text->text;
+  }
+  const json sent = json::parse(announce);
+  REQUIRE(sent["offers"].size() == 5);
+  const std::string remote_id(20, 'h');
+
+  // The hostile peer's channel, either way round.
+  std::optional<peer_handle> channel;
+  SECTION("it answered our offer: it should send the handshake first") {
+    c.text_received(tracker_url, json{{"action", "announce"}, {"answer", {{"type", "answer"}, {"sdp", "answer sdp"}}},
+                                      {"offer_id", sent["offers"][0]["offer_id"]}, {"peer_id", remote_id},
+                                      {"info_hash", sent["info_hash"]}}.dump(), now);
+    while (auto o = c.poll())
+      if (auto* x = std::get_if<client_out::set_answer>(&*o)) channel = x->peer;
+  }
+  SECTION("we answered its offer: our handshake goes first") {
+    c.text_received(tracker_url, json{{"action", "announce"}, {"offer", {{"type", "offer"}, {"sdp", "its offer"}}},
+                                      {"offer_id", std::string(20, 'o')}, {"peer_id", remote_id},
+                                      {"info_hash", sent["info_hash"]}}.dump(), now);
+    while (auto o = c.poll())
+      if (auto* x = std::get_if<client_out::create_answer>(&*o)) channel = x->peer;
+    REQUIRE(channel);
+    c.answer_created(*channel, "answer sdp", now);
+    while (c.poll()) {}
+  }
+  REQUIRE(channel);
+  c.channel_opened(*channel, now);
+  while (c.poll()) {}
+  const std::size_t peers_before = c.open_peers();  // this channel and our pending offers
+  const std::string garbage = "GET / HTTP/1.1\r\nHost: tracker.test\r\n\r\n";
+  c.channel_data(*channel, byte_view(reinterpret_cast<const std::uint8_t*>(garbage.data()), garbage.size()), now);
+  std::vector<warning_event> warnings;
+  bool closed = false;
+  while (auto o = c.poll()) {
+    if (auto* x = std::get_if<client_out::close_peer>(&*o)) closed = closed || x->peer == *channel;
+    if (auto* e = std::get_if<client_event>(&*o))
+      if (auto* se = std::get_if<session_event>(e))
+        if (auto* w = std::get_if<warning_event>(se)) warnings.push_back(*w);
+  }
+  CHECK(closed);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].torrent == *t);  // not torrent 0: the channel was for this torrent
+  CHECK(warnings[0].code != errc::ok);
+  CHECK(warnings[0].message.find("bad handshake") != std::string::npos);
+  CHECK(c.open_peers() == peers_before - 1);
+}

@@ -781,3 +781,114 @@ TEST_CASE("[session] an explicit peer id goes into handshakes", "[session]") {
   // The rest of what the seed drives does not change with it.
   CHECK(session(settings()).peer_id() != id);
 }
+
+TEST_CASE("[session] a peer whose remote is not dialable is never redialled nor passed on through ut_pex", "[session]") {
+  // WebRTC data channels have no address: the client facade names each with a stand-in
+  // address and says it is not dialable. Peers: `accepted` and `opened` are such channels
+  // (both name a listen port in their extension handshake, as any client may); `dialable`
+  // is an ordinary incoming connection; `listener` is one too, and receives our ut_pex.
+  const byte_buffer content(50000, 3);
+  input_file file{"d.bin", content};
+  create_options o;
+  o.name = "d.bin";
+  o.piece_length = 16384;
+  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&file, 1), o));
+  REQUIRE(m);
+  session s(settings());
+  time_point now{};
+  const auto t = s.add_torrent(*m, {}, now);  // a leecher: it would redial closed peers
+  REQUIRE(t);
+  CHECK_FALSE(s.open_connection(torrent_id{99}, wire::make_endpoint_v4({9, 9, 9, 9}, 1), now, dialable::no));
+
+  const auto stand_in = [](std::uint8_t n) {
+    std::array<std::uint8_t, 16> a{0xfd, 0x77, 0x74};
+    a[15] = n;
+    return wire::make_endpoint_v6(a, 1);
+  };
+  std::map<std::uint32_t, byte_buffer> sent;  // what the session sent, per connection
+  const auto drain = [&] {
+    while (auto tx = s.poll_transmit()) {
+      auto& out = sent[tx->connection.value];
+      out.insert(out.end(), tx->data.begin(), tx->data.end());
+    }
+    while (s.poll_event()) {}
+    while (s.poll_close()) {}
+  };
+  const auto greet = [&](connection_id c, std::uint8_t who, std::uint16_t listen_port) {
+    byte_buffer in;
+    wire::peer_id id{};
+    id.fill(who);
+    wire::encode_to(wire::make_handshake(m->info_hash, id, {true, true, false}), in);
+    wire::extension_handshake h;
+    h.m[std::string(wire::ut_pex_name)] = 1;
+    h.listen_port = listen_port;
+    wire::encode_to(wire::extended{0, wire::encode_extension_handshake(h)}, in);
+    s.bytes_received(c, in, now);
+    drain();
+  };
+
+  const auto accepted = s.accept_connection(stand_in(1), now, dialable::no);
+  greet(accepted, 'a', 6881);
+  const auto opened = s.open_connection(*t, stand_in(2), now, dialable::no);
+  REQUIRE(opened);
+  drain();
+  // Opened by the host for us: our handshake goes first, as on a connection we dialled.
+  REQUIRE(sent[opened->value].size() >= wire::handshake_size);
+  greet(*opened, 'o', 6882);
+  const auto dialable_peer = s.accept_connection(wire::make_endpoint_v4({10, 0, 0, 3}, 40000), now);
+  greet(dialable_peer, 'd', 6883);
+  const auto listener = s.accept_connection(wire::make_endpoint_v4({10, 0, 0, 4}, 40001), now);
+  greet(listener, 'l', 6884);
+  REQUIRE(s.peers(*t).size() == 4);
+
+  const auto run = [&](duration d) {
+    for (const time_point end = now + d; now < end;) {
+      now = std::min(end, s.next_deadline().value_or(end));
+      s.on_timer(now);
+      drain();
+    }
+  };
+  run(2s);  // ut_pex goes out at the first tick after the extension handshake
+
+  // What `listener` was told: only the dialable peer, at its listen port.
+  std::vector<wire::endpoint> passed_on;
+  {
+    const byte_buffer& stream = sent[listener.value];
+    wire::handshake_reader hr;
+    auto hs = hr.feed(stream);
+    REQUIRE(hs);
+    wire::message_reader reader;
+    reader.feed(byte_view(stream).subspan(hs->consumed));
+    while (true) {
+      auto msg = reader.next();
+      REQUIRE(msg);
+      if (!*msg) break;
+      const auto* ext = std::get_if<wire::extended>(&**msg);
+      if (!ext || ext->id != 1) continue;
+      auto pex = wire::decode_pex_message(ext->payload);
+      REQUIRE(pex);
+      for (const auto& a : pex->added) passed_on.push_back(a.peer);
+    }
+  }
+  CHECK(passed_on == std::vector<wire::endpoint>{wire::make_endpoint_v4({10, 0, 0, 3}, 6883)});
+
+  // Every peer goes; only the dialable one is dialled again.
+  for (auto c : {accepted, *opened, dialable_peer, listener}) s.connection_closed(c, now);
+  drain();
+  std::vector<wire::endpoint> dialled;
+  for (const time_point end = now + 10min; now < end;) {
+    now = std::min(end, s.next_deadline().value_or(end));
+    s.on_timer(now);
+    while (auto c = s.poll_connect()) {
+      dialled.push_back(c->remote);
+      s.connection_closed(c->connection, now);  // unreachable: retried with backoff
+    }
+    drain();
+  }
+  REQUIRE_FALSE(dialled.empty());
+  for (const auto& e : dialled) {
+    CHECK(e != stand_in(1));
+    CHECK(e != stand_in(2));
+    CHECK(e.address[0] == 10);
+  }
+}
