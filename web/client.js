@@ -278,6 +278,9 @@ export function makeClientClass (internals) {
 
     // The selected pieces are all verified (again, after a later select()).
     _onDone () {
+      // Events are dispatched after the calls of the same tick: a deselect-all followed
+      // at once by a select is not "done".
+      if (this._stats()?.finished === false) return
       this._done = true
       this.emit('done')
     }

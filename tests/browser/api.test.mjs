@@ -239,3 +239,68 @@ test('a custom BEP 10 extension talks to the same extension in WebTorrent', { ti
   assert.deepEqual(b.errors, [])
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })
+
+// Selection, critical pieces, pause/resume and the client options, between two pages
+// through the tracker (resume reconnects through it).
+test('deselect/select/critical choose the pieces; pause stops, resume finishes; peerId and uploadLimit', { timeout: 120_000 }, async () => {
+  const a = await h.newPage('/tests/browser/pages/client.html')
+  const b = await h.newPage('/tests/browser/pages/client.html')
+  const peerId = '2d5854303030312d' + '61'.repeat(12) // "-XT0001-aaaaaaaaaaaa"
+  const seeded = await a.evaluate(async ({ trackerURL, peerId }) => {
+    const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
+    const data = new Uint8Array(4 * 1024 * 1024)
+    for (let o = 0; o < data.length; o += 65536) crypto.getRandomValues(data.subarray(o, o + 65536))
+    window.client = new window.WasmTorrent({ peerId, uploadLimit: 500_000, tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+    const torrent = await window.client.seedAsync(new File([data], 'r.bin'))
+    return { magnet: torrent.magnetURI, sha256: hex(await crypto.subtle.digest('SHA-256', data)), peerId: window.client.peerId }
+  }, { trackerURL, peerId })
+  assert.equal(seeded.peerId, peerId)
+
+  const partial = await b.evaluate(async ({ magnet, trackerURL }) => {
+    window.client = new window.WasmTorrent({ maxConns: 10, tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+    const t = window.client.add(magnet)
+    window.torrent = t
+    window.verified = []
+    t.on('verified', p => window.verified.push(p))
+    const wirePeerId = new Promise(resolve => t.once('wire', w => resolve(w.peerId)))
+    await new Promise(resolve => t.once('ready', resolve))
+    const n = t.pieceCount
+    t.deselect(0, n - 1)
+    t.select(0, 7)
+    t.critical(n - 2, n - 1)
+    await new Promise(resolve => t.once('done', resolve))
+    return { n, states: Array.from(t.pieceStates()), verified: window.verified.slice(), progress: t.progress, done: t.done, wirePeerId: await wirePeerId }
+  }, { magnet: seeded.magnet, trackerURL })
+  const { n, states } = partial
+  const wanted = p => p <= 7 || p >= n - 2
+  assert.ok(states.every((s, p) => wanted(p) ? s === 3 : s === 0), `states: ${states.join('')}`)
+  assert.deepEqual(partial.verified.slice(0, 2).sort((x, y) => x - y), [n - 2, n - 1], 'critical pieces first')
+  assert.equal(partial.progress, 1, 'progress of the selection')
+  assert.equal(partial.done, true)
+  assert.equal(partial.wirePeerId, peerId)
+
+  // Select everything and pause at once: nothing moves; resume finishes the torrent.
+  const paused = await b.evaluate(async () => {
+    const t = window.torrent
+    t.select(0, t.pieceCount - 1)
+    t.pause()
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    const before = t.downloaded
+    const peers = t.numPeers
+    await new Promise(resolve => setTimeout(resolve, 2000))
+    return { paused: t.paused, peers, moved: t.downloaded - before, done: t.done }
+  })
+  assert.deepEqual(paused, { paused: true, peers: 0, moved: 0, done: false })
+  const finished = await b.evaluate(async () => {
+    const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
+    const t = window.torrent
+    const done = new Promise(resolve => t.once('done', resolve))
+    t.resume()
+    await done
+    return { paused: t.paused, sha256: hex(await crypto.subtle.digest('SHA-256', await t.files[0].arrayBuffer())) }
+  })
+  assert.equal(finished.paused, false)
+  assert.equal(finished.sha256, seeded.sha256)
+  for (const p of [a, b]) await p.evaluate(() => window.client.destroy())
+  for (const p of [a, b]) assert.deepEqual(p.errors, [])
+})
