@@ -257,10 +257,11 @@ void client::channel_opened(peer_handle p, time_point now) {
   if (it == peers_.end() || it->second.open) return;
   peer_state& s = it->second;
   s.open = true;
-  // The peer answered our offer: it dials (sends the handshake), we accept. Otherwise we
-  // answered (or the page connected the channel): we send the handshake first.
-  const auto c = s.offerer ? session_.accept_connection(channel_endpoint(p), now, dialable::no)
-                           : session_.open_connection(s.torrent, channel_endpoint(p), now, dialable::no);
+  // We answered its offer: it sends the handshake first, we accept and reply (see the
+  // header: an answering side's first message may be lost). Otherwise we offered (or the
+  // page connected the channel): we send the handshake first.
+  const auto c = s.answerer ? session_.accept_connection(channel_endpoint(p), now, dialable::no)
+                            : session_.open_connection(s.torrent, channel_endpoint(p), now, dialable::no);
   if (c) {
     s.connection = c;
     peer_of_connection_[c->value] = p.value;
@@ -377,6 +378,7 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
     s.url = offer->url;
     s.remote_peer_id = offer->peer_id;
     s.offer_id = offer->offer_id;
+    s.answerer = true;
     out_.push_back(client_out::create_answer{p, std::move(offer->sdp)});
   } else if (auto* answer = std::get_if<answer_received>(&o)) {
     for (const auto& [id, s] : peers_) {
