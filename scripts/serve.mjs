@@ -9,8 +9,8 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import Server from 'bittorrent-tracker/server'
 import { testMedia } from './media.mjs'
+import { startTracker } from './tracker.mjs'
 
 const root = normalize(fileURLToPath(new URL('../', import.meta.url)))
 const types = {
@@ -24,16 +24,11 @@ const types = {
 }
 
 export async function startDemo ({ port = 8000, host = '127.0.0.1', seedDemo = false } = {}) {
-  const tracker = new Server({
-    udp: false, http: false, ws: true, stats: false,
-    // WebSocket clients re-announce every interval / 5: 10 s, so that a tab that missed
-    // its peers finds them again quickly (a public tracker would use minutes).
-    interval: 50_000
-  })
-  tracker.on('error', err => console.error('[tracker]', err.message))
-  tracker.on('warning', err => console.error('[tracker]', err.message))
-  await new Promise(resolve => tracker.listen(0, host, resolve))
-  const trackerURL = `ws://${host}:${tracker.http.address().port}`
+  // Re-announces every 10 s (see tracker.mjs): a tab that missed its peers finds them
+  // again quickly (a public tracker would use minutes).
+  const tracker = await startTracker({ host, log: (...args) => console.error('[tracker]', ...args) })
+  tracker.server.on('warning', err => console.error('[tracker]', err.message))
+  const trackerURL = tracker.url
   const config = { announce: [trackerURL], rtcConfig: { iceServers: [] } }
   // Served at the root so that the worker's scope covers every page.
   const files = { '/wasmtorrent-sw.js': join(root, 'dist', 'wasmtorrent-sw.js') }
@@ -71,7 +66,7 @@ export async function startDemo ({ port = 8000, host = '127.0.0.1', seedDemo = f
     close: () => Promise.all([
       seeder?.close(),
       new Promise(resolve => { server.closeAllConnections(); server.close(resolve) }),
-      new Promise(resolve => tracker.close(resolve))
+      tracker.close()
     ])
   }
 }

@@ -4,22 +4,21 @@
 // Runs inside tests/browser/run.sh's network namespace (loopback only).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import Server from 'bittorrent-tracker/server'
 import { startHarness } from './harness.mjs'
 import { acceptAnswer, answerChannel, offerChannel } from './signal.mjs'
+import { startTracker } from '../../scripts/tracker.mjs'
 
 let h
 let tracker
 let trackerURL
 before(async () => {
-  tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: 50_000 })
-  await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
-  trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
+  tracker = await startTracker()
+  trackerURL = tracker.url
   h = await startHarness()
 })
 after(async () => {
   await h?.close()
-  await new Promise(resolve => tracker ? tracker.close(resolve) : resolve())
+  await tracker?.close()
 })
 
 const MiB = 1024 * 1024

@@ -3,12 +3,8 @@
 // WebRTC data channels. Runs inside tests/browser/run.sh's network namespace (loopback only).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import Server from 'bittorrent-tracker/server'
 import { startHarness } from './harness.mjs'
-
-// WebSocket clients re-announce every interval / 5 (10 s here instead of 2 min), so a
-// first WebRTC connection attempt that fails is retried within the test's time.
-const reannounceMs = 50_000
+import { startTracker } from '../../scripts/tracker.mjs'
 
 const MiB = 1024 * 1024
 const size = Number(process.env.WT_E2E_MIB || 64) * MiB // the issue's size; WT_E2E_MIB=4 for a quick run
@@ -17,15 +13,13 @@ let h
 let tracker
 let trackerURL
 before(async () => {
-  tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: reannounceMs })
-  tracker.on('error', err => console.error('tracker error', err))
-  await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
-  trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
+  tracker = await startTracker()
+  trackerURL = tracker.url
   h = await startHarness()
 })
 after(async () => {
   await h?.close()
-  await new Promise(resolve => tracker ? tracker.close(resolve) : resolve())
+  await tracker?.close()
 })
 
 // In page A: seed `size` random bytes; returns the magnet and the SHA-256 of the bytes.

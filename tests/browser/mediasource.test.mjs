@@ -5,10 +5,10 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import Server from 'bittorrent-tracker/server'
 import { chromium } from 'playwright-core'
 import { chromiumArgs, newContext, startHarness } from './harness.mjs'
 import { testMedia } from '../../scripts/media.mjs'
+import { startTracker } from '../../scripts/tracker.mjs'
 
 const playable = ['webm', 'fmp4', 'webm-live', 'fmp4-mfra']
 const media = {}
@@ -24,9 +24,8 @@ before(async () => {
   // Unplayable: not a media file at all, and a WebM cut off in its Tracks element.
   media.garbage = new Uint8Array(300_000).map((_, i) => (i * 2654435761) >>> 24)
   media.truncated = media.webm.subarray(0, 300)
-  tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: 50_000 })
-  await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
-  trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
+  tracker = await startTracker()
+  trackerURL = tracker.url
   const routes = {}
   for (const [name, bytes] of Object.entries(media)) {
     routes[`/media/${name}`] = (req, res) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(bytes)
@@ -46,7 +45,7 @@ before(async () => {
 after(async () => {
   await limitedBrowser?.close()
   await h?.close()
-  await new Promise(resolve => tracker ? tracker.close(resolve) : resolve())
+  await tracker?.close()
 })
 
 // Page A: seeds each file as its own torrent (small pieces, so that playback starts before

@@ -1,35 +1,17 @@
 // Bad input and outages, in real pages: a tracker that answers garbage yields `warning`
 // events and no exception in the page; a tracker that goes away and comes back on the same
 // port is reconnected to, and the download completes; peers that send garbage over their
-// data channels are dropped with a `warning` on the torrent while a good peer serves it. Runs inside tests/browser/run.sh's
-// network namespace (loopback only).
+// data channels are dropped with a `warning` on the torrent while a good peer serves it.
+// Runs inside tests/browser/run.sh's network namespace (loopback only).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { WebSocketServer } from 'ws'
-import Server from 'bittorrent-tracker/server'
 import { startHarness } from './harness.mjs'
-
-// WebSocket clients re-announce every interval / 5 (10 s here instead of 2 min), so a
-// first WebRTC connection attempt that fails is retried within the test's time.
-const reannounceMs = 50_000
+import { startTracker } from '../../scripts/tracker.mjs'
 
 let h
 before(async () => { h = await startHarness() })
 after(async () => { await h?.close() })
-
-async function startTracker (port = 0) {
-  const tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: reannounceMs })
-  tracker.on('error', err => console.error('tracker error', err))
-  await new Promise(resolve => tracker.listen(port, '127.0.0.1', resolve))
-  tracker.sockets = new Set()
-  tracker.http.on('connection', socket => tracker.sockets.add(socket))
-  return { tracker, url: `ws://127.0.0.1:${tracker.http.address().port}`, port: tracker.http.address().port }
-}
-// Closes the server and drops its connections (its close() leaves open WebSockets alone).
-function stop (tracker) {
-  for (const socket of tracker.sockets) socket.destroy()
-  return new Promise(resolve => tracker.close(resolve))
-}
 
 test('a tracker that sends garbage produces warnings, never an exception in the page', { timeout: 60_000 }, async () => {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
@@ -56,7 +38,8 @@ test('a tracker that sends garbage produces warnings, never an exception in the 
 })
 
 test('the tracker restarts: both peers reconnect and the download completes', { timeout: 120_000 }, async () => {
-  let { tracker, url, port } = await startTracker()
+  let tracker = await startTracker()
+  const { url, port } = tracker
   const a = await h.newPage('/tests/browser/pages/client.html')
   const b = await h.newPage('/tests/browser/pages/client.html')
   const magnet = await a.evaluate(async url => {
@@ -68,9 +51,9 @@ test('the tracker restarts: both peers reconnect and the download completes', { 
   }, url)
   // The seeder announced; the tracker goes away and comes back empty on the same port.
   await new Promise(resolve => setTimeout(resolve, 500))
-  await stop(tracker)
+  await tracker.close()
   await new Promise(resolve => setTimeout(resolve, 500))
-  ;({ tracker } = await startTracker(port))
+  tracker = await startTracker({ port })
   const got = await b.evaluate(async magnet => {
     const client = new window.WasmTorrent({ tracker: { rtcConfig: { iceServers: [] } } })
     const torrent = client.add(magnet)
@@ -81,7 +64,7 @@ test('the tracker restarts: both peers reconnect and the download completes', { 
   }, magnet)
   assert.equal(got, 1 << 20)
   await a.evaluate(() => window.client.destroy())
-  await stop(tracker)
+  await tracker.close()
   assert.deepEqual(a.errors, [])
   assert.deepEqual(b.errors, [])
 })
@@ -154,7 +137,8 @@ async function hostilePeer ({ trackerURL, infoHash, role }) {
 }
 
 test('peers that send garbage are dropped with a warning; the download from a good peer completes', { timeout: 120_000 }, async () => {
-  const { tracker, url } = await startTracker()
+  const tracker = await startTracker()
+  const url = tracker.url
   const seeder = await h.newPage('/tests/browser/pages/client.html')
   const victim = await h.newPage('/tests/browser/pages/client.html')
   const hostile = await h.newPage('/tests/browser/pages/client.html')
@@ -203,7 +187,7 @@ test('peers that send garbage are dropped with a warning; the download from a go
   assert.equal(got.warnings.torrent.filter(protocolErrors).length, 2, JSON.stringify(got.warnings))
   assert.equal(got.warnings.client.filter(protocolErrors).length, 0, JSON.stringify(got.warnings))
   await seeder.evaluate(() => window.client.destroy())
-  await stop(tracker)
+  await tracker.close()
   for (const p of [seeder, victim, hostile]) assert.deepEqual(p.errors, [], 'no errors in the pages')
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import Server from 'bittorrent-tracker/server'
 import { repoRoot, startHarness } from './harness.mjs'
 import { testMedia } from '../../scripts/media.mjs'
 import { acceptAnswer, answerChannel, offerChannel } from './signal.mjs'
+import { startTracker } from '../../scripts/tracker.mjs'
 
 let h
 let tracker
@@ -18,9 +18,8 @@ let trackerURL
 let webm
 before(async () => {
   webm = await readFile(await testMedia('webm'))
-  tracker = new Server({ udp: false, http: false, ws: true, stats: false, interval: 50_000 })
-  await new Promise(resolve => tracker.listen(0, '127.0.0.1', resolve))
-  trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
+  tracker = await startTracker()
+  trackerURL = tracker.url
   const sw = await readFile(join(repoRoot, 'dist', 'wasmtorrent-sw.js'))
   h = await startHarness({
     routes: {
@@ -32,7 +31,7 @@ before(async () => {
 })
 after(async () => {
   await h?.close()
-  await new Promise(resolve => tracker ? tracker.close(resolve) : resolve())
+  await tracker?.close()
 })
 
 const sha256 = bytes => createHash('sha256').update(bytes).digest('hex')
