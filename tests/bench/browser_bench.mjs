@@ -30,11 +30,12 @@
 // Needs dist/ (npm run build). Must run inside a network namespace that has only loopback.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, networkInterfaces } from 'node:os'
+import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Server from 'bittorrent-tracker/server'
-import { launchBrowser, newContext, repoRoot, startServer } from '../browser/harness.mjs'
+import { launchBrowser, repoRoot, startServer } from '../browser/harness.mjs'
+import { median, notLoopbackOnly, openBenchPage, round, seederAnnounced, withTimeout } from './common.mjs'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
@@ -71,10 +72,8 @@ function fail (message) {
 
 // Outside a loopback-only namespace Chromium would also gather candidates on the other
 // interfaces and send mDNS: refuse rather than leak.
-const interfaces = Object.keys(networkInterfaces())
-if (interfaces.some(name => name !== 'lo')) {
-  fail(`network interfaces ${interfaces.join(', ')}: run inside scripts/loopback.sh (npm run bench -- browser)`)
-}
+const outside = notLoopbackOnly('npm run bench -- browser')
+if (outside) fail(outside)
 
 // The raw channel sends like the client does: its message size and buffer limits, read
 // from web/client.js so that the ceiling follows the client if they change.
@@ -150,42 +149,9 @@ function cpuSnapshot (roots) {
 
 let http, tracker, trackerURL, chromiumVersion
 
-async function withTimeout (promise, ms, onTimeout) {
-  let timer
-  promise.catch(() => {}) // if the timeout wins, this one rejects later when the browser closes
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(async () => reject(new Error(await onTimeout())), ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-// The seeder is in the tracker's swarm, so the leecher's first announce finds it.
-async function seederAnnounced (infoHash) {
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    if (tracker.torrents[infoHash]?.complete > 0) return
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-  throw new Error('the seeder did not announce to the tracker within 10 s')
-}
-
 // A fresh browser with one page in each of two contexts: [sender, receiver].
 async function openPages (browser, path) {
-  return Promise.all([0, 1].map(async () => {
-    const context = await newContext(browser)
-    const page = await context.newPage()
-    page.errors = []
-    page.on('pageerror', err => page.errors.push(String(err)))
-    page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
-    await page.goto(new URL(path, http.url).href)
-    await page.waitForFunction(() => window.benchReady, null, { timeout: 30_000 }).catch(err => {
-      throw new Error(`${path} did not load: ${page.errors.join(' | ') || err.message}`)
-    })
-    return page
-  }))
+  return Promise.all([0, 1].map(() => openBenchPage(browser, http.url, path)))
 }
 
 async function runRep (scenario) {
@@ -208,7 +174,7 @@ async function runRep (scenario) {
       const opts = { lib: scenario.lib, store: scenario.store, trackerURL }
       const seeded = await src.evaluate(o => window.bench.seed(o), opts)
       pieceLength = seeded.pieceLength
-      await seederAnnounced(seeded.infoHash)
+      await seederAnnounced(tracker, seeded.infoHash)
       await dst.evaluate(o => window.bench.prepare(o), opts)
       start = () => dst.evaluate(o => window.bench.add(o), { ...opts, magnet: seeded.magnet })
     }
@@ -258,14 +224,6 @@ async function runRep (scenario) {
 }
 
 // --- summary ----------------------------------------------------------------------------
-
-const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
-
-function median (xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
 
 function summarize (results) {
   const ok = results.filter(r => r.ok)

@@ -21,11 +21,12 @@
 // Needs dist/ (npm run build) and ffmpeg. Must run inside a network namespace that has only loopback.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, networkInterfaces } from 'node:os'
+import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Server from 'bittorrent-tracker/server'
-import { launchBrowser, newContext, repoRoot, startServer } from '../browser/harness.mjs'
+import { launchBrowser, repoRoot, startServer } from '../browser/harness.mjs'
+import { median, notLoopbackOnly, openBenchPage, round, seederAnnounced, withTimeout } from './common.mjs'
 import { testMedia } from '../../scripts/media.mjs'
 
 const log = msg => console.log(`[bench:streaming] ${msg}`)
@@ -52,56 +53,16 @@ function fail (message) {
   process.exit(1)
 }
 
-const interfaces = Object.keys(networkInterfaces())
-if (interfaces.some(name => name !== 'lo')) {
-  fail(`network interfaces ${interfaces.join(', ')}: run inside scripts/loopback.sh (npm run bench -- streaming)`)
-}
+const outside = notLoopbackOnly('npm run bench -- streaming')
+if (outside) fail(outside)
 
-const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
-function median (xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
-
-async function withTimeout (promise, what, page) {
-  let timer
-  promise.catch(() => {})
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(async () => {
-      const status = await page.evaluate(() => window.stream.status()).catch(err => String(err))
-      reject(new Error(`${what} timed out after ${timeoutMs / 1000} s; leecher: ${JSON.stringify(status)}`))
-    }, timeoutMs)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
+// A measured step of a rep, with the leecher's status in the error when it times out.
+const step = (promise, what, page) => withTimeout(promise, timeoutMs, async () => {
+  const status = await page.evaluate(() => window.stream.status()).catch(err => String(err))
+  return `${what} timed out after ${timeoutMs / 1000} s; leecher: ${JSON.stringify(status)}`
+})
 
 let http, tracker, trackerURL, chromiumVersion
-
-async function seederAnnounced (infoHash) {
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    if (tracker.torrents[infoHash]?.complete > 0) return
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-  throw new Error('the seeder did not announce to the tracker within 10 s')
-}
-
-async function openPage (browser, path) {
-  const context = await newContext(browser)
-  const page = await context.newPage()
-  page.errors = []
-  page.on('pageerror', err => page.errors.push(String(err)))
-  page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
-  await page.goto(new URL(path, http.url).href)
-  await page.waitForFunction(() => window.benchReady, null, { timeout: 30_000 }).catch(err => {
-    throw new Error(`${path} did not load: ${page.errors.join(' | ') || err.message}`)
-  })
-  return page
-}
 
 async function runRep (lib) {
   const browser = await launchBrowser()
@@ -109,15 +70,15 @@ async function runRep (lib) {
   let src, dst
   try {
     const path = `/tests/bench/pages/streaming-${lib}.html`
-    src = await openPage(browser, path)
-    dst = await openPage(browser, path)
+    src = await openBenchPage(browser, http.url, path)
+    dst = await openBenchPage(browser, http.url, path)
     const opts = { lib, trackerURL }
     const seeded = await src.evaluate(o => window.stream.seed(o), opts)
-    await seederAnnounced(seeded.infoHash)
+    await seederAnnounced(tracker, seeded.infoHash)
     await dst.evaluate(o => window.stream.prepare(o), opts)
     await dst.evaluate(o => window.stream.add(o), { ...opts, magnet: seeded.magnet })
-    const start = await withTimeout(dst.evaluate(() => window.stream.waitFirstFrame()), 'first frame', dst)
-    const seek = await withTimeout(dst.evaluate(() => window.stream.seek()), 'seek', dst)
+    const start = await step(dst.evaluate(() => window.stream.waitFirstFrame()), 'first frame', dst)
+    const seek = await step(dst.evaluate(() => window.stream.seek()), 'seek', dst)
     const r = (x) => x === undefined ? null : round(x, 1)
     return {
       ok: true,

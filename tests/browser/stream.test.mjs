@@ -58,6 +58,23 @@ async function addWithServer ({ magnet, trackerURL }) {
   return window.file.streamURL
 }
 
+// In the leecher page: streamTo(#video), play, wait for 'playing'; reports the torrent's
+// progress at that moment and whether currentTime advanced over the next `watchMs`.
+async function play ({ mediaSource = false, watchMs = 1000 } = {}) {
+  const video = document.getElementById('video')
+  const playing = new Promise((resolve, reject) => {
+    video.addEventListener('playing', resolve, { once: true })
+    video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
+  })
+  window.file.streamTo(video, { mediaSource })
+  await video.play()
+  await playing
+  const progress = window.torrent.progress
+  const t0 = video.currentTime
+  await new Promise(resolve => setTimeout(resolve, watchMs))
+  return { progress, advanced: video.currentTime > t0, duration: video.duration }
+}
+
 // SHA-256 (hex) of what the worker returns for a Range header, with status and headers.
 async function fetchRange (range) {
   const res = await fetch(window.file.streamURL, { headers: range ? { range } : {} })
@@ -79,19 +96,7 @@ test('service worker: <video> plays a torrent, seeks, and Range requests return 
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/wasmtorrent\/[0-9a-f]{40}\/test\.webm$/)
 
   // Playback through the worker.
-  const played = await b.evaluate(async () => {
-    const video = document.getElementById('video')
-    const playing = new Promise((resolve, reject) => {
-      video.addEventListener('playing', resolve, { once: true })
-      video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
-    })
-    window.file.streamTo(video)
-    await video.play()
-    await playing
-    const t0 = video.currentTime
-    await new Promise(resolve => setTimeout(resolve, 1500))
-    return { advanced: video.currentTime > t0, duration: video.duration, src: video.src }
-  })
+  const played = await b.evaluate(play, { watchMs: 1500 })
   assert.equal(played.advanced, true, 'currentTime advances')
   assert.ok(Math.abs(played.duration - 60) < 1, `duration ${played.duration}`)
 
@@ -241,20 +246,8 @@ test('a corrupting peer: its blocks fail the hash check, it is banned, and only 
 
   // Now the honest seeder: playback and bytes are right.
   await connect(a, 'good', () => a.evaluate(() => window.torrent.addPeer(window.channels.good)))
-  const played = await b.evaluate(async () => {
-    const video = document.getElementById('video')
-    const playing = new Promise((resolve, reject) => {
-      video.addEventListener('playing', resolve, { once: true })
-      video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
-    })
-    window.file.streamTo(video)
-    await video.play()
-    await playing
-    const t0 = video.currentTime
-    await new Promise(resolve => setTimeout(resolve, 1000))
-    return video.currentTime > t0
-  })
-  assert.equal(played, true)
+  const played = await b.evaluate(play)
+  assert.equal(played.advanced, true)
   const whole = await b.evaluate(fetchRange, null)
   assert.equal(whole.sha256, sha256(webm), 'the bytes served are the seeder\'s')
   for (const p of [a, b, evil]) await p.evaluate(() => window.client?.destroy())
@@ -283,22 +276,11 @@ for (const path of ['service worker', 'MediaSource']) {
         window.file = window.torrent.files[0]
       }, { magnet, trackerURL })
     }
-    const start = await b.evaluate(async mediaSource => {
+    await b.evaluate(() => {
       window.verified = []
       window.torrent.on('verified', p => window.verified.push(p))
-      const video = document.getElementById('video')
-      const playing = new Promise((resolve, reject) => {
-        video.addEventListener('playing', resolve, { once: true })
-        video.addEventListener('error', () => reject(new Error('video error ' + video.error?.message)), { once: true })
-      })
-      window.file.streamTo(video, { mediaSource })
-      await video.play()
-      await playing
-      const progress = window.torrent.progress
-      const t0 = video.currentTime
-      await new Promise(resolve => setTimeout(resolve, 1000))
-      return { progress, advanced: video.currentTime > t0 }
-    }, path === 'MediaSource')
+    })
+    const start = await b.evaluate(play, { mediaSource: path === 'MediaSource' })
     assert.ok(start.progress < 0.5, `playing at ${(start.progress * 100).toFixed(1)}%`)
     assert.equal(start.advanced, true)
 
