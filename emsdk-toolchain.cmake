@@ -10,6 +10,23 @@ if(NOT EXISTS "${wt_platform_file}")
 endif()
 include("${wt_platform_file}")
 
+# Debian's Emscripten runs its JS optimizer (acorn-optimizer.js) with the system Node,
+# which finds acorn only through NODE_PATH=/usr/share/nodejs (package node-acorn, a
+# dependency of emscripten). An emsdk ships acorn in its own node_modules. Compiles and
+# links get the variable here, where emcc runs, so no script has to export it, and a
+# shell whose environment was computed before emscripten was installed builds too.
+if(NOT EXISTS "${wt_emscripten_root}/node_modules/acorn")
+  set(wt_node_path "/usr/share/nodejs")
+  if(DEFINED ENV{NODE_PATH} AND NOT "$ENV{NODE_PATH}" STREQUAL "")
+    string(APPEND wt_node_path ":$ENV{NODE_PATH}")
+  endif()
+  set(wt_emcc_env "${CMAKE_COMMAND};-E;env;NODE_PATH=${wt_node_path}")
+  foreach(lang C CXX)
+    set(CMAKE_${lang}_COMPILER_LAUNCHER "${wt_emcc_env}")
+    set(CMAKE_${lang}_LINKER_LAUNCHER "${wt_emcc_env}")
+  endforeach()
+endif()
+
 # Debian's Emscripten 3.1.6 loads .wasm with fetch() whenever fetch exists, which
 # Node 20 has; the tests run under Node without it.
 find_program(WT_NODE node REQUIRED)

@@ -1,9 +1,8 @@
-# Sourced by the scripts: shared paths and the Emscripten quirks of Debian's package.
+# Sourced by the scripts: paths shared by setup, build, tests and benchmarks.
+# Only paths: nothing here may depend on what is installed, because the test command
+# sources this before setup installs anything (a fresh machine has no Emscripten yet).
+# What a tool needs from the installed system is computed where the tool runs: the
+# WebAssembly toolchain file finds Debian's acorn for emcc (emsdk-toolchain.cmake).
 : "${WASMTORRENT_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/wasmtorrent}"
 export WASMTORRENT_CACHE
-export OPENSSL_WASM_DIR="$WASMTORRENT_CACHE/openssl-wasm"
-# Debian's emcc runs its JS optimizer with the system Node, which must find acorn
-# and friends in /usr/share/nodejs.
-if [ -d /usr/share/nodejs ]; then
-  export NODE_PATH="/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}"
-fi
+export OPENSSL_WASM_DIR="${OPENSSL_WASM_DIR:-$WASMTORRENT_CACHE/openssl-wasm}"

@@ -6,7 +6,6 @@
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-source scripts/env.sh
 
 jobs=$(nproc)
 all_stages=(sans_io native sanitize wasm js fuzz browser)
@@ -14,6 +13,9 @@ stages=("${@:-${all_stages[@]}}")
 [ $# -gt 0 ] || stages=("${all_stages[@]}")
 
 bash scripts/setup.sh || { echo "setup failed" >&2; exit 1; }
+# After setup, so that nothing below can rest on a view of the machine taken before it
+# installed anything (env.sh holds only paths; tests/js/setup-order.test.mjs checks that).
+source scripts/env.sh
 
 cmake_build() {  # dir, cmake args...
   local dir=$1; shift
