@@ -2,6 +2,8 @@
 // 60 s of ffmpeg's testsrc pattern (it draws a running timestamp, so a frame shows where
 // playback is) with a 440 Hz tone, 320x240 at 15 fps, a keyframe every 2 s.
 //   webm:        VP9 + Opus, Cues at the end (found through the SeekHead)
+//   webm-vp8:    VP8 + Vorbis at about 1 Mbit/s constant (7.8 MB): above a slow seeder's
+//                uplink, for the throttled streaming benchmark
 //   webm-live:   the same as a live stream writes it: no Cues, no duration, Segment of unknown size
 //   mp4:         H.264 + AAC, moov first (faststart), not fragmented
 //   fmp4:        H.264 + AAC, fragmented at keyframes, a sidx in front (ffmpeg's global_sidx)
@@ -28,6 +30,8 @@ const h264aac = ['-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '300k', '-g',
 const fragmented = 'frag_keyframe+empty_moov+default_base_moof'
 const formats = {
   webm: [...vp9opus, '-f', 'webm'],
+  'webm-vp8': ['-c:v', 'libvpx', '-b:v', '900k', '-minrate', '900k', '-maxrate', '900k', '-deadline', 'realtime',
+    '-cpu-used', '8', '-g', '30', '-c:a', 'libvorbis', '-b:a', '64k', '-f', 'webm'],
   'webm-live': [...vp9opus, '-live', '1', '-f', 'webm'],
   mp4: [...h264aac, '-movflags', '+faststart', '-f', 'mp4'],
   fmp4: [...h264aac, '-movflags', `${fragmented}+global_sidx`, '-f', 'mp4'],

@@ -109,6 +109,7 @@ class ut_metadata_plugin final : public extension_plugin {
       for (auto& mp : t.metadata_pieces) mp = {};
       return;
     }
+    t.requests_held = true;  // until the next timer call: see torrent::requests_held
     s.set_metadata(t, std::move(parsed).value());
   }
 

@@ -112,6 +112,7 @@ bool session::impl::handle(torrent& t, peer_connection& p, const wire::message& 
             p.peer_choking = true;
             if (t.picker) t.picker->release_peer(p.handle());
             p.requests.clear();
+            p.cancelled_out.clear();
           },
           [&](const wire::unchoke&) { p.peer_choking = false; },
           [&](const wire::interested&) {
@@ -147,6 +148,7 @@ bool session::impl::handle(torrent& t, peer_connection& p, const wire::message& 
             if (!t.picker) return;
             auto b = t.picker->block_at({r.piece, r.begin, r.length});
             if (!b) return;
+            forget_cancelled(p, *b);
             auto it = std::find_if(p.requests.begin(), p.requests.end(),
                                    [&](const auto& q) { return q.block == *b; });
             if (it == p.requests.end()) return;
@@ -311,6 +313,7 @@ void session::impl::on_piece(torrent& t, peer_connection& p, const wire::piece_b
     return;
   }
   std::erase_if(p.requests, [&](const auto& q) { return q.block == *addr; });
+  forget_cancelled(p, *addr);
   auto r = t.picker->mark_block_received(*addr, p.handle());
   if (!r.accepted) {
     t.wasted += length;
@@ -318,8 +321,12 @@ void session::impl::on_piece(torrent& t, peer_connection& p, const wire::piece_b
   }
   for (peer_handle other : r.cancel) {
     if (auto* o = find_peer(t, connection_id{other.value})) {
-      std::erase_if(o->requests, [&](const auto& q) { return q.block == *addr; });
-      send(*o, wire::cancel{b.piece, b.begin, length});
+      auto it = std::find_if(o->requests.begin(), o->requests.end(), [&](const auto& q) { return q.block == *addr; });
+      if (it == o->requests.end()) continue;
+      const auto request = *it;
+      // The picker already forgot the request: cancel_request's abort is a no-op here.
+      cancel_request(t, *o, request);
+      o->requests.erase(std::find_if(o->requests.begin(), o->requests.end(), [&](const auto& q) { return q.block == *addr; }));
     }
   }
   auto& buffer = t.piece_buffers[b.piece.value];
@@ -437,15 +444,37 @@ void session::impl::request_blocks(torrent& t, peer_connection& p) {
 }
 
 std::uint32_t session::impl::request_room(const torrent& t, const peer_connection& p) const {
-  if (t.paused || !t.picker || !p.active() || !p.am_interested) return 0;
+  if (t.paused || t.requests_held || !t.picker || !p.active() || !p.am_interested) return 0;
   if (p.peer_choking && p.allowed_fast.empty()) return 0;
+  const bool stream = streaming(t);
   const double per_block = static_cast<double>(block_size);
-  const double by_rate = p.down_rate * seconds(settings.request_queue_time) / per_block;
-  std::uint32_t desired = settings.min_requests_per_peer;
+  const duration queue_time = stream ? settings.streaming_request_queue_time : settings.request_queue_time;
+  const double by_rate = p.down_rate * seconds(queue_time) / per_block;
+  std::uint32_t desired = stream ? settings.min_streaming_requests : settings.min_requests_per_peer;
   if (by_rate > desired) desired = static_cast<std::uint32_t>(std::min(by_rate, 1e6));
   desired = std::min({desired, settings.max_requests_per_peer, p.peer_reqq});
-  const auto outstanding = static_cast<std::uint32_t>(p.requests.size());
+  std::uint32_t outstanding = static_cast<std::uint32_t>(p.requests.size());
+  for (const auto& c : p.cancelled_out)
+    if (c.until > now) ++outstanding;
   return desired > outstanding ? desired - outstanding : 0;
+}
+
+void session::impl::cancel_request(torrent& t, peer_connection& p, const peer_connection::our_request& r) {
+  const block_request b = t.picker->request_for(r.block);
+  send(p, wire::cancel{b.piece, b.offset, b.length});
+  t.picker->abort_request(r.block, p.handle());
+  // The peer may have queued the block already: it could arrive once everything requested
+  // before it has, at the peer's rate (unknown yet: a block a second), plus a margin.
+  std::uint64_t ahead = 0;
+  for (const auto& q : p.requests) {
+    ahead += t.picker->block_length(q.block);
+    if (q.block == r.block) break;
+  }
+  const double rate = std::max(p.down_rate, static_cast<double>(block_size));
+  const duration wait = std::min(settings.request_queue_time,
+                                 from_seconds(static_cast<double>(ahead) / rate) + std::chrono::milliseconds(250));
+  forget_cancelled(p, r.block);
+  p.cancelled_out.push_back({r.block, now + wait});
 }
 
 std::uint64_t session::impl::issue_requests(torrent& t, peer_connection& p, std::uint32_t max_blocks) {
@@ -485,6 +514,15 @@ std::uint64_t session::impl::issue_requests(torrent& t, peer_connection& p, std:
     for (const auto& [piece, holder] : t.exclusive)
       if (holder != p.id.value) filtered.clear(piece);
     has = &filtered;
+  }
+  if (streaming(t)) {
+    // Pieces without a deadline get at most streaming_undue_time of the peer's rate.
+    const double cap = p.down_rate * seconds(settings.streaming_undue_time) / static_cast<double>(block_size);
+    std::uint32_t undue = 0;
+    for (const auto& q : p.requests)
+      if (!t.picker->deadline(q.block.piece)) ++undue;
+    const auto allowed = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::min(cap, 1e6)));
+    opts.max_undue = allowed > undue ? allowed - undue : 0;
   }
   const auto blocks = t.picker->pick_blocks(p.handle(), *has, opts);
   std::uint64_t bytes = 0;

@@ -546,6 +546,7 @@ std::vector<block_address> piece_picker::pick_blocks(peer_handle peer, const bit
   out.reserve(need);
 
   pick_deadlines(peer, peer_has, opts, need, out);
+  need = std::min(need, opts.max_undue);
 
   struct candidate {
     std::uint8_t priority;

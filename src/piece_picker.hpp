@@ -106,6 +106,9 @@ struct pick_options {
   // Most peers one block may be requested from at the same time (end-game,
   // at-risk, timed out). 1 disables duplicate requests altogether.
   std::uint32_t max_requesters = 2;
+  // Most blocks of pieces without a deadline to pick (steps 2-5 above); deadline
+  // pieces take what they need first. The session limits these while it streams.
+  std::uint32_t max_undue = 0xffffffffu;
 };
 
 // Priority of one byte range, for set_priorities_from_ranges().

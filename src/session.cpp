@@ -400,6 +400,10 @@ void session::close_reader(torrent_id id, std::uint32_t reader, time_point now) 
   torrent* t = s.find_torrent(id);
   if (!t || !t->readers.erase(reader)) return;
   if (t->picker) t->picker->clear_deadlines(reader_handle{reader});
+  if (t->readers.empty()) {
+    t->streaming_until = s.now + s.settings.reader_linger;
+    t->linger_ends = true;
+  }
 }
 
 std::uint64_t session::read(torrent_id id, std::int64_t offset, std::uint32_t length, time_point now) {
@@ -597,6 +601,15 @@ void session::on_timer(time_point now) {
     s.tick(s.now);
     s.next_tick = s.now + s.settings.tick_interval;
   }
+  for (auto& [tid, t] : s.torrents) {
+    // Held first requests, or the end of a reader's linger: pipelines may fill now.
+    const bool linger_over = t.linger_ends && s.now >= t.streaming_until;
+    if (!t.requests_held && !linger_over) continue;
+    t.requests_held = false;
+    if (linger_over) t.linger_ends = false;
+    for (auto& [cid, p] : t.peers)
+      if (p.active()) s.request_blocks(t, p);
+  }
   s.finish_call();  // also a rate limit's wake-up: its tokens have accrued
 }
 
@@ -604,6 +617,10 @@ std::optional<time_point> session::next_deadline() const {
   const auto& s = *impl_;
   if (s.torrents.empty() && s.unattached.empty()) return std::nullopt;
   time_point at = s.ticked ? s.next_tick : s.now;
+  for (const auto& [tid, t] : s.torrents) {
+    if (t.requests_held) at = std::min(at, s.now);
+    if (t.linger_ends) at = std::min(at, t.streaming_until);
+  }
   if (s.download_waiting && s.download_limit.limited()) at = std::min(at, s.download_limit.ready_at());
   if (s.upload_waiting && s.upload_limit.limited()) at = std::min(at, s.upload_limit.ready_at());
   return at;

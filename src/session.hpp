@@ -72,6 +72,20 @@ struct session_settings {
   std::uint32_t max_requests_per_peer = 250;    // our pipeline cap
   std::uint32_t min_requests_per_peer = 4;
   duration request_queue_time = std::chrono::seconds(3);  // pipeline = rate * this
+  // While a torrent streams (a reader is open, or closed less than reader_linger ago),
+  // pipelines are shorter and pieces without a deadline get little of them: a request
+  // cannot be taken back (many peers ignore cancels once the block is queued for
+  // sending), so each queued block delays the next one a player waits for by its
+  // transfer time; on a slow peer a 3 s pipeline is 3 s of delay after every seek.
+  duration streaming_request_queue_time = std::chrono::seconds(1);
+  std::uint32_t min_streaming_requests = 2;
+  // ...of which requests for pieces without a deadline may fill at most rate * this
+  // (at least one block, so that an idle peer still delivers and its rate is known).
+  duration streaming_undue_time = std::chrono::milliseconds(500);
+  // A player closes one request and opens the next within milliseconds (a seek, an index
+  // read at the end of the file): for this long after its last reader closes, a torrent
+  // still counts as streaming.
+  duration reader_linger = std::chrono::seconds(1);
   std::uint32_t max_reads_per_peer = 8;         // storage reads in flight per peer
   // Flow control for uploads: when non-zero, the host reports with bytes_sent() the
   // bytes that left its send buffer (WebRTC bufferedAmount, socket writes), and the

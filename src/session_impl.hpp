@@ -39,6 +39,9 @@ inline constexpr std::uint32_t max_metadata_size = 8u * 1024u * 1024u;
 inline constexpr duration metadata_request_timeout = std::chrono::seconds(10);
 
 inline double seconds(duration d) { return std::chrono::duration<double>(d).count(); }
+inline duration from_seconds(double s) {
+  return std::chrono::duration_cast<duration>(std::chrono::duration<double>(s));
+}
 
 inline std::string endpoint_key(const wire::endpoint& e) { return wire::to_string(e); }
 
@@ -98,6 +101,14 @@ struct peer_connection {
   std::vector<std::uint32_t> allowed_fast;
 
   std::vector<our_request> requests;     // ours, outstanding
+  // Ours, cancelled, that the peer may still send (it may have queued them before the
+  // cancel came): they hold their place in the pipeline until they arrive, are rejected,
+  // or could no longer be on their way (`until`).
+  struct cancelled_request {
+    block_address block;
+    time_point until;
+  };
+  std::vector<cancelled_request> cancelled_out;
   std::deque<wire::request> queued;      // theirs, waiting for a storage read
   std::vector<wire::request> cancelled;  // theirs, cancelled while being read
   std::uint32_t reads_in_flight = 0;
@@ -170,6 +181,14 @@ struct torrent {
   };
   std::map<std::uint32_t, reader_state> readers;
   std::uint32_t next_reader = 1;
+  // Set when the last reader closes: see session_settings::reader_linger. `linger_ends`
+  // asks for a timer call then, when pipelines may take other pieces again.
+  time_point streaming_until{};
+  bool linger_ends = false;
+  // Set when the metadata arrives: the first requests wait for the next timer call, so
+  // that a reader the application opens on 'metadata' (it streams the file) is in place
+  // before any pipeline fills with other pieces.
+  bool requests_held = false;
   std::vector<user_read> reads;
   // Critical piece ranges (add_critical_pieces), as picker deadlines under their own
   // reader handles: from 2^31 up, apart from the readers' (from 1 up).
@@ -331,6 +350,15 @@ struct session::impl {
   void update_interest(torrent& t, peer_connection& p);
   // More requests for the peer: at once, or (download limit) when its turn comes.
   void request_blocks(torrent& t, peer_connection& p);
+  // Readers open, or the last one closed less than reader_linger ago.
+  bool streaming(const torrent& t) const noexcept { return !t.readers.empty() || now < t.streaming_until; }
+  // Sends a cancel for one of our requests (erased from p.requests by the caller) and
+  // keeps its place in the pipeline while the block may still be on its way.
+  void cancel_request(torrent& t, peer_connection& p, const peer_connection::our_request& r);
+  // Drops a cancelled request that arrived, was rejected, or can no longer come.
+  static void forget_cancelled(peer_connection& p, block_address b) {
+    std::erase_if(p.cancelled_out, [&](const auto& c) { return c.block == b; });
+  }
   // How many more requests the peer's pipeline takes now.
   std::uint32_t request_room(const torrent& t, const peer_connection& p) const;
   // Requests up to max_blocks blocks (and the room); returns the bytes requested.

@@ -183,9 +183,7 @@ void session::impl::cancel_undue_requests(torrent& t) {
         ++it;
         continue;
       }
-      const block_request r = t.picker->request_for(it->block);
-      send(p, wire::cancel{r.piece, r.offset, r.length});
-      t.picker->abort_request(it->block, p.handle());
+      cancel_request(t, p, *it);
       it = p.requests.erase(it);
     }
     request_blocks(t, p);
@@ -302,6 +300,7 @@ void session::impl::tick(time_point at) {
         continue;
       }
       if (at - p.last_sent >= settings.keepalive_interval) send(p, wire::keep_alive{});
+      std::erase_if(p.cancelled_out, [&](const auto& c) { return c.until <= at; });
       // Give up on requests that never came back.
       for (auto it = p.requests.begin(); it != p.requests.end();) {
         if (at - it->at >= settings.request_abandon) {

@@ -1,9 +1,14 @@
-// The streaming benchmark (issue 5): time from add() to the first video frame, and from a
-// seek to 75% to resumed playback, for wasmtorrent and WebTorrent, each streaming through
-// its own service worker. Per rep: a fresh Chromium with two contexts (like two tabs, as in
-// browser_bench.mjs), a seeder page and a leecher page of the same library, a
-// bittorrent-tracker WebSocket server on 127.0.0.1 for the run, no throttling. The video is
-// scripts/media.mjs's 'webm' (60 s VP9/Opus, 320x240, about 2.4 MB). The leecher registers
+// The streaming benchmark (issues 5 and 10): time from add() to the first video frame, and
+// from a seek to 75% to resumed playback, for wasmtorrent and WebTorrent, each streaming
+// through its own service worker. Per rep: a fresh Chromium with two contexts (like two tabs,
+// as in browser_bench.mjs), a seeder page and a leecher page, a bittorrent-tracker WebSocket
+// server on 127.0.0.1 for the run. By default the seeder is of the same library, not
+// throttled, and the video is scripts/media.mjs's 'webm' (60 s VP9/Opus, 320x240, about
+// 2.4 MB). The slow-seeder case (npm run bench runs it as 'streaming-slow'): one WebTorrent
+// seeder for both libraries, its upload limited below the video's bitrate (--throttle), the
+// 'webm-vp8' video (about 1 Mbit/s): every byte fetched that the player does not need yet
+// delays it. Each rep records a trace (when each piece was verified, and the Range requests
+// the player made, in ms since add()) in the JSON. The leecher registers
 // its library's worker (served at /wasmtorrent-sw.js or /webtorrent-sw.js, scope '/': each
 // rep has a fresh browser, so only one of them ever controls a page), adds the magnet and
 // file.streamTo(video)s it. What is measured is in tests/bench/pages/streaming.js: first
@@ -17,6 +22,9 @@
 //     --reps N         reps per library (default 5, or $WT_BENCH_REPS)
 //     --only LIST      wasmtorrent,webtorrent
 //     --timeout S      seconds per measured step before the rep fails (default 60)
+//     --throttle B     the seeder's upload limit in bytes/s (default 0: none)
+//     --seeder LIB     same (default), webtorrent or wasmtorrent
+//     --media NAME     scripts/media.mjs format: webm (default) or webm-vp8
 //     --json FILE      where to write the results (default build/bench/streaming.json)
 // Needs dist/ (npm run build) and ffmpeg. Must run inside a network namespace that has only loopback.
 import { execFileSync } from 'node:child_process'
@@ -40,12 +48,19 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: process.env.WT_BENCH_REPS || '5' },
     only: { type: 'string' },
     timeout: { type: 'string', default: '60' },
+    throttle: { type: 'string', default: '0' },
+    seeder: { type: 'string', default: 'same' },
+    media: { type: 'string', default: 'webm' },
     json: { type: 'string', default: join(repoRoot, 'build/bench/streaming.json') }
   }
 })
 const reps = Number(args.reps)
 const timeoutMs = 1000 * Number(args.timeout)
+const uploadLimit = Number(args.throttle)
 if (!Number.isInteger(reps) || reps < 1 || !(timeoutMs > 0)) fail('--reps takes a positive integer, --timeout a positive number')
+if (!(uploadLimit >= 0)) fail('--throttle takes bytes per second')
+if (!['same', 'webtorrent', 'wasmtorrent'].includes(args.seeder)) fail('--seeder takes same, webtorrent or wasmtorrent')
+if (!['webm', 'webm-vp8'].includes(args.media)) fail('--media takes webm or webm-vp8')
 const selected = args.only ? args.only.split(',').map(n => libs.find(l => l.name === n) ?? fail(`unknown library ${n}`)) : libs
 
 function fail (message) {
@@ -69,16 +84,24 @@ async function runRep (lib) {
   chromiumVersion ??= browser.version()
   let src, dst
   try {
-    const path = `/tests/bench/pages/streaming-${lib}.html`
-    src = await openBenchPage(browser, http.url, path)
-    dst = await openBenchPage(browser, http.url, path)
+    const page = l => `/tests/bench/pages/streaming-${l}.html`
+    const seederLib = args.seeder === 'same' ? lib : args.seeder
+    src = await openBenchPage(browser, http.url, page(seederLib))
+    dst = await openBenchPage(browser, http.url, page(lib))
     const opts = { lib, trackerURL }
-    const seeded = await src.evaluate(o => window.stream.seed(o), opts)
+    const seeded = await src.evaluate(o => window.stream.seed(o), { ...opts, lib: seederLib, uploadLimit })
     await seederAnnounced(tracker, seeded.infoHash)
     await dst.evaluate(o => window.stream.prepare(o), opts)
+    // The player's Range requests (answered by the service worker), in epoch ms.
+    const requests = []
+    const ours = req => req.url().includes(seeded.infoHash) || req.url().includes('/webtorrent/')
+    dst.on('request', req => { if (ours(req)) requests.push([Date.now(), req.headers().range ?? null]) })
+    dst.on('requestfailed', req => { if (ours(req)) requests.push([Date.now(), `ended ${req.headers().range}: ${req.failure()?.errorText}`]) })
+    dst.on('requestfinished', req => { if (ours(req)) requests.push([Date.now(), `ended ${req.headers().range}: complete`]) })
     await dst.evaluate(o => window.stream.add(o), { ...opts, magnet: seeded.magnet })
     const start = await step(dst.evaluate(() => window.stream.waitFirstFrame()), 'first frame', dst)
     const seek = await step(dst.evaluate(() => window.stream.seek()), 'seek', dst)
+    const trace = await dst.evaluate(() => window.stream.trace())
     const r = (x) => x === undefined ? null : round(x, 1)
     return {
       ok: true,
@@ -91,9 +114,17 @@ async function runRep (lib) {
       seek_target_s: round(seek.target, 3),
       resumed_media_time_s: round(seek.media_time, 3),
       progress_at_seek: round(seek.progress_at_seek, 3),
+      progress_at_first_frame: round(start.progress_at_first_frame ?? NaN, 3),
+      progress_at_resumed: round(seek.progress_at_resumed ?? NaN, 3),
+      seek_at_ms: r(seek.at_ms),
       file_bytes: seeded.length,
       piece_length: seeded.pieceLength,
-      page_errors: [...src.errors, ...dst.errors]
+      page_errors: [...src.errors, ...dst.errors],
+      trace: {
+        verified: trace.verified,
+        media_events: trace.media,
+        requests: requests.map(([t, range]) => [Math.round(t - trace.t0_epoch_ms), range])
+      }
     }
   } catch (err) {
     const errors = [...(src?.errors ?? []), ...(dst?.errors ?? [])]
@@ -104,8 +135,8 @@ async function runRep (lib) {
   }
 }
 
-function stats (xs) {
-  return xs.length ? { median: round(median(xs), 1), min: Math.min(...xs), max: Math.max(...xs) } : null
+function stats (xs, digits = 1) {
+  return xs.length ? { median: round(median(xs), digits), min: Math.min(...xs), max: Math.max(...xs) } : null
 }
 
 function summarize (results) {
@@ -116,13 +147,15 @@ function summarize (results) {
     first_frame_ms: stats(ok.map(r => r.first_frame_ms)),
     seek_resumed_ms: stats(ok.map(r => r.seek_resumed_ms)),
     metadata_ms: stats(ok.map(r => r.metadata_ms)),
-    seeked_ms: stats(ok.map(r => r.seeked_ms).filter(x => x !== null))
+    seeked_ms: stats(ok.map(r => r.seeked_ms).filter(x => x !== null)),
+    progress_at_first_frame: stats(ok.map(r => r.progress_at_first_frame), 3),
+    progress_at_resumed: stats(ok.map(r => r.progress_at_resumed), 3)
   }
 }
 
 // --- main -------------------------------------------------------------------------------
 
-const webm = readFileSync(await testMedia('webm'))
+const webm = readFileSync(await testMedia(args.media))
 const storeBundle = join(repoRoot, 'build/bench/memory-chunk-store.js')
 mkdirSync(dirname(storeBundle), { recursive: true })
 execFileSync(join(repoRoot, 'node_modules/.bin/esbuild'), [
@@ -145,7 +178,9 @@ trackerURL = `ws://127.0.0.1:${tracker.http.address().port}`
 http = await startServer({ routes })
 const loadAtStart = loadavg().map(x => round(x, 2))
 
-log(`${(webm.length / 1e6).toFixed(2)} MB WebM (60 s VP9/Opus), ${reps} reps of ${selected.map(l => l.name).join(', ')}, no throttling`)
+const seederSays = args.seeder === 'same' ? 'seeder of the same library' : `${args.seeder} seeder`
+log(`${(webm.length / 1e6).toFixed(2)} MB WebM (${args.media}), ${reps} reps of ${selected.map(l => l.name).join(', ')}, ` +
+    `${seederSays}, ${uploadLimit ? `its upload limited to ${uploadLimit} B/s` : 'no throttling'}`)
 const results = Object.fromEntries(selected.map(l => [l.name, []]))
 for (let rep = 1; rep <= reps; rep++) {
   for (const l of selected) {
@@ -153,9 +188,10 @@ for (let rep = 1; rep <= reps; rep++) {
     let r
     try {
       r = { rep, ...await runRep(l.name) }
-      log(`${prefix} first frame ${r.first_frame_ms.toFixed(0)} ms (metadata ${r.metadata_ms?.toFixed(0)} ms, 'playing' ${r.playing_ms?.toFixed(0)} ms); ` +
-          `seek to ${r.seek_target_s.toFixed(1)} s → resumed ${r.seek_resumed_ms.toFixed(0)} ms ('seeked' ${r.seeked_ms?.toFixed(0)} ms), ` +
-          `${(100 * r.progress_at_seek).toFixed(0)}% downloaded at the seek`)
+      const pct = x => `${(100 * x).toFixed(0)}%`
+      log(`${prefix} first frame ${r.first_frame_ms.toFixed(0)} ms (metadata ${r.metadata_ms?.toFixed(0)} ms, 'playing' ${r.playing_ms?.toFixed(0)} ms, ` +
+          `${pct(r.progress_at_first_frame)} downloaded); seek to ${r.seek_target_s.toFixed(1)} s → resumed ${r.seek_resumed_ms.toFixed(0)} ms ` +
+          `('seeked' ${r.seeked_ms?.toFixed(0)} ms), ${pct(r.progress_at_seek)} downloaded at the seek, ${pct(r.progress_at_resumed)} when resumed`)
       if (r.page_errors.length) log(`${prefix} errors in the pages: ${r.page_errors.join(' | ')}`)
     } catch (err) {
       r = { rep, ok: false, error: err.message.split('\n')[0] }
@@ -181,8 +217,10 @@ const output = {
   config: {
     reps,
     timeout_s: timeoutMs / 1000,
-    media: { file: 'scripts/media.mjs webm: 60 s VP9/Opus 320x240 15 fps, keyframe every 2 s', bytes: webm.length },
-    setup: 'per rep: a fresh Chromium, two contexts (seeder page, leecher page, same library), one bittorrent-tracker WebSocket server on 127.0.0.1 for the run; loopback-only network namespace; no throttling; both in memory (WebTorrent: memory-chunk-store)',
+    media: { file: `scripts/media.mjs ${args.media}: 60 s, 320x240 15 fps, keyframe every 2 s`, bytes: webm.length },
+    seeder: args.seeder,
+    seeder_upload_limit: uploadLimit,
+    setup: `per rep: a fresh Chromium, two contexts (seeder page, leecher page), one bittorrent-tracker WebSocket server on 127.0.0.1 for the run; loopback-only network namespace; ${seederSays}, ${uploadLimit ? `upload limited to ${uploadLimit} B/s` : 'no throttling'}; both in memory (WebTorrent: memory-chunk-store)`,
     first_frame: 'leecher page: client.add(magnet) to the first requestVideoFrameCallback callback; the add callback calls file.streamTo(video) and video.play() (service worker)',
     seek: 'once currentTime >= 1 s: currentTime = 75% of the duration, to the first presented frame (requestVideoFrameCallback) whose mediaTime is later than the first frame presented at the target, with the video not paused'
   },
@@ -195,10 +233,11 @@ writeFileSync(args.json, JSON.stringify(output, null, 2) + '\n')
 console.log()
 const fmt = s => s ? s.median.toFixed(0) : '—'
 const range = s => s ? `${s.min.toFixed(0)}–${s.max.toFixed(0)}` : '—'
-const rows = [['library', 'ok', 'first frame ms', 'min–max', 'seek → resumed ms', 'min–max']]
+const rows = [['library', 'ok', 'first frame ms', 'min–max', 'seek → resumed ms', 'min–max', 'downloaded when resumed']]
 for (const l of selected) {
   const m = summaries[l.name]
-  rows.push([l.label, `${m.ok}/${m.reps}`, fmt(m.first_frame_ms), range(m.first_frame_ms), fmt(m.seek_resumed_ms), range(m.seek_resumed_ms)])
+  rows.push([l.label, `${m.ok}/${m.reps}`, fmt(m.first_frame_ms), range(m.first_frame_ms), fmt(m.seek_resumed_ms), range(m.seek_resumed_ms),
+    m.progress_at_resumed ? `${(100 * m.progress_at_resumed.median).toFixed(0)}%` : '—'])
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
 for (const r of rows) console.log(r.map((cell, i) => i ? cell.padStart(widths[i]) : cell.padEnd(widths[i])).join('  '))
