@@ -521,7 +521,10 @@ std::uint64_t session::impl::issue_requests(torrent& t, peer_connection& p, std:
     std::uint32_t undue = 0;
     for (const auto& q : p.requests)
       if (!t.picker->deadline(q.block.piece)) ++undue;
-    const auto allowed = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::min(cap, 1e6)));
+    auto allowed = static_cast<std::uint32_t>(std::min(cap, 1e6));
+    // A peer that would otherwise sit idle next to open readers (it lacks their pieces, or
+    // they are all requested) still gets one block, which also tells its rate.
+    if (allowed == 0 && !t.readers.empty() && p.requests.empty() && p.cancelled_out.empty()) allowed = 1;
     opts.max_undue = allowed > undue ? allowed - undue : 0;
   }
   const auto blocks = t.picker->pick_blocks(p.handle(), *has, opts);

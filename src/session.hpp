@@ -80,7 +80,7 @@ struct session_settings {
   duration streaming_request_queue_time = std::chrono::seconds(1);
   std::uint32_t min_streaming_requests = 2;
   // ...of which requests for pieces without a deadline may fill at most rate * this
-  // (at least one block, so that an idle peer still delivers and its rate is known).
+  // (one block for a peer that would otherwise be idle next to open readers).
   duration streaming_undue_time = std::chrono::milliseconds(500);
   // A player closes one request and opens the next within milliseconds (a seek, an index
   // read at the end of the file): for this long after its last reader closes, a torrent

@@ -15,6 +15,8 @@ const MIN_READAHEAD = 1024 * 1024
 const MAX_READAHEAD = 64 * 1024 * 1024
 const READAHEAD_SECONDS = 20
 const RATE_WINDOW_MS = 1000
+// How long a reader opened for a stream that the browser is about to request waits for it.
+const EXPECT_MS = 5000
 
 const MIME_TYPES = {
   mp4: 'video/mp4', m4v: 'video/mp4', webm: 'video/webm', mkv: 'video/x-matroska', ogv: 'video/ogg',
@@ -83,8 +85,30 @@ export class File {
   get streamURL () {
     const server = this._torrent._client._server
     if (!server) throw new WasmTorrentError('streamURL: call client.createServer({ controller }) first', { code: 'no_server' })
+    this._expectStream()
     return server.urlOf(this)
   }
+
+  // The browser asks the service worker for the URL a moment after it is handed out (tens
+  // of ms, more on a busy machine). Meanwhile a reader at the file's start stands in for
+  // the coming one, so that no pipeline fills with other pieces: a slow peer sends every
+  // block it was asked for, and the player would wait for them all first.
+  _expectStream () {
+    const torrent = this._torrent
+    if (this._expected || !torrent.ready || torrent.destroyed || this.length === 0) return
+    const reader = torrent._openReader(this.offset, Math.min(this.length, MIN_READAHEAD))
+    const release = () => {
+      clearTimeout(timer)
+      if (this._expected !== release) return
+      this._expected = null
+      torrent._closeReader(reader)
+    }
+    const timer = setTimeout(release, EXPECT_MS)
+    this._expected = release
+  }
+
+  // A stream of this file opened its reader: the stand-in is no longer needed.
+  _streamOpened () { this._expected?.() }
 
   // Plays the file in a <video> or <audio> element. With a server (client.createServer),
   // through the service worker: the browser's own demuxer, seeking and formats. Without one
@@ -149,6 +173,7 @@ function readStream (file, start, end) {
       try {
         if (!reader) {
           reader = torrent._openReader(at, readahead)
+          file._streamOpened()
         } else {
           const ahead = nextReadahead()
           torrent._seekReader(reader, at, ahead === readahead ? -1 : ahead)
