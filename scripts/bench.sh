@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test command). Text on stdout, JSON in build/bench/.
-#   npm run bench                        all parts: engine, browser, streaming
+#   npm run bench                        all parts: engine, browser, streaming, streaming-slow
 #   npm run bench -- 256                 the same, with the engine moving 256 MiB
 #   npm run bench -- engine [MiB]        the engine part only
 #   npm run bench -- browser [options]   the browser part only; options go to
@@ -9,6 +9,7 @@
 #   npm run bench -- streaming [options] the streaming part only; options go to
 #                                        tests/bench/streaming_bench.mjs: --reps N,
 #                                        --only wasmtorrent,webtorrent, --timeout S, --json FILE
+#   npm run bench -- streaming-slow [options]  the same with a lone slow seeder (below)
 # Engine: moves a torrent (default 1024 MiB) between two in-memory sessions and hashes
 # SHA-1, natively and as WebAssembly under Node, and reports the WebAssembly/native
 # ratios (build/bench/engine.json).
@@ -21,21 +22,25 @@
 # and streams it into a <video> through the library's service worker; ms from add() to the
 # first frame and from a seek to 75% to resumed playback, wasmtorrent and WebTorrent, 5
 # interleaved reps, medians (build/bench/streaming.json). Same namespace; WT_BENCH_REPS too.
+# Streaming with a slow seeder: the same measurements with one WebTorrent seeder for both
+# libraries, its upload limited to 50,000 B/s, below the bitrate of the 60 s VP8 WebM
+# (7.8 MB, about 1 Mbit/s) it seeds (build/bench/streaming-slow.json, with per-rep traces:
+# when each piece was verified, and the player's Range requests).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
 
-parts=(engine browser streaming)
+parts=(engine browser streaming streaming-slow)
 case "${1:-}" in
-  engine|browser|streaming) parts=("$1"); shift ;;
+  engine|browser|streaming|streaming-slow) parts=("$1"); shift ;;
 esac
 mib=1024
 browser_args=()
-if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ]; then
+if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ]; then
   browser_args=("$@")
 elif [ $# -gt 1 ] || ! [[ "${1:-1024}" =~ ^[0-9]+$ ]]; then
-  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options]]" >&2
+  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options]]" >&2
   exit 2
 else
   mib=${1:-1024}
@@ -87,6 +92,13 @@ bench_streaming() {
   echo "[bench] building the package (dist/)"
   bash scripts/build.sh >/dev/null
   bash scripts/loopback.sh node tests/bench/streaming_bench.mjs "${browser_args[@]}"
+}
+
+bench_streaming-slow() {
+  echo "[bench] building the package (dist/)"
+  bash scripts/build.sh >/dev/null
+  bash scripts/loopback.sh node tests/bench/streaming_bench.mjs --throttle 50000 --seeder webtorrent \
+    --media webm-vp8 --json build/bench/streaming-slow.json "${browser_args[@]}"
 }
 
 for part in "${parts[@]}"; do "bench_$part"; done
