@@ -6,15 +6,19 @@ import { WasmTorrentError } from './errors.js'
 import { streamWithMediaSource } from './mediasource.js'
 
 const MAX_CHUNK = 4 * 1024 * 1024 // bytes per engine read, at most one piece
-// Readahead: the bytes ahead of a reader whose pieces get deadlines. It starts large (a
-// player fills its buffer at first), then follows the consumer: READAHEAD_SECONDS of
-// the rate it takes bytes at, within [max(2 pieces, MIN), MAX]. A slow consumer (a
-// video at its bitrate) thus leaves the bandwidth to other readers and pieces.
+// Readahead: the bytes ahead of a reader whose pieces get deadlines. Its target starts
+// large (a player fills its buffer at first), then follows the consumer: READAHEAD_SECONDS
+// of the rate it takes bytes at, within [max(2 pieces, MIN), MAX]. A slow consumer (a
+// video at its bitrate) thus leaves the bandwidth to other readers and pieces. The reader
+// itself starts at the minimum and grows towards the target (doubling) only while the
+// head is secure, i.e. reads find their bytes already verified: while the consumer waits,
+// deadlines far ahead would only compete with the bytes it waits for.
 const START_READAHEAD = 8 * 1024 * 1024
 const MIN_READAHEAD = 1024 * 1024
 const MAX_READAHEAD = 64 * 1024 * 1024
 const READAHEAD_SECONDS = 20
 const RATE_WINDOW_MS = 1000
+const WAITED_MS = 20 // a read that took longer waited for its pieces: the head is not secure
 // How long a reader opened for a stream that the browser is about to request waits for it.
 const EXPECT_MS = 5000
 
@@ -139,7 +143,10 @@ function readStream (file, start, end) {
   if (!(start <= end)) throw new WasmTorrentError(`${file.path}: bad range`, { code: 'invalid_argument' })
   let pos = start
   let reader = 0
-  let readahead = Math.max(START_READAHEAD, 2 * torrent.pieceLength)
+  const least = Math.max(MIN_READAHEAD, 2 * torrent.pieceLength)
+  let target = Math.max(START_READAHEAD, least)
+  let readahead = least
+  let waited = false // the last read had to wait for its pieces
   // The consumer's rate: bytes per second, averaged over windows of RATE_WINDOW_MS.
   let rate = 0
   let windowStart = 0
@@ -147,13 +154,16 @@ function readStream (file, start, end) {
   const nextReadahead = () => {
     const now = performance.now()
     if (!windowStart) windowStart = now
-    if (now - windowStart < RATE_WINDOW_MS) return readahead
-    const measured = windowBytes * 1000 / (now - windowStart)
-    rate = rate ? (rate + measured) / 2 : measured
-    windowStart = now
-    windowBytes = 0
-    const wanted = Math.min(MAX_READAHEAD, Math.max(MIN_READAHEAD, 2 * torrent.pieceLength, rate * READAHEAD_SECONDS))
-    return Math.abs(wanted - readahead) > readahead / 4 ? wanted : readahead // no churn for small changes
+    if (now - windowStart >= RATE_WINDOW_MS) {
+      const measured = windowBytes * 1000 / (now - windowStart)
+      rate = rate ? (rate + measured) / 2 : measured
+      windowStart = now
+      windowBytes = 0
+      const wanted = Math.min(MAX_READAHEAD, Math.max(least, rate * READAHEAD_SECONDS))
+      if (Math.abs(wanted - target) > target / 4) target = wanted // no churn for small changes
+    }
+    if (waited) return Math.min(target, readahead) // hold: the consumer waits for the head
+    return Math.min(target, readahead * 2)
   }
   const done = () => {
     if (reader) torrent._closeReader(reader)
@@ -179,7 +189,9 @@ function readStream (file, start, end) {
           torrent._seekReader(reader, at, ahead === readahead ? -1 : ahead)
           readahead = ahead
         }
+        const asked = performance.now()
         const bytes = await torrent._read(at, n)
+        waited = performance.now() - asked > WAITED_MS
         pos += n
         windowBytes += n
         controller.enqueue(bytes)

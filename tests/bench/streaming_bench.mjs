@@ -103,6 +103,10 @@ async function runRep (lib) {
     const seek = await step(dst.evaluate(() => window.stream.seek()), 'seek', dst)
     const trace = await dst.evaluate(() => window.stream.trace())
     const r = (x) => x === undefined ? null : round(x, 1)
+    // The player's first request after the seek (until then it is still busy at the old
+    // position, whatever the library): from there on the wait is the library's.
+    const requestTimes = requests.filter(([, range]) => range && !range.startsWith('ended')).map(([t]) => t - trace.t0_epoch_ms)
+    const firstAfterSeek = requestTimes.find(t => t >= seek.at_ms)
     return {
       ok: true,
       first_frame_ms: r(start.first_frame_ms),
@@ -117,6 +121,7 @@ async function runRep (lib) {
       progress_at_first_frame: round(start.progress_at_first_frame ?? NaN, 3),
       progress_at_resumed: round(seek.progress_at_resumed ?? NaN, 3),
       seek_at_ms: r(seek.at_ms),
+      seek_request_to_resumed_ms: firstAfterSeek === undefined ? null : r(seek.at_ms + seek.resumed_ms - firstAfterSeek),
       file_bytes: seeded.length,
       piece_length: seeded.pieceLength,
       page_errors: [...src.errors, ...dst.errors],
@@ -148,6 +153,7 @@ function summarize (results) {
     seek_resumed_ms: stats(ok.map(r => r.seek_resumed_ms)),
     metadata_ms: stats(ok.map(r => r.metadata_ms)),
     seeked_ms: stats(ok.map(r => r.seeked_ms).filter(x => x !== null)),
+    seek_request_to_resumed_ms: stats(ok.map(r => r.seek_request_to_resumed_ms).filter(x => x !== null)),
     progress_at_first_frame: stats(ok.map(r => r.progress_at_first_frame), 3),
     progress_at_resumed: stats(ok.map(r => r.progress_at_resumed), 3)
   }
@@ -209,7 +215,7 @@ const ratio = key => {
   const b = summaries.webtorrent?.[key]?.median
   return a && b ? round(a / b, 2) : null
 }
-const ratios = { first_frame: ratio('first_frame_ms'), seek_resumed: ratio('seek_resumed_ms') }
+const ratios = { first_frame: ratio('first_frame_ms'), seek_resumed: ratio('seek_resumed_ms'), seek_request_to_resumed: ratio('seek_request_to_resumed_ms') }
 
 const output = {
   date: new Date().toISOString(),
@@ -222,7 +228,8 @@ const output = {
     seeder_upload_limit: uploadLimit,
     setup: `per rep: a fresh Chromium, two contexts (seeder page, leecher page), one bittorrent-tracker WebSocket server on 127.0.0.1 for the run; loopback-only network namespace; ${seederSays}, ${uploadLimit ? `upload limited to ${uploadLimit} B/s` : 'no throttling'}; both in memory (WebTorrent: memory-chunk-store)`,
     first_frame: 'leecher page: client.add(magnet) to the first requestVideoFrameCallback callback; the add callback calls file.streamTo(video) and video.play() (service worker)',
-    seek: 'once currentTime >= 1 s: currentTime = 75% of the duration, to the first presented frame (requestVideoFrameCallback) whose mediaTime is later than the first frame presented at the target, with the video not paused'
+    seek: 'once currentTime >= 1 s: currentTime = 75% of the duration, to the first presented frame (requestVideoFrameCallback) whose mediaTime is later than the first frame presented at the target, with the video not paused',
+    seek_request_to_resumed: "the part of the seek after the player's first Range request following it (before that request Chromium is still reading at the old position, the same for both libraries)"
   },
   libraries: Object.fromEntries(selected.map(l => [l.name, { label: l.label, summary: summaries[l.name], reps: results[l.name] }])),
   ratios_wasmtorrent_over_webtorrent: ratios
@@ -233,16 +240,17 @@ writeFileSync(args.json, JSON.stringify(output, null, 2) + '\n')
 console.log()
 const fmt = s => s ? s.median.toFixed(0) : '—'
 const range = s => s ? `${s.min.toFixed(0)}–${s.max.toFixed(0)}` : '—'
-const rows = [['library', 'ok', 'first frame ms', 'min–max', 'seek → resumed ms', 'min–max', 'downloaded when resumed']]
+const rows = [['library', 'ok', 'first frame ms', 'min–max', 'seek → resumed ms', 'min–max', 'request → resumed ms', 'downloaded when resumed']]
 for (const l of selected) {
   const m = summaries[l.name]
-  rows.push([l.label, `${m.ok}/${m.reps}`, fmt(m.first_frame_ms), range(m.first_frame_ms), fmt(m.seek_resumed_ms), range(m.seek_resumed_ms),
+  rows.push([l.label, `${m.ok}/${m.reps}`, fmt(m.first_frame_ms), range(m.first_frame_ms), fmt(m.seek_resumed_ms), range(m.seek_resumed_ms), fmt(m.seek_request_to_resumed_ms),
     m.progress_at_resumed ? `${(100 * m.progress_at_resumed.median).toFixed(0)}%` : '—'])
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
 for (const r of rows) console.log(r.map((cell, i) => i ? cell.padStart(widths[i]) : cell.padEnd(widths[i])).join('  '))
 if (ratios.first_frame !== null || ratios.seek_resumed !== null) {
-  console.log(`ratios of medians, wasmtorrent/WebTorrent: first frame ${ratios.first_frame ?? '—'}, seek → resumed ${ratios.seek_resumed ?? '—'}`)
+  console.log(`ratios of medians, wasmtorrent/WebTorrent: first frame ${ratios.first_frame ?? '—'}, seek → resumed ${ratios.seek_resumed ?? '—'}, ` +
+    `player's first request after the seek → resumed ${ratios.seek_request_to_resumed ?? '—'}`)
 }
 console.log('(medians over reps; first frame: add() → first requestVideoFrameCallback; seek: currentTime = 75% → playback advancing past the target frame)')
 log(`wrote ${args.json}`)
