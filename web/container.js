@@ -23,6 +23,9 @@ const MAX_INIT_PART = 4 * MiB // Info, Tracks, SeekHead, ftyp, moov
 const MAX_INDEX = 16 * MiB // Cues, sidx, mfra
 const PROBE_SCAN = 2 * MiB // bytes scanned forward from a probe for a cluster/fragment start
 const MAX_PROBES = 12
+// Malformed cluster/fragment look-alikes a scan gives up after: each costs an exception
+// (microseconds), chance matches are about one per 4 GiB of real media, so many are crafted.
+const MAX_BAD_CANDIDATES = 16
 
 export function unsupported (message, position = 0) {
   return new WasmTorrentError(message, { code: 'unsupported_media', position })
@@ -399,6 +402,7 @@ function parseCues (cues, track) {
 // elements) its Timestamp, whose value we return. Checking that structure keeps four bytes
 // of compressed data that happen to equal the ID from passing for a cluster.
 function * findClusters (bytes) {
+  let bad = 0
   for (let i = 0; i + 4 <= bytes.length; i++) {
     if (bytes[i] !== 0x1f || bytes[i + 1] !== 0x43 || bytes[i + 2] !== 0xb6 || bytes[i + 3] !== 0x75) continue
     try {
@@ -417,6 +421,7 @@ function * findClusters (bytes) {
       }
     } catch (err) {
       if (err.code !== 'unsupported_media') throw err // not a cluster after all
+      if (++bad > MAX_BAD_CANDIDATES) return
     }
   }
 }
@@ -779,6 +784,7 @@ function * findMoofs (bytes, track) {
   // whose children each run on over all the next ones, and walking them all would take
   // time quadratic in the bytes (seconds per window). Real moofs cost a few boxes each.
   let budget = bytes.length / 8
+  let bad = 0
   const inside = function * (start, end) {
     for (const box of boxes(bytes, start, end)) {
       if (--budget < 0) return
@@ -808,6 +814,7 @@ function * findMoofs (bytes, track) {
       if (found) yield found
     } catch (err) {
       if (err.code !== 'unsupported_media') throw err // not a moof after all
+      if (++bad > MAX_BAD_CANDIDATES) return
     }
   }
 }

@@ -327,3 +327,26 @@ test('moof look-alikes cost the fragment scan linear time', { timeout: 120_000 }
     assert.ok(ms < 2000, `${what} took ${Math.round(ms)} ms`) // quadratic: seconds to minutes
   }
 })
+
+test('malformed cluster/fragment look-alikes end a scan early', { timeout: 120_000 }, async () => {
+  // Each look-alike whose header or children do not parse costs an exception; 4 MB of them
+  // after a real file's first cluster/fragment made a probing seek take seconds.
+  const units = {
+    'webm-live': Uint8Array.of(0x1f, 0x43, 0xb6, 0x75, 0x00), // a Cluster ID, a size byte of 0
+    'fmp4-bare': Uint8Array.from([0, 0, 0, 40, ...Buffer.from('moof'), 0, 0, 0, 0xff, ...Buffer.from('mfhd')]) // an mfhd overrunning its moof
+  }
+  for (const [format, unit] of Object.entries(units)) {
+    const original = await load(format)
+    const { mediaStart } = await openMedia(sourceOf(original))
+    const bytes = new Uint8Array(mediaStart + 100 + 800_000 * unit.length)
+    bytes.set(original.subarray(0, mediaStart + 100))
+    for (let p = mediaStart + 100; p + unit.length <= bytes.length; p += unit.length) bytes.set(unit, p)
+    const source = sourceOf(bytes)
+    const media = await openMedia(source)
+    const start = performance.now()
+    await searchSyncPoint(media, source, 30)
+    await lastSyncPoint(media, source)
+    const ms = performance.now() - start
+    assert.ok(ms < 1000, `${format}: ${Math.round(ms)} ms`) // 3 to 7 s before
+  }
+})
