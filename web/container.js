@@ -277,6 +277,10 @@ async function openWebm (reader) {
   }
   if (!(timestampScale > 0)) throw unsupported('TimestampScale is 0')
   const seconds = units => units * timestampScale / 1e9
+  // As for MP4: a Duration that is not positive and finite (negative, or Infinity from a
+  // huge TimestampScale) says nothing, and the player measures the file instead.
+  const stated = seconds(durationUnits)
+  const duration = stated > 0 && stated < Infinity ? stated : NaN
 
   const trackList = parseWebmTracks(tracks)
   const media = trackList.filter(t => t.type === 1 || t.type === 2)
@@ -304,7 +308,7 @@ async function openWebm (reader) {
     init,
     mediaStart: firstCluster,
     mediaEnd,
-    duration: seconds(durationUnits),
+    duration,
     async loadIndex (source) {
       const at = seeks.get(CUES)?.[0]
       if (at === undefined || at >= length) return null

@@ -350,3 +350,16 @@ test('malformed cluster/fragment look-alikes end a scan early', { timeout: 120_0
     assert.ok(ms < 1000, `${format}: ${Math.round(ms)} ms`) // 3 to 7 s before
   }
 })
+
+test('a WebM Duration that is not positive and finite is no duration (NaN), as in MP4', async () => {
+  const original = await load('webm')
+  // The Duration element in Info: ID 0x4489, size 8, a big-endian float64.
+  const at = original.findIndex((b, i) => b === 0x44 && original[i + 1] === 0x89 && original[i + 2] === 0x88) + 3
+  assert.ok(at > 3 && at < 1024)
+  for (const value of [-60000, 0, Infinity, -Infinity]) {
+    const bytes = original.slice()
+    new DataView(bytes.buffer).setFloat64(at, value)
+    const media = await openMedia(sourceOf(bytes))
+    assert.ok(Number.isNaN(media.duration), `Duration ${value}: ${media.duration}`)
+  }
+})
