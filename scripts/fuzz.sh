@@ -1,32 +1,51 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target for a while, starting from its seed corpus.
+# Runs every libFuzzer target for a while, starting from its seed corpus, then the JS fuzzer
+# of web/container.js (tests/fuzz/js/container_fuzz.mjs) for as long.
 #   scripts/fuzz.sh [seconds-per-target]    (default 60; the test command uses 5)
 # New inputs go to build/fuzz/corpus/<name>, crashes to build/fuzz/artifacts/.
-set -euo pipefail
+# Not `set -e`: a target that fails (or a C++ build that does) must not stop the others;
+# the exit status is 1 if anything failed.
+set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$here"
+cd "$here" || exit 1
 seconds=${1:-60}
-
-CXX=clang++ cmake -S . -B build/fuzz -DWT_FUZZ=ON -DWT_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/fuzz -j"$(nproc)"
 
 mkdir -p build/fuzz/artifacts
 status=0
-for target in build/fuzz/tests/fuzz/fuzz_*; do
-  [ -x "$target" ] || continue
-  name=${target##*/fuzz_}
-  corpus=build/fuzz/corpus/$name
-  mkdir -p "$corpus"
-  echo "[fuzz] $name for ${seconds}s"
-  # Generated inputs go to the build corpus; the committed seeds are read only.
-  if ! "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-       -artifact_prefix=build/fuzz/artifacts/"$name"- -print_final_stats=1 \
-       "$corpus" tests/fuzz/corpus/"$name" 2>build/fuzz/"$name".log; then
-    echo "[fuzz] $name FAILED: see build/fuzz/$name.log and build/fuzz/artifacts/" >&2
-    tail -n 40 build/fuzz/"$name".log >&2
-    status=1
-  else
-    grep -E 'stat::number_of_executed_units' build/fuzz/"$name".log | sed "s/^/[fuzz] $name /"
-  fi
-done
+if CXX=clang++ cmake -S . -B build/fuzz -DWT_FUZZ=ON -DWT_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+   cmake --build build/fuzz -j"$(nproc)"; then
+  for target in build/fuzz/tests/fuzz/fuzz_*; do
+    [ -x "$target" ] || continue
+    name=${target##*/fuzz_}
+    corpus=build/fuzz/corpus/$name
+    mkdir -p "$corpus"
+    echo "[fuzz] $name for ${seconds}s"
+    # Generated inputs go to the build corpus; the committed seeds are read only.
+    if ! "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+         -artifact_prefix=build/fuzz/artifacts/"$name"- -print_final_stats=1 \
+         "$corpus" tests/fuzz/corpus/"$name" 2>build/fuzz/"$name".log; then
+      echo "[fuzz] $name FAILED: see build/fuzz/$name.log and build/fuzz/artifacts/" >&2
+      tail -n 40 build/fuzz/"$name".log >&2
+      status=1
+    else
+      grep -E 'stat::number_of_executed_units' build/fuzz/"$name".log | sed "s/^/[fuzz] $name /"
+    fi
+  done
+else
+  echo "[fuzz] building the libFuzzer targets FAILED" >&2
+  status=1
+fi
+
+# The JS fuzzer needs only node, so it runs whatever happened above. Its seeds: the ones it
+# builds itself, its corpus, and the test media the js stage made with ffmpeg, if any.
+name=container
+echo "[fuzz] $name (js) for ${seconds}s"
+if ! node tests/fuzz/js/container_fuzz.mjs --seconds "$seconds" --artifacts build/fuzz/artifacts \
+     build/fuzz/corpus/"$name" build/media >build/fuzz/"$name".log 2>&1; then
+  echo "[fuzz] $name FAILED: see build/fuzz/$name.log and build/fuzz/artifacts/" >&2
+  tail -n 40 build/fuzz/"$name".log >&2
+  status=1
+else
+  grep -E 'stat::number_of_executed_units' build/fuzz/"$name".log | sed "s/^\[$name\] /[fuzz] $name /"
+fi
 exit $status

@@ -23,6 +23,9 @@ const MAX_INIT_PART = 4 * MiB // Info, Tracks, SeekHead, ftyp, moov
 const MAX_INDEX = 16 * MiB // Cues, sidx, mfra
 const PROBE_SCAN = 2 * MiB // bytes scanned forward from a probe for a cluster/fragment start
 const MAX_PROBES = 12
+// Malformed cluster/fragment look-alikes a scan gives up after: each costs an exception
+// (microseconds), chance matches are about one per 4 GiB of real media, so many are crafted.
+const MAX_BAD_CANDIDATES = 16
 
 export function unsupported (message, position = 0) {
   return new WasmTorrentError(message, { code: 'unsupported_media', position })
@@ -236,6 +239,7 @@ async function openWebm (reader) {
 
   // Its children up to the first Cluster: SeekHead, Info, Tracks (and others we skip).
   let info, tracks, firstCluster
+  let seekHeads = 0
   const seeks = new Map() // element ID → absolute positions from the SeekHead
   pos = segmentStart
   for (let i = 0; ; i++) {
@@ -244,9 +248,11 @@ async function openWebm (reader) {
     if (!h) throw unsupported(`truncated element header at ${pos}`, pos)
     if (h.id === CLUSTER) { firstCluster = pos; break }
     if (h.size === null) throw unsupported(`element 0x${h.id.toString(16)} of unknown size at ${pos}`, pos)
-    if (h.id === SEEK_HEAD) readSeekHead(await readElement(reader, pos, MAX_INIT_PART, 'SeekHead'), segmentStart, seeks)
-    else if (h.id === INFO) info = await readElement(reader, pos, MAX_INIT_PART, 'Info')
-    else if (h.id === TRACKS) tracks = await readElement(reader, pos, MAX_INIT_PART, 'Tracks')
+    // Each of these is read once (Matroska allows a second SeekHead): copies of a large one
+    // would otherwise each be read, up to MAX_HEADER_ELEMENTS times MAX_INIT_PART.
+    if (h.id === SEEK_HEAD && seekHeads++ < 2) readSeekHead(await readElement(reader, pos, MAX_INIT_PART, 'SeekHead'), segmentStart, seeks)
+    else if (h.id === INFO && !info) info = await readElement(reader, pos, MAX_INIT_PART, 'Info')
+    else if (h.id === TRACKS && !tracks) tracks = await readElement(reader, pos, MAX_INIT_PART, 'Tracks')
     else if (h.id === CUES && !seeks.has(CUES)) seeks.set(CUES, [pos])
     pos += h.dataStart + h.size
   }
@@ -271,6 +277,10 @@ async function openWebm (reader) {
   }
   if (!(timestampScale > 0)) throw unsupported('TimestampScale is 0')
   const seconds = units => units * timestampScale / 1e9
+  // As for MP4: a Duration that is not positive and finite (negative, or Infinity from a
+  // huge TimestampScale) says nothing, and the player measures the file instead.
+  const stated = seconds(durationUnits)
+  const duration = stated > 0 && stated < Infinity ? stated : NaN
 
   const trackList = parseWebmTracks(tracks)
   const media = trackList.filter(t => t.type === 1 || t.type === 2)
@@ -298,7 +308,7 @@ async function openWebm (reader) {
     init,
     mediaStart: firstCluster,
     mediaEnd,
-    duration: seconds(durationUnits),
+    duration,
     async loadIndex (source) {
       const at = seeks.get(CUES)?.[0]
       if (at === undefined || at >= length) return null
@@ -396,6 +406,7 @@ function parseCues (cues, track) {
 // elements) its Timestamp, whose value we return. Checking that structure keeps four bytes
 // of compressed data that happen to equal the ID from passing for a cluster.
 function * findClusters (bytes) {
+  let bad = 0
   for (let i = 0; i + 4 <= bytes.length; i++) {
     if (bytes[i] !== 0x1f || bytes[i + 1] !== 0x43 || bytes[i + 2] !== 0xb6 || bytes[i + 3] !== 0x75) continue
     try {
@@ -414,6 +425,7 @@ function * findClusters (bytes) {
       }
     } catch (err) {
       if (err.code !== 'unsupported_media') throw err // not a cluster after all
+      if (++bad > MAX_BAD_CANDIDATES) return
     }
   }
 }
@@ -467,13 +479,14 @@ async function openMp4 (reader) {
   const length = reader.length
   let ftyp, moov, firstMoof
   const sidxes = []
+  let sidxBytes = 0
   let pos = 0
   for (let i = 0; ; i++) {
     if (pos + 8 > length || i >= MAX_HEADER_ELEMENTS) break
     const h = boxHeader(await reader.bytes(pos, 16), 0, length - pos, pos)
     if (!h) break
     if (h.type === 'ftyp') ftyp = await readBox(reader, pos, 64 * KiB, 'ftyp')
-    else if (h.type === 'moov') {
+    else if (h.type === 'moov' && !moov) { // read once: copies of a large one would each be read
       moov = await readBox(reader, pos, MAX_INIT_PART, 'moov')
       moov.info = parseMoov(moov.bytes)
       if (!moov.info.fragmented) {
@@ -481,7 +494,11 @@ async function openMp4 (reader) {
           '(client.createServer) or remux it as a fragmented MP4 (ffmpeg -movflags frag_keyframe+empty_moov+default_base_moof)', pos)
       }
     } else if (h.type === 'sidx') {
-      if (h.end - h.start <= MAX_INDEX) sidxes.push({ ...(await readBox(reader, pos, MAX_INDEX, 'sidx')), at: pos })
+      // All of them together within MAX_INDEX (one per track is usual), not each.
+      if (sidxBytes + h.end - h.start <= MAX_INDEX) {
+        sidxBytes += h.end - h.start
+        sidxes.push({ ...(await readBox(reader, pos, MAX_INDEX, 'sidx')), at: pos })
+      }
     } else if (h.type === 'moof') { firstMoof = pos; break }
     pos += h.end
   }
@@ -766,17 +783,30 @@ async function loadMfra (reader, track, timescales, mediaStart) {
 // Fragment starts in bytes: a 'moof' whose first child is an 'mfhd', with the decode time of
 // its first sample (tfdt) for `track` (or the first track fragment that has one).
 function * findMoofs (bytes, track) {
-  for (let i = 0; i + 24 <= bytes.length; i++) {
+  // The boxes looked into, over all candidates, are at most one per 8 bytes (what one walk
+  // over the bytes could meet): crafted bytes can pack thousands of 'moof' look-alikes
+  // whose children each run on over all the next ones, and walking them all would take
+  // time quadratic in the bytes (seconds per window). Real moofs cost a few boxes each.
+  let budget = bytes.length / 8
+  let bad = 0
+  const inside = function * (start, end) {
+    for (const box of boxes(bytes, start, end)) {
+      if (--budget < 0) return
+      yield box
+    }
+  }
+  const childOf = (box, type) => { for (const b of inside(box.dataStart, box.end)) if (b.type === type) return b }
+  for (let i = 0; i + 24 <= bytes.length && budget > 0; i++) {
     if (bytes[i + 4] !== 0x6d || bytes[i + 5] !== 0x6f || bytes[i + 6] !== 0x6f || bytes[i + 7] !== 0x66) continue
     if (fourcc(bytes, i + 12) !== 'mfhd') continue
     const size = u32(bytes, i)
     if (size < 24 || i + size > bytes.length) continue
     try {
       let found = null
-      for (const traf of boxes(bytes, i + 8, i + size)) {
+      for (const traf of inside(i + 8, i + size)) {
         if (traf.type !== 'traf') continue
-        const tfhd = child(bytes, traf, 'tfhd')
-        const tfdt = child(bytes, traf, 'tfdt')
+        const tfhd = childOf(traf, 'tfhd')
+        const tfdt = childOf(traf, 'tfdt')
         if (!tfhd || !tfdt || tfhd.dataStart + 8 > tfhd.end || tfdt.dataStart + 8 > tfdt.end) continue
         const id = u32(bytes, tfhd.dataStart + 4)
         const v1 = bytes[tfdt.dataStart] === 1
@@ -788,6 +818,7 @@ function * findMoofs (bytes, track) {
       if (found) yield found
     } catch (err) {
       if (err.code !== 'unsupported_media') throw err // not a moof after all
+      if (++bad > MAX_BAD_CANDIDATES) return
     }
   }
 }

@@ -260,3 +260,106 @@ test('crafted lengths are checked against the file, not trusted', async () => {
   const frees = new Uint8Array(8 * 5000).map((_, i) => [0, 0, 0, 8, 0x66, 0x72, 0x65, 0x65][i % 8])
   await assert.rejects(openMedia(sourceOf(cat(ftyp, frees))), /no moov box in the first/)
 })
+
+// Found while fuzzing (tests/fuzz/js/container_fuzz.mjs): a file made of many copies of one
+// large header element had each copy read, and 'moof' look-alikes made the fragment scan
+// quadratic. A source whose bytes past `head` repeat `unit` up to `length` stands for the
+// file: the bytes are a torrent's, so each one read is a byte downloaded.
+function tiledSource (head, unit, length) {
+  const source = {
+    length,
+    bytesRead: 0,
+    async read (offset, n) {
+      assert.ok(offset >= 0 && n >= 0 && offset + n <= length, `read ${offset}+${n} inside ${length} bytes`)
+      source.bytesRead += n
+      const out = new Uint8Array(n)
+      for (let i = 0; i < n; i++) {
+        const p = offset + i
+        out[i] = p < head.length ? head[p] : unit[(p - head.length) % unit.length]
+      }
+      return out
+    }
+  }
+  return source
+}
+
+test('copies of a large header element are read once, not each', async () => {
+  const MiB = 1024 * 1024
+  const cat = (...parts) => Uint8Array.from(parts.flatMap(p => [...p]))
+  const size8 = n => Uint8Array.of(0x01, 0, (n / 2 ** 40) & 0xff, (n / 2 ** 32) & 0xff, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)
+  // WebM: the init segment (EBML header, Segment of unknown size, Info, Tracks), then Info
+  // elements of 1 MiB (a Void inside), again and again: there is no Cluster to find.
+  const webm = await openMedia(sourceOf(await load('webm')))
+  const info = cat([0x15, 0x49, 0xa9, 0x66], size8(MiB - 12), [0xec], size8(MiB - 21), new Uint8Array(MiB - 21))
+  const source = tiledSource(webm.init, info, 2 ** 40)
+  await assert.rejects(openMedia(source), { code: 'unsupported_media' })
+  // The walk reads a window per element it skips; each copy read whole would be 256 MiB.
+  assert.ok(source.bytesRead < 24 * MiB, `read ${source.bytesRead} bytes`)
+
+  // MP4: ftyp and moov, then sidx boxes of 1 MiB (no moof): all of them together are read
+  // up to the index limit, 16 MiB.
+  const bare = await load('fmp4-bare')
+  const { mediaStart } = await openMedia(sourceOf(bare))
+  const sidx = cat([0, 0x10, 0, 0], new TextEncoder().encode('sidx'), [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x3c, 0], new Uint8Array(MiB - 20))
+  const mp4 = tiledSource(bare.subarray(0, mediaStart), sidx, 2 ** 40)
+  await assert.rejects(openMedia(mp4), { code: 'unsupported_media' })
+  assert.ok(mp4.bytesRead < 40 * MiB, `read ${mp4.bytesRead} bytes`)
+})
+
+test('moof look-alikes cost the fragment scan linear time', { timeout: 120_000 }, async () => {
+  // Units of 24 bytes: a 'moof' of 34000 bytes with an 'mfhd', then a 16-byte 'free' that
+  // swallows the next unit's size and type, so each look-alike's children run on over
+  // thousands of the next ones. 1 MiB of them after a real file's headers and first fragment.
+  const bare = await load('fmp4-bare')
+  const media = await openMedia(sourceOf(bare))
+  const { offset: second } = await syncPointAfter(media, sourceOf(bare), media.mediaStart + 1, bare.length)
+  const u32 = n => [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]
+  const unit = Uint8Array.from([...u32(34000), ...Buffer.from('moof'), ...u32(8), ...Buffer.from('mfhd'), ...u32(16), ...Buffer.from('free')])
+  const bytes = new Uint8Array(second + 44000 * unit.length)
+  bytes.set(bare.subarray(0, second))
+  for (let p = second; p < bytes.length; p += unit.length) bytes.set(unit, p)
+  const source = sourceOf(bytes)
+  const crafted = await openMedia(source)
+  for (const [what, run] of [['lastSyncPoint', () => lastSyncPoint(crafted, source)], ['searchSyncPoint', () => searchSyncPoint(crafted, source, 30)]]) {
+    const start = performance.now()
+    await run()
+    const ms = performance.now() - start
+    assert.ok(ms < 2000, `${what} took ${Math.round(ms)} ms`) // quadratic: seconds to minutes
+  }
+})
+
+test('malformed cluster/fragment look-alikes end a scan early', { timeout: 120_000 }, async () => {
+  // Each look-alike whose header or children do not parse costs an exception; 4 MB of them
+  // after a real file's first cluster/fragment made a probing seek take seconds.
+  const units = {
+    'webm-live': Uint8Array.of(0x1f, 0x43, 0xb6, 0x75, 0x00), // a Cluster ID, a size byte of 0
+    'fmp4-bare': Uint8Array.from([0, 0, 0, 40, ...Buffer.from('moof'), 0, 0, 0, 0xff, ...Buffer.from('mfhd')]) // an mfhd overrunning its moof
+  }
+  for (const [format, unit] of Object.entries(units)) {
+    const original = await load(format)
+    const { mediaStart } = await openMedia(sourceOf(original))
+    const bytes = new Uint8Array(mediaStart + 100 + 800_000 * unit.length)
+    bytes.set(original.subarray(0, mediaStart + 100))
+    for (let p = mediaStart + 100; p + unit.length <= bytes.length; p += unit.length) bytes.set(unit, p)
+    const source = sourceOf(bytes)
+    const media = await openMedia(source)
+    const start = performance.now()
+    await searchSyncPoint(media, source, 30)
+    await lastSyncPoint(media, source)
+    const ms = performance.now() - start
+    assert.ok(ms < 1000, `${format}: ${Math.round(ms)} ms`) // 3 to 7 s before
+  }
+})
+
+test('a WebM Duration that is not positive and finite is no duration (NaN), as in MP4', async () => {
+  const original = await load('webm')
+  // The Duration element in Info: ID 0x4489, size 8, a big-endian float64.
+  const at = original.findIndex((b, i) => b === 0x44 && original[i + 1] === 0x89 && original[i + 2] === 0x88) + 3
+  assert.ok(at > 3 && at < 1024)
+  for (const value of [-60000, 0, Infinity, -Infinity]) {
+    const bytes = original.slice()
+    new DataView(bytes.buffer).setFloat64(at, value)
+    const media = await openMedia(sourceOf(bytes))
+    assert.ok(Number.isNaN(media.duration), `Duration ${value}: ${media.duration}`)
+  }
+})
