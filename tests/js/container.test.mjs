@@ -273,9 +273,12 @@ function tiledSource (head, unit, length) {
       assert.ok(offset >= 0 && n >= 0 && offset + n <= length, `read ${offset}+${n} inside ${length} bytes`)
       source.bytesRead += n
       const out = new Uint8Array(n)
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i < n;) { // a run of the head or of one copy of the unit at a time
         const p = offset + i
-        out[i] = p < head.length ? head[p] : unit[(p - head.length) % unit.length]
+        const [from, at] = p < head.length ? [head, p] : [unit, (p - head.length) % unit.length]
+        const run = from.subarray(at, at + Math.min(n - i, from.length - at))
+        out.set(run, i)
+        i += run.length
       }
       return out
     }

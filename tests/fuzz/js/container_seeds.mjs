@@ -232,8 +232,8 @@ export function hostileSeeds () {
       el(ID.Tracks, track(1, 1, 'V_VP9'), el(ID.Void, new Uint8Array(1024 * 1024))))],
     ['fmp4-headers-long-sidx', concat(moov, full('sidx', 0, 0, be(1, 4), be(15360, 4), be(0, 4), be(0, 4), be(0, 2), be(refs.length, 2), refs))],
     ['fmp4-moof-lookalikes', concat(head, Array(16000).fill(lookalike))],
-    ['webm-bad-cluster-lookalikes', concat(live, Array(200000).fill(badCluster))],
-    ['fmp4-bad-moof-lookalikes', concat(fmp4, Array(62500).fill(badMoof))]
+    ['webm-bad-cluster-lookalikes', concat(live, Array(60000).fill(badCluster))],
+    ['fmp4-bad-moof-lookalikes', concat(fmp4, Array(19000).fill(badMoof))]
   ].map(([name, bytes]) => ({ name, bytes, all: true })) // under every source variant
 }
 
