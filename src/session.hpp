@@ -81,7 +81,7 @@ struct session_settings {
   std::uint32_t min_streaming_requests = 2;
   // ...of which requests for pieces without a deadline may fill at most rate * this
   // (one block for a peer that would otherwise be idle next to open readers).
-  duration streaming_undue_time = std::chrono::milliseconds(500);
+  duration streaming_undue_time = std::chrono::milliseconds(250);
   // A player closes one request and opens the next within milliseconds (a seek, an index
   // read at the end of the file): for this long after its last reader closes, a torrent
   // still counts as streaming.
