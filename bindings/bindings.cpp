@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "bytes.hpp"
-#include "client.hpp"
-#include "error.hpp"
-#include "magnet.hpp"
-#include "metainfo.hpp"
+#include "base/bytes.hpp"
+#include "host/client.hpp"
+#include "base/error.hpp"
+#include "metainfo/magnet.hpp"
+#include "metainfo/metainfo.hpp"
 
 namespace {
 

@@ -14,10 +14,10 @@
 #include <string>
 #include <variant>
 
-#include "bencode.hpp"
-#include "crypto.hpp"
-#include "metainfo.hpp"
-#include "session.hpp"
+#include "bencode/bencode.hpp"
+#include "base/crypto.hpp"
+#include "metainfo/metainfo.hpp"
+#include "session/session.hpp"
 
 namespace {
 

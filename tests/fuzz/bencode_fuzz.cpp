@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "bencode.hpp"
+#include "bencode/bencode.hpp"
 
 namespace bc = wt::bencode;
 

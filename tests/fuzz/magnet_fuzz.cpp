@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "magnet.hpp"
+#include "metainfo/magnet.hpp"
 
 namespace {
 

@@ -6,8 +6,8 @@
 #include <set>
 #include <string>
 
-#include "crypto.hpp"
-#include "metainfo.hpp"
+#include "base/crypto.hpp"
+#include "metainfo/metainfo.hpp"
 
 namespace {
 

@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <span>
 
-#include "metainfo.hpp"
-#include "session.hpp"
-#include "storage.hpp"
+#include "metainfo/metainfo.hpp"
+#include "session/session.hpp"
+#include "storage/storage.hpp"
 
 namespace {
 

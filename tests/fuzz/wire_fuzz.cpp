@@ -13,7 +13,7 @@
 #include <optional>
 #include <vector>
 
-#include "wire.hpp"
+#include "wire/wire.hpp"
 
 namespace w = wt::wire;
 

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ws_tracker.hpp"
+#include "tracker/ws_tracker.hpp"
 
 namespace ws = wt::ws_tracker;
 using namespace std::chrono_literals;

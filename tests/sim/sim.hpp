@@ -13,8 +13,8 @@
 #include <queue>
 #include <vector>
 
-#include "session.hpp"
-#include "storage.hpp"
+#include "session/session.hpp"
+#include "storage/storage.hpp"
 
 namespace wt::sim {
 

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "bencode.hpp"
-#include "error.hpp"
+#include "bencode/bencode.hpp"
+#include "base/error.hpp"
 
 #if defined(__linux__) && UINTPTR_MAX > 0xFFFFFFFFu
 #include <sys/mman.h>

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "bitfield.hpp"
+#include "base/bitfield.hpp"
 
 using wt::bitfield;
 using wt::bitfield_check;

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "bytes.hpp"
+#include "base/bytes.hpp"
 
 using namespace wt;
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "client.hpp"
+#include "host/client.hpp"
 
 using namespace wt;
 using json = nlohmann::json;

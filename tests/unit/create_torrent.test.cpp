@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "metainfo.hpp"
+#include "metainfo/metainfo.hpp"
 
 using namespace wt;
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "crypto.hpp"
+#include "base/crypto.hpp"
 
 using namespace wt;
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "magnet.hpp"
+#include "metainfo/magnet.hpp"
 
 using namespace wt;
 

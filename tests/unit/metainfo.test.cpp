@@ -6,9 +6,9 @@
 #include <string_view>
 #include <vector>
 
-#include "bencode.hpp"
-#include "crypto.hpp"
-#include "metainfo.hpp"
+#include "bencode/bencode.hpp"
+#include "base/crypto.hpp"
+#include "metainfo/metainfo.hpp"
 
 namespace bc = wt::bencode;
 using wt::errc;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "piece_picker.hpp"
+#include "picker/piece_picker.hpp"
 
 using namespace std::chrono_literals;
 using wt::bitfield;

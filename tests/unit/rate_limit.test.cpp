@@ -1,7 +1,7 @@
 // The token bucket behind the session's rate limits.
 #include <catch2/catch.hpp>
 
-#include "rate_limit.hpp"
+#include "session/rate_limit.hpp"
 
 using namespace wt;
 using namespace std::chrono_literals;

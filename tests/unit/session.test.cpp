@@ -5,8 +5,8 @@
 #include <map>
 #include <set>
 
-#include "session.hpp"
-#include "wire.hpp"
+#include "session/session.hpp"
+#include "wire/wire.hpp"
 
 using namespace wt;
 using namespace std::chrono_literals;

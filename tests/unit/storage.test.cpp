@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "storage.hpp"
+#include "storage/storage.hpp"
 
 using namespace wt;
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "bencode.hpp"
-#include "wire.hpp"
+#include "bencode/bencode.hpp"
+#include "wire/wire.hpp"
 
 using namespace wt;
 using namespace wt::wire;

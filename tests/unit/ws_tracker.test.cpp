@@ -1,4 +1,4 @@
-#include "ws_tracker.hpp"
+#include "tracker/ws_tracker.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -1,0 +1,34 @@
+// SHA-1 and SHA-256 through OpenSSL's EVP API (system libcrypto natively,
+// libcrypto built for WebAssembly in the browser).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "base/bytes.hpp"
+
+namespace wt {
+
+using sha1_digest = std::array<std::uint8_t, 20>;
+using sha256_digest = std::array<std::uint8_t, 32>;
+
+sha1_digest sha1(byte_view data);
+sha256_digest sha256(byte_view data);
+
+// Incremental hashing, for data that arrives in pieces (e.g. blocks of a piece).
+class sha1_hasher {
+ public:
+  sha1_hasher();
+  ~sha1_hasher();
+  sha1_hasher(sha1_hasher&&) noexcept;
+  sha1_hasher& operator=(sha1_hasher&&) noexcept;
+  void update(byte_view data);
+  sha1_digest finish();  // also resets, ready for the next message
+
+ private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
+
+}  // namespace wt

@@ -1,0 +1,471 @@
+#include "host/client.hpp"
+
+#include <algorithm>
+
+#include "metainfo/magnet.hpp"
+
+namespace wt {
+
+namespace {
+
+// A data channel's stand-in address for the session: fd77:7400::<peer>, port 1. Unique per
+// peer connection, so the session never takes two channels for one peer address. Not an
+// address anyone can dial: the session is told so (dialable::no), so it never redials it
+// nor passes it on through ut_pex.
+wire::endpoint channel_endpoint(peer_handle p) {
+  std::array<std::uint8_t, 16> a{};
+  a[0] = 0xfd;
+  a[1] = 0x77;
+  a[2] = 0x74;
+  a[12] = static_cast<std::uint8_t>(p.value >> 24);
+  a[13] = static_cast<std::uint8_t>(p.value >> 16);
+  a[14] = static_cast<std::uint8_t>(p.value >> 8);
+  a[15] = static_cast<std::uint8_t>(p.value);
+  return wire::make_endpoint_v6(a, 1);
+}
+
+client_settings adjusted(client_settings s) {
+  s.session.send_buffer_limit = s.send_buffer_limit;
+  if (s.tracker.seed == 0) s.tracker.seed = s.session.seed ^ 0x5bd1e995u;
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> websocket_trackers(const std::vector<std::string>& urls) {
+  std::vector<std::string> out;
+  for (const auto& u : urls) {
+    if (!(u.starts_with("ws://") || u.starts_with("wss://"))) continue;
+    if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
+  }
+  return out;
+}
+
+client::client(client_settings settings)
+    : settings_(adjusted(std::move(settings))),
+      session_(settings_.session),
+      tracker_(settings_.tracker) {}
+
+client::~client() = default;
+
+const wire::peer_id& client::peer_id() const noexcept { return session_.peer_id(); }
+
+// --- user commands ---------------------------------------------------------------------
+
+result<torrent_id> client::add_torrent(byte_view torrent_file, std::optional<byte_view> content,
+                                       time_point now, std::vector<std::string> trackers) {
+  auto m = parse_metainfo(torrent_file);
+  if (!m) return m.err();
+  if (content && static_cast<std::int64_t>(content->size()) != m->total_length)
+    return make_error(errc::session_invalid_torrent, 0, "content length");
+  add_torrent_params params;
+  params.seed = content.has_value();
+  auto t = session_.add_torrent(*m, params, now);
+  if (!t) return t;
+  if (content) storage_.write_at(*t, 0, *content);
+  torrents_[*t].info_hash = m->info_hash;
+  torrents_[*t].finished = content.has_value();
+  std::vector<std::string> urls = m->trackers();
+  urls.insert(urls.end(), trackers.begin(), trackers.end());
+  torrents_[*t].trackers = urls;
+  register_with_trackers(*t, std::move(urls), now);
+  pump(now);
+  return t;
+}
+
+result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
+                                      std::vector<std::string> trackers) {
+  auto link = parse_magnet(uri);
+  if (!link) return link.err();
+  if (!link->info_hash) return make_error(errc::magnet_no_info_hash, 0, "xt");
+  auto t = session_.add_magnet(*link->info_hash, link->name, now);
+  if (!t) return t;
+  torrents_[*t].info_hash = *link->info_hash;
+  trackers.insert(trackers.begin(), link->trackers.begin(), link->trackers.end());
+  torrents_[*t].trackers = trackers;
+  register_with_trackers(*t, std::move(trackers), now);
+  pump(now);
+  return t;
+}
+
+void client::register_with_trackers(torrent_id t, std::vector<std::string> urls, time_point now) {
+  urls.insert(urls.end(), settings_.default_trackers.begin(), settings_.default_trackers.end());
+  for (const auto& url : urls) {
+    auto& known = torrents_[t].trackers;
+    if (std::find(known.begin(), known.end(), url) == known.end()) known.push_back(url);
+  }
+  ws_tracker::torrent_params p;
+  p.info_hash = torrents_[t].info_hash;
+  p.peer_id = session_.peer_id();
+  p.trackers = websocket_trackers(urls);
+  if (p.trackers.empty()) return;
+  update_tracker_stats(t);  // no-op before registration; the params carry the first stats
+  if (auto st = session_.stats(t)) {
+    p.stats.uploaded = static_cast<std::int64_t>(st->uploaded);
+    p.stats.downloaded = static_cast<std::int64_t>(st->downloaded);
+    if (st->has_metadata) p.stats.left = torrents_[t].finished ? 0 : std::max<std::int64_t>(0, st->total - st->have);
+  }
+  torrents_[t].registered = tracker_.add_torrent(p, now);
+}
+
+void client::update_tracker_stats(torrent_id t) {
+  auto it = torrents_.find(t);
+  if (it == torrents_.end() || !it->second.registered) return;
+  auto st = session_.stats(t);
+  if (!st) return;
+  ws_tracker::announce_stats s;
+  s.uploaded = static_cast<std::int64_t>(st->uploaded);
+  s.downloaded = static_cast<std::int64_t>(st->downloaded);
+  if (st->has_metadata) s.left = st->finished ? 0 : std::max<std::int64_t>(0, st->total - st->have);
+  tracker_.set_stats(it->second.info_hash, s);
+}
+
+void client::remove_torrent(torrent_id t, time_point now) {
+  auto it = torrents_.find(t);
+  if (it == torrents_.end()) return;
+  if (it->second.registered) {
+    update_tracker_stats(t);
+    tracker_.remove_torrent(it->second.info_hash, now);
+  }
+  std::vector<std::uint32_t> gone;
+  for (const auto& [id, p] : peers_)
+    if (p.torrent == t) gone.push_back(id);
+  for (std::uint32_t id : gone) {
+    if (auto& p = peers_[id]; p.connection) session_.connection_closed(*p.connection, now);
+    close_peer(peer_handle{id}, "torrent removed");
+  }
+  session_.remove_torrent(t, now);
+  storage_.remove(t);
+  torrents_.erase(it);
+  pump(now);
+}
+
+std::optional<peer_handle> client::attach_channel(torrent_id t, time_point now) {
+  if (!torrents_.contains(t)) return std::nullopt;
+  const peer_handle p{next_peer_++};
+  peers_[p.value].torrent = t;  // neither offerer nor tracker answer: ours once open
+  pump(now);
+  return p;
+}
+
+byte_buffer client::torrent_file(torrent_id t) const {
+  const metainfo* m = session_.torrent_metainfo(t);
+  auto it = torrents_.find(t);
+  if (!m || it == torrents_.end()) return {};
+  return make_torrent_file(m->info_bytes, it->second.trackers);
+}
+
+bool client::pause_torrent(torrent_id t, time_point now) {
+  auto it = torrents_.find(t);
+  if (it == torrents_.end()) return false;
+  if (it->second.paused) return true;
+  it->second.paused = true;
+  if (it->second.registered) {
+    update_tracker_stats(t);
+    tracker_.remove_torrent(it->second.info_hash, now);  // "stopped"; its offers are cancelled
+    it->second.registered = false;
+  }
+  // The session closes its connections (peer_disconnected_event "torrent paused");
+  // then every peer connection of the torrent goes, with or without a session
+  // connection (offers being made, answers, channels not yet handed over).
+  session_.pause_torrent(t, now);
+  std::vector<std::uint32_t> gone;
+  for (const auto& [id, p] : peers_)
+    if (p.torrent == t) gone.push_back(id);
+  for (std::uint32_t id : gone) {
+    if (auto b = peers_[id].batch) {
+      batches_[*b].waiting.erase(id);
+      if (batches_[*b].waiting.empty()) finish_batch(*b, now);
+    }
+    close_peer(peer_handle{id}, "torrent paused");
+  }
+  pump(now);
+  return true;
+}
+
+bool client::resume_torrent(torrent_id t, time_point now) {
+  auto it = torrents_.find(t);
+  if (it == torrents_.end()) return false;
+  if (!it->second.paused) return true;
+  it->second.paused = false;
+  session_.resume_torrent(t, now);
+  register_with_trackers(t, it->second.trackers, now);  // "started", with new offers
+  pump(now);
+  return true;
+}
+
+byte_view client::stored_bytes(torrent_id t, std::int64_t offset, std::int64_t length) const {
+  byte_view all = storage_.contents(t);
+  if (offset < 0 || length < 0 || static_cast<std::uint64_t>(offset) > all.size()) return {};
+  const auto start = static_cast<std::size_t>(offset);
+  return all.subspan(start, std::min(all.size() - start, static_cast<std::size_t>(length)));
+}
+
+// --- WebSocket events ------------------------------------------------------------------------
+
+void client::socket_opened(const std::string& url, time_point now) {
+  tracker_.socket_opened(url, now);
+  pump(now);
+}
+
+void client::socket_closed(const std::string& url, time_point now) {
+  tracker_.socket_closed(url, now);
+  pump(now);
+}
+
+void client::text_received(const std::string& url, std::string_view text, time_point now) {
+  tracker_.text_received(url, text, now);
+  pump(now);
+}
+
+// --- WebRTC events ----------------------------------------------------------------------------
+
+void client::offer_created(peer_handle p, std::string_view sdp, time_point now) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end() || !it->second.batch) return;
+  const std::uint64_t b = *it->second.batch;
+  it->second.batch.reset();
+  offer_batch& batch = batches_[b];
+  batch.waiting.erase(p.value);
+  if (sdp.empty()) close_peer(p, "offer failed");
+  else batch.created.push_back({it->second.offer_id, std::string(sdp)});
+  if (batch.waiting.empty()) finish_batch(b, now);
+  pump(now);
+}
+
+void client::finish_batch(std::uint64_t id, time_point now) {
+  auto it = batches_.find(id);
+  if (it == batches_.end()) return;
+  offer_batch batch = std::move(it->second);
+  batches_.erase(it);
+  tracker_.offers_created(batch.url, batch.info_hash, batch.created, now);
+}
+
+void client::answer_created(peer_handle p, std::string_view sdp, time_point now) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end() || it->second.offerer) return;
+  peer_state& s = it->second;
+  const auto t = torrents_.find(s.torrent);
+  if (sdp.empty() || t == torrents_.end() ||
+      !tracker_.answer_created(s.url, t->second.info_hash, s.remote_peer_id, s.offer_id, sdp))
+    close_peer(p, "answer failed");
+  pump(now);
+}
+
+void client::channel_opened(peer_handle p, time_point now) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end() || it->second.open) return;
+  peer_state& s = it->second;
+  s.open = true;
+  // We answered its offer: it sends the handshake first, we accept and reply (see the
+  // header: an answering side's first message may be lost). Otherwise we offered (or the
+  // page connected the channel): we send the handshake first.
+  const auto c = s.answerer ? session_.accept_connection(channel_endpoint(p), now, dialable::no)
+                            : session_.open_connection(s.torrent, channel_endpoint(p), now, dialable::no);
+  if (c) {
+    s.connection = c;
+    peer_of_connection_[c->value] = p.value;
+    out_.push_back(client_event{peer_channel_event{s.torrent, p, *c, s.offerer}});
+  } else {
+    close_peer(p, "torrent removed");
+  }
+  pump(now);
+}
+
+void client::channel_data(peer_handle p, byte_view data, time_point now) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end()) return;
+  if (it->second.connection) session_.bytes_received(*it->second.connection, data, now);
+  pump(now);
+}
+
+void client::channel_closed(peer_handle p, time_point now) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end()) return;
+  if (it->second.connection) {
+    session_.connection_closed(*it->second.connection, now);
+    peer_of_connection_.erase(it->second.connection->value);
+  }
+  if (auto b = it->second.batch) {
+    batches_[*b].waiting.erase(p.value);
+    if (batches_[*b].waiting.empty()) finish_batch(*b, now);
+  }
+  peers_.erase(it);
+  pump(now);
+}
+
+void client::channel_sent(peer_handle p, std::size_t bytes, time_point now) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end() || !it->second.connection) return;
+  session_.bytes_sent(*it->second.connection, bytes, now);
+  pump(now);
+}
+
+// --- time and outputs -----------------------------------------------------------------------
+
+void client::on_timer(time_point now) {
+  for (const auto& [t, s] : torrents_) update_tracker_stats(t);
+  session_.on_timer(now);
+  tracker_.on_timer(now);
+  pump(now);
+}
+
+std::optional<time_point> client::next_deadline() const {
+  auto a = session_.next_deadline();
+  auto b = tracker_.next_deadline();
+  if (a && b) return std::min(*a, *b);
+  return a ? a : b;
+}
+
+std::optional<client_output> client::poll() {
+  if (out_.empty()) return std::nullopt;
+  client_output o = std::move(out_.front());
+  out_.pop_front();
+  return o;
+}
+
+// --- routing ------------------------------------------------------------------------------------
+
+std::optional<torrent_id> client::torrent_of(const ws_tracker::id20& info_hash) const {
+  for (const auto& [t, s] : torrents_)
+    if (s.info_hash == info_hash) return t;
+  return std::nullopt;
+}
+
+void client::close_peer(peer_handle p, std::string reason) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end()) return;
+  if (it->second.connection) peer_of_connection_.erase(it->second.connection->value);
+  peers_.erase(it);
+  out_.push_back(client_out::close_peer{p, std::move(reason)});
+}
+
+void client::route_tracker(ws_tracker::output o, time_point now) {
+  using namespace ws_tracker;
+  if (auto* open_req = std::get_if<open_socket>(&o)) {
+    out_.push_back(client_out::open_socket{std::move(open_req->url)});
+  } else if (auto* text = std::get_if<send_text>(&o)) {
+    out_.push_back(client_out::send_text{std::move(text->url), std::move(text->text)});
+  } else if (auto* close_req = std::get_if<close_socket>(&o)) {
+    out_.push_back(client_out::close_socket{std::move(close_req->url)});
+  } else if (auto* wanted = std::get_if<create_offers>(&o)) {
+    const auto t = torrent_of(wanted->info_hash);
+    if (!t || wanted->offer_ids.empty()) {
+      tracker_.offers_created(wanted->url, wanted->info_hash, {}, now);
+      return;
+    }
+    const std::uint64_t b = next_batch_++;
+    offer_batch& batch = batches_[b];
+    batch.url = wanted->url;
+    batch.info_hash = wanted->info_hash;
+    for (const auto& offer_id : wanted->offer_ids) {
+      const peer_handle p{next_peer_++};
+      peer_state& s = peers_[p.value];
+      s.torrent = *t;
+      s.offerer = true;
+      s.batch = b;
+      s.offer_id = offer_id;
+      s.url = wanted->url;
+      batch.waiting[p.value] = offer_id;
+      out_.push_back(client_out::create_offer{p});
+    }
+  } else if (auto* offer = std::get_if<answer_offer>(&o)) {
+    const auto t = torrent_of(offer->info_hash);
+    if (!t) return;
+    const peer_handle p{next_peer_++};
+    peer_state& s = peers_[p.value];
+    s.torrent = *t;
+    s.url = offer->url;
+    s.remote_peer_id = offer->peer_id;
+    s.offer_id = offer->offer_id;
+    s.answerer = true;
+    out_.push_back(client_out::create_answer{p, std::move(offer->sdp)});
+  } else if (auto* answer = std::get_if<answer_received>(&o)) {
+    for (const auto& [id, s] : peers_) {
+      if (s.offerer && !s.batch && !s.open && s.offer_id == answer->offer_id && s.url == answer->url) {
+        out_.push_back(client_out::set_answer{peer_handle{id}, std::move(answer->sdp)});
+        return;
+      }
+    }
+  } else if (auto* cancel = std::get_if<offer_cancelled>(&o)) {
+    for (const auto& [id, s] : peers_) {
+      if (s.offerer && !s.open && s.offer_id == cancel->offer_id && s.url == cancel->url) {
+        close_peer(peer_handle{id}, "offer cancelled");
+        return;
+      }
+    }
+  } else if (auto* announced = std::get_if<announce_result>(&o)) {
+    if (auto t = torrent_of(announced->info_hash))
+      out_.push_back(client_event{tracker_announce_event{*t, std::move(announced->url), announced->complete, announced->incomplete}});
+  } else if (auto* warn = std::get_if<warning>(&o)) {
+    std::optional<torrent_id> t;
+    if (warn->info_hash) t = torrent_of(*warn->info_hash);
+    out_.push_back(client_event{tracker_warning_event{t, std::move(warn->url), std::move(warn->err)}});
+  }
+  // scrape_result: nothing asks for scrapes yet.
+}
+
+void client::route_event(session_event e, time_point now) {
+  if (auto* f = std::get_if<torrent_finished_event>(&e)) {
+    auto it = torrents_.find(f->torrent);
+    if (it != torrents_.end() && !it->second.finished) {
+      it->second.finished = true;
+      update_tracker_stats(f->torrent);
+      if (it->second.registered) tracker_.completed(it->second.info_hash, now);
+    }
+  } else if (auto* m = std::get_if<metadata_received_event>(&e)) {
+    update_tracker_stats(m->torrent);
+  } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
+    // A peer that failed before its handshake named a torrent (garbage instead of a
+    // handshake): the data channel it came through was for one.
+    if (auto c = peer_of_connection_.find(w->connection.value); c != peer_of_connection_.end())
+      if (auto p = peers_.find(c->second); p != peers_.end()) w->torrent = p->second.torrent;
+  }
+  out_.push_back(client_event{std::move(e)});
+}
+
+void client::pump(time_point now) {
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    while (auto o = tracker_.poll()) {
+      progress = true;
+      route_tracker(std::move(*o), now);
+    }
+    while (auto r = session_.poll_storage()) {
+      progress = true;
+      session_.storage_completed(storage_.complete(*r), now);
+    }
+    while (auto t = session_.poll_transmit()) {
+      progress = true;
+      auto it = peer_of_connection_.find(t->connection.value);
+      if (it == peer_of_connection_.end()) continue;
+      // Consecutive sends to one channel merge into messages of up to
+      // settings_.max_send_size: fewer, larger data-channel messages cost less.
+      auto* last = out_.empty() ? nullptr : std::get_if<client_out::send>(&out_.back());
+      if (last && last->peer.value == it->second &&
+          last->data.size() + t->data.size() <= settings_.max_send_size)
+        last->data.insert(last->data.end(), t->data.begin(), t->data.end());
+      else
+        out_.push_back(client_out::send{peer_handle{it->second}, std::move(t->data)});
+    }
+    // Events before closes: a warning about a connection the session closes is routed
+    // while its channel (and so its torrent) is still known.
+    while (auto e = session_.poll_event()) {
+      progress = true;
+      route_event(std::move(*e), now);
+    }
+    while (auto c = session_.poll_close()) {
+      progress = true;
+      auto it = peer_of_connection_.find(c->connection.value);
+      if (it != peer_of_connection_.end()) close_peer(peer_handle{it->second}, std::move(c->reason));
+    }
+    while (auto c = session_.poll_connect()) {
+      // An address (from ut_pex): the facade has no transport to dial one with.
+      progress = true;
+      session_.connection_closed(c->connection, now);
+    }
+  }
+}
+
+}  // namespace wt

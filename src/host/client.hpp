@@ -1,0 +1,239 @@
+// The client facade: one session and one WebSocket tracker client, routed together, behind
+// one sans-I/O surface that a host (the browser shim in web/) drives.
+//
+// What it routes (protocol logic stays here, the host only moves bytes and adapts objects):
+//   - a torrent added to the session is registered with its ws:// / wss:// trackers
+//     (its announce list plus the client's default trackers);
+//   - the tracker wants offers -> the host creates one non-trickle WebRTC offer per
+//     create_offer (a "peer" id), and replies with offer_created();
+//   - the tracker relays a remote offer -> the host creates an answer (create_answer),
+//     and replies with answer_created();
+//   - the tracker matches an answer to our offer -> the host applies it (set_answer);
+//   - a data channel opens (channel_opened) -> the session gets a connection through
+//     the same handshake path as any other transport: the offering side opens it as
+//     ours (open_connection, it sends the handshake first), the answering side accepts
+//     (accept_connection, it waits for the handshake and replies); neither is dialable
+//     again. Why this way round: Chromium sometimes drops a message that the answering
+//     side sends the instant its channel opens (measured: 14 of 400 channels between two
+//     pages; none of 400 first messages from the offering side, none of 400 immediate
+//     replies to them). A lost handshake leaves both peers waiting for one;
+//   - the session finishes a torrent -> "completed" to its trackers; removed or paused ->
+//     "stopped"; resumed -> "started" again.
+// Storage is memory_storage inside the facade (the host never sees storage requests).
+//
+// Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
+// and drain poll() after every call.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/bytes.hpp"
+#include "base/clock.hpp"
+#include "base/error.hpp"
+#include "metainfo/metainfo.hpp"
+#include "session/session.hpp"
+#include "storage/storage.hpp"
+#include "tracker/ws_tracker.hpp"
+
+namespace wt {
+
+struct client_settings {
+  session_settings session;
+  ws_tracker::config tracker;
+  // Added to every torrent's own trackers (only ws:// and wss:// URLs are used).
+  std::vector<std::string> default_trackers;
+  // Bytes the host may hold in a channel's send buffer before the session stops reading
+  // blocks for that peer (the host reports what left with channel_sent()).
+  std::uint32_t send_buffer_limit = 1u << 20;
+  // Consecutive bytes for one channel are merged into send outputs of up to this size.
+  std::size_t max_send_size = 64 * 1024;
+};
+
+// A WebRTC peer connection the host keeps; ids are never reused.
+struct peer_handle {
+  std::uint32_t value = 0;
+  friend auto operator<=>(peer_handle, peer_handle) = default;
+};
+
+// --- outputs for the host -----------------------------------------------------------------
+
+namespace client_out {
+// Open a WebSocket to url; report socket_opened / socket_closed / text_received.
+struct open_socket { std::string url; };
+struct send_text { std::string url; std::string text; };
+// Close it; report nothing more for it.
+struct close_socket { std::string url; };
+// Create an RTCPeerConnection with a data channel and a complete (non-trickle) offer;
+// reply offer_created(peer, sdp), or offer_created(peer, "") when it failed.
+struct create_offer { peer_handle peer; };
+// Create an RTCPeerConnection for this remote offer and a complete answer; reply
+// answer_created(peer, sdp), or answer_created(peer, "") when it failed.
+struct create_answer { peer_handle peer; std::string sdp; };
+// Apply this remote answer to the peer connection made by create_offer.
+struct set_answer { peer_handle peer; std::string sdp; };
+// Close the peer connection (and its channel); report nothing more for it.
+struct close_peer { peer_handle peer; std::string reason; };
+// Bytes for the peer's data channel (a byte stream: split or merge messages freely).
+struct send { peer_handle peer; byte_buffer data; };
+}  // namespace client_out
+
+// Events for the user: the session's, plus tracker warnings and announce results.
+struct tracker_warning_event {
+  std::optional<torrent_id> torrent;
+  std::string url;
+  error err;
+};
+struct tracker_announce_event {
+  torrent_id torrent;
+  std::string url;
+  std::optional<std::int64_t> complete;
+  std::optional<std::int64_t> incomplete;
+};
+// A data channel is open and handed to the session as `connection`.
+struct peer_channel_event {
+  torrent_id torrent;
+  peer_handle peer;
+  connection_id connection;
+  bool offerer = false;
+};
+using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, peer_channel_event>;
+
+using client_output =
+    std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,
+                 client_out::create_offer, client_out::create_answer, client_out::set_answer,
+                 client_out::close_peer, client_out::send, client_event>;
+
+class client {
+ public:
+  explicit client(client_settings settings = {});
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  const wire::peer_id& peer_id() const noexcept;
+
+  // --- user commands ---------------------------------------------------------------
+  // A .torrent; with `content` (the whole torrent's bytes, in file order) it is seeded.
+  // `trackers`: announced to besides the torrent's own and the default ones.
+  result<torrent_id> add_torrent(byte_view torrent_file, std::optional<byte_view> content,
+                                 time_point now, std::vector<std::string> trackers = {});
+  // A magnet link: its info-hash and ws trackers (plus `trackers` and the defaults).
+  result<torrent_id> add_magnet(std::string_view uri, time_point now,
+                                std::vector<std::string> trackers = {});
+  void remove_torrent(torrent_id t, time_point now);
+  // session::pause_torrent (connections closed, no new ones, pieces and readers kept),
+  // plus: "stopped" to the torrent's trackers (which forget it, so no offers come for
+  // it), and every WebRTC peer connection of the torrent closed, also the ones still
+  // being set up. False for an unknown torrent; pausing a paused torrent does nothing.
+  bool pause_torrent(torrent_id t, time_point now);
+  // session::resume_torrent, and "started" to the same trackers as when it was added
+  // (new offers, so new peers). False for an unknown torrent.
+  bool resume_torrent(torrent_id t, time_point now);
+
+  // A data channel the host connected itself (custom signalling; torrent.addPeer in the
+  // JS API). Report channel_opened / channel_data / channel_closed / channel_sent for
+  // the returned handle like for any other. Once open, the session takes it as a connection
+  // of ours and sends the handshake first (both ends of such a channel may do so). Nullopt for
+  // an unknown torrent.
+  std::optional<peer_handle> attach_channel(torrent_id t, time_point now);
+
+  // The torrent as a .torrent file: its info dict and every tracker it announces to.
+  // Empty until the metadata is known.
+  byte_buffer torrent_file(torrent_id t) const;
+
+  // Bytes of verified pieces stored for the torrent (empty when out of range or not
+  // yet stored). Valid until the next call into the client.
+  byte_view stored_bytes(torrent_id t, std::int64_t offset, std::int64_t length) const;
+
+  // The session, for commands the facade does not wrap (priorities, readers, reads,
+  // extensions). Call flush(now) after such a call: it routes what the session queued.
+  session& engine() noexcept { return session_; }
+  void flush(time_point now) { pump(now); }
+  const session& engine() const noexcept { return session_; }
+
+  // --- WebSocket events -------------------------------------------------------------
+  void socket_opened(const std::string& url, time_point now);
+  void socket_closed(const std::string& url, time_point now);
+  void text_received(const std::string& url, std::string_view text, time_point now);
+
+  // --- WebRTC events ----------------------------------------------------------------
+  void offer_created(peer_handle p, std::string_view sdp, time_point now);
+  void answer_created(peer_handle p, std::string_view sdp, time_point now);
+  void channel_opened(peer_handle p, time_point now);
+  void channel_data(peer_handle p, byte_view data, time_point now);
+  // The channel or its peer connection closed or failed (also before it opened).
+  void channel_closed(peer_handle p, time_point now);
+  // `bytes` of what send() handed out have left the channel's buffer.
+  void channel_sent(peer_handle p, std::size_t bytes, time_point now);
+
+  // --- time and outputs ---------------------------------------------------------------
+  void on_timer(time_point now);
+  std::optional<time_point> next_deadline() const;
+  std::optional<client_output> poll();
+
+  // Introspection (tests).
+  std::size_t open_peers() const noexcept { return peers_.size(); }
+
+ private:
+  struct offer_batch {
+    std::string url;
+    ws_tracker::id20 info_hash{};
+    std::map<std::uint32_t, ws_tracker::id20> waiting;  // peer -> offer id
+    std::vector<ws_tracker::created_offer> created;
+  };
+  struct peer_state {
+    torrent_id torrent;
+    bool offerer = false;
+    bool answerer = false;  // we answered its offer (through a tracker): it speaks first
+    bool open = false;
+    std::optional<connection_id> connection;
+    std::optional<std::uint64_t> batch;  // offer_batch while the offer is being created
+    ws_tracker::id20 offer_id{};
+    // answerer: the tracker reply waits for answer_created
+    std::string url;
+    ws_tracker::id20 remote_peer_id{};
+  };
+  struct torrent_state {
+    ws_tracker::id20 info_hash{};
+    // Every tracker of the torrent (its own, the ones given at add, the defaults), once
+    // each: for torrent_file(), and to announce to again on resume.
+    std::vector<std::string> trackers;
+    bool registered = false;
+    bool finished = false;
+    bool paused = false;
+  };
+
+  void register_with_trackers(torrent_id t, std::vector<std::string> urls, time_point now);
+  void pump(time_point now);
+  void route_tracker(ws_tracker::output o, time_point now);
+  void route_event(session_event e, time_point now);
+  void close_peer(peer_handle p, std::string reason);
+  std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
+  void update_tracker_stats(torrent_id t);
+  void finish_batch(std::uint64_t id, time_point now);
+
+  client_settings settings_;
+  session session_;
+  ws_tracker::client tracker_;
+  memory_storage storage_;
+  std::map<torrent_id, torrent_state> torrents_;
+  std::map<std::uint32_t, peer_state> peers_;
+  std::map<std::uint32_t, std::uint32_t> peer_of_connection_;  // connection -> peer
+  std::map<std::uint64_t, offer_batch> batches_;
+  std::deque<client_output> out_;
+  std::uint32_t next_peer_ = 1;
+  std::uint64_t next_batch_ = 1;
+};
+
+// The ws:// and wss:// URLs of a list, once each, in order.
+std::vector<std::string> websocket_trackers(const std::vector<std::string>& urls);
+
+}  // namespace wt

@@ -1,0 +1,210 @@
+// Torrent creation that reproduces npm create-torrent 6.x byte for byte (for
+// in-memory inputs), so the same files and options give the same info-hash in
+// this engine and in WebTorrent.
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+#include "metainfo/metainfo.hpp"
+
+namespace wt {
+
+namespace {
+
+// create-torrent's default cap (opts.maxPieceLength).
+constexpr std::int64_t max_default_piece_length = std::int64_t{4} << 20;
+
+// create-torrent drops a file when its name starts with '.' and npm `junk`
+// (4.x) matches it. Only the `junk` patterns that can match such a name matter.
+bool is_junk_name(std::string_view f) {
+  if (f.empty() || f[0] != '.') return false;
+  if (f == ".DS_Store" || f == ".AppleDouble" || f == ".LSOverride" || f == ".Spotlight-V100") {
+    return true;
+  }
+  if (f.starts_with("._")) return true;
+  if (f.find(".Trashes") != std::string_view::npos) return true;
+  if (f.ends_with("~") || f.ends_with("@eaDir")) return true;
+  // /^\..*\.swp$/: a JS '.' does not match line terminators (\n, \r, U+2028, U+2029).
+  if (f.size() >= 5 && f.ends_with(".swp")) {
+    const std::string_view middle = f.substr(1, f.size() - 5);
+    return middle.find_first_of("\n\r") == std::string_view::npos &&
+           middle.find("\xE2\x80\xA8") == std::string_view::npos &&
+           middle.find("\xE2\x80\xA9") == std::string_view::npos;
+  }
+  return false;
+}
+
+// What parse_metainfo accepts as a path component (or a name): no empty, ".",
+// "..", NUL, separators, or Windows drive prefixes such as "C:".
+bool is_safe_component(std::string_view c) {
+  if (c.empty() || c == "." || c == "..") return false;
+  if (c.find_first_of(std::string_view("\0/\\", 3)) != std::string_view::npos) return false;
+  const bool letter = (c[0] >= 'a' && c[0] <= 'z') || (c[0] >= 'A' && c[0] <= 'Z');
+  return !(c.size() >= 2 && letter && c[1] == ':');
+}
+
+// Splits "a/b/c" and rejects what parse_metainfo rejects, so that a created
+// torrent always parses back. The error position is the offset in the path.
+result<std::vector<std::string>> split_path(std::string_view path, const metainfo_limits& lim) {
+  const std::string context(path);
+  // parse_metainfo counts a separator before every component.
+  if (path.size() + 1 > lim.max_path_length) return make_error(errc::metainfo_too_large, 0, context);
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t slash = std::min(path.find('/', start), path.size());
+    const std::string_view part = path.substr(start, slash - start);
+    if (!is_safe_component(part)) {
+      return make_error(errc::metainfo_bad_path, start, context);
+    }
+    if (parts.size() == lim.max_path_components) {
+      return make_error(errc::metainfo_too_large, start, context);
+    }
+    parts.emplace_back(part);
+    if (slash == path.size()) return parts;
+    start = slash + 1;
+  }
+}
+
+struct prepared_file {
+  std::vector<std::string> components;
+  byte_view data;
+};
+
+}  // namespace
+
+std::int64_t default_piece_length(std::int64_t total_length) {
+  // npm piece-length 2.x: Math.max(16384, 1 << Math.log2(bytes < 1024 ? 1 : bytes / 1024) + 0.5 | 0),
+  // i.e. 1 << round(log2(KiB)), in JS arithmetic: the shift count is taken
+  // mod 32 and 1 << 31 is negative, so totals beyond ~1.5 TiB fall back to
+  // 16 KiB. Reproduced as is: the point is to pick what WebTorrent picks.
+  const double kib = total_length < 1024 ? 1.0 : static_cast<double>(total_length) / 1024.0;
+  const double exponent = std::floor(std::log2(kib) + 0.5);
+  const auto shift = static_cast<std::uint32_t>(static_cast<std::uint64_t>(exponent) & 31u);
+  const std::int64_t shifted = shift == 31 ? std::int64_t{INT32_MIN} : std::int64_t{1} << shift;
+  // create-torrent then caps it at opts.maxPieceLength (4 MiB by default).
+  return std::min(std::max(std::int64_t{16384}, shifted), max_default_piece_length);
+}
+
+result<byte_buffer> create_torrent(std::span<const input_file> files, const create_options& opts) {
+  const metainfo_limits lim{};
+  if (files.empty()) return make_error(errc::metainfo_missing_field, 0, "files");
+  if (files.size() > lim.max_files) return make_error(errc::metainfo_too_large, 0, "files");
+
+  std::vector<prepared_file> prepared;
+  prepared.reserve(files.size());
+  for (const auto& f : files) {
+    auto parts = split_path(f.path, lim);
+    if (!parts) return parts.err();
+    prepared.push_back({std::move(parts.value()), f.data});
+  }
+
+  // The common first directory becomes the name (create-torrent looks at every
+  // input, junk included, and only when there are several inputs).
+  std::optional<std::string> common_prefix;
+  if (prepared.size() > 1) {
+    common_prefix = prepared.front().components.front();
+    for (const auto& p : prepared) {
+      if (p.components.size() < 2 || p.components.front() != *common_prefix) {
+        common_prefix.reset();
+        break;
+      }
+    }
+  }
+
+  std::erase_if(prepared, [](const prepared_file& p) { return is_junk_name(p.components.back()); });
+  if (prepared.empty()) return make_error(errc::metainfo_missing_field, 0, "files");
+
+  if (common_prefix) {
+    for (auto& p : prepared) p.components.erase(p.components.begin());
+  }
+
+  std::string name = opts.name;
+  if (name.empty()) name = common_prefix ? *common_prefix : prepared.front().components.back();
+  if (!is_safe_component(name) || name.size() > lim.max_path_length) {
+    return make_error(errc::metainfo_bad_path, 0, name);
+  }
+
+  const bool single_file = prepared.size() == 1;  // decided after dropping junk
+
+  std::int64_t total = 0;
+  for (const auto& p : prepared) total += static_cast<std::int64_t>(p.data.size());
+
+  const std::int64_t piece_length = opts.piece_length.value_or(default_piece_length(total));
+  if (piece_length <= 0 || piece_length > lim.max_piece_length) {
+    return make_error(errc::metainfo_invalid_value, 0, "piece length");
+  }
+
+  // SHA-1 of each piece over the files laid end to end; the last piece is short.
+  std::string pieces;
+  pieces.reserve(static_cast<std::size_t>((total + piece_length - 1) / piece_length) * 20);
+  sha1_hasher hasher;
+  std::int64_t in_piece = 0;
+  for (const auto& p : prepared) {
+    byte_view rest = p.data;
+    while (!rest.empty()) {
+      const auto take = static_cast<std::size_t>(
+          std::min(piece_length - in_piece, static_cast<std::int64_t>(rest.size())));
+      hasher.update(rest.first(take));
+      rest = rest.subspan(take);
+      in_piece += static_cast<std::int64_t>(take);
+      if (in_piece == piece_length) {
+        const sha1_digest d = hasher.finish();
+        pieces.append(as_chars(d));
+        in_piece = 0;
+      }
+    }
+  }
+  if (in_piece > 0) {
+    const sha1_digest d = hasher.finish();
+    pieces.append(as_chars(d));
+  }
+
+  bencode::dict info;
+  info.emplace("name", name);
+  info.emplace("piece length", piece_length);
+  info.emplace("pieces", std::move(pieces));
+  if (single_file) {
+    info.emplace("length", total);
+  } else {
+    bencode::list file_list;
+    file_list.reserve(prepared.size());
+    for (auto& p : prepared) {
+      bencode::list path;
+      for (auto& c : p.components) path.emplace_back(std::move(c));
+      bencode::dict entry;
+      entry.emplace("length", static_cast<std::int64_t>(p.data.size()));
+      entry.emplace("path", std::move(path));
+      file_list.emplace_back(std::move(entry));
+    }
+    info.emplace("files", std::move(file_list));
+  }
+  if (opts.is_private) info.emplace("private", *opts.is_private ? 1 : 0);
+  if (!opts.info_source.empty()) info.emplace("source", opts.info_source);
+
+  bencode::dict torrent;
+  torrent.emplace("info", std::move(info));
+  // create-torrent always writes these two; the date is ours to omit so that
+  // output is reproducible unless the caller asks for one.
+  if (opts.creation_date) torrent.emplace("creation date", *opts.creation_date);
+  torrent.emplace("encoding", "UTF-8");
+  if (!opts.announce_list.empty()) {
+    if (!opts.announce_list.front().empty()) {
+      torrent.emplace("announce", opts.announce_list.front().front());
+    }
+    bencode::list tiers;
+    for (const auto& tier : opts.announce_list) {
+      bencode::list urls(tier.begin(), tier.end());
+      tiers.emplace_back(std::move(urls));
+    }
+    torrent.emplace("announce-list", std::move(tiers));
+  }
+  if (!opts.comment.empty()) torrent.emplace("comment", opts.comment);
+  if (!opts.created_by.empty()) torrent.emplace("created by", opts.created_by);
+  if (!opts.url_list.empty()) {
+    torrent.emplace("url-list", bencode::list(opts.url_list.begin(), opts.url_list.end()));
+  }
+  return bencode::encode(bencode::value(std::move(torrent)));
+}
+
+}  // namespace wt

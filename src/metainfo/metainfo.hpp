@@ -1,0 +1,138 @@
+// Torrent files (BEP 3, BEP 12 announce-list, BEP 19 url-list, BEP 27 private,
+// BEP 47 pad files): parsing with validation, file <-> piece mapping, creation.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bencode/bencode.hpp"
+#include "base/bytes.hpp"
+#include "base/crypto.hpp"
+#include "base/error.hpp"
+
+namespace wt {
+
+// Strong index types: a piece number and a file number cannot be mixed up.
+struct piece_index {
+  std::uint32_t value = 0;
+  friend auto operator<=>(piece_index, piece_index) = default;
+};
+struct file_index {
+  std::uint32_t value = 0;
+  friend auto operator<=>(file_index, file_index) = default;
+};
+
+struct file_entry {
+  // Path components as in the torrent; for a multi-file torrent they do not
+  // include the torrent's name (path() adds it).
+  std::vector<std::string> components;
+  std::int64_t length = 0;
+  std::int64_t offset = 0;  // where the file starts in the torrent's byte stream
+  bool pad = false;         // BEP 47 padding file (attr contains 'p')
+  std::string attr;
+
+  std::string name() const;  // the last component
+};
+
+struct metainfo {
+  sha1_digest info_hash{};
+  byte_buffer info_bytes;  // the info dict exactly as received
+  std::string name;
+  std::int64_t piece_length = 0;
+  std::vector<sha1_digest> piece_hashes;
+  std::vector<file_entry> files;  // one entry for a single-file torrent
+  std::int64_t total_length = 0;
+  bool multi_file = false;
+  bool is_private = false;
+
+  std::string announce;                               // "announce"
+  std::vector<std::vector<std::string>> announce_list;  // "announce-list" tiers
+  std::vector<std::string> url_list;                  // "url-list" web seeds
+  std::optional<std::int64_t> creation_date;          // seconds since 1970
+  std::string comment;
+  std::string created_by;
+
+  std::uint32_t piece_count() const { return static_cast<std::uint32_t>(piece_hashes.size()); }
+  std::int64_t piece_size(piece_index p) const;  // the last piece may be shorter
+  // "name/dir/file" for multi-file torrents, "name" for single-file ones.
+  std::string path(file_index f) const;
+  // Every tracker URL once, in first-seen order: the announce-list tiers flattened, or
+  // `announce` when the list has no usable URL (as parse-torrent does).
+  std::vector<std::string> trackers() const;
+};
+
+struct metainfo_limits {
+  bencode::limits bencode{};
+  std::size_t max_torrent_size = 64u << 20;  // bytes of .torrent
+  std::size_t max_files = 1'000'000;
+  std::size_t max_path_components = 256;     // per file
+  std::size_t max_path_length = 4096;        // bytes, per file
+  std::int64_t max_piece_length = std::int64_t{1} << 28;  // 256 MiB
+};
+
+// Parses and validates a whole .torrent file. Errors name the field and the byte offset.
+result<metainfo> parse_metainfo(byte_view torrent, const metainfo_limits& lim = {});
+// Parses an info dict alone (what ut_metadata delivers); info_hash is computed over it.
+result<metainfo> parse_info_dict(byte_view info, const metainfo_limits& lim = {});
+
+// A .torrent for an info dict (e.g. received with ut_metadata): `announce` is the
+// first tracker, `announce-list` one tier per tracker (as WebTorrent writes it).
+byte_buffer make_torrent_file(byte_view info_bytes, const std::vector<std::string>& trackers);
+
+// --- Mapping between files and pieces ----------------------------------------
+
+struct file_slice {
+  file_index file;
+  std::int64_t offset = 0;  // within the file
+  std::int64_t length = 0;
+};
+// The parts of files that a byte range of a piece covers, in order.
+std::vector<file_slice> map_block(const metainfo& m, piece_index piece, std::int64_t offset,
+                                  std::int64_t length);
+
+struct piece_span {
+  piece_index piece;
+  std::int64_t offset = 0;  // within the piece
+};
+// Where a byte of a file lives.
+piece_span map_file(const metainfo& m, file_index file, std::int64_t offset);
+
+// The pieces a file touches, [first, last]; nullopt for an empty file.
+struct piece_range {
+  piece_index first;
+  piece_index last;
+};
+std::optional<piece_range> file_pieces(const metainfo& m, file_index file);
+
+// --- Creation ----------------------------------------------------------------
+
+struct input_file {
+  std::string path;  // relative, '/'-separated: "folder/sub/file.txt"
+  byte_view data;
+};
+
+struct create_options {
+  std::string name;                       // defaults as create-torrent does
+  std::optional<std::int64_t> piece_length;  // defaults from the total size
+  std::vector<std::vector<std::string>> announce_list;
+  std::vector<std::string> url_list;
+  std::string comment;
+  std::string created_by = "wasmtorrent";
+  std::optional<std::int64_t> creation_date;  // omitted when absent
+  // info.private: omitted when absent; written as 1 or 0 when set (create-torrent
+  // writes `private: 0` for an explicit false, and that changes the info-hash).
+  std::optional<bool> is_private;
+  std::string info_source;                // info.source, when non-empty
+};
+
+// The piece length create-torrent (npm piece-length) picks for a total size.
+std::int64_t default_piece_length(std::int64_t total_length);
+
+// Builds a .torrent with the same field names, order and defaults as npm
+// create-torrent, so the same files and options give the same info-hash.
+result<byte_buffer> create_torrent(std::span<const input_file> files, const create_options& opts);
+
+}  // namespace wt

@@ -1,0 +1,293 @@
+// BEP 10 extension plugins: ut_metadata (BEP 9), ut_pex (BEP 11), and the plugin
+// behind register_extension() that turns the hooks into events.
+#include "session/session_impl.hpp"
+
+namespace wt {
+
+using namespace session_detail;
+
+std::optional<wire::endpoint> listen_endpoint(const peer_connection& p) {
+  if (!p.is_dialable) return std::nullopt;
+  if (p.outgoing) return p.remote;
+  if (!p.ext || !p.ext->listen_port || *p.ext->listen_port == 0) return std::nullopt;
+  wire::endpoint e = p.remote;
+  e.port = *p.ext->listen_port;
+  return e;
+}
+
+namespace {
+
+// --- ut_metadata (BEP 9) -----------------------------------------------------------------------
+
+class ut_metadata_plugin final : public extension_plugin {
+ public:
+  std::string_view name() const override { return wire::ut_metadata_name; }
+
+  void add_handshake(session::impl&, torrent& t, peer_connection&,
+                     wire::extension_handshake& h) override {
+    if (t.meta) h.metadata_size = static_cast<std::uint32_t>(t.meta->info_bytes.size());
+  }
+
+  void on_handshake(session::impl& s, torrent& t, peer_connection& p,
+                    std::optional<std::uint8_t> peer_id) override {
+    if (!peer_id || t.meta) return;
+    if (!t.metadata_size && p.ext && p.ext->metadata_size) {
+      const std::uint32_t size = *p.ext->metadata_size;
+      if (size == 0 || size > max_metadata_size) return;
+      t.metadata_size = size;
+      t.metadata.assign(size, 0);
+      t.metadata_pieces.assign((size + wire::metadata_piece_size - 1) / wire::metadata_piece_size, {});
+    }
+    request_pieces(s, t, p);
+  }
+
+  void on_message(session::impl& s, torrent& t, peer_connection& p, byte_view payload) override {
+    auto decoded = wire::decode_metadata_message(payload);
+    if (!decoded) {
+      s.close_peer(&t, p, decoded.err().code, "bad ut_metadata message", true);
+      return;
+    }
+    if (!*decoded) return;  // unknown msg_type: ignored (BEP 9)
+    const wire::metadata_message& m = **decoded;
+    auto their_id = p.ext ? p.ext->id_of(wire::ut_metadata_name) : std::nullopt;
+    switch (m.type) {
+      case wire::metadata_msg_type::request: {
+        if (!their_id) return;
+        wire::metadata_message reply;
+        reply.piece = m.piece;
+        const std::size_t offset = std::size_t{m.piece} * wire::metadata_piece_size;
+        if (!t.meta || offset >= t.meta->info_bytes.size()) {
+          reply.type = wire::metadata_msg_type::reject;
+        } else {
+          reply.type = wire::metadata_msg_type::data;
+          reply.total_size = static_cast<std::uint32_t>(t.meta->info_bytes.size());
+          const std::size_t n = std::min<std::size_t>(wire::metadata_piece_size,
+                                                      t.meta->info_bytes.size() - offset);
+          reply.data = byte_view(t.meta->info_bytes).subspan(offset, n);
+        }
+        s.send_extended(p, *their_id, wire::encode_metadata_message(reply));
+        return;
+      }
+      case wire::metadata_msg_type::reject:
+        if (m.piece < t.metadata_pieces.size() &&
+            t.metadata_pieces[m.piece].requested_from == p.id)
+          t.metadata_pieces[m.piece].requested_from = connection_id{};
+        return;
+      case wire::metadata_msg_type::data: break;
+    }
+    if (t.meta || !t.metadata_size || m.piece >= t.metadata_pieces.size()) return;
+    auto& piece = t.metadata_pieces[m.piece];
+    const std::size_t offset = std::size_t{m.piece} * wire::metadata_piece_size;
+    const std::size_t expected = std::min<std::size_t>(wire::metadata_piece_size, *t.metadata_size - offset);
+    if (m.total_size != *t.metadata_size || m.data.size() != expected) {
+      s.close_peer(&t, p, errc::wire_bad_field, "ut_metadata piece of the wrong size", true);
+      return;
+    }
+    if (piece.have) return;
+    std::memcpy(t.metadata.data() + offset, m.data.data(), m.data.size());
+    piece.have = true;
+    piece.requested_from = connection_id{};
+    piece.received_from = p.id;
+    for (const auto& mp : t.metadata_pieces)
+      if (!mp.have) return;
+    // Every piece is in: verify against the info-hash.
+    if (sha1(t.metadata) != t.info_hash) {
+      s.warn(t.id, p.id, errc::ok, "metadata does not match the info-hash; fetching again");
+      std::set<std::uint32_t> senders;
+      for (const auto& mp : t.metadata_pieces) senders.insert(mp.received_from.value);
+      for (auto& mp : t.metadata_pieces) mp = {};
+      // One peer sent it all: that peer lied.
+      if (senders.size() == 1) {
+        if (auto e = t.endpoints.find(*senders.begin()); e != t.endpoints.end())
+          s.ban(t, endpoint_key(e->second), &e->second, connection_id{*senders.begin()});
+      }
+      return;
+    }
+    auto parsed = parse_info_dict(t.metadata);
+    if (!parsed) {
+      s.events.emplace_back(torrent_error_event{t.id, "metadata: " + parsed.err().message()});
+      for (auto& mp : t.metadata_pieces) mp = {};
+      return;
+    }
+    t.requests_held = true;  // until the next timer call: see torrent::requests_held
+    s.set_metadata(t, std::move(parsed).value());
+  }
+
+  void on_tick(session::impl& s, torrent& t, peer_connection& p) override {
+    if (t.meta || !t.metadata_size) return;
+    for (auto& mp : t.metadata_pieces)
+      if (!mp.have && mp.requested_from.value != 0 && s.now - mp.requested_at >= metadata_request_timeout)
+        mp.requested_from = connection_id{};
+    request_pieces(s, t, p);
+  }
+
+ private:
+  void request_pieces(session::impl& s, torrent& t, peer_connection& p) {
+    if (t.meta || !t.metadata_size || !p.ext) return;
+    auto their_id = p.ext->id_of(wire::ut_metadata_name);
+    if (!their_id) return;
+    for (std::uint32_t i = 0; i < t.metadata_pieces.size(); ++i) {
+      auto& mp = t.metadata_pieces[i];
+      if (mp.have || mp.requested_from.value != 0) continue;
+      mp.requested_from = p.id;
+      mp.requested_at = s.now;
+      wire::metadata_message req;
+      req.type = wire::metadata_msg_type::request;
+      req.piece = i;
+      s.send_extended(p, *their_id, wire::encode_metadata_message(req));
+    }
+  }
+};
+
+// --- ut_pex (BEP 11) ---------------------------------------------------------------------------
+
+class ut_pex_plugin final : public extension_plugin {
+ public:
+  std::string_view name() const override { return wire::ut_pex_name; }
+
+  struct state final : extension_peer_state {
+    std::optional<std::uint8_t> their_id;
+    time_point next_send;
+    std::map<std::string, wire::endpoint> sent;  // what this peer has been told
+    time_point last_received;
+    bool received_any = false;
+  };
+  std::unique_ptr<extension_peer_state> new_peer_state() override { return std::make_unique<state>(); }
+
+  void on_handshake(session::impl& s, torrent&, peer_connection& p,
+                    std::optional<std::uint8_t> peer_id) override {
+    if (auto* st = get(s, p)) {
+      st->their_id = peer_id;
+      st->next_send = s.now;  // the first message goes out at the next tick
+    }
+  }
+
+  void on_message(session::impl& s, torrent& t, peer_connection& p, byte_view payload) override {
+    auto* st = get(s, p);
+    if (!st) return;
+    // Rate limit: a peer that sends more often than every 10 s is ignored meanwhile.
+    if (st->received_any && s.now - st->last_received < std::chrono::seconds(10)) return;
+    st->received_any = true;
+    st->last_received = s.now;
+    auto m = wire::decode_pex_message(payload);
+    if (!m) {
+      s.close_peer(&t, p, m.err().code, "bad ut_pex message: " + m.err().message(), true);
+      return;
+    }
+    for (const auto& added : m->added) {
+      if (added.peer.port == 0) continue;
+      s.add_candidate(t, added.peer);
+    }
+  }
+
+  void on_tick(session::impl& s, torrent& t, peer_connection& p) override {
+    auto* st = get(s, p);
+    if (!st || !st->their_id || s.now < st->next_send) return;
+    st->next_send = s.now + s.settings.pex_interval;
+    std::map<std::string, wire::endpoint> current;
+    for (const auto& [id, other] : t.peers) {
+      if (&other == &p || !other.active()) continue;
+      if (auto e = listen_endpoint(other)) current.emplace(endpoint_key(*e), *e);
+    }
+    wire::pex_message msg;
+    for (const auto& [key, e] : current) {
+      if (msg.added.size() >= wire::pex_max_peers_per_message) break;
+      if (st->sent.contains(key)) continue;
+      msg.added.push_back({e, 0});
+      st->sent.emplace(key, e);
+    }
+    for (auto it = st->sent.begin(); it != st->sent.end();) {
+      if (msg.dropped.size() < wire::pex_max_peers_per_message && !current.contains(it->first)) {
+        msg.dropped.push_back(it->second);
+        it = st->sent.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (msg.added.empty() && msg.dropped.empty()) return;
+    s.send_extended(p, *st->their_id, wire::encode_pex_message(msg));
+  }
+
+ private:
+  state* get(session::impl& s, peer_connection& p);
+};
+
+ut_pex_plugin::state* ut_pex_plugin::get(session::impl& s, peer_connection& p) {
+  for (std::size_t i = 0; i < s.plugins.size() && i < p.ext_state.size(); ++i)
+    if (s.plugins[i].get() == this) return static_cast<state*>(p.ext_state[i].get());
+  return nullptr;
+}
+
+// --- user-registered extensions: hooks become events ---------------------------------------------
+
+// --- lt_donthave -----------------------------------------------------------------------------------
+// We never lose pieces, so we only receive it: the peer no longer has a piece.
+
+class lt_donthave_plugin final : public extension_plugin {
+ public:
+  std::string_view name() const override { return wire::lt_donthave_name; }
+  void on_handshake(session::impl&, torrent&, peer_connection&, std::optional<std::uint8_t>) override {}
+  void on_message(session::impl& s, torrent& t, peer_connection& p, byte_view payload) override {
+    auto piece = wire::decode_donthave(payload);
+    if (!piece) {
+      s.close_peer(&t, p, piece.err().code, "bad lt_donthave message", true);
+      return;
+    }
+    if (!t.picker || piece->value >= t.picker->num_pieces() || !p.has.test(piece->value)) return;
+    if (p.have_all) {
+      t.picker->dec_have_all();
+      p.have_all = false;
+      p.has.clear(piece->value);
+      t.picker->inc_bitfield(p.has);
+    } else {
+      p.has.clear(piece->value);
+      t.picker->dec_have(*piece);
+    }
+    --p.num_have;
+    for (auto it = p.requests.begin(); it != p.requests.end();) {
+      if (it->block.piece == *piece) {
+        t.picker->abort_request(it->block, p.handle());
+        it = p.requests.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (p.am_interested) s.update_interest(t, p);
+  }
+};
+
+class user_extension_plugin final : public extension_plugin {
+ public:
+  user_extension_plugin(std::string name, std::uint32_t handle, bencode::dict fields)
+      : name_(std::move(name)), handle_(handle), fields_(std::move(fields)) {}
+  std::string_view name() const override { return name_; }
+  void add_handshake_fields(bencode::dict& extra) const override {
+    for (const auto& [key, value] : fields_) extra.emplace(key, value);
+  }
+  void on_handshake(session::impl& s, torrent& t, peer_connection& p,
+                    std::optional<std::uint8_t> peer_id) override {
+    s.events.emplace_back(
+        extension_handshake_event{t.id, p.id, handle_, peer_id.has_value(), p.ext_payload});
+  }
+  void on_message(session::impl& s, torrent& t, peer_connection& p, byte_view payload) override {
+    s.events.emplace_back(
+        extension_message_event{t.id, p.id, handle_, byte_buffer(payload.begin(), payload.end())});
+  }
+
+ private:
+  std::string name_;
+  std::uint32_t handle_;
+  bencode::dict fields_;
+};
+
+}  // namespace
+
+std::unique_ptr<extension_plugin> make_ut_metadata_plugin() { return std::make_unique<ut_metadata_plugin>(); }
+std::unique_ptr<extension_plugin> make_ut_pex_plugin() { return std::make_unique<ut_pex_plugin>(); }
+std::unique_ptr<extension_plugin> make_lt_donthave_plugin() { return std::make_unique<lt_donthave_plugin>(); }
+std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle,
+                                                            bencode::dict handshake_fields) {
+  return std::make_unique<user_extension_plugin>(std::move(name), handle, std::move(handshake_fields));
+}
+
+}  // namespace wt

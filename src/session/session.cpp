@@ -1,0 +1,768 @@
+#include "session/session.hpp"
+
+#include <tuple>
+
+#include "session/session_impl.hpp"
+
+namespace wt {
+
+using namespace session_detail;
+
+// --- impl ---------------------------------------------------------------------------------------
+
+session::impl::impl(session_settings s) : settings(std::move(s)), random(settings.seed) {
+  static constexpr std::string_view prefix = "-WT0001-";
+  static constexpr std::string_view alphabet =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  std::memcpy(pid.data(), prefix.data(), prefix.size());
+  for (std::size_t i = prefix.size(); i < pid.size(); ++i)
+    pid[i] = static_cast<std::uint8_t>(alphabet[random.next() % alphabet.size()]);
+  // Drawn even when the id is given, so the rest of the random sequence does not change.
+  if (settings.peer_id) pid = *settings.peer_id;
+  download_limit.set_rate(settings.download_rate_limit, now);
+  upload_limit.set_rate(settings.upload_rate_limit, now);
+  if (settings.enable_ut_metadata) plugins.push_back(make_ut_metadata_plugin());
+  if (settings.enable_ut_pex) plugins.push_back(make_ut_pex_plugin());
+  plugins.push_back(make_lt_donthave_plugin());
+}
+
+void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::string reason,
+                               bool tell_host) {
+  if (p.dead) return;
+  p.dead = true;
+  if (t && p.handshake_done && t->picker) {
+    if (p.have_all) t->picker->dec_have_all();
+    else if (!p.has.empty()) t->picker->dec_bitfield(p.has);
+    t->picker->release_peer(p.handle());
+  }
+  if (t) {
+    for (auto& mp : t->metadata_pieces)
+      if (mp.requested_from == p.id) mp.requested_from = connection_id{};
+    schedule_retry(*t, p);
+    std::erase_if(t->exclusive, [&](const auto& e) { return e.second == p.id.value; });
+  }
+  if (tell_host) {
+    if (!p.out.empty()) final_transmits.push_back(transmit{p.id, std::move(p.out)});
+    closes.push_back(close_request{p.id, reason});
+  }
+  p.out.clear();
+  if (code != errc::ok) warn(t ? t->id : torrent_id{}, p.id, code, reason);
+  events.emplace_back(peer_disconnected_event{t ? t->id : torrent_id{}, p.id, code, std::move(reason)});
+  garbage.push_back(p.id.value);
+  if (t && p.am_interested == false && !p.am_choking) {
+    // its unchoke slot is free
+  }
+}
+
+void session::impl::schedule_retry(torrent& t, const peer_connection& p) {
+  if (p.no_retry) return;
+  auto e = listen_endpoint(p);
+  if (!e) return;
+  const std::string key = endpoint_key(*e);
+  if (t.banned.contains(key)) return;
+  // Two seeds have nothing to say to each other.
+  const bool peer_is_seed = p.have_all || (!p.has.empty() && p.num_have == p.has.size());
+  if (t.finished && peer_is_seed) return;
+  std::uint32_t& failures = t.failures[key];
+  if (!p.handshake_done && !t.paused) ++failures;  // a pause cutting a dial is no failure
+  else failures = 0;
+  if (failures > 5) return;  // gone for good
+  const duration backoff = std::chrono::seconds(5) * (1 << std::min<std::uint32_t>(failures, 6));
+  t.retry.emplace_back(now + backoff, *e);
+}
+
+void session::impl::collect_garbage() {
+  for (std::uint32_t c : garbage) {
+    if (unattached.erase(c)) continue;
+    auto o = owner.find(c);
+    if (o == owner.end()) continue;
+    if (auto* t = find_torrent(torrent_id{o->second})) {
+      auto it = t->peers.find(c);
+      if (it != t->peers.end() && it->second.dead) {
+        const bool was_unchoked = !it->second.am_choking;
+        t->peers.erase(it);
+        if (was_unchoked) fill_unchoke_slots(*t);
+      }
+    }
+    owner.erase(o);
+  }
+  garbage.clear();
+}
+
+void session::impl::ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,
+                        std::optional<connection_id> c) {
+  if (!t.banned.insert(endpoint_text).second) return;
+  events.emplace_back(peer_banned_event{t.id, c.value_or(connection_id{}), remote ? *remote : wire::endpoint{}});
+  std::erase_if(t.candidates, [&](const wire::endpoint& e) { return endpoint_key(e) == endpoint_text; });
+  for (auto& [id, p] : t.peers)
+    if (!p.dead && endpoint_key(p.remote) == endpoint_text) {
+      p.no_retry = true;
+      close_peer(&t, p, errc::ok, "banned: sent data that failed the hash check", true);
+    }
+}
+
+void session::impl::connect_candidates(torrent& t) {
+  if (t.paused) return;  // candidates wait for resume_torrent()
+  std::uint32_t connected = 0, half_open = 0;
+  for (const auto& [id, p] : t.peers) {
+    if (p.dead) continue;
+    ++connected;
+    if (!p.open) ++half_open;
+  }
+  while (!t.candidates.empty() && connected < settings.max_connections_per_torrent &&
+         half_open < settings.max_half_open) {
+    wire::endpoint e = t.candidates.front();
+    t.candidates.pop_front();
+    const std::string key = endpoint_key(e);
+    if (t.banned.contains(key)) continue;
+    bool known = false;
+    for (const auto& [id, p] : t.peers)
+      if (!p.dead && endpoint_key(p.remote) == key) known = true;
+    if (known) continue;
+    const connection_id c{next_connection++};
+    peer_connection& p = t.peers[c.value];
+    p.id = c;
+    p.remote = e;
+    p.outgoing = true;
+    p.connected_at = p.last_received = p.last_sent = now;
+    owner[c.value] = t.id.value;
+    connects.push_back(connect_request{c, t.id, e});
+    ++connected;
+    ++half_open;
+  }
+}
+
+void session::impl::enforce_connection_limit(torrent& t) {
+  std::vector<peer_connection*> live;
+  for (auto& [id, p] : t.peers)
+    if (!p.dead) live.push_back(&p);
+  if (live.size() <= settings.max_connections_per_torrent) return;
+  // Keep the most useful: connected ones before half-open ones, then the fastest, then
+  // the oldest.
+  std::sort(live.begin(), live.end(), [](const peer_connection* a, const peer_connection* b) {
+    return std::make_tuple(!a->handshake_done, -(a->down_rate + a->up_rate), a->id.value) <
+           std::make_tuple(!b->handshake_done, -(b->down_rate + b->up_rate), b->id.value);
+  });
+  for (std::size_t i = settings.max_connections_per_torrent; i < live.size(); ++i)
+    close_peer(&t, *live[i], errc::ok, "too many connections", true);
+}
+
+torrent_stats session::impl::make_stats(const torrent& tr) const {
+  const torrent* t = &tr;
+  torrent_stats st;
+  st.downloaded = t->downloaded;
+  st.uploaded = t->uploaded;
+  st.verified = t->verified;
+  st.wasted = t->wasted;
+  st.download_rate = t->down_rate;
+  st.upload_rate = t->up_rate;
+  st.has_metadata = t->meta.has_value();
+  st.finished = t->finished;
+  st.paused = t->paused;
+  for (const auto& [cid, p] : t->peers) {
+    if (!p.active()) continue;
+    ++st.peers;
+    if (p.have_all || (!p.has.empty() && p.num_have == p.has.size())) ++st.seeds;
+  }
+  if (t->picker) {
+    st.have = t->picker->bytes_have();
+    st.total = t->picker->total_length();
+    const auto wanted = t->picker->bytes_wanted();
+    st.progress = wanted > 0 ? 1.0 - static_cast<double>(t->picker->bytes_left()) / static_cast<double>(wanted) : 1.0;
+    if (t->down_rate > 1.0)
+      st.time_remaining = std::chrono::duration_cast<duration>(std::chrono::duration<double>(
+          static_cast<double>(t->picker->bytes_left()) / t->down_rate));
+  }
+  return st;
+}
+
+// --- public surface --------------------------------------------------------------------------------------
+
+session::session(session_settings settings) : impl_(std::make_unique<impl>(std::move(settings))) {}
+session::~session() = default;
+
+const wire::peer_id& session::peer_id() const noexcept { return impl_->pid; }
+
+result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params params, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  if (s.find_torrent(m.info_hash)) return make_error(errc::session_duplicate_torrent, 0);
+  if (m.piece_count() == 0 || m.total_length <= 0)
+    return make_error(errc::session_invalid_torrent, 0);
+  const torrent_id id{s.next_torrent++};
+  torrent& t = s.torrents[id.value];
+  t.id = id;
+  t.info_hash = m.info_hash;
+  t.next_unchoke = s.now + s.settings.unchoke_interval;
+  t.next_optimistic = s.now + s.settings.optimistic_interval;
+  s.set_metadata(t, m);
+  s.events.pop_back();  // no metadata_received event for a torrent added with it
+  if (params.seed) {
+    for (std::uint32_t i = 0; i < m.piece_count(); ++i) t.picker->we_have(piece_index{i});
+    t.finished = t.picker->is_finished();
+  }
+  s.finish_call();
+  return id;
+}
+
+result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string name, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  if (s.find_torrent(info_hash)) return make_error(errc::session_duplicate_torrent, 0);
+  const torrent_id id{s.next_torrent++};
+  torrent& t = s.torrents[id.value];
+  t.id = id;
+  t.info_hash = info_hash;
+  t.name = std::move(name);
+  t.next_unchoke = s.now + s.settings.unchoke_interval;
+  t.next_optimistic = s.now + s.settings.optimistic_interval;
+  return id;
+}
+
+void session::remove_torrent(torrent_id id, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return;
+  for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent removed", true);
+  for (auto& [rid, ps] : s.pending) {
+    if (ps.torrent != id) continue;
+    if (ps.what == impl::pending_storage::kind::user_read)
+      s.events.emplace_back(read_completed_event{id, ps.read_id, false, ps.offset, {}});
+    ps.what = impl::pending_storage::kind::ignore;
+  }
+  for (const auto& r : t->reads) s.events.emplace_back(read_completed_event{id, r.id, false, r.offset, {}});
+  s.finish_call();
+  for (auto it = s.owner.begin(); it != s.owner.end();)
+    it = it->second == id.value ? s.owner.erase(it) : std::next(it);
+  s.torrents.erase(id.value);
+}
+
+void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return;
+  s.add_candidate(*t, remote);
+  s.finish_call();
+}
+
+void session::set_file_priority(torrent_id id, file_index f, std::uint8_t priority, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return;
+  // Before the metadata the file count is unknown: bounded by what a torrent may hold.
+  const std::size_t files = t->meta ? t->meta->files.size() : metainfo_limits{}.max_files;
+  if (f.value >= files) return;
+  if (t->file_priorities.size() <= f.value) t->file_priorities.resize(f.value + 1, piece_picker::default_priority);
+  priority = std::min(priority, piece_picker::top_priority);
+  t->file_priorities[f.value] = priority;
+  if (!t->picker) return;  // applied with the metadata (set_metadata)
+  const auto range = t->meta->files[f.value].pad ? std::nullopt : file_pieces(*t->meta, f);
+  if (range) {
+    for (std::uint32_t p = range->first.value; p <= range->last.value; ++p) {
+      // Only a file's first and last pieces can hold other files too.
+      const bool edge = p == range->first.value || p == range->last.value;
+      t->picker->set_piece_priority(piece_index{p}, edge ? s.file_priority_of_piece(*t, p) : priority);
+    }
+  }
+  s.priorities_changed(*t);
+  s.finish_call();
+}
+
+bool session::set_piece_priority(torrent_id id, piece_range pieces, std::uint8_t priority, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker || pieces.first > pieces.last || pieces.first.value >= t->picker->num_pieces())
+    return false;
+  pieces.last.value = std::min(pieces.last.value, t->picker->num_pieces() - 1);
+  priority = std::min(priority, piece_picker::top_priority);
+  t->picker->set_piece_priority(pieces, priority);
+  // Files wholly inside the range take the priority as their own (see the header): a
+  // later set_file_priority() of a neighbour then weighs their shared piece right.
+  const auto& files = t->meta->files;
+  const std::int64_t begin = std::int64_t{pieces.first.value} * t->meta->piece_length;
+  const std::int64_t end =
+      std::min(t->meta->total_length, std::int64_t{pieces.last.value + 1} * t->meta->piece_length);
+  auto it = std::partition_point(files.begin(), files.end(), [&](const file_entry& f) { return f.offset < begin; });
+  for (; it != files.end() && it->offset + it->length <= end; ++it) {
+    if (it->pad || it->length == 0) continue;
+    t->file_priorities[static_cast<std::size_t>(it - files.begin())] = priority;
+  }
+  s.priorities_changed(*t);
+  s.finish_call();
+  return true;
+}
+
+bool session::add_critical_pieces(torrent_id id, piece_range pieces, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker || pieces.first > pieces.last || pieces.first.value >= t->picker->num_pieces())
+    return false;
+  pieces.last.value = std::min(pieces.last.value, t->picker->num_pieces() - 1);
+  bool missing = false;
+  for (std::uint32_t p = pieces.first.value; p <= pieces.last.value && !missing; ++p)
+    missing = !t->picker->have(piece_index{p});
+  if (!missing) return true;
+  const std::uint32_t handle = t->next_critical++;
+  t->critical[handle] = pieces;
+  // Due now, all of them: before any reader's later pieces, in piece order.
+  t->picker->set_deadline(reader_handle{handle}, pieces, s.now, duration{0});
+  s.cancel_undue_requests(*t);
+  s.finish_call();
+  return true;
+}
+
+std::vector<std::uint8_t> session::piece_priorities(torrent_id id) const {
+  std::vector<std::uint8_t> out;
+  const torrent* t = impl_->find_torrent(id);
+  if (!t || !t->picker) return out;
+  out.resize(t->picker->num_pieces());
+  for (std::uint32_t p = 0; p < out.size(); ++p) out[p] = t->picker->piece_priority(piece_index{p});
+  return out;
+}
+
+void session::pause_torrent(torrent_id id, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || t->paused) return;
+  t->paused = true;
+  // Each closed peer goes to `retry` (schedule_retry), where resume finds it.
+  for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent paused", true);
+  s.finish_call();
+}
+
+void session::resume_torrent(torrent_id id, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->paused) return;
+  t->paused = false;
+  // The peers the pause closed wait out a reconnect backoff: dial them now instead.
+  for (const auto& [at, e] : t->retry)
+    if (std::find(t->candidates.begin(), t->candidates.end(), e) == t->candidates.end()) t->candidates.push_back(e);
+  t->retry.clear();
+  s.connect_candidates(*t);
+  s.finish_call();
+}
+
+void session::set_max_connections_per_torrent(std::uint32_t n, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  s.settings.max_connections_per_torrent = n;
+  for (auto& [tid, t] : s.torrents) {
+    s.enforce_connection_limit(t);
+    s.connect_candidates(t);
+  }
+  s.finish_call();
+}
+
+std::uint32_t session::max_connections_per_torrent() const noexcept {
+  return impl_->settings.max_connections_per_torrent;
+}
+
+std::uint32_t session::open_reader(torrent_id id, std::int64_t offset, std::int64_t readahead,
+                                   time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker) return 0;
+  const std::uint32_t reader = t->next_reader++;
+  t->readers[reader] = {offset, readahead};
+  s.apply_reader(*t, reader);
+  s.cancel_undue_requests(*t);
+  s.finish_call();
+  return reader;
+}
+
+void session::seek_reader(torrent_id id, std::uint32_t reader, std::int64_t offset, time_point now,
+                          std::optional<std::int64_t> readahead) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return;
+  auto it = t->readers.find(reader);
+  if (it == t->readers.end()) return;
+  it->second.offset = offset;
+  if (readahead) it->second.readahead = std::max<std::int64_t>(0, *readahead);
+  s.apply_reader(*t, reader);
+  s.cancel_undue_requests(*t);
+  s.finish_call();
+}
+
+void session::close_reader(torrent_id id, std::uint32_t reader, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->readers.erase(reader)) return;
+  if (t->picker) t->picker->clear_deadlines(reader_handle{reader});
+  if (t->readers.empty()) {
+    t->streaming_until = s.now + s.settings.reader_linger;
+    t->linger_ends = true;
+  }
+}
+
+std::uint64_t session::read(torrent_id id, std::int64_t offset, std::uint32_t length, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker || length == 0 || offset < 0 || offset + length > t->picker->total_length())
+    return 0;
+  const std::uint64_t read_id = s.next_read++;
+  t->reads.push_back({read_id, offset, length});
+  s.issue_reads(*t);
+  return read_id;
+}
+
+std::uint32_t session::register_extension(std::string name, bencode::dict handshake_fields) {
+  auto& s = *impl_;
+  for (std::size_t i = 0; i < s.plugins.size(); ++i)
+    if (s.plugins[i]->name() == name) return static_cast<std::uint32_t>(i + 1);
+  const auto handle = static_cast<std::uint32_t>(s.plugins.size() + 1);
+  s.plugins.push_back(make_user_extension_plugin(std::move(name), handle, std::move(handshake_fields)));
+  // Registered while peers are connected (a page calls wire.use() when a wire appears):
+  // BEP 10 lets a handshake be sent again, so tell those peers our new id, and report
+  // what their handshake already said about the extension.
+  extension_plugin& plugin = *s.plugins.back();
+  for (auto& [tid, t] : s.torrents) {
+    for (auto& [cid, p] : t.peers) {
+      if (!p.active() || !p.extensions) continue;
+      s.send_extension_handshake(t, p);
+      if (p.ext) plugin.on_handshake(s, t, p, p.ext->id_of(plugin.name()));
+    }
+  }
+  return handle;
+}
+
+bool session::send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
+                                     time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  auto o = s.owner.find(c.value);
+  if (o == s.owner.end() || extension == 0 || extension > s.plugins.size()) return false;
+  torrent* t = s.find_torrent(torrent_id{o->second});
+  peer_connection* p = t ? s.find_peer(*t, c) : nullptr;
+  if (!p || !p->ext) return false;
+  auto id = p->ext->id_of(s.plugins[extension - 1]->name());
+  if (!id) return false;
+  s.send_extended(*p, *id, payload);
+  return true;
+}
+
+connection_id session::accept_connection(const wire::endpoint& remote, time_point now, dialable d) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  const connection_id c{s.next_connection++};
+  peer_connection& p = s.unattached[c.value];
+  p.id = c;
+  p.remote = remote;
+  p.open = true;
+  p.is_dialable = d == dialable::yes;
+  p.connected_at = p.last_received = p.last_sent = s.now;
+  return c;
+}
+
+std::optional<connection_id> session::open_connection(torrent_id id, const wire::endpoint& remote,
+                                                      time_point now, dialable d) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return std::nullopt;
+  std::uint32_t connected = 0;
+  for (const auto& [cid, other] : t->peers)
+    if (!other.dead) ++connected;
+  const connection_id c{s.next_connection++};
+  peer_connection& p = t->peers[c.value];
+  p.id = c;
+  p.remote = remote;
+  p.outgoing = true;
+  p.open = true;
+  p.is_dialable = d == dialable::yes;
+  p.connected_at = p.last_received = p.last_sent = s.now;
+  s.owner[c.value] = t->id.value;
+  if (connected >= s.settings.max_connections_per_torrent) s.close_peer(t, p, errc::ok, "too many connections", true);
+  else s.send_handshake(*t, p);
+  s.collect_garbage();
+  return c;
+}
+
+void session::connection_opened(connection_id c, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  auto o = s.owner.find(c.value);
+  if (o == s.owner.end()) return;
+  torrent* t = s.find_torrent(torrent_id{o->second});
+  peer_connection* p = t ? s.find_peer(*t, c) : nullptr;
+  if (!p || p->open) return;
+  p->open = true;
+  p->connected_at = p->last_received = s.now;
+  s.send_handshake(*t, *p);
+  s.finish_call();
+}
+
+void session::bytes_received(connection_id c, byte_view data, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  torrent* t = nullptr;
+  peer_connection* p = nullptr;
+  if (auto u = s.unattached.find(c.value); u != s.unattached.end()) {
+    peer_connection& up = u->second;
+    if (up.dead) return;
+    up.last_received = s.now;
+    auto r = up.hs_reader.feed(data);
+    if (!r) {
+      s.close_peer(nullptr, up, r.err().code, "bad handshake: " + r.err().message(), true);
+      s.finish_call();
+      return;
+    }
+    if (r->status == wire::parse_status::need_more) return;
+    data = data.subspan(r->consumed);
+    const auto hash = up.hs_reader.info_hash();
+    t = hash ? s.find_torrent(*hash) : nullptr;
+    if (!t) {
+      s.close_peer(nullptr, up, errc::ok, "handshake for an unknown torrent", true);
+      s.finish_call();
+      return;
+    }
+    if (t->paused) {
+      s.close_peer(nullptr, up, errc::ok, "torrent paused", true);
+      s.finish_call();
+      return;
+    }
+    std::uint32_t connected = 0;
+    for (const auto& [id, other] : t->peers)
+      if (!other.dead) ++connected;
+    if (connected >= s.settings.max_connections_per_torrent) {
+      s.close_peer(nullptr, up, errc::ok, "too many connections", true);
+      s.finish_call();
+      return;
+    }
+    p = &(t->peers[c.value] = std::move(up));
+    s.unattached.erase(u);
+    s.owner[c.value] = t->id.value;
+    s.on_handshake(*t, *p);
+  } else {
+    auto o = s.owner.find(c.value);
+    if (o == s.owner.end()) return;
+    t = s.find_torrent(torrent_id{o->second});
+    p = t ? s.find_peer(*t, c) : nullptr;
+    if (!p) return;
+    p->last_received = s.now;
+    if (!p->handshake_done) {
+      auto r = p->hs_reader.feed(data);
+      if (!r) {
+        s.close_peer(t, *p, r.err().code, "bad handshake: " + r.err().message(), true);
+        s.finish_call();
+        return;
+      }
+      if (r->status == wire::parse_status::need_more) return;
+      data = data.subspan(r->consumed);
+      s.on_handshake(*t, *p);
+    }
+  }
+  if (!p->dead && !data.empty()) s.feed_messages(*t, *p, data);
+  s.finish_call();
+}
+
+void session::connection_closed(connection_id c, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  if (auto u = s.unattached.find(c.value); u != s.unattached.end()) {
+    s.close_peer(nullptr, u->second, errc::ok, "closed by the host", false);
+  } else if (auto o = s.owner.find(c.value); o != s.owner.end()) {
+    torrent* t = s.find_torrent(torrent_id{o->second});
+    if (peer_connection* p = t ? s.find_peer(*t, c) : nullptr)
+      s.close_peer(t, *p, errc::ok, "closed by the host", false);
+  }
+  s.finish_call();
+}
+
+void session::bytes_sent(connection_id c, std::size_t bytes, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  auto o = s.owner.find(c.value);
+  if (o == s.owner.end()) return;
+  torrent* t = s.find_torrent(torrent_id{o->second});
+  peer_connection* p = t ? s.find_peer(*t, c) : nullptr;
+  if (!p) return;
+  p->unsent -= std::min(p->unsent, bytes);
+  s.pump_reads(*t, *p);
+  s.finish_call();
+}
+
+void session::on_timer(time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  if (!s.ticked || s.now >= s.next_tick) {
+    s.tick(s.now);
+    s.next_tick = s.now + s.settings.tick_interval;
+  }
+  for (auto& [tid, t] : s.torrents) {
+    // Held first requests, or the end of a reader's linger: pipelines may fill now.
+    const bool linger_over = t.linger_ends && s.now >= t.streaming_until;
+    if (!t.requests_held && !linger_over) continue;
+    t.requests_held = false;
+    if (linger_over) t.linger_ends = false;
+    for (auto& [cid, p] : t.peers)
+      if (p.active()) s.request_blocks(t, p);
+  }
+  s.finish_call();  // also a rate limit's wake-up: its tokens have accrued
+}
+
+std::optional<time_point> session::next_deadline() const {
+  const auto& s = *impl_;
+  if (s.torrents.empty() && s.unattached.empty()) return std::nullopt;
+  time_point at = s.ticked ? s.next_tick : s.now;
+  for (const auto& [tid, t] : s.torrents) {
+    if (t.requests_held) at = std::min(at, s.now);
+    if (t.linger_ends) at = std::min(at, t.streaming_until);
+  }
+  if (s.download_waiting && s.download_limit.limited()) at = std::min(at, s.download_limit.ready_at());
+  if (s.upload_waiting && s.upload_limit.limited()) at = std::min(at, s.upload_limit.ready_at());
+  return at;
+}
+
+void session::storage_completed(storage_completion c, time_point now) {
+  auto& s = *impl_;
+  s.now = std::max(s.now, now);
+  auto it = s.pending.find(c.id.value);
+  if (it == s.pending.end()) return;
+  const impl::pending_storage ps = it->second;
+  s.pending.erase(it);
+  torrent* t = s.find_torrent(ps.torrent);
+  if (!t) return;
+  switch (ps.what) {
+    case impl::pending_storage::kind::ignore: break;
+    case impl::pending_storage::kind::write_piece: s.piece_written(*t, ps.piece, c.ok); break;
+    case impl::pending_storage::kind::user_read:
+      s.events.emplace_back(read_completed_event{t->id, ps.read_id, c.ok, ps.offset, std::move(c.data)});
+      break;
+    case impl::pending_storage::kind::read_block: {
+      peer_connection* p = s.find_peer(*t, ps.connection);
+      if (!p) break;
+      if (p->reads_in_flight > 0) --p->reads_in_flight;
+      const auto& r = ps.request;
+      auto cancelled = std::find(p->cancelled.begin(), p->cancelled.end(), r);
+      if (cancelled != p->cancelled.end()) {
+        p->cancelled.erase(cancelled);
+        if (p->fast) s.send(*p, wire::reject_request{r.piece, r.begin, r.length});
+      } else if (!c.ok || c.data.size() != r.length) {
+        s.warn(t->id, p->id, errc::ok, "storage read failed");
+        if (p->fast) s.send(*p, wire::reject_request{r.piece, r.begin, r.length});
+      } else if (ps.choke_generation == p->choke_generation && !p->am_choking) {
+        s.send(*p, wire::piece_block{r.piece, r.begin, c.data});
+        p->uploaded += r.length;
+        p->up_since += r.length;
+        t->uploaded += r.length;
+        t->up_since += r.length;
+      }
+      if (p->reads_in_flight == 0) p->cancelled.clear();
+      s.pump_reads(*t, *p);
+      break;
+    }
+  }
+  s.finish_call();
+}
+
+std::optional<transmit> session::poll_transmit() {
+  auto& s = *impl_;
+  if (!s.final_transmits.empty()) {
+    transmit tx = std::move(s.final_transmits.front());
+    s.final_transmits.pop_front();
+    return tx;
+  }
+  while (!s.dirty.empty()) {
+    const std::uint32_t c = s.dirty.front();
+    s.dirty.pop_front();
+    auto o = s.owner.find(c);
+    peer_connection* p = nullptr;
+    if (o != s.owner.end()) {
+      if (torrent* t = s.find_torrent(torrent_id{o->second})) p = s.find_peer(*t, connection_id{c});
+    } else if (auto u = s.unattached.find(c); u != s.unattached.end() && !u->second.dead) {
+      p = &u->second;
+    }
+    if (!p || p->out.empty()) continue;
+    if (s.settings.send_buffer_limit > 0) p->unsent += p->out.size();
+    transmit tx{p->id, std::move(p->out)};
+    p->out = byte_buffer{};
+    return tx;
+  }
+  return std::nullopt;
+}
+
+template <class T>
+static std::optional<T> pop_front(std::deque<T>& q) {
+  if (q.empty()) return std::nullopt;
+  T v = std::move(q.front());
+  q.pop_front();
+  return v;
+}
+
+std::optional<close_request> session::poll_close() { return pop_front(impl_->closes); }
+std::optional<connect_request> session::poll_connect() { return pop_front(impl_->connects); }
+std::optional<storage_request> session::poll_storage() { return pop_front(impl_->storage); }
+std::optional<session_event> session::poll_event() { return pop_front(impl_->events); }
+
+std::optional<torrent_stats> session::stats(torrent_id id) const {
+  torrent* t = impl_->find_torrent(id);
+  if (!t) return std::nullopt;
+  return impl_->make_stats(*t);
+}
+
+std::vector<peer_stats> session::peers(torrent_id id) const {
+  std::vector<peer_stats> out;
+  torrent* t = impl_->find_torrent(id);
+  if (!t) return out;
+  for (const auto& [cid, p] : t->peers) {
+    if (!p.active()) continue;
+    peer_stats ps;
+    ps.connection = p.id;
+    ps.remote = p.remote;
+    ps.outgoing = p.outgoing;
+    ps.downloaded = p.downloaded;
+    ps.uploaded = p.uploaded;
+    ps.download_rate = p.down_rate;
+    ps.upload_rate = p.up_rate;
+    ps.am_choking = p.am_choking;
+    ps.am_interested = p.am_interested;
+    ps.peer_choking = p.peer_choking;
+    ps.peer_interested = p.peer_interested;
+    ps.pieces = p.num_have;
+    ps.outstanding_requests = static_cast<std::uint32_t>(p.requests.size());
+    out.push_back(ps);
+  }
+  return out;
+}
+
+const metainfo* session::torrent_metainfo(torrent_id id) const {
+  torrent* t = impl_->find_torrent(id);
+  return t && t->meta ? &*t->meta : nullptr;
+}
+
+std::optional<bitfield> session::have_pieces(torrent_id id) const {
+  torrent* t = impl_->find_torrent(id);
+  if (!t || !t->picker) return std::nullopt;
+  return t->picker->have_pieces();
+}
+
+std::vector<std::uint8_t> session::piece_states(torrent_id id) const {
+  std::vector<std::uint8_t> out;
+  const torrent* t = impl_->find_torrent(id);
+  if (!t || !t->picker) return out;
+  const auto states = t->picker->piece_states();
+  out.reserve(states.size());
+  for (const auto st : states) out.push_back(static_cast<std::uint8_t>(st));
+  return out;
+}
+
+std::vector<torrent_id> session::torrents() const {
+  std::vector<torrent_id> out;
+  for (const auto& [id, t] : impl_->torrents) out.push_back(t.id);
+  return out;
+}
+
+}  // namespace wt

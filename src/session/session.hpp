@@ -1,0 +1,417 @@
+// The session: torrents, peers, choking and the sans-I/O driving surface.
+//
+// The session never reads a clock, opens a socket or sleeps. The host feeds it:
+//   - the time, with every call (`now`); on_timer(now) at or after next_deadline();
+//   - connections: accept_connection() for incoming ones, connection_opened() /
+//     connection_closed() for the ones poll_connect() asked for, bytes_received();
+//   - storage completions for the requests poll_storage() handed out;
+//   - user commands (add_torrent, add_magnet, remove_torrent, add_peer, priorities,
+//     critical pieces, pause/resume, rate limits, streaming readers and reads, the
+//     BEP 10 extension API);
+//   - optionally, bytes_sent() for upload flow control (send_buffer_limit).
+// and drains, after every call, in this order:
+//   poll_transmit()  bytes to send on a connection (small messages coalesced),
+//   poll_close()     connections to close (after their last bytes were sent),
+//   poll_connect()   connections to open,
+//   poll_storage()   storage requests,
+//   poll_event()     typed events.
+// One owner tree: the session owns torrents, torrents own peer connections; integer
+// handles cross it. Protocol errors are values (events, closed connections), never
+// exceptions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/bitfield.hpp"
+#include "base/bytes.hpp"
+#include "base/clock.hpp"
+#include "base/error.hpp"
+#include "metainfo/metainfo.hpp"
+#include "storage/storage.hpp"
+#include "wire/wire.hpp"
+
+namespace wt {
+
+struct session_settings {
+  std::uint64_t seed = 1;  // drives every random choice (peer id, picker, choker)
+  // Our peer id in handshakes (and, through the client facade, tracker announces).
+  // Unset: "-WT0001-" and 12 alphanumerics drawn from `seed`.
+  std::optional<wire::peer_id> peer_id;
+  std::string client = "wasmtorrent 0.1";
+  // Session-wide payload rate limits in bytes per second, 0 = unlimited: the initial
+  // values of set_download_limit() / set_upload_limit().
+  std::uint64_t download_rate_limit = 0;
+  std::uint64_t upload_rate_limit = 0;
+  std::uint32_t unchoke_slots = 4;              // regular unchoke slots per torrent
+  bool optimistic_unchoke = true;               // plus one optimistic slot
+  duration unchoke_interval = std::chrono::seconds(10);
+  duration optimistic_interval = std::chrono::seconds(30);
+  duration tick_interval = std::chrono::seconds(1);  // stats, timeouts, connects
+  duration stats_interval{0};  // a stats_event per torrent this often (zero: never)
+  duration keepalive_interval = std::chrono::seconds(60);
+  duration inactivity_timeout = std::chrono::seconds(120);
+  duration handshake_timeout = std::chrono::seconds(20);
+  // A request older than this may also be sent to another peer.
+  duration request_timeout = std::chrono::seconds(20);
+  // A request older than this is given up on.
+  duration request_abandon = std::chrono::seconds(60);
+  // Peer connections per torrent, half-open ones included (set_max_connections_per_torrent
+  // changes it at runtime). 0 allows none.
+  std::uint32_t max_connections_per_torrent = 50;
+  std::uint32_t max_half_open = 8;              // connect requests not yet opened
+  std::uint32_t reqq = 250;                     // requests we accept from one peer
+  std::uint32_t max_requests_per_peer = 250;    // our pipeline cap
+  std::uint32_t min_requests_per_peer = 4;
+  duration request_queue_time = std::chrono::seconds(3);  // pipeline = rate * this
+  // While a torrent streams (a reader is open, or closed less than reader_linger ago),
+  // pipelines are shorter and pieces without a deadline get little of them: a request
+  // cannot be taken back (many peers ignore cancels once the block is queued for
+  // sending), so each queued block delays the next one a player waits for by its
+  // transfer time; on a slow peer a 3 s pipeline is 3 s of delay after every seek.
+  duration streaming_request_queue_time = std::chrono::seconds(1);
+  std::uint32_t min_streaming_requests = 2;
+  // ...of which requests for pieces without a deadline may fill at most rate * this
+  // (one block for a peer that would otherwise be idle next to open readers).
+  duration streaming_undue_time = std::chrono::milliseconds(250);
+  // A player closes one request and opens the next within milliseconds (a seek, an index
+  // read at the end of the file): for this long after its last reader closes, a torrent
+  // still counts as streaming.
+  duration reader_linger = std::chrono::seconds(1);
+  std::uint32_t max_reads_per_peer = 8;         // storage reads in flight per peer
+  // Flow control for uploads: when non-zero, the host reports with bytes_sent() the
+  // bytes that left its send buffer (WebRTC bufferedAmount, socket writes), and the
+  // session reads no more blocks for a peer while this many bytes wait to be sent.
+  // Zero: the host does not report; bytes count as sent once polled.
+  std::uint32_t send_buffer_limit = 0;
+  // Streaming readers: the first piece under a reader is due at once, each next one
+  // this much later.
+  duration reader_piece_interval = std::chrono::milliseconds(500);
+  // A reader's piece due within this window is at risk: a peer at least as fast as
+  // the average may request its blocks again when another peer has had them for
+  // deadline_rerequest_age. Zero disables re-requests.
+  duration deadline_at_risk_window = std::chrono::seconds(2);
+  duration deadline_rerequest_age = std::chrono::seconds(1);
+  bool enable_ut_metadata = true;
+  bool enable_ut_pex = true;
+  duration pex_interval = std::chrono::seconds(60);  // BEP 11: at most once a minute
+  // Our listening port, announced in the extension handshake ("p") so that peers
+  // can pass us on through PEX; unset when we do not accept connections.
+  std::optional<std::uint16_t> listen_port;
+};
+
+// --- events -------------------------------------------------------------------------
+
+struct metadata_received_event {
+  torrent_id torrent;
+};
+struct piece_verified_event {
+  torrent_id torrent;
+  piece_index piece;
+};
+struct hash_failed_event {
+  torrent_id torrent;
+  piece_index piece;
+};
+struct torrent_finished_event {
+  torrent_id torrent;
+};
+struct peer_connected_event {
+  torrent_id torrent;
+  connection_id connection;
+  wire::endpoint remote;
+  bool outgoing = false;
+  wire::peer_id peer_id{};  // from the peer's handshake
+};
+struct peer_disconnected_event {
+  torrent_id torrent;  // value 0 when the handshake never named a torrent
+  connection_id connection;
+  errc code = errc::ok;  // why, when the session closed it for a protocol error
+  std::string reason;
+};
+struct peer_banned_event {
+  torrent_id torrent;
+  connection_id connection;
+  wire::endpoint remote;
+};
+struct warning_event {
+  torrent_id torrent;
+  connection_id connection;
+  errc code = errc::ok;
+  std::string message;
+};
+struct torrent_error_event {
+  torrent_id torrent;
+  std::string message;
+};
+// A registered extension: the peer's extension handshake arrived.
+struct extension_handshake_event {
+  torrent_id torrent;
+  connection_id connection;
+  std::uint32_t extension = 0;  // from register_extension()
+  bool peer_supports = false;
+  byte_buffer handshake;  // the peer's whole extension handshake (a bencoded dict)
+};
+// The bytes of a read() (only ever bytes of verified pieces).
+struct read_completed_event {
+  torrent_id torrent;
+  std::uint64_t read = 0;  // from read()
+  bool ok = false;         // false: storage failed, or the torrent was removed
+  std::int64_t offset = 0;
+  byte_buffer data;
+};
+struct extension_message_event {
+  torrent_id torrent;
+  connection_id connection;
+  std::uint32_t extension = 0;
+  byte_buffer payload;
+};
+
+
+// --- outputs --------------------------------------------------------------------------
+
+struct transmit {
+  connection_id connection;
+  byte_buffer data;
+};
+struct close_request {
+  connection_id connection;
+  std::string reason;
+};
+// Open a connection to `remote` for `torrent`; report connection_opened() or
+// connection_closed() with this id.
+struct connect_request {
+  connection_id connection;
+  torrent_id torrent;
+  wire::endpoint remote;
+};
+
+// --- stats ------------------------------------------------------------------------------
+
+struct peer_stats {
+  connection_id connection;
+  wire::endpoint remote;
+  bool outgoing = false;
+  std::uint64_t downloaded = 0;  // payload bytes received from the peer
+  std::uint64_t uploaded = 0;    // payload bytes sent to the peer
+  double download_rate = 0;      // bytes per second
+  double upload_rate = 0;
+  bool am_choking = true, am_interested = false, peer_choking = true, peer_interested = false;
+  std::uint32_t pieces = 0;      // pieces the peer has
+  std::uint32_t outstanding_requests = 0;
+};
+
+struct torrent_stats {
+  std::uint64_t downloaded = 0;      // payload bytes received (including wasted)
+  std::uint64_t uploaded = 0;        // payload bytes sent
+  std::uint64_t verified = 0;        // bytes of pieces verified this session
+  std::uint64_t wasted = 0;          // bytes of duplicate or failed blocks
+  std::int64_t have = 0;             // bytes of pieces we have
+  std::int64_t total = 0;            // 0 until the metadata is known
+  double progress = 0;               // have / wanted, 0..1
+  double download_rate = 0;
+  double upload_rate = 0;
+  std::uint32_t peers = 0;
+  std::uint32_t seeds = 0;
+  std::optional<duration> time_remaining;  // at the current download rate
+  bool has_metadata = false;
+  bool finished = false;
+  bool paused = false;               // pause_torrent(), until resume_torrent()
+};
+
+// Every session_settings::stats_interval, for each torrent.
+struct stats_event {
+  torrent_id torrent;
+  torrent_stats stats;
+};
+
+using session_event =
+    std::variant<metadata_received_event, piece_verified_event, hash_failed_event,
+                 torrent_finished_event, peer_connected_event, peer_disconnected_event,
+                 peer_banned_event, warning_event, torrent_error_event,
+                 extension_handshake_event, extension_message_event, read_completed_event,
+                 stats_event>;
+
+// Whether a connection's remote is an address the host can connect to. A WebRTC data
+// channel has none (the host names it with a stand-in address): such a peer is never
+// redialled after it closes, nor passed on to other peers through ut_pex.
+enum class dialable : bool { no, yes };
+
+struct add_torrent_params {
+  bool seed = false;  // storage already holds every piece (the host wrote it)
+};
+
+class session {
+ public:
+  explicit session(session_settings settings = {});
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  const wire::peer_id& peer_id() const noexcept;
+
+  // --- user commands --------------------------------------------------------------
+  result<torrent_id> add_torrent(const metainfo& m, add_torrent_params p, time_point now);
+  // Magnet: only the info-hash; the metadata comes from peers (ut_metadata).
+  result<torrent_id> add_magnet(const sha1_digest& info_hash, std::string name, time_point now);
+  void remove_torrent(torrent_id t, time_point now);
+  // A peer address for the torrent (tracker, PEX, magnet x.pe); the session decides
+  // when to connect.
+  void add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
+  // --- piece selection -----------------------------------------------------------
+  // Every piece has one priority: 0 = do not download, 1..7, default 4 (priorities
+  // above 7 count as 7). Higher priorities are fetched first (rarest first within one);
+  // a torrent is finished when every piece with priority > 0 is verified. Streaming
+  // readers and critical pieces come before any priority, even 0 (they work by
+  // deadlines).
+  //
+  // A piece's priority is set by the last of these calls that covered it:
+  //   set_piece_priority(t, pieces, p): every piece in the range gets p.
+  //   set_file_priority(t, f, p): every piece of file f gets p, except that a piece f
+  //     shares with a neighbouring file gets the highest of their file priorities, so
+  //     that deselecting one file never drops a piece a selected neighbour needs.
+  // A file's priority is the last one given to it by set_file_priority(), or by a
+  // set_piece_priority() whose range holds the whole file (default 4). Pad files
+  // (BEP 47) count for nothing.
+  //
+  // WebTorrent's API maps onto this as follows (the "whole-torrent selection" WebTorrent
+  // makes when a torrent is ready is the default priority 4 of every piece):
+  //   torrent.select(start, end, prio)  -> set_piece_priority(t, {start, end}, clamp(4 + prio, 1, 7))
+  //   torrent.deselect(start, end)      -> set_piece_priority(t, {start, end}, 0)
+  //     (WebTorrent 2.x cuts the range out of every selection: the same effect)
+  //   torrent.critical(start, end)      -> add_critical_pieces(t, {start, end})
+  //   file.select(prio)                 -> set_file_priority(t, f, clamp(4 + prio, 1, 7))
+  //   file.deselect()                   -> set_file_priority(t, f, 0)
+  //   file.createReadStream(...)        -> open_reader() (WebTorrent's stream selections)
+  //   the "deselect" add option         -> set_piece_priority(t, {0, n - 1}, 0) once added
+  // Differences: a select over an already selected range takes the new priority (last
+  // call wins) where WebTorrent keeps the higher one; WebTorrent's 'idle' event is our
+  // torrent_finished_event (sent again when pieces are selected after it and finish).
+
+  // Before the metadata is known (magnet), the priority is kept and applied when it
+  // arrives.
+  void set_file_priority(torrent_id t, file_index f, std::uint8_t priority, time_point now);
+  // Inclusive range; clipped to the torrent. False while the metadata is unknown, for
+  // an unknown torrent, or when pieces.first > pieces.last or beyond the last piece.
+  bool set_piece_priority(torrent_id t, piece_range pieces, std::uint8_t priority, time_point now);
+  // WebTorrent's critical(): the pieces are fetched before every other one, in piece
+  // order, as if a streaming reader were due on each of them now (slow peers sitting on
+  // their blocks are overtaken by faster ones), whatever their priority. Lasts until
+  // each piece of the range is verified; calls add up. False as set_piece_priority.
+  bool add_critical_pieces(torrent_id t, piece_range pieces, time_point now);
+  // One byte per piece: its priority (0..7). Empty while the metadata is unknown.
+  std::vector<std::uint8_t> piece_priorities(torrent_id t) const;
+
+  // --- pause / resume (libtorrent's semantics, stronger than WebTorrent's) ------------
+  // Closes every connection of the torrent (its peers are kept to dial again on
+  // resume), opens no new one and refuses incoming ones, so nothing is requested or
+  // uploaded. Verified and partly downloaded pieces, priorities, readers and pending
+  // reads are kept, and read() still completes for verified bytes. stats().paused is
+  // true. The client facade also announces "stopped" to the trackers. Idempotent.
+  void pause_torrent(torrent_id t, time_point now);
+  // Dials at once every peer it knew when paused (and any added meanwhile).
+  void resume_torrent(torrent_id t, time_point now);
+
+  // --- session-wide limits (take effect at once) --------------------------------------
+  // Payload bytes per second, 0 = unlimited (WebTorrent's throttleDownload /
+  // throttleUpload with -1 for unlimited; the engine has no "0 bytes/s": pause instead).
+  // Download: block requests are issued no faster than the limit, so blocks arrive no
+  // faster. Upload: blocks are read from storage for peers no faster than the limit.
+  // Shared round-robin among the waiting peers of every torrent. Over any window of T
+  // seconds: at most limit * T, plus a burst of a quarter second's worth (at least
+  // 32 KiB) and a block. Protocol overhead and metadata are not counted. While peers
+  // wait for tokens, next_deadline() is when enough have accrued (about 20 wake-ups a
+  // second at most).
+  void set_download_limit(std::uint64_t bytes_per_second, time_point now);
+  void set_upload_limit(std::uint64_t bytes_per_second, time_point now);
+  std::uint64_t download_limit() const noexcept;
+  std::uint64_t upload_limit() const noexcept;
+  // WebTorrent's maxConns (per torrent). Lowering it closes the excess connections of
+  // each torrent at once (half-open ones first, then the slowest; they stay known for
+  // later), raising it dials waiting candidates.
+  void set_max_connections_per_torrent(std::uint32_t n, time_point now);
+  std::uint32_t max_connections_per_torrent() const noexcept;
+
+  // Streaming (anacrolix-style readers). A reader gives the pieces under
+  // [offset, offset + readahead) deadlines in order, ahead of every other piece; a
+  // seek moves them at once. Returns 0 while the metadata is unknown.
+  std::uint32_t open_reader(torrent_id t, std::int64_t offset, std::int64_t readahead, time_point now);
+  // `readahead`, when given, replaces the reader's (a host sizes it from how fast the
+  // reader's consumer takes bytes).
+  void seek_reader(torrent_id t, std::uint32_t reader, std::int64_t offset, time_point now,
+                   std::optional<std::int64_t> readahead = std::nullopt);
+  void close_reader(torrent_id t, std::uint32_t reader, time_point now);
+  // Reads bytes as soon as every piece they touch is verified (never earlier); they
+  // arrive in a read_completed_event with the returned id. 0 when the range is empty,
+  // outside the torrent or the metadata is unknown.
+  std::uint64_t read(torrent_id t, std::int64_t offset, std::uint32_t length, time_point now);
+
+  // Extension API (BEP 10): register a name (best before connections open; peers
+  // already connected get our extension handshake again, and an extension_handshake_event
+  // from the handshake they sent). Messages arrive as extension_message_event; the
+  // peer's support as extension_handshake_event. Registering a name again returns its id.
+  // `handshake_fields` go into our extension handshake, for the peer to read (as
+  // WebTorrent extensions set wire.extendedHandshake fields).
+  std::uint32_t register_extension(std::string name, bencode::dict handshake_fields = {});
+  // False when the connection is gone or the peer did not announce the extension.
+  bool send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
+                              time_point now);
+
+  // --- connections --------------------------------------------------------------
+  // An incoming connection (its torrent is learnt from the handshake).
+  connection_id accept_connection(const wire::endpoint& remote, time_point now,
+                                  dialable d = dialable::yes);
+  // A connection to a peer of torrent `t` that the host opened without poll_connect()
+  // asking for it (a WebRTC data channel it answered): we send the handshake first, as
+  // on a connection we dialled. Closed at once ("too many connections") when the
+  // torrent has no room; nullopt for an unknown torrent.
+  std::optional<connection_id> open_connection(torrent_id t, const wire::endpoint& remote,
+                                               time_point now, dialable d = dialable::yes);
+  // A connection asked for by poll_connect() is open.
+  void connection_opened(connection_id c, time_point now);
+  void bytes_received(connection_id c, byte_view data, time_point now);
+  // The host's side closed (or failed to open) the connection.
+  void connection_closed(connection_id c, time_point now);
+  // Flow control (see session_settings::send_buffer_limit): `bytes` of what
+  // poll_transmit() gave for the connection have been sent.
+  void bytes_sent(connection_id c, std::size_t bytes, time_point now);
+
+  // --- time and storage --------------------------------------------------------------
+  void on_timer(time_point now);  // idempotent
+  // The periodic tick, or sooner when peers wait for a rate limit's tokens.
+  std::optional<time_point> next_deadline() const;
+  void storage_completed(storage_completion c, time_point now);
+
+  // --- outputs -------------------------------------------------------------------------
+  std::optional<transmit> poll_transmit();
+  std::optional<close_request> poll_close();
+  std::optional<connect_request> poll_connect();
+  std::optional<storage_request> poll_storage();
+  std::optional<session_event> poll_event();
+
+  // --- queries ---------------------------------------------------------------------------
+  std::optional<torrent_stats> stats(torrent_id t) const;
+  std::vector<peer_stats> peers(torrent_id t) const;
+  const metainfo* torrent_metainfo(torrent_id t) const;  // nullptr until known
+  std::optional<bitfield> have_pieces(torrent_id t) const;
+  // One byte per piece, for a pieces bar: the values of piece_state (piece_picker.hpp):
+  // 0 missing, 1 downloading (blocks requested or received), 2 complete (hash being
+  // checked), 3 have (verified). Empty while the metadata is unknown.
+  std::vector<std::uint8_t> piece_states(torrent_id t) const;
+  std::vector<torrent_id> torrents() const;
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace wt

@@ -1,0 +1,416 @@
+// The session's internal state, shared by its implementation files (not a public
+// header): session.cpp (lifecycle and the driving surface), peer_connection.cpp (the
+// wire protocol with one peer: handshake, messages, interest, choking, requests),
+// torrent.cpp (pieces, hashing, metadata, priorities, the choker round, timers),
+// bandwidth.cpp (the session-wide rate limits) and extensions.cpp (BEP 10 plugins:
+// ut_metadata, ut_pex, user extensions).
+//
+// Ownership: session::impl owns the torrents (by id), each torrent owns its peer
+// connections (by connection id); incoming connections live in `unattached` until
+// their handshake names a torrent. A closed connection is marked dead and erased at
+// the end of the public call that closed it (collect_garbage), so no loop over peers
+// is invalidated by a close.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/crypto.hpp"
+#include "picker/piece_picker.hpp"
+#include "base/random.hpp"
+#include "session/rate_limit.hpp"
+#include "session/session.hpp"
+
+namespace wt {
+
+namespace session_detail {
+
+inline constexpr std::uint32_t block_size = piece_picker::block_size;
+inline constexpr std::uint32_t max_metadata_size = 8u * 1024u * 1024u;
+inline constexpr duration metadata_request_timeout = std::chrono::seconds(10);
+
+inline double seconds(duration d) { return std::chrono::duration<double>(d).count(); }
+inline duration from_seconds(double s) {
+  return std::chrono::duration_cast<duration>(std::chrono::duration<double>(s));
+}
+
+inline std::string endpoint_key(const wire::endpoint& e) { return wire::to_string(e); }
+
+template <class... F>
+struct overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+overloaded(F...) -> overloaded<F...>;
+
+}  // namespace session_detail
+
+// Per-peer state an extension plugin keeps (see extension_plugin::new_peer_state).
+struct extension_peer_state {
+  virtual ~extension_peer_state() = default;
+};
+
+// --- per-connection state --------------------------------------------------------------
+
+struct peer_connection {
+  struct our_request {
+    block_address block;
+    time_point at;
+  };
+
+  connection_id id;
+  wire::endpoint remote;
+  bool outgoing = false;
+  bool open = false;  // the transport is up (outgoing: after connection_opened)
+  bool dead = false;  // closed; erased at the end of the current call
+  bool no_retry = false;  // do not reconnect after this connection closes
+  bool is_dialable = true;  // `remote` is an address to connect to (see wt::dialable)
+  bool handshake_sent = false;
+  bool handshake_done = false;
+  wire::handshake_reader hs_reader;
+  wire::message_reader reader{wire::reader_limits{}};
+  wire::handshake peer_handshake;
+  bool fast = false;
+  bool extensions = false;
+  std::optional<wire::extension_handshake> ext;
+  byte_buffer ext_payload;  // the peer's extension handshake as received
+  std::vector<std::unique_ptr<extension_peer_state>> ext_state;  // one per plugin
+
+  bitfield has;              // valid once the metadata is known
+  bool have_all = false;     // counted in the picker as a seed
+  std::uint32_t num_have = 0;
+  std::optional<byte_buffer> early_bitfield;  // before the metadata
+  std::vector<std::uint32_t> early_haves;
+
+  bool am_choking = true, am_interested = false;
+  bool peer_choking = true, peer_interested = false;
+  bool optimistic = false;
+  std::uint32_t choke_generation = 0;
+  std::uint32_t peer_reqq = 250;
+  // BEP 6: pieces the peer lets us request while it chokes us (bounded: a peer could
+  // send one allowed_fast per piece).
+  std::vector<std::uint32_t> allowed_fast;
+
+  std::vector<our_request> requests;     // ours, outstanding
+  // Ours, cancelled, that the peer may still send (it may have queued them before the
+  // cancel came): they hold their place in the pipeline until they arrive, are rejected,
+  // or could no longer be on their way (`until`).
+  struct cancelled_request {
+    block_address block;
+    time_point until;
+  };
+  std::vector<cancelled_request> cancelled_out;
+  std::deque<wire::request> queued;      // theirs, waiting for a storage read
+  std::vector<wire::request> cancelled;  // theirs, cancelled while being read
+  std::uint32_t reads_in_flight = 0;
+  std::size_t unsent = 0;  // bytes polled but not yet reported sent (flow control)
+
+  std::uint64_t downloaded = 0, uploaded = 0;
+  std::uint64_t down_since = 0, up_since = 0;
+  double down_rate = 0, up_rate = 0;
+  time_point connected_at, last_received, last_sent, last_unchoked;
+  byte_buffer out;
+
+  peer_handle handle() const noexcept { return peer_handle{id.value}; }
+  bool active() const noexcept { return !dead && handshake_done; }
+};
+
+// --- per-torrent state ---------------------------------------------------------------------
+
+struct torrent {
+  struct failed_block {
+    std::uint32_t block = 0;
+    std::string endpoint;
+    connection_id connection;
+    sha1_digest digest{};
+  };
+  struct metadata_piece {
+    bool have = false;
+    connection_id requested_from;  // value 0: not requested
+    time_point requested_at;
+    connection_id received_from;
+  };
+
+  torrent_id id;
+  sha1_digest info_hash{};
+  std::string name;
+  std::optional<metainfo> meta;
+  std::optional<piece_picker> picker;
+  bitfield all_pieces;  // every bit set: what a have_all peer has
+  std::vector<std::uint8_t> file_priorities;
+
+  std::map<std::uint32_t, peer_connection> peers;
+  std::deque<wire::endpoint> candidates;
+  std::set<std::string> banned;
+  // Reconnection: peers whose connection closed, with the time to try again.
+  std::vector<std::pair<time_point, wire::endpoint>> retry;
+  std::map<std::string, std::uint32_t> failures;  // connect failures in a row
+  std::map<std::uint32_t, wire::endpoint> endpoints;  // every connection's remote, for bans
+
+  std::map<std::uint32_t, byte_buffer> piece_buffers;  // blocks of pieces in flight
+  std::map<std::uint32_t, std::vector<failed_block>> failed_blocks;  // smart ban
+  // A piece that failed with blocks from several peers is fetched again from one
+  // peer only (piece -> connection): either that peer is the culprit and fails the
+  // piece alone, or the piece passes and the blocks recorded in failed_blocks that
+  // differ name the culprit.
+  std::map<std::uint32_t, std::uint32_t> exclusive;
+
+  // ut_metadata fetch
+  std::optional<std::uint32_t> metadata_size;
+  byte_buffer metadata;
+  std::vector<metadata_piece> metadata_pieces;
+
+  // Streaming readers (id -> offset, readahead) and reads waiting for pieces.
+  struct reader_state {
+    std::int64_t offset = 0;
+    std::int64_t readahead = 0;
+  };
+  struct user_read {
+    std::uint64_t id = 0;
+    std::int64_t offset = 0;
+    std::uint32_t length = 0;
+  };
+  std::map<std::uint32_t, reader_state> readers;
+  std::uint32_t next_reader = 1;
+  // Set when the last reader closes: see session_settings::reader_linger. `linger_ends`
+  // asks for a timer call then, when pipelines may take other pieces again.
+  time_point streaming_until{};
+  bool linger_ends = false;
+  // Set when the metadata arrives: the first requests wait for the next timer call, so
+  // that a reader the application opens on 'metadata' (it streams the file) is in place
+  // before any pipeline fills with other pieces.
+  bool requests_held = false;
+  std::vector<user_read> reads;
+  // Critical piece ranges (add_critical_pieces), as picker deadlines under their own
+  // reader handles: from 2^31 up, apart from the readers' (from 1 up).
+  std::map<std::uint32_t, piece_range> critical;
+  std::uint32_t next_critical = 1u << 31;
+
+  bool finished = false;
+  bool paused = false;
+  std::uint64_t downloaded = 0, uploaded = 0, verified = 0, wasted = 0;
+  std::uint64_t down_since = 0, up_since = 0;
+  double down_rate = 0, up_rate = 0;
+  time_point next_unchoke, next_optimistic;
+};
+
+// --- extension plugins -----------------------------------------------------------------------
+//
+// Every BEP 10 extension, built in (ut_metadata) or registered by the user, is a
+// plugin with the same hooks. Its local message id is its index in the session's
+// plugin list + 1.
+
+class extension_plugin {
+ public:
+  virtual ~extension_plugin() = default;
+  virtual std::string_view name() const = 0;
+  // State kept per peer connection (nullptr: none).
+  virtual std::unique_ptr<extension_peer_state> new_peer_state() { return nullptr; }
+  // Add fields to our extension handshake for this peer: known ones to `h`, any
+  // other top-level field to `extra`.
+  virtual void add_handshake(session::impl&, torrent&, peer_connection&, wire::extension_handshake&) {}
+  virtual void add_handshake_fields(bencode::dict& /*extra*/) const {}
+  // The peer's extension handshake arrived; `peer_id` is its id for us, if it supports us.
+  virtual void on_handshake(session::impl&, torrent&, peer_connection&,
+                            std::optional<std::uint8_t> peer_id) = 0;
+  // A message the peer sent under our id.
+  virtual void on_message(session::impl&, torrent&, peer_connection&, byte_view payload) = 0;
+  // Once per tick per active peer.
+  virtual void on_tick(session::impl&, torrent&, peer_connection&) {}
+};
+
+// --- the session ------------------------------------------------------------------------------
+
+struct session::impl {
+  struct pending_storage {
+    enum class kind : std::uint8_t { write_piece, read_block, user_read, ignore } what = kind::ignore;
+    std::uint64_t read_id = 0;  // user_read
+    std::int64_t offset = 0;    // user_read
+    torrent_id torrent;
+    std::uint32_t piece = 0;
+    connection_id connection;
+    wire::request request;
+    std::uint32_t choke_generation = 0;
+  };
+
+  session_settings settings;
+  rng random;
+  wire::peer_id pid{};
+  time_point now{};
+  time_point next_tick{};
+  time_point last_tick{};
+  time_point next_stats{};
+  bool ticked = false;
+
+  std::map<std::uint32_t, torrent> torrents;
+  std::map<std::uint32_t, peer_connection> unattached;  // incoming, before the handshake
+  std::map<std::uint32_t, std::uint32_t> owner;         // connection -> torrent
+  std::uint32_t next_torrent = 1;
+  std::uint32_t next_connection = 1;
+  std::uint64_t next_storage = 1;
+  std::uint64_t next_read = 1;
+  std::vector<std::unique_ptr<extension_plugin>> plugins;
+
+  std::deque<std::uint32_t> dirty;  // connections with bytes to send
+  std::deque<transmit> final_transmits;
+  std::deque<close_request> closes;
+  std::deque<connect_request> connects;
+  std::deque<storage_request> storage;
+  std::deque<session_event> events;
+  std::map<std::uint64_t, pending_storage> pending;
+  std::vector<std::uint32_t> garbage;  // dead connections to erase
+
+  // Rate limits (bandwidth.cpp). While a limit is set, request_blocks() and
+  // pump_reads() only note that a peer waits; distribute_bandwidth() shares the tokens
+  // out at the end of every public call and when next_deadline() wakes the host.
+  token_bucket download_limit, upload_limit;
+  bool download_waiting = false, upload_waiting = false;
+  std::uint32_t last_download_turn = 0, last_upload_turn = 0;  // round-robin positions
+
+  explicit impl(session_settings s);
+
+  // --- lookup ---
+  torrent* find_torrent(torrent_id t) {
+    auto it = torrents.find(t.value);
+    return it == torrents.end() ? nullptr : &it->second;
+  }
+  torrent* find_torrent(const sha1_digest& h) {
+    for (auto& [id, t] : torrents)
+      if (t.info_hash == h) return &t;
+    return nullptr;
+  }
+  peer_connection* find_peer(torrent& t, connection_id c) {
+    auto it = t.peers.find(c.value);
+    return it == t.peers.end() || it->second.dead ? nullptr : &it->second;
+  }
+
+  // --- sending ---
+  void mark_dirty(peer_connection& p) {
+    if (p.out.empty()) dirty.push_back(p.id.value);
+  }
+  void send(peer_connection& p, const wire::message& m) {
+    if (p.dead || !p.open) return;
+    mark_dirty(p);
+    wire::encode_to(m, p.out);
+    p.last_sent = now;
+  }
+  void send_extended(peer_connection& p, std::uint8_t id, byte_view payload) {
+    send(p, wire::extended{id, payload});
+  }
+  void send_handshake(torrent& t, peer_connection& p) {
+    if (p.handshake_sent || !p.open) return;
+    mark_dirty(p);
+    wire::encode_to(wire::make_handshake(t.info_hash, pid, {true, true, false}), p.out);
+    p.handshake_sent = true;
+    p.last_sent = now;
+  }
+
+  // --- lifecycle ---
+  void close_peer(torrent* t, peer_connection& p, errc code, std::string reason, bool tell_host);
+  // The end of every public call that changed state: erase closed connections, then
+  // share out rate-limited bandwidth.
+  void finish_call() {
+    collect_garbage();
+    distribute_bandwidth();
+  }
+  void ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,
+           std::optional<connection_id> c);
+  void collect_garbage();
+  void schedule_retry(torrent& t, const peer_connection& p);
+  void connect_candidates(torrent& t);
+  void enforce_connection_limit(torrent& t);
+  void add_candidate(torrent& t, const wire::endpoint& e) {
+    if (t.banned.contains(session_detail::endpoint_key(e))) return;
+    if (std::find(t.candidates.begin(), t.candidates.end(), e) == t.candidates.end())
+      t.candidates.push_back(e);
+    connect_candidates(t);
+  }
+
+  // --- protocol ---
+  void on_handshake(torrent& t, peer_connection& p);
+  void feed_messages(torrent& t, peer_connection& p, byte_view data);
+  bool handle(torrent& t, peer_connection& p, const wire::message& m);
+  void on_have(torrent& t, peer_connection& p, std::uint32_t piece);
+  void on_bitfield(torrent& t, peer_connection& p, byte_view bits);
+  void on_have_all(torrent& t, peer_connection& p);
+  void on_request(torrent& t, peer_connection& p, const wire::request& r);
+  void on_piece(torrent& t, peer_connection& p, const wire::piece_block& b);
+  void on_extended(torrent& t, peer_connection& p, const wire::extended& e);
+  void send_our_pieces(torrent& t, peer_connection& p);
+  void send_extension_handshake(torrent& t, peer_connection& p);
+  void update_interest(torrent& t, peer_connection& p);
+  // More requests for the peer: at once, or (download limit) when its turn comes.
+  void request_blocks(torrent& t, peer_connection& p);
+  // Readers open, or the last one closed less than reader_linger ago.
+  bool streaming(const torrent& t) const noexcept { return !t.readers.empty() || now < t.streaming_until; }
+  // Sends a cancel for one of our requests (erased from p.requests by the caller) and
+  // keeps its place in the pipeline while the block may still be on its way.
+  void cancel_request(torrent& t, peer_connection& p, const peer_connection::our_request& r);
+  // Drops a cancelled request that arrived, was rejected, or can no longer come.
+  static void forget_cancelled(peer_connection& p, block_address b) {
+    std::erase_if(p.cancelled_out, [&](const auto& c) { return c.block == b; });
+  }
+  // How many more requests the peer's pipeline takes now.
+  std::uint32_t request_room(const torrent& t, const peer_connection& p) const;
+  // Requests up to max_blocks blocks (and the room); returns the bytes requested.
+  std::uint64_t issue_requests(torrent& t, peer_connection& p, std::uint32_t max_blocks);
+  // Storage reads for the peer's queued requests: at once, or (upload limit) when its
+  // turn comes.
+  void pump_reads(torrent& t, peer_connection& p);
+  // The peer has a queued request that a read may start for now (tokens aside).
+  bool can_serve(const peer_connection& p) const;
+  // Starts up to max_reads reads; returns their bytes.
+  std::uint64_t serve_requests(torrent& t, peer_connection& p, std::uint32_t max_reads);
+  void distribute_bandwidth();
+  void choke_peer(peer_connection& p);
+  void unchoke_peer(peer_connection& p);
+  void fill_unchoke_slots(torrent& t);
+  void run_choker(torrent& t, bool rotate_optimistic);
+  void hash_piece(torrent& t, std::uint32_t piece);
+  void piece_written(torrent& t, std::uint32_t piece, bool ok);
+  void check_finished(torrent& t);
+  void set_metadata(torrent& t, metainfo m);
+  void apply_file_priorities(torrent& t);
+  std::uint8_t file_priority_of_piece(const torrent& t, std::uint32_t piece) const;
+  void priorities_changed(torrent& t);
+  void drop_finished_critical(torrent& t);
+  void apply_reader(torrent& t, std::uint32_t reader);
+  void issue_reads(torrent& t);
+  torrent_stats make_stats(const torrent& t) const;
+  void cancel_undue_requests(torrent& t);
+  void tick(time_point now);
+
+  storage_request_id emit_storage(storage_request r, pending_storage p) {
+    r.id = storage_request_id{next_storage++};
+    pending[r.id.value] = std::move(p);
+    storage_request_id id = r.id;
+    storage.push_back(std::move(r));
+    return id;
+  }
+  void warn(torrent_id t, connection_id c, errc code, std::string message) {
+    events.emplace_back(warning_event{t, c, code, std::move(message)});
+  }
+};
+
+// Where a connected peer accepts connections: the address we connected to, or for
+// an incoming connection its address with the port from its extension handshake;
+// nowhere for a connection whose remote is not dialable.
+std::optional<wire::endpoint> listen_endpoint(const peer_connection& p);
+
+// The extension plugins (extensions.cpp).
+std::unique_ptr<extension_plugin> make_ut_metadata_plugin();
+std::unique_ptr<extension_plugin> make_ut_pex_plugin();
+std::unique_ptr<extension_plugin> make_lt_donthave_plugin();
+std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle,
+                                                            bencode::dict handshake_fields);
+
+}  // namespace wt

@@ -1,0 +1,345 @@
+// Per-torrent work: hashing and writing pieces, smart ban, metadata, file and piece
+// priorities, critical pieces, and the periodic tick (rates, timeouts, choker,
+// reconnects).
+#include "session/session_impl.hpp"
+
+namespace wt {
+
+using namespace session_detail;
+
+// --- pieces ------------------------------------------------------------------------------------------------
+
+void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
+  auto it = t.piece_buffers.find(piece);
+  if (it == t.piece_buffers.end()) return;
+  byte_buffer data = std::move(it->second);
+  t.piece_buffers.erase(it);
+  const piece_index pi{piece};
+  if (sha1(data) == t.meta->piece_hashes[piece]) {
+    // Smart ban: a block that differs from the one in a failed attempt came from
+    // the peer that corrupted it.
+    auto failed = t.failed_blocks.find(piece);
+    if (failed != t.failed_blocks.end()) {
+      for (const auto& fb : failed->second) {
+        const std::size_t offset = std::size_t{fb.block} * block_size;
+        const std::size_t n = std::min<std::size_t>(block_size, data.size() - offset);
+        if (sha1(byte_view(data).subspan(offset, n)) != fb.digest) {
+          auto e = t.endpoints.find(fb.connection.value);
+          ban(t, fb.endpoint, e != t.endpoints.end() ? &e->second : nullptr, fb.connection);
+        }
+      }
+      t.failed_blocks.erase(failed);
+    }
+    t.exclusive.erase(piece);
+    storage_request sr;
+    sr.torrent = t.id;
+    sr.op = storage_op::write;
+    sr.piece = pi;
+    sr.offset = std::int64_t{piece} * t.meta->piece_length;
+    sr.length = static_cast<std::uint32_t>(data.size());
+    sr.data = std::move(data);
+    pending_storage ps;
+    ps.what = pending_storage::kind::write_piece;
+    ps.torrent = t.id;
+    ps.piece = piece;
+    emit_storage(std::move(sr), ps);
+    return;
+  }
+  const auto origins = t.picker->mark_hash_failed(pi);
+  t.wasted += data.size();
+  events.emplace_back(hash_failed_event{t.id, pi});
+  std::set<std::uint32_t> senders;
+  for (const auto& o : origins) senders.insert(o.peer.value);
+  if (senders.size() == 1) {
+    t.exclusive.erase(piece);
+    const connection_id c{*senders.begin()};
+    if (auto e = t.endpoints.find(c.value); e != t.endpoints.end())
+      ban(t, endpoint_key(e->second), &e->second, c);
+    return;
+  }
+  // Fetch it again from one sender: the one that delivered most of it, unless that
+  // one had it to itself already.
+  std::map<std::uint32_t, std::uint32_t> delivered;
+  for (const auto& o : origins) ++delivered[o.peer.value];
+  const auto previous = t.exclusive.find(piece);
+  std::uint32_t holder = 0, most = 0;
+  for (const auto& [conn, count] : delivered) {
+    if (!find_peer(t, connection_id{conn})) continue;
+    if (previous != t.exclusive.end() && previous->second == conn) continue;
+    if (count > most) {
+      holder = conn;
+      most = count;
+    }
+  }
+  if (holder != 0) t.exclusive[piece] = holder;
+  else t.exclusive.erase(piece);
+  auto& record = t.failed_blocks[piece];
+  for (const auto& o : origins) {
+    auto e = t.endpoints.find(o.peer.value);
+    if (e == t.endpoints.end()) continue;
+    const std::size_t offset = std::size_t{o.block} * block_size;
+    const std::size_t n = std::min<std::size_t>(block_size, data.size() - offset);
+    record.push_back({o.block, endpoint_key(e->second), connection_id{o.peer.value},
+                      sha1(byte_view(data).subspan(offset, n))});
+  }
+}
+
+void session::impl::piece_written(torrent& t, std::uint32_t piece, bool ok) {
+  const piece_index pi{piece};
+  if (!ok) {
+    (void)t.picker->mark_hash_failed(pi);
+    warn(t.id, {}, errc::ok, "storage write failed for piece " + std::to_string(piece));
+    return;
+  }
+  t.picker->mark_verified(pi);
+  t.verified += t.picker->piece_size(pi);
+  storage_request sr;
+  sr.torrent = t.id;
+  sr.op = storage_op::mark_complete;
+  sr.piece = pi;
+  sr.offset = std::int64_t{piece} * t.meta->piece_length;
+  emit_storage(std::move(sr), pending_storage{});
+  events.emplace_back(piece_verified_event{t.id, pi});
+  drop_finished_critical(t);
+  issue_reads(t);
+  for (auto& [id, p] : t.peers) {
+    if (!p.active()) continue;
+    if (!p.has.test(piece)) send(p, wire::have{pi});
+    if (p.am_interested && p.has.test(piece)) update_interest(t, p);
+  }
+  check_finished(t);
+}
+
+void session::impl::check_finished(torrent& t) {
+  if (!t.picker) return;
+  const bool finished = t.picker->is_finished();
+  if (finished && !t.finished) {
+    t.finished = true;
+    events.emplace_back(torrent_finished_event{t.id});
+    for (auto& [id, p] : t.peers) update_interest(t, p);
+  } else if (!finished) {
+    t.finished = false;
+  }
+}
+
+void session::impl::set_metadata(torrent& t, metainfo m) {
+  t.meta = std::move(m);
+  t.name = t.meta->name;
+  t.picker.emplace(t.meta->total_length, t.meta->piece_length, random.next());
+  t.all_pieces = bitfield(t.meta->piece_count(), true);
+  t.metadata.clear();
+  t.metadata_pieces.clear();
+  apply_file_priorities(t);
+  events.emplace_back(metadata_received_event{t.id});
+  const std::uint32_t n = t.meta->piece_count();
+  for (auto& [id, p] : t.peers) {
+    if (!p.active()) continue;
+    p.reader.set_piece_count(n);
+    p.has = bitfield(n);
+    if (p.have_all) {
+      p.have_all = false;
+      on_have_all(t, p);
+    } else if (p.early_bitfield) {
+      byte_buffer bits = std::move(*p.early_bitfield);
+      p.early_bitfield.reset();
+      on_bitfield(t, p, bits);
+    }
+    if (p.dead) continue;
+    for (std::uint32_t piece : p.early_haves) {
+      if (piece >= n) {
+        close_peer(&t, p, errc::wire_piece_out_of_range, "have beyond the piece count", true);
+        break;
+      }
+      on_have(t, p, piece);
+    }
+    p.early_haves.clear();
+    if (p.dead) continue;
+    update_interest(t, p);
+    request_blocks(t, p);
+  }
+}
+
+// --- streaming ----------------------------------------------------------------------------------------
+
+void session::impl::apply_reader(torrent& t, std::uint32_t id) {
+  auto it = t.readers.find(id);
+  if (!t.picker || it == t.readers.end()) return;
+  const auto range = t.picker->pieces_for_bytes(it->second.offset, std::max<std::int64_t>(1, it->second.readahead));
+  if (!range) {
+    t.picker->clear_deadlines(reader_handle{id});
+    return;
+  }
+  t.picker->set_deadline(reader_handle{id}, *range, now, settings.reader_piece_interval);
+}
+
+// A reader opened or moved: requests for pieces without a deadline are cancelled so
+// that the pipelines fill with the reader's pieces now rather than after them.
+void session::impl::cancel_undue_requests(torrent& t) {
+  if (!t.picker) return;
+  for (auto& [cid, p] : t.peers) {
+    if (!p.active()) continue;
+    for (auto it = p.requests.begin(); it != p.requests.end();) {
+      if (t.picker->deadline(it->block.piece)) {
+        ++it;
+        continue;
+      }
+      cancel_request(t, p, *it);
+      it = p.requests.erase(it);
+    }
+    request_blocks(t, p);
+  }
+}
+
+void session::impl::issue_reads(torrent& t) {
+  if (!t.picker) return;
+  for (auto it = t.reads.begin(); it != t.reads.end();) {
+    const auto range = t.picker->pieces_for_bytes(it->offset, it->length);
+    bool ready = range.has_value();
+    for (std::uint32_t p = range ? range->first.value : 1; ready && p <= range->last.value; ++p)
+      ready = t.picker->have(piece_index{p});
+    if (!ready) {
+      ++it;
+      continue;
+    }
+    storage_request sr;
+    sr.torrent = t.id;
+    sr.op = storage_op::read;
+    sr.piece = range->first;
+    sr.piece_offset = static_cast<std::uint32_t>(it->offset - std::int64_t{range->first.value} * t.meta->piece_length);
+    sr.offset = it->offset;
+    sr.length = it->length;
+    pending_storage ps;
+    ps.what = pending_storage::kind::user_read;
+    ps.torrent = t.id;
+    ps.read_id = it->id;
+    ps.offset = it->offset;
+    emit_storage(std::move(sr), ps);
+    it = t.reads.erase(it);
+  }
+}
+
+void session::impl::apply_file_priorities(torrent& t) {
+  if (!t.meta || !t.picker) return;
+  t.file_priorities.resize(t.meta->files.size(), piece_picker::default_priority);
+  std::vector<byte_range_priority> ranges;
+  for (std::size_t i = 0; i < t.meta->files.size(); ++i) {
+    const auto& f = t.meta->files[i];
+    if (f.pad) continue;
+    ranges.push_back({f.offset, f.length, t.file_priorities[i]});
+  }
+  t.picker->set_priorities_from_ranges(ranges);
+}
+
+// The highest priority of the files that hold bytes of the piece (pad files and empty
+// files hold none that count).
+std::uint8_t session::impl::file_priority_of_piece(const torrent& t, std::uint32_t piece) const {
+  const auto& files = t.meta->files;
+  const std::int64_t begin = std::int64_t{piece} * t.meta->piece_length;
+  const std::int64_t end = std::min(t.meta->total_length, begin + t.meta->piece_length);
+  std::uint8_t best = 0;
+  auto it = std::partition_point(files.begin(), files.end(),
+                                 [&](const file_entry& f) { return f.offset + f.length <= begin; });
+  for (; it != files.end() && it->offset < end; ++it) {
+    if (it->pad || it->length == 0) continue;
+    best = std::max(best, t.file_priorities[static_cast<std::size_t>(it - files.begin())]);
+  }
+  return best;
+}
+
+// Pieces changed priority: finished or not, which peers are interesting, what to ask.
+void session::impl::priorities_changed(torrent& t) {
+  check_finished(t);
+  for (auto& [cid, p] : t.peers) {
+    update_interest(t, p);
+    request_blocks(t, p);
+  }
+}
+
+// Critical ranges whose every piece is verified are done with.
+void session::impl::drop_finished_critical(torrent& t) {
+  for (auto it = t.critical.begin(); it != t.critical.end();) {
+    bool done = true;
+    for (std::uint32_t p = it->second.first.value; p <= it->second.last.value && done; ++p)
+      done = t.picker->have(piece_index{p});
+    if (!done) {
+      ++it;
+      continue;
+    }
+    t.picker->clear_deadlines(reader_handle{it->first});
+    it = t.critical.erase(it);
+  }
+}
+
+// --- time -----------------------------------------------------------------------------------------------
+
+void session::impl::tick(time_point at) {
+  const double dt = ticked ? seconds(at - last_tick) : 0.0;
+  last_tick = at;
+  ticked = true;
+  auto update_rate = [&](double& rate, std::uint64_t& since) {
+    if (dt > 0) {
+      const double sample = static_cast<double>(since) / dt;
+      rate += (sample - rate) * std::min(1.0, dt / 2.0);
+    }
+    since = 0;
+  };
+  for (auto& [tid, t] : torrents) {
+    update_rate(t.down_rate, t.down_since);
+    update_rate(t.up_rate, t.up_since);
+    for (auto& [cid, p] : t.peers) {
+      if (p.dead) continue;
+      update_rate(p.down_rate, p.down_since);
+      update_rate(p.up_rate, p.up_since);
+      if (!p.handshake_done) {
+        if (at - p.connected_at >= settings.handshake_timeout)
+          close_peer(&t, p, errc::ok, "handshake timed out", true);
+        continue;
+      }
+      if (at - p.last_received >= settings.inactivity_timeout) {
+        close_peer(&t, p, errc::ok, "inactivity timeout", true);
+        continue;
+      }
+      if (at - p.last_sent >= settings.keepalive_interval) send(p, wire::keep_alive{});
+      std::erase_if(p.cancelled_out, [&](const auto& c) { return c.until <= at; });
+      // Give up on requests that never came back.
+      for (auto it = p.requests.begin(); it != p.requests.end();) {
+        if (at - it->at >= settings.request_abandon) {
+          t.picker->abort_request(it->block, p.handle());
+          it = p.requests.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      for (auto& plugin : plugins) {
+        plugin->on_tick(*this, t, p);
+        if (p.dead) break;
+      }
+    }
+    if (at >= t.next_unchoke) {
+      const bool rotate = at >= t.next_optimistic;
+      run_choker(t, rotate);
+      t.next_unchoke = at + settings.unchoke_interval;
+      if (rotate) t.next_optimistic = at + settings.optimistic_interval;
+    }
+    for (auto it = t.retry.begin(); it != t.retry.end();) {
+      if (it->first <= at) {
+        if (std::find(t.candidates.begin(), t.candidates.end(), it->second) == t.candidates.end())
+          t.candidates.push_back(it->second);
+        it = t.retry.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    connect_candidates(t);
+    for (auto& [cid, p] : t.peers) request_blocks(t, p);
+  }
+  if (settings.stats_interval > duration{0} && at >= next_stats) {
+    next_stats = at + settings.stats_interval;
+    for (const auto& [tid, t] : torrents) events.emplace_back(stats_event{t.id, make_stats(t)});
+  }
+  for (auto& [cid, p] : unattached)
+    if (!p.dead && at - p.connected_at >= settings.handshake_timeout)
+      close_peer(nullptr, p, errc::ok, "handshake timed out", true);
+}
+
+}  // namespace wt

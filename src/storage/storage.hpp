@@ -1,0 +1,79 @@
+// Asynchronous storage: the session emits requests (write, read, mark complete),
+// the host performs them wherever it keeps data (memory, IndexedDB, OPFS, files) and
+// hands back completions. Deliberately tiny, after anacrolix/torrent's storage:
+// write at, read at, mark complete. The session only ever asks to read pieces it
+// has verified, and only writes pieces whose hash matched.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+
+#include "base/bytes.hpp"
+#include "metainfo/metainfo.hpp"
+
+namespace wt {
+
+// Integer handles the session hands out.
+struct torrent_id {
+  std::uint32_t value = 0;
+  friend auto operator<=>(torrent_id, torrent_id) = default;
+};
+struct connection_id {
+  std::uint32_t value = 0;
+  friend auto operator<=>(connection_id, connection_id) = default;
+};
+struct storage_request_id {
+  std::uint64_t value = 0;
+  friend auto operator<=>(storage_request_id, storage_request_id) = default;
+};
+
+enum class storage_op : std::uint8_t {
+  write,          // store `data` at `offset`
+  read,           // return `length` bytes at `offset`
+  mark_complete,  // the piece is verified and written (for resume data); may be a no-op
+};
+
+struct storage_request {
+  storage_request_id id;
+  torrent_id torrent;
+  storage_op op = storage_op::read;
+  piece_index piece;
+  std::uint32_t piece_offset = 0;  // within the piece
+  std::int64_t offset = 0;         // in the torrent's byte stream (piece * piece_length + piece_offset)
+  std::uint32_t length = 0;        // bytes to read, or data.size() for a write
+  byte_buffer data;                // write only
+};
+
+struct storage_completion {
+  storage_request_id id;
+  bool ok = true;
+  byte_buffer data;  // read only: exactly `length` bytes when ok
+};
+
+// Storage in memory: one growable byte array per torrent. Hosts and the simulator
+// use it to complete the session's requests.
+class memory_storage {
+ public:
+  // Performs the request and returns its completion.
+  storage_completion complete(const storage_request& r);
+
+  // Direct access: read at / write at / mark complete.
+  void write_at(torrent_id t, std::int64_t offset, byte_view data);
+  // nullopt when the range was never written.
+  std::optional<byte_buffer> read_at(torrent_id t, std::int64_t offset, std::uint32_t length) const;
+  void mark_complete(torrent_id t, piece_index p);
+  bool is_complete(torrent_id t, piece_index p) const;
+  // Everything stored for the torrent (empty when nothing).
+  byte_view contents(torrent_id t) const;
+  void remove(torrent_id t);
+
+ private:
+  struct torrent_data {
+    byte_buffer bytes;
+    std::map<std::uint32_t, bool> complete;
+  };
+  std::map<torrent_id, torrent_data> torrents_;
+};
+
+}  // namespace wt
