@@ -623,20 +623,20 @@ class js_client {
     client_.text_received(url, text, at_ms(now));
   }
   void offer_created(std::uint32_t p, const std::string& sdp, double now) {
-    client_.offer_created(wt::peer_handle{p}, sdp, at_ms(now));
+    client_.offer_created(wt::rtc_peer{p}, sdp, at_ms(now));
   }
   void answer_created(std::uint32_t p, const std::string& sdp, double now) {
-    client_.answer_created(wt::peer_handle{p}, sdp, at_ms(now));
+    client_.answer_created(wt::rtc_peer{p}, sdp, at_ms(now));
   }
-  void channel_opened(std::uint32_t p, double now) { client_.channel_opened(wt::peer_handle{p}, at_ms(now)); }
+  void channel_opened(std::uint32_t p, double now) { client_.channel_opened(wt::rtc_peer{p}, at_ms(now)); }
   // The bytes are in the reserve() buffer.
   void channel_data(std::uint32_t p, std::size_t length, double now) {
-    client_.channel_data(wt::peer_handle{p}, wt::byte_view(input_.data(), std::min(length, input_.size())),
+    client_.channel_data(wt::rtc_peer{p}, wt::byte_view(input_.data(), std::min(length, input_.size())),
                          at_ms(now));
   }
-  void channel_closed(std::uint32_t p, double now) { client_.channel_closed(wt::peer_handle{p}, at_ms(now)); }
+  void channel_closed(std::uint32_t p, double now) { client_.channel_closed(wt::rtc_peer{p}, at_ms(now)); }
   void channel_sent(std::uint32_t p, double bytes, double now) {
-    client_.channel_sent(wt::peer_handle{p}, static_cast<std::size_t>(bytes), at_ms(now));
+    client_.channel_sent(wt::rtc_peer{p}, static_cast<std::size_t>(bytes), at_ms(now));
   }
 
   void on_timer(double now) { client_.on_timer(at_ms(now)); }

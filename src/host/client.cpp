@@ -12,7 +12,7 @@ namespace {
 // peer connection, so the session never takes two channels for one peer address. Not an
 // address anyone can dial: the session is told so (dialable::no), so it never redials it
 // nor passes it on through ut_pex.
-wire::endpoint channel_endpoint(peer_handle p) {
+wire::endpoint channel_endpoint(rtc_peer p) {
   std::array<std::uint8_t, 16> a{};
   a[0] = 0xfd;
   a[1] = 0x77;
@@ -132,7 +132,7 @@ void client::remove_torrent(torrent_id t, time_point now) {
     if (p.torrent == t) gone.push_back(id);
   for (std::uint32_t id : gone) {
     if (auto& p = peers_[id]; p.connection) session_.connection_closed(*p.connection, now);
-    close_peer(peer_handle{id}, "torrent removed");
+    close_peer(rtc_peer{id}, "torrent removed");
   }
   session_.remove_torrent(t, now);
   storage_.remove(t);
@@ -140,9 +140,9 @@ void client::remove_torrent(torrent_id t, time_point now) {
   pump(now);
 }
 
-std::optional<peer_handle> client::attach_channel(torrent_id t, time_point now) {
+std::optional<rtc_peer> client::attach_channel(torrent_id t, time_point now) {
   if (!torrents_.contains(t)) return std::nullopt;
-  const peer_handle p{next_peer_++};
+  const rtc_peer p{next_peer_++};
   peers_[p.value].torrent = t;  // neither offerer nor tracker answer: ours once open
   pump(now);
   return p;
@@ -177,7 +177,7 @@ bool client::pause_torrent(torrent_id t, time_point now) {
       batches_[*b].waiting.erase(id);
       if (batches_[*b].waiting.empty()) finish_batch(*b, now);
     }
-    close_peer(peer_handle{id}, "torrent paused");
+    close_peer(rtc_peer{id}, "torrent paused");
   }
   pump(now);
   return true;
@@ -220,7 +220,7 @@ void client::text_received(const std::string& url, std::string_view text, time_p
 
 // --- WebRTC events ----------------------------------------------------------------------------
 
-void client::offer_created(peer_handle p, std::string_view sdp, time_point now) {
+void client::offer_created(rtc_peer p, std::string_view sdp, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end() || !it->second.batch) return;
   const std::uint64_t b = *it->second.batch;
@@ -241,7 +241,7 @@ void client::finish_batch(std::uint64_t id, time_point now) {
   tracker_.offers_created(batch.url, batch.info_hash, batch.created, now);
 }
 
-void client::answer_created(peer_handle p, std::string_view sdp, time_point now) {
+void client::answer_created(rtc_peer p, std::string_view sdp, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end() || it->second.offerer) return;
   peer_state& s = it->second;
@@ -252,7 +252,7 @@ void client::answer_created(peer_handle p, std::string_view sdp, time_point now)
   pump(now);
 }
 
-void client::channel_opened(peer_handle p, time_point now) {
+void client::channel_opened(rtc_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end() || it->second.open) return;
   peer_state& s = it->second;
@@ -272,14 +272,14 @@ void client::channel_opened(peer_handle p, time_point now) {
   pump(now);
 }
 
-void client::channel_data(peer_handle p, byte_view data, time_point now) {
+void client::channel_data(rtc_peer p, byte_view data, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
   if (it->second.connection) session_.bytes_received(*it->second.connection, data, now);
   pump(now);
 }
 
-void client::channel_closed(peer_handle p, time_point now) {
+void client::channel_closed(rtc_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
   if (it->second.connection) {
@@ -294,7 +294,7 @@ void client::channel_closed(peer_handle p, time_point now) {
   pump(now);
 }
 
-void client::channel_sent(peer_handle p, std::size_t bytes, time_point now) {
+void client::channel_sent(rtc_peer p, std::size_t bytes, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end() || !it->second.connection) return;
   session_.bytes_sent(*it->second.connection, bytes, now);
@@ -332,7 +332,7 @@ std::optional<torrent_id> client::torrent_of(const ws_tracker::id20& info_hash) 
   return std::nullopt;
 }
 
-void client::close_peer(peer_handle p, std::string reason) {
+void client::close_peer(rtc_peer p, std::string reason) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
   if (it->second.connection) peer_of_connection_.erase(it->second.connection->value);
@@ -359,7 +359,7 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
     batch.url = wanted->url;
     batch.info_hash = wanted->info_hash;
     for (const auto& offer_id : wanted->offer_ids) {
-      const peer_handle p{next_peer_++};
+      const rtc_peer p{next_peer_++};
       peer_state& s = peers_[p.value];
       s.torrent = *t;
       s.offerer = true;
@@ -372,7 +372,7 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
   } else if (auto* offer = std::get_if<answer_offer>(&o)) {
     const auto t = torrent_of(offer->info_hash);
     if (!t) return;
-    const peer_handle p{next_peer_++};
+    const rtc_peer p{next_peer_++};
     peer_state& s = peers_[p.value];
     s.torrent = *t;
     s.url = offer->url;
@@ -383,14 +383,14 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
   } else if (auto* answer = std::get_if<answer_received>(&o)) {
     for (const auto& [id, s] : peers_) {
       if (s.offerer && !s.batch && !s.open && s.offer_id == answer->offer_id && s.url == answer->url) {
-        out_.push_back(client_out::set_answer{peer_handle{id}, std::move(answer->sdp)});
+        out_.push_back(client_out::set_answer{rtc_peer{id}, std::move(answer->sdp)});
         return;
       }
     }
   } else if (auto* cancel = std::get_if<offer_cancelled>(&o)) {
     for (const auto& [id, s] : peers_) {
       if (s.offerer && !s.open && s.offer_id == cancel->offer_id && s.url == cancel->url) {
-        close_peer(peer_handle{id}, "offer cancelled");
+        close_peer(rtc_peer{id}, "offer cancelled");
         return;
       }
     }
@@ -447,7 +447,7 @@ void client::pump(time_point now) {
           last->data.size() + t->data.size() <= settings_.max_send_size)
         last->data.insert(last->data.end(), t->data.begin(), t->data.end());
       else
-        out_.push_back(client_out::send{peer_handle{it->second}, std::move(t->data)});
+        out_.push_back(client_out::send{rtc_peer{it->second}, std::move(t->data)});
     }
     // Events before closes: a warning about a connection the session closes is routed
     // while its channel (and so its torrent) is still known.
@@ -458,7 +458,7 @@ void client::pump(time_point now) {
     while (auto c = session_.poll_close()) {
       progress = true;
       auto it = peer_of_connection_.find(c->connection.value);
-      if (it != peer_of_connection_.end()) close_peer(peer_handle{it->second}, std::move(c->reason));
+      if (it != peer_of_connection_.end()) close_peer(rtc_peer{it->second}, std::move(c->reason));
     }
     while (auto c = session_.poll_connect()) {
       // An address (from ut_pex): the facade has no transport to dial one with.

@@ -58,10 +58,7 @@ struct client_settings {
 };
 
 // A WebRTC peer connection the host keeps; ids are never reused.
-struct peer_handle {
-  std::uint32_t value = 0;
-  friend auto operator<=>(peer_handle, peer_handle) = default;
-};
+using rtc_peer = strong_id<struct rtc_peer_tag>;
 
 // --- outputs for the host -----------------------------------------------------------------
 
@@ -73,16 +70,16 @@ struct send_text { std::string url; std::string text; };
 struct close_socket { std::string url; };
 // Create an RTCPeerConnection with a data channel and a complete (non-trickle) offer;
 // reply offer_created(peer, sdp), or offer_created(peer, "") when it failed.
-struct create_offer { peer_handle peer; };
+struct create_offer { rtc_peer peer; };
 // Create an RTCPeerConnection for this remote offer and a complete answer; reply
 // answer_created(peer, sdp), or answer_created(peer, "") when it failed.
-struct create_answer { peer_handle peer; std::string sdp; };
+struct create_answer { rtc_peer peer; std::string sdp; };
 // Apply this remote answer to the peer connection made by create_offer.
-struct set_answer { peer_handle peer; std::string sdp; };
+struct set_answer { rtc_peer peer; std::string sdp; };
 // Close the peer connection (and its channel); report nothing more for it.
-struct close_peer { peer_handle peer; std::string reason; };
+struct close_peer { rtc_peer peer; std::string reason; };
 // Bytes for the peer's data channel (a byte stream: split or merge messages freely).
-struct send { peer_handle peer; byte_buffer data; };
+struct send { rtc_peer peer; byte_buffer data; };
 }  // namespace client_out
 
 // Events for the user: the session's, plus tracker warnings and announce results.
@@ -100,7 +97,7 @@ struct tracker_announce_event {
 // A data channel is open and handed to the session as `connection`.
 struct peer_channel_event {
   torrent_id torrent;
-  peer_handle peer;
+  rtc_peer peer;
   connection_id connection;
   bool offerer = false;
 };
@@ -143,7 +140,7 @@ class client {
   // the returned handle like for any other. Once open, the session takes it as a connection
   // of ours and sends the handshake first (both ends of such a channel may do so). Nullopt for
   // an unknown torrent.
-  std::optional<peer_handle> attach_channel(torrent_id t, time_point now);
+  std::optional<rtc_peer> attach_channel(torrent_id t, time_point now);
 
   // The torrent as a .torrent file: its info dict and every tracker it announces to.
   // Empty until the metadata is known.
@@ -165,14 +162,14 @@ class client {
   void text_received(const std::string& url, std::string_view text, time_point now);
 
   // --- WebRTC events ----------------------------------------------------------------
-  void offer_created(peer_handle p, std::string_view sdp, time_point now);
-  void answer_created(peer_handle p, std::string_view sdp, time_point now);
-  void channel_opened(peer_handle p, time_point now);
-  void channel_data(peer_handle p, byte_view data, time_point now);
+  void offer_created(rtc_peer p, std::string_view sdp, time_point now);
+  void answer_created(rtc_peer p, std::string_view sdp, time_point now);
+  void channel_opened(rtc_peer p, time_point now);
+  void channel_data(rtc_peer p, byte_view data, time_point now);
   // The channel or its peer connection closed or failed (also before it opened).
-  void channel_closed(peer_handle p, time_point now);
+  void channel_closed(rtc_peer p, time_point now);
   // `bytes` of what send() handed out have left the channel's buffer.
-  void channel_sent(peer_handle p, std::size_t bytes, time_point now);
+  void channel_sent(rtc_peer p, std::size_t bytes, time_point now);
 
   // --- time and outputs ---------------------------------------------------------------
   void on_timer(time_point now);
@@ -215,7 +212,7 @@ class client {
   void pump(time_point now);
   void route_tracker(ws_tracker::output o, time_point now);
   void route_event(session_event e, time_point now);
-  void close_peer(peer_handle p, std::string reason);
+  void close_peer(rtc_peer p, std::string reason);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
   void update_tracker_stats(torrent_id t);
   void finish_batch(std::uint64_t id, time_point now);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/id.hpp"
 #include "bencode/bencode.hpp"
 #include "base/bytes.hpp"
 #include "base/crypto.hpp"
@@ -16,14 +17,8 @@
 namespace wt {
 
 // Strong index types: a piece number and a file number cannot be mixed up.
-struct piece_index {
-  std::uint32_t value = 0;
-  friend auto operator<=>(piece_index, piece_index) = default;
-};
-struct file_index {
-  std::uint32_t value = 0;
-  friend auto operator<=>(file_index, file_index) = default;
-};
+using piece_index = strong_id<struct piece_index_tag>;
+using file_index = strong_id<struct file_index_tag>;
 
 struct file_entry {
   // Path components as in the torrent; for a multi-file torrent they do not

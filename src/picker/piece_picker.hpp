@@ -40,15 +40,9 @@
 namespace wt {
 
 // The session's handle for a peer connection (or web seed), as the picker knows it.
-struct peer_handle {
-  std::uint32_t value = 0;
-  friend auto operator<=>(peer_handle, peer_handle) = default;
-};
+using peer_handle = strong_id<struct peer_handle_tag>;
 // A streaming reader (a stream with a read head and readahead).
-struct reader_handle {
-  std::uint32_t value = 0;
-  friend auto operator<=>(reader_handle, reader_handle) = default;
-};
+using reader_handle = strong_id<struct reader_handle_tag>;
 
 struct block_address {
   piece_index piece;

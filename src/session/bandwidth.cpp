@@ -73,8 +73,7 @@ void session::impl::distribute_bandwidth() {
 // --- public surface ----------------------------------------------------------------------
 
 void session::set_download_limit(std::uint64_t bytes_per_second, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   s.download_limit.set_rate(bytes_per_second, s.now);
   // Every peer gets a turn under the new limit (or, lifted, all it can take at once).
   s.download_waiting = true;
@@ -82,8 +81,7 @@ void session::set_download_limit(std::uint64_t bytes_per_second, time_point now)
 }
 
 void session::set_upload_limit(std::uint64_t bytes_per_second, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   s.upload_limit.set_rate(bytes_per_second, s.now);
   s.upload_waiting = true;
   s.finish_call();

@@ -181,11 +181,15 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
 session::session(session_settings settings) : impl_(std::make_unique<impl>(std::move(settings))) {}
 session::~session() = default;
 
+session::impl& session::enter(time_point now) {
+  impl_->now = std::max(impl_->now, now);
+  return *impl_;
+}
+
 const wire::peer_id& session::peer_id() const noexcept { return impl_->pid; }
 
 result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params params, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   if (s.find_torrent(m.info_hash)) return make_error(errc::session_duplicate_torrent, 0);
   if (m.piece_count() == 0 || m.total_length <= 0)
     return make_error(errc::session_invalid_torrent, 0);
@@ -206,8 +210,7 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
 }
 
 result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string name, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   if (s.find_torrent(info_hash)) return make_error(errc::session_duplicate_torrent, 0);
   const torrent_id id{s.next_torrent++};
   torrent& t = s.torrents[id.value];
@@ -220,8 +223,7 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
 }
 
 void session::remove_torrent(torrent_id id, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t) return;
   for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent removed", true);
@@ -239,8 +241,7 @@ void session::remove_torrent(torrent_id id, time_point now) {
 }
 
 void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t) return;
   s.add_candidate(*t, remote);
@@ -248,8 +249,7 @@ void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point n
 }
 
 void session::set_file_priority(torrent_id id, file_index f, std::uint8_t priority, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t) return;
   // Before the metadata the file count is unknown: bounded by what a torrent may hold.
@@ -272,8 +272,7 @@ void session::set_file_priority(torrent_id id, file_index f, std::uint8_t priori
 }
 
 bool session::set_piece_priority(torrent_id id, piece_range pieces, std::uint8_t priority, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t || !t->picker || pieces.first > pieces.last || pieces.first.value >= t->picker->num_pieces())
     return false;
@@ -297,8 +296,7 @@ bool session::set_piece_priority(torrent_id id, piece_range pieces, std::uint8_t
 }
 
 bool session::add_critical_pieces(torrent_id id, piece_range pieces, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t || !t->picker || pieces.first > pieces.last || pieces.first.value >= t->picker->num_pieces())
     return false;
@@ -326,8 +324,7 @@ std::vector<std::uint8_t> session::piece_priorities(torrent_id id) const {
 }
 
 void session::pause_torrent(torrent_id id, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t || t->paused) return;
   t->paused = true;
@@ -337,8 +334,7 @@ void session::pause_torrent(torrent_id id, time_point now) {
 }
 
 void session::resume_torrent(torrent_id id, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t || !t->paused) return;
   t->paused = false;
@@ -351,8 +347,7 @@ void session::resume_torrent(torrent_id id, time_point now) {
 }
 
 void session::set_max_connections_per_torrent(std::uint32_t n, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   s.settings.max_connections_per_torrent = n;
   for (auto& [tid, t] : s.torrents) {
     s.enforce_connection_limit(t);
@@ -367,8 +362,7 @@ std::uint32_t session::max_connections_per_torrent() const noexcept {
 
 std::uint32_t session::open_reader(torrent_id id, std::int64_t offset, std::int64_t readahead,
                                    time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t || !t->picker) return 0;
   const std::uint32_t reader = t->next_reader++;
@@ -381,8 +375,7 @@ std::uint32_t session::open_reader(torrent_id id, std::int64_t offset, std::int6
 
 void session::seek_reader(torrent_id id, std::uint32_t reader, std::int64_t offset, time_point now,
                           std::optional<std::int64_t> readahead) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t) return;
   auto it = t->readers.find(reader);
@@ -395,8 +388,7 @@ void session::seek_reader(torrent_id id, std::uint32_t reader, std::int64_t offs
 }
 
 void session::close_reader(torrent_id id, std::uint32_t reader, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t || !t->readers.erase(reader)) return;
   if (t->picker) t->picker->clear_deadlines(reader_handle{reader});
@@ -407,8 +399,7 @@ void session::close_reader(torrent_id id, std::uint32_t reader, time_point now) 
 }
 
 std::uint64_t session::read(torrent_id id, std::int64_t offset, std::uint32_t length, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t || !t->picker || length == 0 || offset < 0 || offset + length > t->picker->total_length())
     return 0;
@@ -440,8 +431,7 @@ std::uint32_t session::register_extension(std::string name, bencode::dict handsh
 
 bool session::send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
                                      time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   auto o = s.owner.find(c.value);
   if (o == s.owner.end() || extension == 0 || extension > s.plugins.size()) return false;
   torrent* t = s.find_torrent(torrent_id{o->second});
@@ -454,8 +444,7 @@ bool session::send_extension_message(connection_id c, std::uint32_t extension, b
 }
 
 connection_id session::accept_connection(const wire::endpoint& remote, time_point now, dialable d) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   const connection_id c{s.next_connection++};
   peer_connection& p = s.unattached[c.value];
   p.id = c;
@@ -468,8 +457,7 @@ connection_id session::accept_connection(const wire::endpoint& remote, time_poin
 
 std::optional<connection_id> session::open_connection(torrent_id id, const wire::endpoint& remote,
                                                       time_point now, dialable d) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t) return std::nullopt;
   std::uint32_t connected = 0;
@@ -491,8 +479,7 @@ std::optional<connection_id> session::open_connection(torrent_id id, const wire:
 }
 
 void session::connection_opened(connection_id c, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   auto o = s.owner.find(c.value);
   if (o == s.owner.end()) return;
   torrent* t = s.find_torrent(torrent_id{o->second});
@@ -505,8 +492,7 @@ void session::connection_opened(connection_id c, time_point now) {
 }
 
 void session::bytes_received(connection_id c, byte_view data, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   torrent* t = nullptr;
   peer_connection* p = nullptr;
   if (auto u = s.unattached.find(c.value); u != s.unattached.end()) {
@@ -569,8 +555,7 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
 }
 
 void session::connection_closed(connection_id c, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   if (auto u = s.unattached.find(c.value); u != s.unattached.end()) {
     s.close_peer(nullptr, u->second, errc::ok, "closed by the host", false);
   } else if (auto o = s.owner.find(c.value); o != s.owner.end()) {
@@ -582,8 +567,7 @@ void session::connection_closed(connection_id c, time_point now) {
 }
 
 void session::bytes_sent(connection_id c, std::size_t bytes, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   auto o = s.owner.find(c.value);
   if (o == s.owner.end()) return;
   torrent* t = s.find_torrent(torrent_id{o->second});
@@ -595,8 +579,7 @@ void session::bytes_sent(connection_id c, std::size_t bytes, time_point now) {
 }
 
 void session::on_timer(time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   if (!s.ticked || s.now >= s.next_tick) {
     s.tick(s.now);
     s.next_tick = s.now + s.settings.tick_interval;
@@ -627,8 +610,7 @@ std::optional<time_point> session::next_deadline() const {
 }
 
 void session::storage_completed(storage_completion c, time_point now) {
-  auto& s = *impl_;
-  s.now = std::max(s.now, now);
+  auto& s = enter(now);
   auto it = s.pending.find(c.id.value);
   if (it == s.pending.end()) return;
   const impl::pending_storage ps = it->second;

@@ -411,6 +411,8 @@ class session {
   struct impl;
 
  private:
+  // Every call that takes `now` starts here: time never goes backwards.
+  impl& enter(time_point now);
   std::unique_ptr<impl> impl_;
 };
 

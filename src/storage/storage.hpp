@@ -15,18 +15,9 @@
 namespace wt {
 
 // Integer handles the session hands out.
-struct torrent_id {
-  std::uint32_t value = 0;
-  friend auto operator<=>(torrent_id, torrent_id) = default;
-};
-struct connection_id {
-  std::uint32_t value = 0;
-  friend auto operator<=>(connection_id, connection_id) = default;
-};
-struct storage_request_id {
-  std::uint64_t value = 0;
-  friend auto operator<=>(storage_request_id, storage_request_id) = default;
-};
+using torrent_id = strong_id<struct torrent_id_tag>;
+using connection_id = strong_id<struct connection_id_tag>;
+using storage_request_id = strong_id<struct storage_request_id_tag, std::uint64_t>;
 
 enum class storage_op : std::uint8_t {
   write,          // store `data` at `offset`

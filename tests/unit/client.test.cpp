@@ -114,7 +114,7 @@ struct net {
         ++channels_opened;
         actions.push_back([this, i, p = set->peer, other] {
           hosts[i].c->channel_opened(p, now);
-          hosts[other.first].c->channel_opened(peer_handle{other.second}, now);
+          hosts[other.first].c->channel_opened(rtc_peer{other.second}, now);
         });
       } else if (auto* send = std::get_if<client_out::send>(&*o)) {
         auto it = links.find({i, send->peer.value});
@@ -122,7 +122,7 @@ struct net {
         const auto to = it->second;
         const std::size_t n = send->data.size();
         actions.push_back([this, to, data = std::move(send->data)] {
-          hosts[to.first].c->channel_data(peer_handle{to.second}, data, now);
+          hosts[to.first].c->channel_data(rtc_peer{to.second}, data, now);
         });
         actions.push_back([this, i, p = send->peer, n] { hosts[i].c->channel_sent(p, n, now); });
       } else if (auto* close = std::get_if<client_out::close_peer>(&*o)) {
@@ -131,7 +131,7 @@ struct net {
         const auto to = it->second;
         links.erase(it);
         links.erase(to);
-        actions.push_back([this, to] { hosts[to.first].c->channel_closed(peer_handle{to.second}, now); });
+        actions.push_back([this, to] { hosts[to.first].c->channel_closed(rtc_peer{to.second}, now); });
       } else if (auto* event = std::get_if<client_event>(&*o)) {
         if (auto* se = std::get_if<session_event>(event); se && std::holds_alternative<torrent_finished_event>(*se))
           hosts[i].finished = true;
@@ -273,7 +273,7 @@ TEST_CASE("[client] a failed offer and a closed channel are tolerated", "[client
   CHECK(failed == 5);
   CHECK(n.hosts[a].c->open_peers() == 0);
   CHECK(announced);
-  n.hosts[a].c->channel_closed(peer_handle{12345}, n.now);  // unknown: ignored
+  n.hosts[a].c->channel_closed(rtc_peer{12345}, n.now);  // unknown: ignored
 }
 
 TEST_CASE("[client] a channel the host connected itself (attach_channel) moves a torrent, from a magnet", "[client]") {
@@ -413,11 +413,11 @@ struct lone_client {
     return s;
   }
   // The remote peer answered our first offer; the channel is open.
-  peer_handle offered_channel() {
+  rtc_peer offered_channel() {
     c.text_received(tracker_url, json{{"action", "announce"}, {"answer", {{"type", "answer"}, {"sdp", "answer sdp"}}},
                                       {"offer_id", announce["offers"][0]["offer_id"]}, {"peer_id", remote_id},
                                       {"info_hash", announce["info_hash"]}}.dump(), now);
-    std::optional<peer_handle> p;
+    std::optional<rtc_peer> p;
     while (auto o = c.poll())
       if (auto* x = std::get_if<client_out::set_answer>(&*o)) p = x->peer;
     REQUIRE(p);
@@ -425,11 +425,11 @@ struct lone_client {
     return *p;
   }
   // The tracker relayed the remote peer's offer, we answered; the channel is open.
-  peer_handle answered_channel() {
+  rtc_peer answered_channel() {
     c.text_received(tracker_url, json{{"action", "announce"}, {"offer", {{"type", "offer"}, {"sdp", "its offer"}}},
                                       {"offer_id", std::string(20, 'o')}, {"peer_id", remote_id},
                                       {"info_hash", announce["info_hash"]}}.dump(), now);
-    std::optional<peer_handle> p;
+    std::optional<rtc_peer> p;
     while (auto o = c.poll())
       if (auto* x = std::get_if<client_out::create_answer>(&*o)) p = x->peer;
     REQUIRE(p);
@@ -439,7 +439,7 @@ struct lone_client {
     return *p;
   }
   // Bytes the client sent on the channel until now.
-  byte_buffer sent_on(peer_handle p) {
+  byte_buffer sent_on(rtc_peer p) {
     byte_buffer out;
     while (auto o = c.poll())
       if (auto* x = std::get_if<client_out::send>(&*o); x && x->peer == p) out.insert(out.end(), x->data.begin(), x->data.end());
@@ -457,7 +457,7 @@ TEST_CASE("[client] on a data channel the side that offered sends the handshake 
     CHECK(out[0] == 19);
   }
   SECTION("we answered: nothing until the peer's handshake, then ours") {
-    const peer_handle p = l.answered_channel();
+    const rtc_peer p = l.answered_channel();
     CHECK(l.sent_on(p).empty());
     byte_buffer theirs;
     wire::peer_id id{};
@@ -474,7 +474,7 @@ TEST_CASE("[client] on a data channel the side that offered sends the handshake 
 
 TEST_CASE("[client] a peer that sends garbage on its channel: a warning for the torrent, the channel closed", "[client]") {
   lone_client l;
-  std::optional<peer_handle> channel;
+  std::optional<rtc_peer> channel;
   SECTION("we offered: our handshake goes first, garbage comes back") { channel = l.offered_channel(); }
   // The session learns a torrent from the handshake: here it never came.
   SECTION("we answered: garbage instead of its handshake") { channel = l.answered_channel(); }
