@@ -6,17 +6,8 @@ import parseTorrentNpm from 'parse-torrent'
 export { parseTorrentNpm }
 export { decode as magnetDecode, encode as magnetEncode } from 'magnet-uri'
 
-// mulberry32: small, fast, good enough for test data.
-export function prng (seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from './prng.mjs'
+export { prng }
 
 export function randomBytes (seed, length) {
   const next = prng(seed)

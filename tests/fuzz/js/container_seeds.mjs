@@ -4,18 +4,9 @@
 // looks at (SeekHead, Info, Tracks, Clusters, Cues; ftyp, moov, mvex, sidx, moof, mfra),
 // in the layouts it has separate paths for. Media payloads are seeded random bytes.
 
-// mulberry32 (as tests/js/helpers.mjs, which this file does not import: it pulls in npm
-// packages, and the fuzzer should need only node).
-export function prng (seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// The seeded generator of the JS tests (no npm imports: the fuzzer needs only node).
+import { prng } from '../../js/prng.mjs'
+export { prng }
 
 export function concat (...parts) {
   parts = parts.flat(Infinity)

@@ -1,0 +1,12 @@
+// mulberry32: a small, fast seeded generator, good enough for test data. Its own module
+// (no npm imports), so that the fuzzers can use it with node alone.
+export function prng (seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
