@@ -4,7 +4,7 @@
 #   dist/wasmtorrent.js       ES module for browsers and bundlers (web/index.js)
 #   dist/wasmtorrent.node.js  ES module for Node.js, reads the .wasm with fs (web/node.js)
 #   dist/wasmtorrent.min.js   drop-in <script>, defines the global WasmTorrent (web/script.js)
-#   dist/wasmtorrent-sw.js    service worker for streaming into <video> (web/sw.js)
+#   dist/wasmtorrent-sw.js    service worker for streaming into <video> (web/stream/sw.js)
 #   dist/wasmtorrent.wasm     the engine
 #   dist/wasmtorrent.d.ts     types (web/wasmtorrent.d.ts)
 # CMake rebuilds only what changed; esbuild takes well under a second.
@@ -40,7 +40,7 @@ say "js: dist/wasmtorrent.js, dist/wasmtorrent.node.js, dist/wasmtorrent.min.js,
 esbuild web/index.js dist/wasmtorrent.js --format=esm --platform=browser
 esbuild web/node.js dist/wasmtorrent.node.js --format=esm --platform=node
 esbuild web/script.js dist/wasmtorrent.min.js --format=iife --platform=browser --minify
-esbuild web/sw.js dist/wasmtorrent-sw.js --format=iife --platform=browser --minify
+esbuild web/stream/sw.js dist/wasmtorrent-sw.js --format=iife --platform=browser --minify
 
 cp -p "$build/wasmtorrent_module.wasm" dist/wasmtorrent.wasm
 cp -p web/wasmtorrent.d.ts dist/wasmtorrent.d.ts

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target for a while, starting from its seed corpus, then the JS fuzzer
-# of web/container.js (tests/fuzz/js/container_fuzz.mjs) for as long.
+# of web/stream/container.js (tests/fuzz/js/container_fuzz.mjs) for as long.
 #   scripts/fuzz.sh [seconds-per-target]    (default 60; the test command uses 5)
 # New inputs go to build/fuzz/corpus/<name>, crashes to build/fuzz/artifacts/.
 # Not `set -e`: a target that fails (or a C++ build that does) must not stop the others;

@@ -1,7 +1,7 @@
 // Browser ES module entry (bundlers, <script type="module">): dist/wasmtorrent.js.
 // Finds wasmtorrent.wasm next to itself; init({wasmURL | locateFile | wasmBinary}) overrides.
-import { createApi } from './core.js'
-import { browserLoader } from './browser.js'
+import { createApi } from './engine/core.js'
+import { browserLoader } from './engine/browser.js'
 
 const api = createApi(browserLoader(() => new URL('./wasmtorrent.wasm', import.meta.url)))
 

@@ -3,7 +3,7 @@
 // cannot do). init({wasmURL | wasmBinary}) overrides.
 import { readFile } from 'node:fs/promises'
 import createWasmTorrentModule from '../build/wasm/wasmtorrent_module.mjs'
-import { createApi } from './core.js'
+import { createApi } from './engine/core.js'
 
 async function load ({ wasmBinary, wasmURL } = {}) {
   const url = wasmURL ?? new URL('./wasmtorrent.wasm', import.meta.url)

@@ -1,8 +1,8 @@
 // The drop-in <script> (dist/wasmtorrent.min.js): defines the global WasmTorrent and finds
 // wasmtorrent.wasm next to itself. WasmTorrent.init({wasmURL | locateFile | wasmBinary})
 // overrides, before first use.
-import { createApi } from './core.js'
-import { browserLoader } from './browser.js'
+import { createApi } from './engine/core.js'
+import { browserLoader } from './engine/browser.js'
 
 // Captured now: document.currentScript is only set while this script first runs.
 const base = (typeof document !== 'undefined' && document.currentScript && document.currentScript.src) ||

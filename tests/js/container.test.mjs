@@ -1,4 +1,4 @@
-// web/container.js, the WebM/MP4 reader behind MediaSource playback, on ffmpeg-generated
+// web/stream/container.js, the WebM/MP4 reader behind MediaSource playback, on ffmpeg-generated
 // media (tests/browser/media.mjs, cached in build/test-media) and on truncated, mutated and
 // crafted inputs: it must answer or throw a WasmTorrentError 'unsupported_media', read only
 // inside the file, and read a bounded amount.
@@ -9,7 +9,7 @@ import { testMedia } from '../../scripts/media.mjs'
 import {
   openMedia, sniff, entryAt, searchSyncPoint, lastSyncPoint, syncPointAfter,
   avcCodec, hevcCodec, av1Codec, esdsCodec
-} from '../../web/container.js'
+} from '../../web/stream/container.js'
 import { prng } from './helpers.mjs'
 
 const load = async format => new Uint8Array(await readFile(await testMedia(format)))

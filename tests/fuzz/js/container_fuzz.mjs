@@ -1,4 +1,4 @@
-// A coverage-guided mutation fuzzer for web/container.js (the WebM/MP4 reader behind
+// A coverage-guided mutation fuzzer for web/stream/container.js (the WebM/MP4 reader behind
 // MediaSource playback), the JS sibling of the libFuzzer targets in tests/fuzz/.
 //
 //   node tests/fuzz/js/container_fuzz.mjs [options] [DIR ...]    fuzz

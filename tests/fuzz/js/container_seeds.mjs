@@ -1,4 +1,4 @@
-// Seed inputs for the web/container.js fuzzer, built here from the specs so that the fuzzer
+// Seed inputs for the web/stream/container.js fuzzer, built here from the specs so that the fuzzer
 // needs neither ffmpeg nor committed binaries: small WebM/Matroska files (EBML, RFC 8794 /
 // RFC 9559) and MP4 files (ISO BMFF, ISO/IEC 14496-12) with the structures the reader
 // looks at (SeekHead, Info, Tracks, Clusters, Cues; ftyp, moov, mvex, sidx, moof, mfra),

@@ -1,4 +1,4 @@
-// The fuzz target for web/container.js: one input through every entry point that reads file
+// The fuzz target for web/stream/container.js: one input through every entry point that reads file
 // bytes, the way MediaSource playback calls them (openMedia, then loadIndex, seeks by probing,
 // the last sync point; syncPoints, sniff, ebmlHeader and the codec-string helpers directly),
 // checking on the way that:
@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto'
 import {
   openMedia, sniff, ebmlHeader, entryAt, searchSyncPoint, syncPointAfter, lastSyncPoint,
   avcCodec, hevcCodec, av1Codec, esdsCodec
-} from '../../../web/container.js'
+} from '../../../web/stream/container.js'
 
 // container.js's limits (not exported: keep in step with the constants at its top).
 const KiB = 1024
@@ -280,7 +280,7 @@ function coverage () {
   return () => {
     const features = []
     for (const script of post('Profiler.takePreciseCoverage').result) {
-      if (!script.url.endsWith('/web/container.js')) continue
+      if (!script.url.endsWith('/web/stream/container.js')) continue
       for (const fn of script.functions) {
         for (const r of fn.ranges) {
           if (r.count > 0) features.push(r.startOffset * 16 + Math.min(15, 31 - Math.clz32(r.count)))

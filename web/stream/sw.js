@@ -2,7 +2,7 @@
 // <audio>, <img> or anything that takes a URL: it answers GET/HEAD requests for
 //   <scope>wasmtorrent/<info-hash>/<file path>
 // with 200/206 responses whose bytes come from the page that runs the engine
-// (client.createServer({ controller }) in web/server.js), asked over a MessageChannel.
+// (client.createServer({ controller }) in web/stream/server.js), asked over a MessageChannel.
 // Range requests get 206, so the browser's own demuxer seeks natively. A response body
 // is pulled chunk by chunk; when the browser cancels it (a seek, a closed tab), the page
 // is told and stops its reader.

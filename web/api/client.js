@@ -1,47 +1,18 @@
-// The browser client: WebTorrent-compatible Client / Torrent / File over the engine's client
-// facade (bindings: M.Client). This file only moves bytes and adapts browser objects:
-//   - the run loop: after every input, drain engine outputs; one timer at the engine's
-//     next deadline; events dispatched in a batch after the drain;
-//   - WebSocket shim: one socket per tracker URL, as the engine asks;
-//   - RTCPeerConnection / RTCDataChannel shim: non-trickle offers and answers (the SDP is
-//     handed out once ICE gathering completed), any channel label, arraybuffer messages,
-//     writes chunked, backpressure with bufferedAmountLowThreshold, bytes-sent reports,
-//     connect timeouts.
-// Trackers, offers/answers routing, the BitTorrent protocol and storage are in C++.
+// The browser client: WebTorrent-compatible Client / Torrent over the engine's client
+// facade (bindings: M.Client), and the run loop: after every input, drain engine outputs
+// (handed to the transports in transports/); one timer at the engine's next deadline;
+// events dispatched in a batch after the drain. Trackers, offers/answers routing, the
+// BitTorrent protocol and storage are in C++.
 
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
 import { Wire } from './wire.js'
-import { StreamServer } from './server.js'
-
-// Bytes per data-channel message at most (the engine merges its sends up to 64 KiB too).
-// Chromium 2026 advertises a=max-message-size:262144 and send() throws a TypeError above
-// 256 KiB; a smaller limit announced by the remote (pc.sctp.maxMessageSize) wins.
-// Measured here (64 MiB, two Chromium pages): 16 KiB messages and 1 MiB of buffer gave
-// 8.6 MiB/s; 64 KiB messages 10.7 MiB/s; plus 4 MiB of buffer 18 MiB/s.
-const MESSAGE_SIZE = 64 * 1024
-const BUFFER_HIGH = 4 * 1024 * 1024      // stop writing into a channel above this bufferedAmount
-const BUFFER_LOW = 1024 * 1024           // bufferedAmountLowThreshold: resume below this
-const ICE_GATHER_TIMEOUT = 5000          // ms: hand out what was gathered by then
-const CONNECT_TIMEOUT = 25000            // ms: answer/offer applied, channel still not open
-const DEFAULT_ICE_SERVERS = [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }]
+import { StreamServer } from '../stream/server.js'
+import { WebSocketTransport } from '../transports/websocket.js'
+import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS } from '../transports/rtc.js'
 
 const now = () => performance.now()
-
-function waitForIce (pc) {
-  return new Promise(resolve => {
-    if (pc.iceGatheringState === 'complete') return resolve()
-    const timer = setTimeout(done, ICE_GATHER_TIMEOUT)
-    function done () {
-      clearTimeout(timer)
-      pc.removeEventListener('icegatheringstatechange', check)
-      resolve()
-    }
-    function check () { if (pc.iceGatheringState === 'complete') done() }
-    pc.addEventListener('icegatheringstatechange', check)
-  })
-}
 
 // A rate in WebTorrent's terms (bytes/s, -1 or absent = unlimited) for the engine (0 =
 // unlimited, so a requested 0 becomes 1 byte/s).
@@ -311,10 +282,10 @@ export function makeClientClass (internals) {
       this._opts = opts
       const tracker = opts.tracker === false ? {} : (opts.tracker ?? {})
       this._announce = [].concat(tracker.announce ?? [])
-      this._rtcConfig = tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS }
       this._byId = new Map()        // engine torrent id -> Torrent
-      this._sockets = new Map()     // url -> WebSocket
-      this._peers = new Map()       // engine peer id -> { pc, dc, queue, ... }
+      const input = fn => this._input(fn)
+      this._sockets = new WebSocketTransport(input)
+      this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
       this._limits = { download: opts.downloadLimit ?? -1, upload: opts.uploadLimit ?? -1 }
@@ -463,9 +434,8 @@ export function makeClientClass (internals) {
       this._server?.close()
       clearTimeout(this._timer)
       for (const t of [...this.torrents]) this._remove(t)
-      for (const [peer] of this._peers) this._closePeer(peer)
-      for (const [, ws] of this._sockets) ws.close()
-      this._sockets.clear()
+      this._rtc.closeAll()
+      this._sockets.closeAll()
       this._engine?.delete()
       this._engine = null
       cb?.(null)
@@ -634,19 +604,14 @@ export function makeClientClass (internals) {
 
     _output (o) {
       switch (o.type) {
-        case 'openSocket': return this._openSocket(o.url)
-        case 'sendText': return this._sockets.get(o.url)?.readyState === 1 && this._sockets.get(o.url).send(o.text)
-        case 'closeSocket': {
-          const ws = this._sockets.get(o.url)
-          this._sockets.delete(o.url)
-          ws?.close()
-          return
-        }
-        case 'createOffer': return this._createOffer(o.peer)
-        case 'createAnswer': return this._createAnswer(o.peer, o.sdp)
-        case 'setAnswer': return this._setAnswer(o.peer, o.sdp)
-        case 'closePeer': return this._closePeer(o.peer)
-        case 'send': return this._send(o.peer, o.data)
+        case 'openSocket': return this._sockets.open(o.url)
+        case 'sendText': return this._sockets.send(o.url, o.text)
+        case 'closeSocket': return this._sockets.close(o.url)
+        case 'createOffer': return this._rtc.createOffer(o.peer)
+        case 'createAnswer': return this._rtc.createAnswer(o.peer, o.sdp)
+        case 'setAnswer': return this._rtc.setAnswer(o.peer, o.sdp)
+        case 'closePeer': return this._rtc.close(o.peer)
+        case 'send': return this._rtc.send(o.peer, o.data)
       }
     }
 
@@ -679,186 +644,14 @@ export function makeClientClass (internals) {
     }
 
     _closeConnection (connection) {
-      const peer = this._peers.get(this._peerOfConnection.get(connection))
-      if (peer) this._peerFailed(peer)
+      this._rtc.fail(this._peerOfConnection.get(connection))
     }
 
     // A data channel the page signalled itself (torrent.addPeer).
     _attachChannel (torrent, dc, early = []) {
       let id = -1
       this._input((E, t) => { id = E.attachChannel(torrent._id, t) })
-      if (id < 0) return
-      const peer = this._newPeer(id, null)
-      this._setupChannel(peer, dc)
-      if (dc.readyState === 'open') {
-        dc.onopen()
-        for (const data of early) dc.onmessage({ data })
-      } else if (dc.readyState !== 'connecting') {
-        this._peerFailed(peer)
-      }
-    }
-
-    // --- WebSocket --------------------------------------------------------------------
-
-    _openSocket (url) {
-      let ws
-      try {
-        ws = new WebSocket(url)
-      } catch {
-        queueMicrotask(() => this._input((E, t) => E.socketClosed(url, t)))
-        return
-      }
-      this._sockets.set(url, ws)
-      const current = () => this._sockets.get(url) === ws
-      ws.onopen = () => { if (current()) this._input((E, t) => E.socketOpened(url, t)) }
-      ws.onmessage = e => {
-        if (current() && typeof e.data === 'string') this._input((E, t) => E.textReceived(url, e.data, t))
-      }
-      ws.onclose = () => {
-        if (!current()) return
-        this._sockets.delete(url)
-        this._input((E, t) => E.socketClosed(url, t))
-      }
-      ws.onerror = () => {} // onclose follows
-    }
-
-    // --- WebRTC -----------------------------------------------------------------------
-
-    // pc: null for a channel the page brought (addPeer), which has no connection of ours.
-    _newPeer (id, pc = new RTCPeerConnection(this._rtcConfig)) {
-      const peer = { id, pc, dc: null, messageSize: MESSAGE_SIZE, queue: [], queued: 0, handed: 0, reported: 0, open: false, closed: false, timer: null }
-      this._peers.set(id, peer)
-      if (pc) {
-        pc.onconnectionstatechange = () => {
-          if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this._peerFailed(peer)
-        }
-      }
-      return peer
-    }
-
-    _startConnectTimer (peer) {
-      clearTimeout(peer.timer)
-      peer.timer = setTimeout(() => { if (!peer.open) this._peerFailed(peer) }, CONNECT_TIMEOUT)
-    }
-
-    _setupChannel (peer, dc) {
-      peer.dc = dc
-      dc.binaryType = 'arraybuffer'
-      dc.bufferedAmountLowThreshold = BUFFER_LOW
-      dc.onopen = () => {
-        if (peer.closed) return
-        peer.open = true
-        // The remote's limit (SDP a=max-message-size) when it is smaller than ours.
-        const max = peer.pc?.sctp?.maxMessageSize
-        peer.messageSize = max > 0 ? Math.min(MESSAGE_SIZE, max) : MESSAGE_SIZE
-        clearTimeout(peer.timer)
-        this._input((E, t) => E.channelOpened(peer.id, t))
-      }
-      dc.onmessage = e => {
-        if (peer.closed) return
-        const data = new Uint8Array(e.data)
-        this._input((E, t) => {
-          const ptr = E.reserve(data.length)
-          this._M.HEAPU8.set(data, ptr) // after reserve: memory may have grown
-          E.channelData(peer.id, data.length, t)
-        })
-      }
-      dc.onbufferedamountlow = () => this._flush(peer)
-      dc.onclose = () => this._peerFailed(peer)
-      dc.onerror = () => this._peerFailed(peer)
-    }
-
-    async _createOffer (id) {
-      const peer = this._newPeer(id)
-      try {
-        this._setupChannel(peer, peer.pc.createDataChannel('wasmtorrent'))
-        await peer.pc.setLocalDescription(await peer.pc.createOffer())
-        await waitForIce(peer.pc)
-        if (peer.closed) return
-        this._input((E, t) => E.offerCreated(id, peer.pc.localDescription.sdp, t))
-      } catch (err) {
-        this._closePeer(id)
-        this._input((E, t) => E.offerCreated(id, '', t))
-      }
-    }
-
-    async _createAnswer (id, sdp) {
-      const peer = this._newPeer(id)
-      peer.pc.ondatachannel = e => this._setupChannel(peer, e.channel) // any label
-      try {
-        await peer.pc.setRemoteDescription({ type: 'offer', sdp })
-        await peer.pc.setLocalDescription(await peer.pc.createAnswer())
-        await waitForIce(peer.pc)
-        if (peer.closed) return
-        this._startConnectTimer(peer)
-        this._input((E, t) => E.answerCreated(id, peer.pc.localDescription.sdp, t))
-      } catch (err) {
-        this._closePeer(id)
-        this._input((E, t) => E.answerCreated(id, '', t))
-      }
-    }
-
-    async _setAnswer (id, sdp) {
-      const peer = this._peers.get(id)
-      if (!peer) return
-      this._startConnectTimer(peer)
-      try {
-        await peer.pc.setRemoteDescription({ type: 'answer', sdp })
-      } catch (err) {
-        this._peerFailed(peer)
-      }
-    }
-
-    // Closed from our side (the engine asked, or shutdown): no report to the engine.
-    _closePeer (id) {
-      const peer = this._peers.get(id)
-      if (!peer) return
-      peer.closed = true
-      this._peers.delete(id)
-      clearTimeout(peer.timer)
-      try { peer.dc?.close() } catch {}
-      try { peer.pc?.close() } catch {}
-    }
-
-    // Closed or failed on the browser's side: tell the engine.
-    _peerFailed (peer) {
-      if (peer.closed) return
-      this._closePeer(peer.id)
-      this._input((E, t) => E.channelClosed(peer.id, t))
-    }
-
-    _send (id, data) {
-      const peer = this._peers.get(id)
-      if (!peer || peer.closed) return
-      peer.queue.push(data)
-      peer.queued += data.length
-      peer.handed += data.length
-      this._flush(peer)
-    }
-
-    // Writes queued bytes in MESSAGE_SIZE messages while the channel's buffer allows, and
-    // reports to the engine what has left the buffer since the last report.
-    _flush (peer) {
-      const dc = peer.dc
-      if (!dc || peer.closed || dc.readyState !== 'open') return
-      try {
-        while (peer.queue.length > 0 && dc.bufferedAmount < BUFFER_HIGH) {
-          const head = peer.queue[0]
-          const n = Math.min(head.length, peer.messageSize)
-          dc.send(n === head.length ? head : head.subarray(0, n))
-          if (n === head.length) peer.queue.shift()
-          else peer.queue[0] = head.subarray(n)
-          peer.queued -= n
-        }
-      } catch (err) {
-        this._peerFailed(peer)
-        return
-      }
-      const sent = peer.handed - peer.queued - dc.bufferedAmount - peer.reported
-      if (sent > 0) {
-        peer.reported += sent
-        this._input((E, t) => E.channelSent(peer.id, sent, t))
-      }
+      if (id >= 0) this._rtc.attach(id, dc, early)
     }
   }
 

@@ -3,7 +3,7 @@
 // never gives out others), in order. While it reads, an engine "reader" gives the pieces
 // under and just ahead of it deadlines, so they are downloaded before any other.
 import { WasmTorrentError } from './errors.js'
-import { streamWithMediaSource } from './mediasource.js'
+import { streamWithMediaSource } from '../stream/mediasource.js'
 
 const MAX_CHUNK = 4 * 1024 * 1024 // bytes per engine read, at most one piece
 // Readahead: the bytes ahead of a reader whose pieces get deadlines. Its target starts
@@ -116,7 +116,7 @@ export class File {
 
   // Plays the file in a <video> or <audio> element. With a server (client.createServer),
   // through the service worker: the browser's own demuxer, seeking and formats. Without one
-  // (or with { mediaSource: true }), through Media Source Extensions (web/mediasource.js):
+  // (or with { mediaSource: true }), through Media Source Extensions (web/stream/mediasource.js):
   // WebM/Matroska and fragmented MP4 only; opts.bufferAhead (seconds, default 30) bounds
   // what is buffered ahead of the playhead. cb(err, elem) once playback is set up, or with a
   // WasmTorrentError (code 'unsupported_media') for a file MediaSource cannot play.

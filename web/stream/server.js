@@ -1,11 +1,11 @@
 // The page's side of service-worker streaming (client.createServer({ controller })):
-// the service worker (web/sw.js) forwards each request for
+// the service worker (web/stream/sw.js) forwards each request for
 //   <scope>wasmtorrent/<info-hash>/<file path>
 // here with a MessagePort; we answer with status and headers, then with chunks of a file
-// reader (web/file.js) as the worker pulls them. Only verified bytes are ever sent, and
+// reader (web/api/file.js) as the worker pulls them. Only verified bytes are ever sent, and
 // the reader gives the pieces under the requested range priority, so a seek in <video>
 // (a new Range request, the old one cancelled) moves the download at once.
-import { WasmTorrentError } from './errors.js'
+import { WasmTorrentError } from '../api/errors.js'
 
 export const STREAM_PREFIX = 'wasmtorrent/'
 

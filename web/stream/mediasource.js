@@ -1,7 +1,7 @@
 // Playback through Media Source Extensions: file.streamTo(elem) when the client has no
 // service worker (or with { mediaSource: true }). The browser's own demuxer (the service
 // worker path) plays anything it can fetch; here we do part of its work ourselves, so only
-// WebM/Matroska and fragmented MP4 play (web/container.js reads them):
+// WebM/Matroska and fragmented MP4 play (web/stream/container.js reads them):
 //
 //   - the initialization segment is appended once, then the clusters/fragments in file order
 //     from a file reader (which makes the engine fetch those pieces first), one append at a
@@ -14,7 +14,7 @@
 //     probing the file (container.searchSyncPoint);
 //   - at the end of the media data, endOfStream(); when the element's source changes (the
 //     MediaSource closes) or the torrent is destroyed, every reader is cancelled.
-import { WasmTorrentError } from './errors.js'
+import { WasmTorrentError } from '../api/errors.js'
 import { openMedia, entryAt, searchSyncPoint, lastSyncPoint } from './container.js'
 
 const BUFFER_AHEAD = 30 // default seconds buffered ahead of the playhead before reading pauses

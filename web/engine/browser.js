@@ -1,6 +1,6 @@
 // Loads the WebAssembly module in a browser (window or worker). The .wasm is fetched from
 // defaultURL() unless the caller passes wasmURL, locateFile or wasmBinary to init().
-import createWasmTorrentModule from '../build/wasm/wasmtorrent_module.mjs'
+import createWasmTorrentModule from '../../build/wasm/wasmtorrent_module.mjs'
 
 export function browserLoader (defaultURL) {
   return ({ wasmBinary, wasmURL, locateFile } = {}) => createWasmTorrentModule({

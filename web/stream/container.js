@@ -13,7 +13,7 @@
 // References: Matroska/WebM (RFC 8794 EBML, RFC 9559 Matroska, the WebM byte stream format
 // for MSE), ISO/IEC 14496-12 (ISO BMFF) and 14496-15 (AVC/HEVC configuration records), the
 // VP9 and AV1 ISO BMFF bindings, RFC 6381 (codecs parameter).
-import { WasmTorrentError } from './errors.js'
+import { WasmTorrentError } from '../api/errors.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB

@@ -3,8 +3,8 @@
 // the C++ engine. Each entry point supplies `load(options)`, which returns the Emscripten
 // module (a promise), and the default options for its environment.
 
-import { makeClientClass } from './client.js'
-import { WasmTorrentError } from './errors.js'
+import { makeClientClass } from '../api/client.js'
+import { WasmTorrentError } from '../api/errors.js'
 
 export { WasmTorrentError }
 

@@ -1,0 +1,47 @@
+// WebSocket transport of the browser host: the sockets the engine asks for (WebSocket
+// trackers), keyed by URL; what happens on them goes back to the engine through `input`.
+export class WebSocketTransport {
+  // input(fn): feeds fn(engine, now) to the engine and drains its outputs (web/api/client.js).
+  constructor (input) {
+    this.input = input
+    this.sockets = new Map() // url -> WebSocket
+  }
+
+  open (url) {
+    let ws
+    try {
+      ws = new WebSocket(url)
+    } catch {
+      queueMicrotask(() => this.input((E, t) => E.socketClosed(url, t)))
+      return
+    }
+    this.sockets.set(url, ws)
+    const current = () => this.sockets.get(url) === ws
+    ws.onopen = () => { if (current()) this.input((E, t) => E.socketOpened(url, t)) }
+    ws.onmessage = e => {
+      if (current() && typeof e.data === 'string') this.input((E, t) => E.textReceived(url, e.data, t))
+    }
+    ws.onclose = () => {
+      if (!current()) return
+      this.sockets.delete(url)
+      this.input((E, t) => E.socketClosed(url, t))
+    }
+    ws.onerror = () => {} // onclose follows
+  }
+
+  send (url, text) {
+    const ws = this.sockets.get(url)
+    if (ws?.readyState === 1) ws.send(text)
+  }
+
+  close (url) {
+    const ws = this.sockets.get(url)
+    this.sockets.delete(url)
+    ws?.close()
+  }
+
+  closeAll () {
+    for (const [, ws] of this.sockets) ws.close()
+    this.sockets.clear()
+  }
+}
