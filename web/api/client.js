@@ -1,8 +1,7 @@
 // The browser client: WebTorrent-compatible Client / Torrent over the engine's client
-// facade (bindings: M.Client), and the run loop: after every input, drain engine outputs
-// (handed to the transports in transports/); one timer at the engine's next deadline;
-// events dispatched in a batch after the drain. Trackers, offers/answers routing, the
-// BitTorrent protocol and storage are in C++.
+// facade (bindings: M.Client), driven by engine/driver.js: the engine's commands go to the
+// transports (transports/), its events become the API's. Trackers, offers/answers routing,
+// the BitTorrent protocol and storage are in C++.
 
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
@@ -11,8 +10,7 @@ import { Wire } from './wire.js'
 import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS } from '../transports/rtc.js'
-
-const now = () => performance.now()
+import { Driver, now } from '../engine/driver.js'
 
 // A rate in WebTorrent's terms (bytes/s, -1 or absent = unlimited) for the engine (0 =
 // unlimited, so a requested 0 becomes 1 byte/s).
@@ -289,14 +287,15 @@ export function makeClientClass (internals) {
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
       this._limits = { download: opts.downloadLimit ?? -1, upload: opts.uploadLimit ?? -1 }
-      this._timer = null
-      this._timerAt = -1
-      this._events = []
-      this._engine = null
+      this._driver = new Driver({
+        output: o => this._output(o),
+        events: batch => this._dispatch(batch),
+        tick: () => this._reportUploads()
+      })
       this.ready = getModule().then(M => {
         if (this.destroyed) return
         this._M = M
-        this._engine = new M.Client({
+        this._driver.start(new M.Client({
           trackers: this._announce,
           seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52),
           sendBufferLimit: BUFFER_HIGH,
@@ -304,9 +303,8 @@ export function makeClientClass (internals) {
           maxConns: opts.maxConns,
           downloadLimit: engineRate(opts.downloadLimit),
           uploadLimit: engineRate(opts.uploadLimit)
-        })
+        }))
         this.peerId = this._engine.peerId()
-        this._drain()
       })
       this.ready.catch(err => this.emit('error', err))
     }
@@ -432,12 +430,10 @@ export function makeClientClass (internals) {
       if (this.destroyed) return cb?.(null)
       this.destroyed = true
       this._server?.close()
-      clearTimeout(this._timer)
       for (const t of [...this.torrents]) this._remove(t)
       this._rtc.closeAll()
       this._sockets.closeAll()
-      this._engine?.delete()
-      this._engine = null
+      this._driver.stop()
       cb?.(null)
     }
 
@@ -496,48 +492,9 @@ export function makeClientClass (internals) {
       this.emit('remove', torrent)
     }
 
-    // Feeds one input to the engine, then drains its outputs.
-    // Inside a drain (a shim reacting to an output), the running drain picks up the rest.
-    _input (fn) {
-      if (!this._engine) return
-      fn(this._engine, now())
-      if (!this._draining) this._drain()
-    }
-
-    _drain () {
-      const E = this._engine
-      if (!E || this._draining) return
-      this._draining = true
-      try {
-        for (let o = E.poll(); o !== null; o = E.poll()) {
-          if (o.event) this._events.push(o)
-          else this._output(o)
-          if (!this._engine) return
-        }
-      } finally {
-        this._draining = false
-      }
-      this._schedule()
-      if (this._events.length > 0 && !this._dispatching) {
-        this._dispatching = true
-        queueMicrotask(() => this._dispatch())
-      }
-    }
-
-    // One timer, at the engine's next deadline. A timer already armed earlier is kept (a
-    // deadline that moved later costs one idempotent onTimer), so most inputs touch no timer.
-    _schedule () {
-      const at = this._engine.nextDeadline()
-      if (this._timerAt >= 0 && (at < 0 || this._timerAt <= at)) return
-      clearTimeout(this._timer)
-      this._timerAt = at
-      if (at < 0) return
-      this._timer = setTimeout(() => {
-        this._timerAt = -1
-        this._input(E => E.onTimer(now()))
-        this._reportUploads()
-      }, Math.max(0, at - now()))
-    }
+    get _engine () { return this._driver.engine }
+    _input (fn) { this._driver.input(fn) }
+    _drain () { this._driver.drain() }
 
     // 'upload' (bytes since the last report), at the engine's timer ticks.
     _reportUploads () {
@@ -551,10 +508,7 @@ export function makeClientClass (internals) {
       }
     }
 
-    _dispatch () {
-      this._dispatching = false
-      const events = this._events
-      this._events = []
+    _dispatch (events) {
       for (const e of events) {
         const t = this._byId.get(e.torrent)
         try {
