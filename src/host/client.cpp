@@ -64,7 +64,7 @@ result<torrent_id> client::add_torrent(byte_view torrent_file, std::optional<byt
   if (!t) return t;
   if (content) storage_.write_at(*t, 0, *content);
   torrents_[*t].info_hash = m->info_hash;
-  torrents_[*t].finished = content.has_value();
+  torrents_[*t].complete = content.has_value();
   std::vector<std::string> urls = m->trackers();
   urls.insert(urls.end(), trackers.begin(), trackers.end());
   torrents_[*t].trackers = urls;
@@ -100,24 +100,41 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
   p.trackers = websocket_trackers(urls);
   if (p.trackers.empty()) return;
   update_tracker_stats(t);  // no-op before registration; the params carry the first stats
-  if (auto st = session_.stats(t)) {
-    p.stats.uploaded = static_cast<std::int64_t>(st->uploaded);
-    p.stats.downloaded = static_cast<std::int64_t>(st->downloaded);
-    if (st->has_metadata) p.stats.left = torrents_[t].finished ? 0 : std::max<std::int64_t>(0, st->total - st->have);
-  }
+  p.stats = announce_stats_of(t);
   torrents_[t].registered = tracker_.add_torrent(p, now);
+}
+
+// What trackers are told: `left` is what the torrent lacks of all its pieces (BEP 3: bytes
+// still to download to be complete), so a finished partial selection is not a seed.
+ws_tracker::announce_stats client::announce_stats_of(torrent_id t) const {
+  ws_tracker::announce_stats s;
+  auto st = session_.stats(t);
+  if (!st) return s;
+  s.uploaded = static_cast<std::int64_t>(st->uploaded);
+  s.downloaded = static_cast<std::int64_t>(st->downloaded);
+  if (st->has_metadata) s.left = std::max<std::int64_t>(0, st->total - st->have);
+  return s;
 }
 
 void client::update_tracker_stats(torrent_id t) {
   auto it = torrents_.find(t);
   if (it == torrents_.end() || !it->second.registered) return;
-  auto st = session_.stats(t);
-  if (!st) return;
-  ws_tracker::announce_stats s;
-  s.uploaded = static_cast<std::int64_t>(st->uploaded);
-  s.downloaded = static_cast<std::int64_t>(st->downloaded);
-  if (st->has_metadata) s.left = st->finished ? 0 : std::max<std::int64_t>(0, st->total - st->have);
-  tracker_.set_stats(it->second.info_hash, s);
+  tracker_.set_stats(it->second.info_hash, announce_stats_of(t));
+}
+
+void client::close_peers_of(torrent_id t, const std::string& reason, time_point now) {
+  std::vector<std::uint32_t> gone;
+  for (const auto& [id, p] : peers_)
+    if (p.torrent == t) gone.push_back(id);
+  for (std::uint32_t id : gone) {
+    auto& p = peers_[id];
+    if (p.connection) session_.connection_closed(*p.connection, now);
+    if (auto b = p.batch) {
+      batches_[*b].waiting.erase(id);
+      if (batches_[*b].waiting.empty()) finish_batch(*b, now);
+    }
+    close_peer(rtc_peer{id}, reason);
+  }
 }
 
 void client::remove_torrent(torrent_id t, time_point now) {
@@ -127,13 +144,7 @@ void client::remove_torrent(torrent_id t, time_point now) {
     update_tracker_stats(t);
     tracker_.remove_torrent(it->second.info_hash, now);
   }
-  std::vector<std::uint32_t> gone;
-  for (const auto& [id, p] : peers_)
-    if (p.torrent == t) gone.push_back(id);
-  for (std::uint32_t id : gone) {
-    if (auto& p = peers_[id]; p.connection) session_.connection_closed(*p.connection, now);
-    close_peer(rtc_peer{id}, "torrent removed");
-  }
+  close_peers_of(t, "torrent removed", now);
   session_.remove_torrent(t, now);
   storage_.remove(t);
   torrents_.erase(it);
@@ -169,16 +180,7 @@ bool client::pause_torrent(torrent_id t, time_point now) {
   // then every peer connection of the torrent goes, with or without a session
   // connection (offers being made, answers, channels not yet handed over).
   session_.pause_torrent(t, now);
-  std::vector<std::uint32_t> gone;
-  for (const auto& [id, p] : peers_)
-    if (p.torrent == t) gone.push_back(id);
-  for (std::uint32_t id : gone) {
-    if (auto b = peers_[id].batch) {
-      batches_[*b].waiting.erase(id);
-      if (batches_[*b].waiting.empty()) finish_batch(*b, now);
-    }
-    close_peer(rtc_peer{id}, "torrent paused");
-  }
+  close_peers_of(t, "torrent paused", now);
   pump(now);
   return true;
 }
@@ -407,10 +409,12 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
 
 void client::route_event(session_event e, time_point now) {
   if (auto* f = std::get_if<torrent_finished_event>(&e)) {
+    // Finished the selection: "completed" only when that is every piece.
     auto it = torrents_.find(f->torrent);
-    if (it != torrents_.end() && !it->second.finished) {
-      it->second.finished = true;
-      update_tracker_stats(f->torrent);
+    auto st = session_.stats(f->torrent);
+    update_tracker_stats(f->torrent);
+    if (it != torrents_.end() && !it->second.complete && st && st->has_metadata && st->have >= st->total) {
+      it->second.complete = true;
       if (it->second.registered) tracker_.completed(it->second.info_hash, now);
     }
   } else if (auto* m = std::get_if<metadata_received_event>(&e)) {
@@ -465,6 +469,16 @@ void client::pump(time_point now) {
       progress = true;
       session_.connection_closed(c->connection, now);
     }
+  }
+  // Offers per announce: no more than the connections each torrent still has room for
+  // (its channels and the offers still out count).
+  std::map<std::uint32_t, std::size_t> used;
+  for (const auto& [id, p] : peers_) ++used[p.torrent.value];
+  const std::size_t most = session_.max_connections_per_torrent();
+  for (const auto& [t, ts] : torrents_) {
+    if (!ts.registered) continue;
+    const std::size_t u = used[t.value];
+    tracker_.set_peer_room(ts.info_hash, u >= most ? 0 : most - u);
   }
 }
 

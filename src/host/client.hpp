@@ -204,7 +204,9 @@ class client {
     // each: for torrent_file(), and to announce to again on resume.
     std::vector<std::string> trackers;
     bool registered = false;
-    bool finished = false;
+    // "completed" went to the trackers, or the torrent was added complete: only a torrent
+    // that has every piece is complete to a tracker (not one whose selection is done).
+    bool complete = false;
     bool paused = false;
   };
 
@@ -215,6 +217,9 @@ class client {
   void close_peer(rtc_peer p, std::string reason);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
   void update_tracker_stats(torrent_id t);
+  ws_tracker::announce_stats announce_stats_of(torrent_id t) const;
+  // Closes every peer connection of the torrent (and its offers still being made).
+  void close_peers_of(torrent_id t, const std::string& reason, time_point now);
   void finish_batch(std::uint64_t id, time_point now);
 
   client_settings settings_;

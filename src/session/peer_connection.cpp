@@ -24,7 +24,7 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
     close_peer(&t, p, errc::ok, "connected to ourselves", true);
     return;
   }
-  if (t.banned.contains(endpoint_key(p.remote))) {
+  if (t.banned.contains(endpoint_key(p.remote)) || t.banned_ids.contains(p.peer_handshake.id)) {
     p.no_retry = true;
     close_peer(&t, p, errc::ok, "banned peer", true);
     return;

@@ -91,11 +91,14 @@ void session::impl::collect_garbage() {
 
 void session::impl::ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,
                         std::optional<connection_id> c) {
+  if (peer_connection* p = c ? find_peer(t, *c) : nullptr; p && p->handshake_done)
+    t.banned_ids.insert(p->peer_handshake.id);
   if (!t.banned.insert(endpoint_text).second) return;
   events.emplace_back(peer_banned_event{t.id, c.value_or(connection_id{}), remote ? *remote : wire::endpoint{}});
   std::erase_if(t.candidates, [&](const wire::endpoint& e) { return endpoint_key(e) == endpoint_text; });
   for (auto& [id, p] : t.peers)
     if (!p.dead && endpoint_key(p.remote) == endpoint_text) {
+      if (p.handshake_done) t.banned_ids.insert(p.peer_handshake.id);
       p.no_retry = true;
       close_peer(&t, p, errc::ok, "banned: sent data that failed the hash check", true);
     }

@@ -151,6 +151,9 @@ struct torrent {
   std::map<std::uint32_t, peer_connection> peers;
   std::deque<wire::endpoint> candidates;
   std::set<std::string> banned;
+  // Peer ids of banned peers: a WebRTC peer has no address of its own (each channel gets a
+  // stand-in), so a ban by address alone would not outlast its channel.
+  std::set<wire::peer_id> banned_ids;
   // Reconnection: peers whose connection closed, with the time to try again.
   std::vector<std::pair<time_point, wire::endpoint>> retry;
   std::map<std::string, std::uint32_t> failures;  // connect failures in a row

@@ -276,7 +276,8 @@ struct client::impl {
   void start_announce(const std::string& url, tracker_torrent& tt, const torrent_params& p,
                       announce_event ev, time_point now) {
     const bool with_offers = ev != announce_event::completed && ev != announce_event::stopped;
-    if (!with_offers || !p.want_peers || cfg.offers_per_announce == 0) {
+    const std::size_t count = std::min(cfg.offers_per_announce, p.peer_room);
+    if (!with_offers || !p.want_peers || count == 0) {
       send_announce(url, tt, p, ev, {}, now);
       return;
     }
@@ -285,7 +286,7 @@ struct client::impl {
     tt.offers_deadline = now + cfg.offer_creation_timeout;
     tt.next_announce = now + tt.interval;
     tt.batch.clear();
-    for (std::size_t i = 0; i < cfg.offers_per_announce; ++i) {
+    for (std::size_t i = 0; i < count; ++i) {
       const id20 id = fresh_offer_id();
       offers.emplace(id, pending_offer{url, p.info_hash, now + cfg.offer_timeout});
       tt.batch.push_back(id);
@@ -624,6 +625,13 @@ bool client::set_stats(const id20& info_hash, const announce_stats& stats) {
   const auto it = impl_->torrents.find(info_hash);
   if (it == impl_->torrents.end()) return false;
   it->second.stats = stats;
+  return true;
+}
+
+bool client::set_peer_room(const id20& info_hash, std::size_t room) {
+  const auto it = impl_->torrents.find(info_hash);
+  if (it == impl_->torrents.end()) return false;
+  it->second.peer_room = room;
   return true;
 }
 

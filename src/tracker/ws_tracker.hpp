@@ -77,6 +77,9 @@ struct torrent_params {
   std::vector<std::string> trackers;  // ws:// or wss:// URLs; duplicates are ignored
   announce_stats stats;
   bool want_peers = true;  // false: announce with numwant 0 and no offers
+  // Most offers (and numwant) per announce for this torrent, below config's
+  // offers_per_announce: the connections it still has room for (0: no offers).
+  std::size_t peer_room = static_cast<std::size_t>(-1);
 };
 
 // An SDP offer the host created for an offer id the client asked for.
@@ -184,6 +187,8 @@ class client {
   bool remove_torrent(const id20& info_hash, time_point now);
   // Updates the numbers sent in later announces.
   bool set_stats(const id20& info_hash, const announce_stats& stats);
+  // Updates torrent_params::peer_room for later announces.
+  bool set_peer_room(const id20& info_hash, std::size_t room);
   // Announces "completed" (no offers) on every open tracker where it had started.
   bool completed(const id20& info_hash, time_point now);
   // Sends {action: "scrape", info_hash: [...]} if the socket to `url` is open and the

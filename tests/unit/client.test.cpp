@@ -497,3 +497,33 @@ TEST_CASE("[client] a peer that sends garbage on its channel: a warning for the 
   CHECK(warnings[0].message.find("bad handshake") != std::string::npos);
   CHECK(l.c.open_peers() == peers_before - 1);
 }
+
+TEST_CASE("[client] a finished selection that lacks pieces is not 'completed' to trackers", "[client]") {
+  const byte_buffer data = random_bytes(300 * 1024 + 123, 43);
+  net n;
+  const std::size_t seeder = n.add({});
+  const std::size_t leecher = n.add({});
+  const byte_buffer torrent = make_torrent(data, {tracker_url});
+  REQUIRE(n.hosts[seeder].c->add_torrent(torrent, byte_view(data), n.now).ok());
+  auto tl = n.hosts[leecher].c->add_torrent(torrent, std::nullopt, n.now);
+  REQUIRE(tl.ok());
+  // Nothing selected: the selection is done at once, but the torrent lacks every piece.
+  n.hosts[leecher].c->engine().set_file_priority(*tl, file_index{0}, 0, n.now);
+  n.run([] { return false; }, std::chrono::seconds(5));
+  CHECK(n.hosts[leecher].finished);
+  bool completed = false, left_all = false;
+  const std::string left = "\"left\":" + std::to_string(data.size());
+  for (const auto& t : n.tracker.received) {
+    if (t.find("\"completed\"") != std::string::npos) completed = true;
+    if (t.find(left) != std::string::npos) left_all = true;
+  }
+  CHECK_FALSE(completed);
+  CHECK(left_all);
+  // Selected again and downloaded: now it is complete.
+  n.hosts[leecher].c->engine().set_file_priority(*tl, file_index{0}, 4, n.now);
+  REQUIRE(n.run([&] {
+    for (const auto& t : n.tracker.received)
+      if (t.find("\"completed\"") != std::string::npos) return true;
+    return false;
+  }));
+}

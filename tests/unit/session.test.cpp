@@ -242,6 +242,17 @@ TEST_CASE("[session] a leeching session requests, verifies, and bans a peer that
     f.s.add_peer(f.torrent, wire::make_endpoint_v4({1, 2, 3, 4}, 6881), f.now);
     CHECK_FALSE(f.s.poll_connect());
     CHECK(f.storage.contents(f.torrent).empty());  // nothing unverified was written
+    // Nor is its peer id, from another address (a WebRTC peer's next channel has a new
+    // stand-in address).
+    f.conn = f.s.accept_connection(wire::make_endpoint_v4({5, 6, 7, 8}, 6881), f.now);
+    f.got_handshake = false;
+    f.hs = {};
+    f.reader = wire::message_reader{wire::reader_limits{}};
+    f.frames.clear();
+    f.send_handshake();
+    REQUIRE(f.closes.size() == 2);
+    CHECK(f.closes[1].connection == f.conn);
+    CHECK(f.closes[1].reason == "banned peer");
   }
 }
 

@@ -908,3 +908,32 @@ TEST_CASE("[ws_tracker] a socket that never opens times out and is retried", "[w
   REQUIRE(sent.size() == 1);
   CHECK(json::parse(sent[0].text)["event"] == "started");
 }
+
+TEST_CASE("[ws_tracker] offers per announce follow the torrent's room for connections", "[ws_tracker]") {
+  client c;
+  auto p = params(hash1, peer_a, {url_a});
+  p.peer_room = 2;
+  REQUIRE(c.add_torrent(p, at(0s)));
+  drain(c);
+  c.socket_opened(url_a, at(1s));
+  auto reqs = only<create_offers>(drain(c));
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].offer_ids.size() == 2);
+  c.offers_created(url_a, hash1, make_offers(reqs[0], "a"), at(2s));
+  auto sent = only<send_text>(drain(c));
+  REQUIRE(sent.size() == 1);
+  CHECK(json::parse(sent[0].text)["numwant"] == 2);
+  // Full: the next announce asks for no peers and makes no offers.
+  REQUIRE(c.set_peer_room(hash1, 0));
+  c.text_received(url_a, response(hash1, 10, 1, 1), at(3s));
+  drain(c);
+  c.on_timer(at(14s));
+  auto out = drain(c);
+  CHECK(only<create_offers>(out).empty());
+  sent = only<send_text>(out);
+  REQUIRE(sent.size() == 1);
+  const json m = json::parse(sent[0].text);
+  CHECK(m["numwant"] == 0);
+  CHECK((!m.contains("offers") || m["offers"].empty()));
+  CHECK_FALSE(c.set_peer_room(hash2, 1));  // unknown torrent
+}
