@@ -475,9 +475,10 @@ std::optional<connection_id> session::open_connection(torrent_id id, const wire:
   p.is_dialable = d == dialable::yes;
   p.connected_at = p.last_received = p.last_sent = s.now;
   s.owner[c.value] = t->id.value;
-  if (connected >= s.settings.max_connections_per_torrent) s.close_peer(t, p, errc::ok, "too many connections", true);
+  if (t->paused) s.close_peer(t, p, errc::ok, "torrent paused", true);
+  else if (connected >= s.settings.max_connections_per_torrent) s.close_peer(t, p, errc::ok, "too many connections", true);
   else s.send_handshake(*t, p);
-  s.collect_garbage();
+  s.finish_call();
   return c;
 }
 

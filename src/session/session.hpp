@@ -371,8 +371,8 @@ class session {
                                   dialable d = dialable::yes);
   // A connection to a peer of torrent `t` that the host opened without poll_connect()
   // asking for it (a WebRTC data channel it answered): we send the handshake first, as
-  // on a connection we dialled. Closed at once ("too many connections") when the
-  // torrent has no room; nullopt for an unknown torrent.
+  // on a connection we dialled. Closed at once when the torrent is paused ("torrent
+  // paused") or has no room ("too many connections"); nullopt for an unknown torrent.
   std::optional<connection_id> open_connection(torrent_id t, const wire::endpoint& remote,
                                                time_point now, dialable d = dialable::yes);
   // A connection asked for by poll_connect() is open.

@@ -810,6 +810,19 @@ TEST_CASE("[session] a peer whose remote is not dialable is never redialled nor 
   const auto t = s.add_torrent(*m, {}, now);  // a leecher: it would redial closed peers
   REQUIRE(t);
   CHECK_FALSE(s.open_connection(torrent_id{99}, wire::make_endpoint_v4({9, 9, 9, 9}, 1), now, dialable::no));
+  {
+    // A paused torrent takes no connection: closed at once, no handshake sent.
+    s.pause_torrent(*t, now);
+    const auto c = s.open_connection(*t, wire::make_endpoint_v4({9, 9, 9, 8}, 1), now, dialable::no);
+    REQUIRE(c);
+    CHECK_FALSE(s.poll_transmit());
+    const auto closed = s.poll_close();
+    REQUIRE(closed);
+    CHECK(closed->connection == *c);
+    CHECK(closed->reason == "torrent paused");
+    while (s.poll_event()) {}
+    s.resume_torrent(*t, now);
+  }
 
   const auto stand_in = [](std::uint8_t n) {
     std::array<std::uint8_t, 16> a{0xfd, 0x77, 0x74};
