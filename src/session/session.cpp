@@ -619,6 +619,16 @@ void session::storage_completed(storage_completion c, time_point now) {
   if (it == s.pending.end()) return;
   const impl::pending_storage ps = it->second;
   s.pending.erase(it);
+  if (ps.what == impl::pending_storage::kind::write_piece) {
+    const bool was_behind = s.writes_behind();
+    s.pending_write_bytes -= std::min<std::uint64_t>(s.pending_write_bytes, ps.bytes);
+    if (was_behind && !s.writes_behind()) {
+      // The store caught up: pipelines may fill again.
+      for (auto& [tid, other] : s.torrents)
+        for (auto& [cid, p] : other.peers)
+          if (p.active()) s.request_blocks(other, p);
+    }
+  }
   torrent* t = s.find_torrent(ps.torrent);
   if (!t) return;
   switch (ps.what) {

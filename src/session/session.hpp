@@ -87,6 +87,10 @@ struct session_settings {
   // still counts as streaming.
   duration reader_linger = std::chrono::seconds(1);
   std::uint32_t max_reads_per_peer = 8;         // storage reads in flight per peer
+  // Backpressure from storage: while this many bytes of verified pieces wait for their
+  // writes to complete, no new blocks are requested (a slow store does not make the
+  // session hold the download in memory). 0: no limit.
+  std::uint64_t max_pending_write_bytes = 16u << 20;
   // Flow control for uploads: when non-zero, the host reports with bytes_sent() the
   // bytes that left its send buffer (WebRTC bufferedAmount, socket writes), and the
   // session reads no more blocks for a peer while this many bytes wait to be sent.

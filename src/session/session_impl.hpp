@@ -243,7 +243,13 @@ struct session::impl {
     connection_id connection;
     wire::request request;
     std::uint32_t choke_generation = 0;
+    std::uint32_t bytes = 0;  // write_piece: counted in pending_write_bytes
   };
+  // Bytes of verified pieces whose storage writes have not completed.
+  std::uint64_t pending_write_bytes = 0;
+  bool writes_behind() const noexcept {
+    return settings.max_pending_write_bytes > 0 && pending_write_bytes >= settings.max_pending_write_bytes;
+  }
 
   session_settings settings;
   rng random;

@@ -42,6 +42,8 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
     ps.what = pending_storage::kind::write_piece;
     ps.torrent = t.id;
     ps.piece = piece;
+    ps.bytes = sr.length;
+    pending_write_bytes += ps.bytes;
     emit_storage(std::move(sr), ps);
     return;
   }

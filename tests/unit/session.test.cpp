@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "session/session.hpp"
 #include "wire/wire.hpp"
@@ -37,8 +38,11 @@ struct fixture {
   std::vector<wire::message> messages;
   std::vector<close_request> closes;
   std::vector<session_event> events;
+  // Storage requests are completed at once unless held (a slow store).
+  bool hold_storage = false;
+  std::vector<storage_request> held;
 
-  explicit fixture(bool seed) : s(settings()) {
+  explicit fixture(bool seed, session_settings st = settings()) : s(st) {
     data.resize(4 * piece_len + 1000);
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7 + i / 251);
     input_file f{"f.bin", data};
@@ -63,7 +67,8 @@ struct fixture {
       progress = false;
       while (auto r = s.poll_storage()) {
         progress = true;
-        s.storage_completed(storage.complete(*r), now);
+        if (hold_storage) held.push_back(std::move(*r));
+        else s.storage_completed(storage.complete(*r), now);
       }
       while (auto t = s.poll_transmit()) {
         progress = true;
@@ -915,4 +920,35 @@ TEST_CASE("[session] a peer whose remote is not dialable is never redialled nor 
     CHECK(e != stand_in(2));
     CHECK(e.address[0] == 10);
   }
+}
+
+TEST_CASE("[session] a store that falls behind stops new requests until its writes complete", "[session]") {
+  session_settings st = settings();
+  st.max_pending_write_bytes = piece_len;  // one piece waiting is enough
+  fixture f(false, st);
+  f.send_handshake();
+  f.send(wire::have_all{});
+  f.send(wire::unchoke{});
+  f.hold_storage = true;
+  const auto requests = f.sent<wire::request>();
+  REQUIRE(requests.size() >= 4);  // two pieces of two blocks
+  auto answer = [&](const wire::request& r) {
+    const auto at = std::size_t{r.piece.value} * piece_len + r.begin;
+    f.send(wire::piece_block{r.piece, r.begin, byte_view(f.data).subspan(at, r.length)});
+  };
+  // The first piece arrives and is verified; its write does not complete.
+  const auto first = requests.front().piece;
+  for (const auto& r : requests)
+    if (r.piece == first) answer(r);
+  REQUIRE(f.held.size() == 1);
+  const std::size_t asked = f.sent<wire::request>().size();
+  // The other blocks asked for arrive: nothing new is requested while the store is behind.
+  for (const auto& r : requests)
+    if (r.piece != first) answer(r);
+  CHECK(f.sent<wire::request>().size() == asked);
+  // The store catches up: requests go out again.
+  for (auto& r : std::exchange(f.held, {})) f.s.storage_completed(f.storage.complete(r), f.now);
+  f.hold_storage = false;
+  f.drain();
+  CHECK(f.sent<wire::request>().size() > asked);
 }
