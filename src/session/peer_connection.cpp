@@ -522,9 +522,10 @@ std::uint64_t session::impl::issue_requests(torrent& t, peer_connection& p, std:
     for (const auto& q : p.requests)
       if (!t.picker->deadline(q.block.piece)) ++undue;
     auto allowed = static_cast<std::uint32_t>(std::min(cap, 1e6));
-    // A peer that would otherwise sit idle next to open readers (it lacks their pieces, or
-    // they are all requested) still gets one block, which also tells its rate.
-    if (allowed == 0 && !t.readers.empty() && p.requests.empty() && p.cancelled_out.empty()) allowed = 1;
+    // A peer whose rate is not known yet and that would otherwise sit idle next to open
+    // readers still gets one block, which tells its rate.
+    if (allowed == 0 && !t.readers.empty() && p.down_rate <= 0 && p.requests.empty() && p.cancelled_out.empty())
+      allowed = 1;
     opts.max_undue = allowed > undue ? allowed - undue : 0;
   }
   const auto blocks = t.picker->pick_blocks(p.handle(), *has, opts);

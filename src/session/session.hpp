@@ -80,7 +80,7 @@ struct session_settings {
   duration streaming_request_queue_time = std::chrono::seconds(1);
   std::uint32_t min_streaming_requests = 2;
   // ...of which requests for pieces without a deadline may fill at most rate * this
-  // (one block for a peer that would otherwise be idle next to open readers).
+  // (one block for a peer of unknown rate that would otherwise be idle next to readers).
   duration streaming_undue_time = std::chrono::milliseconds(250);
   // A player closes one request and opens the next within milliseconds (a seek, an index
   // read at the end of the file): for this long after its last reader closes, a torrent

@@ -5,7 +5,7 @@
 //   b'  WebTorrent → WebTorrent with its default store (in Chromium: the origin private
 //       file system), a second reference
 //   c   a raw RTCDataChannel pushing the same bytes as fast as backpressure allows, in
-//       web/api/client.js's message size and buffer limits: the ceiling
+//       web/transports/rtc.js's message size and buffer limits: the ceiling
 // Each rep starts a fresh Chromium with two contexts, one page each: two renderer
 // processes that share one browser, GPU and network-service process, like two tabs (and
 // like the browser tests). One browser per page would be closer to two machines but adds a
@@ -76,11 +76,11 @@ const outside = notLoopbackOnly('npm run bench -- browser')
 if (outside) fail(outside)
 
 // The raw channel sends like the client does: its message size and buffer limits, read
-// from web/api/client.js so that the ceiling follows the client if they change.
+// from web/transports/rtc.js so that the ceiling follows the client if they change.
 function clientConstant (name) {
-  const source = readFileSync(join(repoRoot, 'web/api/client.js'), 'utf8')
-  const m = new RegExp(`^const ${name} = ([\\d\\s*]+?)\\s*(//.*)?$`, 'm').exec(source)
-  if (!m) fail(`cannot read ${name} from web/api/client.js`)
+  const source = readFileSync(join(repoRoot, 'web/transports/rtc.js'), 'utf8')
+  const m = new RegExp(`^(?:export )?const ${name} = ([\\d\\s*]+?)\\s*(//.*)?$`, 'm').exec(source)
+  if (!m) fail(`cannot read ${name} from web/transports/rtc.js`)
   return m[1].split('*').reduce((product, n) => product * Number(n), 1)
 }
 const channel = {

@@ -82,7 +82,7 @@ window.bench = (() => {
       pc.addEventListener('icegatheringstatechange', () => {
         if (pc.iceGatheringState === 'complete') resolve()
       })
-      setTimeout(resolve, 5000) // as web/api/client.js: go with what was gathered by then
+      setTimeout(resolve, 5000) // as web/transports/rtc.js: go with what was gathered by then
     })
   }
 
@@ -130,7 +130,7 @@ window.bench = (() => {
   }
 
   // Measured, raw channel sender: the bytes in messageSize messages, written while
-  // bufferedAmount < high and resumed when it falls to low (the strategy of web/api/client.js).
+  // bufferedAmount < high and resumed when it falls to low (the strategy of web/transports/rtc.js).
   function dcSend ({ messageSize, high, low }) {
     let offset = 0
     dc.bufferedAmountLowThreshold = low
