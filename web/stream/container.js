@@ -18,6 +18,7 @@ import { WasmTorrentError } from '../api/errors.js'
 const KiB = 1024
 const MiB = 1024 * KiB
 const WINDOW = 64 * KiB // bytes fetched at a time while walking headers
+const FIRST_WINDOW = 16 * KiB // the first fetch: see WindowReader
 const MAX_HEADER_ELEMENTS = 256 // top-level elements/boxes walked before the media data
 const MAX_INIT_PART = 4 * MiB // Info, Tracks, SeekHead, ftyp, moov
 const MAX_INDEX = 16 * MiB // Cues, sidx, mfra
@@ -32,13 +33,16 @@ export function unsupported (message, position = 0) {
 }
 
 // One cached window over the source: headers are small and close together, so walking them
-// costs one read per 64 KiB, not one per header.
+// costs one read per 64 KiB, not one per header. The first window is smaller and each next
+// one doubles up to WINDOW: from a slow peer every byte asked for is waited for (64 KiB is
+// 1.3 s at 50 kB/s), and the headers a player needs first often fit in 16 KiB.
 class WindowReader {
   constructor (source) {
     this.source = source
     this.length = source.length
     this.base = 0
     this.buf = new Uint8Array(0)
+    this.window = FIRST_WINDOW
   }
 
   // Bytes [at, at + n), fewer at the end of the file.
@@ -46,7 +50,8 @@ class WindowReader {
     if (!(at >= 0 && at <= this.length)) throw unsupported(`offset ${at} outside the file`, at)
     n = Math.min(n, this.length - at)
     if (at >= this.base && at + n <= this.base + this.buf.length) return this.buf.subarray(at - this.base, at - this.base + n)
-    const size = Math.min(Math.max(n, WINDOW), this.length - at)
+    const size = Math.min(Math.max(n, this.window), this.length - at)
+    this.window = Math.min(WINDOW, 2 * this.window)
     const buf = await this.source.read(at, size)
     if (buf.length < n) throw unsupported(`short read at ${at}`, at)
     this.base = at
