@@ -472,13 +472,12 @@ void client::pump(time_point now) {
   }
   // Offers per announce: no more than the connections each torrent still has room for
   // (its channels and the offers still out count).
-  std::map<std::uint32_t, std::size_t> used;
-  for (const auto& [id, p] : peers_) ++used[p.torrent.value];
   const std::size_t most = session_.max_connections_per_torrent();
   for (const auto& [t, ts] : torrents_) {
     if (!ts.registered) continue;
-    const std::size_t u = used[t.value];
-    tracker_.set_peer_room(ts.info_hash, u >= most ? 0 : most - u);
+    std::size_t used = 0;
+    for (const auto& [id, p] : peers_) used += p.torrent == t;
+    tracker_.set_peer_room(ts.info_hash, used >= most ? 0 : most - used);
   }
 }
 

@@ -323,10 +323,8 @@ void session::impl::on_piece(torrent& t, peer_connection& p, const wire::piece_b
     if (auto* o = find_peer(t, connection_id{other.value})) {
       auto it = std::find_if(o->requests.begin(), o->requests.end(), [&](const auto& q) { return q.block == *addr; });
       if (it == o->requests.end()) continue;
-      const auto request = *it;
-      // The picker already forgot the request: cancel_request's abort is a no-op here.
-      cancel_request(t, *o, request);
-      o->requests.erase(std::find_if(o->requests.begin(), o->requests.end(), [&](const auto& q) { return q.block == *addr; }));
+      cancel_request(t, *o, *it);  // the picker already forgot it: its abort is a no-op here
+      o->requests.erase(it);
     }
   }
   auto& buffer = t.piece_buffers[b.piece.value];

@@ -594,8 +594,7 @@ void session::on_timer(time_point now) {
     if (!t.requests_held && !linger_over) continue;
     t.requests_held = false;
     if (linger_over) t.linger_ends = false;
-    for (auto& [cid, p] : t.peers)
-      if (p.active()) s.request_blocks(t, p);
+    s.request_all(t);
   }
   s.finish_call();  // also a rate limit's wake-up: its tokens have accrued
 }
@@ -624,9 +623,7 @@ void session::storage_completed(storage_completion c, time_point now) {
     s.pending_write_bytes -= std::min<std::uint64_t>(s.pending_write_bytes, ps.bytes);
     if (was_behind && !s.writes_behind()) {
       // The store caught up: pipelines may fill again.
-      for (auto& [tid, other] : s.torrents)
-        for (auto& [cid, p] : other.peers)
-          if (p.active()) s.request_blocks(other, p);
+      for (auto& [tid, other] : s.torrents) s.request_all(other);
     }
   }
   torrent* t = s.find_torrent(ps.torrent);

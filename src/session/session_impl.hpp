@@ -359,6 +359,9 @@ struct session::impl {
   void update_interest(torrent& t, peer_connection& p);
   // More requests for the peer: at once, or (download limit) when its turn comes.
   void request_blocks(torrent& t, peer_connection& p);
+  void request_all(torrent& t) {
+    for (auto& [cid, p] : t.peers) request_blocks(t, p);
+  }
   // Readers open, or the last one closed less than reader_linger ago.
   bool streaming(const torrent& t) const noexcept { return !t.readers.empty() || now < t.streaming_until; }
   // Sends a cancel for one of our requests (erased from p.requests by the caller) and

@@ -333,7 +333,7 @@ void session::impl::tick(time_point at) {
       }
     }
     connect_candidates(t);
-    for (auto& [cid, p] : t.peers) request_blocks(t, p);
+    request_all(t);
   }
   if (settings.stats_interval > duration{0} && at >= next_stats) {
     next_stats = at + settings.stats_interval;

@@ -277,7 +277,7 @@ struct client::impl {
                       announce_event ev, time_point now) {
     const bool with_offers = ev != announce_event::completed && ev != announce_event::stopped;
     const std::size_t count = std::min(cfg.offers_per_announce, p.peer_room);
-    if (!with_offers || !p.want_peers || count == 0) {
+    if (!with_offers || count == 0) {
       send_announce(url, tt, p, ev, {}, now);
       return;
     }

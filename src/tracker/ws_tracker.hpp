@@ -76,9 +76,8 @@ struct torrent_params {
   id20 peer_id{};
   std::vector<std::string> trackers;  // ws:// or wss:// URLs; duplicates are ignored
   announce_stats stats;
-  bool want_peers = true;  // false: announce with numwant 0 and no offers
   // Most offers (and numwant) per announce for this torrent, below config's
-  // offers_per_announce: the connections it still has room for (0: no offers).
+  // offers_per_announce: the connections it still has room for (0: numwant 0, no offers).
   std::size_t peer_room = static_cast<std::size_t>(-1);
 };
 
