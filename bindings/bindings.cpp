@@ -171,20 +171,9 @@ val parse_torrent(std::uintptr_t ptr, std::size_t length) {
   return out;
 }
 
-// files: [{path, offset, length}] with offsets into one block at `base`.
 // opts: {name, pieceLength?, announceList, urlList, comment, createdBy?, creationDate?,
 //        private, source}
-val create_torrent(const val& files, const val& opts, std::uintptr_t base) {
-  std::vector<wt::input_file> inputs;
-  const auto count = files["length"].as<unsigned>();
-  inputs.reserve(count);
-  for (unsigned i = 0; i < count; ++i) {
-    val f = files[i];
-    const auto offset = static_cast<std::uintptr_t>(f["offset"].as<double>());
-    const auto length = static_cast<std::size_t>(f["length"].as<double>());
-    inputs.push_back({f["path"].as<std::string>(), heap_bytes(base + offset, length)});
-  }
-
+wt::create_options create_options_of(const val& opts) {
   wt::create_options o;
   o.name = string_of(opts["name"]);
   if (opts["pieceLength"].isNumber())
@@ -201,11 +190,45 @@ val create_torrent(const val& files, const val& opts, std::uintptr_t base) {
     o.creation_date = static_cast<std::int64_t>(opts["creationDate"].as<double>());
   if (!opts["private"].isUndefined()) o.is_private = opts["private"].isTrue();
   o.info_source = string_of(opts["source"]);
-
-  auto torrent = wt::create_torrent(inputs, o);
-  if (!torrent) return error_value(torrent.err());
-  return copy_bytes(*torrent);
+  return o;
 }
+
+// Torrent creation fed in chunks (wt::torrent_creator): files [{path, length}] and the
+// options above. error() is null or {error}; inputs() lists the files to feed, in order;
+// update(ptr, length) hashes bytes at (ptr, length); finish() returns the .torrent or {error}.
+class js_creator {
+ public:
+  js_creator(const val& files, const val& opts) {
+    std::vector<wt::file_spec> specs;
+    const auto count = files["length"].as<unsigned>();
+    for (unsigned i = 0; i < count; ++i)
+      specs.push_back({files[i]["path"].as<std::string>(), static_cast<std::int64_t>(files[i]["length"].as<double>())});
+    auto c = wt::torrent_creator::start(specs, create_options_of(opts));
+    if (c) creator_.emplace(std::move(*c));
+    else error_ = c.err();
+  }
+  val error() const { return error_ ? error_value(*error_) : val::null(); }
+  val inputs() const {
+    val out = val::array();
+    if (creator_)
+      for (std::size_t i : creator_->inputs()) out.call<void>("push", static_cast<double>(i));
+    return out;
+  }
+  double piece_length() const { return creator_ ? static_cast<double>(creator_->piece_length()) : 0; }
+  void update(std::uintptr_t ptr, std::size_t length) {
+    if (creator_) creator_->update(heap_bytes(ptr, length));
+  }
+  val finish() {
+    if (!creator_) return error();
+    auto torrent = creator_->finish();
+    if (!torrent) return error_value(torrent.err());
+    return copy_bytes(*torrent);
+  }
+
+ private:
+  std::optional<wt::torrent_creator> creator_;
+  std::optional<wt::error> error_;
+};
 
 double default_piece_length(double total_length) {
   return static_cast<double>(wt::default_piece_length(static_cast<std::int64_t>(total_length)));
@@ -403,6 +426,8 @@ val event_value(const wt::client_event& e) {
         out.set("connection", ev.connection.value);
         out.set("extension", ev.extension);
         out.set("payload", copy_bytes(ev.payload));
+      } else if constexpr (std::is_same_v<T, wt::storage_checked_event>) {
+        out.set("type", std::string("checked")); set_torrent(ev.torrent); out.set("held", ev.held);
       } else if constexpr (std::is_same_v<T, wt::read_completed_event>) {
         out.set("type", std::string("read")); set_torrent(ev.torrent);
         out.set("read", static_cast<double>(ev.read));
@@ -452,18 +477,17 @@ class js_client {
     return reinterpret_cast<std::uintptr_t>(input_.data());
   }
 
-  // The .torrent at (ptr, length); content (the whole data) at (cptr, clength) when seeding.
+  // The .torrent at (ptr, length). seed: the host's store holds every piece; check: the
+  // store may hold pieces from an earlier run (read back and hashed first).
   // trackers: more tracker URLs for this torrent (an array, may be empty).
-  val add_torrent(std::uintptr_t ptr, std::size_t length, std::uintptr_t cptr, std::size_t clength,
-                  bool seed, const val& trackers, double now) {
-    std::optional<wt::byte_view> content;
-    if (seed) content = heap_bytes(cptr, clength);
-    auto t = client_.add_torrent(heap_bytes(ptr, length), content, at_ms(now), strings_of(trackers));
+  val add_torrent(std::uintptr_t ptr, std::size_t length, bool seed, bool check, const val& trackers, double now) {
+    auto t = client_.add_torrent(heap_bytes(ptr, length), {.seed = seed, .check = check}, at_ms(now),
+                                 strings_of(trackers));
     if (!t) return error_value(t.err());
     return val(t->value);
   }
-  val add_magnet(const std::string& uri, const val& trackers, double now) {
-    auto t = client_.add_magnet(uri, at_ms(now), strings_of(trackers));
+  val add_magnet(const std::string& uri, const val& trackers, bool check, double now) {
+    auto t = client_.add_magnet(uri, at_ms(now), strings_of(trackers), {.check = check});
     if (!t) return error_value(t.err());
     return val(t->value);
   }
@@ -488,14 +512,19 @@ class js_client {
     out.set("hasMetadata", st->has_metadata);
     out.set("finished", st->finished);
     out.set("paused", st->paused);
+    out.set("checking", st->checking);
+    out.set("checkProgress", st->check_progress);
     return out;
   }
-  // A copy of stored bytes (null when not there).
-  val read(std::uint32_t t, double offset, double length) const {
-    auto bytes = client_.stored_bytes(wt::torrent_id{t}, static_cast<std::int64_t>(offset),
-                                      static_cast<std::int64_t>(length));
-    if (bytes.size() != static_cast<std::size_t>(length)) return val::null();
-    return copy_bytes(bytes);
+
+  // A storage request done: a read's bytes (length of them) are in the reserve() buffer;
+  // length 0 for writes, failures and reads the host delivered itself (userRead).
+  void storage_completed(double id, bool ok, std::size_t length, double now) {
+    wt::storage_completion c;
+    c.id = wt::storage_request_id{static_cast<std::uint64_t>(id)};
+    c.ok = ok;
+    if (ok && length > 0) c.data.assign(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(length));
+    client_.storage_completed(std::move(c), at_ms(now));
   }
 
   // --- pieces, files, streaming ------------------------------------------------------
@@ -669,6 +698,18 @@ class js_client {
       out.set("type", std::string("closePeer")); out.set("peer", cp->peer.value); out.set("reason", cp->reason);
     } else if (auto* sd = std::get_if<co::send>(&*o)) {
       out.set("type", std::string("send")); out.set("peer", sd->peer.value); out.set("data", copy_bytes(sd->data));
+    } else if (auto* so = std::get_if<co::storage>(&*o)) {
+      const wt::storage_request& r = so->request;
+      out.set("type", std::string("storage"));
+      out.set("op", std::string(r.op == wt::storage_op::write ? "write" : r.op == wt::storage_op::read ? "read" : "complete"));
+      out.set("id", static_cast<double>(r.id.value));
+      out.set("torrent", r.torrent.value);
+      out.set("piece", r.piece.value);
+      out.set("pieceOffset", r.piece_offset);
+      out.set("offset", static_cast<double>(r.offset));
+      out.set("length", r.length);
+      out.set("userRead", static_cast<double>(r.user_read));
+      if (r.op == wt::storage_op::write) out.set("data", copy_bytes(r.data));
     } else if (auto* ev = std::get_if<wt::client_event>(&*o)) {
       out = event_value(*ev);
       out.set("event", true);
@@ -712,7 +753,13 @@ class js_client {
 
 EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::function("parse_torrent", &parse_torrent);
-  emscripten::function("create_torrent", &create_torrent);
+  emscripten::class_<js_creator>("TorrentCreator")
+      .constructor<const val&, const val&>()
+      .function("error", &js_creator::error)
+      .function("inputs", &js_creator::inputs)
+      .function("pieceLength", &js_creator::piece_length)
+      .function("update", &js_creator::update)
+      .function("finish", &js_creator::finish);
   emscripten::function("default_piece_length", &default_piece_length);
   emscripten::function("parse_magnet", &parse_magnet);
   emscripten::function("bencode", &bencode_js);
@@ -727,7 +774,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("removeTorrent", &js_client::remove_torrent)
       .function("info", &js_client::info)
       .function("stats", &js_client::stats)
-      .function("read", &js_client::read)
+      .function("storageCompleted", &js_client::storage_completed)
       .function("havePieces", &js_client::have_pieces)
       .function("setFilePriority", &js_client::set_file_priority)
       .function("openReader", &js_client::open_reader)

@@ -52,19 +52,14 @@ const wire::peer_id& client::peer_id() const noexcept { return session_.peer_id(
 
 // --- user commands ---------------------------------------------------------------------
 
-result<torrent_id> client::add_torrent(byte_view torrent_file, std::optional<byte_view> content,
+result<torrent_id> client::add_torrent(byte_view torrent_file, add_torrent_params params,
                                        time_point now, std::vector<std::string> trackers) {
   auto m = parse_metainfo(torrent_file);
   if (!m) return m.err();
-  if (content && static_cast<std::int64_t>(content->size()) != m->total_length)
-    return make_error(errc::session_invalid_torrent, 0, "content length");
-  add_torrent_params params;
-  params.seed = content.has_value();
   auto t = session_.add_torrent(*m, params, now);
   if (!t) return t;
-  if (content) storage_.write_at(*t, 0, *content);
   torrents_[*t].info_hash = m->info_hash;
-  torrents_[*t].complete = content.has_value();
+  torrents_[*t].complete = params.seed;
   std::vector<std::string> urls = m->trackers();
   urls.insert(urls.end(), trackers.begin(), trackers.end());
   torrents_[*t].trackers = urls;
@@ -74,11 +69,11 @@ result<torrent_id> client::add_torrent(byte_view torrent_file, std::optional<byt
 }
 
 result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
-                                      std::vector<std::string> trackers) {
+                                      std::vector<std::string> trackers, add_torrent_params params) {
   auto link = parse_magnet(uri);
   if (!link) return link.err();
   if (!link->info_hash) return make_error(errc::magnet_no_info_hash, 0, "xt");
-  auto t = session_.add_magnet(*link->info_hash, link->name, now);
+  auto t = session_.add_magnet(*link->info_hash, link->name, now, params);
   if (!t) return t;
   torrents_[*t].info_hash = *link->info_hash;
   trackers.insert(trackers.begin(), link->trackers.begin(), link->trackers.end());
@@ -146,7 +141,6 @@ void client::remove_torrent(torrent_id t, time_point now) {
   }
   close_peers_of(t, "torrent removed", now);
   session_.remove_torrent(t, now);
-  storage_.remove(t);
   torrents_.erase(it);
   pump(now);
 }
@@ -194,13 +188,6 @@ bool client::resume_torrent(torrent_id t, time_point now) {
   register_with_trackers(t, it->second.trackers, now);  // "started", with new offers
   pump(now);
   return true;
-}
-
-byte_view client::stored_bytes(torrent_id t, std::int64_t offset, std::int64_t length) const {
-  byte_view all = storage_.contents(t);
-  if (offset < 0 || length < 0 || static_cast<std::uint64_t>(offset) > all.size()) return {};
-  const auto start = static_cast<std::size_t>(offset);
-  return all.subspan(start, std::min(all.size() - start, static_cast<std::size_t>(length)));
 }
 
 // --- WebSocket events ------------------------------------------------------------------------
@@ -436,10 +423,7 @@ void client::pump(time_point now) {
       progress = true;
       route_tracker(std::move(*o), now);
     }
-    while (auto r = session_.poll_storage()) {
-      progress = true;
-      session_.storage_completed(storage_.complete(*r), now);
-    }
+    while (auto r = session_.poll_storage()) out_.push_back(client_out::storage{std::move(*r)});
     while (auto t = session_.poll_transmit()) {
       progress = true;
       auto it = peer_of_connection_.find(t->connection.value);

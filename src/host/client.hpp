@@ -19,7 +19,10 @@
 //     replies to them). A lost handshake leaves both peers waiting for one;
 //   - the session finishes a torrent -> "completed" to its trackers; removed or paused ->
 //     "stopped"; resumed -> "started" again.
-// Storage is memory_storage inside the facade (the host never sees storage requests).
+// Storage belongs to the host: the session's storage requests go out as `storage`
+// outputs, the host performs them on its store (memory, OPFS, IndexedDB, files) whenever
+// it likes and reports storage_completed(); the session holds back block requests while
+// writes are behind (session_settings::max_pending_write_bytes).
 //
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
 // and drain poll() after every call.
@@ -80,6 +83,8 @@ struct set_answer { rtc_peer peer; std::string sdp; };
 struct close_peer { rtc_peer peer; std::string reason; };
 // Bytes for the peer's data channel (a byte stream: split or merge messages freely).
 struct send { rtc_peer peer; byte_buffer data; };
+// Perform the session's storage request; report storage_completed() with its id.
+struct storage { storage_request request; };
 }  // namespace client_out
 
 // Events for the user: the session's, plus tracker warnings and announce results.
@@ -106,7 +111,7 @@ using client_event = std::variant<session_event, tracker_warning_event, tracker_
 using client_output =
     std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,
                  client_out::create_offer, client_out::create_answer, client_out::set_answer,
-                 client_out::close_peer, client_out::send, client_event>;
+                 client_out::close_peer, client_out::send, client_out::storage, client_event>;
 
 class client {
  public:
@@ -118,13 +123,14 @@ class client {
   const wire::peer_id& peer_id() const noexcept;
 
   // --- user commands ---------------------------------------------------------------
-  // A .torrent; with `content` (the whole torrent's bytes, in file order) it is seeded.
-  // `trackers`: announced to besides the torrent's own and the default ones.
-  result<torrent_id> add_torrent(byte_view torrent_file, std::optional<byte_view> content,
+  // A .torrent. params.seed: the host's store holds every piece (it is seeded);
+  // params.check: the store may hold pieces from an earlier run (they are read back and
+  // hashed first). `trackers`: announced to besides the torrent's own and the default ones.
+  result<torrent_id> add_torrent(byte_view torrent_file, add_torrent_params params,
                                  time_point now, std::vector<std::string> trackers = {});
   // A magnet link: its info-hash and ws trackers (plus `trackers` and the defaults).
   result<torrent_id> add_magnet(std::string_view uri, time_point now,
-                                std::vector<std::string> trackers = {});
+                                std::vector<std::string> trackers = {}, add_torrent_params params = {});
   void remove_torrent(torrent_id t, time_point now);
   // session::pause_torrent (connections closed, no new ones, pieces and readers kept),
   // plus: "stopped" to the torrent's trackers (which forget it, so no offers come for
@@ -146,10 +152,6 @@ class client {
   // Empty until the metadata is known.
   byte_buffer torrent_file(torrent_id t) const;
 
-  // Bytes of verified pieces stored for the torrent (empty when out of range or not
-  // yet stored). Valid until the next call into the client.
-  byte_view stored_bytes(torrent_id t, std::int64_t offset, std::int64_t length) const;
-
   // The session, for commands the facade does not wrap (priorities, readers, reads,
   // extensions). Call flush(now) after such a call: it routes what the session queued.
   session& engine() noexcept { return session_; }
@@ -170,6 +172,12 @@ class client {
   void channel_closed(rtc_peer p, time_point now);
   // `bytes` of what send() handed out have left the channel's buffer.
   void channel_sent(rtc_peer p, std::size_t bytes, time_point now);
+
+  // --- storage ------------------------------------------------------------------------
+  void storage_completed(storage_completion c, time_point now) {
+    session_.storage_completed(std::move(c), now);
+    pump(now);
+  }
 
   // --- time and outputs ---------------------------------------------------------------
   void on_timer(time_point now);
@@ -225,7 +233,6 @@ class client {
   client_settings settings_;
   session session_;
   ws_tracker::client tracker_;
-  memory_storage storage_;
   std::map<torrent_id, torrent_state> torrents_;
   std::map<std::uint32_t, peer_state> peers_;
   std::map<std::uint32_t, std::uint32_t> peer_of_connection_;  // connection -> peer

@@ -68,9 +68,9 @@ result<std::vector<std::string>> split_path(std::string_view path, const metainf
 
 struct prepared_file {
   std::vector<std::string> components;
-  byte_view data;
+  std::int64_t length = 0;
+  std::size_t input = 0;  // index in the caller's list
 };
-
 }  // namespace
 
 std::int64_t default_piece_length(std::int64_t total_length) {
@@ -86,17 +86,36 @@ std::int64_t default_piece_length(std::int64_t total_length) {
   return std::min(std::max(std::int64_t{16384}, shifted), max_default_piece_length);
 }
 
-result<byte_buffer> create_torrent(std::span<const input_file> files, const create_options& opts) {
+struct torrent_creator::layout {
+  std::string name;
+  std::int64_t piece_length = 0;
+  std::int64_t total = 0;
+  bool single_file = false;
+  std::vector<prepared_file> files;
+  create_options opts;
+};
+
+torrent_creator::torrent_creator(std::unique_ptr<layout> l) : layout_(std::move(l)) {
+  pieces_.reserve(static_cast<std::size_t>((layout_->total + layout_->piece_length - 1) / layout_->piece_length) * 20);
+}
+torrent_creator::torrent_creator(torrent_creator&&) noexcept = default;
+torrent_creator& torrent_creator::operator=(torrent_creator&&) noexcept = default;
+torrent_creator::~torrent_creator() = default;
+
+result<torrent_creator> torrent_creator::start(std::span<const file_spec> files, const create_options& opts) {
   const metainfo_limits lim{};
   if (files.empty()) return make_error(errc::metainfo_missing_field, 0, "files");
   if (files.size() > lim.max_files) return make_error(errc::metainfo_too_large, 0, "files");
 
-  std::vector<prepared_file> prepared;
+  auto l = std::make_unique<layout>();
+  l->opts = opts;
+  auto& prepared = l->files;
   prepared.reserve(files.size());
-  for (const auto& f : files) {
-    auto parts = split_path(f.path, lim);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (files[i].length < 0) return make_error(errc::metainfo_invalid_value, 0, files[i].path);
+    auto parts = split_path(files[i].path, lim);
     if (!parts) return parts.err();
-    prepared.push_back({std::move(parts.value()), f.data});
+    prepared.push_back({std::move(parts.value()), files[i].length, i});
   }
 
   // The common first directory becomes the name (create-torrent looks at every
@@ -119,61 +138,68 @@ result<byte_buffer> create_torrent(std::span<const input_file> files, const crea
     for (auto& p : prepared) p.components.erase(p.components.begin());
   }
 
-  std::string name = opts.name;
-  if (name.empty()) name = common_prefix ? *common_prefix : prepared.front().components.back();
-  if (!is_safe_component(name) || name.size() > lim.max_path_length) {
-    return make_error(errc::metainfo_bad_path, 0, name);
+  l->name = opts.name;
+  if (l->name.empty()) l->name = common_prefix ? *common_prefix : prepared.front().components.back();
+  if (!is_safe_component(l->name) || l->name.size() > lim.max_path_length) {
+    return make_error(errc::metainfo_bad_path, 0, l->name);
   }
 
-  const bool single_file = prepared.size() == 1;  // decided after dropping junk
+  l->single_file = prepared.size() == 1;  // decided after dropping junk
+  for (const auto& p : prepared) l->total += p.length;
 
-  std::int64_t total = 0;
-  for (const auto& p : prepared) total += static_cast<std::int64_t>(p.data.size());
-
-  const std::int64_t piece_length = opts.piece_length.value_or(default_piece_length(total));
-  if (piece_length <= 0 || piece_length > lim.max_piece_length) {
+  l->piece_length = opts.piece_length.value_or(default_piece_length(l->total));
+  if (l->piece_length <= 0 || l->piece_length > lim.max_piece_length) {
     return make_error(errc::metainfo_invalid_value, 0, "piece length");
   }
+  return torrent_creator(std::move(l));
+}
 
+std::vector<std::size_t> torrent_creator::inputs() const {
+  std::vector<std::size_t> out;
+  for (const auto& f : layout_->files) out.push_back(f.input);
+  return out;
+}
+
+std::int64_t torrent_creator::total_length() const noexcept { return layout_->total; }
+std::int64_t torrent_creator::piece_length() const noexcept { return layout_->piece_length; }
+
+void torrent_creator::update(byte_view data) {
   // SHA-1 of each piece over the files laid end to end; the last piece is short.
-  std::string pieces;
-  pieces.reserve(static_cast<std::size_t>((total + piece_length - 1) / piece_length) * 20);
-  sha1_hasher hasher;
-  std::int64_t in_piece = 0;
-  for (const auto& p : prepared) {
-    byte_view rest = p.data;
-    while (!rest.empty()) {
-      const auto take = static_cast<std::size_t>(
-          std::min(piece_length - in_piece, static_cast<std::int64_t>(rest.size())));
-      hasher.update(rest.first(take));
-      rest = rest.subspan(take);
-      in_piece += static_cast<std::int64_t>(take);
-      if (in_piece == piece_length) {
-        const sha1_digest d = hasher.finish();
-        pieces.append(as_chars(d));
-        in_piece = 0;
-      }
+  while (!data.empty()) {
+    const auto take = static_cast<std::size_t>(
+        std::min(layout_->piece_length - in_piece_, static_cast<std::int64_t>(data.size())));
+    hasher_.update(data.first(take));
+    data = data.subspan(take);
+    in_piece_ += static_cast<std::int64_t>(take);
+    hashed_ += static_cast<std::int64_t>(take);
+    if (in_piece_ == layout_->piece_length) {
+      pieces_.append(as_chars(hasher_.finish()));
+      in_piece_ = 0;
     }
   }
-  if (in_piece > 0) {
-    const sha1_digest d = hasher.finish();
-    pieces.append(as_chars(d));
-  }
+}
 
+result<byte_buffer> torrent_creator::finish() {
+  if (hashed_ != layout_->total) return make_error(errc::metainfo_invalid_value, 0, "file length");
+  if (in_piece_ > 0) {
+    pieces_.append(as_chars(hasher_.finish()));
+    in_piece_ = 0;
+  }
+  const create_options& opts = layout_->opts;
   bencode::dict info;
-  info.emplace("name", name);
-  info.emplace("piece length", piece_length);
-  info.emplace("pieces", std::move(pieces));
-  if (single_file) {
-    info.emplace("length", total);
+  info.emplace("name", layout_->name);
+  info.emplace("piece length", layout_->piece_length);
+  info.emplace("pieces", std::move(pieces_));
+  if (layout_->single_file) {
+    info.emplace("length", layout_->total);
   } else {
     bencode::list file_list;
-    file_list.reserve(prepared.size());
-    for (auto& p : prepared) {
+    file_list.reserve(layout_->files.size());
+    for (auto& p : layout_->files) {
       bencode::list path;
       for (auto& c : p.components) path.emplace_back(std::move(c));
       bencode::dict entry;
-      entry.emplace("length", static_cast<std::int64_t>(p.data.size()));
+      entry.emplace("length", p.length);
       entry.emplace("path", std::move(path));
       file_list.emplace_back(std::move(entry));
     }
@@ -205,6 +231,16 @@ result<byte_buffer> create_torrent(std::span<const input_file> files, const crea
     torrent.emplace("url-list", bencode::list(opts.url_list.begin(), opts.url_list.end()));
   }
   return bencode::encode(bencode::value(std::move(torrent)));
+}
+
+result<byte_buffer> create_torrent(std::span<const input_file> files, const create_options& opts) {
+  std::vector<file_spec> specs;
+  specs.reserve(files.size());
+  for (const auto& f : files) specs.push_back({f.path, static_cast<std::int64_t>(f.data.size())});
+  auto creator = torrent_creator::start(specs, opts);
+  if (!creator) return creator.err();
+  for (std::size_t i : creator->inputs()) creator->update(files[i].data);
+  return creator->finish();
 }
 
 }  // namespace wt

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -129,5 +130,38 @@ std::int64_t default_piece_length(std::int64_t total_length);
 // Builds a .torrent with the same field names, order and defaults as npm
 // create-torrent, so the same files and options give the same info-hash.
 result<byte_buffer> create_torrent(std::span<const input_file> files, const create_options& opts);
+
+// The same, fed piecewise so that a multi-GiB input is never held whole: start() lays out
+// the files (junk dropped, name, piece length); the caller then passes the bytes of
+// inputs(), in that order, to update() in chunks of any size; finish() checks that exactly
+// total_length() bytes came and encodes the torrent.
+struct file_spec {
+  std::string path;
+  std::int64_t length = 0;
+};
+class torrent_creator {
+ public:
+  static result<torrent_creator> start(std::span<const file_spec> files, const create_options& opts);
+  torrent_creator(torrent_creator&&) noexcept;
+  torrent_creator& operator=(torrent_creator&&) noexcept;
+  ~torrent_creator();
+
+  // Indices into start()'s list of the files the torrent holds, in torrent order.
+  std::vector<std::size_t> inputs() const;
+  std::int64_t total_length() const noexcept;
+  std::int64_t piece_length() const noexcept;
+  std::int64_t hashed() const noexcept { return hashed_; }
+  void update(byte_view data);
+  result<byte_buffer> finish();
+
+ private:
+  struct layout;
+  explicit torrent_creator(std::unique_ptr<layout> l);
+  std::unique_ptr<layout> layout_;
+  sha1_hasher hasher_;
+  std::string pieces_;
+  std::int64_t in_piece_ = 0;
+  std::int64_t hashed_ = 0;
+};
 
 }  // namespace wt

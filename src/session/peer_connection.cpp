@@ -442,7 +442,7 @@ void session::impl::request_blocks(torrent& t, peer_connection& p) {
 }
 
 std::uint32_t session::impl::request_room(const torrent& t, const peer_connection& p) const {
-  if (t.paused || t.requests_held || writes_behind() || !t.picker || !p.active() || !p.am_interested) return 0;
+  if (t.paused || t.requests_held || t.checking || writes_behind() || !t.picker || !p.active() || !p.am_interested) return 0;
   if (p.peer_choking && p.allowed_fast.empty()) return 0;
   const bool stream = streaming(t);
   const double per_block = static_cast<double>(block_size);

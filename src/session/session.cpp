@@ -162,6 +162,8 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
   st.has_metadata = t->meta.has_value();
   st.finished = t->finished;
   st.paused = t->paused;
+  st.checking = t->checking;
+  st.check_progress = !t->checking ? 1.0 : static_cast<double>(t->check_done) / std::max<std::uint32_t>(1, t->meta->piece_count());
   for (const auto& [cid, p] : t->peers) {
     if (!p.active()) continue;
     ++st.peers;
@@ -202,6 +204,7 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   t.info_hash = m.info_hash;
   t.next_unchoke = s.now + s.settings.unchoke_interval;
   t.next_optimistic = s.now + s.settings.optimistic_interval;
+  t.check_storage = params.check && !params.seed;
   s.set_metadata(t, m);
   s.events.pop_back();  // no metadata_received event for a torrent added with it
   if (params.seed) {
@@ -212,7 +215,8 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   return id;
 }
 
-result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string name, time_point now) {
+result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string name, time_point now,
+                                       add_torrent_params params) {
   auto& s = enter(now);
   if (s.find_torrent(info_hash)) return make_error(errc::session_duplicate_torrent, 0);
   const torrent_id id{s.next_torrent++};
@@ -220,6 +224,7 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
   t.id = id;
   t.info_hash = info_hash;
   t.name = std::move(name);
+  t.check_storage = params.check;
   t.next_unchoke = s.now + s.settings.unchoke_interval;
   t.next_optimistic = s.now + s.settings.optimistic_interval;
   return id;
@@ -631,6 +636,7 @@ void session::storage_completed(storage_completion c, time_point now) {
   switch (ps.what) {
     case impl::pending_storage::kind::ignore: break;
     case impl::pending_storage::kind::write_piece: s.piece_written(*t, ps.piece, c.ok); break;
+    case impl::pending_storage::kind::check_piece: s.piece_checked(*t, ps.piece, c); break;
     case impl::pending_storage::kind::user_read:
       s.events.emplace_back(read_completed_event{t->id, ps.read_id, c.ok, ps.offset, std::move(c.data)});
       break;

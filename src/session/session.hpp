@@ -91,6 +91,8 @@ struct session_settings {
   // writes to complete, no new blocks are requested (a slow store does not make the
   // session hold the download in memory). 0: no limit.
   std::uint64_t max_pending_write_bytes = 16u << 20;
+  // Resume check: bytes of pieces read back from storage at once (at least one piece).
+  std::uint64_t max_check_bytes = 8u << 20;
   // Flow control for uploads: when non-zero, the host reports with bytes_sent() the
   // bytes that left its send buffer (WebRTC bufferedAmount, socket writes), and the
   // session reads no more blocks for a peer while this many bytes wait to be sent.
@@ -164,7 +166,14 @@ struct extension_handshake_event {
   bool peer_supports = false;
   byte_buffer handshake;  // the peer's whole extension handshake (a bencoded dict)
 };
-// The bytes of a read() (only ever bytes of verified pieces).
+// The resume check (add_torrent_params::check) read back every piece: `held` of them
+// matched their hash and count as had; blocks are requested from now on.
+struct storage_checked_event {
+  torrent_id torrent;
+  std::uint32_t held = 0;
+};
+// The bytes of a read() (only ever bytes of verified pieces). `data` is empty when the
+// host delivered the bytes itself (storage_request::user_read).
 struct read_completed_event {
   torrent_id torrent;
   std::uint64_t read = 0;  // from read()
@@ -229,6 +238,8 @@ struct torrent_stats {
   bool has_metadata = false;
   bool finished = false;
   bool paused = false;               // pause_torrent(), until resume_torrent()
+  bool checking = false;             // the resume check is reading pieces back
+  double check_progress = 0;         // of the resume check, 0..1 (1 when none)
 };
 
 // Every session_settings::stats_interval, for each torrent.
@@ -242,7 +253,7 @@ using session_event =
                  torrent_finished_event, peer_connected_event, peer_disconnected_event,
                  peer_banned_event, warning_event, torrent_error_event,
                  extension_handshake_event, extension_message_event, read_completed_event,
-                 stats_event>;
+                 stats_event, storage_checked_event>;
 
 // Whether a connection's remote is an address the host can connect to. A WebRTC data
 // channel has none (the host names it with a stand-in address): such a peer is never
@@ -251,6 +262,10 @@ enum class dialable : bool { no, yes };
 
 struct add_torrent_params {
   bool seed = false;  // storage already holds every piece (the host wrote it)
+  // Storage may hold pieces from an earlier run (a reload, a crash): once the metadata is
+  // known, read every piece back and hash it before requesting anything. A piece that was
+  // altered or truncated fails its hash and is downloaded again; nothing unverified is had.
+  bool check = false;
 };
 
 class session {
@@ -265,7 +280,8 @@ class session {
   // --- user commands --------------------------------------------------------------
   result<torrent_id> add_torrent(const metainfo& m, add_torrent_params p, time_point now);
   // Magnet: only the info-hash; the metadata comes from peers (ut_metadata).
-  result<torrent_id> add_magnet(const sha1_digest& info_hash, std::string name, time_point now);
+  result<torrent_id> add_magnet(const sha1_digest& info_hash, std::string name, time_point now,
+                                add_torrent_params p = {});
   void remove_torrent(torrent_id t, time_point now);
   // A peer address for the torrent (tracker, PEX, magnet x.pe); the session decides
   // when to connect.

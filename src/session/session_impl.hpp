@@ -200,6 +200,15 @@ struct torrent {
 
   bool finished = false;
   bool paused = false;
+  // Resume: the store may hold pieces from an earlier run (add_torrent_params::check).
+  // Once the metadata is known every piece is read back and hashed before any block is
+  // requested; what matches is had, the rest is downloaded.
+  bool check_storage = false;
+  bool checking = false;
+  std::uint32_t check_next = 0;       // next piece to read back
+  std::uint32_t check_done = 0;       // pieces read back (held or not)
+  std::uint64_t check_in_flight = 0;  // bytes being read back
+  std::uint32_t check_held = 0;       // pieces that matched their hash
   std::uint64_t downloaded = 0, uploaded = 0, verified = 0, wasted = 0;
   std::uint64_t down_since = 0, up_since = 0;
   double down_rate = 0, up_rate = 0;
@@ -235,7 +244,7 @@ class extension_plugin {
 
 struct session::impl {
   struct pending_storage {
-    enum class kind : std::uint8_t { write_piece, read_block, user_read, ignore } what = kind::ignore;
+    enum class kind : std::uint8_t { write_piece, read_block, user_read, check_piece, ignore } what = kind::ignore;
     std::uint64_t read_id = 0;  // user_read
     std::int64_t offset = 0;    // user_read
     torrent_id torrent;
@@ -397,6 +406,9 @@ struct session::impl {
   void drop_finished_critical(torrent& t);
   void apply_reader(torrent& t, std::uint32_t reader);
   void issue_reads(torrent& t);
+  // Resume check (torrent::checking): reads pieces back, at most max_check_bytes at once.
+  void pump_check(torrent& t);
+  void piece_checked(torrent& t, std::uint32_t piece, const storage_completion& c);
   torrent_stats make_stats(const torrent& t) const;
   void cancel_undue_requests(torrent& t);
   void tick(time_point now);

@@ -112,6 +112,55 @@ void session::impl::piece_written(torrent& t, std::uint32_t piece, bool ok) {
   check_finished(t);
 }
 
+void session::impl::pump_check(torrent& t) {
+  const std::uint32_t n = t.meta->piece_count();
+  while (t.checking && t.check_next < n) {
+    const piece_index pi{t.check_next};
+    const std::uint32_t size = t.picker->piece_size(pi);
+    if (t.check_in_flight > 0 && t.check_in_flight + size > settings.max_check_bytes) return;
+    storage_request sr;
+    sr.torrent = t.id;
+    sr.op = storage_op::read;
+    sr.piece = pi;
+    sr.offset = std::int64_t{pi.value} * t.meta->piece_length;
+    sr.length = size;
+    pending_storage ps;
+    ps.what = pending_storage::kind::check_piece;
+    ps.torrent = t.id;
+    ps.piece = pi.value;
+    ps.bytes = size;
+    t.check_in_flight += size;
+    ++t.check_next;
+    emit_storage(std::move(sr), ps);
+  }
+  if (!t.checking || t.check_done < n) return;
+  t.checking = false;
+  events.emplace_back(storage_checked_event{t.id, t.check_held});
+  for (auto& [id, p] : t.peers) {
+    if (!p.active()) continue;
+    for (std::uint32_t i = 0; i < n; ++i)
+      if (t.picker->have(piece_index{i}) && !p.has.test(i)) send(p, wire::have{piece_index{i}});
+    update_interest(t, p);
+  }
+  issue_reads(t);
+  check_finished(t);
+  request_all(t);
+}
+
+void session::impl::piece_checked(torrent& t, std::uint32_t piece, const storage_completion& c) {
+  const piece_index pi{piece};
+  const std::uint32_t size = t.picker->piece_size(pi);
+  t.check_in_flight -= std::min<std::uint64_t>(t.check_in_flight, size);
+  ++t.check_done;
+  // A piece is had only when its bytes hash right: a store altered, truncated or
+  // half-written by a crash costs a download of that piece, never a bad byte delivered.
+  if (c.ok && c.data.size() == size && sha1(c.data) == t.meta->piece_hashes[piece] && !t.picker->have(pi)) {
+    t.picker->we_have(pi);
+    ++t.check_held;
+  }
+  pump_check(t);
+}
+
 void session::impl::check_finished(torrent& t) {
   if (!t.picker) return;
   const bool finished = t.picker->is_finished();
@@ -133,6 +182,10 @@ void session::impl::set_metadata(torrent& t, metainfo m) {
   t.metadata_pieces.clear();
   apply_file_priorities(t);
   events.emplace_back(metadata_received_event{t.id});
+  if (t.check_storage) {
+    t.checking = true;
+    pump_check(t);
+  }
   const std::uint32_t n = t.meta->piece_count();
   for (auto& [id, p] : t.peers) {
     if (!p.active()) continue;
@@ -210,6 +263,7 @@ void session::impl::issue_reads(torrent& t) {
     sr.piece_offset = static_cast<std::uint32_t>(it->offset - std::int64_t{range->first.value} * t.meta->piece_length);
     sr.offset = it->offset;
     sr.length = it->length;
+    sr.user_read = it->id;
     pending_storage ps;
     ps.what = pending_storage::kind::user_read;
     ps.torrent = t.id;

@@ -34,6 +34,10 @@ struct storage_request {
   std::int64_t offset = 0;         // in the torrent's byte stream (piece * piece_length + piece_offset)
   std::uint32_t length = 0;        // bytes to read, or data.size() for a write
   byte_buffer data;                // write only
+  // read only: the session::read() this read serves (0: a block for a peer, or a piece
+  // read back to check it). A host may hand such bytes to its user itself and complete
+  // the request without data (one copy less): the session only needs to know it is done.
+  std::uint64_t user_read = 0;
 };
 
 struct storage_completion {

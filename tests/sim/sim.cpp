@@ -125,6 +125,18 @@ void swarm::pump(std::size_t i) {
     progress = false;
     while (auto r = n.s->poll_storage()) {
       progress = true;
+      if (r->op == storage_op::write && n.cfg.write_rate > 0) {
+        n.unwritten += r->length;
+        n.max_unwritten = std::max(n.max_unwritten, n.unwritten);
+        n.store_free_at = std::max(n.store_free_at, now_) + transfer_time(r->length, n.cfg.write_rate);
+        ev e;
+        e.kind = ev_kind::stored;
+        e.conn = i;
+        e.at = n.store_free_at;
+        e.request = std::move(*r);
+        push(std::move(e));
+        continue;
+      }
       storage_completion c = n.storage.complete(*r);
       if (n.cfg.corrupt_reads && r->op == storage_op::read && c.ok && !c.data.empty())
         c.data[c.data.size() / 2] ^= 0x5a;
@@ -165,6 +177,14 @@ void swarm::pump(std::size_t i) {
 }
 
 void swarm::deliver(ev& e) {
+  if (e.kind == ev_kind::stored) {
+    node& n = nodes_[e.conn];
+    if (!n.alive) return;
+    n.unwritten -= std::min<std::uint64_t>(n.unwritten, e.request.length);
+    n.s->storage_completed(n.storage.complete(e.request), now_);
+    pump(e.conn);
+    return;
+  }
   // pump() may add connections: take no reference into conns_ across it.
   connection c0 = conns_[e.conn];
   connection& c = conns_[e.conn];
@@ -210,6 +230,7 @@ void swarm::deliver(ev& e) {
       }
       return;
     }
+    case ev_kind::stored: return;  // handled above: not a connection's event
     case ev_kind::close: {
       if (!c.open[e.to_side] || !nodes_[to].alive) return;
       c.open[e.to_side] = false;

@@ -36,6 +36,9 @@ struct node_config {
   session_settings settings;   // settings.seed is derived from the swarm's seed
   double upload_rate = 0;      // bytes per second over all the node's links; 0 = unlimited
   bool corrupt_reads = false;  // storage hands out corrupted data (a bad peer)
+  // Storage writes complete one after another at this many bytes per second (a slow
+  // store); 0: at once.
+  double write_rate = 0;
 };
 
 class swarm {
@@ -55,6 +58,8 @@ class swarm {
   const std::vector<session_event>& events(std::size_t i) const { return nodes_[i].events; }
   wire::endpoint endpoint(std::size_t i) const;
   std::uint64_t bytes_sent(std::size_t i) const { return nodes_[i].bytes_sent; }
+  // The most bytes of storage writes the node had handed out and not yet seen complete.
+  std::uint64_t max_unwritten(std::size_t i) const { return nodes_[i].max_unwritten; }
 
   time_point now() const { return now_; }
   // Runs until done() is true (checked after each step) or virtual time reaches
@@ -74,6 +79,8 @@ class swarm {
     std::vector<session_event> events;
     time_point up_free_at{};
     std::uint64_t bytes_sent = 0;
+    time_point store_free_at{};  // write_rate: when the store finishes its queued writes
+    std::uint64_t unwritten = 0, max_unwritten = 0;
   };
   struct pipe {
     time_point free_at{};
@@ -85,7 +92,7 @@ class swarm {
     bool open[2] = {false, false};  // side knows the connection
     pipe pipes[2];                  // pipes[k]: from side k to side 1 - k
   };
-  enum class ev_kind : std::uint8_t { deliver, open, close, drop, sent };
+  enum class ev_kind : std::uint8_t { deliver, open, close, drop, sent, stored };
   struct ev {
     time_point at;
     std::uint64_t seq = 0;
@@ -94,6 +101,7 @@ class swarm {
     int to_side = 0;
     byte_buffer data;
     std::size_t bytes = 0;  // sent: how many
+    storage_request request;  // stored: the write that completes (conn = the node)
     bool operator>(const ev& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
 

@@ -64,6 +64,18 @@ struct host {
   std::vector<client_event> events;
   std::set<std::string> open_sockets;
   bool finished = false;
+  memory_storage store;  // completes the client's storage outputs
+
+  // Adds a torrent whose every piece the store holds.
+  result<torrent_id> seed(byte_view torrent, byte_view data, time_point now,
+                          std::vector<std::string> trackers = {}) {
+    auto t = c->add_torrent(torrent, {.seed = true}, now, std::move(trackers));
+    if (t) store.write_at(*t, 0, data);
+    return t;
+  }
+  byte_buffer stored(torrent_id t, std::size_t length) const {
+    return store.read_at(t, 0, static_cast<std::uint32_t>(length)).value_or(byte_buffer{});
+  }
 };
 
 // Hosts, the tracker and the "WebRTC" between them. Every action is queued, so no client
@@ -80,7 +92,9 @@ struct net {
 
   std::size_t add(client_settings s) {
     s.session.seed = hosts.size() + 7;
-    hosts.push_back({std::make_unique<client>(s), {}, {}, false});
+    host h;
+    h.c = std::make_unique<client>(s);
+    hosts.push_back(std::move(h));
     return hosts.size() - 1;
   }
 
@@ -132,6 +146,11 @@ struct net {
         links.erase(it);
         links.erase(to);
         actions.push_back([this, to] { hosts[to.first].c->channel_closed(rtc_peer{to.second}, now); });
+      } else if (auto* st = std::get_if<client_out::storage>(&*o)) {
+        // The store answers later, as a browser's does.
+        actions.push_back([this, i, r = std::move(st->request)] {
+          hosts[i].c->storage_completed(hosts[i].store.complete(r), now);
+        });
       } else if (auto* event = std::get_if<client_event>(&*o)) {
         if (auto* se = std::get_if<session_event>(event); se && std::holds_alternative<torrent_finished_event>(*se))
           hosts[i].finished = true;
@@ -202,12 +221,12 @@ TEST_CASE("[client] two clients move a torrent through a tracker and data channe
 
   SECTION("from the .torrent") {
     const byte_buffer torrent = make_torrent(data, {tracker_url, "udp://ignored:1"});
-    auto ts = n.hosts[seeder].c->add_torrent(torrent, byte_view(data), n.now);
+    auto ts = n.hosts[seeder].seed(torrent, data, n.now);
     REQUIRE(ts.ok());
-    auto tl = n.hosts[leecher].c->add_torrent(torrent, std::nullopt, n.now);
+    auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
     REQUIRE(tl.ok());
     REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
-    const byte_view got = n.hosts[leecher].c->stored_bytes(*tl, 0, static_cast<std::int64_t>(data.size()));
+    const byte_buffer got = n.hosts[leecher].stored(*tl, data.size());
     CHECK(byte_buffer(got.begin(), got.end()) == data);
     CHECK(n.hosts[seeder].open_sockets == std::set<std::string>{tracker_url});  // udp:// is skipped
     CHECK(n.offers_made > 0);
@@ -232,21 +251,21 @@ TEST_CASE("[client] two clients move a torrent through a tracker and data channe
 
   SECTION("from a magnet link (metadata from the seeder)") {
     const byte_buffer torrent = make_torrent(data, {});
-    auto ts = n.hosts[seeder].c->add_torrent(torrent, byte_view(data), n.now);
+    auto ts = n.hosts[seeder].seed(torrent, data, n.now);
     REQUIRE(ts.ok());
     // The torrent names no tracker: the seeder uses a default tracker, the leecher passes one.
     client_settings s;
     s.default_trackers = {tracker_url};
     net n2;
     const std::size_t a = n2.add(s), b = n2.add({});
-    REQUIRE(n2.hosts[a].c->add_torrent(torrent, byte_view(data), n2.now).ok());
+    REQUIRE(n2.hosts[a].seed(torrent, data, n2.now).ok());
     const std::string magnet =
         "magnet:?xt=urn:btih:" + to_hex(parse_metainfo(torrent)->info_hash) + "&dn=data.bin";
     auto tb = n2.hosts[b].c->add_magnet(magnet, n2.now, {tracker_url});  // a tracker of its own
     REQUIRE(tb.ok());
     REQUIRE(n2.run([&] { return n2.hosts[b].finished; }));
     CHECK(count_events<metadata_received_event>(n2.hosts[b]) == 1);
-    const byte_view got = n2.hosts[b].c->stored_bytes(*tb, 0, static_cast<std::int64_t>(data.size()));
+    const byte_buffer got = n2.hosts[b].stored(*tb, data.size());
     CHECK(byte_buffer(got.begin(), got.end()) == data);
   }
 }
@@ -257,7 +276,7 @@ TEST_CASE("[client] a failed offer and a closed channel are tolerated", "[client
   s.default_trackers = {tracker_url};
   const std::size_t a = n.add(s);
   const byte_buffer data = random_bytes(40000, 1);
-  REQUIRE(n.hosts[a].c->add_torrent(make_torrent(data, {}), std::nullopt, n.now).ok());
+  REQUIRE(n.hosts[a].c->add_torrent(make_torrent(data, {}), {}, n.now).ok());
   // Open the socket, then fail every offer: the announce still goes out, without offers.
   n.hosts[a].c->socket_opened(tracker_url, n.now);
   std::size_t failed = 0;
@@ -282,7 +301,7 @@ TEST_CASE("[client] a channel the host connected itself (attach_channel) moves a
   const auto leecher = n.add({});
   const byte_buffer data = random_bytes(200 * 1024, 5);
   const byte_buffer torrent = make_torrent(data, {});  // no tracker: the page signals itself
-  auto ts = n.hosts[seeder].c->add_torrent(torrent, data, n.now);
+  auto ts = n.hosts[seeder].seed(torrent, data, n.now);
   REQUIRE(ts);
   const auto m = parse_metainfo(torrent);
   REQUIRE(m);
@@ -302,8 +321,8 @@ TEST_CASE("[client] a channel the host connected itself (attach_channel) moves a
     n.hosts[leecher].c->channel_opened(*pl, n.now);
   });
   REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
-  CHECK(n.hosts[leecher].c->stored_bytes(*tl, 0, static_cast<std::int64_t>(data.size())).size() == data.size());
-  const auto got = n.hosts[leecher].c->stored_bytes(*tl, 0, static_cast<std::int64_t>(data.size()));
+  CHECK(n.hosts[leecher].stored(*tl, data.size()).size() == data.size());
+  const auto got = n.hosts[leecher].stored(*tl, data.size());
   CHECK(std::equal(got.begin(), got.end(), data.begin(), data.end()));
   // The leecher can now hand out a .torrent with the same info dict.
   const auto rebuilt = parse_metainfo(n.hosts[leecher].c->torrent_file(*tl));
@@ -316,7 +335,7 @@ TEST_CASE("[client] torrent_file lists the torrent's own, the added and the defa
   s.default_trackers = {"wss://default.test"};
   client c(s);
   const byte_buffer data = random_bytes(10 * 1024, 9);
-  auto t = c.add_torrent(make_torrent(data, {"udp://own.test:80", tracker_url}), data, time_point{},
+  auto t = c.add_torrent(make_torrent(data, {"udp://own.test:80", tracker_url}), {.seed = true}, time_point{},
                          {"ws://extra.test"});
   REQUIRE(t);
   auto m = parse_metainfo(c.torrent_file(*t));
@@ -346,9 +365,9 @@ TEST_CASE("[client] pause announces stopped and closes the torrent's peers; resu
   const std::size_t seeder = n.add({});
   const std::size_t leecher = n.add({});
   client& lc = *n.hosts[leecher].c;
-  const auto ts = n.hosts[seeder].c->add_torrent(torrent, byte_view(data), n.now);
+  const auto ts = n.hosts[seeder].seed(torrent, data, n.now);
   REQUIRE(ts.ok());
-  const auto tl = lc.add_torrent(torrent, std::nullopt, n.now);
+  const auto tl = lc.add_torrent(torrent, {}, n.now);
   REQUIRE(tl.ok());
 
   // Paused at once: nothing arrives, however long it waits.
@@ -397,7 +416,7 @@ struct lone_client {
   const std::string remote_id = std::string(20, 'h');
 
   lone_client() : c(settings()) {
-    auto t = c.add_torrent(make_torrent(random_bytes(40000, 2), {}), std::nullopt, now);
+    auto t = c.add_torrent(make_torrent(random_bytes(40000, 2), {}), {}, now);
     REQUIRE(t);
     torrent = *t;
     c.socket_opened(tracker_url, now);
@@ -504,8 +523,8 @@ TEST_CASE("[client] a finished selection that lacks pieces is not 'completed' to
   const std::size_t seeder = n.add({});
   const std::size_t leecher = n.add({});
   const byte_buffer torrent = make_torrent(data, {tracker_url});
-  REQUIRE(n.hosts[seeder].c->add_torrent(torrent, byte_view(data), n.now).ok());
-  auto tl = n.hosts[leecher].c->add_torrent(torrent, std::nullopt, n.now);
+  REQUIRE(n.hosts[seeder].seed(torrent, data, n.now).ok());
+  auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
   REQUIRE(tl.ok());
   // Nothing selected: the selection is done at once, but the torrent lacks every piece.
   n.hosts[leecher].c->engine().set_file_priority(*tl, file_index{0}, 0, n.now);

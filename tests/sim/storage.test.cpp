@@ -1,0 +1,127 @@
+// The session against its store: a slow store holds back requests (backpressure), and a
+// store left from an earlier run is checked piece by piece (resume).
+#include <catch2/catch.hpp>
+
+#include "sim.hpp"
+
+using namespace wt;
+using namespace wt::sim;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::int64_t KiB = 1024;
+constexpr std::int64_t MiB = 1024 * KiB;
+
+std::int64_t piece_start(const test_torrent& tt, std::uint32_t p) { return std::int64_t{p} * tt.meta.piece_length; }
+
+byte_view piece_bytes(const test_torrent& tt, std::uint32_t p) {
+  return byte_view(tt.data).subspan(static_cast<std::size_t>(piece_start(tt, p)),
+                                    static_cast<std::size_t>(tt.meta.piece_size(piece_index{p})));
+}
+
+// Seeder and leecher on a fast link; the leecher's store writes at `write_rate`.
+struct slow_store_run {
+  std::uint64_t max_unwritten = 0;
+  bool complete = false;
+  bool exact = false;
+};
+
+slow_store_run download_to_slow_store(std::uint64_t max_pending_write_bytes) {
+  const auto tt = make_test_torrent(12 * MiB, 256 * KiB, 77);
+  swarm net(5, link_config{.latency = 5ms});
+  const auto seeder = net.add_node();
+  node_config slow;
+  slow.write_rate = 2.0 * MiB;  // far below the link's speed
+  slow.settings.max_pending_write_bytes = max_pending_write_bytes;
+  const auto leecher = net.add_node(slow);
+  const auto ts = *net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
+  net.storage(seeder).write_at(ts, 0, tt.data);
+  const auto tl = *net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  net.at(leecher).add_peer(tl, net.endpoint(seeder), net.now());
+  slow_store_run r;
+  r.complete = net.run_until([&] { return net.at(leecher).stats(tl)->finished; }, time_point{} + 5min);
+  r.max_unwritten = net.max_unwritten(leecher);
+  r.exact = net.storage(leecher).read_at(tl, 0, static_cast<std::uint32_t>(tt.data.size())) == tt.data;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("[storage] a slow store holds back block requests instead of the session buffering the download", "[storage]") {
+  const auto bounded = download_to_slow_store(2 * MiB);
+  CHECK(bounded.complete);
+  CHECK(bounded.exact);
+  // The limit, plus what was already requested when it was reached (a pipeline: the link
+  // is fast, so about a second of requests at most) and one piece.
+  CHECK(bounded.max_unwritten <= 2 * MiB + 4 * MiB + 256 * KiB);
+  // Without the limit the same store falls far behind: the bound above is the limit's doing.
+  const auto unbounded = download_to_slow_store(0);
+  CHECK(unbounded.complete);
+  CHECK(unbounded.max_unwritten > 8 * MiB);
+}
+
+TEST_CASE("[storage] resume: a store from an earlier run is read back and hashed; only missing or altered pieces are fetched", "[storage]") {
+  const auto tt = make_test_torrent(4 * MiB + 1000, 64 * KiB, 91);
+  const std::uint32_t n = tt.meta.piece_count();
+  swarm net(9, link_config{.latency = 10ms});
+  const auto seeder = net.add_node();
+  const auto leecher = net.add_node();
+  const auto ts = *net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
+  net.storage(seeder).write_at(ts, 0, tt.data);
+
+  // What an earlier run left: the first half of the pieces, piece 3 altered, piece 5 cut
+  // short (a crash mid-write), and the last piece (short) whole.
+  session& s = net.at(leecher);
+  const torrent_id expected{1};
+  for (std::uint32_t p = 0; p < n / 2; ++p) {
+    if (p == 5) {
+      net.storage(leecher).write_at(expected, piece_start(tt, p), piece_bytes(tt, p).first(1000));
+      continue;
+    }
+    byte_buffer bytes(piece_bytes(tt, p).begin(), piece_bytes(tt, p).end());
+    if (p == 3) bytes[17] ^= 1;
+    net.storage(leecher).write_at(expected, piece_start(tt, p), bytes);
+  }
+  net.storage(leecher).write_at(expected, piece_start(tt, n - 1), piece_bytes(tt, n - 1));
+
+  SECTION("from the .torrent") {
+    const auto tl = *s.add_torrent(tt.meta, {.check = true}, net.now());
+    REQUIRE(tl == expected);
+    CHECK(s.stats(tl)->checking);
+    s.add_peer(tl, net.endpoint(seeder), net.now());
+    REQUIRE(net.run_until([&] { return !s.stats(tl)->checking; }, time_point{} + 1min));
+    const std::uint32_t held = n / 2 - 2 + 1;  // minus pieces 3 and 5, plus the last
+    std::uint32_t checked_events = 0;
+    for (const auto& e : net.events(leecher))
+      if (auto* c = std::get_if<storage_checked_event>(&e)) {
+        ++checked_events;
+        CHECK(c->held == held);
+      }
+    CHECK(checked_events == 1);
+    CHECK(s.stats(tl)->have == std::int64_t{held - 1} * tt.meta.piece_length + tt.meta.piece_size(piece_index{n - 1}));
+    const auto have = s.have_pieces(tl);
+    CHECK_FALSE(have->test(3));
+    CHECK_FALSE(have->test(5));
+    CHECK(have->test(0));
+
+    REQUIRE(net.run_until([&] { return s.stats(tl)->finished; }, time_point{} + 2min));
+    CHECK(net.storage(leecher).read_at(tl, 0, static_cast<std::uint32_t>(tt.data.size())) == tt.data);
+    // Only what was missing came from the seeder (pieces 3 and 5 and the unheld half).
+    const std::uint64_t missing = static_cast<std::uint64_t>(tt.meta.total_length) -
+                                  static_cast<std::uint64_t>(std::int64_t{held - 1} * tt.meta.piece_length +
+                                                             tt.meta.piece_size(piece_index{n - 1}));
+    CHECK(s.stats(tl)->downloaded >= missing);
+    CHECK(s.stats(tl)->downloaded <= missing + 4 * 16 * KiB);
+  }
+
+  SECTION("from a magnet: the check starts once the metadata arrives") {
+    const auto tl = *s.add_magnet(tt.meta.info_hash, "", net.now(), {.check = true});
+    REQUIRE(tl == expected);
+    s.add_peer(tl, net.endpoint(seeder), net.now());
+    CHECK_FALSE(s.stats(tl)->checking);  // nothing to check before the metadata
+    REQUIRE(net.run_until([&] { return s.stats(tl)->finished; }, time_point{} + 2min));
+    CHECK(net.storage(leecher).read_at(tl, 0, static_cast<std::uint32_t>(tt.data.size())) == tt.data);
+    CHECK(s.stats(tl)->downloaded < static_cast<std::uint64_t>(tt.meta.total_length) / 2 + 4 * 64 * KiB);
+  }
+}
