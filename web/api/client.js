@@ -1,7 +1,8 @@
 // The browser client: WebTorrent-compatible Client / Torrent over the engine's client
 // facade (bindings: M.Client), driven by engine/driver.js: the engine's commands go to the
-// transports (transports/), its events become the API's. Trackers, offers/answers routing,
-// the BitTorrent protocol and storage are in C++.
+// transports (transports/) and each torrent's store (engine/storage.js over storage/), its
+// events become the API's. Trackers, offers/answers routing and the BitTorrent protocol
+// are in C++.
 
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
@@ -11,6 +12,10 @@ import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS } from '../transports/rtc.js'
 import { Driver, now } from '../engine/driver.js'
+import { TorrentStorage } from '../engine/storage.js'
+import { storeFor } from '../storage/index.js'
+import { MemoryStore } from '../storage/memory.js'
+import { BlobStore } from '../storage/blob.js'
 
 // A rate in WebTorrent's terms (bytes/s, -1 or absent = unlimited) for the engine (0 =
 // unlimited, so a requested 0 becomes 1 byte/s).
@@ -55,6 +60,8 @@ export function makeClientClass (internals) {
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
       this._pendingPeers = []    // addPeer() before the engine knew the torrent
+      this._makeStore = null     // (info) => store, once the torrent's store is decided
+      this._storage = null       // its TorrentStorage, from the first storage request
       this.once('close', () => {
         const err = new WasmTorrentError('torrent destroyed', { code: 'destroyed' })
         for (const { reject } of this._reads.values()) reject(err)
@@ -212,12 +219,21 @@ export function makeClientClass (internals) {
       })
     }
 
+    // The engine's 'read' event: only a failure before the store was asked (the torrent
+    // was removed); the store hands bytes over directly (_deliverRead).
     _onRead (e) {
       const pending = this._reads.get(e.read)
-      if (!pending) return
+      if (!pending || e.ok) return
       this._reads.delete(e.read)
-      if (e.ok) pending.resolve(e.data)
-      else pending.reject(new WasmTorrentError(`read ${e.offset}: storage failed`, { code: 'read_failed' }))
+      pending.reject(new WasmTorrentError(`read ${e.offset}: storage failed`, { code: 'read_failed' }))
+    }
+
+    _deliverRead (read, bytes) {
+      const pending = this._reads.get(read)
+      if (!pending) return
+      this._reads.delete(read)
+      if (bytes instanceof Uint8Array) pending.resolve(bytes)
+      else pending.reject(new WasmTorrentError(`read failed: ${bytes?.message ?? 'storage failed'}`, { code: 'read_failed' }))
     }
 
     // One byte per piece: 0 missing, 1 downloading, 2 being verified, 3 have (for a
@@ -262,10 +278,13 @@ export function makeClientClass (internals) {
       })
     }
 
+    // opts.destroyStore: delete what the store holds (default: the add option
+    // destroyStoreOnDestroy, false), as WebTorrent.
     destroy (opts, cb) {
       if (typeof opts === 'function') [opts, cb] = [undefined, opts]
-      this._client._remove(this)
-      cb?.(null)
+      const closed = this._client._remove(this, opts)
+      if (cb) closed.then(() => cb(null), cb)
+      return closed
     }
   }
 
@@ -340,14 +359,19 @@ export function makeClientClass (internals) {
       const torrent = new Torrent(this, opts)
       this.torrents.push(torrent)
       if (ontorrent) torrent.once('ready', () => ontorrent(torrent))
+      const Store = storeFor(opts.store)
+      // A store that outlives the page may hold pieces of an earlier visit: the engine
+      // reads them back and hashes them before downloading (resume).
+      const check = Store !== MemoryStore
       this._start(torrent, async () => {
         await this.ready
+        torrent._makeStore = info => new Store({ name: opts.path ?? info.infoHash, pieceLength: info.pieceLength, length: info.length })
         if (typeof torrentId === 'string' && /^[0-9a-f]{40}$/i.test(torrentId)) torrentId = `magnet:?xt=urn:btih:${torrentId}`
         if (typeof torrentId === 'string' && /^magnet:/.test(torrentId)) {
           const hash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(torrentId)?.[1]
           if (hash) { torrent.infoHash = hash.toLowerCase(); torrent.emit('infoHash', torrent.infoHash) }
           torrent._addTrackers((await internals.parseTorrent(torrentId)).announce, opts.announce)
-          return this._call(() => this._engine.addMagnet(torrentId, [].concat(opts.announce ?? []), now()))
+          return this._call(() => this._engine.addMagnet(torrentId, [].concat(opts.announce ?? []), check, now()))
         }
         let bytes = torrentId
         if (typeof torrentId === 'string' || torrentId instanceof URL) {
@@ -360,7 +384,7 @@ export function makeClientClass (internals) {
         if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer ?? bytes)
         torrent._addTrackers((await internals.parseTorrent(bytes)).announce, opts.announce)
         torrent._torrentFile = bytes
-        return this._addBytes(bytes, null, opts.announce)
+        return this._addBytes(bytes, { check, announce: opts.announce })
       })
       return torrent
     }
@@ -375,22 +399,25 @@ export function makeClientClass (internals) {
         await this.ready
         const createOpts = { ...opts }
         if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])
-        const torrentFile = await createTorrent(input, createOpts)
+        // 'hashing' (bytes hashed, of total) while the pieces are hashed: minutes for a
+        // multi-GiB file.
+        const torrentFile = await createTorrent(input, createOpts, (hashed, total) => torrent.emit('hashing', hashed, total))
         const info = await internals.parseTorrent(torrentFile)
         torrent._addTrackers(info.announce)
-        // The content in the torrent's file order, matched to the inputs by path.
+        // The content in the torrent's file order, matched to the inputs by path, is read
+        // from the inputs themselves when peers ask (File.slice): never copied whole.
         const items = collectInputs(input, { ...opts })
         const pick = path => items.length === 1
           ? items[0]
           : items.find(it => path === it.path || path.endsWith('/' + it.path) || it.path.endsWith('/' + path))
-        const parts = []
-        for (const f of info.files) {
+        const blobs = info.files.map(f => {
           const item = pick(f.path)
           if (!item) throw new WasmTorrentError(`seed: no input for ${f.path}`, { code: 'invalid_argument' })
-          parts.push(await item.read())
-        }
+          return item.data instanceof Uint8Array ? new Blob([item.data]) : item.data
+        })
+        torrent._makeStore = () => new BlobStore({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, blobs })
         torrent._torrentFile = torrentFile
-        return this._addBytes(torrentFile, parts)
+        return this._addBytes(torrentFile, { seed: true })
       })
       torrent.once('ready', () => torrent._onDone())
       return torrent
@@ -418,12 +445,18 @@ export function makeClientClass (internals) {
       })
     }
 
+    // opts.destroyStore: delete what the torrent's store holds (default: its
+    // destroyStoreOnDestroy add option, false).
     remove (torrentId, opts, cb) {
       if (typeof opts === 'function') [opts, cb] = [undefined, opts]
       const t = this.get(torrentId)
-      if (t) this._remove(t)
-      cb?.(t ? null : new Error('No torrent with id ' + torrentId))
-      return Promise.resolve()
+      if (!t) {
+        cb?.(new Error('No torrent with id ' + torrentId))
+        return Promise.resolve()
+      }
+      const closed = this._remove(t, opts)
+      if (cb) closed.then(() => cb(null), cb)
+      return closed
     }
 
     destroy (cb) {
@@ -463,24 +496,17 @@ export function makeClientClass (internals) {
       return v
     }
 
-    _addBytes (torrentFile, parts, announce) {
-      const M = this._M
-      const total = parts ? parts.reduce((a, p) => a + p.length, 0) : 0
-      const tptr = M._malloc(torrentFile.length)
-      const cptr = parts ? M._malloc(Math.max(total, 1)) : 0
-      try {
-        M.HEAPU8.set(torrentFile, tptr)
-        let offset = 0
-        for (const p of parts ?? []) { M.HEAPU8.set(p, cptr + offset); offset += p.length }
-        return this._call(() => this._engine.addTorrent(tptr, torrentFile.length, cptr, total, Boolean(parts), [].concat(announce ?? []), now()))
-      } finally {
-        M._free(tptr)
-        if (cptr) M._free(cptr)
-      }
+    // seed: the store holds every piece; check: it may hold some (resume).
+    _addBytes (torrentFile, { seed = false, check = false, announce } = {}) {
+      const E = this._engine
+      const ptr = E.reserve(torrentFile.length)
+      this._M.HEAPU8.set(torrentFile, ptr)
+      return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), now()))
     }
 
-    _remove (torrent) {
-      if (torrent.destroyed) return
+    // Resolves once the torrent's store is closed (or destroyed).
+    _remove (torrent, opts) {
+      if (torrent.destroyed) return Promise.resolve()
       torrent.destroyed = true
       this.torrents = this.torrents.filter(t => t !== torrent)
       if (torrent._id !== null && this._engine) {
@@ -488,8 +514,43 @@ export function makeClientClass (internals) {
         this._engine.removeTorrent(torrent._id, now())
         this._drain()
       }
+      const destroy = opts?.destroyStore ?? Boolean(torrent._opts.destroyStoreOnDestroy)
+      const closed = torrent._storage ? torrent._storage.close({ destroy }) : Promise.resolve()
       torrent.emit('close')
       this.emit('remove', torrent)
+      return closed.catch(err => this.emit('warning', err))
+    }
+
+    // The storage of the torrent an engine storage request is for (null: it is gone).
+    _storageOf (id) {
+      const torrent = this._byId.get(id)
+      if (!torrent?._makeStore) return null
+      if (!torrent._storage) {
+        const info = this._engine.info(id)
+        const complete = (request, ok, bytes) => this._input((E, t) => {
+          let n = 0
+          if (bytes) {
+            n = bytes.length
+            this._M.HEAPU8.set(bytes, E.reserve(n))
+          }
+          E.storageCompleted(request, ok, n, t)
+        })
+        torrent._storage = new TorrentStorage({
+          store: torrent._makeStore({ ...info, infoHash: torrent.infoHash ?? info.infoHash }),
+          pieceLength: info.pieceLength,
+          length: info.length,
+          complete,
+          deliver: (read, bytes) => torrent._deliverRead(read, bytes),
+          // Out of space: the torrent stops with the error; what is stored stays intact.
+          onError: err => {
+            if (torrent.destroyed) return
+            this._remove(torrent)
+            if (torrent.listenerCount('error') > 0) torrent.emit('error', err)
+            else this.emit('error', err)
+          }
+        })
+      }
+      return torrent._storage
     }
 
     get _engine () { return this._driver.engine }
@@ -566,6 +627,11 @@ export function makeClientClass (internals) {
         case 'setAnswer': return this._rtc.setAnswer(o.peer, o.sdp)
         case 'closePeer': return this._rtc.close(o.peer)
         case 'send': return this._rtc.send(o.peer, o.data)
+        case 'storage': {
+          const storage = this._storageOf(o.torrent)
+          if (storage) return storage.handle(o)
+          return this._input((E, t) => E.storageCompleted(o.id, false, 0, t))
+        }
       }
     }
 

@@ -37,6 +37,15 @@ const hexToBytes = hex => Uint8Array.from(hex.match(/../g) ?? [], h => parseInt(
 const unique = list => Array.from(new Set(list))
 const toList = v => v === undefined || v === null ? [] : [].concat(v)
 const isBlob = v => typeof Blob !== 'undefined' && v instanceof Blob
+// Bytes hashed per step when creating a torrent.
+const HASH_CHUNK = 4 << 20
+
+// Bytes [at, end) of one input, checked against the size it had when collected.
+async function readRange ({ item, at, end }) {
+  const bytes = isBlob(item.data) ? new Uint8Array(await item.data.slice(at, end).arrayBuffer()) : item.data.subarray(at, end)
+  if (bytes.length !== end - at) throw invalid(`${item.path} changed size while reading`)
+  return bytes
+}
 
 function asBytes (input) {
   if (input instanceof Uint8Array) return input
@@ -149,30 +158,42 @@ export function createApi (load, defaults = {}) {
 
   // --- create -----------------------------------------------------------------------
 
-  async function createTorrent (input, opts = {}) {
+  // Hashes the input in chunks (a multi-GiB File is never held whole, in the heap or out
+  // of it). onProgress(hashed, total) after each chunk.
+  async function createTorrent (input, opts = {}, onProgress) {
     opts = { ...opts }
     const items = collectInputs(input, opts) // may set opts.name, as create-torrent does
     const engineOpts = createOptions(opts)
-    const lengths = items.map(item => item.size)
-    const total = lengths.reduce((a, b) => a + b, 0)
+    const total = items.reduce((a, item) => a + item.size, 0)
     return withModule(async M => {
       if (!engineOpts.pieceLength && opts.maxPieceLength) {
         engineOpts.pieceLength = Math.min(M.default_piece_length(total), opts.maxPieceLength)
       }
-      const base = allocate(M, total)
+      const creator = new M.TorrentCreator(items.map(item => ({ path: item.path, length: item.size })), engineOpts)
+      let buffer = 0
       try {
-        const files = []
-        let offset = 0
-        for (const item of items) {
-          const bytes = await item.read()
-          if (bytes.length !== item.size) throw invalid(`${item.path} changed size while reading`)
-          M.HEAPU8.set(bytes, base + offset) // after each await: memory may have grown
-          files.push({ path: item.path, offset, length: bytes.length })
-          offset += bytes.length
+        check(creator.error())
+        const order = creator.inputs()
+        const chunks = []
+        for (const i of order) {
+          for (let at = 0; at < items[i].size; at += HASH_CHUNK) chunks.push({ item: items[i], at, end: Math.min(items[i].size, at + HASH_CHUNK) })
         }
-        return check(M.create_torrent(files, engineOpts, base))
+        const hashTotal = chunks.reduce((a, c) => a + c.end - c.at, 0)
+        buffer = allocate(M, HASH_CHUNK)
+        let hashed = 0
+        let next = chunks.length > 0 ? readRange(chunks[0]) : null
+        for (let k = 0; k < chunks.length; k++) {
+          const bytes = await next
+          next = k + 1 < chunks.length ? readRange(chunks[k + 1]) : null // read ahead while hashing
+          M.HEAPU8.set(bytes, buffer) // HEAPU8 after each await: memory may have grown
+          creator.update(buffer, bytes.length)
+          hashed += bytes.length
+          onProgress?.(hashed, hashTotal)
+        }
+        return check(creator.finish())
       } finally {
-        M._free(base)
+        if (buffer) M._free(buffer)
+        creator.delete()
       }
     })
   }
@@ -314,7 +335,8 @@ function toRanges (indices) {
   return ranges
 }
 
-// Turns what createTorrent accepts into [{path, size, read()}], deriving paths the way
+// Turns what createTorrent accepts into [{path, size, data}] (data: a Blob or a
+// Uint8Array), deriving paths the way
 // create-torrent does: item.path (our {path, data} objects), else fullPath, else
 // webkitRelativePath (a folder picked with <input webkitdirectory>), else name.
 // The engine then applies create-torrent's rules (common folder -> name, junk files).
@@ -338,10 +360,10 @@ export function collectInputs (input, opts) {
       unnamed++
     }
     if (path.startsWith('/')) path = path.slice(1)
-    if (isBlob(data)) return { path, size: data.size, read: async () => new Uint8Array(await data.arrayBuffer()) }
+    if (isBlob(data)) return { path, size: data.size, data }
     const bytes = asBytes(data)
     if (!bytes) throw invalid(`createTorrent: input ${i} has no data (Uint8Array, ArrayBuffer or Blob)`, path)
-    return { path, size: bytes.length, read: async () => bytes }
+    return { path, size: bytes.length, data: bytes }
   })
   // create-torrent names the torrent after the first file with a name of its own.
   if (unnamed > 0 && !opts.name) {

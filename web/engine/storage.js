@@ -1,0 +1,115 @@
+// The engine's storage requests for one torrent, performed on its store (web/storage/).
+// The engine writes whole verified pieces and reads byte ranges of verified pieces: blocks
+// for peers, pieces read back by the resume check, and the user's reads (file streams).
+// The store is opened on the first request; requests run concurrently; a failure completes
+// the request with ok = false, and a write refused for lack of space fails the torrent
+// (onError) instead of being retried forever.
+
+// Pieces kept after serving a block from them: peers ask for a piece's blocks one after
+// another, and one read of the whole piece is much cheaper than one per 16 KiB block.
+const CACHE_BYTES = 8 << 20
+const CACHE_PIECES = 4
+
+export class TorrentStorage {
+  // store: a store (web/storage/); complete(id, ok, bytes?): reports to the engine;
+  // deliver(userRead, bytes | error): hands a user read its bytes directly (no copy through
+  // the engine); onError(err): the store cannot go on (quota).
+  constructor ({ store, pieceLength, length, complete, deliver, onError }) {
+    this.store = store
+    this.pieceLength = pieceLength
+    this.length = length
+    this._complete = complete
+    this._deliver = deliver
+    this._onError = onError
+    this._opened = null
+    this._cache = new Map() // piece -> Promise<Uint8Array> (the whole piece), in LRU order
+    this._closed = false
+  }
+
+  open () {
+    this._opened ??= this.store.open()
+    return this._opened
+  }
+
+  // o: the engine's storage output {op, id, piece, pieceOffset, offset, length, userRead, data}
+  handle (o) {
+    if (o.op === 'complete') return this._complete(o.id, true) // resume is re-hashing: nothing to record
+    const work = o.op === 'write' ? this._write(o) : this._read(o)
+    work.catch(err => this._fail(o, err))
+  }
+
+  async _write (o) {
+    await this.open()
+    this._cache.delete(o.piece)
+    await this.store.put(o.piece, o.data)
+    this._complete(o.id, true)
+  }
+
+  async _read (o) {
+    await this.open()
+    const bytes = await this._bytes(o.offset, o.length)
+    if (o.userRead) {
+      // The user gets a buffer of its own: it may transfer it (postMessage), and a view
+      // into a cached piece would take the piece with it.
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+      this._deliver(o.userRead, own)
+      this._complete(o.id, true)
+    } else {
+      this._complete(o.id, true, bytes)
+    }
+  }
+
+  _fail (o, err) {
+    if (this._closed) return
+    if (o.userRead) this._deliver(o.userRead, err)
+    this._complete(o.id, false)
+    if (err?.code === 'storage_full') this._onError(err)
+  }
+
+  // Bytes [offset, offset + length) of the torrent, across pieces when they span several.
+  async _bytes (offset, length) {
+    const parts = []
+    for (let at = offset; at < offset + length;) {
+      const piece = Math.floor(at / this.pieceLength)
+      const begin = at - piece * this.pieceLength
+      const n = Math.min(offset + length - at, this._pieceSize(piece) - begin)
+      parts.push(this._slice(piece, begin, n))
+      at += n
+    }
+    const got = await Promise.all(parts)
+    if (got.length === 1) return got[0]
+    const out = new Uint8Array(length)
+    let at = 0
+    for (const p of got) { out.set(p, at); at += p.length }
+    return out
+  }
+
+  _slice (piece, begin, n) {
+    const size = this._pieceSize(piece)
+    if (n === size) return this.store.get(piece, 0, n)
+    // A block: read the whole piece once and serve its other blocks from memory.
+    let whole = this._cache.get(piece)
+    if (whole) {
+      this._cache.delete(piece) // re-insert: most recently used last
+    } else {
+      whole = this.store.get(piece, 0, size)
+      whole.catch(() => this._cache.delete(piece))
+    }
+    this._cache.set(piece, whole)
+    const most = Math.max(1, Math.min(CACHE_PIECES, Math.floor(CACHE_BYTES / this.pieceLength)))
+    while (this._cache.size > most) this._cache.delete(this._cache.keys().next().value)
+    return whole.then(bytes => bytes.subarray(begin, begin + n))
+  }
+
+  _pieceSize (piece) {
+    return Math.min(this.pieceLength, this.length - piece * this.pieceLength)
+  }
+
+  async close ({ destroy = false } = {}) {
+    this._closed = true
+    this._cache.clear()
+    if (this._opened) await this._opened.catch(() => {})
+    if (destroy) await this.store.destroy()
+    else await this.store.close()
+  }
+}
