@@ -97,7 +97,21 @@ export async function launchBrowser () {
 // candidates) and a guard: any request to a non-loopback host is aborted and recorded
 // in context.blockedRequests.
 export async function newContext (browser, options = {}) {
-  const context = await browser.newContext({ permissions: ['camera', 'microphone'], ...options })
+  return guard(await browser.newContext({ permissions: ['camera', 'microphone'], ...options }))
+}
+
+// A browser with a profile of its own that outlives it (`userDataDir`): what a page stored
+// (OPFS, IndexedDB) is there when the same folder is launched again. Guarded as newContext.
+export async function launchPersistent (userDataDir) {
+  return guard(await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: chromiumArgs,
+    permissions: ['camera', 'microphone']
+  }))
+}
+
+async function guard (context) {
   context.blockedRequests = []
   await context.route(url => !isLoopbackURL(url.href), route => {
     context.blockedRequests.push(route.request().url())

@@ -541,9 +541,11 @@ export function makeClientClass (internals) {
           length: info.length,
           complete,
           deliver: (read, bytes) => torrent._deliverRead(read, bytes),
-          // Out of space: the torrent stops with the error; what is stored stays intact.
+          // The store cannot write (out of space): the torrent stops with the error; what
+          // is stored stays intact for a later add to resume from.
           onError: err => {
             if (torrent.destroyed) return
+            if (!(err instanceof WasmTorrentError)) err = new WasmTorrentError(`storage: ${err?.message ?? err}`, { code: 'storage_failed' })
             this._remove(torrent)
             if (torrent.listenerCount('error') > 0) torrent.emit('error', err)
             else this.emit('error', err)

@@ -2,8 +2,8 @@
 // The engine writes whole verified pieces and reads byte ranges of verified pieces: blocks
 // for peers, pieces read back by the resume check, and the user's reads (file streams).
 // The store is opened on the first request; requests run concurrently; a failure completes
-// the request with ok = false, and a write refused for lack of space fails the torrent
-// (onError) instead of being retried forever.
+// the request with ok = false, and a failed write fails the torrent (onError) instead of
+// being retried forever.
 
 // Pieces kept after serving a block from them: peers ask for a piece's blocks one after
 // another, and one read of the whole piece is much cheaper than one per 16 KiB block.
@@ -13,7 +13,8 @@ const CACHE_PIECES = 4
 export class TorrentStorage {
   // store: a store (web/storage/); complete(id, ok, bytes?): reports to the engine;
   // deliver(userRead, bytes | error): hands a user read its bytes directly (no copy through
-  // the engine); onError(err): the store cannot go on (quota).
+  // the engine); onError(err): the store cannot go on (err.code 'storage_full' when out of
+  // quota, else 'storage_failed').
   constructor ({ store, pieceLength, length, complete, deliver, onError }) {
     this.store = store
     this.pieceLength = pieceLength
@@ -22,12 +23,15 @@ export class TorrentStorage {
     this._deliver = deliver
     this._onError = onError
     this._opened = null
+    this._held = new Set()
     this._cache = new Map() // piece -> Promise<Uint8Array> (the whole piece), in LRU order
     this._closed = false
   }
 
+  // The pieces the store holds (maybe corrupt: the engine hashes them) are noted, so that
+  // the resume check of a piece it never had fails without asking it.
   open () {
-    this._opened ??= this.store.open()
+    this._opened ??= this.store.open().then(held => { this._held = held })
     return this._opened
   }
 
@@ -42,6 +46,7 @@ export class TorrentStorage {
     await this.open()
     this._cache.delete(o.piece)
     await this.store.put(o.piece, o.data)
+    this._held.add(o.piece)
     this._complete(o.id, true)
   }
 
@@ -59,11 +64,13 @@ export class TorrentStorage {
     }
   }
 
+  // A read that fails costs the engine a piece (it is fetched again); a write that fails
+  // would fail again (no space, a store that broke): the torrent stops with the error.
   _fail (o, err) {
     if (this._closed) return
     if (o.userRead) this._deliver(o.userRead, err)
     this._complete(o.id, false)
-    if (err?.code === 'storage_full') this._onError(err)
+    if (o.op === 'write') this._onError(err)
   }
 
   // Bytes [offset, offset + length) of the torrent, across pieces when they span several.
@@ -85,6 +92,7 @@ export class TorrentStorage {
   }
 
   _slice (piece, begin, n) {
+    if (!this._held.has(piece)) return Promise.reject(new Error(`piece ${piece} is not stored`))
     const size = this._pieceSize(piece)
     if (n === size) return this.store.get(piece, 0, n)
     // A block: read the whole piece once and serve its other blocks from memory.
