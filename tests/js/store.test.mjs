@@ -1,0 +1,197 @@
+// The piece stores that run under Node.js (web/storage/): MemoryStore, BlobStore and
+// ChunkStoreAdapter, and storeFor(). OPFS and IndexedDB need a browser.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import {
+  MemoryStore, BlobStore, ChunkStoreAdapter, OpfsStore, OpfsWorkerStore, IdbStore,
+  storeFor, defaultStore, chunkStoreClass
+} from '../../web/storage/index.js'
+
+// 3 full pieces of 1000 bytes and a last one of 500.
+const geo = { name: 'test', pieceLength: 1000, length: 3500 }
+const piece = i => Uint8Array.from({ length: i === 3 ? 500 : 1000 }, (_, k) => (i * 7 + k) & 255)
+
+async function rejectsWith (promise, code) {
+  await assert.rejects(promise, err => {
+    assert.equal(err.name, 'WasmTorrentError', err.message)
+    assert.equal(err.code, code, err.message)
+    return true
+  })
+}
+
+// What every writable store must do.
+async function roundTrip (store) {
+  assert.deepEqual(await store.open(), new Set())
+  const bytes = piece(0)
+  const put = store.put(0, bytes)
+  bytes.fill(0) // the store copied it when put() was called
+  await put
+  await store.put(3, piece(3))
+  assert.deepEqual(await store.get(0, 10, 20), piece(0).subarray(10, 30))
+  assert.deepEqual(await store.get(3, 0, 500), piece(3), 'the short last piece')
+  assert.deepEqual(await store.get(3, 500, 0), new Uint8Array(0))
+  assert.deepEqual([...await store.open()].sort(), [0, 3])
+
+  // A view into a larger buffer stores just its bytes.
+  const big = new Uint8Array(3000)
+  big.set(piece(1), 1234)
+  await store.put(1, big.subarray(1234, 2234))
+  assert.deepEqual(await store.get(1, 0, 1000), piece(1))
+
+  // The result is the caller's: changing it changes nothing stored.
+  ;(await store.get(1, 0, 1000)).fill(9)
+  assert.deepEqual(await store.get(1, 0, 1000), piece(1))
+
+  await rejectsWith(store.get(2, 0, 10), 'storage_failed') // not stored
+  await rejectsWith(store.get(3, 400, 200), 'storage_failed') // past the last piece's end
+  await rejectsWith(store.get(0, -1, 10), 'storage_failed')
+  await rejectsWith(store.get(4, 0, 10), 'storage_failed') // no such piece
+  await rejectsWith(store.put(2, new Uint8Array(999)), 'storage_failed') // wrong size
+  await rejectsWith(store.put(3, new Uint8Array(1000)), 'storage_failed') // the last is shorter
+  await rejectsWith(store.put(4, new Uint8Array(1000)), 'storage_failed')
+  await rejectsWith(store.put(2, [1, 2, 3]), 'storage_failed')
+  assert.deepEqual([...await store.open()].sort(), [0, 1, 3], 'failed puts left nothing')
+}
+
+test('MemoryStore: put, get, open, the short last piece, errors', async () => {
+  assert.equal(MemoryStore.available(), true)
+  const store = new MemoryStore(geo)
+  await roundTrip(store)
+  await store.close()
+  assert.deepEqual([...await store.open()].sort(), [0, 1, 3], 'close keeps the data')
+  await store.destroy()
+  assert.deepEqual(await store.open(), new Set(), 'destroy deletes it')
+})
+
+test('constructors check name, pieceLength and length', () => {
+  for (const bad of [{ ...geo, name: '' }, { ...geo, name: 5 }, { ...geo, pieceLength: 0 },
+    { ...geo, pieceLength: 1.5 }, { ...geo, length: -1 }, { pieceLength: 16384, length: 1 }]) {
+    assert.throws(() => new MemoryStore(bad), err => err.code === 'invalid_argument')
+  }
+  const empty = new MemoryStore({ ...geo, length: 0 })
+  return rejectsWith(empty.put(0, new Uint8Array(0)), 'storage_failed')
+})
+
+test('BlobStore: every piece held, reads across blob boundaries', async () => {
+  const all = new Uint8Array(3500)
+  for (let i = 0; i < 4; i++) all.set(piece(i), i * 1000)
+  // Files of 1, 0, 998, 1001, 1500 bytes: piece 0 spans three of them, piece 1 two.
+  const cuts = [0, 1, 1, 999, 2000, 3500]
+  const blobs = cuts.slice(1).map((end, i) => new Blob([all.subarray(cuts[i], end)]))
+  const store = new BlobStore({ ...geo, blobs })
+  assert.equal(BlobStore.available(), true)
+  assert.deepEqual(await store.open(), new Set([0, 1, 2, 3]))
+  for (let i = 0; i < 4; i++) assert.deepEqual(await store.get(i, 0, piece(i).length), piece(i), `piece ${i}`)
+  assert.deepEqual(await store.get(0, 0, 1), all.subarray(0, 1))
+  assert.deepEqual(await store.get(0, 998, 2), all.subarray(998, 1000))
+  assert.deepEqual(await store.get(1, 999, 1), all.subarray(1999, 2000))
+  assert.deepEqual(await store.get(3, 499, 1), all.subarray(3499))
+  assert.deepEqual(await store.get(2, 5, 0), new Uint8Array(0))
+  await rejectsWith(store.get(3, 400, 101), 'storage_failed')
+  await rejectsWith(store.get(4, 0, 1), 'storage_failed')
+  await rejectsWith(store.put(0, piece(0)), 'storage_failed') // read-only
+  await store.close()
+  await store.destroy()
+  assert.deepEqual(await store.get(2, 0, 1000), piece(2), 'destroy leaves the files alone')
+
+  assert.throws(() => new BlobStore({ ...geo, blobs: [new Blob(['x'])] }), err => err.code === 'invalid_argument')
+  assert.throws(() => new BlobStore({ ...geo, blobs: 'x' }), err => err.code === 'invalid_argument')
+})
+
+// A small abstract-chunk-store with callbacks, and ways to make it fail.
+class TinyChunkStore {
+  constructor (chunkLength, opts) {
+    this.chunkLength = chunkLength
+    this.opts = opts
+    this.chunks = new Map()
+    this.failNext = null // an Error for the next put
+    this.closed = false
+    TinyChunkStore.last = this
+  }
+
+  put (index, buf, cb) {
+    if (this.failNext) { const err = this.failNext; this.failNext = null; return queueMicrotask(() => cb(err)) }
+    this.chunks.set(index, buf) // keeps the caller's buffer, as some real stores do
+    queueMicrotask(() => cb(null))
+  }
+
+  get (index, opts, cb) {
+    const buf = this.chunks.get(index)
+    if (!buf) return cb(new Error('Chunk not found')) // synchronously: allowed too
+    if (index === 2) return cb(null, buf.subarray(0, 3)) // a store that returns too little
+    cb(null, buf.subarray(opts.offset, opts.offset + opts.length))
+  }
+
+  close (cb) { this.closed = true; queueMicrotask(() => cb(null)) }
+  destroy (cb) { this.chunks.clear(); this.close(cb) }
+}
+
+test('ChunkStoreAdapter: a callback chunk store behind the promise interface', async () => {
+  const Store = storeFor(TinyChunkStore)
+  assert.ok(Store.prototype instanceof ChunkStoreAdapter)
+  const store = new Store({ ...geo, files: [{ path: 'a', length: 3500, offset: 0 }], storeOpts: { extra: 1 } })
+  const all = new Set([0, 1, 2, 3])
+  assert.deepEqual(await store.open(), all, 'it cannot tell: every piece')
+  const inner = TinyChunkStore.last
+  assert.equal(inner.chunkLength, 1000)
+  assert.equal(inner.opts.length, 3500)
+  assert.equal(inner.opts.name, 'test')
+  assert.equal(inner.opts.extra, 1)
+  assert.equal(inner.opts.files[0].path, 'a')
+
+  const bytes = piece(0)
+  await store.put(0, bytes)
+  bytes.fill(0) // the chunk store kept our copy, not this
+  assert.deepEqual(await store.get(0, 10, 20), piece(0).subarray(10, 30))
+  await store.put(3, piece(3))
+  assert.deepEqual(await store.get(3, 0, 500), piece(3))
+  await rejectsWith(store.get(1, 0, 10), 'storage_failed') // missing
+  await store.put(2, piece(2))
+  await rejectsWith(store.get(2, 0, 10), 'storage_failed') // short answer
+  await rejectsWith(store.put(1, new Uint8Array(5)), 'storage_failed')
+
+  inner.failNext = Object.assign(new Error('quota'), { name: 'QuotaExceededError' })
+  await rejectsWith(store.put(1, piece(1)), 'storage_full')
+  inner.failNext = new Error('disk on fire')
+  await rejectsWith(store.put(1, piece(1)), 'storage_failed')
+
+  await store.close()
+  assert.equal(inner.closed, true)
+  await store.destroy()
+})
+
+test('ChunkStoreAdapter over memory-chunk-store (when installed)', async t => {
+  let MemoryChunkStore
+  try {
+    MemoryChunkStore = createRequire(import.meta.url)('memory-chunk-store')
+  } catch {
+    return t.skip('memory-chunk-store is not installed')
+  }
+  const store = new (storeFor(MemoryChunkStore))(geo)
+  assert.deepEqual(await store.open(), new Set([0, 1, 2, 3]))
+  for (let i = 0; i < 4; i++) await store.put(i, piece(i))
+  for (let i = 0; i < 4; i++) assert.deepEqual(await store.get(i, 0, piece(i).length), piece(i))
+  assert.deepEqual(await store.get(1, 999, 1), piece(1).subarray(999))
+  assert.deepEqual(await store.get(1, 5, 0), new Uint8Array(0))
+  await store.destroy()
+  await rejectsWith(new (chunkStoreClass(MemoryChunkStore))(geo).get(0, 0, 1), 'storage_failed')
+})
+
+test('storeFor maps WebTorrent\'s store option; defaultStore under Node.js', () => {
+  assert.equal(OpfsStore.available(), false)
+  assert.equal(OpfsWorkerStore.available(), false)
+  assert.equal(IdbStore.available(), typeof indexedDB !== 'undefined')
+  assert.equal(defaultStore(), MemoryStore)
+  assert.equal(storeFor(undefined), MemoryStore)
+  assert.equal(storeFor(null), MemoryStore)
+  assert.equal(storeFor('memory'), MemoryStore)
+  assert.equal(storeFor(MemoryStore), MemoryStore)
+  assert.equal(storeFor(BlobStore), BlobStore)
+  const Wrapped = chunkStoreClass(TinyChunkStore)
+  assert.equal(storeFor(Wrapped), Wrapped)
+  assert.throws(() => storeFor('opfs'), err => err.code === 'not_supported')
+  for (const bad of ['disk', 'toString', 5, {}, () => {}]) {
+    assert.throws(() => storeFor(bad), err => err.code === 'invalid_argument', String(bad))
+  }
+})

@@ -1,0 +1,54 @@
+// Seeding from the user's own files (Blob / File, in torrent order, end to end): every
+// piece is present and read straight from the files. Read-only; never deletes anything.
+
+import { WasmTorrentError } from '../api/errors.js'
+import { Geometry, storageError } from './util.js'
+
+export class BlobStore {
+  static available () { return typeof Blob !== 'undefined' }
+
+  constructor ({ blobs, ...opts }) {
+    this._geo = new Geometry(opts)
+    if (!Array.isArray(blobs) || !blobs.every(b => b instanceof Blob)) {
+      throw new WasmTorrentError('BlobStore: blobs must be an array of Blob or File', { code: 'invalid_argument', context: 'blobs' })
+    }
+    this._blobs = blobs
+    this._starts = [] // torrent offset of each blob
+    let at = 0
+    for (const b of blobs) { this._starts.push(at); at += b.size }
+    if (at !== this._geo.length) {
+      throw new WasmTorrentError(`BlobStore: the blobs hold ${at} bytes, the torrent ${this._geo.length}`, { code: 'invalid_argument', context: 'blobs' })
+    }
+  }
+
+  async open () { return this._geo.allPieces() }
+
+  async put (index) {
+    // The engine never writes to a complete seed; a write here is a bug somewhere.
+    throw storageError(`put: piece ${index}: this store is read-only (seeding from files)`)
+  }
+
+  async get (index, offset, length) {
+    this._geo.checkGet(index, offset, length)
+    const start = index * this._geo.pieceLength + offset
+    const end = start + length
+    const parts = []
+    for (let i = 0; i < this._blobs.length && this._starts[i] < end; i++) {
+      const from = Math.max(start, this._starts[i])
+      const to = Math.min(end, this._starts[i] + this._blobs[i].size)
+      if (from < to) parts.push(this._blobs[i].slice(from - this._starts[i], to - this._starts[i]))
+    }
+    let buf
+    try {
+      buf = await new Blob(parts).arrayBuffer()
+    } catch (err) { // e.g. NotReadableError: the user's file changed or went away
+      throw storageError(`get: piece ${index}`, err)
+    }
+    if (buf.byteLength !== length) throw storageError(`get: piece ${index}: read ${buf.byteLength} of ${length} bytes`)
+    return new Uint8Array(buf)
+  }
+
+  async close () {}
+
+  async destroy () {} // the files are the user's
+}

@@ -1,0 +1,51 @@
+// Piece stores: where a torrent's verified pieces live. The engine writes whole verified
+// pieces and reads byte ranges of them; one store per torrent, all with this interface
+// (memory.js is the smallest):
+//
+//   new Store({ name, pieceLength, length })  name: the torrent's storage (info-hash or path)
+//   open()        -> Promise<Set<index>>  pieces held (maybe corrupt: the engine re-hashes)
+//   put(i, bytes) -> Promise<void>  the whole piece; `bytes` is copied before put() returns
+//   get(i, offset, length) -> Promise<Uint8Array>  a new array, the caller's to keep
+//   close()       -> Promise<void>  release handles, keep the data (a later call reopens)
+//   destroy()     -> Promise<void>  delete the data
+//   Store.available() -> boolean
+//
+// Failures reject with a WasmTorrentError: code 'storage_full' when over quota (or out of
+// space), 'storage_failed' otherwise (missing piece, range outside it, I/O error).
+// storeFor() maps WebTorrent's `store` option onto a store class.
+
+import { WasmTorrentError } from '../api/errors.js'
+import { MemoryStore } from './memory.js'
+import { OpfsStore } from './opfs.js'
+import { OpfsWorkerStore } from './opfs-worker.js'
+import { IdbStore } from './idb.js'
+import { BlobStore } from './blob.js'
+import { ChunkStoreAdapter, chunkStoreClass } from './chunk-store.js'
+
+export { MemoryStore, OpfsStore, OpfsWorkerStore, IdbStore, BlobStore, ChunkStoreAdapter, chunkStoreClass }
+
+const byName = { memory: MemoryStore, opfs: OpfsWorkerStore, idb: IdbStore }
+const ours = [MemoryStore, OpfsStore, OpfsWorkerStore, IdbStore, BlobStore, ChunkStoreAdapter]
+
+// The best store that keeps pieces across reloads here, else memory.
+export function defaultStore () {
+  return [OpfsWorkerStore, OpfsStore, IdbStore].find(S => S.available()) ?? MemoryStore
+}
+
+// WebTorrent's `store` option -> a store class: undefined -> defaultStore(); 'memory',
+// 'opfs', 'idb' (our extension); one of our classes as is; an abstract-chunk-store
+// constructor wrapped in ChunkStoreAdapter.
+export function storeFor (option) {
+  if (option === undefined || option === null) return defaultStore()
+  if (typeof option === 'string' && Object.hasOwn(byName, option)) {
+    const S = byName[option]
+    if (S === OpfsWorkerStore && !S.available() && OpfsStore.available()) return OpfsStore
+    if (!S.available()) throw new WasmTorrentError(`store: '${option}' is not available here`, { code: 'not_supported', context: 'store' })
+    return S
+  }
+  if (typeof option === 'function') {
+    if (ours.some(S => option === S || option.prototype instanceof S)) return option
+    if (typeof option.prototype?.put === 'function') return chunkStoreClass(option)
+  }
+  throw new WasmTorrentError('store: give \'memory\', \'opfs\', \'idb\' or an abstract-chunk-store constructor', { code: 'invalid_argument', context: 'store' })
+}

@@ -1,0 +1,115 @@
+// Pieces as files in the Origin Private File System: wasmtorrent/<store name>/<index>.
+// Writes go through createWritable(), which fills a swap file and swaps it in on close(),
+// so a failed write never leaves a half-written piece behind.
+
+import { Geometry, Pending, safeName, storageError } from './util.js'
+
+export const ROOT = 'wasmtorrent'
+const PIECE_NAME = /^(0|[1-9][0-9]*)$/
+
+export function opfsAvailable () {
+  return typeof navigator !== 'undefined' && typeof navigator.storage?.getDirectory === 'function'
+}
+
+export class OpfsStore {
+  static available () { return opfsAvailable() }
+
+  constructor (opts) {
+    this._geo = new Geometry(opts)
+    this._folderName = safeName(this._geo.name)
+    this._dir = null          // Promise<FileSystemDirectoryHandle>, made on first use
+    this._files = new Map()   // index -> FileSystemFileHandle
+    this._pending = new Pending()
+  }
+
+  _folder () {
+    if (!this._dir) {
+      this._dir = (async () => {
+        const root = await navigator.storage.getDirectory()
+        const top = await root.getDirectoryHandle(ROOT, { create: true })
+        return top.getDirectoryHandle(this._folderName, { create: true })
+      })()
+      this._dir.catch(() => { this._dir = null }) // let a later call try again
+    }
+    return this._dir
+  }
+
+  async _file (index, create) {
+    let file = this._files.get(index)
+    if (!file) {
+      file = await (await this._folder()).getFileHandle(String(index), { create })
+      this._files.set(index, file)
+    }
+    return file
+  }
+
+  open () {
+    return this._pending.run((async () => {
+      try {
+        const dir = await this._folder()
+        const checks = []
+        for await (const [name, handle] of dir.entries()) {
+          const index = PIECE_NAME.test(name) ? Number(name) : -1
+          const size = this._geo.pieceSize(index)
+          if (handle.kind !== 'file' || size === 0) continue
+          this._files.set(index, handle)
+          checks.push(handle.getFile().then(f => f.size === size ? index : -1))
+        }
+        return new Set((await Promise.all(checks)).filter(i => i >= 0))
+      } catch (err) {
+        throw storageError('open: OPFS folder ' + this._folderName, err)
+      }
+    })())
+  }
+
+  put (index, bytes) {
+    return this._pending.run((async () => {
+      this._geo.checkPut(index, bytes)
+      const copy = bytes.slice() // now: the caller may reuse `bytes` as soon as put() returns
+      let writable = null
+      try {
+        writable = await (await this._file(index, true)).createWritable() // starts empty
+        await writable.write(copy)
+        await writable.close()
+      } catch (err) {
+        if (writable) await writable.abort().catch(() => {})
+        this._files.delete(index)
+        await this._folder().then(dir => dir.removeEntry(String(index))).catch(() => {})
+        throw storageError(`put: piece ${index}`, err)
+      }
+    })())
+  }
+
+  get (index, offset, length) {
+    return this._pending.run((async () => {
+      this._geo.checkGet(index, offset, length)
+      let buf
+      try {
+        const file = await (await this._file(index, false)).getFile()
+        buf = await file.slice(offset, offset + length).arrayBuffer()
+      } catch (err) {
+        if (err?.name === 'NotFoundError') this._files.delete(index)
+        throw storageError(`get: piece ${index}`, err)
+      }
+      if (buf.byteLength !== length) throw storageError(`get: piece ${index} is short (${buf.byteLength} of ${length} bytes)`)
+      return new Uint8Array(buf)
+    })())
+  }
+
+  async close () {
+    await this._pending.settled()
+    this._files.clear()
+    this._dir = null
+  }
+
+  async destroy () {
+    await this.close()
+    try {
+      const root = await navigator.storage.getDirectory()
+      const top = await root.getDirectoryHandle(ROOT, { create: true })
+      await top.removeEntry(this._folderName, { recursive: true })
+    } catch (err) {
+      if (err?.name !== 'NotFoundError') throw storageError('destroy: OPFS folder ' + this._folderName, err)
+    }
+  }
+}

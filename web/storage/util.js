@@ -1,0 +1,81 @@
+// What every store shares: the torrent's piece geometry, argument checks, the errors the
+// host expects (storage_full / storage_failed), and a safe name for per-torrent storage.
+
+import { WasmTorrentError } from '../api/errors.js'
+
+export function storageError (message, cause) {
+  const full = cause?.name === 'QuotaExceededError'
+  const err = new WasmTorrentError(cause ? `${message}: ${cause.message || cause.name || cause}` : message,
+    { code: full ? 'storage_full' : 'storage_failed' })
+  if (cause) err.cause = cause
+  return err
+}
+
+// { name, pieceLength, length } as every store's constructor receives it.
+export class Geometry {
+  constructor ({ name, pieceLength, length }) {
+    if (typeof name !== 'string' || name === '') {
+      throw new WasmTorrentError('store: name must be a non-empty string', { code: 'invalid_argument', context: 'name' })
+    }
+    if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) {
+      throw new WasmTorrentError('store: pieceLength must be a positive integer', { code: 'invalid_argument', context: 'pieceLength' })
+    }
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new WasmTorrentError('store: length must be a non-negative integer', { code: 'invalid_argument', context: 'length' })
+    }
+    this.name = name
+    this.pieceLength = pieceLength
+    this.length = length
+    this.pieceCount = Math.ceil(length / pieceLength)
+  }
+
+  // Bytes in piece `index` (the last one is shorter); 0 when there is no such piece.
+  pieceSize (index) {
+    if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) return 0
+    return Math.min(this.pieceLength, this.length - index * this.pieceLength)
+  }
+
+  checkPut (index, bytes) {
+    const size = this.pieceSize(index)
+    if (size === 0) throw storageError(`put: no piece ${index}`)
+    if (!(bytes instanceof Uint8Array) || bytes.length !== size) {
+      throw storageError(`put: piece ${index} must be a Uint8Array of ${size} bytes`)
+    }
+  }
+
+  checkGet (index, offset, length) {
+    const size = this.pieceSize(index)
+    if (size === 0) throw storageError(`get: no piece ${index}`)
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+      throw storageError(`get: bytes [${offset}, ${offset + length}) are outside piece ${index} (${size} bytes)`)
+    }
+  }
+
+  // Every index, for stores that hold (or cannot tell and claim) all pieces.
+  allPieces () {
+    const all = new Set()
+    for (let i = 0; i < this.pieceCount; i++) all.add(i)
+    return all
+  }
+}
+
+// A file or folder name for any string, one-to-one: encodeURIComponent, then also the
+// characters it keeps that a file system might treat specially ('.', '*', '~', ...), so
+// '..', '/a/b' or 'C:\x' cannot escape or collide.
+export function safeName (name) {
+  return encodeURIComponent(name).replace(/[!'()*.~]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+}
+
+// Tracks a store's operations in flight, so close() and destroy() can wait for them
+// (OPFS will not delete a file that is being written).
+export class Pending {
+  constructor () { this._set = new Set() }
+  run (promise) {
+    this._set.add(promise)
+    const done = () => this._set.delete(promise)
+    promise.then(done, done)
+    return promise
+  }
+
+  settled () { return Promise.allSettled([...this._set]) }
+}
