@@ -220,6 +220,13 @@ class piece_picker {
   std::vector<peer_handle> requesters(block_address b) const;
   std::optional<peer_handle> delivered_by(block_address b) const noexcept;
   std::uint32_t num_partial_pieces() const noexcept { return static_cast<std::uint32_t>(downloads_.size()); }
+  // The pieces with blocks requested or received and not yet verified.
+  std::vector<piece_index> partial_pieces() const {
+    std::vector<piece_index> out;
+    out.reserve(downloads_.size());
+    for (const auto& d : downloads_) out.push_back(piece_index{d.piece});
+    return out;
+  }
 
  private:
   static constexpr std::uint32_t npos = 0xffffffffu;

@@ -526,7 +526,24 @@ std::uint64_t session::impl::issue_requests(torrent& t, peer_connection& p, std:
       allowed = 1;
     opts.max_undue = allowed > undue ? allowed - undue : 0;
   }
-  const auto blocks = t.picker->pick_blocks(p.handle(), *has, opts);
+  std::uint64_t partial = 0;
+  if (settings.max_partial_bytes > 0)
+    for (const auto& [tid, other] : torrents)
+      if (other.picker) partial += std::uint64_t{other.picker->num_partial_pieces()} * static_cast<std::uint64_t>(other.picker->piece_length());
+  auto blocks = std::vector<block_address>{};
+  if (settings.max_partial_bytes > 0 && partial >= settings.max_partial_bytes) {
+    // Finish the pieces in progress before starting others.
+    bitfield only(has->size());
+    for (const piece_index piece : t.picker->partial_pieces())
+      if (has->test(piece.value)) only.set(piece.value);
+    blocks = t.picker->pick_blocks(p.handle(), only, opts);
+    if (blocks.empty() && p.requests.empty()) {
+      opts.count = std::min(opts.count, t.picker->blocks_in_piece(piece_index{0}));
+      blocks = t.picker->pick_blocks(p.handle(), *has, opts);
+    }
+  } else {
+    blocks = t.picker->pick_blocks(p.handle(), *has, opts);
+  }
   std::uint64_t bytes = 0;
   for (const auto& b : blocks) {
     const block_request r = t.picker->request_for(b);

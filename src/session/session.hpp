@@ -91,6 +91,10 @@ struct session_settings {
   // writes to complete, no new blocks are requested (a slow store does not make the
   // session hold the download in memory). 0: no limit.
   std::uint64_t max_pending_write_bytes = 16u << 20;
+  // Memory: a piece in progress is held whole until it is verified. While pieces in
+  // progress (of every torrent) add up to this many bytes, no new piece is started, except
+  // one for a peer that has none of them (so a lone peer is never left idle). 0: no limit.
+  std::uint64_t max_partial_bytes = 24u << 20;
   // Resume check: bytes of pieces read back from storage at once (at least one piece).
   std::uint64_t max_check_bytes = 8u << 20;
   // Flow control for uploads: when non-zero, the host reports with bytes_sent() the

@@ -125,3 +125,46 @@ TEST_CASE("[storage] resume: a store from an earlier run is read back and hashed
     CHECK(s.stats(tl)->downloaded < static_cast<std::uint64_t>(tt.meta.total_length) / 2 + 4 * 64 * KiB);
   }
 }
+
+namespace {
+
+// The most pieces the leecher had in progress (requested or partly received) at once.
+std::uint32_t most_pieces_in_progress(std::uint64_t max_partial_bytes, std::size_t seeders) {
+  const auto tt = make_test_torrent(48 * MiB, 2 * MiB, 123);
+  swarm net(17, link_config{.latency = 30ms});
+  node_config cfg;
+  cfg.settings.max_partial_bytes = max_partial_bytes;
+  const auto leecher = net.add_node(cfg);
+  const auto tl = *net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  for (std::size_t i = 0; i < seeders; ++i) {
+    node_config seed_cfg;
+    seed_cfg.upload_rate = 2.0 * MiB;
+    const auto s = net.add_node(seed_cfg);
+    const auto ts = *net.at(s).add_torrent(tt.meta, {.seed = true}, net.now());
+    net.storage(s).write_at(ts, 0, tt.data);
+    net.at(leecher).add_peer(tl, net.endpoint(s), net.now());
+  }
+  std::uint32_t most = 0;
+  session& s = net.at(leecher);
+  const bool done = net.run_until([&] {
+    std::uint32_t n = 0;
+    for (auto st : s.piece_states(tl)) n += st == 1;
+    most = std::max(most, n);
+    return s.stats(tl)->finished;
+  }, time_point{} + 10min);
+  CHECK(done);
+  CHECK(net.storage(leecher).read_at(tl, 0, static_cast<std::uint32_t>(tt.data.size())) == tt.data);
+  return most;
+}
+
+}  // namespace
+
+TEST_CASE("[storage] pieces in progress stay within max_partial_bytes (a piece is held whole until verified)", "[storage]") {
+  const std::size_t seeders = 6;
+  const auto bounded = most_pieces_in_progress(8 * MiB, seeders);
+  // 4 pieces of 2 MiB, plus at most one started for a peer that had none of them to work on.
+  CHECK(bounded <= 4 + seeders);
+  const auto unbounded = most_pieces_in_progress(0, seeders);
+  INFO("in progress at most: " << bounded << " with the limit, " << unbounded << " without");
+  CHECK(unbounded > bounded);
+}
