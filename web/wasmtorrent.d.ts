@@ -304,7 +304,8 @@ export class Wire extends Emitter {
 /**
  * A torrent in the client. Events: 'infoHash', 'metadata', 'ready', 'download' (bytes),
  * 'upload' (bytes), 'wire' (wire, address), 'noPeers' ('tracker'), 'done', 'warning' (Error),
- * 'error' (Error), 'close'.
+ * 'error' (Error; code 'storage_full' when the store is out of quota), 'close', and, while
+ * seed() hashes its input, 'hashing' (bytes hashed, total bytes).
  */
 export class Torrent extends Emitter {
   /** Known once the .torrent is parsed or from the magnet link; null before. */
@@ -339,8 +340,44 @@ export class Torrent extends Emitter {
    * Addresses ("ip:port") throw: browsers have no TCP.
    */
   addPeer (peer: RTCDataChannel): boolean
-  destroy (opts?: object, cb?: (err: Error | null) => void): void
-  destroy (cb?: (err: Error | null) => void): void
+  /** opts.destroyStore deletes what its store holds (default: the add option destroyStoreOnDestroy). */
+  destroy (opts?: RemoveOptions, cb?: (err: Error | null) => void): Promise<void>
+  destroy (cb?: (err: Error | null) => void): Promise<void>
+}
+
+/**
+ * A store of WebTorrent's kind (abstract-chunk-store): `new Store(pieceLength, { length,
+ * files, name, torrent })` with callback put/get/close/destroy.
+ */
+export interface ChunkStoreConstructor {
+  new (chunkLength: number, opts: { length: number, files: object[], name: string, torrent: object }): {
+    put (index: number, buf: Uint8Array, cb: (err: Error | null) => void): void
+    get (index: number, opts: { offset?: number, length?: number } | null, cb: (err: Error | null, buf?: Uint8Array) => void): void
+    close (cb?: (err: Error | null) => void): void
+    destroy (cb?: (err: Error | null) => void): void
+  }
+}
+
+export interface AddOptions {
+  /** More tracker URLs for this torrent. */
+  announce?: string | string[]
+  /** Start paused. */
+  paused?: boolean
+  /**
+   * Where pieces are kept. Default: the origin private file system (persistent: a reload
+   * or a new visit resumes, every stored piece re-hashed first), IndexedDB where OPFS is
+   * missing, memory where neither is (Node). 'memory', 'opfs', 'idb', or an
+   * abstract-chunk-store constructor.
+   */
+  store?: 'memory' | 'opfs' | 'idb' | ChunkStoreConstructor
+  /** Names the store (default: the info-hash). */
+  path?: string
+  /** Delete what the store holds when the torrent is removed or destroyed (default false). */
+  destroyStoreOnDestroy?: boolean
+}
+
+export interface RemoveOptions {
+  destroyStore?: boolean
 }
 
 export type TorrentId = string | URL | Uint8Array | ArrayBuffer | Blob
@@ -362,13 +399,16 @@ declare class WasmTorrent extends Emitter {
   readonly progress: number
   readonly ratio: number
   /** A magnet URI, a 40-hex info-hash, .torrent bytes, a Blob or the URL of a .torrent. */
-  add (torrentId: TorrentId, opts?: object, ontorrent?: (torrent: Torrent) => void): Torrent
+  add (torrentId: TorrentId, opts?: AddOptions, ontorrent?: (torrent: Torrent) => void): Torrent
   add (torrentId: TorrentId, ontorrent?: (torrent: Torrent) => void): Torrent
-  /** Makes a torrent of the input (as createTorrent) and seeds it from memory. */
+  /**
+   * Makes a torrent of the input (as createTorrent, hashing it in chunks: 'hashing' events)
+   * and seeds it, reading the input itself when peers ask (a File is never copied whole).
+   */
   seed (input: SeedInput, opts?: CreateOptions, onseed?: (torrent: Torrent) => void): Torrent
   seed (input: SeedInput, onseed?: (torrent: Torrent) => void): Torrent
   /** Promise forms: resolve when the torrent is ready (metadata known). */
-  addAsync (torrentId: TorrentId, opts?: object): Promise<Torrent>
+  addAsync (torrentId: TorrentId, opts?: AddOptions): Promise<Torrent>
   seedAsync (input: SeedInput, opts?: CreateOptions): Promise<Torrent>
   get (torrentId: string | Torrent): Torrent | null
   /**
@@ -376,7 +416,8 @@ declare class WasmTorrent extends Emitter {
    * the page, its scope covering the page): file.streamURL and file.streamTo then use it.
    */
   createServer (opts: { controller: ServiceWorkerRegistration }): StreamServer
-  remove (torrentId: string | Torrent, opts?: object, cb?: (err: Error | null) => void): Promise<void>
+  /** Resolves once the torrent's store is closed (or, with opts.destroyStore, deleted). */
+  remove (torrentId: string | Torrent, opts?: RemoveOptions, cb?: (err: Error | null) => void): Promise<void>
   destroy (cb?: (err: Error | null) => void): void
 
   static init: typeof init

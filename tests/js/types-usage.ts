@@ -92,5 +92,13 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   const file2: Uint8Array | null = torrent.torrentFile
   const added: boolean = torrent.addPeer(new RTCPeerConnection().createDataChannel('x'))
   void [file2, added, torrent.wires.length]
+  // Stores: WebTorrent's options, a persistent default, quota errors.
+  const kept = client.add('magnet:?xt=urn:btih:' + 'a'.repeat(40), { store: 'memory', path: 'films/a', destroyStoreOnDestroy: true })
+  kept.on('hashing', (hashed: number, total: number) => { void [hashed, total] })
+  kept.on('error', (err: WasmTorrentError) => { if (err.code === 'storage_full') void err })
+  // @ts-expect-error: not a store
+  client.add('magnet:?xt=urn:btih:' + 'b'.repeat(40), { store: 'disk' })
+  await kept.destroy({ destroyStore: true })
+  await client.remove(torrent, { destroyStore: false })
   client.destroy()
 }

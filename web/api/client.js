@@ -24,6 +24,20 @@ function engineRate (rate) {
   return Math.max(1, Math.floor(rate))
 }
 
+// Asks the browser not to evict the origin's storage under pressure (a half-downloaded film
+// would be lost), once per page. Chromium decides silently from the site's engagement;
+// where asking would show the user a prompt (Firefox), the page should ask itself, from a
+// click: a prompt out of nowhere is worse than an eviction.
+let persistAsked = false
+// Store name -> the torrent of this page that uses it.
+const storeHolders = new Map()
+function persistStorage () {
+  if (persistAsked || typeof navigator === 'undefined' || !navigator.storage?.persist) return
+  persistAsked = true
+  const state = navigator.permissions?.query({ name: 'persistent-storage' }).then(s => s.state, () => 'prompt') ?? Promise.resolve('prompt')
+  state.then(s => { if (s !== 'prompt') return navigator.storage.persist() }).catch(() => {})
+}
+
 // opts.peerId: 40 hex digits, or 20 bytes (a Uint8Array, or a 20-character string).
 function peerIdHex (id) {
   if (id === undefined || id === null) return undefined
@@ -62,6 +76,7 @@ export function makeClientClass (internals) {
       this._pendingPeers = []    // addPeer() before the engine knew the torrent
       this._makeStore = null     // (info) => store, once the torrent's store is decided
       this._storage = null       // its TorrentStorage, from the first storage request
+      this._releaseStore = null  // lets another tab have the store, once this one is done
       this.once('close', () => {
         const err = new WasmTorrentError('torrent destroyed', { code: 'destroyed' })
         for (const { reject } of this._reads.values()) reject(err)
@@ -219,6 +234,32 @@ export function makeClientClass (internals) {
       })
     }
 
+    // True when no other torrent (of this page or another tab) uses the store `name`; it is
+    // this torrent's until it is removed. A torrent of this page that is closing the store
+    // is waited for (remove, then add again). Without Web Locks (Node) there are no tabs.
+    async _claimStore (name) {
+      const holder = storeHolders.get(name)
+      if (holder) {
+        if (!holder._storeClosed) return false
+        await holder._storeClosed
+      }
+      if (this.destroyed || storeHolders.has(name)) return false
+      if (typeof navigator !== 'undefined' && navigator.locks) {
+        const release = await new Promise(resolve => {
+          navigator.locks.request(`wasmtorrent-store:${name}`, { ifAvailable: true }, lock => {
+            if (!lock) return resolve(null)
+            return new Promise(release => resolve(release)) // held until release()
+          }).catch(() => resolve(null))
+        })
+        if (!release) return false
+        if (this.destroyed || storeHolders.has(name)) { release(); return false }
+        this._releaseStore = release
+      }
+      storeHolders.set(name, this)
+      this._storeName = name
+      return true
+    }
+
     // The engine's 'read' event: only a failure before the store was asked (the torrent
     // was removed); the store hands bytes over directly (_deliverRead).
     _onRead (e) {
@@ -359,18 +400,28 @@ export function makeClientClass (internals) {
       const torrent = new Torrent(this, opts)
       this.torrents.push(torrent)
       if (ontorrent) torrent.once('ready', () => ontorrent(torrent))
-      const Store = storeFor(opts.store)
-      // A store that outlives the page may hold pieces of an earlier visit: the engine
-      // reads them back and hashes them before downloading (resume).
-      const check = Store !== MemoryStore
       this._start(torrent, async () => {
         await this.ready
-        torrent._makeStore = info => new Store({ name: opts.path ?? info.infoHash, pieceLength: info.pieceLength, length: info.length })
+        let Store = storeFor(opts.store)
+        // The store is named by opts.path or the info-hash. One that outlives the page may
+        // hold pieces of an earlier visit: the engine reads them back and hashes them before
+        // downloading (resume). Another tab that has the same torrent open owns its store
+        // (OPFS files are opened exclusively): this one keeps its pieces in memory.
+        const claim = async infoHash => {
+          const name = opts.path ?? infoHash
+          if (Store !== MemoryStore && !(await torrent._claimStore(name))) Store = MemoryStore
+          if (Store !== MemoryStore) persistStorage()
+          torrent._makeStore = info => new Store({ name, pieceLength: info.pieceLength, length: info.length })
+          return Store !== MemoryStore
+        }
         if (typeof torrentId === 'string' && /^[0-9a-f]{40}$/i.test(torrentId)) torrentId = `magnet:?xt=urn:btih:${torrentId}`
         if (typeof torrentId === 'string' && /^magnet:/.test(torrentId)) {
           const hash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(torrentId)?.[1]
           if (hash) { torrent.infoHash = hash.toLowerCase(); torrent.emit('infoHash', torrent.infoHash) }
-          torrent._addTrackers((await internals.parseTorrent(torrentId)).announce, opts.announce)
+          const parsed = await internals.parseTorrent(torrentId)
+          torrent._addTrackers(parsed.announce, opts.announce)
+          const check = await claim(parsed.infoHash)
+          if (torrent.destroyed) return null
           return this._call(() => this._engine.addMagnet(torrentId, [].concat(opts.announce ?? []), check, now()))
         }
         let bytes = torrentId
@@ -382,8 +433,11 @@ export function makeClientClass (internals) {
           bytes = new Uint8Array(await torrentId.arrayBuffer())
         }
         if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer ?? bytes)
-        torrent._addTrackers((await internals.parseTorrent(bytes)).announce, opts.announce)
+        const parsed = await internals.parseTorrent(bytes)
+        torrent._addTrackers(parsed.announce, opts.announce)
         torrent._torrentFile = bytes
+        const check = await claim(parsed.infoHash)
+        if (torrent.destroyed) return null
         return this._addBytes(bytes, { check, announce: opts.announce })
       })
       return torrent
@@ -515,7 +569,12 @@ export function makeClientClass (internals) {
         this._drain()
       }
       const destroy = opts?.destroyStore ?? Boolean(torrent._opts.destroyStoreOnDestroy)
-      const closed = torrent._storage ? torrent._storage.close({ destroy }) : Promise.resolve()
+      const closed = (torrent._storage ? torrent._storage.close({ destroy }) : Promise.resolve())
+        .finally(() => {
+          torrent._releaseStore?.()
+          if (storeHolders.get(torrent._storeName) === torrent) storeHolders.delete(torrent._storeName)
+        })
+      torrent._storeClosed = closed
       torrent.emit('close')
       this.emit('remove', torrent)
       return closed.catch(err => this.emit('warning', err))

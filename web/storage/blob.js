@@ -5,6 +5,7 @@ import { WasmTorrentError } from '../api/errors.js'
 import { Geometry, storageError } from './util.js'
 
 export class BlobStore {
+  static kind = 'blob' // survives minification, unlike the class name
   static available () { return typeof Blob !== 'undefined' }
 
   constructor ({ blobs, ...opts }) {

@@ -16,6 +16,7 @@ function callback (fn, self, ...args) {
 }
 
 export class ChunkStoreAdapter {
+  static kind = 'chunk-store' // survives minification, unlike the class name
   static available () { return true }
 
   // Store: the chunk store's constructor; files, torrent, storeOpts: passed on to it, as

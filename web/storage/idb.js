@@ -22,6 +22,7 @@ function done (target) {
 }
 
 export class IdbStore {
+  static kind = 'idb' // survives minification, unlike the class name
   static available () { return typeof indexedDB !== 'undefined' }
 
   constructor (opts) {

@@ -3,6 +3,7 @@
 import { Geometry, storageError } from './util.js'
 
 export class MemoryStore {
+  static kind = 'memory' // survives minification, unlike the class name
   static available () { return true }
 
   constructor (opts) {

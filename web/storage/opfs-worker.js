@@ -104,6 +104,7 @@ function workerMain () {
 let workerURL = null // one Blob URL for every store's worker, kept for the page's life
 
 export class OpfsWorkerStore {
+  static kind = 'opfs-worker' // survives minification, unlike the class name
   static available () {
     return opfsAvailable() && typeof Worker === 'function' && typeof URL.createObjectURL === 'function'
   }

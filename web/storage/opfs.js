@@ -12,6 +12,7 @@ export function opfsAvailable () {
 }
 
 export class OpfsStore {
+  static kind = 'opfs' // survives minification, unlike the class name
   static available () { return opfsAvailable() }
 
   constructor (opts) {

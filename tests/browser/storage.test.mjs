@@ -1,0 +1,304 @@
+// Storage in the browser: the default store survives a reload and a browser restart (resume,
+// with altered pieces found and fetched again), memory stays bounded while downloading and
+// while seeding a big File, and a store over its quota fails the torrent cleanly.
+// Runs inside tests/browser/run.sh's network namespace (loopback only).
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash, randomFillSync } from 'node:crypto'
+import { mkdtemp, rm, open } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startHarness, launchPersistent } from './harness.mjs'
+import { startTracker } from '../../scripts/tracker.mjs'
+import { safeName } from '../../web/storage/util.js'
+
+const MiB = 1024 * 1024
+// The bound this issue sets on the WebAssembly memory while downloading or seeding with the
+// default store (the module's maximum is 256 MiB).
+const HEAP_BOUND = 64 * MiB
+
+let h, tracker, trackerURL, dir
+before(async () => {
+  tracker = await startTracker()
+  trackerURL = tracker.url
+  h = await startHarness()
+  dir = await mkdtemp(join(tmpdir(), 'wt-storage-'))
+})
+after(async () => {
+  await h?.close()
+  await tracker?.close()
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+// A file of `size` pseudo-random bytes on disk, and the SHA-256 of its bytes [start, end).
+async function makeFile (name, size, ranges = []) {
+  const path = join(dir, name)
+  const f = await open(path, 'w')
+  const block = Buffer.alloc(4 * MiB)
+  randomFillSync(block)
+  const hashes = ranges.map(() => createHash('sha256'))
+  const whole = createHash('sha256')
+  for (let at = 0; at < size; at += block.length) {
+    block.writeUInt32LE(at / block.length, 0) // every block differs
+    const chunk = block.subarray(0, Math.min(block.length, size - at))
+    await f.write(chunk)
+    if (size <= 256 * MiB) whole.update(chunk)
+    ranges.forEach(([start, end], i) => {
+      const from = Math.max(start, at)
+      const to = Math.min(end, at + chunk.length)
+      if (from < to) hashes[i].update(chunk.subarray(from - at, to - at))
+    })
+  }
+  await f.close()
+  return { path, sha256: whole.digest('hex'), rangeHashes: hashes.map(x => x.digest('hex')) }
+}
+
+// A '#' line every 10 s while a long download runs: where it stands, if it stalls.
+function logProgress (page, label) {
+  const timer = setInterval(() => {
+    page.evaluate(() => {
+      const t = window.torrent
+      return t && `${(t.progress * 100).toFixed(1)}%, ${(t.downloadSpeed / 1048576).toFixed(1)} MiB/s, ${t.numPeers} peers`
+    }).then(line => console.log(`# ${label}: ${line}`), () => {})
+  }, 10_000)
+  return () => clearInterval(timer)
+}
+
+function watch (page) {
+  page.errors = []
+  page.on('pageerror', err => page.errors.push(String(err)))
+  page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
+  return page
+}
+
+// --- in the pages --------------------------------------------------------------------------
+
+// The largest WebAssembly memory the page's client has had, sampled every 50 ms.
+function probeHeap () {
+  window.peakHeap = 0
+  setInterval(() => {
+    const M = window.client?._M
+    if (M) window.peakHeap = Math.max(window.peakHeap, M.HEAPU8.length)
+  }, 50)
+}
+
+function addFileInput () {
+  const input = document.createElement('input')
+  input.type = 'file'
+  input.id = 'file'
+  document.body.append(input)
+}
+
+// Seeds the file of the page's <input type=file>.
+async function seedInput ({ trackerURL, uploadLimit }) {
+  const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } }, uploadLimit })
+  window.client = client
+  const file = document.getElementById('file').files[0]
+  const hashing = []
+  const torrent = await new Promise((resolve, reject) => {
+    const t = client.seed(file, {}, resolve)
+    t.on('hashing', (hashed, total) => hashing.push([hashed, total]))
+    t.once('error', reject)
+  })
+  return {
+    magnet: torrent.magnetURI,
+    infoHash: torrent.infoHash,
+    pieceLength: torrent.pieceLength,
+    pieceCount: torrent.pieceCount,
+    hashingEvents: hashing.length,
+    lastHashing: hashing[hashing.length - 1]
+  }
+}
+
+// Adds the magnet (default store unless `store`); window.finished resolves once done with
+// the SHA-256 of [start, end) of the first file and what this page's client received.
+function leech ({ magnet, trackerURL, store, range }) {
+  const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
+  const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+  window.client = client
+  const torrent = client.add(magnet, store ? { store } : {})
+  window.torrent = torrent
+  window.torrentErrors = []
+  window.hashFailed = 0
+  torrent.on('warning', w => { if (w.code === 'hash_failed') window.hashFailed++ })
+  if (range) {
+    // Only the pieces under the range.
+    torrent.once('ready', () => {
+      torrent.deselect(0, torrent.pieceCount - 1)
+      torrent.select(Math.floor(range[0] / torrent.pieceLength), Math.floor((range[1] - 1) / torrent.pieceLength))
+    })
+  }
+  window.failed = new Promise(resolve => torrent.once('error', err => resolve({ code: err.code, message: err.message })))
+  window.finished = new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
+    .then(async () => {
+      const [start, end] = range ?? [0, torrent.length]
+      const buffer = await torrent.files[0].arrayBuffer({ start, end: end - 1 })
+      return { sha256: hex(await crypto.subtle.digest('SHA-256', buffer)), length: buffer.byteLength, downloaded: torrent.downloaded }
+    })
+  window.finished.catch(() => {}) // a test that expects the error awaits window.failed
+}
+
+// --- tests ------------------------------------------------------------------------------------
+
+test('the default store survives a reload (only the rest is fetched) and a browser restart (altered pieces are fetched again)', { timeout: 240_000 }, async () => {
+  const size = 32 * MiB
+  const file = await makeFile('resume.bin', size)
+  const seeder = await h.newPage('/tests/browser/pages/client.html')
+  await seeder.evaluate(addFileInput)
+  await seeder.setInputFiles('#file', file.path)
+  const seeded = await seeder.evaluate(seedInput, { trackerURL, uploadLimit: 3 * MiB })
+  const uploaded = () => seeder.evaluate(() => window.client.torrents[0].uploaded)
+
+  const profile = await mkdtemp(join(dir, 'profile-'))
+  let browser = await launchPersistent(profile)
+  let leecher = watch(await browser.newPage())
+  await leecher.goto(new URL('/tests/browser/pages/client.html', h.url).href)
+  await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  await leecher.waitForFunction(() => window.torrent.progress >= 0.5, null, { timeout: 60_000, polling: 50 })
+  const progressAtReload = await leecher.evaluate(() => window.torrent.progress)
+  await leecher.reload()
+  const before = await uploaded()
+
+  // Re-added after the reload: what was stored is checked and kept.
+  await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const got = await leecher.evaluate(() => window.finished)
+  const after = await uploaded()
+  assert.equal(got.sha256, file.sha256, 'byte-exact after the reload')
+  const remaining = size * (1 - progressAtReload)
+  // Margin: blocks in flight at the reload (about a second at the seeder's 3 MiB/s) and
+  // pieces whose store writes had not finished.
+  const margin = 4 * MiB + 2 * seeded.pieceLength
+  console.log(`# reload at ${(progressAtReload * 100).toFixed(0)}%: the seeder sent ${((after - before) / MiB).toFixed(1)} MiB after it, ${(remaining / MiB).toFixed(1)} MiB were missing`)
+  assert.ok(after - before <= remaining + margin, `after the reload the seeder sent ${after - before} bytes; missing were ${remaining}`)
+  assert.ok(got.downloaded <= remaining + margin)
+  assert.deepEqual(leecher.errors, [])
+  await browser.close()
+
+  // Between two runs of the browser, piece 2 is altered and piece 5 cut short.
+  browser = await launchPersistent(profile)
+  leecher = watch(await browser.newPage())
+  await leecher.goto(new URL('/tests/browser/pages/client.html', h.url).href)
+  await leecher.evaluate(async folder => {
+    const root = await navigator.storage.getDirectory()
+    const pieces = await (await root.getDirectoryHandle('wasmtorrent')).getDirectoryHandle(folder)
+    const altered = await pieces.getFileHandle('2')
+    const byte = new Uint8Array(await (await altered.getFile()).slice(100, 101).arrayBuffer())
+    let w = await altered.createWritable({ keepExistingData: true })
+    await w.write({ type: 'write', position: 100, data: new Uint8Array([byte[0] ^ 0xff]) })
+    await w.close()
+    w = await (await pieces.getFileHandle('5')).createWritable({ keepExistingData: true })
+    await w.truncate(1000)
+    await w.close()
+  }, safeName(seeded.infoHash))
+  const before2 = await uploaded()
+  await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const again = await leecher.evaluate(() => window.finished)
+  const after2 = await uploaded()
+  assert.equal(again.sha256, file.sha256, 'byte-exact after the restart')
+  console.log(`# restart: the seeder sent ${((after2 - before2) / MiB).toFixed(2)} MiB (pieces of ${seeded.pieceLength / 1024} KiB)`)
+  assert.ok(again.downloaded >= 2 * seeded.pieceLength, 'the two bad pieces were fetched again')
+  assert.ok(again.downloaded <= 4 * seeded.pieceLength, `only they: ${again.downloaded} bytes`)
+  assert.equal(await leecher.evaluate(() => window.hashFailed), 0, 'no unverified byte was ever treated as had')
+  assert.deepEqual(leecher.errors, [])
+  await browser.close()
+  await seeder.evaluate(() => window.client.destroy())
+  assert.deepEqual(seeder.errors, [])
+})
+
+test(`a 256 MiB download with the default store keeps the WebAssembly memory at most ${HEAP_BOUND / MiB} MiB on both pages`, { timeout: 300_000 }, async () => {
+  const size = 256 * MiB
+  const file = await makeFile('heap.bin', size)
+  const seeder = await h.newPage('/tests/browser/pages/client.html')
+  const leecher = await h.newPage('/tests/browser/pages/client.html')
+  await seeder.evaluate(probeHeap)
+  await leecher.evaluate(probeHeap)
+  await seeder.evaluate(addFileInput)
+  await seeder.setInputFiles('#file', file.path)
+  const seeded = await seeder.evaluate(seedInput, { trackerURL })
+  await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const stop = logProgress(leecher, '256 MiB')
+  const got = await leecher.evaluate(() => window.finished).finally(stop)
+  assert.equal(got.sha256, file.sha256, 'byte-exact')
+  const peaks = await Promise.all([seeder, leecher].map(p => p.evaluate(() => window.peakHeap)))
+  console.log(`# 256 MiB: peak WebAssembly memory ${peaks.map(p => (p / MiB).toFixed(0)).join(' MiB (seeder), ')} MiB (leecher)`)
+  for (const peak of peaks) assert.ok(peak > 0 && peak <= HEAP_BOUND, `peak ${peak} bytes`)
+  await leecher.evaluate(() => window.client.remove(window.torrent, { destroyStore: true }))
+  for (const p of [seeder, leecher]) await p.evaluate(() => window.client.destroy())
+  await rm(file.path)
+  assert.deepEqual(seeder.errors, [])
+  assert.deepEqual(leecher.errors, [])
+})
+
+test(`seeding a 1 GiB File from an <input type=file> hashes it in chunks with progress and keeps the memory at most ${HEAP_BOUND / MiB} MiB`, { timeout: 300_000 }, async () => {
+  const size = 1024 * MiB + 12345
+  const range = [size - 20 * MiB, size - 1000] // a leecher fetches the pieces under it
+  const file = await makeFile('big.bin', size, [range])
+  const seeder = await h.newPage('/tests/browser/pages/client.html')
+  await seeder.evaluate(probeHeap)
+  await seeder.evaluate(addFileInput)
+  await seeder.setInputFiles('#file', file.path)
+  const seeded = await seeder.evaluate(seedInput, { trackerURL })
+  assert.ok(seeded.hashingEvents >= 100, `${seeded.hashingEvents} 'hashing' events`)
+  assert.deepEqual(seeded.lastHashing, [size, size])
+
+  const leecher = await h.newPage('/tests/browser/pages/client.html')
+  await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL, store: 'memory', range })
+  const got = await leecher.evaluate(() => window.finished)
+  assert.equal(got.sha256, file.rangeHashes[0], 'the range is byte-exact')
+  const peak = await seeder.evaluate(() => window.peakHeap)
+  console.log(`# 1 GiB seed: peak WebAssembly memory ${(peak / MiB).toFixed(0)} MiB`)
+  assert.ok(peak > 0 && peak <= HEAP_BOUND, `peak ${peak} bytes`)
+  for (const p of [seeder, leecher]) await p.evaluate(() => window.client.destroy())
+  await rm(file.path)
+  assert.deepEqual(seeder.errors, [])
+  assert.deepEqual(leecher.errors, [])
+})
+
+test('a store over its quota: the torrent fails with storage_full, the page goes on, and what was stored resumes once there is room', { timeout: 180_000 }, async () => {
+  const size = 24 * MiB
+  const file = await makeFile('quota.bin', size)
+  const seeder = await h.newPage('/tests/browser/pages/client.html')
+  await seeder.evaluate(addFileInput)
+  await seeder.setInputFiles('#file', file.path)
+  const seeded = await seeder.evaluate(seedInput, { trackerURL })
+
+  const context = await h.newContext()
+  const leecher = await h.newPage('/tests/browser/pages/client.html', { context })
+  const cdp = await context.newCDPSession(leecher)
+  const origin = new URL(h.url).origin
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 6 * MiB })
+  await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const failed = await leecher.evaluate(() => window.failed)
+  assert.equal(failed.code, 'storage_full', failed.message)
+  assert.equal(await leecher.evaluate(() => window.client.torrents.length), 0, 'the torrent was removed')
+
+  // Room again: the same page adds the torrent again; what was stored is checked and kept.
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1024 * MiB })
+  await leecher.evaluate(() => window.client.destroy())
+  await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const got = await leecher.evaluate(() => window.finished)
+  assert.equal(got.sha256, file.sha256, 'byte-exact')
+  assert.ok(got.downloaded < size, `resumed: ${got.downloaded} of ${size} bytes fetched`)
+  for (const p of [seeder, leecher]) await p.evaluate(() => window.client.destroy())
+  assert.deepEqual(leecher.errors, [])
+  assert.deepEqual(seeder.errors, [])
+  assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})
+
+test('two tabs with the same torrent: the first owns the persistent store, the second keeps its pieces in memory; both complete', { timeout: 120_000 }, async () => {
+  const size = 8 * MiB
+  const file = await makeFile('tabs.bin', size)
+  const seeder = await h.newPage('/tests/browser/pages/client.html')
+  await seeder.evaluate(addFileInput)
+  await seeder.setInputFiles('#file', file.path)
+  const seeded = await seeder.evaluate(seedInput, { trackerURL })
+  const context = await h.newContext()
+  const tabs = [await h.newPage('/tests/browser/pages/client.html', { context }), await h.newPage('/tests/browser/pages/client.html', { context })]
+  for (const tab of tabs) await tab.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const got = await Promise.all(tabs.map(tab => tab.evaluate(() => window.finished)))
+  for (const g of got) assert.equal(g.sha256, file.sha256, 'byte-exact')
+  const stores = await Promise.all(tabs.map(tab => tab.evaluate(() => window.torrent._storage.store.constructor.kind)))
+  assert.deepEqual(stores.sort(), ['memory', 'opfs-worker'], 'one tab each, whichever claimed the store first')
+  for (const p of [seeder, ...tabs]) await p.evaluate(() => window.client.destroy())
+  for (const p of [seeder, ...tabs]) assert.deepEqual(p.errors, [])
+})
