@@ -46,7 +46,8 @@ window.client = client  // for the browser test and the curious
 function seed (files) {
   if (files.length === 0) return
   $('send').classList.add('hidden')
-  client.seed(Array.from(files), torrent => {
+  // A big file takes a while to hash: say how far it is.
+  const seeding = client.seed(Array.from(files), torrent => {
     const link = `${location.origin}${location.pathname}${location.search}#${torrent.magnetURI}`
     $('seed-name').textContent = torrent.name
     $('share-link').value = link
@@ -54,6 +55,9 @@ function seed (files) {
     $('sharing').classList.remove('hidden')
     showStatus(torrent)
     setInterval(() => showStatus(torrent), 1000)
+  })
+  seeding.on('hashing', (hashed, total) => {
+    $('status').textContent = `Preparing the torrent: ${(hashed / total * 100).toFixed(0)}% of ${formatBytes(total)} hashed`
   })
 }
 
