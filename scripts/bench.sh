@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test command). Text on stdout, JSON in build/bench/.
-#   npm run bench                        all parts: engine, browser, streaming, streaming-slow
+#   npm run bench                        all parts: engine, browser, streaming, streaming-slow, storage
 #   npm run bench -- 256                 the same, with the engine moving 256 MiB
 #   npm run bench -- engine [MiB]        the engine part only
 #   npm run bench -- browser [options]   the browser part only; options go to
 #                                        tests/bench/browser_bench.mjs: --reps N, --mib M,
-#                                        --only a,b,b',c, --timeout S, --json FILE
+#                                        --only a,a',b,b',c, --timeout S, --json FILE
 #   npm run bench -- streaming [options] the streaming part only; options go to
 #                                        tests/bench/streaming_bench.mjs: --reps N,
 #                                        --only wasmtorrent,webtorrent, --timeout S, --json FILE
 #   npm run bench -- streaming-slow [options]  the same with a lone slow seeder (below)
+#   npm run bench -- storage [options]   the storage part only; options go to
+#                                        tests/bench/storage_bench.mjs: --only download,seed,resume,
+#                                        --mib M, --seed-mib M, --range-mib M, --no-webtorrent, --json FILE
 # Engine: moves a torrent (default 1024 MiB) between two in-memory sessions and hashes
 # SHA-1, natively and as WebAssembly under Node, and reports the WebAssembly/native
 # ratios (build/bench/engine.json).
 # Browser: one Chromium page to another over WebRTC through a local WebSocket tracker,
-# 64 MiB, 5 reps, medians: wasmtorrent, WebTorrent (in-memory and default store), and a raw
+# 64 MiB, 5 reps, medians: wasmtorrent and WebTorrent, each in memory and with its default
+# store (a', b': a persistent profile, so the origin private file system is on disk), and a raw
 # RTCDataChannel as the ceiling; MiB/s, ratios, CPU seconds per GiB of the browser
 # processes (build/bench/browser.json). It runs inside a loopback-only network namespace
 # (scripts/loopback.sh). WT_BENCH_REPS and WT_BENCH_BROWSER_MIB set reps and size too.
@@ -26,21 +30,27 @@
 # libraries, its upload limited to 50,000 B/s, below the bitrate of the 60 s VP8 WebM
 # (7.8 MB, about 1 Mbit/s) it seeds (build/bench/streaming-slow.json, with per-rep traces:
 # when each piece was verified, and the player's Range requests).
+# Storage: the default persistent stores against WebTorrent 2.8.5's, one rep each, in
+# persistent profiles: peak WebAssembly memory (and JS heap) while downloading 1 GiB; seeding
+# a 4 GiB File (hashing time and rate, peak memory, a leecher fetching 64 MiB near its end;
+# WebTorrent seeding the same File); resuming 1 GiB after a reload (add the .torrent → 'done',
+# every stored piece hashed again), from the disk and cached (build/bench/storage.json). Test
+# files and profiles in a temporary folder, deleted afterwards; about 10 minutes. Same namespace.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
 
-parts=(engine browser streaming streaming-slow)
+parts=(engine browser streaming streaming-slow storage)
 case "${1:-}" in
-  engine|browser|streaming|streaming-slow) parts=("$1"); shift ;;
+  engine|browser|streaming|streaming-slow|storage) parts=("$1"); shift ;;
 esac
 mib=1024
 browser_args=()
-if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ]; then
+if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ] || [ "${parts[*]}" = storage ]; then
   browser_args=("$@")
 elif [ $# -gt 1 ] || ! [[ "${1:-1024}" =~ ^[0-9]+$ ]]; then
-  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options]]" >&2
+  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options] | storage [options]]" >&2
   exit 2
 else
   mib=${1:-1024}
@@ -99,6 +109,12 @@ bench_streaming-slow() {
   bash scripts/build.sh >/dev/null
   bash scripts/loopback.sh node tests/bench/streaming_bench.mjs --throttle 50000 --seeder webtorrent \
     --media webm-vp8 --json build/bench/streaming-slow.json "${browser_args[@]}"
+}
+
+bench_storage() {
+  echo "[bench] building the package (dist/)"
+  bash scripts/build.sh >/dev/null
+  bash scripts/loopback.sh node tests/bench/storage_bench.mjs "${browser_args[@]}"
 }
 
 for part in "${parts[@]}"; do "bench_$part"; done

@@ -1,9 +1,11 @@
 // The browser benchmark (issue 4): one Chromium page sends a torrent of random bytes to
 // another over WebRTC, through a real bittorrent-tracker WebSocket server on 127.0.0.1.
-//   a   wasmtorrent → wasmtorrent (the engine keeps the torrent in memory)
+//   a   wasmtorrent → wasmtorrent with store 'memory' (the leecher keeps the torrent in memory)
+//   a'  wasmtorrent → wasmtorrent with each side's default store: the seeder reads the File
+//       it seeds (BlobStore), the leecher writes the OPFS worker store (sync access handles)
 //   b   WebTorrent → WebTorrent with memory-chunk-store (like for like with a)
-//   b'  WebTorrent → WebTorrent with its default store (in Chromium: the origin private
-//       file system), a second reference
+//   b'  WebTorrent → WebTorrent with its default store (in Chromium: fsa-chunk-store, the
+//       origin private file system), like for like with a'
 //   c   a raw RTCDataChannel pushing the same bytes as fast as backpressure allows, in
 //       web/transports/rtc.js's message size and buffer limits: the ceiling
 // Each rep starts a fresh Chromium with two contexts, one page each: two renderer
@@ -11,7 +13,11 @@
 // like the browser tests). One browser per page would be closer to two machines but adds a
 // second set of those processes to every scenario alike; on 2 cores we keep one. Playwright's
 // contexts are off the record, where Chromium keeps the origin private file system in
-// memory: b' measures WebTorrent's fsa-chunk-store path, not a disk. The measured window is, for a and b, the leecher's add(magnet) until its
+// memory, so a' and b' (the default stores) run instead in one browser with a persistent
+// profile of its own (a fresh temporary folder per rep, deleted after it), where the stores
+// hit the disk; its two pages are on two origins (127.0.0.1 and localhost), so each has an
+// origin private file system and a renderer of its own, like two tabs of two sites. The
+// measured window is, for a, a', b and b', the leecher's add(magnet) until its
 // 'done' (tracker announce, WebRTC connection, metadata, all pieces verified); for c, the
 // first send until the last byte arrived (the channel is opened before). Over that window
 // it takes the wall time and the CPU time of the whole browser process tree (browser,
@@ -23,18 +29,18 @@
 //   (or npm run bench -- browser [options])
 //     --reps N         reps per scenario (default 5, or $WT_BENCH_REPS)
 //     --mib M          torrent size in MiB (default 64, or $WT_BENCH_BROWSER_MIB)
-//     --only LIST      scenarios, comma-separated ids or names: a,b,"b'",c or
-//                      wasmtorrent,webtorrent-memory,webtorrent-default,datachannel
+//     --only LIST      scenarios, comma-separated ids or names: a,"a'",b,"b'",c or wasmtorrent,
+//                      wasmtorrent-default,webtorrent-memory,webtorrent-default,datachannel
 //     --timeout S      seconds per measured window before the rep fails (default 60 + 2 s/MiB)
 //     --json FILE      where to write the results (default build/bench/browser.json)
 // Needs dist/ (npm run build). Must run inside a network namespace that has only loopback.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg } from 'node:os'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Server from 'bittorrent-tracker/server'
-import { launchBrowser, repoRoot, startServer } from '../browser/harness.mjs'
+import { launchBrowser, launchPersistent, repoRoot, startServer } from '../browser/harness.mjs'
 import { median, notLoopbackOnly, openBenchPage, round, seederAnnounced, withTimeout } from './common.mjs'
 
 const MiB = 1024 * 1024
@@ -42,9 +48,10 @@ const GiB = 1024 * MiB
 const log = msg => console.log(`[bench:browser] ${msg}`)
 
 const scenarios = [
-  { id: 'a', name: 'wasmtorrent', label: 'wasmtorrent → wasmtorrent (memory)', lib: 'wasmtorrent' },
+  { id: 'a', name: 'wasmtorrent', label: 'wasmtorrent → wasmtorrent (memory)', lib: 'wasmtorrent', store: 'memory' },
+  { id: "a'", name: 'wasmtorrent-default', label: 'wasmtorrent → wasmtorrent (default store, on disk)', lib: 'wasmtorrent', store: 'default', persistent: true },
   { id: 'b', name: 'webtorrent-memory', label: 'WebTorrent → WebTorrent (memory-chunk-store)', lib: 'webtorrent', store: 'memory' },
-  { id: "b'", name: 'webtorrent-default', label: 'WebTorrent → WebTorrent (default store)', lib: 'webtorrent', store: 'default' },
+  { id: "b'", name: 'webtorrent-default', label: 'WebTorrent → WebTorrent (default store, on disk)', lib: 'webtorrent', store: 'default', persistent: true },
   { id: 'c', name: 'datachannel', label: 'raw RTCDataChannel (ceiling)', lib: 'datachannel' }
 ]
 
@@ -154,15 +161,36 @@ async function openPages (browser, path) {
   return Promise.all([0, 1].map(() => openBenchPage(browser, http.url, path)))
 }
 
+// The same in one persistent context: the receiver on another origin (localhost), so that
+// the two pages' stores do not share an origin private file system.
+async function openPersistentPages (context, path) {
+  const other = new URL(http.url)
+  other.hostname = 'localhost'
+  return Promise.all([http.url, other.href].map(async base => {
+    const page = await context.newPage()
+    page.errors = []
+    page.on('pageerror', err => page.errors.push(String(err)))
+    page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
+    await page.goto(new URL(path, base).href)
+    await page.waitForFunction(() => window.benchReady, null, { timeout: 30_000 }).catch(err => {
+      throw new Error(`${path} did not load: ${page.errors.join(' | ') || err.message}`)
+    })
+    return page
+  }))
+}
+
 async function runRep (scenario) {
   const before = new Set(childrenOf(processTable(), process.pid))
-  const browser = await launchBrowser()
-  chromiumVersion ??= browser.version()
+  const profile = scenario.persistent ? mkdtempSync(join(tmpdir(), 'wt-bench-profile-')) : null
+  const context = profile ? await launchPersistent(profile) : null
+  const browser = context ? null : await launchBrowser()
+  chromiumVersion ??= browser?.version()
   // Playwright starts the browser as a child of this process: the new child is its root.
   const roots = childrenOf(processTable(), process.pid).filter(pid => !before.has(pid))
   let src, dst
   try {
-    ;[src, dst] = await openPages(browser, `/tests/bench/pages/${scenario.lib}.html`)
+    const path = `/tests/bench/pages/${scenario.lib}.html`
+    ;[src, dst] = context ? await openPersistentPages(context, path) : await openPages(browser, path)
     const expected = await src.evaluate(size => window.bench.makeData(size), size)
     let start, pieceLength
     if (scenario.lib === 'datachannel') {
@@ -176,6 +204,15 @@ async function runRep (scenario) {
       pieceLength = seeded.pieceLength
       await seederAnnounced(tracker, seeded.infoHash)
       await dst.evaluate(o => window.bench.prepare(o), opts)
+      // bench.js leaves wasmtorrent's store option out, and its default is now the OPFS store:
+      // a asks for the memory store explicitly (set on the client, outside the window).
+      if (scenario.lib === 'wasmtorrent' && scenario.store === 'memory') {
+        await dst.evaluate(store => {
+          const client = window.bench.client()
+          const add = client.add.bind(client)
+          client.add = (id, o = {}, cb) => add(id, { store, ...o }, cb)
+        }, scenario.store)
+      }
       start = () => dst.evaluate(o => window.bench.add(o), { ...opts, magnet: seeded.magnet })
     }
 
@@ -219,7 +256,8 @@ async function runRep (scenario) {
     if (errors.length) err.message += ` (errors in the pages: ${errors.join(' | ')})`
     throw err
   } finally {
-    await browser.close().catch(() => {})
+    await (context ?? browser).close().catch(() => {})
+    if (profile) rmSync(profile, { recursive: true, force: true })
   }
 }
 
@@ -303,11 +341,14 @@ const speed = name => summaries[name]?.mib_per_s?.median
 const ratio = (a, b) => speed(a) && speed(b) ? round(speed(a) / speed(b), 2) : null
 const ratios = {
   'a/b': ratio('wasmtorrent', 'webtorrent-memory'),
+  "a'/b'": ratio('wasmtorrent-default', 'webtorrent-default'),
   "a/b'": ratio('wasmtorrent', 'webtorrent-default'),
   'a/c': ratio('wasmtorrent', 'datachannel')
 }
 const cpu = name => summaries[name]?.cpu_seconds_per_gib
-const cpuRatio = cpu('wasmtorrent') && cpu('webtorrent-memory') ? round(cpu('wasmtorrent') / cpu('webtorrent-memory'), 2) : null
+const cpuOver = (a, b) => cpu(a) && cpu(b) ? round(cpu(a) / cpu(b), 2) : null
+const cpuRatio = cpuOver('wasmtorrent', 'webtorrent-memory')
+const cpuRatios = { 'a/b': cpuRatio, "a'/b'": cpuOver('wasmtorrent-default', 'webtorrent-default') }
 
 const output = {
   date: new Date().toISOString(),
@@ -323,20 +364,22 @@ const output = {
     reps,
     timeout_s: timeoutMs / 1000,
     raw_channel: { message_size: channel.messageSize, buffer_high: channel.high, buffer_low: channel.low },
-    setup: 'per rep: a fresh Chromium, two contexts with one page each, one bittorrent-tracker WebSocket server on 127.0.0.1 for the run; loopback-only network namespace',
-    window: 'a, b: leecher add(magnet) to done; c: first send to last byte received (channel opened before)',
+    setup: 'per rep: a fresh Chromium, two contexts with one page each (a\', b\': one persistent context with a fresh profile on disk, pages on the origins 127.0.0.1 and localhost), one bittorrent-tracker WebSocket server on 127.0.0.1 for the run; loopback-only network namespace',
+    window: 'a, a\', b, b\': leecher add(magnet) to done; c: first send to last byte received (channel opened before)',
     cpu: 'utime+stime(+cutime+cstime) of the whole browser process tree over the window, from /proc'
   },
   scenarios: Object.fromEntries(selected.map(s => [s.name, { id: s.id, label: s.label, summary: summaries[s.name], reps: results[s.name] }])),
   ratios,
-  cpu_per_gib_ratio_a_over_b: cpuRatio
+  cpu_per_gib_ratio_a_over_b: cpuRatio,
+  cpu_per_gib_ratios: cpuRatios
 }
 mkdirSync(dirname(args.json), { recursive: true })
 writeFileSync(args.json, JSON.stringify(output, null, 2) + '\n')
 
 console.log()
 printTable(summaries, ratios)
-if (cpuRatio !== null) console.log(`CPU-s per GiB, a/b = ${cpuRatio}`)
+const cpuShown = Object.entries(cpuRatios).filter(([, v]) => v !== null)
+if (cpuShown.length) console.log(`CPU-s per GiB: ${cpuShown.map(([k, v]) => `${k} = ${v}`).join(', ')}`)
 console.log(`(${size / MiB} MiB per rep; CPU: all browser processes; other load: cores busy with everything else on the machine)`)
 log(`wrote ${args.json}`)
 const failed = Object.values(results).flat().filter(r => !r.ok).length
