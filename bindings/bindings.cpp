@@ -586,6 +586,7 @@ class js_client {
       peer.set("peerChoking", p.peer_choking);
       peer.set("peerInterested", p.peer_interested);
       peer.set("pieces", p.pieces);
+      peer.set("outstanding", p.outstanding_requests);
       out.call<void>("push", peer);
     }
     return out;

@@ -235,10 +235,14 @@ void session::remove_torrent(torrent_id id, time_point now) {
   torrent* t = s.find_torrent(id);
   if (!t) return;
   for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent removed", true);
+  const bool was_behind = s.writes_behind();
   for (auto& [rid, ps] : s.pending) {
     if (ps.torrent != id) continue;
     if (ps.what == impl::pending_storage::kind::user_read)
       s.events.emplace_back(read_completed_event{id, ps.read_id, false, ps.offset, {}});
+    // Its writes no longer hold back the other torrents' requests.
+    if (ps.what == impl::pending_storage::kind::write_piece)
+      s.pending_write_bytes -= std::min<std::uint64_t>(s.pending_write_bytes, ps.bytes);
     ps.what = impl::pending_storage::kind::ignore;
   }
   for (const auto& r : t->reads) s.events.emplace_back(read_completed_event{id, r.id, false, r.offset, {}});
@@ -246,6 +250,10 @@ void session::remove_torrent(torrent_id id, time_point now) {
   for (auto it = s.owner.begin(); it != s.owner.end();)
     it = it->second == id.value ? s.owner.erase(it) : std::next(it);
   s.torrents.erase(id.value);
+  if (was_behind && !s.writes_behind()) {
+    for (auto& [tid, other] : s.torrents) s.request_all(other);
+    s.finish_call();
+  }
 }
 
 void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point now) {

@@ -54,6 +54,8 @@ async function leech ({ magnet, trackerURL, viaOpts = false }) {
     ? client.add(magnet.replace(/&tr=[^&]*/g, ''), { announce: [trackerURL] })
     : client.add(magnet)
   window.torrent = torrent
+  window.warnings = []
+  torrent.on('warning', w => window.warnings.push(`${w.code}: ${w.message}`))
   const events = { infoHash: 0, metadata: 0, ready: 0, download: 0, wire: 0 }
   for (const name of Object.keys(events)) torrent.on(name, () => events[name]++)
   window.finished = new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
@@ -73,7 +75,19 @@ async function leech ({ magnet, trackerURL, viaOpts = false }) {
     })
 }
 
-const finished = page => page.evaluate(() => window.finished)
+// The leecher's state every 10 s until it finishes: if a download stalls, the log says where.
+function finished (page) {
+  const timer = setInterval(() => {
+    page.evaluate(() => {
+      const t = window.torrent
+      const peers = t._id === null ? [] : window.client._engine.peers(t._id)
+      return `${(t.progress * 100).toFixed(1)}%, ${(t.downloadSpeed / 1048576).toFixed(1)} MiB/s, ` +
+        `requests out ${peers.map(p => p.outstanding).join('/')}, store waiting ${JSON.stringify(t._storage?.inFlight)}, ` +
+        `warnings ${window.warnings.slice(-3).join(' | ')}`
+    }).then(line => console.log(`# leecher: ${line}`), () => {})
+  }, 10_000)
+  return page.evaluate(() => window.finished).finally(() => clearInterval(timer))
+}
 
 test(`two pages: A seeds ${size / MiB} MiB, B downloads it from the magnet`, { timeout: 180_000 }, async () => {
   const a = await h.newPage('/tests/browser/pages/client.html')

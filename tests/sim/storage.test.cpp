@@ -168,3 +168,28 @@ TEST_CASE("[storage] pieces in progress stay within max_partial_bytes (a piece i
   INFO("in progress at most: " << bounded << " with the limit, " << unbounded << " without");
   CHECK(unbounded > bounded);
 }
+
+TEST_CASE("[storage] removing a torrent whose writes are pending does not hold back the others", "[storage]") {
+  const auto first = make_test_torrent(12 * MiB, 256 * KiB, 301);
+  const auto second = make_test_torrent(4 * MiB, 256 * KiB, 302);
+  swarm net(23, link_config{.latency = 5ms});
+  const auto seeder = net.add_node();
+  node_config slow;
+  slow.write_rate = 1.0 * MiB;
+  slow.settings.max_pending_write_bytes = 2 * MiB;
+  const auto leecher = net.add_node(slow);
+  for (const auto* tt : {&first, &second}) {
+    const auto ts = *net.at(seeder).add_torrent(tt->meta, {.seed = true}, net.now());
+    net.storage(seeder).write_at(ts, 0, tt->data);
+  }
+  session& s = net.at(leecher);
+  const auto t1 = *s.add_torrent(first.meta, {}, net.now());
+  s.add_peer(t1, net.endpoint(seeder), net.now());
+  // The store falls behind: the first torrent's writes are pending when it is removed.
+  REQUIRE(net.run_until([&] { return net.max_unwritten(leecher) >= 2 * MiB; }, time_point{} + 1min));
+  s.remove_torrent(t1, net.now());
+  const auto t2 = *s.add_torrent(second.meta, {}, net.now());
+  s.add_peer(t2, net.endpoint(seeder), net.now());
+  REQUIRE(net.run_until([&] { return s.stats(t2)->finished; }, net.now() + 2min));
+  CHECK(net.storage(leecher).read_at(t2, 0, static_cast<std::uint32_t>(second.data.size())) == second.data);
+}

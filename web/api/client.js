@@ -600,6 +600,7 @@ export function makeClientClass (internals) {
           length: info.length,
           complete,
           deliver: (read, bytes) => torrent._deliverRead(read, bytes),
+          onWarning: err => torrent.emit('warning', new WasmTorrentError(err.message, { code: 'storage_slow' })),
           // The store cannot write (out of space): the torrent stops with the error; what
           // is stored stays intact for a later add to resume from.
           onError: err => {

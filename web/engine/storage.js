@@ -9,21 +9,24 @@
 // another, and one read of the whole piece is much cheaper than one per 16 KiB block.
 const CACHE_BYTES = 8 << 20
 const CACHE_PIECES = 4
+const STALL_MS = 30_000
 
 export class TorrentStorage {
   // store: a store (web/storage/); complete(id, ok, bytes?): reports to the engine;
   // deliver(userRead, bytes | error): hands a user read its bytes directly (no copy through
   // the engine); onError(err): the store cannot go on (err.code 'storage_full' when out of
-  // quota, else 'storage_failed').
-  constructor ({ store, pieceLength, length, complete, deliver, onError }) {
+  // quota, else 'storage_failed'); onWarning(err): a request has waited 30 s.
+  constructor ({ store, pieceLength, length, complete, deliver, onError, onWarning }) {
     this.store = store
     this.pieceLength = pieceLength
     this.length = length
     this._complete = complete
     this._deliver = deliver
     this._onError = onError
+    this._onWarning = onWarning
     this._opened = null
     this._held = new Set()
+    this.inFlight = { write: 0, read: 0 } // requests the store has not answered (diagnostics)
     this._cache = new Map() // piece -> Promise<Uint8Array> (the whole piece), in LRU order
     this._closed = false
   }
@@ -38,8 +41,17 @@ export class TorrentStorage {
   // o: the engine's storage output {op, id, piece, pieceOffset, offset, length, userRead, data}
   handle (o) {
     if (o.op === 'complete') return this._complete(o.id, true) // resume is re-hashing: nothing to record
+    this.inFlight[o.op]++
+    // A store that stops answering stalls the download (the engine waits for its writes):
+    // say so rather than hang in silence.
+    const slow = setTimeout(() => this._onWarning?.(new Error(
+      `the store has not answered a ${o.op} of piece ${o.piece} for ${STALL_MS / 1000} s ` +
+      `(${this.inFlight.write} writes and ${this.inFlight.read} reads waiting)`)), STALL_MS)
     const work = o.op === 'write' ? this._write(o) : this._read(o)
-    work.catch(err => this._fail(o, err))
+    work.catch(err => this._fail(o, err)).finally(() => {
+      clearTimeout(slow)
+      this.inFlight[o.op]--
+    })
   }
 
   async _write (o) {
@@ -115,6 +127,7 @@ export class TorrentStorage {
 
   async close ({ destroy = false } = {}) {
     this._closed = true
+    this._onWarning = null
     this._cache.clear()
     if (this._opened) await this._opened.catch(() => {})
     if (destroy) await this.store.destroy()
