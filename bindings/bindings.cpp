@@ -526,6 +526,15 @@ class js_client {
     if (ok && length > 0) c.data.assign(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(length));
     client_.storage_completed(std::move(c), at_ms(now));
   }
+  // A digestOnly read done by the host: the piece's SHA-1 (20 bytes) is in the reserve() buffer.
+  void storage_digest(double id, double now) {
+    wt::storage_completion c;
+    c.id = wt::storage_request_id{static_cast<std::uint64_t>(id)};
+    wt::sha1_digest d{};
+    std::copy_n(input_.begin(), d.size(), d.begin());
+    c.digest = d;
+    client_.storage_completed(std::move(c), at_ms(now));
+  }
 
   // --- pieces, files, streaming ------------------------------------------------------
 
@@ -710,6 +719,7 @@ class js_client {
       out.set("offset", static_cast<double>(r.offset));
       out.set("length", r.length);
       out.set("userRead", static_cast<double>(r.user_read));
+      out.set("digestOnly", r.digest_only);
       if (r.op == wt::storage_op::write) out.set("data", copy_bytes(r.data));
     } else if (auto* ev = std::get_if<wt::client_event>(&*o)) {
       out = event_value(*ev);
@@ -776,6 +786,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("info", &js_client::info)
       .function("stats", &js_client::stats)
       .function("storageCompleted", &js_client::storage_completed)
+      .function("storageDigest", &js_client::storage_digest)
       .function("havePieces", &js_client::have_pieces)
       .function("setFilePriority", &js_client::set_file_priority)
       .function("openReader", &js_client::open_reader)

@@ -124,6 +124,7 @@ void session::impl::pump_check(torrent& t) {
     sr.piece = pi;
     sr.offset = std::int64_t{pi.value} * t.meta->piece_length;
     sr.length = size;
+    sr.digest_only = true;
     pending_storage ps;
     ps.what = pending_storage::kind::check_piece;
     ps.torrent = t.id;
@@ -154,7 +155,9 @@ void session::impl::piece_checked(torrent& t, std::uint32_t piece, const storage
   ++t.check_done;
   // A piece is had only when its bytes hash right: a store altered, truncated or
   // half-written by a crash costs a download of that piece, never a bad byte delivered.
-  if (c.ok && c.data.size() == size && sha1(c.data) == t.meta->piece_hashes[piece] && !t.picker->have(pi)) {
+  const bool matches = c.digest ? *c.digest == t.meta->piece_hashes[piece]
+                                : c.data.size() == size && sha1(c.data) == t.meta->piece_hashes[piece];
+  if (c.ok && matches && !t.picker->have(pi)) {
     t.picker->we_have(pi);
     ++t.check_held;
   }

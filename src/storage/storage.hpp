@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "base/bytes.hpp"
+#include "base/crypto.hpp"
 #include "metainfo/metainfo.hpp"
 
 namespace wt {
@@ -38,12 +39,17 @@ struct storage_request {
   // read back to check it). A host may hand such bytes to its user itself and complete
   // the request without data (one copy less): the session only needs to know it is done.
   std::uint64_t user_read = 0;
+  // read only: the session needs only the piece's SHA-1 (the resume check). A host that
+  // hashes faster than the engine (a browser's own SHA-1, off the main thread) may complete
+  // with `digest` and no data.
+  bool digest_only = false;
 };
 
 struct storage_completion {
   storage_request_id id;
   bool ok = true;
   byte_buffer data;  // read only: exactly `length` bytes when ok
+  std::optional<sha1_digest> digest;  // digest_only reads: instead of the data
 };
 
 // Storage in memory: one growable byte array per torrent. Hosts and the simulator

@@ -138,6 +138,10 @@ void swarm::pump(std::size_t i) {
         continue;
       }
       storage_completion c = n.storage.complete(*r);
+      if (r->digest_only && n.cfg.digest_reads && c.ok) {
+        c.digest = sha1(c.data);
+        c.data.clear();
+      }
       if (n.cfg.corrupt_reads && r->op == storage_op::read && c.ok && !c.data.empty())
         c.data[c.data.size() / 2] ^= 0x5a;
       n.s->storage_completed(std::move(c), now_);

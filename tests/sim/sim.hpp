@@ -39,6 +39,8 @@ struct node_config {
   // Storage writes complete one after another at this many bytes per second (a slow
   // store); 0: at once.
   double write_rate = 0;
+  // Reads that only need the piece's SHA-1 are answered with it (as a browser host does).
+  bool digest_reads = false;
 };
 
 class swarm {

@@ -599,6 +599,10 @@ export function makeClientClass (internals) {
           pieceLength: info.pieceLength,
           length: info.length,
           complete,
+          completeDigest: (request, digest) => this._input((E, t) => {
+            this._M.HEAPU8.set(digest, E.reserve(digest.length))
+            E.storageDigest(request, t)
+          }),
           deliver: (read, bytes) => torrent._deliverRead(read, bytes),
           onWarning: err => torrent.emit('warning', new WasmTorrentError(err.message, { code: 'storage_slow' })),
           // The store cannot write (out of space): the torrent stops with the error; what

@@ -10,17 +10,21 @@
 const CACHE_BYTES = 8 << 20
 const CACHE_PIECES = 4
 const STALL_MS = 30_000
+// WebCrypto, where the page has it (secure contexts; Node 20 has it too).
+const subtle = globalThis.crypto?.subtle
 
 export class TorrentStorage {
   // store: a store (web/storage/); complete(id, ok, bytes?): reports to the engine;
+  // completeDigest(id, sha1): reports a piece's SHA-1 instead of its bytes (digestOnly);
   // deliver(userRead, bytes | error): hands a user read its bytes directly (no copy through
   // the engine); onError(err): the store cannot go on (err.code 'storage_full' when out of
   // quota, else 'storage_failed'); onWarning(err): a request has waited 30 s.
-  constructor ({ store, pieceLength, length, complete, deliver, onError, onWarning }) {
+  constructor ({ store, pieceLength, length, complete, completeDigest, deliver, onError, onWarning }) {
     this.store = store
     this.pieceLength = pieceLength
     this.length = length
     this._complete = complete
+    this._completeDigest = completeDigest
     this._deliver = deliver
     this._onError = onError
     this._onWarning = onWarning
@@ -65,6 +69,12 @@ export class TorrentStorage {
   async _read (o) {
     await this.open()
     const bytes = await this._bytes(o.offset, o.length)
+    if (o.digestOnly && this._completeDigest && subtle) {
+      // The resume check needs only the piece's SHA-1: the browser's runs off the main
+      // thread and several times faster than the engine's, and the bytes stay out of the heap.
+      this._completeDigest(o.id, new Uint8Array(await subtle.digest('SHA-1', bytes)))
+      return
+    }
     if (o.userRead) {
       // The user gets a buffer of its own: it may transfer it (postMessage), and a view
       // into a cached piece would take the piece with it.
