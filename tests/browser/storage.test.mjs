@@ -53,13 +53,21 @@ async function makeFile (name, size, ranges = []) {
   return { path, sha256: whole.digest('hex'), rangeHashes: hashes.map(x => x.digest('hex')) }
 }
 
-// A '#' line every 10 s while a long download runs: where it stands, if it stalls.
-function logProgress (page, label) {
+// A '#' line every 10 s while a long download runs: where each page stands, if it stalls
+// (requests out to each peer, store requests not yet answered, the last warnings).
+function logProgress (pages, label) {
+  const state = () => {
+    const t = window.torrent ?? window.client?.torrents[0]
+    if (!t || t._id === null) return 'no torrent'
+    const peers = window.client._engine?.peers(t._id) ?? []
+    return `${(t.progress * 100).toFixed(1)}%, ↓ ${(t.downloadSpeed / 1048576).toFixed(1)} ↑ ${(t.uploadSpeed / 1048576).toFixed(1)} MiB/s, ` +
+      `requests out ${peers.map(p => p.outstanding).join('/')}, store waiting ${JSON.stringify(t._storage?.inFlight)}, ` +
+      `warnings ${(window.warnings ?? []).slice(-3).join(' | ')}`
+  }
   const timer = setInterval(() => {
-    page.evaluate(() => {
-      const t = window.torrent
-      return t && `${(t.progress * 100).toFixed(1)}%, ${(t.downloadSpeed / 1048576).toFixed(1)} MiB/s, ${t.numPeers} peers`
-    }).then(line => console.log(`# ${label}: ${line}`), () => {})
+    for (const [name, page] of Object.entries(pages)) {
+      page.evaluate(state).then(line => console.log(`# ${label} ${name}: ${line}`), () => {})
+    }
   }, 10_000)
   return () => clearInterval(timer)
 }
@@ -94,9 +102,12 @@ async function seedInput ({ trackerURL, uploadLimit }) {
   const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } }, uploadLimit })
   window.client = client
   const file = document.getElementById('file').files[0]
+  window.warnings = []
+  client.on('warning', w => window.warnings.push(`${w.code}: ${w.message}`))
   const hashing = []
   const torrent = await new Promise((resolve, reject) => {
     const t = client.seed(file, {}, resolve)
+    t.on('warning', w => window.warnings.push(`${w.code}: ${w.message}`))
     t.on('hashing', (hashed, total) => hashing.push([hashed, total]))
     t.once('error', reject)
   })
@@ -120,7 +131,11 @@ function leech ({ magnet, trackerURL, store, range }) {
   window.torrent = torrent
   window.torrentErrors = []
   window.hashFailed = 0
-  torrent.on('warning', w => { if (w.code === 'hash_failed') window.hashFailed++ })
+  window.warnings = []
+  torrent.on('warning', w => {
+    window.warnings.push(`${w.code}: ${w.message}`)
+    if (w.code === 'hash_failed') window.hashFailed++
+  })
   if (range) {
     // Only the pieces under the range.
     torrent.once('ready', () => {
@@ -216,7 +231,7 @@ test(`a 256 MiB download with the default store keeps the WebAssembly memory at 
   await seeder.setInputFiles('#file', file.path)
   const seeded = await seeder.evaluate(seedInput, { trackerURL })
   await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })
-  const stop = logProgress(leecher, '256 MiB')
+  const stop = logProgress({ leecher, seeder }, '256 MiB')
   const got = await leecher.evaluate(() => window.finished).finally(stop)
   assert.equal(got.sha256, file.sha256, 'byte-exact')
   const peaks = await Promise.all([seeder, leecher].map(p => p.evaluate(() => window.peakHeap)))

@@ -10,6 +10,7 @@
 const CACHE_BYTES = 8 << 20
 const CACHE_PIECES = 4
 const STALL_MS = 30_000
+const READ_TIMEOUT_MS = 20_000
 // WebCrypto, where the page has it (secure contexts; Node 20 has it too).
 const subtle = globalThis.crypto?.subtle
 
@@ -51,8 +52,22 @@ export class TorrentStorage {
     const slow = setTimeout(() => this._onWarning?.(new Error(
       `the store has not answered a ${o.op} of piece ${o.piece} for ${STALL_MS / 1000} s ` +
       `(${this.inFlight.write} writes and ${this.inFlight.read} reads waiting)`)), STALL_MS)
-    const work = o.op === 'write' ? this._write(o) : this._read(o)
-    work.catch(err => this._fail(o, err)).finally(() => {
+    // A read that never settles (a File whose disk went away, a stuck browser read) would
+    // hold one of the peer's read slots for good: after READ_TIMEOUT_MS it fails (the peer
+    // asks again) and its late answer is dropped. A write is only ever reported.
+    let settled = false
+    const work = o.op === 'write'
+      ? this._write(o)
+      : Promise.race([this._read(o, () => settled), new Promise((resolve, reject) => setTimeout(
+        () => reject(new Error(`store read of piece ${o.piece} timed out`)), READ_TIMEOUT_MS))])
+    work.catch(err => {
+      if (o.op === 'read') {
+        this._cache.delete(o.piece)
+        if (!settled && /timed out/.test(err?.message)) this._onWarning?.(err)
+      }
+      this._fail(o, err)
+    }).finally(() => {
+      settled = true
       clearTimeout(slow)
       this.inFlight[o.op]--
     })
@@ -66,9 +81,10 @@ export class TorrentStorage {
     this._complete(o.id, true)
   }
 
-  async _read (o) {
+  async _read (o, late) {
     await this.open()
     const bytes = await this._bytes(o.offset, o.length)
+    if (late()) return
     if (o.digestOnly && this._completeDigest && subtle) {
       // The resume check needs only the piece's SHA-1: the browser's runs off the main
       // thread and several times faster than the engine's, and the bytes stay out of the heap.
