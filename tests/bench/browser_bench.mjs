@@ -41,7 +41,7 @@ import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Server from 'bittorrent-tracker/server'
 import { launchBrowser, launchPersistent, repoRoot, startServer } from '../browser/harness.mjs'
-import { median, notLoopbackOnly, openBenchPage, round, seederAnnounced, withTimeout } from './common.mjs'
+import { median, notLoopbackOnly, openBenchPage, openPage, round, seederAnnounced, withTimeout } from './common.mjs'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
@@ -166,17 +166,7 @@ async function openPages (browser, path) {
 async function openPersistentPages (context, path) {
   const other = new URL(http.url)
   other.hostname = 'localhost'
-  return Promise.all([http.url, other.href].map(async base => {
-    const page = await context.newPage()
-    page.errors = []
-    page.on('pageerror', err => page.errors.push(String(err)))
-    page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
-    await page.goto(new URL(path, base).href)
-    await page.waitForFunction(() => window.benchReady, null, { timeout: 30_000 }).catch(err => {
-      throw new Error(`${path} did not load: ${page.errors.join(' | ') || err.message}`)
-    })
-    return page
-  }))
+  return Promise.all([http.url, other.href].map(base => openPage(context, base, path)))
 }
 
 async function runRep (scenario) {

@@ -45,7 +45,11 @@ export async function seederAnnounced (tracker, infoHash) {
 // A page in a context of its own, loaded from `base` + `path`, once it says window.benchReady;
 // its console errors and exceptions collect in page.errors.
 export async function openBenchPage (browser, base, path) {
-  const context = await newContext(browser)
+  return openPage(await newContext(browser), base, path)
+}
+
+// The same in a context the caller made (a persistent profile, say).
+export async function openPage (context, base, path) {
   const page = await context.newPage()
   page.errors = []
   page.on('pageerror', err => page.errors.push(String(err)))

@@ -155,13 +155,20 @@ function leech ({ magnet, trackerURL, store, range }) {
 
 // --- tests ------------------------------------------------------------------------------------
 
+// A page that seeds the file at `path` from its <input type=file> (probe: it samples its heap).
+async function seedFromDisk (path, { probe = false, uploadLimit } = {}) {
+  const seeder = await h.newPage('/tests/browser/pages/client.html')
+  if (probe) await seeder.evaluate(probeHeap)
+  await seeder.evaluate(addFileInput)
+  await seeder.setInputFiles('#file', path)
+  const seeded = await seeder.evaluate(seedInput, { trackerURL, uploadLimit })
+  return { seeder, seeded }
+}
+
 test('the default store survives a reload (only the rest is fetched) and a browser restart (altered pieces are fetched again)', { timeout: 240_000 }, async () => {
   const size = 32 * MiB
   const file = await makeFile('resume.bin', size)
-  const seeder = await h.newPage('/tests/browser/pages/client.html')
-  await seeder.evaluate(addFileInput)
-  await seeder.setInputFiles('#file', file.path)
-  const seeded = await seeder.evaluate(seedInput, { trackerURL, uploadLimit: 3 * MiB })
+  const { seeder, seeded } = await seedFromDisk(file.path, { uploadLimit: 3 * MiB })
   const uploaded = () => seeder.evaluate(() => window.client.torrents[0].uploaded)
 
   const profile = await mkdtemp(join(dir, 'profile-'))
@@ -248,11 +255,7 @@ test(`seeding a 1 GiB File from an <input type=file> hashes it in chunks with pr
   const size = 1024 * MiB + 12345
   const range = [size - 20 * MiB, size - 1000] // a leecher fetches the pieces under it
   const file = await makeFile('big.bin', size, [range])
-  const seeder = await h.newPage('/tests/browser/pages/client.html')
-  await seeder.evaluate(probeHeap)
-  await seeder.evaluate(addFileInput)
-  await seeder.setInputFiles('#file', file.path)
-  const seeded = await seeder.evaluate(seedInput, { trackerURL })
+  const { seeder, seeded } = await seedFromDisk(file.path, { probe: true })
   assert.ok(seeded.hashingEvents >= 100, `${seeded.hashingEvents} 'hashing' events`)
   assert.deepEqual(seeded.lastHashing, [size, size])
 
@@ -272,10 +275,7 @@ test(`seeding a 1 GiB File from an <input type=file> hashes it in chunks with pr
 test('a store over its quota: the torrent fails with storage_full, the page goes on, and what was stored resumes once there is room', { timeout: 180_000 }, async () => {
   const size = 24 * MiB
   const file = await makeFile('quota.bin', size)
-  const seeder = await h.newPage('/tests/browser/pages/client.html')
-  await seeder.evaluate(addFileInput)
-  await seeder.setInputFiles('#file', file.path)
-  const seeded = await seeder.evaluate(seedInput, { trackerURL })
+  const { seeder, seeded } = await seedFromDisk(file.path)
 
   const context = await h.newContext()
   const leecher = await h.newPage('/tests/browser/pages/client.html', { context })
@@ -303,10 +303,7 @@ test('a store over its quota: the torrent fails with storage_full, the page goes
 test('two tabs with the same torrent: the first owns the persistent store, the second keeps its pieces in memory; both complete', { timeout: 120_000 }, async () => {
   const size = 8 * MiB
   const file = await makeFile('tabs.bin', size)
-  const seeder = await h.newPage('/tests/browser/pages/client.html')
-  await seeder.evaluate(addFileInput)
-  await seeder.setInputFiles('#file', file.path)
-  const seeded = await seeder.evaluate(seedInput, { trackerURL })
+  const { seeder, seeded } = await seedFromDisk(file.path)
   const context = await h.newContext()
   const tabs = [await h.newPage('/tests/browser/pages/client.html', { context }), await h.newPage('/tests/browser/pages/client.html', { context })]
   for (const tab of tabs) await tab.evaluate(leech, { magnet: seeded.magnet, trackerURL })
@@ -321,10 +318,7 @@ test('two tabs with the same torrent: the first owns the persistent store, the s
 test("store: 'idb' (IndexedDB, where OPFS is missing) also survives a reload", { timeout: 120_000 }, async () => {
   const size = 8 * MiB
   const file = await makeFile('idb.bin', size)
-  const seeder = await h.newPage('/tests/browser/pages/client.html')
-  await seeder.evaluate(addFileInput)
-  await seeder.setInputFiles('#file', file.path)
-  const seeded = await seeder.evaluate(seedInput, { trackerURL })
+  const { seeder, seeded } = await seedFromDisk(file.path)
   const leecher = await h.newPage('/tests/browser/pages/client.html')
   await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL, store: 'idb' })
   const first = await leecher.evaluate(() => window.finished)
