@@ -56,6 +56,14 @@ const char* describe(errc code) noexcept {
     case errc::tracker_failure: return "tracker failure reason";
     case errc::tracker_warning: return "tracker warning message";
     case errc::tracker_unknown_offer: return "answer to an unknown offer";
+    case errc::web_seed_bad_url: return "bad web seed URL";
+    case errc::web_seed_not_found: return "web seed lacks the file";
+    case errc::web_seed_http_error: return "web seed HTTP error";
+    case errc::web_seed_ignores_range: return "web seed ignores Range";
+    case errc::web_seed_bad_response: return "web seed sent a bad response";
+    case errc::web_seed_bad_data: return "web seed sent data that failed the hash check";
+    case errc::web_seed_timeout: return "web seed timed out";
+    case errc::web_seed_failed: return "web seed request failed";
   }
   // Only reachable through a cast from an out-of-range integer.
   return "unknown error";

@@ -68,6 +68,15 @@ enum class errc : std::uint8_t {
   tracker_failure,            // the tracker sent "failure reason" (text in context)
   tracker_warning,            // the tracker sent "warning message" (text in context)
   tracker_unknown_offer,      // an answer whose offer_id is not pending (expired or never sent)
+  // web seeds (BEP 19)
+  web_seed_bad_url,           // not an http:// or https:// URL, or too long
+  web_seed_not_found,         // 404 / 410: the server lacks the file (the seed is dropped)
+  web_seed_http_error,        // another status than 200 / 206 (the status in context)
+  web_seed_ignores_range,     // a 200 with the whole file for part of a large file
+  web_seed_bad_response,      // Content-Range / Content-Length not what was asked, body too long or short
+  web_seed_bad_data,          // a piece with bytes from the seed failed its hash check
+  web_seed_timeout,           // no response or no body bytes for session_settings::web_seed_timeout
+  web_seed_failed,            // the host could not perform the request (network error, CORS)
 };
 
 // A short, stable description of the error kind, e.g. "leading zero in integer".
