@@ -33,6 +33,9 @@
 //                      wasmtorrent-default,webtorrent-memory,webtorrent-default,datachannel
 //     --timeout S      seconds per measured window before the rep fails (default 60 + 2 s/MiB)
 //     --json FILE      where to write the results (default build/bench/browser.json)
+//     --profile DIR    also record a CPU profile of each page's main thread over the measured
+//                      window (DevTools' .cpuprofile, one per page and rep) and print the
+//                      functions with the most self time
 // Needs dist/ (npm run build). Must run inside a network namespace that has only loopback.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -61,7 +64,8 @@ const { values: args } = parseArgs({
     mib: { type: 'string', default: process.env.WT_BENCH_BROWSER_MIB || '64' },
     only: { type: 'string' },
     timeout: { type: 'string' },
-    json: { type: 'string', default: join(repoRoot, 'build/bench/browser.json') }
+    json: { type: 'string', default: join(repoRoot, 'build/bench/browser.json') },
+    profile: { type: 'string' }
   }
 })
 const reps = Number(args.reps)
@@ -206,6 +210,7 @@ async function runRep (scenario) {
       start = () => dst.evaluate(o => window.bench.add(o), { ...opts, magnet: seeded.magnet })
     }
 
+    const profilers = args.profile ? await Promise.all([src, dst].map(startProfiler)) : []
     const cpu0 = cpuSnapshot(roots)
     const t0 = performance.now()
     await start()
@@ -215,6 +220,9 @@ async function runRep (scenario) {
     })
     const seconds = (performance.now() - t0) / 1000
     const cpu1 = cpuSnapshot(roots)
+    for (const [i, profiler] of profilers.entries()) {
+      await saveProfile(profiler, `${scenario.name}-${++profileCount[scenario.name] || (profileCount[scenario.name] = 1)}-${i ? 'receiver' : 'sender'}`)
+    }
 
     const got = await dst.evaluate(() => window.bench.verify())
     if (got.length !== size || got.sha256 !== expected) {
@@ -249,6 +257,37 @@ async function runRep (scenario) {
     await (context ?? browser).close().catch(() => {})
     if (profile) rmSync(profile, { recursive: true, force: true })
   }
+}
+
+// --- CPU profiles (--profile) ------------------------------------------------------------
+
+const profileCount = {}
+
+async function startProfiler (page) {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 })
+  await cdp.send('Profiler.start')
+  return cdp
+}
+
+// Writes the profile and prints the functions with the most self time, with their share.
+async function saveProfile (cdp, name) {
+  const { profile } = await cdp.send('Profiler.stop')
+  mkdirSync(args.profile, { recursive: true })
+  const file = join(args.profile, `${name}.cpuprofile`)
+  writeFileSync(file, JSON.stringify(profile))
+  const byNode = new Map(profile.nodes.map(n => [n.id, n]))
+  const self = new Map()
+  for (let i = 0; i < profile.samples.length; i++) {
+    const f = byNode.get(profile.samples[i]).callFrame
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`
+    self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i + 1] ?? 0))
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0)
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)
+  log(`profile ${file}: ${(total / 1e6).toFixed(2)} s sampled; most self time:`)
+  for (const [key, us] of top) log(`  ${(100 * us / total).toFixed(1).padStart(5)}%  ${key}`)
 }
 
 // --- summary ----------------------------------------------------------------------------
