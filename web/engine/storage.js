@@ -8,7 +8,7 @@
 // Pieces kept after serving a block from them: peers ask for a piece's blocks one after
 // another, and one read of the whole piece is much cheaper than one per 16 KiB block.
 const CACHE_BYTES = 8 << 20
-const CACHE_PIECES = 4
+const CACHE_PIECES = 256
 const STALL_MS = 30_000
 const READ_TIMEOUT_MS = 20_000
 // WebCrypto, where the page has it (secure contexts; Node 20 has it too).

@@ -41,7 +41,8 @@ export class BlobStore {
     }
     let buf
     try {
-      buf = await new Blob(parts).arrayBuffer()
+      // Each Blob made costs a round trip to the browser's blob registry: one, not two.
+      buf = await (parts.length === 1 ? parts[0] : new Blob(parts)).arrayBuffer()
     } catch (err) { // e.g. NotReadableError: the user's file changed or went away
       throw storageError(`get: piece ${index}`, err)
     }

@@ -1,32 +1,47 @@
-// Pieces as OPFS files (the same layout as OpfsStore: wasmtorrent/<store name>/<index>),
-// written and read by a dedicated worker through createSyncAccessHandle(), which only
-// workers have and which skips createWritable()'s swap file. The worker is built from this
-// file's own source (a Blob URL), so the library still ships as one script.
+// Pieces in a few large OPFS files, written and read by a dedicated worker through
+// createSyncAccessHandle(), which only workers have and which skips createWritable()'s swap
+// file. The worker is built from this file's own source (a Blob URL), so the library still
+// ships as one script.
+//
+// Layout, under wasmtorrent/<store name>/:
+//   <k>.pieces  pieces [k * perFile, (k + 1) * perFile) end to end (filePieces())
+//   have        one byte per piece: 1 once the piece's bytes were written
+// Opening a file costs round trips to the browser process (measured: one file per 64 KiB
+// piece held the store near 5 MiB/s), so a file holds up to FILE_BYTES and stays open. A
+// piece the have file claims is only a candidate: the engine hashes it before trusting it
+// (a crash between the two writes, a file altered on disk).
 
 import { Geometry, Pending, safeName, storageError } from './util.js'
 import { ROOT, opfsAvailable } from './opfs.js'
 
+export const FILE_BYTES = 64 << 20
+// Pieces per file: piece i is in file pieceFile(i) at (i % perFile) * pieceLength.
+export const filePieces = pieceLength => Math.max(1, Math.floor(FILE_BYTES / pieceLength))
+export const pieceFile = (index, perFile) => `${Math.floor(index / perFile)}.pieces`
+
 // Runs inside the worker, from its source text: it must not use anything outside itself.
+// Every message carries the torrent's geometry: pieceLength, pieceCount, torrentLength and
+// perFile (filePieces(pieceLength)).
 function workerMain () {
   const MAX_OPEN = 64         // sync access handles kept open (each holds a file open)
   const open = new Map()      // file name -> FileSystemSyncAccessHandle, oldest use first
   let dir = null
   let queue = Promise.resolve() // one operation at a time: handles are exclusive
 
-  async function folder (root, name) {
+  async function folder (m) {
     if (!dir) {
-      const top = await (await navigator.storage.getDirectory()).getDirectoryHandle(root, { create: true })
-      dir = await top.getDirectoryHandle(name, { create: true })
+      const top = await (await navigator.storage.getDirectory()).getDirectoryHandle(m.root, { create: true })
+      dir = await top.getDirectoryHandle(m.folder, { create: true })
     }
     return dir
   }
 
-  async function access (d, name, create) {
+  async function access (m, name) {
     let h = open.get(name)
     if (h) {
       open.delete(name) // move to the newest end
     } else {
-      h = await (await d.getFileHandle(name, { create })).createSyncAccessHandle()
+      h = await (await (await folder(m)).getFileHandle(name, { create: true })).createSyncAccessHandle()
       if (open.size >= MAX_OPEN) release(open.keys().next().value)
     }
     open.set(name, h)
@@ -48,38 +63,60 @@ function workerMain () {
     dir = null
   }
 
+  const where = (m, index) => ({
+    name: `${Math.floor(index / m.perFile)}.pieces`,
+    at: (index % m.perFile) * m.pieceLength
+  })
+
+  const pieceSize = (m, index) => Math.min(m.pieceLength, m.torrentLength - index * m.pieceLength)
+
+  async function fileSize (m, name) {
+    const h = open.get(name)
+    if (h) return h.getSize()
+    try {
+      return (await (await (await folder(m)).getFileHandle(name)).getFile()).size
+    } catch {
+      return 0 // no such file
+    }
+  }
+
   const ops = {
-    async list (m) {
-      const d = await folder(m.root, m.folder)
-      const out = []
-      for await (const [name, handle] of d.entries()) {
-        if (handle.kind !== 'file') continue
-        const h = open.get(name)
-        out.push([name, h ? h.getSize() : (await handle.getFile()).size])
+    // The pieces the have file claims whose file is long enough to hold them.
+    async open (m) {
+      const marks = new Uint8Array(m.pieceCount)
+      ;(await access(m, 'have')).read(marks, { at: 0 })
+      const held = []
+      const sizes = new Map()
+      for (let i = 0; i < m.pieceCount; i++) {
+        if (marks[i] !== 1) continue
+        const { name, at } = where(m, i)
+        if (!sizes.has(name)) sizes.set(name, await fileSize(m, name))
+        if (sizes.get(name) >= at + pieceSize(m, i)) held.push(i)
       }
-      return out
+      return held
     },
     async put (m) {
-      const d = await folder(m.root, m.folder)
-      const h = await access(d, m.name, true)
+      const have = await access(m, 'have')
+      const { name, at } = where(m, m.index)
+      const h = await access(m, name)
       try {
         // Over quota, Chromium (156) writes part and returns a bogus count instead of
         // throwing; a short write means no space either way.
-        const n = h.write(new Uint8Array(m.buf), { at: 0 })
+        const n = h.write(new Uint8Array(m.buf), { at })
         if (n !== m.buf.byteLength) throw new DOMException(`wrote ${n} of ${m.buf.byteLength} bytes`, 'QuotaExceededError')
-        h.truncate(n)
-      } catch (err) { // no half-written piece: drop the file
-        release(m.name)
-        await d.removeEntry(m.name).catch(() => {})
+        have.write(new Uint8Array([1]), { at: m.index })
+      } catch (err) { // not claimed: a later run fetches it again
+        try { have.write(new Uint8Array([0]), { at: m.index }) } catch {}
         throw err
       }
     },
     async get (m) {
-      const h = await access(await folder(m.root, m.folder), m.name, false)
+      const { name, at } = where(m, m.index)
+      const h = await access(m, name)
       const size = h.getSize()
-      if (m.offset + m.length > size) throw new DOMException(`the file holds ${size} bytes`, 'NotReadableError')
+      if (at + m.offset + m.length > size) throw new DOMException(`the file ends at byte ${size}`, 'NotReadableError')
       const buf = new Uint8Array(m.length)
-      const n = h.read(buf, { at: m.offset })
+      const n = h.read(buf, { at: at + m.offset })
       if (n !== m.length) throw new DOMException(`read ${n} of ${m.length} bytes`, 'NotReadableError')
       return buf.buffer
     },
@@ -149,24 +186,19 @@ export class OpfsWorkerStore {
       if (!this._worker) this._startWorker()
       const id = this._nextId++
       this._calls.set(id, { resolve, reject })
-      this._worker.postMessage({ id, op, root: ROOT, folder: this._folderName, ...args }, transfer)
+      const { pieceLength, pieceCount, length: torrentLength } = this._geo
+      const geometry = { pieceLength, pieceCount, torrentLength, perFile: filePieces(pieceLength) }
+      this._worker.postMessage({ id, op, root: ROOT, folder: this._folderName, ...geometry, ...args }, transfer)
     })
   }
 
   open () {
     return this._pending.run((async () => {
-      let entries
       try {
-        entries = await this._call('list')
+        return new Set(await this._call('open'))
       } catch (err) {
         throw storageError('open: OPFS folder ' + this._folderName, err)
       }
-      const held = new Set()
-      for (const [name, size] of entries) {
-        const index = /^(0|[1-9][0-9]*)$/.test(name) ? Number(name) : -1
-        if (size > 0 && size === this._geo.pieceSize(index)) held.add(index)
-      }
-      return held
     })())
   }
 
@@ -175,7 +207,7 @@ export class OpfsWorkerStore {
       this._geo.checkPut(index, bytes)
       const buf = bytes.slice().buffer // a copy now, moved to the worker: `bytes` is free at once
       try {
-        await this._call('put', { name: String(index), buf }, [buf])
+        await this._call('put', { index, buf }, [buf])
       } catch (err) {
         throw storageError(`put: piece ${index}`, err)
       }
@@ -186,7 +218,7 @@ export class OpfsWorkerStore {
     return this._pending.run((async () => {
       this._geo.checkGet(index, offset, length)
       try {
-        return new Uint8Array(await this._call('get', { name: String(index), offset, length }))
+        return new Uint8Array(await this._call('get', { index, offset, length }))
       } catch (err) {
         throw storageError(`get: piece ${index}`, err)
       }
