@@ -77,6 +77,7 @@ export function makeClientClass (internals) {
       this._makeStore = null     // (info) => store, once the torrent's store is decided
       this._storage = null       // its TorrentStorage, from the first storage request
       this._releaseStore = null  // lets another tab have the store, once this one is done
+      this._storeReleased = null // settles when it has
       this.once('close', () => {
         const err = new WasmTorrentError('torrent destroyed', { code: 'destroyed' })
         for (const { reject } of this._reads.values()) reject(err)
@@ -245,8 +246,9 @@ export function makeClientClass (internals) {
       }
       if (this.destroyed || storeHolders.has(name)) return false
       if (typeof navigator !== 'undefined' && navigator.locks) {
+        let released // settles once the lock manager has let the lock go
         const release = await new Promise(resolve => {
-          navigator.locks.request(`wasmtorrent-store:${name}`, { ifAvailable: true }, lock => {
+          released = navigator.locks.request(`wasmtorrent-store:${name}`, { ifAvailable: true }, lock => {
             if (!lock) return resolve(null)
             return new Promise(release => resolve(release)) // held until release()
           }).catch(() => resolve(null))
@@ -254,6 +256,7 @@ export function makeClientClass (internals) {
         if (!release) return false
         if (this.destroyed || storeHolders.has(name)) { release(); return false }
         this._releaseStore = release
+        this._storeReleased = released
       }
       storeHolders.set(name, this)
       this._storeName = name
@@ -570,8 +573,10 @@ export function makeClientClass (internals) {
       }
       const destroy = opts?.destroyStore ?? Boolean(torrent._opts.destroyStoreOnDestroy)
       const closed = (torrent._storage ? torrent._storage.close({ destroy }) : Promise.resolve())
-        .finally(() => {
+        .finally(async () => {
           torrent._releaseStore?.()
+          // A torrent added next claims the lock at once (ifAvailable): it must be gone by then.
+          await torrent._storeReleased
           if (storeHolders.get(torrent._storeName) === torrent) storeHolders.delete(torrent._storeName)
         })
       torrent._storeClosed = closed

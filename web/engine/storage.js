@@ -11,6 +11,7 @@ const CACHE_BYTES = 8 << 20
 const CACHE_PIECES = 256
 const STALL_MS = 30_000
 const READ_TIMEOUT_MS = 20_000
+const SWEEP_MS = 1000
 // WebCrypto, where the page has it (secure contexts; Node 20 has it too).
 const subtle = globalThis.crypto?.subtle
 
@@ -33,6 +34,8 @@ export class TorrentStorage {
     this._held = new Set()
     this.inFlight = { write: 0, read: 0 } // requests the store has not answered (diagnostics)
     this._cache = new Map() // piece -> Promise<Uint8Array> (the whole piece), in LRU order
+    this._jobs = new Set() // requests in flight: { o, started, warned, settled, timeOut }
+    this._sweepTimer = undefined
     this._closed = false
   }
 
@@ -47,30 +50,46 @@ export class TorrentStorage {
   handle (o) {
     if (o.op === 'complete') return this._complete(o.id, true) // resume is re-hashing: nothing to record
     this.inFlight[o.op]++
-    // A store that stops answering stalls the download (the engine waits for its writes):
-    // say so rather than hang in silence.
-    const slow = setTimeout(() => this._onWarning?.(new Error(
-      `the store has not answered a ${o.op} of piece ${o.piece} for ${STALL_MS / 1000} s ` +
-      `(${this.inFlight.write} writes and ${this.inFlight.read} reads waiting)`)), STALL_MS)
     // A read that never settles (a File whose disk went away, a stuck browser read) would
     // hold one of the peer's read slots for good: after READ_TIMEOUT_MS it fails (the peer
-    // asks again) and its late answer is dropped. A write is only ever reported.
-    let settled = false
+    // asks again) and its late answer is dropped. A write is only ever reported (_sweep).
+    const job = { o, started: performance.now(), warned: false, settled: false, timeOut: null }
+    this._jobs.add(job)
+    this._sweepTimer ??= setInterval(() => this._sweep(), SWEEP_MS)
     const work = o.op === 'write'
       ? this._write(o)
-      : Promise.race([this._read(o, () => settled), new Promise((resolve, reject) => setTimeout(
-        () => reject(new Error(`store read of piece ${o.piece} timed out`)), READ_TIMEOUT_MS))])
+      : Promise.race([this._read(o, () => job.settled), new Promise((resolve, reject) => { job.timeOut = reject })])
     work.catch(err => {
       if (o.op === 'read') {
         this._cache.delete(o.piece)
-        if (!settled && /timed out/.test(err?.message)) this._onWarning?.(err)
+        if (!job.settled && err?.code === 'timed_out') this._onWarning?.(err)
       }
       this._fail(o, err)
     }).finally(() => {
-      settled = true
-      clearTimeout(slow)
+      job.settled = true
+      this._jobs.delete(job)
+      if (this._jobs.size === 0) this._sweepTimer = clearInterval(this._sweepTimer)
       this.inFlight[o.op]--
     })
+  }
+
+  // One timer for every request in flight (two per request cost the seeder's main thread a
+  // few percent): reads past READ_TIMEOUT_MS fail; a store that stops answering stalls the
+  // download (the engine waits for its writes), so it is said once, not hung in silence.
+  _sweep () {
+    const now = performance.now()
+    for (const job of this._jobs) {
+      const age = now - job.started
+      if (job.timeOut && age >= READ_TIMEOUT_MS) {
+        job.timeOut(Object.assign(new Error(`store read of piece ${job.o.piece} timed out`), { code: 'timed_out' }))
+        job.timeOut = null
+      }
+      if (!job.warned && age >= STALL_MS) {
+        job.warned = true
+        this._onWarning?.(new Error(`the store has not answered a ${job.o.op} of piece ${job.o.piece} for ${STALL_MS / 1000} s ` +
+          `(${this.inFlight.write} writes and ${this.inFlight.read} reads waiting)`))
+      }
+    }
   }
 
   async _write (o) {
@@ -153,6 +172,7 @@ export class TorrentStorage {
 
   async close ({ destroy = false } = {}) {
     this._closed = true
+    this._sweepTimer = clearInterval(this._sweepTimer)
     this._onWarning = null
     this._cache.clear()
     if (this._opened) await this._opened.catch(() => {})
