@@ -319,18 +319,22 @@ void session::impl::on_piece(torrent& t, peer_connection& p, const wire::piece_b
     t.wasted += length;
     return;
   }
-  for (peer_handle other : r.cancel) {
-    if (auto* o = find_peer(t, connection_id{other.value})) {
-      auto it = std::find_if(o->requests.begin(), o->requests.end(), [&](const auto& q) { return q.block == *addr; });
-      if (it == o->requests.end()) continue;
-      cancel_request(t, *o, *it);  // the picker already forgot it: its abort is a no-op here
-      o->requests.erase(it);
-    }
-  }
+  cancel_duplicates(t, *addr, r.cancel);
   auto& buffer = t.piece_buffers[b.piece.value];
   if (buffer.empty()) buffer.resize(t.picker->piece_size(b.piece));
   std::memcpy(buffer.data() + b.begin, b.data.data(), length);
   if (r.piece_complete) hash_piece(t, b.piece.value);
+}
+
+void session::impl::cancel_duplicates(torrent& t, block_address b, const std::vector<peer_handle>& others) {
+  for (peer_handle other : others) {
+    auto* o = find_peer(t, connection_id{other.value});  // nullptr for a web seed
+    if (!o) continue;
+    auto it = std::find_if(o->requests.begin(), o->requests.end(), [&](const auto& q) { return q.block == b; });
+    if (it == o->requests.end()) continue;
+    cancel_request(t, *o, *it);  // the picker already forgot it: its abort is a no-op here
+    o->requests.erase(it);
+  }
 }
 
 void session::impl::on_extended(torrent& t, peer_connection& p, const wire::extended& e) {

@@ -157,6 +157,8 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
   st.uploaded = t->uploaded;
   st.verified = t->verified;
   st.wasted = t->wasted;
+  st.web_seed_downloaded = t->seed_downloaded;
+  for (const auto& [h, ws] : t->web_seeds) st.web_seeds += ws.dropped ? 0 : 1;
   st.download_rate = t->down_rate;
   st.upload_rate = t->up_rate;
   st.has_metadata = t->meta.has_value();
@@ -205,6 +207,8 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   t.next_unchoke = s.now + s.settings.unchoke_interval;
   t.next_optimistic = s.now + s.settings.optimistic_interval;
   t.check_storage = params.check && !params.seed;
+  t.seed_policy = s.settings.web_seed_policy;
+  t.seed_budget = s.settings.web_seed_budget;
   s.set_metadata(t, m);
   s.events.pop_back();  // no metadata_received event for a torrent added with it
   if (params.seed) {
@@ -225,6 +229,8 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
   t.info_hash = info_hash;
   t.name = std::move(name);
   t.check_storage = params.check;
+  t.seed_policy = s.settings.web_seed_policy;
+  t.seed_budget = s.settings.web_seed_budget;
   t.next_unchoke = s.now + s.settings.unchoke_interval;
   t.next_optimistic = s.now + s.settings.optimistic_interval;
   return id;
@@ -234,6 +240,7 @@ void session::remove_torrent(torrent_id id, time_point now) {
   auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t) return;
+  s.end_web_runs(*t);
   for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent removed", true);
   const bool was_behind = s.writes_behind();
   for (auto& [rid, ps] : s.pending) {
@@ -344,6 +351,7 @@ void session::pause_torrent(torrent_id id, time_point now) {
   torrent* t = s.find_torrent(id);
   if (!t || t->paused) return;
   t->paused = true;
+  s.end_web_runs(*t);
   // Each closed peer goes to `retry` (schedule_retry), where resume finds it.
   for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent paused", true);
   s.finish_call();
@@ -359,6 +367,7 @@ void session::resume_torrent(torrent_id id, time_point now) {
     if (std::find(t->candidates.begin(), t->candidates.end(), e) == t->candidates.end()) t->candidates.push_back(e);
   t->retry.clear();
   s.connect_candidates(*t);
+  s.request_web_seeds(*t);
   s.finish_call();
 }
 

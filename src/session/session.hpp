@@ -5,6 +5,7 @@
 //   - connections: accept_connection() for incoming ones, connection_opened() /
 //     connection_closed() for the ones poll_connect() asked for, bytes_received();
 //   - storage completions for the requests poll_storage() handed out;
+//   - HTTP responses for the web seed requests poll_http() handed out;
 //   - user commands (add_torrent, add_magnet, remove_torrent, add_peer, priorities,
 //     critical pieces, pause/resume, rate limits, streaming readers and reads, the
 //     BEP 10 extension API);
@@ -14,6 +15,7 @@
 //   poll_close()     connections to close (after their last bytes were sent),
 //   poll_connect()   connections to open,
 //   poll_storage()   storage requests,
+//   poll_http()      HTTP range requests for web seeds, and cancellations of them,
 //   poll_event()     typed events.
 // One owner tree: the session owns torrents, torrents own peer connections; integer
 // handles cross it. Protocol errors are values (events, closed connections), never
@@ -37,9 +39,20 @@
 #include "base/error.hpp"
 #include "metainfo/metainfo.hpp"
 #include "storage/storage.hpp"
+#include "webseed/webseed.hpp"
 #include "wire/wire.hpp"
 
 namespace wt {
+
+// When a torrent fetches from its web seeds (BEP 19).
+enum class web_seed_policy : std::uint8_t {
+  // Peers first: a web seed takes the pieces that no connected peer unchoking us has
+  // (everything while no peer unchokes us), streaming pieces whose deadline is within
+  // deadline_at_risk_window, and, in end-game, blocks peers are still fetching.
+  fallback,
+  // A web seed is a fast peer that has every piece.
+  always,
+};
 
 struct session_settings {
   std::uint64_t seed = 1;  // drives every random choice (peer id, picker, choker)
@@ -116,6 +129,28 @@ struct session_settings {
   // Our listening port, announced in the extension handshake ("p") so that peers
   // can pass us on through PEX; unset when we do not accept connections.
   std::optional<std::uint16_t> listen_port;
+
+  // --- web seeds (BEP 19): HTTP servers that hold the torrent's files ---
+  // The policy and budget of a torrent when added (set_web_seed_policy changes them).
+  wt::web_seed_policy web_seed_policy = wt::web_seed_policy::fallback;
+  // Bytes a torrent may request from its web seeds (0: no limit). A hard cap, so that a
+  // site knows its bill: once spent, web seeds are asked for nothing more, even when no
+  // peer has what is missing (raise it with set_web_seed_policy to go on).
+  std::uint64_t web_seed_budget = 0;
+  std::uint32_t max_web_seeds = 8;           // URLs per torrent; more are refused
+  // Requests in flight per web seed (WebTorrent's maxWebConns). A request covers a run of
+  // consecutive blocks, one HTTP request per file it touches.
+  std::uint32_t max_web_seed_requests = 4;
+  std::uint32_t web_seed_request_bytes = 1u << 20;  // most bytes per request
+  // A request without a response or body bytes for this long fails (the host is told to
+  // abort it); failures of this kind back off 5 s, 10 s, ... 60 s between attempts.
+  duration web_seed_timeout = std::chrono::seconds(20);
+  std::uint32_t web_seed_max_retries = 5;    // such failures in a row drop the seed
+  // Bad responses (wrong range or length) and pieces that failed their hash with bytes
+  // from the seed: this many drop it. 404/410, other 4xx, and a server that ignores Range
+  // on a large file drop it at once.
+  std::uint32_t web_seed_max_bad = 2;
+  webseed::limits web_seed_limits;
 };
 
 // --- events -------------------------------------------------------------------------
@@ -211,6 +246,22 @@ struct connect_request {
   wire::endpoint remote;
 };
 
+// An HTTP request for a web seed. get: fetch bytes [first, last] of `url` (send
+// "Range: bytes=first-last") and report http_response(), then http_data() as the body
+// arrives, then http_done(); or http_failed() at any point. cancel: abort the request
+// `id` (the session wants nothing more of it: report nothing more).
+using http_request_id = strong_id<struct http_request_id_tag, std::uint64_t>;
+enum class http_op : std::uint8_t { get, cancel };
+struct http_request {
+  http_request_id id;
+  http_op op = http_op::get;
+  torrent_id torrent;          // get only, as are the fields below
+  std::uint32_t web_seed = 0;  // the seed's id (web_seed_stats::id)
+  std::string url;
+  std::int64_t first = 0;
+  std::int64_t last = 0;  // inclusive
+};
+
 // --- stats ------------------------------------------------------------------------------
 
 struct peer_stats {
@@ -227,7 +278,9 @@ struct peer_stats {
 };
 
 struct torrent_stats {
-  std::uint64_t downloaded = 0;      // payload bytes received (including wasted)
+  std::uint64_t downloaded = 0;      // payload bytes received (including wasted and web seeds')
+  std::uint64_t web_seed_downloaded = 0;  // of which from web seeds (HTTP body bytes)
+  std::uint32_t web_seeds = 0;       // web seeds not dropped
   std::uint64_t uploaded = 0;        // payload bytes sent
   std::uint64_t verified = 0;        // bytes of pieces verified this session
   std::uint64_t wasted = 0;          // bytes of duplicate or failed blocks
@@ -244,6 +297,17 @@ struct torrent_stats {
   bool paused = false;               // pause_torrent(), until resume_torrent()
   bool checking = false;             // the resume check is reading pieces back
   double check_progress = 0;         // of the resume check, 0..1 (1 when none)
+};
+
+struct web_seed_stats {
+  std::uint32_t id = 0;
+  std::string url;
+  enum class state : std::uint8_t { active, waiting, dropped } state = state::active;  // waiting: backing off
+  std::uint64_t downloaded = 0;  // HTTP body bytes received
+  std::uint32_t requests = 0;    // in flight
+  std::uint32_t failures = 0;    // of any kind
+  errc error = errc::ok;         // the last failure, and its message
+  std::string message;
 };
 
 // Every session_settings::stats_interval, for each torrent.
@@ -364,6 +428,19 @@ class session {
   void set_max_connections_per_torrent(std::uint32_t n, time_point now);
   std::uint32_t max_connections_per_torrent() const noexcept;
 
+  // --- web seeds (BEP 19) --------------------------------------------------------------
+  // A web seed is a peer of the piece picker that has every piece: the session plans HTTP
+  // range requests (poll_http), the host performs them, bytes go into the pieces as they
+  // arrive and are verified with the piece like any peer's. A seed that fails (404/410,
+  // ignores Range on a large file, wrong range or length, a stall, data that fails the
+  // hash) gives a warning_event (connection: the seed's id; code: web_seed_*); repeated
+  // or fatal failures drop it (see session_settings). False for an unknown torrent, a URL
+  // that is not http(s), one the torrent has already, or beyond max_web_seeds.
+  bool add_web_seed(torrent_id t, std::string url, time_point now);
+  // budget: bytes (0: no limit); see session_settings::web_seed_budget.
+  void set_web_seed_policy(torrent_id t, web_seed_policy policy, std::uint64_t budget, time_point now);
+  std::vector<web_seed_stats> web_seeds(torrent_id t) const;
+
   // Streaming (anacrolix-style readers). A reader gives the pieces under
   // [offset, offset + readahead) deadlines in order, ahead of every other piece; a
   // seek moves them at once. Returns 0 while the metadata is unknown.
@@ -413,12 +490,22 @@ class session {
   // The periodic tick, or sooner when peers wait for a rate limit's tokens.
   std::optional<time_point> next_deadline() const;
   void storage_completed(storage_completion c, time_point now);
+  // The response to an HTTP get: status, the Content-Range header (empty when absent) and
+  // Content-Length (nullopt when absent or not the body's length, e.g. compressed).
+  void http_response(http_request_id id, int status, std::string_view content_range,
+                     std::optional<std::int64_t> content_length, time_point now);
+  // Body bytes, in order, in chunks of any size.
+  void http_data(http_request_id id, byte_view data, time_point now);
+  void http_done(http_request_id id, time_point now);
+  // The request could not be performed (network error, CORS refusal, aborted).
+  void http_failed(http_request_id id, std::string_view message, time_point now);
 
   // --- outputs -------------------------------------------------------------------------
   std::optional<transmit> poll_transmit();
   std::optional<close_request> poll_close();
   std::optional<connect_request> poll_connect();
   std::optional<storage_request> poll_storage();
+  std::optional<http_request> poll_http();
   std::optional<session_event> poll_event();
 
   // --- queries ---------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 // header): session.cpp (lifecycle and the driving surface), peer_connection.cpp (the
 // wire protocol with one peer: handshake, messages, interest, choking, requests),
 // torrent.cpp (pieces, hashing, metadata, priorities, the choker round, timers),
-// bandwidth.cpp (the session-wide rate limits) and extensions.cpp (BEP 10 plugins:
-// ut_metadata, ut_pex, user extensions).
+// bandwidth.cpp (the session-wide rate limits), extensions.cpp (BEP 10 plugins:
+// ut_metadata, ut_pex, user extensions) and web_seeds.cpp (BEP 19 web seeds).
 //
 // Ownership: session::impl owns the torrents (by id), each torrent owns its peer
 // connections (by connection id); incoming connections live in `unattached` until
@@ -124,6 +124,48 @@ struct peer_connection {
   bool active() const noexcept { return !dead && handshake_done; }
 };
 
+// --- web seeds -------------------------------------------------------------------------------
+
+struct web_seed {
+  // Its peer handle in the picker (and the connection field of its warnings): drawn from
+  // the connection ids, so it never names a peer connection.
+  std::uint32_t handle = 0;
+  std::string url;
+  bool dropped = false;
+  time_point retry_at{};       // no new request before (back-off)
+  std::uint32_t retries = 0;   // transient failures in a row
+  std::uint32_t bad = 0;       // bad responses and failed pieces
+  std::uint32_t failures = 0;  // every failure, for stats
+  std::uint32_t runs = 0;      // requests in flight
+  std::uint64_t downloaded = 0;
+  errc last_error = errc::ok;
+  std::string last_message;
+};
+
+// One request to a web seed: a run of consecutive blocks, fetched by one HTTP request per
+// file it touches (its parts); pad bytes are zeros written at once.
+struct web_run {
+  torrent_id torrent;
+  std::uint32_t seed = 0;
+  std::vector<block_address> blocks;
+  std::vector<std::int64_t> starts;     // torrent offset of each block
+  std::vector<std::uint32_t> missing;   // bytes of each block still to come
+  std::int64_t end = 0;                 // torrent offset past the last block
+  std::uint32_t open_parts = 0;
+};
+
+// One HTTP request of a run.
+struct http_part {
+  std::uint64_t run = 0;
+  torrent_id torrent;
+  std::uint32_t seed = 0;
+  webseed::segment seg;
+  bool responded = false;
+  webseed::body_plan body;
+  std::int64_t received = 0;  // body bytes so far
+  time_point last_activity;
+};
+
 // --- per-torrent state ---------------------------------------------------------------------
 
 struct torrent {
@@ -197,6 +239,13 @@ struct torrent {
   // reader handles: from 2^31 up, apart from the readers' (from 1 up).
   std::map<std::uint32_t, piece_range> critical;
   std::uint32_t next_critical = 1u << 31;
+
+  // Web seeds by handle, with the torrent's policy and what they have cost.
+  std::map<std::uint32_t, web_seed> web_seeds;
+  web_seed_policy seed_policy = web_seed_policy::fallback;
+  std::uint64_t seed_budget = 0;
+  std::uint64_t seed_requested = 0;   // bytes asked of web seeds
+  std::uint64_t seed_downloaded = 0;  // HTTP body bytes received
 
   bool finished = false;
   bool paused = false;
@@ -283,6 +332,19 @@ struct session::impl {
   std::deque<close_request> closes;
   std::deque<connect_request> connects;
   std::deque<storage_request> storage;
+  std::deque<http_request> http_out;
+  std::map<std::uint64_t, web_run> web_runs;
+  std::map<std::uint64_t, http_part> http_parts;
+  std::uint64_t next_http = 1;
+  std::uint64_t next_run = 1;
+  // Web seeds that delivered bytes of a piece that failed its hash (torrent, seed handle):
+  // judged at the end of the call, not while their bytes are being delivered.
+  struct seed_fault {
+    torrent_id torrent;
+    std::uint32_t seed = 0;
+    std::uint32_t piece = 0;
+  };
+  std::vector<seed_fault> seed_faults;
   std::deque<session_event> events;
   std::map<std::uint64_t, pending_storage> pending;
   std::vector<std::uint32_t> garbage;  // dead connections to erase
@@ -338,6 +400,7 @@ struct session::impl {
   // share out rate-limited bandwidth.
   void finish_call() {
     collect_garbage();
+    settle_seed_faults();
     distribute_bandwidth();
   }
   void ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,
@@ -362,6 +425,8 @@ struct session::impl {
   void on_have_all(torrent& t, peer_connection& p);
   void on_request(torrent& t, peer_connection& p, const wire::request& r);
   void on_piece(torrent& t, peer_connection& p, const wire::piece_block& b);
+  // A block arrived: cancel it with the other peers that have it requested.
+  void cancel_duplicates(torrent& t, block_address b, const std::vector<peer_handle>& others);
   void on_extended(torrent& t, peer_connection& p, const wire::extended& e);
   void send_our_pieces(torrent& t, peer_connection& p);
   void send_extension_handshake(torrent& t, peer_connection& p);
@@ -370,6 +435,7 @@ struct session::impl {
   void request_blocks(torrent& t, peer_connection& p);
   void request_all(torrent& t) {
     for (auto& [cid, p] : t.peers) request_blocks(t, p);
+    request_web_seeds(t);
   }
   // Readers open, or the last one closed less than reader_linger ago.
   bool streaming(const torrent& t) const noexcept { return !t.readers.empty() || now < t.streaming_until; }
@@ -412,6 +478,38 @@ struct session::impl {
   torrent_stats make_stats(const torrent& t) const;
   void cancel_undue_requests(torrent& t);
   void tick(time_point now);
+
+  // --- web seeds (web_seeds.cpp) ---
+  web_seed* find_web_seed(torrent& t, std::uint32_t handle) {
+    auto it = t.web_seeds.find(handle);
+    return it == t.web_seeds.end() ? nullptr : &it->second;
+  }
+  // Starts requests on every web seed of the torrent that has room and something to take.
+  void request_web_seeds(torrent& t);
+  bool start_web_run(torrent& t, web_seed& s, const std::vector<bool>& peers_have, bool restricted);
+  // Body bytes for torrent offset `offset` of a run: written into the blocks the seed is
+  // still asked for, which are marked received (and their pieces hashed) once complete.
+  void web_bytes(torrent& t, web_run& run, std::int64_t offset, byte_view data);
+  // A part answered in full; a part failed (the host is told to abort it when `cancel`).
+  void part_done(std::uint64_t id);
+  void part_failed(std::uint64_t id, errc code, std::string message, bool cancel, bool transient);
+  // Ends a run: its other parts are cancelled, blocks it did not deliver are given back.
+  void end_run(std::uint64_t run);
+  // Counts a failure against the seed: a warning, back-off, maybe dropped.
+  void seed_failure(torrent& t, web_seed& s, errc code, std::string message, bool transient, bool fatal);
+  void drop_web_seed(torrent& t, web_seed& s);
+  // Every run of the torrent ended without blame (pause, remove); `only_undue`: just the
+  // runs none of whose pieces has a deadline (a reader moved).
+  void end_web_runs(torrent& t, bool only_undue = false);
+  void web_seed_timeouts(torrent& t);
+  // Tells the host to abort an HTTP request.
+  void cancel_http(std::uint64_t id) {
+    http_request r;
+    r.id = http_request_id{id};
+    r.op = http_op::cancel;
+    http_out.push_back(std::move(r));
+  }
+  void settle_seed_faults();
 
   storage_request_id emit_storage(storage_request r, pending_storage p) {
     r.id = storage_request_id{next_storage++};

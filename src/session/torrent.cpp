@@ -23,10 +23,13 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
       for (const auto& fb : failed->second) {
         const std::size_t offset = std::size_t{fb.block} * block_size;
         const std::size_t n = std::min<std::size_t>(block_size, data.size() - offset);
-        if (sha1(byte_view(data).subspan(offset, n)) != fb.digest) {
-          auto e = t.endpoints.find(fb.connection.value);
-          ban(t, fb.endpoint, e != t.endpoints.end() ? &e->second : nullptr, fb.connection);
+        if (sha1(byte_view(data).subspan(offset, n)) == fb.digest) continue;
+        if (t.web_seeds.contains(fb.connection.value)) {
+          seed_faults.push_back({t.id, fb.connection.value, piece});
+          continue;
         }
+        auto e = t.endpoints.find(fb.connection.value);
+        ban(t, fb.endpoint, e != t.endpoints.end() ? &e->second : nullptr, fb.connection);
       }
       t.failed_blocks.erase(failed);
     }
@@ -55,6 +58,11 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
   if (senders.size() == 1) {
     t.exclusive.erase(piece);
     const connection_id c{*senders.begin()};
+    if (t.web_seeds.contains(c.value)) {
+      // Judged at the end of the call: the seed may be in the middle of delivering bytes.
+      seed_faults.push_back({t.id, c.value, piece});
+      return;
+    }
     if (auto e = t.endpoints.find(c.value); e != t.endpoints.end())
       ban(t, endpoint_key(e->second), &e->second, c);
     return;
@@ -77,12 +85,13 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
   else t.exclusive.erase(piece);
   auto& record = t.failed_blocks[piece];
   for (const auto& o : origins) {
-    auto e = t.endpoints.find(o.peer.value);
-    if (e == t.endpoints.end()) continue;
+    std::string who;
+    if (const web_seed* ws = find_web_seed(t, o.peer.value)) who = "web seed " + ws->url;
+    else if (auto e = t.endpoints.find(o.peer.value); e != t.endpoints.end()) who = endpoint_key(e->second);
+    else continue;
     const std::size_t offset = std::size_t{o.block} * block_size;
     const std::size_t n = std::min<std::size_t>(block_size, data.size() - offset);
-    record.push_back({o.block, endpoint_key(e->second), connection_id{o.peer.value},
-                      sha1(byte_view(data).subspan(offset, n))});
+    record.push_back({o.block, std::move(who), connection_id{o.peer.value}, sha1(byte_view(data).subspan(offset, n))});
   }
 }
 
@@ -234,6 +243,8 @@ void session::impl::apply_reader(torrent& t, std::uint32_t id) {
 // that the pipelines fill with the reader's pieces now rather than after them.
 void session::impl::cancel_undue_requests(torrent& t) {
   if (!t.picker) return;
+  end_web_runs(t, true);
+  request_web_seeds(t);
   for (auto& [cid, p] : t.peers) {
     if (!p.active()) continue;
     for (auto it = p.requests.begin(); it != p.requests.end();) {
@@ -312,6 +323,7 @@ void session::impl::priorities_changed(torrent& t) {
     update_interest(t, p);
     request_blocks(t, p);
   }
+  request_web_seeds(t);
 }
 
 // Critical ranges whose every piece is verified are done with.
@@ -390,6 +402,7 @@ void session::impl::tick(time_point at) {
       }
     }
     connect_candidates(t);
+    web_seed_timeouts(t);
     request_all(t);
   }
   if (settings.stats_interval > duration{0} && at >= next_stats) {

@@ -173,6 +173,11 @@ void swarm::pump(std::size_t i) {
       e.at = now_ + link_.latency;
       push(std::move(e));
     }
+    while (auto h = n.s->poll_http()) {
+      progress = true;
+      if (h->op == http_op::cancel) http_cancelled_.insert({i, h->id.value});
+      else serve_http(i, *h);
+    }
     while (auto e = n.s->poll_event()) {
       progress = true;
       n.events.push_back(std::move(*e));
@@ -180,7 +185,114 @@ void swarm::pump(std::size_t i) {
   }
 }
 
+std::size_t swarm::add_web_server(std::map<std::string, byte_buffer> files, web_server_config cfg) {
+  web_server w;
+  w.files = std::move(files);
+  w.cfg = cfg;
+  servers_.push_back(std::move(w));
+  return servers_.size() - 1;
+}
+
+// Schedules the whole answer at once: the response after the latency, then the body in
+// chunks at the server's bandwidth, then the end (none for a stall). A cancel drops what
+// has not arrived yet.
+void swarm::serve_http(std::size_t at_node, const http_request& r) {
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::size_t server = none;
+  for (std::size_t k = 0; k < servers_.size() && server == none; ++k)
+    if (servers_[k].files.contains(r.url)) server = k;
+  ev head;
+  head.kind = ev_kind::http_response;
+  head.conn = at_node;
+  head.http = r.id.value;
+  head.server = server;
+  ev done = head;
+  done.kind = ev_kind::http_done;
+  if (server == none) {
+    head.status = 404;
+    head.at = done.at = now_ + 20ms;
+    push(std::move(head));
+    push(std::move(done));
+    return;
+  }
+  web_server& w = servers_[server];
+  ++w.requests;
+  w.log.emplace_back(r.url, r.first);
+  const byte_buffer& file = w.files[r.url];
+  const auto size = static_cast<std::int64_t>(file.size());
+  const std::int64_t first = std::min(r.first, size), last = std::min(r.last, size - 1);
+  byte_buffer body(file.begin() + first, file.begin() + std::max(first, last + 1));
+  head.status = 206;
+  head.content_range = "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size);
+  head.content_length = static_cast<std::int64_t>(body.size());
+  bool ends = true;
+  switch (w.cfg.mode) {
+    case http_mode::honest: break;
+    case http_mode::not_found:
+      head.status = 404;
+      head.content_range.clear();
+      head.content_length.reset();
+      body.clear();
+      break;
+    case http_mode::ignores_range:
+      head.status = 200;
+      head.content_range.clear();
+      head.content_length = size;
+      body = file;
+      break;
+    case http_mode::short_body: body.resize(body.size() - std::min<std::size_t>(100, body.size() / 2)); break;
+    case http_mode::long_body:
+      head.content_length.reset();  // as with a chunked body
+      body.resize(body.size() + 100, 0x42);
+      break;
+    case http_mode::wrong_bytes:
+      if (!body.empty()) body[body.size() / 2] ^= 0x5a;
+      break;
+    case http_mode::stall:
+      body.resize(body.size() / 2);
+      ends = false;
+      break;
+  }
+  const time_point start = std::max(now_, w.free_at) + w.cfg.latency;
+  head.at = start;
+  push(std::move(head));
+  time_point at = start;
+  for (std::size_t offset = 0; offset < body.size(); offset += w.cfg.chunk) {
+    const std::size_t n = std::min(w.cfg.chunk, body.size() - offset);
+    at += transfer_time(n, w.cfg.bandwidth);
+    ev data = done;
+    data.kind = ev_kind::http_data;
+    data.at = at;
+    data.data.assign(body.begin() + static_cast<std::ptrdiff_t>(offset), body.begin() + static_cast<std::ptrdiff_t>(offset + n));
+    push(std::move(data));
+  }
+  w.free_at = at;
+  if (ends) {
+    done.at = at;
+    push(std::move(done));
+  }
+}
+
+void swarm::deliver_http(ev& e) {
+  node& n = nodes_[e.conn];
+  if (!n.alive || http_cancelled_.contains({e.conn, e.http})) return;
+  const http_request_id id{e.http};
+  switch (e.kind) {
+    case ev_kind::http_response: n.s->http_response(id, e.status, e.content_range, e.content_length, now_); break;
+    case ev_kind::http_data:
+      if (e.server < servers_.size()) servers_[e.server].served += e.data.size();
+      n.s->http_data(id, e.data, now_);
+      break;
+    default: n.s->http_done(id, now_); break;
+  }
+  pump(e.conn);
+}
+
 void swarm::deliver(ev& e) {
+  if (e.kind == ev_kind::http_response || e.kind == ev_kind::http_data || e.kind == ev_kind::http_done) {
+    deliver_http(e);
+    return;
+  }
   if (e.kind == ev_kind::stored) {
     node& n = nodes_[e.conn];
     if (!n.alive) return;
@@ -234,7 +346,10 @@ void swarm::deliver(ev& e) {
       }
       return;
     }
-    case ev_kind::stored: return;  // handled above: not a connection's event
+    case ev_kind::stored:
+    case ev_kind::http_response:
+    case ev_kind::http_data:
+    case ev_kind::http_done: return;  // handled above: not a connection's event
     case ev_kind::close: {
       if (!c.open[e.to_side] || !nodes_[to].alive) return;
       c.open[e.to_side] = false;

@@ -2,8 +2,8 @@
 // with latency, bandwidth, message chunking and connection drops, on one virtual
 // clock that jumps to the next deadline. Every random choice comes from one seed,
 // so a run is reproducible from it. No protocol logic lives here: the simulator
-// only moves bytes, opens and closes connections, and completes storage requests
-// with memory_storage.
+// only moves bytes, opens and closes connections, completes storage requests with
+// memory_storage, and answers web seeds' HTTP requests from fake HTTP servers.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,8 @@
 #include <map>
 #include <memory>
 #include <queue>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "session/session.hpp"
@@ -43,6 +45,23 @@ struct node_config {
   bool digest_reads = false;
 };
 
+// How a fake HTTP server answers a range request.
+enum class http_mode {
+  honest,         // 206, the exact Content-Range, the bytes
+  not_found,      // 404
+  ignores_range,  // 200 with the whole file
+  short_body,     // 206 with the right headers, a body 100 bytes short
+  long_body,      // 206 with the right headers, 100 bytes more than asked
+  wrong_bytes,    // 206, one byte of the body flipped
+  stall,          // 206, half the body, then nothing
+};
+struct web_server_config {
+  http_mode mode = http_mode::honest;
+  duration latency = 20ms;         // before the response
+  double bandwidth = 0;            // bytes per second over all its responses; 0 = unlimited
+  std::size_t chunk = 16 * 1024;   // body bytes per http_data call
+};
+
 class swarm {
  public:
   explicit swarm(std::uint64_t seed, link_config link = {});
@@ -72,6 +91,18 @@ class swarm {
 
   std::uint64_t random() { return next_random(); }
 
+  // An HTTP server holding files by URL (exact match). A URL no server holds gets a 404.
+  std::size_t add_web_server(std::map<std::string, byte_buffer> files, web_server_config cfg = {});
+  void set_web_mode(std::size_t server, http_mode mode) { servers_[server].cfg.mode = mode; }
+  // Body bytes the server delivered (not counting what was cancelled before arriving),
+  // and the requests it got.
+  std::uint64_t web_bytes_served(std::size_t server) const { return servers_[server].served; }
+  std::size_t web_requests(std::size_t server) const { return servers_[server].requests; }
+  // Every range a server was asked for, in order: (url, first byte).
+  const std::vector<std::pair<std::string, std::int64_t>>& web_log(std::size_t server) const {
+    return servers_[server].log;
+  }
+
  private:
   struct node {
     std::unique_ptr<session> s;
@@ -94,7 +125,15 @@ class swarm {
     bool open[2] = {false, false};  // side knows the connection
     pipe pipes[2];                  // pipes[k]: from side k to side 1 - k
   };
-  enum class ev_kind : std::uint8_t { deliver, open, close, drop, sent, stored };
+  struct web_server {
+    std::map<std::string, byte_buffer> files;
+    web_server_config cfg;
+    time_point free_at{};
+    std::uint64_t served = 0;
+    std::size_t requests = 0;
+    std::vector<std::pair<std::string, std::int64_t>> log;
+  };
+  enum class ev_kind : std::uint8_t { deliver, open, close, drop, sent, stored, http_response, http_data, http_done };
   struct ev {
     time_point at;
     std::uint64_t seq = 0;
@@ -104,6 +143,12 @@ class swarm {
     byte_buffer data;
     std::size_t bytes = 0;  // sent: how many
     storage_request request;  // stored: the write that completes (conn = the node)
+    // http_*: conn = the node, `http` the request id, `server` (or npos) for counting
+    std::uint64_t http = 0;
+    std::size_t server = 0;
+    int status = 0;
+    std::string content_range;
+    std::optional<std::int64_t> content_length;
     bool operator>(const ev& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
 
@@ -113,6 +158,8 @@ class swarm {
   void send(std::size_t n, connection_id c, byte_buffer data);
   void deliver(ev& e);
   void close_side(std::size_t conn, int side, bool tell);
+  void serve_http(std::size_t at_node, const http_request& r);
+  void deliver_http(ev& e);
 
   link_config link_;
   std::uint64_t rng_state_;
@@ -122,6 +169,8 @@ class swarm {
   std::priority_queue<ev, std::vector<ev>, std::greater<>> queue_;
   std::uint64_t seq_ = 0;
   time_point now_{};
+  std::vector<web_server> servers_;
+  std::set<std::pair<std::size_t, std::uint64_t>> http_cancelled_;  // (node, request id)
 };
 
 // A torrent for tests: random content from `seed`.

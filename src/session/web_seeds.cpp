@@ -1,0 +1,500 @@
+// BEP 19 web seeds in the session: which blocks a seed fetches (it is a peer of the piece
+// picker that has every piece), the HTTP requests that fetch them, what comes back, and
+// how a failing seed is judged. The URL and range arithmetic is webseed/webseed.hpp's.
+#include "session/session_impl.hpp"
+
+namespace wt {
+
+using namespace session_detail;
+
+namespace {
+
+// 5 s, 10 s, 20 s, 40 s, then 60 s between attempts after transient failures in a row.
+duration backoff(std::uint32_t retries) {
+  const std::uint32_t n = std::clamp<std::uint32_t>(retries, 1, 5);
+  return std::min<duration>(std::chrono::seconds(5) * (1 << (n - 1)), std::chrono::seconds(60));
+}
+
+bool requested_by(const piece_picker& pk, block_address b, std::uint32_t handle) {
+  for (const peer_handle h : pk.requesters(b))
+    if (h.value == handle) return true;
+  return false;
+}
+
+std::string range_text(const webseed::segment& s) {
+  return s.url + " bytes " + std::to_string(s.first) + "-" + std::to_string(s.last);
+}
+
+constexpr std::uint8_t zeros[block_size] = {};
+
+}  // namespace
+
+// --- planning -------------------------------------------------------------------------------
+
+void session::impl::request_web_seeds(torrent& t) {
+  if (t.web_seeds.empty() || !t.picker || t.paused || t.requests_held || t.checking || writes_behind()) return;
+  // The pieces that peers unchoking us can give: the fallback policy leaves them to them.
+  std::vector<bool> peers_have;
+  bool restricted = false;
+  if (t.seed_policy == web_seed_policy::fallback) {
+    for (const auto& [cid, p] : t.peers) {
+      if (!p.active() || p.has.empty() || p.peer_choking) continue;
+      if (!restricted) peers_have.assign(t.picker->num_pieces(), false);
+      restricted = true;
+      for (std::uint32_t i = p.has.find_next_set(0); i < p.has.size(); i = p.has.find_next_set(i + 1))
+        peers_have[i] = true;
+    }
+  }
+  for (auto& [handle, s] : t.web_seeds) {
+    while (!s.dropped && now >= s.retry_at && s.runs < settings.max_web_seed_requests &&
+           start_web_run(t, s, peers_have, restricted)) {
+    }
+  }
+}
+
+bool session::impl::start_web_run(torrent& t, web_seed& s, const std::vector<bool>& peers_have, bool restricted) {
+  // The budget is a hard cap: once spent, web seeds are asked for nothing more.
+  if (t.seed_budget > 0 && t.seed_requested + block_size > t.seed_budget) return false;
+  piece_picker& pk = *t.picker;
+  const std::uint32_t n = pk.num_pieces();
+  const bool end_game = pk.in_end_game();
+  const time_point risk_until = now + settings.deadline_at_risk_window;
+
+  auto eligible = [&](std::uint32_t p) {
+    const piece_index pi{p};
+    if (pk.have(pi) || pk.state(pi) == piece_state::complete) return false;
+    const auto due = pk.deadline(pi);
+    if (pk.piece_priority(pi) == 0 && !due) return false;
+    if (t.exclusive.contains(p)) return false;  // being fetched again from one peer (smart ban)
+    if (!restricted || !peers_have[p]) return true;
+    return end_game || (due && *due <= risk_until);
+  };
+  // Free blocks; in end-game also a block one peer (not a web seed: their bytes arrive
+  // piecemeal and must not mix in one block) is fetching.
+  auto takeable = [&](block_address b) {
+    if (pk.state(b) == block_state::received) return false;
+    const auto who = pk.requesters(b);
+    if (who.empty()) return true;
+    if (!end_game || who.size() >= 2) return false;
+    return !t.web_seeds.contains(who.front().value);
+  };
+  auto first_takeable = [&](std::uint32_t p) -> std::optional<block_address> {
+    const piece_index pi{p};
+    if (pk.state(pi) == piece_state::missing) return block_address{pi, 0};
+    for (std::uint32_t b = 0; b < pk.blocks_in_piece(pi); ++b)
+      if (takeable({pi, b})) return block_address{pi, b};
+    return std::nullopt;
+  };
+
+  // Streaming first: the earliest deadline among the readers' and critical pieces.
+  std::optional<block_address> start;
+  std::optional<time_point> start_due;
+  auto consider = [&](piece_range r) {
+    for (std::uint32_t p = r.first.value; p <= r.last.value && p < n; ++p) {
+      const auto due = pk.deadline(piece_index{p});
+      if (!due || (start_due && *due >= *start_due) || !eligible(p)) continue;
+      if (auto b = first_takeable(p)) {
+        start = b;
+        start_due = due;
+      }
+    }
+  };
+  for (const auto& [id, r] : t.readers)
+    if (auto range = pk.pieces_for_bytes(r.offset, std::max<std::int64_t>(1, r.readahead))) consider(*range);
+  for (const auto& [id, range] : t.critical) consider(range);
+  if (!start) {
+    // While streaming, a seed keeps its other requests free for the readers.
+    if (streaming(t) && s.runs > 0) return false;
+    // The first piece of the highest priority: consecutive pieces make long ranges.
+    std::uint8_t best = 0;
+    for (std::uint32_t p = 0; p < n && best < piece_picker::top_priority; ++p) {
+      const std::uint8_t prio = pk.piece_priority(piece_index{p});
+      if (prio <= best || !eligible(p)) continue;
+      if (auto b = first_takeable(p)) {
+        start = b;
+        best = prio;
+      }
+    }
+  }
+  if (!start) return false;
+
+  // Pieces in progress past max_partial_bytes: a seed with requests out starts no new piece,
+  // and one without takes one piece at most (as a lone peer would).
+  bool one_piece = false;
+  if (settings.max_partial_bytes > 0) {
+    std::uint64_t partial = 0;
+    for (const auto& [tid, other] : torrents)
+      if (other.picker)
+        partial += std::uint64_t{other.picker->num_partial_pieces()} * static_cast<std::uint64_t>(other.picker->piece_length());
+    if (partial >= settings.max_partial_bytes) {
+      if (s.runs > 0 && pk.state(start->piece) == piece_state::missing) return false;
+      one_piece = true;
+    }
+  }
+
+  std::uint64_t cap = settings.web_seed_request_bytes;
+  if (t.seed_budget > 0) cap = std::min(cap, t.seed_budget - t.seed_requested);
+  web_run run;
+  run.torrent = t.id;
+  run.seed = s.handle;
+  block_address b = *start;
+  const std::int64_t begin = std::int64_t{b.piece.value} * pk.piece_length() + pk.request_for(b).offset;
+  std::int64_t offset = begin;
+  std::uint64_t bytes = 0;
+  while (true) {
+    const std::uint32_t len = pk.block_length(b);
+    if (!run.blocks.empty() && (bytes + len > cap || !takeable(b))) break;
+    if (!pk.mark_requested(b, peer_handle{s.handle}, now)) break;
+    run.blocks.push_back(b);
+    run.starts.push_back(offset);
+    run.missing.push_back(len);
+    bytes += len;
+    offset += len;
+    if (b.block + 1 < pk.blocks_in_piece(b.piece)) {
+      ++b.block;
+      continue;
+    }
+    if (one_piece || b.piece.value + 1 >= n || !eligible(b.piece.value + 1)) break;
+    b = block_address{piece_index{b.piece.value + 1}, 0};
+  }
+  if (run.blocks.empty()) return false;
+  run.end = offset;
+  t.seed_requested += bytes;
+
+  const std::uint64_t run_id = next_run++;
+  web_run& r = web_runs[run_id] = std::move(run);
+  ++s.runs;
+  const auto segments = webseed::plan_range(*t.meta, s.url, begin, offset - begin);
+  for (const auto& seg : segments) {
+    if (seg.pad) continue;
+    const std::uint64_t id = next_http++;
+    http_part& part = http_parts[id];
+    part.run = run_id;
+    part.torrent = t.id;
+    part.seed = s.handle;
+    part.seg = seg;
+    part.last_activity = now;
+    ++r.open_parts;
+    http_out.push_back(http_request{http_request_id{id}, http_op::get, t.id, s.handle, seg.url, seg.first, seg.last});
+  }
+  // Pad files are zeros (BEP 47), never asked for.
+  for (const auto& seg : segments) {
+    if (!seg.pad) continue;
+    for (std::int64_t done = 0; done < seg.length();) {
+      const auto chunk = static_cast<std::size_t>(std::min<std::int64_t>(block_size, seg.length() - done));
+      web_bytes(t, r, seg.torrent_offset + done, byte_view(zeros, chunk));
+      done += static_cast<std::int64_t>(chunk);
+    }
+  }
+  if (r.open_parts == 0) end_run(run_id);
+  return true;
+}
+
+// --- bytes ------------------------------------------------------------------------------------
+
+void session::impl::web_bytes(torrent& t, web_run& run, std::int64_t offset, byte_view data) {
+  piece_picker& pk = *t.picker;
+  while (!data.empty()) {
+    auto it = std::upper_bound(run.starts.begin(), run.starts.end(), offset);
+    if (it == run.starts.begin()) return;
+    const auto i = static_cast<std::size_t>(it - run.starts.begin()) - 1;
+    const block_address b = run.blocks[i];
+    const std::uint32_t len = pk.block_length(b);
+    const std::int64_t within = offset - run.starts[i];
+    if (within >= len) return;  // past the run
+    const auto n = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(data.size()), len - within));
+    // Only while the seed is still asked for the block: a peer may have delivered it, or
+    // its piece may have been verified or failed meanwhile.
+    if (run.missing[i] > 0 && requested_by(pk, b, run.seed)) {
+      auto& buffer = t.piece_buffers[b.piece.value];
+      if (buffer.empty()) buffer.resize(pk.piece_size(b.piece));
+      std::memcpy(buffer.data() + pk.request_for(b).offset + within, data.data(), n);
+      run.missing[i] -= std::min<std::uint32_t>(run.missing[i], static_cast<std::uint32_t>(n));
+      if (run.missing[i] == 0) {
+        auto r = pk.mark_block_received(b, peer_handle{run.seed});
+        cancel_duplicates(t, b, r.cancel);
+        if (r.piece_complete) hash_piece(t, b.piece.value);
+      }
+    } else {
+      t.wasted += n;
+    }
+    offset += static_cast<std::int64_t>(n);
+    data = data.subspan(n);
+  }
+}
+
+// --- ends of parts and runs ---------------------------------------------------------------------
+
+void session::impl::part_done(std::uint64_t id) {
+  auto it = http_parts.find(id);
+  if (it == http_parts.end()) return;
+  const http_part part = std::move(it->second);
+  http_parts.erase(it);
+  torrent* t = find_torrent(part.torrent);
+  if (!t) return;
+  if (web_seed* s = find_web_seed(*t, part.seed)) s->retries = 0;
+  auto r = web_runs.find(part.run);
+  if (r != web_runs.end() && --r->second.open_parts == 0) end_run(part.run);
+  request_web_seeds(*t);
+}
+
+void session::impl::part_failed(std::uint64_t id, errc code, std::string message, bool cancel, bool transient) {
+  auto it = http_parts.find(id);
+  if (it == http_parts.end()) return;
+  const http_part part = std::move(it->second);
+  http_parts.erase(it);
+  if (cancel) cancel_http(id);
+  torrent* t = find_torrent(part.torrent);
+  if (!t) return;
+  // Fatal: the seed cannot serve this torrent (or not as asked), retrying cannot help.
+  const bool fatal = code == errc::web_seed_not_found || code == errc::web_seed_ignores_range ||
+                     (code == errc::web_seed_http_error && !transient);
+  if (web_seed* s = find_web_seed(*t, part.seed)) seed_failure(*t, *s, code, std::move(message), transient, fatal);
+  end_run(part.run);
+  request_web_seeds(*t);
+}
+
+void session::impl::end_run(std::uint64_t id) {
+  auto it = web_runs.find(id);
+  if (it == web_runs.end()) return;
+  const web_run run = std::move(it->second);
+  web_runs.erase(it);
+  for (auto p = http_parts.begin(); p != http_parts.end();) {
+    if (p->second.run != id) {
+      ++p;
+      continue;
+    }
+    cancel_http(p->first);
+    p = http_parts.erase(p);
+  }
+  torrent* t = find_torrent(run.torrent);
+  if (!t) return;
+  if (t->picker)
+    for (std::size_t i = 0; i < run.blocks.size(); ++i)
+      if (run.missing[i] > 0) t->picker->abort_request(run.blocks[i], peer_handle{run.seed});
+  if (web_seed* s = find_web_seed(*t, run.seed); s && s->runs > 0) --s->runs;
+}
+
+void session::impl::end_web_runs(torrent& t, bool only_undue) {
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, r] : web_runs) {
+    if (r.torrent != t.id) continue;
+    if (only_undue && t.picker &&
+        std::any_of(r.blocks.begin(), r.blocks.end(), [&](const block_address& b) { return t.picker->deadline(b.piece).has_value(); }))
+      continue;
+    ids.push_back(id);
+  }
+  for (const std::uint64_t id : ids) end_run(id);
+}
+
+// --- judging seeds ------------------------------------------------------------------------------
+
+void session::impl::seed_failure(torrent& t, web_seed& s, errc code, std::string message, bool transient, bool fatal) {
+  ++s.failures;
+  s.last_error = code;
+  s.last_message = message;
+  bool drop = fatal;
+  if (!fatal && transient) {
+    ++s.retries;
+    drop = s.retries >= settings.web_seed_max_retries;
+    s.retry_at = now + backoff(s.retries);
+  } else if (!fatal) {
+    ++s.bad;
+    drop = s.bad >= settings.web_seed_max_bad;
+  }
+  warn(t.id, connection_id{s.handle}, code, "web seed " + s.url + ": " + message + (drop ? " (web seed dropped)" : ""));
+  if (drop) drop_web_seed(t, s);
+}
+
+void session::impl::drop_web_seed(torrent& t, web_seed& s) {
+  if (s.dropped) return;
+  s.dropped = true;
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, r] : web_runs)
+    if (r.torrent == t.id && r.seed == s.handle) ids.push_back(id);
+  for (const std::uint64_t id : ids) end_run(id);
+  if (t.picker) t.picker->release_peer(peer_handle{s.handle});
+}
+
+void session::impl::web_seed_timeouts(torrent& t) {
+  std::vector<std::uint64_t> late;
+  for (const auto& [id, p] : http_parts)
+    if (p.torrent == t.id && now - p.last_activity >= settings.web_seed_timeout) late.push_back(id);
+  for (const std::uint64_t id : late) {
+    auto it = http_parts.find(id);
+    if (it == http_parts.end()) continue;  // ended with an earlier one's run
+    const std::string what = it->second.responded ? "no body bytes for " : "no response for ";
+    part_failed(id, errc::web_seed_timeout,
+                what + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(settings.web_seed_timeout).count()) +
+                    " s (" + range_text(it->second.seg) + ")",
+                true, true);
+  }
+}
+
+void session::impl::settle_seed_faults() {
+  if (seed_faults.empty()) return;
+  const auto faults = std::move(seed_faults);
+  seed_faults.clear();
+  for (const auto& f : faults) {
+    torrent* t = find_torrent(f.torrent);
+    web_seed* s = t ? find_web_seed(*t, f.seed) : nullptr;
+    if (!s || s->dropped) continue;
+    seed_failure(*t, *s, errc::web_seed_bad_data, "piece " + std::to_string(f.piece) + " failed its hash check", false, false);
+    request_web_seeds(*t);
+  }
+}
+
+// --- public surface ------------------------------------------------------------------------------
+
+bool session::add_web_seed(torrent_id id, std::string url, time_point now) {
+  auto& s = enter(now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return false;
+  if (!webseed::valid_seed_url(url, s.settings.web_seed_limits)) {
+    s.warn(id, {}, errc::web_seed_bad_url, "web seed ignored: " + url.substr(0, 200));
+    s.finish_call();
+    return false;
+  }
+  if (t->web_seeds.size() >= s.settings.max_web_seeds) return false;
+  for (const auto& [handle, ws] : t->web_seeds)
+    if (ws.url == url) return false;
+  const std::uint32_t handle = s.next_connection++;
+  web_seed& ws = t->web_seeds[handle];
+  ws.handle = handle;
+  ws.url = std::move(url);
+  s.request_web_seeds(*t);
+  s.finish_call();
+  return true;
+}
+
+void session::set_web_seed_policy(torrent_id id, web_seed_policy policy, std::uint64_t budget, time_point now) {
+  auto& s = enter(now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return;
+  t->seed_policy = policy;
+  t->seed_budget = budget;
+  s.request_web_seeds(*t);
+  s.finish_call();
+}
+
+std::vector<web_seed_stats> session::web_seeds(torrent_id id) const {
+  std::vector<web_seed_stats> out;
+  const torrent* t = impl_->find_torrent(id);
+  if (!t) return out;
+  for (const auto& [handle, ws] : t->web_seeds) {
+    web_seed_stats st;
+    st.id = handle;
+    st.url = ws.url;
+    st.state = ws.dropped ? web_seed_stats::state::dropped
+               : impl_->now < ws.retry_at ? web_seed_stats::state::waiting
+                                          : web_seed_stats::state::active;
+    st.downloaded = ws.downloaded;
+    st.requests = ws.runs;
+    st.failures = ws.failures;
+    st.error = ws.last_error;
+    st.message = ws.last_message;
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+void session::http_response(http_request_id id, int status, std::string_view content_range,
+                            std::optional<std::int64_t> content_length, time_point now) {
+  auto& s = enter(now);
+  auto it = s.http_parts.find(id.value);
+  if (it == s.http_parts.end() || it->second.responded) return;
+  http_part& part = it->second;
+  part.last_activity = s.now;
+  auto plan = webseed::check_response(part.seg, status, content_range, content_length, s.settings.web_seed_limits);
+  if (plan) {
+    part.responded = true;
+    part.body = *plan;
+  } else {
+    const bool transient = plan.err().code == errc::web_seed_http_error && !webseed::web_seed_fatal_status(status);
+    s.part_failed(id.value, plan.err().code, plan.err().context + " (" + range_text(part.seg) + ")", true, transient);
+  }
+  s.finish_call();
+}
+
+void session::http_data(http_request_id id, byte_view data, time_point now) {
+  auto& s = enter(now);
+  auto it = s.http_parts.find(id.value);
+  if (it == s.http_parts.end() || data.empty()) return;
+  http_part& part = it->second;
+  torrent* t = s.find_torrent(part.torrent);
+  web_seed* seed = t ? s.find_web_seed(*t, part.seed) : nullptr;
+  auto run = s.web_runs.find(part.run);
+  if (!t || !seed || run == s.web_runs.end()) return;
+  if (!part.responded) {
+    s.part_failed(id.value, errc::web_seed_bad_response, "body before the response (" + range_text(part.seg) + ")", true, false);
+    s.finish_call();
+    return;
+  }
+  part.last_activity = s.now;
+  seed->downloaded += data.size();
+  t->seed_downloaded += data.size();
+  t->downloaded += data.size();
+  t->down_since += data.size();
+  const std::int64_t from = part.received;
+  const std::int64_t to = from + static_cast<std::int64_t>(data.size());
+  part.received = to;
+  const std::int64_t want_end = part.body.skip + part.body.length;
+  if (!part.body.whole_file && to > want_end) {
+    // Nothing of a body longer than asked for is used: the server is not answering the range.
+    t->wasted += data.size();
+    s.part_failed(id.value, errc::web_seed_bad_response,
+                  "body longer than the " + std::to_string(part.body.length) + " bytes asked for (" + range_text(part.seg) + ")",
+                  true, false);
+    s.finish_call();
+    return;
+  }
+  const std::int64_t lo = std::max(from, part.body.skip), hi = std::min(to, want_end);
+  const std::int64_t used = std::max<std::int64_t>(0, hi - lo);
+  t->wasted += data.size() - static_cast<std::size_t>(used);
+  if (used > 0)
+    s.web_bytes(*t, run->second, part.seg.torrent_offset + (lo - part.body.skip),
+                data.subspan(static_cast<std::size_t>(lo - from), static_cast<std::size_t>(used)));
+  if (part.body.whole_file && to >= want_end) {
+    // The rest of the file is not needed.
+    s.cancel_http(id.value);
+    s.part_done(id.value);
+  }
+  s.finish_call();
+}
+
+void session::http_done(http_request_id id, time_point now) {
+  auto& s = enter(now);
+  auto it = s.http_parts.find(id.value);
+  if (it == s.http_parts.end()) return;
+  const http_part& part = it->second;
+  if (!part.responded) {
+    s.part_failed(id.value, errc::web_seed_bad_response, "no response (" + range_text(part.seg) + ")", false, false);
+  } else if (part.received < part.body.skip + part.body.length) {
+    s.part_failed(id.value, errc::web_seed_bad_response,
+                  "body of " + std::to_string(part.received) + " bytes, shorter than asked for (" + range_text(part.seg) + ")",
+                  false, false);
+  } else {
+    s.part_done(id.value);
+  }
+  s.finish_call();
+}
+
+void session::http_failed(http_request_id id, std::string_view message, time_point now) {
+  auto& s = enter(now);
+  auto it = s.http_parts.find(id.value);
+  if (it == s.http_parts.end()) return;
+  std::string text(message.substr(0, 200));
+  s.part_failed(id.value, errc::web_seed_failed, (text.empty() ? "request failed" : text) + " (" + range_text(it->second.seg) + ")",
+                false, true);
+  s.finish_call();
+}
+
+std::optional<http_request> session::poll_http() {
+  auto& q = impl_->http_out;
+  if (q.empty()) return std::nullopt;
+  http_request r = std::move(q.front());
+  q.pop_front();
+  return r;
+}
+
+}  // namespace wt
