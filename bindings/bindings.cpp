@@ -7,6 +7,33 @@
 // - Nothing throws. A call returns its value, or {error: {code, message, position, context}}
 //   which the JS side turns into a thrown Error.
 // - 64-bit integers cross as doubles (exact up to 2^53 bytes).
+//
+// Web seeds (BEP 19): the engine plans HTTP range requests, the host performs them.
+// - Outputs from poll():
+//     {type: 'http', op: 'get', id, torrent, webSeed, url, first, last}
+//       fetch `url` with "Range: bytes=<first>-<last>" (inclusive; always sent, also for a
+//       whole file), then report, in this order:
+//         httpResponse(id, status, contentRange, contentLength, now)  once the headers are in:
+//           status (0 is not a status: use httpFailed), the Content-Range header or '',
+//           Content-Length as a number, or -1 when absent or not the body's length;
+//         httpData(id, length, now)  for each body chunk, its bytes at reserve(length) first;
+//         httpDone(id, now)          at the end of the body;
+//       or, at any point instead, httpFailed(id, message, now) (network error, CORS
+//       refusal). Redirects are followed by the host.
+//     {type: 'http', op: 'cancel', id}
+//       abort request `id` and report nothing more for it (the engine may emit this from
+//       within any of the calls above, e.g. after a bad response, or once a 200 carrying a
+//       whole file has given the bytes it needed). Calls for an unknown id are ignored.
+// - Commands: addWebSeed(t, url, now) -> bool (false: unknown torrent, not http(s),
+//   already there, or too many); setWebSeedPolicy(t, 'fallback' | 'always', budgetBytes,
+//   now) (budget 0: none); webSeeds(t) -> [{id, url, state: 'active' | 'waiting' |
+//   'dropped', downloaded, requests, failures, error (errc name), message}].
+//   add_torrent / add_magnet take url-list / ws= and as= by themselves.
+// - stats(t) has webSeedDownloaded (body bytes from web seeds, part of downloaded) and
+//   webSeeds (seeds not dropped). Failures are 'warning' events with code web_seed_*,
+//   `connection` = the seed's id.
+// - Client options: maxWebConns (requests in flight per seed, default 4), webSeeds
+//   ('fallback' default | 'always'), webSeedBudget (bytes per torrent, default 0 = none).
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
@@ -81,6 +108,14 @@ const char* errc_name(wt::errc code) {
     case wt::errc::tracker_failure: return "tracker_failure";
     case wt::errc::tracker_warning: return "tracker_warning";
     case wt::errc::tracker_unknown_offer: return "tracker_unknown_offer";
+    case wt::errc::web_seed_bad_url: return "web_seed_bad_url";
+    case wt::errc::web_seed_not_found: return "web_seed_not_found";
+    case wt::errc::web_seed_http_error: return "web_seed_http_error";
+    case wt::errc::web_seed_ignores_range: return "web_seed_ignores_range";
+    case wt::errc::web_seed_bad_response: return "web_seed_bad_response";
+    case wt::errc::web_seed_bad_data: return "web_seed_bad_data";
+    case wt::errc::web_seed_timeout: return "web_seed_timeout";
+    case wt::errc::web_seed_failed: return "web_seed_failed";
   }
   return "unknown";
 }
@@ -413,6 +448,7 @@ val event_value(const wt::client_event& e) {
       } else if constexpr (std::is_same_v<T, wt::warning_event>) {
         out.set("type", std::string("warning")); set_torrent(ev.torrent);
         out.set("code", std::string(errc_name(ev.code))); out.set("message", ev.message);
+        out.set("connection", ev.connection.value);
       } else if constexpr (std::is_same_v<T, wt::torrent_error_event>) {
         out.set("type", std::string("error")); set_torrent(ev.torrent); out.set("message", ev.message);
       } else if constexpr (std::is_same_v<T, wt::extension_handshake_event>) {
@@ -514,7 +550,51 @@ class js_client {
     out.set("paused", st->paused);
     out.set("checking", st->checking);
     out.set("checkProgress", st->check_progress);
+    out.set("webSeedDownloaded", static_cast<double>(st->web_seed_downloaded));
+    out.set("webSeeds", st->web_seeds);
     return out;
+  }
+
+  // --- web seeds (see the contract at the top) -------------------------------------------
+
+  bool add_web_seed(std::uint32_t t, const std::string& url, double now) {
+    return client_.add_web_seed(wt::torrent_id{t}, url, at_ms(now));
+  }
+  void set_web_seed_policy(std::uint32_t t, const std::string& policy, double budget, double now) {
+    client_.engine().set_web_seed_policy(wt::torrent_id{t}, policy_of(policy),
+                                         static_cast<std::uint64_t>(std::max(0.0, budget)), at_ms(now));
+    client_.flush(at_ms(now));
+  }
+  val web_seeds(std::uint32_t t) const {
+    val out = val::array();
+    for (const auto& w : client_.engine().web_seeds(wt::torrent_id{t})) {
+      val seed = val::object();
+      seed.set("id", w.id);
+      seed.set("url", w.url);
+      using state = wt::web_seed_state;
+      seed.set("state", std::string(w.state == state::active ? "active" : w.state == state::waiting ? "waiting" : "dropped"));
+      seed.set("downloaded", static_cast<double>(w.downloaded));
+      seed.set("requests", w.requests);
+      seed.set("failures", w.failures);
+      seed.set("error", std::string(errc_name(w.error)));
+      seed.set("message", w.message);
+      out.call<void>("push", seed);
+    }
+    return out;
+  }
+  // contentLength < 0: unknown.
+  void http_response(double id, int status, const std::string& content_range, double content_length, double now) {
+    std::optional<std::int64_t> length;
+    if (content_length >= 0) length = static_cast<std::int64_t>(content_length);
+    client_.http_response(http_id(id), status, content_range, length, at_ms(now));
+  }
+  // The bytes are in the reserve() buffer.
+  void http_data(double id, std::size_t length, double now) {
+    client_.http_data(http_id(id), wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+  }
+  void http_done(double id, double now) { client_.http_done(http_id(id), at_ms(now)); }
+  void http_failed(double id, const std::string& message, double now) {
+    client_.http_failed(http_id(id), message, at_ms(now));
   }
 
   // A storage request done: a read's bytes (length of them) are in the reserve() buffer;
@@ -721,6 +801,18 @@ class js_client {
       out.set("userRead", static_cast<double>(r.user_read));
       out.set("digestOnly", r.digest_only);
       if (r.op == wt::storage_op::write) out.set("data", copy_bytes(r.data));
+    } else if (auto* h = std::get_if<co::http>(&*o)) {
+      const wt::http_request& r = h->request;
+      out.set("type", std::string("http"));
+      out.set("op", std::string(r.op == wt::http_op::get ? "get" : "cancel"));
+      out.set("id", static_cast<double>(r.id.value));
+      if (r.op == wt::http_op::get) {
+        out.set("torrent", r.torrent.value);
+        out.set("webSeed", r.web_seed);
+        out.set("url", r.url);
+        out.set("first", static_cast<double>(r.first));
+        out.set("last", static_cast<double>(r.last));
+      }
     } else if (auto* ev = std::get_if<wt::client_event>(&*o)) {
       out = event_value(*ev);
       out.set("event", true);
@@ -751,10 +843,20 @@ class js_client {
         s.session.peer_id = id;
       }
     }
+    if (opts["maxWebConns"].isNumber())
+      s.session.max_web_seed_requests = static_cast<std::uint32_t>(std::max(1.0, opts["maxWebConns"].as<double>()));
+    if (opts["webSeeds"].isString()) s.session.web_seed_policy = policy_of(opts["webSeeds"].as<std::string>());
+    if (opts["webSeedBudget"].isNumber())
+      s.session.web_seed_budget = static_cast<std::uint64_t>(std::max(0.0, opts["webSeedBudget"].as<double>()));
     if (opts["offersPerAnnounce"].isNumber())
       s.tracker.offers_per_announce = static_cast<std::size_t>(opts["offersPerAnnounce"].as<double>());
     return s;
   }
+
+  static wt::web_seed_policy policy_of(const std::string& name) {
+    return name == "always" ? wt::web_seed_policy::always : wt::web_seed_policy::fallback;
+  }
+  static wt::http_request_id http_id(double id) { return wt::http_request_id{static_cast<std::uint64_t>(id)}; }
 
   wt::client client_;
   std::vector<std::uint8_t> input_;
@@ -787,6 +889,13 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("stats", &js_client::stats)
       .function("storageCompleted", &js_client::storage_completed)
       .function("storageDigest", &js_client::storage_digest)
+      .function("addWebSeed", &js_client::add_web_seed)
+      .function("setWebSeedPolicy", &js_client::set_web_seed_policy)
+      .function("webSeeds", &js_client::web_seeds)
+      .function("httpResponse", &js_client::http_response)
+      .function("httpData", &js_client::http_data)
+      .function("httpDone", &js_client::http_done)
+      .function("httpFailed", &js_client::http_failed)
       .function("havePieces", &js_client::have_pieces)
       .function("setFilePriority", &js_client::set_file_priority)
       .function("openReader", &js_client::open_reader)

@@ -64,6 +64,7 @@ result<torrent_id> client::add_torrent(byte_view torrent_file, add_torrent_param
   urls.insert(urls.end(), trackers.begin(), trackers.end());
   torrents_[*t].trackers = urls;
   register_with_trackers(*t, std::move(urls), now);
+  for (const auto& url : m->url_list) session_.add_web_seed(*t, url, now);
   pump(now);
   return t;
 }
@@ -79,6 +80,8 @@ result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
   trackers.insert(trackers.begin(), link->trackers.begin(), link->trackers.end());
   torrents_[*t].trackers = trackers;
   register_with_trackers(*t, std::move(trackers), now);
+  for (const auto& url : link->web_seeds) session_.add_web_seed(*t, url, now);
+  for (const auto& url : link->acceptable_sources) session_.add_web_seed(*t, url, now);
   pump(now);
   return t;
 }
@@ -424,6 +427,7 @@ void client::pump(time_point now) {
       route_tracker(std::move(*o), now);
     }
     while (auto r = session_.poll_storage()) out_.push_back(client_out::storage{std::move(*r)});
+    while (auto r = session_.poll_http()) out_.push_back(client_out::http{std::move(*r)});
     while (auto t = session_.poll_transmit()) {
       progress = true;
       auto it = peer_of_connection_.find(t->connection.value);

@@ -24,6 +24,11 @@
 // it likes and reports storage_completed(); the session holds back block requests while
 // writes are behind (session_settings::max_pending_write_bytes).
 //
+// Web seeds (BEP 19): a torrent's url-list and a magnet's ws= / as= URLs become the
+// session's web seeds; its HTTP requests go out as `http` outputs (get / cancel), the host
+// performs them (fetch with a Range header) and reports http_response(), http_data() per
+// body chunk, then http_done() or http_failed().
+//
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
 // and drain poll() after every call.
 #pragma once
@@ -85,6 +90,8 @@ struct close_peer { rtc_peer peer; std::string reason; };
 struct send { rtc_peer peer; byte_buffer data; };
 // Perform the session's storage request; report storage_completed() with its id.
 struct storage { storage_request request; };
+// A web seed's HTTP request (op get), or the abort of one (op cancel: report nothing more).
+struct http { http_request request; };
 }  // namespace client_out
 
 // Events for the user: the session's, plus tracker warnings and announce results.
@@ -111,7 +118,8 @@ using client_event = std::variant<session_event, tracker_warning_event, tracker_
 using client_output =
     std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,
                  client_out::create_offer, client_out::create_answer, client_out::set_answer,
-                 client_out::close_peer, client_out::send, client_out::storage, client_event>;
+                 client_out::close_peer, client_out::send, client_out::storage, client_out::http,
+                 client_event>;
 
 class client {
  public:
@@ -128,7 +136,9 @@ class client {
   // hashed first). `trackers`: announced to besides the torrent's own and the default ones.
   result<torrent_id> add_torrent(byte_view torrent_file, add_torrent_params params,
                                  time_point now, std::vector<std::string> trackers = {});
-  // A magnet link: its info-hash and ws trackers (plus `trackers` and the defaults).
+  // A .torrent's url-list entries become web seeds (session::add_web_seed).
+  // A magnet link: its info-hash and ws trackers (plus `trackers` and the defaults); its
+  // ws= and as= URLs become web seeds (as parse-torrent reads them into urlList).
   result<torrent_id> add_magnet(std::string_view uri, time_point now,
                                 std::vector<std::string> trackers = {}, add_torrent_params params = {});
   void remove_torrent(torrent_id t, time_point now);
@@ -176,6 +186,30 @@ class client {
   // --- storage ------------------------------------------------------------------------
   void storage_completed(storage_completion c, time_point now) {
     session_.storage_completed(std::move(c), now);
+    pump(now);
+  }
+
+  // --- web seeds (see session::add_web_seed) -------------------------------------------
+  bool add_web_seed(torrent_id t, std::string url, time_point now) {
+    const bool added = session_.add_web_seed(t, std::move(url), now);
+    pump(now);
+    return added;
+  }
+  void http_response(http_request_id id, int status, std::string_view content_range,
+                     std::optional<std::int64_t> content_length, time_point now) {
+    session_.http_response(id, status, content_range, content_length, now);
+    pump(now);
+  }
+  void http_data(http_request_id id, byte_view data, time_point now) {
+    session_.http_data(id, data, now);
+    pump(now);
+  }
+  void http_done(http_request_id id, time_point now) {
+    session_.http_done(id, now);
+    pump(now);
+  }
+  void http_failed(http_request_id id, std::string_view message, time_point now) {
+    session_.http_failed(id, message, now);
     pump(now);
   }
 

@@ -299,10 +299,11 @@ struct torrent_stats {
   double check_progress = 0;         // of the resume check, 0..1 (1 when none)
 };
 
+enum class web_seed_state : std::uint8_t { active, waiting, dropped };  // waiting: backing off
 struct web_seed_stats {
   std::uint32_t id = 0;
   std::string url;
-  enum class state : std::uint8_t { active, waiting, dropped } state = state::active;  // waiting: backing off
+  web_seed_state state = web_seed_state::active;
   std::uint64_t downloaded = 0;  // HTTP body bytes received
   std::uint32_t requests = 0;    // in flight
   std::uint32_t failures = 0;    // of any kind

@@ -385,9 +385,9 @@ std::vector<web_seed_stats> session::web_seeds(torrent_id id) const {
     web_seed_stats st;
     st.id = handle;
     st.url = ws.url;
-    st.state = ws.dropped ? web_seed_stats::state::dropped
-               : impl_->now < ws.retry_at ? web_seed_stats::state::waiting
-                                          : web_seed_stats::state::active;
+    st.state = ws.dropped ? web_seed_state::dropped
+               : impl_->now < ws.retry_at ? web_seed_state::waiting
+                                          : web_seed_state::active;
     st.downloaded = ws.downloaded;
     st.requests = ws.runs;
     st.failures = ws.failures;

@@ -164,7 +164,7 @@ TEST_CASE("[webseed] a web seed alone: single file, byte-exact", "[webseed]") {
   const auto seeds = s.web_seeds(t);
   REQUIRE(seeds.size() == 1);
   CHECK(seeds[0].downloaded == st.web_seed_downloaded);
-  CHECK(seeds[0].state == web_seed_stats::state::active);
+  CHECK(seeds[0].state == web_seed_state::active);
   CHECK(seeds[0].failures == 0);
   CHECK(seeds[0].requests == 0);
   // Requests of up to 1 MiB: a few, not one per piece.
@@ -219,7 +219,7 @@ TEST_CASE("[webseed] a server that ignores Range", "[webseed]") {
     CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
     CHECK(warnings(net, leecher, errc::web_seed_ignores_range) == 1);
     REQUIRE(s.web_seeds(t).size() == 1);
-    CHECK(s.web_seeds(t)[0].state == web_seed_stats::state::dropped);
+    CHECK(s.web_seeds(t)[0].state == web_seed_state::dropped);
     CHECK(s.stats(t)->web_seeds == 0);
   }
 }
@@ -257,7 +257,7 @@ TEST_CASE("[webseed] bad web seeds beside an honest peer: warned, dropped, downl
   REQUIRE(seeds.size() == 1);
   CHECK(seeds[0].failures >= 1);
   CHECK(seeds[0].error == c.code);
-  if (c.dropped) CHECK(seeds[0].state == web_seed_stats::state::dropped);
+  if (c.dropped) CHECK(seeds[0].state == web_seed_state::dropped);
   if (c.mode == http_mode::wrong_bytes) {
     CHECK(count_events<hash_failed_event>(net, leecher) == 2);  // web_seed_max_bad
     CHECK(count_events<peer_banned_event>(net, leecher) == 0);  // the peer is not blamed
@@ -274,8 +274,8 @@ TEST_CASE("[webseed] a stalled seed backs off and is dropped after repeated time
   auto& s = net.at(leecher);
   const auto t = *s.add_torrent(tt.meta, {}, net.now());
   s.add_web_seed(t, "http://cdn/f.bin", net.now());
-  net.run_until([&] { return s.web_seeds(t)[0].state == web_seed_stats::state::dropped; }, time_point{} + 30min);
-  CHECK(s.web_seeds(t)[0].state == web_seed_stats::state::dropped);
+  net.run_until([&] { return s.web_seeds(t)[0].state == web_seed_state::dropped; }, time_point{} + 30min);
+  CHECK(s.web_seeds(t)[0].state == web_seed_state::dropped);
   // 5 rounds of timeouts (20 s each) with back-off between them: not hammering the server.
   CHECK(net.now() > time_point{} + 100s);
   CHECK(s.web_seeds(t)[0].failures >= 5);

@@ -546,3 +546,76 @@ TEST_CASE("[client] a finished selection that lacks pieces is not 'completed' to
     return false;
   }));
 }
+
+TEST_CASE("[client] web seeds from url-list and ws=: http outputs in, bytes back, verified", "[client]") {
+  // Two pieces of 16 KiB plus a short third, seeded by a web server only.
+  byte_buffer data(40000);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 31 + 7);
+  input_file f{"clip.webm", data};
+  create_options o;
+  o.piece_length = 16 * 1024;
+  o.creation_date = 0;
+  o.url_list = {"https://cdn.test/files/"};
+  auto torrent = create_torrent(std::span<const input_file>(&f, 1), o);
+  REQUIRE(torrent);
+  client c;
+  time_point now{};
+  auto t = c.add_torrent(*torrent, {}, now);
+  REQUIRE(t);
+  CHECK_FALSE(c.add_web_seed(*t, "https://cdn.test/files/", now));  // already there
+
+  // Drain outputs: answer every get honestly, complete storage writes.
+  std::vector<http_request> gets;
+  std::size_t cancels = 0, writes = 0;
+  bool finished = false;
+  for (int round = 0; round < 20 && !finished; ++round) {
+    std::vector<client_output> outs;
+    while (auto out = c.poll()) outs.push_back(std::move(*out));
+    if (outs.empty()) break;
+    for (auto& out : outs) {
+      if (auto* h = std::get_if<client_out::http>(&out)) {
+        if (h->request.op == http_op::cancel) {
+          ++cancels;
+          continue;
+        }
+        gets.push_back(h->request);
+        const auto& r = h->request;
+        const std::string range = "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) + "/40000";
+        c.http_response(r.id, 206, range, r.last - r.first + 1, now);
+        // In two chunks, as a stream delivers.
+        const auto mid = static_cast<std::size_t>(r.first + (r.last - r.first) / 2);
+        c.http_data(r.id, byte_view(data).subspan(static_cast<std::size_t>(r.first), mid - static_cast<std::size_t>(r.first)), now);
+        c.http_data(r.id, byte_view(data).subspan(mid, static_cast<std::size_t>(r.last) + 1 - mid), now);
+        c.http_done(r.id, now);
+      } else if (auto* s = std::get_if<client_out::storage>(&out)) {
+        if (s->request.op == storage_op::write) ++writes;
+        c.storage_completed({s->request.id, true, {}, {}}, now);
+      } else if (auto* e = std::get_if<client_event>(&out)) {
+        if (auto* se = std::get_if<session_event>(e)) finished |= std::holds_alternative<torrent_finished_event>(*se);
+      }
+    }
+  }
+  CHECK(finished);
+  REQUIRE(gets.size() == 1);  // 40000 bytes: one request
+  CHECK(gets[0].url == "https://cdn.test/files/clip.webm");
+  CHECK(gets[0].first == 0);
+  CHECK(gets[0].last == 39999);
+  CHECK(gets[0].torrent == *t);
+  CHECK(cancels == 0);
+  CHECK(writes == 3);
+  const auto st = c.engine().stats(*t);
+  CHECK(st->web_seed_downloaded == 40000);
+  REQUIRE(c.engine().web_seeds(*t).size() == 1);
+  CHECK(c.engine().web_seeds(*t)[0].url == "https://cdn.test/files/");
+
+  SECTION("a magnet's ws= and as= become web seeds too") {
+    auto m = c.add_magnet("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&ws=http%3A%2F%2Fa.test%2F"
+                          "&as=http%3A%2F%2Fb.test%2Fx&ws=ftp%3A%2F%2Fc.test%2F",
+                          now);
+    REQUIRE(m);
+    const auto seeds = c.engine().web_seeds(*m);
+    REQUIRE(seeds.size() == 2);  // the ftp:// one is refused
+    CHECK(seeds[0].url == "http://a.test/");
+    CHECK(seeds[1].url == "http://b.test/x");
+  }
+}
