@@ -178,6 +178,7 @@ void session::impl::check_finished(torrent& t) {
   const bool finished = t.picker->is_finished();
   if (finished && !t.finished) {
     t.finished = true;
+    end_web_runs(t, true);  // end-game duplicates still on their way: nothing more is needed
     events.emplace_back(torrent_finished_event{t.id});
     for (auto& [id, p] : t.peers) update_interest(t, p);
   } else if (!finished) {

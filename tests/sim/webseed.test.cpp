@@ -323,6 +323,7 @@ TEST_CASE("[webseed] fallback policy: the seed serves what peers lack, and all w
     CHECK(st.web_seed_downloaded >= second_half);
     CHECK(st.web_seed_downloaded <= second_half + 4 * 16 * KiB);
     for (const auto& [url, first] : net.web_log(server)) CHECK(first >= static_cast<std::int64_t>(second_half));
+    CHECK(s.web_seeds(t)[0].requests == 0);
   }
   SECTION("the peer leaves: the seed serves everything left") {
     REQUIRE(net.run_until([&] { return s.stats(t)->have >= 8 * tt.meta.piece_length; }, time_point{} + 1min));
@@ -374,4 +375,34 @@ TEST_CASE("[webseed] streaming from a web seed fetches under the reader first", 
   REQUIRE(!net.web_log(server).empty());
   CHECK(net.web_log(server).front().second == at);
   CHECK(s.stats(t)->have < tt.meta.total_length / 2);
+}
+
+TEST_CASE("[webseed] pause, resume and remove with requests in flight", "[webseed]") {
+  const auto tt = make_test_torrent(4 * MiB, 64 * KiB, 14, "f.bin");
+  swarm net(9);
+  const auto server = net.add_web_server({{"http://cdn/f.bin", tt.data}}, {.bandwidth = 2.0 * MiB});
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  s.add_web_seed(t, "http://cdn/f.bin", net.now());
+  REQUIRE(net.run_until([&] { return s.stats(t)->have >= 1 * MiB; }, time_point{} + 1min));
+  REQUIRE(s.web_seeds(t)[0].requests > 0);
+  SECTION("pause stops the requests, resume finishes byte-exact") {
+    s.pause_torrent(t, net.now());
+    CHECK(s.web_seeds(t)[0].requests == 0);
+    const auto served = net.web_bytes_served(server);
+    net.run_until([] { return false; }, net.now() + 10s);
+    CHECK(net.web_bytes_served(server) == served);  // cancelled: nothing more arrived
+    s.resume_torrent(t, net.now());
+    REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 1min));
+    CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
+    CHECK(s.web_seeds(t)[0].failures == 0);
+    CHECK(s.web_seeds(t)[0].requests == 0);
+  }
+  SECTION("remove cancels them") {
+    const auto served = net.web_bytes_served(server);
+    s.remove_torrent(t, net.now());
+    net.run_until([] { return false; }, net.now() + 10s);
+    CHECK(net.web_bytes_served(server) == served);
+  }
 }
