@@ -25,7 +25,7 @@
 //       within any of the calls above, e.g. after a bad response, or once a 200 carrying a
 //       whole file has given the bytes it needed). Calls for an unknown id are ignored.
 // - Commands: addWebSeed(t, url, now) -> bool (false: unknown torrent, not http(s),
-//   already there, or too many); setWebSeedPolicy(t, 'fallback' | 'always', budgetBytes,
+//   already there, or too many); setWebSeedPolicy(t, 'fallback' | 'always' | 'off', budgetBytes,
 //   now) (budget 0: none); webSeeds(t) -> [{id, url, state: 'active' | 'waiting' |
 //   'dropped', downloaded, requests, failures, error (errc name), message}].
 //   add_torrent / add_magnet take url-list / ws= and as= by themselves.
@@ -33,7 +33,7 @@
 //   webSeeds (seeds not dropped). Failures are 'warning' events with code web_seed_*,
 //   `connection` = the seed's id.
 // - Client options: maxWebConns (requests in flight per seed, default 4), webSeeds
-//   ('fallback' default | 'always'), webSeedBudget (bytes per torrent, default 0 = none).
+//   ('fallback' default | 'always' | 'off'), webSeedBudget (bytes per torrent, default 0 = none).
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
@@ -854,7 +854,9 @@ class js_client {
   }
 
   static wt::web_seed_policy policy_of(const std::string& name) {
-    return name == "always" ? wt::web_seed_policy::always : wt::web_seed_policy::fallback;
+    if (name == "always") return wt::web_seed_policy::always;
+    if (name == "off") return wt::web_seed_policy::off;
+    return wt::web_seed_policy::fallback;
   }
   static wt::http_request_id http_id(double id) { return wt::http_request_id{static_cast<std::uint64_t>(id)}; }
 

@@ -189,6 +189,30 @@ export interface ClientOptions {
   }
   /** Seed of the engine's random choices (peer id, piece picking); default: random. */
   seed?: number
+  /**
+   * Web seeds (BEP 19). 'fallback' (default, also `true`): a web seed fetches what no
+   * connected peer can give (pieces no peer has, a stream's deadline at risk, the end of
+   * the download, no peers at all). 'always': it is one more peer, as in WebTorrent.
+   * false: never used.
+   */
+  webSeeds?: boolean | 'fallback' | 'always'
+  /** HTTP requests in flight per web seed (default 4). */
+  maxWebConns?: number
+  /** Bytes each torrent may fetch from its web seeds (default 0: no limit). */
+  webSeedBudget?: number
+}
+
+export interface WebSeedInfo {
+  url: string
+  state: 'active' | 'waiting' | 'dropped'
+  /** Body bytes received from it. */
+  downloaded: number
+  /** Requests in flight. */
+  requests: number
+  failures: number
+  /** Why it was dropped or last failed (an error code such as web_seed_http_error), '' if never. */
+  error: string
+  message: string
 }
 
 /** A byte range of a file; `end` is inclusive (as in WebTorrent and fs.createReadStream). */
@@ -328,6 +352,9 @@ export class Torrent extends Emitter {
   readonly downloadSpeed: number
   readonly uploadSpeed: number
   readonly numPeers: number
+  /** Bytes that came from web seeds (part of `downloaded`). */
+  readonly webSeedDownloaded: number
+  readonly webSeeds: WebSeedInfo[]
   readonly ratio: number
   /** Milliseconds at the current download rate. */
   readonly timeRemaining: number
@@ -340,6 +367,8 @@ export class Torrent extends Emitter {
    * Addresses ("ip:port") throw: browsers have no TCP.
    */
   addPeer (peer: RTCDataChannel): boolean
+  /** A BEP 19 web seed: the URL of the file (single-file torrent) or of the folder above the torrent's name. */
+  addWebSeed (url: string | URL): void
   /** opts.destroyStore deletes what its store holds (default: the add option destroyStoreOnDestroy). */
   destroy (opts?: RemoveOptions, cb?: (err: Error | null) => void): Promise<void>
   destroy (cb?: (err: Error | null) => void): Promise<void>
@@ -374,6 +403,8 @@ export interface AddOptions {
   path?: string
   /** Delete what the store holds when the torrent is removed or destroyed (default false). */
   destroyStoreOnDestroy?: boolean
+  /** Web seeds (BEP 19) besides the torrent's url-list and the magnet's ws=. */
+  urlList?: string | string[]
 }
 
 export interface RemoveOptions {

@@ -52,6 +52,8 @@ enum class web_seed_policy : std::uint8_t {
   fallback,
   // A web seed is a fast peer that has every piece.
   always,
+  // Web seeds are listed but never asked (WebTorrent's webSeeds: false).
+  off,
 };
 
 struct session_settings {

@@ -32,7 +32,9 @@ constexpr std::uint8_t zeros[block_size] = {};
 // --- planning -------------------------------------------------------------------------------
 
 void session::impl::request_web_seeds(torrent& t) {
-  if (t.web_seeds.empty() || !t.picker || t.paused || t.requests_held || t.checking || writes_behind()) return;
+  if (t.web_seeds.empty() || !t.picker || t.paused || t.requests_held || t.checking || writes_behind() ||
+      t.seed_policy == web_seed_policy::off)
+    return;
   // The pieces that peers unchoking us can give: the fallback policy leaves them to them.
   std::vector<bool> peers_have;
   bool restricted = false;

@@ -359,6 +359,22 @@ TEST_CASE("[webseed] a byte budget caps what the seed serves while peers can", "
   CHECK(st.downloaded - st.web_seed_downloaded >= static_cast<std::uint64_t>(tt.meta.total_length) - budget);
 }
 
+TEST_CASE("[webseed] policy off: the seed is never asked; switched on, it serves", "[webseed]") {
+  const auto tt = make_test_torrent(1 * MiB, 32 * KiB, 13, "f.bin");
+  swarm net(8);
+  const auto server = net.add_web_server({{"http://cdn/f.bin", tt.data}}, {.bandwidth = 8.0 * MiB});
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  s.set_web_seed_policy(t, web_seed_policy::off, 0, net.now());
+  REQUIRE(s.add_web_seed(t, "http://cdn/f.bin", net.now()));
+  CHECK_FALSE(net.run_until([&] { return finished(net, leecher, t); }, time_point{} + 30s));
+  CHECK(net.web_requests(server) == 0);
+  s.set_web_seed_policy(t, web_seed_policy::fallback, 0, net.now());
+  REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 1min));
+  CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
+}
+
 TEST_CASE("[webseed] streaming from a web seed fetches under the reader first", "[webseed]") {
   const auto tt = make_test_torrent(8 * MiB, 64 * KiB, 13, "v.webm");
   swarm net(8);

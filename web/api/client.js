@@ -11,6 +11,7 @@ import { Wire } from './wire.js'
 import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS } from '../transports/rtc.js'
+import { HttpTransport } from '../transports/http.js'
 import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
 import { storeFor } from '../storage/index.js'
@@ -39,6 +40,16 @@ function persistStorage () {
 }
 
 // opts.peerId: 40 hex digits, or 20 bytes (a Uint8Array, or a 20-character string).
+// WebTorrent's webSeeds option is a boolean (default true); here also the policy:
+// 'fallback' (default: web seeds fetch what the peers cannot give, see README) or 'always'
+// (a web seed is one more peer, as in WebTorrent). false: web seeds are never used.
+function webSeedPolicy (value) {
+  if (value === undefined || value === true) return undefined
+  if (value === false) return 'off'
+  if (value === 'fallback' || value === 'always') return value
+  throw new WasmTorrentError(`webSeeds: expected true, false, 'fallback' or 'always', not ${value}`, { code: 'invalid_argument', context: 'webSeeds' })
+}
+
 function peerIdHex (id) {
   if (id === undefined || id === null) return undefined
   if (typeof id === 'string' && /^[0-9a-fA-F]{40}$/.test(id)) return id.toLowerCase()
@@ -74,6 +85,7 @@ export function makeClientClass (internals) {
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
       this._pendingPeers = []    // addPeer() before the engine knew the torrent
+      this._pendingWebSeeds = [] // addWebSeed() likewise
       this._makeStore = null     // (info) => store, once the torrent's store is decided
       this._storage = null       // its TorrentStorage, from the first storage request
       this._releaseStore = null  // lets another tab have the store, once this one is done
@@ -111,6 +123,12 @@ export function makeClientClass (internals) {
     get downloadSpeed () { return this._stats()?.downloadSpeed ?? 0 }
     get uploadSpeed () { return this._stats()?.uploadSpeed ?? 0 }
     get numPeers () { return this._stats()?.peers ?? 0 }
+    // Bytes that came from web seeds (part of `downloaded`): a site's offload is
+    // 1 - webSeedDownloaded / downloaded.
+    get webSeedDownloaded () { return this._stats()?.webSeedDownloaded ?? 0 }
+    // Each web seed: { url, state: 'active' | 'waiting' | 'dropped', downloaded, requests,
+    // failures, error, message }.
+    get webSeeds () { return this._id === null || this.destroyed ? [] : this._client._engine.webSeeds(this._id) }
     get ratio () { return this.downloaded ? this.uploaded / this.downloaded : 0 }
     get done () { return this._stats()?.finished ?? this._done }
     get timeRemaining () {
@@ -130,6 +148,7 @@ export function makeClientClass (internals) {
       // The info-hash of a magnet comes from the link; of a .torrent from the metadata.
       if (info) this._onMetadata(info)
       for (const { dc, early } of this._pendingPeers.splice(0)) this._client._attachChannel(this, dc, early)
+      for (const url of this._pendingWebSeeds.splice(0)) this.addWebSeed(url)
       if (this.paused) this._client._input((E, t) => E.pause(id, t))
     }
 
@@ -153,6 +172,26 @@ export function makeClientClass (internals) {
       }
       throw new WasmTorrentError('addPeer: give an RTCDataChannel (addresses need TCP, which browsers lack)',
         { code: 'not_supported' })
+    }
+
+    // A BEP 19 web seed: an HTTP(S) URL holding the torrent's files (for a multi-file
+    // torrent, the folder above the torrent's name). WebTorrent's addWebSeed also takes a
+    // custom connection object; that has no equivalent here and gets a clear error.
+    addWebSeed (url) {
+      if (url instanceof URL) url = url.href
+      if (typeof url !== 'string') {
+        throw new WasmTorrentError('addWebSeed: give the URL of a web seed (custom connection objects are not supported)', { code: 'not_supported' })
+      }
+      if (!/^https?:\/\//i.test(url)) {
+        this.emit('warning', new WasmTorrentError(`addWebSeed: ${url} is not an http(s) URL`, { code: 'invalid_argument' }))
+        return
+      }
+      if (this.destroyed) return
+      if (this._id === null) {
+        this._pendingWebSeeds.push(url)
+        return
+      }
+      this._client._input((E, t) => E.addWebSeed(this._id, url, t)) // false: known already, or too many
     }
 
     // Pieces [start, end] (inclusive) at a relative priority (WebTorrent's: 0 normal,
@@ -347,6 +386,7 @@ export function makeClientClass (internals) {
       const input = fn => this._input(fn)
       this._sockets = new WebSocketTransport(input)
       this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
+      this._http = new HttpTransport({ input, heap: () => this._M.HEAPU8 })
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
       this._limits = { download: opts.downloadLimit ?? -1, upload: opts.uploadLimit ?? -1 }
@@ -364,6 +404,9 @@ export function makeClientClass (internals) {
           sendBufferLimit: BUFFER_HIGH,
           peerId,
           maxConns: opts.maxConns,
+          maxWebConns: opts.maxWebConns,
+          webSeeds: webSeedPolicy(opts.webSeeds),
+          webSeedBudget: opts.webSeedBudget,
           downloadLimit: engineRate(opts.downloadLimit),
           uploadLimit: engineRate(opts.uploadLimit)
         }))
@@ -403,6 +446,7 @@ export function makeClientClass (internals) {
       const torrent = new Torrent(this, opts)
       this.torrents.push(torrent)
       if (ontorrent) torrent.once('ready', () => ontorrent(torrent))
+      for (const url of [].concat(opts.urlList ?? [])) torrent.addWebSeed(url) // next to url-list and ws=
       this._start(torrent, async () => {
         await this.ready
         let Store = storeFor(opts.store)
@@ -522,6 +566,7 @@ export function makeClientClass (internals) {
       this._server?.close()
       for (const t of [...this.torrents]) this._remove(t)
       this._rtc.closeAll()
+      this._http.closeAll()
       this._sockets.closeAll()
       this._driver.stop()
       cb?.(null)
@@ -698,6 +743,7 @@ export function makeClientClass (internals) {
         case 'setAnswer': return this._rtc.setAnswer(o.peer, o.sdp)
         case 'closePeer': return this._rtc.close(o.peer)
         case 'send': return this._rtc.send(o.peer, o.data)
+        case 'http': return o.op === 'get' ? this._http.get(o) : this._http.cancel(o.id)
         case 'storage': {
           const storage = this._storageOf(o.torrent)
           if (storage) return storage.handle(o)

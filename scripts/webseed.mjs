@@ -1,0 +1,115 @@
+// A web seed (BEP 19) for the hybrid demo and the tests: a plain HTTP server that serves
+// files with Range requests (206, 416, HEAD), CORS for pages on other origins, and a count
+// of the bytes it sent, so a page or a test can show how much the server carried. For
+// tests it can misbehave the ways servers in the field do (see MODES).
+//
+//   const seed = await startWebSeed({ files: { '/video.webm': bufferOrPath }, mode: 'honest' })
+//   seed.url + '/video.webm'; seed.stats(); seed.setMode('/video.webm', 'ignore-range'); seed.close()
+import { createServer } from 'node:http'
+import { readFile } from 'node:fs/promises'
+
+export const MODES = {
+  honest: 'Range answered with 206 and exactly the bytes asked for',
+  missing: '404 for every request',
+  gone: '410 for every request',
+  'ignore-range': '200 with the whole file, whatever the Range',
+  short: '206 whose body stops half way (the connection is closed)',
+  long: '206 whose body has 1000 bytes more than asked for',
+  corrupt: '206 with the right length, every 1000th byte flipped',
+  stall: 'headers of a 206, then nothing (the connection stays open)',
+  'no-cors': 'no Access-Control-Allow-Origin: a page on another origin may not read it',
+  redirect: '302 to the same path under /moved/, which serves it honestly'
+}
+
+// files: { '/path': Buffer | Uint8Array | file path }; mode: the default for every path.
+export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1', port = 0, log = () => {} } = {}) {
+  const bodies = new Map()
+  for (const [path, source] of Object.entries(files)) {
+    bodies.set(path, typeof source === 'string' ? await readFile(source) : Buffer.from(source.buffer, source.byteOffset, source.byteLength))
+  }
+  const modes = new Map() // path -> mode, where it differs from `mode`
+  const stats = { requests: 0, bytes: 0, byPath: {} }
+  const open = new Set() // responses held open (stall), ended by close()
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x')
+    let path = decodeURIComponent(url.pathname)
+    const moved = path.startsWith('/moved/')
+    if (moved) path = path.slice('/moved'.length)
+    const body = bodies.get(path)
+    const how = moved ? 'honest' : modes.get(path) ?? mode
+    stats.requests++
+    const cors = how === 'no-cors' ? {} : {
+      'access-control-allow-origin': '*',
+      'access-control-allow-headers': 'range',
+      'access-control-expose-headers': 'content-range, content-length, accept-ranges'
+    }
+    if (req.method === 'OPTIONS') return res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET, HEAD' }).end()
+    if (!body || how === 'missing') return res.writeHead(404, cors).end('not found')
+    if (how === 'gone') return res.writeHead(410, cors).end('gone')
+    if (how === 'redirect') return res.writeHead(302, { ...cors, location: '/moved' + url.pathname }).end()
+
+    const range = how === 'ignore-range' ? null : parseRange(req.headers.range, body.length)
+    if (range === false) {
+      return res.writeHead(416, { ...cors, 'content-range': `bytes */${body.length}` }).end()
+    }
+    const [first, last] = range ?? [0, body.length - 1]
+    let out = body.subarray(first, last + 1)
+    const headers = { ...cors, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
+    if (range) headers['content-range'] = `bytes ${first}-${last}/${body.length}`
+    if (how === 'long') out = Buffer.concat([out, Buffer.alloc(1000, 0x55)])
+    if (how === 'corrupt') {
+      out = Buffer.from(out)
+      for (let i = 0; i < out.length; i += 1000) out[i] ^= 0xff
+    }
+    headers['content-length'] = out.length // 'short' promises all of it, then sends half
+    log(`${req.method} ${path} ${req.headers.range ?? '(no range)'} -> ${range ? 206 : 200} (${how})`)
+    res.writeHead(range ? 206 : 200, headers)
+    if (req.method === 'HEAD') return res.end()
+    if (how === 'stall') {
+      open.add(res)
+      res.on('close', () => open.delete(res))
+      return res.flushHeaders()
+    }
+    const send = how === 'short' ? out.subarray(0, Math.floor(out.length / 2)) : out
+    stats.bytes += send.length
+    stats.byPath[path] = (stats.byPath[path] ?? 0) + send.length
+    if (how === 'short') {
+      res.write(send, () => res.destroy())
+      return
+    }
+    res.end(send)
+  })
+  await new Promise((resolve, reject) => server.once('error', reject).listen(port, host, resolve))
+  return {
+    url: `http://${host}:${server.address().port}`,
+    stats: () => structuredClone(stats),
+    setMode: (path, how) => {
+      if (!(how in MODES)) throw new Error(`unknown web seed mode ${how}`)
+      modes.set(path, how)
+    },
+    close: () => new Promise(resolve => {
+      for (const res of open) res.destroy()
+      server.closeAllConnections()
+      server.close(resolve)
+    })
+  }
+}
+
+// "bytes=a-b", "bytes=a-", "bytes=-n" (one range; a server may ignore the others): [first,
+// last] inclusive; null without a Range header; false when unsatisfiable.
+function parseRange (header, size) {
+  if (!header) return null
+  const m = /^bytes=(\d*)-(\d*)/.exec(header.trim())
+  if (!m || (m[1] === '' && m[2] === '')) return null
+  let first, last
+  if (m[1] === '') {
+    first = Math.max(0, size - Number(m[2]))
+    last = size - 1
+  } else {
+    first = Number(m[1])
+    last = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
+  }
+  if (first > last || first >= size) return false
+  return [first, last]
+}
