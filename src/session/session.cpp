@@ -209,6 +209,7 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   t.check_storage = params.check && !params.seed;
   t.seed_policy = s.settings.web_seed_policy;
   t.seed_budget = s.settings.web_seed_budget;
+  t.seeds_after = s.now + s.settings.web_seed_grace;
   s.set_metadata(t, m);
   s.events.pop_back();  // no metadata_received event for a torrent added with it
   if (params.seed) {
@@ -231,6 +232,7 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
   t.check_storage = params.check;
   t.seed_policy = s.settings.web_seed_policy;
   t.seed_budget = s.settings.web_seed_budget;
+  t.seeds_after = s.now + s.settings.web_seed_grace;
   t.next_unchoke = s.now + s.settings.unchoke_interval;
   t.next_optimistic = s.now + s.settings.optimistic_interval;
   return id;

@@ -140,6 +140,10 @@ struct session_settings {
   // peer has what is missing (raise it with set_web_seed_policy to go on).
   std::uint64_t web_seed_budget = 0;
   std::uint32_t max_web_seeds = 8;           // URLs per torrent; more are refused
+  // fallback: for this long after a torrent is added, while no peer unchokes us, web seeds
+  // take only what a reader needs soon: the peers a tracker is about to name get the rest
+  // (a torrent's first seconds would otherwise go to the server, in every tab that joins).
+  duration web_seed_grace = std::chrono::seconds(3);
   // Requests in flight per web seed (WebTorrent's maxWebConns). A request covers a run of
   // consecutive blocks, one HTTP request per file it touches.
   std::uint32_t max_web_seed_requests = 4;

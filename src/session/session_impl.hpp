@@ -246,6 +246,7 @@ struct torrent {
   std::uint64_t seed_budget = 0;
   std::uint64_t seed_requested = 0;   // bytes asked of web seeds
   std::uint64_t seed_downloaded = 0;  // HTTP body bytes received
+  time_point seeds_after{};           // fallback: peers get the first pieces until then
 
   bool finished = false;
   bool paused = false;

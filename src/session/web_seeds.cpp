@@ -46,6 +46,11 @@ void session::impl::request_web_seeds(torrent& t) {
       for (std::uint32_t i = p.has.find_next_set(0); i < p.has.size(); i = p.has.find_next_set(i + 1))
         peers_have[i] = true;
     }
+    // No peer yet, in the grace period: as if peers had everything (see web_seed_grace).
+    if (!restricted && now < t.seeds_after) {
+      peers_have.assign(t.picker->num_pieces(), true);
+      restricted = true;
+    }
   }
   for (auto& [handle, s] : t.web_seeds) {
     while (!s.dropped && now >= s.retry_at && s.runs < settings.max_web_seed_requests &&

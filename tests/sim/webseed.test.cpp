@@ -336,6 +336,26 @@ TEST_CASE("[webseed] fallback policy: the seed serves what peers lack, and all w
   }
 }
 
+TEST_CASE("[webseed] fallback grace: a peer that connects within it gets the torrent's start, not the server", "[webseed]") {
+  const auto tt = make_test_torrent(2 * MiB, 32 * KiB, 14, "f.bin");
+  swarm net(9);
+  const auto server = net.add_web_server({{"http://cdn/f.bin", tt.data}}, {.bandwidth = 8.0 * MiB});
+  const auto seeder = net.add_node();
+  add_seed(net, seeder, tt);
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  REQUIRE(s.add_web_seed(t, "http://cdn/f.bin", net.now()));
+  // The tracker names the peer a second after the torrent was added.
+  REQUIRE_FALSE(net.run_until([] { return false; }, net.now() + 1s));
+  CHECK(net.web_requests(server) == 0);
+  s.add_peer(t, net.endpoint(seeder), net.now());
+  REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, time_point{} + 5min));
+  CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
+  // The server only ever helps at the end (end-game duplicates), if at all.
+  CHECK(s.stats(t)->web_seed_downloaded <= 4 * 16 * KiB);
+}
+
 TEST_CASE("[webseed] a byte budget caps what the seed serves while peers can", "[webseed]") {
   const auto tt = make_test_torrent(2 * MiB, 32 * KiB, 12, "f.bin");
   swarm net(7);
