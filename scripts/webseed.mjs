@@ -22,13 +22,15 @@ export const MODES = {
 }
 
 // files: { '/path': Buffer | Uint8Array | file path }; mode: the default for every path.
-export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1', port = 0, log = () => {} } = {}) {
+// rate: bytes per second per response (default: as fast as the socket takes them).
+export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1', port = 0, rate = 0, log = () => {} } = {}) {
   const bodies = new Map()
   for (const [path, source] of Object.entries(files)) {
     bodies.set(path, typeof source === 'string' ? await readFile(source) : Buffer.from(source.buffer, source.byteOffset, source.byteLength))
   }
   const modes = new Map() // path -> mode, where it differs from `mode`
-  const stats = { requests: 0, bytes: 0, byPath: {} }
+  // requests: every GET's path, range and Date.now() (a test can tell what was asked first)
+  const stats = { requests: 0, bytes: 0, byPath: {}, log: [] }
   const open = new Set() // responses held open (stall), ended by close()
 
   const server = createServer((req, res) => {
@@ -54,6 +56,7 @@ export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1'
       return res.writeHead(416, { ...cors, 'content-range': `bytes */${body.length}` }).end()
     }
     const [first, last] = range ?? [0, body.length - 1]
+    if (req.method === 'GET') stats.log.push({ path, first, last, at: Date.now() })
     let out = body.subarray(first, last + 1)
     const headers = { ...cors, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
     if (range) headers['content-range'] = `bytes ${first}-${last}/${body.length}`
@@ -72,12 +75,17 @@ export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1'
       return res.flushHeaders()
     }
     const send = how === 'short' ? out.subarray(0, Math.floor(out.length / 2)) : out
-    stats.bytes += send.length
-    stats.byPath[path] = (stats.byPath[path] ?? 0) + send.length
+    const count = n => {
+      stats.bytes += n
+      stats.byPath[path] = (stats.byPath[path] ?? 0) + n
+    }
     if (how === 'short') {
+      count(send.length)
       res.write(send, () => res.destroy())
       return
     }
+    if (rate > 0) return pace(res, send, rate, count)
+    count(send.length)
     res.end(send)
   })
   await new Promise((resolve, reject) => server.once('error', reject).listen(port, host, resolve))
@@ -112,4 +120,23 @@ function parseRange (header, size) {
   }
   if (first > last || first >= size) return false
   return [first, last]
+}
+
+// Writes `bytes` at about `rate` bytes per second, in 16 KiB chunks (count(n) for each);
+// stops when the client goes away (an aborted fetch).
+function pace (res, bytes, rate, count) {
+  const chunk = 16 * 1024
+  let at = 0
+  const timer = setInterval(() => {
+    if (res.destroyed) return clearInterval(timer)
+    const part = bytes.subarray(at, at + chunk)
+    count(part.length)
+    res.write(part)
+    at += chunk
+    if (at >= bytes.length) {
+      clearInterval(timer)
+      res.end()
+    }
+  }, Math.max(1, Math.round(1000 * chunk / rate)))
+  res.on('close', () => clearInterval(timer))
 }

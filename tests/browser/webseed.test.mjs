@@ -167,3 +167,117 @@ test('a stalled web seed times out with a warning; an added web seed (addWebSeed
   assertFiles(got, multi)
   assert.deepEqual(page.errors, [])
 })
+
+test('webSeeds: false: the url-list is never asked', { timeout: 30_000 }, async () => {
+  const one = await torrentOf([single], [`${seed.url}/files/${encodeURIComponent(single.path)}`])
+  const before = seed.stats().requests
+  const page = await h.newPage('/tests/browser/pages/client.html')
+  const state = await page.evaluate(async ({ torrent }) => {
+    const client = new window.WasmTorrent({ tracker: false, webSeeds: false })
+    const t = client.add(Uint8Array.from(atob(torrent), c => c.charCodeAt(0)), { store: 'memory' })
+    await new Promise(resolve => t.once('ready', resolve))
+    await new Promise(resolve => setTimeout(resolve, 5000)) // past the fallback grace
+    const out = { progress: t.progress, webSeeds: t.webSeeds.length }
+    await client.destroy()
+    return out
+  }, { torrent: b64(one.bytes) })
+  assert.deepEqual(state, { progress: 0, webSeeds: 1 })
+  assert.equal(seed.stats().requests, before)
+  assert.deepEqual(page.errors, [])
+})
+
+test('streaming from a web seed alone: <video> plays, and a seek fetches from the seek point first', { timeout: 120_000 }, async () => {
+  const { readFile } = await import('node:fs/promises')
+  const media = { path: 'film.webm', data: await readFile(await testMedia('webm')) }
+  // Slow enough that the file has not all arrived when the player seeks.
+  const slow = await startWebSeed({ files: { '/media/film.webm': media.data }, rate: 96 * KiB })
+  try {
+    const one = await torrentOf([media], [`${slow.url}/media/film.webm`], { pieceLength: 32 * KiB })
+    const page = await h.newPage('/tests/browser/pages/client.html')
+    const played = await page.evaluate(async ({ torrent }) => {
+      const client = new window.WasmTorrent({ tracker: false })
+      window.client = client
+      const t = client.add(Uint8Array.from(atob(torrent), c => c.charCodeAt(0)), { store: 'memory' })
+      await new Promise(resolve => t.once('ready', resolve))
+      const video = document.createElement('video')
+      video.muted = true
+      document.body.append(video)
+      window.video = video
+      window.t = t
+      await new Promise((resolve, reject) => t.files[0].streamTo(video, {}, err => (err ? reject(err) : resolve())))
+      const playing = new Promise(resolve => video.addEventListener('playing', resolve, { once: true }))
+      await video.play()
+      await playing
+      const t0 = video.currentTime
+      await new Promise(resolve => setTimeout(resolve, 1000))
+      return { t0, t1: video.currentTime, progress: t.progress }
+    }, { torrent: b64(one.bytes) })
+    assert.ok(played.t1 > played.t0, `plays: ${played.t0} -> ${played.t1}`)
+    assert.ok(played.progress < 0.6, `most of the file is still to come (progress ${played.progress})`)
+
+    const seekAt = Date.now()
+    const seeked = await page.evaluate(async () => {
+      const video = window.video
+      for (let i = 0; i < 200 && !(video.duration < Infinity); i++) await new Promise(resolve => setTimeout(resolve, 50))
+      const target = video.duration * 0.75
+      const done = new Promise(resolve => video.addEventListener('seeked', resolve, { once: true }))
+      video.currentTime = target
+      await done
+      const t0 = video.currentTime
+      await new Promise(resolve => setTimeout(resolve, 1500))
+      return { target, t0, t1: video.currentTime, progress: window.t.progress }
+    })
+    assert.ok(seeked.t0 >= seeked.target - 2.5 && seeked.t1 > seeked.t0, `plays after the seek to ${seeked.target}: ${seeked.t0} -> ${seeked.t1}`)
+    assert.ok(seeked.progress < 1, 'the seek did not wait for the whole file')
+    // The first range the server was asked for after the seek starts near the seek point.
+    const after = slow.stats().log.filter(r => r.at >= seekAt)
+    assert.ok(after.length > 0, 'the seek asked the server for bytes')
+    assert.ok(after[0].first >= 0.5 * media.data.length, `first range after the seek: ${after[0].first}-${after[0].last} of ${media.data.length}`)
+    await page.evaluate(() => window.client.destroy())
+    assert.deepEqual(page.errors, [])
+  } finally {
+    await slow.close()
+  }
+})
+
+test('hybrid: pages that join a few seconds apart take most bytes from each other, not the server', { timeout: 180_000 }, async () => {
+  const file = { path: 'hybrid.bin', data: randomBytes(16, 8 * MiB + 99) }
+  const cdn = await startWebSeed({ files: { '/cdn/hybrid.bin': file.data } })
+  try {
+    const one = await torrentOf([file], [`${cdn.url}/cdn/hybrid.bin`], { announceList: [[trackerURL]] })
+    const pages = []
+    const results = []
+    for (let i = 0; i < 4; i++) {
+      const page = await h.newPage('/tests/browser/pages/client.html')
+      pages.push(page)
+      // Each page keeps seeding after its download (it stays open, as a visitor's tab).
+      results.push(page.evaluate(async ({ torrent, trackerURL }) => {
+        const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+        window.client = client
+        const t = client.add(Uint8Array.from(atob(torrent), c => c.charCodeAt(0)), { store: 'memory' })
+        await new Promise((resolve, reject) => { t.once('done', resolve); t.once('error', reject) })
+        const buf = await t.files[0].arrayBuffer()
+        const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)), b => b.toString(16).padStart(2, '0')).join('')
+        return { sha256: hex, downloaded: t.downloaded, web: t.webSeedDownloaded }
+      }, { torrent: b64(one.bytes), trackerURL }))
+      if (i === 0) await results[0] // the first visitor has it all before the others come
+      else await new Promise(resolve => setTimeout(resolve, 3000))
+    }
+    const got = await Promise.all(results)
+    for (const r of got) assert.equal(r.sha256, sha256(file.data))
+    const served = cdn.stats().bytes
+    console.log(`# hybrid: the server sent ${(served / MiB).toFixed(1)} MiB for 4 pages of ${(file.data.length / MiB).toFixed(1)} MiB; from the web seed per page: ${got.map(r => (r.web / MiB).toFixed(1)).join(', ')} MiB`)
+    // Without peers the server would send 4 files. The first page is alone and takes the
+    // whole file from it; the others find a peer with everything within the fallback grace
+    // (3 s) and ask the server only for end-game duplicates and the pieces a slow peer
+    // leaves last (at most maxWebConns requests of 1 MiB each at a time): allow half a
+    // file per later page.
+    assert.ok(served <= file.data.length * (1 + 3 * 0.5), `the server sent ${served} bytes`)
+    for (const page of pages) {
+      await page.evaluate(() => window.client.destroy())
+      assert.deepEqual(page.errors, [])
+    }
+  } finally {
+    await cdn.close()
+  }
+})
