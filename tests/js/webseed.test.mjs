@@ -1,0 +1,59 @@
+// Web seeds (BEP 19) under Node: the library downloads torrents made by npm create-torrent
+// (url-list) from scripts/webseed.mjs on 127.0.0.1, through the same fetch() transport the
+// browser uses (Node's own fetch); a server that answers 404 is dropped with a warning.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import WasmTorrent from 'wasmtorrent'
+import { startWebSeed } from '../../scripts/webseed.mjs'
+import { createTorrentNpm, npmInputs, randomBytes } from './helpers.mjs'
+
+const KiB = 1024
+const single = { path: 'one ✓.bin', data: randomBytes(21, 700 * KiB + 11) }
+const multi = [
+  { path: 'pack/a.bin', data: randomBytes(22, 100 * KiB + 1) },
+  { path: 'pack/sub dir/b%.bin', data: randomBytes(23, 3) },
+  { path: 'pack/c.bin', data: randomBytes(24, 300 * KiB) }
+]
+
+let seed
+before(async () => {
+  const files = { [`/${single.path}`]: single.data }
+  for (const f of multi) {
+    files[`/good/${f.path}`] = f.data
+    files[`/bad/${f.path}`] = f.data
+  }
+  seed = await startWebSeed({ files })
+  for (const f of multi) seed.setMode(`/bad/${f.path}`, 'missing')
+})
+after(() => seed?.close())
+
+async function download (torrentBytes) {
+  const client = new WasmTorrent({ tracker: false })
+  const t = client.add(torrentBytes, { store: 'memory' })
+  const warnings = []
+  t.on('warning', w => warnings.push(w.code))
+  await new Promise((resolve, reject) => { t.once('done', resolve); t.once('error', reject) })
+  const files = []
+  for (const f of t.files) files.push(Buffer.from(await f.arrayBuffer()))
+  const out = { files, webSeedDownloaded: t.webSeedDownloaded, length: t.length, seeds: t.webSeeds, warnings }
+  await client.destroy()
+  return out
+}
+
+test('a single-file torrent from its web seed, byte-exact', async () => {
+  const torrent = await createTorrentNpm([new File([single.data], single.path)],
+    { announceList: [], urlList: [`${seed.url}/${encodeURIComponent(single.path)}`], pieceLength: 64 * KiB })
+  const got = await download(torrent)
+  assert.deepEqual(got.files, [Buffer.from(single.data)])
+  assert.equal(got.webSeedDownloaded, got.length)
+  assert.deepEqual(got.warnings, [])
+})
+
+test('a multi-file torrent: a 404 seed is dropped with a warning, the other completes', async () => {
+  const torrent = await createTorrentNpm(npmInputs(multi),
+    { announceList: [], urlList: [`${seed.url}/bad/`, `${seed.url}/good/`], pieceLength: 32 * KiB })
+  const got = await download(torrent)
+  assert.deepEqual(got.files, multi.map(f => Buffer.from(f.data)))
+  assert.ok(got.warnings.includes('web_seed_not_found'), got.warnings.join())
+  assert.deepEqual(got.seeds.map(s => s.state), ['dropped', 'active'])
+})
