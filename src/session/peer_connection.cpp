@@ -320,6 +320,10 @@ void session::impl::on_piece(torrent& t, peer_connection& p, const wire::piece_b
     return;
   }
   cancel_duplicates(t, *addr, r.cancel);
+  if (is_streamed(t, b.piece)) {
+    stream_block(t, *addr, b.data);
+    return;
+  }
   auto& buffer = t.piece_buffers[b.piece.value];
   if (buffer.empty()) buffer.resize(t.picker->piece_size(b.piece));
   std::memcpy(buffer.data() + b.begin, b.data.data(), length);
@@ -530,10 +534,7 @@ std::uint64_t session::impl::issue_requests(torrent& t, peer_connection& p, std:
       allowed = 1;
     opts.max_undue = allowed > undue ? allowed - undue : 0;
   }
-  std::uint64_t partial = 0;
-  if (settings.max_partial_bytes > 0)
-    for (const auto& [tid, other] : torrents)
-      if (other.picker) partial += std::uint64_t{other.picker->num_partial_pieces()} * static_cast<std::uint64_t>(other.picker->piece_length());
+  const std::uint64_t partial = settings.max_partial_bytes > 0 ? partial_bytes() : 0;
   auto blocks = std::vector<block_address>{};
   if (settings.max_partial_bytes > 0 && partial >= settings.max_partial_bytes) {
     // Finish the pieces in progress before starting others.

@@ -250,7 +250,7 @@ void session::remove_torrent(torrent_id id, time_point now) {
     if (ps.what == impl::pending_storage::kind::user_read)
       s.events.emplace_back(read_completed_event{id, ps.read_id, false, ps.offset, {}});
     // Its writes no longer hold back the other torrents' requests.
-    if (ps.what == impl::pending_storage::kind::write_piece)
+    if (ps.what == impl::pending_storage::kind::write_piece || ps.what == impl::pending_storage::kind::write_block)
       s.pending_write_bytes -= std::min<std::uint64_t>(s.pending_write_bytes, ps.bytes);
     ps.what = impl::pending_storage::kind::ignore;
   }
@@ -642,7 +642,7 @@ void session::storage_completed(storage_completion c, time_point now) {
   if (it == s.pending.end()) return;
   const impl::pending_storage ps = it->second;
   s.pending.erase(it);
-  if (ps.what == impl::pending_storage::kind::write_piece) {
+  if (ps.what == impl::pending_storage::kind::write_piece || ps.what == impl::pending_storage::kind::write_block) {
     const bool was_behind = s.writes_behind();
     s.pending_write_bytes -= std::min<std::uint64_t>(s.pending_write_bytes, ps.bytes);
     if (was_behind && !s.writes_behind()) {
@@ -656,6 +656,8 @@ void session::storage_completed(storage_completion c, time_point now) {
     case impl::pending_storage::kind::ignore: break;
     case impl::pending_storage::kind::write_piece: s.piece_written(*t, ps.piece, c.ok); break;
     case impl::pending_storage::kind::check_piece: s.piece_checked(*t, ps.piece, c); break;
+    case impl::pending_storage::kind::write_block: s.stream_written(*t, ps, c.ok); break;
+    case impl::pending_storage::kind::read_back: s.stream_read(*t, ps, c); break;
     case impl::pending_storage::kind::user_read:
       s.events.emplace_back(read_completed_event{t->id, ps.read_id, c.ok, ps.offset, std::move(c.data)});
       break;
@@ -775,6 +777,18 @@ std::vector<std::uint8_t> session::piece_states(torrent_id id) const {
   out.reserve(states.size());
   for (const auto st : states) out.push_back(static_cast<std::uint8_t>(st));
   return out;
+}
+
+std::uint64_t session::buffered_piece_bytes() const {
+  std::uint64_t bytes = 0;
+  for (const auto& [id, t] : impl_->torrents) {
+    for (const auto& [piece, buffer] : t.piece_buffers) bytes += buffer.size();
+    for (const auto& [piece, st] : t.streams) {
+      bytes += st.held_bytes;
+      for (const auto& [block, buffer] : st.assembling) bytes += buffer.size();
+    }
+  }
+  return bytes;
 }
 
 std::vector<torrent_id> session::torrents() const {

@@ -102,14 +102,23 @@ struct session_settings {
   // still counts as streaming.
   duration reader_linger = std::chrono::seconds(1);
   std::uint32_t max_reads_per_peer = 8;         // storage reads in flight per peer
-  // Backpressure from storage: while this many bytes of verified pieces wait for their
-  // writes to complete, no new blocks are requested (a slow store does not make the
-  // session hold the download in memory). 0: no limit.
+  // Backpressure from storage: while this many bytes of verified pieces and of blocks of
+  // streamed pieces wait for their writes to complete, no new blocks are requested (a slow
+  // store does not make the session hold the download in memory). 0: no limit.
   std::uint64_t max_pending_write_bytes = 16u << 20;
-  // Memory: a piece in progress is held whole until it is verified. While pieces in
-  // progress (of every torrent) add up to this many bytes, no new piece is started, except
+  // Memory: a piece up to stream_piece_bytes long is held whole until it is verified, a
+  // longer one (streamed) holds at most stream_piece_bytes. While pieces in progress (of
+  // every torrent) add up to this many bytes, counted so, no new piece is started, except
   // one for a peer that has none of them (so a lone peer is never left idle). 0: no limit.
   std::uint64_t max_partial_bytes = 24u << 20;
+  // Pieces longer than this are streamed to the store instead of held whole: each block
+  // is written as it arrives (storage_request::unverified) and hashed in order into the
+  // piece's SHA-1; blocks that arrive ahead of the hashed prefix are kept in memory up to
+  // this many bytes per piece, the rest are read back from the store when the prefix
+  // reaches them. A piece that matches is marked complete once its writes are done; one
+  // that fails is fetched again over the same bytes (smart ban reads it back to tell
+  // whose blocks were bad). 0: every piece is held whole.
+  std::uint64_t stream_piece_bytes = 1u << 20;
   // Resume check: bytes of pieces read back from storage at once (at least one piece).
   std::uint64_t max_check_bytes = 8u << 20;
   // Flow control for uploads: when non-zero, the host reports with bytes_sent() the
@@ -525,6 +534,10 @@ class session {
   // checked), 3 have (verified). Empty while the metadata is unknown.
   std::vector<std::uint8_t> piece_states(torrent_id t) const;
   std::vector<torrent_id> torrents() const;
+  // Bytes of pieces in progress the session holds in memory, over every torrent: pieces
+  // held whole, blocks of streamed pieces waiting to be hashed, web seed bytes of blocks
+  // not complete yet. (Not counted: storage requests and events not polled yet.)
+  std::uint64_t buffered_piece_bytes() const;
 
   struct impl;
 

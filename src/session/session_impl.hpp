@@ -3,7 +3,8 @@
 // wire protocol with one peer: handshake, messages, interest, choking, requests),
 // torrent.cpp (pieces, hashing, metadata, priorities, the choker round, timers),
 // bandwidth.cpp (the session-wide rate limits), extensions.cpp (BEP 10 plugins:
-// ut_metadata, ut_pex, user extensions) and web_seeds.cpp (BEP 19 web seeds).
+// ut_metadata, ut_pex, user extensions), web_seeds.cpp (BEP 19 web seeds) and
+// streamed_pieces.cpp (pieces written to the store block by block and hashed as they come).
 //
 // Ownership: session::impl owns the torrents (by id), each torrent owns its peer
 // connections (by connection id); incoming connections live in `unattached` until
@@ -17,8 +18,10 @@
 #include <bit>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -202,6 +205,36 @@ struct torrent {
   std::map<std::uint32_t, wire::endpoint> endpoints;  // every connection's remote, for bans
 
   std::map<std::uint32_t, byte_buffer> piece_buffers;  // blocks of pieces in flight
+
+  // A streamed piece in progress (longer than session_settings::stream_piece_bytes): its
+  // blocks go to the store as they arrive and into `hasher` in order. Blocks past the
+  // hashed prefix wait in `held` (up to stream_piece_bytes) or, past that, only in the
+  // store (`stored`), read back when the prefix reaches them. Once every block is hashed
+  // the verdict is acted on when no write or read of the piece is in flight (a piece that
+  // failed is then fetched again over the same bytes, never while old writes may land).
+  struct streamed_piece {
+    std::uint64_t serial = 0;  // names this attempt in pending storage requests
+    sha1_hasher hasher;
+    std::uint32_t hashed = 0;  // blocks [0, hashed) are in the hasher
+    std::map<std::uint32_t, byte_buffer> held;
+    std::uint64_t held_bytes = 0;
+    std::set<std::uint32_t> stored;
+    std::map<std::uint32_t, std::uint32_t> writing;  // block -> its writes in flight
+    bool reading = false;      // a read-back in flight
+    bool write_failed = false;
+    bool read_failed = false;  // a read-back failed: the piece is dropped without blame
+    std::optional<bool> matched;  // every block hashed: the verdict
+    // Web seed bytes of blocks not complete yet (a seed delivers a block in chunks).
+    std::map<std::uint32_t, byte_buffer> assembling;
+    // Smart ban: digests of the blocks an earlier failed attempt recorded (failed_blocks),
+    // taken as they arrive; and, for a failure with several senders, every block's digest,
+    // read back from the store before the piece is fetched again.
+    std::map<std::uint32_t, sha1_digest> digests;
+    bool blaming = false;
+    std::vector<sha1_digest> blame_digests;
+  };
+  std::map<std::uint32_t, streamed_piece> streams;
+  std::uint64_t next_stream = 1;
   std::map<std::uint32_t, std::vector<failed_block>> failed_blocks;  // smart ban
   // A piece that failed with blocks from several peers is fetched again from one
   // peer only (piece -> connection): either that peer is the culprit and fails the
@@ -294,7 +327,12 @@ class extension_plugin {
 
 struct session::impl {
   struct pending_storage {
-    enum class kind : std::uint8_t { write_piece, read_block, user_read, check_piece, ignore } what = kind::ignore;
+    enum class kind : std::uint8_t {
+      write_piece, read_block, user_read, check_piece,
+      write_block,  // a block of a streamed piece (piece, block, serial)
+      read_back,    // blocks [block, block + count) of a streamed piece (piece, serial)
+      ignore
+    } what = kind::ignore;
     std::uint64_t read_id = 0;  // user_read
     std::int64_t offset = 0;    // user_read
     torrent_id torrent;
@@ -302,7 +340,10 @@ struct session::impl {
     connection_id connection;
     wire::request request;
     std::uint32_t choke_generation = 0;
-    std::uint32_t bytes = 0;  // write_piece: counted in pending_write_bytes
+    std::uint32_t bytes = 0;  // write_piece, write_block: counted in pending_write_bytes
+    std::uint32_t block = 0;  // write_block, read_back
+    std::uint32_t count = 0;  // read_back
+    std::uint64_t serial = 0; // write_block, read_back: torrent::streamed_piece::serial
   };
   // Bytes of verified pieces whose storage writes have not completed.
   std::uint64_t pending_write_bytes = 0;
@@ -464,6 +505,38 @@ struct session::impl {
   void fill_unchoke_slots(torrent& t);
   void run_choker(torrent& t, bool rotate_optimistic);
   void hash_piece(torrent& t, std::uint32_t piece);
+  // The hash of a piece matched: smart ban against an earlier failure (digest_of(block):
+  // the digest of the block now, nullopt when unknown).
+  void piece_passed(torrent& t, std::uint32_t piece,
+                    const std::function<std::optional<sha1_digest>(std::uint32_t)>& digest_of);
+  // The hash failed: blame, record for smart ban, fetch again (digest_of as above, for the
+  // blocks of the failed attempt; called before the picker forgets who sent what).
+  void piece_failed(torrent& t, std::uint32_t piece,
+                    const std::function<sha1_digest(std::uint32_t)>& digest_of);
+  // --- streamed pieces (torrent::streamed_piece) ---
+  bool is_streamed(const torrent& t, piece_index p) const {
+    return settings.stream_piece_bytes > 0 && t.picker->piece_size(p) > settings.stream_piece_bytes;
+  }
+  // What a piece in progress counts against max_partial_bytes.
+  std::uint64_t partial_piece_bytes(const torrent& t) const {
+    const auto len = static_cast<std::uint64_t>(t.picker->piece_length());
+    return settings.stream_piece_bytes > 0 && len > settings.stream_piece_bytes ? settings.stream_piece_bytes : len;
+  }
+  std::uint64_t partial_bytes() const {
+    std::uint64_t partial = 0;
+    for (const auto& [tid, other] : torrents)
+      if (other.picker) partial += std::uint64_t{other.picker->num_partial_pieces()} * partial_piece_bytes(other);
+    return partial;
+  }
+  // A block the picker accepted, whole (a peer's, or a web seed's once complete).
+  void stream_block(torrent& t, block_address b, byte_view data);
+  // Hashes what can be hashed now; reads back stored blocks the prefix reached; acts on
+  // the verdict once nothing of the piece is in flight.
+  void advance_stream(torrent& t, std::uint32_t piece);
+  void stream_written(torrent& t, const pending_storage& ps, bool ok);
+  void stream_read(torrent& t, const pending_storage& ps, const storage_completion& c);
+  // Reads back the next blocks to blame (after a failure with several senders).
+  void read_back_for_blame(torrent& t, std::uint32_t piece);
   void piece_written(torrent& t, std::uint32_t piece, bool ok);
   void check_finished(torrent& t);
   void set_metadata(torrent& t, metainfo m);

@@ -15,25 +15,12 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
   byte_buffer data = std::move(it->second);
   t.piece_buffers.erase(it);
   const piece_index pi{piece};
+  auto block_bytes = [&](std::uint32_t block) {
+    const std::size_t offset = std::size_t{block} * block_size;
+    return byte_view(data).subspan(offset, std::min<std::size_t>(block_size, data.size() - offset));
+  };
   if (sha1(data) == t.meta->piece_hashes[piece]) {
-    // Smart ban: a block that differs from the one in a failed attempt came from
-    // the peer that corrupted it.
-    auto failed = t.failed_blocks.find(piece);
-    if (failed != t.failed_blocks.end()) {
-      for (const auto& fb : failed->second) {
-        const std::size_t offset = std::size_t{fb.block} * block_size;
-        const std::size_t n = std::min<std::size_t>(block_size, data.size() - offset);
-        if (sha1(byte_view(data).subspan(offset, n)) == fb.digest) continue;
-        if (t.web_seeds.contains(fb.connection.value)) {
-          seed_faults.push_back({t.id, fb.connection.value, piece});
-          continue;
-        }
-        auto e = t.endpoints.find(fb.connection.value);
-        ban(t, fb.endpoint, e != t.endpoints.end() ? &e->second : nullptr, fb.connection);
-      }
-      t.failed_blocks.erase(failed);
-    }
-    t.exclusive.erase(piece);
+    piece_passed(t, piece, [&](std::uint32_t block) -> std::optional<sha1_digest> { return sha1(block_bytes(block)); });
     storage_request sr;
     sr.torrent = t.id;
     sr.op = storage_op::write;
@@ -50,8 +37,35 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
     emit_storage(std::move(sr), ps);
     return;
   }
+  piece_failed(t, piece, [&](std::uint32_t block) { return sha1(block_bytes(block)); });
+}
+
+void session::impl::piece_passed(torrent& t, std::uint32_t piece,
+                                 const std::function<std::optional<sha1_digest>(std::uint32_t)>& digest_of) {
+  // Smart ban: a block that differs from the one in a failed attempt came from
+  // the peer that corrupted it.
+  auto failed = t.failed_blocks.find(piece);
+  if (failed != t.failed_blocks.end()) {
+    for (const auto& fb : failed->second) {
+      const auto now_digest = digest_of(fb.block);
+      if (!now_digest || *now_digest == fb.digest) continue;
+      if (t.web_seeds.contains(fb.connection.value)) {
+        seed_faults.push_back({t.id, fb.connection.value, piece});
+        continue;
+      }
+      auto e = t.endpoints.find(fb.connection.value);
+      ban(t, fb.endpoint, e != t.endpoints.end() ? &e->second : nullptr, fb.connection);
+    }
+    t.failed_blocks.erase(failed);
+  }
+  t.exclusive.erase(piece);
+}
+
+void session::impl::piece_failed(torrent& t, std::uint32_t piece,
+                                 const std::function<sha1_digest(std::uint32_t)>& digest_of) {
+  const piece_index pi{piece};
   const auto origins = t.picker->mark_hash_failed(pi);
-  t.wasted += data.size();
+  t.wasted += t.picker->piece_size(pi);
   events.emplace_back(hash_failed_event{t.id, pi});
   std::set<std::uint32_t> senders;
   for (const auto& o : origins) senders.insert(o.peer.value);
@@ -89,9 +103,7 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
     if (const web_seed* ws = find_web_seed(t, o.peer.value)) who = "web seed " + ws->url;
     else if (auto e = t.endpoints.find(o.peer.value); e != t.endpoints.end()) who = endpoint_key(e->second);
     else continue;
-    const std::size_t offset = std::size_t{o.block} * block_size;
-    const std::size_t n = std::min<std::size_t>(block_size, data.size() - offset);
-    record.push_back({o.block, std::move(who), connection_id{o.peer.value}, sha1(byte_view(data).subspan(offset, n))});
+    record.push_back({o.block, std::move(who), connection_id{o.peer.value}, digest_of(o.block)});
   }
 }
 

@@ -129,11 +129,7 @@ bool session::impl::start_web_run(torrent& t, web_seed& s, const std::vector<boo
   // and one without takes one piece at most (as a lone peer would).
   bool one_piece = false;
   if (settings.max_partial_bytes > 0) {
-    std::uint64_t partial = 0;
-    for (const auto& [tid, other] : torrents)
-      if (other.picker)
-        partial += std::uint64_t{other.picker->num_partial_pieces()} * static_cast<std::uint64_t>(other.picker->piece_length());
-    if (partial >= settings.max_partial_bytes) {
+    if (partial_bytes() >= settings.max_partial_bytes) {
       if (s.runs > 0 && pk.state(start->piece) == piece_state::missing) return false;
       one_piece = true;
     }
@@ -213,14 +209,31 @@ void session::impl::web_bytes(torrent& t, web_run& run, std::int64_t offset, byt
     // Only while the seed is still asked for the block: a peer may have delivered it, or
     // its piece may have been verified or failed meanwhile.
     if (run.missing[i] > 0 && requested_by(pk, b, run.seed)) {
-      auto& buffer = t.piece_buffers[b.piece.value];
-      if (buffer.empty()) buffer.resize(pk.piece_size(b.piece));
-      std::memcpy(buffer.data() + pk.request_for(b).offset + within, data.data(), n);
+      // A streamed piece assembles the block alone, then takes it whole.
+      const bool streamed = is_streamed(t, b.piece);
+      if (streamed) {
+        auto& st = t.streams.try_emplace(b.piece.value).first->second;
+        if (st.serial == 0) st.serial = t.next_stream++;
+        auto& block = st.assembling[b.block];
+        if (block.empty()) block.resize(len);
+        std::memcpy(block.data() + within, data.data(), n);
+      } else {
+        auto& buffer = t.piece_buffers[b.piece.value];
+        if (buffer.empty()) buffer.resize(pk.piece_size(b.piece));
+        std::memcpy(buffer.data() + pk.request_for(b).offset + within, data.data(), n);
+      }
       run.missing[i] -= std::min<std::uint32_t>(run.missing[i], static_cast<std::uint32_t>(n));
       if (run.missing[i] == 0) {
         auto r = pk.mark_block_received(b, peer_handle{run.seed});
         cancel_duplicates(t, b, r.cancel);
-        if (r.piece_complete) hash_piece(t, b.piece.value);
+        if (streamed) {
+          auto& st = t.streams[b.piece.value];
+          byte_buffer block = std::move(st.assembling[b.block]);
+          st.assembling.erase(b.block);
+          if (r.accepted) stream_block(t, b, block);
+        } else if (r.piece_complete) {
+          hash_piece(t, b.piece.value);
+        }
       }
     } else {
       t.wasted += n;

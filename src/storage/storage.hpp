@@ -1,8 +1,12 @@
 // Asynchronous storage: the session emits requests (write, read, mark complete),
 // the host performs them wherever it keeps data (memory, IndexedDB, OPFS, files) and
 // hands back completions. Deliberately tiny, after anacrolix/torrent's storage:
-// write at, read at, mark complete. The session only ever asks to read pieces it
-// has verified, and only writes pieces whose hash matched.
+// write at, read at, mark complete. Pieces up to session_settings::stream_piece_bytes
+// are written whole once their hash matched. Longer pieces are streamed: their blocks are
+// written as they arrive (`unverified` writes), hashed as they come, and marked complete
+// once the whole piece matched; such a piece is held only after its mark_complete. The
+// session only reads pieces it has verified, except to read back blocks of a streamed
+// piece it wrote itself (`unverified` reads), which never go to a peer or a user.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +27,9 @@ using storage_request_id = strong_id<struct storage_request_id_tag, std::uint64_
 enum class storage_op : std::uint8_t {
   write,          // store `data` at `offset`
   read,           // return `length` bytes at `offset`
-  mark_complete,  // the piece is verified and written (for resume data); may be a no-op
+  // The piece is verified and every write of it completed: a store that keeps pieces
+  // written in parts (`unverified` writes) counts it held from now on; otherwise a no-op.
+  mark_complete,
 };
 
 struct storage_request {
@@ -43,6 +49,12 @@ struct storage_request {
   // hashes faster than the engine (a browser's own SHA-1, off the main thread) may complete
   // with `digest` and no data.
   bool digest_only = false;
+  // A write of part of a streamed piece that is not verified yet: store the bytes at
+  // `offset`, but do not count the piece held (mark_complete follows if it verifies; a
+  // piece whose hash fails is written again over these bytes). A read of such bytes: the
+  // session reads back what it wrote to hash it; a host must serve it although the
+  // piece is not held (and must not hand it to anyone).
+  bool unverified = false;
 };
 
 struct storage_completion {

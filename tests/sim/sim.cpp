@@ -125,6 +125,14 @@ void swarm::pump(std::size_t i) {
     progress = false;
     while (auto r = n.s->poll_storage()) {
       progress = true;
+      if (r->op == storage_op::read && r->unverified) ++n.unverified_reads;
+      if (r->op == storage_op::read && !r->unverified && !r->digest_only) {
+        if (const metainfo* m = n.s->torrent_metainfo(r->torrent); m && r->length > 0) {
+          const auto last = static_cast<std::uint32_t>((r->offset + r->length - 1) / m->piece_length);
+          for (auto p = static_cast<std::uint32_t>(r->offset / m->piece_length); p <= last; ++p)
+            if (!n.storage.is_complete(r->torrent, piece_index{p})) ++n.reads_of_incomplete;
+        }
+      }
       if (r->op == storage_op::write && n.cfg.write_rate > 0) {
         n.unwritten += r->length;
         n.max_unwritten = std::max(n.max_unwritten, n.unwritten);

@@ -81,6 +81,12 @@ class swarm {
   std::uint64_t bytes_sent(std::size_t i) const { return nodes_[i].bytes_sent; }
   // The most bytes of storage writes the node had handed out and not yet seen complete.
   std::uint64_t max_unwritten(std::size_t i) const { return nodes_[i].max_unwritten; }
+  // Storage requests of the node, counted: reads of bytes of a streamed piece it wrote and
+  // has not verified (storage_request::unverified), and reads for a peer or a user that
+  // touched a piece its store had not marked complete (a node whose pieces a test wrote
+  // into its store directly, as a seeder's, counts those too).
+  std::uint64_t unverified_reads(std::size_t i) const { return nodes_[i].unverified_reads; }
+  std::uint64_t reads_of_incomplete(std::size_t i) const { return nodes_[i].reads_of_incomplete; }
 
   time_point now() const { return now_; }
   // Runs until done() is true (checked after each step) or virtual time reaches
@@ -114,6 +120,7 @@ class swarm {
     std::uint64_t bytes_sent = 0;
     time_point store_free_at{};  // write_rate: when the store finishes its queued writes
     std::uint64_t unwritten = 0, max_unwritten = 0;
+    std::uint64_t unverified_reads = 0, reads_of_incomplete = 0;
   };
   struct pipe {
     time_point free_at{};

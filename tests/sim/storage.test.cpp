@@ -137,6 +137,7 @@ std::uint32_t most_pieces_in_progress(std::uint64_t max_partial_bytes, std::size
   swarm net(17, link_config{.latency = 30ms});
   node_config cfg;
   cfg.settings.max_partial_bytes = max_partial_bytes;
+  cfg.settings.stream_piece_bytes = 0;  // held whole (streamed pieces: streamed.test.cpp)
   const auto leecher = net.add_node(cfg);
   const auto tl = *net.at(leecher).add_torrent(tt.meta, {}, net.now());
   for (std::size_t i = 0; i < seeders; ++i) {
