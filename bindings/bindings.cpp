@@ -800,6 +800,9 @@ class js_client {
       out.set("length", r.length);
       out.set("userRead", static_cast<double>(r.user_read));
       out.set("digestOnly", r.digest_only);
+      // A write of part of a streamed piece (not held until its 'complete'), or a read back
+      // of such bytes for the engine's own hashing (storage_request::unverified).
+      out.set("unverified", r.unverified);
       if (r.op == wt::storage_op::write) out.set("data", copy_bytes(r.data));
     } else if (auto* h = std::get_if<co::http>(&*o)) {
       const wt::http_request& r = h->request;
@@ -848,6 +851,9 @@ class js_client {
     if (opts["webSeeds"].isString()) s.session.web_seed_policy = policy_of(opts["webSeeds"].as<std::string>());
     if (opts["webSeedBudget"].isNumber())
       s.session.web_seed_budget = static_cast<std::uint64_t>(std::max(0.0, opts["webSeedBudget"].as<double>()));
+    // Pieces longer than this stream to the store (session_settings::stream_piece_bytes).
+    if (opts["streamPieceBytes"].isNumber())
+      s.session.stream_piece_bytes = static_cast<std::uint64_t>(std::max(0.0, opts["streamPieceBytes"].as<double>()));
     if (opts["offersPerAnnounce"].isNumber())
       s.tracker.offers_per_announce = static_cast<std::size_t>(opts["offersPerAnnounce"].as<double>());
     return s;

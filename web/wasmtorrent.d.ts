@@ -200,6 +200,12 @@ export interface ClientOptions {
   maxWebConns?: number
   /** Bytes each torrent may fetch from its web seeds (default 0: no limit). */
   webSeedBudget?: number
+  /**
+   * Pieces longer than this (bytes, default 1 MiB) are written to the store block by block
+   * as they arrive and hashed incrementally, instead of held whole in the WebAssembly heap
+   * until verified. 0: every piece is held whole.
+   */
+  streamPieceBytes?: number
 }
 
 export interface WebSeedInfo {

@@ -195,3 +195,108 @@ test('storeFor maps WebTorrent\'s store option; defaultStore under Node.js', () 
     assert.throws(() => storeFor(bad), err => err.code === 'invalid_argument', String(bad))
   }
 })
+
+// Big pieces the engine streams: parts written at offsets, not held until complete().
+async function partsRoundTrip (store, { listsHeld = true } = {}) {
+  await store.open()
+  const whole = piece(1)
+  const block = 300
+  // Out of order, the caller's buffer reused at once.
+  for (const at of [600, 0, 300, 900]) {
+    const bytes = whole.slice(at, Math.min(at + block, 1000))
+    const put = store.put(1, bytes, at)
+    bytes.fill(0)
+    await put
+  }
+  if (listsHeld) assert.equal((await store.open()).has(1), false, 'parts only: not held')
+  assert.deepEqual(await store.get(1, 250, 100), whole.subarray(250, 350), 'parts read back')
+  await store.complete(1)
+  if (listsHeld) assert.equal((await store.open()).has(1), true, 'held once complete')
+  assert.deepEqual(await store.get(1, 0, 1000), whole)
+  // The short last piece in parts.
+  await store.put(3, piece(3).subarray(200), 200)
+  await store.put(3, piece(3).subarray(0, 200), 0)
+  await store.complete(3)
+  assert.deepEqual(await store.get(3, 0, 500), piece(3))
+  // A whole put then complete(): complete changes nothing.
+  await store.put(0, piece(0))
+  await store.complete(0)
+  assert.deepEqual(await store.get(0, 0, 1000), piece(0))
+  await rejectsWith(store.put(3, new Uint8Array(100), 450), 'storage_failed') // past the piece's end
+  await rejectsWith(store.put(2, new Uint8Array(10), -1), 'storage_failed')
+  await rejectsWith(store.put(9, new Uint8Array(10), 0), 'storage_failed') // no such piece
+}
+
+test('MemoryStore: pieces written in parts are held only once complete', async () => {
+  const store = new MemoryStore(geo)
+  await partsRoundTrip(store)
+  // A held piece written again in parts (it failed the engine's check) is no longer held.
+  await store.put(1, new Uint8Array(100).fill(7), 0)
+  assert.equal((await store.open()).has(1), false)
+  assert.deepEqual(await store.get(1, 0, 2), Uint8Array.of(7, 7))
+  await store.put(1, piece(1), 0) // the engine writes every block of it again
+  await store.complete(1)
+  assert.deepEqual(await store.get(1, 0, 1000), piece(1))
+})
+
+test('ChunkStoreAdapter: parts are assembled and the chunk store gets the whole piece on complete', async () => {
+  const Store = storeFor(TinyChunkStore)
+  const store = new Store({ ...geo, files: [{ path: 'a', length: 3500, offset: 0 }] })
+  await store.open()
+  const inner = TinyChunkStore.last
+  await store.put(1, piece(1).subarray(500), 500)
+  assert.equal(inner.chunks.has(1), false, 'nothing given to the chunk store before complete')
+  await store.put(1, piece(1).subarray(0, 500), 0)
+  assert.deepEqual(await store.get(1, 400, 200), piece(1).subarray(400, 600), 'read back from memory')
+  await store.complete(1)
+  assert.deepEqual(inner.chunks.get(1), piece(1), 'one whole chunk')
+  assert.deepEqual(await store.get(1, 0, 1000), piece(1))
+  await partsRoundTrip(new Store({ ...geo, files: [] }), { listsHeld: false })
+  // A failed put on complete is the store's error.
+  await store.put(3, piece(3), 0)
+  inner.failNext = Object.assign(new Error('quota'), { name: 'QuotaExceededError' })
+  await rejectsWith(store.complete(3), 'storage_full')
+})
+
+test('TorrentStorage: unverified block writes, read-backs and complete', async () => {
+  const { TorrentStorage } = await import('../../web/engine/storage.js')
+  const store = new MemoryStore(geo)
+  const done = new Map() // id -> { ok, bytes }
+  let settle
+  const ts = new TorrentStorage({
+    store,
+    pieceLength: geo.pieceLength,
+    length: geo.length,
+    complete: (id, ok, bytes) => { done.set(id, { ok, bytes }); settle?.() },
+    completeDigest: () => assert.fail('no digest reads here'),
+    deliver: () => assert.fail('no user reads here'),
+    onError: err => assert.fail(err),
+    onWarning: () => {}
+  })
+  const run = async o => {
+    const wait = new Promise(resolve => { settle = resolve })
+    ts.handle(o)
+    await wait
+    return done.get(o.id)
+  }
+  const whole = piece(1)
+  // Two blocks of piece 1, the second first.
+  assert.equal((await run({ op: 'write', id: 1, piece: 1, pieceOffset: 500, offset: 1500, length: 500, unverified: true, data: whole.slice(500) })).ok, true)
+  assert.equal((await run({ op: 'write', id: 2, piece: 1, pieceOffset: 0, offset: 1000, length: 500, unverified: true, data: whole.slice(0, 500) })).ok, true)
+  // A peer's read of the unverified piece fails; the engine's own read-back gets the bytes.
+  assert.equal((await run({ op: 'read', id: 3, piece: 1, pieceOffset: 0, offset: 1000, length: 100 })).ok, false)
+  const back = await run({ op: 'read', id: 4, piece: 1, pieceOffset: 400, offset: 1400, length: 200, unverified: true })
+  assert.equal(back.ok, true)
+  assert.deepEqual(back.bytes, whole.subarray(400, 600))
+  assert.equal((await store.open()).has(1), false)
+  // Verified: complete makes it held, and served.
+  assert.equal((await run({ op: 'complete', id: 5, piece: 1, offset: 1000 })).ok, true)
+  assert.equal((await store.open()).has(1), true)
+  const read = await run({ op: 'read', id: 6, piece: 1, pieceOffset: 0, offset: 1000, length: 1000 })
+  assert.deepEqual(read.bytes, whole)
+  // A whole piece: held at its write, complete is answered at once.
+  assert.equal((await run({ op: 'write', id: 7, piece: 0, pieceOffset: 0, offset: 0, length: 1000, data: piece(0) })).ok, true)
+  assert.equal((await run({ op: 'complete', id: 8, piece: 0, offset: 0 })).ok, true)
+  assert.deepEqual((await run({ op: 'read', id: 9, piece: 0, pieceOffset: 10, offset: 10, length: 5 })).bytes, piece(0).subarray(10, 15))
+  await ts.close()
+})

@@ -407,6 +407,7 @@ export function makeClientClass (internals) {
           maxWebConns: opts.maxWebConns,
           webSeeds: webSeedPolicy(opts.webSeeds),
           webSeedBudget: opts.webSeedBudget,
+          streamPieceBytes: opts.streamPieceBytes,
           downloadLimit: engineRate(opts.downloadLimit),
           uploadLimit: engineRate(opts.uploadLimit)
         }))

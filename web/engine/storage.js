@@ -1,6 +1,10 @@
 // The engine's storage requests for one torrent, performed on its store (web/storage/).
 // The engine writes whole verified pieces and reads byte ranges of verified pieces: blocks
 // for peers, pieces read back by the resume check, and the user's reads (file streams).
+// Big pieces (longer than the engine's streamPieceBytes) are streamed instead: their blocks
+// come as `unverified` writes (store.put(piece, bytes, offset): stored, not held), the
+// engine may read such bytes back (`unverified` reads, for its own hashing only), and a
+// 'complete' op once the piece is verified makes it held (store.complete(piece)).
 // The store is opened on the first request; requests run concurrently; a failure completes
 // the request with ok = false, and a failed write fails the torrent (onError) instead of
 // being retried forever.
@@ -32,6 +36,7 @@ export class TorrentStorage {
     this._onWarning = onWarning
     this._opened = null
     this._held = new Set()
+    this._parts = new Set() // pieces written in parts and not completed yet
     this.inFlight = { write: 0, read: 0 } // requests the store has not answered (diagnostics)
     this._cache = new Map() // piece -> Promise<Uint8Array> (the whole piece), in LRU order
     this._jobs = new Set() // requests in flight: { o, started, warned, settled, timeOut }
@@ -46,21 +51,27 @@ export class TorrentStorage {
     return this._opened
   }
 
-  // o: the engine's storage output {op, id, piece, pieceOffset, offset, length, userRead, data}
+  // o: the engine's storage output {op, id, piece, pieceOffset, offset, length, userRead,
+  // digestOnly, unverified, data}
   handle (o) {
-    if (o.op === 'complete') return this._complete(o.id, true) // resume is re-hashing: nothing to record
-    this.inFlight[o.op]++
+    // A piece written whole is held already (resume is re-hashing: nothing to record); one
+    // written in parts becomes held now.
+    if (o.op === 'complete' && !this._parts.has(o.piece)) return this._complete(o.id, true)
+    const kind = o.op === 'read' ? 'read' : 'write'
+    this.inFlight[kind]++
     // A read that never settles (a File whose disk went away, a stuck browser read) would
     // hold one of the peer's read slots for good: after READ_TIMEOUT_MS it fails (the peer
     // asks again) and its late answer is dropped. A write is only ever reported (_sweep).
     const job = { o, started: performance.now(), warned: false, settled: false, timeOut: null }
     this._jobs.add(job)
     this._sweepTimer ??= setInterval(() => this._sweep(), SWEEP_MS)
-    const work = o.op === 'write'
-      ? this._write(o)
-      : Promise.race([this._read(o, () => job.settled), new Promise((resolve, reject) => { job.timeOut = reject })])
+    const work = o.op === 'complete'
+      ? this._markComplete(o)
+      : o.op === 'write'
+        ? this._write(o)
+        : Promise.race([this._read(o, () => job.settled), new Promise((resolve, reject) => { job.timeOut = reject })])
     work.catch(err => {
-      if (o.op === 'read') {
+      if (o.op === 'read' && !o.unverified) {
         this._cache.delete(o.piece)
         if (!job.settled && err?.code === 'timed_out') this._onWarning?.(err)
       }
@@ -69,7 +80,7 @@ export class TorrentStorage {
       job.settled = true
       this._jobs.delete(job)
       if (this._jobs.size === 0) this._sweepTimer = clearInterval(this._sweepTimer)
-      this.inFlight[o.op]--
+      this.inFlight[kind]--
     })
   }
 
@@ -95,14 +106,33 @@ export class TorrentStorage {
   async _write (o) {
     await this.open()
     this._cache.delete(o.piece)
-    await this.store.put(o.piece, o.data)
+    if (o.unverified) {
+      // A block of a streamed piece: not held (nor read for anyone) until 'complete'.
+      this._held.delete(o.piece)
+      this._parts.add(o.piece)
+      await this.store.put(o.piece, o.data, o.pieceOffset)
+    } else {
+      await this.store.put(o.piece, o.data)
+      this._parts.delete(o.piece)
+      this._held.add(o.piece)
+    }
+    this._complete(o.id, true)
+  }
+
+  async _markComplete (o) {
+    await this.open()
+    await this.store.complete?.(o.piece)
+    this._parts.delete(o.piece)
+    this._cache.delete(o.piece)
     this._held.add(o.piece)
     this._complete(o.id, true)
   }
 
   async _read (o, late) {
     await this.open()
-    const bytes = await this._bytes(o.offset, o.length)
+    // Bytes of a streamed piece the engine wrote and reads back to hash them: from the
+    // store as written, past the held check and the cache, and only to the engine.
+    const bytes = o.unverified ? await this.store.get(o.piece, o.pieceOffset, o.length) : await this._bytes(o.offset, o.length)
     if (late()) return
     if (o.digestOnly && this._completeDigest && subtle) {
       // The resume check needs only the piece's SHA-1: the browser's runs off the main
@@ -127,7 +157,7 @@ export class TorrentStorage {
     if (this._closed) return
     if (o.userRead) this._deliver(o.userRead, err)
     this._complete(o.id, false)
-    if (o.op === 'write') this._onError(err)
+    if (o.op !== 'read') this._onError(err)
   }
 
   // Bytes [offset, offset + length) of the torrent, across pieces when they span several.

@@ -5,8 +5,12 @@
 // Such a store cannot list what it holds, so open() reports every piece: the engine then
 // reads and hashes each one, and a piece the store lacks simply fails its read and is
 // downloaded. That costs one read per piece at start, which is what WebTorrent does too.
+//
+// A chunk store only takes whole chunks: a piece the engine writes in parts (a big piece,
+// streamed so that the WebAssembly heap stays bounded) is assembled in JS memory and put
+// whole on complete(); until then its parts are read back from that memory.
 
-import { Geometry, storageError } from './util.js'
+import { Geometry, Parts, storageError } from './util.js'
 
 // Calls fn(...args, cb) and settles with the callback's (err, value).
 function callback (fn, self, ...args) {
@@ -26,6 +30,7 @@ export class ChunkStoreAdapter {
     this._Store = Store
     this._storeOpts = { ...storeOpts, length: this._geo.length, files, name: this._geo.name, torrent }
     this._store = null // made on first use, again after close()
+    this._parts = new Parts(this._geo)
   }
 
   _inner () {
@@ -42,8 +47,12 @@ export class ChunkStoreAdapter {
     return this._geo.allPieces()
   }
 
-  async put (index, bytes) {
+  // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept here until
+  // complete(index) puts the piece.
+  async put (index, bytes, offset) {
+    if (offset !== undefined) return this._parts.write(index, bytes, offset)
     this._geo.checkPut(index, bytes)
+    this._parts.take(index)
     try {
       // A copy: some chunk stores keep the buffer they are given.
       await callback(this._inner().put, this._store, index, bytes.slice())
@@ -52,8 +61,19 @@ export class ChunkStoreAdapter {
     }
   }
 
+  async complete (index) {
+    if (!this._parts.has(index)) return
+    const piece = this._parts.take(index)
+    try {
+      await callback(this._inner().put, this._store, index, piece)
+    } catch (err) {
+      throw storageError(`put: piece ${index}`, err)
+    }
+  }
+
   async get (index, offset, length) {
     this._geo.checkGet(index, offset, length)
+    if (this._parts.has(index)) return this._parts.read(index, offset, length)
     if (length === 0) return new Uint8Array(0) // chunk stores read { length: 0 } as "to the end"
     let buf
     try {
@@ -74,6 +94,7 @@ export class ChunkStoreAdapter {
   }
 
   async destroy () {
+    this._parts.clear()
     const store = this._store ?? this._inner()
     this._store = null
     const destroy = store.destroy ?? store.close

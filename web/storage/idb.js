@@ -1,8 +1,10 @@
 // Pieces in IndexedDB: a database 'wasmtorrent-<store name>' with two object stores, both
 // keyed by piece index: 'pieces' (an ArrayBuffer per piece) and 'sizes' (its byteLength),
 // written in one transaction, so open() learns what is held without reading every piece.
+// A piece written in parts (a big piece the engine streams) is assembled in JS memory and
+// stored whole on complete() (an IndexedDB value is written whole).
 
-import { Geometry, Pending, safeName, storageError } from './util.js'
+import { Geometry, Parts, Pending, safeName, storageError } from './util.js'
 
 const PIECES = 'pieces'
 const SIZES = 'sizes'
@@ -32,6 +34,7 @@ export class IdbStore {
     this._last = null        // { index, buf: Promise<ArrayBuffer> }: the piece read last, as
                              // block reads come in runs (IndexedDB reads whole values)
     this._pending = new Pending()
+    this._parts = new Parts(this._geo)
   }
 
   _open () {
@@ -67,9 +70,20 @@ export class IdbStore {
     })())
   }
 
-  put (index, bytes) {
+  // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept in memory
+  // until complete(index) stores the piece.
+  put (index, bytes, offset) {
+    if (offset !== undefined) {
+      try {
+        this._parts.write(index, bytes, offset)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return Promise.resolve()
+    }
     return this._pending.run((async () => {
       this._geo.checkPut(index, bytes)
+      this._parts.take(index)
       // A copy now (the caller may reuse `bytes` as soon as put() returns), of just these
       // bytes (cloning a view would clone its whole buffer).
       const buf = bytes.slice().buffer
@@ -85,7 +99,19 @@ export class IdbStore {
     })())
   }
 
+  complete (index) {
+    const piece = this._parts.take(index)
+    return piece ? this.put(index, piece) : Promise.resolve()
+  }
+
   get (index, offset, length) {
+    if (this._parts.has(index)) {
+      try {
+        return Promise.resolve(this._parts.read(index, offset, length))
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
     return this._pending.run((async () => {
       this._geo.checkGet(index, offset, length)
       if (this._last?.index !== index) this._last = { index, buf: this._read(index) }
@@ -123,6 +149,7 @@ export class IdbStore {
   }
 
   async destroy () {
+    this._parts.clear()
     await this.close()
     try {
       await done(indexedDB.deleteDatabase(this._dbName)) // waits while another tab holds it open

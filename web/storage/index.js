@@ -1,10 +1,15 @@
 // Piece stores: where a torrent's verified pieces live. The engine writes whole verified
-// pieces and reads byte ranges of them; one store per torrent, all with this interface
-// (memory.js is the smallest):
+// pieces (big pieces in parts, then complete) and reads byte ranges of them; one store per
+// torrent, all with this interface (memory.js is the smallest):
 //
 //   new Store({ name, pieceLength, length })  name: the torrent's storage (info-hash or path)
 //   open()        -> Promise<Set<index>>  pieces held (maybe corrupt: the engine re-hashes)
-//   put(i, bytes) -> Promise<void>  the whole piece; `bytes` is copied before put() returns
+//   put(i, bytes) -> Promise<void>  the whole piece, held at once; `bytes` is copied before
+//                 put() returns
+//   put(i, bytes, offset) -> Promise<void>  a part of piece i at `offset` (a big piece the
+//                 engine streams, not verified yet): stored, but the piece is not held (open()
+//                 does not report it) until complete(i); get() reads such parts back
+//   complete(i)   -> Promise<void>  piece i was written in parts and verified: held from now
 //   get(i, offset, length) -> Promise<Uint8Array>  a new array, the caller's to keep
 //   close()       -> Promise<void>  release handles, keep the data (a later call reopens)
 //   destroy()     -> Promise<void>  delete the data

@@ -5,7 +5,9 @@
 //
 // Layout, under wasmtorrent/<store name>/:
 //   <k>.pieces  pieces [k * perFile, (k + 1) * perFile) end to end (filePieces())
-//   have        one byte per piece: 1 once the piece's bytes were written
+//   have        one byte per piece: 1 once the piece's bytes were written (a piece written
+//               in parts, as the engine streams big pieces: once complete() is called; the
+//               first part written clears it)
 // Opening a file costs round trips to the browser process (measured: one file per 64 KiB
 // piece held the store near 5 MiB/s), so a file holds up to FILE_BYTES and stays open. A
 // piece the have file claims is only a candidate: the engine hashes it before trusting it
@@ -110,6 +112,20 @@ function workerMain () {
         throw err
       }
     },
+    // A part of a piece at m.offset, the piece not claimed (its have byte cleared first
+    // when m.clear: a piece written again after it failed the resume check).
+    async write (m) {
+      const have = m.clear ? await access(m, 'have') : null
+      const { name, at } = where(m, m.index)
+      const h = await access(m, name)
+      if (have) have.write(new Uint8Array([0]), { at: m.index })
+      const n = h.write(new Uint8Array(m.buf), { at: at + m.offset })
+      if (n !== m.buf.byteLength) throw new DOMException(`wrote ${n} of ${m.buf.byteLength} bytes`, 'QuotaExceededError')
+    },
+    // As put's: a crash between the bytes and the claim costs a piece that fails the hash.
+    async complete (m) {
+      (await access(m, 'have')).write(new Uint8Array([1]), { at: m.index })
+    },
     async get (m) {
       const { name, at } = where(m, m.index)
       const h = await access(m, name)
@@ -153,6 +169,7 @@ export class OpfsWorkerStore {
     this._calls = new Map() // message id -> { resolve, reject }
     this._nextId = 1
     this._pending = new Pending()
+    this._cleared = new Set() // pieces written in parts whose have byte was cleared
   }
 
   _startWorker () {
@@ -202,14 +219,35 @@ export class OpfsWorkerStore {
     })())
   }
 
-  put (index, bytes) {
+  // put(index, bytes): the whole piece, claimed in the have file; put(index, bytes, offset):
+  // a part, written in place, the piece claimed only by complete(index).
+  put (index, bytes, offset) {
     return this._pending.run((async () => {
-      this._geo.checkPut(index, bytes)
+      const part = offset !== undefined
+      if (part) this._geo.checkPart(index, bytes, offset)
+      else this._geo.checkPut(index, bytes)
       const buf = bytes.slice().buffer // a copy now, moved to the worker: `bytes` is free at once
       try {
-        await this._call('put', { index, buf }, [buf])
+        if (!part) {
+          await this._call('put', { index, buf }, [buf])
+          return
+        }
+        const clear = !this._cleared.has(index)
+        this._cleared.add(index)
+        await this._call('write', { index, buf, offset, clear }, [buf])
       } catch (err) {
         throw storageError(`put: piece ${index}`, err)
+      }
+    })())
+  }
+
+  complete (index) {
+    return this._pending.run((async () => {
+      if (!this._cleared.delete(index)) return // written whole: claimed already
+      try {
+        await this._call('complete', { index })
+      } catch (err) {
+        throw storageError(`complete: piece ${index}`, err)
       }
     })())
   }

@@ -1,8 +1,10 @@
 // Pieces as files in the Origin Private File System: wasmtorrent/<store name>/<index>.
 // Writes go through createWritable(), which fills a swap file and swaps it in on close(),
-// so a failed write never leaves a half-written piece behind.
+// so a failed write never leaves a half-written piece behind. For the same reason a piece
+// written in parts (a big piece the engine streams) is assembled in JS memory and written
+// whole on complete(): writing part of a file through a swap file copies the whole file.
 
-import { Geometry, Pending, safeName, storageError } from './util.js'
+import { Geometry, Parts, Pending, safeName, storageError } from './util.js'
 
 export const ROOT = 'wasmtorrent'
 const PIECE_NAME = /^(0|[1-9][0-9]*)$/
@@ -21,6 +23,7 @@ export class OpfsStore {
     this._dir = null          // Promise<FileSystemDirectoryHandle>, made on first use
     this._files = new Map()   // index -> FileSystemFileHandle
     this._pending = new Pending()
+    this._parts = new Parts(this._geo)
   }
 
   _folder () {
@@ -63,9 +66,20 @@ export class OpfsStore {
     })())
   }
 
-  put (index, bytes) {
+  // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept in memory
+  // until complete(index) writes the piece.
+  put (index, bytes, offset) {
+    if (offset !== undefined) {
+      try {
+        this._parts.write(index, bytes, offset)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return Promise.resolve()
+    }
     return this._pending.run((async () => {
       this._geo.checkPut(index, bytes)
+      this._parts.take(index)
       const copy = bytes.slice() // now: the caller may reuse `bytes` as soon as put() returns
       let writable = null
       try {
@@ -81,7 +95,19 @@ export class OpfsStore {
     })())
   }
 
+  complete (index) {
+    const piece = this._parts.take(index)
+    return piece ? this.put(index, piece) : Promise.resolve()
+  }
+
   get (index, offset, length) {
+    if (this._parts.has(index)) {
+      try {
+        return Promise.resolve(this._parts.read(index, offset, length))
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
     return this._pending.run((async () => {
       this._geo.checkGet(index, offset, length)
       let buf
@@ -104,6 +130,7 @@ export class OpfsStore {
   }
 
   async destroy () {
+    this._parts.clear()
     await this.close()
     try {
       const root = await navigator.storage.getDirectory()

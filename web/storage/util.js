@@ -51,6 +51,15 @@ export class Geometry {
     }
   }
 
+  // A part of a piece: bytes at `offset` within it (put(index, bytes, offset)).
+  checkPart (index, bytes, offset) {
+    const size = this.pieceSize(index)
+    if (size === 0) throw storageError(`put: no piece ${index}`)
+    if (!(bytes instanceof Uint8Array) || !Number.isInteger(offset) || offset < 0 || offset + bytes.length > size) {
+      throw storageError(`put: a part of piece ${index} must be a Uint8Array within its ${size} bytes`)
+    }
+  }
+
   // Every index, for stores that hold (or cannot tell and claim) all pieces.
   allPieces () {
     const all = new Set()
@@ -78,4 +87,40 @@ export class Pending {
   }
 
   settled () { return Promise.allSettled([...this._set]) }
+}
+
+// Pieces written in parts (put(index, bytes, offset)), assembled in JS memory until
+// complete(index), for stores that can only write a piece whole (IndexedDB values, OPFS
+// files written through a swap file, abstract-chunk-stores). The engine streams big pieces
+// so that the WebAssembly heap stays bounded; with these stores the JS side holds the
+// pieces in progress instead (OpfsWorkerStore, the default, writes parts in place).
+export class Parts {
+  constructor (geo) {
+    this._geo = geo
+    this._pieces = new Map() // index -> Uint8Array of the piece's size
+  }
+
+  write (index, bytes, offset) {
+    this._geo.checkPart(index, bytes, offset)
+    let piece = this._pieces.get(index)
+    if (!piece) this._pieces.set(index, piece = new Uint8Array(this._geo.pieceSize(index)))
+    piece.set(bytes, offset) // a copy: the caller may reuse `bytes`
+  }
+
+  has (index) { return this._pieces.has(index) }
+
+  // A copy of bytes of a piece in progress (zeros where nothing was written yet).
+  read (index, offset, length) {
+    this._geo.checkGet(index, offset, length)
+    return this._pieces.get(index).slice(offset, offset + length)
+  }
+
+  // The assembled piece, forgotten here (undefined when none was written in parts).
+  take (index) {
+    const piece = this._pieces.get(index)
+    this._pieces.delete(index)
+    return piece
+  }
+
+  clear () { this._pieces.clear() }
 }
