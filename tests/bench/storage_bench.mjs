@@ -254,7 +254,7 @@ function leechWasmtorrent ({ magnet, trackerURL, store, range, select }) {
     return {
       ...r,
       sha256: hex(await crypto.subtle.digest('SHA-256', buffer)),
-      downloaded: t.downloaded,
+      downloaded: t.received,
       pieceLength: t.pieceLength,
       store: t._storage?.store.constructor.kind ?? null,
       storageBytes: usage
@@ -281,7 +281,7 @@ function leechWebTorrent ({ magnet, trackerURL, range }) {
     return {
       ...r,
       sha256: hex(await crypto.subtle.digest('SHA-256', buffer)),
-      downloaded: torrent.downloaded,
+      downloaded: torrent.received,
       pieceLength: torrent.pieceLength,
       torrentFile: Array.from(torrent.torrentFile),
       storageBytes: usage
@@ -335,8 +335,8 @@ async function resume ({ lib, torrentFile, trackerURL }) {
   return {
     ms,
     readyMs,
-    // bytes from peers (WebTorrent's `downloaded` counts the verified pieces)
-    downloaded: lib === 'wasmtorrent' ? torrent.downloaded : torrent.received,
+    // bytes from peers (`downloaded` counts the verified pieces, in both libraries)
+    downloaded: torrent.received,
     progress: torrent.progress,
     numPeers: torrent.numPeers,
     store: lib === 'wasmtorrent' ? torrent._storage?.store.constructor.kind ?? null : null
@@ -356,7 +356,7 @@ function bounded (promise, ms, page, what) {
   return withTimeout(promise, ms, async () => {
     const status = await page.evaluate(() => {
       const t = window.torrent
-      return { seedState: window.seedState, progress: t?.progress, numPeers: t?.numPeers, downloaded: t?.downloaded }
+      return { seedState: window.seedState, progress: t?.progress, numPeers: t?.numPeers, downloaded: t?.received }
     }).catch(err => String(err))
     return `${what}: timed out after ${ms / 1000} s; ${JSON.stringify(status)}`
   })

@@ -284,10 +284,10 @@ test('deselect/select/critical choose the pieces; pause stops, resume finishes; 
     t.select(0, t.pieceCount - 1)
     t.pause()
     await new Promise(resolve => setTimeout(resolve, 1500))
-    const before = t.downloaded
+    const before = t.received
     const peers = t.numPeers
     await new Promise(resolve => setTimeout(resolve, 2000))
-    return { paused: t.paused, peers, moved: t.downloaded - before, done: t.done }
+    return { paused: t.paused, peers, moved: t.received - before, done: t.done }
   })
   assert.deepEqual(paused, { paused: true, peers: 0, moved: 0, done: false })
   const finished = await b.evaluate(async () => {

@@ -65,7 +65,7 @@ async function seedAll ({ trackerURL, files }) {
 // readers it opens (window.readers: those open; window.opened: the offset of each opened);
 // resolves with the callback's error (or null).
 async function startStream ({ magnet, options }) {
-  const torrent = window.client.get(magnet) ?? await window.client.addAsync(magnet)
+  const torrent = (await window.client.get(magnet)) ?? await window.client.addAsync(magnet)
   const file = torrent.files[0]
   window.readers = new Set()
   window.opened = []
@@ -246,7 +246,7 @@ test('MediaSource: unplayable files give a clear error and no exception', { time
 
   // Without a callback, the error is the torrent's 'warning'; the element reports one too.
   const quiet = await leecher.evaluate(async ({ magnet }) => {
-    const torrent = window.client.get(magnet)
+    const torrent = await window.client.get(magnet)
     const video = document.createElement('video')
     const warning = new Promise(resolve => torrent.once('warning', resolve))
     const mediaError = new Promise(resolve => video.addEventListener('error', () => resolve(video.error.code), { once: true }))

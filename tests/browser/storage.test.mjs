@@ -148,7 +148,7 @@ function leech ({ magnet, trackerURL, store, range }) {
     .then(async () => {
       const [start, end] = range ?? [0, torrent.length]
       const buffer = await torrent.files[0].arrayBuffer({ start, end: end - 1 })
-      return { sha256: hex(await crypto.subtle.digest('SHA-256', buffer)), length: buffer.byteLength, downloaded: torrent.downloaded }
+      return { sha256: hex(await crypto.subtle.digest('SHA-256', buffer)), length: buffer.byteLength, downloaded: torrent.received }
     })
   window.finished.catch(() => {}) // a test that expects the error awaits window.failed
 }

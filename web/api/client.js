@@ -80,7 +80,17 @@ export function makeClientClass (internals) {
       this.ready = false
       this.destroyed = false
       this.paused = Boolean(opts.paused) // add(id, { paused: true }) starts paused
+      this.path = opts.path ?? null
+      this.maxWebConns = client._opts.maxWebConns ?? 4
+      this.urlList = []
+      this.lastPieceLength = 0
+      this.private = false
+      this.created = undefined
+      this.createdBy = undefined
+      this.comment = undefined
       this._done = false
+      this._reportedReceived = 0 // for 'download' (bytes since the last report)
+      this._reportedUpload = 0
       this._torrentFile = null   // the .torrent bytes, when added from them or seeded
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
@@ -109,6 +119,27 @@ export function makeClientClass (internals) {
       return this._client._engine.torrentFile(this._id)
     }
 
+    // The .torrent as a Blob (WebTorrent's torrentFileBlob), and an object URL of it.
+    get torrentFileBlob () {
+      const bytes = this.torrentFile
+      return bytes ? new Blob([bytes], { type: 'application/x-bittorrent' }) : null
+    }
+
+    get torrentFileBlobURL () {
+      const blob = this.torrentFileBlob
+      return blob && typeof URL.createObjectURL === 'function' ? URL.createObjectURL(blob) : null
+    }
+
+    // WebTorrent's pieces: one { length, missing } per piece, null once verified.
+    get pieces () {
+      const states = this.pieceStates()
+      return Array.from(states, (state, i) => {
+        if (state === 3) return null
+        const length = i === states.length - 1 ? this.lastPieceLength : this.pieceLength
+        return { length, missing: length }
+      })
+    }
+
     get magnetURI () {
       if (!this.infoHash) return null
       return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this.announce })
@@ -117,8 +148,10 @@ export function makeClientClass (internals) {
     _stats () { return this._id === null || this.destroyed ? null : this._client._engine.stats(this._id) }
     // Of the selected pieces (all, unless some were deselected), as WebTorrent's.
     get progress () { return this._stats()?.progress ?? (this._done ? 1 : 0) }
-    get downloaded () { return this._stats()?.downloaded ?? 0 }
-    get received () { return this.downloaded }
+    // Bytes of verified pieces (a seed: its length), as WebTorrent's; `received` counts
+    // every payload byte that arrived, wasted ones (duplicates, failed hashes) included.
+    get downloaded () { return this._stats()?.have ?? 0 }
+    get received () { return this._stats()?.downloaded ?? 0 }
     get uploaded () { return this._stats()?.uploaded ?? 0 }
     get downloadSpeed () { return this._stats()?.downloadSpeed ?? 0 }
     get uploadSpeed () { return this._stats()?.uploadSpeed ?? 0 }
@@ -129,12 +162,35 @@ export function makeClientClass (internals) {
     // Each web seed: { url, state: 'active' | 'waiting' | 'dropped', downloaded, requests,
     // failures, error, message }.
     get webSeeds () { return this._id === null || this.destroyed ? [] : this._client._engine.webSeeds(this._id) }
-    get ratio () { return this.downloaded ? this.uploaded / this.downloaded : 0 }
+    // As WebTorrent's: uploaded / received, or / length for a torrent that received nothing
+    // (a seed).
+    get ratio () {
+      const base = this.received || this.length
+      return base ? this.uploaded / base : 0
+    }
     get done () { return this._stats()?.finished ?? this._done }
     get timeRemaining () {
       const s = this._stats()
       if (!s || s.finished) return 0
       return s.downloadSpeed > 0 ? ((s.total - s.have) / s.downloadSpeed) * 1000 : Infinity
+    }
+
+    // What parsing the torrent id told (a .torrent's fields, or a magnet's info-hash and
+    // name), before the engine has the torrent; WebTorrent assigns the same then.
+    _applyParsed (parsed) {
+      this.infoHash = parsed.infoHash.toLowerCase()
+      if (parsed.name) this.name = parsed.name
+      this._addTrackers(parsed.announce, this._opts.announce)
+      this.urlList = Array.from(new Set([...(parsed.urlList ?? []), ...[].concat(this._opts.urlList ?? [])]))
+      if (Array.isArray(parsed.files)) {
+        this.length = parsed.length
+        this.pieceLength = parsed.pieceLength
+        this.lastPieceLength = parsed.lastPieceLength
+        this.private = Boolean(parsed.private)
+        this.created = parsed.created
+        this.createdBy = parsed.createdBy
+        this.comment = parsed.comment
+      }
     }
 
     _addTrackers (...lists) {
@@ -174,6 +230,13 @@ export function makeClientClass (internals) {
         { code: 'not_supported' })
     }
 
+    // Closes the connection to a peer: its Wire, or its peer id (hex). WebTorrent's also
+    // takes "ip:port" addresses and simple-peer objects, which do not exist here.
+    removePeer (peer) {
+      const wire = peer instanceof Wire ? peer : this.wires.find(w => w.peerId === peer)
+      wire?.destroy()
+    }
+
     // A BEP 19 web seed: an HTTP(S) URL holding the torrent's files (for a multi-file
     // torrent, the folder above the torrent's name). WebTorrent's addWebSeed also takes a
     // custom connection object; that has no equivalent here and gets a clear error.
@@ -196,7 +259,11 @@ export function makeClientClass (internals) {
 
     // Pieces [start, end] (inclusive) at a relative priority (WebTorrent's: 0 normal,
     // higher sooner); deselect() stops downloading them; critical() fetches them first.
-    select (start, end, priority = 0) { this._pieces('setPiecePriority', start, end, enginePriority(priority)) }
+    select (start, end, priority = 0) {
+      this._pieces('setPiecePriority', start, end, enginePriority(priority))
+      this._done = false // 'done' again once these are verified
+    }
+
     deselect (start, end) { this._pieces('setPiecePriority', start, end, 0) }
     critical (start, end) { this._pieces('addCriticalPieces', start, end) }
 
@@ -245,6 +312,7 @@ export function makeClientClass (internals) {
     }
 
     _setFilePriority (file, priority) {
+      if (priority > 0) this._done = false
       this._client._input((E, t) => this._engine().setFilePriority(this._id, file._index, priority, t))
     }
 
@@ -339,18 +407,62 @@ export function makeClientClass (internals) {
       this.pieceLength = info.pieceLength
       this.pieceCount = info.pieces
       this.files = info.files.map(f => new File(this, f))
+      this.lastPieceLength = info.length - (info.pieces - 1) * info.pieceLength
       this.ready = true
+      if (this.created === undefined && !this._torrentFile) this._parseMetadata()
       this.emit('metadata')
+      if (this.destroyed) return
       this.emit('ready')
+      // After every 'ready' listener, as WebTorrent: what the store already holds (a seed,
+      // a resumed torrent) is done, and so are its files.
+      if (this.destroyed) return
+      this._checkFilesDone()
+      if (this._stats()?.finished) this._onDone()
+    }
+
+    // A magnet's torrent: created, createdBy, comment... from the metadata received.
+    _parseMetadata () {
+      const bytes = this.torrentFile
+      if (!bytes) return
+      internals.parseTorrent(bytes).then(parsed => {
+        if (this.destroyed) return
+        for (const key of ['created', 'createdBy', 'comment']) this[key] ??= parsed[key]
+        this.private = Boolean(parsed.private)
+      }, () => {})
     }
 
     // The selected pieces are all verified (again, after a later select()).
     _onDone () {
       // Events are dispatched after the calls of the same tick: a deselect-all followed
       // at once by a select is not "done".
-      if (this._stats()?.finished === false) return
+      if (this._done || this._stats()?.finished === false) return
       this._done = true
+      this._checkFilesDone()
       this.emit('done')
+    }
+
+    // Files whose pieces are all verified emit 'done' (once each).
+    _checkFilesDone (piece) {
+      for (const f of this.files) if (piece === undefined || f.includes(piece)) f._checkDone()
+    }
+
+    // 'download' with the payload bytes received since the last report (what arrived,
+    // wasted bytes included, as WebTorrent's), forwarded to the client; 'upload' likewise.
+    _reportTraffic () {
+      const s = this._stats()
+      if (!s) return
+      if (s.downloaded > this._reportedReceived) {
+        const bytes = s.downloaded - this._reportedReceived
+        this._reportedReceived = s.downloaded
+        this.emit('download', bytes)
+        this._client.emit('download', bytes)
+      }
+      if (s.uploaded > this._reportedUpload) {
+        const bytes = s.uploaded - this._reportedUpload
+        this._reportedUpload = s.uploaded
+        this.emit('upload', bytes)
+        this._client.emit('upload', bytes)
+      }
     }
 
     _whenDone () {
@@ -393,7 +505,7 @@ export function makeClientClass (internals) {
       this._driver = new Driver({
         output: o => this._output(o),
         events: batch => this._dispatch(batch),
-        tick: () => this._reportUploads()
+        tick: () => this._reportTraffic()
       })
       this.ready = getModule().then(M => {
         if (this.destroyed) return
@@ -413,7 +525,7 @@ export function makeClientClass (internals) {
         }))
         this.peerId = this._engine.peerId()
       })
-      this.ready.catch(err => this.emit('error', err))
+      this.ready.then(() => { if (!this.destroyed) this.emit('ready') }, err => this.emit('error', err))
     }
 
     // WebTorrent's throttles: bytes/s, -1 = unlimited (0 = as good as stopped: 1 byte/s).
@@ -431,81 +543,181 @@ export function makeClientClass (internals) {
       return total ? ts.reduce((a, t) => a + t.progress * t.length, 0) / total : 0
     }
 
+    // As WebTorrent's: uploaded / received over all torrents.
     get ratio () {
-      const down = this.torrents.reduce((a, t) => a + t.downloaded, 0)
-      return down ? this.torrents.reduce((a, t) => a + t.uploaded, 0) / down : 0
+      const received = this.torrents.reduce((a, t) => a + t.received, 0)
+      return this.torrents.reduce((a, t) => a + t.uploaded, 0) / (received || 1)
     }
 
-    get (id) {
-      const hash = typeof id === 'string' ? (/btih:([0-9a-f]{40})/i.exec(id)?.[1] ?? id).toLowerCase() : id?.infoHash
-      return this.torrents.find(t => t === id || t.infoHash === hash) ?? null
+    // The torrent of `id` (a Torrent, magnet, info-hash as hex or 20 bytes, .torrent
+    // bytes, a parsed torrent), or null. A Promise, as WebTorrent 2's.
+    async get (id) {
+      if (id instanceof Torrent) return this.torrents.includes(id) ? id : null
+      const known = this._get(id)
+      if (known) return known
+      let parsed
+      try { parsed = await internals.parseTorrent(id) } catch { return null }
+      if (!parsed?.infoHash) throw new WasmTorrentError('Invalid torrent identifier', { code: 'invalid_argument' })
+      return this.torrents.find(t => t.infoHash === parsed.infoHash.toLowerCase()) ?? null
     }
 
-    // client.add(magnet | info-hash | .torrent bytes | Blob | URL, opts?, ontorrent?)
+    // Synchronous: a Torrent, or a string holding a hex info-hash.
+    _get (id) {
+      if (id instanceof Torrent) return this.torrents.includes(id) ? id : null
+      const hash = typeof id === 'string' ? /(?:^|btih:)([0-9a-f]{40})(?:$|&)/i.exec(id.trim())?.[1]?.toLowerCase() : null
+      return hash ? this.torrents.find(t => t.infoHash === hash) ?? null : null
+    }
+
+    // client.add(torrentId, opts?, ontorrent?): a magnet, an info-hash (40 hex, 32 base32,
+    // or 20 bytes), .torrent bytes, a parsed torrent (parse-torrent's object), a Blob, or
+    // an http(s) URL of a .torrent. As WebTorrent: 'add' at once; then 'infoHash',
+    // 'metadata', 'ready' on the torrent, ontorrent and the client's 'torrent' when it is
+    // ready. A torrent already in the client: this one is destroyed with an error
+    // "Cannot add duplicate torrent" and ontorrent gets the existing one.
     add (torrentId, opts = {}, ontorrent) {
+      if (this.destroyed) throw new Error('client is destroyed')
       if (typeof opts === 'function') [opts, ontorrent] = [{}, opts]
-      const torrent = new Torrent(this, opts)
-      this.torrents.push(torrent)
-      if (ontorrent) torrent.once('ready', () => ontorrent(torrent))
+      opts = { ...(opts ?? {}) }
+      const torrent = this._newTorrent(opts, ontorrent)
       for (const url of [].concat(opts.urlList ?? [])) torrent.addWebSeed(url) // next to url-list and ws=
-      this._start(torrent, async () => {
+      this._start(torrent, async alive => {
         await this.ready
+        if (!alive()) return null
+        const id = await this._resolveId(torrentId)
+        if (!alive()) return null
+        torrent._applyParsed(id.parsed)
+        if (!this._onInfoHash(torrent, ontorrent)) return null
         let Store = storeFor(opts.store)
         // The store is named by opts.path or the info-hash. One that outlives the page may
         // hold pieces of an earlier visit: the engine reads them back and hashes them before
         // downloading (resume). Another tab that has the same torrent open owns its store
         // (OPFS files are opened exclusively): this one keeps its pieces in memory.
-        const claim = async infoHash => {
-          const name = opts.path ?? infoHash
-          if (Store !== MemoryStore && !(await torrent._claimStore(name))) Store = MemoryStore
-          if (Store !== MemoryStore) persistStorage()
-          torrent._makeStore = info => new Store({ name, pieceLength: info.pieceLength, length: info.length })
-          return Store !== MemoryStore
+        const name = opts.path ?? torrent.infoHash
+        if (Store !== MemoryStore && !(await torrent._claimStore(name))) Store = MemoryStore
+        if (!alive()) return null
+        if (Store !== MemoryStore) persistStorage()
+        torrent._makeStore = info => new Store({ name, pieceLength: info.pieceLength, length: info.length })
+        const check = Store !== MemoryStore
+        const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]
+        for (const url of id.urlList) torrent.addWebSeed(url)
+        if (id.magnet) return this._call(() => this._engine.addMagnet(id.magnet, announce, check, now()))
+        if (id.keepFile) torrent._torrentFile = id.bytes
+        return this._addBytes(id.bytes, { check, announce })
+      })
+      this.emit('add', torrent)
+      return torrent
+    }
+
+    // A torrent id -> { parsed, and either magnet (a link for the engine) or bytes (a
+    // .torrent for the engine), announce and urlList to add besides the engine's own }.
+    async _resolveId (torrentId) {
+      let input = torrentId
+      if (input instanceof URL || (typeof input === 'string' && /^https?:\/\//i.test(input.trim()))) {
+        let res
+        try { res = await fetch(input) } catch (err) {
+          throw new WasmTorrentError(`Invalid torrent identifier: ${input}: ${err?.message ?? err}`, { code: 'fetch_failed' })
         }
-        if (typeof torrentId === 'string' && /^[0-9a-f]{40}$/i.test(torrentId)) torrentId = `magnet:?xt=urn:btih:${torrentId}`
-        if (typeof torrentId === 'string' && /^magnet:/.test(torrentId)) {
-          const hash = /xt=urn:btih:([0-9a-fA-F]{40})/.exec(torrentId)?.[1]
-          if (hash) { torrent.infoHash = hash.toLowerCase(); torrent.emit('infoHash', torrent.infoHash) }
-          const parsed = await internals.parseTorrent(torrentId)
-          torrent._addTrackers(parsed.announce, opts.announce)
-          const check = await claim(parsed.infoHash)
-          if (torrent.destroyed) return null
-          return this._call(() => this._engine.addMagnet(torrentId, [].concat(opts.announce ?? []), check, now()))
+        if (!res.ok) throw new WasmTorrentError(`Invalid torrent identifier: ${input}: HTTP ${res.status}`, { code: 'fetch_failed' })
+        input = new Uint8Array(await res.arrayBuffer())
+      } else if (typeof Blob !== 'undefined' && input instanceof Blob) {
+        input = new Uint8Array(await input.arrayBuffer())
+      } else if (input instanceof ArrayBuffer) {
+        input = new Uint8Array(input)
+      } else if (ArrayBuffer.isView(input) && !(input instanceof Uint8Array)) {
+        input = new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+      }
+      if (typeof input === 'string') input = input.trim()
+      let parsed
+      try {
+        parsed = await internals.parseTorrent(input)
+      } catch (err) {
+        const detail = err instanceof WasmTorrentError && !/^Invalid torrent identifier/.test(err.message) ? `: ${err.message}` : ''
+        throw new WasmTorrentError(`Invalid torrent identifier${detail}`,
+          { code: err?.code ?? 'invalid_argument', position: err?.position, context: err?.context })
+      }
+      if (!parsed?.infoHash || !/^[0-9a-f]{40}$/i.test(parsed.infoHash)) {
+        throw new WasmTorrentError('Invalid torrent identifier: no v1 info-hash', { code: 'invalid_argument' })
+      }
+      // .torrent bytes: as they are.
+      if (input instanceof Uint8Array && input.length !== 20) {
+        return { parsed, bytes: input, keepFile: true, announce: [], urlList: [] }
+      }
+      // A parsed torrent with its info dict: a .torrent of that dict; its trackers and
+      // web seeds besides.
+      const info = parsed.infoBuffer instanceof Uint8Array
+        ? parsed.infoBuffer
+        : parsed.info && typeof parsed.info === 'object' ? this._bencode(parsed.info) : null
+      if (typeof input === 'object' && !(input instanceof Uint8Array) && info) {
+        const head = new TextEncoder().encode('d4:info')
+        const bytes = new Uint8Array(head.length + info.length + 1)
+        bytes.set(head)
+        bytes.set(info, head.length)
+        bytes[bytes.length - 1] = 0x65 // 'e'
+        const full = await internals.parseTorrent(bytes)
+        if (full.infoHash !== parsed.infoHash.toLowerCase()) {
+          throw new WasmTorrentError('Invalid torrent identifier: its info dict does not match its infoHash', { code: 'invalid_argument' })
         }
-        let bytes = torrentId
-        if (typeof torrentId === 'string' || torrentId instanceof URL) {
-          const res = await fetch(torrentId)
-          if (!res.ok) throw new WasmTorrentError(`${torrentId}: HTTP ${res.status}`, { code: 'fetch_failed' })
-          bytes = new Uint8Array(await res.arrayBuffer())
-        } else if (typeof Blob !== 'undefined' && torrentId instanceof Blob) {
-          bytes = new Uint8Array(await torrentId.arrayBuffer())
-        }
-        if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer ?? bytes)
-        const parsed = await internals.parseTorrent(bytes)
-        torrent._addTrackers(parsed.announce, opts.announce)
-        torrent._torrentFile = bytes
-        const check = await claim(parsed.infoHash)
-        if (torrent.destroyed) return null
-        return this._addBytes(bytes, { check, announce: opts.announce })
+        return { parsed: { ...full, ...parsed, infoHash: full.infoHash }, bytes, keepFile: false, announce: parsed.announce ?? [], urlList: parsed.urlList ?? [] }
+      }
+      // A magnet, or an info-hash alone.
+      const magnet = typeof input === 'string' && /^(stream-)?magnet:/i.test(input)
+        ? input.replace(/^stream-/i, '')
+        : toMagnetURI(parsed)
+      return { parsed, magnet, announce: [], urlList: [] }
+    }
+
+    // The duplicate check, then 'infoHash'. False: the torrent is gone.
+    _onInfoHash (torrent, ontorrent) {
+      const existing = this.torrents.find(t => t !== torrent && t.infoHash === torrent.infoHash && !t.destroyed)
+      if (existing) {
+        this._fail(torrent, new WasmTorrentError(`Cannot add duplicate torrent ${torrent.infoHash}`, { code: 'duplicate_torrent' }))
+        ontorrent?.(existing)
+        return false
+      }
+      torrent.emit('infoHash', torrent.infoHash)
+      return !torrent.destroyed && !this.destroyed
+    }
+
+    _newTorrent (opts, ontorrent) {
+      const torrent = new Torrent(this, opts)
+      this.torrents.push(torrent)
+      torrent.once('ready', () => {
+        if (this.destroyed || torrent.destroyed) return
+        ontorrent?.(torrent)
+        this.emit('torrent', torrent)
       })
       return torrent
     }
 
     // client.seed(File | Blob | Uint8Array | {path, data} | arrays | FileList, opts?, onseed?)
+    // As WebTorrent: 'ready', the client's 'torrent', 'done'; then onseed, the torrent's
+    // 'seed' and the client's 'seed'. Input already seeded: this torrent is destroyed
+    // (quietly) and onseed gets the existing one.
     seed (input, opts = {}, onseed) {
+      if (this.destroyed) throw new Error('client is destroyed')
       if (typeof opts === 'function') [opts, onseed] = [{}, opts]
-      const torrent = new Torrent(this, opts)
-      this.torrents.push(torrent)
-      if (onseed) torrent.once('ready', () => onseed(torrent))
-      this._start(torrent, async () => {
+      opts = { ...(opts ?? {}) }
+      const torrent = this._newTorrent(opts)
+      this._start(torrent, async alive => {
         await this.ready
+        if (!alive()) return null
         const createOpts = { ...opts }
         if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])
         // 'hashing' (bytes hashed, of total) while the pieces are hashed: minutes for a
         // multi-GiB file.
         const torrentFile = await createTorrent(input, createOpts, (hashed, total) => torrent.emit('hashing', hashed, total))
+        if (!alive()) return null
         const info = await internals.parseTorrent(torrentFile)
-        torrent._addTrackers(info.announce)
+        if (!alive()) return null
+        const existing = this.torrents.find(t => t !== torrent && t.infoHash === info.infoHash && !t.destroyed)
+        if (existing) {
+          this._remove(torrent)
+          onseed?.(existing)
+          return null
+        }
+        torrent._applyParsed(info)
+        torrent.emit('infoHash', torrent.infoHash)
+        if (!alive()) return null
         // The content in the torrent's file order, matched to the inputs by path, is read
         // from the inputs themselves when peers ask (File.slice): never copied whole.
         const items = collectInputs(input, { ...opts })
@@ -519,74 +731,105 @@ export function makeClientClass (internals) {
         })
         torrent._makeStore = () => new BlobStore({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, blobs })
         torrent._torrentFile = torrentFile
+        torrent.once('ready', () => queueMicrotask(() => {
+          if (torrent.destroyed || this.destroyed) return
+          onseed?.(torrent)
+          torrent.emit('seed')
+          this.emit('seed', torrent)
+        }))
         return this._addBytes(torrentFile, { seed: true })
       })
-      torrent.once('ready', () => torrent._onDone())
+      this.emit('add', torrent)
       return torrent
     }
 
     // Service-worker streaming: opts.controller is the ServiceWorkerRegistration of
     // dist/wasmtorrent-sw.js. Then file.streamURL and file.streamTo(video) work.
     createServer (opts) {
-      this._server?.close()
+      if (this.destroyed) throw new Error('client is destroyed')
+      if (this._server) throw new Error('server already created')
       this._server = new StreamServer(this, opts)
       return this._server
     }
 
+    // Resolve with the torrent once ready (a duplicate: with the torrent already there).
     addAsync (torrentId, opts) {
       return new Promise((resolve, reject) => {
         const t = this.add(torrentId, opts, resolve)
-        t.once('error', reject)
+        t.once('error', err => queueMicrotask(() => reject(err))) // a duplicate resolves first
       })
     }
 
     seedAsync (input, opts) {
       return new Promise((resolve, reject) => {
         const t = this.seed(input, opts, resolve)
-        t.once('error', reject)
+        t.once('error', err => queueMicrotask(() => reject(err)))
       })
     }
 
     // opts.destroyStore: delete what the torrent's store holds (default: its
     // destroyStoreOnDestroy add option, false).
+    // Not found: cb(err), or without cb a rejected Promise (as WebTorrent's).
     remove (torrentId, opts, cb) {
       if (typeof opts === 'function') [opts, cb] = [undefined, opts]
-      const t = this.get(torrentId)
-      if (!t) {
-        cb?.(new Error('No torrent with id ' + torrentId))
-        return Promise.resolve()
-      }
-      const closed = this._remove(t, opts)
-      if (cb) closed.then(() => cb(null), cb)
-      return closed
+      const known = this._get(torrentId)
+      const found = known ? Promise.resolve(known) : this.get(torrentId).catch(() => null)
+      const closed = found.then(t => {
+        if (!t) throw new Error(`No torrent with id ${torrentId}`)
+        return this._remove(t, opts)
+      })
+      if (!cb) return closed
+      closed.then(() => cb(null), cb)
+      return closed.catch(() => {})
     }
 
+    // Resolves (and calls cb) once every torrent's store is closed. A second call does
+    // nothing (WebTorrent's throws).
     destroy (cb) {
-      if (this.destroyed) return cb?.(null)
+      if (this.destroyed) {
+        cb?.(null)
+        return Promise.resolve()
+      }
       this.destroyed = true
       this._server?.close()
-      for (const t of [...this.torrents]) this._remove(t)
+      const closed = [...this.torrents].map(t => this._remove(t))
       this._rtc.closeAll()
       this._http.closeAll()
       this._sockets.closeAll()
       this._driver.stop()
-      cb?.(null)
+      const done = Promise.all(closed).then(() => undefined)
+      if (cb) done.then(() => cb(null), cb)
+      return done
     }
 
     // --- internals --------------------------------------------------------------------
 
+    // Runs an add: fn(alive) returns the engine's torrent id, or null when the torrent
+    // went away meanwhile (alive() turned false: removed, or the client destroyed), in
+    // which case it stops quietly. A failure destroys the torrent with the error.
     _start (torrent, fn) {
-      fn().then(id => {
-        if (torrent.destroyed || this.destroyed) return
+      const alive = () => !torrent.destroyed && !this.destroyed && Boolean(this._engine)
+      fn(alive).then(id => {
+        if (id === null || !alive()) return
         torrent._attach(id)
         this._drain()
-        this.emit('torrent', torrent)
-        this.emit('add', torrent)
       }).catch(err => {
-        this.torrents = this.torrents.filter(t => t !== torrent)
-        if (torrent.listenerCount('error') > 0) torrent.emit('error', err)
-        else this.emit('error', err)
+        if (!alive()) return
+        this._fail(torrent, err)
       })
+    }
+
+    // A torrent's fatal error: it is removed, and the error goes to its 'error' listeners,
+    // or else to the client's (as WebTorrent), or else is thrown outside the run loop.
+    _fail (torrent, err) {
+      this._remove(torrent)
+      this._emitError(torrent, err)
+    }
+
+    _emitError (torrent, err) {
+      if (torrent?.listenerCount('error') > 0) torrent.emit('error', err)
+      else if (this.listenerCount('error') > 0) this.emit('error', err)
+      else queueMicrotask(() => { throw err })
     }
 
     // Engine calls return their value or {error}.
@@ -661,9 +904,7 @@ export function makeClientClass (internals) {
           onError: err => {
             if (torrent.destroyed) return
             if (!(err instanceof WasmTorrentError)) err = new WasmTorrentError(`storage: ${err?.message ?? err}`, { code: 'storage_failed' })
-            this._remove(torrent)
-            if (torrent.listenerCount('error') > 0) torrent.emit('error', err)
-            else this.emit('error', err)
+            this._fail(torrent, err)
           }
         })
       }
@@ -674,16 +915,9 @@ export function makeClientClass (internals) {
     _input (fn) { this._driver.input(fn) }
     _drain () { this._driver.drain() }
 
-    // 'upload' (bytes since the last report), at the engine's timer ticks.
-    _reportUploads () {
-      for (const t of this.torrents) {
-        const uploaded = t.uploaded
-        if (uploaded > (t._reportedUpload ?? 0)) {
-          const bytes = uploaded - (t._reportedUpload ?? 0)
-          t._reportedUpload = uploaded
-          t.emit('upload', bytes)
-        }
-      }
+    // 'download' and 'upload' (bytes since the last report), at the engine's timer ticks.
+    _reportTraffic () {
+      for (const t of [...this.torrents]) t._reportTraffic()
     }
 
     _dispatch (events) {
@@ -694,8 +928,10 @@ export function makeClientClass (internals) {
             case 'metadata': t?._onMetadata(); break
             case 'done': t?._onDone(); break
             case 'piece':
-              t?.emit('download', t.pieceLength)
-              t?.emit('verified', e.piece) // ours: which piece
+              if (!t) break
+              t._reportTraffic()
+              t.emit('verified', e.piece)
+              t._checkFilesDone(e.piece)
               break
             case 'read': t?._onRead(e); break
             case 'hashFailed':
@@ -726,7 +962,7 @@ export function makeClientClass (internals) {
               if (t && t.numPeers === 0 && (e.complete ?? 0) + (e.incomplete ?? 0) <= 1) t.emit('noPeers', 'tracker')
               break
             case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
-            case 'error': t?.emit('error', new WasmTorrentError(e.message, { code: 'torrent_error' })); break
+            case 'error': if (t) this._fail(t, new WasmTorrentError(e.message, { code: 'torrent_error' })); break
           }
         } catch (err) {
           queueMicrotask(() => { throw err }) // a listener threw: report it, keep dispatching
@@ -792,6 +1028,9 @@ export function makeClientClass (internals) {
       if (id >= 0) this._rtc.attach(id, dc, early)
     }
   }
+
+  // As WebTorrent's: can this environment make WebRTC connections?
+  WasmTorrent.WEBRTC_SUPPORT = typeof globalThis.RTCPeerConnection === 'function'
 
   return WasmTorrent
 }

@@ -2,7 +2,9 @@
 // A reader hands out bytes as soon as the pieces under them are verified (the engine
 // never gives out others), in order. While it reads, an engine "reader" gives the pieces
 // under and just ahead of it deadlines, so they are downloaded before any other.
+import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
+import { FileStream } from './readable.js'
 import { streamWithMediaSource } from '../stream/mediasource.js'
 
 const MAX_CHUNK = 4 * 1024 * 1024 // bytes per engine read, at most one piece
@@ -38,8 +40,10 @@ export function enginePriority (priority) {
   return Math.max(1, Math.min(7, 4 + Math.round(Number(priority) || 0)))
 }
 
-export class File {
+// Events: 'done' (every piece of the file verified), as WebTorrent's files.
+export class File extends Emitter {
   constructor (torrent, { path, name, length, offset, index }) {
+    super()
     this._torrent = torrent
     this._index = index
     this.path = path
@@ -48,6 +52,20 @@ export class File {
     this.size = length
     this.offset = offset // where the file starts in the torrent's bytes
     this.type = MIME_TYPES[/\.([^.]+)$/.exec(name)?.[1]?.toLowerCase()] ?? 'application/octet-stream'
+    const pl = torrent.pieceLength
+    this._startPiece = Math.floor(offset / pl)
+    this._endPiece = length ? Math.floor((offset + length - 1) / pl) : this._startPiece
+    this._doneEmitted = false
+  }
+
+  // Does piece `index` hold bytes of this file?
+  includes (index) { return this.length > 0 && index >= this._startPiece && index <= this._endPiece }
+
+  // 'done' once, when the file's pieces are all verified (the torrent calls this).
+  _checkDone () {
+    if (this._doneEmitted || !this.done) return
+    this._doneEmitted = true
+    this.emit('done')
   }
 
   // Bytes of the file in verified pieces.
@@ -66,7 +84,9 @@ export class File {
     return readStream(this, start, end)
   }
 
-  createReadStream (opts) { return this.stream(opts) }
+  // A Node-style readable (pipe, on('data'), async iteration; see readable.js), as
+  // WebTorrent's; toWeb() gives the web ReadableStream.
+  createReadStream (opts) { return new FileStream(this.stream(opts)) }
 
   [Symbol.asyncIterator] () { return iterate(this.stream()) }
 
@@ -134,6 +154,18 @@ export class File {
   async blob (opts = {}) {
     return new Blob([await this.arrayBuffer(opts)], { type: opts.type ?? this.type })
   }
+
+  // WebTorrent 1.x's callback forms (still in its docs).
+  getBuffer (cb) {
+    this.arrayBuffer().then(ab => {
+      const B = globalThis.Buffer
+      cb(null, B ? B.from(ab) : new Uint8Array(ab))
+    }, err => cb(err))
+  }
+
+  getBlob (cb) { this.blob().then(b => cb(null, b), err => cb(err)) }
+  getBlobURL (cb) { this.blob().then(b => cb(null, URL.createObjectURL(b)), err => cb(err)) }
+  getStreamURL () { return this.streamURL }
 }
 
 function readStream (file, start, end) {

@@ -163,7 +163,7 @@ window.bench = (() => {
   function status () {
     if (dc) return { receivedBytes, channel: dc.readyState, connection: pc.connectionState }
     if (!torrent) return {}
-    return { progress: torrent.progress, numPeers: torrent.numPeers, downloaded: torrent.downloaded }
+    return { progress: torrent.progress, numPeers: torrent.numPeers, downloaded: torrent.received }
   }
 
   return {
