@@ -1,0 +1,290 @@
+// Conformance with WebTorrent's documented client API (docs/api.md, "WebTorrent API"),
+// item by item, under Node and without network: torrents are made here and seeded in a
+// client with `tracker: false`; a .torrent over HTTP comes from scripts/webseed.mjs on
+// 127.0.0.1. Written from the docs and WebTorrent's observable behaviour, not its tests.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import WasmTorrent, { createTorrent } from 'wasmtorrent'
+import { startWebSeed } from '../../scripts/webseed.mjs'
+import { parseTorrentNpm, randomBytes } from './helpers.mjs'
+
+const content = Object.assign(Buffer.from(randomBytes(301, 100_000)), { name: 'leaves.bin' })
+let torrentBytes // .torrent of `content`
+let infoHash
+let server
+
+before(async () => {
+  torrentBytes = await createTorrent([{ path: 'leaves.bin', data: content }], { announceList: [], pieceLength: 16384 })
+  infoHash = (await WasmTorrent.parseTorrent(torrentBytes)).infoHash
+  server = await startWebSeed({ files: { '/leaves.torrent': Buffer.from(torrentBytes) } })
+})
+after(() => server?.close())
+
+const client = () => new WasmTorrent({ tracker: false })
+const once = (emitter, name) => new Promise(resolve => emitter.once(name, (...args) => resolve(args)))
+const tick = (ms = 50) => new Promise(resolve => setTimeout(resolve, ms))
+// Collects errors and warnings an emitter reports; a test asserts the list is empty.
+function problems (...emitters) {
+  const list = []
+  for (const e of emitters) for (const name of ['error', 'warning']) e.on(name, err => list.push(`${name}: ${err.message}`))
+  return list
+}
+async function seeded (c) {
+  const t = c.seed(content, { announceList: [], pieceLength: 16384 })
+  await once(t, 'seed')
+  return t
+}
+
+test('WebTorrent.WEBRTC_SUPPORT: a boolean (false under Node)', () => {
+  assert.equal(typeof WasmTorrent.WEBRTC_SUPPORT, 'boolean')
+  assert.equal(WasmTorrent.WEBRTC_SUPPORT, typeof globalThis.RTCPeerConnection === 'function')
+})
+
+test('new WebTorrent(opts): peerId (hex or bytes), maxConns, downloadLimit/uploadLimit; ready', async () => {
+  const c = new WasmTorrent({ tracker: false, peerId: 'ab'.repeat(20), maxConns: 7, downloadLimit: 1000, uploadLimit: -1 })
+  const ready = once(c, 'ready')
+  await c.ready
+  await ready
+  assert.equal(c.peerId, 'ab'.repeat(20))
+  await c.destroy()
+  const d = new WasmTorrent({ tracker: false, peerId: new Uint8Array(20).fill(1) })
+  await d.ready
+  assert.equal(d.peerId, '01'.repeat(20))
+  await d.destroy()
+})
+
+test('client.add: every torrent id form gives the torrent, with infoHash emitted', async t => {
+  const parsedNpm = await parseTorrentNpm(Buffer.from(torrentBytes))
+  const ids = {
+    'magnet uri': `magnet:?xt=urn:btih:${infoHash}&dn=leaves.bin`,
+    'info-hash, hex string': infoHash,
+    'info-hash, upper-case hex': infoHash.toUpperCase(),
+    'info-hash, 20-byte Buffer': Buffer.from(infoHash, 'hex'),
+    'info-hash, 20-byte Uint8Array': new Uint8Array(Buffer.from(infoHash, 'hex')),
+    'torrent file, Buffer': Buffer.from(torrentBytes),
+    'torrent file, Uint8Array': torrentBytes,
+    'torrent file, ArrayBuffer': torrentBytes.slice().buffer,
+    'torrent file, Blob': new Blob([torrentBytes]),
+    'parsed torrent (parse-torrent)': parsedNpm,
+    'http url to a torrent file': `${server.url}/leaves.torrent`,
+    'URL object': new URL(`${server.url}/leaves.torrent`)
+  }
+  for (const [what, id] of Object.entries(ids)) {
+    await t.test(what, async () => {
+      const c = client()
+      const seen = problems(c)
+      const torrent = c.add(id, { store: 'memory' })
+      const [hash] = await once(torrent, 'infoHash')
+      assert.equal(hash, infoHash)
+      assert.equal(torrent.infoHash, infoHash)
+      // A magnet's dn is applied before 'infoHash'; a .torrent's name too.
+      if (/magnet|torrent file|parsed|url/i.test(what)) assert.equal(torrent.name, 'leaves.bin')
+      if (/torrent file|parsed|url/i.test(what)) {
+        if (!torrent.ready) await once(torrent, 'ready') // the metadata came with the id
+        assert.deepEqual(torrent.files.map(f => [f.path, f.length]), [['leaves.bin', content.length]])
+      }
+      assert.equal(await c.get(infoHash), torrent)
+      assert.deepEqual(seen, [])
+      await c.destroy()
+    })
+  }
+})
+
+test('client.add: a bad id fails with "Invalid torrent identifier", on the torrent or else the client', async () => {
+  const c = client()
+  for (const bad of ['not a torrent', 'http-less/path.torrent', new Uint8Array([100, 52, 58]), { foo: 1 }, 'ab'.repeat(19)]) {
+    const torrent = c.add(bad)
+    const [err] = await once(torrent, 'error')
+    assert.match(err.message, /Invalid torrent identifier/)
+    assert.equal(torrent.destroyed, true)
+    assert.equal(c.torrents.includes(torrent), false)
+  }
+  // No listener on the torrent: the client's 'error' (as WebTorrent forwards it).
+  c.add('still not a torrent')
+  const [err] = await once(c, 'error')
+  assert.match(err.message, /Invalid torrent identifier/)
+  // A URL that answers 404 is an invalid id as well.
+  const t404 = c.add(`${server.url}/missing.torrent`)
+  assert.match((await once(t404, 'error'))[0].message, /Invalid torrent identifier/)
+  await c.destroy()
+})
+
+test('client.add: a duplicate is destroyed with "Cannot add duplicate torrent", ontorrent gets the existing one', async () => {
+  const c = client()
+  c.on('warning', err => assert.fail(err))
+  const first = await seeded(c)
+  for (const id of [infoHash, `magnet:?xt=urn:btih:${infoHash}`, torrentBytes, Buffer.from(infoHash, 'hex')]) {
+    let got
+    const dup = c.add(id, t => { got = t })
+    dup.once('ready', () => assert.fail('the duplicate never gets ready'))
+    const [err] = await once(dup, 'error')
+    assert.match(err.message, /Cannot add duplicate torrent/)
+    assert.equal(dup.destroyed, true)
+    await tick(0)
+    assert.equal(got, first)
+    assert.deepEqual(c.torrents, [first])
+  }
+  // Without an error listener on the duplicate, the client's 'error' has it.
+  c.add(infoHash)
+  assert.match((await once(c, 'error'))[0].message, /Cannot add duplicate torrent/)
+  // The Promise form resolves with the existing torrent.
+  assert.equal(await c.addAsync(infoHash), first)
+  await c.destroy()
+})
+
+test('client.add twice at once: the second is the duplicate', async () => {
+  const c = client()
+  const a = c.add(torrentBytes, { store: 'memory' })
+  const b = c.add(torrentBytes, { store: 'memory' })
+  const [err] = await once(b, 'error')
+  assert.match(err.message, /Cannot add duplicate torrent/)
+  assert.equal(b.destroyed, true)
+  assert.equal(a.destroyed, false)
+  assert.deepEqual(c.torrents, [a])
+  await c.destroy()
+})
+
+test('client.seed of content already seeded: onseed gets the existing torrent, the new one is destroyed quietly', async () => {
+  const c = client()
+  const seen = problems(c)
+  const first = await seeded(c)
+  let got
+  const again = c.seed(content, { announceList: [], pieceLength: 16384 }, t => { got = t })
+  again.on('error', err => seen.push(err.message))
+  await once(again, 'close')
+  await tick(0)
+  assert.equal(got, first)
+  assert.equal(again.destroyed, true)
+  assert.deepEqual(c.torrents, [first])
+  assert.deepEqual(seen, [])
+  await c.destroy()
+})
+
+test('an add still pending when its torrent is removed, or the client destroyed, stops quietly', async () => {
+  for (const id of [torrentBytes, infoHash, `${server.url}/leaves.torrent`, new Blob([torrentBytes])]) {
+    const c = client()
+    const seen = problems(c)
+    const removed = c.add(id, { store: 'memory' })
+    removed.on('error', err => seen.push(err.message))
+    removed.on('ready', () => seen.push('ready after remove'))
+    removed.destroy()
+    const dropped = c.add(id, { store: 'memory' })
+    dropped.on('error', err => seen.push(err.message))
+    c.destroy()
+    const seeding = new WasmTorrent({ tracker: false })
+    await seeding.ready
+    const s = seeding.seed(content, { announceList: [] })
+    s.on('error', err => seen.push(err.message))
+    seeding.destroy()
+    await tick(300)
+    assert.deepEqual(seen, [])
+    assert.equal(removed.destroyed && dropped.destroyed && s.destroyed, true)
+  }
+})
+
+test('client.add/seed after client.destroy() throw', async () => {
+  const c = client()
+  await c.destroy()
+  assert.throws(() => c.add(infoHash), /client is destroyed/)
+  assert.throws(() => c.seed(content), /client is destroyed/)
+  assert.throws(() => c.createServer(), /client is destroyed/)
+})
+
+test("client events: 'add' at once, 'torrent' when ready (after ontorrent), 'remove'", async () => {
+  const c = client()
+  const events = []
+  for (const name of ['add', 'torrent', 'remove']) c.on(name, t => events.push([name, t.infoHash]))
+  const torrent = c.add(torrentBytes, { store: 'memory' }, () => events.push(['ontorrent']))
+  assert.deepEqual(events, [['add', null]])
+  await once(c, 'torrent')
+  assert.deepEqual(events, [['add', null], ['ontorrent'], ['torrent', infoHash]])
+  await c.remove(torrent)
+  assert.deepEqual(events.at(-1), ['remove', infoHash])
+  await c.destroy()
+})
+
+test("client.seed: ready, client 'torrent', done, then onseed and 'seed' (torrent and client); a seed is done", async () => {
+  const c = client()
+  const events = []
+  c.on('torrent', () => events.push('client torrent'))
+  c.on('seed', () => events.push('client seed'))
+  const torrent = c.seed(content, { announceList: [] }, () => events.push('onseed'))
+  for (const name of ['infoHash', 'metadata', 'ready', 'done', 'seed']) torrent.on(name, () => events.push(name))
+  torrent.on('ready', () => events.push(`done at ready: ${torrent.done}`))
+  await once(c, 'seed')
+  assert.deepEqual(events, ['infoHash', 'metadata', 'client torrent', 'ready', 'done at ready: true', 'done', 'onseed', 'seed', 'client seed'])
+  assert.equal(torrent.progress, 1)
+  assert.equal(torrent.downloaded, content.length)
+  assert.equal(torrent.received, 0)
+  assert.equal(torrent.ratio, 0)
+  await c.destroy()
+})
+
+test('client.get: a Promise of the torrent (by info-hash, magnet, bytes, .torrent, Torrent) or null', async () => {
+  const c = client()
+  const t = await seeded(c)
+  const get = c.get(infoHash)
+  assert.ok(get instanceof Promise)
+  assert.equal(await get, t)
+  assert.equal(await c.get(`magnet:?xt=urn:btih:${infoHash}`), t)
+  assert.equal(await c.get(Buffer.from(infoHash, 'hex')), t)
+  assert.equal(await c.get(torrentBytes), t)
+  assert.equal(await c.get(t), t)
+  assert.equal(await c.get('cd'.repeat(20)), null)
+  assert.equal(await c.get('garbage'), null)
+  await c.destroy()
+})
+
+test('client.torrents, client.remove(id, opts, cb), client.destroy(cb)', async () => {
+  const c = client()
+  const t = await seeded(c)
+  assert.deepEqual(c.torrents, [t])
+  const closed = once(t, 'close')
+  await new Promise((resolve, reject) => c.remove(infoHash, { destroyStore: true }, err => (err ? reject(err) : resolve())))
+  await closed
+  assert.equal(t.destroyed, true)
+  assert.deepEqual(c.torrents, [])
+  // An unknown id: the callback's error, or a rejected Promise.
+  const err = await new Promise(resolve => c.remove('ef'.repeat(20), resolve))
+  assert.match(err.message, /No torrent with id/)
+  await assert.rejects(c.remove('ef'.repeat(20)), /No torrent with id/)
+  const t2 = await seeded(c)
+  await new Promise(resolve => c.destroy(resolve))
+  assert.equal(c.destroyed, true)
+  assert.equal(t2.destroyed, true)
+  assert.deepEqual(c.torrents, [])
+})
+
+test('client.downloadSpeed, uploadSpeed, progress, ratio; throttleDownload/Upload', async () => {
+  const c = client()
+  await seeded(c)
+  assert.equal(c.downloadSpeed, 0)
+  assert.equal(c.uploadSpeed, 0)
+  assert.equal(c.progress, 1)
+  assert.equal(c.ratio, 0) // uploaded / received (1 when nothing was received)
+  c.throttleDownload(1000)
+  c.throttleUpload(0)
+  c.throttleDownload(-1)
+  c.throttleUpload(-1)
+  await c.destroy()
+})
+
+test("client.on('error'): a torrent's error with no listener of its own; none at all does not break the client", async () => {
+  const c = client()
+  const got = once(c, 'error')
+  c.add('nope')
+  assert.match((await got)[0].message, /Invalid torrent identifier/)
+  // The client keeps working.
+  const t = await seeded(c)
+  assert.equal(t.done, true)
+  await c.destroy()
+})
+
+test('client.createServer under Node: not yet (throws not_supported); a second call throws as WebTorrent', async () => {
+  const c = client()
+  assert.throws(() => c.createServer(), err => err.code === 'not_supported')
+  c._server = { close () {} } // as if one were running
+  assert.throws(() => c.createServer(), /server already created/)
+  c._server = null
+  await c.destroy()
+})

@@ -1,0 +1,241 @@
+// Conformance with WebTorrent's documented Torrent and File API (docs/api.md, "Torrent API"
+// and "File API"), item by item, under Node and without network. A download needs a
+// source: here a web seed (scripts/webseed.mjs on 127.0.0.1), since two clients cannot
+// connect under Node yet (no WebRTC or TCP). Written from the docs, not WebTorrent's tests.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
+import WasmTorrent, { createTorrent } from 'wasmtorrent'
+import { startWebSeed } from '../../scripts/webseed.mjs'
+import { randomBytes } from './helpers.mjs'
+
+const KiB = 1024
+const files = [
+  { path: 'pack/a.bin', data: randomBytes(401, 70 * KiB + 5) },
+  { path: 'pack/b.txt', data: new TextEncoder().encode('hello, conformance') },
+  { path: 'pack/c.webm', data: randomBytes(402, 90 * KiB) }
+]
+const total = files.reduce((a, f) => a + f.data.length, 0)
+const opts = { announceList: [['wss://tracker.invalid']], pieceLength: 16 * KiB, comment: 'a comment', createdBy: 'conformance', creationDate: new Date('2024-01-02T03:04:05Z') }
+let seedServer
+let torrentBytes
+
+before(async () => {
+  seedServer = await startWebSeed({ files: Object.fromEntries(files.map(f => [`/${f.path}`, Buffer.from(f.data)])) })
+  torrentBytes = await createTorrent(files, { ...opts, urlList: [`${seedServer.url}/`] })
+})
+after(() => seedServer?.close())
+
+const once = (emitter, name) => new Promise(resolve => emitter.once(name, (...args) => resolve(args)))
+const client = () => new WasmTorrent({ tracker: false })
+
+// Adds the web-seeded torrent, collecting events until 'done'.
+async function download (c, id = torrentBytes) {
+  const t = c.add(id, { store: 'memory' })
+  const seen = { download: [], verified: [], fileDone: [], order: [], warnings: [] }
+  t.on('warning', w => seen.warnings.push(w.message))
+  t.on('download', bytes => seen.download.push(bytes))
+  t.on('verified', i => seen.verified.push(i))
+  for (const name of ['infoHash', 'metadata', 'ready', 'done']) t.on(name, () => seen.order.push(name))
+  t.once('ready', () => t.files.forEach(f => f.once('done', () => seen.fileDone.push(f.path))))
+  await new Promise((resolve, reject) => { t.once('done', resolve); t.once('error', reject) })
+  return { t, seen }
+}
+
+test('torrent properties: name, infoHash, magnetURI, torrentFile, announce, files, pieces, lengths, created, createdBy, comment, path, maxWebConns', async () => {
+  const c = new WasmTorrent({ tracker: false, maxWebConns: 3 })
+  const t = c.add(torrentBytes, { store: 'memory', path: 'films/pack' })
+  await once(t, 'ready')
+  const parsed = await WasmTorrent.parseTorrent(torrentBytes)
+  assert.equal(t.name, 'pack')
+  assert.equal(t.infoHash, parsed.infoHash)
+  assert.match(t.magnetURI, new RegExp(`^magnet:\\?xt=urn:btih:${parsed.infoHash}`))
+  assert.ok(t.magnetURI.includes('dn=pack'))
+  assert.equal((await WasmTorrent.parseTorrent(t.torrentFile)).infoHash, parsed.infoHash)
+  assert.ok(t.torrentFileBlob instanceof Blob)
+  assert.ok(t.announce.includes('wss://tracker.invalid'))
+  assert.deepEqual(t.files.map(f => [f.path, f.name, f.length]), files.map(f => [f.path, f.path.split('/').pop(), f.data.length]))
+  assert.equal(t.pieces.length, Math.ceil(total / (16 * KiB)))
+  assert.deepEqual(t.pieces[0], { length: 16 * KiB, missing: 16 * KiB })
+  assert.equal(t.pieceLength, 16 * KiB)
+  assert.equal(t.lastPieceLength, total - (t.pieces.length - 1) * 16 * KiB)
+  assert.equal(t.length, total)
+  assert.equal(t.created.toISOString(), '2024-01-02T03:04:05.000Z')
+  assert.equal(t.createdBy, 'conformance')
+  assert.equal(t.comment, 'a comment')
+  assert.equal(t.path, 'films/pack')
+  assert.equal(t.maxWebConns, 3)
+  assert.equal(t.ready, true)
+  assert.equal(t.paused, false)
+  assert.equal(typeof t.timeRemaining, 'number')
+  assert.equal(t.numPeers, 0)
+  await c.destroy()
+})
+
+test("a download: 'infoHash', 'metadata', 'ready', 'download' (bytes that arrived), 'verified', files' 'done', then 'done'", async () => {
+  const c = client()
+  const clientDownload = []
+  c.on('download', b => clientDownload.push(b))
+  const { t, seen } = await download(c)
+  assert.deepEqual(seen.order, ['infoHash', 'metadata', 'ready', 'done'])
+  assert.ok(seen.download.length > 0)
+  assert.ok(seen.download.every(b => b > 0))
+  const sum = seen.download.reduce((a, b) => a + b, 0)
+  assert.equal(sum, t.received, "'download' events add up to torrent.received")
+  assert.equal(clientDownload.reduce((a, b) => a + b, 0), sum, "the client's 'download' too")
+  assert.equal(new Set(seen.verified).size, t.pieces.length)
+  assert.deepEqual(seen.fileDone.sort(), files.map(f => f.path).sort())
+  assert.deepEqual(seen.warnings, [])
+  // downloaded: verified bytes; received: every byte (at least the length); progress, done.
+  assert.equal(t.downloaded, total)
+  assert.ok(t.received >= total)
+  assert.equal(t.progress, 1)
+  assert.equal(t.done, true)
+  assert.equal(t.timeRemaining, 0)
+  assert.equal(t.uploaded, 0)
+  assert.equal(t.ratio, 0)
+  assert.ok(t.pieces.every(p => p === null), 'verified pieces are null, as WebTorrent')
+  await c.destroy()
+})
+
+test('file properties and readers: downloaded, progress, done, includes, createReadStream (pipe, data, for await, ranges), arrayBuffer, blob, getBuffer, getBlob', async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory' })
+  await once(t, 'ready')
+  const [a, b, webm] = t.files
+  assert.equal(a.downloaded, 0)
+  assert.equal(a.progress, 0)
+  assert.equal(b.type, 'text/plain')
+  assert.equal(webm.type, 'video/webm')
+  assert.equal(a.offset, 0)
+  assert.equal(b.offset, files[0].data.length)
+  assert.equal(a.includes(0), true)
+  assert.equal(a.includes(t.pieces.length - 1), false)
+  // createReadStream: a Node-style readable.
+  const stream = a.createReadStream()
+  assert.equal(typeof stream.pipe, 'function')
+  const piped = []
+  await new Promise((resolve, reject) => {
+    const sink = new Writable({ write (chunk, _enc, cb) { piped.push(chunk); cb() } })
+    sink.on('finish', resolve)
+    stream.on('error', reject)
+    stream.pipe(sink)
+  })
+  assert.deepEqual(Buffer.concat(piped), Buffer.from(files[0].data))
+  const data = []
+  const s2 = b.createReadStream()
+  s2.on('data', chunk => data.push(chunk))
+  await once(s2, 'end')
+  assert.equal(Buffer.concat(data).toString(), 'hello, conformance')
+  const ranged = []
+  for await (const chunk of webm.createReadStream({ start: 100, end: 20_000 })) ranged.push(chunk)
+  assert.deepEqual(Buffer.concat(ranged), Buffer.from(files[2].data.subarray(100, 20_001)), 'start and end inclusive')
+  // Whole-file forms.
+  assert.deepEqual(new Uint8Array(await webm.arrayBuffer()), files[2].data)
+  assert.equal((await b.blob()).size, files[1].data.length)
+  const buf = await new Promise((resolve, reject) => b.getBuffer((err, x) => (err ? reject(err) : resolve(x))))
+  assert.ok(Buffer.isBuffer(buf))
+  assert.equal(buf.toString(), 'hello, conformance')
+  const blob = await new Promise((resolve, reject) => b.getBlob((err, x) => (err ? reject(err) : resolve(x))))
+  assert.equal(await blob.text(), 'hello, conformance')
+  // streamURL needs a server (a browser's service worker).
+  assert.throws(() => b.getStreamURL(), err => err.code === 'no_server')
+  await c.destroy()
+})
+
+test('a stream destroyed early stops its reader; a read of a removed torrent fails', async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory' })
+  await once(t, 'ready')
+  const s = t.files[2].createReadStream()
+  const closed = once(s, 'close')
+  s.destroy()
+  await closed
+  assert.equal(s.destroyed, true)
+  const reading = t.files[2].arrayBuffer()
+  t.destroy()
+  await assert.rejects(reading, err => err.code === 'destroyed')
+  await c.destroy()
+})
+
+test('file.select/deselect, torrent.select/deselect/critical: a deselected file is not downloaded', async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory' })
+  await once(t, 'ready')
+  t.deselect(0, t.pieces.length - 1)
+  t.files[1].select()
+  t.critical(t.files[1]._startPiece, t.files[1]._endPiece)
+  await once(t, 'done')
+  assert.equal(t.files[1].done, true)
+  assert.ok(t.downloaded < total, `only the selected pieces: ${t.downloaded} of ${total}`)
+  t.select(0, t.pieces.length - 1)
+  await once(t, 'done')
+  assert.equal(t.downloaded, total)
+  await c.destroy()
+})
+
+test('torrent.pause/resume: paused is reported, resume finishes the download', async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory', paused: true })
+  await once(t, 'ready')
+  assert.equal(t.paused, true)
+  t.resume()
+  assert.equal(t.paused, false)
+  await once(t, 'done')
+  t.pause()
+  assert.equal(t.paused, true)
+  await c.destroy()
+})
+
+test('torrent.addWebSeed: a torrent without url-list downloads from the seed added', async () => {
+  const bare = await createTorrent(files, opts)
+  const c = client()
+  const t = c.add(bare, { store: 'memory' })
+  t.addWebSeed(`${seedServer.url}/`)
+  await once(t, 'done')
+  assert.equal(t.webSeedDownloaded, t.received)
+  // The urlList add option, as WebTorrent's.
+  const d = client()
+  const u = d.add(bare, { store: 'memory', urlList: [`${seedServer.url}/`] })
+  await once(u, 'done')
+  assert.ok(u.urlList.includes(`${seedServer.url}/`))
+  await c.destroy()
+  await d.destroy()
+})
+
+test('torrent.addPeer under Node: not yet (no WebRTC or TCP), a clear error; removePeer of an unknown peer is a no-op', async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory' })
+  await once(t, 'ready')
+  assert.throws(() => t.addPeer('127.0.0.1:6881'), err => err.code === 'not_supported')
+  t.removePeer('00'.repeat(20))
+  assert.deepEqual(t.wires, [])
+  await c.destroy()
+})
+
+test("torrent.destroy(opts, cb): 'close', the client's 'remove', cb; destroyed", async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory' })
+  await once(t, 'ready')
+  const events = []
+  t.on('close', () => events.push('close'))
+  c.on('remove', () => events.push('remove'))
+  await new Promise(resolve => t.destroy({ destroyStore: true }, resolve))
+  assert.deepEqual(events, ['close', 'remove'])
+  assert.equal(t.destroyed, true)
+  assert.deepEqual(c.torrents, [])
+  await c.destroy()
+})
+
+test("a torrent's fatal error destroys it and reaches its 'error' listeners", async () => {
+  const c = client()
+  const t = c.add('magnet:?xt=urn:btih:' + '12'.repeat(20), { store: 'memory' })
+  while (t._id === null) await new Promise(resolve => setTimeout(resolve, 10))
+  // The engine's 'error' event for this torrent, as the run loop hands it over.
+  const got = once(t, 'error')
+  c._dispatch([{ type: 'error', torrent: t._id, message: 'boom' }])
+  assert.equal((await got)[0].message, 'boom')
+  assert.equal(t.destroyed, true)
+  assert.deepEqual(c.torrents, [])
+  await c.destroy()
+})
