@@ -170,18 +170,68 @@ export function createTorrent (input: CreateInput, opts?: CreateOptions): Promis
 
 // --- the client (WebTorrent-compatible subset) ------------------------------------------
 
-/** A minimal EventEmitter (on/once/off/removeListener/emit), as WebTorrent's objects have. */
+/**
+ * An EventEmitter with the semantics of Node's `events` (which WebTorrent's objects
+ * extend); an 'error' emitted with no listener is thrown.
+ */
 export class Emitter {
   on (event: string, listener: (...args: any[]) => void): this
+  addListener (event: string, listener: (...args: any[]) => void): this
+  prependListener (event: string, listener: (...args: any[]) => void): this
   once (event: string, listener: (...args: any[]) => void): this
+  prependOnceListener (event: string, listener: (...args: any[]) => void): this
   off (event: string, listener: (...args: any[]) => void): this
   removeListener (event: string, listener: (...args: any[]) => void): this
+  removeAllListeners (event?: string): this
+  listeners (event: string): Array<(...args: any[]) => void>
+  rawListeners (event: string): Array<(...args: any[]) => void>
   listenerCount (event: string): number
+  eventNames (): string[]
+  /** Accepted for Node compatibility; this emitter never warns about many listeners. */
+  setMaxListeners (n: number): this
+  getMaxListeners (): number
   emit (event: string, ...args: any[]): boolean
 }
 
+/**
+ * What file.createReadStream() returns: a Node-style readable (the consumer side of
+ * stream.Readable) in browsers and Node alike. Events: 'data' (Uint8Array), 'end',
+ * 'error', 'close', 'pause'.
+ */
+export class FileStream extends Emitter implements AsyncIterable<Uint8Array> {
+  readonly destroyed: boolean
+  readonly readable: boolean
+  readonly readableEnded: boolean
+  readonly readableFlowing: boolean | null
+  pause (): this
+  resume (): this
+  isPaused (): boolean
+  /** Writes every chunk to `dest` (anything with write() and end(), e.g. a Node Writable), honouring 'drain'. */
+  pipe<T extends { write (chunk: Uint8Array): unknown, end (): unknown }> (dest: T, opts?: { end?: boolean }): T
+  unpipe (dest?: object): this
+  /** Stops reading; the engine stops prioritising the range. */
+  destroy (err?: Error): this
+  /** The web ReadableStream underneath. */
+  toWeb (): ReadableStream<Uint8Array>
+  [Symbol.asyncIterator] (): AsyncIterator<Uint8Array>
+}
+
 export interface ClientOptions {
-  tracker?: false | {
+  /** Our peer id: 40 hex digits, or 20 bytes. Default: random. */
+  peerId?: string | Uint8Array
+  /** Most connections per torrent. */
+  maxConns?: number
+  /** Bytes/s over all torrents; -1 (default) = unlimited, 0 = stopped. */
+  downloadLimit?: number
+  uploadLimit?: number
+  /** WebTorrent options that have no effect in the browser (DHT, LSD, uTP, TCP): accepted and ignored. */
+  nodeId?: string | Uint8Array
+  dht?: boolean | object
+  lsd?: boolean
+  utPex?: boolean
+  utp?: boolean
+  blocklist?: string | string[]
+  tracker?: boolean | {
     /** WebSocket tracker URLs (ws:// or wss://) used for every torrent, besides the torrent's own. */
     announce?: string[]
     /** RTCPeerConnection configuration, e.g. { iceServers: [] }; default: public STUN servers. */
@@ -232,7 +282,7 @@ export interface FileRange {
  * arrayBuffer, blob) deliver bytes as soon as their pieces are verified, in order, and
  * make the engine download the pieces under and ahead of them first.
  */
-export interface ClientFile extends AsyncIterable<Uint8Array> {
+export interface ClientFile extends Emitter, AsyncIterable<Uint8Array> {
   readonly path: string
   readonly name: string
   readonly length: number
@@ -249,13 +299,21 @@ export interface ClientFile extends AsyncIterable<Uint8Array> {
   select (priority?: number | boolean): void
   /** Do not download this file (pieces shared with selected files still come). */
   deselect (): void
+  /** Does piece `index` hold bytes of this file? */
+  includes (index: number): boolean
   /** A web ReadableStream of the range; cancelling it stops prioritising its pieces. */
   stream (range?: FileRange): ReadableStream<Uint8Array>
-  /** The same as stream() (a web ReadableStream, where WebTorrent returns a Node stream). */
-  createReadStream (range?: FileRange): ReadableStream<Uint8Array>
+  /** A Node-style readable of the range (pipe, 'data', async iteration), as WebTorrent's; destroy() stops it. */
+  createReadStream (range?: FileRange): FileStream
   /** The range (default: the whole file) once downloaded and verified. */
   arrayBuffer (range?: FileRange): Promise<ArrayBuffer>
   blob (opts?: FileRange & BlobPropertyBag): Promise<Blob>
+  /** WebTorrent 1's callback forms: the whole file (a Buffer under Node, else a Uint8Array), a Blob, a Blob URL. */
+  getBuffer (cb: (err: Error | null, buffer?: Uint8Array) => void): void
+  getBlob (cb: (err: Error | null, blob?: Blob) => void): void
+  getBlobURL (cb: (err: Error | null, url?: string) => void): void
+  /** The same as streamURL. */
+  getStreamURL (): string
   /** The URL the service worker serves this file at; throws (code "no_server") before client.createServer(). */
   readonly streamURL: string
   /**
@@ -332,10 +390,12 @@ export class Wire extends Emitter {
 }
 
 /**
- * A torrent in the client. Events: 'infoHash', 'metadata', 'ready', 'download' (bytes),
- * 'upload' (bytes), 'wire' (wire, address), 'noPeers' ('tracker'), 'done', 'warning' (Error),
- * 'error' (Error; code 'storage_full' when the store is out of quota), 'close', and, while
- * seed() hashes its input, 'hashing' (bytes hashed, total bytes).
+ * A torrent in the client. Events, as WebTorrent's: 'infoHash' (hash), 'metadata', 'ready',
+ * 'download' (bytes that arrived), 'upload' (bytes), 'verified' (piece index), 'wire' (wire,
+ * address), 'noPeers' ('tracker'), 'done', 'seed' (seed() only, once seeding), 'warning'
+ * (Error), 'error' (Error: fatal, the torrent is destroyed; code 'storage_full' when the
+ * store is out of quota; with no listener it goes to the client's 'error'), 'close'; and,
+ * while seed() hashes its input, 'hashing' (bytes hashed, total bytes).
  */
 export class Torrent extends Emitter {
   /** Known once the .torrent is parsed or from the magnet link; null before. */
@@ -347,12 +407,27 @@ export class Torrent extends Emitter {
   readonly files: ClientFile[]
   readonly length: number
   readonly pieceLength: number
+  readonly lastPieceLength: number
+  readonly pieceCount: number
+  /** One per piece: { length, missing } until verified, then null (as WebTorrent). */
+  readonly pieces: Array<{ length: number, missing: number } | null>
+  readonly created: Date | undefined
+  readonly createdBy: string | undefined
+  readonly comment: string | undefined
+  readonly private: boolean
+  /** Web seeds given with the torrent or the add options. */
+  readonly urlList: string[]
+  /** The add option `path` (the store's name), or null. */
+  readonly path: string | null
+  readonly maxWebConns: number
   readonly ready: boolean
   readonly done: boolean
   readonly destroyed: boolean
   readonly paused: boolean
   readonly progress: number
+  /** Bytes of verified pieces (a seed: its length). */
   readonly downloaded: number
+  /** Every payload byte that arrived, wasted ones (duplicates, failed hashes) included. */
   readonly received: number
   readonly uploaded: number
   readonly downloadSpeed: number
@@ -361,12 +436,29 @@ export class Torrent extends Emitter {
   /** Bytes that came from web seeds (part of `downloaded`). */
   readonly webSeedDownloaded: number
   readonly webSeeds: WebSeedInfo[]
+  /** uploaded / received, or / length when nothing was received (a seed). */
   readonly ratio: number
   /** Milliseconds at the current download rate. */
   readonly timeRemaining: number
   /** The .torrent file (as added or seeded, or built from the metadata and trackers); null before the metadata. */
   readonly torrentFile: Uint8Array | null
+  readonly torrentFileBlob: Blob | null
+  /** An object URL of torrentFileBlob (browsers). */
+  readonly torrentFileBlobURL: string | null
   readonly wires: Wire[]
+  /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest). Throws before the metadata. */
+  select (start: number, end: number, priority?: number | boolean): void
+  /** Stop downloading pieces [start, end] (those of selected files still come). */
+  deselect (start: number, end: number, priority?: number): void
+  /** Pieces [start, end] first. */
+  critical (start: number, end: number): void
+  /** Closes the torrent's connections and makes no new ones (WebTorrent only stops new ones); verified bytes stay readable. */
+  pause (): void
+  resume (): void
+  /** One byte per piece: 0 missing, 1 downloading, 2 verifying, 3 have; empty before the metadata. */
+  pieceStates (): Uint8Array
+  /** Closes the connection to a peer: its Wire or its peer id (hex). */
+  removePeer (peer: Wire | string): void
   /**
    * A peer the page connected itself: an RTCDataChannel (open or connecting) to another
    * peer of this torrent. Hand it over before it receives anything (in ondatachannel).
@@ -417,16 +509,26 @@ export interface RemoveOptions {
   destroyStore?: boolean
 }
 
-export type TorrentId = string | URL | Uint8Array | ArrayBuffer | Blob
+/**
+ * A magnet URI, an info-hash (40 hex or 32 base32 characters, or 20 bytes), .torrent bytes,
+ * a parsed torrent (parse-torrent's object: infoHash plus info/infoBuffer, or infoHash
+ * alone), a Blob of a .torrent, or the http(s) URL of one.
+ */
+export type TorrentId = string | URL | Uint8Array | ArrayBuffer | ArrayBufferView | Blob | { infoHash: string, infoBuffer?: Uint8Array, info?: object, announce?: string[], urlList?: string[] }
 export type SeedInput = CreateInput
 
 /**
- * The client. Events: 'torrent', 'add', 'remove', 'warning', 'error'.
- * The package's functions are also its statics (WasmTorrent.parseTorrent, ...).
+ * The client. Events, as WebTorrent's: 'add' (torrent, at once), 'torrent' (torrent, when
+ * ready), 'seed' (torrent), 'remove' (torrent), 'download' and 'upload' (bytes, of any
+ * torrent), 'ready', 'warning', 'error' (also torrents' errors that have no listener of
+ * their own). The package's functions are also its statics (WasmTorrent.parseTorrent, ...).
  */
 declare class WasmTorrent extends Emitter {
+  /** Can this environment make WebRTC connections? */
+  static readonly WEBRTC_SUPPORT: boolean
   constructor (opts?: ClientOptions)
   readonly torrents: Torrent[]
+  /** 40 hex digits, once the engine runs (after `ready`). */
   readonly peerId?: string
   readonly destroyed: boolean
   /** Resolves once the WebAssembly module is loaded and the engine runs. */
@@ -435,27 +537,42 @@ declare class WasmTorrent extends Emitter {
   readonly uploadSpeed: number
   readonly progress: number
   readonly ratio: number
-  /** A magnet URI, a 40-hex info-hash, .torrent bytes, a Blob or the URL of a .torrent. */
-  add (torrentId: TorrentId, opts?: AddOptions, ontorrent?: (torrent: Torrent) => void): Torrent
+  /**
+   * Adds a torrent (see TorrentId); ontorrent is called when it is ready. A torrent already
+   * in the client: the new one is destroyed with an error "Cannot add duplicate torrent"
+   * and ontorrent gets the existing one. A bad id: an error "Invalid torrent identifier".
+   * Throws after destroy().
+   */
   add (torrentId: TorrentId, ontorrent?: (torrent: Torrent) => void): Torrent
+  add (torrentId: TorrentId, opts?: AddOptions, ontorrent?: (torrent: Torrent) => void): Torrent
   /**
    * Makes a torrent of the input (as createTorrent, hashing it in chunks: 'hashing' events)
    * and seeds it, reading the input itself when peers ask (a File is never copied whole).
    */
   seed (input: SeedInput, opts?: CreateOptions, onseed?: (torrent: Torrent) => void): Torrent
   seed (input: SeedInput, onseed?: (torrent: Torrent) => void): Torrent
-  /** Promise forms: resolve when the torrent is ready (metadata known). */
+  /** Promise forms: resolve when the torrent is ready (metadata known); a duplicate resolves with the existing torrent. */
   addAsync (torrentId: TorrentId, opts?: AddOptions): Promise<Torrent>
   seedAsync (input: SeedInput, opts?: CreateOptions): Promise<Torrent>
-  get (torrentId: string | Torrent): Torrent | null
+  /** A Promise, as WebTorrent 2's: the torrent of that id, or null. */
+  get (torrentId: TorrentId | Torrent): Promise<Torrent | null>
+  /** Bytes/s over all torrents; -1 = unlimited, 0 = stopped. */
+  throttleDownload (rate: number): void
+  throttleUpload (rate: number): void
   /**
    * Streams files through a service worker running dist/wasmtorrent-sw.js (registered by
    * the page, its scope covering the page): file.streamURL and file.streamTo then use it.
+   * Throws when one exists already, after destroy(), and under Node (not yet).
    */
   createServer (opts: { controller: ServiceWorkerRegistration }): StreamServer
-  /** Resolves once the torrent's store is closed (or, with opts.destroyStore, deleted). */
-  remove (torrentId: string | Torrent, opts?: RemoveOptions, cb?: (err: Error | null) => void): Promise<void>
-  destroy (cb?: (err: Error | null) => void): void
+  /**
+   * Resolves once the torrent's store is closed (or, with opts.destroyStore, deleted). An
+   * unknown id: cb(err), or without cb a rejected Promise.
+   */
+  remove (torrentId: TorrentId | Torrent, opts?: RemoveOptions, cb?: (err: Error | null) => void): Promise<void>
+  remove (torrentId: TorrentId | Torrent, cb: (err: Error | null) => void): Promise<void>
+  /** Resolves (and calls cb) once every torrent's store is closed. */
+  destroy (cb?: (err: Error | null) => void): Promise<void>
 
   static init: typeof init
   static parseTorrent: typeof parseTorrent

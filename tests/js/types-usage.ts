@@ -63,7 +63,16 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   file.select(5)
   file.deselect()
   for await (const chunk of file) { const n: number = chunk.length; void n }
-  const stream: ReadableStream<Uint8Array> = file.createReadStream({ start: 10, end: 99 })
+  const stream: ReadableStream<Uint8Array> = file.createReadStream({ start: 10, end: 99 }).toWeb()
+  const nodeStyle = file.createReadStream()
+  nodeStyle.on('data', (chunk: Uint8Array) => { void chunk }).on('end', () => {})
+  nodeStyle.pipe({ write (chunk: Uint8Array) { return chunk.length > 0 }, end () {} })
+  for await (const chunk of file.createReadStream({ start: 1 })) { const n: number = chunk.byteLength; void n }
+  nodeStyle.destroy()
+  file.on('done', () => {})
+  file.getBuffer((err, buf) => { if (!err && buf) { const n: number = buf.length; void n } })
+  const inFile: boolean = file.includes(0)
+  void inFile
   const part: ArrayBuffer = await file.arrayBuffer({ start: 0, end: 9 })
   const type: string = file.type
   void [stream, part, type, file.stream()]
@@ -100,5 +109,37 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   client.add('magnet:?xt=urn:btih:' + 'b'.repeat(40), { store: 'disk' })
   await kept.destroy({ destroyStore: true })
   await client.remove(torrent, { destroyStore: false })
-  client.destroy()
+  await client.destroy()
+}
+
+// WebTorrent's API as its docs have it (issue 13): ids, Promise get, events, statics.
+export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
+  const webrtc: boolean = WasmTorrent.WEBRTC_SUPPORT
+  const client = new WasmTorrent({ peerId: new Uint8Array(20), maxConns: 55, downloadLimit: -1, uploadLimit: 1e6, dht: false, lsd: false, tracker: false })
+  client.add(new Uint8Array(20))
+  client.add(parsed, torrent => { void torrent.files })
+  client.add({ infoHash: 'a'.repeat(40), announce: ['wss://t'] })
+  const t = client.add(new URL('https://example.invalid/x.torrent'), { announce: ['wss://t'], urlList: ['https://w/'] })
+  const found: Torrent | null = await client.get(t.infoHash ?? '')
+  // @ts-expect-error: get is a Promise
+  const sync: Torrent | null = client.get('x')
+  t.on('infoHash', (hash: string) => { void hash }).on('download', (bytes: number) => { void bytes })
+  t.once('seed', () => {}).removeAllListeners('seed').setMaxListeners(20)
+  const pieces: Array<{ length: number, missing: number } | null> = t.pieces
+  const counts: number[] = [t.lastPieceLength, t.pieceCount, t.downloaded, t.received, t.ratio, t.maxWebConns]
+  const meta: Array<string | undefined> = [t.createdBy, t.comment, t.created?.toISOString()]
+  t.select(0, 3, 1)
+  t.deselect(0, 3)
+  t.critical(0, 1)
+  t.pause()
+  t.resume()
+  t.removePeer('0'.repeat(40))
+  const states: Uint8Array = t.pieceStates()
+  client.throttleDownload(1e6)
+  client.throttleUpload(-1)
+  client.on('torrent', (x: Torrent) => { void x }).on('seed', (x: Torrent) => { void x })
+  const listeners: number = client.listeners('torrent').length + client.listenerCount('add')
+  await client.remove(t, err => { void err })
+  await client.destroy(err => { void err })
+  void [webrtc, found, sync, pieces, counts, meta, states, listeners]
 }
