@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test command). Text on stdout, JSON in build/bench/.
-#   npm run bench                        all parts: engine, browser, streaming, streaming-slow, storage
+#   npm run bench                        all parts: engine, browser, streaming, streaming-slow, storage, webseed
 #   npm run bench -- 256                 the same, with the engine moving 256 MiB
 #   npm run bench -- engine [MiB]        the engine part only
 #   npm run bench -- browser [options]   the browser part only; options go to
@@ -13,6 +13,10 @@
 #   npm run bench -- storage [options]   the storage part only; options go to
 #                                        tests/bench/storage_bench.mjs: --only download,seed,resume,
 #                                        --mib M, --seed-mib M, --range-mib M, --no-webtorrent, --json FILE
+#   npm run bench -- webseed [options]   the web seed part only; options go to
+#                                        tests/bench/webseed_bench.mjs: --reps N, --only, --parts
+#                                        hybrid,first-frame, --leechers N, --stagger S, --mib M,
+#                                        --rate B, --stream-rate B, --timeout S, --json FILE
 # Engine: moves a torrent (default 1024 MiB) between two in-memory sessions and hashes
 # SHA-1, natively and as WebAssembly under Node, and reports the WebAssembly/native
 # ratios (build/bench/engine.json).
@@ -36,21 +40,27 @@
 # WebTorrent seeding the same File); resuming 1 GiB after a reload (add the .torrent → 'done',
 # every stored piece hashed again), from the disk and cached (build/bench/storage.json). Test
 # files and profiles in a temporary folder, deleted afterwards; about 10 minutes. Same namespace.
+# Web seeds: one HTTP web seed (scripts/webseed.mjs, each response paced) per run; 4 leecher
+# pages joining 3 s apart with an 8 MiB torrent (url-list + a local tracker): bytes the server
+# sent per byte the leechers downloaded (the CDN's load) and each leecher's add() → 'done';
+# and add() → first video frame streaming a WebM from the web seed alone; wasmtorrent (its
+# default policy and webSeeds: 'always') against WebTorrent, 3 interleaved reps, medians
+# (build/bench/webseed.json). Same namespace; WT_BENCH_REPS too.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
 
-parts=(engine browser streaming streaming-slow storage)
+parts=(engine browser streaming streaming-slow storage webseed)
 case "${1:-}" in
-  engine|browser|streaming|streaming-slow|storage) parts=("$1"); shift ;;
+  engine|browser|streaming|streaming-slow|storage|webseed) parts=("$1"); shift ;;
 esac
 mib=1024
 browser_args=()
-if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ] || [ "${parts[*]}" = storage ]; then
+if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ] || [ "${parts[*]}" = storage ] || [ "${parts[*]}" = webseed ]; then
   browser_args=("$@")
 elif [ $# -gt 1 ] || ! [[ "${1:-1024}" =~ ^[0-9]+$ ]]; then
-  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options] | storage [options]]" >&2
+  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options] | storage [options] | webseed [options]]" >&2
   exit 2
 else
   mib=${1:-1024}
@@ -115,6 +125,12 @@ bench_storage() {
   echo "[bench] building the package (dist/)"
   bash scripts/build.sh >/dev/null
   bash scripts/loopback.sh node tests/bench/storage_bench.mjs "${browser_args[@]}"
+}
+
+bench_webseed() {
+  echo "[bench] building the package (dist/)"
+  bash scripts/build.sh >/dev/null
+  bash scripts/loopback.sh node tests/bench/webseed_bench.mjs "${browser_args[@]}"
 }
 
 for part in "${parts[@]}"; do "bench_$part"; done
