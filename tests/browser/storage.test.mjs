@@ -123,9 +123,9 @@ async function seedInput ({ trackerURL, uploadLimit }) {
 
 // Adds the magnet (default store unless `store`); window.finished resolves once done with
 // the SHA-256 of [start, end) of the first file and what this page's client received.
-function leech ({ magnet, trackerURL, store, range }) {
+function leech ({ magnet, trackerURL, store, range, clientOpts }) {
   const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
-  const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+  const client = new window.WasmTorrent({ ...clientOpts, tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
   window.client = client
   const torrent = client.add(magnet, store ? { store } : {})
   window.torrent = torrent
@@ -339,6 +339,29 @@ test("store: 'idb' (IndexedDB, where OPFS is missing) also survives a reload", {
   const again = await leecher.evaluate(() => window.finished)
   assert.equal(again.sha256, file.sha256)
   assert.equal(again.downloaded, 0, 'every piece came from IndexedDB')
+  for (const p of [seeder, leecher]) await p.evaluate(() => window.client.destroy())
+  for (const p of [seeder, leecher]) assert.deepEqual(p.errors, [])
+})
+
+test('streamed pieces: blocks written in parts to the default store, held once complete, resumed after a reload', { timeout: 120_000 }, async () => {
+  const size = 16 * MiB
+  const file = await makeFile('streamed.bin', size)
+  const { seeder, seeded } = await seedFromDisk(file.path)
+  // Every piece streams (streamPieceBytes 1): its blocks go to the OPFS worker store as parts
+  // (the have byte unset) and the piece is claimed on 'complete'.
+  console.log(`# streamed: pieces of ${seeded.pieceLength / 1024} KiB`)
+  const opts = { magnet: seeded.magnet, trackerURL, clientOpts: { streamPieceBytes: 1 } }
+  const leecher = await h.newPage('/tests/browser/pages/client.html')
+  await leecher.evaluate(leech, opts)
+  const first = await leecher.evaluate(() => window.finished)
+  assert.equal(first.sha256, file.sha256)
+  assert.equal(await leecher.evaluate(() => window.torrent._storage.store.constructor.kind), 'opfs-worker')
+  assert.equal(await leecher.evaluate(() => window.hashFailed), 0)
+  await leecher.reload()
+  await leecher.evaluate(leech, opts)
+  const again = await leecher.evaluate(() => window.finished)
+  assert.equal(again.sha256, file.sha256)
+  assert.equal(again.downloaded, 0, 'every piece was claimed complete in the store')
   for (const p of [seeder, leecher]) await p.evaluate(() => window.client.destroy())
   for (const p of [seeder, leecher]) assert.deepEqual(p.errors, [])
 })

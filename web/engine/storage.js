@@ -57,6 +57,13 @@ export class TorrentStorage {
     // A piece written whole is held already (resume is re-hashing: nothing to record); one
     // written in parts becomes held now.
     if (o.op === 'complete' && !this._parts.has(o.piece)) return this._complete(o.id, true)
+    if (o.op === 'complete') {
+      // Every part is written (the engine waited for its writes): readable at once, while
+      // the store records the claim; the engine may ask to read it in the same batch.
+      this._parts.delete(o.piece)
+      this._cache.delete(o.piece)
+      this._held.add(o.piece)
+    }
     const kind = o.op === 'read' ? 'read' : 'write'
     this.inFlight[kind]++
     // A read that never settles (a File whose disk went away, a stuck browser read) would
@@ -122,9 +129,6 @@ export class TorrentStorage {
   async _markComplete (o) {
     await this.open()
     await this.store.complete?.(o.piece)
-    this._parts.delete(o.piece)
-    this._cache.delete(o.piece)
-    this._held.add(o.piece)
     this._complete(o.id, true)
   }
 

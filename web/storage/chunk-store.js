@@ -52,7 +52,6 @@ export class ChunkStoreAdapter {
   async put (index, bytes, offset) {
     if (offset !== undefined) return this._parts.write(index, bytes, offset)
     this._geo.checkPut(index, bytes)
-    this._parts.take(index)
     try {
       // A copy: some chunk stores keep the buffer they are given.
       await callback(this._inner().put, this._store, index, bytes.slice())
@@ -62,13 +61,15 @@ export class ChunkStoreAdapter {
   }
 
   async complete (index) {
-    if (!this._parts.has(index)) return
-    const piece = this._parts.take(index)
+    const piece = this._parts.peek(index)
+    if (!piece) return
     try {
-      await callback(this._inner().put, this._store, index, piece)
+      // A copy: the chunk store may keep it; the parts serve reads until it is stored.
+      await callback(this._inner().put, this._store, index, piece.slice())
     } catch (err) {
       throw storageError(`put: piece ${index}`, err)
     }
+    if (this._parts.peek(index) === piece) this._parts.take(index)
   }
 
   async get (index, offset, length) {

@@ -83,7 +83,6 @@ export class IdbStore {
     }
     return this._pending.run((async () => {
       this._geo.checkPut(index, bytes)
-      this._parts.take(index)
       // A copy now (the caller may reuse `bytes` as soon as put() returns), of just these
       // bytes (cloning a view would clone its whole buffer).
       const buf = bytes.slice().buffer
@@ -99,9 +98,12 @@ export class IdbStore {
     })())
   }
 
-  complete (index) {
-    const piece = this._parts.take(index)
-    return piece ? this.put(index, piece) : Promise.resolve()
+  // The assembled piece is read from memory until it is stored.
+  async complete (index) {
+    const piece = this._parts.peek(index)
+    if (!piece) return
+    await this.put(index, piece)
+    if (this._parts.peek(index) === piece) this._parts.take(index)
   }
 
   get (index, offset, length) {

@@ -79,7 +79,6 @@ export class OpfsStore {
     }
     return this._pending.run((async () => {
       this._geo.checkPut(index, bytes)
-      this._parts.take(index)
       const copy = bytes.slice() // now: the caller may reuse `bytes` as soon as put() returns
       let writable = null
       try {
@@ -95,9 +94,12 @@ export class OpfsStore {
     })())
   }
 
-  complete (index) {
-    const piece = this._parts.take(index)
-    return piece ? this.put(index, piece) : Promise.resolve()
+  // The assembled piece is read from memory until it is stored.
+  async complete (index) {
+    const piece = this._parts.peek(index)
+    if (!piece) return
+    await this.put(index, piece)
+    if (this._parts.peek(index) === piece) this._parts.take(index)
   }
 
   get (index, offset, length) {

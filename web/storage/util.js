@@ -109,6 +109,8 @@ export class Parts {
 
   has (index) { return this._pieces.has(index) }
 
+  peek (index) { return this._pieces.get(index) }
+
   // A copy of bytes of a piece in progress (zeros where nothing was written yet).
   read (index, offset, length) {
     this._geo.checkGet(index, offset, length)
