@@ -303,3 +303,33 @@ test('deselect/select/critical choose the pieces; pause stops, resume finishes; 
   for (const p of [a, b]) await p.evaluate(() => window.client.destroy())
   for (const p of [a, b]) assert.deepEqual(p.errors, [])
 })
+
+// Browser-only items of WebTorrent's API (docs/api.md): WEBRTC_SUPPORT, createServer once,
+// torrentFileBlobURL, a file's Node-style stream piped into a sink, a file's 'done'.
+test("browser-only API items: WEBRTC_SUPPORT, a second createServer throws, torrentFileBlobURL, createReadStream().pipe", { timeout: 60_000 }, async () => {
+  const p = await h.newPage('/tests/browser/pages/client.html')
+  const out = await p.evaluate(async () => {
+    const client = new window.WasmTorrent({ tracker: false })
+    const data = new Uint8Array(100_000).map((_, i) => i % 251)
+    const torrent = await client.seedAsync([{ path: 'a.bin', data }], { announceList: [] })
+    const fileDone = torrent.files[0].done
+    const chunks = []
+    await new Promise((resolve, reject) => {
+      const sink = { write (chunk) { chunks.push(chunk); return true }, end: resolve }
+      const s = torrent.files[0].createReadStream({ start: 10, end: 20_009 })
+      s.on('error', reject)
+      s.pipe(sink)
+    })
+    const piped = chunks.reduce((a, c) => a + c.length, 0)
+    const blobURL = torrent.torrentFileBlobURL
+    const fetched = new Uint8Array(await (await fetch(blobURL)).arrayBuffer())
+    const registration = { scope: location.href } // enough for the page's side
+    client.createServer({ controller: registration })
+    let second = null
+    try { client.createServer({ controller: registration }) } catch (err) { second = err.message }
+    await client.destroy()
+    return { webrtc: window.WasmTorrent.WEBRTC_SUPPORT, fileDone, piped, first: chunks[0][0], sameTorrentFile: fetched.length === torrent.torrentFile?.length, second }
+  })
+  assert.deepEqual(out, { webrtc: true, fileDone: true, piped: 20_000, first: 10, sameTorrentFile: true, second: 'server already created' })
+  assert.deepEqual(p.errors, [])
+})
