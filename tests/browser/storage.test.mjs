@@ -197,22 +197,25 @@ test('the default store survives a reload (only the rest is fetched) and a brows
   await browser.close()
 
   // Between two runs of the browser, on disk: a byte of piece 2 is flipped, piece 5 loses
-  // its end (zeros, as a write cut short) and the last piece is truncated (the file ends
-  // inside it). The worker store's layout (web/storage/opfs-worker.js): pieces end to end in
-  // files of 64 MiB, piece i in file floor(i / perFile) at (i % perFile) * pieceLength.
+  // its end (zeros, as a write cut short) and the piece stored last is truncated (its file
+  // ends inside it). The worker store's layout (web/storage/opfs-worker.js): files of 64 MiB
+  // of slots of one piece length, slot s in file floor(s / perFile) at (s % perFile) *
+  // pieceLength, and an index file holding slot + 1 for each piece (4 bytes, little-endian).
   browser = await launchPersistent(profile)
   leecher = watch(await browser.newPage())
   await leecher.goto(new URL('/tests/browser/pages/client.html', h.url).href)
   await leecher.evaluate(async ({ folder, pieceLength, size }) => {
     const perFile = Math.max(1, Math.floor((64 << 20) / pieceLength))
-    const where = i => ({ name: `${Math.floor(i / perFile)}.pieces`, at: (i % perFile) * pieceLength })
     const root = await navigator.storage.getDirectory()
     const pieces = await (await root.getDirectoryHandle('wasmtorrent')).getDirectoryHandle(folder)
+    const index = new DataView(await (await (await pieces.getFileHandle('index')).getFile()).arrayBuffer())
+    const slotOf = i => index.getUint32(i * 4, true) - 1
     const edit = async (i, fn) => {
-      const { name, at } = where(i)
-      const handle = await pieces.getFileHandle(name)
+      const slot = slotOf(i)
+      if (slot < 0) throw new Error(`piece ${i} is not in the index`)
+      const handle = await pieces.getFileHandle(`${Math.floor(slot / perFile)}.pieces`)
       const w = await handle.createWritable({ keepExistingData: true })
-      await fn(w, at, await handle.getFile())
+      await fn(w, (slot % perFile) * pieceLength, await handle.getFile())
       await w.close()
     }
     await edit(2, async (w, at, file) => {
@@ -220,7 +223,11 @@ test('the default store survives a reload (only the rest is fetched) and a brows
       await w.write({ type: 'write', position: at + 100, data: new Uint8Array([byte[0] ^ 0xff]) })
     })
     await edit(5, (w, at) => w.write({ type: 'write', position: at + 1000, data: new Uint8Array(pieceLength - 1000) }))
-    await edit(Math.ceil(size / pieceLength) - 1, (w, at) => w.truncate(at + 10))
+    const count = Math.ceil(size / pieceLength)
+    let last = 0
+    for (let i = 1; i < count; i++) if (slotOf(i) > slotOf(last)) last = i
+    if (last === 2 || last === 5) throw new Error('the piece stored last is one already altered')
+    await edit(last, (w, at) => w.truncate(at + 10))
   }, { folder: safeName(seeded.infoHash), pieceLength: seeded.pieceLength, size })
   const before2 = await uploaded()
   await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })

@@ -4,22 +4,26 @@
 // ships as one script.
 //
 // Layout, under wasmtorrent/<store name>/:
-//   <k>.pieces  pieces [k * perFile, (k + 1) * perFile) end to end (filePieces())
-//   have        one byte per piece: 1 once the piece's bytes were written (a piece written
-//               in parts, as the engine streams big pieces: once complete() is called; the
-//               first part written clears it)
-// Opening a file costs round trips to the browser process (measured: one file per 64 KiB
-// piece held the store near 5 MiB/s), so a file holds up to FILE_BYTES and stays open. A
-// piece the have file claims is only a candidate: the engine hashes it before trusting it
-// (a crash between the two writes, a file altered on disk).
+//   <k>.pieces  slots [k * perFile, (k + 1) * perFile), one piece length each, end to end
+//   index       4 bytes per piece (little-endian): its slot + 1 once its bytes were written
+//               (a piece written in parts, as the engine streams big pieces: once complete()
+//               is called), 0 otherwise
+// Slots are handed out in the order pieces are first written, lowest free first, so the
+// files grow from their start whatever order pieces arrive in: a file written at the
+// offset of a late piece would count its whole length against the origin's quota (a 6 MiB
+// quota was spent by two pieces). Opening a file costs round trips to the browser process
+// (measured: one file per 64 KiB piece held the store near 5 MiB/s), so a file holds up to
+// FILE_BYTES and stays open. A piece the index claims is only a candidate: the engine
+// hashes it before trusting it (a crash between the two writes, a file altered on disk).
 
 import { Geometry, Pending, safeName, storageError } from './util.js'
 import { ROOT, opfsAvailable } from './opfs.js'
 
 export const FILE_BYTES = 64 << 20
-// Pieces per file: piece i is in file pieceFile(i) at (i % perFile) * pieceLength.
+// Slots per file: slot s is in file slotFile(s, perFile) at (s % perFile) * pieceLength.
 export const filePieces = pieceLength => Math.max(1, Math.floor(FILE_BYTES / pieceLength))
-export const pieceFile = (index, perFile) => `${Math.floor(index / perFile)}.pieces`
+export const slotFile = (slot, perFile) => `${Math.floor(slot / perFile)}.pieces`
+export const INDEX_FILE = 'index'
 
 // Runs inside the worker, from its source text: it must not use anything outside itself.
 // Every message carries the torrent's geometry: pieceLength, pieceCount, torrentLength and
@@ -29,6 +33,9 @@ function workerMain () {
   const open = new Map()      // file name -> FileSystemSyncAccessHandle, oldest use first
   let dir = null
   let queue = Promise.resolve() // one operation at a time: handles are exclusive
+  let slots = null            // piece -> slot (-1: none), read from the index on first use
+  let used = null             // slot -> 1 when a piece has it
+  let nextFree = 0            // no free slot below this
 
   async function folder (m) {
     if (!dir) {
@@ -63,11 +70,12 @@ function workerMain () {
       release(name)
     }
     dir = null
+    slots = null
   }
 
-  const where = (m, index) => ({
-    name: `${Math.floor(index / m.perFile)}.pieces`,
-    at: (index % m.perFile) * m.pieceLength
+  const where = (m, slot) => ({
+    name: `${Math.floor(slot / m.perFile)}.pieces`,
+    at: (slot % m.perFile) * m.pieceLength
   })
 
   const pieceSize = (m, index) => Math.min(m.pieceLength, m.torrentLength - index * m.pieceLength)
@@ -82,52 +90,97 @@ function workerMain () {
     }
   }
 
+  // The index, read once: a piece keeps its slot only when the slot is in range, not
+  // claimed by another piece and inside its file; every other slot is free.
+  async function loadSlots (m) {
+    if (slots) return
+    const raw = new Uint8Array(m.pieceCount * 4)
+    ;(await access(m, 'index')).read(raw, { at: 0 })
+    const view = new DataView(raw.buffer)
+    slots = new Int32Array(m.pieceCount).fill(-1)
+    used = new Uint8Array(m.pieceCount)
+    nextFree = 0
+    const sizes = new Map()
+    for (let i = 0; i < m.pieceCount; i++) {
+      const slot = view.getUint32(i * 4, true) - 1
+      if (slot < 0 || slot >= m.pieceCount || used[slot]) continue
+      const { name, at } = where(m, slot)
+      if (!sizes.has(name)) sizes.set(name, await fileSize(m, name))
+      if (sizes.get(name) < at + pieceSize(m, i)) continue
+      slots[i] = slot
+      used[slot] = 1
+    }
+  }
+
+  function allocate (index) {
+    if (slots[index] >= 0) return { slot: slots[index], fresh: false }
+    while (used[nextFree]) nextFree++
+    const slot = nextFree
+    slots[index] = slot
+    used[slot] = 1
+    return { slot, fresh: true }
+  }
+
+  function free (index) {
+    const slot = slots[index]
+    if (slot < 0) return
+    slots[index] = -1
+    used[slot] = 0
+    nextFree = Math.min(nextFree, slot)
+  }
+
+  async function claim (m, index, slot) {
+    const entry = new Uint8Array(4)
+    new DataView(entry.buffer).setUint32(0, slot + 1, true)
+    ;(await access(m, 'index')).write(entry, { at: index * 4 })
+  }
+
+  // Over quota, Chromium (156) writes part and returns a bogus count instead of throwing:
+  // a short write means no space either way.
+  function writeAll (h, buf, at) {
+    const n = h.write(buf, { at })
+    if (n !== buf.byteLength) throw new DOMException(`wrote ${n} of ${buf.byteLength} bytes`, 'QuotaExceededError')
+  }
+
   const ops = {
-    // The pieces the have file claims whose file is long enough to hold them.
+    // The pieces the index claims.
     async open (m) {
-      const marks = new Uint8Array(m.pieceCount)
-      ;(await access(m, 'have')).read(marks, { at: 0 })
+      await loadSlots(m)
       const held = []
-      const sizes = new Map()
-      for (let i = 0; i < m.pieceCount; i++) {
-        if (marks[i] !== 1) continue
-        const { name, at } = where(m, i)
-        if (!sizes.has(name)) sizes.set(name, await fileSize(m, name))
-        if (sizes.get(name) >= at + pieceSize(m, i)) held.push(i)
-      }
+      for (let i = 0; i < m.pieceCount; i++) if (slots[i] >= 0) held.push(i)
       return held
     },
     async put (m) {
-      const have = await access(m, 'have')
-      const { name, at } = where(m, m.index)
-      const h = await access(m, name)
+      await loadSlots(m)
+      const { slot, fresh } = allocate(m.index)
+      const { name, at } = where(m, slot)
       try {
-        // Over quota, Chromium (156) writes part and returns a bogus count instead of
-        // throwing; a short write means no space either way.
-        const n = h.write(new Uint8Array(m.buf), { at })
-        if (n !== m.buf.byteLength) throw new DOMException(`wrote ${n} of ${m.buf.byteLength} bytes`, 'QuotaExceededError')
-        have.write(new Uint8Array([1]), { at: m.index })
+        writeAll(await access(m, name), new Uint8Array(m.buf), at)
+        if (fresh) await claim(m, m.index, slot)
       } catch (err) { // not claimed: a later run fetches it again
-        try { have.write(new Uint8Array([0]), { at: m.index }) } catch {}
+        if (fresh) free(m.index)
         throw err
       }
     },
-    // A part of a piece at m.offset, the piece not claimed (its have byte cleared first
+    // A part of a piece at m.offset, the piece not claimed (its index entry cleared first
     // when m.clear: a piece written again after it failed the resume check).
     async write (m) {
-      const have = m.clear ? await access(m, 'have') : null
-      const { name, at } = where(m, m.index)
-      const h = await access(m, name)
-      if (have) have.write(new Uint8Array([0]), { at: m.index })
-      const n = h.write(new Uint8Array(m.buf), { at: at + m.offset })
-      if (n !== m.buf.byteLength) throw new DOMException(`wrote ${n} of ${m.buf.byteLength} bytes`, 'QuotaExceededError')
+      await loadSlots(m)
+      if (m.clear) (await access(m, 'index')).write(new Uint8Array(4), { at: m.index * 4 })
+      const { slot } = allocate(m.index)
+      const { name, at } = where(m, slot)
+      writeAll(await access(m, name), new Uint8Array(m.buf), at + m.offset)
     },
     // As put's: a crash between the bytes and the claim costs a piece that fails the hash.
     async complete (m) {
-      (await access(m, 'have')).write(new Uint8Array([1]), { at: m.index })
+      await loadSlots(m)
+      if (slots[m.index] >= 0) await claim(m, m.index, slots[m.index])
     },
     async get (m) {
-      const { name, at } = where(m, m.index)
+      await loadSlots(m)
+      const slot = slots[m.index]
+      if (slot < 0) throw new DOMException(`piece ${m.index} is not stored`, 'NotReadableError')
+      const { name, at } = where(m, slot)
       const h = await access(m, name)
       const size = h.getSize()
       if (at + m.offset + m.length > size) throw new DOMException(`the file ends at byte ${size}`, 'NotReadableError')
@@ -169,7 +222,7 @@ export class OpfsWorkerStore {
     this._calls = new Map() // message id -> { resolve, reject }
     this._nextId = 1
     this._pending = new Pending()
-    this._cleared = new Set() // pieces written in parts whose have byte was cleared
+    this._cleared = new Set() // pieces written in parts whose index entry was cleared
   }
 
   _startWorker () {
@@ -219,7 +272,7 @@ export class OpfsWorkerStore {
     })())
   }
 
-  // put(index, bytes): the whole piece, claimed in the have file; put(index, bytes, offset):
+  // put(index, bytes): the whole piece, claimed in the index; put(index, bytes, offset):
   // a part, written in place, the piece claimed only by complete(index).
   put (index, bytes, offset) {
     return this._pending.run((async () => {
