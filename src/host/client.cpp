@@ -96,7 +96,10 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
   p.info_hash = torrents_[t].info_hash;
   p.peer_id = session_.peer_id();
   p.trackers = websocket_trackers(urls);
-  if (p.trackers.empty()) return;
+  if (p.trackers.empty()) {
+    session_.end_web_seed_grace(t, now);  // no tracker: no peer to wait for
+    return;
+  }
   update_tracker_stats(t);  // no-op before registration; the params carry the first stats
   p.stats = announce_stats_of(t);
   torrents_[t].registered = tracker_.add_torrent(p, now);
@@ -387,8 +390,12 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
       }
     }
   } else if (auto* announced = std::get_if<announce_result>(&o)) {
-    if (auto t = torrent_of(announced->info_hash))
+    if (auto t = torrent_of(announced->info_hash)) {
+      // The swarm is only us: the web seeds need not leave the start to peers.
+      if (announced->complete && announced->incomplete && *announced->complete + *announced->incomplete <= 1)
+        session_.end_web_seed_grace(*t, now);
       out_.push_back(client_event{tracker_announce_event{*t, std::move(announced->url), announced->complete, announced->incomplete}});
+    }
   } else if (auto* warn = std::get_if<warning>(&o)) {
     std::optional<torrent_id> t;
     if (warn->info_hash) t = torrent_of(*warn->info_hash);

@@ -152,6 +152,7 @@ struct session_settings {
   // fallback: for this long after a torrent is added, while no peer unchokes us, web seeds
   // take only what a reader needs soon: the peers a tracker is about to name get the rest
   // (a torrent's first seconds would otherwise go to the server, in every tab that joins).
+  // Ended early by end_web_seed_grace() when the host knows no peer is coming.
   duration web_seed_grace = std::chrono::seconds(3);
   // Requests in flight per web seed (WebTorrent's maxWebConns). A request covers a run of
   // consecutive blocks, one HTTP request per file it touches.
@@ -455,6 +456,9 @@ class session {
   bool add_web_seed(torrent_id t, std::string url, time_point now);
   // budget: bytes (0: no limit); see session_settings::web_seed_budget.
   void set_web_seed_policy(torrent_id t, web_seed_policy policy, std::uint64_t budget, time_point now);
+  // The fallback's grace (web_seed_grace) is over for the torrent: the host knows no peer
+  // is coming (it has no tracker, or a tracker's swarm holds only us).
+  void end_web_seed_grace(torrent_id t, time_point now);
   std::vector<web_seed_stats> web_seeds(torrent_id t) const;
 
   // Streaming (anacrolix-style readers). A reader gives the pieces under

@@ -397,6 +397,15 @@ void session::set_web_seed_policy(torrent_id id, web_seed_policy policy, std::ui
   s.finish_call();
 }
 
+void session::end_web_seed_grace(torrent_id id, time_point now) {
+  auto& s = enter(now);
+  torrent* t = s.find_torrent(id);
+  if (!t || t->seeds_after <= s.now) return s.finish_call();
+  t->seeds_after = s.now;
+  s.request_web_seeds(*t);
+  s.finish_call();
+}
+
 std::vector<web_seed_stats> session::web_seeds(torrent_id id) const {
   std::vector<web_seed_stats> out;
   const torrent* t = impl_->find_torrent(id);
