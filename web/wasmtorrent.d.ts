@@ -433,7 +433,7 @@ export class Torrent extends Emitter {
   readonly downloadSpeed: number
   readonly uploadSpeed: number
   readonly numPeers: number
-  /** Bytes that came from web seeds (part of `downloaded`). */
+  /** Bytes that came from web seeds (part of `received`, every byte received). */
   readonly webSeedDownloaded: number
   readonly webSeeds: WebSeedInfo[]
   /** uploaded / received, or / length when nothing was received (a seed). */

@@ -119,8 +119,8 @@ function drawServer (stats) {
 function showTab (torrent, samples) {
   const total = torrent.length ?? 0
   const fromServer = torrent.webSeedDownloaded
-  const fromPeers = Math.max(0, torrent.downloaded - fromServer)
-  if (!torrent.done || samples.length === 0 || samples.at(-1).server + samples.at(-1).peers < torrent.downloaded) {
+  const fromPeers = Math.max(0, torrent.received - fromServer)
+  if (!torrent.done || samples.length === 0 || samples.at(-1).server + samples.at(-1).peers < torrent.received) {
     // The chart covers the download; once the tab has the file it stays as it ended.
     samples.push({ t: (performance.now() - torrent.addedAt) / 1000, server: fromServer, peers: fromPeers })
   }

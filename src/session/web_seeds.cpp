@@ -299,9 +299,14 @@ void session::impl::end_web_runs(torrent& t, bool only_undue) {
   std::vector<std::uint64_t> ids;
   for (const auto& [id, r] : web_runs) {
     if (r.torrent != t.id) continue;
-    if (only_undue && t.picker &&
-        std::any_of(r.blocks.begin(), r.blocks.end(), [&](const block_address& b) { return t.picker->deadline(b.piece).has_value(); }))
-      continue;
+    if (only_undue && t.picker) {
+      // A run goes on only when what it delivers next is a piece a reader waits for: bytes
+      // come in order, so a run that reaches the reader's pieces only after others (a seek
+      // into the middle of a 1 MiB range) is cut and planned again from them.
+      std::size_t next = 0;
+      while (next < r.blocks.size() && r.missing[next] == 0) ++next;
+      if (next < r.blocks.size() && t.picker->deadline(r.blocks[next].piece).has_value()) continue;
+    }
     ids.push_back(id);
   }
   for (const std::uint64_t id : ids) end_run(id);

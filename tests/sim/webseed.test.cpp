@@ -413,6 +413,27 @@ TEST_CASE("[webseed] streaming from a web seed fetches under the reader first", 
   CHECK(s.stats(t)->have < tt.meta.total_length / 2);
 }
 
+TEST_CASE("[webseed] a seek into a range in flight cuts it and asks from the seek point", "[webseed]") {
+  const auto tt = make_test_torrent(4 * MiB, 64 * KiB, 15, "v.webm");
+  swarm net(10);
+  const auto server = net.add_web_server({{"http://cdn/v.webm", tt.data}}, {.bandwidth = 256.0 * KiB});
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  s.end_web_seed_grace(t, net.now());  // as a host does for a torrent without trackers
+  const auto reader = s.open_reader(t, 0, 4 * MiB, net.now());  // a player reading far ahead
+  s.add_web_seed(t, "http://cdn/v.webm", net.now());
+  // Playing from the start: ranges of 1 MiB cover the file, the seek point included.
+  REQUIRE(net.run_until([&] { return s.stats(t)->have >= 256 * KiB; }, time_point{} + 1min));
+  const std::int64_t at = 3 * MiB + 64 * KiB;  // a seek to about 75%, inside the last range
+  const auto asked = net.web_log(server).size();
+  s.seek_reader(t, reader, at, net.now(), 512 * KiB);
+  REQUIRE(s.read(t, at, 64 * KiB, net.now()) != 0);
+  REQUIRE(net.run_until([&] { return count_events<read_completed_event>(net, leecher) == 1; }, time_point{} + 1min));
+  REQUIRE(net.web_log(server).size() > asked);
+  CHECK(net.web_log(server)[asked].second == at);
+}
+
 TEST_CASE("[webseed] pause, resume and remove with requests in flight", "[webseed]") {
   const auto tt = make_test_torrent(4 * MiB, 64 * KiB, 14, "f.bin");
   swarm net(9);

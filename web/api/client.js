@@ -156,8 +156,8 @@ export function makeClientClass (internals) {
     get downloadSpeed () { return this._stats()?.downloadSpeed ?? 0 }
     get uploadSpeed () { return this._stats()?.uploadSpeed ?? 0 }
     get numPeers () { return this._stats()?.peers ?? 0 }
-    // Bytes that came from web seeds (part of `downloaded`): a site's offload is
-    // 1 - webSeedDownloaded / downloaded.
+    // Bytes that came from web seeds (part of `received`): a site's offload is
+    // 1 - webSeedDownloaded / received.
     get webSeedDownloaded () { return this._stats()?.webSeedDownloaded ?? 0 }
     // Each web seed: { url, state: 'active' | 'waiting' | 'dropped', downloaded, requests,
     // failures, error, message }.
