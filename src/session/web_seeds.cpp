@@ -137,6 +137,11 @@ bool session::impl::start_web_run(torrent& t, web_seed& s, const std::vector<boo
 
   std::uint64_t cap = settings.web_seed_request_bytes;
   if (t.seed_budget > 0) cap = std::min(cap, t.seed_budget - t.seed_requested);
+  // 'always' beside a peer that unchokes us: one piece per request, as WebTorrent asks a
+  // seed, so that the server is not handed megabytes the peer could have given.
+  if (t.seed_policy == web_seed_policy::always &&
+      std::any_of(t.peers.begin(), t.peers.end(), [](const auto& e) { return e.second.active() && !e.second.peer_choking; }))
+    cap = std::min(cap, static_cast<std::uint64_t>(pk.piece_length()));
   web_run run;
   run.torrent = t.id;
   run.seed = s.handle;

@@ -356,6 +356,28 @@ TEST_CASE("[webseed] fallback grace: a peer that connects within it gets the tor
   CHECK(s.stats(t)->web_seed_downloaded <= 4 * 16 * KiB);
 }
 
+TEST_CASE("[webseed] always, beside a peer that unchokes us: one piece per request", "[webseed]") {
+  const auto tt = make_test_torrent(2 * MiB, 32 * KiB, 16, "f.bin");
+  swarm net(11);
+  const auto server = net.add_web_server({{"http://cdn/f.bin", tt.data}}, {.bandwidth = 8.0 * MiB});
+  const auto seeder = net.add_node(uploading(512.0 * KiB));
+  add_seed(net, seeder, tt);
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  s.set_web_seed_policy(t, web_seed_policy::always, 0, net.now());
+  s.add_peer(t, net.endpoint(seeder), net.now());
+  REQUIRE(net.run_until([&] { return !s.peers(t).empty() && !s.peers(t)[0].peer_choking; }, time_point{} + 1min));
+  REQUIRE(s.add_web_seed(t, "http://cdn/f.bin", net.now()));
+  REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, time_point{} + 5min));
+  CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
+  REQUIRE(net.web_requests(server) > 0);
+  CHECK(net.web_bytes_served(server) <= net.web_requests(server) * static_cast<std::uint64_t>(tt.meta.piece_length));
+  // Both sources carried part of it.
+  CHECK(s.stats(t)->web_seed_downloaded > 0);
+  CHECK(s.stats(t)->web_seed_downloaded < static_cast<std::uint64_t>(tt.meta.total_length));
+}
+
 TEST_CASE("[webseed] a byte budget caps what the seed serves while peers can", "[webseed]") {
   const auto tt = make_test_torrent(2 * MiB, 32 * KiB, 12, "f.bin");
   swarm net(7);
