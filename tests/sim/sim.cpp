@@ -229,7 +229,8 @@ void swarm::serve_http(std::size_t at_node, const http_request& r) {
   const byte_buffer& file = w.files[r.url];
   const auto size = static_cast<std::int64_t>(file.size());
   const std::int64_t first = std::min(r.first, size), last = std::min(r.last, size - 1);
-  byte_buffer body(file.begin() + first, file.begin() + std::max(first, last + 1));
+  byte_buffer body(file.begin() + static_cast<std::ptrdiff_t>(first),
+                   file.begin() + static_cast<std::ptrdiff_t>(std::max(first, last + 1)));
   head.status = 206;
   head.content_range = "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size);
   head.content_length = static_cast<std::int64_t>(body.size());
