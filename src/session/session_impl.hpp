@@ -537,6 +537,8 @@ struct session::impl {
   void stream_read(torrent& t, const pending_storage& ps, const storage_completion& c);
   // Reads back the next blocks to blame (after a failure with several senders).
   void read_back_for_blame(torrent& t, std::uint32_t piece);
+  void read_back(torrent& t, torrent::streamed_piece& st, std::uint32_t piece, std::uint32_t first,
+                 const std::function<bool(std::uint32_t)>& readable);
   void piece_written(torrent& t, std::uint32_t piece, bool ok);
   void check_finished(torrent& t);
   void set_metadata(torrent& t, metainfo m);

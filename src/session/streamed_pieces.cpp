@@ -90,7 +90,6 @@ void session::impl::advance_stream(torrent& t, std::uint32_t piece) {
   auto& st = it->second;
   const piece_index pi{piece};
   const std::uint32_t n = t.picker->blocks_in_piece(pi);
-  const std::uint64_t cap = std::max<std::uint64_t>(settings.stream_piece_bytes, block_size);
   while (!st.reading && !st.read_failed && !st.blaming && st.hashed < n) {
     if (auto h = st.held.find(st.hashed); h != st.held.end()) {
       st.hasher.update(h->second);
@@ -100,34 +99,9 @@ void session::impl::advance_stream(torrent& t, std::uint32_t piece) {
       continue;
     }
     // Not received yet, or received and only in the store: read back (once written) the
-    // run of stored blocks from here, at most `cap` bytes.
+    // run of stored blocks from here.
     if (!st.stored.contains(st.hashed) || st.writing.contains(st.hashed)) break;
-    std::uint32_t count = 0;
-    std::uint64_t bytes = 0;
-    for (std::uint32_t blk = st.hashed; blk < n && st.stored.contains(blk) && !st.writing.contains(blk); ++blk) {
-      const std::uint32_t len = t.picker->block_length({pi, blk});
-      if (count > 0 && bytes + len > cap) break;
-      bytes += len;
-      ++count;
-    }
-    const block_request first = t.picker->request_for({pi, st.hashed});
-    storage_request sr;
-    sr.torrent = t.id;
-    sr.op = storage_op::read;
-    sr.piece = pi;
-    sr.piece_offset = first.offset;
-    sr.offset = std::int64_t{piece} * t.meta->piece_length + first.offset;
-    sr.length = static_cast<std::uint32_t>(bytes);
-    sr.unverified = true;
-    pending_storage ps;
-    ps.what = pending_storage::kind::read_back;
-    ps.torrent = t.id;
-    ps.piece = piece;
-    ps.block = st.hashed;
-    ps.count = count;
-    ps.serial = st.serial;
-    st.reading = true;
-    emit_storage(std::move(sr), ps);
+    read_back(t, st, piece, st.hashed, [&](std::uint32_t blk) { return st.stored.contains(blk) && !st.writing.contains(blk); });
   }
   if (st.hashed == n && !st.matched) st.matched = st.hasher.finish() == t.meta->piece_hashes[piece];
   if (st.reading || st.blaming || !st.writing.empty()) return;
@@ -186,10 +160,19 @@ void session::impl::read_back_for_blame(torrent& t, std::uint32_t piece) {
     return;
   }
   const auto first = static_cast<std::uint32_t>(st.blame_digests.size());
+  read_back(t, st, piece, first, [](std::uint32_t) { return true; });
+}
+
+// Reads back from the store the run of blocks from `first` that `readable` allows, at most
+// stream_piece_bytes (at least one block).
+void session::impl::read_back(torrent& t, torrent::streamed_piece& st, std::uint32_t piece, std::uint32_t first,
+                              const std::function<bool(std::uint32_t)>& readable) {
+  const piece_index pi{piece};
+  const std::uint32_t n = t.picker->blocks_in_piece(pi);
   const std::uint64_t cap = std::max<std::uint64_t>(settings.stream_piece_bytes, block_size);
   std::uint32_t count = 0;
   std::uint64_t bytes = 0;
-  for (std::uint32_t blk = first; blk < n; ++blk) {
+  for (std::uint32_t blk = first; blk < n && readable(blk); ++blk) {
     const std::uint32_t len = t.picker->block_length({pi, blk});
     if (count > 0 && bytes + len > cap) break;
     bytes += len;
