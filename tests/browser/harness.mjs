@@ -1,7 +1,10 @@
-// Browser test harness: a static file server on 127.0.0.1, Debian's Chromium driven by
-// playwright-core, contexts whose requests cannot leave loopback. Meant for every browser
-// test, including WebRTC between pages (two contexts = two peers). Run the tests through
-// tests/browser/run.sh, which puts them in a network namespace that has only `lo`.
+// Browser test harness: a static file server on 127.0.0.1, a browser, contexts whose requests
+// cannot leave loopback. Meant for every browser test, including WebRTC between pages (two
+// contexts = two peers). Run the tests through tests/browser/run.sh, which puts them in a
+// network namespace that has only `lo`.
+// The browser is WT_BROWSER: `chromium` (default; Debian's, driven by playwright-core) or
+// `firefox` (Debian's firefox-esr, driven by puppeteer-core through firefox.mjs, which
+// adapts the part of Playwright's API the Firefox tests use).
 //
 //   const h = await startHarness()             // server + browser
 //   const page = await h.newPage('/tests/browser/pages/smoke-module.html')
@@ -13,8 +16,14 @@ import { stat } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { launchFirefox } from './firefox.mjs'
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
+
+export const browserName = process.env.WT_BROWSER || 'chromium'
+if (!['chromium', 'firefox'].includes(browserName)) {
+  throw new Error(`WT_BROWSER=${browserName}: the browser tests run in chromium or firefox`)
+}
 
 // Exactly the switches TOOLCHAIN.md prescribes (Playwright adds a fresh temporary
 // --user-data-dir itself). The last two let WebRTC gather loopback candidates.
@@ -86,6 +95,7 @@ export async function startServer ({ root = repoRoot, routes = {} } = {}) {
 }
 
 export async function launchBrowser () {
+  if (browserName === 'firefox') return launchFirefox({ allowRequest: isLoopbackURL })
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
@@ -95,14 +105,16 @@ export async function launchBrowser () {
 
 // A context (one "peer") with camera/microphone granted (needed for WebRTC host
 // candidates) and a guard: any request to a non-loopback host is aborted and recorded
-// in context.blockedRequests.
+// in context.blockedRequests. (Firefox's contexts come guarded from firefox.mjs.)
 export async function newContext (browser, options = {}) {
-  return guard(await browser.newContext({ permissions: ['camera', 'microphone'], ...options }))
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'], ...options })
+  return browserName === 'firefox' ? context : guard(context)
 }
 
 // A browser with a profile of its own that outlives it (`userDataDir`): what a page stored
 // (OPFS, IndexedDB) is there when the same folder is launched again. Guarded as newContext.
 export async function launchPersistent (userDataDir) {
+  if (browserName === 'firefox') throw new Error('launchPersistent is not adapted for Firefox (tests/browser/firefox.mjs)')
   return guard(await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
