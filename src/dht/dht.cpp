@@ -1,0 +1,698 @@
+#include "dht/dht.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+
+#include "base/random.hpp"
+#include "bencode/bencode.hpp"
+
+namespace wt::dht {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+enum class candidate_state : std::uint8_t { fresh, queried, answered, failed };
+
+struct candidate {
+  node_info info;
+  bool id_known = true;  // routers given by address only have no id until they answer
+  candidate_state state = candidate_state::fresh;
+  byte_buffer token;
+};
+
+bool usable(const wire::endpoint& ep) {
+  if (ep.v6 || ep.port == 0) return false;
+  return !(ep.address[0] == 0 && ep.address[1] == 0 && ep.address[2] == 0 && ep.address[3] == 0);
+}
+
+node_id random_id(rng& random) {
+  node_id id{};
+  for (std::size_t i = 0; i < id.size(); i += 4) {
+    const std::uint64_t word = random.next();
+    for (std::size_t j = 0; j < 4 && i + j < id.size(); ++j)
+      id[i + j] = static_cast<std::uint8_t>(word >> (8 * j));
+  }
+  return id;
+}
+
+}  // namespace
+
+struct dht_node::impl {
+  struct lookup {
+    lookup_id id = 0;
+    lookup_kind kind = lookup_kind::find_node;
+    node_id target{};
+    std::vector<candidate> candidates;      // closest first; unknown ids last
+    std::vector<wire::endpoint> contacted;  // never queried twice
+    std::size_t in_flight = 0;
+    std::size_t queried = 0;
+    std::size_t answered = 0;
+    std::size_t peers = 0;
+    std::uint16_t port = 0;     // announce
+    bool implied_port = false;  // announce
+  };
+
+  struct pending_query {
+    wire::endpoint to;
+    std::optional<node_id> expected;  // the id we believe answers (table nodes, candidates)
+    std::optional<lookup_id> lookup;
+    time_point deadline{};
+  };
+
+  struct announcement {
+    std::uint16_t port = 0;
+    bool implied_port = false;
+    time_point next_at{};
+    std::optional<lookup_id> running;
+  };
+
+  settings cfg;
+  rng random;
+  routing_table table;
+  token_keeper tokens;
+  peer_store store;
+  stats counters;
+  std::deque<output> outputs;
+
+  std::map<lookup_id, lookup> lookups;
+  lookup_id next_lookup_id = 1;
+  std::map<std::uint16_t, pending_query> outstanding;  // by transaction id
+  std::map<node_id, announcement> announcements;
+
+  std::vector<wire::endpoint> routers;
+  std::optional<lookup_id> bootstrap_lookup;
+  time_point next_bootstrap{};
+  time_point next_maintenance{};
+
+  // Outgoing query rate: a credit of time that refills with the clock, one query costing
+  // 1 s / max_queries_per_second, at most query_burst queries banked.
+  duration credit{};
+  time_point credit_at{};
+  bool credit_started = false;
+  bool starved = false;  // a lookup waits for credit
+
+  time_point last_warning{};
+  bool warned = false;
+  std::uint64_t malformed_since_warning = 0;
+
+  explicit impl(settings s)
+      : cfg(std::move(s)),
+        random(cfg.seed),
+        table(cfg.id ? *cfg.id : random_id(random), cfg.routing),
+        tokens(random, cfg.token_rotation),
+        store(cfg.store) {
+    cfg.id = table.own_id();
+    if (cfg.alpha == 0) cfg.alpha = 1;
+    if (cfg.k == 0) cfg.k = 1;
+  }
+
+  // --- sending ------------------------------------------------------------------------
+
+  duration query_cost() const {
+    const double per_second = cfg.max_queries_per_second > 0 ? cfg.max_queries_per_second : 1;
+    return duration(std::max<std::int64_t>(1, static_cast<std::int64_t>(1e6 / per_second)));
+  }
+
+  void refill(time_point now) {
+    const duration cap = query_cost() * static_cast<std::int64_t>(std::max<std::size_t>(1, cfg.query_burst));
+    if (!credit_started) {
+      credit = cap;
+      credit_started = true;
+    } else if (now > credit_at) {
+      credit = std::min(cap, credit + (now - credit_at));
+    }
+    credit_at = std::max(credit_at, now);
+  }
+
+  // Takes one query's credit. `defer`: a lookup will retry when the credit is back.
+  bool take_credit(time_point now, bool defer) {
+    refill(now);
+    if (credit >= query_cost() && outstanding.size() < cfg.max_outstanding) {
+      credit -= query_cost();
+      return true;
+    }
+    ++counters.queries_deferred;
+    if (defer) starved = true;
+    return false;
+  }
+
+  std::optional<time_point> credit_ready_at() const {
+    if (!starved) return std::nullopt;
+    const duration missing = query_cost() - credit;
+    return credit_at + std::max(missing, duration(1));
+  }
+
+  void push_send(const wire::endpoint& to, message m) {
+    m.version = cfg.version;
+    outputs.emplace_back(send{to, encode(m)});
+  }
+
+  // Sends a query with a fresh transaction id. `limited`: subject to the rate limit
+  // (false only for the few announce_peer of a finished lookup).
+  bool send_query(const wire::endpoint& to, query q, std::optional<node_id> expected,
+                  std::optional<lookup_id> for_lookup, time_point now, bool limited = true,
+                  bool defer = false) {
+    if (limited && !take_credit(now, defer)) return false;
+    if (!limited && outstanding.size() >= cfg.max_outstanding) return false;
+    std::uint16_t tid = 0;
+    do {
+      tid = static_cast<std::uint16_t>(random.next());
+    } while (outstanding.contains(tid));
+    q.id = table.own_id();
+    message m;
+    m.transaction_id = {static_cast<std::uint8_t>(tid >> 8), static_cast<std::uint8_t>(tid)};
+    m.body = std::move(q);
+    push_send(to, std::move(m));
+    outstanding[tid] = pending_query{to, expected, for_lookup, now + cfg.query_timeout};
+    ++counters.queries_sent;
+    return true;
+  }
+
+  void reply(const wire::endpoint& to, const byte_buffer& tid, response r) {
+    message m;
+    m.transaction_id = tid;
+    m.body = std::move(r);
+    push_send(to, std::move(m));
+  }
+
+  void reply_error(const wire::endpoint& to, const byte_buffer& tid, std::int64_t code,
+                   std::string text) {
+    message m;
+    m.transaction_id = tid;
+    m.body = error_reply{code, std::move(text)};
+    push_send(to, std::move(m));
+  }
+
+  bool pinging(const wire::endpoint& ep) const {
+    return std::any_of(outstanding.begin(), outstanding.end(),
+                       [&](const auto& entry) { return entry.second.to == ep && !entry.second.lookup; });
+  }
+
+  void ping(const node_info& n, bool id_known, time_point now) {
+    if (pinging(n.ep)) return;
+    query q;
+    q.kind = method::ping;
+    send_query(n.ep, q, id_known ? std::optional<node_id>(n.id) : std::nullopt, std::nullopt, now);
+  }
+
+  void warn(std::string text, std::optional<wire::endpoint> from = std::nullopt) {
+    outputs.emplace_back(warning{std::move(text), from});
+  }
+
+  // --- serving queries -------------------------------------------------------------------
+
+  void handle_query(const wire::endpoint& from, const message& m, const query& q, time_point now) {
+    ++counters.queries_received;
+    const node_info querier{q.id, from};
+    table.node_queried(querier, now);
+    // A node we only heard a query from is pinged first: its address may be forged.
+    if (table.has_room_for(q.id, now)) ping(querier, true, now);
+
+    response r;
+    r.id = table.own_id();
+    r.ip = from;
+    switch (q.kind) {
+      case method::ping:
+        break;
+      case method::find_node:
+        r.nodes = table.closest(q.target, cfg.k, now);
+        break;
+      case method::get_peers:
+        r.token = tokens.make(from, now);
+        r.values = store.peers(q.target, now);
+        r.nodes = table.closest(q.target, cfg.k, now);
+        break;
+      case method::announce_peer: {
+        if (!tokens.check(from, q.token, now)) {
+          ++counters.bad_tokens;
+          reply_error(from, m.transaction_id, error_protocol, "bad token");
+          return;
+        }
+        wire::endpoint peer = from;
+        if (!q.implied_port) peer.port = q.port;
+        if (peer.port == 0) {
+          reply_error(from, m.transaction_id, error_protocol, "bad port");
+          return;
+        }
+        if (!store.announce(q.target, peer, now)) {
+          reply_error(from, m.transaction_id, error_server, "peer store full");
+          return;
+        }
+        break;
+      }
+      case method::unknown:
+        reply_error(from, m.transaction_id, error_method_unknown, "method unknown");
+        return;
+    }
+    reply(from, m.transaction_id, std::move(r));
+  }
+
+  // --- answers to our queries ---------------------------------------------------------
+
+  void handle_answer(const wire::endpoint& from, const message& m, const response* r, time_point now) {
+    if (m.transaction_id.size() != 2) {
+      ++counters.unexpected;
+      return;
+    }
+    const auto tid = static_cast<std::uint16_t>(m.transaction_id[0] << 8 | m.transaction_id[1]);
+    const auto it = outstanding.find(tid);
+    if (it == outstanding.end() || !(it->second.to == from)) {
+      ++counters.unexpected;
+      return;
+    }
+    const pending_query sent = it->second;
+    outstanding.erase(it);
+
+    if (r) {
+      ++counters.answers_received;
+      if (sent.expected && *sent.expected != r->id) {
+        // The address answers under another id: the entry we had for it is stale.
+        table.node_failed(*sent.expected, from);
+      }
+      table.node_answered({r->id, from}, now);
+    }
+    if (sent.lookup) {
+      const auto lk = lookups.find(*sent.lookup);
+      if (lk != lookups.end()) lookup_answer(lk->second, from, r, now);
+    }
+  }
+
+  // --- lookups ------------------------------------------------------------------------
+
+  static void sort_candidates(lookup& lk) {
+    std::stable_sort(lk.candidates.begin(), lk.candidates.end(),
+                     [&](const candidate& a, const candidate& b) {
+                       if (a.id_known != b.id_known) return a.id_known;
+                       return closer(a.info.id, b.info.id, lk.target);
+                     });
+  }
+
+  void add_candidates(lookup& lk, const std::vector<node_info>& nodes, bool id_known) {
+    for (const auto& n : nodes) {
+      if (!usable(n.ep) || (id_known && n.id == table.own_id())) continue;
+      if (std::find(lk.contacted.begin(), lk.contacted.end(), n.ep) != lk.contacted.end()) continue;
+      const bool known = std::any_of(lk.candidates.begin(), lk.candidates.end(), [&](const candidate& c) {
+        return c.info.ep == n.ep || (id_known && c.id_known && c.info.id == n.id);
+      });
+      if (known) continue;
+      candidate c;
+      c.info = n;
+      c.id_known = id_known;
+      lk.candidates.push_back(std::move(c));
+    }
+    sort_candidates(lk);
+    // Keep the closest; nodes being queried stay so that their answers are counted.
+    for (std::size_t i = lk.candidates.size(); i > 0 && lk.candidates.size() > cfg.max_lookup_candidates;) {
+      --i;
+      if (lk.candidates[i].state != candidate_state::queried)
+        lk.candidates.erase(lk.candidates.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+
+  candidate* find_candidate(lookup& lk, const wire::endpoint& ep) {
+    for (auto& c : lk.candidates)
+      if (c.info.ep == ep) return &c;
+    return nullptr;
+  }
+
+  void lookup_answer(lookup& lk, const wire::endpoint& from, const response* r, time_point now) {
+    candidate* c = find_candidate(lk, from);
+    if (c && c->state == candidate_state::queried) {
+      --lk.in_flight;
+      if (r) {
+        c->state = candidate_state::answered;
+        c->info.id = r->id;
+        c->id_known = true;
+        if (r->token) c->token = *r->token;
+        ++lk.answered;
+      } else {
+        c->state = candidate_state::failed;
+      }
+    }
+    if (r && c) {
+      if ((lk.kind == lookup_kind::get_peers || lk.kind == lookup_kind::announce) && !r->values.empty()) {
+        std::vector<wire::endpoint> peers;
+        for (const auto& p : r->values)
+          if (usable(p)) peers.push_back(p);
+        if (!peers.empty()) {
+          lk.peers += peers.size();
+          outputs.emplace_back(peers_found{lk.id, lk.target, std::move(peers)});
+        }
+      }
+      add_candidates(lk, r->nodes, true);
+    }
+    advance(lk.id, now);
+  }
+
+  void lookup_timeout(lookup& lk, const wire::endpoint& to, time_point now) {
+    candidate* c = find_candidate(lk, to);
+    if (c && c->state == candidate_state::queried) {
+      --lk.in_flight;
+      c->state = candidate_state::failed;
+    }
+    advance(lk.id, now);
+  }
+
+  // Queries the closest candidates not yet asked, alpha at a time; ends the lookup when
+  // the k closest live candidates have all answered (or nobody is left to ask).
+  void advance(lookup_id id, time_point now) {
+    const auto it = lookups.find(id);
+    if (it == lookups.end()) return;
+    lookup& lk = it->second;
+    std::size_t counted = 0;
+    bool waiting = false;
+    for (auto& c : lk.candidates) {
+      if (c.state == candidate_state::failed) continue;
+      if (counted >= cfg.k) break;
+      ++counted;
+      if (c.state == candidate_state::answered) continue;
+      if (c.state == candidate_state::queried) {
+        waiting = true;
+        continue;
+      }
+      if (lk.queried >= cfg.max_lookup_queries) continue;
+      if (lk.in_flight >= cfg.alpha) {
+        waiting = true;
+        continue;
+      }
+      query q;
+      q.kind = lk.kind == lookup_kind::get_peers || lk.kind == lookup_kind::announce
+                   ? method::get_peers
+                   : method::find_node;
+      q.target = lk.target;
+      const auto expected = c.id_known ? std::optional<node_id>(c.info.id) : std::nullopt;
+      waiting = true;
+      if (!send_query(c.info.ep, q, expected, lk.id, now, true, true)) continue;  // retried on timer
+      c.state = candidate_state::queried;
+      ++lk.in_flight;
+      ++lk.queried;
+      lk.contacted.push_back(c.info.ep);
+    }
+    // Answers may still come from farther nodes in flight; they no longer matter.
+    if (!waiting) finish(it, now);
+  }
+
+  void finish(std::map<lookup_id, lookup>::iterator it, time_point now) {
+    lookup lk = std::move(it->second);
+    lookups.erase(it);
+
+    lookup_finished done;
+    done.lookup = lk.id;
+    done.kind = lk.kind;
+    done.target = lk.target;
+    done.queried = lk.queried;
+    done.answered = lk.answered;
+    done.peers = lk.peers;
+    for (const auto& c : lk.candidates) {
+      if (done.closest.size() >= cfg.k) break;
+      if (c.state == candidate_state::answered) done.closest.push_back(c.info);
+    }
+
+    if (lk.kind == lookup_kind::announce) {
+      const auto a = announcements.find(lk.target);
+      if (a != announcements.end() && a->second.running == lk.id) {
+        a->second.running.reset();
+        std::size_t considered = 0;
+        for (const auto& c : lk.candidates) {
+          if (considered >= cfg.k) break;
+          if (c.state != candidate_state::answered) continue;
+          ++considered;
+          if (c.token.empty()) continue;
+          query q;
+          q.kind = method::announce_peer;
+          q.target = lk.target;
+          q.port = a->second.port;
+          q.implied_port = a->second.implied_port;
+          q.token = c.token;
+          if (send_query(c.info.ep, q, c.info.id, std::nullopt, now, false)) ++done.announced_to;
+        }
+      }
+    }
+    if (lk.kind == lookup_kind::bootstrap) {
+      bootstrap_lookup.reset();
+      if (lk.answered == 0) warn("DHT bootstrap: no node answered");
+    }
+    outputs.emplace_back(std::move(done));
+  }
+
+  std::optional<lookup_id> start_lookup(lookup_kind kind, const node_id& target, time_point now) {
+    if (lookups.size() >= cfg.max_lookups) {
+      warn("DHT lookup refused: too many lookups running");
+      return std::nullopt;
+    }
+    const lookup_id id = next_lookup_id++;
+    lookup& lk = lookups[id];
+    lk.id = id;
+    lk.kind = kind;
+    lk.target = target;
+    add_candidates(lk, table.closest(target, 2 * cfg.k, now), true);
+    if (table.size() < cfg.k || kind == lookup_kind::bootstrap) {
+      std::vector<node_info> from_routers;
+      for (const auto& ep : routers) from_routers.push_back({node_id{}, ep});
+      add_candidates(lk, from_routers, false);
+    }
+    if (kind == lookup_kind::get_peers || kind == lookup_kind::announce) {
+      auto mine = store.peers(target, now);
+      if (!mine.empty()) {
+        lk.peers += mine.size();
+        outputs.emplace_back(peers_found{id, target, std::move(mine)});
+      }
+    }
+    advance(id, now);
+    return id;
+  }
+
+  void start_announce(const node_id& info_hash, announcement& a, time_point now) {
+    a.next_at = now + cfg.announce_interval;
+    a.running = start_lookup(lookup_kind::announce, info_hash, now);
+    if (a.running) {
+      const auto it = lookups.find(*a.running);
+      if (it == lookups.end()) {
+        a.running.reset();  // finished at once (no node known)
+      } else {
+        it->second.port = a.port;
+        it->second.implied_port = a.implied_port;
+      }
+    }
+  }
+
+  void start_bootstrap(time_point now) {
+    next_bootstrap = now + cfg.rebootstrap_interval;
+    if (bootstrap_lookup) return;
+    bootstrap_lookup = start_lookup(lookup_kind::bootstrap, table.own_id(), now);
+    if (bootstrap_lookup && !lookups.contains(*bootstrap_lookup)) bootstrap_lookup.reset();
+  }
+
+  // --- timers -------------------------------------------------------------------------
+
+  void expire_queries(time_point now) {
+    std::vector<std::uint16_t> due;
+    for (const auto& [tid, q] : outstanding)
+      if (q.deadline <= now) due.push_back(tid);
+    for (const auto tid : due) {
+      const auto it = outstanding.find(tid);
+      if (it == outstanding.end()) continue;
+      const pending_query q = it->second;
+      outstanding.erase(it);
+      ++counters.timeouts;
+      if (q.expected) table.node_failed(*q.expected, q.to);
+      if (q.lookup) {
+        const auto lk = lookups.find(*q.lookup);
+        if (lk != lookups.end()) lookup_timeout(lk->second, q.to, now);
+      }
+    }
+  }
+
+  void maintain(time_point now) {
+    if (now < next_maintenance) return;
+    next_maintenance = now + cfg.maintenance_interval;
+    tokens.on_timer(now);
+    store.expire(now);
+
+    for (const auto& n : table.nodes_to_ping(now, cfg.ping_interval)) {
+      if (pinging(n.ep)) continue;
+      query q;
+      q.kind = method::ping;
+      if (!send_query(n.ep, q, n.id, std::nullopt, now)) break;
+      table.mark_pinged(n.id, now);
+    }
+
+    if (table.size() > 0) {
+      std::size_t refreshing = 0;
+      for (const auto& [id, lk] : lookups)
+        if (lk.kind == lookup_kind::refresh) ++refreshing;
+      for (const auto bucket : table.stale_buckets(now, cfg.bucket_refresh)) {
+        if (refreshing >= 2) break;
+        table.mark_refreshed(bucket, now);
+        if (start_lookup(lookup_kind::refresh, table.id_in_bucket(bucket, random_id(random)), now))
+          ++refreshing;
+      }
+    }
+
+    if (!routers.empty() && table.size() < cfg.k && now >= next_bootstrap) start_bootstrap(now);
+  }
+
+  void on_timer(time_point now) {
+    expire_queries(now);
+    maintain(now);
+    for (auto& [info_hash, a] : announcements)
+      if (!a.running && now >= a.next_at) start_announce(info_hash, a, now);
+    if (starved && credit_ready_at() && now >= *credit_ready_at()) {
+      starved = false;
+      std::vector<lookup_id> ids;
+      for (const auto& [id, lk] : lookups) ids.push_back(id);
+      for (const auto id : ids) advance(id, now);
+    }
+  }
+
+  std::optional<time_point> next_deadline() const {
+    std::optional<time_point> at = next_maintenance;
+    const auto consider = [&](time_point t) {
+      if (!at || t < *at) at = t;
+    };
+    for (const auto& [tid, q] : outstanding) consider(q.deadline);
+    for (const auto& [info_hash, a] : announcements)
+      if (!a.running) consider(a.next_at);
+    if (const auto ready = credit_ready_at()) consider(*ready);
+    return at;
+  }
+
+  void malformed(const wire::endpoint& from, const krpc_error& e, time_point now) {
+    ++counters.malformed;
+    ++malformed_since_warning;
+    if (warned && now - last_warning < 1min) return;
+    warn("malformed DHT message: " + e.message() + " (" + std::to_string(malformed_since_warning) +
+             " since the last warning)",
+         from);
+    warned = true;
+    last_warning = now;
+    malformed_since_warning = 0;
+  }
+};
+
+dht_node::dht_node(settings s) : impl_(std::make_unique<impl>(std::move(s))) {}
+dht_node::~dht_node() = default;
+dht_node::dht_node(dht_node&&) noexcept = default;
+dht_node& dht_node::operator=(dht_node&&) noexcept = default;
+
+const node_id& dht_node::id() const noexcept { return impl_->table.own_id(); }
+
+void dht_node::add_node(const wire::endpoint& ep, time_point now) {
+  if (!usable(ep)) return;
+  impl_->ping({node_id{}, ep}, false, now);
+}
+
+void dht_node::bootstrap(std::span<const wire::endpoint> routers, time_point now) {
+  for (const auto& ep : routers) {
+    if (!usable(ep) || impl_->routers.size() >= 16) continue;
+    if (std::find(impl_->routers.begin(), impl_->routers.end(), ep) == impl_->routers.end())
+      impl_->routers.push_back(ep);
+  }
+  impl_->start_bootstrap(now);
+}
+
+std::optional<lookup_id> dht_node::get_peers(const node_id& info_hash, time_point now) {
+  return impl_->start_lookup(lookup_kind::get_peers, info_hash, now);
+}
+
+std::optional<lookup_id> dht_node::find_node(const node_id& target, time_point now) {
+  return impl_->start_lookup(lookup_kind::find_node, target, now);
+}
+
+void dht_node::announce(const node_id& info_hash, std::uint16_t port, bool implied_port, time_point now) {
+  auto& a = impl_->announcements[info_hash];
+  a.port = port;
+  a.implied_port = implied_port;
+  if (!a.running) impl_->start_announce(info_hash, a, now);
+}
+
+void dht_node::stop_announce(const node_id& info_hash) { impl_->announcements.erase(info_hash); }
+
+void dht_node::udp_received(const wire::endpoint& from, byte_view datagram, time_point now) {
+  ++impl_->counters.datagrams_received;
+  if (!usable(from)) return;
+  auto decoded = decode(datagram, impl_->cfg.krpc);
+  if (const auto* e = std::get_if<krpc_error>(&decoded)) {
+    impl_->malformed(from, *e, now);
+    return;
+  }
+  const auto& m = std::get<message>(decoded);
+  if (const auto* q = std::get_if<query>(&m.body)) {
+    if (q->id == id()) return;  // our own query, looped back
+    impl_->handle_query(from, m, *q, now);
+  } else if (const auto* r = std::get_if<response>(&m.body)) {
+    impl_->handle_answer(from, m, r, now);
+  } else {
+    impl_->handle_answer(from, m, nullptr, now);
+  }
+}
+
+void dht_node::on_timer(time_point now) { impl_->on_timer(now); }
+
+std::optional<time_point> dht_node::next_deadline() const { return impl_->next_deadline(); }
+
+std::optional<output> dht_node::poll() {
+  if (impl_->outputs.empty()) return std::nullopt;
+  output out = std::move(impl_->outputs.front());
+  impl_->outputs.pop_front();
+  return out;
+}
+
+byte_buffer dht_node::save_state(time_point now) const {
+  std::vector<node_info> good;
+  for (const auto& n : impl_->table.all_nodes()) {
+    if (good.size() >= impl_->cfg.max_saved_nodes) break;
+    if (impl_->table.state(n, now) == node_state::good) good.push_back({n.id, n.ep});
+  }
+  byte_buffer compact;
+  append_compact_nodes(good, compact);
+  bencode::dict d;
+  d["id"] = std::string(as_chars(impl_->table.own_id()));
+  d["nodes"] = std::string(as_chars(compact));
+  return bencode::encode(bencode::value(std::move(d)));
+}
+
+std::optional<std::size_t> dht_node::load_state(byte_view state, time_point now) {
+  constexpr std::size_t max_state = 64 * 1024;
+  if (state.size() > max_state) return std::nullopt;
+  bencode::limits lim;
+  lim.max_depth = 4;
+  lim.max_tokens = 64;
+  lim.max_string_length = max_state;
+  const auto doc = bencode::decode(state, lim);
+  if (!doc || !doc->root().is_dict()) return std::nullopt;
+  const auto id_text = doc->root().find_string("id");
+  if (!id_text || id_text->size() != 20) return std::nullopt;
+  const auto nodes_text = doc->root().find_string("nodes").value_or(std::string_view{});
+  if (nodes_text.size() % compact_node_size != 0) return std::nullopt;
+
+  node_id own{};
+  std::copy(id_text->begin(), id_text->end(), own.begin());
+  impl_->table = routing_table(own, impl_->cfg.routing);
+  impl_->cfg.id = own;
+  const auto bytes = as_bytes(nodes_text);
+  std::size_t restored = 0;
+  for (std::size_t at = 0; at < bytes.size() && restored < impl_->cfg.max_saved_nodes;
+       at += compact_node_size) {
+    node_info n;
+    std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), 20, n.id.begin());
+    const auto ep = bytes.subspan(at + 20, 6);
+    n.ep = wire::make_endpoint_v4({ep[0], ep[1], ep[2], ep[3]},
+                                  static_cast<std::uint16_t>(ep[4] << 8 | ep[5]));
+    if (!usable(n.ep)) continue;
+    const auto result = impl_->table.node_answered(n, now, false);
+    if (result == routing_table::insert_result::added ||
+        result == routing_table::insert_result::replaced_bad)
+      ++restored;
+  }
+  return restored;
+}
+
+const routing_table& dht_node::table() const { return impl_->table; }
+const peer_store& dht_node::store() const { return impl_->store; }
+const stats& dht_node::counters() const { return impl_->counters; }
+std::size_t dht_node::running_lookups() const { return impl_->lookups.size(); }
+
+}  // namespace wt::dht

@@ -1,0 +1,174 @@
+// A Mainline DHT node (BEP 5, IPv4), sans-I/O: the host owns one UDP socket, hands
+// every datagram it receives to udp_received(), sends what poll() returns as `send`,
+// and calls on_timer() at next_deadline(). The node never reads a clock, opens a
+// socket or resolves a name (the host resolves bootstrap routers such as
+// router.bittorrent.com:6881 and passes their addresses).
+//
+//   dht::dht_node node(settings);
+//   node.load_state(saved_bytes, now);             // optional: id and nodes of a past run
+//   node.bootstrap(router_endpoints, now);         // find_node for our own id
+//   node.announce(info_hash, tcp_port, false, now);  // get_peers, then announce_peer
+//   while (auto out = node.poll()) ...             // send / peers_found / lookup_finished / warning
+//
+// Lookups are iterative (alpha queries in flight, the k closest nodes that answer
+// end them), each bounded in queries and candidates; outgoing queries are rate limited;
+// answers from an unexpected endpoint or transaction id are ignored; what other nodes
+// announce to us is kept in a bounded store.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/bytes.hpp"
+#include "base/clock.hpp"
+#include "dht/krpc.hpp"
+#include "dht/peer_store.hpp"
+#include "dht/routing_table.hpp"
+#include "wire/wire.hpp"
+
+namespace wt::dht {
+
+struct settings {
+  std::uint64_t seed = 0;              // PRNG: node id (unless given), transaction ids, secrets
+  std::optional<node_id> id;           // our node id; random from `seed` when absent
+  routing_settings routing;
+  peer_store_settings store;
+  limits krpc;
+  std::size_t alpha = 3;               // queries in flight per lookup
+  std::size_t k = 8;                   // closest nodes that must answer to end a lookup
+  duration query_timeout = std::chrono::seconds(5);
+  std::size_t max_lookup_queries = 100;   // queries one lookup may send
+  std::size_t max_lookup_candidates = 64; // closest candidates a lookup keeps
+  std::size_t max_lookups = 64;           // running at once
+  std::size_t max_outstanding = 512;      // queries awaiting an answer
+  double max_queries_per_second = 100;    // outgoing queries (answers are not counted)
+  std::size_t query_burst = 30;           // queries allowed at once after a quiet spell
+  duration announce_interval = std::chrono::minutes(15);  // re-announce (stores keep 30 min)
+  duration bucket_refresh = std::chrono::minutes(15);
+  duration ping_interval = std::chrono::minutes(1);     // between pings of one questionable node
+  duration maintenance_interval = std::chrono::seconds(5);
+  duration rebootstrap_interval = std::chrono::minutes(1);  // while the table is nearly empty
+  duration token_rotation = std::chrono::minutes(5);
+  std::size_t max_saved_nodes = 200;
+  std::string version = std::string("WT\x00\x01", 4);   // "v": client and version
+};
+
+// --- Outputs (drained in order with poll()) ----------------------------------------------
+
+// Send one UDP datagram.
+struct send {
+  wire::endpoint to;
+  byte_buffer bytes;
+};
+
+using lookup_id = std::uint32_t;
+
+// Peers for an info-hash, from a get_peers answer (or our own store). The same peer can be
+// reported more than once.
+struct peers_found {
+  lookup_id lookup = 0;
+  node_id info_hash{};
+  std::vector<wire::endpoint> peers;
+};
+
+enum class lookup_kind : std::uint8_t { find_node, get_peers, announce, bootstrap, refresh };
+
+struct lookup_finished {
+  lookup_id lookup = 0;
+  lookup_kind kind = lookup_kind::find_node;
+  node_id target{};
+  std::size_t queried = 0;        // queries sent
+  std::size_t answered = 0;       // nodes that answered
+  std::size_t peers = 0;          // peers reported (get_peers, announce)
+  std::size_t announced_to = 0;   // announce: nodes sent announce_peer
+  std::vector<node_info> closest; // the closest nodes that answered, closest first (up to k)
+};
+
+// Something the host may log: malformed datagrams (at most one warning per minute, with
+// a count), a bootstrap that found nobody, a lookup refused because too many run.
+struct warning {
+  std::string text;
+  std::optional<wire::endpoint> from;
+};
+
+using output = std::variant<send, peers_found, lookup_finished, warning>;
+
+struct stats {
+  std::uint64_t datagrams_received = 0;
+  std::uint64_t malformed = 0;         // not a KRPC message we could read
+  std::uint64_t unexpected = 0;        // answers with an unknown transaction id or endpoint
+  std::uint64_t queries_received = 0;
+  std::uint64_t queries_sent = 0;
+  std::uint64_t answers_received = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t bad_tokens = 0;        // announce_peer refused
+  std::uint64_t queries_deferred = 0;  // held back by the rate limit
+};
+
+class dht_node {
+ public:
+  explicit dht_node(settings s = {});
+  ~dht_node();
+  dht_node(dht_node&&) noexcept;
+  dht_node& operator=(dht_node&&) noexcept;
+  dht_node(const dht_node&) = delete;
+  dht_node& operator=(const dht_node&) = delete;
+
+  const node_id& id() const noexcept;
+
+  // A node address learned elsewhere (BEP 5 "port" message, the user): pinged, and kept
+  // in the table if it answers.
+  void add_node(const wire::endpoint& ep, time_point now);
+  // Remembers the routers (used again whenever the table runs nearly empty) and starts a
+  // find_node lookup for our own id from them and the nodes already known.
+  void bootstrap(std::span<const wire::endpoint> routers, time_point now);
+
+  // An iterative get_peers: peers_found as answers come, lookup_finished at the end.
+  // nullopt (and a warning) when max_lookups already run.
+  std::optional<lookup_id> get_peers(const node_id& info_hash, time_point now);
+  // An iterative find_node (e.g. to populate the table around an id).
+  std::optional<lookup_id> find_node(const node_id& target, time_point now);
+  // get_peers, then announce_peer to the closest nodes that gave a token; repeated every
+  // settings::announce_interval until stop_announce(). implied_port asks the nodes to
+  // take the port our datagrams come from (for a uTP / NAT-mapped port). Announcing an
+  // info-hash again updates its port and announces at once.
+  void announce(const node_id& info_hash, std::uint16_t port, bool implied_port, time_point now);
+  void stop_announce(const node_id& info_hash);
+
+  // One UDP datagram from `from` (IPv6 sources are ignored).
+  void udp_received(const wire::endpoint& from, byte_view datagram, time_point now);
+
+  // Idempotent: timeouts, re-announces, pings of questionable nodes, bucket refreshes,
+  // re-bootstrap, queries held back by the rate limit.
+  void on_timer(time_point now);
+  std::optional<time_point> next_deadline() const;
+
+  std::optional<output> poll();
+
+  // Our id and the good nodes of the table (up to settings::max_saved_nodes), bencoded:
+  // {"id": 20 bytes, "nodes": 26 bytes per node}.
+  byte_buffer save_state(time_point now) const;
+  // Restores what save_state() gave: the id (replacing ours and emptying the table) and
+  // the nodes, as questionable until they answer. Call before bootstrap(). Garbage,
+  // a wrong-size id or too many bytes (64 KiB) change nothing and give nullopt; else
+  // the number of nodes restored.
+  std::optional<std::size_t> load_state(byte_view state, time_point now);
+
+  // Introspection.
+  const routing_table& table() const;
+  const peer_store& store() const;
+  const stats& counters() const;
+  std::size_t running_lookups() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace wt::dht

@@ -1,0 +1,336 @@
+#include "dht/krpc.hpp"
+
+#include <algorithm>
+#include <bit>
+
+#include "bencode/bencode.hpp"
+
+namespace wt::dht {
+
+node_id distance(const node_id& a, const node_id& b) noexcept {
+  node_id d{};
+  for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<std::uint8_t>(a[i] ^ b[i]);
+  return d;
+}
+
+bool closer(const node_id& a, const node_id& b, const node_id& target) noexcept {
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    const auto da = static_cast<std::uint8_t>(a[i] ^ target[i]);
+    const auto db = static_cast<std::uint8_t>(b[i] ^ target[i]);
+    if (da != db) return da < db;
+  }
+  return false;
+}
+
+int common_prefix_bits(const node_id& a, const node_id& b) noexcept {
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto x = static_cast<std::uint8_t>(a[i] ^ b[i]);
+    if (x != 0) return static_cast<int>(i * 8) + std::countl_zero(x);
+  }
+  return 160;
+}
+
+void append_compact_nodes(const std::vector<node_info>& nodes, byte_buffer& out) {
+  for (const auto& n : nodes) {
+    if (n.ep.v6) continue;
+    out.insert(out.end(), n.id.begin(), n.id.end());
+    wire::append_compact(n.ep, out);
+  }
+}
+
+const char* describe(krpc_errc code) noexcept {
+  switch (code) {
+    case krpc_errc::message_too_large: return "KRPC message too large";
+    case krpc_errc::bad_bencode: return "KRPC message is not valid bencode";
+    case krpc_errc::not_a_dict: return "KRPC message is not a dictionary";
+    case krpc_errc::missing_field: return "missing field in KRPC message";
+    case krpc_errc::bad_field: return "bad field in KRPC message";
+    case krpc_errc::unknown_type: return "unknown KRPC message type";
+    case krpc_errc::too_many_nodes: return "too many nodes in KRPC message";
+    case krpc_errc::too_many_values: return "too many peers in KRPC message";
+  }
+  return "unknown KRPC error";
+}
+
+std::string krpc_error::message() const {
+  std::string out = describe(code);
+  if (!field.empty()) {
+    out += " (";
+    out += field;
+    out += ')';
+  }
+  return out;
+}
+
+const char* method_name(method m) noexcept {
+  switch (m) {
+    case method::ping: return "ping";
+    case method::find_node: return "find_node";
+    case method::get_peers: return "get_peers";
+    case method::announce_peer: return "announce_peer";
+    case method::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+namespace {
+
+krpc_error fail(krpc_errc code, std::string field) { return krpc_error{code, std::move(field)}; }
+
+std::optional<node_id> to_id(std::string_view s) {
+  if (s.size() != 20) return std::nullopt;
+  node_id id{};
+  std::copy(s.begin(), s.end(), id.begin());
+  return id;
+}
+
+wire::endpoint endpoint_from_compact(byte_view six) {
+  return wire::make_endpoint_v4({six[0], six[1], six[2], six[3]},
+                                static_cast<std::uint16_t>(six[4] << 8 | six[5]));
+}
+
+// Reads a 20-byte id under `key`: missing_field or bad_field otherwise.
+std::optional<krpc_error> read_id(const bencode::node& dict, std::string_view key,
+                                  std::string_view where, node_id& out) {
+  const auto n = dict.find(key);
+  if (!n) return fail(krpc_errc::missing_field, std::string(where) + std::string(key));
+  const auto id = n->is_string() ? to_id(n->as_string()) : std::nullopt;
+  if (!id) return fail(krpc_errc::bad_field, std::string(where) + std::string(key));
+  out = *id;
+  return std::nullopt;
+}
+
+method parse_method(std::string_view q) {
+  if (q == "ping") return method::ping;
+  if (q == "find_node") return method::find_node;
+  if (q == "get_peers") return method::get_peers;
+  if (q == "announce_peer") return method::announce_peer;
+  return method::unknown;
+}
+
+std::variant<query, krpc_error> decode_query(const bencode::node& root, const limits& lim) {
+  query q;
+  const auto name = root.find("q");
+  if (!name) return fail(krpc_errc::missing_field, "q");
+  if (!name->is_string()) return fail(krpc_errc::bad_field, "q");
+  q.kind = parse_method(name->as_string());
+  q.name = std::string(name->as_string().substr(0, 32));
+  const auto args = root.find("a");
+  if (!args) return fail(krpc_errc::missing_field, "a");
+  if (!args->is_dict()) return fail(krpc_errc::not_a_dict, "a");
+  if (auto e = read_id(*args, "id", "a.", q.id)) return *e;
+  switch (q.kind) {
+    case method::ping:
+    case method::unknown:
+      break;
+    case method::find_node:
+      if (auto e = read_id(*args, "target", "a.", q.target)) return *e;
+      break;
+    case method::get_peers:
+      if (auto e = read_id(*args, "info_hash", "a.", q.target)) return *e;
+      break;
+    case method::announce_peer: {
+      if (auto e = read_id(*args, "info_hash", "a.", q.target)) return *e;
+      const auto implied = args->find("implied_port");
+      if (implied) {
+        if (!implied->is_int()) return fail(krpc_errc::bad_field, "a.implied_port");
+        q.implied_port = implied->as_int() != 0;
+      }
+      const auto port = args->find("port");
+      if (port) {
+        if (!port->is_int() || port->as_int() < 0 || port->as_int() > 65535)
+          return fail(krpc_errc::bad_field, "a.port");
+        q.port = static_cast<std::uint16_t>(port->as_int());
+      } else if (!q.implied_port) {
+        return fail(krpc_errc::missing_field, "a.port");
+      }
+      const auto token = args->find("token");
+      if (!token) return fail(krpc_errc::missing_field, "a.token");
+      if (!token->is_string() || token->as_bytes().size() > lim.max_token)
+        return fail(krpc_errc::bad_field, "a.token");
+      const auto t = token->as_bytes();
+      q.token.assign(t.begin(), t.end());
+      break;
+    }
+  }
+  return q;
+}
+
+std::variant<response, krpc_error> decode_response(const bencode::node& root, const limits& lim) {
+  response r;
+  const auto body = root.find("r");
+  if (!body) return fail(krpc_errc::missing_field, "r");
+  if (!body->is_dict()) return fail(krpc_errc::not_a_dict, "r");
+  if (auto e = read_id(*body, "id", "r.", r.id)) return *e;
+
+  if (const auto nodes = body->find("nodes")) {
+    if (!nodes->is_string()) return fail(krpc_errc::bad_field, "r.nodes");
+    const auto bytes = nodes->as_bytes();
+    if (bytes.size() % compact_node_size != 0) return fail(krpc_errc::bad_field, "r.nodes");
+    if (bytes.size() / compact_node_size > lim.max_nodes)
+      return fail(krpc_errc::too_many_nodes, "r.nodes");
+    for (std::size_t at = 0; at < bytes.size(); at += compact_node_size) {
+      node_info n;
+      std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), 20, n.id.begin());
+      n.ep = endpoint_from_compact(bytes.subspan(at + 20, 6));
+      r.nodes.push_back(n);
+    }
+  }
+
+  if (const auto values = body->find("values")) {
+    if (!values->is_list()) return fail(krpc_errc::bad_field, "r.values");
+    if (values->size() > lim.max_values) return fail(krpc_errc::too_many_values, "r.values");
+    for (const auto& v : values->items()) {
+      if (!v.is_string()) return fail(krpc_errc::bad_field, "r.values");
+      const auto bytes = v.as_bytes();
+      // IPv6 peers (BEP 32, 18 bytes) may come mixed in: not used here.
+      if (bytes.size() == wire::compact_v6_size) continue;
+      if (bytes.size() != wire::compact_v4_size) return fail(krpc_errc::bad_field, "r.values");
+      r.values.push_back(endpoint_from_compact(bytes));
+    }
+  }
+
+  if (const auto token = body->find("token")) {
+    if (!token->is_string() || token->as_bytes().size() > lim.max_token)
+      return fail(krpc_errc::bad_field, "r.token");
+    const auto t = token->as_bytes();
+    r.token = byte_buffer(t.begin(), t.end());
+  }
+
+  // BEP 42 puts "ip" at the top level; some implementations put it in "r". Either is
+  // informational, so a malformed one is ignored rather than refused.
+  for (const auto& where : {root, *body}) {
+    const auto ip = where.find("ip");
+    if (ip && ip->is_string() && ip->as_bytes().size() == wire::compact_v4_size)
+      r.ip = endpoint_from_compact(ip->as_bytes());
+  }
+  return r;
+}
+
+std::variant<error_reply, krpc_error> decode_error(const bencode::node& root, const limits& lim) {
+  const auto e = root.find("e");
+  if (!e) return fail(krpc_errc::missing_field, "e");
+  // BEP 5: a list of [code, message]. Anything else is still an error from the node.
+  error_reply reply;
+  if (e->is_list()) {
+    const auto items = e->items();
+    if (!items.empty() && items[0].is_int()) reply.code = items[0].as_int();
+    if (items.size() > 1 && items[1].is_string())
+      reply.text = std::string(items[1].as_string().substr(0, lim.max_error_text));
+  } else if (e->is_string()) {
+    reply.text = std::string(e->as_string().substr(0, lim.max_error_text));
+  }
+  return reply;
+}
+
+bencode::value bytes_value(byte_view b) { return bencode::value(std::string(as_chars(b))); }
+bencode::value id_value(const node_id& id) { return bytes_value(id); }
+
+}  // namespace
+
+decode_result decode(byte_view datagram, const limits& lim) {
+  if (datagram.size() > lim.max_message_size)
+    return fail(krpc_errc::message_too_large, std::to_string(datagram.size()) + " bytes");
+  bencode::limits blim;
+  blim.max_depth = lim.max_depth;
+  blim.max_tokens = lim.max_tokens;
+  blim.max_string_length = lim.max_message_size;
+  auto doc = bencode::decode(datagram, blim);
+  if (!doc) return fail(krpc_errc::bad_bencode, doc.err().message());
+  const auto root = doc->root();
+  if (!root.is_dict()) return fail(krpc_errc::not_a_dict, "");
+
+  message m;
+  const auto t = root.find("t");
+  if (!t) return fail(krpc_errc::missing_field, "t");
+  if (!t->is_string() || t->as_bytes().size() > lim.max_transaction_id)
+    return fail(krpc_errc::bad_field, "t");
+  m.transaction_id.assign(t->as_bytes().begin(), t->as_bytes().end());
+  if (const auto v = root.find("v"); v && v->is_string())
+    m.version = std::string(v->as_string().substr(0, 16));
+
+  const auto y = root.find("y");
+  if (!y) return fail(krpc_errc::missing_field, "y");
+  if (!y->is_string()) return fail(krpc_errc::bad_field, "y");
+  const auto kind = y->as_string();
+  if (kind == "q") {
+    auto q = decode_query(root, lim);
+    if (auto* e = std::get_if<krpc_error>(&q)) return *e;
+    m.body = std::move(std::get<query>(q));
+  } else if (kind == "r") {
+    auto r = decode_response(root, lim);
+    if (auto* e = std::get_if<krpc_error>(&r)) return *e;
+    m.body = std::move(std::get<response>(r));
+  } else if (kind == "e") {
+    auto e = decode_error(root, lim);
+    if (auto* err = std::get_if<krpc_error>(&e)) return *err;
+    m.body = std::move(std::get<error_reply>(e));
+  } else {
+    return fail(krpc_errc::unknown_type, "y");
+  }
+  return m;
+}
+
+byte_buffer encode(const message& m) {
+  bencode::dict top;
+  top["t"] = bytes_value(m.transaction_id);
+  if (m.version) top["v"] = *m.version;
+  if (const auto* q = std::get_if<query>(&m.body)) {
+    top["y"] = "q";
+    top["q"] = q->kind == method::unknown ? q->name : std::string(method_name(q->kind));
+    bencode::dict a;
+    a["id"] = id_value(q->id);
+    switch (q->kind) {
+      case method::ping:
+      case method::unknown:
+        break;
+      case method::find_node:
+        a["target"] = id_value(q->target);
+        break;
+      case method::get_peers:
+        a["info_hash"] = id_value(q->target);
+        break;
+      case method::announce_peer:
+        a["info_hash"] = id_value(q->target);
+        a["port"] = bencode::value(std::int64_t{q->port});
+        if (q->implied_port) a["implied_port"] = 1;
+        a["token"] = bytes_value(q->token);
+        break;
+    }
+    top["a"] = std::move(a);
+  } else if (const auto* r = std::get_if<response>(&m.body)) {
+    top["y"] = "r";
+    bencode::dict body;
+    body["id"] = id_value(r->id);
+    // A find_node or get_peers answer without peers carries "nodes", even empty.
+    if (!r->nodes.empty() || (r->values.empty() && r->token)) {
+      byte_buffer nodes;
+      append_compact_nodes(r->nodes, nodes);
+      body["nodes"] = bytes_value(nodes);
+    }
+    if (!r->values.empty()) {
+      bencode::list values;
+      for (const auto& peer : r->values) {
+        if (peer.v6) continue;
+        byte_buffer six;
+        wire::append_compact(peer, six);
+        values.push_back(bytes_value(six));
+      }
+      body["values"] = std::move(values);
+    }
+    if (r->token) body["token"] = bytes_value(*r->token);
+    top["r"] = std::move(body);
+    if (r->ip && !r->ip->v6) {
+      byte_buffer six;
+      wire::append_compact(*r->ip, six);
+      top["ip"] = bytes_value(six);
+    }
+  } else {
+    const auto& e = std::get<error_reply>(m.body);
+    top["y"] = "e";
+    top["e"] = bencode::list{bencode::value(e.code), bencode::value(e.text)};
+  }
+  return bencode::encode(bencode::value(std::move(top)));
+}
+
+}  // namespace wt::dht

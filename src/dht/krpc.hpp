@@ -1,0 +1,132 @@
+// KRPC, the DHT's message format (BEP 5): one bencoded dictionary per UDP datagram,
+// a query ("y": "q"), a response ("y": "r") or an error ("y": "e"), matched by the
+// transaction id "t". IPv4 only: compact node info is 26 bytes (id, address, port),
+// compact peers 6 bytes.
+//
+// The decoder is strict about what it uses and tolerant of what it does not: extra keys
+// (libtorrent's "v", "ip", "ro", "want", ...) are ignored, while a datagram that is too
+// large, nested too deep, holds too many nodes or peers, or lacks a field the message
+// needs is refused with a krpc_error, never a crash.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/bytes.hpp"
+#include "base/error.hpp"
+#include "wire/wire.hpp"
+
+namespace wt::dht {
+
+// 160-bit ids: node ids and info-hashes share the space (XOR metric).
+using node_id = std::array<std::uint8_t, 20>;
+
+// a XOR b, compared as a big-endian number.
+node_id distance(const node_id& a, const node_id& b) noexcept;
+// True when a is closer to target than b.
+bool closer(const node_id& a, const node_id& b, const node_id& target) noexcept;
+// Leading bits a and b share (0..160).
+int common_prefix_bits(const node_id& a, const node_id& b) noexcept;
+
+struct node_info {
+  node_id id{};
+  wire::endpoint ep;
+  friend bool operator==(const node_info&, const node_info&) = default;
+};
+
+inline constexpr std::size_t compact_node_size = 26;  // 20 id bytes + 6 endpoint bytes
+
+// Appends 26 bytes per IPv4 node (IPv6 nodes are skipped).
+void append_compact_nodes(const std::vector<node_info>& nodes, byte_buffer& out);
+
+// --- Errors ---------------------------------------------------------------------------
+
+enum class krpc_errc : std::uint8_t {
+  message_too_large,  // the datagram is longer than limits::max_message_size
+  bad_bencode,        // not bencode, or nested deeper / more values than the limits
+  not_a_dict,         // the top level (or "a" / "r") is not a dictionary
+  missing_field,      // a field the message needs is absent
+  bad_field,          // a field of the wrong type or size
+  unknown_type,       // "y" is not "q", "r" or "e"
+  too_many_nodes,     // more entries in "nodes" than limits::max_nodes
+  too_many_values,    // more peers in "values" than limits::max_values
+};
+
+const char* describe(krpc_errc code) noexcept;
+
+struct krpc_error {
+  krpc_errc code = krpc_errc::bad_bencode;
+  std::string field;  // e.g. "a.info_hash"; for bad_bencode, the bencode error's message
+  // "missing field (a.id)"
+  std::string message() const;
+};
+
+// --- Messages ---------------------------------------------------------------------------
+
+enum class method : std::uint8_t { ping, find_node, get_peers, announce_peer, unknown };
+
+const char* method_name(method m) noexcept;
+
+struct query {
+  method kind = method::ping;
+  std::string name;         // the "q" value as received (for unknown methods)
+  node_id id{};             // the querier's node id
+  node_id target{};         // find_node: target; get_peers / announce_peer: info_hash
+  std::uint16_t port = 0;   // announce_peer
+  bool implied_port = false;  // announce_peer: use the datagram's source port instead
+  byte_buffer token;        // announce_peer
+  friend bool operator==(const query&, const query&) = default;
+};
+
+// A response does not name its method: the transaction id says which query it answers.
+struct response {
+  node_id id{};
+  std::vector<node_info> nodes;           // "nodes" (IPv4 compact node info)
+  std::vector<wire::endpoint> values;     // "values" (IPv4 compact peers)
+  std::optional<byte_buffer> token;       // get_peers
+  std::optional<wire::endpoint> ip;       // BEP 42 "ip": our address as the responder sees it
+  friend bool operator==(const response&, const response&) = default;
+};
+
+struct error_reply {
+  std::int64_t code = 201;
+  std::string text;
+  friend bool operator==(const error_reply&, const error_reply&) = default;
+};
+
+// Error codes of BEP 5.
+inline constexpr std::int64_t error_generic = 201;
+inline constexpr std::int64_t error_server = 202;
+inline constexpr std::int64_t error_protocol = 203;
+inline constexpr std::int64_t error_method_unknown = 204;
+
+struct message {
+  byte_buffer transaction_id;  // "t": at most limits::max_transaction_id bytes
+  std::variant<query, response, error_reply> body;
+  std::optional<std::string> version;  // "v", informational
+  friend bool operator==(const message&, const message&) = default;
+};
+
+struct limits {
+  std::size_t max_message_size = 1500;   // bytes in one datagram
+  std::uint32_t max_depth = 6;           // bencode nesting (a KRPC message needs 3)
+  std::uint32_t max_tokens = 512;        // bencode values in one datagram
+  std::size_t max_nodes = 64;            // entries in "nodes"
+  std::size_t max_values = 200;          // peers in "values"
+  std::size_t max_transaction_id = 16;   // bytes in "t"
+  std::size_t max_token = 64;            // bytes in a get_peers token
+  std::size_t max_error_text = 256;      // bytes of an error's text kept
+};
+
+using decode_result = std::variant<message, krpc_error>;
+
+decode_result decode(byte_view datagram, const limits& lim = {});
+byte_buffer encode(const message& m);
+
+}  // namespace wt::dht
