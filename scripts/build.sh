@@ -3,7 +3,9 @@
 # build/wasm) and dist/:
 #   dist/wasmtorrent.js       ES module for browsers and bundlers (web/index.js)
 #   dist/wasmtorrent.node.js  ES module for Node.js, reads the .wasm with fs (web/node.js)
-#   dist/wasmtorrent.min.js   drop-in <script>, defines the global WasmTorrent (web/script.js)
+#   dist/wasmtorrent.min.js   the same ES module minified into one file, for a CDN path as
+#                             WebTorrent's webtorrent.min.js (web/index.js)
+#   dist/wasmtorrent.global.js classic <script>, defines the global WasmTorrent (web/script.js)
 #   dist/wasmtorrent-sw.js    service worker for streaming into <video> (web/stream/sw.js)
 #   dist/wasmtorrent.wasm     the engine
 #   dist/wasmtorrent.d.ts     types (web/wasmtorrent.d.ts)
@@ -36,10 +38,11 @@ esbuild() {  # entry, output, esbuild flags...
   # new URL(..., import.meta.url) that bundlers follow: point it at the shipped file.
   sed -i 's/wasmtorrent_module\.wasm/wasmtorrent.wasm/g' "$out"
 }
-say "js: dist/wasmtorrent.js, dist/wasmtorrent.node.js, dist/wasmtorrent.min.js, dist/wasmtorrent-sw.js"
+say "js: dist/wasmtorrent.js, dist/wasmtorrent.node.js, dist/wasmtorrent.min.js, dist/wasmtorrent.global.js, dist/wasmtorrent-sw.js"
 esbuild web/index.js dist/wasmtorrent.js --format=esm --platform=browser
 esbuild web/node.js dist/wasmtorrent.node.js --format=esm --platform=node
-esbuild web/script.js dist/wasmtorrent.min.js --format=iife --platform=browser --minify
+esbuild web/index.js dist/wasmtorrent.min.js --format=esm --platform=browser --minify
+esbuild web/script.js dist/wasmtorrent.global.js --format=iife --platform=browser --minify
 esbuild web/stream/sw.js dist/wasmtorrent-sw.js --format=iife --platform=browser --minify
 
 cp -p "$build/wasmtorrent_module.wasm" dist/wasmtorrent.wasm

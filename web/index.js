@@ -1,4 +1,5 @@
-// Browser ES module entry (bundlers, <script type="module">): dist/wasmtorrent.js.
+// Browser ES module entry (bundlers, <script type="module">): dist/wasmtorrent.js, and
+// minified into one file dist/wasmtorrent.min.js (a drop-in for webtorrent.min.js).
 // Finds wasmtorrent.wasm next to itself; init({wasmURL | locateFile | wasmBinary}) overrides.
 import { createApi } from './engine/core.js'
 import { browserLoader } from './engine/browser.js'

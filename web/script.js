@@ -1,6 +1,7 @@
-// The drop-in <script> (dist/wasmtorrent.min.js): defines the global WasmTorrent and finds
-// wasmtorrent.wasm next to itself. WasmTorrent.init({wasmURL | locateFile | wasmBinary})
-// overrides, before first use.
+// The classic <script> (dist/wasmtorrent.global.js): defines the global WasmTorrent and
+// finds wasmtorrent.wasm next to itself. WasmTorrent.init({wasmURL | locateFile | wasmBinary})
+// overrides, before first use. The ES module forms are dist/wasmtorrent.js and, in one
+// minified file, dist/wasmtorrent.min.js (web/index.js).
 import { createApi } from './engine/core.js'
 import { browserLoader } from './engine/browser.js'
 
