@@ -313,6 +313,9 @@ for (const path of ['service worker', 'MediaSource']) {
     console.log(`${path}: playing at ${(start.progress * 100).toFixed(1)}%; after the seek ${seek.after.length} pieces verified, ${seekRegion} at the seek point, ${skipped} in between`)
     assert.ok(seekRegion > 0 && seekRegion > skipped, `verified after the seek: ${seek.after.join(' ')} of ${seek.n}`)
     for (const p of [a, b]) await p.evaluate(() => window.client.destroy())
-    for (const p of [a, b]) assert.deepEqual(p.errors, [])
+    // Firefox logs this for a worker's response whose body did not complete: the one the
+    // element cancelled at the seek, the one client.destroy() cut. Chromium logs nothing.
+    const cutResponse = /A ServiceWorker intercepted the request and encountered an unexpected error/
+    for (const p of [a, b]) assert.deepEqual(p.errors.filter(e => !cutResponse.test(e)), [])
   })
 }
