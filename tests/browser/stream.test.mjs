@@ -1,7 +1,9 @@
 // Streaming into <video> through the service worker (dist/wasmtorrent-sw.js): a page seeds
 // a test video (generated with ffmpeg, scripts/media.mjs), another adds the magnet
 // and plays it with file.streamTo(video); Range requests through the worker return the
-// file's bytes. Runs inside tests/browser/run.sh's network namespace (loopback only).
+// file's bytes. WebTorrent's URL layout (<scope>webtorrent/...): the listing pages, exact
+// bytes, Range, the server's API. Runs inside tests/browser/run.sh's network namespace
+// (loopback only).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
@@ -10,6 +12,7 @@ import { join } from 'node:path'
 import { repoRoot, startHarness } from './harness.mjs'
 import { testMedia } from '../../scripts/media.mjs'
 import { acceptAnswer, answerChannel, offerChannel } from './signal.mjs'
+import { randomBytes } from '../js/helpers.mjs'
 import { startTracker } from '../../scripts/tracker.mjs'
 
 let h
@@ -93,7 +96,7 @@ test('service worker: <video> plays a torrent, seeks, and Range requests return 
   const b = await h.newPage('/tests/browser/pages/stream.html')
   const magnet = await a.evaluate(seedMedia, { trackerURL })
   const url = await b.evaluate(addWithServer, { magnet, trackerURL })
-  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/wasmtorrent\/[0-9a-f]{40}\/test\.webm$/)
+  assert.match(url, /^\/webtorrent\/[0-9a-f]{40}\/test\.webm$/, 'WebTorrent\'s streamURL: origin-relative, under the scope')
 
   // Playback through the worker.
   const played = await b.evaluate(play, { watchMs: 1500 })
@@ -144,6 +147,164 @@ test('service worker: <video> plays a torrent, seeks, and Range requests return 
   // The 416 and 404 asked for above are logged by the browser; nothing else may be.
   const expected = /Failed to load resource: the server responded with a status of (416|404)/
   for (const p of [a, b]) assert.deepEqual(p.errors.filter(e => !expected.test(e)), [])
+  assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})
+
+// WebTorrent's layout, from one page that seeds a multi-file torrent (names with a space,
+// '#', '?', '%' and non-ASCII) and serves it: the listing pages and their links, each
+// file's exact bytes at its streamURL, Range (206, 416), HEAD, other methods, a second
+// createServer, listen/address, close and destroy.
+const layoutFiles = [
+  { path: 'a b.bin', data: randomBytes(11, 70_000) },
+  { path: 'sub/#1 ✓?%.txt', data: randomBytes(12, 1234) },
+  { path: 'sub/empty', data: new Uint8Array(0) }
+]
+
+async function seedAndServe (files) {
+  const registration = await navigator.serviceWorker.register('/wasmtorrent-sw.js', { scope: '/' })
+  await navigator.serviceWorker.ready
+  if (!navigator.serviceWorker.controller) {
+    await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+  }
+  window.client = new window.WasmTorrent({ tracker: false })
+  window.server = window.client.createServer({ controller: registration })
+  const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0))
+  window.torrent = await window.client.seedAsync(files.map(f => ({ path: f.path, data: bytes(f.data) })), { name: 'layout test' })
+  let second = null
+  try { window.client.createServer({ controller: registration }) } catch (err) { second = err.message }
+  const listened = await new Promise(resolve => window.server.listen(0, () => resolve(true)))
+  return {
+    infoHash: window.torrent.infoHash,
+    pathname: window.server.pathname,
+    address: window.server.address(),
+    files: window.torrent.files.map(f => ({ path: f.path, length: f.length, streamURL: f.streamURL })),
+    second,
+    listened
+  }
+}
+
+// A listing page fetched by the page: status, type, title and its links (href, text).
+async function listing (url) {
+  const res = await fetch(url)
+  const doc = new DOMParser().parseFromString(await res.text(), 'text/html')
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    csp: res.headers.get('content-security-policy'),
+    title: doc.title,
+    links: Array.from(doc.querySelectorAll('li'), li => ({ href: li.querySelector('a').getAttribute('href'), text: li.querySelector('a').textContent, item: li.textContent }))
+  }
+}
+
+async function fetchBytes ({ url, range, method = 'GET' }) {
+  const res = await fetch(url, { method, headers: range ? { range } : {} })
+  const body = new Uint8Array(await res.arrayBuffer())
+  const digest = await crypto.subtle.digest('SHA-256', body)
+  return {
+    status: res.status,
+    length: body.length,
+    contentLength: res.headers.get('content-length'),
+    contentRange: res.headers.get('content-range'),
+    disposition: res.headers.get('content-disposition'),
+    sha256: Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('')
+  }
+}
+
+test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD, one server per client, close and destroy', { timeout: 120_000 }, async () => {
+  const p = await h.newPage('/tests/browser/pages/stream.html')
+  const b64 = bytes => Buffer.from(bytes).toString('base64')
+  const served = await p.evaluate(seedAndServe, layoutFiles.map(f => ({ path: f.path, data: b64(f.data) })))
+  const { infoHash } = served
+  const port = Number(new URL(h.url).port)
+  assert.equal(served.pathname, '/webtorrent')
+  assert.deepEqual(served.address, { address: '127.0.0.1', family: 'IPv4', port })
+  assert.equal(served.second, 'server already created')
+  assert.equal(served.listened, true)
+  const expectedURL = path => `/webtorrent/${infoHash}/layout%20test/${path.split('/').map(encodeURIComponent).join('/')}`
+  assert.deepEqual(served.files, layoutFiles.map(f => ({ path: `layout test/${f.path}`, length: f.data.length, streamURL: expectedURL(f.path) })))
+
+  // The listing: the client's torrents, each linked to its page.
+  const index = await p.evaluate(listing, '/webtorrent/')
+  assert.equal(index.status, 200)
+  assert.equal(index.type, 'text/html; charset=utf-8')
+  assert.match(index.csp, /default-src 'none'/)
+  const total = layoutFiles.reduce((n, f) => n + f.data.length, 0)
+  assert.deepEqual(index.links, [{ href: `/webtorrent/${infoHash}`, text: 'layout test', item: `layout test (${total} bytes)` }])
+
+  // The torrent's page: its files, each linked to its streamURL.
+  const page = await p.evaluate(listing, index.links[0].href)
+  assert.equal(page.status, 200)
+  assert.equal(page.title, 'layout test')
+  assert.deepEqual(page.links, layoutFiles.map(f => ({ href: expectedURL(f.path), text: `layout test/${f.path}`, item: `layout test/${f.path} (${f.data.length} bytes)` })))
+
+  // Every link serves the file's exact bytes.
+  for (const [i, f] of layoutFiles.entries()) {
+    const got = await p.evaluate(fetchBytes, { url: page.links[i].href })
+    assert.equal(got.status, 200, f.path)
+    assert.equal(got.sha256, sha256(f.data), f.path)
+    assert.equal(got.contentLength, String(f.data.length))
+    assert.equal(got.disposition, `inline; filename*=UTF-8''${encodeURIComponent(f.path.split('/').pop()).replace(/['()*]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`)
+  }
+
+  // Range: 206 with the bytes asked for (the first of several ranges), 416 outside.
+  const big = layoutFiles[0].data
+  const url = served.files[0].streamURL
+  for (const [range, start, end] of [['bytes=0-0', 0, 0], ['bytes=16380-40000', 16380, 40000], ['bytes=-100', big.length - 100, big.length - 1],
+    ['bytes=69000-', 69000, big.length - 1], ['bytes=5-9, 20-29', 5, 9], ['bytes=60000-99999999', 60000, big.length - 1]]) {
+    const got = await p.evaluate(fetchBytes, { url, range })
+    assert.equal(got.status, 206, range)
+    assert.equal(got.contentRange, `bytes ${start}-${end}/${big.length}`, range)
+    assert.equal(got.sha256, sha256(big.subarray(start, end + 1)), range)
+  }
+  for (const range of [`bytes=${big.length}-`, 'bytes=-0', `bytes=${big.length + 5}-${big.length + 10}`]) {
+    const got = await p.evaluate(fetchBytes, { url, range })
+    assert.equal(got.status, 416, range)
+    assert.equal(got.contentRange, `bytes */${big.length}`, range)
+  }
+  const head = await p.evaluate(fetchBytes, { url, method: 'HEAD' })
+  assert.deepEqual([head.status, head.length, head.contentLength], [200, 0, String(big.length)])
+  const post = await p.evaluate(fetchBytes, { url, method: 'POST' })
+  assert.equal(post.status, 405)
+
+  // The listing opened as a page of its own (a navigation: no page asks), then a file's
+  // link clicked there: saved as a download, with the file's bytes.
+  const tab = await p.context().newPage()
+  tab.errors = []
+  tab.on('pageerror', err => tab.errors.push(String(err)))
+  await tab.goto(`${h.url}/webtorrent/`)
+  assert.equal(await tab.locator('h1').textContent(), 'Torrents')
+  await tab.click('a')
+  await tab.waitForURL(`${h.url}/webtorrent/${infoHash}`)
+  assert.equal(await tab.locator('a').count(), layoutFiles.length)
+  const [download] = await Promise.all([tab.waitForEvent('download'), tab.locator('a').nth(1).click()])
+  // The name from filename*= (the browser replaces '?', which files may not hold).
+  assert.match(download.suggestedFilename(), /^#1 ✓.%\.txt$/)
+  const saved = await readFile(await download.path())
+  assert.equal(sha256(saved), sha256(layoutFiles[1].data), 'the downloaded file')
+  await tab.close()
+
+  // close(cb): the page stops serving, streamURL throws, and a new server may be created.
+  const closed = await p.evaluate(async () => {
+    await new Promise(resolve => window.server.close(resolve))
+    let streamURL = null
+    try { streamURL = window.torrent.files[0].streamURL } catch (err) { streamURL = err.code }
+    return { streamURL }
+  })
+  assert.deepEqual(closed, { streamURL: 'no_server' })
+  const gone = await p.evaluate(fetchBytes, { url })
+  assert.equal(gone.status, 404, 'no page serves it any more')
+  const again = await p.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready
+    window.server = window.client.createServer({ controller: registration })
+    const res = await fetch(window.torrent.files[0].streamURL)
+    const length = (await res.arrayBuffer()).byteLength
+    await new Promise(resolve => window.server.destroy(resolve))
+    return { status: res.status, length }
+  })
+  assert.deepEqual(again, { status: 200, length: big.length })
+  await p.evaluate(() => window.client.destroy())
+  const expected = /Failed to load resource: the server responded with a status of (416|404|405)/
+  assert.deepEqual(p.errors.filter(e => !expected.test(e)), [])
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })
 

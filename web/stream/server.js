@@ -1,29 +1,61 @@
-// The page's side of service-worker streaming (client.createServer({ controller })):
-// the service worker (web/stream/sw.js) forwards each request for
-//   <scope>wasmtorrent/<info-hash>/<file path>
-// here with a MessagePort; we answer with status and headers, then with chunks of a file
-// reader (web/api/file.js) as the worker pulls them. Only verified bytes are ever sent, and
-// the reader gives the pieces under the requested range priority, so a seek in <video>
-// (a new Range request, the old one cancelled) moves the download at once.
+// The page's side of service-worker streaming (client.createServer({ controller })), with
+// WebTorrent's URL layout under the worker's scope:
+//   <scope>webtorrent/                          a page listing the client's torrents
+//   <scope>webtorrent/<info-hash>               a page listing the torrent's files
+//   <scope>webtorrent/<info-hash>/<file path>   the file (file.streamURL), Range requests
+// The service worker (web/stream/sw.js) forwards each request here with a MessagePort; we
+// answer with status and headers, then with chunks of a file reader (web/api/file.js) as
+// the worker pulls them. Only verified bytes are ever sent, and the reader gives the pieces
+// under the requested range priority, so a seek in <video> (a new Range request, the old
+// one cancelled) moves the download at once.
 import { WasmTorrentError } from '../api/errors.js'
 
-export const STREAM_PREFIX = 'wasmtorrent/'
+export const STREAM_PREFIX = 'webtorrent/'
 
 // A Range header for a resource of `length` bytes: [start, end] inclusive, or null for the
-// whole resource; 'unsatisfiable' when outside.
+// whole resource (no header, or one we cannot read); 'unsatisfiable' when no range is inside.
+// Of several ranges, the first satisfiable one is served.
 export function parseRange (header, length) {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? '')
-  if (!m || (m[1] === '' && m[2] === '')) return null // absent, or several ranges: whole file
-  let start, end
-  if (m[1] === '') { // suffix: the last n bytes
-    start = Math.max(0, length - Number(m[2]))
-    end = length - 1
-  } else {
-    start = Number(m[1])
-    end = m[2] === '' ? length - 1 : Math.min(Number(m[2]), length - 1)
+  const m = /^bytes=(.+)$/.exec(header?.trim() ?? '')
+  if (!m) return null
+  let first = null
+  for (const spec of m[1].split(',')) {
+    const r = /^\s*(\d*)-(\d*)\s*$/.exec(spec)
+    if (!r || (r[1] === '' && r[2] === '')) return null
+    let start, end
+    if (r[1] === '') { // suffix: the last n bytes
+      start = Math.max(0, length - Number(r[2]))
+      end = length - 1
+    } else {
+      start = Number(r[1])
+      end = r[2] === '' ? length - 1 : Math.min(Number(r[2]), length - 1)
+    }
+    if (!first && start < length && start <= end) first = [start, end]
   }
-  if (start >= length || start > end) return 'unsatisfiable'
-  return [start, end]
+  return first ?? 'unsatisfiable'
+}
+
+const escapeHTML = s => String(s).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
+
+// RFC 5987 (filename*=UTF-8''...): percent-encoding, with the characters
+// encodeURIComponent leaves alone but the header syntax does not allow.
+const encodeRFC5987 = s => encodeURIComponent(s).replace(/['()*]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+
+function htmlPage (title, body) {
+  return `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${title}</title>\n</head>\n<body>\n${body}\n</body>\n</html>\n`
+}
+
+// Headers of every answer: no sniffing of a file's bytes as another type; nothing cached
+// (the bytes are in the page already).
+const COMMON_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store'
+}
+// The listing pages: no scripts, styles or frames, whatever a torrent's names contain.
+const HTML_HEADERS = {
+  ...COMMON_HEADERS,
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 
 export class StreamServer {
@@ -37,7 +69,12 @@ export class StreamServer {
     }
     this._client = client
     this.controller = controller
-    this.base = new URL(STREAM_PREFIX, controller.scope).href
+    this.closed = false
+    const scope = new URL(controller.scope)
+    this._scope = scope
+    // As WebTorrent's server.pathname: the root of the layout, without a trailing slash.
+    this.pathname = scope.pathname + STREAM_PREFIX.slice(0, -1)
+    this.base = new URL(STREAM_PREFIX, scope).href
     this._onMessage = event => {
       if (event.data?.type === 'wasmtorrent-request' && event.ports[0]) this._serve(event.data, event.ports[0])
     }
@@ -45,34 +82,81 @@ export class StreamServer {
     navigator.serviceWorker.startMessages?.()
   }
 
-  // The URL the service worker answers for a file.
+  // The URL the service worker answers for a file, origin-relative as WebTorrent's
+  // streamURL; each path segment percent-encoded, so that '#', '?' or '%' in a name work.
   urlOf (file) {
     const path = file.path.split('/').map(encodeURIComponent).join('/')
-    return `${this.base}${file._torrent.infoHash}/${path}`
+    return `${this.pathname}/${file._torrent.infoHash}/${path}`
   }
 
-  close () {
-    navigator.serviceWorker.removeEventListener('message', this._onMessage)
-    if (this._client._server === this) this._client._server = null
+  // As WebTorrent's browser server, for code written against its Node server: nothing to
+  // listen on, the callback is called.
+  listen (...args) {
+    const cb = args.find(a => typeof a === 'function')
+    if (cb) queueMicrotask(cb)
   }
 
-  destroy () { this.close() }
+  address () {
+    const port = Number(this._scope.port) || (this._scope.protocol === 'https:' ? 443 : 80)
+    return { address: this._scope.hostname, family: 'IPv4', port }
+  }
 
+  // Stops answering; responses already streaming go on to their end. The client may then
+  // create another server.
+  close (cb) {
+    if (!this.closed) {
+      this.closed = true
+      navigator.serviceWorker.removeEventListener('message', this._onMessage)
+      if (this._client._server === this) this._client._server = null
+    }
+    if (typeof cb === 'function') queueMicrotask(cb)
+  }
+
+  destroy (cb) { this.close(cb) }
+
+  // request.path: what follows <scope>webtorrent/, still percent-encoded. A 404 means "not
+  // this page's": the worker then asks its other pages.
   _serve (request, port) {
+    const answer = (status, headers, text) => {
+      port.postMessage({ type: 'head', status, headers, text: request.method === 'HEAD' ? undefined : text })
+      port.close()
+    }
     const [hash, ...rest] = request.path.split('/')
+    if (hash === '') return answer(200, HTML_HEADERS, this._indexPage())
+    const torrent = this._client.torrents.find(t => t.infoHash === hash && !t.destroyed)
+    if (!torrent) return answer(404)
+    const filePath = rest.join('/')
+    if (filePath === '') return answer(200, HTML_HEADERS, this._torrentPage(torrent))
     let path
     try { path = rest.map(decodeURIComponent).join('/') } catch { path = null }
-    const torrent = this._client.torrents.find(t => t.infoHash === hash && t.ready && !t.destroyed)
-    const file = torrent?.files.find(f => f.path === path)
-    if (!file) {
-      port.postMessage({ type: 'head', status: 404 })
-      port.close()
-      return
-    }
+    const file = torrent.ready ? torrent.files.find(f => f.path === path) : null
+    if (!file) return answer(404)
+    this._serveFile(file, request, port)
+  }
+
+  _indexPage () {
+    const items = this._client.torrents.filter(t => !t.destroyed).map(t =>
+      `<li><a href="${escapeHTML(`${this.pathname}/${t.infoHash}`)}">${escapeHTML(t.name ?? t.infoHash)}</a> (${t.ready ? t.length : '?'} bytes)</li>`)
+    return htmlPage('Torrents', `<h1>Torrents</h1>\n<ol>\n${items.join('\n')}\n</ol>`)
+  }
+
+  _torrentPage (torrent) {
+    const files = torrent.ready ? torrent.files : []
+    const items = files.map(f =>
+      `<li><a href="${escapeHTML(this.urlOf(f))}">${escapeHTML(f.path)}</a> (${f.length} bytes)</li>`)
+    const name = escapeHTML(torrent.name ?? torrent.infoHash)
+    return htmlPage(name, `<h1>${name}</h1>\n<ol>\n${items.join('\n')}\n</ol>`)
+  }
+
+  _serveFile (file, request, port) {
+    // Opened as a page of its own (a link in the listing): saved as a download, as
+    // WebTorrent does; an element's request (<video>, fetch) gets it inline.
+    const download = request.destination === 'document'
     const headers = {
-      'content-type': file.type,
-      'accept-ranges': 'bytes',
-      'cache-control': 'no-store'
+      ...COMMON_HEADERS,
+      'content-type': download ? 'application/octet-stream' : file.type,
+      'content-disposition': `${download ? 'attachment' : 'inline'}; filename*=UTF-8''${encodeRFC5987(file.name)}`,
+      'accept-ranges': 'bytes'
     }
     const range = parseRange(request.range, file.length)
     if (range === 'unsatisfiable') {

@@ -1,14 +1,14 @@
 // The service worker (dist/wasmtorrent-sw.js) for streaming torrent files into <video>,
-// <audio>, <img> or anything that takes a URL: it answers GET/HEAD requests for
-//   <scope>wasmtorrent/<info-hash>/<file path>
-// with 200/206 responses whose bytes come from the page that runs the engine
-// (client.createServer({ controller }) in web/stream/server.js), asked over a MessageChannel.
-// Range requests get 206, so the browser's own demuxer seeks natively. A response body
-// is pulled chunk by chunk; when the browser cancels it (a seek, a closed tab), the page
-// is told and stops its reader.
+// <audio>, <img> or anything that takes a URL. It answers GET/HEAD requests under
+//   <scope>webtorrent/
+// (WebTorrent's layout: a listing page, <info-hash> pages, <info-hash>/<file path> files)
+// with what a page that runs the engine answers (client.createServer({ controller }) in
+// web/stream/server.js), asked over a MessageChannel. Range requests get 206, so the
+// browser's own demuxer seeks natively. A response body is pulled chunk by chunk; when the
+// browser cancels it (a seek, a closed tab), the page is told and stops its reader.
 /* eslint-env serviceworker */
 
-const PREFIX = 'wasmtorrent/'
+const PREFIX = 'webtorrent/'
 const ANSWER_TIMEOUT = 10_000 // ms for a page to answer a request's headers
 
 self.addEventListener('install', () => self.skipWaiting())
@@ -18,6 +18,11 @@ self.addEventListener('fetch', event => {
   const url = new URL(event.request.url)
   const base = new URL(PREFIX, self.registration.scope)
   if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) return
+  const method = event.request.method
+  if (method !== 'GET' && method !== 'HEAD') {
+    event.respondWith(htmlResponse(405, 'Method Not Allowed', { allow: 'GET, HEAD' }))
+    return
+  }
   event.respondWith(serve(event, url.pathname.slice(base.pathname.length)))
 })
 
@@ -25,22 +30,52 @@ async function serve (event, path) {
   const request = {
     type: 'wasmtorrent-request',
     method: event.request.method,
-    path, // "<info-hash>/<file path>", still percent-encoded
-    range: event.request.headers.get('range')
+    path, // "" (the listing), "<info-hash>", or "<info-hash>/<file path>", still percent-encoded
+    range: event.request.headers.get('range'),
+    destination: event.request.destination
   }
-  // The page that asked first (a <video> in it), then any other page of ours.
   const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true })
-  const asking = all.find(c => c.id === event.clientId || c.id === event.resultingClientId)
-  const candidates = asking ? [asking, ...all.filter(c => c !== asking)] : all
-  for (const client of candidates) {
-    const answer = await ask(client, request)
+  // The page whose element asks is asked first: each tab streams from its own client. A
+  // page of its own (a link opened) has no such page; then every page is asked at once,
+  // and the first that serves the URL answers.
+  const asking = all.find(c => c.id === event.clientId)
+  if (asking) {
+    const answer = await ask(asking, request)
     if (answer) return answer
   }
-  return new Response('no page serves this torrent', { status: 404, headers: { 'content-type': 'text/plain' } })
+  return (await firstAnswer(all.filter(c => c !== asking), request)) ?? htmlResponse(404, 'Not Found')
+}
+
+function htmlResponse (status, text, headers = {}) {
+  const body = `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${status} ${text}</title>\n</head>\n<body>\n<h1>${status} ${text}</h1>\n</body>\n</html>\n`
+  return new Response(body, { status, statusText: text, headers: { 'content-type': 'text/html; charset=utf-8', ...headers } })
+}
+
+// Asks every page at once; resolves with the first Response, or null when none serves.
+// Answers that come after the first are cancelled, so their pages stop reading.
+function firstAnswer (clients, request) {
+  return new Promise(resolve => {
+    let waiting = clients.length
+    let done = false
+    if (waiting === 0) resolve(null)
+    for (const client of clients) {
+      ask(client, request).then(answer => {
+        waiting--
+        if (answer && !done) {
+          done = true
+          resolve(answer)
+        } else if (answer) {
+          answer.body?.cancel().catch(() => {})
+        } else if (waiting === 0 && !done) {
+          resolve(null)
+        }
+      })
+    }
+  })
 }
 
 // One request to one page: resolves with a Response, or null when the page does not serve
-// the torrent (or does not answer at all).
+// the URL (or does not answer at all).
 function ask (client, request) {
   return new Promise(resolve => {
     const { port1, port2 } = new MessageChannel()
@@ -52,10 +87,10 @@ function ask (client, request) {
         resolve(null)
         return
       }
-      if (request.method === 'HEAD' || !data.body) {
-        port1.postMessage({ type: 'cancel' })
+      if (data.text !== undefined || request.method === 'HEAD' || !data.body) {
+        if (data.body) port1.postMessage({ type: 'cancel' })
         port1.close()
-        resolve(new Response(null, { status: data.status, headers: data.headers }))
+        resolve(new Response(data.text ?? null, { status: data.status, headers: data.headers }))
         return
       }
       resolve(new Response(bodyStream(port1), { status: data.status, headers: data.headers }))
