@@ -1,0 +1,56 @@
+// What an announce asks and what a tracker answers, shared by the HTTP (BEP 3) and UDP
+// (BEP 15) tracker codecs and by the announce scheduler (announce_schedule.hpp).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "wire/wire.hpp"
+
+namespace wt::tracker {
+
+using id20 = std::array<std::uint8_t, 20>;
+
+enum class announce_event : std::uint8_t { none, completed, started, stopped };  // BEP 15's order
+
+// The transfer numbers of one announce. `left` absent: unknown (no metadata yet); HTTP
+// then omits the field and UDP sends udp::unknown_left.
+struct announce_stats {
+  std::int64_t uploaded = 0;
+  std::int64_t downloaded = 0;
+  std::optional<std::int64_t> left;
+};
+
+struct announce_request {
+  id20 info_hash{};
+  id20 peer_id{};
+  std::uint16_t port = 0;
+  announce_stats stats;
+  announce_event event = announce_event::none;
+  std::optional<std::uint32_t> numwant;  // absent: the tracker's default
+  std::uint32_t key = 0;                 // lets the tracker recognise us across IP changes
+  std::string tracker_id;                // HTTP only: what the tracker gave earlier, if any
+};
+
+struct announce_response {
+  std::optional<std::int64_t> interval;      // seconds
+  std::optional<std::int64_t> min_interval;  // seconds (HTTP only)
+  std::optional<std::string> tracker_id;     // HTTP only
+  std::optional<std::int64_t> complete;      // seeders
+  std::optional<std::int64_t> incomplete;    // leechers
+  std::optional<std::string> warning;        // HTTP "warning message": the announce still worked
+  std::vector<wire::endpoint> peers;         // IPv4 and IPv6 together
+};
+
+struct scrape_entry {
+  id20 info_hash{};
+  std::int64_t complete = 0;    // seeders
+  std::int64_t incomplete = 0;  // leechers
+  std::int64_t downloaded = 0;  // completed downloads the tracker has seen
+};
+
+}  // namespace wt::tracker
