@@ -308,6 +308,39 @@ test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })
 
+// A browser stops an idle worker after about 30 s, and a body it streams does not count:
+// while one is open, the page pings <scope>webtorrent/keepalive/, which the worker answers
+// itself (204). A fetch of a large file is held open past one ping interval (20 s).
+test('while a body streams, the page pings webtorrent/keepalive/ and the worker answers 204', { timeout: 120_000 }, async () => {
+  const p = await h.newPage('/tests/browser/pages/stream.html')
+  const out = await p.evaluate(async () => {
+    const registration = await navigator.serviceWorker.register('/wasmtorrent-sw.js', { scope: '/' })
+    await navigator.serviceWorker.ready
+    if (!navigator.serviceWorker.controller) {
+      await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+    }
+    const client = new window.WasmTorrent({ tracker: false })
+    const server = client.createServer({ controller: registration })
+    // Larger than what the browser buffers between worker and page: the body stays open.
+    const data = new Uint8Array(32 << 20).map((_, i) => (i * 7 + (i >> 11)) & 255)
+    const torrent = await client.seedAsync(new File([data], 'large.bin'))
+    const keepalive = server.base + 'keepalive/'
+    const pings = () => performance.getEntriesByType('resource').filter(e => e.name === keepalive).length
+    const reader = (await fetch(torrent.files[0].streamURL)).body.getReader()
+    const first = await reader.read()
+    await new Promise(resolve => setTimeout(resolve, 21_000))
+    const whileOpen = pings()
+    await reader.cancel()
+    const direct = await fetch(keepalive)
+    await client.destroy()
+    return { firstChunk: first.value.length > 0, whileOpen, status: direct.status }
+  })
+  assert.equal(out.firstChunk, true)
+  assert.ok(out.whileOpen >= 1, `pings while the body was open: ${out.whileOpen}`)
+  assert.equal(out.status, 204)
+  assert.deepEqual(p.errors, [])
+})
+
 // Page H: a hostile BitTorrent peer over a data channel. It claims every piece, unchokes,
 // and answers every request with random bytes.
 async function hostilePeer ({ infoHash, pieces, name }) {

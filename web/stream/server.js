@@ -11,6 +11,11 @@
 import { WasmTorrentError } from '../api/errors.js'
 
 export const STREAM_PREFIX = 'webtorrent/'
+// A browser stops an idle service worker after about 30 s, and a response body it is still
+// streaming does not count as activity: while a body is open, the page fetches this URL
+// (answered by the worker itself) every KEEPALIVE_MS.
+export const KEEPALIVE_PATH = 'keepalive/'
+const KEEPALIVE_MS = 20_000
 
 // A Range header for a resource of `length` bytes: [start, end] inclusive, or null for the
 // whole resource (no header, or one we cannot read); 'unsatisfiable' when no range is inside.
@@ -75,6 +80,8 @@ export class StreamServer {
     // As WebTorrent's server.pathname: the root of the layout, without a trailing slash.
     this.pathname = scope.pathname + STREAM_PREFIX.slice(0, -1)
     this.base = new URL(STREAM_PREFIX, scope).href
+    this._openBodies = 0
+    this._keepAlive = null
     this._onMessage = event => {
       if (event.data?.type === 'wasmtorrent-request' && event.ports[0]) this._serve(event.data, event.ports[0])
     }
@@ -107,6 +114,8 @@ export class StreamServer {
     if (!this.closed) {
       this.closed = true
       navigator.serviceWorker.removeEventListener('message', this._onMessage)
+      clearInterval(this._keepAlive)
+      this._keepAlive = null
       if (this._client._server === this) this._client._server = null
     }
     if (typeof cb === 'function') queueMicrotask(cb)
@@ -174,20 +183,50 @@ export class StreamServer {
       return
     }
     const reader = file.stream({ start, end }).getReader()
+    let open = true
+    const finished = () => {
+      if (open) this._bodyClosed()
+      open = false
+    }
+    this._bodyOpened()
+    // The worker gone without a word (stopped, or its tab's fetch dropped): where the
+    // browser tells (MessagePort 'close'), the reader stops.
+    port.addEventListener('close', () => {
+      reader.cancel().catch(() => {})
+      finished()
+    })
     port.onmessage = async ({ data }) => {
       if (data?.type === 'cancel') {
         reader.cancel().catch(() => {})
         port.close()
+        finished()
         return
       }
       try {
         const { value, done } = await reader.read()
-        if (done) port.postMessage({ type: 'end' })
-        else port.postMessage({ type: 'chunk', chunk: value }, [value.buffer])
+        if (done) {
+          port.postMessage({ type: 'end' })
+          finished()
+        } else {
+          port.postMessage({ type: 'chunk', chunk: value }, [value.buffer])
+        }
       } catch (err) {
         port.postMessage({ type: 'error', message: err.message })
         port.close()
+        finished()
       }
     }
+  }
+
+  _bodyOpened () {
+    if (this._openBodies++ > 0 || this.closed) return
+    const url = this.base + KEEPALIVE_PATH
+    this._keepAlive = setInterval(() => { fetch(url, { cache: 'no-store' }).catch(() => {}) }, KEEPALIVE_MS)
+  }
+
+  _bodyClosed () {
+    if (--this._openBodies > 0) return
+    clearInterval(this._keepAlive)
+    this._keepAlive = null
   }
 }

@@ -8,7 +8,8 @@
 // browser cancels it (a seek, a closed tab), the page is told and stops its reader.
 /* eslint-env serviceworker */
 
-const PREFIX = 'webtorrent/'
+import { STREAM_PREFIX as PREFIX, KEEPALIVE_PATH } from './server.js'
+
 const ANSWER_TIMEOUT = 10_000 // ms for a page to answer a request's headers
 
 self.addEventListener('install', () => self.skipWaiting())
@@ -23,7 +24,10 @@ self.addEventListener('fetch', event => {
     event.respondWith(htmlResponse(405, 'Method Not Allowed', { allow: 'GET, HEAD' }))
     return
   }
-  event.respondWith(serve(event, url.pathname.slice(base.pathname.length)))
+  const path = url.pathname.slice(base.pathname.length)
+  // The page's keep-alive ping (web/stream/server.js): the event itself is the point.
+  if (path === KEEPALIVE_PATH) event.respondWith(new Response(null, { status: 204 }))
+  else event.respondWith(serve(event, path))
 })
 
 async function serve (event, path) {
