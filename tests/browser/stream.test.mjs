@@ -234,6 +234,7 @@ test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD
   // The torrent's page: its files, each linked to its streamURL.
   const page = await p.evaluate(listing, index.links[0].href)
   assert.equal(page.status, 200)
+  assert.deepEqual(await p.evaluate(listing, `/webtorrent/${infoHash.toUpperCase()}/`), page, 'the info-hash in upper case, and a trailing slash')
   assert.equal(page.title, 'layout test')
   assert.deepEqual(page.links, layoutFiles.map(f => ({ href: expectedURL(f.path), text: `layout test/${f.path}`, item: `layout test/${f.path} (${f.data.length} bytes)` })))
 

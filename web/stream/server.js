@@ -132,7 +132,8 @@ export class StreamServer {
     }
     const [hash, ...rest] = request.path.split('/')
     if (hash === '') return answer(200, HTML_HEADERS, this._indexPage())
-    const torrent = this._client.torrents.find(t => t.infoHash === hash && !t.destroyed)
+    // Upper-case hex too, as WebTorrent's (it looks the id up with client.get).
+    const torrent = this._client.torrents.find(t => t.infoHash === hash.toLowerCase() && !t.destroyed)
     if (!torrent) return answer(404)
     const filePath = rest.join('/')
     if (filePath === '') return answer(200, HTML_HEADERS, this._torrentPage(torrent))
