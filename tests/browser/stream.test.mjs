@@ -157,7 +157,8 @@ test('service worker: <video> plays a torrent, seeks, and Range requests return 
 const layoutFiles = [
   { path: 'a b.bin', data: randomBytes(11, 70_000) },
   { path: 'sub/#1 ✓?%.txt', data: randomBytes(12, 1234) },
-  { path: 'sub/empty', data: new Uint8Array(0) }
+  { path: 'sub/empty', data: new Uint8Array(0) },
+  { path: 'page.html', data: new TextEncoder().encode('<!doctype html><script>top.ran = true</script>') }
 ]
 
 async function seedAndServe (files) {
@@ -267,6 +268,20 @@ test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD
   const post = await p.evaluate(fetchBytes, { url, method: 'POST' })
   assert.equal(post.status, 405)
 
+  // A torrent's HTML does not run as the site: not in a frame, and sandboxed.
+  const framed = await p.evaluate(async src => {
+    const frame = document.createElement('iframe')
+    const loaded = new Promise(resolve => frame.addEventListener('load', resolve, { once: true }))
+    frame.src = src
+    document.body.append(frame)
+    await loaded
+    await new Promise(resolve => setTimeout(resolve, 500))
+    frame.remove()
+    return { ran: window.ran === true, csp: (await fetch(src)).headers.get('content-security-policy') }
+  }, served.files[3].streamURL)
+  assert.equal(framed.ran, false, 'the torrent\'s script did not run')
+  assert.match(framed.csp, /frame-ancestors 'none'.*; sandbox$/)
+
   // The listing opened as a page of its own (a navigation: no page asks), then a file's
   // link clicked there: saved as a download, with the file's bytes.
   const tab = await p.context().newPage()
@@ -304,7 +319,7 @@ test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD
   })
   assert.deepEqual(again, { status: 200, length: big.length })
   await p.evaluate(() => window.client.destroy())
-  const expected = /Failed to load resource: the server responded with a status of (416|404|405)/
+  const expected = /Failed to load resource: the server responded with a status of (416|404|405)|violates the following Content Security Policy directive: "frame-ancestors 'none'"/
   assert.deepEqual(p.errors.filter(e => !expected.test(e)), [])
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
 })

@@ -50,18 +50,15 @@ function htmlPage (title, body) {
   return `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${title}</title>\n</head>\n<body>\n${body}\n</body>\n</html>\n`
 }
 
-// Headers of every answer: no sniffing of a file's bytes as another type; nothing cached
-// (the bytes are in the page already).
-const COMMON_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'cache-control': 'no-store'
-}
-// The listing pages: no scripts, styles or frames, whatever a torrent's names contain.
-const HTML_HEADERS = {
-  ...COMMON_HEADERS,
-  'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-}
+// The answers come from the site's own origin: a listing page runs no script whatever a
+// torrent's names contain, and a torrent's own HTML or SVG cannot run as the site, framed
+// (frame-ancestors) or opened (sandbox; the listing pages are not sandboxed, since a
+// sandboxed page may not start the downloads their links are for). No sniffing of a file's
+// bytes as another type; nothing cached (the bytes are in the page already).
+const LOCKED_DOWN = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+const COMMON_HEADERS = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }
+const HTML_HEADERS = { ...COMMON_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': LOCKED_DOWN }
+const FILE_HEADERS = { ...COMMON_HEADERS, 'content-security-policy': LOCKED_DOWN + '; sandbox' }
 
 export class StreamServer {
   // controller: the ServiceWorkerRegistration whose worker runs dist/wasmtorrent-sw.js.
@@ -163,7 +160,7 @@ export class StreamServer {
     // WebTorrent does; an element's request (<video>, fetch) gets it inline.
     const download = request.destination === 'document'
     const headers = {
-      ...COMMON_HEADERS,
+      ...FILE_HEADERS,
       'content-type': download ? 'application/octet-stream' : file.type,
       'content-disposition': `${download ? 'attachment' : 'inline'}; filename*=UTF-8''${encodeRFC5987(file.name)}`,
       'accept-ranges': 'bytes'
