@@ -24,10 +24,12 @@ before(async () => {
   tracker = await startTracker()
   trackerURL = tracker.url
   const sw = await readFile(join(repoRoot, 'dist', 'wasmtorrent-sw.js'))
+  const webtorrentSW = await readFile(join(repoRoot, 'node_modules', 'webtorrent', 'dist', 'sw.min.js'))
   h = await startHarness({
     routes: {
       // At the root, so that its scope covers the test pages.
       '/wasmtorrent-sw.js': (req, res) => res.writeHead(200, { 'content-type': 'text/javascript' }).end(sw),
+      '/sw.min.js': (req, res) => res.writeHead(200, { 'content-type': 'text/javascript' }).end(webtorrentSW),
       '/media/test.webm': (req, res) => res.writeHead(200, { 'content-type': 'video/webm' }).end(webm)
     }
   })
@@ -355,6 +357,42 @@ test('while a body streams, the page pings webtorrent/keepalive/ and the worker 
   assert.ok(out.whileOpen >= 1, `pings while the body was open: ${out.whileOpen}`)
   assert.equal(out.status, 204)
   assert.deepEqual(p.errors, [])
+})
+
+// An app that swaps WebTorrent's library for ours but keeps WebTorrent's worker
+// (node_modules/webtorrent/dist/sw.min.js): the page answers its protocol too.
+test('WebTorrent\'s own worker (sw.min.js) with our client: listing, exact bytes, Range, <video>', { timeout: 120_000 }, async () => {
+  const p = await h.newPage('/tests/browser/pages/stream.html')
+  const infoHash = await p.evaluate(async () => {
+    const registration = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' })
+    await navigator.serviceWorker.ready
+    if (!navigator.serviceWorker.controller) {
+      await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+    }
+    const bytes = new Uint8Array(await (await fetch('/media/test.webm')).arrayBuffer())
+    window.client = new window.WasmTorrent({ tracker: false })
+    window.server = window.client.createServer({ controller: registration })
+    window.torrent = await window.client.seedAsync(new File([bytes], 'test.webm'))
+    window.file = window.torrent.files[0]
+    return window.torrent.infoHash
+  })
+  const index = await p.evaluate(listing, '/webtorrent/')
+  assert.equal(index.status, 200)
+  assert.deepEqual(index.links.map(l => l.href), [`/webtorrent/${infoHash}`])
+  const url = `/webtorrent/${infoHash}/test.webm`
+  assert.equal(await p.evaluate(() => window.file.streamURL), url)
+  const whole = await p.evaluate(fetchBytes, { url })
+  assert.deepEqual([whole.status, whole.sha256], [200, sha256(webm)])
+  const part = await p.evaluate(fetchBytes, { url, range: 'bytes=100000-299999' })
+  assert.deepEqual([part.status, part.contentRange, part.sha256], [206, `bytes 100000-299999/${webm.length}`, sha256(webm.subarray(100000, 300000))])
+  assert.equal((await p.evaluate(fetchBytes, { url, range: `bytes=${webm.length}-` })).status, 416)
+  assert.equal((await p.evaluate(fetchBytes, { url: `/webtorrent/${'0'.repeat(40)}/x` })).status, 404)
+  assert.equal((await p.evaluate(fetchBytes, { url, method: 'POST' })).status, 405)
+  const played = await p.evaluate(play)
+  assert.equal(played.advanced, true, 'the video plays')
+  await p.evaluate(() => window.client.destroy())
+  const expected = /Failed to load resource: the server responded with a status of (416|404|405)/
+  assert.deepEqual(p.errors.filter(e => !expected.test(e)), [])
 })
 
 // Page H: a hostile BitTorrent peer over a data channel. It claims every piece, unchokes,

@@ -59,6 +59,9 @@ const LOCKED_DOWN = "default-src 'none'; base-uri 'none'; form-action 'none'; fr
 const COMMON_HEADERS = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }
 const HTML_HEADERS = { ...COMMON_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': LOCKED_DOWN }
 const FILE_HEADERS = { ...COMMON_HEADERS, 'content-security-policy': LOCKED_DOWN + '; sandbox' }
+const NOT_FOUND = { status: 404 }
+const NOT_FOUND_PAGE = { status: 404, headers: HTML_HEADERS, text: htmlPage('404 Not Found', '<h1>404 Not Found</h1>') }
+const NOT_ALLOWED_PAGE = { status: 405, headers: { ...HTML_HEADERS, allow: 'GET, HEAD' }, text: htmlPage('405 Method Not Allowed', '<h1>405 Method Not Allowed</h1>') }
 
 export class StreamServer {
   // controller: the ServiceWorkerRegistration whose worker runs dist/wasmtorrent-sw.js.
@@ -79,8 +82,11 @@ export class StreamServer {
     this.base = new URL(STREAM_PREFIX, scope).href
     this._openBodies = 0
     this._keepAlive = null
-    this._onMessage = event => {
-      if (event.data?.type === 'wasmtorrent-request' && event.ports[0]) this._serve(event.data, event.ports[0])
+    this._probed = false // see _probeCancel
+    this._onMessage = ({ data, ports: [port] }) => {
+      if (!port) return
+      if (data?.type === 'wasmtorrent-request') this._serveOwnWorker(data, port)
+      else if (data?.type === 'webtorrent' && typeof data.url === 'string') this._serveWebTorrentWorker(data, port)
     }
     navigator.serviceWorker.addEventListener('message', this._onMessage)
     navigator.serviceWorker.startMessages?.()
@@ -120,25 +126,84 @@ export class StreamServer {
 
   destroy (cb) { this.close(cb) }
 
-  // request.path: what follows <scope>webtorrent/, still percent-encoded. A 404 means "not
-  // this page's": the worker then asks its other pages.
-  _serve (request, port) {
-    const answer = (status, headers, text) => {
-      port.postMessage({ type: 'head', status, headers, text: request.method === 'HEAD' ? undefined : text })
-      port.close()
-    }
+  // The answer to a request: { status, headers, text } or, for a file's bytes,
+  // { status, headers, file, start, end }. request.path: what follows <scope>webtorrent/,
+  // still percent-encoded.
+  _answer (request) {
     const [hash, ...rest] = request.path.split('/')
-    if (hash === '') return answer(200, HTML_HEADERS, this._indexPage())
+    if (hash === '') return { status: 200, headers: HTML_HEADERS, text: this._indexPage() }
     // Upper-case hex too, as WebTorrent's (it looks the id up with client.get).
     const torrent = this._client.torrents.find(t => t.infoHash === hash.toLowerCase() && !t.destroyed)
-    if (!torrent) return answer(404)
-    const filePath = rest.join('/')
-    if (filePath === '') return answer(200, HTML_HEADERS, this._torrentPage(torrent))
+    if (!torrent) return NOT_FOUND
+    if (rest.join('/') === '') return { status: 200, headers: HTML_HEADERS, text: this._torrentPage(torrent) }
     let path
     try { path = rest.map(decodeURIComponent).join('/') } catch { path = null }
     const file = torrent.ready ? torrent.files.find(f => f.path === path) : null
-    if (!file) return answer(404)
-    this._serveFile(file, request, port)
+    if (!file) return NOT_FOUND
+    return this._fileAnswer(file, request)
+  }
+
+  // Our worker (web/stream/sw.js): a 404 means "not this page's", and the worker asks its
+  // other pages; a body is pulled chunk by chunk ('pull' -> 'chunk' | 'end' | 'error').
+  _serveOwnWorker (request, port) {
+    const answer = this._answer(request)
+    const body = Boolean(answer.file) && request.method !== 'HEAD' && answer.end >= answer.start
+    const text = request.method === 'HEAD' ? undefined : answer.text
+    port.postMessage({ type: 'head', status: answer.status, headers: answer.headers, text, body })
+    if (!body) {
+      port.close()
+      return
+    }
+    const bytes = this._openBody(answer, port)
+    port.onmessage = async ({ data }) => {
+      if (data?.type === 'cancel') return bytes.cancel()
+      try {
+        const chunk = await bytes.next()
+        if (chunk) port.postMessage({ type: 'chunk', chunk }, [chunk.buffer])
+        else port.postMessage({ type: 'end' })
+      } catch (err) {
+        port.postMessage({ type: 'error', message: err.message })
+        bytes.cancel()
+      }
+    }
+  }
+
+  // WebTorrent's worker (its dist/sw.min.js, for an app that kept it): it asks every page at
+  // once and takes the first answer, { status, headers, body } with body 'STREAM' for
+  // chunks; then `true` asks for a chunk (answered with the bytes, or nothing at the end),
+  // `false` cancels.
+  _serveWebTorrentWorker (message, port) {
+    const url = new URL(message.url)
+    if (!url.pathname.startsWith(this.pathname + '/')) return
+    this._probeCancel()
+    const request = {
+      method: message.method,
+      path: url.pathname.slice(this.pathname.length + 1),
+      range: message.headers?.range ?? null,
+      destination: message.destination
+    }
+    const answer = request.method === 'GET' || request.method === 'HEAD' ? this._answer(request) : NOT_ALLOWED_PAGE
+    const head = answer === NOT_FOUND ? NOT_FOUND_PAGE : answer
+    const stream = Boolean(answer.file) && request.method !== 'HEAD' && answer.end >= answer.start
+    const body = stream ? 'STREAM' : (request.method === 'HEAD' ? null : head.text ?? null)
+    port.postMessage({ status: head.status, headers: head.headers, body })
+    if (!stream) return
+    const bytes = this._openBody(answer, port)
+    port.onmessage = async ({ data }) => {
+      if (!data) return bytes.cancel()
+      let chunk = null
+      try { chunk = await bytes.next() } catch { bytes.cancel() } // its worker then ends the body
+      port.postMessage(chunk, chunk ? [chunk.buffer] : [])
+    }
+  }
+
+  // WebTorrent's worker stops a body that sends nothing for 5 s unless it has seen that the
+  // browser can cancel a worker's streams: a fetch of <scope>webtorrent/cancel/ whose body
+  // is cancelled shows it (as WebTorrent's page does once).
+  _probeCancel () {
+    if (this._probed) return
+    this._probed = true
+    fetch(this.base + 'cancel/').then(res => res.body?.cancel(), () => {})
   }
 
   _indexPage () {
@@ -155,7 +220,7 @@ export class StreamServer {
     return htmlPage(name, `<h1>${name}</h1>\n<ol>\n${items.join('\n')}\n</ol>`)
   }
 
-  _serveFile (file, request, port) {
+  _fileAnswer (file, request) {
     // Opened as a page of its own (a link in the listing): saved as a download, as
     // WebTorrent does; an element's request (<video>, fetch) gets it inline.
     const download = request.destination === 'document'
@@ -167,53 +232,41 @@ export class StreamServer {
     }
     const range = parseRange(request.range, file.length)
     if (range === 'unsatisfiable') {
-      port.postMessage({ type: 'head', status: 416, headers: { ...headers, 'content-range': `bytes */${file.length}` } })
-      port.close()
-      return
+      return { status: 416, headers: { ...headers, 'content-range': `bytes */${file.length}` } }
     }
     const [start, end] = range ?? [0, file.length - 1]
     headers['content-length'] = String(Math.max(0, end - start + 1))
     if (range) headers['content-range'] = `bytes ${start}-${end}/${file.length}`
-    const body = request.method !== 'HEAD' && file.length > 0
-    port.postMessage({ type: 'head', status: range ? 206 : 200, headers, body })
-    if (!body) {
-      port.close()
-      return
-    }
+    return { status: range ? 206 : 200, headers, file, start, end }
+  }
+
+  // A reader of the answer's bytes: next() gives a chunk, or null at the end; cancel()
+  // stops it and closes the port. The keep-alive pings run while one is open.
+  _openBody ({ file, start, end }, port) {
     const reader = file.stream({ start, end }).getReader()
     let open = true
-    const finished = () => {
-      if (open) this._bodyClosed()
+    const finish = () => {
+      if (!open) return false
       open = false
+      this._bodyClosed()
+      return true
     }
-    this._bodyOpened()
-    // The worker gone without a word (stopped, or its tab's fetch dropped): where the
-    // browser tells (MessagePort 'close'), the reader stops.
-    port.addEventListener('close', () => {
+    const cancel = () => {
+      if (!finish()) return
       reader.cancel().catch(() => {})
-      finished()
-    })
-    port.onmessage = async ({ data }) => {
-      if (data?.type === 'cancel') {
-        reader.cancel().catch(() => {})
-        port.close()
-        finished()
-        return
-      }
-      try {
-        const { value, done } = await reader.read()
-        if (done) {
-          port.postMessage({ type: 'end' })
-          finished()
-        } else {
-          port.postMessage({ type: 'chunk', chunk: value }, [value.buffer])
-        }
-      } catch (err) {
-        port.postMessage({ type: 'error', message: err.message })
-        port.close()
-        finished()
-      }
+      port.close()
     }
+    // The worker gone without a word (stopped, or its request dropped): where the browser
+    // tells (MessagePort 'close'), the reader stops.
+    port.addEventListener('close', cancel)
+    this._bodyOpened()
+    const next = async () => {
+      const { value, done } = await reader.read()
+      if (!done) return value
+      finish()
+      return null
+    }
+    return { next, cancel }
   }
 
   _bodyOpened () {
