@@ -3,9 +3,9 @@
 //   <scope>webtorrent/                          a page listing the client's torrents
 //   <scope>webtorrent/<info-hash>               a page listing the torrent's files
 //   <scope>webtorrent/<info-hash>/<file path>   the file (file.streamURL), Range requests
-// The service worker (web/stream/sw.js) forwards each request here with a MessagePort; we
-// answer with status and headers, then with chunks of a file reader (web/api/file.js) as
-// the worker pulls them. Only verified bytes are ever sent, and the reader gives the pieces
+// The service worker (ours, web/stream/sw.js, or WebTorrent's own sw.min.js) forwards each
+// request here with a MessagePort; we answer with status and headers, then with chunks of a
+// file reader (web/api/file.js) as the worker pulls them. Only verified bytes are ever sent, and the reader gives the pieces
 // under the requested range priority, so a seek in <video> (a new Range request, the old
 // one cancelled) moves the download at once.
 import { WasmTorrentError } from '../api/errors.js'
