@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test command). Text on stdout, JSON in build/bench/.
-#   npm run bench                        all parts: engine, browser, streaming, streaming-slow, storage, webseed
+#   npm run bench                        all parts: engine, browser, streaming, streaming-slow, storage, webseed, size
 #   npm run bench -- 256                 the same, with the engine moving 256 MiB
 #   npm run bench -- engine [MiB]        the engine part only
 #   npm run bench -- browser [options]   the browser part only; options go to
@@ -17,6 +17,9 @@
 #                                        tests/bench/webseed_bench.mjs: --reps N, --only, --parts
 #                                        hybrid,first-frame, --leechers N, --stagger S, --mib M,
 #                                        --rate B, --stream-rate B, --timeout S, --json FILE
+#   npm run bench -- size [options]      the size part only; options go to
+#                                        tests/bench/size_bench.mjs: --baseline DIR, --save-baseline DIR,
+#                                        --reps N, --mib M, --json FILE
 # Engine: moves a torrent (default 1024 MiB) between two in-memory sessions and hashes
 # SHA-1, natively and as WebAssembly under Node, and reports the WebAssembly/native
 # ratios (build/bench/engine.json).
@@ -46,21 +49,27 @@
 # and add() → first video frame streaming a WebM from the web seed alone; wasmtorrent (its
 # default policy and webSeeds: 'always') against WebTorrent, 3 interleaved reps, medians
 # (build/bench/webseed.json). Same namespace; WT_BENCH_REPS too.
+# Size: raw, gzip -9 and brotli (max) sizes of what a page downloads (dist/wasmtorrent.wasm and
+# the page's script; the service worker apart) beside WebTorrent's webtorrent.min.js (and
+# sw.min.js); and the engine's SHA-1 and SHA-256 as WebAssembly under Node against native
+# OpenSSL, and SHA-1 through the shipped module (createTorrent), best of 3 interleaved reps
+# (build/bench/size.json). --save-baseline DIR keeps this build aside; a later run with
+# --baseline DIR measures it beside the new one, in the same run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
 
-parts=(engine browser streaming streaming-slow storage webseed)
+parts=(engine browser streaming streaming-slow storage webseed size)
 case "${1:-}" in
-  engine|browser|streaming|streaming-slow|storage|webseed) parts=("$1"); shift ;;
+  engine|browser|streaming|streaming-slow|storage|webseed|size) parts=("$1"); shift ;;
 esac
 mib=1024
 browser_args=()
-if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ] || [ "${parts[*]}" = storage ] || [ "${parts[*]}" = webseed ]; then
+if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ] || [ "${parts[*]}" = storage ] || [ "${parts[*]}" = webseed ] || [ "${parts[*]}" = size ]; then
   browser_args=("$@")
 elif [ $# -gt 1 ] || ! [[ "${1:-1024}" =~ ^[0-9]+$ ]]; then
-  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options] | storage [options] | webseed [options]]" >&2
+  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options] | storage [options] | webseed [options] | size [options]]" >&2
   exit 2
 else
   mib=${1:-1024}
@@ -131,6 +140,15 @@ bench_webseed() {
   echo "[bench] building the package (dist/)"
   bash scripts/build.sh >/dev/null
   bash scripts/loopback.sh node tests/bench/webseed_bench.mjs "${browser_args[@]}"
+}
+
+bench_size() {
+  echo "[bench] building (native and WebAssembly engine_bench, Release) and the package (dist/)"
+  cmake -S . -B build/bench-native -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build/bench-native -j"$jobs" --target engine_bench >/dev/null
+  bash scripts/build.sh >/dev/null
+  cmake --build build/wasm -j"$jobs" --target engine_bench >/dev/null
+  node tests/bench/size_bench.mjs "${browser_args[@]}"
 }
 
 for part in "${parts[@]}"; do "bench_$part"; done
