@@ -720,6 +720,21 @@ class js_client {
     auto p = client_.attach_channel(wt::torrent_id{t}, at_ms(now));
     return p ? static_cast<double>(p->value) : -1.0;
   }
+  // --- addressed peers (TCP under Node: client setting dialPeers) ------------------------
+
+  // An address "ip:port" / "[ip6]:port" for the torrent; false when it is not a literal
+  // address with a port, or the torrent is unknown.
+  bool add_peer(std::uint32_t t, const std::string& address, double now) {
+    auto e = wt::wire::parse_endpoint(address);
+    return e && client_.add_peer(wt::torrent_id{t}, *e, at_ms(now));
+  }
+  // A peer handle for a socket the host accepted from `address` ("ip:port"), or -1.
+  double accept_peer(const std::string& address, double now) {
+    auto e = wt::wire::parse_endpoint(address);
+    if (!e) return -1.0;
+    return static_cast<double>(client_.accept_peer(*e, at_ms(now)).value);
+  }
+
   // fields: our extension handshake's extra fields (a plain object, bencoded).
   std::uint32_t register_extension(const std::string& name, const val& fields, double now) {
     const std::uint32_t id = client_.engine().register_extension(name, bencode_dict_of_js(fields, 0));
@@ -742,20 +757,20 @@ class js_client {
     client_.text_received(url, text, at_ms(now));
   }
   void offer_created(std::uint32_t p, const std::string& sdp, double now) {
-    client_.offer_created(wt::rtc_peer{p}, sdp, at_ms(now));
+    client_.offer_created(wt::host_peer{p}, sdp, at_ms(now));
   }
   void answer_created(std::uint32_t p, const std::string& sdp, double now) {
-    client_.answer_created(wt::rtc_peer{p}, sdp, at_ms(now));
+    client_.answer_created(wt::host_peer{p}, sdp, at_ms(now));
   }
-  void channel_opened(std::uint32_t p, double now) { client_.channel_opened(wt::rtc_peer{p}, at_ms(now)); }
+  void channel_opened(std::uint32_t p, double now) { client_.channel_opened(wt::host_peer{p}, at_ms(now)); }
   // The bytes are in the reserve() buffer.
   void channel_data(std::uint32_t p, std::size_t length, double now) {
-    client_.channel_data(wt::rtc_peer{p}, wt::byte_view(input_.data(), std::min(length, input_.size())),
+    client_.channel_data(wt::host_peer{p}, wt::byte_view(input_.data(), std::min(length, input_.size())),
                          at_ms(now));
   }
-  void channel_closed(std::uint32_t p, double now) { client_.channel_closed(wt::rtc_peer{p}, at_ms(now)); }
+  void channel_closed(std::uint32_t p, double now) { client_.channel_closed(wt::host_peer{p}, at_ms(now)); }
   void channel_sent(std::uint32_t p, double bytes, double now) {
-    client_.channel_sent(wt::rtc_peer{p}, static_cast<std::size_t>(bytes), at_ms(now));
+    client_.channel_sent(wt::host_peer{p}, static_cast<std::size_t>(bytes), at_ms(now));
   }
 
   void on_timer(double now) { client_.on_timer(at_ms(now)); }
@@ -786,6 +801,13 @@ class js_client {
       out.set("type", std::string("setAnswer")); out.set("peer", sa->peer.value); out.set("sdp", sa->sdp);
     } else if (auto* cp = std::get_if<co::close_peer>(&*o)) {
       out.set("type", std::string("closePeer")); out.set("peer", cp->peer.value); out.set("reason", cp->reason);
+    } else if (auto* cn = std::get_if<co::connect>(&*o)) {
+      // host: the address as net.connect takes it (no brackets), address: "ip:port".
+      const std::string address = wt::wire::to_string(cn->remote);
+      out.set("type", std::string("connect")); out.set("peer", cn->peer.value);
+      out.set("address", address);
+      out.set("host", cn->remote.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
+      out.set("port", cn->remote.port);
     } else if (auto* sd = std::get_if<co::send>(&*o)) {
       out.set("type", std::string("send")); out.set("peer", sd->peer.value); out.set("data", copy_bytes(sd->data));
     } else if (auto* so = std::get_if<co::storage>(&*o)) {
@@ -854,6 +876,10 @@ class js_client {
     // Pieces longer than this stream to the store (session_settings::stream_piece_bytes).
     if (opts["streamPieceBytes"].isNumber())
       s.session.stream_piece_bytes = static_cast<std::uint64_t>(std::max(0.0, opts["streamPieceBytes"].as<double>()));
+    // The host dials addresses (TCP); listenPort: the port it accepts connections on.
+    if (opts["dialPeers"].isTrue()) s.dial_peers = true;
+    if (opts["listenPort"].isNumber() && opts["listenPort"].as<double>() > 0)
+      s.session.listen_port = static_cast<std::uint16_t>(opts["listenPort"].as<double>());
     if (opts["offersPerAnnounce"].isNumber())
       s.tracker.offers_per_announce = static_cast<std::size_t>(opts["offersPerAnnounce"].as<double>());
     return s;
@@ -920,6 +946,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("setRateLimits", &js_client::set_rate_limits)
       .function("setMaxConnections", &js_client::set_max_connections)
       .function("attachChannel", &js_client::attach_channel)
+      .function("addPeer", &js_client::add_peer)
+      .function("acceptPeer", &js_client::accept_peer)
       .function("registerExtension", &js_client::register_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
       .function("socketOpened", &js_client::socket_opened)

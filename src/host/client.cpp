@@ -12,7 +12,7 @@ namespace {
 // peer connection, so the session never takes two channels for one peer address. Not an
 // address anyone can dial: the session is told so (dialable::no), so it never redials it
 // nor passes it on through ut_pex.
-wire::endpoint channel_endpoint(rtc_peer p) {
+wire::endpoint channel_endpoint(host_peer p) {
   std::array<std::uint8_t, 16> a{};
   a[0] = 0xfd;
   a[1] = 0x77;
@@ -82,6 +82,9 @@ result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
   register_with_trackers(*t, std::move(trackers), now);
   for (const auto& url : link->web_seeds) session_.add_web_seed(*t, url, now);
   for (const auto& url : link->acceptable_sources) session_.add_web_seed(*t, url, now);
+  // x.pe: literal addresses only (a host name would need a lookup the engine cannot do).
+  for (const auto& peer : link->peers)
+    if (auto e = wire::parse_endpoint(peer)) session_.add_peer(*t, *e, now);
   pump(now);
   return t;
 }
@@ -134,7 +137,7 @@ void client::close_peers_of(torrent_id t, const std::string& reason, time_point 
       batches_[*b].waiting.erase(id);
       if (batches_[*b].waiting.empty()) finish_batch(*b, now);
     }
-    close_peer(rtc_peer{id}, reason);
+    close_peer(host_peer{id}, reason);
   }
 }
 
@@ -151,10 +154,30 @@ void client::remove_torrent(torrent_id t, time_point now) {
   pump(now);
 }
 
-std::optional<rtc_peer> client::attach_channel(torrent_id t, time_point now) {
+std::optional<host_peer> client::attach_channel(torrent_id t, time_point now) {
   if (!torrents_.contains(t)) return std::nullopt;
-  const rtc_peer p{next_peer_++};
+  const host_peer p{next_peer_++};
   peers_[p.value].torrent = t;  // neither offerer nor tracker answer: ours once open
+  pump(now);
+  return p;
+}
+
+bool client::add_peer(torrent_id t, const wire::endpoint& remote, time_point now) {
+  if (!torrents_.contains(t)) return false;
+  session_.add_peer(t, remote, now);
+  pump(now);
+  return true;
+}
+
+host_peer client::accept_peer(const wire::endpoint& remote, time_point now) {
+  const host_peer p{next_peer_++};
+  peer_state& s = peers_[p.value];
+  s.open = true;
+  // A real address: the port it listens on (its extension handshake's "p") makes it one
+  // to pass on through ut_pex.
+  s.connection = session_.accept_connection(remote, now, dialable::yes);
+  peer_of_connection_[s.connection->value] = p.value;
+  out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, false}});
   pump(now);
   return p;
 }
@@ -215,7 +238,7 @@ void client::text_received(const std::string& url, std::string_view text, time_p
 
 // --- WebRTC events ----------------------------------------------------------------------------
 
-void client::offer_created(rtc_peer p, std::string_view sdp, time_point now) {
+void client::offer_created(host_peer p, std::string_view sdp, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end() || !it->second.batch) return;
   const std::uint64_t b = *it->second.batch;
@@ -236,7 +259,7 @@ void client::finish_batch(std::uint64_t id, time_point now) {
   tracker_.offers_created(batch.url, batch.info_hash, batch.created, now);
 }
 
-void client::answer_created(rtc_peer p, std::string_view sdp, time_point now) {
+void client::answer_created(host_peer p, std::string_view sdp, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end() || it->second.offerer) return;
   peer_state& s = it->second;
@@ -247,11 +270,17 @@ void client::answer_created(rtc_peer p, std::string_view sdp, time_point now) {
   pump(now);
 }
 
-void client::channel_opened(rtc_peer p, time_point now) {
+void client::channel_opened(host_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end() || it->second.open) return;
   peer_state& s = it->second;
   s.open = true;
+  if (s.dialled) {  // a socket the session asked for (connect output)
+    session_.connection_opened(*s.connection, now);
+    out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true}});
+    pump(now);
+    return;
+  }
   // We answered its offer: it sends the handshake first, we accept and reply (see the
   // header: an answering side's first message may be lost). Otherwise we offered (or the
   // page connected the channel): we send the handshake first.
@@ -267,14 +296,14 @@ void client::channel_opened(rtc_peer p, time_point now) {
   pump(now);
 }
 
-void client::channel_data(rtc_peer p, byte_view data, time_point now) {
+void client::channel_data(host_peer p, byte_view data, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
   if (it->second.connection) session_.bytes_received(*it->second.connection, data, now);
   pump(now);
 }
 
-void client::channel_closed(rtc_peer p, time_point now) {
+void client::channel_closed(host_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
   if (it->second.connection) {
@@ -289,7 +318,7 @@ void client::channel_closed(rtc_peer p, time_point now) {
   pump(now);
 }
 
-void client::channel_sent(rtc_peer p, std::size_t bytes, time_point now) {
+void client::channel_sent(host_peer p, std::size_t bytes, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end() || !it->second.connection) return;
   session_.bytes_sent(*it->second.connection, bytes, now);
@@ -327,7 +356,7 @@ std::optional<torrent_id> client::torrent_of(const ws_tracker::id20& info_hash) 
   return std::nullopt;
 }
 
-void client::close_peer(rtc_peer p, std::string reason) {
+void client::close_peer(host_peer p, std::string reason) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
   if (it->second.connection) peer_of_connection_.erase(it->second.connection->value);
@@ -354,7 +383,7 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
     batch.url = wanted->url;
     batch.info_hash = wanted->info_hash;
     for (const auto& offer_id : wanted->offer_ids) {
-      const rtc_peer p{next_peer_++};
+      const host_peer p{next_peer_++};
       peer_state& s = peers_[p.value];
       s.torrent = *t;
       s.offerer = true;
@@ -367,7 +396,7 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
   } else if (auto* offer = std::get_if<answer_offer>(&o)) {
     const auto t = torrent_of(offer->info_hash);
     if (!t) return;
-    const rtc_peer p{next_peer_++};
+    const host_peer p{next_peer_++};
     peer_state& s = peers_[p.value];
     s.torrent = *t;
     s.url = offer->url;
@@ -378,14 +407,14 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
   } else if (auto* answer = std::get_if<answer_received>(&o)) {
     for (const auto& [id, s] : peers_) {
       if (s.offerer && !s.batch && !s.open && s.offer_id == answer->offer_id && s.url == answer->url) {
-        out_.push_back(client_out::set_answer{rtc_peer{id}, std::move(answer->sdp)});
+        out_.push_back(client_out::set_answer{host_peer{id}, std::move(answer->sdp)});
         return;
       }
     }
   } else if (auto* cancel = std::get_if<offer_cancelled>(&o)) {
     for (const auto& [id, s] : peers_) {
       if (s.offerer && !s.open && s.offer_id == cancel->offer_id && s.url == cancel->url) {
-        close_peer(rtc_peer{id}, "offer cancelled");
+        close_peer(host_peer{id}, "offer cancelled");
         return;
       }
     }
@@ -446,7 +475,7 @@ void client::pump(time_point now) {
           last->data.size() + t->data.size() <= settings_.max_send_size)
         last->data.insert(last->data.end(), t->data.begin(), t->data.end());
       else
-        out_.push_back(client_out::send{rtc_peer{it->second}, std::move(t->data)});
+        out_.push_back(client_out::send{host_peer{it->second}, std::move(t->data)});
     }
     // Events before closes: a warning about a connection the session closes is routed
     // while its channel (and so its torrent) is still known.
@@ -457,12 +486,21 @@ void client::pump(time_point now) {
     while (auto c = session_.poll_close()) {
       progress = true;
       auto it = peer_of_connection_.find(c->connection.value);
-      if (it != peer_of_connection_.end()) close_peer(rtc_peer{it->second}, std::move(c->reason));
+      if (it != peer_of_connection_.end()) close_peer(host_peer{it->second}, std::move(c->reason));
     }
     while (auto c = session_.poll_connect()) {
-      // An address (from ut_pex): the facade has no transport to dial one with.
       progress = true;
-      session_.connection_closed(c->connection, now);
+      if (!settings_.dial_peers) {  // no transport to dial an address with (the browser)
+        session_.connection_closed(c->connection, now);
+        continue;
+      }
+      const host_peer p{next_peer_++};
+      peer_state& s = peers_[p.value];
+      s.torrent = c->torrent;
+      s.dialled = true;
+      s.connection = c->connection;
+      peer_of_connection_[c->connection.value] = p.value;
+      out_.push_back(client_out::connect{p, c->remote});
     }
   }
   // Offers per announce: no more than the connections each torrent still has room for

@@ -24,6 +24,12 @@
 // it likes and reports storage_completed(); the session holds back block requests while
 // writes are behind (session_settings::max_pending_write_bytes).
 //
+// Addressed peers (TCP under Node): with client_settings::dial_peers, the session's dials
+// (tracker, ut_pex and magnet x.pe addresses, add_peer) go out as `connect` outputs; the host
+// opens the socket and reports channel_opened / channel_closed like for a data channel.
+// Incoming sockets come in through accept_peer(). Either way the socket is a host_peer: its
+// bytes flow through send / channel_data / channel_sent / close_peer like a channel's.
+//
 // Web seeds (BEP 19): a torrent's url-list and a magnet's ws= / as= URLs become the
 // session's web seeds; its HTTP requests go out as `http` outputs (get / cancel), the host
 // performs them (fetch with a Range header) and reports http_response(), http_data() per
@@ -63,10 +69,14 @@ struct client_settings {
   std::uint32_t send_buffer_limit = 1u << 20;
   // Consecutive bytes for one channel are merged into send outputs of up to this size.
   std::size_t max_send_size = 64 * 1024;
+  // The host can open connections to addresses (TCP): the session's dials become `connect`
+  // outputs. Without it (the browser) such dials fail at once.
+  bool dial_peers = false;
 };
 
-// A WebRTC peer connection the host keeps; ids are never reused.
-using rtc_peer = strong_id<struct rtc_peer_tag>;
+// A connection the host keeps: a WebRTC peer connection (with its data channel) or a TCP
+// socket. Ids are never reused.
+using host_peer = strong_id<struct host_peer_tag>;
 
 // --- outputs for the host -----------------------------------------------------------------
 
@@ -78,16 +88,19 @@ struct send_text { std::string url; std::string text; };
 struct close_socket { std::string url; };
 // Create an RTCPeerConnection with a data channel and a complete (non-trickle) offer;
 // reply offer_created(peer, sdp), or offer_created(peer, "") when it failed.
-struct create_offer { rtc_peer peer; };
+struct create_offer { host_peer peer; };
 // Create an RTCPeerConnection for this remote offer and a complete answer; reply
 // answer_created(peer, sdp), or answer_created(peer, "") when it failed.
-struct create_answer { rtc_peer peer; std::string sdp; };
+struct create_answer { host_peer peer; std::string sdp; };
 // Apply this remote answer to the peer connection made by create_offer.
-struct set_answer { rtc_peer peer; std::string sdp; };
+struct set_answer { host_peer peer; std::string sdp; };
 // Close the peer connection (and its channel); report nothing more for it.
-struct close_peer { rtc_peer peer; std::string reason; };
-// Bytes for the peer's data channel (a byte stream: split or merge messages freely).
-struct send { rtc_peer peer; byte_buffer data; };
+struct close_peer { host_peer peer; std::string reason; };
+// Open a TCP connection to `remote` (dial_peers); report channel_opened(peer) once it is
+// connected, or channel_closed(peer) when it fails.
+struct connect { host_peer peer; wire::endpoint remote; };
+// Bytes for the peer's data channel or socket (a byte stream: split or merge freely).
+struct send { host_peer peer; byte_buffer data; };
 // Perform the session's storage request; report storage_completed() with its id.
 struct storage { storage_request request; };
 // A web seed's HTTP request (op get), or the abort of one (op cancel: report nothing more).
@@ -109,7 +122,7 @@ struct tracker_announce_event {
 // A data channel is open and handed to the session as `connection`.
 struct peer_channel_event {
   torrent_id torrent;
-  rtc_peer peer;
+  host_peer peer;
   connection_id connection;
   bool offerer = false;
 };
@@ -118,8 +131,8 @@ using client_event = std::variant<session_event, tracker_warning_event, tracker_
 using client_output =
     std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,
                  client_out::create_offer, client_out::create_answer, client_out::set_answer,
-                 client_out::close_peer, client_out::send, client_out::storage, client_out::http,
-                 client_event>;
+                 client_out::close_peer, client_out::connect, client_out::send, client_out::storage,
+                 client_out::http, client_event>;
 
 class client {
  public:
@@ -156,7 +169,14 @@ class client {
   // the returned handle like for any other. Once open, the session takes it as a connection
   // of ours and sends the handshake first (both ends of such a channel may do so). Nullopt for
   // an unknown torrent.
-  std::optional<rtc_peer> attach_channel(torrent_id t, time_point now);
+  std::optional<host_peer> attach_channel(torrent_id t, time_point now);
+
+  // An address to connect to for the torrent (what torrent.addPeer('ip:port') gives):
+  // the session dials it when it has room (dial_peers). False for an unknown torrent.
+  bool add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
+  // An incoming connection (a TCP socket the host accepted): the session learns its torrent
+  // from the handshake. Report channel_data / channel_closed / channel_sent for it.
+  host_peer accept_peer(const wire::endpoint& remote, time_point now);
 
   // The torrent as a .torrent file: its info dict and every tracker it announces to.
   // Empty until the metadata is known.
@@ -174,14 +194,14 @@ class client {
   void text_received(const std::string& url, std::string_view text, time_point now);
 
   // --- WebRTC events ----------------------------------------------------------------
-  void offer_created(rtc_peer p, std::string_view sdp, time_point now);
-  void answer_created(rtc_peer p, std::string_view sdp, time_point now);
-  void channel_opened(rtc_peer p, time_point now);
-  void channel_data(rtc_peer p, byte_view data, time_point now);
+  void offer_created(host_peer p, std::string_view sdp, time_point now);
+  void answer_created(host_peer p, std::string_view sdp, time_point now);
+  void channel_opened(host_peer p, time_point now);
+  void channel_data(host_peer p, byte_view data, time_point now);
   // The channel or its peer connection closed or failed (also before it opened).
-  void channel_closed(rtc_peer p, time_point now);
+  void channel_closed(host_peer p, time_point now);
   // `bytes` of what send() handed out have left the channel's buffer.
-  void channel_sent(rtc_peer p, std::size_t bytes, time_point now);
+  void channel_sent(host_peer p, std::size_t bytes, time_point now);
 
   // --- storage ------------------------------------------------------------------------
   void storage_completed(storage_completion c, time_point now) {
@@ -229,10 +249,11 @@ class client {
     std::vector<ws_tracker::created_offer> created;
   };
   struct peer_state {
-    torrent_id torrent;
+    torrent_id torrent;  // 0 for an accepted socket until its handshake names one
     bool offerer = false;
     bool answerer = false;  // we answered its offer (through a tracker): it speaks first
     bool open = false;
+    bool dialled = false;  // a `connect` output: its connection waits for connection_opened
     std::optional<connection_id> connection;
     std::optional<std::uint64_t> batch;  // offer_batch while the offer is being created
     ws_tracker::id20 offer_id{};
@@ -256,7 +277,7 @@ class client {
   void pump(time_point now);
   void route_tracker(ws_tracker::output o, time_point now);
   void route_event(session_event e, time_point now);
-  void close_peer(rtc_peer p, std::string reason);
+  void close_peer(host_peer p, std::string reason);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
   void update_tracker_stats(torrent_id t);
   ws_tracker::announce_stats announce_stats_of(torrent_id t) const;

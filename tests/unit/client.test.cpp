@@ -88,7 +88,12 @@ struct net {
   std::map<std::string, std::pair<std::size_t, std::uint32_t>> offers;   // sdp -> offerer
   std::map<std::string, std::pair<std::size_t, std::uint32_t>> answers;  // answer sdp -> offerer
   std::map<std::pair<std::size_t, std::uint32_t>, std::pair<std::size_t, std::uint32_t>> links;
-  std::size_t offers_made = 0, channels_opened = 0;
+  std::size_t offers_made = 0, channels_opened = 0, dials = 0;
+  std::set<std::size_t> listening;  // hosts that accept connections at address_of()
+
+  static wire::endpoint address_of(std::size_t i) {
+    return wire::make_endpoint_v4({10, 0, 0, static_cast<std::uint8_t>(i + 1)}, 6881);
+  }
 
   std::size_t add(client_settings s) {
     s.session.seed = hosts.size() + 7;
@@ -128,7 +133,20 @@ struct net {
         ++channels_opened;
         actions.push_back([this, i, p = set->peer, other] {
           hosts[i].c->channel_opened(p, now);
-          hosts[other.first].c->channel_opened(rtc_peer{other.second}, now);
+          hosts[other.first].c->channel_opened(host_peer{other.second}, now);
+        });
+      } else if (auto* dial = std::get_if<client_out::connect>(&*o)) {
+        // Host j listens at address_of(j); anything else refuses the connection.
+        ++dials;
+        std::optional<std::size_t> to;
+        for (std::size_t j = 0; j < hosts.size(); ++j)
+          if (address_of(j) == dial->remote && listening.contains(j)) to = j;
+        actions.push_back([this, i, p = dial->peer, to] {
+          if (!to) return hosts[i].c->channel_closed(p, now);
+          const host_peer accepted = hosts[*to].c->accept_peer(wire::make_endpoint_v4({10, 0, 1, 1}, 40000), now);
+          links[{i, p.value}] = {*to, accepted.value};
+          links[{*to, accepted.value}] = {i, p.value};
+          hosts[i].c->channel_opened(p, now);
         });
       } else if (auto* send = std::get_if<client_out::send>(&*o)) {
         auto it = links.find({i, send->peer.value});
@@ -136,7 +154,7 @@ struct net {
         const auto to = it->second;
         const std::size_t n = send->data.size();
         actions.push_back([this, to, data = std::move(send->data)] {
-          hosts[to.first].c->channel_data(rtc_peer{to.second}, data, now);
+          hosts[to.first].c->channel_data(host_peer{to.second}, data, now);
         });
         actions.push_back([this, i, p = send->peer, n] { hosts[i].c->channel_sent(p, n, now); });
       } else if (auto* close = std::get_if<client_out::close_peer>(&*o)) {
@@ -145,7 +163,7 @@ struct net {
         const auto to = it->second;
         links.erase(it);
         links.erase(to);
-        actions.push_back([this, to] { hosts[to.first].c->channel_closed(rtc_peer{to.second}, now); });
+        actions.push_back([this, to] { hosts[to.first].c->channel_closed(host_peer{to.second}, now); });
       } else if (auto* st = std::get_if<client_out::storage>(&*o)) {
         // The store answers later, as a browser's does.
         actions.push_back([this, i, r = std::move(st->request)] {
@@ -292,7 +310,7 @@ TEST_CASE("[client] a failed offer and a closed channel are tolerated", "[client
   CHECK(failed == 5);
   CHECK(n.hosts[a].c->open_peers() == 0);
   CHECK(announced);
-  n.hosts[a].c->channel_closed(rtc_peer{12345}, n.now);  // unknown: ignored
+  n.hosts[a].c->channel_closed(host_peer{12345}, n.now);  // unknown: ignored
 }
 
 TEST_CASE("[client] a channel the host connected itself (attach_channel) moves a torrent, from a magnet", "[client]") {
@@ -328,6 +346,50 @@ TEST_CASE("[client] a channel the host connected itself (attach_channel) moves a
   const auto rebuilt = parse_metainfo(n.hosts[leecher].c->torrent_file(*tl));
   REQUIRE(rebuilt);
   CHECK(rebuilt->info_hash == m->info_hash);
+}
+
+TEST_CASE("[client] dial_peers: x.pe and add_peer addresses go out as connect outputs; accepted sockets serve", "[client]") {
+  client_settings dialing;
+  dialing.dial_peers = true;
+  net n;
+  const auto seeder = n.add(dialing);
+  const auto leecher = n.add(dialing);
+  n.listening.insert(seeder);
+  const byte_buffer data = random_bytes(300 * 1024, 9);
+  const byte_buffer torrent = make_torrent(data, {});
+  auto ts = n.hosts[seeder].seed(torrent, data, n.now);
+  REQUIRE(ts);
+  const auto m = parse_metainfo(torrent);
+  REQUIRE(m);
+  // A refused address first (nobody listens there), then the seeder's.
+  auto tl = n.hosts[leecher].c->add_magnet("magnet:?xt=urn:btih:" + to_hex(m->info_hash) +
+                                               "&x.pe=10.0.0.9:6881&x.pe=not-an-address", n.now);
+  REQUIRE(tl);
+  CHECK_FALSE(n.hosts[leecher].c->add_peer(torrent_id{99}, net::address_of(seeder), n.now));
+  REQUIRE(n.hosts[leecher].c->add_peer(*tl, net::address_of(seeder), n.now));
+  REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
+  CHECK(n.dials >= 2);
+  const auto got = n.hosts[leecher].stored(*tl, data.size());
+  CHECK(std::equal(got.begin(), got.end(), data.begin(), data.end()));
+  // Removing the torrent closes its socket on both sides.
+  n.hosts[leecher].c->remove_torrent(*tl, n.now);
+  REQUIRE(n.run([&] { return n.links.empty(); }, std::chrono::seconds(10)));
+}
+
+TEST_CASE("[client] without dial_peers an address is never handed to the host", "[client]") {
+  net n;
+  const auto seeder = n.add({});
+  const auto leecher = n.add({});
+  n.listening.insert(seeder);
+  const byte_buffer data = random_bytes(64 * 1024, 3);
+  const byte_buffer torrent = make_torrent(data, {});
+  REQUIRE(n.hosts[seeder].seed(torrent, data, n.now));
+  const auto m = parse_metainfo(torrent);
+  auto tl = n.hosts[leecher].c->add_magnet("magnet:?xt=urn:btih:" + to_hex(m->info_hash) + "&x.pe=10.0.0.1:6881", n.now);
+  REQUIRE(tl);
+  n.run([] { return false; }, std::chrono::seconds(30));
+  CHECK(n.dials == 0);
+  CHECK_FALSE(n.hosts[leecher].finished);
 }
 
 TEST_CASE("[client] torrent_file lists the torrent's own, the added and the default trackers", "[client]") {
@@ -432,11 +494,11 @@ struct lone_client {
     return s;
   }
   // The remote peer answered our first offer; the channel is open.
-  rtc_peer offered_channel() {
+  host_peer offered_channel() {
     c.text_received(tracker_url, json{{"action", "announce"}, {"answer", {{"type", "answer"}, {"sdp", "answer sdp"}}},
                                       {"offer_id", announce["offers"][0]["offer_id"]}, {"peer_id", remote_id},
                                       {"info_hash", announce["info_hash"]}}.dump(), now);
-    std::optional<rtc_peer> p;
+    std::optional<host_peer> p;
     while (auto o = c.poll())
       if (auto* x = std::get_if<client_out::set_answer>(&*o)) p = x->peer;
     REQUIRE(p);
@@ -444,11 +506,11 @@ struct lone_client {
     return *p;
   }
   // The tracker relayed the remote peer's offer, we answered; the channel is open.
-  rtc_peer answered_channel() {
+  host_peer answered_channel() {
     c.text_received(tracker_url, json{{"action", "announce"}, {"offer", {{"type", "offer"}, {"sdp", "its offer"}}},
                                       {"offer_id", std::string(20, 'o')}, {"peer_id", remote_id},
                                       {"info_hash", announce["info_hash"]}}.dump(), now);
-    std::optional<rtc_peer> p;
+    std::optional<host_peer> p;
     while (auto o = c.poll())
       if (auto* x = std::get_if<client_out::create_answer>(&*o)) p = x->peer;
     REQUIRE(p);
@@ -458,7 +520,7 @@ struct lone_client {
     return *p;
   }
   // Bytes the client sent on the channel until now.
-  byte_buffer sent_on(rtc_peer p) {
+  byte_buffer sent_on(host_peer p) {
     byte_buffer out;
     while (auto o = c.poll())
       if (auto* x = std::get_if<client_out::send>(&*o); x && x->peer == p) out.insert(out.end(), x->data.begin(), x->data.end());
@@ -476,7 +538,7 @@ TEST_CASE("[client] on a data channel the side that offered sends the handshake 
     CHECK(out[0] == 19);
   }
   SECTION("we answered: nothing until the peer's handshake, then ours") {
-    const rtc_peer p = l.answered_channel();
+    const host_peer p = l.answered_channel();
     CHECK(l.sent_on(p).empty());
     byte_buffer theirs;
     wire::peer_id id{};
@@ -493,7 +555,7 @@ TEST_CASE("[client] on a data channel the side that offered sends the handshake 
 
 TEST_CASE("[client] a peer that sends garbage on its channel: a warning for the torrent, the channel closed", "[client]") {
   lone_client l;
-  std::optional<rtc_peer> channel;
+  std::optional<host_peer> channel;
   SECTION("we offered: our handshake goes first, garbage comes back") { channel = l.offered_channel(); }
   // The session learns a torrent from the handshake: here it never came.
   SECTION("we answered: garbage instead of its handshake") { channel = l.answered_channel(); }

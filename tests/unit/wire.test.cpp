@@ -1062,3 +1062,27 @@ TEST_CASE("[wire] every wire error kind has its own text", "[wire]") {
   CHECK(make_error(errc::wire_message_too_large, 5, "piece").message() ==
         "message too large at byte 5 (piece)");
 }
+
+TEST_CASE("[wire] parse_endpoint reads what to_string writes, and nothing else", "[wire]") {
+  using wire::parse_endpoint;
+  for (const std::string text : {"1.2.3.4:6881", "127.0.0.1:1", "255.255.255.255:65535", "[::1]:6881",
+                                 "[2001:db8::1]:80", "[fe80::1:2:3:4]:9", "[1:2:3:4:5:6:7:8]:1", "[::]:5"}) {
+    INFO(text);
+    auto e = parse_endpoint(text);
+    REQUIRE(e);
+    CHECK(wire::to_string(*e) == text);
+  }
+  auto mapped = parse_endpoint("[::ffff:1.2.3.4]:7");
+  REQUIRE(mapped);
+  CHECK(mapped->v6);
+  CHECK(mapped->address[10] == 0xff);
+  CHECK(mapped->address[15] == 4);
+  CHECK(parse_endpoint("[2001:DB8::A]:1") == parse_endpoint("[2001:db8::a]:1"));
+  for (const std::string bad : {"", ":", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3:80",
+                                "1.2.3.4.5:80", "256.1.1.1:80", "01.2.3.4:80", "a.b.c.d:80", "example.com:80",
+                                "::1:80", "[::1]", "[::1]:x", "[1::2::3]:80", "[1:2:3:4:5:6:7:8:9]:80",
+                                "[12345::]:80", "[1:2:3:4:5:6:7::8]:80", "[:1]:80", " 1.2.3.4:80"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_endpoint(bad));
+  }
+}
