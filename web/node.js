@@ -1,9 +1,18 @@
 // Node.js entry: dist/wasmtorrent.node.js. Reads wasmtorrent.wasm next to itself with fs
 // and hands the bytes to the module (the 3.1.6 glue would fetch() a path, which Node 20
 // cannot do). init({wasmURL | wasmBinary}) overrides.
-import { readFile } from 'node:fs/promises'
+//
+// The Node host adds to the browser's: TCP peers (dialled and accepted on torrentPort),
+// the torrent's files on disk (add(id, { path })), and file system paths as inputs to
+// seed() and createTorrent().
+import { openAsBlob } from 'node:fs'
+import { readFile, readdir, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import createWasmTorrentModule from '../build/wasm/wasmtorrent_module.mjs'
 import { createApi } from './engine/core.js'
+import { TcpTransport } from './transports/tcp.js'
+import { FsStore } from './storage/fs.js'
 
 async function load ({ wasmBinary, wasmURL } = {}) {
   const url = wasmURL ?? new URL('./wasmtorrent.wasm', import.meta.url)
@@ -13,7 +22,49 @@ async function load ({ wasmBinary, wasmURL } = {}) {
   })
 }
 
-const api = createApi(load)
+// A folder's files, depth first in name order, as paths relative to `base`.
+async function walk (dir, base, out = []) {
+  const entries = await readdir(dir, { withFileTypes: true })
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const e of entries) {
+    const full = path.join(dir, e.name)
+    if (e.isDirectory()) await walk(full, base, out)
+    else if (e.isFile()) out.push(path.relative(base, full))
+  }
+  return out
+}
+
+// seed()/createTorrent() inputs: a path (file or folder) or a list mixing paths and the
+// browser's kinds. A folder becomes its files under the folder's name (the torrent's name,
+// as create-torrent does); files are read on demand (fs.openAsBlob), never whole.
+async function inputs (input) {
+  const list = Array.isArray(input) ? input : [input]
+  if (!list.some(item => typeof item === 'string')) return input
+  const out = []
+  for (const item of list) {
+    if (typeof item !== 'string') {
+      out.push(item)
+      continue
+    }
+    const full = path.resolve(item)
+    const info = await stat(full)
+    const files = info.isDirectory() ? await walk(full, path.dirname(full)) : [path.basename(full)]
+    for (const rel of files) {
+      const data = await openAsBlob(path.join(path.dirname(full), rel))
+      out.push({ path: rel.split(path.sep).join('/'), data })
+    }
+  }
+  return out
+}
+
+const host = {
+  Tcp: TcpTransport,
+  Store: FsStore,
+  storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
+  inputs
+}
+
+const api = createApi(load, {}, host)
 
 export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError, WasmTorrent } = api
 export default WasmTorrent

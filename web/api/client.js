@@ -60,9 +60,13 @@ function peerIdHex (id) {
   throw new WasmTorrentError('peerId: give 20 bytes (a Uint8Array or 40 hex digits)', { code: 'invalid_argument' })
 }
 
-// internals: { getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs }
+// internals: { getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, host }.
+// host: what the environment adds (web/node.js): { Tcp: a transport class for addressed
+// peers, Store: the default store, storeRoot(opts): its folder, inputs(input): turns file
+// system paths into inputs }; absent in browsers.
 export function makeClientClass (internals) {
   const { getModule, createTorrent, toMagnetURI, collectInputs } = internals
+  const host = internals.host ?? {}
 
   class Torrent extends Emitter {
     constructor (client, opts = {}) {
@@ -94,7 +98,8 @@ export function makeClientClass (internals) {
       this._torrentFile = null   // the .torrent bytes, when added from them or seeded
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
-      this._pendingPeers = []    // addPeer() before the engine knew the torrent
+      this._pendingPeers = []    // addPeer() before the engine knew the torrent (channels)
+      this._pendingAddresses = [] // likewise, "ip:port" addresses
       this._pendingWebSeeds = [] // addWebSeed() likewise
       this._makeStore = null     // (info) => store, once the torrent's store is decided
       this._storage = null       // its TorrentStorage, from the first storage request
@@ -204,6 +209,7 @@ export function makeClientClass (internals) {
       // The info-hash of a magnet comes from the link; of a .torrent from the metadata.
       if (info) this._onMetadata(info)
       for (const { dc, early } of this._pendingPeers.splice(0)) this._client._attachChannel(this, dc, early)
+      for (const address of this._pendingAddresses.splice(0)) this.addPeer(address)
       for (const url of this._pendingWebSeeds.splice(0)) this.addWebSeed(url)
       if (this.paused) this._client._input((E, t) => E.pause(id, t))
     }
@@ -225,6 +231,18 @@ export function makeClientClass (internals) {
           this._client._attachChannel(this, peer)
         }
         return true
+      }
+      if (typeof peer === 'string' && this._client._tcp) {
+        // "ip:port" / "[ip6]:port": the engine dials it when it has room. False for
+        // anything else (a host name is not resolved here).
+        if (this.destroyed) return false
+        if (this._id === null) {
+          this._pendingAddresses.push(peer)
+          return true
+        }
+        let added = false
+        this._client._input((E, t) => { added = E.addPeer(this._id, peer, t) })
+        return added
       }
       throw new WasmTorrentError('addPeer: give an RTCDataChannel (addresses need TCP, which browsers lack)',
         { code: 'not_supported' })
@@ -499,6 +517,9 @@ export function makeClientClass (internals) {
       this._sockets = new WebSocketTransport(input)
       this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
       this._http = new HttpTransport({ input, heap: () => this._M.HEAPU8 })
+      // Node: TCP peers, dialled and accepted on torrentPort (0: any free port).
+      this._tcp = host.Tcp ? new host.Tcp({ input, heap: () => this._M.HEAPU8 }) : null
+      this.torrentPort = 0
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
       this._limits = { download: opts.downloadLimit ?? -1, upload: opts.uploadLimit ?? -1 }
@@ -507,8 +528,17 @@ export function makeClientClass (internals) {
         events: batch => this._dispatch(batch),
         tick: () => this._reportTraffic()
       })
-      this.ready = getModule().then(M => {
+      this.ready = getModule().then(async M => {
         if (this.destroyed) return
+        if (this._tcp) {
+          try {
+            this.torrentPort = await this._tcp.listen(opts.torrentPort ?? 0)
+          } catch (err) {
+            // Still a client: it dials out, it is only not reachable.
+            queueMicrotask(() => this.emit('warning', new WasmTorrentError(`cannot accept peers: ${err.message}`, { code: 'listen_failed' })))
+          }
+          if (this.destroyed) return this._tcp.closeAll()
+        }
         this._M = M
         this._driver.start(new M.Client({
           trackers: this._announce,
@@ -520,6 +550,8 @@ export function makeClientClass (internals) {
           webSeeds: webSeedPolicy(opts.webSeeds),
           webSeedBudget: opts.webSeedBudget,
           streamPieceBytes: opts.streamPieceBytes,
+          dialPeers: Boolean(this._tcp),
+          listenPort: this.torrentPort,
           downloadLimit: engineRate(opts.downloadLimit),
           uploadLimit: engineRate(opts.uploadLimit)
         }))
@@ -587,7 +619,10 @@ export function makeClientClass (internals) {
         if (!alive()) return null
         torrent._applyParsed(id.parsed)
         if (!this._onInfoHash(torrent, ontorrent)) return null
-        let Store = storeFor(opts.store)
+        // Node: the files on disk under opts.path (default: a folder per torrent in the
+        // system's temporary folder, as WebTorrent's).
+        let Store = (opts.store === undefined || opts.store === null) && host.Store ? host.Store : storeFor(opts.store)
+        if (Store === host.Store) torrent.path = host.storeRoot(opts.path, torrent.infoHash)
         // The store is named by opts.path or the info-hash. One that outlives the page may
         // hold pieces of an earlier visit: the engine reads them back and hashes them before
         // downloading (resume). Another tab that has the same torrent open owns its store
@@ -596,7 +631,7 @@ export function makeClientClass (internals) {
         if (Store !== MemoryStore && !(await torrent._claimStore(name))) Store = MemoryStore
         if (!alive()) return null
         if (Store !== MemoryStore) persistStorage()
-        torrent._makeStore = info => new Store({ name, pieceLength: info.pieceLength, length: info.length })
+        torrent._makeStore = info => new Store({ name, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent.path })
         const check = Store !== MemoryStore
         const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]
         for (const url of id.urlList) torrent.addWebSeed(url)
@@ -701,6 +736,8 @@ export function makeClientClass (internals) {
       this._start(torrent, async alive => {
         await this.ready
         if (!alive()) return null
+        if (host.inputs) input = await host.inputs(input) // Node: file and folder paths
+        if (!alive()) return null
         const createOpts = { ...opts }
         if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])
         // 'hashing' (bytes hashed, of total) while the pieces are hashed: minutes for a
@@ -794,6 +831,7 @@ export function makeClientClass (internals) {
       this._server?.close()
       const closed = [...this.torrents].map(t => this._remove(t))
       this._rtc.closeAll()
+      this._tcp?.closeAll()
       this._http.closeAll()
       this._sockets.closeAll()
       this._driver.stop()
@@ -978,8 +1016,9 @@ export function makeClientClass (internals) {
         case 'createOffer': return this._rtc.createOffer(o.peer)
         case 'createAnswer': return this._rtc.createAnswer(o.peer, o.sdp)
         case 'setAnswer': return this._rtc.setAnswer(o.peer, o.sdp)
-        case 'closePeer': return this._rtc.close(o.peer)
-        case 'send': return this._rtc.send(o.peer, o.data)
+        case 'closePeer': return this._transportOf(o.peer).close(o.peer)
+        case 'connect': return this._tcp.connect(o.peer, o.host, o.port)
+        case 'send': return this._transportOf(o.peer).send(o.peer, o.data)
         case 'http': return o.op === 'get' ? this._http.get(o) : this._http.cancel(o.id)
         case 'storage': {
           const storage = this._storageOf(o.torrent)
@@ -1018,7 +1057,13 @@ export function makeClientClass (internals) {
     }
 
     _closeConnection (connection) {
-      this._rtc.fail(this._peerOfConnection.get(connection))
+      const peer = this._peerOfConnection.get(connection)
+      this._transportOf(peer).fail(peer)
+    }
+
+    // The transport holding engine peer `peer`: a TCP socket or a data channel.
+    _transportOf (peer) {
+      return this._tcp?.has(peer) ? this._tcp : this._rtc
     }
 
     // A data channel the page signalled itself (torrent.addPeer).

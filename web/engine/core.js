@@ -1,7 +1,8 @@
 // The public API, shared by every entry point (browser ES module, Node, drop-in script).
 // It only adapts inputs and outputs: parsing, validation, hashing and encoding happen in
 // the C++ engine. Each entry point supplies `load(options)`, which returns the Emscripten
-// module (a promise), and the default options for its environment.
+// module (a promise), and the default options for its environment; the Node entry also
+// supplies `host` (see makeClientClass: TCP, files on disk, paths as inputs).
 
 import { makeClientClass } from '../api/client.js'
 import { WasmTorrentError } from '../api/errors.js'
@@ -54,7 +55,7 @@ function asBytes (input) {
   return null
 }
 
-export function createApi (load, defaults = {}) {
+export function createApi (load, defaults = {}, host = undefined) {
   let options = { ...defaults }
   let modulePromise = null
   let loaded = null // the module, once modulePromise has resolved (for synchronous calls)
@@ -162,6 +163,7 @@ export function createApi (load, defaults = {}) {
   // of it). onProgress(hashed, total) after each chunk.
   async function createTorrent (input, opts = {}, onProgress) {
     opts = { ...opts }
+    if (host?.inputs) input = await host.inputs(input)
     const items = collectInputs(input, opts) // may set opts.name, as create-torrent does
     const engineOpts = createOptions(opts)
     const total = items.reduce((a, item) => a + item.size, 0)
@@ -200,7 +202,7 @@ export function createApi (load, defaults = {}) {
 
   const api = { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError }
   // The client class; the functions above are also its statics (WasmTorrent.parseTorrent).
-  const WasmTorrent = makeClientClass({ getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, WasmTorrentError })
+  const WasmTorrent = makeClientClass({ getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, WasmTorrentError, host })
   Object.assign(WasmTorrent, api)
   return { ...api, WasmTorrent }
 }

@@ -86,8 +86,9 @@ export class RtcTransport {
   }
 
   async createOffer (id) {
-    const peer = this.newPeer(id)
+    let peer
     try {
+      peer = this.newPeer(id) // throws where there is no RTCPeerConnection (Node)
       this.setupChannel(peer, peer.pc.createDataChannel('wasmtorrent'))
       await peer.pc.setLocalDescription(await peer.pc.createOffer())
       await waitForIce(peer.pc)
@@ -100,9 +101,10 @@ export class RtcTransport {
   }
 
   async createAnswer (id, sdp) {
-    const peer = this.newPeer(id)
-    peer.pc.ondatachannel = e => this.setupChannel(peer, e.channel) // any label
+    let peer
     try {
+      peer = this.newPeer(id) // throws where there is no RTCPeerConnection (Node)
+      peer.pc.ondatachannel = e => this.setupChannel(peer, e.channel) // any label
       await peer.pc.setRemoteDescription({ type: 'offer', sdp })
       await peer.pc.setLocalDescription(await peer.pc.createAnswer())
       await waitForIce(peer.pc)

@@ -1,0 +1,153 @@
+// The Node host's store: the torrent's files on disk under a folder (`add(id, { path })`),
+// as any BitTorrent client writes them, so the download is usable as it is and a later run
+// resumes from it (the engine re-hashes what open() reports). Pieces span files; each
+// read or write is cut at file boundaries. File paths come from the engine, which refuses
+// torrents with unsafe path components ('..', separators, drive letters); each one is
+// checked again here to stay under the folder.
+import { open, mkdir, stat, unlink, constants } from 'node:fs/promises'
+import path from 'node:path'
+import { Geometry, storageError } from './util.js'
+import { WasmTorrentError } from '../api/errors.js'
+
+const MAX_OPEN = 64 // file handles kept open at once (least recently used closed first)
+
+export class FsStore {
+  static kind = 'fs'
+  static available () { return typeof process !== 'undefined' && Boolean(process.versions?.node) }
+
+  // files: [{ path ('name/dir/file', '/'-separated), length, offset }] as the engine gives
+  // them; root: the folder the files go under.
+  constructor (opts) {
+    this._geo = new Geometry(opts)
+    const root = path.resolve(opts.root ?? opts.path ?? '.')
+    this._root = root
+    let at = 0
+    this._files = (opts.files ?? []).map(f => {
+      const full = path.resolve(root, ...f.path.split('/'))
+      if (!full.startsWith(root + path.sep)) {
+        throw new WasmTorrentError(`store: file path ${JSON.stringify(f.path)} leaves ${root}`, { code: 'invalid_argument', context: 'path' })
+      }
+      const file = { full, length: f.length, offset: f.offset ?? at }
+      at = file.offset + file.length
+      return file
+    })
+    if (at !== this._geo.length) {
+      throw new WasmTorrentError('store: the files do not add up to the torrent\'s length', { code: 'invalid_argument', context: 'files' })
+    }
+    this._handles = new Map() // full path -> { handle: Promise<FileHandle>, users } (least recent first)
+  }
+
+  // Pieces whose every byte lies in files long enough to hold it (what an earlier run or
+  // another client wrote; the engine hashes them before trusting any). Also creates every
+  // folder and the empty files, as a finished download has them.
+  async open () {
+    const sizes = await Promise.all(this._files.map(async f => {
+      try { return (await stat(f.full)).size } catch { return -1 }
+    }))
+    for (const [i, f] of this._files.entries()) {
+      if (f.length === 0 && sizes[i] < 0) {
+        await mkdir(path.dirname(f.full), { recursive: true })
+        await (await open(f.full, 'a')).close()
+      }
+    }
+    const held = new Set()
+    for (let i = 0; i < this._geo.pieceCount; i++) {
+      const start = i * this._geo.pieceLength
+      const end = start + this._geo.pieceSize(i)
+      const ok = this._files.every((f, k) => f.offset >= end || f.offset + f.length <= start || sizes[k] >= f.length)
+      if (ok) held.add(i)
+    }
+    return held
+  }
+
+  async put (index, bytes, offset) {
+    if (offset === undefined) {
+      this._geo.checkPut(index, bytes)
+      offset = 0
+    } else {
+      this._geo.checkPart(index, bytes, offset)
+    }
+    const start = index * this._geo.pieceLength + offset
+    await this._each(start, bytes.length, async (handle, at, from, n) => {
+      await handle.write(bytes, from, n, at)
+    }, true)
+  }
+
+  async complete () {} // parts are written in place
+
+  async get (index, offset, length) {
+    this._geo.checkGet(index, offset, length)
+    const out = new Uint8Array(length)
+    await this._each(index * this._geo.pieceLength + offset, length, async (handle, at, from, n) => {
+      const { bytesRead } = await handle.read(out, from, n, at)
+      if (bytesRead !== n) throw storageError(`get: piece ${index} is not on disk`)
+    }, false)
+    return out
+  }
+
+  async close () {
+    const entries = [...this._handles.values()]
+    this._handles.clear()
+    await Promise.all(entries.map(e => e.handle.then(f => f.close(), () => {})))
+  }
+
+  // Deletes the torrent's files (not the folders: they may hold the user's other files).
+  async destroy () {
+    await this.close()
+    await Promise.all(this._files.map(f => unlink(f.full).catch(() => {})))
+  }
+
+  // fn(handle, position in file, position in the buffer, length) for each file the torrent
+  // bytes [start, start + length) fall in.
+  async _each (start, length, fn, writing) {
+    const end = start + length
+    for (const f of this._files) {
+      const from = Math.max(start, f.offset)
+      const to = Math.min(end, f.offset + f.length)
+      if (from >= to) continue
+      const entry = this._entry(f.full, writing)
+      entry.users++
+      try {
+        await fn(await entry.handle, from - f.offset, from - start, to - from)
+      } catch (err) {
+        if (err instanceof WasmTorrentError) throw err
+        const cause = err.code === 'ENOSPC' ? { name: 'QuotaExceededError', message: err.message } : err
+        throw storageError(`${writing ? 'put' : 'get'}: ${f.full}`, cause)
+      } finally {
+        entry.users--
+      }
+    }
+  }
+
+  // One handle per file, opened read-write (created, never truncated) on first use; the
+  // least recently used one not in use is closed beyond MAX_OPEN.
+  _entry (full, writing) {
+    let entry = this._handles.get(full)
+    if (entry) {
+      this._handles.delete(full) // most recently used goes last
+      this._handles.set(full, entry)
+      return entry
+    }
+    const handle = (async () => {
+      try {
+        return await open(full, constants.O_RDWR)
+      } catch (err) {
+        if (err.code !== 'ENOENT' || !writing) throw err
+        await mkdir(path.dirname(full), { recursive: true })
+        return open(full, constants.O_RDWR | constants.O_CREAT)
+      }
+    })()
+    entry = { handle, users: 0 }
+    this._handles.set(full, entry)
+    handle.catch(() => { if (this._handles.get(full) === entry) this._handles.delete(full) })
+    if (this._handles.size > MAX_OPEN) {
+      for (const [name, old] of this._handles) {
+        if (old.users > 0 || old === entry) continue
+        this._handles.delete(name)
+        old.handle.then(f => f.close(), () => {})
+        break
+      }
+    }
+    return entry
+  }
+}
