@@ -232,8 +232,7 @@ struct announcer::impl {
     }
     outputs.push_back(announce_result{p.url, p.info_hash, p.event, interval, response.complete,
                                       response.incomplete});
-    const std::string url = p.url;  // promote() may not outlive `p`'s owner; copy first
-    promote(*t, url);
+    promote(*t, p.url);
     maybe_announce(*t, now);
   }
 
@@ -249,51 +248,55 @@ struct announcer::impl {
     maybe_announce(*t, now);  // the next tracker in order, if any is not backing off
   }
 
-  // Routes one finished request. `outcome`: the parsed response, or a problem.
-  void finish_announce(std::uint64_t id, result<announce_response> outcome, problem kind_on_error,
-                       time_point now) {
-    auto it = pending.find(id);
-    if (it == pending.end()) return;
-    const pending_request p = std::move(it->second);
-    pending.erase(it);
-    if (p.what == purpose::stop) return;
-    if (outcome) {
-      announce_succeeded(p, std::move(*outcome), now);
-    } else {
-      const auto& err = outcome.err();
-      const problem kind = err.code == errc::tracker_failure ? problem::failure_reason : kind_on_error;
-      announce_failed(p, kind, kind == problem::failure_reason ? err.context : err.message(), now);
-    }
+  // A parse error as a problem and its message: the tracker's own text for a failure reason.
+  static std::pair<problem, std::string> describe(const error& err, problem kind) {
+    if (err.code == errc::tracker_failure) return {problem::failure_reason, err.context};
+    return {kind, err.message()};
   }
 
-  void finish_scrape(std::uint64_t id, result<std::vector<scrape_entry>> outcome,
-                     problem kind_on_error) {
+  std::optional<pending_request> take(std::uint64_t id) {
     auto it = pending.find(id);
-    if (it == pending.end()) return;
-    const pending_request p = std::move(it->second);
+    if (it == pending.end()) return std::nullopt;
+    pending_request p = std::move(it->second);
     pending.erase(it);
+    return p;
+  }
+
+  void announce_outcome(std::uint64_t id, result<announce_response> outcome, problem kind_on_error,
+                        time_point now) {
     if (!outcome) {
-      const auto& err = outcome.err();
-      const problem kind = err.code == errc::tracker_failure ? problem::failure_reason : kind_on_error;
-      outputs.push_back(tracker_warning{p.url, p.info_hash, kind,
-                                        kind == problem::failure_reason ? err.context : err.message()});
+      auto [kind, message] = describe(outcome.err(), kind_on_error);
+      fail_request(id, kind, std::move(message), now);
       return;
     }
+    const auto p = take(id);
+    if (p && p->what == purpose::announce) announce_succeeded(*p, std::move(*outcome), now);
+  }
+
+  void scrape_outcome(std::uint64_t id, result<std::vector<scrape_entry>> outcome,
+                      problem kind_on_error, time_point now) {
+    if (!outcome) {
+      auto [kind, message] = describe(outcome.err(), kind_on_error);
+      fail_request(id, kind, std::move(message), now);
+      return;
+    }
+    const auto p = take(id);
+    if (!p) return;
     for (const auto& entry : *outcome) {
-      if (entry.info_hash == p.info_hash) outputs.push_back(scrape_result{p.url, entry});
+      if (entry.info_hash == p->info_hash) outputs.push_back(scrape_result{p->url, entry});
     }
   }
 
-  // A request that failed before any response could be parsed.
+  // A request that failed: announces back off and fall through to the next tracker, scrapes
+  // only warn, "stopped" announces are dropped quietly.
   void fail_request(std::uint64_t id, problem kind, std::string message, time_point now) {
-    auto it = pending.find(id);
-    if (it == pending.end()) return;
-    if (it->second.what == purpose::scrape) {
-      outputs.push_back(tracker_warning{it->second.url, it->second.info_hash, kind, std::move(message)});
-      pending.erase(it);
+    const auto p = take(id);
+    if (!p || p->what == purpose::stop) return;
+    if (p->what == purpose::scrape) {
+      outputs.push_back(tracker_warning{p->url, p->info_hash, kind, std::move(message)});
       return;
     }
-    finish_announce(id, error{errc::ok, 0, std::move(message)}, kind, now);
+    announce_failed(*p, kind, std::move(message), now);
   }
 
   std::optional<std::uint64_t> pending_of_udp(const std::string& url, udp::request_id udp_id) const {
@@ -312,11 +315,11 @@ struct announcer::impl {
         outputs.push_back(udp_send{url, std::move(datagram->bytes)});
       } else if (auto* announced = std::get_if<udp::announce_done>(&*o)) {
         if (const auto id = pending_of_udp(url, announced->id)) {
-          finish_announce(*id, std::move(announced->response), problem::bad_response, now);
+          announce_outcome(*id, std::move(announced->response), problem::bad_response, now);
         }
       } else if (auto* scraped = std::get_if<udp::scrape_done>(&*o)) {
         if (const auto id = pending_of_udp(url, scraped->id)) {
-          finish_scrape(*id, std::move(scraped->entries), problem::bad_response);
+          scrape_outcome(*id, std::move(scraped->entries), problem::bad_response, now);
         }
       } else if (auto* failed = std::get_if<udp::request_failed>(&*o)) {
         if (const auto id = pending_of_udp(url, failed->id)) {
@@ -484,17 +487,16 @@ void announcer::http_response(std::uint64_t request_id, int status, byte_view bo
     // Some trackers refuse with a 4xx and a bencoded failure reason: report that reason.
     auto parsed = http::parse_announce_response(body, m.cfg.http_limits);
     if (!parsed && parsed.err().code == errc::tracker_failure) {
-      if (is_scrape) m.finish_scrape(request_id, parsed.err(), problem::http_status);
-      else m.finish_announce(request_id, parsed.err(), problem::http_status, now);
+      m.fail_request(request_id, problem::failure_reason, parsed.err().context, now);
     } else {
       m.fail_request(request_id, problem::http_status, status_text(status), now);
     }
   } else if (is_scrape) {
-    m.finish_scrape(request_id, http::parse_scrape_response(body, m.cfg.http_limits),
-                    problem::bad_response);
+    m.scrape_outcome(request_id, http::parse_scrape_response(body, m.cfg.http_limits),
+                     problem::bad_response, now);
   } else {
-    m.finish_announce(request_id, http::parse_announce_response(body, m.cfg.http_limits),
-                      problem::bad_response, now);
+    m.announce_outcome(request_id, http::parse_announce_response(body, m.cfg.http_limits),
+                       problem::bad_response, now);
   }
   m.close_unused_udp();
 }
