@@ -2,13 +2,13 @@
 # The test command (`npm test`): installs what is missing, then runs every stage.
 #   scripts/test.sh              all stages
 #   scripts/test.sh native wasm  only these stages (setup always runs first)
-# Stages: sans_io, native, sanitize, wasm, js, fuzz, browser.
+# Stages: sans_io, native, sanitize, wasm, js, node, fuzz, browser.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
 jobs=$(nproc)
-all_stages=(sans_io native sanitize wasm js fuzz browser)
+all_stages=(sans_io native sanitize wasm js node fuzz browser)
 stages=("${@:-${all_stages[@]}}")
 [ $# -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -39,6 +39,9 @@ stage_wasm() {
 }
 stage_js() {
   bash scripts/build.sh && node --test tests/js/
+}
+stage_node() {  # the Node host against real BitTorrent clients, in a loopback-only namespace
+  bash scripts/build.sh && bash scripts/loopback.sh node --test tests/node/
 }
 stage_fuzz() {
   bash scripts/fuzz.sh "${WT_FUZZ_SECONDS:-5}"

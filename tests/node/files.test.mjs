@@ -1,0 +1,64 @@
+// Files on disk under Node: resume from files already there (verified, only bad pieces
+// fetched again), and a hostile torrent cannot write outside its folder.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdir, readFile, writeFile, mkdir, copyFile } from 'node:fs/promises'
+import path from 'node:path'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { FsStore } from '../../web/storage/fs.js'
+import { tempDir, makeContent, sameFiles, once } from './helpers.mjs'
+
+function client (t) {
+  const c = new WasmTorrent({ tracker: false })
+  t.after(() => c.destroy())
+  return c
+}
+
+test('files already in the folder are verified and kept; a corrupted piece is fetched again', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'resume', 3)
+  const seeder = client(t)
+  const seeded = seeder.seed(content.root, { announce: [], pieceLength: 32768 })
+  await once(seeded, 'seed')
+
+  // The downloader's folder holds the files already, one byte changed in piece 3.
+  const down = path.join(dir, 'down')
+  for (const f of content.files) {
+    await mkdir(path.dirname(path.join(down, f.path)), { recursive: true })
+    await copyFile(path.join(dir, 'seed', f.path), path.join(down, f.path))
+  }
+  const a = path.join(down, 'resume/a.bin')
+  const bytes = await readFile(a)
+  bytes[3 * 32768 + 10] ^= 0xff
+  await writeFile(a, bytes)
+
+  const leecher = client(t)
+  const torrent = leecher.add(seeded.torrentFile, { path: down })
+  await once(torrent, 'ready')
+  // The stored pieces are read back and hashed after 'ready': all but one are kept.
+  const pieces = Math.ceil(torrent.length / 32768)
+  for (let i = 0; i < 200 && torrent.progress < (pieces - 1.5) / pieces; i++) await new Promise(resolve => setTimeout(resolve, 50))
+  assert.ok(torrent.progress > 0.9 && torrent.progress < 1, `progress ${torrent.progress} after the check`)
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(down, content.files), null)
+  assert.equal(torrent.received, 32768, 'only the corrupted piece came from the peer')
+})
+
+test('a torrent whose file path leaves the folder is refused, and nothing is written', async t => {
+  const dir = await tempDir(t)
+  const down = path.join(dir, 'down')
+  await mkdir(down)
+  // A hand-made .torrent: files [["..", "evil"]].
+  const info = 'd5:filesld6:lengthi5e4:pathl2:..4:evileee4:name4:safe12:piece lengthi16384e6:pieces20:' + 'x'.repeat(20) + 'e'
+  const torrentFile = new TextEncoder().encode(`d4:info${info}e`)
+  const c = client(t)
+  const torrent = c.add(torrentFile, { path: down })
+  const [err] = await once(torrent, 'error')
+  assert.match(err.message, /path/i)
+  assert.deepEqual(await readdir(dir), ['down'])
+  assert.deepEqual(await readdir(down), [])
+  // The store checks again, whatever hands it the paths.
+  assert.throws(() => new FsStore({ name: 'x', pieceLength: 16384, length: 5, root: down, files: [{ path: '../evil', length: 5, offset: 0 }] }), /leaves/)
+  assert.throws(() => new FsStore({ name: 'x', pieceLength: 16384, length: 5, root: down, files: [{ path: 'sub/../../evil', length: 5, offset: 0 }] }), /leaves/)
+})

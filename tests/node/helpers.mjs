@@ -1,0 +1,90 @@
+// Shared by the Node host's tests (tests/node, run inside a loopback-only network namespace
+// by tests/node/run.sh): generated torrent content on disk, real BitTorrent clients from
+// Debian as child processes, and byte-exact comparison of folders.
+import { spawn } from 'node:child_process'
+import { mkdtemp, mkdir, writeFile, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { randomBytes } from '../js/helpers.mjs'
+
+export { randomBytes }
+export const here = path.dirname(new URL(import.meta.url).pathname)
+
+export async function tempDir (t, prefix = 'wt-node-') {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+// A folder `name` under `dir` with files of odd sizes, one in a subfolder with a non-ASCII
+// name. Returns { root: dir/name, files: [{ path (relative to dir), data }] }.
+export async function makeContent (dir, name = 'Sammlung ü', seed = 1) {
+  const files = [
+    { path: `${name}/a.bin`, data: randomBytes(seed, 1_000_003) },
+    { path: `${name}/sub/Grüße – ✓.txt`, data: randomBytes(seed + 1, 70_001) },
+    { path: `${name}/sub/empty`, data: new Uint8Array(0) },
+    { path: `${name}/z.dat`, data: randomBytes(seed + 2, 16_384) }
+  ]
+  for (const f of files) {
+    await mkdir(path.dirname(path.join(dir, f.path)), { recursive: true })
+    await writeFile(path.join(dir, f.path), f.data)
+  }
+  return { root: path.join(dir, name), files }
+}
+
+// Every file of `files` exists under `dir` with exactly its bytes.
+export async function sameFiles (dir, files) {
+  for (const f of files) {
+    const got = await readFile(path.join(dir, f.path)).catch(() => null)
+    if (!got || Buffer.compare(got, Buffer.from(f.data)) !== 0) return `${f.path} differs`
+  }
+  return null
+}
+
+// Resolves when `emitter` emits `event` (rejects after ms with a message saying what waited).
+export function once (emitter, event, ms = 60000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for '${event}'`)), ms)
+    emitter.once(event, (...args) => { clearTimeout(timer); resolve(args) })
+  })
+}
+
+// A child process that prints JSON lines: status() is the latest, waitFor(pred) resolves
+// with the first line that satisfies pred.
+export function jsonProcess (t, command, args) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', d => { stderr += d })
+  const waiters = []
+  let last = null
+  createInterface({ input: child.stdout }).on('line', line => {
+    try { last = JSON.parse(line) } catch { return }
+    for (const w of [...waiters]) if (w.pred(last)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(last) }
+  })
+  const exited = new Promise(resolve => child.once('exit', code => resolve(code)))
+  t.after(() => { child.kill('SIGKILL'); return exited })
+  return {
+    child,
+    status: () => last,
+    waitFor (pred, ms = 60000, what = 'the peer') {
+      return new Promise((resolve, reject) => {
+        if (last && pred(last)) return resolve(last)
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)}; stderr: ${stderr.slice(-2000)}`)), ms)
+        waiters.push({ pred, resolve: v => { clearTimeout(timer); resolve(v) } })
+        exited.then(code => { clearTimeout(timer); reject(new Error(`${command} exited (${code}): ${stderr.slice(-2000)}`)) })
+      })
+    }
+  }
+}
+
+// Debian's python3-libtorrent loads only in /usr/bin/python3 (TOOLCHAIN.md).
+export function libtorrentPeer (t, mode, torrentFile, dir, peers = []) {
+  return jsonProcess(t, '/usr/bin/python3', [path.join(here, 'peers/libtorrent_peer.py'), mode, torrentFile, dir, ...peers.flatMap(p => ['--peer', p])])
+}
+
+export async function writeTorrent (dir, bytes) {
+  const file = path.join(dir, 'content.torrent')
+  await writeFile(file, bytes)
+  return file
+}

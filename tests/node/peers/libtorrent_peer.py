@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+# A libtorrent (Debian's python3-libtorrent) peer for the Node host's interop tests.
+#   libtorrent_peer.py seed FILE.torrent DIR [--peer IP:PORT]...
+#   libtorrent_peer.py download FILE.torrent DIR [--peer IP:PORT]...
+# Listens on 127.0.0.1 (a free port), prints one JSON line per second to stdout:
+#   {"port": P, "progress": 0..1, "state": "...", "peers": N, "done": bool}
+# and runs until killed. Settings from TOOLCHAIN.md: libtorrent ignores loopback peers
+# unless told otherwise.
+import argparse, json, sys, time
+import libtorrent as lt
+
+ap = argparse.ArgumentParser()
+ap.add_argument('mode', choices=['seed', 'download'])
+ap.add_argument('torrent')
+ap.add_argument('dir')
+ap.add_argument('--peer', action='append', default=[])
+args = ap.parse_args()
+
+settings = {
+    'listen_interfaces': '127.0.0.1:0',
+    'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+    'allow_multiple_connections_per_ip': True,
+    'ssrf_mitigation': False,
+    'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+}
+ses = lt.session(settings)
+info = lt.torrent_info(args.torrent)
+params = lt.add_torrent_params()
+params.ti = info
+params.save_path = args.dir
+if args.mode == 'seed':
+    params.flags |= lt.torrent_flags.seed_mode
+h = ses.add_torrent(params)
+for p in args.peer:
+    ip, port = p.rsplit(':', 1)
+    h.connect_peer((ip.strip('[]'), int(port)))
+
+while True:
+    s = h.status()
+    for a in ses.pop_alerts():
+        if a.category() & lt.alert.category_t.error_notification:
+            print(json.dumps({'error': a.message()}), flush=True)
+    print(json.dumps({'port': ses.listen_port(), 'progress': s.progress, 'state': str(s.state),
+                      'peers': s.num_peers, 'done': s.is_seeding}), flush=True)
+    time.sleep(0.5)
