@@ -50,8 +50,6 @@ struct dht_node::impl {
     std::size_t queried = 0;
     std::size_t answered = 0;
     std::size_t peers = 0;
-    std::uint16_t port = 0;     // announce
-    bool implied_port = false;  // announce
   };
 
   struct pending_query {
@@ -428,6 +426,7 @@ struct dht_node::impl {
           q.token = c.token;
           if (send_query(c.info.ep, q, c.info.id, std::nullopt, now, false)) ++done.announced_to;
         }
+        if (done.announced_to == 0) a->second.next_at = now + cfg.announce_retry;
       }
     }
     if (lk.kind == lookup_kind::bootstrap) {
@@ -466,16 +465,13 @@ struct dht_node::impl {
 
   void start_announce(const node_id& info_hash, announcement& a, time_point now) {
     a.next_at = now + cfg.announce_interval;
-    a.running = start_lookup(lookup_kind::announce, info_hash, now);
-    if (a.running) {
-      const auto it = lookups.find(*a.running);
-      if (it == lookups.end()) {
-        a.running.reset();  // finished at once (no node known)
-      } else {
-        it->second.port = a.port;
-        it->second.implied_port = a.implied_port;
-      }
+    const auto id = start_lookup(lookup_kind::announce, info_hash, now);
+    // Refused (too many lookups) or over at once (nobody known yet): try again soon.
+    if (!id || !lookups.contains(*id)) {
+      a.next_at = now + cfg.announce_retry;
+      return;
     }
+    a.running = id;
   }
 
   void start_bootstrap(time_point now) {

@@ -50,6 +50,7 @@ struct settings {
   double max_queries_per_second = 100;    // outgoing queries (answers are not counted)
   std::size_t query_burst = 30;           // queries allowed at once after a quiet spell
   duration announce_interval = std::chrono::minutes(15);  // re-announce (stores keep 30 min)
+  duration announce_retry = std::chrono::minutes(1);      // after an announce that reached nobody
   duration bucket_refresh = std::chrono::minutes(15);
   duration ping_interval = std::chrono::minutes(1);     // between pings of one questionable node
   duration maintenance_interval = std::chrono::seconds(5);

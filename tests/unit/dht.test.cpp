@@ -695,3 +695,62 @@ TEST_CASE("[dht] node: malformed datagrams give rate-limited warnings", "[dht]")
   REQUIRE(warnings.size() == 1);
   CHECK(warnings[0].text.find("10 since") != std::string::npos);
 }
+
+TEST_CASE("[dht] node: announce = get_peers, then announce_peer with the tokens; retried when nobody was known", "[dht]") {
+  settings s;
+  s.seed = 6;
+  dht_node node(s);
+  const node_id info_hash = id_of("announce-this-hash!!");
+  node.announce(info_hash, 0, true, at(0s));  // no node known yet: over at once
+  auto all = drain(node);
+  REQUIRE(only<lookup_finished>(all).size() == 1);
+  CHECK(only<lookup_finished>(all)[0].announced_to == 0);
+  CHECK(only<send>(all).empty());
+
+  // A node becomes known.
+  node.add_node(ep(1), at(1s));
+  const auto ping = decoded(only<send>(drain(node)).at(0));
+  response pong;
+  pong.id = id_at_distance(info_hash, 3);
+  node.udp_received(ep(1), make_answer(ping.transaction_id, pong), at(1s));
+  drain(node);
+
+  // The retry comes within a minute: get_peers to the node, then announce_peer with its token.
+  node.on_timer(at(59s));
+  CHECK(only<send>(drain(node)).empty());
+  node.on_timer(at(61s));
+  const auto sends = only<send>(drain(node));
+  REQUIRE(sends.size() == 1);
+  const auto gp = decoded(sends[0]);
+  REQUIRE(std::get<query>(gp.body).kind == method::get_peers);
+  CHECK(std::get<query>(gp.body).target == info_hash);
+  response r = pong;
+  r.token = byte_buffer{'t', 'o', 'k'};
+  r.values = {ep(50, 5000)};
+  node.udp_received(ep(1), make_answer(gp.transaction_id, r), at(62s));
+  all = drain(node);
+  const auto found = only<peers_found>(all);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].peers == std::vector<wire::endpoint>{ep(50, 5000)});
+  const auto announce_sends = only<send>(all);
+  REQUIRE(announce_sends.size() == 1);
+  const auto ap = std::get<query>(decoded(announce_sends[0]).body);
+  CHECK(ap.kind == method::announce_peer);
+  CHECK(ap.implied_port);
+  CHECK(text_of(ap.token) == "tok");
+  const auto finished = only<lookup_finished>(all);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].kind == lookup_kind::announce);
+  CHECK(finished[0].announced_to == 1);
+  CHECK(finished[0].peers == 1);
+
+  // Next announce after the interval, not before.
+  node.on_timer(at(62s + 14min));
+  for (const auto& out : only<send>(drain(node)))
+    CHECK(std::get<query>(decoded(out).body).kind == method::ping);  // maintenance only
+  node.on_timer(at(62s + 15min));
+  bool asked = false;
+  for (const auto& out : only<send>(drain(node)))
+    if (std::get<query>(decoded(out).body).kind == method::get_peers) asked = true;
+  CHECK(asked);
+}
