@@ -40,7 +40,8 @@ esbuild() {  # entry, output, esbuild flags...
 }
 say "js: dist/wasmtorrent.js, dist/wasmtorrent.node.js, dist/wasmtorrent.min.js, dist/wasmtorrent.global.js, dist/wasmtorrent-sw.js"
 esbuild web/index.js dist/wasmtorrent.js --format=esm --platform=browser
-esbuild web/node.js dist/wasmtorrent.node.js --format=esm --platform=node
+# node-datachannel and ws stay imports (optional dependencies, loaded when present).
+esbuild web/node.js dist/wasmtorrent.node.js --format=esm --platform=node --external:node-datachannel --external:ws
 esbuild web/index.js dist/wasmtorrent.min.js --format=esm --platform=browser --minify
 esbuild web/script.js dist/wasmtorrent.global.js --format=iife --platform=browser --minify
 esbuild web/stream/sw.js dist/wasmtorrent-sw.js --format=iife --platform=browser --minify

@@ -6,7 +6,15 @@
 # namespaces (unshare -rn).
 set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: $0 command [args...]" >&2; exit 2; }
-inner='ip link set lo up && exec "$@"'
+# WT_NETNS_VETH=1: also a veth pair (10.77.0.1 <-> 10.77.0.2) inside the namespace, for
+# libdatachannel (WebRTC under Node), which gathers no candidate on loopback. Its traffic
+# stays in the namespace like loopback's.
+inner='ip link set lo up'
+if [ "${WT_NETNS_VETH:-}" = 1 ]; then
+  inner+=' && ip link add wt0 type veth peer name wt1 && ip addr add 10.77.0.1/24 dev wt0'
+  inner+=' && ip addr add 10.77.0.2/24 dev wt1 && ip link set wt0 up && ip link set wt1 up'
+fi
+inner+=' && exec "$@"'
 
 if [ "$(id -u)" = 0 ]; then
   exec unshare -n bash -c "$inner" bash "$@"

@@ -41,7 +41,7 @@ stage_js() {
   bash scripts/build.sh && node --test tests/js/
 }
 stage_node() {  # the Node host against real BitTorrent clients, in a loopback-only namespace
-  bash scripts/build.sh && bash scripts/loopback.sh node --test tests/node/
+  bash scripts/build.sh && WT_NETNS_VETH=1 bash scripts/loopback.sh node --test tests/node/
 }
 stage_fuzz() {
   bash scripts/fuzz.sh "${WT_FUZZ_SECONDS:-5}"

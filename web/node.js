@@ -57,7 +57,27 @@ async function inputs (input) {
   return out
 }
 
+// WebRTC (node-datachannel's RTCPeerConnection) and WebSocket (Node 22 has one; else ws),
+// both optional dependencies: without them the client still has TCP peers.
+let webrtc = null
+function loadWebRTC () {
+  webrtc ??= (async () => {
+    const out = { PeerConnection: globalThis.RTCPeerConnection, WebSocket: globalThis.WebSocket, missing: null }
+    const lacking = []
+    if (!out.PeerConnection) {
+      try { out.PeerConnection = (await import('node-datachannel/polyfill')).RTCPeerConnection } catch { lacking.push('node-datachannel') }
+    }
+    if (!out.WebSocket) {
+      try { out.WebSocket = (await import('ws')).WebSocket } catch { lacking.push('ws') }
+    }
+    if (lacking.length) out.missing = `WebRTC peers and WebSocket trackers need the optional package(s) ${lacking.join(', ')} (npm install ${lacking.join(' ')})`
+    return out
+  })()
+  return webrtc
+}
+
 const host = {
+  webrtc: loadWebRTC,
   Tcp: TcpTransport,
   Store: FsStore,
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),

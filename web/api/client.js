@@ -530,6 +530,14 @@ export function makeClientClass (internals) {
       })
       this.ready = getModule().then(async M => {
         if (this.destroyed) return
+        if (host.webrtc) {
+          // Node: WebRTC and WebSocket from optional packages, so that this client joins the
+          // browser swarm too; without them it has TCP peers only (a warning says why).
+          const { PeerConnection, WebSocket, missing } = await host.webrtc()
+          if (PeerConnection) this._rtc.PeerConnection = PeerConnection
+          if (WebSocket) this._sockets.WebSocket = WebSocket
+          if (missing) queueMicrotask(() => this.emit('warning', new WasmTorrentError(missing, { code: 'no_webrtc' })))
+        }
         if (this._tcp) {
           try {
             this.torrentPort = await this._tcp.listen(opts.torrentPort ?? 0)

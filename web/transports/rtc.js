@@ -39,10 +39,11 @@ export class RtcTransport {
     this.heap = heap
     this.rtcConfig = rtcConfig
     this.peers = new Map() // engine peer id -> { pc, dc, queue, ... }
+    this.PeerConnection = globalThis.RTCPeerConnection // Node: set by the host (node-datachannel)
   }
 
   // pc: null for a channel the page brought (addPeer), which has no connection of ours.
-  newPeer (id, pc = new RTCPeerConnection(this.rtcConfig)) {
+  newPeer (id, pc = new this.PeerConnection(this.rtcConfig)) {
     const peer = { id, pc, dc: null, messageSize: MESSAGE_SIZE, queue: [], queued: 0, flushAt: -1, lastSend: -Infinity, buffered: 0, unasked: 0, handed: 0, reported: 0, open: false, closed: false, timer: null }
     this.peers.set(id, peer)
     if (pc) {
@@ -88,7 +89,7 @@ export class RtcTransport {
   async createOffer (id) {
     let peer
     try {
-      peer = this.newPeer(id) // throws where there is no RTCPeerConnection (Node)
+      peer = this.newPeer(id) // throws where there is no RTCPeerConnection
       this.setupChannel(peer, peer.pc.createDataChannel('wasmtorrent'))
       await peer.pc.setLocalDescription(await peer.pc.createOffer())
       await waitForIce(peer.pc)
@@ -103,7 +104,7 @@ export class RtcTransport {
   async createAnswer (id, sdp) {
     let peer
     try {
-      peer = this.newPeer(id) // throws where there is no RTCPeerConnection (Node)
+      peer = this.newPeer(id) // throws where there is no RTCPeerConnection
       peer.pc.ondatachannel = e => this.setupChannel(peer, e.channel) // any label
       await peer.pc.setRemoteDescription({ type: 'offer', sdp })
       await peer.pc.setLocalDescription(await peer.pc.createAnswer())

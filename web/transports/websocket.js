@@ -5,12 +5,13 @@ export class WebSocketTransport {
   constructor (input) {
     this.input = input
     this.sockets = new Map() // url -> WebSocket
+    this.WebSocket = globalThis.WebSocket // Node 20 has none: set by the host (ws)
   }
 
   open (url) {
     let ws
     try {
-      ws = new WebSocket(url)
+      ws = new this.WebSocket(url)
     } catch {
       queueMicrotask(() => this.input((E, t) => E.socketClosed(url, t)))
       return
