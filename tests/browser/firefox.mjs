@@ -26,13 +26,13 @@ export const firefoxPrefs = {
 // Launches Firefox. Every page's requests go through allowRequest(url): a refused one is
 // aborted and recorded in its context's blockedRequests (as harness.mjs's guard does for
 // Chromium; WebSocket handshakes are requests here too).
-export async function launchFirefox ({ allowRequest = () => true, prefs = {} } = {}) {
+export async function launchFirefox ({ allowRequest = () => true } = {}) {
   const browser = await puppeteer.launch({
     browser: 'firefox',
     protocol: 'webDriverBiDi',
     executablePath: firefoxPath,
     headless: true,
-    extraPrefsFirefox: { ...firefoxPrefs, ...prefs },
+    extraPrefsFirefox: firefoxPrefs,
     // A test's own timeout bounds a long evaluate (a whole download); Puppeteer's 180 s must not.
     protocolTimeout: 0
   })

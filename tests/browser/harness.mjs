@@ -94,12 +94,20 @@ export async function startServer ({ root = repoRoot, routes = {} } = {}) {
   }
 }
 
-export async function launchBrowser () {
-  if (browserName === 'firefox') return launchFirefox({ allowRequest: isLoopbackURL })
+// mseBufferMiB (Chromium): what a MediaSource may buffer per track before appendBuffer
+// throws QuotaExceededError. Firefox's eviction threshold throws none (it evicts itself).
+export async function launchBrowser ({ mseBufferMiB } = {}) {
+  if (browserName === 'firefox') {
+    if (mseBufferMiB) throw new Error('launchBrowser({ mseBufferMiB }): no such limit in Firefox')
+    return launchFirefox({ allowRequest: isLoopbackURL })
+  }
+  const mseArgs = mseBufferMiB
+    ? [`--mse-video-buffer-size-limit-mb=${mseBufferMiB}`, `--mse-audio-buffer-size-limit-mb=${mseBufferMiB}`]
+    : []
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
-    args: chromiumArgs
+    args: [...chromiumArgs, ...mseArgs]
   })
 }
 

@@ -5,12 +5,16 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { chromium } from 'playwright-core'
-import { chromiumArgs, newContext, startHarness } from './harness.mjs'
+import { browserName, launchBrowser, newContext, startHarness } from './harness.mjs'
 import { testMedia } from '../../scripts/media.mjs'
 import { startTracker } from '../../scripts/tracker.mjs'
 
 const playable = ['webm', 'fmp4', 'webm-live', 'fmp4-mfra']
+// What Firefox cannot do, measured there (firefox-esr 153), not ours to fix.
+const firefoxSkips = browserName !== 'firefox' ? {} : {
+  'webm-live': 'Firefox\'s MediaSource buffers only the first 0.6-1 s of each 2 s cluster of a live-written WebM (sizes unknown), even appended whole in one call (Chromium: all 60 s)',
+  quota: 'Firefox throws no QuotaExceededError at its eviction threshold: it evicts buffered data itself, ahead of the playhead too'
+}
 const media = {}
 let h
 let tracker
@@ -131,7 +135,7 @@ async function seekTo (fraction) {
 }
 
 for (const format of playable) {
-  test(`MediaSource: ${format} plays, seeks forward and back, and stops its readers when the element moves on`, { timeout: 120_000 }, async () => {
+  test(`MediaSource: ${format} plays, seeks forward and back, and stops its readers when the element moves on`, { timeout: 120_000, skip: firefoxSkips[format] }, async () => {
     const started = await leecher.evaluate(startStream, { magnet: magnets[format], options: {} })
     assert.equal(started.result, null, JSON.stringify(started.result))
     assert.match(started.src, /^blob:/)
@@ -179,13 +183,9 @@ test('MediaSource: plays to the end at 16x, removing what is behind the playhead
   await leecher.waitForFunction(() => window.readers.size === 0, null, { timeout: 10_000 })
 })
 
-test('MediaSource: a full buffer (QuotaExceededError) is answered by evicting, and playback goes on', { timeout: 120_000 }, async () => {
-  // Chromium with 1 MiB SourceBuffers, asked to buffer the whole file (2 MB) ahead.
-  const browser = limitedBrowser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: true,
-    args: [...chromiumArgs, '--mse-video-buffer-size-limit-mb=1', '--mse-audio-buffer-size-limit-mb=1']
-  })
+test('MediaSource: a full buffer (QuotaExceededError) is answered by evicting, and playback goes on', { timeout: 120_000, skip: firefoxSkips.quota }, async () => {
+  // A browser with 1 MiB SourceBuffers, asked to buffer the whole file (2 MB) ahead.
+  const browser = limitedBrowser = await launchBrowser({ mseBufferMiB: 1 })
   try {
     const page = await (await newContext(browser)).newPage()
     const errors = []

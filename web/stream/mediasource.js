@@ -76,11 +76,15 @@ class MediaSourcePlayer {
       this.start().catch(err => this.fail(err))
     }
     this.onSourceClose = () => this.close() // the element's src changed, or load() was called
-    this.onSeeking = () => this.seek()
+    // Firefox fires the element's events of a source change (timeupdate, currentTime back
+    // to 0) before 'sourceclose': an opened MediaSource that is closed means the element
+    // has moved on, whichever event comes first (the pump must not run into a detached buffer).
+    const live = handler => () => { if (this.sb && this.ms.readyState === 'closed') this.close(); else handler() }
+    this.onSeeking = live(() => this.seek())
     // Stalled outside what is buffered with no seek or restart under way (say, what was
     // being played got evicted): refill from there.
-    this.onWaiting = () => { if (this.headTime !== null && !this.pending) this.seek() }
-    this.onTimeUpdate = () => this.wake()
+    this.onWaiting = live(() => { if (this.headTime !== null && !this.pending) this.seek() })
+    this.onTimeUpdate = live(() => this.wake())
     this.onTorrentClose = () => this.close()
     this.ms.addEventListener('sourceopen', this.onSourceOpen, { once: true })
     this.ms.addEventListener('sourceclose', this.onSourceClose)
@@ -289,7 +293,10 @@ class MediaSourcePlayer {
           this.afterAppend(before, gen)
         }
       } finally {
-        this.reads.delete(entry)
+        // Still ours: no restart or close() cancelled it. The pump ends, or leaves on an
+        // error (fail() closes after this line and would no longer see the reader): cancel
+        // it here (a no-op at the end of the data) so the engine stops reading for it.
+        if (this.reads.delete(entry)) reader.cancel().catch(() => {})
       }
     }
     await this.op(() => { if (this.ms.readyState === 'open') this.ms.endOfStream() }, gen)
