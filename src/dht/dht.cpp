@@ -19,6 +19,7 @@ struct candidate {
   node_info info;
   bool id_known = true;  // routers given by address only have no id until they answer
   candidate_state state = candidate_state::fresh;
+  bool slow = false;  // queried, no answer within short_timeout: no longer holds a slot
   byte_buffer token;
 };
 
@@ -36,6 +37,41 @@ node_id random_id(rng& random) {
   }
   return id;
 }
+
+// A budget of time that refills with the clock: each event costs 1 s / rate, and at most
+// `burst` events' worth is banked.
+class rate_limiter {
+ public:
+  rate_limiter(double per_second, std::size_t burst)
+      : cost_(std::max<std::int64_t>(1, static_cast<std::int64_t>(1e6 / std::max(per_second, 1e-3)))),
+        cap_(cost_ * static_cast<std::int64_t>(std::max<std::size_t>(1, burst))),
+        credit_(cap_) {}
+
+  bool take(time_point now) {
+    refill(now);
+    if (credit_ < cost_) return false;
+    credit_ -= cost_;
+    return true;
+  }
+  // When one event's credit will be there again.
+  time_point ready_at() const { return at_ + std::max(cost_ - credit_, duration(1)); }
+
+ private:
+  void refill(time_point now) {
+    if (!started_) {
+      started_ = true;
+    } else if (now > at_) {
+      credit_ = std::min(cap_, credit_ + (now - at_));
+    }
+    at_ = std::max(at_, now);
+  }
+
+  duration cost_;
+  duration cap_;
+  duration credit_;
+  time_point at_{};
+  bool started_ = false;
+};
 
 }  // namespace
 
@@ -56,7 +92,9 @@ struct dht_node::impl {
     wire::endpoint to;
     std::optional<node_id> expected;  // the id we believe answers (table nodes, candidates)
     std::optional<lookup_id> lookup;
+    time_point slow_at{};  // lookups: past it, the query frees its slot for another
     time_point deadline{};
+    bool slow = false;
   };
 
   struct announcement {
@@ -84,12 +122,9 @@ struct dht_node::impl {
   time_point next_bootstrap{};
   time_point next_maintenance{};
 
-  // Outgoing query rate: a credit of time that refills with the clock, one query costing
-  // 1 s / max_queries_per_second, at most query_burst queries banked.
-  duration credit{};
-  time_point credit_at{};
-  bool credit_started = false;
-  bool starved = false;  // a lookup waits for credit
+  rate_limiter query_rate;  // outgoing queries
+  rate_limiter reply_rate;  // answers: a flood of (possibly forged) queries is not amplified
+  bool starved = false;     // a lookup waits for query credit
 
   time_point last_warning{};
   bool warned = false;
@@ -100,7 +135,9 @@ struct dht_node::impl {
         random(cfg.seed),
         table(cfg.id ? *cfg.id : random_id(random), cfg.routing),
         tokens(random, cfg.token_rotation),
-        store(cfg.store) {
+        store(cfg.store),
+        query_rate(cfg.max_queries_per_second, cfg.query_burst),
+        reply_rate(cfg.max_replies_per_second, cfg.reply_burst) {
     cfg.id = table.own_id();
     if (cfg.alpha == 0) cfg.alpha = 1;
     if (cfg.k == 0) cfg.k = 1;
@@ -108,29 +145,9 @@ struct dht_node::impl {
 
   // --- sending ------------------------------------------------------------------------
 
-  duration query_cost() const {
-    const double per_second = cfg.max_queries_per_second > 0 ? cfg.max_queries_per_second : 1;
-    return duration(std::max<std::int64_t>(1, static_cast<std::int64_t>(1e6 / per_second)));
-  }
-
-  void refill(time_point now) {
-    const duration cap = query_cost() * static_cast<std::int64_t>(std::max<std::size_t>(1, cfg.query_burst));
-    if (!credit_started) {
-      credit = cap;
-      credit_started = true;
-    } else if (now > credit_at) {
-      credit = std::min(cap, credit + (now - credit_at));
-    }
-    credit_at = std::max(credit_at, now);
-  }
-
   // Takes one query's credit. `defer`: a lookup will retry when the credit is back.
   bool take_credit(time_point now, bool defer) {
-    refill(now);
-    if (credit >= query_cost() && outstanding.size() < cfg.max_outstanding) {
-      credit -= query_cost();
-      return true;
-    }
+    if (outstanding.size() < cfg.max_outstanding && query_rate.take(now)) return true;
     ++counters.queries_deferred;
     if (defer) starved = true;
     return false;
@@ -138,8 +155,7 @@ struct dht_node::impl {
 
   std::optional<time_point> credit_ready_at() const {
     if (!starved) return std::nullopt;
-    const duration missing = query_cost() - credit;
-    return credit_at + std::max(missing, duration(1));
+    return query_rate.ready_at();
   }
 
   void push_send(const wire::endpoint& to, message m) {
@@ -163,7 +179,13 @@ struct dht_node::impl {
     m.transaction_id = {static_cast<std::uint8_t>(tid >> 8), static_cast<std::uint8_t>(tid)};
     m.body = std::move(q);
     push_send(to, std::move(m));
-    outstanding[tid] = pending_query{to, expected, for_lookup, now + cfg.query_timeout};
+    pending_query pending;
+    pending.to = to;
+    pending.expected = expected;
+    pending.lookup = for_lookup;
+    pending.slow_at = now + cfg.short_timeout;
+    pending.deadline = now + cfg.query_timeout;
+    outstanding[tid] = pending;
     ++counters.queries_sent;
     return true;
   }
@@ -203,6 +225,10 @@ struct dht_node::impl {
 
   void handle_query(const wire::endpoint& from, const message& m, const query& q, time_point now) {
     ++counters.queries_received;
+    if (!reply_rate.take(now)) {
+      ++counters.queries_dropped;
+      return;
+    }
     const node_info querier{q.id, from};
     table.node_queried(querier, now);
     // A node we only heard a query from is pinged first: its address may be forged.
@@ -318,7 +344,7 @@ struct dht_node::impl {
   void lookup_answer(lookup& lk, const wire::endpoint& from, const response* r, time_point now) {
     candidate* c = find_candidate(lk, from);
     if (c && c->state == candidate_state::queried) {
-      --lk.in_flight;
+      if (!c->slow) --lk.in_flight;
       if (r) {
         c->state = candidate_state::answered;
         c->info.id = r->id;
@@ -347,9 +373,19 @@ struct dht_node::impl {
   void lookup_timeout(lookup& lk, const wire::endpoint& to, time_point now) {
     candidate* c = find_candidate(lk, to);
     if (c && c->state == candidate_state::queried) {
-      --lk.in_flight;
+      if (!c->slow) --lk.in_flight;
       c->state = candidate_state::failed;
     }
+    advance(lk.id, now);
+  }
+
+  // A query still unanswered after short_timeout stops counting against alpha, so that a
+  // dead node does not stall the lookup for the whole query_timeout.
+  void lookup_slow(lookup& lk, const wire::endpoint& to, time_point now) {
+    candidate* c = find_candidate(lk, to);
+    if (!c || c->state != candidate_state::queried || c->slow) return;
+    c->slow = true;
+    --lk.in_flight;
     advance(lk.id, now);
   }
 
@@ -484,6 +520,17 @@ struct dht_node::impl {
   // --- timers -------------------------------------------------------------------------
 
   void expire_queries(time_point now) {
+    std::vector<std::uint16_t> slow;
+    for (auto& [tid, q] : outstanding)
+      if (q.lookup && !q.slow && q.slow_at <= now && q.deadline > now) slow.push_back(tid);
+    for (const auto tid : slow) {
+      const auto it = outstanding.find(tid);
+      if (it == outstanding.end()) continue;
+      it->second.slow = true;
+      const pending_query q = it->second;
+      const auto lk = lookups.find(*q.lookup);
+      if (lk != lookups.end()) lookup_slow(lk->second, q.to, now);
+    }
     std::vector<std::uint16_t> due;
     for (const auto& [tid, q] : outstanding)
       if (q.deadline <= now) due.push_back(tid);
@@ -548,7 +595,7 @@ struct dht_node::impl {
     const auto consider = [&](time_point t) {
       if (!at || t < *at) at = t;
     };
-    for (const auto& [tid, q] : outstanding) consider(q.deadline);
+    for (const auto& [tid, q] : outstanding) consider(q.lookup && !q.slow ? q.slow_at : q.deadline);
     for (const auto& [info_hash, a] : announcements)
       if (!a.running) consider(a.next_at);
     if (const auto ready = credit_ready_at()) consider(*ready);

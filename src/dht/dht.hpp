@@ -42,13 +42,16 @@ struct settings {
   limits krpc;
   std::size_t alpha = 3;               // queries in flight per lookup
   std::size_t k = 8;                   // closest nodes that must answer to end a lookup
-  duration query_timeout = std::chrono::seconds(5);
+  duration query_timeout = std::chrono::seconds(5);   // a query without answer fails
+  duration short_timeout = std::chrono::seconds(1);   // then a lookup asks one more node
   std::size_t max_lookup_queries = 100;   // queries one lookup may send
   std::size_t max_lookup_candidates = 64; // closest candidates a lookup keeps
   std::size_t max_lookups = 64;           // running at once
   std::size_t max_outstanding = 512;      // queries awaiting an answer
   double max_queries_per_second = 100;    // outgoing queries (answers are not counted)
   std::size_t query_burst = 30;           // queries allowed at once after a quiet spell
+  double max_replies_per_second = 500;    // queries we answer; more are dropped unread
+  std::size_t reply_burst = 100;
   duration announce_interval = std::chrono::minutes(15);  // re-announce (stores keep 30 min)
   duration announce_retry = std::chrono::minutes(1);      // after an announce that reached nobody
   duration bucket_refresh = std::chrono::minutes(15);
@@ -109,7 +112,8 @@ struct stats {
   std::uint64_t answers_received = 0;
   std::uint64_t timeouts = 0;
   std::uint64_t bad_tokens = 0;        // announce_peer refused
-  std::uint64_t queries_deferred = 0;  // held back by the rate limit
+  std::uint64_t queries_deferred = 0;  // ours, held back by the rate limit
+  std::uint64_t queries_dropped = 0;   // theirs, beyond max_replies_per_second
 };
 
 class dht_node {

@@ -754,3 +754,52 @@ TEST_CASE("[dht] node: announce = get_peers, then announce_peer with the tokens;
     if (std::get<query>(decoded(out).body).kind == method::get_peers) asked = true;
   CHECK(asked);
 }
+
+TEST_CASE("[dht] node: a flood of queries is answered only up to the reply rate", "[dht]") {
+  settings s;
+  s.seed = 8;
+  s.max_replies_per_second = 50;
+  s.reply_burst = 20;
+  dht_node node(s);
+  query ping;
+  ping.kind = method::ping;
+  ping.id = id_at_distance(node.id(), 0);
+  const auto count_replies = [&] {
+    std::size_t replies = 0;
+    for (const auto& out : only<send>(drain(node)))
+      if (std::holds_alternative<response>(decoded(out).body)) ++replies;
+    return replies;
+  };
+  for (std::uint32_t i = 0; i < 200; ++i) node.udp_received(ep4(i + 1), make_query("pp", ping), at(1s));
+  CHECK(count_replies() == 20);
+  CHECK(node.counters().queries_dropped == 180);
+  for (std::uint32_t i = 0; i < 200; ++i) node.udp_received(ep4(i + 1), make_query("pp", ping), at(1s + 200ms));
+  CHECK(count_replies() == 10);  // 50 a second
+}
+
+TEST_CASE("[dht] node: a dead node holds a lookup slot only for the short timeout", "[dht]") {
+  settings s;
+  s.seed = 9;
+  s.alpha = 1;
+  dht_node node(s);
+  const node_id target = id_of("targettargettarget00");
+  // Two nodes known; the closer one never answers.
+  for (std::uint8_t i = 1; i <= 2; ++i) {
+    node.add_node(ep(i), at(0s));
+    const auto q = decoded(only<send>(drain(node)).at(0));
+    response r;
+    r.id = id_at_distance(target, i == 1 ? 150 : 10);
+    node.udp_received(ep(i), make_answer(q.transaction_id, r), at(0s));
+  }
+  drain(node);
+  REQUIRE(node.find_node(target, at(1s)));
+  auto sends = only<send>(drain(node));
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].to == ep(1));
+  node.on_timer(at(1s + 999ms));
+  CHECK(only<send>(drain(node)).empty());
+  node.on_timer(at(2s));  // one second without an answer: the next node is asked
+  sends = only<send>(drain(node));
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].to == ep(2));
+}
