@@ -1,9 +1,9 @@
-// The package in a real browser: the drop-in script and the ES module each parse a
+// The package in a real browser: the classic script and the ES module each parse a
 // torrent and create torrents from a Uint8Array, a File and Blobs; the info-hashes must be
 // create-torrent's, computed here in Node on the same bytes.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startHarness } from './harness.mjs'
+import { browserName, startHarness } from './harness.mjs'
 import { createTorrentNpm, npmInputs, parseTorrentNpm, randomBytes } from '../js/helpers.mjs'
 
 const opts = { creationDate: new Date('2024-01-02T03:04:05Z'), announce: 'wss://tracker.invalid', pieceLength: 16384 }
@@ -56,8 +56,8 @@ async function exercise ({ single, multi, torrent, opts }) {
   return out
 }
 
-for (const [label, page] of [['drop-in script', 'smoke-script.html'], ['ES module', 'smoke-module.html']]) {
-  test(`${label}: parse and create in Chromium`, async () => {
+for (const [label, page] of [['classic script (wasmtorrent.global.js)', 'smoke-script.html'], ['ES module', 'smoke-module.html']]) {
+  test(`${label}: parse and create in ${browserName}`, async () => {
     const p = await h.newPage()
     const wasmRequests = []
     p.on('request', r => { if (r.url().endsWith('.wasm')) wasmRequests.push(new URL(r.url()).pathname) })
