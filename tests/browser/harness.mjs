@@ -16,7 +16,6 @@ import { stat } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
-import { launchFirefox } from './firefox.mjs'
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -99,6 +98,7 @@ export async function startServer ({ root = repoRoot, routes = {} } = {}) {
 export async function launchBrowser ({ mseBufferMiB } = {}) {
   if (browserName === 'firefox') {
     if (mseBufferMiB) throw new Error('launchBrowser({ mseBufferMiB }): no such limit in Firefox')
+    const { launchFirefox } = await import('./firefox.mjs') // puppeteer-core, only when asked for
     return launchFirefox({ allowRequest: isLoopbackURL })
   }
   const mseArgs = mseBufferMiB
