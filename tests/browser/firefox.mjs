@@ -19,8 +19,7 @@ export const firefoxPrefs = {
   'permissions.default.microphone': 1,
   // The tests call video.play() with no user gesture, as Playwright's Chromium allows
   // (--autoplay-policy=no-user-gesture-required).
-  'media.autoplay.default': 0,
-  'media.autoplay.blocking_policy': 0
+  'media.autoplay.default': 0
 }
 
 // Launches Firefox. Every page's requests go through allowRequest(url): a refused one is
