@@ -120,6 +120,7 @@ struct dht_node::impl {
   std::vector<wire::endpoint> routers;
   std::optional<lookup_id> bootstrap_lookup;
   time_point next_bootstrap{};
+  duration bootstrap_delay{};  // after a bootstrap that nobody answered: doubles up to the interval
   time_point next_maintenance{};
 
   rate_limiter query_rate;  // outgoing queries
@@ -467,7 +468,17 @@ struct dht_node::impl {
     }
     if (lk.kind == lookup_kind::bootstrap) {
       bootstrap_lookup.reset();
-      if (lk.answered == 0) warn("DHT bootstrap: no node answered");
+      // A lossy path to the routers should not leave us alone for long: retry soon, then
+      // less often. A small DHT may never fill k entries: after an answer, once a minute.
+      if (lk.answered == 0) {
+        warn("DHT bootstrap: no node answered");
+        bootstrap_delay = bootstrap_delay == duration{} ? cfg.rebootstrap_min
+                                                        : std::min(2 * bootstrap_delay, cfg.rebootstrap_interval);
+        next_bootstrap = now + bootstrap_delay;
+      } else {
+        bootstrap_delay = duration{};
+        next_bootstrap = now + cfg.rebootstrap_interval;
+      }
     }
     outputs.emplace_back(std::move(done));
   }

@@ -57,7 +57,11 @@ struct settings {
   duration bucket_refresh = std::chrono::minutes(15);
   duration ping_interval = std::chrono::minutes(1);     // between pings of one questionable node
   duration maintenance_interval = std::chrono::seconds(5);
-  duration rebootstrap_interval = std::chrono::minutes(1);  // while the table is nearly empty
+  // While the table holds fewer than k nodes, bootstrap again: rebootstrap_interval after
+  // one that was answered; after one nobody answered, rebootstrap_min, doubling up to
+  // rebootstrap_interval.
+  duration rebootstrap_min = std::chrono::seconds(5);
+  duration rebootstrap_interval = std::chrono::minutes(1);
   duration token_rotation = std::chrono::minutes(5);
   std::size_t max_saved_nodes = 200;
   std::string version = std::string("WT\x00\x01", 4);   // "v": client and version
