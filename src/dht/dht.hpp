@@ -146,7 +146,8 @@ class dht_node {
   // get_peers, then announce_peer to the closest nodes that gave a token; repeated every
   // settings::announce_interval until stop_announce(). implied_port asks the nodes to
   // take the port our datagrams come from (for a uTP / NAT-mapped port). Announcing an
-  // info-hash again updates its port and announces at once.
+  // info-hash again updates its port and announces at once (or when its running lookup
+  // ends). An announce that reached nobody is retried after settings::announce_retry.
   void announce(const node_id& info_hash, std::uint16_t port, bool implied_port, time_point now);
   void stop_announce(const node_id& info_hash);
 
