@@ -1,7 +1,13 @@
+// OpenSSL's low-level SHA functions, not EVP: in OpenSSL 3, EVP looks digests up through
+// the provider machinery (names, properties, a library context), which was most of the
+// WebAssembly module (about 1.7 of its 1.9 MB); these are the functions the default provider
+// runs underneath, just as fast. They are deprecated in 3.x but built unless OpenSSL is
+// configured with no-deprecated; OPENSSL_SUPPRESS_DEPRECATED silences the warnings for this
+// file only. The one-shot SHA1()/SHA256() are not used: 3.x routes them through EVP.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "base/crypto.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <cstdlib>
 
@@ -9,56 +15,39 @@ namespace wt {
 
 namespace {
 
-// Hashing only fails on allocation failure or a broken libcrypto; neither is an
-// input error the caller could handle, so there is no result<> here.
+// Hashing cannot fail with these functions short of a broken libcrypto; that is no input
+// error the caller could handle, so there is no result<> here.
 [[noreturn]] void crypto_failure() { std::abort(); }
 
-// OpenSSL 3 looks an algorithm up by name on every implicit fetch (EVP_sha1());
-// fetching once and keeping the EVP_MD avoids that lookup per hash.
-// The fetched objects live for the whole process on purpose.
-const EVP_MD* fetch_md(const char* name, const EVP_MD* fallback) {
-  // No openssl.cnf: the engine must not read files (and in WebAssembly there are none).
-  static const bool initialised = OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1;
-  if (!initialised) crypto_failure();
-  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
-  return md != nullptr ? md : fallback;
-}
+}  // namespace
 
-const EVP_MD* sha1_md() {
-  static const EVP_MD* md = fetch_md("SHA1", EVP_sha1());
-  return md;
-}
-
-const EVP_MD* sha256_md() {
-  static const EVP_MD* md = fetch_md("SHA256", EVP_sha256());
-  return md;
-}
-
-template <std::size_t N>
-std::array<std::uint8_t, N> digest(const EVP_MD* md, byte_view data) {
-  std::array<std::uint8_t, N> out{};
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 || len != N) {
+sha1_digest sha1(byte_view data) {
+  SHA_CTX ctx;
+  sha1_digest out{};
+  if (SHA1_Init(&ctx) != 1 || SHA1_Update(&ctx, data.data(), data.size()) != 1 ||
+      SHA1_Final(out.data(), &ctx) != 1) {
     crypto_failure();
   }
   return out;
 }
 
-}  // namespace
-
-sha1_digest sha1(byte_view data) { return digest<20>(sha1_md(), data); }
-
-sha256_digest sha256(byte_view data) { return digest<32>(sha256_md(), data); }
+sha256_digest sha256(byte_view data) {
+  SHA256_CTX ctx;
+  sha256_digest out{};
+  if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, data.data(), data.size()) != 1 ||
+      SHA256_Final(out.data(), &ctx) != 1) {
+    crypto_failure();
+  }
+  return out;
+}
 
 struct sha1_hasher::state {
-  EVP_MD_CTX* ctx = nullptr;
+  SHA_CTX ctx;
 
-  state() : ctx(EVP_MD_CTX_new()) {
-    if (ctx == nullptr || EVP_DigestInit_ex(ctx, sha1_md(), nullptr) != 1) crypto_failure();
+  state() { reset(); }
+  void reset() {
+    if (SHA1_Init(&ctx) != 1) crypto_failure();
   }
-  ~state() { EVP_MD_CTX_free(ctx); }
-  state(const state&) = delete;
-  state& operator=(const state&) = delete;
 };
 
 sha1_hasher::sha1_hasher() : state_(std::make_unique<state>()) {}
@@ -70,18 +59,14 @@ void sha1_hasher::update(byte_view data) {
   // A moved-from hasher gets a fresh state rather than crashing.
   if (!state_) state_ = std::make_unique<state>();
   if (data.empty()) return;
-  if (EVP_DigestUpdate(state_->ctx, data.data(), data.size()) != 1) crypto_failure();
+  if (SHA1_Update(&state_->ctx, data.data(), data.size()) != 1) crypto_failure();
 }
 
 sha1_digest sha1_hasher::finish() {
   if (!state_) state_ = std::make_unique<state>();
   sha1_digest out{};
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(state_->ctx, out.data(), &len) != 1 || len != out.size()) {
-    crypto_failure();
-  }
-  // Re-initialising keeps the context (and its allocation) for the next message.
-  if (EVP_DigestInit_ex(state_->ctx, sha1_md(), nullptr) != 1) crypto_failure();
+  if (SHA1_Final(out.data(), &state_->ctx) != 1) crypto_failure();
+  state_->reset();  // ready for the next message
   return out;
 }
 

@@ -1,5 +1,5 @@
-// SHA-1 and SHA-256 through OpenSSL's EVP API (system libcrypto natively,
-// libcrypto built for WebAssembly in the browser).
+// SHA-1 and SHA-256 through OpenSSL's low-level digest functions (system libcrypto
+// natively, libcrypto built for WebAssembly in the browser).
 #pragma once
 
 #include <array>
