@@ -108,6 +108,9 @@ const char* errc_name(wt::errc code) {
     case wt::errc::tracker_failure: return "tracker_failure";
     case wt::errc::tracker_warning: return "tracker_warning";
     case wt::errc::tracker_unknown_offer: return "tracker_unknown_offer";
+    case wt::errc::tracker_bad_response: return "tracker_bad_response";
+    case wt::errc::tracker_timeout: return "tracker_timeout";
+    case wt::errc::tracker_unreachable: return "tracker_unreachable";
     case wt::errc::web_seed_bad_url: return "web_seed_bad_url";
     case wt::errc::web_seed_not_found: return "web_seed_not_found";
     case wt::errc::web_seed_http_error: return "web_seed_http_error";
@@ -735,6 +738,44 @@ class js_client {
     return static_cast<double>(client_.accept_peer(*e, at_ms(now)).value);
   }
 
+  // --- HTTP and UDP trackers (dialPeers) ------------------------------------------------
+  // The body is in the reserve() buffer.
+  void tracker_response(double id, int status, std::size_t length, double now) {
+    client_.tracker_response(static_cast<std::uint64_t>(id), status,
+                             wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+  }
+  void tracker_failed(double id, const std::string& message, double now) {
+    client_.tracker_failed(static_cast<std::uint64_t>(id), message, at_ms(now));
+  }
+  // The datagram is in the reserve() buffer; v6: it came over IPv6.
+  void udp_received(const std::string& url, std::size_t length, bool v6, double now) {
+    client_.udp_received(url, wt::byte_view(input_.data(), std::min(length, input_.size())), v6, at_ms(now));
+  }
+  void udp_failed(const std::string& url, const std::string& message, double now) {
+    client_.udp_failed(url, message, at_ms(now));
+  }
+
+  // --- the DHT (option dht) ------------------------------------------------------------
+  bool has_dht() const { return client_.has_dht(); }
+  // routers: ["ip:port", ...] (the host resolved the names); unreadable entries are skipped.
+  void dht_bootstrap(const val& routers, double now) {
+    std::vector<wt::wire::endpoint> list;
+    for (const auto& text : strings_of(routers))
+      if (auto e = wt::wire::parse_endpoint(text)) list.push_back(*e);
+    client_.dht_bootstrap(list, at_ms(now));
+  }
+  // The datagram is in the reserve() buffer; from: "ip:port".
+  void dht_received(const std::string& from, std::size_t length, double now) {
+    if (auto e = wt::wire::parse_endpoint(from))
+      client_.dht_received(*e, wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+  }
+  val dht_state(double now) const { return copy_bytes(client_.dht_state(at_ms(now))); }
+  // The state is in the reserve() buffer.
+  bool dht_load_state(std::size_t length, double now) {
+    return client_.dht_load_state(wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+  }
+  double dht_nodes() const { return static_cast<double>(client_.dht_nodes()); }
+
   // fields: our extension handshake's extra fields (a plain object, bencoded).
   std::uint32_t register_extension(const std::string& name, const val& fields, double now) {
     const std::uint32_t id = client_.engine().register_extension(name, bencode_dict_of_js(fields, 0));
@@ -838,6 +879,17 @@ class js_client {
         out.set("first", static_cast<double>(r.first));
         out.set("last", static_cast<double>(r.last));
       }
+    } else if (auto* tg = std::get_if<co::tracker_get>(&*o)) {
+      out.set("type", std::string("trackerGet")); out.set("id", static_cast<double>(tg->id)); out.set("url", tg->url);
+    } else if (auto* us = std::get_if<co::udp_send>(&*o)) {
+      out.set("type", std::string("udpSend")); out.set("url", us->url); out.set("data", copy_bytes(us->data));
+    } else if (auto* uc = std::get_if<co::udp_close>(&*o)) {
+      out.set("type", std::string("udpClose")); out.set("url", uc->url);
+    } else if (auto* ds = std::get_if<co::dht_send>(&*o)) {
+      const std::string address = wt::wire::to_string(ds->to);
+      out.set("type", std::string("dhtSend")); out.set("address", address);
+      out.set("host", ds->to.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
+      out.set("port", ds->to.port); out.set("data", copy_bytes(ds->data));
     } else if (auto* ev = std::get_if<wt::client_event>(&*o)) {
       out = event_value(*ev);
       out.set("event", true);
@@ -878,6 +930,14 @@ class js_client {
       s.session.stream_piece_bytes = static_cast<std::uint64_t>(std::max(0.0, opts["streamPieceBytes"].as<double>()));
     // The host dials addresses (TCP); listenPort: the port it accepts connections on.
     if (opts["dialPeers"].isTrue()) s.dial_peers = true;
+    // dht: true, or { announceInterval (ms) } for tests.
+    const val dht = opts["dht"];
+    const bool dht_object = dht.typeOf().as<std::string>() == "object" && !dht.isNull();
+    if (dht.isTrue() || dht_object) {
+      s.dht = wt::dht::settings{};
+      if (dht_object && dht["announceInterval"].isNumber())
+        s.dht->announce_interval = std::chrono::milliseconds(static_cast<std::int64_t>(dht["announceInterval"].as<double>()));
+    }
     if (opts["listenPort"].isNumber() && opts["listenPort"].as<double>() > 0)
       s.session.listen_port = static_cast<std::uint16_t>(opts["listenPort"].as<double>());
     if (opts["offersPerAnnounce"].isNumber())
@@ -947,6 +1007,16 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("setMaxConnections", &js_client::set_max_connections)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)
+      .function("trackerResponse", &js_client::tracker_response)
+      .function("trackerFailed", &js_client::tracker_failed)
+      .function("udpReceived", &js_client::udp_received)
+      .function("udpFailed", &js_client::udp_failed)
+      .function("hasDht", &js_client::has_dht)
+      .function("dhtBootstrap", &js_client::dht_bootstrap)
+      .function("dhtReceived", &js_client::dht_received)
+      .function("dhtState", &js_client::dht_state)
+      .function("dhtLoadState", &js_client::dht_load_state)
+      .function("dhtNodes", &js_client::dht_nodes)
       .function("acceptPeer", &js_client::accept_peer)
       .function("registerExtension", &js_client::register_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)

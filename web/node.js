@@ -3,15 +3,18 @@
 // cannot do). init({wasmURL | wasmBinary}) overrides.
 //
 // The Node host adds to the browser's: TCP peers (dialled and accepted on torrentPort),
+// HTTP and UDP trackers, the DHT, WebRTC (node-datachannel) and WebSocket (ws) when installed,
 // the torrent's files on disk (add(id, { path })), and file system paths as inputs to
 // seed() and createTorrent().
 import { openAsBlob } from 'node:fs'
 import { readFile, readdir, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { tmpdir, homedir } from 'node:os'
 import path from 'node:path'
 import createWasmTorrentModule from '../build/wasm/wasmtorrent_module.mjs'
 import { createApi } from './engine/core.js'
 import { TcpTransport } from './transports/tcp.js'
+import { UdpTrackerTransport } from './transports/udp.js'
+import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
 import { FsStore } from './storage/fs.js'
 
 async function load ({ wasmBinary, wasmURL } = {}) {
@@ -79,6 +82,11 @@ function loadWebRTC () {
 const host = {
   webrtc: loadWebRTC,
   Tcp: TcpTransport,
+  Udp: UdpTrackerTransport,
+  Dht: DhtTransport,
+  dhtBootstrap: DEFAULT_BOOTSTRAP,
+  // The node table between runs: dht.stateFile, null for none; by default in the user's cache.
+  dhtStateFile: dht => dht.stateFile !== undefined ? dht.stateFile : path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'wasmtorrent', 'dht-state'),
   Store: FsStore,
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
   inputs

@@ -340,11 +340,18 @@ export interface StreamToOptions {
 /** Service-worker streaming (client.createServer): the page's side of dist/wasmtorrent-sw.js. */
 export interface StreamServer {
   readonly controller: ServiceWorkerRegistration
-  /** The URL prefix the worker answers: <scope>wasmtorrent/. */
+  /** The URL prefix the worker answers: <scope>webtorrent/. */
   readonly base: string
+  /** The path of `base` (origin-relative). */
+  readonly pathname: string
+  readonly closed: boolean
+  /** The origin-relative URL <scope path>webtorrent/<infoHash>/<path>. */
   urlOf (file: ClientFile): string
-  close (): void
-  destroy (): void
+  /** As WebTorrent's browser server: nothing to bind; cb runs once it is ready. */
+  listen (port?: number | (() => void), cb?: () => void): void
+  address (): { address: string, family: 'IPv4', port: number }
+  close (cb?: () => void): void
+  destroy (cb?: () => void): void
 }
 
 /**

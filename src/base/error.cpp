@@ -56,6 +56,9 @@ const char* describe(errc code) noexcept {
     case errc::tracker_failure: return "tracker failure reason";
     case errc::tracker_warning: return "tracker warning message";
     case errc::tracker_unknown_offer: return "answer to an unknown offer";
+    case errc::tracker_bad_response: return "bad tracker response";
+    case errc::tracker_timeout: return "tracker did not answer";
+    case errc::tracker_unreachable: return "tracker unreachable";
     case errc::web_seed_bad_url: return "bad web seed URL";
     case errc::web_seed_not_found: return "web seed lacks the file";
     case errc::web_seed_http_error: return "web seed HTTP error";

@@ -27,6 +27,9 @@ wire::endpoint channel_endpoint(host_peer p) {
 client_settings adjusted(client_settings s) {
   s.session.send_buffer_limit = s.send_buffer_limit;
   if (s.tracker.seed == 0) s.tracker.seed = s.session.seed ^ 0x5bd1e995u;
+  if (s.announcer.seed == 0) s.announcer.seed = s.session.seed ^ 0x9e3779b9u;
+  if (s.session.listen_port) s.announcer.port = *s.session.listen_port;
+  if (s.dht && s.dht->seed == 0) s.dht->seed = s.session.seed ^ 0x2545f491u;
   return s;
 }
 
@@ -41,10 +44,23 @@ std::vector<std::string> websocket_trackers(const std::vector<std::string>& urls
   return out;
 }
 
+// The http(s):// and udp:// URLs of a list, once each, in order.
+std::vector<std::string> addressed_trackers(const std::vector<std::string>& urls) {
+  std::vector<std::string> out;
+  for (const auto& u : urls) {
+    if (!(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("udp://"))) continue;
+    if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
+  }
+  return out;
+}
+
 client::client(client_settings settings)
     : settings_(adjusted(std::move(settings))),
       session_(settings_.session),
-      tracker_(settings_.tracker) {}
+      tracker_(settings_.tracker),
+      announcer_(settings_.announcer) {
+  if (settings_.dial_peers && settings_.dht) dht_ = std::make_unique<dht::dht_node>(*settings_.dht);
+}
 
 client::~client() = default;
 
@@ -95,17 +111,75 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
     auto& known = torrents_[t].trackers;
     if (std::find(known.begin(), known.end(), url) == known.end()) known.push_back(url);
   }
+  torrent_state& ts = torrents_[t];
+  // HTTP and UDP trackers answer with addresses: only for a host that can dial them.
+  if (settings_.dial_peers) {
+    tracker::torrent_params p;
+    p.info_hash = ts.info_hash;
+    p.peer_id = session_.peer_id();
+    for (auto& url : addressed_trackers(urls)) p.tiers.push_back({std::move(url)});  // BEP 12: in order
+    p.stats = announcer_stats_of(t);
+    if (!p.tiers.empty()) ts.announcing = announcer_.add_torrent(p, now);
+  }
   ws_tracker::torrent_params p;
-  p.info_hash = torrents_[t].info_hash;
+  p.info_hash = ts.info_hash;
   p.peer_id = session_.peer_id();
   p.trackers = websocket_trackers(urls);
-  if (p.trackers.empty()) {
-    session_.end_web_seed_grace(t, now);  // no tracker: no peer to wait for
-    return;
+  if (!p.trackers.empty()) {
+    update_tracker_stats(t);  // no-op before registration; the params carry the first stats
+    p.stats = announce_stats_of(t);
+    ts.registered = tracker_.add_torrent(p, now);
   }
-  update_tracker_stats(t);  // no-op before registration; the params carry the first stats
-  p.stats = announce_stats_of(t);
-  torrents_[t].registered = tracker_.add_torrent(p, now);
+  announce_on_dht(t, now);
+  if (p.trackers.empty() && !ts.announcing && !ts.on_dht)
+    session_.end_web_seed_grace(t, now);  // no tracker: no peer to wait for
+}
+
+void client::announce_on_dht(torrent_id t, time_point now) {
+  auto it = torrents_.find(t);
+  if (!dht_ || it == torrents_.end() || it->second.on_dht) return;
+  const metainfo* m = session_.torrent_metainfo(t);
+  if (m && m->is_private) return;  // BEP 27: trackers only
+  it->second.on_dht = true;
+  dht_->announce(it->second.info_hash, settings_.session.listen_port.value_or(0),
+                 !settings_.session.listen_port, now);
+}
+
+void client::leave_dht(torrent_id t) {
+  auto it = torrents_.find(t);
+  if (!dht_ || it == torrents_.end() || !it->second.on_dht) return;
+  it->second.on_dht = false;
+  dht_->stop_announce(it->second.info_hash);
+}
+
+void client::dht_bootstrap(const std::vector<wire::endpoint>& routers, time_point now) {
+  if (!dht_) return;
+  dht_->bootstrap(routers, now);
+  pump(now);
+}
+
+void client::dht_received(const wire::endpoint& from, byte_view datagram, time_point now) {
+  if (!dht_) return;
+  dht_->udp_received(from, datagram, now);
+  pump(now);
+}
+
+byte_buffer client::dht_state(time_point now) const { return dht_ ? dht_->save_state(now) : byte_buffer{}; }
+
+bool client::dht_load_state(byte_view state, time_point now) {
+  return dht_ && dht_->load_state(state, now).has_value();
+}
+
+std::size_t client::dht_nodes() const { return dht_ ? dht_->table().size() : 0; }
+
+tracker::announce_stats client::announcer_stats_of(torrent_id t) const {
+  const ws_tracker::announce_stats s = announce_stats_of(t);
+  tracker::announce_stats out;
+  out.uploaded = s.uploaded;
+  out.downloaded = s.downloaded;
+  auto st = session_.stats(t);
+  if (st && st->has_metadata) out.left = s.left;
+  return out;
 }
 
 // What trackers are told: `left` is what the torrent lacks of all its pieces (BEP 3: bytes
@@ -122,8 +196,9 @@ ws_tracker::announce_stats client::announce_stats_of(torrent_id t) const {
 
 void client::update_tracker_stats(torrent_id t) {
   auto it = torrents_.find(t);
-  if (it == torrents_.end() || !it->second.registered) return;
-  tracker_.set_stats(it->second.info_hash, announce_stats_of(t));
+  if (it == torrents_.end()) return;
+  if (it->second.registered) tracker_.set_stats(it->second.info_hash, announce_stats_of(t));
+  if (it->second.announcing) announcer_.set_stats(it->second.info_hash, announcer_stats_of(t));
 }
 
 void client::close_peers_of(torrent_id t, const std::string& reason, time_point now) {
@@ -144,10 +219,10 @@ void client::close_peers_of(torrent_id t, const std::string& reason, time_point 
 void client::remove_torrent(torrent_id t, time_point now) {
   auto it = torrents_.find(t);
   if (it == torrents_.end()) return;
-  if (it->second.registered) {
-    update_tracker_stats(t);
-    tracker_.remove_torrent(it->second.info_hash, now);
-  }
+  update_tracker_stats(t);
+  if (it->second.registered) tracker_.remove_torrent(it->second.info_hash, now);
+  if (it->second.announcing) announcer_.remove_torrent(it->second.info_hash, now);
+  leave_dht(t);
   close_peers_of(t, "torrent removed", now);
   session_.remove_torrent(t, now);
   torrents_.erase(it);
@@ -194,11 +269,16 @@ bool client::pause_torrent(torrent_id t, time_point now) {
   if (it == torrents_.end()) return false;
   if (it->second.paused) return true;
   it->second.paused = true;
+  update_tracker_stats(t);
   if (it->second.registered) {
-    update_tracker_stats(t);
     tracker_.remove_torrent(it->second.info_hash, now);  // "stopped"; its offers are cancelled
     it->second.registered = false;
   }
+  if (it->second.announcing) {
+    announcer_.remove_torrent(it->second.info_hash, now);  // "stopped"
+    it->second.announcing = false;
+  }
+  leave_dht(t);
   // The session closes its connections (peer_disconnected_event "torrent paused");
   // then every peer connection of the torrent goes, with or without a session
   // connection (offers being made, answers, channels not yet handed over).
@@ -331,14 +411,17 @@ void client::on_timer(time_point now) {
   for (const auto& [t, s] : torrents_) update_tracker_stats(t);
   session_.on_timer(now);
   tracker_.on_timer(now);
+  announcer_.on_timer(now);
+  if (dht_) dht_->on_timer(now);
   pump(now);
 }
 
 std::optional<time_point> client::next_deadline() const {
-  auto a = session_.next_deadline();
-  auto b = tracker_.next_deadline();
-  if (a && b) return std::min(*a, *b);
-  return a ? a : b;
+  std::optional<time_point> next;
+  for (auto d : {session_.next_deadline(), tracker_.next_deadline(), announcer_.next_deadline(),
+                 dht_ ? dht_->next_deadline() : std::nullopt})
+    if (d) next = next ? std::min(*next, *d) : d;
+  return next;
 }
 
 std::optional<client_output> client::poll() {
@@ -433,6 +516,49 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
   // scrape_result: nothing asks for scrapes yet.
 }
 
+void client::route_announcer(tracker::output o, time_point now) {
+  using namespace tracker;
+  if (auto* get = std::get_if<http_get>(&o)) {
+    out_.push_back(client_out::tracker_get{get->request_id, std::move(get->url)});
+  } else if (auto* send = std::get_if<udp_send>(&o)) {
+    out_.push_back(client_out::udp_send{std::move(send->url), std::move(send->bytes)});
+  } else if (auto* close = std::get_if<udp_close>(&o)) {
+    out_.push_back(client_out::udp_close{std::move(close->url)});
+  } else if (auto* found = std::get_if<peers_found>(&o)) {
+    if (auto t = torrent_of(found->info_hash))
+      for (const auto& e : found->peers) session_.add_peer(*t, e, now);
+  } else if (auto* announced = std::get_if<announce_result>(&o)) {
+    if (auto t = torrent_of(announced->info_hash)) {
+      if (announced->complete && announced->incomplete && *announced->complete + *announced->incomplete <= 1)
+        session_.end_web_seed_grace(*t, now);
+      out_.push_back(client_event{tracker_announce_event{*t, std::move(announced->url), announced->complete, announced->incomplete}});
+    }
+  } else if (auto* warn = std::get_if<tracker_warning>(&o)) {
+    std::optional<torrent_id> t;
+    if (warn->info_hash) t = torrent_of(*warn->info_hash);
+    errc code = errc::tracker_bad_response;
+    switch (warn->kind) {
+      case problem::failure_reason: case problem::tracker_error: code = errc::tracker_failure; break;
+      case problem::warning_message: code = errc::tracker_warning; break;
+      case problem::timeout: code = errc::tracker_timeout; break;
+      case problem::network: code = errc::tracker_unreachable; break;
+      default: break;
+    }
+    out_.push_back(client_event{tracker_warning_event{t, warn->url, make_error(code, 0, std::move(warn->message))}});
+  }
+  // scrape_result: nothing asks for scrapes yet.
+}
+
+void client::route_dht(dht::output o, time_point now) {
+  if (auto* send = std::get_if<dht::send>(&o)) {
+    out_.push_back(client_out::dht_send{send->to, std::move(send->bytes)});
+  } else if (auto* found = std::get_if<dht::peers_found>(&o)) {
+    if (auto t = torrent_of(found->info_hash))
+      for (const auto& e : found->peers) session_.add_peer(*t, e, now);
+  }
+  // lookup_finished, warning: nothing to route (the counters tell the host).
+}
+
 void client::route_event(session_event e, time_point now) {
   if (auto* f = std::get_if<torrent_finished_event>(&e)) {
     // Finished the selection: "completed" only when that is every piece.
@@ -442,9 +568,12 @@ void client::route_event(session_event e, time_point now) {
     if (it != torrents_.end() && !it->second.complete && st && st->has_metadata && st->have >= st->total) {
       it->second.complete = true;
       if (it->second.registered) tracker_.completed(it->second.info_hash, now);
+      if (it->second.announcing) announcer_.completed(it->second.info_hash, now);
     }
   } else if (auto* m = std::get_if<metadata_received_event>(&e)) {
     update_tracker_stats(m->torrent);
+    // A magnet's torrent turned out private (BEP 27): trackers only from now on.
+    if (const metainfo* info = session_.torrent_metainfo(m->torrent); info && info->is_private) leave_dht(m->torrent);
   } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
     // A peer that failed before its handshake named a torrent (garbage instead of a
     // handshake): the data channel it came through was for one.
@@ -461,6 +590,16 @@ void client::pump(time_point now) {
     while (auto o = tracker_.poll()) {
       progress = true;
       route_tracker(std::move(*o), now);
+    }
+    while (auto o = announcer_.poll()) {
+      progress = true;
+      route_announcer(std::move(*o), now);
+    }
+    while (dht_) {
+      auto o = dht_->poll();
+      if (!o) break;
+      progress = true;
+      route_dht(std::move(*o), now);
     }
     while (auto r = session_.poll_storage()) out_.push_back(client_out::storage{std::move(*r)});
     while (auto r = session_.poll_http()) out_.push_back(client_out::http{std::move(*r)});
@@ -510,7 +649,8 @@ void client::pump(time_point now) {
     if (!ts.registered) continue;
     std::size_t used = 0;
     for (const auto& [id, p] : peers_) used += p.torrent == t;
-    tracker_.set_peer_room(ts.info_hash, used >= most ? 0 : most - used);
+    if (ts.registered) tracker_.set_peer_room(ts.info_hash, used >= most ? 0 : most - used);
+    if (ts.announcing) announcer_.set_numwant(ts.info_hash, static_cast<std::uint32_t>(used >= most ? 0 : most - used));
   }
 }
 

@@ -30,6 +30,18 @@
 // Incoming sockets come in through accept_peer(). Either way the socket is a host_peer: its
 // bytes flow through send / channel_data / channel_sent / close_peer like a channel's.
 //
+// HTTP and UDP trackers (with dial_peers only: their answers are addresses): a torrent's
+// http(s):// and udp:// trackers go to the announce scheduler (tracker/announce_schedule.hpp,
+// one tier per URL in order, BEP 12); its GETs go out as `tracker_get` (the host fetches the
+// whole body and reports tracker_response / tracker_failed), its datagrams as `udp_send` on
+// one UDP socket per tracker URL (report udp_received / udp_failed; `udp_close` ends it).
+// The peers they return are dialled like any address.
+//
+// The DHT (BEP 5, with dial_peers and client_settings::dht): one dht::dht_node on one UDP
+// socket of the host (`dht_send` out, dht_received in). Every public torrent is announced
+// on it (our listen port) and the peers it finds are dialled; the host resolves the
+// bootstrap routers and passes their addresses to dht_bootstrap().
+//
 // Web seeds (BEP 19): a torrent's url-list and a magnet's ws= / as= URLs become the
 // session's web seeds; its HTTP requests go out as `http` outputs (get / cancel), the host
 // performs them (fetch with a Range header) and reports http_response(), http_data() per
@@ -55,6 +67,8 @@
 #include "metainfo/metainfo.hpp"
 #include "session/session.hpp"
 #include "storage/storage.hpp"
+#include "dht/dht.hpp"
+#include "tracker/announce_schedule.hpp"
 #include "tracker/ws_tracker.hpp"
 
 namespace wt {
@@ -62,6 +76,9 @@ namespace wt {
 struct client_settings {
   session_settings session;
   ws_tracker::config tracker;
+  tracker::schedule_config announcer;  // HTTP and UDP trackers (with dial_peers)
+  // A DHT node (with dial_peers); its settings (the seed defaults to the session's).
+  std::optional<dht::settings> dht;
   // Added to every torrent's own trackers (only ws:// and wss:// URLs are used).
   std::vector<std::string> default_trackers;
   // Bytes the host may hold in a channel's send buffer before the session stops reading
@@ -105,6 +122,15 @@ struct send { host_peer peer; byte_buffer data; };
 struct storage { storage_request request; };
 // A web seed's HTTP request (op get), or the abort of one (op cancel: report nothing more).
 struct http { http_request request; };
+// An HTTP tracker's announce or scrape: GET the URL, report tracker_response(id, status,
+// body) or tracker_failed(id, message).
+struct tracker_get { std::uint64_t id = 0; std::string url; };
+// A datagram for the UDP tracker `url` (host:port: the host resolves it and keeps one socket
+// per URL); udp_close: no torrent uses it any more.
+struct udp_send { std::string url; byte_buffer data; };
+struct udp_close { std::string url; };
+// A datagram for the DHT's UDP socket.
+struct dht_send { wire::endpoint to; byte_buffer data; };
 }  // namespace client_out
 
 // Events for the user: the session's, plus tracker warnings and announce results.
@@ -132,7 +158,8 @@ using client_output =
     std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,
                  client_out::create_offer, client_out::create_answer, client_out::set_answer,
                  client_out::close_peer, client_out::connect, client_out::send, client_out::storage,
-                 client_out::http, client_event>;
+                 client_out::http, client_out::tracker_get, client_out::udp_send,
+                 client_out::udp_close, client_out::dht_send, client_event>;
 
 class client {
  public:
@@ -233,6 +260,36 @@ class client {
     pump(now);
   }
 
+  // --- HTTP and UDP trackers ------------------------------------------------------------
+  void tracker_response(std::uint64_t id, int status, byte_view body, time_point now) {
+    announcer_.http_response(id, status, body, now);
+    pump(now);
+  }
+  void tracker_failed(std::uint64_t id, const std::string& message, time_point now) {
+    announcer_.http_failed(id, message, now);
+    pump(now);
+  }
+  void udp_received(const std::string& url, byte_view datagram, bool v6, time_point now) {
+    announcer_.udp_received(url, datagram, v6 ? tracker::udp::ip_family::v6 : tracker::udp::ip_family::v4, now);
+    pump(now);
+  }
+  void udp_failed(const std::string& url, const std::string& message, time_point now) {
+    announcer_.udp_failed(url, message, now);
+    pump(now);
+  }
+
+  // --- the DHT (client_settings::dht) ---------------------------------------------------
+  bool has_dht() const noexcept { return dht_ != nullptr; }
+  // The routers' addresses (resolved by the host); also used again when the table empties.
+  void dht_bootstrap(const std::vector<wire::endpoint>& routers, time_point now);
+  void dht_received(const wire::endpoint& from, byte_view datagram, time_point now);
+  // The node's id and good nodes, to hand to dht_load_state() in a later run (empty
+  // without a DHT); false when the bytes were not such a state.
+  byte_buffer dht_state(time_point now) const;
+  bool dht_load_state(byte_view state, time_point now);
+  // Nodes in the routing table (0 without a DHT).
+  std::size_t dht_nodes() const;
+
   // --- time and outputs ---------------------------------------------------------------
   void on_timer(time_point now);
   std::optional<time_point> next_deadline() const;
@@ -267,6 +324,8 @@ class client {
     // each: for torrent_file(), and to announce to again on resume.
     std::vector<std::string> trackers;
     bool registered = false;
+    bool announcing = false;  // added to announcer_ (HTTP/UDP trackers)
+    bool on_dht = false;      // announced on the DHT
     // "completed" went to the trackers, or the torrent was added complete: only a torrent
     // that has every piece is complete to a tracker (not one whose selection is done).
     bool complete = false;
@@ -276,11 +335,17 @@ class client {
   void register_with_trackers(torrent_id t, std::vector<std::string> urls, time_point now);
   void pump(time_point now);
   void route_tracker(ws_tracker::output o, time_point now);
+  void route_announcer(tracker::output o, time_point now);
+  void route_dht(dht::output o, time_point now);
+  // Announces the torrent on the DHT, unless it is private (BEP 27) or there is no DHT.
+  void announce_on_dht(torrent_id t, time_point now);
+  void leave_dht(torrent_id t);
   void route_event(session_event e, time_point now);
   void close_peer(host_peer p, std::string reason);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
   void update_tracker_stats(torrent_id t);
   ws_tracker::announce_stats announce_stats_of(torrent_id t) const;
+  tracker::announce_stats announcer_stats_of(torrent_id t) const;
   // Closes every peer connection of the torrent (and its offers still being made).
   void close_peers_of(torrent_id t, const std::string& reason, time_point now);
   void finish_batch(std::uint64_t id, time_point now);
@@ -288,6 +353,8 @@ class client {
   client_settings settings_;
   session session_;
   ws_tracker::client tracker_;
+  tracker::announcer announcer_;
+  std::unique_ptr<dht::dht_node> dht_;
   std::map<torrent_id, torrent_state> torrents_;
   std::map<std::uint32_t, peer_state> peers_;
   std::map<std::uint32_t, std::uint32_t> peer_of_connection_;  // connection -> peer
@@ -299,5 +366,7 @@ class client {
 
 // The ws:// and wss:// URLs of a list, once each, in order.
 std::vector<std::string> websocket_trackers(const std::vector<std::string>& urls);
+// The http(s):// and udp:// URLs of a list, once each, in order.
+std::vector<std::string> addressed_trackers(const std::vector<std::string>& urls);
 
 }  // namespace wt

@@ -62,7 +62,7 @@ function peerIdHex (id) {
 
 // internals: { getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, host }.
 // host: what the environment adds (web/node.js): { Tcp: a transport class for addressed
-// peers, Store: the default store, storeRoot(opts): its folder, inputs(input): turns file
+// peers, Udp: one for UDP trackers, webrtc(): RTCPeerConnection and WebSocket, Store: the default store, storeRoot(opts): its folder, inputs(input): turns file
 // system paths into inputs }; absent in browsers.
 export function makeClientClass (internals) {
   const { getModule, createTorrent, toMagnetURI, collectInputs } = internals
@@ -519,6 +519,9 @@ export function makeClientClass (internals) {
       this._http = new HttpTransport({ input, heap: () => this._M.HEAPU8 })
       // Node: TCP peers, dialled and accepted on torrentPort (0: any free port).
       this._tcp = host.Tcp ? new host.Tcp({ input, heap: () => this._M.HEAPU8 }) : null
+      this._udp = host.Udp ? new host.Udp({ input, heap: () => this._M.HEAPU8 }) : null // UDP trackers
+      this._dht = null // Node: the DHT's socket, once listening
+      this.dhtPort = 0
       this.torrentPort = 0
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
@@ -546,6 +549,17 @@ export function makeClientClass (internals) {
             queueMicrotask(() => this.emit('warning', new WasmTorrentError(`cannot accept peers: ${err.message}`, { code: 'listen_failed' })))
           }
           if (this.destroyed) return this._tcp.closeAll()
+          // The DHT (WebTorrent's dht option, default on under Node): a UDP socket on dhtPort.
+          const dht = opts.dht === undefined ? {} : opts.dht
+          if (dht !== false && host.Dht) {
+            this._dht = new host.Dht({ input, heap: () => this._M.HEAPU8, stateFile: host.dhtStateFile(dht) })
+            try {
+              this.dhtPort = await this._dht.listen(dht.port ?? opts.dhtPort ?? 0)
+            } catch (err) {
+              this._dht = null
+              queueMicrotask(() => this.emit('warning', new WasmTorrentError(`no DHT: ${err.message}`, { code: 'listen_failed' })))
+            }
+          }
         }
         this._M = M
         this._driver.start(new M.Client({
@@ -559,11 +573,13 @@ export function makeClientClass (internals) {
           webSeedBudget: opts.webSeedBudget,
           streamPieceBytes: opts.streamPieceBytes,
           dialPeers: Boolean(this._tcp),
+          dht: this._dht ? { announceInterval: opts.dht?.announceInterval } : false,
           listenPort: this.torrentPort,
           downloadLimit: engineRate(opts.downloadLimit),
           uploadLimit: engineRate(opts.uploadLimit)
         }))
         this.peerId = this._engine.peerId()
+        if (this._dht) this._startDht(opts.dht)
       })
       this.ready.then(() => { if (!this.destroyed) this.emit('ready') }, err => this.emit('error', err))
     }
@@ -840,6 +856,14 @@ export function makeClientClass (internals) {
       const closed = [...this.torrents].map(t => this._remove(t))
       this._rtc.closeAll()
       this._tcp?.closeAll()
+      this._udp?.closeAll()
+      if (this._dht) {
+        const dht = this._dht
+        this._dht = null
+        const state = this._engine?.dhtNodes() > 0 ? this._engine.dhtState(now()) : null
+        dht.close()
+        if (state) closed.push(dht.saveState(state))
+      }
       this._http.closeAll()
       this._sockets.closeAll()
       this._driver.stop()
@@ -1004,6 +1028,7 @@ export function makeClientClass (internals) {
             case 'extensionHandshake': t?._wires.get(e.connection)?._onExtensionHandshake(e); break
             case 'extensionMessage': t?._wires.get(e.connection)?._onExtensionMessage(e); break
             case 'announce':
+              t?.emit('trackerAnnounce') // as WebTorrent's torrent, after each tracker answer
               // The tracker knows nobody else: WebTorrent's 'noPeers'.
               if (t && t.numPeers === 0 && (e.complete ?? 0) + (e.incomplete ?? 0) <= 1) t.emit('noPeers', 'tracker')
               break
@@ -1028,6 +1053,10 @@ export function makeClientClass (internals) {
         case 'connect': return this._tcp.connect(o.peer, o.host, o.port)
         case 'send': return this._transportOf(o.peer).send(o.peer, o.data)
         case 'http': return o.op === 'get' ? this._http.get(o) : this._http.cancel(o.id)
+        case 'trackerGet': return this._http.trackerGet(o)
+        case 'udpSend': return this._udp ? this._udp.send(o.url, o.data) : this._input((E, t) => E.udpFailed(o.url, 'no UDP here', t))
+        case 'udpClose': return this._udp?.close(o.url)
+        case 'dhtSend': return this._dht?.send(o.host, o.port, o.data)
         case 'storage': {
           const storage = this._storageOf(o.torrent)
           if (storage) return storage.handle(o)
@@ -1068,6 +1097,19 @@ export function makeClientClass (internals) {
       const peer = this._peerOfConnection.get(connection)
       this._transportOf(peer).fail(peer)
     }
+
+    // Restores the node table of an earlier run, then bootstraps from the routers
+    // (opts.bootstrap: "host:port" entries; default the usual public routers).
+    async _startDht (opts = {}) {
+      const dht = this._dht
+      const state = await dht.loadState()
+      if (state && this._dht === dht) this._input((E, t) => { this._M.HEAPU8.set(state, E.reserve(state.length)); E.dhtLoadState(state.length, t) })
+      const routers = await dht.resolve([].concat(opts.bootstrap ?? host.dhtBootstrap))
+      if (this._dht === dht) this._input((E, t) => E.dhtBootstrap(routers, t))
+    }
+
+    // Nodes in the DHT's routing table (0 without a DHT), e.g. to show that it works.
+    get dhtNodes () { return this._dht && this._engine ? this._engine.dhtNodes() : 0 }
 
     // The transport holding engine peer `peer`: a TCP socket or a data channel.
     _transportOf (peer) {

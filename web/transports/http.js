@@ -1,8 +1,11 @@
-// HTTP range requests for web seeds (BEP 19), performed with fetch(): the engine plans each
+// HTTP for the engine, performed with fetch(): HTTP trackers' announces (trackerGet), and
+// range requests for web seeds (BEP 19): the engine plans each
 // request (URL and byte range) and checks what comes back; this moves the status, the two
 // headers it needs and the body's bytes, as they arrive, into the engine. fetch() follows
 // redirects; a CORS refusal or a network error is a failed request. Under Node 20 the same
 // code runs on its built-in fetch.
+
+const TRACKER_BODY_LIMIT = 1 << 20 // the engine's limit for a tracker's answer
 
 // The host never holds more of a body than one chunk: each goes to the engine as it
 // arrives, and the engine writes it into its pieces.
@@ -59,6 +62,45 @@ export class HttpTransport {
         ? `${err.message} (network error or the server does not allow this origin: CORS)`
         : String(err?.message ?? err)
       this.input((E, t) => E.httpFailed(o.id, message, t))
+    }
+  }
+
+  // An HTTP tracker's announce or scrape (the engine's { id, url }): the whole body, up to
+  // TRACKER_BODY_LIMIT + 1 bytes (the engine rejects a longer one), with the status.
+  async trackerGet ({ id, url }) {
+    const abort = new AbortController()
+    const key = `tracker:${id}`
+    this.requests.set(key, abort)
+    try {
+      const res = await fetch(url, { signal: abort.signal, credentials: 'omit', cache: 'no-store', redirect: 'follow' })
+      const parts = []
+      let length = 0
+      const reader = res.body?.getReader()
+      while (reader && length <= TRACKER_BODY_LIMIT) {
+        const { done, value } = await reader.read()
+        if (done) break
+        parts.push(value)
+        length += value.length
+      }
+      reader?.cancel().catch(() => {})
+      if (this.requests.get(key) !== abort) return
+      this.requests.delete(key)
+      const body = new Uint8Array(Math.min(length, TRACKER_BODY_LIMIT + 1))
+      let at = 0
+      for (const p of parts) {
+        const n = Math.min(p.length, body.length - at)
+        body.set(p.subarray(0, n), at)
+        at += n
+      }
+      this.input((E, t) => {
+        const ptr = E.reserve(body.length)
+        this.heap().set(body, ptr)
+        E.trackerResponse(id, res.status, body.length, t)
+      })
+    } catch (err) {
+      if (this.requests.get(key) !== abort) return
+      this.requests.delete(key)
+      this.input((E, t) => E.trackerFailed(id, String(err?.cause?.message ?? err?.message ?? err), t))
     }
   }
 

@@ -1,0 +1,80 @@
+// HTTP (BEP 3/23) and UDP (BEP 15) trackers under Node: bittorrent-tracker's server hands
+// out the peers; wasmtorrent finds libtorrent, and another wasmtorrent, through it. A
+// tracker that does not exist gives a warning, nothing worse.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import Server from 'bittorrent-tracker/server'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent } from './helpers.mjs'
+
+// HTTP and UDP on free ports (on every address of this loopback-only namespace: the
+// server's UDP6 socket cannot bind 127.0.0.1).
+async function startTracker (t) {
+  const server = new Server({ http: true, udp: true, ws: false, stats: false })
+  server.on('error', () => {})
+  await new Promise(resolve => server.listen(0, resolve))
+  t.after(() => new Promise(resolve => server.close(resolve)))
+  return {
+    server,
+    http: `http://127.0.0.1:${server.http.address().port}/announce`,
+    udp: `udp://127.0.0.1:${server.udp4.address().port}`
+  }
+}
+
+function client (t) {
+  const c = new WasmTorrent({ tracker: false })
+  c.on('error', err => assert.fail(`client error: ${err.message}`))
+  t.after(() => c.destroy())
+  return c
+}
+
+for (const kind of ['http', 'udp']) {
+  test(`libtorrent and wasmtorrent find each other through a ${kind.toUpperCase()} tracker`, async t => {
+    const tracker = await startTracker(t)
+    const dir = await tempDir(t)
+    const content = await makeContent(path.join(dir, 'seed'), `via ${kind}`, kind === 'http' ? 31 : 37)
+    const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [[tracker[kind]]] })
+    const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'))
+    await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+    const parsed = await WasmTorrent.parseTorrent(torrentFile)
+    // libtorrent has announced once the tracker knows a seeder.
+    for (let i = 0; i < 200 && !(tracker.server.torrents[parsed.infoHash]?.complete > 0); i++) await new Promise(resolve => setTimeout(resolve, 100))
+    assert.ok(tracker.server.torrents[parsed.infoHash]?.complete > 0, 'libtorrent announced')
+
+    const c = client(t)
+    const announced = []
+    const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+    torrent.on('trackerAnnounce', () => announced.push(kind))
+    await once(torrent, 'done')
+    assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+    assert.ok(announced.length > 0, "'trackerAnnounce' after the tracker's answer")
+  })
+}
+
+test('two wasmtorrent clients meet through an HTTP tracker given to add()', async t => {
+  const tracker = await startTracker(t)
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'pair', 41)
+  const seeder = client(t)
+  const seeded = seeder.seed(content.root, { announce: [tracker.http] })
+  await once(seeded, 'seed')
+  const leecher = client(t)
+  const torrent = leecher.add(`magnet:?xt=urn:btih:${seeded.infoHash}`, { path: path.join(dir, 'down'), announce: [tracker.udp] })
+  // The leecher only knows the UDP side of the same tracker: both announce to one swarm.
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
+
+test('trackers that do not answer give warnings, and the client goes on', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'lonely', 43)
+  const c = client(t)
+  const warnings = []
+  const torrent = c.seed(content.root, { announce: ['http://127.0.0.1:1/announce', 'udp://127.0.0.1:1'] })
+  torrent.on('warning', err => warnings.push(err.code))
+  await once(torrent, 'seed')
+  for (let i = 0; i < 100 && warnings.length < 2; i++) await new Promise(resolve => setTimeout(resolve, 100))
+  assert.ok(warnings.includes('tracker_unreachable'), `warnings: ${warnings}`)
+  assert.equal(torrent.destroyed, false)
+})
