@@ -69,7 +69,7 @@ enum class errc : std::uint8_t {
   tracker_warning,            // the tracker sent "warning message" (text in context)
   tracker_unknown_offer,      // an answer whose offer_id is not pending (expired or never sent)
   tracker_bad_response,       // HTTP/UDP tracker: malformed or oversized answer, or an HTTP error status
-  tracker_timeout,            // HTTP/UDP tracker: no answer in time (every retransmission spent)
+  tracker_timeout,            // HTTP/UDP tracker: no answer (every retransmission spent)
   tracker_unreachable,        // HTTP/UDP tracker: the host's request or socket failed
   // web seeds (BEP 19)
   web_seed_bad_url,           // not an http:// or https:// URL, or too long

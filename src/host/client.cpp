@@ -29,6 +29,10 @@ client_settings adjusted(client_settings s) {
   if (s.tracker.seed == 0) s.tracker.seed = s.session.seed ^ 0x5bd1e995u;
   if (s.announcer.seed == 0) s.announcer.seed = s.session.seed ^ 0x9e3779b9u;
   if (s.session.listen_port) s.announcer.port = *s.session.listen_port;
+  // BEP 15's full schedule (15 s doubling 8 times) holds a dead UDP tracker for two hours
+  // before the next tier is tried; most trackers in public lists are dead: give up after
+  // 15 + 30 + 60 s, and retry it after the usual back-off.
+  s.announcer.udp.max_retransmit_exponent = std::min(s.announcer.udp.max_retransmit_exponent, 2u);
   if (s.dht && s.dht->seed == 0) s.dht->seed = s.session.seed ^ 0x2545f491u;
   return s;
 }
