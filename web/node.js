@@ -3,7 +3,7 @@
 // cannot do). init({wasmURL | wasmBinary}) overrides.
 //
 // The Node host adds to the browser's: TCP peers (dialled and accepted on torrentPort),
-// HTTP and UDP trackers, the DHT, WebRTC (node-datachannel) and WebSocket (ws) when installed,
+// HTTP and UDP trackers, the DHT, createServer() as an HTTP server, WebRTC (node-datachannel) and WebSocket (ws) when installed,
 // the torrent's files on disk (add(id, { path })), and file system paths as inputs to
 // seed() and createTorrent().
 import { openAsBlob } from 'node:fs'
@@ -16,6 +16,7 @@ import { TcpTransport } from './transports/tcp.js'
 import { UdpTrackerTransport } from './transports/udp.js'
 import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
 import { FsStore } from './storage/fs.js'
+import { NodeServer } from './stream/node-server.js'
 
 async function load ({ wasmBinary, wasmURL } = {}) {
   const url = wasmURL ?? new URL('./wasmtorrent.wasm', import.meta.url)
@@ -84,6 +85,7 @@ const host = {
   Tcp: TcpTransport,
   Udp: UdpTrackerTransport,
   Dht: DhtTransport,
+  Server: NodeServer,
   dhtBootstrap: DEFAULT_BOOTSTRAP,
   // The node table between runs: dht.stateFile, null for none; by default in the user's cache.
   dhtStateFile: dht => dht.stateFile !== undefined ? dht.stateFile : path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'wasmtorrent', 'dht-state'),

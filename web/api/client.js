@@ -805,11 +805,12 @@ export function makeClientClass (internals) {
     }
 
     // Service-worker streaming: opts.controller is the ServiceWorkerRegistration of
-    // dist/wasmtorrent-sw.js. Then file.streamURL and file.streamTo(video) work.
+    // dist/wasmtorrent-sw.js. Then file.streamURL and file.streamTo(video) work. Under
+    // Node: an HTTP server (call listen()), as WebTorrent's (web/stream/node-server.js).
     createServer (opts) {
       if (this.destroyed) throw new Error('client is destroyed')
       if (this._server) throw new Error('server already created')
-      this._server = new StreamServer(this, opts)
+      this._server = host.Server ? new host.Server(this, opts) : new StreamServer(this, opts)
       return this._server
     }
 

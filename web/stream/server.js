@@ -63,7 +63,79 @@ const NOT_FOUND = { status: 404 }
 const NOT_FOUND_PAGE = { status: 404, headers: HTML_HEADERS, text: htmlPage('404 Not Found', '<h1>404 Not Found</h1>') }
 const NOT_ALLOWED_PAGE = { status: 405, headers: { ...HTML_HEADERS, allow: 'GET, HEAD' }, text: htmlPage('405 Method Not Allowed', '<h1>405 Method Not Allowed</h1>') }
 
-export class StreamServer {
+// WebTorrent's layout under `pathname` (the root, without a trailing slash): the answers
+// both servers give, the service worker's (StreamServer) and Node's HTTP server
+// (node-server.js).
+export class ServerLayout {
+  constructor (client, pathname) {
+    this._client = client
+    this.pathname = pathname
+    this.closed = false
+  }
+
+  // The URL the server answers for a file, origin-relative as WebTorrent's streamURL; each
+  // path segment percent-encoded, so that '#', '?' or '%' in a name work.
+  urlOf (file) {
+    const path = file.path.split('/').map(encodeURIComponent).join('/')
+    return `${this.pathname}/${file._torrent.infoHash}/${path}`
+  }
+
+  // The answer to a request: { status, headers, text } or, for a file's bytes,
+  // { status, headers, file, start, end }. request.path: what follows <pathname>/, still
+  // percent-encoded; request.range: the Range header; request.destination: what the
+  // browser will do with it (Sec-Fetch-Dest).
+  _answer (request) {
+    const [hash, ...rest] = request.path.split('/')
+    if (hash === '') return { status: 200, headers: HTML_HEADERS, text: this._indexPage() }
+    // Upper-case hex too, as WebTorrent's (it looks the id up with client.get).
+    const torrent = this._client.torrents.find(t => t.infoHash === hash.toLowerCase() && !t.destroyed)
+    if (!torrent) return NOT_FOUND
+    if (rest.join('/') === '') return { status: 200, headers: HTML_HEADERS, text: this._torrentPage(torrent) }
+    let path
+    try { path = rest.map(decodeURIComponent).join('/') } catch { path = null }
+    const file = torrent.ready ? torrent.files.find(f => f.path === path) : null
+    if (!file) return NOT_FOUND
+    return this._fileAnswer(file, request)
+  }
+
+  _indexPage () {
+    const items = this._client.torrents.filter(t => !t.destroyed).map(t =>
+      `<li><a href="${escapeHTML(`${this.pathname}/${t.infoHash}`)}">${escapeHTML(t.name ?? t.infoHash)}</a> (${t.ready ? t.length : '?'} bytes)</li>`)
+    return htmlPage('Torrents', `<h1>Torrents</h1>\n<ol>\n${items.join('\n')}\n</ol>`)
+  }
+
+  _torrentPage (torrent) {
+    const files = torrent.ready ? torrent.files : []
+    const items = files.map(f =>
+      `<li><a href="${escapeHTML(this.urlOf(f))}">${escapeHTML(f.path)}</a> (${f.length} bytes)</li>`)
+    const name = escapeHTML(torrent.name ?? torrent.infoHash)
+    return htmlPage(name, `<h1>${name}</h1>\n<ol>\n${items.join('\n')}\n</ol>`)
+  }
+
+  _fileAnswer (file, request) {
+    // Opened as a page of its own (a link in the listing): saved as a download, as
+    // WebTorrent does; an element's request (<video>, fetch) gets it inline.
+    const download = request.destination === 'document'
+    const headers = {
+      ...FILE_HEADERS,
+      'content-type': download ? 'application/octet-stream' : file.type,
+      'content-disposition': `${download ? 'attachment' : 'inline'}; filename*=UTF-8''${encodeRFC5987(file.name)}`,
+      'accept-ranges': 'bytes'
+    }
+    const range = parseRange(request.range, file.length)
+    if (range === 'unsatisfiable') {
+      return { status: 416, headers: { ...headers, 'content-range': `bytes */${file.length}` } }
+    }
+    const [start, end] = range ?? [0, file.length - 1]
+    headers['content-length'] = String(Math.max(0, end - start + 1))
+    if (range) headers['content-range'] = `bytes ${start}-${end}/${file.length}`
+    return { status: range ? 206 : 200, headers, file, start, end }
+  }
+}
+
+export { NOT_FOUND, NOT_FOUND_PAGE, NOT_ALLOWED_PAGE }
+
+export class StreamServer extends ServerLayout {
   // controller: the ServiceWorkerRegistration whose worker runs dist/wasmtorrent-sw.js.
   constructor (client, { controller } = {}) {
     if (typeof navigator === 'undefined' || !navigator.serviceWorker) {
@@ -72,13 +144,11 @@ export class StreamServer {
     if (!controller || typeof controller.scope !== 'string') {
       throw new WasmTorrentError('createServer: give { controller: ServiceWorkerRegistration }', { code: 'invalid_argument' })
     }
-    this._client = client
-    this.controller = controller
-    this.closed = false
     const scope = new URL(controller.scope)
-    this._scope = scope
     // As WebTorrent's server.pathname: the root of the layout, without a trailing slash.
-    this.pathname = scope.pathname + STREAM_PREFIX.slice(0, -1)
+    super(client, scope.pathname + STREAM_PREFIX.slice(0, -1))
+    this.controller = controller
+    this._scope = scope
     this.base = new URL(STREAM_PREFIX, scope).href
     this._openBodies = 0
     this._keepAlive = null
@@ -90,13 +160,6 @@ export class StreamServer {
     }
     navigator.serviceWorker.addEventListener('message', this._onMessage)
     navigator.serviceWorker.startMessages?.()
-  }
-
-  // The URL the service worker answers for a file, origin-relative as WebTorrent's
-  // streamURL; each path segment percent-encoded, so that '#', '?' or '%' in a name work.
-  urlOf (file) {
-    const path = file.path.split('/').map(encodeURIComponent).join('/')
-    return `${this.pathname}/${file._torrent.infoHash}/${path}`
   }
 
   // As WebTorrent's browser server, for code written against its Node server: nothing to
@@ -125,23 +188,6 @@ export class StreamServer {
   }
 
   destroy (cb) { this.close(cb) }
-
-  // The answer to a request: { status, headers, text } or, for a file's bytes,
-  // { status, headers, file, start, end }. request.path: what follows <scope>webtorrent/,
-  // still percent-encoded.
-  _answer (request) {
-    const [hash, ...rest] = request.path.split('/')
-    if (hash === '') return { status: 200, headers: HTML_HEADERS, text: this._indexPage() }
-    // Upper-case hex too, as WebTorrent's (it looks the id up with client.get).
-    const torrent = this._client.torrents.find(t => t.infoHash === hash.toLowerCase() && !t.destroyed)
-    if (!torrent) return NOT_FOUND
-    if (rest.join('/') === '') return { status: 200, headers: HTML_HEADERS, text: this._torrentPage(torrent) }
-    let path
-    try { path = rest.map(decodeURIComponent).join('/') } catch { path = null }
-    const file = torrent.ready ? torrent.files.find(f => f.path === path) : null
-    if (!file) return NOT_FOUND
-    return this._fileAnswer(file, request)
-  }
 
   // Our worker (web/stream/sw.js): a 404 means "not this page's", and the worker asks its
   // other pages; a body is pulled chunk by chunk ('pull' -> 'chunk' | 'end' | 'error').
@@ -204,40 +250,6 @@ export class StreamServer {
     if (this._probed) return
     this._probed = true
     fetch(this.base + 'cancel/').then(res => res.body?.cancel(), () => {})
-  }
-
-  _indexPage () {
-    const items = this._client.torrents.filter(t => !t.destroyed).map(t =>
-      `<li><a href="${escapeHTML(`${this.pathname}/${t.infoHash}`)}">${escapeHTML(t.name ?? t.infoHash)}</a> (${t.ready ? t.length : '?'} bytes)</li>`)
-    return htmlPage('Torrents', `<h1>Torrents</h1>\n<ol>\n${items.join('\n')}\n</ol>`)
-  }
-
-  _torrentPage (torrent) {
-    const files = torrent.ready ? torrent.files : []
-    const items = files.map(f =>
-      `<li><a href="${escapeHTML(this.urlOf(f))}">${escapeHTML(f.path)}</a> (${f.length} bytes)</li>`)
-    const name = escapeHTML(torrent.name ?? torrent.infoHash)
-    return htmlPage(name, `<h1>${name}</h1>\n<ol>\n${items.join('\n')}\n</ol>`)
-  }
-
-  _fileAnswer (file, request) {
-    // Opened as a page of its own (a link in the listing): saved as a download, as
-    // WebTorrent does; an element's request (<video>, fetch) gets it inline.
-    const download = request.destination === 'document'
-    const headers = {
-      ...FILE_HEADERS,
-      'content-type': download ? 'application/octet-stream' : file.type,
-      'content-disposition': `${download ? 'attachment' : 'inline'}; filename*=UTF-8''${encodeRFC5987(file.name)}`,
-      'accept-ranges': 'bytes'
-    }
-    const range = parseRange(request.range, file.length)
-    if (range === 'unsatisfiable') {
-      return { status: 416, headers: { ...headers, 'content-range': `bytes */${file.length}` } }
-    }
-    const [start, end] = range ?? [0, file.length - 1]
-    headers['content-length'] = String(Math.max(0, end - start + 1))
-    if (range) headers['content-range'] = `bytes ${start}-${end}/${file.length}`
-    return { status: range ? 206 : 200, headers, file, start, end }
   }
 
   // A reader of the answer's bytes: next() gives a chunk, or null at the end; cancel()

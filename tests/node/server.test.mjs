@@ -1,0 +1,94 @@
+// client.createServer() under Node: WebTorrent's layout over HTTP, Range requests
+// byte-exact (also while the torrent is still downloading), HEAD, 416, 405, CORS, Host check.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, makeContent, once, randomBytes } from './helpers.mjs'
+
+function client (t) {
+  const c = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => c.destroy())
+  return c
+}
+
+async function listen (server) {
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  return `http://127.0.0.1:${server.address().port}`
+}
+
+test('createServer serves the listing, the torrent page and random ranges byte-exact', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'served ✓', 61)
+  const c = client(t)
+  const torrent = c.seed(content.root, { announce: [] })
+  await once(torrent, 'seed')
+  const server = c.createServer()
+  assert.throws(() => c.createServer(), /server already created/)
+  const origin = await listen(server)
+
+  const index = await fetch(`${origin}/webtorrent/`)
+  assert.equal(index.status, 200)
+  assert.match(await index.text(), new RegExp(`/webtorrent/${torrent.infoHash}`))
+  const page = await (await fetch(`${origin}/webtorrent/${torrent.infoHash.toUpperCase()}`)).text()
+  for (const f of torrent.files) assert.ok(page.includes(f.streamURL.replace(/&/g, '&#38;')), `${f.path} linked`)
+
+  const file = torrent.files.find(f => f.name === 'a.bin')
+  const data = content.files.find(f => f.path.endsWith('a.bin')).data
+  const url = origin + file.streamURL
+  const whole = await fetch(url)
+  assert.equal(whole.status, 200)
+  assert.equal(whole.headers.get('accept-ranges'), 'bytes')
+  assert.deepEqual(new Uint8Array(await whole.arrayBuffer()), data)
+  const random = randomBytes(7, 40)
+  for (let i = 0; i < 10; i++) {
+    const start = Math.floor((random[i * 4] / 256) * data.length)
+    const end = Math.min(data.length - 1, start + random[i * 4 + 1] * 997)
+    const res = await fetch(url, { headers: { range: `bytes=${start}-${end}` } })
+    assert.equal(res.status, 206)
+    assert.equal(res.headers.get('content-range'), `bytes ${start}-${end}/${data.length}`)
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), data.subarray(start, end + 1))
+  }
+  const one = await fetch(url, { headers: { range: 'bytes=0-0' } })
+  assert.equal(one.headers.get('content-length'), '1')
+  assert.equal((await one.arrayBuffer()).byteLength, 1)
+  const past = await fetch(url, { headers: { range: `bytes=${data.length}-` } })
+  assert.equal(past.status, 416)
+  assert.equal(past.headers.get('content-range'), `bytes */${data.length}`)
+  const head = await fetch(url, { method: 'HEAD' })
+  assert.equal(head.headers.get('content-length'), String(data.length))
+  assert.equal((await fetch(url, { method: 'POST' })).status, 405)
+  assert.equal((await fetch(`${origin}/webtorrent/${'0'.repeat(40)}/x`)).status, 404)
+  assert.equal((await fetch(`${origin}/elsewhere`)).status, 404)
+  const cors = await fetch(url, { headers: { origin: 'http://example.test', range: 'bytes=0-9' } })
+  assert.equal(cors.headers.get('access-control-allow-origin'), '*')
+
+  await new Promise(resolve => server.close(resolve))
+  assert.doesNotThrow(() => c.createServer({ origin: false }).close())
+})
+
+test('a file streams from the server while its torrent downloads; a foreign Host is refused', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'streaming', 63)
+  const seeder = new WasmTorrent({ tracker: false, dht: false, uploadLimit: 400_000 })
+  t.after(() => seeder.destroy())
+  const seeded = seeder.seed(content.root, { announce: [] })
+  await once(seeded, 'seed')
+  const c = client(t)
+  const torrent = c.add(seeded.torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'ready')
+  const server = c.createServer({ hostname: '127.0.0.1' })
+  const origin = await listen(server)
+  const file = torrent.files.find(f => f.name === 'a.bin')
+  const data = content.files.find(f => f.path.endsWith('a.bin')).data
+  let progressAtAnswer = -1
+  const body = fetch(origin + file.streamURL, { headers: { range: 'bytes=500000-' } }).then(r => {
+    progressAtAnswer = torrent.progress
+    return r.arrayBuffer()
+  })
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  assert.deepEqual(new Uint8Array(await body), data.subarray(500000))
+  assert.ok(progressAtAnswer >= 0 && progressAtAnswer < 1, `answered at progress ${progressAtAnswer}, before the download ended`)
+  await assert.rejects(fetch(`http://localhost:${server.address().port}/webtorrent/`), 'Host localhost:port is refused')
+  server.destroy()
+})

@@ -1,0 +1,80 @@
+// client.createServer() under Node, as WebTorrent's Node server: an http.Server (`.server`)
+// answering WebTorrent's layout under `pathname` (default /webtorrent): a listing of the
+// client's torrents, each torrent's files, and the files with Range requests (206 / 416,
+// HEAD), bytes read from the torrent as they arrive (a player can start before the download
+// ends). Options: origin (the CORS origin allowed: '*' by default, as WebTorrent's; false for
+// none), hostname (requests naming another Host are refused: DNS rebinding), pathname.
+import http from 'node:http'
+import { Readable } from 'node:stream'
+import { ServerLayout, NOT_FOUND, NOT_FOUND_PAGE, NOT_ALLOWED_PAGE } from './server.js'
+
+export class NodeServer extends ServerLayout {
+  constructor (client, opts = {}) {
+    super(client, (opts.pathname ?? '/webtorrent').replace(/\/$/, ''))
+    this.opts = { ...opts, origin: opts.origin ?? '*' }
+    this.server = http.createServer((req, res) => this._onRequest(req, res))
+    this.sockets = new Set()
+    this.server.on('connection', socket => {
+      this.sockets.add(socket)
+      socket.once('close', () => this.sockets.delete(socket))
+    })
+  }
+
+  // As http.Server's listen (port, host, cb...); returns the http.Server.
+  listen (...args) {
+    this.closed = false
+    return this.server.listen(...args)
+  }
+
+  address () { return this.server.address() }
+
+  // Stops accepting; answers in progress finish. The client may then create another server.
+  close (cb) {
+    if (!this.closed) {
+      this.closed = true
+      if (this._client._server === this) this._client._server = null
+    }
+    if (this.server.listening) this.server.close(() => cb?.())
+    else if (cb) queueMicrotask(cb)
+  }
+
+  // close(), and every connection cut now.
+  destroy (cb) {
+    for (const socket of this.sockets) socket.destroy()
+    this.close(cb)
+  }
+
+  _onRequest (req, res) {
+    const { hostname } = this.opts
+    if (hostname && req.headers.host !== `${hostname}:${this.server.address().port}`) return req.destroy()
+    const origin = req.headers.origin
+    if (origin && this.opts.origin !== false && (this.opts.origin === '*' || origin === this.opts.origin)) {
+      res.setHeader('access-control-allow-origin', this.opts.origin === '*' ? '*' : origin)
+      res.setHeader('access-control-expose-headers', 'content-range, content-length, accept-ranges')
+    }
+    if (req.method === 'OPTIONS' && origin) { // a preflight (a Range header from another origin)
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'range', 'access-control-max-age': '600' })
+      return res.end()
+    }
+    const url = new URL(req.url, 'http://localhost')
+    const inside = url.pathname === this.pathname || url.pathname.startsWith(this.pathname + '/')
+    if (this.closed || !inside) return this._send(req, res, NOT_FOUND_PAGE)
+    if (req.method !== 'GET' && req.method !== 'HEAD') return this._send(req, res, NOT_ALLOWED_PAGE)
+    const answer = this._answer({
+      path: url.pathname.slice(this.pathname.length + 1),
+      range: req.headers.range ?? null,
+      destination: req.headers['sec-fetch-dest']
+    })
+    this._send(req, res, answer === NOT_FOUND ? NOT_FOUND_PAGE : answer)
+  }
+
+  _send (req, res, answer) {
+    res.writeHead(answer.status, answer.headers)
+    const body = Boolean(answer.file) && req.method !== 'HEAD' && answer.end >= answer.start
+    if (!body) return res.end(req.method === 'HEAD' ? undefined : answer.text)
+    const bytes = Readable.fromWeb(answer.file.stream({ start: answer.start, end: answer.end }))
+    bytes.on('error', () => res.destroy())
+    res.on('close', () => bytes.destroy()) // the player went away or seeked: stop reading
+    bytes.pipe(res)
+  }
+}
