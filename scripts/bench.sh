@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test command). Text on stdout, JSON in build/bench/.
-#   npm run bench                        all parts: engine, browser, streaming, streaming-slow, storage, webseed, size
+#   npm run bench                        all parts: engine, browser, streaming, streaming-slow, storage, webseed, size, node
 #   npm run bench -- 256                 the same, with the engine moving 256 MiB
 #   npm run bench -- engine [MiB]        the engine part only
 #   npm run bench -- browser [options]   the browser part only; options go to
@@ -20,6 +20,10 @@
 #   npm run bench -- size [options]      the size part only; options go to
 #                                        tests/bench/size_bench.mjs: --baseline DIR, --save-baseline DIR,
 #                                        --reps N, --mib M, --json FILE
+#   npm run bench -- node [options]      the Node host part only; options go to
+#                                        tests/bench/node_bench.mjs: --size MiB, --reps N,
+#                                        --piece KiB, --only wasmtorrent,webtorrent, --timeout S,
+#                                        --profile DIR, --dist DIR, --json FILE
 # Engine: moves a torrent (default 1024 MiB) between two in-memory sessions and hashes
 # SHA-1, natively and as WebAssembly under Node, and reports the WebAssembly/native
 # ratios (build/bench/engine.json).
@@ -55,21 +59,26 @@
 # OpenSSL, and SHA-1 through the shipped module (createTorrent), best of 3 interleaved reps
 # (build/bench/size.json). --save-baseline DIR keeps this build aside; a later run with
 # --baseline DIR measures it beside the new one, in the same run.
+# Node: a libtorrent seeder (python3-libtorrent) on 127.0.0.1 and two downloaders, each in a
+# child Node process: wasmtorrent (dist/wasmtorrent.node.js) and WebTorrent 2.8.5, 256 MiB over
+# TCP to a temporary folder, 3 reps, order alternating; MiB/s (add() to 'done'), the child's
+# CPU seconds per GiB, medians and ratios, every file checked by SHA-256 (build/bench/node.json).
+# Same namespace.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
 
-parts=(engine browser streaming streaming-slow storage webseed size)
+parts=(engine browser streaming streaming-slow storage webseed size node)
 case "${1:-}" in
-  engine|browser|streaming|streaming-slow|storage|webseed|size) parts=("$1"); shift ;;
+  engine|browser|streaming|streaming-slow|storage|webseed|size|node) parts=("$1"); shift ;;
 esac
 mib=1024
 browser_args=()
-if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ] || [ "${parts[*]}" = storage ] || [ "${parts[*]}" = webseed ] || [ "${parts[*]}" = size ]; then
+if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ] || [ "${parts[*]}" = storage ] || [ "${parts[*]}" = webseed ] || [ "${parts[*]}" = size ] || [ "${parts[*]}" = node ]; then
   browser_args=("$@")
 elif [ $# -gt 1 ] || ! [[ "${1:-1024}" =~ ^[0-9]+$ ]]; then
-  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options] | storage [options] | webseed [options] | size [options]]" >&2
+  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options] | storage [options] | webseed [options] | size [options] | node [options]]" >&2
   exit 2
 else
   mib=${1:-1024}
@@ -149,6 +158,12 @@ bench_size() {
   bash scripts/build.sh >/dev/null
   cmake --build build/wasm -j"$jobs" --target engine_bench >/dev/null
   node tests/bench/size_bench.mjs "${browser_args[@]}"
+}
+
+bench_node() {
+  echo "[bench] building the package (dist/)"
+  bash scripts/build.sh >/dev/null
+  bash scripts/loopback.sh node tests/bench/node_bench.mjs "${browser_args[@]}"
 }
 
 for part in "${parts[@]}"; do "bench_$part"; done
