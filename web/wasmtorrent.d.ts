@@ -224,9 +224,8 @@ export interface ClientOptions {
   /** Bytes/s over all torrents; -1 (default) = unlimited, 0 = stopped. */
   downloadLimit?: number
   uploadLimit?: number
-  /** WebTorrent options that have no effect in the browser (DHT, LSD, uTP, TCP): accepted and ignored. */
+  /** WebTorrent options not used (yet): accepted and ignored. */
   nodeId?: string | Uint8Array
-  dht?: boolean | object
   lsd?: boolean
   utPex?: boolean
   utp?: boolean
@@ -256,6 +255,16 @@ export interface ClientOptions {
    * until verified. 0: every piece is held whole.
    */
   streamPieceBytes?: number
+  /** Node: the TCP port peers connect to (default 0: any free port; client.torrentPort once ready). */
+  torrentPort?: number
+  /** Node: the DHT's UDP port (default 0: any free port). */
+  dhtPort?: number
+  /**
+   * Node: the DHT (BEP 5), on by default. bootstrap: "host:port" routers (default the usual
+   * public ones); stateFile: where the node table is kept between runs (null: nowhere;
+   * default ~/.cache/wasmtorrent/dht-state); port: as dhtPort.
+   */
+  dht?: boolean | { bootstrap?: string[], stateFile?: string | null, port?: number }
 }
 
 export interface WebSeedInfo {
@@ -337,6 +346,29 @@ export interface StreamToOptions {
   bufferAhead?: number
 }
 
+export interface NodeServerOptions {
+  /** The CORS origin allowed ('*' by default, as WebTorrent's; false: none). */
+  origin?: string | false
+  /** Requests whose Host is not hostname:port are refused (DNS rebinding). */
+  hostname?: string
+  /** The layout's root (default /webtorrent). */
+  pathname?: string
+}
+/** Node: client.createServer(), as WebTorrent's Node server. */
+export interface NodeServer {
+  /** The http.Server. */
+  readonly server: unknown
+  readonly pathname: string
+  readonly closed: boolean
+  urlOf (file: ClientFile): string
+  /** As http.Server's listen(port, host, cb). */
+  listen (...args: unknown[]): unknown
+  address (): { address: string, family: string, port: number } | string | null
+  close (cb?: () => void): void
+  /** close(), and every connection cut. */
+  destroy (cb?: () => void): void
+}
+
 /** Service-worker streaming (client.createServer): the page's side of dist/wasmtorrent-sw.js. */
 export interface StreamServer {
   readonly controller: ServiceWorkerRegistration
@@ -374,9 +406,10 @@ export interface Extension {
 /** A connected peer. Events: 'close'. */
 export class Wire extends Emitter {
   readonly peerId: string
-  readonly type: 'webrtc'
-  /** The engine's name for the peer (a data channel has no IP address to show). */
+  readonly type: 'webrtc' | 'tcpIncoming' | 'tcpOutgoing'
+  /** A TCP peer's address; for a data channel the engine's name for it (it has no IP address to show). */
   readonly remoteAddress: string
+  readonly remotePort?: number
   readonly outgoing: boolean
   readonly destroyed: boolean
   readonly downloaded: number
@@ -471,7 +504,8 @@ export class Torrent extends Emitter {
    * peer of this torrent. Hand it over before it receives anything (in ondatachannel).
    * Addresses ("ip:port") throw: browsers have no TCP.
    */
-  addPeer (peer: RTCDataChannel): boolean
+  /** An RTCDataChannel the page signalled, or (Node) an address "ip:port" / "[ip6]:port". */
+  addPeer (peer: RTCDataChannel | string): boolean
   /** A BEP 19 web seed: the URL of the file (single-file torrent) or of the folder above the torrent's name. */
   addWebSeed (url: string | URL): void
   /** opts.destroyStore deletes what its store holds (default: the add option destroyStoreOnDestroy). */
@@ -538,6 +572,11 @@ declare class WasmTorrent extends Emitter {
   /** 40 hex digits, once the engine runs (after `ready`). */
   readonly peerId?: string
   readonly destroyed: boolean
+  /** Node: the TCP port peers connect to, and the DHT's UDP port (0 before ready, or none). */
+  readonly torrentPort: number
+  readonly dhtPort: number
+  /** Node: nodes in the DHT's routing table. */
+  readonly dhtNodes: number
   /** Resolves once the WebAssembly module is loaded and the engine runs. */
   readonly ready: Promise<void>
   readonly downloadSpeed: number
@@ -569,9 +608,11 @@ declare class WasmTorrent extends Emitter {
   /**
    * Streams files through a service worker running dist/wasmtorrent-sw.js (registered by
    * the page, its scope covering the page): file.streamURL and file.streamTo then use it.
-   * Throws when one exists already, after destroy(), and under Node (not yet).
+   * Throws when one exists already, and after destroy(). Under Node: an HTTP server with the
+   * same layout (call listen()).
    */
   createServer (opts: { controller: ServiceWorkerRegistration }): StreamServer
+  createServer (opts?: NodeServerOptions): NodeServer
   /**
    * Resolves once the torrent's store is closed (or, with opts.destroyStore, deleted). An
    * unknown id: cb(err), or without cb a rejected Promise.

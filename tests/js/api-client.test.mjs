@@ -280,11 +280,14 @@ test("client.on('error'): a torrent's error with no listener of its own; none at
   await c.destroy()
 })
 
-test('client.createServer under Node: not yet (throws not_supported); a second call throws as WebTorrent', async () => {
+test('client.createServer under Node: an HTTP server (tests/node/server.test.mjs); a second call throws as WebTorrent', async () => {
   const c = client()
-  assert.throws(() => c.createServer(), err => err.code === 'not_supported')
-  c._server = { close () {} } // as if one were running
+  const server = c.createServer()
+  assert.equal(typeof server.listen, 'function')
+  assert.equal(server.pathname, '/webtorrent')
   assert.throws(() => c.createServer(), /server already created/)
-  c._server = null
+  server.close()
+  assert.doesNotThrow(() => c.createServer().close()) // after close, another may be made
   await c.destroy()
+  assert.throws(() => c.createServer(), /destroyed/)
 })

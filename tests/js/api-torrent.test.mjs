@@ -203,11 +203,15 @@ test('torrent.addWebSeed: a torrent without url-list downloads from the seed add
   await d.destroy()
 })
 
-test('torrent.addPeer under Node: not yet (no WebRTC or TCP), a clear error; removePeer of an unknown peer is a no-op', async () => {
+test('torrent.addPeer under Node: an address is taken, anything else is false or a clear error; removePeer of an unknown peer is a no-op', async () => {
   const c = client()
   const t = c.add(torrentBytes, { store: 'memory' })
   await once(t, 'ready')
-  assert.throws(() => t.addPeer('127.0.0.1:6881'), err => err.code === 'not_supported')
+  assert.equal(t.addPeer('127.0.0.1:9'), true) // dialled, refused: nothing else happens
+  assert.equal(t.addPeer('[::1]:9'), true)
+  assert.equal(t.addPeer('example.com:80'), false) // names are not resolved
+  assert.equal(t.addPeer('1.2.3.4'), false)
+  assert.throws(() => t.addPeer({}), err => err.code === 'not_supported')
   t.removePeer('00'.repeat(20))
   assert.deepEqual(t.wires, [])
   await c.destroy()

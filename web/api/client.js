@@ -1015,6 +1015,12 @@ export function makeClientClass (internals) {
             case 'peerConnected': {
               if (!t) break
               const wire = new Wire(t, e)
+              if (this._tcp?.has(this._peerOfConnection.get(e.connection))) {
+                // As WebTorrent's wires of TCP peers: their type, address and port apart.
+                const m = /^\[?(.*?)\]?:(\d+)$/.exec(e.address)
+                wire.type = e.outgoing ? 'tcpOutgoing' : 'tcpIncoming'
+                if (m) [wire.remoteAddress, wire.remotePort] = [m[1], Number(m[2])]
+              }
               t._wires.set(e.connection, wire)
               t.emit('wire', wire, e.address)
               break

@@ -23,6 +23,7 @@ export class TcpTransport {
     this.input = input
     this.heap = heap
     this.sockets = new Map() // engine peer id -> net.Socket
+    this.queued = new Map() // net.Socket -> bytes to write after this drain
     this.server = null
   }
 
@@ -83,11 +84,26 @@ export class TcpTransport {
     })
   }
 
+  // What one drain of the engine gives a socket (requests, haves, blocks) goes out in one
+  // write, after the drain: measured on a 256 MiB download, one write per output meant
+  // 5,000 writes of ~54 bytes (three block requests each) and a report to the engine each.
   send (id, data) {
     const socket = this.sockets.get(id)
     if (!socket) return
-    socket.write(data, err => {
-      if (!err && this.sockets.get(id) === socket) this.input((E, t) => E.channelSent(id, data.length, t))
+    const queued = this.queued.get(socket)
+    if (queued) {
+      queued.push(data)
+      return
+    }
+    this.queued.set(socket, [data])
+    queueMicrotask(() => {
+      const parts = this.queued.get(socket)
+      this.queued.delete(socket)
+      if (this.sockets.get(id) !== socket) return
+      const bytes = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+      socket.write(bytes, err => {
+        if (!err && this.sockets.get(id) === socket) this.input((E, t) => E.channelSent(id, bytes.length, t))
+      })
     })
   }
 
