@@ -1,0 +1,57 @@
+// TCP details under Node: IPv6 peers, a torrentPort already in use, a refused address.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import path from 'node:path'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, makeContent, sameFiles, once } from './helpers.mjs'
+
+function client (t, opts = {}) {
+  const c = new WasmTorrent({ tracker: false, dht: false, ...opts })
+  t.after(() => c.destroy())
+  return c
+}
+
+test('a torrent moves between two clients over IPv6 (addPeer [::1]:port)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'six', 71)
+  const seeder = client(t)
+  const seeded = seeder.seed(content.root, { announce: [] })
+  await once(seeded, 'seed')
+  const leecher = client(t)
+  const torrent = leecher.add(seeded.torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  assert.equal(torrent.addPeer(`[::1]:${seeder.torrentPort}`), true)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'tcpOutgoing')
+  assert.equal(wire.remoteAddress, '::1')
+  assert.equal(wire.remotePort, seeder.torrentPort)
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+  assert.equal(seeded.wires[0]?.type, 'tcpIncoming')
+})
+
+test('a torrentPort in use is a warning, and the client still dials out', async t => {
+  const blocker = net.createServer()
+  await new Promise(resolve => blocker.listen(0, resolve))
+  t.after(() => blocker.close())
+  const port = blocker.address().port
+  const c = client(t, { torrentPort: port })
+  const [warning] = await once(c, 'warning')
+  assert.equal(warning.code, 'listen_failed')
+  assert.match(warning.message, new RegExp(`torrentPort ${port} is in use`))
+  await c.ready
+  assert.equal(c.torrentPort, 0)
+
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'out', 73)
+  const seeder = client(t)
+  const seeded = seeder.seed(content.root, { announce: [] })
+  await once(seeded, 'seed')
+  const torrent = c.add(seeded.torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  torrent.addPeer('127.0.0.1:1') // refused: no harm
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
