@@ -907,6 +907,8 @@ class js_client {
       s.send_buffer_limit = static_cast<std::uint32_t>(opts["sendBufferLimit"].as<double>());
     if (opts["maxConns"].isNumber())
       s.session.max_connections_per_torrent = static_cast<std::uint32_t>(std::max(0.0, opts["maxConns"].as<double>()));
+    if (opts["maxConnsTotal"].isNumber())  // the whole client's (0: no limit)
+      s.session.max_connections = static_cast<std::uint32_t>(std::max(0.0, opts["maxConnsTotal"].as<double>()));
     if (opts["downloadLimit"].isNumber() && opts["downloadLimit"].as<double>() > 0)
       s.session.download_rate_limit = static_cast<std::uint64_t>(opts["downloadLimit"].as<double>());
     if (opts["uploadLimit"].isNumber() && opts["uploadLimit"].as<double>() > 0)

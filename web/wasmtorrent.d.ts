@@ -221,6 +221,8 @@ export interface ClientOptions {
   peerId?: string | Uint8Array
   /** Most connections per torrent. */
   maxConns?: number
+  /** Connections of the whole client, over all its torrents (default: no limit beyond maxConns per torrent). */
+  maxConnsTotal?: number
   /** Bytes/s over all torrents; -1 (default) = unlimited, 0 = stopped. */
   downloadLimit?: number
   uploadLimit?: number

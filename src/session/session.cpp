@@ -104,8 +104,21 @@ void session::impl::ban(torrent& t, const std::string& endpoint_text, const wire
     }
 }
 
+std::uint32_t session::impl::live_connections() const {
+  std::uint32_t n = 0;
+  for (const auto& [id, t] : torrents)
+    for (const auto& [cid, p] : t.peers) n += !p.dead;
+  for (const auto& [cid, p] : unattached) n += !p.dead;
+  return n;
+}
+
 void session::impl::connect_candidates(torrent& t) {
   if (t.paused) return;  // candidates wait for resume_torrent()
+  std::uint32_t session_room = UINT32_MAX;
+  if (settings.max_connections != 0) {
+    const std::uint32_t live = live_connections();
+    session_room = live >= settings.max_connections ? 0 : settings.max_connections - live;
+  }
   std::uint32_t connected = 0, half_open = 0;
   for (const auto& [id, p] : t.peers) {
     if (p.dead) continue;
@@ -113,7 +126,7 @@ void session::impl::connect_candidates(torrent& t) {
     if (!p.open) ++half_open;
   }
   while (!t.candidates.empty() && connected < settings.max_connections_per_torrent &&
-         half_open < settings.max_half_open) {
+         half_open < settings.max_half_open && session_room > 0) {
     wire::endpoint e = t.candidates.front();
     t.candidates.pop_front();
     const std::string key = endpoint_key(e);
@@ -132,6 +145,7 @@ void session::impl::connect_candidates(torrent& t) {
     connects.push_back(connect_request{c, t.id, e});
     ++connected;
     ++half_open;
+    --session_room;
   }
 }
 
@@ -472,6 +486,7 @@ bool session::send_extension_message(connection_id c, std::uint32_t extension, b
 
 connection_id session::accept_connection(const wire::endpoint& remote, time_point now, dialable d) {
   auto& s = enter(now);
+  const bool full = s.at_session_limit();
   const connection_id c{s.next_connection++};
   peer_connection& p = s.unattached[c.value];
   p.id = c;
@@ -479,6 +494,10 @@ connection_id session::accept_connection(const wire::endpoint& remote, time_poin
   p.open = true;
   p.is_dialable = d == dialable::yes;
   p.connected_at = p.last_received = p.last_sent = s.now;
+  if (full) {
+    s.close_peer(nullptr, p, errc::ok, "too many connections", true);
+    s.finish_call();
+  }
   return c;
 }
 
@@ -490,6 +509,7 @@ std::optional<connection_id> session::open_connection(torrent_id id, const wire:
   std::uint32_t connected = 0;
   for (const auto& [cid, other] : t->peers)
     if (!other.dead) ++connected;
+  const bool full = s.at_session_limit();
   const connection_id c{s.next_connection++};
   peer_connection& p = t->peers[c.value];
   p.id = c;
@@ -500,7 +520,7 @@ std::optional<connection_id> session::open_connection(torrent_id id, const wire:
   p.connected_at = p.last_received = p.last_sent = s.now;
   s.owner[c.value] = t->id.value;
   if (t->paused) s.close_peer(t, p, errc::ok, "torrent paused", true);
-  else if (connected >= s.settings.max_connections_per_torrent) s.close_peer(t, p, errc::ok, "too many connections", true);
+  else if (connected >= s.settings.max_connections_per_torrent || full) s.close_peer(t, p, errc::ok, "too many connections", true);
   else s.send_handshake(*t, p);
   s.finish_call();
   return c;

@@ -450,6 +450,11 @@ struct session::impl {
   void collect_garbage();
   void schedule_retry(torrent& t, const peer_connection& p);
   void connect_candidates(torrent& t);
+  // Connections of every torrent, and incoming ones before their handshake.
+  std::uint32_t live_connections() const;
+  bool at_session_limit() const {
+    return settings.max_connections != 0 && live_connections() >= settings.max_connections;
+  }
   void enforce_connection_limit(torrent& t);
   void add_candidate(torrent& t, const wire::endpoint& e) {
     if (t.banned.contains(session_detail::endpoint_key(e))) return;

@@ -331,6 +331,44 @@ TEST_CASE("[session] incoming connections beyond the per-torrent limit are close
   CHECK_FALSE(s.poll_close());
 }
 
+TEST_CASE("[session] the session-wide limit counts every torrent's connections and incoming ones", "[session]") {
+  session_settings st;
+  st.max_connections = 3;
+  session s(st);
+  std::vector<torrent_id> ts;
+  for (std::uint8_t k = 1; k <= 2; ++k) {
+    const auto bytes = byte_buffer(40000, k);
+    input_file f{"x", bytes};
+    create_options o;
+    o.name = "x";
+    o.piece_length = 16384;
+    auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&f, 1), o));
+    REQUIRE(m);
+    auto t = s.add_torrent(*m, {}, {});
+    REQUIRE(t);
+    ts.push_back(*t);
+  }
+  for (std::uint8_t i = 1; i <= 4; ++i) {
+    s.add_peer(ts[0], wire::make_endpoint_v4({10, 0, 0, i}, 6881), {});
+    s.add_peer(ts[1], wire::make_endpoint_v4({10, 0, 1, i}, 6881), {});
+  }
+  std::size_t dials = 0;
+  while (s.poll_connect()) ++dials;
+  CHECK(dials == 3);  // not 8: the session's limit, over both torrents
+  // Full: an incoming connection is closed at once, and so is one the host opens itself.
+  const auto in = s.accept_connection(wire::make_endpoint_v4({1, 1, 1, 1}, 1), {});
+  auto closed = s.poll_close();
+  REQUIRE(closed);
+  CHECK(closed->connection == in);
+  CHECK(closed->reason == "too many connections");
+  auto own = s.open_connection(ts[1], wire::make_endpoint_v4({2, 2, 2, 2}, 2), {});
+  REQUIRE(own);
+  closed = s.poll_close();
+  REQUIRE(closed);
+  CHECK(closed->connection == *own);
+  CHECK_FALSE(s.poll_close());
+}
+
 TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer that sends wrong metadata is banned", "[session]") {
   // The torrent the peer claims to have.
   byte_buffer content(50000);

@@ -568,6 +568,7 @@ export function makeClientClass (internals) {
           sendBufferLimit: BUFFER_HIGH,
           peerId,
           maxConns: opts.maxConns,
+          maxConnsTotal: opts.maxConnsTotal,
           maxWebConns: opts.maxWebConns,
           webSeeds: webSeedPolicy(opts.webSeeds),
           webSeedBudget: opts.webSeedBudget,
