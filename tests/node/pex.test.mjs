@@ -1,0 +1,35 @@
+// ut_pex (BEP 11) with real addresses under Node: a client that knows only one peer learns
+// the others from it and dials them.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, makeContent, once } from './helpers.mjs'
+
+function client (t) {
+  const c = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => c.destroy())
+  return c
+}
+
+test('a peer learnt through ut_pex is dialled', { timeout: 150_000 }, async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'pex', 81)
+  const a = client(t)
+  const seeded = a.seed(content.root, { announce: [] })
+  await once(seeded, 'seed')
+  const b = client(t)
+  const tb = b.add(seeded.torrentFile, { path: path.join(dir, 'b') })
+  await once(tb, 'infoHash')
+  tb.addPeer(`127.0.0.1:${a.torrentPort}`)
+  await once(tb, 'wire')
+  await b.ready
+
+  const c = client(t)
+  const tc = c.add(seeded.torrentFile, { path: path.join(dir, 'c') })
+  await once(tc, 'infoHash')
+  const fromA = new Promise(resolve => tc.on('wire', wire => { if (wire.remotePort === a.torrentPort) resolve(wire) }))
+  tc.addPeer(`127.0.0.1:${b.torrentPort}`) // C is told of B only
+  const wire = await fromA
+  assert.equal(wire.type, 'tcpOutgoing')
+})
