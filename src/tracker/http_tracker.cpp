@@ -82,86 +82,6 @@ result<std::optional<std::int64_t>> count_field(const bencode::node& dict, std::
   return std::optional<std::int64_t>{n->as_int()};
 }
 
-std::optional<std::uint8_t> parse_decimal_octet(std::string_view part) {
-  if (part.empty() || part.size() > 3) return std::nullopt;
-  if (part.size() > 1 && part[0] == '0') return std::nullopt;
-  unsigned v = 0;
-  for (const char c : part) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (v > 255) return std::nullopt;
-  return static_cast<std::uint8_t>(v);
-}
-
-std::optional<std::array<std::uint8_t, 4>> parse_ipv4(std::string_view text) {
-  std::array<std::uint8_t, 4> out{};
-  for (std::size_t i = 0; i < 4; ++i) {
-    const auto dot = text.find('.');
-    if ((i < 3) == (dot == std::string_view::npos)) return std::nullopt;
-    const auto octet = parse_decimal_octet(text.substr(0, dot));
-    if (!octet) return std::nullopt;
-    out[i] = *octet;
-    text = i < 3 ? text.substr(dot + 1) : std::string_view{};
-  }
-  return out;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Groups of one side of "::" (or the whole address), appended as bytes; an IPv4 tail
-// is allowed in the last group when `allow_v4_tail`.
-bool parse_v6_groups(std::string_view text, bool allow_v4_tail, std::vector<std::uint8_t>& out) {
-  if (text.empty()) return true;
-  while (true) {
-    const auto colon = text.find(':');
-    const std::string_view group = text.substr(0, colon);
-    if (colon == std::string_view::npos && allow_v4_tail && group.find('.') != group.npos) {
-      const auto v4 = parse_ipv4(group);
-      if (!v4) return false;
-      out.insert(out.end(), v4->begin(), v4->end());
-      return true;
-    }
-    if (group.empty() || group.size() > 4) return false;
-    unsigned v = 0;
-    for (const char c : group) {
-      const int h = hex_value(c);
-      if (h < 0) return false;
-      v = v * 16 + static_cast<unsigned>(h);
-    }
-    out.push_back(static_cast<std::uint8_t>(v >> 8));
-    out.push_back(static_cast<std::uint8_t>(v & 0xFF));
-    if (out.size() > 16) return false;
-    if (colon == std::string_view::npos) return true;
-    text = text.substr(colon + 1);
-  }
-}
-
-std::optional<std::array<std::uint8_t, 16>> parse_ipv6(std::string_view text) {
-  if (text.size() > 45) return std::nullopt;
-  std::vector<std::uint8_t> head;
-  std::vector<std::uint8_t> tail;
-  const auto gap = text.find("::");
-  if (gap == std::string_view::npos) {
-    if (!parse_v6_groups(text, true, head) || head.size() != 16) return std::nullopt;
-  } else {
-    const auto after = text.substr(gap + 2);
-    if (after.find("::") != std::string_view::npos) return std::nullopt;
-    if (!parse_v6_groups(text.substr(0, gap), false, head)) return std::nullopt;
-    if (!parse_v6_groups(after, true, tail)) return std::nullopt;
-    if (head.size() + tail.size() > 14) return std::nullopt;  // "::" stands for at least one group
-  }
-  std::array<std::uint8_t, 16> out{};
-  std::copy(head.begin(), head.end(), out.begin());
-  std::copy(tail.begin(), tail.end(), out.end() - static_cast<std::ptrdiff_t>(tail.size()));
-  return out;
-}
-
 result<std::vector<wire::endpoint>> parse_dict_peers(const bencode::node& list,
                                                      const limits& lim) {
   if (list.size() > lim.max_peers) {
@@ -314,15 +234,5 @@ result<std::vector<scrape_entry>> parse_scrape_response(byte_view body, const li
   return out;
 }
 
-std::optional<wire::endpoint> parse_ip_address(std::string_view text) {
-  if (text.find(':') == std::string_view::npos) {
-    const auto v4 = parse_ipv4(text);
-    if (!v4) return std::nullopt;
-    return wire::make_endpoint_v4(*v4, 0);
-  }
-  const auto v6 = parse_ipv6(text);
-  if (!v6) return std::nullopt;
-  return wire::make_endpoint_v6(*v6, 0);
-}
 
 }  // namespace wt::tracker::http

@@ -51,8 +51,7 @@ result<announce_response> parse_announce_response(byte_view body, const limits& 
 // incomplete}); entries whose key is not 20 bytes are skipped. Same errors as above.
 result<std::vector<scrape_entry>> parse_scrape_response(byte_view body, const limits& lim = {});
 
-// "1.2.3.4", "2001:db8::1", "::ffff:1.2.3.4"; nullopt for anything else (no host names,
-// no zone ids, no leading zeros in IPv4 parts). The port is left 0.
-std::optional<wire::endpoint> parse_ip_address(std::string_view text);
+// Peers given as text ("ip" of a dict peer): wire::parse_ip_address.
+using wire::parse_ip_address;
 
 }  // namespace wt::tracker::http

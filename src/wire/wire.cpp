@@ -521,31 +521,41 @@ endpoint make_endpoint_v6(const std::array<std::uint8_t, 16>& address, std::uint
 
 namespace {
 
-// Decimal digits only, at most `max`; nullopt when empty, too long or over `max`.
-std::optional<std::uint32_t> parse_decimal(std::string_view s, std::uint32_t max) {
+// The port of "host:port": decimal digits only, 1 to 65535.
+std::optional<std::uint16_t> parse_port(std::string_view s) {
   if (s.empty() || s.size() > 5) return std::nullopt;
   std::uint32_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;
     v = v * 10 + static_cast<std::uint32_t>(c - '0');
   }
-  if (v > max) return std::nullopt;
-  return v;
+  if (v == 0 || v > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(v);
 }
 
-std::optional<std::array<std::uint8_t, 4>> parse_v4(std::string_view s) {
-  std::array<std::uint8_t, 4> a{};
-  for (std::size_t i = 0; i < 4; ++i) {
-    const std::size_t dot = i < 3 ? s.find('.') : s.size();
-    if (dot == std::string_view::npos) return std::nullopt;
-    const std::string_view part = s.substr(0, dot);
-    if (part.size() > 1 && part[0] == '0') return std::nullopt;  // no octal look-alikes
-    auto v = parse_decimal(part, 255);
-    if (!v) return std::nullopt;
-    a[i] = static_cast<std::uint8_t>(*v);
-    s = i < 3 ? s.substr(dot + 1) : std::string_view{};
+std::optional<std::uint8_t> parse_decimal_octet(std::string_view part) {
+  if (part.empty() || part.size() > 3) return std::nullopt;
+  if (part.size() > 1 && part[0] == '0') return std::nullopt;
+  unsigned v = 0;
+  for (const char c : part) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<unsigned>(c - '0');
   }
-  return a;
+  if (v > 255) return std::nullopt;
+  return static_cast<std::uint8_t>(v);
+}
+
+std::optional<std::array<std::uint8_t, 4>> parse_ipv4(std::string_view text) {
+  std::array<std::uint8_t, 4> out{};
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto dot = text.find('.');
+    if ((i < 3) == (dot == std::string_view::npos)) return std::nullopt;
+    const auto octet = parse_decimal_octet(text.substr(0, dot));
+    if (!octet) return std::nullopt;
+    out[i] = *octet;
+    text = i < 3 ? text.substr(dot + 1) : std::string_view{};
+  }
+  return out;
 }
 
 int hex_value(char c) {
@@ -555,79 +565,79 @@ int hex_value(char c) {
   return -1;
 }
 
-// RFC 4291 text forms: eight groups, one "::" for a run of zeros, a dotted IPv4 tail.
-std::optional<std::array<std::uint8_t, 16>> parse_v6(std::string_view s) {
-  if (s.size() > 45) return std::nullopt;
-  std::array<std::uint16_t, 8> head{}, tail{};
-  std::size_t nhead = 0, ntail = 0;
-  bool gap = false;
-  const std::size_t gap_at = s.find("::");
-  if (gap_at != std::string_view::npos) {
-    if (s.find("::", gap_at + 1) != std::string_view::npos) return std::nullopt;
-    gap = true;
-  }
-  // Parses colon-separated groups into out; a final dotted quad counts as two groups.
-  auto groups = [](std::string_view part, std::array<std::uint16_t, 8>& out, std::size_t& n, bool last) {
-    if (part.empty()) return true;
-    while (true) {
-      const std::size_t colon = part.find(':');
-      const std::string_view g = part.substr(0, colon);
-      if (colon == std::string_view::npos && last && g.find('.') != std::string_view::npos) {
-        auto v4 = parse_v4(g);
-        if (!v4 || n + 2 > 8) return false;
-        out[n++] = static_cast<std::uint16_t>((*v4)[0] << 8 | (*v4)[1]);
-        out[n++] = static_cast<std::uint16_t>((*v4)[2] << 8 | (*v4)[3]);
-        return true;
-      }
-      if (g.empty() || g.size() > 4 || n >= 8) return false;
-      std::uint16_t v = 0;
-      for (char c : g) {
-        const int h = hex_value(c);
-        if (h < 0) return false;
-        v = static_cast<std::uint16_t>(v << 4 | h);
-      }
-      out[n++] = v;
-      if (colon == std::string_view::npos) return true;
-      part = part.substr(colon + 1);
+// Groups of one side of "::" (or the whole address), appended as bytes; an IPv4 tail
+// is allowed in the last group when `allow_v4_tail`.
+bool parse_v6_groups(std::string_view text, bool allow_v4_tail, std::vector<std::uint8_t>& out) {
+  if (text.empty()) return true;
+  while (true) {
+    const auto colon = text.find(':');
+    const std::string_view group = text.substr(0, colon);
+    if (colon == std::string_view::npos && allow_v4_tail && group.find('.') != group.npos) {
+      const auto v4 = parse_ipv4(group);
+      if (!v4) return false;
+      out.insert(out.end(), v4->begin(), v4->end());
+      return true;
     }
-  };
-  if (gap) {
-    if (!groups(s.substr(0, gap_at), head, nhead, false) || !groups(s.substr(gap_at + 2), tail, ntail, true))
-      return std::nullopt;
-    if (nhead + ntail > 7) return std::nullopt;
+    if (group.empty() || group.size() > 4) return false;
+    unsigned v = 0;
+    for (const char c : group) {
+      const int h = hex_value(c);
+      if (h < 0) return false;
+      v = v * 16 + static_cast<unsigned>(h);
+    }
+    out.push_back(static_cast<std::uint8_t>(v >> 8));
+    out.push_back(static_cast<std::uint8_t>(v & 0xFF));
+    if (out.size() > 16) return false;
+    if (colon == std::string_view::npos) return true;
+    text = text.substr(colon + 1);
+  }
+}
+
+std::optional<std::array<std::uint8_t, 16>> parse_ipv6(std::string_view text) {
+  if (text.size() > 45) return std::nullopt;
+  std::vector<std::uint8_t> head;
+  std::vector<std::uint8_t> tail;
+  const auto gap = text.find("::");
+  if (gap == std::string_view::npos) {
+    if (!parse_v6_groups(text, true, head) || head.size() != 16) return std::nullopt;
   } else {
-    if (!groups(s, head, nhead, true) || nhead != 8) return std::nullopt;
+    const auto after = text.substr(gap + 2);
+    if (after.find("::") != std::string_view::npos) return std::nullopt;
+    if (!parse_v6_groups(text.substr(0, gap), false, head)) return std::nullopt;
+    if (!parse_v6_groups(after, true, tail)) return std::nullopt;
+    if (head.size() + tail.size() > 14) return std::nullopt;  // "::" stands for at least one group
   }
-  std::array<std::uint8_t, 16> a{};
-  for (std::size_t i = 0; i < nhead; ++i) {
-    a[2 * i] = static_cast<std::uint8_t>(head[i] >> 8);
-    a[2 * i + 1] = static_cast<std::uint8_t>(head[i]);
-  }
-  for (std::size_t i = 0; i < ntail; ++i) {
-    const std::size_t at = 8 - ntail + i;
-    a[2 * at] = static_cast<std::uint8_t>(tail[i] >> 8);
-    a[2 * at + 1] = static_cast<std::uint8_t>(tail[i]);
-  }
-  return a;
+  std::array<std::uint8_t, 16> out{};
+  std::copy(head.begin(), head.end(), out.begin());
+  std::copy(tail.begin(), tail.end(), out.end() - static_cast<std::ptrdiff_t>(tail.size()));
+  return out;
 }
 
 }  // namespace
 
+std::optional<endpoint> parse_ip_address(std::string_view text) {
+  if (text.find(':') == std::string_view::npos) {
+    const auto v4 = parse_ipv4(text);
+    if (!v4) return std::nullopt;
+    return make_endpoint_v4(*v4, 0);
+  }
+  const auto v6 = parse_ipv6(text);
+  if (!v6) return std::nullopt;
+  return make_endpoint_v6(*v6, 0);
+}
+
 std::optional<endpoint> parse_endpoint(std::string_view text) {
   const std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return std::nullopt;
-  auto port = parse_decimal(text.substr(colon + 1), 65535);
-  if (!port || *port == 0) return std::nullopt;
-  const std::string_view host = text.substr(0, colon);
-  const auto p = static_cast<std::uint16_t>(*port);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    auto a = parse_v6(host.substr(1, host.size() - 2));
-    if (!a) return std::nullopt;
-    return make_endpoint_v6(*a, p);
-  }
-  auto a = parse_v4(host);
-  if (!a) return std::nullopt;
-  return make_endpoint_v4(*a, p);
+  const auto port = parse_port(text.substr(colon + 1));
+  if (!port) return std::nullopt;
+  std::string_view host = text.substr(0, colon);
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) host = host.substr(1, host.size() - 2);
+  auto e = parse_ip_address(host);
+  if (!e || e->v6 != bracketed) return std::nullopt;  // IPv6 in brackets, IPv4 without
+  e->port = *port;
+  return e;
 }
 
 std::string to_string(const endpoint& e) {

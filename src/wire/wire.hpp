@@ -286,7 +286,10 @@ endpoint make_endpoint_v4(std::array<std::uint8_t, 4> address, std::uint16_t por
 endpoint make_endpoint_v6(const std::array<std::uint8_t, 16>& address, std::uint16_t port);
 // "1.2.3.4:6881", "[2001:db8::1]:6881"
 std::string to_string(const endpoint& e);
-// The inverse: a literal address and a port ("1.2.3.4:6881", "[::1]:6881"); nullopt for
+// "1.2.3.4", "2001:db8::1", "::ffff:1.2.3.4"; nullopt for anything else (no host names,
+// no zone ids, no leading zeros in IPv4 parts). The port is left 0.
+std::optional<endpoint> parse_ip_address(std::string_view text);
+// The inverse of to_string: a literal address and a port ("1.2.3.4:6881", "[::1]:6881"); nullopt for
 // anything else (a host name, port 0, a malformed address). An IPv4-mapped IPv6 address
 // ("[::ffff:1.2.3.4]") stays IPv6.
 std::optional<endpoint> parse_endpoint(std::string_view text);

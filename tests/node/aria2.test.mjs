@@ -5,9 +5,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import Server from 'bittorrent-tracker/server'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { tempDir, makeContent, sameFiles, once } from './helpers.mjs'
+import { tempDir, makeContent, sameFiles, once, startTracker, trackerKnows } from './helpers.mjs'
 import { startAria2, seeding } from './peers/aria2.mjs'
 
 function client (t) {
@@ -15,23 +14,6 @@ function client (t) {
   c.on('error', err => assert.fail(`client error: ${err.message}`))
   t.after(() => c.destroy())
   return c
-}
-
-async function startTracker (t) {
-  const server = new Server({ http: true, udp: false, ws: false, stats: false })
-  server.on('error', () => {})
-  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => new Promise(resolve => server.close(resolve)))
-  return { server, http: `http://127.0.0.1:${server.http.address().port}/announce` }
-}
-
-async function trackerKnows (tracker, infoHash, pred) {
-  for (let i = 0; i < 300; i++) {
-    const swarm = tracker.server.torrents[infoHash]
-    if (swarm && pred(swarm)) return
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  assert.fail('the tracker never heard of aria2')
 }
 
 test('aria2 seeds, wasmtorrent downloads to a folder (addPeer)', async t => {
@@ -79,7 +61,7 @@ test('through an HTTP tracker: aria2 seeds to wasmtorrent, then downloads from i
   const parsed = await WasmTorrent.parseTorrent(torrentFile)
   const gid1 = await aria2.add(torrentFile, path.join(dir, 'seed1'))
   await aria2.waitFor(gid1, seeding, 30000, 'aria2 to seed')
-  await trackerKnows(tracker, parsed.infoHash, s => s.complete > 0)
+  await trackerKnows(tracker, parsed.infoHash, s => s.complete > 0, 'aria2')
   const down = c.add(torrentFile, { path: path.join(dir, 'down1') })
   await once(down, 'done')
   assert.equal(await sameFiles(path.join(dir, 'down1'), first.files), null)
@@ -88,7 +70,7 @@ test('through an HTTP tracker: aria2 seeds to wasmtorrent, then downloads from i
   const second = await makeContent(path.join(dir, 'seed2'), 'zurück ✓', 69)
   const seeded = c.seed(second.root, { announce: [tracker.http], pieceLength: 32768 })
   await once(seeded, 'seed')
-  await trackerKnows(tracker, seeded.infoHash, s => s.complete > 0)
+  await trackerKnows(tracker, seeded.infoHash, s => s.complete > 0, 'aria2')
   const gid2 = await aria2.add(seeded.torrentFile, path.join(dir, 'down2'))
   await aria2.waitFor(gid2, seeding, 60000, 'aria2 to finish')
   assert.equal(await sameFiles(path.join(dir, 'down2'), second.files), null)

@@ -6,6 +6,7 @@ import { mkdtemp, mkdir, writeFile, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
+import Server from 'bittorrent-tracker/server'
 import { randomBytes } from '../js/helpers.mjs'
 
 export { randomBytes }
@@ -87,4 +88,29 @@ export async function writeTorrent (dir, bytes) {
   const file = path.join(dir, 'content.torrent')
   await writeFile(file, bytes)
   return file
+}
+
+// bittorrent-tracker's HTTP and UDP servers on free ports (on every address of this
+// loopback-only namespace: its UDP6 socket cannot bind 127.0.0.1), closed after the test.
+export async function startTracker (t) {
+  const server = new Server({ http: true, udp: true, ws: false, stats: false })
+  server.on('error', () => {})
+  await new Promise(resolve => server.listen(0, resolve))
+  t.after(() => new Promise(resolve => server.close(resolve)))
+  return {
+    server,
+    http: `http://127.0.0.1:${server.http.address().port}/announce`,
+    udp: `udp://127.0.0.1:${server.udp4.address().port}`
+  }
+}
+
+// Until the tracker's swarm for infoHash satisfies pred (default: it knows a peer);
+// throws naming `who` after 30 s.
+export async function trackerKnows (tracker, infoHash, pred = s => s.complete + s.incomplete > 0, who = 'the peer') {
+  for (let i = 0; i < 300; i++) {
+    const swarm = tracker.server.torrents[infoHash]
+    if (swarm && pred(swarm)) return
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`the tracker never heard of ${who}`)
 }

@@ -4,23 +4,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import Server from 'bittorrent-tracker/server'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent } from './helpers.mjs'
-
-// HTTP and UDP on free ports (on every address of this loopback-only namespace: the
-// server's UDP6 socket cannot bind 127.0.0.1).
-async function startTracker (t) {
-  const server = new Server({ http: true, udp: true, ws: false, stats: false })
-  server.on('error', () => {})
-  await new Promise(resolve => server.listen(0, resolve))
-  t.after(() => new Promise(resolve => server.close(resolve)))
-  return {
-    server,
-    http: `http://127.0.0.1:${server.http.address().port}/announce`,
-    udp: `udp://127.0.0.1:${server.udp4.address().port}`
-  }
-}
+import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent, startTracker, trackerKnows } from './helpers.mjs'
 
 function client (t) {
   const c = new WasmTorrent({ tracker: false })
@@ -38,9 +23,7 @@ for (const kind of ['http', 'udp']) {
     const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'))
     await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
     const parsed = await WasmTorrent.parseTorrent(torrentFile)
-    // libtorrent has announced once the tracker knows a seeder.
-    for (let i = 0; i < 200 && !(tracker.server.torrents[parsed.infoHash]?.complete > 0); i++) await new Promise(resolve => setTimeout(resolve, 100))
-    assert.ok(tracker.server.torrents[parsed.infoHash]?.complete > 0, 'libtorrent announced')
+    await trackerKnows(tracker, parsed.infoHash, s => s.complete > 0, 'libtorrent') // it announced
 
     const c = client(t)
     const announced = []

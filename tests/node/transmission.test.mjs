@@ -6,10 +6,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import Server from 'bittorrent-tracker/server'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { stat } from 'node:fs/promises'
-import { tempDir, makeContent, sameFiles, once } from './helpers.mjs'
+import { tempDir, makeContent, sameFiles, once, startTracker, trackerKnows } from './helpers.mjs'
 import { startTransmission, SEEDING } from './peers/transmission.mjs'
 
 // What Transmission downloaded: every file with data byte-exact. Transmission 3.00 never
@@ -30,24 +29,6 @@ function client (t) {
   c.on('error', err => assert.fail(`client error: ${err.message}`))
   t.after(() => c.destroy())
   return c
-}
-
-async function startTracker (t) {
-  const server = new Server({ http: true, udp: false, ws: false, stats: false })
-  server.on('error', () => {})
-  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => new Promise(resolve => server.close(resolve)))
-  return { server, http: `http://127.0.0.1:${server.http.address().port}/announce` }
-}
-
-// Until the tracker has heard of a peer of this torrent (seeding or not).
-async function trackerKnows (tracker, infoHash, pred = s => s.complete + s.incomplete > 0) {
-  for (let i = 0; i < 300; i++) {
-    const swarm = tracker.server.torrents[infoHash]
-    if (swarm && pred(swarm)) return
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  assert.fail('the tracker never heard of Transmission')
 }
 
 test('Transmission seeds, wasmtorrent downloads to a folder (addPeer)', async t => {
@@ -97,7 +78,7 @@ test('through an HTTP tracker: Transmission seeds, then downloads, wasmtorrent f
   const tr = await startTransmission(t, dir, path.join(dir, 'seed1'))
   const id1 = await tr.add(torrentFile, path.join(dir, 'seed1'))
   await tr.waitFor(id1, s => s.status === SEEDING, 30000, 'Transmission to seed')
-  await trackerKnows(tracker, parsed.infoHash, s => s.complete > 0)
+  await trackerKnows(tracker, parsed.infoHash, s => s.complete > 0, 'Transmission')
   const c = client(t)
   const down = c.add(torrentFile, { path: path.join(dir, 'down1') })
   await once(down, 'done')
@@ -109,7 +90,7 @@ test('through an HTTP tracker: Transmission seeds, then downloads, wasmtorrent f
   const torrentFile2 = await WasmTorrent.createTorrent(second.root, { announceList: [[tracker.http]], pieceLength: 32768 })
   const parsed2 = await WasmTorrent.parseTorrent(torrentFile2)
   const id2 = await tr.add(torrentFile2, path.join(dir, 'down2'))
-  await trackerKnows(tracker, parsed2.infoHash, s => s.incomplete > 0)
+  await trackerKnows(tracker, parsed2.infoHash, s => s.incomplete > 0, 'Transmission')
   const seeded = c.seed(second.root, { announce: [tracker.http], pieceLength: 32768 })
   await once(seeded, 'seed')
   assert.equal(seeded.infoHash, parsed2.infoHash)
