@@ -16,6 +16,7 @@
 //     --size MiB         file size (default 256)
 //     --reps N           runs per client (default 3)
 //     --piece KiB        piece length (default 256)
+//     --seeder-rate KiB  the seeder's upload limit in KiB/s: a lone slow seeder (default none)
 //     --only LIST        wasmtorrent,webtorrent (default both)
 //     --timeout S        per download (default 600)
 //     --profile DIR      also one extra wasmtorrent run under `node --cpu-prof` (profile in
@@ -53,6 +54,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '256' },
     reps: { type: 'string', default: '3' },
     piece: { type: 'string', default: '256' },
+    'seeder-rate': { type: 'string', default: '0' },
     only: { type: 'string', default: 'wasmtorrent,webtorrent' },
     timeout: { type: 'string', default: '600' },
     profile: { type: 'string' },
@@ -150,7 +152,8 @@ async function main () {
   try {
     const load = () => loadavg().map(x => round(x, 2))
     const loadStart = load()
-    log(`${args.size} MiB, ${args.piece} KiB pieces, ${reps} reps, load average ${loadStart.join(' ')}`)
+    const rate = Number(args['seeder-rate']) > 0 ? `, seeder limited to ${args['seeder-rate']} KiB/s` : ''
+    log(`${args.size} MiB, ${args.piece} KiB pieces${rate}, ${reps} reps, load average ${loadStart.join(' ')}`)
     const seedDir = path.join(dir, 'seed')
     mkdirSync(seedDir)
     const name = 'bench.bin'
@@ -239,6 +242,7 @@ async function main () {
       webtorrent_uint8_util: uint8UtilVersion,
       mib: Number(args.size),
       piece_kib: Number(args.piece),
+      seeder_rate_kib: Number(args['seeder-rate']),
       reps,
       runs,
       summary,
@@ -297,7 +301,8 @@ async function startSeeder (torrentFile, seedDir, children) {
     p.stdout.on('data', d => { s += d })
     p.on('exit', () => resolve(s.trim()))
   })
-  const p = spawn('/usr/bin/python3', [path.join(repoRoot, 'tests/node/peers/libtorrent_peer.py'), 'download', torrentFile, seedDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const p = spawn('/usr/bin/python3', [path.join(repoRoot, 'tests/node/peers/libtorrent_peer.py'), 'download', torrentFile, seedDir,
+    '--upload-limit', String(Math.round(Number(args['seeder-rate']) * 1024))], { stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(p)
   let stderr = ''
   p.stderr.on('data', d => { stderr += d })

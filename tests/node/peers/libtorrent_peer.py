@@ -2,6 +2,7 @@
 # A libtorrent (Debian's python3-libtorrent) peer for the Node host's interop tests.
 #   libtorrent_peer.py seed FILE.torrent DIR [--peer IP:PORT]...
 #   libtorrent_peer.py download FILE.torrent DIR [--peer IP:PORT]...
+#   --upload-limit BYTES: a slow seeder (bytes per second)
 # Listens on 127.0.0.1 (a free port), prints one JSON line per second to stdout:
 #   {"port": P, "progress": 0..1, "state": "...", "peers": N, "done": bool}
 # and runs until killed. Settings from TOOLCHAIN.md: libtorrent ignores loopback peers
@@ -14,6 +15,7 @@ ap.add_argument('mode', choices=['seed', 'download'])
 ap.add_argument('torrent')
 ap.add_argument('dir')
 ap.add_argument('--peer', action='append', default=[])
+ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s (0: none), a slow seeder')
 args = ap.parse_args()
 
 settings = {
@@ -22,8 +24,15 @@ settings = {
     'allow_multiple_connections_per_ip': True,
     'ssrf_mitigation': False,
     'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+    'upload_rate_limit': args.upload_limit,
 }
 ses = lt.session(settings)
+if args.upload_limit:
+    # libtorrent exempts local peers (loopback among them) from rate limits: put every
+    # address in the global class only, so that the limit holds on 127.0.0.1 too.
+    every = lt.ip_filter()
+    every.add_rule('0.0.0.0', '255.255.255.255', 1 << lt.session.global_peer_class_id)
+    ses.set_peer_class_filter(every)
 info = lt.torrent_info(args.torrent)
 params = lt.add_torrent_params()
 params.ti = info
