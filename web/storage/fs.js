@@ -50,13 +50,17 @@ export class FsStore {
         await (await open(f.full, 'a')).close()
       }
     }
-    const held = new Set()
-    for (let i = 0; i < this._geo.pieceCount; i++) {
-      const start = i * this._geo.pieceLength
-      const end = start + this._geo.pieceSize(i)
-      const ok = this._files.every((f, k) => f.offset >= end || f.offset + f.length <= start || sizes[k] >= f.length)
-      if (ok) held.add(i)
+    // Every piece, less those that touch a file missing or shorter than it should be (one
+    // pass over the files: a torrent may have tens of thousands of both).
+    const missing = new Uint8Array(this._geo.pieceCount)
+    for (const [k, f] of this._files.entries()) {
+      if (f.length === 0 || sizes[k] >= f.length) continue
+      const first = Math.floor(f.offset / this._geo.pieceLength)
+      const last = Math.floor((f.offset + f.length - 1) / this._geo.pieceLength)
+      missing.fill(1, first, last + 1)
     }
+    const held = new Set()
+    for (let i = 0; i < missing.length; i++) if (!missing[i]) held.add(i)
     return held
   }
 
