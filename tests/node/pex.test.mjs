@@ -6,8 +6,8 @@ import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { tempDir, makeContent, once } from './helpers.mjs'
 
-function client (t) {
-  const c = new WasmTorrent({ tracker: false, dht: false })
+function client (t, opts = {}) {
+  const c = new WasmTorrent({ tracker: false, dht: false, ...opts })
   t.after(() => c.destroy())
   return c
 }
@@ -15,7 +15,9 @@ function client (t) {
 test('a peer learnt through ut_pex is dialled', { timeout: 150_000 }, async t => {
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'pex', 81)
-  const a = client(t)
+  // A slow seeder: B is still downloading from it (a finished B would drop its connection
+  // to A, seed to seed, and have no A to pass on) when C asks B for peers.
+  const a = client(t, { uploadLimit: 50_000 })
   const seeded = a.seed(content.root, { announce: [] })
   await once(seeded, 'seed')
   const b = client(t)
