@@ -14,6 +14,11 @@ if [ "${WT_NETNS_VETH:-}" = 1 ]; then
   inner+=' && ip link add wt0 type veth peer name wt1 && ip addr add 10.77.0.1/24 dev wt0'
   inner+=' && ip addr add 10.77.0.2/24 dev wt1 && ip link set wt0 up && ip link set wt1 up'
 fi
+# WT_NETNS_MULTICAST=1: multicast on lo, so that discovery (mDNS for Chromecast and AirPlay,
+# SSDP for DLNA) finds devices that a test runs in the namespace.
+if [ "${WT_NETNS_MULTICAST:-}" = 1 ]; then
+  inner+=' && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo'
+fi
 inner+=' && exec "$@"'
 
 if [ "$(id -u)" = 0 ]; then

@@ -2,13 +2,13 @@
 # The test command (`npm test`): installs what is missing, then runs every stage.
 #   scripts/test.sh              all stages
 #   scripts/test.sh native wasm  only these stages (setup always runs first)
-# Stages: sans_io, native, sanitize, wasm, js, node, fuzz, browser.
+# Stages: sans_io, native, sanitize, wasm, js, node, cli, fuzz, browser.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
 jobs=$(nproc)
-all_stages=(sans_io native sanitize wasm js node fuzz browser)
+all_stages=(sans_io native sanitize wasm js node cli fuzz browser)
 stages=("${@:-${all_stages[@]}}")
 [ $# -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -42,6 +42,9 @@ stage_js() {  # in a loopback-only namespace: a Node client's DHT would look up 
 }
 stage_node() {  # the Node host against real BitTorrent clients, in a loopback-only namespace
   bash scripts/build.sh && WT_NETNS_VETH=1 bash scripts/loopback.sh node --test tests/node/
+}
+stage_cli() {  # the command-line client, its players and cast receivers, in a loopback-only namespace
+  bash scripts/build.sh && WT_NETNS_VETH=1 WT_NETNS_MULTICAST=1 bash scripts/loopback.sh node --test tests/cli/
 }
 stage_fuzz() {
   bash scripts/fuzz.sh "${WT_FUZZ_SECONDS:-5}"
