@@ -609,13 +609,17 @@ class js_client {
     if (ok && length > 0) c.data.assign(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(length));
     client_.storage_completed(std::move(c), at_ms(now));
   }
-  // A digestOnly read done by the host: the piece's SHA-1 (20 bytes) is in the reserve() buffer.
-  void storage_digest(double id, double now) {
+  // A digestOnly read, or a verify write, done by the host: the piece's SHA-1 (20 bytes) is
+  // in the reserve() buffer, followed by `length` bytes a verify write hands back (its
+  // digest differed: nothing was written); ok false: the write failed.
+  void storage_digest(double id, bool ok, std::size_t length, double now) {
     wt::storage_completion c;
     c.id = wt::storage_request_id{static_cast<std::uint64_t>(id)};
+    c.ok = ok;
     wt::sha1_digest d{};
     std::copy_n(input_.begin(), d.size(), d.begin());
     c.digest = d;
+    if (length > 0) c.data.assign(input_.begin() + d.size(), input_.begin() + static_cast<std::ptrdiff_t>(d.size() + length));
     client_.storage_completed(std::move(c), at_ms(now));
   }
 
@@ -867,6 +871,8 @@ class js_client {
       // of such bytes for the engine's own hashing (storage_request::unverified).
       out.set("unverified", r.unverified);
       if (r.op == wt::storage_op::write) out.set("data", copy_bytes(r.data));
+      // The piece's expected SHA-1: hash the data, write it only when it matches (verify).
+      if (r.verify) out.set("verify", copy_bytes(*r.verify));
     } else if (auto* h = std::get_if<co::http>(&*o)) {
       const wt::http_request& r = h->request;
       out.set("type", std::string("http"));
@@ -928,6 +934,8 @@ class js_client {
     if (opts["webSeedBudget"].isNumber())
       s.session.web_seed_budget = static_cast<std::uint64_t>(std::max(0.0, opts["webSeedBudget"].as<double>()));
     // Pieces longer than this stream to the store (session_settings::stream_piece_bytes).
+    // The host hashes whole pieces on their way to the store (storage requests' verify).
+    if (opts["hostHashes"].isTrue()) s.session.host_hashes_pieces = true;
     if (opts["streamPieceBytes"].isNumber())
       s.session.stream_piece_bytes = static_cast<std::uint64_t>(std::max(0.0, opts["streamPieceBytes"].as<double>()));
     // The host dials addresses (TCP); listenPort: the port it accepts connections on.

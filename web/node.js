@@ -6,6 +6,7 @@
 // HTTP and UDP trackers, the DHT, createServer() as an HTTP server, WebRTC (node-datachannel) and WebSocket (ws) when installed,
 // the torrent's files on disk (add(id, { path })), and file system paths as inputs to
 // seed() and createTorrent().
+import { createHash } from 'node:crypto'
 import { openAsBlob } from 'node:fs'
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { tmpdir, homedir } from 'node:os'
@@ -91,7 +92,9 @@ const host = {
   dhtStateFile: dht => dht.stateFile !== undefined ? dht.stateFile : path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'wasmtorrent', 'dht-state'),
   Store: FsStore,
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
-  inputs
+  inputs,
+  // Node's SHA-1 (native): pieces are hashed on their way to the disk, not by the engine.
+  sha1: bytes => createHash('sha1').update(bytes).digest()
 }
 
 const api = createApi(load, {}, host)

@@ -264,7 +264,7 @@ void session::remove_torrent(torrent_id id, time_point now) {
     if (ps.what == impl::pending_storage::kind::user_read)
       s.events.emplace_back(read_completed_event{id, ps.read_id, false, ps.offset, {}});
     // Its writes no longer hold back the other torrents' requests.
-    if (ps.what == impl::pending_storage::kind::write_piece || ps.what == impl::pending_storage::kind::write_block)
+    if (impl::is_write(ps))
       s.pending_write_bytes -= std::min<std::uint64_t>(s.pending_write_bytes, ps.bytes);
     ps.what = impl::pending_storage::kind::ignore;
   }
@@ -662,7 +662,7 @@ void session::storage_completed(storage_completion c, time_point now) {
   if (it == s.pending.end()) return;
   const impl::pending_storage ps = it->second;
   s.pending.erase(it);
-  if (ps.what == impl::pending_storage::kind::write_piece || ps.what == impl::pending_storage::kind::write_block) {
+  if (impl::is_write(ps)) {
     const bool was_behind = s.writes_behind();
     s.pending_write_bytes -= std::min<std::uint64_t>(s.pending_write_bytes, ps.bytes);
     if (was_behind && !s.writes_behind()) {
@@ -675,6 +675,7 @@ void session::storage_completed(storage_completion c, time_point now) {
   switch (ps.what) {
     case impl::pending_storage::kind::ignore: break;
     case impl::pending_storage::kind::write_piece: s.piece_written(*t, ps.piece, c.ok); break;
+    case impl::pending_storage::kind::verify_piece: s.piece_verified_by_host(*t, ps.piece, c); break;
     case impl::pending_storage::kind::check_piece: s.piece_checked(*t, ps.piece, c); break;
     case impl::pending_storage::kind::write_block: s.stream_written(*t, ps, c.ok); break;
     case impl::pending_storage::kind::read_back: s.stream_read(*t, ps, c); break;

@@ -329,6 +329,7 @@ struct session::impl {
   struct pending_storage {
     enum class kind : std::uint8_t {
       write_piece, read_block, user_read, check_piece,
+      verify_piece,  // a write_piece the host hashes first (storage_request::verify)
       write_block,  // a block of a streamed piece (piece, block, serial)
       read_back,    // blocks [block, block + count) of a streamed piece (piece, serial)
       ignore
@@ -340,13 +341,18 @@ struct session::impl {
     connection_id connection;
     wire::request request;
     std::uint32_t choke_generation = 0;
-    std::uint32_t bytes = 0;  // write_piece, write_block: counted in pending_write_bytes
+    std::uint32_t bytes = 0;  // writes: counted in pending_write_bytes
     std::uint32_t block = 0;  // write_block, read_back
     std::uint32_t count = 0;  // read_back
     std::uint64_t serial = 0; // write_block, read_back: torrent::streamed_piece::serial
   };
-  // Bytes of verified pieces whose storage writes have not completed.
+  // Bytes of verified pieces (or pieces the host verifies) whose storage writes have not
+  // completed.
   std::uint64_t pending_write_bytes = 0;
+  static bool is_write(const pending_storage& ps) {
+    using k = pending_storage::kind;
+    return ps.what == k::write_piece || ps.what == k::verify_piece || ps.what == k::write_block;
+  }
   bool writes_behind() const noexcept {
     return settings.max_pending_write_bytes > 0 && pending_write_bytes >= settings.max_pending_write_bytes;
   }
@@ -510,6 +516,11 @@ struct session::impl {
   void fill_unchoke_slots(torrent& t);
   void run_choker(torrent& t, bool rotate_optimistic);
   void hash_piece(torrent& t, std::uint32_t piece);
+  // A complete piece goes to the store: verified, or with its hash for the host to check
+  // (session_settings::host_hashes_pieces).
+  void write_piece(torrent& t, std::uint32_t piece, byte_buffer data, bool verify);
+  // The host hashed the piece (and wrote it when it matched).
+  void piece_verified_by_host(torrent& t, std::uint32_t piece, const storage_completion& c);
   // The hash of a piece matched: smart ban against an earlier failure (digest_of(block):
   // the digest of the block now, nullopt when unknown).
   void piece_passed(torrent& t, std::uint32_t piece,

@@ -14,30 +14,66 @@ void session::impl::hash_piece(torrent& t, std::uint32_t piece) {
   if (it == t.piece_buffers.end()) return;
   byte_buffer data = std::move(it->second);
   t.piece_buffers.erase(it);
-  const piece_index pi{piece};
+  // A piece that failed before is hashed here: smart ban needs the digests of its blocks.
+  if (settings.host_hashes_pieces && !t.failed_blocks.contains(piece)) {
+    write_piece(t, piece, std::move(data), true);
+    return;
+  }
   auto block_bytes = [&](std::uint32_t block) {
     const std::size_t offset = std::size_t{block} * block_size;
     return byte_view(data).subspan(offset, std::min<std::size_t>(block_size, data.size() - offset));
   };
   if (sha1(data) == t.meta->piece_hashes[piece]) {
     piece_passed(t, piece, [&](std::uint32_t block) -> std::optional<sha1_digest> { return sha1(block_bytes(block)); });
-    storage_request sr;
-    sr.torrent = t.id;
-    sr.op = storage_op::write;
-    sr.piece = pi;
-    sr.offset = std::int64_t{piece} * t.meta->piece_length;
-    sr.length = static_cast<std::uint32_t>(data.size());
-    sr.data = std::move(data);
-    pending_storage ps;
-    ps.what = pending_storage::kind::write_piece;
-    ps.torrent = t.id;
-    ps.piece = piece;
-    ps.bytes = sr.length;
-    pending_write_bytes += ps.bytes;
-    emit_storage(std::move(sr), ps);
+    write_piece(t, piece, std::move(data), false);
     return;
   }
   piece_failed(t, piece, [&](std::uint32_t block) { return sha1(block_bytes(block)); });
+}
+
+void session::impl::write_piece(torrent& t, std::uint32_t piece, byte_buffer data, bool verify) {
+  storage_request sr;
+  sr.torrent = t.id;
+  sr.op = storage_op::write;
+  sr.piece = piece_index{piece};
+  sr.offset = std::int64_t{piece} * t.meta->piece_length;
+  sr.length = static_cast<std::uint32_t>(data.size());
+  sr.data = std::move(data);
+  if (verify) sr.verify = t.meta->piece_hashes[piece];
+  pending_storage ps;
+  ps.what = verify ? pending_storage::kind::verify_piece : pending_storage::kind::write_piece;
+  ps.torrent = t.id;
+  ps.piece = piece;
+  ps.bytes = sr.length;
+  pending_write_bytes += ps.bytes;
+  emit_storage(std::move(sr), ps);
+}
+
+void session::impl::piece_verified_by_host(torrent& t, std::uint32_t piece, const storage_completion& c) {
+  const piece_index pi{piece};
+  if (c.digest && *c.digest == t.meta->piece_hashes[piece]) {
+    // Nothing of an earlier failure to compare (such a piece is hashed by the engine).
+    piece_passed(t, piece, [](std::uint32_t) -> std::optional<sha1_digest> { return std::nullopt; });
+    piece_written(t, piece, c.ok);
+    return;
+  }
+  if (!c.digest) {
+    // The host failed before hashing: a store that failed, nobody blamed.
+    piece_written(t, piece, false);
+  } else if (c.data.size() == t.picker->piece_size(pi)) {
+    const byte_view data = c.data;
+    piece_failed(t, piece, [&](std::uint32_t block) {
+      const std::size_t offset = std::size_t{block} * block_size;
+      return sha1(data.subspan(offset, std::min<std::size_t>(block_size, data.size() - offset)));
+    });
+  } else {
+    // The bytes did not come back: without their digests nobody can be blamed fairly.
+    (void)t.picker->mark_hash_failed(pi);
+    t.wasted += t.picker->piece_size(pi);
+    events.emplace_back(hash_failed_event{t.id, pi});
+    warn(t.id, {}, errc::ok, "the host did not hand back the bytes of failed piece " + std::to_string(piece));
+  }
+  request_all(t);
 }
 
 void session::impl::piece_passed(torrent& t, std::uint32_t piece,

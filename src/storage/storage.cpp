@@ -14,6 +14,13 @@ storage_completion memory_storage::complete(const storage_request& r) {
         c.ok = false;
         break;
       }
+      if (r.verify) {
+        c.digest = sha1(r.data);
+        if (*c.digest != *r.verify) {
+          c.data = r.data;
+          break;
+        }
+      }
       write_at(r.torrent, r.offset, r.data);
       break;
     case storage_op::read: {

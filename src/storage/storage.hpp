@@ -55,13 +55,21 @@ struct storage_request {
   // session reads back what it wrote to hash it; a host must serve it although the
   // piece is not held (and must not hand it to anyone).
   bool unverified = false;
+  // A write of a whole piece not verified yet (session_settings::host_hashes_pieces): its
+  // expected SHA-1. The host hashes `data` on its way to the store, writes it only when the
+  // digest equals this one, and completes with the digest either way; when it differs, it
+  // writes nothing and hands `data` back in the completion (smart ban takes the digests of
+  // its blocks from it). The session judges the digest, not the host.
+  std::optional<sha1_digest> verify = std::nullopt;
 };
 
 struct storage_completion {
   storage_request_id id;
   bool ok = true;
-  byte_buffer data;  // read only: exactly `length` bytes when ok
-  std::optional<sha1_digest> digest;  // digest_only reads: instead of the data
+  // Reads: exactly `length` bytes when ok. Verify writes whose digest differs: the bytes
+  // that were not written.
+  byte_buffer data;
+  std::optional<sha1_digest> digest;  // digest_only reads (instead of the data), verify writes
 };
 
 // Storage in memory: one growable byte array per torrent. Hosts and the simulator

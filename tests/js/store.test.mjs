@@ -300,3 +300,44 @@ test('TorrentStorage: unverified block writes, read-backs and complete', async (
   assert.deepEqual((await run({ op: 'read', id: 9, piece: 0, pieceOffset: 10, offset: 10, length: 5 })).bytes, piece(0).subarray(10, 15))
   await ts.close()
 })
+
+test('TorrentStorage: a verify write is hashed by the host, written only when it matches', async () => {
+  const { TorrentStorage } = await import('../../web/engine/storage.js')
+  const { createHash } = await import('node:crypto')
+  const sha1 = bytes => createHash('sha1').update(bytes).digest()
+  for (const [kind, hash] of [['sync', sha1], ['async', async bytes => sha1(bytes)]]) {
+    const store = new MemoryStore(geo)
+    const done = new Map() // id -> { ok, digest, bytes }
+    let settle
+    const ts = new TorrentStorage({
+      store,
+      pieceLength: geo.pieceLength,
+      length: geo.length,
+      complete: () => assert.fail('a verify write completes with its digest'),
+      sha1: hash,
+      completeDigest: (id, digest, ok, bytes) => { done.set(id, { ok, digest, bytes }); settle?.() },
+      deliver: () => assert.fail('no user reads here'),
+      onError: err => assert.fail(err),
+      onWarning: () => {}
+    })
+    const run = async o => {
+      const wait = new Promise(resolve => { settle = resolve })
+      ts.handle(o)
+      await wait
+      return done.get(o.id)
+    }
+    const good = await run({ op: 'write', id: 1, piece: 2, pieceOffset: 0, offset: 2000, length: 1000, data: piece(2), verify: sha1(piece(2)) })
+    assert.equal(good.ok, true, kind)
+    assert.deepEqual([...good.digest], [...sha1(piece(2))], kind)
+    assert.equal(good.bytes, undefined, kind)
+    assert.deepEqual(await store.get(2, 0, 1000), piece(2), kind)
+    const bad = piece(1)
+    bad[10] ^= 1
+    const failed = await run({ op: 'write', id: 2, piece: 1, pieceOffset: 0, offset: 1000, length: 1000, data: bad, verify: sha1(piece(1)) })
+    assert.equal(failed.ok, true, kind)
+    assert.deepEqual([...failed.digest], [...sha1(bad)], kind)
+    assert.deepEqual(failed.bytes, bad, `${kind}: the bytes come back`)
+    assert.deepEqual([...await store.open()], [2], `${kind}: nothing written for the bad piece`)
+    await ts.close()
+  }
+})

@@ -27,13 +27,14 @@ struct slow_store_run {
   bool exact = false;
 };
 
-slow_store_run download_to_slow_store(std::uint64_t max_pending_write_bytes) {
+slow_store_run download_to_slow_store(std::uint64_t max_pending_write_bytes, bool host_hashes) {
   const auto tt = make_test_torrent(12 * MiB, 256 * KiB, 77);
   swarm net(5, link_config{.latency = 5ms});
   const auto seeder = net.add_node();
   node_config slow;
   slow.write_rate = 2.0 * MiB;  // far below the link's speed
   slow.settings.max_pending_write_bytes = max_pending_write_bytes;
+  slow.settings.host_hashes_pieces = host_hashes;  // a write the host hashes first counts the same
   const auto leecher = net.add_node(slow);
   const auto ts = *net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
   net.storage(seeder).write_at(ts, 0, tt.data);
@@ -49,14 +50,16 @@ slow_store_run download_to_slow_store(std::uint64_t max_pending_write_bytes) {
 }  // namespace
 
 TEST_CASE("[storage] a slow store holds back block requests instead of the session buffering the download", "[storage]") {
-  const auto bounded = download_to_slow_store(2 * MiB);
+  const bool host_hashes = GENERATE(false, true);
+  INFO("host hashes pieces: " << host_hashes);
+  const auto bounded = download_to_slow_store(2 * MiB, host_hashes);
   CHECK(bounded.complete);
   CHECK(bounded.exact);
   // The limit, plus what was already requested when it was reached (a pipeline: the link
   // is fast, so about a second of requests at most) and one piece.
   CHECK(bounded.max_unwritten <= 2 * MiB + 4 * MiB + 256 * KiB);
   // Without the limit the same store falls far behind: the bound above is the limit's doing.
-  const auto unbounded = download_to_slow_store(0);
+  const auto unbounded = download_to_slow_store(0, host_hashes);
   CHECK(unbounded.complete);
   CHECK(unbounded.max_unwritten > 8 * MiB);
 }

@@ -51,7 +51,9 @@ TEST_CASE("[swarm] one seeder, one leecher: byte-exact", "[swarm]") {
   link.merge_chunks = true;
   swarm net(42, link);
   const auto seeder = net.add_node();
-  const auto leecher = net.add_node();
+  node_config leecher_cfg;
+  leecher_cfg.settings.host_hashes_pieces = GENERATE(false, true);
+  const auto leecher = net.add_node(leecher_cfg);
   const torrent_id ts = add_seed(net, seeder, tt);
   auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
   REQUIRE(tl);
@@ -148,10 +150,13 @@ TEST_CASE("[swarm] a peer that corrupts blocks is banned; the download completes
   const auto bad = net.add_node(bad_cfg);
   add_seed(net, honest, tt);
   add_seed(net, bad, tt);
+  node_config leecher_cfg;
+  leecher_cfg.settings.host_hashes_pieces = GENERATE(false, true);
+  INFO("host hashes pieces: " << leecher_cfg.settings.host_hashes_pieces);
   std::vector<std::size_t> leechers;
   std::vector<torrent_id> ids;
   for (int i = 0; i < 3; ++i) {
-    const auto n = net.add_node();
+    const auto n = net.add_node(leecher_cfg);
     auto t = net.at(n).add_torrent(tt.meta, {}, net.now());
     REQUIRE(t);
     net.at(n).add_peer(*t, net.endpoint(bad), net.now());
@@ -397,6 +402,11 @@ TEST_CASE("[swarm] smart ban: a corrupting peer that shares pieces with honest o
   // failed piece has several senders, and the culprit is found by comparing its
   // blocks with the piece that finally passes.
   const auto tt = make_test_torrent(2 * MiB, 256 * KiB, 81);
+  // The host hashing pieces (the verdict stays the engine's): a failed piece's bytes come
+  // back from the host for smart ban's block digests.
+  node_config leecher_cfg;
+  leecher_cfg.settings.host_hashes_pieces = GENERATE(false, true);
+  INFO("host hashes pieces: " << leecher_cfg.settings.host_hashes_pieces);
   for (std::uint64_t seed : {1u, 2u, 3u}) {
     link_config link;
     link.latency = 20ms;
@@ -410,7 +420,7 @@ TEST_CASE("[swarm] smart ban: a corrupting peer that shares pieces with honest o
     const auto bad = net.add_node(bad_cfg);
     add_seed(net, honest, tt);
     add_seed(net, bad, tt);
-    const auto leecher = net.add_node();
+    const auto leecher = net.add_node(leecher_cfg);
     auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
     REQUIRE(tl);
     net.at(leecher).add_peer(*tl, net.endpoint(honest), net.now());

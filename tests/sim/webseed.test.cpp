@@ -244,6 +244,8 @@ TEST_CASE("[webseed] bad web seeds beside an honest peer: warned, dropped, downl
   node_config cfg;
   cfg.settings.web_seed_timeout = 5s;
   cfg.settings.web_seed_request_bytes = 256 * KiB;  // several requests, so failures repeat
+  cfg.settings.host_hashes_pieces = GENERATE(false, true);
+  INFO("host hashes pieces: " << cfg.settings.host_hashes_pieces);
   const auto leecher = net.add_node(cfg);
   auto& s = net.at(leecher);
   const auto t = *s.add_torrent(tt.meta, {}, net.now());

@@ -261,6 +261,94 @@ TEST_CASE("[session] a leeching session requests, verifies, and bans a peer that
   }
 }
 
+template <class E>
+bool has_event(const fixture& f) {
+  return std::any_of(f.events.begin(), f.events.end(), [](const auto& e) { return std::holds_alternative<E>(e); });
+}
+
+TEST_CASE("[session] the host hashes pieces on their way to the store (host_hashes_pieces)", "[session]") {
+  session_settings st = settings();
+  st.host_hashes_pieces = true;
+  fixture f(false, st);
+  f.send_handshake();
+  f.send(wire::have_all{});
+  f.send(wire::unchoke{});
+  const auto requests = f.sent<wire::request>();
+  REQUIRE(requests.size() >= 4);
+  const auto piece = requests.front().piece;
+  auto send_piece = [&](std::uint8_t corrupt) {
+    for (const auto& r : requests) {
+      if (r.piece != piece) continue;
+      const auto at = std::size_t{r.piece.value} * piece_len + r.begin;
+      byte_buffer block(f.data.begin() + static_cast<std::ptrdiff_t>(at), f.data.begin() + static_cast<std::ptrdiff_t>(at + r.length));
+      block[0] ^= corrupt;
+      f.send(wire::piece_block{r.piece, r.begin, block});
+    }
+  };
+  f.hold_storage = true;
+
+  SECTION("a good piece: one write with its hash; verified once the host's digest matches") {
+    send_piece(0);
+    REQUIRE(f.held.size() == 1);
+    const storage_request w = f.held.front();
+    CHECK(w.op == storage_op::write);
+    REQUIRE(w.verify);
+    CHECK(*w.verify == f.meta.piece_hashes[piece.value]);
+    CHECK_FALSE(has_event<piece_verified_event>(f));  // the engine did not hash it
+    CHECK_FALSE(f.s.have_pieces(f.torrent)->test(piece.value));
+    f.hold_storage = false;
+    f.s.storage_completed(f.storage.complete(w), f.now);
+    f.held.clear();
+    f.drain();
+    CHECK(has_event<piece_verified_event>(f));
+    CHECK(f.storage.is_complete(f.torrent, piece));
+    CHECK(f.s.have_pieces(f.torrent)->test(piece.value));
+    CHECK(f.s.stats(f.torrent)->verified == piece_len);
+  }
+  SECTION("a bad piece from this peer alone: the host writes nothing, the engine fails it and bans the peer") {
+    send_piece(0xff);
+    REQUIRE(f.held.size() == 1);
+    const auto c = f.storage.complete(f.held.front());
+    CHECK(c.ok);
+    REQUIRE(c.digest);
+    CHECK(c.data.size() == piece_len);  // handed back, not written
+    CHECK(f.storage.contents(f.torrent).empty());
+    f.s.storage_completed(c, f.now);
+    f.drain();
+    CHECK(has_event<hash_failed_event>(f));
+    CHECK(has_event<peer_banned_event>(f));
+    CHECK_FALSE(f.s.have_pieces(f.torrent)->test(piece.value));
+  }
+  SECTION("a host that says the digest matches is checked: a wrong digest fails the piece") {
+    send_piece(0);
+    REQUIRE(f.held.size() == 1);
+    storage_completion c;
+    c.id = f.held.front().id;
+    c.digest = sha1_digest{};
+    c.data = f.held.front().data;
+    f.s.storage_completed(c, f.now);
+    f.drain();
+    CHECK(has_event<hash_failed_event>(f));
+    CHECK_FALSE(f.s.have_pieces(f.torrent)->test(piece.value));
+  }
+  SECTION("the write fails: the piece is fetched again, nobody is blamed") {
+    send_piece(0);
+    REQUIRE(f.held.size() == 1);
+    storage_completion c;
+    c.id = f.held.front().id;
+    c.ok = false;
+    c.digest = f.meta.piece_hashes[piece.value];
+    f.s.storage_completed(c, f.now);
+    f.drain();
+    CHECK_FALSE(has_event<piece_verified_event>(f));
+    CHECK_FALSE(has_event<peer_banned_event>(f));
+    CHECK(has_event<warning_event>(f));
+    CHECK(f.closes.empty());
+    const auto states = f.s.piece_states(f.torrent);
+    CHECK(states[piece.value] != 3);  // not had
+  }
+}
+
 TEST_CASE("[session] while choked, only the peer's allowed_fast pieces are requested", "[session]") {
   fixture f(false);
   f.send_handshake();

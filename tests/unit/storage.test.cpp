@@ -35,4 +35,22 @@ TEST_CASE("[storage] memory storage writes, reads and marks pieces complete", "[
     s.remove(t);
     CHECK_FALSE(s.is_complete(t, piece_index{3}));
   }
+  SECTION("a verify write is hashed: written when it matches, handed back when not") {
+    storage_request w{storage_request_id{5}, t, storage_op::write, piece_index{0}, 0, 0, 5, data};
+    w.verify = sha1(data);
+    auto c = s.complete(w);
+    CHECK(c.ok);
+    REQUIRE(c.digest);
+    CHECK(*c.digest == sha1(data));
+    CHECK(c.data.empty());
+    CHECK(s.contents(t).size() == 5);
+    w.offset = 5;
+    w.data = byte_buffer{9, 9, 9, 9, 9};
+    c = s.complete(w);
+    CHECK(c.ok);
+    REQUIRE(c.digest);
+    CHECK(*c.digest == sha1(w.data));
+    CHECK(c.data == w.data);
+    CHECK(s.contents(t).size() == 5);  // not written
+  }
 }

@@ -25,6 +25,9 @@ function engineRate (rate) {
   return Math.max(1, Math.floor(rate))
 }
 
+// WebCrypto, where the page has it (secure contexts; Node has it too).
+const subtle = globalThis.crypto?.subtle
+
 // Asks the browser not to evict the origin's storage under pressure (a half-downloaded film
 // would be lost), once per page. Chromium decides silently from the site's engagement;
 // where asking would show the user a prompt (Firefox), the page should ask itself, from a
@@ -526,6 +529,10 @@ export function makeClientClass (internals) {
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
       this._limits = { download: opts.downloadLimit ?? -1, upload: opts.uploadLimit ?? -1 }
+      // The host's SHA-1 (Node's, native; else WebCrypto's where the page has it: secure
+      // contexts): faster than the engine's, so it hashes the pieces on their way to the store.
+      // hostHashes: false leaves it to the engine (tests, benchmarks).
+      this._sha1 = opts.hostHashes === false ? null : host.sha1 ?? (subtle ? async bytes => new Uint8Array(await subtle.digest('SHA-1', bytes)) : null)
       this._driver = new Driver({
         output: o => this._output(o),
         events: batch => this._dispatch(batch),
@@ -573,6 +580,7 @@ export function makeClientClass (internals) {
           webSeeds: webSeedPolicy(opts.webSeeds),
           webSeedBudget: opts.webSeedBudget,
           streamPieceBytes: opts.streamPieceBytes,
+          hostHashes: Boolean(this._sha1),
           dialPeers: Boolean(this._tcp),
           dht: this._dht ? { announceInterval: opts.dht?.announceInterval } : false,
           listenPort: this.torrentPort,
@@ -965,9 +973,13 @@ export function makeClientClass (internals) {
           pieceLength: info.pieceLength,
           length: info.length,
           complete,
-          completeDigest: (request, digest) => this._input((E, t) => {
-            this._M.HEAPU8.set(digest, E.reserve(digest.length))
-            E.storageDigest(request, t)
+          sha1: this._sha1,
+          completeDigest: (request, digest, ok, bytes) => this._input((E, t) => {
+            const n = bytes?.length ?? 0
+            const at = E.reserve(digest.length + n)
+            this._M.HEAPU8.set(digest, at)
+            if (bytes) this._M.HEAPU8.set(bytes, at + digest.length)
+            E.storageDigest(request, ok, n, t)
           }),
           deliver: (read, bytes) => torrent._deliverRead(read, bytes),
           onWarning: err => torrent.emit('warning', new WasmTorrentError(err.message, { code: 'storage_slow' })),

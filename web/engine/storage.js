@@ -5,6 +5,10 @@
 // come as `unverified` writes (store.put(piece, bytes, offset): stored, not held), the
 // engine may read such bytes back (`unverified` reads, for its own hashing only), and a
 // 'complete' op once the piece is verified makes it held (store.complete(piece)).
+// A whole piece may come before it is verified, with its expected SHA-1 (`verify`, when the
+// host hashes pieces: hostHashes): it is hashed on its way to the store and written only when
+// it matches; the engine gets the digest either way (and the bytes back when it differs,
+// for smart ban) and judges it.
 // The store is opened on the first request; requests run concurrently; a failure completes
 // the request with ok = false, and a failed write fails the torrent (onError) instead of
 // being retried forever.
@@ -16,20 +20,21 @@ const CACHE_PIECES = 256
 const STALL_MS = 30_000
 const READ_TIMEOUT_MS = 20_000
 const SWEEP_MS = 1000
-// WebCrypto, where the page has it (secure contexts; Node 20 has it too).
-const subtle = globalThis.crypto?.subtle
 
 export class TorrentStorage {
   // store: a store (web/storage/); complete(id, ok, bytes?): reports to the engine;
-  // completeDigest(id, sha1): reports a piece's SHA-1 instead of its bytes (digestOnly);
+  // sha1(bytes) -> digest or a Promise of it: the host's SHA-1 (null: none);
+  // completeDigest(id, digest, ok, bytes?): reports a piece's SHA-1 (digestOnly reads
+  // instead of the bytes; verify writes, with the bytes that were not written);
   // deliver(userRead, bytes | error): hands a user read its bytes directly (no copy through
   // the engine); onError(err): the store cannot go on (err.code 'storage_full' when out of
   // quota, else 'storage_failed'); onWarning(err): a request has waited 30 s.
-  constructor ({ store, pieceLength, length, complete, completeDigest, deliver, onError, onWarning }) {
+  constructor ({ store, pieceLength, length, complete, sha1, completeDigest, deliver, onError, onWarning }) {
     this.store = store
     this.pieceLength = pieceLength
     this.length = length
     this._complete = complete
+    this._sha1 = sha1
     this._completeDigest = completeDigest
     this._deliver = deliver
     this._onError = onError
@@ -111,8 +116,11 @@ export class TorrentStorage {
   }
 
   async _write (o) {
+    const digest = o.verify && this._sha1(o.data)
     await this.open()
     this._cache.delete(o.piece)
+    // A piece the engine has not verified: written only when its digest matches.
+    if (o.verify && !sameBytes(await digest, o.verify)) return this._completeDigest(o.id, await digest, true, o.data)
     if (o.unverified) {
       // A block of a streamed piece: not held (nor read for anyone) until 'complete'.
       this._held.delete(o.piece)
@@ -123,7 +131,8 @@ export class TorrentStorage {
       this._parts.delete(o.piece)
       this._held.add(o.piece)
     }
-    this._complete(o.id, true)
+    if (o.verify) this._completeDigest(o.id, await digest, true)
+    else this._complete(o.id, true)
   }
 
   async _markComplete (o) {
@@ -138,10 +147,10 @@ export class TorrentStorage {
     // store as written, past the held check and the cache, and only to the engine.
     const bytes = o.unverified ? await this.store.get(o.piece, o.pieceOffset, o.length) : await this._bytes(o.offset, o.length)
     if (late()) return
-    if (o.digestOnly && this._completeDigest && subtle) {
-      // The resume check needs only the piece's SHA-1: the browser's runs off the main
-      // thread and several times faster than the engine's, and the bytes stay out of the heap.
-      this._completeDigest(o.id, new Uint8Array(await subtle.digest('SHA-1', bytes)))
+    if (o.digestOnly && this._sha1) {
+      // The resume check needs only the piece's SHA-1: the host's is several times faster
+      // than the engine's, and the bytes stay out of the heap.
+      this._completeDigest(o.id, await this._sha1(bytes), true)
       return
     }
     if (o.userRead) {
@@ -213,4 +222,10 @@ export class TorrentStorage {
     if (destroy) await this.store.destroy()
     else await this.store.close()
   }
+}
+
+function sameBytes (a, b) {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
