@@ -933,9 +933,9 @@ class js_client {
     if (opts["webSeeds"].isString()) s.session.web_seed_policy = policy_of(opts["webSeeds"].as<std::string>());
     if (opts["webSeedBudget"].isNumber())
       s.session.web_seed_budget = static_cast<std::uint64_t>(std::max(0.0, opts["webSeedBudget"].as<double>()));
-    // Pieces longer than this stream to the store (session_settings::stream_piece_bytes).
     // The host hashes whole pieces on their way to the store (storage requests' verify).
     if (opts["hostHashes"].isTrue()) s.session.host_hashes_pieces = true;
+    // Pieces longer than this stream to the store (session_settings::stream_piece_bytes).
     if (opts["streamPieceBytes"].isNumber())
       s.session.stream_piece_bytes = static_cast<std::uint64_t>(std::max(0.0, opts["streamPieceBytes"].as<double>()));
     // The host dials addresses (TCP); listenPort: the port it accepts connections on.
