@@ -252,9 +252,9 @@ export interface ClientOptions {
   /** Bytes each torrent may fetch from its web seeds (default 0: no limit). */
   webSeedBudget?: number
   /**
-   * Pieces longer than this (bytes, default 1 MiB) are written to the store block by block
-   * as they arrive and hashed incrementally, instead of held whole in the WebAssembly heap
-   * until verified. 0: every piece is held whole.
+   * Pieces longer than this (bytes, default 1 MiB; 4 MiB under Node) are written to the
+   * store block by block as they arrive, instead of held whole in the
+   * WebAssembly heap until verified. 0: every piece is held whole.
    */
   streamPieceBytes?: number
   /** Node: the TCP port peers connect to (default 0: any free port; client.torrentPort once ready). */

@@ -579,7 +579,7 @@ export function makeClientClass (internals) {
           maxWebConns: opts.maxWebConns,
           webSeeds: webSeedPolicy(opts.webSeeds),
           webSeedBudget: opts.webSeedBudget,
-          streamPieceBytes: opts.streamPieceBytes,
+          streamPieceBytes: opts.streamPieceBytes ?? host.streamPieceBytes,
           hostHashes: Boolean(this._sha1),
           dialPeers: Boolean(this._tcp),
           dht: this._dht ? { announceInterval: opts.dht?.announceInterval } : false,
