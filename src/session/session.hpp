@@ -122,12 +122,11 @@ struct session_settings {
   // that fails is fetched again over the same bytes (smart ban reads it back to tell
   // whose blocks were bad). 0: every piece is held whole.
   std::uint64_t stream_piece_bytes = 1u << 20;
-  // The host hashes pieces, with a SHA-1 faster than the engine's as WebAssembly (native, or
-  // the browser's). A piece held whole is written with its expected SHA-1
-  // (storage_request::verify) and the host hashes it on its way to the store, where its bytes
-  // go anyway; a streamed piece is read back as a digest once every block is written (a
-  // digest_only read). The engine still hashes a held piece that failed before (smart ban
-  // compares the digests of its blocks), and the blocks of failed streamed pieces.
+  // The host hashes pieces held whole (those up to stream_piece_bytes): a complete piece is
+  // written with its expected SHA-1 (storage_request::verify) and the host hashes it on its
+  // way to the store, where its bytes go anyway, with a SHA-1 faster than the engine's as
+  // WebAssembly (native, or the browser's). The engine still hashes streamed pieces, and a
+  // piece that failed before (smart ban compares the digests of its blocks).
   bool host_hashes_pieces = false;
   // Resume check: bytes of pieces read back from storage at once (at least one piece).
   std::uint64_t max_check_bytes = 8u << 20;

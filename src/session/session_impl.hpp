@@ -216,7 +216,6 @@ struct torrent {
     std::uint64_t serial = 0;  // names this attempt in pending storage requests
     sha1_hasher hasher;
     std::uint32_t hashed = 0;  // blocks [0, hashed) are in the hasher
-    std::uint32_t received = 0;  // blocks of this attempt (when the host hashes pieces)
     std::map<std::uint32_t, byte_buffer> held;
     std::uint64_t held_bytes = 0;
     std::set<std::uint32_t> stored;
@@ -547,7 +546,6 @@ struct session::impl {
   }
   // A block the picker accepted, whole (a peer's, or a web seed's once complete).
   void stream_block(torrent& t, block_address b, byte_view data);
-  void read_digest(torrent& t, torrent::streamed_piece& st, std::uint32_t piece);
   // Hashes what can be hashed now; reads back stored blocks the prefix reached; acts on
   // the verdict once nothing of the piece is in flight.
   void advance_stream(torrent& t, std::uint32_t piece);

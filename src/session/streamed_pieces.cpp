@@ -18,9 +18,6 @@
 //     block digests taken (at most stream_piece_bytes at a time), then piece_failed records
 //     them for smart ban as it does for a piece held whole. The picker keeps the piece
 //     complete meanwhile, so nothing of it is requested before the digests are taken.
-// When the host hashes pieces (session_settings::host_hashes_pieces), blocks are only
-// written as they arrive; once every block is written, the host is asked for the digest of
-// the whole piece as stored (a digest_only read) and the verdict follows as above.
 // Nothing of a streamed piece is ever read for a peer or a user before it is verified:
 // those reads wait for picker->have(), which only piece_written sets.
 #include "session/session_impl.hpp"
@@ -75,9 +72,7 @@ void session::impl::stream_block(torrent& t, block_address b, byte_view data) {
   emit_storage(std::move(sr), ps);
 
   const std::uint64_t cap = std::max<std::uint64_t>(settings.stream_piece_bytes, block_size);
-  if (settings.host_hashes_pieces) {
-    ++st.received;  // hashed by the host once every block is written
-  } else if (b.block == st.hashed && !st.reading) {
+  if (b.block == st.hashed && !st.reading) {
     st.hasher.update(data);
     ++st.hashed;
   } else if (st.held_bytes + len <= cap) {
@@ -95,8 +90,7 @@ void session::impl::advance_stream(torrent& t, std::uint32_t piece) {
   auto& st = it->second;
   const piece_index pi{piece};
   const std::uint32_t n = t.picker->blocks_in_piece(pi);
-  const bool host = settings.host_hashes_pieces;
-  while (!host && !st.reading && !st.read_failed && !st.blaming && st.hashed < n) {
+  while (!st.reading && !st.read_failed && !st.blaming && st.hashed < n) {
     if (auto h = st.held.find(st.hashed); h != st.held.end()) {
       st.hasher.update(h->second);
       st.held_bytes -= h->second.size();
@@ -109,16 +103,10 @@ void session::impl::advance_stream(torrent& t, std::uint32_t piece) {
     if (!st.stored.contains(st.hashed) || st.writing.contains(st.hashed)) break;
     read_back(t, st, piece, st.hashed, [&](std::uint32_t blk) { return st.stored.contains(blk) && !st.writing.contains(blk); });
   }
-  if (!host && st.hashed == n && !st.matched) st.matched = st.hasher.finish() == t.meta->piece_hashes[piece];
+  if (st.hashed == n && !st.matched) st.matched = st.hasher.finish() == t.meta->piece_hashes[piece];
   if (st.reading || st.blaming || !st.writing.empty()) return;
-  // The host hashes the piece from the store once every block is written.
-  const bool all_written = host && st.received == n;
-  if (all_written && !st.matched && !st.read_failed && !st.write_failed) {
-    read_digest(t, st, piece);
-    return;
-  }
 
-  if (st.read_failed || (st.write_failed && (st.matched || all_written))) {
+  if (st.read_failed || (st.matched && st.write_failed)) {
     // The store failed us: the piece is fetched again, nobody is blamed.
     const bool read = st.read_failed;
     t.streams.erase(it);
@@ -210,27 +198,6 @@ void session::impl::read_back(torrent& t, torrent::streamed_piece& st, std::uint
   emit_storage(std::move(sr), ps);
 }
 
-// Asks the host for the SHA-1 of the whole piece as written (a digest_only read of it).
-void session::impl::read_digest(torrent& t, torrent::streamed_piece& st, std::uint32_t piece) {
-  const piece_index pi{piece};
-  storage_request sr;
-  sr.torrent = t.id;
-  sr.op = storage_op::read;
-  sr.piece = pi;
-  sr.offset = std::int64_t{piece} * t.meta->piece_length;
-  sr.length = t.picker->piece_size(pi);
-  sr.unverified = true;
-  sr.digest_only = true;
-  pending_storage ps;
-  ps.what = pending_storage::kind::read_back;
-  ps.torrent = t.id;
-  ps.piece = piece;
-  ps.count = t.picker->blocks_in_piece(pi);
-  ps.serial = st.serial;
-  st.reading = true;
-  emit_storage(std::move(sr), ps);
-}
-
 void session::impl::stream_written(torrent& t, const pending_storage& ps, bool ok) {
   auto it = t.streams.find(ps.piece);
   if (it == t.streams.end() || it->second.serial != ps.serial) return;
@@ -246,15 +213,6 @@ void session::impl::stream_read(torrent& t, const pending_storage& ps, const sto
   auto& st = it->second;
   st.reading = false;
   const piece_index pi{ps.piece};
-  if (settings.host_hashes_pieces && !st.blaming) {
-    // The piece's digest (from a host without a SHA-1 of its own: its bytes).
-    std::optional<sha1_digest> d = c.digest;
-    if (!d && c.ok && c.data.size() == t.picker->piece_size(pi)) d = sha1(c.data);
-    if (c.ok && d) st.matched = *d == t.meta->piece_hashes[ps.piece];
-    else st.read_failed = true;
-    advance_stream(t, ps.piece);
-    return;
-  }
   std::uint64_t expected = 0;
   for (std::uint32_t blk = ps.block; blk < ps.block + ps.count; ++blk) expected += t.picker->block_length({pi, blk});
   if (!c.ok || c.data.size() != expected) {

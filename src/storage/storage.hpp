@@ -45,9 +45,9 @@ struct storage_request {
   // read back to check it). A host may hand such bytes to its user itself and complete
   // the request without data (one copy less): the session only needs to know it is done.
   std::uint64_t user_read = 0;
-  // read only: the session needs only the piece's SHA-1 (the resume check; a streamed
-  // piece's verdict when the host hashes pieces). A host that hashes faster than the engine
-  // (a browser's own SHA-1, off the main thread) may complete with `digest` and no data.
+  // read only: the session needs only the piece's SHA-1 (the resume check). A host that
+  // hashes faster than the engine (a browser's own SHA-1, off the main thread) may complete
+  // with `digest` and no data.
   bool digest_only = false;
   // A write of part of a streamed piece that is not verified yet: store the bytes at
   // `offset`, but do not count the piece held (mark_complete follows if it verifies; a

@@ -47,15 +47,11 @@ struct big_run {
 };
 
 // 4 MiB pieces from six seeders at 2 MiB/s each: every peer works on its own piece.
-// host_hashes: the leecher's host hashes pieces, with a SHA-1 of its own (digest reads
-// answered with the digest) or without (with the bytes).
-big_run download_big_pieces(std::uint64_t stream_piece_bytes, bool host_hashes = false, bool digest_reads = false) {
+big_run download_big_pieces(std::uint64_t stream_piece_bytes) {
   const auto tt = make_test_torrent(64 * MiB, 4 * MiB, 401);
   swarm net(41, link_config{.latency = 30ms});
   node_config cfg;
   cfg.settings.stream_piece_bytes = stream_piece_bytes;
-  cfg.settings.host_hashes_pieces = host_hashes;
-  cfg.digest_reads = digest_reads;
   const auto leecher = net.add_node(cfg);
   session& s = net.at(leecher);
   const auto tl = *s.add_torrent(tt.meta, {}, net.now());
@@ -105,18 +101,6 @@ TEST_CASE("[streamed] big pieces: the session holds a bounded part of each piece
   CHECK(whole.unverified_reads == 0);
 }
 
-TEST_CASE("[streamed] the host hashes streamed pieces: blocks are only written, the digest read once all are", "[streamed]") {
-  const bool digest_reads = GENERATE(true, false);
-  INFO("digest reads: " << digest_reads);
-  const auto r = download_big_pieces(1 * MiB, true, digest_reads);
-  CHECK(r.finished);
-  CHECK(r.exact);
-  CHECK(r.complete);
-  CHECK(r.reads_of_incomplete == 0);
-  CHECK(r.most_buffered == 0);  // nothing waits in memory to be hashed
-  CHECK(r.unverified_reads == 16);  // one digest read per piece
-}
-
 TEST_CASE("[streamed] blocks out of order wait in memory up to the bound, past it they are read back", "[streamed]") {
   // 1 MiB pieces streamed with only 64 KiB (4 blocks) kept ahead of the hashed prefix; peers
   // of different speeds on a link that splits messages, and end-game duplicates, deliver
@@ -153,10 +137,7 @@ TEST_CASE("[streamed] blocks out of order wait in memory up to the bound, past i
 TEST_CASE("[streamed] a peer sending bad blocks into streamed pieces is found, banned, and the pieces fetched again", "[streamed]") {
   const auto tt = make_test_torrent(24 * MiB, 4 * MiB, 403);
   swarm net(43, link_config{.latency = 20ms});
-  node_config cfg;
-  cfg.settings.host_hashes_pieces = cfg.digest_reads = GENERATE(false, true);
-  INFO("host hashes pieces: " << cfg.settings.host_hashes_pieces);
-  const auto leecher = net.add_node(cfg);
+  const auto leecher = net.add_node();
   session& s = net.at(leecher);
   const auto tl = *s.add_torrent(tt.meta, {}, net.now());
   node_config honest_cfg, bad_cfg;
@@ -186,8 +167,6 @@ TEST_CASE("[streamed] a corrupt peer that shares pieces with honest ones is told
   swarm net(44, link_config{.latency = 20ms});
   node_config cfg;
   cfg.settings.max_partial_bytes = 1;  // finish pieces in progress first: peers share them
-  cfg.settings.host_hashes_pieces = cfg.digest_reads = GENERATE(false, true);
-  INFO("host hashes pieces: " << cfg.settings.host_hashes_pieces);
   const auto leecher = net.add_node(cfg);
   session& s = net.at(leecher);
   const auto tl = *s.add_torrent(tt.meta, {}, net.now());
@@ -217,10 +196,7 @@ TEST_CASE("[streamed] a corrupt peer that shares pieces with honest ones is told
 TEST_CASE("[streamed] web seeds write into streamed pieces as their bytes arrive", "[streamed]") {
   const auto tt = make_test_torrent(20 * MiB + 777, 4 * MiB, 405, "big.bin");
   swarm net(45, link_config{.latency = 20ms});
-  node_config cfg;
-  cfg.settings.host_hashes_pieces = cfg.digest_reads = GENERATE(false, true);
-  INFO("host hashes pieces: " << cfg.settings.host_hashes_pieces);
-  const auto leecher = net.add_node(cfg);
+  const auto leecher = net.add_node();
   session& s = net.at(leecher);
   const auto tl = *s.add_torrent(tt.meta, {}, net.now());
   s.set_web_seed_policy(tl, web_seed_policy::always, 0, net.now());
