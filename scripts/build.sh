@@ -48,8 +48,8 @@ esbuild web/script.js dist/wasmtorrent.global.js --format=iife --platform=browse
 esbuild web/stream/sw.js dist/wasmtorrent-sw.js --format=iife --platform=browser --minify
 # The players' and cast devices' libraries stay imports, loaded when a command asks for them.
 esbuild web/cli/main.js dist/wasmtorrent-cli.js --format=esm --platform=node --external:node-datachannel \
-  --external:ws --external:log-update --external:chromecasts --external:dlnacasts2 \
-  --external:airplay-protocol --external:bonjour-service --external:multicast-dns
+  --external:ws --external:log-update --external:castv2 --external:castv2-client --external:multicast-dns \
+  --external:bonjour-service --external:dlnacasts2
 chmod +x dist/wasmtorrent-cli.js
 
 cp -p "$build/wasmtorrent_module.wasm" dist/wasmtorrent.wasm

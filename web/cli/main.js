@@ -46,7 +46,7 @@ const PLAY_OPTIONS = {
   airplay: { type: 'boolean', help: '   cast to an AirPlay device (Apple TV) on the local network' },
   dlna: { type: 'boolean', help: '   cast to a DLNA renderer (smart TV, gmediarender) on the local network' },
   device: { type: 'string', help: 'NAME   the cast device whose name contains NAME (default: the first found)' },
-  'player-args': { type: 'string', help: 'ARGS   extra arguments for the player, e.g. "--fullscreen"' },
+  'player-args': { type: 'string', help: 'ARGS   extra arguments for the player, as --player-args="--fullscreen"' },
   port: { type: 'string', short: 'p', help: 'N   port of the HTTP stream server (default 8000, another if taken)' },
   host: { type: 'string', help: 'ADDR   address the stream server listens on (default: all when casting, else 127.0.0.1)' }
 }
