@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import net from 'node:net'
+import http from 'node:http'
 import parseTorrentOracle from 'parse-torrent'
 import createTorrentOracle from 'create-torrent'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
@@ -202,4 +203,29 @@ test('serve streams a file over HTTP from the swarm; a port in use is a clear er
   const busy = runCli(t, ['serve', lt.file, '--out', path.join(dir, 'down2'), '--port', String(taken.address().port), '--host', '127.0.0.1', ...OFFLINE])
   assert.equal(await busy.exitCode(), 1)
   assert.match(busy.err.join('\n'), new RegExp(`port ${taken.address().port} is in use: choose another with --port`))
+})
+
+test('info and download take the http(s) URL of a .torrent', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const lt = await libtorrentSeed(t, dir, { name: 'per URL', seed: 19 })
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/files/x.torrent') return res.writeHead(404).end()
+    res.writeHead(200, { 'content-type': 'application/x-bittorrent' }).end(lt.torrentFile)
+  })
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => server.close())
+  const url = `http://127.0.0.1:${server.address().port}/files/x.torrent`
+  const parsed = await WasmTorrent.parseTorrent(lt.torrentFile)
+
+  const info = runCli(t, ['info', url])
+  assert.equal(await info.exitCode(), 0, info.tail())
+  assert.match(info.out.join('\n'), new RegExp(`Info hash:\\s+${parsed.infoHash}`))
+  const missing = runCli(t, ['info', url.replace('x.torrent', 'y.torrent')])
+  assert.equal(await missing.exitCode(), 1)
+  assert.match(missing.err[0], /HTTP 404/)
+
+  const down = path.join(dir, 'down')
+  const cli = runCli(t, ['download', url, '--out', down, '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
+  assert.equal(await cli.exitCode(60000), 0, cli.tail())
+  assert.equal(await sameFiles(down, lt.content.files), null)
 })

@@ -399,9 +399,10 @@ async function seed (paths, o) {
   let verb = 'Hashing'
   const hashing = { done: 0, total: 0 }
   torrent.on('hashing', (done, total) => { hashing.done = done; hashing.total = total })
+  const name = o.name ?? path.basename(path.resolve(paths[0]))
   progress.start(() => {
-    const s = snapshot(torrent)
-    if (verb === 'Hashing') Object.assign(s, { ready: true, progress: hashing.total ? hashing.done / hashing.total : 0, length: hashing.total })
+    const s = snapshot(torrent, name)
+    if (verb === 'Hashing') Object.assign(s, { ready: true, progress: hashing.total ? hashing.done / hashing.total : 0, length: hashing.total, downloaded: hashing.done })
     return { verb, snapshot: s }
   })
   torrent.once('ready', async () => {
@@ -440,7 +441,7 @@ async function create (paths, o) {
   if (o.announce) opts.announce = o.announce
   const progress = new Progress({ quiet: o.quiet })
   const state = { done: 0, total: 0 }
-  progress.start(() => ({ verb: 'Hashing', snapshot: { name: opts.name ?? paths.map(p => path.basename(path.resolve(p))).join(', '), ready: true, progress: state.total ? state.done / state.total : 0, length: state.total, downloaded: 0, uploaded: 0, down: 0, up: 0, peers: 0, eta: NaN } }))
+  progress.start(() => ({ verb: 'Hashing', snapshot: { name: opts.name ?? paths.map(p => path.basename(path.resolve(p))).join(', '), ready: true, progress: state.total ? state.done / state.total : 0, length: state.total, downloaded: state.done, uploaded: 0, down: 0, up: 0, peers: 0, eta: NaN } }))
   const bytes = await createTorrent(paths.length === 1 ? paths[0] : paths, opts, (done, total) => { state.done = done; state.total = total })
   progress.stop()
   const parsed = await parseTorrent(bytes)

@@ -28,10 +28,10 @@ function bar (fraction, width = 30) {
 }
 
 // A snapshot of a torrent for display.
-export function snapshot (torrent) {
+export function snapshot (torrent, fallbackName) {
   const ready = torrent.ready
   return {
-    name: torrent.name ?? torrent.infoHash,
+    name: torrent.name ?? fallbackName ?? torrent.infoHash ?? '',
     ready,
     done: torrent.done,
     progress: ready ? torrent.progress : 0,
@@ -46,8 +46,9 @@ export function snapshot (torrent) {
 }
 
 export class Progress {
-  // out: a writable stream; tty: redraw in place; interval: ms between plain lines.
-  constructor ({ out = process.stdout, tty = out.isTTY, interval = 1000, quiet = false } = {}) {
+  // out: a writable stream; tty: redraw in place (a terminal of unknown width cannot be
+  // redrawn: plain lines); interval: ms between plain lines.
+  constructor ({ out = process.stdout, tty = Boolean(out.isTTY && out.columns > 0), interval = 1000, quiet = false } = {}) {
     this.out = out
     this.tty = tty
     this.quiet = quiet
