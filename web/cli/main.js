@@ -358,7 +358,10 @@ async function download ([arg], o) {
 // Plays `file` of `torrent` in a local player or on a cast device while it downloads.
 async function play (run, torrent, file, player, cast) {
   const { progress, o } = run
-  const origin = await run.listen({ wildcard: Boolean(cast) || o.host !== undefined })
+  // A device, or a Kodi on another machine, must reach the stream: all addresses, and the
+  // LAN address in the URL.
+  const remoteKodi = player === 'xbmc' && !/^(\w+(:[^@]*)?@)?(127\.|localhost|\[::1\])/.test(String(o['xbmc-host'] ?? '127.0.0.1').replace(/^https?:\/\//, ''))
+  const origin = await run.listen({ wildcard: Boolean(cast) || remoteKodi })
   const url = origin + run.server.urlOf(file)
   run.playing = true
   if (player) {
