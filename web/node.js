@@ -16,6 +16,7 @@ import { TcpTransport } from './transports/tcp.js'
 import { UdpTrackerTransport } from './transports/udp.js'
 import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
 import { FsStore } from './storage/fs.js'
+import { WasmTorrentError } from './api/errors.js'
 import { NodeServer } from './stream/node-server.js'
 
 async function load ({ wasmBinary, wasmURL } = {}) {
@@ -89,6 +90,11 @@ const host = {
   dhtBootstrap: DEFAULT_BOOTSTRAP,
   // The node table between runs: dht.stateFile, null for none; by default in the user's cache.
   dhtStateFile: dht => dht.stateFile !== undefined ? dht.stateFile : path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'wasmtorrent', 'dht-state'),
+  // add(path): a .torrent file's bytes, or null when no such file exists.
+  readTorrentFile: file => readFile(file).then(bytes => new Uint8Array(bytes), err => {
+    if (err.code === 'ENOENT' || err.code === 'ENAMETOOLONG' || err.code === 'EISDIR') return null
+    throw new WasmTorrentError(`Invalid torrent identifier: ${file}: ${err.message}`, { code: 'invalid_argument' })
+  }),
   Store: FsStore,
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
   inputs
@@ -96,5 +102,6 @@ const host = {
 
 const api = createApi(load, {}, host)
 
-export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError, WasmTorrent } = api
+export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrent } = api
+export { WasmTorrentError }
 export default WasmTorrent
