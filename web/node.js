@@ -39,14 +39,26 @@ async function walk (dir, base, out = []) {
   return out
 }
 
-// seed()/createTorrent() inputs: a path (file or folder) or a list mixing paths and the
-// browser's kinds. A folder becomes its files under the folder's name (the torrent's name,
-// as create-torrent does); files are read on demand (fs.openAsBlob), never whole.
-async function inputs (input) {
+const isReadable = item => item !== null && typeof item === 'object' && typeof item.pipe === 'function' &&
+  typeof item[Symbol.asyncIterator] === 'function'
+
+// seed()/createTorrent() inputs: a path (file or folder), a Node Readable, or a list mixing
+// them and the browser's kinds. A folder becomes its files under the folder's name (the
+// torrent's name, as create-torrent does); files are read on demand (fs.openAsBlob), never
+// whole. A stream is read to its end first (its length must be known before hashing), as
+// WebTorrent does, and named by its `name`, else opts.name.
+async function inputs (input, opts = {}) {
   const list = Array.isArray(input) ? input : [input]
-  if (!list.some(item => typeof item === 'string')) return input
+  if (!list.some(item => typeof item === 'string' || isReadable(item))) return input
   const out = []
-  for (const item of list) {
+  for (const [i, item] of list.entries()) {
+    if (isReadable(item)) {
+      const chunks = []
+      for await (const chunk of item) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+      const name = item.name ?? (list.length === 1 ? opts.name : undefined) ?? `stream ${i}`
+      out.push(new File(chunks, path.basename(String(name))))
+      continue
+    }
     if (typeof item !== 'string') {
       out.push(item)
       continue

@@ -773,7 +773,7 @@ export function makeClientClass (internals) {
       this._start(torrent, async alive => {
         await this.ready
         if (!alive()) return null
-        if (host.inputs) input = await host.inputs(input) // Node: file and folder paths
+        if (host.inputs) input = await host.inputs(input, opts) // Node: file and folder paths, streams
         if (!alive()) return null
         const createOpts = { ...opts }
         if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])
