@@ -49,7 +49,7 @@ esbuild web/stream/sw.js dist/wasmtorrent-sw.js --format=iife --platform=browser
 # The players' and cast devices' libraries stay imports, loaded when a command asks for them.
 esbuild web/cli/main.js dist/wasmtorrent-cli.js --format=esm --platform=node --external:node-datachannel \
   --external:ws --external:log-update --external:castv2 --external:castv2-client --external:multicast-dns \
-  --external:bonjour-service --external:dlnacasts2
+  --external:bonjour-service
 chmod +x dist/wasmtorrent-cli.js
 
 cp -p "$build/wasmtorrent_module.wasm" dist/wasmtorrent.wasm

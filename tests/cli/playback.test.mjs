@@ -7,8 +7,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
-import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { execFile, spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os'
 import { promisify } from 'node:util'
@@ -16,6 +16,7 @@ import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { tempDir, randomBytes, once, runCli } from './helpers.mjs'
 import { startChromecastReceiver } from './fakes/chromecast-receiver.mjs'
 import { startAirPlayReceiver } from './fakes/airplay-receiver.mjs'
+import { freePort } from './helpers.mjs'
 
 const FAKE_PLAYER = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'fakes/fake-player.mjs')
 const sha1 = bytes => createHash('sha1').update(bytes).digest('hex')
@@ -25,27 +26,31 @@ const isolated = Object.keys(networkInterfaces()).every(name => ['lo', 'wt0', 'w
 const NOT_ISOLATED = !isolated && 'needs the loopback-only namespace (WT_NETNS_VETH=1 WT_NETNS_MULTICAST=1 scripts/loopback.sh)'
 
 // A 2 s MP4 whose index (moov) is its last bytes: a player that plays it has read it all.
-let clip = null
-async function makeClip (dir) {
-  if (clip) return clip
-  const file = path.join(dir, 'clip.mp4')
+// WebM (VP8 + Vorbis) for gmediarender, whose GStreamer has only the good plugins.
+const clips = {}
+async function makeClip (dir, format) {
+  if (clips[format]) return clips[format]
+  const file = path.join(dir, `clip.${format}`)
+  const codecs = format === 'webm'
+    ? ['-c:v', 'libvpx', '-b:v', '200k', '-c:a', 'libvorbis']
+    : ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac']
   await promisify(execFile)('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', 'testsrc=duration=2:size=160x120:rate=15', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', file])
-  clip = await readFile(file)
-  return clip
+    ...codecs, '-shortest', file])
+  clips[format] = await readFile(file)
+  return clips[format]
 }
 
-// A wasmtorrent seeder of "Film/clip.mp4" and a larger "Film/extra.bin" (so that the
-// player's file is not simply the largest one).
-async function seeder (t) {
+// A wasmtorrent seeder of "Film/clip.<format>" and "Film/notes.txt" (not playable: the
+// player's file is picked by its type).
+async function seeder (t, format = 'mp4') {
   const dir = await tempDir(t, 'wt-cli-play-')
-  const video = await makeClip(dir)
+  const video = await makeClip(dir, format)
   const extra = randomBytes(21, 50_000)
   const client = new WasmTorrent({ tracker: false, dht: false })
   t.after(() => client.destroy())
   const torrent = client.seed([
-    { path: 'Film/clip.mp4', data: new Blob([video]) },
+    { path: `Film/clip.${format}`, data: new Blob([video]) },
     { path: 'Film/notes.txt', data: new Blob([extra]) }
   ], { announce: [], pieceLength: 16384 })
   await once(torrent, 'seed')
@@ -141,4 +146,46 @@ test('--chromecast with no device on the network: a clear error, exit 1', { skip
   const cli = runCli(t, ['download', s.torrentFile, '--out', path.join(s.dir, 'down'), '--chromecast', '--peer', s.peer, ...OFFLINE])
   assert.equal(await cli.exitCode(30000), 1)
   assert.match(cli.out.join('\n') + cli.err.join('\n'), /error: No Chromecast found on the local network within 5 s/)
+})
+
+// Debian's gmediarender (a real UPnP/DLNA renderer on libupnp and GStreamer) on the veth
+// end wt1, sinks faked (no sound card, no display); ready once it says so.
+async function gmediarender (t, name, dir) {
+  const log = path.join(dir, 'gmediarender.log')
+  // libupnp takes only ports of the dynamic range (49152-65535).
+  const port = await freePort(49152)
+  const child = spawn('gmediarender', ['--friendly-name', name, '--port', String(port),
+    '--interface-name', 'wt1', '--gstout-audiosink', 'fakesink', '--gstout-videosink', 'fakesink',
+    '--logfile', log], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  t.after(() => { child.kill('SIGKILL'); return exited })
+  let output = ''
+  child.stdout.on('data', d => { output += d })
+  child.stderr.on('data', d => { output += d })
+  for (let i = 0; i < 300 && !output.includes('Ready for rendering'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  assert.ok(output.includes('Ready for rendering'), `gmediarender did not start (exit ${child.exitCode}): ${output} ${existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : ''}`)
+  return { log: () => existsSync(log) ? readFileSync(log, 'utf8') : '' }
+}
+
+const noRenderer = NOT_ISOLATED || (!existsSync('/usr/bin/gmediarender') && 'needs Debian\'s gmediarender (scripts/setup.sh)')
+test('--dlna: Debian\'s gmediarender is found over SSDP, told the LAN URL, and plays the stream to its end', { skip: noRenderer }, async t => {
+  const s = await seeder(t, 'webm')
+  const name = `wasmtorrent CLI test ${process.pid}`
+  const renderer = await gmediarender(t, name, s.dir)
+  const cli = runCli(t, ['download', s.torrentFile, '--out', path.join(s.dir, 'down'), '--dlna', '--device', name, '--peer', s.peer, ...OFFLINE])
+  const line = await cli.waitForLine(/^Casting clip\.webm to DLNA "/)
+  const url = line.slice(line.indexOf('http://'))
+  assert.match(url, /^http:\/\/10\.77\.0\.\d:\d+\/webtorrent\/[0-9a-f]{40}\/Film\/clip\.webm$/)
+  // gmediarender logs the URI it was given, PLAYING, then STOPPED at the end of the
+  // stream (2 s of media played in real time); a GStreamer error would be an ERROR line.
+  const logged = async (re, what) => {
+    for (let i = 0; i < 200 && !re.test(renderer.log()); i++) await new Promise(resolve => setTimeout(resolve, 100))
+    assert.match(renderer.log(), re, `gmediarender never logged ${what}`)
+  }
+  await logged(new RegExp(`Set uri to '${url.replace(/[.?*+^$[\]\\(){}|-]/g, '\\$&')}'`), 'the URL')
+  await logged(/TransportState: PLAYING/, 'PLAYING')
+  await logged(/TransportState: PLAYING[\s\S]*TransportState: STOPPED/, 'STOPPED at the end')
+  assert.doesNotMatch(renderer.log(), /^ERROR .*gstreamer/m)
+  cli.child.kill('SIGINT')
+  assert.ok([0, 130].includes(await cli.exitCode()), cli.tail())
 })
