@@ -112,7 +112,7 @@ test('download from libtorrent: byte-exact, exit 0, plain progress lines that pa
   assert.ok(cli.out.some(line => /^Downloaded Sammlung ü: .* to /.test(line)), cli.tail())
 })
 
-test('seed prints a magnet; the CLI downloads it, and libtorrent downloads from the seeder', async t => {
+test('seed prints a magnet; the CLI downloads it (by magnet and by info-hash), and libtorrent downloads from the seeder', async t => {
   const dir = await tempDir(t, 'wt-cli-')
   const content = await makeContent(path.join(dir, 'seed'), 'geteilt', 7)
   const port = await freePort()
@@ -124,15 +124,20 @@ test('seed prints a magnet; the CLI downloads it, and libtorrent downloads from 
   const cli = runCli(t, ['download', magnet, '--out', path.join(dir, 'cli'), '--peer', `127.0.0.1:${port}`, ...OFFLINE])
   assert.equal(await cli.exitCode(60000), 0, cli.tail())
   assert.equal(await sameFiles(path.join(dir, 'cli'), content.files), null)
+  // A bare info-hash: the metadata comes from the seeder too.
+  const infoHash = (await seeder.waitForLine(/^Info hash: /)).slice('Info hash: '.length)
+  const byHash = runCli(t, ['download', infoHash, '--out', path.join(dir, 'hash'), '--peer', `127.0.0.1:${port}`, ...OFFLINE])
+  assert.equal(await byHash.exitCode(60000), 0, byHash.tail())
+  assert.equal(await sameFiles(path.join(dir, 'hash'), content.files), null)
 
   const lt = libtorrentPeer(t, 'download', torrentOut, path.join(dir, 'lt'), [`127.0.0.1:${port}`])
   await lt.waitFor(s => s.done, 60000, 'libtorrent to download from the CLI seeder')
   assert.equal(await sameFiles(path.join(dir, 'lt'), content.files), null)
-  // Both downloads came from the seeder: its progress lines count what it uploaded.
+  // The three downloads came from the seeder: its progress lines count what it uploaded.
   const total = content.files.reduce((a, f) => a + f.data.length, 0)
   await seeder.waitForLine(/^seeding \| /)
-  for (let i = 0; i < 50 && !seeder.out.map(parseProgress).some(p => p?.verb === 'seeding' && p.uploaded >= 2 * total); i++) await new Promise(resolve => setTimeout(resolve, 100))
-  assert.ok(seeder.out.map(parseProgress).some(p => p?.verb === 'seeding' && p.uploaded >= 2 * total), seeder.tail())
+  for (let i = 0; i < 50 && !seeder.out.map(parseProgress).some(p => p?.verb === 'seeding' && p.uploaded >= 3 * total); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  assert.ok(seeder.out.map(parseProgress).some(p => p?.verb === 'seeding' && p.uploaded >= 3 * total), seeder.tail())
   seeder.child.kill('SIGINT')
   assert.equal(await seeder.exitCode(), 0)
 })
