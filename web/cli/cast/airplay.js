@@ -16,7 +16,7 @@
 import http from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { isIPv4 } from 'node:net'
-import { CastError } from './errors.js'
+import { CastError, chooseDevice, nameMatches } from './errors.js'
 
 const REQUEST_TIMEOUT_MS = 10000
 const POLL_MS = 2000
@@ -82,23 +82,12 @@ export async function findDevices ({ timeoutMs = 5000 } = {}) {
   return browse(timeoutMs)
 }
 
-function noDevice (timeoutMs) {
-  return new CastError('no_device', `No AirPlay device found on the local network within ${Math.round(timeoutMs / 100) / 10} s`)
-}
-
 // Plays `url` on the device whose name contains `device` (any case), or on the first found.
 // `title` and `contentType` are accepted for the shared cast interface; AirPlay's /play
 // carries neither (the receiver reads the type from the stream).
 export async function play (url, { device, timeoutMs = 5000 } = {}) {
-  const wanted = device?.toLowerCase()
-  const matches = d => !wanted || d.name.toLowerCase().includes(wanted)
-  const found = await browse(timeoutMs, matches)
-  const target = found.find(matches)
-  if (!target) {
-    if (found.length === 0) throw noDevice(timeoutMs)
-    throw new CastError('device_not_found', `No AirPlay device named like "${device}"; found: ${found.map(d => d.name).join(', ')}`)
-  }
-  return playOn(target, url)
+  const found = await browse(timeoutMs, nameMatches(device))
+  return playOn(chooseDevice(found, device, { kind: 'AirPlay device', timeoutMs }), url)
 }
 
 // Plays on a known device ({ name, host, port }); the handle as play()'s.

@@ -6,7 +6,7 @@
 // keeps its media connection out of reach, so it can be neither timed out nor closed.
 //   findDevices({ timeoutMs }) -> [{ name, host, port }]
 //   play(url, { device, title, contentType, timeoutMs }) -> { name, host, stop(), close() }
-import { CastError } from './errors.js'
+import { CastError, chooseDevice, nameMatches } from './errors.js'
 
 const SERVICE = '_googlecast._tcp.local'
 const CAST_TIMEOUT_MS = 30000 // connect, launch the app and LOAD: a device may take seconds
@@ -88,18 +88,11 @@ export async function findDevices ({ timeoutMs = 5000 } = {}) {
   return discover(multicastDns, timeoutMs)
 }
 
-const matches = (name, wanted) => name.toLowerCase().includes(wanted.toLowerCase())
-
 export async function play (url, { device, title, contentType, timeoutMs = 5000 } = {}) {
   const { castv2, multicastDns } = await load()
   // the first device found will do, or the first with the name asked for
-  const found = await discover(multicastDns, timeoutMs, d => !device || matches(d.name, device))
-  if (found.length === 0) throw new CastError('no_device', `No Chromecast found on the local network within ${timeoutMs / 1000} s`)
-  const target = device ? found.find(d => matches(d.name, device)) : found[0]
-  if (!target) {
-    throw new CastError('device_not_found', `No Chromecast named "${device}"; found: ${found.map(d => d.name).join(', ')}`)
-  }
-  return cast(castv2, target, url, { title, contentType })
+  const found = await discover(multicastDns, timeoutMs, nameMatches(device))
+  return cast(castv2, chooseDevice(found, device, { kind: 'Chromecast', timeoutMs }), url, { title, contentType })
 }
 
 // Connects, launches (or joins) the Default Media Receiver and LOADs the URL.

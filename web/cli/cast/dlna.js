@@ -13,7 +13,7 @@
 import dgram from 'node:dgram'
 import http from 'node:http'
 import os from 'node:os'
-import { CastError } from './errors.js'
+import { CastError, chooseDevice, nameMatches } from './errors.js'
 
 const SSDP_ADDRESS = '239.255.255.250'
 const SSDP_PORT = 1900
@@ -31,19 +31,9 @@ export async function findDevices ({ timeoutMs = 5000 } = {}) {
 // Plays url on the renderer whose name contains `device` (any case), or on the first that
 // answers. Resolves once the renderer accepted both SetAVTransportURI and Play.
 export async function play (url, { device, title, contentType, timeoutMs = 5000 } = {}) {
-  const wanted = device?.toLowerCase()
-  const matches = d => !wanted || d.name.toLowerCase().includes(wanted)
-  const { devices, error } = await discover({ timeoutMs, until: matches })
-  if (devices.length === 0) {
-    const why = error ? ` (the search could not be sent: ${error.message})` : ''
-    const text = `No DLNA renderer found on the local network within ${timeoutMs / 1000} s${why}`
-    throw new CastError('no_device', text)
-  }
-  const target = devices.find(matches)
-  if (!target) {
-    const names = devices.map(d => `"${d.name}"`).join(', ')
-    throw new CastError('device_not_found', `No DLNA renderer named "${device}"; found: ${names}`)
-  }
+  const { devices, error } = await discover({ timeoutMs, until: nameMatches(device) })
+  const why = error ? ` (the search could not be sent: ${error.message})` : ''
+  const target = chooseDevice(devices, device, { kind: 'DLNA renderer', timeoutMs, why })
 
   const aborter = new AbortController() // close() cuts a call still waiting for its answer
   const call = (action, args) => soap(target, action, { InstanceID: 0, ...args }, aborter.signal)
