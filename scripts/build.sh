@@ -7,6 +7,7 @@
 #                             WebTorrent's webtorrent.min.js (web/index.js)
 #   dist/wasmtorrent.global.js classic <script>, defines the global WasmTorrent (web/script.js)
 #   dist/wasmtorrent-sw.js    service worker for streaming into <video> (web/stream/sw.js)
+#   dist/wasmtorrent-cli.js   the command-line client, the package's `bin` (web/cli/main.js)
 #   dist/wasmtorrent.wasm     the engine
 #   dist/wasmtorrent.d.ts     types (web/wasmtorrent.d.ts)
 # CMake rebuilds only what changed; esbuild takes well under a second.
@@ -38,13 +39,18 @@ esbuild() {  # entry, output, esbuild flags...
   # new URL(..., import.meta.url) that bundlers follow: point it at the shipped file.
   sed -i 's/wasmtorrent_module\.wasm/wasmtorrent.wasm/g' "$out"
 }
-say "js: dist/wasmtorrent.js, dist/wasmtorrent.node.js, dist/wasmtorrent.min.js, dist/wasmtorrent.global.js, dist/wasmtorrent-sw.js"
+say "js: dist/wasmtorrent.js, dist/wasmtorrent.node.js, dist/wasmtorrent.min.js, dist/wasmtorrent.global.js, dist/wasmtorrent-sw.js, dist/wasmtorrent-cli.js"
 esbuild web/index.js dist/wasmtorrent.js --format=esm --platform=browser
 # node-datachannel and ws stay imports (optional dependencies, loaded when present).
 esbuild web/node.js dist/wasmtorrent.node.js --format=esm --platform=node --external:node-datachannel --external:ws
 esbuild web/index.js dist/wasmtorrent.min.js --format=esm --platform=browser --minify
 esbuild web/script.js dist/wasmtorrent.global.js --format=iife --platform=browser --minify
 esbuild web/stream/sw.js dist/wasmtorrent-sw.js --format=iife --platform=browser --minify
+# The players' and cast devices' libraries stay imports, loaded when a command asks for them.
+esbuild web/cli/main.js dist/wasmtorrent-cli.js --format=esm --platform=node --external:node-datachannel \
+  --external:ws --external:log-update --external:castv2 --external:castv2-client --external:multicast-dns \
+  --external:bonjour-service
+chmod +x dist/wasmtorrent-cli.js
 
 cp -p "$build/wasmtorrent_module.wasm" dist/wasmtorrent.wasm
 cp -p web/wasmtorrent.d.ts dist/wasmtorrent.d.ts

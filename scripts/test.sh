@@ -44,7 +44,7 @@ stage_node() {  # the Node host against real BitTorrent clients, in a loopback-o
   bash scripts/build.sh && WT_NETNS_VETH=1 bash scripts/loopback.sh node --test tests/node/
 }
 stage_cli() {  # the command-line client, its players and cast receivers, in a loopback-only namespace
-  bash scripts/build.sh && WT_NETNS_VETH=1 WT_NETNS_MULTICAST=1 bash scripts/loopback.sh node --test tests/cli/
+  bash scripts/build.sh && WT_NETNS_VETH=1 WT_NETNS_MULTICAST=1 bash scripts/loopback.sh node --test --test-concurrency=1 tests/cli/
 }
 stage_fuzz() {
   bash scripts/fuzz.sh "${WT_FUZZ_SECONDS:-5}"

@@ -17,6 +17,7 @@ import { TcpTransport } from './transports/tcp.js'
 import { UdpTrackerTransport } from './transports/udp.js'
 import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
 import { FsStore } from './storage/fs.js'
+import { WasmTorrentError } from './api/errors.js'
 import { NodeServer } from './stream/node-server.js'
 
 async function load ({ wasmBinary, wasmURL } = {}) {
@@ -39,14 +40,26 @@ async function walk (dir, base, out = []) {
   return out
 }
 
-// seed()/createTorrent() inputs: a path (file or folder) or a list mixing paths and the
-// browser's kinds. A folder becomes its files under the folder's name (the torrent's name,
-// as create-torrent does); files are read on demand (fs.openAsBlob), never whole.
-async function inputs (input) {
+const isReadable = item => item !== null && typeof item === 'object' && typeof item.pipe === 'function' &&
+  typeof item[Symbol.asyncIterator] === 'function'
+
+// seed()/createTorrent() inputs: a path (file or folder), a Node Readable, or a list mixing
+// them and the browser's kinds. A folder becomes its files under the folder's name (the
+// torrent's name, as create-torrent does); files are read on demand (fs.openAsBlob), never
+// whole. A stream is read to its end first (its length must be known before hashing), as
+// WebTorrent does, and named by its `name`, else opts.name.
+async function inputs (input, opts = {}) {
   const list = Array.isArray(input) ? input : [input]
-  if (!list.some(item => typeof item === 'string')) return input
+  if (!list.some(item => typeof item === 'string' || isReadable(item))) return input
   const out = []
-  for (const item of list) {
+  for (const [i, item] of list.entries()) {
+    if (isReadable(item)) {
+      const chunks = []
+      for await (const chunk of item) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+      const name = item.name ?? (list.length === 1 ? opts.name : undefined) ?? `stream ${i}`
+      out.push(new File(chunks, path.basename(String(name))))
+      continue
+    }
     if (typeof item !== 'string') {
       out.push(item)
       continue
@@ -90,6 +103,11 @@ const host = {
   dhtBootstrap: DEFAULT_BOOTSTRAP,
   // The node table between runs: dht.stateFile, null for none; by default in the user's cache.
   dhtStateFile: dht => dht.stateFile !== undefined ? dht.stateFile : path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'wasmtorrent', 'dht-state'),
+  // add(path): a .torrent file's bytes, or null when no such file exists.
+  readTorrentFile: file => readFile(file).then(bytes => new Uint8Array(bytes), err => {
+    if (err.code === 'ENOENT' || err.code === 'ENAMETOOLONG' || err.code === 'EISDIR') return null
+    throw new WasmTorrentError(`Invalid torrent identifier: ${file}: ${err.message}`, { code: 'invalid_argument' })
+  }),
   Store: FsStore,
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
   inputs,
@@ -104,5 +122,6 @@ const host = {
 
 const api = createApi(load, {}, host)
 
-export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError, WasmTorrent } = api
+export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrent } = api
+export { WasmTorrentError }
 export default WasmTorrent

@@ -577,6 +577,10 @@ declare class WasmTorrent extends Emitter {
   /** Node: the TCP port peers connect to, and the DHT's UDP port (0 before ready, or none). */
   readonly torrentPort: number
   readonly dhtPort: number
+  /** Node: whether the TCP server accepts peers (the client emits 'listening' when it starts). */
+  readonly listening: boolean
+  /** Node: the TCP server's address, as net.Server's; null before it listens (and in browsers). */
+  address (): { address: string; family: string; port: number } | null
   /** Node: nodes in the DHT's routing table. */
   readonly dhtNodes: number
   /** Resolves once the WebAssembly module is loaded and the engine runs. */

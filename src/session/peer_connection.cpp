@@ -224,16 +224,24 @@ void session::impl::on_have_all(torrent& t, peer_connection& p) {
 
 void session::impl::update_interest(torrent& t, peer_connection& p) {
   if (!t.picker || !p.active()) return;
+  // Wanted: a piece with a priority, or one a reader or critical() waits for (those come
+  // before any priority, even 0: a stream of a deselected file).
+  const bool finished = t.picker->is_finished();
+  if (finished && t.readers.empty() && t.critical.empty()) return set_interest(p, false);
   bool want = false;
-  if (!t.picker->is_finished()) {
-    const std::uint32_t n = t.picker->num_pieces();
-    for (std::uint32_t i = p.has.find_next_set(0); i < n; i = p.has.find_next_set(i + 1)) {
-      if (!t.picker->have(piece_index{i}) && t.picker->piece_priority(piece_index{i}) > 0) {
-        want = true;
-        break;
-      }
+  const std::uint32_t n = t.picker->num_pieces();
+  for (std::uint32_t i = p.has.find_next_set(0); i < n; i = p.has.find_next_set(i + 1)) {
+    const piece_index pi{i};
+    if (t.picker->have(pi)) continue;
+    if ((!finished && t.picker->piece_priority(pi) > 0) || t.picker->deadline(pi)) {
+      want = true;
+      break;
     }
   }
+  set_interest(p, want);
+}
+
+void session::impl::set_interest(peer_connection& p, bool want) {
   if (want == p.am_interested) return;
   p.am_interested = want;
   send(p, want ? wire::message{wire::interested{}} : wire::message{wire::not_interested{}});

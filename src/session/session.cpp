@@ -437,6 +437,9 @@ void session::close_reader(torrent_id id, std::uint32_t reader, time_point now) 
     t->streaming_until = s.now + s.settings.reader_linger;
     t->linger_ends = true;
   }
+  // Its pieces may have been the only ones wanted (a deselected file).
+  for (auto& [cid, p] : t->peers) s.update_interest(*t, p);
+  s.finish_call();
 }
 
 std::uint64_t session::read(torrent_id id, std::int64_t offset, std::uint32_t length, time_point now) {

@@ -484,6 +484,7 @@ struct session::impl {
   void send_our_pieces(torrent& t, peer_connection& p);
   void send_extension_handshake(torrent& t, peer_connection& p);
   void update_interest(torrent& t, peer_connection& p);
+  void set_interest(peer_connection& p, bool want);
   // More requests for the peer: at once, or (download limit) when its turn comes.
   void request_blocks(torrent& t, peer_connection& p);
   void request_all(torrent& t) {

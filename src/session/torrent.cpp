@@ -289,13 +289,15 @@ void session::impl::apply_reader(torrent& t, std::uint32_t id) {
 }
 
 // A reader opened or moved: requests for pieces without a deadline are cancelled so
-// that the pipelines fill with the reader's pieces now rather than after them.
+// that the pipelines fill with the reader's pieces now rather than after them; peers
+// that have the reader's pieces become interesting (the pieces may have priority 0).
 void session::impl::cancel_undue_requests(torrent& t) {
   if (!t.picker) return;
   end_web_runs(t, true);
   request_web_seeds(t);
   for (auto& [cid, p] : t.peers) {
     if (!p.active()) continue;
+    update_interest(t, p);
     for (auto it = p.requests.begin(); it != p.requests.end();) {
       if (t.picker->deadline(it->block.piece)) {
         ++it;

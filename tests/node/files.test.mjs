@@ -1,12 +1,13 @@
 // Files on disk under Node: resume from files already there (verified, only bad pieces
-// fetched again), and a hostile torrent cannot write outside its folder.
+// fetched again), a hostile torrent cannot write outside its folder, and seeding a stream.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdir, readFile, writeFile, mkdir, copyFile } from 'node:fs/promises'
 import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { FsStore } from '../../web/storage/fs.js'
-import { tempDir, makeContent, sameFiles, once } from './helpers.mjs'
+import { Readable } from 'node:stream'
+import { tempDir, makeContent, sameFiles, once, randomBytes } from './helpers.mjs'
 
 function client (t) {
   const c = new WasmTorrent({ tracker: false })
@@ -61,4 +62,22 @@ test('a torrent whose file path leaves the folder is refused, and nothing is wri
   // The store checks again, whatever hands it the paths.
   assert.throws(() => new FsStore({ name: 'x', pieceLength: 16384, length: 5, root: down, files: [{ path: '../evil', length: 5, offset: 0 }] }), /leaves/)
   assert.throws(() => new FsStore({ name: 'x', pieceLength: 16384, length: 5, root: down, files: [{ path: 'sub/../../evil', length: 5, offset: 0 }] }), /leaves/)
+})
+
+test('seed() of a Node Readable: read to its end, named by opts.name; a peer gets its bytes', async t => {
+  const dir = await tempDir(t)
+  const bytes = randomBytes(91, 300_001)
+  const seeder = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => seeder.destroy())
+  const seeded = seeder.seed(Readable.from([bytes.subarray(0, 100_000), bytes.subarray(100_000)]), { name: 'strom.bin', announce: [] })
+  await once(seeded, 'seed')
+  assert.equal(seeded.name, 'strom.bin')
+  assert.equal(seeded.length, bytes.length)
+  const leecher = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => leecher.destroy())
+  const torrent = leecher.add(seeded.torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), [{ path: 'strom.bin', data: bytes }]), null)
 })

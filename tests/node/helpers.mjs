@@ -80,8 +80,9 @@ export function jsonProcess (t, command, args) {
 }
 
 // Debian's python3-libtorrent loads only in /usr/bin/python3 (TOOLCHAIN.md).
-export function libtorrentPeer (t, mode, torrentFile, dir, peers = []) {
-  return jsonProcess(t, '/usr/bin/python3', [path.join(here, 'peers/libtorrent_peer.py'), mode, torrentFile, dir, ...peers.flatMap(p => ['--peer', p])])
+// extra: more of libtorrent_peer.py's options, e.g. ['--upload-limit', '100000'].
+export function libtorrentPeer (t, mode, torrentFile, dir, peers = [], extra = []) {
+  return jsonProcess(t, '/usr/bin/python3', [path.join(here, 'peers/libtorrent_peer.py'), mode, torrentFile, dir, ...peers.flatMap(p => ['--peer', p]), ...extra])
 }
 
 export async function writeTorrent (dir, bytes) {

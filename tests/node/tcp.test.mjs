@@ -55,3 +55,31 @@ test('a torrentPort in use is a warning, and the client still dials out', async 
   await once(torrent, 'done')
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
 })
+
+test('listening, address() and the \'listening\' event; add() of a .torrent file path', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'pfad', 73)
+  const seeder = client(t)
+  assert.equal(seeder.listening, false)
+  assert.equal(seeder.address(), null)
+  await once(seeder, 'listening')
+  assert.equal(seeder.listening, true)
+  assert.equal(seeder.address().port, seeder.torrentPort)
+  const seeded = seeder.seed(content.root, { announce: [] })
+  await once(seeded, 'seed')
+  const torrentFile = path.join(dir, 'pfad.torrent')
+  await (await import('node:fs/promises')).writeFile(torrentFile, seeded.torrentFile)
+
+  const leecher = client(t)
+  const torrent = leecher.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  assert.equal(torrent.infoHash, seeded.infoHash)
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+
+  // A path that names no file is still a bad id, with WebTorrent's message.
+  const bad = leecher.add(path.join(dir, 'missing.torrent'))
+  const [err] = await once(bad, 'error')
+  assert.match(err.message, /^Invalid torrent identifier/)
+})

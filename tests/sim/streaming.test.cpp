@@ -285,3 +285,31 @@ TEST_CASE("[streaming] a lone slow seeder: the pieces under the playhead come fi
   REQUIRE(now.target_order.size() >= 8);
   for (std::uint32_t i = 0; i < 8; ++i) CHECK(now.target_order[i] == 192 + i);
 }
+
+TEST_CASE("[streaming] a reader gets the pieces of a deselected torrent: interest follows the reader, not only the priorities", "[streaming]") {
+  const auto tt = make_test_torrent(1024 * KiB, 64 * KiB, 53);  // 16 pieces
+  swarm net(81);
+  const auto seeder = net.add_node();
+  const auto leecher = net.add_node();
+  {
+    auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
+    REQUIRE(t);
+    net.storage(seeder).write_at(*t, 0, tt.data);
+  }
+  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(tl);
+  session& s = net.at(leecher);
+  // Nothing wanted: the torrent counts as finished, as WebTorrent's deselect(0, n - 1).
+  REQUIRE(s.set_piece_priority(*tl, {piece_index{0}, piece_index{15}}, 0, net.now()));
+  s.add_peer(*tl, net.endpoint(seeder), net.now());
+  net.run_until([] { return false; }, net.now() + 5s);
+  CHECK(s.have_pieces(*tl)->count() == 0);
+  // A reader (a stream of a deselected file) asks for pieces 4..5: they come, and only
+  // about them (a few neighbours may be in flight).
+  const std::uint32_t reader = s.open_reader(*tl, 4 * 64 * KiB, 128 * KiB, net.now());
+  REQUIRE(reader != 0);
+  REQUIRE(net.run_until([&] { auto h = s.have_pieces(*tl); return h->test(4) && h->test(5); }, net.now() + 60s));
+  s.close_reader(*tl, reader, net.now());
+  net.run_until([] { return false; }, net.now() + 5s);
+  CHECK(s.have_pieces(*tl)->count() < 16);
+}

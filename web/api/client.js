@@ -551,6 +551,7 @@ export function makeClientClass (internals) {
         if (this._tcp) {
           try {
             this.torrentPort = await this._tcp.listen(opts.torrentPort ?? 0)
+            if (!this.destroyed) queueMicrotask(() => this.emit('listening'))
           } catch (err) {
             // Still a client: it dials out, it is only not reachable.
             queueMicrotask(() => this.emit('warning', new WasmTorrentError(`cannot accept peers: ${err.message}`, { code: 'listen_failed' })))
@@ -602,6 +603,11 @@ export function makeClientClass (internals) {
 
     get downloadSpeed () { return this.torrents.reduce((a, t) => a + t.downloadSpeed, 0) }
     get uploadSpeed () { return this.torrents.reduce((a, t) => a + t.uploadSpeed, 0) }
+    // Node, as WebTorrent's: whether the TCP server accepts peers ('listening' when it
+    // starts), and its address { address, family, port }, null before.
+    get listening () { return Boolean(this._tcp?.server?.listening) }
+    address () { return this.listening ? this._tcp.server.address() : null }
+
     get progress () {
       const ts = this.torrents.filter(t => t.length > 0)
       const total = ts.reduce((a, t) => a + t.length, 0)
@@ -695,6 +701,12 @@ export function makeClientClass (internals) {
         input = new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
       }
       if (typeof input === 'string') input = input.trim()
+      // Node, as WebTorrent's: the path of a .torrent file (a string that is no magnet link,
+      // info-hash or URL, naming a file that exists).
+      if (typeof input === 'string' && host.readTorrentFile && !/^magnet:/i.test(input) &&
+          !/^([0-9a-f]{40}|[a-z2-7]{32})$/i.test(input)) {
+        input = (await host.readTorrentFile(input)) ?? input
+      }
       let parsed
       try {
         parsed = await internals.parseTorrent(input)
@@ -769,7 +781,7 @@ export function makeClientClass (internals) {
       this._start(torrent, async alive => {
         await this.ready
         if (!alive()) return null
-        if (host.inputs) input = await host.inputs(input) // Node: file and folder paths
+        if (host.inputs) input = await host.inputs(input, opts) // Node: file and folder paths, streams
         if (!alive()) return null
         const createOpts = { ...opts }
         if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])

@@ -163,7 +163,7 @@ export function createApi (load, defaults = {}, host = undefined) {
   // of it). onProgress(hashed, total) after each chunk.
   async function createTorrent (input, opts = {}, onProgress) {
     opts = { ...opts }
-    if (host?.inputs) input = await host.inputs(input)
+    if (host?.inputs) input = await host.inputs(input, opts)
     const items = collectInputs(input, opts) // may set opts.name, as create-torrent does
     const engineOpts = createOptions(opts)
     const total = items.reduce((a, item) => a + item.size, 0)

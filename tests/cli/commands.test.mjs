@@ -1,0 +1,239 @@
+// The command-line client's commands, run as a user would (a child process, plain output):
+// info and create against npm's parse-torrent and create-torrent, download from libtorrent
+// and from the CLI's own seed, seed to libtorrent, --select, Ctrl-C with and without
+// --remove-partial, a magnet with no peers, serve, and clear usage errors.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import http from 'node:http'
+import parseTorrentOracle from 'parse-torrent'
+import createTorrentOracle from 'create-torrent'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import {
+  tempDir, makeContent, sameFiles, libtorrentPeer, writeTorrent, runCli, freePort, parseProgress
+} from './helpers.mjs'
+
+const OFFLINE = ['--no-dht', '--no-trackers']
+
+async function libtorrentSeed (t, dir, { uploadLimit, name = 'Sammlung ü', seed = 1 } = {}) {
+  const content = await makeContent(path.join(dir, 'seed'), name, seed)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
+  const file = await writeTorrent(dir, torrentFile)
+  const extra = uploadLimit ? ['--upload-limit', String(uploadLimit)] : []
+  const peer = libtorrentPeer(t, 'seed', file, path.join(dir, 'seed'), [], extra)
+  const { port } = await peer.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+  return { content, torrentFile, file, port }
+}
+
+test('--help for every command, and usage errors exit 2 with a pointer to --help', async t => {
+  const top = runCli(t, ['--help'])
+  assert.equal(await top.exitCode(), 0)
+  assert.match(top.out.join('\n'), /Commands:[\s\S]*download[\s\S]*seed[\s\S]*create[\s\S]*info[\s\S]*serve/)
+  for (const command of ['download', 'seed', 'create', 'info', 'serve']) {
+    const help = runCli(t, [command, '--help'])
+    assert.equal(await help.exitCode(), 0)
+    assert.match(help.out[0], new RegExp(`^Usage: wasmtorrent ${command} `))
+  }
+  const dl = runCli(t, ['download', '--help'])
+  await dl.exitCode()
+  for (const flag of ['--out', '--select', '--keep-seeding', '--vlc', '--mpv', '--iina', '--xbmc', '--chromecast', '--airplay', '--dlna', '--device', '--download-limit', '--upload-limit', '--no-dht', '--torrent-port']) {
+    assert.ok(dl.out.some(line => line.includes(flag)), `download --help lists ${flag}`)
+  }
+  const bad = runCli(t, ['download', '--frobnicate', 'x'])
+  assert.equal(await bad.exitCode(), 2)
+  assert.match(bad.err.join('\n'), /frobnicate[\s\S]*wasmtorrent download --help/)
+  const rate = runCli(t, ['download', 'ab'.repeat(20), '--download-limit', 'fast'])
+  assert.equal(await rate.exitCode(), 2)
+  assert.match(rate.err[0], /--download-limit fast: expected a number of bytes, e.g. 500K or 2M/)
+  const missing = runCli(t, ['info', '/nonexistent/x.torrent'])
+  assert.equal(await missing.exitCode(), 2)
+  assert.match(missing.err[0], /no such file, and not a magnet link/)
+  const malformed = await tempDir(t, 'wt-cli-')
+  await writeFile(path.join(malformed, 'bad.torrent'), 'd4:infod4:name1:xee')
+  const broken = runCli(t, ['info', path.join(malformed, 'bad.torrent')])
+  assert.equal(await broken.exitCode(), 1)
+  assert.match(broken.err[0], /^wasmtorrent: Invalid torrent|^wasmtorrent: .*(piece|length)/i)
+})
+
+test('create writes the .torrent create-torrent makes of the same folder; info reads it as parse-torrent does', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const content = await makeContent(path.join(dir, 'seed'), 'Ordner ✓', 3)
+  const out = path.join(dir, 'made.torrent')
+  const create = runCli(t, ['create', content.root, '-o', out, '--announce', 'udp://127.0.0.1:6969', '--piece-length', '32768', '--comment', 'hi'])
+  assert.equal(await create.exitCode(), 0, create.tail())
+  const made = await parseTorrentOracle(await readFile(out))
+  const oracle = await parseTorrentOracle(await new Promise((resolve, reject) =>
+    createTorrentOracle(content.root, { pieceLength: 32768, announceList: [['udp://127.0.0.1:6969']] }, (err, buf) => err ? reject(err) : resolve(buf))))
+  assert.equal(made.infoHash, oracle.infoHash)
+  assert.deepEqual(made.announce, ['udp://127.0.0.1:6969'])
+  assert.equal(made.comment, 'hi')
+  assert.ok(create.out.some(line => line === `Info hash: ${made.infoHash}`), create.tail())
+
+  const info = runCli(t, ['info', out])
+  assert.equal(await info.exitCode(), 0)
+  const text = info.out.join('\n')
+  assert.match(text, new RegExp(`Info hash:\\s+${made.infoHash}`))
+  assert.match(text, /Name:\s+Ordner ✓/)
+  for (const [i, f] of made.files.entries()) assert.ok(info.out.some(line => line.trim().startsWith(`${i} `) && line.endsWith(f.path.split(path.sep).join('/'))), `file ${i} listed`)
+
+  const json = runCli(t, ['info', out, '--json'])
+  assert.equal(await json.exitCode(), 0)
+  const parsed = JSON.parse(json.out.join('\n'))
+  assert.equal(parsed.infoHash, made.infoHash)
+  assert.equal(parsed.length, made.length)
+  assert.deepEqual(parsed.files.map(f => f.length), made.files.map(f => f.length))
+  assert.match(parsed.magnetURI, new RegExp(`^magnet:\\?xt=urn:btih:${made.infoHash}`))
+
+  const magnet = runCli(t, ['info', `magnet:?xt=urn:btih:${made.infoHash}&dn=Ordner`])
+  assert.equal(await magnet.exitCode(), 0)
+  assert.match(magnet.out.join('\n'), /Name:\s+Ordner[\s\S]*Files:\s+not in a magnet link/)
+})
+
+test('download from libtorrent: byte-exact, exit 0, plain progress lines that parse', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const lt = await libtorrentSeed(t, dir, { uploadLimit: 400_000 })
+  const down = path.join(dir, 'down')
+  const cli = runCli(t, ['download', lt.file, '--out', down, '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE, '--interval', '0.2'])
+  assert.equal(await cli.exitCode(90000), 0, cli.tail())
+  assert.equal(await sameFiles(down, lt.content.files), null)
+  const lines = cli.out.map(parseProgress).filter(Boolean)
+  assert.ok(lines.length >= 3, `progress lines: ${cli.tail()}`)
+  const total = lt.content.files.reduce((a, f) => a + f.data.length, 0)
+  for (const p of lines) {
+    assert.equal(p.verb, 'downloading')
+    assert.ok(p.progress >= 0 && p.progress <= 100)
+    assert.ok(p.size === 0 || p.size === total, `size ${p.size}`)
+    assert.ok(Number.isFinite(p.down) && Number.isFinite(p.peers))
+  }
+  assert.ok(lines.some(p => p.progress > 0 && p.progress < 100), 'a line in the middle of the download')
+  assert.ok(lines.some(p => p.peers === 1), 'the seeder counted as a peer')
+  assert.ok(cli.out.some(line => /^Downloaded Sammlung ü: .* to /.test(line)), cli.tail())
+})
+
+test('seed prints a magnet; the CLI downloads it (by magnet and by info-hash), and libtorrent downloads from the seeder', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const content = await makeContent(path.join(dir, 'seed'), 'geteilt', 7)
+  const port = await freePort()
+  const torrentOut = path.join(dir, 'shared.torrent')
+  const seeder = runCli(t, ['seed', content.root, '--torrent-port', String(port), '--torrent-file', torrentOut, ...OFFLINE])
+  const magnetLine = await seeder.waitForLine(/^Magnet: magnet:/)
+  const magnet = magnetLine.slice('Magnet: '.length)
+
+  const cli = runCli(t, ['download', magnet, '--out', path.join(dir, 'cli'), '--peer', `127.0.0.1:${port}`, ...OFFLINE])
+  assert.equal(await cli.exitCode(60000), 0, cli.tail())
+  assert.equal(await sameFiles(path.join(dir, 'cli'), content.files), null)
+  // A bare info-hash: the metadata comes from the seeder too.
+  const infoHash = (await seeder.waitForLine(/^Info hash: /)).slice('Info hash: '.length)
+  const byHash = runCli(t, ['download', infoHash, '--out', path.join(dir, 'hash'), '--peer', `127.0.0.1:${port}`, ...OFFLINE])
+  assert.equal(await byHash.exitCode(60000), 0, byHash.tail())
+  assert.equal(await sameFiles(path.join(dir, 'hash'), content.files), null)
+
+  const lt = libtorrentPeer(t, 'download', torrentOut, path.join(dir, 'lt'), [`127.0.0.1:${port}`])
+  await lt.waitFor(s => s.done, 60000, 'libtorrent to download from the CLI seeder')
+  assert.equal(await sameFiles(path.join(dir, 'lt'), content.files), null)
+  // The three downloads came from the seeder: its progress lines count what it uploaded.
+  const total = content.files.reduce((a, f) => a + f.data.length, 0)
+  await seeder.waitForLine(/^seeding \| /)
+  for (let i = 0; i < 50 && !seeder.out.map(parseProgress).some(p => p?.verb === 'seeding' && p.uploaded >= 3 * total); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  assert.ok(seeder.out.map(parseProgress).some(p => p?.verb === 'seeding' && p.uploaded >= 3 * total), seeder.tail())
+  seeder.child.kill('SIGINT')
+  assert.equal(await seeder.exitCode(), 0)
+})
+
+test('--select downloads only the files asked for', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const lt = await libtorrentSeed(t, dir, { name: 'auswahl', seed: 11 })
+  const parsed = await WasmTorrent.parseTorrent(lt.torrentFile)
+  const index = parsed.files.findIndex(f => f.path.endsWith('.txt'))
+  const down = path.join(dir, 'down')
+  const cli = runCli(t, ['download', lt.file, '--out', down, '--select', String(index), '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
+  assert.equal(await cli.exitCode(60000), 0, cli.tail())
+  const wanted = lt.content.files.filter(f => f.path.endsWith('.txt'))
+  assert.equal(await sameFiles(down, wanted), null)
+  // a.bin (1 MB) is not wanted: at most the pieces it shares with the selected file.
+  const big = await stat(path.join(down, 'auswahl/a.bin')).catch(() => null)
+  const bigHeld = big ? (await readFile(path.join(down, 'auswahl/a.bin'))).filter(b => b !== 0).length : 0
+  assert.ok(bigHeld < 100_000, `a.bin should not be downloaded (has ${bigHeld} nonzero bytes)`)
+
+  const wrong = runCli(t, ['download', lt.file, '--out', down, '--select', '9', '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
+  assert.equal(await wrong.exitCode(60000), 1)
+  assert.match(wrong.out.join('\n') + wrong.err.join('\n'), /--select 9: the torrent has 4 files/)
+})
+
+test('Ctrl-C mid-download keeps the files (resumable); with --remove-partial it deletes them', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const lt = await libtorrentSeed(t, dir, { uploadLimit: 100_000, name: 'langsam', seed: 13 })
+  for (const remove of [false, true]) {
+    const down = path.join(dir, remove ? 'removed' : 'kept')
+    const cli = runCli(t, ['download', lt.file, '--out', down, '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE, '--interval', '0.2',
+      ...(remove ? ['--remove-partial'] : [])])
+    await cli.waitForLine(/^downloading \| progress (?!0\.0%)/, 60000)
+    cli.child.kill('SIGINT')
+    assert.equal(await cli.exitCode(), 130, cli.tail())
+    const a = await stat(path.join(down, 'langsam/a.bin')).catch(() => null)
+    if (remove) {
+      assert.ok(cli.out.some(line => /removing the partly downloaded files/.test(line)), cli.tail())
+      assert.equal(a, null, 'a.bin removed')
+    } else {
+      assert.ok(cli.out.some(line => /^Interrupted at .*run the same command to resume/.test(line)), cli.tail())
+      assert.ok(a, 'a.bin kept')
+    }
+  }
+})
+
+test('a magnet nobody seeds: the CLI says so and keeps trying until Ctrl-C', async t => {
+  const cli = runCli(t, ['download', 'magnet:?xt=urn:btih:' + 'ab'.repeat(20), '--out', await tempDir(t, 'wt-cli-'), ...OFFLINE, '--peer-timeout', '1'])
+  await cli.waitForLine(/^notice: no peers found yet after \d+ s; still looking/, 10000)
+  assert.equal(cli.child.exitCode, null, 'still running')
+  cli.child.kill('SIGINT')
+  assert.equal(await cli.exitCode(), 130)
+})
+
+test('serve streams a file over HTTP from the swarm; a port in use is a clear error', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const lt = await libtorrentSeed(t, dir, { name: 'served', seed: 17 })
+  const port = await freePort()
+  const cli = runCli(t, ['serve', lt.file, '--out', path.join(dir, 'down'), '--port', String(port), '--host', '127.0.0.1', '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
+  const fileLine = await cli.waitForLine(/\/a\.bin$/)
+  const res = await fetch(fileLine.trim())
+  assert.equal(res.status, 200)
+  const body = new Uint8Array(await res.arrayBuffer())
+  assert.equal(Buffer.compare(Buffer.from(body), Buffer.from(lt.content.files[0].data)), 0)
+  const range = await fetch(fileLine.trim(), { headers: { range: 'bytes=1000-1999' } })
+  assert.equal(range.status, 206)
+  assert.equal(Buffer.compare(Buffer.from(await range.arrayBuffer()), Buffer.from(lt.content.files[0].data.subarray(1000, 2000))), 0)
+
+  const taken = net.createServer()
+  await new Promise(resolve => taken.listen(0, '127.0.0.1', resolve))
+  t.after(() => taken.close())
+  const busy = runCli(t, ['serve', lt.file, '--out', path.join(dir, 'down2'), '--port', String(taken.address().port), '--host', '127.0.0.1', ...OFFLINE])
+  assert.equal(await busy.exitCode(), 1)
+  assert.match(busy.err.join('\n'), new RegExp(`port ${taken.address().port} is in use: choose another with --port`))
+})
+
+test('info and download take the http(s) URL of a .torrent', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const lt = await libtorrentSeed(t, dir, { name: 'per URL', seed: 19 })
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/files/x.torrent') return res.writeHead(404).end()
+    res.writeHead(200, { 'content-type': 'application/x-bittorrent' }).end(lt.torrentFile)
+  })
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => server.close())
+  const url = `http://127.0.0.1:${server.address().port}/files/x.torrent`
+  const parsed = await WasmTorrent.parseTorrent(lt.torrentFile)
+
+  const info = runCli(t, ['info', url])
+  assert.equal(await info.exitCode(), 0, info.tail())
+  assert.match(info.out.join('\n'), new RegExp(`Info hash:\\s+${parsed.infoHash}`))
+  const missing = runCli(t, ['info', url.replace('x.torrent', 'y.torrent')])
+  assert.equal(await missing.exitCode(), 1)
+  assert.match(missing.err[0], /HTTP 404/)
+
+  const down = path.join(dir, 'down')
+  const cli = runCli(t, ['download', url, '--out', down, '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
+  assert.equal(await cli.exitCode(60000), 0, cli.tail())
+  assert.equal(await sameFiles(down, lt.content.files), null)
+})

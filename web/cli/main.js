@@ -1,0 +1,548 @@
+#!/usr/bin/env node
+// The command-line client (`npx wasmtorrent`, dist/wasmtorrent-cli.js): download, seed,
+// create, info and serve, with progress, and playback of a torrent's file while it
+// downloads, in a local player (VLC, mpv, IINA, Kodi) or on a device on the local network
+// (Chromecast, AirPlay, DLNA) through the client's HTTP server.
+import { parseArgs } from 'node:util'
+import { readFile, writeFile, stat } from 'node:fs/promises'
+import path from 'node:path'
+import WasmTorrent, { parseTorrent, createTorrent, toMagnetURI } from '../node.js'
+import { Progress, snapshot, formatBytes, formatDuration } from './progress.js'
+import { lanAddress, urlHost } from './network.js'
+import { launchPlayer, pickPlayableFile, contentTypeOf } from './players.js'
+
+const PLAYERS = { vlc: 'VLC', mpv: 'mpv', iina: 'IINA', xbmc: 'Kodi' }
+// Loaded when asked for: each pulls in its own discovery and protocol libraries.
+const CASTS = {
+  chromecast: { label: 'Chromecast', load: () => import('./cast/chromecast.js') },
+  airplay: { label: 'AirPlay', load: () => import('./cast/airplay.js') },
+  dlna: { label: 'DLNA', load: () => import('./cast/dlna.js') }
+}
+
+// --- options -------------------------------------------------------------------------------
+
+const NETWORK_OPTIONS = {
+  announce: { type: 'string', short: 'a', multiple: true, help: 'URL   a tracker to announce to besides the torrent\'s (repeatable)' },
+  peer: { type: 'string', multiple: true, help: 'ADDR   connect to this peer (ip:port, [ipv6]:port; repeatable)' },
+  'torrent-port': { type: 'string', help: 'N   TCP port for incoming peers (default: any free port)' },
+  'dht-port': { type: 'string', help: 'N   UDP port of the DHT (default: any free port)' },
+  'dht-bootstrap': { type: 'string', multiple: true, help: 'HOST:PORT   DHT node to bootstrap from (default: the public routers; repeatable)' },
+  'no-dht': { type: 'boolean', help: '   do not use the DHT' },
+  'no-trackers': { type: 'boolean', help: '   do not announce to trackers' },
+  'download-limit': { type: 'string', help: 'RATE   at most this many bytes/s down, e.g. 500K, 2M' },
+  'upload-limit': { type: 'string', help: 'RATE   at most this many bytes/s up, e.g. 100K' },
+  quiet: { type: 'boolean', short: 'q', help: '   no progress output' },
+  verbose: { type: 'boolean', help: '   also print warnings (trackers unreachable, peers refused, ...)' },
+  interval: { type: 'string', help: 'SECONDS   between progress lines when the output is not a terminal (default 1)' }
+}
+
+const PLAY_OPTIONS = {
+  vlc: { type: 'boolean', help: '   play in VLC' },
+  mpv: { type: 'boolean', help: '   play in mpv' },
+  iina: { type: 'boolean', help: '   play in IINA' },
+  xbmc: { type: 'boolean', help: '   play in Kodi (XBMC), through its JSON-RPC' },
+  'xbmc-host': { type: 'string', help: 'HOST:PORT   Kodi\'s web server (default 127.0.0.1:8080)' },
+  chromecast: { type: 'boolean', help: '   cast to a Chromecast on the local network' },
+  airplay: { type: 'boolean', help: '   cast to an AirPlay device (Apple TV) on the local network' },
+  dlna: { type: 'boolean', help: '   cast to a DLNA renderer (smart TV, gmediarender) on the local network' },
+  device: { type: 'string', help: 'NAME   the cast device whose name contains NAME (default: the first found)' },
+  'player-args': { type: 'string', help: 'ARGS   extra arguments for the player, as --player-args="--fullscreen"' },
+  port: { type: 'string', short: 'p', help: 'N   port of the HTTP stream server (default 8000, another if taken)' },
+  host: { type: 'string', help: 'ADDR   address the stream server listens on (default: all when casting, else 127.0.0.1)' }
+}
+
+const COMMANDS = {
+  download: {
+    usage: 'download <magnet | .torrent file | info-hash | http(s) URL of a .torrent>',
+    about: 'Downloads a torrent, optionally playing a file while it downloads.',
+    options: {
+      out: { type: 'string', short: 'o', help: 'DIR   where to put the files (default: the current folder)' },
+      select: { type: 'string', short: 's', help: 'N[,M...]   download only these files (indexes from `info`); the first one is played' },
+      'keep-seeding': { type: 'boolean', help: '   keep seeding when done (until Ctrl-C)' },
+      'remove-partial': { type: 'boolean', help: '   on Ctrl-C before the end, delete what was downloaded' },
+      'peer-timeout': { type: 'string', help: 'SECONDS   say so when no peer is found within this time (default 30; it keeps trying)' },
+      ...PLAY_OPTIONS,
+      ...NETWORK_OPTIONS
+    },
+    run: download
+  },
+  seed: {
+    usage: 'seed <file or folder>...',
+    about: 'Makes a torrent of the files and seeds it until Ctrl-C; prints its magnet link.',
+    options: {
+      name: { type: 'string', help: 'NAME   the torrent\'s name' },
+      comment: { type: 'string', help: 'TEXT   a comment in the torrent' },
+      private: { type: 'boolean', help: '   a private torrent (no DHT, no peer exchange)' },
+      'piece-length': { type: 'string', help: 'BYTES   piece size (default: from the total size)' },
+      'torrent-file': { type: 'string', help: 'FILE   also write the .torrent there' },
+      ...NETWORK_OPTIONS
+    },
+    run: seed
+  },
+  create: {
+    usage: 'create <file or folder>...',
+    about: 'Writes a .torrent of the files (hashing them; nothing is shared).',
+    options: {
+      out: { type: 'string', short: 'o', help: 'FILE   the .torrent to write (default: <name>.torrent)' },
+      announce: { type: 'string', short: 'a', multiple: true, help: 'URL   tracker (repeatable; default: the usual WebTorrent trackers)' },
+      'url-list': { type: 'string', multiple: true, help: 'URL   web seed (BEP 19; repeatable)' },
+      name: { type: 'string', help: 'NAME   the torrent\'s name' },
+      comment: { type: 'string', help: 'TEXT   a comment' },
+      private: { type: 'boolean', help: '   a private torrent' },
+      'piece-length': { type: 'string', help: 'BYTES   piece size (default: from the total size)' },
+      quiet: { type: 'boolean', short: 'q', help: '   print only the .torrent\'s path' }
+    },
+    run: create
+  },
+  info: {
+    usage: 'info <magnet | .torrent file | info-hash | http(s) URL of a .torrent>',
+    about: 'Prints what a torrent or magnet link holds (without downloading).',
+    options: {
+      json: { type: 'boolean', help: '   as JSON' }
+    },
+    run: info
+  },
+  serve: {
+    usage: 'serve <torrent>...',
+    about: 'Serves torrents over HTTP (WebTorrent\'s /webtorrent/ layout), downloading what is asked for, until Ctrl-C.',
+    options: {
+      out: { type: 'string', short: 'o', help: 'DIR   where to put the files (default: the current folder)' },
+      port: PLAY_OPTIONS.port,
+      host: { type: 'string', help: 'ADDR   address to listen on (default: all)' },
+      ...NETWORK_OPTIONS
+    },
+    run: serve
+  }
+}
+
+class UsageError extends Error {}
+
+function helpText (name) {
+  if (!name) {
+    return [
+      'wasmtorrent: a BitTorrent client (WebAssembly engine; TCP, DHT, trackers, WebRTC)',
+      '',
+      'Usage: wasmtorrent <command> [options]',
+      '',
+      'Commands:',
+      ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(9)} ${c.about}`),
+      '',
+      'wasmtorrent <command> --help   the options of a command',
+      'wasmtorrent <magnet | .torrent>   is short for `download`',
+      '',
+      'Examples:',
+      '  wasmtorrent download "magnet:?xt=urn:btih:..." --out ~/Downloads',
+      '  wasmtorrent download film.torrent --vlc',
+      '  wasmtorrent download film.torrent --chromecast --device "Living Room"',
+      '  wasmtorrent seed ./photos',
+      '  wasmtorrent create ./photos -o photos.torrent'
+    ].join('\n')
+  }
+  const c = COMMANDS[name]
+  const rows = Object.entries(c.options).map(([key, o]) => {
+    const [arg, ...text] = o.help.split('   ')
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${key}${arg ? ' ' + arg : ''}`
+    return `  ${flag.padEnd(34)} ${text.join('   ')}`
+  })
+  return [`Usage: wasmtorrent ${c.usage} [options]`, '', c.about, '', 'Options:', ...rows,
+    `  ${'-h, --help'.padEnd(34)} this help`].join('\n')
+}
+
+function parseCommand (argv) {
+  let [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') return { help: rest[0] && COMMANDS[rest[0]] ? rest[0] : true }
+  if (name === '--version' || name === '-v') return { version: true }
+  if (!COMMANDS[name]) {
+    if (name.startsWith('-')) throw new UsageError(`unknown option ${name}: the command comes first`)
+    // As webtorrent-cli: a torrent id alone means download.
+    rest = [name, ...rest]
+    name = 'download'
+  }
+  const options = Object.fromEntries(Object.entries(COMMANDS[name].options)
+    .map(([key, { help, ...o }]) => [key, o]))
+  options.help = { type: 'boolean', short: 'h' }
+  let parsed
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError(`${err.message.replace(/\. To specify a positional.*$/s, '')}\nSee: wasmtorrent ${name} --help`)
+  }
+  if (parsed.values.help) return { help: name }
+  return { name, args: parsed.positionals, o: parsed.values }
+}
+
+// "500K", "2M", "1.5MiB", "1000" → bytes.
+function parseRate (text, option) {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?(?:\/s)?$/i.exec(String(text).trim())
+  if (!m) throw new UsageError(`--${option} ${text}: expected a number of bytes, e.g. 500K or 2M`)
+  return Math.round(Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()))
+}
+
+function parseInteger (text, option, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${option} ${text}: expected a whole number from ${min} to ${max}`)
+  return n
+}
+
+// Splits "--a 'b c' d" as a shell would (quotes, no expansion).
+function splitArgs (text = '') {
+  const out = []
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g
+  let m
+  while ((m = re.exec(text))) out.push(m[1] ?? m[2] ?? m[3])
+  return out
+}
+
+// --- torrent ids -----------------------------------------------------------------------------
+
+// A command-line torrent id → what client.add and parseTorrent take: magnet links,
+// info-hashes and URLs as they are, a file's bytes otherwise.
+async function torrentId (arg) {
+  if (!arg) throw new UsageError('which torrent? Give a magnet link, a .torrent file, an info-hash or a URL')
+  const text = arg.trim()
+  if (/^magnet:/i.test(text) || /^[0-9a-f]{40}$/i.test(text) || /^[a-z2-7]{32}$/i.test(text)) return text
+  if (/^https?:\/\//i.test(text)) return text
+  try {
+    return new Uint8Array(await readFile(text))
+  } catch (err) {
+    if (err.code === 'ENOENT') throw new UsageError(`${arg}: no such file, and not a magnet link, info-hash or http(s) URL`)
+    throw new UsageError(`${arg}: ${err.message}`)
+  }
+}
+
+// --- the client and its lifetime ---------------------------------------------------------------
+
+function clientOptions (o) {
+  const opts = {}
+  if (o['torrent-port'] !== undefined) opts.torrentPort = parseInteger(o['torrent-port'], 'torrent-port', { max: 65535 })
+  if (o['no-dht']) opts.dht = false
+  else {
+    opts.dht = {}
+    if (o['dht-port'] !== undefined) opts.dht.port = parseInteger(o['dht-port'], 'dht-port', { max: 65535 })
+    if (o['dht-bootstrap']) opts.dht.bootstrap = o['dht-bootstrap']
+  }
+  if (o['no-trackers']) opts.tracker = false
+  if (o['download-limit'] !== undefined) opts.downloadLimit = parseRate(o['download-limit'], 'download-limit')
+  if (o['upload-limit'] !== undefined) opts.uploadLimit = parseRate(o['upload-limit'], 'upload-limit')
+  return opts
+}
+
+// One run of a command that keeps a client: progress, Ctrl-C, and a clean exit.
+class Run {
+  constructor (o) {
+    this.o = o
+    this.client = new WasmTorrent(clientOptions(o))
+    this.progress = new Progress({ quiet: o.quiet, interval: o.interval !== undefined ? Number(o.interval) * 1000 : 1000 })
+    this.cleanups = []
+    this.exiting = false
+    this.client.on('error', err => this.fail(err))
+    if (o.verbose) this.client.on('warning', err => this.progress.log(`warning: ${err.message ?? err}`))
+    const interrupt = () => {
+      if (this.exiting) process.exit(130) // a second Ctrl-C: at once
+      this.onInterrupt()
+    }
+    process.on('SIGINT', interrupt)
+    process.on('SIGTERM', interrupt)
+  }
+
+  onInterrupt () { this.exit(0) }
+
+  fail (err) {
+    this.progress.log(`error: ${err.message ?? err}`)
+    this.exit(1)
+  }
+
+  async exit (code) {
+    if (this.exiting) return
+    this.exiting = true
+    this.progress.stop()
+    for (const cleanup of this.cleanups.reverse()) {
+      try { await cleanup() } catch {}
+    }
+    // destroy() waits for sockets and files to close; a stuck one must not hold the exit.
+    await Promise.race([this.client.destroy().catch(() => {}), new Promise(resolve => setTimeout(resolve, 3000).unref())])
+    process.exit(code)
+  }
+
+  // The client's HTTP server on --port (default 8000, any free port when that is taken),
+  // → the origin of stream URLs (the LAN address when listening on all addresses).
+  async listen ({ wildcard }) {
+    const server = this.client.createServer()
+    const host = this.o.host ?? (wildcard ? '0.0.0.0' : '127.0.0.1')
+    const asked = this.o.port !== undefined ? parseInteger(this.o.port, 'port', { max: 65535 }) : null
+    const tryListen = port => new Promise((resolve, reject) => {
+      server.server.once('error', reject)
+      server.listen(port, host, () => { server.server.off('error', reject); resolve() })
+    })
+    try {
+      await tryListen(asked ?? 8000)
+    } catch (err) {
+      if (err.code !== 'EADDRINUSE') throw new Error(`cannot listen on ${host}:${asked ?? 8000}: ${err.message}`)
+      if (asked !== null) throw new Error(`port ${asked} is in use: choose another with --port`)
+      await tryListen(0)
+    }
+    this.cleanups.push(() => new Promise(resolve => server.close(resolve)))
+    const shown = host === '0.0.0.0' || host === '::' ? lanAddress() : host
+    this.server = server
+    return `http://${urlHost(shown)}:${server.address().port}`
+  }
+}
+
+// --- download ----------------------------------------------------------------------------------
+
+async function download ([arg], o) {
+  const id = await torrentId(arg)
+  const players = Object.keys(PLAYERS).filter(k => o[k])
+  const casts = Object.keys(CASTS).filter(k => o[k])
+  if (players.length + casts.length > 1) throw new UsageError('choose one player or device: --' + [...players, ...casts].join(', --'))
+  const select = o.select !== undefined ? o.select.split(',').map(s => parseInteger(s.trim(), 'select')) : null
+  const peerTimeout = o['peer-timeout'] !== undefined ? parseInteger(o['peer-timeout'], 'peer-timeout', { min: 1 }) : 30
+  const out = path.resolve(o.out ?? '.')
+
+  const run = new Run(o)
+  const { client, progress } = run
+  const started = Date.now()
+  const torrent = client.add(id, { path: out, announce: o.announce ?? [] })
+  let verb = 'Downloading'
+  progress.start(() => ({ verb, snapshot: snapshot(torrent) }))
+  torrent.on('error', err => run.fail(err))
+  if (o.verbose) torrent.on('warning', err => progress.log(`warning: ${err.message ?? err}`))
+  torrent.once('infoHash', () => { for (const p of o.peer ?? []) torrent.addPeer(p) })
+
+  // A magnet nobody seeds: say so, and keep trying.
+  const noPeers = setInterval(() => {
+    if (torrent.numPeers > 0 || torrent.done) return
+    progress.set('notice', `no peers yet after ${formatDuration(Date.now() - started)}; still looking (Ctrl-C to stop)`)
+    if (!progress.tty) progress.log(`notice: no peers found yet after ${Math.round((Date.now() - started) / 1000)} s; still looking (Ctrl-C to stop)`)
+  }, peerTimeout * 1000)
+  noPeers.unref()
+  torrent.on('wire', () => progress.set('notice', null))
+
+  run.onInterrupt = async () => {
+    if (!torrent.done && o['remove-partial'] && torrent.ready) {
+      progress.log('Interrupted: removing the partly downloaded files')
+      await new Promise(resolve => client.remove(torrent, { destroyStore: true }, () => resolve()))
+    } else if (!torrent.done) {
+      progress.log(`Interrupted at ${(torrent.progress * 100).toFixed(1)}%: the files stay in ${out}; run the same command to resume`)
+    }
+    run.exit(torrent.done ? 0 : 130)
+  }
+
+  torrent.once('ready', async () => {
+    if (select) {
+      const bad = select.find(i => i >= torrent.files.length)
+      if (bad !== undefined) return run.fail(new Error(`--select ${bad}: the torrent has ${torrent.files.length} files (0 to ${torrent.files.length - 1}); see \`wasmtorrent info\``))
+      torrent.files.forEach((f, i) => { if (!select.includes(i)) f.deselect() })
+      for (const i of select) torrent.files[i].select()
+    }
+    if (players.length + casts.length === 0) return
+    const file = select ? torrent.files[select[0]] : pickPlayableFile(torrent.files)
+    if (!file) return run.fail(new Error('no playable file in the torrent: choose one with --select N (see `wasmtorrent info`)'))
+    try {
+      await play(run, torrent, file, players[0], casts[0])
+    } catch (err) {
+      run.fail(err)
+    }
+  })
+
+  torrent.once('done', () => {
+    clearInterval(noPeers)
+    const seconds = (Date.now() - started) / 1000
+    progress.log(`Downloaded ${torrent.name}: ${formatBytes(torrent.length)} in ${seconds.toFixed(1)} s ` +
+      `(${formatBytes(torrent.downloaded / Math.max(seconds, 0.001))}/s) to ${out}`)
+    if (!o['keep-seeding'] && !run.playing) return run.exit(0)
+    verb = 'Seeding'
+  })
+}
+
+// Plays `file` of `torrent` in a local player or on a cast device while it downloads.
+async function play (run, torrent, file, player, cast) {
+  const { progress, o } = run
+  // A device, or a Kodi on another machine, must reach the stream: all addresses, and the
+  // LAN address in the URL.
+  const remoteKodi = player === 'xbmc' && !/^(\w+(:[^@]*)?@)?(127\.|localhost|\[::1\])/.test(String(o['xbmc-host'] ?? '127.0.0.1').replace(/^https?:\/\//, ''))
+  const origin = await run.listen({ wildcard: Boolean(cast) || remoteKodi })
+  const url = origin + run.server.urlOf(file)
+  run.playing = true
+  if (player) {
+    const handle = await launchPlayer(player, url, { title: file.name, args: splitArgs(o['player-args']), host: o['xbmc-host'] })
+    progress.log(`Playing ${file.name} in ${PLAYERS[player]}: ${url}`)
+    progress.set('playing', `${file.name} in ${PLAYERS[player]}`)
+    handle.exited?.then(({ code, signal } = {}) => {
+      progress.log(`${PLAYERS[player]} exited${signal ? ` (${signal})` : code ? ` with code ${code}` : ''}`)
+      run.playing = false
+      if (!o['keep-seeding'] || !torrent.done) run.exit(0)
+    })
+    run.cleanups.push(() => handle.stop?.())
+    return
+  }
+  const { label, load } = CASTS[cast]
+  progress.log(`Looking for ${label} devices on the local network...`)
+  const module = await load()
+  const handle = await module.play(url, { device: o.device, title: file.name, contentType: contentTypeOf(file.name) })
+  run.cleanups.push(() => handle.close())
+  progress.log(`Casting ${file.name} to ${label} "${handle.name}": ${url}`)
+  progress.set('playing', `${file.name} on ${label} "${handle.name}" (Ctrl-C to stop)`)
+}
+
+// --- seed ----------------------------------------------------------------------------------------
+
+async function seed (paths, o) {
+  if (paths.length === 0) throw new UsageError('what to seed? Give files or folders')
+  for (const p of paths) {
+    await stat(p).catch(err => { throw new UsageError(`${p}: ${err.code === 'ENOENT' ? 'no such file or folder' : err.message}`) })
+  }
+  const run = new Run(o)
+  const { client, progress } = run
+  const opts = createOptions(o)
+  if (o.announce) opts.announce = o.announce
+  const torrent = client.seed(paths.length === 1 ? paths[0] : paths, opts)
+  torrent.on('error', err => run.fail(err))
+  if (o.verbose) torrent.on('warning', err => progress.log(`warning: ${err.message ?? err}`))
+  let verb = 'Hashing'
+  const hashing = { done: 0, total: 0 }
+  torrent.on('hashing', (done, total) => { hashing.done = done; hashing.total = total })
+  const name = o.name ?? path.basename(path.resolve(paths[0]))
+  progress.start(() => {
+    const s = snapshot(torrent, name)
+    if (verb === 'Hashing') Object.assign(s, { ready: true, progress: hashing.total ? hashing.done / hashing.total : 0, length: hashing.total, downloaded: hashing.done })
+    return { verb, snapshot: s }
+  })
+  torrent.once('ready', async () => {
+    verb = 'Seeding'
+    if (o['torrent-file']) await writeFile(o['torrent-file'], torrent.torrentFile)
+    for (const p of o.peer ?? []) torrent.addPeer(p)
+    progress.log(`Seeding ${torrent.name} (${formatBytes(torrent.length)}, ${torrent.files.length} file${torrent.files.length === 1 ? '' : 's'})`)
+    progress.log(`Info hash: ${torrent.infoHash}`)
+    progress.log(`Magnet: ${torrent.magnetURI}`)
+    if (progress.quiet) process.stdout.write(torrent.magnetURI + '\n')
+  })
+}
+
+// --- create --------------------------------------------------------------------------------------
+
+function createOptions (o) {
+  const opts = {}
+  if (o.name) opts.name = o.name
+  if (o.comment) opts.comment = o.comment
+  if (o.private) opts.private = true
+  if (o['piece-length'] !== undefined) {
+    const n = parseInteger(o['piece-length'], 'piece-length', { min: 16384 })
+    if ((n & (n - 1)) !== 0) throw new UsageError(`--piece-length ${n}: must be a power of two`)
+    opts.pieceLength = n
+  }
+  if (o['url-list']) opts.urlList = o['url-list']
+  return opts
+}
+
+async function create (paths, o) {
+  if (paths.length === 0) throw new UsageError('what to make a torrent of? Give files or folders')
+  for (const p of paths) {
+    await stat(p).catch(err => { throw new UsageError(`${p}: ${err.code === 'ENOENT' ? 'no such file or folder' : err.message}`) })
+  }
+  const opts = createOptions(o)
+  if (o.announce) opts.announce = o.announce
+  const progress = new Progress({ quiet: o.quiet })
+  const state = { done: 0, total: 0 }
+  progress.start(() => ({ verb: 'Hashing', snapshot: { name: opts.name ?? paths.map(p => path.basename(path.resolve(p))).join(', '), ready: true, progress: state.total ? state.done / state.total : 0, length: state.total, downloaded: state.done, uploaded: 0, down: 0, up: 0, peers: 0, eta: NaN } }))
+  const bytes = await createTorrent(paths.length === 1 ? paths[0] : paths, opts, (done, total) => { state.done = done; state.total = total })
+  progress.stop()
+  const parsed = await parseTorrent(bytes)
+  const file = o.out ?? `${parsed.name.replace(/[/\\]/g, '_')}.torrent`
+  await writeFile(file, bytes)
+  if (o.quiet) return console.log(file)
+  console.log(`Wrote ${file}: ${parsed.name}, ${formatBytes(parsed.length)} in ${parsed.files.length} file${parsed.files.length === 1 ? '' : 's'}, ${parsed.pieces.length} pieces of ${formatBytes(parsed.pieceLength)}`)
+  console.log(`Info hash: ${parsed.infoHash}`)
+  console.log(`Magnet: ${toMagnetURI(parsed)}`)
+}
+
+// --- info ----------------------------------------------------------------------------------------
+
+async function info ([arg], o) {
+  let id = await torrentId(arg)
+  if (typeof id === 'string' && /^https?:\/\//i.test(id)) {
+    const res = await fetch(id).catch(err => { throw new Error(`${id}: ${err.cause?.message ?? err.message}`) })
+    if (!res.ok) throw new Error(`${id}: HTTP ${res.status}`)
+    id = new Uint8Array(await res.arrayBuffer())
+  }
+  const parsed = await parseTorrent(id)
+  const magnet = toMagnetURI(parsed)
+  if (o.json) {
+    const plain = Object.fromEntries(Object.entries(parsed).filter(([, v]) => !(v instanceof Uint8Array)))
+    return console.log(JSON.stringify({ ...plain, magnetURI: magnet }, null, 2))
+  }
+  const rows = [['Name', parsed.name ?? parsed.dn ?? '(not in the magnet link)'], ['Info hash', parsed.infoHash]]
+  if (parsed.files) {
+    rows.push(['Size', `${formatBytes(parsed.length)} (${parsed.length} bytes) in ${parsed.files.length} file${parsed.files.length === 1 ? '' : 's'}`])
+    rows.push(['Pieces', `${parsed.pieces.length} of ${formatBytes(parsed.pieceLength)}`])
+    rows.push(['Private', parsed.private ? 'yes' : 'no'])
+    if (parsed.created) rows.push(['Created', parsed.created.toISOString()])
+    if (parsed.createdBy) rows.push(['Created by', parsed.createdBy])
+    if (parsed.comment) rows.push(['Comment', parsed.comment])
+  } else {
+    rows.push(['Files', 'not in a magnet link: they come with the metadata from peers'])
+  }
+  for (const t of parsed.announce ?? []) rows.push(['Tracker', t])
+  for (const u of parsed.urlList ?? []) rows.push(['Web seed', u])
+  rows.push(['Magnet', magnet])
+  for (const [k, v] of rows) console.log(`${(k + ':').padEnd(12)}${v}`)
+  if (parsed.files) {
+    console.log('Files:')
+    const width = String(parsed.files.length - 1).length
+    parsed.files.forEach((f, i) => console.log(`  ${String(i).padStart(width)}  ${formatBytes(f.length).padStart(10)}  ${f.path}`))
+  }
+}
+
+// --- serve ---------------------------------------------------------------------------------------
+
+async function serve (args, o) {
+  if (args.length === 0) throw new UsageError('what to serve? Give one or more torrents')
+  const ids = []
+  for (const a of args) ids.push(await torrentId(a))
+  const run = new Run({ ...o, quiet: true })
+  const out = path.resolve(o.out ?? '.')
+  const origin = await run.listen({ wildcard: true })
+  console.log(`Serving on ${origin}${run.server.pathname}/ (Ctrl-C to stop)`)
+  for (const id of ids) {
+    const torrent = run.client.add(id, { path: out, announce: o.announce ?? [] })
+    torrent.on('error', err => run.fail(err))
+    torrent.once('infoHash', () => { for (const p of o.peer ?? []) torrent.addPeer(p) })
+    torrent.once('ready', () => {
+      // Nothing is fetched until a request asks for it: the server streams what it is asked.
+      torrent.files.forEach(f => f.deselect())
+      console.log(`${torrent.name}: ${origin}${run.server.pathname}/${torrent.infoHash}/`)
+      for (const f of torrent.files) console.log(`  ${origin}${run.server.urlOf(f)}`)
+    })
+  }
+}
+
+// --- main ----------------------------------------------------------------------------------------
+
+async function main (argv) {
+  let command
+  try {
+    command = parseCommand(argv)
+  } catch (err) {
+    console.error(`wasmtorrent: ${err.message}`)
+    return 2
+  }
+  if (command.help) {
+    console.log(helpText(command.help === true ? null : command.help))
+    return 0
+  }
+  if (command.version) {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8').catch(() => '{}'))
+    console.log(pkg.version ?? 'unknown')
+    return 0
+  }
+  try {
+    await COMMANDS[command.name].run(command.args, command.o)
+  } catch (err) {
+    console.error(`wasmtorrent: ${err.message}`)
+    if (err instanceof UsageError) console.error(`See: wasmtorrent ${command.name} --help`)
+    return err instanceof UsageError ? 2 : 1
+  }
+  return null // still running: the command exits by itself
+}
+
+main(process.argv.slice(2)).then(code => { if (code !== null) process.exit(code) })
