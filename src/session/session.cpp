@@ -131,9 +131,14 @@ void session::impl::connect_candidates(torrent& t) {
     t.candidates.pop_front();
     const std::string key = endpoint_key(e);
     if (t.banned.contains(key)) continue;
+    // A peer that connected to us comes from an ephemeral port: it is known by the
+    // listen port of its extension handshake too, which is how ut_pex names it.
     bool known = false;
-    for (const auto& [id, p] : t.peers)
-      if (!p.dead && endpoint_key(p.remote) == key) known = true;
+    for (const auto& [id, p] : t.peers) {
+      if (p.dead) continue;
+      const auto listening = listen_endpoint(p);
+      if (endpoint_key(p.remote) == key || (listening && endpoint_key(*listening) == key)) known = true;
+    }
     if (known) continue;
     const connection_id c{next_connection++};
     peer_connection& p = t.peers[c.value];

@@ -165,6 +165,7 @@ void swarm::pump(std::size_t i) {
     }
     while (auto cr = n.s->poll_connect()) {
       progress = true;
+      ++n.dials;
       connection c;
       c.node[0] = i;
       c.id[0] = cr->connection;
@@ -337,7 +338,9 @@ void swarm::deliver(ev& e) {
         pump(from);
         return;
       }
-      c.id[1] = nodes_[to].s->accept_connection(endpoint(from), now_);
+      wire::endpoint remote = endpoint(from);
+      if (link_.ephemeral_ports) remote.port = static_cast<std::uint16_t>(32768 + e.conn % 28000);
+      c.id[1] = nodes_[to].s->accept_connection(remote, now_);
       by_node_conn_[{to, c.id[1].value}] = {e.conn, 1};
       c.open[0] = c.open[1] = true;
       const connection_id from_id = c.id[0];

@@ -32,6 +32,9 @@ struct link_config {
   bool merge_chunks = false;
   // Mean lifetime of a connection before the link drops it (0: never).
   duration mean_lifetime{0};
+  // An accepted connection comes from an ephemeral port, as over TCP, not from the
+  // dialler's listen port: only its extension handshake tells where it listens.
+  bool ephemeral_ports = false;
 };
 
 struct node_config {
@@ -79,6 +82,8 @@ class swarm {
   const std::vector<session_event>& events(std::size_t i) const { return nodes_[i].events; }
   wire::endpoint endpoint(std::size_t i) const;
   std::uint64_t bytes_sent(std::size_t i) const { return nodes_[i].bytes_sent; }
+  // Connections the node asked to open.
+  std::size_t dials(std::size_t i) const { return nodes_[i].dials; }
   // The most bytes of storage writes the node had handed out and not yet seen complete.
   std::uint64_t max_unwritten(std::size_t i) const { return nodes_[i].max_unwritten; }
   // Storage requests of the node, counted: reads of bytes of a streamed piece it wrote and
@@ -118,6 +123,7 @@ class swarm {
     std::vector<session_event> events;
     time_point up_free_at{};
     std::uint64_t bytes_sent = 0;
+    std::size_t dials = 0;
     time_point store_free_at{};  // write_rate: when the store finishes its queued writes
     std::uint64_t unwritten = 0, max_unwritten = 0;
     std::uint64_t unverified_reads = 0, reads_of_incomplete = 0;

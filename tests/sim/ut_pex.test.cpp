@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include "sim.hpp"
 
@@ -62,4 +63,74 @@ TEST_CASE("[ut_pex] leechers that only knew the seeder end up connected to each 
     const auto c = net.storage(leechers[i]).contents(ids[i]);
     CHECK(std::equal(c.begin(), c.end(), tt.data.begin(), tt.data.end()));
   }
+}
+
+// Over TCP an incoming connection comes from an ephemeral port, and ut_pex later names
+// the same peer by its listen port. Two peers that learn each other from a third at the
+// same moment both dial, and the duplicate is closed; the address that came back through
+// ut_pex was then taken for a new peer and redialled, each dial closed as a duplicate again
+// (and a seeder replaced its working connection to a downloader the same way).
+TEST_CASE("[ut_pex] a peer connected from an ephemeral port is not dialled again at its listen port",
+          "[ut_pex]") {
+  const auto tt = make_test_torrent(4 * 1024 * 1024, 32 * 1024, 17);
+  link_config link;
+  link.latency = 20ms;
+  link.ephemeral_ports = true;
+  swarm net(7, link);
+  // The duplicate connection kept is the one opened by the smaller peer id: either order.
+  auto id = [](char c) {
+    wire::peer_id p{};
+    p.fill(static_cast<std::uint8_t>(c));
+    return p;
+  };
+  char seeder_id = 'a', newcomer_id = 'c';
+  SECTION("the seeder has the smaller id") {}
+  SECTION("the newcomer has the smaller id") { std::swap(seeder_id, newcomer_id); }
+  node_config cfg;
+  cfg.settings.listen_port = 6881;
+  node_config a_cfg = cfg;
+  a_cfg.upload_rate = 64.0 * 1024;  // B and C are still downloading from A throughout
+  a_cfg.settings.peer_id = id(seeder_id);
+  const auto a = net.add_node(a_cfg);
+  auto ta = net.at(a).add_torrent(tt.meta, {.seed = true}, net.now());
+  REQUIRE(ta);
+  net.storage(a).write_at(*ta, 0, tt.data);
+  node_config b_cfg = cfg;
+  b_cfg.settings.peer_id = id('b');
+  const auto b = net.add_node(b_cfg);
+  auto tb = net.at(b).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(tb);
+  net.at(b).add_peer(*tb, net.endpoint(a), net.now());
+  REQUIRE(net.run_until([&] { return net.at(b).peers(*tb).size() == 1; }, net.now() + 10s));
+  node_config c_cfg = cfg;
+  c_cfg.settings.peer_id = id(newcomer_id);
+  const auto c = net.add_node(c_cfg);
+  auto tc = net.at(c).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(tc);
+  net.at(c).add_peer(*tc, net.endpoint(b), net.now());  // C is told of B only
+
+  // The nodes a node is connected to (an address names its node, whatever the port).
+  auto links = [&](std::size_t n, torrent_id t) {
+    std::set<std::uint8_t> to;
+    for (const auto& p : net.at(n).peers(t)) to.insert(p.remote.address[3]);
+    return to;
+  };
+  auto meshed = [&] {
+    return links(a, *ta).size() == 2 && links(b, *tb).size() == 2 && links(c, *tc).size() == 2;
+  };
+  REQUIRE(net.run_until(meshed, net.now() + 2min));
+  // Half an hour of pex messages and retries, downloads finishing.
+  net.run_until([] { return false; }, net.now() + 30min);
+  CHECK(net.at(b).stats(*tb)->finished);
+  CHECK(net.at(c).stats(*tc)->finished);
+  // B dialled A, C dialled B; A and C both dialled each other at most once.
+  CHECK(net.dials(b) == 1);
+  CHECK(net.dials(a) <= 1);
+  CHECK(net.dials(c) <= 2);
+  // Only the duplicate of A and C was closed as such (at both ends).
+  std::size_t duplicates = 0;
+  for (auto n : {a, b, c})
+    for (const auto& e : net.events(n))
+      if (auto* d = std::get_if<peer_disconnected_event>(&e); d && d->reason == "duplicate connection") ++duplicates;
+  CHECK(duplicates <= 2);
 }

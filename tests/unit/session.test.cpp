@@ -1078,3 +1078,38 @@ TEST_CASE("[session] a store that falls behind stops new requests until its writ
   f.drain();
   CHECK(f.sent<wire::request>().size() > asked);
 }
+
+TEST_CASE("[session] a peer that connected to us is not dialled at the listen port it named", "[session]") {
+  // Over TCP it comes from an ephemeral port; ut_pex, a tracker or the user may name it
+  // later by the listen port of its extension handshake. Dialling that would open a
+  // second connection to the same peer, closed as a duplicate (and retried, and closed...).
+  const byte_buffer content(50000, 3);
+  input_file file{"d.bin", content};
+  create_options o;
+  o.name = "d.bin";
+  o.piece_length = 16384;
+  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&file, 1), o));
+  REQUIRE(m);
+  session s(settings());
+  time_point now{};
+  const auto t = s.add_torrent(*m, {}, now);
+  REQUIRE(t);
+  const auto c = s.accept_connection(wire::make_endpoint_v4({10, 0, 0, 3}, 40000), now);
+  byte_buffer in;
+  wire::peer_id id{};
+  id.fill('p');
+  wire::encode_to(wire::make_handshake(m->info_hash, id, {true, true, false}), in);
+  wire::extension_handshake h;
+  h.listen_port = 6883;
+  wire::encode_to(wire::extended{0, wire::encode_extension_handshake(h)}, in);
+  s.bytes_received(c, in, now);
+  REQUIRE(s.peers(*t).size() == 1);
+
+  s.add_peer(*t, wire::make_endpoint_v4({10, 0, 0, 3}, 6883), now);
+  CHECK_FALSE(s.poll_connect());
+  // Another port of that address is another peer.
+  s.add_peer(*t, wire::make_endpoint_v4({10, 0, 0, 3}, 6884), now);
+  const auto dial = s.poll_connect();
+  REQUIRE(dial);
+  CHECK(dial->remote == wire::make_endpoint_v4({10, 0, 0, 3}, 6884));
+}
