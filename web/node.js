@@ -7,6 +7,7 @@
 // the torrent's files on disk (add(id, { path })), and file system paths as inputs to
 // seed() and createTorrent().
 import { openAsBlob } from 'node:fs'
+import { lookup } from 'node:dns/promises'
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { tmpdir, homedir } from 'node:os'
 import path from 'node:path'
@@ -50,7 +51,20 @@ const isReadable = item => item !== null && typeof item === 'object' && typeof i
 async function inputs (input, opts = {}) {
   const list = Array.isArray(input) ? input : [input]
   if (!list.some(item => typeof item === 'string' || isReadable(item))) return input
+  // Several paths: named after their deepest common folder, as WebTorrent 3's (files
+  // under it keep their folders); none but the root: each under its own name.
+  const paths = list.filter(item => typeof item === 'string').map(item => path.resolve(item))
+  let base = null
+  if (paths.length > 1) {
+    base = paths.map(p => path.dirname(p)).reduce((a, b) => {
+      while (a !== path.dirname(a) && !(b + path.sep).startsWith(a + path.sep)) a = path.dirname(a)
+      return a
+    })
+    if (base === path.dirname(base)) base = null
+  }
   const out = []
+  // The folder the torrent's content lies in (torrent.path of a seed), when all are paths.
+  if (paths.length === list.length) out.root = base ? path.dirname(base) : path.dirname(paths[0])
   for (const [i, item] of list.entries()) {
     if (isReadable(item)) {
       const chunks = []
@@ -65,9 +79,10 @@ async function inputs (input, opts = {}) {
     }
     const full = path.resolve(item)
     const info = await stat(full)
-    const files = info.isDirectory() ? await walk(full, path.dirname(full)) : [path.basename(full)]
+    const from = base ? path.dirname(base) : path.dirname(full)
+    const files = info.isDirectory() ? await walk(full, from) : [path.relative(from, full)]
     for (const rel of files) {
-      const data = await openAsBlob(path.join(path.dirname(full), rel))
+      const data = await openAsBlob(path.join(from, rel))
       out.push({ path: rel.split(path.sep).join('/'), data })
     }
   }
@@ -107,6 +122,8 @@ const host = {
     if (err.code === 'ENOENT' || err.code === 'ENAMETOOLONG' || err.code === 'EISDIR') return null
     throw new WasmTorrentError(`Invalid torrent identifier: ${file}: ${err.message}`, { code: 'invalid_argument' })
   }),
+  // addPeer('host:port'): the host's first address.
+  lookup: name => lookup(name).then(r => r.address),
   Store: FsStore,
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
   inputs
