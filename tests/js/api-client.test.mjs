@@ -90,6 +90,18 @@ test('client.add: every torrent id form gives the torrent, with infoHash emitted
   }
 })
 
+test('client.add: a magnet with xs= gets the .torrent from there (a failing source is skipped quietly)', async () => {
+  const c = client()
+  const warnings = problems(c)
+  const xs = [`${server.url}/missing.torrent`, 'invalidurl:example', `${server.url}/leaves.torrent`]
+  const t = c.add(`magnet:?xt=urn:btih:${infoHash}${xs.map(u => `&xs=${encodeURIComponent(u)}`).join('')}`, { store: 'memory' })
+  await once(t, 'ready')
+  assert.equal(t.files[0].name, 'leaves.bin')
+  assert.deepEqual(t.torrentFile, torrentBytes)
+  assert.deepEqual(warnings, [])
+  await c.destroy()
+})
+
 test('client.add: a bad id fails with "Invalid torrent identifier", on the torrent or else the client', async () => {
   const c = client()
   for (const bad of ['not a torrent', 'http-less/path.torrent', new Uint8Array([100, 52, 58]), { foo: 1 }, 'ab'.repeat(19)]) {

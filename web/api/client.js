@@ -766,6 +766,7 @@ export function makeClientClass (internals) {
         const check = Store !== MemoryStore
         const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]
         for (const url of id.urlList) torrent.addWebSeed(url)
+        if (this._tcp) for (const peer of id.peers ?? []) torrent.addPeer(peer) // x.pe= of a magnet read as .torrent (xs=)
         if (id.magnet) return this._call(() => this._engine.addMagnet(id.magnet, announce, check, now()))
         if (id.keepFile) torrent._torrentFile = id.bytes
         return this._addBytes(id.bytes, { check, announce })
@@ -835,7 +836,28 @@ export function makeClientClass (internals) {
       const magnet = typeof input === 'string' && /^(stream-)?magnet:/i.test(input)
         ? input.replace(/^stream-/i, '')
         : toMagnetURI(parsed)
+      // A magnet's exact sources (xs=): the .torrent over HTTP saves asking peers for the
+      // metadata, as WebTorrent's; if none answers with it, the magnet as it is.
+      const sources = [].concat(parsed.xs ?? []).filter(u => /^https?:\/\//i.test(u))
+      if (magnet && sources.length > 0) {
+        const bytes = await Promise.any(sources.map(url => this._fetchTorrent(url, parsed.infoHash))).catch(() => null)
+        if (bytes) {
+          const full = await internals.parseTorrent(bytes)
+          const announce = [...new Set([...full.announce, ...(parsed.announce ?? [])])]
+          return { parsed: { ...full, announce }, bytes, keepFile: true, announce: parsed.announce ?? [], urlList: parsed.urlList ?? [], peers: parsed.peerAddresses }
+        }
+      }
       return { parsed, magnet, announce: [], urlList: [] }
+    }
+
+    // The .torrent at `url` when its info-hash is `infoHash` (rejects otherwise, or after 10 s).
+    async _fetchTorrent (url, infoHash) {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      const bytes = new Uint8Array(await res.arrayBuffer())
+      const parsed = await internals.parseTorrent(bytes)
+      if (parsed.infoHash !== infoHash.toLowerCase()) throw new Error('another torrent')
+      return bytes
     }
 
     // The duplicate check, then 'infoHash'. False: the torrent is gone.
