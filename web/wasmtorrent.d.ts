@@ -489,6 +489,10 @@ export class Torrent extends Emitter {
   /** An object URL of torrentFileBlob (browsers). */
   readonly torrentFileBlobURL: string | null
   readonly wires: Wire[]
+  /** The client it belongs to; null once destroyed. */
+  readonly client: WasmTorrent | null
+  /** Verified pieces: get(index), and the bits (first piece in the high bit of byte 0). */
+  readonly bitfield: { readonly buffer: Uint8Array, get (index: number): boolean }
   /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest). Throws before the metadata. */
   select (start: number, end: number, priority?: number | boolean): void
   /** Stop downloading pieces [start, end] (those of selected files still come). */

@@ -237,6 +237,21 @@ test('torrent.load(streams, cb): content the app has becomes the pieces (hashed)
   await c.destroy()
 })
 
+test('torrent.client (null once destroyed) and torrent.bitfield (verified pieces)', async () => {
+  const c = client()
+  const { t } = await download(c)
+  assert.equal(t.client, c)
+  assert.equal(t.bitfield.get(0), true)
+  assert.equal(t.bitfield.get(t.pieces.length - 1), true)
+  assert.equal(t.bitfield.buffer.length, Math.ceil(t.pieces.length / 8))
+  const u = c.add(await createTorrent(files, { ...opts, info: { source: 'bits' } }), { store: 'memory' })
+  await once(u, 'ready')
+  assert.equal(u.bitfield.get(0), false)
+  await t.destroy()
+  assert.equal(t.client, null)
+  await c.destroy()
+})
+
 test('add option deselect: nothing is downloaded until select()', async () => {
   const c = client()
   const t = c.add(torrentBytes, { store: 'memory', deselect: true })

@@ -119,6 +119,16 @@ export function makeClientClass (internals) {
 
     get wires () { return [...this._wires.values()] }
 
+    // WebTorrent's torrent.client: null once the torrent is destroyed.
+    get client () { return this.destroyed ? null : this._client }
+
+    // WebTorrent's torrent.bitfield of verified pieces: get(index), and its bytes (buffer).
+    get bitfield () {
+      const bits = this._id === null || this.destroyed ? null : this._client._engine.havePieces(this._id)
+      const buffer = bits ?? new Uint8Array(Math.ceil(this.pieceCount / 8))
+      return { buffer, get: i => Boolean(buffer[i >> 3] & (0x80 >> (i & 7))) }
+    }
+
     // The .torrent file (Uint8Array): as added or seeded, or built from the metadata
     // received from peers and the trackers; null before the metadata.
     get torrentFile () {
