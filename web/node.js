@@ -8,6 +8,7 @@
 // seed() and createTorrent().
 import { createHash } from 'node:crypto'
 import { openAsBlob } from 'node:fs'
+import { lookup } from 'node:dns/promises'
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { tmpdir, homedir } from 'node:os'
 import path from 'node:path'
@@ -51,7 +52,20 @@ const isReadable = item => item !== null && typeof item === 'object' && typeof i
 async function inputs (input, opts = {}) {
   const list = Array.isArray(input) ? input : [input]
   if (!list.some(item => typeof item === 'string' || isReadable(item))) return input
+  // Several paths: named after their deepest common folder, as WebTorrent 3's (files
+  // under it keep their folders); none but the root: each under its own name.
+  const paths = list.filter(item => typeof item === 'string').map(item => path.resolve(item))
+  let base = null
+  if (paths.length > 1) {
+    base = paths.map(p => path.dirname(p)).reduce((a, b) => {
+      while (a !== path.dirname(a) && !(b + path.sep).startsWith(a + path.sep)) a = path.dirname(a)
+      return a
+    })
+    if (base === path.dirname(base)) base = null
+  }
   const out = []
+  // The folder the torrent's content lies in (torrent.path of a seed), when all are paths.
+  if (paths.length === list.length) out.root = base ? path.dirname(base) : path.dirname(paths[0])
   for (const [i, item] of list.entries()) {
     if (isReadable(item)) {
       const chunks = []
@@ -66,9 +80,10 @@ async function inputs (input, opts = {}) {
     }
     const full = path.resolve(item)
     const info = await stat(full)
-    const files = info.isDirectory() ? await walk(full, path.dirname(full)) : [path.basename(full)]
+    const from = base ? path.dirname(base) : path.dirname(full)
+    const files = info.isDirectory() ? await walk(full, from) : [path.relative(from, full)]
     for (const rel of files) {
-      const data = await openAsBlob(path.join(path.dirname(full), rel))
+      const data = await openAsBlob(path.join(from, rel))
       out.push({ path: rel.split(path.sep).join('/'), data })
     }
   }
@@ -108,6 +123,8 @@ const host = {
     if (err.code === 'ENOENT' || err.code === 'ENAMETOOLONG' || err.code === 'EISDIR') return null
     throw new WasmTorrentError(`Invalid torrent identifier: ${file}: ${err.message}`, { code: 'invalid_argument' })
   }),
+  // addPeer('host:port'): the host's first address.
+  lookup: name => lookup(name).then(r => r.address),
   Store: FsStore,
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
   inputs,

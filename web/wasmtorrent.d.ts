@@ -434,7 +434,8 @@ export class Wire extends Emitter {
 /**
  * A torrent in the client. Events, as WebTorrent's: 'infoHash' (hash), 'metadata', 'ready',
  * 'download' (bytes that arrived), 'upload' (bytes), 'verified' (piece index), 'wire' (wire,
- * address), 'noPeers' ('tracker'), 'done', 'seed' (seed() only, once seeding), 'warning'
+ * address), 'noPeers' ('tracker', 'dht' or 'ut_pex': every noPeersIntervalTime seconds, for
+ * each enabled source, while the torrent has no peer), 'done', 'seed' (seed() only, once seeding), 'warning'
  * (Error), 'error' (Error: fatal, the torrent is destroyed; code 'storage_full' when the
  * store is out of quota; with no listener it goes to the client's 'error'), 'close'; and,
  * while seed() hashes its input, 'hashing' (bytes hashed, total bytes).
@@ -488,6 +489,10 @@ export class Torrent extends Emitter {
   /** An object URL of torrentFileBlob (browsers). */
   readonly torrentFileBlobURL: string | null
   readonly wires: Wire[]
+  /** The client it belongs to; null once destroyed. */
+  readonly client: WasmTorrent | null
+  /** Verified pieces: get(index), and the bits (first piece in the high bit of byte 0). */
+  readonly bitfield: { readonly buffer: Uint8Array, get (index: number): boolean }
   /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest). Throws before the metadata. */
   select (start: number, end: number, priority?: number | boolean): void
   /** Stop downloading pieces [start, end] (those of selected files still come). */
@@ -506,8 +511,14 @@ export class Torrent extends Emitter {
    * peer of this torrent. Hand it over before it receives anything (in ondatachannel).
    * Addresses ("ip:port") throw: browsers have no TCP.
    */
-  /** An RTCDataChannel the page signalled, or (Node) an address "ip:port" / "[ip6]:port". */
+  /** An RTCDataChannel the page signalled, or (Node) an address "ip:port" / "[ip6]:port" / "host:port" (resolved first). */
   addPeer (peer: RTCDataChannel | string): boolean
+  /**
+   * Content the app has (a Node Readable, bytes, or a list of them, in the torrent's file
+   * order) becomes the torrent's pieces, hashed against it; rejects (and cb gets) an error
+   * when its length or a piece does not match. Waits for the metadata.
+   */
+  load (streams: AsyncIterable<Uint8Array | string> | Uint8Array | Array<AsyncIterable<Uint8Array | string> | Uint8Array>, cb?: (err: Error | null) => void): Promise<void>
   /** A BEP 19 web seed: the URL of the file (single-file torrent) or of the folder above the torrent's name. */
   addWebSeed (url: string | URL): void
   /** opts.destroyStore deletes what its store holds (default: the add option destroyStoreOnDestroy). */
@@ -533,6 +544,10 @@ export interface AddOptions {
   announce?: string | string[]
   /** Start paused. */
   paused?: boolean
+  /** Start with every piece deselected: nothing is downloaded until select(). */
+  deselect?: boolean
+  /** Seconds between two 'noPeers' checks (default 30). */
+  noPeersIntervalTime?: number
   /**
    * Where pieces are kept. Default: the origin private file system (persistent: a reload
    * or a new visit resumes, every stored piece re-hashed first), IndexedDB where OPFS is
@@ -577,6 +592,8 @@ declare class WasmTorrent extends Emitter {
   /** Node: the TCP port peers connect to, and the DHT's UDP port (0 before ready, or none). */
   readonly torrentPort: number
   readonly dhtPort: number
+  /** Node: WebTorrent's client.dht as far as apps read it ('listening', address()); null without a DHT. */
+  readonly dht: (Emitter & { readonly listening: boolean, address (): { address: string; family: string; port: number } | null }) | null
   /** Node: whether the TCP server accepts peers (the client emits 'listening' when it starts). */
   readonly listening: boolean
   /** Node: the TCP server's address, as net.Server's; null before it listens (and in browsers). */

@@ -90,6 +90,18 @@ test('client.add: every torrent id form gives the torrent, with infoHash emitted
   }
 })
 
+test('client.add: a magnet with xs= gets the .torrent from there (a failing source is skipped quietly)', async () => {
+  const c = client()
+  const warnings = problems(c)
+  const xs = [`${server.url}/missing.torrent`, 'invalidurl:example', `${server.url}/leaves.torrent`]
+  const t = c.add(`magnet:?xt=urn:btih:${infoHash}${xs.map(u => `&xs=${encodeURIComponent(u)}`).join('')}`, { store: 'memory' })
+  await once(t, 'ready')
+  assert.equal(t.files[0].name, 'leaves.bin')
+  assert.deepEqual(t.torrentFile, torrentBytes)
+  assert.deepEqual(warnings, [])
+  await c.destroy()
+})
+
 test('client.add: a bad id fails with "Invalid torrent identifier", on the torrent or else the client', async () => {
   const c = client()
   for (const bad of ['not a torrent', 'http-less/path.torrent', new Uint8Array([100, 52, 58]), { foo: 1 }, 'ab'.repeat(19)]) {
@@ -253,6 +265,60 @@ test('client.torrents, client.remove(id, opts, cb), client.destroy(cb)', async (
   assert.equal(c.destroyed, true)
   assert.equal(t2.destroyed, true)
   assert.deepEqual(c.torrents, [])
+})
+
+test('client.remove of a torrent known at once (Torrent, info-hash, its 20 bytes, a parsed torrent): out of client.torrents when remove() returns', async () => {
+  const c = client()
+  const parsed = await WasmTorrent.parseTorrent(torrentBytes)
+  for (const id of [t => t, () => infoHash, () => Buffer.from(infoHash, 'hex'), () => parsed]) {
+    const t = await seeded(c)
+    const removed = new Promise((resolve, reject) => c.remove(id(t), err => (err ? reject(err) : resolve())))
+    assert.deepEqual(c.torrents, [])
+    assert.equal(t.destroyed, true)
+    await removed
+  }
+  await c.destroy()
+})
+
+test('client.seed of the same unnamed Buffer twice: the same torrent (its made-up name is kept)', async () => {
+  const c = client()
+  const data = Buffer.from(randomBytes(302, 5000))
+  const first = await new Promise(resolve => c.seed(data, { announceList: [] }, resolve))
+  assert.match(first.name, /^Unnamed Torrent \d+$/)
+  await new Promise(resolve => setTimeout(resolve, 5)) // another millisecond
+  const second = await new Promise(resolve => c.seed(data, { announceList: [] }, resolve))
+  assert.equal(second, first)
+  assert.equal(c.torrents.length, 1)
+  await c.destroy()
+})
+
+test("torrent 'noPeers': every noPeersIntervalTime seconds, once per enabled source with no peer", async () => {
+  const sources = async (opts) => {
+    const c = new WasmTorrent({ dht: false, ...opts })
+    const t = c.add(torrentBytes, { store: 'memory', noPeersIntervalTime: 0.1 })
+    const seen = []
+    t.on('noPeers', source => seen.push(source))
+    await new Promise(resolve => setTimeout(resolve, 350))
+    await c.destroy()
+    return { rounds: seen.filter(s => s === seen[0]).length, kinds: [...new Set(seen)] }
+  }
+  const both = await sources({})
+  assert.deepEqual(both.kinds, ['tracker', 'ut_pex'])
+  assert.ok(both.rounds >= 2, `${both.rounds} rounds`)
+  assert.deepEqual((await sources({ tracker: false })).kinds, ['ut_pex'])
+  assert.deepEqual((await sources({ tracker: false, utPex: false })).kinds, [])
+})
+
+test("client.dht (Node): 'listening', then address().port is dhtPort; null with dht: false", async () => {
+  const c = new WasmTorrent({ tracker: false, dht: { bootstrap: [], stateFile: null } })
+  assert.ok(c.dht)
+  await once(c.dht, 'listening')
+  assert.ok(c.dhtPort > 0)
+  assert.equal(c.dht.address().port, c.dhtPort)
+  await c.destroy()
+  const d = new WasmTorrent({ tracker: false, dht: false })
+  assert.equal(d.dht, null)
+  await d.destroy()
 })
 
 test('client.downloadSpeed, uploadSpeed, progress, ratio; throttleDownload/Upload', async () => {

@@ -209,11 +209,59 @@ test('torrent.addPeer under Node: an address is taken, anything else is false or
   await once(t, 'ready')
   assert.equal(t.addPeer('127.0.0.1:9'), true) // dialled, refused: nothing else happens
   assert.equal(t.addPeer('[::1]:9'), true)
-  assert.equal(t.addPeer('example.com:80'), false) // names are not resolved
+  assert.equal(t.addPeer('localhost:9'), true) // a name is resolved first, as WebTorrent's
+  const warned = once(t, 'warning')
+  assert.equal(t.addPeer('no-such-host.invalid:80'), true)
+  assert.equal((await warned)[0].code, 'lookup_failed')
   assert.equal(t.addPeer('1.2.3.4'), false)
   assert.throws(() => t.addPeer({}), err => err.code === 'not_supported')
   t.removePeer('00'.repeat(20))
   assert.deepEqual(t.wires, [])
+  await c.destroy()
+})
+
+test('torrent.load(streams, cb): content the app has becomes the pieces (hashed); the wrong length is an error', async () => {
+  const c = client()
+  const bare = await createTorrent(files, { ...opts }) // no web seed: nothing to download from
+  const t = c.add(bare, { store: 'memory' })
+  const done = once(t, 'done')
+  await new Promise((resolve, reject) => t.load(files.map(f => Buffer.from(f.data)), err => (err ? reject(err) : resolve())))
+  await done
+  assert.equal(t.progress, 1)
+  assert.deepEqual(new Uint8Array(await t.files[2].arrayBuffer()), files[2].data)
+  const u = c.add(await createTorrent(files, { ...opts, info: { source: 'other' } }), { store: 'memory' })
+  await assert.rejects(u.load([Buffer.from('short')]), /load: 5 bytes given/)
+  // Wrong bytes of the right length: the pieces fail their hash.
+  const v = c.add(await createTorrent(files, { ...opts, info: { source: 'third' } }), { store: 'memory' })
+  await assert.rejects(v.load([new Uint8Array(total)]), err => err.code === 'hash_failed')
+  await c.destroy()
+})
+
+test('torrent.client (null once destroyed) and torrent.bitfield (verified pieces)', async () => {
+  const c = client()
+  const { t } = await download(c)
+  assert.equal(t.client, c)
+  assert.equal(t.bitfield.get(0), true)
+  assert.equal(t.bitfield.get(t.pieces.length - 1), true)
+  assert.equal(t.bitfield.buffer.length, Math.ceil(t.pieces.length / 8))
+  const u = c.add(await createTorrent(files, { ...opts, info: { source: 'bits' } }), { store: 'memory' })
+  await once(u, 'ready')
+  assert.equal(u.bitfield.get(0), false)
+  await t.destroy()
+  assert.equal(t.client, null)
+  await c.destroy()
+})
+
+test('add option deselect: nothing is downloaded until select()', async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory', deselect: true })
+  await once(t, 'ready')
+  await new Promise(resolve => setTimeout(resolve, 300))
+  assert.equal(t.downloaded, 0)
+  const done = once(t, 'done')
+  t.select(0, t.pieces.length - 1)
+  await done
+  assert.equal(t.downloaded, total)
   await c.destroy()
 })
 

@@ -108,7 +108,10 @@ export function makeClientClass (internals) {
       this._storage = null       // its TorrentStorage, from the first storage request
       this._releaseStore = null  // lets another tab have the store, once this one is done
       this._storeReleased = null // settles when it has
+      this._noPeersTimer = null
+      this._onChecked = null      // load(): resolves with the pieces the engine's check found
       this.once('close', () => {
+        clearInterval(this._noPeersTimer)
         const err = new WasmTorrentError('torrent destroyed', { code: 'destroyed' })
         for (const { reject } of this._reads.values()) reject(err)
         this._reads.clear()
@@ -118,6 +121,16 @@ export function makeClientClass (internals) {
     }
 
     get wires () { return [...this._wires.values()] }
+
+    // WebTorrent's torrent.client: null once the torrent is destroyed.
+    get client () { return this.destroyed ? null : this._client }
+
+    // WebTorrent's torrent.bitfield of verified pieces: get(index), and its bytes (buffer).
+    get bitfield () {
+      const bits = this._id === null || this.destroyed ? null : this._client._engine.havePieces(this._id)
+      const buffer = bits ?? new Uint8Array(Math.ceil(this.pieceCount / 8))
+      return { buffer, get: i => Boolean(buffer[i >> 3] & (0x80 >> (i & 7))) }
+    }
 
     // The .torrent file (Uint8Array): as added or seeded, or built from the metadata
     // received from peers and the trackers; null before the metadata.
@@ -215,6 +228,27 @@ export function makeClientClass (internals) {
       for (const address of this._pendingAddresses.splice(0)) this.addPeer(address)
       for (const url of this._pendingWebSeeds.splice(0)) this.addWebSeed(url)
       if (this.paused) this._client._input((E, t) => E.pause(id, t))
+      this._startNoPeers()
+    }
+
+    // WebTorrent's 'noPeers': every noPeersIntervalTime seconds (default 30), once for each
+    // enabled source of peers ('tracker', 'dht', 'ut_pex') that gave none. The engine does
+    // not tell which source a peer came from: a torrent with any peer reports none.
+    _startNoPeers () {
+      const client = this._client
+      const every = (Number(this._opts.noPeersIntervalTime) || 30) * 1000
+      this._noPeersTimer = setInterval(() => {
+        if (this.destroyed || this.numPeers > 0) return
+        const sources = {
+          tracker: client._opts.tracker !== false,
+          dht: Boolean(client._dht) && !this.private,
+          ut_pex: client._opts.utPex !== false
+        }
+        for (const [source, enabled] of Object.entries(sources)) {
+          if (enabled && !this.destroyed) this.emit('noPeers', source)
+        }
+      }, every)
+      this._noPeersTimer.unref?.() // Node: does not keep the process alive
     }
 
     // A peer connected by the page itself: an RTCDataChannel (open or still connecting)
@@ -236,9 +270,16 @@ export function makeClientClass (internals) {
         return true
       }
       if (typeof peer === 'string' && this._client._tcp) {
-        // "ip:port" / "[ip6]:port": the engine dials it when it has room. False for
-        // anything else (a host name is not resolved here).
+        // "ip:port" / "[ip6]:port": the engine dials it when it has room. "host:port"
+        // (e.g. localhost) is resolved first under Node, as WebTorrent's.
         if (this.destroyed) return false
+        const m = /^([^[\]:]+):(\d+)$/.exec(peer)
+        if (m && host.lookup && !/^\d{1,3}(\.\d{1,3}){3}$/.test(m[1])) {
+          host.lookup(m[1]).then(ip => {
+            if (!this.destroyed) this.addPeer(ip.includes(':') ? `[${ip}]:${m[2]}` : `${ip}:${m[2]}`)
+          }, err => this.emit('warning', new WasmTorrentError(`addPeer ${peer}: ${err.message}`, { code: 'lookup_failed' })))
+          return true
+        }
         if (this._id === null) {
           this._pendingAddresses.push(peer)
           return true
@@ -276,6 +317,64 @@ export function makeClientClass (internals) {
         return
       }
       this._client._input((E, t) => E.addWebSeed(this._id, url, t)) // false: known already, or too many
+    }
+
+    // WebTorrent's load(streams, cb): content the app already has (a Readable, bytes, or a
+    // list of them, in the torrent's file order) becomes the torrent's pieces. The engine
+    // takes pieces only from peers or its store: the torrent leaves the engine, the content
+    // is written to a new store of its kind, and the torrent is added again over it, hashed
+    // as on resume (the content is held in memory meanwhile).
+    load (streams, cb) {
+      const loaded = this._load(streams)
+      if (cb) loaded.then(() => cb(null), cb)
+      return loaded
+    }
+
+    async _load (streams) {
+      const gone = () => new WasmTorrentError('torrent destroyed', { code: 'destroyed' })
+      if (!this.ready || this._id === null) {
+        await new Promise((resolve, reject) => { this.once('ready', resolve); this.once('close', () => reject(gone())) })
+      }
+      const chunks = []
+      for (const s of [].concat(streams)) {
+        if (s instanceof Uint8Array) chunks.push(s)
+        else for await (const c of s) chunks.push(typeof c === 'string' ? new TextEncoder().encode(c) : c)
+      }
+      const bytes = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0))
+      chunks.reduce((at, c) => { bytes.set(c, at); return at + c.length }, 0)
+      if (bytes.length !== this.length) {
+        throw new WasmTorrentError(`load: ${bytes.length} bytes given, the torrent has ${this.length}`, { code: 'invalid_argument' })
+      }
+      if (this.destroyed) throw gone()
+      const client = this._client
+      const E = this._engine()
+      const info = { ...E.info(this._id), infoHash: this.infoHash }
+      const torrentFile = this.torrentFile
+      // Out of the engine; its store closed before the new one writes the same files.
+      client._byId.delete(this._id)
+      E.removeTorrent(this._id, now())
+      client._drain()
+      this._id = null
+      clearInterval(this._noPeersTimer)
+      for (const w of this._wires.values()) w._onClose()
+      this._wires.clear()
+      const old = this._storage
+      this._storage = null
+      await old?.close({ destroy: false })
+      const store = this._makeStore(info)
+      await store.open()
+      for (let i = 0; i < this.pieceCount; i++) {
+        await store.put(i, bytes.subarray(i * this.pieceLength, Math.min(bytes.length, (i + 1) * this.pieceLength)))
+      }
+      if (this.destroyed || client.destroyed) throw gone()
+      this._makeStore = () => store
+      const checked = new Promise(resolve => { this._onChecked = resolve })
+      this._attach(client._addBytes(torrentFile, { check: true, announce: this.announce }))
+      client._drain()
+      const held = await checked
+      if (held < this.pieceCount) {
+        throw new WasmTorrentError(`load: ${this.pieceCount - held} pieces do not match the torrent`, { code: 'hash_failed' })
+      }
     }
 
     // Pieces [start, end] (inclusive) at a relative priority (WebTorrent's: 0 normal,
@@ -430,6 +529,8 @@ export function makeClientClass (internals) {
       this.files = info.files.map(f => new File(this, f))
       this.lastPieceLength = info.length - (info.pieces - 1) * info.pieceLength
       this.ready = true
+      // add(id, { deselect: true }), as WebTorrent: nothing is downloaded until select().
+      if (this._opts.deselect) this.deselect(0, this.pieceCount - 1)
       if (this.created === undefined && !this._torrentFile) this._parseMetadata()
       this.emit('metadata')
       if (this.destroyed) return
@@ -525,9 +626,13 @@ export function makeClientClass (internals) {
       this._udp = host.Udp ? new host.Udp({ input, heap: () => this._M.HEAPU8 }) : null // UDP trackers
       this._dht = null // Node: the DHT's socket, once listening
       this.dhtPort = 0
+      // WebTorrent's client.dht, as far as it is not the protocol (the engine's): its
+      // 'listening' event and address(). Null without a DHT.
+      this.dht = host.Dht && opts.dht !== false ? new DhtView(this) : null
       this.torrentPort = 0
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
+      this._unnamed = new WeakMap() // seed() input without a name -> the name it was given
       this._limits = { download: opts.downloadLimit ?? -1, upload: opts.uploadLimit ?? -1 }
       // The host's SHA-1 (Node's, native; else WebCrypto's where the page has it: secure
       // contexts): faster than the engine's, so it hashes the pieces on their way to the store.
@@ -563,8 +668,10 @@ export function makeClientClass (internals) {
             this._dht = new host.Dht({ input, heap: () => this._M.HEAPU8, stateFile: host.dhtStateFile(dht) })
             try {
               this.dhtPort = await this._dht.listen(dht.port ?? opts.dhtPort ?? 0)
+              queueMicrotask(() => { if (!this.destroyed) this.dht?.emit('listening') })
             } catch (err) {
               this._dht = null
+              this.dht = null
               queueMicrotask(() => this.emit('warning', new WasmTorrentError(`no DHT: ${err.message}`, { code: 'listen_failed' })))
             }
           }
@@ -632,9 +739,12 @@ export function makeClientClass (internals) {
       return this.torrents.find(t => t.infoHash === parsed.infoHash.toLowerCase()) ?? null
     }
 
-    // Synchronous: a Torrent, or a string holding a hex info-hash.
+    // Synchronous: a Torrent, a string holding a hex info-hash, its 20 bytes, or a parsed
+    // torrent's object.
     _get (id) {
       if (id instanceof Torrent) return this.torrents.includes(id) ? id : null
+      if (id instanceof Uint8Array && id.length === 20) id = Array.from(id, b => b.toString(16).padStart(2, '0')).join('')
+      else if (id && typeof id === 'object' && typeof id.infoHash === 'string') id = id.infoHash
       const hash = typeof id === 'string' ? /(?:^|btih:)([0-9a-f]{40})(?:$|&)/i.exec(id.trim())?.[1]?.toLowerCase() : null
       return hash ? this.torrents.find(t => t.infoHash === hash) ?? null : null
     }
@@ -674,6 +784,7 @@ export function makeClientClass (internals) {
         const check = Store !== MemoryStore
         const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]
         for (const url of id.urlList) torrent.addWebSeed(url)
+        if (this._tcp) for (const peer of id.peers ?? []) torrent.addPeer(peer) // x.pe= of a magnet read as .torrent (xs=)
         if (id.magnet) return this._call(() => this._engine.addMagnet(id.magnet, announce, check, now()))
         if (id.keepFile) torrent._torrentFile = id.bytes
         return this._addBytes(id.bytes, { check, announce })
@@ -743,7 +854,28 @@ export function makeClientClass (internals) {
       const magnet = typeof input === 'string' && /^(stream-)?magnet:/i.test(input)
         ? input.replace(/^stream-/i, '')
         : toMagnetURI(parsed)
+      // A magnet's exact sources (xs=): the .torrent over HTTP saves asking peers for the
+      // metadata, as WebTorrent's; if none answers with it, the magnet as it is.
+      const sources = [].concat(parsed.xs ?? []).filter(u => /^https?:\/\//i.test(u))
+      if (magnet && sources.length > 0) {
+        const bytes = await Promise.any(sources.map(url => this._fetchTorrent(url, parsed.infoHash))).catch(() => null)
+        if (bytes) {
+          const full = await internals.parseTorrent(bytes)
+          const announce = [...new Set([...full.announce, ...(parsed.announce ?? [])])]
+          return { parsed: { ...full, announce }, bytes, keepFile: true, announce: parsed.announce ?? [], urlList: parsed.urlList ?? [], peers: parsed.peerAddresses }
+        }
+      }
       return { parsed, magnet, announce: [], urlList: [] }
+    }
+
+    // The .torrent at `url` when its info-hash is `infoHash` (rejects otherwise, or after 10 s).
+    async _fetchTorrent (url, infoHash) {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      const bytes = new Uint8Array(await res.arrayBuffer())
+      const parsed = await internals.parseTorrent(bytes)
+      if (parsed.infoHash !== infoHash.toLowerCase()) throw new Error('another torrent')
+      return bytes
     }
 
     // The duplicate check, then 'infoHash'. False: the torrent is gone.
@@ -778,13 +910,22 @@ export function makeClientClass (internals) {
       if (typeof opts === 'function') [opts, onseed] = [{}, opts]
       opts = { ...(opts ?? {}) }
       const torrent = this._newTorrent(opts)
+      const originalInput = input
       this._start(torrent, async alive => {
         await this.ready
         if (!alive()) return null
         if (host.inputs) input = await host.inputs(input, opts) // Node: file and folder paths, streams
         if (!alive()) return null
+        if (input?.root) torrent.path = input.root // Node: the folder holding what is seeded
         const createOpts = { ...opts }
         if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])
+        // An unnamed Buffer/Blob gets create-torrent's "Unnamed Torrent <ms>": seeding the
+        // same object again must give the same torrent (a duplicate), whatever the clock.
+        const lone = originalInput instanceof Uint8Array || (typeof Blob !== 'undefined' && originalInput instanceof Blob)
+        if (!createOpts.name && lone && !originalInput.name) {
+          if (!this._unnamed.has(originalInput)) this._unnamed.set(originalInput, `Unnamed Torrent ${Date.now()}`)
+          createOpts.name = this._unnamed.get(originalInput)
+        }
         // 'hashing' (bytes hashed, of total) while the pieces are hashed: minutes for a
         // multi-GiB file.
         const torrentFile = await createTorrent(input, createOpts, (hashed, total) => torrent.emit('hashing', hashed, total))
@@ -803,9 +944,15 @@ export function makeClientClass (internals) {
         // The content in the torrent's file order, matched to the inputs by path, is read
         // from the inputs themselves when peers ask (File.slice): never copied whole.
         const items = collectInputs(input, { ...opts })
+        // Inputs under one common folder lose it in the torrent (which may be renamed by
+        // opts.name): compare the paths below the torrent's name.
+        const below = p => p.slice(p.indexOf('/') + 1)
+        const first = p => p.split('/')[0]
+        const common = items.every(it => it.path.includes('/') && first(it.path) === first(items[0].path))
         const pick = path => items.length === 1
           ? items[0]
-          : items.find(it => path === it.path || path.endsWith('/' + it.path) || it.path.endsWith('/' + path))
+          : items.find(it => (common ? below(it.path) : it.path) === below(path)) ??
+            items.find(it => path === it.path || path.endsWith('/' + it.path) || it.path.endsWith('/' + path))
         const blobs = info.files.map(f => {
           const item = pick(f.path)
           if (!item) throw new WasmTorrentError(`seed: no input for ${f.path}`, { code: 'invalid_argument' })
@@ -855,12 +1002,15 @@ export function makeClientClass (internals) {
     // Not found: cb(err), or without cb a rejected Promise (as WebTorrent's).
     remove (torrentId, opts, cb) {
       if (typeof opts === 'function') [opts, cb] = [undefined, opts]
+      // A torrent known at once (a Torrent, an info-hash, a magnet) leaves client.torrents
+      // before remove() returns, as WebTorrent 1's did (tests check the length right after).
       const known = this._get(torrentId)
-      const found = known ? Promise.resolve(known) : this.get(torrentId).catch(() => null)
-      const closed = found.then(t => {
-        if (!t) throw new Error(`No torrent with id ${torrentId}`)
-        return this._remove(t, opts)
-      })
+      const closed = known
+        ? this._remove(known, opts)
+        : this.get(torrentId).catch(() => null).then(t => {
+          if (!t) throw new Error(`No torrent with id ${torrentId}`)
+          return this._remove(t, opts)
+        })
       if (!cb) return closed
       closed.then(() => cb(null), cb)
       return closed.catch(() => {})
@@ -1030,6 +1180,7 @@ export function makeClientClass (internals) {
               t._checkFilesDone(e.piece)
               break
             case 'read': t?._onRead(e); break
+            case 'checked': t?._onChecked?.(e.held); break
             case 'hashFailed':
               t?.emit('warning', new WasmTorrentError(`piece ${e.piece} failed its hash check and is downloaded again`, { code: 'hash_failed' }))
               break
@@ -1061,8 +1212,6 @@ export function makeClientClass (internals) {
             case 'extensionMessage': t?._wires.get(e.connection)?._onExtensionMessage(e); break
             case 'announce':
               t?.emit('trackerAnnounce') // as WebTorrent's torrent, after each tracker answer
-              // The tracker knows nobody else: WebTorrent's 'noPeers'.
-              if (t && t.numPeers === 0 && (e.complete ?? 0) + (e.incomplete ?? 0) <= 1) t.emit('noPeers', 'tracker')
               break
             case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
             case 'error': if (t) this._fail(t, new WasmTorrentError(e.message, { code: 'torrent_error' })); break
@@ -1154,6 +1303,17 @@ export function makeClientClass (internals) {
       this._input((E, t) => { id = E.attachChannel(torrent._id, t) })
       if (id >= 0) this._rtc.attach(id, dc, early)
     }
+  }
+
+  // client.dht: what WebTorrent code reads of its bittorrent-dht instance.
+  class DhtView extends Emitter {
+    constructor (client) {
+      super()
+      this._client = client
+    }
+
+    get listening () { return Boolean(this._client._dht) && this._client.dhtPort > 0 }
+    address () { return this.listening ? { address: '0.0.0.0', family: 'IPv4', port: this._client.dhtPort } : null }
   }
 
   // As WebTorrent's: can this environment make WebRTC connections?

@@ -1,0 +1,76 @@
+// WebTorrent's Node-only API with peers and files: seed() of several paths (named after
+// their common folder, torrent.path), torrent.load() of content the app has, then served
+// to a peer added by host name. Written from WebTorrent's documented behaviour.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, writeFile, readFile } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import path from 'node:path'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, once, randomBytes } from './helpers.mjs'
+
+function client (t) {
+  const c = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => c.destroy())
+  return c
+}
+
+async function files (dir, names) {
+  return Promise.all(names.map(async name => {
+    const file = path.join(dir, name)
+    await mkdir(path.dirname(file), { recursive: true })
+    await writeFile(file, name)
+    return file
+  }))
+}
+
+const seed = (c, input, opts) => new Promise((resolve, reject) => {
+  c.seed(input, { announce: [], ...opts }, resolve).once('error', reject)
+})
+
+test('seed() of several paths: named after their deepest common folder, unless opts.name; torrent.path', async t => {
+  const dir = await tempDir(t)
+  const c = client(t)
+  const flat = await seed(c, await files(path.join(dir, 'flat'), ['index.html', 'package.json']))
+  assert.equal(flat.name, 'flat')
+  assert.deepEqual(flat.files.map(f => f.path).sort(), ['flat/index.html', 'flat/package.json'])
+  assert.equal(flat.path, dir)
+
+  const named = await seed(c, await files(path.join(dir, 'named'), ['one.txt', 'two.txt']), { name: 'custom-name' })
+  assert.equal(named.name, 'custom-name')
+  assert.deepEqual(named.files.map(f => f.path).sort(), ['custom-name/one.txt', 'custom-name/two.txt'])
+  assert.equal(await named.files[0].arrayBuffer().then(b => Buffer.from(b).toString()), 'one.txt')
+
+  const deep = await seed(c, await files(path.join(dir, 'deep'), ['first/one.txt', 'second/two.txt']))
+  assert.equal(deep.name, 'deep')
+  assert.deepEqual(deep.files.map(f => f.path).sort(), ['deep/first/one.txt', 'deep/second/two.txt'])
+
+  // A single file: its own name, and the folder it is in as torrent.path.
+  const [single] = await files(path.join(dir, 'single'), ['single.txt'])
+  const one = await seed(c, single)
+  assert.equal(one.name, 'single.txt')
+  assert.equal(one.files[0].path, 'single.txt')
+  assert.equal(one.path, path.join(dir, 'single'))
+})
+
+test('torrent.load(stream, cb) makes a seed; a peer added as localhost:port downloads from it', async t => {
+  const dir = await tempDir(t)
+  const data = randomBytes(77, 300_001)
+  await writeFile(path.join(dir, 'content.bin'), data)
+  const torrentFile = await WasmTorrent.createTorrent(path.join(dir, 'content.bin'), { announceList: [], pieceLength: 16384 })
+
+  const seeder = client(t)
+  const seeding = seeder.add(torrentFile, { path: path.join(dir, 'seed') })
+  await new Promise((resolve, reject) => seeding.load(createReadStream(path.join(dir, 'content.bin')), err => (err ? reject(err) : resolve())))
+  assert.equal(seeding.done, true)
+  // Written to the torrent's store: its folder on disk.
+  assert.deepEqual(await readFile(path.join(dir, 'seed', 'content.bin')), Buffer.from(data))
+
+  await seeder.ready
+  const leecher = client(t)
+  const torrent = leecher.add(torrentFile, { store: 'memory' })
+  await once(torrent, 'ready')
+  assert.equal(torrent.addPeer(`localhost:${seeder.torrentPort}`), true)
+  await once(torrent, 'done')
+  assert.deepEqual(new Uint8Array(await torrent.files[0].arrayBuffer()), data)
+})
