@@ -488,6 +488,11 @@ val event_value(const wt::client_event& e) {
     out.set("url", a->url);
     if (a->complete) out.set("complete", static_cast<double>(*a->complete));
     if (a->incomplete) out.set("incomplete", static_cast<double>(*a->incomplete));
+  } else if (auto* d = std::get_if<wt::dht_announce_event>(&e)) {
+    out.set("type", std::string("dhtAnnounce"));
+    set_torrent(d->torrent);
+    out.set("peers", static_cast<double>(d->peers));
+    out.set("announcedTo", static_cast<double>(d->announced_to));
   } else if (auto* c = std::get_if<wt::peer_channel_event>(&e)) {
     out.set("type", std::string("channel"));
     set_torrent(c->torrent);

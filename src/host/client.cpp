@@ -559,8 +559,11 @@ void client::route_dht(dht::output o, time_point now) {
   } else if (auto* found = std::get_if<dht::peers_found>(&o)) {
     if (auto t = torrent_of(found->info_hash))
       for (const auto& e : found->peers) session_.add_peer(*t, e, now);
+  } else if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce) {
+    if (auto t = torrent_of(done->target))
+      out_.push_back(client_event{dht_announce_event{*t, done->peers, done->announced_to}});
   }
-  // lookup_finished, warning: nothing to route (the counters tell the host).
+  // Other lookups, warnings: nothing to route (the counters tell the host).
 }
 
 void client::route_event(session_event e, time_point now) {

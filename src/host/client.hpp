@@ -145,6 +145,13 @@ struct tracker_announce_event {
   std::optional<std::int64_t> complete;
   std::optional<std::int64_t> incomplete;
 };
+// A DHT announce of the torrent ended (get_peers, then announce_peer): WebTorrent's
+// 'dhtAnnounce'. peers: addresses the lookup returned.
+struct dht_announce_event {
+  torrent_id torrent;
+  std::size_t peers = 0;
+  std::size_t announced_to = 0;
+};
 // A data channel is open and handed to the session as `connection`.
 struct peer_channel_event {
   torrent_id torrent;
@@ -152,7 +159,8 @@ struct peer_channel_event {
   connection_id connection;
   bool offerer = false;
 };
-using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, peer_channel_event>;
+using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, dht_announce_event,
+                                  peer_channel_event>;
 
 using client_output =
     std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,

@@ -1213,6 +1213,7 @@ export function makeClientClass (internals) {
             case 'announce':
               t?.emit('trackerAnnounce') // as WebTorrent's torrent, after each tracker answer
               break
+            case 'dhtAnnounce': t?.emit('dhtAnnounce'); break // as WebTorrent's, after each DHT announce
             case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
             case 'error': if (t) this._fail(t, new WasmTorrentError(e.message, { code: 'torrent_error' })); break
           }
