@@ -2,6 +2,10 @@
 // JSON text messages over one WebSocket per tracker URL, shared by every torrent that
 // announces there. Peers are found by relaying WebRTC offers and answers.
 //
+// Events and intervals are announce_timing.hpp's, shared with the HTTP and UDP trackers.
+// What differs is WebTorrent's: every tracker of a torrent is announced to (no tiers),
+// "completed" goes out at once, and what backs off is the socket's reconnects.
+//
 // Sans-I/O: the client never opens a socket, reads a clock or creates a peer
 // connection. The host feeds it socket events, received text, SDP the host created
 // and the current time; it drains outputs with poll() and calls on_timer() at
