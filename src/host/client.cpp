@@ -122,7 +122,7 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
     p.info_hash = ts.info_hash;
     p.peer_id = session_.peer_id();
     for (auto& url : addressed_trackers(urls)) p.tiers.push_back({std::move(url)});  // BEP 12: in order
-    p.stats = announcer_stats_of(t);
+    p.stats = announce_stats_of(t);
     if (!p.tiers.empty()) ts.announcing = announcer_.add_torrent(p, now);
   }
   ws_tracker::torrent_params p;
@@ -176,20 +176,10 @@ bool client::dht_load_state(byte_view state, time_point now) {
 
 std::size_t client::dht_nodes() const { return dht_ ? dht_->table().size() : 0; }
 
-tracker::announce_stats client::announcer_stats_of(torrent_id t) const {
-  const ws_tracker::announce_stats s = announce_stats_of(t);
-  tracker::announce_stats out;
-  out.uploaded = s.uploaded;
-  out.downloaded = s.downloaded;
-  auto st = session_.stats(t);
-  if (st && st->has_metadata) out.left = s.left;
-  return out;
-}
-
 // What trackers are told: `left` is what the torrent lacks of all its pieces (BEP 3: bytes
 // still to download to be complete), so a finished partial selection is not a seed.
-ws_tracker::announce_stats client::announce_stats_of(torrent_id t) const {
-  ws_tracker::announce_stats s;
+tracker::announce_stats client::announce_stats_of(torrent_id t) const {
+  tracker::announce_stats s;
   auto st = session_.stats(t);
   if (!st) return s;
   s.uploaded = static_cast<std::int64_t>(st->uploaded);
@@ -202,7 +192,7 @@ void client::update_tracker_stats(torrent_id t) {
   auto it = torrents_.find(t);
   if (it == torrents_.end()) return;
   if (it->second.registered) tracker_.set_stats(it->second.info_hash, announce_stats_of(t));
-  if (it->second.announcing) announcer_.set_stats(it->second.info_hash, announcer_stats_of(t));
+  if (it->second.announcing) announcer_.set_stats(it->second.info_hash, announce_stats_of(t));
 }
 
 void client::close_peers_of(torrent_id t, const std::string& reason, time_point now) {

@@ -352,8 +352,7 @@ class client {
   void close_peer(host_peer p, std::string reason);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
   void update_tracker_stats(torrent_id t);
-  ws_tracker::announce_stats announce_stats_of(torrent_id t) const;
-  tracker::announce_stats announcer_stats_of(torrent_id t) const;
+  tracker::announce_stats announce_stats_of(torrent_id t) const;
   // Closes every peer connection of the torrent (and its offers still being made).
   void close_peers_of(torrent_id t, const std::string& reason, time_point now);
   void finish_batch(std::uint64_t id, time_point now);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/random.hpp"
+#include "tracker/announce_timing.hpp"
 
 namespace wt::tracker {
 
@@ -32,12 +33,7 @@ std::optional<protocol> protocol_of(std::string_view url) {
 struct tracker_entry {
   std::string url;
   protocol proto = protocol::http;
-  bool started = false;                      // "started" acknowledged, no "stopped" since
-  std::string tracker_id;                    // HTTP "tracker id", echoed back
-  duration min_interval{};                   // the tracker's, 0 if none
-  std::optional<time_point> last_announce;   // last acknowledged one
-  unsigned failures = 0;                     // in a row
-  time_point retry_at{};                     // backing off until then
+  announce_timing timing;  // "started" once acknowledged; min interval, back-off
 };
 
 struct torrent_entry {
@@ -71,6 +67,7 @@ std::string status_text(int status) { return "HTTP status " + std::to_string(sta
 
 struct announcer::impl {
   schedule_config cfg;
+  timing_config timing;
   rng random;
   std::map<id20, torrent_entry> torrents;
   std::map<std::uint64_t, pending_request> pending;
@@ -78,7 +75,20 @@ struct announcer::impl {
   std::uint64_t next_request_id = 1;
   std::deque<output> outputs;
 
-  explicit impl(schedule_config c) : cfg(std::move(c)), random(cfg.seed) {}
+  explicit impl(schedule_config c)
+      : cfg(std::move(c)),
+        timing(timing_of(cfg)),
+        random(cfg.seed) {}
+
+  static timing_config timing_of(const schedule_config& c) {
+    timing_config t;
+    t.default_interval = c.default_interval;
+    t.min_interval_floor = c.min_interval_floor;
+    t.max_interval = c.max_interval;
+    t.backoff_base = c.backoff_base;
+    t.backoff_cap = c.backoff_cap;
+    return t;
+  }
 
   torrent_entry* find(const id20& info_hash) {
     auto it = torrents.find(info_hash);
@@ -105,12 +115,6 @@ struct announcer::impl {
     }
   }
 
-  duration backoff(unsigned failures) const {
-    duration d = cfg.backoff_base;
-    for (unsigned i = 1; i < failures && d < cfg.backoff_cap; ++i) d *= 2;
-    return std::min(d, cfg.backoff_cap);
-  }
-
   udp::connection& udp_connection(const std::string& url) {
     auto it = udp.find(url);
     if (it == udp.end()) it = udp.emplace(url, udp::connection(cfg.udp, random)).first;
@@ -127,7 +131,7 @@ struct announcer::impl {
     r.event = event;
     r.numwant = event == announce_event::stopped ? 0 : t.numwant;
     r.key = t.key;
-    r.tracker_id = tr.tracker_id;
+    r.tracker_id = tr.timing.tracker_id;
     return r;
   }
 
@@ -172,11 +176,12 @@ struct announcer::impl {
     std::optional<time_point> earliest_retry;
     for (auto& tier : t.tiers) {
       for (auto& tr : tier) {
-        if (tr.retry_at <= now) {
+        const time_point retry_at = tr.timing.retry_at();
+        if (retry_at <= now) {
           chosen = &tr;
           break;
         }
-        if (!earliest_retry || tr.retry_at < *earliest_retry) earliest_retry = tr.retry_at;
+        if (!earliest_retry || retry_at < *earliest_retry) earliest_retry = retry_at;
       }
       if (chosen) break;
     }
@@ -184,16 +189,10 @@ struct announcer::impl {
       t.wake_at = earliest_retry.value_or(now + cfg.backoff_cap);
       return;
     }
-    announce_event event = announce_event::none;
-    if (!chosen->started) event = announce_event::started;
-    else if (t.completed_pending) event = announce_event::completed;
-    if (chosen->last_announce) {
-      const auto allowed =
-          *chosen->last_announce + std::max(chosen->min_interval, cfg.min_interval_floor);
-      if (now < allowed) {
-        t.wake_at = allowed;
-        return;
-      }
+    const announce_event event = chosen->timing.next_event(t.completed_pending);
+    if (const auto allowed = chosen->timing.earliest_extra(timing); now < allowed) {
+      t.wake_at = allowed;
+      return;
     }
     t.active = send(purpose::announce, t, *chosen, event, now);
   }
@@ -204,24 +203,14 @@ struct announcer::impl {
     t->active.reset();
     auto* tr = find_tracker(*t, p.url);
     if (!tr) return;
-    tr->failures = 0;
-    tr->retry_at = {};
-    tr->last_announce = now;
-    if (p.event == announce_event::started) tr->started = true;
+    tr->timing.delivered(p.event, now);
     if (p.event == announce_event::completed) {
       t->completed_pending = false;
       t->completed_sent = true;
     }
-    if (response.tracker_id) tr->tracker_id = *response.tracker_id;
-    if (response.min_interval) {
-      tr->min_interval = std::chrono::seconds(std::min<std::int64_t>(*response.min_interval, 1'000'000'000));
-    }
-    duration interval = cfg.default_interval;
-    if (response.interval) {
-      interval = std::chrono::seconds(std::min<std::int64_t>(*response.interval, 1'000'000'000));
-    }
-    interval = std::clamp(interval, cfg.min_interval_floor, std::max(cfg.min_interval_floor, cfg.max_interval));
-    interval = std::max(interval, tr->min_interval);
+    if (response.tracker_id) tr->timing.tracker_id = *response.tracker_id;
+    const duration interval = tr->timing.answered(response.interval, response.min_interval, timing, now);
+    // The torrent's next regular announce follows the tracker that answered (one at a time).
     t->next_announce = t->completed_pending ? now : now + interval;
 
     if (response.warning) {
@@ -241,10 +230,7 @@ struct announcer::impl {
     if (!t) return;
     t->active.reset();
     outputs.push_back(tracker_warning{p.url, p.info_hash, kind, std::move(message)});
-    if (auto* tr = find_tracker(*t, p.url)) {
-      ++tr->failures;
-      tr->retry_at = now + backoff(tr->failures);
-    }
+    if (auto* tr = find_tracker(*t, p.url)) tr->timing.failed(timing, now);
     maybe_announce(*t, now);  // the next tracker in order, if any is not backing off
   }
 
@@ -386,10 +372,7 @@ bool announcer::add_torrent(const torrent_params& params, time_point now) {
       const auto proto = protocol_of(url);
       if (!proto || std::find(seen.begin(), seen.end(), url) != seen.end()) continue;
       seen.push_back(url);
-      tracker_entry entry;
-      entry.url = url;
-      entry.proto = *proto;
-      tier.push_back(std::move(entry));
+      tier.push_back(tracker_entry{url, *proto, announce_timing(m.timing)});
     }
     // BEP 12: shuffle each tier once (Fisher-Yates).
     for (std::size_t i = tier.size(); i > 1; --i) {
@@ -417,7 +400,7 @@ bool announcer::remove_torrent(const id20& info_hash, time_point now) {
   for (const auto id : mine) m.cancel_request(id);
   for (auto& tier : t.tiers) {
     for (auto& tr : tier) {
-      if (tr.started) m.send(purpose::stop, t, tr, announce_event::stopped, now);
+      if (tr.timing.started()) m.send(purpose::stop, t, tr, announce_event::stopped, now);
     }
   }
   m.close_unused_udp();
@@ -463,7 +446,7 @@ bool announcer::scrape(const id20& info_hash, time_point now) {
   // The tracker announces go to: the first that acknowledged one, else the first.
   tracker_entry* target = &t->tiers.front().front();
   for (auto& tier : t->tiers) {
-    auto it = std::find_if(tier.begin(), tier.end(), [](const auto& tr) { return tr.started; });
+    auto it = std::find_if(tier.begin(), tier.end(), [](const auto& tr) { return tr.timing.started(); });
     if (it != tier.end()) {
       target = &*it;
       break;

@@ -12,6 +12,8 @@
 // acknowledge one), "completed" once per torrent (until one tracker acknowledged it),
 // "stopped" on remove to every tracker that had acknowledged "started". Re-announces come
 // at the tracker's interval, never sooner than its min interval nor min_interval_floor.
+// That per-tracker part (events, intervals, back-off) is announce_timing.hpp, which the
+// WebSocket tracker (ws_tracker.hpp) uses too.
 //
 // Sans-I/O: the host performs HTTP GETs and UDP sends for it, reports what came back, and
 // calls on_timer() at next_deadline(); everything else is a value drained with poll().

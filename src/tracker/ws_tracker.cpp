@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/random.hpp"
+#include "tracker/announce_timing.hpp"
 
 // nlohmann::json is used only through calls that cannot throw: parse() with
 // allow_exceptions = false, type checks before every access (get_ptr), find() on
@@ -17,6 +18,10 @@
 namespace wt::ws_tracker {
 
 using json = nlohmann::json;
+// Qualified: `tracker` below names one tracker socket's state.
+using wt::tracker::announce_event;
+using wt::tracker::announce_timing;
+using wt::tracker::timing_config;
 
 // --- Binary strings ----------------------------------------------------------------
 
@@ -97,8 +102,6 @@ result<id20> id_from_latin1(std::string_view text) {
 
 namespace {
 
-enum class announce_event : std::uint8_t { none, started, completed, stopped };
-
 const char* event_name(announce_event e) {
   switch (e) {
     case announce_event::started: return "started";
@@ -115,14 +118,15 @@ enum class socket_state : std::uint8_t { connecting, open, waiting, closing };
 
 // One torrent as seen by one tracker.
 struct tracker_torrent {
-  bool started = false;     // "started" sent on the current socket
+  explicit tracker_torrent(const timing_config& cfg) : timing(cfg) {}
+
+  // Events and intervals, as for HTTP and UDP trackers; "started" counts as delivered once
+  // sent on the open socket, and is forgotten when the socket goes.
+  announce_timing timing;
   bool announcing = false;  // waiting for the host's offers
   announce_event pending_event = announce_event::none;  // of the announce that waits
   std::vector<id20> batch;  // offer ids asked for by the announce that waits
   time_point offers_deadline{};
-  time_point next_announce{};
-  duration interval{};
-  std::string tracker_id;
 };
 
 struct tracker {
@@ -188,13 +192,26 @@ std::size_t json_depth(std::string_view text, std::size_t limit) {
 
 struct client::impl {
   config cfg;
+  // Failures of announces do not back off here (the socket's reconnects do): no backoff_*.
+  timing_config timing;
   rng random;
   std::map<std::string, tracker> trackers;
   std::map<id20, torrent_params> torrents;
   std::map<id20, pending_offer> offers;
   std::deque<output> out;
 
-  explicit impl(config c) : cfg(std::move(c)), random(cfg.seed) {}
+  explicit impl(config c)
+      : cfg(std::move(c)),
+        timing(timing_of(cfg)),
+        random(cfg.seed) {}
+
+  static timing_config timing_of(const config& c) {
+    timing_config t;
+    t.default_interval = c.default_interval;
+    t.min_interval_floor = c.min_interval_floor;
+    t.max_interval = c.max_interval;
+    return t;
+  }
 
   // --- outputs ---
 
@@ -236,7 +253,7 @@ struct client::impl {
     m["downloaded"] = p.stats.downloaded;
     if (p.stats.left) m["left"] = *p.stats.left;
     if (ev != announce_event::none) m["event"] = event_name(ev);
-    if (!tt.tracker_id.empty()) m["trackerid"] = tt.tracker_id;
+    if (!tt.timing.tracker_id.empty()) m["trackerid"] = tt.timing.tracker_id;
     if (ev != announce_event::completed && ev != announce_event::stopped) {
       json list = json::array();
       for (const auto& o : with_offers) {
@@ -254,8 +271,7 @@ struct client::impl {
       m["numwant"] = 0;
     }
     send(url, m);
-    if (ev == announce_event::started) tt.started = true;
-    tt.next_announce = now + tt.interval;
+    tt.timing.delivered(ev, now);
   }
 
   id20 fresh_offer_id() {
@@ -284,7 +300,6 @@ struct client::impl {
     tt.announcing = true;
     tt.pending_event = ev;
     tt.offers_deadline = now + cfg.offer_creation_timeout;
-    tt.next_announce = now + tt.interval;
     tt.batch.clear();
     for (std::size_t i = 0; i < count; ++i) {
       const id20 id = fresh_offer_id();
@@ -330,20 +345,19 @@ struct client::impl {
   void lost(const std::string& url, tracker& t, time_point now) {
     cancel_offers(&url, nullptr, cancel_reason::socket_closed);
     for (auto& [info_hash, tt] : t.torrents) {
-      tt.started = false;
+      tt.timing.forget();
       tt.announcing = false;
       tt.batch.clear();
     }
     t.state = socket_state::waiting;
-    t.reconnect_at = now + backoff_delay(t.retries);
+    t.reconnect_at = now + reconnect_delay(t.retries);
     if (t.retries < 64) ++t.retries;
   }
 
-  duration backoff_delay(unsigned retries) {
-    std::int64_t delay = cfg.backoff_base.count();
-    const std::int64_t cap = cfg.backoff_cap.count();
-    for (unsigned i = 0; i < retries && delay < cap; ++i) delay *= 2;
-    delay = std::clamp(delay, std::int64_t{0}, cap);
+  // The shared back-off, with jitter so that pages reconnect spread out after a restart.
+  duration reconnect_delay(unsigned retries) {
+    const std::int64_t delay = std::max(
+        wt::tracker::backoff_delay(retries + 1, cfg.backoff_base, cfg.backoff_cap).count(), std::int64_t{0});
     const std::uint64_t jitter = std::min(cfg.backoff_jitter_percent, 100u);
     const auto percent = static_cast<std::int64_t>(100 - jitter + random.up_to(2 * jitter));
     // delay <= cap, so this overflows only for caps beyond ~2900 years.
@@ -466,26 +480,22 @@ struct client::impl {
     const auto interval = count_field("interval");
     const auto min_interval = count_field("min interval");
     bool is_response = false;
+    // Relayed offers and answers carry no interval: only a message with one answers an
+    // announce (an interval of 0 is ignored, as bittorrent-tracker does).
     if ((interval && *interval > 0) || (min_interval && *min_interval > 0)) {
-      std::int64_t seconds = interval.value_or(0);
-      if (min_interval) seconds = std::max(seconds, *min_interval);
-      const std::int64_t max_s =
-          std::chrono::duration_cast<std::chrono::seconds>(cfg.max_interval).count();
-      seconds = std::min(seconds, max_s);
-      tt.interval = std::clamp(duration{std::chrono::seconds(seconds)}, cfg.min_interval_floor,
-                               std::max(cfg.min_interval_floor, cfg.max_interval));
-      if (!tt.announcing) tt.next_announce = now + tt.interval;
+      const auto asked = interval && *interval > 0 ? interval : std::nullopt;
+      tt.timing.answered(asked, min_interval, timing, now);
       is_response = true;
     }
     if (const auto id = m.find("tracker id"); id != m.end()) {
       const auto* s = id->get_ptr<const std::string*>();
-      if (s != nullptr && s->size() <= 256) tt.tracker_id = *s;
+      if (s != nullptr && s->size() <= 256) tt.timing.tracker_id = *s;
       else warn(url, info_hash, errc::tracker_bad_field, "tracker id");
     }
     const auto complete = count_field("complete");
     const auto incomplete = count_field("incomplete");
     if (is_response || complete || incomplete) {
-      out.emplace_back(announce_result{url, *info_hash, tt.interval, complete, incomplete});
+      out.emplace_back(announce_result{url, *info_hash, tt.timing.interval(), complete, incomplete});
     }
 
     const bool has_offer = m.contains("offer");
@@ -581,9 +591,7 @@ bool client::add_torrent(const torrent_params& params, time_point now) {
     tracker& t = it->second;
     if (created) s.open(url, t, now);
     if (t.state == socket_state::closing) t.state = socket_state::open;  // reused
-    tracker_torrent& tt = t.torrents[p.info_hash];
-    tt.interval = std::max(s.cfg.default_interval, s.cfg.min_interval_floor);
-    tt.next_announce = now;
+    tracker_torrent& tt = t.torrents.try_emplace(p.info_hash, s.timing).first->second;
     if (t.state == socket_state::open) s.start_announce(url, tt, p, announce_event::started, now);
   }
   return true;
@@ -602,7 +610,7 @@ bool client::remove_torrent(const id20& info_hash, time_point now) {
     const auto tt_it = t.torrents.find(info_hash);
     bool stopped = false;
     if (tt_it != t.torrents.end()) {
-      if (t.state == socket_state::open && tt_it->second.started) {
+      if (t.state == socket_state::open && tt_it->second.timing.started()) {
         s.send_announce(url, tt_it->second, p, announce_event::stopped, {}, now);
         stopped = true;
       }
@@ -643,7 +651,7 @@ bool client::completed(const id20& info_hash, time_point now) {
     const auto t_it = s.trackers.find(url);
     if (t_it == s.trackers.end() || t_it->second.state != socket_state::open) continue;
     const auto tt_it = t_it->second.torrents.find(info_hash);
-    if (tt_it == t_it->second.torrents.end() || !tt_it->second.started) continue;
+    if (tt_it == t_it->second.torrents.end() || !tt_it->second.timing.started()) continue;
     s.send_announce(url, tt_it->second, p_it->second, announce_event::completed, {}, now);
   }
   return true;
@@ -670,7 +678,7 @@ void client::socket_opened(const std::string& url, time_point now) {
   tracker& t = t_it->second;
   t.state = socket_state::open;
   for (auto& [info_hash, tt] : t.torrents) {
-    tt.started = false;
+    tt.timing.forget();
     s.start_announce(url, tt, s.torrents.at(info_hash), announce_event::started, now);
   }
 }
@@ -727,7 +735,7 @@ bool client::answer_created(const std::string& url, const id20& info_hash,
   m["answer"] = std::move(answer);
   m["offer_id"] = impl::bin(offer_id);
   const auto& tt = t_it->second.torrents.at(info_hash);
-  if (!tt.tracker_id.empty()) m["trackerid"] = tt.tracker_id;
+  if (!tt.timing.tracker_id.empty()) m["trackerid"] = tt.timing.tracker_id;
   s.send(url, m);
   return true;
 }
@@ -755,9 +763,9 @@ void client::on_timer(time_point now) {
         if (now >= tt.offers_deadline) {
           s.finish_announce(url, tt, p, {}, now, cancel_reason::timeout);
         }
-      } else if (now >= tt.next_announce) {
-        const auto ev = tt.started ? announce_event::none : announce_event::started;
-        s.start_announce(url, tt, p, ev, now);
+      } else if (now >= tt.timing.next_regular()) {
+        // "completed" went out at once (completed()): never pending here.
+        s.start_announce(url, tt, p, tt.timing.next_event(false), now);
       }
     }
   }
@@ -784,7 +792,7 @@ std::optional<time_point> client::next_deadline() const {
     if (t.state == socket_state::closing) consider(t.close_at);
     if (t.state != socket_state::open) continue;
     for (const auto& [info_hash, tt] : t.torrents) {
-      consider(tt.announcing ? tt.offers_deadline : tt.next_announce);
+      consider(tt.announcing ? tt.offers_deadline : tt.timing.next_regular());
     }
   }
   for (const auto& [id, o] : s.offers) consider(o.expires);

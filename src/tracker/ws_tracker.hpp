@@ -2,6 +2,10 @@
 // JSON text messages over one WebSocket per tracker URL, shared by every torrent that
 // announces there. Peers are found by relaying WebRTC offers and answers.
 //
+// Events and intervals are announce_timing.hpp's, shared with the HTTP and UDP trackers.
+// What differs is WebTorrent's: every tracker of a torrent is announced to (no tiers),
+// "completed" goes out at once, and what backs off is the socket's reconnects.
+//
 // Sans-I/O: the client never opens a socket, reads a clock or creates a peer
 // connection. The host feeds it socket events, received text, SDP the host created
 // and the current time; it drains outputs with poll() and calls on_timer() at
@@ -27,6 +31,7 @@
 #include "base/bytes.hpp"
 #include "base/clock.hpp"
 #include "base/error.hpp"
+#include "tracker/announce_types.hpp"
 
 namespace wt::ws_tracker {
 
@@ -63,13 +68,10 @@ struct config {
   std::size_t max_text_in_warning = 256;  // tracker-supplied text kept in a warning
 };
 
-// Transfer statistics reported in announces. `left` absent: unknown (metadata not yet
-// fetched); the field is then omitted and the tracker counts the peer as a leecher.
-struct announce_stats {
-  std::int64_t uploaded = 0;
-  std::int64_t downloaded = 0;
-  std::optional<std::int64_t> left;
-};
+// Transfer statistics reported in announces, as for HTTP and UDP trackers. `left` absent:
+// unknown (metadata not yet fetched); the field is then omitted and the tracker counts the
+// peer as a leecher.
+using announce_stats = tracker::announce_stats;
 
 struct torrent_params {
   id20 info_hash{};
