@@ -488,6 +488,13 @@ val event_value(const wt::client_event& e) {
     out.set("url", a->url);
     if (a->complete) out.set("complete", static_cast<double>(*a->complete));
     if (a->incomplete) out.set("incomplete", static_cast<double>(*a->incomplete));
+  } else if (auto* sc = std::get_if<wt::tracker_scrape_event>(&e)) {
+    out.set("type", std::string("scrape"));
+    set_torrent(sc->torrent);
+    out.set("url", sc->url);
+    out.set("complete", static_cast<double>(sc->complete));
+    out.set("incomplete", static_cast<double>(sc->incomplete));
+    out.set("downloaded", static_cast<double>(sc->downloaded));
   } else if (auto* d = std::get_if<wt::dht_announce_event>(&e)) {
     out.set("type", std::string("dhtAnnounce"));
     set_torrent(d->torrent);
@@ -740,6 +747,7 @@ class js_client {
     auto e = wt::wire::parse_endpoint(address);
     return e && client_.add_peer(wt::torrent_id{t}, *e, at_ms(now));
   }
+  bool scrape(std::uint32_t t, double now) { return client_.scrape(wt::torrent_id{t}, at_ms(now)); }
   // A peer handle for a socket the host accepted from `address` ("ip:port"), or -1.
   double accept_peer(const std::string& address, double now) {
     auto e = wt::wire::parse_endpoint(address);
@@ -1022,6 +1030,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("setMaxConnections", &js_client::set_max_connections)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)
+      .function("scrape", &js_client::scrape)
       .function("trackerResponse", &js_client::tracker_response)
       .function("trackerFailed", &js_client::tracker_failed)
       .function("udpReceived", &js_client::udp_received)

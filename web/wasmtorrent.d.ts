@@ -519,6 +519,11 @@ export class Torrent extends Emitter {
    * when its length or a piece does not match. Waits for the metadata.
    */
   load (streams: AsyncIterable<Uint8Array | string> | Uint8Array | Array<AsyncIterable<Uint8Array | string> | Uint8Array>, cb?: (err: Error | null) => void): Promise<void>
+  /**
+   * Ours (Node): the swarm's counts from the HTTP or UDP tracker the torrent announces to
+   * (scrape); also emitted as 'scrape'. Rejects without such a tracker, or when it cannot be reached.
+   */
+  scrape (): Promise<{ announce: string; complete: number; incomplete: number; downloaded: number }>
   /** A BEP 19 web seed: the URL of the file (single-file torrent) or of the folder above the torrent's name. */
   addWebSeed (url: string | URL): void
   /** opts.destroyStore deletes what its store holds (default: the add option destroyStoreOnDestroy). */

@@ -238,6 +238,14 @@ bool client::add_peer(torrent_id t, const wire::endpoint& remote, time_point now
   return true;
 }
 
+bool client::scrape(torrent_id t, time_point now) {
+  auto it = torrents_.find(t);
+  if (it == torrents_.end() || !it->second.announcing) return false;
+  const bool asked = announcer_.scrape(it->second.info_hash, now);
+  pump(now);
+  return asked;
+}
+
 host_peer client::accept_peer(const wire::endpoint& remote, time_point now) {
   const host_peer p{next_peer_++};
   peer_state& s = peers_[p.value];
@@ -507,7 +515,6 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
     if (warn->info_hash) t = torrent_of(*warn->info_hash);
     out_.push_back(client_event{tracker_warning_event{t, std::move(warn->url), std::move(warn->err)}});
   }
-  // scrape_result: nothing asks for scrapes yet.
 }
 
 void client::route_announcer(tracker::output o, time_point now) {
@@ -539,8 +546,11 @@ void client::route_announcer(tracker::output o, time_point now) {
       default: break;
     }
     out_.push_back(client_event{tracker_warning_event{t, warn->url, make_error(code, 0, std::move(warn->message))}});
+  } else if (auto* scraped = std::get_if<scrape_result>(&o)) {
+    if (auto t = torrent_of(scraped->entry.info_hash))
+      out_.push_back(client_event{tracker_scrape_event{*t, std::move(scraped->url), scraped->entry.complete,
+                                                       scraped->entry.incomplete, scraped->entry.downloaded}});
   }
-  // scrape_result: nothing asks for scrapes yet.
 }
 
 void client::route_dht(dht::output o, time_point now) {

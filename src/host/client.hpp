@@ -145,6 +145,14 @@ struct tracker_announce_event {
   std::optional<std::int64_t> complete;
   std::optional<std::int64_t> incomplete;
 };
+// A tracker's scrape (BEP 48 for HTTP, BEP 15 for UDP) of the torrent.
+struct tracker_scrape_event {
+  torrent_id torrent;
+  std::string url;
+  std::int64_t complete = 0;    // seeders
+  std::int64_t incomplete = 0;  // leechers
+  std::int64_t downloaded = 0;  // completed downloads the tracker has seen
+};
 // A DHT announce of the torrent ended (get_peers, then announce_peer): WebTorrent's
 // 'dhtAnnounce'. peers: addresses the lookup returned.
 struct dht_announce_event {
@@ -159,8 +167,8 @@ struct peer_channel_event {
   connection_id connection;
   bool offerer = false;
 };
-using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, dht_announce_event,
-                                  peer_channel_event>;
+using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, tracker_scrape_event,
+                                  dht_announce_event, peer_channel_event>;
 
 using client_output =
     std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,
@@ -209,6 +217,9 @@ class client {
   // An address to connect to for the torrent (what torrent.addPeer('ip:port') gives):
   // the session dials it when it has room (dial_peers). False for an unknown torrent.
   bool add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
+  // Asks the HTTP or UDP tracker the torrent announces to for its swarm's counts
+  // (tracker_scrape_event, or a tracker warning). False when the torrent has no such tracker.
+  bool scrape(torrent_id t, time_point now);
   // An incoming connection (a TCP socket the host accepted): the session learns its torrent
   // from the handshake. Report channel_data / channel_closed / channel_sent for it.
   host_peer accept_peer(const wire::endpoint& remote, time_point now);

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "bencode/bencode.hpp"
+#include "tracker/ws_tracker.hpp"  // from_latin1
 
 namespace wt::tracker::http {
 
@@ -216,10 +217,20 @@ result<std::vector<scrape_entry>> parse_scrape_response(byte_view body, const li
   if (!files->is_dict()) return bad_field(*files, "files");
   std::vector<scrape_entry> out;
   for (const auto& [key, stats] : files->entries()) {
-    if (key.size() != 20) continue;
+    // Keys are the 20-byte info-hashes; npm bittorrent-tracker's HTTP server sends them
+    // UTF-8 encoded, one code point per byte (27 or so bytes): taken as such when they
+    // decode to 20 bytes.
+    std::optional<id20> hash;
+    if (key.size() == 20) {
+      hash.emplace();
+      std::copy(key.begin(), key.end(), hash->begin());
+    } else if (auto latin1 = ws_tracker::id_from_latin1(key)) {
+      hash = *latin1;
+    }
+    if (!hash) continue;
     if (!stats.is_dict()) return bad_field(stats, "files");
     scrape_entry entry;
-    std::copy(key.begin(), key.end(), entry.info_hash.begin());
+    entry.info_hash = *hash;
     for (const auto* name : {"complete", "incomplete", "downloaded"}) {
       auto value = count_field(stats, name);
       if (!value) return value.err();

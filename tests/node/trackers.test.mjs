@@ -1,6 +1,6 @@
 // HTTP (BEP 3/23) and UDP (BEP 15) trackers under Node: bittorrent-tracker's server hands
 // out the peers; wasmtorrent finds libtorrent, and another wasmtorrent, through it. A
-// tracker that does not exist gives a warning, nothing worse.
+// tracker that does not exist gives a warning, nothing worse; scrape() reads the swarm's counts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
@@ -32,8 +32,25 @@ for (const kind of ['http', 'udp']) {
     await once(torrent, 'done')
     assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
     assert.ok(announced.length > 0, "'trackerAnnounce' after the tracker's answer")
+
+    // scrape(): the tracker's counts for the swarm (libtorrent seeds; we are done too).
+    const scraped = once(torrent, 'scrape')
+    const counts = await torrent.scrape()
+    assert.equal(counts.announce, tracker[kind])
+    assert.ok(counts.complete >= 1, `complete ${counts.complete}`)
+    assert.ok(Number.isInteger(counts.incomplete) && Number.isInteger(counts.downloaded))
+    assert.deepEqual((await scraped)[0], counts)
   })
 }
+
+test('scrape() of a torrent without an HTTP or UDP tracker rejects clearly', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'no tracker', 43)
+  const c = client(t)
+  const seeded = c.seed(content.root, { announce: [] })
+  await once(seeded, 'seed')
+  await assert.rejects(seeded.scrape(), { code: 'no_tracker' })
+})
 
 test('two wasmtorrent clients meet through an HTTP tracker given to add()', async t => {
   const tracker = await startTracker(t)

@@ -1,4 +1,5 @@
 #include "tracker/http_tracker.hpp"
+#include "tracker/ws_tracker.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -255,6 +256,14 @@ TEST_CASE("[http_tracker] scrape response", "[http_tracker]") {
   files[std::string(as_chars(other))] = bencode::dict{{"complete", 1}};
   files["short key"] = bencode::dict{{"complete", 1}};
   auto r = parse_scrape_response(benc(bencode::dict{{"files", files}}));
+  // npm bittorrent-tracker's keys: the info-hash as UTF-8, one code point per byte.
+  bencode::dict utf8_keyed;
+  utf8_keyed[ws_tracker::to_latin1(byte_view(example_hash))] = bencode::dict{{"complete", 2}};
+  auto u = parse_scrape_response(benc(bencode::dict{{"files", utf8_keyed}}));
+  REQUIRE(u.ok());
+  REQUIRE(u->size() == 1);
+  CHECK((*u)[0].info_hash == example_hash);
+  CHECK((*u)[0].complete == 2);
   REQUIRE(r.ok());
   REQUIRE(r->size() == 2);
   const auto& a = (*r)[0].info_hash == other ? (*r)[1] : (*r)[0];

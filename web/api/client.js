@@ -302,6 +302,29 @@ export function makeClientClass (internals) {
     // A BEP 19 web seed: an HTTP(S) URL holding the torrent's files (for a multi-file
     // torrent, the folder above the torrent's name). WebTorrent's addWebSeed also takes a
     // custom connection object; that has no equivalent here and gets a clear error.
+    // Ours (Node: HTTP and UDP trackers): asks the tracker the torrent announces to for the
+    // swarm's counts (scrape; the torrent also emits 'scrape', as bittorrent-tracker's client).
+    // Resolves { announce, complete, incomplete, downloaded }; rejects when the torrent has
+    // no HTTP or UDP tracker, or the tracker cannot be reached.
+    scrape () {
+      return new Promise((resolve, reject) => {
+        if (this._id === null || this.destroyed) {
+          return reject(new WasmTorrentError('scrape: the torrent is not in the client yet', { code: 'invalid_argument' }))
+        }
+        const done = () => { this.off('scrape', onScrape); this.off('warning', onWarning) }
+        const onScrape = data => { done(); resolve(data) }
+        const onWarning = err => { if (/^tracker_/.test(err?.code)) { done(); reject(err) } }
+        this.on('scrape', onScrape)
+        this.on('warning', onWarning)
+        let asked = false
+        this._client._input((E, t) => { asked = E.scrape(this._id, t) })
+        if (!asked) {
+          done()
+          reject(new WasmTorrentError('scrape: the torrent has no HTTP or UDP tracker that can be scraped', { code: 'no_tracker' }))
+        }
+      })
+    }
+
     addWebSeed (url) {
       if (url instanceof URL) url = url.href
       if (typeof url !== 'string') {
@@ -1213,6 +1236,7 @@ export function makeClientClass (internals) {
             case 'announce':
               t?.emit('trackerAnnounce') // as WebTorrent's torrent, after each tracker answer
               break
+            case 'scrape': t?.emit('scrape', { announce: e.url, complete: e.complete, incomplete: e.incomplete, downloaded: e.downloaded }); break
             case 'dhtAnnounce': t?.emit('dhtAnnounce'); break // as WebTorrent's, after each DHT announce
             case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
             case 'error': if (t) this._fail(t, new WasmTorrentError(e.message, { code: 'torrent_error' })); break
