@@ -15,6 +15,7 @@ piece_picker::piece_picker(std::int64_t total_length, std::int64_t piece_length,
       rng_(seed) {
   num_pieces_ = static_cast<std::uint32_t>((total_length_ + piece_length_ - 1) / piece_length_);
   blocks_per_piece_ = static_cast<std::uint32_t>((piece_length_ + block_size - 1) / block_size);
+  extent_pieces_ = static_cast<std::uint32_t>(std::max<std::int64_t>(1, extent_bytes / piece_length_));
   pieces_.resize(num_pieces_);
   have_ = bitfield(num_pieces_);
   num_wanted_ = num_pieces_;
@@ -506,10 +507,20 @@ void piece_picker::pick_new(std::uint8_t priority, const bitfield& peer_has, boo
   if (total == 0 || by_count.empty()) return;
   std::uint32_t wanted_blocks = 0;
   const auto consider = [&](std::uint32_t p) {
-    if (!peer_has.test(p)) return false;
+    if (!peer_has.test(p) || std::find(chosen.begin(), chosen.end(), p) != chosen.end()) return false;
     chosen.push_back(p);
+    last_extent_ = p / extent_pieces_;
     wanted_blocks += blocks_in_piece(piece_index{p});
     return wanted_blocks >= target;
+  };
+  // The open pieces of one extent of this priority with at most `most` peers, in order.
+  const auto consider_extent = [&](std::uint32_t extent, std::uint32_t most) {
+    const std::uint32_t end = std::min(num_pieces_, (extent + 1) * extent_pieces_);
+    for (std::uint32_t q = extent * extent_pieces_; q < end; ++q) {
+      const piece_entry& e = pieces_[q];
+      if (e.linked && e.priority == priority && e.peer_count <= most && consider(q)) return true;
+    }
+    return false;
   };
   if (random_order) {
     // One walk over every open piece of this priority, from a random start.
@@ -527,13 +538,25 @@ void piece_picker::pick_new(std::uint8_t priority, const bitfield& peer_has, boo
     }
     return;
   }
-  // Rarest first: buckets by increasing availability, each from a random start.
-  for (const auto& bucket : by_count) {
+  // Rarest first: buckets by increasing availability, each from a random start. With
+  // extent affinity the extent picked last goes on first, and a piece brings the pieces
+  // of its extent that are as rare along; rarer pieces still come first.
+  const bool affinity = extent_pieces_ > 1;
+  if (affinity && last_extent_ != npos) {
+    std::uint32_t rarest = 0;
+    while (by_count[rarest].empty()) ++rarest;  // total > 0: some bucket holds a piece
+    if (consider_extent(last_extent_, rarest)) return;
+  }
+  for (std::uint32_t count = 0; count < by_count.size(); ++count) {
+    const auto& bucket = by_count[count];
     const auto size = static_cast<std::uint32_t>(bucket.size());
     if (size == 0) continue;
     const std::uint32_t start = rng_.below(size);
     for (std::uint32_t step = 0; step < size; ++step) {
-      if (consider(bucket[(start + step) % size])) return;
+      const std::uint32_t p = bucket[(start + step) % size];
+      const std::size_t before = chosen.size();
+      if (consider(p)) return;
+      if (affinity && chosen.size() > before && consider_extent(p / extent_pieces_, count)) return;
     }
   }
 }

@@ -7,7 +7,8 @@
 //      within a reader); also at-risk blocks of urgent pieces when asked for;
 //   2. blocks of partial pieces (finish what is started), by priority, rarest first;
 //   3. while we have fewer than random_first_pieces() pieces: a random new piece;
-//   4. new pieces, highest priority first, rarest first, random tie-break;
+//   4. new pieces, highest priority first, rarest first, random tie-break, an extent
+//      (extent_bytes of neighbouring pieces) at a time where rarity allows;
 //   5. end-game: when no wanted block is unrequested, blocks already requested
 //      from other peers (at most max_requesters per block).
 // Picked blocks are recorded as requested by the peer at `now` at once.
@@ -117,6 +118,11 @@ class piece_picker {
   static constexpr std::uint32_t block_size = 16 * 1024;
   static constexpr std::uint8_t default_priority = 4;
   static constexpr std::uint8_t top_priority = 7;
+  // Piece extent affinity: new pieces of equal rarity are taken a run of this many bytes
+  // of neighbouring pieces at a time, so that stores write and seeders read neighbours
+  // together (a seeder reading a File serves a run of pieces with one read; disk writes
+  // stay sequential; a web seed gets longer ranges).
+  static constexpr std::int64_t extent_bytes = 4 * 1024 * 1024;
 
   // total_length > 0, piece_length > 0. Every piece starts missing, with
   // default_priority and availability zero. `seed` drives every random choice.
@@ -304,6 +310,8 @@ class piece_picker {
   std::int64_t piece_length_ = 0;
   std::uint32_t num_pieces_ = 0;
   std::uint32_t blocks_per_piece_ = 0;
+  std::uint32_t extent_pieces_ = 1;  // pieces per extent (1: no affinity)
+  std::uint32_t last_extent_ = npos; // extent of the last new piece picked
 
   std::vector<piece_entry> pieces_;
   bitfield have_;

@@ -142,6 +142,9 @@ bool session::impl::start_web_run(torrent& t, web_seed& s, const std::vector<boo
   if (t.seed_policy == web_seed_policy::always &&
       std::any_of(t.peers.begin(), t.peers.end(), [](const auto& e) { return e.second.active() && !e.second.peer_choking; }))
     cap = std::min(cap, static_cast<std::uint64_t>(pk.piece_length()));
+  // End-game: the blocks left are mostly in flight from peers, end to end (the picker takes
+  // pieces an extent at a time): one piece per request, not a run duplicating all of them.
+  if (end_game) cap = std::min(cap, static_cast<std::uint64_t>(pk.piece_length()));
   web_run run;
   run.torrent = t.id;
   run.seed = s.handle;

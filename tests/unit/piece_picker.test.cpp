@@ -630,3 +630,34 @@ TEST_CASE("[piece_picker] critical pieces (deadlines due now) come before every 
   pp.clear_deadlines(critical);
   CHECK_FALSE(pp.deadline(piece_index{5}));
 }
+
+TEST_CASE("[piece_picker] extent affinity: pieces of equal rarity are taken an extent at a time", "[piece_picker]") {
+  // 16 KiB pieces: an extent is 256 pieces; 1024 pieces.
+  constexpr std::uint32_t extent = piece_picker::extent_bytes / bs;
+  const bitfield all = bitfield::from_string(std::string(4 * extent, '1'));
+  for (std::uint64_t seed = 0; seed < 4; ++seed) {
+    piece_picker pp(std::int64_t{4} * extent * bs, bs, seed);
+    pp.set_random_first_pieces(0);
+    pp.inc_bitfield(all);                // every piece held by one peer...
+    pp.dec_have(piece_index{3 * extent + 5});  // ...but one, held only by the seed below
+    pp.inc_have_all();
+    std::vector<std::uint32_t> order;
+    for (std::uint32_t i = 0; i < 2 * extent; ++i) {
+      const auto picked = pp.pick_blocks(peer_handle{1000 + i}, all, opts(1));
+      REQUIRE(picked.size() == 1);
+      order.push_back(picked[0].piece.value);
+    }
+    CHECK(order[0] == 3 * extent + 5);  // the rarest piece first, wherever it is
+    // Its extent goes on, whole, in order; then one other extent, whole.
+    std::vector<std::uint32_t> rest_of_third;
+    for (std::uint32_t p = 3 * extent; p < 4 * extent; ++p) {
+      if (p != 3 * extent + 5) rest_of_third.push_back(p);
+    }
+    CHECK(std::vector<std::uint32_t>(order.begin() + 1, order.begin() + extent) == rest_of_third);
+    const std::uint32_t next = order[extent] / extent;
+    CHECK(next != 3);
+    CHECK(std::all_of(order.begin() + extent, order.end(), [&](std::uint32_t p) { return p / extent == next; }));
+    CHECK(std::set<std::uint32_t>(order.begin() + extent, order.end()).size() == extent);
+  }
+  // Pieces of 4 MiB or more: no extents, plain random tie-break (tested above).
+}

@@ -17,6 +17,7 @@
 // another, and one read of the whole piece is much cheaper than one per 16 KiB block.
 const CACHE_BYTES = 8 << 20
 const CACHE_PIECES = 256
+const RUN_BYTES = 1 << 20
 const STALL_MS = 30_000
 const READ_TIMEOUT_MS = 20_000
 const SWEEP_MS = 1000
@@ -46,6 +47,7 @@ export class TorrentStorage {
     this._parts = new Set() // pieces written in parts and not completed yet
     this.inFlight = { write: 0, read: 0 } // requests the store has not answered (diagnostics)
     this._cache = new Map() // piece -> Promise<Uint8Array> (the whole piece), in LRU order
+    this._lastFetched = -2 // the piece read from the store last (read-ahead while in order)
     this._jobs = new Set() // requests in flight: { o, started, warned, settled, timeOut }
     this._sweepTimer = undefined
     this._closed = false
@@ -197,19 +199,43 @@ export class TorrentStorage {
   _slice (piece, begin, n) {
     if (!this._held.has(piece)) return Promise.reject(new Error(`piece ${piece} is not stored`))
     const size = this._pieceSize(piece)
-    if (n === size) return this.store.get(piece, 0, n)
-    // A block: read the whole piece once and serve its other blocks from memory.
     let whole = this._cache.get(piece)
-    if (whole) {
-      this._cache.delete(piece) // re-insert: most recently used last
-    } else {
-      whole = this.store.get(piece, 0, size)
-      whole.catch(() => this._cache.delete(piece))
-    }
+    if (!whole && n === size && !this.store.getRun) return this.store.get(piece, 0, n)
+    // A block: read the whole piece once and serve its other blocks from memory.
+    if (whole) this._cache.delete(piece) // re-insert: most recently used last
+    else whole = this._fetch(piece, size)
     this._cache.set(piece, whole)
     const most = Math.max(1, Math.min(CACHE_PIECES, Math.floor(CACHE_BYTES / this.pieceLength)))
     while (this._cache.size > most) this._cache.delete(this._cache.keys().next().value)
     return whole.then(bytes => bytes.subarray(begin, begin + n))
+  }
+
+  // The piece from the store. A store that reads runs of pieces at once (a File: each slice
+  // costs about as much as a MiB of it) is read ahead RUN_BYTES at a time while pieces are
+  // asked in order, as the picker asks them (an extent at a time); the pieces that follow
+  // go into the cache.
+  _fetch (piece, size) {
+    const inOrder = this._lastFetched === piece - 1
+    this._lastFetched = piece
+    let count = 1
+    const most = Math.floor(RUN_BYTES / this.pieceLength)
+    if (this.store.getRun && inOrder) {
+      while (count < most && this._held.has(piece + count) && !this._cache.has(piece + count)) count++
+    }
+    if (count === 1) return this._cached(piece, this.store.get(piece, 0, size))
+    const run = this.store.getRun(piece, count)
+    for (let i = 1; i < count; i++) {
+      const at = i * this.pieceLength
+      const p = piece + i
+      this._cache.set(p, this._cached(p, run.then(bytes => bytes.subarray(at, at + this._pieceSize(p)))))
+    }
+    this._lastFetched = piece + count - 1
+    return this._cached(piece, run.then(bytes => bytes.subarray(0, size)))
+  }
+
+  _cached (piece, bytes) {
+    bytes.catch(() => this._cache.delete(piece))
+    return bytes
   }
 
   _pieceSize (piece) {
