@@ -341,3 +341,47 @@ test('TorrentStorage: a verify write is hashed by the host, written only when it
     await ts.close()
   }
 })
+
+test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a run at a time, byte-exact', async () => {
+  const { TorrentStorage } = await import('../../web/engine/storage.js')
+  // 40 pieces of 32 KiB (a 1 MiB run holds all of them), the last one short.
+  const pieceLength = 32 << 10
+  const length = 40 * pieceLength - 1000
+  const all = Uint8Array.from({ length }, (_, k) => (k * 31 + (k >> 9)) & 255)
+  const store = new BlobStore({ name: 'runs', pieceLength, length, blobs: [new Blob([all.subarray(0, 100000)]), new Blob([all.subarray(100000)])] })
+  let runs = 0
+  let singles = 0
+  const getRun = store.getRun.bind(store)
+  const get = store.get.bind(store)
+  store.getRun = (first, count) => { runs++; return getRun(first, count) }
+  store.get = (index, offset, n) => { singles++; return get(index, offset, n) }
+  const done = new Map()
+  const ts = new TorrentStorage({
+    store,
+    pieceLength,
+    length,
+    complete: (id, ok, bytes) => done.set(id, { ok, bytes }),
+    completeDigest: () => assert.fail('no digest reads here'),
+    deliver: () => assert.fail('no user reads here'),
+    onError: err => assert.fail(err),
+    onWarning: () => {}
+  })
+  const read = async (id, piece, begin, n) => {
+    ts.handle({ op: 'read', id, piece, pieceOffset: begin, offset: piece * pieceLength + begin, length: n })
+    while (!done.has(id)) await new Promise(resolve => setTimeout(resolve, 1))
+    const got = done.get(id)
+    assert.equal(got.ok, true)
+    assert.deepEqual(got.bytes, all.subarray(piece * pieceLength + begin, piece * pieceLength + begin + n), `piece ${piece} at ${begin}`)
+  }
+  let id = 0
+  // One piece out of order, then every piece in order, 16 KiB blocks.
+  await read(++id, 7, 0, 16384)
+  for (let p = 0; p < 40; p++) {
+    const size = Math.min(pieceLength, length - p * pieceLength)
+    for (let begin = 0; begin < size; begin += 16384) await read(++id, p, begin, Math.min(16384, size - begin))
+  }
+  // Piece 7 and piece 0 alone (neither follows the piece read before it), then runs.
+  assert.equal(singles, 2)
+  assert.ok(runs >= 2 && runs <= 4, `${runs} runs`)
+  await ts.close()
+})

@@ -215,7 +215,7 @@ export class TorrentStorage {
   // asked in order, as the picker asks them (an extent at a time); the pieces that follow
   // go into the cache.
   _fetch (piece, size) {
-    const inOrder = this._lastFetched === piece - 1
+    const inOrder = this._lastFetched === piece - 1 || this._cache.has(piece - 1)
     this._lastFetched = piece
     let count = 1
     const most = Math.floor(RUN_BYTES / this.pieceLength)
