@@ -7,7 +7,10 @@
 // onExtendedHandshake(handshake) (the peer's extension handshake, decoded: strings as
 // Uint8Array) and onMessage(bytes). Fields the constructor puts in
 // wire.extendedHandshake go into our extension handshake; they are registered with the
-// engine once per client, on the first use() of the name. wire.extended(name, data)
+// engine once per client, on the first use() of the name. The engine holds our first
+// extension handshake to a peer (and the peer's extended messages) until the torrent's
+// 'wire' listeners ran (client.js calls wireReady), so that a use() there is in it, as
+// with WebTorrent. wire.extended(name, data)
 // sends a message: bytes as they are, anything else (strings too) bencoded, as in
 // WebTorrent.
 // The protocol work (ids, handshakes, framing) is the engine's; this only routes.
