@@ -404,7 +404,7 @@ export interface ExtensionConstructor {
 export interface Extension {
   name?: string
   onHandshake? (infoHash: string, peerId: string, extensions: { dht: boolean, extended: boolean }): void
-  /** The peer's extension handshake, decoded (byte strings as Uint8Array). */
+  /** The peer's extension handshake, decoded (byte strings as Uint8Array); only when the peer supports this extension, as in WebTorrent. */
   onExtendedHandshake? (handshake: Record<string, unknown>): void
   onMessage? (payload: Uint8Array): void
 }
