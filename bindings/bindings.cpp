@@ -467,6 +467,7 @@ val event_value(const wt::client_event& e) {
         out.set("payload", copy_bytes(ev.payload));
       } else if constexpr (std::is_same_v<T, wt::storage_checked_event>) {
         out.set("type", std::string("checked")); set_torrent(ev.torrent); out.set("held", ev.held);
+        out.set("recheck", ev.recheck);
       } else if constexpr (std::is_same_v<T, wt::read_completed_event>) {
         out.set("type", std::string("read")); set_torrent(ev.torrent);
         out.set("read", static_cast<double>(ev.read));
@@ -560,6 +561,11 @@ class js_client {
     out.set("downloadSpeed", st->download_rate);
     out.set("uploadSpeed", st->upload_rate);
     out.set("peers", st->peers);
+    // Keyed by WebTorrent's source names (the 'noPeers' argument).
+    val by_source = val::object();
+    const char* names[wt::peer_source_count] = {"manual", "tracker", "dht", "ut_pex", "incoming"};
+    for (std::size_t i = 0; i < wt::peer_source_count; ++i) by_source.set(names[i], st->peers_by_source[i]);
+    out.set("peersBySource", by_source);
     out.set("hasMetadata", st->has_metadata);
     out.set("finished", st->finished);
     out.set("paused", st->paused);
@@ -799,6 +805,17 @@ class js_client {
     client_.flush(at_ms(now));
     return id;
   }
+  // torrent.rescanFiles(): session::recheck_torrent (a 'checked' event with recheck ends it).
+  bool recheck(std::uint32_t t, double now) {
+    const bool started = client_.engine().recheck_torrent(wt::torrent_id{t}, at_ms(now));
+    client_.flush(at_ms(now));
+    return started;
+  }
+  // The 'wire' listeners of the connection ran (session_settings::extension_handshake_hold).
+  void wire_ready(std::uint32_t connection, double now) {
+    client_.engine().release_extension_handshake(wt::connection_id{connection}, at_ms(now));
+    client_.flush(at_ms(now));
+  }
   // The payload is in the reserve() buffer.
   bool send_extension_message(std::uint32_t connection, std::uint32_t extension, std::size_t length,
                               double now) {
@@ -963,6 +980,11 @@ class js_client {
     }
     if (opts["listenPort"].isNumber() && opts["listenPort"].as<double>() > 0)
       s.session.listen_port = static_cast<std::uint16_t>(opts["listenPort"].as<double>());
+    // ms: our extension handshake waits this long at most for wireReady() (the host's
+    // 'wire' listeners may register extensions that belong in it).
+    if (opts["extensionHandshakeHold"].isNumber())
+      s.session.extension_handshake_hold = std::chrono::milliseconds(
+          static_cast<std::int64_t>(std::max(0.0, opts["extensionHandshakeHold"].as<double>())));
     if (opts["offersPerAnnounce"].isNumber())
       s.tracker.offers_per_announce = static_cast<std::size_t>(opts["offersPerAnnounce"].as<double>());
     return s;
@@ -1044,6 +1066,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("acceptPeer", &js_client::accept_peer)
       .function("registerExtension", &js_client::register_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
+      .function("wireReady", &js_client::wire_ready)
+      .function("recheck", &js_client::recheck)
       .function("socketOpened", &js_client::socket_opened)
       .function("socketClosed", &js_client::socket_closed)
       .function("textReceived", &js_client::text_received)

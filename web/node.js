@@ -126,6 +126,10 @@ const host = {
   // addPeer('host:port'): the host's first address.
   lookup: name => lookup(name).then(r => r.address),
   Store: FsStore,
+  // getFileModtimes(): each file's mtime in ms (undefined for one not on disk), as
+  // WebTorrent's; files are '/'-separated paths under root.
+  fileModtimes: (root, files) => Promise.all(files.map(f => stat(path.join(root, ...f.split('/'))).then(
+    st => st.mtime.getTime(), err => { if (err.code === 'ENOENT') return undefined; throw err }))),
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
   inputs,
   // Node's SHA-1 (native): pieces are hashed on their way to the disk, not by the engine.

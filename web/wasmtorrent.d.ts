@@ -291,7 +291,9 @@ export interface FileRange {
 /**
  * A file of a torrent in the client. Readers (stream, createReadStream, async iteration,
  * arrayBuffer, blob) deliver bytes as soon as their pieces are verified, in order, and
- * make the engine download the pieces under and ahead of them first.
+ * make the engine download the pieces under and ahead of them first. Events: 'done';
+ * under Node, 'stream' ({ stream, req, file }, pipeTo) when client.createServer() is about
+ * to send the file's bytes (a Readable): pipeTo(target) sends them through target instead.
  */
 export interface ClientFile extends Emitter, AsyncIterable<Uint8Array> {
   readonly path: string
@@ -392,7 +394,9 @@ export interface StreamServer {
  * A BEP 10 extension, as WebTorrent's: a constructor called with the wire; its BEP 10
  * name is `prototype.name` (WebTorrent's convention) or the instance's `name`. Fields the
  * constructor puts in wire.extendedHandshake go into our extension handshake (registered
- * once per client, at the first use of the name).
+ * once per client, at the first use of the name). As WebTorrent's, a use() in the torrent's
+ * 'wire' listener is in the first extension handshake the peer gets: ours waits until the
+ * 'wire' listeners ran.
  */
 export interface ExtensionConstructor {
   new (wire: Wire): Extension
@@ -400,7 +404,7 @@ export interface ExtensionConstructor {
 export interface Extension {
   name?: string
   onHandshake? (infoHash: string, peerId: string, extensions: { dht: boolean, extended: boolean }): void
-  /** The peer's extension handshake, decoded (byte strings as Uint8Array). */
+  /** The peer's extension handshake, decoded (byte strings as Uint8Array); only when the peer supports this extension, as in WebTorrent. */
   onExtendedHandshake? (handshake: Record<string, unknown>): void
   onMessage? (payload: Uint8Array): void
 }
@@ -435,7 +439,7 @@ export class Wire extends Emitter {
  * A torrent in the client. Events, as WebTorrent's: 'infoHash' (hash), 'metadata', 'ready',
  * 'download' (bytes that arrived), 'upload' (bytes), 'verified' (piece index), 'wire' (wire,
  * address), 'noPeers' ('tracker', 'dht' or 'ut_pex': every noPeersIntervalTime seconds, for
- * each enabled source, while the torrent has no peer), 'done', 'seed' (seed() only, once seeding), 'warning'
+ * each enabled source the torrent holds no peer from), 'done', 'seed' (seed() only, once seeding), 'warning'
  * (Error), 'error' (Error: fatal, the torrent is destroyed; code 'storage_full' when the
  * store is out of quota; with no listener it goes to the client's 'error'), 'close'; and,
  * while seed() hashes its input, 'hashing' (bytes hashed, total bytes).
@@ -502,6 +506,13 @@ export class Torrent extends Emitter {
   /** Closes the torrent's connections and makes no new ones (WebTorrent only stops new ones); verified bytes stay readable. */
   pause (): void
   resume (): void
+  /**
+   * Reads back the store and hashes every piece not had yet; those that match (bytes put
+   * there from outside) are had ('verified' each, 'done' when complete). Also a Promise.
+   */
+  rescanFiles (cb?: (err: Error | null) => void): Promise<void>
+  /** Node, files on disk: each file's mtime in ms (undefined when not on disk); else fails with code 'not_supported'. Also a Promise. */
+  getFileModtimes (cb?: (err: Error | null, times?: Array<number | undefined>) => void): Promise<Array<number | undefined>>
   /** One byte per piece: 0 missing, 1 downloading, 2 verifying, 3 have; empty before the metadata. */
   pieceStates (): Uint8Array
   /** Closes the connection to a peer: its Wire or its peer id (hex). */

@@ -104,7 +104,7 @@ result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
   for (const auto& url : link->acceptable_sources) session_.add_web_seed(*t, url, now);
   // x.pe: literal addresses only (a host name would need a lookup the engine cannot do).
   for (const auto& peer : link->peers)
-    if (auto e = wire::parse_endpoint(peer)) session_.add_peer(*t, *e, now);
+    if (auto e = wire::parse_endpoint(peer)) session_.add_peer(*t, *e, now, peer_source::manual);
   pump(now);
   return t;
 }
@@ -366,8 +366,10 @@ void client::channel_opened(host_peer p, time_point now) {
   // We answered its offer: it sends the handshake first, we accept and reply (see the
   // header: an answering side's first message may be lost). Otherwise we offered (or the
   // page connected the channel): we send the handshake first.
-  const auto c = s.answerer ? session_.accept_connection(channel_endpoint(p), now, dialable::no)
-                            : session_.open_connection(s.torrent, channel_endpoint(p), now, dialable::no);
+  // Offers and answers come through a tracker; a channel the page attached is manual.
+  const auto c = s.answerer ? session_.accept_connection(channel_endpoint(p), now, dialable::no, peer_source::tracker)
+                            : session_.open_connection(s.torrent, channel_endpoint(p), now, dialable::no,
+                                                       s.offerer ? peer_source::tracker : peer_source::manual);
   if (c) {
     s.connection = c;
     peer_of_connection_[c->value] = p.value;
@@ -527,7 +529,7 @@ void client::route_announcer(tracker::output o, time_point now) {
     out_.push_back(client_out::udp_close{std::move(close->url)});
   } else if (auto* found = std::get_if<peers_found>(&o)) {
     if (auto t = torrent_of(found->info_hash))
-      for (const auto& e : found->peers) session_.add_peer(*t, e, now);
+      for (const auto& e : found->peers) session_.add_peer(*t, e, now, peer_source::tracker);
   } else if (auto* announced = std::get_if<announce_result>(&o)) {
     if (auto t = torrent_of(announced->info_hash)) {
       if (announced->complete && announced->incomplete && *announced->complete + *announced->incomplete <= 1)
@@ -558,7 +560,7 @@ void client::route_dht(dht::output o, time_point now) {
     out_.push_back(client_out::dht_send{send->to, std::move(send->bytes)});
   } else if (auto* found = std::get_if<dht::peers_found>(&o)) {
     if (auto t = torrent_of(found->info_hash))
-      for (const auto& e : found->peers) session_.add_peer(*t, e, now);
+      for (const auto& e : found->peers) session_.add_peer(*t, e, now, peer_source::dht);
   } else if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce) {
     if (auto t = torrent_of(done->target))
       out_.push_back(client_event{dht_announce_event{*t, done->peers, done->announced_to}});

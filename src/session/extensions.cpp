@@ -176,7 +176,7 @@ class ut_pex_plugin final : public extension_plugin {
     }
     for (const auto& added : m->added) {
       if (added.peer.port == 0) continue;
-      s.add_candidate(t, added.peer);
+      s.add_candidate(t, added.peer, peer_source::pex);
     }
   }
 

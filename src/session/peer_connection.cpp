@@ -52,7 +52,12 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
     p.reader.set_piece_count(t.meta->piece_count());
     p.has = bitfield(t.meta->piece_count());
   }
-  if (p.extensions) send_extension_handshake(t, p);
+  if (p.extensions && settings.extension_handshake_hold > duration{0}) {
+    p.ext_held = true;  // sent by release_extension_handshake(), after our pieces
+    p.ext_hold_until = now + settings.extension_handshake_hold;
+  } else if (p.extensions) {
+    send_extension_handshake(t, p);
+  }
   send_our_pieces(t, p);
   events.emplace_back(peer_connected_event{t.id, p.id, p.remote, p.outgoing, p.peer_handshake.id});
   fill_unchoke_slots(t);
@@ -71,6 +76,19 @@ void session::impl::send_extension_handshake(torrent& t, peer_connection& p) {
     plugin->add_handshake_fields(extra);
   }
   send_extended(p, 0, wire::encode_extension_handshake(h, extra));
+}
+
+void session::impl::release_extension_handshake(torrent& t, peer_connection& p) {
+  if (!p.ext_held || p.dead) return;
+  p.ext_held = false;
+  send_extension_handshake(t, p);
+  auto early = std::move(p.ext_early);
+  p.ext_early.clear();
+  p.ext_early_bytes = 0;
+  for (const auto& [id, payload] : early) {
+    on_extended(t, p, wire::extended{id, payload});
+    if (p.dead) return;
+  }
 }
 
 void session::impl::send_our_pieces(torrent& t, peer_connection& p) {
@@ -350,6 +368,17 @@ void session::impl::cancel_duplicates(torrent& t, block_address b, const std::ve
 }
 
 void session::impl::on_extended(torrent& t, peer_connection& p, const wire::extended& e) {
+  if (p.ext_held) {
+    // Bounded: a peer that sends this much before we answer has the hold ended early.
+    constexpr std::size_t max_early_messages = 64, max_early_bytes = 1u << 20;
+    if (p.ext_early.size() < max_early_messages && p.ext_early_bytes + e.payload.size() <= max_early_bytes) {
+      p.ext_early.emplace_back(e.id, byte_buffer(e.payload.begin(), e.payload.end()));
+      p.ext_early_bytes += e.payload.size();
+      return;
+    }
+    release_extension_handshake(t, p);
+    if (p.dead) return;
+  }
   if (e.id == 0) {
     auto h = wire::decode_extension_handshake(e.payload);
     if (!h) {

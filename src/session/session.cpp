@@ -145,6 +145,8 @@ void session::impl::connect_candidates(torrent& t) {
     p.id = c;
     p.remote = e;
     p.outgoing = true;
+    if (auto src = t.sources.find(key); src != t.sources.end()) p.source = src->second;
+    else p.source = peer_source::manual;
     p.connected_at = p.last_received = p.last_sent = now;
     owner[c.value] = t.id.value;
     connects.push_back(connect_request{c, t.id, e});
@@ -185,6 +187,12 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
   st.paused = t->paused;
   st.checking = t->checking;
   st.check_progress = !t->checking ? 1.0 : static_cast<double>(t->check_done) / std::max<std::uint32_t>(1, t->meta->piece_count());
+  for (const auto& [cid, p] : t->peers)
+    if (!p.dead) ++st.peers_by_source[static_cast<std::size_t>(p.source)];
+  for (const auto& e : t->candidates) {
+    auto src = t->sources.find(endpoint_key(e));
+    ++st.peers_by_source[static_cast<std::size_t>(src != t->sources.end() ? src->second : peer_source::manual)];
+  }
   for (const auto& [cid, p] : t->peers) {
     if (!p.active()) continue;
     ++st.peers;
@@ -284,11 +292,11 @@ void session::remove_torrent(torrent_id id, time_point now) {
   }
 }
 
-void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point now) {
+void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point now, peer_source source) {
   auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t) return;
-  s.add_candidate(*t, remote);
+  s.add_candidate(*t, remote, source);
   s.finish_call();
 }
 
@@ -376,6 +384,16 @@ void session::pause_torrent(torrent_id id, time_point now) {
   // Each closed peer goes to `retry` (schedule_retry), where resume finds it.
   for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent paused", true);
   s.finish_call();
+}
+
+bool session::recheck_torrent(torrent_id id, time_point now) {
+  auto& s = enter(now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker) return false;
+  if (t->checking) t->recheck_again = true;
+  else s.start_check(*t, true);
+  s.finish_call();
+  return true;
 }
 
 void session::resume_torrent(torrent_id id, time_point now) {
@@ -470,12 +488,25 @@ std::uint32_t session::register_extension(std::string name, bencode::dict handsh
   extension_plugin& plugin = *s.plugins.back();
   for (auto& [tid, t] : s.torrents) {
     for (auto& [cid, p] : t.peers) {
-      if (!p.active() || !p.extensions) continue;
+      // A held handshake (extension_handshake_hold) will carry the new name: not sent yet.
+      if (!p.active() || !p.extensions || p.ext_held) continue;
       s.send_extension_handshake(t, p);
       if (p.ext) plugin.on_handshake(s, t, p, p.ext->id_of(plugin.name()));
     }
   }
   return handle;
+}
+
+void session::release_extension_handshake(connection_id c, time_point now) {
+  auto& s = enter(now);
+  auto o = s.owner.find(c.value);
+  if (o == s.owner.end()) return;
+  torrent* t = s.find_torrent(torrent_id{o->second});
+  peer_connection* p = t ? s.find_peer(*t, c) : nullptr;
+  if (!p || !p->active()) return;
+  s.release_extension_handshake(*t, *p);
+  if (!p->dead) s.request_blocks(*t, *p);
+  s.finish_call();
 }
 
 bool session::send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
@@ -492,13 +523,15 @@ bool session::send_extension_message(connection_id c, std::uint32_t extension, b
   return true;
 }
 
-connection_id session::accept_connection(const wire::endpoint& remote, time_point now, dialable d) {
+connection_id session::accept_connection(const wire::endpoint& remote, time_point now, dialable d,
+                                         peer_source source) {
   auto& s = enter(now);
   const bool full = s.at_session_limit();
   const connection_id c{s.next_connection++};
   peer_connection& p = s.unattached[c.value];
   p.id = c;
   p.remote = remote;
+  p.source = source;
   p.open = true;
   p.is_dialable = d == dialable::yes;
   p.connected_at = p.last_received = p.last_sent = s.now;
@@ -510,7 +543,7 @@ connection_id session::accept_connection(const wire::endpoint& remote, time_poin
 }
 
 std::optional<connection_id> session::open_connection(torrent_id id, const wire::endpoint& remote,
-                                                      time_point now, dialable d) {
+                                                      time_point now, dialable d, peer_source source) {
   auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t) return std::nullopt;
@@ -524,6 +557,7 @@ std::optional<connection_id> session::open_connection(torrent_id id, const wire:
   p.remote = remote;
   p.outgoing = true;
   p.open = true;
+  p.source = source;
   p.is_dialable = d == dialable::yes;
   p.connected_at = p.last_received = p.last_sent = s.now;
   s.owner[c.value] = t->id.value;

@@ -22,6 +22,7 @@
 // exceptions.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -143,6 +144,13 @@ struct session_settings {
   // deadline_rerequest_age. Zero disables re-requests.
   duration deadline_at_risk_window = std::chrono::seconds(2);
   duration deadline_rerequest_age = std::chrono::seconds(1);
+  // The host tells the application about a new peer (peer_connected_event) and lets it
+  // register extensions for it (WebTorrent's 'wire' event, where wire.use() adds fields
+  // to the first extension handshake). While this is non-zero, our extension handshake
+  // to a new peer waits until release_extension_handshake() or this long, and the
+  // peer's extended messages wait with it, so that an extension registered meanwhile is
+  // in our first handshake and sees the peer's. Zero: sent with the BitTorrent handshake.
+  duration extension_handshake_hold{0};
   bool enable_ut_metadata = true;
   bool enable_ut_pex = true;
   duration pex_interval = std::chrono::seconds(60);  // BEP 11: at most once a minute
@@ -232,9 +240,11 @@ struct extension_handshake_event {
 };
 // The resume check (add_torrent_params::check) read back every piece: `held` of them
 // matched their hash and count as had; blocks are requested from now on.
+// Also the end of a recheck_torrent() (recheck: true; held: the pieces it found).
 struct storage_checked_event {
   torrent_id torrent;
   std::uint32_t held = 0;
+  bool recheck = false;
 };
 // The bytes of a read() (only ever bytes of verified pieces). `data` is empty when the
 // host delivered the bytes itself (storage_request::user_read).
@@ -302,6 +312,11 @@ struct peer_stats {
   std::uint32_t outstanding_requests = 0;
 };
 
+// Where a peer came from (WebTorrent's peer sources, which its 'noPeers' event names).
+// incoming: it connected to us (WebTorrent gives such a peer no source).
+enum class peer_source : std::uint8_t { manual, tracker, dht, pex, incoming };
+inline constexpr std::size_t peer_source_count = 5;
+
 struct torrent_stats {
   std::uint64_t downloaded = 0;      // payload bytes received (including wasted and web seeds')
   std::uint64_t web_seed_downloaded = 0;  // of which from web seeds (HTTP body bytes)
@@ -316,6 +331,10 @@ struct torrent_stats {
   double upload_rate = 0;
   std::uint32_t peers = 0;
   std::uint32_t seeds = 0;
+  // By peer_source: connections (half-open ones included) and addresses waiting to be
+  // dialled; a peer counts from when it is learnt until its connection closes (as the
+  // peers WebTorrent's torrent holds). A known address keeps the source that named it first.
+  std::array<std::uint32_t, peer_source_count> peers_by_source{};
   std::optional<duration> time_remaining;  // at the current download rate
   bool has_metadata = false;
   bool finished = false;
@@ -379,7 +398,8 @@ class session {
   void remove_torrent(torrent_id t, time_point now);
   // A peer address for the torrent (tracker, PEX, magnet x.pe); the session decides
   // when to connect.
-  void add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
+  void add_peer(torrent_id t, const wire::endpoint& remote, time_point now,
+                peer_source source = peer_source::manual);
   // --- piece selection -----------------------------------------------------------
   // Every piece has one priority: 0 = do not download, 1..7, default 4 (priorities
   // above 7 count as 7). Higher priorities are fetched first (rarest first within one);
@@ -431,6 +451,13 @@ class session {
   // reads are kept, and read() still completes for verified bytes. stats().paused is
   // true. The client facade also announces "stopped" to the trackers. Idempotent.
   void pause_torrent(torrent_id t, time_point now);
+  // WebTorrent's rescanFiles(): reads back every piece the torrent neither has nor is
+  // downloading, hashes it, and has each one that matches (a piece_verified_event each:
+  // bytes put in the store from outside), as the resume check does; then a
+  // storage_checked_event with recheck set. No block is requested meanwhile. Pieces
+  // already had are not read again (the engine never drops a piece). Called while a check
+  // runs, another pass follows it. False for an unknown torrent or before the metadata.
+  bool recheck_torrent(torrent_id t, time_point now);
   // Dials at once every peer it knew when paused (and any added meanwhile).
   void resume_torrent(torrent_id t, time_point now);
 
@@ -491,6 +518,10 @@ class session {
   // `handshake_fields` go into our extension handshake, for the peer to read (as
   // WebTorrent extensions set wire.extendedHandshake fields).
   std::uint32_t register_extension(std::string name, bencode::dict handshake_fields = {});
+  // The host has told the application about the connection (see
+  // session_settings::extension_handshake_hold): our extension handshake goes out now,
+  // then the peer's extended messages that waited are handled. No-op otherwise.
+  void release_extension_handshake(connection_id c, time_point now);
   // False when the connection is gone or the peer did not announce the extension.
   bool send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
                               time_point now);
@@ -498,13 +529,14 @@ class session {
   // --- connections --------------------------------------------------------------
   // An incoming connection (its torrent is learnt from the handshake).
   connection_id accept_connection(const wire::endpoint& remote, time_point now,
-                                  dialable d = dialable::yes);
+                                  dialable d = dialable::yes, peer_source source = peer_source::incoming);
   // A connection to a peer of torrent `t` that the host opened without poll_connect()
   // asking for it (a WebRTC data channel it answered): we send the handshake first, as
   // on a connection we dialled. Closed at once when the torrent is paused ("torrent
   // paused") or has no room ("too many connections"); nullopt for an unknown torrent.
   std::optional<connection_id> open_connection(torrent_id t, const wire::endpoint& remote,
-                                               time_point now, dialable d = dialable::yes);
+                                               time_point now, dialable d = dialable::yes,
+                                               peer_source source = peer_source::manual);
   // A connection asked for by poll_connect() is open.
   void connection_opened(connection_id c, time_point now);
   void bytes_received(connection_id c, byte_view data, time_point now);

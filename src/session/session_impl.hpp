@@ -77,6 +77,7 @@ struct peer_connection {
   bool dead = false;  // closed; erased at the end of the current call
   bool no_retry = false;  // do not reconnect after this connection closes
   bool is_dialable = true;  // `remote` is an address to connect to (see wt::dialable)
+  peer_source source = peer_source::incoming;
   bool handshake_sent = false;
   bool handshake_done = false;
   wire::handshake_reader hs_reader;
@@ -86,6 +87,12 @@ struct peer_connection {
   bool extensions = false;
   std::optional<wire::extension_handshake> ext;
   byte_buffer ext_payload;  // the peer's extension handshake as received
+  // Our extension handshake waits for the host (session_settings::extension_handshake_hold)
+  // until `ext_hold_until`; the peer's extended messages wait in `ext_early` meanwhile.
+  bool ext_held = false;
+  time_point ext_hold_until;
+  std::vector<std::pair<std::uint8_t, byte_buffer>> ext_early;
+  std::size_t ext_early_bytes = 0;
   std::vector<std::unique_ptr<extension_peer_state>> ext_state;  // one per plugin
 
   bitfield has;              // valid once the metadata is known
@@ -195,6 +202,8 @@ struct torrent {
 
   std::map<std::uint32_t, peer_connection> peers;
   std::deque<wire::endpoint> candidates;
+  // Where each address came from first (endpoint_key), for stats' peers_by_source.
+  std::map<std::string, peer_source> sources;
   std::set<std::string> banned;
   // Peer ids of banned peers: a WebRTC peer has no address of its own (each channel gets a
   // stand-in), so a ban by address alone would not outlast its channel.
@@ -292,6 +301,8 @@ struct torrent {
   std::uint32_t check_done = 0;       // pieces read back (held or not)
   std::uint64_t check_in_flight = 0;  // bytes being read back
   std::uint32_t check_held = 0;       // pieces that matched their hash
+  bool rechecking = false;            // this pass is a recheck_torrent()
+  bool recheck_again = false;         // recheck_torrent() during a pass: run another
   std::uint64_t downloaded = 0, uploaded = 0, verified = 0, wasted = 0;
   std::uint64_t down_since = 0, up_since = 0;
   double down_rate = 0, up_rate = 0;
@@ -462,8 +473,10 @@ struct session::impl {
     return settings.max_connections != 0 && live_connections() >= settings.max_connections;
   }
   void enforce_connection_limit(torrent& t);
-  void add_candidate(torrent& t, const wire::endpoint& e) {
-    if (t.banned.contains(session_detail::endpoint_key(e))) return;
+  void add_candidate(torrent& t, const wire::endpoint& e, peer_source source) {
+    const std::string key = session_detail::endpoint_key(e);
+    if (t.banned.contains(key)) return;
+    t.sources.emplace(key, source);
     if (std::find(t.candidates.begin(), t.candidates.end(), e) == t.candidates.end())
       t.candidates.push_back(e);
     connect_candidates(t);
@@ -483,6 +496,9 @@ struct session::impl {
   void on_extended(torrent& t, peer_connection& p, const wire::extended& e);
   void send_our_pieces(torrent& t, peer_connection& p);
   void send_extension_handshake(torrent& t, peer_connection& p);
+  // Ends the hold of our extension handshake (ext_held): sends it, then handles the
+  // peer's extended messages that waited.
+  void release_extension_handshake(torrent& t, peer_connection& p);
   void update_interest(torrent& t, peer_connection& p);
   void set_interest(peer_connection& p, bool want);
   // More requests for the peer: at once, or (download limit) when its turn comes.
@@ -567,6 +583,7 @@ struct session::impl {
   void issue_reads(torrent& t);
   // Resume check (torrent::checking): reads pieces back, at most max_check_bytes at once.
   void pump_check(torrent& t);
+  void start_check(torrent& t, bool recheck);
   void piece_checked(torrent& t, std::uint32_t piece, const storage_completion& c);
   torrent_stats make_stats(const torrent& t) const;
   void cancel_undue_requests(torrent& t);

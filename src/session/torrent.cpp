@@ -173,6 +173,11 @@ void session::impl::pump_check(torrent& t) {
   const std::uint32_t n = t.meta->piece_count();
   while (t.checking && t.check_next < n) {
     const piece_index pi{t.check_next};
+    if (t.picker->state(pi) != piece_state::missing) {  // had or on its way: not read back
+      ++t.check_next;
+      ++t.check_done;
+      continue;
+    }
     const std::uint32_t size = t.picker->piece_size(pi);
     if (t.check_in_flight > 0 && t.check_in_flight + size > settings.max_check_bytes) return;
     storage_request sr;
@@ -193,16 +198,18 @@ void session::impl::pump_check(torrent& t) {
   }
   if (!t.checking || t.check_done < n) return;
   t.checking = false;
-  events.emplace_back(storage_checked_event{t.id, t.check_held});
+  events.emplace_back(storage_checked_event{t.id, t.check_held, t.rechecking});
   for (auto& [id, p] : t.peers) {
     if (!p.active()) continue;
-    for (std::uint32_t i = 0; i < n; ++i)
-      if (t.picker->have(piece_index{i}) && !p.has.test(i)) send(p, wire::have{piece_index{i}});
+    if (!t.rechecking)  // a recheck told them of each piece it found
+      for (std::uint32_t i = 0; i < n; ++i)
+        if (t.picker->have(piece_index{i}) && !p.has.test(i)) send(p, wire::have{piece_index{i}});
     update_interest(t, p);
   }
   issue_reads(t);
   check_finished(t);
-  request_all(t);
+  if (t.recheck_again) start_check(t, true);
+  else request_all(t);
 }
 
 void session::impl::piece_checked(torrent& t, std::uint32_t piece, const storage_completion& c) {
@@ -214,10 +221,27 @@ void session::impl::piece_checked(torrent& t, std::uint32_t piece, const storage
   // half-written by a crash costs a download of that piece, never a bad byte delivered.
   const bool matches = c.digest ? *c.digest == t.meta->piece_hashes[piece]
                                 : c.data.size() == size && sha1(c.data) == t.meta->piece_hashes[piece];
-  if (c.ok && matches && !t.picker->have(pi)) {
+  // Still missing: no block of it arrived meanwhile (requests already out when a recheck
+  // began may still land).
+  if (c.ok && matches && t.picker->state(pi) == piece_state::missing) {
     t.picker->we_have(pi);
     ++t.check_held;
+    if (t.rechecking) {
+      events.emplace_back(piece_verified_event{t.id, pi});
+      drop_finished_critical(t);
+      for (auto& [id, p] : t.peers)
+        if (p.active() && !p.has.test(piece)) send(p, wire::have{pi});
+    }
   }
+  pump_check(t);
+}
+
+void session::impl::start_check(torrent& t, bool recheck) {
+  t.checking = true;
+  t.rechecking = recheck;
+  t.recheck_again = false;
+  t.check_next = t.check_done = t.check_held = 0;
+  t.check_in_flight = 0;
   pump_check(t);
 }
 
@@ -243,10 +267,7 @@ void session::impl::set_metadata(torrent& t, metainfo m) {
   t.metadata_pieces.clear();
   apply_file_priorities(t);
   events.emplace_back(metadata_received_event{t.id});
-  if (t.check_storage) {
-    t.checking = true;
-    pump_check(t);
-  }
+  if (t.check_storage) start_check(t, false);
   const std::uint32_t n = t.meta->piece_count();
   for (auto& [id, p] : t.peers) {
     if (!p.active()) continue;
@@ -420,6 +441,10 @@ void session::impl::tick(time_point at) {
       if (at - p.last_received >= settings.inactivity_timeout) {
         close_peer(&t, p, errc::ok, "inactivity timeout", true);
         continue;
+      }
+      if (p.ext_held && at >= p.ext_hold_until) {  // the host never answered
+        release_extension_handshake(t, p);
+        if (p.dead) continue;
       }
       if (at - p.last_sent >= settings.keepalive_interval) send(p, wire::keep_alive{});
       std::erase_if(p.cancelled_out, [&](const auto& c) { return c.until <= at; });

@@ -3,7 +3,8 @@
 // on between them. The session must never crash, hang or write an unverified piece;
 // it may close the connection. The first input byte picks seeding or leeching (bit 0)
 // and what else is on: an upload limit (bit 1), a download limit (bit 2), critical
-// and deselected pieces (bit 3).
+// and deselected pieces (bit 3), a held extension handshake whose queued messages the
+// peer's bytes fill until the hold ends (bit 4).
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -50,6 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
   settings.seed = 7;
   if (input[0] & 2) settings.upload_rate_limit = 20000;
   if (input[0] & 4) settings.download_rate_limit = 20000;
+  if (input[0] & 16) settings.extension_handshake_hold = std::chrono::seconds(2);
   wt::session s(settings);
   wt::memory_storage storage;
   wt::time_point now{};

@@ -135,11 +135,14 @@ export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
   t.resume()
   t.removePeer('0'.repeat(40))
   const states: Uint8Array = t.pieceStates()
+  await t.rescanFiles((err: Error | null) => { void err })
+  const times: Array<number | undefined> = await t.getFileModtimes()
+  t.files[0].on('stream', ({ stream, req }: { stream: unknown, req: unknown }, pipeTo: (target: unknown) => void) => { void [stream, req, pipeTo] })
   client.throttleDownload(1e6)
   client.throttleUpload(-1)
   client.on('torrent', (x: Torrent) => { void x }).on('seed', (x: Torrent) => { void x })
   const listeners: number = client.listeners('torrent').length + client.listenerCount('add')
   await client.remove(t, err => { void err })
   await client.destroy(err => { void err })
-  void [webrtc, found, sync, pieces, counts, meta, states, listeners]
+  void [webrtc, found, sync, pieces, counts, meta, states, listeners, times]
 }

@@ -3,6 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
+import { Transform } from 'node:stream'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { tempDir, makeContent, once, randomBytes } from './helpers.mjs'
 
@@ -91,4 +92,29 @@ test('a file streams from the server while its torrent downloads; a foreign Host
   assert.ok(progressAtAnswer >= 0 && progressAtAnswer < 1, `answered at progress ${progressAtAnswer}, before the download ended`)
   await assert.rejects(fetch(`http://localhost:${server.address().port}/webtorrent/`), 'Host localhost:port is refused')
   server.destroy()
+})
+
+test("file 'stream': a listener gets { stream, req, file } and can send the body through its own stream", async t => {
+  const c = client(t)
+  const data = randomBytes(63, 50_001)
+  const torrent = c.seed(Object.assign(Buffer.from(data), { name: 'flipped.bin' }), { announce: [] })
+  await once(torrent, 'seed')
+  const server = c.createServer()
+  t.after(() => new Promise(resolve => server.destroy(resolve)))
+  const origin = await listen(server)
+  const file = torrent.files[0]
+  const seen = []
+  file.on('stream', ({ stream, req, file: which }, pipeTo) => {
+    seen.push({ url: req.url, same: which === file, readable: typeof stream.pipe === 'function' })
+    // Every byte inverted: the same whatever the chunks.
+    pipeTo(new Transform({ transform (chunk, _enc, cb) { cb(null, Buffer.from(chunk).map(b => b ^ 0xff)) } }))
+  })
+  const res = await fetch(origin + file.streamURL, { headers: { range: 'bytes=1000-40999' } })
+  assert.equal(res.status, 206)
+  const body = Buffer.from(await res.arrayBuffer())
+  assert.deepEqual(body, Buffer.from(data.subarray(1000, 41000)).map(b => b ^ 0xff))
+  assert.deepEqual(seen, [{ url: file.streamURL, same: true, readable: true }])
+  // HEAD has no body: no 'stream'.
+  await fetch(origin + file.streamURL, { method: 'HEAD' })
+  assert.equal(seen.length, 1)
 })

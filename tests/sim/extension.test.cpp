@@ -120,3 +120,93 @@ TEST_CASE("[extension] an extension registered while peers are connected reaches
   CHECK(as_chars(got()->payload) == "late hello");
   CHECK(net.at(a).peers(ids[0]).size() == 1);  // the repeated handshake kept the connection
 }
+
+namespace {
+std::vector<extension_handshake_event> handshake_events(const swarm& net, std::size_t n) {
+  std::vector<extension_handshake_event> out;
+  for (const auto& e : net.events(n))
+    if (auto* h = std::get_if<extension_handshake_event>(&e)) out.push_back(*h);
+  return out;
+}
+bool connected(const swarm& net, std::size_t n) {
+  for (const auto& e : net.events(n))
+    if (std::holds_alternative<peer_connected_event>(e)) return true;
+  return false;
+}
+}  // namespace
+
+TEST_CASE("[extension] a held extension handshake carries an extension registered on the new peer", "[extension]") {
+  // As WebTorrent's 'wire' event: the application registers an extension when it learns
+  // of the peer, and the peer sees it in our first extension handshake.
+  const auto tt = make_test_torrent(64 * 1024, 16 * 1024, 6);
+  swarm net(10);
+  node_config held;
+  held.settings.extension_handshake_hold = 5s;
+  const auto a = net.add_node(held);
+  const auto b = net.add_node();
+  const std::uint32_t ext_b = net.at(b).register_extension("x_first");
+  std::vector<torrent_id> ids;
+  for (auto n : {a, b}) {
+    auto t = net.at(n).add_torrent(tt.meta, {.seed = n == b}, net.now());
+    REQUIRE(t);
+    if (n == b) net.storage(n).write_at(*t, 0, tt.data);
+    ids.push_back(*t);
+  }
+  net.at(a).add_peer(ids[0], net.endpoint(b), net.now());
+  REQUIRE(net.run_until([&] { return connected(net, a); }, time_point{} + 1min));
+  // Let b's extension handshake arrive: a keeps it until it has answered.
+  net.run_until([] { return false; }, net.now() + 1s);
+  CHECK(handshake_events(net, a).empty());
+  CHECK(handshake_events(net, b).empty());  // ours is held
+
+  bencode::dict fields;
+  fields["x_first_version"] = bencode::value(std::int64_t{3});
+  const std::uint32_t ext_a = net.at(a).register_extension("x_first", std::move(fields));
+  connection_id c{};
+  for (const auto& e : net.events(a))
+    if (auto* pc = std::get_if<peer_connected_event>(&e)) c = pc->connection;
+  net.at(a).release_extension_handshake(c, net.now());
+
+  REQUIRE(net.run_until([&] { return !handshake_events(net, b).empty() && !handshake_events(net, a).empty(); },
+                        net.now() + 1min));
+  // a's side: the extension sees b's handshake, which names it.
+  const auto at_a = handshake_events(net, a);
+  REQUIRE(at_a.size() == 1);
+  CHECK(at_a[0].extension == ext_a);
+  CHECK(at_a[0].peer_supports);
+  // b's side: the first (and only) handshake from a has the extension and its field.
+  net.run_until([] { return false; }, net.now() + 5s);
+  const auto at_b = handshake_events(net, b);
+  REQUIRE(at_b.size() == 1);
+  CHECK(at_b[0].extension == ext_b);
+  CHECK(at_b[0].peer_supports);
+  auto doc = bencode::decode(at_b[0].handshake);
+  REQUIRE(doc);
+  CHECK(doc->root().find_int("x_first_version") == std::optional<std::int64_t>(3));
+  // The download went on meanwhile.
+  REQUIRE(net.run_until([&] { return net.at(a).stats(ids[0])->finished; }, net.now() + 1min));
+}
+
+TEST_CASE("[extension] a held extension handshake goes out after the hold when the host never answers", "[extension]") {
+  // A magnet: the metadata comes through ut_metadata, so extended messages must flow.
+  const auto tt = make_test_torrent(64 * 1024, 16 * 1024, 7);
+  swarm net(11);
+  node_config held;
+  held.settings.extension_handshake_hold = 3s;
+  const auto a = net.add_node(held);
+  const auto b = net.add_node();
+  auto tb = net.at(b).add_torrent(tt.meta, {.seed = true}, net.now());
+  REQUIRE(tb);
+  net.storage(b).write_at(*tb, 0, tt.data);
+  auto ta = net.at(a).add_magnet(tt.meta.info_hash, "x", net.now());
+  REQUIRE(ta);
+  const std::uint32_t ext_b = net.at(b).register_extension("x_quiet");
+  net.at(a).add_peer(*ta, net.endpoint(b), net.now());
+  REQUIRE(net.run_until([&] { return connected(net, a); }, time_point{} + 1min));
+  const time_point connected_at = net.now();
+  REQUIRE(net.run_until([&] { return !handshake_events(net, b).empty(); }, net.now() + 1min));
+  CHECK(net.now() - connected_at >= 3s);
+  CHECK(handshake_events(net, b)[0].extension == ext_b);
+  CHECK_FALSE(handshake_events(net, b)[0].peer_supports);
+  REQUIRE(net.run_until([&] { return net.at(a).stats(*ta)->finished; }, net.now() + 1min));
+}

@@ -1,5 +1,7 @@
 // The session against its store: a slow store holds back requests (backpressure), and a
 // store left from an earlier run is checked piece by piece (resume).
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "sim.hpp"
@@ -130,6 +132,67 @@ TEST_CASE("[storage] resume: a store from an earlier run is read back and hashed
     CHECK(net.storage(leecher).read_at(tl, 0, static_cast<std::uint32_t>(tt.data.size())) == tt.data);
     CHECK(s.stats(tl)->downloaded < static_cast<std::uint64_t>(tt.meta.total_length) / 2 + 4 * 64 * KiB);
   }
+}
+
+TEST_CASE("[storage] recheck_torrent: pieces put in the store from outside become had; peers hear of them", "[storage]") {
+  const auto tt = make_test_torrent(1 * MiB + 1000, 64 * KiB, 92);
+  const std::uint32_t n = tt.meta.piece_count();
+  swarm net(10, link_config{.latency = 10ms});
+  node_config cfg;
+  cfg.digest_reads = GENERATE(false, true);
+  const auto a = net.add_node(cfg);
+  const auto b = net.add_node();
+  session& s = net.at(a);
+  const auto ta = *s.add_torrent(tt.meta, {}, net.now());
+  const auto tb = *net.at(b).add_torrent(tt.meta, {}, net.now());
+  s.add_peer(ta, net.endpoint(b), net.now());  // b has nothing either: nothing moves
+  REQUIRE(net.run_until([&] { return net.at(b).peers(tb).size() == 1; }, time_point{} + 1min));
+  CHECK_FALSE(s.recheck_torrent(torrent_id{99}, net.now()));
+
+  auto found = [&] {
+    std::vector<std::uint32_t> out;
+    for (const auto& e : net.events(a))
+      if (auto* v = std::get_if<piece_verified_event>(&e)) out.push_back(v->piece.value);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto rechecks = [&] {
+    std::vector<std::uint32_t> out;
+    for (const auto& e : net.events(a))
+      if (auto* c = std::get_if<storage_checked_event>(&e); c && c->recheck) out.push_back(c->held);
+    return out;
+  };
+  // Pieces 2 and 4 whole, piece 6 altered.
+  for (std::uint32_t p : {2u, 4u, 6u}) {
+    byte_buffer bytes(piece_bytes(tt, p).begin(), piece_bytes(tt, p).end());
+    if (p == 6) bytes[3] ^= 1;
+    net.storage(a).write_at(ta, piece_start(tt, p), bytes);
+  }
+  REQUIRE(s.recheck_torrent(ta, net.now()));
+  CHECK(s.stats(ta)->checking);
+  // Asked again while it runs: a second pass follows.
+  REQUIRE(s.recheck_torrent(ta, net.now()));
+  REQUIRE(net.run_until([&] { return rechecks().size() == 2; }, net.now() + 1min));
+  CHECK(rechecks() == std::vector<std::uint32_t>{2, 0});
+  CHECK(found() == std::vector<std::uint32_t>{2, 4});
+  CHECK(s.have_pieces(ta)->count() == 2);
+  // b was told (have messages): it sees a's pieces.
+  net.run_until([] { return false; }, net.now() + 2s);
+  CHECK(net.at(b).peers(tb).front().pieces == 2);
+
+  // Everything: the rest is found, the torrent is finished, and only the new pieces are
+  // reported; pieces had are not read again.
+  net.storage(a).write_at(ta, 0, tt.data);
+  REQUIRE(s.recheck_torrent(ta, net.now()));
+  REQUIRE(net.run_until([&] { return rechecks().size() == 3; }, net.now() + 1min));
+  CHECK(rechecks().back() == n - 2);
+  CHECK(found().size() == n);
+  CHECK(s.stats(ta)->finished);
+  bool finished_event = false;
+  for (const auto& e : net.events(a)) finished_event |= std::holds_alternative<torrent_finished_event>(e);
+  CHECK(finished_event);
+  // b downloads it from a.
+  REQUIRE(net.run_until([&] { return net.at(b).stats(tb)->finished; }, net.now() + 1min));
 }
 
 namespace {

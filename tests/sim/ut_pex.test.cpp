@@ -134,3 +134,45 @@ TEST_CASE("[ut_pex] a peer connected from an ephemeral port is not dialled again
       if (auto* d = std::get_if<peer_disconnected_event>(&e); d && d->reason == "duplicate connection") ++duplicates;
   CHECK(duplicates <= 2);
 }
+
+TEST_CASE("[ut_pex] stats count peers by the source that named them", "[ut_pex]") {
+  const auto tt = make_test_torrent(512 * 1024, 32 * 1024, 14);
+  swarm net(6);
+  node_config cfg;
+  cfg.settings.listen_port = 6881;
+  node_config seed_cfg = cfg;
+  seed_cfg.upload_rate = 64.0 * 1024;  // the leechers are still busy when they meet
+  const auto seeder = net.add_node(seed_cfg);
+  auto ts = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
+  REQUIRE(ts);
+  net.storage(seeder).write_at(*ts, 0, tt.data);
+  const auto a = net.add_node(cfg);
+  const auto b = net.add_node(cfg);
+  auto ta = net.at(a).add_torrent(tt.meta, {}, net.now());
+  auto tb = net.at(b).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(ta);
+  REQUIRE(tb);
+  net.at(a).add_peer(*ta, net.endpoint(seeder), net.now(), peer_source::tracker);
+  net.at(b).add_peer(*tb, net.endpoint(seeder), net.now(), peer_source::dht);
+  auto count = [&](std::size_t n, torrent_id t, peer_source s) {
+    return net.at(n).stats(t)->peers_by_source[static_cast<std::size_t>(s)];
+  };
+  // Waiting to be dialled counts already.
+  CHECK(count(a, *ta, peer_source::tracker) == 1);
+  CHECK(count(b, *tb, peer_source::dht) == 1);
+  // a and b meet through the seeder's ut_pex: one dials (pex), the other accepts (incoming).
+  REQUIRE(net.run_until([&] { return net.at(a).peers(*ta).size() == 2 && net.at(b).peers(*tb).size() == 2; },
+                        time_point{} + 5min));
+  net.run_until([] { return false; }, net.now() + 5s);
+  CHECK(count(seeder, *ts, peer_source::incoming) == 2);
+  CHECK(count(a, *ta, peer_source::tracker) == 1);
+  CHECK(count(b, *tb, peer_source::dht) == 1);
+  CHECK(count(a, *ta, peer_source::pex) + count(a, *ta, peer_source::incoming) == 1);
+  CHECK(count(b, *tb, peer_source::pex) + count(b, *tb, peer_source::incoming) == 1);
+  CHECK(count(a, *ta, peer_source::pex) + count(b, *tb, peer_source::pex) == 1);
+  CHECK(count(a, *ta, peer_source::manual) == 0);
+  // The seeder leaves: a has no peer from its tracker any more (a retry is not a peer).
+  net.remove_node(seeder);
+  REQUIRE(net.run_until([&] { return count(a, *ta, peer_source::tracker) == 0 && count(b, *tb, peer_source::dht) == 0; },
+                        net.now() + 5min));
+}

@@ -255,6 +255,13 @@ TEST_CASE("[client] two clients move a torrent through a tracker and data channe
       if (t.find("\"completed\"") != std::string::npos) completed = true;
     CHECK(completed);
     CHECK(count_events<peer_connected_event>(n.hosts[leecher]) >= 1);
+    // Peers met through the tracker's offers and answers count for it on both sides.
+    const auto by_source = [&](std::size_t h, torrent_id t, peer_source src) {
+      return n.hosts[h].c->engine().stats(t)->peers_by_source[static_cast<std::size_t>(src)];
+    };
+    CHECK(by_source(leecher, *tl, peer_source::tracker) >= 1);
+    CHECK(by_source(seeder, *ts, peer_source::tracker) >= 1);
+    CHECK(by_source(leecher, *tl, peer_source::manual) == 0);
 
     SECTION("removing the torrent announces stopped and closes its channels") {
       n.hosts[leecher].c->remove_torrent(*tl, n.now);
@@ -371,6 +378,12 @@ TEST_CASE("[client] dial_peers: x.pe and add_peer addresses go out as connect ou
   CHECK(n.dials >= 2);
   const auto got = n.hosts[leecher].stored(*tl, data.size());
   CHECK(std::equal(got.begin(), got.end(), data.begin(), data.end()));
+  // Addresses given by hand are manual; the seeder's side of the socket is incoming.
+  const auto leecher_stats = n.hosts[leecher].c->engine().stats(*tl);
+  const auto seeder_stats = n.hosts[seeder].c->engine().stats(*ts);
+  CHECK(leecher_stats->peers_by_source[static_cast<std::size_t>(peer_source::manual)] >= 1);
+  CHECK(leecher_stats->peers_by_source[static_cast<std::size_t>(peer_source::tracker)] == 0);
+  CHECK(seeder_stats->peers_by_source[static_cast<std::size_t>(peer_source::incoming)] >= 1);
   // Removing the torrent closes its socket on both sides.
   n.hosts[leecher].c->remove_torrent(*tl, n.now);
   REQUIRE(n.run([&] { return n.links.empty(); }, std::chrono::seconds(10)));

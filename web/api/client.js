@@ -110,11 +110,14 @@ export function makeClientClass (internals) {
       this._storeReleased = null // settles when it has
       this._noPeersTimer = null
       this._onChecked = null      // load(): resolves with the pieces the engine's check found
+      this._rescans = []          // rescanFiles(): { resolve, reject } of the pass under way
+      this._rescanning = null     // the chain of rescanFiles() passes, one at a time
       this.once('close', () => {
         clearInterval(this._noPeersTimer)
         const err = new WasmTorrentError('torrent destroyed', { code: 'destroyed' })
         for (const { reject } of this._reads.values()) reject(err)
         this._reads.clear()
+        for (const { reject } of this._rescans.splice(0)) reject(err)
         for (const w of this._wires.values()) w._onClose()
         this._wires.clear()
       })
@@ -232,20 +235,21 @@ export function makeClientClass (internals) {
     }
 
     // WebTorrent's 'noPeers': every noPeersIntervalTime seconds (default 30), once for each
-    // enabled source of peers ('tracker', 'dht', 'ut_pex') that gave none. The engine does
-    // not tell which source a peer came from: a torrent with any peer reports none.
+    // enabled source of peers ('tracker', 'dht', 'ut_pex') that the torrent holds no peer
+    // from (the engine's peersBySource: connected, connecting or waiting to be dialled).
     _startNoPeers () {
       const client = this._client
       const every = (Number(this._opts.noPeersIntervalTime) || 30) * 1000
       this._noPeersTimer = setInterval(() => {
-        if (this.destroyed || this.numPeers > 0) return
+        const counts = this._stats()?.peersBySource
+        if (this.destroyed || !counts) return
         const sources = {
           tracker: client._opts.tracker !== false,
           dht: Boolean(client._dht) && !this.private,
           ut_pex: client._opts.utPex !== false
         }
         for (const [source, enabled] of Object.entries(sources)) {
-          if (enabled && !this.destroyed) this.emit('noPeers', source)
+          if (enabled && !(counts[source] > 0) && !this.destroyed) this.emit('noPeers', source)
         }
       }, every)
       this._noPeersTimer.unref?.() // Node: does not keep the process alive
@@ -413,6 +417,48 @@ export function makeClientClass (internals) {
     // Pause: every connection of the torrent closed, no new ones, trackers told
     // "stopped"; pieces, readers and reads of verified bytes stay. (WebTorrent only stops
     // connecting to new peers.) Resume connects again.
+    // WebTorrent's rescanFiles(cb): the store is read back and hashed, and the pieces that
+    // now match (put there from outside) are had, each with 'verified' ('done' when that
+    // completes the torrent); then cb(null). Different: pieces already had are not read
+    // again (the engine never drops one). Before the metadata there is nothing to scan.
+    // Also a Promise; cb(err) when the torrent is destroyed meanwhile.
+    rescanFiles (cb) {
+      if (this.destroyed) throw new WasmTorrentError('torrent is destroyed', { code: 'destroyed' })
+      const pass = async () => {
+        await this._storage?.rescan()
+        return new Promise((resolve, reject) => this._recheck(resolve, reject))
+      }
+      const done = (this._rescanning ?? Promise.resolve()).catch(() => {}).then(pass)
+      this._rescanning = done
+      if (typeof cb === 'function') done.then(() => cb(null), err => cb(err))
+      else done.catch(() => {}) // the caller has the Promise; no unhandled rejection
+      return done
+    }
+
+    // One engine recheck; settles on its 'checked' event (at once before the metadata).
+    _recheck (resolve, reject) {
+      if (this.destroyed) return reject(new WasmTorrentError('torrent destroyed', { code: 'destroyed' }))
+      let started = false
+      if (this._id !== null) this._client._input((E, now) => { started = E.recheck(this._id, now) })
+      if (started) this._rescans.push({ resolve, reject })
+      else resolve()
+    }
+
+    // WebTorrent's getFileModtimes(cb) (Node, files on disk): each file's last modification
+    // time in ms (undefined for a file not on disk yet), in torrent.files order. Also a
+    // Promise; elsewhere (browsers, a memory store) it fails with code 'not_supported'.
+    getFileModtimes (cb) {
+      const result = (async () => {
+        if (!host.fileModtimes || !this.path) {
+          throw new WasmTorrentError('getFileModtimes: this torrent has no files on disk', { code: 'not_supported' })
+        }
+        return host.fileModtimes(this.path, this.files.map(f => f.path))
+      })()
+      if (typeof cb === 'function') result.then(times => cb(null, times), err => cb(err))
+      else result.catch(() => {})
+      return result
+    }
+
     pause () {
       if (this.paused || this.destroyed) return
       this.paused = true
@@ -716,7 +762,10 @@ export function makeClientClass (internals) {
           dht: this._dht ? { announceInterval: opts.dht?.announceInterval } : false,
           listenPort: this.torrentPort,
           downloadLimit: engineRate(opts.downloadLimit),
-          uploadLimit: engineRate(opts.uploadLimit)
+          uploadLimit: engineRate(opts.uploadLimit),
+          // Our first extension handshake waits for the 'wire' listeners (see peerConnected
+          // below), or this long when they never get to run.
+          extensionHandshakeHold: 2000
         }))
         this.peerId = this._engine.peerId()
         if (this._dht) this._startDht(opts.dht)
@@ -1203,7 +1252,10 @@ export function makeClientClass (internals) {
               t._checkFilesDone(e.piece)
               break
             case 'read': t?._onRead(e); break
-            case 'checked': t?._onChecked?.(e.held); break
+            case 'checked':
+              if (e.recheck) t?._rescans.shift()?.resolve()
+              else t?._onChecked?.(e.held)
+              break
             case 'hashFailed':
               t?.emit('warning', new WasmTorrentError(`piece ${e.piece} failed its hash check and is downloaded again`, { code: 'hash_failed' }))
               break
@@ -1212,7 +1264,7 @@ export function makeClientClass (internals) {
               break
             case 'channel': this._peerOfConnection.set(e.connection, e.peer); break
             case 'peerConnected': {
-              if (!t) break
+              if (!t) { this._input((E, now) => E.wireReady(e.connection, now)); break }
               const wire = new Wire(t, e)
               if (this._tcp?.has(this._peerOfConnection.get(e.connection))) {
                 // As WebTorrent's wires of TCP peers: their type, address and port apart.
@@ -1221,7 +1273,13 @@ export function makeClientClass (internals) {
                 if (m) [wire.remoteAddress, wire.remotePort] = [m[1], Number(m[2])]
               }
               t._wires.set(e.connection, wire)
-              t.emit('wire', wire, e.address)
+              // As WebTorrent's: 'wire' comes before any extended message, so that a
+              // wire.use() here is in our first extension handshake; then the engine sends it.
+              try {
+                t.emit('wire', wire, e.address)
+              } finally {
+                this._input((E, now) => E.wireReady(e.connection, now))
+              }
               break
             }
             case 'peerDisconnected': {

@@ -7,7 +7,10 @@
 // onExtendedHandshake(handshake) (the peer's extension handshake, decoded: strings as
 // Uint8Array) and onMessage(bytes). Fields the constructor puts in
 // wire.extendedHandshake go into our extension handshake; they are registered with the
-// engine once per client, on the first use() of the name. wire.extended(name, data)
+// engine once per client, on the first use() of the name. The engine holds our first
+// extension handshake to a peer (and the peer's extended messages) until the torrent's
+// 'wire' listeners ran (client.js calls wireReady), so that a use() there is in it, as
+// with WebTorrent. wire.extended(name, data)
 // sends a message: bytes as they are, anything else (strings too) bencoded, as in
 // WebTorrent.
 // The protocol work (ids, handshakes, framing) is the engine's; this only routes.
@@ -57,8 +60,8 @@ export class Wire extends Emitter {
     this._byId.set(id, ext)
     ext.onHandshake?.(this._torrent.infoHash, this.peerId, { dht: false, extended: true })
     // A new registration makes the engine report the peer's handshake itself; for a
-    // known one, hand over the handshake this wire already received.
-    if (!fresh && this._peerHandshakeReceived) ext.onExtendedHandshake?.(this.peerExtendedHandshake)
+    // known one, hand over the handshake this wire already received (if it names us).
+    if (!fresh && this._peerHandshakeReceived && this._peerNames(name)) ext.onExtendedHandshake?.(this.peerExtendedHandshake)
   }
 
   extended (name, data) {
@@ -80,10 +83,17 @@ export class Wire extends Emitter {
   destroy () { this._torrent._client._closeConnection(this._connection) }
 
   // --- from the engine's events ---
+  // As bittorrent-protocol: an extension hears of the peer's handshake only when the
+  // peer supports it too.
   _onExtensionHandshake (e) {
     this.peerExtendedHandshake = e.handshake ?? {}
     this._peerHandshakeReceived = true
-    this._byId.get(e.extension)?.onExtendedHandshake?.(this.peerExtendedHandshake)
+    if (e.peerSupports) this._byId.get(e.extension)?.onExtendedHandshake?.(this.peerExtendedHandshake)
+  }
+
+  _peerNames (name) {
+    const m = this.peerExtendedHandshake?.m
+    return Boolean(m && typeof m === 'object' && m[name])
   }
 
   _onExtensionMessage (e) { this._byId.get(e.extension)?.onMessage?.(e.payload) }

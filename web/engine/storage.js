@@ -60,6 +60,15 @@ export class TorrentStorage {
     return this._opened
   }
 
+  // rescanFiles(): a store that can tell (rescan()) may hold pieces put there from outside
+  // since open(); they are noted too (the engine hashes them before having any).
+  async rescan () {
+    await this.open()
+    const held = await this.store.rescan?.()
+    for (const piece of held ?? []) this._held.add(piece)
+    this._cache.clear()
+  }
+
   // o: the engine's storage output {op, id, piece, pieceOffset, offset, length, userRead,
   // digestOnly, unverified, data}
   handle (o) {

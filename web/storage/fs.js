@@ -39,8 +39,9 @@ export class FsStore {
 
   // Pieces whose every byte lies in files long enough to hold it (what an earlier run or
   // another client wrote; the engine hashes them before trusting any). Also creates every
-  // folder and the empty files, as a finished download has them.
-  async open () {
+  // folder and the empty files, as a finished download has them. exact: a short file still
+  // holds the pieces within its length (rescan: files written from outside, in order).
+  async open ({ exact = false } = {}) {
     const sizes = await Promise.all(this._files.map(async f => {
       try { return (await stat(f.full)).size } catch { return -1 }
     }))
@@ -55,7 +56,7 @@ export class FsStore {
     const missing = new Uint8Array(this._geo.pieceCount)
     for (const [k, f] of this._files.entries()) {
       if (f.length === 0 || sizes[k] >= f.length) continue
-      const first = Math.floor(f.offset / this._geo.pieceLength)
+      const first = Math.floor((f.offset + (exact ? Math.max(0, sizes[k]) : 0)) / this._geo.pieceLength)
       const last = Math.floor((f.offset + f.length - 1) / this._geo.pieceLength)
       missing.fill(1, first, last + 1)
     }
@@ -63,6 +64,9 @@ export class FsStore {
     for (let i = 0; i < missing.length; i++) if (!missing[i]) held.add(i)
     return held
   }
+
+  // rescanFiles(): what open() says, again (files may have been written from outside).
+  rescan () { return this.open({ exact: true }) }
 
   async put (index, bytes, offset) {
     if (offset === undefined) {

@@ -13,6 +13,7 @@ export class MemoryStore {
   }
 
   async open () { return new Set(this._pieces.keys()) }
+  rescan () { return this.open() }
 
   // put(index, bytes): the whole piece, held at once; put(index, bytes, offset): a part,
   // not held until complete(index).

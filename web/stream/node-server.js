@@ -5,7 +5,7 @@
 // ends). Options: origin (the CORS origin allowed: '*' by default, as WebTorrent's; false for
 // none), hostname (requests naming another Host are refused: DNS rebinding), pathname.
 import http from 'node:http'
-import { Readable } from 'node:stream'
+import { Readable, pipeline } from 'node:stream'
 import { ServerLayout, NOT_FOUND, NOT_FOUND_PAGE, NOT_ALLOWED_PAGE } from './server.js'
 
 export class NodeServer extends ServerLayout {
@@ -75,6 +75,12 @@ export class NodeServer extends ServerLayout {
     const bytes = Readable.fromWeb(answer.file.stream({ start: answer.start, end: answer.end }))
     bytes.on('error', () => res.destroy())
     res.on('close', () => bytes.destroy()) // the player went away or seeked: stop reading
-    bytes.pipe(res)
+    // As WebTorrent's server: file 'stream' ({ stream, req, file }, pipeTo) before the body
+    // is sent; a listener that calls pipeTo(target) has the body go through target.
+    let out = bytes
+    answer.file.emit('stream', { stream: bytes, req, file: answer.file }, target => {
+      out = pipeline(bytes, target, err => { if (err) res.destroy() })
+    })
+    out.pipe(res)
   }
 }

@@ -1,0 +1,78 @@
+// BEP 10 extensions registered in the 'wire' listener (WebTorrent's pattern): the fields
+// and name an extension adds are in our FIRST extension handshake, so the remote's
+// extension never sees a handshake without them, and our extension's onExtendedHandshake
+// gets the remote's fields. Between two of our clients, and with WebTorrent 2.x under
+// Node on the other side (TCP on loopback).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import WebTorrent from 'webtorrent'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, once, randomBytes } from './helpers.mjs'
+
+// An extension class that puts `tag` in our handshake and records every handshake of the
+// peer it is shown, as the peer's tag and whether the peer's "m" names it.
+function tagging (tag, seen) {
+  function Ext (wire) { wire.extendedHandshake.x_tag = tag }
+  Ext.prototype.name = 'x_tag'
+  Ext.prototype.onExtendedHandshake = function (h) {
+    seen.push({ tag: h.x_tag, named: Boolean(h.m && h.m.x_tag) })
+  }
+  return Ext
+}
+
+const until = async (pred, what, ms = 30000) => {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (pred()) return
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+test("an extension used in 'wire' is in the first handshake between two of our clients", async t => {
+  const data = randomBytes(91, 200_001)
+  const seeder = new WasmTorrent({ tracker: false, dht: false })
+  const leecher = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => Promise.all([seeder.destroy(), leecher.destroy()]))
+  const seenBySeeder = []
+  const seenByLeecher = []
+  const seeding = seeder.seed(Object.assign(Buffer.from(data), { name: 'tagged.bin' }), { announceList: [] })
+  seeding.on('wire', wire => wire.use(tagging(1, seenBySeeder)))
+  await once(seeding, 'seed')
+  await seeder.ready
+  // A magnet: the metadata comes through ut_metadata, after the extension handshakes.
+  const torrent = leecher.add(`magnet:?xt=urn:btih:${seeding.infoHash}`, { store: 'memory' })
+  torrent.on('wire', wire => wire.use(tagging(2, seenByLeecher)))
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(torrent, 'done')
+  await until(() => seenBySeeder.length > 0 && seenByLeecher.length > 0, 'both handshakes')
+  await new Promise(resolve => setTimeout(resolve, 300)) // a second handshake would be here by now
+  // One handshake each way, and it carries the other's extension and field.
+  assert.deepEqual(seenBySeeder, [{ tag: 2, named: true }])
+  assert.deepEqual(seenByLeecher, [{ tag: 1, named: true }])
+})
+
+test("with WebTorrent 2.x: each side's extension, used in 'wire', sees the other's fields in the first handshake", async t => {
+  const dir = await tempDir(t)
+  const data = randomBytes(92, 150_001)
+  const wt = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false })
+  const ours = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => Promise.all([new Promise(resolve => wt.destroy(resolve)), ours.destroy()]))
+  const seenByWebTorrent = []
+  const seenByUs = []
+  const seeding = await new Promise(resolve => {
+    wt.seed(Object.assign(Buffer.from(data), { name: 'tagged.bin' }), { announce: [], path: dir }, resolve)
+      .on('wire', wire => wire.use(tagging(7, seenByWebTorrent)))
+  })
+  if (!wt.torrentPort) await once(wt, 'listening')
+  const torrent = ours.add(seeding.torrentFile, { store: 'memory' })
+  torrent.on('wire', wire => wire.use(tagging(8, seenByUs)))
+  await once(torrent, 'ready')
+  torrent.addPeer(`127.0.0.1:${wt.torrentPort}`)
+  await once(torrent, 'done')
+  assert.deepEqual(Buffer.from(await torrent.files[0].arrayBuffer()), Buffer.from(data))
+  await until(() => seenByWebTorrent.length > 0 && seenByUs.length > 0, 'both handshakes')
+  await new Promise(resolve => setTimeout(resolve, 300))
+  // WebTorrent's extension got one handshake from us, with our extension in it.
+  assert.deepEqual(seenByWebTorrent, [{ tag: 8, named: true }])
+  assert.deepEqual(seenByUs, [{ tag: 7, named: true }])
+})
