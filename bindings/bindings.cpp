@@ -210,7 +210,7 @@ val parse_torrent(std::uintptr_t ptr, std::size_t length) {
 }
 
 // opts: {name, pieceLength?, announceList, urlList, comment, createdBy?, creationDate?,
-//        private, source}
+//        private, source, multiFile?}
 wt::create_options create_options_of(const val& opts) {
   wt::create_options o;
   o.name = string_of(opts["name"]);
@@ -228,6 +228,7 @@ wt::create_options create_options_of(const val& opts) {
     o.creation_date = static_cast<std::int64_t>(opts["creationDate"].as<double>());
   if (!opts["private"].isUndefined()) o.is_private = opts["private"].isTrue();
   o.info_source = string_of(opts["source"]);
+  o.multi_file = opts["multiFile"].isTrue();
   return o;
 }
 
@@ -721,10 +722,24 @@ class js_client {
   }
   bool pause(std::uint32_t t, double now) { return client_.pause_torrent(wt::torrent_id{t}, at_ms(now)); }
   bool resume(std::uint32_t t, double now) { return client_.resume_torrent(wt::torrent_id{t}, at_ms(now)); }
+  // Hashes the store's pieces the torrent lacks (torrent.load() wrote them); 'checked' ends it.
+  bool recheck(std::uint32_t t, double now) {
+    const bool ok = client_.engine().recheck_torrent(wt::torrent_id{t}, at_ms(now));
+    client_.flush(at_ms(now));
+    return ok;
+  }
   // Bytes per second, 0 = unlimited.
   void set_rate_limits(double download, double upload, double now) {
     client_.engine().set_download_limit(static_cast<std::uint64_t>(std::max(0.0, download)), at_ms(now));
     client_.engine().set_upload_limit(static_cast<std::uint64_t>(std::max(0.0, upload)), at_ms(now));
+    client_.flush(at_ms(now));
+  }
+  // One torrent's own limits, under the client's: bytes per second, 0 = unlimited.
+  void set_torrent_rate_limits(std::uint32_t t, double download, double upload, double now) {
+    client_.engine().set_torrent_download_limit(wt::torrent_id{t}, static_cast<std::uint64_t>(std::max(0.0, download)),
+                                                at_ms(now));
+    client_.engine().set_torrent_upload_limit(wt::torrent_id{t}, static_cast<std::uint64_t>(std::max(0.0, upload)),
+                                              at_ms(now));
     client_.flush(at_ms(now));
   }
   void set_max_connections(std::uint32_t n, double now) {
@@ -1026,7 +1041,9 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("pieceStates", &js_client::piece_states)
       .function("pause", &js_client::pause)
       .function("resume", &js_client::resume)
+      .function("recheck", &js_client::recheck)
       .function("setRateLimits", &js_client::set_rate_limits)
+      .function("setTorrentRateLimits", &js_client::set_torrent_rate_limits)
       .function("setMaxConnections", &js_client::set_max_connections)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)

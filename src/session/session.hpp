@@ -230,8 +230,9 @@ struct extension_handshake_event {
   bool peer_supports = false;
   byte_buffer handshake;  // the peer's whole extension handshake (a bencoded dict)
 };
-// The resume check (add_torrent_params::check) read back every piece: `held` of them
-// matched their hash and count as had; blocks are requested from now on.
+// The resume check (add_torrent_params::check, recheck_torrent) read back every piece:
+// `held` pieces count as had now (those that matched their hash, and for a recheck those
+// had before); blocks are requested from now on.
 struct storage_checked_event {
   torrent_id torrent;
   std::uint32_t held = 0;
@@ -434,6 +435,14 @@ class session {
   // Dials at once every peer it knew when paused (and any added meanwhile).
   void resume_torrent(torrent_id t, time_point now);
 
+  // The resume check (add_torrent_params::check) again, on a live torrent: every piece not
+  // had nor in progress is read back from the store and hashed, and those that match count
+  // as had (peers are told). For content the host wrote into the store itself (WebTorrent's
+  // torrent.load): the torrent stays, with its connections and announces. Requests wait
+  // while it runs; a storage_checked_event ends it. False for an unknown torrent, one
+  // without metadata, or one checking already.
+  bool recheck_torrent(torrent_id t, time_point now);
+
   // --- session-wide limits (take effect at once) --------------------------------------
   // Payload bytes per second, 0 = unlimited (WebTorrent's throttleDownload /
   // throttleUpload with -1 for unlimited; the engine has no "0 bytes/s": pause instead).
@@ -448,6 +457,14 @@ class session {
   void set_upload_limit(std::uint64_t bytes_per_second, time_point now);
   std::uint64_t download_limit() const noexcept;
   std::uint64_t upload_limit() const noexcept;
+  // One torrent's own limits (WebTorrent's torrent.throttleDownloadSpeed /
+  // throttleUploadSpeed), layered under the session's: a byte must fit both, and the
+  // same bound over a window holds for the torrent alone. 0 = unlimited (the default).
+  // Nothing for an unknown torrent; the limits go with the torrent when it is removed.
+  void set_torrent_download_limit(torrent_id t, std::uint64_t bytes_per_second, time_point now);
+  void set_torrent_upload_limit(torrent_id t, std::uint64_t bytes_per_second, time_point now);
+  std::uint64_t torrent_download_limit(torrent_id t) const;  // 0 for an unknown torrent
+  std::uint64_t torrent_upload_limit(torrent_id t) const;
   // WebTorrent's maxConns (per torrent). Lowering it closes the excess connections of
   // each torrent at once (half-open ones first, then the slowest; they stay known for
   // later), raising it dials waiting candidates.

@@ -173,6 +173,14 @@ void session::impl::pump_check(torrent& t) {
   const std::uint32_t n = t.meta->piece_count();
   while (t.checking && t.check_next < n) {
     const piece_index pi{t.check_next};
+    if (t.picker->state(pi) != piece_state::missing) {
+      // Had already, or on its way from a peer (recheck_torrent of a live torrent): not
+      // the store's to tell.
+      if (t.picker->have(pi)) ++t.check_held;
+      ++t.check_next;
+      ++t.check_done;
+      continue;
+    }
     const std::uint32_t size = t.picker->piece_size(pi);
     if (t.check_in_flight > 0 && t.check_in_flight + size > settings.max_check_bytes) return;
     storage_request sr;
@@ -214,7 +222,7 @@ void session::impl::piece_checked(torrent& t, std::uint32_t piece, const storage
   // half-written by a crash costs a download of that piece, never a bad byte delivered.
   const bool matches = c.digest ? *c.digest == t.meta->piece_hashes[piece]
                                 : c.data.size() == size && sha1(c.data) == t.meta->piece_hashes[piece];
-  if (c.ok && matches && !t.picker->have(pi)) {
+  if (c.ok && matches && t.picker->state(pi) == piece_state::missing) {
     t.picker->we_have(pi);
     ++t.check_held;
   }
