@@ -358,10 +358,9 @@ export function makeClientClass (internals) {
     }
 
     // WebTorrent's load(streams, cb): content the app already has (a Readable, bytes, or a
-    // list of them, in the torrent's file order) becomes the torrent's pieces. The engine
-    // takes pieces only from peers or its store: the torrent leaves the engine, the content
-    // is written to a new store of its kind, and the torrent is added again over it, hashed
-    // as on resume (the content is held in memory meanwhile).
+    // list of them, in the torrent's file order) becomes the torrent's pieces: written into
+    // its store, then hashed by the engine as on resume (recheck), the torrent staying live
+    // (the content is held in memory meanwhile).
     load (streams, cb) {
       const loaded = this._load(streams)
       if (cb) loaded.then(() => cb(null), cb)
