@@ -210,7 +210,7 @@ val parse_torrent(std::uintptr_t ptr, std::size_t length) {
 }
 
 // opts: {name, pieceLength?, announceList, urlList, comment, createdBy?, creationDate?,
-//        private, source}
+//        private, source, multiFile?}
 wt::create_options create_options_of(const val& opts) {
   wt::create_options o;
   o.name = string_of(opts["name"]);
@@ -228,6 +228,7 @@ wt::create_options create_options_of(const val& opts) {
     o.creation_date = static_cast<std::int64_t>(opts["creationDate"].as<double>());
   if (!opts["private"].isUndefined()) o.is_private = opts["private"].isTrue();
   o.info_source = string_of(opts["source"]);
+  o.multi_file = opts["multiFile"].isTrue();
   return o;
 }
 
@@ -733,6 +734,14 @@ class js_client {
     client_.engine().set_upload_limit(static_cast<std::uint64_t>(std::max(0.0, upload)), at_ms(now));
     client_.flush(at_ms(now));
   }
+  // One torrent's own limits, under the client's: bytes per second, 0 = unlimited.
+  void set_torrent_rate_limits(std::uint32_t t, double download, double upload, double now) {
+    client_.engine().set_torrent_download_limit(wt::torrent_id{t}, static_cast<std::uint64_t>(std::max(0.0, download)),
+                                                at_ms(now));
+    client_.engine().set_torrent_upload_limit(wt::torrent_id{t}, static_cast<std::uint64_t>(std::max(0.0, upload)),
+                                              at_ms(now));
+    client_.flush(at_ms(now));
+  }
   void set_max_connections(std::uint32_t n, double now) {
     client_.engine().set_max_connections_per_torrent(n, at_ms(now));
     client_.flush(at_ms(now));
@@ -805,7 +814,8 @@ class js_client {
     client_.flush(at_ms(now));
     return id;
   }
-  // torrent.rescanFiles(): session::recheck_torrent (a 'checked' event with recheck ends it).
+  // torrent.rescanFiles() and load(): session::recheck_torrent (a 'checked' event with
+  // recheck ends it).
   bool recheck(std::uint32_t t, double now) {
     const bool started = client_.engine().recheck_torrent(wt::torrent_id{t}, at_ms(now));
     client_.flush(at_ms(now));
@@ -1048,7 +1058,9 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("pieceStates", &js_client::piece_states)
       .function("pause", &js_client::pause)
       .function("resume", &js_client::resume)
+      .function("recheck", &js_client::recheck)
       .function("setRateLimits", &js_client::set_rate_limits)
+      .function("setTorrentRateLimits", &js_client::set_torrent_rate_limits)
       .function("setMaxConnections", &js_client::set_max_connections)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)
@@ -1067,7 +1079,6 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("registerExtension", &js_client::register_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
       .function("wireReady", &js_client::wire_ready)
-      .function("recheck", &js_client::recheck)
       .function("socketOpened", &js_client::socket_opened)
       .function("socketClosed", &js_client::socket_closed)
       .function("textReceived", &js_client::text_received)

@@ -80,6 +80,9 @@ async function inputs (input, opts = {}) {
     }
     const full = path.resolve(item)
     const info = await stat(full)
+    // create-torrent makes a single-file torrent only of one path that is a file: a folder
+    // holding one file stays a folder (its name, info.files), and so do several paths.
+    if (info.isDirectory() || list.length > 1) out.multiFile = true
     const from = base ? path.dirname(base) : path.dirname(full)
     const files = info.isDirectory() ? await walk(full, from) : [path.relative(from, full)]
     for (const rel of files) {

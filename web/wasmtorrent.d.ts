@@ -226,6 +226,9 @@ export interface ClientOptions {
   /** Bytes/s over all torrents; -1 (default) = unlimited, 0 = stopped. */
   downloadLimit?: number
   uploadLimit?: number
+  /** Bytes/s for each torrent, under downloadLimit/uploadLimit; -1 (default) = unlimited. */
+  torrentDownloadLimit?: number
+  torrentUploadLimit?: number
   /** WebTorrent options not used (yet): accepted and ignored. */
   nodeId?: string | Uint8Array
   lsd?: boolean
@@ -513,6 +516,9 @@ export class Torrent extends Emitter {
   rescanFiles (cb?: (err: Error | null) => void): Promise<void>
   /** Node, files on disk: each file's mtime in ms (undefined when not on disk); else fails with code 'not_supported'. Also a Promise. */
   getFileModtimes (cb?: (err: Error | null, times?: Array<number | undefined>) => void): Promise<Array<number | undefined>>
+  /** This torrent's own limit in bytes/s, under the client's; -1 = unlimited. */
+  throttleDownloadSpeed (rate: number): void
+  throttleUploadSpeed (rate: number): void
   /** One byte per piece: 0 missing, 1 downloading, 2 verifying, 3 have; empty before the metadata. */
   pieceStates (): Uint8Array
   /** Closes the connection to a peer: its Wire or its peer id (hex). */
@@ -644,6 +650,9 @@ declare class WasmTorrent extends Emitter {
   /** Bytes/s over all torrents; -1 = unlimited, 0 = stopped. */
   throttleDownload (rate: number): void
   throttleUpload (rate: number): void
+  /** Bytes/s for every torrent (now and added later), under the client's; -1 = unlimited. */
+  throttleTorrentDownload (rate: number): void
+  throttleTorrentUpload (rate: number): void
   /**
    * Streams files through a service worker running dist/wasmtorrent-sw.js (registered by
    * the page, its scope covering the page): file.streamURL and file.streamTo then use it.

@@ -119,9 +119,9 @@ result<torrent_creator> torrent_creator::start(std::span<const file_spec> files,
   }
 
   // The common first directory becomes the name (create-torrent looks at every
-  // input, junk included, and only when there are several inputs).
+  // input, junk included, and only when there are several inputs, or a folder).
   std::optional<std::string> common_prefix;
-  if (prepared.size() > 1) {
+  if (prepared.size() > 1 || opts.multi_file) {
     common_prefix = prepared.front().components.front();
     for (const auto& p : prepared) {
       if (p.components.size() < 2 || p.components.front() != *common_prefix) {
@@ -144,7 +144,7 @@ result<torrent_creator> torrent_creator::start(std::span<const file_spec> files,
     return make_error(errc::metainfo_bad_path, 0, l->name);
   }
 
-  l->single_file = prepared.size() == 1;  // decided after dropping junk
+  l->single_file = prepared.size() == 1 && !opts.multi_file;  // decided after dropping junk
   for (const auto& p : prepared) l->total += p.length;
 
   l->piece_length = opts.piece_length.value_or(default_piece_length(l->total));

@@ -18,8 +18,6 @@ namespace {
 
 using bencode::node;
 
-constexpr std::int64_t min_piece_length = 16 * 1024;
-
 error fail(errc code, const node& at, std::string context) {
   return make_error(code, at.offset(), std::move(context));
 }
@@ -130,9 +128,9 @@ std::optional<error> parse_info(const node& info, const metainfo_limits& lim, me
   if (!pl) return fail(errc::metainfo_missing_field, info, "info.piece length");
   if (!pl->is_int()) return fail(errc::metainfo_wrong_type, *pl, "info.piece length");
   const std::int64_t piece_length = pl->as_int();
-  if (piece_length < min_piece_length || (piece_length & (piece_length - 1)) != 0) {
-    return fail(errc::metainfo_invalid_value, *pl, "info.piece length");
-  }
+  // BEP 3 asks for a positive length only: create-torrent makes pieces of any size (5 bytes,
+  // 20000), and the picker cuts a piece into 16 KiB blocks with a short last one.
+  if (piece_length <= 0) return fail(errc::metainfo_invalid_value, *pl, "info.piece length");
   if (piece_length > lim.max_piece_length) return fail(errc::metainfo_too_large, *pl, "info.piece length");
   m.piece_length = piece_length;
 

@@ -66,7 +66,7 @@ struct metainfo_limits {
   std::size_t max_files = 1'000'000;
   std::size_t max_path_components = 256;     // per file
   std::size_t max_path_length = 4096;        // bytes, per file
-  std::int64_t max_piece_length = std::int64_t{1} << 28;  // 256 MiB
+  std::int64_t max_piece_length = std::int64_t{1} << 28;  // 256 MiB (any length from 1 byte)
 };
 
 // Parses and validates a whole .torrent file. Errors name the field and the byte offset.
@@ -122,6 +122,10 @@ struct create_options {
   // writes `private: 0` for an explicit false, and that changes the info-hash).
   std::optional<bool> is_private;
   std::string info_source;                // info.source, when non-empty
+  // A torrent of folders even when it holds one file: `info.files`, named after the common
+  // first folder of the paths (create-torrent does so for a folder given by its path). By
+  // default one file (junk dropped) makes a single-file torrent.
+  bool multi_file = false;
 };
 
 // The piece length create-torrent (npm piece-length) picks for a total size.

@@ -1,6 +1,7 @@
-// Session-wide rate limits: the download limit meters block requests, the upload limit
-// meters storage reads for peers' requests. Both share their tokens out round-robin
-// among the waiting peers of every torrent, so no peer and no torrent is starved.
+// Rate limits, session-wide and per torrent: the download limit meters block requests,
+// the upload limit meters storage reads for peers' requests. Both share their tokens out
+// round-robin among the waiting peers of every torrent, so no peer and no torrent is
+// starved.
 #include <limits>
 
 #include "session/session_impl.hpp"
@@ -16,57 +17,90 @@ namespace {
 // share)` moves up to `share` blocks and returns their bytes. The share is the
 // peer's fair part of the tokens at hand (at least one block), so one pass serves
 // everyone when tokens are plentiful and each gets a block in turn when they are
-// scarce. Returns whether a peer still waits once the tokens ran out.
+// scarce. A torrent's own bucket (t.*own) is drawn from too (a byte must fit both): its
+// peers wait, and t.*own_waiting is set, while it is empty. Returns whether a peer still
+// waits once the session's tokens ran out.
 template <class Waiting, class Serve>
-bool share_out(std::map<std::uint32_t, torrent>& torrents, token_bucket& bucket,
-               std::uint32_t& last_turn, Waiting waiting, Serve serve) {
+bool share_out(std::map<std::uint32_t, torrent>& torrents, token_bucket& bucket, token_bucket torrent::*own,
+               bool torrent::*own_waiting, time_point now, std::uint32_t& last_turn, Waiting waiting,
+               Serve serve) {
   if (!bucket.available()) return true;  // still waiting; ready_at() says until when
   struct turn {
     torrent* t;
     peer_connection* p;
   };
   std::vector<turn> queue;
-  for (auto& [tid, t] : torrents)
-    for (auto& [cid, p] : t.peers)
-      if (waiting(t, p)) queue.push_back({&t, &p});
+  for (auto& [tid, t] : torrents) {
+    token_bucket& tb = t.*own;
+    tb.refill(now);
+    t.*own_waiting = false;
+    for (auto& [cid, p] : t.peers) {
+      if (!waiting(t, p)) continue;
+      if (tb.available()) queue.push_back({&t, &p});
+      else t.*own_waiting = true;
+    }
+  }
   std::sort(queue.begin(), queue.end(), [](const turn& a, const turn& b) { return a.p->id < b.p->id; });
   const auto next = std::find_if(queue.begin(), queue.end(), [&](const turn& x) { return x.p->id.value > last_turn; });
   std::rotate(queue.begin(), next, queue.end());
+  constexpr auto all = std::numeric_limits<std::uint32_t>::max();
+  const auto blocks_of = [](double tokens, double peers) {
+    return static_cast<std::uint32_t>(std::clamp(tokens / (static_cast<double>(block_size) * peers), 1.0, 1e6));
+  };
+  // A limited torrent's tokens are shared among its own peers in the queue the same way.
+  std::map<const torrent*, std::size_t> in_queue;
+  for (const auto& x : queue) ++in_queue[x.t];
+  const auto drop = [&](std::size_t i) {
+    --in_queue[queue[i].t];
+    queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
+  };
   while (!queue.empty() && bucket.available()) {
-    const double fair = bucket.tokens() / (static_cast<double>(block_size) * static_cast<double>(queue.size()));
-    const auto share = static_cast<std::uint32_t>(std::clamp(fair, 1.0, 1e6));
+    const std::uint32_t fair =
+        bucket.limited() ? blocks_of(bucket.tokens(), static_cast<double>(queue.size())) : all;
     for (std::size_t i = 0; i < queue.size() && bucket.available();) {
-      const std::uint64_t bytes = serve(*queue[i].t, *queue[i].p, share);
+      torrent& t = *queue[i].t;
+      token_bucket& tb = t.*own;
+      if (!tb.available()) {  // the torrent's other peers took its tokens
+        t.*own_waiting = true;
+        drop(i);
+        continue;
+      }
+      const std::uint32_t share =
+          tb.limited() ? std::min(fair, blocks_of(tb.tokens(), static_cast<double>(in_queue[&t]))) : fair;
+      const std::uint64_t bytes = serve(t, *queue[i].p, share);
       bucket.spend(bytes);
+      tb.spend(bytes);
       last_turn = queue[i].p->id.value;
-      if (bytes == 0 || !waiting(*queue[i].t, *queue[i].p)) queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
+      if (bytes == 0 || !waiting(t, *queue[i].p)) drop(i);
       else ++i;
     }
   }
   return !queue.empty();
 }
 
+bool any_of_torrents(const std::map<std::uint32_t, torrent>& torrents, bool torrent::*flag) {
+  return std::any_of(torrents.begin(), torrents.end(), [&](const auto& e) { return e.second.*flag; });
+}
+
 }  // namespace
 
 void session::impl::distribute_bandwidth() {
-  constexpr auto all = std::numeric_limits<std::uint32_t>::max();
   if (download_waiting) {
     download_limit.refill(now);
-    download_waiting = share_out(
-        torrents, download_limit, last_download_turn,
+    const bool starved = share_out(
+        torrents, download_limit, &torrent::download_limit, &torrent::download_waiting, now,
+        last_download_turn,
         [&](const torrent& t, const peer_connection& p) { return request_room(t, p) > 0; },
-        [&](torrent& t, peer_connection& p, std::uint32_t share) {
-          return issue_requests(t, p, download_limit.limited() ? share : all);
-        });
+        [&](torrent& t, peer_connection& p, std::uint32_t share) { return issue_requests(t, p, share); });
+    download_waiting = starved || any_of_torrents(torrents, &torrent::download_waiting);
   }
   if (upload_waiting) {
     upload_limit.refill(now);
-    upload_waiting = share_out(
-        torrents, upload_limit, last_upload_turn,
+    const bool starved = share_out(
+        torrents, upload_limit, &torrent::upload_limit, &torrent::upload_waiting, now, last_upload_turn,
         [&](const torrent&, const peer_connection& p) { return can_serve(p); },
-        [&](torrent& t, peer_connection& p, std::uint32_t share) {
-          return serve_requests(t, p, upload_limit.limited() ? share : all);
-        });
+        [&](torrent& t, peer_connection& p, std::uint32_t share) { return serve_requests(t, p, share); });
+    upload_waiting = starved || any_of_torrents(torrents, &torrent::upload_waiting);
   }
 }
 
@@ -89,5 +123,32 @@ void session::set_upload_limit(std::uint64_t bytes_per_second, time_point now) {
 
 std::uint64_t session::download_limit() const noexcept { return impl_->download_limit.rate(); }
 std::uint64_t session::upload_limit() const noexcept { return impl_->upload_limit.rate(); }
+
+void session::set_torrent_download_limit(torrent_id t, std::uint64_t bytes_per_second, time_point now) {
+  auto& s = enter(now);
+  if (auto* tor = s.find_torrent(t)) {
+    tor->download_limit.set_rate(bytes_per_second, s.now);
+    s.download_waiting = true;  // every peer of every torrent gets a turn under the new limit
+  }
+  s.finish_call();
+}
+
+void session::set_torrent_upload_limit(torrent_id t, std::uint64_t bytes_per_second, time_point now) {
+  auto& s = enter(now);
+  if (auto* tor = s.find_torrent(t)) {
+    tor->upload_limit.set_rate(bytes_per_second, s.now);
+    s.upload_waiting = true;
+  }
+  s.finish_call();
+}
+
+std::uint64_t session::torrent_download_limit(torrent_id t) const {
+  const auto it = impl_->torrents.find(t.value);
+  return it == impl_->torrents.end() ? 0 : it->second.download_limit.rate();
+}
+std::uint64_t session::torrent_upload_limit(torrent_id t) const {
+  const auto it = impl_->torrents.find(t.value);
+  return it == impl_->torrents.end() ? 0 : it->second.upload_limit.rate();
+}
 
 }  // namespace wt

@@ -290,7 +290,7 @@ bool session::impl::can_serve(const peer_connection& p) const {
 }
 
 void session::impl::pump_reads(torrent& t, peer_connection& p) {
-  if (upload_limit.limited()) {
+  if (upload_limit.limited() || t.upload_limit.limited()) {
     // distribute_bandwidth() starts the reads when this peer's turn comes.
     if (can_serve(p)) upload_waiting = true;
     return;
@@ -478,7 +478,7 @@ void session::impl::run_choker(torrent& t, bool rotate_optimistic) {
 // --- requests ---------------------------------------------------------------------------------------------
 
 void session::impl::request_blocks(torrent& t, peer_connection& p) {
-  if (download_limit.limited()) {
+  if (download_limit.limited() || t.download_limit.limited()) {
     // distribute_bandwidth() issues the requests when this peer's turn comes.
     if (request_room(t, p) > 0) download_waiting = true;
     return;

@@ -693,8 +693,17 @@ std::optional<time_point> session::next_deadline() const {
     if (t.requests_held) at = std::min(at, s.now);
     if (t.linger_ends) at = std::min(at, t.streaming_until);
   }
-  if (s.download_waiting && s.download_limit.limited()) at = std::min(at, s.download_limit.ready_at());
-  if (s.upload_waiting && s.upload_limit.limited()) at = std::min(at, s.upload_limit.ready_at());
+  // A bucket that still has tokens is not what peers wait for (their torrent's is, or the
+  // session's): its ready_at() would be now, a wake-up for nothing.
+  const auto wait_for = [&](bool waiting, const token_bucket& b) {
+    if (waiting && b.limited() && !b.available()) at = std::min(at, b.ready_at());
+  };
+  wait_for(s.download_waiting, s.download_limit);
+  wait_for(s.upload_waiting, s.upload_limit);
+  for (const auto& [tid, t] : s.torrents) {
+    wait_for(t.download_waiting, t.download_limit);
+    wait_for(t.upload_waiting, t.upload_limit);
+  }
   return at;
 }
 

@@ -451,15 +451,17 @@ class session {
   // reads are kept, and read() still completes for verified bytes. stats().paused is
   // true. The client facade also announces "stopped" to the trackers. Idempotent.
   void pause_torrent(torrent_id t, time_point now);
-  // WebTorrent's rescanFiles(): reads back every piece the torrent neither has nor is
-  // downloading, hashes it, and has each one that matches (a piece_verified_event each:
-  // bytes put in the store from outside), as the resume check does; then a
-  // storage_checked_event with recheck set. No block is requested meanwhile. Pieces
-  // already had are not read again (the engine never drops a piece). Called while a check
-  // runs, another pass follows it. False for an unknown torrent or before the metadata.
+  // The resume check again, on a live torrent (WebTorrent's rescanFiles() and load():
+  // bytes put in the store from outside): reads back every piece the torrent neither has
+  // nor is downloading, hashes it, and has each one that matches (a piece_verified_event
+  // each; peers are told); then a storage_checked_event with recheck set. The torrent keeps
+  // its connections and announces; no block is requested meanwhile. Pieces already had are
+  // not read again (the engine never drops a piece). Called while a check runs, another
+  // pass follows it. False for an unknown torrent or before the metadata.
   bool recheck_torrent(torrent_id t, time_point now);
   // Dials at once every peer it knew when paused (and any added meanwhile).
   void resume_torrent(torrent_id t, time_point now);
+
 
   // --- session-wide limits (take effect at once) --------------------------------------
   // Payload bytes per second, 0 = unlimited (WebTorrent's throttleDownload /
@@ -475,6 +477,14 @@ class session {
   void set_upload_limit(std::uint64_t bytes_per_second, time_point now);
   std::uint64_t download_limit() const noexcept;
   std::uint64_t upload_limit() const noexcept;
+  // One torrent's own limits (WebTorrent's torrent.throttleDownloadSpeed /
+  // throttleUploadSpeed), layered under the session's: a byte must fit both, and the
+  // same bound over a window holds for the torrent alone. 0 = unlimited (the default).
+  // Nothing for an unknown torrent; the limits go with the torrent when it is removed.
+  void set_torrent_download_limit(torrent_id t, std::uint64_t bytes_per_second, time_point now);
+  void set_torrent_upload_limit(torrent_id t, std::uint64_t bytes_per_second, time_point now);
+  std::uint64_t torrent_download_limit(torrent_id t) const;  // 0 for an unknown torrent
+  std::uint64_t torrent_upload_limit(torrent_id t) const;
   // WebTorrent's maxConns (per torrent). Lowering it closes the excess connections of
   // each torrent at once (half-open ones first, then the slowest; they stay known for
   // later), raising it dials waiting candidates.

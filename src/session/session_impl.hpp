@@ -290,6 +290,11 @@ struct torrent {
   std::uint64_t seed_downloaded = 0;  // HTTP body bytes received
   time_point seeds_after{};           // fallback: peers get the first pieces until then
 
+  // The torrent's own rate limits (bandwidth.cpp), under the session's: a byte must fit
+  // both. `*_waiting`: a peer of the torrent waits for this bucket's tokens.
+  token_bucket download_limit, upload_limit;
+  bool download_waiting = false, upload_waiting = false;
+
   bool finished = false;
   bool paused = false;
   // Resume: the store may hold pieces from an earlier run (add_torrent_params::check).
@@ -408,9 +413,10 @@ struct session::impl {
   std::map<std::uint64_t, pending_storage> pending;
   std::vector<std::uint32_t> garbage;  // dead connections to erase
 
-  // Rate limits (bandwidth.cpp). While a limit is set, request_blocks() and
-  // pump_reads() only note that a peer waits; distribute_bandwidth() shares the tokens
-  // out at the end of every public call and when next_deadline() wakes the host.
+  // Rate limits (bandwidth.cpp). While a limit is set (the session's or the peer's
+  // torrent's), request_blocks() and pump_reads() only note that a peer waits;
+  // distribute_bandwidth() shares the tokens out at the end of every public call and
+  // when next_deadline() wakes the host.
   token_bucket download_limit, upload_limit;
   bool download_waiting = false, upload_waiting = false;
   std::uint32_t last_download_turn = 0, last_upload_turn = 0;  // round-robin positions

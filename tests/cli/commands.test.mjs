@@ -57,6 +57,22 @@ test('--help for every command, and usage errors exit 2 with a pointer to --help
   assert.match(broken.err[0], /^wasmtorrent: Invalid torrent|^wasmtorrent: .*(piece|length)/i)
 })
 
+test('create --piece-length takes any length, as create-torrent (5 bytes)', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const file = path.join(dir, 'hello.txt')
+  await writeFile(file, 'HELLO WORLD\n')
+  const out = path.join(dir, 'five.torrent')
+  const create = runCli(t, ['create', file, '-o', out, '--piece-length', '5'])
+  assert.equal(await create.exitCode(), 0, create.tail())
+  const made = await parseTorrentOracle(await readFile(out))
+  assert.equal(made.pieceLength, 5)
+  const oracle = await parseTorrentOracle(await new Promise((resolve, reject) =>
+    createTorrentOracle(file, { pieceLength: 5 }, (err, buf) => err ? reject(err) : resolve(buf))))
+  assert.equal(made.infoHash, oracle.infoHash)
+  const zero = runCli(t, ['create', file, '-o', out, '--piece-length', '0'])
+  assert.equal(await zero.exitCode(), 2)
+})
+
 test('create writes the .torrent create-torrent makes of the same folder; info reads it as parse-torrent does', async t => {
   const dir = await tempDir(t, 'wt-cli-')
   const content = await makeContent(path.join(dir, 'seed'), 'Ordner ✓', 3)

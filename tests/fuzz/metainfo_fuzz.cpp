@@ -24,7 +24,7 @@ void check_invariants(const wt::metainfo& m) {
     offset += f.length;
   }
   check(offset == m.total_length);
-  check(m.piece_length >= 16384 && (m.piece_length & (m.piece_length - 1)) == 0);
+  check(m.piece_length >= 1 && m.piece_length <= wt::metainfo_limits{}.max_piece_length);  // any length (BEP 3)
   const std::int64_t pieces = m.total_length == 0 ? 0 : (m.total_length - 1) / m.piece_length + 1;
   check(pieces == m.piece_count());
 

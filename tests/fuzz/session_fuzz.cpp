@@ -3,8 +3,10 @@
 // on between them. The session must never crash, hang or write an unverified piece;
 // it may close the connection. The first input byte picks seeding or leeching (bit 0)
 // and what else is on: an upload limit (bit 1), a download limit (bit 2), critical
-// and deselected pieces (bit 3), a held extension handshake whose queued messages the
-// peer's bytes fill until the hold ends (bit 4).
+// and deselected pieces (bit 3), the torrent's own limits (bit 4), pieces of 20000 bytes
+// (last block of each short) instead of 16 KiB (bit 5), a recheck of the store (bit 6),
+// a held extension handshake whose queued messages the peer's bytes fill until the hold
+// ends (bit 7).
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -15,12 +17,10 @@
 
 namespace {
 
-constexpr std::int64_t piece_len = 16 * 1024;
-
 struct torrent_fixture {
   wt::byte_buffer data;
   wt::metainfo meta;
-  torrent_fixture() {
+  explicit torrent_fixture(std::int64_t piece_len) {
     data.resize(3 * piece_len + 100);
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 13 + 5);
     const wt::input_file f{"f.bin", data};
@@ -34,16 +34,17 @@ struct torrent_fixture {
   }
 };
 
-const torrent_fixture& fixture() {
-  static const torrent_fixture f;
-  return f;
+const torrent_fixture& fixture(bool odd) {
+  static const torrent_fixture block_pieces(16 * 1024);
+  static const torrent_fixture odd_pieces(20000);
+  return odd ? odd_pieces : block_pieces;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t size) {
   if (size < 1) return 0;
-  const auto& fx = fixture();
+  const auto& fx = fixture((input[0] & 32) != 0);
   const bool seeding = (input[0] & 1) != 0;
   std::span<const std::uint8_t> rest(input + 1, size - 1);
 
@@ -51,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
   settings.seed = 7;
   if (input[0] & 2) settings.upload_rate_limit = 20000;
   if (input[0] & 4) settings.download_rate_limit = 20000;
-  if (input[0] & 16) settings.extension_handshake_hold = std::chrono::seconds(2);
+  if (input[0] & 128) settings.extension_handshake_hold = std::chrono::seconds(2);
   wt::session s(settings);
   wt::memory_storage storage;
   wt::time_point now{};
@@ -62,6 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
   if (input[0] & 8) {
     s.set_piece_priority(t, {wt::piece_index{0}, wt::piece_index{0}}, 0, now);
     s.add_critical_pieces(t, {wt::piece_index{2}, wt::piece_index{3}}, now);
+  }
+  if (input[0] & 16) {
+    s.set_torrent_upload_limit(t, 15000, now);
+    s.set_torrent_download_limit(t, 15000, now);
   }
   const wt::connection_id c = s.accept_connection(wt::wire::make_endpoint_v4({10, 0, 0, 1}, 1), now);
 
@@ -86,6 +91,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
   wt::wire::encode_to(wt::wire::make_handshake(fx.meta.info_hash, id, {true, true, false}), hs);
   s.bytes_received(c, hs, now);
   drain();
+  if (input[0] & 64) {
+    s.recheck_torrent(t, now);
+    drain();
+  }
 
   // Each chunk: one length byte, then that many bytes; time moves 1 s per chunk.
   while (!rest.empty()) {

@@ -65,6 +65,16 @@ for (const pieceLength of [16 * KiB, 32 * KiB, 256 * KiB]) {
     opts: { pieceLength }
   })
 }
+// Any piece length (BEP 3; create-torrent takes e.g. 5): smaller than a block, and not a
+// multiple of one.
+for (const pieceLength of [1, 5, 20000, 16 * KiB + 1]) {
+  cases.push({ title: `pieces of ${pieceLength} bytes`, files: [file('odd.bin', 3 * pieceLength + 2)], opts: { pieceLength } })
+  cases.push({
+    title: `several files, pieces of ${pieceLength} bytes`,
+    files: [file('o/one', pieceLength + 3), file('o/two', 7), file('o/three', 2 * pieceLength)],
+    opts: { pieceLength }
+  })
+}
 // The default piece length, for a few totals.
 for (const size of [1, 1023, 1024, 16 * KiB, 100 * KiB, 3 * KiB * KiB]) {
   cases.push({ title: `default piece length for ${size} bytes`, files: [file('d.bin', size)] })

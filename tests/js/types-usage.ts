@@ -140,6 +140,13 @@ export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
   t.files[0].on('stream', ({ stream, req }: { stream: unknown, req: unknown }, pipeTo: (target: unknown) => void) => { void [stream, req, pipeTo] })
   client.throttleDownload(1e6)
   client.throttleUpload(-1)
+  // Per-torrent limits (WebTorrent's torrentUploadLimit, throttleTorrentUpload, throttleUploadSpeed).
+  const perTorrent = new WasmTorrent({ torrentDownloadLimit: 2e5, torrentUploadLimit: -1, tracker: false })
+  perTorrent.throttleTorrentDownload(-1)
+  perTorrent.throttleTorrentUpload(2e5)
+  t.throttleDownloadSpeed(1e5)
+  t.throttleUploadSpeed(-1)
+  await perTorrent.destroy()
   client.on('torrent', (x: Torrent) => { void x }).on('seed', (x: Torrent) => { void x })
   const listeners: number = client.listeners('torrent').length + client.listenerCount('add')
   await client.remove(t, err => { void err })

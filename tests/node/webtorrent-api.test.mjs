@@ -5,9 +5,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, writeFile, readFile } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
+import { Readable } from 'node:stream'
 import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { tempDir, once, randomBytes } from './helpers.mjs'
+import { tempDir, once, randomBytes, startTracker, trackerKnows } from './helpers.mjs'
 
 function client (t) {
   const c = new WasmTorrent({ tracker: false, dht: false })
@@ -73,4 +74,45 @@ test('torrent.load(stream, cb) makes a seed; a peer added as localhost:port down
   assert.equal(torrent.addPeer(`localhost:${seeder.torrentPort}`), true)
   await once(torrent, 'done')
   assert.deepEqual(new Uint8Array(await torrent.files[0].arrayBuffer()), data)
+})
+
+test('torrent.load() keeps the torrent live: one started announce, a connected peer stays and downloads', async t => {
+  const tracker = await startTracker(t)
+  const starts = []
+  tracker.server.on('start', addr => starts.push(addr))
+  const stops = []
+  tracker.server.on('stop', addr => stops.push(addr))
+  const data = randomBytes(78, 200_003)
+  const torrentFile = await WasmTorrent.createTorrent(data, { name: 'loaded.bin', announceList: [[tracker.http]], pieceLength: 16384 })
+  const parsed = await WasmTorrent.parseTorrent(torrentFile)
+
+  const withTracker = () => {
+    const c = new WasmTorrent({ dht: false })
+    t.after(() => c.destroy())
+    return c
+  }
+  const seeder = withTracker()
+  const seeding = seeder.add(torrentFile, { store: 'memory' })
+  await once(seeding, 'ready')
+  await trackerKnows(tracker, parsed.infoHash, s => s.incomplete > 0, 'the loader')
+  // A peer that connected before the content was there.
+  const wired = once(seeding, 'wire') // the tracker gives the leecher the loader's address
+  const leecher = withTracker()
+  const torrent = leecher.add(torrentFile, { store: 'memory' })
+  const [wire] = await wired
+  let closed = false
+  wire.on('close', () => { closed = true })
+
+  // Wrong content first: refused, nothing had.
+  const wrong = Uint8Array.from(data, (b, i) => (i === 20_000 ? b ^ 1 : b))
+  await assert.rejects(seeding.load(wrong), { code: 'hash_failed' })
+  assert.equal(seeding.done, false)
+  await new Promise((resolve, reject) => seeding.load(Readable.from([data.subarray(0, 1000), data.subarray(1000)]), err => (err ? reject(err) : resolve())))
+  assert.equal(seeding.done, true)
+  await once(torrent, 'done')
+  assert.deepEqual(new Uint8Array(await torrent.files[0].arrayBuffer()), data)
+  assert.equal(closed, false, 'the connection made before load() stayed')
+  // One started announce per client, and no stopped one: the torrent never left.
+  assert.equal(starts.length, 2)
+  assert.equal(stops.length, 0)
 })

@@ -263,3 +263,55 @@ TEST_CASE("[storage] removing a torrent whose writes are pending does not hold b
   REQUIRE(net.run_until([&] { return s.stats(t2)->finished; }, net.now() + 2min));
   CHECK(net.storage(leecher).read_at(t2, 0, static_cast<std::uint32_t>(second.data.size())) == second.data);
 }
+
+TEST_CASE("[storage] recheck of a live torrent: content the host wrote becomes had, connections stay", "[storage]") {
+  // WebTorrent's torrent.load(): the app has the content of a torrent it added; the host
+  // writes it into the store and the engine hashes what it lacks, without the torrent
+  // leaving (trackers would see it stop and start again, peers would be dropped).
+  const auto tt = make_test_torrent(2 * MiB + 999, 64 * KiB, 92);
+  const std::uint32_t n = tt.meta.piece_count();
+  swarm net(10, link_config{.latency = 10ms});
+  node_config cfg;
+  cfg.digest_reads = GENERATE(false, true);
+  const auto loader = net.add_node(cfg);
+  const auto leecher = net.add_node();
+  session& s = net.at(loader);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  const auto tl = *net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  net.at(leecher).add_peer(tl, net.endpoint(loader), net.now());
+  REQUIRE(net.run_until([&] { return s.peers(t).size() == 1; }, time_point{} + 10s));
+  CHECK_FALSE(s.recheck_torrent(torrent_id{99}, net.now()));
+
+  // First every piece but piece 7, which is altered: it is not had.
+  for (std::uint32_t p = 0; p < n; ++p) {
+    byte_buffer bytes(piece_bytes(tt, p).begin(), piece_bytes(tt, p).end());
+    if (p == 7) bytes[3] ^= 1;
+    net.storage(loader).write_at(t, piece_start(tt, p), bytes);
+  }
+  REQUIRE(s.recheck_torrent(t, net.now()));
+  CHECK(s.stats(t)->checking);
+  REQUIRE(net.run_until([&] { return !s.stats(t)->checking; }, net.now() + 1min));
+  auto have = *s.have_pieces(t);
+  CHECK_FALSE(have.test(7));
+  CHECK(have.count() == n - 1);
+  CHECK_FALSE(s.stats(t)->finished);
+
+  // Then piece 7 right: a second recheck reads only it back, and the torrent is a seed.
+  net.storage(loader).write_at(t, piece_start(tt, 7), piece_bytes(tt, 7));
+  REQUIRE(s.recheck_torrent(t, net.now()));
+  REQUIRE(net.run_until([&] { return !s.stats(t)->checking; }, net.now() + 1min));
+  std::vector<std::uint32_t> held;
+  for (const auto& e : net.events(loader))
+    if (auto* c = std::get_if<storage_checked_event>(&e)) held.push_back(c->held);
+  CHECK(held == std::vector<std::uint32_t>{n - 1, 1});  // the pieces each pass found
+  CHECK(s.stats(t)->finished);
+
+  // The peer connected before the recheck is still there and downloads it all.
+  REQUIRE(net.run_until([&] { return net.at(leecher).stats(tl)->finished; }, net.now() + 2min));
+  CHECK(net.storage(leecher).read_at(tl, 0, static_cast<std::uint32_t>(tt.data.size())) == tt.data);
+  std::size_t disconnects = 0;
+  for (const auto& e : net.events(loader))
+    if (std::holds_alternative<peer_disconnected_event>(e)) ++disconnects;
+  CHECK(disconnects == 0);
+  CHECK(s.peers(t).size() == 1);
+}

@@ -187,3 +187,88 @@ TEST_CASE("[throttle] one download limit is shared between two torrents", "[thro
   CHECK(rb == Approx(100.0 * KiB).epsilon(0.25));
   REQUIRE(net.run_until([&] { return finished(net, leecher, a) && finished(net, leecher, b); }, net.now() + 10min));
 }
+
+// Per-torrent limits (WebTorrent's torrent.throttleUploadSpeed / throttleDownloadSpeed,
+// and its torrentUploadLimit client option): one torrent is held to its own limit while
+// another of the same session runs at link speed, and under a session limit a byte must
+// fit both buckets.
+TEST_CASE("[throttle] a torrent's own upload limit holds while another torrent runs free", "[throttle]") {
+  const auto t1 = make_test_torrent(2 * MiB, 64 * KiB, 306, "limited.bin");
+  const auto t2 = make_test_torrent(4 * MiB, 64 * KiB, 307, "free.bin");
+  swarm net(15, fast_link());
+  const auto seeder = net.add_node();
+  const auto leecher = net.add_node();
+  const auto s1 = add_seed(net, seeder, t1);
+  add_seed(net, seeder, t2);
+  net.at(seeder).set_torrent_upload_limit(s1, 128 * KiB, net.now());
+  CHECK(net.at(seeder).torrent_upload_limit(s1) == 128 * KiB);
+  CHECK(net.at(seeder).upload_limit() == 0);
+  const auto a = add_leech(net, leecher, t1);
+  const auto b = add_leech(net, leecher, t2);
+  session& s = net.at(leecher);
+  s.add_peer(a, net.endpoint(seeder), net.now());
+  s.add_peer(b, net.endpoint(seeder), net.now());
+
+  // The free torrent is done long before the limited one has moved 1 MiB.
+  REQUIRE(net.run_until([&] { return finished(net, leecher, b); }, net.now() + 10min));
+  const double free_took = seconds(net.now().time_since_epoch());
+  INFO("the free torrent took " << free_took << " s");
+  CHECK(free_took < 3.0);
+  CHECK(s.stats(a)->downloaded < 1 * MiB);
+
+  auto down = [&] { return s.stats(a)->downloaded; };
+  const auto w = measure(net, down, down() + 128 * KiB, 3 * MiB / 2);
+  INFO("limited torrent " << w.rate / KiB << " KiB/s over " << w.seconds << " s");
+  CHECK(w.rate == Approx(128.0 * KiB).epsilon(0.08));
+  // The bound over any window: limit * T plus a burst (32 KiB) and a block.
+  CHECK(static_cast<double>(net.at(seeder).stats(s1)->uploaded) <=
+        128.0 * KiB * seconds(net.now().time_since_epoch()) + 48 * KiB);
+  REQUIRE(net.run_until([&] { return finished(net, leecher, a); }, net.now() + 10min));
+  const auto c = net.storage(leecher).contents(a);
+  CHECK(std::equal(c.begin(), c.end(), t1.data.begin(), t1.data.end()));
+
+  // Lifted: the limit is gone.
+  net.at(seeder).set_torrent_upload_limit(s1, 0, net.now());
+  CHECK(net.at(seeder).torrent_upload_limit(s1) == 0);
+}
+
+TEST_CASE("[throttle] a torrent's download limit under the session's: a byte fits both", "[throttle]") {
+  const auto t1 = make_test_torrent(3 * MiB, 64 * KiB, 308, "one.bin");
+  const auto t2 = make_test_torrent(4 * MiB, 64 * KiB, 309, "two.bin");
+  swarm net(16, fast_link());
+  const auto seeder = net.add_node();
+  node_config leech_cfg;
+  leech_cfg.settings.download_rate_limit = 256 * KiB;
+  const auto leecher = net.add_node(leech_cfg);
+  add_seed(net, seeder, t1);
+  add_seed(net, seeder, t2);
+  session& s = net.at(leecher);
+  const auto a = add_leech(net, leecher, t1);
+  const auto b = add_leech(net, leecher, t2);
+  s.set_torrent_download_limit(a, 64 * KiB, net.now());
+  s.add_peer(a, net.endpoint(seeder), net.now());
+  s.add_peer(b, net.endpoint(seeder), net.now());
+
+  net.run_until([] { return false; }, time_point{} + 2s);
+  const auto a0 = s.stats(a)->downloaded, b0 = s.stats(b)->downloaded;
+  net.run_until([] { return false; }, time_point{} + 12s);
+  const double ra = static_cast<double>(s.stats(a)->downloaded - a0) / 10.0;
+  const double rb = static_cast<double>(s.stats(b)->downloaded - b0) / 10.0;
+  INFO("torrent a (64 KiB/s) " << ra / KiB << " KiB/s, b " << rb / KiB << " KiB/s");
+  // a keeps to its own limit; b takes what the session's limit leaves.
+  CHECK(ra == Approx(64.0 * KiB).epsilon(0.1));
+  CHECK(ra + rb == Approx(256.0 * KiB).epsilon(0.08));
+
+  // Raised above the session's share: the session's limit binds, shared between them.
+  s.set_torrent_download_limit(a, 1 * MiB, net.now());
+  CHECK(s.torrent_download_limit(a) == 1 * MiB);
+  const auto a1 = s.stats(a)->downloaded, b1 = s.stats(b)->downloaded;
+  const time_point t0 = net.now();
+  net.run_until([] { return false; }, t0 + 6s);
+  const double ra2 = static_cast<double>(s.stats(a)->downloaded - a1) / 6.0;
+  const double rb2 = static_cast<double>(s.stats(b)->downloaded - b1) / 6.0;
+  INFO("then a " << ra2 / KiB << " KiB/s, b " << rb2 / KiB << " KiB/s");
+  CHECK(ra2 + rb2 == Approx(256.0 * KiB).epsilon(0.08));
+  CHECK(ra2 > 96.0 * KiB);
+  CHECK(s.torrent_download_limit(torrent_id{999}) == 0);
+}

@@ -130,6 +130,34 @@ TEST_CASE("[create_torrent] matches npm create-torrent info-hashes", "[create_to
     const auto t = create_ok(f, plain_options());
     REQUIRE(info_hash_hex(t) == "a6340e287438c59573d788379fb0c2381129c59b");
   }
+  SECTION("any piece length: 5 bytes, and 20000 (not a multiple of a block)") {
+    fixture tiny({{"tiny.bin", 12, 1}});
+    create_options o = plain_options();
+    o.piece_length = 5;
+    const auto t = create_ok(tiny, o);
+    REQUIRE(info_hash_hex(t) == "db228d1a7f1f280d1586f276d889596a424b0b71");
+    const auto m = parse_ok(t);
+    REQUIRE(m.piece_length == 5);
+    REQUIRE(m.piece_count() == 3);
+    fixture odd({{"odd.bin", 50000, 2}});
+    o.piece_length = 20000;
+    REQUIRE(info_hash_hex(create_ok(odd, o)) == "1cdc79ccb7f5f2ab781d431d27115375aba1f6ec");
+  }
+  SECTION("a folder holding one file stays a folder (multi_file), as create-torrent makes of a folder's path") {
+    fixture f({{"dir/sub/only.bin", 40000, 3}});
+    create_options o = plain_options();
+    o.multi_file = true;
+    const auto t = create_ok(f, o);
+    REQUIRE(info_hash_hex(t) == "0271f8ef9ce984c4e7ecc42d25654ae7c7855a2a");
+    const auto m = parse_ok(t);
+    REQUIRE(m.multi_file);
+    REQUIRE(m.name == "dir");
+    REQUIRE(m.path(file_index{0}) == "dir/sub/only.bin");
+    fixture g({{"dir2/one.bin", 1000, 4}});
+    REQUIRE(info_hash_hex(create_ok(g, o)) == "186ac11ccf7d034f579730b9bdea7828736d8b1a");
+    // Without the flag the same file is a single-file torrent named after it.
+    REQUIRE_FALSE(parse_ok(create_ok(g, plain_options())).multi_file);
+  }
   SECTION("every option: the whole file is byte-identical") {
     fixture f({{"single/dir/f.bin", 40000, 1}});
     create_options o;

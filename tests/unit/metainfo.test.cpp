@@ -300,8 +300,7 @@ TEST_CASE("[metainfo] validates piece length and pieces", "[metainfo]") {
     check_pl(bc::value("16384"), errc::metainfo_wrong_type);
     check_pl(bc::value(0), errc::metainfo_invalid_value);
     check_pl(bc::value(-16384), errc::metainfo_invalid_value);
-    check_pl(bc::value(8192), errc::metainfo_invalid_value);   // below 16 KiB
-    check_pl(bc::value(20000), errc::metainfo_invalid_value);  // not a power of two
+    check_pl(bc::value(-1), errc::metainfo_invalid_value);
     check_pl(bc::value(std::int64_t{1} << 29), errc::metainfo_too_large);
     wt::metainfo_limits lim;
     lim.max_piece_length = kib16;
@@ -442,7 +441,7 @@ TEST_CASE("[metainfo] parse_info_dict positions are relative to the info dict", 
   require_error(wt::parse_info_dict(wt::as_bytes(std::string_view("le"))), errc::metainfo_not_a_dict,
                 "info", 0);
   bc::dict info = single_info();
-  info["piece length"] = 1000;
+  info["piece length"] = 0;
   const std::string i = enc(bc::value(info));
   require_error(wt::parse_info_dict(wt::as_bytes(i)), errc::metainfo_invalid_value,
                 "info.piece length", value_at(i, "12:piece length"));
@@ -544,6 +543,33 @@ TEST_CASE("[metainfo] piece sizes and the last short piece", "[metainfo]") {
   REQUIRE(one.ok());
   CHECK(one->piece_count() == 1);
   CHECK(one->piece_size(piece_index{0}) == 1);
+}
+
+TEST_CASE("[metainfo] any positive piece length, as BEP 3 and create-torrent allow", "[metainfo]") {
+  SECTION("5 bytes: pieces far smaller than a block") {
+    auto r = parse(torrent_of(single_info(12, 5)));
+    REQUIRE(r.ok());
+    CHECK(r->piece_length == 5);
+    CHECK(r->piece_count() == 3);
+    CHECK(r->piece_size(piece_index{0}) == 5);
+    CHECK(r->piece_size(piece_index{2}) == 2);
+    CHECK(slices(*r, 1, 0, 5) == strings{"0:5+5"});
+    const auto at = wt::map_file(*r, file_index{0}, 11);
+    CHECK(at.piece == piece_index{2});
+    CHECK(at.offset == 1);
+  }
+  SECTION("20000 bytes: not a multiple of a block") {
+    auto r = parse(torrent_of(single_info(50000, 20000)));
+    REQUIRE(r.ok());
+    CHECK(r->piece_count() == 3);
+    CHECK(r->piece_size(piece_index{2}) == 10000);
+    CHECK(slices(*r, 1, 16384, 3616) == strings{"0:36384+3616"});
+  }
+  SECTION("1 byte") {
+    auto r = parse(torrent_of(single_info(3, 1)));
+    REQUIRE(r.ok());
+    CHECK(r->piece_count() == 3);
+  }
 }
 
 TEST_CASE("[metainfo] map_block across files and piece boundaries", "[metainfo]") {

@@ -98,6 +98,7 @@ export function makeClientClass (internals) {
       this._done = false
       this._reportedReceived = 0 // for 'download' (bytes since the last report)
       this._reportedUpload = 0
+      this._limits = { download: undefined, upload: undefined } // throttle*Speed(); unset: the client's
       this._torrentFile = null   // the .torrent bytes, when added from them or seeded
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
@@ -109,7 +110,6 @@ export function makeClientClass (internals) {
       this._releaseStore = null  // lets another tab have the store, once this one is done
       this._storeReleased = null // settles when it has
       this._noPeersTimer = null
-      this._onChecked = null      // load(): resolves with the pieces the engine's check found
       this._rescans = []          // rescanFiles(): { resolve, reject } of the pass under way
       this._rescanning = null     // the chain of rescanFiles() passes, one at a time
       this.once('close', () => {
@@ -231,7 +231,21 @@ export function makeClientClass (internals) {
       for (const address of this._pendingAddresses.splice(0)) this.addPeer(address)
       for (const url of this._pendingWebSeeds.splice(0)) this.addWebSeed(url)
       if (this.paused) this._client._input((E, t) => E.pause(id, t))
+      this._applyLimits()
       this._startNoPeers()
+    }
+
+    // WebTorrent's per-torrent throttles: bytes/s, -1 = unlimited, under the client's
+    // limits (a byte must fit both). Unset, the client's torrentDownloadLimit /
+    // torrentUploadLimit (throttleTorrentDownload/Upload) applies.
+    throttleDownloadSpeed (rate) { this._limits.download = rate; this._applyLimits() }
+    throttleUploadSpeed (rate) { this._limits.upload = rate; this._applyLimits() }
+    _applyLimits () {
+      if (this._id === null || this.destroyed) return
+      const byDefault = this._client._torrentLimits
+      const download = engineRate(this._limits.download ?? byDefault.download)
+      const upload = engineRate(this._limits.upload ?? byDefault.upload)
+      this._client._input((E, t) => E.setTorrentRateLimits(this._id, download, upload, t))
     }
 
     // WebTorrent's 'noPeers': every noPeersIntervalTime seconds (default 30), once for each
@@ -347,10 +361,9 @@ export function makeClientClass (internals) {
     }
 
     // WebTorrent's load(streams, cb): content the app already has (a Readable, bytes, or a
-    // list of them, in the torrent's file order) becomes the torrent's pieces. The engine
-    // takes pieces only from peers or its store: the torrent leaves the engine, the content
-    // is written to a new store of its kind, and the torrent is added again over it, hashed
-    // as on resume (the content is held in memory meanwhile).
+    // list of them, in the torrent's file order) becomes the torrent's pieces: written into
+    // its store, then hashed by the engine as on resume (recheck), the torrent staying live
+    // (the content is held in memory meanwhile).
     load (streams, cb) {
       const loaded = this._load(streams)
       if (cb) loaded.then(() => cb(null), cb)
@@ -373,34 +386,25 @@ export function makeClientClass (internals) {
         throw new WasmTorrentError(`load: ${bytes.length} bytes given, the torrent has ${this.length}`, { code: 'invalid_argument' })
       }
       if (this.destroyed) throw gone()
+      // Into the torrent's store, piece by piece: the pieces the engine lacks (one it has
+      // stays as verified; one in progress is the peers'). Then the engine hashes them
+      // (recheck) with the torrent live: no second 'started' announce, connections kept.
       const client = this._client
-      const E = this._engine()
-      const info = { ...E.info(this._id), infoHash: this.infoHash }
-      const torrentFile = this.torrentFile
-      // Out of the engine; its store closed before the new one writes the same files.
-      client._byId.delete(this._id)
-      E.removeTorrent(this._id, now())
-      client._drain()
-      this._id = null
-      clearInterval(this._noPeersTimer)
-      for (const w of this._wires.values()) w._onClose()
-      this._wires.clear()
-      const old = this._storage
-      this._storage = null
-      await old?.close({ destroy: false })
-      const store = this._makeStore(info)
-      await store.open()
+      const storage = client._storageOf(this._id)
+      if (!storage) throw gone()
+      const states = client._engine.pieceStates(this._id)
+      const written = []
       for (let i = 0; i < this.pieceCount; i++) {
-        await store.put(i, bytes.subarray(i * this.pieceLength, Math.min(bytes.length, (i + 1) * this.pieceLength)))
+        if (states[i] !== 0) continue
+        await storage.putPiece(i, bytes.subarray(i * this.pieceLength, Math.min(bytes.length, (i + 1) * this.pieceLength)))
+        if (this.destroyed) throw gone()
+        written.push(i)
       }
-      if (this.destroyed || client.destroyed) throw gone()
-      this._makeStore = () => store
-      const checked = new Promise(resolve => { this._onChecked = resolve })
-      this._attach(client._addBytes(torrentFile, { check: true, announce: this.announce }))
-      client._drain()
-      const held = await checked
-      if (held < this.pieceCount) {
-        throw new WasmTorrentError(`load: ${this.pieceCount - held} pieces do not match the torrent`, { code: 'hash_failed' })
+      await new Promise((resolve, reject) => this._recheck(resolve, reject))
+      const have = client._engine.havePieces(this._id)
+      const bad = written.filter(i => !((have?.[i >> 3] ?? 0) & (0x80 >> (i & 7))))
+      if (bad.length > 0) {
+        throw new WasmTorrentError(`load: ${bad.length} pieces do not match the torrent`, { code: 'hash_failed' })
       }
     }
 
@@ -703,6 +707,9 @@ export function makeClientClass (internals) {
       this._extensions = new Map()  // BEP 10 name -> engine extension id
       this._unnamed = new WeakMap() // seed() input without a name -> the name it was given
       this._limits = { download: opts.downloadLimit ?? -1, upload: opts.uploadLimit ?? -1 }
+      // Each torrent's own limits unless it sets its own (WebTorrent's torrentDownloadLimit,
+      // torrentUploadLimit).
+      this._torrentLimits = { download: opts.torrentDownloadLimit ?? -1, upload: opts.torrentUploadLimit ?? -1 }
       // The host's SHA-1 (Node's, native; else WebCrypto's where the page has it: secure
       // contexts): faster than the engine's, so it hashes the pieces on their way to the store.
       // hostHashes: false leaves it to the engine (tests, benchmarks).
@@ -776,6 +783,17 @@ export function makeClientClass (internals) {
     // WebTorrent's throttles: bytes/s, -1 = unlimited (0 = as good as stopped: 1 byte/s).
     throttleDownload (rate) { this._limits.download = rate; this._applyLimits() }
     throttleUpload (rate) { this._limits.upload = rate; this._applyLimits() }
+    // Every torrent's own limit, now and for torrents added later (a torrent's
+    // throttleDownloadSpeed/throttleUploadSpeed afterwards sets its own again).
+    throttleTorrentDownload (rate) { this._setTorrentLimit('download', rate) }
+    throttleTorrentUpload (rate) { this._setTorrentLimit('upload', rate) }
+    _setTorrentLimit (which, rate) {
+      this._torrentLimits[which] = rate
+      for (const t of this.torrents) {
+        t._limits[which] = undefined
+        t._applyLimits()
+      }
+    }
     _applyLimits () {
       this.ready.then(() => this._input((E, t) => E.setRateLimits(engineRate(this._limits.download), engineRate(this._limits.upload), t)))
     }
@@ -1254,7 +1272,6 @@ export function makeClientClass (internals) {
             case 'read': t?._onRead(e); break
             case 'checked':
               if (e.recheck) t?._rescans.shift()?.resolve()
-              else t?._onChecked?.(e.held)
               break
             case 'hashFailed':
               t?.emit('warning', new WasmTorrentError(`piece ${e.piece} failed its hash check and is downloaded again`, { code: 'hash_failed' }))

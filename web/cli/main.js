@@ -427,9 +427,8 @@ function createOptions (o) {
   if (o.comment) opts.comment = o.comment
   if (o.private) opts.private = true
   if (o['piece-length'] !== undefined) {
-    const n = parseInteger(o['piece-length'], 'piece-length', { min: 16384 })
-    if ((n & (n - 1)) !== 0) throw new UsageError(`--piece-length ${n}: must be a power of two`)
-    opts.pieceLength = n
+    // Any length, as create-torrent takes (BEP 3); the engine's bound is 256 MiB.
+    opts.pieceLength = parseInteger(o['piece-length'], 'piece-length', { min: 1, max: 2 ** 28 })
   }
   if (o['url-list']) opts.urlList = o['url-list']
   return opts

@@ -166,6 +166,7 @@ export function createApi (load, defaults = {}, host = undefined) {
     if (host?.inputs) input = await host.inputs(input, opts)
     const items = collectInputs(input, opts) // may set opts.name, as create-torrent does
     const engineOpts = createOptions(opts)
+    if (input?.multiFile) engineOpts.multiFile = true // Node: a folder given by its path
     const total = items.reduce((a, item) => a + item.size, 0)
     return withModule(async M => {
       if (!engineOpts.pieceLength && opts.maxPieceLength) {

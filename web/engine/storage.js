@@ -148,6 +148,16 @@ export class TorrentStorage {
     else this._complete(o.id, true)
   }
 
+  // A whole piece the host has (torrent.load()): stored and readable; the engine hashes
+  // it (recheck) before it counts as had.
+  async putPiece (piece, bytes) {
+    await this.open()
+    this._cache.delete(piece)
+    await this.store.put(piece, bytes)
+    this._parts.delete(piece)
+    this._held.add(piece)
+  }
+
   async _markComplete (o) {
     await this.open()
     await this.store.complete?.(o.piece)

@@ -1,0 +1,77 @@
+// seed() of inputs whose torrent shape the engine once refused or changed: a Readable with
+// create-torrent's odd piece lengths (5 bytes), and a folder holding a single file (a
+// folder torrent, as create-torrent makes). The info-hashes are npm create-torrent's, and
+// a second client downloads each. Written from WebTorrent's documented behaviour.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import path from 'node:path'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { createTorrentNpm, parseTorrentNpm } from '../js/helpers.mjs'
+import { tempDir, once, randomBytes, sameFiles } from './helpers.mjs'
+
+function client (t) {
+  const c = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => c.destroy())
+  return c
+}
+
+async function download (t, seeder, id, opts) {
+  const leecher = client(t)
+  const torrent = leecher.add(id, opts)
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(torrent, 'done')
+  return torrent
+}
+
+for (const pieceLength of [5, 20000]) {
+  test(`seed() of a Readable with pieceLength ${pieceLength}: create-torrent's info-hash; a magnet download gets the bytes`, async t => {
+    const text = pieceLength === 5 ? Buffer.from('HELLO WORLD\n') : Buffer.from(randomBytes(5, 70_003))
+    const seeder = client(t)
+    await seeder.ready
+    const seeded = seeder.seed([Readable.from([text])], { name: 'hello.txt', pieceLength, announce: [] })
+    await once(seeded, 'seed')
+    assert.equal(seeded.pieceLength, pieceLength)
+    assert.equal(seeded.length, text.length)
+    assert.equal(seeded.pieces.length, Math.ceil(text.length / pieceLength))
+    const npm = await parseTorrentNpm(await createTorrentNpm(Object.assign(Buffer.from(text), { name: 'hello.txt' }), { pieceLength }))
+    assert.equal(seeded.infoHash, npm.infoHash)
+
+    const torrent = await download(t, seeder, seeded.magnetURI, { store: 'memory' })
+    assert.equal(torrent.files.length, 1)
+    assert.equal(torrent.files[0].name, 'hello.txt')
+    assert.equal(torrent.files[0].length, text.length)
+    assert.equal(torrent.pieceLength, pieceLength)
+    assert.deepEqual(Buffer.from(await torrent.files[0].arrayBuffer()), text)
+  })
+}
+
+test('seed() of a folder holding one file: a folder torrent named after it, as create-torrent makes', async t => {
+  const dir = await tempDir(t)
+  const data = randomBytes(6, 40_000)
+  const folder = path.join(dir, 'only-one')
+  await mkdir(path.join(folder, 'sub'), { recursive: true })
+  await writeFile(path.join(folder, 'sub', 'file.bin'), data)
+
+  const seeder = client(t)
+  await seeder.ready
+  const seeded = seeder.seed(folder, { announce: [] })
+  await once(seeded, 'seed')
+  assert.equal(seeded.name, 'only-one')
+  assert.deepEqual(seeded.files.map(f => f.path), ['only-one/sub/file.bin'])
+  assert.equal(seeded.path, dir)
+  const npm = await parseTorrentNpm(await createTorrentNpm(folder, {}))
+  assert.equal(seeded.infoHash, npm.infoHash)
+  // createTorrent() of the same path agrees.
+  const created = await WasmTorrent.parseTorrent(await WasmTorrent.createTorrent(folder))
+  assert.equal(created.infoHash, npm.infoHash)
+  // A file's path (not a folder) stays a single-file torrent.
+  const single = await WasmTorrent.parseTorrent(await WasmTorrent.createTorrent(path.join(folder, 'sub', 'file.bin')))
+  assert.equal(single.name, 'file.bin')
+  assert.equal(single.infoHash, (await parseTorrentNpm(await createTorrentNpm(path.join(folder, 'sub', 'file.bin'), {}))).infoHash)
+
+  await download(t, seeder, seeded.torrentFile, { path: path.join(dir, 'down') })
+  assert.equal(await sameFiles(path.join(dir, 'down'), [{ path: 'only-one/sub/file.bin', data }]), null)
+})
