@@ -518,7 +518,11 @@ val bencode_js(const val& v) {
 class js_client {
  public:
   // opts: {trackers: [url], seed, sendBufferLimit, offersPerAnnounce}
-  explicit js_client(const val& opts) : client_(settings_of(opts)) {}
+#if WT_NODE_MODULE
+  explicit js_client(const val& opts) : client_(settings_of(opts)) {}  // with HTTP/UDP trackers, DHT
+#else
+  explicit js_client(const val& opts) : client_(settings_of(opts), nullptr) {}  // without: not linked
+#endif
 
   std::string peer_id() const { return wt::to_hex(client_.peer_id()); }
 
@@ -755,7 +759,8 @@ class js_client {
     return static_cast<double>(client_.accept_peer(*e, at_ms(now)).value);
   }
 
-  // --- HTTP and UDP trackers (dialPeers) ------------------------------------------------
+#if WT_NODE_MODULE
+  // --- HTTP and UDP trackers (dialPeers; the Node module only) ----------------------------
   // The body is in the reserve() buffer.
   void tracker_response(double id, int status, std::size_t length, double now) {
     client_.tracker_response(static_cast<std::uint64_t>(id), status,
@@ -772,8 +777,10 @@ class js_client {
     client_.udp_failed(url, message, at_ms(now));
   }
 
-  // --- the DHT (option dht) ------------------------------------------------------------
+  // --- the DHT (option dht; the Node module only, but for hasDht) -----------------------
+#endif
   bool has_dht() const { return client_.has_dht(); }
+#if WT_NODE_MODULE
   // routers: ["ip:port", ...] (the host resolved the names); unreadable entries are skipped.
   void dht_bootstrap(const val& routers, double now) {
     std::vector<wt::wire::endpoint> list;
@@ -792,6 +799,7 @@ class js_client {
     return client_.dht_load_state(wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
   }
   double dht_nodes() const { return static_cast<double>(client_.dht_nodes()); }
+#endif
 
   // fields: our extension handshake's extra fields (a plain object, bencoded).
   std::uint32_t register_extension(const std::string& name, const val& fields, double now) {
@@ -995,7 +1003,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::function("bencode", &bencode_js);
   emscripten::function("make_magnet", &make_magnet);
 
-  emscripten::class_<js_client>("Client")
+  const auto client_class = emscripten::class_<js_client>("Client");
+  client_class
       .constructor<val>()
       .function("peerId", &js_client::peer_id)
       .function("reserve", &js_client::reserve)
@@ -1031,16 +1040,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)
       .function("scrape", &js_client::scrape)
-      .function("trackerResponse", &js_client::tracker_response)
-      .function("trackerFailed", &js_client::tracker_failed)
-      .function("udpReceived", &js_client::udp_received)
-      .function("udpFailed", &js_client::udp_failed)
       .function("hasDht", &js_client::has_dht)
-      .function("dhtBootstrap", &js_client::dht_bootstrap)
-      .function("dhtReceived", &js_client::dht_received)
-      .function("dhtState", &js_client::dht_state)
-      .function("dhtLoadState", &js_client::dht_load_state)
-      .function("dhtNodes", &js_client::dht_nodes)
       .function("acceptPeer", &js_client::accept_peer)
       .function("registerExtension", &js_client::register_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
@@ -1056,4 +1056,17 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("onTimer", &js_client::on_timer)
       .function("nextDeadline", &js_client::next_deadline)
       .function("poll", &js_client::poll);
+#if WT_NODE_MODULE
+  // HTTP/UDP trackers and the DHT: the Node module's only (web/ calls them only under Node).
+  client_class
+      .function("trackerResponse", &js_client::tracker_response)
+      .function("trackerFailed", &js_client::tracker_failed)
+      .function("udpReceived", &js_client::udp_received)
+      .function("udpFailed", &js_client::udp_failed)
+      .function("dhtBootstrap", &js_client::dht_bootstrap)
+      .function("dhtReceived", &js_client::dht_received)
+      .function("dhtState", &js_client::dht_state)
+      .function("dhtLoadState", &js_client::dht_load_state)
+      .function("dhtNodes", &js_client::dht_nodes);
+#endif
 }
