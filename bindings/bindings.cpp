@@ -25,8 +25,7 @@
 //       within any of the calls above, e.g. after a bad response, or once a 200 carrying a
 //       whole file has given the bytes it needed). Calls for an unknown id are ignored.
 // - Commands: addWebSeed(t, url, now) -> bool (false: unknown torrent, not http(s),
-//   already there, or too many); setWebSeedPolicy(t, 'fallback' | 'always' | 'off', budgetBytes,
-//   now) (budget 0: none); webSeeds(t) -> [{id, url, state: 'active' | 'waiting' |
+//   already there, or too many); webSeeds(t) -> [{id, url, state: 'active' | 'waiting' |
 //   'dropped', downloaded, requests, failures, error (errc name), message}].
 //   add_torrent / add_magnet take url-list / ws= and as= by themselves.
 // - stats(t) has webSeedDownloaded (body bytes from web seeds, part of downloaded) and
@@ -579,11 +578,6 @@ class js_client {
   bool add_web_seed(std::uint32_t t, const std::string& url, double now) {
     return client_.add_web_seed(wt::torrent_id{t}, url, at_ms(now));
   }
-  void set_web_seed_policy(std::uint32_t t, const std::string& policy, double budget, double now) {
-    client_.engine().set_web_seed_policy(wt::torrent_id{t}, policy_of(policy),
-                                         static_cast<std::uint64_t>(std::max(0.0, budget)), at_ms(now));
-    client_.flush(at_ms(now));
-  }
   val web_seeds(std::uint32_t t) const {
     val out = val::array();
     for (const auto& w : client_.engine().web_seeds(wt::torrent_id{t})) {
@@ -731,10 +725,6 @@ class js_client {
     client_.engine().set_upload_limit(static_cast<std::uint64_t>(std::max(0.0, upload)), at_ms(now));
     client_.flush(at_ms(now));
   }
-  void set_max_connections(std::uint32_t n, double now) {
-    client_.engine().set_max_connections_per_torrent(n, at_ms(now));
-    client_.flush(at_ms(now));
-  }
 
   // --- WebRTC channels the page connected itself, extensions ---------------------------
 
@@ -777,10 +767,7 @@ class js_client {
     client_.udp_failed(url, message, at_ms(now));
   }
 
-  // --- the DHT (option dht; the Node module only, but for hasDht) -----------------------
-#endif
-  bool has_dht() const { return client_.has_dht(); }
-#if WT_NODE_MODULE
+  // --- the DHT (option dht) -------------------------------------------------------------
   // routers: ["ip:port", ...] (the host resolved the names); unreadable entries are skipped.
   void dht_bootstrap(const val& routers, double now) {
     std::vector<wt::wire::endpoint> list;
@@ -1016,7 +1003,6 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("storageCompleted", &js_client::storage_completed)
       .function("storageDigest", &js_client::storage_digest)
       .function("addWebSeed", &js_client::add_web_seed)
-      .function("setWebSeedPolicy", &js_client::set_web_seed_policy)
       .function("webSeeds", &js_client::web_seeds)
       .function("httpResponse", &js_client::http_response)
       .function("httpData", &js_client::http_data)
@@ -1036,11 +1022,9 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("pause", &js_client::pause)
       .function("resume", &js_client::resume)
       .function("setRateLimits", &js_client::set_rate_limits)
-      .function("setMaxConnections", &js_client::set_max_connections)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)
       .function("scrape", &js_client::scrape)
-      .function("hasDht", &js_client::has_dht)
       .function("acceptPeer", &js_client::accept_peer)
       .function("registerExtension", &js_client::register_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
