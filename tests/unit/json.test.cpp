@@ -93,8 +93,9 @@ TEST_CASE("[json] syntax errors and the depth bound", "[json]") {
 }
 
 TEST_CASE("[json] writes what nlohmann::json reads back, escapes as JSON.stringify", "[json]") {
+  const std::string tricky = "q\"\\/\b\f\n\r\t\x01\x1f\x7f\xC3\xA9";
   json::writer w;
-  w.begin_object().key("s").string(std::string("q\"\\/\b\f\n\r\t\x01\x1f\x7f\xC3\xA9", 16));
+  w.begin_object().key("s").string(tricky);
   w.key("n").number(std::int64_t{-5}).key("u").number(std::uint64_t{18446744073709551615u});
   w.key("a").begin_array().number(std::int64_t{1}).begin_object().end_object().begin_array().end_array();
   w.string("").end_array().key("o").begin_object().key("k").string("v").end_object().end_object();
@@ -102,11 +103,11 @@ TEST_CASE("[json] writes what nlohmann::json reads back, escapes as JSON.stringi
   CHECK(text == "{\"s\":\"q\\\"\\\\/\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\xC3\xA9\",\"n\":-5,"
                 "\"u\":18446744073709551615,\"a\":[1,{},[],\"\"],\"o\":{\"k\":\"v\"}}");
   const auto theirs = nlohmann::json::parse(text);
-  CHECK(theirs["s"] == std::string("q\"\\/\b\f\n\r\t\x01\x1f\x7f\xC3\xA9", 16));
+  CHECK(theirs["s"] == tricky);
   CHECK(theirs["a"].size() == 4);
   const auto ours = read(text);
   REQUIRE(ours);
-  CHECK(ours->find("s")->string == std::string("q\"\\/\b\f\n\r\t\x01\x1f\x7f\xC3\xA9", 16));
+  CHECK(ours->find("s")->string == tricky);
   CHECK(ours->find("o")->find("k")->string == "v");
 }
 
