@@ -25,8 +25,7 @@
 //       within any of the calls above, e.g. after a bad response, or once a 200 carrying a
 //       whole file has given the bytes it needed). Calls for an unknown id are ignored.
 // - Commands: addWebSeed(t, url, now) -> bool (false: unknown torrent, not http(s),
-//   already there, or too many); setWebSeedPolicy(t, 'fallback' | 'always' | 'off', budgetBytes,
-//   now) (budget 0: none); webSeeds(t) -> [{id, url, state: 'active' | 'waiting' |
+//   already there, or too many); webSeeds(t) -> [{id, url, state: 'active' | 'waiting' |
 //   'dropped', downloaded, requests, failures, error (errc name), message}].
 //   add_torrent / add_magnet take url-list / ws= and as= by themselves.
 // - stats(t) has webSeedDownloaded (body bytes from web seeds, part of downloaded) and
@@ -520,7 +519,11 @@ val bencode_js(const val& v) {
 class js_client {
  public:
   // opts: {trackers: [url], seed, sendBufferLimit, offersPerAnnounce}
-  explicit js_client(const val& opts) : client_(settings_of(opts)) {}
+#if WT_NODE_MODULE
+  explicit js_client(const val& opts) : client_(settings_of(opts)) {}  // with HTTP/UDP trackers, DHT
+#else
+  explicit js_client(const val& opts) : client_(settings_of(opts), nullptr) {}  // without: not linked
+#endif
 
   std::string peer_id() const { return wt::to_hex(client_.peer_id()); }
 
@@ -581,11 +584,6 @@ class js_client {
 
   bool add_web_seed(std::uint32_t t, const std::string& url, double now) {
     return client_.add_web_seed(wt::torrent_id{t}, url, at_ms(now));
-  }
-  void set_web_seed_policy(std::uint32_t t, const std::string& policy, double budget, double now) {
-    client_.engine().set_web_seed_policy(wt::torrent_id{t}, policy_of(policy),
-                                         static_cast<std::uint64_t>(std::max(0.0, budget)), at_ms(now));
-    client_.flush(at_ms(now));
   }
   val web_seeds(std::uint32_t t) const {
     val out = val::array();
@@ -742,10 +740,6 @@ class js_client {
                                               at_ms(now));
     client_.flush(at_ms(now));
   }
-  void set_max_connections(std::uint32_t n, double now) {
-    client_.engine().set_max_connections_per_torrent(n, at_ms(now));
-    client_.flush(at_ms(now));
-  }
 
   // --- WebRTC channels the page connected itself, extensions ---------------------------
 
@@ -770,7 +764,8 @@ class js_client {
     return static_cast<double>(client_.accept_peer(*e, at_ms(now)).value);
   }
 
-  // --- HTTP and UDP trackers (dialPeers) ------------------------------------------------
+#if WT_NODE_MODULE
+  // --- HTTP and UDP trackers (dialPeers; the Node module only) ----------------------------
   // The body is in the reserve() buffer.
   void tracker_response(double id, int status, std::size_t length, double now) {
     client_.tracker_response(static_cast<std::uint64_t>(id), status,
@@ -787,8 +782,7 @@ class js_client {
     client_.udp_failed(url, message, at_ms(now));
   }
 
-  // --- the DHT (option dht) ------------------------------------------------------------
-  bool has_dht() const { return client_.has_dht(); }
+  // --- the DHT (option dht) -------------------------------------------------------------
   // routers: ["ip:port", ...] (the host resolved the names); unreadable entries are skipped.
   void dht_bootstrap(const val& routers, double now) {
     std::vector<wt::wire::endpoint> list;
@@ -807,6 +801,7 @@ class js_client {
     return client_.dht_load_state(wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
   }
   double dht_nodes() const { return static_cast<double>(client_.dht_nodes()); }
+#endif
 
   // fields: our extension handshake's extra fields (a plain object, bencoded).
   std::uint32_t register_extension(const std::string& name, const val& fields, double now) {
@@ -1027,7 +1022,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::function("bencode", &bencode_js);
   emscripten::function("make_magnet", &make_magnet);
 
-  emscripten::class_<js_client>("Client")
+  const auto client_class = emscripten::class_<js_client>("Client");
+  client_class
       .constructor<val>()
       .function("peerId", &js_client::peer_id)
       .function("reserve", &js_client::reserve)
@@ -1039,7 +1035,6 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("storageCompleted", &js_client::storage_completed)
       .function("storageDigest", &js_client::storage_digest)
       .function("addWebSeed", &js_client::add_web_seed)
-      .function("setWebSeedPolicy", &js_client::set_web_seed_policy)
       .function("webSeeds", &js_client::web_seeds)
       .function("httpResponse", &js_client::http_response)
       .function("httpData", &js_client::http_data)
@@ -1061,20 +1056,9 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("recheck", &js_client::recheck)
       .function("setRateLimits", &js_client::set_rate_limits)
       .function("setTorrentRateLimits", &js_client::set_torrent_rate_limits)
-      .function("setMaxConnections", &js_client::set_max_connections)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)
       .function("scrape", &js_client::scrape)
-      .function("trackerResponse", &js_client::tracker_response)
-      .function("trackerFailed", &js_client::tracker_failed)
-      .function("udpReceived", &js_client::udp_received)
-      .function("udpFailed", &js_client::udp_failed)
-      .function("hasDht", &js_client::has_dht)
-      .function("dhtBootstrap", &js_client::dht_bootstrap)
-      .function("dhtReceived", &js_client::dht_received)
-      .function("dhtState", &js_client::dht_state)
-      .function("dhtLoadState", &js_client::dht_load_state)
-      .function("dhtNodes", &js_client::dht_nodes)
       .function("acceptPeer", &js_client::accept_peer)
       .function("registerExtension", &js_client::register_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
@@ -1091,4 +1075,17 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("onTimer", &js_client::on_timer)
       .function("nextDeadline", &js_client::next_deadline)
       .function("poll", &js_client::poll);
+#if WT_NODE_MODULE
+  // HTTP/UDP trackers and the DHT: the Node module's only (web/ calls them only under Node).
+  client_class
+      .function("trackerResponse", &js_client::tracker_response)
+      .function("trackerFailed", &js_client::tracker_failed)
+      .function("udpReceived", &js_client::udp_received)
+      .function("udpFailed", &js_client::udp_failed)
+      .function("dhtBootstrap", &js_client::dht_bootstrap)
+      .function("dhtReceived", &js_client::dht_received)
+      .function("dhtState", &js_client::dht_state)
+      .function("dhtLoadState", &js_client::dht_load_state)
+      .function("dhtNodes", &js_client::dht_nodes);
+#endif
 }

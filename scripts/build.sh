@@ -8,7 +8,8 @@
 #   dist/wasmtorrent.global.js classic <script>, defines the global WasmTorrent (web/script.js)
 #   dist/wasmtorrent-sw.js    service worker for streaming into <video> (web/stream/sw.js)
 #   dist/wasmtorrent-cli.js   the command-line client, the package's `bin` (web/cli/main.js)
-#   dist/wasmtorrent.wasm     the engine
+#   dist/wasmtorrent.wasm     the browser's engine: without the HTTP/UDP trackers and the DHT
+#   dist/wasmtorrent-node.wasm Node's engine (dist/wasmtorrent.node.js, the CLI): all of it
 #   dist/wasmtorrent.d.ts     types (web/wasmtorrent.d.ts)
 # CMake rebuilds only what changed; esbuild takes well under a second.
 set -euo pipefail
@@ -27,17 +28,23 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE="$here/emsdk-toolchain.cmake" \
         -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-say "wasm: cmake --build $build --target wasmtorrent_wasm"
-cmake --build "$build" --target wasmtorrent_wasm -j"$(nproc)"
+say "wasm: cmake --build $build --target wasmtorrent_wasm, then wasmtorrent_node_wasm"
+# One target per call: a call that reconfigures (a CMakeLists.txt changed) only knows the
+# targets its Makefile had when it started.
+for target in wasmtorrent_wasm wasmtorrent_node_wasm; do
+  cmake --build "$build" --target "$target" -j"$(nproc)"
+done
 
 mkdir -p dist
 esbuild() {  # entry, output, esbuild flags...
   local entry=$1 out=$2; shift 2
   node_modules/.bin/esbuild "$entry" --bundle --outfile="$out" --log-level=warning \
     --log-override:empty-import-meta=silent "$@"
-  # The Emscripten glue names its own file wasmtorrent_module.wasm in a
-  # new URL(..., import.meta.url) that bundlers follow: point it at the shipped file.
-  sed -i 's/wasmtorrent_module\.wasm/wasmtorrent.wasm/g' "$out"
+  # The Emscripten glue names its own file wasmtorrent_module.wasm (the Node one
+  # wasmtorrent_node_module.wasm) in a new URL(..., import.meta.url) that bundlers follow:
+  # point it at the shipped file.
+  sed -i -e 's/wasmtorrent_module\.wasm/wasmtorrent.wasm/g' \
+    -e 's/wasmtorrent_node_module\.wasm/wasmtorrent-node.wasm/g' "$out"
 }
 say "js: dist/wasmtorrent.js, dist/wasmtorrent.node.js, dist/wasmtorrent.min.js, dist/wasmtorrent.global.js, dist/wasmtorrent-sw.js, dist/wasmtorrent-cli.js"
 esbuild web/index.js dist/wasmtorrent.js --format=esm --platform=browser
@@ -53,5 +60,6 @@ esbuild web/cli/main.js dist/wasmtorrent-cli.js --format=esm --platform=node --e
 chmod +x dist/wasmtorrent-cli.js
 
 cp -p "$build/wasmtorrent_module.wasm" dist/wasmtorrent.wasm
+cp -p "$build/wasmtorrent_node_module.wasm" dist/wasmtorrent-node.wasm
 cp -p web/wasmtorrent.d.ts dist/wasmtorrent.d.ts
-say "done: $(cd dist && ls -s --block-size=K wasmtorrent.* | tr '\n' ' ')"
+say "done: $(cd dist && ls -s --block-size=K wasmtorrent.* wasmtorrent-node.wasm | tr '\n' ' ')"

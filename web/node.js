@@ -1,6 +1,7 @@
-// Node.js entry: dist/wasmtorrent.node.js. Reads wasmtorrent.wasm next to itself with fs
-// and hands the bytes to the module (the 3.1.6 glue would fetch() a path, which Node 20
-// cannot do). init({wasmURL | wasmBinary}) overrides.
+// Node.js entry: dist/wasmtorrent.node.js. Reads wasmtorrent-node.wasm next to itself with
+// fs and hands the bytes to the module (the 3.1.6 glue would fetch() a path, which Node 20
+// cannot do). init({wasmURL | wasmBinary}) overrides. Node's module is not the browser's
+// wasmtorrent.wasm: only it has the HTTP/UDP trackers and the DHT (bindings/CMakeLists.txt).
 //
 // The Node host adds to the browser's: TCP peers (dialled and accepted on torrentPort),
 // HTTP and UDP trackers, the DHT, createServer() as an HTTP server, WebRTC (node-datachannel) and WebSocket (ws) when installed,
@@ -12,7 +13,7 @@ import { lookup } from 'node:dns/promises'
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { tmpdir, homedir } from 'node:os'
 import path from 'node:path'
-import createWasmTorrentModule from '../build/wasm/wasmtorrent_module.mjs'
+import createWasmTorrentModule from '../build/wasm/wasmtorrent_node_module.mjs'
 import { createApi } from './engine/core.js'
 import { TcpTransport } from './transports/tcp.js'
 import { UdpTrackerTransport } from './transports/udp.js'
@@ -22,7 +23,7 @@ import { WasmTorrentError } from './api/errors.js'
 import { NodeServer } from './stream/node-server.js'
 
 async function load ({ wasmBinary, wasmURL } = {}) {
-  const url = wasmURL ?? new URL('./wasmtorrent.wasm', import.meta.url)
+  const url = wasmURL ?? new URL('./wasmtorrent-node.wasm', import.meta.url)
   return createWasmTorrentModule({
     wasmBinary: wasmBinary ?? await readFile(url),
     locateFile: () => String(url)

@@ -3,7 +3,7 @@
 
 /** Where to find the WebAssembly module. Pass to init() before any other call. */
 export interface InitOptions {
-  /** URL of wasmtorrent.wasm (default: next to the JS file). */
+  /** URL of the module: wasmtorrent.wasm in browsers, wasmtorrent-node.wasm under Node (default: next to the JS file). */
   wasmURL?: string | URL
   /** The .wasm bytes themselves; nothing is fetched or read. */
   wasmBinary?: ArrayBuffer | Uint8Array

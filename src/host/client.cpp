@@ -1,6 +1,9 @@
 #include "host/client.hpp"
 
 #include <algorithm>
+#include <type_traits>
+
+#include "host/addressed.hpp"
 
 #include "metainfo/magnet.hpp"
 
@@ -58,12 +61,11 @@ std::vector<std::string> addressed_trackers(const std::vector<std::string>& urls
   return out;
 }
 
-client::client(client_settings settings)
-    : settings_(adjusted(std::move(settings))),
-      session_(settings_.session),
-      tracker_(settings_.tracker),
-      announcer_(settings_.announcer) {
-  if (settings_.dial_peers && settings_.dht) dht_ = std::make_unique<dht::dht_node>(*settings_.dht);
+client::client(client_settings settings,
+               std::unique_ptr<addressed_network> (*make_network)(const client_settings&))
+    : settings_(adjusted(std::move(settings))), session_(settings_.session), tracker_(settings_.tracker) {
+  if (!settings_.dial_peers) settings_.dht.reset();  // a DHT needs a host that reaches addresses
+  if (make_network) net_ = make_network(settings_);
 }
 
 client::~client() = default;
@@ -117,13 +119,10 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
   }
   torrent_state& ts = torrents_[t];
   // HTTP and UDP trackers answer with addresses: only for a host that can dial them.
-  if (settings_.dial_peers) {
-    tracker::torrent_params p;
-    p.info_hash = ts.info_hash;
-    p.peer_id = session_.peer_id();
-    for (auto& url : addressed_trackers(urls)) p.tiers.push_back({std::move(url)});  // BEP 12: in order
-    p.stats = announce_stats_of(t);
-    if (!p.tiers.empty()) ts.announcing = announcer_.add_torrent(p, now);
+  if (settings_.dial_peers && net_) {
+    const auto addressed = addressed_trackers(urls);
+    if (!addressed.empty())
+      ts.announcing = net_->add_torrent(ts.info_hash, session_.peer_id(), addressed, announce_stats_of(t), now);
   }
   ws_tracker::torrent_params p;
   p.info_hash = ts.info_hash;
@@ -141,40 +140,65 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
 
 void client::announce_on_dht(torrent_id t, time_point now) {
   auto it = torrents_.find(t);
-  if (!dht_ || it == torrents_.end() || it->second.on_dht) return;
+  if (!has_dht() || it == torrents_.end() || it->second.on_dht) return;
   const metainfo* m = session_.torrent_metainfo(t);
   if (m && m->is_private) return;  // BEP 27: trackers only
-  it->second.on_dht = true;
-  dht_->announce(it->second.info_hash, settings_.session.listen_port.value_or(0),
-                 !settings_.session.listen_port, now);
+  it->second.on_dht = net_->dht_announce(it->second.info_hash, settings_.session.listen_port.value_or(0),
+                                         !settings_.session.listen_port, now);
 }
 
 void client::leave_dht(torrent_id t) {
   auto it = torrents_.find(t);
-  if (!dht_ || it == torrents_.end() || !it->second.on_dht) return;
+  if (!has_dht() || it == torrents_.end() || !it->second.on_dht) return;
   it->second.on_dht = false;
-  dht_->stop_announce(it->second.info_hash);
+  net_->dht_stop(it->second.info_hash);
 }
 
+bool client::has_dht() const noexcept { return net_ && net_->has_dht(); }
+
 void client::dht_bootstrap(const std::vector<wire::endpoint>& routers, time_point now) {
-  if (!dht_) return;
-  dht_->bootstrap(routers, now);
+  if (!has_dht()) return;
+  net_->dht_bootstrap(routers, now);
   pump(now);
 }
 
 void client::dht_received(const wire::endpoint& from, byte_view datagram, time_point now) {
-  if (!dht_) return;
-  dht_->udp_received(from, datagram, now);
+  if (!has_dht()) return;
+  net_->dht_received(from, datagram, now);
   pump(now);
 }
 
-byte_buffer client::dht_state(time_point now) const { return dht_ ? dht_->save_state(now) : byte_buffer{}; }
+byte_buffer client::dht_state(time_point now) const { return has_dht() ? net_->dht_state(now) : byte_buffer{}; }
 
-bool client::dht_load_state(byte_view state, time_point now) {
-  return dht_ && dht_->load_state(state, now).has_value();
+bool client::dht_load_state(byte_view state, time_point now) { return has_dht() && net_->dht_load_state(state, now); }
+
+std::size_t client::dht_nodes() const { return has_dht() ? net_->dht_nodes() : 0; }
+
+// --- HTTP and UDP trackers (only a client with net_ has asked for any) ------------------------
+
+void client::tracker_response(std::uint64_t id, int status, byte_view body, time_point now) {
+  if (!net_) return;
+  net_->tracker_response(id, status, body, now);
+  pump(now);
 }
 
-std::size_t client::dht_nodes() const { return dht_ ? dht_->table().size() : 0; }
+void client::tracker_failed(std::uint64_t id, const std::string& message, time_point now) {
+  if (!net_) return;
+  net_->tracker_failed(id, message, now);
+  pump(now);
+}
+
+void client::udp_received(const std::string& url, byte_view datagram, bool v6, time_point now) {
+  if (!net_) return;
+  net_->udp_received(url, datagram, v6, now);
+  pump(now);
+}
+
+void client::udp_failed(const std::string& url, const std::string& message, time_point now) {
+  if (!net_) return;
+  net_->udp_failed(url, message, now);
+  pump(now);
+}
 
 // What trackers are told: `left` is what the torrent lacks of all its pieces (BEP 3: bytes
 // still to download to be complete), so a finished partial selection is not a seed.
@@ -192,7 +216,7 @@ void client::update_tracker_stats(torrent_id t) {
   auto it = torrents_.find(t);
   if (it == torrents_.end()) return;
   if (it->second.registered) tracker_.set_stats(it->second.info_hash, announce_stats_of(t));
-  if (it->second.announcing) announcer_.set_stats(it->second.info_hash, announce_stats_of(t));
+  if (it->second.announcing) net_->set_stats(it->second.info_hash, announce_stats_of(t));
 }
 
 void client::close_peers_of(torrent_id t, const std::string& reason, time_point now) {
@@ -215,7 +239,7 @@ void client::remove_torrent(torrent_id t, time_point now) {
   if (it == torrents_.end()) return;
   update_tracker_stats(t);
   if (it->second.registered) tracker_.remove_torrent(it->second.info_hash, now);
-  if (it->second.announcing) announcer_.remove_torrent(it->second.info_hash, now);
+  if (it->second.announcing) net_->remove_torrent(it->second.info_hash, now);
   leave_dht(t);
   close_peers_of(t, "torrent removed", now);
   session_.remove_torrent(t, now);
@@ -241,7 +265,7 @@ bool client::add_peer(torrent_id t, const wire::endpoint& remote, time_point now
 bool client::scrape(torrent_id t, time_point now) {
   auto it = torrents_.find(t);
   if (it == torrents_.end() || !it->second.announcing) return false;
-  const bool asked = announcer_.scrape(it->second.info_hash, now);
+  const bool asked = net_->scrape(it->second.info_hash, now);
   pump(now);
   return asked;
 }
@@ -277,7 +301,7 @@ bool client::pause_torrent(torrent_id t, time_point now) {
     it->second.registered = false;
   }
   if (it->second.announcing) {
-    announcer_.remove_torrent(it->second.info_hash, now);  // "stopped"
+    net_->remove_torrent(it->second.info_hash, now);  // "stopped"
     it->second.announcing = false;
   }
   leave_dht(t);
@@ -415,15 +439,13 @@ void client::on_timer(time_point now) {
   for (const auto& [t, s] : torrents_) update_tracker_stats(t);
   session_.on_timer(now);
   tracker_.on_timer(now);
-  announcer_.on_timer(now);
-  if (dht_) dht_->on_timer(now);
+  if (net_) net_->on_timer(now);
   pump(now);
 }
 
 std::optional<time_point> client::next_deadline() const {
   std::optional<time_point> next;
-  for (auto d : {session_.next_deadline(), tracker_.next_deadline(), announcer_.next_deadline(),
-                 dht_ ? dht_->next_deadline() : std::nullopt})
+  for (auto d : {session_.next_deadline(), tracker_.next_deadline(), net_ ? net_->next_deadline() : std::nullopt})
     if (d) next = next ? std::min(*next, *d) : d;
   return next;
 }
@@ -519,53 +541,34 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
   }
 }
 
-void client::route_announcer(tracker::output o, time_point now) {
-  using namespace tracker;
-  if (auto* get = std::get_if<http_get>(&o)) {
-    out_.push_back(client_out::tracker_get{get->request_id, std::move(get->url)});
-  } else if (auto* send = std::get_if<udp_send>(&o)) {
-    out_.push_back(client_out::udp_send{std::move(send->url), std::move(send->bytes)});
-  } else if (auto* close = std::get_if<udp_close>(&o)) {
-    out_.push_back(client_out::udp_close{std::move(close->url)});
-  } else if (auto* found = std::get_if<peers_found>(&o)) {
+void client::route_addressed(addressed_output o, time_point now) {
+  if (auto* found = std::get_if<addressed_out::peers_found>(&o)) {
     if (auto t = torrent_of(found->info_hash))
-      for (const auto& e : found->peers) session_.add_peer(*t, e, now, peer_source::tracker);
-  } else if (auto* announced = std::get_if<announce_result>(&o)) {
+      for (const auto& e : found->peers)
+        session_.add_peer(*t, e, now, found->from_dht ? peer_source::dht : peer_source::tracker);
+  } else if (auto* announced = std::get_if<addressed_out::announced>(&o)) {
     if (auto t = torrent_of(announced->info_hash)) {
       if (announced->complete && announced->incomplete && *announced->complete + *announced->incomplete <= 1)
         session_.end_web_seed_grace(*t, now);
       out_.push_back(client_event{tracker_announce_event{*t, std::move(announced->url), announced->complete, announced->incomplete}});
     }
-  } else if (auto* warn = std::get_if<tracker_warning>(&o)) {
+  } else if (auto* warn = std::get_if<addressed_out::warning>(&o)) {
     std::optional<torrent_id> t;
     if (warn->info_hash) t = torrent_of(*warn->info_hash);
-    errc code = errc::tracker_bad_response;
-    switch (warn->kind) {
-      case problem::failure_reason: case problem::tracker_error: code = errc::tracker_failure; break;
-      case problem::warning_message: code = errc::tracker_warning; break;
-      case problem::timeout: code = errc::tracker_timeout; break;
-      case problem::network: code = errc::tracker_unreachable; break;
-      default: break;
-    }
-    out_.push_back(client_event{tracker_warning_event{t, warn->url, make_error(code, 0, std::move(warn->message))}});
-  } else if (auto* scraped = std::get_if<scrape_result>(&o)) {
-    if (auto t = torrent_of(scraped->entry.info_hash))
-      out_.push_back(client_event{tracker_scrape_event{*t, std::move(scraped->url), scraped->entry.complete,
-                                                       scraped->entry.incomplete, scraped->entry.downloaded}});
-  }
-}
-
-void client::route_dht(dht::output o, time_point now) {
-  if (auto* send = std::get_if<dht::send>(&o)) {
-    out_.push_back(client_out::dht_send{send->to, std::move(send->bytes)});
-  } else if (auto* found = std::get_if<dht::peers_found>(&o)) {
-    if (auto t = torrent_of(found->info_hash))
-      for (const auto& e : found->peers) session_.add_peer(*t, e, now, peer_source::dht);
-  } else if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce) {
-    if (auto t = torrent_of(done->target))
+    out_.push_back(client_event{tracker_warning_event{t, std::move(warn->url), std::move(warn->err)}});
+  } else if (auto* scraped = std::get_if<addressed_out::scraped>(&o)) {
+    if (auto t = torrent_of(scraped->info_hash))
+      out_.push_back(client_event{tracker_scrape_event{*t, std::move(scraped->url), scraped->complete,
+                                                       scraped->incomplete, scraped->downloaded}});
+  } else if (auto* done = std::get_if<addressed_out::dht_announced>(&o)) {
+    if (auto t = torrent_of(done->info_hash))
       out_.push_back(client_event{dht_announce_event{*t, done->peers, done->announced_to}});
+  } else {  // tracker_get, udp_send, udp_close, dht_send: for the host
+    std::visit([this](auto& host_output) {
+      if constexpr (std::is_constructible_v<client_output, decltype(std::move(host_output))>)
+        out_.push_back(std::move(host_output));
+    }, static_cast<addressed_output::variant&>(o));
   }
-  // Other lookups, warnings: nothing to route (the counters tell the host).
 }
 
 void client::route_event(session_event e, time_point now) {
@@ -577,7 +580,7 @@ void client::route_event(session_event e, time_point now) {
     if (it != torrents_.end() && !it->second.complete && st && st->has_metadata && st->have >= st->total) {
       it->second.complete = true;
       if (it->second.registered) tracker_.completed(it->second.info_hash, now);
-      if (it->second.announcing) announcer_.completed(it->second.info_hash, now);
+      if (it->second.announcing) net_->completed(it->second.info_hash, now);
     }
   } else if (auto* m = std::get_if<metadata_received_event>(&e)) {
     update_tracker_stats(m->torrent);
@@ -600,15 +603,11 @@ void client::pump(time_point now) {
       progress = true;
       route_tracker(std::move(*o), now);
     }
-    while (auto o = announcer_.poll()) {
-      progress = true;
-      route_announcer(std::move(*o), now);
-    }
-    while (dht_) {
-      auto o = dht_->poll();
+    while (net_) {
+      auto o = net_->poll();
       if (!o) break;
       progress = true;
-      route_dht(std::move(*o), now);
+      route_addressed(std::move(*o), now);
     }
     while (auto r = session_.poll_storage()) out_.push_back(client_out::storage{std::move(*r)});
     while (auto r = session_.poll_http()) out_.push_back(client_out::http{std::move(*r)});
@@ -659,7 +658,7 @@ void client::pump(time_point now) {
     std::size_t used = 0;
     for (const auto& [id, p] : peers_) used += p.torrent == t;
     if (ts.registered) tracker_.set_peer_room(ts.info_hash, used >= most ? 0 : most - used);
-    if (ts.announcing) announcer_.set_numwant(ts.info_hash, static_cast<std::uint32_t>(used >= most ? 0 : most - used));
+    if (ts.announcing) net_->set_numwant(ts.info_hash, static_cast<std::uint32_t>(used >= most ? 0 : most - used));
   }
 }
 

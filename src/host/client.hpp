@@ -30,6 +30,10 @@
 // Incoming sockets come in through accept_peer(). Either way the socket is a host_peer: its
 // bytes flow through send / channel_data / channel_sent / close_peer like a channel's.
 //
+// HTTP and UDP trackers and the DHT are reached through an addressed_network
+// (host/addressed.hpp) that the constructor installs; the browser's module constructs the
+// client without one, so it does not link their code (it has no way to reach them anyway).
+//
 // HTTP and UDP trackers (with dial_peers only: their answers are addresses): a torrent's
 // http(s):// and udp:// trackers go to the announce scheduler (tracker/announce_schedule.hpp,
 // one tier per URL in order, BEP 12); its GETs go out as `tracker_get` (the host fetches the
@@ -72,6 +76,9 @@
 #include "tracker/ws_tracker.hpp"
 
 namespace wt {
+
+class addressed_network;  // host/addressed.hpp
+struct addressed_output;
 
 struct client_settings {
   session_settings session;
@@ -179,7 +186,13 @@ using client_output =
 
 class client {
  public:
+  // With every network the engine has: HTTP/UDP trackers and the DHT (host/addressed.cpp).
   explicit client(client_settings settings = {});
+  // With the HTTP/UDP trackers and the DHT that make_network returns (it gets the client's
+  // settings), or without them (nullptr: the browser's module, which then links none of their
+  // code; its torrents' http(s):// and udp:// trackers and client_settings::dht are ignored).
+  client(client_settings settings,
+         std::unique_ptr<addressed_network> (*make_network)(const client_settings&));
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;
@@ -280,25 +293,13 @@ class client {
   }
 
   // --- HTTP and UDP trackers ------------------------------------------------------------
-  void tracker_response(std::uint64_t id, int status, byte_view body, time_point now) {
-    announcer_.http_response(id, status, body, now);
-    pump(now);
-  }
-  void tracker_failed(std::uint64_t id, const std::string& message, time_point now) {
-    announcer_.http_failed(id, message, now);
-    pump(now);
-  }
-  void udp_received(const std::string& url, byte_view datagram, bool v6, time_point now) {
-    announcer_.udp_received(url, datagram, v6 ? tracker::udp::ip_family::v6 : tracker::udp::ip_family::v4, now);
-    pump(now);
-  }
-  void udp_failed(const std::string& url, const std::string& message, time_point now) {
-    announcer_.udp_failed(url, message, now);
-    pump(now);
-  }
+  void tracker_response(std::uint64_t id, int status, byte_view body, time_point now);
+  void tracker_failed(std::uint64_t id, const std::string& message, time_point now);
+  void udp_received(const std::string& url, byte_view datagram, bool v6, time_point now);
+  void udp_failed(const std::string& url, const std::string& message, time_point now);
 
   // --- the DHT (client_settings::dht) ---------------------------------------------------
-  bool has_dht() const noexcept { return dht_ != nullptr; }
+  bool has_dht() const noexcept;
   // The routers' addresses (resolved by the host); also used again when the table empties.
   void dht_bootstrap(const std::vector<wire::endpoint>& routers, time_point now);
   void dht_received(const wire::endpoint& from, byte_view datagram, time_point now);
@@ -343,7 +344,7 @@ class client {
     // each: for torrent_file(), and to announce to again on resume.
     std::vector<std::string> trackers;
     bool registered = false;
-    bool announcing = false;  // added to announcer_ (HTTP/UDP trackers)
+    bool announcing = false;  // added to net_'s HTTP/UDP trackers
     bool on_dht = false;      // announced on the DHT
     // "completed" went to the trackers, or the torrent was added complete: only a torrent
     // that has every piece is complete to a tracker (not one whose selection is done).
@@ -354,11 +355,10 @@ class client {
   void register_with_trackers(torrent_id t, std::vector<std::string> urls, time_point now);
   void pump(time_point now);
   void route_tracker(ws_tracker::output o, time_point now);
-  void route_announcer(tracker::output o, time_point now);
-  void route_dht(dht::output o, time_point now);
   // Announces the torrent on the DHT, unless it is private (BEP 27) or there is no DHT.
   void announce_on_dht(torrent_id t, time_point now);
   void leave_dht(torrent_id t);
+  void route_addressed(addressed_output o, time_point now);
   void route_event(session_event e, time_point now);
   void close_peer(host_peer p, std::string reason);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
@@ -371,8 +371,7 @@ class client {
   client_settings settings_;
   session session_;
   ws_tracker::client tracker_;
-  tracker::announcer announcer_;
-  std::unique_ptr<dht::dht_node> dht_;
+  std::unique_ptr<addressed_network> net_;  // HTTP/UDP trackers, DHT: null in the browser
   std::map<torrent_id, torrent_state> torrents_;
   std::map<std::uint32_t, peer_state> peers_;
   std::map<std::uint32_t, std::uint32_t> peer_of_connection_;  // connection -> peer

@@ -6,18 +6,14 @@
 #include <limits>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
+#include "base/json.hpp"
 #include "base/random.hpp"
 #include "tracker/announce_timing.hpp"
 
-// nlohmann::json is used only through calls that cannot throw: parse() with
-// allow_exceptions = false, type checks before every access (get_ptr), find() on
-// objects, and dump() with the replace error handler.
-
 namespace wt::ws_tracker {
 
-using json = nlohmann::json;
+using json = wt::json::value;
+using json_writer = wt::json::writer;
 // Qualified: `tracker` below names one tracker socket's state.
 using wt::tracker::announce_event;
 using wt::tracker::announce_timing;
@@ -148,21 +144,15 @@ constexpr std::int64_t max_safe_integer = (std::int64_t{1} << 53) - 1;  // JS Nu
 
 // A non-negative integer as JSON numbers carry them (JS may send 1.0 or 1.5).
 std::optional<std::int64_t> as_count(const json& v) {
-  if (const auto* u = v.get_ptr<const json::number_unsigned_t*>()) {
-    if (*u > static_cast<std::uint64_t>(max_safe_integer)) return std::nullopt;
-    return static_cast<std::int64_t>(*u);
+  if (v.type != json::kind::number) return std::nullopt;
+  if (v.integer) {
+    if (*v.integer < 0 || *v.integer > max_safe_integer) return std::nullopt;
+    return *v.integer;
   }
-  if (const auto* i = v.get_ptr<const json::number_integer_t*>()) {
-    if (*i < 0 || *i > max_safe_integer) return std::nullopt;
-    return static_cast<std::int64_t>(*i);
+  if (!std::isfinite(v.number) || v.number < 0 || v.number > static_cast<double>(max_safe_integer)) {
+    return std::nullopt;
   }
-  if (const auto* f = v.get_ptr<const json::number_float_t*>()) {
-    if (!std::isfinite(*f) || *f < 0 || *f > static_cast<double>(max_safe_integer)) {
-      return std::nullopt;
-    }
-    return static_cast<std::int64_t>(*f);
-  }
-  return std::nullopt;
+  return static_cast<std::int64_t>(v.number);
 }
 
 // Nesting depth of JSON text, counted outside strings; stops early past `limit`.
@@ -221,9 +211,7 @@ struct client::impl {
     out.emplace_back(warning{url, info_hash, make_error(code, position, std::move(context))});
   }
 
-  void send(const std::string& url, const json& message) {
-    out.emplace_back(send_text{url, message.dump(-1, ' ', false, json::error_handler_t::replace)});
-  }
+  void send(const std::string& url, json_writer& message) { out.emplace_back(send_text{url, message.take()}); }
 
   void cancel_offers(const std::string* url, const id20* info_hash, cancel_reason reason) {
     for (auto it = offers.begin(); it != offers.end();) {
@@ -245,31 +233,25 @@ struct client::impl {
   void send_announce(const std::string& url, tracker_torrent& tt, const torrent_params& p,
                      announce_event ev, std::span<const created_offer> with_offers,
                      time_point now) {
-    json m = json::object();
-    m["action"] = "announce";
-    m["info_hash"] = bin(p.info_hash);
-    m["peer_id"] = bin(p.peer_id);
-    m["uploaded"] = p.stats.uploaded;
-    m["downloaded"] = p.stats.downloaded;
-    if (p.stats.left) m["left"] = *p.stats.left;
-    if (ev != announce_event::none) m["event"] = event_name(ev);
-    if (!tt.timing.tracker_id.empty()) m["trackerid"] = tt.timing.tracker_id;
-    if (ev != announce_event::completed && ev != announce_event::stopped) {
-      json list = json::array();
+    // Keys in the order nlohmann::json wrote them (sorted): the same bytes on the wire.
+    const bool with_list = ev != announce_event::completed && ev != announce_event::stopped;
+    json_writer m;
+    m.begin_object().key("action").string("announce").key("downloaded").number(p.stats.downloaded);
+    if (ev != announce_event::none) m.key("event").string(event_name(ev));
+    m.key("info_hash").string(bin(p.info_hash));
+    if (p.stats.left) m.key("left").number(*p.stats.left);
+    m.key("numwant").number(std::uint64_t{with_list ? with_offers.size() : 0});
+    if (with_list) {
+      m.key("offers").begin_array();
       for (const auto& o : with_offers) {
-        json offer = json::object();
-        offer["type"] = "offer";
-        offer["sdp"] = o.sdp;
-        json entry = json::object();
-        entry["offer"] = std::move(offer);
-        entry["offer_id"] = bin(o.offer_id);
-        list.push_back(std::move(entry));
+        m.begin_object().key("offer").begin_object().key("sdp").string(o.sdp).key("type").string("offer").end_object();
+        m.key("offer_id").string(bin(o.offer_id)).end_object();
       }
-      m["numwant"] = with_offers.size();
-      m["offers"] = std::move(list);
-    } else {
-      m["numwant"] = 0;
+      m.end_array();
     }
+    m.key("peer_id").string(bin(p.peer_id));
+    if (!tt.timing.tracker_id.empty()) m.key("trackerid").string(tt.timing.tracker_id);
+    m.key("uploaded").number(p.stats.uploaded).end_object();
     send(url, m);
     tt.timing.delivered(ev, now);
   }
@@ -375,23 +357,27 @@ struct client::impl {
       warn(url, std::nullopt, errc::tracker_depth_exceeded, {});
       return;
     }
-    const json m = json::parse(text, nullptr, false);
-    if (m.is_discarded() || !m.is_object()) {
+    auto parsed = wt::json::parse(text, cfg.max_depth);
+    if (!parsed.doc && parsed.error == wt::json::parse_error::too_deep) {  // json_depth saw it first
+      warn(url, std::nullopt, errc::tracker_depth_exceeded, {});
+      return;
+    }
+    if (!parsed.doc || !parsed.doc->is_object()) {
       warn(url, std::nullopt, errc::tracker_bad_json, {});
       return;
     }
-    const auto action_it = m.find("action");
-    const std::string* action =
-        action_it == m.end() ? nullptr : action_it->get_ptr<const std::string*>();
+    const json& m = *parsed.doc;
+    const json* action_v = m.find("action");
+    const std::string* action = action_v == nullptr ? nullptr : action_v->as_string();
     if (action != nullptr && *action == "announce") {
       t.retries = 0;
       on_announce(url, t, m, now);
     } else if (action != nullptr && *action == "scrape") {
       t.retries = 0;
       on_scrape(url, m);
-    } else if (const auto f = m.find("failure reason"); f != m.end() && f->is_string()) {
+    } else if (const json* f = m.find("failure reason"); f != nullptr && f->is_string()) {
       // bittorrent-tracker answers a request it cannot parse with this alone.
-      warn(url, std::nullopt, errc::tracker_failure, *f->get_ptr<const std::string*>());
+      warn(url, std::nullopt, errc::tracker_failure, f->string);
     } else {
       warn(url, std::nullopt, errc::tracker_unknown_action, action ? *action : std::string{});
     }
@@ -400,12 +386,12 @@ struct client::impl {
   // The string field `key` as a 20-byte id; a warning and nullopt when absent or bad.
   std::optional<id20> id_field(const std::string& url, std::optional<id20> info_hash,
                                const json& m, const char* key) {
-    const auto it = m.find(key);
-    if (it == m.end()) {
+    const json* it = m.find(key);
+    if (it == nullptr) {
       warn(url, info_hash, errc::tracker_missing_field, key);
       return std::nullopt;
     }
-    const auto* s = it->get_ptr<const std::string*>();
+    const std::string* s = it->as_string();
     if (s == nullptr) {
       warn(url, info_hash, errc::tracker_bad_field, key);
       return std::nullopt;
@@ -421,26 +407,24 @@ struct client::impl {
   // {type, sdp} of an offer or answer; a warning and nullopt when malformed.
   std::optional<std::string> sdp_field(const std::string& url, const id20& info_hash,
                                        const json& m, const char* key, const char* type) {
-    const auto v_it = m.find(key);
-    if (v_it == m.end()) return std::nullopt;  // checked by the caller
-    const json& v = *v_it;
-    const auto sdp = v.is_object() ? v.find("sdp") : v.end();
-    if (!v.is_object() || sdp == v.end() || !sdp->is_string()) {
+    const json* v = m.find(key);
+    if (v == nullptr) return std::nullopt;  // checked by the caller
+    const json* sdp = v->find("sdp");
+    if (sdp == nullptr || !sdp->is_string()) {
       warn(url, info_hash, errc::tracker_bad_field, key);
       return std::nullopt;
     }
-    if (const auto ty = v.find("type");
-        ty != v.end() && (!ty->is_string() || *ty->get_ptr<const std::string*>() != type)) {
+    if (const json* ty = v->find("type"); ty != nullptr && (!ty->is_string() || ty->string != type)) {
       warn(url, info_hash, errc::tracker_bad_field, std::string(key) + ".type");
       return std::nullopt;
     }
-    return *sdp->get_ptr<const std::string*>();
+    return sdp->string;
   }
 
   void on_announce(const std::string& url, tracker& t, const json& m, time_point now) {
-    if (const auto f = m.find("failure reason"); f != m.end() && !m.contains("info_hash")) {
+    if (const json* f = m.find("failure reason"); f != nullptr && !m.contains("info_hash")) {
       // A failure for a request the tracker could not tie to a torrent.
-      if (f->is_string()) warn(url, std::nullopt, errc::tracker_failure, *f->get_ptr<const std::string*>());
+      if (f->is_string()) warn(url, std::nullopt, errc::tracker_failure, f->string);
       else warn(url, std::nullopt, errc::tracker_bad_field, "failure reason");
       return;
     }
@@ -460,19 +444,19 @@ struct client::impl {
       if (*peer_id == p.peer_id) return;  // our own offer or answer echoed back
     }
 
-    if (const auto f = m.find("failure reason"); f != m.end()) {
-      if (f->is_string()) warn(url, info_hash, errc::tracker_failure, *f->get_ptr<const std::string*>());
+    if (const json* f = m.find("failure reason"); f != nullptr) {
+      if (f->is_string()) warn(url, info_hash, errc::tracker_failure, f->string);
       else warn(url, info_hash, errc::tracker_bad_field, "failure reason");
       return;
     }
-    if (const auto w = m.find("warning message"); w != m.end()) {
-      if (w->is_string()) warn(url, info_hash, errc::tracker_warning, *w->get_ptr<const std::string*>());
+    if (const json* w = m.find("warning message"); w != nullptr) {
+      if (w->is_string()) warn(url, info_hash, errc::tracker_warning, w->string);
       else warn(url, info_hash, errc::tracker_bad_field, "warning message");
     }
 
     const auto count_field = [&](const char* key) -> std::optional<std::int64_t> {
-      const auto it = m.find(key);
-      if (it == m.end() || it->is_null()) return std::nullopt;
+      const json* it = m.find(key);
+      if (it == nullptr || it->is_null()) return std::nullopt;
       auto v = as_count(*it);
       if (!v) warn(url, info_hash, errc::tracker_bad_field, key);
       return v;
@@ -487,8 +471,8 @@ struct client::impl {
       tt.timing.answered(asked, min_interval, timing, now);
       is_response = true;
     }
-    if (const auto id = m.find("tracker id"); id != m.end()) {
-      const auto* s = id->get_ptr<const std::string*>();
+    if (const json* id = m.find("tracker id"); id != nullptr) {
+      const std::string* s = id->as_string();
       if (s != nullptr && s->size() <= 256) tt.timing.tracker_id = *s;
       else warn(url, info_hash, errc::tracker_bad_field, "tracker id");
     }
@@ -526,23 +510,28 @@ struct client::impl {
   }
 
   void on_scrape(const std::string& url, const json& m) {
-    if (const auto f = m.find("failure reason"); f != m.end()) {
-      if (f->is_string()) warn(url, std::nullopt, errc::tracker_failure, *f->get_ptr<const std::string*>());
+    if (const json* f = m.find("failure reason"); f != nullptr) {
+      if (f->is_string()) warn(url, std::nullopt, errc::tracker_failure, f->string);
       else warn(url, std::nullopt, errc::tracker_bad_field, "failure reason");
       return;
     }
-    const auto files = m.find("files");
-    if (files == m.end()) {
+    const json* files = m.find("files");
+    if (files == nullptr) {
       warn(url, std::nullopt, errc::tracker_missing_field, "files");
       return;
     }
-    if (!files->is_object() || files->empty()) {
+    if (!files->is_object() || files->items.empty()) {
       warn(url, std::nullopt, errc::tracker_bad_field, "files");
       return;
     }
-    for (auto entry = files->begin(); entry != files->end(); ++entry) {
-      const json& value = entry.value();  // not a structured binding: clang 14 lambdas cannot capture one
-      auto info_hash = id_from_latin1(entry.key());
+    // In key order, each key once (its last value), as nlohmann::json's map gave them.
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < files->keys.size(); ++i)
+      if (files->find(files->keys[i]) == &files->items[i]) order.push_back(i);
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return files->keys[a] < files->keys[b]; });
+    for (const std::size_t i : order) {
+      const json& value = files->items[i];
+      auto info_hash = id_from_latin1(files->keys[i]);
       if (!info_hash) {
         warn(url, std::nullopt, info_hash.err().code, "files", info_hash.err().position);
         continue;
@@ -554,8 +543,8 @@ struct client::impl {
       scrape_result r{url, *info_hash, 0, 0, 0};
       bool ok = true;
       const auto read = [&](const char* name, std::int64_t& into) {
-        const auto it = value.find(name);
-        if (it == value.end()) return;
+        const json* it = value.find(name);
+        if (it == nullptr) return;
         const auto v = as_count(*it);
         if (v) into = *v;
         else ok = false;
@@ -662,11 +651,10 @@ bool client::scrape(const std::string& url, std::span<const id20> info_hashes) {
   const auto t_it = s.trackers.find(url);
   if (t_it == s.trackers.end() || t_it->second.state != socket_state::open) return false;
   if (info_hashes.empty()) return false;  // the tracker would answer with no files
-  json list = json::array();
-  for (const auto& id : info_hashes) list.push_back(impl::bin(id));
-  json m = json::object();
-  m["action"] = "scrape";
-  m["info_hash"] = std::move(list);
+  json_writer m;
+  m.begin_object().key("action").string("scrape").key("info_hash").begin_array();
+  for (const auto& id : info_hashes) m.string(impl::bin(id));
+  m.end_array().end_object();
   s.send(url, m);
   return true;
 }
@@ -724,18 +712,15 @@ bool client::answer_created(const std::string& url, const id20& info_hash,
   if (t_it == s.trackers.end() || t_it->second.state != socket_state::open) return false;
   if (!t_it->second.torrents.contains(info_hash)) return false;
   const torrent_params& p = s.torrents.at(info_hash);
-  json answer = json::object();
-  answer["type"] = "answer";
-  answer["sdp"] = std::string(sdp);
-  json m = json::object();
-  m["action"] = "announce";
-  m["info_hash"] = impl::bin(info_hash);
-  m["peer_id"] = impl::bin(p.peer_id);
-  m["to_peer_id"] = impl::bin(to_peer_id);
-  m["answer"] = std::move(answer);
-  m["offer_id"] = impl::bin(offer_id);
   const auto& tt = t_it->second.torrents.at(info_hash);
-  if (!tt.timing.tracker_id.empty()) m["trackerid"] = tt.timing.tracker_id;
+  // Keys sorted, as nlohmann::json wrote them.
+  json_writer m;
+  m.begin_object().key("action").string("announce");
+  m.key("answer").begin_object().key("sdp").string(sdp).key("type").string("answer").end_object();
+  m.key("info_hash").string(impl::bin(info_hash)).key("offer_id").string(impl::bin(offer_id));
+  m.key("peer_id").string(impl::bin(p.peer_id)).key("to_peer_id").string(impl::bin(to_peer_id));
+  if (!tt.timing.tracker_id.empty()) m.key("trackerid").string(tt.timing.tracker_id);
+  m.end_object();
   s.send(url, m);
   return true;
 }

@@ -237,7 +237,7 @@ async function main () {
       load_average_end: load(),
       seeder: 'libtorrent ' + seeder.version,
       wasmtorrent_dist: path.resolve(args.dist),
-      wasmtorrent_wasm_sha256: createHash('sha256').update(readFileSync(path.join(path.resolve(args.dist), 'wasmtorrent.wasm'))).digest('hex'),
+      wasmtorrent_wasm_sha256: createHash('sha256').update(readFileSync(path.join(path.resolve(args.dist), 'wasmtorrent-node.wasm'))).digest('hex'),
       webtorrent: webtorrentVersion,
       webtorrent_uint8_util: uint8UtilVersion,
       mib: Number(args.size),

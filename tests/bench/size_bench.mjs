@@ -1,7 +1,8 @@
 // The weight benchmark (issue 13): what a page downloads, and how fast the engine hashes.
 // Sizes: raw, gzip (level 9) and brotli (quality 11, 16 MiB window) of dist/wasmtorrent.wasm
 // and the JS a page loads, beside WebTorrent's webtorrent.min.js; each library's service
-// worker on its own line (a page that streams into <video> loads it too). Hash speed: the
+// worker on its own line (a page that streams into <video> loads it too), and Node's module
+// wasmtorrent-node.wasm (with the HTTP/UDP trackers and the DHT; no page loads it). Hash speed: the
 // engine's SHA-1 and SHA-256 as WebAssembly under Node (tests/bench/engine_bench.cpp
 // --hash-only) against native OpenSSL, and SHA-1 through the shipped module (createTorrent of
 // dist/wasmtorrent.node.js, which hashes every piece in the .wasm); MiB per CPU second.
@@ -69,7 +70,7 @@ const sum = list => list.reduce((a, b) => ({ raw: a.raw + b.raw, gzip: a.gzip + 
 // page total takes the smallest of those scripts the build has.
 function wasmtorrentSizes (dist) {
   const files = {}
-  for (const name of ['wasmtorrent.wasm', 'wasmtorrent.min.js', 'wasmtorrent.global.js', 'wasmtorrent.js', 'wasmtorrent-sw.js']) {
+  for (const name of ['wasmtorrent.wasm', 'wasmtorrent-node.wasm', 'wasmtorrent.min.js', 'wasmtorrent.global.js', 'wasmtorrent.js', 'wasmtorrent-sw.js']) {
     if (existsSync(join(dist, name))) files[name] = sizes(join(dist, name))
   }
   const scripts = ['wasmtorrent.global.js', 'wasmtorrent.min.js', 'wasmtorrent.js'].filter(name => files[name])

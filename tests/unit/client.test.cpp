@@ -2,6 +2,7 @@
 // JSON protocol, in memory) move a torrent over fake data channels.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -694,4 +695,65 @@ TEST_CASE("[client] web seeds from url-list and ws=: http outputs in, bytes back
     CHECK(seeds[0].url == "http://a.test/");
     CHECK(seeds[1].url == "http://b.test/x");
   }
+}
+
+namespace {
+
+std::vector<client_output> drain_outputs(client& c) {
+  std::vector<client_output> out;
+  while (auto o = c.poll()) out.push_back(std::move(*o));
+  return out;
+}
+
+template <class T>
+std::size_t count_of(const std::vector<client_output>& out) {
+  return static_cast<std::size_t>(std::count_if(out.begin(), out.end(), [](const auto& o) { return std::holds_alternative<T>(o); }));
+}
+
+}  // namespace
+
+TEST_CASE("[client] HTTP/UDP trackers and the DHT through the installed network; none without one (the browser's)", "[client]") {
+  client_settings s;
+  s.dial_peers = true;
+  s.session.listen_port = 6881;
+  s.dht = dht::settings{};
+  const byte_buffer data = random_bytes(64 * 1024, 5);
+  const byte_buffer torrent = make_torrent(data, {"http://tracker.test/announce", "udp://tracker.test:6969"});
+  const time_point now{};
+  const wire::endpoint router = *wire::parse_endpoint("10.0.0.7:6881");
+
+  client full(s);
+  REQUIRE(full.has_dht());
+  const auto t = full.add_torrent(torrent, {}, now);
+  REQUIRE(t);
+  full.dht_bootstrap({router}, now);
+  auto out = drain_outputs(full);
+  REQUIRE(count_of<client_out::tracker_get>(out) == 1);  // the first tier; UDP only if it fails
+  CHECK(count_of<client_out::dht_send>(out) >= 1);
+  const auto& get = *std::find_if(out.begin(), out.end(), [](const auto& o) { return std::holds_alternative<client_out::tracker_get>(o); });
+  // An answer with one peer: dialled, and announced as an event.
+  const std::string body = "d8:completei1e10:incompletei0e8:intervali1800e5:peers6:" + std::string("\x0a\x00\x00\x05\x1a\xe1", 6) + "e";
+  full.tracker_response(std::get<client_out::tracker_get>(get).id, 200, as_bytes(body), now);
+  out = drain_outputs(full);
+  CHECK(count_of<client_out::connect>(out) == 1);
+  CHECK(std::any_of(out.begin(), out.end(), [](const auto& o) {
+    const auto* e = std::get_if<client_event>(&o);
+    return e && std::holds_alternative<tracker_announce_event>(*e);
+  }));
+  CHECK(full.scrape(*t, now));
+
+  client browser(s, nullptr);
+  CHECK_FALSE(browser.has_dht());
+  const auto tb = browser.add_torrent(torrent, {}, now);
+  REQUIRE(tb);
+  browser.dht_bootstrap({router}, now);
+  browser.tracker_response(1, 200, as_bytes(body), now);  // ignored: nothing asked
+  browser.on_timer(now + std::chrono::minutes(5));
+  out = drain_outputs(browser);
+  CHECK(count_of<client_out::tracker_get>(out) == 0);
+  CHECK(count_of<client_out::udp_send>(out) == 0);
+  CHECK(count_of<client_out::dht_send>(out) == 0);
+  CHECK(count_of<client_out::connect>(out) == 0);
+  CHECK_FALSE(browser.scrape(*tb, now));
+  CHECK(browser.dht_state(now).empty());
 }

@@ -1,0 +1,137 @@
+// The HTTP/UDP announcer and the DHT behind host/addressed.hpp's interface, and the client
+// constructor that installs them: a module that never calls that constructor (the browser's)
+// links none of this.
+#include "host/addressed.hpp"
+
+#include "dht/dht.hpp"
+#include "tracker/announce_schedule.hpp"
+
+namespace wt {
+
+namespace {
+
+class announcer_and_dht final : public addressed_network {
+ public:
+  explicit announcer_and_dht(const client_settings& s) : announcer_(s.announcer) {
+    if (s.dht) dht_ = std::make_unique<dht::dht_node>(*s.dht);
+  }
+
+  bool add_torrent(const id20& info_hash, const id20& peer_id, const std::vector<std::string>& urls,
+                   const tracker::announce_stats& stats, time_point now) override {
+    tracker::torrent_params p;
+    p.info_hash = info_hash;
+    p.peer_id = peer_id;
+    for (const auto& url : urls) p.tiers.push_back({url});  // BEP 12: in order
+    p.stats = stats;
+    return !p.tiers.empty() && announcer_.add_torrent(p, now);
+  }
+  void remove_torrent(const id20& info_hash, time_point now) override { announcer_.remove_torrent(info_hash, now); }
+  void completed(const id20& info_hash, time_point now) override { announcer_.completed(info_hash, now); }
+  void set_stats(const id20& info_hash, const tracker::announce_stats& stats) override {
+    announcer_.set_stats(info_hash, stats);
+  }
+  void set_numwant(const id20& info_hash, std::uint32_t numwant) override { announcer_.set_numwant(info_hash, numwant); }
+  bool scrape(const id20& info_hash, time_point now) override { return announcer_.scrape(info_hash, now); }
+  void tracker_response(std::uint64_t id, int status, byte_view body, time_point now) override {
+    announcer_.http_response(id, status, body, now);
+  }
+  void tracker_failed(std::uint64_t id, const std::string& message, time_point now) override {
+    announcer_.http_failed(id, message, now);
+  }
+  void udp_received(const std::string& url, byte_view datagram, bool v6, time_point now) override {
+    announcer_.udp_received(url, datagram, v6 ? tracker::udp::ip_family::v6 : tracker::udp::ip_family::v4, now);
+  }
+  void udp_failed(const std::string& url, const std::string& message, time_point now) override {
+    announcer_.udp_failed(url, message, now);
+  }
+
+  bool has_dht() const override { return dht_ != nullptr; }
+  bool dht_announce(const id20& info_hash, std::uint16_t port, bool implied_port, time_point now) override {
+    if (!dht_) return false;
+    dht_->announce(info_hash, port, implied_port, now);
+    return true;
+  }
+  void dht_stop(const id20& info_hash) override {
+    if (dht_) dht_->stop_announce(info_hash);
+  }
+  void dht_bootstrap(const std::vector<wire::endpoint>& routers, time_point now) override {
+    if (dht_) dht_->bootstrap(routers, now);
+  }
+  void dht_received(const wire::endpoint& from, byte_view datagram, time_point now) override {
+    if (dht_) dht_->udp_received(from, datagram, now);
+  }
+  byte_buffer dht_state(time_point now) const override { return dht_ ? dht_->save_state(now) : byte_buffer{}; }
+  bool dht_load_state(byte_view state, time_point now) override {
+    return dht_ && dht_->load_state(state, now).has_value();
+  }
+  std::size_t dht_nodes() const override { return dht_ ? dht_->table().size() : 0; }
+
+  void on_timer(time_point now) override {
+    announcer_.on_timer(now);
+    if (dht_) dht_->on_timer(now);
+  }
+  std::optional<time_point> next_deadline() const override {
+    auto next = announcer_.next_deadline();
+    if (auto d = dht_ ? dht_->next_deadline() : std::nullopt) next = next ? std::min(*next, *d) : d;
+    return next;
+  }
+  std::optional<addressed_output> poll() override {
+    while (auto o = announcer_.poll())
+      if (auto r = from_announcer(std::move(*o))) return r;
+    while (dht_) {
+      auto o = dht_->poll();
+      if (!o) break;
+      if (auto r = from_dht(std::move(*o))) return r;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static std::optional<addressed_output> from_announcer(tracker::output o) {
+    using namespace tracker;
+    if (auto* get = std::get_if<http_get>(&o)) return client_out::tracker_get{get->request_id, std::move(get->url)};
+    if (auto* send = std::get_if<tracker::udp_send>(&o))
+      return client_out::udp_send{std::move(send->url), std::move(send->bytes)};
+    if (auto* close = std::get_if<tracker::udp_close>(&o)) return client_out::udp_close{std::move(close->url)};
+    if (auto* found = std::get_if<tracker::peers_found>(&o))
+      return addressed_out::peers_found{found->info_hash, std::move(found->peers)};
+    if (auto* a = std::get_if<announce_result>(&o))
+      return addressed_out::announced{a->info_hash, std::move(a->url), a->complete, a->incomplete};
+    if (auto* warn = std::get_if<tracker_warning>(&o)) {
+      errc code = errc::tracker_bad_response;
+      switch (warn->kind) {
+        case problem::failure_reason: case problem::tracker_error: code = errc::tracker_failure; break;
+        case problem::warning_message: code = errc::tracker_warning; break;
+        case problem::timeout: code = errc::tracker_timeout; break;
+        case problem::network: code = errc::tracker_unreachable; break;
+        default: break;
+      }
+      return addressed_out::warning{warn->info_hash, warn->url, make_error(code, 0, std::move(warn->message))};
+    }
+    if (auto* s = std::get_if<scrape_result>(&o))
+      return addressed_out::scraped{s->entry.info_hash, std::move(s->url), s->entry.complete, s->entry.incomplete,
+                                    s->entry.downloaded};
+    return std::nullopt;
+  }
+  static std::optional<addressed_output> from_dht(dht::output o) {
+    if (auto* send = std::get_if<dht::send>(&o)) return client_out::dht_send{send->to, std::move(send->bytes)};
+    if (auto* found = std::get_if<dht::peers_found>(&o))
+      return addressed_out::peers_found{found->info_hash, std::move(found->peers), true};
+    if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce)
+      return addressed_out::dht_announced{done->target, done->peers, done->announced_to};
+    return std::nullopt;  // other lookups, warnings: nothing to route (the counters tell the host)
+  }
+
+  tracker::announcer announcer_;
+  std::unique_ptr<dht::dht_node> dht_;
+};
+
+}  // namespace
+
+std::unique_ptr<addressed_network> make_addressed_network(const client_settings& settings) {
+  return std::make_unique<announcer_and_dht>(settings);
+}
+
+client::client(client_settings settings) : client(std::move(settings), make_addressed_network) {}
+
+}  // namespace wt

@@ -1,0 +1,85 @@
+// The client's networking for addressed peers beyond TCP dials: HTTP and UDP trackers (the
+// announce scheduler) and the DHT. Only a host that can reach addresses (Node) uses them; the
+// browser cannot, so its WebAssembly module leaves them out: the client reaches them through
+// this interface, and only a module that constructs make_addressed_network() (through
+// client's one-argument constructor, host/addressed.cpp) links their code.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/bytes.hpp"
+#include "base/clock.hpp"
+#include "base/error.hpp"
+#include "host/client.hpp"
+#include "tracker/announce_types.hpp"
+#include "wire/wire.hpp"
+
+namespace wt {
+
+namespace addressed_out {
+using id20 = tracker::id20;
+// For the client, which knows the torrents: peers to dial, results, warnings. (What goes to
+// the host is client_out::tracker_get, udp_send, udp_close, dht_send.)
+struct peers_found { id20 info_hash{}; std::vector<wire::endpoint> peers; bool from_dht = false; };
+struct announced {
+  id20 info_hash{};
+  std::string url;
+  std::optional<std::int64_t> complete, incomplete;
+};
+struct scraped { id20 info_hash{}; std::string url; std::int64_t complete = 0, incomplete = 0, downloaded = 0; };
+struct warning { std::optional<id20> info_hash; std::string url; error err; };
+struct dht_announced { id20 info_hash{}; std::size_t peers = 0, announced_to = 0; };
+}  // namespace addressed_out
+
+// A struct, not an alias: client.hpp declares it without including this header.
+struct addressed_output
+    : std::variant<client_out::tracker_get, client_out::udp_send, client_out::udp_close, client_out::dht_send,
+                   addressed_out::peers_found, addressed_out::announced, addressed_out::scraped,
+                   addressed_out::warning, addressed_out::dht_announced> {
+  using variant::variant;
+};
+
+class addressed_network {
+ public:
+  using id20 = tracker::id20;
+  virtual ~addressed_network() = default;
+
+  // --- HTTP and UDP trackers (BEP 12 tiers: one per URL, in order) ---------------------
+  // False when none of the URLs is an http(s):// or udp:// tracker.
+  virtual bool add_torrent(const id20& info_hash, const id20& peer_id, const std::vector<std::string>& urls,
+                           const tracker::announce_stats& stats, time_point now) = 0;
+  virtual void remove_torrent(const id20& info_hash, time_point now) = 0;  // "stopped"
+  virtual void completed(const id20& info_hash, time_point now) = 0;
+  virtual void set_stats(const id20& info_hash, const tracker::announce_stats& stats) = 0;
+  virtual void set_numwant(const id20& info_hash, std::uint32_t numwant) = 0;
+  virtual bool scrape(const id20& info_hash, time_point now) = 0;
+  virtual void tracker_response(std::uint64_t id, int status, byte_view body, time_point now) = 0;
+  virtual void tracker_failed(std::uint64_t id, const std::string& message, time_point now) = 0;
+  virtual void udp_received(const std::string& url, byte_view datagram, bool v6, time_point now) = 0;
+  virtual void udp_failed(const std::string& url, const std::string& message, time_point now) = 0;
+
+  // --- the DHT (absent unless client_settings::dht) -------------------------------------
+  virtual bool has_dht() const = 0;
+  // Announces on our port (or the implied port, BEP 5); false without a DHT.
+  virtual bool dht_announce(const id20& info_hash, std::uint16_t port, bool implied_port, time_point now) = 0;
+  virtual void dht_stop(const id20& info_hash) = 0;
+  virtual void dht_bootstrap(const std::vector<wire::endpoint>& routers, time_point now) = 0;
+  virtual void dht_received(const wire::endpoint& from, byte_view datagram, time_point now) = 0;
+  virtual byte_buffer dht_state(time_point now) const = 0;
+  virtual bool dht_load_state(byte_view state, time_point now) = 0;
+  virtual std::size_t dht_nodes() const = 0;
+
+  virtual void on_timer(time_point now) = 0;
+  virtual std::optional<time_point> next_deadline() const = 0;
+  virtual std::optional<addressed_output> poll() = 0;
+};
+
+// The announcer and the DHT (client_settings::dht) for a client with these (adjusted) settings.
+std::unique_ptr<addressed_network> make_addressed_network(const client_settings& settings);
+
+}  // namespace wt
