@@ -11,9 +11,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int64_t KiB = 1024;
-constexpr std::int64_t MiB = 1024 * KiB;
-
 std::size_t count_disconnects(const swarm& net, std::size_t node, const std::string& reason) {
   std::size_t n = 0;
   for (const auto& e : net.events(node))

@@ -14,31 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int64_t KiB = 1024;
-constexpr std::int64_t MiB = 1024 * KiB;
-
-bool finished(swarm& net, std::size_t node, torrent_id t) {
-  auto st = net.at(node).stats(t);
-  return st && st->finished;
-}
-
-template <class E>
-std::size_t count_events(const swarm& net, std::size_t node) {
-  std::size_t n = 0;
-  for (const auto& e : net.events(node))
-    if (std::holds_alternative<E>(e)) ++n;
-  return n;
-}
-
-torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt) {
-  auto t = net.at(node).add_torrent(tt.meta, {.seed = true}, net.now());
-  REQUIRE(t);
-  net.storage(node).write_at(*t, 0, tt.data);
-  return *t;
-}
-
-bool same_bytes(byte_view a, byte_view b) { return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin()); }
-
 link_config chunked_link() {
   link_config link;
   link.latency = 20ms;

@@ -448,4 +448,17 @@ test_torrent make_test_torrent(std::int64_t size, std::int64_t piece_length, std
   return t;
 }
 
+bool finished(swarm& net, std::size_t node, torrent_id t) {
+  const auto st = net.at(node).stats(t);
+  return st && st->finished;
+}
+
+torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt) {
+  const torrent_id t = net.at(node).add_torrent(tt.meta, {.seed = true}, net.now()).value();
+  net.storage(node).write_at(t, 0, tt.data);
+  return t;
+}
+
+bool same_bytes(byte_view a, byte_view b) { return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin()); }
+
 }  // namespace wt::sim

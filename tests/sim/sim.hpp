@@ -194,4 +194,20 @@ struct test_torrent {
 test_torrent make_test_torrent(std::int64_t size, std::int64_t piece_length, std::uint64_t seed,
                                std::string name = "sim.bin");
 
+// --- Shared by the scenario tests -------------------------------------------------------
+inline constexpr std::int64_t KiB = 1024;
+inline constexpr std::int64_t MiB = 1024 * KiB;
+// The node knows the torrent and has finished it.
+bool finished(swarm& net, std::size_t node, torrent_id t);
+// `tt` added to the node as a seed, its content in the node's store.
+torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt);
+bool same_bytes(byte_view a, byte_view b);
+template <class E>
+std::size_t count_events(const swarm& net, std::size_t node) {
+  std::size_t n = 0;
+  for (const auto& e : net.events(node))
+    if (std::holds_alternative<E>(e)) ++n;
+  return n;
+}
+
 }  // namespace wt::sim

@@ -12,9 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int64_t KiB = 1024;
-constexpr std::int64_t MiB = 1024 * KiB;
-
 std::int64_t piece_start(const test_torrent& tt, std::uint32_t p) { return std::int64_t{p} * tt.meta.piece_length; }
 
 byte_view piece_bytes(const test_torrent& tt, std::uint32_t p) {

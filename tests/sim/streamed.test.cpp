@@ -12,9 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int64_t KiB = 1024;
-constexpr std::int64_t MiB = 1024 * KiB;
-
 std::size_t add_seeder(swarm& net, const test_torrent& tt, node_config cfg = {}) {
   const auto s = net.add_node(cfg);
   const auto ts = *net.at(s).add_torrent(tt.meta, {.seed = true}, net.now());
@@ -31,13 +28,6 @@ bool all_complete(swarm& net, std::size_t node, torrent_id t, const test_torrent
   for (std::uint32_t p = 0; p < tt.meta.piece_count(); ++p)
     if (!net.storage(node).is_complete(t, piece_index{p})) return false;
   return true;
-}
-
-template <class E>
-std::size_t count_events(swarm& net, std::size_t node) {
-  std::size_t n = 0;
-  for (const auto& e : net.events(node)) n += std::holds_alternative<E>(e);
-  return n;
 }
 
 struct big_run {

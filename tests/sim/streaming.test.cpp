@@ -12,8 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int64_t KiB = 1024;
-
 std::vector<std::uint32_t> verified_order(const swarm& net, std::size_t node) {
   std::vector<std::uint32_t> out;
   for (const auto& e : net.events(node))

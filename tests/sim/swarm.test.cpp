@@ -12,33 +12,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int64_t KiB = 1024;
-constexpr std::int64_t MiB = 1024 * KiB;
-
-bool finished(swarm& net, std::size_t node, torrent_id t) {
-  if (!net.alive(node)) return true;
-  auto st = net.at(node).stats(t);
-  return st && st->finished;
-}
-
-bool same_bytes(byte_view a, byte_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
-}
-
-template <class E>
-std::size_t count_events(const swarm& net, std::size_t node) {
-  std::size_t n = 0;
-  for (const auto& e : net.events(node))
-    if (std::holds_alternative<E>(e)) ++n;
-  return n;
-}
-
-torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt) {
-  auto t = net.at(node).add_torrent(tt.meta, {.seed = true}, net.now());
-  REQUIRE(t);
-  net.storage(node).write_at(*t, 0, tt.data);
-  return *t;
-}
+// A node that left counts as finished.
+bool finished_or_gone(swarm& net, std::size_t node, torrent_id t) { return !net.alive(node) || finished(net, node, t); }
 
 }  // namespace
 
@@ -59,7 +34,7 @@ TEST_CASE("[swarm] one seeder, one leecher: byte-exact", "[swarm]") {
   REQUIRE(tl);
   net.at(leecher).add_peer(*tl, net.endpoint(seeder), net.now());
 
-  REQUIRE(net.run_until([&] { return finished(net, leecher, *tl); }, time_point{} + 10min));
+  REQUIRE(net.run_until([&] { return finished_or_gone(net, leecher, *tl); }, time_point{} + 10min));
   CHECK(same_bytes(net.storage(leecher).contents(*tl), tt.data));
   CHECK(count_events<piece_verified_event>(net, leecher) == tt.meta.piece_count());
   CHECK(count_events<torrent_finished_event>(net, leecher) == 1);
@@ -105,7 +80,7 @@ TEST_CASE("[swarm] one capped seeder, twenty leechers: leechers trade pieces", "
   }
   auto all_done = [&] {
     for (std::size_t i = 0; i < leechers.size(); ++i)
-      if (!finished(net, leechers[i], ids[i])) return false;
+      if (!finished_or_gone(net, leechers[i], ids[i])) return false;
     return true;
   };
   REQUIRE(net.run_until(all_done, time_point{} + 30min));
@@ -167,7 +142,7 @@ TEST_CASE("[swarm] a peer that corrupts blocks is banned; the download completes
   }
   auto all_done = [&] {
     for (std::size_t i = 0; i < leechers.size(); ++i)
-      if (!finished(net, leechers[i], ids[i])) return false;
+      if (!finished_or_gone(net, leechers[i], ids[i])) return false;
     return true;
   };
   REQUIRE(net.run_until(all_done, time_point{} + 30min));
@@ -228,7 +203,7 @@ TEST_CASE("[swarm] churn: half the peers leave mid-download, new ones join, all 
   for (int i = 0; i < 5; ++i) join();
   auto all_done = [&] {
     for (std::size_t i = 0; i < nodes.size(); ++i)
-      if (!finished(net, nodes[i], ids[i])) return false;
+      if (!finished_or_gone(net, nodes[i], ids[i])) return false;
     return true;
   };
   REQUIRE(net.run_until(all_done, time_point{} + 60min));
@@ -265,7 +240,7 @@ TEST_CASE("[swarm] links that drop connections: peers reconnect and complete", "
   }
   auto all_done = [&] {
     for (std::size_t i = 0; i < nodes.size(); ++i)
-      if (!finished(net, nodes[i], ids[i])) return false;
+      if (!finished_or_gone(net, nodes[i], ids[i])) return false;
     return true;
   };
   REQUIRE(net.run_until(all_done, time_point{} + 30min));
@@ -298,7 +273,7 @@ TEST_CASE("[swarm] a run is reproducible from its seed", "[swarm]") {
     }
     net.run_until([&] {
       for (std::size_t i = 0; i < ids.size(); ++i)
-        if (!finished(net, i + 1, ids[i])) return false;
+        if (!finished_or_gone(net, i + 1, ids[i])) return false;
       return true;
     }, time_point{} + 10min);
     std::vector<std::uint64_t> trace{static_cast<std::uint64_t>(net.now().time_since_epoch().count())};
@@ -346,7 +321,7 @@ TEST_CASE("[swarm] a file set to priority 0 is not downloaded", "[swarm]") {
   REQUIRE(tl);
   net.at(leecher).set_file_priority(*tl, file_index{1}, 0, net.now());
   net.at(leecher).add_peer(*tl, net.endpoint(seeder), net.now());
-  REQUIRE(net.run_until([&] { return finished(net, leecher, *tl); }, time_point{} + 10min));
+  REQUIRE(net.run_until([&] { return finished_or_gone(net, leecher, *tl); }, time_point{} + 10min));
   const auto have = *net.at(leecher).have_pieces(*tl);
   // a.bin is pieces 0-2 (it ends on a piece boundary); b.bin is 3-9, but it ends at
   // 296 KiB inside piece 9, which c.bin needs too.
@@ -373,7 +348,7 @@ TEST_CASE("[swarm] stats events report progress and rates from engine time", "[s
   auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
   REQUIRE(tl);
   net.at(leecher).add_peer(*tl, net.endpoint(seeder), net.now());
-  REQUIRE(net.run_until([&] { return finished(net, leecher, *tl); }, time_point{} + 10min));
+  REQUIRE(net.run_until([&] { return finished_or_gone(net, leecher, *tl); }, time_point{} + 10min));
   std::vector<torrent_stats> samples;
   for (const auto& e : net.events(leecher))
     if (auto* s = std::get_if<stats_event>(&e)) samples.push_back(s->stats);
@@ -425,7 +400,7 @@ TEST_CASE("[swarm] smart ban: a corrupting peer that shares pieces with honest o
     REQUIRE(tl);
     net.at(leecher).add_peer(*tl, net.endpoint(honest), net.now());
     net.at(leecher).add_peer(*tl, net.endpoint(bad), net.now());
-    REQUIRE(net.run_until([&] { return finished(net, leecher, *tl); }, time_point{} + 30min));
+    REQUIRE(net.run_until([&] { return finished_or_gone(net, leecher, *tl); }, time_point{} + 30min));
     CHECK(same_bytes(net.storage(leecher).contents(*tl), tt.data));
     std::vector<wire::endpoint> banned;
     for (const auto& e : net.events(leecher))

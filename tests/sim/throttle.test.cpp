@@ -13,9 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int64_t KiB = 1024;
-constexpr std::int64_t MiB = 1024 * KiB;
-
 double seconds(duration d) { return std::chrono::duration<double>(d).count(); }
 
 link_config fast_link() {
@@ -26,20 +23,11 @@ link_config fast_link() {
   return link;
 }
 
-torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt) {
-  auto t = net.at(node).add_torrent(tt.meta, {.seed = true}, net.now());
-  REQUIRE(t);
-  net.storage(node).write_at(*t, 0, tt.data);
-  return *t;
-}
-
 torrent_id add_leech(swarm& net, std::size_t node, const test_torrent& tt) {
   auto t = net.at(node).add_torrent(tt.meta, {}, net.now());
   REQUIRE(t);
   return *t;
 }
-
-bool finished(swarm& net, std::size_t node, torrent_id t) { return net.at(node).stats(t)->finished; }
 
 // The rate of `bytes()` between the moments it first reaches `from` and `to`.
 struct rate_window {
