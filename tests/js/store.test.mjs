@@ -385,3 +385,35 @@ test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a
   assert.ok(runs >= 2 && runs <= 4, `${runs} runs`)
   await ts.close()
 })
+
+test('TorrentStorage: a whole piece served from the cache is the user\'s own copy (transferring it leaves the cache whole)', async () => {
+  const { TorrentStorage } = await import('../../web/engine/storage.js')
+  const store = new MemoryStore(geo)
+  for (let i = 0; i < 4; i++) await store.put(i, piece(i))
+  const done = new Map()
+  const delivered = new Map()
+  const ts = new TorrentStorage({
+    store,
+    pieceLength: geo.pieceLength,
+    length: geo.length,
+    complete: (id, ok, bytes) => done.set(id, { ok, bytes }),
+    completeDigest: () => assert.fail('no digest reads here'),
+    deliver: (userRead, bytes) => delivered.set(userRead, bytes),
+    onError: err => assert.fail(err),
+    onWarning: () => {}
+  })
+  const read = async (o) => {
+    ts.handle({ op: 'read', pieceOffset: o.offset - o.piece * geo.pieceLength, ...o })
+    while (!done.has(o.id)) await new Promise(resolve => setTimeout(resolve, 1))
+    assert.equal(done.get(o.id).ok, true)
+    return o.userRead ? delivered.get(o.userRead) : done.get(o.id).bytes
+  }
+  await ts.open()
+  assert.deepEqual(await read({ id: 1, piece: 2, offset: 2000, length: 100 }), piece(2).subarray(0, 100)) // caches piece 2
+  const mine = await read({ id: 2, piece: 2, offset: 2000, length: 1000, userRead: 7 })
+  assert.deepEqual(mine, piece(2))
+  structuredClone(mine.buffer, { transfer: [mine.buffer] }) // as a page posting it to its service worker
+  assert.equal(mine.byteLength, 0)
+  assert.deepEqual(await read({ id: 3, piece: 2, offset: 2500, length: 500 }), piece(2).subarray(500))
+  await ts.close()
+})

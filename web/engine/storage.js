@@ -226,7 +226,9 @@ export class TorrentStorage {
     this._cache.set(piece, whole)
     const most = Math.max(1, Math.min(CACHE_PIECES, Math.floor(CACHE_BYTES / this.pieceLength)))
     while (this._cache.size > most) this._cache.delete(this._cache.keys().next().value)
-    return whole.then(bytes => bytes.subarray(begin, begin + n))
+    // A whole piece is a copy: a user read may transfer its buffer (postMessage), which
+    // would take the cached piece with it.
+    return whole.then(bytes => n === size ? bytes.slice() : bytes.subarray(begin, begin + n))
   }
 
   // The piece from the store. A store that reads runs of pieces at once (a File: each slice
