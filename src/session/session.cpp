@@ -499,10 +499,7 @@ std::uint32_t session::register_extension(std::string name, bencode::dict handsh
 
 void session::release_extension_handshake(connection_id c, time_point now) {
   auto& s = enter(now);
-  auto o = s.owner.find(c.value);
-  if (o == s.owner.end()) return;
-  torrent* t = s.find_torrent(torrent_id{o->second});
-  peer_connection* p = t ? s.find_peer(*t, c) : nullptr;
+  auto [t, p] = s.find_connection(c);
   if (!p || !p->active()) return;
   s.release_extension_handshake(*t, *p);
   if (!p->dead) s.request_blocks(*t, *p);
@@ -512,10 +509,8 @@ void session::release_extension_handshake(connection_id c, time_point now) {
 bool session::send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
                                      time_point now) {
   auto& s = enter(now);
-  auto o = s.owner.find(c.value);
-  if (o == s.owner.end() || extension == 0 || extension > s.plugins.size()) return false;
-  torrent* t = s.find_torrent(torrent_id{o->second});
-  peer_connection* p = t ? s.find_peer(*t, c) : nullptr;
+  if (extension == 0 || extension > s.plugins.size()) return false;
+  auto [t, p] = s.find_connection(c);
   if (!p || !p->ext) return false;
   auto id = p->ext->id_of(s.plugins[extension - 1]->name());
   if (!id) return false;
@@ -570,10 +565,7 @@ std::optional<connection_id> session::open_connection(torrent_id id, const wire:
 
 void session::connection_opened(connection_id c, time_point now) {
   auto& s = enter(now);
-  auto o = s.owner.find(c.value);
-  if (o == s.owner.end()) return;
-  torrent* t = s.find_torrent(torrent_id{o->second});
-  peer_connection* p = t ? s.find_peer(*t, c) : nullptr;
+  auto [t, p] = s.find_connection(c);
   if (!p || p->open) return;
   p->open = true;
   p->connected_at = p->last_received = s.now;
@@ -622,10 +614,7 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
     s.owner[c.value] = t->id.value;
     s.on_handshake(*t, *p);
   } else {
-    auto o = s.owner.find(c.value);
-    if (o == s.owner.end()) return;
-    t = s.find_torrent(torrent_id{o->second});
-    p = t ? s.find_peer(*t, c) : nullptr;
+    std::tie(t, p) = s.find_connection(c);
     if (!p) return;
     p->last_received = s.now;
     if (!p->handshake_done) {
@@ -648,20 +637,15 @@ void session::connection_closed(connection_id c, time_point now) {
   auto& s = enter(now);
   if (auto u = s.unattached.find(c.value); u != s.unattached.end()) {
     s.close_peer(nullptr, u->second, errc::ok, "closed by the host", false);
-  } else if (auto o = s.owner.find(c.value); o != s.owner.end()) {
-    torrent* t = s.find_torrent(torrent_id{o->second});
-    if (peer_connection* p = t ? s.find_peer(*t, c) : nullptr)
-      s.close_peer(t, *p, errc::ok, "closed by the host", false);
+  } else if (auto [t, p] = s.find_connection(c); p) {
+    s.close_peer(t, *p, errc::ok, "closed by the host", false);
   }
   s.finish_call();
 }
 
 void session::bytes_sent(connection_id c, std::size_t bytes, time_point now) {
   auto& s = enter(now);
-  auto o = s.owner.find(c.value);
-  if (o == s.owner.end()) return;
-  torrent* t = s.find_torrent(torrent_id{o->second});
-  peer_connection* p = t ? s.find_peer(*t, c) : nullptr;
+  auto [t, p] = s.find_connection(c);
   if (!p) return;
   p->unsent -= std::min(p->unsent, bytes);
   s.pump_reads(*t, *p);

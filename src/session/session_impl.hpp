@@ -25,6 +25,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/crypto.hpp"
@@ -436,6 +437,13 @@ struct session::impl {
   peer_connection* find_peer(torrent& t, connection_id c) {
     auto it = t.peers.find(c.value);
     return it == t.peers.end() || it->second.dead ? nullptr : &it->second;
+  }
+  // An attached connection's torrent and peer; the peer is null when either is gone.
+  std::pair<torrent*, peer_connection*> find_connection(connection_id c) {
+    auto o = owner.find(c.value);
+    if (o == owner.end()) return {nullptr, nullptr};
+    torrent* t = find_torrent(torrent_id{o->second});
+    return {t, t ? find_peer(*t, c) : nullptr};
   }
 
   // --- sending ---
