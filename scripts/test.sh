@@ -17,6 +17,10 @@ bash scripts/setup.sh || { echo "setup failed" >&2; exit 1; }
 # installed anything (env.sh holds only paths; tests/js/setup-order.test.mjs checks that).
 source scripts/env.sh
 
+# Every Node test file: a test that hangs fails after 5 minutes with its name, and a file
+# whose tests are done exits even if a handle (a socket, a timer) is still open.
+export NODE_TEST="node --test --test-timeout=300000 --test-force-exit" # word-split where used
+
 cmake_build() {  # dir, cmake args...
   local dir=$1; shift
   cmake -S . -B "$dir" -DWT_WERROR=ON "$@" >/dev/null && cmake --build "$dir" -j"$jobs"
@@ -38,13 +42,13 @@ stage_wasm() {
     (cd build/wasm && ctest --output-on-failure)
 }
 stage_js() {  # in a loopback-only namespace: a Node client's DHT would look up its routers
-  bash scripts/build.sh && bash scripts/loopback.sh node --test tests/js/
+  bash scripts/build.sh && bash scripts/loopback.sh $NODE_TEST tests/js/
 }
 stage_node() {  # the Node host against real BitTorrent clients, in a loopback-only namespace
-  bash scripts/build.sh && WT_NETNS_VETH=1 bash scripts/loopback.sh node --test tests/node/
+  bash scripts/build.sh && WT_NETNS_VETH=1 bash scripts/loopback.sh $NODE_TEST tests/node/
 }
 stage_cli() {  # the command-line client, its players and cast receivers, in a loopback-only namespace
-  bash scripts/build.sh && WT_NETNS_VETH=1 WT_NETNS_MULTICAST=1 bash scripts/loopback.sh node --test --test-concurrency=1 tests/cli/
+  bash scripts/build.sh && WT_NETNS_VETH=1 WT_NETNS_MULTICAST=1 bash scripts/loopback.sh $NODE_TEST --test-concurrency=1 tests/cli/
 }
 stage_fuzz() {
   bash scripts/fuzz.sh "${WT_FUZZ_SECONDS:-5}"
@@ -53,11 +57,24 @@ stage_browser() {
   bash scripts/build.sh && bash tests/browser/run.sh
 }
 
+# A stage that runs past its limit is stopped and fails, so that one hang cannot use up the
+# time of the whole run. Minutes: about 2.5 times what each takes on 2 busy cores, and never
+# past 85 minutes from the start (CI stops the run at 90, and then prints nothing of ours).
+declare -A limit=([sans_io]=5 [native]=15 [sanitize]=15 [wasm]=15 [js]=10 [node]=12 [cli]=8 [fuzz]=10 [browser]=35)
+budget=$((85 * 60))
+export jobs
+export -f cmake_build "${all_stages[@]/#/stage_}"
+
 passed=(); failed=()
 for s in "${stages[@]}"; do
   printf '\n\033[1m=== %s ===\033[0m\n' "$s"
   start=$SECONDS
-  if "stage_$s"; then passed+=("$s"); result=passed; else failed+=("$s"); result=FAILED; fi
+  declare -F "stage_$s" >/dev/null || { echo "error: no stage $s (stages: ${all_stages[*]})" >&2; exit 2; }
+  seconds=$((limit[$s] * 60)); left=$((budget - SECONDS)); [ $left -lt $seconds ] && seconds=$((left > 0 ? left : 1))
+  timeout -k 30 "$seconds" bash -c "stage_$s"
+  code=$?
+  [ $code -eq 124 ] && echo "error: stage $s did not finish within $((seconds / 60)) minutes: stopped" >&2
+  if [ $code -eq 0 ]; then passed+=("$s"); result=passed; else failed+=("$s"); result=FAILED; fi
   printf '\033[1m=== %s: %s in %ds ===\033[0m\n' "$s" "$result" $((SECONDS - start))
 done
 

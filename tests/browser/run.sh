@@ -33,7 +33,8 @@ run_in() {
     *) echo "error: WT_BROWSER=$browser: chromium or firefox" >&2; return 1 ;;
   esac
   printf '\n# browser tests in %s\n' "$browser"
-  WT_BROWSER=$browser bash scripts/loopback.sh node --test "$@"
+  # A hung test fails after 5 minutes; a file whose tests are done exits (scripts/test.sh).
+  WT_BROWSER=$browser bash scripts/loopback.sh ${NODE_TEST:-node --test --test-timeout=300000 --test-force-exit} "$@"
 }
 
 if [ $# -gt 0 ]; then
