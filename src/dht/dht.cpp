@@ -101,6 +101,7 @@ struct dht_node::impl {
     std::uint16_t port = 0;
     bool implied_port = false;
     time_point next_at{};
+    duration retry_delay{};  // after announces that reached nobody: announce_retry_min, doubling
     std::optional<lookup_id> running;
   };
 
@@ -463,7 +464,8 @@ struct dht_node::impl {
           q.token = c.token;
           if (send_query(c.info.ep, q, c.info.id, std::nullopt, now, false)) ++done.announced_to;
         }
-        if (done.announced_to == 0) a->second.next_at = now + cfg.announce_retry;
+        if (done.announced_to == 0) retry_announce(a->second, now);
+        else a->second.retry_delay = duration{};
       }
     }
     if (lk.kind == lookup_kind::bootstrap) {
@@ -478,6 +480,9 @@ struct dht_node::impl {
       } else {
         bootstrap_delay = duration{};
         next_bootstrap = now + cfg.rebootstrap_interval;
+        // Announces that reached nobody waited for nodes: now there are some.
+        for (auto& [info_hash, a] : announcements)
+          if (!a.running && a.retry_delay != duration{}) a.next_at = std::min(a.next_at, now);
       }
     }
     outputs.emplace_back(std::move(done));
@@ -515,10 +520,18 @@ struct dht_node::impl {
     const auto id = start_lookup(lookup_kind::announce, info_hash, now);
     // Refused (too many lookups) or over at once (nobody known yet): try again soon.
     if (!id || !lookups.contains(*id)) {
-      a.next_at = now + cfg.announce_retry;
+      retry_announce(a, now);
       return;
     }
     a.running = id;
+  }
+
+  // Soon at first (the table may have been empty only because the bootstrap was under way),
+  // then less often.
+  void retry_announce(announcement& a, time_point now) {
+    a.retry_delay = a.retry_delay == duration{} ? cfg.announce_retry_min
+                                                : std::min(2 * a.retry_delay, cfg.announce_retry);
+    a.next_at = now + a.retry_delay;
   }
 
   void start_bootstrap(time_point now) {

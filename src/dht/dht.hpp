@@ -53,7 +53,10 @@ struct settings {
   double max_replies_per_second = 500;    // queries we answer; more are dropped unread
   std::size_t reply_burst = 100;
   duration announce_interval = std::chrono::minutes(15);  // re-announce (stores keep 30 min)
-  duration announce_retry = std::chrono::minutes(1);      // after an announce that reached nobody
+  // After an announce that reached nobody: announce_retry_min, doubling up to announce_retry;
+  // at once when a bootstrap is answered.
+  duration announce_retry_min = std::chrono::seconds(5);
+  duration announce_retry = std::chrono::minutes(1);
   duration bucket_refresh = std::chrono::minutes(15);
   duration ping_interval = std::chrono::minutes(1);     // between pings of one questionable node
   duration maintenance_interval = std::chrono::seconds(5);

@@ -715,10 +715,11 @@ TEST_CASE("[dht] node: announce = get_peers, then announce_peer with the tokens;
   node.udp_received(ep(1), make_answer(ping.transaction_id, pong), at(1s));
   drain(node);
 
-  // The retry comes within a minute: get_peers to the node, then announce_peer with its token.
-  node.on_timer(at(59s));
+  // The retry comes after announce_retry_min: get_peers to the node, then announce_peer
+  // with its token.
+  node.on_timer(at(4s));
   CHECK(only<send>(drain(node)).empty());
-  node.on_timer(at(61s));
+  node.on_timer(at(5s));
   const auto sends = only<send>(drain(node));
   REQUIRE(sends.size() == 1);
   const auto gp = decoded(sends[0]);
@@ -727,7 +728,7 @@ TEST_CASE("[dht] node: announce = get_peers, then announce_peer with the tokens;
   response r = pong;
   r.token = byte_buffer{'t', 'o', 'k'};
   r.values = {ep(50, 5000)};
-  node.udp_received(ep(1), make_answer(gp.transaction_id, r), at(62s));
+  node.udp_received(ep(1), make_answer(gp.transaction_id, r), at(6s));
   all = drain(node);
   const auto found = only<peers_found>(all);
   REQUIRE(found.size() == 1);
@@ -745,14 +746,48 @@ TEST_CASE("[dht] node: announce = get_peers, then announce_peer with the tokens;
   CHECK(finished[0].peers == 1);
 
   // Next announce after the interval, not before.
-  node.on_timer(at(62s + 14min));
+  node.on_timer(at(6s + 14min));
   for (const auto& out : only<send>(drain(node)))
     CHECK(std::get<query>(decoded(out).body).kind == method::ping);  // maintenance only
-  node.on_timer(at(62s + 15min));
+  node.on_timer(at(6s + 15min));
   bool asked = false;
   for (const auto& out : only<send>(drain(node)))
     if (std::get<query>(decoded(out).body).kind == method::get_peers) asked = true;
   CHECK(asked);
+}
+
+TEST_CASE("[dht] node: an announce that reached nobody is retried after 5 s, doubling to a minute, and at once when a bootstrap is answered", "[dht]") {
+  settings s;
+  s.seed = 7;
+  dht_node node(s);
+  const node_id info_hash = id_of("retry-this-hash!!!!!");
+  const auto get_peers_sent = [&] {
+    for (const auto& out : only<send>(drain(node)))
+      if (std::get<query>(decoded(out).body).kind == method::get_peers) return true;
+    return false;
+  };
+  // Nobody known: each attempt is over at once, and the next waits twice as long.
+  node.announce(info_hash, 6881, false, at(0s));
+  CHECK(only<lookup_finished>(drain(node)).size() == 1);
+  std::vector<int> attempts;
+  for (int t = 1; t <= 200; ++t) {
+    node.on_timer(at(std::chrono::seconds(t)));
+    for (const auto& f : only<lookup_finished>(drain(node)))
+      if (f.kind == lookup_kind::announce) attempts.push_back(t);
+  }
+  CHECK(attempts == std::vector<int>{5, 15, 35, 75, 135, 195});
+
+  // The routers answer a bootstrap: the waiting announce runs now, not at 255 s.
+  const std::vector<wire::endpoint> routers{ep(1)};
+  node.bootstrap(routers, at(200s));
+  const auto find = only<send>(drain(node));
+  REQUIRE(find.size() == 1);
+  response r;
+  r.id = id_at_distance(info_hash, 2);
+  node.udp_received(ep(1), make_answer(decoded(find[0]).transaction_id, r), at(201s));
+  drain(node);
+  node.on_timer(at(201s));
+  CHECK(get_peers_sent());
 }
 
 TEST_CASE("[dht] node: a flood of queries is answered only up to the reply rate", "[dht]") {
