@@ -383,6 +383,7 @@ bool session::add_web_seed(torrent_id id, std::string url, time_point now) {
   auto& s = enter(now);
   torrent* t = s.find_torrent(id);
   if (!t) return false;
+  url = webseed::normalize_seed_url(url);
   if (!webseed::valid_seed_url(url, s.settings.web_seed_limits)) {
     s.warn(id, {}, errc::web_seed_bad_url, "web seed ignored: " + url.substr(0, 200));
     s.finish_call();

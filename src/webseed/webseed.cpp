@@ -69,6 +69,17 @@ bool valid_seed_url(std::string_view url, const limits& lim) {
   return true;
 }
 
+std::string normalize_seed_url(std::string_view url) {
+  const std::size_t scheme = url.find("://");
+  const std::size_t rest = scheme == std::string_view::npos ? url.size() : url.find_first_of("/?#", scheme + 3);
+  std::string out(url.substr(0, rest));
+  for (const char ch : url.substr(std::min(rest, url.size()))) {
+    if (ch == ' ') out += "%20";
+    else out += ch;
+  }
+  return out;
+}
+
 std::string encode_component(std::string_view component) {
   static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;

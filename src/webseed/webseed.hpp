@@ -36,6 +36,11 @@ struct limits {
 // "http://" or "https://", no control characters or spaces, within the length limit.
 bool valid_seed_url(std::string_view url, const limits& lim = {});
 
+// A seed URL as a URL parser (fetch, WebTorrent's) takes it: spaces after the host become
+// %20. .torrent files and magnets carry "http://h/My Movie.mp4" as it is; a space in the
+// host stays, for valid_seed_url to refuse.
+std::string normalize_seed_url(std::string_view url);
+
 // Percent-encodes one path component: RFC 3986 unreserved bytes (A-Z a-z 0-9 - . _ ~) as
 // they are, every other byte as %XX (upper-case hex).
 std::string encode_component(std::string_view component);

@@ -57,3 +57,14 @@ test('a multi-file torrent: a 404 seed is dropped with a warning, the other comp
   assert.ok(got.warnings.includes('web_seed_not_found'), got.warnings.join())
   assert.deepEqual(got.seeds.map(s => s.state), ['dropped', 'active'])
 })
+
+test('a url-list that names the file with a raw space (not percent-encoded) is fetched as a URL parser would', async () => {
+  // WebTorrent's own webseed tests serve 'Leaves of Grass by Walt Whitman.epub' this way.
+  const raw = `${seed.url}/${single.path}`
+  assert.ok(raw.includes(' '))
+  const torrent = await createTorrentNpm([new File([single.data], single.path)],
+    { announceList: [], urlList: [raw], pieceLength: 64 * KiB })
+  const got = await download(torrent)
+  assert.deepEqual(got.files, [Buffer.from(single.data)])
+  assert.equal(got.seeds[0].url, `${seed.url}/${single.path.replace(/ /g, '%20')}`)
+})

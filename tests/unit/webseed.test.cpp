@@ -61,6 +61,18 @@ TEST_CASE("[webseed] seed URLs", "[webseed]") {
   CHECK_FALSE(valid_seed_url("http://example.com/" + std::string(9000, 'a')));
 }
 
+TEST_CASE("[webseed] a space after the host is percent-encoded, as a URL parser does", "[webseed]") {
+  // A .torrent's url-list or a magnet's ws= names the file as it is on the server.
+  CHECK(normalize_seed_url("http://127.0.0.1:8000/Leaves of Grass.epub") == "http://127.0.0.1:8000/Leaves%20of%20Grass.epub");
+  CHECK(normalize_seed_url("http://h/a b/?q=c d") == "http://h/a%20b/?q=c%20d");
+  CHECK(normalize_seed_url("http://h/x%20y") == "http://h/x%20y");
+  CHECK(normalize_seed_url("http://h") == "http://h");
+  // A space in the host is left for valid_seed_url to refuse.
+  CHECK(normalize_seed_url("http://exa mple.com/") == "http://exa mple.com/");
+  CHECK_FALSE(valid_seed_url(normalize_seed_url("http://exa mple.com/")));
+  CHECK(valid_seed_url(normalize_seed_url("http://h/My Movie.mp4")));
+}
+
 TEST_CASE("[webseed] file URLs follow BEP 19", "[webseed]") {
   SECTION("single file: the URL is the file, or a folder when it ends in '/'") {
     const auto m = layout("big movie.mp4", 32768, {{{"big movie.mp4"}, 100000}}, false);
