@@ -1312,7 +1312,9 @@ export function makeClientClass (internals) {
               t?.emit('trackerAnnounce') // as WebTorrent's torrent, after each tracker answer
               break
             case 'scrape': t?.emit('scrape', { announce: e.url, complete: e.complete, incomplete: e.incomplete, downloaded: e.downloaded }); break
-            case 'dhtAnnounce': t?.emit('dhtAnnounce'); break // as WebTorrent's, after each DHT announce
+            // As WebTorrent's, after each DHT announce; one that reached no node (the DHT was
+            // still bootstrapping) is retried within seconds, and only that retry counts.
+            case 'dhtAnnounce': if (e.announcedTo > 0) t?.emit('dhtAnnounce'); break
             case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
             case 'error': if (t) this._fail(t, new WasmTorrentError(e.message, { code: 'torrent_error' })); break
           }

@@ -1,0 +1,26 @@
+// torrent 'dhtAnnounce' as WebTorrent's docs/api.md: "Emitted whenever a DHT announce
+// completes" -- one per announce that reached the DHT. A torrent added while the DHT is still
+// bootstrapping announces to nobody first and retries within seconds: that retry is the
+// announce, and the app sees one event, not two.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Server as DHT } from 'bittorrent-dht'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { once } from './helpers.mjs'
+
+test("'dhtAnnounce' once for a torrent added at start, not again for the retry of an announce that reached nobody", { timeout: 60_000 }, async t => {
+  const router = new DHT({ bootstrap: false })
+  await new Promise(resolve => router.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise(resolve => router.destroy(resolve)))
+  const client = new WasmTorrent({ tracker: false, dht: { bootstrap: [`127.0.0.1:${router.address().port}`] } })
+  t.after(() => client.destroy())
+  const content = new Uint8Array(40000).fill(7)
+  const torrent = client.seed(content, { name: 'a.bin', announce: [] })
+  let count = 0
+  torrent.on('dhtAnnounce', () => { count++ })
+  await once(torrent, 'dhtAnnounce', 30000)
+  // An announce that reached nobody is retried within seconds (10 s here: once the bootstrap
+  // has answered); wait past that.
+  await new Promise(resolve => setTimeout(resolve, 12000))
+  assert.equal(count, 1)
+})
