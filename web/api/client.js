@@ -206,6 +206,8 @@ export function makeClientClass (internals) {
       if (parsed.name) this.name = parsed.name
       this._addTrackers(parsed.announce, this._opts.announce)
       this.urlList = Array.from(new Set([...(parsed.urlList ?? []), ...[].concat(this._opts.urlList ?? [])]))
+      // A magnet's so= (BEP 53): the files to select once the metadata is known.
+      if (Array.isArray(parsed.so) && parsed.so.length > 0) this.so = parsed.so
       if (Array.isArray(parsed.files)) {
         this.length = parsed.length
         this.pieceLength = parsed.pieceLength
@@ -603,7 +605,9 @@ export function makeClientClass (internals) {
       this.lastPieceLength = info.length - (info.pieces - 1) * info.pieceLength
       this.ready = true
       // add(id, { deselect: true }), as WebTorrent: nothing is downloaded until select().
-      if (this._opts.deselect) this.deselect(0, this.pieceCount - 1)
+      // A magnet's so=, as WebTorrent: only the files it lists.
+      if (this._opts.deselect || this.so) this.deselect(0, this.pieceCount - 1)
+      if (this.so && !this._opts.deselect) for (const i of this.so) this.files[i]?.select()
       if (this.created === undefined && !this._torrentFile) this._parseMetadata()
       this.emit('metadata')
       if (this.destroyed) return
