@@ -25,6 +25,8 @@ fi
 run="$dir/.wasmtorrent-run"
 rm -rf "$run"; mkdir -p "$run/test/node" "$run/logs"
 [ -d "$dir/test/fixtures" ] && ln -s "$dir/test/fixtures" "$run/test/fixtures"
+# WebTorrent's tests run from its repository's root: some read ./package.json.
+[ -f "$dir/package.json" ] && ln -s "$dir/package.json" "$run/package.json"
 [ -f "$dir/test/node/common.js" ] && cp "$dir/test/node/common.js" "$run/test/node/common.js"
 [ -f "$dir/test/common.js" ] && cp "$dir/test/common.js" "$run/test/common.js"
 

@@ -148,5 +148,12 @@ const host = {
 const api = createApi(load, {}, host)
 
 export const { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrent } = api
+
+// WebTorrent's Node build has WebRTC through node-datachannel (webrtc-polyfill), so its
+// WEBRTC_SUPPORT is true there; ours is true when that optional package is installed
+// (resolved, not loaded: loadWebRTC() imports it on first use).
+WasmTorrent.WEBRTC_SUPPORT ||= (() => {
+  try { return Boolean(import.meta.resolve('node-datachannel/polyfill')) } catch { return false }
+})()
 export { WasmTorrentError }
 export default WasmTorrent

@@ -35,9 +35,11 @@ async function seeded (c) {
   return t
 }
 
-test('WebTorrent.WEBRTC_SUPPORT: a boolean (false under Node)', () => {
+test('WebTorrent.WEBRTC_SUPPORT: under Node, true when node-datachannel is installed (as WebTorrent with webrtc-polyfill)', () => {
   assert.equal(typeof WasmTorrent.WEBRTC_SUPPORT, 'boolean')
-  assert.equal(WasmTorrent.WEBRTC_SUPPORT, typeof globalThis.RTCPeerConnection === 'function')
+  let installed = true
+  try { import.meta.resolve('node-datachannel/polyfill') } catch { installed = false }
+  assert.equal(WasmTorrent.WEBRTC_SUPPORT, typeof globalThis.RTCPeerConnection === 'function' || installed)
 })
 
 test('new WebTorrent(opts): peerId (hex or bytes), maxConns, downloadLimit/uploadLimit; ready', async () => {
