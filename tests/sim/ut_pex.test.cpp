@@ -65,6 +65,40 @@ TEST_CASE("[ut_pex] leechers that only knew the seeder end up connected to each 
   }
 }
 
+TEST_CASE("[ut_pex] a private torrent's peers are neither told of others nor dial what they hear (BEP 27)", "[ut_pex]") {
+  auto tt = make_test_torrent(512 * KiB, 32 * KiB, 14);
+  tt.meta.is_private = true;
+  link_config link;
+  link.latency = 20ms;
+  swarm net(6, link);
+  node_config cfg;
+  cfg.settings.listen_port = 6881;
+  node_config seed_cfg = cfg;
+  seed_cfg.upload_rate = 64.0 * 1024;  // the leechers overlap long enough to hear of each other
+  const auto seeder = net.add_node(seed_cfg);
+  add_seed(net, seeder, tt);
+  std::vector<std::size_t> leechers;
+  std::vector<torrent_id> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto n = net.add_node(cfg);
+    ids.push_back(net.at(n).add_torrent(tt.meta, {}, net.now()).value());
+    net.at(n).add_peer(ids.back(), net.endpoint(seeder), net.now());  // the only peer it knows
+    leechers.push_back(n);
+  }
+  bool leechers_met = false;
+  auto all_done = [&] {
+    for (std::size_t i = 0; i < leechers.size(); ++i) {
+      for (const auto& p : net.at(leechers[i]).peers(ids[i]))
+        if (p.remote != net.endpoint(seeder)) leechers_met = true;
+    }
+    for (std::size_t i = 0; i < leechers.size(); ++i)
+      if (!finished(net, leechers[i], ids[i])) return false;
+    return true;
+  };
+  REQUIRE(net.run_until(all_done, time_point{} + 30min));
+  CHECK_FALSE(leechers_met);
+}
+
 // Over TCP an incoming connection comes from an ephemeral port, and ut_pex later names
 // the same peer by its listen port. Two peers that learn each other from a third at the
 // same moment both dial, and the duplicate is closed; the address that came back through
