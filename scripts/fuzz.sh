@@ -2,6 +2,10 @@
 # Runs every libFuzzer target for a while, starting from its seed corpus, then the JS fuzzer
 # of web/stream/container.js (tests/fuzz/js/container_fuzz.mjs) for as long.
 #   scripts/fuzz.sh [seconds-per-target]    (default 60; the test command uses 5)
+# The targets are built in build/fuzz (clang, RelWithDebInfo, ASan+UBSan), or, when
+# WT_FUZZ_BUILD names a build dir already configured with -DWT_FUZZ=ON, there: the test
+# command passes its sanitize build, which has the same instrumentation, so that the engine
+# is not compiled once more for the fuzz stage.
 # New inputs go to build/fuzz/corpus/<name>, crashes to build/fuzz/artifacts/.
 # Not `set -e`: a target that fails (or a C++ build that does) must not stop the others;
 # the exit status is 1 if anything failed.
@@ -12,9 +16,16 @@ seconds=${1:-60}
 
 mkdir -p build/fuzz/artifacts
 status=0
-if CXX=clang++ cmake -S . -B build/fuzz -DWT_FUZZ=ON -DWT_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-   cmake --build build/fuzz -j"$(nproc)"; then
-  for target in build/fuzz/tests/fuzz/fuzz_*; do
+build_targets() {
+  if [ -n "${WT_FUZZ_BUILD:-}" ]; then
+    cmake --build "$WT_FUZZ_BUILD" --target fuzz_targets -j"$(nproc)"
+  else
+    CXX=clang++ cmake -S . -B build/fuzz -DWT_WERROR=ON -DWT_FUZZ=ON -DWT_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+      cmake --build build/fuzz -j"$(nproc)"
+  fi
+}
+if build_targets; then
+  for target in "${WT_FUZZ_BUILD:-build/fuzz}"/tests/fuzz/fuzz_*; do
     [ -x "$target" ] || continue
     name=${target##*/fuzz_}
     corpus=build/fuzz/corpus/$name

@@ -21,7 +21,7 @@ struct torrent_fixture {
   wt::byte_buffer data;
   wt::metainfo meta;
   explicit torrent_fixture(std::int64_t piece_len) {
-    data.resize(3 * piece_len + 100);
+    data.resize(static_cast<std::size_t>(3 * piece_len + 100));
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 13 + 5);
     const wt::input_file f{"f.bin", data};
     wt::create_options o;

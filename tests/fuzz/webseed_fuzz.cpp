@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // The same text as the header of a response to a request derived from the input.
   wt::webseed::segment s;
-  s.first = size;
-  s.last = size + (size > 0 ? data[0] : 0);
+  s.first = static_cast<std::int64_t>(size);
+  s.last = s.first + (size > 0 ? data[0] : 0);
   s.file_length = s.last + 1 + (size > 1 ? data[1] : 0);
   const int status = size > 2 ? 100 + data[2] * 2 : 206;
   auto r = wt::webseed::check_response(s, status, text, size > 3 ? std::optional<std::int64_t>(data[3]) : std::nullopt);
