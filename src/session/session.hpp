@@ -105,7 +105,10 @@ struct session_settings {
   // read at the end of the file): for this long after its last reader closes, a torrent
   // still counts as streaming.
   duration reader_linger = std::chrono::seconds(1);
-  std::uint32_t max_reads_per_peer = 8;         // storage reads in flight per peer
+  // Storage reads in flight per peer (a block each). 8 kept a seeder's channel half empty
+  // while reads waited on the store; the host's send buffer (send_buffer_limit) bounds what
+  // they add up to anyway.
+  std::uint32_t max_reads_per_peer = 64;
   // Backpressure from storage: while this many bytes of verified pieces and of blocks of
   // streamed pieces wait for their writes to complete, no new blocks are requested (a slow
   // store does not make the session hold the download in memory). 0: no limit.

@@ -386,6 +386,49 @@ test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a
   await ts.close()
 })
 
+test('TorrentStorage over a BlobStore: in order, the next run is read before its pieces are asked (read-ahead), byte-exact', async () => {
+  const { TorrentStorage } = await import('../../web/engine/storage.js')
+  // 64 pieces of 64 KiB: runs of 16 pieces (1 MiB).
+  const pieceLength = 64 << 10
+  const length = 64 * pieceLength
+  const all = Uint8Array.from({ length }, (_, k) => (k * 7 + (k >> 11)) & 255)
+  const store = new BlobStore({ name: 'ahead', pieceLength, length, blobs: [new Blob([all])] })
+  const runs = [] // [first piece, count, the piece asked when the run was read]
+  let asking = -1
+  const getRun = store.getRun.bind(store)
+  store.getRun = (first, count) => { runs.push([first, count, asking]); return getRun(first, count) }
+  const done = new Map()
+  const ts = new TorrentStorage({
+    store,
+    pieceLength,
+    length,
+    complete: (id, ok, bytes) => done.set(id, { ok, bytes }),
+    completeDigest: () => assert.fail('no digest reads here'),
+    deliver: () => assert.fail('no user reads here'),
+    onError: err => assert.fail(err),
+    onWarning: () => {}
+  })
+  let id = 0
+  for (let p = 0; p < 64; p++) {
+    asking = p
+    const ids = []
+    for (let begin = 0; begin < pieceLength; begin += 16384) {
+      ids.push(++id)
+      ts.handle({ op: 'read', id, piece: p, pieceOffset: begin, offset: p * pieceLength + begin, length: 16384 })
+    }
+    while (!ids.every(i => done.has(i))) await new Promise(resolve => setTimeout(resolve, 1))
+    for (const [k, i] of ids.entries()) {
+      const at = p * pieceLength + k * 16384
+      assert.deepEqual(done.get(i).bytes, all.subarray(at, at + 16384), `piece ${p}, block ${k}`)
+    }
+  }
+  // Piece 0 alone (nothing before it), then runs of 16; every run after the first in-order
+  // one was read while an earlier piece was asked.
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 16], [17, 16], [33, 16], [49, 15]])
+  for (const [first, , asked] of runs.slice(1)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
+  await ts.close()
+})
+
 test('TorrentStorage: a whole piece served from the cache is the user\'s own copy (transferring it leaves the cache whole)', async () => {
   const { TorrentStorage } = await import('../../web/engine/storage.js')
   const store = new MemoryStore(geo)

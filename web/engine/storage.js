@@ -221,9 +221,11 @@ export class TorrentStorage {
     let whole = this._cache.get(piece)
     if (!whole && n === size && !this.store.getRun) return this.store.get(piece, 0, n)
     // A block: read the whole piece once and serve its other blocks from memory.
+    const inOrder = this._lastFetched === piece - 1 || this._cache.has(piece - 1)
     if (whole) this._cache.delete(piece) // re-insert: most recently used last
-    else whole = this._fetch(piece, size)
+    else whole = this._fetch(piece, size, inOrder)
     this._cache.set(piece, whole)
+    if (inOrder) this._readAhead(piece)
     const most = Math.max(1, Math.min(CACHE_PIECES, Math.floor(CACHE_BYTES / this.pieceLength)))
     while (this._cache.size > most) this._cache.delete(this._cache.keys().next().value)
     // A whole piece is a copy: a user read may transfer its buffer (postMessage), which
@@ -232,26 +234,45 @@ export class TorrentStorage {
   }
 
   // The piece from the store. A store that reads runs of pieces at once (a File: each slice
-  // costs about as much as a MiB of it) is read ahead RUN_BYTES at a time while pieces are
-  // asked in order, as the picker asks them (an extent at a time); the pieces that follow
-  // go into the cache.
-  _fetch (piece, size) {
-    const inOrder = this._lastFetched === piece - 1 || this._cache.has(piece - 1)
+  // costs about as much as a MiB of it) is read RUN_BYTES at a time while pieces are asked
+  // in order, as the picker asks them (an extent at a time); the pieces that follow go into
+  // the cache.
+  _fetch (piece, size, inOrder) {
     this._lastFetched = piece
+    if (!this.store.getRun || !inOrder) return this._cached(piece, this.store.get(piece, 0, size))
+    return this._fetchRun(piece)
+  }
+
+  // While pieces are asked in order, the next run is read before it is asked for: a peer's
+  // reads in flight then find their pieces in the cache instead of each run's read
+  // latency stalling its channel (the reads in flight per peer are fewer than a run).
+  _readAhead (piece) {
+    if (!this.store.getRun) return
+    const ahead = Math.max(1, Math.floor(RUN_BYTES / this.pieceLength))
+    let next = piece + 1
+    while (next <= piece + ahead && this._cache.has(next)) next++
+    if (next <= piece + ahead && this._held.has(next)) this._fetchRun(next)
+  }
+
+  // Pieces first.. (up to RUN_BYTES of them that are held and not cached) in one read, each
+  // cached; resolves with the first.
+  _fetchRun (first) {
     let count = 1
     const most = Math.floor(RUN_BYTES / this.pieceLength)
-    if (this.store.getRun && inOrder) {
-      while (count < most && this._held.has(piece + count) && !this._cache.has(piece + count)) count++
+    while (count < most && this._held.has(first + count) && !this._cache.has(first + count)) count++
+    this._lastFetched = Math.max(this._lastFetched, first + count - 1)
+    if (count === 1) {
+      const one = this._cached(first, this.store.get(first, 0, this._pieceSize(first)))
+      this._cache.set(first, one)
+      return one
     }
-    if (count === 1) return this._cached(piece, this.store.get(piece, 0, size))
-    const run = this.store.getRun(piece, count)
-    for (let i = 1; i < count; i++) {
+    const run = this.store.getRun(first, count)
+    for (let i = 0; i < count; i++) {
       const at = i * this.pieceLength
-      const p = piece + i
+      const p = first + i
       this._cache.set(p, this._cached(p, run.then(bytes => bytes.subarray(at, at + this._pieceSize(p)))))
     }
-    this._lastFetched = piece + count - 1
-    return this._cached(piece, run.then(bytes => bytes.subarray(0, size)))
+    return this._cache.get(first)
   }
 
   _cached (piece, bytes) {

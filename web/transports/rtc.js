@@ -7,10 +7,14 @@
 // Chromium 2026 advertises a=max-message-size:262144 and send() throws a TypeError above
 // 256 KiB; a smaller limit announced by the remote (pc.sctp.maxMessageSize) wins.
 // Measured here (64 MiB, two Chromium pages): 16 KiB messages and 1 MiB of buffer gave
-// 8.6 MiB/s; 64 KiB messages 10.7 MiB/s; plus 4 MiB of buffer 18 MiB/s.
+// 8.6 MiB/s; 64 KiB messages 10.7 MiB/s. A 4 MiB buffer (18 MiB/s between two idle pages)
+// stalled the channel for seconds at a time between two busy ones (the default stores: 3 MiB
+// buffered and nothing arriving, as if the burst had overflowed a socket and waited for a
+// retransmission): there 1 MiB moved 12.1 MiB/s against 4 MiB's 8.8 (median of 3 each,
+// 2026-11-30), 512 KiB 11.6.
 export const MESSAGE_SIZE = 64 * 1024
-export const BUFFER_HIGH = 4 * 1024 * 1024 // stop writing into a channel above this bufferedAmount
-const BUFFER_LOW = 1024 * 1024 // bufferedAmountLowThreshold: resume below this
+export const BUFFER_HIGH = 1024 * 1024 // stop writing into a channel above this bufferedAmount
+const BUFFER_LOW = 256 * 1024 // bufferedAmountLowThreshold: resume below this
 const COALESCE_MS = 10 // small writes wait at most this long after the last send (see send())
 const REPORT_BYTES = 256 * 1024 // sent between two reports to the engine of what left the buffer
 const ICE_GATHER_TIMEOUT = 5000 // ms: hand out what was gathered by then
