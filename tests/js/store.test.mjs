@@ -342,19 +342,9 @@ test('TorrentStorage: a verify write is hashed by the host, written only when it
   }
 })
 
-test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a run at a time, byte-exact', async () => {
+// A TorrentStorage over `store` that serves block reads only; done: read id -> { ok, bytes }.
+async function blockReader (store, pieceLength, length) {
   const { TorrentStorage } = await import('../../web/engine/storage.js')
-  // 40 pieces of 32 KiB (a 1 MiB run holds all of them), the last one short.
-  const pieceLength = 32 << 10
-  const length = 40 * pieceLength - 1000
-  const all = Uint8Array.from({ length }, (_, k) => (k * 31 + (k >> 9)) & 255)
-  const store = new BlobStore({ name: 'runs', pieceLength, length, blobs: [new Blob([all.subarray(0, 100000)]), new Blob([all.subarray(100000)])] })
-  let runs = 0
-  let singles = 0
-  const getRun = store.getRun.bind(store)
-  const get = store.get.bind(store)
-  store.getRun = (first, count) => { runs++; return getRun(first, count) }
-  store.get = (index, offset, n) => { singles++; return get(index, offset, n) }
   const done = new Map()
   const ts = new TorrentStorage({
     store,
@@ -366,6 +356,22 @@ test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a
     onError: err => assert.fail(err),
     onWarning: () => {}
   })
+  return { ts, done }
+}
+
+test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a run at a time, byte-exact', async () => {
+  // 40 pieces of 32 KiB (a 1 MiB run holds all of them), the last one short.
+  const pieceLength = 32 << 10
+  const length = 40 * pieceLength - 1000
+  const all = Uint8Array.from({ length }, (_, k) => (k * 31 + (k >> 9)) & 255)
+  const store = new BlobStore({ name: 'runs', pieceLength, length, blobs: [new Blob([all.subarray(0, 100000)]), new Blob([all.subarray(100000)])] })
+  let runs = 0
+  let singles = 0
+  const getRun = store.getRun.bind(store)
+  const get = store.get.bind(store)
+  store.getRun = (first, count) => { runs++; return getRun(first, count) }
+  store.get = (index, offset, n) => { singles++; return get(index, offset, n) }
+  const { ts, done } = await blockReader(store, pieceLength, length)
   const read = async (id, piece, begin, n) => {
     ts.handle({ op: 'read', id, piece, pieceOffset: begin, offset: piece * pieceLength + begin, length: n })
     while (!done.has(id)) await new Promise(resolve => setTimeout(resolve, 1))
@@ -387,7 +393,6 @@ test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a
 })
 
 test('TorrentStorage over a BlobStore: in order, the next run is read before its pieces are asked (read-ahead), byte-exact', async () => {
-  const { TorrentStorage } = await import('../../web/engine/storage.js')
   // 64 pieces of 64 KiB: runs of 16 pieces (1 MiB).
   const pieceLength = 64 << 10
   const length = 64 * pieceLength
@@ -397,17 +402,7 @@ test('TorrentStorage over a BlobStore: in order, the next run is read before its
   let asking = -1
   const getRun = store.getRun.bind(store)
   store.getRun = (first, count) => { runs.push([first, count, asking]); return getRun(first, count) }
-  const done = new Map()
-  const ts = new TorrentStorage({
-    store,
-    pieceLength,
-    length,
-    complete: (id, ok, bytes) => done.set(id, { ok, bytes }),
-    completeDigest: () => assert.fail('no digest reads here'),
-    deliver: () => assert.fail('no user reads here'),
-    onError: err => assert.fail(err),
-    onWarning: () => {}
-  })
+  const { ts, done } = await blockReader(store, pieceLength, length)
   let id = 0
   for (let p = 0; p < 64; p++) {
     asking = p
