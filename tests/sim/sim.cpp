@@ -459,6 +459,18 @@ torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt) {
   return t;
 }
 
+leecher_nodes add_leechers(swarm& net, const test_torrent& tt, const node_config& cfg, int count, std::size_t peer) {
+  leecher_nodes out;
+  for (int i = 0; i < count; ++i) {
+    const auto n = net.add_node(cfg);
+    const torrent_id t = net.at(n).add_torrent(tt.meta, {}, net.now()).value();
+    net.at(n).add_peer(t, net.endpoint(peer), net.now());
+    out.nodes.push_back(n);
+    out.ids.push_back(t);
+  }
+  return out;
+}
+
 bool same_bytes(byte_view a, byte_view b) { return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin()); }
 
 }  // namespace wt::sim

@@ -228,16 +228,9 @@ TEST_CASE("[swarm] links that drop connections: peers reconnect and complete", "
   cfg.upload_rate = 128.0 * KiB;
   const auto seeder = net.add_node(cfg);
   add_seed(net, seeder, tt);
-  std::vector<std::size_t> nodes;
-  std::vector<torrent_id> ids;
-  for (int i = 0; i < 4; ++i) {
-    const auto n = net.add_node(cfg);
-    auto t = net.at(n).add_torrent(tt.meta, {}, net.now());
-    REQUIRE(t);
-    net.at(n).add_peer(*t, net.endpoint(seeder), net.now());
-    nodes.push_back(n);
-    ids.push_back(*t);
-  }
+  auto added = add_leechers(net, tt, cfg, 4, seeder);
+  const auto& nodes = added.nodes;
+  const auto& ids = added.ids;
   auto all_done = [&] {
     for (std::size_t i = 0; i < nodes.size(); ++i)
       if (!finished_or_gone(net, nodes[i], ids[i])) return false;

@@ -20,21 +20,10 @@ TEST_CASE("[ut_pex] leechers that only knew the seeder end up connected to each 
   node_config seed_cfg = cfg;
   seed_cfg.upload_rate = 64.0 * 1024;  // slow enough that the swarm is still busy
   const auto seeder = net.add_node(seed_cfg);
-  {
-    auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
-    REQUIRE(t);
-    net.storage(seeder).write_at(*t, 0, tt.data);
-  }
-  std::vector<std::size_t> leechers;
-  std::vector<torrent_id> ids;
-  for (int i = 0; i < 5; ++i) {
-    const auto n = net.add_node(cfg);
-    auto t = net.at(n).add_torrent(tt.meta, {}, net.now());
-    REQUIRE(t);
-    net.at(n).add_peer(*t, net.endpoint(seeder), net.now());  // the only peer it knows
-    leechers.push_back(n);
-    ids.push_back(*t);
-  }
+  add_seed(net, seeder, tt);
+  auto added = add_leechers(net, tt, cfg, 5, seeder);  // the seeder is the only peer they know
+  const auto& leechers = added.nodes;
+  const auto& ids = added.ids;
   auto connected_to_leechers = [&](std::size_t i) {
     std::size_t count = 0;
     for (const auto& p : net.at(leechers[i]).peers(ids[i]))
@@ -77,14 +66,9 @@ TEST_CASE("[ut_pex] a private torrent's peers are neither told of others nor dia
   seed_cfg.upload_rate = 64.0 * 1024;  // the leechers overlap long enough to hear of each other
   const auto seeder = net.add_node(seed_cfg);
   add_seed(net, seeder, tt);
-  std::vector<std::size_t> leechers;
-  std::vector<torrent_id> ids;
-  for (int i = 0; i < 3; ++i) {
-    const auto n = net.add_node(cfg);
-    ids.push_back(net.at(n).add_torrent(tt.meta, {}, net.now()).value());
-    net.at(n).add_peer(ids.back(), net.endpoint(seeder), net.now());  // the only peer it knows
-    leechers.push_back(n);
-  }
+  auto added = add_leechers(net, tt, cfg, 3, seeder);  // the seeder is the only peer they know
+  const auto& leechers = added.nodes;
+  const auto& ids = added.ids;
   bool leechers_met = false;
   auto all_done = [&] {
     for (std::size_t i = 0; i < leechers.size(); ++i) {
