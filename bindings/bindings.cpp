@@ -153,6 +153,13 @@ std::vector<std::string> strings_of(const val& array) {
   return emscripten::vecFromJSArray<std::string>(array);
 }
 
+// true / false, or nothing for any other value (undefined: the default applies).
+std::optional<bool> optional_bool(const val& v) {
+  if (v.isTrue()) return true;
+  if (v.isFalse()) return false;
+  return std::nullopt;
+}
+
 std::string string_of(const val& v) {
   return v.isString() ? v.as<std::string>() : std::string();
 }
@@ -535,15 +542,19 @@ class js_client {
 
   // The .torrent at (ptr, length). seed: the host's store holds every piece; check: the
   // store may hold pieces from an earlier run (read back and hashed first).
-  // trackers: more tracker URLs for this torrent (an array, may be empty).
-  val add_torrent(std::uintptr_t ptr, std::size_t length, bool seed, bool check, const val& trackers, double now) {
-    auto t = client_.add_torrent(heap_bytes(ptr, length), {.seed = seed, .check = check}, at_ms(now),
-                                 strings_of(trackers));
+  // trackers: more tracker URLs for this torrent (an array, may be empty). is_private:
+  // true or false overrides the torrent's private flag (BEP 27), undefined keeps it.
+  val add_torrent(std::uintptr_t ptr, std::size_t length, bool seed, bool check, const val& trackers,
+                  const val& is_private, double now) {
+    auto t = client_.add_torrent(heap_bytes(ptr, length),
+                                 {.seed = seed, .check = check, .is_private = optional_bool(is_private)},
+                                 at_ms(now), strings_of(trackers));
     if (!t) return error_value(t.err());
     return val(t->value);
   }
-  val add_magnet(const std::string& uri, const val& trackers, bool check, double now) {
-    auto t = client_.add_magnet(uri, at_ms(now), strings_of(trackers), {.check = check});
+  val add_magnet(const std::string& uri, const val& trackers, bool check, const val& is_private, double now) {
+    auto t = client_.add_magnet(uri, at_ms(now), strings_of(trackers),
+                                {.check = check, .is_private = optional_bool(is_private)});
     if (!t) return error_value(t.err());
     return val(t->value);
   }

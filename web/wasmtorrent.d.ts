@@ -498,6 +498,8 @@ export class Torrent extends Emitter {
   readonly wires: Wire[]
   /** The client it belongs to; null once destroyed. */
   readonly client: WasmTorrent | null
+  /** WebTorrent's torrent.discovery, only its `dht`: the client's when this torrent uses it. */
+  readonly discovery: { readonly dht: WasmTorrent['dht'] | false }
   /** Verified pieces: get(index), and the bits (first piece in the high bit of byte 0). */
   readonly bitfield: { readonly buffer: Uint8Array, get (index: number): boolean }
   /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest). Throws before the metadata. */
@@ -566,6 +568,11 @@ export interface AddOptions {
   announce?: string | string[]
   /** Start paused. */
   paused?: boolean
+  /**
+   * Overrides the torrent's private flag (BEP 27). A private torrent finds peers through
+   * its own trackers only: no DHT, no ut_pex, not the client's trackers.
+   */
+  private?: boolean
   /** Start with every piece deselected: nothing is downloaded until select(). */
   deselect?: boolean
   /** Seconds between two 'noPeers' checks (default 30). */

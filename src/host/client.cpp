@@ -112,7 +112,10 @@ result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
 }
 
 void client::register_with_trackers(torrent_id t, std::vector<std::string> urls, time_point now) {
-  urls.insert(urls.end(), settings_.default_trackers.begin(), settings_.default_trackers.end());
+  // The client's own trackers serve public torrents only, as WebTorrent's: a private
+  // torrent announces to the trackers it names.
+  if (!session_.torrent_is_private(t))
+    urls.insert(urls.end(), settings_.default_trackers.begin(), settings_.default_trackers.end());
   for (const auto& url : urls) {
     auto& known = torrents_[t].trackers;
     if (std::find(known.begin(), known.end(), url) == known.end()) known.push_back(url);
@@ -141,8 +144,7 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
 void client::announce_on_dht(torrent_id t, time_point now) {
   auto it = torrents_.find(t);
   if (!has_dht() || it == torrents_.end() || it->second.on_dht) return;
-  const metainfo* m = session_.torrent_metainfo(t);
-  if (m && m->is_private) return;  // BEP 27: trackers only
+  if (session_.torrent_is_private(t)) return;  // BEP 27: trackers only
   it->second.on_dht = net_->dht_announce(it->second.info_hash, settings_.session.listen_port.value_or(0),
                                          !settings_.session.listen_port, now);
 }
@@ -585,7 +587,7 @@ void client::route_event(session_event e, time_point now) {
   } else if (auto* m = std::get_if<metadata_received_event>(&e)) {
     update_tracker_stats(m->torrent);
     // A magnet's torrent turned out private (BEP 27): trackers only from now on.
-    if (const metainfo* info = session_.torrent_metainfo(m->torrent); info && info->is_private) leave_dht(m->torrent);
+    if (session_.torrent_is_private(m->torrent)) leave_dht(m->torrent);
   } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
     // A peer that failed before its handshake named a torrent (garbage instead of a
     // handshake): the data channel it came through was for one.

@@ -164,7 +164,7 @@ class ut_pex_plugin final : public extension_plugin {
 
   void on_message(session::impl& s, torrent& t, peer_connection& p, byte_view payload) override {
     auto* st = get(s, p);
-    if (!st || is_private(t)) return;
+    if (!st || t.is_private()) return;
     // Rate limit: a peer that sends more often than every 10 s is ignored meanwhile.
     if (st->received_any && s.now - st->last_received < std::chrono::seconds(10)) return;
     st->received_any = true;
@@ -182,7 +182,7 @@ class ut_pex_plugin final : public extension_plugin {
 
   void on_tick(session::impl& s, torrent& t, peer_connection& p) override {
     auto* st = get(s, p);
-    if (!st || !st->their_id || s.now < st->next_send || is_private(t)) return;
+    if (!st || !st->their_id || s.now < st->next_send || t.is_private()) return;
     st->next_send = s.now + s.settings.pex_interval;
     std::map<std::string, wire::endpoint> current;
     for (const auto& [id, other] : t.peers) {
@@ -209,10 +209,9 @@ class ut_pex_plugin final : public extension_plugin {
   }
 
  private:
-  state* get(session::impl& s, peer_connection& p);
   // BEP 27: a private torrent's peers come from its trackers only, so its peers are neither
-  // told of others nor heard about them (a magnet's flag is known once its metadata is).
-  static bool is_private(const torrent& t) { return t.meta && t.meta->is_private; }
+  // told of others nor heard about them (torrent::is_private).
+  state* get(session::impl& s, peer_connection& p);
 };
 
 ut_pex_plugin::state* ut_pex_plugin::get(session::impl& s, peer_connection& p) {

@@ -234,6 +234,7 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   t.next_unchoke = s.now + s.settings.unchoke_interval;
   t.next_optimistic = s.now + s.settings.optimistic_interval;
   t.check_storage = params.check && !params.seed;
+  t.private_override = params.is_private;
   t.seed_policy = s.settings.web_seed_policy;
   t.seed_budget = s.settings.web_seed_budget;
   t.seeds_after = s.now + s.settings.web_seed_grace;
@@ -257,6 +258,7 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
   t.info_hash = info_hash;
   t.name = std::move(name);
   t.check_storage = params.check;
+  t.private_override = params.is_private;
   t.seed_policy = s.settings.web_seed_policy;
   t.seed_budget = s.settings.web_seed_budget;
   t.seeds_after = s.now + s.settings.web_seed_grace;
@@ -817,6 +819,11 @@ std::vector<peer_stats> session::peers(torrent_id id) const {
 const metainfo* session::torrent_metainfo(torrent_id id) const {
   torrent* t = impl_->find_torrent(id);
   return t && t->meta ? &*t->meta : nullptr;
+}
+
+bool session::torrent_is_private(torrent_id id) const {
+  torrent* t = impl_->find_torrent(id);
+  return t && t->is_private();
 }
 
 std::optional<bitfield> session::have_pieces(torrent_id id) const {

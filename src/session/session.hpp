@@ -382,6 +382,9 @@ struct add_torrent_params {
   // known, read every piece back and hash it before requesting anything. A piece that was
   // altered or truncated fails its hash and is downloaded again; nothing unverified is had.
   bool check = false;
+  // Overrides the info dictionary's private flag (BEP 27) when set, as WebTorrent's add
+  // option `private`: a private torrent finds peers through its trackers only.
+  std::optional<bool> is_private = std::nullopt;
 };
 
 class session {
@@ -586,6 +589,8 @@ class session {
   std::optional<torrent_stats> stats(torrent_id t) const;
   std::vector<peer_stats> peers(torrent_id t) const;
   const metainfo* torrent_metainfo(torrent_id t) const;  // nullptr until known
+  // BEP 27, or the add option that overrides it; a magnet's flag is known with its metadata.
+  bool torrent_is_private(torrent_id t) const;
   std::optional<bitfield> have_pieces(torrent_id t) const;
   // One byte per piece, for a pieces bar: the values of piece_state (piece_picker.hpp):
   // 0 missing, 1 downloading (blocks requested or received), 2 complete (hash being

@@ -193,10 +193,14 @@ struct torrent {
     connection_id received_from;
   };
 
+  // BEP 27: peers from trackers only (no DHT, no PEX).
+  bool is_private() const { return private_override.value_or(meta && meta->is_private); }
+
   torrent_id id;
   sha1_digest info_hash{};
   std::string name;
   std::optional<metainfo> meta;
+  std::optional<bool> private_override;  // add_torrent_params::is_private
   std::optional<piece_picker> picker;
   bitfield all_pieces;  // every bit set: what a have_all peer has
   std::vector<std::uint8_t> file_priorities;

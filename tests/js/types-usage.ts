@@ -104,6 +104,8 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   // Stores: WebTorrent's options, a persistent default, quota errors.
   const kept = client.add('magnet:?xt=urn:btih:' + 'a'.repeat(40), { store: 'memory', path: 'films/a', destroyStoreOnDestroy: true })
   kept.on('hashing', (hashed: number, total: number) => { void [hashed, total] })
+  const hidden = client.add('magnet:?xt=urn:btih:' + 'c'.repeat(40), { private: true })
+  if (hidden.discovery.dht !== false) hidden.discovery.dht?.address()
   kept.on('error', (err: WasmTorrentError) => { if (err.code === 'storage_full') void err })
   // @ts-expect-error: not a store
   client.add('magnet:?xt=urn:btih:' + 'b'.repeat(40), { store: 'disk' })

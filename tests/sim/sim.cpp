@@ -453,17 +453,19 @@ bool finished(swarm& net, std::size_t node, torrent_id t) {
   return st && st->finished;
 }
 
-torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt) {
-  const torrent_id t = net.at(node).add_torrent(tt.meta, {.seed = true}, net.now()).value();
+torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt, add_torrent_params params) {
+  params.seed = true;
+  const torrent_id t = net.at(node).add_torrent(tt.meta, params, net.now()).value();
   net.storage(node).write_at(t, 0, tt.data);
   return t;
 }
 
-leecher_nodes add_leechers(swarm& net, const test_torrent& tt, const node_config& cfg, int count, std::size_t peer) {
+leecher_nodes add_leechers(swarm& net, const test_torrent& tt, const node_config& cfg, int count, std::size_t peer,
+                           const add_torrent_params& params) {
   leecher_nodes out;
   for (int i = 0; i < count; ++i) {
     const auto n = net.add_node(cfg);
-    const torrent_id t = net.at(n).add_torrent(tt.meta, {}, net.now()).value();
+    const torrent_id t = net.at(n).add_torrent(tt.meta, params, net.now()).value();
     net.at(n).add_peer(t, net.endpoint(peer), net.now());
     out.nodes.push_back(n);
     out.ids.push_back(t);

@@ -199,14 +199,15 @@ inline constexpr std::int64_t KiB = 1024;
 inline constexpr std::int64_t MiB = 1024 * KiB;
 // The node knows the torrent and has finished it.
 bool finished(swarm& net, std::size_t node, torrent_id t);
-// `tt` added to the node as a seed, its content in the node's store.
-torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt);
+// `tt` added to the node as a seed, its content in the node's store (params.seed is set).
+torrent_id add_seed(swarm& net, std::size_t node, const test_torrent& tt, add_torrent_params params = {});
 // `count` new nodes of `cfg` that add the torrent knowing only the node `peer` (add_peer).
 struct leecher_nodes {
   std::vector<std::size_t> nodes;
   std::vector<torrent_id> ids;  // ids[i]: the torrent on nodes[i]
 };
-leecher_nodes add_leechers(swarm& net, const test_torrent& tt, const node_config& cfg, int count, std::size_t peer);
+leecher_nodes add_leechers(swarm& net, const test_torrent& tt, const node_config& cfg, int count, std::size_t peer,
+                           const add_torrent_params& params = {});
 bool same_bytes(byte_view a, byte_view b);
 template <class E>
 std::size_t count_events(const swarm& net, std::size_t node) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "host/addressed.hpp"
 #include "host/client.hpp"
 
 using namespace wt;
@@ -209,10 +210,11 @@ byte_buffer random_bytes(std::size_t n, std::uint32_t seed) {
   return b;
 }
 
-byte_buffer make_torrent(byte_view data, std::vector<std::string> trackers) {
+byte_buffer make_torrent(byte_view data, std::vector<std::string> trackers, bool is_private = false) {
   input_file f{"data.bin", data};
   create_options o;
   o.piece_length = 32 * 1024;
+  o.is_private = is_private;
   for (auto& t : trackers) o.announce_list.push_back({t});
   return *create_torrent(std::span<const input_file>(&f, 1), o);
 }
@@ -716,7 +718,7 @@ TEST_CASE("[client] HTTP/UDP trackers and the DHT through the installed network;
   client_settings s;
   s.dial_peers = true;
   s.session.listen_port = 6881;
-  s.dht = dht::settings{};
+  s.dht.emplace();
   const byte_buffer data = random_bytes(64 * 1024, 5);
   const byte_buffer torrent = make_torrent(data, {"http://tracker.test/announce", "udp://tracker.test:6969"});
   const time_point now{};
@@ -756,4 +758,77 @@ TEST_CASE("[client] HTTP/UDP trackers and the DHT through the installed network;
   CHECK(count_of<client_out::connect>(out) == 0);
   CHECK_FALSE(browser.scrape(*tb, now));
   CHECK(browser.dht_state(now).empty());
+}
+
+namespace {
+
+// An addressed network that has a DHT and records what the client announces on it.
+struct recording_network final : addressed_network {
+  static inline recording_network* last = nullptr;
+  std::vector<id20> on_dht;
+  recording_network() { last = this; }
+  static std::unique_ptr<addressed_network> make(const client_settings&) { return std::make_unique<recording_network>(); }
+
+  bool add_torrent(const id20&, const id20&, const std::vector<std::string>&, const tracker::announce_stats&, time_point) override { return false; }
+  void remove_torrent(const id20&, time_point) override {}
+  void completed(const id20&, time_point) override {}
+  void set_stats(const id20&, const tracker::announce_stats&) override {}
+  void set_numwant(const id20&, std::uint32_t) override {}
+  bool scrape(const id20&, time_point) override { return false; }
+  void tracker_response(std::uint64_t, int, byte_view, time_point) override {}
+  void tracker_failed(std::uint64_t, const std::string&, time_point) override {}
+  void udp_received(const std::string&, byte_view, bool, time_point) override {}
+  void udp_failed(const std::string&, const std::string&, time_point) override {}
+  bool has_dht() const override { return true; }
+  bool dht_announce(const id20& info_hash, std::uint16_t, bool, time_point) override {
+    on_dht.push_back(info_hash);
+    return true;
+  }
+  void dht_stop(const id20& info_hash) override { std::erase(on_dht, info_hash); }
+  void dht_bootstrap(const std::vector<wire::endpoint>&, time_point) override {}
+  void dht_received(const wire::endpoint&, byte_view, time_point) override {}
+  byte_buffer dht_state(time_point) const override { return {}; }
+  bool dht_load_state(byte_view, time_point) override { return false; }
+  std::size_t dht_nodes() const override { return 0; }
+  void on_timer(time_point) override {}
+  std::optional<time_point> next_deadline() const override { return std::nullopt; }
+  std::optional<addressed_output> poll() override { return std::nullopt; }
+};
+
+}  // namespace
+
+TEST_CASE("[client] a private torrent, by its flag or the add option, uses neither the DHT nor the client's trackers", "[client]") {
+  client_settings s;
+  s.default_trackers = {"wss://default.test"};
+  const byte_buffer data = random_bytes(10 * 1024, 11);
+  bool flag = false;
+  std::optional<bool> option;
+  bool expect_private = false;
+  SECTION("public") {}
+  SECTION("private flag") { flag = expect_private = true; }
+  SECTION("public, added as private") { option = expect_private = true; }
+  SECTION("private flag, added as public") {
+    flag = true;
+    option = false;
+  }
+  client c(s, &recording_network::make);
+  auto t = c.add_torrent(make_torrent(data, {tracker_url}, flag), {.is_private = option}, time_point{});
+  REQUIRE(t);
+  auto m = parse_metainfo(c.torrent_file(*t));
+  REQUIRE(m);
+  CHECK(recording_network::last->on_dht.size() == (expect_private ? 0u : 1u));
+  if (expect_private)
+    CHECK(m->trackers() == std::vector<std::string>{tracker_url});
+  else
+    CHECK(m->trackers() == std::vector<std::string>{tracker_url, "wss://default.test"});
+}
+
+TEST_CASE("[client] a magnet added as private is not announced on the DHT", "[client]") {
+  const client_settings s;
+  client c(s, &recording_network::make);
+  const std::string magnet = "magnet:?xt=urn:btih:" + std::string(40, 'a');
+  REQUIRE(c.add_magnet(magnet, time_point{}, {}, {.is_private = true}));
+  CHECK(recording_network::last->on_dht.empty());
+  REQUIRE(c.add_magnet("magnet:?xt=urn:btih:" + std::string(40, 'b'), time_point{}));
+  CHECK(recording_network::last->on_dht.size() == 1);
 }

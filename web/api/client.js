@@ -91,7 +91,7 @@ export function makeClientClass (internals) {
       this.maxWebConns = client._opts.maxWebConns ?? 4
       this.urlList = []
       this.lastPieceLength = 0
-      this.private = false
+      this.private = opts.private === true // the torrent's own flag once known (_applyPrivate)
       this.created = undefined
       this.createdBy = undefined
       this.comment = undefined
@@ -127,6 +127,10 @@ export function makeClientClass (internals) {
 
     // WebTorrent's torrent.client: null once the torrent is destroyed.
     get client () { return this.destroyed ? null : this._client }
+
+    // WebTorrent's torrent.discovery, its part that apps read: dht is the client's DHT when
+    // this torrent uses it, false for a private torrent or a client without one.
+    get discovery () { return { dht: (!this.private && this._client.dht) || false } }
 
     // WebTorrent's torrent.bitfield of verified pieces: get(index), and its bytes (buffer).
     get bitfield () {
@@ -204,6 +208,9 @@ export function makeClientClass (internals) {
     _applyParsed (parsed) {
       this.infoHash = parsed.infoHash.toLowerCase()
       if (parsed.name) this.name = parsed.name
+      if (Array.isArray(parsed.files)) this._applyPrivate(parsed)
+      // The client's own trackers serve public torrents only (so does the engine).
+      if (this.private) this.announce = []
       this._addTrackers(parsed.announce, this._opts.announce)
       this.urlList = Array.from(new Set([...(parsed.urlList ?? []), ...[].concat(this._opts.urlList ?? [])]))
       // A magnet's so= (BEP 53): the files to select once the metadata is known.
@@ -212,7 +219,6 @@ export function makeClientClass (internals) {
         this.length = parsed.length
         this.pieceLength = parsed.pieceLength
         this.lastPieceLength = parsed.lastPieceLength
-        this.private = Boolean(parsed.private)
         this.created = parsed.created
         this.createdBy = parsed.createdBy
         this.comment = parsed.comment
@@ -626,8 +632,13 @@ export function makeClientClass (internals) {
       internals.parseTorrent(bytes).then(parsed => {
         if (this.destroyed) return
         for (const key of ['created', 'createdBy', 'comment']) this[key] ??= parsed[key]
-        this.private = Boolean(parsed.private)
+        this._applyPrivate(parsed)
       }, () => {})
+    }
+
+    // The add option private (a boolean) overrides the torrent's own flag (BEP 27).
+    _applyPrivate (parsed) {
+      this.private = typeof this._opts.private === 'boolean' ? this._opts.private : Boolean(parsed.private)
     }
 
     // The selected pieces are all verified (again, after a later select()).
@@ -879,9 +890,11 @@ export function makeClientClass (internals) {
         const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]
         for (const url of id.urlList) torrent.addWebSeed(url)
         if (this._tcp) for (const peer of id.peers ?? []) torrent.addPeer(peer) // x.pe= of a magnet read as .torrent (xs=)
-        if (id.magnet) return this._call(() => this._engine.addMagnet(id.magnet, announce, check, now()))
+        // opts.private (a boolean) overrides the torrent's own flag, as WebTorrent's.
+        const isPrivate = typeof opts.private === 'boolean' ? opts.private : undefined
+        if (id.magnet) return this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, now()))
         if (id.keepFile) torrent._torrentFile = id.bytes
-        return this._addBytes(id.bytes, { check, announce })
+        return this._addBytes(id.bytes, { check, announce, isPrivate })
       })
       this.emit('add', torrent)
       return torrent
@@ -1179,11 +1192,11 @@ export function makeClientClass (internals) {
     }
 
     // seed: the store holds every piece; check: it may hold some (resume).
-    _addBytes (torrentFile, { seed = false, check = false, announce } = {}) {
+    _addBytes (torrentFile, { seed = false, check = false, announce, isPrivate } = {}) {
       const E = this._engine
       const ptr = E.reserve(torrentFile.length)
       this._M.HEAPU8.set(torrentFile, ptr)
-      return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), now()))
+      return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), isPrivate, now()))
     }
 
     // Resolves once the torrent's store is closed (or destroyed).
