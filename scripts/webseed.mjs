@@ -29,7 +29,8 @@ export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1'
     bodies.set(path, typeof source === 'string' ? await readFile(source) : Buffer.from(source.buffer, source.byteOffset, source.byteLength))
   }
   const modes = new Map() // path -> mode, where it differs from `mode`
-  // requests: every GET's path, range and Date.now() (a test can tell what was asked first)
+  // requests: every GET's path, range, Date.now() (a test can tell what was asked first) and
+  // User-Agent
   const stats = { requests: 0, bytes: 0, byPath: {}, log: [] }
   const open = new Set() // responses held open (stall), ended by close()
 
@@ -56,7 +57,7 @@ export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1'
       return res.writeHead(416, { ...cors, 'content-range': `bytes */${body.length}` }).end()
     }
     const [first, last] = range ?? [0, body.length - 1]
-    if (req.method === 'GET') stats.log.push({ path, first, last, at: Date.now() })
+    if (req.method === 'GET') stats.log.push({ path, first, last, at: Date.now(), userAgent: req.headers['user-agent'] })
     let out = body.subarray(first, last + 1)
     const headers = { ...cors, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
     if (range) headers['content-range'] = `bytes ${first}-${last}/${body.length}`

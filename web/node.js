@@ -8,7 +8,7 @@
 // the torrent's files on disk (add(id, { path })), and file system paths as inputs to
 // seed() and createTorrent().
 import { createHash } from 'node:crypto'
-import { openAsBlob } from 'node:fs'
+import { openAsBlob, readFileSync } from 'node:fs'
 import { lookup } from 'node:dns/promises'
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { tmpdir, homedir } from 'node:os'
@@ -113,7 +113,18 @@ function loadWebRTC () {
   return webrtc
 }
 
+// Our name and version in every HTTP request (web seeds, .torrent URLs, HTTP trackers), with
+// WebTorrent's name as the compatible client: servers that admit WebTorrent by its
+// User-Agent admit us (browsers send their own User-Agent). dist/ and web/ both sit one level
+// below package.json.
+function userAgent () {
+  let version = 'unknown'
+  try { version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version } catch {}
+  return `wasmtorrent/${version} (like WebTorrent)`
+}
+
 const host = {
+  httpHeaders: { 'user-agent': userAgent() },
   webrtc: loadWebRTC,
   Tcp: TcpTransport,
   Udp: UdpTrackerTransport,

@@ -68,3 +68,21 @@ test('a url-list that names the file with a raw space (not percent-encoded) is f
   assert.deepEqual(got.files, [Buffer.from(single.data)])
   assert.equal(got.seeds[0].url, `${seed.url}/${single.path.replace(/ /g, '%20')}`)
 })
+
+test('under Node every HTTP request names us and WebTorrent in its User-Agent: the .torrent URL, the web seed', async () => {
+  const torrent = await createTorrentNpm([new File([single.data], single.path)],
+    { announceList: [], urlList: [`${seed.url}/${encodeURIComponent(single.path)}`], pieceLength: 64 * KiB })
+  const files = await startWebSeed({ files: { '/ua.torrent': torrent } })
+  const client = new WasmTorrent({ tracker: false })
+  try {
+    const before = seed.stats().log.length
+    const t = client.add(`${files.url}/ua.torrent`, { store: 'memory' })
+    await new Promise((resolve, reject) => { t.once('done', resolve); t.once('error', reject) })
+    const agents = [...files.stats().log, ...seed.stats().log.slice(before)].map(r => r.userAgent)
+    assert.ok(agents.length >= 2)
+    for (const agent of agents) assert.match(agent, /^wasmtorrent\/\d+\.\d+\.\d+ \(like WebTorrent\)$/)
+  } finally {
+    await client.destroy()
+    await files.close()
+  }
+})

@@ -708,7 +708,7 @@ export function makeClientClass (internals) {
       const input = fn => this._input(fn)
       this._sockets = new WebSocketTransport(input)
       this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
-      this._http = new HttpTransport({ input, heap: () => this._M.HEAPU8 })
+      this._http = new HttpTransport({ input, heap: () => this._M.HEAPU8, headers: host.httpHeaders })
       // Node: TCP peers, dialled and accepted on torrentPort (0: any free port).
       this._tcp = host.Tcp ? new host.Tcp({ input, heap: () => this._M.HEAPU8 }) : null
       this._udp = host.Udp ? new host.Udp({ input, heap: () => this._M.HEAPU8 }) : null // UDP trackers
@@ -906,7 +906,7 @@ export function makeClientClass (internals) {
       let input = torrentId
       if (input instanceof URL || (typeof input === 'string' && /^https?:\/\//i.test(input.trim()))) {
         let res
-        try { res = await fetch(input) } catch (err) {
+        try { res = await fetch(input, { headers: host.httpHeaders }) } catch (err) {
           throw new WasmTorrentError(`Invalid torrent identifier: ${input}: ${err?.message ?? err}`, { code: 'fetch_failed' })
         }
         if (!res.ok) throw new WasmTorrentError(`Invalid torrent identifier: ${input}: HTTP ${res.status}`, { code: 'fetch_failed' })
@@ -977,7 +977,7 @@ export function makeClientClass (internals) {
 
     // The .torrent at `url` when its info-hash is `infoHash` (rejects otherwise, or after 10 s).
     async _fetchTorrent (url, infoHash) {
-      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: host.httpHeaders })
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       const bytes = new Uint8Array(await res.arrayBuffer())
       const parsed = await internals.parseTorrent(bytes)
