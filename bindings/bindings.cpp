@@ -523,6 +523,9 @@ val bencode_js(const val& v) {
   return b ? copy_bytes(wt::bencode::encode(*b)) : val::null();
 }
 
+// The bencoded bytes at (ptr, length) as a JS value (js_of_bencoded), or null.
+val bencode_decode(std::uintptr_t ptr, std::size_t length) { return js_of_bencoded(heap_bytes(ptr, length)); }
+
 class js_client {
  public:
   // opts: {trackers: [url], seed, sendBufferLimit, offersPerAnnounce}
@@ -1031,6 +1034,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::function("default_piece_length", &default_piece_length);
   emscripten::function("parse_magnet", &parse_magnet);
   emscripten::function("bencode", &bencode_js);
+  emscripten::function("bencode_decode", &bencode_decode);
   emscripten::function("make_magnet", &make_magnet);
 
   const auto client_class = emscripten::class_<js_client>("Client");

@@ -498,6 +498,12 @@ export class Torrent extends Emitter {
   readonly wires: Wire[]
   /** The client it belongs to; null once destroyed. */
   readonly client: WasmTorrent | null
+  /** The .torrent once the metadata is known (WebTorrent's torrent.metadata), else null. */
+  readonly metadata: Uint8Array | null
+  /** The info dictionary decoded as npm parse-torrent's `info` (byte strings as Uint8Array). */
+  readonly info: Record<string, unknown> | undefined
+  /** The info dictionary's bencoded bytes, once the metadata is known. */
+  readonly infoBuffer: Uint8Array | undefined
   /** WebTorrent's torrent.discovery, only its `dht`: the client's when this torrent uses it. */
   readonly discovery: { readonly dht: WasmTorrent['dht'] | false }
   /** Verified pieces: get(index), and the bits (first piece in the high bit of byte 0). */

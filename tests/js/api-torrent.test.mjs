@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import WasmTorrent, { createTorrent } from 'wasmtorrent'
+import parseTorrentNpm from 'parse-torrent'
 import { startWebSeed } from '../../scripts/webseed.mjs'
 import { randomBytes } from './helpers.mjs'
 
@@ -249,6 +250,21 @@ test('torrent.client (null once destroyed) and torrent.bitfield (verified pieces
   assert.equal(u.bitfield.get(0), false)
   await t.destroy()
   assert.equal(t.client, null)
+  await c.destroy()
+})
+
+test('torrent.metadata (the .torrent once ready) and torrent.info/infoBuffer, as npm parse-torrent gives them', async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory' })
+  await once(t, 'ready')
+  const parsed = await parseTorrentNpm(torrentBytes)
+  assert.deepEqual(t.info, parsed.info)
+  assert.ok(t.info.pieces instanceof Uint8Array)
+  assert.deepEqual(Buffer.from(t.infoBuffer), Buffer.from(parsed.infoBuffer))
+  assert.deepEqual(Buffer.from(t.metadata), Buffer.from(t.torrentFile))
+  const m = c.add('magnet:?xt=urn:btih:' + 'e'.repeat(40), { store: 'memory' })
+  assert.equal(m.metadata, null)
+  assert.equal(m.info, undefined)
   await c.destroy()
 })
 

@@ -128,6 +128,15 @@ export function makeClientClass (internals) {
     // WebTorrent's torrent.client: null once the torrent is destroyed.
     get client () { return this.destroyed ? null : this._client }
 
+    // WebTorrent's torrent.metadata (the .torrent, once known) and torrent.info (its info
+    // dictionary decoded, as parse-torrent's), both from WebTorrent's code, undocumented.
+    get metadata () { return this.ready ? this.torrentFile : null }
+    get info () {
+      if (!this.infoBuffer) return undefined
+      this._info ??= this._client._bdecode(this.infoBuffer)
+      return this._info
+    }
+
     // WebTorrent's torrent.discovery, its part that apps read: dht is the client's DHT when
     // this torrent uses it, false for a private torrent or a client without one.
     get discovery () { return { dht: (!this.private && this._client.dht) || false } }
@@ -609,6 +618,7 @@ export function makeClientClass (internals) {
       this.pieceCount = info.pieces
       this.files = info.files.map(f => new File(this, f))
       this.lastPieceLength = info.length - (info.pieces - 1) * info.pieceLength
+      this.infoBuffer = info.infoBuffer
       this.ready = true
       // add(id, { deselect: true }), as WebTorrent: nothing is downloaded until select().
       // A magnet's so=, as WebTorrent: only the files it lists.
@@ -1375,6 +1385,13 @@ export function makeClientClass (internals) {
       this._input((E, t) => { id = E.registerExtension(name, fields ?? {}, t) })
       this._extensions.set(name, id)
       return { id, fresh: true }
+    }
+
+    _bdecode (bytes) {
+      const M = this._M
+      const ptr = this._engine.reserve(bytes.length) // the engine's input buffer: no allocation
+      M.HEAPU8.set(bytes, ptr)
+      return M.bencode_decode(ptr, bytes.length)
     }
 
     _bencode (value) {
