@@ -116,3 +116,25 @@ test('torrent.load() keeps the torrent live: one started announce, a connected p
   assert.equal(starts.length, 2)
   assert.equal(stops.length, 0)
 })
+
+test('seed() of a Buffer: written to files under torrent.path (opts.path), served from there; destroyStore deletes them; store memory writes nothing', async t => {
+  const dir = await tempDir(t)
+  const c = client(t)
+  const content = randomBytes(150_000, 41)
+  const seeded = await seed(c, content, { name: 'kept.bin', path: path.join(dir, 'a') })
+  assert.equal(seeded.path, path.join(dir, 'a'))
+  assert.deepEqual(await readFile(path.join(seeded.path, 'kept.bin')), Buffer.from(content))
+  // A peer downloads it: the pieces come from the files.
+  const leecher = client(t)
+  const down = leecher.add(seeded.torrentFile, { store: 'memory' })
+  await once(down, 'infoHash')
+  down.addPeer(`127.0.0.1:${c.torrentPort}`)
+  await once(down, 'done')
+  assert.deepEqual(Buffer.from(await down.files[0].arrayBuffer()), Buffer.from(content))
+  await new Promise((resolve, reject) => c.remove(seeded, { destroyStore: true }, err => err ? reject(err) : resolve()))
+  await assert.rejects(readFile(path.join(dir, 'a', 'kept.bin')), { code: 'ENOENT' })
+
+  const inMemory = await seed(c, randomBytes(1000, 42), { name: 'mem.bin', store: 'memory', path: path.join(dir, 'b') })
+  assert.equal(inMemory.path, path.join(dir, 'b'))
+  await assert.rejects(readFile(path.join(dir, 'b', 'mem.bin')), { code: 'ENOENT' })
+})

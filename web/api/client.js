@@ -1076,6 +1076,16 @@ export function makeClientClass (internals) {
           return item.data instanceof Uint8Array ? new Blob([item.data]) : item.data
         })
         torrent._makeStore = () => new BlobStore({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, blobs })
+        // Node: content given in memory (not paths) is written to files under torrent.path,
+        // where WebTorrent's store keeps a seed; `destroyStore` deletes them.
+        if (host.Store && !input?.root && (opts.store === undefined || opts.store === null)) {
+          torrent.path = host.storeRoot(opts.path, info.infoHash)
+          const store = new host.Store({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent.path })
+          await store.writeFiles(blobs)
+          if (!alive()) return null
+          torrent._makeStore = () => store
+          torrent._builtStore = store // destroyStore deletes it even if no peer opened it
+        }
         torrent._torrentFile = torrentFile
         torrent.once('ready', () => queueMicrotask(() => {
           if (torrent.destroyed || this.destroyed) return
@@ -1220,7 +1230,10 @@ export function makeClientClass (internals) {
         this._drain()
       }
       const destroy = opts?.destroyStore ?? Boolean(torrent._opts.destroyStoreOnDestroy)
-      const closed = (torrent._storage ? torrent._storage.close({ destroy }) : Promise.resolve())
+      const closing = torrent._storage
+        ? torrent._storage.close({ destroy })
+        : destroy && torrent._builtStore ? torrent._builtStore.destroy() : Promise.resolve()
+      const closed = closing
         .finally(async () => {
           torrent._releaseStore?.()
           // A torrent added next claims the lock at once (ifAvailable): it must be gone by then.

@@ -4,8 +4,11 @@
 // read or write is cut at file boundaries. File paths come from the engine, which refuses
 // torrents with unsafe path components ('..', separators, drive letters); each one is
 // checked again here to stay under the folder.
+import { createWriteStream } from 'node:fs'
 import { open, mkdir, stat, unlink, constants } from 'node:fs/promises'
 import path from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { Geometry, storageError } from './util.js'
 import { WasmTorrentError } from '../api/errors.js'
 
@@ -97,6 +100,15 @@ export class FsStore {
     const entries = [...this._handles.values()]
     this._handles.clear()
     await Promise.all(entries.map(e => e.handle.then(f => f.close(), () => {})))
+  }
+
+  // Writes each file whole from blobs[i] (a seed the app gave in memory), streamed: a seed
+  // then lives on disk as WebTorrent's, and the app's buffers can go.
+  async writeFiles (blobs) {
+    for (const [i, f] of this._files.entries()) {
+      await mkdir(path.dirname(f.full), { recursive: true })
+      await pipeline(Readable.fromWeb(blobs[i].stream()), createWriteStream(f.full))
+    }
   }
 
   // Deletes the torrent's files (not the folders: they may hold the user's other files).
