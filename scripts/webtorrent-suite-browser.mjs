@@ -176,6 +176,11 @@ const swapPlugin = files => ({
 })
 
 async function bundle (www) {
+  const missing = []
+  for (const path of Object.values(builtins)) {
+    if (!await stat(join(modules, path)).catch(() => null)) missing.push(path.split('/')[0])
+  }
+  if (missing.length) throw new Error(`DIR/node_modules lacks ${missing.join(' ')}: npm install them there`)
   const files = await inlinedFiles()
   const shims = join(out, 'globals.js')
   await writeFile(shims, `export { Buffer } from 'buffer'\nexport { default as process } from 'process'\n`)
