@@ -43,17 +43,7 @@ for f in "${files[@]}"; do
   status=0
   (cd "$run" && timeout -k 5 "$limit" node "$dst" > "$log" 2>&1) || status=$?
   stopped=0; case $status in 124|137) stopped=1 ;; esac
-  # A test counts once: failed if any assertion under its '# name' header failed, or if
-  # the file was stopped before it ended (tape itself reports a plan not met at exit).
-  read -r pass fail < <(awk -v stopped=$stopped '
-    /^# (tests|pass|fail|ok)( |$)/ { next }
-    /^# / { if (name != "") { if (bad) f++; else p++ } name = $0; bad = 0; next }
-    /^not ok [0-9]+ test exited without ending: / {
-      # tape names, at exit, the tests that never started as well
-      t = $0; sub(/^not ok [0-9]+ test exited without ending: /, "", t)
-      if ("# " t != name) { f++; next } }
-    /^not ok / { bad = 1 }
-    END { if (name != "") { if (bad || stopped) f++; else p++ } print p + 0, f + 0 }' "$log")
+  read -r pass fail < <(awk -v stopped=$stopped -f "$root/scripts/tap-tally.awk" "$log")
   note=""
   if [ $stopped = 1 ]; then note="stopped after ${limit}s"
   elif [ "$status" != 0 ] && [ "$fail" = 0 ]; then note="exit $status"; fail=$((fail + 1))

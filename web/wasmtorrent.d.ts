@@ -133,7 +133,8 @@ export class WasmTorrentError extends Error {
    * "invalid_argument" (wrong input type), "not_initialized" (toMagnetURI before init()) or
    * "out_of_memory" (the inputs do not fit in WebAssembly memory). Streaming into media
    * elements: "no_server" (streamURL before client.createServer), "not_supported" (no
-   * service worker or MediaSource in this context), "unsupported_media" (a file that
+   * service worker or MediaSource in this context), "not_activated" (createServer with a
+   * registration whose worker is not activated yet), "unsupported_media" (a file that
    * MediaSource playback cannot play: not WebM/Matroska or fragmented MP4, a codec the
    * browser lacks, or a malformed file), "media_error" (the browser rejected the media data).
    */
@@ -669,7 +670,8 @@ declare class WasmTorrent extends Emitter {
   /**
    * Streams files through a service worker running dist/wasmtorrent-sw.js (registered by
    * the page, its scope covering the page): file.streamURL and file.streamTo then use it.
-   * Throws when one exists already, and after destroy(). Under Node: an HTTP server with the
+   * Throws when one exists already, after destroy(), and (code "not_activated") while the
+   * registration's worker is not 'activated' yet, as WebTorrent's. Under Node: an HTTP server with the
    * same layout (call listen()).
    */
   createServer (opts: { controller: ServiceWorkerRegistration }): StreamServer

@@ -26,6 +26,11 @@ async function serviceWorker () {
   if (!navigator.serviceWorker) return null
   const registration = await navigator.serviceWorker.register('/wasmtorrent-sw.js', { scope: '/' })
   await navigator.serviceWorker.ready
+  // createServer wants the worker 'activated' (as WebTorrent's); 'ready' comes at 'activating'
+  const worker = registration.active
+  if (worker.state !== 'activated') {
+    await new Promise(resolve => worker.addEventListener('statechange', () => worker.state === 'activated' && resolve()))
+  }
   if (!navigator.serviceWorker.controller) {
     await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
   }

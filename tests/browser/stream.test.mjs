@@ -53,6 +53,10 @@ async function seedMedia ({ trackerURL }) {
 async function addWithServer ({ magnet, trackerURL }) {
   const registration = await navigator.serviceWorker.register('/wasmtorrent-sw.js', { scope: '/' })
   await navigator.serviceWorker.ready
+  // createServer wants the worker 'activated' (as WebTorrent's); 'ready' comes at 'activating'
+  if (registration.active.state !== 'activated') {
+    await new Promise(resolve => registration.active.addEventListener('statechange', e => e.target.state === 'activated' && resolve()))
+  }
   if (!navigator.serviceWorker.controller) {
     await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
   }
@@ -165,11 +169,19 @@ const layoutFiles = [
 
 async function seedAndServe (files) {
   const registration = await navigator.serviceWorker.register('/wasmtorrent-sw.js', { scope: '/' })
+  window.client = new window.WasmTorrent({ tracker: false })
+  // A fresh page: register() resolves while the worker installs, and a server is refused
+  // until it is activated, as WebTorrent's.
+  let early = null
+  try { window.client.createServer({ controller: registration }) } catch (err) { early = err.code }
   await navigator.serviceWorker.ready
+  // createServer wants the worker 'activated' (as WebTorrent's); 'ready' comes at 'activating'
+  if (registration.active.state !== 'activated') {
+    await new Promise(resolve => registration.active.addEventListener('statechange', e => e.target.state === 'activated' && resolve()))
+  }
   if (!navigator.serviceWorker.controller) {
     await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
   }
-  window.client = new window.WasmTorrent({ tracker: false })
   window.server = window.client.createServer({ controller: registration })
   const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0))
   window.torrent = await window.client.seedAsync(files.map(f => ({ path: f.path, data: bytes(f.data) })), { name: 'layout test' })
@@ -181,6 +193,7 @@ async function seedAndServe (files) {
     pathname: window.server.pathname,
     address: window.server.address(),
     files: window.torrent.files.map(f => ({ path: f.path, length: f.length, streamURL: f.streamURL })),
+    early,
     second,
     listened
   }
@@ -232,7 +245,7 @@ async function openListingInTab (p, infoHash) {
   await tab.close()
 }
 
-test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD, one server per client, close and destroy', { timeout: 120_000 }, async () => {
+test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD, one server per client (refused before the worker is activated), close and destroy', { timeout: 120_000 }, async () => {
   const p = await h.newPage('/tests/browser/pages/stream.html')
   const b64 = bytes => Buffer.from(bytes).toString('base64')
   const served = await p.evaluate(seedAndServe, layoutFiles.map(f => ({ path: f.path, data: b64(f.data) })))
@@ -240,6 +253,7 @@ test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD
   const port = Number(new URL(h.url).port)
   assert.equal(served.pathname, '/webtorrent')
   assert.deepEqual(served.address, { address: '127.0.0.1', family: 'IPv4', port })
+  assert.equal(served.early, 'not_activated')
   assert.equal(served.second, 'server already created')
   assert.equal(served.listened, true)
   const expectedURL = path => `/webtorrent/${infoHash}/layout%20test/${path.split('/').map(encodeURIComponent).join('/')}`
@@ -385,6 +399,10 @@ test('WebTorrent\'s own worker (sw.min.js) with our client: listing, exact bytes
   const infoHash = await p.evaluate(async () => {
     const registration = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' })
     await navigator.serviceWorker.ready
+    // createServer wants the worker 'activated' (as WebTorrent's); 'ready' comes at 'activating'
+    if (registration.active.state !== 'activated') {
+      await new Promise(resolve => registration.active.addEventListener('statechange', e => e.target.state === 'activated' && resolve()))
+    }
     if (!navigator.serviceWorker.controller) {
       await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
     }
@@ -484,6 +502,10 @@ test('a corrupting peer: its blocks fail the hash check, it is banned, and only 
   await b.evaluate(async torrentFile => {
     const registration = await navigator.serviceWorker.register('/wasmtorrent-sw.js', { scope: '/' })
     await navigator.serviceWorker.ready
+    // createServer wants the worker 'activated' (as WebTorrent's); 'ready' comes at 'activating'
+    if (registration.active.state !== 'activated') {
+      await new Promise(resolve => registration.active.addEventListener('statechange', e => e.target.state === 'activated' && resolve()))
+    }
     if (!navigator.serviceWorker.controller) {
       await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
     }

@@ -144,6 +144,12 @@ export class StreamServer extends ServerLayout {
     if (!controller || typeof controller.scope !== 'string') {
       throw new WasmTorrentError('createServer: give { controller: ServiceWorkerRegistration }', { code: 'invalid_argument' })
     }
+    // As WebTorrent's: a registration whose worker has not reached 'activated' is refused
+    // (apps wait for its statechange). An object that only gives a scope is taken as is.
+    if (typeof ServiceWorkerRegistration !== 'undefined' && controller instanceof ServiceWorkerRegistration &&
+        controller.active?.state !== 'activated') {
+      throw new WasmTorrentError('createServer: the service worker is not activated yet', { code: 'not_activated' })
+    }
     const scope = new URL(controller.scope)
     // As WebTorrent's server.pathname: the root of the layout, without a trailing slash.
     super(client, scope.pathname + STREAM_PREFIX.slice(0, -1))
