@@ -45,6 +45,14 @@ bool is_v4_mapped(const wire::endpoint& e) {
 }  // namespace
 
 ip_set::ip_set(std::vector<v4_range> v4, std::vector<v6_range> v6) : v4_(std::move(v4)), v6_(std::move(v6)) {
+  // contains() looks IPv4-mapped addresses (::ffff:0:0/96) up as IPv4: the part of an IPv6
+  // range inside that block is an IPv4 range too.
+  const ip_v6 mapped_first{0, 0xffff00000000}, mapped_last{0, 0xffffffffffff};
+  for (const auto& r : v6_) {
+    if (r.last < r.first || r.last < mapped_first || mapped_last < r.first) continue;
+    const ip_v6 first = std::max(r.first, mapped_first), last = std::min(r.last, mapped_last);
+    v4_.push_back({static_cast<std::uint32_t>(first.lo), static_cast<std::uint32_t>(last.lo)});
+  }
   normalize(v4_, [](std::uint32_t a) { return a == std::numeric_limits<std::uint32_t>::max() ? a : a + 1; });
   normalize(v6_, [](ip_v6 a) {
     if (a.lo != std::numeric_limits<std::uint64_t>::max()) return ip_v6{a.hi, a.lo + 1};

@@ -306,7 +306,8 @@ void session::set_ip_filter(ip_set filter, time_point now) {
   auto& s = enter(now);
   s.ip_filter = std::move(filter);
   const auto blocked = [&](const wire::endpoint& e) { return s.ip_filter.contains(e); };
-  for (auto& [id, t] : s.torrents) {
+  for (auto& entry : s.torrents) {
+    torrent& t = entry.second;  // not a structured binding: lambdas capture it (clang 14)
     const auto source_of = [&](const wire::endpoint& e) {
       auto src = t.sources.find(session_detail::endpoint_key(e));
       return src != t.sources.end() ? src->second : peer_source::manual;

@@ -80,6 +80,14 @@ TEST_CASE("[blocklist] ip_set merges ranges and answers by binary search", "[blo
     CHECK(s.contains(*with_port));
     CHECK_FALSE(s.contains(ip("::1.2.3.4")));  // not mapped: an IPv6 address
   }
+  SECTION("an IPv6 range reaching into ::ffff:0:0/96 blocks those IPv4 addresses too") {
+    ip_set s = parse_ok("::ffbf:1.2.3.4-::ffff:1.2.3.9\n");
+    CHECK(s.contains(ip("::ffff:1.2.3.9")));
+    CHECK(s.contains(ip("0.0.0.0")));
+    CHECK(s.contains(ip("1.2.3.9")));
+    CHECK_FALSE(s.contains(ip("1.2.3.10")));
+    CHECK(s.contains(ip("::ffbf:1.2.3.5")));
+  }
   SECTION("many ranges: every first, last and neighbour") {
     std::vector<ip_set::v4_range> v4;
     for (std::uint32_t i = 0; i < 1000; ++i) v4.push_back({i * 10 + 2, i * 10 + 5});
