@@ -37,6 +37,7 @@
 #include <emscripten/val.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <variant>
@@ -44,6 +45,9 @@
 #include <vector>
 
 #include "base/bytes.hpp"
+#if WT_NODE_MODULE
+#include "blocklist/blocklist.hpp"
+#endif
 #include "host/client.hpp"
 #include "base/error.hpp"
 #include "metainfo/magnet.hpp"
@@ -118,6 +122,8 @@ const char* errc_name(wt::errc code) {
     case wt::errc::web_seed_bad_data: return "web_seed_bad_data";
     case wt::errc::web_seed_timeout: return "web_seed_timeout";
     case wt::errc::web_seed_failed: return "web_seed_failed";
+    case wt::errc::blocklist_bad_line: return "blocklist_bad_line";
+    case wt::errc::blocklist_too_large: return "blocklist_too_large";
   }
   return "unknown";
 }
@@ -453,6 +459,9 @@ val event_value(const wt::client_event& e) {
         out.set("type", std::string("peerDisconnected")); set_torrent(ev.torrent);
         out.set("connection", ev.connection.value); out.set("reason", ev.reason);
         out.set("code", std::string(errc_name(ev.code)));
+      } else if constexpr (std::is_same_v<T, wt::peer_blocked_event>) {
+        out.set("type", std::string("peerBlocked")); set_torrent(ev.torrent);
+        out.set("address", wt::wire::to_string(ev.remote));
       } else if constexpr (std::is_same_v<T, wt::peer_banned_event>) {
         out.set("type", std::string("peerBanned")); set_torrent(ev.torrent);
       } else if constexpr (std::is_same_v<T, wt::warning_event>) {
@@ -764,11 +773,16 @@ class js_client {
   }
   // --- addressed peers (TCP under Node: client setting dialPeers) ------------------------
 
-  // An address "ip:port" / "[ip6]:port" for the torrent; false when it is not a literal
-  // address with a port, or the torrent is unknown.
-  bool add_peer(std::uint32_t t, const std::string& address, double now) {
+  // An address "ip:port" / "[ip6]:port" for the torrent: 'added', 'blocked' (the blocklist
+  // holds it), or 'invalid' (not a literal address with a port, or an unknown torrent).
+  std::string add_peer(std::uint32_t t, const std::string& address, double now) {
     auto e = wt::wire::parse_endpoint(address);
-    return e && client_.add_peer(wt::torrent_id{t}, *e, at_ms(now));
+    if (!e) return "invalid";
+    switch (client_.add_peer(wt::torrent_id{t}, *e, at_ms(now))) {
+      case wt::client::add_peer_result::added: return "added";
+      case wt::client::add_peer_result::blocked: return "blocked";
+      default: return "invalid";
+    }
   }
   bool scrape(std::uint32_t t, double now) { return client_.scrape(wt::torrent_id{t}, at_ms(now)); }
   // A peer handle for a socket the host accepted from `address` ("ip:port"), or -1.
@@ -815,6 +829,31 @@ class js_client {
     return client_.dht_load_state(wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
   }
   double dht_nodes() const { return static_cast<double>(client_.dht_nodes()); }
+
+  // --- the blocklist (option blocklist; the Node module only: a browser's peers have no
+  // address) ------------------------------------------------------------------------------
+  // blocklistBegin(strict), blocklistFeed(length) per chunk of text (in the reserve() buffer;
+  // lines may span chunks), then blocklistEnd(now): the filter is set, and the counts
+  // returned { entries, ranges, lines, skipped, firstSkipped }, or { error } (nothing set).
+  // strict: the first malformed line is the error; else malformed lines are skipped.
+  void blocklist_begin(bool strict) { blocklist_ = std::make_unique<wt::blocklist_parser>(strict); }
+  void blocklist_feed(std::size_t length) {
+    if (blocklist_) blocklist_->feed(wt::as_chars(wt::byte_view(input_.data(), std::min(length, input_.size()))));
+  }
+  val blocklist_end(double now) {
+    if (!blocklist_) return val::null();
+    const auto parser = std::move(blocklist_);
+    auto set = parser->finish();
+    if (!set) return error_value(set.err());
+    val out = val::object();
+    out.set("entries", static_cast<double>(parser->entries()));
+    out.set("ranges", static_cast<double>(set->size()));
+    out.set("lines", static_cast<double>(parser->lines()));
+    out.set("skipped", static_cast<double>(parser->skipped()));
+    out.set("firstSkipped", static_cast<double>(parser->first_skipped()));
+    client_.set_ip_filter(std::move(*set), at_ms(now));
+    return out;
+  }
 #endif
 
   // fields: our extension handshake's extra fields (a plain object, bencoded).
@@ -1018,6 +1057,9 @@ class js_client {
 
   wt::client client_;
   std::vector<std::uint8_t> input_;
+#if WT_NODE_MODULE
+  std::unique_ptr<wt::blocklist_parser> blocklist_;  // between blocklistBegin and blocklistEnd
+#endif
 };
 
 }  // namespace
@@ -1101,6 +1143,9 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("dhtReceived", &js_client::dht_received)
       .function("dhtState", &js_client::dht_state)
       .function("dhtLoadState", &js_client::dht_load_state)
-      .function("dhtNodes", &js_client::dht_nodes);
+      .function("dhtNodes", &js_client::dht_nodes)
+      .function("blocklistBegin", &js_client::blocklist_begin)
+      .function("blocklistFeed", &js_client::blocklist_feed)
+      .function("blocklistEnd", &js_client::blocklist_end);
 #endif
 }

@@ -8,7 +8,9 @@
 // the torrent's files on disk (add(id, { path })), and file system paths as inputs to
 // seed() and createTorrent().
 import { createHash } from 'node:crypto'
-import { openAsBlob, readFileSync } from 'node:fs'
+import { createReadStream, openAsBlob, readFileSync } from 'node:fs'
+import { Readable, pipeline } from 'node:stream'
+import { createGunzip } from 'node:zlib'
 import { lookup } from 'node:dns/promises'
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { tmpdir, homedir } from 'node:os'
@@ -122,10 +124,47 @@ function userAgent () {
   try { version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version } catch {}
   return `wasmtorrent/${version} (like WebTorrent)`
 }
+const httpHeaders = { 'user-agent': userAgent() }
+
+// The blocklist option's text (a file path or an http(s) URL) as chunks of bytes, gunzipped
+// when it is gzip (by its first bytes: a .gz file, or one served without Content-Encoding;
+// fetch itself undoes a Content-Encoding). The engine parses it (blocklistFeed). Sent with
+// our User-Agent, which names WebTorrent as WebTorrent's own request does.
+const BLOCKLIST_MAX_BYTES = 256 << 20 // of text: a published list is some tens of MiB
+async function * blocklistChunks (input) {
+  let source
+  if (/^https?:\/\//i.test(input)) {
+    const res = await fetch(input, { headers: httpHeaders })
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+    if (!res.body) return
+    source = Readable.fromWeb(res.body)
+  } else {
+    source = createReadStream(input)
+  }
+  const it = source[Symbol.asyncIterator]()
+  const first = await it.next()
+  if (first.done) return
+  const all = (async function * () {
+    yield first.value
+    for (let n = await it.next(); !n.done; n = await it.next()) yield n.value
+  })()
+  const gzip = first.value[0] === 0x1f && first.value[1] === 0x8b
+  let total = 0
+  // pipeline, not pipe: a read error mid-way must end the gunzip's iteration too.
+  for await (const chunk of gzip ? pipeline(Readable.from(all), createGunzip(), () => {}) : all) {
+    total += chunk.length
+    if (total > BLOCKLIST_MAX_BYTES) {
+      source.destroy()
+      throw new Error(`longer than ${BLOCKLIST_MAX_BYTES} bytes`)
+    }
+    yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)
+  }
+}
 
 const host = {
-  httpHeaders: { 'user-agent': userAgent() },
+  httpHeaders,
   webrtc: loadWebRTC,
+  blocklistChunks,
   Tcp: TcpTransport,
   Udp: UdpTrackerTransport,
   Dht: DhtTransport,

@@ -230,12 +230,20 @@ export interface ClientOptions {
   /** Bytes/s for each torrent, under downloadLimit/uploadLimit; -1 (default) = unlimited. */
   torrentDownloadLimit?: number
   torrentUploadLimit?: number
+  /**
+   * Node: addresses never connected to nor accepted. An array of entries ('1.2.3.4',
+   * '1.2.3.0-1.2.3.255', '1.2.3.0/24', '2001:db8::/32', P2P lines 'name:first-last', or
+   * { start, end }: a malformed one is an error), or the path or http(s) URL of a list in
+   * those forms, gzip or not (malformed lines skipped with a 'warning'). Torrents wait for it
+   * to load; a list that cannot be loaded is the client's 'error' (code blocklist_failed,
+   * or blocklist_bad_line / blocklist_too_large). Browsers: ignored (WebRTC peers have no address).
+   */
+  blocklist?: string | Array<string | { start: string, end?: string }>
   /** WebTorrent options not used (yet): accepted and ignored. */
   nodeId?: string | Uint8Array
   lsd?: boolean
   utPex?: boolean
   utp?: boolean
-  blocklist?: string | string[]
   tracker?: boolean | {
     /** WebSocket tracker URLs (ws:// or wss://) used for every torrent, besides the torrent's own. */
     announce?: string[]
@@ -443,7 +451,10 @@ export class Wire extends Emitter {
  * A torrent in the client. Events, as WebTorrent's: 'infoHash' (hash), 'metadata', 'ready',
  * 'download' (bytes that arrived), 'upload' (bytes), 'verified' (piece index), 'wire' (wire,
  * address), 'noPeers' ('tracker', 'dht' or 'ut_pex': every noPeersIntervalTime seconds, for
- * each enabled source the torrent holds no peer from), 'done', 'seed' (seed() only, once seeding), 'warning'
+ * each enabled source the torrent holds no peer from), 'peer' ('ip:port' an addPeer() took),
+ * 'blockedPeer' ('ip:port': refused by the blocklist: from addPeer(), at once, which then returns
+ * false; from a tracker, the DHT, ut_pex or an incoming connection), 'invalidPeer' ('ip:port'
+ * addPeer() could not take), 'done', 'seed' (seed() only, once seeding), 'warning'
  * (Error), 'error' (Error: fatal, the torrent is destroyed; code 'storage_full' when the
  * store is out of quota; with no listener it goes to the client's 'error'), 'close'; and,
  * while seed() hashes its input, 'hashing' (bytes hashed, total bytes).

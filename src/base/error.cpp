@@ -67,6 +67,8 @@ const char* describe(errc code) noexcept {
     case errc::web_seed_bad_data: return "web seed sent data that failed the hash check";
     case errc::web_seed_timeout: return "web seed timed out";
     case errc::web_seed_failed: return "web seed request failed";
+    case errc::blocklist_bad_line: return "malformed blocklist entry";
+    case errc::blocklist_too_large: return "blocklist too large";
   }
   // Only reachable through a cast from an out-of-range integer.
   return "unknown error";

@@ -80,6 +80,9 @@ enum class errc : std::uint8_t {
   web_seed_bad_data,          // a piece with bytes from the seed failed its hash check
   web_seed_timeout,           // no response or no body bytes for session_settings::web_seed_timeout
   web_seed_failed,            // the host could not perform the request (network error, CORS)
+  // blocklists
+  blocklist_bad_line,         // a line that is no address, range or CIDR block (line in context)
+  blocklist_too_large,        // more entries than the limit
 };
 
 // A short, stable description of the error kind, e.g. "leading zero in integer".

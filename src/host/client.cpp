@@ -257,11 +257,12 @@ std::optional<host_peer> client::attach_channel(torrent_id t, time_point now) {
   return p;
 }
 
-bool client::add_peer(torrent_id t, const wire::endpoint& remote, time_point now) {
-  if (!torrents_.contains(t)) return false;
+client::add_peer_result client::add_peer(torrent_id t, const wire::endpoint& remote, time_point now) {
+  if (!torrents_.contains(t)) return add_peer_result::unknown_torrent;
+  if (session_.blocked(remote)) return add_peer_result::blocked;
   session_.add_peer(t, remote, now);
   pump(now);
-  return true;
+  return add_peer_result::added;
 }
 
 bool client::scrape(torrent_id t, time_point now) {

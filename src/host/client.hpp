@@ -228,8 +228,15 @@ class client {
   std::optional<host_peer> attach_channel(torrent_id t, time_point now);
 
   // An address to connect to for the torrent (what torrent.addPeer('ip:port') gives):
-  // the session dials it when it has room (dial_peers). False for an unknown torrent.
-  bool add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
+  // the session dials it when it has room (dial_peers). `blocked`: the IP filter holds it
+  // (told here, with no peer_blocked_event: the caller reports it at once).
+  enum class add_peer_result : std::uint8_t { added, blocked, unknown_torrent };
+  add_peer_result add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
+  // The blocklist (session::set_ip_filter): refused addresses, from now on and at once.
+  void set_ip_filter(ip_set filter, time_point now) {
+    session_.set_ip_filter(std::move(filter), now);
+    pump(now);
+  }
   // Asks the HTTP or UDP tracker the torrent announces to for its swarm's counts
   // (tracker_scrape_event, or a tracker warning). False when the torrent has no such tracker.
   bool scrape(torrent_id t, time_point now);

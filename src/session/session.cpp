@@ -302,6 +302,41 @@ void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point n
   s.finish_call();
 }
 
+void session::set_ip_filter(ip_set filter, time_point now) {
+  auto& s = enter(now);
+  s.ip_filter = std::move(filter);
+  const auto blocked = [&](const wire::endpoint& e) { return s.ip_filter.contains(e); };
+  for (auto& entry : s.torrents) {
+    torrent& t = entry.second;  // not a structured binding: lambdas capture it (clang 14)
+    const auto source_of = [&](const wire::endpoint& e) {
+      auto src = t.sources.find(session_detail::endpoint_key(e));
+      return src != t.sources.end() ? src->second : peer_source::manual;
+    };
+    std::erase_if(t.candidates, [&](const wire::endpoint& e) {
+      if (!blocked(e)) return false;
+      s.events.emplace_back(peer_blocked_event{t.id, e, source_of(e)});
+      return true;
+    });
+    std::erase_if(t.retry, [&](const auto& r) {
+      if (!blocked(r.second)) return false;
+      s.events.emplace_back(peer_blocked_event{t.id, r.second, source_of(r.second)});
+      return true;
+    });
+    for (auto& [cid, p] : t.peers) {
+      if (p.dead || !p.is_dialable || !blocked(p.remote)) continue;
+      s.events.emplace_back(peer_blocked_event{t.id, p.remote, p.source});
+      p.no_retry = true;
+      s.close_peer(&t, p, errc::ok, "blocked", true);
+    }
+  }
+  // Incoming connections before their handshake: no torrent to tell.
+  for (auto& [cid, p] : s.unattached)
+    if (!p.dead && p.is_dialable && blocked(p.remote)) s.close_peer(nullptr, p, errc::ok, "blocked", true);
+  s.finish_call();
+}
+
+bool session::blocked(const wire::endpoint& e) const { return impl_->ip_filter.contains(e); }
+
 void session::set_file_priority(torrent_id id, file_index f, std::uint8_t priority, time_point now) {
   auto& s = enter(now);
   torrent* t = s.find_torrent(id);
@@ -595,6 +630,13 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
     t = hash ? s.find_torrent(*hash) : nullptr;
     if (!t) {
       s.close_peer(nullptr, up, errc::ok, "handshake for an unknown torrent", true);
+      s.finish_call();
+      return;
+    }
+    // Blocked: closed before we answer (it learns nothing, not even that we have the torrent).
+    if (up.is_dialable && s.ip_filter.contains(up.remote)) {
+      s.events.emplace_back(peer_blocked_event{t->id, up.remote, up.source});
+      s.close_peer(nullptr, up, errc::ok, "blocked", true);
       s.finish_call();
       return;
     }

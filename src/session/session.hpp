@@ -38,6 +38,7 @@
 #include "base/bytes.hpp"
 #include "base/clock.hpp"
 #include "base/error.hpp"
+#include "blocklist/ip_set.hpp"
 #include "metainfo/metainfo.hpp"
 #include "storage/storage.hpp"
 #include "webseed/webseed.hpp"
@@ -364,12 +365,22 @@ struct stats_event {
   torrent_stats stats;
 };
 
+// An address of the torrent refused because the IP filter holds it (set_ip_filter): a
+// candidate from a tracker, the DHT, ut_pex or a magnet's x.pe (not dialled), an incoming
+// connection (closed once its handshake named the torrent, before we sent anything), or,
+// when the filter is set, a connection or a waiting address the torrent had.
+struct peer_blocked_event {
+  torrent_id torrent;
+  wire::endpoint remote;
+  peer_source source = peer_source::manual;
+};
+
 using session_event =
     std::variant<metadata_received_event, piece_verified_event, hash_failed_event,
                  torrent_finished_event, peer_connected_event, peer_disconnected_event,
                  peer_banned_event, warning_event, torrent_error_event,
                  extension_handshake_event, extension_message_event, read_completed_event,
-                 stats_event, storage_checked_event>;
+                 stats_event, storage_checked_event, peer_blocked_event>;
 
 // Whether a connection's remote is an address the host can connect to. A WebRTC data
 // channel has none (the host names it with a stand-in address): such a peer is never
@@ -496,6 +507,15 @@ class session {
   // later), raising it dials waiting candidates.
   void set_max_connections_per_torrent(std::uint32_t n, time_point now);
   std::uint32_t max_connections_per_torrent() const noexcept;
+
+  // --- IP filter (the blocklist) ----------------------------------------------------------
+  // Addresses never connected to nor accepted (replaces the previous filter). Takes effect
+  // at once: the torrents' connections and waiting addresses that it holds are closed or
+  // dropped, each with a peer_blocked_event; from then on each one refused gives one. Only
+  // addresses count: a data channel's stand-in address (dialable::no) is never filtered.
+  void set_ip_filter(ip_set filter, time_point now);
+  // The filter holds the address (add_peer would refuse it).
+  bool blocked(const wire::endpoint& e) const;
 
   // --- web seeds (BEP 19) --------------------------------------------------------------
   // A web seed is a peer of the piece picker that has every piece: the session plans HTTP

@@ -415,6 +415,7 @@ struct session::impl {
   };
   std::vector<seed_fault> seed_faults;
   std::deque<session_event> events;
+  ip_set ip_filter;  // set_ip_filter()
   std::map<std::uint64_t, pending_storage> pending;
   std::vector<std::uint32_t> garbage;  // dead connections to erase
 
@@ -492,6 +493,10 @@ struct session::impl {
   }
   void enforce_connection_limit(torrent& t);
   void add_candidate(torrent& t, const wire::endpoint& e, peer_source source) {
+    if (ip_filter.contains(e)) {
+      events.emplace_back(peer_blocked_event{t.id, e, source});
+      return;
+    }
     const std::string key = session_detail::endpoint_key(e);
     if (t.banned.contains(key)) return;
     t.sources.emplace(key, source);

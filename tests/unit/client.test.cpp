@@ -375,8 +375,9 @@ TEST_CASE("[client] dial_peers: x.pe and add_peer addresses go out as connect ou
   auto tl = n.hosts[leecher].c->add_magnet("magnet:?xt=urn:btih:" + to_hex(m->info_hash) +
                                                "&x.pe=10.0.0.9:6881&x.pe=not-an-address", n.now);
   REQUIRE(tl);
-  CHECK_FALSE(n.hosts[leecher].c->add_peer(torrent_id{99}, net::address_of(seeder), n.now));
-  REQUIRE(n.hosts[leecher].c->add_peer(*tl, net::address_of(seeder), n.now));
+  CHECK(n.hosts[leecher].c->add_peer(torrent_id{99}, net::address_of(seeder), n.now) ==
+        client::add_peer_result::unknown_torrent);
+  REQUIRE(n.hosts[leecher].c->add_peer(*tl, net::address_of(seeder), n.now) == client::add_peer_result::added);
   REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
   CHECK(n.dials >= 2);
   const auto got = n.hosts[leecher].stored(*tl, data.size());

@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "blocklist/blocklist.hpp"
 #include "session/session.hpp"
 #include "wire/wire.hpp"
 
@@ -1112,4 +1113,84 @@ TEST_CASE("[session] a peer that connected to us is not dialled at the listen po
   const auto dial = s.poll_connect();
   REQUIRE(dial);
   CHECK(dial->remote == wire::make_endpoint_v4({10, 0, 0, 3}, 6884));
+}
+
+TEST_CASE("[session] the IP filter refuses blocked addresses from every source, and closes what it holds when set", "[session]") {
+  fixture f(true);
+  f.send_handshake();  // 1.2.3.4, incoming, connected
+  const auto dialled = wire::make_endpoint_v4({5, 6, 7, 8}, 6881);
+  f.s.add_peer(f.torrent, dialled, f.now, peer_source::tracker);
+  auto out = drain_all(f.s, f.storage, f.now);
+  REQUIRE(out.connects.size() == 1);
+  const auto waiting = wire::make_endpoint_v4({5, 6, 7, 9}, 6881);  // a candidate
+  f.s.set_max_connections_per_torrent(2, f.now);
+  f.s.add_peer(f.torrent, waiting, f.now, peer_source::dht);
+  out = drain_all(f.s, f.storage, f.now);
+  CHECK(out.connects.empty());
+  auto blocked_events = [](const outputs& o) {
+    std::vector<peer_blocked_event> b;
+    for (const auto& e : o.events)
+      if (auto* pb = std::get_if<peer_blocked_event>(&e)) b.push_back(*pb);
+    return b;
+  };
+
+  SECTION("setting it closes the connections and drops the addresses it holds") {
+    auto set = parse_blocklist("1.2.3.4\n5.6.7.0/24\n");
+    REQUIRE(set);
+    f.s.set_ip_filter(std::move(*set), f.now);
+    out = drain_all(f.s, f.storage, f.now);
+    CHECK(out.closes.size() == 2);
+    for (const auto& c : out.closes) CHECK(c.reason == "blocked");
+    const auto b = blocked_events(out);
+    REQUIRE(b.size() == 3);
+    std::set<std::string> seen;
+    for (const auto& e : b) seen.insert(wire::to_string(e.remote) + "/" + std::to_string(static_cast<int>(e.source)));
+    CHECK(seen == std::set<std::string>{"1.2.3.4:6881/4", "5.6.7.8:6881/1", "5.6.7.9:6881/2"});
+    CHECK(f.s.stats(f.torrent)->peers == 0);
+    // Not dialled again, even after the retry back-off.
+    f.now += 10min;
+    f.s.on_timer(f.now);
+    out = drain_all(f.s, f.storage, f.now);
+    CHECK(out.connects.empty());
+  }
+
+  SECTION("afterwards: add_peer gives an event and no dial; an incoming peer is closed after its handshake, unanswered") {
+    auto set = parse_blocklist("9.9.9.0-9.9.9.255\n");
+    REQUIRE(set);
+    f.s.set_ip_filter(std::move(*set), f.now);
+    out = drain_all(f.s, f.storage, f.now);
+    CHECK(out.closes.empty());
+    CHECK(f.s.blocked(wire::make_endpoint_v4({9, 9, 9, 1}, 1)));
+    CHECK_FALSE(f.s.blocked(wire::make_endpoint_v4({9, 9, 10, 1}, 1)));
+    f.s.set_max_connections_per_torrent(50, f.now);
+    f.s.add_peer(f.torrent, wire::make_endpoint_v4({9, 9, 9, 1}, 6881), f.now, peer_source::pex);
+    out = drain_all(f.s, f.storage, f.now);
+    CHECK(out.connects.size() == 1);  // the waiting candidate, not the blocked one
+    auto b = blocked_events(out);
+    REQUIRE(b.size() == 1);
+    CHECK(b[0].source == peer_source::pex);
+    CHECK(b[0].torrent == f.torrent);
+
+    const auto in = f.s.accept_connection(wire::make_endpoint_v4({9, 9, 9, 2}, 50000), f.now);
+    f.s.bytes_received(in, handshake_bytes(f.meta.info_hash, 'x'), f.now);
+    out = drain_all(f.s, f.storage, f.now);
+    REQUIRE(out.closes.size() == 1);
+    CHECK(out.closes[0].connection == in);
+    CHECK(out.closes[0].reason == "blocked");
+    for (const auto& t : out.transmits) CHECK(t.connection != in);  // no handshake back
+    b = blocked_events(out);
+    REQUIRE(b.size() == 1);
+    CHECK(b[0].source == peer_source::incoming);
+    CHECK(wire::to_string(b[0].remote) == "9.9.9.2:50000");
+
+    // A data channel's stand-in address is never filtered.
+    auto all = parse_blocklist("::/0\n0.0.0.0/0\n");
+    REQUIRE(all);
+    f.s.set_ip_filter(std::move(*all), f.now);
+    drain_all(f.s, f.storage, f.now);
+    const auto channel = f.s.open_connection(f.torrent, wire::make_endpoint_v6({0xfd, 0x77}, 1), f.now, dialable::no);
+    REQUIRE(channel);
+    out = drain_all(f.s, f.storage, f.now);
+    CHECK(out.closes.empty());
+  }
 }

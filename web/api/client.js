@@ -319,9 +319,13 @@ export function makeClientClass (internals) {
           this._pendingAddresses.push(peer)
           return true
         }
-        let added = false
-        this._client._input((E, t) => { added = E.addPeer(this._id, peer, t) })
-        return added
+        // As WebTorrent's: 'blockedPeer' (the blocklist holds it) or 'peer', at once.
+        let result = 'invalid'
+        this._client._input((E, t) => { result = E.addPeer(this._id, peer, t) })
+        if (result === 'blocked') this.emit('blockedPeer', peer)
+        else if (result === 'added') this.emit('peer', peer)
+        else this.emit('invalidPeer', peer)
+        return result === 'added'
       }
       throw new WasmTorrentError('addPeer: give an RTCDataChannel (addresses need TCP, which browsers lack)',
         { code: 'not_supported' })
@@ -801,8 +805,64 @@ export function makeClientClass (internals) {
         }))
         this.peerId = this._engine.peerId()
         if (this._dht) this._startDht(opts.dht)
+        // Torrents wait for it (add() awaits this.ready): no peer is met before the list is in.
+        if (opts.blocklist !== undefined && opts.blocklist !== null && host.blocklistChunks) await this._loadBlocklist(opts.blocklist)
       })
       this.ready.then(() => { if (!this.destroyed) this.emit('ready') }, err => this.emit('error', err))
+    }
+
+    // WebTorrent's blocklist option (Node; browsers' peers have no address: ignored there):
+    // an array of entries ('1.2.3.4', '1.2.3.0-1.2.3.255', '1.2.3.0/24', P2P lines
+    // 'name:first-last', or { start, end }), strict: a malformed one fails the load; or a
+    // file path or http(s) URL of a list (gzip or not), where malformed lines are skipped
+    // with a warning. The engine parses and holds it. Fails with code blocklist_failed.
+    async _loadBlocklist (list) {
+      const fail = (reason, code = 'blocklist_failed') =>
+        new WasmTorrentError(`blocklist: cannot load ${Array.isArray(list) ? 'the array' : list}: ${reason}`, { code })
+      let text = null
+      if (Array.isArray(list)) {
+        text = list.map((entry, i) => {
+          if (entry && typeof entry === 'object' && typeof entry.start === 'string') return entry.end ? `${entry.start}-${entry.end}` : entry.start
+          if (typeof entry === 'string' && !/[\r\n]/.test(entry)) return entry
+          throw fail(`entry ${i} is not an address, a range or { start, end }`, 'invalid_argument')
+        }).join('\n')
+      } else if (typeof list !== 'string') {
+        throw fail('give an array, a file path or an http(s) URL', 'invalid_argument')
+      }
+      const E = this._engine
+      const feed = bytes => {
+        for (let at = 0; at < bytes.length; at += 1 << 20) {
+          const part = bytes.subarray(at, at + (1 << 20))
+          this._M.HEAPU8.set(part, E.reserve(part.length))
+          E.blocklistFeed(part.length)
+        }
+      }
+      E.blocklistBegin(text !== null)
+      if (text !== null) {
+        feed(new TextEncoder().encode(text))
+      } else {
+        try {
+          for await (const chunk of host.blocklistChunks(list)) {
+            if (this.destroyed) return
+            feed(chunk)
+          }
+        } catch (err) {
+          if (this.destroyed) return
+          throw fail(err.message) // nothing is set (the parser waits for an end that never comes)
+        }
+      }
+      if (this.destroyed) return
+      let counts
+      this._input((E, t) => { counts = E.blocklistEnd(t) })
+      if (counts?.error) {
+        const { code, message, position, context } = counts.error
+        throw new WasmTorrentError(`blocklist: ${message}`, { code, position, context })
+      }
+      if (counts.skipped > 0) {
+        queueMicrotask(() => this.emit('warning', new WasmTorrentError(
+          `blocklist: ${counts.skipped} of ${counts.lines} lines skipped (not an address, range or CIDR block; the first is line ${counts.firstSkipped})`,
+          { code: 'blocklist_bad_line' })))
+      }
     }
 
     // WebTorrent's throttles: bytes/s, -1 = unlimited (0 = as good as stopped: 1 byte/s).
@@ -1316,6 +1376,7 @@ export function makeClientClass (internals) {
             case 'hashFailed':
               t?.emit('warning', new WasmTorrentError(`piece ${e.piece} failed its hash check and is downloaded again`, { code: 'hash_failed' }))
               break
+            case 'peerBlocked': t?.emit('blockedPeer', e.address); break
             case 'peerBanned':
               t?.emit('warning', new WasmTorrentError('a peer sent data that failed hash checks and was banned', { code: 'peer_banned' }))
               break
