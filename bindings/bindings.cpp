@@ -1028,6 +1028,7 @@ class js_client {
       s.session.stream_piece_bytes = static_cast<std::uint64_t>(std::max(0.0, opts["streamPieceBytes"].as<double>()));
     // The host dials addresses (TCP); listenPort: the port it accepts connections on.
     if (opts["dialPeers"].isTrue()) s.dial_peers = true;
+    if (opts["utPex"].isFalse()) s.session.enable_ut_pex = false;  // WebTorrent's opts.utPex
     // dht: true, or { announceInterval (ms) } for tests.
     const val dht = opts["dht"];
     const bool dht_object = dht.typeOf().as<std::string>() == "object" && !dht.isNull();

@@ -9,12 +9,18 @@ import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import createTorrent from 'create-torrent'
 import { once } from './helpers.mjs'
 
-test("'dhtAnnounce' once for a torrent added at start, not again for the retry of an announce that reached nobody", { timeout: 60_000 }, async t => {
+// A client whose DHT bootstraps from one bittorrent-dht node on 127.0.0.1.
+async function clientWithRouter (t) {
   const router = new DHT({ bootstrap: false })
   await new Promise(resolve => router.listen(0, '127.0.0.1', resolve))
   t.after(() => new Promise(resolve => router.destroy(resolve)))
   const client = new WasmTorrent({ tracker: false, dht: { bootstrap: [`127.0.0.1:${router.address().port}`] } })
   t.after(() => client.destroy())
+  return client
+}
+
+test("'dhtAnnounce' once for a torrent added at start, not again for the retry of an announce that reached nobody", { timeout: 60_000 }, async t => {
+  const client = await clientWithRouter(t)
   const content = new Uint8Array(40000).fill(7)
   const torrent = client.seed(content, { name: 'a.bin', announce: [] })
   let count = 0
@@ -28,11 +34,7 @@ test("'dhtAnnounce' once for a torrent added at start, not again for the retry o
 
 // WebTorrent's add option `private` overrides the torrent's flag (BEP 27) both ways.
 test('add option private: a public torrent added as private stays off the DHT, a private one added as public announces', { timeout: 60_000 }, async t => {
-  const router = new DHT({ bootstrap: false })
-  await new Promise(resolve => router.listen(0, '127.0.0.1', resolve))
-  t.after(() => new Promise(resolve => router.destroy(resolve)))
-  const client = new WasmTorrent({ tracker: false, dht: { bootstrap: [`127.0.0.1:${router.address().port}`] } })
-  t.after(() => client.destroy())
+  const client = await clientWithRouter(t)
   const make = (fill, isPrivate) => new Promise((resolve, reject) =>
     createTorrent(Buffer.alloc(40000, fill), { name: `${fill}.bin`, private: isPrivate, announceList: [] },
       (err, bytes) => err ? reject(err) : resolve(bytes)))

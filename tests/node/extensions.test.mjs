@@ -76,3 +76,29 @@ test("with WebTorrent 2.x: each side's extension, used in 'wire', sees the other
   assert.deepEqual(seenByWebTorrent, [{ tag: 8, named: true }])
   assert.deepEqual(seenByUs, [{ tag: 7, named: true }])
 })
+
+// WebTorrent's opts.utPex: false leaves ut_pex (BEP 11) out of the extension handshake.
+test('opts.utPex false: the client does not offer ut_pex; one with the default does', async t => {
+  const data = randomBytes(93, 50_001)
+  const seeder = new WasmTorrent({ tracker: false, dht: false, utPex: false })
+  const leecher = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => Promise.all([seeder.destroy(), leecher.destroy()]))
+  const offers = { bySeeder: [], byLeecher: [] }
+  const probe = list => {
+    function Probe () {}
+    Probe.prototype.name = 'x_probe'
+    Probe.prototype.onExtendedHandshake = h => list.push(Boolean(h.m?.ut_pex))
+    return Probe
+  }
+  const seeding = seeder.seed(Object.assign(Buffer.from(data), { name: 'probe.bin' }), { announceList: [], store: 'memory' })
+  seeding.on('wire', wire => wire.use(probe(offers.bySeeder)))
+  await once(seeding, 'seed')
+  const torrent = leecher.add(seeding.torrentFile, { store: 'memory' })
+  torrent.on('wire', wire => wire.use(probe(offers.byLeecher)))
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(torrent, 'done')
+  await until(() => offers.bySeeder.length > 0 && offers.byLeecher.length > 0, 'both handshakes')
+  assert.deepEqual(offers.byLeecher, [false]) // the seeder's handshake, as the leecher saw it
+  assert.deepEqual(offers.bySeeder, [true])
+})

@@ -790,6 +790,7 @@ export function makeClientClass (internals) {
           maxConns: opts.maxConns,
           maxConnsTotal: opts.maxConnsTotal,
           maxWebConns: opts.maxWebConns,
+          utPex: opts.utPex,
           webSeeds: webSeedPolicy(opts.webSeeds),
           webSeedBudget: opts.webSeedBudget,
           streamPieceBytes: opts.streamPieceBytes ?? host.streamPieceBytes,
@@ -890,10 +891,12 @@ export function makeClientClass (internals) {
     get listening () { return Boolean(this._tcp?.server?.listening) }
     address () { return this.listening ? this._tcp.server.address() : null }
 
+    // As WebTorrent's: the verified bytes of the torrents not finished yet, over their
+    // length (0 when every torrent is finished).
     get progress () {
-      const ts = this.torrents.filter(t => t.length > 0)
+      const ts = this.torrents.filter(t => t.progress !== 1)
       const total = ts.reduce((a, t) => a + t.length, 0)
-      return total ? ts.reduce((a, t) => a + t.progress * t.length, 0) / total : 0
+      return total ? ts.reduce((a, t) => a + t.downloaded, 0) / total : 0
     }
 
     // As WebTorrent's: uploaded / received over all torrents.
