@@ -521,7 +521,7 @@ export class Torrent extends Emitter {
   /** Verified pieces: get(index), and the bits (first piece in the high bit of byte 0). */
   readonly bitfield: { readonly buffer: Uint8Array, get (index: number): boolean }
   /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest). Throws before the metadata. */
-  select (start: number, end: number, priority?: number | boolean): void
+  select (start: number, end: number, priority?: number | boolean | (() => void), notify?: () => void): void
   /** Stop downloading pieces [start, end] (those of selected files still come). */
   deselect (start: number, end: number, priority?: number): void
   /** Pieces [start, end] first. */

@@ -281,6 +281,28 @@ test('add option deselect: nothing is downloaded until select()', async () => {
   await c.destroy()
 })
 
+test('select(start, end, priority, notify): notify as the selection gets new data, last when it is complete; at once for one already had', async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory', deselect: true })
+  await once(t, 'ready')
+  const calls = [] // pieces 0-3 had at each call
+  const had = () => [0, 1, 2, 3].filter(i => t.bitfield.get(i)).length
+  const complete = new Promise(resolve => t.select(0, 3, 1, () => {
+    calls.push(had())
+    if (had() === 4) resolve()
+  }))
+  await complete
+  assert.ok(calls.length >= 2, `notify calls: ${calls}`) // the prefix grew, then complete
+  assert.equal(calls.at(-1), 4)
+  for (let i = 1; i < calls.length; i++) assert.ok(calls[i] >= calls[i - 1])
+  const again = []
+  t.select(1, 2, () => again.push(had()))
+  await new Promise(resolve => setTimeout(resolve, 50))
+  // Already complete: notified at once (as WebTorrent's: for the prefix, then completion).
+  assert.ok(again.length >= 1 && again.every(n => n === 4), `notify calls: ${again}`)
+  await c.destroy()
+})
+
 test("torrent.destroy(opts, cb): 'close', the client's 'remove', cb; destroyed", async () => {
   const c = client()
   const t = c.add(torrentBytes, { store: 'memory' })

@@ -111,6 +111,7 @@ export function makeClientClass (internals) {
       this._storeReleased = null // settles when it has
       this._noPeersTimer = null
       this._rescans = []          // rescanFiles(): { resolve, reject } of the pass under way
+      this._notified = []         // select() notify callbacks: { from, to, next, notify }
       this._rescanning = null     // the chain of rescanFiles() passes, one at a time
       this.once('close', () => {
         clearInterval(this._noPeersTimer)
@@ -431,9 +432,30 @@ export function makeClientClass (internals) {
 
     // Pieces [start, end] (inclusive) at a relative priority (WebTorrent's: 0 normal,
     // higher sooner); deselect() stops downloading them; critical() fetches them first.
-    select (start, end, priority = 0) {
+    // notify (WebTorrent's): called when the selection is updated with new data, as
+    // WebTorrent's: each time its verified prefix grows, and once more when it is complete.
+    select (start, end, priority = 0, notify) {
+      if (typeof priority === 'function') [priority, notify] = [0, priority]
       this._pieces('setPiecePriority', start, end, enginePriority(priority))
       this._done = false // 'done' again once these are verified
+      if (typeof notify === 'function') {
+        const from = Math.max(0, Math.floor(start))
+        this._notified.push({ from, to: Math.min(this.pieceCount - 1, Math.floor(end ?? start)), next: from, notify })
+        queueMicrotask(() => this._notifySelections()) // what is verified already counts
+      }
+    }
+
+    _notifySelections () {
+      if (this.destroyed || this._notified.length === 0) return
+      const have = this.bitfield
+      this._notified = this._notified.filter(s => {
+        const before = s.next
+        while (s.next <= s.to && have.get(s.next)) s.next++
+        if (s.next !== before) s.notify()
+        if (s.next <= s.to) return true
+        s.notify()
+        return false
+      })
     }
 
     deselect (start, end) { this._pieces('setPiecePriority', start, end, 0) }
@@ -1371,6 +1393,7 @@ export function makeClientClass (internals) {
               t._reportTraffic()
               t.emit('verified', e.piece)
               t._checkFilesDone(e.piece)
+              t._notifySelections()
               break
             case 'read': t?._onRead(e); break
             case 'checked':
