@@ -166,6 +166,10 @@ std::optional<bool> optional_bool(const val& v) {
   return std::nullopt;
 }
 
+wt::pick_strategy strategy_of(bool sequential) {
+  return sequential ? wt::pick_strategy::sequential : wt::pick_strategy::rarest_first;
+}
+
 std::string string_of(const val& v) {
   return v.isString() ? v.as<std::string>() : std::string();
 }
@@ -556,17 +560,21 @@ class js_client {
   // store may hold pieces from an earlier run (read back and hashed first).
   // trackers: more tracker URLs for this torrent (an array, may be empty). is_private:
   // true or false overrides the torrent's private flag (BEP 27), undefined keeps it.
+  // sequential: pieces in index order rather than rarest first (the add option strategy).
   val add_torrent(std::uintptr_t ptr, std::size_t length, bool seed, bool check, const val& trackers,
-                  const val& is_private, double now) {
+                  const val& is_private, bool sequential, double now) {
     auto t = client_.add_torrent(heap_bytes(ptr, length),
-                                 {.seed = seed, .check = check, .is_private = optional_bool(is_private)},
+                                 {.seed = seed, .check = check, .is_private = optional_bool(is_private),
+                                  .strategy = strategy_of(sequential)},
                                  at_ms(now), strings_of(trackers));
     if (!t) return error_value(t.err());
     return val(t->value);
   }
-  val add_magnet(const std::string& uri, const val& trackers, bool check, const val& is_private, double now) {
+  val add_magnet(const std::string& uri, const val& trackers, bool check, const val& is_private,
+                 bool sequential, double now) {
     auto t = client_.add_magnet(uri, at_ms(now), strings_of(trackers),
-                                {.check = check, .is_private = optional_bool(is_private)});
+                                {.check = check, .is_private = optional_bool(is_private),
+                                 .strategy = strategy_of(sequential)});
     if (!t) return error_value(t.err());
     return val(t->value);
   }

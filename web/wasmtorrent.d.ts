@@ -591,6 +591,12 @@ export interface AddOptions {
    * its own trackers only: no DHT, no ut_pex, not the client's trackers.
    */
   private?: boolean
+  /**
+   * Order of the pieces no streaming reader is waiting for, within a priority. Default
+   * 'rarest' (rarest first; WebTorrent's default is 'sequential'). Any other value throws
+   * a WasmTorrentError with code 'invalid_argument'.
+   */
+  strategy?: 'rarest' | 'sequential'
   /** Start with every piece deselected: nothing is downloaded until select(). */
   deselect?: boolean
   /** Seconds between two 'noPeers' checks (default 30). */

@@ -174,6 +174,7 @@ void piece_picker::we_dont_have(piece_index p) {
   add_wanted_counters(p.value, +1);
   link(p.value);
   for (auto& r : readers_) r.cursor = 0;
+  first_missing_ = std::min(first_missing_, p.value);
 }
 
 void piece_picker::mark_verified(piece_index p) { we_have(p); }
@@ -522,6 +523,19 @@ void piece_picker::pick_new(std::uint8_t priority, const bitfield& peer_has, boo
     }
     return false;
   };
+  if (strategy_ == pick_strategy::sequential) {
+    // Piece order from the first piece we lack; stops once every open piece of this
+    // priority has been seen.
+    first_missing_ = have_.find_next_unset(first_missing_);
+    std::uint32_t seen = 0;
+    for (std::uint32_t q = first_missing_; q < num_pieces_ && seen < total; ++q) {
+      const piece_entry& e = pieces_[q];
+      if (!e.linked || e.priority != priority) continue;
+      ++seen;
+      if (consider(q)) return;
+    }
+    return;
+  }
   if (random_order) {
     // One walk over every open piece of this priority, from a random start.
     std::uint32_t start = rng_.below(total);
@@ -584,16 +598,17 @@ std::vector<block_address> piece_picker::pick_blocks(peer_handle peer, const bit
       if (d.num_free == 0 && !busy_too) continue;
       c.push_back({e.priority, e.peer_count, d.piece});
     }
-    std::sort(c.begin(), c.end(), [](const candidate& a, const candidate& b) {
-      return std::tie(b.priority, a.availability, a.piece) <
-             std::tie(a.priority, b.availability, b.piece);
+    const bool by_index = strategy_ == pick_strategy::sequential;
+    std::sort(c.begin(), c.end(), [by_index](const candidate& a, const candidate& b) {
+      const std::uint32_t ra = by_index ? 0 : a.availability, rb = by_index ? 0 : b.availability;
+      return std::tie(b.priority, ra, a.piece) < std::tie(a.priority, rb, b.piece);
     });
     return c;
   };
 
   const take_rule stale{opts.request_timeout > duration{0}, opts.request_timeout};
   const take_rule free_only{false, duration{0}};
-  const bool random_first = num_have_ < random_first_pieces_;
+  const bool random_first = strategy_ == pick_strategy::rarest_first && num_have_ < random_first_pieces_;
   const auto partials = partial_candidates(stale.allow_busy);
   std::size_t next_partial = 0;
   std::vector<std::uint32_t> chosen;

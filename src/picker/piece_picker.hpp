@@ -9,6 +9,8 @@
 //   3. while we have fewer than random_first_pieces() pieces: a random new piece;
 //   4. new pieces, highest priority first, rarest first, random tie-break, an extent
 //      (extent_bytes of neighbouring pieces) at a time where rarity allows;
+//   With pick_strategy::sequential, steps 2 and 4 go lowest piece index first instead of
+//   rarest first within a priority, and step 3 is skipped.
 //   5. end-game: when no wanted block is unrequested, blocks already requested
 //      from other peers (at most max_requesters per block).
 // Picked blocks are recorded as requested by the peer at `now` at once.
@@ -20,6 +22,8 @@
 //   pick_blocks:  O(D + P log P + 7 A + S + blocks scanned) where D is the deadline
 //                 pieces skipped, S the new pieces skipped because the peer lacks them
 //                 (0 for a seed); no step is O(n) for a peer that has what we want.
+//                 sequential: S is the open pieces of other priorities, or that the
+//                 peer lacks, between the first piece we lack and the ones picked.
 //   mark_block_received, abort_request:             O(requests outstanding in the piece)
 //   release_peer, timed_out_requests:               O(requests outstanding)
 //   piece_states:                                   O(n)
@@ -57,6 +61,11 @@ struct block_request {
   std::uint32_t offset = 0;
   std::uint32_t length = 0;
 };
+
+// How pieces without a deadline are ordered within a priority (WebTorrent's add option
+// `strategy`). Rarest first spreads pieces over a swarm; sequential suits a reader that
+// starts at the beginning and cannot say so with deadlines.
+enum class pick_strategy : std::uint8_t { rarest_first, sequential };
 
 enum class block_state : std::uint8_t { none, requested, received };
 
@@ -190,6 +199,8 @@ class piece_picker {
   // --- picking -------------------------------------------------------------------------
   std::uint32_t random_first_pieces() const noexcept { return random_first_pieces_; }
   void set_random_first_pieces(std::uint32_t n) noexcept { random_first_pieces_ = n; }
+  pick_strategy strategy() const noexcept { return strategy_; }
+  void set_strategy(pick_strategy s) noexcept { strategy_ = s; }
   // Chooses up to opts.count blocks for the peer and records them as requested by
   // it at opts.now. Never a piece the peer lacks or that we have or are verifying,
   // never a block this peer already has a request for.
@@ -301,8 +312,8 @@ class piece_picker {
 
   void pick_deadlines(peer_handle peer, const bitfield& peer_has, const pick_options& opts,
                       std::uint32_t& need, std::vector<block_address>& out);
-  // Open pieces of one priority the peer has, rarest first (or in random order),
-  // until they hold `target` blocks.
+  // Open pieces of one priority the peer has, rarest first (or in random order, or in
+  // piece order when sequential), until they hold `target` blocks.
   void pick_new(std::uint8_t priority, const bitfield& peer_has, bool random_order,
                 std::uint32_t target, std::vector<std::uint32_t>& chosen);
 
@@ -330,6 +341,8 @@ class piece_picker {
   std::int64_t wanted_have_bytes_ = 0;
   std::int64_t have_bytes_ = 0;
   std::uint32_t random_first_pieces_ = 4;
+  pick_strategy strategy_ = pick_strategy::rarest_first;
+  std::uint32_t first_missing_ = 0;  // sequential: every piece before it is ours
   rng rng_;
 };
 

@@ -235,6 +235,7 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   t.next_optimistic = s.now + s.settings.optimistic_interval;
   t.check_storage = params.check && !params.seed;
   t.private_override = params.is_private;
+  t.strategy = params.strategy;
   t.seed_policy = s.settings.web_seed_policy;
   t.seed_budget = s.settings.web_seed_budget;
   t.seeds_after = s.now + s.settings.web_seed_grace;
@@ -259,6 +260,7 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
   t.name = std::move(name);
   t.check_storage = params.check;
   t.private_override = params.is_private;
+  t.strategy = params.strategy;
   t.seed_policy = s.settings.web_seed_policy;
   t.seed_budget = s.settings.web_seed_budget;
   t.seeds_after = s.now + s.settings.web_seed_grace;

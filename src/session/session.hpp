@@ -40,6 +40,7 @@
 #include "base/error.hpp"
 #include "blocklist/ip_set.hpp"
 #include "metainfo/metainfo.hpp"
+#include "picker/piece_picker.hpp"
 #include "storage/storage.hpp"
 #include "webseed/webseed.hpp"
 #include "wire/wire.hpp"
@@ -396,6 +397,8 @@ struct add_torrent_params {
   // Overrides the info dictionary's private flag (BEP 27) when set, as WebTorrent's add
   // option `private`: a private torrent finds peers through its trackers only.
   std::optional<bool> is_private = std::nullopt;
+  // Order of pieces without a deadline (WebTorrent's add option `strategy`).
+  pick_strategy strategy = pick_strategy::rarest_first;
 };
 
 class session {

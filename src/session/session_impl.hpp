@@ -201,6 +201,7 @@ struct torrent {
   std::string name;
   std::optional<metainfo> meta;
   std::optional<bool> private_override;  // add_torrent_params::is_private
+  pick_strategy strategy = pick_strategy::rarest_first;  // add_torrent_params::strategy
   std::optional<piece_picker> picker;
   bitfield all_pieces;  // every bit set: what a have_all peer has
   std::vector<std::uint8_t> file_priorities;

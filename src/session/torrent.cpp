@@ -262,6 +262,7 @@ void session::impl::set_metadata(torrent& t, metainfo m) {
   t.meta = std::move(m);
   t.name = t.meta->name;
   t.picker.emplace(t.meta->total_length, t.meta->piece_length, random.next());
+  t.picker->set_strategy(t.strategy);
   t.all_pieces = bitfield(t.meta->piece_count(), true);
   t.metadata.clear();
   t.metadata_pieces.clear();

@@ -106,6 +106,9 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   kept.on('hashing', (hashed: number, total: number) => { void [hashed, total] })
   const hidden = client.add('magnet:?xt=urn:btih:' + 'c'.repeat(40), { private: true })
   if (hidden.discovery.dht !== false) hidden.discovery.dht?.address()
+  client.add('magnet:?xt=urn:btih:' + 'd'.repeat(40), { strategy: 'sequential' })
+  // @ts-expect-error: not a strategy
+  client.add('magnet:?xt=urn:btih:' + 'e'.repeat(40), { strategy: 'random' })
   kept.on('error', (err: WasmTorrentError) => { if (err.code === 'storage_full') void err })
   // @ts-expect-error: not a store
   client.add('magnet:?xt=urn:btih:' + 'b'.repeat(40), { store: 'disk' })

@@ -1,5 +1,5 @@
 // Piece selection on the simulator: piece-range priorities (WebTorrent's select /
-// deselect) and critical pieces.
+// deselect), critical pieces and the sequential strategy.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -33,7 +33,7 @@ struct pair_fixture {
   swarm net;
   std::size_t seeder = 0, leecher = 0;
   torrent_id tl;
-  explicit pair_fixture(std::uint64_t seed) : net(seed, [] {
+  explicit pair_fixture(std::uint64_t seed, add_torrent_params leecher_params = {}) : net(seed, [] {
     link_config link;
     link.latency = 20ms;
     link.max_chunk = 16 * 1024;
@@ -46,7 +46,7 @@ struct pair_fixture {
     leecher = net.add_node();
     const auto ts = *net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
     net.storage(seeder).write_at(ts, 0, tt.data);
-    tl = *net.at(leecher).add_torrent(tt.meta, {}, net.now());
+    tl = *net.at(leecher).add_torrent(tt.meta, leecher_params, net.now());
   }
   session& s() { return net.at(leecher); }
   void join() { s().add_peer(tl, net.endpoint(seeder), net.now()); }
@@ -117,4 +117,25 @@ TEST_CASE("[selection] deselect everything, select ranges: only those download, 
   REQUIRE(f.net.run_until([&] { return s.stats(f.tl)->finished; }, f.net.now() + 10min));
   CHECK(count_finished(f.net, f.leecher) == finished_before + 2);
   CHECK(f.have(50, 50));
+}
+
+TEST_CASE("[selection] strategy sequential: pieces from a slow seeder are verified in order", "[selection]") {
+  for (const std::uint64_t seed : {53u, 54u}) {
+    pair_fixture f(seed, {.strategy = pick_strategy::sequential});
+    f.join();
+    REQUIRE(f.net.run_until([&] { return f.s().stats(f.tl)->finished; }, time_point{} + 10min));
+    std::vector<std::uint32_t> in_order(64);
+    for (std::uint32_t i = 0; i < 64; ++i) in_order[i] = i;
+    CHECK(verified_order(f.net, f.leecher) == in_order);
+    const auto c = f.net.storage(f.leecher).contents(f.tl);
+    CHECK(std::equal(c.begin(), c.end(), f.tt.data.begin(), f.tt.data.end()));
+
+    // The default (rarest first, random first pieces) does not come in order.
+    pair_fixture rarest(seed);
+    rarest.join();
+    REQUIRE(rarest.net.run_until([&] { return rarest.s().stats(rarest.tl)->finished; }, time_point{} + 10min));
+    const auto order = verified_order(rarest.net, rarest.leecher);
+    CHECK(order.size() == 64);
+    CHECK_FALSE(std::is_sorted(order.begin(), order.end()));
+  }
 }

@@ -53,6 +53,7 @@ struct setup {
   std::string received{};
   std::uint64_t seed = 1;
   std::uint32_t random_first = 0;
+  wt::pick_strategy strategy = wt::pick_strategy::rarest_first;
 };
 
 int hex(char c) {
@@ -65,6 +66,7 @@ piece_picker build(const setup& s) {
   const auto n = static_cast<std::uint32_t>(s.availability.size());
   piece_picker pp(std::int64_t{n} * 4 * bs, 4 * bs, s.seed);
   pp.set_random_first_pieces(s.random_first);
+  pp.set_strategy(s.strategy);
   for (std::uint32_t i = 0; i < n; ++i) {
     const piece_index p{i};
     for (int k = 0; k < s.availability[i] - '0'; ++k) pp.inc_have(p);
@@ -660,4 +662,61 @@ TEST_CASE("[piece_picker] extent affinity: pieces of equal rarity are taken an e
     CHECK(std::set<std::uint32_t>(order.begin() + extent, order.end()).size() == extent);
   }
   // Pieces of 4 MiB or more: no extents, plain random tie-break (tested above).
+}
+
+TEST_CASE("[piece_picker] sequential strategy: lowest index first within a priority", "[piece_picker]") {
+  constexpr auto sequential = wt::pick_strategy::sequential;
+  // One piece (4 blocks) per pick, each by another peer, until every piece is requested.
+  const auto order = [](piece_picker& pp, const std::string& peer_has) {
+    std::vector<std::uint32_t> out;
+    for (std::uint32_t i = 0; i < 64; ++i) {
+      const auto more = pieces(pick(pp, peer_has, 4, peer_handle{100 + i}));
+      out.insert(out.end(), more.begin(), more.end());
+      if (more.empty() || pp.in_end_game()) break;
+    }
+    return out;
+  };
+
+  SECTION("a peer that has everything: piece order, where rarest first starts with the rarest") {
+    for (std::uint64_t seed = 0; seed < 8; ++seed) {
+      // The random first pieces rule (4) is on: sequential skips it.
+      auto seq = build({.availability = "3332122", .seed = seed, .random_first = 4, .strategy = sequential});
+      seq.inc_have_all();
+      CHECK(order(seq, "1111111") == std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6});
+      auto rarest = build({.availability = "3332122", .seed = seed});
+      rarest.inc_have_all();
+      CHECK(order(rarest, "1111111").front() == 4);
+    }
+    // Several pieces in one pick, too.
+    auto seq = build({.availability = "3332122", .strategy = sequential});
+    CHECK(pieces(pick(seq, "1111111", 12)) == std::vector<std::uint32_t>{0, 1, 2});
+  }
+  SECTION("priorities still rank first; priority 0 and pieces we have are skipped") {
+    auto pp = build({.availability = "1222222", .have = " *", .priority = "4771001", .strategy = sequential});
+    CHECK(order(pp, "1111111") == std::vector<std::uint32_t>{2, 0, 3, 6});
+  }
+  SECTION("a peer lacking a piece gets the next one it has") {
+    auto pp = build({.availability = "1111111", .strategy = sequential});
+    CHECK(pieces(pick(pp, "0101011", 8)) == std::vector<std::uint32_t>{1, 3});
+    CHECK(pieces(pick(pp, "1111111", 4, p2)) == std::vector<std::uint32_t>{0});
+  }
+  SECTION("partial pieces are finished in piece order, not rarest first") {
+    auto pp = build({.availability = "2222212", .requested = "  1  1", .strategy = sequential});
+    CHECK(pick(pp, "1111111", 6) == std::vector<block_address>{{piece_index{2}, 1}, {piece_index{2}, 2},
+                                                              {piece_index{2}, 3}, {piece_index{5}, 1},
+                                                              {piece_index{5}, 2}, {piece_index{5}, 3}});
+    auto rarest = build({.availability = "2222212", .requested = "  1  1"});
+    CHECK(pieces(pick(rarest, "1111111", 6)) == std::vector<std::uint32_t>{5, 2});
+  }
+  SECTION("deadline pieces still come first") {
+    auto pp = build({.availability = "1111111", .strategy = sequential});
+    pp.set_deadline(wt::reader_handle{1}, {piece_index{5}, piece_index{5}}, at(1s));
+    CHECK(pieces(pick(pp, "1111111", 8)) == std::vector<std::uint32_t>{5, 0});
+  }
+  SECTION("a piece storage lost is picked again before later ones") {
+    auto pp = build({.availability = "1111", .have = "**", .strategy = sequential});
+    CHECK(pieces(pick(pp, "1111", 4)) == std::vector<std::uint32_t>{2});
+    pp.we_dont_have(piece_index{0});
+    CHECK(pieces(pick(pp, "1111", 4, p2)) == std::vector<std::uint32_t>{0});
+  }
 }

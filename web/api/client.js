@@ -53,6 +53,15 @@ function webSeedPolicy (value) {
   throw new WasmTorrentError(`webSeeds: expected true, false, 'fallback' or 'always', not ${value}`, { code: 'invalid_argument', context: 'webSeeds' })
 }
 
+// The add option strategy: WebTorrent's 'rarest' or 'sequential'. Unset, ours is rarest
+// first (WebTorrent's default is 'sequential'): it spreads pieces over the swarm, and
+// streaming readers get their pieces first by deadline either way.
+function pickStrategy (value) {
+  if (value === undefined || value === null) return 'rarest'
+  if (value === 'rarest' || value === 'sequential') return value
+  throw new WasmTorrentError(`strategy: expected 'rarest' or 'sequential', not ${value}`, { code: 'invalid_argument', context: 'strategy' })
+}
+
 function peerIdHex (id) {
   if (id === undefined || id === null) return undefined
   if (typeof id === 'string' && /^[0-9a-fA-F]{40}$/.test(id)) return id.toLowerCase()
@@ -959,6 +968,7 @@ export function makeClientClass (internals) {
       if (this.destroyed) throw new Error('client is destroyed')
       if (typeof opts === 'function') [opts, ontorrent] = [{}, opts]
       opts = { ...(opts ?? {}) }
+      const sequential = pickStrategy(opts.strategy) === 'sequential' // throws before anything starts
       const torrent = this._newTorrent(opts, ontorrent)
       for (const url of [].concat(opts.urlList ?? [])) torrent.addWebSeed(url) // next to url-list and ws=
       this._start(torrent, async alive => {
@@ -987,9 +997,9 @@ export function makeClientClass (internals) {
         if (this._tcp) for (const peer of id.peers ?? []) torrent.addPeer(peer) // x.pe= of a magnet read as .torrent (xs=)
         // opts.private (a boolean) overrides the torrent's own flag, as WebTorrent's.
         const isPrivate = typeof opts.private === 'boolean' ? opts.private : undefined
-        if (id.magnet) return this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, now()))
+        if (id.magnet) return this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, sequential, now()))
         if (id.keepFile) torrent._torrentFile = id.bytes
-        return this._addBytes(id.bytes, { check, announce, isPrivate })
+        return this._addBytes(id.bytes, { check, announce, isPrivate, sequential })
       })
       this.emit('add', torrent)
       return torrent
@@ -1297,11 +1307,11 @@ export function makeClientClass (internals) {
     }
 
     // seed: the store holds every piece; check: it may hold some (resume).
-    _addBytes (torrentFile, { seed = false, check = false, announce, isPrivate } = {}) {
+    _addBytes (torrentFile, { seed = false, check = false, announce, isPrivate, sequential = false } = {}) {
       const E = this._engine
       const ptr = E.reserve(torrentFile.length)
       this._M.HEAPU8.set(torrentFile, ptr)
-      return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), isPrivate, now()))
+      return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), isPrivate, sequential, now()))
     }
 
     // Resolves once the torrent's store is closed (or destroyed).
