@@ -22,7 +22,9 @@
 // first send until the last byte arrived (the channel is opened before). Over that window
 // it takes the wall time and the CPU time of the whole browser process tree (browser,
 // renderers, GPU, network and other utility processes), read from /proc. The bytes that
-// arrived are checked with SHA-256 after each rep. Reps are interleaved (rep 1 of every
+// arrived are checked with SHA-256 after each rep. The receiver samples its byte count every
+// 100 ms: each rep reports when the first byte came, the longest stall after it, and (a, b)
+// when the first peer, the metadata and the first verified piece came. Reps are interleaved (rep 1 of every
 // scenario, then rep 2, …) so that a noisy stretch on the machine hits all scenarios.
 //
 //   bash scripts/loopback.sh node tests/bench/browser_bench.mjs [options]
@@ -224,6 +226,9 @@ async function runRep (scenario) {
       await saveProfile(profiler, `${scenario.name}-${++profileCount[scenario.name] || (profileCount[scenario.name] = 1)}-${i ? 'receiver' : 'sender'}`)
     }
 
+    const flow = summariseTimeline(await dst.evaluate(() => window.bench.timeline()))
+    const { wire, metadata, verified } = await dst.evaluate(() => window.bench.milestones())
+    const ms = x => x === undefined ? null : round(x / 1000, 3)
     const got = await dst.evaluate(() => window.bench.verify())
     if (got.length !== size || got.sha256 !== expected) {
       throw new Error(`received ${got.length} bytes with SHA-256 ${got.sha256}, expected ${size} bytes with ${expected}`)
@@ -246,6 +251,11 @@ async function runRep (scenario) {
       // Browser threads runnable but not running, on average over the window.
       waiting_threads: round((cpu1.waited - cpu0.waited) / seconds, 2),
       piece_length: pieceLength,
+      ...flow,
+      // a, b: seconds from add() to the first peer's wire, the metadata, the first verified piece
+      first_wire_s: ms(wire),
+      metadata_s: ms(metadata),
+      first_piece_s: ms(verified),
       leecher_storage_bytes: got.storageBytes,
       page_errors: [...src.errors, ...dst.errors]
     }
@@ -257,6 +267,21 @@ async function runRep (scenario) {
     await (context ?? browser).close().catch(() => {})
     if (profile) rmSync(profile, { recursive: true, force: true })
   }
+}
+
+// The receiver's bytes sampled every 100 ms (bench.js): when the first arrived, and the
+// longest stretch after that with nothing arriving (a stalled channel shows here).
+function summariseTimeline (samples) {
+  const first = samples.find(([, bytes]) => bytes > 0)
+  let longest = 0
+  let since = null
+  for (let i = 1; i < samples.length; i++) {
+    if (samples[i][1] === samples[i - 1][1] && samples[i][1] > 0) {
+      since ??= samples[i - 1][0]
+      longest = Math.max(longest, samples[i][0] - since)
+    } else since = null
+  }
+  return { first_byte_s: first ? round(first[0] / 1000, 2) : null, longest_stall_s: round(longest / 1000, 2) }
 }
 
 // --- CPU profiles (--profile) ------------------------------------------------------------
@@ -301,22 +326,25 @@ function summarize (results) {
     reps: results.length,
     mib_per_s: { median: round(median(speeds), 2), min: Math.min(...speeds), max: Math.max(...speeds) },
     cpu_seconds_per_gib: round(median(ok.map(r => r.cpu_seconds_per_gib)), 1),
-    other_busy_cores: round(median(ok.map(r => r.other_busy_cores)), 2)
+    other_busy_cores: round(median(ok.map(r => r.other_busy_cores)), 2),
+    // a, b: from add() to the first verified piece (null for the raw channel)
+    first_piece_s: ok.every(r => r.first_piece_s !== null && r.first_piece_s !== undefined) ? round(median(ok.map(r => r.first_piece_s)), 3) : null
   }
 }
 
 function printTable (summaries, ratios) {
-  const rows = [['', 'scenario', 'ok', 'MiB/s median', 'min–max', 'CPU-s/GiB', 'other load']]
+  const rows = [['', 'scenario', 'ok', 'MiB/s median', 'min–max', 'CPU-s/GiB', 'first piece', 'other load']]
   for (const s of selected) {
     const m = summaries[s.name]
     rows.push([s.id, s.label, `${m.ok}/${m.reps}`,
       m.mib_per_s?.median.toFixed(1) ?? '—',
       m.mib_per_s ? `${m.mib_per_s.min.toFixed(1)}–${m.mib_per_s.max.toFixed(1)}` : '—',
       m.cpu_seconds_per_gib?.toFixed(0) ?? '—',
+      m.first_piece_s ? `${m.first_piece_s.toFixed(2)} s` : '—',
       m.other_busy_cores !== undefined ? `${m.other_busy_cores.toFixed(2)} cores` : '—'])
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
-  const right = new Set([2, 3, 4, 5, 6])
+  const right = new Set([2, 3, 4, 5, 6, 7])
   for (const r of rows) console.log(r.map((cell, i) => right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])).join('  '))
   const shown = Object.entries(ratios).filter(([, v]) => v !== null)
   if (shown.length) console.log(`ratios of median MiB/s: ${shown.map(([k, v]) => `${k} = ${v}`).join(', ')}`)
@@ -353,7 +381,9 @@ for (let rep = 1; rep <= reps; rep++) {
       r = { rep, ...await runRep(s) }
       log(`${prefix} ${r.mib_per_s.toFixed(1)} MiB/s (${r.seconds.toFixed(2)} s), ` +
           `${r.cpu_seconds_per_gib.toFixed(0)} CPU-s/GiB, browser using ${(r.cpu_seconds / r.seconds).toFixed(2)} cores ` +
-          `and waiting for ${r.waiting_threads.toFixed(2)}, other load ${r.other_busy_cores.toFixed(2)} cores`)
+          `and waiting for ${r.waiting_threads.toFixed(2)}, other load ${r.other_busy_cores.toFixed(2)} cores; ` +
+          (r.first_wire_s === null ? '' : `first peer ${r.first_wire_s} s, metadata ${r.metadata_s} s, first piece ${r.first_piece_s} s; `) +
+          `first byte at ${r.first_byte_s ?? '-'} s, longest stall ${r.longest_stall_s} s`)
       if (r.page_errors.length) log(`${prefix} errors in the pages: ${r.page_errors.join(' | ')}`)
     } catch (err) {
       r = { rep, ok: false, error: err.message.split('\n')[0] } // Playwright appends a call log

@@ -10,7 +10,7 @@ import { File, enginePriority } from './file.js'
 import { Wire } from './wire.js'
 import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
-import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS } from '../transports/rtc.js'
+import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '../transports/rtc.js'
 import { HttpTransport } from '../transports/http.js'
 import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
@@ -753,6 +753,10 @@ export function makeClientClass (internals) {
       const input = fn => this._input(fn)
       this._sockets = new WebSocketTransport(input)
       this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
+      // Browsers: the first announce's offers are made while the module loads (prepareOffers).
+      if (opts.tracker !== false && opts.maxConns !== 0 && !host.webrtc && typeof globalThis.RTCPeerConnection === 'function') {
+        this._rtc.prepareOffers(SPARE_OFFERS)
+      }
       this._http = new HttpTransport({ input, heap: () => this._M.HEAPU8, headers: host.httpHeaders })
       // Node: TCP peers, dialled and accepted on torrentPort (0: any free port).
       this._tcp = host.Tcp ? new host.Tcp({ input, heap: () => this._M.HEAPU8 }) : null
@@ -990,6 +994,7 @@ export function makeClientClass (internals) {
         if (Store !== MemoryStore && !(await torrent._claimStore(name))) Store = MemoryStore
         if (!alive()) return null
         if (Store !== MemoryStore) persistStorage()
+        Store.prewarm?.()
         torrent._makeStore = info => new Store({ name, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent.path })
         const check = Store !== MemoryStore
         const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]

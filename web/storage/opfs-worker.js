@@ -208,11 +208,34 @@ function workerMain () {
 }
 
 let workerURL = null // one Blob URL for every store's worker, kept for the page's life
+let spareWorker = null // started ahead by prewarm(), taken by the next store
+
+function newWorker () {
+  workerURL ??= URL.createObjectURL(new Blob([`(${workerMain})()`], { type: 'text/javascript' }))
+  return new Worker(workerURL)
+}
 
 export class OpfsWorkerStore {
   static kind = 'opfs-worker' // survives minification, unlike the class name
   static available () {
     return opfsAvailable() && typeof Worker === 'function' && typeof URL.createObjectURL === 'function'
+  }
+
+  // Starts a worker for the next store: a worker takes about 40 ms to start, which a magnet
+  // otherwise spends after its metadata arrives, before its first request (the engine
+  // checks the store first).
+  static prewarm () {
+    if (spareWorker) return
+    try {
+      const worker = newWorker()
+      // One that fails before a store takes it is dropped: the store's own start reports.
+      worker.onerror = e => {
+        e.preventDefault?.()
+        worker.terminate()
+        if (spareWorker === worker) spareWorker = null
+      }
+      spareWorker = worker
+    } catch {} // e.g. the page's CSP forbids blob: workers: the store's start says so
   }
 
   constructor (opts) {
@@ -226,8 +249,8 @@ export class OpfsWorkerStore {
   }
 
   _startWorker () {
-    workerURL ??= URL.createObjectURL(new Blob([`(${workerMain})()`], { type: 'text/javascript' }))
-    const worker = new Worker(workerURL)
+    const worker = spareWorker ?? newWorker()
+    spareWorker = null
     worker.onmessage = ({ data }) => {
       const call = this._calls.get(data.id)
       if (!call) return

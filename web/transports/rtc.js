@@ -18,6 +18,12 @@ const BUFFER_LOW = 256 * 1024 // bufferedAmountLowThreshold: resume below this
 const COALESCE_MS = 10 // small writes wait at most this long after the last send (see send())
 const REPORT_BYTES = 256 * 1024 // sent between two reports to the engine of what left the buffer
 const ICE_GATHER_TIMEOUT = 5000 // ms: hand out what was gathered by then
+// Offers made ahead (see prepareOffers): as many as the engine's WebSocket tracker client
+// asks for per announce (offers_per_announce), kept for at most SPARE_TTL (their candidates
+// may be stale after that: the network may have changed).
+export const SPARE_OFFERS = 5
+const SPARE_TTL = 120_000 // ms
+const REFILL_DELAY = 5000 // ms
 const CONNECT_TIMEOUT = 25000 // ms: answer/offer applied, channel still not open
 export const DEFAULT_ICE_SERVERS = [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }]
 
@@ -44,6 +50,61 @@ export class RtcTransport {
     this.rtcConfig = rtcConfig
     this.peers = new Map() // engine peer id -> { pc, dc, queue, ... }
     this.PeerConnection = globalThis.RTCPeerConnection // Node: set by the host (node-datachannel)
+    this.spares = [] // offers made ahead: { pc, dc, made, ready: Promise<sdp | null> }
+    this.spareCount = 0
+    this.refill = null
+  }
+
+  // Makes `count` offers ahead of the engine's request, and again each time they are used.
+  // An offer waits for ICE gathering to complete (the WebSocket tracker protocol has no
+  // trickle): on loopback alone that took 135 ms of the 200 ms before a magnet's first
+  // peer, and STUN servers make it longer; made while the module loads or the page idles,
+  // the first announce goes out at once. An offer has no torrent in it, so any torrent's
+  // announce may take it.
+  prepareOffers (count) {
+    this.spareCount = count
+    const now = performance.now()
+    for (const spare of this.spares.filter(s => now - s.made > SPARE_TTL)) this.dropSpare(spare)
+    while (this.spares.length < count) {
+      let pc, dc
+      try {
+        pc = new this.PeerConnection(this.rtcConfig)
+        dc = pc.createDataChannel('wasmtorrent')
+      } catch { // e.g. a bad rtcConfig: createOffer() reports it when the engine asks
+        try { pc?.close() } catch {}
+        this.spareCount = 0
+        return
+      }
+      const ready = (async () => {
+        await pc.setLocalDescription(await pc.createOffer())
+        await waitForIce(pc)
+        return pc.localDescription.sdp
+      })().catch(() => null)
+      this.spares.push({ pc, dc, made: now, ready })
+    }
+  }
+
+  dropSpare (spare) {
+    this.spares.splice(this.spares.indexOf(spare), 1)
+    try { spare.pc.close() } catch {}
+  }
+
+  // A spare offer young enough to use, or null.
+  takeSpare () {
+    const now = performance.now()
+    let spare
+    while ((spare = this.spares.shift())) {
+      if (now - spare.made <= SPARE_TTL && spare.pc.signalingState !== 'closed') break
+      try { spare.pc.close() } catch {}
+    }
+    if (this.spareCount > 0 && this.spares.length === 0 && !this.refill) {
+      // Once this announce's connections are made: not while they compete for the CPU.
+      this.refill = setTimeout(() => {
+        this.refill = null
+        if (this.spareCount > 0) this.prepareOffers(this.spareCount)
+      }, REFILL_DELAY)
+    }
+    return spare ?? null
   }
 
   // pc: null for a channel the page brought (addPeer), which has no connection of ours.
@@ -93,10 +154,18 @@ export class RtcTransport {
   async createOffer (id) {
     let peer
     try {
-      peer = this.newPeer(id) // throws where there is no RTCPeerConnection
-      this.setupChannel(peer, peer.pc.createDataChannel('wasmtorrent'))
-      await peer.pc.setLocalDescription(await peer.pc.createOffer())
-      await waitForIce(peer.pc)
+      const spare = this.takeSpare()
+      const sdp = spare && await spare.ready
+      if (spare && !sdp) try { spare.pc.close() } catch {}
+      if (sdp) {
+        peer = this.newPeer(id, spare.pc)
+        this.setupChannel(peer, spare.dc)
+      } else {
+        peer = this.newPeer(id) // throws where there is no RTCPeerConnection
+        this.setupChannel(peer, peer.pc.createDataChannel('wasmtorrent'))
+        await peer.pc.setLocalDescription(await peer.pc.createOffer())
+        await waitForIce(peer.pc)
+      }
       if (peer.closed) return
       this.input((E, t) => E.offerCreated(id, peer.pc.localDescription.sdp, t))
     } catch (err) {
@@ -235,6 +304,9 @@ export class RtcTransport {
 
   closeAll () {
     for (const [id] of this.peers) this.close(id)
+    this.spareCount = 0
+    this.refill = clearTimeout(this.refill) ?? null
+    while (this.spares.length > 0) this.dropSpare(this.spares[0])
   }
 }
 

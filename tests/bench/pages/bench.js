@@ -13,6 +13,9 @@ window.bench = (() => {
   let dc = null
   let chunks = [] // raw data channel: what the receiver got
   let receivedBytes = 0
+  let timeline = [] // [ms since the measured step started, bytes received]
+  let sampler = null
+  let milestones = {}
 
   const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
   const sha256 = async bytes => hex(await crypto.subtle.digest('SHA-256', bytes))
@@ -68,13 +71,27 @@ window.bench = (() => {
   function add ({ lib, store, magnet }) {
     const start = performance.now()
     torrent = client.add(magnet, storeOpts(lib, store))
+    sample(start, () => torrent.received ?? torrent.downloaded)
+    // When the first peer, the metadata and the first verified piece came (ms since add).
+    milestones = {}
+    for (const ev of ['wire', 'metadata', 'verified']) {
+      torrent.once(ev, () => { milestones[ev] = Math.round(performance.now() - start) })
+    }
     done = new Promise((resolve, reject) => {
-      torrent.once('done', () => resolve(performance.now() - start))
+      torrent.once('done', () => { stopSampling(); resolve(performance.now() - start) })
       failOn(torrent, reject)
       failOn(client, reject)
     })
     done.catch(() => {}) // awaited by done(); no unhandled rejection before that
   }
+
+  // Every 100 ms: the bytes received so far, to find where a transfer waits (time to the first
+  // byte, stalls). Both libraries count what arrived from peers, before verification.
+  function sample (start, received) {
+    timeline = []
+    sampler = setInterval(() => timeline.push([Math.round(performance.now() - start), received()]), 100)
+  }
+  function stopSampling () { clearInterval(sampler); sampler = null }
 
   function waitForIce (pc) {
     if (pc.iceGatheringState === 'complete') return Promise.resolve()
@@ -105,9 +122,10 @@ window.bench = (() => {
         dc = e.channel
         dc.binaryType = 'arraybuffer'
         dc.onmessage = e => {
+          if (!sampler && !receivedBytes) sample(performance.now(), () => receivedBytes)
           chunks.push(e.data)
           receivedBytes += e.data.byteLength
-          if (receivedBytes >= size) resolve(null) // no page clock: the sender started it
+          if (receivedBytes >= size) { stopSampling(); resolve(null) } // no page clock: the sender started it
         }
         dc.onclose = () => reject(new Error(`channel closed after ${receivedBytes} bytes`))
       }
@@ -168,6 +186,8 @@ window.bench = (() => {
 
   return {
     makeData, seed, prepare, add, dcOffer, dcAnswer, dcAccept, dcSend, verify, status,
+    timeline: () => timeline,
+    milestones: () => milestones,
     done: () => done,
     client: () => client // for a look from Node (page.evaluate) when investigating
   }
