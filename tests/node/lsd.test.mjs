@@ -21,6 +21,8 @@ const PORT = 6771
 
 // Only loopback (and the veth pair of WT_NETNS_VETH) here, and the group can be joined.
 const isolated = Object.keys(os.networkInterfaces()).every(name => ['lo', 'wt0', 'wt1'].includes(name))
+// This namespace's addresses: an announce's source (the kernel picks one of them).
+const local = Object.values(os.networkInterfaces()).flat().map(i => i.address)
 async function listenToGroup () {
   const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true })
   const heard = []
@@ -74,7 +76,7 @@ test('two clients with no tracker and no DHT: a magnet with only the info-hash d
   const leecher = client(t)
   const torrent = leecher.add(`magnet:?xt=urn:btih:${seeded.infoHash}`, { path: path.join(dir, 'down') })
   const [wire] = await once(torrent, 'wire', 20000)
-  assert.match(wire.remoteAddress, /^(::ffff:)?127\.0\.0\.1$/)
+  assert.ok(local.includes(wire.remoteAddress.replace(/^::ffff:/, '')), `${wire.remoteAddress} is not an address of this namespace`)
   await once(torrent, 'done', 30000)
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
 })
@@ -102,7 +104,7 @@ test('on the wire: BEP 14 announces with our port and cookie, for public torrent
   assert.equal(lines[2], `Port: ${seeder.torrentPort}`)
   assert.ok(lines.includes(`Infohash: ${pub.infoHash}`))
   assert.ok(lines.some(l => /^cookie: \S+$/.test(l)))
-  assert.equal(ours.from.address, '127.0.0.1')
+  assert.ok(local.includes(ours.from.address), `sent from ${ours.from.address}`)
   for (const h of group.heard) {
     assert.ok(!h.text.toLowerCase().includes(priv.infoHash), 'a private torrent was announced')
     assert.ok(!h.text.toLowerCase().includes(off.infoHash), 'a client with lsd: false announced')
