@@ -29,7 +29,10 @@ export class LsdTransport {
   _open (family) {
     return new Promise((resolve, reject) => {
       const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', reuseAddr: true })
-      socket.once('error', err => { socket.close(); reject(err) })
+      socket.once('error', err => {
+        try { socket.close() } catch {} // a socket whose bind failed may not be running
+        reject(err)
+      })
       socket.bind(LSD_PORT, () => {
         try {
           socket.addMembership(GROUPS[family])
