@@ -598,7 +598,7 @@ class js_client {
     out.set("peers", st->peers);
     // Keyed by WebTorrent's source names (the 'noPeers' argument).
     val by_source = val::object();
-    const char* names[wt::peer_source_count] = {"manual", "tracker", "dht", "ut_pex", "incoming"};
+    const char* names[wt::peer_source_count] = {"manual", "tracker", "dht", "ut_pex", "incoming", "lsd"};
     for (std::size_t i = 0; i < wt::peer_source_count; ++i) by_source.set(names[i], st->peers_by_source[i]);
     out.set("peersBySource", by_source);
     out.set("hasMetadata", st->has_metadata);
@@ -838,6 +838,14 @@ class js_client {
   }
   double dht_nodes() const { return static_cast<double>(client_.dht_nodes()); }
 
+  // --- Local Service Discovery (option lsd) ---------------------------------------------
+  // The datagram is in the reserve() buffer; from: "ip:port" (its source).
+  void lsd_received(const std::string& from, std::size_t length, double now) {
+    if (auto e = wt::wire::parse_endpoint(from))
+      client_.lsd_received(*e, wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+  }
+  bool has_lsd() const { return client_.has_lsd(); }
+
   // --- the blocklist (option blocklist; the Node module only: a browser's peers have no
   // address) ------------------------------------------------------------------------------
   // blocklistBegin(strict), blocklistFeed(length) per chunk of text (in the reserve() buffer;
@@ -992,6 +1000,8 @@ class js_client {
       out.set("type", std::string("dhtSend")); out.set("address", address);
       out.set("host", ds->to.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
       out.set("port", ds->to.port); out.set("data", copy_bytes(ds->data));
+    } else if (auto* ls = std::get_if<co::lsd_send>(&*o)) {
+      out.set("type", std::string("lsdSend")); out.set("v6", ls->v6); out.set("data", copy_bytes(ls->data));
     } else if (auto* ev = std::get_if<wt::client_event>(&*o)) {
       out = event_value(*ev);
       out.set("event", true);
@@ -1044,6 +1054,16 @@ class js_client {
       s.dht = wt::dht::settings{};
       if (dht_object && dht["announceInterval"].isNumber())
         s.dht->announce_interval = std::chrono::milliseconds(static_cast<std::int64_t>(dht["announceInterval"].as<double>()));
+    }
+    // lsd: true, or { interval, minInterval (ms) } for tests (needs dialPeers and listenPort).
+    const val lsd = opts["lsd"];
+    const bool lsd_object = lsd.typeOf().as<std::string>() == "object" && !lsd.isNull();
+    if (lsd.isTrue() || lsd_object) {
+      s.lsd = wt::lsd::settings{};
+      if (lsd_object && lsd["interval"].isNumber())
+        s.lsd->interval = std::chrono::milliseconds(static_cast<std::int64_t>(lsd["interval"].as<double>()));
+      if (lsd_object && lsd["minInterval"].isNumber())
+        s.lsd->min_interval = std::chrono::milliseconds(static_cast<std::int64_t>(lsd["minInterval"].as<double>()));
     }
     if (opts["listenPort"].isNumber() && opts["listenPort"].as<double>() > 0)
       s.session.listen_port = static_cast<std::uint16_t>(opts["listenPort"].as<double>());
@@ -1153,6 +1173,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("dhtState", &js_client::dht_state)
       .function("dhtLoadState", &js_client::dht_load_state)
       .function("dhtNodes", &js_client::dht_nodes)
+      .function("lsdReceived", &js_client::lsd_received)
+      .function("hasLsd", &js_client::has_lsd)
       .function("blocklistBegin", &js_client::blocklist_begin)
       .function("blocklistFeed", &js_client::blocklist_feed)
       .function("blocklistEnd", &js_client::blocklist_end);

@@ -239,9 +239,15 @@ export interface ClientOptions {
    * or blocklist_bad_line / blocklist_too_large). Browsers: ignored (WebRTC peers have no address).
    */
   blocklist?: string | Array<string | { start: string, end?: string }>
+  /**
+   * Node: Local Service Discovery (BEP 14, default on): public torrents are announced by UDP
+   * multicast on the local network (239.192.152.143:6771 and [ff15::efc0:988f]:6771) and the
+   * peers heard there are connected to. Off with false, or where the group cannot be joined
+   * (client.lsd tells). Browsers: ignored.
+   */
+  lsd?: boolean
   /** WebTorrent options not used (yet): accepted and ignored. */
   nodeId?: string | Uint8Array
-  lsd?: boolean
   utPex?: boolean
   utp?: boolean
   tracker?: boolean | {
@@ -450,10 +456,10 @@ export class Wire extends Emitter {
 /**
  * A torrent in the client. Events, as WebTorrent's: 'infoHash' (hash), 'metadata', 'ready',
  * 'download' (bytes that arrived), 'upload' (bytes), 'verified' (piece index), 'wire' (wire,
- * address), 'noPeers' ('tracker', 'dht' or 'ut_pex': every noPeersIntervalTime seconds, for
+ * address), 'noPeers' ('tracker', 'dht', 'lsd' or 'ut_pex': every noPeersIntervalTime seconds, for
  * each enabled source the torrent holds no peer from), 'peer' ('ip:port' an addPeer() took),
  * 'blockedPeer' ('ip:port': refused by the blocklist: from addPeer(), at once, which then returns
- * false; from a tracker, the DHT, ut_pex or an incoming connection), 'invalidPeer' ('ip:port'
+ * false; from a tracker, the DHT, LSD, ut_pex or an incoming connection), 'invalidPeer' ('ip:port'
  * addPeer() could not take), 'done', 'seed' (seed() only, once seeding), 'warning'
  * (Error), 'error' (Error: fatal, the torrent is destroyed; code 'storage_full' when the
  * store is out of quota; with no listener it goes to the client's 'error'), 'close'; and,
@@ -516,8 +522,8 @@ export class Torrent extends Emitter {
   readonly info: Record<string, unknown> | undefined
   /** The info dictionary's bencoded bytes, once the metadata is known. */
   readonly infoBuffer: Uint8Array | undefined
-  /** WebTorrent's torrent.discovery, only its `dht`: the client's when this torrent uses it. */
-  readonly discovery: { readonly dht: WasmTorrent['dht'] | false }
+  /** WebTorrent's torrent.discovery, its `dht` (the client's when this torrent uses it) and `lsd` (true when this torrent is announced by LSD). */
+  readonly discovery: { readonly dht: WasmTorrent['dht'] | false, readonly lsd: boolean }
   /** Verified pieces: get(index), and the bits (first piece in the high bit of byte 0). */
   readonly bitfield: { readonly buffer: Uint8Array, get (index: number): boolean }
   /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest). Throws before the metadata. */
@@ -653,6 +659,8 @@ declare class WasmTorrent extends Emitter {
   address (): { address: string; family: string; port: number } | null
   /** Node: nodes in the DHT's routing table. */
   readonly dhtNodes: number
+  /** Node: Local Service Discovery is on (the lsd option, and the multicast group joined). */
+  readonly lsd: boolean
   /** Resolves once the WebAssembly module is loaded and the engine runs. */
   readonly ready: Promise<void>
   readonly downloadSpeed: number

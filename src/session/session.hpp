@@ -319,8 +319,8 @@ struct peer_stats {
 
 // Where a peer came from (WebTorrent's peer sources, which its 'noPeers' event names).
 // incoming: it connected to us (WebTorrent gives such a peer no source).
-enum class peer_source : std::uint8_t { manual, tracker, dht, pex, incoming };
-inline constexpr std::size_t peer_source_count = 5;
+enum class peer_source : std::uint8_t { manual, tracker, dht, pex, incoming, lsd };
+inline constexpr std::size_t peer_source_count = 6;
 
 struct torrent_stats {
   std::uint64_t downloaded = 0;      // payload bytes received (including wasted and web seeds')

@@ -148,8 +148,11 @@ export function makeClientClass (internals) {
     }
 
     // WebTorrent's torrent.discovery, its part that apps read: dht is the client's DHT when
-    // this torrent uses it, false for a private torrent or a client without one.
-    get discovery () { return { dht: (!this.private && this._client.dht) || false } }
+    // this torrent uses it, false for a private torrent or a client without one; lsd is true
+    // when the torrent is announced by Local Service Discovery (false likewise).
+    get discovery () {
+      return { dht: (!this.private && this._client.dht) || false, lsd: !this.private && this._client.lsd }
+    }
 
     // WebTorrent's torrent.bitfield of verified pieces: get(index), and its bytes (buffer).
     get bitfield () {
@@ -276,7 +279,7 @@ export function makeClientClass (internals) {
     }
 
     // WebTorrent's 'noPeers': every noPeersIntervalTime seconds (default 30), once for each
-    // enabled source of peers ('tracker', 'dht', 'ut_pex') that the torrent holds no peer
+    // enabled source of peers ('tracker', 'dht', 'lsd', 'ut_pex') that the torrent holds no peer
     // from (the engine's peersBySource: connected, connecting or waiting to be dialled).
     _startNoPeers () {
       const client = this._client
@@ -287,6 +290,7 @@ export function makeClientClass (internals) {
         const sources = {
           tracker: client._opts.tracker !== false,
           dht: Boolean(client._dht) && !this.private,
+          lsd: client.lsd && !this.private,
           ut_pex: client._opts.utPex !== false
         }
         for (const [source, enabled] of Object.entries(sources)) {
@@ -766,6 +770,10 @@ export function makeClientClass (internals) {
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): its
       // 'listening' event and address(). Null without a DHT.
       this.dht = host.Dht && opts.dht !== false ? new DhtView(this) : null
+      // Node: Local Service Discovery's multicast sockets, once joined (WebTorrent's
+      // client.lsd: whether the client announces its torrents on the local network).
+      this._lsd = null
+      this.lsd = false
       this.torrentPort = 0
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
@@ -816,6 +824,18 @@ export function makeClientClass (internals) {
             }
           }
         }
+        // Local Service Discovery (WebTorrent's lsd option, default on under Node): needs a
+        // listen port to announce, and a network where the multicast group can be joined;
+        // without one it is off (client.lsd false), silently, as on a machine with no LAN.
+        if (this._tcp && this.torrentPort > 0 && opts.lsd !== false && host.Lsd) {
+          const lsd = new host.Lsd({ input, heap: () => this._M.HEAPU8 })
+          if ((await lsd.listen()).length > 0 && !this.destroyed) {
+            this._lsd = lsd
+            this.lsd = true
+          } else {
+            lsd.close()
+          }
+        }
         this._M = M
         this._driver.start(new M.Client({
           trackers: this._announce,
@@ -832,6 +852,8 @@ export function makeClientClass (internals) {
           hostHashes: Boolean(this._sha1),
           dialPeers: Boolean(this._tcp),
           dht: this._dht ? { announceInterval: opts.dht?.announceInterval } : false,
+          // lsd: { interval, minInterval } (ms) shortens BEP 14's 5 min and 1 min, for tests.
+          lsd: this._lsd ? { interval: opts.lsd?.interval, minInterval: opts.lsd?.minInterval } : false,
           listenPort: this.torrentPort,
           downloadLimit: engineRate(opts.downloadLimit),
           uploadLimit: engineRate(opts.uploadLimit),
@@ -1256,6 +1278,8 @@ export function makeClientClass (internals) {
       this._rtc.closeAll()
       this._tcp?.closeAll()
       this._udp?.closeAll()
+      this._lsd?.close()
+      this._lsd = null
       if (this._dht) {
         const dht = this._dht
         this._dht = null
@@ -1482,6 +1506,7 @@ export function makeClientClass (internals) {
         case 'udpSend': return this._udp ? this._udp.send(o.url, o.data) : this._input((E, t) => E.udpFailed(o.url, 'no UDP here', t))
         case 'udpClose': return this._udp?.close(o.url)
         case 'dhtSend': return this._dht?.send(o.host, o.port, o.data)
+        case 'lsdSend': return this._lsd?.send(o.v6, o.data)
         case 'storage': {
           const storage = this._storageOf(o.torrent)
           if (storage) return storage.handle(o)
