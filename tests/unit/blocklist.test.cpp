@@ -237,7 +237,7 @@ TEST_CASE("[client] the blocklist: add_peer says blocked (no event), other sourc
   CHECK(c.add_peer(*t, *wire::parse_endpoint("10.0.0.7:1"), time_point{}) == client::add_peer_result::blocked);
   CHECK(c.add_peer(*t, *wire::parse_endpoint("10.0.2.7:1"), time_point{}) == client::add_peer_result::added);
   CHECK(c.add_peer(*t, *wire::parse_endpoint("10.0.2.7:1"), time_point{}) == client::add_peer_result::known);
-  CHECK(c.add_peer(*t, *wire::parse_endpoint("10.0.2.8:0"), time_point{}) == client::add_peer_result::invalid);
+  CHECK(c.add_peer(*t, wire::make_endpoint_v4({10, 0, 2, 8}, 0), time_point{}) == client::add_peer_result::invalid);
   std::vector<std::string> blocked, dialled, found;
   while (auto o = c.poll()) {
     if (auto* conn = std::get_if<client_out::connect>(&*o)) dialled.push_back(wire::to_string(conn->remote));
