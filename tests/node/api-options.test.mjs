@@ -107,13 +107,14 @@ test("'peer' and 'invalidPeer' for addresses from a tracker, a magnet's x.pe, ad
   const magnet = `magnet:?xt=urn:btih:${torrent.infoHash}&tr=${encodeURIComponent(tracker.http)}` +
     `&x.pe=127.0.0.1:1&x.pe=${own}&ws=http://127.0.0.1:1/seed/`
   const down = leecher.add(magnet, { store: 'memory' })
+  const done = once(down, 'done')
   down.on('peer', addr => peers.push(addr))
   down.on('invalidPeer', addr => invalid.push(addr))
   const seederAddress = `127.0.0.1:${seeder.torrentPort}`
   await until(() => peers.includes(seederAddress), `'peer' ${seederAddress} from the tracker`)
   assert.ok(peers.includes('127.0.0.1:1'), `x.pe: ${peers}`)
   assert.ok(invalid.includes(own), `our own address is no peer: ${invalid}`)
-  await once(down, 'done')
+  await done
   assert.ok(peers.includes('http://127.0.0.1:1/seed/'), `the magnet's web seed: ${peers}`)
 
   // addPeer of an address the torrent holds already (dialling it): false and 'invalidPeer',
