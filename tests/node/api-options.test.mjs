@@ -232,4 +232,10 @@ test('store options: storeOpts and WebTorrent\'s store opts, storeCacheSlots, pr
   assert.ok((await readFile(file)).equals(content))
   const [mtime] = await uid.getFileModtimes()
   assert.equal(mtime, (await stat(file)).mtime.getTime())
+  // seed() of content in memory with addUID: written there too.
+  const g = client(t)
+  const seedDir = path.join(dir, 'seeded')
+  const uidSeed = await seeded(g, content, { name: 'store.bin', pieceLength, path: seedDir, addUID: true })
+  assert.equal(uidSeed.path, seedDir)
+  assert.ok((await readFile(path.join(seedDir, `store.bin - ${uidSeed.infoHash.slice(0, 8)}`, 'store.bin'))).equals(content))
 })

@@ -1254,7 +1254,9 @@ export function makeClientClass (internals) {
           // Node: content given in memory (not paths) is written to files under torrent.path,
           // where WebTorrent's store keeps a seed; `destroyStore` deletes them.
           torrent.path = host.storeRoot(opts.path, info.infoHash)
-          const store = new host.Store({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent.path })
+          // addUID, as for add(): under "<name> - <first 8 of the info-hash>" in torrent.path.
+          torrent._root = opts.addUID ? host.joinPath(torrent.path, `${info.name} - ${info.infoHash.slice(0, 8)}`) : torrent.path
+          const store = new host.Store({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent._root })
           await store.writeFiles(blobs)
           if (!alive()) return null
           torrent._makeStore = () => store
