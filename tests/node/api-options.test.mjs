@@ -11,6 +11,7 @@ import path from 'node:path'
 import bencode from 'bencode'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { tempDir, once, randomBytes, startTracker } from './helpers.mjs'
+import { startTracker as startWsTracker } from '../../scripts/tracker.mjs'
 
 function client (t, opts = {}) {
   const c = new WasmTorrent({ tracker: false, dht: false, ...opts })
@@ -90,6 +91,23 @@ test('getAnnounceOpts: the client\'s (tracker option) and the torrent\'s (add op
   await http.destroy()
   await until(() => got.some(p => p.info_hash === http.infoHash && p.event === 'stopped'), 'the stopped announce')
   assert.equal(torrentCalls, before, 'a destroyed torrent is not asked (WebTorrent returns nothing then)')
+})
+
+test('getAnnounceOpts in a WebSocket tracker\'s announce: fields of its JSON message, typed', async t => {
+  const tracker = await startWsTracker({ log: () => {} })
+  t.after(() => tracker.close())
+  const got = []
+  tracker.server.on('start', (addr, params) => got.push(params))
+  const c = client(t, { tracker: { announce: [tracker.url], rtcConfig: { iceServers: [] }, getAnnounceOpts: () => ({ from: 'client', n: 1 }) } })
+  c.on('warning', err => assert.notEqual(err.code, 'no_webrtc', err.message))
+  const torrent = await seeded(c, randomBytes(15, 32 << 10), { name: 'ws.bin', announce: [tracker.url], getAnnounceOpts: () => ({ n: 2, flag: true, action: 'scrape' }) })
+  await until(() => got.some(p => p.info_hash === torrent.infoHash), 'the WebSocket announce', 30000)
+  const params = got.find(p => p.info_hash === torrent.infoHash)
+  assert.equal(params.type, 'ws')
+  assert.equal(params.from, 'client')
+  assert.equal(params.n, 2) // a number in the JSON, the torrent's winning
+  assert.equal(params.flag, true)
+  assert.equal(params.event, 'started') // ours: event and action cannot be replaced
 })
 
 test("'peer' and 'invalidPeer' for addresses from a tracker, a magnet's x.pe, addPeer and web seeds", async t => {
