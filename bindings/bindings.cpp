@@ -36,6 +36,7 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -466,6 +467,14 @@ val event_value(const wt::client_event& e) {
       } else if constexpr (std::is_same_v<T, wt::peer_blocked_event>) {
         out.set("type", std::string("peerBlocked")); set_torrent(ev.torrent);
         out.set("address", wt::wire::to_string(ev.remote));
+      } else if constexpr (std::is_same_v<T, wt::peers_found_event>) {
+        out.set("type", std::string("peersFound")); set_torrent(ev.torrent);
+        val added = val::array();
+        for (const auto& e : ev.added) added.call<void>("push", wt::wire::to_string(e));
+        val invalid = val::array();
+        for (const auto& e : ev.invalid) invalid.call<void>("push", wt::wire::to_string(e));
+        out.set("added", added);
+        out.set("invalid", invalid);
       } else if constexpr (std::is_same_v<T, wt::peer_banned_event>) {
         out.set("type", std::string("peerBanned")); set_torrent(ev.torrent);
       } else if constexpr (std::is_same_v<T, wt::warning_event>) {
@@ -782,7 +791,8 @@ class js_client {
   // --- addressed peers (TCP under Node: client setting dialPeers) ------------------------
 
   // An address "ip:port" / "[ip6]:port" for the torrent: 'added', 'blocked' (the blocklist
-  // holds it), or 'invalid' (not a literal address with a port, or an unknown torrent).
+  // holds it), or 'invalid' (not a literal address with a port, one the torrent holds
+  // already or cannot use, or an unknown torrent).
   std::string add_peer(std::uint32_t t, const std::string& address, double now) {
     auto e = wt::wire::parse_endpoint(address);
     if (!e) return "invalid";
@@ -1054,6 +1064,14 @@ class js_client {
       s.dht = wt::dht::settings{};
       if (dht_object && dht["announceInterval"].isNumber())
         s.dht->announce_interval = std::chrono::milliseconds(static_cast<std::int64_t>(dht["announceInterval"].as<double>()));
+      // nodeId: 40 hex digits (the JS layer validates and converts), else random.
+      if (dht_object && dht["nodeId"].isString()) {
+        if (auto bytes = wt::from_hex(dht["nodeId"].as<std::string>()); bytes && bytes->size() == 20) {
+          wt::dht::node_id id{};
+          std::copy(bytes->begin(), bytes->end(), id.begin());
+          s.dht->id = id;
+        }
+      }
     }
     // lsd: true, or { interval, minInterval (ms) } for tests (needs dialPeers and listenPort).
     const val lsd = opts["lsd"];
@@ -1074,6 +1092,26 @@ class js_client {
           static_cast<std::int64_t>(std::max(0.0, opts["extensionHandshakeHold"].as<double>())));
     if (opts["offersPerAnnounce"].isNumber())
       s.tracker.offers_per_announce = static_cast<std::size_t>(opts["offersPerAnnounce"].as<double>());
+    // announceParams(torrent) -> [[key, value, literal]...]: extra announce parameters
+    // (getAnnounceOpts), asked for each announce; value a string (literal: a JSON number,
+    // true or false). The JS layer does not call the engine from it.
+    if (opts["announceParams"].typeOf().as<std::string>() == "function") {
+      s.announce_params = [fn = opts["announceParams"]](wt::torrent_id t) {
+        wt::tracker::announce_params out;
+        const val list = fn(t.value);
+        if (!list.isArray()) return out;
+        const auto n = std::min(list["length"].as<unsigned>(), 64u);
+        for (unsigned i = 0; i < n; ++i) {
+          const val item = list[i];
+          if (!item.isArray() || !item[0].isString() || !item[1].isString()) continue;
+          auto key = item[0].as<std::string>();
+          auto value = item[1].as<std::string>();
+          if (key.size() > 256 || value.size() > 4096) continue;
+          out.push_back({std::move(key), std::move(value), item[2].isTrue()});
+        }
+        return out;
+      };
+    }
     return s;
   }
 

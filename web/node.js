@@ -186,6 +186,7 @@ const host = {
   // WebTorrent's; files are '/'-separated paths under root.
   fileModtimes: (root, files) => Promise.all(files.map(f => stat(path.join(root, ...f.split('/'))).then(
     st => st.mtime.getTime(), err => { if (err.code === 'ENOENT') return undefined; throw err }))),
+  joinPath: (...parts) => path.join(...parts),
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
   inputs,
   // Node's SHA-1 (native): pieces are hashed on their way to the disk, not by the engine.

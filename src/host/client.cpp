@@ -69,12 +69,26 @@ std::vector<std::string> addressed_trackers(const std::vector<std::string>& urls
 
 client::client(client_settings settings,
                std::unique_ptr<addressed_network> (*make_network)(const client_settings&))
-    : settings_(adjusted(std::move(settings))), session_(settings_.session), tracker_(settings_.tracker) {
+    : settings_(with_announce_params(adjusted(std::move(settings)))),
+      session_(settings_.session),
+      tracker_(settings_.tracker) {
   if (!settings_.dial_peers) settings_.dht.reset();  // a DHT needs a host that reaches addresses
   if (make_network) net_ = make_network(settings_);
 }
 
 client::~client() = default;
+
+// Every tracker asks the host's announce_params, by the torrent's id, for each announce.
+client_settings client::with_announce_params(client_settings s) {
+  if (!s.announce_params) return s;
+  auto of = [this](const tracker::id20& info_hash) -> tracker::announce_params {
+    const auto t = torrent_of(info_hash);
+    return t ? settings_.announce_params(*t) : tracker::announce_params{};
+  };
+  s.tracker.extra_params = of;
+  s.announcer.extra_params = of;
+  return s;
+}
 
 const wire::peer_id& client::peer_id() const noexcept { return session_.peer_id(); }
 
@@ -290,9 +304,11 @@ std::optional<host_peer> client::attach_channel(torrent_id t, time_point now) {
 client::add_peer_result client::add_peer(torrent_id t, const wire::endpoint& remote, time_point now) {
   if (!torrents_.contains(t)) return add_peer_result::unknown_torrent;
   if (session_.blocked(remote)) return add_peer_result::blocked;
-  session_.add_peer(t, remote, now);
+  const auto added = session_.add_peer(t, remote, now, peer_source::manual, false);
   pump(now);
-  return add_peer_result::added;
+  if (added == peer_added::added) return add_peer_result::added;
+  if (added == peer_added::known) return add_peer_result::known;
+  return add_peer_result::invalid;
 }
 
 bool client::scrape(torrent_id t, time_point now) {

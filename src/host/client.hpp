@@ -64,6 +64,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -107,6 +108,10 @@ struct client_settings {
   // The host can open connections to addresses (TCP): the session's dials become `connect`
   // outputs. Without it (the browser) such dials fail at once.
   bool dial_peers = false;
+  // Parameters added to each announce of a torrent, to every kind of tracker (WebTorrent's
+  // getAnnounceOpts; see tracker::announce_param), asked each time one is built. It must
+  // not call the client.
+  std::function<tracker::announce_params(torrent_id)> announce_params{};
 };
 
 // A connection the host keeps: a WebRTC peer connection (with its data channel) or a TCP
@@ -242,9 +247,10 @@ class client {
   std::optional<host_peer> attach_channel(torrent_id t, time_point now);
 
   // An address to connect to for the torrent (what torrent.addPeer('ip:port') gives):
-  // the session dials it when it has room (dial_peers). `blocked`: the IP filter holds it
-  // (told here, with no peer_blocked_event: the caller reports it at once).
-  enum class add_peer_result : std::uint8_t { added, blocked, unknown_torrent };
+  // the session dials it when it has room (dial_peers). `known`: the torrent holds it
+  // already; `invalid`: it cannot be a peer (peer_added); `blocked`: the IP filter holds it.
+  // Told here only (no peer_blocked_event nor peers_found_event: the caller reports it at once).
+  enum class add_peer_result : std::uint8_t { added, known, invalid, blocked, unknown_torrent };
   add_peer_result add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
   // The blocklist (session::set_ip_filter): refused addresses, from now on and at once.
   void set_ip_filter(ip_set filter, time_point now) {
@@ -379,6 +385,7 @@ class client {
     bool paused = false;
   };
 
+  client_settings with_announce_params(client_settings s);
   void register_with_trackers(torrent_id t, std::vector<std::string> urls, time_point now);
   void pump(time_point now);
   void route_tracker(ws_tracker::output o, time_point now);
