@@ -239,6 +239,15 @@ export interface ClientOptions {
    * or blocklist_bad_line / blocklist_too_large). Browsers: ignored (WebRTC peers have no address).
    */
   blocklist?: string | Array<string | { start: string, end?: string }>
+  /**
+   * Protocol encryption (MSE/PE) on TCP peers, as WebTorrent's `secure`. false / 0 (default):
+   * dial plain BitTorrent; 1: dial with MSE offering plaintext only; true / 2: dial with MSE
+   * preferring RC4; a dial whose MSE handshake fails is made again in plain BitTorrent.
+   * 'required' (ours): MSE with RC4 only, both ways, plain peers refused. Peers that dial us
+   * with MSE are answered whatever the option (unless 'required', plain ones too).
+   * Browsers: ignored (no TCP).
+   */
+  secure?: boolean | 0 | 1 | 2 | 'required'
   /** WebTorrent options not used (yet): accepted and ignored. */
   nodeId?: string | Uint8Array
   lsd?: boolean

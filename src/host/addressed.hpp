@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +74,21 @@ class addressed_network {
   virtual byte_buffer dht_state(time_point now) const = 0;
   virtual bool dht_load_state(byte_view state, time_point now) = 0;
   virtual std::size_t dht_nodes() const = 0;
+
+  // --- MSE on TCP connections (nullptr: none, as for a network without it) ---------------
+  // A dial for the torrent; the MSE handshake starts at once.
+  virtual std::unique_ptr<peer_encryption> encrypt_outgoing(const id20& info_hash, encryption_policy p) {
+    (void)info_hash;
+    (void)p;
+    return nullptr;
+  }
+  // An accepted socket; `ours` lists the info-hashes it may ask for (called once it does).
+  virtual std::unique_ptr<peer_encryption> encrypt_incoming(std::function<std::vector<id20>()> ours,
+                                                            encryption_policy p) {
+    (void)ours;
+    (void)p;
+    return nullptr;
+  }
 
   virtual void on_timer(time_point now) = 0;
   virtual std::optional<time_point> next_deadline() const = 0;

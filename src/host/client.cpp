@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <utility>
 
 #include "host/addressed.hpp"
 
@@ -281,6 +282,15 @@ host_peer client::accept_peer(const wire::endpoint& remote, time_point now) {
   // to pass on through ut_pex.
   s.connection = session_.accept_connection(remote, now, dialable::yes);
   peer_of_connection_[s.connection->value] = p.value;
+  if (net_) {
+    // MSE or plain, as its first bytes say; its torrent is any of ours that is not paused.
+    s.crypto = net_->encrypt_incoming([this] {
+      std::vector<ws_tracker::id20> ours;
+      for (const auto& [t, ts] : torrents_)
+        if (!ts.paused) ours.push_back(ts.info_hash);
+      return ours;
+    }, settings_.encryption);
+  }
   out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, false}});
   pump(now);
   return p;
@@ -385,6 +395,14 @@ void client::channel_opened(host_peer p, time_point now) {
   peer_state& s = it->second;
   s.open = true;
   if (s.dialled) {  // a socket the session asked for (connect output)
+    if (s.redialled) {  // a plain redial: the session has seen it open already
+      if (!s.replay.empty()) out_.push_back(client_out::send{p, std::exchange(s.replay, {})});
+      pump(now);
+      return;
+    }
+    if (s.crypto) {  // Ya and PadA go first
+      if (auto first = s.crypto->take_output(); !first.empty()) out_.push_back(client_out::send{p, std::move(first)});
+    }
     session_.connection_opened(*s.connection, now);
     out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true}});
     pump(now);
@@ -410,13 +428,81 @@ void client::channel_opened(host_peer p, time_point now) {
 void client::channel_data(host_peer p, byte_view data, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
-  if (it->second.connection) session_.bytes_received(*it->second.connection, data, now);
+  peer_state& s = it->second;
+  if (s.crypto) {
+    const bool ok = s.crypto->receive(data);
+    send_to_peer(p, s, {});  // its handshake's replies, and held bytes once it is done
+    if (!ok) {
+      if (!redial_plain(p, now)) drop_peer(p, s.crypto->error(), now);
+      pump(now);
+      return;
+    }
+    const byte_buffer plain = s.crypto->take_received();
+    if (s.connection && !plain.empty()) session_.bytes_received(*s.connection, plain, now);
+  } else if (s.connection) {
+    session_.bytes_received(*s.connection, data, now);
+  }
   pump(now);
+}
+
+void client::send_to_peer(host_peer p, peer_state& s, byte_buffer data) {
+  if (s.crypto) {
+    if (!data.empty()) s.crypto->send(data);
+    data = s.crypto->take_output();
+  }
+  if (data.empty()) return;
+  // Consecutive sends to one channel merge into messages of up to settings_.max_send_size:
+  // fewer, larger data-channel messages cost less.
+  auto* last = out_.empty() ? nullptr : std::get_if<client_out::send>(&out_.back());
+  if (last && last->peer == p && last->data.size() + data.size() <= settings_.max_send_size)
+    last->data.insert(last->data.end(), data.begin(), data.end());
+  else
+    out_.push_back(client_out::send{p, std::move(data)});
+}
+
+bool client::redial_plain(host_peer p, time_point now) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end()) return false;
+  peer_state& old = it->second;
+  if (!old.crypto || old.crypto->done() || !old.dialled || !old.remote || !old.connection ||
+      settings_.encryption == encryption_policy::required)
+    return false;
+  (void)now;
+  const host_peer fresh{next_peer_++};
+  peer_state& s = peers_[fresh.value];
+  s.torrent = old.torrent;
+  s.dialled = true;
+  s.redialled = true;
+  s.connection = old.connection;
+  s.remote = old.remote;
+  s.replay = old.crypto->take_held();
+  peer_of_connection_[s.connection->value] = fresh.value;
+  const wire::endpoint remote = *old.remote;
+  // The old socket: closed (a no-op for the host when it closed it itself).
+  peers_.erase(p.value);
+  out_.push_back(client_out::close_peer{p, "encryption failed: dialling again without"});
+  out_.push_back(client_out::connect{fresh, remote});
+  return true;
+}
+
+void client::drop_peer(host_peer p, std::string reason, time_point now) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end()) return;
+  if (auto c = it->second.connection) {
+    session_.connection_closed(*c, now);
+    peer_of_connection_.erase(c->value);
+  }
+  peers_.erase(it);
+  out_.push_back(client_out::close_peer{p, std::move(reason)});
 }
 
 void client::channel_closed(host_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
+  if (redial_plain(p, now)) {  // a plain-only peer hung up on our MSE handshake
+    pump(now);
+    return;
+  }
   if (it->second.connection) {
     session_.connection_closed(*it->second.connection, now);
     peer_of_connection_.erase(it->second.connection->value);
@@ -589,6 +675,10 @@ void client::route_event(session_event e, time_point now) {
     update_tracker_stats(m->torrent);
     // A magnet's torrent turned out private (BEP 27): trackers only from now on.
     if (session_.torrent_is_private(m->torrent)) leave_dht(m->torrent);
+  } else if (auto* pc = std::get_if<peer_connected_event>(&e)) {
+    if (auto c = peer_of_connection_.find(pc->connection.value); c != peer_of_connection_.end())
+      if (auto p = peers_.find(c->second); p != peers_.end() && p->second.crypto && p->second.crypto->done())
+        pc->encryption = static_cast<std::uint8_t>(p->second.crypto->method());
   } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
     // A peer that failed before its handshake named a torrent (garbage instead of a
     // handshake): the data channel it came through was for one.
@@ -618,14 +708,9 @@ void client::pump(time_point now) {
       progress = true;
       auto it = peer_of_connection_.find(t->connection.value);
       if (it == peer_of_connection_.end()) continue;
-      // Consecutive sends to one channel merge into messages of up to
-      // settings_.max_send_size: fewer, larger data-channel messages cost less.
-      auto* last = out_.empty() ? nullptr : std::get_if<client_out::send>(&out_.back());
-      if (last && last->peer.value == it->second &&
-          last->data.size() + t->data.size() <= settings_.max_send_size)
-        last->data.insert(last->data.end(), t->data.begin(), t->data.end());
-      else
-        out_.push_back(client_out::send{host_peer{it->second}, std::move(t->data)});
+      auto ps = peers_.find(it->second);
+      if (ps == peers_.end()) continue;
+      send_to_peer(host_peer{it->second}, ps->second, std::move(t->data));
     }
     // Events before closes: a warning about a connection the session closes is routed
     // while its channel (and so its torrent) is still known.
@@ -649,6 +734,10 @@ void client::pump(time_point now) {
       s.torrent = c->torrent;
       s.dialled = true;
       s.connection = c->connection;
+      s.remote = c->remote;
+      if (net_ && settings_.encryption != encryption_policy::plain)
+        if (auto ts = torrents_.find(c->torrent); ts != torrents_.end())
+          s.crypto = net_->encrypt_outgoing(ts->second.info_hash, settings_.encryption);
       peer_of_connection_[c->connection.value] = p.value;
       out_.push_back(client_out::connect{p, c->remote});
     }

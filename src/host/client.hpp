@@ -51,10 +51,21 @@
 // performs them (fetch with a Range header) and reports http_response(), http_data() per
 // body chunk, then http_done() or http_failed().
 //
+// Message stream encryption (MSE/PE, wire/mse.hpp) on TCP connections, through the addressed
+// network too (so the browser's module, which has no TCP, links none of it): an accepted
+// socket that starts with an MSE handshake is answered (the torrent found among ours by its
+// obfuscated info-hash), one that starts with a plain BitTorrent handshake passes through
+// (both unless client_settings::encryption is `required`); dials start with the MSE handshake
+// when the setting asks for it. A dial whose MSE handshake fails before it completes (a peer
+// that speaks only plain BitTorrent closes the socket) is dialled again at once in plain
+// BitTorrent, unless encryption is `required`; the session sees one connection throughout.
+// The session's bytes pass through the layer: held while its handshake runs, then RC4 or not.
+//
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
 // and drain poll() after every call.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -80,8 +91,45 @@ namespace wt {
 class addressed_network;  // host/addressed.hpp
 struct addressed_output;
 
+// MSE on TCP connections (see the header comment), WebTorrent's `secure` and more.
+enum class encryption_policy : std::uint8_t {
+  // Dials plain BitTorrent; accepts MSE (selecting RC4 when offered) and plain handshakes.
+  plain,
+  // Dials with MSE offering plaintext only (headers obfuscated, payload not); as responder
+  // selects plaintext when offered. WebTorrent's `secure: 1`.
+  prefer_plaintext,
+  // Dials with MSE offering RC4 and plaintext; as responder selects RC4 when offered.
+  // WebTorrent's `secure: true` / `2`.
+  prefer_rc4,
+  // As prefer_rc4, but never falls back to a plain dial and refuses plain handshakes.
+  required,
+};
+
+// The MSE layer of one TCP connection (wire/mse.hpp's stream behind a virtual interface, so
+// that only a module with the addressed network links it).
+class peer_encryption {
+ public:
+  virtual ~peer_encryption() = default;
+  // False: close the connection (error() says why).
+  virtual bool receive(byte_view data) = 0;
+  virtual void send(byte_view data) = 0;
+  virtual byte_buffer take_received() = 0;  // plaintext for the session
+  virtual byte_buffer take_output() = 0;    // for the socket
+  // The session's bytes held while the handshake ran (for a plain redial after it failed).
+  virtual byte_buffer take_held() = 0;
+  virtual bool done() const = 0;
+  // Once done: 0 no MSE (a plain handshake), 1 MSE then plaintext, 2 MSE with RC4.
+  virtual std::uint32_t method() const = 0;
+  virtual const std::string& error() const = 0;
+};
+
 struct client_settings {
   session_settings session;
+  // MSE on TCP connections (dial_peers and the addressed network only).
+  encryption_policy encryption = encryption_policy::plain;
+  // Random bytes from the host (the browser's crypto.getRandomValues): MSE's Diffie-Hellman
+  // private keys are drawn from them and the seed.
+  std::array<std::uint8_t, 32> encryption_entropy{};
   ws_tracker::config tracker;
   tracker::schedule_config announcer;  // HTTP and UDP trackers (with dial_peers)
   // A DHT node (with dial_peers); its settings (the seed defaults to the session's).
@@ -344,6 +392,11 @@ class client {
     // answerer: the tracker reply waits for answer_created
     std::string url;
     ws_tracker::id20 remote_peer_id{};
+    // TCP: the MSE layer, when the connection has one.
+    std::unique_ptr<peer_encryption> crypto;
+    std::optional<wire::endpoint> remote;  // a dial's address (for a plain redial)
+    byte_buffer replay;  // a plain redial: the session's bytes to send once it opens
+    bool redialled = false;
   };
   struct torrent_state {
     ws_tracker::id20 info_hash{};
@@ -368,6 +421,12 @@ class client {
   void route_addressed(addressed_output o, time_point now);
   void route_event(session_event e, time_point now);
   void close_peer(host_peer p, std::string reason);
+  // Bytes the session sends on the peer's socket or channel (through its MSE layer).
+  void send_to_peer(host_peer p, peer_state& s, byte_buffer data);
+  // The MSE layer of a dial failed before completing: a plain dial instead, when allowed.
+  bool redial_plain(host_peer p, time_point now);
+  // The MSE layer refused the connection.
+  void drop_peer(host_peer p, std::string reason, time_point now);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
   void update_tracker_stats(torrent_id t);
   tracker::announce_stats announce_stats_of(torrent_id t) const;

@@ -833,3 +833,94 @@ TEST_CASE("[client] a magnet added as private is not announced on the DHT", "[cl
   REQUIRE(c.add_magnet("magnet:?xt=urn:btih:" + std::string(40, 'b'), time_point{}));
   CHECK(recording_network::last->on_dht.size() == 1);
 }
+
+// --- message stream encryption (MSE) on TCP connections ---------------------------------------
+
+namespace {
+
+std::vector<std::uint8_t> encryption_of_peers(const host& h) {
+  std::vector<std::uint8_t> out;
+  for (const auto& e : h.events)
+    if (auto* se = std::get_if<session_event>(&e))
+      if (auto* pc = std::get_if<peer_connected_event>(se)) out.push_back(pc->encryption);
+  return out;
+}
+
+// A leecher with `leecher_policy` dials a seeder with `seeder_policy` (the seeder without the
+// addressed network when `seeder_speaks_mse` is false: plain BitTorrent only).
+struct mse_pair {
+  net n;
+  std::size_t seeder = 0, leecher = 0;
+  torrent_id ts, tl;
+  byte_buffer data = random_bytes(200 * 1024, 21);
+
+  mse_pair(encryption_policy seeder_policy, encryption_policy leecher_policy, bool seeder_speaks_mse = true) {
+    client_settings s;
+    s.dial_peers = true;
+    s.encryption = seeder_policy;
+    if (seeder_speaks_mse) {
+      seeder = n.add(s);
+    } else {
+      s.session.seed = 7;
+      host h;
+      h.c = std::make_unique<client>(s, nullptr);
+      n.hosts.push_back(std::move(h));
+      seeder = n.hosts.size() - 1;
+    }
+    s.encryption = leecher_policy;
+    leecher = n.add(s);
+    n.listening.insert(seeder);
+    const byte_buffer torrent = make_torrent(data, {});
+    ts = *n.hosts[seeder].seed(torrent, data, n.now);
+    tl = *n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+    REQUIRE(n.hosts[leecher].c->add_peer(tl, net::address_of(seeder), n.now) == client::add_peer_result::added);
+  }
+  bool download(duration limit = std::chrono::minutes(2)) {
+    if (!n.run([&] { return n.hosts[leecher].finished; }, limit)) return false;
+    const auto got = n.hosts[leecher].stored(tl, data.size());
+    return std::equal(got.begin(), got.end(), data.begin(), data.end());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("[client] MSE: encrypted dials download, each side reports the method", "[client][mse]") {
+  struct mode {
+    encryption_policy seeder, leecher;
+    std::uint8_t expected;
+  };
+  for (const mode m : {mode{encryption_policy::plain, encryption_policy::prefer_rc4, 2},
+                       mode{encryption_policy::required, encryption_policy::required, 2},
+                       mode{encryption_policy::prefer_rc4, encryption_policy::prefer_plaintext, 1},
+                       mode{encryption_policy::prefer_plaintext, encryption_policy::prefer_rc4, 1},
+                       mode{encryption_policy::prefer_rc4, encryption_policy::plain, 0}}) {
+    CAPTURE(static_cast<int>(m.seeder), static_cast<int>(m.leecher));
+    mse_pair p(m.seeder, m.leecher);
+    REQUIRE(p.download());
+    CHECK(p.n.dials == 1);
+    CHECK(encryption_of_peers(p.n.hosts[p.leecher]) == std::vector<std::uint8_t>{m.expected});
+    CHECK(encryption_of_peers(p.n.hosts[p.seeder]) == std::vector<std::uint8_t>{m.expected});
+  }
+}
+
+TEST_CASE("[client] MSE: a peer that speaks only plain BitTorrent is dialled again without, at once", "[client][mse]") {
+  mse_pair p(encryption_policy::plain, encryption_policy::prefer_rc4, false);
+  REQUIRE(p.download(std::chrono::seconds(30)));
+  CHECK(p.n.dials == 2);
+  CHECK(encryption_of_peers(p.n.hosts[p.leecher]) == std::vector<std::uint8_t>{0});
+  // The session saw one connection: no disconnect, one connect.
+  CHECK(count_events<peer_disconnected_event>(p.n.hosts[p.leecher]) == 0);
+}
+
+TEST_CASE("[client] MSE: required refuses plain peers both ways", "[client][mse]") {
+  SECTION("a required seeder refuses a plain dial") {
+    mse_pair p(encryption_policy::required, encryption_policy::plain);
+    CHECK_FALSE(p.download(std::chrono::seconds(30)));
+    CHECK(encryption_of_peers(p.n.hosts[p.seeder]).empty());
+  }
+  SECTION("a required leecher does not fall back to a plain dial") {
+    mse_pair p(encryption_policy::plain, encryption_policy::required, false);
+    CHECK_FALSE(p.download(std::chrono::seconds(30)));
+    CHECK(encryption_of_peers(p.n.hosts[p.leecher]).empty());
+  }
+}
