@@ -446,6 +446,10 @@ void client::channel_data(host_peer p, byte_view data, time_point now) {
 }
 
 void client::send_to_peer(host_peer p, peer_state& s, byte_buffer data) {
+  if (s.redialled && !s.open) {  // after the replayed bytes, once the plain redial opens
+    s.replay.insert(s.replay.end(), data.begin(), data.end());
+    return;
+  }
   if (s.crypto) {
     if (!data.empty()) s.crypto->send(data);
     data = s.crypto->take_output();

@@ -56,7 +56,7 @@ class rc4 {
   std::uint8_t i_ = 0, j_ = 0;
 };
 
-// Diffie-Hellman over MSE's 768-bit prime with generator 2 (OpenSSL's BN).
+// Diffie-Hellman over MSE's 768-bit prime with generator 2.
 using dh_key = std::array<std::uint8_t, key_size>;
 // 2^x mod P for the private key x (big-endian bytes).
 dh_key dh_public(byte_view private_key);

@@ -87,7 +87,7 @@ TEST_CASE("[mse] RC4 matches published vectors", "[mse]") {
   CHECK(text == copy);
 }
 
-TEST_CASE("[mse] Diffie-Hellman over the 768-bit prime matches Python's pow()", "[mse]") {
+TEST_CASE("[mse] Diffie-Hellman over the 768-bit prime (our Montgomery arithmetic) matches Python's pow()", "[mse]") {
   const byte_buffer a = hex("0123456789abcdef0123456789abcdef01234567");
   const byte_buffer b = hex("fedcba9876543210fedcba9876543210fedcba98");
   const mse::dh_key ya = mse::dh_public(a), yb = mse::dh_public(b);
@@ -104,6 +104,25 @@ TEST_CASE("[mse] Diffie-Hellman over the 768-bit prime matches Python's pow()", 
   CHECK(to_hex(*s1) ==
         "0bf59f468e43b9f22a5fd0ccbc9bd7825a7495f6e670c31533db364b536ee297a737d565ff7829d4c397de16aec19f89"
         "3e3d28eaa14eaf7e17e1026697089fdff81c7dc7e4c65e6211443d9dd3e5d8b0c0e8b2888af39637af18a75cc1b17685");
+  // A 768-bit exponent of all ones, over the generator and over P-2 (the largest valid key).
+  const byte_buffer ones(96, 0xff);
+  CHECK(to_hex(mse::dh_public(ones)) ==
+        "fd92cd1f65dbca7a8baf9a286b5118ea4054f42b1e2ba9061892fdc95f3f4927ee44e10ab5c2d6b7ffd0ce3bdd538c7e"
+        "4d88e525549fdbe05c875be9430a006fa96879d96710196a8af63f0a7c1a4974aafb19122b77a2ba24fa2d531efb30dd");
+  mse::dh_key p_minus_2{};
+  for (std::size_t i = 0; i < 96; ++i)
+    p_minus_2[i] = (*from_hex("ffffffffffffffffc90fdaa22168c234c4c6628b80dc1cd129024e088a67cc74020bbea63b139b22514a08798e3404dd"
+                              "ef9519b3cd3a431b302b0a6df25f14374fe1356d6d51c245e485b576625e7ec6f44c42e9a63a36210000000000090561"))[i];
+  const auto big = mse::dh_secret(p_minus_2, ones);
+  REQUIRE(big);
+  CHECK(to_hex(*big) ==
+        "026d32e09a2435853d604079b617a94a84716e6062b073cb106f503f2b28834c13c6dd9b8550c46a51793a3db0e0785f"
+        "a20c348e789a673ad3a3ae84af5513c7a678bb940641a8db598f766be6443552495129d77ac29366db05d2ace10dd486");
+  // Both sides agree for keys of any length.
+  for (std::uint8_t i = 1; i < 20; ++i) {
+    const byte_buffer x(i * 5u, static_cast<std::uint8_t>(i * 37)), y(100 - i, static_cast<std::uint8_t>(i * 91));
+    CHECK(mse::dh_secret(mse::dh_public(x), y) == mse::dh_secret(mse::dh_public(y), x));
+  }
   // A small result keeps its leading zeros: 2^1 is 95 zero bytes and a 2.
   const mse::dh_key two = mse::dh_public(hex("01"));
   CHECK(two[95] == 2);
