@@ -23,7 +23,6 @@ class mse_layer final : public peer_encryption {
   void send(byte_view data) override { s_.send(data); }
   byte_buffer take_received() override { return s_.take_received(); }
   byte_buffer take_output() override { return s_.take_output(); }
-  byte_buffer take_held() override { return s_.take_held(); }
   bool done() const override { return s_.status() == mse::stream::state::done; }
   std::uint32_t method() const override { return s_.method(); }
   const std::string& error() const override { return s_.error(); }

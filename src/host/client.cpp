@@ -400,8 +400,9 @@ void client::channel_opened(host_peer p, time_point now) {
       pump(now);
       return;
     }
-    if (s.crypto) {  // Ya and PadA go first
+    if (s.crypto) {  // Ya goes first
       if (auto first = s.crypto->take_output(); !first.empty()) out_.push_back(client_out::send{p, std::move(first)});
+      s.crypto_deadline = now + settings_.encryption_timeout;
     }
     session_.connection_opened(*s.connection, now);
     out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true}});
@@ -433,7 +434,8 @@ void client::channel_data(host_peer p, byte_view data, time_point now) {
     const bool ok = s.crypto->receive(data);
     send_to_peer(p, s, {});  // its handshake's replies, and held bytes once it is done
     if (!ok) {
-      if (!redial_plain(p, now)) drop_peer(p, s.crypto->error(), now);
+      const std::string why = s.crypto->error();
+      if (!redial_plain(p, now)) drop_peer(p, why, now);
       pump(now);
       return;
     }
@@ -451,6 +453,7 @@ void client::send_to_peer(host_peer p, peer_state& s, byte_buffer data) {
     return;
   }
   if (s.crypto) {
+    if (s.dialled && !s.connected) s.sent.insert(s.sent.end(), data.begin(), data.end());
     if (!data.empty()) s.crypto->send(data);
     data = s.crypto->take_output();
   }
@@ -468,7 +471,7 @@ bool client::redial_plain(host_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return false;
   peer_state& old = it->second;
-  if (!old.crypto || old.crypto->done() || !old.dialled || !old.remote || !old.connection ||
+  if (!old.crypto || old.connected || !old.dialled || !old.remote || !old.connection ||
       settings_.encryption == encryption_policy::required)
     return false;
   (void)now;
@@ -479,7 +482,7 @@ bool client::redial_plain(host_peer p, time_point now) {
   s.redialled = true;
   s.connection = old.connection;
   s.remote = old.remote;
-  s.replay = old.crypto->take_held();
+  s.replay = std::move(old.sent);
   peer_of_connection_[s.connection->value] = fresh.value;
   const wire::endpoint remote = *old.remote;
   // The old socket: closed (a no-op for the host when it closed it itself).
@@ -530,6 +533,11 @@ void client::channel_sent(host_peer p, std::size_t bytes, time_point now) {
 
 void client::on_timer(time_point now) {
   for (const auto& [t, s] : torrents_) update_tracker_stats(t);
+  std::vector<host_peer> stalled;
+  for (const auto& [id, s] : peers_)
+    if (s.crypto && !s.connected && s.crypto_deadline && *s.crypto_deadline <= now) stalled.push_back(host_peer{id});
+  for (host_peer p : stalled)
+    if (!redial_plain(p, now)) drop_peer(p, "encryption: the peer did not complete the handshake", now);
   session_.on_timer(now);
   tracker_.on_timer(now);
   if (net_) net_->on_timer(now);
@@ -540,6 +548,8 @@ std::optional<time_point> client::next_deadline() const {
   std::optional<time_point> next;
   for (auto d : {session_.next_deadline(), tracker_.next_deadline(), net_ ? net_->next_deadline() : std::nullopt})
     if (d) next = next ? std::min(*next, *d) : d;
+  for (const auto& [id, s] : peers_)
+    if (s.crypto && s.crypto_deadline && !s.connected) next = next ? std::min(*next, *s.crypto_deadline) : s.crypto_deadline;
   return next;
 }
 
@@ -680,9 +690,19 @@ void client::route_event(session_event e, time_point now) {
     // A magnet's torrent turned out private (BEP 27): trackers only from now on.
     if (session_.torrent_is_private(m->torrent)) leave_dht(m->torrent);
   } else if (auto* pc = std::get_if<peer_connected_event>(&e)) {
-    if (auto c = peer_of_connection_.find(pc->connection.value); c != peer_of_connection_.end())
-      if (auto p = peers_.find(c->second); p != peers_.end() && p->second.crypto && p->second.crypto->done())
-        pc->encryption = static_cast<std::uint8_t>(p->second.crypto->method());
+    if (auto c = peer_of_connection_.find(pc->connection.value); c != peer_of_connection_.end()) {
+      if (auto p = peers_.find(c->second); p != peers_.end() && p->second.crypto) {
+        if (p->second.crypto->done()) pc->encryption = static_cast<std::uint8_t>(p->second.crypto->method());
+        p->second.connected = true;
+        p->second.sent = {};
+      }
+      // A plain redial that worked: the address is dialled plain from now on (not on a
+      // failure alone: a peer that refused a connection for another reason may take MSE).
+      if (auto p = peers_.find(c->second); p != peers_.end() && p->second.redialled && p->second.remote) {
+        if (plain_only_.size() >= 4096) plain_only_.clear();  // bounded; forgetting costs one MSE try
+        plain_only_.insert(wire::to_string(*p->second.remote));
+      }
+    }
   } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
     // A peer that failed before its handshake named a torrent (garbage instead of a
     // handshake): the data channel it came through was for one.
@@ -739,7 +759,9 @@ void client::pump(time_point now) {
       s.dialled = true;
       s.connection = c->connection;
       s.remote = c->remote;
-      if (net_ && settings_.encryption != encryption_policy::plain)
+      const bool plain_only = settings_.encryption != encryption_policy::required &&
+                              plain_only_.contains(wire::to_string(c->remote));
+      if (net_ && settings_.encryption != encryption_policy::plain && !plain_only)
         if (auto ts = torrents_.find(c->torrent); ts != torrents_.end())
           s.crypto = net_->encrypt_outgoing(ts->second.info_hash, settings_.encryption);
       peer_of_connection_[c->connection.value] = p.value;

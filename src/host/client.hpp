@@ -56,9 +56,10 @@
 // socket that starts with an MSE handshake is answered (the torrent found among ours by its
 // obfuscated info-hash), one that starts with a plain BitTorrent handshake passes through
 // (both unless client_settings::encryption is `required`); dials start with the MSE handshake
-// when the setting asks for it. A dial whose MSE handshake fails before it completes (a peer
-// that speaks only plain BitTorrent closes the socket) is dialled again at once in plain
-// BitTorrent, unless encryption is `required`; the session sees one connection throughout.
+// when the setting asks for it. A dial whose peer hangs up (a peer that speaks only plain
+// BitTorrent does) or stalls (encryption_timeout) before its BitTorrent handshake is dialled
+// again at once in plain BitTorrent, unless encryption is `required`; the session sees one
+// connection throughout.
 // The session's bytes pass through the layer: held while its handshake runs, then RC4 or not.
 //
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
@@ -115,8 +116,6 @@ class peer_encryption {
   virtual void send(byte_view data) = 0;
   virtual byte_buffer take_received() = 0;  // plaintext for the session
   virtual byte_buffer take_output() = 0;    // for the socket
-  // The session's bytes held while the handshake ran (for a plain redial after it failed).
-  virtual byte_buffer take_held() = 0;
   virtual bool done() const = 0;
   // Once done: 0 no MSE (a plain handshake), 1 MSE then plaintext, 2 MSE with RC4.
   virtual std::uint32_t method() const = 0;
@@ -130,6 +129,11 @@ struct client_settings {
   // Random bytes from the host (the browser's crypto.getRandomValues): MSE's Diffie-Hellman
   // private keys are drawn from them and the seed.
   std::array<std::uint8_t, 32> encryption_entropy{};
+  // A dial with MSE whose peer has not sent its BitTorrent handshake this long after the
+  // socket opened has failed (as when the peer hangs up): a peer that stalls in MSE (WebTorrent
+  // 2.x's with secure does) gets the plain redial too. Addresses where a plain redial worked
+  // are dialled plain from then on.
+  duration encryption_timeout = std::chrono::seconds(10);
   ws_tracker::config tracker;
   tracker::schedule_config announcer;  // HTTP and UDP trackers (with dial_peers)
   // A DHT node (with dial_peers); its settings (the seed defaults to the session's).
@@ -397,6 +401,11 @@ class client {
     std::optional<wire::endpoint> remote;  // a dial's address (for a plain redial)
     byte_buffer replay;  // a plain redial: the session's bytes to send once it opens
     bool redialled = false;
+    // A dial with MSE until the peer's BitTorrent handshake: the session's bytes so far (a
+    // plain redial replays them) and when it has failed (encryption_timeout).
+    bool connected = false;
+    byte_buffer sent;
+    std::optional<time_point> crypto_deadline;
   };
   struct torrent_state {
     ws_tracker::id20 info_hash{};
@@ -442,6 +451,7 @@ class client {
   std::map<std::uint32_t, peer_state> peers_;
   std::map<std::uint32_t, std::uint32_t> peer_of_connection_;  // connection -> peer
   std::map<std::uint64_t, offer_batch> batches_;
+  std::set<std::string> plain_only_;  // addresses where a plain redial worked (dialled plain)
   std::deque<client_output> out_;
   std::uint32_t next_peer_ = 1;
   std::uint64_t next_batch_ = 1;

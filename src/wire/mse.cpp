@@ -236,8 +236,7 @@ stream stream::outgoing(const sha1_digest& info_hash, const policy& p, byte_view
   stream s(true, p, private_key, pad_seed);
   s.skey_ = info_hash;
   const dh_key ya = dh_public(s.private_key_);
-  s.out_.assign(ya.begin(), ya.end());
-  s.append_pad(s.out_);
+  s.out_.assign(ya.begin(), ya.end());  // and no PadA (see send_step2)
   return s;
 }
 
@@ -253,6 +252,7 @@ bool stream::fail(std::string why) {
   state_ = state::failed;
   error_ = "encryption: " + std::move(why);
   in_.clear();
+  held_.clear();
   return false;
 }
 
@@ -270,10 +270,14 @@ void stream::init_ciphers(const sha1_digest& skey) {
   decrypt_.discard(1024);
 }
 
+// PadA and PadB are sent empty (the spec allows 0 to 512 bytes): WebTorrent 2.x (its
+// bittorrent-protocol) finds HASH('req1', S) and ENCRYPT(VC) only when no padding bytes
+// precede them in its buffer (it searches a concatenated Uint8Array with indexOf, which
+// finds no subarray), so any PadA or PadB makes its side fail "could not resynchronize".
+// libtorrent, Transmission and aria2 take empty ones as well. PadC and PadD stay random.
 void stream::send_step2() {
   const dh_key yb = dh_public(private_key_);
   out_.insert(out_.end(), yb.begin(), yb.end());
-  append_pad(out_);
 }
 
 void stream::send_step3() {
@@ -463,7 +467,8 @@ bool stream::receive(byte_view data) {
 }
 
 void stream::send(byte_view data) {
-  if (state_ != state::done) {  // (also after a failure: a plain redial replays them)
+  if (state_ == state::failed) return;
+  if (state_ != state::done) {
     held_.insert(held_.end(), data.begin(), data.end());
     return;
   }
@@ -474,6 +479,5 @@ void stream::send(byte_view data) {
 
 byte_buffer stream::take_received() { return std::exchange(received_, {}); }
 byte_buffer stream::take_output() { return std::exchange(out_, {}); }
-byte_buffer stream::take_held() { return std::exchange(held_, {}); }
 
 }  // namespace wt::mse

@@ -17,7 +17,8 @@
 // step 4 by scanning for ENCRYPT(VC) at most 512 bytes past Yb; B learns SKEY by trying the
 // info-hashes it serves against HASH('req2', SKEY).
 //
-// As the initiator we send no IA: the session's BitTorrent handshake waits for step 4 (then
+// We send PadA and PadB empty (see mse.cpp: WebTorrent 2.x cannot find what follows them)
+// and PadC and PadD random. As the initiator we send no IA: the session's BitTorrent handshake waits for step 4 (then
 // it goes out in the selected method). As the responder, a connection whose first bytes are
 // a plain BitTorrent handshake (19, "BitTorrent protocol") passes through untouched, unless
 // the policy requires encryption.
@@ -81,7 +82,7 @@ class stream {
  public:
   enum class state : std::uint8_t { detecting, handshaking, done, failed };
 
-  // We dial: the handshake starts at once (take_output() holds Ya and PadA). private_key:
+  // We dial: the handshake starts at once (take_output() holds Ya). private_key:
   // at least min_private_key random bytes; pad_seed draws the paddings.
   static stream outgoing(const sha1_digest& info_hash, const policy& p, byte_view private_key,
                          std::uint64_t pad_seed);
@@ -92,14 +93,13 @@ class stream {
   // Bytes from the socket. False when the connection must close (error() says why); the
   // stream then takes nothing more.
   bool receive(byte_view data);
-  // The session's bytes: encrypted when RC4 was selected; held while the handshake runs.
+  // The session's bytes: encrypted when RC4 was selected; held while the handshake runs
+  // (dropped if it fails).
   void send(byte_view data);
   // Plaintext payload received (what the session reads).
   byte_buffer take_received();
   // Bytes for the socket.
   byte_buffer take_output();
-  // The session's bytes held back while the handshake runs (for a plain redial after it failed).
-  byte_buffer take_held();
 
   state status() const noexcept { return state_; }
   // Once done: 0 when the peer spoke plain BitTorrent (no MSE), else the selected method.

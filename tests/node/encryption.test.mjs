@@ -2,7 +2,7 @@
 // in/out_enc_policy forced and RC4 only, Transmission 3.00 with encryption 2, aria2 1.36 with
 // --bt-require-crypto; each way, byte-exact on disk, the wire reporting RC4 (2). Also: a
 // plain-only libtorrent reached with secure: true (the plain redial), secure: 'required'
-// refusing it, and WebTorrent 2.x with secure: true both ways.
+// refusing it, and WebTorrent 2.x dialled with secure: true (see its test for what works).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
@@ -57,19 +57,19 @@ test('wasmtorrent (default options) seeds, libtorrent requiring encryption dials
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
 })
 
-test('a libtorrent that never encrypts: secure: true dials again in plain BitTorrent; secure: required does not', async t => {
+test('a libtorrent that never encrypts: secure: true dials again in plain BitTorrent at once; secure: required does not', async t => {
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'klartext', 75)
   const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
   const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'), [], ['--encryption', 'disabled'])
   const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
-
-  const strict = client(t, { secure: 'required' })
-  const refused = strict.add(torrentFile, { path: path.join(dir, 'refused') })
-  await once(refused, 'infoHash')
-  let wires = 0
-  refused.on('wire', () => { wires++ })
-  refused.addPeer(`127.0.0.1:${port}`)
+  // libtorrent refuses connections for a moment after it reports seeding ("no active
+  // torrents"): a plain client's wire says when it takes them.
+  const probe = client(t)
+  const probed = probe.add(torrentFile, { path: path.join(dir, 'probe') })
+  await once(probed, 'infoHash')
+  probed.addPeer(`127.0.0.1:${port}`)
+  await once(probed, 'wire')
 
   const c = client(t, { secure: true })
   const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
@@ -81,7 +81,15 @@ test('a libtorrent that never encrypts: secure: true dials again in plain BitTor
   assert.ok(Date.now() - started < 5000, 'the plain redial is immediate, not the session\'s back-off')
   await once(torrent, 'done')
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
-  assert.equal(wires, 0, 'secure: required never talked to the plain peer')
+
+  const strict = client(t, { secure: 'required' })
+  const refused = strict.add(torrentFile, { path: path.join(dir, 'refused') })
+  await once(refused, 'infoHash')
+  let wires = 0
+  refused.on('wire', () => { wires++ })
+  refused.addPeer(`127.0.0.1:${port}`)
+  await new Promise(resolve => setTimeout(resolve, 3000))
+  assert.equal(wires, 0, 'secure: required never talks to the plain peer')
   assert.equal(refused.progress, 0)
 })
 
@@ -143,37 +151,32 @@ test('aria2 requiring encryption: seeds to and downloads from wasmtorrent (secur
   assert.equal(await sameFiles(path.join(dir, 'down2'), second.files), null)
 })
 
-test('WebTorrent 2.x with secure: true, each way', async t => {
+// WebTorrent 2.8 (bittorrent-protocol 4.1) cannot dial with MSE (its sendPe3 throws
+// "padCBuffer.copy is not a function", an unhandled rejection that ends the process), and as
+// a responder it stalls unless the bytes happen to arrive in the chunks it expects (it reads
+// on from a parser that is still waiting for a promise). So WebTorrent is only dialled here:
+// without `secure` it hangs up on our MSE handshake (the plain redial follows at once), with
+// it the handshake stalls and the plain redial follows encryption_timeout (10 s) later.
+test('WebTorrent 2.x, with and without secure, dialled with secure: true: the download completes', async t => {
   const dir = await tempDir(t)
-  const webtorrent = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false, secure: true })
-  t.after(() => new Promise(resolve => webtorrent.destroy(resolve)))
   const ours = client(t, { secure: true })
   await ours.ready
-  await new Promise(resolve => webtorrent.listening ? resolve() : webtorrent.once('listening', resolve))
-
-  // WebTorrent seeds, we dial it.
-  const first = await makeContent(path.join(dir, 'seed1'), 'webtorrent', 85)
-  const torrentFile = await WasmTorrent.createTorrent(first.root, { announceList: [], pieceLength: 32768 })
-  await new Promise(resolve => webtorrent.seed(first.root, { announce: [], pieceLength: 32768, path: path.join(dir, 'seed1') }, resolve))
-  const down = ours.add(torrentFile, { path: path.join(dir, 'down1') })
-  await once(down, 'infoHash')
-  const method = wireMethod(down)
-  down.addPeer(`127.0.0.1:${webtorrent.torrentPort}`)
-  assert.equal(await method, 2)
-  await once(down, 'done')
-  assert.equal(await sameFiles(path.join(dir, 'down1'), first.files), null)
-
-  // We seed, WebTorrent dials us.
-  const second = await makeContent(path.join(dir, 'seed2'), 'zurück', 87)
-  const seeded = ours.seed(second.root, { announce: [], pieceLength: 65536 })
-  await once(seeded, 'seed')
-  const method2 = wireMethod(seeded)
-  const theirs = webtorrent.add(seeded.torrentFile, { path: path.join(dir, 'down2') })
-  theirs.once('infoHash', () => theirs.addPeer(`127.0.0.1:${ours.torrentPort}`))
-  let theirMethod = null
-  theirs.once('wire', wire => { theirMethod = () => wire._encryptionMethod })
-  assert.equal(await method2, 2)
-  await new Promise(resolve => theirs.once('done', resolve))
-  assert.equal(theirMethod?.(), 2)
-  assert.equal(await sameFiles(path.join(dir, 'down2'), second.files), null)
+  for (const secure of [false, true]) {
+    const webtorrent = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false, secure })
+    t.after(() => new Promise(resolve => webtorrent.destroy(resolve)))
+    await new Promise(resolve => webtorrent.listening ? resolve() : webtorrent.once('listening', resolve))
+    const content = await makeContent(path.join(dir, `seed-${secure}`), 'webtorrent', secure ? 85 : 86)
+    const seeded = await new Promise(resolve => webtorrent.seed(content.root, { announce: [], pieceLength: 32768, path: path.join(dir, `seed-${secure}`) }, resolve))
+    const down = ours.add(seeded.torrentFile, { path: path.join(dir, `down-${secure}`) })
+    await once(down, 'infoHash')
+    const method = wireMethod(down)
+    const started = Date.now()
+    down.addPeer(`127.0.0.1:${webtorrent.torrentPort}`)
+    const m = await method
+    if (secure) assert.ok(m === null || m === 2, `method ${m}`)
+    else assert.equal(m, null)
+    assert.ok(Date.now() - started < (secure ? 15000 : 3000), `connected after ${Date.now() - started} ms`)
+    await once(down, 'done')
+    assert.equal(await sameFiles(path.join(dir, `down-${secure}`), content.files.filter(f => f.data.length > 0)), null)
+  }
 })

@@ -92,6 +92,9 @@ struct net {
   std::map<std::pair<std::size_t, std::uint32_t>, std::pair<std::size_t, std::uint32_t>> links;
   std::size_t offers_made = 0, channels_opened = 0, dials = 0;
   std::set<std::size_t> listening;  // hosts that accept connections at address_of()
+  // Hosts whose next accepted socket never sends (a peer that stalls), and such sockets.
+  std::set<std::size_t> mute_next_accept;
+  std::set<std::pair<std::size_t, std::uint32_t>> muted;
 
   static wire::endpoint address_of(std::size_t i) {
     return wire::make_endpoint_v4({10, 0, 0, static_cast<std::uint8_t>(i + 1)}, 6881);
@@ -146,13 +149,14 @@ struct net {
         actions.push_back([this, i, p = dial->peer, to] {
           if (!to) return hosts[i].c->channel_closed(p, now);
           const host_peer accepted = hosts[*to].c->accept_peer(wire::make_endpoint_v4({10, 0, 1, 1}, 40000), now);
+          if (mute_next_accept.erase(*to)) muted.insert({*to, accepted.value});
           links[{i, p.value}] = {*to, accepted.value};
           links[{*to, accepted.value}] = {i, p.value};
           hosts[i].c->channel_opened(p, now);
         });
       } else if (auto* send = std::get_if<client_out::send>(&*o)) {
         auto it = links.find({i, send->peer.value});
-        if (it == links.end()) continue;
+        if (it == links.end() || muted.contains({i, send->peer.value})) continue;
         const auto to = it->second;
         const std::size_t n = send->data.size();
         actions.push_back([this, to, data = std::move(send->data)] {
@@ -910,6 +914,33 @@ TEST_CASE("[client] MSE: a peer that speaks only plain BitTorrent is dialled aga
   CHECK(encryption_of_peers(p.n.hosts[p.leecher]) == std::vector<std::uint8_t>{0});
   // The session saw one connection: no disconnect, one connect.
   CHECK(count_events<peer_disconnected_event>(p.n.hosts[p.leecher]) == 0);
+}
+
+TEST_CASE("[client] MSE: the plain redial is remembered for the address", "[client][mse]") {
+  mse_pair p(encryption_policy::plain, encryption_policy::prefer_rc4, false);
+  REQUIRE(p.download(std::chrono::seconds(30)));
+  REQUIRE(p.n.dials == 2);
+  // The torrent again: its dial to the same address is plain at once.
+  auto& leecher = *p.n.hosts[p.leecher].c;
+  const byte_buffer torrent = leecher.torrent_file(p.tl);
+  leecher.remove_torrent(p.tl, p.n.now);
+  REQUIRE(p.n.run([&] { return p.n.links.empty(); }, std::chrono::seconds(10)));
+  p.n.hosts[p.leecher].finished = false;
+  p.tl = *leecher.add_torrent(torrent, {}, p.n.now);
+  REQUIRE(leecher.add_peer(p.tl, net::address_of(p.seeder), p.n.now) == client::add_peer_result::added);
+  REQUIRE(p.download(std::chrono::seconds(30)));
+  CHECK(p.n.dials == 3);
+}
+
+TEST_CASE("[client] MSE: a peer that stalls in the MSE handshake gets the plain redial after the timeout", "[client][mse]") {
+  mse_pair p(encryption_policy::plain, encryption_policy::prefer_rc4);
+  p.n.mute_next_accept.insert(p.seeder);
+  const time_point start = p.n.now;
+  REQUIRE(p.download(std::chrono::seconds(30)));
+  CHECK(p.n.dials == 2);
+  CHECK(p.n.now - start >= client_settings{}.encryption_timeout);
+  CHECK(p.n.now - start < client_settings{}.encryption_timeout + std::chrono::seconds(5));
+  CHECK(encryption_of_peers(p.n.hosts[p.leecher]) == std::vector<std::uint8_t>{0});
 }
 
 TEST_CASE("[client] MSE: required refuses plain peers both ways", "[client][mse]") {

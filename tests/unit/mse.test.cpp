@@ -263,14 +263,30 @@ TEST_CASE("[mse] failures: unknown torrent, no common method, bad keys, no sync 
   }
 }
 
-TEST_CASE("[mse] paddings vary with the seed and stay within 512 bytes", "[mse]") {
-  std::set<std::size_t> sizes;
+TEST_CASE("[mse] PadA and PadB are empty, PadC and PadD vary with the seed within 512 bytes", "[mse]") {
+  std::set<std::size_t> step3_sizes, step4_sizes;
   for (std::uint64_t seed = 0; seed < 40; ++seed) {
     auto a = mse::stream::outgoing(info_hash, {}, key_of(1), seed);
-    const std::size_t n = a.take_output().size();
-    CHECK(n >= 96);
-    CHECK(n <= 96 + 512);
-    sizes.insert(n);
+    auto b = mse::stream::incoming(serving({info_hash}), {}, key_of(2), seed + 1000);
+    const byte_buffer step1 = a.take_output();
+    CHECK(step1.size() == 96);
+    REQUIRE(b.receive(step1));
+    const byte_buffer step2 = b.take_output();
+    CHECK(step2.size() == 96);
+    REQUIRE(a.receive(step2));
+    const byte_buffer step3 = a.take_output();
+    REQUIRE(b.receive(step3));
+    const byte_buffer step4 = b.take_output();
+    REQUIRE(a.receive(step4));
+    CHECK(a.status() == mse::stream::state::done);
+    // step 3: 20 + 20 + VC 8 + provide 4 + len 2 + PadC + len(IA) 2; step 4: VC 8 + select 4 + len 2 + PadD.
+    CHECK(step3.size() >= 56);
+    CHECK(step3.size() <= 56 + 512);
+    CHECK(step4.size() >= 14);
+    CHECK(step4.size() <= 14 + 512);
+    step3_sizes.insert(step3.size());
+    step4_sizes.insert(step4.size());
   }
-  CHECK(sizes.size() > 20);
+  CHECK(step3_sizes.size() > 20);
+  CHECK(step4_sizes.size() > 20);
 }
