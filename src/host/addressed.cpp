@@ -3,71 +3,22 @@
 // links none of this.
 #include "host/addressed.hpp"
 
-#include <array>
-#include <cstring>
-
-#include "base/crypto.hpp"
 #include "dht/dht.hpp"
+#include "host/encryption.hpp"
 #include "tracker/announce_schedule.hpp"
-#include "wire/mse.hpp"
 
 namespace wt {
 
 namespace {
 
-// wire/mse.hpp's stream behind the client's interface.
-class mse_layer final : public peer_encryption {
- public:
-  explicit mse_layer(mse::stream s) : s_(std::move(s)) {}
-  bool receive(byte_view data) override { return s_.receive(data); }
-  void send(byte_view data) override { s_.send(data); }
-  byte_buffer take_received() override { return s_.take_received(); }
-  byte_buffer take_output() override { return s_.take_output(); }
-  bool done() const override { return s_.status() == mse::stream::state::done; }
-  std::uint32_t method() const override { return s_.method(); }
-  const std::string& error() const override { return s_.error(); }
-
- private:
-  mse::stream s_;
-};
-
-mse::policy mse_policy(encryption_policy p, bool outgoing) {
-  mse::policy m;
-  switch (p) {
-    case encryption_policy::plain: break;  // (incoming only) both methods, RC4 preferred
-    case encryption_policy::prefer_plaintext:
-      if (outgoing) m.methods = mse::method_plaintext;
-      m.prefer_plaintext = true;
-      break;
-    case encryption_policy::prefer_rc4: break;
-    case encryption_policy::required:
-      m.methods = mse::method_rc4;
-      m.require = true;
-      break;
-  }
-  return m;
-}
-
 class announcer_and_dht final : public addressed_network {
  public:
-  explicit announcer_and_dht(const client_settings& s)
-      : announcer_(s.announcer), key_rng_(s.session.seed ^ 0x6d73655fu), entropy_(s.encryption_entropy) {
+  explicit announcer_and_dht(const client_settings& s) : announcer_(s.announcer) {
     if (s.dht) dht_ = std::make_unique<dht::dht_node>(*s.dht);
   }
 
-  std::unique_ptr<peer_encryption> encrypt_outgoing(const id20& info_hash, encryption_policy p) override {
-    const auto key = private_key();
-    return std::make_unique<mse_layer>(mse::stream::outgoing(info_hash, mse_policy(p, true), key, key_rng_.next()));
-  }
-  std::unique_ptr<peer_encryption> encrypt_incoming(std::function<std::vector<id20>()> ours,
-                                                    encryption_policy p) override {
-    const auto key = private_key();
-    auto lookup = [ours = std::move(ours)](const sha1_digest& req2) -> std::optional<sha1_digest> {
-      for (const auto& ih : ours())
-        if (mse::req2_hash(ih) == req2) return ih;
-      return std::nullopt;
-    };
-    return std::make_unique<mse_layer>(mse::stream::incoming(std::move(lookup), mse_policy(p, false), key, key_rng_.next()));
+  std::unique_ptr<tcp_encryption> make_tcp_encryption(const client_settings& settings) override {
+    return wt::make_tcp_encryption(settings);
   }
 
   bool add_torrent(const id20& info_hash, const id20& peer_id, const std::vector<std::string>& urls,
@@ -176,20 +127,8 @@ class announcer_and_dht final : public addressed_network {
     return std::nullopt;  // other lookups, warnings: nothing to route (the counters tell the host)
   }
 
-  // A DH private key (256 bits) per connection: SHA-256 of the host's entropy and a counter
-  // drawn from the seeded generator (the host's entropy keeps keys unguessable from the seed).
-  sha256_digest private_key() {
-    std::array<std::uint8_t, 40> material{};
-    std::memcpy(material.data(), entropy_.data(), entropy_.size());
-    const std::uint64_t n = key_rng_.next();
-    std::memcpy(material.data() + entropy_.size(), &n, sizeof n);
-    return sha256(material);
-  }
-
   tracker::announcer announcer_;
   std::unique_ptr<dht::dht_node> dht_;
-  rng key_rng_;
-  std::array<std::uint8_t, 32> entropy_{};
 };
 
 }  // namespace

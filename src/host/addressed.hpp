@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +16,7 @@
 #include "base/clock.hpp"
 #include "base/error.hpp"
 #include "host/client.hpp"
+#include "host/encryption.hpp"
 #include "tracker/announce_types.hpp"
 #include "wire/wire.hpp"
 
@@ -75,18 +75,9 @@ class addressed_network {
   virtual bool dht_load_state(byte_view state, time_point now) = 0;
   virtual std::size_t dht_nodes() const = 0;
 
-  // --- MSE on TCP connections (nullptr: none, as for a network without it) ---------------
-  // A dial for the torrent; the MSE handshake starts at once.
-  virtual std::unique_ptr<peer_encryption> encrypt_outgoing(const id20& info_hash, encryption_policy p) {
-    (void)info_hash;
-    (void)p;
-    return nullptr;
-  }
-  // An accepted socket; `ours` lists the info-hashes it may ask for (called once it does).
-  virtual std::unique_ptr<peer_encryption> encrypt_incoming(std::function<std::vector<id20>()> ours,
-                                                            encryption_policy p) {
-    (void)ours;
-    (void)p;
+  // MSE on the client's TCP connections (host/encryption.hpp); nullptr: none.
+  virtual std::unique_ptr<tcp_encryption> make_tcp_encryption(const client_settings& settings) {
+    (void)settings;
     return nullptr;
   }
 

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <type_traits>
-#include <utility>
 
 #include "host/addressed.hpp"
+#include "host/encryption.hpp"
 
 #include "metainfo/magnet.hpp"
 
@@ -67,6 +67,7 @@ client::client(client_settings settings,
     : settings_(adjusted(std::move(settings))), session_(settings_.session), tracker_(settings_.tracker) {
   if (!settings_.dial_peers) settings_.dht.reset();  // a DHT needs a host that reaches addresses
   if (make_network) net_ = make_network(settings_);
+  if (net_ && settings_.dial_peers) tcp_ = net_->make_tcp_encryption(settings_);
 }
 
 client::~client() = default;
@@ -282,15 +283,7 @@ host_peer client::accept_peer(const wire::endpoint& remote, time_point now) {
   // to pass on through ut_pex.
   s.connection = session_.accept_connection(remote, now, dialable::yes);
   peer_of_connection_[s.connection->value] = p.value;
-  if (net_) {
-    // MSE or plain, as its first bytes say; its torrent is any of ours that is not paused.
-    s.crypto = net_->encrypt_incoming([this] {
-      std::vector<ws_tracker::id20> ours;
-      for (const auto& [t, ts] : torrents_)
-        if (!ts.paused) ours.push_back(ts.info_hash);
-      return ours;
-    }, settings_.encryption);
-  }
+  if (tcp_) tcp_->accepted(*this, p);  // MSE or plain, as its first bytes say
   out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, false}});
   pump(now);
   return p;
@@ -395,14 +388,9 @@ void client::channel_opened(host_peer p, time_point now) {
   peer_state& s = it->second;
   s.open = true;
   if (s.dialled) {  // a socket the session asked for (connect output)
-    if (s.redialled) {  // a plain redial: the session has seen it open already
-      if (!s.replay.empty()) out_.push_back(client_out::send{p, std::exchange(s.replay, {})});
+    if (s.tcp && tcp_->opened(*this, p, now)) {  // a plain redial: the session knows it is open
       pump(now);
       return;
-    }
-    if (s.crypto) {  // Ya goes first
-      if (auto first = s.crypto->take_output(); !first.empty()) out_.push_back(client_out::send{p, std::move(first)});
-      s.crypto_deadline = now + settings_.encryption_timeout;
     }
     session_.connection_opened(*s.connection, now);
     out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true}});
@@ -429,34 +417,14 @@ void client::channel_opened(host_peer p, time_point now) {
 void client::channel_data(host_peer p, byte_view data, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
-  peer_state& s = it->second;
-  if (s.crypto) {
-    const bool ok = s.crypto->receive(data);
-    send_to_peer(p, s, {});  // its handshake's replies, and held bytes once it is done
-    if (!ok) {
-      const std::string why = s.crypto->error();
-      if (!redial_plain(p, now)) drop_peer(p, why, now);
-      pump(now);
-      return;
-    }
-    const byte_buffer plain = s.crypto->take_received();
-    if (s.connection && !plain.empty()) session_.bytes_received(*s.connection, plain, now);
-  } else if (s.connection) {
-    session_.bytes_received(*s.connection, data, now);
-  }
+  if (it->second.tcp)
+    tcp_->received(*this, p, data, now);
+  else if (it->second.connection)
+    session_.bytes_received(*it->second.connection, data, now);
   pump(now);
 }
 
-void client::send_to_peer(host_peer p, peer_state& s, byte_buffer data) {
-  if (s.redialled && !s.open) {  // after the replayed bytes, once the plain redial opens
-    s.replay.insert(s.replay.end(), data.begin(), data.end());
-    return;
-  }
-  if (s.crypto) {
-    if (s.dialled && !s.connected) s.sent.insert(s.sent.end(), data.begin(), data.end());
-    if (!data.empty()) s.crypto->send(data);
-    data = s.crypto->take_output();
-  }
+void client::send_to_peer(host_peer p, byte_buffer data) {
   if (data.empty()) return;
   // Consecutive sends to one channel merge into messages of up to settings_.max_send_size:
   // fewer, larger data-channel messages cost less.
@@ -467,46 +435,10 @@ void client::send_to_peer(host_peer p, peer_state& s, byte_buffer data) {
     out_.push_back(client_out::send{p, std::move(data)});
 }
 
-bool client::redial_plain(host_peer p, time_point now) {
-  auto it = peers_.find(p.value);
-  if (it == peers_.end()) return false;
-  peer_state& old = it->second;
-  if (!old.crypto || old.connected || !old.dialled || !old.remote || !old.connection ||
-      settings_.encryption == encryption_policy::required)
-    return false;
-  (void)now;
-  const host_peer fresh{next_peer_++};
-  peer_state& s = peers_[fresh.value];
-  s.torrent = old.torrent;
-  s.dialled = true;
-  s.redialled = true;
-  s.connection = old.connection;
-  s.remote = old.remote;
-  s.replay = std::move(old.sent);
-  peer_of_connection_[s.connection->value] = fresh.value;
-  const wire::endpoint remote = *old.remote;
-  // The old socket: closed (a no-op for the host when it closed it itself).
-  peers_.erase(p.value);
-  out_.push_back(client_out::close_peer{p, "encryption failed: dialling again without"});
-  out_.push_back(client_out::connect{fresh, remote});
-  return true;
-}
-
-void client::drop_peer(host_peer p, std::string reason, time_point now) {
-  auto it = peers_.find(p.value);
-  if (it == peers_.end()) return;
-  if (auto c = it->second.connection) {
-    session_.connection_closed(*c, now);
-    peer_of_connection_.erase(c->value);
-  }
-  peers_.erase(it);
-  out_.push_back(client_out::close_peer{p, std::move(reason)});
-}
-
 void client::channel_closed(host_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
-  if (redial_plain(p, now)) {  // a plain-only peer hung up on our MSE handshake
+  if (it->second.tcp && tcp_->closed(*this, p, now)) {  // replaced by a plain redial
     pump(now);
     return;
   }
@@ -533,11 +465,7 @@ void client::channel_sent(host_peer p, std::size_t bytes, time_point now) {
 
 void client::on_timer(time_point now) {
   for (const auto& [t, s] : torrents_) update_tracker_stats(t);
-  std::vector<host_peer> stalled;
-  for (const auto& [id, s] : peers_)
-    if (s.crypto && !s.connected && s.crypto_deadline && *s.crypto_deadline <= now) stalled.push_back(host_peer{id});
-  for (host_peer p : stalled)
-    if (!redial_plain(p, now)) drop_peer(p, "encryption: the peer did not complete the handshake", now);
+  if (tcp_) tcp_->on_timer(*this, now);
   session_.on_timer(now);
   tracker_.on_timer(now);
   if (net_) net_->on_timer(now);
@@ -548,8 +476,7 @@ std::optional<time_point> client::next_deadline() const {
   std::optional<time_point> next;
   for (auto d : {session_.next_deadline(), tracker_.next_deadline(), net_ ? net_->next_deadline() : std::nullopt})
     if (d) next = next ? std::min(*next, *d) : d;
-  for (const auto& [id, s] : peers_)
-    if (s.crypto && s.crypto_deadline && !s.connected) next = next ? std::min(*next, *s.crypto_deadline) : s.crypto_deadline;
+  if (auto d = tcp_ ? tcp_->next_deadline(*this) : std::nullopt) next = next ? std::min(*next, *d) : d;
   return next;
 }
 
@@ -689,20 +616,8 @@ void client::route_event(session_event e, time_point now) {
     update_tracker_stats(m->torrent);
     // A magnet's torrent turned out private (BEP 27): trackers only from now on.
     if (session_.torrent_is_private(m->torrent)) leave_dht(m->torrent);
-  } else if (auto* pc = std::get_if<peer_connected_event>(&e)) {
-    if (auto c = peer_of_connection_.find(pc->connection.value); c != peer_of_connection_.end()) {
-      if (auto p = peers_.find(c->second); p != peers_.end() && p->second.crypto) {
-        if (p->second.crypto->done()) pc->encryption = static_cast<std::uint8_t>(p->second.crypto->method());
-        p->second.connected = true;
-        p->second.sent = {};
-      }
-      // A plain redial that worked: the address is dialled plain from now on (not on a
-      // failure alone: a peer that refused a connection for another reason may take MSE).
-      if (auto p = peers_.find(c->second); p != peers_.end() && p->second.redialled && p->second.remote) {
-        if (plain_only_.size() >= 4096) plain_only_.clear();  // bounded; forgetting costs one MSE try
-        plain_only_.insert(wire::to_string(*p->second.remote));
-      }
-    }
+  } else if (auto* pc = std::get_if<peer_connected_event>(&e); pc && tcp_) {
+    tcp_->connected(*this, *pc);
   } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
     // A peer that failed before its handshake named a torrent (garbage instead of a
     // handshake): the data channel it came through was for one.
@@ -734,7 +649,10 @@ void client::pump(time_point now) {
       if (it == peer_of_connection_.end()) continue;
       auto ps = peers_.find(it->second);
       if (ps == peers_.end()) continue;
-      send_to_peer(host_peer{it->second}, ps->second, std::move(t->data));
+      if (ps->second.tcp)
+        tcp_->sending(*this, host_peer{it->second}, std::move(t->data));
+      else
+        send_to_peer(host_peer{it->second}, std::move(t->data));
     }
     // Events before closes: a warning about a connection the session closes is routed
     // while its channel (and so its torrent) is still known.
@@ -758,13 +676,8 @@ void client::pump(time_point now) {
       s.torrent = c->torrent;
       s.dialled = true;
       s.connection = c->connection;
-      s.remote = c->remote;
-      const bool plain_only = settings_.encryption != encryption_policy::required &&
-                              plain_only_.contains(wire::to_string(c->remote));
-      if (net_ && settings_.encryption != encryption_policy::plain && !plain_only)
-        if (auto ts = torrents_.find(c->torrent); ts != torrents_.end())
-          s.crypto = net_->encrypt_outgoing(ts->second.info_hash, settings_.encryption);
       peer_of_connection_[c->connection.value] = p.value;
+      if (tcp_) tcp_->dialling(*this, p, c->torrent, c->remote);
       out_.push_back(client_out::connect{p, c->remote});
     }
   }

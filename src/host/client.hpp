@@ -51,16 +51,9 @@
 // performs them (fetch with a Range header) and reports http_response(), http_data() per
 // body chunk, then http_done() or http_failed().
 //
-// Message stream encryption (MSE/PE, wire/mse.hpp) on TCP connections, through the addressed
-// network too (so the browser's module, which has no TCP, links none of it): an accepted
-// socket that starts with an MSE handshake is answered (the torrent found among ours by its
-// obfuscated info-hash), one that starts with a plain BitTorrent handshake passes through
-// (both unless client_settings::encryption is `required`); dials start with the MSE handshake
-// when the setting asks for it. A dial whose peer hangs up (a peer that speaks only plain
-// BitTorrent does) or stalls (encryption_timeout) before its BitTorrent handshake is dialled
-// again at once in plain BitTorrent, unless encryption is `required`; the session sees one
-// connection throughout.
-// The session's bytes pass through the layer: held while its handshake runs, then RC4 or not.
+// Message stream encryption (MSE/PE) on TCP connections (client_settings::encryption): see
+// host/encryption.hpp. The addressed network makes it, so the browser's module, which has no
+// TCP, links none of it.
 //
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
 // and drain poll() after every call.
@@ -106,20 +99,10 @@ enum class encryption_policy : std::uint8_t {
   required,
 };
 
-// The MSE layer of one TCP connection (wire/mse.hpp's stream behind a virtual interface, so
-// that only a module with the addressed network links it).
-class peer_encryption {
- public:
-  virtual ~peer_encryption() = default;
-  // False: close the connection (error() says why).
-  virtual bool receive(byte_view data) = 0;
-  virtual void send(byte_view data) = 0;
-  virtual byte_buffer take_received() = 0;  // plaintext for the session
-  virtual byte_buffer take_output() = 0;    // for the socket
-  virtual bool done() const = 0;
-  // Once done: 0 no MSE (a plain handshake), 1 MSE then plaintext, 2 MSE with RC4.
-  virtual std::uint32_t method() const = 0;
-  virtual const std::string& error() const = 0;
+class tcp_encryption;  // host/encryption.hpp
+// A connection's state in tcp_encryption (its own type behind this one).
+struct tcp_peer_state {
+  virtual ~tcp_peer_state() = default;
 };
 
 struct client_settings {
@@ -396,16 +379,8 @@ class client {
     // answerer: the tracker reply waits for answer_created
     std::string url;
     ws_tracker::id20 remote_peer_id{};
-    // TCP: the MSE layer, when the connection has one.
-    std::unique_ptr<peer_encryption> crypto;
-    std::optional<wire::endpoint> remote;  // a dial's address (for a plain redial)
-    byte_buffer replay;  // a plain redial: the session's bytes to send once it opens
-    bool redialled = false;
-    // A dial with MSE until the peer's BitTorrent handshake: the session's bytes so far (a
-    // plain redial replays them) and when it has failed (encryption_timeout).
-    bool connected = false;
-    byte_buffer sent;
-    std::optional<time_point> crypto_deadline;
+    // TCP: its state in tcp_encryption (MSE, or a plain redial), when it has some.
+    std::unique_ptr<tcp_peer_state> tcp;
   };
   struct torrent_state {
     ws_tracker::id20 info_hash{};
@@ -430,12 +405,8 @@ class client {
   void route_addressed(addressed_output o, time_point now);
   void route_event(session_event e, time_point now);
   void close_peer(host_peer p, std::string reason);
-  // Bytes the session sends on the peer's socket or channel (through its MSE layer).
-  void send_to_peer(host_peer p, peer_state& s, byte_buffer data);
-  // The MSE layer of a dial failed before completing: a plain dial instead, when allowed.
-  bool redial_plain(host_peer p, time_point now);
-  // The MSE layer refused the connection.
-  void drop_peer(host_peer p, std::string reason, time_point now);
+  // Bytes for the peer's socket or channel, merged with the send before them when they fit.
+  void send_to_peer(host_peer p, byte_buffer data);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
   void update_tracker_stats(torrent_id t);
   tracker::announce_stats announce_stats_of(torrent_id t) const;
@@ -447,11 +418,12 @@ class client {
   session session_;
   ws_tracker::client tracker_;
   std::unique_ptr<addressed_network> net_;  // HTTP/UDP trackers, DHT: null in the browser
+  std::unique_ptr<tcp_encryption> tcp_;     // MSE on TCP (made by net_): null in the browser
+  friend class mse_connections;             // host/encryption.cpp: tcp_'s implementation
   std::map<torrent_id, torrent_state> torrents_;
   std::map<std::uint32_t, peer_state> peers_;
   std::map<std::uint32_t, std::uint32_t> peer_of_connection_;  // connection -> peer
   std::map<std::uint64_t, offer_batch> batches_;
-  std::set<std::string> plain_only_;  // addresses where a plain redial worked (dialled plain)
   std::deque<client_output> out_;
   std::uint32_t next_peer_ = 1;
   std::uint64_t next_batch_ = 1;
