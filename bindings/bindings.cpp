@@ -1046,8 +1046,10 @@ class js_client {
       if (dht_object && dht["announceInterval"].isNumber())
         s.dht->announce_interval = std::chrono::milliseconds(static_cast<std::int64_t>(dht["announceInterval"].as<double>()));
     }
+#if WT_NODE_MODULE
     // MSE on TCP connections: encryption 'plain' | 'plaintext' | 'rc4' | 'required' (WebTorrent's
     // secure, mapped by the JS layer), with 32 random bytes as 64 hex digits for the keys.
+    // (The browser's module has no TCP.)
     if (opts["encryption"].isString()) {
       const std::string e = opts["encryption"].as<std::string>();
       if (e == "plaintext") s.encryption = wt::encryption_policy::prefer_plaintext;
@@ -1057,6 +1059,7 @@ class js_client {
     if (opts["encryptionEntropy"].isString())
       if (auto bytes = wt::from_hex(opts["encryptionEntropy"].as<std::string>()); bytes && bytes->size() == 32)
         std::copy(bytes->begin(), bytes->end(), s.encryption_entropy.begin());
+#endif
     if (opts["listenPort"].isNumber() && opts["listenPort"].as<double>() > 0)
       s.session.listen_port = static_cast<std::uint16_t>(opts["listenPort"].as<double>());
     // ms: our extension handshake waits this long at most for wireReady() (the host's
