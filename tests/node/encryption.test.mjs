@@ -25,6 +25,12 @@ async function wireMethod (torrent) {
   return wire._cryptoHandshakeDone ? wire._encryptionMethod : null
 }
 
+test('secure takes false, true, 0, 1, 2 and \'required\'; anything else throws', () => {
+  for (const secure of ['yes', 3, -1, {}]) {
+    assert.throws(() => new WasmTorrent({ tracker: false, dht: false, secure }), { code: 'invalid_argument' })
+  }
+})
+
 test('libtorrent requiring encryption seeds, wasmtorrent (secure: true) downloads over RC4', async t => {
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'verschlüsselt', 71)
