@@ -79,7 +79,9 @@ class mse_connections final : public tcp_encryption {
   bool opened(client& c, host_peer p, time_point now) override {
     mse_peer* m = state_of(c, p);
     if (!m) return false;
-    if (!m->stream) {  // a plain redial
+    if (!m->stream) {  // a plain redial: the connection's socket is this one from now on
+      const auto& s = c.peers_[p.value];
+      if (s.connection) c.out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true}});
       if (!m->replay.empty()) c.send_to_peer(p, std::exchange(m->replay, {}));
       return true;
     }

@@ -22,6 +22,7 @@ function client (t, opts = {}) {
 // The first wire of the torrent: its MSE method (WebTorrent's private fields, which its tests read).
 async function wireMethod (torrent) {
   const [wire] = await once(torrent, 'wire')
+  assert.match(wire.type, /^tcp(Incoming|Outgoing)$/)  // also after a plain redial
   return wire._cryptoHandshakeDone ? wire._encryptionMethod : null
 }
 

@@ -914,6 +914,12 @@ TEST_CASE("[client] MSE: a peer that speaks only plain BitTorrent is dialled aga
   CHECK(encryption_of_peers(p.n.hosts[p.leecher]) == std::vector<std::uint8_t>{0});
   // The session saw one connection: no disconnect, one connect.
   CHECK(count_events<peer_disconnected_event>(p.n.hosts[p.leecher]) == 0);
+  // The host is told which socket carries the connection: the first, then the redial.
+  std::vector<std::uint32_t> sockets;
+  for (const auto& e : p.n.hosts[p.leecher].events)
+    if (auto* ch = std::get_if<peer_channel_event>(&e)) sockets.push_back(ch->peer.value);
+  REQUIRE(sockets.size() == 2);
+  CHECK(sockets[0] != sockets[1]);
 }
 
 TEST_CASE("[client] MSE: the plain redial is remembered for the address", "[client][mse]") {
