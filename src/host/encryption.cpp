@@ -95,7 +95,7 @@ class mse_connections final : public tcp_encryption {
     if (it == c.peers_.end()) return;
     const std::optional<connection_id> conn = it->second.connection;
     mse_peer* m = state_of(c, p);
-    if (!m || !m->stream) {
+    if (!m || !m->stream || clear(*m)) {  // nothing to decrypt
       if (conn) c.session_.bytes_received(*conn, data, now);
       return;
     }
@@ -108,6 +108,8 @@ class mse_connections final : public tcp_encryption {
     }
     const byte_buffer plain = m->stream->take_received();
     if (conn && !plain.empty()) c.session_.bytes_received(*conn, plain, now);
+    // A plain BitTorrent handshake: nothing more to do for the connection.
+    if (m->stream->status() == mse::stream::state::done && m->stream->method() == 0) it->second.tcp.reset();
   }
 
   void sending(client& c, host_peer p, byte_buffer data) override {
@@ -121,6 +123,7 @@ class mse_connections final : public tcp_encryption {
       return c.send_to_peer(p, std::move(data));
     }
     if (m->remote && !m->connected) m->sent.insert(m->sent.end(), data.begin(), data.end());
+    if (clear(*m)) return c.send_to_peer(p, std::move(data));
     m->stream->send(data);
     c.send_to_peer(p, m->stream->take_output());
   }
@@ -166,6 +169,11 @@ class mse_connections final : public tcp_encryption {
   }
 
  private:
+  // The handshake is done and the payload goes in clear (plaintext selected).
+  static bool clear(const mse_peer& m) {
+    return m.stream->status() == mse::stream::state::done && m.stream->method() != mse::method_rc4;
+  }
+
   static mse_peer* state_of(client& c, host_peer p) {
     auto it = c.peers_.find(p.value);
     return it == c.peers_.end() ? nullptr : static_cast<mse_peer*>(it->second.tcp.get());  // its only kind
