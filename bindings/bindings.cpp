@@ -460,6 +460,7 @@ val event_value(const wt::client_event& e) {
         out.set("address", wt::wire::to_string(ev.remote));
         out.set("outgoing", ev.outgoing);
         out.set("peerId", wt::to_hex(ev.peer_id));
+        out.set("encryption", ev.encryption);
       } else if constexpr (std::is_same_v<T, wt::peer_disconnected_event>) {
         out.set("type", std::string("peerDisconnected")); set_torrent(ev.torrent);
         out.set("connection", ev.connection.value); out.set("reason", ev.reason);
@@ -1083,6 +1084,20 @@ class js_client {
       if (lsd_object && lsd["minInterval"].isNumber())
         s.lsd->min_interval = std::chrono::milliseconds(static_cast<std::int64_t>(lsd["minInterval"].as<double>()));
     }
+#if WT_NODE_MODULE
+    // MSE on TCP connections: encryption 'plain' | 'plaintext' | 'rc4' | 'required' (WebTorrent's
+    // secure, mapped by the JS layer), with 32 random bytes as 64 hex digits for the keys.
+    // (The browser's module has no TCP.)
+    if (opts["encryption"].isString()) {
+      const std::string e = opts["encryption"].as<std::string>();
+      if (e == "plaintext") s.encryption = wt::encryption_policy::prefer_plaintext;
+      else if (e == "rc4") s.encryption = wt::encryption_policy::prefer_rc4;
+      else if (e == "required") s.encryption = wt::encryption_policy::required;
+    }
+    if (opts["encryptionEntropy"].isString())
+      if (auto bytes = wt::from_hex(opts["encryptionEntropy"].as<std::string>()); bytes && bytes->size() == 32)
+        std::copy(bytes->begin(), bytes->end(), s.encryption_entropy.begin());
+#endif
     if (opts["listenPort"].isNumber() && opts["listenPort"].as<double>() > 0)
       s.session.listen_port = static_cast<std::uint16_t>(opts["listenPort"].as<double>());
     // ms: our extension handshake waits this long at most for wireReady() (the host's

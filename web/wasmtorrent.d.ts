@@ -247,6 +247,15 @@ export interface ClientOptions {
    */
   lsd?: boolean
   /**
+   * Protocol encryption (MSE/PE) on TCP peers, as WebTorrent's `secure`. false / 0 (default):
+   * dial plain BitTorrent; 1: dial with MSE offering plaintext only; true / 2: dial with MSE
+   * preferring RC4; a dial whose MSE handshake fails is made again in plain BitTorrent.
+   * 'required' (ours): MSE with RC4 only, both ways, plain peers refused. Peers that dial us
+   * with MSE are answered whatever the option (unless 'required', plain ones too).
+   * Browsers: ignored (no TCP).
+   */
+  secure?: boolean | 0 | 1 | 2 | 'required'
+  /**
    * Node: the DHT's node id, 40 hex digits or 20 bytes (dht.nodeId wins, as bittorrent-dht's
    * own option); it also wins over the id kept in the DHT's stateFile. Default: random (or the
    * saved one). Anything else throws (code invalid_argument).

@@ -4,6 +4,7 @@
 #include "host/addressed.hpp"
 
 #include "dht/dht.hpp"
+#include "host/encryption.hpp"
 #include "lsd/lsd.hpp"
 #include "tracker/announce_schedule.hpp"
 
@@ -16,6 +17,10 @@ class announcer_and_dht final : public addressed_network {
   explicit announcer_and_dht(const client_settings& s) : announcer_(s.announcer) {
     if (s.dht) dht_ = std::make_unique<dht::dht_node>(*s.dht);
     if (s.lsd) lsd_ = std::make_unique<lsd::service>(*s.lsd);
+  }
+
+  std::unique_ptr<tcp_encryption> make_tcp_encryption(const client_settings& settings) override {
+    return wt::make_tcp_encryption(settings);
   }
 
   bool add_torrent(const id20& info_hash, const id20& peer_id, const std::vector<std::string>& urls,

@@ -16,6 +16,7 @@
 #include "base/clock.hpp"
 #include "base/error.hpp"
 #include "host/client.hpp"
+#include "host/encryption.hpp"
 #include "tracker/announce_types.hpp"
 #include "wire/wire.hpp"
 
@@ -80,6 +81,12 @@ class addressed_network {
   virtual bool lsd_announce(const id20& info_hash, time_point now) = 0;
   virtual void lsd_stop(const id20& info_hash) = 0;
   virtual void lsd_received(const wire::endpoint& from, byte_view datagram, time_point now) = 0;
+
+  // MSE on the client's TCP connections (host/encryption.hpp); nullptr: none.
+  virtual std::unique_ptr<tcp_encryption> make_tcp_encryption(const client_settings& settings) {
+    (void)settings;
+    return nullptr;
+  }
 
   virtual void on_timer(time_point now) = 0;
   virtual std::optional<time_point> next_deadline() const = 0;

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "host/addressed.hpp"
+#include "host/encryption.hpp"
 
 #include "metainfo/magnet.hpp"
 
@@ -74,6 +75,7 @@ client::client(client_settings settings,
       tracker_(settings_.tracker) {
   if (!settings_.dial_peers) settings_.dht.reset();  // a DHT needs a host that reaches addresses
   if (make_network) net_ = make_network(settings_);
+  if (net_ && settings_.dial_peers) tcp_ = net_->make_tcp_encryption(settings_);
 }
 
 client::~client() = default;
@@ -327,6 +329,7 @@ host_peer client::accept_peer(const wire::endpoint& remote, time_point now) {
   // to pass on through ut_pex.
   s.connection = session_.accept_connection(remote, now, dialable::yes);
   peer_of_connection_[s.connection->value] = p.value;
+  if (tcp_) tcp_->accepted(*this, p);  // MSE or plain, as its first bytes say
   out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, false}});
   pump(now);
   return p;
@@ -432,6 +435,10 @@ void client::channel_opened(host_peer p, time_point now) {
   peer_state& s = it->second;
   s.open = true;
   if (s.dialled) {  // a socket the session asked for (connect output)
+    if (s.tcp && tcp_->opened(*this, p, now)) {  // a plain redial: the session knows it is open
+      pump(now);
+      return;
+    }
     session_.connection_opened(*s.connection, now);
     out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true}});
     pump(now);
@@ -457,13 +464,31 @@ void client::channel_opened(host_peer p, time_point now) {
 void client::channel_data(host_peer p, byte_view data, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
-  if (it->second.connection) session_.bytes_received(*it->second.connection, data, now);
+  if (it->second.tcp)
+    tcp_->received(*this, p, data, now);
+  else if (it->second.connection)
+    session_.bytes_received(*it->second.connection, data, now);
   pump(now);
+}
+
+void client::send_to_peer(host_peer p, byte_buffer data) {
+  if (data.empty()) return;
+  // Consecutive sends to one channel merge into messages of up to settings_.max_send_size:
+  // fewer, larger data-channel messages cost less.
+  auto* last = out_.empty() ? nullptr : std::get_if<client_out::send>(&out_.back());
+  if (last && last->peer == p && last->data.size() + data.size() <= settings_.max_send_size)
+    last->data.insert(last->data.end(), data.begin(), data.end());
+  else
+    out_.push_back(client_out::send{p, std::move(data)});
 }
 
 void client::channel_closed(host_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
+  if (it->second.tcp && tcp_->closed(*this, p, now)) {  // replaced by a plain redial
+    pump(now);
+    return;
+  }
   if (it->second.connection) {
     session_.connection_closed(*it->second.connection, now);
     peer_of_connection_.erase(it->second.connection->value);
@@ -487,6 +512,7 @@ void client::channel_sent(host_peer p, std::size_t bytes, time_point now) {
 
 void client::on_timer(time_point now) {
   for (const auto& [t, s] : torrents_) update_tracker_stats(t);
+  if (tcp_) tcp_->on_timer(*this, now);
   session_.on_timer(now);
   tracker_.on_timer(now);
   if (net_) net_->on_timer(now);
@@ -497,6 +523,7 @@ std::optional<time_point> client::next_deadline() const {
   std::optional<time_point> next;
   for (auto d : {session_.next_deadline(), tracker_.next_deadline(), net_ ? net_->next_deadline() : std::nullopt})
     if (d) next = next ? std::min(*next, *d) : d;
+  if (auto d = tcp_ ? tcp_->next_deadline(*this) : std::nullopt) next = next ? std::min(*next, *d) : d;
   return next;
 }
 
@@ -639,6 +666,8 @@ void client::route_event(session_event e, time_point now) {
       leave_dht(m->torrent);
       leave_lsd(m->torrent);
     }
+  } else if (auto* pc = std::get_if<peer_connected_event>(&e); pc && tcp_) {
+    tcp_->connected(*this, *pc);
   } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
     // A peer that failed before its handshake named a torrent (garbage instead of a
     // handshake): the data channel it came through was for one.
@@ -668,14 +697,12 @@ void client::pump(time_point now) {
       progress = true;
       auto it = peer_of_connection_.find(t->connection.value);
       if (it == peer_of_connection_.end()) continue;
-      // Consecutive sends to one channel merge into messages of up to
-      // settings_.max_send_size: fewer, larger data-channel messages cost less.
-      auto* last = out_.empty() ? nullptr : std::get_if<client_out::send>(&out_.back());
-      if (last && last->peer.value == it->second &&
-          last->data.size() + t->data.size() <= settings_.max_send_size)
-        last->data.insert(last->data.end(), t->data.begin(), t->data.end());
+      auto ps = peers_.find(it->second);
+      if (ps == peers_.end()) continue;
+      if (ps->second.tcp)
+        tcp_->sending(*this, host_peer{it->second}, std::move(t->data));
       else
-        out_.push_back(client_out::send{host_peer{it->second}, std::move(t->data)});
+        send_to_peer(host_peer{it->second}, std::move(t->data));
     }
     // Events before closes: a warning about a connection the session closes is routed
     // while its channel (and so its torrent) is still known.
@@ -700,6 +727,7 @@ void client::pump(time_point now) {
       s.dialled = true;
       s.connection = c->connection;
       peer_of_connection_[c->connection.value] = p.value;
+      if (tcp_) tcp_->dialling(*this, p, c->torrent, c->remote);
       out_.push_back(client_out::connect{p, c->remote});
     }
   }

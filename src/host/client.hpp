@@ -58,10 +58,15 @@
 // performs them (fetch with a Range header) and reports http_response(), http_data() per
 // body chunk, then http_done() or http_failed().
 //
+// Message stream encryption (MSE/PE) on TCP connections (client_settings::encryption): see
+// host/encryption.hpp. The addressed network makes it, so the browser's module, which has no
+// TCP, links none of it.
+//
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
 // and drain poll() after every call.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -89,8 +94,38 @@ namespace wt {
 class addressed_network;  // host/addressed.hpp
 struct addressed_output;
 
+// MSE on TCP connections (see the header comment), WebTorrent's `secure` and more.
+enum class encryption_policy : std::uint8_t {
+  // Dials plain BitTorrent; accepts MSE (selecting RC4 when offered) and plain handshakes.
+  plain,
+  // Dials with MSE offering plaintext only (headers obfuscated, payload not); as responder
+  // selects plaintext when offered. WebTorrent's `secure: 1`.
+  prefer_plaintext,
+  // Dials with MSE offering RC4 and plaintext; as responder selects RC4 when offered.
+  // WebTorrent's `secure: true` / `2`.
+  prefer_rc4,
+  // As prefer_rc4, but never falls back to a plain dial and refuses plain handshakes.
+  required,
+};
+
+class tcp_encryption;  // host/encryption.hpp
+// A connection's state in tcp_encryption (its own type behind this one).
+struct tcp_peer_state {
+  virtual ~tcp_peer_state() = default;
+};
+
 struct client_settings {
   session_settings session;
+  // MSE on TCP connections (dial_peers and the addressed network only).
+  encryption_policy encryption = encryption_policy::plain;
+  // Random bytes from the host (the browser's crypto.getRandomValues): MSE's Diffie-Hellman
+  // private keys are drawn from them and the seed.
+  std::array<std::uint8_t, 32> encryption_entropy{};
+  // A dial with MSE whose peer has not sent its BitTorrent handshake this long after the
+  // socket opened has failed (as when the peer hangs up): a peer that stalls in MSE (WebTorrent
+  // 2.x's with secure does) gets the plain redial too. Addresses where a plain redial worked
+  // are dialled plain from then on.
+  duration encryption_timeout = std::chrono::seconds(10);
   ws_tracker::config tracker;
   tracker::schedule_config announcer;  // HTTP and UDP trackers (with dial_peers)
   // A DHT node (with dial_peers); its settings (the seed defaults to the session's).
@@ -369,6 +404,8 @@ class client {
     // answerer: the tracker reply waits for answer_created
     std::string url;
     ws_tracker::id20 remote_peer_id{};
+    // TCP: its state in tcp_encryption (MSE, or a plain redial), when it has some.
+    std::unique_ptr<tcp_peer_state> tcp;
   };
   struct torrent_state {
     ws_tracker::id20 info_hash{};
@@ -398,6 +435,8 @@ class client {
   void route_addressed(addressed_output o, time_point now);
   void route_event(session_event e, time_point now);
   void close_peer(host_peer p, std::string reason);
+  // Bytes for the peer's socket or channel, merged with the send before them when they fit.
+  void send_to_peer(host_peer p, byte_buffer data);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
   void update_tracker_stats(torrent_id t);
   tracker::announce_stats announce_stats_of(torrent_id t) const;
@@ -409,6 +448,8 @@ class client {
   session session_;
   ws_tracker::client tracker_;
   std::unique_ptr<addressed_network> net_;  // HTTP/UDP trackers, DHT: null in the browser
+  std::unique_ptr<tcp_encryption> tcp_;     // MSE on TCP (made by net_): null in the browser
+  friend class mse_connections;             // host/encryption.cpp: tcp_'s implementation
   std::map<torrent_id, torrent_state> torrents_;
   std::map<std::uint32_t, peer_state> peers_;
   std::map<std::uint32_t, std::uint32_t> peer_of_connection_;  // connection -> peer

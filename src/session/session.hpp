@@ -213,6 +213,9 @@ struct peer_connected_event {
   wire::endpoint remote;
   bool outgoing = false;
   wire::peer_id peer_id{};  // from the peer's handshake
+  // MSE on the connection (the client facade sets it for TCP): 0 none, 1 MSE then
+  // plaintext, 2 MSE with RC4.
+  std::uint8_t encryption = 0;
 };
 struct peer_disconnected_event {
   torrent_id torrent;  // value 0 when the handshake never named a torrent

@@ -180,9 +180,14 @@ export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
   // The blocklist (WebTorrent's option and 'blockedPeer' event).
   const blocking = new WasmTorrent({ blocklist: ['1.2.3.4', '5.6.7.0/24', { start: '9.9.9.0', end: '9.9.9.255' }], tracker: false })
   const fromFile = new WasmTorrent({ blocklist: '/etc/blocklist.p2p.gz', tracker: false })
+  // Protocol encryption on TCP peers (WebTorrent's secure, and 'required').
+  const encrypting = new WasmTorrent({ secure: true, tracker: false })
+  const requiring = new WasmTorrent({ secure: 'required', tracker: false })
+  const obfuscating = new WasmTorrent({ secure: 1, tracker: false })
   t.on('blockedPeer', (addr: string) => { void addr })
   await blocking.destroy()
   await fromFile.destroy()
+  await Promise.all([encrypting.destroy(), requiring.destroy(), obfuscating.destroy()])
   client.on('torrent', (x: Torrent) => { void x }).on('seed', (x: Torrent) => { void x })
   const listeners: number = client.listeners('torrent').length + client.listenerCount('add')
   await client.remove(t, err => { void err })

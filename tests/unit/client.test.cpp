@@ -93,6 +93,9 @@ struct net {
   std::map<std::pair<std::size_t, std::uint32_t>, std::pair<std::size_t, std::uint32_t>> links;
   std::size_t offers_made = 0, channels_opened = 0, dials = 0, lsd_datagrams = 0;
   std::set<std::size_t> listening;  // hosts that accept connections at address_of()
+  // Hosts whose next accepted socket never sends (a peer that stalls), and such sockets.
+  std::set<std::size_t> mute_next_accept;
+  std::set<std::pair<std::size_t, std::uint32_t>> muted;
 
   static wire::endpoint address_of(std::size_t i) {
     return wire::make_endpoint_v4({10, 0, 0, static_cast<std::uint8_t>(i + 1)}, 6881);
@@ -147,13 +150,14 @@ struct net {
         actions.push_back([this, i, p = dial->peer, to] {
           if (!to) return hosts[i].c->channel_closed(p, now);
           const host_peer accepted = hosts[*to].c->accept_peer(wire::make_endpoint_v4({10, 0, 1, 1}, 40000), now);
+          if (mute_next_accept.erase(*to)) muted.insert({*to, accepted.value});
           links[{i, p.value}] = {*to, accepted.value};
           links[{*to, accepted.value}] = {i, p.value};
           hosts[i].c->channel_opened(p, now);
         });
       } else if (auto* send = std::get_if<client_out::send>(&*o)) {
         auto it = links.find({i, send->peer.value});
-        if (it == links.end()) continue;
+        if (it == links.end() || muted.contains({i, send->peer.value})) continue;
         const auto to = it->second;
         const std::size_t n = send->data.size();
         actions.push_back([this, to, data = std::move(send->data)] {
@@ -940,4 +944,128 @@ TEST_CASE("[client] LSD needs dial_peers and a listen port; private torrents sta
   CHECK(recording_network::last->on_lsd.size() == 1);
   c.remove_torrent(*t, time_point{});
   CHECK(recording_network::last->on_lsd.empty());
+}
+
+// --- message stream encryption (MSE) on TCP connections ---------------------------------------
+
+namespace {
+
+std::vector<std::uint8_t> encryption_of_peers(const host& h) {
+  std::vector<std::uint8_t> out;
+  for (const auto& e : h.events)
+    if (auto* se = std::get_if<session_event>(&e))
+      if (auto* pc = std::get_if<peer_connected_event>(se)) out.push_back(pc->encryption);
+  return out;
+}
+
+// A leecher with `leecher_policy` dials a seeder with `seeder_policy` (the seeder without the
+// addressed network when `seeder_speaks_mse` is false: plain BitTorrent only).
+struct mse_pair {
+  net n;
+  std::size_t seeder = 0, leecher = 0;
+  torrent_id ts, tl;
+  byte_buffer data = random_bytes(200 * 1024, 21);
+
+  mse_pair(encryption_policy seeder_policy, encryption_policy leecher_policy, bool seeder_speaks_mse = true) {
+    client_settings s;
+    s.dial_peers = true;
+    s.encryption = seeder_policy;
+    if (seeder_speaks_mse) {
+      seeder = n.add(s);
+    } else {
+      s.session.seed = 7;
+      host h;
+      h.c = std::make_unique<client>(s, nullptr);
+      n.hosts.push_back(std::move(h));
+      seeder = n.hosts.size() - 1;
+    }
+    s.encryption = leecher_policy;
+    leecher = n.add(s);
+    n.listening.insert(seeder);
+    const byte_buffer torrent = make_torrent(data, {});
+    ts = *n.hosts[seeder].seed(torrent, data, n.now);
+    tl = *n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+    REQUIRE(n.hosts[leecher].c->add_peer(tl, net::address_of(seeder), n.now) == client::add_peer_result::added);
+  }
+  bool download(duration limit = std::chrono::minutes(2)) {
+    if (!n.run([&] { return n.hosts[leecher].finished; }, limit)) return false;
+    const auto got = n.hosts[leecher].stored(tl, data.size());
+    return std::equal(got.begin(), got.end(), data.begin(), data.end());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("[client] MSE: encrypted dials download, each side reports the method", "[client][mse]") {
+  struct mode {
+    encryption_policy seeder, leecher;
+    std::uint8_t expected;
+  };
+  for (const mode m : {mode{encryption_policy::plain, encryption_policy::prefer_rc4, 2},
+                       mode{encryption_policy::required, encryption_policy::required, 2},
+                       mode{encryption_policy::prefer_rc4, encryption_policy::prefer_plaintext, 1},
+                       mode{encryption_policy::prefer_plaintext, encryption_policy::prefer_rc4, 1},
+                       mode{encryption_policy::prefer_rc4, encryption_policy::plain, 0}}) {
+    CAPTURE(static_cast<int>(m.seeder), static_cast<int>(m.leecher));
+    mse_pair p(m.seeder, m.leecher);
+    REQUIRE(p.download());
+    CHECK(p.n.dials == 1);
+    CHECK(encryption_of_peers(p.n.hosts[p.leecher]) == std::vector<std::uint8_t>{m.expected});
+    CHECK(encryption_of_peers(p.n.hosts[p.seeder]) == std::vector<std::uint8_t>{m.expected});
+  }
+}
+
+TEST_CASE("[client] MSE: a peer that speaks only plain BitTorrent is dialled again without, at once", "[client][mse]") {
+  mse_pair p(encryption_policy::plain, encryption_policy::prefer_rc4, false);
+  REQUIRE(p.download(std::chrono::seconds(30)));
+  CHECK(p.n.dials == 2);
+  CHECK(encryption_of_peers(p.n.hosts[p.leecher]) == std::vector<std::uint8_t>{0});
+  // The session saw one connection: no disconnect, one connect.
+  CHECK(count_events<peer_disconnected_event>(p.n.hosts[p.leecher]) == 0);
+  // The host is told which socket carries the connection: the first, then the redial.
+  std::vector<std::uint32_t> sockets;
+  for (const auto& e : p.n.hosts[p.leecher].events)
+    if (auto* ch = std::get_if<peer_channel_event>(&e)) sockets.push_back(ch->peer.value);
+  REQUIRE(sockets.size() == 2);
+  CHECK(sockets[0] != sockets[1]);
+}
+
+TEST_CASE("[client] MSE: the plain redial is remembered for the address", "[client][mse]") {
+  mse_pair p(encryption_policy::plain, encryption_policy::prefer_rc4, false);
+  REQUIRE(p.download(std::chrono::seconds(30)));
+  REQUIRE(p.n.dials == 2);
+  // The torrent again: its dial to the same address is plain at once.
+  auto& leecher = *p.n.hosts[p.leecher].c;
+  const byte_buffer torrent = leecher.torrent_file(p.tl);
+  leecher.remove_torrent(p.tl, p.n.now);
+  REQUIRE(p.n.run([&] { return p.n.links.empty(); }, std::chrono::seconds(10)));
+  p.n.hosts[p.leecher].finished = false;
+  p.tl = *leecher.add_torrent(torrent, {}, p.n.now);
+  REQUIRE(leecher.add_peer(p.tl, net::address_of(p.seeder), p.n.now) == client::add_peer_result::added);
+  REQUIRE(p.download(std::chrono::seconds(30)));
+  CHECK(p.n.dials == 3);
+}
+
+TEST_CASE("[client] MSE: a peer that stalls in the MSE handshake gets the plain redial after the timeout", "[client][mse]") {
+  mse_pair p(encryption_policy::plain, encryption_policy::prefer_rc4);
+  p.n.mute_next_accept.insert(p.seeder);
+  const time_point start = p.n.now;
+  REQUIRE(p.download(std::chrono::seconds(30)));
+  CHECK(p.n.dials == 2);
+  CHECK(p.n.now - start >= client_settings{}.encryption_timeout);
+  CHECK(p.n.now - start < client_settings{}.encryption_timeout + std::chrono::seconds(5));
+  CHECK(encryption_of_peers(p.n.hosts[p.leecher]) == std::vector<std::uint8_t>{0});
+}
+
+TEST_CASE("[client] MSE: required refuses plain peers both ways", "[client][mse]") {
+  SECTION("a required seeder refuses a plain dial") {
+    mse_pair p(encryption_policy::required, encryption_policy::plain);
+    CHECK_FALSE(p.download(std::chrono::seconds(30)));
+    CHECK(encryption_of_peers(p.n.hosts[p.seeder]).empty());
+  }
+  SECTION("a required leecher does not fall back to a plain dial") {
+    mse_pair p(encryption_policy::plain, encryption_policy::required, false);
+    CHECK_FALSE(p.download(std::chrono::seconds(30)));
+    CHECK(encryption_of_peers(p.n.hosts[p.leecher]).empty());
+  }
 }

@@ -53,6 +53,24 @@ function webSeedPolicy (value) {
   throw new WasmTorrentError(`webSeeds: expected true, false, 'fallback' or 'always', not ${value}`, { code: 'invalid_argument', context: 'webSeeds' })
 }
 
+// WebTorrent's `secure` (protocol encryption on TCP peers): false/0 dials plain BitTorrent;
+// 1 dials with MSE offering plaintext only (obfuscated handshake); true/2 dials with MSE
+// preferring RC4; each falls back to a plain dial when the MSE handshake fails. 'required'
+// (ours): MSE with RC4 both ways, no fallback, plain peers refused. Incoming MSE is
+// answered whatever the option (WebTorrent answers it only with secure).
+function encryptionPolicy (secure) {
+  if (secure === 'required') return 'required'
+  if (secure === 1) return 'plaintext'
+  if (secure === true || secure === 2) return 'rc4'
+  if (secure === undefined || secure === null || secure === false || secure === 0) return 'plain'
+  throw new WasmTorrentError(`secure: ${String(secure)} is not false, true, 0, 1, 2 or 'required'`, { code: 'invalid_argument' })
+}
+function randomHex (n) {
+  const bytes = new Uint8Array(n)
+  globalThis.crypto?.getRandomValues?.(bytes)
+  return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+}
+
 // The add option strategy: WebTorrent's 'rarest' or 'sequential'. Unset, ours is rarest
 // first (WebTorrent's default is 'sequential'): it spreads pieces over the swarm, and
 // streaming readers get their pieces first by deadline either way.
@@ -809,6 +827,7 @@ export function makeClientClass (internals) {
       // bittorrent-dht's own option), random unless given.
       const nodeId = peerIdHex(opts.dht?.nodeId ?? opts.nodeId, 'nodeId')
       this.nodeId = nodeId ?? null
+      const encryption = encryptionPolicy(opts.secure)
       this.torrents = []
       this.destroyed = false
       this._opts = opts
@@ -912,6 +931,9 @@ export function makeClientClass (internals) {
           streamPieceBytes: opts.streamPieceBytes ?? host.streamPieceBytes,
           hostHashes: Boolean(this._sha1),
           dialPeers: Boolean(this._tcp),
+          // Message stream encryption on TCP (WebTorrent's secure; 'required': ours).
+          encryption,
+          encryptionEntropy: randomHex(32),
           dht: this._dht ? { announceInterval: opts.dht?.announceInterval, nodeId } : false,
           // lsd: { interval, minInterval } (ms) shortens BEP 14's 5 min and 1 min, for tests.
           lsd: this._lsd ? { interval: opts.lsd?.interval, minInterval: opts.lsd?.minInterval } : false,
@@ -1545,6 +1567,9 @@ export function makeClientClass (internals) {
             case 'peerConnected': {
               if (!t) { this._input((E, now) => E.wireReady(e.connection, now)); break }
               const wire = new Wire(t, e)
+              // MSE (TCP): as the fields WebTorrent's wire keeps (its tests read them).
+              wire._cryptoHandshakeDone = e.encryption > 0
+              wire._encryptionMethod = e.encryption > 0 ? e.encryption : null
               if (this._tcp?.has(this._peerOfConnection.get(e.connection))) {
                 // As WebTorrent's wires of TCP peers: their type, address and port apart.
                 const m = /^\[?(.*?)\]?:(\d+)$/.exec(e.address)

@@ -10,7 +10,8 @@ import { freePort } from './transmission.mjs'
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
-export async function startAria2 (t, stateDir) {
+// requireCrypto: aria2 speaks only MSE with RC4 (refuses plain peers, dials with MSE).
+export async function startAria2 (t, stateDir, { requireCrypto = false } = {}) {
   const home = path.join(stateDir, 'aria2')
   await mkdir(home, { recursive: true })
   const peerPort = await freePort()
@@ -19,7 +20,9 @@ export async function startAria2 (t, stateDir) {
     '--no-conf', '--enable-rpc', `--rpc-listen-port=${rpcPort}`, '--rpc-listen-all=false',
     `--dir=${home}`, `--listen-port=${peerPort}`, '--interface=127.0.0.1', '--disable-ipv6',
     '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
-    '--bt-require-crypto=false', '--bt-min-crypto-level=plain', '--bt-force-encryption=false',
+    ...(requireCrypto
+      ? ['--bt-require-crypto=true', '--bt-min-crypto-level=arc4', '--bt-force-encryption=true']
+      : ['--bt-require-crypto=false', '--bt-min-crypto-level=plain', '--bt-force-encryption=false']),
     '--seed-ratio=0.0', '--file-allocation=none', '--check-integrity=true', '--async-dns=false',
     '--bt-save-metadata=false', '--bt-tracker-connect-timeout=5', '--bt-tracker-timeout=5',
     '--allow-overwrite=true', '--auto-file-renaming=false', '--summary-interval=0',

@@ -4,6 +4,8 @@
 #   libtorrent_peer.py download FILE.torrent DIR [--peer IP:PORT]...
 #   --upload-limit BYTES: a slow seeder (bytes per second)
 #   --lsd: Local Service Discovery on (BEP 14), to find peers on the local network
+#   --encryption required|disabled: MSE forced both ways with RC4 only, or never spoken
+#     (default: libtorrent's, MSE accepted and tried)
 # Listens on 127.0.0.1 (a free port), prints one JSON line per second to stdout:
 #   {"port": P, "progress": 0..1, "state": "...", "peers": N, "done": bool}
 # and runs until killed. Settings from TOOLCHAIN.md: libtorrent ignores loopback peers
@@ -18,6 +20,7 @@ ap.add_argument('dir')
 ap.add_argument('--peer', action='append', default=[])
 ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s (0: none), a slow seeder')
 ap.add_argument('--lsd', action='store_true', help='Local Service Discovery on')
+ap.add_argument('--encryption', choices=['default', 'required', 'disabled'], default='default')
 args = ap.parse_args()
 
 settings = {
@@ -28,6 +31,10 @@ settings = {
     'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
     'upload_rate_limit': args.upload_limit,
 }
+if args.encryption != 'default':
+    policy = lt.enc_policy.forced if args.encryption == 'required' else lt.enc_policy.disabled
+    settings.update({'out_enc_policy': int(policy), 'in_enc_policy': int(policy),
+                     'allowed_enc_level': int(lt.enc_level.rc4), 'prefer_rc4': True})
 ses = lt.session(settings)
 if args.upload_limit:
     # libtorrent exempts local peers (loopback among them) from rate limits: put every

@@ -24,7 +24,8 @@ const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 // Starts the daemon with its config in `stateDir`; downloads go to `downloadDir` unless
 // add() says otherwise. Resolves once its RPC answers.
-export async function startTransmission (t, stateDir, downloadDir) {
+// encryption: 0 prefer plaintext and accept both, 1 prefer encryption, 2 require it.
+export async function startTransmission (t, stateDir, downloadDir, { encryption = 0 } = {}) {
   const configDir = path.join(stateDir, 'transmission')
   await mkdir(configDir, { recursive: true })
   const peerPort = await freePort()
@@ -40,7 +41,7 @@ export async function startTransmission (t, stateDir, downloadDir) {
     'pex-enabled': false,
     'utp-enabled': false,
     'blocklist-enabled': false,
-    encryption: 0, // prefer plaintext, accept both
+    encryption,
     'rpc-enabled': true,
     'rpc-bind-address': '127.0.0.1',
     'rpc-port': rpcPort,
