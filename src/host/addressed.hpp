@@ -74,6 +74,12 @@ class addressed_network {
   virtual bool dht_load_state(byte_view state, time_point now) = 0;
   virtual std::size_t dht_nodes() const = 0;
 
+  // --- uTP (BEP 29): the socket manager for client_settings::utp (nullptr: none) -----------
+  virtual std::unique_ptr<utp_sockets> make_utp(const client_settings& settings) {
+    (void)settings;
+    return nullptr;
+  }
+
   virtual void on_timer(time_point now) = 0;
   virtual std::optional<time_point> next_deadline() const = 0;
   virtual std::optional<addressed_output> poll() = 0;
