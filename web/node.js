@@ -20,6 +20,7 @@ import { createApi } from './engine/core.js'
 import { TcpTransport } from './transports/tcp.js'
 import { UdpTrackerTransport } from './transports/udp.js'
 import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
+import { UtpTransport } from './transports/utp.js'
 import { FsStore } from './storage/fs.js'
 import { WasmTorrentError } from './api/errors.js'
 import { NodeServer } from './stream/node-server.js'
@@ -168,6 +169,7 @@ const host = {
   Tcp: TcpTransport,
   Udp: UdpTrackerTransport,
   Dht: DhtTransport,
+  Utp: UtpTransport,
   Server: NodeServer,
   dhtBootstrap: DEFAULT_BOOTSTRAP,
   // The node table between runs: dht.stateFile, null for none; by default in the user's cache.

@@ -56,7 +56,7 @@
 // utp_received() and go out as `utp_send`. The connections are utp/socket_manager.hpp's and
 // carry the same byte streams as TCP sockets: the session sees no difference. A dial to an
 // IPv4 address tries uTP first (as WebTorrent does) and, when that connection cannot be made
-// (a RESET, or no answer to three SYNs: 7 s), dials the address over TCP instead (a `connect`
+// (a RESET, or no answer to two SYNs: 3 s), dials the address over TCP instead (a `connect`
 // output for the same host_peer); IPv6 addresses are dialled over TCP. Incoming uTP
 // connections are accepted like TCP sockets. The host never sees a uTP connection's host_peer
 // (no send / close_peer outputs for it); peer_channel_event::utp tells which ones they are.

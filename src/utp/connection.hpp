@@ -49,8 +49,9 @@ struct settings {
   duration initial_timeout = std::chrono::seconds(1);
   duration min_timeout = std::chrono::milliseconds(500);
   duration max_timeout = std::chrono::seconds(30);
-  // Timeouts in a row before the connection fails: a SYN (1 s, 2 s, then 4 s: 7 s), data.
-  int syn_timeouts = 3;
+  // Timeouts in a row before the connection fails: a SYN (sent at 0 s and 1 s, given up at
+  // 3 s: a peer without uTP is soon dialled over TCP instead), data.
+  int syn_timeouts = 2;
   int data_timeouts = 7;
   // A STATE after this long without sending anything (keeps NAT mappings).
   duration keepalive = std::chrono::seconds(29);

@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   s.connection.receive_window = 64 * 1024;
   utp::socket_manager m(s);
   const wire::endpoint peer = wire::make_endpoint_v4({10, 0, 0, 1}, 6881);
-  time_point now{} + 1s;
+  time_point now = time_point{} + 1s;
   const utp::socket_id out_id = m.connect(peer, now);
   std::uint16_t recv_id = 0, syn_seq = 0;
   std::set<utp::socket_id> open{out_id};

@@ -183,8 +183,8 @@ TEST_CASE("[utp_client] a peer without uTP is dialled over TCP after the SYNs go
   n.hosts[leecher].c->add_peer(*tl, udp_net::address_of(seeder), n.now);
   REQUIRE(n.run([&] { return !n.hosts[leecher].tcp_dials.empty(); }));
   CHECK(n.hosts[leecher].tcp_dials[0].remote == udp_net::address_of(seeder));
-  CHECK(n.now - start >= 7s);
-  CHECK(n.now - start < 8s);
+  CHECK(n.now - start >= 3s);
+  CHECK(n.now - start < 4s);
   // The host's TCP socket opens: the session's connection carries on over it.
   const host_peer p = n.hosts[leecher].tcp_dials[0].peer;
   n.hosts[leecher].c->channel_opened(p, n.now);

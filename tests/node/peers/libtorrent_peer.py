@@ -3,6 +3,7 @@
 #   libtorrent_peer.py seed FILE.torrent DIR [--peer IP:PORT]...
 #   libtorrent_peer.py download FILE.torrent DIR [--peer IP:PORT]...
 #   --upload-limit BYTES: a slow seeder (bytes per second)
+#   --transport utp|tcp: that transport only (default both)
 # Listens on 127.0.0.1 (a free port), prints one JSON line per second to stdout:
 #   {"port": P, "progress": 0..1, "state": "...", "peers": N, "done": bool}
 # and runs until killed. Settings from TOOLCHAIN.md: libtorrent ignores loopback peers
@@ -16,6 +17,7 @@ ap.add_argument('torrent')
 ap.add_argument('dir')
 ap.add_argument('--peer', action='append', default=[])
 ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s (0: none), a slow seeder')
+ap.add_argument('--transport', choices=['both', 'utp', 'tcp'], default='both')
 args = ap.parse_args()
 
 settings = {
@@ -25,6 +27,8 @@ settings = {
     'ssrf_mitigation': False,
     'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
     'upload_rate_limit': args.upload_limit,
+    'enable_outgoing_tcp': args.transport != 'utp', 'enable_incoming_tcp': args.transport != 'utp',
+    'enable_outgoing_utp': args.transport != 'tcp', 'enable_incoming_utp': args.transport != 'tcp',
 }
 ses = lt.session(settings)
 if args.upload_limit:

@@ -1,0 +1,90 @@
+// uTP (BEP 29) against libtorrent 2.0 (Debian's python3-libtorrent) on loopback, with
+// libtorrent's TCP turned off (enable_outgoing_tcp / enable_incoming_tcp false) so that only
+// uTP can carry the torrent: each way, byte-exact on disk, the wires typed as WebTorrent's.
+// And the fallback: a libtorrent with uTP off is dialled over TCP once the SYNs go unanswered.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent } from './helpers.mjs'
+
+function client (t, opts = {}) {
+  const c = new WasmTorrent({ tracker: false, dht: false, ...opts })
+  c.on('error', err => assert.fail(`client error: ${err.message}`))
+  t.after(() => c.destroy())
+  return c
+}
+
+test('libtorrent seeds over uTP only, wasmtorrent downloads (utpOutgoing)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-down', 3)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
+  const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'), [], ['--transport', 'utp'])
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t)
+  await c.ready
+  assert.equal(c.utp, true)
+  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  assert.equal(torrent.addPeer(`127.0.0.1:${port}`), true)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'utpOutgoing')
+  assert.equal(wire.remoteAddress, '127.0.0.1')
+  assert.equal(wire.remotePort, port)
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
+
+test('wasmtorrent seeds, libtorrent downloads over uTP only (utpIncoming)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-up', 5)
+  const c = client(t)
+  await c.ready
+  assert.ok(c.torrentPort > 0)
+  const torrent = c.seed(content.root, { announce: [], pieceLength: 65536 })
+  await once(torrent, 'seed')
+  const wireSeen = once(torrent, 'wire')
+  const lt = libtorrentPeer(t, 'download', await writeTorrent(dir, torrent.torrentFile), path.join(dir, 'down'),
+    [`127.0.0.1:${c.torrentPort}`], ['--transport', 'utp'])
+  const [wire] = await wireSeen
+  assert.equal(wire.type, 'utpIncoming')
+  await lt.waitFor(s => s.done, 60000, 'libtorrent to finish')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+  assert.ok(torrent.uploaded >= 1_000_003)
+})
+
+test('a peer without uTP: the dial falls back to TCP (tcpOutgoing)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-fallback', 7)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [] })
+  const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'), [], ['--transport', 'tcp'])
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t)
+  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${port}`)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'tcpOutgoing')
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
+
+test('utp: false: no uTP socket, dials over TCP at once', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-off', 11)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [] })
+  const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'))
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t, { utp: false })
+  await c.ready
+  assert.equal(c.utp, false)
+  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${port}`)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'tcpOutgoing')
+  await once(torrent, 'done')
+})
