@@ -2,11 +2,14 @@
 // libtorrent's TCP turned off (enable_outgoing_tcp / enable_incoming_tcp false) so that only
 // uTP can carry the torrent: each way, byte-exact on disk, the wires typed as WebTorrent's.
 // And the fallback: a libtorrent with uTP off is dialled over TCP once the SYNs go unanswered.
+// Transmission 3.00 with its uTP on: wasmtorrent downloads from it over uTP (Transmission has
+// no switch for its TCP, and dials no 127.x peer, so only that way).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent } from './helpers.mjs'
+import { startTransmission, SEEDING } from './peers/transmission.mjs'
 
 function client (t, opts = {}) {
   const c = new WasmTorrent({ tracker: false, dht: false, ...opts })
@@ -87,4 +90,23 @@ test('utp: false: no uTP socket, dials over TCP at once', async t => {
   const [wire] = await once(torrent, 'wire')
   assert.equal(wire.type, 'tcpOutgoing')
   await once(torrent, 'done')
+})
+
+test('Transmission seeds with uTP on, wasmtorrent downloads over uTP (utpOutgoing)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-transmission', 13)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
+  const tr = await startTransmission(t, dir, path.join(dir, 'seed'), { utp: true })
+  const id = await tr.add(torrentFile, path.join(dir, 'seed'))
+  await tr.waitFor(id, s => s.status === SEEDING && s.percentDone === 1, 30000, 'Transmission to verify and seed')
+
+  const c = client(t)
+  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  assert.equal(torrent.addPeer(`127.0.0.1:${tr.peerPort}`), true)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'utpOutgoing')
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+  assert.ok((await tr.status(id)).uploadedEver >= 1_000_003, 'Transmission sent the bytes')
 })

@@ -23,8 +23,8 @@ export function freePort () {
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 // Starts the daemon with its config in `stateDir`; downloads go to `downloadDir` unless
-// add() says otherwise. Resolves once its RPC answers.
-export async function startTransmission (t, stateDir, downloadDir) {
+// add() says otherwise. Resolves once its RPC answers. utp: its uTP on (default off).
+export async function startTransmission (t, stateDir, downloadDir, { utp = false } = {}) {
   const configDir = path.join(stateDir, 'transmission')
   await mkdir(configDir, { recursive: true })
   const peerPort = await freePort()
@@ -38,7 +38,7 @@ export async function startTransmission (t, stateDir, downloadDir) {
     'dht-enabled': false,
     'lpd-enabled': false,
     'pex-enabled': false,
-    'utp-enabled': false,
+    'utp-enabled': utp,
     'blocklist-enabled': false,
     encryption: 0, // prefer plaintext, accept both
     'rpc-enabled': true,
