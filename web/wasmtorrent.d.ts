@@ -243,7 +243,6 @@ export interface ClientOptions {
   nodeId?: string | Uint8Array
   lsd?: boolean
   utPex?: boolean
-  utp?: boolean
   tracker?: boolean | {
     /** WebSocket tracker URLs (ws:// or wss://) used for every torrent, besides the torrent's own. */
     announce?: string[]

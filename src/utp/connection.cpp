@@ -101,6 +101,10 @@ void connection::send_state(time_point now) {
 
 void connection::send(byte_view data) {
   if (state_ == state::closed || fin_queued_) return;
+  if (send_offset_ > 0 && send_offset_ >= send_buffer_.size() / 2) {  // drop what went out, now and then
+    send_buffer_.erase(send_buffer_.begin(), send_buffer_.begin() + static_cast<std::ptrdiff_t>(send_offset_));
+    send_offset_ = 0;
+  }
   send_buffer_.insert(send_buffer_.end(), data.begin(), data.end());
 }
 
@@ -129,13 +133,18 @@ void connection::flush(time_point now) {
     transmit(p, now);
   }
   // Then new ones. (At most 2^14 packets in flight: far from the 2^15 seq_nr half-circle.)
-  while (!send_buffer_.empty() && unacked_.size() < (1u << 14)) {
-    const std::size_t n = std::min(send_buffer_.size(), settings_.packet_payload);
+  while (send_offset_ < send_buffer_.size() && unacked_.size() < (1u << 14)) {
+    const std::size_t n = std::min(send_buffer_.size() - send_offset_, settings_.packet_payload);
     if (!fits(n)) break;
-    sent_packet p{seq_nr_++, packet_type::data, byte_buffer(send_buffer_.begin(), send_buffer_.begin() + static_cast<std::ptrdiff_t>(n)), {}, 0, false, false, false};
-    send_buffer_.erase(send_buffer_.begin(), send_buffer_.begin() + static_cast<std::ptrdiff_t>(n));
+    const auto from = send_buffer_.begin() + static_cast<std::ptrdiff_t>(send_offset_);
+    sent_packet p{seq_nr_++, packet_type::data, byte_buffer(from, from + static_cast<std::ptrdiff_t>(n)), {}, 0, false, false, false};
+    send_offset_ += n;
     unacked_.push_back(std::move(p));
     transmit(unacked_.back(), now);
+  }
+  if (send_offset_ == send_buffer_.size()) {
+    send_buffer_.clear();
+    send_offset_ = 0;
   }
   if (fin_queued_ && !fin_sent_ && send_buffer_.empty()) {
     fin_sent_ = true;

@@ -93,7 +93,7 @@ class connection {
   // Introspection (tests).
   std::uint32_t window() const noexcept { return static_cast<std::uint32_t>(max_window_); }
   std::size_t in_flight_bytes() const noexcept { return in_flight_; }
-  std::size_t queued_bytes() const noexcept { return send_buffer_.size(); }
+  std::size_t queued_bytes() const noexcept { return send_buffer_.size() - send_offset_; }
   duration timeout() const noexcept { return rto_; }
 
  private:
@@ -129,7 +129,8 @@ class connection {
   std::uint16_t ack_nr_ = 0;  // the last packet received in order
 
   // Sending.
-  byte_buffer send_buffer_;
+  byte_buffer send_buffer_;  // from send_offset_ on: not yet in a packet
+  std::size_t send_offset_ = 0;
   std::deque<sent_packet> unacked_;  // in seq order, from the oldest not acknowledged
   std::size_t in_flight_ = 0;        // bytes (with headers) of packets in flight
   double max_window_ = 0;

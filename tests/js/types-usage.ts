@@ -155,9 +155,13 @@ export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
   // The blocklist (WebTorrent's option and 'blockedPeer' event).
   const blocking = new WasmTorrent({ blocklist: ['1.2.3.4', '5.6.7.0/24', { start: '9.9.9.0', end: '9.9.9.255' }], tracker: false })
   const fromFile = new WasmTorrent({ blocklist: '/etc/blocklist.p2p.gz', tracker: false })
+  const noUtp = new WasmTorrent({ utp: false, tracker: false })
+  const utpOn: boolean = noUtp.utp
   t.on('blockedPeer', (addr: string) => { void addr })
   await blocking.destroy()
   await fromFile.destroy()
+  await noUtp.destroy()
+  void utpOn
   client.on('torrent', (x: Torrent) => { void x }).on('seed', (x: Torrent) => { void x })
   const listeners: number = client.listeners('torrent').length + client.listenerCount('add')
   await client.remove(t, err => { void err })
