@@ -1,5 +1,7 @@
 #include "utp/packet.hpp"
 
+#include <algorithm>
+
 namespace wt::utp {
 
 namespace {
@@ -69,12 +71,13 @@ parse_result parse(byte_view d) {
     at += 2;
     if (d.size() - at < len) return r;  // too_short
     if (kind == extension_sack) {
-      if (len == 0 || len % 4 != 0 || len > max_sack_bytes || !p.h.sack.empty()) {
+      if (!p.h.sack.empty()) {
         r.error = parse_error::bad_extension;
         return r;
       }
+      const std::size_t kept = std::min(len, max_sack_bytes);
       p.h.sack.assign(d.begin() + static_cast<std::ptrdiff_t>(at),
-                      d.begin() + static_cast<std::ptrdiff_t>(at + len));
+                      d.begin() + static_cast<std::ptrdiff_t>(at + kept));
     }
     at += len;  // other extensions (libtorrent's close reason, 2) are skipped
   }

@@ -8,8 +8,10 @@
 //   2-3 connection_id, 4-7 timestamp (us), 8-11 timestamp difference (us), 12-15 wnd_size,
 //   16-17 seq_nr, 18-19 ack_nr (all big-endian)
 //   then each extension: the next one's type (1 byte), its length (1 byte), its bytes.
-//   Extension 1 is the selective ACK: a bitmask (a multiple of 4 bytes) whose bit k (byte
-//   k / 8, least significant bit first) says packet ack_nr + 2 + k arrived.
+//   Extension 1 is the selective ACK: a bitmask whose bit k (byte k / 8, least significant
+//   bit first) says packet ack_nr + 2 + k arrived. BEP 29 says its length is a multiple of 4;
+//   libtorrent sends other lengths too (6, 18 bytes...), so any length is read, and only the
+//   first max_sack_bytes kept.
 #pragma once
 
 #include <cstddef>
@@ -27,9 +29,9 @@ enum class packet_type : std::uint8_t { data = 0, fin = 1, state = 2, reset = 3,
 inline constexpr std::size_t header_size = 20;
 inline constexpr std::uint8_t version = 1;
 inline constexpr std::uint8_t extension_sack = 1;
-// Bounds of parse(): extensions per packet, bytes of a selective ACK's bitmask.
+// Bounds of parse(): extensions per packet, bytes of a selective ACK's bitmask that are kept.
 inline constexpr std::size_t max_extensions = 8;
-inline constexpr std::size_t max_sack_bytes = 32;
+inline constexpr std::size_t max_sack_bytes = 64;
 // The largest datagram we take (a uTP payload never needs more: packets are MTU-sized).
 inline constexpr std::size_t max_datagram = 64 * 1024;
 
@@ -55,7 +57,7 @@ enum class parse_error : std::uint8_t {
   too_long,       // beyond max_datagram
   bad_version,    // version nibble not 1
   bad_type,       // type nibble above ST_SYN
-  bad_extension,  // too many extensions, or a selective ACK of a bad length
+  bad_extension,  // too many extensions, or two selective ACKs
 };
 std::string_view to_string(parse_error e);
 

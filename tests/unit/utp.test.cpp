@@ -226,16 +226,25 @@ TEST_CASE("[utp] packet parse refuses malformed datagrams", "[utp]") {
     d[0] = 0xf1;
     CHECK(parse(d).error == parse_error::bad_type);
   }
-  SECTION("selective ACK lengths") {
+  SECTION("selective ACK lengths: any (libtorrent sends 6 and 18 bytes), kept up to the bound") {
     byte_buffer d = encode(sample_header());
     d[1] = extension_sack;
-    for (int len : {0, 3, 5, 36}) {
+    for (int len : {0, 3, 6, 18, 64, 200, 255}) {
       byte_buffer e = d;
       e.push_back(0);
       e.push_back(static_cast<std::uint8_t>(len));
       e.insert(e.end(), static_cast<std::size_t>(len), 0xff);
-      CHECK(parse(e).error == parse_error::bad_extension);
+      e.push_back('p');
+      const auto r = parse(e);
+      REQUIRE(r.value);
+      CHECK(r.value->h.sack.size() == std::min<std::size_t>(static_cast<std::size_t>(len), max_sack_bytes));
+      REQUIRE(r.value->payload.size() == 1);
+      CHECK(r.value->payload[0] == 'p');
     }
+    // Two selective ACKs in one packet: refused.
+    byte_buffer e = d;
+    e.insert(e.end(), {extension_sack, 4, 1, 0, 0, 0, 0, 4, 1, 0, 0, 0});
+    CHECK(parse(e).error == parse_error::bad_extension);
   }
   SECTION("a chain of extensions too long, or one that loops past the end") {
     byte_buffer d = encode(sample_header());
