@@ -5,6 +5,9 @@
 import dgram from 'node:dgram'
 
 const LINGER = 500 // ms: the socket stays open this long after close() for the last FINs
+// Kernel buffers asked for (Linux caps them at net.core.rmem_max / wmem_max): a window of
+// packets that arrives at once is not dropped for want of room.
+const BUFFER = 4 << 20
 
 export class UtpTransport {
   constructor ({ input, heap }) {
@@ -16,7 +19,7 @@ export class UtpTransport {
   // Binds the socket; resolves with its port (rejects with the reason it could not).
   listen (port) {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket('udp4')
+      const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: BUFFER, sendBufferSize: BUFFER })
       socket.once('error', err => reject(err.code === 'EADDRINUSE' ? new Error(`UDP port ${port} is in use`, { cause: err }) : err))
       socket.bind(port, () => {
         socket.removeAllListeners('error')
