@@ -3,12 +3,14 @@
 // uTP can carry the torrent: each way, byte-exact on disk, the wires typed as WebTorrent's.
 // And the fallback: a libtorrent with uTP off is dialled over TCP once the SYNs go unanswered.
 // Transmission 3.00 with its uTP on: wasmtorrent downloads from it over uTP (Transmission has
-// no switch for its TCP, and dials no 127.x peer, so only that way).
+// no switch for its TCP, and dials no 127.x peer, so only that way). WebTorrent 2.x under
+// Node (its uTP is utp-native, libutp): each way, both ends' wires typed uTP.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
+import WebTorrent from 'webtorrent'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent } from './helpers.mjs'
+import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent, randomBytes } from './helpers.mjs'
 import { startTransmission, SEEDING } from './peers/transmission.mjs'
 
 function client (t, opts = {}) {
@@ -109,4 +111,47 @@ test('Transmission seeds with uTP on, wasmtorrent downloads over uTP (utpOutgoin
   await once(torrent, 'done')
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
   assert.ok((await tr.status(id)).uploadedEver >= 1_000_003, 'Transmission sent the bytes')
+})
+
+function webtorrent (t) {
+  const wt = new WebTorrent({ dht: false, tracker: false, lsd: false, natUpnp: false, natPmp: false })
+  t.after(() => new Promise(resolve => wt.destroy(resolve)))
+  return wt
+}
+
+test('WebTorrent seeds, wasmtorrent downloads over uTP (utpOutgoing)', async t => {
+  const dir = await tempDir(t)
+  const data = randomBytes(95, 700_001)
+  const wt = webtorrent(t)
+  assert.equal(wt.utp, true, "WebTorrent's uTP (utp-native) is not available")
+  const seeding = await new Promise(resolve => wt.seed(Object.assign(Buffer.from(data), { name: 'utp-wt.bin' }), { announce: [], path: dir }, resolve))
+  if (!wt.torrentPort) await once(wt, 'listening')
+  const c = client(t)
+  const torrent = c.add(seeding.torrentFile, { store: 'memory' })
+  await once(torrent, 'ready')
+  torrent.addPeer(`127.0.0.1:${wt.torrentPort}`)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'utpOutgoing')
+  await once(torrent, 'done')
+  assert.deepEqual(Buffer.from(await torrent.files[0].arrayBuffer()), Buffer.from(data))
+  assert.equal(seeding.wires[0]?.type, 'utpIncoming')
+})
+
+test('wasmtorrent seeds, WebTorrent downloads over uTP (utpIncoming)', async t => {
+  const data = randomBytes(96, 600_001)
+  const c = client(t)
+  await c.ready
+  const seeding = c.seed(Object.assign(Buffer.from(data), { name: 'utp-wt-up.bin' }), { announceList: [], store: 'memory' })
+  await once(seeding, 'seed')
+  const wireSeen = once(seeding, 'wire')
+  const wt = webtorrent(t)
+  const dir = await tempDir(t)
+  const theirs = wt.add(seeding.torrentFile, { path: dir })
+  await once(theirs, 'infoHash')
+  theirs.addPeer(`127.0.0.1:${c.torrentPort}`)
+  const [wire] = await wireSeen
+  assert.equal(wire.type, 'utpIncoming')
+  if (!theirs.done) await once(theirs, 'done')
+  assert.equal(theirs.wires[0]?.type ?? 'utpOutgoing', 'utpOutgoing')
+  assert.deepEqual(Buffer.from(await theirs.files[0].arrayBuffer()), Buffer.from(data))
 })
