@@ -36,6 +36,7 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -466,6 +467,14 @@ val event_value(const wt::client_event& e) {
       } else if constexpr (std::is_same_v<T, wt::peer_blocked_event>) {
         out.set("type", std::string("peerBlocked")); set_torrent(ev.torrent);
         out.set("address", wt::wire::to_string(ev.remote));
+      } else if constexpr (std::is_same_v<T, wt::peers_found_event>) {
+        out.set("type", std::string("peersFound")); set_torrent(ev.torrent);
+        val added = val::array();
+        for (const auto& e : ev.added) added.call<void>("push", wt::wire::to_string(e));
+        val invalid = val::array();
+        for (const auto& e : ev.invalid) invalid.call<void>("push", wt::wire::to_string(e));
+        out.set("added", added);
+        out.set("invalid", invalid);
       } else if constexpr (std::is_same_v<T, wt::peer_banned_event>) {
         out.set("type", std::string("peerBanned")); set_torrent(ev.torrent);
       } else if constexpr (std::is_same_v<T, wt::warning_event>) {
@@ -599,7 +608,7 @@ class js_client {
     out.set("peers", st->peers);
     // Keyed by WebTorrent's source names (the 'noPeers' argument).
     val by_source = val::object();
-    const char* names[wt::peer_source_count] = {"manual", "tracker", "dht", "ut_pex", "incoming"};
+    const char* names[wt::peer_source_count] = {"manual", "tracker", "dht", "ut_pex", "incoming", "lsd"};
     for (std::size_t i = 0; i < wt::peer_source_count; ++i) by_source.set(names[i], st->peers_by_source[i]);
     out.set("peersBySource", by_source);
     out.set("hasMetadata", st->has_metadata);
@@ -783,7 +792,8 @@ class js_client {
   // --- addressed peers (TCP under Node: client setting dialPeers) ------------------------
 
   // An address "ip:port" / "[ip6]:port" for the torrent: 'added', 'blocked' (the blocklist
-  // holds it), or 'invalid' (not a literal address with a port, or an unknown torrent).
+  // holds it), or 'invalid' (not a literal address with a port, one the torrent holds
+  // already or cannot use, or an unknown torrent).
   std::string add_peer(std::uint32_t t, const std::string& address, double now) {
     auto e = wt::wire::parse_endpoint(address);
     if (!e) return "invalid";
@@ -844,6 +854,14 @@ class js_client {
     return client_.dht_load_state(wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
   }
   double dht_nodes() const { return static_cast<double>(client_.dht_nodes()); }
+
+  // --- Local Service Discovery (option lsd) ---------------------------------------------
+  // The datagram is in the reserve() buffer; from: "ip:port" (its source).
+  void lsd_received(const std::string& from, std::size_t length, double now) {
+    if (auto e = wt::wire::parse_endpoint(from))
+      client_.lsd_received(*e, wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+  }
+  bool has_lsd() const { return client_.has_lsd(); }
 
   // --- the blocklist (option blocklist; the Node module only: a browser's peers have no
   // address) ------------------------------------------------------------------------------
@@ -1004,6 +1022,8 @@ class js_client {
       out.set("type", std::string("utpSend"));
       out.set("host", u->to.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
       out.set("port", u->to.port); out.set("data", copy_bytes(u->data));
+    } else if (auto* ls = std::get_if<co::lsd_send>(&*o)) {
+      out.set("type", std::string("lsdSend")); out.set("v6", ls->v6); out.set("data", copy_bytes(ls->data));
     } else if (auto* ev = std::get_if<wt::client_event>(&*o)) {
       out = event_value(*ev);
       out.set("event", true);
@@ -1057,6 +1077,24 @@ class js_client {
       s.dht = wt::dht::settings{};
       if (dht_object && dht["announceInterval"].isNumber())
         s.dht->announce_interval = std::chrono::milliseconds(static_cast<std::int64_t>(dht["announceInterval"].as<double>()));
+      // nodeId: 40 hex digits (the JS layer validates and converts), else random.
+      if (dht_object && dht["nodeId"].isString()) {
+        if (auto bytes = wt::from_hex(dht["nodeId"].as<std::string>()); bytes && bytes->size() == 20) {
+          wt::dht::node_id id{};
+          std::copy(bytes->begin(), bytes->end(), id.begin());
+          s.dht->id = id;
+        }
+      }
+    }
+    // lsd: true, or { interval, minInterval (ms) } for tests (needs dialPeers and listenPort).
+    const val lsd = opts["lsd"];
+    const bool lsd_object = lsd.typeOf().as<std::string>() == "object" && !lsd.isNull();
+    if (lsd.isTrue() || lsd_object) {
+      s.lsd = wt::lsd::settings{};
+      if (lsd_object && lsd["interval"].isNumber())
+        s.lsd->interval = std::chrono::milliseconds(static_cast<std::int64_t>(lsd["interval"].as<double>()));
+      if (lsd_object && lsd["minInterval"].isNumber())
+        s.lsd->min_interval = std::chrono::milliseconds(static_cast<std::int64_t>(lsd["minInterval"].as<double>()));
     }
     if (opts["listenPort"].isNumber() && opts["listenPort"].as<double>() > 0)
       s.session.listen_port = static_cast<std::uint16_t>(opts["listenPort"].as<double>());
@@ -1067,6 +1105,26 @@ class js_client {
           static_cast<std::int64_t>(std::max(0.0, opts["extensionHandshakeHold"].as<double>())));
     if (opts["offersPerAnnounce"].isNumber())
       s.tracker.offers_per_announce = static_cast<std::size_t>(opts["offersPerAnnounce"].as<double>());
+    // announceParams(torrent) -> [[key, value, literal]...]: extra announce parameters
+    // (getAnnounceOpts), asked for each announce; value a string (literal: a JSON number,
+    // true or false). The JS layer does not call the engine from it.
+    if (opts["announceParams"].typeOf().as<std::string>() == "function") {
+      s.announce_params = [fn = opts["announceParams"]](wt::torrent_id t) {
+        wt::tracker::announce_params out;
+        const val list = fn(t.value);
+        if (!list.isArray()) return out;
+        const auto n = std::min(list["length"].as<unsigned>(), 64u);
+        for (unsigned i = 0; i < n; ++i) {
+          const val item = list[i];
+          if (!item.isArray() || !item[0].isString() || !item[1].isString()) continue;
+          auto key = item[0].as<std::string>();
+          auto value = item[1].as<std::string>();
+          if (key.size() > 256 || value.size() > 4096) continue;
+          out.push_back({std::move(key), std::move(value), item[2].isTrue()});
+        }
+        return out;
+      };
+    }
     return s;
   }
 
@@ -1168,6 +1226,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("dhtState", &js_client::dht_state)
       .function("dhtLoadState", &js_client::dht_load_state)
       .function("dhtNodes", &js_client::dht_nodes)
+      .function("lsdReceived", &js_client::lsd_received)
+      .function("hasLsd", &js_client::has_lsd)
       .function("blocklistBegin", &js_client::blocklist_begin)
       .function("blocklistFeed", &js_client::blocklist_feed)
       .function("blocklistEnd", &js_client::blocklist_end);

@@ -21,6 +21,7 @@ import { TcpTransport } from './transports/tcp.js'
 import { UdpTrackerTransport } from './transports/udp.js'
 import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
 import { UtpTransport } from './transports/utp.js'
+import { LsdTransport } from './transports/lsd.js'
 import { FsStore } from './storage/fs.js'
 import { WasmTorrentError } from './api/errors.js'
 import { NodeServer } from './stream/node-server.js'
@@ -170,6 +171,7 @@ const host = {
   Udp: UdpTrackerTransport,
   Dht: DhtTransport,
   Utp: UtpTransport,
+  Lsd: LsdTransport,
   Server: NodeServer,
   dhtBootstrap: DEFAULT_BOOTSTRAP,
   // The node table between runs: dht.stateFile, null for none; by default in the user's cache.
@@ -186,6 +188,7 @@ const host = {
   // WebTorrent's; files are '/'-separated paths under root.
   fileModtimes: (root, files) => Promise.all(files.map(f => stat(path.join(root, ...f.split('/'))).then(
     st => st.mtime.getTime(), err => { if (err.code === 'ENOENT') return undefined; throw err }))),
+  joinPath: (...parts) => path.join(...parts),
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
   inputs,
   // Node's SHA-1 (native): pieces are hashed on their way to the disk, not by the engine.

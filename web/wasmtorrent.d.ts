@@ -239,15 +239,30 @@ export interface ClientOptions {
    * or blocklist_bad_line / blocklist_too_large). Browsers: ignored (WebRTC peers have no address).
    */
   blocklist?: string | Array<string | { start: string, end?: string }>
-  /** WebTorrent options not used (yet): accepted and ignored. */
-  nodeId?: string | Uint8Array
+  /**
+   * Node: Local Service Discovery (BEP 14, default on): public torrents are announced by UDP
+   * multicast on the local network (239.192.152.143:6771 and [ff15::efc0:988f]:6771) and the
+   * peers heard there are connected to. Off with false, or where the group cannot be joined
+   * (client.lsd tells). Browsers: ignored.
+   */
   lsd?: boolean
+  /**
+   * Node: the DHT's node id, 40 hex digits or 20 bytes (dht.nodeId wins, as bittorrent-dht's
+   * own option); it also wins over the id kept in the DHT's stateFile. Default: random (or the
+   * saved one). Anything else throws (code invalid_argument).
+   */
+  nodeId?: string | ArrayBufferView
   utPex?: boolean
   tracker?: boolean | {
     /** WebSocket tracker URLs (ws:// or wss://) used for every torrent, besides the torrent's own. */
     announce?: string[]
     /** RTCPeerConnection configuration, e.g. { iceServers: [] }; default: public STUN servers. */
     rtcConfig?: RTCConfiguration
+    /**
+     * Called for each announce of every torrent, to every tracker; its fields join the
+     * announce (AddOptions.getAnnounceOpts, which wins, says how).
+     */
+    getAnnounceOpts?: () => AnnounceOpts
   }
   /** Seed of the engine's random choices (peer id, piece picking); default: random. */
   seed?: number
@@ -282,8 +297,18 @@ export interface ClientOptions {
    * public ones); stateFile: where the node table is kept between runs (null: nowhere;
    * default ~/.cache/wasmtorrent/dht-state); port: as dhtPort.
    */
-  dht?: boolean | { bootstrap?: string[], stateFile?: string | null, port?: number }
+  dht?: boolean | { bootstrap?: string[], stateFile?: string | null, port?: number, nodeId?: string | ArrayBufferView }
 }
+
+/**
+ * Fields for a tracker announce (getAnnounceOpts): strings, numbers and booleans (other
+ * values are left out). HTTP trackers get each in the query string (UTF-8, percent-encoded),
+ * WebSocket trackers in the JSON message, UDP trackers only integers for downloaded, left,
+ * uploaded and numwant. One named as one of ours replaces it (uploaded, downloaded, left,
+ * numwant, key...), except info_hash, peer_id, port, compact, trackerid, event, action and
+ * offers.
+ */
+export type AnnounceOpts = Record<string, string | number | boolean | bigint | null | undefined>
 
 export interface WebSeedInfo {
   url: string
@@ -454,11 +479,13 @@ export class Wire extends Emitter {
 /**
  * A torrent in the client. Events, as WebTorrent's: 'infoHash' (hash), 'metadata', 'ready',
  * 'download' (bytes that arrived), 'upload' (bytes), 'verified' (piece index), 'wire' (wire,
- * address), 'noPeers' ('tracker', 'dht' or 'ut_pex': every noPeersIntervalTime seconds, for
- * each enabled source the torrent holds no peer from), 'peer' ('ip:port' an addPeer() took),
+ * address), 'noPeers' ('tracker', 'dht', 'lsd' or 'ut_pex': every noPeersIntervalTime seconds, for
+ * each enabled source the torrent holds no peer from), 'peer' (an address
+ * the torrent will dial: 'ip:port' from addPeer(), its trackers, the DHT, LSD, ut_pex or a magnet's
+ * x.pe; or a web seed's URL, from addWebSeed() or the torrent's url-list),
  * 'blockedPeer' ('ip:port': refused by the blocklist: from addPeer(), at once, which then returns
- * false; from a tracker, the DHT, ut_pex or an incoming connection), 'invalidPeer' ('ip:port'
- * addPeer() could not take), 'done', 'seed' (seed() only, once seeding), 'warning'
+ * false; from a tracker, the DHT, LSD, ut_pex or an incoming connection), 'invalidPeer' (an address or
+ * web seed URL not taken: one the torrent has already, port 0, our own, not an http(s) URL), 'done', 'seed' (seed() only, once seeding), 'warning'
  * (Error), 'error' (Error: fatal, the torrent is destroyed; code 'storage_full' when the
  * store is out of quota; with no listener it goes to the client's 'error'), 'close'; and,
  * while seed() hashes its input, 'hashing' (bytes hashed, total bytes).
@@ -520,8 +547,8 @@ export class Torrent extends Emitter {
   readonly info: Record<string, unknown> | undefined
   /** The info dictionary's bencoded bytes, once the metadata is known. */
   readonly infoBuffer: Uint8Array | undefined
-  /** WebTorrent's torrent.discovery, only its `dht`: the client's when this torrent uses it. */
-  readonly discovery: { readonly dht: WasmTorrent['dht'] | false }
+  /** WebTorrent's torrent.discovery, its `dht` (the client's when this torrent uses it) and `lsd` (true when this torrent is announced by LSD). */
+  readonly discovery: { readonly dht: WasmTorrent['dht'] | false, readonly lsd: boolean }
   /** Verified pieces: get(index), and the bits (first piece in the high bit of byte 0). */
   readonly bitfield: { readonly buffer: Uint8Array, get (index: number): boolean }
   /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest). Throws before the metadata. */
@@ -576,13 +603,21 @@ export class Torrent extends Emitter {
  * A store of WebTorrent's kind (abstract-chunk-store): `new Store(pieceLength, { length,
  * files, name, torrent })` with callback put/get/close/destroy.
  */
+/**
+ * An abstract-chunk-store, as WebTorrent's store option takes it. It gets what WebTorrent
+ * gives its store: AddOptions.storeOpts' fields, then the torrent, path, files, length,
+ * name ("<name> - <first 8 of the info-hash>"), addUID, rootDir and max (storeCacheSlots).
+ */
 export interface ChunkStoreConstructor {
-  new (chunkLength: number, opts: { length: number, files: object[], name: string, torrent: object }): {
+  new (chunkLength: number, opts: { length: number, files: object[], name: string, torrent: object, path?: string, addUID: boolean, rootDir: string | null, max: number, [storeOpt: string]: unknown }): ChunkStore
+}
+
+/** An abstract-chunk-store object (a preloadedStore). */
+export interface ChunkStore {
     put (index: number, buf: Uint8Array, cb: (err: Error | null) => void): void
     get (index: number, opts: { offset?: number, length?: number } | null, cb: (err: Error | null, buf?: Uint8Array) => void): void
     close (cb?: (err: Error | null) => void): void
     destroy (cb?: (err: Error | null) => void): void
-  }
 }
 
 export interface AddOptions {
@@ -618,6 +653,27 @@ export interface AddOptions {
   destroyStoreOnDestroy?: boolean
   /** Web seeds (BEP 19) besides the torrent's url-list and the magnet's ws=. */
   urlList?: string | string[]
+  /**
+   * Called for each announce of this torrent, to every tracker, after the client's
+   * tracker.getAnnounceOpts (its fields win); see AnnounceOpts. Called while the engine
+   * builds the announce: what it does to the client takes effect once that is over.
+   */
+  getAnnounceOpts?: () => AnnounceOpts
+  /** Fields given to a chunk store constructor (store), before WebTorrent's own. */
+  storeOpts?: Record<string, unknown>
+  /**
+   * Pieces kept in memory after a peer read a block of them (default: 256 pieces, 8 MiB at
+   * most); 0: no cache, each read goes to the store as asked. Also `max` for a chunk store.
+   */
+  storeCacheSlots?: number
+  /**
+   * A store that holds the content already (an abstract-chunk-store object): used instead
+   * of making one. add(): what it holds is hashed, as on resume; seed(): served from as it
+   * is (the input only makes the torrent; nothing is written).
+   */
+  preloadedStore?: ChunkStore
+  /** Node: the files go under "<name> - <first 8 of the info-hash>" in path (torrent.path stays path). */
+  addUID?: boolean
 }
 
 export interface RemoveOptions {
@@ -631,6 +687,8 @@ export interface RemoveOptions {
  */
 export type TorrentId = string | URL | Uint8Array | ArrayBuffer | ArrayBufferView | Blob | { infoHash: string, infoBuffer?: Uint8Array, info?: object, announce?: string[], urlList?: string[] }
 export type SeedInput = CreateInput
+/** seed()'s options: the torrent's (CreateOptions), and of add()'s those that apply to a seed. */
+export type SeedOptions = CreateOptions & Pick<AddOptions, 'getAnnounceOpts' | 'preloadedStore' | 'storeCacheSlots' | 'paused'>
 
 /**
  * The client. Events, as WebTorrent's: 'add' (torrent, at once), 'torrent' (torrent, when
@@ -645,6 +703,8 @@ declare class WasmTorrent extends Emitter {
   readonly torrents: Torrent[]
   /** 40 hex digits, once the engine runs (after `ready`). */
   readonly peerId?: string
+  /** Node: the DHT's node id, 40 hex digits (the nodeId option's at once; else after `ready`); null without a DHT. */
+  readonly nodeId: string | null
   readonly destroyed: boolean
   /** Node: the TCP port peers connect to, and the DHT's UDP port (0 before ready, or none). */
   readonly torrentPort: number
@@ -659,6 +719,8 @@ declare class WasmTorrent extends Emitter {
   address (): { address: string; family: string; port: number } | null
   /** Node: nodes in the DHT's routing table. */
   readonly dhtNodes: number
+  /** Node: Local Service Discovery is on (the lsd option, and the multicast group joined). */
+  readonly lsd: boolean
   /** Resolves once the WebAssembly module is loaded and the engine runs. */
   readonly ready: Promise<void>
   readonly downloadSpeed: number
@@ -677,11 +739,11 @@ declare class WasmTorrent extends Emitter {
    * Makes a torrent of the input (as createTorrent, hashing it in chunks: 'hashing' events)
    * and seeds it, reading the input itself when peers ask (a File is never copied whole).
    */
-  seed (input: SeedInput, opts?: CreateOptions, onseed?: (torrent: Torrent) => void): Torrent
+  seed (input: SeedInput, opts?: SeedOptions, onseed?: (torrent: Torrent) => void): Torrent
   seed (input: SeedInput, onseed?: (torrent: Torrent) => void): Torrent
   /** Promise forms: resolve when the torrent is ready (metadata known); a duplicate resolves with the existing torrent. */
   addAsync (torrentId: TorrentId, opts?: AddOptions): Promise<Torrent>
-  seedAsync (input: SeedInput, opts?: CreateOptions): Promise<Torrent>
+  seedAsync (input: SeedInput, opts?: SeedOptions): Promise<Torrent>
   /** A Promise, as WebTorrent 2's: the torrent of that id, or null. */
   get (torrentId: TorrentId | Torrent): Promise<Torrent | null>
   /** Bytes/s over all torrents; -1 = unlimited, 0 = stopped. */

@@ -333,4 +333,10 @@ writer& writer::number(std::uint64_t n) {
   return *this;
 }
 
+writer& writer::literal(std::string_view json) {
+  before_value();
+  out_.append(json);
+  return *this;
+}
+
 }  // namespace wt::json

@@ -62,6 +62,8 @@ class writer {
   writer& string(std::string_view s);
   writer& number(std::int64_t n);
   writer& number(std::uint64_t n);
+  // A JSON number, true or false as it is (the caller checked it: tracker::is_json_literal).
+  writer& literal(std::string_view json);
   std::string take() { return std::move(out_); }
 
  private:

@@ -131,6 +131,7 @@ struct dht_node::impl {
   time_point last_warning{};
   bool warned = false;
   std::uint64_t malformed_since_warning = 0;
+  bool fixed_id = false;  // settings::id was given: load_state() keeps it
 
   explicit impl(settings s)
       : cfg(std::move(s)),
@@ -140,6 +141,7 @@ struct dht_node::impl {
         store(cfg.store),
         query_rate(cfg.max_queries_per_second, cfg.query_burst),
         reply_rate(cfg.max_replies_per_second, cfg.reply_burst) {
+    fixed_id = cfg.id.has_value();
     cfg.id = table.own_id();
     if (cfg.alpha == 0) cfg.alpha = 1;
     if (cfg.k == 0) cfg.k = 1;
@@ -737,6 +739,7 @@ std::optional<std::size_t> dht_node::load_state(byte_view state, time_point now)
 
   node_id own{};
   std::copy(id_text->begin(), id_text->end(), own.begin());
+  if (impl_->fixed_id) own = *impl_->cfg.id;  // the id the user gave wins over the saved one
   impl_->table = routing_table(own, impl_->cfg.routing);
   impl_->cfg.id = own;
   const auto bytes = as_bytes(nodes_text);

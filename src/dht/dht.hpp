@@ -167,8 +167,8 @@ class dht_node {
   // Our id and the good nodes of the table (up to settings::max_saved_nodes), bencoded:
   // {"id": 20 bytes, "nodes": 26 bytes per node}.
   byte_buffer save_state(time_point now) const;
-  // Restores what save_state() gave: the id (replacing ours and emptying the table) and
-  // the nodes, as questionable until they answer. Call before bootstrap(). Garbage,
+  // Restores what save_state() gave: the id (replacing ours and emptying the table;
+  // unless settings::id was given, which stays) and the nodes, as questionable until they answer. Call before bootstrap(). Garbage,
   // a wrong-size id or too many bytes (64 KiB) change nothing and give nullopt; else
   // the number of nodes restored.
   std::optional<std::size_t> load_state(byte_view state, time_point now);

@@ -4,6 +4,7 @@
 #include "host/addressed.hpp"
 
 #include "dht/dht.hpp"
+#include "lsd/lsd.hpp"
 #include "tracker/announce_schedule.hpp"
 
 namespace wt {
@@ -32,6 +33,7 @@ class announcer_and_dht final : public addressed_network {
  public:
   explicit announcer_and_dht(const client_settings& s) : announcer_(s.announcer) {
     if (s.dht) dht_ = std::make_unique<dht::dht_node>(*s.dht);
+    if (s.lsd) lsd_ = std::make_unique<lsd::service>(*s.lsd);
   }
 
   bool add_torrent(const id20& info_hash, const id20& peer_id, const std::vector<std::string>& urls,
@@ -90,13 +92,28 @@ class announcer_and_dht final : public addressed_network {
     return std::make_unique<utp_manager>(std::move(m));
   }
 
+  bool has_lsd() const override { return lsd_ != nullptr; }
+  bool lsd_announce(const id20& info_hash, time_point now) override {
+    if (!lsd_) return false;
+    lsd_->announce(info_hash, now);
+    return true;
+  }
+  void lsd_stop(const id20& info_hash) override {
+    if (lsd_) lsd_->stop(info_hash);
+  }
+  void lsd_received(const wire::endpoint& from, byte_view datagram, time_point now) override {
+    if (lsd_) lsd_->received(from, datagram, now);
+  }
+
   void on_timer(time_point now) override {
     announcer_.on_timer(now);
     if (dht_) dht_->on_timer(now);
+    if (lsd_) lsd_->on_timer(now);
   }
   std::optional<time_point> next_deadline() const override {
     auto next = announcer_.next_deadline();
     if (auto d = dht_ ? dht_->next_deadline() : std::nullopt) next = next ? std::min(*next, *d) : d;
+    if (auto d = lsd_ ? lsd_->next_deadline() : std::nullopt) next = next ? std::min(*next, *d) : d;
     return next;
   }
   std::optional<addressed_output> poll() override {
@@ -106,6 +123,13 @@ class announcer_and_dht final : public addressed_network {
       auto o = dht_->poll();
       if (!o) break;
       if (auto r = from_dht(std::move(*o))) return r;
+    }
+    if (lsd_) {
+      if (auto o = lsd_->poll()) {
+        if (auto* send = std::get_if<lsd::send>(&*o)) return client_out::lsd_send{send->v6, std::move(send->bytes)};
+        auto& found = std::get<lsd::peers_found>(*o);
+        return addressed_out::peers_found{found.info_hash, {found.peer}, peer_source::lsd};
+      }
     }
     return std::nullopt;
   }
@@ -140,7 +164,7 @@ class announcer_and_dht final : public addressed_network {
   static std::optional<addressed_output> from_dht(dht::output o) {
     if (auto* send = std::get_if<dht::send>(&o)) return client_out::dht_send{send->to, std::move(send->bytes)};
     if (auto* found = std::get_if<dht::peers_found>(&o))
-      return addressed_out::peers_found{found->info_hash, std::move(found->peers), true};
+      return addressed_out::peers_found{found->info_hash, std::move(found->peers), peer_source::dht};
     if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce)
       return addressed_out::dht_announced{done->target, done->peers, done->announced_to};
     return std::nullopt;  // other lookups, warnings: nothing to route (the counters tell the host)
@@ -148,6 +172,7 @@ class announcer_and_dht final : public addressed_network {
 
   tracker::announcer announcer_;
   std::unique_ptr<dht::dht_node> dht_;
+  std::unique_ptr<lsd::service> lsd_;
 };
 
 }  // namespace

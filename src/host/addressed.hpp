@@ -24,8 +24,8 @@ namespace wt {
 namespace addressed_out {
 using id20 = tracker::id20;
 // For the client, which knows the torrents: peers to dial, results, warnings. (What goes to
-// the host is client_out::tracker_get, udp_send, udp_close, dht_send.)
-struct peers_found { id20 info_hash{}; std::vector<wire::endpoint> peers; bool from_dht = false; };
+// the host is client_out::tracker_get, udp_send, udp_close, dht_send, lsd_send.)
+struct peers_found { id20 info_hash{}; std::vector<wire::endpoint> peers; peer_source source = peer_source::tracker; };
 struct announced {
   id20 info_hash{};
   std::string url;
@@ -39,7 +39,7 @@ struct dht_announced { id20 info_hash{}; std::size_t peers = 0, announced_to = 0
 // A struct, not an alias: client.hpp declares it without including this header.
 struct addressed_output
     : std::variant<client_out::tracker_get, client_out::udp_send, client_out::udp_close, client_out::dht_send,
-                   addressed_out::peers_found, addressed_out::announced, addressed_out::scraped,
+                   client_out::lsd_send, addressed_out::peers_found, addressed_out::announced, addressed_out::scraped,
                    addressed_out::warning, addressed_out::dht_announced> {
   using variant::variant;
 };
@@ -79,13 +79,19 @@ class addressed_network {
     (void)settings;
     return nullptr;
   }
+  // --- Local Service Discovery (absent unless client_settings::lsd) ---------------------
+  virtual bool has_lsd() const = 0;
+  // Announces the torrent from now on; false without LSD.
+  virtual bool lsd_announce(const id20& info_hash, time_point now) = 0;
+  virtual void lsd_stop(const id20& info_hash) = 0;
+  virtual void lsd_received(const wire::endpoint& from, byte_view datagram, time_point now) = 0;
 
   virtual void on_timer(time_point now) = 0;
   virtual std::optional<time_point> next_deadline() const = 0;
   virtual std::optional<addressed_output> poll() = 0;
 };
 
-// The announcer and the DHT (client_settings::dht) for a client with these (adjusted) settings.
+// The announcer, the DHT (client_settings::dht) and LSD (client_settings::lsd) for a client with these (adjusted) settings.
 std::unique_ptr<addressed_network> make_addressed_network(const client_settings& settings);
 
 }  // namespace wt

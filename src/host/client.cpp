@@ -38,6 +38,12 @@ client_settings adjusted(client_settings s) {
   // 15 + 30 + 60 s, and retry it after the usual back-off.
   s.announcer.udp.max_retransmit_exponent = std::min(s.announcer.udp.max_retransmit_exponent, 2u);
   if (s.dht && s.dht->seed == 0) s.dht->seed = s.session.seed ^ 0x2545f491u;
+  // LSD announces our listen port: without one (or without dials) it has nothing to say.
+  if (s.lsd && (!s.dial_peers || !s.session.listen_port || *s.session.listen_port == 0)) s.lsd.reset();
+  if (s.lsd) {
+    s.lsd->listen_port = *s.session.listen_port;
+    if (s.lsd->seed == 0) s.lsd->seed = s.session.seed ^ 0x85ebca6bu;
+  }
   return s;
 }
 
@@ -64,13 +70,27 @@ std::vector<std::string> addressed_trackers(const std::vector<std::string>& urls
 
 client::client(client_settings settings,
                std::unique_ptr<addressed_network> (*make_network)(const client_settings&))
-    : settings_(adjusted(std::move(settings))), session_(settings_.session), tracker_(settings_.tracker) {
+    : settings_(with_announce_params(adjusted(std::move(settings)))),
+      session_(settings_.session),
+      tracker_(settings_.tracker) {
   if (!settings_.dial_peers) settings_.dht.reset();  // a DHT needs a host that reaches addresses
   if (make_network) net_ = make_network(settings_);
   if (net_ && settings_.utp && settings_.dial_peers) utp_ = net_->make_utp(settings_);
 }
 
 client::~client() = default;
+
+// Every tracker asks the host's announce_params, by the torrent's id, for each announce.
+client_settings client::with_announce_params(client_settings s) {
+  if (!s.announce_params) return s;
+  auto of = [this](const tracker::id20& info_hash) -> tracker::announce_params {
+    const auto t = torrent_of(info_hash);
+    return t ? settings_.announce_params(*t) : tracker::announce_params{};
+  };
+  s.tracker.extra_params = of;
+  s.announcer.extra_params = of;
+  return s;
+}
 
 const wire::peer_id& client::peer_id() const noexcept { return session_.peer_id(); }
 
@@ -139,6 +159,7 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
     ts.registered = tracker_.add_torrent(p, now);
   }
   announce_on_dht(t, now);
+  announce_on_lsd(t, now);
   if (p.trackers.empty() && !ts.announcing && !ts.on_dht)
     session_.end_web_seed_grace(t, now);  // no tracker: no peer to wait for
 }
@@ -156,6 +177,28 @@ void client::leave_dht(torrent_id t) {
   if (!has_dht() || it == torrents_.end() || !it->second.on_dht) return;
   it->second.on_dht = false;
   net_->dht_stop(it->second.info_hash);
+}
+
+void client::announce_on_lsd(torrent_id t, time_point now) {
+  auto it = torrents_.find(t);
+  if (!has_lsd() || it == torrents_.end() || it->second.on_lsd) return;
+  if (session_.torrent_is_private(t)) return;  // BEP 27: trackers only
+  it->second.on_lsd = net_->lsd_announce(it->second.info_hash, now);
+}
+
+void client::leave_lsd(torrent_id t) {
+  auto it = torrents_.find(t);
+  if (!has_lsd() || it == torrents_.end() || !it->second.on_lsd) return;
+  it->second.on_lsd = false;
+  net_->lsd_stop(it->second.info_hash);
+}
+
+bool client::has_lsd() const noexcept { return net_ && net_->has_lsd(); }
+
+void client::lsd_received(const wire::endpoint& from, byte_view datagram, time_point now) {
+  if (!has_lsd()) return;
+  net_->lsd_received(from, datagram, now);
+  pump(now);
 }
 
 bool client::has_dht() const noexcept { return net_ && net_->has_dht(); }
@@ -245,6 +288,7 @@ void client::remove_torrent(torrent_id t, time_point now) {
   if (it->second.registered) tracker_.remove_torrent(it->second.info_hash, now);
   if (it->second.announcing) net_->remove_torrent(it->second.info_hash, now);
   leave_dht(t);
+  leave_lsd(t);
   close_peers_of(t, "torrent removed", now);
   session_.remove_torrent(t, now);
   torrents_.erase(it);
@@ -262,9 +306,11 @@ std::optional<host_peer> client::attach_channel(torrent_id t, time_point now) {
 client::add_peer_result client::add_peer(torrent_id t, const wire::endpoint& remote, time_point now) {
   if (!torrents_.contains(t)) return add_peer_result::unknown_torrent;
   if (session_.blocked(remote)) return add_peer_result::blocked;
-  session_.add_peer(t, remote, now);
+  const auto added = session_.add_peer(t, remote, now, peer_source::manual, false);
   pump(now);
-  return add_peer_result::added;
+  if (added == peer_added::added) return add_peer_result::added;
+  if (added == peer_added::known) return add_peer_result::known;
+  return add_peer_result::invalid;
 }
 
 bool client::scrape(torrent_id t, time_point now) {
@@ -310,6 +356,7 @@ bool client::pause_torrent(torrent_id t, time_point now) {
     it->second.announcing = false;
   }
   leave_dht(t);
+  leave_lsd(t);
   // The session closes its connections (peer_disconnected_event "torrent paused");
   // then every peer connection of the torrent goes, with or without a session
   // connection (offers being made, answers, channels not yet handed over).
@@ -614,7 +661,7 @@ void client::route_addressed(addressed_output o, time_point now) {
   if (auto* found = std::get_if<addressed_out::peers_found>(&o)) {
     if (auto t = torrent_of(found->info_hash))
       for (const auto& e : found->peers)
-        session_.add_peer(*t, e, now, found->from_dht ? peer_source::dht : peer_source::tracker);
+        session_.add_peer(*t, e, now, found->source);
   } else if (auto* announced = std::get_if<addressed_out::announced>(&o)) {
     if (auto t = torrent_of(announced->info_hash)) {
       if (announced->complete && announced->incomplete && *announced->complete + *announced->incomplete <= 1)
@@ -632,7 +679,7 @@ void client::route_addressed(addressed_output o, time_point now) {
   } else if (auto* done = std::get_if<addressed_out::dht_announced>(&o)) {
     if (auto t = torrent_of(done->info_hash))
       out_.push_back(client_event{dht_announce_event{*t, done->peers, done->announced_to}});
-  } else {  // tracker_get, udp_send, udp_close, dht_send: for the host
+  } else {  // tracker_get, udp_send, udp_close, dht_send, lsd_send: for the host
     std::visit([this](auto& host_output) {
       if constexpr (std::is_constructible_v<client_output, decltype(std::move(host_output))>)
         out_.push_back(std::move(host_output));
@@ -654,7 +701,10 @@ void client::route_event(session_event e, time_point now) {
   } else if (auto* m = std::get_if<metadata_received_event>(&e)) {
     update_tracker_stats(m->torrent);
     // A magnet's torrent turned out private (BEP 27): trackers only from now on.
-    if (session_.torrent_is_private(m->torrent)) leave_dht(m->torrent);
+    if (session_.torrent_is_private(m->torrent)) {
+      leave_dht(m->torrent);
+      leave_lsd(m->torrent);
+    }
   } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
     // A peer that failed before its handshake named a torrent (garbage instead of a
     // handshake): the data channel it came through was for one.

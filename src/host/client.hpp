@@ -46,6 +46,13 @@
 // on it (our listen port) and the peers it finds are dialled; the host resolves the
 // bootstrap routers and passes their addresses to dht_bootstrap().
 //
+// Local Service Discovery (BEP 14, with dial_peers, a listen port and client_settings::lsd):
+// one lsd::service; its announces go out as `lsd_send` (the host sends them to the multicast
+// group of that family, port 6771, from the socket it joined to the groups) and the host
+// hands every datagram heard there to lsd_received(). Every public torrent is announced
+// (on add and resume, then every 5 minutes, at most once a minute); the peers heard are
+// dialled like any address, with source peer_source::lsd.
+//
 // Web seeds (BEP 19): a torrent's url-list and a magnet's ws= / as= URLs become the
 // session's web seeds; its HTTP requests go out as `http` outputs (get / cancel), the host
 // performs them (fetch with a Range header) and reports http_response(), http_data() per
@@ -67,6 +74,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,6 +90,7 @@
 #include "session/session.hpp"
 #include "storage/storage.hpp"
 #include "dht/dht.hpp"
+#include "lsd/lsd.hpp"
 #include "tracker/announce_schedule.hpp"
 #include "tracker/ws_tracker.hpp"
 #include "utp/socket_manager.hpp"
@@ -97,6 +106,9 @@ struct client_settings {
   tracker::schedule_config announcer;  // HTTP and UDP trackers (with dial_peers)
   // A DHT node (with dial_peers); its settings (the seed defaults to the session's).
   std::optional<dht::settings> dht;
+  // Local Service Discovery (with dial_peers and session.listen_port: the port announced);
+  // its settings (listen_port and seed are filled in from the session's).
+  std::optional<lsd::settings> lsd;
   // Added to every torrent's own trackers (only ws:// and wss:// URLs are used).
   std::vector<std::string> default_trackers;
   // Bytes the host may hold in a channel's send buffer before the session stops reading
@@ -107,6 +119,10 @@ struct client_settings {
   // The host can open connections to addresses (TCP): the session's dials become `connect`
   // outputs. Without it (the browser) such dials fail at once.
   bool dial_peers = false;
+  // Parameters added to each announce of a torrent, to every kind of tracker (WebTorrent's
+  // getAnnounceOpts; see tracker::announce_param), asked each time one is built. It must
+  // not call the client.
+  std::function<tracker::announce_params(torrent_id)> announce_params{};
   // uTP (see the header comment), with dial_peers and the addressed network.
   bool utp = false;
   utp::manager_settings utp_settings;
@@ -169,6 +185,9 @@ struct udp_close { std::string url; };
 struct dht_send { wire::endpoint to; byte_buffer data; };
 // A datagram for the uTP socket (on the listen port).
 struct utp_send { wire::endpoint to; byte_buffer data; };
+// A Local Service Discovery announce for the IPv4 group 239.192.152.143:6771 (v6 false) or
+// the IPv6 group [ff15::efc0:988f]:6771; a host without that family drops it.
+struct lsd_send { bool v6 = false; byte_buffer data; };
 }  // namespace client_out
 
 // Events for the user: the session's, plus tracker warnings and announce results.
@@ -214,7 +233,7 @@ using client_output =
                  client_out::create_offer, client_out::create_answer, client_out::set_answer,
                  client_out::close_peer, client_out::connect, client_out::send, client_out::storage,
                  client_out::http, client_out::tracker_get, client_out::udp_send,
-                 client_out::udp_close, client_out::dht_send, client_out::utp_send, client_event>;
+                 client_out::udp_close, client_out::dht_send, client_out::lsd_send, client_out::utp_send, client_event>;
 
 class client {
  public:
@@ -260,9 +279,10 @@ class client {
   std::optional<host_peer> attach_channel(torrent_id t, time_point now);
 
   // An address to connect to for the torrent (what torrent.addPeer('ip:port') gives):
-  // the session dials it when it has room (dial_peers). `blocked`: the IP filter holds it
-  // (told here, with no peer_blocked_event: the caller reports it at once).
-  enum class add_peer_result : std::uint8_t { added, blocked, unknown_torrent };
+  // the session dials it when it has room (dial_peers). `known`: the torrent holds it
+  // already; `invalid`: it cannot be a peer (peer_added); `blocked`: the IP filter holds it.
+  // Told here only (no peer_blocked_event nor peers_found_event: the caller reports it at once).
+  enum class add_peer_result : std::uint8_t { added, known, invalid, blocked, unknown_torrent };
   add_peer_result add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
   // The blocklist (session::set_ip_filter): refused addresses, from now on and at once.
   void set_ip_filter(ip_set filter, time_point now) {
@@ -353,6 +373,10 @@ class client {
   bool has_utp() const noexcept { return utp_ != nullptr; }
   // A datagram on the uTP socket.
   void utp_received(const wire::endpoint& from, byte_view datagram, time_point now);
+  // --- Local Service Discovery (client_settings::lsd) -----------------------------------
+  bool has_lsd() const noexcept;
+  // A datagram the host's multicast socket received from `from` (its source address).
+  void lsd_received(const wire::endpoint& from, byte_view datagram, time_point now);
 
   // --- time and outputs ---------------------------------------------------------------
   void on_timer(time_point now);
@@ -393,18 +417,23 @@ class client {
     bool registered = false;
     bool announcing = false;  // added to net_'s HTTP/UDP trackers
     bool on_dht = false;      // announced on the DHT
+    bool on_lsd = false;      // announced by Local Service Discovery
     // "completed" went to the trackers, or the torrent was added complete: only a torrent
     // that has every piece is complete to a tracker (not one whose selection is done).
     bool complete = false;
     bool paused = false;
   };
 
+  client_settings with_announce_params(client_settings s);
   void register_with_trackers(torrent_id t, std::vector<std::string> urls, time_point now);
   void pump(time_point now);
   void route_tracker(ws_tracker::output o, time_point now);
   // Announces the torrent on the DHT, unless it is private (BEP 27) or there is no DHT.
   void announce_on_dht(torrent_id t, time_point now);
   void leave_dht(torrent_id t);
+  // The same for Local Service Discovery (BEP 27: never a private torrent).
+  void announce_on_lsd(torrent_id t, time_point now);
+  void leave_lsd(torrent_id t);
   void route_addressed(addressed_output o, time_point now);
   void route_event(session_event e, time_point now);
   void route_utp(utp::output o, time_point now);

@@ -112,6 +112,18 @@ std::uint32_t session::impl::live_connections() const {
   return n;
 }
 
+bool session::impl::holds_address(const torrent& t, const wire::endpoint& e, const std::string& key) const {
+  if (std::find(t.candidates.begin(), t.candidates.end(), e) != t.candidates.end()) return true;
+  for (const auto& r : t.retry)
+    if (r.second == e) return true;
+  for (const auto& [id, p] : t.peers) {
+    if (p.dead) continue;
+    const auto listening = listen_endpoint(p);
+    if (endpoint_key(p.remote) == key || (listening && endpoint_key(*listening) == key)) return true;
+  }
+  return false;
+}
+
 void session::impl::connect_candidates(torrent& t) {
   if (t.paused) return;  // candidates wait for resume_torrent()
   std::uint32_t session_room = UINT32_MAX;
@@ -296,12 +308,14 @@ void session::remove_torrent(torrent_id id, time_point now) {
   }
 }
 
-void session::add_peer(torrent_id id, const wire::endpoint& remote, time_point now, peer_source source) {
+std::optional<peer_added> session::add_peer(torrent_id id, const wire::endpoint& remote, time_point now,
+                                            peer_source source, bool report) {
   auto& s = enter(now);
   torrent* t = s.find_torrent(id);
-  if (!t) return;
-  s.add_candidate(*t, remote, source);
+  if (!t) return std::nullopt;
+  const auto added = s.add_candidate(*t, remote, source, report);
   s.finish_call();
+  return added;
 }
 
 void session::set_ip_filter(ip_set filter, time_point now) {

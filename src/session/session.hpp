@@ -319,8 +319,8 @@ struct peer_stats {
 
 // Where a peer came from (WebTorrent's peer sources, which its 'noPeers' event names).
 // incoming: it connected to us (WebTorrent gives such a peer no source).
-enum class peer_source : std::uint8_t { manual, tracker, dht, pex, incoming };
-inline constexpr std::size_t peer_source_count = 5;
+enum class peer_source : std::uint8_t { manual, tracker, dht, pex, incoming, lsd };
+inline constexpr std::size_t peer_source_count = 6;
 
 struct torrent_stats {
   std::uint64_t downloaded = 0;      // payload bytes received (including wasted and web seeds')
@@ -376,12 +376,30 @@ struct peer_blocked_event {
   peer_source source = peer_source::manual;
 };
 
+// What became of an address the torrent was given: dialled when there is room (added);
+// not, because the torrent holds it already (waiting, connecting, connected, or waiting to
+// be redialled: known), because it cannot be a peer (port 0, banned, our own listening
+// address on 127.0.0.1: invalid), or because the IP filter holds it (blocked, with a
+// peer_blocked_event).
+enum class peer_added : std::uint8_t { added, known, invalid, blocked };
+
+// Addresses the torrent learnt from its trackers, the DHT, ut_pex or a magnet's x.pe (not
+// the blocked ones: peer_blocked_event): `added` ones it will dial, `invalid` ones it held
+// already or cannot use (peer_added::known and invalid), in the order they came. One
+// event for a run of addresses of one torrent (a tracker's answer, a ut_pex message).
+// WebTorrent's torrent events 'peer' and 'invalidPeer'.
+struct peers_found_event {
+  torrent_id torrent;
+  std::vector<wire::endpoint> added;
+  std::vector<wire::endpoint> invalid;
+};
+
 using session_event =
     std::variant<metadata_received_event, piece_verified_event, hash_failed_event,
                  torrent_finished_event, peer_connected_event, peer_disconnected_event,
                  peer_banned_event, warning_event, torrent_error_event,
                  extension_handshake_event, extension_message_event, read_completed_event,
-                 stats_event, storage_checked_event, peer_blocked_event>;
+                 stats_event, storage_checked_event, peer_blocked_event, peers_found_event>;
 
 // Whether a connection's remote is an address the host can connect to. A WebRTC data
 // channel has none (the host names it with a stand-in address): such a peer is never
@@ -417,9 +435,10 @@ class session {
                                 add_torrent_params p = {});
   void remove_torrent(torrent_id t, time_point now);
   // A peer address for the torrent (tracker, PEX, magnet x.pe); the session decides
-  // when to connect.
-  void add_peer(torrent_id t, const wire::endpoint& remote, time_point now,
-                peer_source source = peer_source::manual);
+  // when to connect. report: also in a peers_found_event (a host that adds an address
+  // itself learns the result from here). Nullopt for an unknown torrent.
+  std::optional<peer_added> add_peer(torrent_id t, const wire::endpoint& remote, time_point now,
+                                     peer_source source = peer_source::manual, bool report = true);
   // --- piece selection -----------------------------------------------------------
   // Every piece has one priority: 0 = do not download, 1..7, default 4 (priorities
   // above 7 count as 7). Higher priorities are fetched first (rarest first within one);

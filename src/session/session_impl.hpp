@@ -493,17 +493,37 @@ struct session::impl {
     return settings.max_connections != 0 && live_connections() >= settings.max_connections;
   }
   void enforce_connection_limit(torrent& t);
-  void add_candidate(torrent& t, const wire::endpoint& e, peer_source source) {
+  using candidate_result = peer_added;
+  // report: tell the host in a peers_found_event (every source but the host's own add_peer,
+  // which learns the result at once).
+  candidate_result add_candidate(torrent& t, const wire::endpoint& e, peer_source source, bool report = true) {
     if (ip_filter.contains(e)) {
       events.emplace_back(peer_blocked_event{t.id, e, source});
-      return;
+      return candidate_result::blocked;
     }
     const std::string key = session_detail::endpoint_key(e);
-    if (t.banned.contains(key)) return;
+    const bool own = settings.listen_port && e.port == *settings.listen_port && !e.v6 &&
+                     e.address[0] == 127 && e.address[1] == 0 && e.address[2] == 0 && e.address[3] == 1;
+    const auto result = e.port == 0 || own || t.banned.contains(key) ? candidate_result::invalid
+                        : holds_address(t, e, key)                  ? candidate_result::known
+                                                                    : candidate_result::added;
+    if (report) report_found(t, e, result == candidate_result::added);
+    if (result == candidate_result::invalid) return result;
     t.sources.emplace(key, source);
     if (std::find(t.candidates.begin(), t.candidates.end(), e) == t.candidates.end())
       t.candidates.push_back(e);
     connect_candidates(t);
+    return result;
+  }
+  // The torrent has the address: waiting to be dialled or redialled, or a live connection's
+  // (its remote, or for one that connected to us, the listen port it told).
+  bool holds_address(const torrent& t, const wire::endpoint& e, const std::string& key) const;
+  // One peers_found_event per torrent for a run of addresses (a tracker's answer, a DHT
+  // lookup's, a ut_pex message): appended to the last event when that is the torrent's.
+  void report_found(const torrent& t, const wire::endpoint& e, bool added) {
+    auto* last = events.empty() ? nullptr : std::get_if<peers_found_event>(&events.back());
+    if (!last || last->torrent != t.id) last = &std::get<peers_found_event>(events.emplace_back(peers_found_event{t.id, {}, {}}));
+    (added ? last->added : last->invalid).push_back(e);
   }
 
   // --- protocol ---

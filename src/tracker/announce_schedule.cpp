@@ -132,6 +132,7 @@ struct announcer::impl {
     r.numwant = event == announce_event::stopped ? 0 : t.numwant;
     r.key = t.key;
     r.tracker_id = tr.timing.tracker_id;
+    if (cfg.extra_params) r.extra = cfg.extra_params(t.info_hash);
     return r;
   }
 

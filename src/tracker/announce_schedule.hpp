@@ -47,6 +47,8 @@ struct schedule_config {
   duration stop_timeout = std::chrono::seconds(10);  // "stopped" announces after remove
   http::limits http_limits;  // max_body: 1 MiB
   udp::settings udp;         // retransmit_base 15 s (tests shorten it)
+  // The host's parameters for each announce (WebTorrent's getAnnounceOpts); none if unset.
+  announce_params_source extra_params{};
 };
 
 struct torrent_params {

@@ -4,8 +4,11 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -25,6 +28,28 @@ struct announce_stats {
   std::optional<std::int64_t> left;
 };
 
+// One parameter the host adds to a torrent's announces (WebTorrent's getAnnounceOpts):
+// HTTP sends it in the query (percent-encoded), the WebSocket tracker in the JSON message,
+// UDP only as one of its fields (downloaded, left, uploaded, numwant) when it is an integer.
+// A parameter named as one of ours replaces ours, except those that identify the announce
+// (info_hash, peer_id, port, compact, trackerid, action, event, offers and, with offers,
+// numwant).
+struct announce_param {
+  std::string key;
+  std::string value;     // a string's bytes (UTF-8), or a literal's JSON text
+  bool literal = false;  // a JSON number, true or false (checked: else sent as a string)
+};
+using announce_params = std::vector<announce_param>;
+// Asked each time an announce of the torrent is built.
+using announce_params_source = std::function<announce_params(const id20& info_hash)>;
+
+// `value` is a JSON number, true or false (what announce_param::literal promises).
+bool is_json_literal(std::string_view value);
+// The integer a parameter holds (a literal such as 12 or 12.0, in range), if any.
+std::optional<std::int64_t> integer_value(const announce_param& p);
+// The parameters that may be sent (not one of `fixed`), the last of a key winning.
+announce_params usable_params(const announce_params& params, std::initializer_list<std::string_view> fixed);
+
 struct announce_request {
   id20 info_hash{};
   id20 peer_id{};
@@ -34,6 +59,7 @@ struct announce_request {
   std::optional<std::uint32_t> numwant;  // absent: the tracker's default
   std::uint32_t key = 0;                 // lets the tracker recognise us across IP changes
   std::string tracker_id;                // HTTP only: what the tracker gave earlier, if any
+  announce_params extra;                 // the host's (announce_params_source)
 };
 
 struct announce_response {

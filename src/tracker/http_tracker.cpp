@@ -121,18 +121,31 @@ std::string percent_encode(byte_view bytes) {
 }
 
 std::string announce_url(std::string_view base, const announce_request& r) {
+  // Ours, in this order; the host's parameters (r.extra) replace ours of the same name or
+  // follow, except those that identify the announce, as bittorrent-tracker's.
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.emplace_back("info_hash", percent_encode(r.info_hash));
+  fields.emplace_back("peer_id", percent_encode(r.peer_id));
+  fields.emplace_back("port", std::to_string(r.port));
+  fields.emplace_back("uploaded", std::to_string(r.stats.uploaded));
+  fields.emplace_back("downloaded", std::to_string(r.stats.downloaded));
+  if (r.stats.left) fields.emplace_back("left", std::to_string(*r.stats.left));
+  fields.emplace_back("compact", "1");
+  if (r.event != announce_event::none) fields.emplace_back("event", event_name(r.event));
+  if (r.numwant) fields.emplace_back("numwant", std::to_string(*r.numwant));
+  fields.emplace_back("key", hex8(r.key));
+  if (!r.tracker_id.empty()) fields.emplace_back("trackerid", percent_encode(as_bytes(r.tracker_id)));
+  for (const auto& p : usable_params(r.extra, {"info_hash", "peer_id", "port", "compact", "trackerid", "event"})) {
+    std::string value = percent_encode(as_bytes(p.value));
+    auto same = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == p.key; });
+    if (same != fields.end()) same->second = std::move(value);
+    else fields.emplace_back(percent_encode(as_bytes(p.key)), std::move(value));
+  }
   std::string url = with_query_separator(base);
-  url += "info_hash=" + percent_encode(r.info_hash);
-  url += "&peer_id=" + percent_encode(r.peer_id);
-  url += "&port=" + std::to_string(r.port);
-  url += "&uploaded=" + std::to_string(r.stats.uploaded);
-  url += "&downloaded=" + std::to_string(r.stats.downloaded);
-  if (r.stats.left) url += "&left=" + std::to_string(*r.stats.left);
-  url += "&compact=1";
-  if (r.event != announce_event::none) url += std::string("&event=") + event_name(r.event);
-  if (r.numwant) url += "&numwant=" + std::to_string(*r.numwant);
-  url += "&key=" + hex8(r.key);
-  if (!r.tracker_id.empty()) url += "&trackerid=" + percent_encode(as_bytes(r.tracker_id));
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) url += '&';
+    url += fields[i].first + '=' + fields[i].second;
+  }
   return url;
 }
 

@@ -49,18 +49,33 @@ byte_buffer connect_request(std::uint32_t transaction_id) {
 
 byte_buffer announce_request_packet(std::uint64_t connection_id, std::uint32_t transaction_id,
                                     const announce_request& r) {
+  // The host's parameters (r.extra) can only replace the fields a UDP announce has, with
+  // integers that fit them (as bittorrent-tracker's: downloaded, left, uploaded, numwant).
+  std::uint64_t downloaded = static_cast<std::uint64_t>(r.stats.downloaded);
+  std::uint64_t left = static_cast<std::uint64_t>(r.stats.left.value_or(unknown_left));
+  std::uint64_t uploaded = static_cast<std::uint64_t>(r.stats.uploaded);
+  std::uint32_t numwant = r.numwant ? *r.numwant : 0xFFFFFFFFu;  // -1: the tracker's default
+  for (const auto& p : r.extra) {
+    const auto n = integer_value(p);
+    if (!n || *n < 0) continue;
+    const auto u = static_cast<std::uint64_t>(*n);
+    if (p.key == "downloaded") downloaded = u;
+    else if (p.key == "left") left = u;
+    else if (p.key == "uploaded") uploaded = u;
+    else if (p.key == "numwant" && u <= 0xFFFFFFFFu) numwant = static_cast<std::uint32_t>(u);
+  }
   byte_buffer out;
   out.reserve(98);
   put_header(out, connection_id, action::announce, transaction_id);
   out.insert(out.end(), r.info_hash.begin(), r.info_hash.end());
   out.insert(out.end(), r.peer_id.begin(), r.peer_id.end());
-  put64(out, static_cast<std::uint64_t>(r.stats.downloaded));
-  put64(out, static_cast<std::uint64_t>(r.stats.left.value_or(unknown_left)));
-  put64(out, static_cast<std::uint64_t>(r.stats.uploaded));
+  put64(out, downloaded);
+  put64(out, left);
+  put64(out, uploaded);
   put32(out, static_cast<std::uint32_t>(r.event));
   put32(out, 0);  // IP address: the datagram's source
   put32(out, r.key);
-  put32(out, r.numwant ? *r.numwant : 0xFFFFFFFFu);  // -1: the tracker's default
+  put32(out, numwant);
   out.push_back(static_cast<std::uint8_t>(r.port >> 8));
   out.push_back(static_cast<std::uint8_t>(r.port & 0xFF));
   return out;

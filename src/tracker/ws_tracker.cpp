@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <functional>
+#include <map>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -234,24 +236,46 @@ struct client::impl {
                      announce_event ev, std::span<const created_offer> with_offers,
                      time_point now) {
     // Keys in the order nlohmann::json wrote them (sorted): the same bytes on the wire.
+    // The host's parameters (getAnnounceOpts) replace ours of the same name or join them,
+    // except those that identify the announce (as bittorrent-tracker's, which sets them last).
     const bool with_list = ev != announce_event::completed && ev != announce_event::stopped;
-    json_writer m;
-    m.begin_object().key("action").string("announce").key("downloaded").number(p.stats.downloaded);
-    if (ev != announce_event::none) m.key("event").string(event_name(ev));
-    m.key("info_hash").string(bin(p.info_hash));
-    if (p.stats.left) m.key("left").number(*p.stats.left);
-    m.key("numwant").number(std::uint64_t{with_list ? with_offers.size() : 0});
+    std::map<std::string, std::function<void(json_writer&)>> fields;
+    fields["action"] = [](json_writer& w) { w.string("announce"); };
+    fields["downloaded"] = [&](json_writer& w) { w.number(p.stats.downloaded); };
+    if (ev != announce_event::none) fields["event"] = [&](json_writer& w) { w.string(event_name(ev)); };
+    fields["info_hash"] = [&](json_writer& w) { w.string(bin(p.info_hash)); };
+    if (p.stats.left) fields["left"] = [&](json_writer& w) { w.number(*p.stats.left); };
+    fields["numwant"] = [&](json_writer& w) { w.number(std::uint64_t{with_list ? with_offers.size() : 0}); };
     if (with_list) {
-      m.key("offers").begin_array();
-      for (const auto& o : with_offers) {
-        m.begin_object().key("offer").begin_object().key("sdp").string(o.sdp).key("type").string("offer").end_object();
-        m.key("offer_id").string(bin(o.offer_id)).end_object();
-      }
-      m.end_array();
+      fields["offers"] = [&](json_writer& w) {
+        w.begin_array();
+        for (const auto& o : with_offers) {
+          w.begin_object().key("offer").begin_object().key("sdp").string(o.sdp).key("type").string("offer").end_object();
+          w.key("offer_id").string(bin(o.offer_id)).end_object();
+        }
+        w.end_array();
+      };
     }
-    m.key("peer_id").string(bin(p.peer_id));
-    if (!tt.timing.tracker_id.empty()) m.key("trackerid").string(tt.timing.tracker_id);
-    m.key("uploaded").number(p.stats.uploaded).end_object();
+    fields["peer_id"] = [&](json_writer& w) { w.string(bin(p.peer_id)); };
+    if (!tt.timing.tracker_id.empty()) fields["trackerid"] = [&](json_writer& w) { w.string(tt.timing.tracker_id); };
+    fields["uploaded"] = [&](json_writer& w) { w.number(p.stats.uploaded); };
+    const auto extra = cfg.extra_params ? wt::tracker::usable_params(cfg.extra_params(p.info_hash),
+                                                                 {"action", "info_hash", "peer_id", "trackerid", "event", "offers",
+                                                                  with_list ? "numwant" : ""})
+                                        : wt::tracker::announce_params{};
+    for (const auto& param : extra) {
+      fields[param.key] = [&param](json_writer& w) {
+        if (param.literal) w.literal(param.value);
+        else w.string(param.value);
+      };
+    }
+    json_writer m;
+    m.begin_object();
+    for (const auto& [key, write] : fields) {
+      m.key(key);
+      write(m);
+    }
+    m.end_object();
     send(url, m);
     tt.timing.delivered(ev, now);
   }

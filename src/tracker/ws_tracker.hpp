@@ -66,6 +66,9 @@ struct config {
   std::size_t max_message_size = std::size_t{1} << 20;       // 1 MiB of text
   std::size_t max_depth = 16;                                // JSON nesting
   std::size_t max_text_in_warning = 256;  // tracker-supplied text kept in a warning
+  // The host's parameters for each announce (WebTorrent's getAnnounceOpts), as fields of
+  // the JSON message; none if unset.
+  tracker::announce_params_source extra_params{};
 };
 
 // Transfer statistics reported in announces, as for HTTP and UDP trackers. `left` absent:

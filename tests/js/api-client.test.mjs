@@ -296,7 +296,7 @@ test('client.seed of the same unnamed Buffer twice: the same torrent (its made-u
 
 test("torrent 'noPeers': every noPeersIntervalTime seconds, once per enabled source with no peer", async () => {
   const sources = async (opts) => {
-    const c = new WasmTorrent({ dht: false, ...opts })
+    const c = new WasmTorrent({ dht: false, lsd: false, ...opts }) // 'lsd': tests/node/lsd.test.mjs
     const t = c.add(torrentBytes, { store: 'memory', noPeersIntervalTime: 0.1 })
     const seen = []
     t.on('noPeers', source => seen.push(source))

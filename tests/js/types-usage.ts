@@ -58,6 +58,31 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   const hash: string | null = seeded.infoHash
   void [buffer, speed, hash, WasmTorrent.createTorrent]
 
+  // WebTorrent's smaller options: getAnnounceOpts, store options, nodeId; peer events.
+  const withOpts = new WasmTorrent({
+    nodeId: 'ab'.repeat(20),
+    dht: { bootstrap: [], nodeId: new Uint8Array(20) },
+    tracker: { announce: [], getAnnounceOpts: () => ({ passkey: 'k', numwant: 5, flag: true }) }
+  })
+  const node: string | null = withOpts.nodeId
+  const chunkStore = {
+    put (index: number, buf: Uint8Array, cb: (err: Error | null) => void) { void [index, buf]; cb(null) },
+    get (index: number, opts: { offset?: number, length?: number } | null, cb: (err: Error | null, buf?: Uint8Array) => void) { void [index, opts]; cb(null, new Uint8Array(0)) },
+    close (cb?: (err: Error | null) => void) { cb?.(null) },
+    destroy (cb?: (err: Error | null) => void) { cb?.(null) }
+  }
+  const opted = withOpts.add(bytes, {
+    getAnnounceOpts: () => ({ uploaded: 1 }), storeOpts: { any: 1 }, storeCacheSlots: 0, preloadedStore: chunkStore, addUID: true
+  })
+  withOpts.seed(bytes, { name: 'x', preloadedStore: chunkStore, getAnnounceOpts: () => ({}) })
+  opted.on('peer', (address: string) => { void address })
+  opted.on('invalidPeer', (address: string) => { void address })
+  // @ts-expect-error: getAnnounceOpts returns an object of fields
+  withOpts.add(bytes, { getAnnounceOpts: () => 'passkey=k' })
+  // @ts-expect-error: a node id is hex or bytes
+  void new WasmTorrent({ nodeId: 5 })
+  void node
+
   // Readers, selection, extensions, page-signalled peers.
   const file = torrent.files[0]
   file.select(5)

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { once, randomBytes, startTracker, trackerKnows } from './helpers.mjs'
 
+// LSD off: where a multicast group can be joined it would add 'lsd' (tests/node/lsd.test.mjs).
 function client (t, opts = {}) {
-  const c = new WasmTorrent({ dht: false, ...opts })
+  const c = new WasmTorrent({ dht: false, lsd: false, ...opts })
   t.after(() => c.destroy())
   return c
 }

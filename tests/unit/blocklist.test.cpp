@@ -236,14 +236,21 @@ TEST_CASE("[client] the blocklist: add_peer says blocked (no event), other sourc
   REQUIRE(t);
   CHECK(c.add_peer(*t, *wire::parse_endpoint("10.0.0.7:1"), time_point{}) == client::add_peer_result::blocked);
   CHECK(c.add_peer(*t, *wire::parse_endpoint("10.0.2.7:1"), time_point{}) == client::add_peer_result::added);
-  std::vector<std::string> blocked, dialled;
+  CHECK(c.add_peer(*t, *wire::parse_endpoint("10.0.2.7:1"), time_point{}) == client::add_peer_result::known);
+  CHECK(c.add_peer(*t, wire::make_endpoint_v4({10, 0, 2, 8}, 0), time_point{}) == client::add_peer_result::invalid);
+  std::vector<std::string> blocked, dialled, found;
   while (auto o = c.poll()) {
     if (auto* conn = std::get_if<client_out::connect>(&*o)) dialled.push_back(wire::to_string(conn->remote));
     if (auto* e = std::get_if<client_event>(&*o))
       if (auto* se = std::get_if<session_event>(e))
         if (auto* pb = std::get_if<peer_blocked_event>(se)) blocked.push_back(wire::to_string(pb->remote));
+    if (auto* e = std::get_if<client_event>(&*o))
+      if (auto* se = std::get_if<session_event>(e))
+        if (auto* pf = std::get_if<peers_found_event>(se))
+          for (const auto& a : pf->added) found.push_back(wire::to_string(a));
   }
   CHECK(blocked == std::vector<std::string>{"10.0.0.9:6881"});  // the x.pe; add_peer's was told by its result
+  CHECK(found == std::vector<std::string>{"10.0.1.9:6881"});    // the other x.pe; add_peer's likewise
   std::sort(dialled.begin(), dialled.end());
   CHECK(dialled == std::vector<std::string>{"10.0.1.9:6881", "10.0.2.7:1"});
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "blocklist/ip_set.hpp"
 #include "host/addressed.hpp"
 #include "host/client.hpp"
 
@@ -90,7 +91,7 @@ struct net {
   std::map<std::string, std::pair<std::size_t, std::uint32_t>> offers;   // sdp -> offerer
   std::map<std::string, std::pair<std::size_t, std::uint32_t>> answers;  // answer sdp -> offerer
   std::map<std::pair<std::size_t, std::uint32_t>, std::pair<std::size_t, std::uint32_t>> links;
-  std::size_t offers_made = 0, channels_opened = 0, dials = 0;
+  std::size_t offers_made = 0, channels_opened = 0, dials = 0, lsd_datagrams = 0;
   std::set<std::size_t> listening;  // hosts that accept connections at address_of()
 
   static wire::endpoint address_of(std::size_t i) {
@@ -171,6 +172,15 @@ struct net {
         actions.push_back([this, i, r = std::move(st->request)] {
           hosts[i].c->storage_completed(hosts[i].store.complete(r), now);
         });
+      } else if (auto* ls = std::get_if<client_out::lsd_send>(&*o)) {
+        // The LAN: every host's multicast socket hears it, the sender's too (loopback on).
+        ++lsd_datagrams;
+        if (ls->v6) continue;  // an IPv4-only LAN
+        for (std::size_t j = 0; j < hosts.size(); ++j) {
+          wire::endpoint from = address_of(i);
+          from.port = 6771;
+          actions.push_back([this, j, from, data = ls->data] { hosts[j].c->lsd_received(from, data, now); });
+        }
       } else if (auto* event = std::get_if<client_event>(&*o)) {
         if (auto* se = std::get_if<session_event>(event); se && std::holds_alternative<torrent_finished_event>(*se))
           hosts[i].finished = true;
@@ -767,6 +777,7 @@ namespace {
 struct recording_network final : addressed_network {
   static inline recording_network* last = nullptr;
   std::vector<id20> on_dht;
+  std::vector<id20> on_lsd;
   recording_network() { last = this; }
   static std::unique_ptr<addressed_network> make(const client_settings&) { return std::make_unique<recording_network>(); }
 
@@ -791,6 +802,13 @@ struct recording_network final : addressed_network {
   byte_buffer dht_state(time_point) const override { return {}; }
   bool dht_load_state(byte_view, time_point) override { return false; }
   std::size_t dht_nodes() const override { return 0; }
+  bool has_lsd() const override { return true; }
+  bool lsd_announce(const id20& info_hash, time_point) override {
+    on_lsd.push_back(info_hash);
+    return true;
+  }
+  void lsd_stop(const id20& info_hash) override { std::erase(on_lsd, info_hash); }
+  void lsd_received(const wire::endpoint&, byte_view, time_point) override {}
   void on_timer(time_point) override {}
   std::optional<time_point> next_deadline() const override { return std::nullopt; }
   std::optional<addressed_output> poll() override { return std::nullopt; }
@@ -832,4 +850,94 @@ TEST_CASE("[client] a magnet added as private is not announced on the DHT", "[cl
   CHECK(recording_network::last->on_dht.empty());
   REQUIRE(c.add_magnet("magnet:?xt=urn:btih:" + std::string(40, 'b'), time_point{}));
   CHECK(recording_network::last->on_dht.size() == 1);
+}
+
+TEST_CASE("[client] Local Service Discovery: two clients with no tracker and no DHT find each other on the LAN", "[client][lsd]") {
+  client_settings s;
+  s.dial_peers = true;
+  s.session.listen_port = 6881;  // net::address_of's port
+  s.lsd.emplace();
+  net n;
+  const auto seeder = n.add(s);
+  const auto leecher = n.add(s);
+  n.listening.insert(seeder);
+  REQUIRE(n.hosts[leecher].c->has_lsd());
+  const byte_buffer data = random_bytes(200 * 1024, 21);
+  const byte_buffer torrent = make_torrent(data, {});
+  const auto m = parse_metainfo(torrent);
+  REQUIRE(m);
+  auto ts = n.hosts[seeder].seed(torrent, data, n.now);
+  REQUIRE(ts);
+
+  SECTION("a magnet with only the info-hash downloads from the peer LSD names") {
+    // The seeder announced first; the leecher joins later: its own announce makes the
+    // seeder dial it (refused: it does not listen), and the seeder's next one makes it dial.
+    REQUIRE(n.run([&] { return n.lsd_datagrams >= 2; }, std::chrono::seconds(5)));
+    auto tl = n.hosts[leecher].c->add_magnet("magnet:?xt=urn:btih:" + to_hex(m->info_hash), n.now);
+    REQUIRE(tl);
+    REQUIRE(n.run([&] { return n.hosts[leecher].finished; }, std::chrono::minutes(6)));
+    const auto got = n.hosts[leecher].stored(*tl, data.size());
+    CHECK(std::equal(got.begin(), got.end(), data.begin(), data.end()));
+    const auto st = n.hosts[leecher].c->engine().stats(*tl);
+    CHECK(st->peers_by_source[static_cast<std::size_t>(peer_source::lsd)] >= 1);
+    CHECK(st->peers_by_source[static_cast<std::size_t>(peer_source::tracker)] == 0);
+    CHECK(st->peers_by_source[static_cast<std::size_t>(peer_source::dht)] == 0);
+    // No announce more often than once a minute per torrent (two torrents, two families).
+    CHECK(n.lsd_datagrams <= 2 * 2 * 8);
+  }
+
+  SECTION("the blocklist holds the seeder's address: refused, reported with source lsd") {
+    n.hosts[leecher].c->set_ip_filter(ip_set({{ip_set::to_v4(net::address_of(seeder)), ip_set::to_v4(net::address_of(seeder))}}, {}), n.now);
+    auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+    REQUIRE(tl);
+    n.run([&] { return false; }, std::chrono::minutes(6));
+    CHECK_FALSE(n.hosts[leecher].finished);
+    std::size_t blocked = 0;
+    for (const auto& e : n.hosts[leecher].events)
+      if (auto* se = std::get_if<session_event>(&e))
+        if (auto* b = std::get_if<peer_blocked_event>(se); b && b->source == peer_source::lsd) ++blocked;
+    CHECK(blocked >= 1);
+  }
+
+  SECTION("a private torrent is never announced, nor found") {
+    const byte_buffer priv = make_torrent(data, {}, true);
+    n.hosts[seeder].c->remove_torrent(*ts, n.now);
+    REQUIRE(n.hosts[seeder].seed(priv, data, n.now));
+    const std::size_t before = n.lsd_datagrams;
+    REQUIRE(n.hosts[leecher].c->add_torrent(priv, {}, n.now));
+    n.run([&] { return false; }, std::chrono::minutes(6));
+    CHECK(n.lsd_datagrams == before);
+    CHECK_FALSE(n.hosts[leecher].finished);
+    CHECK(n.dials == 0);
+  }
+
+  SECTION("pause stops the announces; resume announces again") {
+    REQUIRE(n.run([&] { return n.lsd_datagrams >= 2; }, std::chrono::seconds(5)));
+    REQUIRE(n.hosts[seeder].c->pause_torrent(*ts, n.now));
+    const std::size_t before = n.lsd_datagrams;
+    n.run([&] { return false; }, std::chrono::minutes(11));
+    CHECK(n.lsd_datagrams == before);
+    REQUIRE(n.hosts[seeder].c->resume_torrent(*ts, n.now));
+    REQUIRE(n.run([&] { return n.lsd_datagrams > before; }, std::chrono::seconds(5)));
+  }
+}
+
+TEST_CASE("[client] LSD needs dial_peers and a listen port; private torrents stay off it", "[client][lsd]") {
+  client_settings s;
+  s.lsd.emplace();
+  CHECK_FALSE(client(s).has_lsd());  // no dials
+  s.dial_peers = true;
+  CHECK_FALSE(client(s).has_lsd());  // no listen port
+  s.session.listen_port = 6881;
+  CHECK(client(s).has_lsd());
+  CHECK_FALSE(client(s, nullptr).has_lsd());  // the browser's module
+  const byte_buffer data = random_bytes(10 * 1024, 12);
+  client c(s, &recording_network::make);
+  REQUIRE(c.add_torrent(make_torrent(data, {}, true), {}, time_point{}));
+  CHECK(recording_network::last->on_lsd.empty());
+  auto t = c.add_torrent(make_torrent(data, {}), {}, time_point{});
+  REQUIRE(t);
+  CHECK(recording_network::last->on_lsd.size() == 1);
+  c.remove_torrent(*t, time_point{});
+  CHECK(recording_network::last->on_lsd.empty());
 }

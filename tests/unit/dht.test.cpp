@@ -648,6 +648,15 @@ TEST_CASE("[dht] node: save and load state", "[dht]") {
   CHECK(*count == 3);
   CHECK(restored.id() == node.id());
   CHECK(restored.table().size() == 3);
+
+  // A node id given in the settings (WebTorrent's nodeId) stays: the nodes are restored.
+  settings fixed;
+  fixed.seed = 5;
+  fixed.id = id_at_distance(node.id(), 100);
+  dht_node given(fixed);
+  REQUIRE(given.load_state(saved, at(0s)));
+  CHECK(given.id() == *fixed.id);
+  CHECK(given.table().size() == 3);
   CHECK(restored.table().good_count(at(0s)) == 0);  // questionable until they answer
 
   SECTION("garbage changes nothing") {

@@ -75,6 +75,16 @@ TEST_CASE("[http_tracker] announce URL", "[http_tracker]") {
   SECTION("a fragment is dropped") {
     CHECK(announce_url("https://t.test/a#frag", r) == "https://t.test/a?" + params);
   }
+  SECTION("the host's parameters (getAnnounceOpts) replace ours or follow, except the fixed ones") {
+    auto q = r;
+    q.extra = {{"uploaded", "7", true}, {"passkey", "a b/é", false}, {"info_hash", "x", false},
+               {"port", "1", true}, {"compact", "0", true}, {"event", "stopped", false}, {"flag", "true", true},
+               {"passkey", "last wins", false}};
+    CHECK(announce_url("http://t.test/announce", q) ==
+          "http://t.test/announce?info_hash=" + example_hash_encoded + "&peer_id=" + peer_id_encoded() +
+              "&port=6881&uploaded=7&downloaded=200&left=300&compact=1&event=started&numwant=50&key=0012abcd"
+              "&passkey=last%20wins&flag=true");
+  }
   SECTION("optional fields") {
     auto q = r;
     q.event = announce_event::none;

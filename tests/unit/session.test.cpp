@@ -1115,6 +1115,29 @@ TEST_CASE("[session] a peer that connected to us is not dialled at the listen po
   CHECK(dial->remote == wire::make_endpoint_v4({10, 0, 0, 3}, 6884));
 }
 
+TEST_CASE("[session] addresses learnt are reported in one peers_found_event per run: added, or held already / unusable", "[session]") {
+  fixture f(true);
+  const auto a = wire::make_endpoint_v4({5, 6, 7, 8}, 6881);
+  const auto b = wire::make_endpoint_v4({5, 6, 7, 9}, 6881);
+  CHECK(f.s.add_peer(f.torrent, a, f.now, peer_source::tracker) == peer_added::added);
+  CHECK(f.s.add_peer(f.torrent, b, f.now, peer_source::tracker) == peer_added::added);
+  CHECK(f.s.add_peer(f.torrent, a, f.now, peer_source::pex) == peer_added::known);     // dialling it
+  CHECK(f.s.add_peer(f.torrent, wire::make_endpoint_v4({5, 6, 7, 10}, 0), f.now, peer_source::dht) == peer_added::invalid);
+  // The host's own add_peer learns the result from the call: no event.
+  CHECK(f.s.add_peer(f.torrent, wire::make_endpoint_v4({5, 6, 7, 11}, 6881), f.now, peer_source::manual, false) ==
+        peer_added::added);
+  CHECK_FALSE(f.s.add_peer(torrent_id{999}, a, f.now));
+  const auto out = drain_all(f.s, f.storage, f.now);
+  std::vector<peers_found_event> found;
+  for (const auto& e : out.events)
+    if (auto* pf = std::get_if<peers_found_event>(&e)) found.push_back(*pf);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].torrent == f.torrent);
+  CHECK(found[0].added == std::vector<wire::endpoint>{a, b});
+  CHECK(found[0].invalid == std::vector<wire::endpoint>{a, wire::make_endpoint_v4({5, 6, 7, 10}, 0)});
+  CHECK(out.connects.size() == 3);  // a, b and the host's; nothing for port 0
+}
+
 TEST_CASE("[session] the IP filter refuses blocked addresses from every source, and closes what it holds when set", "[session]") {
   fixture f(true);
   f.send_handshake();  // 1.2.3.4, incoming, connected

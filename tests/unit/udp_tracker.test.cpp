@@ -129,6 +129,18 @@ TEST_CASE("[udp_tracker] packets match the BEP 15 layout", "[udp_tracker]") {
     const auto defaults = announce_request_packet(1, 2, r);
     CHECK(get32(defaults, 92) == 0xFFFFFFFF);  // -1: the tracker's default
     CHECK(get64(defaults, 64) == static_cast<std::uint64_t>(unknown_left));
+    // The host's parameters (getAnnounceOpts): integers replace the fields UDP has; the rest
+    // has no place in the packet.
+    auto extra = sample_request();
+    extra.extra = {{"uploaded", "5", true}, {"left", "0", true}, {"numwant", "9", true}, {"downloaded", "1.5", true},
+                   {"key", "1", true}, {"uploaded", "-1", true}, {"passkey", "abc", false}, {"left", "3", false}};
+    const auto with_extra = announce_request_packet(1, 2, extra);
+    REQUIRE(with_extra.size() == 98);
+    CHECK(get64(with_extra, 56) == 0x1112131415161718);  // 1.5 is no integer
+    CHECK(get64(with_extra, 64) == 0);
+    CHECK(get64(with_extra, 72) == 5);                   // -1 does not fit
+    CHECK(get32(with_extra, 88) == 0xDEADBEEF);          // the key is ours
+    CHECK(get32(with_extra, 92) == 9);
     for (const auto& [event, code] : {std::pair{announce_event::none, 0u}, {announce_event::completed, 1u},
                                      {announce_event::started, 2u}, {announce_event::stopped, 3u}}) {
       r.event = event;

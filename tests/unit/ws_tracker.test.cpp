@@ -417,6 +417,49 @@ TEST_CASE("[ws_tracker] announce JSON as bittorrent-tracker expects", "[ws_track
   }
 }
 
+TEST_CASE("[ws_tracker] the host's announce parameters (getAnnounceOpts)", "[ws_tracker]") {
+  config cfg;
+  int asked = 0;
+  cfg.extra_params = [&](const id20& h) {
+    ++asked;
+    CHECK(h == hash1);
+    return wt::tracker::announce_params{{"uploaded", "9", true}, {"passkey", "k\"ey", false}, {"ratio", "1.5e2", true},
+                                    {"flag", "false", true}, {"bad", "1x", true}, {"info_hash", "x", false},
+                                    {"action", "scrape", false}, {"numwant", "50", true}, {"offers", "[]", true},
+                                    {"event", "stopped", false}, {"peer_id", "x", false}};
+  };
+  client c(cfg);
+  REQUIRE(c.add_torrent(params(hash1, peer_a, {url_a}), at(0s)));
+  drain(c);
+  c.socket_opened(url_a, at(1s));
+  const auto req = std::get<create_offers>(drain(c).at(0));
+  c.offers_created(url_a, hash1, make_offers(req, "a"), at(2s));
+  const auto sent = only<send_text>(drain(c));
+  REQUIRE(sent.size() == 1);
+  CHECK(asked == 1);
+  const json m = json::parse(sent[0].text);
+  CHECK(sent[0].text.find("\"ratio\":1.5e2,") != std::string::npos);  // a literal as given; keys sorted
+  CHECK(sent[0].text.find("\"passkey\"") < sent[0].text.find("\"peer_id\""));
+  CHECK(m["uploaded"] == 9);
+  CHECK(m["passkey"] == "k\"ey");
+  CHECK(m["ratio"] == 150.0);
+  CHECK(m["flag"] == false);
+  CHECK(m["bad"] == "1x");  // not a JSON literal: sent as a string
+  CHECK(m["action"] == "announce");
+  CHECK(m["event"] == "started");
+  CHECK(*id_from_latin1(m["info_hash"].get<std::string>()) == hash1);
+  CHECK(*id_from_latin1(m["peer_id"].get<std::string>()) == peer_a);
+  CHECK(m["numwant"] == 5);
+  CHECK(m["offers"].size() == 5);
+  // completed: no offers, numwant is the host's too (as bittorrent-tracker's)
+  CHECK(c.completed(hash1, at(3s)));
+  const json done = json::parse(only<send_text>(drain(c)).at(0).text);
+  CHECK(asked == 2);
+  CHECK(done["event"] == "completed");
+  CHECK(done["numwant"] == 50);
+  CHECK_FALSE(done.contains("offers"));
+}
+
 TEST_CASE("[ws_tracker] full exchange with a scripted server", "[ws_tracker]") {
   fake_server server;
   client ca({.seed = 1});

@@ -14,7 +14,7 @@ import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '..
 import { HttpTransport } from '../transports/http.js'
 import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
-import { storeFor } from '../storage/index.js'
+import { storeFor, preloadedStoreClass } from '../storage/index.js'
 import { MemoryStore } from '../storage/memory.js'
 import { BlobStore } from '../storage/blob.js'
 
@@ -62,14 +62,25 @@ function pickStrategy (value) {
   throw new WasmTorrentError(`strategy: expected 'rarest' or 'sequential', not ${value}`, { code: 'invalid_argument', context: 'strategy' })
 }
 
-function peerIdHex (id) {
+function peerIdHex (id, name = 'peerId') {
   if (id === undefined || id === null) return undefined
   if (typeof id === 'string' && /^[0-9a-fA-F]{40}$/.test(id)) return id.toLowerCase()
+  if (ArrayBuffer.isView(id) && !(id instanceof Uint8Array)) id = new Uint8Array(id.buffer, id.byteOffset, id.byteLength)
   const bytes = typeof id === 'string' ? Uint8Array.from(id, c => c.charCodeAt(0)) : id
   if (bytes instanceof Uint8Array && bytes.length === 20 && bytes.every(b => b < 256)) {
     return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
   }
-  throw new WasmTorrentError('peerId: give 20 bytes (a Uint8Array or 40 hex digits)', { code: 'invalid_argument' })
+  throw new WasmTorrentError(`${name}: give 20 bytes (a Uint8Array or 40 hex digits)`, { code: 'invalid_argument', context: name })
+}
+
+// An announce parameter of getAnnounceOpts for the engine: [key, text, literal] (literal:
+// a JSON number or boolean), or null for a value no tracker can carry (objects, bytes,
+// null, undefined, NaN), which is left out.
+function announceParam (key, value) {
+  if (typeof value === 'string') return [key, value, false]
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') return [key, String(value), true]
+  if (typeof value === 'bigint') return [key, String(value), true]
+  return null
 }
 
 // internals: { getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, host }.
@@ -114,6 +125,7 @@ export function makeClientClass (internals) {
       this._pendingPeers = []    // addPeer() before the engine knew the torrent (channels)
       this._pendingAddresses = [] // likewise, "ip:port" addresses
       this._pendingWebSeeds = [] // addWebSeed() likewise
+      this._webSeedsTold = new Set() // web seed URLs a 'peer' event named
       this._makeStore = null     // (info) => store, once the torrent's store is decided
       this._storage = null       // its TorrentStorage, from the first storage request
       this._releaseStore = null  // lets another tab have the store, once this one is done
@@ -148,8 +160,11 @@ export function makeClientClass (internals) {
     }
 
     // WebTorrent's torrent.discovery, its part that apps read: dht is the client's DHT when
-    // this torrent uses it, false for a private torrent or a client without one.
-    get discovery () { return { dht: (!this.private && this._client.dht) || false } }
+    // this torrent uses it, false for a private torrent or a client without one; lsd is true
+    // when the torrent is announced by Local Service Discovery (false likewise).
+    get discovery () {
+      return { dht: (!this.private && this._client.dht) || false, lsd: !this.private && this._client.lsd }
+    }
 
     // WebTorrent's torrent.bitfield of verified pieces: get(index), and its bytes (buffer).
     get bitfield () {
@@ -276,7 +291,7 @@ export function makeClientClass (internals) {
     }
 
     // WebTorrent's 'noPeers': every noPeersIntervalTime seconds (default 30), once for each
-    // enabled source of peers ('tracker', 'dht', 'ut_pex') that the torrent holds no peer
+    // enabled source of peers ('tracker', 'dht', 'lsd', 'ut_pex') that the torrent holds no peer
     // from (the engine's peersBySource: connected, connecting or waiting to be dialled).
     _startNoPeers () {
       const client = this._client
@@ -287,6 +302,7 @@ export function makeClientClass (internals) {
         const sources = {
           tracker: client._opts.tracker !== false,
           dht: Boolean(client._dht) && !this.private,
+          lsd: client.lsd && !this.private,
           ut_pex: client._opts.utPex !== false
         }
         for (const [source, enabled] of Object.entries(sources)) {
@@ -381,6 +397,7 @@ export function makeClientClass (internals) {
       }
       if (!/^https?:\/\//i.test(url)) {
         this.emit('warning', new WasmTorrentError(`addWebSeed: ${url} is not an http(s) URL`, { code: 'invalid_argument' }))
+        this.emit('invalidPeer', url) // as WebTorrent's
         return
       }
       if (this.destroyed) return
@@ -388,7 +405,17 @@ export function makeClientClass (internals) {
         this._pendingWebSeeds.push(url)
         return
       }
-      this._client._input((E, t) => E.addWebSeed(this._id, url, t)) // false: known already, or too many
+      // As WebTorrent's: 'peer' with the URL, or a warning and 'invalidPeer' for one the
+      // torrent has already (or one past the engine's limit on web seeds).
+      let added = false
+      this._client._input((E, t) => { added = E.addWebSeed(this._id, url, t) })
+      if (added) {
+        this._webSeedsTold.add(url)
+        this.emit('peer', url)
+      } else {
+        this.emit('warning', new WasmTorrentError(`ignoring duplicate web seed: ${url}`, { code: 'invalid_argument' }))
+        this.emit('invalidPeer', url)
+      }
     }
 
     // WebTorrent's load(streams, cb): content the app already has (a Readable, bytes, or a
@@ -505,10 +532,11 @@ export function makeClientClass (internals) {
     // Promise; elsewhere (browsers, a memory store) it fails with code 'not_supported'.
     getFileModtimes (cb) {
       const result = (async () => {
-        if (!host.fileModtimes || !this.path) {
+        const root = this._root ?? this.path
+        if (!host.fileModtimes || !root) {
           throw new WasmTorrentError('getFileModtimes: this torrent has no files on disk', { code: 'not_supported' })
         }
-        return host.fileModtimes(this.path, this.files.map(f => f.path))
+        return host.fileModtimes(root, this.files.map(f => f.path))
       })()
       if (typeof cb === 'function') result.then(times => cb(null, times), err => cb(err))
       else result.catch(() => {})
@@ -615,6 +643,31 @@ export function makeClientClass (internals) {
       return true
     }
 
+    // What a store gets besides its geometry, once the metadata is known: root, the folder
+    // its files go under (Node's files: torrent.path, or with addUID, as WebTorrent's
+    // fs-chunk-store, its folder "<name> - <first 8 of the info-hash>" there); a chunk
+    // store (WebTorrent's store option) gets what WebTorrent gives it: { ...storeOpts,
+    // torrent, path, files, length, name, addUID, rootDir, max (storeCacheSlots) }.
+    _storeOptions (info, files) {
+      const opts = this._opts
+      const uid = `${info.name} - ${this.infoHash.slice(0, 8)}`
+      this._root = files && opts.addUID && host.joinPath ? host.joinPath(this.path, uid) : this.path
+      return {
+        root: this._root,
+        chunkStoreOpts: {
+          ...opts.storeOpts,
+          torrent: this,
+          path: this.path ?? undefined,
+          files: info.files,
+          length: info.length,
+          name: uid,
+          addUID: Boolean(opts.addUID),
+          rootDir: opts.rootDir ?? null,
+          max: opts.storeCacheSlots ?? 20
+        }
+      }
+    }
+
     // The engine's 'read' event: only a failure before the store was asked (the torrent
     // was removed); the store hands bytes over directly (_deliverRead).
     _onRead (e) {
@@ -660,6 +713,14 @@ export function makeClientClass (internals) {
       if (this._opts.deselect || this.so) this.deselect(0, this.pieceCount - 1)
       if (this.so && !this._opts.deselect) for (const i of this.so) this.files[i]?.select()
       if (this.created === undefined && !this._torrentFile) this._parseMetadata()
+      // As WebTorrent's (which adds its url-list then, unless webSeeds is false): 'peer' for
+      // each web seed the torrent has from its .torrent or magnet, not named yet.
+      for (const { url } of this._client._opts.webSeeds === false ? [] : this.webSeeds) {
+        if (this.destroyed || this._webSeedsTold.has(url)) continue
+        this._webSeedsTold.add(url)
+        this.emit('peer', url)
+      }
+      if (this.destroyed) return
       this.emit('metadata')
       if (this.destroyed) return
       this.emit('ready')
@@ -744,6 +805,10 @@ export function makeClientClass (internals) {
     constructor (opts = {}) {
       super()
       const peerId = peerIdHex(opts.peerId)
+      // WebTorrent's nodeId (the DHT's, 40 hex digits or 20 bytes; opts.dht.nodeId wins, as
+      // bittorrent-dht's own option), random unless given.
+      const nodeId = peerIdHex(opts.dht?.nodeId ?? opts.nodeId, 'nodeId')
+      this.nodeId = nodeId ?? null
       this.torrents = []
       this.destroyed = false
       this._opts = opts
@@ -769,6 +834,10 @@ export function makeClientClass (internals) {
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): its
       // 'listening' event and address(). Null without a DHT.
       this.dht = host.Dht && opts.dht !== false ? new DhtView(this) : null
+      // Node: Local Service Discovery's multicast sockets, once joined (WebTorrent's
+      // client.lsd: whether the client announces its torrents on the local network).
+      this._lsd = null
+      this.lsd = false
       this.torrentPort = 0
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
@@ -832,6 +901,18 @@ export function makeClientClass (internals) {
             }
           }
         }
+        // Local Service Discovery (WebTorrent's lsd option, default on under Node): needs a
+        // listen port to announce, and a network where the multicast group can be joined;
+        // without one it is off (client.lsd false), silently, as on a machine with no LAN.
+        if (this._tcp && this.torrentPort > 0 && opts.lsd !== false && host.Lsd) {
+          const lsd = new host.Lsd({ input, heap: () => this._M.HEAPU8 })
+          if ((await lsd.listen()).length > 0 && !this.destroyed) {
+            this._lsd = lsd
+            this.lsd = true
+          } else {
+            lsd.close()
+          }
+        }
         this._M = M
         this._driver.start(new M.Client({
           trackers: this._announce,
@@ -848,7 +929,11 @@ export function makeClientClass (internals) {
           hostHashes: Boolean(this._sha1),
           dialPeers: Boolean(this._tcp),
           utp: Boolean(this._utp),
-          dht: this._dht ? { announceInterval: opts.dht?.announceInterval } : false,
+          dht: this._dht ? { announceInterval: opts.dht?.announceInterval, nodeId } : false,
+          // lsd: { interval, minInterval } (ms) shortens BEP 14's 5 min and 1 min, for tests.
+          lsd: this._lsd ? { interval: opts.lsd?.interval, minInterval: opts.lsd?.minInterval } : false,
+          // Each announce asks it (getAnnounceOpts), inside the engine's call.
+          announceParams: id => this._announceParams(id),
           listenPort: this.torrentPort,
           downloadLimit: engineRate(opts.downloadLimit),
           uploadLimit: engineRate(opts.uploadLimit),
@@ -857,6 +942,7 @@ export function makeClientClass (internals) {
           extensionHandshakeHold: 2000
         }))
         this.peerId = this._engine.peerId()
+        if (this._dht && !this.nodeId) this.nodeId = this._dhtNodeId()
         if (this._dht) this._startDht(opts.dht)
         // Torrents wait for it (add() awaits this.ready): no peer is met before the list is in.
         if (opts.blocklist !== undefined && opts.blocklist !== null && host.blocklistChunks) await this._loadBlocklist(opts.blocklist)
@@ -1001,27 +1087,31 @@ export function makeClientClass (internals) {
         if (!this._onInfoHash(torrent, ontorrent)) return null
         // Node: the files on disk under opts.path (default: a folder per torrent in the
         // system's temporary folder, as WebTorrent's).
-        let Store = (opts.store === undefined || opts.store === null) && host.Store ? host.Store : storeFor(opts.store)
+        // opts.preloadedStore (WebTorrent's): a store that holds the content already; the
+        // engine hashes what it holds before downloading, as on resume.
+        const preloaded = opts.preloadedStore ? preloadedStoreClass(opts.preloadedStore) : null
+        let Store = preloaded ?? ((opts.store === undefined || opts.store === null) && host.Store ? host.Store : storeFor(opts.store))
         if (Store === host.Store) torrent.path = host.storeRoot(opts.path, torrent.infoHash)
         // The store is named by opts.path or the info-hash. One that outlives the page may
         // hold pieces of an earlier visit: the engine reads them back and hashes them before
         // downloading (resume). Another tab that has the same torrent open owns its store
         // (OPFS files are opened exclusively): this one keeps its pieces in memory.
         const name = opts.path ?? torrent.infoHash
-        if (Store !== MemoryStore && !(await torrent._claimStore(name))) Store = MemoryStore
+        if (Store !== MemoryStore && !preloaded && !(await torrent._claimStore(name))) Store = MemoryStore
         if (!alive()) return null
-        if (Store !== MemoryStore) persistStorage()
+        if (Store !== MemoryStore && !preloaded) persistStorage()
         Store.prewarm?.()
-        torrent._makeStore = info => new Store({ name, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent.path })
+        torrent._makeStore = info => new Store({ name, pieceLength: info.pieceLength, length: info.length, files: info.files, ...torrent._storeOptions(info, Store === host.Store) })
         const check = Store !== MemoryStore
         const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]
         for (const url of id.urlList) torrent.addWebSeed(url)
         if (this._tcp) for (const peer of id.peers ?? []) torrent.addPeer(peer) // x.pe= of a magnet read as .torrent (xs=)
         // opts.private (a boolean) overrides the torrent's own flag, as WebTorrent's.
         const isPrivate = typeof opts.private === 'boolean' ? opts.private : undefined
-        if (id.magnet) return this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, sequential, now()))
         if (id.keepFile) torrent._torrentFile = id.bytes
-        return this._addBytes(id.bytes, { check, announce, isPrivate, sequential })
+        return this._adding(torrent, () => id.magnet
+          ? this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, sequential, now()))
+          : this._addBytes(id.bytes, { check, announce, isPrivate, sequential }))
       })
       this.emit('add', torrent)
       return torrent
@@ -1193,11 +1283,19 @@ export function makeClientClass (internals) {
           return item.data instanceof Uint8Array ? new Blob([item.data]) : item.data
         })
         torrent._makeStore = () => new BlobStore({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, blobs })
-        // Node: content given in memory (not paths) is written to files under torrent.path,
-        // where WebTorrent's store keeps a seed; `destroyStore` deletes them.
-        if (host.Store && !input?.root && (opts.store === undefined || opts.store === null)) {
+        if (opts.preloadedStore) {
+          // WebTorrent's preloadedStore: a store that holds the content already is seeded
+          // from (the input only made the torrent), nothing written; as WebTorrent's, not
+          // verified (a piece it lacks fails its read when a peer asks).
+          const Preloaded = preloadedStoreClass(opts.preloadedStore)
+          torrent._makeStore = i => new Preloaded({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, files: info.files, ...torrent._storeOptions(i, false) })
+        } else if (host.Store && !input?.root && (opts.store === undefined || opts.store === null)) {
+          // Node: content given in memory (not paths) is written to files under torrent.path,
+          // where WebTorrent's store keeps a seed; `destroyStore` deletes them.
           torrent.path = host.storeRoot(opts.path, info.infoHash)
-          const store = new host.Store({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent.path })
+          // addUID, as for add(): under "<name> - <first 8 of the info-hash>" in torrent.path.
+          torrent._root = opts.addUID ? host.joinPath(torrent.path, `${info.name} - ${info.infoHash.slice(0, 8)}`) : torrent.path
+          const store = new host.Store({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent._root })
           await store.writeFiles(blobs)
           if (!alive()) return null
           torrent._makeStore = () => store
@@ -1210,7 +1308,7 @@ export function makeClientClass (internals) {
           torrent.emit('seed')
           this.emit('seed', torrent)
         }))
-        return this._addBytes(torrentFile, { seed: true })
+        return this._adding(torrent, () => this._addBytes(torrentFile, { seed: true }))
       })
       this.emit('add', torrent)
       return torrent
@@ -1275,6 +1373,8 @@ export function makeClientClass (internals) {
       this._utp?.close()
       this._utp = null
       this._udp?.closeAll()
+      this._lsd?.close()
+      this._lsd = null
       if (this._dht) {
         const dht = this._dht
         this._dht = null
@@ -1328,6 +1428,17 @@ export function makeClientClass (internals) {
         throw new WasmTorrentError(message, { code, position, context })
       }
       return v
+    }
+
+    // The engine's add of `torrent` (fn): its first announces are made inside the call,
+    // before the torrent has its engine id here (_announceParams asks for this one then).
+    _adding (torrent, fn) {
+      this._addingTorrent = torrent
+      try {
+        return fn()
+      } finally {
+        this._addingTorrent = null
+      }
     }
 
     // seed: the store holds every piece; check: it may hold some (resume).
@@ -1393,6 +1504,7 @@ export function makeClientClass (internals) {
             E.storageDigest(request, ok, n, t)
           }),
           deliver: (read, bytes) => torrent._deliverRead(read, bytes),
+          cacheSlots: torrent._opts.storeCacheSlots,
           onWarning: err => torrent.emit('warning', new WasmTorrentError(err.message, { code: 'storage_slow' })),
           // The store cannot write (out of space): the torrent stops with the error; what
           // is stored stays intact for a later add to resume from.
@@ -1437,6 +1549,14 @@ export function makeClientClass (internals) {
               t?.emit('warning', new WasmTorrentError(`piece ${e.piece} failed its hash check and is downloaded again`, { code: 'hash_failed' }))
               break
             case 'peerBlocked': t?.emit('blockedPeer', e.address); break
+            // As WebTorrent's: each address its trackers, the DHT, ut_pex or a magnet's x.pe
+            // give, 'peer' when it will be dialled, 'invalidPeer' when the torrent holds it
+            // already or cannot use it (one engine event per run of addresses).
+            case 'peersFound':
+              if (!t) break
+              for (const address of e.added) if (!t.destroyed) t.emit('peer', address)
+              for (const address of e.invalid) if (!t.destroyed) t.emit('invalidPeer', address)
+              break
             case 'peerBanned':
               t?.emit('warning', new WasmTorrentError('a peer sent data that failed hash checks and was banned', { code: 'peer_banned' }))
               break
@@ -1507,6 +1627,7 @@ export function makeClientClass (internals) {
         case 'udpClose': return this._udp?.close(o.url)
         case 'dhtSend': return this._dht?.send(o.host, o.port, o.data)
         case 'utpSend': return this._utp?.send(o.host, o.port, o.data)
+        case 'lsdSend': return this._lsd?.send(o.v6, o.data)
         case 'storage': {
           const storage = this._storageOf(o.torrent)
           if (storage) return storage.handle(o)
@@ -1560,9 +1681,42 @@ export function makeClientClass (internals) {
     async _startDht (opts = {}) {
       const dht = this._dht
       const state = await dht.loadState()
-      if (state && this._dht === dht) this._input((E, t) => { this._M.HEAPU8.set(state, E.reserve(state.length)); E.dhtLoadState(state.length, t) })
+      if (state && this._dht === dht) {
+        this._input((E, t) => { this._M.HEAPU8.set(state, E.reserve(state.length)); E.dhtLoadState(state.length, t) })
+        this.nodeId = this._dhtNodeId() ?? this.nodeId // the saved id, unless nodeId was given
+      }
       const routers = await dht.resolve([].concat(opts.bootstrap ?? host.dhtBootstrap))
       if (this._dht === dht) this._input((E, t) => E.dhtBootstrap(routers, t))
+    }
+
+    // The DHT's node id (hex), from its state (bencoded { id, nodes }).
+    _dhtNodeId () {
+      const state = this._engine.dhtState(now())
+      const id = state?.length ? this._bdecode(state)?.id : null
+      return id instanceof Uint8Array && id.length === 20 ? Array.from(id, b => b.toString(16).padStart(2, '0')).join('') : null
+    }
+
+    // WebTorrent's getAnnounceOpts, the client's (tracker.getAnnounceOpts) then the
+    // torrent's (add option), merged into each announce of torrent `id` to every tracker,
+    // as WebTorrent's; called by the engine as it builds the announce (so once per
+    // announce, per tracker). Calls the functions make into the client wait until the
+    // engine's call is over (the driver defers them). A function that throws adds nothing
+    // (its error is thrown outside the engine's call).
+    _announceParams (id) {
+      const torrent = this._byId.get(id) ?? this._addingTorrent
+      if (!torrent || torrent.destroyed) return []
+      const merged = {}
+      this._driver.callback(() => {
+        for (const fn of [this._opts.tracker?.getAnnounceOpts, torrent._opts.getAnnounceOpts]) {
+          if (typeof fn !== 'function') continue
+          try {
+            Object.assign(merged, fn())
+          } catch (err) {
+            queueMicrotask(() => { throw err })
+          }
+        }
+      })
+      return Object.entries(merged).map(([key, value]) => announceParam(key, value)).filter(Boolean)
     }
 
     // Nodes in the DHT's routing table (0 without a DHT), e.g. to show that it works.

@@ -18,6 +18,8 @@ export class Driver {
     this._draining = false
     this._timer = null
     this._timerAt = -1
+    this._inCallback = 0 // > 0 while the engine calls back into JS (callback())
+    this._deferred = []  // inputs made meanwhile
   }
 
   start (engine) {
@@ -36,8 +38,28 @@ export class Driver {
   // reacting to an output), the running drain picks up the rest.
   input (fn) {
     if (!this.engine) return
+    if (this._inCallback > 0) {
+      // The engine is inside a call: this one waits until that is over.
+      if (this._deferred.push(fn) === 1) queueMicrotask(() => this._runDeferred())
+      return
+    }
     fn(this.engine, now())
     if (!this._draining) this.drain()
+  }
+
+  // Runs fn for the engine, which calls it from inside one of its calls (announceParams):
+  // inputs fn makes are deferred until that call is over (the engine is not re-entered).
+  callback (fn) {
+    this._inCallback++
+    try {
+      return fn()
+    } finally {
+      this._inCallback--
+    }
+  }
+
+  _runDeferred () {
+    for (const fn of this._deferred.splice(0)) this.input(fn)
   }
 
   drain () {

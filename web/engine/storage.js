@@ -32,8 +32,11 @@ export class TorrentStorage {
   // deliver(userRead, bytes | error): hands a user read its bytes directly (no copy through
   // the engine); onError(err): the store cannot go on (err.code 'storage_full' when out of
   // quota, else 'storage_failed'); onWarning(err): a request has waited 30 s.
-  constructor ({ store, pieceLength, length, complete, sha1, completeDigest, deliver, onError, onWarning }) {
+  // cacheSlots: most pieces kept in the cache (WebTorrent's storeCacheSlots; 0: none, every
+  // read goes to the store as asked), under CACHE_BYTES either way.
+  constructor ({ store, pieceLength, length, complete, sha1, completeDigest, deliver, onError, onWarning, cacheSlots }) {
     this.store = store
+    this._cacheSlots = typeof cacheSlots === 'number' && cacheSlots >= 0 ? Math.floor(cacheSlots) : CACHE_PIECES
     this.pieceLength = pieceLength
     this.length = length
     this._complete = complete
@@ -226,6 +229,7 @@ export class TorrentStorage {
   _slice (piece, begin, n) {
     if (!this._held.has(piece)) return Promise.reject(new Error(`piece ${piece} is not stored`))
     const size = this._pieceSize(piece)
+    if (this._cacheSlots === 0) return this.store.get(piece, begin, n)
     let whole = this._cache.get(piece)
     if (!whole && n === size && !this.store.getRun) return this.store.get(piece, 0, n)
     // A block: read the whole piece once and serve its other blocks from memory.
@@ -234,7 +238,7 @@ export class TorrentStorage {
     else whole = this._fetch(piece, size, inOrder)
     this._cache.set(piece, whole)
     if (inOrder) this._readAhead(piece)
-    const most = Math.max(1, Math.min(CACHE_PIECES, Math.floor(CACHE_BYTES / this.pieceLength)))
+    const most = Math.max(1, Math.min(this._cacheSlots, Math.floor(CACHE_BYTES / this.pieceLength)))
     while (this._cache.size > most) this._cache.delete(this._cache.keys().next().value)
     // A whole piece is a copy: a user read may transfer its buffer (postMessage), which
     // would take the cached piece with it.

@@ -24,17 +24,20 @@ export class ChunkStoreAdapter {
   static available () { return true }
 
   // Store: the chunk store's constructor; files, torrent, storeOpts: passed on to it, as
-  // WebTorrent does ({ ...storeOpts, length, files, name, torrent }).
-  constructor ({ Store, files, torrent, storeOpts, ...opts }) {
+  // WebTorrent does ({ ...storeOpts, length, files, name, torrent }); chunkStoreOpts: what
+  // it gets instead, when given (the client's: WebTorrent's whole set). preloaded: a chunk
+  // store already made (WebTorrent's add option preloadedStore), used instead of Store.
+  constructor ({ Store, preloaded, files, torrent, storeOpts, chunkStoreOpts, ...opts }) {
     this._geo = new Geometry(opts)
     this._Store = Store
-    this._storeOpts = { ...storeOpts, length: this._geo.length, files, name: this._geo.name, torrent }
+    this._preloaded = preloaded ?? null
+    this._storeOpts = chunkStoreOpts ?? { ...storeOpts, length: this._geo.length, files, name: this._geo.name, torrent }
     this._store = null // made on first use, again after close()
     this._parts = new Parts(this._geo)
   }
 
   _inner () {
-    this._store ??= new this._Store(this._geo.pieceLength, this._storeOpts)
+    this._store ??= this._preloaded ?? new this._Store(this._geo.pieceLength, this._storeOpts)
     return this._store
   }
 

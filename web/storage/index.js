@@ -54,3 +54,19 @@ export function storeFor (option) {
   }
   throw new WasmTorrentError('store: give \'memory\', \'opfs\', \'idb\' or an abstract-chunk-store constructor', { code: 'invalid_argument', context: 'store' })
 }
+
+// WebTorrent's add option preloadedStore: a store object that already holds the torrent's
+// pieces, used as it is -> a store class whose instances use it: an abstract-chunk-store
+// (callback put/get) behind ChunkStoreAdapter, or one of ours (open/put/get promises).
+export function preloadedStoreClass (store) {
+  if (store && typeof store.open === 'function' && typeof store.put === 'function' && typeof store.get === 'function' &&
+      typeof store.close === 'function') {
+    return class { constructor () { return store } }
+  }
+  if (store && typeof store.put === 'function' && typeof store.get === 'function') {
+    return class extends ChunkStoreAdapter {
+      constructor (opts) { super({ ...opts, preloaded: store }) }
+    }
+  }
+  throw new WasmTorrentError('preloadedStore: give an abstract-chunk-store (put, get) or a store of ours', { code: 'invalid_argument', context: 'preloadedStore' })
+}

@@ -4,6 +4,7 @@
 #   libtorrent_peer.py download FILE.torrent DIR [--peer IP:PORT]...
 #   --upload-limit BYTES: a slow seeder (bytes per second)
 #   --transport utp|tcp: that transport only (default both)
+#   --lsd: Local Service Discovery on (BEP 14), to find peers on the local network
 # Listens on 127.0.0.1 (a free port), prints one JSON line per second to stdout:
 #   {"port": P, "progress": 0..1, "state": "...", "peers": N, "done": bool}
 # and runs until killed. Settings from TOOLCHAIN.md: libtorrent ignores loopback peers
@@ -18,11 +19,12 @@ ap.add_argument('dir')
 ap.add_argument('--peer', action='append', default=[])
 ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s (0: none), a slow seeder')
 ap.add_argument('--transport', choices=['both', 'utp', 'tcp'], default='both')
+ap.add_argument('--lsd', action='store_true', help='Local Service Discovery on')
 args = ap.parse_args()
 
 settings = {
     'listen_interfaces': '127.0.0.1:0',
-    'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+    'enable_dht': False, 'enable_lsd': args.lsd, 'enable_upnp': False, 'enable_natpmp': False,
     'allow_multiple_connections_per_ip': True,
     'ssrf_mitigation': False,
     'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,

@@ -1,0 +1,259 @@
+// WebTorrent's smaller options, checked against what WebTorrent's code does with them:
+// getAnnounceOpts (client tracker option and add option) in every HTTP and UDP announce,
+// 'peer'/'invalidPeer' for addresses the torrent learns (trackers, magnet x.pe, web seeds),
+// nodeId for the DHT, and the store options (storeOpts, storeCacheSlots, preloadedStore,
+// addUID). Loopback only.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import dgram from 'node:dgram'
+import { readFile, stat } from 'node:fs/promises'
+import path from 'node:path'
+import bencode from 'bencode'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, once, randomBytes, startTracker } from './helpers.mjs'
+import { startTracker as startWsTracker } from '../../scripts/tracker.mjs'
+
+function client (t, opts = {}) {
+  const c = new WasmTorrent({ tracker: false, dht: false, ...opts })
+  c.on('error', err => assert.fail(`client error: ${err.message}`))
+  t.after(() => c.destroy())
+  return c
+}
+
+const seeded = (c, input, opts) => new Promise((resolve, reject) => {
+  c.seed(input, { announce: [], ...opts }, resolve).once('error', reject)
+})
+
+// A small abstract-chunk-store (as memory-chunk-store) that records what it is given.
+class RecordingStore {
+  static made = []
+  constructor (chunkLength, opts) {
+    this.chunkLength = chunkLength
+    this.opts = opts
+    this.chunks = new Map()
+    this.gets = []
+    RecordingStore.made.push(this)
+  }
+
+  put (index, buf, cb) { this.chunks.set(index, Buffer.from(buf)); queueMicrotask(() => cb(null)) }
+  get (index, opts, cb) {
+    if (typeof opts === 'function') [opts, cb] = [{}, opts]
+    const chunk = this.chunks.get(index)
+    if (!chunk) return queueMicrotask(() => cb(new Error('missing chunk')))
+    const offset = opts?.offset ?? 0
+    const length = opts?.length ?? chunk.length - offset
+    this.gets.push({ index, offset, length })
+    queueMicrotask(() => cb(null, chunk.subarray(offset, offset + length)))
+  }
+
+  close (cb) { queueMicrotask(() => cb(null)) }
+  destroy (cb) { this.chunks.clear(); queueMicrotask(() => cb(null)) }
+}
+
+function filledStore (content, pieceLength) {
+  const store = new RecordingStore(pieceLength, {})
+  for (let i = 0; i * pieceLength < content.length; i++) store.chunks.set(i, content.subarray(i * pieceLength, (i + 1) * pieceLength))
+  return store
+}
+
+const until = async (pred, what, ms = 20000) => {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise(resolve => setTimeout(resolve, 50))) if (pred()) return
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+test('getAnnounceOpts: the client\'s (tracker option) and the torrent\'s (add option) merged into every HTTP and UDP announce', async t => {
+  const tracker = await startTracker(t)
+  const got = []
+  for (const event of ['start', 'update', 'complete', 'stop']) tracker.server.on(event, (addr, params) => got.push(params))
+  let clientCalls = 0
+  let torrentCalls = 0
+  const c = client(t, { tracker: { getAnnounceOpts: () => { clientCalls++; return { passkey: 'client', numwant: 7, kept: 'yes' } } } })
+  const getAnnounceOpts = () => { torrentCalls++; return { passkey: 'torrent', uploaded: 4242, info_hash: 'ignored', skip: null } }
+  const http = await seeded(c, randomBytes(11, 64 << 10), { name: 'http.bin', announce: [tracker.http], getAnnounceOpts })
+  const udp = await seeded(c, randomBytes(12, 64 << 10), { name: 'udp.bin', announce: [tracker.udp], getAnnounceOpts })
+  await until(() => got.some(p => p.info_hash === http.infoHash) && got.some(p => p.info_hash === udp.infoHash), 'both announces')
+
+  const viaHttp = got.find(p => p.info_hash === http.infoHash)
+  assert.equal(viaHttp.type, 'http')
+  assert.equal(viaHttp.passkey, 'torrent') // the torrent's wins, as WebTorrent merges them
+  assert.equal(viaHttp.kept, 'yes')
+  assert.equal(Number(viaHttp.uploaded), 4242)
+  assert.equal(viaHttp.numwant, 7)
+  assert.equal(viaHttp.skip, undefined) // null: nothing a tracker can carry
+  const viaUdp = got.find(p => p.info_hash === udp.infoHash)
+  assert.equal(viaUdp.type, 'udp')
+  assert.equal(viaUdp.uploaded, 4242) // UDP: the fields it has
+  assert.equal(viaUdp.numwant, 7)
+  assert.ok(clientCalls >= 2 && torrentCalls >= 2, `called ${clientCalls}, ${torrentCalls}`)
+
+  // Each announce asks again (a function, not a value read once).
+  const before = torrentCalls
+  await http.destroy()
+  await until(() => got.some(p => p.info_hash === http.infoHash && p.event === 'stopped'), 'the stopped announce')
+  assert.equal(torrentCalls, before, 'a destroyed torrent is not asked (WebTorrent returns nothing then)')
+})
+
+test('getAnnounceOpts in a WebSocket tracker\'s announce: fields of its JSON message, typed', async t => {
+  const tracker = await startWsTracker({ log: () => {} })
+  t.after(() => tracker.close())
+  const got = []
+  tracker.server.on('start', (addr, params) => got.push(params))
+  const c = client(t, { tracker: { announce: [tracker.url], rtcConfig: { iceServers: [] }, getAnnounceOpts: () => ({ from: 'client', n: 1 }) } })
+  c.on('warning', err => assert.notEqual(err.code, 'no_webrtc', err.message))
+  const torrent = await seeded(c, randomBytes(15, 32 << 10), { name: 'ws.bin', announce: [tracker.url], getAnnounceOpts: () => ({ n: 2, flag: true, action: 'scrape' }) })
+  await until(() => got.some(p => p.info_hash === torrent.infoHash), 'the WebSocket announce', 30000)
+  const params = got.find(p => p.info_hash === torrent.infoHash)
+  assert.equal(params.type, 'ws')
+  assert.equal(params.from, 'client')
+  assert.equal(params.n, 2) // a number in the JSON, the torrent's winning
+  assert.equal(params.flag, true)
+  assert.equal(params.event, 'started') // ours: event and action cannot be replaced
+})
+
+test("'peer' and 'invalidPeer' for addresses from a tracker, a magnet's x.pe, addPeer and web seeds", async t => {
+  const tracker = await startTracker(t)
+  const seeder = client(t)
+  const content = randomBytes(13, 96 << 10)
+  const torrent = await seeded(seeder, content, { name: 'peers.bin', announce: [tracker.http] })
+  await until(() => tracker.server.torrents[torrent.infoHash], 'the seeder\'s announce')
+
+  const leecher = client(t)
+  await leecher.ready
+  const own = `127.0.0.1:${leecher.torrentPort}`
+  const peers = []
+  const invalid = []
+  const magnet = `magnet:?xt=urn:btih:${torrent.infoHash}&tr=${encodeURIComponent(tracker.http)}` +
+    `&x.pe=127.0.0.1:1&x.pe=${own}&ws=http://127.0.0.1:1/seed/`
+  const down = leecher.add(magnet, { store: 'memory' })
+  const done = once(down, 'done')
+  down.on('peer', addr => peers.push(addr))
+  down.on('invalidPeer', addr => invalid.push(addr))
+  const seederAddress = `127.0.0.1:${seeder.torrentPort}`
+  await until(() => peers.includes(seederAddress), `'peer' ${seederAddress} from the tracker`)
+  assert.ok(peers.includes('127.0.0.1:1'), `x.pe: ${peers}`)
+  assert.ok(invalid.includes(own), `our own address is no peer: ${invalid}`)
+  await done
+  assert.ok(peers.includes('http://127.0.0.1:1/seed/'), `the magnet's web seed: ${peers}`)
+
+  // addPeer of an address the torrent holds already (dialling it): false and 'invalidPeer',
+  // as WebTorrent's duplicate.
+  assert.equal(down.addPeer('127.0.0.1:2'), true)
+  assert.equal(peers.at(-1), '127.0.0.1:2')
+  assert.equal(down.addPeer('127.0.0.1:2'), false)
+  assert.equal(invalid.at(-1), '127.0.0.1:2')
+  down.addWebSeed('http://127.0.0.1:1/other/')
+  assert.equal(peers.at(-1), 'http://127.0.0.1:1/other/')
+  const warnings = []
+  down.on('warning', err => warnings.push(err.message))
+  down.addWebSeed('http://127.0.0.1:1/other/')
+  assert.equal(invalid.at(-1), 'http://127.0.0.1:1/other/')
+  assert.match(warnings.join(), /duplicate web seed/)
+})
+
+test('nodeId: the DHT queries with the id given (hex or bytes), as bittorrent-dht', async t => {
+  const router = dgram.createSocket('udp4')
+  const ids = []
+  router.on('message', msg => {
+    try {
+      const q = bencode.decode(msg)
+      if (q.a?.id) ids.push(Buffer.from(q.a.id).toString('hex'))
+    } catch {}
+  })
+  await new Promise(resolve => router.bind(0, '127.0.0.1', resolve))
+  t.after(() => router.close())
+  const bootstrap = [`127.0.0.1:${router.address().port}`]
+  const dir = await tempDir(t)
+  const hex = 'ab'.repeat(20)
+  const c = client(t, { nodeId: hex, dht: { bootstrap, stateFile: path.join(dir, 'dht1.dat') } })
+  await c.ready
+  assert.equal(c.nodeId, hex)
+  await until(() => ids.length > 0, 'a DHT query')
+  assert.ok(ids.every(id => id === hex), `ids: ${ids}`)
+
+  const bytes = Uint8Array.from({ length: 20 }, (_, i) => i)
+  const d = client(t, { nodeId: bytes, dht: { bootstrap, stateFile: path.join(dir, 'dht2.dat') } })
+  await d.ready
+  assert.equal(d.nodeId, Buffer.from(bytes).toString('hex'))
+  await until(() => ids.includes(d.nodeId), 'a query with the second id')
+
+  const e = client(t, { dht: { bootstrap: [], stateFile: path.join(dir, 'dht3.dat') } })
+  await e.ready
+  assert.match(e.nodeId, /^[0-9a-f]{40}$/) // random, as WebTorrent's
+  assert.throws(() => new WasmTorrent({ nodeId: 'xyz' }), { code: 'invalid_argument' })
+})
+
+test('store options: storeOpts and WebTorrent\'s store opts, storeCacheSlots, preloadedStore (add and seed), addUID', async t => {
+  const pieceLength = 64 << 10
+  const content = randomBytes(14, 5 * pieceLength + 1000)
+  const seeder = client(t)
+  const source = await seeded(seeder, content, { name: 'store.bin', pieceLength, store: 'memory' })
+  const torrentFile = source.torrentFile
+
+  // A chunk store class gets { ...storeOpts, torrent, path, files, length, name, addUID, rootDir, max }.
+  RecordingStore.made = []
+  const a = client(t)
+  const withStore = a.add(torrentFile, { store: RecordingStore, storeOpts: { marker: 42 }, storeCacheSlots: 0 })
+  withStore.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(withStore, 'done')
+  const made = RecordingStore.made.at(-1)
+  assert.equal(made.chunkLength, pieceLength)
+  assert.equal(made.opts.marker, 42)
+  assert.equal(made.opts.torrent, withStore)
+  assert.equal(made.opts.length, content.length)
+  assert.equal(made.opts.name, `store.bin - ${withStore.infoHash.slice(0, 8)}`)
+  assert.equal(made.opts.max, 0)
+  assert.equal(made.opts.addUID, false)
+  assert.deepEqual(made.opts.files.map(f => f.path), ['store.bin'])
+
+  // preloadedStore in add(): the pieces it holds are verified, nothing is downloaded.
+  // storeCacheSlots 0: a peer's blocks are read from the store as asked (16 KiB each);
+  // the default reads each piece once, whole.
+  for (const slots of [0, undefined]) {
+    const b = client(t)
+    const preloaded = filledStore(content, pieceLength)
+    const full = b.add(torrentFile, { preloadedStore: preloaded, storeCacheSlots: slots })
+    await once(full, 'done')
+    assert.equal(full.received, 0)
+    preloaded.gets = []
+    const c = client(t)
+    const leech = c.add(torrentFile, { store: 'memory' })
+    leech.addPeer(`127.0.0.1:${b.torrentPort}`)
+    await once(leech, 'done')
+    assert.ok(preloaded.gets.length > 0)
+    if (slots === 0) assert.ok(preloaded.gets.every(g => g.length <= 16384), JSON.stringify(preloaded.gets.slice(0, 3)))
+    else assert.ok(preloaded.gets.every(g => g.offset === 0 && g.length >= 1000), JSON.stringify(preloaded.gets.slice(0, 3)))
+    const bytes = await new Promise((resolve, reject) => leech.files[0].getBuffer((err, buf) => err ? reject(err) : resolve(buf)))
+    assert.ok(Buffer.from(bytes).equals(content))
+  }
+
+  // preloadedStore in seed(): the content is served from it; nothing written to disk.
+  const d = client(t)
+  const store = filledStore(content, pieceLength)
+  const dir = await tempDir(t)
+  const seededFrom = await seeded(d, content, { name: 'store.bin', pieceLength, preloadedStore: store, path: path.join(dir, 'never') })
+  assert.equal(seededFrom.infoHash, source.infoHash)
+  const e = client(t)
+  const leech = e.add(torrentFile, { store: 'memory' })
+  leech.addPeer(`127.0.0.1:${d.torrentPort}`)
+  await once(leech, 'done')
+  assert.ok(store.gets.length > 0)
+  await assert.rejects(stat(path.join(dir, 'never')), { code: 'ENOENT' })
+
+  // addUID (Node): the files go under "<name> - <first 8 of the info-hash>" in path, as
+  // WebTorrent's fs-chunk-store puts them; torrent.path stays path.
+  const f = client(t)
+  const uid = f.add(torrentFile, { path: dir, addUID: true })
+  uid.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(uid, 'done')
+  assert.equal(uid.path, dir)
+  const file = path.join(dir, `store.bin - ${uid.infoHash.slice(0, 8)}`, 'store.bin')
+  assert.ok((await readFile(file)).equals(content))
+  const [mtime] = await uid.getFileModtimes()
+  assert.equal(mtime, (await stat(file)).mtime.getTime())
+  // seed() of content in memory with addUID: written there too.
+  const g = client(t)
+  const seedDir = path.join(dir, 'seeded')
+  const uidSeed = await seeded(g, content, { name: 'store.bin', pieceLength, path: seedDir, addUID: true })
+  assert.equal(uidSeed.path, seedDir)
+  assert.ok((await readFile(path.join(seedDir, `store.bin - ${uidSeed.infoHash.slice(0, 8)}`, 'store.bin'))).equals(content))
+})
