@@ -536,6 +536,7 @@ val event_value(const wt::client_event& e) {
     set_torrent(c->torrent);
     out.set("peer", c->peer.value);
     out.set("connection", c->connection.value);
+    out.set("utp", c->utp);
   }
   return out;
 }
@@ -843,6 +844,12 @@ class js_client {
       client_.dht_received(*e, wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
   }
   val dht_state(double now) const { return copy_bytes(client_.dht_state(at_ms(now))); }
+  // uTP (option utp): a datagram on the torrent port's UDP socket, in the reserve() buffer.
+  void utp_received(const std::string& from, std::size_t length, double now) {
+    if (auto e = wt::wire::parse_endpoint(from))
+      client_.utp_received(*e, wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+  }
+  bool has_utp() const { return client_.has_utp(); }
   // The state is in the reserve() buffer.
   bool dht_load_state(std::size_t length, double now) {
     return client_.dht_load_state(wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
@@ -1011,6 +1018,11 @@ class js_client {
       out.set("type", std::string("dhtSend")); out.set("address", address);
       out.set("host", ds->to.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
       out.set("port", ds->to.port); out.set("data", copy_bytes(ds->data));
+    } else if (auto* u = std::get_if<co::utp_send>(&*o)) {
+      const std::string address = wt::wire::to_string(u->to);
+      out.set("type", std::string("utpSend"));
+      out.set("host", u->to.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
+      out.set("port", u->to.port); out.set("data", copy_bytes(u->data));
     } else if (auto* ls = std::get_if<co::lsd_send>(&*o)) {
       out.set("type", std::string("lsdSend")); out.set("v6", ls->v6); out.set("data", copy_bytes(ls->data));
     } else if (auto* ev = std::get_if<wt::client_event>(&*o)) {
@@ -1057,6 +1069,7 @@ class js_client {
       s.session.stream_piece_bytes = static_cast<std::uint64_t>(std::max(0.0, opts["streamPieceBytes"].as<double>()));
     // The host dials addresses (TCP); listenPort: the port it accepts connections on.
     if (opts["dialPeers"].isTrue()) s.dial_peers = true;
+    if (opts["utp"].isTrue()) s.utp = true;  // uTP on the torrent port (with dialPeers)
     if (opts["utPex"].isFalse()) s.session.enable_ut_pex = false;  // WebTorrent's opts.utPex
     // dht: true, or { announceInterval (ms) } for tests.
     const val dht = opts["dht"];
@@ -1223,6 +1236,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("udpFailed", &js_client::udp_failed)
       .function("dhtBootstrap", &js_client::dht_bootstrap)
       .function("dhtReceived", &js_client::dht_received)
+      .function("utpReceived", &js_client::utp_received)
+      .function("hasUtp", &js_client::has_utp)
       .function("dhtState", &js_client::dht_state)
       .function("dhtLoadState", &js_client::dht_load_state)
       .function("dhtNodes", &js_client::dht_nodes)

@@ -20,6 +20,7 @@ import { createApi } from './engine/core.js'
 import { TcpTransport } from './transports/tcp.js'
 import { UdpTrackerTransport } from './transports/udp.js'
 import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
+import { UtpTransport } from './transports/utp.js'
 import { LsdTransport } from './transports/lsd.js'
 import { FsStore } from './storage/fs.js'
 import { WasmTorrentError } from './api/errors.js'
@@ -169,6 +170,7 @@ const host = {
   Tcp: TcpTransport,
   Udp: UdpTrackerTransport,
   Dht: DhtTransport,
+  Utp: UtpTransport,
   Lsd: LsdTransport,
   Server: NodeServer,
   dhtBootstrap: DEFAULT_BOOTSTRAP,

@@ -262,7 +262,6 @@ export interface ClientOptions {
    */
   nodeId?: string | ArrayBufferView
   utPex?: boolean
-  utp?: boolean
   tracker?: boolean | {
     /** WebSocket tracker URLs (ws:// or wss://) used for every torrent, besides the torrent's own. */
     announce?: string[]
@@ -297,6 +296,11 @@ export interface ClientOptions {
   torrentPort?: number
   /** Node: the DHT's UDP port (default 0: any free port). */
   dhtPort?: number
+  /**
+   * Node: uTP (BEP 29) on torrentPort's UDP port, on by default as WebTorrent's: IPv4
+   * addresses are dialled over uTP first, then TCP; incoming uTP connections are accepted.
+   */
+  utp?: boolean
   /**
    * Node: the DHT (BEP 5), on by default. bootstrap: "host:port" routers (default the usual
    * public ones); stateFile: where the node table is kept between runs (null: nowhere;
@@ -458,7 +462,7 @@ export interface Extension {
 /** A connected peer. Events: 'close'. */
 export class Wire extends Emitter {
   readonly peerId: string
-  readonly type: 'webrtc' | 'tcpIncoming' | 'tcpOutgoing'
+  readonly type: 'webrtc' | 'tcpIncoming' | 'tcpOutgoing' | 'utpIncoming' | 'utpOutgoing'
   /** A TCP peer's address; for a data channel the engine's name for it (it has no IP address to show). */
   readonly remoteAddress: string
   readonly remotePort?: number
@@ -714,6 +718,8 @@ declare class WasmTorrent extends Emitter {
   /** Node: the TCP port peers connect to, and the DHT's UDP port (0 before ready, or none). */
   readonly torrentPort: number
   readonly dhtPort: number
+  /** Node: whether uTP is on (WebTorrent's client.utp; false in browsers, or when its UDP port was taken). */
+  readonly utp: boolean
   /** Node: WebTorrent's client.dht as far as apps read it ('listening', address()); null without a DHT. */
   readonly dht: (Emitter & { readonly listening: boolean, address (): { address: string; family: string; port: number } | null }) | null
   /** Node: whether the TCP server accepts peers (the client emits 'listening' when it starts). */

@@ -12,6 +12,24 @@ namespace wt {
 
 namespace {
 
+class utp_manager final : public utp_sockets {
+ public:
+  explicit utp_manager(utp::manager_settings s) : m_(std::move(s)) {}
+  utp::socket_id connect(const wire::endpoint& to, time_point now) override { return m_.connect(to, now); }
+  void send(utp::socket_id id, byte_view data) override { m_.send(id, data); }
+  void close(utp::socket_id id, time_point now) override { m_.close(id, now); }
+  void flush(time_point now) override { m_.flush(now); }
+  bool received(const wire::endpoint& from, byte_view datagram, time_point now) override {
+    return m_.received(from, datagram, now);
+  }
+  void on_timer(time_point now) override { m_.on_timer(now); }
+  std::optional<time_point> next_deadline() const override { return m_.next_deadline(); }
+  std::optional<utp::output> poll() override { return m_.poll(); }
+
+ private:
+  utp::socket_manager m_;
+};
+
 class announcer_and_dht final : public addressed_network {
  public:
   explicit announcer_and_dht(const client_settings& s) : announcer_(s.announcer) {
@@ -72,6 +90,12 @@ class announcer_and_dht final : public addressed_network {
     return dht_ && dht_->load_state(state, now).has_value();
   }
   std::size_t dht_nodes() const override { return dht_ ? dht_->table().size() : 0; }
+
+  std::unique_ptr<utp_sockets> make_utp(const client_settings& s) override {
+    utp::manager_settings m = s.utp_settings;
+    if (m.seed == 1) m.seed = s.session.seed ^ 0x75747021u;
+    return std::make_unique<utp_manager>(std::move(m));
+  }
 
   bool has_lsd() const override { return lsd_ != nullptr; }
   bool lsd_announce(const id20& info_hash, time_point now) override {

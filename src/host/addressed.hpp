@@ -75,6 +75,11 @@ class addressed_network {
   virtual bool dht_load_state(byte_view state, time_point now) = 0;
   virtual std::size_t dht_nodes() const = 0;
 
+  // --- uTP (BEP 29): the socket manager for client_settings::utp (nullptr: none) -----------
+  virtual std::unique_ptr<utp_sockets> make_utp(const client_settings& settings) {
+    (void)settings;
+    return nullptr;
+  }
   // --- Local Service Discovery (absent unless client_settings::lsd) ---------------------
   virtual bool has_lsd() const = 0;
   // Announces the torrent from now on; false without LSD.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <utility>
 
 #include "host/addressed.hpp"
 #include "host/encryption.hpp"
@@ -76,6 +77,9 @@ client::client(client_settings settings,
   if (!settings_.dial_peers) settings_.dht.reset();  // a DHT needs a host that reaches addresses
   if (make_network) net_ = make_network(settings_);
   if (net_ && settings_.dial_peers) tcp_ = net_->make_tcp_encryption(settings_);
+  // MSE is not spoken over uTP yet: a client that requires encryption does without uTP.
+  if (net_ && settings_.utp && settings_.dial_peers && settings_.encryption != encryption_policy::required)
+    utp_ = net_->make_utp(settings_);
 }
 
 client::~client() = default;
@@ -508,6 +512,63 @@ void client::channel_sent(host_peer p, std::size_t bytes, time_point now) {
   pump(now);
 }
 
+// --- uTP -----------------------------------------------------------------------------------
+
+void client::utp_received(const wire::endpoint& from, byte_view datagram, time_point now) {
+  if (!utp_) return;
+  utp_->received(from, datagram, now);
+  pump(now);
+}
+
+void client::route_utp(utp::output o, time_point now) {
+  if (auto* d = std::get_if<utp::out::datagram>(&o)) {
+    out_.push_back(client_out::utp_send{d->to, std::move(d->data)});
+    return;
+  }
+  if (auto* a = std::get_if<utp::out::accepted>(&o)) {  // as accept_peer
+    const host_peer p{next_peer_++};
+    peer_state& s = peers_[p.value];
+    s.open = true;
+    s.utp = a->id;
+    peer_of_utp_[a->id] = p.value;
+    s.connection = session_.accept_connection(a->from, now, dialable::yes);
+    peer_of_connection_[s.connection->value] = p.value;
+    out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, false, true}});
+    return;
+  }
+  const utp::socket_id id = std::visit([](const auto& x) -> utp::socket_id {
+    if constexpr (requires { x.id; }) return x.id; else return 0;
+  }, o);
+  auto pu = peer_of_utp_.find(id);
+  if (pu == peer_of_utp_.end()) return;
+  const host_peer p{pu->second};
+  auto it = peers_.find(p.value);
+  if (it == peers_.end()) return;
+  peer_state& s = it->second;
+  if (std::holds_alternative<utp::out::connected>(o)) {
+    s.open = true;
+    session_.connection_opened(*s.connection, now);
+    out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true, true}});
+  } else if (auto* d = std::get_if<utp::out::data>(&o)) {
+    if (s.connection) session_.bytes_received(*s.connection, d->bytes, now);
+  } else if (auto* sent = std::get_if<utp::out::sent>(&o)) {
+    if (s.connection) session_.bytes_sent(*s.connection, sent->bytes, now);
+  } else if (auto* c = std::get_if<utp::out::closed>(&o)) {
+    peer_of_utp_.erase(pu);
+    s.utp.reset();
+    if (!c->was_connected && s.dialled) {  // no uTP there: TCP instead, the session none the wiser
+      if (tcp_) tcp_->dialling(*this, p, s.torrent, s.utp_remote);
+      out_.push_back(client_out::connect{p, s.utp_remote});
+      return;
+    }
+    if (s.connection) {
+      session_.connection_closed(*s.connection, now);
+      peer_of_connection_.erase(s.connection->value);
+    }
+    peers_.erase(it);
+  }
+}
+
 // --- time and outputs -----------------------------------------------------------------------
 
 void client::on_timer(time_point now) {
@@ -516,12 +577,14 @@ void client::on_timer(time_point now) {
   session_.on_timer(now);
   tracker_.on_timer(now);
   if (net_) net_->on_timer(now);
+  if (utp_) utp_->on_timer(now);
   pump(now);
 }
 
 std::optional<time_point> client::next_deadline() const {
   std::optional<time_point> next;
-  for (auto d : {session_.next_deadline(), tracker_.next_deadline(), net_ ? net_->next_deadline() : std::nullopt})
+  for (auto d : {session_.next_deadline(), tracker_.next_deadline(), net_ ? net_->next_deadline() : std::nullopt,
+                 utp_ ? utp_->next_deadline() : std::nullopt})
     if (d) next = next ? std::min(*next, *d) : d;
   if (auto d = tcp_ ? tcp_->next_deadline(*this) : std::nullopt) next = next ? std::min(*next, *d) : d;
   return next;
@@ -546,6 +609,12 @@ void client::close_peer(host_peer p, std::string reason) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
   if (it->second.connection) peer_of_connection_.erase(it->second.connection->value);
+  if (auto u = it->second.utp) {  // the host has no socket for it: a FIN at the next pump
+    peer_of_utp_.erase(*u);
+    utp_closing_.push_back(*u);
+    peers_.erase(it);
+    return;
+  }
   peers_.erase(it);
   out_.push_back(client_out::close_peer{p, std::move(reason)});
 }
@@ -699,7 +768,9 @@ void client::pump(time_point now) {
       if (it == peer_of_connection_.end()) continue;
       auto ps = peers_.find(it->second);
       if (ps == peers_.end()) continue;
-      if (ps->second.tcp)
+      if (ps->second.utp)
+        utp_->send(*ps->second.utp, t->data);
+      else if (ps->second.tcp)
         tcp_->sending(*this, host_peer{it->second}, std::move(t->data));
       else
         send_to_peer(host_peer{it->second}, std::move(t->data));
@@ -727,8 +798,24 @@ void client::pump(time_point now) {
       s.dialled = true;
       s.connection = c->connection;
       peer_of_connection_[c->connection.value] = p.value;
+      // uTP first (IPv4, as WebTorrent), TCP if it fails. A client that dials with MSE
+      // dials TCP (MSE is not spoken over uTP yet).
+      if (utp_ && !c->remote.v6 && settings_.encryption == encryption_policy::plain) {
+        s.utp = utp_->connect(c->remote, now);
+        s.utp_remote = c->remote;
+        peer_of_utp_[*s.utp] = p.value;
+        continue;
+      }
       if (tcp_) tcp_->dialling(*this, p, c->torrent, c->remote);
       out_.push_back(client_out::connect{p, c->remote});
+    }
+    if (utp_) {
+      for (const utp::socket_id id : std::exchange(utp_closing_, {})) utp_->close(id, now);
+      utp_->flush(now);
+      while (auto o = utp_->poll()) {
+        if (!std::holds_alternative<utp::out::datagram>(*o)) progress = true;
+        route_utp(std::move(*o), now);
+      }
     }
   }
   // Offers per announce: no more than the connections each torrent still has room for

@@ -62,6 +62,16 @@
 // host/encryption.hpp. The addressed network makes it, so the browser's module, which has no
 // TCP, links none of it.
 //
+// uTP (BEP 29, client_settings::utp, with dial_peers and the addressed network: Node only):
+// one UDP socket of the host on the listen port; its datagrams come in through
+// utp_received() and go out as `utp_send`. The connections are utp/socket_manager.hpp's and
+// carry the same byte streams as TCP sockets: the session sees no difference. A dial to an
+// IPv4 address tries uTP first (as WebTorrent does) and, when that connection cannot be made
+// (a RESET, or no answer to two SYNs: 3 s), dials the address over TCP instead (a `connect`
+// output for the same host_peer); IPv6 addresses are dialled over TCP. Incoming uTP
+// connections are accepted like TCP sockets. The host never sees a uTP connection's host_peer
+// (no send / close_peer outputs for it); peer_channel_event::utp tells which ones they are.
+//
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
 // and drain poll() after every call.
 #pragma once
@@ -88,6 +98,7 @@
 #include "lsd/lsd.hpp"
 #include "tracker/announce_schedule.hpp"
 #include "tracker/ws_tracker.hpp"
+#include "utp/socket_manager.hpp"
 
 namespace wt {
 
@@ -147,6 +158,24 @@ struct client_settings {
   // getAnnounceOpts; see tracker::announce_param), asked each time one is built. It must
   // not call the client.
   std::function<tracker::announce_params(torrent_id)> announce_params{};
+  // uTP (see the header comment), with dial_peers and the addressed network.
+  bool utp = false;
+  utp::manager_settings utp_settings;
+};
+
+// The uTP socket manager behind an interface (as the addressed network: only a module that
+// constructs it links its code).
+class utp_sockets {
+ public:
+  virtual ~utp_sockets() = default;
+  virtual utp::socket_id connect(const wire::endpoint& to, time_point now) = 0;
+  virtual void send(utp::socket_id id, byte_view data) = 0;
+  virtual void close(utp::socket_id id, time_point now) = 0;
+  virtual void flush(time_point now) = 0;
+  virtual bool received(const wire::endpoint& from, byte_view datagram, time_point now) = 0;
+  virtual void on_timer(time_point now) = 0;
+  virtual std::optional<time_point> next_deadline() const = 0;
+  virtual std::optional<utp::output> poll() = 0;
 };
 
 // A connection the host keeps: a WebRTC peer connection (with its data channel) or a TCP
@@ -189,6 +218,8 @@ struct udp_send { std::string url; byte_buffer data; };
 struct udp_close { std::string url; };
 // A datagram for the DHT's UDP socket.
 struct dht_send { wire::endpoint to; byte_buffer data; };
+// A datagram for the uTP socket (on the listen port).
+struct utp_send { wire::endpoint to; byte_buffer data; };
 // A Local Service Discovery announce for the IPv4 group 239.192.152.143:6771 (v6 false) or
 // the IPv6 group [ff15::efc0:988f]:6771; a host without that family drops it.
 struct lsd_send { bool v6 = false; byte_buffer data; };
@@ -227,6 +258,7 @@ struct peer_channel_event {
   host_peer peer;
   connection_id connection;
   bool offerer = false;
+  bool utp = false;  // a uTP connection (the host has no socket for it)
 };
 using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, tracker_scrape_event,
                                   dht_announce_event, peer_channel_event>;
@@ -236,7 +268,7 @@ using client_output =
                  client_out::create_offer, client_out::create_answer, client_out::set_answer,
                  client_out::close_peer, client_out::connect, client_out::send, client_out::storage,
                  client_out::http, client_out::tracker_get, client_out::udp_send,
-                 client_out::udp_close, client_out::dht_send, client_out::lsd_send, client_event>;
+                 client_out::udp_close, client_out::dht_send, client_out::lsd_send, client_out::utp_send, client_event>;
 
 class client {
  public:
@@ -372,6 +404,10 @@ class client {
   // Nodes in the routing table (0 without a DHT).
   std::size_t dht_nodes() const;
 
+  // --- uTP (client_settings::utp) ------------------------------------------------------
+  bool has_utp() const noexcept { return utp_ != nullptr; }
+  // A datagram on the uTP socket.
+  void utp_received(const wire::endpoint& from, byte_view datagram, time_point now);
   // --- Local Service Discovery (client_settings::lsd) -----------------------------------
   bool has_lsd() const noexcept;
   // A datagram the host's multicast socket received from `from` (its source address).
@@ -406,6 +442,9 @@ class client {
     ws_tracker::id20 remote_peer_id{};
     // TCP: its state in tcp_encryption (MSE, or a plain redial), when it has some.
     std::unique_ptr<tcp_peer_state> tcp;
+    // A uTP connection; a dial's address, for the TCP dial that replaces a failed uTP one.
+    std::optional<utp::socket_id> utp;
+    wire::endpoint utp_remote{};
   };
   struct torrent_state {
     ws_tracker::id20 info_hash{};
@@ -434,6 +473,7 @@ class client {
   void leave_lsd(torrent_id t);
   void route_addressed(addressed_output o, time_point now);
   void route_event(session_event e, time_point now);
+  void route_utp(utp::output o, time_point now);
   void close_peer(host_peer p, std::string reason);
   // Bytes for the peer's socket or channel, merged with the send before them when they fit.
   void send_to_peer(host_peer p, byte_buffer data);
@@ -450,6 +490,9 @@ class client {
   std::unique_ptr<addressed_network> net_;  // HTTP/UDP trackers, DHT: null in the browser
   std::unique_ptr<tcp_encryption> tcp_;     // MSE on TCP (made by net_): null in the browser
   friend class mse_connections;             // host/encryption.cpp: tcp_'s implementation
+  std::unique_ptr<utp_sockets> utp_;          // null without client_settings::utp
+  std::map<utp::socket_id, std::uint32_t> peer_of_utp_;
+  std::vector<utp::socket_id> utp_closing_;   // closed by close_peer, FIN sent at the next pump
   std::map<torrent_id, torrent_state> torrents_;
   std::map<std::uint32_t, peer_state> peers_;
   std::map<std::uint32_t, std::uint32_t> peer_of_connection_;  // connection -> peer

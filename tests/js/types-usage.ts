@@ -184,10 +184,13 @@ export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
   const encrypting = new WasmTorrent({ secure: true, tracker: false })
   const requiring = new WasmTorrent({ secure: 'required', tracker: false })
   const obfuscating = new WasmTorrent({ secure: 1, tracker: false })
+  const noUtp = new WasmTorrent({ utp: false, tracker: false })
+  const utpOn: boolean = noUtp.utp
   t.on('blockedPeer', (addr: string) => { void addr })
   await blocking.destroy()
   await fromFile.destroy()
-  await Promise.all([encrypting.destroy(), requiring.destroy(), obfuscating.destroy()])
+  await Promise.all([encrypting.destroy(), requiring.destroy(), obfuscating.destroy(), noUtp.destroy()])
+  void utpOn
   client.on('torrent', (x: Torrent) => { void x }).on('seed', (x: Torrent) => { void x })
   const listeners: number = client.listeners('torrent').length + client.listenerCount('add')
   await client.remove(t, err => { void err })

@@ -846,6 +846,9 @@ export function makeClientClass (internals) {
       this._tcp = host.Tcp ? new host.Tcp({ input, heap: () => this._M.HEAPU8 }) : null
       this._udp = host.Udp ? new host.Udp({ input, heap: () => this._M.HEAPU8 }) : null // UDP trackers
       this._dht = null // Node: the DHT's socket, once listening
+      this._utp = null // Node: uTP's socket on torrentPort, once listening (option utp)
+      this.utp = Boolean(host.Utp) && opts.utp !== false // WebTorrent's client.utp
+      this._utpConnections = new Set() // engine connection ids carried over uTP
       this.dhtPort = 0
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): its
       // 'listening' event and address(). Null without a DHT.
@@ -890,6 +893,19 @@ export function makeClientClass (internals) {
             queueMicrotask(() => this.emit('warning', new WasmTorrentError(`cannot accept peers: ${err.message}`, { code: 'listen_failed' })))
           }
           if (this.destroyed) return this._tcp.closeAll()
+          // uTP (WebTorrent's utp option, default on under Node): UDP on the same port.
+          if (this.utp && this.torrentPort) {
+            const utp = new host.Utp({ input, heap: () => this._M.HEAPU8 })
+            try {
+              await utp.listen(this.torrentPort)
+              this._utp = utp
+            } catch (err) {
+              this.utp = false // as WebTorrent: TCP only then
+              queueMicrotask(() => this.emit('warning', new WasmTorrentError(`no uTP: ${err.message}`, { code: 'listen_failed' })))
+            }
+          } else {
+            this.utp = false
+          }
           // The DHT (WebTorrent's dht option, default on under Node): a UDP socket on dhtPort.
           const dht = opts.dht === undefined ? {} : opts.dht
           if (dht !== false && host.Dht) {
@@ -934,6 +950,7 @@ export function makeClientClass (internals) {
           // Message stream encryption on TCP (WebTorrent's secure; 'required': ours).
           encryption,
           encryptionEntropy: randomHex(32),
+          utp: Boolean(this._utp),
           dht: this._dht ? { announceInterval: opts.dht?.announceInterval, nodeId } : false,
           // lsd: { interval, minInterval } (ms) shortens BEP 14's 5 min and 1 min, for tests.
           lsd: this._lsd ? { interval: opts.lsd?.interval, minInterval: opts.lsd?.minInterval } : false,
@@ -1375,6 +1392,8 @@ export function makeClientClass (internals) {
       const closed = [...this.torrents].map(t => this._remove(t))
       this._rtc.closeAll()
       this._tcp?.closeAll()
+      this._utp?.close()
+      this._utp = null
       this._udp?.closeAll()
       this._lsd?.close()
       this._lsd = null
@@ -1563,17 +1582,21 @@ export function makeClientClass (internals) {
             case 'peerBanned':
               t?.emit('warning', new WasmTorrentError('a peer sent data that failed hash checks and was banned', { code: 'peer_banned' }))
               break
-            case 'channel': this._peerOfConnection.set(e.connection, e.peer); break
+            case 'channel':
+              this._peerOfConnection.set(e.connection, e.peer)
+              if (e.utp) this._utpConnections.add(e.connection)
+              break
             case 'peerConnected': {
               if (!t) { this._input((E, now) => E.wireReady(e.connection, now)); break }
               const wire = new Wire(t, e)
               // MSE (TCP): as the fields WebTorrent's wire keeps (its tests read them).
               wire._cryptoHandshakeDone = e.encryption > 0
               wire._encryptionMethod = e.encryption > 0 ? e.encryption : null
-              if (this._tcp?.has(this._peerOfConnection.get(e.connection))) {
-                // As WebTorrent's wires of TCP peers: their type, address and port apart.
+              const utp = this._utpConnections.has(e.connection)
+              if (utp || this._tcp?.has(this._peerOfConnection.get(e.connection))) {
+                // As WebTorrent's wires of TCP and uTP peers: their type, address and port apart.
                 const m = /^\[?(.*?)\]?:(\d+)$/.exec(e.address)
-                wire.type = e.outgoing ? 'tcpOutgoing' : 'tcpIncoming'
+                wire.type = utp ? (e.outgoing ? 'utpOutgoing' : 'utpIncoming') : (e.outgoing ? 'tcpOutgoing' : 'tcpIncoming')
                 if (m) [wire.remoteAddress, wire.remotePort] = [m[1], Number(m[2])]
               }
               t._wires.set(e.connection, wire)
@@ -1588,6 +1611,7 @@ export function makeClientClass (internals) {
             }
             case 'peerDisconnected': {
               this._peerOfConnection.delete(e.connection)
+              this._utpConnections.delete(e.connection)
               const wire = t?._wires.get(e.connection)
               t?._wires.delete(e.connection)
               wire?._onClose()
@@ -1627,6 +1651,7 @@ export function makeClientClass (internals) {
         case 'udpSend': return this._udp ? this._udp.send(o.url, o.data) : this._input((E, t) => E.udpFailed(o.url, 'no UDP here', t))
         case 'udpClose': return this._udp?.close(o.url)
         case 'dhtSend': return this._dht?.send(o.host, o.port, o.data)
+        case 'utpSend': return this._utp?.send(o.host, o.port, o.data)
         case 'lsdSend': return this._lsd?.send(o.v6, o.data)
         case 'storage': {
           const storage = this._storageOf(o.torrent)

@@ -3,6 +3,7 @@
 #   libtorrent_peer.py seed FILE.torrent DIR [--peer IP:PORT]...
 #   libtorrent_peer.py download FILE.torrent DIR [--peer IP:PORT]...
 #   --upload-limit BYTES: a slow seeder (bytes per second)
+#   --transport utp|tcp: that transport only (default both)
 #   --lsd: Local Service Discovery on (BEP 14), to find peers on the local network
 #   --encryption required|disabled: MSE forced both ways with RC4 only, or never spoken
 #     (default: libtorrent's, MSE accepted and tried)
@@ -19,6 +20,7 @@ ap.add_argument('torrent')
 ap.add_argument('dir')
 ap.add_argument('--peer', action='append', default=[])
 ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s (0: none), a slow seeder')
+ap.add_argument('--transport', choices=['both', 'utp', 'tcp'], default='both')
 ap.add_argument('--lsd', action='store_true', help='Local Service Discovery on')
 ap.add_argument('--encryption', choices=['default', 'required', 'disabled'], default='default')
 args = ap.parse_args()
@@ -30,6 +32,8 @@ settings = {
     'ssrf_mitigation': False,
     'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
     'upload_rate_limit': args.upload_limit,
+    'enable_outgoing_tcp': args.transport != 'utp', 'enable_incoming_tcp': args.transport != 'utp',
+    'enable_outgoing_utp': args.transport != 'tcp', 'enable_incoming_utp': args.transport != 'tcp',
 }
 if args.encryption != 'default':
     policy = lt.enc_policy.forced if args.encryption == 'required' else lt.enc_policy.disabled

@@ -23,9 +23,9 @@ export function freePort () {
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 // Starts the daemon with its config in `stateDir`; downloads go to `downloadDir` unless
-// add() says otherwise. Resolves once its RPC answers.
+// add() says otherwise. Resolves once its RPC answers. utp: its uTP on (default off).
 // encryption: 0 prefer plaintext and accept both, 1 prefer encryption, 2 require it.
-export async function startTransmission (t, stateDir, downloadDir, { encryption = 0 } = {}) {
+export async function startTransmission (t, stateDir, downloadDir, { encryption = 0, utp = false } = {}) {
   const configDir = path.join(stateDir, 'transmission')
   await mkdir(configDir, { recursive: true })
   const peerPort = await freePort()
@@ -39,7 +39,7 @@ export async function startTransmission (t, stateDir, downloadDir, { encryption 
     'dht-enabled': false,
     'lpd-enabled': false,
     'pex-enabled': false,
-    'utp-enabled': false,
+    'utp-enabled': utp,
     'blocklist-enabled': false,
     encryption,
     'rpc-enabled': true,

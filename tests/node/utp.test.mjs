@@ -1,0 +1,157 @@
+// uTP (BEP 29) against libtorrent 2.0 (Debian's python3-libtorrent) on loopback, with
+// libtorrent's TCP turned off (enable_outgoing_tcp / enable_incoming_tcp false) so that only
+// uTP can carry the torrent: each way, byte-exact on disk, the wires typed as WebTorrent's.
+// And the fallback: a libtorrent with uTP off is dialled over TCP once the SYNs go unanswered.
+// Transmission 3.00 with its uTP on: wasmtorrent downloads from it over uTP (Transmission has
+// no switch for its TCP, and dials no 127.x peer, so only that way). WebTorrent 2.x under
+// Node (its uTP is utp-native, libutp): each way, both ends' wires typed uTP.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import WebTorrent from 'webtorrent'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent, randomBytes } from './helpers.mjs'
+import { startTransmission, SEEDING } from './peers/transmission.mjs'
+
+function client (t, opts = {}) {
+  const c = new WasmTorrent({ tracker: false, dht: false, ...opts })
+  c.on('error', err => assert.fail(`client error: ${err.message}`))
+  t.after(() => c.destroy())
+  return c
+}
+
+test('libtorrent seeds over uTP only, wasmtorrent downloads (utpOutgoing)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-down', 3)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
+  const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'), [], ['--transport', 'utp'])
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t)
+  await c.ready
+  assert.equal(c.utp, true)
+  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  assert.equal(torrent.addPeer(`127.0.0.1:${port}`), true)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'utpOutgoing')
+  assert.equal(wire.remoteAddress, '127.0.0.1')
+  assert.equal(wire.remotePort, port)
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
+
+test('wasmtorrent seeds, libtorrent downloads over uTP only (utpIncoming)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-up', 5)
+  const c = client(t)
+  await c.ready
+  assert.ok(c.torrentPort > 0)
+  const torrent = c.seed(content.root, { announce: [], pieceLength: 65536 })
+  await once(torrent, 'seed')
+  const wireSeen = once(torrent, 'wire')
+  const lt = libtorrentPeer(t, 'download', await writeTorrent(dir, torrent.torrentFile), path.join(dir, 'down'),
+    [`127.0.0.1:${c.torrentPort}`], ['--transport', 'utp'])
+  const [wire] = await wireSeen
+  assert.equal(wire.type, 'utpIncoming')
+  await lt.waitFor(s => s.done, 60000, 'libtorrent to finish')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+  assert.ok(torrent.uploaded >= 1_000_003)
+})
+
+test('a peer without uTP: the dial falls back to TCP (tcpOutgoing)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-fallback', 7)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [] })
+  const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'), [], ['--transport', 'tcp'])
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t)
+  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${port}`)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'tcpOutgoing')
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
+
+test('utp: false: no uTP socket, dials over TCP at once', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-off', 11)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [] })
+  const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'))
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t, { utp: false })
+  await c.ready
+  assert.equal(c.utp, false)
+  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${port}`)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'tcpOutgoing')
+  await once(torrent, 'done')
+})
+
+test('Transmission seeds with uTP on, wasmtorrent downloads over uTP (utpOutgoing)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-transmission', 13)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
+  const tr = await startTransmission(t, dir, path.join(dir, 'seed'), { utp: true })
+  const id = await tr.add(torrentFile, path.join(dir, 'seed'))
+  await tr.waitFor(id, s => s.status === SEEDING && s.percentDone === 1, 30000, 'Transmission to verify and seed')
+
+  const c = client(t)
+  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  assert.equal(torrent.addPeer(`127.0.0.1:${tr.peerPort}`), true)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'utpOutgoing')
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+  assert.ok((await tr.status(id)).uploadedEver >= 1_000_003, 'Transmission sent the bytes')
+})
+
+function webtorrent (t) {
+  const wt = new WebTorrent({ dht: false, tracker: false, lsd: false, natUpnp: false, natPmp: false })
+  t.after(() => new Promise(resolve => wt.destroy(resolve)))
+  return wt
+}
+
+test('WebTorrent seeds, wasmtorrent downloads over uTP (utpOutgoing)', async t => {
+  const dir = await tempDir(t)
+  const data = randomBytes(95, 700_001)
+  const wt = webtorrent(t)
+  assert.equal(wt.utp, true, "WebTorrent's uTP (utp-native) is not available")
+  const seeding = await new Promise(resolve => wt.seed(Object.assign(Buffer.from(data), { name: 'utp-wt.bin' }), { announce: [], path: dir }, resolve))
+  if (!wt.torrentPort) await once(wt, 'listening')
+  const c = client(t)
+  const torrent = c.add(seeding.torrentFile, { store: 'memory' })
+  await once(torrent, 'ready')
+  torrent.addPeer(`127.0.0.1:${wt.torrentPort}`)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'utpOutgoing')
+  await once(torrent, 'done')
+  assert.deepEqual(Buffer.from(await torrent.files[0].arrayBuffer()), Buffer.from(data))
+  assert.equal(seeding.wires[0]?.type, 'utpIncoming')
+})
+
+test('wasmtorrent seeds, WebTorrent downloads over uTP (utpIncoming)', async t => {
+  const data = randomBytes(96, 600_001)
+  const c = client(t)
+  await c.ready
+  const seeding = c.seed(Object.assign(Buffer.from(data), { name: 'utp-wt-up.bin' }), { announceList: [], store: 'memory' })
+  await once(seeding, 'seed')
+  const wireSeen = once(seeding, 'wire')
+  const wt = webtorrent(t)
+  const dir = await tempDir(t)
+  const theirs = wt.add(seeding.torrentFile, { path: dir })
+  await once(theirs, 'infoHash')
+  theirs.addPeer(`127.0.0.1:${c.torrentPort}`)
+  const [wire] = await wireSeen
+  assert.equal(wire.type, 'utpIncoming')
+  if (!theirs.done) await once(theirs, 'done')
+  assert.equal(theirs.wires[0]?.type ?? 'utpOutgoing', 'utpOutgoing')
+  assert.deepEqual(Buffer.from(await theirs.files[0].arrayBuffer()), Buffer.from(data))
+})

@@ -1,0 +1,229 @@
+// Two clients (whole engines) move a torrent over uTP on a simulated UDP network with delay,
+// jitter and loss; a dial to a peer without uTP falls back to TCP.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "host/client.hpp"
+#include "metainfo/metainfo.hpp"
+
+using namespace wt;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct udp_net {
+  struct host {
+    std::unique_ptr<client> c;
+    memory_storage store;
+    bool finished = false;
+    bool udp = true;  // its uTP socket exists (else datagrams to it vanish)
+    std::vector<peer_channel_event> channels;
+    std::vector<client_out::connect> tcp_dials;
+    std::vector<std::string> closes;
+    std::size_t tcp_sends = 0;
+  };
+  struct flight {
+    time_point when;
+    std::size_t to = 0;
+    wire::endpoint from;
+    byte_buffer data;
+  };
+  std::vector<host> hosts;
+  std::vector<flight> air;
+  std::deque<std::function<void()>> actions;
+  time_point now{1s};
+  rng r{11};
+  double loss = 0;
+  duration delay = 15ms, jitter = 10ms;
+  std::size_t datagrams = 0;
+
+  static wire::endpoint address_of(std::size_t i) {
+    return wire::make_endpoint_v4({10, 0, 0, static_cast<std::uint8_t>(i + 1)}, 6881);
+  }
+  std::size_t add(bool utp, encryption_policy encryption = encryption_policy::plain) {
+    client_settings s;
+    s.dial_peers = true;
+    s.utp = utp;
+    s.encryption = encryption;
+    s.session.seed = hosts.size() + 3;
+    s.session.listen_port = 6881;
+    host h;
+    h.c = std::make_unique<client>(s);
+    h.udp = utp;
+    hosts.push_back(std::move(h));
+    return hosts.size() - 1;
+  }
+  void drain(std::size_t i) {
+    while (auto o = hosts[i].c->poll()) {
+      if (auto* u = std::get_if<client_out::utp_send>(&*o)) {
+        ++datagrams;
+        std::optional<std::size_t> to;
+        for (std::size_t j = 0; j < hosts.size(); ++j)
+          if (address_of(j) == u->to) to = j;
+        if (!to || !hosts[*to].udp) continue;
+        if (loss > 0 && r.below(1000) < static_cast<std::uint32_t>(loss * 1000)) continue;
+        const auto j = duration(static_cast<std::int64_t>(r.up_to(static_cast<std::uint64_t>(jitter.count()))));
+        air.push_back({now + delay + j, *to, address_of(i), std::move(u->data)});
+      } else if (auto* st = std::get_if<client_out::storage>(&*o)) {
+        actions.push_back([this, i, req = std::move(st->request)] {
+          hosts[i].c->storage_completed(hosts[i].store.complete(req), now);
+        });
+      } else if (auto* d = std::get_if<client_out::connect>(&*o)) {
+        hosts[i].tcp_dials.push_back(*d);
+      } else if (std::holds_alternative<client_out::send>(*o)) {
+        ++hosts[i].tcp_sends;
+      } else if (auto* cl = std::get_if<client_out::close_peer>(&*o)) {
+        hosts[i].closes.push_back(cl->reason);
+      } else if (auto* e = std::get_if<client_event>(&*o)) {
+        if (auto* ch = std::get_if<peer_channel_event>(e)) hosts[i].channels.push_back(*ch);
+        if (auto* se = std::get_if<session_event>(e); se && std::holds_alternative<torrent_finished_event>(*se))
+          hosts[i].finished = true;
+      }
+    }
+  }
+  bool run(const std::function<bool()>& done, duration limit = 10min) {
+    const time_point end = now + limit;
+    while (now < end) {
+      for (std::size_t i = 0; i < hosts.size(); ++i) drain(i);
+      while (!actions.empty()) {
+        auto a = std::move(actions.front());
+        actions.pop_front();
+        a();
+        for (std::size_t i = 0; i < hosts.size(); ++i) drain(i);
+      }
+      if (done()) return true;
+      std::optional<time_point> next;
+      for (auto& h : hosts)
+        if (auto d = h.c->next_deadline()) next = next ? std::min(*next, *d) : *d;
+      for (const auto& f : air) next = next ? std::min(*next, f.when) : f.when;
+      now = std::max(now + 1us, next.value_or(now + 1s));
+      std::vector<flight> due;
+      for (auto it = air.begin(); it != air.end();) {
+        if (it->when <= now) {
+          due.push_back(std::move(*it));
+          it = air.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      std::stable_sort(due.begin(), due.end(), [](const flight& a, const flight& b) { return a.when < b.when; });
+      for (auto& f : due) {
+        hosts[f.to].c->utp_received(f.from, f.data, now);
+        drain(f.to);
+      }
+      for (auto& h : hosts) h.c->on_timer(now);
+    }
+    return done();
+  }
+};
+
+byte_buffer random_bytes(std::size_t n, std::uint64_t seed) {
+  byte_buffer b(n);
+  rng r(seed);
+  for (auto& x : b) x = static_cast<std::uint8_t>(r.next());
+  return b;
+}
+
+byte_buffer make_torrent(byte_view data) {
+  input_file f{"data.bin", data};
+  create_options o;
+  o.piece_length = 64 * 1024;
+  return *create_torrent(std::span<const input_file>(&f, 1), o);
+}
+
+}  // namespace
+
+TEST_CASE("[utp_client] two engines move a torrent over uTP through loss, delay and reordering", "[utp_client]") {
+  const double loss = GENERATE(0.0, 0.03, 0.10);
+  udp_net n;
+  n.loss = loss;
+  const auto seeder = n.add(true), leecher = n.add(true);
+  const byte_buffer data = random_bytes(2 * 1024 * 1024 + 777, 21);
+  const byte_buffer torrent = make_torrent(data);
+  auto ts = n.hosts[seeder].c->add_torrent(torrent, {.seed = true}, n.now);
+  REQUIRE(ts);
+  n.hosts[seeder].store.write_at(*ts, 0, data);
+  auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+  REQUIRE(tl);
+  REQUIRE(n.hosts[leecher].c->add_peer(*tl, udp_net::address_of(seeder), n.now) == client::add_peer_result::added);
+  REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
+  const auto got = n.hosts[leecher].store.read_at(*tl, 0, static_cast<std::uint32_t>(data.size()));
+  REQUIRE(got);
+  CHECK((*got == data));
+  CHECK(n.hosts[leecher].tcp_dials.empty());  // uTP all the way
+  CHECK(n.hosts[leecher].tcp_sends == 0);
+  CHECK(n.hosts[seeder].tcp_sends == 0);
+  REQUIRE(n.hosts[leecher].channels.size() == 1);
+  CHECK(n.hosts[leecher].channels[0].utp);
+  CHECK(n.hosts[leecher].channels[0].offerer);  // ours: outgoing
+  REQUIRE(n.hosts[seeder].channels.size() == 1);
+  CHECK(n.hosts[seeder].channels[0].utp);
+  CHECK_FALSE(n.hosts[seeder].channels[0].offerer);
+  const auto st = n.hosts[seeder].c->engine().stats(*ts);
+  CHECK(st->peers_by_source[static_cast<std::size_t>(peer_source::incoming)] == 1);
+  INFO("virtual ms: " << std::chrono::duration_cast<std::chrono::milliseconds>(n.now - time_point{1s}).count());
+  // Removing the torrent closes the connection with a FIN: the seeder's side goes too.
+  n.hosts[leecher].c->remove_torrent(*tl, n.now);
+  REQUIRE(n.run([&] { return n.hosts[seeder].c->open_peers() == 0 && n.hosts[leecher].c->open_peers() == 0; }, 60s));
+  CHECK(n.hosts[seeder].closes.empty());  // no host socket to close for uTP peers
+}
+
+TEST_CASE("[utp_client] a peer without uTP is dialled over TCP after the SYNs go unanswered", "[utp_client]") {
+  udp_net n;
+  const auto seeder = n.add(false), leecher = n.add(true);
+  const byte_buffer data = random_bytes(100 * 1024, 22);
+  const byte_buffer torrent = make_torrent(data);
+  auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+  REQUIRE(tl);
+  const time_point start = n.now;
+  n.hosts[leecher].c->add_peer(*tl, udp_net::address_of(seeder), n.now);
+  REQUIRE(n.run([&] { return !n.hosts[leecher].tcp_dials.empty(); }));
+  CHECK(n.hosts[leecher].tcp_dials[0].remote == udp_net::address_of(seeder));
+  CHECK(n.now - start >= 3s);
+  CHECK(n.now - start < 4s);
+  // The host's TCP socket opens: the session's connection carries on over it.
+  const host_peer p = n.hosts[leecher].tcp_dials[0].peer;
+  n.hosts[leecher].c->channel_opened(p, n.now);
+  n.drain(leecher);
+  REQUIRE(n.hosts[leecher].channels.size() == 1);
+  CHECK_FALSE(n.hosts[leecher].channels[0].utp);
+  CHECK(n.hosts[leecher].channels[0].peer == p);
+  CHECK(n.hosts[leecher].tcp_sends == 1);  // the handshake, on the socket
+}
+
+TEST_CASE("[utp_client] without the option no datagram is sent and dials are TCP", "[utp_client]") {
+  udp_net n;
+  const auto seeder = n.add(true), leecher = n.add(false);
+  const byte_buffer data = random_bytes(10 * 1024, 23);
+  const byte_buffer torrent = make_torrent(data);
+  auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+  REQUIRE(tl);
+  CHECK_FALSE(n.hosts[leecher].c->has_utp());
+  n.hosts[leecher].c->add_peer(*tl, udp_net::address_of(seeder), n.now);
+  n.drain(leecher);
+  CHECK(n.hosts[leecher].tcp_dials.size() == 1);
+  CHECK(n.datagrams == 0);
+}
+
+// MSE is not spoken over uTP yet: a client that dials with it dials TCP, and one that requires
+// it has no uTP at all (a plain uTP connection would bypass the requirement).
+TEST_CASE("[utp_client] with protocol encryption, dials are TCP; required: no uTP at all", "[utp_client][mse]") {
+  for (const encryption_policy e : {encryption_policy::prefer_plaintext, encryption_policy::prefer_rc4, encryption_policy::required}) {
+    CAPTURE(static_cast<int>(e));
+    udp_net n;
+    const auto seeder = n.add(true), leecher = n.add(true, e);
+    const byte_buffer torrent = make_torrent(random_bytes(10 * 1024, 24));
+    auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+    REQUIRE(tl);
+    CHECK(n.hosts[leecher].c->has_utp() == (e != encryption_policy::required));
+    n.hosts[leecher].c->add_peer(*tl, udp_net::address_of(seeder), n.now);
+    n.drain(leecher);
+    CHECK(n.hosts[leecher].tcp_dials.size() == 1);
+    CHECK(n.datagrams == 0);
+  }
+}
