@@ -58,7 +58,9 @@ test('wasmtorrent (default options) seeds, libtorrent requiring encryption dials
   await once(torrent, 'seed')
   const method = wireMethod(torrent)
   const lt = libtorrentPeer(t, 'download', await writeTorrent(dir, torrent.torrentFile), path.join(dir, 'down'),
-    [`127.0.0.1:${c.torrentPort}`], ['--encryption', 'required'])
+    // TCP: MSE is not spoken over uTP yet (libtorrent's uTP dial with MSE is closed, and one
+    // that requires encryption keeps dialling uTP; docs/api.md, utp).
+    [`127.0.0.1:${c.torrentPort}`], ['--encryption', 'required', '--transport', 'tcp'])
   assert.equal(await method, 2)
   await lt.waitFor(s => s.done, 60000, 'libtorrent to finish')
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
