@@ -34,17 +34,6 @@ bool is_value(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == '\t' || (c >= ' ' && c < 0x7f); });
 }
 
-std::optional<std::uint16_t> parse_port(std::string_view s) {
-  if (s.empty() || s.size() > 5) return std::nullopt;
-  std::uint32_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<std::uint32_t>(c - '0');
-  }
-  if (v == 0 || v > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(v);
-}
-
 }  // namespace
 
 std::optional<announce> parse_announce(byte_view datagram, const limits& lim) {
@@ -74,7 +63,7 @@ std::optional<announce> parse_announce(byte_view datagram, const limits& lim) {
     const std::string_view value = trim(line.substr(colon + 1));
     if (!is_token(name) || !is_value(value)) return std::nullopt;
     if (iequals(name, "Port")) {
-      const auto port = parse_port(value);
+      const auto port = wire::parse_port(value);
       if (!port || port_seen) return std::nullopt;
       port_seen = true;
       a.port = *port;

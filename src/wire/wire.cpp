@@ -519,9 +519,6 @@ endpoint make_endpoint_v6(const std::array<std::uint8_t, 16>& address, std::uint
   return e;
 }
 
-namespace {
-
-// The port of "host:port": decimal digits only, 1 to 65535.
 std::optional<std::uint16_t> parse_port(std::string_view s) {
   if (s.empty() || s.size() > 5) return std::nullopt;
   std::uint32_t v = 0;
@@ -532,6 +529,8 @@ std::optional<std::uint16_t> parse_port(std::string_view s) {
   if (v == 0 || v > 65535) return std::nullopt;
   return static_cast<std::uint16_t>(v);
 }
+
+namespace {
 
 std::optional<std::uint8_t> parse_decimal_octet(std::string_view part) {
   if (part.empty() || part.size() > 3) return std::nullopt;

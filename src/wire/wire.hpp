@@ -293,6 +293,8 @@ std::optional<endpoint> parse_ip_address(std::string_view text);
 // anything else (a host name, port 0, a malformed address). An IPv4-mapped IPv6 address
 // ("[::ffff:1.2.3.4]") stays IPv6.
 std::optional<endpoint> parse_endpoint(std::string_view text);
+// A port in decimal digits only, 1 to 65535 ("6881"); nullopt for anything else.
+std::optional<std::uint16_t> parse_port(std::string_view text);
 
 inline constexpr std::size_t compact_v4_size = 6;   // 4 address bytes, 2 port bytes
 inline constexpr std::size_t compact_v6_size = 18;  // 16 address bytes, 2 port bytes
