@@ -186,6 +186,9 @@ test('Ctrl-C mid-download keeps the files (resumable); with --remove-partial it 
     const cli = runCli(t, ['download', lt.file, '--out', down, '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE, '--interval', '0.2',
       ...(remove ? ['--remove-partial'] : [])])
     await cli.waitForLine(/^downloading \| progress (?!0\.0%)/, 60000)
+    // Progress counts bytes as they arrive; the file exists once a verified piece is written.
+    const deadline = Date.now() + 30000
+    while (!(await stat(path.join(down, 'langsam/a.bin')).catch(() => null)) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
     cli.child.kill('SIGINT')
     assert.equal(await cli.exitCode(), 130, cli.tail())
     const a = await stat(path.join(down, 'langsam/a.bin')).catch(() => null)
