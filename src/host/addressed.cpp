@@ -37,8 +37,8 @@ class announcer_and_dht final : public addressed_network {
     if (s.lsd) lsd_ = std::make_unique<lsd::service>(*s.lsd);
   }
 
-  std::unique_ptr<tcp_encryption> make_tcp_encryption(const client_settings& settings) override {
-    return wt::make_tcp_encryption(settings);
+  std::unique_ptr<peer_encryption> make_peer_encryption(const client_settings& settings) override {
+    return wt::make_peer_encryption(settings);
   }
 
   bool add_torrent(const id20& info_hash, const id20& peer_id, const std::vector<std::string>& urls,

@@ -87,8 +87,8 @@ class addressed_network {
   virtual void lsd_stop(const id20& info_hash) = 0;
   virtual void lsd_received(const wire::endpoint& from, byte_view datagram, time_point now) = 0;
 
-  // MSE on the client's TCP connections (host/encryption.hpp); nullptr: none.
-  virtual std::unique_ptr<tcp_encryption> make_tcp_encryption(const client_settings& settings) {
+  // MSE on the client's TCP and uTP connections (host/encryption.hpp); nullptr: none.
+  virtual std::unique_ptr<peer_encryption> make_peer_encryption(const client_settings& settings) {
     (void)settings;
     return nullptr;
   }

@@ -76,10 +76,8 @@ client::client(client_settings settings,
       tracker_(settings_.tracker) {
   if (!settings_.dial_peers) settings_.dht.reset();  // a DHT needs a host that reaches addresses
   if (make_network) net_ = make_network(settings_);
-  if (net_ && settings_.dial_peers) tcp_ = net_->make_tcp_encryption(settings_);
-  // MSE is not spoken over uTP yet: a client that requires encryption does without uTP.
-  if (net_ && settings_.utp && settings_.dial_peers && settings_.encryption != encryption_policy::required)
-    utp_ = net_->make_utp(settings_);
+  if (net_ && settings_.dial_peers) mse_ = net_->make_peer_encryption(settings_);
+  if (net_ && settings_.utp && settings_.dial_peers) utp_ = net_->make_utp(settings_);
 }
 
 client::~client() = default;
@@ -333,7 +331,7 @@ host_peer client::accept_peer(const wire::endpoint& remote, time_point now) {
   // to pass on through ut_pex.
   s.connection = session_.accept_connection(remote, now, dialable::yes);
   peer_of_connection_[s.connection->value] = p.value;
-  if (tcp_) tcp_->accepted(*this, p);  // MSE or plain, as its first bytes say
+  if (mse_) mse_->accepted(*this, p);  // MSE or plain, as its first bytes say
   out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, false}});
   pump(now);
   return p;
@@ -439,7 +437,7 @@ void client::channel_opened(host_peer p, time_point now) {
   peer_state& s = it->second;
   s.open = true;
   if (s.dialled) {  // a socket the session asked for (connect output)
-    if (s.tcp && tcp_->opened(*this, p, now)) {  // a plain redial: the session knows it is open
+    if (s.mse && mse_->opened(*this, p, now)) {  // a plain redial: the session knows it is open
       pump(now);
       return;
     }
@@ -468,8 +466,8 @@ void client::channel_opened(host_peer p, time_point now) {
 void client::channel_data(host_peer p, byte_view data, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
-  if (it->second.tcp)
-    tcp_->received(*this, p, data, now);
+  if (it->second.mse)
+    mse_->received(*this, p, data, now);
   else if (it->second.connection)
     session_.bytes_received(*it->second.connection, data, now);
   pump(now);
@@ -477,6 +475,10 @@ void client::channel_data(host_peer p, byte_view data, time_point now) {
 
 void client::send_to_peer(host_peer p, byte_buffer data) {
   if (data.empty()) return;
+  if (auto it = peers_.find(p.value); it != peers_.end() && it->second.utp) {
+    utp_->send(*it->second.utp, data);
+    return;
+  }
   // Consecutive sends to one channel merge into messages of up to settings_.max_send_size:
   // fewer, larger data-channel messages cost less.
   auto* last = out_.empty() ? nullptr : std::get_if<client_out::send>(&out_.back());
@@ -489,7 +491,7 @@ void client::send_to_peer(host_peer p, byte_buffer data) {
 void client::channel_closed(host_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
-  if (it->second.tcp && tcp_->closed(*this, p, now)) {  // replaced by a plain redial
+  if (it->second.mse && mse_->closed(*this, p, now)) {  // replaced by a plain redial
     pump(now);
     return;
   }
@@ -533,6 +535,7 @@ void client::route_utp(utp::output o, time_point now) {
     peer_of_utp_[a->id] = p.value;
     s.connection = session_.accept_connection(a->from, now, dialable::yes);
     peer_of_connection_[s.connection->value] = p.value;
+    if (mse_) mse_->accepted(*this, p);  // MSE or plain, as its first bytes say
     out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, false, true}});
     return;
   }
@@ -547,20 +550,26 @@ void client::route_utp(utp::output o, time_point now) {
   peer_state& s = it->second;
   if (std::holds_alternative<utp::out::connected>(o)) {
     s.open = true;
+    if (s.mse) mse_->opened(*this, p, now);  // MSE's first message
     session_.connection_opened(*s.connection, now);
     out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true, true}});
   } else if (auto* d = std::get_if<utp::out::data>(&o)) {
-    if (s.connection) session_.bytes_received(*s.connection, d->bytes, now);
+    if (s.mse) mse_->received(*this, p, d->bytes, now);
+    else if (s.connection) session_.bytes_received(*s.connection, d->bytes, now);
   } else if (auto* sent = std::get_if<utp::out::sent>(&o)) {
     if (s.connection) session_.bytes_sent(*s.connection, sent->bytes, now);
   } else if (auto* c = std::get_if<utp::out::closed>(&o)) {
     peer_of_utp_.erase(pu);
-    s.utp.reset();
     if (!c->was_connected && s.dialled) {  // no uTP there: TCP instead, the session none the wiser
-      if (tcp_) tcp_->dialling(*this, p, s.torrent, s.utp_remote);
+      s.utp.reset();
+      s.mse.reset();
+      if (mse_) mse_->dialling(*this, p, s.torrent, s.utp_remote);
       out_.push_back(client_out::connect{p, s.utp_remote});
       return;
     }
+    // The peer hung up on our MSE handshake: a plain redial (over TCP) replaces it.
+    if (s.mse && mse_->closed(*this, p, now)) return;
+    s.utp.reset();
     if (s.connection) {
       session_.connection_closed(*s.connection, now);
       peer_of_connection_.erase(s.connection->value);
@@ -573,7 +582,7 @@ void client::route_utp(utp::output o, time_point now) {
 
 void client::on_timer(time_point now) {
   for (const auto& [t, s] : torrents_) update_tracker_stats(t);
-  if (tcp_) tcp_->on_timer(*this, now);
+  if (mse_) mse_->on_timer(*this, now);
   session_.on_timer(now);
   tracker_.on_timer(now);
   if (net_) net_->on_timer(now);
@@ -586,7 +595,7 @@ std::optional<time_point> client::next_deadline() const {
   for (auto d : {session_.next_deadline(), tracker_.next_deadline(), net_ ? net_->next_deadline() : std::nullopt,
                  utp_ ? utp_->next_deadline() : std::nullopt})
     if (d) next = next ? std::min(*next, *d) : d;
-  if (auto d = tcp_ ? tcp_->next_deadline(*this) : std::nullopt) next = next ? std::min(*next, *d) : d;
+  if (auto d = mse_ ? mse_->next_deadline(*this) : std::nullopt) next = next ? std::min(*next, *d) : d;
   return next;
 }
 
@@ -735,8 +744,8 @@ void client::route_event(session_event e, time_point now) {
       leave_dht(m->torrent);
       leave_lsd(m->torrent);
     }
-  } else if (auto* pc = std::get_if<peer_connected_event>(&e); pc && tcp_) {
-    tcp_->connected(*this, *pc);
+  } else if (auto* pc = std::get_if<peer_connected_event>(&e); pc && mse_) {
+    mse_->connected(*this, *pc);
   } else if (auto* w = std::get_if<warning_event>(&e); w && w->torrent.value == 0) {
     // A peer that failed before its handshake named a torrent (garbage instead of a
     // handshake): the data channel it came through was for one.
@@ -768,10 +777,8 @@ void client::pump(time_point now) {
       if (it == peer_of_connection_.end()) continue;
       auto ps = peers_.find(it->second);
       if (ps == peers_.end()) continue;
-      if (ps->second.utp)
-        utp_->send(*ps->second.utp, t->data);
-      else if (ps->second.tcp)
-        tcp_->sending(*this, host_peer{it->second}, std::move(t->data));
+      if (ps->second.mse)
+        mse_->sending(*this, host_peer{it->second}, std::move(t->data));
       else
         send_to_peer(host_peer{it->second}, std::move(t->data));
     }
@@ -798,15 +805,14 @@ void client::pump(time_point now) {
       s.dialled = true;
       s.connection = c->connection;
       peer_of_connection_[c->connection.value] = p.value;
-      // uTP first (IPv4, as WebTorrent), TCP if it fails. A client that dials with MSE
-      // dials TCP (MSE is not spoken over uTP yet).
-      if (utp_ && !c->remote.v6 && settings_.encryption == encryption_policy::plain) {
+      // MSE (as the policy says) over uTP first (IPv4, as WebTorrent), TCP if it fails.
+      if (mse_) mse_->dialling(*this, p, c->torrent, c->remote);
+      if (utp_ && !c->remote.v6) {
         s.utp = utp_->connect(c->remote, now);
         s.utp_remote = c->remote;
         peer_of_utp_[*s.utp] = p.value;
         continue;
       }
-      if (tcp_) tcp_->dialling(*this, p, c->torrent, c->remote);
       out_.push_back(client_out::connect{p, c->remote});
     }
     if (utp_) {

@@ -58,7 +58,7 @@
 // performs them (fetch with a Range header) and reports http_response(), http_data() per
 // body chunk, then http_done() or http_failed().
 //
-// Message stream encryption (MSE/PE) on TCP connections (client_settings::encryption): see
+// Message stream encryption (MSE/PE) on TCP and uTP connections (client_settings::encryption): see
 // host/encryption.hpp. The addressed network makes it, so the browser's module, which has no
 // TCP, links none of it.
 //
@@ -69,8 +69,9 @@
 // IPv4 address tries uTP first (as WebTorrent does) and, when that connection cannot be made
 // (a RESET, or no answer to two SYNs: 3 s), dials the address over TCP instead (a `connect`
 // output for the same host_peer); IPv6 addresses are dialled over TCP. Incoming uTP
-// connections are accepted like TCP sockets. The host never sees a uTP connection's host_peer
-// (no send / close_peer outputs for it); peer_channel_event::utp tells which ones they are.
+// connections are accepted like TCP sockets, MSE on both alike. The host never sees a uTP
+// connection's host_peer (no send / close_peer outputs for it); peer_channel_event::utp tells
+// which ones they are.
 //
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
 // and drain poll() after every call.
@@ -105,7 +106,7 @@ namespace wt {
 class addressed_network;  // host/addressed.hpp
 struct addressed_output;
 
-// MSE on TCP connections (see the header comment), WebTorrent's `secure` and more.
+// MSE on TCP and uTP connections (see the header comment), WebTorrent's `secure` and more.
 enum class encryption_policy : std::uint8_t {
   // Dials plain BitTorrent; accepts MSE (selecting RC4 when offered) and plain handshakes.
   plain,
@@ -119,15 +120,15 @@ enum class encryption_policy : std::uint8_t {
   required,
 };
 
-class tcp_encryption;  // host/encryption.hpp
-// A connection's state in tcp_encryption (its own type behind this one).
-struct tcp_peer_state {
-  virtual ~tcp_peer_state() = default;
+class peer_encryption;  // host/encryption.hpp
+// A connection's state in peer_encryption (its own type behind this one).
+struct encryption_state {
+  virtual ~encryption_state() = default;
 };
 
 struct client_settings {
   session_settings session;
-  // MSE on TCP connections (dial_peers and the addressed network only).
+  // MSE on TCP and uTP connections (dial_peers and the addressed network only).
   encryption_policy encryption = encryption_policy::plain;
   // Random bytes from the host (the browser's crypto.getRandomValues): MSE's Diffie-Hellman
   // private keys are drawn from them and the seed.
@@ -440,8 +441,8 @@ class client {
     // answerer: the tracker reply waits for answer_created
     std::string url;
     ws_tracker::id20 remote_peer_id{};
-    // TCP: its state in tcp_encryption (MSE, or a plain redial), when it has some.
-    std::unique_ptr<tcp_peer_state> tcp;
+    // TCP or uTP: its state in peer_encryption (MSE, or a plain redial), when it has some.
+    std::unique_ptr<encryption_state> mse;
     // A uTP connection; a dial's address, for the TCP dial that replaces a failed uTP one.
     std::optional<utp::socket_id> utp;
     wire::endpoint utp_remote{};
@@ -488,8 +489,8 @@ class client {
   session session_;
   ws_tracker::client tracker_;
   std::unique_ptr<addressed_network> net_;  // HTTP/UDP trackers, DHT: null in the browser
-  std::unique_ptr<tcp_encryption> tcp_;     // MSE on TCP (made by net_): null in the browser
-  friend class mse_connections;             // host/encryption.cpp: tcp_'s implementation
+  std::unique_ptr<peer_encryption> mse_;    // MSE on TCP and uTP (made by net_): null in the browser
+  friend class mse_connections;             // host/encryption.cpp: mse_'s implementation
   std::unique_ptr<utp_sockets> utp_;          // null without client_settings::utp
   std::map<utp::socket_id, std::uint32_t> peer_of_utp_;
   std::vector<utp::socket_id> utp_closing_;   // closed by close_peer, FIN sent at the next pump

@@ -16,7 +16,7 @@ namespace wt {
 namespace {
 
 // A connection's state: an MSE stream, or a plain redial (no stream).
-struct mse_peer final : tcp_peer_state {
+struct mse_peer final : encryption_state {
   std::optional<mse::stream> stream;
   std::optional<wire::endpoint> remote;  // a dial's address
   // A dial with MSE until the peer's BitTorrent handshake: the session's bytes so far (a
@@ -47,7 +47,7 @@ mse::policy mse_policy(encryption_policy p, bool outgoing) {
 
 }  // namespace
 
-class mse_connections final : public tcp_encryption {
+class mse_connections final : public peer_encryption {
  public:
   explicit mse_connections(const client_settings& s)
       : policy_(s.encryption), timeout_(s.encryption_timeout), key_rng_(s.session.seed ^ 0x6d73655fu),
@@ -62,7 +62,7 @@ class mse_connections final : public tcp_encryption {
       return std::nullopt;
     };
     state->stream = mse::stream::incoming(std::move(lookup), mse_policy(policy_, false), private_key(), key_rng_.next());
-    c.peers_[p.value].tcp = std::move(state);
+    c.peers_[p.value].mse = std::move(state);
   }
 
   void dialling(client& c, host_peer p, torrent_id t, const wire::endpoint& remote) override {
@@ -73,7 +73,7 @@ class mse_connections final : public tcp_encryption {
     auto state = std::make_unique<mse_peer>();
     state->remote = remote;
     state->stream = mse::stream::outgoing(ts->second.info_hash, mse_policy(policy_, true), private_key(), key_rng_.next());
-    c.peers_[p.value].tcp = std::move(state);
+    c.peers_[p.value].mse = std::move(state);
   }
 
   bool opened(client& c, host_peer p, time_point now) override {
@@ -109,7 +109,7 @@ class mse_connections final : public tcp_encryption {
     const byte_buffer plain = m->stream->take_received();
     if (conn && !plain.empty()) c.session_.bytes_received(*conn, plain, now);
     // A plain BitTorrent handshake: nothing more to do for the connection.
-    if (m->stream->status() == mse::stream::state::done && m->stream->method() == 0) it->second.tcp.reset();
+    if (m->stream->status() == mse::stream::state::done && m->stream->method() == 0) it->second.mse.reset();
   }
 
   void sending(client& c, host_peer p, byte_buffer data) override {
@@ -154,7 +154,7 @@ class mse_connections final : public tcp_encryption {
   void on_timer(client& c, time_point now) override {
     std::vector<host_peer> stalled;
     for (const auto& [id, s] : c.peers_)
-      if (auto* m = static_cast<mse_peer*>(s.tcp.get()); m && m->deadline && *m->deadline <= now)
+      if (auto* m = static_cast<mse_peer*>(s.mse.get()); m && m->deadline && *m->deadline <= now)
         stalled.push_back(host_peer{id});
     for (host_peer p : stalled)
       if (!redial_plain(c, p)) drop(c, p, "encryption: the peer did not complete its handshake in time", now);
@@ -163,7 +163,7 @@ class mse_connections final : public tcp_encryption {
   std::optional<time_point> next_deadline(const client& c) const override {
     std::optional<time_point> next;
     for (const auto& [id, s] : c.peers_)
-      if (auto* m = static_cast<const mse_peer*>(s.tcp.get()); m && m->deadline)
+      if (auto* m = static_cast<const mse_peer*>(s.mse.get()); m && m->deadline)
         next = next ? std::min(*next, *m->deadline) : m->deadline;
     return next;
   }
@@ -176,7 +176,7 @@ class mse_connections final : public tcp_encryption {
 
   static mse_peer* state_of(client& c, host_peer p) {
     auto it = c.peers_.find(p.value);
-    return it == c.peers_.end() ? nullptr : static_cast<mse_peer*>(it->second.tcp.get());  // its only kind
+    return it == c.peers_.end() ? nullptr : static_cast<mse_peer*>(it->second.mse.get());  // its only kind
   }
 
   // A dial with MSE that has not met its peer: the same connection of the session on a new
@@ -184,23 +184,25 @@ class mse_connections final : public tcp_encryption {
   bool redial_plain(client& c, host_peer p) {
     mse_peer* old = state_of(c, p);
     if (!old || !old->stream || !old->remote || old->connected || policy_ == encryption_policy::required) return false;
-    auto& old_state = c.peers_[p.value];
+    const auto& old_state = c.peers_[p.value];
     if (!old_state.connection) return false;
+    const torrent_id torrent = old_state.torrent;
+    const connection_id connection = *old_state.connection;
+    const wire::endpoint remote = *old->remote;
+    byte_buffer replay = std::move(old->sent);
+    // The old socket or uTP connection closed (a no-op for the host when it closed it itself).
+    c.close_peer(p, "encryption failed: dialling again without");
     const host_peer fresh{c.next_peer_++};
     auto& s = c.peers_[fresh.value];
-    s.torrent = old_state.torrent;
+    s.torrent = torrent;
     s.dialled = true;
-    s.connection = old_state.connection;
+    s.connection = connection;
     auto state = std::make_unique<mse_peer>();
-    state->remote = old->remote;
-    state->replay = std::move(old->sent);
-    s.tcp = std::move(state);
-    c.peer_of_connection_[s.connection->value] = fresh.value;
-    const wire::endpoint remote = *old->remote;
-    c.peers_.erase(p.value);
-    // The old socket closed (a no-op for the host when it closed it itself), a new one dialled.
-    c.out_.push_back(client_out::close_peer{p, "encryption failed: dialling again without"});
-    c.out_.push_back(client_out::connect{fresh, remote});
+    state->remote = remote;
+    state->replay = std::move(replay);
+    s.mse = std::move(state);
+    c.peer_of_connection_[connection.value] = fresh.value;
+    c.out_.push_back(client_out::connect{fresh, remote});  // over TCP
     return true;
   }
 
@@ -208,12 +210,8 @@ class mse_connections final : public tcp_encryption {
   static void drop(client& c, host_peer p, std::string reason, time_point now) {
     auto it = c.peers_.find(p.value);
     if (it == c.peers_.end()) return;
-    if (auto conn = it->second.connection) {
-      c.session_.connection_closed(*conn, now);
-      c.peer_of_connection_.erase(conn->value);
-    }
-    c.peers_.erase(it);
-    c.out_.push_back(client_out::close_peer{p, std::move(reason)});
+    if (auto conn = it->second.connection) c.session_.connection_closed(*conn, now);
+    c.close_peer(p, std::move(reason));
   }
 
   // A Diffie-Hellman private key (256 bits) per connection: SHA-256 of the host's entropy and
@@ -233,7 +231,7 @@ class mse_connections final : public tcp_encryption {
   std::set<std::string> plain_only_;  // addresses where a plain redial worked (dialled plain)
 };
 
-std::unique_ptr<tcp_encryption> make_tcp_encryption(const client_settings& settings) {
+std::unique_ptr<peer_encryption> make_peer_encryption(const client_settings& settings) {
   return std::make_unique<mse_connections>(settings);
 }
 

@@ -26,6 +26,7 @@ struct udp_net {
     std::vector<client_out::connect> tcp_dials;
     std::vector<std::string> closes;
     std::size_t tcp_sends = 0;
+    std::vector<std::uint8_t> encryption;  // peer_connected_event::encryption, per peer met
   };
   struct flight {
     time_point when;
@@ -81,8 +82,10 @@ struct udp_net {
         hosts[i].closes.push_back(cl->reason);
       } else if (auto* e = std::get_if<client_event>(&*o)) {
         if (auto* ch = std::get_if<peer_channel_event>(e)) hosts[i].channels.push_back(*ch);
-        if (auto* se = std::get_if<session_event>(e); se && std::holds_alternative<torrent_finished_event>(*se))
-          hosts[i].finished = true;
+        if (auto* se = std::get_if<session_event>(e)) {
+          if (std::holds_alternative<torrent_finished_event>(*se)) hosts[i].finished = true;
+          if (auto* pc = std::get_if<peer_connected_event>(se)) hosts[i].encryption.push_back(pc->encryption);
+        }
       }
     }
   }
@@ -210,20 +213,43 @@ TEST_CASE("[utp_client] without the option no datagram is sent and dials are TCP
   CHECK(n.datagrams == 0);
 }
 
-// MSE is not spoken over uTP yet: a client that dials with it dials TCP, and one that requires
-// it has no uTP at all (a plain uTP connection would bypass the requirement).
-TEST_CASE("[utp_client] with protocol encryption, dials are TCP; required: no uTP at all", "[utp_client][mse]") {
-  for (const encryption_policy e : {encryption_policy::prefer_plaintext, encryption_policy::prefer_rc4, encryption_policy::required}) {
-    CAPTURE(static_cast<int>(e));
+// MSE over uTP, as over TCP: the dialler's policy picks the method (RC4 unless it offers
+// plaintext only), the answerer takes whatever its first bytes say; `required` on both sides too.
+TEST_CASE("[utp_client] protocol encryption over uTP, each policy", "[utp_client][mse]") {
+  struct combination {
+    encryption_policy dialler, answerer;
+    std::uint8_t method;  // peer_connected_event::encryption on both sides
+  };
+  for (const combination k : {combination{encryption_policy::prefer_plaintext, encryption_policy::plain, 1},
+                              combination{encryption_policy::prefer_rc4, encryption_policy::plain, 2},
+                              combination{encryption_policy::required, encryption_policy::required, 2},
+                              combination{encryption_policy::plain, encryption_policy::required, 0}}) {
+    CAPTURE(static_cast<int>(k.dialler), static_cast<int>(k.answerer));
     udp_net n;
-    const auto seeder = n.add(true), leecher = n.add(true, e);
-    const byte_buffer torrent = make_torrent(random_bytes(10 * 1024, 24));
+    n.loss = 0.03;
+    const auto seeder = n.add(true, k.answerer), leecher = n.add(true, k.dialler);
+    const byte_buffer data = random_bytes(300 * 1024 + 5, 24);
+    const byte_buffer torrent = make_torrent(data);
+    auto ts = n.hosts[seeder].c->add_torrent(torrent, {.seed = true}, n.now);
+    REQUIRE(ts);
+    n.hosts[seeder].store.write_at(*ts, 0, data);
     auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
     REQUIRE(tl);
-    CHECK(n.hosts[leecher].c->has_utp() == (e != encryption_policy::required));
+    CHECK(n.hosts[leecher].c->has_utp());
     n.hosts[leecher].c->add_peer(*tl, udp_net::address_of(seeder), n.now);
-    n.drain(leecher);
-    CHECK(n.hosts[leecher].tcp_dials.size() == 1);
-    CHECK(n.datagrams == 0);
+    if (k.method == 0) {  // plain to a peer that requires MSE: refused, never met
+      n.run([&] { return false; }, 20s);
+      CHECK(n.hosts[leecher].encryption.empty());
+      CHECK(n.hosts[seeder].encryption.empty());
+      continue;
+    }
+    REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
+    const auto got = n.hosts[leecher].store.read_at(*tl, 0, static_cast<std::uint32_t>(data.size()));
+    REQUIRE(got);
+    CHECK((*got == data));
+    CHECK(n.hosts[leecher].tcp_dials.empty());  // uTP all the way
+    CHECK(n.hosts[leecher].tcp_sends + n.hosts[seeder].tcp_sends == 0);
+    CHECK(n.hosts[leecher].encryption == std::vector<std::uint8_t>{k.method});
+    CHECK(n.hosts[seeder].encryption == std::vector<std::uint8_t>{k.method});
   }
 }

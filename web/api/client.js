@@ -1584,7 +1584,9 @@ export function makeClientClass (internals) {
               break
             case 'channel':
               this._peerOfConnection.set(e.connection, e.peer)
+              // (a connection's uTP dial replaced by a TCP one keeps its id)
               if (e.utp) this._utpConnections.add(e.connection)
+              else this._utpConnections.delete(e.connection)
               break
             case 'peerConnected': {
               if (!t) { this._input((E, now) => E.wireReady(e.connection, now)); break }
