@@ -138,3 +138,14 @@ test('seed() of a Buffer: written to files under torrent.path (opts.path), serve
   assert.equal(inMemory.path, path.join(dir, 'b'))
   await assert.rejects(readFile(path.join(dir, 'b', 'mem.bin')), { code: 'ENOENT' })
 })
+
+// WebTorrent's own protocol-encryption test reads the seed's info-hash on 'listening': a seed
+// of content in memory is hashed while the client binds its sockets, not after.
+test('seed() of a Buffer: the info-hash is known when the client emits \'listening\'', async t => {
+  const c = new WasmTorrent({ tracker: false, dht: false, lsd: false })
+  t.after(() => c.destroy())
+  const torrent = c.seed(Buffer.from('Hello World'), { name: 'Hello.txt', announce: [] })
+  await once(c, 'listening')
+  assert.match(String(torrent.infoHash), /^[0-9a-f]{40}$/)
+  assert.equal(c.torrents[0], torrent)
+})

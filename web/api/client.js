@@ -1258,10 +1258,12 @@ export function makeClientClass (internals) {
       const torrent = this._newTorrent(opts)
       const originalInput = input
       this._start(torrent, async alive => {
-        await this.ready
-        if (!alive()) return null
+        const live = () => !torrent.destroyed && !this.destroyed // alive() before the engine exists
+        // Hashing needs only the module, not the client's sockets: the info-hash of content
+        // in memory is known about when WebTorrent's is (WebTorrent's own tests read it on
+        // 'listening').
         if (host.inputs) input = await host.inputs(input, opts) // Node: file and folder paths, streams
-        if (!alive()) return null
+        if (!live()) return null
         if (input?.root) torrent.path = input.root // Node: the folder holding what is seeded
         const createOpts = { ...opts }
         if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])
@@ -1275,9 +1277,9 @@ export function makeClientClass (internals) {
         // 'hashing' (bytes hashed, of total) while the pieces are hashed: minutes for a
         // multi-GiB file.
         const torrentFile = await createTorrent(input, createOpts, (hashed, total) => torrent.emit('hashing', hashed, total))
-        if (!alive()) return null
+        if (!live()) return null
         const info = await internals.parseTorrent(torrentFile)
-        if (!alive()) return null
+        if (!live()) return null
         const existing = this.torrents.find(t => t !== torrent && t.infoHash === info.infoHash && !t.destroyed)
         if (existing) {
           this._remove(torrent)
@@ -1286,7 +1288,7 @@ export function makeClientClass (internals) {
         }
         torrent._applyParsed(info)
         torrent.emit('infoHash', torrent.infoHash)
-        if (!alive()) return null
+        if (!live()) return null
         // The content in the torrent's file order, matched to the inputs by path, is read
         // from the inputs themselves when peers ask (File.slice): never copied whole.
         const items = collectInputs(input, { ...opts })
@@ -1319,11 +1321,13 @@ export function makeClientClass (internals) {
           torrent._root = opts.addUID ? host.joinPath(torrent.path, `${info.name} - ${info.infoHash.slice(0, 8)}`) : torrent.path
           const store = new host.Store({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent._root })
           await store.writeFiles(blobs)
-          if (!alive()) return null
+          if (!live()) return null
           torrent._makeStore = () => store
           torrent._builtStore = store // destroyStore deletes it even if no peer opened it
         }
         torrent._torrentFile = torrentFile
+        await this.ready
+        if (!alive()) return null
         torrent.once('ready', () => queueMicrotask(() => {
           if (torrent.destroyed || this.destroyed) return
           onseed?.(torrent)
@@ -1424,7 +1428,7 @@ export function makeClientClass (internals) {
         torrent._attach(id)
         this._drain()
       }).catch(err => {
-        if (!alive()) return
+        if (torrent.destroyed || this.destroyed) return // (a seed hashes before the engine exists)
         this._fail(torrent, err)
       })
     }
