@@ -805,9 +805,10 @@ void client::pump(time_point now) {
       s.dialled = true;
       s.connection = c->connection;
       peer_of_connection_[c->connection.value] = p.value;
-      // MSE (as the policy says) over uTP first (IPv4, as WebTorrent), TCP if it fails.
+      // MSE (as the policy says) over uTP first (as WebTorrent; IPv6 too, as libtorrent), TCP
+      // if it fails.
       if (mse_) mse_->dialling(*this, p, c->torrent, c->remote);
-      if (utp_ && !c->remote.v6) {
+      if (utp_) {
         s.utp = utp_->connect(c->remote, now);
         s.utp_remote = c->remote;
         peer_of_utp_[*s.utp] = p.value;

@@ -63,15 +63,15 @@
 // TCP, links none of it.
 //
 // uTP (BEP 29, client_settings::utp, with dial_peers and the addressed network: Node only):
-// one UDP socket of the host on the listen port; its datagrams come in through
+// the host's UDP sockets on the listen port (IPv4 and IPv6); their datagrams come in through
 // utp_received() and go out as `utp_send`. The connections are utp/socket_manager.hpp's and
-// carry the same byte streams as TCP sockets: the session sees no difference. A dial to an
-// IPv4 address tries uTP first (as WebTorrent does) and, when that connection cannot be made
-// (a RESET, or no answer to two SYNs: 3 s), dials the address over TCP instead (a `connect`
-// output for the same host_peer); IPv6 addresses are dialled over TCP. Incoming uTP
-// connections are accepted like TCP sockets, MSE on both alike. The host never sees a uTP
-// connection's host_peer (no send / close_peer outputs for it); peer_channel_event::utp tells
-// which ones they are.
+// carry the same byte streams as TCP sockets: the session sees no difference. A dial tries
+// uTP first (as WebTorrent does for IPv4, and libtorrent for IPv6 too) and, when that
+// connection cannot be made (a RESET, or no answer to two SYNs: 3 s), dials the address over
+// TCP instead (a `connect` output for the same host_peer). Incoming uTP connections are
+// accepted like TCP sockets, MSE on both alike. The host never sees a uTP connection's
+// host_peer (no send / close_peer outputs for it); peer_channel_event::utp tells which ones
+// they are.
 //
 // Drive it like the session: pass `now` to every call, call on_timer() at next_deadline(),
 // and drain poll() after every call.

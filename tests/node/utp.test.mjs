@@ -59,6 +59,36 @@ test('wasmtorrent seeds, libtorrent downloads over uTP only (utpIncoming)', asyn
   assert.ok(torrent.uploaded >= 1_000_003)
 })
 
+// IPv6: uTP on the IPv6 socket, each way (WebTorrent dials IPv6 over TCP only; libtorrent
+// speaks uTP over both families).
+test('over IPv6 ([::1]): libtorrent seeds over uTP only, wasmtorrent downloads; and the reverse', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-v6', 9)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
+  const seeder = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'), [], ['--transport', 'utp', '--ipv6'])
+  const { port } = await seeder.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t)
+  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  assert.equal(torrent.addPeer(`[::1]:${port}`), true)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'utpOutgoing')
+  assert.equal(wire.remoteAddress, '::1')
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+
+  // The reverse: our download is now a seed; a second libtorrent dials it over uTP on [::1].
+  const wireSeen = once(torrent, 'wire')
+  const leecher = libtorrentPeer(t, 'download', await writeTorrent(path.join(dir, 'down'), torrentFile), path.join(dir, 'down2'),
+    [`[::1]:${c.torrentPort}`], ['--transport', 'utp', '--ipv6'])
+  const [incoming] = await wireSeen
+  assert.equal(incoming.type, 'utpIncoming')
+  assert.equal(incoming.remoteAddress, '::1')
+  await leecher.waitFor(s => s.done, 60000, 'libtorrent to finish')
+  assert.equal(await sameFiles(path.join(dir, 'down2'), content.files), null)
+})
+
 test('a peer without uTP: the dial falls back to TCP (tcpOutgoing)', async t => {
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'utp-fallback', 7)

@@ -1,10 +1,12 @@
-// uTP's UDP socket under Node (BEP 29; the protocol is the engine's, src/utp): one IPv4
-// socket on the torrent port (the TCP listening port, as WebTorrent and libtorrent share it).
-// Datagrams go to the engine as they arrive and out as it asks; it demultiplexes them into
-// connections, which it hands to its session like TCP sockets.
+// uTP's UDP sockets under Node (BEP 29; the protocol is the engine's, src/utp): one IPv4 and
+// one IPv6 socket on the torrent port (the TCP listening port, as WebTorrent and libtorrent
+// share it). Datagrams go to the engine as they arrive and out as it asks; it demultiplexes
+// them into connections, which it hands to its session like TCP sockets. Two sockets rather
+// than one dual-stack one: an IPv4 peer keeps its plain address, and a host without IPv6
+// still has uTP over IPv4.
 import dgram from 'node:dgram'
 
-const LINGER = 500 // ms: the socket stays open this long after close() for the last FINs
+const LINGER = 500 // ms: the sockets stay open this long after close() for the last FINs
 // Kernel buffers asked for (Linux caps them at net.core.rmem_max / wmem_max): a window of
 // packets that arrives at once is not dropped for want of room.
 const BUFFER = 4 << 20
@@ -13,38 +15,53 @@ export class UtpTransport {
   constructor ({ input, heap }) {
     this.input = input
     this.heap = heap
-    this.socket = null
+    this.sockets = { 4: null, 6: null }
   }
 
-  // Binds the socket; resolves with its port (rejects with the reason it could not).
-  listen (port) {
+  // Binds the sockets; resolves with the port (rejects with the reason the IPv4 one could
+  // not bind; without IPv6, or with its port taken, uTP is IPv4 only).
+  async listen (port) {
+    const v4 = await this._bind(4, port)
+    this.sockets[4] = v4
+    const bound = v4.address().port
+    this.sockets[6] = await this._bind(6, bound).catch(() => null)
+    return bound
+  }
+
+  _bind (family, port) {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: BUFFER, sendBufferSize: BUFFER })
-      socket.once('error', err => reject(err.code === 'EADDRINUSE' ? new Error(`UDP port ${port} is in use`, { cause: err }) : err))
+      const options = { type: `udp${family}`, recvBufferSize: BUFFER, sendBufferSize: BUFFER }
+      const socket = dgram.createSocket(family === 6 ? { ...options, ipv6Only: true } : options)
+      socket.once('error', err => {
+        try { socket.close() } catch {}
+        reject(err.code === 'EADDRINUSE' ? new Error(`UDP port ${port} is in use`, { cause: err }) : err)
+      })
       socket.bind(port, () => {
         socket.removeAllListeners('error')
         socket.on('error', () => {}) // a failed send (ICMP unreachable): the engine retransmits or gives up
         socket.on('message', (data, from) => {
-          if (this.socket !== socket) return
+          if (this.sockets[family] !== socket) return
+          const address = family === 6 ? `[${from.address.replace(/%.*$/, '')}]:${from.port}` : `${from.address}:${from.port}`
           this.input((E, t) => {
             const ptr = E.reserve(data.length)
             this.heap().set(data, ptr)
-            E.utpReceived(`${from.address}:${from.port}`, data.length, t)
+            E.utpReceived(address, data.length, t)
           })
         })
-        this.socket = socket
-        resolve(socket.address().port)
+        resolve(socket)
       })
     })
   }
 
   send (host, port, data) {
-    this.socket?.send(data, port, host)
+    this.sockets[host.includes(':') ? 6 : 4]?.send(data, port, host)
   }
 
   close () {
-    const socket = this.socket
-    this.socket = null
-    if (socket) setTimeout(() => socket.close(), LINGER).unref?.()
+    for (const family of [4, 6]) {
+      const socket = this.sockets[family]
+      this.sockets[family] = null
+      if (socket) setTimeout(() => socket.close(), LINGER).unref?.()
+    }
   }
 }

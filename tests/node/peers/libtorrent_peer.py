@@ -7,6 +7,7 @@
 #   --lsd: Local Service Discovery on (BEP 14), to find peers on the local network
 #   --encryption required|disabled: MSE forced both ways with RC4 only, or never spoken
 #     (default: libtorrent's, MSE accepted and tried)
+#   --ipv6: listens on [::1] instead of 127.0.0.1
 # Listens on 127.0.0.1 (a free port), prints one JSON line per second to stdout:
 #   {"port": P, "progress": 0..1, "state": "...", "peers": N, "done": bool}
 # and runs until killed. Settings from TOOLCHAIN.md: libtorrent ignores loopback peers
@@ -23,10 +24,11 @@ ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s (0: none), 
 ap.add_argument('--transport', choices=['both', 'utp', 'tcp'], default='both')
 ap.add_argument('--lsd', action='store_true', help='Local Service Discovery on')
 ap.add_argument('--encryption', choices=['default', 'required', 'disabled'], default='default')
+ap.add_argument('--ipv6', action='store_true', help='listen on [::1]')
 args = ap.parse_args()
 
 settings = {
-    'listen_interfaces': '127.0.0.1:0',
+    'listen_interfaces': '[::1]:0' if args.ipv6 else '127.0.0.1:0',
     'enable_dht': False, 'enable_lsd': args.lsd, 'enable_upnp': False, 'enable_natpmp': False,
     'allow_multiple_connections_per_ip': True,
     'ssrf_mitigation': False,
