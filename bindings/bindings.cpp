@@ -844,10 +844,23 @@ class js_client {
       client_.dht_received(*e, wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
   }
   val dht_state(double now) const { return copy_bytes(client_.dht_state(at_ms(now))); }
-  // uTP (option utp): a datagram on the torrent port's UDP socket, in the reserve() buffer.
+  // uTP (option utp): datagrams read at once from the torrent port's UDP sockets, in the
+  // reserve() buffer (length bytes) one after another, each after its length (2 bytes, big
+  // endian); `from` holds their senders in the same order, separated by spaces.
   void utp_received(const std::string& from, std::size_t length, double now) {
-    if (auto e = wt::wire::parse_endpoint(from))
-      client_.utp_received(*e, wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+    std::vector<wt::client::utp_datagram> batch;
+    const wt::byte_view bytes(input_.data(), std::min(length, input_.size()));
+    std::size_t at = 0, name = 0;
+    while (at + 2 <= bytes.size() && name < from.size()) {
+      const std::size_t n = (std::size_t{bytes[at]} << 8) | bytes[at + 1];
+      const std::size_t end = std::min(from.find(' ', name), from.size());
+      if (at + 2 + n > bytes.size()) break;
+      if (auto e = wt::wire::parse_endpoint(std::string_view(from).substr(name, end - name)))
+        batch.push_back({*e, bytes.subspan(at + 2, n)});
+      at += 2 + n;
+      name = end + 1;
+    }
+    client_.utp_received(batch, at_ms(now));
   }
   bool has_utp() const { return client_.has_utp(); }
   // The state is in the reserve() buffer.

@@ -516,9 +516,9 @@ void client::channel_sent(host_peer p, std::size_t bytes, time_point now) {
 
 // --- uTP -----------------------------------------------------------------------------------
 
-void client::utp_received(const wire::endpoint& from, byte_view datagram, time_point now) {
+void client::utp_received(std::span<const utp_datagram> batch, time_point now) {
   if (!utp_) return;
-  utp_->received(from, datagram, now);
+  for (const utp_datagram& d : batch) utp_->received(d.from, d.data, now);
   pump(now);
 }
 

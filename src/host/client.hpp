@@ -407,8 +407,17 @@ class client {
 
   // --- uTP (client_settings::utp) ------------------------------------------------------
   bool has_utp() const noexcept { return utp_ != nullptr; }
-  // A datagram on the uTP socket.
-  void utp_received(const wire::endpoint& from, byte_view datagram, time_point now);
+  // Datagrams on the uTP sockets, as many as the host read at once: the connections' ACKs
+  // go out once, after the batch (utp/connection.hpp).
+  struct utp_datagram {
+    wire::endpoint from;
+    byte_view data;
+  };
+  void utp_received(std::span<const utp_datagram> batch, time_point now);
+  void utp_received(const wire::endpoint& from, byte_view datagram, time_point now) {
+    const utp_datagram one{from, datagram};
+    utp_received(std::span<const utp_datagram>(&one, 1), now);
+  }
   // --- Local Service Discovery (client_settings::lsd) -----------------------------------
   bool has_lsd() const noexcept;
   // A datagram the host's multicast socket received from `from` (its source address).

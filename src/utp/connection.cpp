@@ -118,6 +118,11 @@ void connection::close(time_point now) {
 
 void connection::flush(time_point now) {
   if (state_ == state::closed) return;
+  send_packets(now);
+  if (state_ != state::syn_sent && ack_needed_) send_state(now);
+}
+
+void connection::send_packets(time_point now) {
   if (state_ == state::syn_sent) {
     if (!unacked_.empty() && !unacked_.front().in_flight) transmit(unacked_.front(), now);
     return;
@@ -151,7 +156,6 @@ void connection::flush(time_point now) {
     unacked_.push_back(sent_packet{seq_nr_++, packet_type::fin, {}, {}, 0, false, false, false});
     transmit(unacked_.back(), now);
   }
-  if (ack_needed_) send_state(now);
 }
 
 void connection::received(const packet& p, time_point now) {
@@ -216,7 +220,7 @@ void connection::received(const packet& p, time_point now) {
   }
   if (p.h.type == packet_type::data || p.h.type == packet_type::fin) take_payload(p, now);
   if (state_ == state::closed) return;
-  flush(now);
+  send_packets(now);
 }
 
 void connection::ack_up_to(std::uint16_t ack_nr, time_point now, std::size_t& acked_bytes, bool& fin_acked) {

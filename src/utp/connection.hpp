@@ -18,6 +18,9 @@
 //
 // Receiving: bytes are handed out in order; packets ahead of a gap wait (up to the
 // receive window) and are reported in a selective ACK; duplicates are acknowledged again.
+// A packet's ACK waits for the next flush() (a DATA packet sent meanwhile carries it): a
+// host that feeds a batch of datagrams before flushing sends one STATE per batch, not one per
+// packet (libtorrent acknowledges once its socket is drained, likewise).
 // A FIN ends the stream once everything before it arrived; a RESET ends it at once.
 // close() sends a FIN after every queued byte and finishes once it is acknowledged.
 #pragma once
@@ -75,8 +78,9 @@ class connection {
   // A peer's SYN: we answer with a STATE (our first seq_nr is first_seq).
   static connection incoming(const settings& s, const packet& syn, std::uint16_t first_seq, time_point now);
 
+  // Also sends what acknowledgements let out; the ACK itself waits for flush().
   void received(const packet& p, time_point now);
-  // Queues bytes; flush() packs and sends what the windows allow.
+  // Queues bytes; flush() packs and sends what the windows allow, then the ACK still owed.
   void send(byte_view data);
   // A FIN after every queued byte; no more events but `closed` once it is acknowledged.
   void close(time_point now);
@@ -110,6 +114,8 @@ class connection {
 
   explicit connection(const settings& s) : settings_(s) {}
   void transmit(sent_packet& p, time_point now);
+  // flush() but the STATE: lost and new packets as the windows allow, a FIN when due.
+  void send_packets(time_point now);
   void send_state(time_point now);
   header make_header(packet_type t, std::uint16_t seq, time_point now) const;
   void ack_up_to(std::uint16_t ack_nr, time_point now, std::size_t& acked_bytes, bool& fin_acked);

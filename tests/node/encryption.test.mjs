@@ -12,8 +12,9 @@ import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent } f
 import { startTransmission, SEEDING } from './peers/transmission.mjs'
 import { startAria2, seeding } from './peers/aria2.mjs'
 
+// No LSD: the test's own clients would find one another (their wires are not the ones tested).
 function client (t, opts = {}) {
-  const c = new WasmTorrent({ tracker: false, dht: false, ...opts })
+  const c = new WasmTorrent({ tracker: false, dht: false, lsd: false, ...opts })
   c.on('error', err => assert.fail(`client error: ${err.message}`))
   t.after(() => c.destroy())
   return c

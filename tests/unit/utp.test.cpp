@@ -504,3 +504,39 @@ TEST_CASE("[utp] the window: the peer's wnd_size and LEDBAT", "[utp]") {
     CHECK(c.window() < shrunk + 20 * 3500);
   }
 }
+
+TEST_CASE("[utp] a batch of DATA packets is acknowledged once, at flush()", "[utp]") {
+  settings s;
+  const time_point t0 = at(5s);
+  header syn_h;
+  syn_h.type = packet_type::syn;
+  syn_h.connection_id = 700;
+  syn_h.seq_nr = 40;
+  syn_h.wnd_size = 1 << 20;
+  connection c = connection::incoming(s, packet{syn_h, {}}, 9000, t0);
+  REQUIRE(c.take_datagram());  // the STATE answering the SYN, at once
+  REQUIRE_FALSE(c.take_datagram());
+  const byte_buffer payload = pattern(1000, 3);
+  header h = syn_h;
+  h.type = packet_type::data;
+  h.ack_nr = 8999;  // (acknowledges nothing of ours: we have sent no DATA)
+  for (std::uint16_t seq = 41; seq <= 50; ++seq) {
+    h.seq_nr = seq;
+    c.received(packet{h, payload}, t0 + 10ms);
+    CHECK_FALSE(c.take_datagram());  // no STATE per packet
+  }
+  std::size_t delivered = 0;
+  while (auto e = c.take_event())
+    if (e->what == event::kind::data) delivered += e->bytes.size();
+  CHECK(delivered == 10 * payload.size());
+  c.flush(t0 + 10ms);
+  const auto ack = c.take_datagram();
+  REQUIRE(ack);
+  const auto p = parse(*ack);
+  REQUIRE(p.value);
+  CHECK(p.value->h.type == packet_type::state);
+  CHECK(p.value->h.ack_nr == 50);
+  CHECK_FALSE(c.take_datagram());  // one STATE for the ten
+  c.flush(t0 + 11ms);
+  CHECK_FALSE(c.take_datagram());  // nothing owed any more
+}

@@ -3,19 +3,22 @@
 // share it). Datagrams go to the engine as they arrive and out as it asks; it demultiplexes
 // them into connections, which it hands to its session like TCP sockets. Two sockets rather
 // than one dual-stack one: an IPv4 peer keeps its plain address, and a host without IPv6
-// still has uTP over IPv4.
+// still has uTP over IPv4. The datagrams of one turn of the event loop go to the engine
+// together, so that its connections acknowledge them with one STATE packet, not one each.
 import dgram from 'node:dgram'
 
 const LINGER = 500 // ms: the sockets stay open this long after close() for the last FINs
 // Kernel buffers asked for (Linux caps them at net.core.rmem_max / wmem_max): a window of
 // packets that arrives at once is not dropped for want of room.
 const BUFFER = 4 << 20
+const MOST_BATCHED = 64 // datagrams handed to the engine in one call
 
 export class UtpTransport {
   constructor ({ input, heap }) {
     this.input = input
     this.heap = heap
     this.sockets = { 4: null, 6: null }
+    this.batch = [] // [sender "host:port", datagram], until the next setImmediate
   }
 
   // Binds the sockets; resolves with the port (rejects with the reason the IPv4 one could
@@ -40,16 +43,32 @@ export class UtpTransport {
         socket.removeAllListeners('error')
         socket.on('error', () => {}) // a failed send (ICMP unreachable): the engine retransmits or gives up
         socket.on('message', (data, from) => {
-          if (this.sockets[family] !== socket) return
+          if (this.sockets[family] !== socket || data.length > 0xffff) return
           const address = family === 6 ? `[${from.address.replace(/%.*$/, '')}]:${from.port}` : `${from.address}:${from.port}`
-          this.input((E, t) => {
-            const ptr = E.reserve(data.length)
-            this.heap().set(data, ptr)
-            E.utpReceived(address, data.length, t)
-          })
+          if (this.batch.push([address, data]) === 1) setImmediate(() => this._deliver())
+          else if (this.batch.length >= MOST_BATCHED) this._deliver()
         })
         resolve(socket)
       })
+    })
+  }
+
+  _deliver () {
+    const batch = this.batch
+    if (batch.length === 0) return
+    this.batch = []
+    const length = batch.reduce((n, [, data]) => n + 2 + data.length, 0)
+    this.input((E, t) => {
+      const ptr = E.reserve(length)
+      const heap = this.heap()
+      let at = ptr
+      for (const [, data] of batch) {
+        heap[at] = data.length >> 8
+        heap[at + 1] = data.length & 0xff
+        heap.set(data, at + 2)
+        at += 2 + data.length
+      }
+      E.utpReceived(batch.map(([address]) => address).join(' '), length, t)
     })
   }
 
@@ -58,6 +77,7 @@ export class UtpTransport {
   }
 
   close () {
+    this.batch = []
     for (const family of [4, 6]) {
       const socket = this.sockets[family]
       this.sockets[family] = null
