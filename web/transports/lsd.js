@@ -46,6 +46,10 @@ export class LsdTransport {
         socket.on('error', () => {}) // a failed send is one lost announce: the next one comes
         socket.on('message', (data, from) => {
           if (this.sockets[family] !== socket) return
+          // A link-local sender (fe80::/10) is only reachable through its interface, which
+          // the engine's addresses do not carry: TCP cannot dial it without, and a uTP dial
+          // may leave by another. Such a peer is met over IPv4 LSD or another address.
+          if (family === 6 && /^fe[89ab]/i.test(from.address)) return
           const address = family === 6 ? `[${from.address.replace(/%.*$/, '')}]:${from.port}` : `${from.address}:${from.port}`
           this.input((E, t) => {
             const ptr = E.reserve(data.length)
