@@ -6,6 +6,7 @@
 // the group of their family. A family whose socket cannot join its group (no multicast
 // route, no IPv6) is left out; with neither, there is no LSD.
 import dgram from 'node:dgram'
+import { endpointText } from './tcp.js'
 
 export const LSD_PORT = 6771
 const GROUPS = { 4: '239.192.152.143', 6: 'ff15::efc0:988f' }
@@ -50,7 +51,7 @@ export class LsdTransport {
           // the engine's addresses do not carry: TCP cannot dial it without, and a uTP dial
           // may leave by another. Such a peer is met over IPv4 LSD or another address.
           if (family === 6 && /^fe[89ab]/i.test(from.address)) return
-          const address = family === 6 ? `[${from.address.replace(/%.*$/, '')}]:${from.port}` : `${from.address}:${from.port}`
+          const address = endpointText(from.address, from.port)
           this.input((E, t) => {
             const ptr = E.reserve(data.length)
             this.heap().set(data, ptr)

@@ -7,13 +7,17 @@ import net from 'node:net'
 const CONNECT_TIMEOUT = 10000 // ms: an address that neither accepts nor refuses
 const LINGER = 5000 // ms: a socket we closed may flush its last bytes this long
 
-// A socket's remote as the engine reads addresses: "1.2.3.4:6881" or "[2001:db8::1]:6881"
-// (an IPv4 client of a dual-stack server shows as ::ffff:1.2.3.4; a zone id is dropped).
-export function addressOf (socket) {
-  let ip = socket.remoteAddress ?? ''
+// An address as the engine reads it: "1.2.3.4:6881" or "[2001:db8::1]:6881" (an IPv4 client
+// of a dual-stack socket shows as ::ffff:1.2.3.4; a zone id is dropped). Also for UDP senders.
+export function endpointText (ip = '', port) {
   if (ip.startsWith('::ffff:') && ip.includes('.')) ip = ip.slice(7)
   ip = ip.replace(/%.*$/, '')
-  return ip.includes(':') ? `[${ip}]:${socket.remotePort}` : `${ip}:${socket.remotePort}`
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
+}
+
+// A socket's remote, as endpointText.
+export function addressOf (socket) {
+  return endpointText(socket.remoteAddress, socket.remotePort)
 }
 
 export class TcpTransport {

@@ -6,6 +6,7 @@
 // still has uTP over IPv4. The datagrams of one turn of the event loop go to the engine
 // together, so that its connections acknowledge them with one STATE packet, not one each.
 import dgram from 'node:dgram'
+import { endpointText } from './tcp.js'
 
 const LINGER = 500 // ms: the sockets stay open this long after close() for the last FINs
 // Kernel buffers asked for (Linux caps them at net.core.rmem_max / wmem_max): a window of
@@ -44,7 +45,7 @@ export class UtpTransport {
         socket.on('error', () => {}) // a failed send (ICMP unreachable): the engine retransmits or gives up
         socket.on('message', (data, from) => {
           if (this.sockets[family] !== socket || data.length > 0xffff) return
-          const address = family === 6 ? `[${from.address.replace(/%.*$/, '')}]:${from.port}` : `${from.address}:${from.port}`
+          const address = endpointText(from.address, from.port)
           if (this.batch.push([address, data]) === 1) setImmediate(() => this._deliver())
           else if (this.batch.length >= MOST_BATCHED) this._deliver()
         })
