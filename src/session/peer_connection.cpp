@@ -302,6 +302,10 @@ std::uint64_t session::impl::serve_requests(torrent& t, peer_connection& p, std:
   std::uint64_t bytes = 0;
   for (std::uint32_t n = 0; n < max_reads && can_serve(p); ++n) {
     const wire::request r = p.queued.front();
+    if (t.is_unhashed(r.piece.value)) {  // a trusted piece: hashed first (trust_hashed() goes on)
+      hash_trusted(t, r.piece.value, false);
+      break;
+    }
     p.queued.pop_front();
     storage_request sr;
     sr.torrent = t.id;

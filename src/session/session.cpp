@@ -246,13 +246,19 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   t.next_unchoke = s.now + s.settings.unchoke_interval;
   t.next_optimistic = s.now + s.settings.optimistic_interval;
   t.check_storage = params.check && !params.seed;
+  t.trusted_bits = std::move(params.trusted_bits);
+  t.trust_all = params.trust_all && !params.seed;
   t.private_override = params.is_private;
   t.strategy = params.strategy;
   t.seed_policy = s.settings.web_seed_policy;
   t.seed_budget = s.settings.web_seed_budget;
   t.seeds_after = s.now + s.settings.web_seed_grace;
   s.set_metadata(t, m);
-  s.events.pop_back();  // no metadata_received event for a torrent added with it
+  // No metadata_received event for a torrent added with it.
+  std::erase_if(s.events, [&](const session_event& e) {
+    const auto* md = std::get_if<metadata_received_event>(&e);
+    return md && md->torrent == id;
+  });
   if (params.seed) {
     for (std::uint32_t i = 0; i < m.piece_count(); ++i) t.picker->we_have(piece_index{i});
     t.finished = t.picker->is_finished();
@@ -271,6 +277,8 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
   t.info_hash = info_hash;
   t.name = std::move(name);
   t.check_storage = params.check;
+  t.trusted_bits = std::move(params.trusted_bits);
+  t.trust_all = params.trust_all;
   t.private_override = params.is_private;
   t.strategy = params.strategy;
   t.seed_policy = s.settings.web_seed_policy;
@@ -772,6 +780,7 @@ void session::storage_completed(storage_completion c, time_point now) {
     case impl::pending_storage::kind::write_piece: s.piece_written(*t, ps.piece, c.ok); break;
     case impl::pending_storage::kind::verify_piece: s.piece_verified_by_host(*t, ps.piece, c); break;
     case impl::pending_storage::kind::check_piece: s.piece_checked(*t, ps.piece, c); break;
+    case impl::pending_storage::kind::trust_piece: s.trust_hashed(*t, ps.piece, c); break;
     case impl::pending_storage::kind::write_block: s.stream_written(*t, ps, c.ok); break;
     case impl::pending_storage::kind::read_back: s.stream_read(*t, ps, c); break;
     case impl::pending_storage::kind::user_read:

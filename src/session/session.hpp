@@ -420,6 +420,17 @@ struct add_torrent_params {
   std::optional<bool> is_private = std::nullopt;
   // Order of pieces without a deadline (WebTorrent's add option `strategy`).
   pick_strategy strategy = pick_strategy::rarest_first;
+  // Pieces the application vouches its store holds (WebTorrent's add options `bitfield`
+  // and `skipVerify`): had without hashing them first, so a resume costs no read of the
+  // store. Such a piece is still hashed before any byte of it leaves (a peer's request, a
+  // read()): one that fails is dropped and downloaded again, never delivered.
+  //   trusted_bits: a bitfield (MSB first) of exactly ceil(pieces / 8) bytes once the
+  //     metadata is known, else ignored (and `check` applies). As WebTorrent's, one piece
+  //     of each file (its second trusted one) is hashed before requests start; a file
+  //     whose piece fails has every trusted piece hashed then. This replaces `check`.
+  //   trust_all: every piece (skipVerify); nothing is hashed until it is read.
+  byte_buffer trusted_bits = byte_buffer{};
+  bool trust_all = false;
 };
 
 class session {

@@ -313,6 +313,14 @@ struct torrent {
   std::uint64_t check_in_flight = 0;  // bytes being read back
   std::uint32_t check_held = 0;       // pieces that matched their hash
   bool rechecking = false;            // this pass is a recheck_torrent()
+  // Pieces had on the application's word (add_torrent_params::trusted_bits, trust_all)
+  // and not hashed yet; hash_trusted() reads one back before its bytes may leave.
+  byte_buffer trusted_bits;
+  bool trust_all = false;
+  bitfield unhashed;
+  std::map<std::uint32_t, bool> trust_hashing;  // in flight: piece -> part of the startup check
+  std::uint32_t startup_hashes = 0;             // of which the startup check's
+  bool is_unhashed(std::uint32_t piece) const noexcept { return unhashed.test(piece); }
   bool recheck_again = false;         // recheck_torrent() during a pass: run another
   std::uint64_t downloaded = 0, uploaded = 0, verified = 0, wasted = 0;
   std::uint64_t down_since = 0, up_since = 0;
@@ -351,6 +359,7 @@ struct session::impl {
   struct pending_storage {
     enum class kind : std::uint8_t {
       write_piece, read_block, user_read, check_piece,
+      trust_piece,  // a trusted piece read back to hash it (hash_trusted)
       verify_piece,  // a write_piece the host hashes first (storage_request::verify)
       write_block,  // a block of a streamed piece (piece, block, serial)
       read_back,    // blocks [block, block + count) of a streamed piece (piece, serial)
@@ -629,6 +638,14 @@ struct session::impl {
   void pump_check(torrent& t);
   void start_check(torrent& t, bool recheck);
   void piece_checked(torrent& t, std::uint32_t piece, const storage_completion& c);
+  // The check is over: peers learn what was found, requests may start.
+  void end_check(torrent& t);
+  // Trusted pieces (torrent::unhashed): taken as had once the metadata is known; false when
+  // the torrent has none (its bitfield did not fit: the resume check applies).
+  bool apply_trust(torrent& t);
+  // Reads a trusted piece back to hash it (once; startup: the check waits for it).
+  void hash_trusted(torrent& t, std::uint32_t piece, bool startup);
+  void trust_hashed(torrent& t, std::uint32_t piece, const storage_completion& c);
   torrent_stats make_stats(const torrent& t) const;
   void cancel_undue_requests(torrent& t);
   void tick(time_point now);

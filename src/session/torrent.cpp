@@ -197,6 +197,11 @@ void session::impl::pump_check(torrent& t) {
     emit_storage(std::move(sr), ps);
   }
   if (!t.checking || t.check_done < n) return;
+  end_check(t);
+}
+
+void session::impl::end_check(torrent& t) {
+  const std::uint32_t n = t.meta->piece_count();
   t.checking = false;
   events.emplace_back(storage_checked_event{t.id, t.check_held, t.rechecking});
   for (auto& [id, p] : t.peers) {
@@ -226,14 +231,115 @@ void session::impl::piece_checked(torrent& t, std::uint32_t piece, const storage
   if (c.ok && matches && t.picker->state(pi) == piece_state::missing) {
     t.picker->we_have(pi);
     ++t.check_held;
+    // Each piece found, as WebTorrent's 'verified' while it verifies its store.
+    events.emplace_back(piece_verified_event{t.id, pi});
     if (t.rechecking) {
-      events.emplace_back(piece_verified_event{t.id, pi});
       drop_finished_critical(t);
       for (auto& [id, p] : t.peers)
         if (p.active() && !p.has.test(piece)) send(p, wire::have{pi});
     }
   }
   pump_check(t);
+}
+
+bool session::impl::apply_trust(torrent& t) {
+  const std::uint32_t n = t.meta->piece_count();
+  const bool fits = t.trusted_bits.size() == (std::size_t{n} + 7) / 8;
+  if (!t.trust_all && !fits) return false;
+  t.unhashed = t.trust_all ? bitfield(n, true) : bitfield(n);
+  if (!t.trust_all)
+    for (std::uint32_t i = 0; i < n; ++i)
+      if (t.trusted_bits[i / 8] & (0x80u >> (i % 8))) t.unhashed.set(i);
+  t.trusted_bits = {};
+  for (std::uint32_t i = t.unhashed.find_next_set(0); i < n; i = t.unhashed.find_next_set(i + 1))
+    t.picker->we_have(piece_index{i});
+  if (t.trust_all) {
+    check_finished(t);
+    return true;
+  }
+  // WebTorrent's spot check of a bitfield: the second trusted piece of each file (its
+  // first when it has one) is hashed before anything is requested.
+  t.checking = true;
+  t.rechecking = false;
+  t.check_held = 0;
+  for (const auto& f : t.meta->files) {
+    if (f.pad || f.length == 0) continue;
+    const auto range = t.picker->pieces_for_bytes(f.offset, f.length);
+    if (!range) continue;
+    std::optional<std::uint32_t> spot;
+    int seen = 0;
+    for (std::uint32_t i = range->first.value; i <= range->last.value && seen < 2; ++i)
+      if (t.unhashed.test(i)) spot = i, ++seen;
+    if (spot) hash_trusted(t, *spot, true);
+  }
+  if (t.startup_hashes == 0) end_check(t);
+  return true;
+}
+
+void session::impl::hash_trusted(torrent& t, std::uint32_t piece, bool startup) {
+  if (!t.is_unhashed(piece) || !t.trust_hashing.try_emplace(piece, startup).second) return;
+  if (startup) ++t.startup_hashes;
+  const piece_index pi{piece};
+  storage_request sr;
+  sr.torrent = t.id;
+  sr.op = storage_op::read;
+  sr.piece = pi;
+  sr.offset = std::int64_t{piece} * t.meta->piece_length;
+  sr.length = t.picker->piece_size(pi);
+  sr.digest_only = true;
+  pending_storage ps;
+  ps.what = pending_storage::kind::trust_piece;
+  ps.torrent = t.id;
+  ps.piece = piece;
+  emit_storage(std::move(sr), ps);
+}
+
+void session::impl::trust_hashed(torrent& t, std::uint32_t piece, const storage_completion& c) {
+  const auto it = t.trust_hashing.find(piece);
+  if (it == t.trust_hashing.end()) return;
+  const bool startup = it->second;
+  t.trust_hashing.erase(it);
+  if (startup) --t.startup_hashes;
+  const piece_index pi{piece};
+  const std::uint32_t size = t.picker->piece_size(pi);
+  const bool matches = c.ok && (c.digest ? *c.digest == t.meta->piece_hashes[piece]
+                                         : c.data.size() == size && sha1(c.data) == t.meta->piece_hashes[piece]);
+  t.unhashed.clear(piece);
+  if (matches) {
+    if (startup) events.emplace_back(piece_verified_event{t.id, pi});
+  } else {
+    // Not what the application said: the piece is missing after all. Peers that asked
+    // for it (their requests wait for this hash) are refused; it is downloaded again.
+    t.picker->we_dont_have(pi);
+    for (auto& [id, p] : t.peers) {
+      auto& q = p.queued;
+      for (auto r = q.begin(); r != q.end();) {
+        if (r->piece != pi) { ++r; continue; }
+        if (p.fast) send(p, wire::reject_request{r->piece, r->begin, r->length});
+        r = q.erase(r);
+      }
+    }
+    if (!startup) events.emplace_back(hash_failed_event{t.id, pi});
+    // As WebTorrent's bitfield check: a file with a bad piece has all its trusted ones hashed.
+    if (!t.trust_all)
+      for (const auto& f : t.meta->files) {
+        if (f.pad || f.length == 0) continue;
+        const auto range = t.picker->pieces_for_bytes(f.offset, f.length);
+        if (!range || piece < range->first.value || piece > range->last.value) continue;
+        for (std::uint32_t i = range->first.value; i <= range->last.value; ++i) hash_trusted(t, i, startup);
+      }
+    check_finished(t);
+  }
+  if (t.checking && !t.rechecking && startup && t.startup_hashes == 0) {
+    end_check(t);
+  } else if (!matches && !t.checking) {
+    for (auto& [id, p] : t.peers)
+      if (p.active()) update_interest(t, p);
+    request_all(t);
+  }
+  issue_reads(t);
+  for (auto& [id, p] : t.peers)
+    if (p.active()) pump_reads(t, p);
 }
 
 void session::impl::start_check(torrent& t, bool recheck) {
@@ -268,7 +374,7 @@ void session::impl::set_metadata(torrent& t, metainfo m) {
   t.metadata_pieces.clear();
   apply_file_priorities(t);
   events.emplace_back(metadata_received_event{t.id});
-  if (t.check_storage) start_check(t, false);
+  if (!apply_trust(t) && t.check_storage) start_check(t, false);
   const std::uint32_t n = t.meta->piece_count();
   for (auto& [id, p] : t.peers) {
     if (!p.active()) continue;
@@ -339,6 +445,11 @@ void session::impl::issue_reads(torrent& t) {
     bool ready = range.has_value();
     for (std::uint32_t p = range ? range->first.value : 1; ready && p <= range->last.value; ++p)
       ready = t.picker->have(piece_index{p});
+    // A trusted piece is hashed before its bytes are read out.
+    for (std::uint32_t p = range ? range->first.value : 1; ready && p <= range->last.value; ++p)
+      if (t.is_unhashed(p)) hash_trusted(t, p, false);
+    for (std::uint32_t p = range ? range->first.value : 1; ready && p <= range->last.value; ++p)
+      ready = !t.is_unhashed(p);
     if (!ready) {
       ++it;
       continue;

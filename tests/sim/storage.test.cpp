@@ -312,3 +312,111 @@ TEST_CASE("[storage] recheck of a live torrent: content the host wrote becomes h
   CHECK(disconnects == 0);
   CHECK(s.peers(t).size() == 1);
 }
+
+namespace {
+
+byte_buffer all_set_bits(std::uint32_t n) {
+  byte_buffer bits((n + 7) / 8, 0xff);
+  if (n % 8) bits.back() = static_cast<std::uint8_t>(0xff << (8 - n % 8));
+  return bits;
+}
+
+std::vector<std::uint32_t> verified_pieces(swarm& net, std::size_t node) {
+  std::vector<std::uint32_t> out;
+  for (const auto& e : net.events(node))
+    if (auto* v = std::get_if<piece_verified_event>(&e)) out.push_back(v->piece.value);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("[storage] trusted pieces (a bitfield, skipVerify) are had at once, and hashed before a byte of them leaves", "[storage]") {
+  const auto tt = make_test_torrent(2 * MiB + 1000, 64 * KiB, 93);
+  const std::uint32_t n = tt.meta.piece_count();
+  swarm net(11, link_config{.latency = 10ms});
+  node_config cfg;
+  cfg.digest_reads = GENERATE(false, true);
+  const auto a = net.add_node(cfg);
+  session& s = net.at(a);
+  const torrent_id expected{1};
+
+  SECTION("a bitfield over a whole store: one piece hashed (WebTorrent's spot check), finished, uploads exact") {
+    net.storage(a).write_at(expected, 0, tt.data);
+    const auto ta = *s.add_torrent(tt.meta, {.trusted_bits = all_set_bits(n)}, net.now());
+    CHECK(s.stats(ta)->checking);  // the spot check holds requests back
+    REQUIRE(net.run_until([&] { return !s.stats(ta)->checking; }, time_point{} + 1min));
+    CHECK(verified_pieces(net, a) == std::vector<std::uint32_t>{1});  // the file's second piece
+    CHECK(s.stats(ta)->finished);
+    const auto b = net.add_node();
+    const auto tb = *net.at(b).add_torrent(tt.meta, {}, net.now());
+    net.at(b).add_peer(tb, net.endpoint(a), net.now());
+    REQUIRE(net.run_until([&] { return net.at(b).stats(tb)->finished; }, net.now() + 2min));
+    CHECK(net.storage(b).read_at(tb, 0, static_cast<std::uint32_t>(tt.data.size())) == tt.data);
+    CHECK(count_events<hash_failed_event>(net, a) == 0);
+  }
+
+  SECTION("a bitfield over an empty store: the spot check fails, the file's trusted pieces are hashed, none is had") {
+    const auto ta = *s.add_torrent(tt.meta, {.trusted_bits = all_set_bits(n)}, net.now());
+    REQUIRE(net.run_until([&] { return !s.stats(ta)->checking; }, time_point{} + 1min));
+    CHECK(verified_pieces(net, a).empty());
+    CHECK(s.have_pieces(ta)->none());
+    CHECK_FALSE(s.stats(ta)->finished);
+    CHECK(count_events<hash_failed_event>(net, a) == 0);  // a startup check reports no failures
+  }
+
+  SECTION("a bitfield of the wrong size is ignored: the resume check reads every piece") {
+    net.storage(a).write_at(expected, 0, tt.data);
+    const auto ta = *s.add_torrent(tt.meta, {.check = true, .trusted_bits = byte_buffer(2, 0xff)}, net.now());
+    REQUIRE(net.run_until([&] { return !s.stats(ta)->checking; }, time_point{} + 1min));
+    CHECK(verified_pieces(net, a).size() == n);  // each piece found, as WebTorrent's 'verified'
+    CHECK(s.stats(ta)->finished);
+  }
+
+  SECTION("a partial bitfield: only its pieces are had; the rest is downloaded") {
+    net.storage(a).write_at(expected, 0, tt.data);
+    byte_buffer bits(all_set_bits(n).size(), 0);
+    bits[1] = 0xff;  // pieces 8..15
+    const auto ta = *s.add_torrent(tt.meta, {.trusted_bits = bits}, net.now());
+    REQUIRE(net.run_until([&] { return !s.stats(ta)->checking; }, time_point{} + 1min));
+    CHECK(verified_pieces(net, a) == std::vector<std::uint32_t>{9});
+    CHECK(s.have_pieces(ta)->count() == 8);
+    CHECK_FALSE(s.stats(ta)->finished);
+  }
+
+  SECTION("skipVerify over a store with a bad piece and a missing half: finished at once; the bad bytes never leave") {
+    for (std::uint32_t p = 0; p < n / 2; ++p) {
+      byte_buffer bytes(piece_bytes(tt, p).begin(), piece_bytes(tt, p).end());
+      if (p == 2) bytes[5] ^= 1;
+      net.storage(a).write_at(expected, piece_start(tt, p), bytes);
+    }
+    const auto ta = *s.add_torrent(tt.meta, {.trust_all = true}, net.now());
+    CHECK(s.stats(ta)->finished);
+    CHECK_FALSE(s.stats(ta)->checking);
+    CHECK(s.have_pieces(ta)->all());
+    // A reader of the bad piece: it is hashed, dropped, fetched from a seeder, then read.
+    const auto seeder = net.add_node();
+    const auto ts = *net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
+    net.storage(seeder).write_at(ts, 0, tt.data);
+    const std::uint64_t read = s.read(ta, piece_start(tt, 2), 1000, net.now());
+    s.add_peer(ta, net.endpoint(seeder), net.now());
+    std::optional<read_completed_event> done;
+    REQUIRE(net.run_until([&] {
+      for (const auto& e : net.events(a))
+        if (auto* r = std::get_if<read_completed_event>(&e); r && r->read == read) done = *r;
+      return done.has_value();
+    }, net.now() + 1min));
+    CHECK(done->ok);
+    CHECK(done->data == byte_buffer(piece_bytes(tt, 2).begin(), piece_bytes(tt, 2).begin() + 1000));
+    CHECK(count_events<hash_failed_event>(net, a) == 1);
+    // A leecher of a: what it gets is exact (a hashes each trusted piece before sending it;
+    // the missing half is refused, then fetched from the seeder).
+    const auto b = net.add_node();
+    const auto tb = *net.at(b).add_torrent(tt.meta, {}, net.now());
+    net.at(b).add_peer(tb, net.endpoint(a), net.now());
+    REQUIRE(net.run_until([&] { return net.at(b).stats(tb)->finished && s.stats(ta)->finished; }, net.now() + 3min));
+    CHECK(net.storage(b).read_at(tb, 0, static_cast<std::uint32_t>(tt.data.size())) == tt.data);
+    CHECK(net.storage(a).read_at(ta, 0, static_cast<std::uint32_t>(tt.data.size())) == tt.data);
+    CHECK(count_events<hash_failed_event>(net, b) == 0);
+    CHECK(count_events<peer_banned_event>(net, b) == 0);
+  }
+}
