@@ -171,6 +171,18 @@ wt::pick_strategy strategy_of(bool sequential) {
   return sequential ? wt::pick_strategy::sequential : wt::pick_strategy::rarest_first;
 }
 
+// The add options the engine takes. trust: true (skipVerify: every piece), a Uint8Array
+// (a bitfield of the pieces the store holds), or nothing.
+wt::add_torrent_params add_params(bool seed, bool check, const val& is_private, bool sequential, const val& trust) {
+  wt::add_torrent_params p{.seed = seed, .check = check, .is_private = optional_bool(is_private),
+                           .strategy = strategy_of(sequential)};
+  if (trust.isTrue()) p.trust_all = true;
+  // At most a bit per piece of the largest torrent the metainfo parser takes.
+  else if (trust.instanceof(val::global("Uint8Array")) && trust["length"].as<unsigned>() <= (1u << 22))
+    p.trusted_bits = emscripten::convertJSArrayToNumberVector<std::uint8_t>(trust);
+  return p;
+}
+
 std::string string_of(const val& v) {
   return v.isString() ? v.as<std::string>() : std::string();
 }
@@ -572,20 +584,18 @@ class js_client {
   // trackers: more tracker URLs for this torrent (an array, may be empty). is_private:
   // true or false overrides the torrent's private flag (BEP 27), undefined keeps it.
   // sequential: pieces in index order rather than rarest first (the add option strategy).
+  // trust: see add_params().
   val add_torrent(std::uintptr_t ptr, std::size_t length, bool seed, bool check, const val& trackers,
-                  const val& is_private, bool sequential, double now) {
-    auto t = client_.add_torrent(heap_bytes(ptr, length),
-                                 {.seed = seed, .check = check, .is_private = optional_bool(is_private),
-                                  .strategy = strategy_of(sequential)},
+                  const val& is_private, bool sequential, const val& trust, double now) {
+    auto t = client_.add_torrent(heap_bytes(ptr, length), add_params(seed, check, is_private, sequential, trust),
                                  at_ms(now), strings_of(trackers));
     if (!t) return error_value(t.err());
     return val(t->value);
   }
   val add_magnet(const std::string& uri, const val& trackers, bool check, const val& is_private,
-                 bool sequential, double now) {
+                 bool sequential, const val& trust, double now) {
     auto t = client_.add_magnet(uri, at_ms(now), strings_of(trackers),
-                                {.check = check, .is_private = optional_bool(is_private),
-                                 .strategy = strategy_of(sequential)});
+                                add_params(false, check, is_private, sequential, trust));
     if (!t) return error_value(t.err());
     return val(t->value);
   }

@@ -522,7 +522,10 @@ export class Torrent extends Emitter {
   /** The add option `path` (the store's name), or null. */
   readonly path: string | null
   readonly maxWebConns: number
+  /** The metadata is known and the store checked (as WebTorrent's); 'ready' then. */
   readonly ready: boolean
+  /** The add option skipVerify. */
+  readonly skipVerify: boolean
   readonly done: boolean
   readonly destroyed: boolean
   readonly paused: boolean
@@ -683,6 +686,18 @@ export interface AddOptions {
   preloadedStore?: ChunkStore
   /** Node: the files go under "<name> - <first 8 of the info-hash>" in path (torrent.path stays path). */
   addUID?: boolean
+  /**
+   * Take every piece in the store as had without hashing it first (as WebTorrent's). Each
+   * piece is still hashed before a byte of it is read or sent: one that fails is fetched again.
+   */
+  skipVerify?: boolean
+  /**
+   * The pieces the store holds (MSB first, ceil(pieces / 8) bytes; a BitField by its buffer):
+   * had at once, one piece of each file hashed before 'ready' (a file whose piece fails has
+   * all its pieces hashed), each other piece hashed before a byte of it is read or sent. Of
+   * another size: ignored (the store is checked as usual).
+   */
+  bitfield?: Uint8Array | ArrayBuffer | { buffer: Uint8Array }
 }
 
 export interface RemoveOptions {

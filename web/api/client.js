@@ -74,6 +74,15 @@ function randomHex (n) {
 // The add option strategy: WebTorrent's 'rarest' or 'sequential'. Unset, ours is rarest
 // first (WebTorrent's default is 'sequential'): it spreads pieces over the swarm, and
 // streaming readers get their pieces first by deadline either way.
+// The add option `bitfield` as bytes: a Uint8Array (a Buffer), an ArrayBuffer, or a
+// BitField (npm bitfield, WebTorrent's own) by its buffer; anything else: none.
+function bitfieldBytes (value) {
+  if (value instanceof Uint8Array) return value
+  if (value instanceof ArrayBuffer) return new Uint8Array(value)
+  if (value?.buffer instanceof Uint8Array) return value.buffer
+  return null
+}
+
 function pickStrategy (value) {
   if (value === undefined || value === null) return 'rarest'
   if (value === 'rarest' || value === 'sequential') return value
@@ -122,9 +131,16 @@ export function makeClientClass (internals) {
       this.pieceLength = 0
       this.pieceCount = 0
       this.announce = [...client._announce] // the torrent's trackers, once known
-      this.ready = false
+      this.ready = false        // as WebTorrent's: the metadata is known and the store checked
+      this._hasMetadata = false // the metadata is known (files, pieces)
       this.destroyed = false
       this.paused = Boolean(opts.paused) // add(id, { paused: true }) starts paused
+      // WebTorrent's add options: skipVerify takes every piece in the store as had, a
+      // bitfield (bytes, MSB first, or a BitField) the pieces it names; the engine still
+      // hashes each before a byte of it is read or sent.
+      this.skipVerify = Boolean(opts.skipVerify)
+      this._startupBitfield = bitfieldBytes(opts.bitfield)
+      this._hasStartupBitfield = false
       this.path = opts.path ?? null
       this.maxWebConns = client._opts.maxWebConns ?? 4
       this.urlList = []
@@ -170,7 +186,7 @@ export function makeClientClass (internals) {
 
     // WebTorrent's torrent.metadata (the .torrent, once known) and torrent.info (its info
     // dictionary decoded, as parse-torrent's), both from WebTorrent's code, undocumented.
-    get metadata () { return this.ready ? this.torrentFile : null }
+    get metadata () { return this._hasMetadata ? this.torrentFile : null }
     get info () {
       if (!this.infoBuffer) return undefined
       this._info ??= this._client._bdecode(this.infoBuffer)
@@ -195,7 +211,7 @@ export function makeClientClass (internals) {
     // received from peers and the trackers; null before the metadata.
     get torrentFile () {
       if (this._torrentFile) return this._torrentFile
-      if (this._id === null || !this.ready || this.destroyed) return null
+      if (this._id === null || !this._hasMetadata || this.destroyed) return null
       return this._client._engine.torrentFile(this._id)
     }
 
@@ -574,7 +590,7 @@ export function makeClientClass (internals) {
     }
 
     _pieces (call, start, end, ...args) {
-      if (!this.ready) throw new WasmTorrentError(`${call}: the torrent has no metadata yet`, { code: 'not_ready' })
+      if (!this._hasMetadata) throw new WasmTorrentError(`${call}: the torrent has no metadata yet`, { code: 'not_ready' })
       const first = Math.max(0, Math.floor(start))
       const last = Math.min(this.pieceCount - 1, Math.floor(end ?? start))
       if (!(first <= last)) throw new WasmTorrentError(`select: bad piece range ${start}-${end}`, { code: 'invalid_argument' })
@@ -716,7 +732,7 @@ export function makeClientClass (internals) {
     }
 
     _onMetadata (info = this._client._engine.info(this._id)) {
-      if (!info || this.ready) return
+      if (!info || this._hasMetadata) return
       this.infoHash = info.infoHash
       this.name = info.name
       this.length = info.length
@@ -725,7 +741,9 @@ export function makeClientClass (internals) {
       this.files = info.files.map(f => new File(this, f))
       this.lastPieceLength = info.length - (info.pieces - 1) * info.pieceLength
       this.infoBuffer = info.infoBuffer
-      this.ready = true
+      this._hasMetadata = true
+      // As WebTorrent's: a bitfield of the right size, unless skipVerify.
+      this._hasStartupBitfield = Boolean(this._startupBitfield) && this._startupBitfield.length === Math.ceil(this.pieceCount / 8) && !this.skipVerify
       // add(id, { deselect: true }), as WebTorrent: nothing is downloaded until select().
       // A magnet's so=, as WebTorrent: only the files it lists.
       if (this._opts.deselect || this.so) this.deselect(0, this.pieceCount - 1)
@@ -740,7 +758,20 @@ export function makeClientClass (internals) {
       }
       if (this.destroyed) return
       this.emit('metadata')
-      if (this.destroyed) return
+      // skipVerify: every piece is had, each with 'verified', as WebTorrent's.
+      for (let i = 0; this.skipVerify && i < this.pieceCount && !this.destroyed; i++) this.emit('verified', i)
+      // As WebTorrent's, 'ready' once the store is checked (the resume check, a bitfield's
+      // spot check): its 'verified' events come first, and 'done' at once for a full store.
+      if (this.destroyed || this._stats()?.checking) return
+      this._onReady()
+    }
+
+    // What the engine may take as had without hashing (see the add options above).
+    _trust () { return this.skipVerify ? true : this._startupBitfield }
+
+    _onReady () {
+      if (this.ready || this.destroyed) return
+      this.ready = true
       this.emit('ready')
       // After every 'ready' listener, as WebTorrent: what the store already holds (a seed,
       // a resumed torrent) is done, and so are its files.
@@ -769,7 +800,7 @@ export function makeClientClass (internals) {
     _onDone () {
       // Events are dispatched after the calls of the same tick: a deselect-all followed
       // at once by a select is not "done".
-      if (this._done || this._stats()?.finished === false) return
+      if (this._done || !this.ready || this._stats()?.finished === false) return
       this._done = true
       this._checkFilesDone()
       this.emit('done')
@@ -1132,8 +1163,8 @@ export function makeClientClass (internals) {
         const isPrivate = typeof opts.private === 'boolean' ? opts.private : undefined
         if (id.keepFile) torrent._torrentFile = id.bytes
         return this._adding(torrent, () => id.magnet
-          ? this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, sequential, now()))
-          : this._addBytes(id.bytes, { check, announce, isPrivate, sequential }))
+          ? this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, sequential, torrent._trust(), now()))
+          : this._addBytes(id.bytes, { check, announce, isPrivate, sequential, trust: torrent._trust() }))
       })
       this.emit('add', torrent)
       return torrent
@@ -1468,11 +1499,11 @@ export function makeClientClass (internals) {
     }
 
     // seed: the store holds every piece; check: it may hold some (resume).
-    _addBytes (torrentFile, { seed = false, check = false, announce, isPrivate, sequential = false } = {}) {
+    _addBytes (torrentFile, { seed = false, check = false, announce, isPrivate, sequential = false, trust = null } = {}) {
       const E = this._engine
       const ptr = E.reserve(torrentFile.length)
       this._M.HEAPU8.set(torrentFile, ptr)
-      return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), isPrivate, sequential, now()))
+      return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), isPrivate, sequential, trust, now()))
     }
 
     // Resolves once the torrent's store is closed (or destroyed).
@@ -1564,14 +1595,17 @@ export function makeClientClass (internals) {
               if (!t) break
               t._reportTraffic()
               t.emit('verified', e.piece)
+              if (!t.ready) break // the store's check: files are done once it is ready
               t._checkFilesDone(e.piece)
               t._notifySelections()
               break
             case 'read': t?._onRead(e); break
             case 'checked':
               if (e.recheck) t?._rescans.shift()?.resolve()
+              else if (t?._hasMetadata) t._onReady()
               break
             case 'hashFailed':
+              if (t) t._done = false // a trusted piece that failed: 'done' again once fetched
               t?.emit('warning', new WasmTorrentError(`piece ${e.piece} failed its hash check and is downloaded again`, { code: 'hash_failed' }))
               break
             case 'peerBlocked': t?.emit('blockedPeer', e.address); break

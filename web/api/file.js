@@ -119,7 +119,7 @@ export class File extends Emitter {
   // block it was asked for, and the player would wait for them all first.
   _expectStream () {
     const torrent = this._torrent
-    if (this._expected || !torrent.ready || torrent.destroyed || this.length === 0) return
+    if (this._expected || !torrent._hasMetadata || torrent.destroyed || this.length === 0) return
     const reader = torrent._openReader(this.offset, Math.min(this.length, MIN_READAHEAD))
     const release = () => {
       clearTimeout(timer)

@@ -93,19 +93,19 @@ export class ServerLayout {
     if (rest.join('/') === '') return { status: 200, headers: HTML_HEADERS, text: this._torrentPage(torrent) }
     let path
     try { path = rest.map(decodeURIComponent).join('/') } catch { path = null }
-    const file = torrent.ready ? torrent.files.find(f => f.path === path) : null
+    const file = torrent._hasMetadata ? torrent.files.find(f => f.path === path) : null
     if (!file) return NOT_FOUND
     return this._fileAnswer(file, request)
   }
 
   _indexPage () {
     const items = this._client.torrents.filter(t => !t.destroyed).map(t =>
-      `<li><a href="${escapeHTML(`${this.pathname}/${t.infoHash}`)}">${escapeHTML(t.name ?? t.infoHash)}</a> (${t.ready ? t.length : '?'} bytes)</li>`)
+      `<li><a href="${escapeHTML(`${this.pathname}/${t.infoHash}`)}">${escapeHTML(t.name ?? t.infoHash)}</a> (${t._hasMetadata ? t.length : '?'} bytes)</li>`)
     return htmlPage('Torrents', `<h1>Torrents</h1>\n<ol>\n${items.join('\n')}\n</ol>`)
   }
 
   _torrentPage (torrent) {
-    const files = torrent.ready ? torrent.files : []
+    const files = torrent._hasMetadata ? torrent.files : []
     const items = files.map(f =>
       `<li><a href="${escapeHTML(this.urlOf(f))}">${escapeHTML(f.path)}</a> (${f.length} bytes)</li>`)
     const name = escapeHTML(torrent.name ?? torrent.infoHash)
