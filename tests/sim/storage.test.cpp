@@ -19,6 +19,14 @@ byte_view piece_bytes(const test_torrent& tt, std::uint32_t p) {
                                     static_cast<std::size_t>(tt.meta.piece_size(piece_index{p})));
 }
 
+// The pieces the node reported verified, in order.
+std::vector<std::uint32_t> verified_pieces(swarm& net, std::size_t node) {
+  std::vector<std::uint32_t> out;
+  for (const auto& e : net.events(node))
+    if (auto* v = std::get_if<piece_verified_event>(&e)) out.push_back(v->piece.value);
+  return out;
+}
+
 // Seeder and leecher on a fast link; the leecher's store writes at `write_rate`.
 struct slow_store_run {
   std::uint64_t max_unwritten = 0;
@@ -147,9 +155,7 @@ TEST_CASE("[storage] recheck_torrent: pieces put in the store from outside becom
   CHECK_FALSE(s.recheck_torrent(torrent_id{99}, net.now()));
 
   auto found = [&] {
-    std::vector<std::uint32_t> out;
-    for (const auto& e : net.events(a))
-      if (auto* v = std::get_if<piece_verified_event>(&e)) out.push_back(v->piece.value);
+    auto out = verified_pieces(net, a);
     std::sort(out.begin(), out.end());
     return out;
   };
@@ -319,13 +325,6 @@ byte_buffer all_set_bits(std::uint32_t n) {
   byte_buffer bits((n + 7) / 8, 0xff);
   if (n % 8) bits.back() = static_cast<std::uint8_t>(0xff << (8 - n % 8));
   return bits;
-}
-
-std::vector<std::uint32_t> verified_pieces(swarm& net, std::size_t node) {
-  std::vector<std::uint32_t> out;
-  for (const auto& e : net.events(node))
-    if (auto* v = std::get_if<piece_verified_event>(&e)) out.push_back(v->piece.value);
-  return out;
 }
 
 }  // namespace
