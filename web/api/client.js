@@ -14,7 +14,7 @@ import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '..
 import { HttpTransport } from '../transports/http.js'
 import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
-import { storeFor, preloadedStoreClass } from '../storage/index.js'
+import { storeFor, preloadedStoreClass, defaultStore } from '../storage/index.js'
 import { MemoryStore } from '../storage/memory.js'
 import { BlobStore } from '../storage/blob.js'
 
@@ -1355,6 +1355,16 @@ export function makeClientClass (internals) {
           if (!live()) return null
           torrent._makeStore = () => store
           torrent._builtStore = store // destroyStore deletes it even if no peer opened it
+        } else if (!host.Store && (opts.store === undefined || opts.store === null) && items.every(it => it.data instanceof Uint8Array)) {
+          // Browsers: content given in memory (bytes, not a File or Blob, which are read
+          // where they are) goes into the default store, as WebTorrent's seed puts it in its
+          // store: adding the torrent later, after a reload too, finds it there.
+          const store = await this._storeSeed(torrent, info, opts.path ?? info.infoHash, new Blob(blobs), live)
+          if (!live()) return null
+          if (store) {
+            torrent._makeStore = () => store
+            torrent._builtStore = store
+          }
         }
         torrent._torrentFile = torrentFile
         await this.ready
@@ -1369,6 +1379,29 @@ export function makeClientClass (internals) {
       })
       this.emit('add', torrent)
       return torrent
+    }
+
+    // A seed's content written piece by piece into a new default store named `name`; null
+    // where no store outlives the page or another tab owns this one (the seed is then
+    // served from memory).
+    async _storeSeed (torrent, info, name, content, live) {
+      const Store = defaultStore()
+      if (Store === MemoryStore || !(await torrent._claimStore(name)) || !live()) return null
+      persistStorage()
+      const store = new Store({ name, pieceLength: info.pieceLength, length: info.length, files: info.files, ...torrent._storeOptions(info, false) })
+      try {
+        await store.open()
+        for (let i = 0, start = 0; start < info.length && live(); i++, start += info.pieceLength) {
+          const piece = content.slice(start, Math.min(start + info.pieceLength, info.length))
+          await store.put(i, new Uint8Array(await piece.arrayBuffer()))
+        }
+        return store
+      } catch (err) {
+        // Over quota, say: served from memory, and the torrent is told.
+        torrent.emit('warning', new WasmTorrentError(`seed: not kept in the store (${err.message}); served from memory`, { code: err.code ?? 'storage_failed' }))
+        await store.destroy().catch(() => {})
+        return null
+      }
     }
 
     // Service-worker streaming: opts.controller is the ServiceWorkerRegistration of
@@ -1519,7 +1552,7 @@ export function makeClientClass (internals) {
       const destroy = opts?.destroyStore ?? Boolean(torrent._opts.destroyStoreOnDestroy)
       const closing = torrent._storage
         ? torrent._storage.close({ destroy })
-        : destroy && torrent._builtStore ? torrent._builtStore.destroy() : Promise.resolve()
+        : torrent._builtStore ? (destroy ? torrent._builtStore.destroy() : torrent._builtStore.close()) : Promise.resolve()
       const closed = closing
         .finally(async () => {
           torrent._releaseStore?.()
