@@ -38,11 +38,19 @@ export class WebSocketTransport {
   close (url) {
     const ws = this.sockets.get(url)
     this.sockets.delete(url)
-    ws?.close()
+    if (ws) shut(ws)
   }
 
   closeAll () {
-    for (const [, ws] of this.sockets) ws.close()
+    for (const [, ws] of this.sockets) shut(ws)
     this.sockets.clear()
   }
+}
+
+// Closes a socket no longer wanted. One still connecting is closed once open: closing it
+// before, Firefox logs two errors in the page's console (a page that adds and removes a
+// torrent at once would show them).
+function shut (ws) {
+  if (ws.readyState === 0) ws.onopen = () => ws.close()
+  else ws.close()
 }
