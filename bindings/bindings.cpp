@@ -776,6 +776,16 @@ class js_client {
     const auto states = client_.engine().piece_states(wt::torrent_id{t});
     return copy_bytes(states);
   }
+  // The pieces in progress: [piece, bytes received, piece, bytes received, ...].
+  val partial_pieces(std::uint32_t t) const {
+    val out = val::array();
+    unsigned i = 0;
+    for (const auto& [piece, bytes] : client_.engine().partial_pieces(wt::torrent_id{t})) {
+      out.set(i++, piece.value);
+      out.set(i++, bytes);
+    }
+    return out;
+  }
   bool pause(std::uint32_t t, double now) { return client_.pause_torrent(wt::torrent_id{t}, at_ms(now)); }
   bool resume(std::uint32_t t, double now) { return client_.resume_torrent(wt::torrent_id{t}, at_ms(now)); }
   // Bytes per second, 0 = unlimited.
@@ -1226,6 +1236,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("setPiecePriority", &js_client::set_piece_priority)
       .function("addCriticalPieces", &js_client::add_critical_pieces)
       .function("pieceStates", &js_client::piece_states)
+      .function("partialPieces", &js_client::partial_pieces)
       .function("pause", &js_client::pause)
       .function("resume", &js_client::resume)
       .function("recheck", &js_client::recheck)

@@ -654,6 +654,17 @@ piece_state piece_picker::state(piece_index p) const noexcept {
   return d->num_received == d->blocks.size() ? piece_state::complete : piece_state::downloading;
 }
 
+std::uint32_t piece_picker::received_bytes(piece_index p) const noexcept {
+  if (!valid(p)) return 0;
+  if (have(p)) return piece_size(p);
+  const download* d = find_download(p.value);
+  if (d == nullptr) return 0;
+  std::uint32_t bytes = 0;
+  for (std::uint32_t b = 0; b < d->blocks.size(); ++b)
+    if (d->blocks[b].state == block_state::received) bytes += block_length({p, b});
+  return bytes;
+}
+
 std::vector<piece_state> piece_picker::piece_states() const {
   std::vector<piece_state> out(num_pieces_, piece_state::missing);
   for (std::uint32_t p = have_.find_next_set(0); p < num_pieces_; p = have_.find_next_set(p + 1)) {

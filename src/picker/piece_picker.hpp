@@ -237,6 +237,8 @@ class piece_picker {
   std::vector<peer_handle> requesters(block_address b) const;
   std::optional<peer_handle> delivered_by(block_address b) const noexcept;
   std::uint32_t num_partial_pieces() const noexcept { return static_cast<std::uint32_t>(downloads_.size()); }
+  // Bytes of the piece's blocks received (the whole piece once had; 0 when none came).
+  std::uint32_t received_bytes(piece_index p) const noexcept;
   // The pieces with blocks requested or received and not yet verified.
   std::vector<piece_index> partial_pieces() const {
     std::vector<piece_index> out;

@@ -909,6 +909,14 @@ std::vector<std::uint8_t> session::piece_states(torrent_id id) const {
   return out;
 }
 
+std::vector<std::pair<piece_index, std::uint32_t>> session::partial_pieces(torrent_id id) const {
+  std::vector<std::pair<piece_index, std::uint32_t>> out;
+  const torrent* t = impl_->find_torrent(id);
+  if (!t || !t->picker) return out;
+  for (const piece_index p : t->picker->partial_pieces()) out.emplace_back(p, t->picker->received_bytes(p));
+  return out;
+}
+
 std::uint64_t session::buffered_piece_bytes() const {
   std::uint64_t bytes = 0;
   for (const auto& [id, t] : impl_->torrents) {

@@ -652,6 +652,9 @@ class session {
   // 0 missing, 1 downloading (blocks requested or received), 2 complete (hash being
   // checked), 3 have (verified). Empty while the metadata is unknown.
   std::vector<std::uint8_t> piece_states(torrent_id t) const;
+  // The pieces in progress and the bytes of each received so far (WebTorrent's
+  // torrent.pieces[i].missing is the rest).
+  std::vector<std::pair<piece_index, std::uint32_t>> partial_pieces(torrent_id t) const;
   std::vector<torrent_id> torrents() const;
   // Bytes of pieces in progress the session holds in memory, over every torrent: pieces
   // held whole, blocks of streamed pieces waiting to be hashed, web seed bytes of blocks

@@ -148,6 +148,15 @@ TEST_CASE("[piece_picker] geometry: last short piece and block", "[piece_picker]
   SECTION("picking the last piece gives its two blocks") {
     const auto picked = pp.pick_blocks(p1, bitfield::from_string("001"), opts(10));
     CHECK(picked == blocks_of(2, {0, 1}));
+    // Bytes received of a piece (WebTorrent's pieces[i].missing is the rest).
+    CHECK(pp.received_bytes(piece_index{2}) == 0);
+    CHECK(pp.mark_block_received({piece_index{2}, 1}, p1).accepted);
+    CHECK(pp.received_bytes(piece_index{2}) == 3616);
+    CHECK(pp.mark_block_received({piece_index{2}, 0}, p1).accepted);
+    CHECK(pp.received_bytes(piece_index{2}) == 20000);
+    pp.we_have(piece_index{0});
+    CHECK(pp.received_bytes(piece_index{0}) == 65536);
+    CHECK(pp.received_bytes(piece_index{1}) == 0);
   }
   SECTION("a piece length that is not a multiple of 16 KiB") {
     piece_picker odd(100000, 40000, 0);  // pieces 40000, 40000, 20000

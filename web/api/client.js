@@ -227,12 +227,17 @@ export function makeClientClass (internals) {
     }
 
     // WebTorrent's pieces: one { length, missing } per piece, null once verified.
+    // As WebTorrent's: null once verified, else { length, missing } where missing counts the
+    // bytes not received yet (a piece being hashed: 0).
     get pieces () {
       const states = this.pieceStates()
+      const received = new Map()
+      const partial = states.length ? this._client._engine.partialPieces(this._id) : []
+      for (let i = 0; i < partial.length; i += 2) received.set(partial[i], partial[i + 1])
       return Array.from(states, (state, i) => {
         if (state === 3) return null
         const length = i === states.length - 1 ? this.lastPieceLength : this.pieceLength
-        return { length, missing: length }
+        return { length, missing: length - (received.get(i) ?? 0) }
       })
     }
 
