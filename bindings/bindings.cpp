@@ -171,11 +171,15 @@ wt::pick_strategy strategy_of(bool sequential) {
   return sequential ? wt::pick_strategy::sequential : wt::pick_strategy::rarest_first;
 }
 
-// The add options the engine takes. trust: true (skipVerify: every piece), a Uint8Array
-// (a bitfield of the pieces the store holds), or nothing.
-wt::add_torrent_params add_params(bool seed, bool check, const val& is_private, bool sequential, const val& trust) {
+// The add options the engine takes. extra: { trust, maxWebConns }, trust being true
+// (skipVerify: every piece), a Uint8Array (a bitfield of the pieces the store holds), or
+// nothing; maxWebConns: requests in flight per web seed of the torrent.
+wt::add_torrent_params add_params(bool seed, bool check, const val& is_private, bool sequential, const val& extra) {
   wt::add_torrent_params p{.seed = seed, .check = check, .is_private = optional_bool(is_private),
                            .strategy = strategy_of(sequential)};
+  if (extra["maxWebConns"].isNumber())
+    p.max_web_seed_requests = static_cast<std::uint32_t>(std::clamp(extra["maxWebConns"].as<double>(), 1.0, 64.0));
+  const val trust = extra["trust"];
   if (trust.isTrue()) p.trust_all = true;
   // At most a bit per piece of the largest torrent the metainfo parser takes.
   else if (trust.instanceof(val::global("Uint8Array")) && trust["length"].as<unsigned>() <= (1u << 22))
@@ -584,18 +588,18 @@ class js_client {
   // trackers: more tracker URLs for this torrent (an array, may be empty). is_private:
   // true or false overrides the torrent's private flag (BEP 27), undefined keeps it.
   // sequential: pieces in index order rather than rarest first (the add option strategy).
-  // trust: see add_params().
+  // extra: see add_params().
   val add_torrent(std::uintptr_t ptr, std::size_t length, bool seed, bool check, const val& trackers,
-                  const val& is_private, bool sequential, const val& trust, double now) {
-    auto t = client_.add_torrent(heap_bytes(ptr, length), add_params(seed, check, is_private, sequential, trust),
+                  const val& is_private, bool sequential, const val& extra, double now) {
+    auto t = client_.add_torrent(heap_bytes(ptr, length), add_params(seed, check, is_private, sequential, extra),
                                  at_ms(now), strings_of(trackers));
     if (!t) return error_value(t.err());
     return val(t->value);
   }
   val add_magnet(const std::string& uri, const val& trackers, bool check, const val& is_private,
-                 bool sequential, const val& trust, double now) {
+                 bool sequential, const val& extra, double now) {
     auto t = client_.add_magnet(uri, at_ms(now), strings_of(trackers),
-                                add_params(false, check, is_private, sequential, trust));
+                                add_params(false, check, is_private, sequential, extra));
     if (!t) return error_value(t.err());
     return val(t->value);
   }

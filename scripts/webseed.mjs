@@ -31,7 +31,9 @@ export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1'
   const modes = new Map() // path -> mode, where it differs from `mode`
   // requests: every GET's path, range, Date.now() (a test can tell what was asked first) and
   // User-Agent
-  const stats = { requests: 0, bytes: 0, byPath: {}, log: [] }
+  // maxActive: the most GET responses in progress at once
+  const stats = { requests: 0, bytes: 0, byPath: {}, log: [], maxActive: 0 }
+  let active = 0
   const open = new Set() // responses held open (stall), ended by close()
 
   const server = createServer((req, res) => {
@@ -57,7 +59,11 @@ export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1'
       return res.writeHead(416, { ...cors, 'content-range': `bytes */${body.length}` }).end()
     }
     const [first, last] = range ?? [0, body.length - 1]
-    if (req.method === 'GET') stats.log.push({ path, first, last, at: Date.now(), userAgent: req.headers['user-agent'] })
+    if (req.method === 'GET') {
+      stats.log.push({ path, first, last, at: Date.now(), userAgent: req.headers['user-agent'] })
+      stats.maxActive = Math.max(stats.maxActive, ++active)
+      res.on('close', () => active--)
+    }
     let out = body.subarray(first, last + 1)
     const headers = { ...cors, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
     if (range) headers['content-range'] = `bytes ${first}-${last}/${body.length}`

@@ -652,6 +652,8 @@ export interface AddOptions {
   deselect?: boolean
   /** Seconds between two 'noPeers' checks (default 30). */
   noPeersIntervalTime?: number
+  /** Requests in flight per web seed of this torrent (default: the client's maxWebConns, 4). */
+  maxWebConns?: number
   /**
    * Where pieces are kept. Default: the origin private file system (persistent: a reload
    * or a new visit resumes, every stored piece re-hashed first), IndexedDB where OPFS is

@@ -431,6 +431,9 @@ struct add_torrent_params {
   //   trust_all: every piece (skipVerify); nothing is hashed until it is read.
   byte_buffer trusted_bits = byte_buffer{};
   bool trust_all = false;
+  // Requests in flight per web seed of this torrent (WebTorrent's add option maxWebConns);
+  // 0: session_settings::max_web_seed_requests.
+  std::uint32_t max_web_seed_requests = 0;
 };
 
 class session {

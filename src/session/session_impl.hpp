@@ -290,6 +290,7 @@ struct torrent {
 
   // Web seeds by handle, with the torrent's policy and what they have cost.
   std::map<std::uint32_t, web_seed> web_seeds;
+  std::uint32_t max_web_requests = 0;  // per seed; 0: the session's setting
   web_seed_policy seed_policy = web_seed_policy::fallback;
   std::uint64_t seed_budget = 0;
   std::uint64_t seed_requested = 0;   // bytes asked of web seeds

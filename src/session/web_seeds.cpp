@@ -52,8 +52,9 @@ void session::impl::request_web_seeds(torrent& t) {
       restricted = true;
     }
   }
+  const std::uint32_t max_runs = t.max_web_requests ? t.max_web_requests : settings.max_web_seed_requests;
   for (auto& [handle, s] : t.web_seeds) {
-    while (!s.dropped && now >= s.retry_at && s.runs < settings.max_web_seed_requests &&
+    while (!s.dropped && now >= s.retry_at && s.runs < max_runs &&
            start_web_run(t, s, peers_have, restricted)) {
     }
   }

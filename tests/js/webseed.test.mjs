@@ -86,3 +86,35 @@ test('under Node every HTTP request names us and WebTorrent in its User-Agent: t
     await files.close()
   }
 })
+
+// The most requests a web seed had in flight at once while one client downloaded 4 MiB
+// from it (paced at 1 MiB/s per response: each request of up to 1 MiB lasts about 1 s).
+async function mostInFlight (clientOpts, addOpts) {
+  const data = randomBytes(25, 4 * 1024 * KiB)
+  const paced = await startWebSeed({ files: { '/paced.bin': data }, rate: 1024 * KiB })
+  try {
+    const torrent = await createTorrentNpm([new File([data], 'paced.bin')],
+      { announceList: [], urlList: [`${paced.url}/paced.bin`], pieceLength: 64 * KiB })
+    const client = new WasmTorrent({ tracker: false, ...clientOpts })
+    const t = client.add(torrent, { store: 'memory', ...addOpts })
+    await new Promise((resolve, reject) => { t.once('done', resolve); t.once('error', reject) })
+    const result = { maxWebConns: t.maxWebConns, most: paced.stats().maxActive, requests: paced.stats().log.length }
+    await client.destroy()
+    return result
+  } finally {
+    await paced.close()
+  }
+}
+
+test('the add option maxWebConns bounds the requests in flight to each web seed; the client option is its default', async () => {
+  const one = await mostInFlight({ maxWebConns: 4 }, { maxWebConns: 1 })
+  assert.equal(one.maxWebConns, 1)
+  assert.ok(one.requests > 1, `${one.requests} requests`)
+  assert.equal(one.most, 1)
+  const three = await mostInFlight({ maxWebConns: 1 }, { maxWebConns: 3 })
+  assert.equal(three.maxWebConns, 3)
+  assert.equal(three.most, 3)
+  const byClient = await mostInFlight({ maxWebConns: 2 }, {})
+  assert.equal(byClient.maxWebConns, 2)
+  assert.equal(byClient.most, 2)
+})

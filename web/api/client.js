@@ -142,7 +142,7 @@ export function makeClientClass (internals) {
       this._startupBitfield = bitfieldBytes(opts.bitfield)
       this._hasStartupBitfield = false
       this.path = opts.path ?? null
-      this.maxWebConns = client._opts.maxWebConns ?? 4
+      this.maxWebConns = opts.maxWebConns ?? client._opts.maxWebConns ?? 4 // per web seed
       this.urlList = []
       this.lastPieceLength = 0
       this.private = opts.private === true // the torrent's own flag once known (_applyPrivate)
@@ -771,8 +771,11 @@ export function makeClientClass (internals) {
       this._onReady()
     }
 
-    // What the engine may take as had without hashing (see the add options above).
-    _trust () { return this.skipVerify ? true : this._startupBitfield }
+    // The add options the engine takes besides the usual ones: what it may take as had
+    // without hashing (see skipVerify and bitfield above), and requests per web seed.
+    _engineExtra () {
+      return { trust: this.skipVerify ? true : this._startupBitfield, maxWebConns: this._opts.maxWebConns }
+    }
 
     _onReady () {
       if (this.ready || this.destroyed) return
@@ -1168,8 +1171,8 @@ export function makeClientClass (internals) {
         const isPrivate = typeof opts.private === 'boolean' ? opts.private : undefined
         if (id.keepFile) torrent._torrentFile = id.bytes
         return this._adding(torrent, () => id.magnet
-          ? this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, sequential, torrent._trust(), now()))
-          : this._addBytes(id.bytes, { check, announce, isPrivate, sequential, trust: torrent._trust() }))
+          ? this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, sequential, torrent._engineExtra(), now()))
+          : this._addBytes(id.bytes, { check, announce, isPrivate, sequential, extra: torrent._engineExtra() }))
       })
       this.emit('add', torrent)
       return torrent
@@ -1537,11 +1540,11 @@ export function makeClientClass (internals) {
     }
 
     // seed: the store holds every piece; check: it may hold some (resume).
-    _addBytes (torrentFile, { seed = false, check = false, announce, isPrivate, sequential = false, trust = null } = {}) {
+    _addBytes (torrentFile, { seed = false, check = false, announce, isPrivate, sequential = false, extra = {} } = {}) {
       const E = this._engine
       const ptr = E.reserve(torrentFile.length)
       this._M.HEAPU8.set(torrentFile, ptr)
-      return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), isPrivate, sequential, trust, now()))
+      return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), isPrivate, sequential, extra, now()))
     }
 
     // Resolves once the torrent's store is closed (or destroyed).
