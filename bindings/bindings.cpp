@@ -973,6 +973,7 @@ class js_client {
                          at_ms(now));
   }
   void channel_closed(std::uint32_t p, double now) { client_.channel_closed(wt::host_peer{p}, at_ms(now)); }
+  void disconnect(std::uint32_t p, double now) { client_.disconnect(wt::host_peer{p}, at_ms(now)); }
   void channel_sent(std::uint32_t p, double bytes, double now) {
     client_.channel_sent(wt::host_peer{p}, static_cast<std::size_t>(bytes), at_ms(now));
   }
@@ -1261,6 +1262,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("channelOpened", &js_client::channel_opened)
       .function("channelData", &js_client::channel_data)
       .function("channelClosed", &js_client::channel_closed)
+      .function("disconnect", &js_client::disconnect)
       .function("channelSent", &js_client::channel_sent)
       .function("onTimer", &js_client::on_timer)
       .function("nextDeadline", &js_client::next_deadline)

@@ -272,15 +272,23 @@ void client::close_peers_of(torrent_id t, const std::string& reason, time_point 
   std::vector<std::uint32_t> gone;
   for (const auto& [id, p] : peers_)
     if (p.torrent == t) gone.push_back(id);
-  for (std::uint32_t id : gone) {
-    auto& p = peers_[id];
-    if (p.connection) session_.connection_closed(*p.connection, now);
-    if (auto b = p.batch) {
-      batches_[*b].waiting.erase(id);
-      if (batches_[*b].waiting.empty()) finish_batch(*b, now);
-    }
-    close_peer(host_peer{id}, reason);
+  for (std::uint32_t id : gone) end_peer(host_peer{id}, reason, now);
+}
+
+void client::end_peer(host_peer p, std::string reason, time_point now) {
+  auto it = peers_.find(p.value);
+  if (it == peers_.end()) return;
+  if (it->second.connection) session_.connection_closed(*it->second.connection, now);
+  if (auto b = it->second.batch) {
+    batches_[*b].waiting.erase(p.value);
+    if (batches_[*b].waiting.empty()) finish_batch(*b, now);
   }
+  close_peer(p, std::move(reason));
+}
+
+void client::disconnect(host_peer p, time_point now) {
+  end_peer(p, "closed by the application", now);
+  pump(now);
 }
 
 void client::remove_torrent(torrent_id t, time_point now) {

@@ -356,6 +356,10 @@ class client {
   void channel_closed(host_peer p, time_point now);
   // `bytes` of what send() handed out have left the channel's buffer.
   void channel_sent(host_peer p, std::size_t bytes, time_point now);
+  // The application closes the peer (wire.destroy(), removePeer()): the session forgets it
+  // and its socket or channel is closed (a close_peer output; a uTP connection, which has
+  // none in the host, gets its FIN here).
+  void disconnect(host_peer p, time_point now);
 
   // --- storage ------------------------------------------------------------------------
   void storage_completed(storage_completion c, time_point now) {
@@ -492,6 +496,9 @@ class client {
   tracker::announce_stats announce_stats_of(torrent_id t) const;
   // Closes every peer connection of the torrent (and its offers still being made).
   void close_peers_of(torrent_id t, const std::string& reason, time_point now);
+  // The session forgets the peer's connection, its offer batch stops waiting for it, and
+  // it is closed.
+  void end_peer(host_peer p, std::string reason, time_point now);
   void finish_batch(std::uint64_t id, time_point now);
 
   client_settings settings_;

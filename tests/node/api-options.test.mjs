@@ -257,3 +257,19 @@ test('store options: storeOpts and WebTorrent\'s store opts, storeCacheSlots, pr
   assert.equal(uidSeed.path, seedDir)
   assert.ok((await readFile(path.join(seedDir, `store.bin - ${uidSeed.infoHash.slice(0, 8)}`, 'store.bin'))).equals(content))
 })
+
+test('removePeer takes the "ip:port" of a connected peer, as WebTorrent\'s; the wire closes', async t => {
+  const seeder = client(t)
+  const source = await seeded(seeder, randomBytes(15, 300_000), { name: 'remove.bin', store: 'memory' })
+  const c = client(t)
+  const torrent = c.add(source.torrentFile, { store: 'memory' })
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(`${wire.remoteAddress}:${wire.remotePort}`, `127.0.0.1:${seeder.torrentPort}`)
+  const closed = once(wire, 'close')
+  torrent.removePeer('127.0.0.1:1') // no such peer: nothing happens
+  assert.equal(torrent.wires.length, 1)
+  torrent.removePeer(`127.0.0.1:${seeder.torrentPort}`)
+  await closed
+  assert.equal(torrent.wires.length, 0)
+})

@@ -398,8 +398,11 @@ export function makeClientClass (internals) {
 
     // Closes the connection to a peer: its Wire, or its peer id (hex). WebTorrent's also
     // takes "ip:port" addresses and simple-peer objects, which do not exist here.
+    // A Wire, a peer id (hex) or, as WebTorrent's for TCP and uTP peers, the "ip:port"
+    // ("[ip6]:port") of a connected one.
     removePeer (peer) {
-      const wire = peer instanceof Wire ? peer : this.wires.find(w => w.peerId === peer)
+      const address = w => w.remoteAddress && (w.remoteAddress.includes(':') ? `[${w.remoteAddress}]:${w.remotePort}` : `${w.remoteAddress}:${w.remotePort}`)
+      const wire = peer instanceof Wire ? peer : this.wires.find(w => w.peerId === peer || address(w) === peer)
       wire?.destroy()
     }
 
@@ -1779,7 +1782,9 @@ export function makeClientClass (internals) {
 
     _closeConnection (connection) {
       const peer = this._peerOfConnection.get(connection)
-      this._transportOf(peer).fail(peer)
+      // A uTP connection lives in the engine (no socket of its own here): the engine ends it.
+      if (this._utpConnections.has(connection)) this._input((E, t) => E.disconnect(peer, t))
+      else this._transportOf(peer).fail(peer)
     }
 
     // Restores the node table of an earlier run, then bootstraps from the routers
