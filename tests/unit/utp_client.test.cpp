@@ -253,3 +253,21 @@ TEST_CASE("[utp_client] protocol encryption over uTP, each policy", "[utp_client
     CHECK(n.hosts[seeder].encryption == std::vector<std::uint8_t>{k.method});
   }
 }
+
+TEST_CASE("[utp_client] disconnect() ends a uTP peer (wire.destroy): the session forgets it and the FIN closes the far side", "[utp_client]") {
+  udp_net n;
+  const auto seeder = n.add(true), leecher = n.add(true);
+  const byte_buffer data = random_bytes(1024 * 1024, 23);
+  const byte_buffer torrent = make_torrent(data);
+  auto ts = n.hosts[seeder].c->add_torrent(torrent, {.seed = true}, n.now);
+  n.hosts[seeder].store.write_at(*ts, 0, data);
+  auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+  REQUIRE(n.hosts[leecher].c->add_peer(*tl, udp_net::address_of(seeder), n.now) == client::add_peer_result::added);
+  REQUIRE(n.run([&] { return n.hosts[leecher].c->engine().stats(*tl)->peers == 1; }, 60s));
+  REQUIRE(n.hosts[leecher].channels.size() == 1);
+  n.hosts[leecher].c->disconnect(n.hosts[leecher].channels[0].peer, n.now);
+  REQUIRE(n.run([&] { return n.hosts[seeder].c->open_peers() == 0 && n.hosts[leecher].c->open_peers() == 0; }, 60s));
+  CHECK(n.hosts[leecher].c->engine().stats(*tl)->peers == 0);
+  CHECK(n.hosts[seeder].c->engine().stats(*ts)->peers == 0);
+  CHECK(n.hosts[leecher].closes.empty());  // no host socket: the engine closed it
+}
