@@ -71,9 +71,6 @@ function randomHex (n) {
   return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
 }
 
-// The add option strategy: WebTorrent's 'rarest' or 'sequential'. Unset, ours is rarest
-// first (WebTorrent's default is 'sequential'): it spreads pieces over the swarm, and
-// streaming readers get their pieces first by deadline either way.
 // The add option `bitfield` as bytes: a Uint8Array (a Buffer), an ArrayBuffer, or a
 // BitField (npm bitfield, WebTorrent's own) by its buffer; anything else: none.
 function bitfieldBytes (value) {
@@ -83,6 +80,9 @@ function bitfieldBytes (value) {
   return null
 }
 
+// The add option strategy: WebTorrent's 'rarest' or 'sequential'. Unset, ours is rarest
+// first (WebTorrent's default is 'sequential'): it spreads pieces over the swarm, and
+// streaming readers get their pieces first by deadline either way.
 function pickStrategy (value) {
   if (value === undefined || value === null) return 'rarest'
   if (value === 'rarest' || value === 'sequential') return value
@@ -226,7 +226,6 @@ export function makeClientClass (internals) {
       return blob && typeof URL.createObjectURL === 'function' ? URL.createObjectURL(blob) : null
     }
 
-    // WebTorrent's pieces: one { length, missing } per piece, null once verified.
     // As WebTorrent's: null once verified, else { length, missing } where missing counts the
     // bytes not received yet (a piece being hashed: 0).
     get pieces () {
@@ -396,10 +395,9 @@ export function makeClientClass (internals) {
         { code: 'not_supported' })
     }
 
-    // Closes the connection to a peer: its Wire, or its peer id (hex). WebTorrent's also
-    // takes "ip:port" addresses and simple-peer objects, which do not exist here.
-    // A Wire, a peer id (hex) or, as WebTorrent's for TCP and uTP peers, the "ip:port"
-    // ("[ip6]:port") of a connected one.
+    // Closes the connection to a peer: its Wire, its peer id (hex) or, as WebTorrent's for
+    // TCP and uTP peers, the "ip:port" ("[ip6]:port") of a connected one (simple-peer
+    // objects do not exist here).
     removePeer (peer) {
       const address = w => w.remoteAddress && (w.remoteAddress.includes(':') ? `[${w.remoteAddress}]:${w.remotePort}` : `${w.remoteAddress}:${w.remotePort}`)
       const wire = peer instanceof Wire ? peer : this.wires.find(w => w.peerId === peer || address(w) === peer)
