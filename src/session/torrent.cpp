@@ -217,6 +217,19 @@ void session::impl::end_check(torrent& t) {
   else request_all(t);
 }
 
+// A piece read back from the store (its digest, or its bytes) against its hash.
+static bool read_back_matches(const torrent& t, std::uint32_t piece, const storage_completion& c) {
+  const auto& expected = t.meta->piece_hashes[piece];
+  return c.ok && (c.digest ? *c.digest == expected
+                           : c.data.size() == t.picker->piece_size(piece_index{piece}) && sha1(c.data) == expected);
+}
+
+// The pieces holding bytes of a file (none for pad and empty files).
+static std::optional<piece_range> pieces_of_file(const torrent& t, const file_entry& f) {
+  if (f.pad || f.length == 0) return std::nullopt;
+  return t.picker->pieces_for_bytes(f.offset, f.length);
+}
+
 void session::impl::piece_checked(torrent& t, std::uint32_t piece, const storage_completion& c) {
   const piece_index pi{piece};
   const std::uint32_t size = t.picker->piece_size(pi);
@@ -224,11 +237,9 @@ void session::impl::piece_checked(torrent& t, std::uint32_t piece, const storage
   ++t.check_done;
   // A piece is had only when its bytes hash right: a store altered, truncated or
   // half-written by a crash costs a download of that piece, never a bad byte delivered.
-  const bool matches = c.digest ? *c.digest == t.meta->piece_hashes[piece]
-                                : c.data.size() == size && sha1(c.data) == t.meta->piece_hashes[piece];
   // Still missing: no block of it arrived meanwhile (requests already out when a recheck
   // began may still land).
-  if (c.ok && matches && t.picker->state(pi) == piece_state::missing) {
+  if (read_back_matches(t, piece, c) && t.picker->state(pi) == piece_state::missing) {
     t.picker->we_have(pi);
     ++t.check_held;
     // Each piece found, as WebTorrent's 'verified' while it verifies its store.
@@ -263,8 +274,7 @@ bool session::impl::apply_trust(torrent& t) {
   t.rechecking = false;
   t.check_held = 0;
   for (const auto& f : t.meta->files) {
-    if (f.pad || f.length == 0) continue;
-    const auto range = t.picker->pieces_for_bytes(f.offset, f.length);
+    const auto range = pieces_of_file(t, f);
     if (!range) continue;
     std::optional<std::uint32_t> spot;
     int seen = 0;
@@ -301,9 +311,7 @@ void session::impl::trust_hashed(torrent& t, std::uint32_t piece, const storage_
   t.trust_hashing.erase(it);
   if (startup) --t.startup_hashes;
   const piece_index pi{piece};
-  const std::uint32_t size = t.picker->piece_size(pi);
-  const bool matches = c.ok && (c.digest ? *c.digest == t.meta->piece_hashes[piece]
-                                         : c.data.size() == size && sha1(c.data) == t.meta->piece_hashes[piece]);
+  const bool matches = read_back_matches(t, piece, c);
   t.unhashed.clear(piece);
   if (matches) {
     if (startup) events.emplace_back(piece_verified_event{t.id, pi});
@@ -323,8 +331,7 @@ void session::impl::trust_hashed(torrent& t, std::uint32_t piece, const storage_
     // As WebTorrent's bitfield check: a file with a bad piece has all its trusted ones hashed.
     if (!t.trust_all)
       for (const auto& f : t.meta->files) {
-        if (f.pad || f.length == 0) continue;
-        const auto range = t.picker->pieces_for_bytes(f.offset, f.length);
+        const auto range = pieces_of_file(t, f);
         if (!range || piece < range->first.value || piece > range->last.value) continue;
         for (std::uint32_t i = range->first.value; i <= range->last.value; ++i) hash_trusted(t, i, startup);
       }
@@ -445,12 +452,15 @@ void session::impl::issue_reads(torrent& t) {
     bool ready = range.has_value();
     for (std::uint32_t p = range ? range->first.value : 1; ready && p <= range->last.value; ++p)
       ready = t.picker->have(piece_index{p});
-    // A trusted piece is hashed before its bytes are read out.
+    // A trusted piece is hashed before its bytes are read out (each such piece of the range
+    // at once; the read goes when the last hash is in).
+    bool hashing = false;
     for (std::uint32_t p = range ? range->first.value : 1; ready && p <= range->last.value; ++p)
-      if (t.is_unhashed(p)) hash_trusted(t, p, false);
-    for (std::uint32_t p = range ? range->first.value : 1; ready && p <= range->last.value; ++p)
-      ready = !t.is_unhashed(p);
-    if (!ready) {
+      if (t.is_unhashed(p)) {
+        hash_trusted(t, p, false);
+        hashing = true;
+      }
+    if (!ready || hashing) {
       ++it;
       continue;
     }
