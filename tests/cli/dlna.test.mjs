@@ -11,13 +11,13 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findDevices, play } from '../../web/cli/cast/dlna.js'
 import { CastError } from '../../web/cli/cast/errors.js'
 import { startFakeRenderer } from './fakes/dlna-renderer.mjs'
+import { freePort } from './helpers.mjs'
 
 const DLNA_JS = fileURLToPath(new URL('../../web/cli/cast/dlna.js', import.meta.url))
 // The veth pair of scripts/loopback.sh: the renderer on wt1, the stream served from wt0.
@@ -226,7 +226,7 @@ async function serveFile (media, host) {
 
 // gmediarender on wt1 with its sinks faked (no sound card, no display), ready once it says so.
 async function startGmediarender (name, dir) {
-  const port = await freePort(RENDERER_IP)
+  const port = await freePort({ host: RENDERER_IP, min: 49152 }) // libupnp: 49152-65535 only
   const logFile = path.join(dir, 'gmediarender.log')
   const child = spawn('gmediarender', ['--friendly-name', name, '--uuid', randomUUID(), '--port', String(port),
     '--interface-name', 'wt1', '--gstout-audiosink', 'fakesink', '--gstout-videosink', 'fakesink',
@@ -249,18 +249,6 @@ async function startGmediarender (name, dir) {
       await exited
       clearTimeout(killer)
     }
-  }
-}
-
-// A port libupnp accepts (49152..65535) that nothing listens on.
-async function freePort (host) {
-  for (;;) {
-    const port = 49152 + Math.floor(Math.random() * 16000)
-    const free = await new Promise(resolve => {
-      const s = net.createServer().once('error', () => resolve(false))
-      s.listen(port, host, () => s.close(() => resolve(true)))
-    })
-    if (free) return port
   }
 }
 

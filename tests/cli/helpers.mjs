@@ -2,7 +2,6 @@
 // for, and free ports. The Node host's helpers (content on disk, libtorrent, trackers) are
 // re-exported.
 import { spawn } from 'node:child_process'
-import net from 'node:net'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 
@@ -53,22 +52,6 @@ export function runCli (t, args, { env = {}, cwd } = {}) {
       try { return await Promise.race([exited, timeout]) } finally { clearTimeout(timer) }
     }
   }
-}
-
-// A TCP port free right now on 127.0.0.1: any (the kernel's choice), or one from `min` up
-// (tried at random: the kernel would hand out the same one again and again).
-export async function freePort (min = 0) {
-  const tryPort = port => new Promise(resolve => {
-    const s = net.createServer()
-    s.once('error', () => resolve(null))
-    s.listen(port, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
-  })
-  if (min === 0) return tryPort(0)
-  for (let i = 0; i < 100; i++) {
-    const port = await tryPort(min + Math.floor(Math.random() * (65536 - min)))
-    if (port) return port
-  }
-  throw new Error(`no free port from ${min}`)
 }
 
 // A plain progress line: "downloading | progress 42.0% | have N | size N | down N/s | up N/s |

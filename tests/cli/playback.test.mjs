@@ -153,7 +153,7 @@ test('--chromecast with no device on the network: a clear error, exit 1', { skip
 async function gmediarender (t, name, dir) {
   const log = path.join(dir, 'gmediarender.log')
   // libupnp takes only ports of the dynamic range (49152-65535).
-  const port = await freePort(49152)
+  const port = await freePort({ min: 49152 })
   const child = spawn('gmediarender', ['--friendly-name', name, '--port', String(port),
     '--interface-name', 'wt1', '--gstout-audiosink', 'fakesink', '--gstout-videosink', 'fakesink',
     '--logfile', log], { stdio: ['ignore', 'pipe', 'pipe'] })

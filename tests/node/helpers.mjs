@@ -5,12 +5,33 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, mkdir, writeFile, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import net from 'node:net'
 import { createInterface } from 'node:readline'
 import Server from 'bittorrent-tracker/server'
 import { randomBytes } from '../js/helpers.mjs'
 
 export { randomBytes }
 export const here = path.dirname(new URL(import.meta.url).pathname)
+
+// A TCP port nothing listens on now, for a program that must be told its port. Never one of
+// the kernel's ephemeral range: any outgoing connection of any test may take such a port
+// before the program binds it (aria2 binds its peer port only when a torrent is added).
+// Tried at random within [min, max]: the kernel would hand out the same port again and again.
+export async function freePort ({ host = '127.0.0.1', min = 10000, max = 65535 } = {}) {
+  const [low, high] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/).map(Number)
+  const ranges = [[min, Math.min(max, low - 1)], [Math.max(min, high + 1), max]].filter(([a, b]) => a <= b)
+  if (ranges.length === 0) throw new Error(`no port in ${min}-${max} outside the ephemeral range ${low}-${high}`)
+  const listens = port => new Promise(resolve => {
+    const server = net.createServer().once('error', () => resolve(false))
+    server.listen(port, host, () => server.close(() => resolve(true)))
+  })
+  for (let i = 0; i < 200; i++) {
+    const [a, b] = ranges[Math.floor(Math.random() * ranges.length)]
+    const port = a + Math.floor(Math.random() * (b - a + 1))
+    if (await listens(port)) return port
+  }
+  throw new Error(`no free port in ${min}-${max} on ${host}`)
+}
 
 export async function tempDir (t, prefix = 'wt-node-') {
   const dir = await mkdtemp(path.join(tmpdir(), prefix))

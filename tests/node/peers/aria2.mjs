@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { freePort } from './transmission.mjs'
+import { freePort } from '../helpers.mjs'
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 

@@ -5,20 +5,8 @@
 // transmission-remote speaks). Killed in t.after.
 import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
-
-// A port nobody listens on now (on 127.0.0.1), for a daemon that cannot be told "any".
-export function freePort () {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
+import { freePort } from '../helpers.mjs'
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
