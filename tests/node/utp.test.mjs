@@ -7,10 +7,11 @@
 // Node (its uTP is utp-native, libutp): each way, both ends' wires typed uTP.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import dgram from 'node:dgram'
 import path from 'node:path'
 import WebTorrent from 'webtorrent'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent, randomBytes } from './helpers.mjs'
+import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent, randomBytes, freePort } from './helpers.mjs'
 import { startTransmission, SEEDING } from './peers/transmission.mjs'
 
 function client (t, opts = {}) {
@@ -33,10 +34,12 @@ test('libtorrent seeds over uTP only, wasmtorrent downloads (utpOutgoing)', asyn
   const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
   await once(torrent, 'infoHash')
   assert.equal(torrent.addPeer(`127.0.0.1:${port}`), true)
-  const [wire] = await once(torrent, 'wire')
+  const [wire, addr] = await once(torrent, 'wire')
   assert.equal(wire.type, 'utpOutgoing')
   assert.equal(wire.remoteAddress, '127.0.0.1')
   assert.equal(wire.remotePort, port)
+  // WebTorrent's private torrent._peers, which its own tests read.
+  assert.deepEqual(torrent._peers.get(addr), { id: addr, addr, type: 'utpOutgoing', wire })
   await once(torrent, 'done')
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
 })
@@ -122,6 +125,51 @@ test('utp: false: no uTP socket, dials over TCP at once', async t => {
   const [wire] = await once(torrent, 'wire')
   assert.equal(wire.type, 'tcpOutgoing')
   await once(torrent, 'done')
+})
+
+// Another program holds torrentPort's UDP port (all addresses, IPv4 and IPv6).
+async function udpTaken (t) {
+  const port = await freePort()
+  const socket = dgram.createSocket('udp6')
+  await new Promise((resolve, reject) => { socket.once('error', reject); socket.bind(port, '::', resolve) })
+  t.after(() => socket.close())
+  return port
+}
+
+test("torrentPort's UDP port taken: the client's 'error' (as WebTorrent's), no uTP, and it still downloads over TCP", async t => {
+  const port = await udpTaken(t)
+  const c = new WasmTorrent({ tracker: false, dht: false, lsd: false, torrentPort: port })
+  t.after(() => c.destroy())
+  const [err] = await once(c, 'error')
+  assert.equal(err.toString(), 'Error: address already in use')
+  assert.equal(err.code, 'EADDRINUSE')
+  await c.ready
+  assert.equal(c.utp, false)
+  assert.equal(c.torrentPort, port)
+
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'utp-taken', 13)
+  const seeder = client(t, { utp: false })
+  const seeded = seeder.seed(content.root, { announce: [] })
+  await once(seeded, 'seed')
+  const torrent = c.add(seeded.torrentFile, { path: path.join(dir, 'down') })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  const [wire] = await once(torrent, 'wire')
+  assert.equal(wire.type, 'tcpOutgoing')
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
+
+test("torrentPort's UDP port taken, no 'error' listener: a 'warning' instead of a throw", async t => {
+  const port = await udpTaken(t)
+  const c = new WasmTorrent({ tracker: false, dht: false, lsd: false, torrentPort: port })
+  t.after(() => c.destroy())
+  const [warning] = await once(c, 'warning')
+  assert.equal(warning.code, 'listen_failed')
+  assert.match(warning.message, new RegExp(`no uTP: UDP port ${port} is in use`))
+  await c.ready
+  assert.equal(c.utp, false)
 })
 
 test('Transmission seeds with uTP on, wasmtorrent downloads over uTP (utpOutgoing)', async t => {

@@ -181,6 +181,12 @@ export function makeClientClass (internals) {
 
     get wires () { return [...this._wires.values()] }
 
+    // WebTorrent's private map of peers, which its tests read: here the connected ones,
+    // keyed by the address their 'wire' event gave, each { id, addr, type, wire }.
+    get _peers () {
+      return new Map(this.wires.map(wire => [wire._address, { id: wire._address, addr: wire._address, type: wire.type, wire }]))
+    }
+
     // WebTorrent's torrent.client: null once the torrent is destroyed.
     get client () { return this.destroyed ? null : this._client }
 
@@ -941,7 +947,18 @@ export function makeClientClass (internals) {
               this._utp = utp
             } catch (err) {
               this.utp = false // as WebTorrent: TCP only then
-              queueMicrotask(() => this.emit('warning', new WasmTorrentError(`no uTP: ${err.message}`, { code: 'listen_failed' })))
+              // As WebTorrent's: an 'error' on the client, which goes on over TCP; with no
+              // 'error' listener (where WebTorrent's would throw) a 'warning' instead.
+              queueMicrotask(() => {
+                if (this.destroyed) return
+                if (this.listenerCount('error') === 0) {
+                  this.emit('warning', new WasmTorrentError(`no uTP: ${err.message}`, { code: 'listen_failed' }))
+                  return
+                }
+                const inUse = err.cause?.code === 'EADDRINUSE'
+                const error = new Error(inUse ? 'address already in use' : `no uTP: ${err.message}`) // utp-native's text
+                this.emit('error', Object.assign(error, { code: inUse ? 'EADDRINUSE' : 'listen_failed' }))
+              })
             }
           } else {
             this.utp = false

@@ -27,6 +27,7 @@ export class Wire extends Emitter {
     this.peerId = peerId
     this.type = 'webrtc'
     this.remoteAddress = address
+    this._address = address // as the torrent's 'wire' event gives it (torrent._peers's key)
     this.outgoing = outgoing
     this.extendedHandshake = {}     // our fields, for extensions to add to
     this.peerExtendedHandshake = {} // the peer's, once received
