@@ -828,6 +828,11 @@ class js_client {
       default: return "invalid";
     }
   }
+  // torrent.removePeer('ip:port'): true when the torrent held the address.
+  bool remove_peer(std::uint32_t t, const std::string& address, double now) {
+    auto e = wt::wire::parse_endpoint(address);
+    return e && client_.remove_peer(wt::torrent_id{t}, *e, at_ms(now));
+  }
   bool scrape(std::uint32_t t, double now) { return client_.scrape(wt::torrent_id{t}, at_ms(now)); }
   // A peer handle for a socket the host accepted from `address` ("ip:port"), or -1.
   double accept_peer(const std::string& address, double now) {
@@ -1249,6 +1254,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("setTorrentRateLimits", &js_client::set_torrent_rate_limits)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)
+      .function("removePeer", &js_client::remove_peer)
       .function("scrape", &js_client::scrape)
       .function("acceptPeer", &js_client::accept_peer)
       .function("registerExtension", &js_client::register_extension)

@@ -323,6 +323,12 @@ client::add_peer_result client::add_peer(torrent_id t, const wire::endpoint& rem
   return add_peer_result::invalid;
 }
 
+bool client::remove_peer(torrent_id t, const wire::endpoint& remote, time_point now) {
+  const bool held = session_.remove_peer(t, remote, now);
+  pump(now);
+  return held;
+}
+
 bool client::scrape(torrent_id t, time_point now) {
   auto it = torrents_.find(t);
   if (it == torrents_.end() || !it->second.announcing) return false;

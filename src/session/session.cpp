@@ -328,6 +328,28 @@ std::optional<peer_added> session::add_peer(torrent_id id, const wire::endpoint&
   return added;
 }
 
+bool session::remove_peer(torrent_id id, const wire::endpoint& remote, time_point now) {
+  auto& s = enter(now);
+  torrent* t = s.find_torrent(id);
+  bool held = false;
+  if (t) {
+    held |= std::erase(t->candidates, remote) > 0;
+    held |= std::erase_if(t->retry, [&](const auto& r) { return r.second == remote; }) > 0;
+    // A peer that connected to us is known by the listen port it told too (holds_address).
+    const std::string key = session_detail::endpoint_key(remote);
+    for (auto& [cid, p] : t->peers) {
+      if (p.dead || !p.is_dialable) continue;
+      const auto listening = listen_endpoint(p);
+      if (session_detail::endpoint_key(p.remote) != key && !(listening && session_detail::endpoint_key(*listening) == key)) continue;
+      p.no_retry = true;
+      s.close_peer(t, p, errc::ok, "removed", true);
+      held = true;
+    }
+  }
+  s.finish_call();
+  return held;
+}
+
 void session::set_ip_filter(ip_set filter, time_point now) {
   auto& s = enter(now);
   s.ip_filter = std::move(filter);

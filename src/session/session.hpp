@@ -456,6 +456,10 @@ class session {
   // itself learns the result from here). Nullopt for an unknown torrent.
   std::optional<peer_added> add_peer(torrent_id t, const wire::endpoint& remote, time_point now,
                                      peer_source source = peer_source::manual, bool report = true);
+  // The address leaves the torrent: forgotten where it waits to be dialled or redialled, and
+  // a connection to it (dialling or open) is closed and not redialled. A later add_peer may
+  // bring it back. False when the torrent did not hold it (or is unknown).
+  bool remove_peer(torrent_id t, const wire::endpoint& remote, time_point now);
   // --- piece selection -----------------------------------------------------------
   // Every piece has one priority: 0 = do not download, 1..7, default 4 (priorities
   // above 7 count as 7). Higher priorities are fetched first (rarest first within one);

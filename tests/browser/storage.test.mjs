@@ -408,3 +408,32 @@ test('a seed of bytes is kept in the default store: after a reload the torrent i
   await page.evaluate(() => window.client.destroy())
   assert.deepEqual(page.errors, [])
 })
+
+test('a seed of bytes removed while it is being written to the store: the store is closed, and the same seed is kept on the next try', { timeout: 120_000 }, async () => {
+  const page = await h.newPage('/tests/browser/pages/client.html')
+  const result = await page.evaluate(async () => {
+    const bytes = new Uint8Array(24 * 1024 * 1024)
+    for (let at = 0; at < bytes.length; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536))
+    const opts = { name: 'interrupted.bin', pieceLength: 256 * 1024 }
+    window.client = new window.WasmTorrent({ tracker: false })
+    const first = window.client.seed(bytes, opts)
+    while (!first._builtStore) await new Promise(resolve => setTimeout(resolve, 1))
+    const interrupted = !first.ready
+    await window.client.destroy()
+    window.client = new window.WasmTorrent({ tracker: false })
+    const warnings = []
+    const second = window.client.seed(bytes, opts)
+    second.on('warning', err => warnings.push(err.message))
+    await new Promise(resolve => second.once('seed', resolve))
+    const kind = second._builtStore?.constructor.kind
+    const back = new Uint8Array(await second.files[0].arrayBuffer())
+    const same = back.length === bytes.length && back.every((b, i) => b === bytes[i])
+    await window.client.destroy()
+    return { interrupted, warnings, kind, same }
+  })
+  assert.ok(result.interrupted, 'removed before the writing was done')
+  assert.deepEqual(result.warnings, [])
+  assert.equal(result.kind, 'opfs-worker', 'the second seed opened the store the first one had been writing')
+  assert.ok(result.same)
+  assert.deepEqual(page.errors, [])
+})

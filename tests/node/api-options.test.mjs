@@ -273,3 +273,29 @@ test('removePeer takes the "ip:port" of a connected peer, as WebTorrent\'s; the 
   await closed
   assert.equal(torrent.wires.length, 0)
 })
+
+test('removePeer of an address waiting to be dialled: it is never dialled; a removed peer is not redialled', async t => {
+  const content = randomBytes(16, 300_000)
+  const first = client(t)
+  const source = await seeded(first, content, { name: 'queued.bin', store: 'memory' })
+  const second = client(t)
+  await seeded(second, content, { name: 'queued.bin', store: 'memory' })
+  // One connection at a time: the second address waits while the first is connected.
+  const c = client(t, { maxConns: 1 })
+  const torrent = c.add(source.torrentFile, { store: 'memory' })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${first.torrentPort}`)
+  const [wire] = await once(torrent, 'wire')
+  torrent.addPeer(`127.0.0.1:${second.torrentPort}`)
+  torrent.removePeer(`127.0.0.1:${second.torrentPort}`)
+  const closed = once(wire, 'close')
+  torrent.removePeer(`127.0.0.1:${first.torrentPort}`)
+  await closed
+  // Room again: a peer still waiting (or the first, to be redialled) would be dialled now,
+  // before the one added next.
+  const third = client(t)
+  await seeded(third, content, { name: 'queued.bin', store: 'memory' })
+  torrent.addPeer(`127.0.0.1:${third.torrentPort}`)
+  const [next] = await once(torrent, 'wire')
+  assert.equal(next.remotePort, third.torrentPort)
+})

@@ -407,6 +407,46 @@ TEST_CASE("[client] dial_peers: x.pe and add_peer addresses go out as connect ou
   REQUIRE(n.run([&] { return n.links.empty(); }, std::chrono::seconds(10)));
 }
 
+TEST_CASE("[client] remove_peer forgets a waiting address and closes a connected one, neither redialled", "[client]") {
+  client_settings dialing;
+  dialing.dial_peers = true;
+  net n;
+  const auto seeder = n.add(dialing);
+  const auto leecher = n.add(dialing);
+  n.listening.insert(seeder);
+  const byte_buffer data = random_bytes(2 * 1024 * 1024, 4);
+  const byte_buffer torrent = make_torrent(data, {});
+  REQUIRE(n.hosts[seeder].seed(torrent, data, n.now));
+  const auto m = parse_metainfo(torrent);
+  REQUIRE(m);
+  client& c = *n.hosts[leecher].c;
+  auto tl = c.add_magnet("magnet:?xt=urn:btih:" + to_hex(m->info_hash), n.now);
+  REQUIRE(tl);
+  // Nobody listens at 10.0.0.9: its refused dial leaves it waiting to be redialled.
+  const wire::endpoint refused = wire::make_endpoint_v4({10, 0, 0, 9}, 6881);
+  REQUIRE(c.add_peer(*tl, refused, n.now) == client::add_peer_result::added);
+  n.run([] { return false; }, std::chrono::seconds(1));
+  const auto dials = n.dials;
+  CHECK(dials >= 1);
+  CHECK(c.remove_peer(*tl, refused, n.now));
+  CHECK_FALSE(c.remove_peer(*tl, refused, n.now));
+  CHECK_FALSE(c.remove_peer(torrent_id{99}, refused, n.now));
+  n.run([] { return false; }, std::chrono::minutes(3));
+  CHECK(n.dials == dials);
+  // A connected peer: its socket is closed at once, and it is not dialled again.
+  REQUIRE(c.add_peer(*tl, net::address_of(seeder), n.now) == client::add_peer_result::added);
+  REQUIRE(n.run([&] { return !n.links.empty(); }));
+  CHECK(c.remove_peer(*tl, net::address_of(seeder), n.now));
+  REQUIRE(n.run([&] { return n.links.empty(); }, std::chrono::seconds(5)));
+  const auto after = n.dials;
+  n.run([] { return false; }, std::chrono::minutes(3));
+  CHECK(n.dials == after);
+  CHECK(n.links.empty());
+  // add_peer brings it back.
+  CHECK(c.add_peer(*tl, net::address_of(seeder), n.now) == client::add_peer_result::added);
+  REQUIRE(n.run([&] { return n.hosts[leecher].finished; }));
+}
+
 TEST_CASE("[client] without dial_peers an address is never handed to the host", "[client]") {
   net n;
   const auto seeder = n.add({});

@@ -402,12 +402,17 @@ export function makeClientClass (internals) {
     }
 
     // Closes the connection to a peer: its Wire, its peer id (hex) or, as WebTorrent's for
-    // TCP and uTP peers, the "ip:port" ("[ip6]:port") of a connected one (simple-peer
+    // TCP and uTP peers, an "ip:port" ("[ip6]:port"): connected, being dialled or waiting
+    // to be, it leaves the torrent and is not dialled again unless added again (simple-peer
     // objects do not exist here).
     removePeer (peer) {
+      if (typeof peer === 'string' && this._client._tcp && !this.destroyed) {
+        this._pendingAddresses = this._pendingAddresses.filter(a => a !== peer)
+        if (this._id !== null) this._client._input((E, t) => E.removePeer(this._id, peer, t))
+      }
       const address = w => w.remoteAddress && (w.remoteAddress.includes(':') ? `[${w.remoteAddress}]:${w.remotePort}` : `${w.remoteAddress}:${w.remotePort}`)
       const wire = peer instanceof Wire ? peer : this.wires.find(w => w.peerId === peer || address(w) === peer)
-      wire?.destroy()
+      if (wire && !wire.destroyed) wire.destroy()
     }
 
     // A BEP 19 web seed: an HTTP(S) URL holding the torrent's files (for a multi-file
@@ -1385,12 +1390,10 @@ export function makeClientClass (internals) {
           // Browsers: content given in memory (bytes, not a File or Blob, which are read
           // where they are) goes into the default store, as WebTorrent's seed puts it in its
           // store: adding the torrent later, after a reload too, finds it there.
-          const store = await this._storeSeed(torrent, info, opts.path ?? info.infoHash, new Blob(blobs), live)
+          torrent._seedWriting = this._storeSeed(torrent, info, opts.path ?? info.infoHash, new Blob(blobs), live)
+          const store = await torrent._seedWriting
           if (!live()) return null
-          if (store) {
-            torrent._makeStore = () => store
-            torrent._builtStore = store
-          }
+          if (store) torrent._makeStore = () => store
         }
         torrent._torrentFile = torrentFile
         await this.ready
@@ -1409,12 +1412,14 @@ export function makeClientClass (internals) {
 
     // A seed's content written piece by piece into a new default store named `name`; null
     // where no store outlives the page or another tab owns this one (the seed is then
-    // served from memory).
+    // served from memory). The store is the torrent's _builtStore from the start: a remove
+    // meanwhile stops the writing, and closes it once the writing has stopped.
     async _storeSeed (torrent, info, name, content, live) {
       const Store = defaultStore()
       if (Store === MemoryStore || !(await torrent._claimStore(name)) || !live()) return null
       persistStorage()
       const store = new Store({ name, pieceLength: info.pieceLength, length: info.length, files: info.files, ...torrent._storeOptions(info, false) })
+      torrent._builtStore = store
       try {
         await store.open()
         for (let i = 0, start = 0; start < info.length && live(); i++, start += info.pieceLength) {
@@ -1425,6 +1430,7 @@ export function makeClientClass (internals) {
       } catch (err) {
         // Over quota, say: served from memory, and the torrent is told.
         torrent.emit('warning', new WasmTorrentError(`seed: not kept in the store (${err.message}); served from memory`, { code: err.code ?? 'storage_failed' }))
+        torrent._builtStore = null
         await store.destroy().catch(() => {})
         return null
       }
@@ -1576,9 +1582,12 @@ export function makeClientClass (internals) {
         this._drain()
       }
       const destroy = opts?.destroyStore ?? Boolean(torrent._opts.destroyStoreOnDestroy)
-      const closing = torrent._storage
-        ? torrent._storage.close({ destroy })
-        : torrent._builtStore ? (destroy ? torrent._builtStore.destroy() : torrent._builtStore.close()) : Promise.resolve()
+      const closeBuilt = async () => {
+        await torrent._seedWriting // a seed's content still going into the store: stops first
+        const store = torrent._builtStore
+        if (store) await (destroy ? store.destroy() : store.close())
+      }
+      const closing = torrent._storage ? torrent._storage.close({ destroy }) : closeBuilt()
       const closed = closing
         .finally(async () => {
           torrent._releaseStore?.()
