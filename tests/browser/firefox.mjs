@@ -3,8 +3,11 @@
 // a thin adapter that gives the tests the part of Playwright's API they use:
 //   browser.newContext(), browser.close(), browser.version()
 //   context.newPage(), context.close(), context.blockedRequests
-//   page.goto(), page.evaluate(fn, arg), page.waitForFunction(fn, arg, { timeout, polling }),
-//   page.click(selector), page.on/once/off('console' | 'pageerror' | 'request'), page.close()
+//   page.goto(), page.reload(), page.evaluate(fn, arg), page.waitForFunction(fn, arg,
+//   { timeout, polling }), page.click(selector), page.setInputFiles(selector, path),
+//   page.on/once/off('console' | 'pageerror' | 'request'), page.close()
+//   launchFirefoxPersistent(userDataDir): as Playwright's launchPersistentContext, a context
+//   (newPage, close) whose profile, and what pages stored in it, outlive the browser
 // Anything else throws an error naming the call: a test that needs more adapts it here, rather
 // than getting something that behaves differently from Playwright.
 import puppeteer from 'puppeteer-core'
@@ -26,15 +29,7 @@ export const firefoxPrefs = {
 // aborted and recorded in its context's blockedRequests (as harness.mjs's guard does for
 // Chromium; WebSocket handshakes are requests here too).
 export async function launchFirefox ({ allowRequest = () => true } = {}) {
-  const browser = await puppeteer.launch({
-    browser: 'firefox',
-    protocol: 'webDriverBiDi',
-    executablePath: firefoxPath,
-    headless: true,
-    extraPrefsFirefox: firefoxPrefs,
-    // A test's own timeout bounds a long evaluate (a whole download); Puppeteer's 180 s must not.
-    protocolTimeout: 0
-  })
+  const browser = await launch()
   return unsupportedElse('browser', {
     async newContext (options = {}) {
       // Camera and microphone are granted to every page by the prefs above.
@@ -47,7 +42,28 @@ export async function launchFirefox ({ allowRequest = () => true } = {}) {
   })
 }
 
-function newContext (context, allowRequest) {
+// The same, in the profile folder `userDataDir` (created by the first launch, reused by the
+// next): its default context, closed with the browser.
+export async function launchFirefoxPersistent (userDataDir, { allowRequest = () => true } = {}) {
+  const browser = await launch({ userDataDir })
+  const context = newContext(browser.defaultBrowserContext(), allowRequest, () => browser.close())
+  return context
+}
+
+function launch (options = {}) {
+  return puppeteer.launch({
+    browser: 'firefox',
+    protocol: 'webDriverBiDi',
+    executablePath: firefoxPath,
+    headless: true,
+    extraPrefsFirefox: firefoxPrefs,
+    // A test's own timeout bounds a long evaluate (a whole download); Puppeteer's 180 s must not.
+    protocolTimeout: 0,
+    ...options
+  })
+}
+
+function newContext (context, allowRequest, close = () => context.close()) {
   const blockedRequests = []
   return unsupportedElse('context', {
     blockedRequests,
@@ -63,7 +79,7 @@ function newContext (context, allowRequest) {
       })
       return adaptPage(page)
     },
-    close: () => context.close()
+    close
   })
 }
 
@@ -75,6 +91,10 @@ function adaptPage (page) {
       if (Object.keys(options).length) throw unsupported('page.goto(url, options)')
       return page.goto(url)
     },
+    reload: (options = {}) => {
+      if (Object.keys(options).length) throw unsupported('page.reload(options)')
+      return page.reload()
+    },
     evaluate: (fn, arg) => page.evaluate(fn, arg),
     // Playwright's order is (fn, arg, options); Puppeteer's is (fn, options, ...args).
     waitForFunction: (fn, arg, { timeout, polling, ...rest } = {}) => {
@@ -84,6 +104,12 @@ function adaptPage (page) {
     click: (selector, options = {}) => {
       if (Object.keys(options).length) throw unsupported('page.click(selector, options)')
       return page.click(selector)
+    },
+    async setInputFiles (selector, path) {
+      if (typeof path !== 'string') throw unsupported('page.setInputFiles(selector, files other than one path)')
+      const input = await page.$(selector)
+      if (!input) throw new Error(`page.setInputFiles: no element matches ${selector}`)
+      try { await input.uploadFile(path) } finally { await input.dispose() }
     },
     // Puppeteer's console messages, page errors and requests answer type(), text(), String()
     // and url() as Playwright's do, which is all the tests read.

@@ -122,7 +122,10 @@ export async function newContext (browser, options = {}) {
 // A browser with a profile of its own that outlives it (`userDataDir`): what a page stored
 // (OPFS, IndexedDB) is there when the same folder is launched again. Guarded as newContext.
 export async function launchPersistent (userDataDir) {
-  if (browserName === 'firefox') throw new Error('launchPersistent is not adapted for Firefox (tests/browser/firefox.mjs)')
+  if (browserName === 'firefox') {
+    const { launchFirefoxPersistent } = await import('./firefox.mjs')
+    return launchFirefoxPersistent(userDataDir, { allowRequest: isLoopbackURL })
+  }
   return guard(await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
