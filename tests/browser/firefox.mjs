@@ -44,8 +44,9 @@ export async function launchFirefox ({ allowRequest = () => true } = {}) {
 
 // The same, in the profile folder `userDataDir` (created by the first launch, reused by the
 // next): its default context, closed with the browser.
-export async function launchFirefoxPersistent (userDataDir, { allowRequest = () => true } = {}) {
-  const browser = await launch({ userDataDir })
+// prefs: more Firefox prefs for this launch (the profile keeps them: set them again to undo).
+export async function launchFirefoxPersistent (userDataDir, { allowRequest = () => true, prefs = {} } = {}) {
+  const browser = await launch({ userDataDir, extraPrefsFirefox: { ...firefoxPrefs, ...prefs } })
   const context = newContext(browser.defaultBrowserContext(), allowRequest, () => browser.close())
   return context
 }

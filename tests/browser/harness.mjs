@@ -121,10 +121,13 @@ export async function newContext (browser, options = {}) {
 
 // A browser with a profile of its own that outlives it (`userDataDir`): what a page stored
 // (OPFS, IndexedDB) is there when the same folder is launched again. Guarded as newContext.
-export async function launchPersistent (userDataDir) {
+// firefoxPrefs: more prefs for Firefox (see firefox.mjs).
+export async function launchPersistent (userDataDir, { firefoxPrefs } = {}) {
   if (browserName === 'firefox') {
     const { launchFirefoxPersistent } = await import('./firefox.mjs')
-    return launchFirefoxPersistent(userDataDir, { allowRequest: isLoopbackURL })
+    return launchFirefoxPersistent(userDataDir, { allowRequest: isLoopbackURL, prefs: firefoxPrefs })
+  } else if (firefoxPrefs) {
+    throw new Error('launchPersistent({ firefoxPrefs }) in Chromium')
   }
   return guard(await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',

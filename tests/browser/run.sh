@@ -14,7 +14,7 @@ cd "$here"
 
 # What runs in Firefox too: the API, interop with WebTorrent's page, streaming (service
 # worker, MediaSource, the video example) and storage (reload and restart resume, IndexedDB,
-# two tabs, seeds kept; not its memory bounds and quota: see the file): 7 minutes more on 2
+# two tabs, seeds kept, quota; not its memory bounds: see the file): 7 minutes more on 2
 # shared, busy cores. The rest runs in Chromium only, to keep the time down (webseed and
 # robustness pass in Firefox when asked for).
 firefox_tests=(tests/browser/smoke.test.mjs tests/browser/api.test.mjs tests/browser/client.test.mjs

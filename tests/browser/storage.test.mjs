@@ -18,8 +18,8 @@ const MiB = 1024 * 1024
 const HEAP_BOUND = 64 * MiB
 
 // In Firefox (tests/browser/run.sh runs this file there too) all but these: the memory bounds
-// are the engine's, the same WebAssembly in either browser, and take minutes; the quota is set
-// through Chromium's DevTools protocol.
+// are the engine's, the same WebAssembly in either browser, and take minutes; this quota test
+// sets the quota through Chromium's DevTools protocol (Firefox has a test of its own).
 const firefoxSkip = browserName !== 'firefox' ? {} : { skip: 'Chromium only (see firefoxSkip)' }
 
 let h, tracker, trackerURL, dir
@@ -320,6 +320,37 @@ test('a store over its quota: the torrent fails with storage_full, the page goes
   assert.deepEqual(leecher.errors, [])
   assert.deepEqual(seeder.errors, [])
   assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})
+
+// Firefox's quota: its temporary storage capped through a pref (the origin's share of it is
+// a fifth), then, in the same profile, raised again.
+test('Firefox: a store over its quota fails with storage_full, the page goes on, and what was stored resumes once there is room', { timeout: 180_000, skip: browserName !== 'firefox' && 'Firefox only (Chromium: the test above)' }, async () => {
+  const size = 24 * MiB
+  const file = await makeFile('quota-firefox.bin', size)
+  const { seeder, seeded } = await seedFromDisk(file.path)
+  const profile = await mkdtemp(join(dir, 'profile-'))
+  const limitKiB = 'dom.quotaManager.temporaryStorage.fixedLimit'
+  let browser = await launchPersistent(profile, { firefoxPrefs: { [limitKiB]: 30 * 1024 } })
+  let leecher = watch(await browser.newPage())
+  await leecher.goto(new URL('/tests/browser/pages/client.html', h.url).href)
+  await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const failed = await leecher.evaluate(() => window.failed)
+  assert.equal(failed.code, 'storage_full', failed.message)
+  assert.equal(await leecher.evaluate(() => window.client.torrents.length), 0, 'the torrent was removed')
+  assert.deepEqual(leecher.errors, [])
+  await browser.close()
+
+  browser = await launchPersistent(profile, { firefoxPrefs: { [limitKiB]: 4 * 1024 * 1024 } })
+  leecher = watch(await browser.newPage())
+  await leecher.goto(new URL('/tests/browser/pages/client.html', h.url).href)
+  await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const got = await leecher.evaluate(() => window.finished)
+  assert.equal(got.sha256, file.sha256, 'byte-exact')
+  assert.ok(got.downloaded < size, `resumed: ${got.downloaded} of ${size} bytes fetched`)
+  assert.deepEqual(leecher.errors, [])
+  await browser.close()
+  await seeder.evaluate(() => window.client.destroy())
+  assert.deepEqual(seeder.errors, [])
 })
 
 test('two tabs with the same torrent: the first owns the persistent store, the second keeps its pieces in memory; both complete', { timeout: 120_000 }, async () => {
