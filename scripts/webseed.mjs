@@ -46,7 +46,10 @@ export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1'
     stats.requests++
     const cors = how === 'no-cors' ? {} : {
       'access-control-allow-origin': '*',
-      'access-control-allow-headers': 'range',
+      // WebTorrent's web seed requests also carry Cache-Control and User-Agent, which
+      // Firefox sends (Chromium drops a page's User-Agent): a server for WebTorrent's pages
+      // must allow both, or Firefox refuses the response.
+      'access-control-allow-headers': 'range, cache-control, user-agent',
       'access-control-expose-headers': 'content-range, content-length, accept-ranges'
     }
     if (req.method === 'OPTIONS') return res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET, HEAD' }).end()
