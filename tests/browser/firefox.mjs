@@ -4,12 +4,17 @@
 //   browser.newContext(), browser.close(), browser.version()
 //   context.newPage(), context.close(), context.blockedRequests
 //   page.goto(), page.reload(), page.evaluate(fn, arg), page.waitForFunction(fn, arg,
-//   { timeout, polling }), page.click(selector), page.setInputFiles(selector, path),
-//   page.on/once/off('console' | 'pageerror' | 'request'), page.close()
+//   { timeout, polling }), page.waitForSelector(selector, { timeout }), page.click(selector),
+//   page.inputValue(selector), page.textContent(selector), page.setInputFiles(selector,
+//   paths or { name, buffer } files), page.on/once/off('console' | 'pageerror' | 'request'),
+//   page.close()
 //   launchFirefoxPersistent(userDataDir): as Playwright's launchPersistentContext, a context
 //   (newPage, close) whose profile, and what pages stored in it, outlive the browser
 // Anything else throws an error naming the call: a test that needs more adapts it here, rather
 // than getting something that behaves differently from Playwright.
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import puppeteer from 'puppeteer-core'
 
 export const firefoxPath = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr'
@@ -106,11 +111,25 @@ function adaptPage (page) {
       if (Object.keys(options).length) throw unsupported('page.click(selector, options)')
       return page.click(selector)
     },
-    async setInputFiles (selector, path) {
-      if (typeof path !== 'string') throw unsupported('page.setInputFiles(selector, files other than one path)')
+    waitForSelector: (selector, { timeout, ...rest } = {}) => {
+      if (Object.keys(rest).length) throw unsupported(`page.waitForSelector(..., { ${Object.keys(rest).join(', ')} })`)
+      return page.waitForSelector(selector, { timeout: timeout ?? 30_000 })
+    },
+    inputValue: selector => page.$eval(selector, element => element.value),
+    textContent: selector => page.$eval(selector, element => element.textContent),
+    // Playwright takes paths or { name, mimeType, buffer }; Puppeteer only paths: files given
+    // as buffers are written under their names to a folder of their own first.
+    async setInputFiles (selector, files) {
+      const paths = []
+      for (const file of [].concat(files)) {
+        if (typeof file === 'string') { paths.push(file); continue }
+        const path = join(await mkdtemp(join(tmpdir(), 'wt-firefox-upload-')), file.name)
+        await writeFile(path, file.buffer)
+        paths.push(path)
+      }
       const input = await page.$(selector)
       if (!input) throw new Error(`page.setInputFiles: no element matches ${selector}`)
-      try { await input.uploadFile(path) } finally { await input.dispose() }
+      try { await input.uploadFile(...paths) } finally { await input.dispose() }
     },
     // Puppeteer's console messages, page errors and requests answer type(), text(), String()
     // and url() as Playwright's do, which is all the tests read.

@@ -2,25 +2,15 @@
 # Runs the browser tests inside a fresh network namespace that has only loopback, so that
 # nothing the browser (or a test server) does can leave the machine.
 #   tests/browser/run.sh                     every tests/browser/*.test.mjs in Chromium, then
-#                                            the Firefox ones (firefox_tests below) in Firefox
+#                                            in Firefox (a few tests inside skip one of them)
 #   tests/browser/run.sh tests/browser/x.test.mjs            x in Chromium
 #   WT_BROWSER=firefox tests/browser/run.sh tests/browser/x.test.mjs    x in Firefox
-#   WT_BROWSER=firefox tests/browser/run.sh  only the Firefox ones (WT_BROWSER=chromium: only Chromium)
+#   WT_BROWSER=firefox tests/browser/run.sh  all in Firefox only (WT_BROWSER=chromium: Chromium)
 # Needs dist/ (npm run build) and root, or unprivileged user namespaces (unshare -rn):
 # see scripts/loopback.sh.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$here"
-
-# What runs in Firefox too: the API, interop with WebTorrent's page, streaming (service
-# worker, MediaSource, the video example) and storage (reload and restart resume, IndexedDB,
-# two tabs, seeds kept, quota; not its memory bounds: see the file): 7 minutes more on 2
-# shared, busy cores. The rest runs in Chromium only, to keep the time down (webseed and
-# robustness pass in Firefox when asked for).
-firefox_tests=(tests/browser/smoke.test.mjs tests/browser/api.test.mjs tests/browser/client.test.mjs
-               tests/browser/interop.test.mjs tests/browser/stream.test.mjs
-               tests/browser/mediasource.test.mjs tests/browser/video.test.mjs
-               tests/browser/storage.test.mjs)
 
 [ -f dist/wasmtorrent.min.js ] || { echo "error: dist/ is missing; run npm run build" >&2; exit 1; }
 
@@ -42,11 +32,11 @@ run_in() {
 if [ $# -gt 0 ]; then
   run_in "${WT_BROWSER:-chromium}" "$@"
 elif [ -n "${WT_BROWSER:-}" ]; then
-  if [ "$WT_BROWSER" = firefox ]; then run_in firefox "${firefox_tests[@]}"; else run_in "$WT_BROWSER" tests/browser/; fi
+  run_in "$WT_BROWSER" tests/browser/
 else
   # Both, even when the first fails, so that one run reports every failure.
   status=0
   run_in chromium tests/browser/ || status=1
-  run_in firefox "${firefox_tests[@]}" || status=1
+  run_in firefox tests/browser/ || status=1
   exit $status
 fi

@@ -17,11 +17,6 @@ const MiB = 1024 * 1024
 // default store (the module's maximum is 256 MiB).
 const HEAP_BOUND = 64 * MiB
 
-// In Firefox (tests/browser/run.sh runs this file there too) all but these: the memory bounds
-// are the engine's, the same WebAssembly in either browser, and take minutes; this quota test
-// sets the quota through Chromium's DevTools protocol (Firefox has a test of its own).
-const firefoxSkip = browserName !== 'firefox' ? {} : { skip: 'Chromium only (see firefoxSkip)' }
-
 let h, tracker, trackerURL, dir
 before(async () => {
   tracker = await startTracker()
@@ -249,7 +244,7 @@ test('the default store survives a reload (only the rest is fetched) and a brows
   assert.deepEqual(seeder.errors, [])
 })
 
-test(`a 256 MiB download with the default store keeps the WebAssembly memory at most ${HEAP_BOUND / MiB} MiB on both pages`, { timeout: 300_000, ...firefoxSkip }, async () => {
+test(`a 256 MiB download with the default store keeps the WebAssembly memory at most ${HEAP_BOUND / MiB} MiB on both pages`, { timeout: 300_000 }, async () => {
   const size = 256 * MiB
   const file = await makeFile('heap.bin', size)
   const seeder = await h.newPage('/tests/browser/pages/client.html')
@@ -273,7 +268,7 @@ test(`a 256 MiB download with the default store keeps the WebAssembly memory at 
   assert.deepEqual(leecher.errors, [])
 })
 
-test(`seeding a 1 GiB File from an <input type=file> hashes it in chunks with progress and keeps the memory at most ${HEAP_BOUND / MiB} MiB`, { timeout: 300_000, ...firefoxSkip }, async () => {
+test(`seeding a 1 GiB File from an <input type=file> hashes it in chunks with progress and keeps the memory at most ${HEAP_BOUND / MiB} MiB`, { timeout: 300_000 }, async () => {
   const size = 1024 * MiB + 12345
   const range = [size - 20 * MiB, size - 1000] // a leecher fetches the pieces under it
   const file = await makeFile('big.bin', size, [range])
@@ -294,7 +289,7 @@ test(`seeding a 1 GiB File from an <input type=file> hashes it in chunks with pr
   assert.deepEqual(leecher.errors, [])
 })
 
-test('a store over its quota: the torrent fails with storage_full, the page goes on, and what was stored resumes once there is room', { timeout: 180_000, ...firefoxSkip }, async () => {
+test('a store over its quota: the torrent fails with storage_full, the page goes on, and what was stored resumes once there is room', { timeout: 180_000, skip: browserName === 'firefox' && 'the quota is set through Chromium\'s DevTools protocol (Firefox: the test below)' }, async () => {
   const size = 24 * MiB
   const file = await makeFile('quota.bin', size)
   const { seeder, seeded } = await seedFromDisk(file.path)
