@@ -6,6 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { readFile, stat, writeFile } from 'node:fs/promises'
+import dgram from 'node:dgram'
 import net from 'node:net'
 import http from 'node:http'
 import parseTorrentOracle from 'parse-torrent'
@@ -154,6 +155,23 @@ test('seed prints a magnet; the CLI downloads it (by magnet and by info-hash), a
   await seeder.waitForLine(/^seeding \| /)
   for (let i = 0; i < 50 && !seeder.out.map(parseProgress).some(p => p?.verb === 'seeding' && p.uploaded >= 3 * total); i++) await new Promise(resolve => setTimeout(resolve, 100))
   assert.ok(seeder.out.map(parseProgress).some(p => p?.verb === 'seeding' && p.uploaded >= 3 * total), seeder.tail())
+  seeder.child.kill('SIGINT')
+  assert.equal(await seeder.exitCode(), 0)
+})
+
+test('seed on a --torrent-port whose UDP port is taken: a warning, no uTP, and it still serves over TCP', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const content = await makeContent(path.join(dir, 'seed'), 'nur TCP', 9)
+  const port = await freePort()
+  const udp = dgram.createSocket('udp6')
+  await new Promise((resolve, reject) => { udp.once('error', reject); udp.bind(port, '::', resolve) })
+  t.after(() => udp.close())
+  const seeder = runCli(t, ['seed', content.root, '--torrent-port', String(port), ...OFFLINE])
+  await seeder.waitForLine(new RegExp(`^warning: no uTP: UDP port ${port} is in use`))
+  const magnet = (await seeder.waitForLine(/^Magnet: magnet:/)).slice('Magnet: '.length)
+  const cli = runCli(t, ['download', magnet, '--out', path.join(dir, 'down'), '--peer', `127.0.0.1:${port}`, ...OFFLINE])
+  assert.equal(await cli.exitCode(60000), 0, cli.tail())
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
   seeder.child.kill('SIGINT')
   assert.equal(await seeder.exitCode(), 0)
 })

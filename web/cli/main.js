@@ -235,7 +235,11 @@ class Run {
     this.progress = new Progress({ quiet: o.quiet, interval: o.interval !== undefined ? Number(o.interval) * 1000 : 1000 })
     this.cleanups = []
     this.exiting = false
-    this.client.on('error', err => this.fail(err))
+    this.client.on('error', err => {
+      // The one 'error' the client goes on after (as WebTorrent's): no uTP, TCP only.
+      if (err.code === 'EADDRINUSE' && this.client.utp === false) return this.progress.log(`warning: no uTP: UDP port ${this.client.torrentPort} is in use`)
+      this.fail(err)
+    })
     if (o.verbose) this.client.on('warning', err => this.progress.log(`warning: ${err.message ?? err}`))
     const interrupt = () => {
       if (this.exiting) process.exit(130) // a second Ctrl-C: at once
