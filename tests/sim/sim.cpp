@@ -125,6 +125,7 @@ void swarm::pump(std::size_t i) {
     progress = false;
     while (auto r = n.s->poll_storage()) {
       progress = true;
+      if (r->op == storage_op::read && n.cfg.silent_reads) continue;
       if (r->op == storage_op::read && r->unverified) ++n.unverified_reads;
       if (r->op == storage_op::read && !r->unverified && !r->digest_only) {
         if (const metainfo* m = n.s->torrent_metainfo(r->torrent); m && r->length > 0) {

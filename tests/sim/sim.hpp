@@ -41,6 +41,9 @@ struct node_config {
   session_settings settings;   // settings.seed is derived from the swarm's seed
   double upload_rate = 0;      // bytes per second over all the node's links; 0 = unlimited
   bool corrupt_reads = false;  // storage hands out corrupted data (a bad peer)
+  // Storage never answers a read: the node claims its pieces, unchokes, takes requests and
+  // never sends a block (a peer that lies, or hangs).
+  bool silent_reads = false;
   // Storage writes complete one after another at this many bytes per second (a slow
   // store); 0: at once.
   double write_rate = 0;

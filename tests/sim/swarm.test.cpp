@@ -161,6 +161,33 @@ TEST_CASE("[swarm] a peer that corrupts blocks is banned; the download completes
   CHECK(bans >= 1);
 }
 
+TEST_CASE("[swarm] a peer that takes requests and never sends a block does not hold the download back", "[swarm]") {
+  const auto tt = make_test_torrent(4 * MiB, 32 * KiB, 23);
+  link_config link;
+  link.latency = 20ms;
+  swarm net(79, link);
+  node_config honest_cfg;
+  honest_cfg.upload_rate = 256.0 * KiB;  // 16 s for the whole torrent
+  const auto honest = net.add_node(honest_cfg);
+  node_config silent_cfg;
+  silent_cfg.silent_reads = true;
+  const auto silent = net.add_node(silent_cfg);
+  add_seed(net, honest, tt);
+  add_seed(net, silent, tt);
+  const auto leecher = net.add_node();
+  auto t = net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(t);
+  net.at(leecher).add_peer(*t, net.endpoint(silent), net.now());
+  net.at(leecher).add_peer(*t, net.endpoint(honest), net.now());
+  REQUIRE(net.run_until([&] { return finished_or_gone(net, leecher, *t); }, time_point{} + 30min));
+  CHECK(same_bytes(net.storage(leecher).contents(*t), tt.data));
+  const double seconds = std::chrono::duration<double>(net.now() - time_point{}).count();
+  INFO("virtual seconds: " << seconds);
+  // The blocks the silent peer holds are asked of the honest one as well (stale requests,
+  // end-game): the download takes what the honest peer's rate allows (16 s), not more.
+  CHECK(seconds < 20.0);
+}
+
 TEST_CASE("[swarm] churn: half the peers leave mid-download, new ones join, all complete", "[swarm]") {
   const auto tt = make_test_torrent(2 * MiB, 32 * KiB, 31);
   link_config link;
