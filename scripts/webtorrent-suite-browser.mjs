@@ -125,11 +125,18 @@ export default { ...legacy, fileURLToPath, pathToFileURL }
 `
 
 // Loaded before the test file: tells the runner when tape is done, and which tests had not
-// ended when the time ran out.
+// ended when the time ran out. tape waits for suite:run, after the test file: a module that
+// awaits at its top level (ours, for its .wasm) registers its tests after a task, and in
+// Firefox tape's harness had already run, empty, by then.
 const hookModule = `
 import test from 'tape'
+test.wait()
 test.onFinish(() => console.log('# wasmtorrent-suite: done'))
 globalThis.__suitePending = () => test.getHarness()._tests.filter(t => !t.ended).map(t => t.name)
+`
+const runModule = `
+import test from 'tape'
+test.run()
 `
 
 const underTests = path => path.startsWith(join(dir, 'test') + sep)
@@ -159,7 +166,7 @@ const swapPlugin = files => ({
       if (builtins[name]) return { path: join(modules, builtins[name]) }
     })
     build.onLoad({ filter: /.*/, namespace: 'suite' }, args => ({
-      contents: args.path === 'fs' ? fsModule(files) : args.path === 'url' ? urlModule : hookModule,
+      contents: args.path === 'fs' ? fsModule(files) : args.path === 'url' ? urlModule : args.path === 'run' ? runModule : hookModule,
       resolveDir: dir
     }))
     // The tests' and fixtures' own location, which they read files relative to.
@@ -186,7 +193,7 @@ async function bundle (www) {
   await writeFile(shims, `export { Buffer } from 'buffer'\nexport { default as process } from 'process'\n`)
   await esbuild.build({
     stdin: {
-      contents: `import 'suite:hook'\nimport ${JSON.stringify(testFile)}\n`,
+      contents: `import 'suite:hook'\nimport ${JSON.stringify(testFile)}\nimport 'suite:run'\n`,
       resolveDir: dir
     },
     bundle: true,
@@ -199,7 +206,7 @@ async function bundle (www) {
     inject: [shims],
     logLevel: 'silent',
     plugins: [
-      { name: 'hook', setup (b) { b.onResolve({ filter: /^suite:hook$/ }, () => ({ path: 'hook', namespace: 'suite' })) } },
+      { name: 'hook', setup (b) { b.onResolve({ filter: /^suite:(hook|run)$/ }, args => ({ path: args.path.slice('suite:'.length), namespace: 'suite' })) } },
       swapPlugin(files)
     ]
   })

@@ -144,6 +144,7 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
     auto& known = torrents_[t].trackers;
     if (std::find(known.begin(), known.end(), url) == known.end()) known.push_back(url);
   }
+  if (!settings_.announce_to_trackers) urls.clear();
   torrent_state& ts = torrents_[t];
   // HTTP and UDP trackers answer with addresses: only for a host that can dial them.
   if (settings_.dial_peers && net_) {

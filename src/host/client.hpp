@@ -147,6 +147,9 @@ struct client_settings {
   std::optional<lsd::settings> lsd;
   // Added to every torrent's own trackers (only ws:// and wss:// URLs are used).
   std::vector<std::string> default_trackers;
+  // False: no tracker is announced to, neither a torrent's own nor the default ones
+  // (WebTorrent's tracker: false). Torrents still list theirs (torrent_file, magnets).
+  bool announce_to_trackers = true;
   // Bytes the host may hold in a channel's send buffer before the session stops reading
   // blocks for that peer (the host reports what left with channel_sent()).
   std::uint32_t send_buffer_limit = 1u << 20;

@@ -112,12 +112,13 @@ test('getAnnounceOpts in a WebSocket tracker\'s announce: fields of its JSON mes
 
 test("'peer' and 'invalidPeer' for addresses from a tracker, a magnet's x.pe, addPeer and web seeds", async t => {
   const tracker = await startTracker(t)
-  const seeder = client(t)
+  // (tracker: {}: trackers on, those the torrents name; the helper's tracker: false has none)
+  const seeder = client(t, { tracker: {} })
   const content = randomBytes(13, 96 << 10)
   const torrent = await seeded(seeder, content, { name: 'peers.bin', announce: [tracker.http] })
   await until(() => tracker.server.torrents[torrent.infoHash], 'the seeder\'s announce')
 
-  const leecher = client(t)
+  const leecher = client(t, { tracker: {} })
   await leecher.ready
   const own = `127.0.0.1:${leecher.torrentPort}`
   const peers = []

@@ -10,7 +10,7 @@ import { tempDir, makeContent, sameFiles, once, startTracker, trackerKnows } fro
 import { startAria2, seeding } from './peers/aria2.mjs'
 
 function client (t) {
-  const c = new WasmTorrent({ tracker: false, dht: false })
+  const c = new WasmTorrent({ dht: false }) // trackers: those a torrent names
   c.on('error', err => assert.fail(`client error: ${err.message}`))
   t.after(() => c.destroy())
   return c

@@ -8,7 +8,7 @@ import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent, startTracker, trackerKnows } from './helpers.mjs'
 
 function client (t) {
-  const c = new WasmTorrent({ tracker: false })
+  const c = new WasmTorrent() // no default trackers: each torrent names its own
   c.on('error', err => assert.fail(`client error: ${err.message}`))
   t.after(() => c.destroy())
   return c
@@ -64,6 +64,24 @@ test('two wasmtorrent clients meet through an HTTP tracker given to add()', asyn
   // The leecher only knows the UDP side of the same tracker: both announce to one swarm.
   await once(torrent, 'done')
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
+
+test('tracker: false, as WebTorrent\'s: not even the trackers a torrent names are announced to', async t => {
+  const tracker = await startTracker(t)
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'still', 43)
+  const quiet = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => quiet.destroy())
+  const seeded = quiet.seed(content.root, { announce: [tracker.http, tracker.udp] })
+  await once(seeded, 'seed')
+  assert.deepEqual(seeded.announce, [tracker.http, tracker.udp], 'the torrent still lists them')
+  await assert.rejects(seeded.scrape(), { code: 'no_tracker' })
+  // A client with trackers adds the same torrent after it: the tracker hears only that one.
+  const loud = client(t)
+  loud.add(seeded.torrentFile, { path: path.join(dir, 'down') })
+  await trackerKnows(tracker, seeded.infoHash, s => s.incomplete > 0, 'the client with trackers')
+  const swarm = tracker.server.torrents[seeded.infoHash]
+  assert.equal(swarm.complete, 0, 'the seeder with tracker: false never announced')
 })
 
 test('trackers that do not answer give warnings, and the client goes on', async t => {

@@ -25,7 +25,7 @@ async function transmissionGot (dir, files) {
 }
 
 function client (t) {
-  const c = new WasmTorrent({ tracker: false, dht: false })
+  const c = new WasmTorrent({ dht: false }) // trackers: those a torrent names
   c.on('error', err => assert.fail(`client error: ${err.message}`))
   t.after(() => c.destroy())
   return c

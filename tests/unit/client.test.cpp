@@ -476,6 +476,23 @@ TEST_CASE("[client] torrent_file lists the torrent's own, the added and the defa
   CHECK(m->trackers() == std::vector<std::string>{"udp://own.test:80", tracker_url, "ws://extra.test", "wss://default.test"});
 }
 
+TEST_CASE("[client] announce_to_trackers false: no tracker is contacted, the torrent still lists its own", "[client]") {
+  client_settings s;
+  s.default_trackers = {"wss://default.test"};
+  s.announce_to_trackers = false;
+  net n;
+  const auto h = n.add(s);
+  const byte_buffer data = random_bytes(10 * 1024, 9);
+  auto t = n.hosts[h].c->add_torrent(make_torrent(data, {tracker_url}), {.seed = true}, n.now, {"ws://extra.test"});
+  REQUIRE(t);
+  n.run([] { return false; }, std::chrono::minutes(2));
+  CHECK(n.hosts[h].open_sockets.empty());
+  CHECK(n.tracker.received.empty());
+  auto m = parse_metainfo(n.hosts[h].c->torrent_file(*t));
+  REQUIRE(m);
+  CHECK(m->trackers() == std::vector<std::string>{tracker_url, "ws://extra.test", "wss://default.test"});
+}
+
 namespace {
 
 // Announces with this `event` that the tracker received from the client with `peer_id`.

@@ -997,6 +997,8 @@ export function makeClientClass (internals) {
         this._M = M
         this._driver.start(new M.Client({
           trackers: this._announce,
+          // As WebTorrent's tracker: false: not even a torrent's own trackers are announced to.
+          announceToTrackers: opts.tracker !== false,
           seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52),
           sendBufferLimit: BUFFER_HIGH,
           peerId,
