@@ -1,4 +1,4 @@
-// Runs one of WebTorrent's tape test files in Chromium against our browser package and
+// Runs one of WebTorrent's tape test files in Chromium (WT_BROWSER=firefox: Firefox) against our browser package and
 // prints its TAP output; scripts/webtorrent-suite-browser.sh runs each file through this,
 // inside the loopback namespace, and tallies.
 //   node scripts/webtorrent-suite-browser.mjs DIR FILE OUT LIMIT
