@@ -1115,6 +1115,7 @@ class js_client {
     if (opts["dialPeers"].isTrue()) s.dial_peers = true;
     if (opts["utp"].isTrue()) s.utp = true;  // uTP on the torrent port (with dialPeers)
     if (opts["utPex"].isFalse()) s.session.enable_ut_pex = false;  // WebTorrent's opts.utPex
+    if (opts["seedOutgoingConnections"].isFalse()) s.session.seed_outgoing_connections = false;
     // dht: true, or { announceInterval (ms) } for tests.
     const val dht = opts["dht"];
     const bool dht_object = dht.typeOf().as<std::string>() == "object" && !dht.isNull();

@@ -262,6 +262,14 @@ export interface ClientOptions {
    */
   nodeId?: string | ArrayBufferView
   utPex?: boolean
+  /**
+   * false: a torrent that is done dials none of the peers that trackers, the DHT, LSD or
+   * ut_pex name (incoming peers and addPeer still connect), as WebTorrent's. Default true.
+   */
+  seedOutgoingConnections?: boolean
+  /** Node: port mapping by UPnP / NAT-PMP is not supported yet: true gives a 'warning' (not_supported). */
+  natUpnp?: boolean | 'permanent'
+  natPmp?: boolean
   tracker?: boolean | {
     /** WebSocket tracker URLs (ws:// or wss://) used for every torrent, besides the torrent's own. */
     announce?: string[]
@@ -737,6 +745,7 @@ declare class WasmTorrent extends Emitter {
   readonly dhtPort: number
   /** Node: whether uTP is on (WebTorrent's client.utp; false in browsers, or when its UDP port was taken). */
   readonly utp: boolean
+  readonly seedOutgoingConnections: boolean
   /** Node: WebTorrent's client.dht as far as apps read it ('listening', address()); null without a DHT. */
   readonly dht: (Emitter & { readonly listening: boolean, address (): { address: string; family: string; port: number } | null }) | null
   /** Node: whether the TCP server accepts peers (the client emits 'listening' when it starts). */

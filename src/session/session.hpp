@@ -158,6 +158,10 @@ struct session_settings {
   duration extension_handshake_hold{0};
   bool enable_ut_metadata = true;
   bool enable_ut_pex = true;
+  // False (WebTorrent's seedOutgoingConnections): a finished torrent takes no address that
+  // trackers, the DHT, LSD or ut_pex give (nor reports it); it still accepts incoming
+  // connections and dials what add_peer gives.
+  bool seed_outgoing_connections = true;
   duration pex_interval = std::chrono::seconds(60);  // BEP 11: at most once a minute
   // Our listening port, announced in the extension handshake ("p") so that peers
   // can pass us on through PEX; unset when we do not accept connections.

@@ -3,6 +3,7 @@
 // tracker that does not exist gives a warning, nothing worse; scrape() reads the swarm's counts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { tempDir, makeContent, sameFiles, once, libtorrentPeer, writeTorrent, startTracker, trackerKnows } from './helpers.mjs'
@@ -82,6 +83,43 @@ test('tracker: false, as WebTorrent\'s: not even the trackers a torrent names ar
   await trackerKnows(tracker, seeded.infoHash, s => s.incomplete > 0, 'the client with trackers')
   const swarm = tracker.server.torrents[seeded.infoHash]
   assert.equal(swarm.complete, 0, 'the seeder with tracker: false never announced')
+})
+
+test('seedOutgoingConnections: false, as WebTorrent\'s: a seed dials none of the peers a tracker names; by default it does', async t => {
+  const tracker = await startTracker(t)
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'seeding quietly', 47)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [[tracker.http]], pieceLength: 16384 })
+  const { infoHash } = await WasmTorrent.parseTorrent(torrentFile)
+  // A leecher the tracker names: a TCP listener that only counts who dials it.
+  let dialled = 0
+  const fake = net.createServer(socket => { dialled++; socket.destroy() })
+  await new Promise(resolve => fake.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise(resolve => fake.close(resolve)))
+  const fakeAddress = `127.0.0.1:${fake.address().port}`
+  const bytes = hex => Array.from(Buffer.from(hex, 'hex'), b => '%' + b.toString(16).padStart(2, '0')).join('')
+  const res = await fetch(`${tracker.http}?info_hash=${bytes(infoHash)}&peer_id=${bytes('aa'.repeat(20))}` +
+    `&port=${fake.address().port}&uploaded=0&downloaded=0&left=1000&compact=1&event=started`)
+  assert.equal(res.status, 200)
+
+  for (const seedOutgoingConnections of [false, true]) {
+    const c = new WasmTorrent({ dht: false, lsd: false, seedOutgoingConnections })
+    assert.equal(c.seedOutgoingConnections, seedOutgoingConnections)
+    const seeded = c.seed(content.root, { announce: [tracker.http], pieceLength: 16384 })
+    const peers = []
+    seeded.on('peer', addr => peers.push(addr))
+    await once(seeded, 'trackerAnnounce')
+    assert.equal(seeded.infoHash, infoHash)
+    if (seedOutgoingConnections) {
+      for (let i = 0; i < 100 && dialled === 0; i++) await new Promise(resolve => setTimeout(resolve, 50))
+      assert.ok(peers.includes(fakeAddress), `'peer' ${fakeAddress}: ${peers}`)
+      assert.ok(dialled > 0, 'the default seed dialled the leecher the tracker named')
+    } else {
+      assert.deepEqual(peers, [], 'no peer taken from the tracker')
+      assert.equal(dialled, 0)
+    }
+    await c.destroy()
+  }
 })
 
 test('trackers that do not answer give warnings, and the client goes on', async t => {

@@ -925,6 +925,39 @@ TEST_CASE("[session] an explicit peer id goes into handshakes", "[session]") {
   CHECK(session(settings()).peer_id() != id);
 }
 
+TEST_CASE("[session] seed_outgoing_connections false: a finished torrent dials only what add_peer gives by hand", "[session]") {
+  session_settings st = settings();
+  st.seed_outgoing_connections = false;
+  session s(st);
+  const byte_buffer bytes(40000, 7);
+  input_file f{"x", bytes};
+  create_options o;
+  o.name = "x";
+  o.piece_length = 16384;
+  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&f, 1), o));
+  REQUIRE(m);
+  auto seed = s.add_torrent(*m, {.seed = true}, {});
+  REQUIRE(seed);
+  REQUIRE(s.stats(*seed)->finished);
+  for (auto source : {peer_source::tracker, peer_source::dht, peer_source::pex, peer_source::lsd})
+    CHECK(s.add_peer(*seed, wire::make_endpoint_v4({10, 0, 0, 1}, 6881), {}, source) == peer_added::invalid);
+  CHECK_FALSE(s.poll_connect());
+  CHECK(s.add_peer(*seed, wire::make_endpoint_v4({10, 0, 0, 2}, 6881), {}, peer_source::manual) == peer_added::added);
+  auto dial = s.poll_connect();
+  REQUIRE(dial);
+  CHECK(dial->remote == wire::make_endpoint_v4({10, 0, 0, 2}, 6881));
+  // A torrent still downloading takes them.
+  const byte_buffer other(40000, 8);
+  input_file g{"y", other};
+  o.name = "y";
+  auto m2 = parse_metainfo(*create_torrent(std::span<const input_file>(&g, 1), o));
+  REQUIRE(m2);
+  auto leech = s.add_torrent(*m2, {}, {});
+  REQUIRE(leech);
+  CHECK(s.add_peer(*leech, wire::make_endpoint_v4({10, 0, 0, 3}, 6881), {}, peer_source::tracker) == peer_added::added);
+  CHECK(s.poll_connect());
+}
+
 TEST_CASE("[session] a peer whose remote is not dialable is never redialled nor passed on through ut_pex", "[session]") {
   // WebRTC data channels have no address: the client facade names each with a stand-in
   // address and says it is not dialable. Peers: `accepted` and `opened` are such channels

@@ -899,6 +899,7 @@ export function makeClientClass (internals) {
       this._dht = null // Node: the DHT's socket, once listening
       this._utp = null // Node: uTP's socket on torrentPort, once listening (option utp)
       this.utp = Boolean(host.Utp) && opts.utp !== false // WebTorrent's client.utp
+      this.seedOutgoingConnections = opts.seedOutgoingConnections ?? true // WebTorrent's
       this._utpConnections = new Set() // engine connection ids carried over uTP
       this.dhtPort = 0
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): its
@@ -934,6 +935,11 @@ export function makeClientClass (internals) {
           if (PeerConnection) this._rtc.PeerConnection = PeerConnection
           if (WebSocket) this._sockets.WebSocket = WebSocket
           if (missing) queueMicrotask(() => this.emit('warning', new WasmTorrentError(missing, { code: 'no_webrtc' })))
+        }
+        if (this._tcp && (opts.natUpnp === true || opts.natUpnp === 'permanent' || opts.natPmp === true)) {
+          // WebTorrent's port mapping on the router (its default): not here yet. Asked for by
+          // name, it is said; peers outside a NAT reach this client only through a forwarded port.
+          queueMicrotask(() => this.emit('warning', new WasmTorrentError('natUpnp/natPmp: port mapping (UPnP, NAT-PMP) is not supported yet; forward torrentPort by hand', { code: 'not_supported' })))
         }
         if (this._tcp) {
           try {
@@ -1006,6 +1012,7 @@ export function makeClientClass (internals) {
           maxConnsTotal: opts.maxConnsTotal,
           maxWebConns: opts.maxWebConns,
           utPex: opts.utPex,
+          seedOutgoingConnections: opts.seedOutgoingConnections,
           webSeeds: webSeedPolicy(opts.webSeeds),
           webSeedBudget: opts.webSeedBudget,
           streamPieceBytes: opts.streamPieceBytes ?? host.streamPieceBytes,
