@@ -171,14 +171,17 @@ wt::pick_strategy strategy_of(bool sequential) {
   return sequential ? wt::pick_strategy::sequential : wt::pick_strategy::rarest_first;
 }
 
-// The add options the engine takes. extra: { trust, maxWebConns }, trust being true
+// The add options the engine takes. extra: { trust, maxWebConns, uploads }, trust being true
 // (skipVerify: every piece), a Uint8Array (a bitfield of the pieces the store holds), or
-// nothing; maxWebConns: requests in flight per web seed of the torrent.
+// nothing; maxWebConns: requests in flight per web seed of the torrent; uploads: its
+// unchoke slots.
 wt::add_torrent_params add_params(bool seed, bool check, const val& is_private, bool sequential, const val& extra) {
   wt::add_torrent_params p{.seed = seed, .check = check, .is_private = optional_bool(is_private),
                            .strategy = strategy_of(sequential)};
   if (extra["maxWebConns"].isNumber())
     p.max_web_seed_requests = static_cast<std::uint32_t>(std::clamp(extra["maxWebConns"].as<double>(), 1.0, 64.0));
+  if (extra["uploads"].isNumber())  // unchoke slots (WebTorrent's uploads; 0: none)
+    p.upload_slots = static_cast<std::uint32_t>(std::clamp(extra["uploads"].as<double>(), 0.0, 1000.0));
   const val trust = extra["trust"];
   if (trust.isTrue()) p.trust_all = true;
   // At most a bit per piece of the largest torrent the metainfo parser takes.

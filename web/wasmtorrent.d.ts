@@ -663,6 +663,11 @@ export interface AddOptions {
   /** Requests in flight per web seed of this torrent (default: the client's maxWebConns, 4). */
   maxWebConns?: number
   /**
+   * Peers uploaded to at once (unchoke slots, the optimistic one included), as WebTorrent's;
+   * false or 0: none, nothing is uploaded. Default: 4 by upload rate plus 1 optimistic.
+   */
+  uploads?: number | false
+  /**
    * Where pieces are kept. Default: the origin private file system (persistent: a reload
    * or a new visit resumes, every stored piece re-hashed first), IndexedDB where OPFS is
    * missing, memory where neither is (Node). 'memory', 'opfs', 'idb', or an

@@ -423,7 +423,8 @@ void session::impl::unchoke_peer(peer_connection& p) {
 }
 
 void session::impl::fill_unchoke_slots(torrent& t) {
-  const std::uint32_t slots = settings.unchoke_slots + (settings.optimistic_unchoke ? 1u : 0u);
+  const auto [regular, optimistic] = unchoke_slots_of(t);
+  const std::uint32_t slots = regular + (optimistic ? 1u : 0u);
   std::uint32_t unchoked = 0;
   for (const auto& [id, p] : t.peers)
     if (p.active() && !p.am_choking) ++unchoked;
@@ -450,9 +451,10 @@ void session::impl::run_choker(torrent& t, bool rotate_optimistic) {
   std::stable_sort(candidates.begin(), candidates.end(), [&](auto* a, auto* b) {
     return seeding ? a->up_rate > b->up_rate : a->down_rate > b->down_rate;
   });
-  const std::size_t regular = std::min<std::size_t>(settings.unchoke_slots, candidates.size());
+  const auto slots = unchoke_slots_of(t);
+  const std::size_t regular = std::min<std::size_t>(slots.regular, candidates.size());
   peer_connection* optimistic = nullptr;
-  if (settings.optimistic_unchoke) {
+  if (slots.optimistic) {
     for (auto* p : candidates)
       if (p->optimistic) optimistic = p;
     if (rotate_optimistic || !optimistic) {

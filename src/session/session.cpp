@@ -250,6 +250,7 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   t.trust_all = params.trust_all && !params.seed;
   t.private_override = params.is_private;
   t.max_web_requests = params.max_web_seed_requests;
+  t.upload_slots = params.upload_slots;
   t.strategy = params.strategy;
   t.seed_policy = s.settings.web_seed_policy;
   t.seed_budget = s.settings.web_seed_budget;
@@ -282,6 +283,7 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
   t.trust_all = params.trust_all;
   t.private_override = params.is_private;
   t.max_web_requests = params.max_web_seed_requests;
+  t.upload_slots = params.upload_slots;
   t.strategy = params.strategy;
   t.seed_policy = s.settings.web_seed_policy;
   t.seed_budget = s.settings.web_seed_budget;

@@ -438,6 +438,10 @@ struct add_torrent_params {
   // Requests in flight per web seed of this torrent (WebTorrent's add option maxWebConns);
   // 0: session_settings::max_web_seed_requests.
   std::uint32_t max_web_seed_requests = 0;
+  // Unchoke slots of this torrent, the optimistic one included (WebTorrent's add option
+  // uploads: n - 1 regular and one optimistic; 0: no peer is ever unchoked, nothing is
+  // uploaded). Unset: session_settings::unchoke_slots and optimistic_unchoke.
+  std::optional<std::uint32_t> upload_slots = std::nullopt;
 };
 
 class session {

@@ -291,6 +291,7 @@ struct torrent {
   // Web seeds by handle, with the torrent's policy and what they have cost.
   std::map<std::uint32_t, web_seed> web_seeds;
   std::uint32_t max_web_requests = 0;  // per seed; 0: the session's setting
+  std::optional<std::uint32_t> upload_slots;  // add_torrent_params::upload_slots
   web_seed_policy seed_policy = web_seed_policy::fallback;
   std::uint64_t seed_budget = 0;
   std::uint64_t seed_requested = 0;   // bytes asked of web seeds
@@ -585,6 +586,12 @@ struct session::impl {
   void distribute_bandwidth();
   void choke_peer(peer_connection& p);
   void unchoke_peer(peer_connection& p);
+  // The torrent's regular unchoke slots and whether it has an optimistic one.
+  struct unchoke_slots { std::uint32_t regular; bool optimistic; };
+  unchoke_slots unchoke_slots_of(const torrent& t) const {
+    if (!t.upload_slots) return {settings.unchoke_slots, settings.optimistic_unchoke};
+    return {*t.upload_slots > 0 ? *t.upload_slots - 1 : 0, *t.upload_slots > 0};
+  }
   void fill_unchoke_slots(torrent& t);
   void run_choker(torrent& t, bool rotate_optimistic);
   void hash_piece(torrent& t, std::uint32_t piece);

@@ -312,3 +312,20 @@ test('natUpnp / natPmp asked for by name: a warning that port mapping is not sup
     if (expected) assert.match(warnings[0], /port mapping \(UPnP, NAT-PMP\) is not supported yet/)
   }
 })
+
+test('add option uploads: false (or 0) uploads nothing, as WebTorrent\'s; another seed serves the leecher', async t => {
+  const content = randomBytes(17, 600_000)
+  const mute = client(t)
+  const muteSeed = await seeded(mute, content, { name: 'uploads.bin', store: 'memory', uploads: false })
+  const open = client(t)
+  const openSeed = await seeded(open, content, { name: 'uploads.bin', store: 'memory', uploads: 2 })
+  const leecher = client(t)
+  const torrent = leecher.add(muteSeed.torrentFile, { store: 'memory' })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${mute.torrentPort}`)
+  torrent.addPeer(`127.0.0.1:${open.torrentPort}`)
+  await once(torrent, 'done')
+  assert.equal(torrent.wires.length, 2, 'connected to both')
+  assert.equal(muteSeed.uploaded, 0)
+  assert.ok(openSeed.uploaded >= content.length)
+})

@@ -188,6 +188,46 @@ TEST_CASE("[swarm] a peer that takes requests and never sends a block does not h
   CHECK(seconds < 20.0);
 }
 
+TEST_CASE("[swarm] upload_slots: 0 uploads nothing; 2 unchoke at most two peers at once", "[swarm]") {
+  const auto tt = make_test_torrent(1 * MiB, 32 * KiB, 25);
+  link_config link;
+  link.latency = 20ms;
+  swarm net(81, link);
+  // A seed that uploads nothing, and one that uploads to two peers at a time, slowly.
+  const auto mute = net.add_node();
+  const auto mute_t = add_seed(net, mute, tt, {.upload_slots = 0u});
+  node_config slow;
+  slow.upload_rate = 256.0 * KiB;
+  const auto two = net.add_node(slow);
+  const auto two_t = add_seed(net, two, tt, {.upload_slots = 2u});
+  std::vector<std::size_t> leechers;
+  std::vector<torrent_id> ids;
+  for (int i = 0; i < 4; ++i) {
+    const auto n = net.add_node();
+    auto t = net.at(n).add_torrent(tt.meta, {}, net.now());
+    REQUIRE(t);
+    net.at(n).add_peer(*t, net.endpoint(mute), net.now());
+    net.at(n).add_peer(*t, net.endpoint(two), net.now());
+    leechers.push_back(n);
+    ids.push_back(*t);
+  }
+  std::size_t most_unchoked = 0;
+  auto all_done = [&] {
+    std::size_t unchoked = 0;
+    for (const auto& p : net.at(two).peers(two_t)) unchoked += !p.am_choking;
+    most_unchoked = std::max(most_unchoked, unchoked);
+    for (std::size_t i = 0; i < leechers.size(); ++i)
+      if (!finished_or_gone(net, leechers[i], ids[i])) return false;
+    return true;
+  };
+  REQUIRE(net.run_until(all_done, time_point{} + 30min));
+  for (std::size_t i = 0; i < leechers.size(); ++i) CHECK(same_bytes(net.storage(leechers[i]).contents(ids[i]), tt.data));
+  CHECK(net.at(mute).stats(mute_t)->uploaded == 0);
+  for (const auto& p : net.at(mute).peers(mute_t)) CHECK(p.am_choking);
+  CHECK(most_unchoked >= 1);
+  CHECK(most_unchoked <= 2);
+}
+
 TEST_CASE("[swarm] churn: half the peers leave mid-download, new ones join, all complete", "[swarm]") {
   const auto tt = make_test_torrent(2 * MiB, 32 * KiB, 31);
   link_config link;

@@ -786,7 +786,13 @@ export function makeClientClass (internals) {
     // The add options the engine takes besides the usual ones: what it may take as had
     // without hashing (see skipVerify and bitfield above), and requests per web seed.
     _engineExtra () {
-      return { trust: this.skipVerify ? true : this._startupBitfield, maxWebConns: this._opts.maxWebConns }
+      // uploads (WebTorrent's): unchoke slots, the optimistic one included; false or 0: none.
+      const uploads = this._opts.uploads === false ? 0 : Number(this._opts.uploads)
+      return {
+        trust: this.skipVerify ? true : this._startupBitfield,
+        maxWebConns: this._opts.maxWebConns,
+        uploads: this._opts.uploads === undefined || Number.isNaN(uploads) ? undefined : uploads
+      }
     }
 
     _onReady () {
@@ -1413,7 +1419,7 @@ export function makeClientClass (internals) {
           torrent.emit('seed')
           this.emit('seed', torrent)
         }))
-        return this._adding(torrent, () => this._addBytes(torrentFile, { seed: true }))
+        return this._adding(torrent, () => this._addBytes(torrentFile, { seed: true, extra: torrent._engineExtra() }))
       })
       this.emit('add', torrent)
       return torrent
