@@ -23,6 +23,17 @@ session_settings settings() {
   return st;
 }
 
+// The metainfo of one file `name` holding `content`, in pieces of 16 KiB.
+metainfo single_file(const std::string& name, const byte_buffer& content) {
+  input_file f{name, content};
+  create_options o;
+  o.name = name;
+  o.piece_length = 16384;
+  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&f, 1), o));
+  REQUIRE(m);
+  return std::move(m).value();
+}
+
 struct fixture {
   byte_buffer data;
   metainfo meta;
@@ -395,18 +406,13 @@ TEST_CASE("[session] incoming connections beyond the per-torrent limit are close
   st.max_connections_per_torrent = 1;
   session s(st);
   const auto tt_data = byte_buffer(40000, 7);
-  input_file f{"x", tt_data};
-  create_options o;
-  o.name = "x";
-  o.piece_length = 16384;
-  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&f, 1), o));
-  REQUIRE(m);
-  REQUIRE(s.add_torrent(*m, {.seed = true}, {}));
+  const metainfo m = single_file("x", tt_data);
+  REQUIRE(s.add_torrent(m, {.seed = true}, {}));
   auto handshake_from = [&](std::uint8_t who) {
     byte_buffer hb;
     wire::peer_id id{};
     id.fill(who);
-    wire::encode_to(wire::make_handshake(m->info_hash, id, {true, true, false}), hb);
+    wire::encode_to(wire::make_handshake(m.info_hash, id, {true, true, false}), hb);
     return hb;
   };
   const auto a = s.accept_connection(wire::make_endpoint_v4({1, 1, 1, 1}, 1), {});
@@ -427,13 +433,8 @@ TEST_CASE("[session] the session-wide limit counts every torrent's connections a
   std::vector<torrent_id> ts;
   for (std::uint8_t k = 1; k <= 2; ++k) {
     const auto bytes = byte_buffer(40000, k);
-    input_file f{"x", bytes};
-    create_options o;
-    o.name = "x";
-    o.piece_length = 16384;
-    auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&f, 1), o));
-    REQUIRE(m);
-    auto t = s.add_torrent(*m, {}, {});
+    const metainfo m = single_file("x", bytes);
+    auto t = s.add_torrent(m, {}, {});
     REQUIRE(t);
     ts.push_back(*t);
   }
@@ -462,23 +463,18 @@ TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer t
   // The torrent the peer claims to have.
   byte_buffer content(50000);
   for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<std::uint8_t>(i % 253);
-  input_file file{"m.bin", content};
-  create_options o;
-  o.name = "m.bin";
-  o.piece_length = 16384;
-  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&file, 1), o));
-  REQUIRE(m);
+  const metainfo m = single_file("m.bin", content);
   session s(settings());
-  auto t = s.add_magnet(m->info_hash, "m", {});
+  auto t = s.add_magnet(m.info_hash, "m", {});
   REQUIRE(t);
   const auto c = s.accept_connection(wire::make_endpoint_v4({9, 9, 9, 9}, 99), {});
   byte_buffer in;
   wire::peer_id id{};
   id.fill('m');
-  wire::encode_to(wire::make_handshake(m->info_hash, id, {true, true, false}), in);
+  wire::encode_to(wire::make_handshake(m.info_hash, id, {true, true, false}), in);
   wire::extension_handshake theirs;
   theirs.m["ut_metadata"] = 3;
-  theirs.metadata_size = static_cast<std::uint32_t>(m->info_bytes.size());
+  theirs.metadata_size = static_cast<std::uint32_t>(m.info_bytes.size());
   wire::encode_to(wire::extended{0, wire::encode_extension_handshake(theirs)}, in);
   s.bytes_received(c, in, {});
   // The session asks for piece 0 under our id 3.
@@ -517,7 +513,7 @@ TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer t
     wire::metadata_message data;
     data.type = wire::metadata_msg_type::data;
     data.piece = 0;
-    data.total_size = static_cast<std::uint32_t>(m->info_bytes.size());
+    data.total_size = static_cast<std::uint32_t>(m.info_bytes.size());
     data.data = info;
     s.bytes_received(c, wire::encode(wire::extended{our_metadata_id, wire::encode_metadata_message(data)}), {});
   };
@@ -526,18 +522,18 @@ TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer t
     while (auto e = s.poll_event()) events.push_back(*e);
   };
   SECTION("the right metadata") {
-    send_metadata(m->info_bytes);
+    send_metadata(m.info_bytes);
     drain();
     REQUIRE(s.torrent_metainfo(*t));
-    CHECK(s.torrent_metainfo(*t)->info_hash == m->info_hash);
+    CHECK(s.torrent_metainfo(*t)->info_hash == m.info_hash);
     CHECK(std::any_of(events.begin(), events.end(),
                       [](const auto& e) { return std::holds_alternative<metadata_received_event>(e); }));
     // The peer said nothing about its pieces yet: no interest, no requests.
     CHECK(s.stats(*t)->has_metadata);
-    CHECK(s.stats(*t)->total == m->total_length);
+    CHECK(s.stats(*t)->total == m.total_length);
   }
   SECTION("wrong metadata of the right size") {
-    byte_buffer wrong = m->info_bytes;
+    byte_buffer wrong = m.info_bytes;
     wrong[wrong.size() / 2] ^= 1;
     send_metadata(wrong);
     drain();
@@ -561,13 +557,8 @@ struct multi_fixture {
 
   explicit multi_fixture(std::size_t peers) : s(settings()) {
     byte_buffer data(100000, 1);
-    input_file f{"c.bin", data};
-    create_options o;
-    o.name = "c.bin";
-    o.piece_length = 16384;
-    auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&f, 1), o));
-    REQUIRE(m);
-    meta = *m;
+    const metainfo m = single_file("c.bin", data);
+    meta = m;
     torrent = *s.add_torrent(meta, {.seed = true}, now);
     for (std::size_t i = 0; i < peers; ++i) {
       const auto c = s.accept_connection(
@@ -930,13 +921,8 @@ TEST_CASE("[session] seed_outgoing_connections false: a finished torrent dials o
   st.seed_outgoing_connections = false;
   session s(st);
   const byte_buffer bytes(40000, 7);
-  input_file f{"x", bytes};
-  create_options o;
-  o.name = "x";
-  o.piece_length = 16384;
-  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&f, 1), o));
-  REQUIRE(m);
-  auto seed = s.add_torrent(*m, {.seed = true}, {});
+  const metainfo m = single_file("x", bytes);
+  auto seed = s.add_torrent(m, {.seed = true}, {});
   REQUIRE(seed);
   REQUIRE(s.stats(*seed)->finished);
   for (auto source : {peer_source::tracker, peer_source::dht, peer_source::pex, peer_source::lsd})
@@ -947,12 +933,7 @@ TEST_CASE("[session] seed_outgoing_connections false: a finished torrent dials o
   REQUIRE(dial);
   CHECK(dial->remote == wire::make_endpoint_v4({10, 0, 0, 2}, 6881));
   // A torrent still downloading takes them.
-  const byte_buffer other(40000, 8);
-  input_file g{"y", other};
-  o.name = "y";
-  auto m2 = parse_metainfo(*create_torrent(std::span<const input_file>(&g, 1), o));
-  REQUIRE(m2);
-  auto leech = s.add_torrent(*m2, {}, {});
+  auto leech = s.add_torrent(single_file("y", byte_buffer(40000, 8)), {}, {});
   REQUIRE(leech);
   CHECK(s.add_peer(*leech, wire::make_endpoint_v4({10, 0, 0, 3}, 6881), {}, peer_source::tracker) == peer_added::added);
   CHECK(s.poll_connect());
@@ -964,15 +945,10 @@ TEST_CASE("[session] a peer whose remote is not dialable is never redialled nor 
   // (both name a listen port in their extension handshake, as any client may); `dialable`
   // is an ordinary incoming connection; `listener` is one too, and receives our ut_pex.
   const byte_buffer content(50000, 3);
-  input_file file{"d.bin", content};
-  create_options o;
-  o.name = "d.bin";
-  o.piece_length = 16384;
-  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&file, 1), o));
-  REQUIRE(m);
+  const metainfo m = single_file("d.bin", content);
   session s(settings());
   time_point now{};
-  const auto t = s.add_torrent(*m, {}, now);  // a leecher: it would redial closed peers
+  const auto t = s.add_torrent(m, {}, now);  // a leecher: it would redial closed peers
   REQUIRE(t);
   CHECK_FALSE(s.open_connection(torrent_id{99}, wire::make_endpoint_v4({9, 9, 9, 9}, 1), now, dialable::no));
   {
@@ -1007,7 +983,7 @@ TEST_CASE("[session] a peer whose remote is not dialable is never redialled nor 
     byte_buffer in;
     wire::peer_id id{};
     id.fill(who);
-    wire::encode_to(wire::make_handshake(m->info_hash, id, {true, true, false}), in);
+    wire::encode_to(wire::make_handshake(m.info_hash, id, {true, true, false}), in);
     wire::extension_handshake h;
     h.m[std::string(wire::ut_pex_name)] = 1;
     h.listen_port = listen_port;
@@ -1118,21 +1094,16 @@ TEST_CASE("[session] a peer that connected to us is not dialled at the listen po
   // later by the listen port of its extension handshake. Dialling that would open a
   // second connection to the same peer, closed as a duplicate (and retried, and closed...).
   const byte_buffer content(50000, 3);
-  input_file file{"d.bin", content};
-  create_options o;
-  o.name = "d.bin";
-  o.piece_length = 16384;
-  auto m = parse_metainfo(*create_torrent(std::span<const input_file>(&file, 1), o));
-  REQUIRE(m);
+  const metainfo m = single_file("d.bin", content);
   session s(settings());
   time_point now{};
-  const auto t = s.add_torrent(*m, {}, now);
+  const auto t = s.add_torrent(m, {}, now);
   REQUIRE(t);
   const auto c = s.accept_connection(wire::make_endpoint_v4({10, 0, 0, 3}, 40000), now);
   byte_buffer in;
   wire::peer_id id{};
   id.fill('p');
-  wire::encode_to(wire::make_handshake(m->info_hash, id, {true, true, false}), in);
+  wire::encode_to(wire::make_handshake(m.info_hash, id, {true, true, false}), in);
   wire::extension_handshake h;
   h.listen_port = 6883;
   wire::encode_to(wire::extended{0, wire::encode_extension_handshake(h)}, in);
