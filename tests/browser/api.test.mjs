@@ -211,7 +211,10 @@ test('a custom BEP 10 extension talks to the same extension in WebTorrent', { ti
     return torrent.magnetURI
   }, { trackerURL, setUpSrc: setUp.toString() })
 
-  await b.evaluate(magnet => {
+  await b.evaluate(async magnet => {
+    // Trackers on, the magnet's: setUp's client has tracker: false, which announces to none.
+    await window.client.destroy()
+    window.client = new window.WasmTorrent({ tracker: { rtcConfig: { iceServers: [] } } })
     window.torrent = window.client.add(magnet)
     window.watchWires(window.torrent)
   }, magnet)
