@@ -112,15 +112,19 @@ std::uint32_t session::impl::live_connections() const {
   return n;
 }
 
+// A peer that connected to us comes from an ephemeral port: it is known by the listen port
+// of its extension handshake too, which is how ut_pex names it.
+static bool reached_at(const peer_connection& p, const std::string& key) {
+  const auto listening = listen_endpoint(p);
+  return endpoint_key(p.remote) == key || (listening && endpoint_key(*listening) == key);
+}
+
 bool session::impl::holds_address(const torrent& t, const wire::endpoint& e, const std::string& key) const {
   if (std::find(t.candidates.begin(), t.candidates.end(), e) != t.candidates.end()) return true;
   for (const auto& r : t.retry)
     if (r.second == e) return true;
-  for (const auto& [id, p] : t.peers) {
-    if (p.dead) continue;
-    const auto listening = listen_endpoint(p);
-    if (endpoint_key(p.remote) == key || (listening && endpoint_key(*listening) == key)) return true;
-  }
+  for (const auto& [id, p] : t.peers)
+    if (!p.dead && reached_at(p, key)) return true;
   return false;
 }
 
@@ -143,14 +147,8 @@ void session::impl::connect_candidates(torrent& t) {
     t.candidates.pop_front();
     const std::string key = endpoint_key(e);
     if (t.banned.contains(key)) continue;
-    // A peer that connected to us comes from an ephemeral port: it is known by the
-    // listen port of its extension handshake too, which is how ut_pex names it.
     bool known = false;
-    for (const auto& [id, p] : t.peers) {
-      if (p.dead) continue;
-      const auto listening = listen_endpoint(p);
-      if (endpoint_key(p.remote) == key || (listening && endpoint_key(*listening) == key)) known = true;
-    }
+    for (const auto& [id, p] : t.peers) known = known || (!p.dead && reached_at(p, key));
     if (known) continue;
     const connection_id c{next_connection++};
     peer_connection& p = t.peers[c.value];
@@ -337,12 +335,9 @@ bool session::remove_peer(torrent_id id, const wire::endpoint& remote, time_poin
   if (t) {
     held |= std::erase(t->candidates, remote) > 0;
     held |= std::erase_if(t->retry, [&](const auto& r) { return r.second == remote; }) > 0;
-    // A peer that connected to us is known by the listen port it told too (holds_address).
     const std::string key = session_detail::endpoint_key(remote);
     for (auto& [cid, p] : t->peers) {
-      if (p.dead || !p.is_dialable) continue;
-      const auto listening = listen_endpoint(p);
-      if (session_detail::endpoint_key(p.remote) != key && !(listening && session_detail::endpoint_key(*listening) == key)) continue;
+      if (p.dead || !p.is_dialable || !reached_at(p, key)) continue;
       p.no_retry = true;
       s.close_peer(t, p, errc::ok, "removed", true);
       held = true;
