@@ -786,12 +786,13 @@ export function makeClientClass (internals) {
     // The add options the engine takes besides the usual ones: what it may take as had
     // without hashing (see skipVerify and bitfield above), and requests per web seed.
     _engineExtra () {
-      // uploads (WebTorrent's): unchoke slots, the optimistic one included; false or 0: none.
-      const uploads = this._opts.uploads === false ? 0 : Number(this._opts.uploads)
+      // uploads (WebTorrent's): unchoke slots, the optimistic one included; false or 0: none;
+      // unset (or not a number): the engine's default.
+      const { uploads } = this._opts
       return {
         trust: this.skipVerify ? true : this._startupBitfield,
         maxWebConns: this._opts.maxWebConns,
-        uploads: this._opts.uploads === undefined || Number.isNaN(uploads) ? undefined : uploads
+        uploads: uploads === false ? 0 : (uploads != null && Number(uploads) >= 0 ? Number(uploads) : undefined)
       }
     }
 
