@@ -508,12 +508,17 @@ export class Wire extends Emitter {
  * while seed() hashes its input, 'hashing' (bytes hashed, total bytes).
  */
 export class Torrent extends Emitter {
-  /** Known once the .torrent is parsed or from the magnet link; null before. */
-  readonly infoHash: string | null
-  readonly magnetURI: string | null
+  /*
+   * infoHash, magnetURI, name, torrentFile and torrentFileBlobURL are null until they are
+   * known (infoHash at 'infoHash', the rest at 'metadata' or 'ready'), as WebTorrent's; they
+   * are typed as WebTorrent's types (@types/webtorrent) type them, since apps read them in
+   * those events' handlers.
+   */
+  readonly infoHash: string
+  readonly magnetURI: string
   /** Its tracker URLs (the torrent's or magnet's, add() opts.announce, the client's). */
   readonly announce: string[]
-  readonly name: string | null
+  readonly name: string
   readonly files: ClientFile[]
   readonly length: number
   readonly pieceLength: number
@@ -554,10 +559,10 @@ export class Torrent extends Emitter {
   /** Milliseconds at the current download rate. */
   readonly timeRemaining: number
   /** The .torrent file (as added or seeded, or built from the metadata and trackers); null before the metadata. */
-  readonly torrentFile: Uint8Array | null
+  readonly torrentFile: Uint8Array
   readonly torrentFileBlob: Blob | null
-  /** An object URL of torrentFileBlob (browsers). */
-  readonly torrentFileBlobURL: string | null
+  /** An object URL of torrentFileBlob (browsers; null under Node and before the metadata). */
+  readonly torrentFileBlobURL: string
   readonly wires: Wire[]
   /** The client it belongs to; null once destroyed. */
   readonly client: WasmTorrent | null
@@ -818,5 +823,27 @@ declare class WasmTorrent extends Emitter {
   static announceList: typeof announceList
   static WasmTorrentError: typeof WasmTorrentError
 }
+/**
+ * WebTorrent's type names, as apps know them from @types/webtorrent's namespace
+ * (`WebTorrent.Instance`, `WebTorrent.Torrent`...), so that a TypeScript app switches by
+ * changing its import.
+ */
+declare namespace WasmTorrent {
+  type Instance = WasmTorrent
+  type Options = ClientOptions
+  type TorrentOptions = AddOptions
+  type TorrentDestroyOptions = RemoveOptions
+  type Torrent = TorrentClass
+  type TorrentFile = ClientFile
+  type TorrentPiece = { readonly length: number, readonly missing: number }
+  type BrowserServerOptions = { controller: ServiceWorkerRegistration }
+  type BrowserServer = StreamServer
+  type NodeServerOptions = NodeServerOptionsType
+  type NodeServer = NodeServerType
+}
+type TorrentClass = Torrent
+type NodeServerOptionsType = NodeServerOptions
+type NodeServerType = NodeServer
+
 export { WasmTorrent }
 export default WasmTorrent
