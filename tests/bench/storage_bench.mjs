@@ -27,6 +27,8 @@
 //     --mib M            size for download and resume (default 1024)
 //     --seed-mib M       size for seed (default 4096)
 //     --range-mib M      what the leecher of the seed part fetches (default 64)
+//     --piece-kib K      piece length of the download and resume torrent (default: as
+//                        createTorrent picks it, 1 MiB for 1 GiB)
 //     --no-webtorrent    wasmtorrent only
 //     --json FILE        where to write the results (default build/bench/storage.json)
 // Needs dist/ (npm run build). Must run inside a network namespace that has only loopback.
@@ -50,6 +52,7 @@ const { values: args } = parseArgs({
     mib: { type: 'string', default: '1024' },
     'seed-mib': { type: 'string', default: '4096' },
     'range-mib': { type: 'string', default: '64' },
+    'piece-kib': { type: 'string' },
     'no-webtorrent': { type: 'boolean', default: false },
     json: { type: 'string', default: join(repoRoot, 'build/bench/storage.json') }
   }
@@ -58,6 +61,7 @@ const parts = new Set(args.only.split(','))
 for (const p of parts) if (!['download', 'seed', 'resume'].includes(p)) fail(`unknown part ${p}`)
 const size = Math.round(Number(args.mib) * MiB)
 const seedSize = Math.round(Number(args['seed-mib']) * MiB)
+const pieceLength = args['piece-kib'] ? Math.round(Number(args['piece-kib']) * 1024) : undefined
 const rangeSize = Math.round(Number(args['range-mib']) * MiB)
 const withWebTorrent = !args['no-webtorrent']
 if (!(size > 0 && seedSize > 0 && rangeSize > 0 && rangeSize < seedSize)) fail('--mib, --seed-mib, --range-mib: positive, the range below the seed')
@@ -201,7 +205,7 @@ function addFileInput () {
 
 // In a wasmtorrent page: seeds the <input>'s File; the time from seed() to the torrent
 // (every piece hashed), and its 'hashing' events.
-async function seedWasmtorrent ({ trackerURL }) {
+async function seedWasmtorrent ({ trackerURL, pieceLength }) {
   const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
   window.client = client
   await client.ready // the module's loading is not hashing
@@ -210,7 +214,7 @@ async function seedWasmtorrent ({ trackerURL }) {
   let last = null
   const start = performance.now()
   const torrent = await new Promise((resolve, reject) => {
-    const t = client.seed(file, {}, resolve)
+    const t = client.seed(file, pieceLength ? { pieceLength } : {}, resolve)
     t.on('hashing', (hashed, total) => { events++; last = [hashed, total] })
     t.once('error', reject)
   })
@@ -367,21 +371,21 @@ const errorOf = err => err.message.split('\n')[0] // Playwright appends a call l
 // --- a: download with the default store ------------------------------------------------
 
 // A seeder page with `path` in its <input type=file>, seeding it (wasmtorrent).
-async function wasmtorrentSeeder (path) {
+async function wasmtorrentSeeder (path, pieceLength) {
   const context = await newContext(browser)
   const page = await openPage(context, WASMTORRENT)
   await page.evaluate(probeWasmHeap)
   await page.evaluate(addFileInput)
   await page.setInputFiles('#file', path)
   const stopHeap = await heapSampler(context, page)
-  const seeded = await page.evaluate(seedWasmtorrent, { trackerURL })
+  const seeded = await page.evaluate(seedWasmtorrent, { trackerURL, pieceLength })
   return { context, page, seeded, stopHeap }
 }
 
 async function downloadPart (file, tailHash, tail) {
   const result = { size_mib: size / MiB }
   log(`a: seeding ${size / MiB} MiB (wasmtorrent, from the File)`)
-  const seeder = await wasmtorrentSeeder(file)
+  const seeder = await wasmtorrentSeeder(file, pieceLength)
   result.seeder = {
     hash_ms: round(seeder.seeded.ms, 0),
     piece_length: seeder.seeded.pieceLength
