@@ -34,6 +34,8 @@
 //     --only LIST      scenarios, comma-separated ids or names: a,"a'",b,"b'",c or wasmtorrent,
 //                      wasmtorrent-default,webtorrent-memory,webtorrent-default,datachannel
 //     --timeout S      seconds per measured window before the rep fails (default 60 + 2 s/MiB)
+//     --piece-kib K    the torrent's piece length (default: as each library's createTorrent
+//                      picks it for the size; both pick alike)
 //     --json FILE      where to write the results (default build/bench/browser.json)
 //     --profile DIR    also record a CPU profile of each page's main thread over the measured
 //                      window (DevTools' .cpuprofile, one per page and rep) and print the
@@ -66,6 +68,7 @@ const { values: args } = parseArgs({
     mib: { type: 'string', default: process.env.WT_BENCH_BROWSER_MIB || '64' },
     only: { type: 'string' },
     timeout: { type: 'string' },
+    'piece-kib': { type: 'string' },
     json: { type: 'string', default: join(repoRoot, 'build/bench/browser.json') },
     profile: { type: 'string' }
   }
@@ -188,14 +191,15 @@ async function runRep (scenario) {
     const path = `/tests/bench/pages/${scenario.lib}.html`
     ;[src, dst] = context ? await openPersistentPages(context, path) : await openPages(browser, path)
     const expected = await src.evaluate(size => window.bench.makeData(size), size)
-    let start, pieceLength
+    let start
+    let pieceLength = args['piece-kib'] ? Math.round(Number(args['piece-kib']) * 1024) : undefined
     if (scenario.lib === 'datachannel') {
       const offer = await src.evaluate(() => window.bench.dcOffer())
       const answer = await dst.evaluate(o => window.bench.dcAnswer(o), { sdp: offer, size })
       await src.evaluate(sdp => window.bench.dcAccept(sdp), answer)
       start = () => src.evaluate(o => window.bench.dcSend(o), channel)
     } else {
-      const opts = { lib: scenario.lib, store: scenario.store, trackerURL }
+      const opts = { lib: scenario.lib, store: scenario.store, trackerURL, pieceLength }
       const seeded = await src.evaluate(o => window.bench.seed(o), opts)
       pieceLength = seeded.pieceLength
       await seederAnnounced(tracker, seeded.infoHash)

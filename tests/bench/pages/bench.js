@@ -47,9 +47,10 @@ window.bench = (() => {
   }
 
   // Seeds the bytes from makeData() as one file; returns the magnet link.
-  async function seed ({ lib, store, trackerURL }) {
+  async function seed ({ lib, store, trackerURL, pieceLength }) {
     client = newClient(lib, trackerURL)
     const opts = { ...storeOpts(lib, store) }
+    if (pieceLength) opts.pieceLength = pieceLength
     if (lib === 'webtorrent') opts.announceList = [[trackerURL]] // not create-torrent's public trackers
     torrent = await new Promise((resolve, reject) => {
       failOn(client, reject)
