@@ -667,8 +667,9 @@ export function makeClientClass (internals) {
     }
 
     // True when no other torrent (of this page or another tab) uses the store `name`; it is
-    // this torrent's until it is removed. A torrent of this page that is closing the store
-    // is waited for (remove, then add again). Without Web Locks (Node) there are no tabs.
+    // this torrent's until it is removed, and the browser is asked to keep the origin's
+    // storage. A torrent of this page that is closing the store is waited for (remove, then
+    // add again). Without Web Locks (Node) there are no tabs.
     async _claimStore (name) {
       const holder = storeHolders.get(name)
       if (holder) {
@@ -691,7 +692,14 @@ export function makeClientClass (internals) {
       }
       storeHolders.set(name, this)
       this._storeName = name
+      persistStorage()
       return true
+    }
+
+    // The store `name` of class Store for this torrent, once its metadata `info` is known
+    // (files: Node's files on disk, see _storeOptions).
+    _newStore (Store, name, info, files) {
+      return new Store({ name, pieceLength: info.pieceLength, length: info.length, files: info.files, ...this._storeOptions(info, files) })
     }
 
     // What a store gets besides its geometry, once the metadata is known: root, the folder
@@ -1199,9 +1207,8 @@ export function makeClientClass (internals) {
         const name = opts.path ?? torrent.infoHash
         if (Store !== MemoryStore && !preloaded && !(await torrent._claimStore(name))) Store = MemoryStore
         if (!alive()) return null
-        if (Store !== MemoryStore && !preloaded) persistStorage()
         Store.prewarm?.()
-        torrent._makeStore = info => new Store({ name, pieceLength: info.pieceLength, length: info.length, files: info.files, ...torrent._storeOptions(info, Store === host.Store) })
+        torrent._makeStore = info => torrent._newStore(Store, name, info, Store === host.Store)
         const check = Store !== MemoryStore
         const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]
         for (const url of id.urlList) torrent.addWebSeed(url)
@@ -1433,8 +1440,7 @@ export function makeClientClass (internals) {
     async _storeSeed (torrent, info, name, content, live) {
       const Store = defaultStore()
       if (Store === MemoryStore || !(await torrent._claimStore(name)) || !live()) return null
-      persistStorage()
-      const store = new Store({ name, pieceLength: info.pieceLength, length: info.length, files: info.files, ...torrent._storeOptions(info, false) })
+      const store = torrent._newStore(Store, name, info, false)
       torrent._builtStore = store
       try {
         await store.open()
