@@ -12,6 +12,7 @@
 //   (newPage, close) whose profile, and what pages stored in it, outlive the browser
 // Anything else throws an error naming the call: a test that needs more adapts it here, rather
 // than getting something that behaves differently from Playwright.
+import { rmSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -123,7 +124,10 @@ function adaptPage (page) {
       const paths = []
       for (const file of [].concat(files)) {
         if (typeof file === 'string') { paths.push(file); continue }
-        const path = join(await mkdtemp(join(tmpdir(), 'wt-firefox-upload-')), file.name)
+        const dir = await mkdtemp(join(tmpdir(), 'wt-firefox-upload-'))
+        if (uploadDirs.length === 0) process.once('exit', removeUploads)
+        uploadDirs.push(dir)
+        const path = join(dir, file.name)
         await writeFile(path, file.buffer)
         paths.push(path)
       }
@@ -138,6 +142,13 @@ function adaptPage (page) {
     off (name, listener) { checkEvent(name); page.off(name, listener); return this },
     close: () => page.close()
   })
+}
+
+// Folders of files given to setInputFiles as buffers: a page may read such a File at any
+// time, so they go when the test process exits.
+const uploadDirs = []
+function removeUploads () {
+  for (const dir of uploadDirs) rmSync(dir, { recursive: true, force: true })
 }
 
 function unsupported (call) {
