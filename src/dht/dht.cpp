@@ -23,10 +23,34 @@ struct candidate {
   byte_buffer token;
 };
 
-bool usable(const wire::endpoint& ep) {
-  if (ep.v6 || ep.port == 0) return false;
-  return !(ep.address[0] == 0 && ep.address[1] == 0 && ep.address[2] == 0 && ep.address[3] == 0);
+// An address one can send to: a port, and an address that is not all zeros (0.0.0.0, ::).
+bool usable_peer(const wire::endpoint& ep) {
+  if (ep.port == 0) return false;
+  const std::size_t n = ep.v6 ? 16 : 4;
+  return std::any_of(ep.address.begin(), ep.address.begin() + static_cast<std::ptrdiff_t>(n),
+                     [](std::uint8_t b) { return b != 0; });
 }
+
+// A node of this node's family (a node of the other family belongs to the other node). An
+// IPv6 node is not an IPv4-mapped address (::ffff:a.b.c.d, an IPv4 node in disguise) nor
+// link-local (fe80::/10: unreachable without the interface, which endpoints do not carry).
+bool usable(const wire::endpoint& ep, bool v6) {
+  if (ep.v6 != v6 || !usable_peer(ep)) return false;
+  if (!v6) return true;
+  const auto& a = ep.address;
+  const bool mapped = std::all_of(a.begin(), a.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
+                      a[10] == 0xff && a[11] == 0xff;
+  const bool link_local = a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+  return !mapped && !link_local;
+}
+
+routing_settings with_family(routing_settings s, bool v6) {
+  s.ipv6 = v6;
+  return s;
+}
+
+// The saved state's key for this family's nodes, as the answers' (BEP 32).
+const char* nodes_key(bool v6) { return v6 ? "nodes6" : "nodes"; }
 
 node_id random_id(rng& random) {
   node_id id{};
@@ -136,7 +160,7 @@ struct dht_node::impl {
   explicit impl(settings s)
       : cfg(std::move(s)),
         random(cfg.seed),
-        table(cfg.id ? *cfg.id : random_id(random), cfg.routing),
+        table(cfg.id ? *cfg.id : random_id(random), with_family(cfg.routing, cfg.ipv6)),
         tokens(random, cfg.token_rotation),
         store(cfg.store),
         query_rate(cfg.max_queries_per_second, cfg.query_burst),
@@ -241,6 +265,7 @@ struct dht_node::impl {
     response r;
     r.id = table.own_id();
     r.ip = from;
+    r.v6 = cfg.ipv6;
     switch (q.kind) {
       case method::ping:
         break;
@@ -319,7 +344,7 @@ struct dht_node::impl {
 
   void add_candidates(lookup& lk, const std::vector<node_info>& nodes, bool id_known) {
     for (const auto& n : nodes) {
-      if (!usable(n.ep) || (id_known && n.id == table.own_id())) continue;
+      if (!usable(n.ep, cfg.ipv6) || (id_known && n.id == table.own_id())) continue;
       if (std::find(lk.contacted.begin(), lk.contacted.end(), n.ep) != lk.contacted.end()) continue;
       const bool known = std::any_of(lk.candidates.begin(), lk.candidates.end(), [&](const candidate& c) {
         return c.info.ep == n.ep || (id_known && c.id_known && c.info.id == n.id);
@@ -363,7 +388,7 @@ struct dht_node::impl {
       if ((lk.kind == lookup_kind::get_peers || lk.kind == lookup_kind::announce) && !r->values.empty()) {
         std::vector<wire::endpoint> peers;
         for (const auto& p : r->values)
-          if (usable(p)) peers.push_back(p);
+          if (usable_peer(p)) peers.push_back(p);
         if (!peers.empty()) {
           lk.peers += peers.size();
           outputs.emplace_back(peers_found{lk.id, lk.target, std::move(peers)});
@@ -649,13 +674,13 @@ dht_node& dht_node::operator=(dht_node&&) noexcept = default;
 const node_id& dht_node::id() const noexcept { return impl_->table.own_id(); }
 
 void dht_node::add_node(const wire::endpoint& ep, time_point now) {
-  if (!usable(ep)) return;
+  if (!usable(ep, impl_->cfg.ipv6)) return;
   impl_->ping({node_id{}, ep}, false, now);
 }
 
 void dht_node::bootstrap(std::span<const wire::endpoint> routers, time_point now) {
   for (const auto& ep : routers) {
-    if (!usable(ep) || impl_->routers.size() >= 16) continue;
+    if (!usable(ep, impl_->cfg.ipv6) || impl_->routers.size() >= 16) continue;
     if (std::find(impl_->routers.begin(), impl_->routers.end(), ep) == impl_->routers.end())
       impl_->routers.push_back(ep);
   }
@@ -681,7 +706,7 @@ void dht_node::stop_announce(const node_id& info_hash) { impl_->announcements.er
 
 void dht_node::udp_received(const wire::endpoint& from, byte_view datagram, time_point now) {
   ++impl_->counters.datagrams_received;
-  if (!usable(from)) return;
+  if (!usable(from, impl_->cfg.ipv6)) return;
   auto decoded = decode(datagram, impl_->cfg.krpc);
   if (const auto* e = std::get_if<krpc_error>(&decoded)) {
     impl_->malformed(from, *e, now);
@@ -716,10 +741,10 @@ byte_buffer dht_node::save_state(time_point now) const {
     if (impl_->table.state(n, now) == node_state::good) good.push_back({n.id, n.ep});
   }
   byte_buffer compact;
-  append_compact_nodes(good, compact);
+  append_compact_nodes(good, impl_->cfg.ipv6, compact);
   bencode::dict d;
   d["id"] = std::string(as_chars(impl_->table.own_id()));
-  d["nodes"] = std::string(as_chars(compact));
+  d[nodes_key(impl_->cfg.ipv6)] = std::string(as_chars(compact));
   return bencode::encode(bencode::value(std::move(d)));
 }
 
@@ -734,24 +759,23 @@ std::optional<std::size_t> dht_node::load_state(byte_view state, time_point now)
   if (!doc || !doc->root().is_dict()) return std::nullopt;
   const auto id_text = doc->root().find_string("id");
   if (!id_text || id_text->size() != 20) return std::nullopt;
-  const auto nodes_text = doc->root().find_string("nodes").value_or(std::string_view{});
-  if (nodes_text.size() % compact_node_size != 0) return std::nullopt;
+  const bool v6 = impl_->cfg.ipv6;
+  const std::size_t size = v6 ? compact_node6_size : compact_node_size;
+  const auto nodes_text = doc->root().find_string(nodes_key(v6)).value_or(std::string_view{});
+  if (nodes_text.size() % size != 0) return std::nullopt;
 
   node_id own{};
   std::copy(id_text->begin(), id_text->end(), own.begin());
   if (impl_->fixed_id) own = *impl_->cfg.id;  // the id the user gave wins over the saved one
-  impl_->table = routing_table(own, impl_->cfg.routing);
+  impl_->table = routing_table(own, with_family(impl_->cfg.routing, v6));
   impl_->cfg.id = own;
   const auto bytes = as_bytes(nodes_text);
   std::size_t restored = 0;
-  for (std::size_t at = 0; at < bytes.size() && restored < impl_->cfg.max_saved_nodes;
-       at += compact_node_size) {
+  for (std::size_t at = 0; at < bytes.size() && restored < impl_->cfg.max_saved_nodes; at += size) {
     node_info n;
     std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), 20, n.id.begin());
-    const auto ep = bytes.subspan(at + 20, 6);
-    n.ep = wire::make_endpoint_v4({ep[0], ep[1], ep[2], ep[3]},
-                                  static_cast<std::uint16_t>(ep[4] << 8 | ep[5]));
-    if (!usable(n.ep)) continue;
+    n.ep = endpoint_from_compact(bytes.subspan(at + 20, size - 20));
+    if (!usable(n.ep, v6)) continue;
     const auto result = impl_->table.node_answered(n, now, false);
     if (result == routing_table::insert_result::added ||
         result == routing_table::insert_result::replaced_bad)

@@ -1,4 +1,4 @@
-// A Mainline DHT node (BEP 5, IPv4), sans-I/O: the host owns one UDP socket, hands
+// A Mainline DHT node (BEP 5; IPv4, or IPv6 as BEP 32), sans-I/O: the host owns one UDP socket, hands
 // every datagram it receives to udp_received(), sends what poll() returns as `send`,
 // and calls on_timer() at next_deadline(). The node never reads a clock, opens a
 // socket or resolves a name (the host resolves bootstrap routers such as
@@ -37,6 +37,9 @@ namespace wt::dht {
 struct settings {
   std::uint64_t seed = 0;              // PRNG: node id (unless given), transaction ids, secrets
   std::optional<node_id> id;           // our node id; random from `seed` when absent
+  // The family this node speaks (BEP 32): IPv4 nodes, or, when true, IPv6 ones. A host with
+  // both runs two nodes with one id, one per socket, each with a table of its own.
+  bool ipv6 = false;
   routing_settings routing;
   peer_store_settings store;
   limits krpc;
@@ -154,7 +157,7 @@ class dht_node {
   void announce(const node_id& info_hash, std::uint16_t port, bool implied_port, time_point now);
   void stop_announce(const node_id& info_hash);
 
-  // One UDP datagram from `from` (IPv6 sources are ignored).
+  // One UDP datagram from `from` (sources of the other family are ignored).
   void udp_received(const wire::endpoint& from, byte_view datagram, time_point now);
 
   // Idempotent: timeouts, re-announces, pings of questionable nodes, bucket refreshes,
@@ -165,7 +168,7 @@ class dht_node {
   std::optional<output> poll();
 
   // Our id and the good nodes of the table (up to settings::max_saved_nodes), bencoded:
-  // {"id": 20 bytes, "nodes": 26 bytes per node}.
+  // {"id": 20 bytes, "nodes": 26 bytes per node} ("nodes6", 38 bytes per node, for IPv6).
   byte_buffer save_state(time_point now) const;
   // Restores what save_state() gave: the id (replacing ours and emptying the table;
   // unless settings::id was given, which stays) and the nodes, as questionable until they answer. Call before bootstrap(). Garbage,

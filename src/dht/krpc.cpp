@@ -30,12 +30,20 @@ int common_prefix_bits(const node_id& a, const node_id& b) noexcept {
   return 160;
 }
 
-void append_compact_nodes(const std::vector<node_info>& nodes, byte_buffer& out) {
+void append_compact_nodes(const std::vector<node_info>& nodes, bool v6, byte_buffer& out) {
   for (const auto& n : nodes) {
-    if (n.ep.v6) continue;
+    if (n.ep.v6 != v6) continue;
     out.insert(out.end(), n.id.begin(), n.id.end());
     wire::append_compact(n.ep, out);
   }
+}
+
+wire::endpoint endpoint_from_compact(byte_view b) {
+  const auto port = static_cast<std::uint16_t>(b[b.size() - 2] << 8 | b[b.size() - 1]);
+  if (b.size() == wire::compact_v4_size) return wire::make_endpoint_v4({b[0], b[1], b[2], b[3]}, port);
+  std::array<std::uint8_t, 16> address{};
+  std::copy_n(b.begin(), 16, address.begin());
+  return wire::make_endpoint_v6(address, port);
 }
 
 const char* describe(krpc_errc code) noexcept {
@@ -84,9 +92,25 @@ std::optional<node_id> to_id(std::string_view s) {
   return id;
 }
 
-wire::endpoint endpoint_from_compact(byte_view six) {
-  return wire::make_endpoint_v4({six[0], six[1], six[2], six[3]},
-                                static_cast<std::uint16_t>(six[4] << 8 | six[5]));
+// "nodes" (26 bytes per node) or "nodes6" (38, BEP 32) into `out`.
+std::optional<krpc_error> read_nodes(const bencode::node& body, bool v6, const limits& lim,
+                                     std::vector<node_info>& out) {
+  const std::string_view key = v6 ? "nodes6" : "nodes";
+  const auto nodes = body.find(key);
+  if (!nodes) return std::nullopt;
+  const std::string field = "r." + std::string(key);
+  const std::size_t size = v6 ? compact_node6_size : compact_node_size;
+  if (!nodes->is_string()) return fail(krpc_errc::bad_field, field);
+  const auto bytes = nodes->as_bytes();
+  if (bytes.size() % size != 0) return fail(krpc_errc::bad_field, field);
+  if (bytes.size() / size > lim.max_nodes) return fail(krpc_errc::too_many_nodes, field);
+  for (std::size_t at = 0; at < bytes.size(); at += size) {
+    node_info n;
+    std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), 20, n.id.begin());
+    n.ep = endpoint_from_compact(bytes.subspan(at + 20, size - 20));
+    out.push_back(n);
+  }
+  return std::nullopt;
 }
 
 // Reads a 20-byte id under `key`: missing_field or bad_field otherwise.
@@ -119,6 +143,15 @@ std::variant<query, krpc_error> decode_query(const bencode::node& root, const li
   if (!args) return fail(krpc_errc::missing_field, "a");
   if (!args->is_dict()) return fail(krpc_errc::not_a_dict, "a");
   if (auto e = read_id(*args, "id", "a.", q.id)) return *e;
+  // BEP 32: the families of nodes the querier wants back ("n4", "n6"); other entries and a
+  // malformed list are ignored (the answer then carries the socket's family).
+  if (const auto want = args->find("want"); want && want->is_list()) {
+    for (const auto& w : want->items()) {
+      if (!w.is_string()) continue;
+      if (w.as_string() == "n4") q.want |= want_n4;
+      if (w.as_string() == "n6") q.want |= want_n6;
+    }
+  }
   switch (q.kind) {
     case method::ping:
     case method::unknown:
@@ -163,19 +196,8 @@ std::variant<response, krpc_error> decode_response(const bencode::node& root, co
   if (!body->is_dict()) return fail(krpc_errc::not_a_dict, "r");
   if (auto e = read_id(*body, "id", "r.", r.id)) return *e;
 
-  if (const auto nodes = body->find("nodes")) {
-    if (!nodes->is_string()) return fail(krpc_errc::bad_field, "r.nodes");
-    const auto bytes = nodes->as_bytes();
-    if (bytes.size() % compact_node_size != 0) return fail(krpc_errc::bad_field, "r.nodes");
-    if (bytes.size() / compact_node_size > lim.max_nodes)
-      return fail(krpc_errc::too_many_nodes, "r.nodes");
-    for (std::size_t at = 0; at < bytes.size(); at += compact_node_size) {
-      node_info n;
-      std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), 20, n.id.begin());
-      n.ep = endpoint_from_compact(bytes.subspan(at + 20, 6));
-      r.nodes.push_back(n);
-    }
-  }
+  if (auto e = read_nodes(*body, false, lim, r.nodes)) return *e;
+  if (auto e = read_nodes(*body, true, lim, r.nodes)) return *e;
 
   if (const auto values = body->find("values")) {
     if (!values->is_list()) return fail(krpc_errc::bad_field, "r.values");
@@ -183,9 +205,9 @@ std::variant<response, krpc_error> decode_response(const bencode::node& root, co
     for (const auto& v : values->items()) {
       if (!v.is_string()) return fail(krpc_errc::bad_field, "r.values");
       const auto bytes = v.as_bytes();
-      // IPv6 peers (BEP 32, 18 bytes) may come mixed in: not used here.
-      if (bytes.size() == wire::compact_v6_size) continue;
-      if (bytes.size() != wire::compact_v4_size) return fail(krpc_errc::bad_field, "r.values");
+      // IPv4 peers, or IPv6 ones (BEP 32), maybe mixed.
+      if (bytes.size() != wire::compact_v4_size && bytes.size() != wire::compact_v6_size)
+        return fail(krpc_errc::bad_field, "r.values");
       r.values.push_back(endpoint_from_compact(bytes));
     }
   }
@@ -201,7 +223,8 @@ std::variant<response, krpc_error> decode_response(const bencode::node& root, co
   // informational, so a malformed one is ignored rather than refused.
   for (const auto& where : {root, *body}) {
     const auto ip = where.find("ip");
-    if (ip && ip->is_string() && ip->as_bytes().size() == wire::compact_v4_size)
+    if (ip && ip->is_string() && (ip->as_bytes().size() == wire::compact_v4_size ||
+                                  ip->as_bytes().size() == wire::compact_v6_size))
       r.ip = endpoint_from_compact(ip->as_bytes());
   }
   return r;
@@ -280,6 +303,12 @@ byte_buffer encode(const message& m) {
     top["q"] = q->kind == method::unknown ? q->name : std::string(method_name(q->kind));
     bencode::dict a;
     a["id"] = id_value(q->id);
+    if (q->want != 0) {
+      bencode::list want;
+      for (const auto& [bit, name] : {std::pair{want_n4, "n4"}, std::pair{want_n6, "n6"}})
+        if (q->want & bit) want.emplace_back(std::string(name));
+      a["want"] = std::move(want);
+    }
     switch (q->kind) {
       case method::ping:
       case method::unknown:
@@ -302,28 +331,36 @@ byte_buffer encode(const message& m) {
     top["y"] = "r";
     bencode::dict body;
     body["id"] = id_value(r->id);
-    // A find_node or get_peers answer without peers carries "nodes", even empty.
-    if (!r->nodes.empty() || (r->values.empty() && r->token)) {
+    // IPv4 nodes in "nodes", IPv6 ones in "nodes6" (BEP 32). A find_node or get_peers
+    // answer without peers carries "nodes" (of its family), even empty.
+    const bool any6 = std::ranges::any_of(r->nodes, [](const node_info& n) { return n.ep.v6; });
+    const bool any4 = std::ranges::any_of(r->nodes, [](const node_info& n) { return !n.ep.v6; });
+    const bool bare = r->nodes.empty() && r->values.empty() && r->token;
+    if (any4 || (bare && !r->v6)) {
       byte_buffer nodes;
-      append_compact_nodes(r->nodes, nodes);
+      append_compact_nodes(r->nodes, false, nodes);
       body["nodes"] = bytes_value(nodes);
+    }
+    if (any6 || (bare && r->v6)) {
+      byte_buffer nodes;
+      append_compact_nodes(r->nodes, true, nodes);
+      body["nodes6"] = bytes_value(nodes);
     }
     if (!r->values.empty()) {
       bencode::list values;
       for (const auto& peer : r->values) {
-        if (peer.v6) continue;
-        byte_buffer six;
-        wire::append_compact(peer, six);
-        values.push_back(bytes_value(six));
+        byte_buffer compact;
+        wire::append_compact(peer, compact);
+        values.push_back(bytes_value(compact));
       }
       body["values"] = std::move(values);
     }
     if (r->token) body["token"] = bytes_value(*r->token);
     top["r"] = std::move(body);
-    if (r->ip && !r->ip->v6) {
-      byte_buffer six;
-      wire::append_compact(*r->ip, six);
-      top["ip"] = bytes_value(six);
+    if (r->ip) {
+      byte_buffer compact;
+      wire::append_compact(*r->ip, compact);
+      top["ip"] = bytes_value(compact);
     }
   } else {
     const auto& e = std::get<error_reply>(m.body);

@@ -1,7 +1,7 @@
 // KRPC, the DHT's message format (BEP 5): one bencoded dictionary per UDP datagram,
 // a query ("y": "q"), a response ("y": "r") or an error ("y": "e"), matched by the
-// transaction id "t". IPv4 only: compact node info is 26 bytes (id, address, port),
-// compact peers 6 bytes.
+// transaction id "t". Compact node info is 26 bytes (id, IPv4 address, port) in "nodes",
+// 38 (id, IPv6 address, port) in "nodes6" (BEP 32); compact peers 6 or 18 bytes.
 //
 // The decoder is strict about what it uses and tolerant of what it does not: extra keys
 // (libtorrent's "v", "ip", "ro", "want", ...) are ignored, while a datagram that is too
@@ -40,10 +40,19 @@ struct node_info {
   friend bool operator==(const node_info&, const node_info&) = default;
 };
 
-inline constexpr std::size_t compact_node_size = 26;  // 20 id bytes + 6 endpoint bytes
+inline constexpr std::size_t compact_node_size = 26;   // 20 id bytes + 6 endpoint bytes
+inline constexpr std::size_t compact_node6_size = 38;  // 20 id bytes + 18 endpoint bytes
 
-// Appends 26 bytes per IPv4 node (IPv6 nodes are skipped).
-void append_compact_nodes(const std::vector<node_info>& nodes, byte_buffer& out);
+// Appends the nodes of one family: 26 bytes per IPv4 node, or 38 per IPv6 node (v6).
+void append_compact_nodes(const std::vector<node_info>& nodes, bool v6, byte_buffer& out);
+
+// A compact endpoint: 6 bytes (IPv4) or 18 (IPv6), the address then the port, big-endian.
+// The caller checks the size.
+wire::endpoint endpoint_from_compact(byte_view compact);
+
+// BEP 32 "want": the families of nodes a querier asks for (bits).
+inline constexpr std::uint8_t want_n4 = 1;
+inline constexpr std::uint8_t want_n6 = 2;
 
 // --- Errors ---------------------------------------------------------------------------
 
@@ -81,16 +90,20 @@ struct query {
   std::uint16_t port = 0;   // announce_peer
   bool implied_port = false;  // announce_peer: use the datagram's source port instead
   byte_buffer token;        // announce_peer
+  std::uint8_t want = 0;    // BEP 32: want_n4 | want_n6; 0: not said (the socket's family)
   friend bool operator==(const query&, const query&) = default;
 };
 
 // A response does not name its method: the transaction id says which query it answers.
 struct response {
   node_id id{};
-  std::vector<node_info> nodes;           // "nodes" (IPv4 compact node info)
-  std::vector<wire::endpoint> values;     // "values" (IPv4 compact peers)
+  std::vector<node_info> nodes;           // "nodes" (IPv4) and "nodes6" (IPv6) compact node info
+  std::vector<wire::endpoint> values;     // "values": compact peers, IPv4 or IPv6
   std::optional<byte_buffer> token;       // get_peers
   std::optional<wire::endpoint> ip;       // BEP 42 "ip": our address as the responder sees it
+  // Encoding only: the family of an empty "nodes" a get_peers answer without peers or nodes
+  // carries ("nodes6" when true).
+  bool v6 = false;
   friend bool operator==(const response&, const response&) = default;
 };
 

@@ -64,7 +64,7 @@ void routing_table::split_last() {
 
 routing_table::insert_result routing_table::node_answered(const node_info& n, time_point now,
                                                           bool answered) {
-  if (n.id == own_ || n.ep.v6) return insert_result::rejected;
+  if (n.id == own_ || n.ep.v6 != settings_.ipv6) return insert_result::rejected;
   if (auto* known = locate(n.id)) {
     if (!(known->ep == n.ep)) return insert_result::rejected;  // keep the address we verified
     if (answered) {

@@ -1,4 +1,5 @@
-// The DHT routing table (BEP 5): k-buckets of 8 nodes over the 160-bit id space.
+// The DHT routing table (BEP 5): k-buckets of 8 nodes over the 160-bit id space, of one
+// address family (an IPv6 node keeps a table of its own, BEP 32).
 // Bucket i holds nodes sharing exactly i leading bits with our id, except the last
 // bucket, which holds every node sharing at least that many: when it is full it splits
 // (up to 160 buckets), which keeps the table detailed near our own id and coarse far
@@ -24,6 +25,7 @@ struct routing_settings {
   std::size_t replacements = 8;       // candidates kept per full bucket
   duration questionable_after = std::chrono::minutes(15);
   int bad_after_failures = 3;         // queries in a row without an answer
+  bool ipv6 = false;                  // the family of the nodes it holds (BEP 32: one table each)
 };
 
 enum class node_state : std::uint8_t { good, questionable, bad };
@@ -52,7 +54,7 @@ class routing_table {
     updated,        // already there: its answer time refreshed
     replaced_bad,   // took the place of a bad node
     replacement,    // bucket full: kept as a replacement candidate
-    rejected,       // our own id, an IPv6 node, or an id/endpoint clash
+    rejected,       // our own id, a node of the other family, or an id/endpoint clash
   };
   // A node answered one of our queries (or is restored from a saved state, with
   // answered = false).

@@ -39,10 +39,6 @@ struct later {
   }
 };
 
-std::uint64_t key_of(const wire::endpoint& e) {
-  return std::uint64_t{e.address[0]} << 40 | std::uint64_t{e.address[1]} << 32 |
-         std::uint64_t{e.address[2]} << 24 | std::uint64_t{e.address[3]} << 16 | e.port;
-}
 
 class network {
  public:
@@ -57,22 +53,26 @@ class network {
     std::uint64_t sent = 0;
   };
 
-  network(std::uint64_t seed, double loss) : random_(seed), loss_(loss) {}
+  // v6: every member is at an IPv6 address (2001:db8::…) and its node speaks IPv6 (BEP 32).
+  network(std::uint64_t seed, double loss, bool v6 = false) : random_(seed), loss_(loss), v6_(v6) {}
 
   std::size_t add(behaviour kind, settings s = {}) {
     const std::size_t i = members_.size();
     member m;
     m.kind = kind;
-    m.addr = wire::make_endpoint_v4({10, 0, static_cast<std::uint8_t>(i / 200), static_cast<std::uint8_t>(1 + i % 200)},
-                                    static_cast<std::uint16_t>(6881 + i));
+    const auto port = static_cast<std::uint16_t>(6881 + i);
+    const auto hi = static_cast<std::uint8_t>(i / 200), lo = static_cast<std::uint8_t>(1 + i % 200);
+    m.addr = v6_ ? wire::make_endpoint_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, hi, lo}, port)
+                 : wire::make_endpoint_v4({10, 0, hi, lo}, port);
     if (kind == behaviour::honest || kind == behaviour::libtorrent_style) {
       s.seed = random_.next();
+      s.ipv6 = v6_;
       m.node.emplace(s);
       m.id = m.node->id();
     } else {
       for (auto& b : m.id) b = static_cast<std::uint8_t>(random_.next());
     }
-    by_address_[key_of(m.addr)] = i;
+    by_address_[wire::to_string(m.addr)] = i;
     members_.push_back(std::move(m));
     return i;
   }
@@ -120,7 +120,7 @@ class network {
  private:
   void transmit(std::size_t from, const wire::endpoint& to, byte_buffer bytes) {
     ++members_[from].sent;
-    const auto it = by_address_.find(key_of(to));
+    const auto it = by_address_.find(wire::to_string(to));
     if (it == by_address_.end()) return;  // nobody there: lost
     if (static_cast<double>(random_.below(1'000'000)) < loss_ * 1e6) return;
     const auto latency = 10ms + std::chrono::milliseconds(random_.below(90));
@@ -158,7 +158,7 @@ class network {
     top["ip"] = std::string(as_chars(ip));
     if (auto r = top.find("r"); r != top.end()) {
       auto& body = std::get<bencode::dict>(r->second.v);
-      body["nodes6"] = std::string();
+      body.try_emplace("nodes6", std::string());  // an IPv4 node's empty one; an IPv6 node's own stays
       body["p"] = 6881;
     }
     if (auto a = top.find("a"); a != top.end()) {
@@ -212,8 +212,9 @@ class network {
 
   rng random_;
   double loss_;
+  bool v6_ = false;
   std::vector<member> members_;
-  std::map<std::uint64_t, std::size_t> by_address_;
+  std::map<std::string, std::size_t> by_address_;
   std::priority_queue<datagram, std::vector<datagram>, later> in_flight_;
   std::uint64_t seq_ = 0;
   std::uint64_t delivered_ = 0;
@@ -363,4 +364,42 @@ TEST_CASE("[dht_swarm] a node restarted from its saved state rejoins without the
                                  [](const lookup_finished& f) { return f.kind == lookup_kind::bootstrap; });
   REQUIRE(boot != done.end());
   CHECK(boot->answered >= 8);
+}
+
+TEST_CASE("[dht_swarm] an IPv6 DHT (BEP 32): nodes bootstrap, an announced peer is found, a restart rejoins", "[dht_swarm]") {
+  network net(32, 0.02, true);
+  const auto router = net.add(behaviour::honest);
+  for (int i = 0; i < 24; ++i) net.add(behaviour::honest);
+  for (int i = 0; i < 2; ++i) net.add(behaviour::libtorrent_style);
+  const std::vector<wire::endpoint> routers{net.at(router).addr};
+  for (std::size_t i = 1; i < net.size(); ++i) {
+    net.run_until(net.now() + 200ms);
+    net.node(i).bootstrap(routers, net.now());
+  }
+  net.run_until(net.now() + 2min);
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    INFO("node " << i);
+    CHECK(net.node(i).table().size() >= 8);
+  }
+
+  net.node(4).announce(info_hash, 7000, false, net.now());
+  net.run_until(net.now() + 1min);
+  net.node(17).get_peers(info_hash, net.now());
+  net.run_until(net.now() + 1min);
+  wire::endpoint peer = net.at(4).addr;
+  peer.port = 7000;
+  CHECK(peer.v6);
+  CHECK(found_peer(net.at(17), info_hash, peer));
+
+  const auto saved = net.node(9).save_state(net.now());
+  settings fresh;
+  fresh.seed = 99;
+  fresh.ipv6 = true;
+  net.node(9) = dht_node(fresh);
+  const auto restored = net.node(9).load_state(saved, net.now());
+  REQUIRE(restored);
+  CHECK(*restored >= 8);
+  net.node(9).bootstrap({}, net.now());
+  net.run_until(net.now() + 1min);
+  CHECK(net.node(9).table().good_count(net.now()) >= 8);
 }

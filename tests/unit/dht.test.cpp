@@ -37,6 +37,13 @@ wire::endpoint ep(std::uint8_t last, std::uint16_t port = 6881) {
   return wire::make_endpoint_v4({10, 0, 0, last}, port);
 }
 
+// 2001:db8::<last>
+wire::endpoint ep6(std::uint8_t last, std::uint16_t port = 6881) {
+  std::array<std::uint8_t, 16> a{0x20, 0x01, 0x0d, 0xb8};
+  a[15] = last;
+  return wire::make_endpoint_v6(a, port);
+}
+
 wire::endpoint ep4(std::uint32_t n, std::uint16_t port = 6881) {
   return wire::make_endpoint_v4({10, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
                                  static_cast<std::uint8_t>(n)},
@@ -193,6 +200,40 @@ TEST_CASE("[dht] KRPC: round trips", "[dht]") {
     m.body = r;
     CHECK(round_trip(m) == m);
   }
+  SECTION("IPv6 (BEP 32): nodes6, 18-byte values and ip, want") {
+    response r;
+    r.id = id_of("abcdefghijklmnopqrst");
+    r.nodes = {{id_at_distance(r.id, 1), ep(1)}, {id_at_distance(r.id, 2), ep6(2)}, {id_at_distance(r.id, 3), ep6(3, 1)}};
+    r.values = {ep6(20, 1), ep(21, 65535)};
+    r.token = byte_buffer{9};
+    r.ip = ep6(99, 4242);
+    m.body = r;
+    const auto bytes = encode(m);
+    const std::string text(as_chars(bytes));
+    CHECK(text.find("5:nodes26:") != std::string::npos);
+    CHECK(text.find("6:nodes676:") != std::string::npos);
+    CHECK(decode_ok(text) == m);
+
+    query q;
+    q.kind = method::find_node;
+    q.id = r.id;
+    q.target = id_of("ABCDEFGHIJKLMNOPQRST");
+    q.want = want_n4 | want_n6;
+    m.body = q;
+    const auto back = round_trip(m);
+    CHECK(std::get<query>(back.body).want == q.want);
+    CHECK(std::string(as_chars(encode(m))).find("4:wantl2:n42:n6e") != std::string::npos);
+  }
+  SECTION("a get_peers answer with nothing carries an empty nodes of its family") {
+    response r;
+    r.id = id_of("abcdefghijklmnopqrst");
+    r.token = byte_buffer{1};
+    m.body = r;
+    CHECK(std::string(as_chars(encode(m))).find("5:nodes0:") != std::string::npos);
+    r.v6 = true;
+    m.body = r;
+    CHECK(std::string(as_chars(encode(m))).find("6:nodes60:") != std::string::npos);
+  }
   SECTION("errors") {
     m.body = error_reply{204, "Method Unknown"};
     CHECK(round_trip(m) == m);
@@ -218,6 +259,7 @@ TEST_CASE("[dht] KRPC: libtorrent-style extras are accepted", "[dht]") {
   const auto q = decode(bencode::encode(bencode::value(top)));
   REQUIRE(std::holds_alternative<message>(q));
   CHECK(std::get<query>(std::get<message>(q).body).kind == method::get_peers);
+  CHECK(std::get<query>(std::get<message>(q).body).want == (want_n4 | want_n6));
   CHECK(std::get<message>(q).version == std::string("LT\x01\x02", 4));
 
   bencode::dict body;
@@ -235,8 +277,12 @@ TEST_CASE("[dht] KRPC: libtorrent-style extras are accepted", "[dht]") {
   const auto r = decode(bencode::encode(bencode::value(reply)));
   REQUIRE(std::holds_alternative<message>(r));
   const auto& resp = std::get<response>(std::get<message>(r).body);
-  CHECK(resp.values.size() == 1);  // the 18-byte value is skipped
-  CHECK(resp.nodes.empty());
+  REQUIRE(resp.values.size() == 2);  // an IPv4 peer and an IPv6 one (BEP 32)
+  CHECK_FALSE(resp.values[0].v6);
+  CHECK(resp.values[1].v6);
+  REQUIRE(resp.nodes.size() == 1);   // from nodes6
+  CHECK(resp.nodes[0].ep.v6);
+  CHECK(resp.nodes[0].ep.port == ('x' << 8 | 'x'));
   REQUIRE(resp.ip);
   CHECK(*resp.ip == wire::make_endpoint_v4({10, 0, 0, 7}, 6881));
 }
@@ -681,7 +727,7 @@ TEST_CASE("[dht] node: save and load state", "[dht]") {
       nid[17] = static_cast<std::uint8_t>(i);
       nid[0] = static_cast<std::uint8_t>(i);
       byte_buffer b;
-      append_compact_nodes({{nid, ep4(i + 1)}}, b);
+      append_compact_nodes({{nid, ep4(i + 1)}}, false, b);
       nodes += text_of(b);
     }
     d["nodes"] = nodes;
@@ -691,6 +737,92 @@ TEST_CASE("[dht] node: save and load state", "[dht]") {
     CHECK(*n <= other.max_saved_nodes);
     CHECK(fresh.table().size() == *n);
   }
+}
+
+TEST_CASE("[dht] node: an IPv6 node (BEP 32) keeps IPv6 nodes, answers with nodes6 and ignores IPv4", "[dht]") {
+  settings s;
+  s.seed = 6;
+  s.ipv6 = true;
+  dht_node node(s);
+  // IPv4 sources, IPv4-mapped and link-local addresses are not this node's.
+  node.add_node(ep(1), at(0s));
+  std::array<std::uint8_t, 16> mapped{};
+  mapped[10] = mapped[11] = 0xff;
+  mapped[12] = 10;
+  mapped[15] = 1;
+  node.add_node(wire::make_endpoint_v6(mapped, 6881), at(0s));
+  std::array<std::uint8_t, 16> link{0xfe, 0x80};
+  link[15] = 1;
+  node.add_node(wire::make_endpoint_v6(link, 6881), at(0s));
+  CHECK(drain(node).empty());
+  query ping;
+  ping.kind = method::ping;
+  ping.id = id_of("pppppppppppppppppppp");
+  node.udp_received(ep(1), make_query("t1", ping), at(0s));
+  CHECK(drain(node).empty());
+
+  // Three IPv6 nodes answer pings.
+  for (std::uint8_t i = 1; i <= 3; ++i) {
+    node.add_node(ep6(i), at(0s));
+    const auto sent = only<send>(drain(node));
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].to == ep6(i));
+    response r;
+    r.id = id_at_distance(node.id(), i);
+    node.udp_received(ep6(i), make_answer(decoded(sent[0]).transaction_id, r), at(1s));
+  }
+  CHECK(node.table().size() == 3);
+
+  // find_node from an IPv6 node: the answer's nodes are in nodes6.
+  query find;
+  find.kind = method::find_node;
+  find.id = id_of("qqqqqqqqqqqqqqqqqqqq");
+  find.target = node.id();
+  node.udp_received(ep6(50), make_query("t2", find), at(2s));
+  const auto sent = only<send>(drain(node));
+  const auto answer = std::find_if(sent.begin(), sent.end(), [](const send& x) {
+    return x.to == ep6(50) && std::holds_alternative<response>(decoded(x).body);  // not the ping it also gets
+  });
+  REQUIRE(answer != sent.end());
+  CHECK(std::string(as_chars(answer->bytes)).find("6:nodes6114:") != std::string::npos);
+  CHECK(std::get<response>(decoded(*answer).body).nodes.size() == 3);
+
+  // An announce_peer from an IPv6 peer is served to get_peers as an 18-byte value.
+  query gp;
+  gp.kind = method::get_peers;
+  gp.id = find.id;
+  gp.target = id_of("hhhhhhhhhhhhhhhhhhhh");
+  node.udp_received(ep6(50), make_query("t3", gp), at(3s));
+  const auto answer_to = [&](const wire::endpoint& to) {
+    for (const auto& x : only<send>(drain(node)))
+      if (x.to == to && std::holds_alternative<response>(decoded(x).body)) return std::get<response>(decoded(x).body);
+    FAIL("no answer");
+    return response{};
+  };
+  const auto token = *answer_to(ep6(50)).token;
+  query ann = gp;
+  ann.kind = method::announce_peer;
+  ann.port = 7000;
+  ann.token = token;
+  node.udp_received(ep6(50), make_query("t4", ann), at(3s));
+  drain(node);
+  node.udp_received(ep6(51), make_query("t5", gp), at(4s));
+  const auto values = answer_to(ep6(51)).values;
+  REQUIRE(values.size() == 1);
+  CHECK(values[0] == ep6(50, 7000));
+
+  // Its state keeps the nodes under nodes6; an IPv4 node restores none of them, an IPv6 one all.
+  const auto saved = node.save_state(at(5s));
+  CHECK(std::string(as_chars(saved)).find("6:nodes6114:") != std::string::npos);
+  settings v4;
+  v4.seed = 7;
+  dht_node four(v4);
+  CHECK(four.load_state(saved, at(5s)) == std::optional<std::size_t>(0));
+  settings v6 = v4;
+  v6.ipv6 = true;
+  dht_node six(v6);
+  CHECK(six.load_state(saved, at(5s)) == std::optional<std::size_t>(3));
+  CHECK(six.id() == node.id());
 }
 
 TEST_CASE("[dht] node: malformed datagrams give rate-limited warnings", "[dht]") {
