@@ -1119,11 +1119,12 @@ class js_client {
     if (opts["utp"].isTrue()) s.utp = true;  // uTP on the torrent port (with dialPeers)
     if (opts["utPex"].isFalse()) s.session.enable_ut_pex = false;  // WebTorrent's opts.utPex
     if (opts["seedOutgoingConnections"].isFalse()) s.session.seed_outgoing_connections = false;
-    // dht: true, or { announceInterval (ms) } for tests.
+    // dht: true, or { announceInterval (ms) for tests, nodeId, ipv6 (the host has an IPv6 socket) }.
     const val dht = opts["dht"];
     const bool dht_object = dht.typeOf().as<std::string>() == "object" && !dht.isNull();
     if (dht.isTrue() || dht_object) {
       s.dht = wt::dht::settings{};
+      s.dht_ipv6 = dht_object && dht["ipv6"].isTrue();
       if (dht_object && dht["announceInterval"].isNumber())
         s.dht->announce_interval = std::chrono::milliseconds(static_cast<std::int64_t>(dht["announceInterval"].as<double>()));
       // nodeId: 40 hex digits (the JS layer validates and converts), else random.

@@ -333,8 +333,9 @@ byte_buffer encode(const message& m) {
     body["id"] = id_value(r->id);
     // IPv4 nodes in "nodes", IPv6 ones in "nodes6" (BEP 32). A find_node or get_peers
     // answer without peers carries "nodes" (of its family), even empty.
-    const bool any6 = std::ranges::any_of(r->nodes, [](const node_info& n) { return n.ep.v6; });
-    const bool any4 = std::ranges::any_of(r->nodes, [](const node_info& n) { return !n.ep.v6; });
+    // (libc++ 14, Emscripten's, has no std::ranges::any_of.)
+    const bool any6 = std::any_of(r->nodes.begin(), r->nodes.end(), [](const node_info& n) { return n.ep.v6; });
+    const bool any4 = std::any_of(r->nodes.begin(), r->nodes.end(), [](const node_info& n) { return !n.ep.v6; });
     const bool bare = r->nodes.empty() && r->values.empty() && r->token;
     if (any4 || (bare && !r->v6)) {
       byte_buffer nodes;

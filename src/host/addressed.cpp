@@ -3,6 +3,9 @@
 // links none of this.
 #include "host/addressed.hpp"
 
+#include <map>
+
+#include "bencode/bencode.hpp"
 #include "dht/dht.hpp"
 #include "host/encryption.hpp"
 #include "lsd/lsd.hpp"
@@ -34,6 +37,13 @@ class announcer_and_dht final : public addressed_network {
  public:
   explicit announcer_and_dht(const client_settings& s) : announcer_(s.announcer) {
     if (s.dht) dht_ = std::make_unique<dht::dht_node>(*s.dht);
+    if (s.dht && s.dht_ipv6) {
+      // The IPv6 node (BEP 32) has the same id: with the same seed it draws the same one
+      // (its transaction ids and token secrets repeat the IPv4 node's, on another socket).
+      dht::settings six = *s.dht;
+      six.ipv6 = true;
+      dht6_ = std::make_unique<dht::dht_node>(six);
+    }
     if (s.lsd) lsd_ = std::make_unique<lsd::service>(*s.lsd);
   }
 
@@ -73,23 +83,47 @@ class announcer_and_dht final : public addressed_network {
   bool has_dht() const override { return dht_ != nullptr; }
   bool dht_announce(const id20& info_hash, std::uint16_t port, bool implied_port, time_point now) override {
     if (!dht_) return false;
+    now_ = now;
     dht_->announce(info_hash, port, implied_port, now);
+    if (dht6_) dht6_->announce(info_hash, port, implied_port, now);
     return true;
   }
   void dht_stop(const id20& info_hash) override {
     if (dht_) dht_->stop_announce(info_hash);
+    if (dht6_) dht6_->stop_announce(info_hash);
+    reported_.erase(info_hash);
   }
+  // Each node gets the routers of its family; the IPv6 node bootstraps only from somewhere
+  // (IPv6 routers, or nodes of a saved state): on a host without IPv6 it stays idle.
   void dht_bootstrap(const std::vector<wire::endpoint>& routers, time_point now) override {
-    if (dht_) dht_->bootstrap(routers, now);
+    now_ = now;
+    std::vector<wire::endpoint> v4, v6;
+    for (const auto& r : routers) (r.v6 ? v6 : v4).push_back(r);
+    if (dht_) dht_->bootstrap(v4, now);
+    if (dht6_ && (!v6.empty() || dht6_->table().size() > 0)) dht6_->bootstrap(v6, now);
   }
   void dht_received(const wire::endpoint& from, byte_view datagram, time_point now) override {
-    if (dht_) dht_->udp_received(from, datagram, now);
+    now_ = now;
+    if (auto* node = from.v6 ? dht6_.get() : dht_.get()) node->udp_received(from, datagram, now);
   }
-  byte_buffer dht_state(time_point now) const override { return dht_ ? dht_->save_state(now) : byte_buffer{}; }
+  // One state for both: the IPv4 node's {id, nodes} and the IPv6 node's nodes6.
+  byte_buffer dht_state(time_point now) const override {
+    if (!dht_) return {};
+    auto state = dht_->save_state(now);
+    if (!dht6_) return state;
+    const auto four = bencode::decode(state), six = bencode::decode(dht6_->save_state(now));
+    if (!four || !six || !six->root().find("nodes6")) return state;
+    auto merged = std::get<bencode::dict>(bencode::to_value(four->root()).v);
+    merged["nodes6"] = bencode::to_value(*six->root().find("nodes6"));
+    return bencode::encode(bencode::value(std::move(merged)));
+  }
   bool dht_load_state(byte_view state, time_point now) override {
+    if (dht6_) dht6_->load_state(state, now);
     return dht_ && dht_->load_state(state, now).has_value();
   }
-  std::size_t dht_nodes() const override { return dht_ ? dht_->table().size() : 0; }
+  std::size_t dht_nodes() const override {
+    return (dht_ ? dht_->table().size() : 0) + (dht6_ ? dht6_->table().size() : 0);
+  }
 
   std::unique_ptr<utp_sockets> make_utp(const client_settings& s) override {
     utp::manager_settings m = s.utp_settings;
@@ -111,23 +145,28 @@ class announcer_and_dht final : public addressed_network {
   }
 
   void on_timer(time_point now) override {
+    now_ = now;
     announcer_.on_timer(now);
     if (dht_) dht_->on_timer(now);
+    if (dht6_) dht6_->on_timer(now);
     if (lsd_) lsd_->on_timer(now);
   }
   std::optional<time_point> next_deadline() const override {
     auto next = announcer_.next_deadline();
     if (auto d = dht_ ? dht_->next_deadline() : std::nullopt) next = next ? std::min(*next, *d) : d;
+    if (auto d = dht6_ ? dht6_->next_deadline() : std::nullopt) next = next ? std::min(*next, *d) : d;
     if (auto d = lsd_ ? lsd_->next_deadline() : std::nullopt) next = next ? std::min(*next, *d) : d;
     return next;
   }
   std::optional<addressed_output> poll() override {
     while (auto o = announcer_.poll())
       if (auto r = from_announcer(std::move(*o))) return r;
-    while (dht_) {
-      auto o = dht_->poll();
-      if (!o) break;
-      if (auto r = from_dht(std::move(*o))) return r;
+    for (auto* node : {dht_.get(), dht6_.get()}) {
+      while (node) {
+        auto o = node->poll();
+        if (!o) break;
+        if (auto r = from_dht(std::move(*o))) return r;
+      }
     }
     if (lsd_) {
       if (auto o = lsd_->poll()) {
@@ -166,17 +205,28 @@ class announcer_and_dht final : public addressed_network {
                                     s->entry.downloaded};
     return std::nullopt;
   }
-  static std::optional<addressed_output> from_dht(dht::output o) {
+  std::optional<addressed_output> from_dht(dht::output o) {
     if (auto* send = std::get_if<dht::send>(&o)) return client_out::dht_send{send->to, std::move(send->bytes)};
     if (auto* found = std::get_if<dht::peers_found>(&o))
       return addressed_out::peers_found{found->info_hash, std::move(found->peers), peer_source::dht};
-    if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce)
+    if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce) {
+      // Both nodes announce together: the second to reach the DHT within a minute of the
+      // first is the same announce (re-announces are 15 minutes apart), reported once.
+      if (done->announced_to > 0) {
+        const auto it = reported_.find(done->target);
+        if (it != reported_.end() && now_ - it->second < std::chrono::minutes(1)) return std::nullopt;
+        reported_[done->target] = now_;
+      }
       return addressed_out::dht_announced{done->target, done->peers, done->announced_to};
+    }
     return std::nullopt;  // other lookups, warnings: nothing to route (the counters tell the host)
   }
 
   tracker::announcer announcer_;
   std::unique_ptr<dht::dht_node> dht_;
+  std::unique_ptr<dht::dht_node> dht6_;  // client_settings::dht_ipv6 (BEP 32)
+  std::map<id20, time_point> reported_;   // announces reported, by info-hash: when
+  time_point now_{};                      // of the latest input: poll() has no clock
   std::unique_ptr<lsd::service> lsd_;
 };
 

@@ -42,7 +42,8 @@
 // The peers they return are dialled like any address.
 //
 // The DHT (BEP 5, with dial_peers and client_settings::dht): one dht::dht_node on one UDP
-// socket of the host (`dht_send` out, dht_received in). Every public torrent is announced
+// socket of the host (`dht_send` out, dht_received in), and with dht_ipv6 a second one for
+// IPv6 (BEP 32) on the host's IPv6 socket. Every public torrent is announced
 // on it (our listen port) and the peers it finds are dialled; the host resolves the
 // bootstrap routers and passes their addresses to dht_bootstrap().
 //
@@ -142,6 +143,9 @@ struct client_settings {
   tracker::schedule_config announcer;  // HTTP and UDP trackers (with dial_peers)
   // A DHT node (with dial_peers); its settings (the seed defaults to the session's).
   std::optional<dht::settings> dht;
+  // With dht: also an IPv6 node (BEP 32), same id, a routing table of its own; the host has
+  // an IPv6 socket on the same port, and datagrams and routers go to the node of their family.
+  bool dht_ipv6 = false;
   // Local Service Discovery (with dial_peers and session.listen_port: the port announced);
   // its settings (listen_port and seed are filled in from the session's).
   std::optional<lsd::settings> lsd;

@@ -1,6 +1,7 @@
 // Fuzzes the DHT: the KRPC decoder on the whole input, then a node fed the input as
 // datagrams. Node input layout: chunks of [control byte][length byte][length bytes].
-// Control bits 0-1 pick the sender (four endpoints, which are also the node's bootstrap
+// The node is an IPv6 one (BEP 32) when the input has an odd length, with IPv6
+// senders. Control bits 0-1 pick the sender (four endpoints, which are also the node's bootstrap
 // routers, so its queries go there); bit 7 advances the clock by 0..127 seconds (bits
 // 2-6, times 4); in the datagram, "2:TT" is replaced by the transaction id of the last
 // query the node sent to that sender, so answers can match.
@@ -25,9 +26,14 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
-const std::array<wire::endpoint, 4> senders{
+const std::array<wire::endpoint, 4> senders4{
     wire::make_endpoint_v4({10, 0, 0, 1}, 6881), wire::make_endpoint_v4({10, 0, 0, 2}, 6881),
     wire::make_endpoint_v4({10, 0, 0, 3}, 1), wire::make_endpoint_v4({192, 168, 1, 1}, 65535)};
+const std::array<wire::endpoint, 4> senders6{
+    wire::make_endpoint_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 6881),
+    wire::make_endpoint_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}, 6881),
+    wire::make_endpoint_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3}, 1),
+    wire::make_endpoint_v6({0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 65535)};
 
 void codec_properties(byte_view input) {
   auto decoded = decode(input);
@@ -42,7 +48,7 @@ void codec_properties(byte_view input) {
   check(*m2 == *m);
 }
 
-void drain(dht_node& node, std::array<byte_buffer, 4>& last_tid) {
+void drain(dht_node& node, const std::array<wire::endpoint, 4>& senders, std::array<byte_buffer, 4>& last_tid) {
   while (auto out = node.poll()) {
     const auto* s = std::get_if<send>(&*out);
     if (!s) continue;
@@ -64,6 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   settings s;
   s.seed = 42;
+  s.ipv6 = size % 2 == 1;
+  const auto& senders = s.ipv6 ? senders6 : senders4;
   s.store.max_info_hashes = 4;
   s.store.max_peers_per_hash = 4;
   dht_node node(s);
@@ -73,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   info_hash.fill(0x11);
   node.announce(info_hash, 6881, false, now);
   std::array<byte_buffer, 4> last_tid;
-  drain(node, last_tid);
+  drain(node, senders, last_tid);
 
   std::size_t at = 0;
   while (at + 2 <= size) {
@@ -94,10 +102,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     node.udp_received(senders[who], as_bytes(datagram), now);
     node.on_timer(now);
-    drain(node, last_tid);
+    drain(node, senders, last_tid);
   }
   node.on_timer(now + 1h);
-  drain(node, last_tid);
+  drain(node, senders, last_tid);
 
   check(node.table().size() <= 160 * s.routing.bucket_size);
   check(node.store().info_hash_count() <= s.store.max_info_hashes);

@@ -832,6 +832,68 @@ TEST_CASE("[client] HTTP/UDP trackers and the DHT through the installed network;
   CHECK(browser.dht_state(now).empty());
 }
 
+TEST_CASE("[client] the DHT over IPv4 and IPv6 (BEP 32): one node per family, one state, one 'dhtAnnounce' per announce", "[client][dht]") {
+  // Two dual-stack clients; every datagram goes to the other client from the sender's
+  // address of the same family.
+  const wire::endpoint a4 = *wire::parse_endpoint("10.0.0.1:6881"), a6 = *wire::parse_endpoint("[2001:db8::1]:6881");
+  const wire::endpoint b4 = *wire::parse_endpoint("10.0.0.2:6881"), b6 = *wire::parse_endpoint("[2001:db8::2]:6881");
+  client_settings s;
+  s.dial_peers = true;
+  s.session.listen_port = 6881;
+  s.dht.emplace();
+  s.dht_ipv6 = true;
+  s.session.seed = 1;
+  client a(s);
+  s.session.seed = 2;
+  client b(s);
+  const auto torrent = make_torrent(random_bytes(64 * 1024, 9), {});
+  time_point now{};
+  b.dht_bootstrap({}, now);
+  a.dht_bootstrap({b4, b6}, now);
+  std::size_t announces = 0, v6_sends = 0;
+  const auto exchange = [&](time_point until) {
+    while (now < until) {
+      for (int round = 0; round < 8; ++round) {
+        for (auto* from : {&a, &b}) {
+          auto* to = from == &a ? &b : &a;
+          for (auto& o : drain_outputs(*from)) {
+            if (auto* d = std::get_if<client_out::dht_send>(&o)) {
+              v6_sends += d->to.v6 ? 1 : 0;
+              const bool for_a = d->to == a4 || d->to == a6;
+              if (for_a != (to == &a)) continue;  // nobody at that address
+              to->dht_received(d->to.v6 ? (from == &a ? a6 : b6) : (from == &a ? a4 : b4), d->data, now);
+            } else if (auto* e = std::get_if<client_event>(&o); e && from == &a) {
+              if (auto* ann = std::get_if<dht_announce_event>(e); ann && ann->announced_to > 0) ++announces;
+            }
+          }
+        }
+      }
+      now += std::chrono::milliseconds(100);
+      a.on_timer(now);
+      b.on_timer(now);
+    }
+  };
+  exchange(now + std::chrono::seconds(5));
+  CHECK(v6_sends > 0);
+  CHECK(a.dht_nodes() == 2);  // b, once per family
+  CHECK(b.dht_nodes() == 2);
+
+  REQUIRE(a.add_torrent(torrent, {}, now));
+  exchange(now + std::chrono::seconds(30));
+  CHECK(announces == 1);  // both nodes announced it, within the same minute
+
+  // One state: the IPv4 nodes under "nodes", the IPv6 ones under "nodes6"; a client
+  // restored from it knows both.
+  const auto state = a.dht_state(now);
+  const std::string text(as_chars(state));
+  CHECK(text.find("5:nodes26:") != std::string::npos);
+  CHECK(text.find("6:nodes638:") != std::string::npos);
+  s.session.seed = 3;
+  client restored(s);
+  CHECK(restored.dht_load_state(state, now));
+  CHECK(restored.dht_nodes() == 2);
+}
+
 namespace {
 
 // An addressed network that has a DHT and records what the client announces on it.

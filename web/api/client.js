@@ -1037,7 +1037,7 @@ export function makeClientClass (internals) {
           encryption,
           encryptionEntropy: randomHex(32),
           utp: Boolean(this._utp),
-          dht: this._dht ? { announceInterval: opts.dht?.announceInterval, nodeId } : false,
+          dht: this._dht ? { announceInterval: opts.dht?.announceInterval, nodeId, ipv6: this._dht.ipv6 } : false,
           // lsd: { interval, minInterval } (ms) shortens BEP 14's 5 min and 1 min, for tests.
           lsd: this._lsd ? { interval: opts.lsd?.interval, minInterval: opts.lsd?.minInterval } : false,
           // Each announce asks it (getAnnounceOpts), inside the engine's call.

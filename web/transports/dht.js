@@ -1,6 +1,8 @@
-// The DHT's UDP socket under Node (the protocol is the engine's, src/dht): one IPv4 socket
-// on dhtPort; bootstrap routers resolved here (the engine has no DNS); the node table kept
-// in a file between runs, so that a restart needs no router.
+// The DHT's UDP sockets under Node (the protocol is the engine's, src/dht): an IPv4 socket
+// on dhtPort, and an IPv6 one on the same port where the host has IPv6 (the engine then runs
+// an IPv6 node too, BEP 32); bootstrap routers resolved here to addresses of both families
+// (the engine has no DNS); the node table kept in a file between runs, so that a restart
+// needs no router.
 import dgram from 'node:dgram'
 import { lookup } from 'node:dns/promises'
 import { readFile, writeFile, mkdir, rename } from 'node:fs/promises'
@@ -18,47 +20,66 @@ export class DhtTransport {
     this.heap = heap
     this.stateFile = stateFile
     this.socket = null
+    this.socket6 = null // null: no IPv6 DHT
   }
 
-  // Binds the socket; resolves with its port (rejects with the reason it could not).
-  listen (port = 0) {
+  // Binds the IPv4 socket, then an IPv6 one on the same port; resolves with the port
+  // (rejects with the reason the IPv4 socket could not be bound; without IPv6 there is
+  // only the IPv4 DHT).
+  async listen (port = 0) {
+    const socket = await this._bind('udp4', port).catch(err => {
+      throw err.code === 'EADDRINUSE' ? new Error(`dhtPort ${port} is in use`, { cause: err }) : err
+    })
+    this.socket = socket
+    const bound = socket.address().port
+    this.socket6 = await this._bind('udp6', bound).catch(() => null)
+    return bound
+  }
+
+  get ipv6 () { return this.socket6 !== null }
+
+  _bind (type, port) {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket('udp4')
-      socket.once('error', err => reject(err.code === 'EADDRINUSE' ? new Error(`dhtPort ${port} is in use`, { cause: err }) : err))
+      const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' })
+      socket.once('error', err => { socket.close(); reject(err) })
       socket.bind(port, () => {
         socket.removeAllListeners('error')
         socket.on('error', () => {}) // a failed send (ICMP unreachable) is one lost query
         socket.on('message', (data, from) => {
-          if (this.socket !== socket) return
+          if (this.socket !== socket && this.socket6 !== socket) return
+          const address = from.family === 'IPv6' ? `[${from.address}]:${from.port}` : `${from.address}:${from.port}`
           this.input((E, t) => {
             const ptr = E.reserve(data.length)
             this.heap().set(data, ptr)
-            E.dhtReceived(`${from.address}:${from.port}`, data.length, t)
+            E.dhtReceived(address, data.length, t)
           })
         })
-        this.socket = socket
-        resolve(socket.address().port)
+        resolve(socket)
       })
     })
   }
 
   send (host, port, data) {
-    this.socket?.send(data, port, host)
+    const socket = host.includes(':') ? this.socket6 : this.socket
+    socket?.send(data, port, host)
   }
 
-  // "host:port" entries -> "ip:port" (IPv4); names that do not resolve are left out.
+  // "host:port" entries -> "ip:port" and "[ip6]:port" (IPv6 ones only with an IPv6 socket):
+  // every address of a name, as a router may have several; names that do not resolve are
+  // left out.
   async resolve (list) {
     const out = await Promise.all(list.map(async entry => {
       const m = /^(.*):(\d+)$/.exec(String(entry))
-      if (!m) return null
+      if (!m) return []
       try {
-        const { address } = await lookup(m[1].replace(/^\[|\]$/g, ''), { family: 4 })
-        return `${address}:${m[2]}`
+        const found = await lookup(m[1].replace(/^\[|\]$/g, ''), { all: true })
+        return found.filter(a => a.family === 4 || (a.family === 6 && this.ipv6))
+          .map(a => a.family === 6 ? `[${a.address}]:${m[2]}` : `${a.address}:${m[2]}`)
       } catch {
-        return null
+        return []
       }
     }))
-    return out.filter(Boolean)
+    return out.flat()
   }
 
   async loadState () {
@@ -84,6 +105,8 @@ export class DhtTransport {
 
   close () {
     this.socket?.close()
+    this.socket6?.close()
     this.socket = null
+    this.socket6 = null
   }
 }
