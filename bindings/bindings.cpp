@@ -48,6 +48,7 @@
 #include "base/bytes.hpp"
 #if WT_NODE_MODULE
 #include "blocklist/blocklist.hpp"
+#include "portmap/natpmp.hpp"
 #endif
 #include "host/client.hpp"
 #include "base/error.hpp"
@@ -1208,6 +1209,59 @@ class js_client {
 
 }  // namespace
 
+#if WT_NODE_MODULE
+// NAT-PMP (src/portmap/natpmp.hpp) for web/transports/natpmp.js: protocols are "tcp" or
+// "udp", times milliseconds, outputs plain objects with a `type`.
+class js_natpmp {
+ public:
+  void map(const std::string& protocol, int port, double now) {
+    if (port > 0 && port < 65536) pmp_.map(proto(protocol), static_cast<std::uint16_t>(port), at_ms(now));
+  }
+  void unmap_all(double now) { pmp_.unmap_all(at_ms(now)); }
+  void received(const val& bytes, double now) {
+    const auto data = emscripten::convertJSArrayToNumberVector<std::uint8_t>(bytes);
+    pmp_.received(data, at_ms(now));
+  }
+  void on_timer(double now) { pmp_.on_timer(at_ms(now)); }
+  double next_deadline() const {
+    const auto d = pmp_.next_deadline();
+    return d ? static_cast<double>(d->time_since_epoch().count()) / 1000.0 : -1;
+  }
+  val poll() {
+    namespace pm = wt::portmap;
+    const auto o = pmp_.poll();
+    if (!o) return val::null();
+    val out = val::object();
+    const auto address = [](const std::array<std::uint8_t, 4>& a) {
+      return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." + std::to_string(a[3]);
+    };
+    if (const auto* x = std::get_if<pm::send>(&*o)) {
+      out.set("type", std::string("send")); out.set("data", copy_bytes(x->bytes));
+    } else if (const auto* a = std::get_if<pm::public_address>(&*o)) {
+      out.set("type", std::string("address")); out.set("address", address(a->address));
+    } else if (const auto* m = std::get_if<pm::mapped>(&*o)) {
+      out.set("type", std::string("mapped")); out.set("protocol", std::string(pm::protocol_name(m->proto)));
+      out.set("internalPort", m->internal_port); out.set("externalPort", m->external_port);
+      out.set("lifetime", static_cast<double>(m->lifetime)); out.set("renewal", m->renewal);
+    } else if (const auto* f = std::get_if<pm::failed>(&*o)) {
+      out.set("type", std::string("failed")); out.set("protocol", std::string(pm::protocol_name(f->proto)));
+      out.set("internalPort", f->internal_port); out.set("reason", f->reason);
+      out.set("result", f->result ? val(*f->result) : val::null());
+    } else if (const auto* u = std::get_if<pm::unmapped>(&*o)) {
+      out.set("type", std::string("unmapped")); out.set("protocol", std::string(pm::protocol_name(u->proto)));
+      out.set("internalPort", u->internal_port);
+    }
+    return out;
+  }
+
+ private:
+  static wt::portmap::protocol proto(const std::string& name) {
+    return name == "udp" ? wt::portmap::protocol::udp : wt::portmap::protocol::tcp;
+  }
+  wt::portmap::natpmp_client pmp_;
+};
+#endif
+
 EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::function("parse_torrent", &parse_torrent);
   emscripten::class_<js_creator>("TorrentCreator")
@@ -1298,5 +1352,13 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("blocklistBegin", &js_client::blocklist_begin)
       .function("blocklistFeed", &js_client::blocklist_feed)
       .function("blocklistEnd", &js_client::blocklist_end);
+  emscripten::class_<js_natpmp>("NatPmp")
+      .constructor<>()
+      .function("map", &js_natpmp::map)
+      .function("unmapAll", &js_natpmp::unmap_all)
+      .function("received", &js_natpmp::received)
+      .function("onTimer", &js_natpmp::on_timer)
+      .function("nextDeadline", &js_natpmp::next_deadline)
+      .function("poll", &js_natpmp::poll);
 #endif
 }

@@ -14,6 +14,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=(cmake make g++ clang libclang-rt-14-dev libssl-dev catch2 nlohmann-json3-dev
           chromium firefox-esr iproute2 util-linux ca-certificates xz-utils ffmpeg
           python3-libtorrent transmission-daemon aria2   # real BitTorrent clients for the Node host's tests (tests/node)
+          miniupnpd-nftables nftables                    # a real NAT-PMP gateway for the port mapping test (tests/node)
           vlc-bin vlc-plugin-base gmediarender gstreamer1.0-plugins-good)  # a real player and DLNA renderer for the CLI's tests (tests/cli)
 # Emscripten: an emcc already on PATH (e.g. from emsdk) wins; Debian's package otherwise.
 command -v emcc >/dev/null 2>&1 || packages+=(emscripten)

@@ -22,6 +22,7 @@ import { UdpTrackerTransport } from './transports/udp.js'
 import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
 import { UtpTransport } from './transports/utp.js'
 import { LsdTransport } from './transports/lsd.js'
+import { NatPmpTransport, defaultGateway } from './transports/natpmp.js'
 import { FsStore } from './storage/fs.js'
 import { WasmTorrentError } from './api/errors.js'
 import { NodeServer } from './stream/node-server.js'
@@ -172,6 +173,8 @@ const host = {
   Dht: DhtTransport,
   Utp: UtpTransport,
   Lsd: LsdTransport,
+  NatPmp: NatPmpTransport,
+  defaultGateway,
   Server: NodeServer,
   dhtBootstrap: DEFAULT_BOOTSTRAP,
   // The node table between runs: dht.stateFile, null for none; by default in the user's cache.

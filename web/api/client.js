@@ -912,6 +912,11 @@ export function makeClientClass (internals) {
       this._tcp = host.Tcp ? new host.Tcp({ input, heap: () => this._M.HEAPU8 }) : null
       this._udp = host.Udp ? new host.Udp({ input, heap: () => this._M.HEAPU8 }) : null // UDP trackers
       this._dht = null // Node: the DHT's socket, once listening
+      this._natPmp = null // Node: port mapping (natPmp)
+      // Ours (Node): the ports the gateway maps to this machine ({ protocol, internalPort,
+      // externalPort, lifetime, publicAddress, via }), and the public address it reported.
+      this.portMappings = []
+      this.publicAddress = null
       this._utp = null // Node: uTP's socket on torrentPort, once listening (option utp)
       this.utp = Boolean(host.Utp) && opts.utp !== false // WebTorrent's client.utp
       this.seedOutgoingConnections = opts.seedOutgoingConnections ?? true // WebTorrent's
@@ -951,10 +956,10 @@ export function makeClientClass (internals) {
           if (WebSocket) this._sockets.WebSocket = WebSocket
           if (missing) queueMicrotask(() => this.emit('warning', new WasmTorrentError(missing, { code: 'no_webrtc' })))
         }
-        if (this._tcp && (opts.natUpnp === true || opts.natUpnp === 'permanent' || opts.natPmp === true)) {
-          // WebTorrent's port mapping on the router (its default): not here yet. Asked for by
-          // name, it is said; peers outside a NAT reach this client only through a forwarded port.
-          queueMicrotask(() => this.emit('warning', new WasmTorrentError('natUpnp/natPmp: port mapping (UPnP, NAT-PMP) is not supported yet; forward torrentPort by hand', { code: 'not_supported' })))
+        if (this._tcp && (opts.natUpnp === true || opts.natUpnp === 'permanent')) {
+          // WebTorrent's UPnP port mapping: not here yet (NAT-PMP is, see _startPortMapping).
+          // Asked for by name, it is said.
+          queueMicrotask(() => this.emit('warning', new WasmTorrentError('natUpnp: port mapping by UPnP is not supported yet (NAT-PMP is: natPmp); else forward torrentPort by hand', { code: 'not_supported' })))
         }
         if (this._tcp) {
           try {
@@ -1052,6 +1057,7 @@ export function makeClientClass (internals) {
         this.peerId = this._engine.peerId()
         if (this._dht && !this.nodeId) this.nodeId = this._dhtNodeId()
         if (this._dht) this._startDht(opts.dht)
+        if (this._tcp && host.NatPmp && opts.natPmp !== false && opts.natPmp !== null) this._startPortMapping(opts.natPmp)
         // Torrents wait for it (add() awaits this.ready): no peer is met before the list is in.
         if (opts.blocklist !== undefined && opts.blocklist !== null && host.blocklistChunks) await this._loadBlocklist(opts.blocklist)
       })
@@ -1519,6 +1525,8 @@ export function makeClientClass (internals) {
       this._udp?.closeAll()
       this._lsd?.close()
       this._lsd = null
+      if (this._natPmp) closed.push(this._natPmp.close())
+      this._natPmp = null
       if (this._dht) {
         const dht = this._dht
         this._dht = null
@@ -1831,6 +1839,35 @@ export function makeClientClass (internals) {
       // A uTP connection lives in the engine (no socket of its own here): the engine ends it.
       if (this._utpConnections.has(connection)) this._input((E, t) => E.disconnect(peer, t))
       else this._transportOf(peer).fail(peer)
+    }
+
+    // WebTorrent's natPmp (default on, as WebTorrent's): the gateway of the default route is
+    // asked by NAT-PMP (RFC 6886, the engine's src/portmap) to forward torrentPort (TCP, and
+    // UDP for uTP) and dhtPort (UDP) to this machine, renewed while the client runs and
+    // deleted by destroy(). Ours: natPmp: { gateway: 'a.b.c.d' } names the gateway.
+    // client.portMappings lists what the gateway granted; a refusal is a 'warning' (code
+    // port_mapping_failed); a gateway that does not answer (most routers have NAT-PMP off,
+    // some speak only UPnP) is quiet, as WebTorrent's.
+    async _startPortMapping (opts) {
+      const gateway = typeof opts?.gateway === 'string' ? opts.gateway : await host.defaultGateway()
+      if (!gateway || this.destroyed || this._natPmp) return
+      this._natPmp = new host.NatPmp({ M: this._M, gateway, on: (type, e) => this._onPortMapping(type, e) })
+      this._natPmp.map('tcp', this.torrentPort)
+      if (this.utp) this._natPmp.map('udp', this.torrentPort)
+      if (this.dhtPort) this._natPmp.map('udp', this.dhtPort)
+    }
+
+    _onPortMapping (type, e) {
+      if (type === 'address') this.publicAddress = e.address
+      if (type === 'mapped' || type === 'unmapped' || type === 'failed') {
+        this.portMappings = this.portMappings.filter(m => m.protocol !== e.protocol || m.internalPort !== e.internalPort)
+      }
+      if (type === 'mapped') {
+        this.portMappings.push({ protocol: e.protocol, internalPort: e.internalPort, externalPort: e.externalPort, lifetime: e.lifetime, publicAddress: this.publicAddress, via: 'natpmp' })
+      }
+      if (type === 'failed' && e.result !== null && !this.destroyed) {
+        this.emit('warning', new WasmTorrentError(`natPmp: the gateway refused to map ${e.protocol} port ${e.internalPort}: ${e.reason}`, { code: 'port_mapping_failed' }))
+      }
     }
 
     // Restores the node table of an earlier run, then bootstraps from the routers

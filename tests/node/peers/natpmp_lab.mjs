@@ -1,0 +1,60 @@
+// The two clients of natpmp_lab.sh.
+//   natpmp_lab.mjs seed DIR    in the LAN host: seeds DIR/content/data.bin with port mapping
+//                              by NAT-PMP through the gateway 192.168.77.1; writes
+//                              DIR/mapped.json once the gateway mapped torrentPort; on SIGTERM,
+//                              destroy() (which deletes the mappings), then exits
+//   natpmp_lab.mjs leech DIR   in the WAN host: downloads that torrent from 1.2.3.4 at the
+//                              mapped port; exit 0 once the bytes are the seeder's
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import WasmTorrent from '../../../dist/wasmtorrent.node.js'
+
+const [role, dir] = process.argv.slice(2)
+const fail = msg => { console.error(msg); process.exit(1) }
+setTimeout(() => fail(`${role}: timed out`), 60_000).unref()
+
+if (role === 'seed') {
+  const content = randomBytes(300_000)
+  await mkdir(path.join(dir, 'content'), { recursive: true })
+  await writeFile(path.join(dir, 'content', 'data.bin'), content)
+  const client = new WasmTorrent({ tracker: false, lsd: false, dht: { bootstrap: [], stateFile: null }, natPmp: { gateway: '192.168.77.1' } })
+  client.on('warning', err => console.error('warning:', err.message))
+  const torrent = await new Promise(resolve => client.seed(path.join(dir, 'content', 'data.bin'), { announce: [] }, resolve))
+  const want = [`tcp:${client.torrentPort}`, `udp:${client.torrentPort}`, `udp:${client.dhtPort}`]
+  while (!want.every(key => client.portMappings.some(m => `${m.protocol}:${m.internalPort}` === key))) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  const out = {
+    torrentPort: client.torrentPort,
+    dhtPort: client.dhtPort,
+    publicAddress: client.publicAddress,
+    mappings: client.portMappings,
+    torrent: Buffer.from(torrent.torrentFile).toString('base64'),
+    sha: Buffer.from(await crypto.subtle.digest('SHA-256', content)).toString('hex')
+  }
+  await writeFile(path.join(dir, 'mapped.tmp'), JSON.stringify(out))
+  await rename(path.join(dir, 'mapped.tmp'), path.join(dir, 'mapped.json'))
+  console.log('mapped', JSON.stringify(client.portMappings))
+  process.once('SIGTERM', async () => {
+    await client.destroy()
+    console.log('destroyed; mappings left:', JSON.stringify(client.portMappings))
+    process.exit(0)
+  })
+} else if (role === 'leech') {
+  const mapped = JSON.parse(await readFile(path.join(dir, 'mapped.json'), 'utf8'))
+  const tcp = mapped.mappings.find(m => m.protocol === 'tcp')
+  const client = new WasmTorrent({ tracker: false, lsd: false, dht: false, utp: false, natPmp: false })
+  const torrent = client.add(Buffer.from(mapped.torrent, 'base64'), { store: 'memory' })
+  await new Promise(resolve => torrent.once('infoHash', resolve))
+  torrent.addPeer(`1.2.3.4:${tcp.externalPort}`)
+  await new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
+  const bytes = await new Promise((resolve, reject) => torrent.files[0].getBuffer((err, b) => err ? reject(err) : resolve(b)))
+  const sha = Buffer.from(await crypto.subtle.digest('SHA-256', bytes)).toString('hex')
+  if (sha !== mapped.sha) fail('leech: the bytes differ')
+  console.log('downloaded through', `1.2.3.4:${tcp.externalPort}`, 'from', torrent.wires.map(w => w.remoteAddress).join(','))
+  await client.destroy()
+  process.exit(0)
+} else {
+  fail(`unknown role ${role}`)
+}
