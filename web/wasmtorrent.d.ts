@@ -267,9 +267,13 @@ export interface ClientOptions {
    * ut_pex name (incoming peers and addPeer still connect), as WebTorrent's. Default true.
    */
   seedOutgoingConnections?: boolean
-  /** Node: port mapping by UPnP / NAT-PMP is not supported yet: true gives a 'warning' (not_supported). */
+  /** Node: port mapping by UPnP is not supported yet: true or 'permanent' gives a 'warning' (not_supported). */
   natUpnp?: boolean | 'permanent'
-  natPmp?: boolean
+  /**
+   * Node: port mapping by NAT-PMP on the default gateway (default on): torrentPort (TCP, UDP
+   * for uTP) and dhtPort, renewed, deleted by destroy(). Ours: { gateway } names the gateway.
+   */
+  natPmp?: boolean | { gateway?: string }
   tracker?: boolean | {
     /** WebSocket tracker URLs (ws:// or wss://) used for every torrent, besides the torrent's own. */
     announce?: string[]
@@ -766,6 +770,9 @@ declare class WasmTorrent extends Emitter {
   readonly dhtNodes: number
   /** Node: Local Service Discovery is on (the lsd option, and the multicast group joined). */
   readonly lsd: boolean
+  /** Node: the ports the gateway maps to this machine (natPmp), and the public address it reported. */
+  readonly portMappings: Array<{ protocol: 'tcp' | 'udp', internalPort: number, externalPort: number, lifetime: number, publicAddress: string | null, via: 'natpmp' }>
+  readonly publicAddress: string | null
   /** Resolves once the WebAssembly module is loaded and the engine runs. */
   readonly ready: Promise<void>
   readonly downloadSpeed: number

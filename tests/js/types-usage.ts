@@ -53,6 +53,10 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   const seeded: Torrent = client.seed(new File([bytes], 'a.bin'), { name: 'a.bin' }, t => { void t.magnetURI })
   const torrent = await client.addAsync('magnet:?xt=urn:btih:' + '0'.repeat(40))
   torrent.on('done', () => {})
+  const mapped: number[] = client.portMappings.filter(m => m.protocol === 'tcp').map(m => m.externalPort)
+  const publicIp: string | null = client.publicAddress
+  void new WasmTorrent({ natPmp: { gateway: '192.168.1.1' }, natUpnp: false })
+  void [mapped, publicIp]
   const buffer: ArrayBuffer = await torrent.files[0].arrayBuffer()
   const speed: number = client.downloadSpeed + torrent.progress + torrent.numPeers
   const hash: string | null = seeded.infoHash
