@@ -716,6 +716,11 @@ export interface AddOptions {
    */
   skipVerify?: boolean
   /**
+   * Node, files on disk: each file's mtime as getFileModtimes() gave it earlier; when all are
+   * unchanged, the store is taken as with skipVerify (as WebTorrent's).
+   */
+  fileModtimes?: Array<number | undefined>
+  /**
    * The pieces the store holds (MSB first, ceil(pieces / 8) bytes; a BitField by its buffer):
    * had at once, one piece of each file hashed before 'ready' (a file whose piece fails has
    * all its pieces hashed), each other piece hashed before a byte of it is read or sent. Of

@@ -2,7 +2,7 @@
 // for are had without reading the store first, and still never delivered unhashed.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { utimes, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { tempDir, once, randomBytes } from './helpers.mjs'
@@ -108,4 +108,37 @@ test('skipVerify over an empty folder: every piece verified before ready, done a
   torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
   assert.deepEqual(new Uint8Array(await torrent.files[0].arrayBuffer()), data)
   assert.equal(log.filter(e => e === 'hash_failed').length, PIECES)
+})
+
+// WebTorrent's fileModtimes: the files' mtimes as an earlier run read them. Unchanged: the
+// store is taken as it is (as skipVerify); changed: it is checked. A byte altered with the
+// mtime put back shows which: taken as had, it is found bad only when read.
+test('fileModtimes: files unchanged since getFileModtimes are taken as they are; a touched file is checked', async t => {
+  const dir = await tempDir(t)
+  const { data, torrentFile } = await content(84)
+  const file = path.join(dir, 'trusted.bin')
+  await writeFile(file, data)
+  const c = client(t)
+  const first = c.add(torrentFile, { path: dir })
+  await once(first, 'done')
+  const times = await first.getFileModtimes()
+  await first.destroy()
+
+  const damaged = Buffer.from(data)
+  damaged[3 * PIECE + 5] ^= 1
+  await writeFile(file, damaged)
+  const mtime = new Date(times[0])
+  await utimes(file, mtime, mtime)
+  const trusted = addRecording(c, torrentFile, { path: dir, fileModtimes: times })
+  await once(trusted.torrent, 'done')
+  assert.equal(trusted.torrent.skipVerify, true)
+  assert.equal(trusted.torrent.progress, 1) // the altered piece too: the mtimes vouched for it
+  await trusted.torrent.destroy()
+
+  await utimes(file, new Date(), new Date(times[0] + 5000))
+  const checked = addRecording(c, torrentFile, { path: dir, fileModtimes: times })
+  await once(checked.torrent, 'ready')
+  assert.equal(checked.torrent.skipVerify, false)
+  assert.equal(checked.torrent.done, false)
+  assert.equal(checked.torrent.downloaded, (PIECES - 1) * PIECE + 777 - PIECE) // all but the altered piece
 })

@@ -581,6 +581,25 @@ export function makeClientClass (internals) {
     // WebTorrent's getFileModtimes(cb) (Node, files on disk): each file's last modification
     // time in ms (undefined for a file not on disk yet), in torrent.files order. Also a
     // Promise; elsewhere (browsers, a memory store) it fails with code 'not_supported'.
+    // Node's files on disk: torrent.path, or with addUID "<name> - <first 8 of the info-hash>" in it.
+    _filesRoot (name) {
+      return this._opts.addUID && host.joinPath ? host.joinPath(this.path, `${name} - ${this.infoHash.slice(0, 8)}`) : this.path
+    }
+
+    // WebTorrent's add option fileModtimes (Node, files on disk): each file's mtime as an
+    // earlier run read it (getFileModtimes). When every file is there with that mtime, the
+    // store is taken as it is, as with skipVerify: no resume check, and still every piece
+    // hashed before a byte of it is read or sent. Otherwise (or for a magnet, whose files are
+    // not known yet) the store is checked as usual.
+    // parsed: the torrent as parseTorrent read it (its name and files).
+    async _modtimesUnchanged (parsed) {
+      const saved = this._opts.fileModtimes
+      const files = parsed?.files
+      if (!Array.isArray(saved) || !Array.isArray(files) || saved.length !== files.length || !host.fileModtimes) return false
+      const times = await host.fileModtimes(this._filesRoot(parsed.name), files.map(f => f.path)).catch(() => null)
+      return Boolean(times) && times.every((time, i) => time !== undefined && time === saved[i])
+    }
+
     getFileModtimes (cb) {
       const result = (async () => {
         const root = this._root ?? this.path
@@ -710,7 +729,7 @@ export function makeClientClass (internals) {
     _storeOptions (info, files) {
       const opts = this._opts
       const uid = `${info.name} - ${this.infoHash.slice(0, 8)}`
-      this._root = files && opts.addUID && host.joinPath ? host.joinPath(this.path, uid) : this.path
+      this._root = files ? this._filesRoot(info.name) : this.path
       return {
         root: this._root,
         chunkStoreOpts: {
@@ -1215,6 +1234,8 @@ export function makeClientClass (internals) {
         if (!alive()) return null
         Store.prewarm?.()
         torrent._makeStore = info => torrent._newStore(Store, name, info, Store === host.Store)
+        if (Store === host.Store && !torrent.skipVerify && await torrent._modtimesUnchanged(id.parsed)) torrent.skipVerify = true
+        if (!alive()) return null
         const check = Store !== MemoryStore
         const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]
         for (const url of id.urlList) torrent.addWebSeed(url)
