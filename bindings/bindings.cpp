@@ -49,6 +49,7 @@
 #if WT_NODE_MODULE
 #include "blocklist/blocklist.hpp"
 #include "portmap/natpmp.hpp"
+#include "portmap/upnp.hpp"
 #endif
 #include "host/client.hpp"
 #include "base/error.hpp"
@@ -1210,12 +1211,44 @@ class js_client {
 }  // namespace
 
 #if WT_NODE_MODULE
+wt::portmap::protocol portmap_protocol(const std::string& name) {
+  return name == "udp" ? wt::portmap::protocol::udp : wt::portmap::protocol::tcp;
+}
+
+// What both port mapping protocols report, as {type: 'address' | 'mapped' | 'failed' |
+// 'unmapped', protocol, internalPort, ...}; other outputs (the protocols' own) are handled
+// by each class.
+template <class T>
+val portmap_event(const T& e) {
+  namespace pm = wt::portmap;
+  val out = val::object();
+  if constexpr (std::is_same_v<T, pm::public_address>) {
+    const auto& a = e.address;
+    out.set("type", std::string("address"));
+    out.set("address", std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." + std::to_string(a[3]));
+  } else if constexpr (std::is_same_v<T, pm::mapped>) {
+    out.set("type", std::string("mapped")); out.set("protocol", std::string(pm::protocol_name(e.proto)));
+    out.set("internalPort", e.internal_port); out.set("externalPort", e.external_port);
+    out.set("lifetime", static_cast<double>(e.lifetime)); out.set("renewal", e.renewal);
+  } else if constexpr (std::is_same_v<T, pm::failed>) {
+    out.set("type", std::string("failed")); out.set("protocol", std::string(pm::protocol_name(e.proto)));
+    out.set("internalPort", e.internal_port); out.set("reason", e.reason);
+    out.set("result", e.result ? val(*e.result) : val::null());
+  } else if constexpr (std::is_same_v<T, pm::unmapped>) {
+    out.set("type", std::string("unmapped")); out.set("protocol", std::string(pm::protocol_name(e.proto)));
+    out.set("internalPort", e.internal_port);
+  } else {
+    return val::null();  // sends and requests: not reached (each class handles its own)
+  }
+  return out;
+}
+
 // NAT-PMP (src/portmap/natpmp.hpp) for web/transports/natpmp.js: protocols are "tcp" or
 // "udp", times milliseconds, outputs plain objects with a `type`.
 class js_natpmp {
  public:
   void map(const std::string& protocol, int port, double now) {
-    if (port > 0 && port < 65536) pmp_.map(proto(protocol), static_cast<std::uint16_t>(port), at_ms(now));
+    if (port > 0 && port < 65536) pmp_.map(portmap_protocol(protocol), static_cast<std::uint16_t>(port), at_ms(now));
   }
   void unmap_all(double now) { pmp_.unmap_all(at_ms(now)); }
   void received(const val& bytes, double now) {
@@ -1228,37 +1261,66 @@ class js_natpmp {
     return d ? static_cast<double>(d->time_since_epoch().count()) / 1000.0 : -1;
   }
   val poll() {
-    namespace pm = wt::portmap;
     const auto o = pmp_.poll();
     if (!o) return val::null();
-    val out = val::object();
-    const auto address = [](const std::array<std::uint8_t, 4>& a) {
-      return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." + std::to_string(a[3]);
-    };
-    if (const auto* x = std::get_if<pm::send>(&*o)) {
+    if (const auto* x = std::get_if<wt::portmap::send>(&*o)) {
+      val out = val::object();
       out.set("type", std::string("send")); out.set("data", copy_bytes(x->bytes));
-    } else if (const auto* a = std::get_if<pm::public_address>(&*o)) {
-      out.set("type", std::string("address")); out.set("address", address(a->address));
-    } else if (const auto* m = std::get_if<pm::mapped>(&*o)) {
-      out.set("type", std::string("mapped")); out.set("protocol", std::string(pm::protocol_name(m->proto)));
-      out.set("internalPort", m->internal_port); out.set("externalPort", m->external_port);
-      out.set("lifetime", static_cast<double>(m->lifetime)); out.set("renewal", m->renewal);
-    } else if (const auto* f = std::get_if<pm::failed>(&*o)) {
-      out.set("type", std::string("failed")); out.set("protocol", std::string(pm::protocol_name(f->proto)));
-      out.set("internalPort", f->internal_port); out.set("reason", f->reason);
-      out.set("result", f->result ? val(*f->result) : val::null());
-    } else if (const auto* u = std::get_if<pm::unmapped>(&*o)) {
-      out.set("type", std::string("unmapped")); out.set("protocol", std::string(pm::protocol_name(u->proto)));
-      out.set("internalPort", u->internal_port);
+      return out;
+    }
+    return std::visit([](const auto& e) { return portmap_event(e); }, *o);
+  }
+
+ private:
+  wt::portmap::natpmp_client pmp_;
+};
+
+// UPnP IGD (src/portmap/upnp.hpp) for web/transports/upnp.js; the same conventions.
+class js_upnp {
+ public:
+  // Seconds asked for each mapping (before the first map()); 0: permanent mappings.
+  void set_lease(double seconds) {
+    wt::portmap::upnp_settings s;
+    s.lease = static_cast<std::uint32_t>(std::max(0.0, seconds));
+    igd_ = wt::portmap::upnp_client(s);
+  }
+  void map(const std::string& protocol, int port, double now) {
+    if (port > 0 && port < 65536) igd_.map(portmap_protocol(protocol), static_cast<std::uint16_t>(port), at_ms(now));
+  }
+  void unmap_all(double now) { igd_.unmap_all(at_ms(now)); }
+  void ssdp_received(const val& bytes, double now) {
+    const auto data = emscripten::convertJSArrayToNumberVector<std::uint8_t>(bytes);
+    igd_.ssdp_received(data, at_ms(now));
+  }
+  void http_response(double id, int status, const std::string& body, const std::string& local_address, double now) {
+    igd_.http_response(static_cast<std::uint64_t>(id), status, body, local_address, at_ms(now));
+  }
+  void http_failed(double id, const std::string& message, double now) {
+    igd_.http_failed(static_cast<std::uint64_t>(id), message, at_ms(now));
+  }
+  void on_timer(double now) { igd_.on_timer(at_ms(now)); }
+  double next_deadline() const {
+    const auto d = igd_.next_deadline();
+    return d ? static_cast<double>(d->time_since_epoch().count()) / 1000.0 : -1;
+  }
+  val poll() {
+    namespace pm = wt::portmap;
+    const auto o = igd_.poll();
+    if (!o) return val::null();
+    val out = val::object();
+    if (const auto* s = std::get_if<pm::ssdp_search>(&*o)) {
+      out.set("type", std::string("search")); out.set("data", s->bytes);
+    } else if (const auto* r = std::get_if<pm::http_request>(&*o)) {
+      out.set("type", std::string("http")); out.set("id", static_cast<double>(r->id)); out.set("method", r->method);
+      out.set("url", r->url); out.set("soapAction", r->soap_action); out.set("body", r->body);
+    } else {
+      return std::visit([](const auto& e) { return portmap_event(e); }, *o);
     }
     return out;
   }
 
  private:
-  static wt::portmap::protocol proto(const std::string& name) {
-    return name == "udp" ? wt::portmap::protocol::udp : wt::portmap::protocol::tcp;
-  }
-  wt::portmap::natpmp_client pmp_;
+  wt::portmap::upnp_client igd_;
 };
 #endif
 
@@ -1360,5 +1422,16 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("onTimer", &js_natpmp::on_timer)
       .function("nextDeadline", &js_natpmp::next_deadline)
       .function("poll", &js_natpmp::poll);
+  emscripten::class_<js_upnp>("Upnp")
+      .constructor<>()
+      .function("setLease", &js_upnp::set_lease)
+      .function("map", &js_upnp::map)
+      .function("unmapAll", &js_upnp::unmap_all)
+      .function("ssdpReceived", &js_upnp::ssdp_received)
+      .function("httpResponse", &js_upnp::http_response)
+      .function("httpFailed", &js_upnp::http_failed)
+      .function("onTimer", &js_upnp::on_timer)
+      .function("nextDeadline", &js_upnp::next_deadline)
+      .function("poll", &js_upnp::poll);
 #endif
 }

@@ -22,7 +22,7 @@ import { UdpTrackerTransport } from './transports/udp.js'
 import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
 import { UtpTransport } from './transports/utp.js'
 import { LsdTransport } from './transports/lsd.js'
-import { NatPmpTransport, defaultGateway } from './transports/natpmp.js'
+import { NatPmpTransport, UpnpTransport, defaultGateway } from './transports/portmap.js'
 import { FsStore } from './storage/fs.js'
 import { WasmTorrentError } from './api/errors.js'
 import { NodeServer } from './stream/node-server.js'
@@ -174,6 +174,7 @@ const host = {
   Utp: UtpTransport,
   Lsd: LsdTransport,
   NatPmp: NatPmpTransport,
+  Upnp: UpnpTransport,
   defaultGateway,
   Server: NodeServer,
   dhtBootstrap: DEFAULT_BOOTSTRAP,

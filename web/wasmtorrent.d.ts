@@ -267,7 +267,10 @@ export interface ClientOptions {
    * ut_pex name (incoming peers and addPeer still connect), as WebTorrent's. Default true.
    */
   seedOutgoingConnections?: boolean
-  /** Node: port mapping by UPnP is not supported yet: true or 'permanent' gives a 'warning' (not_supported). */
+  /**
+   * Node: port mapping by UPnP IGD (default on): the same ports as natPmp, deleted by
+   * destroy(); 'permanent' asks for permanent mappings and leaves them.
+   */
   natUpnp?: boolean | 'permanent'
   /**
    * Node: port mapping by NAT-PMP on the default gateway (default on): torrentPort (TCP, UDP
@@ -775,8 +778,8 @@ declare class WasmTorrent extends Emitter {
   readonly dhtNodes: number
   /** Node: Local Service Discovery is on (the lsd option, and the multicast group joined). */
   readonly lsd: boolean
-  /** Node: the ports the gateway maps to this machine (natPmp), and the public address it reported. */
-  readonly portMappings: Array<{ protocol: 'tcp' | 'udp', internalPort: number, externalPort: number, lifetime: number, publicAddress: string | null, via: 'natpmp' }>
+  /** Node: the ports the router maps to this machine (natPmp, natUpnp), and the public address it reported. */
+  readonly portMappings: Array<{ protocol: 'tcp' | 'udp', internalPort: number, externalPort: number, lifetime: number, publicAddress: string | null, via: 'natpmp' | 'upnp' }>
   readonly publicAddress: string | null
   /** Resolves once the WebAssembly module is loaded and the engine runs. */
   readonly ready: Promise<void>

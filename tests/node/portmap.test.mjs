@@ -1,9 +1,10 @@
-// Port mapping (WebTorrent's natPmp) under Node against Debian's miniupnpd: a NAT built from
-// network namespaces of the test's own (tests/node/peers/natpmp_lab.sh: a gateway running
-// miniupnpd with nftables, a LAN host, a WAN host; nothing else reachable). The LAN host's
-// client maps torrentPort (TCP and UDP) and dhtPort (UDP), a client on the WAN side downloads
-// from it through the mapped public port, and destroy() deletes the mappings. Also: a
-// gateway that does not answer leaves the client quiet.
+// Port mapping (WebTorrent's natPmp and natUpnp) under Node against Debian's miniupnpd: a NAT
+// built from network namespaces of the test's own (tests/node/peers/portmap_lab.sh: a gateway
+// running miniupnpd with nftables, a LAN host, a WAN host; nothing else reachable). The LAN
+// host's client maps torrentPort (TCP and UDP) and dhtPort (UDP), by NAT-PMP in one run and
+// by UPnP IGD in the other, a client on the WAN side downloads from it through the mapped
+// public port, and destroy() deletes the mappings. Also: a router that does not answer
+// leaves the client quiet.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -14,10 +15,11 @@ import { tempDir, here } from './helpers.mjs'
 
 const run = (cmd, args) => new Promise(resolve => execFile(cmd, args, { timeout: 120_000 }, (err, stdout, stderr) => resolve({ err, out: stdout + stderr })))
 
-test('natPmp: miniupnpd maps torrentPort and dhtPort, a WAN peer downloads through the mapping, destroy() deletes it', { timeout: 150_000 }, async t => {
+for (const [mode, option] of [['natpmp', 'natPmp'], ['upnp', 'natUpnp']]) {
+test(`${option}: miniupnpd maps torrentPort and dhtPort, a WAN peer downloads through the mapping, destroy() deletes it`, { timeout: 150_000 }, async t => {
   if (process.getuid?.() !== 0) return t.skip('needs root for network namespaces (run through scripts/loopback.sh)')
   const dir = await tempDir(t)
-  const lab = await run('unshare', ['-n', 'bash', path.join(here, 'peers/natpmp_lab.sh'), dir])
+  const lab = await run('unshare', ['-n', 'bash', path.join(here, 'peers/portmap_lab.sh'), dir, mode])
   const logs = async name => readFile(path.join(dir, name), 'utf8').catch(() => '')
   assert.equal(lab.err, null, `${lab.out}\n${await logs('seed.log')}\n${await logs('leech.log')}\n${await logs('miniupnpd.log')}`)
 
@@ -28,7 +30,7 @@ test('natPmp: miniupnpd maps torrentPort and dhtPort, a WAN peer downloads throu
   for (const m of mapped.mappings) {
     assert.equal(m.externalPort, m.internalPort) // the port asked for was free
     assert.ok(m.lifetime > 0)
-    assert.equal(m.via, 'natpmp')
+    assert.equal(m.via, mode)
   }
   // The gateway forwards them to the LAN host, and after destroy() no longer.
   const rules = await logs('rules-mapped.txt')
@@ -36,9 +38,10 @@ test('natPmp: miniupnpd maps torrentPort and dhtPort, a WAN peer downloads throu
   assert.doesNotMatch(await logs('rules-after.txt'), /dnat/)
   assert.match(await logs('leech.log'), /downloaded through 1\.2\.3\.4:/)
 })
+}
 
-test('natPmp: a gateway that does not answer leaves the client quiet, and destroy() does not wait for it', { timeout: 30_000 }, async () => {
-  const client = new WasmTorrent({ tracker: false, lsd: false, dht: false, natPmp: { gateway: '127.0.0.1' } })
+test('natPmp, natUpnp: a router that does not answer leaves the client quiet, and destroy() does not wait for it', { timeout: 30_000 }, async () => {
+  const client = new WasmTorrent({ tracker: false, lsd: false, dht: false, natPmp: { gateway: '127.0.0.1' }, natUpnp: true })
   const warnings = []
   client.on('warning', err => warnings.push(err.message))
   await client.ready

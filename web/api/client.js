@@ -932,6 +932,7 @@ export function makeClientClass (internals) {
       this._udp = host.Udp ? new host.Udp({ input, heap: () => this._M.HEAPU8 }) : null // UDP trackers
       this._dht = null // Node: the DHT's socket, once listening
       this._natPmp = null // Node: port mapping (natPmp)
+      this._upnp = null // Node: port mapping (natUpnp)
       // Ours (Node): the ports the gateway maps to this machine ({ protocol, internalPort,
       // externalPort, lifetime, publicAddress, via }), and the public address it reported.
       this.portMappings = []
@@ -974,11 +975,6 @@ export function makeClientClass (internals) {
           if (PeerConnection) this._rtc.PeerConnection = PeerConnection
           if (WebSocket) this._sockets.WebSocket = WebSocket
           if (missing) queueMicrotask(() => this.emit('warning', new WasmTorrentError(missing, { code: 'no_webrtc' })))
-        }
-        if (this._tcp && (opts.natUpnp === true || opts.natUpnp === 'permanent')) {
-          // WebTorrent's UPnP port mapping: not here yet (NAT-PMP is, see _startPortMapping).
-          // Asked for by name, it is said.
-          queueMicrotask(() => this.emit('warning', new WasmTorrentError('natUpnp: port mapping by UPnP is not supported yet (NAT-PMP is: natPmp); else forward torrentPort by hand', { code: 'not_supported' })))
         }
         if (this._tcp) {
           try {
@@ -1076,7 +1072,7 @@ export function makeClientClass (internals) {
         this.peerId = this._engine.peerId()
         if (this._dht && !this.nodeId) this.nodeId = this._dhtNodeId()
         if (this._dht) this._startDht(opts.dht)
-        if (this._tcp && host.NatPmp && opts.natPmp !== false && opts.natPmp !== null) this._startPortMapping(opts.natPmp)
+        if (this._tcp && host.NatPmp) this._startPortMapping(opts)
         // Torrents wait for it (add() awaits this.ready): no peer is met before the list is in.
         if (opts.blocklist !== undefined && opts.blocklist !== null && host.blocklistChunks) await this._loadBlocklist(opts.blocklist)
       })
@@ -1547,7 +1543,9 @@ export function makeClientClass (internals) {
       this._lsd?.close()
       this._lsd = null
       if (this._natPmp) closed.push(this._natPmp.close())
+      if (this._upnp) closed.push(this._upnp.close({ keep: this._upnp.permanent }))
       this._natPmp = null
+      this._upnp = null
       if (this._dht) {
         const dht = this._dht
         this._dht = null
@@ -1862,32 +1860,42 @@ export function makeClientClass (internals) {
       else this._transportOf(peer).fail(peer)
     }
 
-    // WebTorrent's natPmp (default on, as WebTorrent's): the gateway of the default route is
-    // asked by NAT-PMP (RFC 6886, the engine's src/portmap) to forward torrentPort (TCP, and
-    // UDP for uTP) and dhtPort (UDP) to this machine, renewed while the client runs and
-    // deleted by destroy(). Ours: natPmp: { gateway: 'a.b.c.d' } names the gateway.
-    // client.portMappings lists what the gateway granted; a refusal is a 'warning' (code
-    // port_mapping_failed); a gateway that does not answer (most routers have NAT-PMP off,
-    // some speak only UPnP) is quiet, as WebTorrent's.
+    // WebTorrent's natUpnp and natPmp (both on by default, as WebTorrent's): the router is
+    // asked to forward torrentPort (TCP, and UDP for uTP) and dhtPort (UDP) to this machine,
+    // by UPnP IGD (found by an SSDP search) and by NAT-PMP (RFC 6886, to the gateway of the
+    // default route), both the engine's (src/portmap); renewed while the client runs and
+    // deleted by destroy() (natUpnp: 'permanent' asks for permanent UPnP mappings and keeps
+    // them). Ours: natPmp: { gateway: 'a.b.c.d' } names the gateway. client.portMappings lists
+    // what the router granted, by which protocol; a refusal is a 'warning' (code
+    // port_mapping_failed); a router that does not answer (NAT-PMP or UPnP off) is quiet, as
+    // WebTorrent's.
     async _startPortMapping (opts) {
-      const gateway = typeof opts?.gateway === 'string' ? opts.gateway : await host.defaultGateway()
+      const ports = [['tcp', this.torrentPort]]
+      if (this.utp) ports.push(['udp', this.torrentPort])
+      if (this.dhtPort) ports.push(['udp', this.dhtPort])
+      const on = via => (type, e) => this._onPortMapping(via, type, e)
+      if (opts.natUpnp !== false && opts.natUpnp !== null) {
+        this._upnp = new host.Upnp({ M: this._M, on: on('upnp'), permanent: opts.natUpnp === 'permanent' })
+        for (const [protocol, port] of ports) this._upnp.map(protocol, port)
+      }
+      if (opts.natPmp === false || opts.natPmp === null) return
+      const gateway = typeof opts.natPmp?.gateway === 'string' ? opts.natPmp.gateway : await host.defaultGateway()
       if (!gateway || this.destroyed || this._natPmp) return
-      this._natPmp = new host.NatPmp({ M: this._M, gateway, on: (type, e) => this._onPortMapping(type, e) })
-      this._natPmp.map('tcp', this.torrentPort)
-      if (this.utp) this._natPmp.map('udp', this.torrentPort)
-      if (this.dhtPort) this._natPmp.map('udp', this.dhtPort)
+      this._natPmp = new host.NatPmp({ M: this._M, gateway, on: on('natpmp') })
+      for (const [protocol, port] of ports) this._natPmp.map(protocol, port)
     }
 
-    _onPortMapping (type, e) {
+    _onPortMapping (via, type, e) {
       if (type === 'address') this.publicAddress = e.address
       if (type === 'mapped' || type === 'unmapped' || type === 'failed') {
-        this.portMappings = this.portMappings.filter(m => m.protocol !== e.protocol || m.internalPort !== e.internalPort)
+        this.portMappings = this.portMappings.filter(m => m.protocol !== e.protocol || m.internalPort !== e.internalPort || m.via !== via)
       }
       if (type === 'mapped') {
-        this.portMappings.push({ protocol: e.protocol, internalPort: e.internalPort, externalPort: e.externalPort, lifetime: e.lifetime, publicAddress: this.publicAddress, via: 'natpmp' })
+        this.portMappings.push({ protocol: e.protocol, internalPort: e.internalPort, externalPort: e.externalPort, lifetime: e.lifetime, publicAddress: this.publicAddress, via })
       }
       if (type === 'failed' && e.result !== null && !this.destroyed) {
-        this.emit('warning', new WasmTorrentError(`natPmp: the gateway refused to map ${e.protocol} port ${e.internalPort}: ${e.reason}`, { code: 'port_mapping_failed' }))
+        const name = via === 'upnp' ? 'natUpnp' : 'natPmp'
+        this.emit('warning', new WasmTorrentError(`${name}: the router refused to map ${e.protocol} port ${e.internalPort}: ${e.reason}`, { code: 'port_mapping_failed' }))
       }
     }
 

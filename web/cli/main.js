@@ -29,7 +29,7 @@ const NETWORK_OPTIONS = {
   'dht-bootstrap': { type: 'string', multiple: true, help: 'HOST:PORT   DHT node to bootstrap from (default: the public routers; repeatable)' },
   'no-dht': { type: 'boolean', help: '   do not use the DHT' },
   'no-trackers': { type: 'boolean', help: '   do not announce to trackers' },
-  'no-port-mapping': { type: 'boolean', help: '   do not ask the router (NAT-PMP) to forward the ports to this machine' },
+  'no-port-mapping': { type: 'boolean', help: '   do not ask the router (UPnP, NAT-PMP) to forward the ports to this machine' },
   'download-limit': { type: 'string', help: 'RATE   at most this many bytes/s down, e.g. 500K, 2M' },
   'upload-limit': { type: 'string', help: 'RATE   at most this many bytes/s up, e.g. 100K' },
   quiet: { type: 'boolean', short: 'q', help: '   no progress output' },
@@ -217,7 +217,7 @@ function clientOptions (o) {
   const opts = {}
   if (o['torrent-port'] !== undefined) opts.torrentPort = parseInteger(o['torrent-port'], 'torrent-port', { max: 65535 })
   if (o['no-dht']) opts.dht = false
-  if (o['no-port-mapping']) opts.natPmp = false
+  if (o['no-port-mapping']) Object.assign(opts, { natPmp: false, natUpnp: false })
   else {
     opts.dht = {}
     if (o['dht-port'] !== undefined) opts.dht.port = parseInteger(o['dht-port'], 'dht-port', { max: 65535 })

@@ -1,16 +1,17 @@
-// The two clients of natpmp_lab.sh.
-//   natpmp_lab.mjs seed DIR    in the LAN host: seeds DIR/content/data.bin with port mapping
-//                              by NAT-PMP through the gateway 192.168.77.1; writes
+// The two clients of portmap_lab.sh.
+//   portmap_lab.mjs seed DIR natpmp|upnp
+//                              in the LAN host: seeds DIR/content/data.bin with port mapping
+//                              by NAT-PMP (gateway 192.168.77.1) or UPnP (the other off); writes
 //                              DIR/mapped.json once the gateway mapped torrentPort; on SIGTERM,
 //                              destroy() (which deletes the mappings), then exits
-//   natpmp_lab.mjs leech DIR   in the WAN host: downloads that torrent from 1.2.3.4 at the
+//   portmap_lab.mjs leech DIR  in the WAN host: downloads that torrent from 1.2.3.4 at the
 //                              mapped port; exit 0 once the bytes are the seeder's
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import WasmTorrent from '../../../dist/wasmtorrent.node.js'
 
-const [role, dir] = process.argv.slice(2)
+const [role, dir, mode] = process.argv.slice(2)
 const fail = msg => { console.error(msg); process.exit(1) }
 setTimeout(() => fail(`${role}: timed out`), 60_000).unref()
 
@@ -18,7 +19,8 @@ if (role === 'seed') {
   const content = randomBytes(300_000)
   await mkdir(path.join(dir, 'content'), { recursive: true })
   await writeFile(path.join(dir, 'content', 'data.bin'), content)
-  const client = new WasmTorrent({ tracker: false, lsd: false, dht: { bootstrap: [], stateFile: null }, natPmp: { gateway: '192.168.77.1' } })
+  const nat = mode === 'upnp' ? { natPmp: false, natUpnp: true } : { natPmp: { gateway: '192.168.77.1' }, natUpnp: false }
+  const client = new WasmTorrent({ tracker: false, lsd: false, dht: { bootstrap: [], stateFile: null }, ...nat })
   client.on('warning', err => console.error('warning:', err.message))
   const torrent = await new Promise(resolve => client.seed(path.join(dir, 'content', 'data.bin'), { announce: [] }, resolve))
   const want = [`tcp:${client.torrentPort}`, `udp:${client.torrentPort}`, `udp:${client.dhtPort}`]
@@ -44,7 +46,7 @@ if (role === 'seed') {
 } else if (role === 'leech') {
   const mapped = JSON.parse(await readFile(path.join(dir, 'mapped.json'), 'utf8'))
   const tcp = mapped.mappings.find(m => m.protocol === 'tcp')
-  const client = new WasmTorrent({ tracker: false, lsd: false, dht: false, utp: false, natPmp: false })
+  const client = new WasmTorrent({ tracker: false, lsd: false, dht: false, utp: false, natPmp: false, natUpnp: false })
   const torrent = client.add(Buffer.from(mapped.torrent, 'base64'), { store: 'memory' })
   await new Promise(resolve => torrent.once('infoHash', resolve))
   torrent.addPeer(`1.2.3.4:${tcp.externalPort}`)

@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
 # A NAT in network namespaces of its own, for the port mapping test (tests/node/portmap.test.mjs).
 # Run it in a fresh namespace (unshare -n), as root:
-#   natpmp_lab.sh DIR
+#   portmap_lab.sh DIR natpmp|upnp
 # This namespace is the gateway: Debian's miniupnpd (NAT-PMP, and UPnP IGD) with nftables,
 # LAN 192.168.77.1/24 on lan0, "public" address 1.2.3.4/24 on wan0 (miniupnpd refuses private
 # and documentation ranges; no packet leaves these namespaces: they have no other link).
 # Two more namespaces hang off it: the LAN host (192.168.77.2, default route through the
 # gateway) and a WAN host (1.2.3.5). Then:
-#   1. in the LAN host: a wasmtorrent client seeds DIR/content (natpmp_lab.mjs seed); it maps
-#      its ports by NAT-PMP and writes DIR/mapped.json;
+#   1. in the LAN host: a wasmtorrent client seeds DIR/content (portmap_lab.mjs seed); it maps
+#      its ports by NAT-PMP or by UPnP (the other one off) and writes DIR/mapped.json;
 #   2. the gateway's nft rules are saved to DIR/rules-mapped.txt;
 #   3. in the WAN host: a wasmtorrent client downloads the torrent from 1.2.3.4:<mapped port>
-#      (natpmp_lab.mjs leech), that is through the mapping;
+#      (portmap_lab.mjs leech), that is through the mapping;
 #   4. the seeder is stopped (destroy(): the mappings are deleted): DIR/rules-after.txt.
 # Exit status 0 when every step ran; the test reads the files.
 set -euo pipefail
-dir=$1
+dir=$1 mode=$2
 here=$(cd "$(dirname "$0")" && pwd)
-log() { echo "[natpmp-lab] $*" >&2; }
+log() { echo "[portmap-lab] $*" >&2; }
 
 ip link set lo up
 # Namespaces of the two hosts, held by sleeping processes.
@@ -69,13 +69,13 @@ EOF
 sleep 0.5
 
 log "seeder in the LAN host"
-nsenter -t $lan_ns -n node "$here/natpmp_lab.mjs" seed "$dir" > "$dir/seed.log" 2>&1 & seeder=$!
+nsenter -t $lan_ns -n node "$here/portmap_lab.mjs" seed "$dir" "$mode" > "$dir/seed.log" 2>&1 & seeder=$!
 for _ in $(seq 1 300); do [ -f "$dir/mapped.json" ] && break; sleep 0.1; done
 [ -f "$dir/mapped.json" ] || { log "no mapping"; cat "$dir/seed.log" >&2; exit 1; }
 nft list ruleset > "$dir/rules-mapped.txt"
 
 log "leecher in the WAN host"
-nsenter -t $wan_ns -n node "$here/natpmp_lab.mjs" leech "$dir" > "$dir/leech.log" 2>&1 || { log "leech failed"; cat "$dir/leech.log" >&2; exit 1; }
+nsenter -t $wan_ns -n node "$here/portmap_lab.mjs" leech "$dir" > "$dir/leech.log" 2>&1 || { log "leech failed"; cat "$dir/leech.log" >&2; exit 1; }
 
 kill -TERM $seeder
 wait $seeder || { log "seeder failed"; cat "$dir/seed.log" >&2; exit 1; }
