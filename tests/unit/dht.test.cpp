@@ -6,10 +6,13 @@
 #include <vector>
 
 #include "bencode/bencode.hpp"
+#include "outputs.hpp"
 
 using namespace wt;
 using namespace wt::dht;
 using namespace std::chrono_literals;
+using wt::test::drain;
+using wt::test::only;
 
 namespace {
 
@@ -69,20 +72,6 @@ message round_trip(const message& m) {
   auto r = decode(bytes);
   REQUIRE(std::holds_alternative<message>(r));
   return std::get<message>(r);
-}
-
-std::vector<output> drain(dht_node& n) {
-  std::vector<output> all;
-  while (auto o = n.poll()) all.push_back(std::move(*o));
-  return all;
-}
-
-template <class T>
-std::vector<T> only(const std::vector<output>& all) {
-  std::vector<T> out;
-  for (const auto& o : all)
-    if (const auto* v = std::get_if<T>(&o)) out.push_back(*v);
-  return out;
 }
 
 message decoded(const send& s) {

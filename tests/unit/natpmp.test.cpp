@@ -4,28 +4,17 @@
 #include <catch2/catch.hpp>
 
 #include "portmap/natpmp.hpp"
+#include "outputs.hpp"
 
 using namespace wt;
 using namespace wt::portmap;
 using namespace std::chrono_literals;
+using wt::test::drain;
+using wt::test::only;
 
 namespace {
 
 time_point at(duration d) { return time_point{} + d; }
-
-std::vector<output> drain(natpmp_client& c) {
-  std::vector<output> out;
-  while (auto o = c.poll()) out.push_back(std::move(*o));
-  return out;
-}
-
-template <class T>
-std::vector<T> only(const std::vector<output>& all) {
-  std::vector<T> out;
-  for (const auto& o : all)
-    if (const auto* x = std::get_if<T>(&o)) out.push_back(*x);
-  return out;
-}
 
 byte_buffer address_answer(std::uint16_t result, std::uint32_t epoch, std::array<std::uint8_t, 4> ip) {
   return {0, 128, static_cast<std::uint8_t>(result >> 8), static_cast<std::uint8_t>(result),

@@ -7,10 +7,13 @@
 #include <vector>
 
 #include "bencode/bencode.hpp"
+#include "outputs.hpp"
 
 using namespace wt;
 using namespace wt::tracker;
 using namespace std::chrono_literals;
+using wt::test::drain;
+using wt::test::only;
 
 namespace {
 
@@ -24,21 +27,6 @@ id20 filled(std::uint8_t b) {
 
 const id20 hash = filled(0xAB);
 const id20 peer = filled('P');
-
-std::vector<output> drain(announcer& a) {
-  std::vector<output> all;
-  while (auto o = a.poll()) all.push_back(std::move(*o));
-  return all;
-}
-
-template <class T>
-std::vector<T> only(const std::vector<output>& all) {
-  std::vector<T> out;
-  for (const auto& o : all) {
-    if (const auto* v = std::get_if<T>(&o)) out.push_back(*v);
-  }
-  return out;
-}
 
 // The value of one query parameter (still percent-encoded), or nullopt.
 std::optional<std::string> param(const std::string& url, const std::string& name) {

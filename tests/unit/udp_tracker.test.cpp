@@ -1,4 +1,5 @@
 #include "tracker/udp_tracker.hpp"
+#include "outputs.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -8,6 +9,8 @@ using namespace wt;
 using namespace wt::tracker;
 using namespace wt::tracker::udp;
 using namespace std::chrono_literals;
+using wt::test::drain;
+using wt::test::only;
 
 namespace {
 
@@ -60,21 +63,6 @@ byte_buffer error_reply_packet(std::uint32_t tid, std::string_view text) {
   put32(b, tid);
   b.insert(b.end(), text.begin(), text.end());
   return b;
-}
-
-std::vector<output> drain(connection& c) {
-  std::vector<output> all;
-  while (auto o = c.poll()) all.push_back(std::move(*o));
-  return all;
-}
-
-template <class T>
-std::vector<T> only(const std::vector<output>& all) {
-  std::vector<T> out;
-  for (const auto& o : all) {
-    if (const auto* v = std::get_if<T>(&o)) out.push_back(*v);
-  }
-  return out;
 }
 
 // The one datagram the connection sent.

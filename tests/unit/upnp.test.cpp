@@ -5,30 +5,19 @@
 #include <catch2/catch.hpp>
 
 #include "portmap/upnp.hpp"
+#include "outputs.hpp"
 
 using namespace wt;
 using namespace wt::portmap;
 using namespace std::chrono_literals;
+using wt::test::drain;
+using wt::test::only;
 
 namespace {
 
 time_point at(duration d) { return time_point{} + d; }
 
 byte_buffer bytes_of(std::string_view s) { return byte_buffer(s.begin(), s.end()); }
-
-std::vector<upnp_output> drain(upnp_client& c) {
-  std::vector<upnp_output> out;
-  while (auto o = c.poll()) out.push_back(std::move(*o));
-  return out;
-}
-
-template <class T>
-std::vector<T> only(const std::vector<upnp_output>& all) {
-  std::vector<T> out;
-  for (const auto& o : all)
-    if (const auto* x = std::get_if<T>(&o)) out.push_back(*x);
-  return out;
-}
 
 const std::string ssdp_answer =
     "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"

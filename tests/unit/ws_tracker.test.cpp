@@ -1,4 +1,5 @@
 #include "tracker/ws_tracker.hpp"
+#include "outputs.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,8 @@
 using namespace wt;
 using namespace wt::ws_tracker;
 using namespace std::chrono_literals;
+using wt::test::drain;
+using wt::test::only;
 using nlohmann::json;
 
 namespace {
@@ -29,21 +32,6 @@ const id20 peer_a = make_id(0x80);
 const id20 peer_b = make_id(0x40);
 
 time_point at(duration d) { return time_point{} + d; }
-
-std::vector<output> drain(client& c) {
-  std::vector<output> all;
-  while (auto o = c.poll()) all.push_back(std::move(*o));
-  return all;
-}
-
-template <class T>
-std::vector<T> only(const std::vector<output>& all) {
-  std::vector<T> out;
-  for (const auto& o : all) {
-    if (const auto* v = std::get_if<T>(&o)) out.push_back(*v);
-  }
-  return out;
-}
 
 std::string bin(const id20& id) { return to_latin1(id); }
 
