@@ -24,7 +24,13 @@ ip link set lo up
 unshare -n sleep 600 & lan_ns=$!
 unshare -n sleep 600 & wan_ns=$!
 trap 'kill $lan_ns $wan_ns 2>/dev/null; [ -n "${mupnp:-}" ] && kill $mupnp 2>/dev/null; true' EXIT
-sleep 0.2
+# Each holder has its namespace once unshare has run (its net namespace is no longer ours).
+for pid in $lan_ns $wan_ns; do
+  for _ in $(seq 1 100); do
+    [ "$(readlink /proc/$pid/ns/net)" != "$(readlink /proc/$$/ns/net)" ] && break
+    sleep 0.05
+  done
+done
 
 ip link add lan0 type veth peer name host0
 ip link set host0 netns $lan_ns
