@@ -111,7 +111,8 @@ class announcer_and_dht final : public addressed_network {
     if (!dht_) return {};
     auto state = dht_->save_state(now);
     if (!dht6_) return state;
-    const auto four = bencode::decode(state), six = bencode::decode(dht6_->save_state(now));
+    const auto state6 = dht6_->save_state(now);  // outlives six: a document views its bytes
+    const auto four = bencode::decode(state), six = bencode::decode(state6);
     if (!four || !six || !six->root().find("nodes6")) return state;
     auto merged = std::get<bencode::dict>(bencode::to_value(four->root()).v);
     merged["nodes6"] = bencode::to_value(*six->root().find("nodes6"));
