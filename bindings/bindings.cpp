@@ -1243,25 +1243,34 @@ val portmap_event(const T& e) {
   return out;
 }
 
-// NAT-PMP (src/portmap/natpmp.hpp) for web/transports/natpmp.js: protocols are "tcp" or
-// "udp", times milliseconds, outputs plain objects with a `type`.
-class js_natpmp {
+// What both port mapping engines take from web/transports/portmap.js: protocols are "tcp"
+// or "udp", times milliseconds.
+template <class Engine>
+class js_portmap {
  public:
   void map(const std::string& protocol, int port, double now) {
-    if (port > 0 && port < 65536) pmp_.map(portmap_protocol(protocol), static_cast<std::uint16_t>(port), at_ms(now));
+    if (port > 0 && port < 65536) engine_.map(portmap_protocol(protocol), static_cast<std::uint16_t>(port), at_ms(now));
   }
-  void unmap_all(double now) { pmp_.unmap_all(at_ms(now)); }
-  void received(const val& bytes, double now) {
-    const auto data = emscripten::convertJSArrayToNumberVector<std::uint8_t>(bytes);
-    pmp_.received(data, at_ms(now));
-  }
-  void on_timer(double now) { pmp_.on_timer(at_ms(now)); }
+  void unmap_all(double now) { engine_.unmap_all(at_ms(now)); }
+  void on_timer(double now) { engine_.on_timer(at_ms(now)); }
   double next_deadline() const {
-    const auto d = pmp_.next_deadline();
+    const auto d = engine_.next_deadline();
     return d ? static_cast<double>(d->time_since_epoch().count()) / 1000.0 : -1;
   }
+
+ protected:
+  Engine engine_;
+};
+
+// NAT-PMP (src/portmap/natpmp.hpp): outputs plain objects with a `type`.
+class js_natpmp : public js_portmap<wt::portmap::natpmp_client> {
+ public:
+  void received(const val& bytes, double now) {
+    const auto data = emscripten::convertJSArrayToNumberVector<std::uint8_t>(bytes);
+    engine_.received(data, at_ms(now));
+  }
   val poll() {
-    const auto o = pmp_.poll();
+    const auto o = engine_.poll();
     if (!o) return val::null();
     if (const auto* x = std::get_if<wt::portmap::send>(&*o)) {
       val out = val::object();
@@ -1270,42 +1279,30 @@ class js_natpmp {
     }
     return std::visit([](const auto& e) { return portmap_event(e); }, *o);
   }
-
- private:
-  wt::portmap::natpmp_client pmp_;
 };
 
-// UPnP IGD (src/portmap/upnp.hpp) for web/transports/upnp.js; the same conventions.
-class js_upnp {
+// UPnP IGD (src/portmap/upnp.hpp); the same conventions.
+class js_upnp : public js_portmap<wt::portmap::upnp_client> {
  public:
   // Seconds asked for each mapping (before the first map()); 0: permanent mappings.
   void set_lease(double seconds) {
     wt::portmap::upnp_settings s;
     s.lease = static_cast<std::uint32_t>(std::max(0.0, seconds));
-    igd_ = wt::portmap::upnp_client(s);
+    engine_ = wt::portmap::upnp_client(s);
   }
-  void map(const std::string& protocol, int port, double now) {
-    if (port > 0 && port < 65536) igd_.map(portmap_protocol(protocol), static_cast<std::uint16_t>(port), at_ms(now));
-  }
-  void unmap_all(double now) { igd_.unmap_all(at_ms(now)); }
   void ssdp_received(const val& bytes, double now) {
     const auto data = emscripten::convertJSArrayToNumberVector<std::uint8_t>(bytes);
-    igd_.ssdp_received(data, at_ms(now));
+    engine_.ssdp_received(data, at_ms(now));
   }
   void http_response(double id, int status, const std::string& body, const std::string& local_address, double now) {
-    igd_.http_response(static_cast<std::uint64_t>(id), status, body, local_address, at_ms(now));
+    engine_.http_response(static_cast<std::uint64_t>(id), status, body, local_address, at_ms(now));
   }
   void http_failed(double id, const std::string& message, double now) {
-    igd_.http_failed(static_cast<std::uint64_t>(id), message, at_ms(now));
-  }
-  void on_timer(double now) { igd_.on_timer(at_ms(now)); }
-  double next_deadline() const {
-    const auto d = igd_.next_deadline();
-    return d ? static_cast<double>(d->time_since_epoch().count()) / 1000.0 : -1;
+    engine_.http_failed(static_cast<std::uint64_t>(id), message, at_ms(now));
   }
   val poll() {
     namespace pm = wt::portmap;
-    const auto o = igd_.poll();
+    const auto o = engine_.poll();
     if (!o) return val::null();
     val out = val::object();
     if (const auto* s = std::get_if<pm::ssdp_search>(&*o)) {
@@ -1318,9 +1315,6 @@ class js_upnp {
     }
     return out;
   }
-
- private:
-  wt::portmap::upnp_client igd_;
 };
 #endif
 
@@ -1414,24 +1408,29 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("blocklistBegin", &js_client::blocklist_begin)
       .function("blocklistFeed", &js_client::blocklist_feed)
       .function("blocklistEnd", &js_client::blocklist_end);
-  emscripten::class_<js_natpmp>("NatPmp")
+  // The shared methods on each engine's base class (Embind finds them through base<>).
+  using pmp_base = js_portmap<wt::portmap::natpmp_client>;
+  emscripten::class_<pmp_base>("NatPmpBase")
+      .function("map", &pmp_base::map)
+      .function("unmapAll", &pmp_base::unmap_all)
+      .function("onTimer", &pmp_base::on_timer)
+      .function("nextDeadline", &pmp_base::next_deadline);
+  emscripten::class_<js_natpmp, emscripten::base<pmp_base>>("NatPmp")
       .constructor<>()
-      .function("map", &js_natpmp::map)
-      .function("unmapAll", &js_natpmp::unmap_all)
       .function("received", &js_natpmp::received)
-      .function("onTimer", &js_natpmp::on_timer)
-      .function("nextDeadline", &js_natpmp::next_deadline)
       .function("poll", &js_natpmp::poll);
-  emscripten::class_<js_upnp>("Upnp")
+  using upnp_base = js_portmap<wt::portmap::upnp_client>;
+  emscripten::class_<upnp_base>("UpnpBase")
+      .function("map", &upnp_base::map)
+      .function("unmapAll", &upnp_base::unmap_all)
+      .function("onTimer", &upnp_base::on_timer)
+      .function("nextDeadline", &upnp_base::next_deadline);
+  emscripten::class_<js_upnp, emscripten::base<upnp_base>>("Upnp")
       .constructor<>()
       .function("setLease", &js_upnp::set_lease)
-      .function("map", &js_upnp::map)
-      .function("unmapAll", &js_upnp::unmap_all)
       .function("ssdpReceived", &js_upnp::ssdp_received)
       .function("httpResponse", &js_upnp::http_response)
       .function("httpFailed", &js_upnp::http_failed)
-      .function("onTimer", &js_upnp::on_timer)
-      .function("nextDeadline", &js_upnp::next_deadline)
       .function("poll", &js_upnp::poll);
 #endif
 }
