@@ -578,9 +578,6 @@ export function makeClientClass (internals) {
       else resolve()
     }
 
-    // WebTorrent's getFileModtimes(cb) (Node, files on disk): each file's last modification
-    // time in ms (undefined for a file not on disk yet), in torrent.files order. Also a
-    // Promise; elsewhere (browsers, a memory store) it fails with code 'not_supported'.
     // Node's files on disk: torrent.path, or with addUID "<name> - <first 8 of the info-hash>" in it.
     _filesRoot (name) {
       return this._opts.addUID && host.joinPath ? host.joinPath(this.path, `${name} - ${this.infoHash.slice(0, 8)}`) : this.path
@@ -600,6 +597,9 @@ export function makeClientClass (internals) {
       return Boolean(times) && times.every((time, i) => time !== undefined && time === saved[i])
     }
 
+    // WebTorrent's getFileModtimes(cb) (Node, files on disk): each file's last modification
+    // time in ms (undefined for a file not on disk yet), in torrent.files order. Also a
+    // Promise; elsewhere (browsers, a memory store) it fails with code 'not_supported'.
     getFileModtimes (cb) {
       const result = (async () => {
         const root = this._root ?? this.path
@@ -978,15 +978,24 @@ export function makeClientClass (internals) {
         }
         if (this._tcp) {
           try {
-            this.torrentPort = await this._tcp.listen(opts.torrentPort ?? 0)
+            // uTP (WebTorrent's utp option, default on under Node) is UDP on the same port.
+            // A port left to the system is found for both: a number free for TCP alone may
+            // be another UDP socket's (another client's DHT or port mapping).
+            const paired = this.utp && !opts.torrentPort ? await this._listenTcpAndUdp(input) : null
+            if (paired) [this.torrentPort, this._utp] = paired
+            else this.torrentPort = await this._tcp.listen(opts.torrentPort ?? 0)
             if (!this.destroyed) queueMicrotask(() => this.emit('listening'))
           } catch (err) {
             // Still a client: it dials out, it is only not reachable.
             queueMicrotask(() => this.emit('warning', new WasmTorrentError(`cannot accept peers: ${err.message}`, { code: 'listen_failed' })))
           }
-          if (this.destroyed) return this._tcp.closeAll()
-          // uTP (WebTorrent's utp option, default on under Node): UDP on the same port.
-          if (this.utp && this.torrentPort) {
+          if (this.destroyed) {
+            this._utp?.close()
+            return this._tcp.closeAll()
+          }
+          if (this._utp) {
+            // bound with the TCP port above
+          } else if (this.utp && this.torrentPort) {
             const utp = new host.Utp({ input, heap: () => this._M.HEAPU8 })
             try {
               await utp.listen(this.torrentPort)
@@ -1072,7 +1081,10 @@ export function makeClientClass (internals) {
         this.peerId = this._engine.peerId()
         if (this._dht && !this.nodeId) this.nodeId = this._dhtNodeId()
         if (this._dht) this._startDht(opts.dht)
-        if (this._tcp && host.NatPmp) this._startPortMapping(opts)
+        // Port mapping never stops the client: what goes wrong there is a warning.
+        if (this._tcp && host.NatPmp) {
+          this._startPortMapping(opts).catch(err => this.emit('warning', new WasmTorrentError(`port mapping: ${err.message}`, { code: 'port_mapping_failed' })))
+        }
         // Torrents wait for it (add() awaits this.ready): no peer is met before the list is in.
         if (opts.blocklist !== undefined && opts.blocklist !== null && host.blocklistChunks) await this._loadBlocklist(opts.blocklist)
       })
@@ -1870,6 +1882,7 @@ export function makeClientClass (internals) {
     // port_mapping_failed); a router that does not answer (NAT-PMP or UPnP off) is quiet, as
     // WebTorrent's.
     async _startPortMapping (opts) {
+      if (this.destroyed) return
       const ports = [['tcp', this.torrentPort]]
       if (this.utp) ports.push(['udp', this.torrentPort])
       if (this.dhtPort) ports.push(['udp', this.dhtPort])
@@ -1910,6 +1923,23 @@ export function makeClientClass (internals) {
       }
       const routers = await dht.resolve([].concat(opts.bootstrap ?? host.dhtBootstrap))
       if (this._dht === dht) this._input((E, t) => E.dhtBootstrap(routers, t))
+    }
+
+    // A port free for both TCP and UDP: uTP's UDP socket bound first (any free port), then
+    // TCP on its number, again with another port when that one is taken for TCP. Returns
+    // [port, the Utp transport], or null after a few tries (the caller then goes as before).
+    async _listenTcpAndUdp (input) {
+      for (let attempt = 0; attempt < 5 && !this.destroyed; attempt++) {
+        const utp = new host.Utp({ input, heap: () => this._M.HEAPU8 })
+        const port = await utp.listen(0).catch(() => null)
+        if (!port) return null
+        try {
+          return [await this._tcp.listen(port), utp]
+        } catch {
+          utp.close()
+        }
+      }
+      return null
     }
 
     // The DHT's node id (hex), from its state (bencoded { id, nodes }).
