@@ -3,6 +3,7 @@
 // description and its SOAP answers.
 // Properties: no crash; a LOCATION or control URL found is an http:// URL; a SOAP answer is
 // ok only with status 200.
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -19,7 +20,14 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
-bool http_url(const std::string& url) { return url.rfind("http://", 0) == 0 || url.rfind("HTTP://", 0) == 0; }
+// The scheme's letters in any case, as URLs allow ("httP://" too).
+bool http_url(const std::string& url) {
+  constexpr std::string_view scheme = "http://";
+  if (url.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(url[i])) != scheme[i]) return false;
+  return true;
+}
 
 }  // namespace
 
