@@ -1252,6 +1252,7 @@ class js_portmap {
     if (port > 0 && port < 65536) engine_.map(portmap_protocol(protocol), static_cast<std::uint16_t>(port), at_ms(now));
   }
   void unmap_all(double now) { engine_.unmap_all(at_ms(now)); }
+  bool settled() const { return engine_.settled(); }
   void on_timer(double now) { engine_.on_timer(at_ms(now)); }
   double next_deadline() const {
     const auto d = engine_.next_deadline();
@@ -1413,6 +1414,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::class_<pmp_base>("NatPmpBase")
       .function("map", &pmp_base::map)
       .function("unmapAll", &pmp_base::unmap_all)
+      .function("settled", &pmp_base::settled)
       .function("onTimer", &pmp_base::on_timer)
       .function("nextDeadline", &pmp_base::next_deadline);
   emscripten::class_<js_natpmp, emscripten::base<pmp_base>>("NatPmp")
@@ -1423,6 +1425,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::class_<upnp_base>("UpnpBase")
       .function("map", &upnp_base::map)
       .function("unmapAll", &upnp_base::unmap_all)
+      .function("settled", &upnp_base::settled)
       .function("onTimer", &upnp_base::on_timer)
       .function("nextDeadline", &upnp_base::next_deadline);
   emscripten::class_<js_upnp, emscripten::base<upnp_base>>("Upnp")

@@ -102,10 +102,18 @@ void natpmp_client::map(protocol p, std::uint16_t internal_port, time_point now)
 void natpmp_client::unmap_all(time_point now) {
   stopping_ = true;
   queue_.clear();
-  if (current_ && current_->kind != job_kind::unmap) current_.reset();
-  std::erase_if(mappings_, [](const mapping& m) { return !m.granted; });
-  for (const auto& m : mappings_) queue_.push_back({job_kind::unmap, m.proto, m.internal_port});
+  // A mapping request already sent stays in flight: the gateway may still grant it, and what
+  // it grants is deleted in turn (received()). The public address question is dropped.
+  if (current_ && current_->kind == job_kind::address) current_.reset();
+  std::erase_if(mappings_, [&](const mapping& m) { return !m.granted && !in_flight(m); });
+  for (const auto& m : mappings_)
+    if (!in_flight(m)) queue_.push_back({job_kind::unmap, m.proto, m.internal_port});
   start_next(now);
+}
+
+bool natpmp_client::in_flight(const mapping& m) const {
+  return current_ && current_->kind != job_kind::address && current_->proto == m.proto &&
+         current_->internal_port == m.internal_port;
 }
 
 void natpmp_client::enqueue(job j, time_point now) {
@@ -148,7 +156,8 @@ void natpmp_client::fail(std::optional<std::uint16_t> result, std::string reason
   } else {
     out_.emplace_back(failed{j.proto, j.internal_port, false, result, reason});
     if (auto* m = find(j.proto, j.internal_port)) {
-      if (m->granted && j.kind == job_kind::map) m->renew_at = now + retry_renewal;  // still held for a while
+      if (m->granted && j.kind == job_kind::map && stopping_) queue_.push_back({job_kind::unmap, j.proto, j.internal_port});
+      else if (m->granted && j.kind == job_kind::map) m->renew_at = now + retry_renewal;  // still held for a while
       else std::erase_if(mappings_, [&](const mapping& x) { return &x == m; });
     }
   }
@@ -202,6 +211,7 @@ void natpmp_client::received(byte_view datagram, time_point now) {
     m->granted = true;
     m->renew_at = now + std::chrono::seconds(std::max<std::uint32_t>(r.lifetime / 2, 1));
     out_.emplace_back(mapped{j.proto, j.internal_port, r.external_port, r.lifetime, renewal});
+    if (stopping_) queue_.push_back({job_kind::unmap, j.proto, j.internal_port});  // granted after unmap_all
   }
   check_epoch(r.epoch, now);
   finish(now);

@@ -106,9 +106,12 @@ class natpmp_client {
   // Asks for a mapping of our internal_port (the same public port suggested), renewed until
   // unmap_all(). Asking for a port again changes nothing.
   void map(protocol p, std::uint16_t internal_port, time_point now);
-  // Deletes every mapping granted (lifetime 0) and stops renewing; requests not answered yet
-  // are dropped. `unmapped` for each as the gateway confirms.
+  // Deletes every mapping granted (lifetime 0) and stops renewing. A mapping request in
+  // flight is still answered, and deleted if granted; requests not sent yet are dropped.
+  // `unmapped` for each as the gateway confirms.
   void unmap_all(time_point now);
+  // Nothing is held on the gateway or asked of it: after unmap_all(), the host may close.
+  bool settled() const noexcept { return mappings_.empty(); }
 
   // One datagram from the gateway's port 5351 (the host checks the source).
   void received(byte_view datagram, time_point now);
@@ -142,6 +145,7 @@ class natpmp_client {
   void fail(std::optional<std::uint16_t> result, std::string reason, time_point now);
   void check_epoch(std::uint32_t epoch, time_point now);
   mapping* find(protocol p, std::uint16_t internal_port);
+  bool in_flight(const mapping& m) const;  // the request in flight is this mapping's
 
   settings cfg_;
   std::vector<mapping> mappings_;

@@ -262,13 +262,15 @@ void upnp_client::unmap_all(time_point now) {
     step_ = step::gave_up;
     return;
   }
-  std::erase_if(entries_, [&](const entry& e) {
-    const bool asked = current_ && current_->kind == job_kind::map && current_->proto == e.proto && current_->port == e.port;
-    return !e.granted && !asked;
-  });
+  // A mapping request in flight stays: what the router grants is deleted in turn.
+  std::erase_if(entries_, [&](const entry& e) { return !e.granted && !in_flight(e); });
   for (const auto& e : entries_)
-    if (e.granted) queue_.push_back({job_kind::unmap, e.proto, e.port, 0});
+    if (!in_flight(e)) queue_.push_back({job_kind::unmap, e.proto, e.port, 0});
   next_job(now);
+}
+
+bool upnp_client::in_flight(const entry& e) const {
+  return current_ && current_->kind == job_kind::map && current_->proto == e.proto && current_->port == e.port;
 }
 
 void upnp_client::search(time_point now) {
@@ -354,12 +356,13 @@ void upnp_client::http_response(std::uint64_t id, int status, std::string_view b
       e->renew_at = now + std::chrono::seconds(std::max<std::uint32_t>(j.lease / 2, 1));
       out_.emplace_back(mapped{j.proto, j.port, j.port, j.lease, renewal});
       if (stopping_) queue_.push_back({job_kind::unmap, j.proto, j.port, 0});
-    } else if (r.error_code == only_permanent_leases && j.lease != 0) {
+    } else if (r.error_code == only_permanent_leases && j.lease != 0 && !stopping_) {
       queue_.push_front({job_kind::map, j.proto, j.port, 0});
+    } else if (r.error_code == only_permanent_leases && j.lease != 0 && !e->granted) {
+      std::erase_if(entries_, [&](const entry& x) { return &x == e; });  // stopping: not asked again
     } else {
       out_.emplace_back(failed{j.proto, j.port, false, static_cast<std::uint16_t>(r.error_code), r.error});
-      if (e->granted) e->renew_at = now + retry_renewal;
-      else std::erase_if(entries_, [&](const entry& x) { return &x == e; });
+      after_failure(*e, now);
     }
   }
   next_job(now);
@@ -375,10 +378,17 @@ void upnp_client::http_failed(std::uint64_t id, const std::string& message, time
   if (j.kind != job_kind::address) {
     out_.emplace_back(failed{j.proto, j.port, false, std::nullopt, message});
     if (j.kind == job_kind::unmap) std::erase_if(entries_, [&](const entry& e) { return e.proto == j.proto && e.port == j.port; });
-    else if (auto* e = find(j.proto, j.port); e && !e->granted) std::erase_if(entries_, [&](const entry& x) { return &x == e; });
-    else if (e) e->renew_at = now + retry_renewal;
+    else if (auto* e = find(j.proto, j.port)) after_failure(*e, now);
   }
   next_job(now);
+}
+
+// A mapping request failed: one never granted is forgotten; a granted one (its renewal
+// failed) is still held for a while, asked again later, or deleted if we are stopping.
+void upnp_client::after_failure(entry& e, time_point now) {
+  if (!e.granted) std::erase_if(entries_, [&](const entry& x) { return &x == &e; });
+  else if (stopping_) queue_.push_back({job_kind::unmap, e.proto, e.port, 0});
+  else e.renew_at = now + retry_renewal;
 }
 
 void upnp_client::on_timer(time_point now) {

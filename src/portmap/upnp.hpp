@@ -95,7 +95,11 @@ class upnp_client {
   explicit upnp_client(upnp_settings s = {});
 
   void map(protocol p, std::uint16_t port, time_point now);
+  // Deletes every mapping granted and stops renewing. A mapping request in flight is still
+  // answered, and deleted if granted; requests not sent yet are dropped.
   void unmap_all(time_point now);
+  // Nothing is held on the router or asked of it: after unmap_all(), the host may close.
+  bool settled() const noexcept { return entries_.empty(); }
 
   void ssdp_received(byte_view datagram, time_point now);
   // local_address: our address on the connection to the router (the internal client of the
@@ -131,6 +135,8 @@ class upnp_client {
   void next_job(time_point now);
   void request(std::string method, std::string url, soap_call call);
   entry* find(protocol p, std::uint16_t port);
+  bool in_flight(const entry& e) const;  // the request in flight asks for this mapping
+  void after_failure(entry& e, time_point now);
 
   upnp_settings cfg_;
   step step_ = step::idle;

@@ -3,8 +3,8 @@
 // running miniupnpd with nftables, a LAN host, a WAN host; nothing else reachable). The LAN
 // host's client maps torrentPort (TCP and UDP) and dhtPort (UDP), by NAT-PMP in one run and
 // by UPnP IGD in the other, a client on the WAN side downloads from it through the mapped
-// public port, and destroy() deletes the mappings. Also: a router that does not answer
-// leaves the client quiet.
+// public port, and destroy() deletes the mappings, those the router grants while destroy()
+// runs too. Also: a router that does not answer leaves the client quiet.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -37,6 +37,13 @@ test(`${option}: miniupnpd maps torrentPort and dhtPort, a WAN peer downloads th
   for (const m of mapped.mappings) assert.match(rules, new RegExp(`dport ${m.externalPort} dnat ip to 192\\.168\\.77\\.2:${m.internalPort}`))
   assert.doesNotMatch(await logs('rules-after.txt'), /dnat/)
   assert.match(await logs('leech.log'), /downloaded through 1\.2\.3\.4:/)
+
+  // A client destroyed with its mapping request in flight: the router grants it, destroy()
+  // deletes it.
+  const early = await logs('early.log')
+  assert.doesNotMatch(await logs('rules-early.txt'), /dnat/, early)
+  assert.match(early, /^mapped tcp (\d+)\nunmapped tcp \1\n/m, early)
+  assert.match(early, /mappings left: \[\]/)
 })
 }
 

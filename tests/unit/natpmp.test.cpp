@@ -176,25 +176,71 @@ TEST_CASE("[natpmp] a gateway that restarted (its epoch went back) gets every ma
   CHECK(only<send>(out)[0].bytes == encode_map_request(protocol::udp, 2000, 2000, 7200));
 }
 
-TEST_CASE("[natpmp] unmap_all deletes what was granted (lifetime 0) and drops what was not", "[natpmp]") {
+TEST_CASE("[natpmp] unmap_all deletes what was granted (lifetime 0), and what the request in flight gets granted", "[natpmp]") {
   natpmp_client c;
   c.map(protocol::tcp, 6881, at(0s));
   c.map(protocol::udp, 6881, at(0s));
+  c.map(protocol::tcp, 7000, at(0s));
   drain(c);
   c.received(address_answer(0, 5, {1, 2, 3, 4}), at(0s));
   drain(c);
   c.received(map_answer(protocol::tcp, 0, 5, 6881, 6881, 7200), at(0s));
-  drain(c);  // the UDP request is in flight
+  drain(c);  // the UDP request is in flight; TCP 7000's was not sent
   c.unmap_all(at(1s));
+  CHECK(drain(c).empty());  // one request at a time: the UDP one is still awaited
+  CHECK_FALSE(c.settled());
+  CHECK(c.mappings().size() == 2);  // TCP 7000, never asked, is dropped
+
+  // The gateway grants it after all: it is deleted in turn, after the TCP mapping.
+  c.received(map_answer(protocol::udp, 0, 6, 6881, 6881, 7200), at(1s));
   auto out = drain(c);
+  REQUIRE(only<mapped>(out).size() == 1);
   REQUIRE(only<send>(out).size() == 1);
   CHECK(only<send>(out)[0].bytes == encode_map_request(protocol::tcp, 6881, 6881, 0));
-  c.received(map_answer(protocol::udp, 0, 6, 6881, 6881, 7200), at(1s));  // late: ignored
   c.received(map_answer(protocol::tcp, 0, 6, 6881, 6881, 7200), at(1s));  // not the deletion's answer
   CHECK(drain(c).empty());
   c.received(map_answer(protocol::tcp, 0, 6, 6881, 0, 0), at(1s));
   out = drain(c);
   REQUIRE(only<unmapped>(out).size() == 1);
+  REQUIRE(only<send>(out).size() == 1);
+  CHECK(only<send>(out)[0].bytes == encode_map_request(protocol::udp, 6881, 6881, 0));
+  CHECK_FALSE(c.settled());
+  c.received(map_answer(protocol::udp, 0, 6, 6881, 0, 0), at(1s));
+  CHECK(only<unmapped>(drain(c)).size() == 1);
+  CHECK(c.settled());
   CHECK(c.mappings().empty());
   CHECK_FALSE(c.next_deadline());
+}
+
+TEST_CASE("[natpmp] unmap_all: a request in flight that is never answered settles when it fails; a renewal in flight is deleted", "[natpmp]") {
+  natpmp_client c;
+  c.map(protocol::tcp, 6881, at(0s));
+  drain(c);
+  c.received(address_answer(0, 5, {1, 2, 3, 4}), at(0s));
+  drain(c);
+  SECTION("never answered") {
+    c.unmap_all(at(0s));
+    CHECK_FALSE(c.settled());
+    for (int i = 0; i < 20 && c.next_deadline(); ++i) c.on_timer(*c.next_deadline());
+    CHECK(only<failed>(drain(c)).size() == 1);
+    CHECK(c.settled());
+  }
+  SECTION("a renewal in flight") {
+    c.received(map_answer(protocol::tcp, 0, 5, 6881, 6881, 7200), at(0s));
+    drain(c);
+    c.on_timer(at(3600s));
+    CHECK(only<send>(drain(c)).size() == 1);  // the renewal
+    c.unmap_all(at(3600s));
+    CHECK(drain(c).empty());  // not deleted twice: once the renewal is answered
+    SECTION("answered") { c.received(map_answer(protocol::tcp, 0, 3605, 6881, 6881, 7200), at(3600s)); }
+    SECTION("not answered") {
+      for (int i = 0; i < 9; ++i) c.on_timer(*c.next_deadline());
+    }
+    const auto sends = only<send>(drain(c));  // retransmissions of the renewal, then the deletion
+    REQUIRE_FALSE(sends.empty());
+    CHECK(sends.back().bytes == encode_map_request(protocol::tcp, 6881, 6881, 0));
+    c.received(map_answer(protocol::tcp, 0, 3605, 6881, 0, 0), at(3601s));
+    CHECK(only<unmapped>(drain(c)).size() == 1);
+    CHECK(c.settled());
+  }
 }

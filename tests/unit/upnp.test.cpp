@@ -180,7 +180,43 @@ TEST_CASE("[upnp] the client: search, description, public address, mappings; 725
     deleted += only<unmapped>(out).size();
   }
   CHECK(deleted == 2);
+  CHECK(c.settled());
   CHECK_FALSE(c.next_deadline());
+}
+
+TEST_CASE("[upnp] unmap_all: what the request in flight gets granted is deleted too; a 725 is not asked again", "[upnp]") {
+  upnp_client c;
+  c.map(protocol::tcp, 6881, at(0s));
+  c.map(protocol::udp, 6881, at(0s));
+  drain(c);
+  c.ssdp_received(bytes_of(ssdp_answer), at(0s));
+  c.http_response(only<http_request>(drain(c)).at(0).id, 200, description, "192.168.77.2", at(0s));
+  c.http_response(only<http_request>(drain(c)).at(0).id, 200, soap_ok("GetExternalIPAddress"), "", at(0s));
+  const auto tcp = only<http_request>(drain(c)).at(0);  // TCP's AddPortMapping, in flight
+  c.unmap_all(at(1s));
+  CHECK(drain(c).empty());
+  CHECK_FALSE(c.settled());
+  SECTION("granted: deleted in turn; the UDP mapping, never asked, is not") {
+    c.http_response(tcp.id, 200, soap_ok("AddPortMapping"), "", at(1s));
+    auto out = drain(c);
+    CHECK(only<mapped>(out).size() == 1);
+    const auto del = only<http_request>(out).at(0);
+    CHECK(del.soap_action.find("#DeletePortMapping") != std::string::npos);
+    CHECK(del.body.find("<NewProtocol>TCP</NewProtocol>") != std::string::npos);
+    c.http_response(del.id, 200, soap_ok("DeletePortMapping"), "", at(1s));
+    out = drain(c);
+    CHECK(only<unmapped>(out).size() == 1);
+    CHECK(only<http_request>(out).empty());
+  }
+  SECTION("only permanent leases: nothing was granted, nothing is asked again") {
+    c.http_response(tcp.id, 500, soap_fault(725, "OnlyPermanentLeasesSupported"), "", at(1s));
+    CHECK(drain(c).empty());
+  }
+  SECTION("the request fails") {
+    c.http_failed(tcp.id, "connection reset", at(1s));
+    CHECK(only<failed>(drain(c)).size() == 1);
+  }
+  CHECK(c.settled());
 }
 
 TEST_CASE("[upnp] the client: no gateway answers, a refusal, a description without a WAN service", "[upnp]") {

@@ -44,22 +44,21 @@ class PortMapper {
     this._on = on
     this._timer = null
     this._closed = false
-    this._granted = new Set() // "protocol:port" of the mappings the router granted
-    this._onGone = null
+    this._onOutputs = null
   }
 
   map (protocol, port) {
     this._run(now => this._engine.map(protocol, port, now))
   }
 
-  // Deletes the mappings (unless keep), waiting at most `wait` ms for the router to
-  // confirm, then closes.
+  // Deletes the mappings (unless keep), those the router grants to a request still in flight
+  // too, waiting at most `wait` ms for the router to confirm, then closes.
   async close ({ keep = false, wait = 1000 } = {}) {
     if (this._closed) return
-    if (this._granted.size > 0 && !keep) {
+    if (!keep) {
       await new Promise(resolve => {
         const timeout = setTimeout(resolve, wait)
-        this._onGone = () => { if (this._granted.size === 0) { clearTimeout(timeout); resolve() } }
+        this._onOutputs = () => { if (this._engine.settled()) { clearTimeout(timeout); resolve() } }
         this._run(now => this._engine.unmapAll(now))
       })
     }
@@ -73,15 +72,9 @@ class PortMapper {
     if (this._closed) return
     call(performance.now())
     for (let o; (o = this._engine.poll()) !== null;) {
-      if (this.handle(o)) continue
-      const key = `${o.protocol}:${o.internalPort}`
-      if (o.type === 'mapped') this._granted.add(key)
-      if (o.type === 'unmapped' || o.type === 'failed') {
-        this._granted.delete(key)
-        this._onGone?.()
-      }
-      this._on(o.type, o)
+      if (!this.handle(o)) this._on(o.type, o)
     }
+    this._onOutputs?.()
     clearTimeout(this._timer)
     const next = this._engine.nextDeadline()
     if (next >= 0) this._timer = setTimeout(() => this._run(now => this._engine.onTimer(now)), Math.max(0, next - performance.now()))

@@ -6,6 +6,10 @@
 //                              destroy() (which deletes the mappings), then exits
 //   portmap_lab.mjs leech DIR  in the WAN host: downloads that torrent from 1.2.3.4 at the
 //                              mapped port; exit 0 once the bytes are the seeder's
+//   portmap_lab.mjs early DIR natpmp|upnp
+//                              in the LAN host: a client destroyed while its first mapping
+//                              request (torrentPort, TCP) is in flight; prints the port mapping
+//                              outputs it saw, one per line, then exits
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
@@ -15,11 +19,12 @@ const [role, dir, mode] = process.argv.slice(2)
 const fail = msg => { console.error(msg); process.exit(1) }
 setTimeout(() => fail(`${role}: timed out`), 60_000).unref()
 
+const nat = mode === 'upnp' ? { natPmp: false, natUpnp: true } : { natPmp: { gateway: '192.168.77.1' }, natUpnp: false }
+
 if (role === 'seed') {
   const content = randomBytes(300_000)
   await mkdir(path.join(dir, 'content'), { recursive: true })
   await writeFile(path.join(dir, 'content', 'data.bin'), content)
-  const nat = mode === 'upnp' ? { natPmp: false, natUpnp: true } : { natPmp: { gateway: '192.168.77.1' }, natUpnp: false }
   const client = new WasmTorrent({ tracker: false, lsd: false, dht: { bootstrap: [], stateFile: null }, ...nat })
   client.on('warning', err => console.error('warning:', err.message))
   const torrent = await new Promise(resolve => client.seed(path.join(dir, 'content', 'data.bin'), { announce: [] }, resolve))
@@ -56,6 +61,26 @@ if (role === 'seed') {
   if (sha !== mapped.sha) fail('leech: the bytes differ')
   console.log('downloaded through', `1.2.3.4:${tcp.externalPort}`, 'from', torrent.wires.map(w => w.remoteAddress).join(','))
   await client.destroy()
+  process.exit(0)
+} else if (role === 'early') {
+  const client = new WasmTorrent({ tracker: false, lsd: false, dht: false, utp: false, ...nat })
+  client.on('warning', err => console.error('warning:', err.message))
+  const seen = client._onPortMapping
+  client._onPortMapping = (via, type, e) => {
+    console.log(type, e.protocol ?? '', e.internalPort ?? '')
+    seen.call(client, via, type, e)
+  }
+  // The public address is the router's first answer; the first mapping request goes out in
+  // the same turn of the event loop. Destroying in that turn leaves it in flight.
+  const destroyed = new Promise(resolve => {
+    Object.defineProperty(client, 'publicAddress', {
+      configurable: true,
+      get () { return null },
+      set (address) { if (address) queueMicrotask(() => resolve(client.destroy())) }
+    })
+  })
+  await destroyed
+  console.log('destroyed; mappings left:', JSON.stringify(client.portMappings))
   process.exit(0)
 } else {
   fail(`unknown role ${role}`)

@@ -12,7 +12,9 @@
 #   2. the gateway's nft rules are saved to DIR/rules-mapped.txt;
 #   3. in the WAN host: a wasmtorrent client downloads the torrent from 1.2.3.4:<mapped port>
 #      (portmap_lab.mjs leech), that is through the mapping;
-#   4. the seeder is stopped (destroy(): the mappings are deleted): DIR/rules-after.txt.
+#   4. the seeder is stopped (destroy(): the mappings are deleted): DIR/rules-after.txt;
+#   5. in the LAN host: a client destroyed while its first mapping request is in flight
+#      (portmap_lab.mjs early): DIR/early.log, then, 2 s later, DIR/rules-early.txt.
 # Exit status 0 when every step ran; the test reads the files.
 set -euo pipefail
 dir=$1 mode=$2
@@ -86,4 +88,9 @@ nsenter -t $wan_ns -n node "$here/portmap_lab.mjs" leech "$dir" > "$dir/leech.lo
 kill -TERM $seeder
 wait $seeder || { log "seeder failed"; cat "$dir/seed.log" >&2; exit 1; }
 nft list ruleset > "$dir/rules-after.txt"
+
+log "a client destroyed while asking"
+nsenter -t $lan_ns -n node "$here/portmap_lab.mjs" early "$dir" "$mode" > "$dir/early.log" 2>&1 || { log "early failed"; cat "$dir/early.log" >&2; exit 1; }
+sleep 2  # a mapping granted late would be in the rules by now
+nft list ruleset > "$dir/rules-early.txt"
 log "done"
