@@ -1121,12 +1121,14 @@ class js_client {
     if (opts["utp"].isTrue()) s.utp = true;  // uTP on the torrent port (with dialPeers)
     if (opts["utPex"].isFalse()) s.session.enable_ut_pex = false;  // WebTorrent's opts.utPex
     if (opts["seedOutgoingConnections"].isFalse()) s.session.seed_outgoing_connections = false;
-    // dht: true, or { announceInterval (ms) for tests, nodeId, ipv6 (the host has an IPv6 socket) }.
+    // dht: true, or { announceInterval (ms) for tests, nodeId, ipv6 (the host has an IPv6 socket),
+    // enforceNodeId (BEP 42) }.
     const val dht = opts["dht"];
     const bool dht_object = dht.typeOf().as<std::string>() == "object" && !dht.isNull();
     if (dht.isTrue() || dht_object) {
       s.dht = wt::dht::settings{};
       s.dht_ipv6 = dht_object && dht["ipv6"].isTrue();
+      s.dht->enforce_node_id = dht_object && dht["enforceNodeId"].isTrue();
       if (dht_object && dht["announceInterval"].isNumber())
         s.dht->announce_interval = std::chrono::milliseconds(static_cast<std::int64_t>(dht["announceInterval"].as<double>()));
       // nodeId: 40 hex digits (the JS layer validates and converts), else random.

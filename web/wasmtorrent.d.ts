@@ -257,8 +257,9 @@ export interface ClientOptions {
   secure?: boolean | 0 | 1 | 2 | 'required'
   /**
    * Node: the DHT's node id, 40 hex digits or 20 bytes (dht.nodeId wins, as bittorrent-dht's
-   * own option); it also wins over the id kept in the DHT's stateFile. Default: random (or the
-   * saved one). Anything else throws (code invalid_argument).
+   * own option); it also wins over the id kept in the DHT's stateFile, and is kept as given.
+   * Default: random (or the saved one), replaced by one valid for our external address once the
+   * DHT's nodes agree on it (BEP 42). Anything else throws (code invalid_argument).
    */
   nodeId?: string | ArrayBufferView
   utPex?: boolean
@@ -319,9 +320,11 @@ export interface ClientOptions {
   /**
    * Node: the DHT (BEP 5), on by default. bootstrap: "host:port" routers (default the usual
    * public ones); stateFile: where the node table is kept between runs (null: nowhere;
-   * default ~/.cache/wasmtorrent/dht-state); port: as dhtPort.
+   * default ~/.cache/wasmtorrent/dht-state); port: as dhtPort; enforceNodeId (ours, default
+   * false, as libtorrent's): nodes whose id is not valid for their address (BEP 42) are
+   * neither kept nor asked.
    */
-  dht?: boolean | { bootstrap?: string[], stateFile?: string | null, port?: number, nodeId?: string | ArrayBufferView }
+  dht?: boolean | { bootstrap?: string[], stateFile?: string | null, port?: number, nodeId?: string | ArrayBufferView, enforceNodeId?: boolean }
 }
 
 /**
@@ -759,7 +762,10 @@ declare class WasmTorrent extends Emitter {
   readonly torrents: Torrent[]
   /** 40 hex digits, once the engine runs (after `ready`). */
   readonly peerId?: string
-  /** Node: the DHT's node id, 40 hex digits (the nodeId option's at once; else after `ready`); null without a DHT. */
+  /**
+   * Node: the DHT's node id, 40 hex digits (the nodeId option's at once; else after `ready`);
+   * null without a DHT. A random id changes once, to one valid for our address (BEP 42).
+   */
   readonly nodeId: string | null
   readonly destroyed: boolean
   /** Node: the TCP port peers connect to, and the DHT's UDP port (0 before ready, or none). */

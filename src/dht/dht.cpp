@@ -6,6 +6,7 @@
 
 #include "base/random.hpp"
 #include "bencode/bencode.hpp"
+#include "dht/node_id.hpp"
 
 namespace wt::dht {
 
@@ -157,6 +158,11 @@ struct dht_node::impl {
   std::uint64_t malformed_since_warning = 0;
   bool fixed_id = false;  // settings::id was given: load_state() keeps it
 
+  // BEP 42: the last answers' reports of our address (port 0), with who reported it (the
+  // answering node's address, port 0): one vote per node address in the window.
+  std::deque<std::pair<wire::endpoint, wire::endpoint>> address_reports;  // {voter, address}
+  std::optional<wire::endpoint> external;
+
   explicit impl(settings s)
       : cfg(std::move(s)),
         random(cfg.seed),
@@ -260,7 +266,9 @@ struct dht_node::impl {
     const node_info querier{q.id, from};
     table.node_queried(querier, now);
     // A node we only heard a query from is pinged first: its address may be forged.
-    if (table.has_room_for(q.id, now)) ping(querier, true, now);
+    // So is one we know under another id: an answer would show it changed its id.
+    const auto* known = table.at_endpoint(from);
+    if (acceptable(q.id, from) && (table.has_room_for(q.id, now) || (known && known->id != q.id))) ping(querier, true, now);
 
     response r;
     r.id = table.own_id();
@@ -320,16 +328,51 @@ struct dht_node::impl {
 
     if (r) {
       ++counters.answers_received;
-      if (sent.expected && *sent.expected != r->id) {
-        // The address answers under another id: the entry we had for it is stale.
-        table.node_failed(*sent.expected, from);
-      }
-      table.node_answered({r->id, from}, now);
+      table.node_renamed(from, r->id);  // an entry under another id at this address is stale
+      if (acceptable(r->id, from)) table.node_answered({r->id, from}, now);
+      if (r->ip) address_reported(from, *r->ip, now);
     }
     if (sent.lookup) {
       const auto lk = lookups.find(*sent.lookup);
       if (lk != lookups.end()) lookup_answer(lk->second, from, r, now);
     }
+  }
+
+  // --- BEP 42: ids bound to addresses ----------------------------------------------------
+
+  // Whether a node with this id at this address may enter the table or a lookup.
+  bool acceptable(const node_id& id, const wire::endpoint& ep) const {
+    return !cfg.enforce_node_id || secure_id_valid(id, ep);
+  }
+
+  void address_reported(wire::endpoint voter, wire::endpoint address, time_point now) {
+    if (address.v6 != cfg.ipv6 || !usable(wire::endpoint{address.address, address.v6, 1}, cfg.ipv6)) return;
+    voter.port = 0;
+    address.port = 0;
+    std::erase_if(address_reports, [&](const auto& report) { return report.first == voter; });
+    address_reports.emplace_back(voter, address);
+    while (address_reports.size() > std::max<std::size_t>(cfg.address_window, 1)) address_reports.pop_front();
+    const auto votes = [&](const wire::endpoint& a) {
+      return static_cast<std::size_t>(
+          std::count_if(address_reports.begin(), address_reports.end(), [&](const auto& r) { return r.second == a; }));
+    };
+    if (votes(address) < cfg.address_votes || (external && *external == address)) return;
+    if (external && votes(*external) >= votes(address)) return;  // the address we have holds
+    external = address;
+    if (!fixed_id && !secure_id_valid(table.own_id(), address)) {
+      const node_id bits = random_id(random);
+      change_id(secure_node_id(address, bits.back(), bits), now);
+    }
+  }
+
+  // Our id changes: the nodes stay, re-sorted into the buckets of the new id, and a lookup
+  // for the new id finds our new neighbours.
+  void change_id(const node_id& id, time_point now) {
+    routing_table fresh(id, table.settings());
+    for (const auto& n : table.all_nodes()) fresh.node_answered({n.id, n.ep}, n.answered ? n.last_answer : now, n.answered);
+    table = std::move(fresh);
+    cfg.id = id;
+    start_lookup(lookup_kind::refresh, id, now);
   }
 
   // --- lookups ------------------------------------------------------------------------
@@ -344,7 +387,7 @@ struct dht_node::impl {
 
   void add_candidates(lookup& lk, const std::vector<node_info>& nodes, bool id_known) {
     for (const auto& n : nodes) {
-      if (!usable(n.ep, cfg.ipv6) || (id_known && n.id == table.own_id())) continue;
+      if (!usable(n.ep, cfg.ipv6) || (id_known && (n.id == table.own_id() || !acceptable(n.id, n.ep)))) continue;
       if (std::find(lk.contacted.begin(), lk.contacted.end(), n.ep) != lk.contacted.end()) continue;
       const bool known = std::any_of(lk.candidates.begin(), lk.candidates.end(), [&](const candidate& c) {
         return c.info.ep == n.ep || (id_known && c.id_known && c.info.id == n.id);
@@ -672,6 +715,7 @@ dht_node::dht_node(dht_node&&) noexcept = default;
 dht_node& dht_node::operator=(dht_node&&) noexcept = default;
 
 const node_id& dht_node::id() const noexcept { return impl_->table.own_id(); }
+const std::optional<wire::endpoint>& dht_node::external_address() const noexcept { return impl_->external; }
 
 void dht_node::add_node(const wire::endpoint& ep, time_point now) {
   if (!usable(ep, impl_->cfg.ipv6)) return;

@@ -13,7 +13,8 @@
 // Lookups are iterative (alpha queries in flight, the k closest nodes that answer
 // end them), each bounded in queries and candidates; outgoing queries are rate limited;
 // answers from an unexpected endpoint or transaction id are ignored; what other nodes
-// announce to us is kept in a bounded store.
+// announce to us is kept in a bounded store. Our id is bound to our external address as
+// BEP 42 says, and other nodes' ids can be checked against theirs (enforce_node_id).
 #pragma once
 
 #include <cstddef>
@@ -69,6 +70,15 @@ struct settings {
   duration rebootstrap_min = std::chrono::seconds(5);
   duration rebootstrap_interval = std::chrono::minutes(1);
   duration token_rotation = std::chrono::minutes(5);
+  // BEP 42 (src/dht/node_id.hpp). Answers tell us our address ("ip"); once `address_votes`
+  // nodes at distinct addresses, among the last `address_window` answers, report the same
+  // one, it is our external address, and an id not valid for it is replaced by one that is
+  // (unless settings::id was given); the table is kept, re-sorted around the new id.
+  std::size_t address_votes = 3;
+  std::size_t address_window = 16;
+  // Nodes whose id is not valid for their address are neither kept in the table nor asked
+  // in lookups (libtorrent's enforce_node_id; off by default, as there).
+  bool enforce_node_id = false;
   std::size_t max_saved_nodes = 200;
   std::string version = std::string("WT\x00\x01", 4);   // "v": client and version
 };
@@ -136,6 +146,9 @@ class dht_node {
   dht_node& operator=(const dht_node&) = delete;
 
   const node_id& id() const noexcept;
+  // Our external address (port 0) as the nodes that answered us agree on it; nullopt until
+  // settings::address_votes of them do.
+  const std::optional<wire::endpoint>& external_address() const noexcept;
 
   // A node address learned elsewhere (BEP 5 "port" message, the user): pinged, and kept
   // in the table if it answers.

@@ -143,6 +143,27 @@ void routing_table::node_failed(const node_id& id, const wire::endpoint& ep) {
   }
 }
 
+void routing_table::node_renamed(const wire::endpoint& ep, const node_id& id) {
+  for (auto& b : buckets_) {
+    std::erase_if(b.replacements, [&](const node_entry& e) { return e.ep == ep && e.id != id; });
+    const auto old = std::find_if(b.nodes.begin(), b.nodes.end(), [&](const node_entry& e) { return e.ep == ep && e.id != id; });
+    if (old == b.nodes.end()) continue;
+    b.nodes.erase(old);
+    if (!b.replacements.empty()) {
+      b.nodes.push_back(b.replacements.back());
+      b.replacements.pop_back();
+    }
+    return;
+  }
+}
+
+const node_entry* routing_table::at_endpoint(const wire::endpoint& ep) const {
+  for (const auto& b : buckets_)
+    for (const auto& n : b.nodes)
+      if (n.ep == ep) return &n;
+  return nullptr;
+}
+
 std::vector<node_info> routing_table::closest(const node_id& target, std::size_t count,
                                               time_point now) const {
   std::vector<node_info> all;

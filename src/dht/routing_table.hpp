@@ -68,6 +68,12 @@ class routing_table {
   // One of our queries to this endpoint timed out. A node that turns bad is replaced by
   // a candidate, when its bucket has one.
   void node_failed(const node_id& id, const wire::endpoint& ep);
+  // The node at `ep` answered one of our queries under `id`, not the id we keep for it: it
+  // changed its id (BEP 42 makes a node do so once it learns its address). The old entry
+  // goes, and a replacement candidate takes its place.
+  void node_renamed(const wire::endpoint& ep, const node_id& id);
+  // The entry at this endpoint, whatever its id.
+  const node_entry* at_endpoint(const wire::endpoint& ep) const;
 
   // The `count` nodes closest to target, bad ones excluded, closest first.
   std::vector<node_info> closest(const node_id& target, std::size_t count, time_point now) const;

@@ -4,10 +4,13 @@
 // senders. Control bits 0-1 pick the sender (four endpoints, which are also the node's bootstrap
 // routers, so its queries go there); bit 7 advances the clock by 0..127 seconds (bits
 // 2-6, times 4); in the datagram, "2:TT" is replaced by the transaction id of the last
-// query the node sent to that sender, so answers can match.
+// query the node sent to that sender, so answers can match. When the input's length is 2 or
+// 3 modulo 4 the node enforces BEP 42's ids (enforce_node_id); the third sender's address is
+// public, so that its id is checked.
 // Properties: no crash; decode(encode(m)) == m for every decoded message; everything the
 // node sends is a KRPC message within the datagram limit; its state stays within its
-// bounds.
+// bounds; once the answers agree on our address, our id is valid for it (BEP 42); with
+// enforce_node_id every node in the table has an id valid for its address.
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -15,6 +18,7 @@
 #include <variant>
 
 #include "dht/dht.hpp"
+#include "dht/node_id.hpp"
 
 using namespace wt;
 using namespace wt::dht;
@@ -28,7 +32,7 @@ void check(bool ok) {
 
 const std::array<wire::endpoint, 4> senders4{
     wire::make_endpoint_v4({10, 0, 0, 1}, 6881), wire::make_endpoint_v4({10, 0, 0, 2}, 6881),
-    wire::make_endpoint_v4({10, 0, 0, 3}, 1), wire::make_endpoint_v4({192, 168, 1, 1}, 65535)};
+    wire::make_endpoint_v4({11, 0, 0, 3}, 1), wire::make_endpoint_v4({192, 168, 1, 1}, 65535)};
 const std::array<wire::endpoint, 4> senders6{
     wire::make_endpoint_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 6881),
     wire::make_endpoint_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}, 6881),
@@ -71,6 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   settings s;
   s.seed = 42;
   s.ipv6 = size % 2 == 1;
+  s.enforce_node_id = size % 4 >= 2;
   const auto& senders = s.ipv6 ? senders6 : senders4;
   s.store.max_info_hashes = 4;
   s.store.max_peers_per_hash = 4;
@@ -111,6 +116,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(node.store().info_hash_count() <= s.store.max_info_hashes);
   check(node.store().peer_count(info_hash) <= s.store.max_peers_per_hash);
   check(node.running_lookups() <= s.max_lookups);
+  if (const auto& address = node.external_address()) check(secure_id_valid(node.id(), *address));
+  if (s.enforce_node_id)
+    for (const auto& n : node.table().all_nodes()) check(secure_id_valid(n.id, n.ep));
   const auto saved = node.save_state(now);
   dht_node restored(s);
   check(restored.load_state(saved, now).has_value());

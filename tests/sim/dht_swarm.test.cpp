@@ -11,6 +11,7 @@
 #include "base/random.hpp"
 #include "bencode/bencode.hpp"
 #include "dht/dht.hpp"
+#include "dht/node_id.hpp"
 
 using namespace wt;
 using namespace wt::dht;
@@ -54,7 +55,9 @@ class network {
   };
 
   // v6: every member is at an IPv6 address (2001:db8::…) and its node speaks IPv6 (BEP 32).
-  network(std::uint64_t seed, double loss, bool v6 = false) : random_(seed), loss_(loss), v6_(v6) {}
+  // IPv4 members are at <v4_first>.0.x.y: 10 is a local network, exempt from BEP 42.
+  network(std::uint64_t seed, double loss, bool v6 = false, std::uint8_t v4_first = 10)
+      : random_(seed), loss_(loss), v6_(v6), v4_first_(v4_first) {}
 
   std::size_t add(behaviour kind, settings s = {}) {
     const std::size_t i = members_.size();
@@ -63,7 +66,7 @@ class network {
     const auto port = static_cast<std::uint16_t>(6881 + i);
     const auto hi = static_cast<std::uint8_t>(i / 200), lo = static_cast<std::uint8_t>(1 + i % 200);
     m.addr = v6_ ? wire::make_endpoint_v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, hi, lo}, port)
-                 : wire::make_endpoint_v4({10, 0, hi, lo}, port);
+                 : wire::make_endpoint_v4({v4_first_, 0, hi, lo}, port);
     if (kind == behaviour::honest || kind == behaviour::libtorrent_style) {
       s.seed = random_.next();
       s.ipv6 = v6_;
@@ -213,6 +216,7 @@ class network {
   rng random_;
   double loss_;
   bool v6_ = false;
+  std::uint8_t v4_first_ = 10;
   std::vector<member> members_;
   std::map<std::string, std::size_t> by_address_;
   std::priority_queue<datagram, std::vector<datagram>, later> in_flight_;
@@ -402,4 +406,59 @@ TEST_CASE("[dht_swarm] an IPv6 DHT (BEP 32): nodes bootstrap, an announced peer 
   net.node(9).bootstrap({}, net.now());
   net.run_until(net.now() + 1min);
   CHECK(net.node(9).table().good_count(net.now()) >= 8);
+}
+
+// Nodes that enforce BEP 42 join after the others changed their ids: they need the entries
+// others keep for them renamed (routing_table::node_renamed), or they hear only of stale ids.
+TEST_CASE("[dht_swarm] BEP 42 at public addresses: ids become valid for them; nodes that enforce it keep liars out and still find an announced peer", "[dht_swarm]") {
+  network net(42, 0.02, false, 11);
+  const auto router = net.add(behaviour::honest);
+  const std::vector<wire::endpoint> routers{net.at(router).addr};
+  const auto join = [&](std::size_t n) {
+    net.run_until(net.now() + 200ms);
+    if (net.at(n).node) net.node(n).bootstrap(routers, net.now());
+    else net.introduce(n, router);
+  };
+  // A DHT whose nodes do not check ids, with three liars at random ids; its nodes start at
+  // random ids too, and settle on valid ones.
+  for (int i = 0; i < 16; ++i) join(net.add(behaviour::honest));
+  std::vector<std::size_t> liars;
+  for (int i = 0; i < 3; ++i) liars.push_back(net.add(behaviour::liar));
+  for (const auto l : liars) join(l);
+  net.run_until(net.now() + 2min);
+  // Then nodes that enforce BEP 42 join it.
+  settings enforcing;
+  enforcing.enforce_node_id = true;
+  std::vector<std::size_t> enforcers;
+  for (int i = 0; i < 8; ++i) enforcers.push_back(net.add(behaviour::honest, enforcing));
+  for (const auto e : enforcers) join(e);
+  net.run_until(net.now() + 2min);
+
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    if (!net.at(i).node) continue;
+    INFO("node " << i << ", table " << net.node(i).table().size());
+    auto address = net.at(i).addr;
+    address.port = 0;
+    REQUIRE(net.node(i).external_address());
+    CHECK(*net.node(i).external_address() == address);
+    CHECK(secure_id_valid(net.node(i).id(), address));
+    CHECK(net.node(i).table().size() >= 8);
+  }
+  for (const auto e : enforcers) {
+    INFO("enforcing node " << e);
+    for (const auto& n : net.node(e).table().all_nodes()) CHECK(secure_id_valid(n.id, n.ep));
+  }
+  std::size_t liars_kept = 0;  // by the others, which do not check
+  for (std::size_t i = 0; i < net.size(); ++i)
+    if (net.at(i).node)
+      for (const auto l : liars) liars_kept += net.node(i).table().find(net.at(l).id) ? 1u : 0u;
+  CHECK(liars_kept > 0);
+
+  net.node(enforcers[1]).announce(info_hash, 7000, false, net.now());
+  net.run_until(net.now() + 1min);
+  net.node(enforcers[2]).get_peers(info_hash, net.now());
+  net.run_until(net.now() + 1min);
+  wire::endpoint peer = net.at(enforcers[1]).addr;
+  peer.port = 7000;
+  CHECK(found_peer(net.at(enforcers[2]), info_hash, peer));
 }

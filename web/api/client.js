@@ -911,7 +911,7 @@ export function makeClientClass (internals) {
       // WebTorrent's nodeId (the DHT's, 40 hex digits or 20 bytes; opts.dht.nodeId wins, as
       // bittorrent-dht's own option), random unless given.
       const nodeId = peerIdHex(opts.dht?.nodeId ?? opts.nodeId, 'nodeId')
-      this.nodeId = nodeId ?? null
+      this._nodeId = nodeId ?? null
       const encryption = encryptionPolicy(opts.secure)
       this.torrents = []
       this.destroyed = false
@@ -1066,7 +1066,7 @@ export function makeClientClass (internals) {
           encryption,
           encryptionEntropy: randomHex(32),
           utp: Boolean(this._utp),
-          dht: this._dht ? { announceInterval: opts.dht?.announceInterval, nodeId, ipv6: this._dht.ipv6 } : false,
+          dht: this._dht ? { announceInterval: opts.dht?.announceInterval, nodeId, ipv6: this._dht.ipv6, enforceNodeId: opts.dht?.enforceNodeId === true } : false,
           // lsd: { interval, minInterval } (ms) shortens BEP 14's 5 min and 1 min, for tests.
           lsd: this._lsd ? { interval: opts.lsd?.interval, minInterval: opts.lsd?.minInterval } : false,
           // Each announce asks it (getAnnounceOpts), inside the engine's call.
@@ -1079,7 +1079,7 @@ export function makeClientClass (internals) {
           extensionHandshakeHold: 2000
         }))
         this.peerId = this._engine.peerId()
-        if (this._dht && !this.nodeId) this.nodeId = this._dhtNodeId()
+        if (this._dht && !this._nodeId) this._nodeId = this._dhtNodeId()
         if (this._dht) this._startDht(opts.dht)
         // Port mapping never stops the client: what goes wrong there is a warning.
         if (this._tcp && host.NatPmp) {
@@ -1919,7 +1919,7 @@ export function makeClientClass (internals) {
       const state = await dht.loadState()
       if (state && this._dht === dht) {
         this._input((E, t) => { this._M.HEAPU8.set(state, E.reserve(state.length)); E.dhtLoadState(state.length, t) })
-        this.nodeId = this._dhtNodeId() ?? this.nodeId // the saved id, unless nodeId was given
+        this._nodeId = this._dhtNodeId() ?? this._nodeId // the saved id, unless nodeId was given
       }
       const routers = await dht.resolve([].concat(opts.bootstrap ?? host.dhtBootstrap))
       if (this._dht === dht) this._input((E, t) => E.dhtBootstrap(routers, t))
@@ -1940,6 +1940,13 @@ export function makeClientClass (internals) {
         }
       }
       return null
+    }
+
+    // The DHT's id, read where it lives: the engine replaces a random one by one valid for
+    // the address the DHT's nodes report (BEP 42).
+    get nodeId () {
+      if (this._dht && this._engine) this._nodeId = this._dhtNodeId() ?? this._nodeId
+      return this._nodeId
     }
 
     // The DHT's node id (hex), from its state (bencoded { id, nodes }).
