@@ -38,8 +38,9 @@ class announcer_and_dht final : public addressed_network {
   explicit announcer_and_dht(const client_settings& s) : announcer_(s.announcer) {
     if (s.dht) dht_ = std::make_unique<dht::dht_node>(*s.dht);
     if (s.dht && s.dht_ipv6) {
-      // The IPv6 node (BEP 32) has the same id: with the same seed it draws the same one
-      // (its transaction ids and token secrets repeat the IPv4 node's, on another socket).
+      // The IPv6 node (BEP 32) starts with the same id: with the same seed it draws the same
+      // one (its transaction ids and token secrets repeat the IPv4 node's, on another
+      // socket). Each then makes its id valid for its own family's address (BEP 42).
       dht::settings six = *s.dht;
       six.ipv6 = true;
       dht6_ = std::make_unique<dht::dht_node>(six);
