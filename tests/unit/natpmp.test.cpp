@@ -35,6 +35,15 @@ byte_buffer map_answer(protocol p, std::uint16_t result, std::uint32_t epoch, st
   return b;
 }
 
+// A client whose request for a TCP mapping of `port` is in flight, the public address known
+// (the gateway's epoch 5).
+void asking(natpmp_client& c, std::uint16_t port) {
+  c.map(protocol::tcp, port, at(0s));
+  drain(c);
+  c.received(address_answer(0, 5, {1, 2, 3, 4}), at(0s));
+  drain(c);
+}
+
 }  // namespace
 
 TEST_CASE("[natpmp] the wire format of RFC 6886", "[natpmp]") {
@@ -144,10 +153,7 @@ TEST_CASE("[natpmp] retransmissions: 250 ms doubling, nine sends, then the mappi
 
 TEST_CASE("[natpmp] a refusal fails that mapping with the gateway's reason", "[natpmp]") {
   natpmp_client c;
-  c.map(protocol::tcp, 6881, at(0s));
-  drain(c);
-  c.received(address_answer(0, 5, {1, 2, 3, 4}), at(1ms));
-  drain(c);
+  asking(c, 6881);
   c.received(map_answer(protocol::tcp, 2, 5, 6881, 0, 0), at(2ms));
   const auto f = only<failed>(drain(c));
   REQUIRE(f.size() == 1);
@@ -214,10 +220,7 @@ TEST_CASE("[natpmp] unmap_all deletes what was granted (lifetime 0), and what th
 
 TEST_CASE("[natpmp] unmap_all: a request in flight that is never answered settles when it fails; a renewal in flight is deleted", "[natpmp]") {
   natpmp_client c;
-  c.map(protocol::tcp, 6881, at(0s));
-  drain(c);
-  c.received(address_answer(0, 5, {1, 2, 3, 4}), at(0s));
-  drain(c);
+  asking(c, 6881);
   SECTION("never answered") {
     c.unmap_all(at(0s));
     CHECK_FALSE(c.settled());

@@ -46,13 +46,13 @@ byte_buffer answer(const byte_buffer& tid, const node_id& id, std::optional<wire
 
 }  // namespace
 
-TEST_CASE("[dht] BEP 42: CRC32-C", "[dht][bep42]") {
+TEST_CASE("[dht] BEP 42: CRC32-C", "[dht][dht_node_id]") {
   const std::string check = "123456789";
   CHECK(crc32c(as_bytes(check)) == 0xe3069283);  // the standard check value
   CHECK(crc32c({}) == 0);
 }
 
-TEST_CASE("[dht] BEP 42: the BEP's example ids are valid for their addresses, and made from them", "[dht][bep42]") {
+TEST_CASE("[dht] BEP 42: the BEP's example ids are valid for their addresses, and made from them", "[dht][dht_node_id]") {
   struct example { const char* ip; std::uint8_t rand; const char* id; };
   const example examples[] = {
       {"124.31.75.21", 1, "5fbfbff10c5d6a4ec8a88e4c6ab4c28b95eee401"},
@@ -84,7 +84,7 @@ TEST_CASE("[dht] BEP 42: the BEP's example ids are valid for their addresses, an
   }
 }
 
-TEST_CASE("[dht] BEP 42: IPv6 ids; local addresses are exempt", "[dht][bep42]") {
+TEST_CASE("[dht] BEP 42: IPv6 ids; local addresses are exempt", "[dht][dht_node_id]") {
   const auto address = *wire::parse_ip_address("2001:db8:1234:5678::1");
   node_id random{};
   random.fill(0xa5);
@@ -140,7 +140,7 @@ node_id some_id(std::uint8_t first) {
 
 }  // namespace
 
-TEST_CASE("[dht] BEP 42: our id becomes valid for the address three answering nodes report", "[dht][bep42]") {
+TEST_CASE("[dht] BEP 42: our id becomes valid for the address three answering nodes report", "[dht][dht_node_id]") {
   settings s;
   s.seed = 7;
   const auto mine = v4("124.31.75.21", 40000);
@@ -195,7 +195,7 @@ TEST_CASE("[dht] BEP 42: our id becomes valid for the address three answering no
   }
 }
 
-TEST_CASE("[dht] BEP 42: enforce_node_id: a node whose id does not fit its address stays out of the table", "[dht][bep42]") {
+TEST_CASE("[dht] BEP 42: enforce_node_id: a node whose id does not fit its address stays out of the table", "[dht][dht_node_id]") {
   settings s;
   s.seed = 9;
   node_id random{};
@@ -219,7 +219,7 @@ TEST_CASE("[dht] BEP 42: enforce_node_id: a node whose id does not fit its addre
   }
 }
 
-TEST_CASE("[dht] BEP 42: a node that answers under a new id replaces its old entry", "[dht][bep42]") {
+TEST_CASE("[dht] BEP 42: a node that answers under a new id replaces its old entry", "[dht][dht_node_id]") {
   node_id own{};
   own.fill(0xee);
   routing_table table(own);
