@@ -328,7 +328,9 @@ struct dht_node::impl {
 
     if (r) {
       ++counters.answers_received;
-      table.node_renamed(from, r->id);  // an entry under another id at this address is stale
+      // An entry under another id at this address is stale (most answers come from a node we
+      // keep under this id: found at once in its bucket, without the scan).
+      if (const auto* known = table.find(r->id); !known || !(known->ep == from)) table.node_renamed(from, r->id);
       if (acceptable(r->id, from)) table.node_answered({r->id, from}, now);
       if (r->ip) address_reported(from, *r->ip, now);
     }
