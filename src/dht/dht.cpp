@@ -267,8 +267,7 @@ struct dht_node::impl {
     table.node_queried(querier, now);
     // A node we only heard a query from is pinged first: its address may be forged.
     // So is one we know under another id: an answer would show it changed its id.
-    const auto* known = table.at_endpoint(from);
-    if (acceptable(q.id, from) && (table.has_room_for(q.id, now) || (known && known->id != q.id))) ping(querier, true, now);
+    if (acceptable(q.id, from) && (table.has_room_for(q.id, now) || renamed(q.id, from))) ping(querier, true, now);
 
     response r;
     r.id = table.own_id();
@@ -328,9 +327,7 @@ struct dht_node::impl {
 
     if (r) {
       ++counters.answers_received;
-      // An entry under another id at this address is stale (most answers come from a node we
-      // keep under this id: found at once in its bucket, without the scan).
-      if (const auto* known = table.find(r->id); !known || !(known->ep == from)) table.node_renamed(from, r->id);
+      if (renamed(r->id, from)) table.node_renamed(from, r->id);  // the entry under the old id is stale
       if (acceptable(r->id, from)) table.node_answered({r->id, from}, now);
       if (r->ip) address_reported(from, *r->ip, now);
     }
@@ -345,6 +342,14 @@ struct dht_node::impl {
   // Whether a node with this id at this address may enter the table or a lookup.
   bool acceptable(const node_id& id, const wire::endpoint& ep) const {
     return !cfg.enforce_node_id || secure_id_valid(id, ep);
+  }
+
+  // Whether the table keeps the node at `ep` under another id than `id`. Most messages come
+  // from a node kept under its id, found at once in its bucket; only the others cost a scan.
+  bool renamed(const node_id& id, const wire::endpoint& ep) const {
+    if (const auto* same = table.find(id); same && same->ep == ep) return false;
+    const auto* known = table.at_endpoint(ep);
+    return known && known->id != id;
   }
 
   void address_reported(wire::endpoint voter, wire::endpoint address, time_point now) {
