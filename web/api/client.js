@@ -1559,6 +1559,7 @@ export function makeClientClass (internals) {
       this._natPmp = null
       this._upnp = null
       if (this._dht) {
+        this._nodeId = this.nodeId // the last id stays readable
         const dht = this._dht
         this._dht = null
         const state = this._engine?.dhtNodes() > 0 ? this._engine.dhtState(now()) : null
