@@ -54,6 +54,7 @@ test('BEP 42 with libtorrent\'s DHT: their ids pass our check, ours becomes vali
   assert.ok(result.done)
   assert.notEqual(result.after, result.before)
   assert.ok(validFor(result.after, '1.2.3.4'), `our id ${result.after} is valid for 1.2.3.4`)
+  assert.equal(result.afterDestroy, result.after)
   // libtorrent made its own ids valid for its addresses, and ours accepted them: its nodes are
   // in our table although enforceNodeId refuses the others.
   const lt = JSON.parse((await logs('lt.log')).trim().split('\n').at(-1))

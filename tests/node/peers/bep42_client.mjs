@@ -3,7 +3,7 @@
 // Waits for libtorrent's DHT (DIR/lt.log) to form, bootstraps from its four nodes with
 // enforceNodeId (BEP 42: nodes whose id does not fit their address are refused), gets the
 // torrent from a magnet holding only its info-hash, and waits until the nodes have told it
-// its address. Writes DIR/client.json: { before, after (node ids), done, dhtNodes }.
+// its address. Writes DIR/client.json: { before, after, afterDestroy (node ids), done, dhtNodes }.
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import WasmTorrent from '../../../dist/wasmtorrent.node.js'
@@ -33,7 +33,8 @@ const torrent = client.add(`magnet:?xt=urn:btih:${infoHash}`, { store: 'memory' 
 await new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
 while (client.nodeId === before) await sleep(200)
 const result = { before, after: client.nodeId, done: true, dhtNodes: client.dhtNodes }
+await client.destroy()
+result.afterDestroy = client.nodeId
 console.log(JSON.stringify(result))
 await writeFile(path.join(dir, 'client.json'), JSON.stringify(result))
-await client.destroy()
 process.exit(0)
