@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "dht/node_id.hpp"
+
 namespace wt::dht {
 
 routing_table::routing_table(const node_id& own, routing_settings settings)
@@ -109,9 +111,19 @@ routing_table::insert_result routing_table::node_answered(const node_info& n, ti
     }
     auto& candidates = b.replacements;
     std::erase_if(candidates, [&](const node_entry& e) { return e.id == n.id || e.ep == n.ep; });
+    const auto insecure = settings_.prefer_secure_ids && answered && secure_id_valid(n.id, n.ep)
+                              ? std::find_if(b.nodes.begin(), b.nodes.end(),
+                                             [](const node_entry& e) { return !secure_id_valid(e.id, e.ep); })
+                              : b.nodes.end();
+    auto result = insert_result::replacement;
+    if (insecure != b.nodes.end()) {
+      std::swap(*insecure, entry);  // the displaced node becomes the candidate below
+      b.last_changed = now;
+      result = insert_result::replaced_insecure;
+    }
     candidates.push_back(entry);
     if (candidates.size() > settings_.replacements) candidates.erase(candidates.begin());
-    return insert_result::replacement;
+    return result;
   }
 }
 

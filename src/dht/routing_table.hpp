@@ -26,6 +26,10 @@ struct routing_settings {
   duration questionable_after = std::chrono::minutes(15);
   int bad_after_failures = 3;         // queries in a row without an answer
   bool ipv6 = false;                  // the family of the nodes it holds (BEP 32: one table each)
+  // In a full bucket, a node that answered with an id valid for its address (BEP 42) takes
+  // the place of one whose id is not, which waits among the replacements (libtorrent's
+  // prefer_verified_node_ids, on by default there too).
+  bool prefer_secure_ids = true;
 };
 
 enum class node_state : std::uint8_t { good, questionable, bad };
@@ -53,6 +57,7 @@ class routing_table {
     added,          // a new node in a bucket
     updated,        // already there: its answer time refreshed
     replaced_bad,   // took the place of a bad node
+    replaced_insecure,  // took the place of a node whose id does not fit its address (BEP 42)
     replacement,    // bucket full: kept as a replacement candidate
     rejected,       // our own id, a node of the other family, or an id/endpoint clash
   };

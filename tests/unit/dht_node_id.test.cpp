@@ -236,3 +236,51 @@ TEST_CASE("[dht] BEP 42: a node that answers under a new id replaces its old ent
   REQUIRE(table.at_endpoint(ep));
   CHECK(table.at_endpoint(ep)->id == some_id(0x30));
 }
+
+TEST_CASE("[dht] BEP 42: in a full bucket, a node with a valid id takes the place of one without", "[dht][dht_node_id]") {
+  node_id own{};  // 0x00...: the nodes below differ in the first bit, so they share bucket 0
+  // Nodes at public addresses 9.0.0.x whose id starts with a 1 bit: valid ones (some r gives
+  // such a prefix for each address), or random ones, which are not valid (the chance is 2^-21).
+  const auto at_address = [](int i) { return v4("9.0.0." + std::to_string(i)); };
+  const auto valid_id = [&](int i) {
+    node_id random{};
+    random.fill(static_cast<std::uint8_t>(i));
+    for (std::uint8_t r = 0; r < 8; ++r)
+      if (const auto id = secure_node_id(at_address(i), r, random); id[0] & 0x80) return id;
+    FAIL("no valid id with a leading 1 for 9.0.0." << i);
+    return node_id{};
+  };
+  const auto random_id = [](int i) {
+    node_id id{};
+    id.fill(static_cast<std::uint8_t>(0x80 | i));
+    return id;
+  };
+  for (const bool prefer : {true, false}) {
+    INFO("prefer_secure_ids " << prefer);
+    routing_settings settings;
+    settings.prefer_secure_ids = prefer;
+    routing_table table(own, settings);
+    // Bucket 0 fills with 8 nodes without valid ids, then splits off the bucket of our own id.
+    for (int i = 1; i <= 8; ++i) table.node_answered({random_id(i), at_address(i)}, at(0s));
+    node_id near = own;
+    near[19] = 1;
+    table.node_answered({near, v4("9.0.1.1")}, at(0s));
+    REQUIRE(table.bucket_count() >= 2);
+    REQUIRE(table.bucket_size(0) == 8);
+    REQUIRE_FALSE(secure_id_valid(random_id(1), at_address(1)));
+
+    const auto newcomer = valid_id(20);
+    const auto result = table.node_answered({newcomer, at_address(20)}, at(1s));
+    if (prefer) {
+      CHECK(result == routing_table::insert_result::replaced_insecure);
+      CHECK(table.find(newcomer));
+      CHECK(table.bucket_size(0) == 8);
+      CHECK(table.replacement_count(0) == 1);  // the node it displaced waits there
+      // Restored nodes (not answered yet) do not displace anyone.
+      CHECK(table.node_answered({valid_id(21), at_address(21)}, at(1s), false) == routing_table::insert_result::replacement);
+    } else {
+      CHECK(result == routing_table::insert_result::replacement);
+      CHECK_FALSE(table.find(newcomer));
+    }
+  }
+}
