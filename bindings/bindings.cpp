@@ -902,6 +902,11 @@ class js_client {
     return client_.dht_load_state(wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
   }
   double dht_nodes() const { return static_cast<double>(client_.dht_nodes()); }
+  // The DHT's node id in hex, or null without a DHT.
+  val dht_node_id() const {
+    const auto id = client_.dht_node_id();
+    return id ? val(wt::to_hex(*id)) : val::null();
+  }
 
   // --- Local Service Discovery (option lsd) ---------------------------------------------
   // The datagram is in the reserve() buffer; from: "ip:port" (its source).
@@ -1265,6 +1270,18 @@ class js_portmap {
   Engine engine_;
 };
 
+// The shared methods, on each engine's base class (Embind finds them through base<>).
+template <class Engine>
+void register_portmap_base(const char* name) {
+  using base = js_portmap<Engine>;
+  emscripten::class_<base>(name)
+      .function("map", &base::map)
+      .function("unmapAll", &base::unmap_all)
+      .function("settled", &base::settled)
+      .function("onTimer", &base::on_timer)
+      .function("nextDeadline", &base::next_deadline);
+}
+
 // NAT-PMP (src/portmap/natpmp.hpp): outputs plain objects with a `type`.
 class js_natpmp : public js_portmap<wt::portmap::natpmp_client> {
  public:
@@ -1406,31 +1423,19 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("dhtState", &js_client::dht_state)
       .function("dhtLoadState", &js_client::dht_load_state)
       .function("dhtNodes", &js_client::dht_nodes)
+      .function("dhtNodeId", &js_client::dht_node_id)
       .function("lsdReceived", &js_client::lsd_received)
       .function("hasLsd", &js_client::has_lsd)
       .function("blocklistBegin", &js_client::blocklist_begin)
       .function("blocklistFeed", &js_client::blocklist_feed)
       .function("blocklistEnd", &js_client::blocklist_end);
-  // The shared methods on each engine's base class (Embind finds them through base<>).
-  using pmp_base = js_portmap<wt::portmap::natpmp_client>;
-  emscripten::class_<pmp_base>("NatPmpBase")
-      .function("map", &pmp_base::map)
-      .function("unmapAll", &pmp_base::unmap_all)
-      .function("settled", &pmp_base::settled)
-      .function("onTimer", &pmp_base::on_timer)
-      .function("nextDeadline", &pmp_base::next_deadline);
-  emscripten::class_<js_natpmp, emscripten::base<pmp_base>>("NatPmp")
+  register_portmap_base<wt::portmap::natpmp_client>("NatPmpBase");
+  emscripten::class_<js_natpmp, emscripten::base<js_portmap<wt::portmap::natpmp_client>>>("NatPmp")
       .constructor<>()
       .function("received", &js_natpmp::received)
       .function("poll", &js_natpmp::poll);
-  using upnp_base = js_portmap<wt::portmap::upnp_client>;
-  emscripten::class_<upnp_base>("UpnpBase")
-      .function("map", &upnp_base::map)
-      .function("unmapAll", &upnp_base::unmap_all)
-      .function("settled", &upnp_base::settled)
-      .function("onTimer", &upnp_base::on_timer)
-      .function("nextDeadline", &upnp_base::next_deadline);
-  emscripten::class_<js_upnp, emscripten::base<upnp_base>>("Upnp")
+  register_portmap_base<wt::portmap::upnp_client>("UpnpBase");
+  emscripten::class_<js_upnp, emscripten::base<js_portmap<wt::portmap::upnp_client>>>("Upnp")
       .constructor<>()
       .function("setLease", &js_upnp::set_lease)
       .function("ssdpReceived", &js_upnp::ssdp_received)

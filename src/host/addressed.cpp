@@ -126,6 +126,7 @@ class announcer_and_dht final : public addressed_network {
   std::size_t dht_nodes() const override {
     return (dht_ ? dht_->table().size() : 0) + (dht6_ ? dht6_->table().size() : 0);
   }
+  id20 dht_node_id() const override { return dht_ ? dht_->id() : id20{}; }
 
   std::unique_ptr<utp_sockets> make_utp(const client_settings& s) override {
     utp::manager_settings m = s.utp_settings;

@@ -74,6 +74,7 @@ class addressed_network {
   virtual byte_buffer dht_state(time_point now) const = 0;
   virtual bool dht_load_state(byte_view state, time_point now) = 0;
   virtual std::size_t dht_nodes() const = 0;
+  virtual id20 dht_node_id() const = 0;  // the IPv4 node's (the saved state's); zeros without a DHT
 
   // --- uTP (BEP 29): the socket manager for client_settings::utp (nullptr: none) -----------
   virtual std::unique_ptr<utp_sockets> make_utp(const client_settings& settings) {

@@ -223,6 +223,9 @@ byte_buffer client::dht_state(time_point now) const { return has_dht() ? net_->d
 bool client::dht_load_state(byte_view state, time_point now) { return has_dht() && net_->dht_load_state(state, now); }
 
 std::size_t client::dht_nodes() const { return has_dht() ? net_->dht_nodes() : 0; }
+std::optional<dht::node_id> client::dht_node_id() const {
+  return has_dht() ? std::optional<dht::node_id>(net_->dht_node_id()) : std::nullopt;
+}
 
 // --- HTTP and UDP trackers (only a client with net_ has asked for any) ------------------------
 

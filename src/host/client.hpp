@@ -417,6 +417,8 @@ class client {
   bool dht_load_state(byte_view state, time_point now);
   // Nodes in the routing table (0 without a DHT).
   std::size_t dht_nodes() const;
+  // Our node id, which BEP 42 may change once (nullopt without a DHT).
+  std::optional<dht::node_id> dht_node_id() const;
 
   // --- uTP (client_settings::utp) ------------------------------------------------------
   bool has_utp() const noexcept { return utp_ != nullptr; }

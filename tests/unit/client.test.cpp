@@ -925,6 +925,7 @@ struct recording_network final : addressed_network {
   byte_buffer dht_state(time_point) const override { return {}; }
   bool dht_load_state(byte_view, time_point) override { return false; }
   std::size_t dht_nodes() const override { return 0; }
+  id20 dht_node_id() const override { return {}; }
   bool has_lsd() const override { return true; }
   bool lsd_announce(const id20& info_hash, time_point) override {
     on_lsd.push_back(info_hash);

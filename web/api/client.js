@@ -1079,7 +1079,7 @@ export function makeClientClass (internals) {
           extensionHandshakeHold: 2000
         }))
         this.peerId = this._engine.peerId()
-        if (this._dht && !this._nodeId) this._nodeId = this._dhtNodeId()
+        if (this._dht && !this._nodeId) this._nodeId = this._engine.dhtNodeId()
         if (this._dht) this._startDht(opts.dht)
         // Port mapping never stops the client: what goes wrong there is a warning.
         if (this._tcp && host.NatPmp) {
@@ -1920,7 +1920,7 @@ export function makeClientClass (internals) {
       const state = await dht.loadState()
       if (state && this._dht === dht) {
         this._input((E, t) => { this._M.HEAPU8.set(state, E.reserve(state.length)); E.dhtLoadState(state.length, t) })
-        this._nodeId = this._dhtNodeId() ?? this._nodeId // the saved id, unless nodeId was given
+        this._nodeId = this._engine.dhtNodeId() ?? this._nodeId // the saved id, unless nodeId was given
       }
       const routers = await dht.resolve([].concat(opts.bootstrap ?? host.dhtBootstrap))
       if (this._dht === dht) this._input((E, t) => E.dhtBootstrap(routers, t))
@@ -1946,15 +1946,8 @@ export function makeClientClass (internals) {
     // The DHT's id, read where it lives: the engine replaces a random one by one valid for
     // the address the DHT's nodes report (BEP 42).
     get nodeId () {
-      if (this._dht && this._engine) this._nodeId = this._dhtNodeId() ?? this._nodeId
+      if (this._dht && this._engine) this._nodeId = this._engine.dhtNodeId() ?? this._nodeId
       return this._nodeId
-    }
-
-    // The DHT's node id (hex), from its state (bencoded { id, nodes }).
-    _dhtNodeId () {
-      const state = this._engine.dhtState(now())
-      const id = state?.length ? this._bdecode(state)?.id : null
-      return id instanceof Uint8Array && id.length === 20 ? Array.from(id, b => b.toString(16).padStart(2, '0')).join('') : null
     }
 
     // WebTorrent's getAnnounceOpts, the client's (tracker.getAnnounceOpts) then the
