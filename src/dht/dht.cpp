@@ -111,12 +111,28 @@ struct dht_node::impl {
     std::size_t queried = 0;
     std::size_t answered = 0;
     std::size_t peers = 0;
+    // get_item, put_item (BEP 44)
+    byte_buffer salt;                 // a mutable item's, to check answers with
+    std::optional<item> found;        // the best item answered so far
+    node_id found_from{};
+    std::optional<item> to_put;       // put_item
+    std::optional<std::int64_t> cas;
+  };
+
+  // A put_item's "put" queries, once its lookup is over.
+  struct put_operation {
+    node_id target{};
+    std::size_t sent = 0;
+    std::size_t stored = 0;
+    std::size_t waiting = 0;
+    std::optional<error_reply> error;
   };
 
   struct pending_query {
     wire::endpoint to;
     std::optional<node_id> expected;  // the id we believe answers (table nodes, candidates)
     std::optional<lookup_id> lookup;
+    std::optional<lookup_id> put;  // a put_item's "put"
     time_point slow_at{};  // lookups: past it, the query frees its slot for another
     time_point deadline{};
     bool slow = false;
@@ -135,6 +151,7 @@ struct dht_node::impl {
   routing_table table;
   token_keeper tokens;
   peer_store store;
+  item_store items;
   stats counters;
   std::deque<output> outputs;
 
@@ -142,6 +159,7 @@ struct dht_node::impl {
   lookup_id next_lookup_id = 1;
   std::map<std::uint16_t, pending_query> outstanding;  // by transaction id
   std::map<node_id, announcement> announcements;
+  std::map<lookup_id, put_operation> puts;
 
   std::vector<wire::endpoint> routers;
   std::optional<lookup_id> bootstrap_lookup;
@@ -169,6 +187,7 @@ struct dht_node::impl {
         table(cfg.id ? *cfg.id : random_id(random), with_family(cfg.routing, cfg.ipv6)),
         tokens(random, cfg.token_rotation),
         store(cfg.store),
+        items(cfg.items),
         query_rate(cfg.max_queries_per_second, cfg.query_burst),
         reply_rate(cfg.max_replies_per_second, cfg.reply_burst) {
     fixed_id = cfg.id.has_value();
@@ -201,7 +220,7 @@ struct dht_node::impl {
   // (false only for the few announce_peer of a finished lookup).
   bool send_query(const wire::endpoint& to, query q, std::optional<node_id> expected,
                   std::optional<lookup_id> for_lookup, time_point now, bool limited = true,
-                  bool defer = false) {
+                  bool defer = false, std::optional<lookup_id> for_put = std::nullopt) {
     if (limited && !take_credit(now, defer)) return false;
     if (!limited && outstanding.size() >= cfg.max_outstanding) return false;
     std::uint16_t tid = 0;
@@ -217,6 +236,7 @@ struct dht_node::impl {
     pending.to = to;
     pending.expected = expected;
     pending.lookup = for_lookup;
+    pending.put = for_put;
     pending.slow_at = now + cfg.short_timeout;
     pending.deadline = now + cfg.query_timeout;
     outstanding[tid] = pending;
@@ -302,6 +322,28 @@ struct dht_node::impl {
         }
         break;
       }
+      case method::get:
+        r.token = tokens.make(from, now);
+        r.nodes = table.closest(q.target, cfg.k, now);
+        if (const item* held = items.get(q.target, now); held && !(held->key && q.seq && held->seq <= *q.seq)) {
+          r.stored = *held;
+          r.stored->salt.clear();  // answers do not carry it: the getter knows it
+        }
+        break;
+      case method::put: {
+        if (!tokens.check(from, q.token, now)) {
+          ++counters.bad_tokens;
+          reply_error(from, m.transaction_id, error_protocol, "bad token");
+          return;
+        }
+        auto refused = check_item(*q.put);
+        if (!refused) refused = items.put(*q.put, q.cas, now);
+        if (refused) {
+          reply_error(from, m.transaction_id, refused->code, refused->text);
+          return;
+        }
+        break;
+      }
       case method::unknown:
         reply_error(from, m.transaction_id, error_method_unknown, "method unknown");
         return;
@@ -312,6 +354,7 @@ struct dht_node::impl {
   // --- answers to our queries ---------------------------------------------------------
 
   void handle_answer(const wire::endpoint& from, const message& m, const response* r, time_point now) {
+    const auto* refused = std::get_if<error_reply>(&m.body);
     if (m.transaction_id.size() != 2) {
       ++counters.unexpected;
       return;
@@ -335,6 +378,56 @@ struct dht_node::impl {
       const auto lk = lookups.find(*sent.lookup);
       if (lk != lookups.end()) lookup_answer(lk->second, from, r, now);
     }
+    if (sent.put) put_answered(*sent.put, r != nullptr, refused);
+  }
+
+  // --- BEP 44 puts --------------------------------------------------------------------
+
+  void put_answered(lookup_id id, bool stored, const error_reply* refused) {
+    const auto it = puts.find(id);
+    if (it == puts.end()) return;
+    put_operation& op = it->second;
+    if (stored) ++op.stored;
+    if (refused) op.error = *refused;
+    if (op.waiting > 0) --op.waiting;
+    if (op.waiting == 0) end_put(it);
+  }
+
+  void end_put(std::map<lookup_id, put_operation>::iterator it) {
+    const put_operation& op = it->second;
+    outputs.emplace_back(put_finished{it->first, op.target, op.sent, op.stored, op.error});
+    puts.erase(it);
+  }
+
+  // The lookup is over: "put" to the closest nodes that answered it with a token.
+  void send_puts(const lookup& lk, time_point now) {
+    put_operation& op = puts[lk.id];
+    op.target = lk.target;
+    std::size_t considered = 0;
+    for (const auto& c : lk.candidates) {
+      if (considered >= cfg.k) break;
+      if (c.state != candidate_state::answered) continue;
+      ++considered;
+      if (c.token.empty()) continue;
+      query q;
+      q.kind = method::put;
+      q.token = c.token;
+      q.put = lk.to_put;
+      q.cas = lk.cas;
+      if (send_query(c.info.ep, std::move(q), c.info.id, std::nullopt, now, false, false, lk.id)) ++op.sent;
+    }
+    op.waiting = op.sent;
+    if (op.waiting == 0) end_put(puts.find(lk.id));
+  }
+
+  // An answer to a get_item's (or put_item's) "get" with an item: kept if it checks and is
+  // better than the one kept. True when it ends the lookup (an immutable item).
+  bool item_answered(lookup& lk, const node_id& from_id, item it) {
+    if (!item_matches(it, lk.target, lk.salt)) return false;
+    if (lk.found && it.key && lk.found->key && it.seq <= lk.found->seq) return false;
+    lk.found = std::move(it);
+    lk.found_from = from_id;
+    return lk.kind == lookup_kind::get_item && !lk.found->key;
   }
 
   // --- BEP 42: ids bound to addresses ----------------------------------------------------
@@ -445,6 +538,11 @@ struct dht_node::impl {
         }
       }
       add_candidates(lk, r->nodes, true);
+      if ((lk.kind == lookup_kind::get_item || lk.kind == lookup_kind::put_item) && r->stored &&
+          item_answered(lk, r->id, *r->stored)) {
+        finish(lookups.find(lk.id), now);
+        return;
+      }
     }
     advance(lk.id, now);
   }
@@ -491,9 +589,9 @@ struct dht_node::impl {
         continue;
       }
       query q;
-      q.kind = lk.kind == lookup_kind::get_peers || lk.kind == lookup_kind::announce
-                   ? method::get_peers
-                   : method::find_node;
+      q.kind = lk.kind == lookup_kind::get_peers || lk.kind == lookup_kind::announce ? method::get_peers
+               : lk.kind == lookup_kind::get_item || lk.kind == lookup_kind::put_item  ? method::get
+                                                                                       : method::find_node;
       q.target = lk.target;
       const auto expected = c.id_known ? std::optional<node_id>(c.info.id) : std::nullopt;
       waiting = true;
@@ -518,6 +616,8 @@ struct dht_node::impl {
     done.queried = lk.queried;
     done.answered = lk.answered;
     done.peers = lk.peers;
+    done.found = lk.found;
+    done.found_from = lk.found_from;
     for (const auto& c : lk.candidates) {
       if (done.closest.size() >= cfg.k) break;
       if (c.state == candidate_state::answered) done.closest.push_back(c.info);
@@ -563,15 +663,21 @@ struct dht_node::impl {
       }
     }
     outputs.emplace_back(std::move(done));
+    if (lk.kind == lookup_kind::put_item) send_puts(lk, now);
   }
 
+  // `seed`: what a get_item or put_item lookup starts with (salt, item...).
   std::optional<lookup_id> start_lookup(lookup_kind kind, const node_id& target, time_point now) {
+    return start_lookup(kind, target, now, lookup());
+  }
+  std::optional<lookup_id> start_lookup(lookup_kind kind, const node_id& target, time_point now, lookup seed) {
     if (lookups.size() >= cfg.max_lookups) {
       warn("DHT lookup refused: too many lookups running");
       return std::nullopt;
     }
     const lookup_id id = next_lookup_id++;
     lookup& lk = lookups[id];
+    lk = std::move(seed);
     lk.id = id;
     lk.kind = kind;
     lk.target = target;
@@ -646,6 +752,7 @@ struct dht_node::impl {
         const auto lk = lookups.find(*q.lookup);
         if (lk != lookups.end()) lookup_timeout(lk->second, q.to, now);
       }
+      if (q.put) put_answered(*q.put, false, nullptr);
     }
   }
 
@@ -654,6 +761,7 @@ struct dht_node::impl {
     next_maintenance = now + cfg.maintenance_interval;
     tokens.on_timer(now);
     store.expire(now);
+    items.expire(now);
 
     for (const auto& n : table.nodes_to_ping(now, cfg.ping_interval)) {
       if (pinging(n.ep)) continue;
@@ -755,6 +863,41 @@ void dht_node::announce(const node_id& info_hash, std::uint16_t port, bool impli
 
 void dht_node::stop_announce(const node_id& info_hash) { impl_->announcements.erase(info_hash); }
 
+std::optional<lookup_id> dht_node::get_item(const node_id& target, byte_view salt, bool cached, time_point now) {
+  auto& self = *impl_;
+  const item* held = self.items.get(target, now);
+  if (cached && held && !held->key) {
+    // Answered from our store: a lookup that ends before it starts.
+    lookup_finished done;
+    done.lookup = self.next_lookup_id++;
+    done.kind = lookup_kind::get_item;
+    done.target = target;
+    done.found = *held;
+    done.found_from = id();
+    self.outputs.emplace_back(std::move(done));
+    return done.lookup;
+  }
+  impl::lookup seed;
+  seed.kind = lookup_kind::get_item;
+  seed.target = target;
+  seed.salt.assign(salt.begin(), salt.end());
+  if (held) self.item_answered(seed, id(), *held);  // a mutable item: the seq to beat
+  return self.start_lookup(lookup_kind::get_item, target, now, std::move(seed));
+}
+
+std::variant<lookup_id, error_reply> dht_node::put_item(const item& it, std::optional<std::int64_t> cas,
+                                                        time_point now) {
+  auto& self = *impl_;
+  if (auto refused = check_item(it)) return *refused;
+  self.items.put(it, std::nullopt, now);  // ours to answer "get" with too; a newer one held stays
+  impl::lookup seed;
+  seed.to_put = it;
+  seed.cas = cas;
+  const auto id = self.start_lookup(lookup_kind::put_item, item_target(it), now, std::move(seed));
+  if (!id) return error_reply{error_server, "too many DHT lookups running"};
+  return *id;
+}
+
 void dht_node::udp_received(const wire::endpoint& from, byte_view datagram, time_point now) {
   ++impl_->counters.datagrams_received;
   if (!usable(from, impl_->cfg.ipv6)) return;
@@ -837,6 +980,7 @@ std::optional<std::size_t> dht_node::load_state(byte_view state, time_point now)
 
 const routing_table& dht_node::table() const { return impl_->table; }
 const peer_store& dht_node::store() const { return impl_->store; }
+const item_store& dht_node::items() const { return impl_->items; }
 const stats& dht_node::counters() const { return impl_->counters; }
 std::size_t dht_node::running_lookups() const { return impl_->lookups.size(); }
 

@@ -28,6 +28,7 @@
 
 #include "base/bytes.hpp"
 #include "base/clock.hpp"
+#include "dht/item.hpp"
 #include "dht/krpc.hpp"
 #include "dht/peer_store.hpp"
 #include "dht/routing_table.hpp"
@@ -43,6 +44,7 @@ struct settings {
   bool ipv6 = false;
   routing_settings routing;
   peer_store_settings store;
+  item_store_settings items;  // BEP 44 items others put here
   limits krpc;
   std::size_t alpha = 3;               // queries in flight per lookup
   std::size_t k = 8;                   // closest nodes that must answer to end a lookup
@@ -101,7 +103,7 @@ struct peers_found {
   std::vector<wire::endpoint> peers;
 };
 
-enum class lookup_kind : std::uint8_t { find_node, get_peers, announce, bootstrap, refresh };
+enum class lookup_kind : std::uint8_t { find_node, get_peers, announce, bootstrap, refresh, get_item, put_item };
 
 struct lookup_finished {
   lookup_id lookup = 0;
@@ -112,6 +114,21 @@ struct lookup_finished {
   std::size_t peers = 0;          // peers reported (get_peers, announce)
   std::size_t announced_to = 0;   // announce: nodes sent announce_peer
   std::vector<node_info> closest; // the closest nodes that answered, closest first (up to k)
+  // get_item: the item found (checked against the target; of a mutable one, the highest
+  // seq), and the id of the node that gave it.
+  std::optional<item> found;
+  node_id found_from{};
+};
+
+// The end of a put_item: after its lookup, "put" went to `sent` of the closest nodes that
+// gave a token, and `stored` of them took it; `error` is the last refusal (e.g. 302, a
+// newer seq is stored).
+struct put_finished {
+  lookup_id lookup = 0;
+  node_id target{};
+  std::size_t sent = 0;
+  std::size_t stored = 0;
+  std::optional<error_reply> error;
 };
 
 // Something the host may log: malformed datagrams (at most one warning per minute, with
@@ -121,7 +138,7 @@ struct warning {
   std::optional<wire::endpoint> from;
 };
 
-using output = std::variant<send, peers_found, lookup_finished, warning>;
+using output = std::variant<send, peers_found, lookup_finished, put_finished, warning>;
 
 struct stats {
   std::uint64_t datagrams_received = 0;
@@ -131,7 +148,7 @@ struct stats {
   std::uint64_t queries_sent = 0;
   std::uint64_t answers_received = 0;
   std::uint64_t timeouts = 0;
-  std::uint64_t bad_tokens = 0;        // announce_peer refused
+  std::uint64_t bad_tokens = 0;        // announce_peer and put refused
   std::uint64_t queries_deferred = 0;  // ours, held back by the rate limit
   std::uint64_t queries_dropped = 0;   // theirs, beyond max_replies_per_second
 };
@@ -170,6 +187,18 @@ class dht_node {
   void announce(const node_id& info_hash, std::uint16_t port, bool implied_port, time_point now);
   void stop_announce(const node_id& info_hash);
 
+  // BEP 44. get_item: an iterative "get" for `target`: lookup_finished (kind get_item) with
+  // the item, if any node (or our own store) holds one that checks (item_matches with
+  // `salt`, which a mutable item's target includes); an immutable one ends the lookup at
+  // once, of mutable ones the highest seq wins. `cached`: an immutable item this node holds
+  // is the answer without a lookup.
+  std::optional<lookup_id> get_item(const node_id& target, byte_view salt, bool cached, time_point now);
+  // put_item: `it` must pass check_item (else the error, and nothing is sent). Kept in our
+  // own store too, then a lookup for its target (lookup_finished, kind put_item) and "put" to
+  // the closest nodes that gave a token: put_finished. `cas`: stored only where the current
+  // seq is that one (mutable items).
+  std::variant<lookup_id, error_reply> put_item(const item& it, std::optional<std::int64_t> cas, time_point now);
+
   // One UDP datagram from `from` (sources of the other family are ignored).
   void udp_received(const wire::endpoint& from, byte_view datagram, time_point now);
 
@@ -192,6 +221,7 @@ class dht_node {
   // Introspection.
   const routing_table& table() const;
   const peer_store& store() const;
+  const item_store& items() const;
   const stats& counters() const;
   std::size_t running_lookups() const;
 

@@ -76,6 +76,8 @@ const char* method_name(method m) noexcept {
     case method::find_node: return "find_node";
     case method::get_peers: return "get_peers";
     case method::announce_peer: return "announce_peer";
+    case method::get: return "get";
+    case method::put: return "put";
     case method::unknown: return "unknown";
   }
   return "unknown";
@@ -129,7 +131,66 @@ method parse_method(std::string_view q) {
   if (q == "find_node") return method::find_node;
   if (q == "get_peers") return method::get_peers;
   if (q == "announce_peer") return method::announce_peer;
+  if (q == "get") return method::get;
+  if (q == "put") return method::put;
   return method::unknown;
+}
+
+// A string of exactly N bytes under `key`, if present: bad_field if it is something else.
+template <std::size_t N>
+std::optional<krpc_error> read_fixed(const bencode::node& dict, std::string_view key, std::string_view where,
+                                     std::optional<std::array<std::uint8_t, N>>& out) {
+  const auto n = dict.find(key);
+  if (!n) return std::nullopt;
+  if (!n->is_string() || n->as_bytes().size() != N) return fail(krpc_errc::bad_field, std::string(where) + std::string(key));
+  std::array<std::uint8_t, N> bytes{};
+  std::copy_n(n->as_bytes().begin(), N, bytes.begin());
+  out = bytes;
+  return std::nullopt;
+}
+
+std::optional<krpc_error> read_int(const bencode::node& dict, std::string_view key, std::string_view where,
+                                   std::optional<std::int64_t>& out) {
+  const auto n = dict.find(key);
+  if (!n) return std::nullopt;
+  if (!n->is_int()) return fail(krpc_errc::bad_field, std::string(where) + std::string(key));
+  out = n->as_int();
+  return std::nullopt;
+}
+
+// BEP 44's item fields of a put query ("a") or a get answer ("r"), "v" present: "k" and
+// "sig" of their sizes, "seq" an integer, "salt" (queries only) a string. A mutable item
+// needs "sig" and "seq" besides "k".
+std::optional<krpc_error> read_item(const bencode::node& dict, const bencode::node& v, std::string_view where,
+                                    bool with_salt, item& out) {
+  const auto raw = v.raw();
+  out.value.assign(raw.begin(), raw.end());
+  if (auto e = read_fixed<32>(dict, "k", where, out.key)) return e;
+  std::optional<item_signature> sig;
+  if (auto e = read_fixed<64>(dict, "sig", where, sig)) return e;
+  std::optional<std::int64_t> seq;
+  if (auto e = read_int(dict, "seq", where, seq)) return e;
+  if (with_salt) {
+    if (const auto salt = dict.find("salt")) {
+      if (!salt->is_string()) return fail(krpc_errc::bad_field, std::string(where) + "salt");
+      out.salt.assign(salt->as_bytes().begin(), salt->as_bytes().end());
+    }
+  }
+  if (!out.key) return std::nullopt;
+  if (!sig) return fail(krpc_errc::missing_field, std::string(where) + "sig");
+  if (!seq) return fail(krpc_errc::missing_field, std::string(where) + "seq");
+  out.sig = *sig;
+  out.seq = *seq;
+  return std::nullopt;
+}
+
+// "token" of announce_peer and put.
+std::optional<krpc_error> read_token(const bencode::node& args, const limits& lim, byte_buffer& out) {
+  const auto token = args.find("token");
+  if (!token) return fail(krpc_errc::missing_field, "a.token");
+  if (!token->is_string() || token->as_bytes().size() > lim.max_token) return fail(krpc_errc::bad_field, "a.token");
+  out.assign(token->as_bytes().begin(), token->as_bytes().end());
+  return std::nullopt;
 }
 
 std::variant<query, krpc_error> decode_query(const bencode::node& root, const limits& lim) {
@@ -177,12 +238,21 @@ std::variant<query, krpc_error> decode_query(const bencode::node& root, const li
       } else if (!q.implied_port) {
         return fail(krpc_errc::missing_field, "a.port");
       }
-      const auto token = args->find("token");
-      if (!token) return fail(krpc_errc::missing_field, "a.token");
-      if (!token->is_string() || token->as_bytes().size() > lim.max_token)
-        return fail(krpc_errc::bad_field, "a.token");
-      const auto t = token->as_bytes();
-      q.token.assign(t.begin(), t.end());
+      if (auto e = read_token(*args, lim, q.token)) return *e;
+      break;
+    }
+    case method::get:
+      if (auto e = read_id(*args, "target", "a.", q.target)) return *e;
+      if (auto e = read_int(*args, "seq", "a.", q.seq)) return *e;
+      break;
+    case method::put: {
+      if (auto e = read_token(*args, lim, q.token)) return *e;
+      const auto v = args->find("v");
+      if (!v) return fail(krpc_errc::missing_field, "a.v");
+      item it;
+      if (auto e = read_item(*args, *v, "a.", true, it)) return *e;
+      if (auto e = read_int(*args, "cas", "a.", q.cas)) return *e;
+      q.put = std::move(it);
       break;
     }
   }
@@ -219,6 +289,12 @@ std::variant<response, krpc_error> decode_response(const bencode::node& root, co
     r.token = byte_buffer(t.begin(), t.end());
   }
 
+  if (const auto v = body->find("v")) {
+    item it;
+    if (auto e = read_item(*body, *v, "r.", false, it)) return *e;
+    r.stored = std::move(it);
+  }
+
   // BEP 42 puts "ip" at the top level; some implementations put it in "r". Either is
   // informational, so a malformed one is ignored rather than refused.
   for (const auto& where : {root, *body}) {
@@ -248,6 +324,23 @@ std::variant<error_reply, krpc_error> decode_error(const bencode::node& root, co
 
 bencode::value bytes_value(byte_view b) { return bencode::value(std::string(as_chars(b))); }
 bencode::value id_value(const node_id& id) { return bytes_value(id); }
+
+// An item's value goes out as it came in: the decoder is strict (sorted keys, no leading
+// zeros), so decoding and encoding again gives the same bytes. A value that is not bencode
+// (only a caller's mistake: check_item refuses it) goes out as a string.
+bencode::value item_value(const byte_buffer& v) {
+  const auto doc = bencode::decode(v);
+  return doc ? bencode::to_value(doc->root()) : bytes_value(v);
+}
+
+void put_item_fields(const item& it, bool with_salt, bencode::dict& out) {
+  out["v"] = item_value(it.value);
+  if (!it.key) return;
+  out["k"] = bytes_value(*it.key);
+  out["seq"] = bencode::value(it.seq);
+  out["sig"] = bytes_value(it.sig);
+  if (with_salt && !it.salt.empty()) out["salt"] = bytes_value(it.salt);
+}
 
 }  // namespace
 
@@ -325,6 +418,15 @@ byte_buffer encode(const message& m) {
         if (q->implied_port) a["implied_port"] = 1;
         a["token"] = bytes_value(q->token);
         break;
+      case method::get:
+        a["target"] = id_value(q->target);
+        if (q->seq) a["seq"] = bencode::value(*q->seq);
+        break;
+      case method::put:
+        a["token"] = bytes_value(q->token);
+        if (q->put) put_item_fields(*q->put, true, a);
+        if (q->cas) a["cas"] = bencode::value(*q->cas);
+        break;
     }
     top["a"] = std::move(a);
   } else if (const auto* r = std::get_if<response>(&m.body)) {
@@ -357,6 +459,7 @@ byte_buffer encode(const message& m) {
       body["values"] = std::move(values);
     }
     if (r->token) body["token"] = bytes_value(*r->token);
+    if (r->stored) put_item_fields(*r->stored, false, body);
     top["r"] = std::move(body);
     if (r->ip) {
       byte_buffer compact;

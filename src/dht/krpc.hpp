@@ -78,7 +78,22 @@ struct krpc_error {
 
 // --- Messages ---------------------------------------------------------------------------
 
-enum class method : std::uint8_t { ping, find_node, get_peers, announce_peer, unknown };
+enum class method : std::uint8_t { ping, find_node, get_peers, announce_peer, get, put, unknown };
+
+// A BEP 44 item, as "put" queries and "get" answers carry it (what it means, how it is
+// checked and stored: src/dht/item.hpp).
+using public_key = std::array<std::uint8_t, 32>;
+using item_signature = std::array<std::uint8_t, 64>;
+
+struct item {
+  byte_buffer value;              // "v": one bencoded value, as its author encoded it
+  std::optional<public_key> key;  // "k": present for mutable items only
+  byte_buffer salt;               // mutable items: part of the target; "put" carries it, answers do not
+  std::int64_t seq = 0;           // mutable items
+  item_signature sig{};           // mutable items: Ed25519 over signature_data()
+  bool is_mutable() const noexcept { return key.has_value(); }
+  friend bool operator==(const item&, const item&) = default;
+};
 
 const char* method_name(method m) noexcept;
 
@@ -86,10 +101,15 @@ struct query {
   method kind = method::ping;
   std::string name;         // the "q" value as received (for unknown methods)
   node_id id{};             // the querier's node id
-  node_id target{};         // find_node: target; get_peers / announce_peer: info_hash
+  node_id target{};         // find_node, get: target; get_peers / announce_peer: info_hash
   std::uint16_t port = 0;   // announce_peer
   bool implied_port = false;  // announce_peer: use the datagram's source port instead
-  byte_buffer token;        // announce_peer
+  byte_buffer token;        // announce_peer, put
+  // BEP 44. get: "seq", answer with the value only if it is newer. put: the item ("v", and
+  // for a mutable one "k", "salt", "seq", "sig"), and "cas".
+  std::optional<std::int64_t> seq;
+  std::optional<item> put;
+  std::optional<std::int64_t> cas;
   std::uint8_t want = 0;    // BEP 32: want_n4 | want_n6; 0: not said (the socket's family)
   friend bool operator==(const query&, const query&) = default;
 };
@@ -101,6 +121,7 @@ struct response {
   std::vector<wire::endpoint> values;     // "values": compact peers, IPv4 or IPv6
   std::optional<byte_buffer> token;       // get_peers
   std::optional<wire::endpoint> ip;       // BEP 42 "ip": our address as the responder sees it
+  std::optional<item> stored;             // BEP 44 get: "v" (and "k", "seq", "sig"), unchecked
   // Encoding only: the family of an empty "nodes" a get_peers answer without peers or nodes
   // carries ("nodes6" when true).
   bool v6 = false;
@@ -127,9 +148,9 @@ struct message {
 };
 
 struct limits {
-  std::size_t max_message_size = 1500;   // bytes in one datagram
-  std::uint32_t max_depth = 6;           // bencode nesting (a KRPC message needs 3)
-  std::uint32_t max_tokens = 512;        // bencode values in one datagram
+  std::size_t max_message_size = 2048;   // bytes in one datagram (a BEP 44 item takes up to ~1,200)
+  std::uint32_t max_depth = 16;          // bencode nesting (a KRPC message needs 3, plus a BEP 44 value's)
+  std::uint32_t max_tokens = 1024;       // bencode values in one datagram
   std::size_t max_nodes = 64;            // entries in "nodes"
   std::size_t max_values = 200;          // peers in "values"
   std::size_t max_transaction_id = 16;   // bytes in "t"

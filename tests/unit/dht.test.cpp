@@ -297,7 +297,7 @@ TEST_CASE("[dht] KRPC: malformed and oversized messages are refused", "[dht]") {
   CHECK(decode_err("d1:y1:r1:rd2:id20:abcdefghij0123456789e1:t2:aae").code == krpc_errc::bad_bencode);
 
   SECTION("size") {
-    std::string big = "d1:rd2:id20:abcdefghij01234567895:token1500:" + std::string(1500, 'x') + "e1:t2:aa1:y1:re";
+    std::string big = "d1:rd2:id20:abcdefghij01234567895:token2100:" + std::string(2100, 'x') + "e1:t2:aa1:y1:re";
     CHECK(decode_err(big).code == krpc_errc::message_too_large);
   }
   SECTION("nesting") {
