@@ -461,6 +461,52 @@ wt::bencode::dict bencode_dict_of_js(const val& v, int depth) {
   return out;
 }
 
+#if WT_NODE_MODULE
+// --- BEP 44 items (client.dht.put / get; the DHT is the Node module's only) -------------
+
+wt::byte_buffer bytes_of_js(const val& v) {
+  if (v.isUndefined() || v.isNull()) return {};
+  return emscripten::convertJSArrayToNumberVector<std::uint8_t>(v);
+}
+
+// { v: bencoded bytes, k, salt, seq, sig, cas }: k (32 bytes) makes it mutable.
+wt::dht::item dht_item_of_js(const val& o) {
+  wt::dht::item it;
+  it.value = bytes_of_js(o["v"]);
+  const auto k = bytes_of_js(o["k"]);
+  if (k.size() == 32) {
+    it.key.emplace();
+    std::copy(k.begin(), k.end(), it.key->begin());
+    it.salt = bytes_of_js(o["salt"]);
+    it.seq = o["seq"].isNumber() ? static_cast<std::int64_t>(o["seq"].as<double>()) : 0;
+    const auto sig = bytes_of_js(o["sig"]);
+    if (sig.size() == 64) std::copy(sig.begin(), sig.end(), it.sig.begin());
+  }
+  return it;
+}
+
+val js_of_dht_item(const wt::dht::item& it) {
+  val out = val::object();
+  out.set("v", copy_bytes(it.value));
+  if (it.key) {
+    out.set("k", copy_bytes(*it.key));
+    out.set("sig", copy_bytes(it.sig));
+    out.set("seq", static_cast<double>(it.seq));
+    if (!it.salt.empty()) out.set("salt", copy_bytes(it.salt));
+  }
+  return out;
+}
+
+// The bytes a mutable item's signature covers, for the app's sign(): salt and the bencoded
+// value v as Uint8Arrays.
+val dht_signature_data(const val& salt, double seq, const val& v) {
+  return copy_bytes(wt::dht::signature_data(bytes_of_js(salt), static_cast<std::int64_t>(seq), bytes_of_js(v)));
+}
+
+// Where the item { v, k, salt } lives (hex).
+std::string dht_item_target(const val& item) { return wt::to_hex(wt::dht::item_target(dht_item_of_js(item))); }
+#endif
+
 val event_value(const wt::client_event& e) {
   val out = val::object();
   auto set_torrent = [&](wt::torrent_id t) { out.set("torrent", t.value); };
@@ -552,6 +598,24 @@ val event_value(const wt::client_event& e) {
     set_torrent(d->torrent);
     out.set("peers", static_cast<double>(d->peers));
     out.set("announcedTo", static_cast<double>(d->announced_to));
+#if WT_NODE_MODULE
+  } else if (auto* got = std::get_if<wt::dht_item_event>(&e)) {
+    out.set("type", std::string("dhtItem"));
+    out.set("op", static_cast<double>(got->op));
+    out.set("target", wt::to_hex(got->target));
+    out.set("item", got->item ? js_of_dht_item(*got->item) : val::null());
+    out.set("from", wt::to_hex(got->from));
+  } else if (auto* put = std::get_if<wt::dht_put_event>(&e)) {
+    out.set("type", std::string("dhtPut"));
+    out.set("op", static_cast<double>(put->op));
+    out.set("target", wt::to_hex(put->target));
+    out.set("sent", static_cast<double>(put->sent));
+    out.set("stored", static_cast<double>(put->stored));
+    if (put->error) {
+      out.set("errorCode", static_cast<double>(put->error->code));
+      out.set("errorText", put->error->text);
+    }
+#endif
   } else if (auto* c = std::get_if<wt::peer_channel_event>(&e)) {
     out.set("type", std::string("channel"));
     set_torrent(c->torrent);
@@ -570,6 +634,7 @@ val bencode_js(const val& v) {
 
 // The bencoded bytes at (ptr, length) as a JS value (js_of_bencoded), or null.
 val bencode_decode(std::uintptr_t ptr, std::size_t length) { return js_of_bencoded(heap_bytes(ptr, length)); }
+
 
 class js_client {
  public:
@@ -906,6 +971,32 @@ class js_client {
   val dht_node_id() const {
     const auto id = client_.dht_node_id();
     return id ? val(wt::to_hex(*id)) : val::null();
+  }
+  // BEP 44. target: 40 hex digits; salt: a Uint8Array or undefined. The op number of the
+  // 'dhtItem' event to come, or -1 (no DHT, too many lookups running, a bad target).
+  double dht_get(const std::string& target, const val& salt, bool cached, double now) {
+    const auto bytes = wt::from_hex(target);
+    if (!bytes || bytes->size() != 20) return -1;
+    wt::dht::node_id id{};
+    std::copy(bytes->begin(), bytes->end(), id.begin());
+    const auto op = client_.dht_get_item(id, bytes_of_js(salt), cached, at_ms(now));
+    return op ? static_cast<double>(*op) : -1;
+  }
+  // item: { v (bencoded bytes), k, salt, seq, sig, cas }. { op } of the 'dhtPut' event to
+  // come, or { code, message }: the item refused (BEP 44's codes) and nothing sent.
+  val dht_put(const val& item, double now) {
+    std::optional<std::int64_t> cas;
+    if (item["cas"].isNumber()) cas = static_cast<std::int64_t>(item["cas"].as<double>());
+    const auto started = client_.dht_put_item(dht_item_of_js(item), cas, at_ms(now));
+    val out = val::object();
+    if (const auto* op = std::get_if<std::uint64_t>(&started)) {
+      out.set("op", static_cast<double>(*op));
+    } else {
+      const auto& refused = std::get<wt::dht::error_reply>(started);
+      out.set("code", static_cast<double>(refused.code));
+      out.set("message", refused.text);
+    }
+    return out;
   }
 
   // --- Local Service Discovery (option lsd) ---------------------------------------------
@@ -1352,6 +1443,10 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::function("bencode", &bencode_js);
   emscripten::function("bencode_decode", &bencode_decode);
   emscripten::function("make_magnet", &make_magnet);
+#if WT_NODE_MODULE
+  emscripten::function("dht_signature_data", &dht_signature_data);
+  emscripten::function("dht_item_target", &dht_item_target);
+#endif
 
   const auto client_class = emscripten::class_<js_client>("Client");
   client_class
@@ -1424,6 +1519,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("dhtLoadState", &js_client::dht_load_state)
       .function("dhtNodes", &js_client::dht_nodes)
       .function("dhtNodeId", &js_client::dht_node_id)
+      .function("dhtGet", &js_client::dht_get)
+      .function("dhtPut", &js_client::dht_put)
       .function("lsdReceived", &js_client::lsd_received)
       .function("hasLsd", &js_client::has_lsd)
       .function("blocklistBegin", &js_client::blocklist_begin)

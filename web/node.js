@@ -20,6 +20,7 @@ import { createApi } from './engine/core.js'
 import { TcpTransport } from './transports/tcp.js'
 import { UdpTrackerTransport } from './transports/udp.js'
 import { DhtTransport, DEFAULT_BOOTSTRAP } from './transports/dht.js'
+import { DhtView } from './api/dht.js'
 import { UtpTransport } from './transports/utp.js'
 import { LsdTransport } from './transports/lsd.js'
 import { NatPmpTransport, UpnpTransport, defaultGateway } from './transports/portmap.js'
@@ -171,6 +172,7 @@ const host = {
   Tcp: TcpTransport,
   Udp: UdpTrackerTransport,
   Dht: DhtTransport,
+  DhtView,
   Utp: UtpTransport,
   Lsd: LsdTransport,
   NatPmp: NatPmpTransport,

@@ -127,6 +127,46 @@ export interface CreateOptions {
 }
 
 /** Thrown for bad input. */
+/** A BEP 44 item as put into the DHT (bittorrent-dht's put options). */
+export interface DhtPutOptions {
+  /** The value: bytes or a string (under 1000 bytes), or any bencodable value. */
+  v: Uint8Array | string | number | unknown[] | Record<string, unknown>
+  /** Mutable items: the Ed25519 public key (32 bytes). */
+  k?: Uint8Array
+  /** Mutable items: the sequence number, higher than the stored one's. */
+  seq?: number
+  /** Mutable items: store only where the current seq is this one (compare and swap). */
+  cas?: number
+  /** Mutable items: up to 64 bytes, part of the item's hash. */
+  salt?: Uint8Array | string
+  /** Mutable items: signs the bytes given (returns the 64-byte Ed25519 signature); or give sig. */
+  sign?: (data: Uint8Array) => Uint8Array
+  sig?: Uint8Array
+}
+
+/** A BEP 44 item found by dht.get(). */
+export interface DhtItem {
+  /** The value as bencode decodes it (a string is bytes: a Buffer under Node). */
+  v: any
+  /** The id of the DHT node that gave it. */
+  id: Uint8Array
+  k?: Uint8Array
+  sig?: Uint8Array
+  seq?: number
+  salt?: Uint8Array
+}
+
+/** client.dht under Node: bittorrent-dht's surface that apps use. */
+export interface DhtApi extends Emitter {
+  readonly listening: boolean
+  address (): { address: string; family: string; port: number } | null
+  /** Stores an item on the nodes closest to its hash; cb(err, hash, n) with the n nodes that took it. Returns the hash (null before the module is loaded). */
+  put (opts: DhtPutOptions | Uint8Array | string, cb?: (err: Error | null, hash: Uint8Array | null, n: number) => void): Uint8Array | null
+  /** Looks an item up by its hash (40 hex digits or 20 bytes); cb(null, null) when none is found. salt: a mutable item's. cache (default true): an immutable item this client holds answers at once. */
+  get (hash: string | Uint8Array, opts: { salt?: Uint8Array | string, cache?: boolean }, cb: (err: Error | null, item: DhtItem | null) => void): void
+  get (hash: string | Uint8Array, cb: (err: Error | null, item: DhtItem | null) => void): void
+}
+
 export class WasmTorrentError extends Error {
   /**
    * The engine's error kind, e.g. "bencode_leading_zero", "magnet_bad_info_hash"; or
@@ -774,8 +814,11 @@ declare class WasmTorrent extends Emitter {
   /** Node: whether uTP is on (WebTorrent's client.utp; false in browsers, or when its UDP port was taken). */
   readonly utp: boolean
   readonly seedOutgoingConnections: boolean
-  /** Node: WebTorrent's client.dht as far as apps read it ('listening', address()); null without a DHT. */
-  readonly dht: (Emitter & { readonly listening: boolean, address (): { address: string; family: string; port: number } | null }) | null
+  /**
+   * Node: WebTorrent's client.dht as far as apps use it: 'listening', address(), and BEP 44's
+   * put() and get() as bittorrent-dht's; null without a DHT.
+   */
+  readonly dht: DhtApi | null
   /** Node: whether the TCP server accepts peers (the client emits 'listening' when it starts). */
   readonly listening: boolean
   /** Node: the TCP server's address, as net.Server's; null before it listens (and in browsers). */

@@ -3,7 +3,7 @@
 // WebAssembly module (about 1.7 of its 1.9 MB); these are the functions the default provider
 // runs underneath, just as fast. They are deprecated in 3.x but built unless OpenSSL is
 // configured with no-deprecated; OPENSSL_SUPPRESS_DEPRECATED silences the warnings for this
-// file only. The one-shot SHA1()/SHA256() are not used: 3.x routes them through EVP.
+// file only. The one-shot SHA1()/SHA256()/SHA512() are not used: 3.x routes them through EVP.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "base/crypto.hpp"
 
@@ -36,6 +36,16 @@ sha256_digest sha256(byte_view data) {
   sha256_digest out{};
   if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, data.data(), data.size()) != 1 ||
       SHA256_Final(out.data(), &ctx) != 1) {
+    crypto_failure();
+  }
+  return out;
+}
+
+sha512_digest sha512(byte_view data) {
+  SHA512_CTX ctx;
+  sha512_digest out{};
+  if (SHA512_Init(&ctx) != 1 || SHA512_Update(&ctx, data.data(), data.size()) != 1 ||
+      SHA512_Final(out.data(), &ctx) != 1) {
     crypto_failure();
   }
   return out;

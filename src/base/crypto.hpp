@@ -1,4 +1,4 @@
-// SHA-1 and SHA-256 through OpenSSL's low-level digest functions (system libcrypto
+// SHA-1, SHA-256 and SHA-512 through OpenSSL's low-level digest functions (system libcrypto
 // natively, libcrypto built for WebAssembly in the browser).
 #pragma once
 
@@ -12,9 +12,11 @@ namespace wt {
 
 using sha1_digest = std::array<std::uint8_t, 20>;
 using sha256_digest = std::array<std::uint8_t, 32>;
+using sha512_digest = std::array<std::uint8_t, 64>;
 
 sha1_digest sha1(byte_view data);
 sha256_digest sha256(byte_view data);
+sha512_digest sha512(byte_view data);  // for Ed25519 (BEP 44 items)
 
 // Incremental hashing, for data that arrives in pieces (e.g. blocks of a piece).
 class sha1_hasher {

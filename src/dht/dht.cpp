@@ -247,8 +247,17 @@ struct dht_node::impl {
   void reply(const wire::endpoint& to, const byte_buffer& tid, response r) {
     message m;
     m.transaction_id = tid;
-    m.body = std::move(r);
-    push_send(to, std::move(m));
+    m.version = cfg.version;
+    // A get answer with an item of nearly 1,000 bytes and 8 nodes (IPv6 ones above all) would
+    // pass what one datagram should carry: fewer nodes then.
+    constexpr std::size_t max_answer = 1500;
+    auto& body = m.body.emplace<response>(std::move(r));
+    auto bytes = encode(m);
+    while (bytes.size() > max_answer && !body.nodes.empty()) {
+      body.nodes.pop_back();
+      bytes = encode(m);
+    }
+    outputs.emplace_back(send{to, std::move(bytes)});
   }
 
   void reply_error(const wire::endpoint& to, const byte_buffer& tid, std::int64_t code,

@@ -128,6 +128,26 @@ class announcer_and_dht final : public addressed_network {
   }
   id20 dht_node_id() const override { return dht_ ? dht_->id() : id20{}; }
 
+  std::optional<std::uint64_t> dht_get_item(const id20& target, byte_view salt, bool cached, time_point now) override {
+    now_ = now;
+    return start_item_op(true, target, [&](dht::dht_node& node) -> std::optional<dht::lookup_id> {
+      return node.get_item(target, salt, cached, now);
+    });
+  }
+  std::variant<std::uint64_t, dht::error_reply> dht_put_item(const dht::item& item, std::optional<std::int64_t> cas,
+                                                            time_point now) override {
+    now_ = now;
+    if (!dht_) return dht::error_reply{dht::error_generic, "no DHT"};
+    if (auto refused = dht::check_item(item)) return *refused;
+    const auto op = start_item_op(false, dht::item_target(item), [&](dht::dht_node& node) -> std::optional<dht::lookup_id> {
+      auto started = node.put_item(item, cas, now);
+      if (const auto* id = std::get_if<dht::lookup_id>(&started)) return *id;
+      return std::nullopt;
+    });
+    if (!op) return dht::error_reply{dht::error_server, "too many DHT lookups running"};
+    return *op;
+  }
+
   std::unique_ptr<utp_sockets> make_utp(const client_settings& s) override {
     utp::manager_settings m = s.utp_settings;
     if (m.seed == 1) m.seed = s.session.seed ^ 0x75747021u;
@@ -168,7 +188,7 @@ class announcer_and_dht final : public addressed_network {
       while (node) {
         auto o = node->poll();
         if (!o) break;
-        if (auto r = from_dht(std::move(*o))) return r;
+        if (auto r = from_dht(std::move(*o), node == dht6_.get())) return r;
       }
     }
     if (lsd_) {
@@ -208,8 +228,79 @@ class announcer_and_dht final : public addressed_network {
                                     s->entry.downloaded};
     return std::nullopt;
   }
-  std::optional<addressed_output> from_dht(dht::output o) {
+  // --- BEP 44: one operation per node, merged ---------------------------------------------
+
+  struct item_op {
+    bool get = true;
+    id20 target{};
+    std::size_t waiting = 0;  // nodes still working on it
+    addressed_out::dht_item got;
+    addressed_out::dht_put put;
+  };
+
+  template <class Start>
+  std::optional<std::uint64_t> start_item_op(bool get, const id20& target, Start start) {
+    const std::uint64_t op = next_op_++;
+    item_op& entry = item_ops_[op];
+    entry.get = get;
+    entry.target = target;
+    for (auto* node : {dht_.get(), dht6_.get()}) {
+      if (!node) continue;
+      // The IPv6 node of a host without IPv6 knows nobody: it would only end at once.
+      if (node == dht6_.get() && node->table().size() == 0) continue;
+      if (const auto id = start(*node)) {
+        ++entry.waiting;
+        op_of_[{node == dht6_.get(), *id}] = op;
+      }
+    }
+    if (entry.waiting == 0) {
+      item_ops_.erase(op);
+      return std::nullopt;
+    }
+    return op;
+  }
+
+  // A node's part of an operation ended: the merged result once every node's has.
+  std::optional<addressed_output> item_part_done(bool v6, dht::lookup_id lookup, const dht::lookup_finished* got,
+                                                 const dht::put_finished* put) {
+    const auto key = std::pair{v6, lookup};
+    const auto found = op_of_.find(key);
+    if (found == op_of_.end()) return std::nullopt;
+    const std::uint64_t op = found->second;
+    op_of_.erase(found);
+    item_op& entry = item_ops_.at(op);
+    if (got && got->found) {
+      const auto& best = entry.got.item;
+      if (!best || (got->found->key && best->key && got->found->seq > best->seq)) {
+        entry.got.item = got->found;
+        entry.got.from = got->found_from;
+      }
+    }
+    if (put) {
+      entry.put.sent += put->sent;
+      entry.put.stored += put->stored;
+      if (put->error) entry.put.error = put->error;
+    }
+    if (--entry.waiting > 0) return std::nullopt;
+    addressed_output out = addressed_out::dht_item{};
+    if (entry.get) {
+      entry.got.op = op;
+      entry.got.target = entry.target;
+      out = std::move(entry.got);
+    } else {
+      entry.put.op = op;
+      entry.put.target = entry.target;
+      out = std::move(entry.put);
+    }
+    item_ops_.erase(op);
+    return out;
+  }
+
+  std::optional<addressed_output> from_dht(dht::output o, bool v6) {
     if (auto* send = std::get_if<dht::send>(&o)) return client_out::dht_send{send->to, std::move(send->bytes)};
+    if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::get_item)
+      return item_part_done(v6, done->lookup, done, nullptr);
+    if (auto* put = std::get_if<dht::put_finished>(&o)) return item_part_done(v6, put->lookup, nullptr, put);
     if (auto* found = std::get_if<dht::peers_found>(&o))
       return addressed_out::peers_found{found->info_hash, std::move(found->peers), peer_source::dht};
     if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce) {
@@ -229,6 +320,9 @@ class announcer_and_dht final : public addressed_network {
   std::unique_ptr<dht::dht_node> dht_;
   std::unique_ptr<dht::dht_node> dht6_;  // client_settings::dht_ipv6 (BEP 32)
   std::map<id20, time_point> reported_;   // announces reported, by info-hash: when
+  std::map<std::uint64_t, item_op> item_ops_;                      // BEP 44 operations, by op number
+  std::map<std::pair<bool, dht::lookup_id>, std::uint64_t> op_of_;  // {IPv6 node?, lookup}: op number
+  std::uint64_t next_op_ = 1;
   time_point now_{};                      // of the latest input: poll() has no clock
   std::unique_ptr<lsd::service> lsd_;
 };

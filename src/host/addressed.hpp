@@ -35,13 +35,18 @@ struct announced {
 struct scraped { id20 info_hash{}; std::string url; std::int64_t complete = 0, incomplete = 0, downloaded = 0; };
 struct warning { std::optional<id20> info_hash; std::string url; error err; };
 struct dht_announced { id20 info_hash{}; std::size_t peers = 0, announced_to = 0; };
+// BEP 44: the end of dht_get_item (the item, if found, and the id of the node that gave it)
+// and of dht_put_item (how many nodes were sent it and took it; the last refusal).
+using dht_item = dht_item_event;
+using dht_put = dht_put_event;
 }  // namespace addressed_out
 
 // A struct, not an alias: client.hpp declares it without including this header.
 struct addressed_output
     : std::variant<client_out::tracker_get, client_out::udp_send, client_out::udp_close, client_out::dht_send,
                    client_out::lsd_send, addressed_out::peers_found, addressed_out::announced, addressed_out::scraped,
-                   addressed_out::warning, addressed_out::dht_announced> {
+                   addressed_out::warning, addressed_out::dht_announced, addressed_out::dht_item,
+                   addressed_out::dht_put> {
   using variant::variant;
 };
 
@@ -75,6 +80,13 @@ class addressed_network {
   virtual bool dht_load_state(byte_view state, time_point now) = 0;
   virtual std::size_t dht_nodes() const = 0;
   virtual id20 dht_node_id() const = 0;  // the IPv4 node's (the saved state's); zeros without a DHT
+  // BEP 44 items (dht/item.hpp), on each node (IPv4, and IPv6 with dht_ipv6), their results
+  // merged into one addressed_out::dht_item / dht_put with the op number returned. get: of a
+  // mutable item, the highest seq either found. put: an item dht::check_item refuses is that
+  // error, as is no DHT (error_generic).
+  virtual std::optional<std::uint64_t> dht_get_item(const id20& target, byte_view salt, bool cached, time_point now) = 0;
+  virtual std::variant<std::uint64_t, dht::error_reply> dht_put_item(const dht::item& item, std::optional<std::int64_t> cas,
+                                                                    time_point now) = 0;
 
   // --- uTP (BEP 29): the socket manager for client_settings::utp (nullptr: none) -----------
   virtual std::unique_ptr<utp_sockets> make_utp(const client_settings& settings) {

@@ -223,6 +223,20 @@ byte_buffer client::dht_state(time_point now) const { return has_dht() ? net_->d
 bool client::dht_load_state(byte_view state, time_point now) { return has_dht() && net_->dht_load_state(state, now); }
 
 std::size_t client::dht_nodes() const { return has_dht() ? net_->dht_nodes() : 0; }
+std::optional<std::uint64_t> client::dht_get_item(const dht::node_id& target, byte_view salt, bool cached,
+                                                 time_point now) {
+  if (!has_dht()) return std::nullopt;
+  const auto op = net_->dht_get_item(target, salt, cached, now);
+  pump(now);
+  return op;
+}
+std::variant<std::uint64_t, dht::error_reply> client::dht_put_item(const dht::item& item,
+                                                                  std::optional<std::int64_t> cas, time_point now) {
+  if (!has_dht()) return dht::error_reply{dht::error_generic, "no DHT"};
+  auto op = net_->dht_put_item(item, cas, now);
+  pump(now);
+  return op;
+}
 std::optional<dht::node_id> client::dht_node_id() const {
   return has_dht() ? std::optional<dht::node_id>(net_->dht_node_id()) : std::nullopt;
 }
@@ -736,6 +750,10 @@ void client::route_addressed(addressed_output o, time_point now) {
   } else if (auto* done = std::get_if<addressed_out::dht_announced>(&o)) {
     if (auto t = torrent_of(done->info_hash))
       out_.push_back(client_event{dht_announce_event{*t, done->peers, done->announced_to}});
+  } else if (auto* got = std::get_if<addressed_out::dht_item>(&o)) {
+    out_.push_back(client_event{std::move(*got)});
+  } else if (auto* put = std::get_if<addressed_out::dht_put>(&o)) {
+    out_.push_back(client_event{std::move(*put)});
   } else {  // tracker_get, udp_send, udp_close, dht_send, lsd_send: for the host
     std::visit([this](auto& host_output) {
       if constexpr (std::is_constructible_v<client_output, decltype(std::move(host_output))>)

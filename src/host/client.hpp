@@ -260,6 +260,21 @@ struct dht_announce_event {
   std::size_t peers = 0;
   std::size_t announced_to = 0;
 };
+// BEP 44: the end of dht_get_item (the item, if found; `from`: the id of the node that gave
+// it) and of dht_put_item (`sent` nodes were asked to store it, `stored` did; `error`: the
+// last refusal).
+struct dht_item_event {
+  std::uint64_t op = 0;
+  dht::node_id target{};
+  std::optional<dht::item> item;
+  dht::node_id from{};
+};
+struct dht_put_event {
+  std::uint64_t op = 0;
+  dht::node_id target{};
+  std::size_t sent = 0, stored = 0;
+  std::optional<dht::error_reply> error;
+};
 // A data channel is open and handed to the session as `connection`.
 struct peer_channel_event {
   torrent_id torrent;
@@ -269,7 +284,7 @@ struct peer_channel_event {
   bool utp = false;  // a uTP connection (the host has no socket for it)
 };
 using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, tracker_scrape_event,
-                                  dht_announce_event, peer_channel_event>;
+                                  dht_announce_event, peer_channel_event, dht_item_event, dht_put_event>;
 
 using client_output =
     std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,
@@ -419,6 +434,12 @@ class client {
   std::size_t dht_nodes() const;
   // Our node id, which BEP 42 may change once (nullopt without a DHT).
   std::optional<dht::node_id> dht_node_id() const;
+  // BEP 44 items (dht/item.hpp): a dht_item_event / dht_put_event with the number returned.
+  // get: nullopt without a DHT or when too many lookups run. put: an item dht::check_item
+  // refuses gives that error, and nothing is sent.
+  std::optional<std::uint64_t> dht_get_item(const dht::node_id& target, byte_view salt, bool cached, time_point now);
+  std::variant<std::uint64_t, dht::error_reply> dht_put_item(const dht::item& item, std::optional<std::int64_t> cas,
+                                                            time_point now);
 
   // --- uTP (client_settings::utp) ------------------------------------------------------
   bool has_utp() const noexcept { return utp_ != nullptr; }

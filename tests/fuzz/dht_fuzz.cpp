@@ -10,7 +10,8 @@
 // Properties: no crash; decode(encode(m)) == m for every decoded message; everything the
 // node sends is a KRPC message within the datagram limit; its state stays within its
 // bounds; once the answers agree on our address, our id is valid for it (BEP 42); with
-// enforce_node_id every node in the table has an id valid for its address.
+// enforce_node_id every node in the table has an id valid for its address; the store of
+// BEP 44 items stays within its bound (a get and a put run from the start).
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -79,12 +80,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto& senders = s.ipv6 ? senders6 : senders4;
   s.store.max_info_hashes = 4;
   s.store.max_peers_per_hash = 4;
+  s.items.max_items = 4;
   dht_node node(s);
   auto now = time_point{} + 1s;
   node.bootstrap(senders, now);
   node_id info_hash{};
   info_hash.fill(0x11);
   node.announce(info_hash, 6881, false, now);
+  // BEP 44: a get and a put under way, so that answers can carry items to them.
+  node.get_item(info_hash, as_bytes("salt"), true, now);
+  item mine;
+  mine.value = {'5', ':', 'h', 'e', 'l', 'l', 'o'};
+  node.put_item(mine, std::nullopt, now);
   std::array<byte_buffer, 4> last_tid;
   drain(node, senders, last_tid);
 
@@ -116,6 +123,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(node.store().info_hash_count() <= s.store.max_info_hashes);
   check(node.store().peer_count(info_hash) <= s.store.max_peers_per_hash);
   check(node.running_lookups() <= s.max_lookups);
+  check(node.items().size() <= s.items.max_items);
   if (const auto& address = node.external_address()) check(secure_id_valid(node.id(), *address));
   if (s.enforce_node_id)
     for (const auto& n : node.table().all_nodes()) check(secure_id_valid(n.id, n.ep));

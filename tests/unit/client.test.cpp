@@ -926,6 +926,10 @@ struct recording_network final : addressed_network {
   bool dht_load_state(byte_view, time_point) override { return false; }
   std::size_t dht_nodes() const override { return 0; }
   id20 dht_node_id() const override { return {}; }
+  std::optional<std::uint64_t> dht_get_item(const id20&, byte_view, bool, time_point) override { return std::nullopt; }
+  std::variant<std::uint64_t, dht::error_reply> dht_put_item(const dht::item&, std::optional<std::int64_t>, time_point) override {
+    return dht::error_reply{};
+  }
   bool has_lsd() const override { return true; }
   bool lsd_announce(const id20& info_hash, time_point) override {
     on_lsd.push_back(info_hash);

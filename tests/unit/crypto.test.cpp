@@ -47,6 +47,30 @@ TEST_CASE("[crypto] SHA-256 matches FIPS 180 test vectors", "[crypto]") {
   }
 }
 
+TEST_CASE("[crypto] SHA-512 matches FIPS 180 test vectors", "[crypto]") {
+  SECTION("empty") {
+    REQUIRE(to_hex(sha512({})) ==
+            "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+            "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e");
+  }
+  SECTION("abc") {
+    REQUIRE(to_hex(sha512(as_bytes("abc"))) ==
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+            "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+  }
+  SECTION("896 bits") {
+    REQUIRE(to_hex(sha512(as_bytes("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+                                   "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"))) ==
+            "8e959b75dae313da8cf4f72814fc143f8f7779c6eb9f7fa17299aeadb6889018"
+            "501d289e4900f7e4331b99dec4b5433ac7d329eeb6dd26545e96e55b874be909");
+  }
+  SECTION("a million 'a'") {
+    REQUIRE(to_hex(sha512(as_bytes(million_a))) ==
+            "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973eb"
+            "de0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b");
+  }
+}
+
 TEST_CASE("[crypto] incremental SHA-1 equals one-shot", "[crypto]") {
   std::string data;
   for (int i = 0; i < 200; ++i) data.push_back(static_cast<char>(i * 7 + 3));

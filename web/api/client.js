@@ -944,7 +944,7 @@ export function makeClientClass (internals) {
       this.dhtPort = 0
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): its
       // 'listening' event and address(). Null without a DHT.
-      this.dht = host.Dht && opts.dht !== false ? new DhtView(this) : null
+      this.dht = host.Dht && opts.dht !== false ? new host.DhtView(this) : null
       // Node: Local Service Discovery's multicast sockets, once joined (WebTorrent's
       // client.lsd: whether the client announces its torrents on the local network).
       this._lsd = null
@@ -1080,7 +1080,7 @@ export function makeClientClass (internals) {
         }))
         this.peerId = this._engine.peerId()
         if (this._dht && !this._nodeId) this._nodeId = this._engine.dhtNodeId()
-        if (this._dht) this._startDht(opts.dht)
+        if (this._dht) this._dhtStarted = this._startDht(opts.dht)
         // Port mapping never stops the client: what goes wrong there is a warning.
         if (this._tcp && host.NatPmp) {
           this._startPortMapping(opts).catch(err => this.emit('warning', new WasmTorrentError(`port mapping: ${err.message}`, { code: 'port_mapping_failed' })))
@@ -1564,6 +1564,7 @@ export function makeClientClass (internals) {
         this._dht = null
         const state = this._engine?.dhtNodes() > 0 ? this._engine.dhtState(now()) : null
         dht.close()
+        this.dht?._close()
         if (state) closed.push(dht.saveState(state))
       }
       this._http.closeAll()
@@ -1796,6 +1797,7 @@ export function makeClientClass (internals) {
             // As WebTorrent's, after each DHT announce; one that reached no node (the DHT was
             // still bootstrapping) is retried within seconds, and only that retry counts.
             case 'dhtAnnounce': if (e.announcedTo > 0) t?.emit('dhtAnnounce'); break
+            case 'dhtItem': case 'dhtPut': this.dht?._settle(e); break
             case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
             case 'error': if (t) this._fail(t, new WasmTorrentError(e.message, { code: 'torrent_error' })); break
           }
@@ -1989,16 +1991,6 @@ export function makeClientClass (internals) {
     }
   }
 
-  // client.dht: what WebTorrent code reads of its bittorrent-dht instance.
-  class DhtView extends Emitter {
-    constructor (client) {
-      super()
-      this._client = client
-    }
-
-    get listening () { return Boolean(this._client._dht) && this._client.dhtPort > 0 }
-    address () { return this.listening ? { address: '0.0.0.0', family: 'IPv4', port: this._client.dhtPort } : null }
-  }
 
   // As WebTorrent's: can this environment make WebRTC connections?
   WasmTorrent.WEBRTC_SUPPORT = typeof globalThis.RTCPeerConnection === 'function'

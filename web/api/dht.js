@@ -1,0 +1,124 @@
+// client.dht under Node (the DHT is the Node module's only; browsers have none, as
+// WebTorrent's).
+import { Emitter } from './emitter.js'
+import { WasmTorrentError } from './errors.js'
+
+// client.dht: what WebTorrent code uses of its bittorrent-dht instance: 'listening',
+// address(), and BEP 44's put() and get() with bittorrent-dht's checks, callbacks and
+// results. The engine looks items up, stores what others put and checks every signature
+// (src/dht/item.hpp); this adapts the arguments.
+export class DhtView extends Emitter {
+  constructor (client) {
+    super()
+    this._client = client
+    this._ops = new Map() // the engine's op number -> what to do with its result
+  }
+
+  get listening () { return Boolean(this._client._dht) && this._client.dhtPort > 0 }
+  address () { return this.listening ? { address: '0.0.0.0', family: 'IPv4', port: this._client.dhtPort } : null }
+
+  // bittorrent-dht's put(opts, cb): { v } is immutable, stored under the SHA-1 of its
+  // bencoding; { k, seq, v, sign(buf) or sig, salt, cas } is mutable, under the SHA-1 of k
+  // and salt. cb(err, hash, n): n nodes stored it; err when none did. Returns the hash
+  // (once the module is loaded, as it is from the client's 'ready' on: null before).
+  put (opts, cb) {
+    if (isBytes(opts) || typeof opts === 'string') opts = { v: opts }
+    const mutable = Boolean(opts.k)
+    // bittorrent-dht's checks, with its messages (it throws them too).
+    if (opts.v === undefined) throw new Error('opts.v not given')
+    if (opts.v.length >= 1000) throw new Error('v must be less than 1000 bytes in put()')
+    if (mutable && opts.cas !== undefined && typeof opts.cas !== 'number') throw new Error('opts.cas must be an integer if provided')
+    if (mutable && opts.k.length !== 32) throw new Error('opts.k ed25519 public key must be 32 bytes')
+    if (mutable && typeof opts.sign !== 'function' && !isBytes(opts.sig)) throw new Error('opts.sign function or options.sig signature is required for mutable put')
+    if (mutable && opts.salt && opts.salt.length > 64) throw new Error('opts.salt is > 64 bytes long')
+    if (mutable && opts.seq === undefined) throw new Error('opts.seq not provided for a mutable update')
+    if (mutable && typeof opts.seq !== 'number') throw new Error('opts.seq not an integer')
+    cb ??= () => {}
+    const salt = mutable && opts.salt ? asUtf8Bytes(opts.salt) : undefined
+    const item = M => {
+      const v = M.bencode(typeof opts.v === 'string' ? asUtf8Bytes(opts.v) : opts.v)
+      if (!v) throw new WasmTorrentError('dht.put: v cannot be bencoded', { code: 'invalid_argument' })
+      return mutable ? { v, k: opts.k, salt, seq: opts.seq, cas: opts.cas } : { v }
+    }
+    const M = this._client._M
+    const key = M ? toBuffer(fromHex(M.dht_item_target(item(M)))) : null
+    this._started().then(() => {
+      const M = this._client._M
+      const it = item(M)
+      if (mutable) it.sig = typeof opts.sign === 'function' ? opts.sign(toBuffer(M.dht_signature_data(salt, opts.seq, it.v))) : opts.sig
+      const hash = key ?? toBuffer(fromHex(M.dht_item_target(it)))
+      let started = null
+      this._client._input((E, t) => { started = E.dhtPut(it, t) })
+      if (started.op === undefined) return cb(dhtError(`dht.put: ${started.message} (${started.code})`), hash, 0)
+      this._ops.set(started.op, e => {
+        if (e.stored > 0) return cb(null, hash, e.stored)
+        const why = e.errorText ? `${e.errorText} (${e.errorCode})` : e.sent > 0 ? 'no node answered' : 'no DHT node to store it on'
+        cb(dhtError(`dht.put: no node stored the item: ${why}`), hash, 0)
+      })
+    }).catch(err => cb(err, key, 0))
+    return key
+  }
+
+  // bittorrent-dht's get(hash, [opts], cb): cb(null, { v, id, k, sig, seq, salt }) with
+  // the item found (of a mutable one, the highest seq; opts.salt: the one it was put
+  // with), cb(null, null) when none was. opts.cache (default true): an immutable item this
+  // client holds is the answer at once. Mutable items are always checked (Ed25519, in the
+  // engine), so opts.verify and the constructor's verify are not needed and not called.
+  get (key, opts, cb) {
+    if (typeof opts === 'function') {
+      cb = opts
+      opts = null
+    }
+    opts ??= {}
+    let hex
+    if (typeof key === 'string') hex = key.toLowerCase()
+    else if (isBytes(key)) hex = toHexString(key)
+    else throw new Error('Pass a buffer or a string')
+    const salt = opts.salt ? asUtf8Bytes(opts.salt) : undefined
+    this._started().then(() => {
+      let op = -1
+      this._client._input((E, t) => { op = E.dhtGet(hex, salt, opts.cache !== false, t) })
+      if (op < 0) return cb(dhtError(/^[0-9a-f]{40}$/.test(hex) ? 'dht.get: too many DHT lookups running' : `dht.get: not a 20-byte hash: ${hex}`))
+      this._ops.set(op, e => {
+        if (!e.item) return cb(null, null)
+        const res = { id: toBuffer(fromHex(e.from)), v: this._value(e.item.v) }
+        if (e.item.k) Object.assign(res, { k: toBuffer(e.item.k), sig: toBuffer(e.item.sig), seq: e.item.seq })
+        if (salt) res.salt = toBuffer(salt)
+        cb(null, res)
+      })
+    }).catch(err => cb(err))
+  }
+
+  // A stored value as bencode decodes it, a string as bytes (a Buffer under Node).
+  _value (bencoded) {
+    const v = this._client._bdecode(bencoded)
+    return v instanceof Uint8Array ? toBuffer(v) : v
+  }
+
+  async _started () {
+    await this._client.ready
+    await this._client._dhtStarted
+    if (!this._client._dht) throw dhtError('the DHT is closed')
+  }
+
+  _settle (e) {
+    const done = this._ops.get(e.op)
+    this._ops.delete(e.op)
+    done?.(e)
+  }
+
+  // destroy(): what is still waiting ends with an error.
+  _close () {
+    const waiting = [...this._ops.values()]
+    this._ops.clear()
+    for (const done of waiting) done({ stored: 0, sent: 0, errorText: 'the client was destroyed', errorCode: 0 })
+  }
+}
+
+function dhtError (message) { return new WasmTorrentError(message, { code: 'dht_failed' }) }
+const isBytes = v => v instanceof Uint8Array
+const asUtf8Bytes = v => typeof v === 'string' ? new TextEncoder().encode(v) : v
+const toHexString = bytes => Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+const fromHex = hex => Uint8Array.from(hex.match(/../g) ?? [], h => parseInt(h, 16))
+// Bytes as bittorrent-dht hands them out: Buffers under Node.
+const toBuffer = bytes => globalThis.Buffer ? globalThis.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : bytes
