@@ -119,8 +119,8 @@ field from_bytes(const bytes32& bytes) {
 // The canonical encoding: the value reduced to [0, p), 32 bytes little-endian.
 bytes32 to_bytes(const field& a) {
   // Two carry passes leave every limb below 2^51, so the value below 2^255: at most one p
-  // too big. (The first pass may leave limb 0 up to 38 over 2^51; the second then carries
-  // 1 out of the top only when what stays is below 38, which the 19 folded back fit beside.)
+  // too big. (The first pass may leave limb 0 up to 38 over 2^51; the second carries at most
+  // 1 out of the top, and only when what stays is below 38: limb 0 takes the 19 back easily.)
   field limb = a;
   for (int pass = 0; pass < 2; ++pass) {
     for (std::size_t i = 0; i < 4; ++i) {
@@ -173,7 +173,7 @@ struct point {
   field X, Y, Z, T;
 };
 
-const point neutral{field_zero, field_one, field_one, field_zero};
+constexpr point neutral{field_zero, field_one, field_one, field_zero};  // x = 0, y = 1
 
 // RFC 8032's addition for a = -1. It is complete (d is not a square mod p): it also doubles
 // and adds the neutral point, so the double-and-add below needs no special cases.
@@ -193,7 +193,8 @@ point add(const point& p, const point& q) {
 point twice(const point& p) {
   const field a = square(p.X);
   const field b = square(p.Y);
-  const field c = add(square(p.Z), square(p.Z));
+  const field z2 = square(p.Z);
+  const field c = add(z2, z2);
   const field h = add(a, b);
   const field e = sub(h, square(add(p.X, p.Y)));
   const field g = sub(a, b);

@@ -1,12 +1,10 @@
 #include "dht/item.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
-#include <memory>
 #include <string>
 
 #include "base/crypto.hpp"
+#include "base/ed25519.hpp"
 #include "bencode/bencode.hpp"
 
 namespace wt::dht {
@@ -31,17 +29,6 @@ byte_buffer signature_data(byte_view salt, std::int64_t seq, byte_view value) {
   append("3:seqi" + std::to_string(seq) + "e1:v");
   out.insert(out.end(), value.begin(), value.end());
   return out;
-}
-
-// OpenSSL's EVP interface: Ed25519 has no low-level one. Only the Node module and native
-// builds link this (the DHT is not in the browser's module).
-bool ed25519_verify(const public_key& key, const item_signature& sig, byte_view message) {
-  const std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
-      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.data(), key.size()), &EVP_PKEY_free);
-  if (!pkey) return false;
-  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1) return false;
-  return EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), message.data(), message.size()) == 1;
 }
 
 std::optional<error_reply> check_item(const item& it) {

@@ -38,8 +38,6 @@ node_id mutable_target(const public_key& key, byte_view salt);
 // without its outer 'd' and 'e' (salt only when not empty).
 byte_buffer signature_data(byte_view salt, std::int64_t seq, byte_view value);
 
-bool ed25519_verify(const public_key& key, const item_signature& sig, byte_view message);
-
 // Whether an item may be stored as it is: its value one bencoded value of at most
 // max_item_value bytes, a salt of at most max_item_salt, a valid signature. nullopt when
 // it may, else the error a node answers with.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/bytes.hpp"
+#include "base/ed25519.hpp"
 #include "dht/dht.hpp"
 #include "outputs.hpp"
 

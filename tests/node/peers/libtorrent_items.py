@@ -34,19 +34,10 @@ for i, s in enumerate(sessions):
 
 
 
-def encoded(alert):
-    """The alert's item bencoded, in hex; None for the empty entry of a get that found nothing
-    (which the bindings cannot even convert)."""
-    try:
-        raw = lt.bencode(alert.item)
-    except RuntimeError:
-        return None
-    return raw.hex() if raw else None
-
-
-def mutable_value(alert):
-    """A mutable item's value bencoded, in hex: the bindings give the alert's item as a dict
-    of the whole item (value, seq, signature...)."""
+def item_value(alert):
+    """The item's value bencoded, in hex, or None when the get found nothing. The bindings
+    give an alert's item as a dict of the whole item (key, value, and for a mutable one seq,
+    signature...), and cannot convert the empty entry of a get that found nothing."""
     try:
         item = alert.item
     except RuntimeError:
@@ -76,9 +67,9 @@ while True:
                     status['put_mutable'] = {'stored': a.num_success, 'seq': a.seq}  # (its target reads zeros)
                 else:
                     status['put_immutable'] = {'target': str(a.target), 'stored': a.num_success}
-            elif isinstance(a, lt.dht_immutable_item_alert) and s is getter and encoded(a):
-                status['got_immutable'] = encoded(a)
-            elif isinstance(a, lt.dht_mutable_item_alert) and s is getter and mutable_value(a):
-                status['got_mutable'] = {'v': mutable_value(a), 'seq': a.seq}
+            elif isinstance(a, lt.dht_immutable_item_alert) and s is getter and item_value(a):
+                status['got_immutable'] = item_value(a)
+            elif isinstance(a, lt.dht_mutable_item_alert) and s is getter and item_value(a):
+                status['got_mutable'] = {'v': item_value(a), 'seq': a.seq}
     print(json.dumps(status), flush=True)
     time.sleep(0.5)
