@@ -605,6 +605,9 @@ val event_value(const wt::client_event& e) {
     out.set("target", wt::to_hex(got->target));
     out.set("item", got->item ? js_of_dht_item(*got->item) : val::null());
     out.set("from", wt::to_hex(got->from));
+  } else if (auto* boot = std::get_if<wt::dht_bootstrap_event>(&e)) {
+    out.set("type", std::string("dhtBootstrapped"));
+    out.set("answered", static_cast<double>(boot->answered));
   } else if (auto* put = std::get_if<wt::dht_put_event>(&e)) {
     out.set("type", std::string("dhtPut"));
     out.set("op", static_cast<double>(put->op));

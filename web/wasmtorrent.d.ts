@@ -159,6 +159,8 @@ export interface DhtItem {
 /** client.dht under Node: bittorrent-dht's surface that apps use. */
 export interface DhtApi extends Emitter {
   readonly listening: boolean
+  /** True once the first bootstrap lookup is over (its 'ready' event, as bittorrent-dht's). */
+  readonly ready: boolean
   address (): { address: string; family: string; port: number } | null
   /** Stores an item on the nodes closest to its hash; cb(err, hash, n) with the n nodes that took it. Returns the hash (null before the module is loaded). */
   put (opts: DhtPutOptions | Uint8Array | string, cb?: (err: Error | null, hash: Uint8Array | null, n: number) => void): Uint8Array | null

@@ -408,16 +408,26 @@ struct dht_node::impl {
     puts.erase(it);
   }
 
-  // The lookup is over: "put" to the closest nodes that answered it with a token.
-  void send_puts(const lookup& lk, time_point now) {
-    put_operation& op = puts[lk.id];
-    op.target = lk.target;
+  // Of the k closest nodes that answered a lookup, those that gave a write token: where an
+  // announce_peer or a put goes.
+  std::vector<const candidate*> closest_with_tokens(const lookup& lk) const {
+    std::vector<const candidate*> out;
     std::size_t considered = 0;
     for (const auto& c : lk.candidates) {
       if (considered >= cfg.k) break;
       if (c.state != candidate_state::answered) continue;
       ++considered;
-      if (c.token.empty()) continue;
+      if (!c.token.empty()) out.push_back(&c);
+    }
+    return out;
+  }
+
+  // The lookup is over: "put" to the closest nodes that answered it with a token.
+  void send_puts(const lookup& lk, time_point now) {
+    put_operation& op = puts[lk.id];
+    op.target = lk.target;
+    for (const candidate* to : closest_with_tokens(lk)) {
+      const candidate& c = *to;
       query q;
       q.kind = method::put;
       q.token = c.token;
@@ -636,12 +646,8 @@ struct dht_node::impl {
       const auto a = announcements.find(lk.target);
       if (a != announcements.end() && a->second.running == lk.id) {
         a->second.running.reset();
-        std::size_t considered = 0;
-        for (const auto& c : lk.candidates) {
-          if (considered >= cfg.k) break;
-          if (c.state != candidate_state::answered) continue;
-          ++considered;
-          if (c.token.empty()) continue;
+        for (const candidate* to : closest_with_tokens(lk)) {
+          const candidate& c = *to;
           query q;
           q.kind = method::announce_peer;
           q.target = lk.target;
@@ -883,8 +889,9 @@ std::optional<lookup_id> dht_node::get_item(const node_id& target, byte_view sal
     done.target = target;
     done.found = *held;
     done.found_from = id();
+    const lookup_id answered = done.lookup;
     self.outputs.emplace_back(std::move(done));
-    return done.lookup;
+    return answered;
   }
   impl::lookup seed;
   seed.kind = lookup_kind::get_item;

@@ -301,6 +301,8 @@ class announcer_and_dht final : public addressed_network {
     if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::get_item)
       return item_part_done(v6, done->lookup, done, nullptr);
     if (auto* put = std::get_if<dht::put_finished>(&o)) return item_part_done(v6, put->lookup, nullptr, put);
+    if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::bootstrap && !v6)
+      return addressed_out::dht_bootstrapped{done->answered};
     if (auto* found = std::get_if<dht::peers_found>(&o))
       return addressed_out::peers_found{found->info_hash, std::move(found->peers), peer_source::dht};
     if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce) {

@@ -39,6 +39,7 @@ struct dht_announced { id20 info_hash{}; std::size_t peers = 0, announced_to = 0
 // and of dht_put_item (how many nodes were sent it and took it; the last refusal).
 using dht_item = dht_item_event;
 using dht_put = dht_put_event;
+using dht_bootstrapped = dht_bootstrap_event;  // the IPv4 node's bootstraps
 }  // namespace addressed_out
 
 // A struct, not an alias: client.hpp declares it without including this header.
@@ -46,7 +47,7 @@ struct addressed_output
     : std::variant<client_out::tracker_get, client_out::udp_send, client_out::udp_close, client_out::dht_send,
                    client_out::lsd_send, addressed_out::peers_found, addressed_out::announced, addressed_out::scraped,
                    addressed_out::warning, addressed_out::dht_announced, addressed_out::dht_item,
-                   addressed_out::dht_put> {
+                   addressed_out::dht_put, addressed_out::dht_bootstrapped> {
   using variant::variant;
 };
 

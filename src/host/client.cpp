@@ -754,6 +754,8 @@ void client::route_addressed(addressed_output o, time_point now) {
     out_.push_back(client_event{std::move(*got)});
   } else if (auto* put = std::get_if<addressed_out::dht_put>(&o)) {
     out_.push_back(client_event{std::move(*put)});
+  } else if (auto* boot = std::get_if<addressed_out::dht_bootstrapped>(&o)) {
+    out_.push_back(client_event{*boot});
   } else {  // tracker_get, udp_send, udp_close, dht_send, lsd_send: for the host
     std::visit([this](auto& host_output) {
       if constexpr (std::is_constructible_v<client_output, decltype(std::move(host_output))>)

@@ -275,6 +275,11 @@ struct dht_put_event {
   std::size_t sent = 0, stored = 0;
   std::optional<dht::error_reply> error;
 };
+// The DHT's first bootstrap lookup (or a later one) ended; `answered`: nodes that answered
+// it. bittorrent-dht's 'ready'.
+struct dht_bootstrap_event {
+  std::size_t answered = 0;
+};
 // A data channel is open and handed to the session as `connection`.
 struct peer_channel_event {
   torrent_id torrent;
@@ -284,7 +289,8 @@ struct peer_channel_event {
   bool utp = false;  // a uTP connection (the host has no socket for it)
 };
 using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, tracker_scrape_event,
-                                  dht_announce_event, peer_channel_event, dht_item_event, dht_put_event>;
+                                  dht_announce_event, peer_channel_event, dht_item_event, dht_put_event,
+                                  dht_bootstrap_event>;
 
 using client_output =
     std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,

@@ -47,7 +47,10 @@ async function network (t, n = 6, extra = {}) {
   for (const a of nodes) for (const b of nodes) if (a !== b) a.addNode({ host: '127.0.0.1', port: b.address().port })
   const client = new WasmTorrent({ tracker: false, lsd: false, natUpnp: false, natPmp: false, dht: { bootstrap: [`127.0.0.1:${nodes[0].address().port}`], stateFile: null } })
   t.after(() => client.destroy())
+  const bootstrapped = new Promise(resolve => client.dht.once('ready', resolve))
   await client.ready
+  await bootstrapped
+  assert.equal(client.dht.ready, true, 'bittorrent-dht\'s ready: the bootstrap is over')
   // addNode pings: a node is in a table once it answered.
   await until(() => nodes.every(node => node.nodes.count() >= n - 1) && client.dhtNodes >= 3, 'the DHT to form')
   return { nodes, client }
@@ -127,6 +130,8 @@ test('a forged mutable item served by a node that checks nothing is not returned
 test('put and get check their arguments as bittorrent-dht does', { timeout: 30_000 }, async t => {
   const client = new WasmTorrent({ tracker: false, lsd: false, natUpnp: false, natPmp: false, dht: { bootstrap: [], stateFile: null } })
   t.after(() => client.destroy())
+  assert.equal(client.dht.ready, false)
+  await new Promise(resolve => client.dht.once('ready', resolve)) // with no router too, as bittorrent-dht's
   const key = keypair()
   assert.throws(() => client.dht.put({}), /opts.v not given/)
   assert.throws(() => client.dht.put({ v: Buffer.alloc(1000) }), /v must be less than 1000 bytes in put\(\)/)

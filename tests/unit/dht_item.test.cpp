@@ -12,12 +12,14 @@
 #include "base/bytes.hpp"
 #include "base/ed25519.hpp"
 #include "dht/dht.hpp"
+#include "hex_array.hpp"
 #include "outputs.hpp"
 
 using namespace wt;
 using namespace wt::dht;
 using namespace std::chrono_literals;
 using wt::test::drain;
+using wt::test::from_hex_array;
 using wt::test::only;
 
 namespace {
@@ -26,16 +28,6 @@ time_point at(duration d) { return time_point{} + d; }
 
 byte_buffer bytes_of(std::string_view text) { return byte_buffer(text.begin(), text.end()); }
 std::string text_of_bytes(byte_view b) { return std::string(as_chars(b)); }
-
-template <std::size_t N>
-std::array<std::uint8_t, N> from_hex_array(std::string_view hex) {
-  const auto bytes = from_hex(hex);
-  REQUIRE(bytes);
-  REQUIRE(bytes->size() == N);
-  std::array<std::uint8_t, N> out{};
-  std::copy(bytes->begin(), bytes->end(), out.begin());
-  return out;
-}
 
 // An Ed25519 key from a 32-byte seed, as a BEP 44 publisher holds it.
 struct signer {

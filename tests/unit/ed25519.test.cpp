@@ -13,23 +13,15 @@
 
 #include "base/bytes.hpp"
 #include "base/ed25519.hpp"
+#include "hex_array.hpp"
 
 using namespace wt;
+using wt::test::from_hex_array;
 
 namespace {
 
 using key_bytes = std::array<std::uint8_t, 32>;
 using signature_bytes = std::array<std::uint8_t, 64>;
-
-template <std::size_t N>
-std::array<std::uint8_t, N> from_hex_array(std::string_view hex) {
-  const auto bytes = from_hex(hex);
-  REQUIRE(bytes);
-  REQUIRE(bytes->size() == N);
-  std::array<std::uint8_t, N> out{};
-  std::copy(bytes->begin(), bytes->end(), out.begin());
-  return out;
-}
 
 struct test_vector {
   std::string_view name;

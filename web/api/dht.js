@@ -12,6 +12,7 @@ export class DhtView extends Emitter {
     super()
     this._client = client
     this._ops = new Map() // the engine's op number -> what to do with its result
+    this.ready = false // as bittorrent-dht's: true once the first bootstrap is over
   }
 
   get listening () { return Boolean(this._client._dht) && this._client.dhtPort > 0 }
@@ -99,6 +100,13 @@ export class DhtView extends Emitter {
     await this._client.ready
     await this._client._dhtStarted
     if (!this._client._dht) throw dhtError('the DHT is closed')
+  }
+
+  // bittorrent-dht's 'ready': the first bootstrap lookup ended (answered or not, as there).
+  _bootstrapped () {
+    if (this.ready) return
+    this.ready = true
+    this.emit('ready')
   }
 
   _settle (e) {
