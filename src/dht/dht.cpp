@@ -169,6 +169,7 @@ struct dht_node::impl {
 
   rate_limiter query_rate;  // outgoing queries
   rate_limiter reply_rate;  // answers: a flood of (possibly forged) queries is not amplified
+  rate_limiter check_rate;  // signatures of mutable items put here
   bool starved = false;     // a lookup waits for query credit
 
   time_point last_warning{};
@@ -189,7 +190,8 @@ struct dht_node::impl {
         store(cfg.store),
         items(cfg.items),
         query_rate(cfg.max_queries_per_second, cfg.query_burst),
-        reply_rate(cfg.max_replies_per_second, cfg.reply_burst) {
+        reply_rate(cfg.max_replies_per_second, cfg.reply_burst),
+        check_rate(cfg.max_signature_checks_per_second, cfg.signature_check_burst) {
     fixed_id = cfg.id.has_value();
     cfg.id = table.own_id();
     if (cfg.alpha == 0) cfg.alpha = 1;
@@ -343,6 +345,10 @@ struct dht_node::impl {
         if (!tokens.check(from, q.token, now)) {
           ++counters.bad_tokens;
           reply_error(from, m.transaction_id, error_protocol, "bad token");
+          return;
+        }
+        if (q.put->key && !check_rate.take(now)) {
+          reply_error(from, m.transaction_id, error_server, "too many puts, try again later");
           return;
         }
         auto refused = check_item(*q.put);

@@ -331,6 +331,13 @@ TEST_CASE("[dht_item] a node stores what is put with its token and answers get w
     CHECK_FALSE(get(target, at(6s), 3).stored);
     CHECK(get(target, at(6s), 2).stored);
   }
+  SECTION("signatures are checked at most 50 a second after a burst of 20: more puts get 202") {
+    for (int seq = 1; seq <= 20; ++seq)
+      CHECK(std::holds_alternative<response>(put(alice.sign("1:x", seq), token, at(4s))));
+    CHECK(error_code(put(alice.sign("1:x", 21), token, at(4s))) == error_server);
+    CHECK(std::holds_alternative<response>(put(immutable("3:imm"), token, at(4s))));  // nothing to check
+    CHECK(std::holds_alternative<response>(put(alice.sign("1:x", 21), token, at(4s) + 20ms)));
+  }
   SECTION("items live two hours unless put again") {
     CHECK(get(item_target(hello), at(2s + 119min)).stored);
     CHECK_FALSE(get(item_target(hello), at(2s + 120min)).stored);
