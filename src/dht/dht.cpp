@@ -687,10 +687,10 @@ struct dht_node::impl {
     if (lk.kind == lookup_kind::put_item) send_puts(lk, now);
   }
 
-  // `seed`: what a get_item or put_item lookup starts with (salt, item...).
   std::optional<lookup_id> start_lookup(lookup_kind kind, const node_id& target, time_point now) {
     return start_lookup(kind, target, now, lookup());
   }
+  // `seed`: what a get_item or put_item lookup starts with (salt, item...).
   std::optional<lookup_id> start_lookup(lookup_kind kind, const node_id& target, time_point now, lookup seed) {
     if (lookups.size() >= cfg.max_lookups) {
       warn("DHT lookup refused: too many lookups running");
