@@ -605,6 +605,19 @@ val event_value(const wt::client_event& e) {
     out.set("target", wt::to_hex(got->target));
     out.set("item", got->item ? js_of_dht_item(*got->item) : val::null());
     out.set("from", wt::to_hex(got->from));
+  } else if (auto* peers = std::get_if<wt::dht_peers_event>(&e)) {
+    out.set("type", std::string("dhtPeers"));
+    out.set("op", static_cast<double>(peers->op));
+    out.set("infoHash", wt::to_hex(peers->info_hash));
+    val list = val::array();
+    for (const auto& p : peers->peers) list.call<void>("push", wt::wire::to_string(p));
+    out.set("peers", list);
+  } else if (auto* looked = std::get_if<wt::dht_lookup_event>(&e)) {
+    out.set("type", std::string("dhtLookup"));
+    out.set("op", static_cast<double>(looked->op));
+    out.set("infoHash", wt::to_hex(looked->info_hash));
+    out.set("nodesWithPeers", static_cast<double>(looked->nodes_with_peers));
+    out.set("announcedTo", static_cast<double>(looked->announced_to));
   } else if (auto* boot = std::get_if<wt::dht_bootstrap_event>(&e)) {
     out.set("type", std::string("dhtBootstrapped"));
     out.set("answered", static_cast<double>(boot->answered));
@@ -984,6 +997,23 @@ class js_client {
     std::copy(bytes->begin(), bytes->end(), id.begin());
     const auto op = client_.dht_get_item(id, bytes_of_js(salt), cached, at_ms(now));
     return op ? static_cast<double>(*op) : -1;
+  }
+  // bittorrent-dht's lookup (port < 0) or announce (port 0: the implied port): the op number
+  // of the 'dhtPeers' and 'dhtLookup' events to come, or -1 (no DHT, too many lookups, a bad
+  // info-hash).
+  double dht_lookup(const std::string& info_hash, double port, double now) {
+    const auto bytes = wt::from_hex(info_hash);
+    if (!bytes || bytes->size() != 20) return -1;
+    wt::dht::node_id id{};
+    std::copy(bytes->begin(), bytes->end(), id.begin());
+    std::optional<std::uint16_t> announce;
+    if (port >= 0 && port <= 65535) announce = static_cast<std::uint16_t>(port);
+    const auto op = client_.dht_lookup(id, announce, announce == std::uint16_t{0}, at_ms(now));
+    return op ? static_cast<double>(*op) : -1;
+  }
+  // node: "ip:port".
+  void dht_add_node(const std::string& node, double now) {
+    if (auto e = wt::wire::parse_endpoint(node)) client_.dht_add_node(*e, at_ms(now));
   }
   // item: { v (bencoded bytes), k, salt, seq, sig, cas }. { op } of the 'dhtPut' event to
   // come, or { code, message }: the item refused (BEP 44's codes) and nothing sent.
@@ -1524,6 +1554,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("dhtNodeId", &js_client::dht_node_id)
       .function("dhtGet", &js_client::dht_get)
       .function("dhtPut", &js_client::dht_put)
+      .function("dhtLookup", &js_client::dht_lookup)
+      .function("dhtAddNode", &js_client::dht_add_node)
       .function("lsdReceived", &js_client::lsd_received)
       .function("hasLsd", &js_client::has_lsd)
       .function("blocklistBegin", &js_client::blocklist_begin)

@@ -117,6 +117,10 @@ struct dht_node::impl {
     node_id found_from{};
     std::optional<item> to_put;       // put_item
     std::optional<std::int64_t> cas;
+    // announce_once: the port to announce (not an entry of `announcements`)
+    std::optional<std::uint16_t> once_port;
+    bool once_implied_port = false;
+    std::size_t nodes_with_peers = 0;  // answers that carried peers
   };
 
   // A put_item's "put" queries, once its lookup is over.
@@ -428,6 +432,22 @@ struct dht_node::impl {
     return out;
   }
 
+  // The lookup is over: announce_peer to the closest nodes that answered it with a token;
+  // how many were sent one.
+  std::size_t announce_to_closest(const lookup& lk, std::uint16_t port, bool implied_port, time_point now) {
+    std::size_t sent = 0;
+    for (const candidate* c : closest_with_tokens(lk)) {
+      query q;
+      q.kind = method::announce_peer;
+      q.target = lk.target;
+      q.port = port;
+      q.implied_port = implied_port;
+      q.token = c->token;
+      if (send_query(c->info.ep, q, c->info.id, std::nullopt, now, false)) ++sent;
+    }
+    return sent;
+  }
+
   // The lookup is over: "put" to the closest nodes that answered it with a token.
   void send_puts(const lookup& lk, time_point now) {
     put_operation& op = puts[lk.id];
@@ -558,6 +578,7 @@ struct dht_node::impl {
         for (const auto& p : r->values)
           if (usable_peer(p)) peers.push_back(p);
         if (!peers.empty()) {
+          ++lk.nodes_with_peers;
           lk.peers += peers.size();
           outputs.emplace_back(peers_found{lk.id, lk.target, std::move(peers)});
         }
@@ -641,6 +662,7 @@ struct dht_node::impl {
     done.queried = lk.queried;
     done.answered = lk.answered;
     done.peers = lk.peers;
+    done.nodes_with_peers = lk.nodes_with_peers;
     done.found = lk.found;
     done.found_from = lk.found_from;
     for (const auto& c : lk.candidates) {
@@ -648,20 +670,13 @@ struct dht_node::impl {
       if (c.state == candidate_state::answered) done.closest.push_back(c.info);
     }
 
-    if (lk.kind == lookup_kind::announce) {
+    if (lk.kind == lookup_kind::announce && lk.once_port) {
+      done.announced_to = announce_to_closest(lk, *lk.once_port, lk.once_implied_port, now);
+    } else if (lk.kind == lookup_kind::announce) {
       const auto a = announcements.find(lk.target);
       if (a != announcements.end() && a->second.running == lk.id) {
         a->second.running.reset();
-        for (const candidate* to : closest_with_tokens(lk)) {
-          const candidate& c = *to;
-          query q;
-          q.kind = method::announce_peer;
-          q.target = lk.target;
-          q.port = a->second.port;
-          q.implied_port = a->second.implied_port;
-          q.token = c.token;
-          if (send_query(c.info.ep, q, c.info.id, std::nullopt, now, false)) ++done.announced_to;
-        }
+        done.announced_to = announce_to_closest(lk, a->second.port, a->second.implied_port, now);
         if (done.announced_to == 0) retry_announce(a->second, now);
         else a->second.retry_delay = duration{};
       }
@@ -883,6 +898,14 @@ void dht_node::announce(const node_id& info_hash, std::uint16_t port, bool impli
 }
 
 void dht_node::stop_announce(const node_id& info_hash) { impl_->announcements.erase(info_hash); }
+
+std::optional<lookup_id> dht_node::announce_once(const node_id& info_hash, std::uint16_t port, bool implied_port,
+                                                 time_point now) {
+  impl::lookup seed;
+  seed.once_port = port;
+  seed.once_implied_port = implied_port;
+  return impl_->start_lookup(lookup_kind::announce, info_hash, now, std::move(seed));
+}
 
 std::optional<lookup_id> dht_node::get_item(const node_id& target, byte_view salt, bool cached, time_point now) {
   auto& self = *impl_;

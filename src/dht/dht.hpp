@@ -118,6 +118,7 @@ struct lookup_finished {
   std::size_t answered = 0;       // nodes that answered
   std::size_t peers = 0;          // peers reported (get_peers, announce)
   std::size_t announced_to = 0;   // announce: nodes sent announce_peer
+  std::size_t nodes_with_peers = 0;  // get_peers, announce: answers that carried peers
   std::vector<node_info> closest; // the closest nodes that answered, closest first (up to k)
   // get_item: the item found (checked against the target; of a mutable one, the highest
   // seq), and the id of the node that gave it.
@@ -191,6 +192,11 @@ class dht_node {
   // ends). An announce that reached nobody is retried after settings::announce_retry.
   void announce(const node_id& info_hash, std::uint16_t port, bool implied_port, time_point now);
   void stop_announce(const node_id& info_hash);
+  // One announce, not repeated (bittorrent-dht's dht.announce()): get_peers, then
+  // announce_peer to the closest nodes that gave a token; lookup_finished (kind announce)
+  // says to how many. Independent of announce() for the same info-hash.
+  std::optional<lookup_id> announce_once(const node_id& info_hash, std::uint16_t port, bool implied_port,
+                                         time_point now);
 
   // BEP 44. get_item: an iterative "get" for `target`: lookup_finished (kind get_item) with
   // the item, if any node (or our own store) holds one that checks (item_matches with

@@ -130,7 +130,7 @@ class announcer_and_dht final : public addressed_network {
 
   std::optional<std::uint64_t> dht_get_item(const id20& target, byte_view salt, bool cached, time_point now) override {
     now_ = now;
-    return start_item_op(true, target, [&](dht::dht_node& node) -> std::optional<dht::lookup_id> {
+    return start_op(op_kind::get_item, target, [&](dht::dht_node& node) -> std::optional<dht::lookup_id> {
       return node.get_item(target, salt, cached, now);
     });
   }
@@ -139,13 +139,24 @@ class announcer_and_dht final : public addressed_network {
     now_ = now;
     if (!dht_) return dht::error_reply{dht::error_generic, "no DHT"};
     if (auto refused = dht::check_item(item)) return *refused;
-    const auto op = start_item_op(false, dht::item_target(item), [&](dht::dht_node& node) -> std::optional<dht::lookup_id> {
+    const auto op = start_op(op_kind::put_item, dht::item_target(item), [&](dht::dht_node& node) -> std::optional<dht::lookup_id> {
       auto started = node.put_item(item, cas, now);
       if (const auto* id = std::get_if<dht::lookup_id>(&started)) return *id;
       return std::nullopt;
     });
     if (!op) return dht::error_reply{dht::error_server, "too many DHT lookups running"};
     return *op;
+  }
+  std::optional<std::uint64_t> dht_lookup(const id20& info_hash, std::optional<std::uint16_t> announce_port,
+                                          bool implied_port, time_point now) override {
+    now_ = now;
+    return start_op(op_kind::lookup, info_hash, [&](dht::dht_node& node) {
+      return announce_port ? node.announce_once(info_hash, *announce_port, implied_port, now) : node.get_peers(info_hash, now);
+    });
+  }
+  void dht_add_node(const wire::endpoint& node, time_point now) override {
+    now_ = now;
+    if (auto* to = node.v6 ? dht6_.get() : dht_.get()) to->add_node(node, now);
   }
 
   std::unique_ptr<utp_sockets> make_utp(const client_settings& s) override {
@@ -228,21 +239,24 @@ class announcer_and_dht final : public addressed_network {
                                     s->entry.downloaded};
     return std::nullopt;
   }
-  // --- BEP 44: one operation per node, merged ---------------------------------------------
+  // --- The app's DHT operations (BEP 44 items, lookups, announces): one per node, merged ----
 
-  struct item_op {
-    bool get = true;
+  enum class op_kind : std::uint8_t { get_item, put_item, lookup };
+
+  struct app_op {
+    op_kind kind = op_kind::get_item;
     id20 target{};
     std::size_t waiting = 0;  // nodes still working on it
     addressed_out::dht_item got;
     addressed_out::dht_put put;
+    addressed_out::dht_lookup looked;
   };
 
   template <class Start>
-  std::optional<std::uint64_t> start_item_op(bool get, const id20& target, Start start) {
+  std::optional<std::uint64_t> start_op(op_kind kind, const id20& target, Start start) {
     const std::uint64_t op = next_op_++;
-    item_op& entry = item_ops_[op];
-    entry.get = get;
+    app_op& entry = ops_[op];
+    entry.kind = kind;
     entry.target = target;
     for (auto* node : {dht_.get(), dht6_.get()}) {
       if (!node) continue;
@@ -254,27 +268,30 @@ class announcer_and_dht final : public addressed_network {
       }
     }
     if (entry.waiting == 0) {
-      item_ops_.erase(op);
+      ops_.erase(op);
       return std::nullopt;
     }
     return op;
   }
 
   // A node's part of an operation ended: the merged result once every node's has.
-  std::optional<addressed_output> item_part_done(bool v6, dht::lookup_id lookup, const dht::lookup_finished* got,
-                                                 const dht::put_finished* put) {
-    const auto key = std::pair{v6, lookup};
-    const auto found = op_of_.find(key);
+  std::optional<addressed_output> op_part_done(bool v6, dht::lookup_id lookup, const dht::lookup_finished* done,
+                                               const dht::put_finished* put) {
+    const auto found = op_of_.find({v6, lookup});
     if (found == op_of_.end()) return std::nullopt;
     const std::uint64_t op = found->second;
     op_of_.erase(found);
-    item_op& entry = item_ops_.at(op);
-    if (got && got->found) {
+    app_op& entry = ops_.at(op);
+    if (done && done->found) {
       const auto& best = entry.got.item;
-      if (!best || (got->found->key && best->key && got->found->seq > best->seq)) {
-        entry.got.item = got->found;
-        entry.got.from = got->found_from;
+      if (!best || (done->found->key && best->key && done->found->seq > best->seq)) {
+        entry.got.item = done->found;
+        entry.got.from = done->found_from;
       }
+    }
+    if (done) {
+      entry.looked.nodes_with_peers += done->nodes_with_peers;
+      entry.looked.announced_to += done->announced_to;
     }
     if (put) {
       entry.put.sent += put->sent;
@@ -283,24 +300,39 @@ class announcer_and_dht final : public addressed_network {
     }
     if (--entry.waiting > 0) return std::nullopt;
     addressed_output out = addressed_out::dht_item{};
-    if (entry.get) {
-      entry.got.op = op;
-      entry.got.target = entry.target;
-      out = std::move(entry.got);
-    } else {
-      entry.put.op = op;
-      entry.put.target = entry.target;
-      out = std::move(entry.put);
+    switch (entry.kind) {
+      case op_kind::get_item:
+        entry.got.op = op;
+        entry.got.target = entry.target;
+        out = std::move(entry.got);
+        break;
+      case op_kind::put_item:
+        entry.put.op = op;
+        entry.put.target = entry.target;
+        out = std::move(entry.put);
+        break;
+      case op_kind::lookup:
+        entry.looked.op = op;
+        entry.looked.info_hash = entry.target;
+        out = std::move(entry.looked);
+        break;
     }
-    item_ops_.erase(op);
+    ops_.erase(op);
     return out;
   }
 
   std::optional<addressed_output> from_dht(dht::output o, bool v6) {
     if (auto* send = std::get_if<dht::send>(&o)) return client_out::dht_send{send->to, std::move(send->bytes)};
-    if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::get_item)
-      return item_part_done(v6, done->lookup, done, nullptr);
-    if (auto* put = std::get_if<dht::put_finished>(&o)) return item_part_done(v6, put->lookup, nullptr, put);
+    // The app's operations first: their lookups' peers and ends are the app's, not a torrent's.
+    // (A put_item's part ends with its put_finished, after its lookup.)
+    if (auto* done = std::get_if<dht::lookup_finished>(&o);
+        done && done->kind != dht::lookup_kind::put_item && op_of_.contains({v6, done->lookup}))
+      return op_part_done(v6, done->lookup, done, nullptr);
+    if (auto* put = std::get_if<dht::put_finished>(&o)) return op_part_done(v6, put->lookup, nullptr, put);
+    if (auto* found = std::get_if<dht::peers_found>(&o)) {
+      if (const auto it = op_of_.find({v6, found->lookup}); it != op_of_.end())
+        return addressed_out::dht_peers{it->second, found->info_hash, std::move(found->peers)};
+    }
     if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::bootstrap && !v6)
       return addressed_out::dht_bootstrapped{done->answered};
     if (auto* found = std::get_if<dht::peers_found>(&o))
@@ -322,7 +354,7 @@ class announcer_and_dht final : public addressed_network {
   std::unique_ptr<dht::dht_node> dht_;
   std::unique_ptr<dht::dht_node> dht6_;  // client_settings::dht_ipv6 (BEP 32)
   std::map<id20, time_point> reported_;   // announces reported, by info-hash: when
-  std::map<std::uint64_t, item_op> item_ops_;                      // BEP 44 operations, by op number
+  std::map<std::uint64_t, app_op> ops_;                            // the app's operations, by op number
   std::map<std::pair<bool, dht::lookup_id>, std::uint64_t> op_of_;  // {IPv6 node?, lookup}: op number
   std::uint64_t next_op_ = 1;
   time_point now_{};                      // of the latest input: poll() has no clock

@@ -40,6 +40,8 @@ struct dht_announced { id20 info_hash{}; std::size_t peers = 0, announced_to = 0
 using dht_item = dht_item_event;
 using dht_put = dht_put_event;
 using dht_bootstrapped = dht_bootstrap_event;  // the IPv4 node's bootstraps
+using dht_lookup = dht_lookup_event;
+using dht_peers = dht_peers_event;
 }  // namespace addressed_out
 
 // A struct, not an alias: client.hpp declares it without including this header.
@@ -47,7 +49,8 @@ struct addressed_output
     : std::variant<client_out::tracker_get, client_out::udp_send, client_out::udp_close, client_out::dht_send,
                    client_out::lsd_send, addressed_out::peers_found, addressed_out::announced, addressed_out::scraped,
                    addressed_out::warning, addressed_out::dht_announced, addressed_out::dht_item,
-                   addressed_out::dht_put, addressed_out::dht_bootstrapped> {
+                   addressed_out::dht_put, addressed_out::dht_bootstrapped, addressed_out::dht_lookup,
+                   addressed_out::dht_peers> {
   using variant::variant;
 };
 
@@ -88,6 +91,13 @@ class addressed_network {
   virtual std::optional<std::uint64_t> dht_get_item(const id20& target, byte_view salt, bool cached, time_point now) = 0;
   virtual std::variant<std::uint64_t, dht::error_reply> dht_put_item(const dht::item& item, std::optional<std::int64_t> cas,
                                                                     time_point now) = 0;
+  // The app's get_peers lookup (or, with announce_port, one announce: dht::dht_node::
+  // announce_once), on each node: addressed_out::dht_peers as peers come, then one
+  // addressed_out::dht_lookup. nullopt without a DHT or when too many lookups run.
+  virtual std::optional<std::uint64_t> dht_lookup(const id20& info_hash, std::optional<std::uint16_t> announce_port,
+                                                  bool implied_port, time_point now) = 0;
+  // A node's address (BEP 5's "port" message, the app): pinged, kept if it answers.
+  virtual void dht_add_node(const wire::endpoint& node, time_point now) = 0;
 
   // --- uTP (BEP 29): the socket manager for client_settings::utp (nullptr: none) -----------
   virtual std::unique_ptr<utp_sockets> make_utp(const client_settings& settings) {

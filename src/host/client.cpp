@@ -237,6 +237,18 @@ std::variant<std::uint64_t, dht::error_reply> client::dht_put_item(const dht::it
   pump(now);
   return op;
 }
+std::optional<std::uint64_t> client::dht_lookup(const dht::node_id& info_hash, std::optional<std::uint16_t> announce_port,
+                                               bool implied_port, time_point now) {
+  if (!has_dht()) return std::nullopt;
+  const auto op = net_->dht_lookup(info_hash, announce_port, implied_port, now);
+  pump(now);
+  return op;
+}
+void client::dht_add_node(const wire::endpoint& node, time_point now) {
+  if (!has_dht()) return;
+  net_->dht_add_node(node, now);
+  pump(now);
+}
 std::optional<dht::node_id> client::dht_node_id() const {
   return has_dht() ? std::optional<dht::node_id>(net_->dht_node_id()) : std::nullopt;
 }
@@ -756,6 +768,10 @@ void client::route_addressed(addressed_output o, time_point now) {
     out_.push_back(client_event{std::move(*put)});
   } else if (auto* boot = std::get_if<addressed_out::dht_bootstrapped>(&o)) {
     out_.push_back(client_event{*boot});
+  } else if (auto* looked = std::get_if<addressed_out::dht_lookup>(&o)) {
+    out_.push_back(client_event{*looked});
+  } else if (auto* peers = std::get_if<addressed_out::dht_peers>(&o)) {
+    out_.push_back(client_event{std::move(*peers)});
   } else {  // tracker_get, udp_send, udp_close, dht_send, lsd_send: for the host
     std::visit([this](auto& host_output) {
       if constexpr (std::is_constructible_v<client_output, decltype(std::move(host_output))>)

@@ -275,6 +275,18 @@ struct dht_put_event {
   std::size_t sent = 0, stored = 0;
   std::optional<dht::error_reply> error;
 };
+// The app's DHT lookup (client::dht_lookup) found peers, and ended: `nodes_with_peers`
+// answers carried peers; with an announce, `announced_to` nodes were sent announce_peer.
+struct dht_peers_event {
+  std::uint64_t op = 0;
+  dht::node_id info_hash{};
+  std::vector<wire::endpoint> peers;
+};
+struct dht_lookup_event {
+  std::uint64_t op = 0;
+  dht::node_id info_hash{};
+  std::size_t nodes_with_peers = 0, announced_to = 0;
+};
 // The DHT's first bootstrap lookup (or a later one) ended; `answered`: nodes that answered
 // it. bittorrent-dht's 'ready'.
 struct dht_bootstrap_event {
@@ -290,7 +302,7 @@ struct peer_channel_event {
 };
 using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, tracker_scrape_event,
                                   dht_announce_event, peer_channel_event, dht_item_event, dht_put_event,
-                                  dht_bootstrap_event>;
+                                  dht_bootstrap_event, dht_peers_event, dht_lookup_event>;
 
 using client_output =
     std::variant<client_out::open_socket, client_out::send_text, client_out::close_socket,
@@ -446,6 +458,12 @@ class client {
   std::optional<std::uint64_t> dht_get_item(const dht::node_id& target, byte_view salt, bool cached, time_point now);
   std::variant<std::uint64_t, dht::error_reply> dht_put_item(const dht::item& item, std::optional<std::int64_t> cas,
                                                             time_point now);
+  // A get_peers lookup for the app (announce_port: one announce too, not repeated), apart
+  // from the torrents' own: dht_peers_event as peers come, then a dht_lookup_event with the
+  // number returned. nullopt without a DHT or when too many lookups run.
+  std::optional<std::uint64_t> dht_lookup(const dht::node_id& info_hash, std::optional<std::uint16_t> announce_port,
+                                          bool implied_port, time_point now);
+  void dht_add_node(const wire::endpoint& node, time_point now);
 
   // --- uTP (client_settings::utp) ------------------------------------------------------
   bool has_utp() const noexcept { return utp_ != nullptr; }

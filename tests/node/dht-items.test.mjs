@@ -127,6 +127,44 @@ test('a forged mutable item served by a node that checks nothing is not returned
   assert.equal(got, null, 'wasmtorrent checks the signature itself')
 })
 
+test('lookup, announce and addNode as bittorrent-dht\'s, with its nodes', { timeout: 60_000 }, async t => {
+  const { nodes, client } = await network(t)
+  const infoHash = sha1(Buffer.from('an info-hash for the app'))
+
+  // Our one-shot announce, found by bittorrent-dht's lookup.
+  await call((...a) => client.dht.announce(...a), infoHash, 7777)
+  const seen = []
+  nodes[5].on('peer', (peer, hash) => { if (Buffer.from(hash).equals(infoHash)) seen.push(peer) })
+  await call((...a) => nodes[5].lookup(...a), infoHash)
+  assert.ok(seen.some(p => p.host === '127.0.0.1' && p.port === 7777), `bittorrent-dht finds our announce (${JSON.stringify(seen)})`)
+
+  // bittorrent-dht's announce, found by our lookup as 'peer' events; n: answers with peers.
+  const other = sha1(Buffer.from('announced by bittorrent-dht'))
+  await call((...a) => nodes[2].announce(...a), other, 6543)
+  const peers = []
+  const onPeer = (peer, hash) => { if (hash.equals(other)) peers.push(peer) }
+  client.dht.on('peer', onPeer)
+  const [n] = await call((...a) => client.dht.lookup(...a), other.toString('hex'))
+  client.dht.off('peer', onPeer)
+  assert.ok(peers.some(p => p.host === '127.0.0.1' && p.port === 6543), `our lookup finds it (${JSON.stringify(peers)})`)
+  assert.ok(n >= 1, `${n} nodes had peers`)
+
+  // An aborted lookup calls back no more.
+  let called = false
+  const abort = client.dht.lookup(other, () => { called = true })
+  abort()
+  await new Promise(resolve => setTimeout(resolve, 500))
+  assert.equal(called, false)
+
+  // addNode: a new bittorrent-dht node, known to nobody, enters our table once it answers.
+  const late = new DHT({ bootstrap: false, host: '127.0.0.1', verify })
+  t.after(() => new Promise(resolve => late.destroy(resolve)))
+  await new Promise(resolve => late.listen(0, '127.0.0.1', resolve))
+  const before = client.dhtNodes
+  client.dht.addNode({ host: '127.0.0.1', port: late.address().port })
+  await until(() => client.dhtNodes === before + 1, 'the added node in our table')
+})
+
 test('put and get check their arguments as bittorrent-dht does', { timeout: 30_000 }, async t => {
   const client = new WasmTorrent({ tracker: false, lsd: false, natUpnp: false, natPmp: false, dht: { bootstrap: [], stateFile: null } })
   t.after(() => client.destroy())

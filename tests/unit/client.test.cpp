@@ -930,6 +930,10 @@ struct recording_network final : addressed_network {
   std::variant<std::uint64_t, dht::error_reply> dht_put_item(const dht::item&, std::optional<std::int64_t>, time_point) override {
     return dht::error_reply{};
   }
+  std::optional<std::uint64_t> dht_lookup(const id20&, std::optional<std::uint16_t>, bool, time_point) override {
+    return std::nullopt;
+  }
+  void dht_add_node(const wire::endpoint&, time_point) override {}
   bool has_lsd() const override { return true; }
   bool lsd_announce(const id20& info_hash, time_point) override {
     on_lsd.push_back(info_hash);

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/bytes.hpp"
@@ -455,4 +456,45 @@ TEST_CASE("[dht_item] put and get between nodes", "[dht_item]") {
     CHECK(std::get<error_reply>(refused).code == error_invalid_signature);
     CHECK(drain(net.nodes[writer]).empty());
   }
+}
+
+// BEP 5 in the same mesh: bittorrent-dht's one-shot announce and an app's lookup.
+TEST_CASE("[dht_item] announce_once announces once; a get_peers lookup counts the answers with peers", "[dht_item]") {
+  mesh net(12);
+  net.join(at(0s));
+  node_id info_hash{};
+  info_hash.fill(0x42);
+  REQUIRE(net.nodes[2].announce_once(info_hash, 7000, false, at(1s)));
+  net.run(at(1s));
+  std::vector<lookup_finished> announced;
+  for (auto& done : net.taken<lookup_finished>(2))
+    if (done.kind == lookup_kind::announce) announced.push_back(done);
+  REQUIRE(announced.size() == 1);
+  CHECK(announced[0].kind == lookup_kind::announce);
+  CHECK(announced[0].announced_to >= 8);
+
+  REQUIRE(net.nodes[9].get_peers(info_hash, at(2s)));
+  net.run(at(2s));
+  const auto outputs = std::exchange(net.outputs[9], {});
+  bool found = false;
+  for (const auto& p : only<peers_found>(outputs))
+    for (const auto& peer : p.peers) found = found || peer == wire::make_endpoint_v4({10, 0, 0, 3}, 7000);
+  CHECK(found);
+  std::vector<lookup_finished> looked;
+  for (auto& done : only<lookup_finished>(outputs))
+    if (done.kind == lookup_kind::get_peers) looked.push_back(done);
+  REQUIRE(looked.size() == 1);
+  CHECK(looked[0].nodes_with_peers >= 1);
+  CHECK(looked[0].nodes_with_peers <= looked[0].answered);
+
+  // Not repeated: no get_peers for it from node 2 after the announce interval.
+  net.nodes[2].on_timer(at(20min));
+  bool asked = false;
+  while (auto out = net.nodes[2].poll())
+    if (const auto* s = std::get_if<send>(&*out)) {
+      const auto m = decoded(s->bytes);
+      if (const auto* q = std::get_if<query>(&m.body); q && q->kind == method::get_peers && q->target == info_hash)
+        asked = true;
+    }
+  CHECK_FALSE(asked);
 }

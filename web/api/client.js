@@ -1797,7 +1797,7 @@ export function makeClientClass (internals) {
             // As WebTorrent's, after each DHT announce; one that reached no node (the DHT was
             // still bootstrapping) is retried within seconds, and only that retry counts.
             case 'dhtAnnounce': if (e.announcedTo > 0) t?.emit('dhtAnnounce'); break
-            case 'dhtItem': case 'dhtPut': this.dht?._settle(e); break
+            case 'dhtItem': case 'dhtPut': case 'dhtPeers': case 'dhtLookup': this.dht?._settle(e); break
             case 'dhtBootstrapped': this.dht?._bootstrapped(); break
             case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
             case 'error': if (t) this._fail(t, new WasmTorrentError(e.message, { code: 'torrent_error' })); break

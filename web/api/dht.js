@@ -52,6 +52,7 @@ export class DhtView extends Emitter {
       this._client._input((E, t) => { started = E.dhtPut(it, t) })
       if (started.op === undefined) return cb(dhtError(`dht.put: ${started.message} (${started.code})`), hash, 0)
       this._ops.set(started.op, e => {
+        if (e.type === 'destroyed') return cb(destroyed(), hash, 0)
         if (e.stored > 0) return cb(null, hash, e.stored)
         const why = e.errorText ? `${e.errorText} (${e.errorCode})` : e.sent > 0 ? 'no node answered' : 'no DHT node to store it on'
         cb(dhtError(`dht.put: no node stored the item: ${why}`), hash, 0)
@@ -81,6 +82,7 @@ export class DhtView extends Emitter {
       this._client._input((E, t) => { op = E.dhtGet(hex, salt, opts.cache !== false, t) })
       if (op < 0) return cb(dhtError(/^[0-9a-f]{40}$/.test(hex) ? 'dht.get: too many DHT lookups running' : `dht.get: not a 20-byte hash: ${hex}`))
       this._ops.set(op, e => {
+        if (e.type === 'destroyed') return cb(destroyed())
         if (!e.item) return cb(null, null)
         const res = { id: toBuffer(fromHex(e.from)), v: this._value(e.item.v) }
         if (e.item.k) Object.assign(res, { k: toBuffer(e.item.k), sig: toBuffer(e.item.sig), seq: e.item.seq })
@@ -88,6 +90,62 @@ export class DhtView extends Emitter {
         cb(null, res)
       })
     }).catch(err => cb(err))
+  }
+
+  // bittorrent-dht's lookup(infoHash, [cb]): a get_peers lookup apart from the torrents'
+  // own; each peer found is a 'peer' event ({ host, port }, infoHash), cb(err, n): n answers
+  // carried peers. Returns abort(), which stops the events and the callback.
+  lookup (infoHash, cb) {
+    return this._lookup(infoHash, -1, (err, e) => cb?.(err, e ? e.nodesWithPeers : 0))
+  }
+
+  // bittorrent-dht's announce(infoHash, [port], [cb]): one lookup, then announce_peer to the
+  // closest nodes that gave a token; no port (or 0): the nodes take our datagrams' port.
+  // cb(err): an error when no node was told. (A torrent of this client is announced by the
+  // client itself, again every 15 minutes.)
+  announce (infoHash, port, cb) {
+    if (typeof port === 'function') return this.announce(infoHash, 0, port)
+    this._lookup(infoHash, port || 0, (err, e) => {
+      if (!err && e.announcedTo === 0) err = dhtError('dht.announce: no node to announce to')
+      cb?.(err ?? null)
+    })
+  }
+
+  // bittorrent-dht's addNode({ host, port }): pinged, kept in the table if it answers.
+  addNode (node) {
+    const host = String(node.host)
+    const address = host.includes(':') ? `[${host}]:${node.port}` : `${host}:${node.port}`
+    this._started().then(() => this._client._input((E, t) => E.dhtAddNode(address, t)), () => {})
+  }
+
+  _lookup (infoHash, port, done) {
+    let hex
+    if (typeof infoHash === 'string') hex = infoHash.toLowerCase()
+    else if (isBytes(infoHash)) hex = toHexString(infoHash)
+    else throw new Error('Pass a buffer or a string')
+    let op = null
+    let aborted = false
+    this._started().then(() => {
+      if (aborted) return
+      this._client._input((E, t) => { op = E.dhtLookup(hex, port, t) })
+      if (op < 0) return done(dhtError(/^[0-9a-f]{40}$/.test(hex) ? 'dht: too many DHT lookups running' : `dht: not a 20-byte info-hash: ${hex}`))
+      const key = toBuffer(fromHex(hex))
+      this._ops.set(op, e => {
+        if (e.type === 'destroyed') return done(destroyed())
+        if (e.type === 'dhtPeers') {
+          for (const address of e.peers) {
+            const at = address.lastIndexOf(':')
+            this.emit('peer', { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) }, key)
+          }
+          return true // more to come
+        }
+        done(null, e)
+      })
+    }).catch(err => done(err))
+    return () => {
+      aborted = true
+      if (op !== null) this._ops.delete(op)
+    }
   }
 
   // A stored value as bencode decodes it, a string as bytes (a Buffer under Node).
@@ -109,21 +167,22 @@ export class DhtView extends Emitter {
     this.emit('ready')
   }
 
+  // An operation's result; a handler that returns true expects more.
   _settle (e) {
     const done = this._ops.get(e.op)
-    this._ops.delete(e.op)
-    done?.(e)
+    if (done?.(e) !== true) this._ops.delete(e.op)
   }
 
   // destroy(): what is still waiting ends with an error.
   _close () {
     const waiting = [...this._ops.values()]
     this._ops.clear()
-    for (const done of waiting) done({ stored: 0, sent: 0, errorText: 'the client was destroyed', errorCode: 0 })
+    for (const done of waiting) done({ type: 'destroyed' })
   }
 }
 
 function dhtError (message) { return new WasmTorrentError(message, { code: 'dht_failed' }) }
+const destroyed = () => dhtError('dht: the client was destroyed')
 const isBytes = v => v instanceof Uint8Array
 const asUtf8Bytes = v => typeof v === 'string' ? new TextEncoder().encode(v) : v
 const toHexString = bytes => Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
