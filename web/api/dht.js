@@ -4,9 +4,10 @@ import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
 
 // client.dht: what WebTorrent code uses of its bittorrent-dht instance: 'listening',
-// address(), and BEP 44's put() and get() with bittorrent-dht's checks, callbacks and
-// results. The engine looks items up, stores what others put and checks every signature
-// (src/dht/item.hpp); this adapts the arguments.
+// address(), 'ready', lookup() with 'peer' events, announce(), addNode(), and BEP 44's put()
+// and get(), with bittorrent-dht's checks, callbacks and results. The engine looks up,
+// announces, stores what others put and checks every signature (src/dht/); this adapts the
+// arguments.
 export class DhtView extends Emitter {
   constructor (client) {
     super()
