@@ -320,11 +320,7 @@ struct dht_node::impl {
         r.nodes = table.closest(q.target, cfg.k, now);
         break;
       case method::announce_peer: {
-        if (!tokens.check(from, q.token, now)) {
-          ++counters.bad_tokens;
-          reply_error(from, m.transaction_id, error_protocol, "bad token");
-          return;
-        }
+        if (token_refused(from, m, q, now)) return;
         wire::endpoint peer = from;
         if (!q.implied_port) peer.port = q.port;
         if (peer.port == 0) {
@@ -346,11 +342,7 @@ struct dht_node::impl {
         }
         break;
       case method::put: {
-        if (!tokens.check(from, q.token, now)) {
-          ++counters.bad_tokens;
-          reply_error(from, m.transaction_id, error_protocol, "bad token");
-          return;
-        }
+        if (token_refused(from, m, q, now)) return;
         if (q.put->key && !check_rate.take(now)) {
           reply_error(from, m.transaction_id, error_server, "too many puts, try again later");
           return;
@@ -368,6 +360,15 @@ struct dht_node::impl {
         return;
     }
     reply(from, m.transaction_id, std::move(r));
+  }
+
+  // announce_peer and put need a token this node gave the querier's address; without one,
+  // error 203 and true.
+  bool token_refused(const wire::endpoint& from, const message& m, const query& q, time_point now) {
+    if (tokens.check(from, q.token, now)) return false;
+    ++counters.bad_tokens;
+    reply_error(from, m.transaction_id, error_protocol, "bad token");
+    return true;
   }
 
   // --- answers to our queries ---------------------------------------------------------

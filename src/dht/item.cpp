@@ -54,9 +54,13 @@ bool item_matches(item& it, const node_id& target, byte_view salt) {
 item_store::item_store(item_store_settings settings) : settings_(settings) {}
 
 std::optional<error_reply> item_store::put(const item& it, std::optional<std::int64_t> cas, time_point now) {
-  expire(now);
+  if (items_.size() >= settings_.max_items) expire(now);  // what has expired goes before what is dropped
   const node_id target = item_target(it);
-  const auto found = items_.find(target);
+  auto found = items_.find(target);
+  if (found != items_.end() && now - found->second.updated >= settings_.lifetime) {  // gone, as get() says
+    items_.erase(found);
+    found = items_.end();
+  }
   if (found != items_.end() && it.key) {
     const item& held = found->second.value;
     if (cas && held.seq != *cas) return error_reply{error_cas_mismatch, "CAS mismatch, re-read and try again"};

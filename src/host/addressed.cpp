@@ -138,14 +138,15 @@ class announcer_and_dht final : public addressed_network {
                                                             time_point now) override {
     now_ = now;
     if (!dht_) return dht::error_reply{dht::error_generic, "no DHT"};
-    if (auto refused = dht::check_item(item)) return *refused;
+    std::optional<dht::error_reply> refused;  // each node checks the item (dht::check_item)
     const auto op = start_op(op_kind::put_item, dht::item_target(item), [&](dht::dht_node& node) -> std::optional<dht::lookup_id> {
       auto started = node.put_item(item, cas, now);
       if (const auto* id = std::get_if<dht::lookup_id>(&started)) return *id;
+      refused = std::get<dht::error_reply>(started);
       return std::nullopt;
     });
-    if (!op) return dht::error_reply{dht::error_server, "too many DHT lookups running"};
-    return *op;
+    if (op) return *op;
+    return refused.value_or(dht::error_reply{dht::error_server, "too many DHT lookups running"});
   }
   std::optional<std::uint64_t> dht_lookup(const id20& info_hash, std::optional<std::uint16_t> announce_port,
                                           bool implied_port, time_point now) override {
