@@ -942,8 +942,8 @@ export function makeClientClass (internals) {
       this.seedOutgoingConnections = opts.seedOutgoingConnections ?? true // WebTorrent's
       this._utpConnections = new Set() // engine connection ids carried over uTP
       this.dhtPort = 0
-      // WebTorrent's client.dht, as far as it is not the protocol (the engine's): its
-      // 'listening' event and address(). Null without a DHT.
+      // WebTorrent's client.dht, as far as it is not the protocol (the engine's): bittorrent-
+      // dht's API that apps use (web/api/dht.js, Node only). Null without a DHT.
       this.dht = host.Dht && opts.dht !== false ? new host.DhtView(this) : null
       // Node: Local Service Discovery's multicast sockets, once joined (WebTorrent's
       // client.lsd: whether the client announces its torrents on the local network).
