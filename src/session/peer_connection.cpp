@@ -59,6 +59,7 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
     send_extension_handshake(t, p);
   }
   send_our_pieces(t, p);
+  p.report = settings.peer_messages_at_connect;
   events.emplace_back(peer_connected_event{t.id, p.id, p.remote, p.outgoing, p.peer_handshake.id});
   fill_unchoke_slots(t);
 }
@@ -123,6 +124,7 @@ void session::impl::feed_messages(torrent& t, peer_connection& p, byte_view data
 }
 
 bool session::impl::handle(torrent& t, peer_connection& p, const wire::message& msg) {
+  if (p.report != 0) report_message(t, p, msg);
   std::visit(
       overloaded{
           [&](const wire::keep_alive&) {},
@@ -185,6 +187,42 @@ bool session::impl::handle(torrent& t, peer_connection& p, const wire::message& 
       },
       msg);
   return !p.dead;
+}
+
+// The kinds are the message alternatives in order, up to extended (reported by on_extended,
+// once the message is no longer held).
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(peer_message_kind::allowed_fast),
+                                                        wire::message>, wire::allowed_fast>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(peer_message_kind::extended),
+                                                        wire::message>, wire::extended>);
+
+void session::impl::report_message(torrent& t, peer_connection& p, const wire::message& msg) {
+  if (msg.index() >= static_cast<std::size_t>(peer_message_kind::extended)) return;
+  const auto kind = static_cast<peer_message_kind>(msg.index());
+  if ((p.report & peer_message_bit(kind)) == 0) return;
+  if (const auto* h = std::get_if<wire::have>(&msg)) {  // as bittorrent-protocol: news only
+    const std::uint32_t i = h->piece.value;
+    if (p.have_all || (i < p.has.size() && p.has.test(i))) return;
+  }
+  peer_message_event e;
+  e.torrent = t.id;
+  e.connection = p.id;
+  e.kind = kind;
+  std::visit(
+      [&](const auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (requires { m.piece; }) e.index = m.piece.value;
+        if constexpr (requires { m.begin; }) e.begin = m.begin;
+        if constexpr (requires { m.length; }) e.length = m.length;
+        if constexpr (std::is_same_v<M, wire::bitfield>) e.data.assign(m.bits.begin(), m.bits.end());
+        if constexpr (std::is_same_v<M, wire::dht_port>) e.index = m.port;
+        if constexpr (std::is_same_v<M, wire::piece_block>) {
+          e.length = static_cast<std::uint32_t>(m.data.size());
+          if (p.report & peer_message_bit(peer_message_kind::piece_data)) e.data.assign(m.data.begin(), m.data.end());
+        }
+      },
+      msg);
+  events.push_back(std::move(e));
 }
 
 void session::impl::on_have(torrent& t, peer_connection& p, std::uint32_t piece) {
@@ -382,6 +420,16 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
     }
     release_extension_handshake(t, p);
     if (p.dead) return;
+  }
+  if (p.report & peer_message_bit(peer_message_kind::extended)) {
+    peer_message_event r;
+    r.torrent = t.id;
+    r.connection = p.id;
+    r.kind = peer_message_kind::extended;
+    r.index = e.id;
+    if (e.id > 0 && e.id <= plugins.size()) r.extension = std::string(plugins[e.id - 1u]->name());
+    r.data.assign(e.payload.begin(), e.payload.end());
+    events.push_back(std::move(r));
   }
   if (e.id == 0) {
     auto h = wire::decode_extension_handshake(e.payload);

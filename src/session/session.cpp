@@ -588,6 +588,11 @@ void session::release_extension_handshake(connection_id c, time_point now) {
   s.finish_call();
 }
 
+void session::report_peer_messages(connection_id c, std::uint32_t kinds) {
+  auto [t, p] = impl_->find_connection(c);
+  if (p) p->report = kinds & all_peer_messages;
+}
+
 bool session::send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
                                      time_point now) {
   auto& s = enter(now);
@@ -821,6 +826,16 @@ void session::storage_completed(storage_completion c, time_point now) {
         if (p->fast) s.send(*p, wire::reject_request{r.piece, r.begin, r.length});
       } else if (ps.choke_generation == p->choke_generation && !p->am_choking) {
         s.send(*p, wire::piece_block{r.piece, r.begin, c.data});
+        if (p->report & peer_message_bit(peer_message_kind::upload)) {
+          peer_message_event e;
+          e.torrent = t->id;
+          e.connection = p->id;
+          e.kind = peer_message_kind::upload;
+          e.index = r.piece.value;
+          e.begin = r.begin;
+          e.length = r.length;
+          s.events.push_back(std::move(e));
+        }
         p->uploaded += r.length;
         p->up_since += r.length;
         t->uploaded += r.length;
@@ -902,6 +917,29 @@ std::vector<peer_stats> session::peers(torrent_id id) const {
     out.push_back(ps);
   }
   return out;
+}
+
+std::optional<peer_detail> session::peer_details(connection_id c) const {
+  auto [t, p] = impl_->find_connection(c);
+  if (!p || !p->active()) return std::nullopt;
+  peer_detail d;
+  d.torrent = t->id;
+  d.have_all = p->have_all;
+  if (t->meta) d.pieces = p->has.to_bytes();
+  else {
+    if (p->early_bitfield) d.pieces = *p->early_bitfield;
+    for (std::uint32_t i : p->early_haves) {
+      if (i / 8 >= d.pieces.size()) d.pieces.resize(i / 8 + 1);
+      d.pieces[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+    }
+  }
+  d.features = p->peer_handshake.features();
+  for (const auto& q : p->requests) {
+    const block_request r = t->picker->request_for(q.block);
+    d.requests.push_back(wire::request{r.piece, r.offset, r.length});
+  }
+  d.peer_requests.assign(p->queued.begin(), p->queued.end());
+  return d;
 }
 
 const metainfo* session::torrent_metainfo(torrent_id id) const {

@@ -156,6 +156,11 @@ struct session_settings {
   // peer's extended messages wait with it, so that an extension registered meanwhile is
   // in our first handshake and sees the peer's. Zero: sent with the BitTorrent handshake.
   duration extension_handshake_hold{0};
+  // The peer messages reported for a new connection until the host says otherwise
+  // (report_peer_messages): a host whose application hears of a peer only after its
+  // first messages have been handled (WebTorrent's 'wire' event) sets every kind here, so
+  // that a listener added then still hears the bitfield that came with the handshake.
+  std::uint32_t peer_messages_at_connect = 0;
   bool enable_ut_metadata = true;
   bool enable_ut_pex = true;
   // False (WebTorrent's seedOutgoingConnections): a finished torrent takes no address that
@@ -274,6 +279,32 @@ struct extension_message_event {
   byte_buffer payload;
 };
 
+// What a peer sent, and the blocks we sent it, as bittorrent-protocol's wire emits them
+// (WebTorrent's wire events): reported for a connection only as the host asks (see
+// report_peer_messages), so that nobody pays for events nobody listens to. A mask has bit
+// (1 << kind) for each kind reported; piece_data adds the block's bytes to `piece`.
+enum class peer_message_kind : std::uint8_t {
+  keep_alive, choke, unchoke, interested, not_interested, have, bitfield, request, piece,
+  cancel, port, suggest, have_all, have_none, reject, allowed_fast, extended,
+  upload,      // we sent the peer a block
+  piece_data,  // mask only: `piece` events carry the block
+};
+constexpr std::uint32_t peer_message_bit(peer_message_kind k) noexcept {
+  return std::uint32_t{1} << static_cast<unsigned>(k);
+}
+inline constexpr std::uint32_t all_peer_messages = (peer_message_bit(peer_message_kind::piece_data) << 1) - 1;
+struct peer_message_event {
+  torrent_id torrent;
+  connection_id connection;
+  peer_message_kind kind = peer_message_kind::keep_alive;
+  // have, suggest, allowed_fast: the piece; request, piece, cancel, reject, upload: the
+  // block (index, begin, length); port: the port; extended: the id we gave it (0: the
+  // extension handshake) and its name (empty for an id we never gave).
+  std::uint32_t index = 0, begin = 0, length = 0;
+  std::string extension;
+  byte_buffer data;  // bitfield: its bytes; extended: the payload; piece: the block (piece_data)
+};
+
 
 // --- outputs --------------------------------------------------------------------------
 
@@ -322,6 +353,15 @@ struct peer_stats {
   bool am_choking = true, am_interested = false, peer_choking = true, peer_interested = false;
   std::uint32_t pieces = 0;      // pieces the peer has
   std::uint32_t outstanding_requests = 0;
+};
+
+struct peer_detail {
+  torrent_id torrent;
+  bool have_all = false;
+  byte_buffer pieces;  // MSB first; before the metadata, the peer's bitfield message (if any)
+  wire::handshake_features features;         // offered in the peer's handshake
+  std::vector<wire::request> requests;       // ours, in flight
+  std::vector<wire::request> peer_requests;  // the peer's, not served yet
 };
 
 // Where a peer came from (WebTorrent's peer sources, which its 'noPeers' event names).
@@ -406,7 +446,8 @@ using session_event =
                  torrent_finished_event, peer_connected_event, peer_disconnected_event,
                  peer_banned_event, warning_event, torrent_error_event,
                  extension_handshake_event, extension_message_event, read_completed_event,
-                 stats_event, storage_checked_event, peer_blocked_event, peers_found_event>;
+                 stats_event, storage_checked_event, peer_blocked_event, peers_found_event,
+                 peer_message_event>;
 
 // Whether a connection's remote is an address the host can connect to. A WebRTC data
 // channel has none (the host names it with a stand-in address): such a peer is never
@@ -612,6 +653,9 @@ class session {
   // False when the connection is gone or the peer did not announce the extension.
   bool send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
                               time_point now);
+  // Which of the connection's messages give a peer_message_event from now on (a mask of
+  // peer_message_bit; 0: none). Unknown connections are ignored.
+  void report_peer_messages(connection_id c, std::uint32_t kinds);
 
   // --- connections --------------------------------------------------------------
   // An incoming connection (its torrent is learnt from the handshake).
@@ -671,6 +715,9 @@ class session {
   // torrent.pieces[i].missing is the rest).
   std::vector<std::pair<piece_index, std::uint32_t>> partial_pieces(torrent_id t) const;
   std::vector<torrent_id> torrents() const;
+  // One connection as bittorrent-protocol's wire shows it; nullopt for an unknown one or
+  // one whose handshake is not done.
+  std::optional<peer_detail> peer_details(connection_id c) const;
   // Bytes of pieces in progress the session holds in memory, over every torrent: pieces
   // held whole, blocks of streamed pieces waiting to be hashed, web seed bytes of blocks
   // not complete yet. (Not counted: storage requests and events not polled yet.)

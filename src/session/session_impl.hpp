@@ -110,6 +110,7 @@ struct peer_connection {
   // BEP 6: pieces the peer lets us request while it chokes us (bounded: a peer could
   // send one allowed_fast per piece).
   std::vector<std::uint32_t> allowed_fast;
+  std::uint32_t report = 0;  // peer_message_bit mask (session::report_peer_messages)
 
   std::vector<our_request> requests;     // ours, outstanding
   // Ours, cancelled, that the peer may still send (it may have queued them before the
@@ -542,6 +543,8 @@ struct session::impl {
   void on_handshake(torrent& t, peer_connection& p);
   void feed_messages(torrent& t, peer_connection& p, byte_view data);
   bool handle(torrent& t, peer_connection& p, const wire::message& m);
+  // A peer_message_event for the message, if the host asked for its kind.
+  void report_message(torrent& t, peer_connection& p, const wire::message& m);
   void on_have(torrent& t, peer_connection& p, std::uint32_t piece);
   void on_bitfield(torrent& t, peer_connection& p, byte_view bits);
   void on_have_all(torrent& t, peer_connection& p);
