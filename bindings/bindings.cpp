@@ -562,6 +562,20 @@ val event_value(const wt::client_event& e) {
         out.set("connection", ev.connection.value);
         out.set("extension", ev.extension);
         out.set("payload", copy_bytes(ev.payload));
+      } else if constexpr (std::is_same_v<T, wt::peer_message_event>) {
+        out.set("type", std::string("peerMessage")); set_torrent(ev.torrent);
+        out.set("connection", ev.connection.value);
+        out.set("kind", static_cast<unsigned>(ev.kind));
+        out.set("index", ev.index);
+        out.set("begin", ev.begin);
+        out.set("length", ev.length);
+        if (ev.kind == wt::peer_message_kind::extended) {
+          out.set("extension", ev.extension);
+          // The extension handshake decoded, as bittorrent-protocol gives it.
+          out.set("payload", ev.index == 0 ? js_of_bencoded(ev.data) : copy_bytes(ev.data));
+        } else if (ev.kind == wt::peer_message_kind::bitfield || !ev.data.empty()) {
+          out.set("data", copy_bytes(ev.data));
+        }
       } else if constexpr (std::is_same_v<T, wt::storage_checked_event>) {
         out.set("type", std::string("checked")); set_torrent(ev.torrent); out.set("held", ev.held);
         out.set("recheck", ev.recheck);
@@ -1080,9 +1094,41 @@ class js_client {
     return started;
   }
   // The 'wire' listeners of the connection ran (session_settings::extension_handshake_hold).
-  void wire_ready(std::uint32_t connection, double now) {
+  // `messages`: the peer messages its listeners want from now on (wt::peer_message_bit mask).
+  void wire_ready(std::uint32_t connection, std::uint32_t messages, double now) {
+    client_.engine().report_peer_messages(wt::connection_id{connection}, messages);
     client_.engine().release_extension_handshake(wt::connection_id{connection}, at_ms(now));
     client_.flush(at_ms(now));
+  }
+  void report_peer_messages(std::uint32_t connection, std::uint32_t messages) {
+    client_.engine().report_peer_messages(wt::connection_id{connection}, messages);
+  }
+  // bittorrent-protocol's wire fields the events do not carry: the peer's pieces (bytes,
+  // MSB first; haveAll: every piece), the features its handshake offered, and the
+  // requests in flight each way as [piece, offset, length]; null for a closed connection.
+  val peer_details(std::uint32_t connection) const {
+    auto d = client_.engine().peer_details(wt::connection_id{connection});
+    if (!d) return val::null();
+    val out = val::object();
+    out.set("haveAll", d->have_all);
+    out.set("pieces", copy_bytes(d->pieces));
+    out.set("dht", d->features.dht);
+    out.set("fast", d->features.fast);
+    out.set("extended", d->features.extension_protocol);
+    auto requests = [](const std::vector<wt::wire::request>& rs) {
+      val list = val::array();
+      for (const auto& r : rs) {
+        val one = val::array();
+        one.call<void>("push", r.piece.value);
+        one.call<void>("push", r.begin);
+        one.call<void>("push", r.length);
+        list.call<void>("push", one);
+      }
+      return list;
+    };
+    out.set("requests", requests(d->requests));
+    out.set("peerRequests", requests(d->peer_requests));
+    return out;
   }
   // The payload is in the reserve() buffer.
   bool send_extension_message(std::uint32_t connection, std::uint32_t extension, std::size_t length,
@@ -1300,6 +1346,9 @@ class js_client {
     if (opts["extensionHandshakeHold"].isNumber())
       s.session.extension_handshake_hold = std::chrono::milliseconds(
           static_cast<std::int64_t>(std::max(0.0, opts["extensionHandshakeHold"].as<double>())));
+    // The peer messages reported until wireReady() says which the 'wire' listeners want.
+    if (opts["peerMessagesAtConnect"].isNumber())
+      s.session.peer_messages_at_connect = static_cast<std::uint32_t>(opts["peerMessagesAtConnect"].as<double>());
     if (opts["offersPerAnnounce"].isNumber())
       s.tracker.offers_per_announce = static_cast<std::size_t>(opts["offersPerAnnounce"].as<double>());
     // announceParams(torrent) -> [[key, value, literal]...]: extra announce parameters
@@ -1524,6 +1573,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("registerExtension", &js_client::register_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
       .function("wireReady", &js_client::wire_ready)
+      .function("reportPeerMessages", &js_client::report_peer_messages)
+      .function("peerDetails", &js_client::peer_details)
       .function("socketOpened", &js_client::socket_opened)
       .function("socketClosed", &js_client::socket_closed)
       .function("textReceived", &js_client::text_received)

@@ -526,6 +526,27 @@ export interface Extension {
 }
 
 /** A connected peer. Events: 'close'. */
+/** npm bitfield's BitField (WebTorrent's torrent.bitfield and wire.peerPieces): bits MSB first. */
+export interface BitField {
+  buffer: Uint8Array
+  /** Bits, a multiple of 8. */
+  readonly length: number
+  get (index: number): boolean
+  set (index: number, value?: boolean): void
+  setAll (values: ArrayLike<boolean | number>, offset?: number): void
+  forEach (fn: (bit: boolean, index: number) => void, start?: number, end?: number): void
+  isEmpty (): boolean
+}
+
+/**
+ * A connected peer: bittorrent-protocol's Wire, read-only. Events as that package's, as the
+ * peer's messages arrive: 'choke', 'unchoke', 'interested', 'uninterested', 'have' (index),
+ * 'bitfield' (BitField), 'have-all', 'have-none', 'request' (index, offset, length), 'download'
+ * (bytes of a block), 'piece' (index, offset, bytes), 'cancel' (index, offset, length), 'port'
+ * (port), 'suggest' (index), 'reject' (index, offset, length), 'allowed-fast' (index),
+ * 'extended' ('handshake', dict; or the extension's name, payload), 'keep-alive'; 'upload'
+ * (bytes of a block we sent); 'close'. The engine reports a kind only while it has a listener.
+ */
 export class Wire extends Emitter {
   readonly peerId: string
   readonly type: 'webrtc' | 'tcpIncoming' | 'tcpOutgoing' | 'utpIncoming' | 'utpOutgoing'
@@ -543,6 +564,18 @@ export class Wire extends Emitter {
   /** Our extension handshake's extra fields, for extensions to fill in their constructor. */
   extendedHandshake: Record<string, unknown>
   readonly peerExtendedHandshake: Record<string, unknown>
+  /** The peer's extension names and the ids it gave them (from its extension handshake). */
+  readonly peerExtendedMapping: Record<string, number>
+  readonly peerIdBuffer: Uint8Array | null
+  /** The pieces the peer has, kept up to date from its first use. */
+  readonly peerPieces: BitField
+  /** What the peer's handshake offered, and ours. */
+  readonly peerExtensions: { dht?: boolean, fast?: boolean, extended?: boolean }
+  readonly extensions: { dht: boolean, fast: boolean, extended: boolean }
+  readonly hasFast: boolean
+  /** Our requests in flight, and the peer's not served yet. */
+  readonly requests: Array<{ piece: number, offset: number, length: number }>
+  readonly peerRequests: Array<{ piece: number, offset: number, length: number }>
   downloadSpeed (): number
   uploadSpeed (): number
   use (extension: ExtensionConstructor): void
@@ -633,7 +666,8 @@ export class Torrent extends Emitter {
   /** WebTorrent's torrent.discovery, its `dht` (the client's when this torrent uses it) and `lsd` (true when this torrent is announced by LSD). */
   readonly discovery: { readonly dht: WasmTorrent['dht'] | false, readonly lsd: boolean }
   /** Verified pieces: get(index), and the bits (first piece in the high bit of byte 0). */
-  readonly bitfield: { readonly buffer: Uint8Array, get (index: number): boolean }
+  /** The verified pieces, as they are when read. */
+  readonly bitfield: BitField
   /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest). Throws before the metadata. */
   select (start: number, end: number, priority?: number | boolean | (() => void), notify?: () => void): void
   /** Stop downloading pieces [start, end] (those of selected files still come). */

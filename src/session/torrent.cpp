@@ -161,9 +161,12 @@ void session::impl::piece_written(torrent& t, std::uint32_t piece, bool ok) {
   events.emplace_back(piece_verified_event{t.id, pi});
   drop_finished_critical(t);
   issue_reads(t);
+  // Every peer hears of it, those that have the piece too (as libtorrent's default
+  // send_redundant_have): a seeder learns how far we are, and WebTorrent's chokes us once we
+  // have everything (its alwaysChokeSeeders).
   for (auto& [id, p] : t.peers) {
     if (!p.active()) continue;
-    if (!p.has.test(piece)) send(p, wire::have{pi});
+    send(p, wire::have{pi});
     if (p.am_interested && p.has.test(piece)) update_interest(t, p);
   }
   check_finished(t);
@@ -208,7 +211,7 @@ void session::impl::end_check(torrent& t) {
     if (!p.active()) continue;
     if (!t.rechecking)  // a recheck told them of each piece it found
       for (std::uint32_t i = 0; i < n; ++i)
-        if (t.picker->have(piece_index{i}) && !p.has.test(i)) send(p, wire::have{piece_index{i}});
+        if (t.picker->have(piece_index{i})) send(p, wire::have{piece_index{i}});
     update_interest(t, p);
   }
   issue_reads(t);
@@ -247,7 +250,7 @@ void session::impl::piece_checked(torrent& t, std::uint32_t piece, const storage
     if (t.rechecking) {
       drop_finished_critical(t);
       for (auto& [id, p] : t.peers)
-        if (p.active() && !p.has.test(piece)) send(p, wire::have{pi});
+        if (p.active()) send(p, wire::have{pi});
     }
   }
   pump_check(t);

@@ -127,6 +127,12 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
     onMessage (payload: Uint8Array): void { this.wire.extended('x_echo', payload) }
   }
   torrent.on('wire', (wire: Wire) => { wire.use(Echo) })
+  // bittorrent-protocol's events and fields on a wire; the torrent's BitField.
+  torrent.on('wire', (wire: Wire) => {
+    wire.on('have', (index: number) => { const has: boolean = wire.peerPieces.get(index); void has })
+    wire.on('download', (bytes: number) => { void [bytes, wire.requests.length, wire.peerExtensions.fast] })
+  })
+  torrent.bitfield.forEach((bit: boolean, index: number) => { void [bit, index] }, 0, torrent.pieces.length)
   const file2: Uint8Array | null = torrent.torrentFile
   const added: boolean = torrent.addPeer(new RTCPeerConnection().createDataChannel('x'))
   void [file2, added, torrent.wires.length]

@@ -7,7 +7,8 @@
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
-import { Wire } from './wire.js'
+import { Wire, PEER_MESSAGES_AT_CONNECT } from './wire.js'
+import { BitField } from './bitfield.js'
 import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '../transports/rtc.js'
@@ -206,11 +207,11 @@ export function makeClientClass (internals) {
       return { dht: (!this.private && this._client.dht) || false, lsd: !this.private && this._client.lsd }
     }
 
-    // WebTorrent's torrent.bitfield of verified pieces: get(index), and its bytes (buffer).
+    // WebTorrent's torrent.bitfield of verified pieces (a BitField: get(index), buffer...), as
+    // it is now.
     get bitfield () {
       const bits = this._id === null || this.destroyed ? null : this._client._engine.havePieces(this._id)
-      const buffer = bits ?? new Uint8Array(Math.ceil(this.pieceCount / 8))
-      return { buffer, get: i => Boolean(buffer[i >> 3] & (0x80 >> (i & 7))) }
+      return new BitField(bits ?? new Uint8Array(Math.ceil(this.pieceCount / 8)))
     }
 
     // The .torrent file (Uint8Array): as added or seeded, or built from the metadata
@@ -1076,7 +1077,9 @@ export function makeClientClass (internals) {
           uploadLimit: engineRate(opts.uploadLimit),
           // Our first extension handshake waits for the 'wire' listeners (see peerConnected
           // below), or this long when they never get to run.
-          extensionHandshakeHold: 2000
+          extensionHandshakeHold: 2000,
+          // Until then the engine reports the peer's messages (see wire.js).
+          peerMessagesAtConnect: PEER_MESSAGES_AT_CONNECT
         }))
         this.peerId = this._engine.peerId()
         if (this._dht && !this._nodeId) this._nodeId = this._engine.dhtNodeId()
@@ -1758,7 +1761,7 @@ export function makeClientClass (internals) {
               else this._utpConnections.delete(e.connection)
               break
             case 'peerConnected': {
-              if (!t) { this._input((E, now) => E.wireReady(e.connection, now)); break }
+              if (!t) { this._input((E, now) => E.wireReady(e.connection, 0, now)); break }
               const wire = new Wire(t, e)
               // MSE (TCP): as the fields WebTorrent's wire keeps (its tests read them).
               wire._cryptoHandshakeDone = e.encryption > 0
@@ -1776,7 +1779,7 @@ export function makeClientClass (internals) {
               try {
                 t.emit('wire', wire, e.address)
               } finally {
-                this._input((E, now) => E.wireReady(e.connection, now))
+                this._input((E, now) => E.wireReady(e.connection, wire._reportsReady(), now))
               }
               break
             }
@@ -1790,6 +1793,7 @@ export function makeClientClass (internals) {
             }
             case 'extensionHandshake': t?._wires.get(e.connection)?._onExtensionHandshake(e); break
             case 'extensionMessage': t?._wires.get(e.connection)?._onExtensionMessage(e); break
+            case 'peerMessage': t?._wires.get(e.connection)?._onPeerMessage(e); break
             case 'announce':
               t?.emit('trackerAnnounce') // as WebTorrent's torrent, after each tracker answer
               break

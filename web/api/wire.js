@@ -14,8 +14,54 @@
 // sends a message: bytes as they are, anything else (strings too) bencoded, as in
 // WebTorrent.
 // The protocol work (ids, handshakes, framing) is the engine's; this only routes.
+//
+// bittorrent-protocol's events and fields, read-only: 'choke', 'have', 'bitfield',
+// 'download' and the rest are emitted as the peer's messages arrive, and the engine reports
+// a kind only while the wire has a listener for it (a 'download' listener costs an event per
+// block). It reports every kind until the 'wire' listeners ran, so that one added there
+// hears the bitfield that came with the handshake. peerPieces is taken from the engine on
+// first use and kept up to date from then on.
+import { BitField } from './bitfield.js'
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
+
+// The engine's peer_message_kind (src/session/session.hpp), by bittorrent-protocol's event.
+const KIND = {
+  'keep-alive': 0,
+  choke: 1,
+  unchoke: 2,
+  interested: 3,
+  uninterested: 4,
+  have: 5,
+  bitfield: 6,
+  request: 7,
+  download: 8,
+  piece: 8,
+  cancel: 9,
+  port: 10,
+  suggest: 11,
+  'have-all': 12,
+  'have-none': 13,
+  reject: 14,
+  'allowed-fast': 15,
+  extended: 16,
+  upload: 17
+}
+const PIECE_DATA = 18
+const bit = kind => 2 ** kind
+// Reported for every wire: the extension handshake (peerExtendedHandshake) and the few
+// extended messages that follow it.
+const ALWAYS = bit(KIND.extended)
+const PIECES = bit(KIND.have) | bit(KIND.bitfield) | bit(KIND['have-all']) | bit(KIND['have-none'])
+// Until the 'wire' listeners ran: everything but blocks' bytes.
+export const PEER_MESSAGES_AT_CONNECT = bit(PIECE_DATA) - 1
+// A have-all as bytes: every piece's bit set, the spare bits of the last byte not.
+function allPieces (count) {
+  const bytes = new Uint8Array(Math.ceil(count / 8)).fill(0xff)
+  if (count % 8) bytes[bytes.length - 1] = 0xff << (8 - count % 8) & 0xff
+  return bytes
+}
+const hexBytes = hex => Uint8Array.from(hex.match(/../g) ?? [], h => parseInt(h, 16))
 
 export class Wire extends Emitter {
   constructor (torrent, { connection, peerId, address, outgoing }) {
@@ -32,6 +78,83 @@ export class Wire extends Emitter {
     this.extendedHandshake = {}     // our fields, for extensions to add to
     this.peerExtendedHandshake = {} // the peer's, once received
     this.destroyed = false
+    this.peerIdBuffer = peerId ? hexBytes(peerId) : null
+    this._reports = null // the mask the engine has, once the 'wire' listeners ran
+    this._pieces = null  // peerPieces, once asked for
+  }
+
+  // --- bittorrent-protocol's fields, from the engine ---
+  _details () { return this.destroyed ? null : this._torrent._client._engine?.peerDetails(this._connection) ?? null }
+
+  get peerPieces () {
+    if (!this._pieces) {
+      const d = this._details()
+      this._pieces = new BitField(d?.pieces ?? new Uint8Array(0), { grow: 400000, haveAll: Boolean(d?.haveAll) })
+      this._reportsChanged()
+    }
+    return this._pieces
+  }
+
+  // What the peer's handshake offered ({ dht, fast, extended }), and ours.
+  get peerExtensions () {
+    if (!this._peerExtensions) {
+      const d = this._details()
+      if (!d) return {}
+      this._peerExtensions = { dht: d.dht, fast: d.fast, extended: d.extended }
+    }
+    return this._peerExtensions
+  }
+
+  get extensions () { return { dht: Boolean(this._torrent._client.dht), fast: true, extended: true } }
+  get hasFast () { return Boolean(this.peerExtensions.fast) }
+
+  // Requests in flight, ours and the peer's not served yet, as { piece, offset, length }.
+  get requests () { return this._requests('requests') }
+  get peerRequests () { return this._requests('peerRequests') }
+  _requests (which) {
+    return (this._details()?.[which] ?? []).map(([piece, offset, length]) => ({ piece, offset, length }))
+  }
+
+  // The peer's extension names and the ids it gave them.
+  get peerExtendedMapping () {
+    const m = this.peerExtendedHandshake?.m
+    const out = {}
+    if (m && typeof m === 'object') for (const [name, id] of Object.entries(m)) if (typeof id === 'number') out[name] = id
+    return out
+  }
+
+  // The kinds of peer messages this wire's listeners want (see KIND).
+  _wantedReports () {
+    let mask = ALWAYS | (this._pieces ? PIECES : 0)
+    for (const [name, kind] of Object.entries(KIND)) if (this.listenerCount(name) > 0) mask |= bit(kind)
+    if (this.listenerCount('piece') > 0) mask |= bit(PIECE_DATA)
+    return mask
+  }
+
+  // Called by the client when the 'wire' listeners ran: the mask the engine starts with.
+  _reportsReady () {
+    this._reports = this._wantedReports()
+    return this._reports
+  }
+
+  _reportsChanged () {
+    if (this._reports === null || this.destroyed) return // wireReady will carry it
+    const mask = this._wantedReports()
+    if (mask === this._reports) return
+    this._reports = mask
+    this._torrent._client._input(E => E.reportPeerMessages(this._connection, mask))
+  }
+
+  _add (name, fn, prepend) {
+    super._add(name, fn, prepend)
+    if (name in KIND) this._reportsChanged()
+    return this
+  }
+
+  removeListener (name, fn) {
+    super.removeListener(name, fn)
+    if (name in KIND) this._reportsChanged()
+    return this
   }
 
   _stats () { return this._torrent._peerStats(this._connection) }
@@ -98,6 +221,54 @@ export class Wire extends Emitter {
   }
 
   _onExtensionMessage (e) { this._byId.get(e.extension)?.onMessage?.(e.payload) }
+
+  _onPeerMessage (e) {
+    switch (e.kind) {
+      case KIND['keep-alive']: this.emit('keep-alive'); break
+      case KIND.choke: this.emit('choke'); break
+      case KIND.unchoke: this.emit('unchoke'); break
+      case KIND.interested: this.emit('interested'); break
+      case KIND.uninterested: this.emit('uninterested'); break
+      case KIND.have:
+        this._pieces?.set(e.index, true)
+        this.emit('have', e.index)
+        break
+      case KIND.bitfield:
+        // Kept as the union: a snapshot taken in a listener may be newer than this.
+        if (this._pieces) {
+          const pieces = this._pieces
+          e.data.forEach((b, i) => { for (let k = 0; k < 8; k++) if (b & (0x80 >> k)) pieces.set(i * 8 + k, true) })
+        } else {
+          this._pieces = new BitField(e.data, { grow: 400000 })
+        }
+        this.emit('bitfield', this._pieces)
+        break
+      case KIND.request: this.emit('request', e.index, e.begin, e.length); break
+      case KIND.piece:
+        this.emit('download', e.length)
+        if (e.data) this.emit('piece', e.index, e.begin, e.data)
+        break
+      case KIND.cancel: this.emit('cancel', e.index, e.begin, e.length); break
+      case KIND.port: this.emit('port', e.index); break
+      case KIND.suggest: this.emit('suggest', e.index); break
+      case KIND['have-all']:
+        this._pieces = new BitField(allPieces(this._torrent.pieceCount ?? 0), { grow: 400000, haveAll: true })
+        this.emit('have-all')
+        break
+      case KIND['have-none']: this.emit('have-none'); break
+      case KIND.reject: this.emit('reject', e.index, e.begin, e.length); break
+      case KIND['allowed-fast']: this.emit('allowed-fast', e.index); break
+      case KIND.extended:
+        if (e.index === 0) {
+          this.peerExtendedHandshake = e.payload ?? {}
+          this.emit('extended', 'handshake', this.peerExtendedHandshake)
+        } else {
+          this.emit('extended', e.extension || e.index, e.payload)
+        }
+        break
+      case KIND.upload: this.emit('upload', e.length); break
+    }
+  }
 
   _onClose () {
     if (this.destroyed) return

@@ -1,0 +1,157 @@
+// WebTorrent's wire is bittorrent-protocol's Wire: apps listen to its events ('have',
+// 'bitfield', 'unchoke', 'download'...) and read peerPieces, peerExtensions, requests. The
+// oracle is WebTorrent 2.x itself: each test records the same wire, once as WebTorrent's
+// and once as ours, against the same WebTorrent peer over TCP on loopback, and compares.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import WebTorrent from 'webtorrent'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, once, randomBytes } from './helpers.mjs'
+
+const EVENTS = ['choke', 'unchoke', 'interested', 'uninterested', 'have', 'bitfield', 'have-all', 'have-none',
+  'request', 'download', 'piece', 'upload', 'cancel', 'extended']
+const PIECE = 16 * 1024
+const webtorrent = () => new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false })
+const destroyed = client => new Promise(resolve => client.destroy(resolve))
+
+function record (wire) {
+  const log = []
+  for (const name of EVENTS) wire.on(name, (...args) => log.push([name, ...args]))
+  return log
+}
+
+// What both libraries' wires must agree on.
+function summary (log, data) {
+  const of = name => log.filter(e => e[0] === name)
+  const firstOf = name => log.findIndex(e => e[0] === name)
+  const order = ['have-all', 'bitfield', 'have-none', 'interested', 'unchoke', 'download', 'upload']
+    .filter(name => firstOf(name) >= 0).sort((a, b) => firstOf(a) - firstOf(b))
+  const handshake = of('extended').find(e => e[1] === 'handshake')?.[2]
+  return {
+    order,
+    downloaded: of('download').reduce((sum, e) => sum + e[1], 0),
+    uploaded: of('upload').reduce((sum, e) => sum + e[1], 0),
+    // Each block where it belongs, with the torrent's bytes.
+    blocks: of('piece').every(([, index, offset, buf]) =>
+      Buffer.from(buf).equals(data.subarray(index * PIECE + offset, index * PIECE + offset + buf.length))),
+    blockBytes: of('piece').reduce((sum, e) => sum + e[3].length, 0),
+    haves: [...new Set(of('have').map(e => e[1]))].sort((a, b) => a - b),
+    requested: of('request').reduce((sum, e) => sum + e[3], 0) >= of('upload').reduce((sum, e) => sum + e[1], 0),
+    handshakeNames: handshake?.m ? Object.keys(handshake.m).sort() : null,
+    chokes: of('choke').length
+  }
+}
+
+// A WebTorrent seeder of `data`; resolves with it, its torrent and its port.
+async function webtorrentSeeder (t, data) {
+  const dir = await tempDir(t)
+  const wt = webtorrent()
+  t.after(() => destroyed(wt))
+  const torrent = await new Promise(resolve => wt.seed(Object.assign(Buffer.from(data), { name: 'wire.bin' }),
+    { announce: [], path: dir, pieceLength: PIECE }, resolve))
+  if (!wt.torrentPort) await once(wt, 'listening')
+  return { wt, torrent }
+}
+
+// Downloads `torrentFile` from 127.0.0.1:port with `client`, recording the wire to the seeder.
+async function leech (client, torrentFile, port, opts) {
+  const torrent = client.add(torrentFile, opts)
+  let log, wire
+  torrent.on('wire', w => { wire = w; log = record(w) })
+  if (!torrent.ready) await once(torrent, 'ready')
+  torrent.addPeer(`127.0.0.1:${port}`)
+  if (!torrent.done) await once(torrent, 'done')
+  // The last events: a WebTorrent seeder chokes a peer once it has every piece.
+  for (const end = Date.now() + 3000; !wire.peerChoking && Date.now() < end;) await new Promise(resolve => setTimeout(resolve, 20))
+  await new Promise(resolve => setTimeout(resolve, 100))
+  return { torrent, wire, log }
+}
+
+test("a leecher's wire to a WebTorrent seeder: the same events and fields as WebTorrent's own", async t => {
+  const data = randomBytes(301, 20 * PIECE + 1234)
+  const { wt, torrent: seeding } = await webtorrentSeeder(t, data)
+  const theirs = webtorrent()
+  const ours = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => Promise.all([destroyed(theirs), ours.destroy()]))
+  const dir = await tempDir(t)
+  const a = await leech(theirs, seeding.torrentFile, wt.torrentPort, { path: dir })
+  const b = await leech(ours, seeding.torrentFile, wt.torrentPort, { store: 'memory' })
+  const expected = summary(a.log, data)
+  assert.equal(expected.downloaded, data.length) // the oracle itself
+  assert.deepEqual(summary(b.log, data), expected)
+  // The seeder has every piece, as each wire's peerPieces says; the same handshake bits.
+  for (const { wire } of [a, b]) {
+    for (let i = 0; i < seeding.pieces.length; i++) assert.equal(wire.peerPieces.get(i), true, `piece ${i}`)
+  }
+  assert.deepEqual(b.wire.peerExtensions, a.wire.peerExtensions)
+  assert.equal(b.wire.hasFast, a.wire.hasFast)
+  assert.equal(b.wire.peerExtendedHandshake.v?.toString(), a.wire.peerExtendedHandshake.v?.toString())
+  assert.deepEqual(Object.keys(b.wire.peerExtendedMapping).sort(), Object.keys(a.wire.peerExtendedMapping).sort())
+  assert.equal(b.wire.peerIdBuffer.length, 20)
+  assert.equal(Buffer.from(b.wire.peerIdBuffer).toString('hex'), b.wire.peerId)
+  assert.deepEqual(b.wire.requests, [])
+  assert.deepEqual(b.wire.peerRequests, [])
+})
+
+test("a seeder's wire to a WebTorrent leecher: the same events as WebTorrent's own", async t => {
+  const data = randomBytes(302, 12 * PIECE + 77)
+  const { torrent: model } = await webtorrentSeeder(t, data) // the .torrent both seeders use
+  const runs = []
+  for (const kind of ['webtorrent', 'ours']) {
+    const seeder = kind === 'ours' ? new WasmTorrent({ tracker: false, dht: false }) : webtorrent()
+    const leecher = webtorrent()
+    t.after(() => Promise.all([kind === 'ours' ? seeder.destroy() : destroyed(seeder), destroyed(leecher)]))
+    const seedDir = await tempDir(t)
+    let log
+    const seeding = await new Promise(resolve => {
+      const s = seeder.seed(Object.assign(Buffer.from(data), { name: 'wire.bin' }),
+        { announce: [], pieceLength: PIECE, ...(kind === 'ours' ? {} : { path: seedDir }) }, resolve)
+      s.on('wire', w => { log = record(w) })
+    })
+    assert.equal(seeding.infoHash, model.infoHash)
+    if (!seeder.torrentPort) await once(seeder, 'listening')
+    const got = await leech(leecher, seeding.torrentFile, seeder.torrentPort, { path: await tempDir(t) })
+    assert.equal(got.torrent.progress, 1)
+    runs.push(summary(log, data))
+  }
+  const [expected, actual] = runs
+  assert.equal(expected.uploaded, data.length)
+  assert.deepEqual(expected.haves, [...Array(13).keys()]) // the oracle heard every have
+  assert.deepEqual(actual, expected)
+})
+
+test("a listener added later gets the events from then on; the wire reports nothing it was not asked for", async t => {
+  const data = randomBytes(303, 64 * PIECE)
+  const { wt, torrent: seeding } = await webtorrentSeeder(t, data)
+  wt.throttleUpload(256 * 1024) // 4 s: time to listen halfway
+  const ours = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => ours.destroy())
+  const torrent = ours.add(seeding.torrentFile, { store: 'memory' })
+  let wire
+  torrent.on('wire', w => { wire = w })
+  await once(torrent, 'ready')
+  torrent.addPeer(`127.0.0.1:${wt.torrentPort}`)
+  while (!wire || wire.downloaded < data.length / 4) await new Promise(resolve => setTimeout(resolve, 20))
+  // Nothing asked for blocks so far: no piece-sized events are on their way.
+  const before = wire.downloaded
+  let heard = 0
+  const onDownload = n => { heard += n }
+  wire.on('download', onDownload)
+  while (wire.downloaded < data.length / 2) await new Promise(resolve => setTimeout(resolve, 20))
+  wire.off('download', onDownload)
+  const atOff = heard
+  await once(torrent, 'done')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  assert.ok(heard > 0, 'blocks after the listener came')
+  assert.ok(heard <= data.length - before, `${heard} bytes heard, ${data.length - before} came after the listener`)
+  assert.ok(heard < data.length / 2 + 4 * PIECE, 'the listener removed heard no more')
+  assert.equal(heard, atOff)
+  // peerPieces, first read late, is right, and a 'have-all' seeder's is full.
+  assert.equal(wire.peerPieces.get(0), true)
+  assert.equal(wire.peerPieces.get(63), true)
+  // torrent.bitfield is a BitField, as WebTorrent's.
+  let set = 0
+  torrent.bitfield.forEach(bit => { if (bit) set++ }, 0, 64)
+  assert.equal(set, 64)
+  assert.equal(torrent.bitfield.isEmpty(), false)
+})
