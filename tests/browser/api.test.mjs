@@ -28,7 +28,7 @@ const MiB = 1024 * 1024
 // handler, the way WebTorrent extensions are.
 async function setUp () {
   window.client = new window.WasmTorrent({ tracker: false })
-  window.log = { handshakes: [], messages: [], wires: 0, closed: 0 }
+  window.log = { handshakes: [], messages: [], wires: 0, closed: 0, down: 0, up: 0, haves: [], first: [] }
   window.Echo = class Echo {
     constructor (wire) {
       this.wire = wire
@@ -52,6 +52,12 @@ async function setUp () {
     window.log.address = address
     wire.use(window.Echo)
     wire.on('close', () => window.log.closed++)
+    // bittorrent-protocol's events: the bytes each way, the pieces the peer announces, and
+    // which of the opening messages came first.
+    wire.on('download', n => { window.log.down += n })
+    wire.on('upload', n => { window.log.up += n })
+    wire.on('have', i => { if (!window.log.haves.includes(i)) window.log.haves.push(i) })
+    for (const name of ['have-all', 'bitfield', 'have-none', 'unchoke']) wire.once(name, () => window.log.first.push(name))
   })
 }
 
@@ -73,7 +79,7 @@ test('addPeer over a page-signalled data channel: magnet alone, streams, torrent
     ], { name: 'pack' })
     window.torrent = torrent
     window.watchWires(torrent)
-    return { magnet: torrent.magnetURI, infoHash: torrent.infoHash, sha256: hex(await crypto.subtle.digest('SHA-256', data)), pieceLength: torrent.pieceLength }
+    return { magnet: torrent.magnetURI, infoHash: torrent.infoHash, length: torrent.length, sha256: hex(await crypto.subtle.digest('SHA-256', data)), pieceLength: torrent.pieceLength }
   }, size)
   assert.doesNotMatch(seeded.magnet, /tr=/, 'no tracker anywhere')
 
@@ -159,6 +165,15 @@ test('addPeer over a page-signalled data channel: magnet alone, streams, torrent
   assert.deepEqual(logA.handshakes, [{ supports: true, motto: 'hello from #B' }])
   assert.deepEqual(logB.handshakes, [{ supports: true, motto: 'hello from #A' }])
   assert.deepEqual(logA.messages, ['ping:42'])
+  // The wire's events: every byte of the torrent came by B's 'download' and left by A's
+  // 'upload'; A (the seeder) heard B's have for each piece; B heard A's have-all, then unchoke.
+  const pieces = Math.ceil(seeded.length / seeded.pieceLength)
+  assert.equal(logB.down, seeded.length)
+  assert.equal(logA.up, seeded.length)
+  assert.equal(logA.haves.length, pieces)
+  assert.equal(logA.first[0], 'have-none')
+  assert.deepEqual(logB.first, ['have-all', 'unchoke'])
+  assert.equal(await b.evaluate(n => window.torrent.wires[0].peerPieces.get(n - 1), pieces), true)
   assert.equal(logA.wires, 1)
   assert.equal(logB.wires, 1)
   const unsupported = await b.evaluate(() => {

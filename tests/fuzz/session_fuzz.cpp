@@ -53,6 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
   if (input[0] & 2) settings.upload_rate_limit = 20000;
   if (input[0] & 4) settings.download_rate_limit = 20000;
   if (input[0] & 128) settings.extension_handshake_hold = std::chrono::seconds(2);
+  settings.peer_messages_at_connect = wt::all_peer_messages;  // every message reported, blocks too
   wt::session s(settings);
   wt::memory_storage storage;
   wt::time_point now{};
@@ -102,6 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
     s.bytes_received(c, rest.subspan(1, n), now);
     rest = rest.subspan(1 + n);
     drain();
+    // The peer's pieces as reported never exceed the torrent's.
+    if (auto d = s.peer_details(c); d && d->pieces.size() > (fx.meta.piece_count() + 7) / 8) std::abort();
     now += std::chrono::seconds(1);
     if (auto d = s.next_deadline(); d && *d <= now) s.on_timer(now);
     drain();

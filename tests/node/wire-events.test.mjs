@@ -37,8 +37,9 @@ function summary (log, data) {
     blockBytes: of('piece').reduce((sum, e) => sum + e[3].length, 0),
     haves: [...new Set(of('have').map(e => e[1]))].sort((a, b) => a - b),
     requested: of('request').reduce((sum, e) => sum + e[3], 0) >= of('upload').reduce((sum, e) => sum + e[1], 0),
-    handshakeNames: handshake?.m ? Object.keys(handshake.m).sort() : null,
-    chokes: of('choke').length
+    handshakeNames: handshake?.m ? Object.keys(handshake.m).sort() : null
+    // Not compared: a WebTorrent seeder's choke once the leecher is done, which depends on
+    // the order the pieces came in (its check of a peer's bitfield size) and on its timer.
   }
 }
 
@@ -61,9 +62,7 @@ async function leech (client, torrentFile, port, opts) {
   if (!torrent.ready) await once(torrent, 'ready')
   torrent.addPeer(`127.0.0.1:${port}`)
   if (!torrent.done) await once(torrent, 'done')
-  // The last events: a WebTorrent seeder chokes a peer once it has every piece.
-  for (const end = Date.now() + 3000; !wire.peerChoking && Date.now() < end;) await new Promise(resolve => setTimeout(resolve, 20))
-  await new Promise(resolve => setTimeout(resolve, 100))
+  await new Promise(resolve => setTimeout(resolve, 300)) // the last events
   return { torrent, wire, log }
 }
 
