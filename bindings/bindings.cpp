@@ -1103,30 +1103,32 @@ class js_client {
   void report_peer_messages(std::uint32_t connection, std::uint32_t messages) {
     client_.engine().report_peer_messages(wt::connection_id{connection}, messages);
   }
-  // bittorrent-protocol's wire fields the events do not carry, packed (a JS object built
-  // here field by field costs kilobytes of code): uint32 little-endian flags (1 haveAll,
-  // 2 dht, 4 fast, 8 extended), the number of our requests in flight and of the peer's
-  // waiting, each request as three uint32 (piece, offset, length), ours first; then the
-  // peer's pieces, MSB first. null for a closed connection.
+  // bittorrent-protocol's wire fields the events do not carry: the peer's pieces (bytes,
+  // MSB first; haveAll: every piece), the features its handshake offered, and the
+  // requests in flight each way as [piece, offset, length]; null for a closed connection.
   val peer_details(std::uint32_t connection) const {
     auto d = client_.engine().peer_details(wt::connection_id{connection});
     if (!d) return val::null();
-    wt::byte_buffer out;
-    auto put = [&](std::uint32_t v) {
-      for (int k = 0; k < 4; ++k) out.push_back(static_cast<std::uint8_t>(v >> (8 * k)));
-    };
-    put((d->have_all ? 1u : 0u) | (d->features.dht ? 2u : 0u) | (d->features.fast ? 4u : 0u) |
-        (d->features.extension_protocol ? 8u : 0u));
-    put(static_cast<std::uint32_t>(d->requests.size()));
-    put(static_cast<std::uint32_t>(d->peer_requests.size()));
-    for (const auto* list : {&d->requests, &d->peer_requests})
-      for (const auto& r : *list) {
-        put(r.piece.value);
-        put(r.begin);
-        put(r.length);
+    val out = val::object();
+    out.set("haveAll", d->have_all);
+    out.set("pieces", copy_bytes(d->pieces));
+    out.set("dht", d->features.dht);
+    out.set("fast", d->features.fast);
+    out.set("extended", d->features.extension_protocol);
+    auto requests = [](const std::vector<wt::wire::request>& rs) {
+      val list = val::array();
+      for (const auto& r : rs) {
+        val one = val::array();
+        one.call<void>("push", r.piece.value);
+        one.call<void>("push", r.begin);
+        one.call<void>("push", r.length);
+        list.call<void>("push", one);
       }
-    out.insert(out.end(), d->pieces.begin(), d->pieces.end());
-    return copy_bytes(out);
+      return list;
+    };
+    out.set("requests", requests(d->requests));
+    out.set("peerRequests", requests(d->peer_requests));
+    return out;
   }
   // The payload is in the reserve() buffer.
   bool send_extension_message(std::uint32_t connection, std::uint32_t extension, std::size_t length,

@@ -84,30 +84,7 @@ export class Wire extends Emitter {
   }
 
   // --- bittorrent-protocol's fields, from the engine ---
-  _details () {
-    const bytes = this.destroyed ? null : this._torrent._client._engine?.peerDetails(this._connection)
-    if (!bytes) return null
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    const u32 = at => view.getUint32(at, true)
-    const flags = u32(0)
-    const requests = n => Array.from({ length: n }, () => {
-      const r = { piece: u32(at), offset: u32(at + 4), length: u32(at + 8) }
-      at += 12
-      return r
-    })
-    let at = 12
-    const ours = requests(u32(4))
-    const theirs = requests(u32(8))
-    return {
-      haveAll: Boolean(flags & 1),
-      dht: Boolean(flags & 2),
-      fast: Boolean(flags & 4),
-      extended: Boolean(flags & 8),
-      requests: ours,
-      peerRequests: theirs,
-      pieces: bytes.subarray(at)
-    }
-  }
+  _details () { return this.destroyed ? null : this._torrent._client._engine?.peerDetails(this._connection) ?? null }
 
   get peerPieces () {
     if (!this._pieces) {
@@ -132,8 +109,11 @@ export class Wire extends Emitter {
   get hasFast () { return Boolean(this.peerExtensions.fast) }
 
   // Requests in flight, ours and the peer's not served yet, as { piece, offset, length }.
-  get requests () { return this._details()?.requests ?? [] }
-  get peerRequests () { return this._details()?.peerRequests ?? [] }
+  get requests () { return this._requests('requests') }
+  get peerRequests () { return this._requests('peerRequests') }
+  _requests (which) {
+    return (this._details()?.[which] ?? []).map(([piece, offset, length]) => ({ piece, offset, length }))
+  }
 
   // The peer's extension names and the ids it gave them.
   get peerExtendedMapping () {
