@@ -24,24 +24,35 @@ std::size_t count_kind(const std::vector<peer_message_event>& ms, peer_message_k
   return static_cast<std::size_t>(std::count_if(ms.begin(), ms.end(), [&](const auto& m) { return m.kind == k; }));
 }
 
+// A seeder and a leecher of `tt`, the leecher dialling the seeder.
+struct pair_of_nodes {
+  std::size_t seeder, leecher;
+  torrent_id s, l;
+};
+pair_of_nodes seed_and_leech(swarm& net, const test_torrent& tt, node_config seeder_cfg, node_config leecher_cfg) {
+  pair_of_nodes n{net.add_node(std::move(seeder_cfg)), net.add_node(std::move(leecher_cfg)), {}, {}};
+  auto s = net.at(n.seeder).add_torrent(tt.meta, {.seed = true}, net.now());
+  REQUIRE(s);
+  net.storage(n.seeder).write_at(*s, 0, tt.data);
+  auto l = net.at(n.leecher).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(l);
+  net.at(n.leecher).add_peer(*l, net.endpoint(n.seeder), net.now());
+  n.s = *s;
+  n.l = *l;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("[peer_messages] a leecher hears its seeder's messages from the handshake, then only what it asks for", "[peer_messages]") {
   const auto tt = make_test_torrent(256 * 1024, 32 * 1024, 21);  // 8 pieces, 2 blocks each
   swarm net(21);
-  const auto seeder = net.add_node();
   node_config watching;
   watching.settings.peer_messages_at_connect = all_peer_messages & ~peer_message_bit(peer_message_kind::piece_data);
-  const auto leecher = net.add_node(watching);
-  const auto s = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
-  REQUIRE(s);
-  net.storage(seeder).write_at(*s, 0, tt.data);
-  const auto l = net.at(leecher).add_torrent(tt.meta, {}, net.now());
-  REQUIRE(l);
-  net.at(leecher).add_peer(*l, net.endpoint(seeder), net.now());
+  const auto [seeder, leecher, s, l] = seed_and_leech(net, tt, {}, watching);
 
   auto finished = [&] {
-    auto st = net.at(leecher).stats(*l);
+    auto st = net.at(leecher).stats(l);
     return st && st->finished;
   };
   REQUIRE(net.run_until(finished, time_point{} + 1min));
@@ -76,11 +87,11 @@ TEST_CASE("[peer_messages] a leecher hears its seeder's messages from the handsh
   CHECK(messages(net, seeder).empty());
 
   // The leecher's details of its connection: the seeder has everything.
-  const auto peers = net.at(leecher).peers(*l);
+  const auto peers = net.at(leecher).peers(l);
   REQUIRE(peers.size() == 1);
   const auto d = net.at(leecher).peer_details(peers[0].connection);
   REQUIRE(d);
-  CHECK(d->torrent == *l);
+  CHECK(d->torrent == l);
   CHECK(d->have_all);
   CHECK(d->pieces == std::vector<std::uint8_t>{0xff});
   CHECK(d->features.fast);
@@ -95,19 +106,12 @@ TEST_CASE("[peer_messages] a seeder asked for uploads and requests hears each bl
   swarm net(22);
   node_config slow;
   slow.upload_rate = 32 * 1024;  // 4 s in all: time to turn the reports off halfway
-  const auto seeder = net.add_node(slow);
-  const auto leecher = net.add_node();
-  const auto s = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
-  REQUIRE(s);
-  net.storage(seeder).write_at(*s, 0, tt.data);
-  const auto l = net.at(leecher).add_torrent(tt.meta, {}, net.now());
-  REQUIRE(l);
+  const auto [seeder, leecher, s, l] = seed_and_leech(net, tt, slow, {});
   // Set once the connection is up (as a host does after the application's 'wire' listeners).
-  net.at(leecher).add_peer(*l, net.endpoint(seeder), net.now());
-  REQUIRE(net.run_until([&] { return net.at(seeder).peers(*s).size() == 1 && net.at(leecher).peers(*l).size() == 1; },
+  REQUIRE(net.run_until([&] { return net.at(seeder).peers(s).size() == 1 && net.at(leecher).peers(l).size() == 1; },
                         time_point{} + 1min));
-  const connection_id at_seeder = net.at(seeder).peers(*s)[0].connection;
-  const connection_id at_leecher = net.at(leecher).peers(*l)[0].connection;
+  const connection_id at_seeder = net.at(seeder).peers(s)[0].connection;
+  const connection_id at_leecher = net.at(leecher).peers(l)[0].connection;
   net.at(seeder).report_peer_messages(at_seeder, peer_message_bit(peer_message_kind::upload) |
                                                      peer_message_bit(peer_message_kind::request) |
                                                      peer_message_bit(peer_message_kind::interested));
@@ -118,7 +122,7 @@ TEST_CASE("[peer_messages] a seeder asked for uploads and requests hears each bl
   // Turned off halfway: the seeder reports nothing more, the leecher still hears each block.
   net.at(seeder).report_peer_messages(at_seeder, 0);
   const auto reported = messages(net, seeder);
-  REQUIRE(net.run_until([&] { auto st = net.at(leecher).stats(*l); return st && st->finished; }, net.now() + 1min));
+  REQUIRE(net.run_until([&] { auto st = net.at(leecher).stats(l); return st && st->finished; }, net.now() + 1min));
   CHECK(messages(net, seeder).size() == reported.size());
 
   std::uint64_t uploaded = 0;
