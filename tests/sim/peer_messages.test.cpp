@@ -49,7 +49,10 @@ TEST_CASE("[peer_messages] a leecher hears its seeder's messages from the handsh
   swarm net(21);
   node_config watching;
   watching.settings.peer_messages_at_connect = all_peer_messages & ~peer_message_bit(peer_message_kind::piece_data);
-  const auto [seeder, leecher, s, l] = seed_and_leech(net, tt, {}, watching);
+  const auto nodes = seed_and_leech(net, tt, {}, watching);
+  // (Named copies: lambdas cannot capture structured bindings in clang's C++20.)
+  const std::size_t seeder = nodes.seeder, leecher = nodes.leecher;
+  const torrent_id l = nodes.l;
 
   auto finished = [&] {
     auto st = net.at(leecher).stats(l);
@@ -106,7 +109,9 @@ TEST_CASE("[peer_messages] a seeder asked for uploads and requests hears each bl
   swarm net(22);
   node_config slow;
   slow.upload_rate = 32 * 1024;  // 4 s in all: time to turn the reports off halfway
-  const auto [seeder, leecher, s, l] = seed_and_leech(net, tt, slow, {});
+  const auto nodes = seed_and_leech(net, tt, slow, {});
+  const std::size_t seeder = nodes.seeder, leecher = nodes.leecher;
+  const torrent_id s = nodes.s, l = nodes.l;
   // Set once the connection is up (as a host does after the application's 'wire' listeners).
   REQUIRE(net.run_until([&] { return net.at(seeder).peers(s).size() == 1 && net.at(leecher).peers(l).size() == 1; },
                         time_point{} + 1min));
