@@ -927,8 +927,12 @@ std::optional<peer_detail> session::peer_details(connection_id c) const {
   d.have_all = p->have_all;
   if (t->meta) d.pieces = p->has.to_bytes();
   else {
+    // A have of any index may come before the metadata: the bytes stop at 64 KiB (half a
+    // million pieces, ten times the largest torrents), as bittorrent-protocol caps its own.
+    constexpr std::uint32_t max_early_bytes = 1u << 16;
     if (p->early_bitfield) d.pieces = *p->early_bitfield;
     for (std::uint32_t i : p->early_haves) {
+      if (i / 8 >= max_early_bytes) continue;
       if (i / 8 >= d.pieces.size()) d.pieces.resize(i / 8 + 1);
       d.pieces[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
     }

@@ -1221,3 +1221,31 @@ TEST_CASE("[session] the IP filter refuses blocked addresses from every source, 
     CHECK(out.closes.empty());
   }
 }
+
+TEST_CASE("[session] a peer's details before the metadata: its bitfield and haves, bounded", "[session]") {
+  byte_buffer content(50000);
+  const metainfo m = single_file("m.bin", content);
+  session s(settings());
+  auto t = s.add_magnet(m.info_hash, "m", {});
+  REQUIRE(t);
+  const auto c = s.accept_connection(wire::make_endpoint_v4({9, 9, 9, 8}, 98), {});
+  CHECK_FALSE(s.peer_details(c));  // no handshake yet
+  byte_buffer in;
+  wire::peer_id id{};
+  id.fill('d');
+  wire::encode_to(wire::make_handshake(m.info_hash, id, {true, false, true}), in);
+  const std::uint8_t bits[] = {0x80};
+  wire::encode_to(wire::bitfield{byte_view(bits)}, in);
+  wire::encode_to(wire::have{piece_index{9}}, in);
+  wire::encode_to(wire::have{piece_index{0xffffffffu}}, in);  // a lie: no torrent is that big
+  s.bytes_received(c, in, {});
+  const auto d = s.peer_details(c);
+  REQUIRE(d);
+  CHECK(d->torrent == *t);
+  CHECK_FALSE(d->have_all);
+  CHECK(d->pieces == byte_buffer{0x80, 0x40});  // pieces 0 and 9; the lie left out
+  CHECK(d->features.extension_protocol);
+  CHECK(d->features.dht);
+  CHECK_FALSE(d->features.fast);
+  CHECK(d->requests.empty());
+}
