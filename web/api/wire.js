@@ -233,16 +233,14 @@ export class Wire extends Emitter {
         this._pieces?.set(e.index, true)
         this.emit('have', e.index)
         break
-      case KIND.bitfield:
-        // Kept as the union: a snapshot taken in a listener may be newer than this.
-        if (this._pieces) {
-          const pieces = this._pieces
-          e.data.forEach((b, i) => { for (let k = 0; k < 8; k++) if (b & (0x80 >> k)) pieces.set(i * 8 + k, true) })
-        } else {
-          this._pieces = new BitField(e.data, { grow: 400000 })
-        }
-        this.emit('bitfield', this._pieces)
+      case KIND.bitfield: {
+        // peerPieces, once tracked, keeps the union: a snapshot taken in a listener may be
+        // newer than this message. Untracked, it is read from the engine when asked.
+        const bits = new BitField(e.data, { grow: 400000 })
+        if (this._pieces) bits.forEach((has, i) => { if (has) this._pieces.set(i, true) }, 0, bits.length)
+        this.emit('bitfield', this._pieces ?? bits)
         break
+      }
       case KIND.request: this.emit('request', e.index, e.begin, e.length); break
       case KIND.piece:
         this.emit('download', e.length)
@@ -252,7 +250,7 @@ export class Wire extends Emitter {
       case KIND.port: this.emit('port', e.index); break
       case KIND.suggest: this.emit('suggest', e.index); break
       case KIND['have-all']:
-        this._pieces = new BitField(allPieces(this._torrent.pieceCount ?? 0), { grow: 400000, haveAll: true })
+        if (this._pieces) this._pieces = new BitField(allPieces(this._torrent.pieceCount ?? 0), { grow: 400000, haveAll: true })
         this.emit('have-all')
         break
       case KIND['have-none']: this.emit('have-none'); break
