@@ -204,10 +204,7 @@ void session::impl::report_message(torrent& t, peer_connection& p, const wire::m
     const std::uint32_t i = h->piece.value;
     if (p.have_all || (i < p.has.size() && p.has.test(i))) return;
   }
-  peer_message_event e;
-  e.torrent = t.id;
-  e.connection = p.id;
-  e.kind = kind;
+  peer_message_event e = peer_message(t, p, kind);
   std::visit(
       [&](const auto& m) {
         using M = std::decay_t<decltype(m)>;
@@ -422,10 +419,7 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
     if (p.dead) return;
   }
   if (p.report & peer_message_bit(peer_message_kind::extended)) {
-    peer_message_event r;
-    r.torrent = t.id;
-    r.connection = p.id;
-    r.kind = peer_message_kind::extended;
+    peer_message_event r = peer_message(t, p, peer_message_kind::extended);
     r.index = e.id;
     if (e.id > 0 && e.id <= plugins.size()) r.extension = std::string(plugins[e.id - 1u]->name());
     r.data.assign(e.payload.begin(), e.payload.end());

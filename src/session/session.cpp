@@ -827,10 +827,7 @@ void session::storage_completed(storage_completion c, time_point now) {
       } else if (ps.choke_generation == p->choke_generation && !p->am_choking) {
         s.send(*p, wire::piece_block{r.piece, r.begin, c.data});
         if (p->report & peer_message_bit(peer_message_kind::upload)) {
-          peer_message_event e;
-          e.torrent = t->id;
-          e.connection = p->id;
-          e.kind = peer_message_kind::upload;
+          peer_message_event e = impl::peer_message(*t, *p, peer_message_kind::upload);
           e.index = r.piece.value;
           e.begin = r.begin;
           e.length = r.length;

@@ -545,6 +545,13 @@ struct session::impl {
   bool handle(torrent& t, peer_connection& p, const wire::message& m);
   // A peer_message_event for the message, if the host asked for its kind.
   void report_message(torrent& t, peer_connection& p, const wire::message& m);
+  static peer_message_event peer_message(const torrent& t, const peer_connection& p, peer_message_kind kind) {
+    peer_message_event e;
+    e.torrent = t.id;
+    e.connection = p.id;
+    e.kind = kind;
+    return e;
+  }
   void on_have(torrent& t, peer_connection& p, std::uint32_t piece);
   void on_bitfield(torrent& t, peer_connection& p, byte_view bits);
   void on_have_all(torrent& t, peer_connection& p);

@@ -9,6 +9,7 @@ import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
 import { Wire, PEER_MESSAGES_AT_CONNECT } from './wire.js'
 import { BitField } from './bitfield.js'
+import { bytesToHex } from './hex.js'
 import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '../transports/rtc.js'
@@ -69,7 +70,7 @@ function encryptionPolicy (secure) {
 function randomHex (n) {
   const bytes = new Uint8Array(n)
   globalThis.crypto?.getRandomValues?.(bytes)
-  return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+  return bytesToHex(bytes)
 }
 
 // The add option `bitfield` as bytes: a Uint8Array (a Buffer), an ArrayBuffer, or a
@@ -96,7 +97,7 @@ function peerIdHex (id, name = 'peerId') {
   if (ArrayBuffer.isView(id) && !(id instanceof Uint8Array)) id = new Uint8Array(id.buffer, id.byteOffset, id.byteLength)
   const bytes = typeof id === 'string' ? Uint8Array.from(id, c => c.charCodeAt(0)) : id
   if (bytes instanceof Uint8Array && bytes.length === 20 && bytes.every(b => b < 256)) {
-    return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+    return bytesToHex(bytes)
   }
   throw new WasmTorrentError(`${name}: give 20 bytes (a Uint8Array or 40 hex digits)`, { code: 'invalid_argument', context: name })
 }
@@ -1203,7 +1204,7 @@ export function makeClientClass (internals) {
     // torrent's object.
     _get (id) {
       if (id instanceof Torrent) return this.torrents.includes(id) ? id : null
-      if (id instanceof Uint8Array && id.length === 20) id = Array.from(id, b => b.toString(16).padStart(2, '0')).join('')
+      if (id instanceof Uint8Array && id.length === 20) id = bytesToHex(id)
       else if (id && typeof id === 'object' && typeof id.infoHash === 'string') id = id.infoHash
       const hash = typeof id === 'string' ? /(?:^|btih:)([0-9a-f]{40})(?:$|&)/i.exec(id.trim())?.[1]?.toLowerCase() : null
       return hash ? this.torrents.find(t => t.infoHash === hash) ?? null : null

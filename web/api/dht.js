@@ -2,6 +2,7 @@
 // WebTorrent's).
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
+import { bytesToHex, hexToBytes } from './hex.js'
 
 // client.dht: what WebTorrent code uses of its bittorrent-dht instance: 'listening',
 // address(), 'ready', lookup() with 'peer' events, announce(), addNode(), and BEP 44's put()
@@ -43,12 +44,12 @@ export class DhtView extends Emitter {
       return mutable ? { v, k: opts.k, salt, seq: opts.seq, cas: opts.cas } : { v }
     }
     const M = this._client._M
-    const key = M ? toBuffer(fromHex(M.dht_item_target(item(M)))) : null
+    const key = M ? toBuffer(hexToBytes(M.dht_item_target(item(M)))) : null
     this._started().then(() => {
       const M = this._client._M
       const it = item(M)
       if (mutable) it.sig = typeof opts.sign === 'function' ? opts.sign(toBuffer(M.dht_signature_data(salt, opts.seq, it.v))) : opts.sig
-      const hash = key ?? toBuffer(fromHex(M.dht_item_target(it)))
+      const hash = key ?? toBuffer(hexToBytes(M.dht_item_target(it)))
       let started = null
       this._client._input((E, t) => { started = E.dhtPut(it, t) })
       if (started.op === undefined) return cb(dhtError(`dht.put: ${started.message} (${started.code})`), hash, 0)
@@ -75,7 +76,7 @@ export class DhtView extends Emitter {
     opts ??= {}
     let hex
     if (typeof key === 'string') hex = key.toLowerCase()
-    else if (isBytes(key)) hex = toHexString(key)
+    else if (isBytes(key)) hex = bytesToHex(key)
     else throw new Error('Pass a buffer or a string')
     const salt = opts.salt ? asUtf8Bytes(opts.salt) : undefined
     this._started().then(() => {
@@ -85,7 +86,7 @@ export class DhtView extends Emitter {
       this._ops.set(op, e => {
         if (e.type === 'destroyed') return cb(destroyed())
         if (!e.item) return cb(null, null)
-        const res = { id: toBuffer(fromHex(e.from)), v: this._value(e.item.v) }
+        const res = { id: toBuffer(hexToBytes(e.from)), v: this._value(e.item.v) }
         if (e.item.k) Object.assign(res, { k: toBuffer(e.item.k), sig: toBuffer(e.item.sig), seq: e.item.seq })
         if (salt) res.salt = toBuffer(salt)
         cb(null, res)
@@ -122,7 +123,7 @@ export class DhtView extends Emitter {
   _lookup (infoHash, port, done) {
     let hex
     if (typeof infoHash === 'string') hex = infoHash.toLowerCase()
-    else if (isBytes(infoHash)) hex = toHexString(infoHash)
+    else if (isBytes(infoHash)) hex = bytesToHex(infoHash)
     else throw new Error('Pass a buffer or a string')
     let op = null
     let aborted = false
@@ -130,7 +131,7 @@ export class DhtView extends Emitter {
       if (aborted) return
       this._client._input((E, t) => { op = E.dhtLookup(hex, port, t) })
       if (op < 0) return done(dhtError(/^[0-9a-f]{40}$/.test(hex) ? 'dht: too many DHT lookups running' : `dht: not a 20-byte info-hash: ${hex}`))
-      const key = toBuffer(fromHex(hex))
+      const key = toBuffer(hexToBytes(hex))
       this._ops.set(op, e => {
         if (e.type === 'destroyed') return done(destroyed())
         if (e.type === 'dhtPeers') {
@@ -186,7 +187,5 @@ function dhtError (message) { return new WasmTorrentError(message, { code: 'dht_
 const destroyed = () => dhtError('dht: the client was destroyed')
 const isBytes = v => v instanceof Uint8Array
 const asUtf8Bytes = v => typeof v === 'string' ? new TextEncoder().encode(v) : v
-const toHexString = bytes => Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
-const fromHex = hex => Uint8Array.from(hex.match(/../g) ?? [], h => parseInt(h, 16))
 // Bytes as bittorrent-dht hands them out: Buffers under Node.
 const toBuffer = bytes => globalThis.Buffer ? globalThis.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : bytes

@@ -24,6 +24,7 @@
 import { BitField } from './bitfield.js'
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
+import { hexToBytes } from './hex.js'
 
 // The engine's peer_message_kind (src/session/session.hpp), by bittorrent-protocol's event.
 const KIND = {
@@ -61,7 +62,6 @@ function allPieces (count) {
   if (count % 8) bytes[bytes.length - 1] = 0xff << (8 - count % 8) & 0xff
   return bytes
 }
-const hexBytes = hex => Uint8Array.from(hex.match(/../g) ?? [], h => parseInt(h, 16))
 
 export class Wire extends Emitter {
   constructor (torrent, { connection, peerId, address, outgoing }) {
@@ -78,7 +78,7 @@ export class Wire extends Emitter {
     this.extendedHandshake = {}     // our fields, for extensions to add to
     this.peerExtendedHandshake = {} // the peer's, once received
     this.destroyed = false
-    this.peerIdBuffer = peerId ? hexBytes(peerId) : null
+    this.peerIdBuffer = peerId ? hexToBytes(peerId) : null
     this._reports = null // the mask the engine has, once the 'wire' listeners ran
     this._pieces = null  // peerPieces, once asked for
   }

@@ -6,6 +6,7 @@
 
 import { makeClientClass } from '../api/client.js'
 import { WasmTorrentError } from '../api/errors.js'
+import { bytesToHex, hexToBytes } from '../api/hex.js'
 
 export { WasmTorrentError }
 
@@ -34,7 +35,6 @@ function check (value) {
   return value
 }
 
-const hexToBytes = hex => Uint8Array.from(hex.match(/../g) ?? [], h => parseInt(h, 16))
 const unique = list => Array.from(new Set(list))
 const toList = v => v === undefined || v === null ? [] : [].concat(v)
 const isBlob = v => typeof Blob !== 'undefined' && v instanceof Blob
@@ -124,7 +124,7 @@ export function createApi (load, defaults = {}, host = undefined) {
     if (isBlob(input)) input = await input.arrayBuffer()
     const bytes = asBytes(input)
     if (bytes) {
-      if (bytes.length === 20) return parseMagnet(`magnet:?xt=urn:btih:${toHex(bytes)}`)
+      if (bytes.length === 20) return parseMagnet(`magnet:?xt=urn:btih:${bytesToHex(bytes)}`)
       return withModule(M => torrentObject(check(withHeapBytes(M, bytes, M.parse_torrent))))
     }
     if (input && typeof input.infoHash === 'string') return normalizeParsed(input)
@@ -210,11 +210,6 @@ export function createApi (load, defaults = {}, host = undefined) {
 
 // --- outputs: engine values -> the shapes of npm parse-torrent and magnet-uri --------
 
-function toHex (bytes) {
-  let s = ''
-  for (const b of bytes) s += b.toString(16).padStart(2, '0')
-  return s
-}
 
 function torrentObject (t) {
   const out = {
@@ -300,10 +295,10 @@ function normalizeParsed (obj) {
 // urlList replaces both ws and as.
 function magnetLink (obj) {
   let infoHash = obj.infoHash
-  if (!infoHash && obj.infoHashBuffer) infoHash = toHex(obj.infoHashBuffer)
+  if (!infoHash && obj.infoHashBuffer) infoHash = bytesToHex(obj.infoHashBuffer)
   let btmh
   if (obj.infoHashV2) btmh = `1220${obj.infoHashV2}`
-  else if (obj.infoHashV2Buffer) btmh = `1220${toHex(obj.infoHashV2Buffer)}`
+  else if (obj.infoHashV2Buffer) btmh = `1220${bytesToHex(obj.infoHashV2Buffer)}`
   for (const xt of toList(obj.xt)) {
     const v1 = /^urn:btih:(.+)$/.exec(xt)
     const v2 = /^urn:btmh:(.+)$/.exec(xt)
