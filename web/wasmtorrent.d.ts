@@ -872,8 +872,8 @@ declare class WasmTorrent extends Emitter {
   /** Node: the ports the router maps to this machine (natPmp, natUpnp), and the public address it reported. */
   readonly portMappings: Array<{ protocol: 'tcp' | 'udp', internalPort: number, externalPort: number, lifetime: number, publicAddress: string | null, via: 'natpmp' | 'upnp' }>
   readonly publicAddress: string | null
-  /** Resolves once the WebAssembly module is loaded and the engine runs. */
-  readonly ready: Promise<void>
+  /** As WebTorrent's: false until the client's 'ready' event (the module loaded, the engine running), then true. */
+  readonly ready: boolean
   readonly downloadSpeed: number
   readonly uploadSpeed: number
   readonly progress: number
@@ -894,6 +894,8 @@ declare class WasmTorrent extends Emitter {
   seed (input: SeedInput, onseed?: (torrent: Torrent) => void): Torrent
   /** Promise forms: resolve when the torrent is ready (metadata known); a duplicate resolves with the existing torrent. */
   addAsync (torrentId: TorrentId, opts?: AddOptions): Promise<Torrent>
+  /** Resolves at the client's 'ready' (ours: `ready` itself is WebTorrent's boolean); rejects with what stopped the client. */
+  whenReady (): Promise<void>
   seedAsync (input: SeedInput, opts?: SeedOptions): Promise<Torrent>
   /** A Promise, as WebTorrent 2's: the torrent of that id, or null. */
   get (torrentId: TorrentId | Torrent): Promise<Torrent | null>

@@ -94,7 +94,7 @@ function begin () { return { t: performance.now(), cpu: process.cpuUsage() } }
 async function wasmtorrentDownload (torrentBytes, peer, out) {
   const { default: WasmTorrent } = await import(path.join(path.resolve(args.dist), 'wasmtorrent.node.js'))
   const client = new WasmTorrent({ tracker: false, dht: false, utp: args.transport === 'utp' })
-  await client.ready
+  await client.whenReady()
   return new Promise((resolve, reject) => {
     client.on('error', reject)
     const start = begin()

@@ -208,7 +208,7 @@ function addFileInput () {
 async function seedWasmtorrent ({ trackerURL, pieceLength }) {
   const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
   window.client = client
-  await client.ready // the module's loading is not hashing
+  await client.whenReady() // the module's loading is not hashing
   const file = document.getElementById('file').files[0]
   let events = 0
   let last = null
@@ -239,7 +239,7 @@ function leechWasmtorrent ({ magnet, trackerURL, store, range, select }) {
   const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
   const client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
   window.client = client
-  window.finished = client.ready.then(() => new Promise((resolve, reject) => {
+  window.finished = client.whenReady().then(() => new Promise((resolve, reject) => {
     const start = performance.now()
     const torrent = client.add(magnet, store ? { store } : {})
     window.torrent = torrent
@@ -325,8 +325,7 @@ async function resume ({ lib, torrentFile, trackerURL }) {
     ? new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig } })
     : new window.WebTorrent({ tracker: { rtcConfig } })
   window.client = client
-  if (lib === 'wasmtorrent') await client.ready
-  else if (!client.ready) await new Promise(resolve => client.once('ready', resolve))
+  if (!client.ready) await new Promise(resolve => client.once('ready', resolve))
   const start = performance.now()
   const torrent = client.add(bytes, lib === 'wasmtorrent' ? {} : { announce: [trackerURL] })
   window.torrent = torrent

@@ -44,13 +44,20 @@ test('WebTorrent.WEBRTC_SUPPORT: under Node, true when node-datachannel is insta
 
 test('new WebTorrent(opts): peerId (hex or bytes), maxConns, downloadLimit/uploadLimit; ready', async () => {
   const c = new WasmTorrent({ tracker: false, peerId: 'ab'.repeat(20), maxConns: 7, downloadLimit: 1000, uploadLimit: -1 })
+  // As WebTorrent's: false until 'ready', true from its first listener on (apps write
+  // `if (client.ready) go() else client.once('ready', go)`); whenReady() is our Promise form.
+  assert.equal(c.ready, false)
+  let readyInListener
+  c.once('ready', () => { readyInListener = c.ready })
   const ready = once(c, 'ready')
-  await c.ready
+  await c.whenReady()
   await ready
+  assert.equal(readyInListener, true)
+  assert.equal(c.ready, true)
   assert.equal(c.peerId, 'ab'.repeat(20))
   await c.destroy()
   const d = new WasmTorrent({ tracker: false, peerId: new Uint8Array(20).fill(1) })
-  await d.ready
+  await d.whenReady()
   assert.equal(d.peerId, '01'.repeat(20))
   await d.destroy()
 })
@@ -186,7 +193,7 @@ test('an add still pending when its torrent is removed, or the client destroyed,
     dropped.on('error', err => seen.push(err.message))
     c.destroy()
     const seeding = new WasmTorrent({ tracker: false })
-    await seeding.ready
+    await seeding.whenReady()
     const s = seeding.seed(content, { announceList: [] })
     s.on('error', err => seen.push(err.message))
     seeding.destroy()

@@ -55,6 +55,8 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   torrent.on('done', () => {})
   const mapped: number[] = client.portMappings.filter(m => m.protocol === 'tcp').map(m => m.externalPort)
   const publicIp: string | null = client.publicAddress
+  const isReady: boolean = client.ready
+  if (!isReady) await client.whenReady()
   void new WasmTorrent({ natPmp: { gateway: '192.168.1.1' }, natUpnp: false })
   void [mapped, publicIp]
   const buffer: ArrayBuffer = await torrent.files[0].arrayBuffer()

@@ -119,7 +119,7 @@ test("'peer' and 'invalidPeer' for addresses from a tracker, a magnet's x.pe, ad
   await until(() => tracker.server.torrents[torrent.infoHash], 'the seeder\'s announce')
 
   const leecher = client(t, { tracker: {} })
-  await leecher.ready
+  await leecher.whenReady()
   const own = `127.0.0.1:${leecher.torrentPort}`
   const peers = []
   const invalid = []
@@ -166,19 +166,19 @@ test('nodeId: the DHT queries with the id given (hex or bytes), as bittorrent-dh
   const dir = await tempDir(t)
   const hex = 'ab'.repeat(20)
   const c = client(t, { nodeId: hex, dht: { bootstrap, stateFile: path.join(dir, 'dht1.dat') } })
-  await c.ready
+  await c.whenReady()
   assert.equal(c.nodeId, hex)
   await until(() => ids.length > 0, 'a DHT query')
   assert.ok(ids.every(id => id === hex), `ids: ${ids}`)
 
   const bytes = Uint8Array.from({ length: 20 }, (_, i) => i)
   const d = client(t, { nodeId: bytes, dht: { bootstrap, stateFile: path.join(dir, 'dht2.dat') } })
-  await d.ready
+  await d.whenReady()
   assert.equal(d.nodeId, Buffer.from(bytes).toString('hex'))
   await until(() => ids.includes(d.nodeId), 'a query with the second id')
 
   const e = client(t, { dht: { bootstrap: [], stateFile: path.join(dir, 'dht3.dat') } })
-  await e.ready
+  await e.whenReady()
   assert.match(e.nodeId, /^[0-9a-f]{40}$/) // random, as WebTorrent's
   assert.throws(() => new WasmTorrent({ nodeId: 'xyz' }), { code: 'invalid_argument' })
 })
@@ -306,7 +306,7 @@ test('natUpnp and natPmp, on or off, say nothing where no router answers (they w
     const c = client(t, opts)
     const warnings = []
     c.on('warning', err => warnings.push(err.message))
-    await c.ready
+    await c.whenReady()
     await new Promise(resolve => setTimeout(resolve, 300)) // the SSDP search has been sent (and lost)
     assert.deepEqual(warnings, [], JSON.stringify(opts))
     assert.deepEqual(c.portMappings, [])

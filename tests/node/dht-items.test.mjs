@@ -48,7 +48,7 @@ async function network (t, n = 6, extra = {}) {
   const client = new WasmTorrent({ tracker: false, lsd: false, natUpnp: false, natPmp: false, dht: { bootstrap: [`127.0.0.1:${nodes[0].address().port}`], stateFile: null } })
   t.after(() => client.destroy())
   const bootstrapped = new Promise(resolve => client.dht.once('ready', resolve))
-  await client.ready
+  await client.whenReady()
   await bootstrapped
   assert.equal(client.dht.ready, true, 'bittorrent-dht\'s ready: the bootstrap is over')
   // addNode pings: a node is in a table once it answered.
@@ -212,7 +212,7 @@ test('items between wasmtorrent and libtorrent 2.0, both ways', { timeout: 120_0
 
   const client = new WasmTorrent({ tracker: false, lsd: false, natUpnp: false, natPmp: false, dht: { bootstrap: [`127.0.0.1:${formed.ports[0]}`], stateFile: null } })
   t.after(() => client.destroy())
-  await client.ready
+  await client.whenReady()
   await until(() => client.dhtNodes >= 2, 'our client to meet libtorrent\'s nodes')
 
   const [immutable] = await call((...a) => client.dht.get(...a), formed.put_immutable.target)

@@ -56,7 +56,7 @@ for (const transport of ['utp', 'tcp']) {
     const dir = await tempDir(t)
     const content = await makeContent(path.join(dir, 'seed'), 'Ordner ✓', 73)
     const c = client(t)
-    await c.ready
+    await c.whenReady()
     const torrent = c.seed(content.root, { announce: [], pieceLength: 65536 })
     await once(torrent, 'seed')
     const method = wireMethod(torrent, new RegExp(`^${transport}Incoming$`))
@@ -172,7 +172,7 @@ test('aria2 requiring encryption: seeds to and downloads from wasmtorrent (secur
 test('WebTorrent 2.x, with and without secure, dialled with secure: true: the download completes', async t => {
   const dir = await tempDir(t)
   const ours = client(t, { secure: true })
-  await ours.ready
+  await ours.whenReady()
   for (const secure of [false, true]) {
     const webtorrent = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false, secure })
     t.after(() => new Promise(resolve => webtorrent.destroy(resolve)))

@@ -38,7 +38,7 @@ test("an extension used in 'wire' is in the first handshake between two of our c
   const seeding = seeder.seed(Object.assign(Buffer.from(data), { name: 'tagged.bin' }), { announceList: [] })
   seeding.on('wire', wire => wire.use(tagging(1, seenBySeeder)))
   await once(seeding, 'seed')
-  await seeder.ready
+  await seeder.whenReady()
   // A magnet: the metadata comes through ut_metadata, after the extension handshakes.
   const torrent = leecher.add(`magnet:?xt=urn:btih:${seeding.infoHash}`, { store: 'memory' })
   torrent.on('wire', wire => wire.use(tagging(2, seenByLeecher)))

@@ -36,7 +36,7 @@ test('wasmtorrent seeds a folder from disk, libtorrent downloads it', async t =>
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'Ordner ✓', 5)
   const c = client(t)
-  await c.ready
+  await c.whenReady()
   assert.ok(c.torrentPort > 0)
   const torrent = c.seed(content.root, { announce: [], pieceLength: 65536 })
   await once(torrent, 'seed')

@@ -30,7 +30,7 @@ test('a peer learnt through ut_pex is dialled', { timeout: 150_000 }, async t =>
   await once(tb, 'infoHash')
   tb.addPeer(`127.0.0.1:${a.torrentPort}`)
   await once(tb, 'wire')
-  await b.ready
+  await b.whenReady()
 
   const c = client(t)
   const tc = c.add(seeded.torrentFile, { path: path.join(dir, 'c') })

@@ -51,7 +51,7 @@ test('natPmp, natUpnp: a router that does not answer leaves the client quiet, an
   const client = new WasmTorrent({ tracker: false, lsd: false, dht: false, natPmp: { gateway: '127.0.0.1' }, natUpnp: true })
   const warnings = []
   client.on('warning', err => warnings.push(err.message))
-  await client.ready
+  await client.whenReady()
   await new Promise(resolve => setTimeout(resolve, 1500)) // a few retransmissions
   assert.deepEqual(client.portMappings, [])
   const started = Date.now()

@@ -30,7 +30,7 @@ for (const pieceLength of [5, 20000]) {
   test(`seed() of a Readable with pieceLength ${pieceLength}: create-torrent's info-hash; a magnet download gets the bytes`, async t => {
     const text = pieceLength === 5 ? Buffer.from('HELLO WORLD\n') : Buffer.from(randomBytes(5, 70_003))
     const seeder = client(t)
-    await seeder.ready
+    await seeder.whenReady()
     const seeded = seeder.seed([Readable.from([text])], { name: 'hello.txt', pieceLength, announce: [] })
     await once(seeded, 'seed')
     assert.equal(seeded.pieceLength, pieceLength)
@@ -56,7 +56,7 @@ test('seed() of a folder holding one file: a folder torrent named after it, as c
   await writeFile(path.join(folder, 'sub', 'file.bin'), data)
 
   const seeder = client(t)
-  await seeder.ready
+  await seeder.whenReady()
   const seeded = seeder.seed(folder, { announce: [] })
   await once(seeded, 'seed')
   assert.equal(seeded.name, 'only-one')

@@ -40,7 +40,7 @@ test('a torrentPort in use is a warning, and the client still dials out', async 
   const [warning] = await once(c, 'warning')
   assert.equal(warning.code, 'listen_failed')
   assert.match(warning.message, new RegExp(`torrentPort ${port} is in use`))
-  await c.ready
+  await c.whenReady()
   assert.equal(c.torrentPort, 0)
 
   const dir = await tempDir(t)

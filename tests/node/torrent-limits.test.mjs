@@ -38,7 +38,7 @@ const within = (bytes, since) => bytes <= RATE * (performance.now() - since) / 1
 test('torrentUploadLimit: each torrent of the seeder uploads no faster than the limit', async t => {
   const started = performance.now()
   const seeder = client(t, { torrentUploadLimit: RATE })
-  await seeder.ready
+  await seeder.whenReady()
   const data = randomBytes(21, 300_000)
   const seeded = await seed(seeder, data, 'limited.bin')
   const torrent = await fetch(client(t), seeder, seeded)
@@ -49,7 +49,7 @@ test('torrentUploadLimit: each torrent of the seeder uploads no faster than the 
 
 test('torrent.throttleUploadSpeed limits one torrent; another of the same client runs unlimited', async t => {
   const seeder = client(t)
-  await seeder.ready
+  await seeder.whenReady()
   const slowData = randomBytes(22, 250_000)
   const freeData = randomBytes(23, 250_000)
   const slow = await seed(seeder, slowData, 'slow.bin')
@@ -67,7 +67,7 @@ test('torrent.throttleUploadSpeed limits one torrent; another of the same client
 
 test('client.throttleTorrentDownload and torrent.throttleDownloadSpeed limit what a torrent receives', async t => {
   const seeder = client(t)
-  await seeder.ready
+  await seeder.whenReady()
   const data = randomBytes(24, 250_000)
   const seeded = await seed(seeder, data, 'down.bin')
   const leecher = client(t)

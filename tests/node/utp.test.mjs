@@ -29,7 +29,7 @@ test('libtorrent seeds over uTP only, wasmtorrent downloads (utpOutgoing)', asyn
   const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
 
   const c = client(t)
-  await c.ready
+  await c.whenReady()
   assert.equal(c.utp, true)
   const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
   await once(torrent, 'infoHash')
@@ -48,7 +48,7 @@ test('wasmtorrent seeds, libtorrent downloads over uTP only (utpIncoming)', asyn
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'utp-up', 5)
   const c = client(t)
-  await c.ready
+  await c.whenReady()
   assert.ok(c.torrentPort > 0)
   const torrent = c.seed(content.root, { announce: [], pieceLength: 65536 })
   await once(torrent, 'seed')
@@ -117,7 +117,7 @@ test('utp: false: no uTP socket, dials over TCP at once', async t => {
   const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
 
   const c = client(t, { utp: false })
-  await c.ready
+  await c.whenReady()
   assert.equal(c.utp, false)
   const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
   await once(torrent, 'infoHash')
@@ -143,7 +143,7 @@ test("torrentPort's UDP port taken: the client's 'error' (as WebTorrent's), no u
   const [err] = await once(c, 'error')
   assert.equal(err.toString(), 'Error: address already in use')
   assert.equal(err.code, 'EADDRINUSE')
-  await c.ready
+  await c.whenReady()
   assert.equal(c.utp, false)
   assert.equal(c.torrentPort, port)
 
@@ -168,7 +168,7 @@ test("torrentPort's UDP port taken, no 'error' listener: a 'warning' instead of 
   const [warning] = await once(c, 'warning')
   assert.equal(warning.code, 'listen_failed')
   assert.match(warning.message, new RegExp(`no uTP: UDP port ${port} is in use`))
-  await c.ready
+  await c.whenReady()
   assert.equal(c.utp, false)
 })
 
@@ -218,7 +218,7 @@ test('WebTorrent seeds, wasmtorrent downloads over uTP (utpOutgoing)', async t =
 test('wasmtorrent seeds, WebTorrent downloads over uTP (utpIncoming)', async t => {
   const data = randomBytes(96, 600_001)
   const c = client(t)
-  await c.ready
+  await c.whenReady()
   const seeding = c.seed(Object.assign(Buffer.from(data), { name: 'utp-wt-up.bin' }), { announceList: [], store: 'memory' })
   await once(seeding, 'seed')
   const wireSeen = once(seeding, 'wire')

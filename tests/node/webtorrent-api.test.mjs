@@ -67,7 +67,7 @@ test('torrent.load(stream, cb) makes a seed; a peer added as localhost:port down
   // Written to the torrent's store: its folder on disk.
   assert.deepEqual(await readFile(path.join(dir, 'seed', 'content.bin')), Buffer.from(data))
 
-  await seeder.ready
+  await seeder.whenReady()
   const leecher = client(t)
   const torrent = leecher.add(torrentFile, { store: 'memory' })
   await once(torrent, 'ready')

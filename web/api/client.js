@@ -968,7 +968,10 @@ export function makeClientClass (internals) {
         events: batch => this._dispatch(batch),
         tick: () => this._reportTraffic()
       })
-      this.ready = getModule().then(async M => {
+      // As WebTorrent's, `ready` is false until the 'ready' event (apps test it before
+      // waiting for the event); whenReady() is the same moment as a Promise.
+      this.ready = false
+      this._ready = getModule().then(async M => {
         if (this.destroyed) return
         if (host.webrtc) {
           // Node: WebRTC and WebSocket from optional packages, so that this client joins the
@@ -1089,11 +1092,18 @@ export function makeClientClass (internals) {
         if (this._tcp && host.NatPmp) {
           this._startPortMapping(opts).catch(err => this.emit('warning', new WasmTorrentError(`port mapping: ${err.message}`, { code: 'port_mapping_failed' })))
         }
-        // Torrents wait for it (add() awaits this.ready): no peer is met before the list is in.
+        // Torrents wait for it (add() awaits this._ready): no peer is met before the list is in.
         if (opts.blocklist !== undefined && opts.blocklist !== null && host.blocklistChunks) await this._loadBlocklist(opts.blocklist)
       })
-      this.ready.then(() => { if (!this.destroyed) this.emit('ready') }, err => this.emit('error', err))
+      this._ready.then(() => {
+        if (this.destroyed) return
+        this.ready = true
+        this.emit('ready')
+      }, err => this.emit('error', err))
     }
+
+    // Resolves when the client is ready (the 'ready' event), rejects with what stopped it.
+    whenReady () { return this._ready }
 
     // WebTorrent's blocklist option (Node; browsers' peers have no address: ignored there):
     // an array of entries ('1.2.3.4', '1.2.3.0-1.2.3.255', '1.2.3.0/24', P2P lines
@@ -1164,7 +1174,7 @@ export function makeClientClass (internals) {
       }
     }
     _applyLimits () {
-      this.ready.then(() => this._input((E, t) => E.setRateLimits(engineRate(this._limits.download), engineRate(this._limits.upload), t)))
+      this._ready.then(() => this._input((E, t) => E.setRateLimits(engineRate(this._limits.download), engineRate(this._limits.upload), t)))
     }
 
     get downloadSpeed () { return this.torrents.reduce((a, t) => a + t.downloadSpeed, 0) }
@@ -1224,7 +1234,7 @@ export function makeClientClass (internals) {
       const torrent = this._newTorrent(opts, ontorrent)
       for (const url of [].concat(opts.urlList ?? [])) torrent.addWebSeed(url) // next to url-list and ws=
       this._start(torrent, async alive => {
-        await this.ready
+        await this._ready
         if (!alive()) return null
         const id = await this._resolveId(torrentId)
         if (!alive()) return null
@@ -1458,7 +1468,7 @@ export function makeClientClass (internals) {
           if (store) torrent._makeStore = () => store
         }
         torrent._torrentFile = torrentFile
-        await this.ready
+        await this._ready
         if (!alive()) return null
         torrent.once('ready', () => queueMicrotask(() => {
           if (torrent.destroyed || this.destroyed) return

@@ -63,8 +63,7 @@ window.bench = (() => {
   // WebAssembly module here, WebTorrent becomes ready at the next microtask).
   async function prepare ({ lib, trackerURL }) {
     client = newClient(lib, trackerURL)
-    if (lib === 'wasmtorrent') await client.ready
-    else if (!client.ready) await new Promise(resolve => client.once('ready', resolve))
+    if (!client.ready) await new Promise(resolve => client.once('ready', resolve))
   }
 
   // Measured: add the magnet; done() resolves at the torrent's 'done' with the page's own

@@ -61,8 +61,7 @@ window.stream = (() => {
       await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
     }
     client = newClient(lib, trackerURL)
-    if (lib === 'wasmtorrent') await client.ready
-    else if (!client.ready) await new Promise(resolve => client.once('ready', resolve))
+    if (!client.ready) await new Promise(resolve => client.once('ready', resolve))
     client.createServer({ controller: registration })
   }
 

@@ -85,8 +85,7 @@ window.bench = (() => {
       await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
     }
     client = newClient(lib, null, webSeeds)
-    if (lib === 'wasmtorrent') await client.ready
-    else if (!client.ready) await new Promise(resolve => client.once('ready', resolve))
+    if (!client.ready) await new Promise(resolve => client.once('ready', resolve))
     client.createServer({ controller: registration })
   }
 

@@ -27,7 +27,7 @@ const { infoHash } = await WasmTorrent.parseTorrent(await readFile(torrentPath))
 const bootstrap = lt.ports.map((port, i) => `1.2.3.${5 + i}:${port}`)
 const client = new WasmTorrent({ tracker: false, lsd: false, natPmp: false, natUpnp: false, utp: false, dht: { bootstrap, stateFile: null, enforceNodeId: true } })
 client.on('warning', err => console.error('warning:', err.message))
-await client.ready
+await client.whenReady()
 const before = client.nodeId
 const torrent = client.add(`magnet:?xt=urn:btih:${infoHash}`, { store: 'memory' })
 await new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
