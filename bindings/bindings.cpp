@@ -1086,6 +1086,12 @@ class js_client {
     client_.flush(at_ms(now));
     return id;
   }
+  // wire.extendedMapping: our extension ids' names, in id order from 1.
+  val extension_names() const {
+    val names = val::array();
+    for (std::string_view name : client_.engine().extension_names()) names.call<void>("push", std::string(name));
+    return names;
+  }
   // torrent.rescanFiles() and load(): session::recheck_torrent (a 'checked' event with
   // recheck ends it).
   bool recheck(std::uint32_t t, double now) {
@@ -1575,6 +1581,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("wireReady", &js_client::wire_ready)
       .function("reportPeerMessages", &js_client::report_peer_messages)
       .function("peerDetails", &js_client::peer_details)
+      .function("extensionNames", &js_client::extension_names)
       .function("socketOpened", &js_client::socket_opened)
       .function("socketClosed", &js_client::socket_closed)
       .function("textReceived", &js_client::text_received)

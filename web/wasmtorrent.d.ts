@@ -566,6 +566,8 @@ export class Wire extends Emitter {
   readonly peerExtendedHandshake: Record<string, unknown>
   /** The peer's extension names and the ids it gave them (from its extension handshake). */
   readonly peerExtendedMapping: Record<string, number>
+  /** Ours: the id our extension handshake gives each extension, and its name. */
+  readonly extendedMapping: Record<number, string>
   readonly peerIdBuffer: Uint8Array | null
   /** The pieces the peer has, kept up to date from its first use. */
   readonly peerPieces: BitField

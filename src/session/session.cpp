@@ -579,6 +579,12 @@ std::uint32_t session::register_extension(std::string name, bencode::dict handsh
   return handle;
 }
 
+std::vector<std::string_view> session::extension_names() const {
+  std::vector<std::string_view> names;
+  for (const auto& plugin : impl_->plugins) names.push_back(plugin->name());
+  return names;
+}
+
 void session::release_extension_handshake(connection_id c, time_point now) {
   auto& s = enter(now);
   auto [t, p] = s.find_connection(c);

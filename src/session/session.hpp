@@ -646,6 +646,9 @@ class session {
   // `handshake_fields` go into our extension handshake, for the peer to read (as
   // WebTorrent extensions set wire.extendedHandshake fields).
   std::uint32_t register_extension(std::string name, bencode::dict handshake_fields = {});
+  // Every extension our handshakes name, built-in and registered: the one at index i has
+  // id i + 1 in our "m" dictionary (bittorrent-protocol's wire.extendedMapping).
+  std::vector<std::string_view> extension_names() const;
   // The host has told the application about the connection (see
   // session_settings::extension_handshake_hold): our extension handshake goes out now,
   // then the peer's extended messages that waited are handled. No-op otherwise.

@@ -86,6 +86,12 @@ test("a leecher's wire to a WebTorrent seeder: the same events and fields as Web
   assert.equal(b.wire.hasFast, a.wire.hasFast)
   assert.equal(b.wire.peerExtendedHandshake.v?.toString(), a.wire.peerExtendedHandshake.v?.toString())
   assert.deepEqual(Object.keys(b.wire.peerExtendedMapping).sort(), Object.keys(a.wire.peerExtendedMapping).sort())
+  // extendedMapping (id -> name) is what our handshake told the seeder: its wire's view of us.
+  const toOurs = seeding.wires.find(w => w.peerId === ours.peerId)
+  assert.ok(toOurs, "the seeder's wire to our client")
+  const ourMapping = Object.fromEntries(Object.entries(b.wire.extendedMapping).map(([id, name]) => [name, Number(id)]))
+  assert.deepEqual(ourMapping, toOurs.peerExtendedMapping)
+  assert.ok(Object.values(a.wire.extendedMapping).every(name => name in ourMapping), 'the extensions WebTorrent uses, ours too')
   assert.equal(b.wire.peerIdBuffer.length, 20)
   assert.equal(Buffer.from(b.wire.peerIdBuffer).toString('hex'), b.wire.peerId)
   assert.deepEqual(b.wire.requests, [])

@@ -51,6 +51,13 @@ TEST_CASE("[extension] a registered extension talks to a peer that has it and is
         REQUIRE(doc);
         CHECK(doc->root().find_int("x_echo_version") == std::optional<std::int64_t>(7));
         CHECK(doc->root().find_string("v") != std::optional<std::string_view>("must not replace the client name"));
+        // extension_names() is b's "m" dictionary in id order (wire.extendedMapping).
+        const auto m = doc->root().find_dict("m");
+        REQUIRE(m);
+        const auto names = net.at(b).extension_names();
+        REQUIRE(names.size() >= ext_b);
+        CHECK(names[ext_b - 1] == "x_echo");
+        for (std::size_t i = 0; i < names.size(); ++i) CHECK(m->find_int(names[i]) == std::optional<std::int64_t>(static_cast<std::int64_t>(i) + 1));
         to_b = h.connection;
       } else {
         CHECK_FALSE(h.peer_supports);

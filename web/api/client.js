@@ -1858,7 +1858,15 @@ export function makeClientClass (internals) {
       let id = 0
       this._input((E, t) => { id = E.registerExtension(name, fields ?? {}, t) })
       this._extensions.set(name, id)
+      this._extensionNamesKnown = null
       return { id, fresh: true }
+    }
+
+    // The engine's extension names, id order from 1 (wire.extendedMapping).
+    _extensionNames () {
+      if (!this._engine) return []
+      this._extensionNamesKnown ??= this._engine.extensionNames()
+      return this._extensionNamesKnown
     }
 
     _bdecode (bytes) {

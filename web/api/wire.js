@@ -123,6 +123,14 @@ export class Wire extends Emitter {
     return out
   }
 
+  // Ours, as bittorrent-protocol's: the id our handshake gives each extension -> its name
+  // (the engine's built-in ones, ut_metadata and ut_pex, and those use()d).
+  get extendedMapping () {
+    const out = {}
+    this._torrent._client._extensionNames().forEach((name, i) => { out[i + 1] = name })
+    return out
+  }
+
   // The kinds of peer messages this wire's listeners want (see KIND).
   _wantedReports () {
     let mask = ALWAYS | (this._pieces ? PIECES : 0)
