@@ -1,9 +1,10 @@
 // Port mapping (WebTorrent's natPmp and natUpnp) under Node against Debian's miniupnpd: a NAT
 // built from network namespaces of the test's own (tests/node/peers/portmap_lab.sh: a gateway
 // running miniupnpd with nftables, a LAN host, a WAN host; nothing else reachable). The LAN
-// host's client maps torrentPort (TCP and UDP) and dhtPort (UDP), by NAT-PMP in one run and
-// by UPnP IGD in the other, a client on the WAN side downloads from it through the mapped
-// public port, and destroy() deletes the mappings, those the router grants while destroy()
+// host's client (both protocols on) maps torrentPort (TCP and UDP) and dhtPort (UDP), by
+// NAT-PMP alone where the router speaks both, by UPnP IGD where the router has no NAT-PMP (one
+// mapping per port either way, as WebTorrent's nat-api), a client on the WAN side downloads
+// from it through the mapped public port, and destroy() deletes the mappings, those the router grants while destroy()
 // runs too. Also: a router that does not answer leaves the client quiet.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -15,8 +16,8 @@ import { tempDir, here } from './helpers.mjs'
 
 const run = (cmd, args) => new Promise(resolve => execFile(cmd, args, { timeout: 120_000 }, (err, stdout, stderr) => resolve({ err, out: stdout + stderr })))
 
-for (const [mode, option] of [['natpmp', 'natPmp'], ['upnp', 'natUpnp']]) {
-test(`${option}: miniupnpd maps torrentPort and dhtPort, a WAN peer downloads through the mapping, destroy() deletes it`, { timeout: 150_000 }, async t => {
+for (const [mode, router] of [['natpmp', 'NAT-PMP and UPnP'], ['upnp', 'UPnP only']]) {
+test(`natPmp and natUpnp on, a router with ${router}: miniupnpd maps torrentPort and dhtPort by ${mode === 'natpmp' ? 'NAT-PMP' : 'UPnP'} alone, a WAN peer downloads through the mapping, destroy() deletes it`, { timeout: 150_000 }, async t => {
   if (process.getuid?.() !== 0) return t.skip('needs root for network namespaces (run through scripts/loopback.sh)')
   const dir = await tempDir(t)
   const lab = await run('unshare', ['-n', 'bash', path.join(here, 'peers/portmap_lab.sh'), dir, mode])
@@ -25,6 +26,7 @@ test(`${option}: miniupnpd maps torrentPort and dhtPort, a WAN peer downloads th
 
   const mapped = JSON.parse(await logs('mapped.json'))
   assert.equal(mapped.publicAddress, '1.2.3.4')
+  // One mapping per port, by one protocol.
   const keys = mapped.mappings.map(m => `${m.protocol}:${m.internalPort}`).sort()
   assert.deepEqual(keys, [`tcp:${mapped.torrentPort}`, `udp:${mapped.dhtPort}`, `udp:${mapped.torrentPort}`].sort())
   for (const m of mapped.mappings) {
@@ -35,6 +37,7 @@ test(`${option}: miniupnpd maps torrentPort and dhtPort, a WAN peer downloads th
   // The gateway forwards them to the LAN host, and after destroy() no longer.
   const rules = await logs('rules-mapped.txt')
   for (const m of mapped.mappings) assert.match(rules, new RegExp(`dport ${m.externalPort} dnat ip to 192\\.168\\.77\\.2:${m.internalPort}`))
+  assert.equal(rules.match(/ dnat ip to /g)?.length, mapped.mappings.length, rules)
   assert.doesNotMatch(await logs('rules-after.txt'), /dnat/)
   assert.match(await logs('leech.log'), /downloaded through 1\.2\.3\.4:/)
 

@@ -935,6 +935,11 @@ export function makeClientClass (internals) {
       this._dht = null // Node: the DHT's socket, once listening
       this._natPmp = null // Node: port mapping (natPmp)
       this._upnp = null // Node: port mapping (natUpnp)
+      this._upnpOn = false
+      this._upnpPermanent = false
+      this._mappedPorts = []       // [protocol, port] of each port to map
+      this._natPmpAnswered = false // the router speaks NAT-PMP: UPnP only for what it refuses
+      this._natPmpSilence = null   // the timer that gives UPnP its turn when it does not
       // Ours (Node): the ports the gateway maps to this machine ({ protocol, internalPort,
       // externalPort, lifetime, publicAddress, via }), and the public address it reported.
       this.portMappings = []
@@ -1568,6 +1573,7 @@ export function makeClientClass (internals) {
       this._udp?.closeAll()
       this._lsd?.close()
       this._lsd = null
+      clearTimeout(this._natPmpSilence)
       if (this._natPmp) closed.push(this._natPmp.close())
       if (this._upnp) closed.push(this._upnp.close({ keep: this._upnp.permanent }))
       this._natPmp = null
@@ -1908,30 +1914,57 @@ export function makeClientClass (internals) {
     // what the router granted, by which protocol; a refusal is a 'warning' (code
     // port_mapping_failed); a router that does not answer (NAT-PMP or UPnP off) is quiet, as
     // WebTorrent's.
+    // As WebTorrent's (nat-api): each port by NAT-PMP first, by UPnP IGD where NAT-PMP did not
+    // map it (the router refused it, or has no NAT-PMP: nothing answered within 2 s), so a
+    // router that speaks both holds one mapping per port, not two.
     async _startPortMapping (opts) {
       if (this.destroyed) return
       const ports = [['tcp', this.torrentPort]]
       if (this.utp) ports.push(['udp', this.torrentPort])
       if (this.dhtPort) ports.push(['udp', this.dhtPort])
-      const on = via => (type, e) => this._onPortMapping(via, type, e)
-      if (opts.natUpnp !== false && opts.natUpnp !== null) {
-        this._upnp = new host.Upnp({ M: this._M, on: on('upnp'), permanent: opts.natUpnp === 'permanent' })
-        for (const [protocol, port] of ports) this._upnp.map(protocol, port)
+      const upnp = opts.natUpnp !== false && opts.natUpnp !== null
+      this._upnpPermanent = opts.natUpnp === 'permanent'
+      this._upnpOn = upnp
+      const pmp = opts.natPmp !== false && opts.natPmp !== null
+      const gateway = !pmp ? null : typeof opts.natPmp?.gateway === 'string' ? opts.natPmp.gateway : await host.defaultGateway()
+      if (this.destroyed || this._natPmp || this._upnp) return
+      this._mappedPorts = ports
+      if (!gateway) {
+        for (const [protocol, port] of ports) this._mapByUpnp(protocol, port)
+        return
       }
-      if (opts.natPmp === false || opts.natPmp === null) return
-      const gateway = typeof opts.natPmp?.gateway === 'string' ? opts.natPmp.gateway : await host.defaultGateway()
-      if (!gateway || this.destroyed || this._natPmp) return
-      this._natPmp = new host.NatPmp({ M: this._M, gateway, on: on('natpmp') })
+      this._natPmp = new host.NatPmp({ M: this._M, gateway, on: (type, e) => this._onPortMapping('natpmp', type, e) })
       for (const [protocol, port] of ports) this._natPmp.map(protocol, port)
+      if (upnp) {
+        this._natPmpSilence = setTimeout(() => {
+          if (this._natPmpAnswered || this.destroyed || !this._natPmp) return
+          this._natPmp.close({ keep: true }) // nothing was mapped by it
+          this._natPmp = null
+          for (const [protocol, port] of ports) this._mapByUpnp(protocol, port)
+        }, 2000)
+      }
+    }
+
+    _mapByUpnp (protocol, port) {
+      if (!this._upnpOn || this.destroyed) return
+      this._upnp ??= new host.Upnp({ M: this._M, on: (type, e) => this._onPortMapping('upnp', type, e), permanent: this._upnpPermanent })
+      this._upnp.map(protocol, port)
     }
 
     _onPortMapping (via, type, e) {
+      if (via === 'natpmp' && (type === 'address' || type === 'mapped')) this._natPmpAnswered = true
       if (type === 'address') this.publicAddress = e.address
       if (type === 'mapped' || type === 'unmapped' || type === 'failed') {
         this.portMappings = this.portMappings.filter(m => m.protocol !== e.protocol || m.internalPort !== e.internalPort || m.via !== via)
       }
       if (type === 'mapped') {
         this.portMappings.push({ protocol: e.protocol, internalPort: e.internalPort, externalPort: e.externalPort, lifetime: e.lifetime, publicAddress: this.publicAddress, via })
+      }
+      if (type === 'failed' && via === 'natpmp' && this._upnpOn) {
+        // UPnP's turn: for that port, or for every port when the public address was refused.
+        const ports = e.internalPort ? [[e.protocol, e.internalPort]] : this._mappedPorts
+        for (const [protocol, port] of ports) this._mapByUpnp(protocol, port)
+        return
       }
       if (type === 'failed' && e.result !== null && !this.destroyed) {
         const name = via === 'upnp' ? 'natUpnp' : 'natPmp'

@@ -8,7 +8,9 @@
 # Two more namespaces hang off it: the LAN host (192.168.77.2, default route through the
 # gateway) and a WAN host (1.2.3.5). Then:
 #   1. in the LAN host: a wasmtorrent client seeds DIR/content (portmap_lab.mjs seed); it maps
-#      its ports by NAT-PMP or by UPnP (the other one off) and writes DIR/mapped.json;
+#      its ports with both protocols on, as WebTorrent's default: by NAT-PMP where the router
+#      speaks both (mode natpmp), by UPnP where the router's NAT-PMP is off (mode upnp); it
+#      writes DIR/mapped.json;
 #   2. the gateway's nft rules are saved to DIR/rules-mapped.txt;
 #   3. in the WAN host: a wasmtorrent client downloads the torrent from 1.2.3.4:<mapped port>
 #      (portmap_lab.mjs leech), that is through the mapping;
@@ -60,7 +62,7 @@ EOF
 cat > "$dir/miniupnpd.conf" <<EOF
 ext_ifname=wan0
 listening_ip=lan0
-enable_natpmp=yes
+enable_natpmp=$([ "$mode" = natpmp ] && echo yes || echo no)
 enable_upnp=yes
 secure_mode=yes
 system_uptime=yes
