@@ -742,6 +742,10 @@ void client::route_tracker(ws_tracker::output o, time_point now) {
 
 void client::route_addressed(addressed_output o, time_point now) {
   if (auto* found = std::get_if<addressed_out::peers_found>(&o)) {
+    // A torrent's DHT lookup: the host hears the peers too (bittorrent-dht's 'peer' events
+    // come for every lookup), as op 0.
+    if (found->source == peer_source::dht)
+      out_.push_back(client_event{dht_peers_event{0, found->info_hash, found->peers}});
     if (auto t = torrent_of(found->info_hash))
       for (const auto& e : found->peers)
         session_.add_peer(*t, e, now, found->source);

@@ -277,6 +277,8 @@ struct dht_put_event {
 };
 // The app's DHT lookup (client::dht_lookup) found peers, and ended: `nodes_with_peers`
 // answers carried peers; with an announce, `announced_to` nodes were sent announce_peer.
+// Peers a torrent's own lookup found come as a dht_peers_event with op 0 (and go to the
+// torrent).
 struct dht_peers_event {
   std::uint64_t op = 0;
   dht::node_id info_hash{};

@@ -127,7 +127,7 @@ test('a forged mutable item served by a node that checks nothing is not returned
   assert.equal(got, null, 'wasmtorrent checks the signature itself')
 })
 
-test('lookup, announce and addNode as bittorrent-dht\'s, with its nodes', { timeout: 60_000 }, async t => {
+test('lookup, announce and addNode as bittorrent-dht\'s, with its nodes; a torrent\'s lookup\'s peers as \'peer\' events', { timeout: 60_000 }, async t => {
   const { nodes, client } = await network(t)
   const infoHash = sha1(Buffer.from('an info-hash for the app'))
 
@@ -148,6 +148,19 @@ test('lookup, announce and addNode as bittorrent-dht\'s, with its nodes', { time
   client.dht.off('peer', onPeer)
   assert.ok(peers.some(p => p.host === '127.0.0.1' && p.port === 6543), `our lookup finds it (${JSON.stringify(peers)})`)
   assert.ok(n >= 1, `${n} nodes had peers`)
+
+  // A torrent's own lookup: its peers are 'peer' events too, as bittorrent-dht's for every
+  // lookup (WebTorrent's torrents look up through the same DHT).
+  const torrentHash = sha1(Buffer.from('a torrent announced by bittorrent-dht'))
+  await call((...a) => nodes[3].announce(...a), torrentHash, 6544)
+  const forTorrent = []
+  client.dht.on('peer', (peer, hash) => { if (hash.equals(torrentHash)) forTorrent.push(peer) })
+  const torrent = client.add(`magnet:?xt=urn:btih:${torrentHash.toString('hex')}`, { store: 'memory' })
+  const torrentPeers = []
+  torrent.on('peer', address => torrentPeers.push(address))
+  await until(() => forTorrent.some(p => p.host === '127.0.0.1' && p.port === 6544), "the torrent's lookup's peer as a DHT 'peer' event")
+  await until(() => torrentPeers.includes('127.0.0.1:6544'), "the torrent's own 'peer' event")
+  torrent.destroy()
 
   // An aborted lookup calls back no more.
   let called = false

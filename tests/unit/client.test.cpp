@@ -851,6 +851,7 @@ TEST_CASE("[client] the DHT over IPv4 and IPv6 (BEP 32): one node per family, on
   b.dht_bootstrap({}, now);
   a.dht_bootstrap({b4, b6}, now);
   std::size_t announces = 0, v6_sends = 0;
+  std::vector<dht_peers_event> found_by_b;  // its torrents' lookups' peers (op 0)
   const auto exchange = [&](time_point until) {
     while (now < until) {
       for (int round = 0; round < 8; ++round) {
@@ -864,6 +865,8 @@ TEST_CASE("[client] the DHT over IPv4 and IPv6 (BEP 32): one node per family, on
               to->dht_received(d->to.v6 ? (from == &a ? a6 : b6) : (from == &a ? a4 : b4), d->data, now);
             } else if (auto* e = std::get_if<client_event>(&o); e && from == &a) {
               if (auto* ann = std::get_if<dht_announce_event>(e); ann && ann->announced_to > 0) ++announces;
+            } else if (e && from == &b) {
+              if (auto* peers = std::get_if<dht_peers_event>(e)) found_by_b.push_back(*peers);
             }
           }
         }
@@ -881,6 +884,18 @@ TEST_CASE("[client] the DHT over IPv4 and IPv6 (BEP 32): one node per family, on
   REQUIRE(a.add_torrent(torrent, {}, now));
   exchange(now + std::chrono::seconds(30));
   CHECK(announces == 1);  // both nodes announced it, within the same minute
+  CHECK(found_by_b.empty());
+
+  // b's torrent finds a by its own lookup; the host hears those peers too, as op 0.
+  REQUIRE(b.add_torrent(torrent, {}, now));
+  exchange(now + std::chrono::seconds(30));
+  REQUIRE_FALSE(found_by_b.empty());
+  bool found_a = false;
+  for (const auto& f : found_by_b) {
+    CHECK(f.op == 0);
+    for (const auto& p : f.peers) found_a = found_a || ((p.address == a4.address || p.address == a6.address) && p.port == 6881);
+  }
+  CHECK(found_a);
 
   // One state: the IPv4 nodes under "nodes", the IPv6 ones under "nodes6"; a client
   // restored from it knows both.

@@ -135,10 +135,7 @@ export class DhtView extends Emitter {
       this._ops.set(op, e => {
         if (e.type === 'destroyed') return done(destroyed())
         if (e.type === 'dhtPeers') {
-          for (const address of e.peers) {
-            const at = address.lastIndexOf(':')
-            this.emit('peer', { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) }, key)
-          }
+          this._emitPeers(e.peers, key)
           return true // more to come
         }
         done(null, e)
@@ -170,7 +167,20 @@ export class DhtView extends Emitter {
   }
 
   // An operation's result; a handler that returns true expects more.
+  // As bittorrent-dht's: 'peer' ({ host, port }, infoHash) for each peer a lookup finds.
+  _emitPeers (addresses, infoHash) {
+    for (const address of addresses) {
+      const at = address.lastIndexOf(':')
+      this.emit('peer', { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) }, infoHash)
+    }
+  }
+
   _settle (e) {
+    // op 0: a torrent's own lookup, whose peers bittorrent-dht's 'peer' reports too.
+    if (e.type === 'dhtPeers' && e.op === 0) {
+      if (this.listenerCount('peer') > 0) this._emitPeers(e.peers, toBuffer(hexToBytes(e.infoHash)))
+      return
+    }
     const done = this._ops.get(e.op)
     if (done?.(e) !== true) this._ops.delete(e.op)
   }
