@@ -241,6 +241,24 @@ test("client.seed: ready, client 'torrent', done, then onseed and 'seed' (torren
   await c.destroy()
 })
 
+test("client.seed with neither announce nor announceList: the .torrent lists create-torrent's default trackers, as WebTorrent's", async () => {
+  const { announceList: defaults } = await import('create-torrent')
+  const c = new WasmTorrent({ tracker: false }) // announces to nothing: no traffic
+  const issues = problems(c)
+  const t = c.seed(Buffer.from('found by the default trackers'), { name: 'default-trackers.txt' })
+  await once(t, 'seed')
+  const parsed = await parseTorrentNpm(Buffer.from(t.torrentFile))
+  assert.deepEqual(parsed.announce, defaults.flat())
+  assert.deepEqual(t.announce, defaults.flat())
+  for (const url of defaults.flat()) assert.ok(t.magnetURI.includes(`tr=${encodeURIComponent(url)}`), url)
+  // Given trackers (or an empty list) replace them, as create-torrent's.
+  const own = c.seed(Buffer.from('own trackers'), { name: 'own.txt', announce: ['wss://tracker.example/'] })
+  await once(own, 'seed')
+  assert.deepEqual((await parseTorrentNpm(Buffer.from(own.torrentFile))).announce, ['wss://tracker.example/'])
+  assert.deepEqual(issues, [])
+  await c.destroy()
+})
+
 test('client.get: a Promise of the torrent (by info-hash, magnet, bytes, .torrent, Torrent) or null', async () => {
   const c = client()
   const t = await seeded(c)

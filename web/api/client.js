@@ -1404,8 +1404,10 @@ export function makeClientClass (internals) {
         if (host.inputs) input = await host.inputs(input, opts) // Node: file and folder paths, streams
         if (!live()) return null
         if (input?.root) torrent.path = input.root // Node: the folder holding what is seeded
+        // As WebTorrent's: with neither announce nor announceList, the .torrent lists
+        // create-torrent's default trackers (createTorrent's); the client's own trackers are
+        // announced to besides, as for every torrent.
         const createOpts = { ...opts }
-        if (!createOpts.announce && !createOpts.announceList) createOpts.announceList = this._announce.map(u => [u])
         // An unnamed Buffer/Blob gets create-torrent's "Unnamed Torrent <ms>": seeding the
         // same object again must give the same torrent (a duplicate), whatever the clock.
         const lone = originalInput instanceof Uint8Array || (typeof Blob !== 'undefined' && originalInput instanceof Blob)
