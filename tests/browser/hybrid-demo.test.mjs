@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startDemo } from '../../scripts/serve.mjs'
-import { launchBrowser, newContext } from './harness.mjs'
+import { collectErrors, launchBrowser, newContext } from './harness.mjs'
 
 let demo, browser
 before(async () => {
@@ -22,9 +22,7 @@ after(async () => {
 async function openTab () {
   const context = await newContext(browser)
   const page = await context.newPage()
-  page.errors = []
-  page.on('pageerror', err => page.errors.push(String(err)))
-  page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
+  collectErrors(page)
   await page.goto(`${demo.url}/examples/hybrid/`)
   await page.waitForFunction(() => window.hybridReady)
   return { context, page }

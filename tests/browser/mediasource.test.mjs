@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { browserName, launchBrowser, newContext, startHarness } from './harness.mjs'
+import { browserName, collectErrors, launchBrowser, newContext, startHarness } from './harness.mjs'
 import { testMedia } from '../../scripts/media.mjs'
 import { startTracker } from '../../scripts/tracker.mjs'
 
@@ -188,9 +188,7 @@ test('MediaSource: a full buffer (QuotaExceededError) is answered by evicting, a
   const browser = limitedBrowser = await launchBrowser({ mseBufferMiB: 1 })
   try {
     const page = await (await newContext(browser)).newPage()
-    const errors = []
-    page.on('pageerror', err => errors.push(String(err)))
-    page.on('console', msg => { if (msg.type() === 'error') errors.push(msg.text()) })
+    const errors = collectErrors(page)
     await page.goto(new URL('/tests/browser/pages/stream.html', h.url).href)
     await page.evaluate(pageHelpers)
     await page.evaluate(({ trackerURL }) => {

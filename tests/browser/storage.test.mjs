@@ -8,7 +8,7 @@ import { createHash, randomFillSync } from 'node:crypto'
 import { mkdtemp, rm, open } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { browserName, startHarness, launchPersistent } from './harness.mjs'
+import { browserName, collectErrors, startHarness, launchPersistent } from './harness.mjs'
 import { startTracker } from '../../scripts/tracker.mjs'
 import { safeName } from '../../web/storage/util.js'
 
@@ -73,9 +73,7 @@ function logProgress (pages, label) {
 }
 
 function watch (page) {
-  page.errors = []
-  page.on('pageerror', err => page.errors.push(String(err)))
-  page.on('console', msg => { if (msg.type() === 'error') page.errors.push(msg.text()) })
+  collectErrors(page)
   return page
 }
 

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startDemo } from '../../scripts/serve.mjs'
-import { launchBrowser, newContext } from './harness.mjs'
+import { collectErrors, launchBrowser, newContext } from './harness.mjs'
 
 let demo, browser
 before(async () => {
@@ -20,9 +20,7 @@ test('examples/video: "Play the demo video" plays the seeded demo torrent', { ti
   assert.match(demo.demoMagnet, /^magnet:\?xt=urn:btih:[0-9a-f]{40}/)
   const context = await newContext(browser)
   const page = await context.newPage()
-  const errors = []
-  page.on('pageerror', err => errors.push(String(err)))
-  page.on('console', msg => { if (msg.type() === 'error') errors.push(msg.text()) })
+  const errors = collectErrors(page)
   await page.goto(`${demo.url}/examples/video/`)
   await page.waitForFunction(() => window.playerReady)
   await page.click('#demo')
