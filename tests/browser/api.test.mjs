@@ -76,7 +76,7 @@ test('addPeer over a page-signalled data channel: magnet alone, streams, torrent
     const torrent = await window.client.seedAsync([
       { path: 'pack/video.webm', data },
       { path: 'pack/subs.vtt', data: new TextEncoder().encode('WEBVTT\n\n00:00.000 --> 00:01.000\nhi\n') }
-    ], { name: 'pack' })
+    ], { name: 'pack', announceList: [] }) // no tracker: the peer comes by addPeer only
     window.torrent = torrent
     window.watchWires(torrent)
     return { magnet: torrent.magnetURI, infoHash: torrent.infoHash, length: torrent.length, sha256: hex(await crypto.subtle.digest('SHA-256', data)), pieceLength: torrent.pieceLength }

@@ -153,17 +153,23 @@ async function guard (context) {
 // A seed with no trackers of its own lists create-torrent's default ones, as WebTorrent's
 // does, and announces to them: the guard stops their WebSocket connections (and from the
 // test's namespace, loopback only, they would fail anyway), which the browser may log as
-// console errors. Those are expected.
-const DEFAULT_TRACKER_HOSTS = /wss:\/\/tracker\.(btorrent\.xyz|openwebtorrent\.com|webtorrent\.dev)\b/
+// console errors (Firefox's guard records such a socket as https://). Those are expected.
+const DEFAULT_TRACKER_HOSTS = /(wss|https):\/\/tracker\.(btorrent\.xyz|openwebtorrent\.com|webtorrent\.dev)\b/
+export const aboutDefaultTrackers = text => DEFAULT_TRACKER_HOSTS.test(text)
+
+// What a guard stopped on its way out of loopback (context.blockedRequests), but the default
+// trackers' sockets.
+export function unexpectedRequests (urls) {
+  return urls.filter(url => !aboutDefaultTrackers(url))
+}
 
 // Collects a page's uncaught exceptions and console errors (but the default trackers'
 // failed connections) in page.errors, and returns that list.
 export function collectErrors (page) {
   page.errors = []
-  page.on('pageerror', err => page.errors.push(String(err)))
-  page.on('console', msg => {
-    if (msg.type() === 'error' && !DEFAULT_TRACKER_HOSTS.test(msg.text())) page.errors.push(msg.text())
-  })
+  const add = text => { if (!aboutDefaultTrackers(text)) page.errors.push(text) }
+  page.on('pageerror', err => add(String(err))) // Firefox reports the failed connections here
+  page.on('console', msg => { if (msg.type() === 'error') add(msg.text()) })
   return page.errors
 }
 
@@ -195,8 +201,7 @@ export async function startHarness (serverOptions) {
       if (path) await page.goto(new URL(path, server.url).href)
       return page
     },
-    // What the guard stopped on its way out of loopback, but the default trackers' sockets.
-    blockedRequests: () => contexts.flatMap(c => c.blockedRequests).filter(url => !DEFAULT_TRACKER_HOSTS.test(url)),
+    blockedRequests: () => unexpectedRequests(contexts.flatMap(c => c.blockedRequests)),
     async close () {
       for (const c of contexts) await c.close().catch(() => {})
       await browser.close().catch(() => {})
