@@ -29,6 +29,7 @@ after(() => seedServer?.close())
 
 const once = (emitter, name) => new Promise(resolve => emitter.once(name, (...args) => resolve(args)))
 const client = () => new WasmTorrent({ tracker: false })
+const tick = (ms = 50) => new Promise(resolve => setTimeout(resolve, ms))
 
 // Adds the web-seeded torrent, collecting events until 'done'.
 async function download (c, id = torrentBytes) {
@@ -278,6 +279,30 @@ test('add option deselect: nothing is downloaded until select()', async () => {
   t.select(0, t.pieces.length - 1)
   await done
   assert.equal(t.downloaded, total)
+  await c.destroy()
+})
+
+test("'idle' (WebTorrent 2's): once nothing selected is left to download; after a select, once that is downloaded", async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory', deselect: true })
+  // As WebTorrent's, 'idle' may come more than once while nothing is left (its check runs
+  // after every change of the selections).
+  let idle = 0
+  t.on('idle', () => idle++)
+  await once(t, 'ready')
+  await tick()
+  assert.ok(idle >= 1, 'nothing selected at ready')
+  const first = t.files[0]
+  const events = []
+  t.on('done', () => events.push('done'))
+  t.on('idle', () => events.push(first.done ? 'idle' : 'idle while downloading'))
+  t.select(first._startPiece, first._endPiece)
+  await once(t, 'idle')
+  assert.equal(first.done, true)
+  assert.deepEqual(events.slice(0, 2), ['done', 'idle'])
+  assert.ok(t.downloaded < total, 'only the selected pieces')
+  t.deselect(0, t.pieces.length - 1)
+  await once(t, 'idle') // after a deselect, nothing is left: idle again
   await c.destroy()
 })
 

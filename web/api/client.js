@@ -527,6 +527,7 @@ export function makeClientClass (internals) {
       if (typeof priority === 'function') [priority, notify] = [0, priority]
       this._pieces('setPiecePriority', start, end, enginePriority(priority))
       this._done = false // 'done' again once these are verified
+      queueMicrotask(() => this._idleCheck())
       if (typeof notify === 'function') {
         const from = Math.max(0, Math.floor(start))
         this._notified.push({ from, to: Math.min(this.pieceCount - 1, Math.floor(end ?? start)), next: from, notify })
@@ -547,7 +548,10 @@ export function makeClientClass (internals) {
       })
     }
 
-    deselect (start, end) { this._pieces('setPiecePriority', start, end, 0) }
+    deselect (start, end) {
+      this._pieces('setPiecePriority', start, end, 0)
+      queueMicrotask(() => this._idleCheck())
+    }
     critical (start, end) { this._pieces('addCriticalPieces', start, end) }
 
     // Pause: every connection of the torrent closed, no new ones, trackers told
@@ -834,6 +838,13 @@ export function makeClientClass (internals) {
       if (this.destroyed) return
       this._checkFilesDone()
       if (this._stats()?.finished) this._onDone()
+      this._idleCheck()
+    }
+
+    // WebTorrent 2's 'idle' (its code, undocumented): nothing selected is left to download,
+    // told after the selections change (select, deselect), at 'ready' and at 'done'.
+    _idleCheck () {
+      if (!this.destroyed && this.ready && this._stats()?.finished) this.emit('idle')
     }
 
     // A magnet's torrent: created, createdBy, comment... from the metadata received.
@@ -1743,7 +1754,7 @@ export function makeClientClass (internals) {
         try {
           switch (e.type) {
             case 'metadata': t?._onMetadata(); break
-            case 'done': t?._onDone(); break
+            case 'done': t?._onDone(); t?._idleCheck(); break
             case 'piece':
               if (!t) break
               t._reportTraffic()
