@@ -1920,16 +1920,15 @@ export function makeClientClass (internals) {
 
     // WebTorrent's natUpnp and natPmp (both on by default, as WebTorrent's): the router is
     // asked to forward torrentPort (TCP, and UDP for uTP) and dhtPort (UDP) to this machine,
-    // by UPnP IGD (found by an SSDP search) and by NAT-PMP (RFC 6886, to the gateway of the
-    // default route), both the engine's (src/portmap); renewed while the client runs and
+    // by NAT-PMP (RFC 6886, to the gateway of the default route) or UPnP IGD (found by an
+    // SSDP search), both the engine's (src/portmap); renewed while the client runs and
     // deleted by destroy() (natUpnp: 'permanent' asks for permanent UPnP mappings and keeps
-    // them). Ours: natPmp: { gateway: 'a.b.c.d' } names the gateway. client.portMappings lists
-    // what the router granted, by which protocol; a refusal is a 'warning' (code
-    // port_mapping_failed); a router that does not answer (NAT-PMP or UPnP off) is quiet, as
-    // WebTorrent's.
-    // As WebTorrent's (nat-api): each port by NAT-PMP first, by UPnP IGD where NAT-PMP did not
-    // map it (the router refused it, or has no NAT-PMP: nothing answered within 2 s), so a
-    // router that speaks both holds one mapping per port, not two.
+    // them). As WebTorrent's nat-api, each port by NAT-PMP first, by UPnP where NAT-PMP did
+    // not map it (the router refused it, or has no NAT-PMP: nothing answered within 2 s), so
+    // a router that speaks both holds one mapping per port, not two. Ours: natPmp: { gateway:
+    // 'a.b.c.d' } names the gateway. client.portMappings lists what the router granted, by
+    // which protocol; a refusal is a 'warning' (code port_mapping_failed); a router that
+    // answers neither is quiet, as WebTorrent's.
     async _startPortMapping (opts) {
       if (this.destroyed) return
       const ports = [['tcp', this.torrentPort]]
