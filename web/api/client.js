@@ -946,8 +946,7 @@ export function makeClientClass (internals) {
       this._dht = null // Node: the DHT's socket, once listening
       this._natPmp = null // Node: port mapping (natPmp)
       this._upnp = null // Node: port mapping (natUpnp)
-      this._upnpOn = false
-      this._upnpPermanent = false
+      this._upnpOptions = null     // natUpnp on: { permanent }
       this._mappedPorts = []       // [protocol, port] of each port to map
       this._natPmpAnswered = false // the router speaks NAT-PMP: UPnP only for what it refuses
       this._natPmpSilence = null   // the timer that gives UPnP its turn when it does not
@@ -1935,8 +1934,7 @@ export function makeClientClass (internals) {
       if (this.utp) ports.push(['udp', this.torrentPort])
       if (this.dhtPort) ports.push(['udp', this.dhtPort])
       const upnp = opts.natUpnp !== false && opts.natUpnp !== null
-      this._upnpPermanent = opts.natUpnp === 'permanent'
-      this._upnpOn = upnp
+      this._upnpOptions = upnp ? { permanent: opts.natUpnp === 'permanent' } : null
       const pmp = opts.natPmp !== false && opts.natPmp !== null
       const gateway = !pmp ? null : typeof opts.natPmp?.gateway === 'string' ? opts.natPmp.gateway : await host.defaultGateway()
       if (this.destroyed || this._natPmp || this._upnp) return
@@ -1958,8 +1956,8 @@ export function makeClientClass (internals) {
     }
 
     _mapByUpnp (protocol, port) {
-      if (!this._upnpOn || this.destroyed) return
-      this._upnp ??= new host.Upnp({ M: this._M, on: (type, e) => this._onPortMapping('upnp', type, e), permanent: this._upnpPermanent })
+      if (!this._upnpOptions || this.destroyed) return
+      this._upnp ??= new host.Upnp({ M: this._M, on: (type, e) => this._onPortMapping('upnp', type, e), ...this._upnpOptions })
       this._upnp.map(protocol, port)
     }
 
@@ -1972,7 +1970,7 @@ export function makeClientClass (internals) {
       if (type === 'mapped') {
         this.portMappings.push({ protocol: e.protocol, internalPort: e.internalPort, externalPort: e.externalPort, lifetime: e.lifetime, publicAddress: this.publicAddress, via })
       }
-      if (type === 'failed' && via === 'natpmp' && this._upnpOn) {
+      if (type === 'failed' && via === 'natpmp' && this._upnpOptions) {
         // UPnP's turn: for that port, or for every port when the public address was refused.
         const ports = e.internalPort ? [[e.protocol, e.internalPort]] : this._mappedPorts
         for (const [protocol, port] of ports) this._mapByUpnp(protocol, port)
