@@ -728,6 +728,7 @@ class js_client {
     out.set("peersBySource", by_source);
     out.set("hasMetadata", st->has_metadata);
     out.set("finished", st->finished);
+    out.set("complete", st->complete);
     out.set("paused", st->paused);
     out.set("checking", st->checking);
     out.set("checkProgress", st->check_progress);

@@ -595,8 +595,9 @@ export class Wire extends Emitter {
  * x.pe; or a web seed's URL, from addWebSeed() or the torrent's url-list),
  * 'blockedPeer' ('ip:port': refused by the blocklist: from addPeer(), at once, which then returns
  * false; from a tracker, the DHT, LSD, ut_pex or an incoming connection), 'invalidPeer' (an address or
- * web seed URL not taken: one the torrent has already, port 0, our own, not an http(s) URL), 'done',
- * 'idle' (WebTorrent 2's: nothing selected is left to download), 'seed' (seed() only, once seeding), 'warning'
+ * web seed URL not taken: one the torrent has already, port 0, our own, not an http(s) URL), 'done'
+ * (every piece verified, whatever is selected), 'idle' (WebTorrent 2's: nothing selected is
+ * left to download), 'seed' (seed() only, once seeding), 'warning'
  * (Error), 'error' (Error: fatal, the torrent is destroyed; code 'storage_full' when the
  * store is out of quota; with no listener it goes to the client's 'error'), 'close'; and,
  * while seed() hashes its input, 'hashing' (bytes hashed, total bytes).
@@ -633,9 +634,11 @@ export class Torrent extends Emitter {
   readonly ready: boolean
   /** The add option skipVerify. */
   readonly skipVerify: boolean
+  /** Every file complete, as WebTorrent's (a finished partial selection is 'idle', not done). */
   readonly done: boolean
   readonly destroyed: boolean
   readonly paused: boolean
+  /** Verified bytes over the whole torrent's length, deselected files included. */
   readonly progress: number
   /** Bytes of verified pieces (a seed: its length). */
   readonly downloaded: number

@@ -194,6 +194,7 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
   st.upload_rate = t->up_rate;
   st.has_metadata = t->meta.has_value();
   st.finished = t->finished;
+  st.complete = t->picker && t->picker->is_seed();
   st.paused = t->paused;
   st.checking = t->checking;
   st.check_progress = !t->checking ? 1.0 : static_cast<double>(t->check_done) / std::max<std::uint32_t>(1, t->meta->piece_count());

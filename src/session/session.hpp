@@ -163,7 +163,8 @@ struct session_settings {
   std::uint32_t peer_messages_at_connect = 0;
   bool enable_ut_metadata = true;
   bool enable_ut_pex = true;
-  // False (WebTorrent's seedOutgoingConnections): a finished torrent takes no address that
+  // False (WebTorrent's seedOutgoingConnections): a complete torrent (every piece verified,
+  // WebTorrent's done; not one that finished a partial selection) takes no address that
   // trackers, the DHT, LSD or ut_pex give (nor reports it); it still accepts incoming
   // connections and dials what add_peer gives.
   bool seed_outgoing_connections = true;
@@ -389,7 +390,8 @@ struct torrent_stats {
   std::array<std::uint32_t, peer_source_count> peers_by_source{};
   std::optional<duration> time_remaining;  // at the current download rate
   bool has_metadata = false;
-  bool finished = false;
+  bool finished = false;             // every selected piece (priority > 0) verified
+  bool complete = false;             // every piece verified (WebTorrent's torrent.done)
   bool paused = false;               // pause_torrent(), until resume_torrent()
   bool checking = false;             // the resume check is reading pieces back
   double check_progress = 0;         // of the resume check, 0..1 (1 when none)

@@ -509,7 +509,7 @@ struct session::impl {
   // report: tell the host in a peers_found_event (every source but the host's own add_peer,
   // which learns the result at once).
   candidate_result add_candidate(torrent& t, const wire::endpoint& e, peer_source source, bool report = true) {
-    if (!settings.seed_outgoing_connections && t.finished && source != peer_source::manual) return candidate_result::invalid;
+    if (!settings.seed_outgoing_connections && t.picker && t.picker->is_seed() && source != peer_source::manual) return candidate_result::invalid;
     if (ip_filter.contains(e)) {
       events.emplace_back(peer_blocked_event{t.id, e, source});
       return candidate_result::blocked;

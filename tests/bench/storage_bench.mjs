@@ -233,7 +233,7 @@ async function seedWasmtorrent ({ trackerURL, pieceLength }) {
 }
 
 // In a wasmtorrent page: adds the magnet (default store unless `store`; only the pieces under
-// `range` when `select`); window.finished resolves at 'done' with the time and the SHA-256
+// `range` when `select`); window.finished resolves at 'done' ('idle' for a range) with the time and the SHA-256
 // of [start, end) of the first file.
 function leechWasmtorrent ({ magnet, trackerURL, store, range, select }) {
   const hex = buf => Array.from(new Uint8Array(buf), b => b.toString(16).padStart(2, '0')).join('')
@@ -249,7 +249,8 @@ function leechWasmtorrent ({ magnet, trackerURL, store, range, select }) {
       torrent.deselect(0, torrent.pieceCount - 1)
       torrent.select(Math.floor(range[0] / torrent.pieceLength), Math.floor((range[1] - 1) / torrent.pieceLength))
     })
-    torrent.once('done', () => resolve({ ms: performance.now() - start, hashFailed }))
+    // A partial selection is 'idle' when verified; the torrent is not done then.
+    torrent.once(select ? 'idle' : 'done', () => resolve({ ms: performance.now() - start, hashFailed }))
     torrent.once('error', reject)
   })).then(async r => {
     const t = window.torrent

@@ -142,7 +142,8 @@ function leech ({ magnet, trackerURL, store, range, clientOpts }) {
     })
   }
   window.failed = new Promise(resolve => torrent.once('error', err => resolve({ code: err.code, message: err.message })))
-  window.finished = new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
+  // A range is a partial selection: 'idle' when it is verified (the torrent is not done).
+  window.finished = new Promise((resolve, reject) => { torrent.once(range ? 'idle' : 'done', resolve); torrent.once('error', reject) })
     .then(async () => {
       const [start, end] = range ?? [0, torrent.length]
       const buffer = await torrent.files[0].arrayBuffer({ start, end: end - 1 })

@@ -184,6 +184,8 @@ test('--select downloads only the files asked for', async t => {
   const down = path.join(dir, 'down')
   const cli = runCli(t, ['download', lt.file, '--out', down, '--select', String(index), '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
   assert.equal(await cli.exitCode(60000), 0, cli.tail())
+  // Done with the selection (the torrent's 'idle'; the torrent itself is not done).
+  assert.match(cli.out.join('\n'), /Downloaded 1 of 4 files of auswahl: /)
   const wanted = lt.content.files.filter(f => f.path.endsWith('.txt'))
   assert.equal(await sameFiles(down, wanted), null)
   // a.bin (1 MB) is not wanted: at most the pieces it shares with the selected file.

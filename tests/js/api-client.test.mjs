@@ -231,9 +231,11 @@ test("client.seed: ready, client 'torrent', done, then onseed and 'seed' (torren
   c.on('seed', () => events.push('client seed'))
   const torrent = c.seed(content, { announceList: [] }, () => events.push('onseed'))
   for (const name of ['infoHash', 'metadata', 'ready', 'done', 'seed']) torrent.on(name, () => events.push(name))
+  // As WebTorrent's, done turns true just before 'done', after every 'ready' listener.
   torrent.on('ready', () => events.push(`done at ready: ${torrent.done}`))
+  torrent.on('done', () => events.push(`done at done: ${torrent.done}`))
   await once(c, 'seed')
-  assert.deepEqual(events, ['infoHash', 'metadata', 'client torrent', 'ready', 'done at ready: true', 'done', 'onseed', 'seed', 'client seed'])
+  assert.deepEqual(events, ['infoHash', 'metadata', 'client torrent', 'ready', 'done at ready: false', 'done', 'done at done: true', 'onseed', 'seed', 'client seed'])
   assert.equal(torrent.progress, 1)
   assert.equal(torrent.downloaded, content.length)
   assert.equal(torrent.received, 0)
@@ -257,6 +259,38 @@ test("client.seed with neither announce nor announceList: the .torrent lists cre
   assert.deepEqual((await parseTorrentNpm(Buffer.from(own.torrentFile))).announce, ['wss://tracker.example/'])
   assert.deepEqual(issues, [])
   await c.destroy()
+})
+
+test('globalThis.WEBTORRENT_ANNOUNCE: in every torrent created (as create-torrent\'s), and among the client\'s trackers unless tracker is false', async () => {
+  const { default: createTorrentNpm } = await import('create-torrent')
+  const npmCreate = (input, opts) => new Promise((resolve, reject) => createTorrentNpm(input, opts, (err, bytes) => err ? reject(err) : resolve(bytes)))
+  const forced = ['ws://127.0.0.1:9/forced-a', 'ws://127.0.0.1:9/forced-b']
+  globalThis.WEBTORRENT_ANNOUNCE = forced
+  try {
+    const input = Buffer.from('forced trackers')
+    for (const opts of [{}, { announce: ['wss://given.example/'] }, { announceList: [] }]) {
+      const common = { name: 'forced.txt', creationDate: new Date('2024-01-01T00:00:00Z'), ...opts }
+      const ours = await parseTorrentNpm(Buffer.from(await createTorrent(input, common)))
+      const theirs = await parseTorrentNpm(await npmCreate(input, common))
+      assert.deepEqual(ours.announce, theirs.announce, JSON.stringify(opts))
+      for (const url of forced) assert.ok(ours.announce.includes(url), `${url} in ${JSON.stringify(opts)}`)
+    }
+    // The client's trackers: for every public torrent (paused here: nothing is announced).
+    const withTrackers = new WasmTorrent({ dht: false, tracker: { announce: ['ws://127.0.0.1:9/own'] } })
+    const t = withTrackers.add(`magnet:?xt=urn:btih:${'ab'.repeat(20)}`, { store: 'memory', paused: true })
+    assert.deepEqual([...t.announce].sort(), ['ws://127.0.0.1:9/own', ...forced].sort())
+    await withTrackers.destroy()
+    const none = new WasmTorrent({ dht: false, tracker: false })
+    const u = none.add(`magnet:?xt=urn:btih:${'ab'.repeat(20)}`, { store: 'memory', paused: true })
+    assert.deepEqual(u.announce, [])
+    await none.destroy()
+    // A single URL (a string) works too.
+    globalThis.WEBTORRENT_ANNOUNCE = forced[0]
+    const one = await parseTorrentNpm(Buffer.from(await createTorrent(input, { name: 'one.txt', announceList: [] })))
+    assert.deepEqual(one.announce, [forced[0]])
+  } finally {
+    delete globalThis.WEBTORRENT_ANNOUNCE
+  }
 })
 
 test('client.get: a Promise of the torrent (by info-hash, magnet, bytes, .torrent, Torrent) or null', async () => {

@@ -167,7 +167,7 @@ test('file.select/deselect, torrent.select/deselect/critical: a deselected file 
   t.deselect(0, t.pieces.length - 1)
   t.files[1].select()
   t.critical(t.files[1]._startPiece, t.files[1]._endPiece)
-  await once(t, 'done')
+  await once(t, 'idle')
   assert.equal(t.files[1].done, true)
   assert.ok(t.downloaded < total, `only the selected pieces: ${t.downloaded} of ${total}`)
   t.select(0, t.pieces.length - 1)
@@ -299,10 +299,35 @@ test("'idle' (WebTorrent 2's): once nothing selected is left to download; after 
   t.select(first._startPiece, first._endPiece)
   await once(t, 'idle')
   assert.equal(first.done, true)
-  assert.deepEqual(events.slice(0, 2), ['done', 'idle'])
+  assert.deepEqual(events, ['idle'], 'no done: the torrent is not complete')
   assert.ok(t.downloaded < total, 'only the selected pieces')
   t.deselect(0, t.pieces.length - 1)
   await once(t, 'idle') // after a deselect, nothing is left: idle again
+  await c.destroy()
+})
+
+test("'done' (as WebTorrent 2's): only once every file is complete, whatever is selected; progress and timeRemaining are the whole torrent's", async () => {
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory', deselect: true })
+  await once(t, 'ready')
+  const events = []
+  t.on('done', () => events.push(`done ${t.done} ${t.progress}`))
+  t.on('idle', () => events.push('idle'))
+  t.files[0].select()
+  await once(t, 'idle')
+  assert.equal(t.done, false)
+  assert.ok(t.progress > 0 && t.progress < 1, `progress over the whole torrent: ${t.progress}`)
+  assert.equal(t.progress, t.downloaded / t.length)
+  assert.notEqual(t.timeRemaining, 0, 'not done: time remains')
+  assert.deepEqual(events, ['idle'])
+  // The deselected files, read by streams, complete the torrent: 'done' then, with no
+  // selection involved.
+  const done = once(t, 'done')
+  for (const f of t.files.slice(1)) await f.arrayBuffer()
+  await done
+  assert.equal(events[events.length - 1], 'done true 1')
+  assert.equal(t.done, true)
+  assert.equal(t.timeRemaining, 0)
   await c.destroy()
 })
 

@@ -916,7 +916,7 @@ TEST_CASE("[session] an explicit peer id goes into handshakes", "[session]") {
   CHECK(session(settings()).peer_id() != id);
 }
 
-TEST_CASE("[session] seed_outgoing_connections false: a finished torrent dials only what add_peer gives by hand", "[session]") {
+TEST_CASE("[session] seed_outgoing_connections false: a complete torrent dials only what add_peer gives by hand", "[session]") {
   session_settings st = settings();
   st.seed_outgoing_connections = false;
   session s(st);
@@ -937,6 +937,15 @@ TEST_CASE("[session] seed_outgoing_connections false: a finished torrent dials o
   REQUIRE(leech);
   CHECK(s.add_peer(*leech, wire::make_endpoint_v4({10, 0, 0, 3}, 6881), {}, peer_source::tracker) == peer_added::added);
   CHECK(s.poll_connect());
+  // So does one that finished a partial selection (nothing selected): it is not complete,
+  // as WebTorrent's torrent is not done.
+  auto partial = s.add_torrent(single_file("z", byte_buffer(40000, 9)), {}, {});
+  REQUIRE(partial);
+  REQUIRE(s.set_piece_priority(*partial, {piece_index{0}, piece_index{2}}, 0, {}));
+  REQUIRE(s.stats(*partial)->finished);
+  CHECK_FALSE(s.stats(*partial)->complete);
+  CHECK(s.stats(*seed)->complete);
+  CHECK(s.add_peer(*partial, wire::make_endpoint_v4({10, 0, 0, 4}, 6881), {}, peer_source::tracker) == peer_added::added);
 }
 
 TEST_CASE("[session] a peer whose remote is not dialable is never redialled nor passed on through ut_pex", "[session]") {

@@ -254,8 +254,12 @@ export function makeClientClass (internals) {
     }
 
     _stats () { return this._id === null || this.destroyed ? null : this._client._engine.stats(this._id) }
-    // Of the selected pieces (all, unless some were deselected), as WebTorrent's.
-    get progress () { return this._stats()?.progress ?? (this._done ? 1 : 0) }
+    // As WebTorrent's: verified bytes over the whole torrent's length, deselected files
+    // included (a partial selection ends below 1; 'idle' tells when it is complete).
+    get progress () {
+      const s = this._stats()
+      return s?.total ? s.have / s.total : (this._done ? 1 : 0)
+    }
     // Bytes of verified pieces (a seed: its length), as WebTorrent's; `received` counts
     // every payload byte that arrived, wasted ones (duplicates, failed hashes) included.
     get downloaded () { return this._stats()?.have ?? 0 }
@@ -276,10 +280,12 @@ export function makeClientClass (internals) {
       const base = this.received || this.length
       return base ? this.uploaded / base : 0
     }
-    get done () { return this._stats()?.finished ?? this._done }
+    // As WebTorrent's: every file complete (true from 'done' on). A partial selection
+    // that is complete is 'idle', not done.
+    get done () { return this._done }
     get timeRemaining () {
       const s = this._stats()
-      if (!s || s.finished) return 0
+      if (!s || s.complete) return 0
       return s.downloadSpeed > 0 ? ((s.total - s.have) / s.downloadSpeed) * 1000 : Infinity
     }
 
@@ -526,7 +532,6 @@ export function makeClientClass (internals) {
     select (start, end, priority = 0, notify) {
       if (typeof priority === 'function') [priority, notify] = [0, priority]
       this._pieces('setPiecePriority', start, end, enginePriority(priority))
-      this._done = false // 'done' again once these are verified
       queueMicrotask(() => this._idleCheck())
       if (typeof notify === 'function') {
         const from = Math.max(0, Math.floor(start))
@@ -661,7 +666,6 @@ export function makeClientClass (internals) {
     }
 
     _setFilePriority (file, priority) {
-      if (priority > 0) this._done = false
       this._client._input((E, t) => this._engine().setFilePriority(this._id, file._index, priority, t))
     }
 
@@ -837,7 +841,7 @@ export function makeClientClass (internals) {
       // a resumed torrent) is done, and so are its files.
       if (this.destroyed) return
       this._checkFilesDone()
-      if (this._stats()?.finished) this._onDone()
+      this._onDone()
       this._idleCheck()
     }
 
@@ -863,11 +867,10 @@ export function makeClientClass (internals) {
       this.private = typeof this._opts.private === 'boolean' ? this._opts.private : Boolean(parsed.private)
     }
 
-    // The selected pieces are all verified (again, after a later select()).
+    // Every piece verified (again, after a trusted piece failed its hash), as WebTorrent's
+    // 'done': once every file is complete, whatever is selected.
     _onDone () {
-      // Events are dispatched after the calls of the same tick: a deselect-all followed
-      // at once by a select is not "done".
-      if (this._done || !this.ready || this._stats()?.finished === false) return
+      if (this._done || !this.ready || !this._stats()?.complete) return
       this._done = true
       this._checkFilesDone()
       this.emit('done')
@@ -930,7 +933,11 @@ export function makeClientClass (internals) {
       this.destroyed = false
       this._opts = opts
       const tracker = opts.tracker === false ? {} : (opts.tracker ?? {})
-      this._announce = [].concat(tracker.announce ?? [])
+      // As WebTorrent's: globalThis.WEBTORRENT_ANNOUNCE (a URL or a list; webtorrent-hybrid
+      // sets it) joins the client's trackers, for public torrents, unless tracker is false.
+      // Read when the client is created.
+      const forced = opts.tracker === false ? [] : [].concat(globalThis.WEBTORRENT_ANNOUNCE || [])
+      this._announce = Array.from(new Set([...[].concat(tracker.announce ?? []), ...forced.filter(url => typeof url === 'string')]))
       this._byId = new Map()        // engine torrent id -> Torrent
       const input = fn => this._input(fn)
       this._sockets = new WebSocketTransport(input)
@@ -1748,6 +1755,7 @@ export function makeClientClass (internals) {
     }
 
     _dispatch (events) {
+      const verified = new Set() // torrents with pieces verified: 'done' after all their 'verified'
       for (const e of events) {
         const t = this._byId.get(e.torrent)
         try {
@@ -1761,6 +1769,7 @@ export function makeClientClass (internals) {
               if (!t.ready) break // the store's check: files are done once it is ready
               t._checkFilesDone(e.piece)
               t._notifySelections()
+              verified.add(t)
               break
             case 'read': t?._onRead(e); break
             case 'checked':
@@ -1838,6 +1847,11 @@ export function makeClientClass (internals) {
         } catch (err) {
           queueMicrotask(() => { throw err }) // a listener threw: report it, keep dispatching
         }
+      }
+      // A piece that completes the torrent outside the selection (a stream read it): the
+      // engine's 'done' (the selection's) does not come then.
+      for (const t of verified) {
+        try { t._onDone() } catch (err) { queueMicrotask(() => { throw err }) }
       }
     }
 

@@ -310,14 +310,18 @@ async function download ([arg], o) {
   const started = Date.now()
   const torrent = client.add(id, { path: out, announce: o.announce ?? [] })
   let verb = 'Downloading'
-  progress.start(() => ({ verb, snapshot: snapshot(torrent) }))
+  // What the run waits for: every file (the torrent's 'done'), or with --select the selected
+  // files ('idle': nothing selected is left to download; the torrent is not done then).
+  const wanted = () => select && torrent.ready ? select.map(i => torrent.files[i]) : null
+  const finished = () => select ? torrent.ready && wanted().every(f => f.done) : torrent.done
+  progress.start(() => ({ verb, snapshot: snapshot(torrent, undefined, wanted()) }))
   torrent.on('error', err => run.fail(err))
   if (o.verbose) torrent.on('warning', err => progress.log(`warning: ${err.message ?? err}`))
   torrent.once('infoHash', () => { for (const p of o.peer ?? []) torrent.addPeer(p) })
 
   // A magnet nobody seeds: say so, and keep trying.
   const noPeers = setInterval(() => {
-    if (torrent.numPeers > 0 || torrent.done) return
+    if (torrent.numPeers > 0 || finished()) return
     progress.set('notice', `no peers yet after ${formatDuration(Date.now() - started)}; still looking (Ctrl-C to stop)`)
     if (!progress.tty) progress.log(`notice: no peers found yet after ${Math.round((Date.now() - started) / 1000)} s; still looking (Ctrl-C to stop)`)
   }, peerTimeout * 1000)
@@ -325,13 +329,15 @@ async function download ([arg], o) {
   torrent.on('wire', () => progress.set('notice', null))
 
   run.onInterrupt = async () => {
-    if (!torrent.done && o['remove-partial'] && torrent.ready) {
+    const done = finished()
+    if (!done && o['remove-partial'] && torrent.ready) {
       progress.log('Interrupted: removing the partly downloaded files')
       await new Promise(resolve => client.remove(torrent, { destroyStore: true }, () => resolve()))
-    } else if (!torrent.done) {
-      progress.log(`Interrupted at ${(torrent.progress * 100).toFixed(1)}%: the files stay in ${out}; run the same command to resume`)
+    } else if (!done) {
+      const at = snapshot(torrent, undefined, wanted()).progress
+      progress.log(`Interrupted at ${(at * 100).toFixed(1)}%: the files stay in ${out}; run the same command to resume`)
     }
-    run.exit(torrent.done ? 0 : 130)
+    run.exit(done ? 0 : 130)
   }
 
   torrent.once('ready', async () => {
@@ -351,14 +357,19 @@ async function download ([arg], o) {
     }
   })
 
-  torrent.once('done', () => {
+  let finishedOnce = false
+  const onFinished = () => {
+    if (finishedOnce || !finished()) return
     clearInterval(noPeers)
     const seconds = (Date.now() - started) / 1000
-    progress.log(`Downloaded ${torrent.name}: ${formatBytes(torrent.length)} in ${seconds.toFixed(1)} s ` +
-      `(${formatBytes(torrent.downloaded / Math.max(seconds, 0.001))}/s) to ${out}`)
+    const s = snapshot(torrent, undefined, wanted())
+    progress.log(`Downloaded ${select ? `${select.length} of ${torrent.files.length} files of ` : ''}${torrent.name}: ` +
+      `${formatBytes(s.length)} in ${seconds.toFixed(1)} s (${formatBytes(s.downloaded / Math.max(seconds, 0.001))}/s) to ${out}`)
+    finishedOnce = true
     if (!o['keep-seeding'] && !run.playing) return run.exit(0)
     verb = 'Seeding'
-  })
+  }
+  torrent.on(select ? 'idle' : 'done', onFinished)
 }
 
 // Plays `file` of `torrent` in a local player or on a cast device while it downloads.
@@ -377,7 +388,7 @@ async function play (run, torrent, file, player, cast) {
     handle.exited?.then(({ code, signal } = {}) => {
       progress.log(`${PLAYERS[player]} exited${signal ? ` (${signal})` : code ? ` with code ${code}` : ''}`)
       run.playing = false
-      if (!o['keep-seeding'] || !torrent.done) run.exit(0)
+      if (!o['keep-seeding'] || !finished()) run.exit(0)
     })
     run.cleanups.push(() => handle.stop?.())
     return

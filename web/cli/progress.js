@@ -27,21 +27,27 @@ function bar (fraction, width = 30) {
   return '█'.repeat(full) + '░'.repeat(width - full)
 }
 
-// A snapshot of a torrent for display.
-export function snapshot (torrent, fallbackName) {
+// A snapshot of a torrent for display; `files` (default: all) are those the run waits for
+// (the CLI's --select), so that progress, size and ETA are the selection's.
+export function snapshot (torrent, fallbackName, files = null) {
   const ready = torrent.ready
+  const selected = ready && files ? files : null
+  const length = selected ? selected.reduce((n, f) => n + f.length, 0) : (ready ? torrent.length : 0)
+  const downloaded = selected ? selected.reduce((n, f) => n + f.downloaded, 0) : torrent.downloaded
+  const done = selected ? selected.every(f => f.done) : torrent.done
+  const down = torrent.downloadSpeed
   return {
     name: torrent.name ?? fallbackName ?? torrent.infoHash ?? '',
     ready,
-    done: torrent.done,
-    progress: ready ? torrent.progress : 0,
-    downloaded: torrent.downloaded,
+    done,
+    progress: !ready ? 0 : selected ? (length ? downloaded / length : 1) : torrent.progress,
+    downloaded,
     uploaded: torrent.uploaded,
-    length: ready ? torrent.length : 0,
-    down: torrent.downloadSpeed,
+    length,
+    down,
     up: torrent.uploadSpeed,
     peers: torrent.numPeers,
-    eta: torrent.done ? 0 : torrent.timeRemaining
+    eta: done ? 0 : selected ? (down > 0 ? ((length - downloaded) / down) * 1000 : Infinity) : torrent.timeRemaining
   }
 }
 

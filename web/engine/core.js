@@ -378,7 +378,13 @@ function createOptions (opts) {
     if (typeof opts.announce === 'string') tiers = [[opts.announce]]
     else if (Array.isArray(opts.announce)) tiers = opts.announce.map(url => [url])
   }
-  if (opts.announce === undefined && opts.announceList === undefined) tiers = announceList
+  tiers = tiers ?? []
+  // As create-torrent's: globalThis.WEBTORRENT_ANNOUNCE (a URL or a list) is added to every
+  // torrent created, each URL a tier of its own; the defaults come after, when neither
+  // announce nor announceList is given.
+  const forced = [].concat(globalThis.WEBTORRENT_ANNOUNCE || []).filter(url => typeof url === 'string')
+  tiers = [...tiers, ...forced.map(url => [url])]
+  if (opts.announce === undefined && opts.announceList === undefined) tiers = [...tiers, ...announceList]
   if (opts.sslCert !== undefined) throw invalid('createTorrent: opts.sslCert is not supported', 'sslCert')
   const info = opts.info ?? {}
   for (const key of Object.keys(info)) {
@@ -387,7 +393,7 @@ function createOptions (opts) {
   return {
     name: opts.name,
     pieceLength: opts.pieceLength || undefined,
-    announceList: (tiers ?? []).map(tier => toList(tier)),
+    announceList: tiers.map(tier => toList(tier)),
     urlList: toList(opts.urlList),
     comment: opts.comment,
     createdBy: opts.createdBy,
