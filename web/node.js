@@ -119,10 +119,10 @@ function loadWebRTC () {
   return webrtc
 }
 
-// Our name and version in every HTTP request (web seeds, .torrent URLs, HTTP trackers), with
-// WebTorrent's name as the compatible client: servers that admit WebTorrent by its
-// User-Agent admit us (browsers send their own User-Agent). dist/ and web/ both sit one level
-// below package.json.
+// Our name and version: the default client.userAgent (WebTorrent 3's option), sent in every
+// HTTP request (web seeds, .torrent URLs, HTTP trackers), with WebTorrent's name as the
+// compatible client: servers that admit WebTorrent by its User-Agent admit us (browsers send
+// their own User-Agent). dist/ and web/ both sit one level below package.json.
 function userAgent () {
   let version = 'unknown'
   try { version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version } catch {}
@@ -166,7 +166,7 @@ async function * blocklistChunks (input) {
 }
 
 const host = {
-  httpHeaders,
+  userAgent: httpHeaders['user-agent'], // sent (browsers: fetch cannot set it)
   webrtc: loadWebRTC,
   blocklistChunks,
   Tcp: TcpTransport,

@@ -304,6 +304,12 @@ export interface ClientOptions {
    */
   secure?: boolean | 0 | 1 | 2 | 'required'
   /**
+   * WebTorrent 3's: the User-Agent of the client's HTTP requests (web seeds, HTTP trackers,
+   * .torrent URLs). Node only sends it (a page's fetch cannot set it). Default (Node):
+   * "wasmtorrent/<version> (like WebTorrent)".
+   */
+  userAgent?: string
+  /**
    * Node: the DHT's node id, 40 hex digits or 20 bytes (dht.nodeId wins, as bittorrent-dht's
    * own option); it also wins over the id kept in the DHT's stateFile, and is kept as given.
    * Default: random (or the saved one), replaced by one valid for our external address once the
@@ -859,6 +865,8 @@ declare class WasmTorrent extends Emitter {
   /** Node: the TCP port peers connect to, and the DHT's UDP port (0 before ready, or none). */
   readonly torrentPort: number
   readonly dhtPort: number
+  /** The userAgent option, or the default (see ClientOptions.userAgent). */
+  userAgent: string
   /** Node: whether uTP is on (WebTorrent's client.utp; false in browsers, or when its UDP port was taken). */
   readonly utp: boolean
   readonly seedOutgoingConnections: boolean

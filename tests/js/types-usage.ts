@@ -196,8 +196,10 @@ export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
   const encrypting = new WasmTorrent({ secure: true, tracker: false })
   const requiring = new WasmTorrent({ secure: 'required', tracker: false })
   const obfuscating = new WasmTorrent({ secure: 1, tracker: false })
-  const noUtp = new WasmTorrent({ utp: false, tracker: false })
+  const noUtp = new WasmTorrent({ utp: false, tracker: false, userAgent: 'MyApp/1.0' })
   const utpOn: boolean = noUtp.utp
+  const agent: string = noUtp.userAgent
+  void agent
   t.on('blockedPeer', (addr: string) => { void addr })
   await blocking.destroy()
   await fromFile.destroy()

@@ -81,6 +81,26 @@ test('under Node every HTTP request names us and WebTorrent in its User-Agent: t
     const agents = [...files.stats().log, ...seed.stats().log.slice(before)].map(r => r.userAgent)
     assert.ok(agents.length >= 2)
     for (const agent of agents) assert.match(agent, /^wasmtorrent\/\d+\.\d+\.\d+ \(like WebTorrent\)$/)
+    assert.equal(client.userAgent, agents[0])
+  } finally {
+    await client.destroy()
+    await files.close()
+  }
+})
+
+test("WebTorrent 3's userAgent option: client.userAgent, sent with the .torrent URL's and the web seed's requests", async () => {
+  const torrent = await createTorrentNpm([new File([single.data], single.path)],
+    { announceList: [], urlList: [`${seed.url}/${encodeURIComponent(single.path)}`], pieceLength: 64 * KiB })
+  const files = await startWebSeed({ files: { '/own-ua.torrent': torrent } })
+  const client = new WasmTorrent({ tracker: false, userAgent: 'MyApp/2.0 (test)' })
+  try {
+    assert.equal(client.userAgent, 'MyApp/2.0 (test)')
+    const before = seed.stats().log.length
+    const t = client.add(`${files.url}/own-ua.torrent`, { store: 'memory' })
+    await new Promise((resolve, reject) => { t.once('done', resolve); t.once('error', reject) })
+    const agents = [...files.stats().log, ...seed.stats().log.slice(before)].map(r => r.userAgent)
+    assert.ok(agents.length >= 2)
+    assert.deepEqual([...new Set(agents)], ['MyApp/2.0 (test)'])
   } finally {
     await client.destroy()
     await files.close()

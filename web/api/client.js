@@ -946,7 +946,10 @@ export function makeClientClass (internals) {
       if (opts.tracker !== false && opts.maxConns !== 0 && !host.webrtc && typeof globalThis.RTCPeerConnection === 'function') {
         this._rtc.prepareOffers(SPARE_OFFERS)
       }
-      this._http = new HttpTransport({ input, heap: () => this._M.HEAPU8, headers: host.httpHeaders })
+      // WebTorrent 3's userAgent: the User-Agent of the client's HTTP requests (web seeds,
+      // HTTP trackers, .torrent URLs). Sent under Node only: a page's fetch cannot set it.
+      this.userAgent = typeof opts.userAgent === 'string' ? opts.userAgent : (host.userAgent ?? 'wasmtorrent (like WebTorrent)')
+      this._http = new HttpTransport({ input, heap: () => this._M.HEAPU8, headers: () => this._httpHeaders() })
       // Node: TCP peers, dialled and accepted on torrentPort (0: any free port).
       this._tcp = host.Tcp ? new host.Tcp({ input, heap: () => this._M.HEAPU8 }) : null
       this._udp = host.Udp ? new host.Udp({ input, heap: () => this._M.HEAPU8 }) : null // UDP trackers
@@ -1301,7 +1304,7 @@ export function makeClientClass (internals) {
       let input = torrentId
       if (input instanceof URL || (typeof input === 'string' && /^https?:\/\//i.test(input.trim()))) {
         let res
-        try { res = await fetch(input, { headers: host.httpHeaders }) } catch (err) {
+        try { res = await fetch(input, { headers: this._httpHeaders() }) } catch (err) {
           throw new WasmTorrentError(`Invalid torrent identifier: ${input}: ${err?.message ?? err}`, { code: 'fetch_failed' })
         }
         if (!res.ok) throw new WasmTorrentError(`Invalid torrent identifier: ${input}: HTTP ${res.status}`, { code: 'fetch_failed' })
@@ -1372,7 +1375,7 @@ export function makeClientClass (internals) {
 
     // The .torrent at `url` when its info-hash is `infoHash` (rejects otherwise, or after 10 s).
     async _fetchTorrent (url, infoHash) {
-      const res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: host.httpHeaders })
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: this._httpHeaders() })
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       const bytes = new Uint8Array(await res.arrayBuffer())
       const parsed = await internals.parseTorrent(bytes)
@@ -1744,6 +1747,8 @@ export function makeClientClass (internals) {
       }
       return torrent._storage
     }
+
+    _httpHeaders () { return host.userAgent ? { 'user-agent': String(this.userAgent) } : {} }
 
     get _engine () { return this._driver.engine }
     _input (fn) { this._driver.input(fn) }

@@ -11,9 +11,9 @@ const TRACKER_BODY_LIMIT = 1 << 20 // the engine's limit for a tracker's answer
 // arrives, and the engine writes it into its pieces.
 export class HttpTransport {
   // input(fn): feeds fn(engine, now) to the engine and drains its outputs; heap(): the
-  // engine's memory as bytes (it moves when memory grows); headers: sent with every request
-  // (Node's User-Agent).
-  constructor ({ input, heap, headers = {} }) {
+  // engine's memory as bytes (it moves when memory grows); headers(): sent with every request
+  // (Node: the client's User-Agent, read at each request).
+  constructor ({ input, heap, headers = () => ({}) }) {
     this.input = input
     this.heap = heap
     this.headers = headers
@@ -27,7 +27,7 @@ export class HttpTransport {
     const live = () => this.requests.get(o.id) === abort
     try {
       const res = await fetch(o.url, {
-        headers: { ...this.headers, range: `bytes=${o.first}-${o.last}` },
+        headers: { ...this.headers(), range: `bytes=${o.first}-${o.last}` },
         signal: abort.signal,
         // A web seed is a public file: no cookies or credentials go to it, and no cache
         // entry is worth keeping for bytes the store keeps verified.
@@ -74,7 +74,7 @@ export class HttpTransport {
     const key = `tracker:${id}`
     this.requests.set(key, abort)
     try {
-      const res = await fetch(url, { headers: this.headers, signal: abort.signal, credentials: 'omit', cache: 'no-store', redirect: 'follow' })
+      const res = await fetch(url, { headers: this.headers(), signal: abort.signal, credentials: 'omit', cache: 'no-store', redirect: 'follow' })
       const parts = []
       let length = 0
       const reader = res.body?.getReader()
