@@ -697,8 +697,8 @@ export class Torrent extends Emitter {
   /** Node, files on disk: each file's mtime in ms (undefined when not on disk); else fails with code 'not_supported'. Also a Promise. */
   getFileModtimes (cb?: (err: Error | null, times?: Array<number | undefined>) => void): Promise<Array<number | undefined>>
   /** This torrent's own limit in bytes/s, under the client's; -1 = unlimited. */
-  throttleDownloadSpeed (rate: number): void
-  throttleUploadSpeed (rate: number): void
+  throttleDownloadSpeed (rate: number): false | undefined
+  throttleUploadSpeed (rate: number): false | undefined
   /** One byte per piece: 0 missing, 1 downloading, 2 verifying, 3 have; empty before the metadata. */
   pieceStates (): Uint8Array
   /** Closes the connection to a peer: its Wire or its peer id (hex). */
@@ -914,11 +914,11 @@ declare class WasmTorrent extends Emitter {
   /** A Promise, as WebTorrent 2's: the torrent of that id, or null. */
   get (torrentId: TorrentId | Torrent): Promise<Torrent | null>
   /** Bytes/s over all torrents; -1 = unlimited, 0 = stopped. */
-  throttleDownload (rate: number): void
-  throttleUpload (rate: number): void
+  throttleDownload (rate: number): false | undefined
+  throttleUpload (rate: number): false | undefined
   /** Bytes/s for every torrent (now and added later), under the client's; -1 = unlimited. */
-  throttleTorrentDownload (rate: number): void
-  throttleTorrentUpload (rate: number): void
+  throttleTorrentDownload (rate: number): false | undefined
+  throttleTorrentUpload (rate: number): false | undefined
   /**
    * Streams files through a service worker running dist/wasmtorrent-sw.js (registered by
    * the page, its scope covering the page): file.streamURL and file.streamTo then use it.

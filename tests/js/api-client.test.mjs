@@ -389,8 +389,19 @@ test('client.downloadSpeed, uploadSpeed, progress, ratio; throttleDownload/Uploa
   assert.equal(c.uploadSpeed, 0)
   assert.equal(c.progress, 0) // of the torrents not finished: none (as WebTorrent's)
   assert.equal(c.ratio, 0) // uploaded / received (1 when nothing was received)
-  c.throttleDownload(1000)
-  c.throttleUpload(0)
+  assert.equal(c.throttleDownload(1000), undefined)
+  assert.equal(c.throttleUpload(0), undefined)
+  // As WebTorrent 3's: a rate is rounded (a numeric string works); anything but a finite
+  // number >= 0 or -1 is refused with false and changes nothing.
+  assert.equal(c.throttleDownload('2000.4'), undefined)
+  for (const bad of [NaN, Infinity, -2, -0.5, 'fast', undefined]) {
+    assert.equal(c.throttleDownload(bad), false, String(bad))
+    assert.equal(c.throttleUpload(bad), false, String(bad))
+  }
+  assert.deepEqual(c._limits, { download: 2000, upload: 0 }) // (private: the limits applied)
+  const t = c.torrents[0]
+  assert.equal(t.throttleDownloadSpeed(-3), false)
+  assert.equal(c.throttleTorrentUpload(NaN), false)
   c.throttleDownload(-1)
   c.throttleUpload(-1)
   await c.destroy()

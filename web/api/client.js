@@ -20,6 +20,22 @@ import { storeFor, preloadedStoreClass, defaultStore } from '../storage/index.js
 import { MemoryStore } from '../storage/memory.js'
 import { BlobStore } from '../storage/blob.js'
 
+// A throttle's argument as WebTorrent 3's: a number (or numeric string) of bytes/s, rounded,
+// or -1 (unlimited); null for anything else (NaN, infinite, another negative number), which
+// the throttle methods refuse (false) and which changes nothing.
+function throttleRate (rate) {
+  rate = Number(rate)
+  if (!Number.isFinite(rate) || (rate < 0 && rate !== -1)) return null
+  return Math.round(rate)
+}
+// A client's or torrent's throttle (which: 'download' | 'upload'): its _limits, applied.
+function setThrottle (owner, which, value) {
+  const rate = throttleRate(value)
+  if (rate === null) return false
+  owner._limits[which] = rate
+  owner._applyLimits()
+}
+
 // A rate in WebTorrent's terms (bytes/s, -1 or absent = unlimited) for the engine (0 =
 // unlimited, so a requested 0 becomes 1 byte/s).
 function engineRate (rate) {
@@ -332,8 +348,8 @@ export function makeClientClass (internals) {
     // WebTorrent's per-torrent throttles: bytes/s, -1 = unlimited, under the client's
     // limits (a byte must fit both). Unset, the client's torrentDownloadLimit /
     // torrentUploadLimit (throttleTorrentDownload/Upload) applies.
-    throttleDownloadSpeed (rate) { this._limits.download = rate; this._applyLimits() }
-    throttleUploadSpeed (rate) { this._limits.upload = rate; this._applyLimits() }
+    throttleDownloadSpeed (rate) { return setThrottle(this, 'download', rate) }
+    throttleUploadSpeed (rate) { return setThrottle(this, 'upload', rate) }
     _applyLimits () {
       if (this._id === null || this.destroyed) return
       const byDefault = this._client._torrentLimits
@@ -1184,14 +1200,17 @@ export function makeClientClass (internals) {
       }
     }
 
-    // WebTorrent's throttles: bytes/s, -1 = unlimited (0 = as good as stopped: 1 byte/s).
-    throttleDownload (rate) { this._limits.download = rate; this._applyLimits() }
-    throttleUpload (rate) { this._limits.upload = rate; this._applyLimits() }
+    // WebTorrent's throttles: bytes/s, -1 = unlimited (0 = as good as stopped: 1 byte/s);
+    // false, and no change, for a rate that is neither (see throttleRate).
+    throttleDownload (rate) { return setThrottle(this, 'download', rate) }
+    throttleUpload (rate) { return setThrottle(this, 'upload', rate) }
     // Every torrent's own limit, now and for torrents added later (a torrent's
     // throttleDownloadSpeed/throttleUploadSpeed afterwards sets its own again).
-    throttleTorrentDownload (rate) { this._setTorrentLimit('download', rate) }
-    throttleTorrentUpload (rate) { this._setTorrentLimit('upload', rate) }
-    _setTorrentLimit (which, rate) {
+    throttleTorrentDownload (rate) { return this._setTorrentLimit('download', rate) }
+    throttleTorrentUpload (rate) { return this._setTorrentLimit('upload', rate) }
+    _setTorrentLimit (which, value) {
+      const rate = throttleRate(value)
+      if (rate === null) return false
       this._torrentLimits[which] = rate
       for (const t of this.torrents) {
         t._limits[which] = undefined
