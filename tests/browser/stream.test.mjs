@@ -187,6 +187,16 @@ async function seedAndServe (files) {
   window.torrent = await window.client.seedAsync(files.map(f => ({ path: f.path, data: bytes(f.data) })), { name: 'layout test' })
   let second = null
   try { window.client.createServer({ controller: registration }) } catch (err) { second = err.message }
+  // As WebTorrent 3's: a registration whose worker is 'activating' (navigator.serviceWorker.ready
+  // resolves then) is taken, one still 'installed' is not. (A registration object stands in
+  // for each state, which a real one passes through too briefly to catch.)
+  const byState = {}
+  for (const state of ['activating', 'installed']) {
+    const other = new window.WasmTorrent({ tracker: false })
+    const stand = Object.create(ServiceWorkerRegistration.prototype, { scope: { value: registration.scope }, active: { value: { state } } })
+    try { other.createServer({ controller: stand }); byState[state] = 'taken' } catch (err) { byState[state] = err.code }
+    await other.destroy()
+  }
   const listened = await new Promise(resolve => window.server.listen(0, () => resolve(true)))
   return {
     infoHash: window.torrent.infoHash,
@@ -195,6 +205,7 @@ async function seedAndServe (files) {
     files: window.torrent.files.map(f => ({ path: f.path, length: f.length, streamURL: f.streamURL })),
     early,
     second,
+    byState,
     listened
   }
 }
@@ -255,6 +266,7 @@ test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD
   assert.deepEqual(served.address, { address: '127.0.0.1', family: 'IPv4', port })
   assert.equal(served.early, 'not_activated')
   assert.equal(served.second, 'server already created')
+  assert.deepEqual(served.byState, { activating: 'taken', installed: 'not_activated' })
   assert.equal(served.listened, true)
   const expectedURL = path => `/webtorrent/${infoHash}/layout%20test/${path.split('/').map(encodeURIComponent).join('/')}`
   assert.deepEqual(served.files, layoutFiles.map(f => ({ path: `layout test/${f.path}`, length: f.data.length, streamURL: expectedURL(f.path) })))

@@ -144,10 +144,12 @@ export class StreamServer extends ServerLayout {
     if (!controller || typeof controller.scope !== 'string') {
       throw new WasmTorrentError('createServer: give { controller: ServiceWorkerRegistration }', { code: 'invalid_argument' })
     }
-    // As WebTorrent's: a registration whose worker has not reached 'activated' is refused
-    // (apps wait for its statechange). An object that only gives a scope is taken as is.
+    // As WebTorrent 3's: a registration with no active worker, or one not yet 'activating'
+    // or 'activated', is refused (apps wait for its statechange; fetches made while it
+    // activates wait for it). An object that only gives a scope is taken as is.
+    const state = controller.active?.state
     if (typeof ServiceWorkerRegistration !== 'undefined' && controller instanceof ServiceWorkerRegistration &&
-        controller.active?.state !== 'activated') {
+        state !== 'activated' && state !== 'activating') {
       throw new WasmTorrentError('createServer: the service worker is not activated yet', { code: 'not_activated' })
     }
     const scope = new URL(controller.scope)
