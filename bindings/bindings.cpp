@@ -998,6 +998,12 @@ class js_client {
     return client_.dht_load_state(wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
   }
   double dht_nodes() const { return static_cast<double>(client_.dht_nodes()); }
+  // Every node of the routing tables, 'ip:port' ('[ip]:port' for IPv6).
+  val dht_node_list() const {
+    val out = val::array();
+    for (const auto& e : client_.dht_node_endpoints()) out.call<void>("push", wt::wire::to_string(e));
+    return out;
+  }
   // The DHT's node id in hex, or null without a DHT.
   val dht_node_id() const {
     const auto id = client_.dht_node_id();
@@ -1610,6 +1616,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("dhtState", &js_client::dht_state)
       .function("dhtLoadState", &js_client::dht_load_state)
       .function("dhtNodes", &js_client::dht_nodes)
+      .function("dhtNodeList", &js_client::dht_node_list)
       .function("dhtNodeId", &js_client::dht_node_id)
       .function("dhtGet", &js_client::dht_get)
       .function("dhtPut", &js_client::dht_put)

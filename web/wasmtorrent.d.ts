@@ -173,6 +173,8 @@ export interface DhtApi extends Emitter {
   announce (infoHash: string | Uint8Array, port?: number | ((err: Error | null) => void), cb?: (err: Error | null) => void): void
   /** A DHT node's address: pinged, kept in the table if it answers. */
   addNode (node: { host: string, port: number }): void
+  /** bittorrent-dht's toJSON(): every node of the routing tables; values is always {} here. */
+  toJSON (): { nodes: Array<{ host: string, port: number }>, values: Record<string, never> }
 }
 
 export class WasmTorrentError extends Error {

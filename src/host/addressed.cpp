@@ -126,6 +126,14 @@ class announcer_and_dht final : public addressed_network {
   std::size_t dht_nodes() const override {
     return (dht_ ? dht_->table().size() : 0) + (dht6_ ? dht6_->table().size() : 0);
   }
+  std::vector<wire::endpoint> dht_node_endpoints() const override {
+    std::vector<wire::endpoint> out;
+    for (const auto* node : {dht_.get(), dht6_.get()}) {
+      if (!node) continue;
+      for (const auto& n : node->table().all_nodes()) out.push_back(n.ep);
+    }
+    return out;
+  }
   id20 dht_node_id() const override { return dht_ ? dht_->id() : id20{}; }
 
   std::optional<std::uint64_t> dht_get_item(const id20& target, byte_view salt, bool cached, time_point now) override {

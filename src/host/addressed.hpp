@@ -83,6 +83,8 @@ class addressed_network {
   virtual byte_buffer dht_state(time_point now) const = 0;
   virtual bool dht_load_state(byte_view state, time_point now) = 0;
   virtual std::size_t dht_nodes() const = 0;
+  // Every node of the routing tables (IPv4, then IPv6), as bittorrent-dht's toJSON().nodes.
+  virtual std::vector<wire::endpoint> dht_node_endpoints() const = 0;
   virtual id20 dht_node_id() const = 0;  // the IPv4 node's (the saved state's); zeros without a DHT
   // BEP 44 items (dht/item.hpp), on each node (IPv4, and IPv6 with dht_ipv6), their results
   // merged into one addressed_out::dht_item / dht_put with the op number returned. get: of a

@@ -223,6 +223,9 @@ byte_buffer client::dht_state(time_point now) const { return has_dht() ? net_->d
 bool client::dht_load_state(byte_view state, time_point now) { return has_dht() && net_->dht_load_state(state, now); }
 
 std::size_t client::dht_nodes() const { return has_dht() ? net_->dht_nodes() : 0; }
+std::vector<wire::endpoint> client::dht_node_endpoints() const {
+  return has_dht() ? net_->dht_node_endpoints() : std::vector<wire::endpoint>{};
+}
 std::optional<std::uint64_t> client::dht_get_item(const dht::node_id& target, byte_view salt, bool cached,
                                                  time_point now) {
   if (!has_dht()) return std::nullopt;

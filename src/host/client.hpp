@@ -452,6 +452,7 @@ class client {
   bool dht_load_state(byte_view state, time_point now);
   // Nodes in the routing table (0 without a DHT).
   std::size_t dht_nodes() const;
+  std::vector<wire::endpoint> dht_node_endpoints() const;  // every node of the routing tables
   // Our node id, which BEP 42 may change once (nullopt without a DHT).
   std::optional<dht::node_id> dht_node_id() const;
   // BEP 44 items (dht/item.hpp): a dht_item_event / dht_put_event with the number returned.

@@ -200,6 +200,8 @@ export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
   const utpOn: boolean = noUtp.utp
   const agent: string = noUtp.userAgent
   void agent
+  const bootstrapFrom: string[] | undefined = noUtp.dht?.toJSON().nodes.map(n => `${n.host}:${n.port}`)
+  void bootstrapFrom
   t.on('blockedPeer', (addr: string) => { void addr })
   await blocking.destroy()
   await fromFile.destroy()

@@ -176,6 +176,16 @@ test('lookup, announce and addNode as bittorrent-dht\'s, with its nodes; a torre
   const before = client.dhtNodes
   client.dht.addNode({ host: '127.0.0.1', port: late.address().port })
   await until(() => client.dhtNodes === before + 1, 'the added node in our table')
+
+  // toJSON() as bittorrent-dht's: { nodes: [{ host, port }], values }; the nodes are our tables'.
+  const state = client.dht.toJSON()
+  assert.deepEqual(Object.keys(state), Object.keys(late.toJSON()))
+  assert.deepEqual(state.values, {})
+  assert.equal(state.nodes.length, client.dhtNodes)
+  const known = new Set([...nodes, late].map(node => node.address().port))
+  assert.ok(state.nodes.every(n => known.has(n.port)), JSON.stringify(state.nodes))
+  assert.ok(state.nodes.some(n => n.port === late.address().port), 'the node just added')
+  assert.ok(state.nodes.every(n => n.host === '127.0.0.1' && Object.keys(n).join() === 'host,port'))
 })
 
 test('put and get check their arguments as bittorrent-dht does', { timeout: 30_000 }, async t => {

@@ -940,6 +940,7 @@ struct recording_network final : addressed_network {
   byte_buffer dht_state(time_point) const override { return {}; }
   bool dht_load_state(byte_view, time_point) override { return false; }
   std::size_t dht_nodes() const override { return 0; }
+  std::vector<wire::endpoint> dht_node_endpoints() const override { return {}; }
   id20 dht_node_id() const override { return {}; }
   std::optional<std::uint64_t> dht_get_item(const id20&, byte_view, bool, time_point) override { return std::nullopt; }
   std::variant<std::uint64_t, dht::error_reply> dht_put_item(const dht::item&, std::optional<std::int64_t>, time_point) override {

@@ -113,6 +113,14 @@ export class DhtView extends Emitter {
     })
   }
 
+  // bittorrent-dht's toJSON(): { nodes: [{ host, port }] of the routing tables, values }, what
+  // an app keeps to bootstrap from next time (new WebTorrent({ dht: { bootstrap: nodes } })).
+  // Different: values is always {} (the items others stored here stay in the engine).
+  toJSON () {
+    const list = this._client._dht && this._client._engine ? this._client._engine.dhtNodeList() : []
+    return { nodes: list.map(toNode), values: {} }
+  }
+
   // bittorrent-dht's addNode({ host, port }): pinged, kept in the table if it answers.
   addNode (node) {
     const host = String(node.host)
@@ -169,10 +177,7 @@ export class DhtView extends Emitter {
   // An operation's result; a handler that returns true expects more.
   // As bittorrent-dht's: 'peer' ({ host, port }, infoHash) for each peer a lookup finds.
   _emitPeers (addresses, infoHash) {
-    for (const address of addresses) {
-      const at = address.lastIndexOf(':')
-      this.emit('peer', { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) }, infoHash)
-    }
+    for (const address of addresses) this.emit('peer', toNode(address), infoHash)
   }
 
   _settle (e) {
@@ -199,3 +204,9 @@ const isBytes = v => v instanceof Uint8Array
 const asUtf8Bytes = v => typeof v === 'string' ? new TextEncoder().encode(v) : v
 // Bytes as bittorrent-dht hands them out: Buffers under Node.
 const toBuffer = bytes => globalThis.Buffer ? globalThis.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : bytes
+
+// 'ip:port' or '[ip]:port' -> bittorrent-dht's { host, port }.
+function toNode (address) {
+  const at = address.lastIndexOf(':')
+  return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) }
+}
