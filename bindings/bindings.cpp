@@ -626,6 +626,7 @@ val event_value(const wt::client_event& e) {
     val list = val::array();
     for (const auto& p : peers->peers) list.call<void>("push", wt::wire::to_string(p));
     out.set("peers", list);
+    out.set("from", peers->from ? val(wt::wire::to_string(*peers->from)) : val::null());
   } else if (auto* looked = std::get_if<wt::dht_lookup_event>(&e)) {
     out.set("type", std::string("dhtLookup"));
     out.set("op", static_cast<double>(looked->op));

@@ -167,7 +167,7 @@ export interface DhtApi extends Emitter {
   /** Looks an item up by its hash (40 hex digits or 20 bytes); cb(null, null) when none is found. salt: a mutable item's. cache (default true): an immutable item this client holds answers at once. */
   get (hash: string | Uint8Array, opts: { salt?: Uint8Array | string, cache?: boolean }, cb: (err: Error | null, item: DhtItem | null) => void): void
   get (hash: string | Uint8Array, cb: (err: Error | null, item: DhtItem | null) => void): void
-  /** A get_peers lookup apart from the torrents' own: each peer is a 'peer' event ({ host, port }, infoHash); cb(err, n): n answers carried peers. Returns abort(). */
+  /** A get_peers lookup apart from the torrents' own: each peer is a 'peer' event ({ host, port }, infoHash, from: the node that gave it, { host, port } or null); cb(err, n): n answers carried peers. Returns abort(). */
   lookup (infoHash: string | Uint8Array, cb?: (err: Error | null, n: number) => void): () => void
   /** One announce (not repeated): port omitted or 0, the nodes take our datagrams' port; cb(err): an error when no node was told. */
   announce (infoHash: string | Uint8Array, port?: number | ((err: Error | null) => void), cb?: (err: Error | null) => void): void

@@ -581,7 +581,7 @@ struct dht_node::impl {
         if (!peers.empty()) {
           ++lk.nodes_with_peers;
           lk.peers += peers.size();
-          outputs.emplace_back(peers_found{lk.id, lk.target, std::move(peers)});
+          outputs.emplace_back(peers_found{lk.id, lk.target, std::move(peers), from});
         }
       }
       add_candidates(lk, r->nodes, true);

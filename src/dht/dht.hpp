@@ -106,6 +106,7 @@ struct peers_found {
   lookup_id lookup = 0;
   node_id info_hash{};
   std::vector<wire::endpoint> peers;
+  std::optional<wire::endpoint> from{};  // the node whose answer gave them; none: our own store
 };
 
 enum class lookup_kind : std::uint8_t { find_node, get_peers, announce, bootstrap, refresh, get_item, put_item };

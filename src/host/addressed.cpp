@@ -340,12 +340,12 @@ class announcer_and_dht final : public addressed_network {
     if (auto* put = std::get_if<dht::put_finished>(&o)) return op_part_done(v6, put->lookup, nullptr, put);
     if (auto* found = std::get_if<dht::peers_found>(&o)) {
       if (const auto it = op_of_.find({v6, found->lookup}); it != op_of_.end())
-        return addressed_out::dht_peers{it->second, found->info_hash, std::move(found->peers)};
+        return addressed_out::dht_peers{it->second, found->info_hash, std::move(found->peers), found->from};
     }
     if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::bootstrap && !v6)
       return addressed_out::dht_bootstrapped{done->answered};
     if (auto* found = std::get_if<dht::peers_found>(&o))
-      return addressed_out::peers_found{found->info_hash, std::move(found->peers), peer_source::dht};
+      return addressed_out::peers_found{found->info_hash, std::move(found->peers), peer_source::dht, found->from};
     if (auto* done = std::get_if<dht::lookup_finished>(&o); done && done->kind == dht::lookup_kind::announce) {
       // Both nodes announce together: the second to reach the DHT within a minute of the
       // first is the same announce (re-announces are 15 minutes apart), reported once.

@@ -26,7 +26,12 @@ namespace addressed_out {
 using id20 = tracker::id20;
 // For the client, which knows the torrents: peers to dial, results, warnings. (What goes to
 // the host is client_out::tracker_get, udp_send, udp_close, dht_send, lsd_send.)
-struct peers_found { id20 info_hash{}; std::vector<wire::endpoint> peers; peer_source source = peer_source::tracker; };
+struct peers_found {
+  id20 info_hash{};
+  std::vector<wire::endpoint> peers;
+  peer_source source = peer_source::tracker;
+  std::optional<wire::endpoint> from{};  // the DHT node that gave them (DHT only)
+};
 struct announced {
   id20 info_hash{};
   std::string url;

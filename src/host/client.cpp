@@ -748,7 +748,7 @@ void client::route_addressed(addressed_output o, time_point now) {
     // A torrent's DHT lookup: the host hears the peers too (bittorrent-dht's 'peer' events
     // come for every lookup), as op 0.
     if (found->source == peer_source::dht)
-      out_.push_back(client_event{dht_peers_event{0, found->info_hash, found->peers}});
+      out_.push_back(client_event{dht_peers_event{0, found->info_hash, found->peers, found->from}});
     if (auto t = torrent_of(found->info_hash))
       for (const auto& e : found->peers)
         session_.add_peer(*t, e, now, found->source);

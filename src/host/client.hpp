@@ -283,6 +283,7 @@ struct dht_peers_event {
   std::uint64_t op = 0;
   dht::node_id info_hash{};
   std::vector<wire::endpoint> peers;
+  std::optional<wire::endpoint> from{};  // the node that gave them (bittorrent-dht's 'peer' from)
 };
 struct dht_lookup_event {
   std::uint64_t op = 0;

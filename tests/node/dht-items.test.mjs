@@ -127,7 +127,7 @@ test('a forged mutable item served by a node that checks nothing is not returned
   assert.equal(got, null, 'wasmtorrent checks the signature itself')
 })
 
-test('lookup, announce and addNode as bittorrent-dht\'s, with its nodes; a torrent\'s lookup\'s peers as \'peer\' events', { timeout: 60_000 }, async t => {
+test('lookup (\'peer\' with the node that gave it), announce, addNode and toJSON as bittorrent-dht\'s, with its nodes; a torrent\'s lookup\'s peers as \'peer\' events', { timeout: 60_000 }, async t => {
   const { nodes, client } = await network(t)
   const infoHash = sha1(Buffer.from('an info-hash for the app'))
 
@@ -142,12 +142,18 @@ test('lookup, announce and addNode as bittorrent-dht\'s, with its nodes; a torre
   const other = sha1(Buffer.from('announced by bittorrent-dht'))
   await call((...a) => nodes[2].announce(...a), other, 6543)
   const peers = []
-  const onPeer = (peer, hash) => { if (hash.equals(other)) peers.push(peer) }
+  const givers = []
+  const onPeer = (peer, hash, from) => { if (hash.equals(other)) { peers.push(peer); givers.push(from) } }
   client.dht.on('peer', onPeer)
   const [n] = await call((...a) => client.dht.lookup(...a), other.toString('hex'))
   client.dht.off('peer', onPeer)
   assert.ok(peers.some(p => p.host === '127.0.0.1' && p.port === 6543), `our lookup finds it (${JSON.stringify(peers)})`)
   assert.ok(n >= 1, `${n} nodes had peers`)
+  // The third argument, as bittorrent-dht's: the node whose answer carried the peer (null
+  // for what our own table of announces holds, if the announce reached us too).
+  const nodePorts = new Set(nodes.map(node => node.address().port))
+  assert.ok(givers.every(f => f === null || (f.host === '127.0.0.1' && nodePorts.has(f.port))), JSON.stringify(givers))
+  assert.ok(givers.some(f => f !== null), JSON.stringify(givers))
 
   // A torrent's own lookup: its peers are 'peer' events too, as bittorrent-dht's for every
   // lookup (WebTorrent's torrents look up through the same DHT).

@@ -863,6 +863,7 @@ TEST_CASE("[dht] node: announce = get_peers, then announce_peer with the tokens;
   const auto found = only<peers_found>(all);
   REQUIRE(found.size() == 1);
   CHECK(found[0].peers == std::vector<wire::endpoint>{ep(50, 5000)});
+  CHECK(found[0].from == ep(1));  // the node whose answer carried them (bittorrent-dht's 'peer' from)
   const auto announce_sends = only<send>(all);
   REQUIRE(announce_sends.size() == 1);
   const auto ap = std::get<query>(decoded(announce_sends[0]).body);

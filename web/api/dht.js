@@ -143,7 +143,7 @@ export class DhtView extends Emitter {
       this._ops.set(op, e => {
         if (e.type === 'destroyed') return done(destroyed())
         if (e.type === 'dhtPeers') {
-          this._emitPeers(e.peers, key)
+          this._emitPeers(e, key)
           return true // more to come
         }
         done(null, e)
@@ -176,14 +176,17 @@ export class DhtView extends Emitter {
 
   // An operation's result; a handler that returns true expects more.
   // As bittorrent-dht's: 'peer' ({ host, port }, infoHash) for each peer a lookup finds.
-  _emitPeers (addresses, infoHash) {
-    for (const address of addresses) this.emit('peer', toNode(address), infoHash)
+  // As bittorrent-dht's: 'peer' (peer, infoHash, from), from the node that gave it
+  // ({ host, port }), null for what our own table of announces holds.
+  _emitPeers (e, infoHash) {
+    const from = e.from ? toNode(e.from) : null
+    for (const address of e.peers) this.emit('peer', toNode(address), infoHash, from)
   }
 
   _settle (e) {
     // op 0: a torrent's own lookup, whose peers bittorrent-dht's 'peer' reports too.
     if (e.type === 'dhtPeers' && e.op === 0) {
-      if (this.listenerCount('peer') > 0) this._emitPeers(e.peers, toBuffer(hexToBytes(e.infoHash)))
+      if (this.listenerCount('peer') > 0) this._emitPeers(e, toBuffer(hexToBytes(e.infoHash)))
       return
     }
     const done = this._ops.get(e.op)
