@@ -176,7 +176,7 @@ test('seed on a --torrent-port whose UDP port is taken: a warning, no uTP, and i
   assert.equal(await seeder.exitCode(), 0)
 })
 
-test('--select downloads only the files asked for', async t => {
+test('--select (or a magnet\'s so=) downloads only the files asked for', async t => {
   const dir = await tempDir(t, 'wt-cli-')
   const lt = await libtorrentSeed(t, dir, { name: 'auswahl', seed: 11 })
   const parsed = await WasmTorrent.parseTorrent(lt.torrentFile)
@@ -196,6 +196,13 @@ test('--select downloads only the files asked for', async t => {
   const wrong = runCli(t, ['download', lt.file, '--out', down, '--select', '9', '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
   assert.equal(await wrong.exitCode(60000), 1)
   assert.match(wrong.out.join('\n') + wrong.err.join('\n'), /--select 9: the torrent has 4 files/)
+
+  // A magnet's so= (BEP 53) chooses the same way: the run ends once those files are in.
+  const bySo = path.join(dir, 'down-so')
+  const so = runCli(t, ['download', `magnet:?xt=urn:btih:${parsed.infoHash}&so=${index}`, '--out', bySo, '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
+  assert.equal(await so.exitCode(60000), 0, so.tail())
+  assert.match(so.out.join('\n'), /Downloaded 1 of 4 files of auswahl: /)
+  assert.equal(await sameFiles(bySo, wanted), null)
 })
 
 test('Ctrl-C mid-download keeps the files (resumable); with --remove-partial it deletes them', async t => {

@@ -58,7 +58,7 @@ const COMMANDS = {
     about: 'Downloads a torrent, optionally playing a file while it downloads.',
     options: {
       out: { type: 'string', short: 'o', help: 'DIR   where to put the files (default: the current folder)' },
-      select: { type: 'string', short: 's', help: 'N[,M...]   download only these files (indexes from `info`); the first one is played' },
+      select: { type: 'string', short: 's', help: 'N[,M...]   download only these files (indexes from `info`; a magnet's so= does the same); the first one is played' },
       'keep-seeding': { type: 'boolean', help: '   keep seeding when done (until Ctrl-C)' },
       'remove-partial': { type: 'boolean', help: '   on Ctrl-C before the end, delete what was downloaded' },
       'peer-timeout': { type: 'string', help: 'SECONDS   say so when no peer is found within this time (default 30; it keeps trying)' },
@@ -310,10 +310,11 @@ async function download ([arg], o) {
   const started = Date.now()
   const torrent = client.add(id, { path: out, announce: o.announce ?? [] })
   let verb = 'Downloading'
-  // What the run waits for: every file (the torrent's 'done'), or with --select the selected
-  // files ('idle': nothing selected is left to download; the torrent is not done then).
-  const wanted = () => select && torrent.ready ? select.map(i => torrent.files[i]) : null
-  const finished = () => select ? torrent.ready && wanted().every(f => f.done) : torrent.done
+  // What the run waits for: every file (the torrent's 'done'), or the files chosen by
+  // --select or a magnet's so= ('idle': nothing selected is left; the torrent is not done).
+  const chosen = () => select ?? torrent.so ?? null
+  const wanted = () => chosen() && torrent.ready ? chosen().filter(i => i < torrent.files.length).map(i => torrent.files[i]) : null
+  const finished = () => chosen() ? torrent.ready && wanted().every(f => f.done) : torrent.done
   progress.start(() => ({ verb, snapshot: snapshot(torrent, undefined, wanted()) }))
   torrent.on('error', err => run.fail(err))
   if (o.verbose) torrent.on('warning', err => progress.log(`warning: ${err.message ?? err}`))
@@ -363,13 +364,15 @@ async function download ([arg], o) {
     clearInterval(noPeers)
     const seconds = (Date.now() - started) / 1000
     const s = snapshot(torrent, undefined, wanted())
-    progress.log(`Downloaded ${select ? `${select.length} of ${torrent.files.length} files of ` : ''}${torrent.name}: ` +
+    const part = wanted()
+    progress.log(`Downloaded ${part ? `${part.length} of ${torrent.files.length} files of ` : ''}${torrent.name}: ` +
       `${formatBytes(s.length)} in ${seconds.toFixed(1)} s (${formatBytes(s.downloaded / Math.max(seconds, 0.001))}/s) to ${out}`)
     finishedOnce = true
     if (!o['keep-seeding'] && !run.playing) return run.exit(0)
     verb = 'Seeding'
   }
-  torrent.on(select ? 'idle' : 'done', onFinished)
+  torrent.on('idle', onFinished)
+  torrent.on('done', onFinished)
 }
 
 // Plays `file` of `torrent` in a local player or on a cast device while it downloads.
