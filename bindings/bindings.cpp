@@ -894,6 +894,11 @@ class js_client {
   }
   bool pause(std::uint32_t t, double now) { return client_.pause_torrent(wt::torrent_id{t}, at_ms(now)); }
   bool resume(std::uint32_t t, double now) { return client_.resume_torrent(wt::torrent_id{t}, at_ms(now)); }
+  // Peer connections per torrent (WebTorrent's client.maxConns, set at runtime).
+  void set_max_conns(double n, double now) {
+    client_.engine().set_max_connections_per_torrent(static_cast<std::uint32_t>(std::clamp(n, 0.0, 65535.0)), at_ms(now));
+    client_.flush(at_ms(now));
+  }
   // Bytes per second, 0 = unlimited.
   void set_rate_limits(double download, double upload, double now) {
     client_.engine().set_download_limit(static_cast<std::uint64_t>(std::max(0.0, download)), at_ms(now));
@@ -1578,6 +1583,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("resume", &js_client::resume)
       .function("recheck", &js_client::recheck)
       .function("setRateLimits", &js_client::set_rate_limits)
+      .function("setMaxConns", &js_client::set_max_conns)
       .function("setTorrentRateLimits", &js_client::set_torrent_rate_limits)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)

@@ -872,6 +872,17 @@ declare class WasmTorrent extends Emitter {
   /** Node: whether uTP is on (WebTorrent's client.utp; false in browsers, or when its UDP port was taken). */
   readonly utp: boolean
   readonly seedOutgoingConnections: boolean
+  /** WebTorrent's: connections per torrent (55 unless given); assigning it applies to every torrent. */
+  maxConns: number
+  /** WebTorrent's: peerId and nodeId as bytes (null while unknown). */
+  readonly peerIdBuffer: Uint8Array | null
+  readonly nodeIdBuffer: Uint8Array | null
+  /** WebTorrent's: the options as given (tracker: false, or its object; {} when not given). */
+  readonly tracker: NonNullable<ClientOptions['tracker']> | Record<string, never>
+  readonly utPex: boolean
+  readonly natUpnp: NonNullable<ClientOptions['natUpnp']>
+  readonly natPmp: NonNullable<ClientOptions['natPmp']>
+  readonly enableWebSeeds: boolean
   /**
    * Node: WebTorrent's client.dht as far as apps use it: 'listening', address(), and BEP 44's
    * put() and get() as bittorrent-dht's; null without a DHT.

@@ -202,6 +202,11 @@ export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
   void agent
   const bootstrapFrom: string[] | undefined = noUtp.dht?.toJSON().nodes.map(n => `${n.host}:${n.port}`)
   void bootstrapFrom
+  noUtp.maxConns = 20
+  const idBytes: Uint8Array | null = noUtp.peerIdBuffer
+  const webSeedsOn: boolean = noUtp.enableWebSeeds
+  void idBytes
+  void webSeedsOn
   t.on('blockedPeer', (addr: string) => { void addr })
   await blocking.destroy()
   await fromFile.destroy()

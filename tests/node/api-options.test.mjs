@@ -330,3 +330,49 @@ test('add option uploads: false (or 0) uploads nothing, as WebTorrent\'s; anothe
   assert.equal(muteSeed.uploaded, 0)
   assert.ok(openSeed.uploaded >= content.length)
 })
+
+test("WebTorrent's client properties from its options (tracker, utPex, natUpnp, natPmp, enableWebSeeds, maxConns, peerIdBuffer), as WebTorrent 2.8.5's own client sets them", async t => {
+  const { default: WebTorrent } = await import('webtorrent')
+  const quiet = { dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false }
+  const peerId = '2d5754303030312d' + '61'.repeat(12)
+  const cases = [
+    { tracker: false, peerId },
+    { tracker: { announce: [] }, utPex: false, webSeeds: false, maxConns: 7, peerId },
+    { maxConns: 0, tracker: false, peerId }, // 0 is WebTorrent's default, 55
+    { maxConns: 'many', tracker: false, peerId }
+  ]
+  for (const opts of cases) {
+    const theirs = new WebTorrent({ ...quiet, ...opts })
+    const ours = client(t, { ...quiet, ...opts })
+    await ours.whenReady()
+    for (const key of ['tracker', 'utPex', 'natUpnp', 'natPmp', 'enableWebSeeds', 'maxConns', 'seedOutgoingConnections']) {
+      assert.deepEqual(ours[key], theirs[key], `${key} with ${JSON.stringify(opts)}`)
+    }
+    assert.deepEqual(ours.peerIdBuffer, Uint8Array.from(theirs.peerIdBuffer))
+    await new Promise(resolve => theirs.destroy(resolve))
+  }
+  // Defaults, ours alone (WebTorrent's would map ports): natUpnp and natPmp on.
+  const plain = client(t, { tracker: false, lsd: false, utp: false })
+  assert.equal(plain.natUpnp, true)
+  assert.equal(plain.natPmp, true)
+  assert.equal(plain.maxConns, 55)
+})
+
+test('client.maxConns, assigned at runtime, limits every torrent from then on, as WebTorrent\'s', async t => {
+  const content = randomBytes(71, 256 * 1024)
+  const seeders = [client(t), client(t)]
+  const seeds = seeders.map(c => c.seed(Buffer.from(content), { name: 'limited.bin', announce: [], store: 'memory' }))
+  await Promise.all(seeds.map(s => once(s, 'ready')))
+  for (const c of seeders) if (!c.listening) await once(c, 'listening')
+  const leecher = client(t, { maxConns: 1 })
+  const torrent = leecher.add(seeds[0].torrentFile, { store: 'memory', deselect: true }) // connections stay
+  await once(torrent, 'ready')
+  for (const c of seeders) torrent.addPeer(`127.0.0.1:${c.address().port}`)
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  assert.equal(torrent.wires.length, 1, 'one connection at maxConns 1')
+  leecher.maxConns = 5
+  assert.equal(leecher.maxConns, 5)
+  const deadline = Date.now() + 10_000
+  while (torrent.wires.length < 2 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 100))
+  assert.equal(torrent.wires.length, 2, 'the waiting address dialled once there is room')
+})

@@ -9,7 +9,7 @@ import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
 import { Wire, PEER_MESSAGES_AT_CONNECT } from './wire.js'
 import { BitField } from './bitfield.js'
-import { bytesToHex } from './hex.js'
+import { bytesToHex, hexToBytes } from './hex.js'
 import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '../transports/rtc.js'
@@ -28,6 +28,13 @@ function throttleRate (rate) {
   if (!Number.isFinite(rate) || (rate < 0 && rate !== -1)) return null
   return Math.round(rate)
 }
+// client.maxConns for the engine: a count (what is not a number: as WebTorrent's, whose
+// comparison with it never stops a connection).
+function connectionCount (n) {
+  const count = Number(n)
+  return Number.isNaN(count) ? 65535 : Math.max(0, Math.min(65535, Math.floor(count)))
+}
+
 // A client's or torrent's throttle (which: 'download' | 'upload'): its _limits, applied.
 function setThrottle (owner, which, value) {
   const rate = throttleRate(value)
@@ -959,7 +966,7 @@ export function makeClientClass (internals) {
       this._sockets = new WebSocketTransport(input)
       this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
       // Browsers: the first announce's offers are made while the module loads (prepareOffers).
-      if (opts.tracker !== false && opts.maxConns !== 0 && !host.webrtc && typeof globalThis.RTCPeerConnection === 'function') {
+      if (opts.tracker !== false && !host.webrtc && typeof globalThis.RTCPeerConnection === 'function') {
         this._rtc.prepareOffers(SPARE_OFFERS)
       }
       // WebTorrent 3's userAgent: the User-Agent of the client's HTTP requests (web seeds,
@@ -983,6 +990,15 @@ export function makeClientClass (internals) {
       this._utp = null // Node: uTP's socket on torrentPort, once listening (option utp)
       this.utp = Boolean(host.Utp) && opts.utp !== false // WebTorrent's client.utp
       this.seedOutgoingConnections = opts.seedOutgoingConnections ?? true // WebTorrent's
+      // WebTorrent's client properties from its options, as its constructor sets them.
+      this.tracker = opts.tracker !== undefined ? opts.tracker : {}
+      this.utPex = opts.utPex !== false
+      this.natUpnp = opts.natUpnp ?? true
+      this.natPmp = opts.natPmp ?? true
+      this.enableWebSeeds = opts.webSeeds !== false
+      // As WebTorrent's: connections per torrent, 55 unless a number other than 0 is given;
+      // assigning client.maxConns applies to every torrent from then on.
+      this._maxConns = Number(opts.maxConns) || 55
       this._utpConnections = new Set() // engine connection ids carried over uTP
       this.dhtPort = 0
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): bittorrent-
@@ -1098,7 +1114,7 @@ export function makeClientClass (internals) {
           seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52),
           sendBufferLimit: BUFFER_HIGH,
           peerId,
-          maxConns: opts.maxConns,
+          maxConns: connectionCount(this._maxConns),
           maxConnsTotal: opts.maxConnsTotal,
           maxWebConns: opts.maxWebConns,
           utPex: opts.utPex,
@@ -2049,6 +2065,16 @@ export function makeClientClass (internals) {
       }
       return null
     }
+
+    get maxConns () { return this._maxConns }
+    set maxConns (n) {
+      this._maxConns = n
+      if (this._driver?.engine) this._input((E, t) => E.setMaxConns(connectionCount(n), t))
+    }
+
+    // WebTorrent's peerIdBuffer and nodeIdBuffer: the ids as bytes (null while unknown).
+    get peerIdBuffer () { return this.peerId ? hexToBytes(this.peerId) : null }
+    get nodeIdBuffer () { return this.nodeId ? hexToBytes(this.nodeId) : null }
 
     // The DHT's id, read where it lives: the engine replaces a random one by one valid for
     // the address the DHT's nodes report (BEP 42).

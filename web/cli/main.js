@@ -58,7 +58,7 @@ const COMMANDS = {
     about: 'Downloads a torrent, optionally playing a file while it downloads.',
     options: {
       out: { type: 'string', short: 'o', help: 'DIR   where to put the files (default: the current folder)' },
-      select: { type: 'string', short: 's', help: 'N[,M...]   download only these files (indexes from `info`; a magnet's so= does the same); the first one is played' },
+      select: { type: 'string', short: 's', help: 'N[,M...]   download only these files (indexes from `info`; the so= of a magnet does the same); the first one is played' },
       'keep-seeding': { type: 'boolean', help: '   keep seeding when done (until Ctrl-C)' },
       'remove-partial': { type: 'boolean', help: '   on Ctrl-C before the end, delete what was downloaded' },
       'peer-timeout': { type: 'string', help: 'SECONDS   say so when no peer is found within this time (default 30; it keeps trying)' },
