@@ -270,7 +270,7 @@ export class FileStream extends Emitter implements AsyncIterable<Uint8Array> {
 export interface ClientOptions {
   /** Our peer id: 40 hex digits, or 20 bytes. Default: random. */
   peerId?: string | Uint8Array
-  /** Most connections per torrent. */
+  /** Most connections per torrent, half-open ones included: 55 (WebTorrent's) unless a number other than 0. */
   maxConns?: number
   /** Connections of the whole client, over all its torrents (default: no limit beyond maxConns per torrent). */
   maxConnsTotal?: number
