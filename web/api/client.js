@@ -35,6 +35,12 @@ function connectionCount (n) {
   return Number.isNaN(count) ? 65535 : Math.max(0, Math.min(65535, Math.floor(count)))
 }
 
+// globalThis.WEBTORRENT_ANNOUNCE, as create-torrent and WebTorrent read it: a tracker URL or
+// a list of them (webtorrent-hybrid sets it), forced into torrents created and announced.
+export function forcedTrackers () {
+  return [].concat(globalThis.WEBTORRENT_ANNOUNCE || []).filter(url => typeof url === 'string')
+}
+
 // A client's or torrent's throttle (which: 'download' | 'upload'): its _limits, applied.
 function setThrottle (owner, which, value) {
   const rate = throttleRate(value)
@@ -956,11 +962,10 @@ export function makeClientClass (internals) {
       this.destroyed = false
       this._opts = opts
       const tracker = opts.tracker === false ? {} : (opts.tracker ?? {})
-      // As WebTorrent's: globalThis.WEBTORRENT_ANNOUNCE (a URL or a list; webtorrent-hybrid
-      // sets it) joins the client's trackers, for public torrents, unless tracker is false.
-      // Read when the client is created.
-      const forced = opts.tracker === false ? [] : [].concat(globalThis.WEBTORRENT_ANNOUNCE || [])
-      this._announce = Array.from(new Set([...[].concat(tracker.announce ?? []), ...forced.filter(url => typeof url === 'string')]))
+      // As WebTorrent's: the forced trackers join the client's, for public torrents, unless
+      // tracker is false. Read when the client is created.
+      const forced = opts.tracker === false ? [] : forcedTrackers()
+      this._announce = Array.from(new Set([...[].concat(tracker.announce ?? []), ...forced]))
       this._byId = new Map()        // engine torrent id -> Torrent
       const input = fn => this._input(fn)
       this._sockets = new WebSocketTransport(input)

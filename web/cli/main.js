@@ -363,8 +363,8 @@ async function download ([arg], o) {
     if (finishedOnce || !finished()) return
     clearInterval(noPeers)
     const seconds = (Date.now() - started) / 1000
-    const s = snapshot(torrent, undefined, wanted())
     const part = wanted()
+    const s = snapshot(torrent, undefined, part)
     progress.log(`Downloaded ${part ? `${part.length} of ${torrent.files.length} files of ` : ''}${torrent.name}: ` +
       `${formatBytes(s.length)} in ${seconds.toFixed(1)} s (${formatBytes(s.downloaded / Math.max(seconds, 0.001))}/s) to ${out}`)
     finishedOnce = true

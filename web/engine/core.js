@@ -4,7 +4,7 @@
 // module (a promise), and the default options for its environment; the Node entry also
 // supplies `host` (see makeClientClass: TCP, files on disk, paths as inputs).
 
-import { makeClientClass } from '../api/client.js'
+import { makeClientClass, forcedTrackers } from '../api/client.js'
 import { WasmTorrentError } from '../api/errors.js'
 import { bytesToHex, hexToBytes } from '../api/hex.js'
 
@@ -379,11 +379,10 @@ function createOptions (opts) {
     else if (Array.isArray(opts.announce)) tiers = opts.announce.map(url => [url])
   }
   tiers = tiers ?? []
-  // As create-torrent's: globalThis.WEBTORRENT_ANNOUNCE (a URL or a list) is added to every
-  // torrent created, each URL a tier of its own; the defaults come after, when neither
-  // announce nor announceList is given.
-  const forced = [].concat(globalThis.WEBTORRENT_ANNOUNCE || []).filter(url => typeof url === 'string')
-  tiers = [...tiers, ...forced.map(url => [url])]
+  // As create-torrent's: the forced trackers (WEBTORRENT_ANNOUNCE) are added to every torrent
+  // created, each URL a tier of its own; the defaults come after, when neither announce nor
+  // announceList is given.
+  tiers = [...tiers, ...forcedTrackers().map(url => [url])]
   if (opts.announce === undefined && opts.announceList === undefined) tiers = [...tiers, ...announceList]
   if (opts.sslCert !== undefined) throw invalid('createTorrent: opts.sslCert is not supported', 'sslCert')
   const info = opts.info ?? {}
