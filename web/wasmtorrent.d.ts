@@ -595,6 +595,24 @@ export class Wire extends Emitter {
 }
 
 /**
+ * A connection to a peer that the app made itself (torrent.addPeer, addWebSeed): a
+ * simple-peer instance, or any duplex stream that carries the BitTorrent wire protocol.
+ * write() returning false means wait for 'drain'; 'data' brings the remote's bytes;
+ * 'close', 'end', 'finish' or 'error' end it. One still connecting has `connected` false
+ * (or `connecting` true) and emits 'connect'.
+ */
+export interface PeerConnectionObject {
+  write (chunk: Uint8Array): boolean | void
+  on (event: string, listener: (...args: any[]) => void): unknown
+  destroy (err?: Error): unknown
+  id?: string
+  connected?: boolean
+  connecting?: boolean
+  remoteAddress?: string
+  remotePort?: number
+}
+
+/**
  * A torrent in the client. Events, as WebTorrent's: 'infoHash' (hash), 'metadata', 'ready',
  * 'download' (bytes that arrived), 'upload' (bytes), 'verified' (piece index), 'wire' (wire,
  * address), 'noPeers' ('tracker', 'dht', 'lsd' or 'ut_pex': every noPeersIntervalTime seconds, for
@@ -703,15 +721,19 @@ export class Torrent extends Emitter {
   throttleUploadSpeed (rate: number): false | undefined
   /** One byte per piece: 0 missing, 1 downloading, 2 verifying, 3 have; empty before the metadata. */
   pieceStates (): Uint8Array
-  /** Closes the connection to a peer: its Wire or its peer id (hex). */
-  removePeer (peer: Wire | string): void
   /**
-   * A peer the page connected itself: an RTCDataChannel (open or connecting) to another
-   * peer of this torrent. Hand it over before it receives anything (in ondatachannel).
-   * Addresses ("ip:port") throw: browsers have no TCP.
+   * Closes the connection to a peer: its Wire, its peer id (hex), a connection object given to
+   * addPeer or addWebSeed (or its id / connId), or (Node) its "ip:port".
    */
-  /** An RTCDataChannel the page signalled, or (Node) an address "ip:port" / "[ip6]:port" / "host:port" (resolved first). */
-  addPeer (peer: RTCDataChannel | string): boolean
+  removePeer (peer: Wire | PeerConnectionObject | string): void
+  /**
+   * A peer the app connected itself, as WebTorrent's: a simple-peer instance (or any duplex
+   * stream to a peer of this torrent, connected or still connecting: it emits 'connect');
+   * 'peer' names it. Ours also takes an RTCDataChannel the page signalled (open or
+   * connecting; hand it over before it receives anything, in ondatachannel). Under Node, an
+   * address "ip:port" / "[ip6]:port" / "host:port" (resolved first); browsers throw for one.
+   */
+  addPeer (peer: PeerConnectionObject | RTCDataChannel | string): boolean
   /**
    * Content the app has (a Node Readable, bytes, or a list of them, in the torrent's file
    * order) becomes the torrent's pieces, hashed against it; rejects (and cb gets) an error
@@ -723,8 +745,12 @@ export class Torrent extends Emitter {
    * (scrape); also emitted as 'scrape'. Rejects without such a tracker, or when it cannot be reached.
    */
   scrape (): Promise<{ announce: string; complete: number; incomplete: number; downloaded: number }>
-  /** A BEP 19 web seed: the URL of the file (single-file torrent) or of the folder above the torrent's name. */
-  addWebSeed (url: string | URL): void
+  /**
+   * A BEP 19 web seed: the URL of the file (single-file torrent) or of the folder above the
+   * torrent's name. Or, as WebTorrent's, a custom web seed: a connection object with a
+   * `connId` that speaks the BitTorrent wire protocol as a seed (its wire's type 'webSeed').
+   */
+  addWebSeed (url: string | URL | (PeerConnectionObject & { connId: string })): void
   /** opts.destroyStore deletes what its store holds (default: the add option destroyStoreOnDestroy). */
   destroy (opts?: RemoveOptions, cb?: (err: Error | null) => void): Promise<void>
   destroy (cb?: (err: Error | null) => void): Promise<void>

@@ -4,8 +4,9 @@
 // network namespace (loopback only).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startHarness } from './harness.mjs'
+import { startHarness, repoRoot } from './harness.mjs'
 import { startTracker } from '../../scripts/tracker.mjs'
+import { build } from 'esbuild'
 
 const MiB = 1024 * 1024
 const size = 4 * MiB
@@ -13,7 +14,13 @@ const size = 4 * MiB
 let h
 let tracker
 let trackerURL
+// simple-peer as an app bundles it (the fork WebTorrent uses), for the pages to import.
+const simplePeerURL = '/build/browser-test/simple-peer.mjs'
 before(async () => {
+  await build({
+    stdin: { contents: "export { default } from '@thaunknown/simple-peer'", resolveDir: repoRoot },
+    bundle: true, format: 'esm', platform: 'browser', outfile: repoRoot + simplePeerURL.slice(1), logLevel: 'warning'
+  })
   tracker = await startTracker()
   trackerURL = tracker.url
   h = await startHarness()
@@ -157,3 +164,57 @@ for (const [from, to] of [['wasmtorrent', 'WebTorrent'], ['WebTorrent', 'wasmtor
     assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
   })
 }
+
+test('WebTorrent seeds, wasmtorrent downloads over a simple-peer connection both pages signalled themselves (addPeer)', { timeout: 120_000 }, async () => {
+  const a = await h.newPage('/tests/browser/pages/webtorrent.html')
+  const b = await h.newPage('/tests/browser/pages/client.html')
+  await a.waitForFunction(() => window.WebTorrent)
+  const expected = await a.evaluate(randomFile, size)
+  // No tracker: the only peer is the app's own connection, signalled by the test.
+  const { magnet, offer } = await a.evaluate(async url => {
+    const { default: Peer } = await import(url)
+    const client = new window.WebTorrent({ tracker: false })
+    window.client = client
+    const torrent = await new Promise(resolve => client.seed(window.file, { announce: [] }, resolve))
+    const peer = new Peer({ initiator: true, trickle: false, config: { iceServers: [] } })
+    window.peer = peer
+    const offer = await new Promise(resolve => peer.once('signal', resolve))
+    torrent.addPeer(peer)
+    return { magnet: torrent.magnetURI, offer }
+  }, simplePeerURL)
+
+  const answer = await b.evaluate(async ({ url, magnet, offer }) => {
+    const { default: Peer } = await import(url)
+    const client = new window.WasmTorrent({ tracker: false })
+    window.client = client
+    const torrent = client.add(magnet)
+    window.torrent = torrent
+    window.told = []
+    torrent.on('peer', p => window.told.push(p === window.peer))
+    torrent.on('wire', wire => { window.wireType = wire.type })
+    const peer = new Peer({ trickle: false, config: { iceServers: [] } })
+    window.peer = peer
+    const answer = new Promise(resolve => peer.once('signal', resolve))
+    peer.signal(offer)
+    window.added = torrent.addPeer(peer) // still connecting
+    return answer
+  }, { url: simplePeerURL, magnet, offer })
+  await a.evaluate(answer => window.peer.signal(answer), answer)
+
+  const got = await b.evaluate(async sha256src => {
+    const sha256 = eval(sha256src) // eslint-disable-line no-eval
+    const torrent = window.torrent
+    await new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
+    const buffer = await torrent.files[0].arrayBuffer()
+    return { sha256: await sha256(buffer), length: buffer.byteLength, added: window.added, told: window.told, wireType: window.wireType }
+  }, `(${sha256})`)
+  assert.equal(got.added, true)
+  assert.deepEqual(got.told, [true], "'peer' names the simple-peer object")
+  assert.equal(got.wireType, 'webrtc')
+  assert.equal(got.length, size)
+  assert.equal(got.sha256, expected, 'byte-exact')
+  await b.evaluate(() => window.client.destroy())
+  await a.evaluate(() => new Promise(resolve => window.client.destroy(resolve)))
+  assert.deepEqual(b.errors, [], 'no errors in the wasmtorrent page')
+  assert.deepEqual(h.blockedRequests(), [], 'nothing left loopback')
+})

@@ -5,6 +5,7 @@
 // Callbacks' parameters are left to inference: WebTorrent's types declare `err: Error |
 // string`, ours `Error | null`, which is what both libraries pass (null on success).
 import WebTorrent from 'webtorrent'
+import type SimplePeer from 'simple-peer'
 
 const options: WebTorrent.Options = { maxConns: 55, tracker: {}, dht: false, lsd: false, webSeeds: true, downloadLimit: -1, uploadLimit: 1000 }
 const client: WebTorrent.Instance = new WebTorrent(options)
@@ -70,6 +71,11 @@ export function controls (): void {
   torrent.pause()
   torrent.resume()
   torrent.destroy({ destroyStore: true }, err => { if (err) console.error(err) })
+}
+
+// A WebRTC connection the app signalled itself.
+export function signalled (peer: SimplePeer.Instance): boolean {
+  return torrent.addPeer(peer)
 }
 
 export function seedDropped (files: FileList): void {

@@ -14,6 +14,7 @@ import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '../transports/rtc.js'
 import { HttpTransport } from '../transports/http.js'
+import { StreamTransport } from '../transports/stream.js'
 import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
 import { storeFor, preloadedStoreClass, defaultStore } from '../storage/index.js'
@@ -134,6 +135,12 @@ function peerIdHex (id, name = 'peerId') {
 // An announce parameter of getAnnounceOpts for the engine: [key, text, literal] (literal:
 // a JSON number or boolean), or null for a value no tracker can carry (objects, bytes,
 // null, undefined, NaN), which is left out.
+// A connection object an app may give addPeer or addWebSeed (see transports/stream.js).
+function isConnection (value) {
+  return Boolean(value) && typeof value === 'object' && typeof value.write === 'function' &&
+    typeof value.on === 'function' && typeof value.destroy === 'function'
+}
+
 function announceParam (key, value) {
   if (typeof value === 'string') return [key, value, false]
   if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') return [key, String(value), true]
@@ -188,6 +195,7 @@ export function makeClientClass (internals) {
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
       this._pendingPeers = []    // addPeer() before the engine knew the torrent (channels)
+      this._connections = new Map() // addPeer(simple-peer), addWebSeed(conn): key -> StreamTransport entry
       this._pendingAddresses = [] // likewise, "ip:port" addresses
       this._pendingWebSeeds = [] // addWebSeed() likewise
       this._webSeedsTold = new Set() // web seed URLs a 'peer' event named
@@ -207,6 +215,8 @@ export function makeClientClass (internals) {
         for (const { reject } of this._rescans.splice(0)) reject(err)
         for (const w of this._wires.values()) w._onClose()
         this._wires.clear()
+        // Connections the engine never took (the engine closes the ones it did)
+        for (const entry of [...this._connections.values()]) if (entry.id < 0) this._client._streams.drop(entry)
       })
     }
 
@@ -351,6 +361,7 @@ export function makeClientClass (internals) {
       // The info-hash of a magnet comes from the link; of a .torrent from the metadata.
       if (info) this._onMetadata(info)
       for (const { dc, early } of this._pendingPeers.splice(0)) this._client._attachChannel(this, dc, early)
+      for (const entry of this._connections.values()) if (entry.id < 0) this._client._attachStream(this, entry)
       for (const address of this._pendingAddresses.splice(0)) this.addPeer(address)
       for (const url of this._pendingWebSeeds.splice(0)) this.addWebSeed(url)
       if (this.paused) this._client._input((E, t) => E.pause(id, t))
@@ -393,12 +404,14 @@ export function makeClientClass (internals) {
       this._noPeersTimer.unref?.() // Node: does not keep the process alive
     }
 
-    // A peer connected by the page itself: an RTCDataChannel (open or still connecting)
-    // that reaches another BitTorrent peer of this torrent. Hand it over before it can
-    // receive anything (in ondatachannel, or right after createDataChannel): a message
+    // A peer connected by the app itself, as WebTorrent's: a simple-peer instance (or any
+    // duplex stream to a BitTorrent peer of this torrent, connected or still connecting).
+    // Ours also takes an RTCDataChannel (open or still connecting): hand it over before it
+    // can receive anything (in ondatachannel, or right after createDataChannel), a message
     // that arrives before is lost. The browser has no TCP, so "ip:port" addresses are
     // refused with a clear error.
     addPeer (peer) {
+      if (isConnection(peer)) return this._addConnection(peer, 'webrtc', peer.id || peer, peer)
       if (typeof RTCDataChannel !== 'undefined' && peer instanceof RTCDataChannel) {
         if (this._id === null) {
           // Not in the engine yet: keep what arrives meanwhile.
@@ -434,15 +447,25 @@ export function makeClientClass (internals) {
         else this.emit('invalidPeer', peer)
         return result === 'added'
       }
-      throw new WasmTorrentError('addPeer: give an RTCDataChannel (addresses need TCP, which browsers lack)',
+      throw new WasmTorrentError(this._client._tcp
+        ? 'addPeer: give an "ip:port" address, a simple-peer instance (or another connection object) or an RTCDataChannel'
+        : 'addPeer: give a simple-peer instance (or another connection object) or an RTCDataChannel (addresses need TCP, which browsers lack)',
         { code: 'not_supported' })
     }
 
-    // Closes the connection to a peer: its Wire, its peer id (hex) or, as WebTorrent's for
-    // TCP and uTP peers, an "ip:port" ("[ip6]:port"): connected, being dialled or waiting
-    // to be, it leaves the torrent and is not dialled again unless added again (simple-peer
-    // objects do not exist here).
+    // Closes the connection to a peer: its Wire, its peer id (hex), the connection object
+    // given to addPeer or addWebSeed (or its id / connId) or, as WebTorrent's for TCP and
+    // uTP peers, an "ip:port" ("[ip6]:port"): connected, being dialled or waiting to be, it
+    // leaves the torrent and is not dialled again unless added again.
     removePeer (peer) {
+      const key = this._connections.has(peer?.id) ? peer.id : peer
+      const entry = this._connections.get(key) ?? [...this._connections.values()].find(e => e.conn === peer)
+      if (entry) {
+        this._connections.delete(entry.key)
+        if (entry.id >= 0) this._client._streams.fail(entry.id)
+        else this._client._streams.drop(entry)
+        return
+      }
       if (typeof peer === 'string' && this._client._tcp && !this.destroyed) {
         this._pendingAddresses = this._pendingAddresses.filter(a => a !== peer)
         if (this._id !== null) this._client._input((E, t) => E.removePeer(this._id, peer, t))
@@ -452,9 +475,6 @@ export function makeClientClass (internals) {
       if (wire && !wire.destroyed) wire.destroy()
     }
 
-    // A BEP 19 web seed: an HTTP(S) URL holding the torrent's files (for a multi-file
-    // torrent, the folder above the torrent's name). WebTorrent's addWebSeed also takes a
-    // custom connection object; that has no equivalent here and gets a clear error.
     // Ours (Node: HTTP and UDP trackers): asks the tracker the torrent announces to for the
     // swarm's counts (scrape; the torrent also emits 'scrape', as bittorrent-tracker's client).
     // Resolves { announce, complete, incomplete, downloaded }; rejects when the torrent has
@@ -478,10 +498,30 @@ export function makeClientClass (internals) {
       })
     }
 
+    // A BEP 19 web seed: an HTTP(S) URL holding the torrent's files (for a multi-file
+    // torrent, the folder above the torrent's name). Or, as WebTorrent's, a custom web seed:
+    // a connection object with a string `connId` that speaks the BitTorrent wire protocol
+    // as a seed (as WebTorrent's WebConn does; see transports/stream.js), its wire's type
+    // 'webSeed'.
     addWebSeed (url) {
       if (url instanceof URL) url = url.href
+      if (url && typeof url === 'object' && typeof url.connId === 'string') {
+        if (!isConnection(url)) {
+          throw new WasmTorrentError('addWebSeed: a connection object needs write(), on() and destroy()', { code: 'invalid_argument' })
+        }
+        if (this.destroyed) throw new WasmTorrentError('torrent is destroyed', { code: 'destroyed' })
+        if (this._connections.has(url.connId)) {
+          this.emit('warning', new WasmTorrentError(`ignoring duplicate web seed: ${url.connId}`, { code: 'invalid_argument' }))
+          this.emit('invalidPeer', url.connId)
+          return
+        }
+        this._addConnection(url, 'webSeed', url.connId, url.connId)
+        return
+      }
       if (typeof url !== 'string') {
-        throw new WasmTorrentError('addWebSeed: give the URL of a web seed (custom connection objects are not supported)', { code: 'not_supported' })
+        // As WebTorrent's
+        this.emit('warning', new WasmTorrentError('addWebSeed must be passed a string or connection object with id property', { code: 'invalid_argument' }))
+        return
       }
       if (!/^https?:\/\//i.test(url)) {
         this.emit('warning', new WasmTorrentError(`addWebSeed: ${url} is not an http(s) URL`, { code: 'invalid_argument' }))
@@ -504,6 +544,31 @@ export function makeClientClass (internals) {
         this.emit('warning', new WasmTorrentError(`ignoring duplicate web seed: ${url}`, { code: 'invalid_argument' }))
         this.emit('invalidPeer', url)
       }
+    }
+
+    // A connection object the app brought (addPeer, addWebSeed), under `key` (as
+    // WebTorrent's: the object's id, or the object; a web seed's connId). As WebTorrent's,
+    // one the torrent holds already, or one given while the torrent is paused, is destroyed
+    // and refused ('invalidPeer', false); otherwise 'peer' names it (`told`).
+    _addConnection (conn, type, key, told) {
+      if (this.destroyed) {
+        try { conn.destroy() } catch {}
+        throw new WasmTorrentError('torrent is destroyed', { code: 'destroyed' })
+      }
+      if (type !== 'webSeed' && (this._connections.has(key) || this.paused)) {
+        try { conn.destroy() } catch {}
+        this.emit('invalidPeer', told)
+        return false
+      }
+      const entry = this._client._streams.adopt(conn, {
+        type,
+        key,
+        ended: () => { if (this._connections.get(key) === entry) this._connections.delete(key) }
+      })
+      this._connections.set(key, entry)
+      if (this._id !== null) this._client._attachStream(this, entry)
+      this.emit('peer', told)
+      return true
     }
 
     // WebTorrent's load(streams, cb): content the app already has (a Readable, bytes, or a
@@ -970,6 +1035,7 @@ export function makeClientClass (internals) {
       const input = fn => this._input(fn)
       this._sockets = new WebSocketTransport(input)
       this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
+      this._streams = new StreamTransport({ input, heap: () => this._M.HEAPU8 }) // connection objects the app brings
       // Browsers: the first announce's offers are made while the module loads (prepareOffers).
       if (opts.tracker !== false && !host.webrtc && typeof globalThis.RTCPeerConnection === 'function') {
         this._rtc.prepareOffers(SPARE_OFFERS)
@@ -1629,6 +1695,7 @@ export function makeClientClass (internals) {
       this._server?.close()
       const closed = [...this.torrents].map(t => this._remove(t))
       this._rtc.closeAll()
+      this._streams.closeAll()
       this._tcp?.closeAll()
       this._utp?.close()
       this._utp = null
@@ -1850,7 +1917,13 @@ export function makeClientClass (internals) {
               wire._cryptoHandshakeDone = e.encryption > 0
               wire._encryptionMethod = e.encryption > 0 ? e.encryption : null
               const utp = this._utpConnections.has(e.connection)
-              if (utp || this._tcp?.has(this._peerOfConnection.get(e.connection))) {
+              const stream = this._streams.peers.get(this._peerOfConnection.get(e.connection))
+              if (stream) {
+                // A connection the app brought: 'webrtc' (addPeer) or 'webSeed' (addWebSeed).
+                wire.type = stream.type
+                if (typeof stream.conn.remoteAddress === 'string') wire.remoteAddress = stream.conn.remoteAddress
+                if (typeof stream.conn.remotePort === 'number') wire.remotePort = stream.conn.remotePort
+              } else if (utp || this._tcp?.has(this._peerOfConnection.get(e.connection))) {
                 // As WebTorrent's wires of TCP and uTP peers: their type, address and port apart.
                 const m = /^\[?(.*?)\]?:(\d+)$/.exec(e.address)
                 wire.type = utp ? (e.outgoing ? 'utpOutgoing' : 'utpIncoming') : (e.outgoing ? 'tcpOutgoing' : 'tcpIncoming')
@@ -2114,9 +2187,19 @@ export function makeClientClass (internals) {
     // Nodes in the DHT's routing table (0 without a DHT), e.g. to show that it works.
     get dhtNodes () { return this._dht && this._engine ? this._engine.dhtNodes() : 0 }
 
-    // The transport holding engine peer `peer`: a TCP socket or a data channel.
+    // The transport holding engine peer `peer`: a TCP socket, a data channel, or a
+    // connection object the app brought.
     _transportOf (peer) {
+      if (this._streams.has(peer)) return this._streams
       return this._tcp?.has(peer) ? this._tcp : this._rtc
+    }
+
+    // A connection object the app brought (torrent.addPeer, addWebSeed).
+    _attachStream (torrent, entry) {
+      let id = -1
+      this._input((E, t) => { id = E.attachChannel(torrent._id, t) })
+      if (id >= 0) this._streams.bind(entry, id)
+      else this._streams.drop(entry)
     }
 
     // A data channel the page signalled itself (torrent.addPeer).
