@@ -743,12 +743,17 @@ class js_client {
   bool add_web_seed(std::uint32_t t, const std::string& url, double now) {
     return client_.add_web_seed(wt::torrent_id{t}, url, at_ms(now));
   }
+  bool remove_web_seed(std::uint32_t t, const std::string& url, double now) {
+    return client_.remove_web_seed(wt::torrent_id{t}, url, at_ms(now));
+  }
   val web_seeds(std::uint32_t t) const {
     val out = val::array();
     for (const auto& w : client_.engine().web_seeds(wt::torrent_id{t})) {
       val seed = val::object();
       seed.set("id", w.id);
       seed.set("url", w.url);
+      // As WebTorrent's WebConn: the wire of a web seed has the SHA-1 of its URL as peer id.
+      seed.set("peerId", wt::to_hex(wt::sha1(wt::as_bytes(w.url))));
       using state = wt::web_seed_state;
       seed.set("state", std::string(w.state == state::active ? "active" : w.state == state::waiting ? "waiting" : "dropped"));
       seed.set("downloaded", static_cast<double>(w.downloaded));
@@ -1562,6 +1567,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("storageCompleted", &js_client::storage_completed)
       .function("storageDigest", &js_client::storage_digest)
       .function("addWebSeed", &js_client::add_web_seed)
+      .function("removeWebSeed", &js_client::remove_web_seed)
       .function("webSeeds", &js_client::web_seeds)
       .function("httpResponse", &js_client::http_response)
       .function("httpData", &js_client::http_data)

@@ -418,6 +418,11 @@ class client {
     pump(now);
     return added;
   }
+  bool remove_web_seed(torrent_id t, std::string url, time_point now) {
+    const bool removed = session_.remove_web_seed(t, std::move(url), now);
+    pump(now);
+    return removed;
+  }
   void http_response(http_request_id id, int status, std::string_view content_range,
                      std::optional<std::int64_t> content_length, time_point now) {
     session_.http_response(id, status, content_range, content_length, now);

@@ -620,6 +620,9 @@ class session {
   // or fatal failures drop it (see session_settings). False for an unknown torrent, a URL
   // that is not http(s), one the torrent has already, or beyond max_web_seeds.
   bool add_web_seed(torrent_id t, std::string url, time_point now);
+  // The seed with this URL leaves the torrent: its requests end and it is forgotten (it
+  // may be added again). False when the torrent has no such seed.
+  bool remove_web_seed(torrent_id t, std::string url, time_point now);
   // budget: bytes (0: no limit); see session_settings::web_seed_budget.
   void set_web_seed_policy(torrent_id t, web_seed_policy policy, std::uint64_t budget, time_point now);
   // The fallback's grace (web_seed_grace) is over for the torrent: the host knows no peer

@@ -402,6 +402,20 @@ bool session::add_web_seed(torrent_id id, std::string url, time_point now) {
   return true;
 }
 
+bool session::remove_web_seed(torrent_id id, std::string url, time_point now) {
+  auto& s = enter(now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return false;
+  url = webseed::normalize_seed_url(url);
+  const auto it = std::find_if(t->web_seeds.begin(), t->web_seeds.end(), [&](const auto& e) { return e.second.url == url; });
+  if (it == t->web_seeds.end()) return false;
+  s.drop_web_seed(*t, it->second);
+  t->web_seeds.erase(it);
+  s.request_web_seeds(*t);  // another seed may take what this one had planned
+  s.finish_call();
+  return true;
+}
+
 void session::set_web_seed_policy(torrent_id id, web_seed_policy policy, std::uint64_t budget, time_point now) {
   auto& s = enter(now);
   torrent* t = s.find_torrent(id);

@@ -463,4 +463,19 @@ TEST_CASE("[webseed] pause, resume and remove with requests in flight", "[websee
     net.run_until([] { return false; }, net.now() + 10s);
     CHECK(net.web_bytes_served(server) == served);
   }
+  SECTION("removing the seed cancels its requests; added again, it finishes byte-exact") {
+    CHECK_FALSE(s.remove_web_seed(t, "http://cdn/other.bin", net.now()));
+    REQUIRE(s.remove_web_seed(t, "http://cdn/f.bin", net.now()));
+    CHECK(s.web_seeds(t).empty());
+    CHECK(s.stats(t)->web_seeds == 0);
+    const auto served = net.web_bytes_served(server);
+    net.run_until([] { return false; }, net.now() + 10s);
+    CHECK(net.web_bytes_served(server) == served);
+    CHECK_FALSE(finished(net, leecher, t));
+    CHECK_FALSE(s.remove_web_seed(t, "http://cdn/f.bin", net.now()));
+    REQUIRE(s.add_web_seed(t, "http://cdn/f.bin", net.now()));
+    REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 1min));
+    CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
+    CHECK(count_events<hash_failed_event>(net, leecher) == 0);
+  }
 }

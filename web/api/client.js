@@ -7,7 +7,7 @@
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
-import { Wire, PEER_MESSAGES_AT_CONNECT } from './wire.js'
+import { Wire, WebSeedWire, PEER_MESSAGES_AT_CONNECT } from './wire.js'
 import { BitField } from './bitfield.js'
 import { bytesToHex, hexToBytes } from './hex.js'
 import { StreamServer } from '../stream/server.js'
@@ -194,6 +194,7 @@ export function makeClientClass (internals) {
       this._torrentFile = null   // the .torrent bytes, when added from them or seeded
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
+      this._webSeedWires = new Map() // web seed URL -> WebSeedWire (see _syncWebSeeds)
       this._pendingPeers = []    // addPeer() before the engine knew the torrent (channels)
       this._connections = new Map() // addPeer(simple-peer), addWebSeed(conn): key -> StreamTransport entry
       this._pendingAddresses = [] // likewise, "ip:port" addresses
@@ -215,12 +216,14 @@ export function makeClientClass (internals) {
         for (const { reject } of this._rescans.splice(0)) reject(err)
         for (const w of this._wires.values()) w._onClose()
         this._wires.clear()
+        for (const w of this._webSeedWires.values()) w._onClose()
+        this._webSeedWires.clear()
         // Connections the engine never took (the engine closes the ones it did)
         for (const entry of [...this._connections.values()]) if (entry.id < 0) this._client._streams.drop(entry)
       })
     }
 
-    get wires () { return [...this._wires.values()] }
+    get wires () { return [...this._wires.values(), ...this._webSeedWires.values()] }
 
     // WebTorrent's private map of peers, which its tests read: here the connected ones,
     // keyed by the address their 'wire' event gave, each { id, addr, type, wire }.
@@ -306,7 +309,8 @@ export function makeClientClass (internals) {
     get uploaded () { return this._stats()?.uploaded ?? 0 }
     get downloadSpeed () { return this._stats()?.downloadSpeed ?? 0 }
     get uploadSpeed () { return this._stats()?.uploadSpeed ?? 0 }
-    get numPeers () { return this._stats()?.peers ?? 0 }
+    // As WebTorrent's (wires.length): web seeds count.
+    get numPeers () { return (this._stats()?.peers ?? 0) + this._webSeedWires.size }
     // Bytes that came from web seeds (part of `received`): a site's offload is
     // 1 - webSeedDownloaded / received.
     get webSeedDownloaded () { return this._stats()?.webSeedDownloaded ?? 0 }
@@ -454,10 +458,12 @@ export function makeClientClass (internals) {
     }
 
     // Closes the connection to a peer: its Wire, its peer id (hex), the connection object
-    // given to addPeer or addWebSeed (or its id / connId) or, as WebTorrent's for TCP and
-    // uTP peers, an "ip:port" ("[ip6]:port"): connected, being dialled or waiting to be, it
-    // leaves the torrent and is not dialled again unless added again.
+    // given to addPeer or addWebSeed (or its id / connId), a web seed's URL or, as
+    // WebTorrent's for TCP and uTP peers, an "ip:port" ("[ip6]:port"): connected, being
+    // dialled or waiting to be, it leaves the torrent and is not dialled again unless added
+    // again.
     removePeer (peer) {
+      if (typeof peer === 'string' && /^https?:\/\//i.test(peer)) return void this._removeWebSeed(peer) // as WebTorrent's
       const key = this._connections.has(peer?.id) ? peer.id : peer
       const entry = this._connections.get(key) ?? [...this._connections.values()].find(e => e.conn === peer)
       if (entry) {
@@ -540,6 +546,7 @@ export function makeClientClass (internals) {
       if (added) {
         this._webSeedsTold.add(url)
         this.emit('peer', url)
+        queueMicrotask(() => this._syncWebSeeds())
       } else {
         this.emit('warning', new WasmTorrentError(`ignoring duplicate web seed: ${url}`, { code: 'invalid_argument' }))
         this.emit('invalidPeer', url)
@@ -904,6 +911,7 @@ export function makeClientClass (internals) {
         this._webSeedsTold.add(url)
         this.emit('peer', url)
       }
+      queueMicrotask(() => this._syncWebSeeds()) // their wires, after this event's listeners
       if (this.destroyed) return
       this.emit('metadata')
       // skipVerify: every piece is had, each with 'verified', as WebTorrent's.
@@ -973,6 +981,48 @@ export function makeClientClass (internals) {
     // Files whose pieces are all verified emit 'done' (once each).
     _checkFilesDone (piece) {
       for (const f of this.files) if (piece === undefined || f.includes(piece)) f._checkDone()
+    }
+
+    // The web seeds' wires (WebSeedWire): one for each seed the engine has, from the
+    // metadata on (WebTorrent's come then, with their WebConn) until the seed is dropped or
+    // removed (WebTorrent 2.8.5's stays after 'done' too). Updated at the client's ticks
+    // and just before 'done'.
+    _syncWebSeeds () {
+      if (this._id === null || this.destroyed || !this._hasMetadata) return
+      const stats = this._stats()
+      if (!stats || (this._webSeedWires.size === 0 && !(stats.webSeeds > 0))) return
+      const now = performance.now()
+      const live = new Set()
+      for (const seed of this._client._engine.webSeeds(this._id)) {
+        if (seed.state === 'dropped') continue
+        live.add(seed.url)
+        let wire = this._webSeedWires.get(seed.url)
+        if (!wire) {
+          wire = new WebSeedWire(this, { url: seed.url, peerId: seed.peerId })
+          this._webSeedWires.set(seed.url, wire)
+          this.emit('wire', wire, null) // as WebTorrent's (a web seed's peer has no address)
+          if (this.destroyed) return
+        }
+        wire._update(seed.downloaded, now)
+      }
+      for (const [url, wire] of this._webSeedWires) {
+        if (live.has(url)) continue
+        this._webSeedWires.delete(url)
+        wire._onClose()
+      }
+    }
+
+    // A web seed leaves the torrent (removePeer(url), its wire's destroy()); it may be
+    // added again.
+    _removeWebSeed (url) {
+      if (this._id === null || this.destroyed) return false
+      let removed = false
+      this._client._input((E, t) => { removed = E.removeWebSeed(this._id, url, t) })
+      const wire = this._webSeedWires.get(url)
+      this._webSeedWires.delete(url)
+      this._webSeedsTold.delete(url)
+      wire?._onClose()
+      return removed
     }
 
     // 'download' with the payload bytes received since the last report (what arrived,
@@ -1863,7 +1913,10 @@ export function makeClientClass (internals) {
 
     // 'download' and 'upload' (bytes since the last report), at the engine's timer ticks.
     _reportTraffic () {
-      for (const t of [...this.torrents]) t._reportTraffic()
+      for (const t of [...this.torrents]) {
+        t._reportTraffic()
+        t._syncWebSeeds()
+      }
     }
 
     _dispatch (events) {
@@ -1873,7 +1926,11 @@ export function makeClientClass (internals) {
         try {
           switch (e.type) {
             case 'metadata': t?._onMetadata(); break
-            case 'done': t?._onDone(); t?._idleCheck(); break
+            case 'done':
+              t?._syncWebSeeds() // the web seeds' last 'download' before 'done'
+              t?._onDone()
+              t?._idleCheck()
+              break
             case 'piece':
               if (!t) break
               t._reportTraffic()

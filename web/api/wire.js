@@ -282,3 +282,68 @@ export class Wire extends Emitter {
     this.emit('close')
   }
 }
+
+// A web seed as WebTorrent shows one: a wire of type 'webSeed' in torrent.wires (so
+// numPeers counts it), with its 'wire' event, and as peer id the SHA-1 of its URL (WebConn's).
+// The HTTP requests are the engine's and no wire protocol runs, so this only reports: the
+// bytes the seed brought ('download', downloaded, downloadSpeed()), a seed that has every
+// piece and never chokes us, and 'close' when it leaves (dropped after failures, removed,
+// or the torrent destroyed). destroy() removes the web seed from the torrent, as
+// destroying WebTorrent's does.
+const RATE_WINDOW = 5000 // ms of samples for downloadSpeed()
+
+export class WebSeedWire extends Wire {
+  constructor (torrent, { url, peerId }) {
+    super(torrent, { connection: null, peerId, address: url, outgoing: true })
+    this.type = 'webSeed'
+    this.remoteAddress = undefined
+    this.url = url
+    this.connId = url
+    this._downloaded = 0
+    this._samples = [] // [ms, downloaded]
+  }
+
+  _details () { return null }
+  _reportsChanged () {}
+  get peerPieces () {
+    this._pieces ??= new BitField(allPieces(this._torrent.pieceCount ?? 0), { grow: 400000, haveAll: true })
+    return this._pieces
+  }
+
+  get peerExtensions () { return { dht: false, fast: false, extended: true } }
+  get requests () { return [] }
+  get peerRequests () { return [] }
+
+  _stats () {
+    return {
+      downloaded: this._downloaded,
+      uploaded: 0,
+      amChoking: true,
+      amInterested: !this._torrent._stats()?.finished,
+      peerChoking: false,
+      peerInterested: false,
+      downloadSpeed: this._speed(),
+      uploadSpeed: 0
+    }
+  }
+
+  _speed () {
+    const s = this._samples
+    if (s.length < 2) return 0
+    const [t0, d0] = s[0]
+    const [t1, d1] = s[s.length - 1]
+    return t1 > t0 ? (d1 - d0) * 1000 / (t1 - t0) : 0
+  }
+
+  // The seed's bytes so far (the engine's count), sampled at the client's ticks.
+  _update (downloaded, ms) {
+    this._samples.push([ms, downloaded])
+    while (this._samples.length > 2 && ms - this._samples[1][0] >= RATE_WINDOW) this._samples.shift()
+    if (downloaded <= this._downloaded) return
+    const bytes = downloaded - this._downloaded
+    this._downloaded = downloaded
+    this.emit('download', bytes)
+  }
+
+  destroy () { this._torrent._removeWebSeed(this.url) }
+}
