@@ -554,12 +554,16 @@ export interface BitField {
  * (port), 'suggest' (index), 'reject' (index, offset, length), 'allowed-fast' (index),
  * 'extended' ('handshake', dict; or the extension's name, payload), 'keep-alive'; 'upload'
  * (bytes of a block we sent); 'close'. The engine reports a kind only while it has a listener.
+ * A web seed is a wire too, as WebTorrent's: type 'webSeed', peerId the SHA-1 of its URL, no
+ * remoteAddress, 'download' as its bytes arrive and 'close'; its destroy() removes the seed.
  */
 export class Wire extends Emitter {
   readonly peerId: string
-  readonly type: 'webrtc' | 'tcpIncoming' | 'tcpOutgoing' | 'utpIncoming' | 'utpOutgoing'
-  /** A TCP peer's address; for a data channel the engine's name for it (it has no IP address to show). */
+  readonly type: 'webrtc' | 'tcpIncoming' | 'tcpOutgoing' | 'utpIncoming' | 'utpOutgoing' | 'webSeed'
+  /** A TCP peer's address; for a data channel the engine's name for it (it has no IP address to show); undefined for a web seed. */
   readonly remoteAddress: string
+  /** A web seed's wire: its URL (also connId), as WebTorrent's WebConn. */
+  readonly url?: string
   readonly remotePort?: number
   readonly outgoing: boolean
   readonly destroyed: boolean
@@ -673,6 +677,7 @@ export class Torrent extends Emitter {
   readonly uploaded: number
   readonly downloadSpeed: number
   readonly uploadSpeed: number
+  /** wires.length, as WebTorrent's: web seeds count. */
   readonly numPeers: number
   /** Bytes that came from web seeds (part of `received`, every byte received). */
   readonly webSeedDownloaded: number

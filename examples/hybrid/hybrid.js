@@ -130,11 +130,13 @@ function showTab (torrent, samples) {
     samples.push({ t: (performance.now() - torrent.addedAt) / 1000, server: fromServer, peers: fromPeers })
   }
   drawChart(samples, total)
+  // Other tabs only: numPeers counts the server too (a web seed is a wire, as WebTorrent's).
+  const peers = torrent.wires.filter(w => w.type !== 'webSeed').length
   $('status').textContent =
     `${(torrent.progress * 100).toFixed(0)}% of ${formatBytes(total)} · ` +
     `from the server ${formatBytes(fromServer)}, from peers ${formatBytes(fromPeers)}: ` +
     `${percent(fromPeers, fromServer + fromPeers)} offload · ` +
-    `${torrent.numPeers} peer${torrent.numPeers === 1 ? '' : 's'} · given to other tabs ${formatBytes(torrent.uploaded)}`
+    `${peers} peer${peers === 1 ? '' : 's'} · given to other tabs ${formatBytes(torrent.uploaded)}`
 }
 
 async function showServer (statsURL) {
