@@ -12,7 +12,9 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 DIR [file.js ...]" >&2; exit 2; }
 dir=$(cd "$1" && pwd); shift
 root=$(cd "$(dirname "$0")/.." && pwd)
-pkg="$root/dist/wasmtorrent.node.js"
+# WT_SUITE_PACKAGE: run against another package's entry file instead (e.g. WebTorrent's own
+# index.js, to see which tests the reference itself passes in this harness).
+pkg="${WT_SUITE_PACKAGE:-$root/dist/wasmtorrent.node.js}"
 [ -f "$pkg" ] || { echo "error: $pkg missing: run scripts/build.sh" >&2; exit 1; }
 limit=${WT_SUITE_TIMEOUT:-120}
 

@@ -668,6 +668,8 @@ export class Torrent extends Emitter {
   readonly done: boolean
   readonly destroyed: boolean
   readonly paused: boolean
+  /** The add option strategy in use: 'rarest' unless 'sequential' was asked for. */
+  readonly strategy: 'rarest' | 'sequential'
   /** Verified bytes over the whole torrent's length, deselected files included. */
   readonly progress: number
   /** Bytes of verified pieces (a seed: its length). */

@@ -331,6 +331,8 @@ test('add option uploads: false (or 0) uploads nothing, as WebTorrent\'s; anothe
   assert.ok(openSeed.uploaded >= content.length)
 })
 
+const hexBytes = hex => Uint8Array.from(hex.match(/../g), h => parseInt(h, 16))
+
 test("WebTorrent's client properties from its options (tracker, utPex, natUpnp, natPmp, enableWebSeeds, maxConns, peerIdBuffer), as WebTorrent 2.8.5's own client sets them", async t => {
   const { default: WebTorrent } = await import('webtorrent')
   const quiet = { dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false }
@@ -344,6 +346,10 @@ test("WebTorrent's client properties from its options (tracker, utPex, natUpnp, 
   for (const opts of cases) {
     const theirs = new WebTorrent({ ...quiet, ...opts })
     const ours = client(t, { ...quiet, ...opts })
+    // Without a DHT, nodeId is a random id in hex from the start, as WebTorrent's always is.
+    assert.match(theirs.nodeId, /^[0-9a-f]{40}$/)
+    assert.match(ours.nodeId, /^[0-9a-f]{40}$/)
+    assert.deepEqual(ours.nodeIdBuffer, hexBytes(ours.nodeId))
     await ours.whenReady()
     for (const key of ['tracker', 'utPex', 'natUpnp', 'natPmp', 'enableWebSeeds', 'maxConns', 'seedOutgoingConnections']) {
       assert.deepEqual(ours[key], theirs[key], `${key} with ${JSON.stringify(opts)}`)

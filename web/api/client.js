@@ -173,6 +173,9 @@ export function makeClientClass (internals) {
       this._hasMetadata = false // the metadata is known (files, pieces)
       this.destroyed = false
       this.paused = Boolean(opts.paused) // add(id, { paused: true }) starts paused
+      // WebTorrent's torrent.strategy (its code): the add option, here 'rarest' when unset
+      // (see pickStrategy; a seed has nothing to pick).
+      this.strategy = opts.strategy === 'sequential' ? 'sequential' : 'rarest'
       // WebTorrent's add options: skipVerify takes every piece in the store as had, a
       // bitfield (bytes, MSB first, or a BitField) the pieces it names; the engine still
       // hashes each before a byte of it is read or sent.
@@ -1069,9 +1072,11 @@ export function makeClientClass (internals) {
       super()
       const peerId = peerIdHex(opts.peerId)
       // WebTorrent's nodeId (the DHT's, 40 hex digits or 20 bytes; opts.dht.nodeId wins, as
-      // bittorrent-dht's own option), random unless given.
+      // bittorrent-dht's own option). Not given: with a DHT, the engine's (BEP 42, or the one
+      // its stateFile kept), known once ready; without one (dht: false, browsers), random,
+      // as WebTorrent's always is.
       const nodeId = peerIdHex(opts.dht?.nodeId ?? opts.nodeId, 'nodeId')
-      this._nodeId = nodeId ?? null
+      this._nodeId = nodeId ?? (opts.dht === false || !host.Dht ? randomHex(20) : null)
       const encryption = encryptionPolicy(opts.secure)
       this.torrents = []
       this.destroyed = false
