@@ -68,7 +68,9 @@ test('torrent properties: name, infoHash, magnetURI, torrentFile, announce, file
   assert.equal(t.path, 'films/pack')
   assert.equal(t.maxWebConns, 3)
   assert.equal(t.strategy, 'rarest') // the add option's, ours when unset
-  assert.equal(c.add('magnet:?xt=urn:btih:' + 'ab'.repeat(20), { strategy: 'sequential', store: 'memory' }).strategy, 'sequential')
+  const magnet = c.add('magnet:?xt=urn:btih:' + 'ab'.repeat(20), { strategy: 'sequential', store: 'memory' })
+  assert.equal(magnet.strategy, 'sequential')
+  assert.equal(magnet.timeRemaining, Infinity, 'not done, nothing moving: as WebTorrent\'s')
   assert.equal(t.ready, true)
   assert.equal(t.paused, false)
   assert.equal(typeof t.timeRemaining, 'number')

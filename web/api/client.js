@@ -331,7 +331,8 @@ export function makeClientClass (internals) {
     get done () { return this._done }
     get timeRemaining () {
       const s = this._stats()
-      if (!s || s.complete) return 0
+      if (!s) return this.done ? 0 : Infinity // as WebTorrent's: not done, nothing moving
+      if (s.complete) return 0
       return s.downloadSpeed > 0 ? ((s.total - s.have) / s.downloadSpeed) * 1000 : Infinity
     }
 
