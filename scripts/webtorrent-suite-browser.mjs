@@ -18,6 +18,7 @@
 // server test builds URLs on localhost), with our service worker at /sw.min.js, the path
 // WebTorrent's tests register.
 import { mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { dirname, join, resolve, sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import * as esbuild from 'esbuild'
@@ -50,6 +51,11 @@ const builtins = {
   querystring: 'querystring-es3/index.js',
   stream: 'stream-browserify/index.js',
   util: 'util/util.js'
+}
+// Stand-ins used when DIR/node_modules has them (a file that imports the built-in and finds
+// none fails to bundle): crypto for bittorrent-protocol 4's MSE, which torrent-destroy.js imports.
+const optionalBuiltins = {
+  crypto: 'crypto-browserify/index.js'
 }
 // Bounds for what fs.readFileSync may return: a file, and all of them together.
 const MAX_INLINE_FILE = 16 << 20
@@ -164,6 +170,7 @@ const swapPlugin = files => ({
       if (name === 'fs') return { path: 'fs', namespace: 'suite' }
       if (name === 'url') return { path: 'url', namespace: 'suite' }
       if (builtins[name]) return { path: join(modules, builtins[name]) }
+      if (optionalBuiltins[name] && existsSync(join(modules, optionalBuiltins[name]))) return { path: join(modules, optionalBuiltins[name]) }
     })
     build.onLoad({ filter: /.*/, namespace: 'suite' }, args => ({
       contents: args.path === 'fs' ? fsModule(files) : args.path === 'url' ? urlModule : args.path === 'run' ? runModule : hookModule,

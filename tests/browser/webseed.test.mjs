@@ -59,6 +59,12 @@ async function fetchAll ({ torrent, magnet, options = {}, clientOptions = {}, ad
   const warnings = []
   const t = client.add(id, { store: 'memory', ...options })
   t.on('warning', w => warnings.push({ code: w.code, message: w.message }))
+  const wires = [] // web seeds are wires, as WebTorrent's
+  let wireBytes = 0
+  t.on('wire', (wire, addr) => {
+    wires.push({ type: wire.type, addr, url: wire.url, peerId: wire.peerId })
+    wire.on('download', n => { wireBytes += n })
+  })
   if (addWebSeed) t.addWebSeed(addWebSeed)
   await new Promise((resolve, reject) => {
     t.once('done', resolve)
@@ -67,7 +73,7 @@ async function fetchAll ({ torrent, magnet, options = {}, clientOptions = {}, ad
   })
   const files = []
   for (const f of t.files) files.push({ path: f.path, sha256: hex(await crypto.subtle.digest('SHA-256', await f.arrayBuffer())) })
-  const out = { files, downloaded: t.downloaded, webSeedDownloaded: t.webSeedDownloaded, warnings }
+  const out = { files, downloaded: t.downloaded, webSeedDownloaded: t.webSeedDownloaded, warnings, wires, wireBytes, numPeers: t.numPeers }
   await client.destroy()
   return out
 }
@@ -83,6 +89,11 @@ test('web seed only: a single-file and a multi-file torrent (url-list), byte-exa
   assertFiles(got1, [single])
   assert.equal(got1.webSeedDownloaded, single.data.length, 'every byte came from the web seed')
   assert.deepEqual(got1.warnings, [])
+  const url = `${seed.url}/files/${encodeURIComponent(single.path)}`
+  assert.deepEqual(got1.wires.map(w => [w.type, w.addr, w.url]), [['webSeed', null, url]], 'the web seed is a wire')
+  assert.match(got1.wires[0].peerId, /^[0-9a-f]{40}$/)
+  assert.equal(got1.wireBytes, single.data.length, "its 'download' events")
+  assert.equal(got1.numPeers, 1, 'numPeers counts it, as WebTorrent\'s')
 
   // Multi-file: url-list is the folder above the torrent's name (BEP 19).
   const many = await torrentOf(multi, [`${seed.url}/multi/`])
