@@ -132,15 +132,15 @@ function peerIdHex (id, name = 'peerId') {
   throw new WasmTorrentError(`${name}: give 20 bytes (a Uint8Array or 40 hex digits)`, { code: 'invalid_argument', context: name })
 }
 
-// An announce parameter of getAnnounceOpts for the engine: [key, text, literal] (literal:
-// a JSON number or boolean), or null for a value no tracker can carry (objects, bytes,
-// null, undefined, NaN), which is left out.
 // A connection object an app may give addPeer or addWebSeed (see transports/stream.js).
 function isConnection (value) {
   return Boolean(value) && typeof value === 'object' && typeof value.write === 'function' &&
     typeof value.on === 'function' && typeof value.destroy === 'function'
 }
 
+// An announce parameter of getAnnounceOpts for the engine: [key, text, literal] (literal:
+// a JSON number or boolean), or null for a value no tracker can carry (objects, bytes,
+// null, undefined, NaN), which is left out.
 function announceParam (key, value) {
   if (typeof value === 'string') return [key, value, false]
   if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') return [key, String(value), true]
@@ -993,6 +993,8 @@ export function makeClientClass (internals) {
     // and just before 'done'.
     _syncWebSeeds () {
       if (this._id === null || this.destroyed || !this._hasMetadata) return
+      // Every web seed is named by a 'peer' first: a torrent without one costs nothing here.
+      if (this._webSeedWires.size === 0 && this._webSeedsTold.size === 0) return
       const stats = this._stats()
       if (!stats || (this._webSeedWires.size === 0 && !(stats.webSeeds > 0))) return
       const now = performance.now()
