@@ -65,8 +65,11 @@ test('the tracker restarts: both peers reconnect and the download completes', { 
   assert.equal(got, 1 << 20)
   await a.evaluate(() => window.client.destroy())
   await tracker.close()
-  assert.deepEqual(a.errors, [])
-  assert.deepEqual(b.errors, [])
+  // The browser itself logs a reconnection that meets the tracker while it is down (refused,
+  // or reset while the port reopens): expected here, the test took the tracker away.
+  const ours = text => text.startsWith(`WebSocket connection to '${url}`) && text.includes(' failed: ')
+  assert.deepEqual(a.errors.filter(e => !ours(e)), [])
+  assert.deepEqual(b.errors.filter(e => !ours(e)), [])
 })
 
 // Runs in a page: a hostile peer on the tracker, with its own WebSocket and peer id and a
