@@ -9,7 +9,7 @@ import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
 import { Wire, WebSeedWire, PEER_MESSAGES_AT_CONNECT } from './wire.js'
 import { BitField } from './bitfield.js'
-import { bytesToHex, hexToBytes } from './hex.js'
+import { bytesToHex, hexToBytes, concatBytes } from './hex.js'
 import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '../transports/rtc.js'
@@ -470,8 +470,7 @@ export function makeClientClass (internals) {
       if (typeof peer === 'string' && /^https?:\/\//i.test(peer)) return void this._removeWebSeed(peer) // as WebTorrent's
       const key = this._connections.has(peer?.id) ? peer.id : peer
       const entry = this._connections.get(key) ?? [...this._connections.values()].find(e => e.conn === peer)
-      if (entry) {
-        this._connections.delete(entry.key)
+      if (entry) { // its end takes it out of _connections
         if (entry.id >= 0) this._client._streams.fail(entry.id)
         else this._client._streams.drop(entry)
         return
@@ -602,8 +601,7 @@ export function makeClientClass (internals) {
         if (s instanceof Uint8Array) chunks.push(s)
         else for await (const c of s) chunks.push(typeof c === 'string' ? new TextEncoder().encode(c) : c)
       }
-      const bytes = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0))
-      chunks.reduce((at, c) => { bytes.set(c, at); return at + c.length }, 0)
+      const bytes = concatBytes(chunks)
       if (bytes.length !== this.length) {
         throw new WasmTorrentError(`load: ${bytes.length} bytes given, the torrent has ${this.length}`, { code: 'invalid_argument' })
       }

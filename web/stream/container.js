@@ -14,6 +14,7 @@
 // for MSE), ISO/IEC 14496-12 (ISO BMFF) and 14496-15 (AVC/HEVC configuration records), the
 // VP9 and AV1 ISO BMFF bindings, RFC 6381 (codecs parameter).
 import { WasmTorrentError } from '../api/errors.js'
+import { concatBytes } from '../api/hex.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -65,12 +66,6 @@ const u16 = (b, p) => (b[p] << 8) | b[p + 1]
 const u32 = (b, p) => ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0
 const u64 = (b, p) => u32(b, p) * 2 ** 32 + u32(b, p + 4) // exact below 2^53, enough for sizes and times
 const fourcc = (b, p) => String.fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3])
-const concat = parts => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
-}
 
 // The index entry for `target`: the last { time, offset } with time <= target (entries
 // sorted by time), or null.
@@ -304,7 +299,7 @@ async function openWebm (reader) {
   // The initialization segment: the EBML header, a Segment of unknown size (it is appended
   // without its other children), Info and Tracks. Clusters are placed by their timestamps,
   // relative to the Segment, so the same init segment serves clusters from anywhere.
-  const init = concat([ebml.bytes, Uint8Array.of(0x18, 0x53, 0x80, 0x67, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), info.bytes, tracks.bytes])
+  const init = concatBytes([ebml.bytes, Uint8Array.of(0x18, 0x53, 0x80, 0x67, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), info.bytes, tracks.bytes])
 
   return {
     container: 'webm',
@@ -529,7 +524,7 @@ async function openMp4 (reader) {
     container: 'mp4',
     mime: `${video ? 'video' : 'audio'}/mp4; codecs="${codecs.join(',')}"`,
     codecs,
-    init: concat([ftyp?.bytes ?? new Uint8Array(0), moov.bytes]),
+    init: concatBytes([ftyp?.bytes ?? new Uint8Array(0), moov.bytes]),
     mediaStart: firstMoof,
     mediaEnd: length,
     duration: duration > 0 && duration < Infinity ? duration : NaN,

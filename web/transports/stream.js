@@ -8,6 +8,8 @@
 // `connecting` true) and emits 'connect' once open. Each is an engine peer id, as a data
 // channel is: the engine sends the handshake first once it is open.
 
+import { concatBytes } from '../api/hex.js'
+
 const CONNECT_TIMEOUT = 25000 // ms, as WebTorrent's for WebRTC peers
 
 export class StreamTransport {
@@ -99,7 +101,7 @@ export class StreamTransport {
       const parts = entry.queue
       entry.queue = null
       if (this.peers.get(id) !== entry) return
-      const bytes = parts.length === 1 ? parts[0] : concat(parts)
+      const bytes = parts.length === 1 ? parts[0] : concatBytes(parts)
       let ok
       try {
         ok = entry.conn.write(bytes)
@@ -127,12 +129,6 @@ export class StreamTransport {
     this.input((E, t) => E.channelClosed(id, t))
   }
 
-  // The engine peer id of an adopted connection object, or -1.
-  idOf (conn) {
-    for (const [id, entry] of this.peers) if (entry.conn === conn) return id
-    return -1
-  }
-
   // An adopted connection that will not be bound (its torrent went, or the engine
   // refused it): destroyed.
   drop (entry) {
@@ -154,11 +150,4 @@ export class StreamTransport {
   closeAll () {
     for (const id of [...this.peers.keys()]) this.close(id)
   }
-}
-
-function concat (parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
 }
