@@ -47,3 +47,14 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 else
   step "npm dependencies: up to date"
 fi
+# WebTorrent apps that the tests run unchanged on wasmtorrent, each with its `webtorrent`
+# dependency swapped for ours (its package.json's overrides). Their optional players and
+# casting modules are not needed.
+for app in tests/apps/*/; do
+  stamp="$app/node_modules/.wasmtorrent-lock"
+  if [ ! -f "$stamp" ] || ! cmp -s "$app/package-lock.json" "$stamp"; then
+    step "npm ci in $app"
+    (cd "$app" && npm ci --ignore-scripts --no-audit --no-fund --omit=optional)
+    cp "$app/package-lock.json" "$stamp"
+  fi
+done

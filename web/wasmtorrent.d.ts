@@ -887,6 +887,8 @@ export type SeedOptions = CreateOptions & Pick<AddOptions, 'getAnnounceOpts' | '
 declare class WasmTorrent extends Emitter {
   /** Can this environment make WebRTC connections? */
   static readonly WEBRTC_SUPPORT: boolean
+  /** The package's version, as WebTorrent's `VERSION`. */
+  static readonly VERSION: string
   constructor (opts?: ClientOptions)
   readonly torrents: Torrent[]
   /** 40 hex digits, once the engine runs (after `ready`). */

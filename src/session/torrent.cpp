@@ -548,6 +548,9 @@ void session::impl::tick(time_point at) {
     if (dt > 0) {
       const double sample = static_cast<double>(since) / dt;
       rate += (sample - rate) * std::min(1.0, dt / 2.0);
+      // An idle rate decays forever without reaching 0; below a byte a second it is 0, as
+      // apps show it (WebTorrent's 5 s window gets there) rather than 1e-13 B/s.
+      if (since == 0 && rate < 1.0) rate = 0;
     }
     since = 0;
   };

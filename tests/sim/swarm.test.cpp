@@ -430,6 +430,18 @@ TEST_CASE("[swarm] stats events report progress and rates from engine time", "[s
   CHECK(mid.peers == 1);
   CHECK(mid.seeds == 1);
   CHECK(mid.total == tt.meta.total_length);
+
+  // Once nothing arrives, the rate falls to exactly 0 (as WebTorrent's windowed speed does),
+  // not to an ever smaller fraction of a byte a second that apps would print.
+  const auto idle_until = net.now() + 60s;
+  net.run_until([&] { return net.now() >= idle_until; }, idle_until + 5s);
+  const torrent_stats* last = nullptr;
+  for (const auto& e : net.events(leecher))
+    if (auto* s = std::get_if<stats_event>(&e)) last = &s->stats;
+  REQUIRE(last != nullptr);
+  CHECK(last->download_rate == 0.0);
+  CHECK(last->upload_rate == 0.0);
+  CHECK_FALSE(last->time_remaining.has_value());
 }
 
 TEST_CASE("[swarm] smart ban: a corrupting peer that shares pieces with honest ones is found", "[swarm]") {

@@ -20,6 +20,8 @@ import { TorrentStorage } from '../engine/storage.js'
 import { storeFor, preloadedStoreClass, defaultStore } from '../storage/index.js'
 import { MemoryStore } from '../storage/memory.js'
 import { BlobStore } from '../storage/blob.js'
+// Only the version is bundled (esbuild keeps the named field of a JSON import).
+import { version } from '../../package.json'
 
 // A throttle's argument as WebTorrent 3's: a number (or numeric string) of bytes/s, rounded,
 // or -1 (unlimited); null for anything else (NaN, infinite, another negative number), which
@@ -312,6 +314,13 @@ export function makeClientClass (internals) {
     get uploaded () { return this._stats()?.uploaded ?? 0 }
     get downloadSpeed () { return this._stats()?.downloadSpeed ?? 0 }
     get uploadSpeed () { return this._stats()?.uploadSpeed ?? 0 }
+    // WebTorrent's private _numQueued, which apps show (webtorrent-cli's --verbose): peers
+    // known and not connected yet, waiting to be dialled or being dialled.
+    get _numQueued () {
+      const s = this._stats()
+      if (!s?.peersBySource) return 0
+      return Math.max(0, Object.values(s.peersBySource).reduce((a, b) => a + b, 0) - s.peers)
+    }
     // As WebTorrent's (wires.length): web seeds count.
     get numPeers () { return (this._stats()?.peers ?? 0) + this._webSeedWires.size }
     // Bytes that came from web seeds (part of `received`): a site's offload is
@@ -904,7 +913,9 @@ export function makeClientClass (internals) {
       // add(id, { deselect: true }), as WebTorrent: nothing is downloaded until select().
       // A magnet's so=, as WebTorrent: only the files it lists.
       if (this._opts.deselect || this.so) this.deselect(0, this.pieceCount - 1)
-      if (this.so && !this._opts.deselect) for (const i of this.so) this.files[i]?.select()
+      // so.includes(i) as WebTorrent's, which apps rely on: webtorrent-cli sets torrent.so to
+      // a string ('2') after add().
+      if (this.so && !this._opts.deselect) this.files.forEach((f, i) => { if (this.so.includes(i)) f.select() })
       if (this.created === undefined && !this._torrentFile) this._parseMetadata()
       // As WebTorrent's (which adds its url-list then, unless webSeeds is false): 'peer' for
       // each web seed the torrent has from its .torrent or magnet, not named yet.
@@ -2274,6 +2285,8 @@ export function makeClientClass (internals) {
   }
 
 
+  // As WebTorrent's: the package's version (apps print it; webtorrent-cli's `version`).
+  WasmTorrent.VERSION = version
   // As WebTorrent's: can this environment make WebRTC connections?
   WasmTorrent.WEBRTC_SUPPORT = typeof globalThis.RTCPeerConnection === 'function'
 

@@ -1,0 +1,188 @@
+// A real WebTorrent app, unchanged, on wasmtorrent: webtorrent-cli 6.0.1 from npm, installed in
+// tests/apps/webtorrent-cli with its `webtorrent` dependency swapped for our Node package
+// (that folder's package.json overrides it; nothing of the app is copied or edited). Its
+// commands run as a user would run them, against libtorrent and WebTorrent 2.8.5 on loopback.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { readFile, writeFile, mkdir, chmod } from 'node:fs/promises'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, makeContent, sameFiles, libtorrentPeer, writeTorrent, startTracker, trackerKnows, freePort } from './helpers.mjs'
+
+const APP = fileURLToPath(new URL('../apps/webtorrent-cli/node_modules/webtorrent-cli/bin/cmd.js', import.meta.url))
+const FAKE_PLAYER = fileURLToPath(new URL('../cli/fakes/fake-player.mjs', import.meta.url))
+const skip = existsSync(APP) ? false : 'webtorrent-cli is not installed: run scripts/setup.sh'
+
+// Runs `webtorrent ...args` (the app's own bin); resolves with { code, out, err } when it
+// exits, failing with its output after ms.
+function webtorrent (t, args, { env = {}, cwd, ms = 90000, onLine } = {}) {
+  const child = spawn(process.execPath, [APP, ...args], {
+    cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const out = []
+  const err = []
+  const raw = []
+  child.stdout.on('data', chunk => raw.push(chunk))
+  createInterface({ input: child.stdout }).on('line', line => { out.push(line); onLine?.(line, child) })
+  createInterface({ input: child.stderr }).on('line', line => err.push(line))
+  const exited = new Promise(resolve => child.once('exit', (code, signal) => resolve(code ?? signal)))
+  t.after(() => { child.kill('SIGKILL'); return exited })
+  let timer
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`webtorrent ${args.join(' ')} did not exit within ${ms} ms\nstdout:\n${out.slice(-20).join('\n')}\nstderr:\n${err.slice(-20).join('\n')}`)), ms)
+  })
+  const done = Promise.race([exited, timeout]).then(code => ({ code, out, err, text: out.join('\n') }))
+    .finally(() => clearTimeout(timer))
+  return { child, done, stdout: () => Buffer.concat(raw) }
+}
+
+const sha1 = data => createHash('sha1').update(data).digest('hex')
+// Without the terminal's colours, which chalk adds when it thinks it may.
+const plain = text => text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') // eslint-disable-line no-control-regex
+
+async function libtorrentSeed (t, dir, name, seed, announceList = []) {
+  const content = await makeContent(path.join(dir, 'seed'), name, seed)
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList, pieceLength: 32768 })
+  const parsed = await WasmTorrent.parseTorrent(torrentFile)
+  const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'))
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+  return { content, torrentFile, parsed, port, magnet: `magnet:?xt=urn:btih:${parsed.infoHash}&x.pe=127.0.0.1:${port}` }
+}
+
+test('webtorrent version names the engine', { skip }, async t => {
+  const { code, text } = await webtorrent(t, ['version']).done
+  assert.equal(code, 0)
+  assert.match(text, /^6\.0\.1 \(\d+\.\d+\.\d+\)$/)
+})
+
+test('webtorrent download <magnet>: the metadata and the files from libtorrent, byte-exact', { skip }, async t => {
+  const dir = await tempDir(t)
+  const seed = await libtorrentSeed(t, dir, 'Sammlung ü', 1)
+  const out = path.join(dir, 'out')
+  await mkdir(out)
+  const { code, text, err } = await webtorrent(t, ['download', seed.magnet, '--out', out, '--port', String(await freePort())]).done
+  assert.equal(code, 0, `exit ${code}\n${text}\n${err.join('\n')}`)
+  assert.match(plain(text), /torrent downloaded successfully from 1\/1 peers/)
+  assert.equal(await sameFiles(out, seed.content.files), null)
+})
+
+test('webtorrent download <file.torrent> --select: lists the files and exits; --select 1 --verbose: that file, the status screen', { skip }, async t => {
+  const dir = await tempDir(t)
+  const tracker = await startTracker(t)
+  const seed = await libtorrentSeed(t, dir, 'Liste', 2, [[tracker.http]])
+  await trackerKnows(tracker, seed.parsed.infoHash, undefined, 'libtorrent')
+  const torrentPath = path.join(dir, 'content.torrent')
+
+  const listed = await webtorrent(t, ['download', torrentPath, '--select', '--out', path.join(dir, 'list'), '--port', String(await freePort())]).done
+  assert.equal(listed.code, 0, listed.text)
+  const text = plain(listed.text)
+  assert.match(text, /Select a file to download:/)
+  seed.parsed.files.forEach((f, i) => assert.match(text, new RegExp(`^${i} +${f.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(`, 'm'), `file ${i} listed`))
+
+  // --select 1 downloads that file and keeps running (as with WebTorrent, 'done' waits for
+  // every file); the status screen redraws each second with the wire's row.
+  const out = path.join(dir, 'one')
+  let frames = ''
+  const run = webtorrent(t, ['download', torrentPath, '--select', '1', '--verbose', '--out', out, '--port', String(await freePort())], {
+    onLine: line => { frames += plain(line) + '\n' }
+  })
+  const wanted = seed.content.files[1]
+  for (let i = 0; ; i++) {
+    const got = await readFile(path.join(out, wanted.path)).catch(() => null)
+    if (got && Buffer.compare(got, Buffer.from(wanted.data)) === 0 && /(TCP|UTP)OUT/.test(frames)) break
+    assert.ok(i < 600, `file 1 not downloaded within 60 s\n${frames.slice(-2000)}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  run.child.kill('SIGINT')
+  const { code } = await run.done
+  assert.equal(code, 0)
+  assert.match(frames, /Downloading: Liste/)
+  assert.match(frames, new RegExp(`Info hash: ${seed.parsed.infoHash}`))
+  // Peers: unchoking/all; libtorrent chokes us once we want nothing more from it.
+  assert.match(frames, /Peers: [01]\/1/)
+  assert.match(frames, /^S +(TCP|UTP)OUT +127\.0\.0\.1:\d+ /m)
+  assert.match(frames, /Queued peers: \d+ /)
+  // No value an app prints is undefined, NaN or a vanishing rate such as 6.5e-13 B/s.
+  assert.doesNotMatch(frames, /undefined|NaN|\de-\d/)
+  // The other files were not asked for: the big one is not all there.
+  assert.notEqual(await sameFiles(out, [seed.content.files[0]]), null)
+})
+
+test('webtorrent download <magnet> --mpv: the player plays the largest file from the app\'s HTTP server, then the app quits', { skip }, async t => {
+  const dir = await tempDir(t)
+  const seed = await libtorrentSeed(t, dir, 'Film', 3)
+  const bin = path.join(dir, 'bin')
+  await mkdir(bin)
+  await writeFile(path.join(bin, 'mpv'), `#!/bin/sh\nexec "${process.execPath}" "${FAKE_PLAYER}" "$@"\n`)
+  await chmod(path.join(bin, 'mpv'), 0o755)
+  const log = path.join(dir, 'player.json')
+  const { code, text } = await webtorrent(t, ['download', seed.magnet, '--mpv', '--port', String(await freePort())], {
+    cwd: dir,
+    env: { PATH: `${bin}:${process.env.PATH}`, FAKE_PLAYER_LOG: log, FAKE_PLAYER_NAME: 'mpv' }
+  }).done
+  assert.equal(code, 0, text)
+  const played = JSON.parse(await readFile(log, 'utf8'))
+  const largest = seed.content.files[0]
+  assert.match(played.url, new RegExp(`^http://localhost:\\d+/webtorrent/${seed.parsed.infoHash}/Film/a\\.bin$`))
+  assert.equal(played.status, 200)
+  assert.equal(played.length, largest.data.length)
+  assert.equal(played.sha1, sha1(largest.data))
+})
+
+test('webtorrent download <magnet> --stdout: the largest file\'s bytes on standard output, streamed from the torrent', { skip }, async t => {
+  const dir = await tempDir(t)
+  const seed = await libtorrentSeed(t, dir, 'Rohr', 6)
+  const largest = seed.content.files[0]
+  const run = webtorrent(t, ['download', seed.magnet, '--stdout', '--port', String(await freePort())], { cwd: dir })
+  // The app keeps running (with --stdout it neither writes files nor quits at 'done').
+  for (let i = 0; run.stdout().length < largest.data.length; i++) {
+    assert.ok(i < 600, `${run.stdout().length} of ${largest.data.length} bytes on stdout within 60 s`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  run.child.kill('SIGTERM')
+  assert.equal((await run.done).code, 0)
+  assert.equal(sha1(run.stdout()), sha1(largest.data))
+})
+
+test('webtorrent downloadmeta <magnet>: the .torrent from the peer, into a MemoryChunkStore the app passes', { skip }, async t => {
+  const dir = await tempDir(t)
+  const seed = await libtorrentSeed(t, dir, 'Nur Metadaten', 4)
+  const out = path.join(dir, 'meta')
+  await mkdir(out)
+  const { code, text } = await webtorrent(t, ['downloadmeta', seed.magnet, '--out', out]).done
+  assert.equal(code, 0, text)
+  const saved = await WasmTorrent.parseTorrent(await readFile(path.join(out, `${seed.parsed.infoHash}.torrent`)))
+  assert.equal(saved.infoHash, seed.parsed.infoHash)
+  assert.deepEqual(saved.files.map(f => [f.path, f.length]), seed.parsed.files.map(f => [f.path, f.length]))
+})
+
+test('webtorrent seed <folder> --announce --quiet: prints the magnet, and WebTorrent 2.8.5 downloads from it', { skip }, async t => {
+  const dir = await tempDir(t)
+  const tracker = await startTracker(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'Geteilt', 5)
+  let magnet = null
+  const seeding = webtorrent(t, ['seed', content.root, '--announce', tracker.http, '--quiet', '--port', String(await freePort())], {
+    onLine: line => { if (line.startsWith('magnet:')) magnet = line }
+  })
+  for (let i = 0; !magnet; i++) {
+    assert.ok(i < 300, 'no magnet printed within 30 s')
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  assert.match(magnet, /xt=urn:btih:[0-9a-f]{40}/)
+  assert.ok(magnet.includes(`tr=${encodeURIComponent(tracker.http)}`), magnet)
+
+  const { default: WebTorrent } = await import('webtorrent')
+  const wt = new WebTorrent({ dht: false, lsd: false, natUpnp: false, natPmp: false, webSeeds: false })
+  t.after(() => new Promise(resolve => wt.destroy(resolve)))
+  const down = path.join(dir, 'down')
+  const torrent = wt.add(magnet, { path: down })
+  await new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
+  assert.equal(await sameFiles(down, content.files), null)
+  seeding.child.kill('SIGTERM')
+  assert.equal((await seeding.done).code, 0)
+})
