@@ -16,11 +16,11 @@ import { tempDir, makeContent, sameFiles, libtorrentPeer, writeTorrent, startTra
 
 const APP = fileURLToPath(new URL('../apps/webtorrent-cli/node_modules/webtorrent-cli/bin/cmd.js', import.meta.url))
 const FAKE_PLAYER = fileURLToPath(new URL('../cli/fakes/fake-player.mjs', import.meta.url))
-const skip = existsSync(APP) ? false : 'webtorrent-cli is not installed: run scripts/setup.sh'
 
 // Runs `webtorrent ...args` (the app's own bin); resolves with { code, out, err } when it
 // exits, failing with its output after ms.
 function webtorrent (t, args, { env = {}, cwd, ms = 90000, onLine } = {}) {
+  assert.ok(existsSync(APP), `${APP} is missing: scripts/setup.sh installs it`)
   const child = spawn(process.execPath, [APP, ...args], {
     cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -54,13 +54,13 @@ async function libtorrentSeed (t, dir, name, seed, announceList = []) {
   return { content, torrentFile, parsed, port, magnet: `magnet:?xt=urn:btih:${parsed.infoHash}&x.pe=127.0.0.1:${port}` }
 }
 
-test('webtorrent version names the engine', { skip }, async t => {
+test('webtorrent version names the engine', async t => {
   const { code, text } = await webtorrent(t, ['version']).done
   assert.equal(code, 0)
   assert.match(text, /^6\.0\.1 \(\d+\.\d+\.\d+\)$/)
 })
 
-test('webtorrent download <magnet>: the metadata and the files from libtorrent, byte-exact', { skip }, async t => {
+test('webtorrent download <magnet>: the metadata and the files from libtorrent, byte-exact', async t => {
   const dir = await tempDir(t)
   const seed = await libtorrentSeed(t, dir, 'Sammlung ü', 1)
   const out = path.join(dir, 'out')
@@ -71,7 +71,7 @@ test('webtorrent download <magnet>: the metadata and the files from libtorrent, 
   assert.equal(await sameFiles(out, seed.content.files), null)
 })
 
-test('webtorrent download <file.torrent> --select: lists the files and exits; --select 1 --verbose: that file, the status screen', { skip }, async t => {
+test('webtorrent download <file.torrent> --select: lists the files and exits; --select 1 --verbose: that file, the status screen', async t => {
   const dir = await tempDir(t)
   const tracker = await startTracker(t)
   const seed = await libtorrentSeed(t, dir, 'Liste', 2, [[tracker.http]])
@@ -113,7 +113,7 @@ test('webtorrent download <file.torrent> --select: lists the files and exits; --
   assert.notEqual(await sameFiles(out, [seed.content.files[0]]), null)
 })
 
-test('webtorrent download <magnet> --mpv: the player plays the largest file from the app\'s HTTP server, then the app quits', { skip }, async t => {
+test('webtorrent download <magnet> --mpv: the player plays the largest file from the app\'s HTTP server, then the app quits', async t => {
   const dir = await tempDir(t)
   const seed = await libtorrentSeed(t, dir, 'Film', 3)
   const bin = path.join(dir, 'bin')
@@ -134,7 +134,7 @@ test('webtorrent download <magnet> --mpv: the player plays the largest file from
   assert.equal(played.sha1, sha1(largest.data))
 })
 
-test('webtorrent download <magnet> --stdout: the largest file\'s bytes on standard output, streamed from the torrent', { skip }, async t => {
+test('webtorrent download <magnet> --stdout: the largest file\'s bytes on standard output, streamed from the torrent', async t => {
   const dir = await tempDir(t)
   const seed = await libtorrentSeed(t, dir, 'Rohr', 6)
   const largest = seed.content.files[0]
@@ -149,7 +149,7 @@ test('webtorrent download <magnet> --stdout: the largest file\'s bytes on standa
   assert.equal(sha1(run.stdout()), sha1(largest.data))
 })
 
-test('webtorrent downloadmeta <magnet>: the .torrent from the peer, into a MemoryChunkStore the app passes', { skip }, async t => {
+test('webtorrent downloadmeta <magnet>: the .torrent from the peer, into a MemoryChunkStore the app passes', async t => {
   const dir = await tempDir(t)
   const seed = await libtorrentSeed(t, dir, 'Nur Metadaten', 4)
   const out = path.join(dir, 'meta')
@@ -161,7 +161,7 @@ test('webtorrent downloadmeta <magnet>: the .torrent from the peer, into a Memor
   assert.deepEqual(saved.files.map(f => [f.path, f.length]), seed.parsed.files.map(f => [f.path, f.length]))
 })
 
-test('webtorrent seed <folder> --announce --quiet: prints the magnet, and WebTorrent 2.8.5 downloads from it', { skip }, async t => {
+test('webtorrent seed <folder> --announce --quiet: prints the magnet, and WebTorrent 2.8.5 downloads from it', async t => {
   const dir = await tempDir(t)
   const tracker = await startTracker(t)
   const content = await makeContent(path.join(dir, 'seed'), 'Geteilt', 5)
