@@ -134,6 +134,59 @@ test('webtorrent download <magnet> --mpv: the player plays the largest file from
   assert.equal(played.sha1, sha1(largest.data))
 })
 
+test('webtorrent download --torrent-port --dht-port --on-done --keep-seeding: the script runs at done, and the app seeds on its port to libtorrent', async t => {
+  const dir = await tempDir(t)
+  const seed = await libtorrentSeed(t, dir, 'Weiter', 7)
+  const out = path.join(dir, 'out')
+  await mkdir(out)
+  const torrentPort = await freePort()
+  const dhtPort = await freePort()
+  const flag = path.join(dir, 'done-flag')
+  let frames = ''
+  const run = webtorrent(t, ['download', seed.magnet, '--out', out, '--torrent-port', String(torrentPort), '--dht-port', String(dhtPort),
+    '--on-done', `touch ${flag}`, '--keep-seeding', '--port', String(await freePort())], { onLine: line => { frames += plain(line) + '\n' } })
+  for (let i = 0; !existsSync(flag); i++) {
+    assert.ok(i < 600, `--on-done never ran\n${frames.slice(-1500)}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  assert.equal(await sameFiles(out, seed.content.files), null)
+  // Still running, seeding on the port it was given.
+  const lt = libtorrentPeer(t, 'download', path.join(dir, 'content.torrent'), path.join(dir, 'again'), [`127.0.0.1:${torrentPort}`], ['--transport', 'tcp'])
+  await lt.waitFor(s => s.done, 60000, 'libtorrent to download from the app')
+  assert.equal(await sameFiles(path.join(dir, 'again'), seed.content.files), null)
+  assert.match(frames, new RegExp(`Torrent port: ${torrentPort} DHT port: ${dhtPort}`))
+  assert.match(frames, /Seeding: Weiter/)
+  run.child.kill('SIGINT')
+  assert.equal((await run.done).code, 0)
+})
+
+test('webtorrent download --blocklist: the list is loaded and the seeder the tracker names is refused', async t => {
+  const dir = await tempDir(t)
+  const tracker = await startTracker(t)
+  const seed = await libtorrentSeed(t, dir, 'Gesperrt', 8, [[tracker.http]])
+  await trackerKnows(tracker, seed.parsed.infoHash, undefined, 'libtorrent')
+  const list = path.join(dir, 'blocklist.txt')
+  await writeFile(list, 'loopback:127.0.0.0-127.255.255.255\n')
+  let frames = ''
+  // A .torrent, so that the app draws its status screen (it does once the torrent is ready).
+  const run = webtorrent(t, ['download', path.join(dir, 'content.torrent'), '--blocklist', list, '--out', path.join(dir, 'out'), '--port', String(await freePort())], {
+    onLine: line => { frames += plain(line) + '\n' }
+  })
+  // The app has announced and been told of libtorrent (the tracker counts both)...
+  await trackerKnows(tracker, seed.parsed.infoHash, s => s.complete + s.incomplete >= 2, 'the app')
+  // ...and three status screens later it is connected to no one and has nothing.
+  const drawn = () => (frames.match(/Downloading: Gesperrt/g) ?? []).length
+  const before = drawn()
+  for (let i = 0; drawn() < before + 3; i++) {
+    assert.ok(i < 300, `no status screen within 30 s\n${frames.slice(-1500)}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  run.child.kill('SIGINT')
+  assert.equal((await run.done).code, 0)
+  assert.match(frames, /Downloaded: 0 B\/1\.1 MB/)
+  assert.doesNotMatch(frames, /Downloaded: [1-9]|Peers: \d+\/[1-9]/)
+})
+
 test('webtorrent download <magnet> --stdout: the largest file\'s bytes on standard output, streamed from the torrent', async t => {
   const dir = await tempDir(t)
   const seed = await libtorrentSeed(t, dir, 'Rohr', 6)
