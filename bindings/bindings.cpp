@@ -1096,6 +1096,12 @@ class js_client {
     client_.set_ip_filter(std::move(*set), at_ms(now));
     return out;
   }
+  // Does the blocklist hold this IP ("1.2.3.4", "::1")? For the remoteAddress of a connection
+  // object given to torrent.addPeer, which WebTorrent checks too.
+  bool is_blocked(const std::string& ip) const {
+    auto e = wt::wire::parse_ip_address(ip);
+    return e && client_.engine().blocked(*e);
+  }
 #endif
 
   // fields: our extension handshake's extra fields (a plain object, bencoded).
@@ -1639,7 +1645,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("hasLsd", &js_client::has_lsd)
       .function("blocklistBegin", &js_client::blocklist_begin)
       .function("blocklistFeed", &js_client::blocklist_feed)
-      .function("blocklistEnd", &js_client::blocklist_end);
+      .function("blocklistEnd", &js_client::blocklist_end)
+      .function("isBlocked", &js_client::is_blocked);
   register_portmap_base<wt::portmap::natpmp_client>("NatPmpBase");
   emscripten::class_<js_natpmp, emscripten::base<js_portmap<wt::portmap::natpmp_client>>>("NatPmp")
       .constructor<>()

@@ -171,3 +171,31 @@ test('\'blockedPeer\' for a peer from an HTTP tracker and for an incoming connec
   assert.equal(fromTracker.wires.length, 0)
   assert.equal(fromTracker.numPeers, 0)
 })
+
+test('addPeer(socket): a connection object from a blocked address is destroyed with \'blockedPeer\', as WebTorrent\'s', async t => {
+  const net = await import('node:net')
+  const server = net.createServer(s => s.on('error', () => {}))
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => server.close())
+  const dial = host => new Promise((resolve, reject) => {
+    const s = net.connect(server.address().port, host, () => resolve(s)).once('error', reject)
+  })
+  const c = client(t, { blocklist: ['127.0.0.1'] })
+  await once(c, 'ready')
+  const torrent = await torrentOf(c)
+  const socket = await dial('127.0.0.1')
+  const seen = []
+  torrent.on('blockedPeer', p => seen.push(['blockedPeer', p])).on('peer', p => seen.push(['peer', p]))
+  assert.equal(torrent.addPeer(socket), false)
+  assert.deepEqual(seen, [['blockedPeer', socket]])
+  assert.equal(socket.destroyed, true)
+  assert.equal(torrent.wires.length, 0)
+
+  // A client whose list does not hold the address takes the same kind of object.
+  const other = client(t, { blocklist: ['10.0.0.1'] })
+  await once(other, 'ready')
+  const open = await dial('127.0.0.1')
+  t.after(() => open.destroy())
+  assert.equal((await torrentOf(other)).addPeer(open), true)
+  assert.equal(open.destroyed, false)
+})

@@ -579,6 +579,14 @@ export function makeClientClass (internals) {
         this.emit('invalidPeer', told)
         return false
       }
+      // As WebTorrent's: a connection from an address the blocklist holds (Node: a socket's
+      // remoteAddress, "::ffff:1.2.3.4" as 1.2.3.4) is destroyed, with 'blockedPeer'.
+      const ip = typeof conn.remoteAddress === 'string' ? conn.remoteAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') : null
+      if (ip && this._client._engine?.isBlocked?.(ip)) {
+        try { conn.destroy() } catch {}
+        this.emit('blockedPeer', told)
+        return false
+      }
       const entry = this._client._streams.adopt(conn, {
         type,
         key,
