@@ -1356,13 +1356,14 @@ class js_client {
         s.lsd->min_interval = std::chrono::milliseconds(static_cast<std::int64_t>(lsd["minInterval"].as<double>()));
     }
 #if WT_NODE_MODULE
-    // MSE on TCP connections: encryption 'plain' | 'plaintext' | 'rc4' | 'required' (WebTorrent's
+    // MSE on TCP connections: encryption 'plain' | 'plaintext' | 'rc4' | 'rc4only' | 'required' (WebTorrent's
     // secure, mapped by the JS layer), with 32 random bytes as 64 hex digits for the keys.
     // (The browser's module has no TCP.)
     if (opts["encryption"].isString()) {
       const std::string e = opts["encryption"].as<std::string>();
       if (e == "plaintext") s.encryption = wt::encryption_policy::prefer_plaintext;
       else if (e == "rc4") s.encryption = wt::encryption_policy::prefer_rc4;
+      else if (e == "rc4only") s.encryption = wt::encryption_policy::rc4_only;
       else if (e == "required") s.encryption = wt::encryption_policy::required;
     }
     if (opts["encryptionEntropy"].isString())

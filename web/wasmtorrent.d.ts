@@ -297,12 +297,13 @@ export interface ClientOptions {
    */
   lsd?: boolean
   /**
-   * Protocol encryption (MSE/PE) on TCP peers, as WebTorrent's `secure`. false / 0 (default):
-   * dial plain BitTorrent; 1: dial with MSE offering plaintext only; true / 2: dial with MSE
-   * preferring RC4; a dial whose MSE handshake fails is made again in plain BitTorrent.
-   * 'required' (ours): MSE with RC4 only, both ways, plain peers refused. Peers that dial us
-   * with MSE are answered whatever the option (unless 'required', plain ones too).
-   * Browsers: ignored (no TCP).
+   * Protocol encryption (MSE/PE) on TCP and uTP peers, as WebTorrent's `secure`. false / 0
+   * (default): dial plain BitTorrent; true (WebTorrent 2's) and 1 (WebTorrent 3's level 1):
+   * dial with MSE offering RC4 and plaintext (as responder, true takes RC4 and 1 plaintext),
+   * and dial again in plain BitTorrent when the MSE handshake fails; 2 (WebTorrent 3's level
+   * 2): MSE with RC4 only, no plain redial. 'required' (ours): as 2, and plain peers refused
+   * both ways. Peers that dial us are answered in MSE or plain as they speak (unless
+   * 'required'). Browsers: ignored (no TCP).
    */
   secure?: boolean | 0 | 1 | 2 | 'required'
   /**

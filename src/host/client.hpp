@@ -111,13 +111,16 @@ struct addressed_output;
 enum class encryption_policy : std::uint8_t {
   // Dials plain BitTorrent; accepts MSE (selecting RC4 when offered) and plain handshakes.
   plain,
-  // Dials with MSE offering plaintext only (headers obfuscated, payload not); as responder
-  // selects plaintext when offered. WebTorrent's `secure: 1`.
+  // Dials with MSE offering plaintext and RC4; as responder selects plaintext when offered.
+  // WebTorrent 3's `secure: 1` (its default).
   prefer_plaintext,
   // Dials with MSE offering RC4 and plaintext; as responder selects RC4 when offered.
-  // WebTorrent's `secure: true` / `2`.
+  // WebTorrent's `secure: true`.
   prefer_rc4,
-  // As prefer_rc4, but never falls back to a plain dial and refuses plain handshakes.
+  // Dials with MSE offering RC4 only and never falls back to a plain dial; accepts plain
+  // handshakes, and MSE only with RC4. WebTorrent 3's `secure: 2`.
+  rc4_only,
+  // As rc4_only, and refuses plain handshakes too.
   required,
 };
 

@@ -28,15 +28,13 @@ struct mse_peer final : encryption_state {
   byte_buffer replay;
 };
 
-mse::policy mse_policy(encryption_policy p, bool outgoing) {
+mse::policy mse_policy(encryption_policy p) {
   mse::policy m;
   switch (p) {
     case encryption_policy::plain: break;  // (answering only) both methods, RC4 preferred
-    case encryption_policy::prefer_plaintext:
-      if (outgoing) m.methods = mse::method_plaintext;
-      m.prefer_plaintext = true;
-      break;
+    case encryption_policy::prefer_plaintext: m.prefer_plaintext = true; break;
     case encryption_policy::prefer_rc4: break;
+    case encryption_policy::rc4_only: m.methods = mse::method_rc4; break;
     case encryption_policy::required:
       m.methods = mse::method_rc4;
       m.require = true;
@@ -61,18 +59,18 @@ class mse_connections final : public peer_encryption {
         if (!ts.paused && mse::req2_hash(ts.info_hash) == req2) return ts.info_hash;
       return std::nullopt;
     };
-    state->stream = mse::stream::incoming(std::move(lookup), mse_policy(policy_, false), private_key(), key_rng_.next());
+    state->stream = mse::stream::incoming(std::move(lookup), mse_policy(policy_), private_key(), key_rng_.next());
     c.peers_[p.value].mse = std::move(state);
   }
 
   void dialling(client& c, host_peer p, torrent_id t, const wire::endpoint& remote) override {
     if (policy_ == encryption_policy::plain) return;
-    if (policy_ != encryption_policy::required && plain_only_.contains(wire::to_string(remote))) return;
+    if (falls_back_to_plain() && plain_only_.contains(wire::to_string(remote))) return;
     auto ts = c.torrents_.find(t);
     if (ts == c.torrents_.end()) return;
     auto state = std::make_unique<mse_peer>();
     state->remote = remote;
-    state->stream = mse::stream::outgoing(ts->second.info_hash, mse_policy(policy_, true), private_key(), key_rng_.next());
+    state->stream = mse::stream::outgoing(ts->second.info_hash, mse_policy(policy_), private_key(), key_rng_.next());
     c.peers_[p.value].mse = std::move(state);
   }
 
@@ -183,7 +181,7 @@ class mse_connections final : public peer_encryption {
   // socket, in plain BitTorrent, with the session's bytes so far. False when not allowed.
   bool redial_plain(client& c, host_peer p) {
     mse_peer* old = state_of(c, p);
-    if (!old || !old->stream || !old->remote || old->connected || policy_ == encryption_policy::required) return false;
+    if (!old || !old->stream || !old->remote || old->connected || !falls_back_to_plain()) return false;
     const auto& old_state = c.peers_[p.value];
     if (!old_state.connection) return false;
     const torrent_id torrent = old_state.torrent;
@@ -222,6 +220,11 @@ class mse_connections final : public peer_encryption {
     const std::uint64_t n = key_rng_.next();
     std::memcpy(material.data() + entropy_.size(), &n, sizeof n);
     return sha256(material);
+  }
+
+  // A dial whose MSE handshake fails is made again in plain BitTorrent.
+  bool falls_back_to_plain() const {
+    return policy_ != encryption_policy::rc4_only && policy_ != encryption_policy::required;
   }
 
   encryption_policy policy_;

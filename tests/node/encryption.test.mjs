@@ -34,22 +34,26 @@ test('secure takes false, true, 0, 1, 2 and \'required\'; anything else throws',
   }
 })
 
-test('libtorrent requiring encryption seeds, wasmtorrent (secure: true) dials it over uTP and downloads over RC4', async t => {
-  const dir = await tempDir(t)
-  const content = await makeContent(path.join(dir, 'seed'), 'verschlüsselt', 71)
-  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
-  const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'), [], ['--encryption', 'required'])
-  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+// true: WebTorrent 2's; 1 and 2: WebTorrent 3's levels (1 offers plaintext and RC4, and this
+// peer takes RC4; 2 offers RC4 only).
+for (const secure of [true, 1, 2]) {
+  test(`libtorrent requiring encryption seeds, wasmtorrent (secure: ${secure}) dials it over uTP and downloads over RC4`, async t => {
+    const dir = await tempDir(t)
+    const content = await makeContent(path.join(dir, 'seed'), 'verschlüsselt', 71)
+    const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
+    const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'), [], ['--encryption', 'required'])
+    const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
 
-  const c = client(t, { secure: true })
-  const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
-  await once(torrent, 'infoHash')
-  const method = wireMethod(torrent, /^utpOutgoing$/)
-  torrent.addPeer(`127.0.0.1:${port}`)
-  assert.equal(await method, 2)
-  await once(torrent, 'done')
-  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
-})
+    const c = client(t, { secure })
+    const torrent = c.add(torrentFile, { path: path.join(dir, 'down') })
+    await once(torrent, 'infoHash')
+    const method = wireMethod(torrent, /^utpOutgoing$/)
+    torrent.addPeer(`127.0.0.1:${port}`)
+    assert.equal(await method, 2)
+    await once(torrent, 'done')
+    assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+  })
+}
 
 for (const transport of ['utp', 'tcp']) {
   test(`wasmtorrent (default options) seeds, libtorrent requiring encryption dials it over ${transport} and downloads`, async t => {
@@ -68,7 +72,7 @@ for (const transport of ['utp', 'tcp']) {
   })
 }
 
-test('a libtorrent that never encrypts: secure: true dials again in plain BitTorrent at once; secure: required does not', async t => {
+test('a libtorrent that never encrypts: secure: true dials again in plain BitTorrent at once; secure: 2 and required do not', async t => {
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'klartext', 75)
   const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 32768 })
@@ -93,15 +97,17 @@ test('a libtorrent that never encrypts: secure: true dials again in plain BitTor
   await once(torrent, 'done')
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
 
-  const strict = client(t, { secure: 'required' })
-  const refused = strict.add(torrentFile, { path: path.join(dir, 'refused') })
-  await once(refused, 'infoHash')
-  let wires = 0
-  refused.on('wire', () => { wires++ })
-  refused.addPeer(`127.0.0.1:${port}`)
-  await new Promise(resolve => setTimeout(resolve, 3000))
-  assert.equal(wires, 0, 'secure: required never talks to the plain peer')
-  assert.equal(refused.progress, 0)
+  for (const secure of [2, 'required']) {
+    const strict = client(t, { secure })
+    const refused = strict.add(torrentFile, { path: path.join(dir, `refused-${secure}`) })
+    await once(refused, 'infoHash')
+    let wires = 0
+    refused.on('wire', () => { wires++ })
+    refused.addPeer(`127.0.0.1:${port}`)
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    assert.equal(wires, 0, `secure: ${secure} never talks to the plain peer`)
+    assert.equal(refused.progress, 0)
+  }
 })
 
 test('Transmission requiring encryption: seeds to and downloads from wasmtorrent (secure: true)', async t => {

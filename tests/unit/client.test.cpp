@@ -1147,8 +1147,16 @@ TEST_CASE("[client] MSE: encrypted dials download, each side reports the method"
   };
   for (const mode m : {mode{encryption_policy::plain, encryption_policy::prefer_rc4, 2},
                        mode{encryption_policy::required, encryption_policy::required, 2},
-                       mode{encryption_policy::prefer_rc4, encryption_policy::prefer_plaintext, 1},
+                       // Level 1 offers both: the answerer chooses (WebTorrent 3's secure: 1).
+                       mode{encryption_policy::prefer_rc4, encryption_policy::prefer_plaintext, 2},
+                       mode{encryption_policy::required, encryption_policy::prefer_plaintext, 2},
                        mode{encryption_policy::prefer_plaintext, encryption_policy::prefer_rc4, 1},
+                       mode{encryption_policy::prefer_plaintext, encryption_policy::prefer_plaintext, 1},
+                       // RC4 only (WebTorrent 3's secure: 2): offered and required of MSE
+                       // peers, while plain handshakes are still answered.
+                       mode{encryption_policy::plain, encryption_policy::rc4_only, 2},
+                       mode{encryption_policy::rc4_only, encryption_policy::prefer_plaintext, 2},
+                       mode{encryption_policy::rc4_only, encryption_policy::plain, 0},
                        mode{encryption_policy::prefer_rc4, encryption_policy::plain, 0}}) {
     CAPTURE(static_cast<int>(m.seeder), static_cast<int>(m.leecher));
     mse_pair p(m.seeder, m.leecher);
@@ -1209,6 +1217,11 @@ TEST_CASE("[client] MSE: required refuses plain peers both ways", "[client][mse]
   }
   SECTION("a required leecher does not fall back to a plain dial") {
     mse_pair p(encryption_policy::plain, encryption_policy::required, false);
+    CHECK_FALSE(p.download(std::chrono::seconds(30)));
+    CHECK(encryption_of_peers(p.n.hosts[p.leecher]).empty());
+  }
+  SECTION("nor does an RC4-only leecher") {
+    mse_pair p(encryption_policy::plain, encryption_policy::rc4_only, false);
     CHECK_FALSE(p.download(std::chrono::seconds(30)));
     CHECK(encryption_of_peers(p.n.hosts[p.leecher]).empty());
   }

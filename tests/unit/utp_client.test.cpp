@@ -213,14 +213,15 @@ TEST_CASE("[utp_client] without the option no datagram is sent and dials are TCP
   CHECK(n.datagrams == 0);
 }
 
-// MSE over uTP, as over TCP: the dialler's policy picks the method (RC4 unless it offers
-// plaintext only), the answerer takes whatever its first bytes say; `required` on both sides too.
+// MSE over uTP, as over TCP: the dialler offers its methods, the answerer picks (RC4 unless it
+// prefers plaintext) or takes a plain handshake as its first bytes say; `required` on both sides too.
 TEST_CASE("[utp_client] protocol encryption over uTP, each policy", "[utp_client][mse]") {
   struct combination {
     encryption_policy dialler, answerer;
     std::uint8_t method;  // peer_connected_event::encryption on both sides
   };
-  for (const combination k : {combination{encryption_policy::prefer_plaintext, encryption_policy::plain, 1},
+  for (const combination k : {combination{encryption_policy::prefer_plaintext, encryption_policy::plain, 2},
+                              combination{encryption_policy::prefer_plaintext, encryption_policy::prefer_plaintext, 1},
                               combination{encryption_policy::prefer_rc4, encryption_policy::plain, 2},
                               combination{encryption_policy::required, encryption_policy::required, 2},
                               combination{encryption_policy::plain, encryption_policy::required, 0}}) {

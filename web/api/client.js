@@ -87,15 +87,17 @@ function webSeedPolicy (value) {
   throw new WasmTorrentError(`webSeeds: expected true, false, 'fallback' or 'always', not ${value}`, { code: 'invalid_argument', context: 'webSeeds' })
 }
 
-// WebTorrent's `secure` (protocol encryption on TCP peers): false/0 dials plain BitTorrent;
-// 1 dials with MSE offering plaintext only (obfuscated handshake); true/2 dials with MSE
-// preferring RC4; each falls back to a plain dial when the MSE handshake fails. 'required'
-// (ours): MSE with RC4 both ways, no fallback, plain peers refused. Incoming MSE is
-// answered whatever the option (WebTorrent answers it only with secure).
+// WebTorrent's `secure` (protocol encryption on TCP and uTP peers): false/0 dials plain
+// BitTorrent; 1 (WebTorrent 3's level 1) dials with MSE offering plaintext and RC4, and as
+// responder takes plaintext; true (WebTorrent 2's) the same, taking RC4; both fall back to a
+// plain dial when the MSE handshake fails. 2 (WebTorrent 3's level 2): MSE with RC4 only, no
+// fallback. 'required' (ours): as 2, and plain peers refused. Incoming MSE is answered whatever
+// the option (WebTorrent answers it only with secure).
 function encryptionPolicy (secure) {
   if (secure === 'required') return 'required'
   if (secure === 1) return 'plaintext'
-  if (secure === true || secure === 2) return 'rc4'
+  if (secure === true) return 'rc4'
+  if (secure === 2) return 'rc4only'
   if (secure === undefined || secure === null || secure === false || secure === 0) return 'plain'
   throw new WasmTorrentError(`secure: ${String(secure)} is not false, true, 0, 1, 2 or 'required'`, { code: 'invalid_argument' })
 }
