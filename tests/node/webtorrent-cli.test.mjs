@@ -42,15 +42,26 @@ function webtorrent (t, args, { env = {}, cwd, ms = 90000, onLine } = {}) {
 }
 
 const sha1 = data => createHash('sha1').update(data).digest('hex')
+
+// Until `ready()` (sync or async) is true, every 100 ms; fails with `what()` after ms.
+async function until (ready, what, ms = 60000) {
+  for (const end = Date.now() + ms; !(await ready());) {
+    assert.ok(Date.now() < end, `${what()} (waited ${ms / 1000} s)`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
 // Without the terminal's colours, which chalk adds when it thinks it may.
 const plain = text => text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') // eslint-disable-line no-control-regex
 
-async function libtorrentSeed (t, dir, name, seed, announceList = []) {
+// libtorrent seeding generated content (dir/content.torrent); with `tracker`, announced there
+// (the torrent names it) before this returns.
+async function libtorrentSeed (t, dir, name, seed, tracker = null) {
   const content = await makeContent(path.join(dir, 'seed'), name, seed)
-  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList, pieceLength: 32768 })
+  const torrentFile = await WasmTorrent.createTorrent(content.root, { announceList: tracker ? [[tracker.http]] : [], pieceLength: 32768 })
   const parsed = await WasmTorrent.parseTorrent(torrentFile)
   const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'))
   const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+  if (tracker) await trackerKnows(tracker, parsed.infoHash, undefined, 'libtorrent')
   return { content, torrentFile, parsed, port, magnet: `magnet:?xt=urn:btih:${parsed.infoHash}&x.pe=127.0.0.1:${port}` }
 }
 
@@ -74,8 +85,7 @@ test('webtorrent download <magnet>: the metadata and the files from libtorrent, 
 test('webtorrent download <file.torrent> --select: lists the files and exits; --select 1 --verbose: that file, the status screen', async t => {
   const dir = await tempDir(t)
   const tracker = await startTracker(t)
-  const seed = await libtorrentSeed(t, dir, 'Liste', 2, [[tracker.http]])
-  await trackerKnows(tracker, seed.parsed.infoHash, undefined, 'libtorrent')
+  const seed = await libtorrentSeed(t, dir, 'Liste', 2, tracker)
   const torrentPath = path.join(dir, 'content.torrent')
 
   const listed = await webtorrent(t, ['download', torrentPath, '--select', '--out', path.join(dir, 'list'), '--port', String(await freePort())]).done
@@ -92,12 +102,8 @@ test('webtorrent download <file.torrent> --select: lists the files and exits; --
     onLine: line => { frames += plain(line) + '\n' }
   })
   const wanted = seed.content.files[1]
-  for (let i = 0; ; i++) {
-    const got = await readFile(path.join(out, wanted.path)).catch(() => null)
-    if (got && Buffer.compare(got, Buffer.from(wanted.data)) === 0 && /(TCP|UTP)OUT/.test(frames)) break
-    assert.ok(i < 600, `file 1 not downloaded within 60 s\n${frames.slice(-2000)}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await until(async () => /(TCP|UTP)OUT/.test(frames) && await sameFiles(out, [wanted]) === null,
+    () => `file 1 not downloaded, or no wire shown\n${frames.slice(-2000)}`)
   run.child.kill('SIGINT')
   const { code } = await run.done
   assert.equal(code, 0)
@@ -145,10 +151,7 @@ test('webtorrent download --torrent-port --dht-port --on-done --keep-seeding: th
   let frames = ''
   const run = webtorrent(t, ['download', seed.magnet, '--out', out, '--torrent-port', String(torrentPort), '--dht-port', String(dhtPort),
     '--on-done', `touch ${flag}`, '--keep-seeding', '--port', String(await freePort())], { onLine: line => { frames += plain(line) + '\n' } })
-  for (let i = 0; !existsSync(flag); i++) {
-    assert.ok(i < 600, `--on-done never ran\n${frames.slice(-1500)}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await until(() => existsSync(flag), () => `--on-done never ran\n${frames.slice(-1500)}`)
   assert.equal(await sameFiles(out, seed.content.files), null)
   // Still running, seeding on the port it was given.
   const lt = libtorrentPeer(t, 'download', path.join(dir, 'content.torrent'), path.join(dir, 'again'), [`127.0.0.1:${torrentPort}`], ['--transport', 'tcp'])
@@ -163,8 +166,7 @@ test('webtorrent download --torrent-port --dht-port --on-done --keep-seeding: th
 test('webtorrent download --blocklist: the list is loaded and the seeder the tracker names is refused', async t => {
   const dir = await tempDir(t)
   const tracker = await startTracker(t)
-  const seed = await libtorrentSeed(t, dir, 'Gesperrt', 8, [[tracker.http]])
-  await trackerKnows(tracker, seed.parsed.infoHash, undefined, 'libtorrent')
+  const seed = await libtorrentSeed(t, dir, 'Gesperrt', 8, tracker)
   const list = path.join(dir, 'blocklist.txt')
   await writeFile(list, 'loopback:127.0.0.0-127.255.255.255\n')
   let frames = ''
@@ -177,10 +179,7 @@ test('webtorrent download --blocklist: the list is loaded and the seeder the tra
   // ...and three status screens later it is connected to no one and has nothing.
   const drawn = () => (frames.match(/Downloading: Gesperrt/g) ?? []).length
   const before = drawn()
-  for (let i = 0; drawn() < before + 3; i++) {
-    assert.ok(i < 300, `no status screen within 30 s\n${frames.slice(-1500)}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await until(() => drawn() >= before + 3, () => `not three status screens\n${frames.slice(-1500)}`, 30000)
   run.child.kill('SIGINT')
   assert.equal((await run.done).code, 0)
   assert.match(frames, /Downloaded: 0 B\/1\.1 MB/)
@@ -193,10 +192,7 @@ test('webtorrent download <magnet> --stdout: the largest file\'s bytes on standa
   const largest = seed.content.files[0]
   const run = webtorrent(t, ['download', seed.magnet, '--stdout', '--port', String(await freePort())], { cwd: dir })
   // The app keeps running (with --stdout it neither writes files nor quits at 'done').
-  for (let i = 0; run.stdout().length < largest.data.length; i++) {
-    assert.ok(i < 600, `${run.stdout().length} of ${largest.data.length} bytes on stdout within 60 s`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await until(() => run.stdout().length >= largest.data.length, () => `${run.stdout().length} of ${largest.data.length} bytes on stdout`)
   run.child.kill('SIGTERM')
   assert.equal((await run.done).code, 0)
   assert.equal(sha1(run.stdout()), sha1(largest.data))
@@ -222,10 +218,7 @@ test('webtorrent seed <folder> --announce --quiet: prints the magnet, and WebTor
   const seeding = webtorrent(t, ['seed', content.root, '--announce', tracker.http, '--quiet', '--port', String(await freePort())], {
     onLine: line => { if (line.startsWith('magnet:')) magnet = line }
   })
-  for (let i = 0; !magnet; i++) {
-    assert.ok(i < 300, 'no magnet printed within 30 s')
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await until(() => magnet, () => 'no magnet printed', 30000)
   assert.match(magnet, /xt=urn:btih:[0-9a-f]{40}/)
   assert.ok(magnet.includes(`tr=${encodeURIComponent(tracker.http)}`), magnet)
 
