@@ -82,6 +82,17 @@ test('webtorrent download <magnet>: the metadata and the files from libtorrent, 
   assert.equal(await sameFiles(out, seed.content.files), null)
 })
 
+test('webtorrent download <file.torrent> --out <where the content is>: verified from disk, done with no peer', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'have'), 'Schon da', 9)
+  const torrentPath = await writeTorrent(dir, await WasmTorrent.createTorrent(content.root, { announceList: [], pieceLength: 16384 }))
+  const { code, text } = await webtorrent(t, ['download', torrentPath, '--out', path.join(dir, 'have'), '--port', String(await freePort())]).done
+  assert.equal(code, 0, text)
+  assert.match(plain(text), /verifying existing torrent data/)
+  assert.match(plain(text), /torrent downloaded successfully from 0\/0 peers/)
+  assert.equal(await sameFiles(path.join(dir, 'have'), content.files), null)
+})
+
 test('webtorrent download <file.torrent> --select: lists the files and exits; --select 1 --verbose: that file, the status screen', async t => {
   const dir = await tempDir(t)
   const tracker = await startTracker(t)
