@@ -15,6 +15,7 @@ packages=(cmake make g++ clang libclang-rt-14-dev libssl-dev catch2 nlohmann-jso
           chromium firefox-esr iproute2 util-linux ca-certificates xz-utils ffmpeg
           python3-libtorrent transmission-daemon aria2   # real BitTorrent clients for the Node host's tests (tests/node)
           miniupnpd-nftables nftables                    # a real NAT-PMP gateway for the port mapping test (tests/node)
+          mpv                                            # the player of webtorrent-mpv-hook, an app the Node tests run (tests/apps)
           vlc-bin vlc-plugin-base gmediarender gstreamer1.0-plugins-good)  # a real player and DLNA renderer for the CLI's tests (tests/cli)
 # Emscripten: an emcc already on PATH (e.g. from emsdk) wins; Debian's package otherwise.
 command -v emcc >/dev/null 2>&1 || packages+=(emscripten)
@@ -48,13 +49,14 @@ else
   step "npm dependencies: up to date"
 fi
 # WebTorrent apps that the tests run unchanged on wasmtorrent, each with its `webtorrent`
-# dependency swapped for ours (its package.json's overrides). Their optional players and
-# casting modules are not needed.
-for app in tests/apps/*/; do
+# dependency swapped for ours (tests/apps/webtorrent-stub, through its package.json's
+# overrides). Their optional players and casting modules are not needed.
+for lock in tests/apps/*/package-lock.json; do
+  app=$(dirname "$lock")
   stamp="$app/node_modules/.wasmtorrent-lock"
-  if [ ! -f "$stamp" ] || ! cmp -s "$app/package-lock.json" "$stamp"; then
+  if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
     step "npm ci in $app"
     (cd "$app" && npm ci --ignore-scripts --no-audit --no-fund --omit=optional)
-    cp "$app/package-lock.json" "$stamp"
+    cp "$lock" "$stamp"
   fi
 done
