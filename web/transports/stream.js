@@ -38,9 +38,11 @@ export class StreamTransport {
         this.input((E, t) => E.channelClosed(entry.id, t))
       }
     }
+    // Kept until the engine knows the connection and has been told it is open: simple-peer
+    // emits 'connect' only after its stats are read, so the remote's handshake can come first.
     conn.on('data', data => {
       if (entry.ended) return
-      if (entry.id < 0) return entry.early.push(data)
+      if (entry.id < 0 || !entry.open) return entry.early.push(data)
       this._received(entry, data)
     })
     if (!entry.open) {
@@ -48,7 +50,7 @@ export class StreamTransport {
         if (entry.open) return
         clearTimeout(entry.timer)
         entry.open = true
-        if (entry.id >= 0 && !entry.ended) this.input((E, t) => E.channelOpened(entry.id, t))
+        if (entry.id >= 0 && !entry.ended) this._opened(entry)
       })
       entry.timer = setTimeout(() => {
         if (entry.open) return
@@ -76,8 +78,12 @@ export class StreamTransport {
     }
     entry.id = id
     this.peers.set(id, entry)
-    if (!entry.open) return
-    this.input((E, t) => E.channelOpened(id, t))
+    if (entry.open) this._opened(entry)
+  }
+
+  // The engine hears that a bound connection is open, then what arrived before.
+  _opened (entry) {
+    this.input((E, t) => E.channelOpened(entry.id, t))
     for (const data of entry.early.splice(0)) this._received(entry, data)
   }
 
