@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -52,7 +52,7 @@ for (const portTaken of [false, true]) {
     const dir = await tempDir(t)
     // A 2 s H.264/AAC MP4 whose index is at its end: playing it to the end reads all of it.
     const clip = path.join(dir, 'seed', 'Clip', 'clip.mp4')
-    await promisify(execFile)('mkdir', ['-p', path.dirname(clip)])
+    await mkdir(path.dirname(clip), { recursive: true })
     await promisify(execFile)('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y',
       '-f', 'lavfi', '-i', 'testsrc=duration=2:size=160x120:rate=15', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2',
       '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', clip])

@@ -582,9 +582,9 @@ export function makeClientClass (internals) {
         return false
       }
       // As WebTorrent's: a connection from an address the blocklist holds (Node: a socket's
-      // remoteAddress, "::ffff:1.2.3.4" as 1.2.3.4) is destroyed, with 'blockedPeer'.
-      const ip = typeof conn.remoteAddress === 'string' ? conn.remoteAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') : null
-      if (ip && this._client._engine?.isBlocked?.(ip)) {
+      // remoteAddress; the engine's set looks "::ffff:1.2.3.4" up as 1.2.3.4) is destroyed,
+      // with 'blockedPeer'.
+      if (typeof conn.remoteAddress === 'string' && this._client._engine?.isBlocked?.(conn.remoteAddress)) {
         try { conn.destroy() } catch {}
         this.emit('blockedPeer', told)
         return false
