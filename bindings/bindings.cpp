@@ -1201,7 +1201,9 @@ class js_client {
     return static_cast<double>(d->time_since_epoch().count()) / 1000.0;
   }
 
-  // The next output as {type, ...}, or null.
+  // The next output as {type, ...}, or null. A send's data is a view into the engine's
+  // memory, valid until the next call into the engine: the host copies what it keeps (the
+  // data channel's send() copies anyway, so the bytes cross into JS once instead of twice).
   val poll() {
     auto o = client_.poll();
     if (!o) return val::null();
@@ -1229,7 +1231,9 @@ class js_client {
       out.set("host", cn->remote.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
       out.set("port", cn->remote.port);
     } else if (auto* sd = std::get_if<co::send>(&*o)) {
-      out.set("type", std::string("send")); out.set("peer", sd->peer.value); out.set("data", copy_bytes(sd->data));
+      out.set("type", std::string("send")); out.set("peer", sd->peer.value);
+      held_ = std::move(sd->data);
+      out.set("data", val(emscripten::typed_memory_view(held_.size(), held_.data())));
     } else if (auto* so = std::get_if<co::storage>(&*o)) {
       const wt::storage_request& r = so->request;
       out.set("type", std::string("storage"));
@@ -1413,6 +1417,7 @@ class js_client {
   static wt::http_request_id http_id(double id) { return wt::http_request_id{static_cast<std::uint64_t>(id)}; }
 
   wt::client client_;
+  wt::byte_buffer held_;  // the last send poll() gave, whose bytes its view shows
   std::vector<std::uint8_t> input_;
 #if WT_NODE_MODULE
   std::unique_ptr<wt::blocklist_parser> blocklist_;  // between blocklistBegin and blocklistEnd

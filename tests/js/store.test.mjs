@@ -7,6 +7,7 @@ import {
   MemoryStore, BlobStore, ChunkStoreAdapter, OpfsStore, OpfsWorkerStore, IdbStore,
   storeFor, defaultStore, chunkStoreClass
 } from '../../web/storage/index.js'
+import { ownBytes } from '../../web/storage/util.js'
 
 // 3 full pieces of 1000 bytes and a last one of 500.
 const geo = { name: 'test', pieceLength: 1000, length: 3500 }
@@ -39,6 +40,12 @@ async function roundTrip (store) {
   await store.put(1, big.subarray(1234, 2234))
   assert.deepEqual(await store.get(1, 0, 1000), piece(1))
 
+  // Given up (owned): the same bytes stored, a view into a larger buffer too.
+  await store.put(1, big.subarray(1234, 2234), undefined, true)
+  assert.deepEqual(await store.get(1, 0, 1000), piece(1))
+  await store.put(1, piece(1), undefined, true)
+  assert.deepEqual(await store.get(1, 0, 1000), piece(1))
+
   // The result is the caller's: changing it changes nothing stored.
   ;(await store.get(1, 0, 1000)).fill(9)
   assert.deepEqual(await store.get(1, 0, 1000), piece(1))
@@ -62,6 +69,17 @@ test('MemoryStore: put, get, open, the short last piece, errors', async () => {
   assert.deepEqual([...await store.open()].sort(), [0, 1, 3], 'close keeps the data')
   await store.destroy()
   assert.deepEqual(await store.open(), new Set(), 'destroy deletes it')
+})
+
+test('ownBytes: the bytes themselves only when given up and spanning their buffer', () => {
+  const whole = piece(0)
+  assert.equal(ownBytes(whole, true), whole, 'kept (or moved to a worker) as they are')
+  const copy = ownBytes(whole, false)
+  assert.notEqual(copy.buffer, whole.buffer)
+  assert.deepEqual(copy, whole)
+  const view = new Uint8Array(3000).subarray(1000, 2000)
+  const own = ownBytes(view, true)
+  assert.equal(own.buffer.byteLength, 1000, 'a view\'s bytes, not its whole buffer')
 })
 
 test('constructors check name, pieceLength and length', () => {

@@ -139,6 +139,8 @@ export class TorrentStorage {
     }
   }
 
+  // o.data is a copy out of the engine, given to the store (which may move it to a worker):
+  // the digest has read it first (WebCrypto copies its input when called).
   async _write (o) {
     const digest = o.verify && this._sha1(o.data)
     await this.open()
@@ -149,9 +151,9 @@ export class TorrentStorage {
       // A block of a streamed piece: not held (nor read for anyone) until 'complete'.
       this._held.delete(o.piece)
       this._parts.add(o.piece)
-      await this.store.put(o.piece, o.data, o.pieceOffset)
+      await this.store.put(o.piece, o.data, o.pieceOffset, true)
     } else {
-      await this.store.put(o.piece, o.data)
+      await this.store.put(o.piece, o.data, undefined, true)
       this._parts.delete(o.piece)
       this._held.add(o.piece)
     }

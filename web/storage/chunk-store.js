@@ -10,7 +10,7 @@
 // streamed so that the WebAssembly heap stays bounded) is assembled in JS memory and put
 // whole on complete(); until then its parts are read back from that memory.
 
-import { Geometry, Parts, storageError } from './util.js'
+import { Geometry, ownBytes, Parts, storageError } from './util.js'
 
 // Calls fn(...args, cb) and settles with the callback's (err, value).
 function callback (fn, self, ...args) {
@@ -52,12 +52,12 @@ export class ChunkStoreAdapter {
 
   // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept here until
   // complete(index) puts the piece.
-  async put (index, bytes, offset) {
+  async put (index, bytes, offset, owned = false) {
     if (offset !== undefined) return this._parts.write(index, bytes, offset)
     this._geo.checkPut(index, bytes)
     try {
-      // A copy: some chunk stores keep the buffer they are given.
-      await callback(this._inner().put, this._store, index, bytes.slice())
+      // Ours to give: some chunk stores keep the buffer they are given.
+      await callback(this._inner().put, this._store, index, ownBytes(bytes, owned))
     } catch (err) {
       throw storageError(`put: piece ${index}`, err)
     }

@@ -4,7 +4,7 @@
 // A piece written in parts (a big piece the engine streams) is assembled in JS memory and
 // stored whole on complete() (an IndexedDB value is written whole).
 
-import { Geometry, Parts, Pending, safeName, storageError } from './util.js'
+import { Geometry, ownBytes, Parts, Pending, safeName, storageError } from './util.js'
 
 const PIECES = 'pieces'
 const SIZES = 'sizes'
@@ -72,7 +72,7 @@ export class IdbStore {
 
   // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept in memory
   // until complete(index) stores the piece.
-  put (index, bytes, offset) {
+  put (index, bytes, offset, owned = false) {
     if (offset !== undefined) {
       try {
         this._parts.write(index, bytes, offset)
@@ -83,9 +83,7 @@ export class IdbStore {
     }
     return this._pending.run((async () => {
       this._geo.checkPut(index, bytes)
-      // A copy now (the caller may reuse `bytes` as soon as put() returns), of just these
-      // bytes (cloning a view would clone its whole buffer).
-      const buf = bytes.slice().buffer
+      const buf = ownBytes(bytes, owned).buffer
       if (this._last?.index === index) this._last = null
       try {
         const tx = (await this._open()).transaction([PIECES, SIZES], 'readwrite')

@@ -9,6 +9,9 @@
 //   put(i, bytes, offset) -> Promise<void>  a part of piece i at `offset` (a big piece the
 //                 engine streams, not verified yet): stored, but the piece is not held (open()
 //                 does not report it) until complete(i); get() reads such parts back
+//   put(i, bytes, offset, true)  the same, offset undefined for a whole piece, and the
+//                 caller gives `bytes` up: the store may keep it or move its buffer to a
+//                 worker instead of copying (ownBytes() in util.js)
 //   complete(i)   -> Promise<void>  piece i was written in parts and verified: held from now
 //   get(i, offset, length) -> Promise<Uint8Array>  a new array, the caller's to keep
 //   close()       -> Promise<void>  release handles, keep the data (a later call reopens)

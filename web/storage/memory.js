@@ -1,6 +1,6 @@
 // Pieces in JS memory: fast, and gone on reload.
 
-import { Geometry, Parts, storageError } from './util.js'
+import { Geometry, ownBytes, Parts, storageError } from './util.js'
 
 export class MemoryStore {
   static kind = 'memory' // survives minification, unlike the class name
@@ -17,7 +17,7 @@ export class MemoryStore {
 
   // put(index, bytes): the whole piece, held at once; put(index, bytes, offset): a part,
   // not held until complete(index).
-  async put (index, bytes, offset) {
+  async put (index, bytes, offset, owned = false) {
     if (offset !== undefined) {
       this._parts.write(index, bytes, offset)
       this._pieces.delete(index) // being written again: no longer held
@@ -25,7 +25,7 @@ export class MemoryStore {
     }
     this._geo.checkPut(index, bytes)
     this._parts.take(index)
-    this._pieces.set(index, bytes.slice()) // the caller may reuse `bytes`
+    this._pieces.set(index, ownBytes(bytes, owned))
   }
 
   async complete (index) {

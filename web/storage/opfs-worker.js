@@ -16,7 +16,7 @@
 // FILE_BYTES and stays open. A piece the index claims is only a candidate: the engine
 // hashes it before trusting it (a crash between the two writes, a file altered on disk).
 
-import { Geometry, Pending, safeName, storageError } from './util.js'
+import { Geometry, ownBytes, Pending, safeName, storageError } from './util.js'
 import { ROOT, opfsAvailable } from './opfs.js'
 
 export const FILE_BYTES = 64 << 20
@@ -297,12 +297,12 @@ export class OpfsWorkerStore {
 
   // put(index, bytes): the whole piece, claimed in the index; put(index, bytes, offset):
   // a part, written in place, the piece claimed only by complete(index).
-  put (index, bytes, offset) {
+  put (index, bytes, offset, owned = false) {
     return this._pending.run((async () => {
       const part = offset !== undefined
       if (part) this._geo.checkPart(index, bytes, offset)
       else this._geo.checkPut(index, bytes)
-      const buf = bytes.slice().buffer // a copy now, moved to the worker: `bytes` is free at once
+      const buf = ownBytes(bytes, owned).buffer // moved to the worker
       try {
         if (!part) {
           await this._call('put', { index, buf }, [buf])

@@ -4,7 +4,7 @@
 // written in parts (a big piece the engine streams) is assembled in JS memory and written
 // whole on complete(): writing part of a file through a swap file copies the whole file.
 
-import { Geometry, Parts, Pending, safeName, storageError } from './util.js'
+import { Geometry, ownBytes, Parts, Pending, safeName, storageError } from './util.js'
 
 export const ROOT = 'wasmtorrent'
 const PIECE_NAME = /^(0|[1-9][0-9]*)$/
@@ -68,7 +68,7 @@ export class OpfsStore {
 
   // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept in memory
   // until complete(index) writes the piece.
-  put (index, bytes, offset) {
+  put (index, bytes, offset, owned = false) {
     if (offset !== undefined) {
       try {
         this._parts.write(index, bytes, offset)
@@ -79,7 +79,7 @@ export class OpfsStore {
     }
     return this._pending.run((async () => {
       this._geo.checkPut(index, bytes)
-      const copy = bytes.slice() // now: the caller may reuse `bytes` as soon as put() returns
+      const copy = ownBytes(bytes, owned)
       let writable = null
       try {
         writable = await (await this._file(index, true)).createWritable() // starts empty

@@ -11,6 +11,13 @@ export function storageError (message, cause) {
   return err
 }
 
+// The bytes a store keeps from put(): `bytes` itself when the caller gave it up (owned) and
+// it spans its whole buffer (which may then be moved to a worker), otherwise a copy of just
+// these bytes (the caller may reuse them; a view's buffer may be much larger).
+export function ownBytes (bytes, owned) {
+  return owned && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+}
+
 // { name, pieceLength, length } as every store's constructor receives it.
 export class Geometry {
   constructor ({ name, pieceLength, length }) {

@@ -208,6 +208,8 @@ export class RtcTransport {
     if (!peer) return
     peer.closed = true
     this.peers.delete(id)
+    while (peer.queue.length > 0) recycle(peer.queue.pop())
+    peer.queued = 0
     clearTimeout(peer.timer)
     try { peer.dc?.close() } catch {}
     try { peer.pc?.close() } catch {}
@@ -226,11 +228,12 @@ export class RtcTransport {
   // As Nagle's algorithm does for TCP, small writes go out at once on an idle channel, and
   // otherwise wait for a full message or until COALESCE_MS after the last send; a drain's
   // worth goes out together either way (the flush runs after the current task's outputs).
+  // `data` may be a view into the engine's memory: it is copied here, into the peer's
+  // messages (see append), before anything else runs.
   send (id, data) {
     const peer = this.peers.get(id)
     if (!peer || peer.closed) return
-    peer.queue.push(data)
-    peer.queued += data.length
+    append(peer, data)
     peer.handed += data.length
     if (peer.flushAt === 0) return // a flush is queued for this task already
     const wait = peer.queued >= peer.messageSize ? 0 : peer.lastSend + COALESCE_MS - performance.now()
@@ -264,11 +267,15 @@ export class RtcTransport {
           asked = true
           if (peer.buffered >= BUFFER_HIGH) break // onbufferedamountlow resumes
         }
-        const message = nextMessage(peer)
-        dc.send(message)
+        const head = peer.queue[0]
+        const length = Math.min(head.length - head.sent, peer.messageSize)
+        dc.send(head.bytes.subarray(head.sent, head.sent + length)) // copies the bytes
+        head.sent += length
+        if (head.sent === head.length) recycle(peer.queue.shift())
+        peer.queued -= length
         peer.lastSend = performance.now()
-        peer.buffered += message.length
-        peer.unasked += message.length
+        peer.buffered += length
+        peer.unasked += length
       }
     } catch (err) {
       this.failed(peer)
@@ -310,27 +317,29 @@ export class RtcTransport {
   }
 }
 
-// Takes the next message off a peer's queue: the head, cut at messageSize, or the head and
-// what follows it joined into one message of up to messageSize.
-function nextMessage (peer) {
-  const max = peer.messageSize
-  const head = peer.queue[0]
-  let message
-  if (head.length >= max || peer.queue.length === 1) {
-    message = head.length > max ? head.subarray(0, max) : head
-    if (message === head) peer.queue.shift()
-    else peer.queue[0] = head.subarray(max)
-  } else {
-    message = new Uint8Array(Math.min(max, peer.queued))
-    for (let at = 0; at < message.length;) {
-      const part = peer.queue[0]
-      const n = Math.min(part.length, message.length - at)
-      message.set(n === part.length ? part : part.subarray(0, n), at)
-      if (n === part.length) peer.queue.shift()
-      else peer.queue[0] = part.subarray(n)
-      at += n
+// A peer's queue is a list of messages being filled: { bytes (MESSAGE_SIZE of room), length,
+// sent }. Bytes are copied into the last one until it holds messageSize, so data crosses from
+// the engine into a message once (it used to be copied out of the engine, then again to join
+// small writes into one message), and a sent message's buffer is used again: send() copies it,
+// and on a busy page allocating a fresh 64 KiB buffer per message cost more than the copy.
+const spareMessages = [] // buffers of sent messages, for the next ones
+const SPARE_MESSAGES = 32 // at most this many kept (2 MiB)
+
+function append (peer, data) {
+  for (let at = 0; at < data.length;) {
+    let tail = peer.queue.at(-1)
+    if (!tail || tail.sent > 0 || tail.length >= peer.messageSize) {
+      tail = { bytes: spareMessages.pop() ?? new Uint8Array(MESSAGE_SIZE), length: 0, sent: 0 }
+      peer.queue.push(tail)
     }
+    const n = Math.min(data.length - at, peer.messageSize - tail.length)
+    tail.bytes.set(n === data.length ? data : data.subarray(at, at + n), tail.length)
+    tail.length += n
+    at += n
   }
-  peer.queued -= message.length
-  return message
+  peer.queued += data.length
+}
+
+function recycle (message) {
+  if (spareMessages.length < SPARE_MESSAGES) spareMessages.push(message.bytes)
 }

@@ -98,11 +98,12 @@ export class StreamTransport {
 
   // One write per drain of the engine, as the TCP transport does. Bytes the connection
   // takes without asking us to wait count as sent; the rest once it emits 'drain'.
+  // `data` may be a view into the engine's memory, so it is copied before being kept.
   send (id, data) {
     const entry = this.peers.get(id)
     if (!entry) return
-    if (entry.queue) return entry.queue.push(data)
-    entry.queue = [data]
+    if (entry.queue) return entry.queue.push(data.slice())
+    entry.queue = [data.slice()]
     queueMicrotask(() => {
       const parts = entry.queue
       entry.queue = null

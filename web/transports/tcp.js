@@ -91,15 +91,16 @@ export class TcpTransport {
   // What one drain of the engine gives a socket (requests, haves, blocks) goes out in one
   // write, after the drain: measured on a 256 MiB download, one write per output meant
   // 5,000 writes of ~54 bytes (three block requests each) and a report to the engine each.
+  // `data` may be a view into the engine's memory, so it is copied before being kept.
   send (id, data) {
     const socket = this.sockets.get(id)
     if (!socket) return
     const queued = this.queued.get(socket)
     if (queued) {
-      queued.push(data)
+      queued.push(data.slice())
       return
     }
-    this.queued.set(socket, [data])
+    this.queued.set(socket, [data.slice()])
     queueMicrotask(() => {
       const parts = this.queued.get(socket)
       this.queued.delete(socket)
