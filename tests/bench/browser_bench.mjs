@@ -40,6 +40,9 @@
 //     --profile DIR    also record a CPU profile of each page's main thread over the measured
 //                      window (DevTools' .cpuprofile, one per page and rep) and print the
 //                      functions with the most self time
+//     --trace DIR      wasmtorrent: sample both pages' pipeline every 50 ms over the measured
+//                      window (the data channel's queue and buffer, the store's requests in
+//                      flight, bytes moved; one JSON per rep) and print where it waited
 // Needs dist/ (npm run build). Must run inside a network namespace that has only loopback.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -70,7 +73,8 @@ const { values: args } = parseArgs({
     timeout: { type: 'string' },
     'piece-kib': { type: 'string' },
     json: { type: 'string', default: join(repoRoot, 'build/bench/browser.json') },
-    profile: { type: 'string' }
+    profile: { type: 'string' },
+    trace: { type: 'string' }
   }
 })
 const reps = Number(args.reps)
@@ -217,6 +221,8 @@ async function runRep (scenario) {
     }
 
     const profilers = args.profile ? await Promise.all([src, dst].map(startProfiler)) : []
+    const tracing = args.trace && scenario.lib === 'wasmtorrent'
+    if (tracing) await Promise.all([src, dst].map(page => page.evaluate(startTrace)))
     const cpu0 = cpuSnapshot(roots)
     const t0 = performance.now()
     await start()
@@ -230,6 +236,7 @@ async function runRep (scenario) {
       await saveProfile(profiler, `${scenario.name}-${++profileCount[scenario.name] || (profileCount[scenario.name] = 1)}-${i ? 'receiver' : 'sender'}`)
     }
 
+    if (tracing) await saveTrace(src, dst, `${scenario.name}-${traceCount[scenario.name] = (traceCount[scenario.name] ?? 0) + 1}`)
     const flow = summariseTimeline(await dst.evaluate(() => window.bench.timeline()))
     const { wire, metadata, verified } = await dst.evaluate(() => window.bench.milestones())
     const ms = x => x === undefined ? null : round(x / 1000, 3)
@@ -286,6 +293,45 @@ function summariseTimeline (samples) {
     } else since = null
   }
   return { first_byte_s: first ? round(first[0] / 1000, 2) : null, longest_stall_s: round(longest / 1000, 2) }
+}
+
+// --- pipeline traces (--trace) -----------------------------------------------------------
+
+// Runs in a page: every 50 ms, the client's data channels (bytes queued in the transport, in
+// the channel's buffer), its torrents' store requests in flight, and bytes up and down.
+function startTrace () {
+  const samples = []
+  const t0 = performance.now()
+  window.__trace = { samples, timer: setInterval(() => {
+    const client = window.bench.client()
+    const torrent = client?.torrents[0]
+    const peers = [...(client?._rtc?.peers.values() ?? [])]
+    samples.push({
+      t: Math.round(performance.now() - t0),
+      queued: peers.reduce((n, p) => n + p.queued, 0),
+      buffered: peers.reduce((n, p) => n + (p.dc?.bufferedAmount ?? 0), 0),
+      reads: torrent?._storage?.inFlight.read ?? 0,
+      writes: torrent?._storage?.inFlight.write ?? 0,
+      up: torrent?.uploaded ?? 0,
+      down: torrent?.received ?? 0
+    })
+  }, 50) }
+}
+
+const traceCount = {}
+
+// Stops both pages' traces, writes them, and prints the share of samples in each state.
+async function saveTrace (src, dst, name) {
+  const stop = () => { clearInterval(window.__trace.timer); return window.__trace.samples }
+  const [sender, receiver] = await Promise.all([src.evaluate(stop), dst.evaluate(stop)])
+  mkdirSync(args.trace, { recursive: true })
+  writeFileSync(join(args.trace, `${name}.json`), JSON.stringify({ sender, receiver }))
+  const share = (list, f) => `${Math.round(100 * list.filter(f).length / Math.max(1, list.length))}%`
+  const high = 768 * 1024
+  log(`trace ${name}: sender channel buffer ≥ 768 KiB ${share(sender, x => x.buffered >= high)}, ` +
+      `< 64 KiB with nothing queued ${share(sender, x => x.buffered < 65536 && x.queued === 0)}, ` +
+      `store reads in flight ${share(sender, x => x.reads > 0)}; receiver store writes ≥ 4 in flight ` +
+      `${share(receiver, x => x.writes >= 4)}; ${sender.length} samples`)
 }
 
 // --- CPU profiles (--profile) ------------------------------------------------------------
