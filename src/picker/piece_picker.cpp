@@ -458,6 +458,8 @@ std::uint32_t piece_picker::take_blocks(std::uint32_t p, peer_handle peer, const
     for (std::uint32_t b = 0; b < blocks && taken < need; ++b) {
       const bool free = d->blocks[b].state == block_state::none;
       if (pass == 0 ? !free : (free || !block_takeable(*d, b, peer, rule, opts))) continue;
+      if (opts.avoid && std::binary_search(opts.avoid->begin(), opts.avoid->end(), block_address{piece_index{p}, b}))
+        continue;
       add_request(*d, b, peer, opts.now);
       out.push_back({piece_index{p}, b});
       ++taken;

@@ -113,6 +113,9 @@ struct pick_options {
   // Most blocks of pieces without a deadline to pick (steps 2-5 above); deadline
   // pieces take what they need first. The session limits these while it streams.
   std::uint32_t max_undue = 0xffffffffu;
+  // Blocks not to request from this peer (sorted): ones it was asked to cancel and may
+  // still send, since a cancel that arrives after the block left cannot stop it.
+  const std::vector<block_address>* avoid = nullptr;
 };
 
 // Priority of one byte range, for set_priorities_from_ranges().

@@ -1,5 +1,6 @@
 // The wire protocol with one peer: handshake, messages, interest, choking, the
 // request pipeline and serving requests from storage.
+#include <algorithm>
 #include <limits>
 
 #include "session/session_impl.hpp"
@@ -555,8 +556,11 @@ void session::impl::cancel_request(torrent& t, peer_connection& p, const peer_co
   send(p, wire::cancel{b.piece, b.offset, b.length});
   t.picker->abort_request(r.block, p.handle());
   // The peer may have queued the block already: it could arrive once everything requested
-  // before it has, at the peer's rate (unknown yet: a block a second), plus a margin.
+  // before it has (blocks cancelled before it too: they may still come), at the peer's rate
+  // (unknown yet: a block a second), plus a margin.
   std::uint64_t ahead = 0;
+  for (const auto& c : p.cancelled_out)
+    if (c.until > now) ahead += t.picker->block_length(c.block);
   for (const auto& q : p.requests) {
     ahead += t.picker->block_length(q.block);
     if (q.block == r.block) break;
@@ -619,6 +623,11 @@ std::uint64_t session::impl::issue_requests(torrent& t, peer_connection& p, std:
       allowed = 1;
     opts.max_undue = allowed > undue ? allowed - undue : 0;
   }
+  std::vector<block_address> avoid;
+  for (const auto& c : p.cancelled_out)
+    if (c.until > now) avoid.push_back(c.block);
+  std::sort(avoid.begin(), avoid.end());
+  if (!avoid.empty()) opts.avoid = &avoid;
   const std::uint64_t partial = settings.max_partial_bytes > 0 ? partial_bytes() : 0;
   auto blocks = std::vector<block_address>{};
   if (settings.max_partial_bytes > 0 && partial >= settings.max_partial_bytes) {

@@ -386,6 +386,15 @@ TEST_CASE("[piece_picker] at-risk deadline blocks are requested again from anoth
   }
 }
 
+TEST_CASE("[piece_picker] blocks to avoid are not picked for that peer; others may take them", "[piece_picker]") {
+  auto pp = build({.availability = "1"});
+  const std::vector<block_address> avoid = blocks_of(0, {0, 2});
+  wt::pick_options o = opts(4);
+  o.avoid = &avoid;
+  CHECK(pp.pick_blocks(p1, bitfield::from_string("1"), o) == blocks_of(0, {1, 3}));
+  CHECK(pick(pp, "1", 2, p2) == blocks_of(0, {0, 2}));  // the free ones first
+}
+
 TEST_CASE("[piece_picker] end-game duplicates and cancels", "[piece_picker]") {
   auto pp = build({.availability = "22", .have = "", .requested = "f7"});
   // Piece 1 block 3 is still free: not end-game yet.
