@@ -19,26 +19,43 @@ std::vector<std::uint32_t> verified_order(const swarm& net, std::size_t node) {
   return out;
 }
 
+// A link of 20 ms with 16 KiB chunks, a seeder of `tt` uploading 512 KiB/s from a send
+// buffer of `send_buffer` bytes, and a leecher that added the torrent (no peer yet).
+struct seeded_pair {
+  std::size_t seeder, leecher;
+  torrent_id torrent;  // the leecher's
+};
+
+link_config slow_link() {
+  link_config link;
+  link.latency = 20ms;
+  link.max_chunk = 16 * 1024;
+  return link;
+}
+
+seeded_pair throttled_seeder(swarm& net, const test_torrent& tt, std::uint32_t send_buffer) {
+  node_config seed_cfg;
+  seed_cfg.upload_rate = 512.0 * KiB;
+  seed_cfg.settings.send_buffer_limit = send_buffer;
+  const auto seeder = net.add_node(seed_cfg);
+  const auto leecher = net.add_node();
+  auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
+  REQUIRE(t);
+  net.storage(seeder).write_at(*t, 0, tt.data);
+  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(tl);
+  return {seeder, leecher, *tl};
+}
+
 }  // namespace
 
 TEST_CASE("[streaming] a reader at 50% gets its bytes first and in order; a seek moves the priority at once", "[streaming]") {
   const auto tt = make_test_torrent(4096 * KiB, 64 * KiB, 51);  // 64 pieces
-  link_config link;
-  link.latency = 20ms;
-  link.max_chunk = 16 * 1024;
-  swarm net(61, link);
-  node_config seed_cfg;
-  seed_cfg.upload_rate = 512.0 * KiB;  // about 8 s for the whole torrent
-  seed_cfg.settings.send_buffer_limit = 64 * 1024;  // reads only as the uplink drains
-  const auto seeder = net.add_node(seed_cfg);
-  const auto leecher = net.add_node();
-  {
-    auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
-    REQUIRE(t);
-    net.storage(seeder).write_at(*t, 0, tt.data);
-  }
-  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
-  REQUIRE(tl);
+  swarm net(61, slow_link());
+  // About 8 s for the whole torrent; reads only as the uplink drains.
+  const seeded_pair pair = throttled_seeder(net, tt, 64 * 1024);
+  const std::size_t seeder = pair.seeder, leecher = pair.leecher;
+  const std::optional<torrent_id> tl = pair.torrent;
   session& s = net.at(leecher);
   // A reader at 50% with 512 KiB of readahead: pieces 32..39.
   const std::uint32_t reader = s.open_reader(*tl, 2048 * KiB, 512 * KiB, net.now());
@@ -156,22 +173,10 @@ TEST_CASE("[streaming] blocks of an at-risk piece held by a slow peer are reques
 
 TEST_CASE("[streaming] seek_reader with a readahead widens or narrows the reader's pieces", "[streaming]") {
   const auto tt = make_test_torrent(4096 * KiB, 64 * KiB, 52);  // 64 pieces
-  link_config link;
-  link.latency = 20ms;
-  link.max_chunk = 16 * 1024;
-  swarm net(62, link);
-  node_config seed_cfg;
-  seed_cfg.upload_rate = 512.0 * KiB;
-  seed_cfg.settings.send_buffer_limit = 64 * 1024;
-  const auto seeder = net.add_node(seed_cfg);
-  const auto leecher = net.add_node();
-  {
-    auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
-    REQUIRE(t);
-    net.storage(seeder).write_at(*t, 0, tt.data);
-  }
-  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
-  REQUIRE(tl);
+  swarm net(62, slow_link());
+  const seeded_pair pair = throttled_seeder(net, tt, 64 * 1024);
+  const std::size_t seeder = pair.seeder, leecher = pair.leecher;
+  const std::optional<torrent_id> tl = pair.torrent;
   session& s = net.at(leecher);
   // At piece 40 with one piece of readahead, then widened to 16 pieces (40..55).
   const std::uint32_t reader = s.open_reader(*tl, 40 * 64 * KiB, 64 * KiB, net.now());
@@ -317,22 +322,10 @@ TEST_CASE("[streaming] blocks cancelled for a reader are not asked again of the 
   // cancel (a reader opened, then moved) reaches it after most of the cancelled blocks left.
   // Asking it for them again at once would have it send each one twice.
   const auto tt = make_test_torrent(4096 * KiB, 64 * KiB, 52);  // 64 pieces
-  link_config link;
-  link.latency = 20ms;
-  link.max_chunk = 16 * 1024;
-  swarm net(62, link);
-  node_config seed_cfg;
-  seed_cfg.upload_rate = 512.0 * KiB;
-  seed_cfg.settings.send_buffer_limit = 1024 * 1024;
-  const auto seeder = net.add_node(seed_cfg);
-  const auto leecher = net.add_node();
-  {
-    auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
-    REQUIRE(t);
-    net.storage(seeder).write_at(*t, 0, tt.data);
-  }
-  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
-  REQUIRE(tl);
+  swarm net(62, slow_link());
+  const seeded_pair pair = throttled_seeder(net, tt, 1024 * 1024);
+  const std::size_t seeder = pair.seeder, leecher = pair.leecher;
+  const std::optional<torrent_id> tl = pair.torrent;
   session& s = net.at(leecher);
   s.add_peer(*tl, net.endpoint(seeder), net.now());
   REQUIRE(net.run_until([&] { return s.stats(*tl)->downloaded >= 512 * KiB; }, time_point{} + 10min));
