@@ -623,9 +623,11 @@ std::uint64_t session::impl::issue_requests(torrent& t, peer_connection& p, std:
       allowed = 1;
     opts.max_undue = allowed > undue ? allowed - undue : 0;
   }
+  // Blocks this peer was asked to cancel may still come: not asked of it again meanwhile,
+  // unless a reader now waits for their piece (a peer that dropped them would stall it).
   std::vector<block_address> avoid;
   for (const auto& c : p.cancelled_out)
-    if (c.until > now) avoid.push_back(c.block);
+    if (c.until > now && !t.picker->deadline(c.block.piece)) avoid.push_back(c.block);
   std::sort(avoid.begin(), avoid.end());
   if (!avoid.empty()) opts.avoid = &avoid;
   const std::uint64_t partial = settings.max_partial_bytes > 0 ? partial_bytes() : 0;
