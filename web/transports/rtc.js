@@ -208,7 +208,7 @@ export class RtcTransport {
     if (!peer) return
     peer.closed = true
     this.peers.delete(id)
-    while (peer.queue.length > 0) recycle(peer.queue.pop())
+    while (peer.queue.length > 0) recycle(peer.queue.pop().bytes)
     peer.queued = 0
     clearTimeout(peer.timer)
     try { peer.dc?.close() } catch {}
@@ -267,11 +267,9 @@ export class RtcTransport {
           asked = true
           if (peer.buffered >= BUFFER_HIGH) break // onbufferedamountlow resumes
         }
-        const head = peer.queue[0]
-        const length = Math.min(head.length - head.sent, peer.messageSize)
-        dc.send(head.bytes.subarray(head.sent, head.sent + length)) // copies the bytes
-        head.sent += length
-        if (head.sent === head.length) recycle(peer.queue.shift())
+        const { bytes, length } = peer.queue.shift()
+        dc.send(bytes.subarray(0, length)) // copies the bytes
+        recycle(bytes)
         peer.queued -= length
         peer.lastSend = performance.now()
         peer.buffered += length
@@ -317,8 +315,8 @@ export class RtcTransport {
   }
 }
 
-// A peer's queue is a list of messages being filled: { bytes (MESSAGE_SIZE of room), length,
-// sent }. Bytes are copied into the last one until it holds messageSize, so data crosses from
+// A peer's queue is a list of messages being filled: { bytes (MESSAGE_SIZE of room), length }
+// (the engine writes only once the channel is open, when messageSize is known). Bytes are copied into the last one until it holds messageSize, so data crosses from
 // the engine into a message once (it used to be copied out of the engine, then again to join
 // small writes into one message), and a sent message's buffer is used again: send() copies it,
 // and on a busy page allocating a fresh 64 KiB buffer per message cost more than the copy.
@@ -328,8 +326,8 @@ const SPARE_MESSAGES = 32 // at most this many kept (2 MiB)
 function append (peer, data) {
   for (let at = 0; at < data.length;) {
     let tail = peer.queue.at(-1)
-    if (!tail || tail.sent > 0 || tail.length >= peer.messageSize) {
-      tail = { bytes: spareMessages.pop() ?? new Uint8Array(MESSAGE_SIZE), length: 0, sent: 0 }
+    if (!tail || tail.length >= peer.messageSize) {
+      tail = { bytes: spareMessages.pop() ?? new Uint8Array(MESSAGE_SIZE), length: 0 }
       peer.queue.push(tail)
     }
     const n = Math.min(data.length - at, peer.messageSize - tail.length)
@@ -340,6 +338,6 @@ function append (peer, data) {
   peer.queued += data.length
 }
 
-function recycle (message) {
-  if (spareMessages.length < SPARE_MESSAGES) spareMessages.push(message.bytes)
+function recycle (bytes) {
+  if (spareMessages.length < SPARE_MESSAGES) spareMessages.push(bytes)
 }
