@@ -361,7 +361,7 @@ test('TorrentStorage: a verify write is hashed by the host, written only when it
 })
 
 // A TorrentStorage over `store` that serves block reads only; done: read id -> { ok, bytes }.
-async function blockReader (store, pieceLength, length) {
+async function blockReader (store, pieceLength, length, cacheSlots = undefined) {
   const { TorrentStorage } = await import('../../web/engine/storage.js')
   const done = new Map()
   const ts = new TorrentStorage({
@@ -372,13 +372,14 @@ async function blockReader (store, pieceLength, length) {
     completeDigest: () => assert.fail('no digest reads here'),
     deliver: () => assert.fail('no user reads here'),
     onError: err => assert.fail(err),
-    onWarning: () => {}
+    onWarning: () => {},
+    cacheSlots
   })
   return { ts, done }
 }
 
 test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a run at a time, byte-exact', async () => {
-  // 40 pieces of 32 KiB (a 1 MiB run holds all of them), the last one short.
+  // 40 pieces of 32 KiB (a 4 MiB run holds all of them), the last one short.
   const pieceLength = 32 << 10
   const length = 40 * pieceLength - 1000
   const all = Uint8Array.from({ length }, (_, k) => (k * 31 + (k >> 9)) & 255)
@@ -410,19 +411,19 @@ test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a
   await ts.close()
 })
 
-test('TorrentStorage over a BlobStore: in order, the next run is read before its pieces are asked (read-ahead), byte-exact', async () => {
-  // 64 pieces of 64 KiB: runs of 16 pieces (1 MiB).
-  const pieceLength = 64 << 10
-  const length = 64 * pieceLength
+// Asks every block of pieces 0..count-1 in order (a piece's blocks together), checks the
+// bytes; runs: [first piece, count, the piece being asked when the run was read].
+async function readInOrder ({ pieceLength, count, cacheSlots }) {
+  const length = count * pieceLength
   const all = Uint8Array.from({ length }, (_, k) => (k * 7 + (k >> 11)) & 255)
   const store = new BlobStore({ name: 'ahead', pieceLength, length, blobs: [new Blob([all])] })
   const runs = [] // [first piece, count, the piece asked when the run was read]
   let asking = -1
   const getRun = store.getRun.bind(store)
   store.getRun = (first, count) => { runs.push([first, count, asking]); return getRun(first, count) }
-  const { ts, done } = await blockReader(store, pieceLength, length)
+  const { ts, done } = await blockReader(store, pieceLength, length, cacheSlots)
   let id = 0
-  for (let p = 0; p < 64; p++) {
+  for (let p = 0; p < count; p++) {
     asking = p
     const ids = []
     for (let begin = 0; begin < pieceLength; begin += 16384) {
@@ -435,11 +436,24 @@ test('TorrentStorage over a BlobStore: in order, the next run is read before its
       assert.deepEqual(done.get(i).bytes, all.subarray(at, at + 16384), `piece ${p}, block ${k}`)
     }
   }
-  // Piece 0 alone (nothing before it), then runs of 16; every run after the first in-order
-  // one was read while an earlier piece was asked.
-  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 16], [17, 16], [33, 16], [49, 15]])
-  for (const [first, , asked] of runs.slice(1)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
   await ts.close()
+  return runs
+}
+
+test('TorrentStorage over a BlobStore: in order, the next run is read before its pieces are asked (read-ahead), byte-exact', async () => {
+  // 256 pieces of 64 KiB: runs of 64 pieces (4 MiB).
+  const runs = await readInOrder({ pieceLength: 64 << 10, count: 256 })
+  // Piece 0 alone (nothing before it), then runs of 64; every run after the first in-order
+  // one was read while an earlier piece was asked.
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 64], [65, 64], [129, 64], [193, 63]])
+  for (const [first, , asked] of runs.slice(1)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
+})
+
+test('TorrentStorage over a BlobStore: runs shrink to a third of the cache (storeCacheSlots), so a run is not evicted before it is served', async () => {
+  // 12 cache slots: runs of 4 pieces, each read (but the first) before its pieces are asked.
+  const runs = await readInOrder({ pieceLength: 64 << 10, count: 17, cacheSlots: 12 })
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 4], [5, 4], [9, 4], [13, 4]])
+  for (const [first, , asked] of runs.slice(1)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
 })
 
 test('TorrentStorage: a whole piece served from the cache is the user\'s own copy (transferring it leaves the cache whole)', async () => {

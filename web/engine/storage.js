@@ -17,7 +17,13 @@
 // another, and one read of the whole piece is much cheaper than one per 16 KiB block.
 const CACHE_BYTES = 8 << 20
 const CACHE_PIECES = 256
-const RUN_BYTES = 1 << 20
+// A store that reads runs of pieces (a File) is read up to RUN_BYTES at a time: each read of a
+// File cost the seeding page of the browser bench 5-10 ms of its main thread however short
+// (slice() and arrayBuffer(); the browser's threads are busy moving the channel). Measured on a 64 MiB seed: 1 MiB runs spent 0.96 s of the
+// seeding page's 9.4 s in slice() and arrayBuffer(), 4 MiB runs 0.6 s. Its cache then holds
+// three runs (the one being served, the one read ahead, the next one being read).
+const RUN_BYTES = 4 << 20
+const RUN_CACHE_BYTES = 3 * RUN_BYTES
 const STALL_MS = 30_000
 const READ_TIMEOUT_MS = 20_000
 const SWEEP_MS = 1000
@@ -33,7 +39,8 @@ export class TorrentStorage {
   // the engine); onError(err): the store cannot go on (err.code 'storage_full' when out of
   // quota, else 'storage_failed'); onWarning(err): a request has waited 30 s.
   // cacheSlots: most pieces kept in the cache (WebTorrent's storeCacheSlots; 0: none, every
-  // read goes to the store as asked), under CACHE_BYTES either way.
+  // read goes to the store as asked), under CACHE_BYTES (RUN_CACHE_BYTES for a store read in
+  // runs) either way.
   constructor ({ store, pieceLength, length, complete, sha1, completeDigest, deliver, onError, onWarning, cacheSlots }) {
     this.store = store
     this._cacheSlots = typeof cacheSlots === 'number' && cacheSlots >= 0 ? Math.floor(cacheSlots) : CACHE_PIECES
@@ -240,15 +247,15 @@ export class TorrentStorage {
     else whole = this._fetch(piece, size, inOrder)
     this._cache.set(piece, whole)
     if (inOrder) this._readAhead(piece)
-    const most = Math.max(1, Math.min(this._cacheSlots, Math.floor(CACHE_BYTES / this.pieceLength)))
+    const most = this._cachePieces()
     while (this._cache.size > most) this._cache.delete(this._cache.keys().next().value)
     // A whole piece is a copy: a user read may transfer its buffer (postMessage), which
     // would take the cached piece with it.
     return whole.then(bytes => n === size ? bytes.slice() : bytes.subarray(begin, begin + n))
   }
 
-  // The piece from the store. A store that reads runs of pieces at once (a File: each slice
-  // costs about as much as a MiB of it) is read RUN_BYTES at a time while pieces are asked
+  // The piece from the store. A store that reads runs of pieces at once (a File: see
+  // RUN_BYTES) is read a run at a time while pieces are asked
   // in order, as the picker asks them (an extent at a time); the pieces that follow go into
   // the cache.
   _fetch (piece, size, inOrder) {
@@ -262,7 +269,7 @@ export class TorrentStorage {
   // latency stalling its channel (the reads in flight per peer are fewer than a run).
   _readAhead (piece) {
     if (!this.store.getRun) return
-    const ahead = Math.max(1, Math.floor(RUN_BYTES / this.pieceLength))
+    const ahead = this._runPieces()
     let next = piece + 1
     while (next <= piece + ahead && this._cache.has(next)) next++
     if (next <= piece + ahead && this._held.has(next)) this._fetchRun(next)
@@ -272,7 +279,7 @@ export class TorrentStorage {
   // cached; resolves with the first.
   _fetchRun (first) {
     let count = 1
-    const most = Math.floor(RUN_BYTES / this.pieceLength)
+    const most = this._runPieces()
     while (count < most && this._held.has(first + count) && !this._cache.has(first + count)) count++
     this._lastFetched = Math.max(this._lastFetched, first + count - 1)
     if (count === 1) {
@@ -287,6 +294,16 @@ export class TorrentStorage {
       this._cache.set(p, this._cached(p, run.then(bytes => bytes.subarray(at, at + this._pieceSize(p)))))
     }
     return this._cache.get(first)
+  }
+
+  // Pieces the cache keeps at most, and pieces per run (three runs fit in the cache).
+  _cachePieces () {
+    const bytes = this.store.getRun ? Math.max(CACHE_BYTES, RUN_CACHE_BYTES) : CACHE_BYTES
+    return Math.max(1, Math.min(this._cacheSlots, Math.floor(bytes / this.pieceLength)))
+  }
+
+  _runPieces () {
+    return Math.max(1, Math.min(Math.floor(RUN_BYTES / this.pieceLength), Math.floor(this._cachePieces() / 3)))
   }
 
   _cached (piece, bytes) {
