@@ -411,19 +411,23 @@ test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a
   await ts.close()
 })
 
-// Asks every block of pieces 0..count-1 in order (a piece's blocks together), checks the
-// bytes; runs: [first piece, count, the piece being asked when the run was read].
-async function readInOrder ({ pieceLength, count, cacheSlots }) {
+// Asks every block of the pieces in `order` (default 0..count-1; a piece's blocks together),
+// checks the bytes; runs: [first piece, count, the piece being asked when the run was read];
+// bytes: how many bytes were read from the store.
+async function readPieces ({ pieceLength, count, cacheSlots, order = [...Array(count).keys()] }) {
   const length = count * pieceLength
   const all = Uint8Array.from({ length }, (_, k) => (k * 7 + (k >> 11)) & 255)
   const store = new BlobStore({ name: 'ahead', pieceLength, length, blobs: [new Blob([all])] })
   const runs = [] // [first piece, count, the piece asked when the run was read]
   let asking = -1
   const getRun = store.getRun.bind(store)
-  store.getRun = (first, count) => { runs.push([first, count, asking]); return getRun(first, count) }
+  const get = store.get.bind(store)
+  let bytes = 0
+  store.getRun = (first, count) => { runs.push([first, count, asking]); bytes += count * pieceLength; return getRun(first, count) }
+  store.get = (index, offset, n) => { bytes += n; return get(index, offset, n) }
   const { ts, done } = await blockReader(store, pieceLength, length, cacheSlots)
   let id = 0
-  for (let p = 0; p < count; p++) {
+  for (const p of order) {
     asking = p
     const ids = []
     for (let begin = 0; begin < pieceLength; begin += 16384) {
@@ -437,23 +441,34 @@ async function readInOrder ({ pieceLength, count, cacheSlots }) {
     }
   }
   await ts.close()
-  return runs
+  return { runs, bytes }
 }
 
 test('TorrentStorage over a BlobStore: in order, the next run is read before its pieces are asked (read-ahead), byte-exact', async () => {
-  // 256 pieces of 64 KiB: runs of 64 pieces (4 MiB).
-  const runs = await readInOrder({ pieceLength: 64 << 10, count: 256 })
-  // Piece 0 alone (nothing before it), then runs of 64; every run after the first in-order
-  // one was read while an earlier piece was asked.
-  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 64], [65, 64], [129, 64], [193, 63]])
-  for (const [first, , asked] of runs.slice(1)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
+  // 256 pieces of 64 KiB: windows of 64 pieces (4 MiB).
+  const { runs, bytes } = await readPieces({ pieceLength: 64 << 10, count: 256 })
+  // Piece 0 alone (nothing before it), the rest of its window, the next window when it is
+  // asked (the reader crossed into it: it reads on in order), and from then on each window
+  // read while the one before it is asked.
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 63], [64, 64], [128, 64], [192, 64]])
+  for (const [first, , asked] of runs.slice(2)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
+  assert.equal(bytes, 256 << 16, 'every byte read once')
+})
+
+test('TorrentStorage over a BlobStore: extents asked in random order (the picker\'s affinity) are read once, no window ahead', async () => {
+  // Windows 2, 0, 3, 1 of 64 pieces, each in order: a piece alone, then the rest of its
+  // window; a window that follows one in the cache (3 after 2, 1 after 0) is read whole.
+  const window = n => Array.from({ length: 64 }, (_, k) => n * 64 + k)
+  const { runs, bytes } = await readPieces({ pieceLength: 64 << 10, count: 256, order: [2, 0, 3, 1].flatMap(window) })
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[129, 63], [1, 63], [192, 64], [64, 64]])
+  assert.equal(bytes, 256 << 16, 'every byte read once')
 })
 
 test('TorrentStorage over a BlobStore: runs shrink to a third of the cache (storeCacheSlots), so a run is not evicted before it is served', async () => {
-  // 12 cache slots: runs of 4 pieces, each read (but the first) before its pieces are asked.
-  const runs = await readInOrder({ pieceLength: 64 << 10, count: 17, cacheSlots: 12 })
-  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 4], [5, 4], [9, 4], [13, 4]])
-  for (const [first, , asked] of runs.slice(1)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
+  // 12 cache slots: windows of 4 pieces (the last piece, 16, is read alone).
+  const { runs } = await readPieces({ pieceLength: 64 << 10, count: 17, cacheSlots: 12 })
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 3], [4, 4], [8, 4], [12, 4]])
+  for (const [first, , asked] of runs.slice(2)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
 })
 
 test('TorrentStorage: a whole piece served from the cache is the user\'s own copy (transferring it leaves the cache whole)', async () => {

@@ -19,9 +19,11 @@ const CACHE_BYTES = 8 << 20
 const CACHE_PIECES = 256
 // A store that reads runs of pieces (a File) is read up to RUN_BYTES at a time: each read of a
 // File cost the seeding page of the browser bench 5-10 ms of its main thread however short
-// (slice() and arrayBuffer(); the browser's threads are busy moving the channel). Measured on a 64 MiB seed: 1 MiB runs spent 0.96 s of the
-// seeding page's 9.4 s in slice() and arrayBuffer(), 4 MiB runs 0.6 s. Its cache then holds
-// three runs (the one being served, the one read ahead, the next one being read).
+// (slice() and arrayBuffer(), while the browser's threads are busy moving the channel). On a
+// 64 MiB seed, 1 MiB runs spent 0.83 s of a 9.4 s rep there, 4 MiB runs 0.44-0.49 s. Runs
+// are aligned windows of that size (our picker's extents, and libtorrent's, are such
+// windows), and the cache holds three: the one being served, the next one read ahead, one
+// to spare.
 const RUN_BYTES = 4 << 20
 const RUN_CACHE_BYTES = 3 * RUN_BYTES
 const STALL_MS = 30_000
@@ -59,6 +61,8 @@ export class TorrentStorage {
     this.inFlight = { write: 0, read: 0 } // requests the store has not answered (diagnostics)
     this._cache = new Map() // piece -> Promise<Uint8Array> (the whole piece), in LRU order
     this._lastFetched = -2 // the piece read from the store last (read-ahead while in order)
+    this._sequential = false // pieces asked in order from one window (RUN_BYTES) to the next
+    this._lastAsked = -2
     this._jobs = new Set() // requests in flight: { o, started, warned, settled, timeOut }
     this._sweepTimer = undefined
     this._closed = false
@@ -243,10 +247,16 @@ export class TorrentStorage {
     if (!whole && n === size && !this.store.getRun) return this.store.get(piece, 0, n)
     // A block: read the whole piece once and serve its other blocks from memory.
     const inOrder = this._lastFetched === piece - 1 || this._cache.has(piece - 1)
+    // Reading on into the next window pays only while the reader goes on from one window to
+    // the next: a picker with extent affinity (ours, libtorrent's) jumps to another extent,
+    // which may follow one read before (in order, but not asked right after it).
+    if (!inOrder) this._sequential = false
+    else if (piece % this._runPieces() === 0 && this._lastAsked === piece - 1) this._sequential = true
+    this._lastAsked = piece
     if (whole) this._cache.delete(piece) // re-insert: most recently used last
     else whole = this._fetch(piece, size, inOrder)
     this._cache.set(piece, whole)
-    if (inOrder) this._readAhead(piece)
+    if (inOrder && this._sequential) this._readAhead(piece)
     const most = this._cachePieces()
     while (this._cache.size > most) this._cache.delete(this._cache.keys().next().value)
     // A whole piece is a copy: a user read may transfer its buffer (postMessage), which
@@ -255,31 +265,34 @@ export class TorrentStorage {
   }
 
   // The piece from the store. A store that reads runs of pieces at once (a File: see
-  // RUN_BYTES) is read a run at a time while pieces are asked
-  // in order, as the picker asks them (an extent at a time); the pieces that follow go into
-  // the cache.
+  // RUN_BYTES) is read a run at a time while pieces are asked in order, to the end of the
+  // piece's window (runs are aligned, as the picker's extents are); the pieces that follow go
+  // into the cache. A piece asked out of order is read alone: the reader may be reading
+  // pieces at random.
   _fetch (piece, size, inOrder) {
     this._lastFetched = piece
     if (!this.store.getRun || !inOrder) return this._cached(piece, this.store.get(piece, 0, size))
     return this._fetchRun(piece)
   }
 
-  // While pieces are asked in order, the next run is read before it is asked for: a peer's
-  // reads in flight then find their pieces in the cache instead of each run's read
-  // latency stalling its channel (the reads in flight per peer are fewer than a run).
+  // While pieces are asked in order across windows, the next window is read before it is
+  // asked for: a peer's reads in flight then find their pieces in the cache instead of each
+  // run's read latency stalling its channel (the reads in flight per peer are fewer than a run).
   _readAhead (piece) {
     if (!this.store.getRun) return
-    const ahead = this._runPieces()
+    const window = this._runPieces()
+    const last = (Math.floor(piece / window) + 2) * window - 1 // the next window's last piece
     let next = piece + 1
-    while (next <= piece + ahead && this._cache.has(next)) next++
-    if (next <= piece + ahead && this._held.has(next)) this._fetchRun(next)
+    while (next <= last && this._cache.has(next)) next++
+    if (next <= last && this._held.has(next)) this._fetchRun(next)
   }
 
-  // Pieces first.. (up to RUN_BYTES of them that are held and not cached) in one read, each
-  // cached; resolves with the first.
+  // Pieces first.. (to the end of first's window, those that are held and not cached) in
+  // one read, each cached; resolves with the first.
   _fetchRun (first) {
     let count = 1
-    const most = this._runPieces()
+    const window = this._runPieces()
+    const most = window - first % window
     while (count < most && this._held.has(first + count) && !this._cache.has(first + count)) count++
     this._lastFetched = Math.max(this._lastFetched, first + count - 1)
     if (count === 1) {
