@@ -46,6 +46,10 @@ export class TorrentStorage {
   constructor ({ store, pieceLength, length, complete, sha1, completeDigest, deliver, onError, onWarning, cacheSlots }) {
     this.store = store
     this._cacheSlots = typeof cacheSlots === 'number' && cacheSlots >= 0 ? Math.floor(cacheSlots) : CACHE_PIECES
+    // Pieces the cache keeps at most, and pieces per run (three runs fit in the cache).
+    const cacheBytes = store.getRun ? Math.max(CACHE_BYTES, RUN_CACHE_BYTES) : CACHE_BYTES
+    this._cachePieces = Math.max(1, Math.min(this._cacheSlots, Math.floor(cacheBytes / pieceLength)))
+    this._runPieces = Math.max(1, Math.min(Math.floor(RUN_BYTES / pieceLength), Math.floor(this._cachePieces / 3)))
     this.pieceLength = pieceLength
     this.length = length
     this._complete = complete
@@ -251,14 +255,13 @@ export class TorrentStorage {
     // the next: a picker with extent affinity (ours, libtorrent's) jumps to another extent,
     // which may follow one read before (in order, but not asked right after it).
     if (!inOrder) this._sequential = false
-    else if (piece % this._runPieces() === 0 && this._lastAsked === piece - 1) this._sequential = true
+    else if (piece % this._runPieces === 0 && this._lastAsked === piece - 1) this._sequential = true
     this._lastAsked = piece
     if (whole) this._cache.delete(piece) // re-insert: most recently used last
     else whole = this._fetch(piece, size, inOrder)
     this._cache.set(piece, whole)
-    if (inOrder && this._sequential) this._readAhead(piece)
-    const most = this._cachePieces()
-    while (this._cache.size > most) this._cache.delete(this._cache.keys().next().value)
+    if (this._sequential) this._readAhead(piece)
+    while (this._cache.size > this._cachePieces) this._cache.delete(this._cache.keys().next().value)
     // A whole piece is a copy: a user read may transfer its buffer (postMessage), which
     // would take the cached piece with it.
     return whole.then(bytes => n === size ? bytes.slice() : bytes.subarray(begin, begin + n))
@@ -280,8 +283,8 @@ export class TorrentStorage {
   // run's read latency stalling its channel (the reads in flight per peer are fewer than a run).
   _readAhead (piece) {
     if (!this.store.getRun) return
-    const window = this._runPieces()
-    const last = (Math.floor(piece / window) + 2) * window - 1 // the next window's last piece
+    const perRun = this._runPieces
+    const last = (Math.floor(piece / perRun) + 2) * perRun - 1 // the next window's last piece
     let next = piece + 1
     while (next <= last && this._cache.has(next)) next++
     if (next <= last && this._held.has(next)) this._fetchRun(next)
@@ -291,8 +294,7 @@ export class TorrentStorage {
   // one read, each cached; resolves with the first.
   _fetchRun (first) {
     let count = 1
-    const window = this._runPieces()
-    const most = window - first % window
+    const most = this._runPieces - first % this._runPieces
     while (count < most && this._held.has(first + count) && !this._cache.has(first + count)) count++
     this._lastFetched = Math.max(this._lastFetched, first + count - 1)
     if (count === 1) {
@@ -307,16 +309,6 @@ export class TorrentStorage {
       this._cache.set(p, this._cached(p, run.then(bytes => bytes.subarray(at, at + this._pieceSize(p)))))
     }
     return this._cache.get(first)
-  }
-
-  // Pieces the cache keeps at most, and pieces per run (three runs fit in the cache).
-  _cachePieces () {
-    const bytes = this.store.getRun ? Math.max(CACHE_BYTES, RUN_CACHE_BYTES) : CACHE_BYTES
-    return Math.max(1, Math.min(this._cacheSlots, Math.floor(bytes / this.pieceLength)))
-  }
-
-  _runPieces () {
-    return Math.max(1, Math.min(Math.floor(RUN_BYTES / this.pieceLength), Math.floor(this._cachePieces() / 3)))
   }
 
   _cached (piece, bytes) {
