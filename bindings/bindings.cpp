@@ -1201,9 +1201,10 @@ class js_client {
     return static_cast<double>(d->time_since_epoch().count()) / 1000.0;
   }
 
-  // The next output as {type, ...}, or null. A send's data is a view into the engine's
-  // memory, valid until the next call into the engine: the host copies what it keeps (the
-  // data channel's send() copies anyway, so the bytes cross into JS once instead of twice).
+  // The next output as {type, ...}, or null. The data of a send or a storage write is a view
+  // into the engine's memory, valid until the next call into the engine: the host copies
+  // what it keeps (the data channel's send() copies anyway, so the bytes cross into JS once
+  // instead of twice).
   val poll() {
     auto o = client_.poll();
     if (!o) return val::null();
@@ -1235,7 +1236,7 @@ class js_client {
       held_ = std::move(sd->data);
       out.set("data", val(emscripten::typed_memory_view(held_.size(), held_.data())));
     } else if (auto* so = std::get_if<co::storage>(&*o)) {
-      const wt::storage_request& r = so->request;
+      wt::storage_request& r = so->request;
       out.set("type", std::string("storage"));
       out.set("op", std::string(r.op == wt::storage_op::write ? "write" : r.op == wt::storage_op::read ? "read" : "complete"));
       out.set("id", static_cast<double>(r.id.value));
@@ -1249,7 +1250,13 @@ class js_client {
       // A write of part of a streamed piece (not held until its 'complete'), or a read back
       // of such bytes for the engine's own hashing (storage_request::unverified).
       out.set("unverified", r.unverified);
-      if (r.op == wt::storage_op::write) out.set("data", copy_bytes(r.data));
+      // A write's data is a view as a send's: the host copies it into a buffer of its own
+      // (reused from write to write: a fresh ArrayBuffer per piece cost the browser more
+      // than the copy).
+      if (r.op == wt::storage_op::write) {
+        held_ = std::move(r.data);
+        out.set("data", val(emscripten::typed_memory_view(held_.size(), held_.data())));
+      }
       // The piece's expected SHA-1: hash the data, write it only when it matches (verify).
       if (r.verify) out.set("verify", copy_bytes(*r.verify));
     } else if (auto* h = std::get_if<co::http>(&*o)) {
@@ -1417,7 +1424,7 @@ class js_client {
   static wt::http_request_id http_id(double id) { return wt::http_request_id{static_cast<std::uint64_t>(id)}; }
 
   wt::client client_;
-  wt::byte_buffer held_;  // the last send poll() gave, whose bytes its view shows
+  wt::byte_buffer held_;  // the last send or storage write poll() gave, shown by its view
   std::vector<std::uint8_t> input_;
 #if WT_NODE_MODULE
   std::unique_ptr<wt::blocklist_parser> blocklist_;  // between blocklistBegin and blocklistEnd

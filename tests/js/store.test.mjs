@@ -502,3 +502,78 @@ test('TorrentStorage: a whole piece served from the cache is the user\'s own cop
   assert.deepEqual(await read({ id: 3, piece: 2, offset: 2500, length: 500 }), piece(2).subarray(500))
   await ts.close()
 })
+
+test('TorrentStorage: a write is copied when handled, and only buffers a store hands back are reused', async () => {
+  const { TorrentStorage } = await import('../../web/engine/storage.js')
+  // Stores that do not keep what they are given: one hands the bytes back, one moves them
+  // to "a worker" (transfer) and gets them back; and MemoryStore, which keeps them.
+  const copying = (moves) => {
+    const inner = new MemoryStore(geo)
+    const given = []
+    return {
+      given,
+      open: () => inner.open(),
+      get: (...a) => inner.get(...a),
+      close: () => inner.close(),
+      async put (index, bytes, offset, owned) {
+        given.push(bytes.buffer)
+        await inner.put(index, bytes.slice(), offset)
+        if (!moves) return bytes
+        return new Uint8Array(structuredClone(bytes.buffer, { transfer: [bytes.buffer] }))
+      }
+    }
+  }
+  const kept = new MemoryStore(geo)
+  const keptGiven = []
+  const keptPut = kept.put.bind(kept)
+  kept.put = (index, bytes, ...rest) => { keptGiven.push(bytes.buffer); return keptPut(index, bytes, ...rest) }
+  for (const [kind, store, given, reused] of [['handed back', copying(false), null, true], ['moved and back', copying(true), null, true], ['kept', kept, keptGiven, false]]) {
+    let settle
+    const ts = new TorrentStorage({
+      store,
+      pieceLength: geo.pieceLength,
+      length: geo.length,
+      complete: () => settle(),
+      completeDigest: () => assert.fail('no digests here'),
+      deliver: () => assert.fail('no user reads here'),
+      onError: err => assert.fail(err),
+      onWarning: () => {}
+    })
+    const engineMemory = new Uint8Array(4000)
+    for (const i of [0, 1, 2]) {
+      // The engine's view: overwritten as soon as the host calls the engine again.
+      const view = engineMemory.subarray(100, 1100)
+      view.set(piece(i))
+      const wait = new Promise(resolve => { settle = resolve })
+      ts.handle({ op: 'write', id: i + 1, piece: i, pieceOffset: 0, offset: i * 1000, length: 1000, data: view })
+      view.fill(0xee)
+      await wait
+    }
+    for (const i of [0, 1, 2]) assert.deepEqual(await store.get(i, 0, 1000), piece(i), `${kind}: piece ${i} intact`)
+    const buffers = given ?? store.given
+    assert.equal(buffers.length, 3, kind)
+    // Handed back: the next write reuses the one buffer; kept: every write gets its own.
+    assert.equal(new Set(buffers.map(b => b.byteLength === 0 ? 'moved' : b)).size, reused ? 1 : 3, kind)
+    await ts.close()
+  }
+})
+
+test('BufferPool: copies into spares of the same size, within its byte limit, wholes only', async () => {
+  const { BufferPool } = await import('../../web/engine/storage.js')
+  const pool = new BufferPool(2500)
+  const a = pool.copy(Uint8Array.of(1, 2, 3))
+  assert.deepEqual(a, Uint8Array.of(1, 2, 3))
+  pool.give(a)
+  const b = pool.copy(Uint8Array.of(4, 5, 6))
+  assert.equal(b.buffer, a.buffer, 'the spare is reused')
+  assert.deepEqual(b, Uint8Array.of(4, 5, 6))
+  assert.notEqual(pool.copy(Uint8Array.of(7, 8, 9)).buffer, a.buffer, 'taken: not handed out twice')
+  pool.give(new Uint8Array(10).subarray(2, 5)) // part of a buffer: not kept
+  assert.equal(pool.bytes, 0)
+  pool.give(new Uint8Array(1000))
+  pool.give(new Uint8Array(1000))
+  pool.give(new Uint8Array(1000)) // over 2500 bytes: dropped
+  assert.equal(pool.bytes, 2000)
+  pool.clear()
+  assert.equal(pool.bytes, 0)
+})

@@ -26,11 +26,65 @@ const CACHE_PIECES = 256
 // to spare.
 const RUN_BYTES = 4 << 20
 const RUN_CACHE_BYTES = 3 * RUN_BYTES
+// Spare write buffers kept for reuse at most (bytes), and how long they are kept unused. On
+// this project's test machine (a VM) a fresh 64 KiB ArrayBuffer cost 0.26 ms where copying
+// into one that exists cost 0.006 ms: a download's pieces come out of the engine into
+// buffers the store hands back once written (stores that keep the bytes hand back nothing).
+const SPARE_BYTES = 8 << 20
+const SPARE_IDLE_MS = 5000
 const STALL_MS = 30_000
 const READ_TIMEOUT_MS = 20_000
 const SWEEP_MS = 1000
 // WebCrypto, where the page has it (secure contexts; Node 20 has it too).
 const subtle = globalThis.crypto?.subtle
+
+// Buffers of the sizes pieces and blocks come in, reused from one write to the next.
+export class BufferPool {
+  constructor (maxBytes = SPARE_BYTES) {
+    this.maxBytes = maxBytes
+    this.bytes = 0
+    this._spares = new Map() // byteLength -> [ArrayBuffer]
+    this._used = false       // taken from since the last idle check
+    this._timer = undefined
+  }
+
+  // A Uint8Array of its own (spanning its whole buffer) holding a copy of `bytes`.
+  copy (bytes) {
+    const buffer = this._spares.get(bytes.length)?.pop()
+    if (!buffer) return bytes.slice()
+    this.bytes -= buffer.byteLength
+    this._used = true
+    const out = new Uint8Array(buffer)
+    out.set(bytes)
+    return out
+  }
+
+  // Keeps `bytes` for a later copy() when it spans a whole, attached buffer and there is
+  // room; spares not asked for in SPARE_IDLE_MS are dropped.
+  give (bytes) {
+    if (!(bytes instanceof Uint8Array) || bytes.byteOffset !== 0) return
+    const buffer = bytes.buffer
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength !== bytes.byteLength || buffer.byteLength === 0) return
+    if (this.bytes + buffer.byteLength > this.maxBytes) return
+    let list = this._spares.get(buffer.byteLength)
+    if (!list) this._spares.set(buffer.byteLength, list = [])
+    list.push(buffer)
+    this.bytes += buffer.byteLength
+    if (this._timer === undefined) {
+      this._timer = setInterval(() => {
+        if (!this._used) this.clear()
+        this._used = false
+      }, SPARE_IDLE_MS)
+      this._timer.unref?.() // Node: spares keep no process alive
+    }
+  }
+
+  clear () {
+    this._spares.clear()
+    this.bytes = 0
+    this._timer = clearInterval(this._timer)
+  }
+}
 
 export class TorrentStorage {
   // store: a store (web/storage/); complete(id, ok, bytes?): reports to the engine;
@@ -68,6 +122,7 @@ export class TorrentStorage {
     this._sequential = false // pieces asked in order from one window (RUN_BYTES) to the next
     this._lastAsked = -2
     this._jobs = new Set() // requests in flight: { o, started, warned, settled, timeOut }
+    this._buffers = new BufferPool() // what writes copy the engine's bytes into
     this._sweepTimer = undefined
     this._closed = false
   }
@@ -92,8 +147,10 @@ export class TorrentStorage {
   }
 
   // o: the engine's storage output {op, id, piece, pieceOffset, offset, length, userRead,
-  // digestOnly, unverified, data}
+  // digestOnly, unverified, data}; a write's data is a view into the engine's memory, valid
+  // only until the host calls the engine again.
   handle (o) {
+    if (o.op === 'write') o.data = this._buffers.copy(o.data)
     // A piece written whole is held already (resume is re-hashing: nothing to record); one
     // written in parts becomes held now.
     if (o.op === 'complete' && !this._parts.has(o.piece)) return this._complete(o.id, true)
@@ -154,9 +211,10 @@ export class TorrentStorage {
     }
   }
 
-  // o.data is a copy out of the engine, given to the store (which may move it to a worker):
-  // the digest has read it first (WebCrypto copies its input when called).
+  // o.data is a copy out of the engine, given to the store (which may move it to a worker
+  // and hand it back): the digest has read it first (WebCrypto copies its input when called).
   async _write (o) {
+    const length = o.data.length
     const digest = o.verify && this._sha1(o.data)
     await this.open()
     this._cache.delete(o.piece)
@@ -166,14 +224,22 @@ export class TorrentStorage {
       // A block of a streamed piece: not held (nor read for anyone) until 'complete'.
       this._held.delete(o.piece)
       this._parts.add(o.piece)
-      await this.store.put(o.piece, o.data, o.pieceOffset, true)
+      this._reuse(o.data, length, await this.store.put(o.piece, o.data, o.pieceOffset, true))
     } else {
-      await this.store.put(o.piece, o.data, undefined, true)
+      this._reuse(o.data, length, await this.store.put(o.piece, o.data, undefined, true))
       this._parts.delete(o.piece)
       this._held.add(o.piece)
     }
     if (o.verify) this._completeDigest(o.id, await digest, true)
     else this._complete(o.id, true)
+  }
+
+  // What a store handed back from a write: the bytes it was given (not kept), or the same
+  // bytes moved to a worker and back (the given array's buffer is detached).
+  _reuse (given, length, back) {
+    if (back === given || (back instanceof Uint8Array && given.buffer.byteLength === 0 && back.length === length)) {
+      this._buffers.give(back)
+    }
   }
 
   // A whole piece the host has (torrent.load()): stored and readable; the engine hashes
@@ -325,6 +391,7 @@ export class TorrentStorage {
     this._sweepTimer = clearInterval(this._sweepTimer)
     this._onWarning = null
     this._cache.clear()
+    this._buffers.clear()
     if (this._opened) await this._opened.catch(() => {})
     if (destroy) await this.store.destroy()
     else await this.store.close()

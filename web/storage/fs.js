@@ -82,6 +82,7 @@ export class FsStore {
     await this._each(start, bytes.length, async (handle, at, from, n) => {
       await handle.write(bytes, from, n, at)
     }, true)
+    return bytes // written, not kept: the caller may reuse them
   }
 
   async complete () {} // parts are written in place

@@ -89,7 +89,8 @@ export class IdbStore {
         const tx = (await this._open()).transaction([PIECES, SIZES], 'readwrite')
         tx.objectStore(PIECES).put(buf, index)
         tx.objectStore(SIZES).put(bytes.length, index)
-        await done(tx) // all or nothing
+        await done(tx) // all or nothing: the bytes were copied into the database
+        if (buf === bytes.buffer) return bytes // owned: the caller may reuse them
       } catch (err) {
         throw storageError(`put: piece ${index}`, err)
       }

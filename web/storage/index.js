@@ -11,7 +11,9 @@
 //                 does not report it) until complete(i); get() reads such parts back
 //   put(i, bytes, offset, true)  the same, offset undefined for a whole piece, and the
 //                 caller gives `bytes` up: the store may keep it or move its buffer to a
-//                 worker instead of copying (ownBytes() in util.js)
+//                 worker instead of copying (ownBytes() in util.js); a store that does not
+//                 keep them may resolve with them (or, moved to a worker, their buffer moved
+//                 back) once written, and the caller reuses them
 //   complete(i)   -> Promise<void>  piece i was written in parts and verified: held from now
 //   get(i, offset, length) -> Promise<Uint8Array>  a new array, the caller's to keep
 //   close()       -> Promise<void>  release handles, keep the data (a later call reopens)

@@ -161,6 +161,7 @@ function workerMain () {
         if (fresh) free(m.index)
         throw err
       }
+      return m.buf // back to the page, which reuses it
     },
     // A part of a piece at m.offset, the piece not claimed (its index entry cleared first
     // when m.clear: a piece written again after it failed the resume check).
@@ -170,6 +171,7 @@ function workerMain () {
       const { slot } = allocate(m.index)
       const { name, at } = where(m, slot)
       writeAll(await access(m, name), new Uint8Array(m.buf), at + m.offset)
+      return m.buf
     },
     // As put's: a crash between the bytes and the claim costs a piece that fails the hash.
     async complete (m) {
@@ -296,7 +298,8 @@ export class OpfsWorkerStore {
   }
 
   // put(index, bytes): the whole piece, claimed in the index; put(index, bytes, offset):
-  // a part, written in place, the piece claimed only by complete(index).
+  // a part, written in place, the piece claimed only by complete(index). Resolves with the
+  // bytes back from the worker once written (the caller may reuse them).
   put (index, bytes, offset, owned = false) {
     return this._pending.run((async () => {
       const part = offset !== undefined
@@ -304,13 +307,15 @@ export class OpfsWorkerStore {
       else this._geo.checkPut(index, bytes)
       const buf = ownBytes(bytes, owned).buffer // moved to the worker
       try {
-        if (!part) {
-          await this._call('put', { index, buf }, [buf])
-          return
+        let back
+        if (part) {
+          const clear = !this._cleared.has(index)
+          this._cleared.add(index)
+          back = await this._call('write', { index, buf, offset, clear }, [buf])
+        } else {
+          back = await this._call('put', { index, buf }, [buf])
         }
-        const clear = !this._cleared.has(index)
-        this._cleared.add(index)
-        await this._call('write', { index, buf, offset, clear }, [buf])
+        return back instanceof ArrayBuffer ? new Uint8Array(back) : undefined
       } catch (err) {
         throw storageError(`put: piece ${index}`, err)
       }

@@ -67,7 +67,8 @@ export class OpfsStore {
   }
 
   // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept in memory
-  // until complete(index) writes the piece.
+  // until complete(index) writes the piece. A whole piece given (owned) resolves with its
+  // bytes once written, for the caller to reuse.
   put (index, bytes, offset, owned = false) {
     if (offset !== undefined) {
       try {
@@ -85,6 +86,7 @@ export class OpfsStore {
         writable = await (await this._file(index, true)).createWritable() // starts empty
         await writable.write(copy)
         await writable.close()
+        return copy === bytes ? bytes : undefined
       } catch (err) {
         if (writable) await writable.abort().catch(() => {})
         this._files.delete(index)
