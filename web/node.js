@@ -203,7 +203,10 @@ const host = {
   // then one hashed write, where a streamed piece costs a file write per 16 KiB block and a
   // read back to hash it (a 256 MiB download with 4 MiB pieces: 6.5 CPU-s/GiB instead of 11).
   // Memory stays bounded by the engine's max_partial_bytes.
-  streamPieceBytes: 4 << 20
+  streamPieceBytes: 4 << 20,
+  // Bytes waiting to be sent to a peer before the engine reads no more blocks for it: TCP's
+  // (and node-datachannel's) measured with 1 MiB; the browser's channels want less (rtc.js).
+  sendBufferLimit: 1 << 20
 }
 
 const api = createApi(load, {}, host)

@@ -1260,7 +1260,7 @@ export function makeClientClass (internals) {
           // As WebTorrent's tracker: false: not even a torrent's own trackers are announced to.
           announceToTrackers: opts.tracker !== false,
           seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52),
-          sendBufferLimit: BUFFER_HIGH,
+          sendBufferLimit: host.sendBufferLimit ?? BUFFER_HIGH,
           peerId,
           maxConns: connectionCount(this._maxConns),
           maxConnsTotal: opts.maxConnsTotal,

@@ -11,10 +11,14 @@
 // stalled the channel for seconds at a time between two busy ones (the default stores: 3 MiB
 // buffered and nothing arriving, as if the burst had overflowed a socket and waited for a
 // retransmission): there 1 MiB moved 12.1 MiB/s against 4 MiB's 8.8 (median of 3 each,
-// 2026-11-30), 512 KiB 11.6.
+// 2026-11-30), 512 KiB 11.6. On a slower machine (2026-12-04, 64 MiB between two busy pages,
+// interleaved) 1 MiB stalled so in 5 reps of 25 (each stall began 1.3-1.5 s in, right after
+// the buffer first filled) and 256 KiB in 1 of 18, medians 9.15 against 8.9 MiB/s. Chromium
+// drops the UDP packets a page sends beyond 64 KiB on their way to its network service
+// (IpcPacketSocket's kMaximumInFlightBytes), which the channel's SCTP then waits out.
 export const MESSAGE_SIZE = 64 * 1024
-export const BUFFER_HIGH = 1024 * 1024 // stop writing into a channel above this bufferedAmount
-const BUFFER_LOW = 256 * 1024 // bufferedAmountLowThreshold: resume below this
+export const BUFFER_HIGH = 256 * 1024 // stop writing into a channel above this bufferedAmount
+const BUFFER_LOW = 64 * 1024 // bufferedAmountLowThreshold: resume below this
 const COALESCE_MS = 10 // small writes wait at most this long after the last send (see send())
 const REPORT_BYTES = 256 * 1024 // sent between two reports to the engine of what left the buffer
 const ICE_GATHER_TIMEOUT = 5000 // ms: hand out what was gathered by then
