@@ -97,3 +97,28 @@ test('a smaller message size announced by the remote is kept', async () => {
   assert.ok(received(dc).every((b, i) => b === i % 251))
   transport.closeAll()
 })
+
+// The engine stops handing bytes for a peer once those not yet reported sent reach its limit
+// (sendBufferLimit, BUFFER_HIGH in the browser). A channel that drains as fast as it is fed
+// never rises above its low threshold, so onbufferedamountlow never fires: the reports made
+// while writing must come before the engine reaches its limit, or the peer stalls for good.
+test('a channel that drains as fast as it is fed keeps the engine informed: no stall at its limit', async () => {
+  const { transport, dc, sent } = standIn()
+  dc.send = function (data) { this.messages.push(Uint8Array.from(data)) } // gone at once
+  const total = 4 * 1024 * 1024
+  const block = 16 * 1024 + 13 // a piece message
+  let handed = 0
+  const outstanding = () => handed - sent.reduce((a, b) => a + b, 0)
+  const feed = setInterval(() => { // the engine answers requests, within its limit
+    while (handed < total && outstanding() + block <= BUFFER_HIGH) {
+      const n = Math.min(block, total - handed)
+      transport.send(1, new Uint8Array(n))
+      handed += n
+    }
+  }, 1)
+  const deadline = Date.now() + 10_000 // far beyond the ~0.1 s this takes; a stall never ends
+  while (received(dc).length < total && Date.now() < deadline) await tick()
+  clearInterval(feed)
+  assert.equal(received(dc).length, total, `stalled at ${received(dc).length} of ${total} bytes, ${outstanding()} unreported`)
+  transport.closeAll()
+})

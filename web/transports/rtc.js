@@ -20,7 +20,11 @@ export const MESSAGE_SIZE = 64 * 1024
 export const BUFFER_HIGH = 256 * 1024 // stop writing into a channel above this bufferedAmount
 const BUFFER_LOW = 64 * 1024 // bufferedAmountLowThreshold: resume below this
 const COALESCE_MS = 10 // small writes wait at most this long after the last send (see send())
-const REPORT_BYTES = 256 * 1024 // sent between two reports to the engine of what left the buffer
+// Sent between two reports to the engine of what left the buffer. The engine stops handing
+// bytes at BUFFER_HIGH unreported: a report must come before that, unless the channel holds
+// more than BUFFER_LOW (its drain fires onbufferedamountlow, which reports). So REPORT_BYTES
+// + BUFFER_LOW <= BUFFER_HIGH, or a channel that drains as fast as it is fed stalls for good.
+const REPORT_BYTES = 64 * 1024
 const ICE_GATHER_TIMEOUT = 5000 // ms: hand out what was gathered by then
 // Offers made ahead (see prepareOffers): as many as the engine's WebSocket tracker client
 // asks for per announce (offers_per_announce), kept for at most SPARE_TTL (their candidates
