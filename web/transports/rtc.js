@@ -25,6 +25,10 @@ const COALESCE_MS = 10 // small writes wait at most this long after the last sen
 // more than BUFFER_LOW (its drain fires onbufferedamountlow, which reports). So REPORT_BYTES
 // + BUFFER_LOW <= BUFFER_HIGH, or a channel that drains as fast as it is fed stalls for good.
 const REPORT_BYTES = 64 * 1024
+// And in case a browser misses an onbufferedamountlow (or a channel stays below it): bytes
+// sent but not reported yet are looked for again after this long, so a peer never waits for
+// good on an event.
+const REPORT_WAIT_MS = 500
 const ICE_GATHER_TIMEOUT = 5000 // ms: hand out what was gathered by then
 // Offers made ahead (see prepareOffers): as many as the engine's WebSocket tracker client
 // asks for per announce (offers_per_announce), kept for at most SPARE_TTL (their candidates
@@ -117,7 +121,7 @@ export class RtcTransport {
 
   // pc: null for a channel the page brought (addPeer), which has no connection of ours.
   newPeer (id, pc = new this.PeerConnection(this.rtcConfig)) {
-    const peer = { id, pc, dc: null, messageSize: MESSAGE_SIZE, queue: [], queued: 0, flushAt: -1, lastSend: -Infinity, buffered: 0, unasked: 0, handed: 0, reported: 0, open: false, closed: false, timer: null }
+    const peer = { id, pc, dc: null, messageSize: MESSAGE_SIZE, queue: [], queued: 0, flushAt: -1, lastSend: -Infinity, buffered: 0, unasked: 0, handed: 0, reported: 0, reportTimer: null, open: false, closed: false, timer: null }
     this.peers.set(id, peer)
     if (pc) {
       pc.onconnectionstatechange = () => {
@@ -219,6 +223,7 @@ export class RtcTransport {
     while (peer.queue.length > 0) recycle(peer.queue.pop().bytes)
     peer.queued = 0
     clearTimeout(peer.timer)
+    peer.reportTimer = clearTimeout(peer.reportTimer) ?? null
     try { peer.dc?.close() } catch {}
     try { peer.pc?.close() } catch {}
   }
@@ -287,13 +292,20 @@ export class RtcTransport {
       this.failed(peer)
       return
     }
-    if (!asked && peer.unasked < REPORT_BYTES) return
-    if (!asked) peer.buffered = dc.bufferedAmount
-    peer.unasked = 0
-    const sent = peer.handed - peer.queued - peer.buffered - peer.reported
-    if (sent > 0) {
-      peer.reported += sent
-      this.input((E, t) => E.channelSent(peer.id, sent, t))
+    if (asked || peer.unasked >= REPORT_BYTES) {
+      if (!asked) peer.buffered = dc.bufferedAmount
+      peer.unasked = 0
+      const sent = peer.handed - peer.queued - peer.buffered - peer.reported
+      if (sent > 0) {
+        peer.reported += sent
+        this.input((E, t) => E.channelSent(peer.id, sent, t))
+      }
+    }
+    if (peer.handed - peer.queued > peer.reported && !peer.reportTimer) {
+      peer.reportTimer = setTimeout(() => {
+        peer.reportTimer = null
+        this.flush(peer, true)
+      }, REPORT_WAIT_MS)
     }
   }
 
