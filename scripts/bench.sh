@@ -6,7 +6,7 @@
 #   npm run bench -- browser [options]   the browser part only; options go to
 #                                        tests/bench/browser_bench.mjs: --reps N, --mib M,
 #                                        --only a,a',b,b',c, --timeout S, --json FILE,
-#                                        --profile DIR, --trace DIR
+#                                        --profile DIR, --trace DIR, --threads
 #   npm run bench -- streaming [options] the streaming part only; options go to
 #                                        tests/bench/streaming_bench.mjs: --reps N,
 #                                        --only wasmtorrent,webtorrent, --timeout S, --json FILE

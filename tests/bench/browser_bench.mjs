@@ -43,6 +43,8 @@
 //     --trace DIR      wasmtorrent: sample both pages' pipeline every 50 ms over the measured
 //                      window (the data channel's queue and buffer, the store's requests in
 //                      flight, bytes moved; one JSON per rep) and print where it waited
+//     --threads        print the browser's busiest threads over each measured window (CPU
+//                      seconds by process kind and thread name, from /proc)
 // Needs dist/ (npm run build). Must run inside a network namespace that has only loopback.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -74,7 +76,8 @@ const { values: args } = parseArgs({
     'piece-kib': { type: 'string' },
     json: { type: 'string', default: join(repoRoot, 'build/bench/browser.json') },
     profile: { type: 'string' },
-    trace: { type: 'string' }
+    trace: { type: 'string' },
+    threads: { type: 'boolean' }
   }
 })
 const reps = Number(args.reps)
@@ -152,6 +155,37 @@ function treeSeconds (roots) {
   return { cpu: ticks / ticksPerSecond, wait: waitNs / 1e9 }
 }
 
+// For the same tree: CPU seconds per thread, keyed by process kind and thread name
+// ("renderer/Chrome_ChildIOT"; two renderers' threads of one name add up): where the
+// time goes, which the pages' profiles (main threads only) do not show. Threads that
+// exit during the window are missed (their time moves to no thread we read).
+function threadSeconds (roots) {
+  const table = processTable()
+  const seconds = new Map()
+  const stack = [...roots]
+  while (stack.length > 0) {
+    const pid = stack.pop()
+    stack.push(...childrenOf(table, pid))
+    try {
+      const type = /--type=([\w-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1] ?? 'browser'
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8')
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        const key = `${type}/${name}`
+        seconds.set(key, (seconds.get(key) ?? 0) + (Number(f[11]) + Number(f[12])) / ticksPerSecond)
+      }
+    } catch {} // exited meanwhile
+  }
+  return seconds
+}
+
+// The threads that used the most CPU between two threadSeconds() readings, as [key, s].
+function busiestThreads (before, after, count = 12) {
+  return [...after].map(([key, s]) => [key, round(s - (before.get(key) ?? 0), 2)])
+    .filter(([, s]) => s > 0).sort((x, y) => y[1] - x[1]).slice(0, count)
+}
+
 // CPU seconds the whole machine has been busy (all cores), from /proc/stat.
 function machineBusySeconds () {
   const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
@@ -223,6 +257,7 @@ async function runRep (scenario) {
     const profilers = args.profile ? await Promise.all([src, dst].map(startProfiler)) : []
     const tracing = args.trace && scenario.lib === 'wasmtorrent'
     if (tracing) await Promise.all([src, dst].map(page => page.evaluate(startTrace)))
+    const threads0 = args.threads ? threadSeconds(roots) : null
     const cpu0 = cpuSnapshot(roots)
     const t0 = performance.now()
     await start()
@@ -232,6 +267,8 @@ async function runRep (scenario) {
     })
     const seconds = (performance.now() - t0) / 1000
     const cpu1 = cpuSnapshot(roots)
+    const threads = threads0 && busiestThreads(threads0, threadSeconds(roots))
+    if (threads) log(`threads, CPU-s: ${threads.map(([key, s]) => `${key} ${s}`).join(', ')}`)
     for (const [i, profiler] of profilers.entries()) {
       await saveProfile(profiler, `${scenario.name}-${++profileCount[scenario.name] || (profileCount[scenario.name] = 1)}-${i ? 'receiver' : 'sender'}`)
     }
@@ -268,7 +305,8 @@ async function runRep (scenario) {
       metadata_s: ms(metadata),
       first_piece_s: ms(verified),
       leecher_storage_bytes: got.storageBytes,
-      page_errors: [...src.errors, ...dst.errors]
+      page_errors: [...src.errors, ...dst.errors],
+      ...(threads && { threads_cpu_seconds: Object.fromEntries(threads) })
     }
   } catch (err) {
     const errors = [...(src?.errors ?? []), ...(dst?.errors ?? [])]
@@ -309,6 +347,7 @@ function startTrace () {
     samples.push({
       t: Math.round(performance.now() - t0),
       queued: peers.reduce((n, p) => n + p.queued, 0),
+      messages: peers.reduce((n, p) => n + p.messages, 0),
       buffered: peers.reduce((n, p) => n + (p.dc?.bufferedAmount ?? 0), 0),
       reads: torrent?._storage?.inFlight.read ?? 0,
       writes: torrent?._storage?.inFlight.write ?? 0,
@@ -327,11 +366,14 @@ async function saveTrace (src, dst, name) {
   mkdirSync(args.trace, { recursive: true })
   writeFileSync(join(args.trace, `${name}.json`), JSON.stringify({ sender, receiver }))
   const share = (list, f) => `${Math.round(100 * list.filter(f).length / Math.max(1, list.length))}%`
-  const high = 768 * 1024
-  log(`trace ${name}: sender channel buffer ≥ 768 KiB ${share(sender, x => x.buffered >= high)}, ` +
+  const high = 256 * 1024 // web/transports/rtc.js's BUFFER_HIGH
+  const last = list => list.at(-1) ?? { up: 0, down: 0, messages: 0 }
+  const perMessage = (list, bytes) => last(list).messages ? `${Math.round(bytes / last(list).messages / 1024)} KiB` : '—'
+  log(`trace ${name}: sender channel buffer ≥ 256 KiB ${share(sender, x => x.buffered >= high)}, ` +
       `< 64 KiB with nothing queued ${share(sender, x => x.buffered < 65536 && x.queued === 0)}, ` +
       `store reads in flight ${share(sender, x => x.reads > 0)}; receiver store writes ≥ 4 in flight ` +
-      `${share(receiver, x => x.writes >= 4)}; ${sender.length} samples`)
+      `${share(receiver, x => x.writes >= 4)}; messages sent ${last(sender).messages} (${perMessage(sender, last(sender).up)} each), ` +
+      `by the receiver ${last(receiver).messages}; ${sender.length} samples`)
 }
 
 // --- CPU profiles (--profile) ------------------------------------------------------------

@@ -121,7 +121,7 @@ export class RtcTransport {
 
   // pc: null for a channel the page brought (addPeer), which has no connection of ours.
   newPeer (id, pc = new this.PeerConnection(this.rtcConfig)) {
-    const peer = { id, pc, dc: null, messageSize: MESSAGE_SIZE, queue: [], queued: 0, flushAt: -1, lastSend: -Infinity, buffered: 0, unasked: 0, handed: 0, reported: 0, reportTimer: null, open: false, closed: false, timer: null }
+    const peer = { id, pc, dc: null, messageSize: MESSAGE_SIZE, queue: [], queued: 0, flushAt: -1, lastSend: -Infinity, buffered: 0, unasked: 0, handed: 0, reported: 0, reportTimer: null, messages: 0, open: false, closed: false, timer: null }
     this.peers.set(id, peer)
     if (pc) {
       pc.onconnectionstatechange = () => {
@@ -282,6 +282,7 @@ export class RtcTransport {
         }
         const { bytes, length } = peer.queue.shift()
         dc.send(bytes.subarray(0, length)) // copies the bytes
+        peer.messages++
         recycle(bytes)
         peer.queued -= length
         peer.lastSend = performance.now()
