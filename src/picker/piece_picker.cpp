@@ -556,7 +556,9 @@ void piece_picker::pick_new(std::uint8_t priority, const bitfield& peer_has, boo
   }
   // Rarest first: buckets by increasing availability, each from a random start. With
   // extent affinity the extent picked last goes on first, and a piece brings the pieces
-  // of its extent that are as rare along; rarer pieces still come first.
+  // of its extent that are as rare along, in order from the extent's start (the piece
+  // itself among them): a seeder reading a file reads the extent front to back, a run at a
+  // time, instead of one piece alone and then the rest. Rarer pieces still come first.
   const bool affinity = extent_pieces_ > 1;
   if (affinity && last_extent_ != npos) {
     std::uint32_t rarest = 0;
@@ -570,9 +572,17 @@ void piece_picker::pick_new(std::uint8_t priority, const bitfield& peer_has, boo
     const std::uint32_t start = rng_.below(size);
     for (std::uint32_t step = 0; step < size; ++step) {
       const std::uint32_t p = bucket[(start + step) % size];
-      const std::size_t before = chosen.size();
-      if (consider(p)) return;
-      if (affinity && chosen.size() > before && consider_extent(p / extent_pieces_, count)) return;
+      if (!affinity) {
+        if (consider(p)) return;
+        continue;
+      }
+      // Its extent only when p itself is wanted from this peer: a peer holding few pieces
+      // does not make every extent be walked.
+      if (!peer_has.test(p) || std::find(chosen.begin(), chosen.end(), p) != chosen.end()) continue;
+      // A torrent of one extent keeps p first: the extent's start would be every peer's
+      // first piece there, and peers that start apart have pieces to trade.
+      if (num_pieces_ <= extent_pieces_ && consider(p)) return;
+      if (consider_extent(p / extent_pieces_, count)) return;
     }
   }
 }

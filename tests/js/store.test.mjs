@@ -405,8 +405,9 @@ test('TorrentStorage over a BlobStore: blocks asked piece after piece are read a
     const size = Math.min(pieceLength, length - p * pieceLength)
     for (let begin = 0; begin < size; begin += 16384) await read(++id, p, begin, Math.min(16384, size - begin))
   }
-  // Piece 7 and piece 0 alone (neither follows the piece read before it), then runs.
-  assert.equal(singles, 2)
+  // Piece 7 alone (it neither follows the piece read before it nor begins a window), then
+  // runs: from piece 0 (it begins a window) up to 7, which is cached, and from 8 on.
+  assert.equal(singles, 1)
   assert.ok(runs >= 2 && runs <= 4, `${runs} runs`)
   await ts.close()
 })
@@ -447,27 +448,35 @@ async function readPieces ({ pieceLength, count, cacheSlots, order = [...Array(c
 test('TorrentStorage over a BlobStore: in order, the next run is read before its pieces are asked (read-ahead), byte-exact', async () => {
   // 256 pieces of 64 KiB: windows of 64 pieces (4 MiB).
   const { runs, bytes } = await readPieces({ pieceLength: 64 << 10, count: 256 })
-  // Piece 0 alone (nothing before it), the rest of its window, the next window when it is
-  // asked (the reader crossed into it: it reads on in order), and from then on each window
-  // read while the one before it is asked.
-  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 63], [64, 64], [128, 64], [192, 64]])
+  // Piece 0's window (it begins one), the next window when it is asked (the reader crossed
+  // into it: it reads on in order), and from then on each window read while the one before
+  // it is asked.
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[0, 64], [64, 64], [128, 64], [192, 64]])
   for (const [first, , asked] of runs.slice(2)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
   assert.equal(bytes, 256 << 16, 'every byte read once')
 })
 
 test('TorrentStorage over a BlobStore: extents asked in random order (the picker\'s affinity) are read once, no window ahead', async () => {
-  // Windows 2, 0, 3, 1 of 64 pieces, each in order: a piece alone, then the rest of its
-  // window; a window that follows one in the cache (3 after 2, 1 after 0) is read whole.
+  // Windows 2, 0, 3, 1 of 64 pieces, each in order from its start (as the picker takes an
+  // extent): one read per window.
   const window = n => Array.from({ length: 64 }, (_, k) => n * 64 + k)
   const { runs, bytes } = await readPieces({ pieceLength: 64 << 10, count: 256, order: [2, 0, 3, 1].flatMap(window) })
-  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[129, 63], [1, 63], [192, 64], [64, 64]])
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[128, 64], [0, 64], [192, 64], [64, 64]])
   assert.equal(bytes, 256 << 16, 'every byte read once')
+})
+
+test('TorrentStorage over a BlobStore: pieces asked at random are read alone, unless one begins a window', async () => {
+  // 5, 70 and 130 neither follow the piece before them nor begin a window; 64 begins one,
+  // read up to 70, which is cached.
+  const { runs, bytes } = await readPieces({ pieceLength: 64 << 10, count: 256, order: [5, 70, 130, 64] })
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[64, 6]])
+  assert.equal(bytes, 9 << 16)
 })
 
 test('TorrentStorage over a BlobStore: runs shrink to a third of the cache (storeCacheSlots), so a run is not evicted before it is served', async () => {
   // 12 cache slots: windows of 4 pieces (the last piece, 16, is read alone).
   const { runs } = await readPieces({ pieceLength: 64 << 10, count: 17, cacheSlots: 12 })
-  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[1, 3], [4, 4], [8, 4], [12, 4]])
+  assert.deepEqual(runs.map(([first, count]) => [first, count]), [[0, 4], [4, 4], [8, 4], [12, 4]])
   for (const [first, , asked] of runs.slice(2)) assert.ok(asked < first, `the run from ${first} was read when piece ${asked} was asked`)
 })
 

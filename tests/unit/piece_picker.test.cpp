@@ -668,7 +668,8 @@ TEST_CASE("[piece_picker] extent affinity: pieces of equal rarity are taken an e
       order.push_back(picked[0].piece.value);
     }
     CHECK(order[0] == 3 * extent + 5);  // the rarest piece first, wherever it is
-    // Its extent goes on, whole, in order; then one other extent, whole.
+    // Its extent goes on, whole, in order; then one other extent, whole, in order from its
+    // start (a seeder reading a file then reads the extent front to back).
     std::vector<std::uint32_t> rest_of_third;
     for (std::uint32_t p = 3 * extent; p < 4 * extent; ++p) {
       if (p != 3 * extent + 5) rest_of_third.push_back(p);
@@ -678,6 +679,7 @@ TEST_CASE("[piece_picker] extent affinity: pieces of equal rarity are taken an e
     CHECK(next != 3);
     CHECK(std::all_of(order.begin() + extent, order.end(), [&](std::uint32_t p) { return p / extent == next; }));
     CHECK(std::set<std::uint32_t>(order.begin() + extent, order.end()).size() == extent);
+    for (std::uint32_t i = 0; i < extent; ++i) CHECK(order[extent + i] == next * extent + i);
   }
   // Pieces of 4 MiB or more: no extents, plain random tie-break (tested above).
 }

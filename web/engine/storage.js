@@ -336,11 +336,13 @@ export class TorrentStorage {
   // The piece from the store. A store that reads runs of pieces at once (a File: see
   // RUN_BYTES) is read a run at a time while pieces are asked in order, to the end of the
   // piece's window (runs are aligned, as the picker's extents are); the pieces that follow go
-  // into the cache. A piece asked out of order is read alone: the reader may be reading
-  // pieces at random.
+  // into the cache. A piece asked out of order is read alone (the reader may be reading
+  // pieces at random), unless it begins a window: a picker with extent affinity starts an
+  // extent there, and a random reader lands there once in a window's worth of pieces.
   _fetch (piece, size, inOrder) {
     this._lastFetched = piece
-    if (!this.store.getRun || !inOrder) return this._cached(piece, this.store.get(piece, 0, size))
+    const startsWindow = piece % this._runPieces === 0
+    if (!this.store.getRun || !(inOrder || startsWindow)) return this._cached(piece, this.store.get(piece, 0, size))
     return this._fetchRun(piece)
   }
 
