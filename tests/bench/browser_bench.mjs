@@ -53,6 +53,7 @@ import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Server from 'bittorrent-tracker/server'
 import { launchBrowser, launchPersistent, repoRoot, startServer } from '../browser/harness.mjs'
+import { BUFFER_HIGH } from '../../web/transports/rtc.js'
 import { median, notLoopbackOnly, openBenchPage, openPage, round, seederAnnounced, withTimeout } from './common.mjs'
 
 const MiB = 1024 * 1024
@@ -141,18 +142,27 @@ function treeSeconds (roots) {
   const table = processTable()
   let ticks = 0
   let waitNs = 0
-  const stack = [...roots]
-  while (stack.length > 0) {
-    const pid = stack.pop()
+  for (const pid of treeOf(table, roots)) {
     ticks += table.get(pid)?.ticks ?? 0
     try {
       for (const task of readdirSync(`/proc/${pid}/task`)) {
         waitNs += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[1])
       }
     } catch {} // exited meanwhile
-    stack.push(...childrenOf(table, pid))
   }
   return { cpu: ticks / ticksPerSecond, wait: waitNs / 1e9 }
+}
+
+// The processes `roots` and all their descendants in `table`.
+function treeOf (table, roots) {
+  const pids = []
+  const stack = [...roots]
+  while (stack.length > 0) {
+    const pid = stack.pop()
+    pids.push(pid)
+    stack.push(...childrenOf(table, pid))
+  }
+  return pids
 }
 
 // For the same tree: CPU seconds per thread, keyed by process kind and thread name
@@ -160,12 +170,8 @@ function treeSeconds (roots) {
 // time goes, which the pages' profiles (main threads only) do not show. Threads that
 // exit during the window are missed (their time moves to no thread we read).
 function threadSeconds (roots) {
-  const table = processTable()
   const seconds = new Map()
-  const stack = [...roots]
-  while (stack.length > 0) {
-    const pid = stack.pop()
-    stack.push(...childrenOf(table, pid))
+  for (const pid of treeOf(processTable(), roots)) {
     try {
       const type = /--type=([\w-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1] ?? 'browser'
       for (const task of readdirSync(`/proc/${pid}/task`)) {
@@ -366,10 +372,10 @@ async function saveTrace (src, dst, name) {
   mkdirSync(args.trace, { recursive: true })
   writeFileSync(join(args.trace, `${name}.json`), JSON.stringify({ sender, receiver }))
   const share = (list, f) => `${Math.round(100 * list.filter(f).length / Math.max(1, list.length))}%`
-  const high = 256 * 1024 // web/transports/rtc.js's BUFFER_HIGH
+  const high = BUFFER_HIGH
   const last = list => list.at(-1) ?? { up: 0, down: 0, messages: 0 }
   const perMessage = (list, bytes) => last(list).messages ? `${Math.round(bytes / last(list).messages / 1024)} KiB` : '—'
-  log(`trace ${name}: sender channel buffer ≥ 256 KiB ${share(sender, x => x.buffered >= high)}, ` +
+  log(`trace ${name}: sender channel buffer ≥ ${high / 1024} KiB ${share(sender, x => x.buffered >= high)}, ` +
       `< 64 KiB with nothing queued ${share(sender, x => x.buffered < 65536 && x.queued === 0)}, ` +
       `store reads in flight ${share(sender, x => x.reads > 0)}; receiver store writes ≥ 4 in flight ` +
       `${share(receiver, x => x.writes >= 4)}; messages sent ${last(sender).messages} (${perMessage(sender, last(sender).up)} each), ` +
