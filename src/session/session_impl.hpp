@@ -689,8 +689,12 @@ struct session::impl {
   void seed_failure(torrent& t, web_seed& s, errc code, std::string message, bool transient, bool fatal);
   void drop_web_seed(torrent& t, web_seed& s);
   // Every run of the torrent ended without blame (pause, remove); `only_undue`: just the
-  // runs none of whose pieces has a deadline (a reader moved).
+  // runs whose next bytes are for a piece without a deadline.
   void end_web_runs(torrent& t, bool only_undue = false);
+  // A reader opened or moved: the runs that would delay the pieces readers wait for end.
+  void end_delaying_web_runs(torrent& t);
+  bool next_due(const torrent& t, const web_run& r) const;
+  bool due_block_free(const torrent& t) const;
   void web_seed_timeouts(torrent& t);
   // Tells the host to abort an HTTP request.
   void cancel_http(std::uint64_t id) {

@@ -426,12 +426,13 @@ void session::impl::apply_reader(torrent& t, std::uint32_t id) {
   t.picker->set_deadline(reader_handle{id}, *range, now, settings.reader_piece_interval);
 }
 
-// A reader opened or moved: requests for pieces without a deadline are cancelled so
-// that the pipelines fill with the reader's pieces now rather than after them; peers
-// that have the reader's pieces become interesting (the pieces may have priority 0).
+// A reader opened or moved: peers' requests for pieces without a deadline are cancelled so
+// that the pipelines fill with the reader's pieces now rather than after them (web seeds'
+// runs only when they are in the way: end_delaying_web_runs); peers that have the reader's
+// pieces become interesting (the pieces may have priority 0).
 void session::impl::cancel_undue_requests(torrent& t) {
   if (!t.picker) return;
-  end_web_runs(t, true);
+  end_delaying_web_runs(t);
   request_web_seeds(t);
   for (auto& [cid, p] : t.peers) {
     if (!p.active()) continue;

@@ -306,19 +306,61 @@ void session::impl::end_run(std::uint64_t id) {
 
 void session::impl::end_web_runs(torrent& t, bool only_undue) {
   std::vector<std::uint64_t> ids;
+  for (const auto& [id, r] : web_runs)
+    if (r.torrent == t.id && !(only_undue && next_due(t, r))) ids.push_back(id);
+  for (const std::uint64_t id : ids) end_run(id);
+}
+
+// A reader opened or moved. A run whose next bytes are for a piece no reader waits for is
+// cut when one of its later pieces is one (bytes come in order: a seek into the middle of
+// a 1 MiB range is planned again from the reader's piece), or when a piece a reader waits
+// for has blocks no one fetches (a new run for it gets the server's bandwidth). Otherwise
+// it goes on: cut, it would be asked again at once, and cut again at the reader's next move.
+void session::impl::end_delaying_web_runs(torrent& t) {
+  if (!t.picker) return;
+  const piece_picker& pk = *t.picker;
+  std::vector<std::uint64_t> ids;
   for (const auto& [id, r] : web_runs) {
-    if (r.torrent != t.id) continue;
-    if (only_undue && t.picker) {
-      // A run goes on only when what it delivers next is a piece a reader waits for: bytes
-      // come in order, so a run that reaches the reader's pieces only after others (a seek
-      // into the middle of a 1 MiB range) is cut and planned again from them.
-      std::size_t next = 0;
-      while (next < r.blocks.size() && r.missing[next] == 0) ++next;
-      if (next < r.blocks.size() && t.picker->deadline(r.blocks[next].piece).has_value()) continue;
+    if (r.torrent != t.id || next_due(t, r)) continue;
+    for (std::size_t i = 0; i < r.blocks.size(); ++i) {
+      if (r.missing[i] > 0 && pk.deadline(r.blocks[i].piece)) {
+        ids.push_back(id);
+        break;
+      }
     }
-    ids.push_back(id);
   }
   for (const std::uint64_t id : ids) end_run(id);
+  if (!due_block_free(t)) return;
+  end_web_runs(t, true);
+}
+
+// Whether what the run delivers next is for a piece a reader waits for.
+bool session::impl::next_due(const torrent& t, const web_run& r) const {
+  if (!t.picker) return false;
+  std::size_t next = 0;
+  while (next < r.blocks.size() && r.missing[next] == 0) ++next;
+  return next < r.blocks.size() && t.picker->deadline(r.blocks[next].piece).has_value();
+}
+
+// Whether a piece a reader (or a critical range) waits for has a block no one fetches.
+bool session::impl::due_block_free(const torrent& t) const {
+  const piece_picker& pk = *t.picker;
+  auto free_in = [&](piece_range r) {
+    for (std::uint32_t p = r.first.value; p <= r.last.value && p < pk.num_pieces(); ++p) {
+      const piece_index pi{p};
+      if (pk.have(pi) || pk.state(pi) == piece_state::complete) continue;
+      if (pk.state(pi) == piece_state::missing) return true;
+      for (std::uint32_t b = 0; b < pk.blocks_in_piece(pi); ++b)
+        if (pk.state(block_address{pi, b}) != block_state::received && pk.requesters({pi, b}).empty()) return true;
+    }
+    return false;
+  };
+  for (const auto& [id, r] : t.readers)
+    if (auto range = pk.pieces_for_bytes(r.offset, std::max<std::int64_t>(1, r.readahead)); range && free_in(*range))
+      return true;
+  for (const auto& [id, range] : t.critical)
+    if (free_in(range)) return true;
+  return false;
 }
 
 // --- judging seeds ------------------------------------------------------------------------------

@@ -435,6 +435,44 @@ TEST_CASE("[webseed] a seek into a range in flight cuts it and asks from the see
   CHECK(net.web_log(server)[asked].second == at);
 }
 
+TEST_CASE("[webseed] a player moving through its pieces leaves the ranges past them alone", "[webseed]") {
+  // The hybrid demo's first tab: a web seed alone, faster than the player reads, so that
+  // ranges past the reader's pieces are in flight while each read moves the reader a
+  // little. A move that leaves no piece of the reader waiting must not cut them: asked
+  // again at once, each would be cut again at the next move, over and over, and a fast
+  // server sends each of them whole every time.
+  const auto tt = make_test_torrent(8 * MiB, 64 * KiB, 16, "v.webm");
+  swarm net(11);
+  const auto server = net.add_web_server({{"http://cdn/v.webm", tt.data}}, {.bandwidth = 4.0 * MiB});
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  s.end_web_seed_grace(t, net.now());
+  const auto reader = s.open_reader(t, 0, 1 * MiB, net.now());
+  s.add_web_seed(t, "http://cdn/v.webm", net.now());
+  // The player: 64 KiB every 62.5 ms (1 MiB/s), moving its reader to each read first, as
+  // a file stream does; for 4 s, while the server sends 4 MiB/s.
+  for (std::int64_t at = 0; at < 4 * MiB; at += 64 * KiB) {
+    s.seek_reader(t, reader, at, net.now());
+    REQUIRE(s.read(t, at, 64 * KiB, net.now()) != 0);
+    const auto reads = static_cast<std::size_t>(at / (64 * KiB)) + 1;
+    const auto next = net.now() + 62500us;
+    REQUIRE(net.run_until([&] { return count_events<read_completed_event>(net, leecher) == reads; }, net.now() + 1min));
+    net.run_until([] { return false; }, next);
+  }
+  REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 1min));
+  std::map<std::int64_t, int> asked;
+  for (const auto& [url, offset] : net.web_log(server)) ++asked[offset];
+  std::string again;
+  for (const auto& [offset, n] : asked)
+    if (n > 1) again += " " + std::to_string(offset) + " x" + std::to_string(n);
+  INFO("ranges asked again:" << again << "; " << net.web_requests(server) << " requests, " << net.web_bytes_served(server) << " bytes");
+  CHECK(again.empty());
+  CHECK(net.web_bytes_served(server) == static_cast<std::uint64_t>(tt.meta.total_length));
+  CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
+  s.close_reader(t, reader, net.now());
+}
+
 TEST_CASE("[webseed] pause, resume and remove with requests in flight", "[webseed]") {
   const auto tt = make_test_torrent(4 * MiB, 64 * KiB, 14, "f.bin");
   swarm net(9);
