@@ -66,6 +66,11 @@ test('examples/hybrid: later tabs take the video from earlier ones, the web seed
   // Alone, it has no peer: everything comes from the server.
   assert.ok(one.webSeedDownloaded >= size, `first tab: ${one.webSeedDownloaded} of ${size} bytes from the web seed`)
   assert.match(one.status, /^100% of [\d.]+ MiB · from the server [\d.]+ MiB, from peers 0 B: 0% offload · 0 peers/)
+  // What the server sent it: the file once, and little more. A tab that cuts its ranges
+  // and asks them again at each move of its player's reader has the server send the same
+  // megabyte over and over (on loopback, each range arrives whole before it is cut).
+  const alone = demo.hybrid.stats().bytes
+  assert.ok(alone <= 1.25 * size, `the web seed sent the first tab ${alone} bytes, more than 1.25 × ${size}`)
 
   // Two more tabs, a few seconds apart: the second joins one complete peer, the third two
   // (one of which may still be downloading).
