@@ -166,6 +166,15 @@ struct web_run {
   std::uint32_t open_parts = 0;
 };
 
+// What peers can give, for the fallback policy: restricted, a web seed is not asked for a
+// piece in peers_have unless it is at risk or the download is in end-game.
+struct web_scope {
+  std::vector<bool> peers_have;
+  bool restricted = false;
+  bool end_game = false;
+  time_point risk_until;  // a due piece is at risk when due before this
+};
+
 // One HTTP request of a run.
 struct http_part {
   std::uint64_t run = 0;
@@ -676,7 +685,10 @@ struct session::impl {
   }
   // Starts requests on every web seed of the torrent that has room and something to take.
   void request_web_seeds(torrent& t);
-  bool start_web_run(torrent& t, web_seed& s, const std::vector<bool>& peers_have, bool restricted);
+  // Which pieces peers unchoking us can give (the fallback policy leaves them to them).
+  web_scope web_seed_scope(const torrent& t) const;
+  bool web_eligible(const torrent& t, const web_scope& scope, std::uint32_t piece) const;
+  bool start_web_run(torrent& t, web_seed& s, const web_scope& scope);
   // Body bytes for torrent offset `offset` of a run: written into the blocks the seed is
   // still asked for, which are marked received (and their pieces hashed) once complete.
   void web_bytes(torrent& t, web_run& run, std::int64_t offset, byte_view data);

@@ -31,52 +31,59 @@ constexpr std::uint8_t zeros[block_size] = {};
 
 // --- planning -------------------------------------------------------------------------------
 
+// The pieces that peers unchoking us can give: the fallback policy leaves them to them.
+web_scope session::impl::web_seed_scope(const torrent& t) const {
+  web_scope scope;
+  if (!t.picker) return scope;
+  scope.end_game = t.picker->in_end_game();
+  scope.risk_until = now + settings.deadline_at_risk_window;
+  if (t.seed_policy != web_seed_policy::fallback) return scope;
+  for (const auto& [cid, p] : t.peers) {
+    if (!p.active() || p.has.empty() || p.peer_choking) continue;
+    if (!scope.restricted) scope.peers_have.assign(t.picker->num_pieces(), false);
+    scope.restricted = true;
+    for (std::uint32_t i = p.has.find_next_set(0); i < p.has.size(); i = p.has.find_next_set(i + 1))
+      scope.peers_have[i] = true;
+  }
+  // No peer yet, in the grace period: as if peers had everything (see web_seed_grace).
+  if (!scope.restricted && now < t.seeds_after) {
+    scope.peers_have.assign(t.picker->num_pieces(), true);
+    scope.restricted = true;
+  }
+  return scope;
+}
+
+// Whether a web seed may be asked for piece p.
+bool session::impl::web_eligible(const torrent& t, const web_scope& scope, std::uint32_t p) const {
+  const piece_picker& pk = *t.picker;
+  const piece_index pi{p};
+  if (pk.have(pi) || pk.state(pi) == piece_state::complete) return false;
+  const auto due = pk.deadline(pi);
+  if (pk.piece_priority(pi) == 0 && !due) return false;
+  if (t.exclusive.contains(p)) return false;  // being fetched again from one peer (smart ban)
+  if (!scope.restricted || !scope.peers_have[p]) return true;
+  return scope.end_game || (due && *due <= scope.risk_until);
+}
+
 void session::impl::request_web_seeds(torrent& t) {
   if (t.web_seeds.empty() || !t.picker || t.paused || t.requests_held || t.checking || writes_behind() ||
       t.seed_policy == web_seed_policy::off)
     return;
-  // The pieces that peers unchoking us can give: the fallback policy leaves them to them.
-  std::vector<bool> peers_have;
-  bool restricted = false;
-  if (t.seed_policy == web_seed_policy::fallback) {
-    for (const auto& [cid, p] : t.peers) {
-      if (!p.active() || p.has.empty() || p.peer_choking) continue;
-      if (!restricted) peers_have.assign(t.picker->num_pieces(), false);
-      restricted = true;
-      for (std::uint32_t i = p.has.find_next_set(0); i < p.has.size(); i = p.has.find_next_set(i + 1))
-        peers_have[i] = true;
-    }
-    // No peer yet, in the grace period: as if peers had everything (see web_seed_grace).
-    if (!restricted && now < t.seeds_after) {
-      peers_have.assign(t.picker->num_pieces(), true);
-      restricted = true;
-    }
-  }
+  const web_scope scope = web_seed_scope(t);
   const std::uint32_t max_runs = t.max_web_requests ? t.max_web_requests : settings.max_web_seed_requests;
   for (auto& [handle, s] : t.web_seeds) {
-    while (!s.dropped && now >= s.retry_at && s.runs < max_runs &&
-           start_web_run(t, s, peers_have, restricted)) {
+    while (!s.dropped && now >= s.retry_at && s.runs < max_runs && start_web_run(t, s, scope)) {
     }
   }
 }
 
-bool session::impl::start_web_run(torrent& t, web_seed& s, const std::vector<bool>& peers_have, bool restricted) {
+bool session::impl::start_web_run(torrent& t, web_seed& s, const web_scope& scope) {
   // The budget is a hard cap: once spent, web seeds are asked for nothing more.
   if (t.seed_budget > 0 && t.seed_requested + block_size > t.seed_budget) return false;
   piece_picker& pk = *t.picker;
   const std::uint32_t n = pk.num_pieces();
-  const bool end_game = pk.in_end_game();
-  const time_point risk_until = now + settings.deadline_at_risk_window;
-
-  auto eligible = [&](std::uint32_t p) {
-    const piece_index pi{p};
-    if (pk.have(pi) || pk.state(pi) == piece_state::complete) return false;
-    const auto due = pk.deadline(pi);
-    if (pk.piece_priority(pi) == 0 && !due) return false;
-    if (t.exclusive.contains(p)) return false;  // being fetched again from one peer (smart ban)
-    if (!restricted || !peers_have[p]) return true;
-    return end_game || (due && *due <= risk_until);
-  };
+  const bool end_game = scope.end_game;
+  auto eligible = [&](std::uint32_t p) { return web_eligible(t, scope, p); };
   // Free blocks; in end-game also a block one peer (not a web seed: their bytes arrive
   // piecemeal and must not mix in one block) is fetching.
   auto takeable = [&](block_address b) {
@@ -319,19 +326,17 @@ void session::impl::end_web_runs(torrent& t, bool only_undue) {
 void session::impl::end_delaying_web_runs(torrent& t) {
   if (!t.picker) return;
   const piece_picker& pk = *t.picker;
-  std::vector<std::uint64_t> ids;
+  std::vector<std::uint64_t> in_order_way, undue;
   for (const auto& [id, r] : web_runs) {
     if (r.torrent != t.id || next_due(t, r)) continue;
-    for (std::size_t i = 0; i < r.blocks.size(); ++i) {
-      if (r.missing[i] > 0 && pk.deadline(r.blocks[i].piece)) {
-        ids.push_back(id);
-        break;
-      }
-    }
+    bool later_due = false;
+    for (std::size_t i = 0; i < r.blocks.size() && !later_due; ++i)
+      later_due = r.missing[i] > 0 && pk.deadline(r.blocks[i].piece).has_value();
+    (later_due ? in_order_way : undue).push_back(id);
   }
-  for (const std::uint64_t id : ids) end_run(id);
-  if (!due_block_free(t)) return;
-  end_web_runs(t, true);
+  for (const std::uint64_t id : in_order_way) end_run(id);
+  if (undue.empty() || !due_block_free(t)) return;
+  for (const std::uint64_t id : undue) end_run(id);
 }
 
 // Whether what the run delivers next is for a piece a reader waits for.
@@ -342,13 +347,15 @@ bool session::impl::next_due(const torrent& t, const web_run& r) const {
   return next < r.blocks.size() && t.picker->deadline(r.blocks[next].piece).has_value();
 }
 
-// Whether a piece a reader (or a critical range) waits for has a block no one fetches.
+// Whether a piece a reader (or a critical range) waits for has a block no one fetches
+// that a web seed may be asked for.
 bool session::impl::due_block_free(const torrent& t) const {
   const piece_picker& pk = *t.picker;
+  const web_scope scope = web_seed_scope(t);
   auto free_in = [&](piece_range r) {
     for (std::uint32_t p = r.first.value; p <= r.last.value && p < pk.num_pieces(); ++p) {
       const piece_index pi{p};
-      if (pk.have(pi) || pk.state(pi) == piece_state::complete) continue;
+      if (!web_eligible(t, scope, p)) continue;
       if (pk.state(pi) == piece_state::missing) return true;
       for (std::uint32_t b = 0; b < pk.blocks_in_piece(pi); ++b)
         if (pk.state(block_address{pi, b}) != block_state::received && pk.requesters({pi, b}).empty()) return true;

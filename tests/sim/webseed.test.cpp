@@ -473,6 +473,47 @@ TEST_CASE("[webseed] a player moving through its pieces leaves the ranges past t
   s.close_reader(t, reader, net.now());
 }
 
+TEST_CASE("[webseed] fallback: a player moving through pieces a peer gives leaves the seed's ranges alone", "[webseed]") {
+  // A later tab of the hybrid demo: a slow peer has the first half, where the player reads;
+  // the seed fetches the half the peer lacks. Pieces of the reader that only the peer is
+  // asked for are no reason to cut the seed's ranges: they would be asked again at once.
+  const auto tt = make_test_torrent(8 * MiB, 64 * KiB, 17, "v.webm");
+  const std::uint32_t n = tt.meta.piece_count();
+  swarm net(12);
+  const auto server = net.add_web_server({{"http://cdn/v.webm", tt.data}}, {.bandwidth = 1.0 * MiB});
+  const auto half = net.add_node(uploading(512.0 * KiB));
+  for (std::uint32_t p = 0; p < n / 2; ++p)
+    net.storage(half).write_at(torrent_id{1}, std::int64_t{p} * tt.meta.piece_length, piece_bytes(tt, p));
+  const auto th = *net.at(half).add_torrent(tt.meta, {.check = true}, net.now());
+  REQUIRE(net.run_until([&] { return !net.at(half).stats(th)->checking; }, time_point{} + 1min));
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  s.add_peer(t, net.endpoint(half), net.now());
+  REQUIRE(net.run_until([&] { return !s.peers(t).empty() && !s.peers(t)[0].peer_choking; }, time_point{} + 1min));
+  const auto reader = s.open_reader(t, 0, 2 * MiB, net.now());
+  REQUIRE(s.add_web_seed(t, "http://cdn/v.webm", net.now()));
+  // The player: 64 KiB every 250 ms (256 KiB/s), moving its reader to each read first.
+  for (std::int64_t at = 0; at < 2 * MiB; at += 64 * KiB) {
+    s.seek_reader(t, reader, at, net.now());
+    REQUIRE(s.read(t, at, 64 * KiB, net.now()) != 0);
+    const auto reads = static_cast<std::size_t>(at / (64 * KiB)) + 1;
+    const auto next = net.now() + 250ms;
+    REQUIRE(net.run_until([&] { return count_events<read_completed_event>(net, leecher) == reads; }, net.now() + 1min));
+    net.run_until([] { return false; }, next);
+  }
+  s.close_reader(t, reader, net.now());
+  REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 2min));
+  std::map<std::int64_t, int> asked;
+  for (const auto& [url, offset] : net.web_log(server)) ++asked[offset];
+  std::string again;
+  for (const auto& [offset, k] : asked)
+    if (k > 1) again += " " + std::to_string(offset) + " x" + std::to_string(k);
+  INFO("ranges asked again:" << again << "; " << net.web_requests(server) << " requests, " << net.web_bytes_served(server) << " bytes");
+  CHECK(again.empty());
+  CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
+}
+
 TEST_CASE("[webseed] pause, resume and remove with requests in flight", "[webseed]") {
   const auto tt = make_test_torrent(4 * MiB, 64 * KiB, 14, "f.bin");
   swarm net(9);
