@@ -113,6 +113,31 @@ test_torrent make_padded_torrent(std::map<std::string, byte_buffer>& urls) {
   return tt;
 }
 
+// A player: reads `bytes` from the start, 64 KiB every `every`, moving its reader to each
+// read first, as a file stream does.
+void play(swarm& net, std::size_t node, torrent_id t, std::uint32_t reader, std::int64_t bytes, duration every) {
+  auto& s = net.at(node);
+  std::size_t reads = 0;
+  for (std::int64_t at = 0; at < bytes; at += 64 * KiB) {
+    s.seek_reader(t, reader, at, net.now());
+    REQUIRE(s.read(t, at, 64 * KiB, net.now()) != 0);
+    ++reads;
+    const auto next = net.now() + every;
+    REQUIRE(net.run_until([&] { return count_events<read_completed_event>(net, node) == reads; }, net.now() + 1min));
+    net.run_until([] { return false; }, next);
+  }
+}
+
+// The ranges the server was asked for more than once: " offset xN" each.
+std::string asked_again(const swarm& net, std::size_t server) {
+  std::map<std::int64_t, int> asked;
+  for (const auto& [url, offset] : net.web_log(server)) ++asked[offset];
+  std::string again;
+  for (const auto& [offset, n] : asked)
+    if (n > 1) again += " " + std::to_string(offset) + " x" + std::to_string(n);
+  return again;
+}
+
 }  // namespace
 
 TEST_CASE("[webseed] a web seed alone: single file, byte-exact", "[webseed]") {
@@ -450,22 +475,10 @@ TEST_CASE("[webseed] a player moving through its pieces leaves the ranges past t
   s.end_web_seed_grace(t, net.now());
   const auto reader = s.open_reader(t, 0, 1 * MiB, net.now());
   s.add_web_seed(t, "http://cdn/v.webm", net.now());
-  // The player: 64 KiB every 62.5 ms (1 MiB/s), moving its reader to each read first, as
-  // a file stream does; for 4 s, while the server sends 4 MiB/s.
-  for (std::int64_t at = 0; at < 4 * MiB; at += 64 * KiB) {
-    s.seek_reader(t, reader, at, net.now());
-    REQUIRE(s.read(t, at, 64 * KiB, net.now()) != 0);
-    const auto reads = static_cast<std::size_t>(at / (64 * KiB)) + 1;
-    const auto next = net.now() + 62500us;
-    REQUIRE(net.run_until([&] { return count_events<read_completed_event>(net, leecher) == reads; }, net.now() + 1min));
-    net.run_until([] { return false; }, next);
-  }
+  // The player at 1 MiB/s for 4 s, while the server sends 4 MiB/s.
+  play(net, leecher, t, reader, 4 * MiB, 62500us);
   REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 1min));
-  std::map<std::int64_t, int> asked;
-  for (const auto& [url, offset] : net.web_log(server)) ++asked[offset];
-  std::string again;
-  for (const auto& [offset, n] : asked)
-    if (n > 1) again += " " + std::to_string(offset) + " x" + std::to_string(n);
+  const std::string again = asked_again(net, server);
   INFO("ranges asked again:" << again << "; " << net.web_requests(server) << " requests, " << net.web_bytes_served(server) << " bytes");
   CHECK(again.empty());
   CHECK(net.web_bytes_served(server) == static_cast<std::uint64_t>(tt.meta.total_length));
@@ -493,22 +506,11 @@ TEST_CASE("[webseed] fallback: a player moving through pieces a peer gives leave
   REQUIRE(net.run_until([&] { return !s.peers(t).empty() && !s.peers(t)[0].peer_choking; }, time_point{} + 1min));
   const auto reader = s.open_reader(t, 0, 2 * MiB, net.now());
   REQUIRE(s.add_web_seed(t, "http://cdn/v.webm", net.now()));
-  // The player: 64 KiB every 250 ms (256 KiB/s), moving its reader to each read first.
-  for (std::int64_t at = 0; at < 2 * MiB; at += 64 * KiB) {
-    s.seek_reader(t, reader, at, net.now());
-    REQUIRE(s.read(t, at, 64 * KiB, net.now()) != 0);
-    const auto reads = static_cast<std::size_t>(at / (64 * KiB)) + 1;
-    const auto next = net.now() + 250ms;
-    REQUIRE(net.run_until([&] { return count_events<read_completed_event>(net, leecher) == reads; }, net.now() + 1min));
-    net.run_until([] { return false; }, next);
-  }
+  // The player at 256 KiB/s.
+  play(net, leecher, t, reader, 2 * MiB, 250ms);
   s.close_reader(t, reader, net.now());
   REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 2min));
-  std::map<std::int64_t, int> asked;
-  for (const auto& [url, offset] : net.web_log(server)) ++asked[offset];
-  std::string again;
-  for (const auto& [offset, k] : asked)
-    if (k > 1) again += " " + std::to_string(offset) + " x" + std::to_string(k);
+  const std::string again = asked_again(net, server);
   INFO("ranges asked again:" << again << "; " << net.web_requests(server) << " requests, " << net.web_bytes_served(server) << " bytes");
   CHECK(again.empty());
   CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
