@@ -560,11 +560,18 @@ void piece_picker::pick_new(std::uint8_t priority, const bitfield& peer_has, boo
   // itself among them): a seeder reading a file reads the extent front to back, a run at a
   // time, instead of one piece alone and then the rest. Rarer pieces still come first.
   const bool affinity = extent_pieces_ > 1;
-  if (affinity && last_extent_ != npos) {
-    std::uint32_t rarest = 0;
-    while (by_count[rarest].empty()) ++rarest;  // total > 0: some bucket holds a piece
-    if (consider_extent(last_extent_, rarest)) return;
+  std::uint32_t rarest = 0;
+  while (by_count[rarest].empty()) ++rarest;  // total > 0: some bucket holds a piece
+  // The pieces just past a reader's come due as it moves: among the rarest they go first,
+  // in order (an extent's worth), so that its next piece is on its way when it moves.
+  for (const auto& r : readers_) {
+    const std::uint32_t end = std::min<std::uint64_t>(num_pieces_, std::uint64_t{r.range.last.value} + 1 + extent_pieces_);
+    for (std::uint32_t q = r.range.last.value + 1; q < end; ++q) {
+      const piece_entry& e = pieces_[q];
+      if (e.linked && e.priority == priority && e.peer_count <= rarest && consider(q)) return;
+    }
   }
+  if (affinity && last_extent_ != npos && consider_extent(last_extent_, rarest)) return;
   for (std::uint32_t count = 0; count < by_count.size(); ++count) {
     const auto& bucket = by_count[count];
     const auto size = static_cast<std::uint32_t>(bucket.size());

@@ -8,7 +8,9 @@
 //   2. blocks of partial pieces (finish what is started), by priority, rarest first;
 //   3. while we have fewer than random_first_pieces() pieces: a random new piece;
 //   4. new pieces, highest priority first, rarest first, random tie-break, an extent
-//      (extent_bytes of neighbouring pieces) at a time where rarity allows;
+//      (extent_bytes of neighbouring pieces) at a time where rarity allows; among the
+//      rarest, first the pieces just past a reader's range (an extent's worth, in order):
+//      they come due as the reader moves;
 //   With pick_strategy::sequential, steps 2 and 4 go lowest piece index first instead of
 //   rarest first within a priority, and step 3 is skipped.
 //   5. end-game: when no wanted block is unrequested, blocks already requested
@@ -19,9 +21,9 @@
 //   inc/dec_have, set_piece_priority, we_have:      O(1)
 //   inc/dec_bitfield:                               O(n / 64 + pieces set)
 //   inc/dec_have_all (seeds):                       O(1)
-//   pick_blocks:  O(D + P log P + 7 A + S + blocks scanned) where D is the deadline
+//   pick_blocks:  O(D + P log P + 7 A + S + R E + blocks scanned) where D is the deadline
 //                 pieces skipped, S the new pieces skipped because the peer lacks them
-//                 (0 for a seed); no step is O(n) for a peer that has what we want.
+//                 (0 for a seed), R the readers and E the pieces of an extent; no step is O(n) for a peer that has what we want.
 //                 sequential: S is the open pieces of other priorities, or that the
 //                 peer lacks, between the first piece we lack and the ones picked.
 //   mark_block_received, abort_request:             O(requests outstanding in the piece)

@@ -676,6 +676,7 @@ struct session::impl {
   void trust_hashed(torrent& t, std::uint32_t piece, const storage_completion& c);
   torrent_stats make_stats(const torrent& t) const;
   void cancel_undue_requests(torrent& t);
+  std::vector<std::uint32_t> waiting_pieces(const torrent& t) const;
   void tick(time_point now);
 
   // --- web seeds (web_seeds.cpp) ---

@@ -426,18 +426,22 @@ void session::impl::apply_reader(torrent& t, std::uint32_t id) {
   t.picker->set_deadline(reader_handle{id}, *range, now, settings.reader_piece_interval);
 }
 
-// A reader opened or moved: peers' requests for pieces without a deadline are cancelled so
-// that the pipelines fill with the reader's pieces now rather than after them (web seeds'
-// runs only when they are in the way: end_delaying_web_runs); peers that have the reader's
-// pieces become interesting (the pieces may have priority 0).
+// A reader opened or moved. When pieces readers wait for have blocks no one fetches, a
+// peer that has one of them has its requests for pieces without a deadline cancelled, so
+// that its pipeline fills with the reader's pieces now rather than after them (web seeds'
+// runs likewise: end_delaying_web_runs). Otherwise nothing is cancelled: the blocks would
+// only be asked again. Peers that have the reader's pieces become interesting (the pieces
+// may have priority 0).
 void session::impl::cancel_undue_requests(torrent& t) {
   if (!t.picker) return;
   end_delaying_web_runs(t);
   request_web_seeds(t);
+  const auto waiting = waiting_pieces(t);
   for (auto& [cid, p] : t.peers) {
     if (!p.active()) continue;
     update_interest(t, p);
-    for (auto it = p.requests.begin(); it != p.requests.end();) {
+    const bool cancel = std::any_of(waiting.begin(), waiting.end(), [&](std::uint32_t w) { return p.have_all || (w < p.has.size() && p.has.test(w)); });
+    for (auto it = p.requests.begin(); cancel && it != p.requests.end();) {
       if (t.picker->deadline(it->block.piece)) {
         ++it;
         continue;
@@ -447,6 +451,29 @@ void session::impl::cancel_undue_requests(torrent& t) {
     }
     request_blocks(t, p);
   }
+}
+
+// The pieces readers (and critical ranges) wait for that have a block no one fetches.
+std::vector<std::uint32_t> session::impl::waiting_pieces(const torrent& t) const {
+  std::vector<std::uint32_t> out;
+  if (!t.picker) return out;
+  const piece_picker& pk = *t.picker;
+  auto add = [&](piece_range r) {
+    for (std::uint32_t p = r.first.value; p <= r.last.value && p < pk.num_pieces(); ++p) {
+      const piece_index pi{p};
+      if (pk.have(pi) || pk.state(pi) == piece_state::complete) continue;
+      bool free = pk.state(pi) == piece_state::missing;
+      for (std::uint32_t b = 0; b < pk.blocks_in_piece(pi) && !free; ++b)
+        free = pk.state(block_address{pi, b}) != block_state::received && pk.requesters({pi, b}).empty();
+      if (free) out.push_back(p);
+    }
+  };
+  for (const auto& [id, r] : t.readers)
+    if (auto range = pk.pieces_for_bytes(r.offset, std::max<std::int64_t>(1, r.readahead))) add(*range);
+  for (const auto& [id, range] : t.critical) add(range);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 void session::impl::issue_reads(torrent& t) {

@@ -347,27 +347,13 @@ bool session::impl::next_due(const torrent& t, const web_run& r) const {
   return next < r.blocks.size() && t.picker->deadline(r.blocks[next].piece).has_value();
 }
 
-// Whether a piece a reader (or a critical range) waits for has a block no one fetches
-// that a web seed may be asked for.
+// Whether a piece a reader (or a critical range) waits for has a block no one fetches that
+// a web seed may be asked for.
 bool session::impl::due_block_free(const torrent& t) const {
-  const piece_picker& pk = *t.picker;
+  const auto waiting = waiting_pieces(t);
+  if (waiting.empty()) return false;
   const web_scope scope = web_seed_scope(t);
-  auto free_in = [&](piece_range r) {
-    for (std::uint32_t p = r.first.value; p <= r.last.value && p < pk.num_pieces(); ++p) {
-      const piece_index pi{p};
-      if (!web_eligible(t, scope, p)) continue;
-      if (pk.state(pi) == piece_state::missing) return true;
-      for (std::uint32_t b = 0; b < pk.blocks_in_piece(pi); ++b)
-        if (pk.state(block_address{pi, b}) != block_state::received && pk.requesters({pi, b}).empty()) return true;
-    }
-    return false;
-  };
-  for (const auto& [id, r] : t.readers)
-    if (auto range = pk.pieces_for_bytes(r.offset, std::max<std::int64_t>(1, r.readahead)); range && free_in(*range))
-      return true;
-  for (const auto& [id, range] : t.critical)
-    if (free_in(range)) return true;
-  return false;
+  return std::any_of(waiting.begin(), waiting.end(), [&](std::uint32_t p) { return web_eligible(t, scope, p); });
 }
 
 // --- judging seeds ------------------------------------------------------------------------------

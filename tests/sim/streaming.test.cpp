@@ -342,3 +342,41 @@ TEST_CASE("[streaming] blocks cancelled for a reader are not asked again of the 
   CHECK(std::equal(c.begin(), c.end(), tt.data.begin(), tt.data.end()));
   s.close_reader(*tl, reader, net.now());
 }
+
+TEST_CASE("[streaming] a player moving through a lone seeder's pieces: its next pieces are on their way, nothing is cancelled", "[streaming]") {
+  // A stream's reader moves at every read. The pieces just past its range are asked for
+  // ahead (among the rarest, they go first), so a move finds its new piece on its way and
+  // cancels nothing: cancelled, the requests would only be asked again, a message each way
+  // for most blocks of the torrent. Here a player at 256 KiB/s, a seeder at 512 KiB/s.
+  const auto tt = make_test_torrent(8192 * KiB, 64 * KiB, 53);  // 128 pieces
+  swarm net(63, slow_link());
+  const seeded_pair pair = throttled_seeder(net, tt, 1024 * 1024);
+  session& s = net.at(pair.leecher);
+  const auto tl = pair.torrent;
+  const auto reader = s.open_reader(tl, 0, 512 * KiB, net.now());
+  s.add_peer(tl, net.endpoint(pair.seeder), net.now());
+  REQUIRE(net.run_until([&] { return !s.peers(tl).empty() && !s.peers(tl)[0].peer_choking; }, time_point{} + 1min));
+  const connection_id seeder = s.peers(tl)[0].connection;
+  std::size_t reads = 0, kept = 0, moves_with_requests = 0;
+  for (std::int64_t at = 0; at < 4096 * KiB; at += 64 * KiB) {
+    const auto before = s.peer_details(seeder)->requests;
+    s.seek_reader(tl, reader, at, net.now());
+    const auto after = s.peer_details(seeder)->requests;
+    if (!before.empty()) ++moves_with_requests;
+    bool all_kept = true;
+    for (const auto& r : before) all_kept &= std::find(after.begin(), after.end(), r) != after.end();
+    kept += all_kept;
+    REQUIRE(s.read(tl, at, 64 * KiB, net.now()) != 0);
+    ++reads;
+    const auto next = net.now() + 250ms;
+    REQUIRE(net.run_until([&] { return count_events<read_completed_event>(net, pair.leecher) == reads; }, net.now() + 1min));
+    net.run_until([] { return false; }, next);
+  }
+  CHECK(moves_with_requests > 32);
+  CHECK(kept == reads);
+  REQUIRE(net.run_until([&] { return s.stats(tl)->finished; }, net.now() + 10min));
+  CHECK(s.stats(tl)->wasted == 0);
+  const auto c = net.storage(pair.leecher).contents(tl);
+  CHECK(std::equal(c.begin(), c.end(), tt.data.begin(), tt.data.end()));
+  s.close_reader(tl, reader, net.now());
+}

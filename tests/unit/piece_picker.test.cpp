@@ -354,6 +354,23 @@ TEST_CASE("[piece_picker] streaming deadlines preempt and are ordered", "[piece_
   }
 }
 
+TEST_CASE("[piece_picker] the pieces just past a reader's come next among the rarest, in order", "[piece_picker]") {
+  // They come due as the reader moves: asked for ahead, each is on its way when it does.
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    auto pp = build({.availability = "1111111111", .seed = seed});
+    pp.set_deadline(wt::reader_handle{1}, {piece_index{2}, piece_index{3}}, at(10s), 1s);
+    CHECK(pieces(pick(pp, "1111111111", 20)) == std::vector<std::uint32_t>{2, 3, 4, 5, 6});
+    // The reader moves on: its range and the pieces past it, from where it is.
+    pp.set_deadline(wt::reader_handle{1}, {piece_index{5}, piece_index{6}}, at(11s), 1s);
+    CHECK(pieces(pick(pp, "1111111111", 8, p2)) == std::vector<std::uint32_t>{7, 8});
+  }
+  SECTION("a rarer piece still comes first") {
+    auto pp = build({.availability = "2222222221"});
+    pp.set_deadline(wt::reader_handle{1}, {piece_index{2}, piece_index{3}}, at(10s), 1s);
+    CHECK(pieces(pick(pp, "1111111111", 12)) == std::vector<std::uint32_t>{2, 3, 9});
+  }
+}
+
 TEST_CASE("[piece_picker] at-risk deadline blocks are requested again from another peer", "[piece_picker]") {
   auto pp = build({.availability = "2222"});
   pp.set_deadline(wt::reader_handle{1}, {piece_index{1}, piece_index{1}}, at(10s));
