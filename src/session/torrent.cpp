@@ -440,7 +440,8 @@ void session::impl::cancel_undue_requests(torrent& t) {
   for (auto& [cid, p] : t.peers) {
     if (!p.active()) continue;
     update_interest(t, p);
-    const bool cancel = std::any_of(waiting.begin(), waiting.end(), [&](std::uint32_t w) { return p.have_all || (w < p.has.size() && p.has.test(w)); });
+    bool cancel = false;
+    for (const std::uint32_t w : waiting) cancel = cancel || p.have_all || (w < p.has.size() && p.has.test(w));
     for (auto it = p.requests.begin(); cancel && it != p.requests.end();) {
       if (t.picker->deadline(it->block.piece)) {
         ++it;
