@@ -565,8 +565,9 @@ void piece_picker::pick_new(std::uint8_t priority, const bitfield& peer_has, boo
   // The pieces just past a reader's come due as it moves: among the rarest they go first,
   // in order (an extent's worth), so that its next piece is on its way when it moves.
   for (const auto& r : readers_) {
-    const std::uint32_t end = std::min<std::uint64_t>(num_pieces_, std::uint64_t{r.range.last.value} + 1 + extent_pieces_);
-    for (std::uint32_t q = r.range.last.value + 1; q < end; ++q) {
+    const std::uint32_t from = r.range.last.value + 1;  // last < num_pieces_: no overflow
+    const std::uint32_t end = from + std::min(extent_pieces_, num_pieces_ - std::min(from, num_pieces_));
+    for (std::uint32_t q = from; q < end; ++q) {
       const piece_entry& e = pieces_[q];
       if (e.linked && e.priority == priority && e.peer_count <= rarest && consider(q)) return;
     }
