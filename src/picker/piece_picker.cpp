@@ -516,14 +516,16 @@ void piece_picker::pick_new(std::uint8_t priority, const bitfield& peer_has, boo
     wanted_blocks += blocks_in_piece(piece_index{p});
     return wanted_blocks >= target;
   };
-  // The open pieces of one extent of this priority with at most `most` peers, in order.
-  const auto consider_extent = [&](std::uint32_t extent, std::uint32_t most) {
-    const std::uint32_t end = std::min(num_pieces_, (extent + 1) * extent_pieces_);
-    for (std::uint32_t q = extent * extent_pieces_; q < end; ++q) {
+  // The open pieces of this priority in [first, end) with at most `most` peers, in order.
+  const auto consider_range = [&](std::uint32_t first, std::uint32_t end, std::uint32_t most) {
+    for (std::uint32_t q = first; q < std::min(end, num_pieces_); ++q) {
       const piece_entry& e = pieces_[q];
       if (e.linked && e.priority == priority && e.peer_count <= most && consider(q)) return true;
     }
     return false;
+  };
+  const auto consider_extent = [&](std::uint32_t extent, std::uint32_t most) {
+    return consider_range(extent * extent_pieces_, (extent + 1) * extent_pieces_, most);
   };
   if (strategy_ == pick_strategy::sequential) {
     // Piece order from the first piece we lack; stops once every open piece of this
@@ -566,11 +568,7 @@ void piece_picker::pick_new(std::uint8_t priority, const bitfield& peer_has, boo
   // in order (an extent's worth), so that its next piece is on its way when it moves.
   for (const auto& r : readers_) {
     const std::uint32_t from = r.range.last.value + 1;  // last < num_pieces_: no overflow
-    const std::uint32_t end = from + std::min(extent_pieces_, num_pieces_ - std::min(from, num_pieces_));
-    for (std::uint32_t q = from; q < end; ++q) {
-      const piece_entry& e = pieces_[q];
-      if (e.linked && e.priority == priority && e.peer_count <= rarest && consider(q)) return;
-    }
+    if (consider_range(from, from + std::min(extent_pieces_, num_pieces_ - from), rarest)) return;
   }
   if (affinity && last_extent_ != npos && consider_extent(last_extent_, rarest)) return;
   for (std::uint32_t count = 0; count < by_count.size(); ++count) {

@@ -23,7 +23,8 @@
 //   inc/dec_have_all (seeds):                       O(1)
 //   pick_blocks:  O(D + P log P + 7 A + S + R E + blocks scanned) where D is the deadline
 //                 pieces skipped, S the new pieces skipped because the peer lacks them
-//                 (0 for a seed), R the readers and E the pieces of an extent; no step is O(n) for a peer that has what we want.
+//                 (0 for a seed), R the readers and E the pieces of an extent; no step
+//                 is O(n) for a peer that has what we want.
 //                 sequential: S is the open pieces of other priorities, or that the
 //                 peer lacks, between the first piece we lack and the ones picked.
 //   mark_block_received, abort_request:             O(requests outstanding in the piece)

@@ -441,7 +441,8 @@ void session::impl::cancel_undue_requests(torrent& t) {
     if (!p.active()) continue;
     update_interest(t, p);
     bool cancel = false;
-    for (const std::uint32_t w : waiting) cancel = cancel || p.have_all || (w < p.has.size() && p.has.test(w));
+    for (std::size_t i = 0; i < waiting.size() && !cancel; ++i)
+      cancel = p.have_all || (waiting[i] < p.has.size() && p.has.test(waiting[i]));
     for (auto it = p.requests.begin(); cancel && it != p.requests.end();) {
       if (t.picker->deadline(it->block.piece)) {
         ++it;
@@ -463,9 +464,9 @@ std::vector<std::uint32_t> session::impl::waiting_pieces(const torrent& t) const
     for (std::uint32_t p = r.first.value; p <= r.last.value && p < pk.num_pieces(); ++p) {
       const piece_index pi{p};
       if (pk.have(pi) || pk.state(pi) == piece_state::complete) continue;
-      bool free = pk.state(pi) == piece_state::missing;
+      bool free = false;  // a block neither asked for nor received
       for (std::uint32_t b = 0; b < pk.blocks_in_piece(pi) && !free; ++b)
-        free = pk.state(block_address{pi, b}) != block_state::received && pk.requesters({pi, b}).empty();
+        free = pk.state(block_address{pi, b}) == block_state::none;
       if (free) out.push_back(p);
     }
   };
