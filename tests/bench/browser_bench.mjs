@@ -45,6 +45,9 @@
 //                      flight, bytes moved; one JSON per rep) and print where it waited
 //     --threads        print the browser's busiest threads over each measured window (CPU
 //                      seconds by process kind and thread name, from /proc)
+//     --per-renderer   with --threads: each renderer's threads apart, keyed by its process id
+//                      (renderer<pid>/<thread>; the sender's IPC and WebRTC threads are the
+//                      busier pair), where by default the two pages' threads of a name add up
 // Needs dist/ (npm run build). Must run inside a network namespace that has only loopback.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -78,7 +81,8 @@ const { values: args } = parseArgs({
     json: { type: 'string', default: join(repoRoot, 'build/bench/browser.json') },
     profile: { type: 'string' },
     trace: { type: 'string' },
-    threads: { type: 'boolean' }
+    threads: { type: 'boolean' },
+    'per-renderer': { type: 'boolean' }
   }
 })
 const reps = Number(args.reps)
@@ -166,7 +170,8 @@ function treeOf (table, roots) {
 }
 
 // For the same tree: CPU seconds per thread, keyed by process kind and thread name
-// ("renderer/Chrome_ChildIOT"; two renderers' threads of one name add up): where the
+// ("renderer/Chrome_ChildIOT"; two renderers' threads of one name add up, unless
+// --per-renderer: "renderer1234/Chrome_ChildIOT"): where the
 // time goes, which the pages' profiles (main threads only) do not show. Threads that
 // exit during the window are missed (their time moves to no thread we read).
 function threadSeconds (roots) {
@@ -178,7 +183,7 @@ function threadSeconds (roots) {
         const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8')
         const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-        const key = `${type}/${name}`
+        const key = args['per-renderer'] && type === 'renderer' ? `${type}${pid}/${name}` : `${type}/${name}`
         seconds.set(key, (seconds.get(key) ?? 0) + (Number(f[11]) + Number(f[12])) / ticksPerSecond)
       }
     } catch {} // exited meanwhile
@@ -374,12 +379,15 @@ async function saveTrace (src, dst, name) {
   const share = (list, f) => `${Math.round(100 * list.filter(f).length / Math.max(1, list.length))}%`
   const high = BUFFER_HIGH
   const last = list => list.at(-1) ?? { up: 0, down: 0, messages: 0 }
-  const perMessage = (list, bytes) => last(list).messages ? `${Math.round(bytes / last(list).messages / 1024)} KiB` : '—'
+  // The most messages any sample saw: a peer's count goes with it when its channel closes,
+  // which may come before the last sample.
+  const sent = list => Math.max(0, ...list.map(x => x.messages))
+  const perMessage = list => sent(list) ? `${Math.round(last(list).up / sent(list) / 1024)} KiB` : '—'
   log(`trace ${name}: sender channel buffer ≥ ${high / 1024} KiB ${share(sender, x => x.buffered >= high)}, ` +
       `< 64 KiB with nothing queued ${share(sender, x => x.buffered < 65536 && x.queued === 0)}, ` +
       `store reads in flight ${share(sender, x => x.reads > 0)}; receiver store writes ≥ 4 in flight ` +
-      `${share(receiver, x => x.writes >= 4)}; messages sent ${last(sender).messages} (${perMessage(sender, last(sender).up)} each), ` +
-      `by the receiver ${last(receiver).messages}; ${sender.length} samples`)
+      `${share(receiver, x => x.writes >= 4)}; messages sent ${sent(sender)} (${perMessage(sender)} each), ` +
+      `by the receiver ${sent(receiver)}; ${sender.length} samples`)
 }
 
 // --- CPU profiles (--profile) ------------------------------------------------------------
