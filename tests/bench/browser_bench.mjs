@@ -43,6 +43,11 @@
 //     --trace DIR      wasmtorrent: sample both pages' pipeline every 50 ms over the measured
 //                      window (the data channel's queue and buffer, the store's requests in
 //                      flight, bytes moved; one JSON per rep) and print where it waited
+//     --chrome-trace DIR  a, b, c: also record Chromium's own trace of both pages over the
+//                      measured window (DIR/<scenario>-<rep>.json, for DevTools' Performance
+//                      panel or chrome://tracing): the threads' time by task, which the
+//                      profiles' "(program)" hides (a'/b' run in a persistent context, which
+//                      Playwright cannot trace so)
 //     --threads        print the browser's busiest threads over each measured window (CPU
 //                      seconds by process kind and thread name, from /proc)
 //     --per-renderer   with --threads: each renderer's threads apart, keyed by its process id
@@ -81,6 +86,7 @@ const { values: args } = parseArgs({
     json: { type: 'string', default: join(repoRoot, 'build/bench/browser.json') },
     profile: { type: 'string' },
     trace: { type: 'string' },
+    'chrome-trace': { type: 'string' },
     threads: { type: 'boolean' },
     'per-renderer': { type: 'boolean' }
   }
@@ -269,6 +275,13 @@ async function runRep (scenario) {
     const tracing = args.trace && scenario.lib === 'wasmtorrent'
     if (tracing) await Promise.all([src, dst].map(page => page.evaluate(startTrace)))
     const threads0 = args.threads ? threadSeconds(roots) : null
+    const chromeTrace = args['chrome-trace'] && browser
+      ? join(args['chrome-trace'], `${scenario.name}-${chromeTraceCount[scenario.name] = (chromeTraceCount[scenario.name] ?? 0) + 1}.json`)
+      : null
+    if (chromeTrace) {
+      mkdirSync(args['chrome-trace'], { recursive: true })
+      await browser.startTracing(null, { path: chromeTrace, categories: CHROME_TRACE_CATEGORIES })
+    }
     const cpu0 = cpuSnapshot(roots)
     const t0 = performance.now()
     await start()
@@ -278,6 +291,10 @@ async function runRep (scenario) {
     })
     const seconds = (performance.now() - t0) / 1000
     const cpu1 = cpuSnapshot(roots)
+    if (chromeTrace) {
+      await browser.stopTracing()
+      log(`Chromium trace ${chromeTrace}`)
+    }
     const threads = threads0 && busiestThreads(threads0, threadSeconds(roots))
     if (threads) log(`threads, CPU-s: ${threads.map(([key, s]) => `${key} ${s}`).join(', ')}`)
     for (const [i, profiler] of profilers.entries()) {
@@ -389,6 +406,13 @@ async function saveTrace (src, dst, name) {
       `${share(receiver, x => x.writes >= 4)}; messages sent ${sent(sender)} (${perMessage(sender)} each), ` +
       `by the receiver ${sent(receiver)}; ${sender.length} samples`)
 }
+
+// --- Chromium's traces (--chrome-trace) ----------------------------------------------------
+
+// Tasks and their thread time on every thread (toplevel), Blink's and V8's events, the
+// data channel's and mojo's: enough to tell a page's own JS from the work Blink does for it.
+const CHROME_TRACE_CATEGORIES = ['toplevel', 'blink', 'v8', 'webrtc', 'mojom', 'disabled-by-default-devtools.timeline']
+const chromeTraceCount = {}
 
 // --- CPU profiles (--profile) ------------------------------------------------------------
 
