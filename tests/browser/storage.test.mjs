@@ -380,6 +380,52 @@ test("store: 'idb' (IndexedDB, where OPFS is missing) also survives a reload", {
   for (const p of [seeder, leecher]) assert.deepEqual(p.errors, [])
 })
 
+// The stores that write a piece whole (util.js's WholePieceStore): OPFS from the page's own
+// thread (where the worker's sync access handles are missing) and IndexedDB, driven directly.
+test('the whole-piece stores (OPFS on the page, IndexedDB): parts read back until complete, pieces held after reopening, nothing after destroy', { timeout: 60_000 }, async () => {
+  const page = await h.newPage('/tests/browser/pages/client.html')
+  for (const [path, name] of [['/web/storage/opfs.js', 'OpfsStore'], ['/web/storage/idb.js', 'IdbStore']]) {
+    const r = await page.evaluate(async ({ path, name }) => {
+      const Store = (await import(path))[name]
+      const opts = { name: 'whole-' + name, pieceLength: 8, length: 20 } // pieces of 8, 8, 4
+      const bytes = n => Uint8Array.from({ length: n }, (_, i) => n * 10 + i)
+      const s = new Store(opts)
+      const out = { kind: Store.kind, before: [...await s.open()] }
+      await s.put(0, bytes(8))
+      await s.put(1, bytes(8).subarray(0, 3), 0)
+      await s.put(1, bytes(8).subarray(3), 3)
+      out.part = [...await s.get(1, 2, 4)] // from the parts, before complete
+      out.reopenedEarly = [...await new Store(opts).open()] // piece 1 not stored yet
+      await s.complete(1)
+      out.badPut = await s.put(2, bytes(3)).then(() => 'stored', e => e.code)
+      await s.put(2, bytes(4))
+      out.whole = [...await s.get(0, 0, 8)]
+      out.last = [...await s.get(2, 1, 3)]
+      out.badGet = await s.get(2, 2, 4).then(() => 'read', e => e.code)
+      await s.close()
+      const again = new Store(opts)
+      out.reopened = [...await again.open()].sort()
+      out.afterReopen = [...await again.get(1, 0, 8)]
+      await again.destroy()
+      out.afterDestroy = [...await new Store(opts).open()]
+      return out
+    }, { path, name })
+    const b = n => Array.from({ length: n }, (_, i) => n * 10 + i)
+    assert.deepEqual(r.before, [], r.kind)
+    assert.deepEqual(r.part, b(8).slice(2, 6), r.kind)
+    assert.deepEqual(r.reopenedEarly, [0], r.kind)
+    assert.equal(r.badPut, 'storage_failed', r.kind)
+    assert.deepEqual(r.whole, b(8), r.kind)
+    assert.deepEqual(r.last, b(4).slice(1), r.kind)
+    assert.equal(r.badGet, 'storage_failed', r.kind)
+    assert.deepEqual(r.reopened, [0, 1, 2], r.kind)
+    assert.deepEqual(r.afterReopen, b(8), r.kind)
+    assert.deepEqual(r.afterDestroy, [], r.kind)
+  }
+  assert.deepEqual(page.errors, [])
+  await page.close()
+})
+
 test('streamed pieces: blocks written in parts to the default store, held once complete, resumed after a reload', { timeout: 120_000 }, async () => {
   const size = 16 * MiB
   const file = await makeFile('streamed.bin', size)

@@ -10,7 +10,7 @@
 // streamed so that the WebAssembly heap stays bounded) is assembled in JS memory and put
 // whole on complete(); until then its parts are read back from that memory.
 
-import { Geometry, ownBytes, Parts, storageError } from './util.js'
+import { ownBytes, storageError, WholePieceStore } from './util.js'
 
 // Calls fn(...args, cb) and settles with the callback's (err, value).
 function callback (fn, self, ...args) {
@@ -19,7 +19,7 @@ function callback (fn, self, ...args) {
   })
 }
 
-export class ChunkStoreAdapter {
+export class ChunkStoreAdapter extends WholePieceStore {
   static kind = 'chunk-store' // survives minification, unlike the class name
   static available () { return true }
 
@@ -28,12 +28,11 @@ export class ChunkStoreAdapter {
   // it gets instead, when given (the client's: WebTorrent's whole set). preloaded: a chunk
   // store already made (WebTorrent's add option preloadedStore), used instead of Store.
   constructor ({ Store, preloaded, files, torrent, storeOpts, chunkStoreOpts, ...opts }) {
-    this._geo = new Geometry(opts)
+    super(opts)
     this._Store = Store
     this._preloaded = preloaded ?? null
     this._storeOpts = chunkStoreOpts ?? { ...storeOpts, length: this._geo.length, files, name: this._geo.name, torrent }
     this._store = null // made on first use, again after close()
-    this._parts = new Parts(this._geo)
   }
 
   _inner () {
@@ -50,10 +49,7 @@ export class ChunkStoreAdapter {
     return this._geo.allPieces()
   }
 
-  // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept here until
-  // complete(index) puts the piece.
-  async put (index, bytes, offset, owned = false) {
-    if (offset !== undefined) return this._parts.write(index, bytes, offset)
+  async _putWhole (index, bytes, owned) {
     this._geo.checkPut(index, bytes)
     try {
       // Ours to give: some chunk stores keep the buffer they are given.
@@ -63,21 +59,8 @@ export class ChunkStoreAdapter {
     }
   }
 
-  async complete (index) {
-    const piece = this._parts.peek(index)
-    if (!piece) return
-    try {
-      // A copy: the chunk store may keep it; the parts serve reads until it is stored.
-      await callback(this._inner().put, this._store, index, piece.slice())
-    } catch (err) {
-      throw storageError(`put: piece ${index}`, err)
-    }
-    if (this._parts.peek(index) === piece) this._parts.take(index)
-  }
-
-  async get (index, offset, length) {
+  async _getStored (index, offset, length) {
     this._geo.checkGet(index, offset, length)
-    if (this._parts.has(index)) return this._parts.read(index, offset, length)
     if (length === 0) return new Uint8Array(0) // chunk stores read { length: 0 } as "to the end"
     let buf
     try {

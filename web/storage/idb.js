@@ -4,7 +4,7 @@
 // A piece written in parts (a big piece the engine streams) is assembled in JS memory and
 // stored whole on complete() (an IndexedDB value is written whole).
 
-import { Geometry, ownBytes, Parts, Pending, safeName, storageError } from './util.js'
+import { ownBytes, safeName, storageError, WholePieceStore } from './util.js'
 
 const PIECES = 'pieces'
 const SIZES = 'sizes'
@@ -23,18 +23,16 @@ function done (target) {
   })
 }
 
-export class IdbStore {
+export class IdbStore extends WholePieceStore {
   static kind = 'idb' // survives minification, unlike the class name
   static available () { return typeof indexedDB !== 'undefined' }
 
   constructor (opts) {
-    this._geo = new Geometry(opts)
+    super(opts)
     this._dbName = 'wasmtorrent-' + safeName(this._geo.name)
     this._db = null          // Promise<IDBDatabase>, opened on first use
     this._last = null        // { index, buf: Promise<ArrayBuffer> }: the piece read last, as
                              // block reads come in runs (IndexedDB reads whole values)
-    this._pending = new Pending()
-    this._parts = new Parts(this._geo)
   }
 
   _open () {
@@ -70,63 +68,34 @@ export class IdbStore {
     })())
   }
 
-  // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept in memory
-  // until complete(index) stores the piece.
-  put (index, bytes, offset, owned = false) {
-    if (offset !== undefined) {
-      try {
-        this._parts.write(index, bytes, offset)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      return Promise.resolve()
+  async _putWhole (index, bytes, owned) {
+    this._geo.checkPut(index, bytes)
+    const buf = ownBytes(bytes, owned).buffer
+    if (this._last?.index === index) this._last = null
+    try {
+      const tx = (await this._open()).transaction([PIECES, SIZES], 'readwrite')
+      tx.objectStore(PIECES).put(buf, index)
+      tx.objectStore(SIZES).put(bytes.length, index)
+      await done(tx) // all or nothing: the bytes were copied into the database
+      if (buf === bytes.buffer) return bytes // owned: the caller may reuse them
+    } catch (err) {
+      throw storageError(`put: piece ${index}`, err)
     }
-    return this._pending.run((async () => {
-      this._geo.checkPut(index, bytes)
-      const buf = ownBytes(bytes, owned).buffer
-      if (this._last?.index === index) this._last = null
-      try {
-        const tx = (await this._open()).transaction([PIECES, SIZES], 'readwrite')
-        tx.objectStore(PIECES).put(buf, index)
-        tx.objectStore(SIZES).put(bytes.length, index)
-        await done(tx) // all or nothing: the bytes were copied into the database
-        if (buf === bytes.buffer) return bytes // owned: the caller may reuse them
-      } catch (err) {
-        throw storageError(`put: piece ${index}`, err)
-      }
-    })())
   }
 
-  // The assembled piece is read from memory until it is stored.
-  async complete (index) {
-    const piece = this._parts.peek(index)
-    if (!piece) return
-    await this.put(index, piece)
-    if (this._parts.peek(index) === piece) this._parts.take(index)
-  }
-
-  get (index, offset, length) {
-    if (this._parts.has(index)) {
-      try {
-        return Promise.resolve(this._parts.read(index, offset, length))
-      } catch (err) {
-        return Promise.reject(err)
-      }
+  async _getStored (index, offset, length) {
+    this._geo.checkGet(index, offset, length)
+    if (this._last?.index !== index) this._last = { index, buf: this._read(index) }
+    const last = this._last
+    let buf
+    try {
+      buf = await last.buf
+    } catch (err) {
+      if (this._last === last) this._last = null
+      throw err
     }
-    return this._pending.run((async () => {
-      this._geo.checkGet(index, offset, length)
-      if (this._last?.index !== index) this._last = { index, buf: this._read(index) }
-      const last = this._last
-      let buf
-      try {
-        buf = await last.buf
-      } catch (err) {
-        if (this._last === last) this._last = null
-        throw err
-      }
-      if (offset + length > buf.byteLength) throw storageError(`get: piece ${index} is short (${buf.byteLength} bytes)`)
-      return new Uint8Array(buf.slice(offset, offset + length))
-    })())
+    if (offset + length > buf.byteLength) throw storageError(`get: piece ${index} is short (${buf.byteLength} bytes)`)
+    return new Uint8Array(buf.slice(offset, offset + length))
   }
 
   async _read (index) {

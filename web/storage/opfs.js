@@ -4,7 +4,7 @@
 // written in parts (a big piece the engine streams) is assembled in JS memory and written
 // whole on complete(): writing part of a file through a swap file copies the whole file.
 
-import { Geometry, ownBytes, Parts, Pending, safeName, storageError } from './util.js'
+import { ownBytes, safeName, storageError, WholePieceStore } from './util.js'
 
 export const ROOT = 'wasmtorrent'
 const PIECE_NAME = /^(0|[1-9][0-9]*)$/
@@ -13,17 +13,15 @@ export function opfsAvailable () {
   return typeof navigator !== 'undefined' && typeof navigator.storage?.getDirectory === 'function'
 }
 
-export class OpfsStore {
+export class OpfsStore extends WholePieceStore {
   static kind = 'opfs' // survives minification, unlike the class name
   static available () { return opfsAvailable() }
 
   constructor (opts) {
-    this._geo = new Geometry(opts)
+    super(opts)
     this._folderName = safeName(this._geo.name)
     this._dir = null          // Promise<FileSystemDirectoryHandle>, made on first use
     this._files = new Map()   // index -> FileSystemFileHandle
-    this._pending = new Pending()
-    this._parts = new Parts(this._geo)
   }
 
   _folder () {
@@ -66,65 +64,35 @@ export class OpfsStore {
     })())
   }
 
-  // put(index, bytes): the whole piece; put(index, bytes, offset): a part, kept in memory
-  // until complete(index) writes the piece. A whole piece given (owned) resolves with its
-  // bytes once written, for the caller to reuse.
-  put (index, bytes, offset, owned = false) {
-    if (offset !== undefined) {
-      try {
-        this._parts.write(index, bytes, offset)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      return Promise.resolve()
+  async _putWhole (index, bytes, owned) {
+    this._geo.checkPut(index, bytes)
+    const copy = ownBytes(bytes, owned)
+    let writable = null
+    try {
+      writable = await (await this._file(index, true)).createWritable() // starts empty
+      await writable.write(copy)
+      await writable.close()
+      return copy === bytes ? bytes : undefined
+    } catch (err) {
+      if (writable) await writable.abort().catch(() => {})
+      this._files.delete(index)
+      await this._folder().then(dir => dir.removeEntry(String(index))).catch(() => {})
+      throw storageError(`put: piece ${index}`, err)
     }
-    return this._pending.run((async () => {
-      this._geo.checkPut(index, bytes)
-      const copy = ownBytes(bytes, owned)
-      let writable = null
-      try {
-        writable = await (await this._file(index, true)).createWritable() // starts empty
-        await writable.write(copy)
-        await writable.close()
-        return copy === bytes ? bytes : undefined
-      } catch (err) {
-        if (writable) await writable.abort().catch(() => {})
-        this._files.delete(index)
-        await this._folder().then(dir => dir.removeEntry(String(index))).catch(() => {})
-        throw storageError(`put: piece ${index}`, err)
-      }
-    })())
   }
 
-  // The assembled piece is read from memory until it is stored.
-  async complete (index) {
-    const piece = this._parts.peek(index)
-    if (!piece) return
-    await this.put(index, piece)
-    if (this._parts.peek(index) === piece) this._parts.take(index)
-  }
-
-  get (index, offset, length) {
-    if (this._parts.has(index)) {
-      try {
-        return Promise.resolve(this._parts.read(index, offset, length))
-      } catch (err) {
-        return Promise.reject(err)
-      }
+  async _getStored (index, offset, length) {
+    this._geo.checkGet(index, offset, length)
+    let buf
+    try {
+      const file = await (await this._file(index, false)).getFile()
+      buf = await file.slice(offset, offset + length).arrayBuffer()
+    } catch (err) {
+      if (err?.name === 'NotFoundError') this._files.delete(index)
+      throw storageError(`get: piece ${index}`, err)
     }
-    return this._pending.run((async () => {
-      this._geo.checkGet(index, offset, length)
-      let buf
-      try {
-        const file = await (await this._file(index, false)).getFile()
-        buf = await file.slice(offset, offset + length).arrayBuffer()
-      } catch (err) {
-        if (err?.name === 'NotFoundError') this._files.delete(index)
-        throw storageError(`get: piece ${index}`, err)
-      }
-      if (buf.byteLength !== length) throw storageError(`get: piece ${index} is short (${buf.byteLength} of ${length} bytes)`)
-      return new Uint8Array(buf)
-    })())
+    if (buf.byteLength !== length) throw storageError(`get: piece ${index} is short (${buf.byteLength} of ${length} bytes)`)
+    return new Uint8Array(buf)
   }
 
   async close () {

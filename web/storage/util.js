@@ -133,3 +133,50 @@ export class Parts {
 
   clear () { this._pieces.clear() }
 }
+
+// A store that writes a piece whole (IndexedDB values, OPFS files written through a swap
+// file, abstract-chunk-stores): a piece written in parts is assembled in Parts, read back
+// from there, and stored whole on complete(index). A subclass gives the whole-piece
+// operations, both async: _putWhole(index, bytes, owned), which may resolve with `bytes`
+// once stored when they were given up (owned), for the caller to reuse, and
+// _getStored(index, offset, length). Both are tracked in _pending for close() to wait for.
+export class WholePieceStore {
+  constructor (opts) {
+    this._geo = new Geometry(opts)
+    this._pending = new Pending()
+    this._parts = new Parts(this._geo)
+  }
+
+  // put(index, bytes): the whole piece; put(index, bytes, offset): a part.
+  put (index, bytes, offset, owned = false) {
+    if (offset !== undefined) {
+      try {
+        this._parts.write(index, bytes, offset)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return Promise.resolve()
+    }
+    return this._pending.run(this._putWhole(index, bytes, owned))
+  }
+
+  // The assembled piece is read from memory until it is stored (a copy is stored: reads
+  // may still come from the parts meanwhile).
+  async complete (index) {
+    const piece = this._parts.peek(index)
+    if (!piece) return
+    await this.put(index, piece)
+    if (this._parts.peek(index) === piece) this._parts.take(index)
+  }
+
+  get (index, offset, length) {
+    if (this._parts.has(index)) {
+      try {
+        return Promise.resolve(this._parts.read(index, offset, length))
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
+    return this._pending.run(this._getStored(index, offset, length))
+  }
+}
