@@ -224,6 +224,7 @@ async function listing (url) {
 }
 
 async function fetchBytes ({ url, range, method = 'GET' }) {
+  const start = performance.now()
   const res = await fetch(url, { method, headers: range ? { range } : {} })
   const body = new Uint8Array(await res.arrayBuffer())
   const digest = await crypto.subtle.digest('SHA-256', body)
@@ -233,6 +234,7 @@ async function fetchBytes ({ url, range, method = 'GET' }) {
     contentLength: res.headers.get('content-length'),
     contentRange: res.headers.get('content-range'),
     disposition: res.headers.get('content-disposition'),
+    ms: performance.now() - start,
     sha256: Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('')
   }
 }
@@ -244,8 +246,12 @@ async function openListingInTab (p, infoHash) {
   tab.on('pageerror', err => tab.errors.push(String(err)))
   await tab.goto(`${h.url}/webtorrent/`)
   assert.equal(await tab.locator('h1').textContent(), 'Torrents')
+  // The tab has no server: the worker asks the page that said it serves, not the tab that
+  // asks (which would never answer, and cost the worker's 10 s timeout).
+  const clicked = Date.now()
   await tab.click('a')
   await tab.waitForURL(`${h.url}/webtorrent/${infoHash}`)
+  assert.ok(Date.now() - clicked < 5000, `the torrent's page came in ${Date.now() - clicked} ms`)
   assert.equal(await tab.locator('a').count(), layoutFiles.length)
   const [download] = await Promise.all([tab.waitForEvent('download'), tab.locator('a').nth(1).click()])
   // The name from filename*= (the browser replaces '?', which files may not hold).
@@ -344,6 +350,7 @@ test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD
   assert.deepEqual(closed, { streamURL: 'no_server' })
   const gone = await p.evaluate(fetchBytes, { url })
   assert.equal(gone.status, 404, 'no page serves it any more')
+  assert.ok(gone.ms < 5000, `the closed page is not asked (its 404 came in ${Math.round(gone.ms)} ms; a page that is asked and does not answer costs 10 s)`)
   const again = await p.evaluate(async () => {
     const registration = await navigator.serviceWorker.ready
     window.server = window.client.createServer({ controller: registration })
@@ -362,8 +369,9 @@ test('WebTorrent\'s layout: /webtorrent/ listing pages, exact bytes, Range, HEAD
 
 // A browser stops an idle worker after about 30 s, and a body it streams does not count:
 // while one is open, the page pings <scope>webtorrent/keepalive/, which the worker answers
-// itself (204). The body is held open past one ping interval (20 s) by a seeder whose
-// upload is throttled to 20 kB/s (the 2.1 MB video would take 100 s).
+// itself (204). The page's interval timers run 40 times faster here, and the interval the
+// server asks for is checked against the worker's 30 s; the body is held open past one
+// ping by a seeder whose upload is throttled to 20 kB/s (the 2.1 MB video would take 100 s).
 test('while a body streams, the page pings webtorrent/keepalive/ and the worker answers 204', { timeout: 120_000 }, async () => {
   const a = await h.newPage('/tests/browser/pages/stream.html')
   const b = await h.newPage('/tests/browser/pages/stream.html')
@@ -382,21 +390,29 @@ test('while a body streams, the page pings webtorrent/keepalive/ and the worker 
       if (String(url) === keepalive) pings++
       return pageFetch(url, ...rest)
     }
+    const intervals = []
+    const pageSetInterval = window.setInterval
+    window.setInterval = (fn, ms, ...rest) => {
+      intervals.push(ms)
+      return pageSetInterval(fn, ms / 40, ...rest)
+    }
     const abort = new AbortController()
     const res = await fetch(window.file.streamURL, { signal: abort.signal })
     const reading = res.body.pipeTo(new WritableStream(), { signal: abort.signal }).catch(() => {})
-    await new Promise(resolve => setTimeout(resolve, 21_000))
+    await new Promise(resolve => setTimeout(resolve, 1500))
     const whileOpen = pings
     const progress = window.torrent.progress
     abort.abort()
     await reading
     window.fetch = pageFetch
+    window.setInterval = pageSetInterval
     const direct = await fetch(keepalive)
-    return { status: res.status, progress, whileOpen, keepaliveStatus: direct.status }
+    return { status: res.status, progress, whileOpen, keepaliveStatus: direct.status, intervals }
   })
   assert.equal(out.status, 200)
   assert.ok(out.progress < 1, 'the body was still open')
   assert.ok(out.whileOpen >= 1, `pings while the body was open: ${out.whileOpen}`)
+  assert.ok(out.intervals.length >= 1 && out.intervals.every(ms => ms > 0 && ms < 30_000), `the page's intervals: ${out.intervals}`)
   assert.equal(out.keepaliveStatus, 204)
   for (const p of [a, b]) await p.evaluate(() => window.client.destroy())
   // Firefox logs the fetch aborted above as the worker's error.

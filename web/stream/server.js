@@ -135,6 +135,8 @@ export class ServerLayout {
 
 export { NOT_FOUND, NOT_FOUND_PAGE, NOT_ALLOWED_PAGE }
 
+let openServers = 0 // in this page, of every client
+
 export class StreamServer extends ServerLayout {
   // controller: the ServiceWorkerRegistration whose worker runs dist/wasmtorrent-sw.js.
   constructor (client, { controller } = {}) {
@@ -162,12 +164,23 @@ export class StreamServer extends ServerLayout {
     this._keepAlive = null
     this._probed = false // see _probeCancel
     this._onMessage = ({ data, ports: [port] }) => {
+      if (data?.type === 'wasmtorrent-hello') return this._tellWorker('wasmtorrent-serving')
       if (!port) return
       if (data?.type === 'wasmtorrent-request') this._serveOwnWorker(data, port)
       else if (data?.type === 'webtorrent' && typeof data.url === 'string') this._serveWebTorrentWorker(data, port)
     }
     navigator.serviceWorker.addEventListener('message', this._onMessage)
     navigator.serviceWorker.startMessages?.()
+    openServers++
+    this._tellWorker('wasmtorrent-serving')
+  }
+
+  // Our worker asks the pages that said they serve before the others, and does not ask one
+  // whose servers all closed: a page that does not answer costs it a timeout (web/stream/sw.js).
+  _tellWorker (type) {
+    try {
+      (this.controller.active ?? navigator.serviceWorker.controller)?.postMessage?.({ type })
+    } catch {} // a stand-in controller, or a worker gone: it asks every page, as before
   }
 
   // As WebTorrent's browser server, for code written against its Node server: nothing to
@@ -188,6 +201,7 @@ export class StreamServer extends ServerLayout {
     if (!this.closed) {
       this.closed = true
       navigator.serviceWorker.removeEventListener('message', this._onMessage)
+      if (--openServers === 0) this._tellWorker('wasmtorrent-closed')
       clearInterval(this._keepAlive)
       this._keepAlive = null
       if (this._client._server === this) this._client._server = null

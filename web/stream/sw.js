@@ -15,6 +15,28 @@ const ANSWER_TIMEOUT = 10_000 // ms for a page to answer a request's headers
 self.addEventListener('install', () => self.skipWaiting())
 self.addEventListener('activate', event => event.waitUntil(self.clients.claim()))
 
+// What pages say of themselves (web/stream/server.js): a page with a server says so, and
+// says when it closes. The pages that serve are asked before any other, and a closed one
+// is not asked: a page that never answers (a listing opened in a tab of its own, a page
+// without the library) costs a request ANSWER_TIMEOUT. The browser stops an idle worker and
+// these sets with it; a worker that starts asks the pages to say again, and until they
+// have, every page is asked, as when none has said.
+const serving = new Set() // client ids
+const closed = new Set()
+self.addEventListener('message', event => {
+  const id = event.source?.id
+  if (!id) return
+  if (event.data?.type === 'wasmtorrent-serving') {
+    serving.add(id)
+    closed.delete(id)
+  } else if (event.data?.type === 'wasmtorrent-closed') {
+    serving.delete(id)
+    closed.add(id)
+  }
+})
+self.clients.matchAll({ type: 'window', includeUncontrolled: true })
+  .then(all => { for (const client of all) client.postMessage({ type: 'wasmtorrent-hello' }) })
+
 self.addEventListener('fetch', event => {
   const url = new URL(event.request.url)
   const base = new URL(PREFIX, self.registration.scope)
@@ -38,16 +60,20 @@ async function serve (event, path) {
     range: event.request.headers.get('range'),
     destination: event.request.destination
   }
-  const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true })
-  // The page whose element asks is asked first: each tab streams from its own client. A
-  // page of its own (a link opened) has no such page; then every page is asked at once,
-  // and the first that serves the URL answers.
+  const all = (await self.clients.matchAll({ type: 'window', includeUncontrolled: true }))
+    .filter(c => !closed.has(c.id))
+  // The page whose element asks is asked first, when it serves (or no page has said): each
+  // tab streams from its own client. Then the pages that serve, then the others, every
+  // page of a group at once; the first that serves the URL answers.
   const asking = all.find(c => c.id === event.clientId)
-  if (asking) {
-    const answer = await ask(asking, request)
+  const first = asking && (serving.has(asking.id) || !all.some(c => serving.has(c.id))) ? asking : null
+  const others = all.filter(c => c !== first)
+  for (const group of [[first], others.filter(c => serving.has(c.id)), others.filter(c => !serving.has(c.id))]) {
+    const pages = group.filter(Boolean)
+    const answer = pages.length > 0 && await firstAnswer(pages, request)
     if (answer) return answer
   }
-  return (await firstAnswer(all.filter(c => c !== asking), request)) ?? htmlResponse(404, 'Not Found')
+  return htmlResponse(404, 'Not Found')
 }
 
 function htmlResponse (status, text, headers = {}) {
@@ -83,9 +109,14 @@ function firstAnswer (clients, request) {
 function ask (client, request) {
   return new Promise(resolve => {
     const { port1, port2 } = new MessageChannel()
-    const timer = setTimeout(() => { port1.close(); resolve(null) }, ANSWER_TIMEOUT)
+    const timer = setTimeout(() => {
+      serving.delete(client.id)
+      port1.close()
+      resolve(null)
+    }, ANSWER_TIMEOUT)
     port1.onmessage = ({ data }) => {
       clearTimeout(timer)
+      serving.add(client.id) // it answered: it has a server
       if (!data || data.type !== 'head' || data.status === 404) {
         port1.close()
         resolve(null)
