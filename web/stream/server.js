@@ -135,7 +135,34 @@ export class ServerLayout {
 
 export { NOT_FOUND, NOT_FOUND_PAGE, NOT_ALLOWED_PAGE }
 
-let openServers = 0 // in this page, of every client
+// The page's side of the worker's messages, for the servers of every client in the page.
+// Once a server has been made it stays: a page whose servers have all closed answers our
+// worker "not here" at once (a page that does not answer costs the worker a timeout), and
+// says that it answers when asked (a worker that the browser stopped starts again knowing
+// no page). WebTorrent's worker takes the first answer of any page, so only open servers
+// answer it.
+const openServers = new Set()
+let listening = false
+
+function listenToWorkers () {
+  if (listening) return
+  listening = true
+  navigator.serviceWorker.addEventListener('message', ({ data, source, ports: [port] }) => {
+    if (data?.type === 'wasmtorrent-hello') return source?.postMessage({ type: 'wasmtorrent-serving' })
+    if (!port) return
+    const servers = [...openServers]
+    if (data?.type === 'wasmtorrent-request') {
+      // The server that has the URL, of several clients' (one page, one worker).
+      const server = servers.find(s => s._answer(data) !== NOT_FOUND) ?? servers[0]
+      if (server) return server._serveOwnWorker(data, port)
+      port.postMessage({ type: 'head', status: 404 })
+      port.close()
+    } else if (data?.type === 'webtorrent' && typeof data.url === 'string') {
+      for (const server of servers) server._serveWebTorrentWorker(data, port)
+    }
+  })
+  navigator.serviceWorker.startMessages?.()
+}
 
 export class StreamServer extends ServerLayout {
   // controller: the ServiceWorkerRegistration whose worker runs dist/wasmtorrent-sw.js.
@@ -163,24 +190,12 @@ export class StreamServer extends ServerLayout {
     this._openBodies = 0
     this._keepAlive = null
     this._probed = false // see _probeCancel
-    this._onMessage = ({ data, ports: [port] }) => {
-      if (data?.type === 'wasmtorrent-hello') return this._tellWorker('wasmtorrent-serving')
-      if (!port) return
-      if (data?.type === 'wasmtorrent-request') this._serveOwnWorker(data, port)
-      else if (data?.type === 'webtorrent' && typeof data.url === 'string') this._serveWebTorrentWorker(data, port)
-    }
-    navigator.serviceWorker.addEventListener('message', this._onMessage)
-    navigator.serviceWorker.startMessages?.()
-    openServers++
-    this._tellWorker('wasmtorrent-serving')
-  }
-
-  // Our worker asks the pages that said they serve before the others, and does not ask one
-  // whose servers all closed: a page that does not answer costs it a timeout (web/stream/sw.js).
-  _tellWorker (type) {
+    openServers.add(this)
+    listenToWorkers()
+    // Our worker asks the pages that answer before the others (web/stream/sw.js).
     try {
-      (this.controller.active ?? navigator.serviceWorker.controller)?.postMessage?.({ type })
-    } catch {} // a stand-in controller, or a worker gone: it asks every page, as before
+      (controller.active ?? navigator.serviceWorker.controller)?.postMessage?.({ type: 'wasmtorrent-serving' })
+    } catch {} // a stand-in controller: the worker finds the page when it answers
   }
 
   // As WebTorrent's browser server, for code written against its Node server: nothing to
@@ -200,8 +215,7 @@ export class StreamServer extends ServerLayout {
   close (cb) {
     if (!this.closed) {
       this.closed = true
-      navigator.serviceWorker.removeEventListener('message', this._onMessage)
-      if (--openServers === 0) this._tellWorker('wasmtorrent-closed')
+      openServers.delete(this)
       clearInterval(this._keepAlive)
       this._keepAlive = null
       if (this._client._server === this) this._client._server = null

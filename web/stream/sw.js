@@ -15,24 +15,15 @@ const ANSWER_TIMEOUT = 10_000 // ms for a page to answer a request's headers
 self.addEventListener('install', () => self.skipWaiting())
 self.addEventListener('activate', event => event.waitUntil(self.clients.claim()))
 
-// What pages say of themselves (web/stream/server.js): a page with a server says so, and
-// says when it closes. The pages that serve are asked before any other, and a closed one
-// is not asked: a page that never answers (a listing opened in a tab of its own, a page
-// without the library) costs a request ANSWER_TIMEOUT. The browser stops an idle worker and
-// these sets with it; a worker that starts asks the pages to say again, and until they
-// have, every page is asked, as when none has said.
-const serving = new Set() // client ids
-const closed = new Set()
+// The pages known to answer: those that said so (a page says it when it makes a server,
+// web/stream/server.js, and answers for good from then on) and those that have answered.
+// They are asked before any other: a page that never answers (a listing opened in a tab of
+// its own, a page without the library) costs a request ANSWER_TIMEOUT. The browser stops an
+// idle worker and this set with it; a worker that starts asks the pages to say again, and
+// until one has, every page is asked, the page that asks first.
+const answering = new Set() // client ids
 self.addEventListener('message', event => {
-  const id = event.source?.id
-  if (!id) return
-  if (event.data?.type === 'wasmtorrent-serving') {
-    serving.add(id)
-    closed.delete(id)
-  } else if (event.data?.type === 'wasmtorrent-closed') {
-    serving.delete(id)
-    closed.add(id)
-  }
+  if (event.data?.type === 'wasmtorrent-serving' && event.source?.id) answering.add(event.source.id)
 })
 self.clients.matchAll({ type: 'window', includeUncontrolled: true })
   .then(all => { for (const client of all) client.postMessage({ type: 'wasmtorrent-hello' }) })
@@ -60,15 +51,14 @@ async function serve (event, path) {
     range: event.request.headers.get('range'),
     destination: event.request.destination
   }
-  const all = (await self.clients.matchAll({ type: 'window', includeUncontrolled: true }))
-    .filter(c => !closed.has(c.id))
-  // The page whose element asks is asked first, when it serves (or no page has said): each
-  // tab streams from its own client. Then the pages that serve, then the others, every
+  const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true })
+  // The page whose element asks is asked first, when it answers (or no page is known to):
+  // each tab streams from its own client. Then the pages that answer, then the others, every
   // page of a group at once; the first that serves the URL answers.
   const asking = all.find(c => c.id === event.clientId)
-  const first = asking && (serving.has(asking.id) || !all.some(c => serving.has(c.id))) ? asking : null
+  const first = asking && (answering.has(asking.id) || !all.some(c => answering.has(c.id))) ? asking : null
   const others = all.filter(c => c !== first)
-  for (const group of [[first], others.filter(c => serving.has(c.id)), others.filter(c => !serving.has(c.id))]) {
+  for (const group of [[first], others.filter(c => answering.has(c.id)), others.filter(c => !answering.has(c.id))]) {
     const pages = group.filter(Boolean)
     const answer = pages.length > 0 && await firstAnswer(pages, request)
     if (answer) return answer
@@ -110,13 +100,13 @@ function ask (client, request) {
   return new Promise(resolve => {
     const { port1, port2 } = new MessageChannel()
     const timer = setTimeout(() => {
-      serving.delete(client.id)
+      answering.delete(client.id)
       port1.close()
       resolve(null)
     }, ANSWER_TIMEOUT)
     port1.onmessage = ({ data }) => {
       clearTimeout(timer)
-      serving.add(client.id) // it answered: it has a server
+      answering.add(client.id)
       if (!data || data.type !== 'head' || data.status === 404) {
         port1.close()
         resolve(null)
