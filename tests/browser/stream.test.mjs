@@ -473,6 +473,21 @@ test('WebTorrent\'s own worker (sw.min.js) with our client: listing, exact bytes
   assert.equal((await p.evaluate(fetchBytes, { url, method: 'POST' })).status, 405)
   const played = await p.evaluate(play)
   assert.equal(played.advanced, true, 'the video plays')
+  // A second client with a server in the page: its worker takes the first answer of any
+  // page, so only the client that has a URL answers it.
+  const two = await p.evaluate(async () => {
+    const other = new window.WasmTorrent({ tracker: false })
+    other.createServer({ controller: await navigator.serviceWorker.ready })
+    const seeded = await other.seedAsync([{ path: 'other.bin', data: new Uint8Array(5000).fill(7) }], { name: 'other' })
+    const got = []
+    for (const url of [window.file.streamURL, seeded.files[0].streamURL]) {
+      const res = await fetch(url)
+      got.push([res.status, (await res.arrayBuffer()).byteLength])
+    }
+    await other.destroy()
+    return got
+  })
+  assert.deepEqual(two, [[200, webm.length], [200, 5000]])
   await p.evaluate(() => window.client.destroy())
   const expected = /Failed to load resource: the server responded with a status of (416|404|405)/
   assert.deepEqual(p.errors.filter(e => !expected.test(e)), [])

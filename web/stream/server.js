@@ -158,7 +158,9 @@ function listenToWorkers () {
       port.postMessage({ type: 'head', status: 404 })
       port.close()
     } else if (data?.type === 'webtorrent' && typeof data.url === 'string') {
-      for (const server of servers) server._serveWebTorrentWorker(data, port)
+      const has = s => { const request = s._webTorrentRequest(data); return request && s._answer(request) !== NOT_FOUND }
+      const server = servers.find(has) ?? servers[0]
+      server?._serveWebTorrentWorker(data, port)
     }
   })
   navigator.serviceWorker.startMessages?.()
@@ -255,15 +257,9 @@ export class StreamServer extends ServerLayout {
   // chunks; then `true` asks for a chunk (answered with the bytes, or nothing at the end),
   // `false` cancels.
   _serveWebTorrentWorker (message, port) {
-    const url = new URL(message.url)
-    if (!url.pathname.startsWith(this.pathname + '/')) return
+    const request = this._webTorrentRequest(message)
+    if (!request) return
     this._probeCancel()
-    const request = {
-      method: message.method,
-      path: url.pathname.slice(this.pathname.length + 1),
-      range: message.headers?.range ?? null,
-      destination: message.destination
-    }
     const answer = request.method === 'GET' || request.method === 'HEAD' ? this._answer(request) : NOT_ALLOWED_PAGE
     const head = answer === NOT_FOUND ? NOT_FOUND_PAGE : answer
     const stream = Boolean(answer.file) && request.method !== 'HEAD' && answer.end >= answer.start
@@ -276,6 +272,18 @@ export class StreamServer extends ServerLayout {
       let chunk = null
       try { chunk = await bytes.next() } catch { bytes.cancel() } // its worker then ends the body
       port.postMessage(chunk, chunk ? [chunk.buffer] : [])
+    }
+  }
+
+  // The request in WebTorrent's worker's message, or null when its URL is not under ours.
+  _webTorrentRequest (message) {
+    const url = new URL(message.url)
+    if (!url.pathname.startsWith(this.pathname + '/')) return null
+    return {
+      method: message.method,
+      path: url.pathname.slice(this.pathname.length + 1),
+      range: message.headers?.range ?? null,
+      destination: message.destination
     }
   }
 
