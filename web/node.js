@@ -55,7 +55,8 @@ const isReadable = item => item !== null && typeof item === 'object' && typeof i
 // them and the browser's kinds. A folder becomes its files under the folder's name (the
 // torrent's name, as create-torrent does); files are read on demand (fs.openAsBlob), never
 // whole. A stream is read to its end first (its length must be known before hashing), as
-// WebTorrent does, and named by its `name`, else opts.name.
+// WebTorrent does, and named by its `name`, else opts.name, else as create-torrent names
+// unnamed input.
 async function inputs (input, opts = {}) {
   const list = Array.isArray(input) ? input : [input]
   if (!list.some(item => typeof item === 'string' || isReadable(item))) return input
@@ -77,8 +78,9 @@ async function inputs (input, opts = {}) {
     if (isReadable(item)) {
       const chunks = []
       for await (const chunk of item) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-      const name = item.name ?? (list.length === 1 ? opts.name : undefined) ?? `stream ${i}`
-      out.push(new File(chunks, path.basename(String(name))))
+      const name = item.name ?? (list.length === 1 ? opts.name : undefined)
+      // Unnamed: create-torrent's "Unknown File <n>" (and "Unnamed Torrent <ms>"), as WebTorrent's.
+      out.push(name === undefined ? { data: new Blob(chunks) } : new File(chunks, path.basename(String(name))))
       continue
     }
     if (typeof item !== 'string') {

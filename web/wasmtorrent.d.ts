@@ -493,9 +493,10 @@ export interface NodeServer {
   /** As http.Server's listen(port, host, cb). */
   listen (...args: unknown[]): unknown
   address (): { address: string, family: string, port: number } | string | null
-  close (cb?: () => void): void
+  /** cb(err) with ERR_SERVER_NOT_RUNNING when it was not listening, as http.Server's. */
+  close (cb?: (err?: Error) => void): void
   /** close(), and every connection cut. */
-  destroy (cb?: () => void): void
+  destroy (cb?: (err?: Error) => void): void
 }
 
 /** Service-worker streaming (client.createServer): the page's side of dist/wasmtorrent-sw.js. */

@@ -138,6 +138,14 @@ test('file properties and readers: downloaded, progress, done, includes, createR
   const ranged = []
   for await (const chunk of webm.createReadStream({ start: 100, end: 20_000 })) ranged.push(chunk)
   assert.deepEqual(Buffer.concat(ranged), Buffer.from(files[2].data.subarray(100, 20_001)), 'start and end inclusive')
+  const iterated = []
+  for await (const chunk of webm[Symbol.asyncIterator]({ start: 5, end: 17_000 })) iterated.push(chunk)
+  assert.deepEqual(Buffer.concat(iterated), Buffer.from(files[2].data.subarray(5, 17_001)), 'the file\'s own iterator takes a range too')
+  // Any way of listening for 'data' starts the flow, as with a Node Readable.
+  for (const add of ['once', 'prependListener', 'prependOnceListener']) {
+    const first = await new Promise(resolve => b.createReadStream()[add]('data', resolve))
+    assert.equal(Buffer.from(first).toString(), 'hello, conformance', add)
+  }
   // Whole-file forms.
   assert.deepEqual(new Uint8Array(await webm.arrayBuffer()), files[2].data)
   assert.equal((await b.blob()).size, files[1].data.length)
@@ -151,7 +159,7 @@ test('file properties and readers: downloaded, progress, done, includes, createR
   await c.destroy()
 })
 
-test('a stream destroyed early stops its reader; a read of a removed torrent fails', async () => {
+test('a stream destroyed early stops its reader; a removed torrent ends its streams quietly, and reads fail', async () => {
   const c = client()
   const t = c.add(torrentBytes, { store: 'memory' })
   await once(t, 'ready')
@@ -160,9 +168,24 @@ test('a stream destroyed early stops its reader; a read of a removed torrent fai
   s.destroy()
   await closed
   assert.equal(s.destroyed, true)
-  const reading = t.files[2].arrayBuffer()
   t.destroy()
+  // Streams still waiting for their pieces (a torrent with no source): as WebTorrent's,
+  // destroyed with the torrent, 'close' and no 'error' (an app that pipes a file and removes
+  // its torrent has no 'error' listener, and Node would throw).
+  const sourceless = c.add(await createTorrent(files, opts), { store: 'memory' })
+  await once(sourceless, 'ready')
+  const file = sourceless.files[2]
+  const waiting = file.createReadStream()
+  const events = []
+  for (const name of ['data', 'end', 'error', 'close']) waiting.on(name, () => events.push(name))
+  const reading = file.arrayBuffer()
+  await tick()
+  sourceless.destroy()
   await assert.rejects(reading, err => err.code === 'destroyed')
+  await tick()
+  assert.deepEqual(events, ['close'])
+  assert.throws(() => file.createReadStream(), err => err.code === 'destroyed' && err.message === 'File is destroyed')
+  assert.throws(() => file.stream(), err => err.code === 'destroyed')
   await c.destroy()
 })
 

@@ -81,3 +81,16 @@ test('seed() of a Node Readable: read to its end, named by opts.name; a peer get
   await once(torrent, 'done')
   assert.equal(await sameFiles(path.join(dir, 'down'), [{ path: 'strom.bin', data: bytes }]), null)
 })
+
+test("seed() of unnamed Readables: create-torrent's names, as WebTorrent's (Unnamed Torrent <ms>, Unknown File <n>)", async t => {
+  const seeder = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => seeder.destroy())
+  const alone = seeder.seed(Readable.from([Buffer.from('no name')]), { announce: [] })
+  await once(alone, 'seed')
+  assert.match(alone.name, /^Unnamed Torrent \d+$/)
+  const named = Object.assign(Readable.from([Buffer.from('named')]), { name: 'x.txt' })
+  const mixed = seeder.seed([named, Readable.from([Buffer.from('unnamed')])], { announce: [] })
+  await once(mixed, 'seed')
+  assert.equal(mixed.name, 'x.txt')
+  assert.deepEqual(mixed.files.map(f => f.path).sort(), ['x.txt/Unknown File 2', 'x.txt/x.txt'])
+})

@@ -118,3 +118,44 @@ test("file 'stream': a listener gets { stream, req, file } and can send the body
   await fetch(origin + file.streamURL, { method: 'HEAD' })
   assert.equal(seen.length, 1)
 })
+
+test("as WebTorrent's Node server: a file opened as a page shows there, CORS for any headers, DLNA headers, lenient ranges", async t => {
+  const c = client(t)
+  const video = Object.assign(Buffer.from(randomBytes(64, 3000)), { name: 'clip.mp4' })
+  const empty = Object.assign(Buffer.alloc(0), { name: 'empty.txt' })
+  const torrent = c.seed([video, empty], { name: 'pack', announce: [] })
+  await once(torrent, 'seed')
+  const unused = c.createServer()
+  await new Promise(resolve => unused.close(err => { assert.equal(err?.code, 'ERR_SERVER_NOT_RUNNING'); resolve() }))
+  const server = c.createServer()
+  t.after(() => new Promise(resolve => server.destroy(resolve)))
+  const origin = await listen(server)
+  const [clip, none] = ['clip.mp4', 'empty.txt'].map(name => origin + torrent.files.find(f => f.name === name).streamURL)
+
+  // Pasted into the address bar, or a link of the listing: it plays in the tab.
+  const page = await fetch(clip, { headers: { 'sec-fetch-dest': 'document' } })
+  assert.equal(page.headers.get('content-type'), 'video/mp4')
+  assert.match(page.headers.get('content-disposition'), /^inline/)
+  assert.equal(page.headers.get('access-control-allow-origin'), '*', "'*' on every answer, Origin or not")
+  assert.equal(page.headers.get('transfermode.dlna.org'), 'Streaming')
+  assert.match(page.headers.get('contentfeatures.dlna.org'), /^DLNA\.ORG_OP=01;/)
+  assert.equal((await page.arrayBuffer()).byteLength, 3000)
+
+  const preflight = await fetch(clip, {
+    method: 'OPTIONS',
+    headers: { origin: 'http://example.test', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range, x-player' }
+  })
+  assert.equal(preflight.status, 204)
+  assert.equal(preflight.headers.get('access-control-allow-headers'), 'range, x-player')
+  assert.equal((await fetch(clip, { method: 'OPTIONS' })).status, 204)
+
+  const invalid = await fetch(clip, { headers: { range: 'bytes=5-2' } }) // ignored, as RFC 9110 says
+  assert.equal(invalid.status, 200)
+  assert.equal((await invalid.arrayBuffer()).byteLength, 3000)
+  const spaced = await fetch(clip, { headers: { range: 'bytes= 10 - 20 ' } })
+  assert.equal(spaced.status, 206)
+  assert.deepEqual(Buffer.from(await spaced.arrayBuffer()), video.subarray(10, 21))
+  const nothing = await fetch(none, { headers: { range: 'bytes=0-' } }) // what a player asks first
+  assert.equal(nothing.status, 200)
+  assert.equal(nothing.headers.get('content-length'), '0')
+})

@@ -5,6 +5,7 @@
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
 import { FileStream } from './readable.js'
+import { mimeType } from './mime.js'
 import { streamWithMediaSource } from '../stream/mediasource.js'
 
 const MAX_CHUNK = 4 * 1024 * 1024 // bytes per engine read, at most one piece
@@ -24,15 +25,6 @@ const WAITED_MS = 20 // a read that took longer waited for its pieces: the head 
 // How long a reader opened for a stream that the browser is about to request waits for it.
 const EXPECT_MS = 5000
 
-const MIME_TYPES = {
-  mp4: 'video/mp4', m4v: 'video/mp4', webm: 'video/webm', mkv: 'video/x-matroska', ogv: 'video/ogg',
-  mov: 'video/quicktime', mp3: 'audio/mpeg', m4a: 'audio/mp4', ogg: 'audio/ogg', opus: 'audio/ogg',
-  flac: 'audio/flac', wav: 'audio/wav', aac: 'audio/aac', vtt: 'text/vtt', srt: 'text/plain',
-  txt: 'text/plain', html: 'text/html', css: 'text/css', js: 'text/javascript', json: 'application/json',
-  pdf: 'application/pdf', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif',
-  webp: 'image/webp', svg: 'image/svg+xml', zip: 'application/zip'
-}
-
 // WebTorrent priorities are relative (0 normal, higher sooner, true = highest); the
 // engine's are 1..7 with 4 normal (0 means "do not download").
 export function enginePriority (priority) {
@@ -51,7 +43,7 @@ export class File extends Emitter {
     this.length = length
     this.size = length
     this.offset = offset // where the file starts in the torrent's bytes
-    this.type = MIME_TYPES[/\.([^.]+)$/.exec(name)?.[1]?.toLowerCase()] ?? 'application/octet-stream'
+    this.type = mimeType(name)
     const pl = torrent.pieceLength
     this._startPiece = Math.floor(offset / pl)
     this._endPiece = length ? Math.floor((offset + length - 1) / pl) : this._startPiece
@@ -79,8 +71,9 @@ export class File extends Emitter {
 
   // A ReadableStream of the bytes [start, end] (end inclusive, as in WebTorrent and
   // fs.createReadStream), delivered as their pieces are verified. Cancelling it stops
-  // prioritising them.
+  // prioritising them. Throws once the torrent is destroyed, as WebTorrent's.
   stream ({ start = 0, end = this.length - 1 } = {}) {
+    if (this._torrent.destroyed) throw new WasmTorrentError('File is destroyed', { code: 'destroyed' })
     return readStream(this, start, end)
   }
 
@@ -88,7 +81,7 @@ export class File extends Emitter {
   // WebTorrent's; toWeb() gives the web ReadableStream.
   createReadStream (opts) { return new FileStream(this.stream(opts)) }
 
-  [Symbol.asyncIterator] () { return iterate(this.stream()) }
+  [Symbol.asyncIterator] (opts) { return iterate(this.stream(opts)) }
 
   // The bytes [start, end] once they are verified; downloads them first if needed.
   async arrayBuffer (opts) {

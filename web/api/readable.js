@@ -21,13 +21,13 @@ export class FileStream extends Emitter {
     this.readableFlowing = null
   }
 
-  on (name, fn) {
-    super.on(name, fn)
+  // Every way of adding a 'data' listener (on, addListener, once, prepend...) starts the
+  // flow, unless the stream was paused, as Node's.
+  _add (name, fn, prepend) {
+    super._add(name, fn, prepend)
     if (name === 'data' && this._flowing !== false) this.resume()
     return this
   }
-
-  addListener (name, fn) { return this.on(name, fn) }
 
   resume () {
     if (this.destroyed || this.readableEnded) return this
@@ -64,7 +64,9 @@ export class FileStream extends Emitter {
         this.emit('data', value)
       }
     } catch (err) {
-      this.destroy(err)
+      // The torrent was destroyed (or removed): the stream is destroyed with it, quietly, as
+      // WebTorrent's file streams are; an app piping it somewhere has no 'error' to handle.
+      this.destroy(err.code === 'destroyed' ? undefined : err)
     } finally {
       this._pumping = false
     }
@@ -113,7 +115,7 @@ export class FileStream extends Emitter {
       onend: () => { if (end && this._pipes.includes(entry)) dest.end() }
     }
     this._pipes.push(entry)
-    super.on('data', entry.ondata)
+    super._add('data', entry.ondata, false)
     this.once('end', entry.onend)
     if (typeof dest.emit === 'function') dest.emit('pipe', this)
     this.resume()

@@ -8,6 +8,13 @@ import http from 'node:http'
 import { Readable, pipeline } from 'node:stream'
 import { ServerLayout, NOT_FOUND, NOT_FOUND_PAGE, NOT_ALLOWED_PAGE } from './server.js'
 
+// For DLNA renderers that the command-line client (or an app) casts a file's URL to, as
+// WebTorrent's Node server sends them.
+const DLNA_HEADERS = {
+  'transfermode.dlna.org': 'Streaming',
+  'contentfeatures.dlna.org': 'DLNA.ORG_OP=01;DLNA.ORG_CI=0;DLNA.ORG_FLAGS=01700000000000000000000000000000'
+}
+
 export class NodeServer extends ServerLayout {
   constructor (client, opts = {}) {
     super(client, (opts.pathname ?? '/webtorrent').replace(/\/$/, ''))
@@ -29,13 +36,13 @@ export class NodeServer extends ServerLayout {
   address () { return this.server.address() }
 
   // Stops accepting; answers in progress finish. The client may then create another server.
+  // Not listening: cb(ERR_SERVER_NOT_RUNNING), as http.Server's and WebTorrent's.
   close (cb) {
     if (!this.closed) {
       this.closed = true
       if (this._client._server === this) this._client._server = null
     }
-    if (this.server.listening) this.server.close(() => cb?.())
-    else if (cb) queueMicrotask(cb)
+    this.server.close(err => cb?.(err))
   }
 
   // close(), and every connection cut now.
@@ -47,24 +54,26 @@ export class NodeServer extends ServerLayout {
   _onRequest (req, res) {
     const { hostname } = this.opts
     if (hostname && req.headers.host !== `${hostname}:${this.server.address().port}`) return req.destroy()
+    // CORS as WebTorrent's: '*' on every answer by default, or the one origin allowed.
     const origin = req.headers.origin
-    if (origin && this.opts.origin !== false && (this.opts.origin === '*' || origin === this.opts.origin)) {
-      res.setHeader('access-control-allow-origin', this.opts.origin === '*' ? '*' : origin)
+    if (this.opts.origin === '*' || (origin && origin === this.opts.origin)) {
+      res.setHeader('access-control-allow-origin', this.opts.origin)
       res.setHeader('access-control-expose-headers', 'content-range, content-length, accept-ranges')
     }
-    if (req.method === 'OPTIONS' && origin) { // a preflight (a Range header from another origin)
-      res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'range', 'access-control-max-age': '600' })
+    if (req.method === 'OPTIONS') { // a preflight: whatever headers the page means to send
+      const asked = req.headers['access-control-request-headers']
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': asked || 'range', 'access-control-max-age': '600' })
       return res.end()
     }
     const url = new URL(req.url, 'http://localhost')
     const inside = url.pathname === this.pathname || url.pathname.startsWith(this.pathname + '/')
     if (this.closed || !inside) return this._send(req, res, NOT_FOUND_PAGE)
     if (req.method !== 'GET' && req.method !== 'HEAD') return this._send(req, res, NOT_ALLOWED_PAGE)
-    const answer = this._answer({
-      path: url.pathname.slice(this.pathname.length + 1),
-      range: req.headers.range ?? null,
-      destination: req.headers['sec-fetch-dest']
-    })
+    // No destination: a file opened as a page plays or shows there, as WebTorrent's Node
+    // server has it (its browser server saves it instead); the files' sandbox CSP keeps a
+    // torrent's HTML from running script on this origin.
+    const answer = this._answer({ path: url.pathname.slice(this.pathname.length + 1), range: req.headers.range ?? null })
+    if (answer.file) Object.assign(answer.headers, DLNA_HEADERS)
     this._send(req, res, answer === NOT_FOUND ? NOT_FOUND_PAGE : answer)
   }
 

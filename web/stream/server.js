@@ -18,15 +18,18 @@ export const KEEPALIVE_PATH = 'keepalive/'
 const KEEPALIVE_MS = 20_000
 
 // A Range header for a resource of `length` bytes: [start, end] inclusive, or null for the
-// whole resource (no header, or one we cannot read); 'unsatisfiable' when no range is inside.
-// Of several ranges, the first satisfiable one is served.
+// whole resource (no header, one we cannot read, or one that is invalid, such as 5-2: RFC
+// 9110 says to ignore it); 'unsatisfiable' when no range is inside. Of several ranges, the
+// first satisfiable one is served. An empty resource is sent whole (a player asks it for
+// bytes=0-, as for any other).
 export function parseRange (header, length) {
-  const m = /^bytes=(.+)$/.exec(header?.trim() ?? '')
-  if (!m) return null
+  const m = /^bytes\s*=(.+)$/.exec(header?.trim() ?? '')
+  if (!m || length === 0) return null
   let first = null
   for (const spec of m[1].split(',')) {
-    const r = /^\s*(\d*)-(\d*)\s*$/.exec(spec)
+    const r = /^\s*(\d*)\s*-\s*(\d*)\s*$/.exec(spec)
     if (!r || (r[1] === '' && r[2] === '')) return null
+    if (r[1] !== '' && r[2] !== '' && Number(r[2]) < Number(r[1])) return null
     let start, end
     if (r[1] === '') { // suffix: the last n bytes
       start = Math.max(0, length - Number(r[2]))
