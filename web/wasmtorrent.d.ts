@@ -889,6 +889,8 @@ export type SeedOptions = CreateOptions & Pick<AddOptions, 'getAnnounceOpts' | '
 declare class WasmTorrent extends Emitter {
   /** Can this environment make WebRTC connections? */
   static readonly WEBRTC_SUPPORT: boolean
+  /** uTP: true under Node, false in browsers (WebTorrent's code has it too). */
+  static readonly UTP_SUPPORT: boolean
   /** The package's version, as WebTorrent's `VERSION`. */
   static readonly VERSION: string
   constructor (opts?: ClientOptions)

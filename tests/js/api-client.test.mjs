@@ -35,7 +35,8 @@ async function seeded (c) {
   return t
 }
 
-test('WebTorrent.WEBRTC_SUPPORT: under Node, true when node-datachannel is installed (as WebTorrent with webrtc-polyfill)', () => {
+test('WebTorrent.WEBRTC_SUPPORT: under Node, true when node-datachannel is installed (as WebTorrent with webrtc-polyfill); UTP_SUPPORT', () => {
+  assert.equal(WasmTorrent.UTP_SUPPORT, true)
   assert.equal(typeof WasmTorrent.WEBRTC_SUPPORT, 'boolean')
   let installed = true
   try { import.meta.resolve('node-datachannel/polyfill') } catch { installed = false }
@@ -44,6 +45,7 @@ test('WebTorrent.WEBRTC_SUPPORT: under Node, true when node-datachannel is insta
 
 test('new WebTorrent(opts): peerId (hex or bytes), maxConns, downloadLimit/uploadLimit; ready', async () => {
   const c = new WasmTorrent({ tracker: false, peerId: 'ab'.repeat(20), maxConns: 7, downloadLimit: 1000, uploadLimit: -1 })
+  assert.equal(c.peerId, 'ab'.repeat(20), 'known at once, as WebTorrent\'s')
   // As WebTorrent's: false until 'ready', true from its first listener on (apps write
   // `if (client.ready) go() else client.once('ready', go)`); whenReady() is our Promise form.
   assert.equal(c.ready, false)
@@ -60,6 +62,12 @@ test('new WebTorrent(opts): peerId (hex or bytes), maxConns, downloadLimit/uploa
   await d.whenReady()
   assert.equal(d.peerId, '01'.repeat(20))
   await d.destroy()
+  const unnamed = new WasmTorrent({ tracker: false })
+  assert.match(Buffer.from(unnamed.peerId, 'hex').toString(), /^-WT0001-[0-9a-zA-Z]{12}$/)
+  assert.deepEqual(unnamed.peerIdBuffer, Uint8Array.from(Buffer.from(unnamed.peerId, 'hex')))
+  await unnamed.whenReady()
+  assert.match(Buffer.from(unnamed.peerId, 'hex').toString(), /^-WT0001-/, 'the engine took it')
+  await unnamed.destroy()
 })
 
 test('client.add: every torrent id form gives the torrent, with infoHash emitted', async t => {
@@ -120,6 +128,15 @@ test('client.add: a bad id fails with "Invalid torrent identifier", on the torre
     assert.equal(torrent.destroyed, true)
     assert.equal(c.torrents.includes(torrent), false)
   }
+  // In WebTorrent's order: the client's 'remove', the torrent's 'error', its 'close' (an app
+  // that drops its listeners on 'close' still hears the error).
+  const order = []
+  c.once('remove', () => order.push('remove'))
+  const failing = c.add('not a torrent either')
+  failing.once('error', () => order.push('error'))
+  failing.once('close', () => order.push('close'))
+  await once(failing, 'close')
+  assert.deepEqual(order, ['remove', 'error', 'close'])
   // No listener on the torrent: the client's 'error' (as WebTorrent forwards it).
   c.add('still not a torrent')
   const [err] = await once(c, 'error')
@@ -310,13 +327,19 @@ test('client.get: a Promise of the torrent (by info-hash, magnet, bytes, .torren
 
 test('client.torrents, client.remove(id, opts, cb), client.destroy(cb)', async () => {
   const c = client()
+  const list = c.torrents // one array, changed in place, as WebTorrent's: an app may keep it
   const t = await seeded(c)
   assert.deepEqual(c.torrents, [t])
   const closed = once(t, 'close')
+  const order = []
+  t.once('close', () => order.push('close'))
+  c.once('remove', () => order.push('remove'))
   await new Promise((resolve, reject) => c.remove(infoHash, { destroyStore: true }, err => (err ? reject(err) : resolve())))
   await closed
+  assert.deepEqual(order, ['close', 'remove'], "client.remove: the torrent's 'close', then 'remove', as WebTorrent's")
   assert.equal(t.destroyed, true)
   assert.deepEqual(c.torrents, [])
+  assert.equal(c.torrents, list)
   // An unknown id: the callback's error, or a rejected Promise.
   const err = await new Promise(resolve => c.remove('ef'.repeat(20), resolve))
   assert.match(err.message, /No torrent with id/)
@@ -326,6 +349,28 @@ test('client.torrents, client.remove(id, opts, cb), client.destroy(cb)', async (
   assert.equal(c.destroyed, true)
   assert.equal(t2.destroyed, true)
   assert.deepEqual(c.torrents, [])
+})
+
+test('client.get and client.remove right after add() of an id that names its info-hash (no module wait, no xs= wait)', async () => {
+  const c = client()
+  const hex = 'cd'.repeat(20)
+  const base32 = 'ZOCMZQIPFFW7OLLMIC5HUB6BPCSDEOQU' // cb84ccc1...
+  const ids = [hex, `magnet:?xt=urn:btih:${base32}&dn=x`, Buffer.from('ef'.repeat(20), 'hex'),
+    `magnet:?xt=urn:btih:${'12'.repeat(20)}&xs=${encodeURIComponent(`${server.url}/missing.torrent`)}`]
+  const added = ids.map(id => c.add(id))
+  assert.deepEqual(added.map(t => t.infoHash), [hex, 'cb84ccc10f296df72d6c40ba7a07c178a4323a14', 'ef'.repeat(20), '12'.repeat(20)])
+  for (const t of added) assert.equal(await c.get(t.infoHash), t)
+  for (const [i, t] of added.entries()) {
+    await c.remove(ids[i])
+    assert.equal(t.destroyed, true)
+  }
+  assert.deepEqual(c.torrents, [])
+  // Two adds of one info-hash at once: the first stays, as when it was known later.
+  const a = c.add(hex)
+  const b = c.add(`magnet:?xt=urn:btih:${hex}`)
+  assert.match((await once(b, 'error'))[0].message, /Cannot add duplicate torrent/)
+  assert.equal(a.destroyed, false)
+  await c.destroy()
 })
 
 test('client.remove of a torrent known at once (Torrent, info-hash, its 20 bytes, a parsed torrent): out of client.torrents when remove() returns', async () => {

@@ -382,7 +382,7 @@ test('select(start, end, priority, notify): notify as the selection gets new dat
   await c.destroy()
 })
 
-test("torrent.destroy(opts, cb): 'close', the client's 'remove', cb; destroyed", async () => {
+test("torrent.destroy(opts, cb): the client's 'remove', 'close' (WebTorrent's order), cb; destroyed", async () => {
   const c = client()
   const t = c.add(torrentBytes, { store: 'memory' })
   await once(t, 'ready')
@@ -390,7 +390,7 @@ test("torrent.destroy(opts, cb): 'close', the client's 'remove', cb; destroyed",
   t.on('close', () => events.push('close'))
   c.on('remove', () => events.push('remove'))
   await new Promise(resolve => t.destroy({ destroyStore: true }, resolve))
-  assert.deepEqual(events, ['close', 'remove'])
+  assert.deepEqual(events, ['remove', 'close'])
   assert.equal(t.destroyed, true)
   assert.deepEqual(c.torrents, [])
   await c.destroy()

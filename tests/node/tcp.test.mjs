@@ -56,6 +56,23 @@ test('a torrentPort in use is a warning, and the client still dials out', async 
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
 })
 
+test("a torrentPort in use, with an 'error' listener: the client's 'error' (EADDRINUSE), as WebTorrent's", async t => {
+  const blocker = net.createServer()
+  await new Promise(resolve => blocker.listen(0, resolve))
+  t.after(() => blocker.close())
+  const c = client(t, { torrentPort: blocker.address().port })
+  const [err] = await once(c, 'error')
+  assert.equal(err.code, 'EADDRINUSE')
+})
+
+test("'ready', then 'listening' (as WebTorrent's)", async t => {
+  const c = client(t)
+  const order = []
+  c.once('ready', () => order.push('ready'))
+  await once(c, 'listening')
+  assert.deepEqual(order, ['ready'])
+})
+
 test('listening, address() and the \'listening\' event; add() of a .torrent file path', async t => {
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'pfad', 73)

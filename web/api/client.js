@@ -9,7 +9,7 @@ import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
 import { Wire, WebSeedWire, PEER_MESSAGES_AT_CONNECT } from './wire.js'
 import { BitField } from './bitfield.js'
-import { bytesToHex, hexToBytes, concatBytes } from './hex.js'
+import { bytesToHex, hexToBytes, concatBytes, base32ToHex } from './hex.js'
 import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '../transports/rtc.js'
@@ -101,6 +101,27 @@ function encryptionPolicy (secure) {
   if (secure === undefined || secure === null || secure === false || secure === 0) return 'plain'
   throw new WasmTorrentError(`secure: ${String(secure)} is not false, true, 0, 1, 2 or 'required'`, { code: 'invalid_argument' })
 }
+// The info-hash a torrent id names (hex), or null: 40 hex digits or 32 base32, a magnet
+// with either, 20 bytes, a parsed torrent's infoHash. Others (.torrent bytes, URLs, paths)
+// are known once read.
+function infoHashOf (id) {
+  if (id instanceof Uint8Array) return id.length === 20 ? bytesToHex(id) : null
+  if (id && typeof id === 'object' && !(id instanceof URL)) id = id.infoHash
+  if (typeof id !== 'string') return null
+  const hash = /^(?:(?:stream-)?magnet:\?(?:.*&)?xt=urn:btih:)?([0-9a-f]{40}|[a-z2-7]{32})(?:$|&)/i.exec(id.trim())?.[1]
+  if (!hash) return null
+  return hash.length === 40 ? hash.toLowerCase() : base32ToHex(hash)
+}
+
+// The engine's form: "-WT0001-" and 12 alphanumerics; as hex.
+function randomPeerId () {
+  const alphabet = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
+  const bytes = new Uint8Array(12)
+  globalThis.crypto.getRandomValues(bytes)
+  const id = '-WT0001-' + Array.from(bytes, b => alphabet[b % alphabet.length]).join('')
+  return bytesToHex(new TextEncoder().encode(id))
+}
+
 function randomHex (n) {
   const bytes = new Uint8Array(n)
   globalThis.crypto?.getRandomValues?.(bytes)
@@ -1092,7 +1113,9 @@ export function makeClientClass (internals) {
     //         uploadLimit (bytes/s, -1 = unlimited), seed (of the engine's random choices) }
     constructor (opts = {}) {
       super()
-      const peerId = peerIdHex(opts.peerId)
+      // Known at once, as WebTorrent's (the engine draws one from opts.seed, for tests).
+      const peerId = peerIdHex(opts.peerId) ?? (opts.seed === undefined ? randomPeerId() : undefined)
+      this.peerId = peerId
       // WebTorrent's nodeId (the DHT's, 40 hex digits or 20 bytes; opts.dht.nodeId wins, as
       // bittorrent-dht's own option). Not given: with a DHT, the engine's (BEP 42, or the one
       // its stateFile kept), known once ready; without one (dht: false, browsers), random,
@@ -1194,10 +1217,16 @@ export function makeClientClass (internals) {
             const paired = this.utp && !opts.torrentPort ? await this._listenTcpAndUdp(input) : null
             if (paired) [this.torrentPort, this._utp] = paired
             else this.torrentPort = await this._tcp.listen(opts.torrentPort ?? 0)
-            if (!this.destroyed) queueMicrotask(() => this.emit('listening'))
+            this._listened = true // 'listening' follows 'ready', as WebTorrent's
           } catch (err) {
-            // Still a client: it dials out, it is only not reachable.
-            queueMicrotask(() => this.emit('warning', new WasmTorrentError(`cannot accept peers: ${err.message}`, { code: 'listen_failed' })))
+            // Still a client: it dials out, it is only not reachable. As for uTP below: an
+            // 'error' on the client (EADDRINUSE: WebTorrent's would then destroy the client),
+            // a 'warning' when nobody listens for errors.
+            queueMicrotask(() => {
+              const heard = this.listenerCount('error') > 0
+              const code = heard && err.cause?.code === 'EADDRINUSE' ? 'EADDRINUSE' : 'listen_failed'
+              this.emit(heard ? 'error' : 'warning', new WasmTorrentError(`cannot accept peers: ${err.message}`, { code }))
+            })
           }
           if (this.destroyed) {
             this._utp?.close()
@@ -1304,6 +1333,7 @@ export function makeClientClass (internals) {
         if (this.destroyed) return
         this.ready = true
         this.emit('ready')
+        if (this._listened && !this.destroyed) this.emit('listening')
       }, err => this.emit('error', err))
     }
 
@@ -1440,6 +1470,10 @@ export function makeClientClass (internals) {
       opts = { ...(opts ?? {}) }
       const sequential = pickStrategy(opts.strategy) === 'sequential' // throws before anything starts
       const torrent = this._newTorrent(opts, ontorrent)
+      // An id that names its info-hash: known at once, so that client.get/remove find the
+      // torrent right after add(), as WebTorrent's (its parse takes a few microtasks; ours
+      // waits for the module, and a magnet's xs= for its .torrent).
+      torrent.infoHash = infoHashOf(torrentId)
       for (const url of [].concat(opts.urlList ?? [])) torrent.addWebSeed(url) // next to url-list and ws=
       this._start(torrent, async alive => {
         await this._ready
@@ -1566,14 +1600,16 @@ export function makeClientClass (internals) {
       return bytes
     }
 
-    // The duplicate check, then 'infoHash'. False: the torrent is gone.
+    // The duplicate check, then 'infoHash'. False: the torrent is gone. Of two adds of one
+    // torrent, the first to get here stays (both may have known the info-hash from add()).
     _onInfoHash (torrent, ontorrent) {
-      const existing = this.torrents.find(t => t !== torrent && t.infoHash === torrent.infoHash && !t.destroyed)
+      const existing = this.torrents.find(t => t !== torrent && t.infoHash === torrent.infoHash && !t.destroyed && t._hashChecked)
       if (existing) {
         this._fail(torrent, new WasmTorrentError(`Cannot add duplicate torrent ${torrent.infoHash}`, { code: 'duplicate_torrent' }))
         ontorrent?.(existing)
         return false
       }
+      torrent._hashChecked = true
       torrent.emit('infoHash', torrent.infoHash)
       return !torrent.destroyed && !this.destroyed
     }
@@ -1624,13 +1660,14 @@ export function makeClientClass (internals) {
         if (!live()) return null
         const info = await internals.parseTorrent(torrentFile)
         if (!live()) return null
-        const existing = this.torrents.find(t => t !== torrent && t.infoHash === info.infoHash && !t.destroyed)
+        const existing = this.torrents.find(t => t !== torrent && t.infoHash === info.infoHash && !t.destroyed && t._hashChecked)
         if (existing) {
           this._remove(torrent)
           onseed?.(existing)
           return null
         }
         torrent._applyParsed(info)
+        torrent._hashChecked = true
         torrent.emit('infoHash', torrent.infoHash)
         if (!live()) return null
         // The content in the torrent's file order, matched to the inputs by path, is read
@@ -1744,17 +1781,18 @@ export function makeClientClass (internals) {
 
     // opts.destroyStore: delete what the torrent's store holds (default: its
     // destroyStoreOnDestroy add option, false).
-    // Not found: cb(err), or without cb a rejected Promise (as WebTorrent's).
+    // Not found: a rejected Promise, as WebTorrent's; with cb, cb(err) and the Promise
+    // resolves (WebTorrent's never calls cb, and its rejection goes unhandled).
     remove (torrentId, opts, cb) {
       if (typeof opts === 'function') [opts, cb] = [undefined, opts]
       // A torrent known at once (a Torrent, an info-hash, a magnet) leaves client.torrents
       // before remove() returns, as WebTorrent 1's did (tests check the length right after).
       const known = this._get(torrentId)
       const closed = known
-        ? this._remove(known, opts)
+        ? this._remove(known, opts, { closeFirst: true })
         : this.get(torrentId).catch(() => null).then(t => {
           if (!t) throw new Error(`No torrent with id ${torrentId}`)
-          return this._remove(t, opts)
+          return this._remove(t, opts, { closeFirst: true })
         })
       if (!cb) return closed
       closed.then(() => cb(null), cb)
@@ -1821,8 +1859,8 @@ export function makeClientClass (internals) {
     // A torrent's fatal error: it is removed, and the error goes to its 'error' listeners,
     // or else to the client's (as WebTorrent), or else is thrown outside the run loop.
     _fail (torrent, err) {
-      this._remove(torrent)
-      this._emitError(torrent, err)
+      if (torrent.destroyed) return this._emitError(torrent, err)
+      this._remove(torrent, undefined, { error: err })
     }
 
     _emitError (torrent, err) {
@@ -1860,11 +1898,16 @@ export function makeClientClass (internals) {
       return this._call(() => E.addTorrent(ptr, torrentFile.length, seed, check, [].concat(announce ?? []), isPrivate, sequential, extra, now()))
     }
 
-    // Resolves once the torrent's store is closed (or destroyed).
-    _remove (torrent, opts) {
+    // Resolves once the torrent's store is closed (or destroyed). The events come in
+    // WebTorrent's order: the client's 'remove', the torrent's 'error' (error: why it failed),
+    // its 'close'; but 'close' first for client.remove() (closeFirst), where WebTorrent's
+    // client destroys the torrent before it says 'remove'.
+    _remove (torrent, opts, { error = null, closeFirst = false } = {}) {
       if (torrent.destroyed) return Promise.resolve()
       torrent.destroyed = true
-      this.torrents = this.torrents.filter(t => t !== torrent)
+      // In place, as WebTorrent's: an app may hold on to client.torrents.
+      const at = this.torrents.indexOf(torrent)
+      if (at !== -1) this.torrents.splice(at, 1)
       if (torrent._id !== null && this._engine) {
         this._byId.delete(torrent._id)
         this._engine.removeTorrent(torrent._id, now())
@@ -1885,8 +1928,10 @@ export function makeClientClass (internals) {
           if (storeHolders.get(torrent._storeName) === torrent) storeHolders.delete(torrent._storeName)
         })
       torrent._storeClosed = closed
-      torrent.emit('close')
+      if (closeFirst) torrent.emit('close')
       this.emit('remove', torrent)
+      if (error) this._emitError(torrent, error)
+      if (!closeFirst) torrent.emit('close')
       return closed.catch(err => this.emit('warning', err))
     }
 
@@ -2299,6 +2344,7 @@ export function makeClientClass (internals) {
   WasmTorrent.VERSION = version
   // As WebTorrent's: can this environment make WebRTC connections?
   WasmTorrent.WEBRTC_SUPPORT = typeof globalThis.RTCPeerConnection === 'function'
+  WasmTorrent.UTP_SUPPORT = Boolean(host.Utp) // as WebTorrent's: uTP under Node, none in browsers
 
   return WasmTorrent
 }

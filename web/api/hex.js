@@ -9,3 +9,19 @@ export function concatBytes (parts) {
   for (const p of parts) { out.set(p, at); at += p.length }
   return out
 }
+
+// A 32-character base32 info-hash (RFC 4648, as magnets may carry it) as 40 hex digits.
+export function base32ToHex (text) {
+  let bits = 0
+  let value = 0
+  let hex = ''
+  for (const c of text.toUpperCase()) {
+    value = (value << 5) | 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.indexOf(c)
+    bits += 5
+    if (bits >= 8) {
+      bits -= 8
+      hex += ((value >> bits) & 0xff).toString(16).padStart(2, '0')
+    }
+  }
+  return hex
+}
