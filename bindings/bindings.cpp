@@ -933,8 +933,16 @@ class js_client {
   // already or cannot use, or an unknown torrent).
   std::string add_peer(std::uint32_t t, const std::string& address, double now) {
     auto e = wt::wire::parse_endpoint(address);
-    if (!e) return "invalid";
-    switch (client_.add_peer(wt::torrent_id{t}, *e, at_ms(now))) {
+    return e ? peer_answer(client_.add_peer(wt::torrent_id{t}, *e, at_ms(now))) : "invalid";
+  }
+  // The same answer for an address given before the torrent is in the engine (which has
+  // not seen it yet, so 'added' means it will be).
+  std::string check_peer(const std::string& address) const {
+    auto e = wt::wire::parse_endpoint(address);
+    return e ? peer_answer(client_.check_peer(*e)) : "invalid";
+  }
+  static std::string peer_answer(wt::client::add_peer_result r) {
+    switch (r) {
       case wt::client::add_peer_result::added: return "added";
       case wt::client::add_peer_result::blocked: return "blocked";
       default: return "invalid";
@@ -1612,6 +1620,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("setTorrentRateLimits", &js_client::set_torrent_rate_limits)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)
+      .function("checkPeer", &js_client::check_peer)
       .function("removePeer", &js_client::remove_peer)
       .function("scrape", &js_client::scrape)
       .function("acceptPeer", &js_client::accept_peer)

@@ -356,6 +356,11 @@ client::add_peer_result client::add_peer(torrent_id t, const wire::endpoint& rem
   return add_peer_result::invalid;
 }
 
+client::add_peer_result client::check_peer(const wire::endpoint& remote) const {
+  if (session_.blocked(remote)) return add_peer_result::blocked;
+  return session_.unusable(remote) ? add_peer_result::invalid : add_peer_result::added;
+}
+
 bool client::remove_peer(torrent_id t, const wire::endpoint& remote, time_point now) {
   const bool held = session_.remove_peer(t, remote, now);
   pump(now);

@@ -366,6 +366,9 @@ class client {
   // Told here only (no peer_blocked_event nor peers_found_event: the caller reports it at once).
   enum class add_peer_result : std::uint8_t { added, known, invalid, blocked, unknown_torrent };
   add_peer_result add_peer(torrent_id t, const wire::endpoint& remote, time_point now);
+  // What add_peer would say of the address for a torrent that does not hold it yet: added,
+  // invalid or blocked (for an address given before the torrent is added).
+  add_peer_result check_peer(const wire::endpoint& remote) const;
   // torrent.removePeer('ip:port'): session::remove_peer; its socket, if any, is closed.
   bool remove_peer(torrent_id t, const wire::endpoint& remote, time_point now);
   // The blocklist (session::set_ip_filter): refused addresses, from now on and at once.

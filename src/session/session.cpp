@@ -383,6 +383,8 @@ void session::set_ip_filter(ip_set filter, time_point now) {
 
 bool session::blocked(const wire::endpoint& e) const { return impl_->ip_filter.contains(e); }
 
+bool session::unusable(const wire::endpoint& e) const { return impl_->unusable(e); }
+
 void session::set_file_priority(torrent_id id, file_index f, std::uint8_t priority, time_point now) {
   auto& s = enter(now);
   torrent* t = s.find_torrent(id);

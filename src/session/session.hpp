@@ -610,6 +610,9 @@ class session {
   void set_ip_filter(ip_set filter, time_point now);
   // The filter holds the address (add_peer would refuse it).
   bool blocked(const wire::endpoint& e) const;
+  // No torrent can have the address as a peer (add_peer would call it invalid): port 0, or
+  // this session's own listening address on 127.0.0.1.
+  bool unusable(const wire::endpoint& e) const;
 
   // --- web seeds (BEP 19) --------------------------------------------------------------
   // A web seed is a peer of the piece picker that has every piece: the session plans HTTP

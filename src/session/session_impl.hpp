@@ -517,6 +517,11 @@ struct session::impl {
   using candidate_result = peer_added;
   // report: tell the host in a peers_found_event (every source but the host's own add_peer,
   // which learns the result at once).
+  bool unusable(const wire::endpoint& e) const {
+    const bool own = settings.listen_port && e.port == *settings.listen_port && !e.v6 &&
+                     e.address[0] == 127 && e.address[1] == 0 && e.address[2] == 0 && e.address[3] == 1;
+    return e.port == 0 || own;
+  }
   candidate_result add_candidate(torrent& t, const wire::endpoint& e, peer_source source, bool report = true) {
     if (!settings.seed_outgoing_connections && t.picker && t.picker->is_seed() && source != peer_source::manual) return candidate_result::invalid;
     if (ip_filter.contains(e)) {
@@ -524,9 +529,7 @@ struct session::impl {
       return candidate_result::blocked;
     }
     const std::string key = session_detail::endpoint_key(e);
-    const bool own = settings.listen_port && e.port == *settings.listen_port && !e.v6 &&
-                     e.address[0] == 127 && e.address[1] == 0 && e.address[2] == 0 && e.address[3] == 1;
-    const auto result = e.port == 0 || own || t.banned.contains(key) ? candidate_result::invalid
+    const auto result = unusable(e) || t.banned.contains(key) ? candidate_result::invalid
                         : holds_address(t, e, key)                  ? candidate_result::known
                                                                     : candidate_result::added;
     if (report) report_found(t, e, result == candidate_result::added);

@@ -53,6 +53,14 @@ test('torrent properties: name, infoHash, magnetURI, torrentFile, announce, file
   assert.equal(t.infoHash, parsed.infoHash)
   assert.match(t.magnetURI, new RegExp(`^magnet:\\?xt=urn:btih:${parsed.infoHash}`))
   assert.ok(t.magnetURI.includes('dn=pack'))
+  assert.ok(t.magnetURI.includes(`ws=${encodeURIComponent(`${seedServer.url}/`)}`), 'web seeds in the magnet, as WebTorrent\'s')
+  // A magnet's own parameters stay until the metadata, as WebTorrent's (magnet-uri's order).
+  const given = `magnet:?xt=urn:btih:${'01'.repeat(20)}&dn=x&tr=udp%3A%2F%2F127.0.0.1%3A1&ws=http%3A%2F%2F127.0.0.1%3A4%2Fa` +
+    '&xs=http%3A%2F%2F127.0.0.1%3A5%2Ft.torrent&x.pe=127.0.0.1:6&so=0,2'
+  const m = c.add(given, { store: 'memory' })
+  await once(m, 'infoHash')
+  assert.equal(m.magnetURI, given)
+  m.destroy()
   assert.equal((await WasmTorrent.parseTorrent(t.torrentFile)).infoHash, parsed.infoHash)
   assert.ok(t.torrentFileBlob instanceof Blob)
   assert.ok(t.announce.includes('wss://tracker.invalid'))
@@ -248,6 +256,20 @@ test('torrent.addPeer under Node: an address is taken, anything else is false or
   assert.throws(() => t.addPeer({}), err => err.code === 'not_supported')
   t.removePeer('00'.repeat(20))
   assert.deepEqual(t.wires.filter(w => w.type !== 'webSeed'), [])
+  // In the 'infoHash' listener (where WebTorrent's apps add peers: before it, WebTorrent's
+  // throws), the same answers and events at once, as WebTorrent's, though the engine does not
+  // have the torrent yet.
+  const seen = []
+  const early = c.add('ab'.repeat(20), { store: 'memory' })
+  for (const name of ['peer', 'invalidPeer']) early.on(name, addr => seen.push(`${name} ${addr}`))
+  await new Promise(resolve => early.once('infoHash', () => {
+    for (const addr of ['garbage', '127.0.0.1:0', '127.0.0.1:7000', '127.0.0.1:7000']) seen.push(`${addr} ${early.addPeer(addr)}`)
+    resolve()
+  }))
+  assert.deepEqual(seen, ['invalidPeer garbage', 'garbage false', 'invalidPeer 127.0.0.1:0', '127.0.0.1:0 false',
+    'peer 127.0.0.1:7000', '127.0.0.1:7000 true', 'invalidPeer 127.0.0.1:7000', '127.0.0.1:7000 false'])
+  await tick()
+  assert.equal(seen.length, 8, 'nothing more once the engine has the torrent')
   await c.destroy()
 })
 
@@ -384,13 +406,24 @@ test('select(start, end, priority, notify): notify as the selection gets new dat
 
 test("torrent.destroy(opts, cb): the client's 'remove', 'close' (WebTorrent's order), cb; destroyed", async () => {
   const c = client()
-  const t = c.add(torrentBytes, { store: 'memory' })
-  await once(t, 'ready')
+  const { t } = await download(c)
   const events = []
-  t.on('close', () => events.push('close'))
+  const totals = () => ({ downloaded: t.downloaded, received: t.received, pieces: t.pieces.length, verified: t.bitfield.get(0), file: t.files[0].progress, torrentFile: t.torrentFile?.length })
+  const before = totals()
+  assert.equal(before.downloaded, total)
+  let atClose
+  t.on('close', () => { events.push('close'); atClose = totals() })
   c.on('remove', () => events.push('remove'))
   await new Promise(resolve => t.destroy({ destroyStore: true }, resolve))
   assert.deepEqual(events, ['remove', 'close'])
+  // As WebTorrent's: the totals are still there on 'close' and after (an app logs them then).
+  assert.deepEqual(atClose, before)
+  assert.deepEqual(totals(), before)
+  assert.equal(t.downloadSpeed, 0)
+  assert.equal(t.numPeers, 0)
+  for (const call of [() => t.select(0, 1), () => t.deselect(0, 1), () => t.critical(0, 1), () => t.addPeer('127.0.0.1:9'), () => t.addWebSeed('http://127.0.0.1:9/')]) {
+    assert.throws(call, err => err.code === 'destroyed' && err.message === 'torrent is destroyed', 'as WebTorrent\'s')
+  }
   assert.equal(t.destroyed, true)
   assert.deepEqual(c.torrents, [])
   await c.destroy()

@@ -225,7 +225,8 @@ export function makeClientClass (internals) {
       this._webSeedWires = new Map() // web seed URL -> WebSeedWire (see _syncWebSeeds)
       this._pendingPeers = []    // addPeer() before the engine knew the torrent (channels)
       this._connections = new Map() // addPeer(simple-peer), addWebSeed(conn): key -> StreamTransport entry
-      this._pendingAddresses = [] // likewise, "ip:port" addresses
+      this._pendingAddresses = [] // likewise, "ip:port" addresses (checked, 'peer' told)
+      this._uncheckedAddresses = [] // and those given before the client's engine existed
       this._pendingWebSeeds = [] // addWebSeed() likewise
       this._webSeedsTold = new Set() // web seed URLs a 'peer' event named
       this._makeStore = null     // (info) => store, once the torrent's store is decided
@@ -281,15 +282,32 @@ export function makeClientClass (internals) {
     // WebTorrent's torrent.bitfield of verified pieces (a BitField: get(index), buffer...), as
     // it is now.
     get bitfield () {
-      const bits = this._id === null || this.destroyed ? null : this._client._engine.havePieces(this._id)
-      return new BitField(bits ?? new Uint8Array(Math.ceil(this.pieceCount / 8)))
+      return new BitField(this._havePieces() ?? new Uint8Array(Math.ceil(this.pieceCount / 8)))
+    }
+
+    // The verified pieces, one bit each (null before the engine has the torrent); once
+    // destroyed, as they were then.
+    _havePieces () {
+      if (this.destroyed) return this._final?.have ?? null
+      return this._id === null ? null : this._client._engine.havePieces(this._id)
+    }
+
+    // What a destroyed torrent still tells, as WebTorrent's does (the totals on 'close', in
+    // destroy's callback): taken just before the engine lets go of it.
+    _snapshot () {
+      if (this._id === null || !this._client._engine) return null
+      const stats = this._stats()
+      for (const key of Object.keys(stats ?? {})) if (key.endsWith('Speed')) stats[key] = 0
+      if (stats) stats.peers = 0
+      return { stats, have: this._havePieces(), pieces: this.pieces, torrentFile: this.torrentFile }
     }
 
     // The .torrent file (Uint8Array): as added or seeded, or built from the metadata
     // received from peers and the trackers; null before the metadata.
     get torrentFile () {
       if (this._torrentFile) return this._torrentFile
-      if (this._id === null || !this._hasMetadata || this.destroyed) return null
+      if (this.destroyed) return this._final?.torrentFile ?? null
+      if (this._id === null || !this._hasMetadata) return null
       return this._client._engine.torrentFile(this._id)
     }
 
@@ -307,6 +325,7 @@ export function makeClientClass (internals) {
     // As WebTorrent's: null once verified, else { length, missing } where missing counts the
     // bytes not received yet (a piece being hashed: 0).
     get pieces () {
+      if (this.destroyed) return this._final?.pieces ?? []
       const states = this.pieceStates()
       const received = new Map()
       const partial = states.length ? this._client._engine.partialPieces(this._id) : []
@@ -318,12 +337,17 @@ export function makeClientClass (internals) {
       })
     }
 
+    // As WebTorrent's: the trackers and web seeds (ws=), and until the metadata the magnet's
+    // own xs=, x.pe= and so=.
     get magnetURI () {
       if (!this.infoHash) return null
-      return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this.announce })
+      return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this.announce, urlList: this.urlList, ...(this._hasMetadata ? {} : this._magnetParams) })
     }
 
-    _stats () { return this._id === null || this.destroyed ? null : this._client._engine.stats(this._id) }
+    _stats () {
+      if (this.destroyed) return this._final?.stats ?? null
+      return this._id === null ? null : this._client._engine.stats(this._id)
+    }
     // As WebTorrent's: verified bytes over the whole torrent's length, deselected files
     // included (a partial selection ends below 1; 'idle' tells when it is complete).
     get progress () {
@@ -380,6 +404,8 @@ export function makeClientClass (internals) {
       this.urlList = Array.from(new Set([...(parsed.urlList ?? []), ...[].concat(this._opts.urlList ?? [])]))
       // A magnet's so= (BEP 53): the files to select once the metadata is known.
       if (Array.isArray(parsed.so) && parsed.so.length > 0) this.so = parsed.so
+      // A magnet's xs=, x.pe= and so= stay in magnetURI until the metadata, as WebTorrent's.
+      if (!Array.isArray(parsed.files)) this._magnetParams = { xs: parsed.xs, peerAddresses: parsed.peerAddresses, so: parsed.so }
       if (Array.isArray(parsed.files)) {
         this.length = parsed.length
         this.pieceLength = parsed.pieceLength
@@ -402,7 +428,9 @@ export function makeClientClass (internals) {
       if (info) this._onMetadata(info)
       for (const { dc, early } of this._pendingPeers.splice(0)) this._client._attachChannel(this, dc, early)
       for (const entry of this._connections.values()) if (entry.id < 0) this._client._attachStream(this, entry)
-      for (const address of this._pendingAddresses.splice(0)) this.addPeer(address)
+      // Told already ('peer' when they were given): into the engine without a word.
+      for (const address of this._pendingAddresses.splice(0)) this._client._input((E, t) => E.addPeer(id, address, t))
+      for (const address of this._uncheckedAddresses.splice(0)) this.addPeer(address)
       for (const url of this._pendingWebSeeds.splice(0)) this.addWebSeed(url)
       if (this.paused) this._client._input((E, t) => E.pause(id, t))
       this._applyLimits()
@@ -451,6 +479,7 @@ export function makeClientClass (internals) {
     // that arrives before is lost. The browser has no TCP, so "ip:port" addresses are
     // refused with a clear error.
     addPeer (peer) {
+      if (this.destroyed) throw new WasmTorrentError('torrent is destroyed', { code: 'destroyed' }) // as WebTorrent's
       if (isConnection(peer)) return this._addConnection(peer, 'webrtc', peer.id || peer, peer)
       if (typeof RTCDataChannel !== 'undefined' && peer instanceof RTCDataChannel) {
         if (this._id === null) {
@@ -467,7 +496,6 @@ export function makeClientClass (internals) {
       if (typeof peer === 'string' && this._client._tcp) {
         // "ip:port" / "[ip6]:port": the engine dials it when it has room. "host:port"
         // (e.g. localhost) is resolved first under Node, as WebTorrent's.
-        if (this.destroyed) return false
         const m = /^([^[\]:]+):(\d+)$/.exec(peer)
         if (m && host.lookup && !/^\d{1,3}(\.\d{1,3}){3}$/.test(m[1])) {
           host.lookup(m[1]).then(ip => {
@@ -475,13 +503,23 @@ export function makeClientClass (internals) {
           }, err => this.emit('warning', new WasmTorrentError(`addPeer ${peer}: ${err.message}`, { code: 'lookup_failed' })))
           return true
         }
-        if (this._id === null) {
-          this._pendingAddresses.push(peer)
-          return true
-        }
-        // As WebTorrent's: 'blockedPeer' (the blocklist holds it) or 'peer', at once.
+        // As WebTorrent's: 'blockedPeer' (the blocklist holds it), 'peer' or 'invalidPeer',
+        // at once. Before the engine has the torrent (from the 'infoHash' listener, where
+        // WebTorrent's apps call it), the address waits, checked as the engine would; before
+        // even the client's engine exists, it waits unchecked.
         let result = 'invalid'
-        this._client._input((E, t) => { result = E.addPeer(this._id, peer, t) })
+        if (this._id === null) {
+          const engine = this._client._engine
+          if (!engine) {
+            this._uncheckedAddresses.push(peer)
+            return true
+          }
+          result = engine.checkPeer(peer)
+          if (result === 'added' && this._pendingAddresses.includes(peer)) result = 'invalid'
+          if (result === 'added') this._pendingAddresses.push(peer)
+        } else {
+          this._client._input((E, t) => { result = E.addPeer(this._id, peer, t) })
+        }
         if (result === 'blocked') this.emit('blockedPeer', peer)
         else if (result === 'added') this.emit('peer', peer)
         else this.emit('invalidPeer', peer)
@@ -509,6 +547,7 @@ export function makeClientClass (internals) {
       }
       if (typeof peer === 'string' && this._client._tcp && !this.destroyed) {
         this._pendingAddresses = this._pendingAddresses.filter(a => a !== peer)
+        this._uncheckedAddresses = this._uncheckedAddresses.filter(a => a !== peer)
         if (this._id !== null) this._client._input((E, t) => E.removePeer(this._id, peer, t))
       }
       const address = w => w.remoteAddress && (w.remoteAddress.includes(':') ? `[${w.remoteAddress}]:${w.remotePort}` : `${w.remoteAddress}:${w.remotePort}`)
@@ -569,7 +608,7 @@ export function makeClientClass (internals) {
         this.emit('invalidPeer', url) // as WebTorrent's
         return
       }
-      if (this.destroyed) return
+      if (this.destroyed) throw new WasmTorrentError('torrent is destroyed', { code: 'destroyed' }) // as WebTorrent's
       if (this._id === null) {
         this._pendingWebSeeds.push(url)
         return
@@ -780,6 +819,7 @@ export function makeClientClass (internals) {
     }
 
     _pieces (call, start, end, ...args) {
+      if (this.destroyed) throw new WasmTorrentError('torrent is destroyed', { code: 'destroyed' }) // as WebTorrent's
       if (!this._hasMetadata) throw new WasmTorrentError(`${call}: the torrent has no metadata yet`, { code: 'not_ready' })
       const first = Math.max(0, Math.floor(start))
       const last = Math.min(this.pieceCount - 1, Math.floor(end ?? start))
@@ -796,7 +836,7 @@ export function makeClientClass (internals) {
     }
 
     _verifiedBytes (offset, length) {
-      const bits = this._id === null || this.destroyed ? null : this._client._engine.havePieces(this._id)
+      const bits = this._havePieces()
       if (!bits || length === 0) return 0
       const pl = this.pieceLength
       let total = 0
@@ -1016,7 +1056,7 @@ export function makeClientClass (internals) {
     // Every piece verified (again, after a trusted piece failed its hash), as WebTorrent's
     // 'done': once every file is complete, whatever is selected.
     _onDone () {
-      if (this._done || !this.ready || !this._stats()?.complete) return
+      if (this._done || !this.ready || this.destroyed || !this._stats()?.complete) return
       this._done = true
       this._checkFilesDone()
       this.emit('done')
@@ -1075,7 +1115,7 @@ export function makeClientClass (internals) {
     // wasted bytes included, as WebTorrent's), forwarded to the client; 'upload' likewise.
     _reportTraffic () {
       const s = this._stats()
-      if (!s) return
+      if (!s || this.destroyed) return
       if (s.downloaded > this._reportedReceived) {
         const bytes = s.downloaded - this._reportedReceived
         this._reportedReceived = s.downloaded
@@ -1904,6 +1944,7 @@ export function makeClientClass (internals) {
     // client destroys the torrent before it says 'remove'.
     _remove (torrent, opts, { error = null, closeFirst = false } = {}) {
       if (torrent.destroyed) return Promise.resolve()
+      torrent._final = torrent._snapshot()
       torrent.destroyed = true
       // In place, as WebTorrent's: an app may hold on to client.torrents.
       const at = this.torrents.indexOf(torrent)
