@@ -4,6 +4,7 @@
 // 127.0.0.1. Written from the docs and WebTorrent's observable behaviour, not its tests.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import http from 'node:http'
 import WasmTorrent, { createTorrent } from 'wasmtorrent'
 import { startWebSeed } from '../../scripts/webseed.mjs'
 import { parseTorrentNpm, randomBytes } from './helpers.mjs'
@@ -117,6 +118,23 @@ test('client.add: a magnet with xs= gets the .torrent from there (a failing sour
   assert.deepEqual(t.torrentFile, torrentBytes)
   assert.deepEqual(warnings, [])
   await c.destroy()
+})
+
+// The xs= source here answers only once 'infoHash' has come: had 'infoHash' waited for it, it
+// would come only when the request gave up (10 s, past this test's limit).
+test("client.add: a magnet's xs= source still loading does not hold back 'infoHash' (where apps add peers)", { timeout: 8000 }, async () => {
+  const waiting = []
+  const slow = http.createServer((req, res) => waiting.push(res))
+  await new Promise(resolve => slow.listen(0, '127.0.0.1', resolve))
+  const c = client()
+  const t = c.add(`magnet:?xt=urn:btih:${infoHash}&xs=${encodeURIComponent(`http://127.0.0.1:${slow.address().port}/slow.torrent`)}`, { store: 'memory' })
+  await once(t, 'infoHash')
+  while (waiting.length === 0) await tick(10)
+  waiting[0].end(Buffer.from(torrentBytes))
+  await once(t, 'ready')
+  assert.deepEqual(t.torrentFile, torrentBytes, 'the metadata from the xs= source')
+  await c.destroy()
+  slow.close()
 })
 
 test('client.add: a bad id fails with "Invalid torrent identifier", on the torrent or else the client', async () => {

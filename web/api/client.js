@@ -1518,10 +1518,15 @@ export function makeClientClass (internals) {
       this._start(torrent, async alive => {
         await this._ready
         if (!alive()) return null
-        const id = await this._resolveId(torrentId)
+        let id = await this._resolveId(torrentId)
         if (!alive()) return null
         torrent._applyParsed(id.parsed)
         if (!this._onInfoHash(torrent, ontorrent)) return null
+        if (id.exactSources) { // after 'infoHash', where the app adds its peers, as WebTorrent's
+          id = await this._fromExactSources(id)
+          if (!alive()) return null
+          if (id.bytes) torrent._applyParsed(id.parsed)
+        }
         // Node: the files on disk under opts.path (default: a folder per torrent in the
         // system's temporary folder, as WebTorrent's).
         // opts.preloadedStore (WebTorrent's): a store that holds the content already; the
@@ -1616,18 +1621,19 @@ export function makeClientClass (internals) {
       const magnet = typeof input === 'string' && /^(stream-)?magnet:/i.test(input)
         ? input.replace(/^stream-/i, '')
         : toMagnetURI(parsed)
-      // A magnet's exact sources (xs=): the .torrent over HTTP saves asking peers for the
-      // metadata, as WebTorrent's; if none answers with it, the magnet as it is.
       const sources = [].concat(parsed.xs ?? []).filter(u => /^https?:\/\//i.test(u))
-      if (magnet && sources.length > 0) {
-        const bytes = await Promise.any(sources.map(url => this._fetchTorrent(url, parsed.infoHash))).catch(() => null)
-        if (bytes) {
-          const full = await internals.parseTorrent(bytes)
-          const announce = [...new Set([...full.announce, ...(parsed.announce ?? [])])]
-          return { parsed: { ...full, announce }, bytes, keepFile: true, announce: parsed.announce ?? [], urlList: parsed.urlList ?? [], peers: parsed.peerAddresses }
-        }
-      }
-      return { parsed, magnet, announce: [], urlList: [] }
+      return { parsed, magnet, announce: [], urlList: [], exactSources: magnet && sources.length > 0 ? sources : null }
+    }
+
+    // A magnet's exact sources (xs=): the .torrent over HTTP saves asking peers for the
+    // metadata, as WebTorrent's; if none answers with it, the magnet as it is.
+    async _fromExactSources (id) {
+      const { parsed } = id
+      const bytes = await Promise.any(id.exactSources.map(url => this._fetchTorrent(url, parsed.infoHash))).catch(() => null)
+      if (!bytes) return { ...id, exactSources: null }
+      const full = await internals.parseTorrent(bytes)
+      const announce = [...new Set([...full.announce, ...(parsed.announce ?? [])])]
+      return { parsed: { ...full, announce }, bytes, keepFile: true, announce: parsed.announce ?? [], urlList: parsed.urlList ?? [], peers: parsed.peerAddresses }
     }
 
     // The .torrent at `url` when its info-hash is `infoHash` (rejects otherwise, or after 10 s).
