@@ -191,7 +191,9 @@ struct announcer::impl {
       return;
     }
     const announce_event event = chosen->timing.next_event(t.completed_pending);
-    if (const auto allowed = chosen->timing.earliest_extra(timing); now < allowed) {
+    // "completed" goes at once, as libtorrent's and WebTorrent's send it: held back by the
+    // min interval, it was lost whenever the torrent was removed first.
+    if (const auto allowed = chosen->timing.earliest_extra(timing); event != announce_event::completed && now < allowed) {
       t.wake_at = allowed;
       return;
     }

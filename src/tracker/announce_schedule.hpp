@@ -11,7 +11,8 @@
 // Events: "started" to each tracker before anything else (again after it failed to
 // acknowledge one), "completed" once per torrent (until one tracker acknowledged it),
 // "stopped" on remove to every tracker that had acknowledged "started". Re-announces come
-// at the tracker's interval, never sooner than its min interval nor min_interval_floor.
+// at the tracker's interval, never sooner than its min interval nor min_interval_floor;
+// "completed" at once.
 // That per-tracker part (events, intervals, back-off) is announce_timing.hpp, which the
 // WebSocket tracker (ws_tracker.hpp) uses too.
 //

@@ -341,7 +341,9 @@ test("WebTorrent's client properties from its options (tracker, utPex, natUpnp, 
     { tracker: false, peerId },
     { tracker: { announce: [] }, utPex: false, webSeeds: false, maxConns: 7, peerId },
     { maxConns: 0, tracker: false, peerId }, // 0 is WebTorrent's default, 55
-    { maxConns: 'many', tracker: false, peerId }
+    { maxConns: 'many', tracker: false, peerId },
+    { tracker: true, peerId }, // an object ({}), as WebTorrent's
+    { tracker: 'yes', peerId }
   ]
   for (const opts of cases) {
     const theirs = new WebTorrent({ ...quiet, ...opts })

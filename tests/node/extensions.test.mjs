@@ -41,9 +41,18 @@ test("an extension used in 'wire' is in the first handshake between two of our c
   await seeder.whenReady()
   // A magnet: the metadata comes through ut_metadata, after the extension handshakes.
   const torrent = leecher.add(`magnet:?xt=urn:btih:${seeding.infoHash}`, { store: 'memory' })
-  torrent.on('wire', wire => wire.use(tagging(2, seenByLeecher)))
+  let offered
+  torrent.on('wire', wire => {
+    const Ext = tagging(2, seenByLeecher)
+    Ext.prototype.onHandshake = (infoHash, peerId, extensions) => { offered = { infoHash, peerId, extensions } }
+    wire.use(Ext)
+  })
   torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
   await once(torrent, 'done')
+  // As bittorrent-protocol's: the peer's reserved bits.
+  assert.deepEqual(offered, { infoHash: seeding.infoHash, peerId: seeder.peerId, extensions: { dht: false, fast: true, extended: true } })
+  const wire = torrent.wires[0]
+  assert.equal(wire.destroy(), wire, 'destroy() returns the wire, as bittorrent-protocol\'s')
   await until(() => seenBySeeder.length > 0 && seenByLeecher.length > 0, 'both handshakes')
   await new Promise(resolve => setTimeout(resolve, 300)) // a second handshake would be here by now
   // One handshake each way, and it carries the other's extension and field.

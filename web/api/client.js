@@ -1203,6 +1203,7 @@ export function makeClientClass (internals) {
       this.seedOutgoingConnections = opts.seedOutgoingConnections ?? true // WebTorrent's
       // WebTorrent's client properties from its options, as its constructor sets them.
       this.tracker = opts.tracker !== undefined ? opts.tracker : {}
+      if (this.tracker && typeof this.tracker !== 'object') this.tracker = {} // true, 'yes'...
       this.utPex = opts.utPex !== false
       this.natUpnp = opts.natUpnp ?? true
       this.natPmp = opts.natPmp ?? true

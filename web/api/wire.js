@@ -190,7 +190,7 @@ export class Wire extends Emitter {
     const { id, fresh } = this._torrent._client._registerExtension(name, this.extendedHandshake)
     this._byName.set(name, { id, ext })
     this._byId.set(id, ext)
-    ext.onHandshake?.(this._torrent.infoHash, this.peerId, { dht: false, extended: true })
+    ext.onHandshake?.(this._torrent.infoHash, this.peerId, { ...this.peerExtensions }) // the peer's reserved bits, as bittorrent-protocol's
     // A new registration makes the engine report the peer's handshake itself; for a
     // known one, hand over the handshake this wire already received (if it names us).
     if (!fresh && this._peerHandshakeReceived && this._peerNames(name)) ext.onExtendedHandshake?.(this.peerExtendedHandshake)
@@ -212,7 +212,10 @@ export class Wire extends Emitter {
     }
   }
 
-  destroy () { this._torrent._client._closeConnection(this._connection) }
+  destroy () { // returns the wire, as bittorrent-protocol's
+    this._torrent._client._closeConnection(this._connection)
+    return this
+  }
 
   // --- from the engine's events ---
   // As bittorrent-protocol: an extension hears of the peer's handshake only when the
@@ -345,5 +348,8 @@ export class WebSeedWire extends Wire {
     this.emit('download', bytes)
   }
 
-  destroy () { this._torrent._removeWebSeed(this.url) }
+  destroy () {
+    this._torrent._removeWebSeed(this.url)
+    return this
+  }
 }
