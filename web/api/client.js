@@ -1489,13 +1489,10 @@ export function makeClientClass (internals) {
       return this.torrents.find(t => t.infoHash === parsed.infoHash.toLowerCase()) ?? null
     }
 
-    // Synchronous: a Torrent, a string holding a hex info-hash, its 20 bytes, or a parsed
-    // torrent's object.
+    // Synchronous: a Torrent, or an id that names its info-hash (infoHashOf).
     _get (id) {
       if (id instanceof Torrent) return this.torrents.includes(id) ? id : null
-      if (id instanceof Uint8Array && id.length === 20) id = bytesToHex(id)
-      else if (id && typeof id === 'object' && typeof id.infoHash === 'string') id = id.infoHash
-      const hash = typeof id === 'string' ? /(?:^|btih:)([0-9a-f]{40})(?:$|&)/i.exec(id.trim())?.[1]?.toLowerCase() : null
+      const hash = infoHashOf(id)
       return hash ? this.torrents.find(t => t.infoHash === hash) ?? null : null
     }
 
