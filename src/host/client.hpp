@@ -36,9 +36,10 @@
 //
 // HTTP and UDP trackers (with dial_peers only: their answers are addresses): a torrent's
 // http(s):// and udp:// trackers go to the announce scheduler (tracker/announce_schedule.hpp,
-// one tier per URL in order, BEP 12); its GETs go out as `tracker_get` (the host fetches the
-// whole body and reports tracker_response / tracker_failed), its datagrams as `udp_send` on
-// one UDP socket per tracker URL (report udp_received / udp_failed; `udp_close` ends it).
+// one tier per URL in order, BEP 12, so each is announced to, as WebTorrent does); its GETs
+// go out as `tracker_get` (the host fetches the whole body and reports tracker_response /
+// tracker_failed), its datagrams as `udp_send` on one UDP socket per tracker URL (report
+// udp_received / udp_failed; `udp_close` ends it).
 // The peers they return are dialled like any address.
 //
 // The DHT (BEP 5, with dial_peers and client_settings::dht): one dht::dht_node on one UDP

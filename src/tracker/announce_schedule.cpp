@@ -36,18 +36,23 @@ struct tracker_entry {
   announce_timing timing;  // "started" once acknowledged; min interval, back-off
 };
 
+// One BEP 12 tier: its trackers are mirrors, tried one at a time; tiers announce apart.
+struct tier_entry {
+  std::vector<tracker_entry> trackers;
+  time_point next_announce{};    // the next regular announce
+  time_point wake_at{};          // when on_timer looks again (no request in flight)
+  std::optional<std::uint64_t> active;  // the announce in flight
+  bool completed_pending = false;
+  bool completed_sent = false;
+};
+
 struct torrent_entry {
   id20 info_hash{};
   id20 peer_id{};
   announce_stats stats;
   std::uint32_t key = 0;
   std::uint32_t numwant = 0;
-  std::vector<std::vector<tracker_entry>> tiers;
-  time_point next_announce{};    // the next regular announce
-  time_point wake_at{};          // when on_timer looks again (no request in flight)
-  std::optional<std::uint64_t> active;  // the announce in flight
-  bool completed_pending = false;
-  bool completed_sent = false;
+  std::vector<tier_entry> tiers;
 };
 
 enum class purpose : std::uint8_t { announce, scrape, stop };
@@ -95,24 +100,21 @@ struct announcer::impl {
     return it == torrents.end() ? nullptr : &it->second;
   }
 
-  static tracker_entry* find_tracker(torrent_entry& t, const std::string& url) {
+  // The tier holding `url` and its entry there (URLs are unique across a torrent's tiers).
+  static std::pair<tier_entry*, tracker_entry*> find_tracker(torrent_entry& t, const std::string& url) {
     for (auto& tier : t.tiers) {
-      for (auto& tr : tier) {
-        if (tr.url == url) return &tr;
+      for (auto& tr : tier.trackers) {
+        if (tr.url == url) return {&tier, &tr};
       }
     }
-    return nullptr;
+    return {nullptr, nullptr};
   }
 
   // Moves the tracker that answered to the front of its tier (BEP 12).
-  static void promote(torrent_entry& t, const std::string& url) {
-    for (auto& tier : t.tiers) {
-      auto it = std::find_if(tier.begin(), tier.end(), [&](const auto& tr) { return tr.url == url; });
-      if (it != tier.end()) {
-        std::rotate(tier.begin(), it, it + 1);
-        return;
-      }
-    }
+  static void promote(tier_entry& tier, const std::string& url) {
+    auto& trackers = tier.trackers;
+    auto it = std::find_if(trackers.begin(), trackers.end(), [&](const auto& tr) { return tr.url == url; });
+    if (it != trackers.end()) std::rotate(trackers.begin(), it, it + 1);
   }
 
   udp::connection& udp_connection(const std::string& url) {
@@ -166,55 +168,56 @@ struct announcer::impl {
     return id;
   }
 
-  // Starts the torrent's announce if one is due and allowed; otherwise sets wake_at.
-  void maybe_announce(torrent_entry& t, time_point now) {
-    if (t.active) return;
-    if (now < t.next_announce) {
-      t.wake_at = t.next_announce;
+  // Starts the tier's announce if one is due and allowed; otherwise sets its wake_at.
+  void maybe_announce(torrent_entry& t, tier_entry& tier, time_point now) {
+    if (tier.active) return;
+    if (now < tier.next_announce) {
+      tier.wake_at = tier.next_announce;
       return;
     }
     tracker_entry* chosen = nullptr;
     std::optional<time_point> earliest_retry;
-    for (auto& tier : t.tiers) {
-      for (auto& tr : tier) {
-        const time_point retry_at = tr.timing.retry_at();
-        if (retry_at <= now) {
-          chosen = &tr;
-          break;
-        }
-        if (!earliest_retry || retry_at < *earliest_retry) earliest_retry = retry_at;
+    for (auto& tr : tier.trackers) {
+      const time_point retry_at = tr.timing.retry_at();
+      if (retry_at <= now) {
+        chosen = &tr;
+        break;
       }
-      if (chosen) break;
+      if (!earliest_retry || retry_at < *earliest_retry) earliest_retry = retry_at;
     }
     if (!chosen) {
-      t.wake_at = earliest_retry.value_or(now + cfg.backoff_cap);
+      tier.wake_at = earliest_retry.value_or(now + cfg.backoff_cap);
       return;
     }
-    const announce_event event = chosen->timing.next_event(t.completed_pending);
+    const announce_event event = chosen->timing.next_event(tier.completed_pending);
     // "completed" goes at once, as libtorrent's and WebTorrent's send it: held back by the
     // min interval, it was lost whenever the torrent was removed first.
     if (const auto allowed = chosen->timing.earliest_extra(timing); event != announce_event::completed && now < allowed) {
-      t.wake_at = allowed;
+      tier.wake_at = allowed;
       return;
     }
-    t.active = send(purpose::announce, t, *chosen, event, now);
+    tier.active = send(purpose::announce, t, *chosen, event, now);
+  }
+
+  void maybe_announce_all(torrent_entry& t, time_point now) {
+    for (auto& tier : t.tiers) maybe_announce(t, tier, now);
   }
 
   void announce_succeeded(const pending_request& p, announce_response response, time_point now) {
     auto* t = find(p.info_hash);
     if (!t) return;
-    t->active.reset();
-    auto* tr = find_tracker(*t, p.url);
-    if (!tr) return;
+    auto [tier, tr] = find_tracker(*t, p.url);
+    if (!tier) return;
+    tier->active.reset();
     tr->timing.delivered(p.event, now);
     if (p.event == announce_event::completed) {
-      t->completed_pending = false;
-      t->completed_sent = true;
+      tier->completed_pending = false;
+      tier->completed_sent = true;
     }
     if (response.tracker_id) tr->timing.tracker_id = *response.tracker_id;
     const duration interval = tr->timing.answered(response.interval, response.min_interval, timing, now);
-    // The torrent's next regular announce follows the tracker that answered (one at a time).
-    t->next_announce = t->completed_pending ? now : now + interval;
+    // The tier's next regular announce follows its tracker that answered.
+    tier->next_announce = tier->completed_pending ? now : now + interval;
 
     if (response.warning) {
       outputs.push_back(tracker_warning{p.url, p.info_hash, problem::warning_message, *response.warning});
@@ -224,17 +227,19 @@ struct announcer::impl {
     }
     outputs.push_back(announce_result{p.url, p.info_hash, p.event, interval, response.complete,
                                       response.incomplete});
-    promote(*t, p.url);
-    maybe_announce(*t, now);
+    promote(*tier, p.url);
+    maybe_announce(*t, *tier, now);
   }
 
   void announce_failed(const pending_request& p, problem kind, std::string message, time_point now) {
     auto* t = find(p.info_hash);
     if (!t) return;
-    t->active.reset();
     outputs.push_back(tracker_warning{p.url, p.info_hash, kind, std::move(message)});
-    if (auto* tr = find_tracker(*t, p.url)) tr->timing.failed(timing, now);
-    maybe_announce(*t, now);  // the next tracker in order, if any is not backing off
+    auto [tier, tr] = find_tracker(*t, p.url);
+    if (!tier) return;
+    tier->active.reset();
+    tr->timing.failed(timing, now);
+    maybe_announce(*t, *tier, now);  // the tier's next tracker, if one is not backing off
   }
 
   // A parse error as a problem and its message: the tracker's own text for a failure reason.
@@ -276,7 +281,7 @@ struct announcer::impl {
     }
   }
 
-  // A request that failed: announces back off and fall through to the next tracker, scrapes
+  // A request that failed: announces back off and fall through to the tier's next tracker, scrapes
   // only warn, "stopped" announces are dropped quietly.
   void fail_request(std::uint64_t id, problem kind, std::string message, time_point now) {
     const auto p = take(id);
@@ -333,7 +338,7 @@ struct announcer::impl {
                               [&](const auto& entry) { return entry.second.url == url; });
       for (auto& [hash, t] : torrents) {
         if (used) break;
-        used = find_tracker(t, url) != nullptr;
+        used = find_tracker(t, url).second != nullptr;
       }
       if (used || !it->second.idle()) {
         ++it;
@@ -370,23 +375,24 @@ bool announcer::add_torrent(const torrent_params& params, time_point now) {
   t.numwant = m.cfg.numwant;
   std::vector<std::string> seen;
   for (const auto& urls : params.tiers) {
-    std::vector<tracker_entry> tier;
+    tier_entry tier;
+    auto& trackers = tier.trackers;
     for (const auto& url : urls) {
       const auto proto = protocol_of(url);
       if (!proto || std::find(seen.begin(), seen.end(), url) != seen.end()) continue;
       seen.push_back(url);
-      tier.push_back(tracker_entry{url, *proto, announce_timing(m.timing)});
+      trackers.push_back(tracker_entry{url, *proto, announce_timing(m.timing)});
     }
     // BEP 12: shuffle each tier once (Fisher-Yates).
-    for (std::size_t i = tier.size(); i > 1; --i) {
-      std::swap(tier[i - 1], tier[m.random.below(static_cast<std::uint32_t>(i))]);
+    for (std::size_t i = trackers.size(); i > 1; --i) {
+      std::swap(trackers[i - 1], trackers[m.random.below(static_cast<std::uint32_t>(i))]);
     }
-    if (!tier.empty()) t.tiers.push_back(std::move(tier));
+    tier.next_announce = now;
+    if (!trackers.empty()) t.tiers.push_back(std::move(tier));
   }
   if (t.tiers.empty()) return false;
-  t.next_announce = now;
   auto& added = m.torrents.emplace(params.info_hash, std::move(t)).first->second;
-  m.maybe_announce(added, now);
+  m.maybe_announce_all(added, now);
   return true;
 }
 
@@ -402,7 +408,7 @@ bool announcer::remove_torrent(const id20& info_hash, time_point now) {
   }
   for (const auto id : mine) m.cancel_request(id);
   for (auto& tier : t.tiers) {
-    for (auto& tr : tier) {
+    for (auto& tr : tier.trackers) {
       if (tr.timing.started()) m.send(purpose::stop, t, tr, announce_event::stopped, now);
     }
   }
@@ -427,18 +433,22 @@ bool announcer::set_numwant(const id20& info_hash, std::uint32_t numwant) {
 bool announcer::completed(const id20& info_hash, time_point now) {
   auto* t = impl_->find(info_hash);
   if (!t) return false;
-  if (t->completed_sent || t->completed_pending) return true;
-  t->completed_pending = true;
-  t->next_announce = std::min(t->next_announce, now);
-  impl_->maybe_announce(*t, now);
+  for (auto& tier : t->tiers) {
+    if (tier.completed_sent || tier.completed_pending) continue;
+    tier.completed_pending = true;
+    tier.next_announce = std::min(tier.next_announce, now);
+    impl_->maybe_announce(*t, tier, now);
+  }
   return true;
 }
 
 bool announcer::announce_now(const id20& info_hash, time_point now) {
   auto* t = impl_->find(info_hash);
   if (!t) return false;
-  t->next_announce = std::min(t->next_announce, now);
-  impl_->maybe_announce(*t, now);
+  for (auto& tier : t->tiers) {
+    tier.next_announce = std::min(tier.next_announce, now);
+    impl_->maybe_announce(*t, tier, now);
+  }
   return true;
 }
 
@@ -447,10 +457,11 @@ bool announcer::scrape(const id20& info_hash, time_point now) {
   auto* t = m.find(info_hash);
   if (!t) return false;
   // The tracker announces go to: the first that acknowledged one, else the first.
-  tracker_entry* target = &t->tiers.front().front();
+  tracker_entry* target = &t->tiers.front().trackers.front();
   for (auto& tier : t->tiers) {
-    auto it = std::find_if(tier.begin(), tier.end(), [](const auto& tr) { return tr.timing.started(); });
-    if (it != tier.end()) {
+    auto& trackers = tier.trackers;
+    auto it = std::find_if(trackers.begin(), trackers.end(), [](const auto& tr) { return tr.timing.started(); });
+    if (it != trackers.end()) {
       target = &*it;
       break;
     }
@@ -536,7 +547,9 @@ void announcer::on_timer(time_point now) {
     m.pump(url, now);
   }
   for (auto& [hash, t] : m.torrents) {
-    if (!t.active && t.wake_at <= now) m.maybe_announce(t, now);
+    for (auto& tier : t.tiers) {
+      if (!tier.active && tier.wake_at <= now) m.maybe_announce(t, tier, now);
+    }
   }
   m.close_unused_udp();
 }
@@ -554,7 +567,9 @@ std::optional<time_point> announcer::next_deadline() const {
     if (const auto d = conn.next_deadline()) consider(*d);
   }
   for (const auto& [hash, t] : m.torrents) {
-    if (!t.active) consider(t.wake_at);
+    for (const auto& tier : t.tiers) {
+      if (!tier.active) consider(tier.wake_at);
+    }
   }
   return next;
 }
@@ -573,15 +588,19 @@ std::vector<std::vector<std::string>> announcer::tiers(const id20& info_hash) co
   if (it == impl_->torrents.end()) return out;
   for (const auto& tier : it->second.tiers) {
     auto& urls = out.emplace_back();
-    for (const auto& tr : tier) urls.push_back(tr.url);
+    for (const auto& tr : tier.trackers) urls.push_back(tr.url);
   }
   return out;
 }
 
 std::optional<time_point> announcer::next_announce(const id20& info_hash) const {
   auto it = impl_->torrents.find(info_hash);
-  if (it == impl_->torrents.end() || it->second.active) return std::nullopt;
-  return it->second.wake_at;
+  if (it == impl_->torrents.end()) return std::nullopt;
+  std::optional<time_point> next;
+  for (const auto& tier : it->second.tiers) {
+    if (!tier.active && (!next || tier.wake_at < *next)) next = tier.wake_at;
+  }
+  return next;
 }
 
 }  // namespace wt::tracker

@@ -2,14 +2,17 @@
 // schedule per tracker URL per torrent, grouped in tiers (BEP 12); each protocol is only
 // its codec (http_tracker.hpp, udp_tracker.hpp).
 //
-// Per torrent, an announce goes to one tracker at a time: the first, in tier order, that
-// is not backing off after a failure. A tracker that answers moves to the front of its
-// tier; one that fails backs off (backoff_base doubling up to backoff_cap) and the next
-// one is tried at once, so a tier that fails entirely falls through to the next tier.
-// Tiers are shuffled when the torrent is added (BEP 12), from the config's seed.
+// Every tier of a torrent announces, each on its own schedule (libtorrent's
+// announce_to_all_tiers, qBittorrent's default): a tracker that answers with no peers must
+// not hide the peers another tier's tracker knows, and WebTorrent announces to every
+// tracker too. Within a tier, whose trackers BEP 12 makes mirrors, one at a time: the
+// first that is not backing off after a failure. A tracker that answers moves to the front
+// of its tier; one that fails backs off (backoff_base doubling up to backoff_cap) and the
+// tier's next one is tried at once. Tiers are shuffled when the torrent is added (BEP 12),
+// from the config's seed.
 //
 // Events: "started" to each tracker before anything else (again after it failed to
-// acknowledge one), "completed" once per torrent (until one tracker acknowledged it),
+// acknowledge one), "completed" once per tier (until one of its trackers acknowledged it),
 // "stopped" on remove to every tracker that had acknowledged "started". Re-announces come
 // at the tracker's interval, never sooner than its min interval nor min_interval_floor;
 // "completed" at once.
@@ -141,9 +144,9 @@ class announcer {
   bool set_stats(const id20& info_hash, const announce_stats& stats);
   // numwant of later announces (the torrent's room for peers; 0 is fine).
   bool set_numwant(const id20& info_hash, std::uint32_t numwant);
-  // Announces "completed" as soon as the min interval allows; once per torrent.
+  // Announces "completed" at once, to every tier; once per tier.
   bool completed(const id20& info_hash, time_point now);
-  // Re-announces now (more peers wanted), or when the tracker's min interval allows.
+  // Re-announces now (more peers wanted), or when each tracker's min interval allows.
   bool announce_now(const id20& info_hash, time_point now);
   // Scrapes the tracker the torrent announces to (its first, before any answered).
   // False if unknown, or that tracker has no scrape URL (a no_scrape warning too).
@@ -164,7 +167,7 @@ class announcer {
   // Introspection for tests and the host.
   // The torrent's tiers in their current order (after shuffles and answers).
   std::vector<std::vector<std::string>> tiers(const id20& info_hash) const;
-  // When the next announce is due, while none is in flight.
+  // When the next announce is due, of the tiers with none in flight (none if all have one).
   std::optional<time_point> next_announce(const id20& info_hash) const;
 
  private:

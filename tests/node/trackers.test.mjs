@@ -141,3 +141,27 @@ test('trackers that do not answer give warnings, and the client goes on', async 
   assert.ok(warnings.includes('tracker_unreachable'), `warnings: ${warnings}`)
   assert.equal(torrent.destroyed, false)
 })
+
+test('every tracker is announced to: one that answers with no peers does not hide the seeder a later one knows', async t => {
+  const empty = await startTracker(t)
+  const knowing = await startTracker(t)
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'second tracker', 45)
+  const seeder = client(t)
+  const seeded = seeder.seed(content.root, { announce: [knowing.http] })
+  await once(seeded, 'seed')
+  await trackerKnows(knowing, seeded.infoHash, s => s.complete > 0, 'the seeder')
+
+  // WebTorrent announces to every tr= of a magnet; BEP 12's one tier at a time stopped at
+  // the first tracker that answered, with no peers, and the download never began.
+  const leecher = client(t)
+  const magnet = `magnet:?xt=urn:btih:${seeded.infoHash}&tr=${encodeURIComponent(empty.udp)}&tr=${encodeURIComponent(knowing.http)}`
+  const torrent = leecher.add(magnet, { path: path.join(dir, 'down') })
+  const done = once(torrent, 'done')
+  // Only the leecher announces to the first; the second knows the seeder too. (The leecher
+  // may be done, and counted complete, by the time these look.)
+  await trackerKnows(empty, seeded.infoHash, undefined, 'the leecher (first tracker)')
+  await trackerKnows(knowing, seeded.infoHash, s => s.complete + s.incomplete > 1, 'the leecher (second tracker)')
+  await done
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})

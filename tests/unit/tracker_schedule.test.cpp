@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -108,19 +109,20 @@ TEST_CASE("[tracker_schedule] tiers are shuffled from the seed; the first tracke
     again.add_torrent(params({urls, {"http://e.test/announce"}}), at(0s));
     CHECK(again.tiers(hash) == tiers);  // reproducible
 
+    // Each tier announces at once: its first tracker hears "started".
     const auto out = drain(a);
-    if (tiers[0][0].starts_with("udp")) {
-      const auto sends = only<udp_send>(out);
-      REQUIRE(sends.size() == 1);
-      CHECK(sends[0].url == tiers[0][0]);
-    } else {
-      const auto get = one_get(out);
-      CHECK(base_of(get.url) == tiers[0][0]);
+    std::vector<std::string> asked;
+    for (const auto& s : only<udp_send>(out)) asked.push_back(s.url);
+    for (const auto& get : only<http_get>(out)) {
+      asked.push_back(base_of(get.url));
       CHECK(param(get.url, "event") == "started");
       CHECK(param(get.url, "port") == "6881");
       CHECK(param(get.url, "numwant") == "50");
       CHECK(param(get.url, "info_hash") == "%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB");
     }
+    CHECK(asked.size() == 2);
+    CHECK(std::find(asked.begin(), asked.end(), tiers[0][0]) != asked.end());
+    CHECK(std::find(asked.begin(), asked.end(), "http://e.test/announce") != asked.end());
   }
   CHECK(orders.size() > 5);
 }
@@ -138,8 +140,15 @@ TEST_CASE("[tracker_schedule] URLs it does not speak, duplicates and empty tiers
   CHECK_FALSE(a.add_torrent(params({{"http://a.test/announce"}}), at(0s)));  // already added
 }
 
-TEST_CASE("[tracker_schedule] fallback within a tier, then to the next; the tracker that answers "
-          "moves to the front", "[tracker_schedule]") {
+// The GET to the tracker `base`, among `gets`.
+http_get get_to(const std::vector<http_get>& gets, const std::string& base) {
+  const auto it = std::find_if(gets.begin(), gets.end(), [&](const auto& g) { return base_of(g.url) == base; });
+  REQUIRE(it != gets.end());
+  return *it;
+}
+
+TEST_CASE("[tracker_schedule] every tier announces; fallback within a tier; the tracker that "
+          "answers moves to the front", "[tracker_schedule]") {
   announcer a(config());
   REQUIRE(a.add_torrent(params({{"http://a.test/announce", "http://b.test/announce"},
                                 {"http://c.test/announce"}}),
@@ -149,10 +158,21 @@ TEST_CASE("[tracker_schedule] fallback within a tier, then to the next; the trac
   const std::string second = tier0[1];
   const std::string c = "http://c.test/announce";
 
-  auto get = one_get(drain(a));
-  CHECK(base_of(get.url) == first);
-  a.http_failed(get.request_id, "connection refused", at(1s));
+  // Both tiers at once: the first tier's first tracker, and c.
+  auto gets = only<http_get>(drain(a));
+  REQUIRE(gets.size() == 2);
+  auto get = get_to(gets, first);
+  const auto to_c = get_to(gets, c);
+
+  // c answers with no peers: that must not end the search (the first tier may know some).
+  a.http_response(to_c.request_id, 200, response(1800), at(1s));
   auto out = drain(a);
+  CHECK(only<peers_found>(out).empty());
+  CHECK(only<announce_result>(out).size() == 1);
+  CHECK(only<http_get>(out).empty());
+
+  a.http_failed(get.request_id, "connection refused", at(1s));
+  out = drain(a);
   auto warnings = only<tracker_warning>(out);
   REQUIRE(warnings.size() == 1);
   CHECK(warnings[0].url == first);
@@ -160,23 +180,14 @@ TEST_CASE("[tracker_schedule] fallback within a tier, then to the next; the trac
   CHECK(warnings[0].kind == problem::network);
   CHECK(warnings[0].message == "connection refused");
   get = one_get(out);
-  CHECK(base_of(get.url) == second);
+  CHECK(base_of(get.url) == second);  // the tier's next tracker, at once
   CHECK(param(get.url, "event") == "started");
-
-  a.http_response(get.request_id, 503, as_bytes("<html>busy</html>"), at(2s));
-  out = drain(a);
-  warnings = only<tracker_warning>(out);
-  REQUIRE(warnings.size() == 1);
-  CHECK(warnings[0].url == second);
-  CHECK(warnings[0].kind == problem::http_status);
-  get = one_get(out);
-  CHECK(base_of(get.url) == c);
 
   a.http_response(get.request_id, 200, response(1800, {}, compact({1, 2, 3, 4}, 5)), at(3s));
   out = drain(a);
   const auto peers = only<peers_found>(out);
   REQUIRE(peers.size() == 1);
-  CHECK(peers[0].url == c);
+  CHECK(peers[0].url == second);
   CHECK(peers[0].peers == std::vector<wire::endpoint>{wire::make_endpoint_v4({1, 2, 3, 4}, 5)});
   const auto results = only<announce_result>(out);
   REQUIRE(results.size() == 1);
@@ -185,25 +196,17 @@ TEST_CASE("[tracker_schedule] fallback within a tier, then to the next; the trac
   CHECK(results[0].incomplete == 3);
   CHECK(results[0].interval == 1800s);
   CHECK(only<http_get>(out).empty());
-  CHECK(a.next_announce(hash) == at(1803s));
-
-  // At the next announce the first tier is tried again (its back-offs are over): the first
-  // fails again, the second answers and moves to the front.
-  a.on_timer(at(1802s));
-  CHECK(drain(a).empty());
-  a.on_timer(at(1803s));
-  get = one_get(drain(a));
-  CHECK(base_of(get.url) == first);
-  a.http_failed(get.request_id, "refused", at(1803s));
-  get = one_get(drain(a));
-  CHECK(base_of(get.url) == second);
-  CHECK(param(get.url, "event") == "started");  // never acknowledged one
-  a.http_response(get.request_id, 200, response(1800), at(1804s));
-  drain(a);
   CHECK(a.tiers(hash) == std::vector<std::vector<std::string>>{{second, first}, {c}});
+  CHECK(a.next_announce(hash) == at(1801s));  // c's tier is due first
 
-  // From now on the second of the original order goes first, with no event.
-  a.on_timer(at(1804s + 1800s));
+  // Each tier re-announces at its own tracker's interval, with no event.
+  a.on_timer(at(1800s));
+  CHECK(drain(a).empty());
+  a.on_timer(at(1801s));
+  get = one_get(drain(a));
+  CHECK(base_of(get.url) == c);
+  CHECK_FALSE(param(get.url, "event").has_value());
+  a.on_timer(at(1803s));
   get = one_get(drain(a));
   CHECK(base_of(get.url) == second);
   CHECK_FALSE(param(get.url, "event").has_value());
@@ -273,41 +276,81 @@ TEST_CASE("[tracker_schedule] intervals, min interval, tracker id", "[tracker_sc
   }
 }
 
-TEST_CASE("[tracker_schedule] 'completed' once, 'stopped' on remove", "[tracker_schedule]") {
+TEST_CASE("[tracker_schedule] 'completed' once per tier, 'stopped' on remove", "[tracker_schedule]") {
+  const std::string a_url = "http://a.test/announce";
+  const std::string b_url = "http://b.test/announce";
+  const std::string c_url = "http://c.test/announce";
   announcer a(config());
-  REQUIRE(a.add_torrent(params({{"http://a.test/announce"}, {"http://b.test/announce"}}), at(0s)));
-  auto get = one_get(drain(a));
-  a.http_response(get.request_id, 200, response(1800), at(0s));
+  REQUIRE(a.add_torrent(params({{a_url}, {b_url}, {c_url}}), at(0s)));
+  auto gets = only<http_get>(drain(a));
+  REQUIRE(gets.size() == 3);
+  a.http_response(get_to(gets, a_url).request_id, 200, response(1800), at(0s));
+  a.http_response(get_to(gets, b_url).request_id, 200, response(1800), at(0s));
+  a.http_failed(get_to(gets, c_url).request_id, "down", at(0s));  // backs off 15 s
   drain(a);
 
   CHECK(a.completed(hash, at(10s)));  // at once, min interval or not (as libtorrent's)
+  gets = only<http_get>(drain(a));
+  REQUIRE(gets.size() == 2);
+  for (const auto& get : gets) {
+    CHECK(param(get.url, "event") == "completed");
+    a.http_response(get.request_id, 200, response(1800), at(10s));
+  }
+  const auto results = only<announce_result>(drain(a));
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].event == announce_event::completed);
+  CHECK(results[1].event == announce_event::completed);
+
+  CHECK(a.completed(hash, at(11s)));  // again: nothing more to say to a and b
+  CHECK(drain(a).empty());
+  // c never acknowledged "started": it hears that first, then "completed".
+  a.on_timer(at(15s));
+  auto get = one_get(drain(a));
+  CHECK(base_of(get.url) == c_url);
+  CHECK(param(get.url, "event") == "started");
+  a.http_response(get.request_id, 200, response(1800), at(16s));
   get = one_get(drain(a));
   CHECK(param(get.url, "event") == "completed");
-  a.http_response(get.request_id, 200, response(1800), at(10s));
-  const auto results = only<announce_result>(drain(a));
-  REQUIRE(results.size() == 1);
-  CHECK(results[0].event == announce_event::completed);
-
-  CHECK(a.completed(hash, at(100s)));  // again: nothing more to say
-  CHECK(drain(a).empty());
-  CHECK(a.next_announce(hash) == at(1810s));
-  a.on_timer(at(1810s));
-  get = one_get(drain(a));
-  CHECK_FALSE(param(get.url, "event").has_value());
-  a.http_response(get.request_id, 200, response(1800), at(1810s));
+  a.http_response(get.request_id, 200, response(1800), at(16s));
   drain(a);
 
-  // Only a.test acknowledged "started": only it hears "stopped".
-  CHECK(a.remove_torrent(hash, at(2000s)));
-  get = one_get(drain(a));
-  CHECK(base_of(get.url) == "http://a.test/announce");
-  CHECK(param(get.url, "event") == "stopped");
-  CHECK(param(get.url, "numwant") == "0");
-  a.http_response(get.request_id, 200, response(1800), at(2001s));
+  CHECK(a.next_announce(hash) == at(1810s));
+  a.on_timer(at(1810s));
+  gets = only<http_get>(drain(a));
+  REQUIRE(gets.size() == 2);
+  for (const auto& g : gets) {
+    CHECK_FALSE(param(g.url, "event").has_value());
+    a.http_response(g.request_id, 200, response(1800), at(1810s));
+  }
+  drain(a);
+
+  CHECK(a.remove_torrent(hash, at(1812s)));
+  gets = only<http_get>(drain(a));
+  REQUIRE(gets.size() == 3);
+  for (const auto& g : gets) {
+    CHECK(param(g.url, "event") == "stopped");
+    CHECK(param(g.url, "numwant") == "0");
+    a.http_response(g.request_id, 200, response(1800), at(1813s));
+  }
   CHECK(drain(a).empty());  // answers to "stopped" are not reported
   CHECK_FALSE(a.next_deadline().has_value());
-  CHECK_FALSE(a.remove_torrent(hash, at(2001s)));
-  CHECK_FALSE(a.completed(hash, at(2001s)));
+  CHECK_FALSE(a.remove_torrent(hash, at(1813s)));
+  CHECK_FALSE(a.completed(hash, at(1813s)));
+}
+
+TEST_CASE("[tracker_schedule] 'stopped' only to trackers that acknowledged 'started'",
+          "[tracker_schedule]") {
+  announcer a(config());
+  REQUIRE(a.add_torrent(params({{"http://a.test/announce"}, {"http://b.test/announce"}}), at(0s)));
+  const auto gets = only<http_get>(drain(a));
+  REQUIRE(gets.size() == 2);
+  a.http_response(get_to(gets, "http://a.test/announce").request_id, 200, response(1800), at(0s));
+  a.http_failed(get_to(gets, "http://b.test/announce").request_id, "down", at(0s));
+  drain(a);
+  CHECK(a.remove_torrent(hash, at(1s)));
+  const auto get = one_get(drain(a));
+  CHECK(base_of(get.url) == "http://a.test/announce");
+  CHECK(param(get.url, "event") == "stopped");
 }
 
 TEST_CASE("[tracker_schedule] remove cancels the announce in flight; 'stopped' gives up after "
@@ -539,35 +582,62 @@ TEST_CASE("[tracker_schedule] a UDP tracker", "[tracker_schedule]") {
   CHECK_FALSE(a.next_deadline().has_value());
 }
 
-TEST_CASE("[tracker_schedule] a UDP tracker that never answers falls back to the next tier",
-          "[tracker_schedule]") {
+// An announcer whose shuffle put `first` at the front of the torrent's single tier `tier`.
+announcer with_first(schedule_config cfg, const std::vector<std::string>& tier, const std::string& first) {
+  for (cfg.seed = 0;; ++cfg.seed) {
+    announcer a(cfg);
+    REQUIRE(a.add_torrent(params({tier}), at(0s)));
+    if (a.tiers(hash)[0][0] == first) return a;
+  }
+}
+
+TEST_CASE("[tracker_schedule] a UDP tracker that never answers times out and falls back within "
+          "its tier; other tiers are not held up", "[tracker_schedule]") {
   auto cfg = config();
   cfg.udp.retransmit_base = 1s;
   cfg.udp.max_retransmit_exponent = 1;
-  announcer a(cfg);
-  REQUIRE(a.add_torrent(params({{"udp://dead.test:1"}, {"http://b.test/announce"}}), at(0s)));
-  const auto connect = one_send(drain(a));
-  a.on_timer(at(1s));
-  CHECK(one_send(drain(a)).bytes == connect.bytes);  // retransmitted
-  a.on_timer(at(3s));
-  auto out = drain(a);
-  const auto w = only<tracker_warning>(out);
-  REQUIRE(w.size() == 1);
-  CHECK(w[0].url == "udp://dead.test:1");
-  CHECK(w[0].kind == problem::timeout);
-  CHECK(base_of(one_get(out).url) == "http://b.test/announce");
+  const std::string dead = "udp://dead.test:1";
+  const std::string b_url = "http://b.test/announce";
 
+  SECTION("another tier") {
+    announcer a(cfg);
+    REQUIRE(a.add_torrent(params({{dead}, {b_url}}), at(0s)));
+    auto out = drain(a);
+    const auto connect = one_send(out);
+    CHECK(base_of(one_get(out).url) == b_url);  // at once, not after the UDP one
+    a.on_timer(at(1s));
+    CHECK(one_send(drain(a)).bytes == connect.bytes);  // retransmitted
+    a.on_timer(at(3s));
+    out = drain(a);
+    const auto w = only<tracker_warning>(out);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].url == dead);
+    CHECK(w[0].kind == problem::timeout);
+    CHECK(only<http_get>(out).empty());  // b's tier is already announcing
+    CHECK(only<udp_send>(out).empty());  // backing off
+  }
+  SECTION("the same tier: its next tracker at once") {
+    announcer a = with_first(cfg, {dead, b_url}, dead);
+    auto out = drain(a);
+    CHECK(one_send(out).url == dead);
+    CHECK(only<http_get>(out).empty());
+    a.on_timer(at(1s));
+    drain(a);
+    a.on_timer(at(3s));
+    out = drain(a);
+    REQUIRE(only<tracker_warning>(out).size() == 1);
+    CHECK(base_of(one_get(out).url) == b_url);
+  }
   SECTION("a socket error also falls back") {
-    announcer b(cfg);
-    REQUIRE(b.add_torrent(params({{"udp://dead.test:1"}, {"http://b.test/announce"}}), at(0s)));
-    drain(b);
-    b.udp_failed("udp://dead.test:1", "ECONNREFUSED", at(0s));
-    out = drain(b);
+    announcer a = with_first(cfg, {dead, b_url}, dead);
+    drain(a);
+    a.udp_failed(dead, "ECONNREFUSED", at(0s));
+    const auto out = drain(a);
     const auto ws = only<tracker_warning>(out);
     REQUIRE(ws.size() == 1);
     CHECK(ws[0].kind == problem::network);
     CHECK(ws[0].message == "ECONNREFUSED");
-    CHECK(base_of(one_get(out).url) == "http://b.test/announce");
+    CHECK(base_of(one_get(out).url) == b_url);
   }
   SECTION("an error action is reported as such") {
     announcer b(cfg);
