@@ -47,7 +47,16 @@ async function download (c, id = torrentBytes) {
 test('torrent properties: name, infoHash, magnetURI, torrentFile, announce, files, pieces, lengths, created, createdBy, comment, path, maxWebConns', async () => {
   const c = new WasmTorrent({ tracker: false, maxWebConns: 3 })
   const t = c.add(torrentBytes, { store: 'memory', path: 'films/pack' })
-  await once(t, 'ready')
+  const ready = once(t, 'ready')
+  // A .torrent's files, info and torrentFile already on 'infoHash', as WebTorrent's (its
+  // files are parse-torrent's plain entries until the metadata makes them Files).
+  await once(t, 'infoHash')
+  const expected = (await parseTorrentNpm(torrentBytes)).files.map(f => [f.path, f.name, f.length, f.offset])
+  assert.deepEqual(t.files.map(f => [f.path, f.name, f.length, f.offset]), expected)
+  assert.deepEqual(t.torrentFile, torrentBytes)
+  assert.equal(new TextDecoder().decode(t.info.name), 'pack')
+  await ready
+  assert.equal(typeof t.files[0].createReadStream, 'function', 'Files from the metadata on')
   const parsed = await WasmTorrent.parseTorrent(torrentBytes)
   assert.equal(t.name, 'pack')
   assert.equal(t.infoHash, parsed.infoHash)

@@ -407,6 +407,10 @@ export function makeClientClass (internals) {
       // A magnet's xs=, x.pe= and so= stay in magnetURI until the metadata, as WebTorrent's.
       if (!Array.isArray(parsed.files)) this._magnetParams = { xs: parsed.xs, peerAddresses: parsed.peerAddresses, so: parsed.so }
       if (Array.isArray(parsed.files)) {
+        // A .torrent's files from 'infoHash' on, as WebTorrent's (parse-torrent's entries,
+        // plain objects); the metadata makes them Files.
+        if (!this._hasMetadata) this.files = parsed.files.map(({ name, path, length, offset }) => ({ name, path, length, offset }))
+        if (parsed.infoBuffer instanceof Uint8Array) this.infoBuffer ??= parsed.infoBuffer
         this.length = parsed.length
         this.pieceLength = parsed.pieceLength
         this.lastPieceLength = parsed.lastPieceLength
@@ -1519,11 +1523,13 @@ export function makeClientClass (internals) {
         let id = await this._resolveId(torrentId)
         if (!alive()) return null
         torrent._applyParsed(id.parsed)
+        if (id.keepFile) torrent._torrentFile = id.bytes // torrentFile from 'infoHash' on, as WebTorrent's
         if (!this._onInfoHash(torrent, ontorrent)) return null
         if (id.exactSources) { // after 'infoHash', where the app adds its peers, as WebTorrent's
           id = await this._fromExactSources(id)
           if (!alive()) return null
           if (id.bytes) torrent._applyParsed(id.parsed)
+          if (id.keepFile) torrent._torrentFile = id.bytes
         }
         // Node: the files on disk under opts.path (default: a folder per torrent in the
         // system's temporary folder, as WebTorrent's).
@@ -1549,7 +1555,6 @@ export function makeClientClass (internals) {
         if (this._tcp) for (const peer of id.peers ?? []) torrent.addPeer(peer) // x.pe= of a magnet read as .torrent (xs=)
         // opts.private (a boolean) overrides the torrent's own flag, as WebTorrent's.
         const isPrivate = typeof opts.private === 'boolean' ? opts.private : undefined
-        if (id.keepFile) torrent._torrentFile = id.bytes
         return this._adding(torrent, () => id.magnet
           ? this._call(() => this._engine.addMagnet(id.magnet, announce, check, isPrivate, sequential, torrent._engineExtra(), now()))
           : this._addBytes(id.bytes, { check, announce, isPrivate, sequential, extra: torrent._engineExtra() }))
@@ -1711,6 +1716,7 @@ export function makeClientClass (internals) {
           return null
         }
         torrent._applyParsed(info)
+        torrent._torrentFile = torrentFile
         torrent._hashChecked = true
         torrent.emit('infoHash', torrent.infoHash)
         if (!live()) return null
@@ -1758,7 +1764,6 @@ export function makeClientClass (internals) {
           if (!live()) return null
           if (store) torrent._makeStore = () => store
         }
-        torrent._torrentFile = torrentFile
         await this._ready
         if (!alive()) return null
         torrent.once('ready', () => queueMicrotask(() => {
