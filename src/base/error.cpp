@@ -43,7 +43,6 @@ const char* describe(errc code) noexcept {
     case errc::wire_too_many_peers: return "too many peers";
     case errc::wire_trailing_data: return "trailing data after message";
     case errc::session_duplicate_torrent: return "torrent already added";
-    case errc::session_invalid_torrent: return "torrent has no pieces";
     case errc::tracker_message_too_large: return "message longer than the limit";
     case errc::tracker_depth_exceeded: return "JSON nesting too deep";
     case errc::tracker_bad_json: return "malformed JSON";

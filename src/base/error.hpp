@@ -54,7 +54,6 @@ enum class errc : std::uint8_t {
   wire_trailing_data,         // bytes after a message that must end there
   // session
   session_duplicate_torrent,  // a torrent with this info-hash is already in the session
-  session_invalid_torrent,    // metainfo without pieces or bytes
   // tracker (WebSocket tracker JSON)
   tracker_message_too_large,  // a tracker message longer than the limit
   tracker_depth_exceeded,     // JSON nested deeper than the limit

@@ -236,8 +236,6 @@ const wire::peer_id& session::peer_id() const noexcept { return impl_->pid; }
 result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params params, time_point now) {
   auto& s = enter(now);
   if (s.find_torrent(m.info_hash)) return make_error(errc::session_duplicate_torrent, 0);
-  if (m.piece_count() == 0 || m.total_length <= 0)
-    return make_error(errc::session_invalid_torrent, 0);
   const torrent_id id{s.next_torrent++};
   torrent& t = s.torrents[id.value];
   t.id = id;

@@ -75,3 +75,24 @@ test('seed() of a folder holding one file: a folder torrent named after it, as c
   await download(t, seeder, seeded.torrentFile, { path: path.join(dir, 'down') })
   assert.equal(await sameFiles(path.join(dir, 'down'), [{ path: 'only-one/sub/file.bin', data }]), null)
 })
+
+test('seed() of an empty file: a torrent with no pieces, create-torrent\'s info-hash; a magnet download makes the empty file', async t => {
+  const dir = await tempDir(t)
+  const file = path.join(dir, 'empty.txt')
+  await writeFile(file, '')
+  const seeder = client(t)
+  await seeder.whenReady()
+  const seeded = seeder.seed(file, { announce: [] })
+  await once(seeded, 'seed')
+  assert.equal(seeded.length, 0)
+  assert.equal(seeded.pieces.length, 0)
+  assert.equal(seeded.progress, 1)
+  assert.equal(seeded.done, true)
+  assert.equal(seeded.infoHash, (await parseTorrentNpm(await createTorrentNpm(file, {}))).infoHash)
+
+  const torrent = await download(t, seeder, seeded.magnetURI, { path: path.join(dir, 'down') })
+  assert.deepEqual(torrent.files.map(f => [f.path, f.length, f.done]), [['empty.txt', 0, true]])
+  assert.equal((await torrent.files[0].arrayBuffer()).byteLength, 0)
+  await torrent.destroy() // the store's files are closed, the empty file made
+  assert.equal(await sameFiles(path.join(dir, 'down'), [{ path: 'empty.txt', data: new Uint8Array(0) }]), null)
+})

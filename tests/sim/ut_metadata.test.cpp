@@ -95,3 +95,40 @@ TEST_CASE("[ut_metadata] without peers that have it, a magnet waits without erro
   CHECK(net.at(a).stats(*ta)->peers == 1);
   for (const auto& e : net.events(a)) CHECK_FALSE(std::holds_alternative<torrent_error_event>(e));
 }
+
+TEST_CASE("[ut_metadata] an empty torrent (no pieces): seeded, then fetched from a magnet and done",
+          "[ut_metadata]") {
+  // create-torrent and WebTorrent make and seed these (an empty file dropped on a page).
+  const input_file empty{"empty.txt", {}};
+  create_options o;
+  o.creation_date = 0;
+  const auto bytes = create_torrent(std::span(&empty, 1), o);
+  REQUIRE(bytes);
+  const auto meta = parse_metainfo(*bytes);
+  REQUIRE(meta);
+  REQUIRE(meta->piece_count() == 0);
+  REQUIRE(meta->total_length == 0);
+
+  swarm net(9);
+  const auto seeder = net.add_node();
+  const auto leecher = net.add_node();
+  const auto ts = net.at(seeder).add_torrent(*meta, {.seed = true}, net.now());
+  REQUIRE(ts);
+  CHECK(net.at(seeder).stats(*ts)->finished);
+
+  // A leecher given the .torrent has nothing to fetch.
+  const auto other = net.add_node();
+  const auto to = net.at(other).add_torrent(*meta, {}, net.now());
+  REQUIRE(to);
+  REQUIRE(net.run_until([&] { return finished(net, other, *to); }, time_point{} + 10s));
+
+  const auto tl = net.at(leecher).add_magnet(meta->info_hash, "", net.now());
+  REQUIRE(tl);
+  net.at(leecher).add_peer(*tl, net.endpoint(seeder), net.now());
+  REQUIRE(net.run_until([&] { return finished(net, leecher, *tl); }, time_point{} + 1min));
+  const metainfo* got = net.at(leecher).torrent_metainfo(*tl);
+  REQUIRE(got);
+  CHECK(got->info_bytes == meta->info_bytes);
+  CHECK(got->total_length == 0);
+  CHECK(net.at(leecher).stats(*tl)->have == 0);
+}

@@ -992,6 +992,9 @@ export function makeClientClass (internals) {
       // a string ('2') after add().
       if (this.so && !this._opts.deselect) this.files.forEach((f, i) => { if (this.so.includes(i)) f.select() })
       if (this.created === undefined && !this._torrentFile) this._parseMetadata()
+      // An empty torrent (no pieces) never asks its store for anything: opened here, it
+      // makes the empty files, as a finished download has them.
+      if (this.length === 0) this._client._storageOf(this._id)?.open().catch(err => this.emit('warning', err))
       // As WebTorrent's (which adds its url-list then, unless webSeeds is false): 'peer' for
       // each web seed the torrent has from its .torrent or magnet, not named yet.
       for (const { url } of this._client._opts.webSeeds === false ? [] : this.webSeeds) {
