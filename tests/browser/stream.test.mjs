@@ -19,6 +19,7 @@ let h
 let tracker
 let trackerURL
 let webm
+let slowSeedAnswers = 0
 before(async () => {
   webm = await readFile(await testMedia('webm'))
   tracker = await startTracker()
@@ -30,7 +31,19 @@ before(async () => {
       // At the root, so that its scope covers the test pages.
       '/wasmtorrent-sw.js': (req, res) => res.writeHead(200, { 'content-type': 'text/javascript' }).end(sw),
       '/sw.min.js': (req, res) => res.writeHead(200, { 'content-type': 'text/javascript' }).end(webtorrentSW),
-      '/media/test.webm': (req, res) => res.writeHead(200, { 'content-type': 'video/webm' }).end(webm)
+      '/media/test.webm': (req, res) => res.writeHead(200, { 'content-type': 'video/webm' }).end(webm),
+      // A web seed whose first answer takes 6 s (longer than WebTorrent's worker waits for
+      // a chunk unless the page probed it first); Range as a file server answers it.
+      '/slow-seed/test.webm': (req, res) => {
+        const [, from, to] = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '') ?? [null, '0', '']
+        const body = webm.subarray(Number(from), to ? Number(to) + 1 : webm.length)
+        const send = () => res.writeHead(req.headers.range ? 206 : 200, {
+          'content-type': 'video/webm',
+          'content-range': `bytes ${from}-${Number(from) + body.length - 1}/${webm.length}`
+        }).end(body)
+        if (slowSeedAnswers++ === 0) setTimeout(send, 6000)
+        else send()
+      }
     }
   })
 })
@@ -491,6 +504,37 @@ test('WebTorrent\'s own worker (sw.min.js) with our client: listing, exact bytes
   await p.evaluate(() => window.client.destroy())
   const expected = /Failed to load resource: the server responded with a status of (416|404|405)/
   assert.deepEqual(p.errors.filter(e => !expected.test(e)), [])
+})
+
+// The same worker, fresh (a context of its own), and a file still downloading whose first
+// bytes are 6 s away (a slow web seed): the body stays open until they come. The worker
+// stops a body that waits 5 s for a chunk unless the page has probed it first; the probe
+// went with the first request, whose body then stopped 5 s in, so createServer sends it.
+test('WebTorrent\'s own worker: a body that waits over 5 s for its first chunk is not stopped', { timeout: 120_000 }, async () => {
+  const p = await h.newPage('/tests/browser/pages/stream.html')
+  const slow = await p.evaluate(async () => {
+    const registration = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' })
+    await navigator.serviceWorker.ready
+    if (registration.active.state !== 'activated') {
+      await new Promise(resolve => registration.active.addEventListener('statechange', e => e.target.state === 'activated' && resolve()))
+    }
+    if (!navigator.serviceWorker.controller) {
+      await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+    }
+    const bytes = new Uint8Array(await (await fetch('/media/test.webm')).arrayBuffer())
+    const torrentFile = await window.WasmTorrent.createTorrent(new File([bytes], 'test.webm'), { urlList: [location.origin + '/slow-seed/test.webm'], announceList: [] })
+    window.client = new window.WasmTorrent({ tracker: false })
+    window.client.createServer({ controller: registration })
+    const torrent = await new Promise(resolve => window.client.add(torrentFile, { store: 'memory' }, resolve))
+    const res = await fetch(torrent.files[0].streamURL)
+    const body = await Promise.race([res.arrayBuffer(), new Promise(resolve => setTimeout(() => resolve(null), 40_000))])
+    await window.client.destroy()
+    const digest = body && await crypto.subtle.digest('SHA-256', body)
+    return { status: res.status, length: body?.byteLength ?? 'stalled', sha256: digest && Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('') }
+  })
+  assert.deepEqual(slow, { status: 200, length: webm.length, sha256: sha256(webm) })
+  assert.ok(slowSeedAnswers > 0, 'the web seed served it')
+  assert.deepEqual(p.errors, [])
 })
 
 // Page H: a hostile BitTorrent peer over a data channel. It claims every piece, unchokes,

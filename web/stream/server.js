@@ -15,6 +15,8 @@ export const STREAM_PREFIX = 'webtorrent/'
 // streaming does not count as activity: while a body is open, the page fetches this URL
 // (answered by the worker itself) every KEEPALIVE_MS.
 export const KEEPALIVE_PATH = 'keepalive/'
+// WebTorrent's worker's probe (see _probeCancel); ours answers it itself, as a keep-alive.
+export const CANCEL_PROBE_PATH = 'cancel/'
 const KEEPALIVE_MS = 20_000
 
 // A Range header for a resource of `length` bytes: [start, end] inclusive, or null for the
@@ -194,9 +196,9 @@ export class StreamServer extends ServerLayout {
     this.base = new URL(STREAM_PREFIX, scope).href
     this._openBodies = 0
     this._keepAlive = null
-    this._probed = false // see _probeCancel
     openServers.add(this)
     listenToWorkers()
+    this._probeCancel()
     // Our worker asks the pages that answer before the others (web/stream/sw.js).
     try {
       (controller.active ?? navigator.serviceWorker.controller)?.postMessage?.({ type: 'wasmtorrent-serving' })
@@ -262,7 +264,6 @@ export class StreamServer extends ServerLayout {
   _serveWebTorrentWorker (message, port) {
     const request = this._webTorrentRequest(message)
     if (!request) return
-    this._probeCancel()
     const answer = request.method === 'GET' || request.method === 'HEAD' ? this._answer(request) : NOT_ALLOWED_PAGE
     const head = answer === NOT_FOUND ? NOT_FOUND_PAGE : answer
     const stream = Boolean(answer.file) && request.method !== 'HEAD' && answer.end >= answer.start
@@ -292,11 +293,10 @@ export class StreamServer extends ServerLayout {
 
   // WebTorrent's worker stops a body that sends nothing for 5 s unless it has seen that the
   // browser can cancel a worker's streams: a fetch of <scope>webtorrent/cancel/ whose body
-  // is cancelled shows it (as WebTorrent's page does once).
+  // is cancelled shows it. As WebTorrent's page, at once: a body pulled before the worker
+  // saw it keeps a 5 s timer that stops it, however much it has sent by then.
   _probeCancel () {
-    if (this._probed) return
-    this._probed = true
-    fetch(this.base + 'cancel/').then(res => res.body?.cancel(), () => {})
+    fetch(this.base + CANCEL_PROBE_PATH).then(res => res.body?.cancel(), () => {})
   }
 
   // A reader of the answer's bytes: next() gives a chunk, or null at the end; cancel()

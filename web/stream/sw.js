@@ -8,7 +8,7 @@
 // browser cancels it (a seek, a closed tab), the page is told and stops its reader.
 /* eslint-env serviceworker */
 
-import { STREAM_PREFIX as PREFIX, KEEPALIVE_PATH } from './server.js'
+import { STREAM_PREFIX as PREFIX, KEEPALIVE_PATH, CANCEL_PROBE_PATH } from './server.js'
 
 const ANSWER_TIMEOUT = 10_000 // ms for a page to answer a request's headers
 
@@ -38,8 +38,9 @@ self.addEventListener('fetch', event => {
     return
   }
   const path = url.pathname.slice(base.pathname.length)
-  // The page's keep-alive ping (web/stream/server.js): the event itself is the point.
-  if (path === KEEPALIVE_PATH) event.respondWith(new Response(null, { status: 204 }))
+  // The page's keep-alive ping (web/stream/server.js): the event itself is the point. The
+  // page's probe for WebTorrent's worker likewise.
+  if (path === KEEPALIVE_PATH || path === CANCEL_PROBE_PATH) event.respondWith(new Response(null, { status: 204 }))
   else event.respondWith(serve(event, path))
 })
 
