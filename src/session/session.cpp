@@ -190,8 +190,8 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
   st.wasted = t->wasted;
   st.web_seed_downloaded = t->seed_downloaded;
   for (const auto& [h, ws] : t->web_seeds) st.web_seeds += ws.dropped ? 0 : 1;
-  st.download_rate = t->down_rate;
-  st.upload_rate = t->up_rate;
+  st.download_rate = t->down_meter.rate(now, t->down_since);
+  st.upload_rate = t->up_meter.rate(now, t->up_since);
   st.has_metadata = t->meta.has_value();
   st.finished = t->finished;
   st.complete = t->picker && t->picker->is_seed();
@@ -214,9 +214,9 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
     st.total = t->picker->total_length();
     const auto wanted = t->picker->bytes_wanted();
     st.progress = wanted > 0 ? 1.0 - static_cast<double>(t->picker->bytes_left()) / static_cast<double>(wanted) : 1.0;
-    if (t->down_rate > 1.0)
+    if (st.download_rate > 1.0)
       st.time_remaining = std::chrono::duration_cast<duration>(std::chrono::duration<double>(
-          static_cast<double>(t->picker->bytes_left()) / t->down_rate));
+          static_cast<double>(t->picker->bytes_left()) / st.download_rate));
   }
   return st;
 }

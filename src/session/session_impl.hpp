@@ -32,6 +32,7 @@
 #include "picker/piece_picker.hpp"
 #include "base/random.hpp"
 #include "session/rate_limit.hpp"
+#include "session/rate_meter.hpp"
 #include "session/session.hpp"
 
 namespace wt {
@@ -335,8 +336,8 @@ struct torrent {
   bool is_unhashed(std::uint32_t piece) const noexcept { return unhashed.test(piece); }
   bool recheck_again = false;         // recheck_torrent() during a pass: run another
   std::uint64_t downloaded = 0, uploaded = 0, verified = 0, wasted = 0;
-  std::uint64_t down_since = 0, up_since = 0;
-  double down_rate = 0, up_rate = 0;
+  std::uint64_t down_since = 0, up_since = 0;  // since the last tick, then into the meters
+  rate_meter down_meter, up_meter;
   time_point next_unchoke, next_optimistic;
 };
 

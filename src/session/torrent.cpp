@@ -578,15 +578,13 @@ void session::impl::tick(time_point at) {
     if (dt > 0) {
       const double sample = static_cast<double>(since) / dt;
       rate += (sample - rate) * std::min(1.0, dt / 2.0);
-      // An idle rate decays forever without reaching 0; below a byte a second it is 0, as
-      // apps show it (WebTorrent's 5 s window gets there) rather than 1e-13 B/s.
-      if (since == 0 && rate < 1.0) rate = 0;
+      if (since == 0 && rate < 1.0) rate = 0;  // not 1e-13 B/s for ever
     }
     since = 0;
   };
   for (auto& [tid, t] : torrents) {
-    update_rate(t.down_rate, t.down_since);
-    update_rate(t.up_rate, t.up_since);
+    t.down_meter.add(std::exchange(t.down_since, 0), at);
+    t.up_meter.add(std::exchange(t.up_since, 0), at);
     for (auto& [cid, p] : t.peers) {
       if (p.dead) continue;
       update_rate(p.down_rate, p.down_since);

@@ -120,6 +120,9 @@ test("a download: 'infoHash', 'metadata', 'ready', 'download' (bytes that arrive
   assert.equal(t.uploaded, 0)
   assert.equal(t.ratio, 0)
   assert.ok(t.pieces.every(p => p === null), 'verified pieces are null, as WebTorrent')
+  // The speed of the last seconds, as WebTorrent's 5 s window: the bytes that just came
+  // show (a download shorter than a second read 0 with the moving average it replaced).
+  assert.ok(t.downloadSpeed > 0 && c.downloadSpeed === t.downloadSpeed, `downloadSpeed ${t.downloadSpeed}`)
   await c.destroy()
 })
 
