@@ -206,6 +206,9 @@ test('a stream destroyed early stops its reader; a removed torrent ends its stre
   assert.deepEqual(events, ['close'])
   assert.throws(() => file.createReadStream(), err => err.code === 'destroyed' && err.message === 'File is destroyed')
   assert.throws(() => file.stream(), err => err.code === 'destroyed')
+  const iterated = []
+  for await (const chunk of file) iterated.push(chunk) // ends at once, as WebTorrent's
+  assert.deepEqual(iterated, [])
   await c.destroy()
 })
 

@@ -81,7 +81,8 @@ export class File extends Emitter {
   // WebTorrent's; toWeb() gives the web ReadableStream.
   createReadStream (opts) { return new FileStream(this.stream(opts)) }
 
-  [Symbol.asyncIterator] (opts) { return iterate(this.stream(opts)) }
+  // Once the torrent is destroyed, an iteration that ends at once, as WebTorrent's.
+  [Symbol.asyncIterator] (opts) { return this._torrent.destroyed ? nothing() : iterate(this.stream(opts)) }
 
   // The bytes [start, end] once they are verified; downloads them first if needed.
   async arrayBuffer (opts) {
@@ -249,3 +250,5 @@ async function * iterate (stream) {
     reader.releaseLock()
   }
 }
+
+async function * nothing () {}
