@@ -1111,11 +1111,19 @@ class js_client {
   }
 #endif
 
-  // fields: our extension handshake's extra fields (a plain object, bencoded).
-  std::uint32_t register_extension(const std::string& name, const val& fields, double now) {
-    const std::uint32_t id = client_.engine().register_extension(name, bencode_dict_of_js(fields, 0));
+  // wire.use(): the extension's id (registered once per name, spoken per connection)...
+  std::uint32_t register_extension(const std::string& name, double now) {
+    const std::uint32_t id = client_.engine().register_extension(name, {}, wt::extension_scope::per_connection);
     client_.flush(at_ms(now));
     return id;
+  }
+  // ...then spoken on that wire's connection. fields: the wire's extendedHandshake (a plain
+  // object, bencoded into our extension handshake to that peer).
+  bool enable_extension(std::uint32_t connection, std::uint32_t extension, const val& fields, double now) {
+    const bool enabled = client_.engine().enable_extension(wt::connection_id{connection}, extension,
+                                                           bencode_dict_of_js(fields, 0), at_ms(now));
+    client_.flush(at_ms(now));
+    return enabled;
   }
   // wire.extendedMapping: our extension ids' names, in id order from 1.
   val extension_names() const {
@@ -1624,6 +1632,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("scrape", &js_client::scrape)
       .function("acceptPeer", &js_client::accept_peer)
       .function("registerExtension", &js_client::register_extension)
+      .function("enableExtension", &js_client::enable_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
       .function("wireReady", &js_client::wire_ready)
       .function("reportPeerMessages", &js_client::report_peer_messages)

@@ -260,9 +260,10 @@ class lt_donthave_plugin final : public extension_plugin {
 
 class user_extension_plugin final : public extension_plugin {
  public:
-  user_extension_plugin(std::string name, std::uint32_t handle, bencode::dict fields)
-      : name_(std::move(name)), handle_(handle), fields_(std::move(fields)) {}
+  user_extension_plugin(std::string name, std::uint32_t handle, bencode::dict fields, bool per_connection)
+      : name_(std::move(name)), handle_(handle), fields_(std::move(fields)), per_connection_(per_connection) {}
   std::string_view name() const override { return name_; }
+  bool per_connection() const override { return per_connection_; }
   void add_handshake_fields(bencode::dict& extra) const override {
     for (const auto& [key, value] : fields_) extra.emplace(key, value);
   }
@@ -280,6 +281,7 @@ class user_extension_plugin final : public extension_plugin {
   std::string name_;
   std::uint32_t handle_;
   bencode::dict fields_;
+  bool per_connection_;
 };
 
 }  // namespace
@@ -288,8 +290,10 @@ std::unique_ptr<extension_plugin> make_ut_metadata_plugin() { return std::make_u
 std::unique_ptr<extension_plugin> make_ut_pex_plugin() { return std::make_unique<ut_pex_plugin>(); }
 std::unique_ptr<extension_plugin> make_lt_donthave_plugin() { return std::make_unique<lt_donthave_plugin>(); }
 std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle,
-                                                            bencode::dict handshake_fields) {
-  return std::make_unique<user_extension_plugin>(std::move(name), handle, std::move(handshake_fields));
+                                                            bencode::dict handshake_fields,
+                                                            bool per_connection) {
+  return std::make_unique<user_extension_plugin>(std::move(name), handle, std::move(handshake_fields),
+                                                 per_connection);
 }
 
 }  // namespace wt

@@ -68,15 +68,18 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
 void session::impl::send_extension_handshake(torrent& t, peer_connection& p) {
   wire::extension_handshake h;
   for (std::size_t i = 0; i < plugins.size(); ++i)
-    h.m.emplace(std::string(plugins[i]->name()), static_cast<std::uint8_t>(i + 1));
+    if (speaks(p, i + 1)) h.m.emplace(std::string(plugins[i]->name()), static_cast<std::uint8_t>(i + 1));
   h.client = settings.client;
   h.reqq = settings.reqq;
   h.listen_port = settings.listen_port;
   bencode::dict extra;
-  for (auto& plugin : plugins) {
-    plugin->add_handshake(*this, t, p, h);
-    plugin->add_handshake_fields(extra);
+  for (std::size_t i = 0; i < plugins.size(); ++i) {
+    if (!speaks(p, i + 1)) continue;
+    plugins[i]->add_handshake(*this, t, p, h);
+    plugins[i]->add_handshake_fields(extra);
   }
+  for (const auto& [id, fields] : p.enabled_extensions)
+    for (const auto& [key, value] : fields) extra.emplace(key, value);
   send_extended(p, 0, wire::encode_extension_handshake(h, extra));
 }
 
@@ -435,13 +438,14 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
     p.ext = std::move(h).value();
     p.ext_payload.assign(e.payload.begin(), e.payload.end());
     if (p.ext->reqq) p.peer_reqq = std::max<std::uint32_t>(1, *p.ext->reqq);
-    for (auto& plugin : plugins) {
-      plugin->on_handshake(*this, t, p, p.ext->id_of(plugin->name()));
+    for (std::size_t i = 0; i < plugins.size(); ++i) {
+      if (!speaks(p, i + 1)) continue;
+      plugins[i]->on_handshake(*this, t, p, p.ext->id_of(plugins[i]->name()));
       if (p.dead) return;
     }
     return;
   }
-  if (e.id > plugins.size()) return;  // an id we never gave out: ignore
+  if (e.id > plugins.size() || !speaks(p, e.id)) return;  // an id we never gave this peer: ignore
   plugins[e.id - 1u]->on_message(*this, t, p, e.payload);
 }
 

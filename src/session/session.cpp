@@ -559,15 +559,17 @@ std::uint64_t session::read(torrent_id id, std::int64_t offset, std::uint32_t le
   return read_id;
 }
 
-std::uint32_t session::register_extension(std::string name, bencode::dict handshake_fields) {
+std::uint32_t session::register_extension(std::string name, bencode::dict handshake_fields,
+                                          extension_scope scope) {
   auto& s = *impl_;
   for (std::size_t i = 0; i < s.plugins.size(); ++i)
     if (s.plugins[i]->name() == name) return static_cast<std::uint32_t>(i + 1);
   const auto handle = static_cast<std::uint32_t>(s.plugins.size() + 1);
-  s.plugins.push_back(make_user_extension_plugin(std::move(name), handle, std::move(handshake_fields)));
-  // Registered while peers are connected (a page calls wire.use() when a wire appears):
-  // BEP 10 lets a handshake be sent again, so tell those peers our new id, and report
-  // what their handshake already said about the extension.
+  const bool per_connection = scope == extension_scope::per_connection;
+  s.plugins.push_back(make_user_extension_plugin(std::move(name), handle, std::move(handshake_fields), per_connection));
+  if (per_connection) return handle;  // enable_extension() tells each peer
+  // Registered while peers are connected: BEP 10 lets a handshake be sent again, so tell
+  // those peers our new id, and report what their handshake already said about it.
   extension_plugin& plugin = *s.plugins.back();
   for (auto& [tid, t] : s.torrents) {
     for (auto& [cid, p] : t.peers) {
@@ -578,6 +580,23 @@ std::uint32_t session::register_extension(std::string name, bencode::dict handsh
     }
   }
   return handle;
+}
+
+bool session::enable_extension(connection_id c, std::uint32_t extension, bencode::dict handshake_fields,
+                               time_point now) {
+  auto& s = enter(now);
+  if (extension == 0 || extension > s.plugins.size() || !s.plugins[extension - 1]->per_connection()) return false;
+  auto [t, p] = s.find_connection(c);
+  if (!p || p->dead) return false;
+  if (!p->enabled_extensions.emplace(extension, std::move(handshake_fields)).second) return true;
+  // Our extension handshake already went out (a late wire.use()): BEP 10 lets it be sent
+  // again with the new id; and the peer's handshake, if it came, is reported now.
+  if (t && p->active() && p->extensions && !p->ext_held) {
+    s.send_extension_handshake(*t, *p);
+    if (p->ext) s.plugins[extension - 1]->on_handshake(s, *t, *p, p->ext->id_of(s.plugins[extension - 1]->name()));
+  }
+  s.finish_call();
+  return true;
 }
 
 std::vector<std::string_view> session::extension_names() const {
@@ -605,7 +624,7 @@ bool session::send_extension_message(connection_id c, std::uint32_t extension, b
   auto& s = enter(now);
   if (extension == 0 || extension > s.plugins.size()) return false;
   auto [t, p] = s.find_connection(c);
-  if (!p || !p->ext) return false;
+  if (!p || !p->ext || !s.speaks(*p, extension)) return false;
   auto id = p->ext->id_of(s.plugins[extension - 1]->name());
   if (!id) return false;
   s.send_extended(*p, *id, payload);

@@ -248,6 +248,9 @@ struct torrent_error_event {
   torrent_id torrent;
   std::string message;
 };
+// Where a registered extension is spoken (session::register_extension).
+enum class extension_scope : std::uint8_t { every_connection, per_connection };
+
 // A registered extension: the peer's extension handshake arrived.
 struct extension_handshake_event {
   torrent_id torrent;
@@ -653,7 +656,16 @@ class session {
   // peer's support as extension_handshake_event. Registering a name again returns its id.
   // `handshake_fields` go into our extension handshake, for the peer to read (as
   // WebTorrent extensions set wire.extendedHandshake fields).
-  std::uint32_t register_extension(std::string name, bencode::dict handshake_fields = {});
+  // With extension_scope::per_connection it is spoken only on the connections that
+  // enable_extension() names (WebTorrent's wire.use(), one wire at a time).
+  std::uint32_t register_extension(std::string name, bencode::dict handshake_fields = {},
+                                   extension_scope scope = extension_scope::every_connection);
+  // Speaks a per_connection extension on connection `c`, its `handshake_fields` in our
+  // extension handshake to that peer (sent again if it went out already, and the peer's
+  // handshake, if it came, reported as for a new connection). False for an unknown
+  // connection or an extension registered for every connection.
+  bool enable_extension(connection_id c, std::uint32_t extension, bencode::dict handshake_fields,
+                        time_point now);
   // Every extension our handshakes name, built-in and registered: the one at index i has
   // id i + 1 in our "m" dictionary (bittorrent-protocol's wire.extendedMapping).
   std::vector<std::string_view> extension_names() const;

@@ -96,6 +96,9 @@ struct peer_connection {
   std::vector<std::pair<std::uint8_t, byte_buffer>> ext_early;
   std::size_t ext_early_bytes = 0;
   std::vector<std::unique_ptr<extension_peer_state>> ext_state;  // one per plugin
+  // Extensions registered per connection (session::enable_extension) that this one speaks,
+  // by id, with the fields they add to our extension handshake to this peer.
+  std::map<std::uint32_t, bencode::dict> enabled_extensions;
 
   bitfield has;              // valid once the metadata is known
   bool have_all = false;     // counted in the picker as a seed
@@ -357,6 +360,8 @@ class extension_plugin {
   // other top-level field to `extra`.
   virtual void add_handshake(session::impl&, torrent&, peer_connection&, wire::extension_handshake&) {}
   virtual void add_handshake_fields(bencode::dict& /*extra*/) const {}
+  // Spoken only on the connections it is enabled on (peer_connection::enabled_extensions).
+  virtual bool per_connection() const { return false; }
   // The peer's extension handshake arrived; `peer_id` is its id for us, if it supports us.
   virtual void on_handshake(session::impl&, torrent&, peer_connection&,
                             std::optional<std::uint8_t> peer_id) = 0;
@@ -575,6 +580,10 @@ struct session::impl {
   void on_extended(torrent& t, peer_connection& p, const wire::extended& e);
   void send_our_pieces(torrent& t, peer_connection& p);
   void send_extension_handshake(torrent& t, peer_connection& p);
+  // The connection speaks the plugin of extension id `id` (plugins[id - 1]).
+  bool speaks(const peer_connection& p, std::size_t id) const {
+    return !plugins[id - 1]->per_connection() || p.enabled_extensions.contains(static_cast<std::uint32_t>(id));
+  }
   // Ends the hold of our extension handshake (ext_held): sends it, then handles the
   // peer's extended messages that waited.
   void release_extension_handshake(torrent& t, peer_connection& p);
@@ -744,6 +753,7 @@ std::unique_ptr<extension_plugin> make_ut_metadata_plugin();
 std::unique_ptr<extension_plugin> make_ut_pex_plugin();
 std::unique_ptr<extension_plugin> make_lt_donthave_plugin();
 std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle,
-                                                            bencode::dict handshake_fields);
+                                                            bencode::dict handshake_fields,
+                                                            bool per_connection);
 
 }  // namespace wt

@@ -111,3 +111,38 @@ test('opts.utPex false: the client does not offer ut_pex; one with the default d
   assert.deepEqual(offers.byLeecher, [false]) // the seeder's handshake, as the leecher saw it
   assert.deepEqual(offers.bySeeder, [true])
 })
+
+test('an extension used on one wire is spoken with that peer only, each wire its own fields', async t => {
+  const data = randomBytes(92, 100_003)
+  const seeder = new WasmTorrent({ tracker: false, dht: false, utPex: false })
+  t.after(() => seeder.destroy())
+  const seeding = seeder.seed(Object.assign(Buffer.from(data), { name: 'some.bin' }), { announceList: [] })
+  const seenBySeeder = []
+  let wires = 0
+  // The seeder uses it on its first wire only, with a field of that wire's own.
+  seeding.on('wire', wire => { if (wires++ === 0) wire.use(tagging(10, seenBySeeder)) })
+  await once(seeding, 'seed')
+  await seeder.whenReady()
+  const seen = [[], []]
+  const theirs = []
+  for (const i of [0, 1]) {
+    const leecher = new WasmTorrent({ tracker: false, dht: false, utPex: false })
+    t.after(() => leecher.destroy())
+    const torrent = leecher.add(seeding.torrentFile, { store: 'memory' })
+    torrent.on('wire', wire => wire.use(tagging(20 + i, seen[i])))
+    torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+    await once(torrent, 'done')
+    await until(() => torrent.wires[0]?.peerExtendedHandshake?.m, `leecher ${i}'s handshake`)
+    theirs.push(torrent.wires[0].peerExtendedHandshake)
+  }
+  await new Promise(resolve => setTimeout(resolve, 300))
+  assert.deepEqual(seen[0], [{ tag: 10, named: true }], 'the first peer hears of it')
+  // The second does not (WebTorrent's wire.use is per wire); its extension is not told.
+  assert.equal(theirs[1].m.x_tag, undefined)
+  assert.equal(theirs[1].x_tag, undefined)
+  assert.deepEqual(seen[1], [])
+  assert.deepEqual(seenBySeeder, [{ tag: 20, named: true }])
+  const [first, second] = seeding.wires
+  assert.ok(first.x_tag && !second.x_tag)
+  assert.throws(() => second.extended('x_tag', { hi: 1 }), /not in use on this wire/)
+})

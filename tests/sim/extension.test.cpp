@@ -217,3 +217,52 @@ TEST_CASE("[extension] a held extension handshake goes out after the hold when t
   CHECK_FALSE(handshake_events(net, b)[0].peer_supports);
   REQUIRE(net.run_until([&] { return net.at(a).stats(*ta)->finished; }, net.now() + 1min));
 }
+
+TEST_CASE("[extension] a per-connection extension is spoken only where it is enabled", "[extension]") {
+  // WebTorrent's wire.use() enables an extension on one wire: the other peers must not
+  // see it in our handshake, nor reach it.
+  const auto tt = make_test_torrent(64 * 1024, 16 * 1024, 8);
+  swarm net(12);
+  node_config no_pex;  // b and c must not meet (their handshakes would mix with a's)
+  no_pex.settings.enable_ut_pex = false;
+  const auto a = net.add_node(no_pex);
+  const auto b = net.add_node(no_pex);
+  const auto c = net.add_node(no_pex);
+  const std::uint32_t ext_a = net.at(a).register_extension("x_some", {}, extension_scope::per_connection);
+  for (auto n : {b, c}) net.at(n).register_extension("x_some");
+  std::vector<torrent_id> ids;
+  for (auto n : {a, b, c}) ids.push_back(add_seed(net, n, tt));
+  net.at(a).add_peer(ids[0], net.endpoint(b), net.now());
+  net.at(a).add_peer(ids[0], net.endpoint(c), net.now());
+  REQUIRE(net.run_until([&] { return net.at(a).peers(ids[0]).size() == 2; }, time_point{} + 1min));
+  connection_id to_b{}, to_c{};
+  for (const auto& p : net.at(a).peers(ids[0])) (p.remote == net.endpoint(b) ? to_b : to_c) = p.connection;
+  bencode::dict fields;
+  fields["x_some_level"] = bencode::value(std::int64_t{2});
+  CHECK(net.at(a).enable_extension(to_b, ext_a, std::move(fields), net.now()));
+  CHECK_FALSE(net.at(a).enable_extension(to_b, 1, {}, net.now()));  // ut_metadata: every connection
+  net.run_until([] { return false; }, net.now() + 5s);
+
+  // b hears of it, with its field; c does not; a hears only b's handshake.
+  const auto at_b = handshake_events(net, b);
+  REQUIRE_FALSE(at_b.empty());
+  CHECK(at_b.back().peer_supports);
+  auto doc = bencode::decode(at_b.back().handshake);
+  REQUIRE(doc);
+  CHECK(doc->root().find_int("x_some_level") == std::optional<std::int64_t>(2));
+  const auto at_c = handshake_events(net, c);
+  REQUIRE_FALSE(at_c.empty());
+  CHECK_FALSE(at_c.back().peer_supports);
+  for (const auto& h : handshake_events(net, a)) CHECK(h.connection == to_b);
+  CHECK(net.at(a).send_extension_message(to_b, ext_a, as_bytes("hi b"), net.now()));
+  CHECK_FALSE(net.at(a).send_extension_message(to_c, ext_a, as_bytes("hi c"), net.now()));
+
+  // Enabled late on c: c gets our handshake again, a the report of c's.
+  CHECK(net.at(a).enable_extension(to_c, ext_a, {}, net.now()));
+  REQUIRE(net.run_until([&] { return handshake_events(net, c).back().peer_supports; }, net.now() + 1min));
+  bool reported = false;
+  for (const auto& h : handshake_events(net, a)) reported = reported || (h.connection == to_c && h.peer_supports);
+  CHECK(reported);
+  CHECK(net.at(a).send_extension_message(to_c, ext_a, as_bytes("hi c"), net.now()));
+  CHECK(net.at(a).peers(ids[0]).size() == 2);
+}

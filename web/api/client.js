@@ -2183,15 +2183,20 @@ export function makeClientClass (internals) {
 
     // --- extensions (see wire.js) ------------------------------------------------------
 
-    // The engine id of a BEP 10 extension; `fresh` when this call registered it.
-    _registerExtension (name, fields) {
-      const known = this._extensions.get(name)
-      if (known !== undefined) return { id: known, fresh: false }
-      let id = 0
-      this._input((E, t) => { id = E.registerExtension(name, fields ?? {}, t) })
-      this._extensions.set(name, id)
-      this._extensionNamesKnown = null
-      return { id, fresh: true }
+    // The engine id of a BEP 10 extension, registered once per name (spoken per connection).
+    _extensionId (name) {
+      let id = this._extensions.get(name)
+      if (id === undefined) {
+        this._input((E, t) => { id = E.registerExtension(name, t) })
+        this._extensions.set(name, id)
+        this._extensionNamesKnown = null
+      }
+      return id
+    }
+
+    // Extension `id` spoken on `connection`, with `fields` in our extension handshake to it.
+    _enableExtension (connection, id, fields) {
+      this._input((E, t) => E.enableExtension(connection, id, fields ?? {}, t))
     }
 
     // The engine's extension names, id order from 1 (wire.extendedMapping).

@@ -187,13 +187,14 @@ export class Wire extends Emitter {
     }
     if (this._byName.has(name)) return
     this[name] = ext // as bittorrent-protocol does
-    const { id, fresh } = this._torrent._client._registerExtension(name, this.extendedHandshake)
+    // The id first (the engine reports the peer's handshake to it when enabled)...
+    const id = this._torrent._client._extensionId(name)
     this._byName.set(name, { id, ext })
     this._byId.set(id, ext)
     ext.onHandshake?.(this._torrent.infoHash, this.peerId, { ...this.peerExtensions }) // the peer's reserved bits, as bittorrent-protocol's
-    // A new registration makes the engine report the peer's handshake itself; for a
-    // known one, hand over the handshake this wire already received (if it names us).
-    if (!fresh && this._peerHandshakeReceived && this._peerNames(name)) ext.onExtendedHandshake?.(this.peerExtendedHandshake)
+    // ...then spoken with this peer only, as bittorrent-protocol's: in our extension
+    // handshake to it (sent again when it went out already), its fields as this wire's.
+    this._torrent._client._enableExtension(this._connection, id, this.extendedHandshake)
   }
 
   extended (name, data) {
@@ -222,13 +223,7 @@ export class Wire extends Emitter {
   // peer supports it too.
   _onExtensionHandshake (e) {
     this.peerExtendedHandshake = e.handshake ?? {}
-    this._peerHandshakeReceived = true
     if (e.peerSupports) this._byId.get(e.extension)?.onExtendedHandshake?.(this.peerExtendedHandshake)
-  }
-
-  _peerNames (name) {
-    const m = this.peerExtendedHandshake?.m
-    return Boolean(m && typeof m === 'object' && m[name])
   }
 
   _onExtensionMessage (e) { this._byId.get(e.extension)?.onMessage?.(e.payload) }
