@@ -62,17 +62,24 @@ async function seedMedia ({ trackerURL }) {
   return torrent.magnetURI
 }
 
-// Page B: the service worker, then the magnet; resolves once the torrent is ready.
-async function addWithServer ({ magnet, trackerURL }) {
-  const registration = await navigator.serviceWorker.register('/wasmtorrent-sw.js', { scope: '/' })
+// In a page: the service worker `script` registered at the root, once it is activated and
+// controls the page (createServer wants it 'activated', as WebTorrent's; 'ready' comes at
+// 'activating'). Resolves to its registration.
+async function activateWorker (script) {
+  const registration = await navigator.serviceWorker.register(script, { scope: '/' })
   await navigator.serviceWorker.ready
-  // createServer wants the worker 'activated' (as WebTorrent's); 'ready' comes at 'activating'
   if (registration.active.state !== 'activated') {
     await new Promise(resolve => registration.active.addEventListener('statechange', e => e.target.state === 'activated' && resolve()))
   }
   if (!navigator.serviceWorker.controller) {
     await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
   }
+  return registration
+}
+
+// Page B: the service worker, then the magnet; resolves once the torrent is ready.
+async function addWithServer ({ magnet, trackerURL, activateWorkerSrc }) {
+  const registration = await eval(activateWorkerSrc)('/wasmtorrent-sw.js') // eslint-disable-line no-eval
   window.client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
   window.server = window.client.createServer({ controller: registration })
   window.torrent = await window.client.addAsync(magnet)
@@ -114,7 +121,7 @@ test('service worker: <video> plays a torrent, seeks, and Range requests return 
   const a = await h.newPage('/tests/browser/pages/stream.html')
   const b = await h.newPage('/tests/browser/pages/stream.html')
   const magnet = await a.evaluate(seedMedia, { trackerURL })
-  const url = await b.evaluate(addWithServer, { magnet, trackerURL })
+  const url = await b.evaluate(addWithServer, { magnet, trackerURL, activateWorkerSrc: `(${activateWorker})` })
   assert.match(url, /^\/webtorrent\/[0-9a-f]{40}\/test\.webm$/, 'WebTorrent\'s streamURL: origin-relative, under the scope')
 
   // Playback through the worker.
@@ -411,7 +418,7 @@ test('while a body streams, the page pings webtorrent/keepalive/ and the worker 
     window.client = new window.WasmTorrent({ uploadLimit: 20_000, tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
     return (await window.client.seedAsync(new File([bytes], 'test.webm'))).magnetURI
   }, trackerURL)
-  await b.evaluate(addWithServer, { magnet, trackerURL })
+  await b.evaluate(addWithServer, { magnet, trackerURL, activateWorkerSrc: `(${activateWorker})` })
   const out = await b.evaluate(async () => {
     const keepalive = window.server.base + 'keepalive/'
     // Counted at the page's fetch (resource timing misses fetches a worker answers, in Firefox).
@@ -455,23 +462,15 @@ test('while a body streams, the page pings webtorrent/keepalive/ and the worker 
 // (node_modules/webtorrent/dist/sw.min.js): the page answers its protocol too.
 test('WebTorrent\'s own worker (sw.min.js) with our client: listing, exact bytes, Range, <video>', { timeout: 120_000 }, async () => {
   const p = await h.newPage('/tests/browser/pages/stream.html')
-  const infoHash = await p.evaluate(async () => {
-    const registration = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' })
-    await navigator.serviceWorker.ready
-    // createServer wants the worker 'activated' (as WebTorrent's); 'ready' comes at 'activating'
-    if (registration.active.state !== 'activated') {
-      await new Promise(resolve => registration.active.addEventListener('statechange', e => e.target.state === 'activated' && resolve()))
-    }
-    if (!navigator.serviceWorker.controller) {
-      await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
-    }
+  const infoHash = await p.evaluate(async activateWorkerSrc => {
+    const registration = await eval(activateWorkerSrc)('/sw.min.js') // eslint-disable-line no-eval
     const bytes = new Uint8Array(await (await fetch('/media/test.webm')).arrayBuffer())
     window.client = new window.WasmTorrent({ tracker: false })
     window.server = window.client.createServer({ controller: registration })
     window.torrent = await window.client.seedAsync(new File([bytes], 'test.webm'))
     window.file = window.torrent.files[0]
     return window.torrent.infoHash
-  })
+  }, `(${activateWorker})`)
   const index = await p.evaluate(listing, '/webtorrent/')
   assert.equal(index.status, 200)
   assert.deepEqual(index.links.map(l => l.href), [`/webtorrent/${infoHash}`])
@@ -512,15 +511,8 @@ test('WebTorrent\'s own worker (sw.min.js) with our client: listing, exact bytes
 // went with the first request, whose body then stopped 5 s in, so createServer sends it.
 test('WebTorrent\'s own worker: a body that waits over 5 s for its first chunk is not stopped', { timeout: 120_000 }, async () => {
   const p = await h.newPage('/tests/browser/pages/stream.html')
-  const slow = await p.evaluate(async () => {
-    const registration = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' })
-    await navigator.serviceWorker.ready
-    if (registration.active.state !== 'activated') {
-      await new Promise(resolve => registration.active.addEventListener('statechange', e => e.target.state === 'activated' && resolve()))
-    }
-    if (!navigator.serviceWorker.controller) {
-      await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
-    }
+  const slow = await p.evaluate(async activateWorkerSrc => {
+    const registration = await eval(activateWorkerSrc)('/sw.min.js') // eslint-disable-line no-eval
     const bytes = new Uint8Array(await (await fetch('/media/test.webm')).arrayBuffer())
     const torrentFile = await window.WasmTorrent.createTorrent(new File([bytes], 'test.webm'), { urlList: [location.origin + '/slow-seed/test.webm'], announceList: [] })
     window.client = new window.WasmTorrent({ tracker: false })
@@ -531,7 +523,7 @@ test('WebTorrent\'s own worker: a body that waits over 5 s for its first chunk i
     await window.client.destroy()
     const digest = body && await crypto.subtle.digest('SHA-256', body)
     return { status: res.status, length: body?.byteLength ?? 'stalled', sha256: digest && Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('') }
-  })
+  }, `(${activateWorker})`)
   assert.deepEqual(slow, { status: 200, length: webm.length, sha256: sha256(webm) })
   assert.ok(slowSeedAnswers > 0, 'the web seed served it')
   assert.deepEqual(p.errors, [])
@@ -664,7 +656,7 @@ for (const path of ['service worker', 'MediaSource']) {
       return (await window.client.seedAsync(new File([bytes], 'test.webm'))).magnetURI
     }, trackerURL)
     if (path === 'service worker') {
-      await b.evaluate(addWithServer, { magnet, trackerURL })
+      await b.evaluate(addWithServer, { magnet, trackerURL, activateWorkerSrc: `(${activateWorker})` })
     } else {
       await b.evaluate(async ({ magnet, trackerURL }) => {
         window.client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })

@@ -15,6 +15,15 @@ function client (t) {
   return c
 }
 
+// A client seeding fresh content (`label`, `seed` for its bytes) that announces to `url`.
+async function seedVia (t, url, label, seed) {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), label, seed)
+  const seeded = client(t).seed(content.root, { announce: [url] })
+  await once(seeded, 'seed')
+  return { dir, content, seeded }
+}
+
 for (const kind of ['http', 'udp']) {
   test(`libtorrent and wasmtorrent find each other through a ${kind.toUpperCase()} tracker`, async t => {
     const tracker = await startTracker(t)
@@ -55,11 +64,7 @@ test('scrape() of a torrent without an HTTP or UDP tracker rejects clearly', asy
 
 test('two wasmtorrent clients meet through an HTTP tracker given to add()', async t => {
   const tracker = await startTracker(t)
-  const dir = await tempDir(t)
-  const content = await makeContent(path.join(dir, 'seed'), 'pair', 41)
-  const seeder = client(t)
-  const seeded = seeder.seed(content.root, { announce: [tracker.http] })
-  await once(seeded, 'seed')
+  const { dir, content, seeded } = await seedVia(t, tracker.http, 'pair', 41)
   const leecher = client(t)
   const torrent = leecher.add(`magnet:?xt=urn:btih:${seeded.infoHash}`, { path: path.join(dir, 'down'), announce: [tracker.udp] })
   // The leecher only knows the UDP side of the same tracker: both announce to one swarm.
@@ -145,11 +150,7 @@ test('trackers that do not answer give warnings, and the client goes on', async 
 test('every tracker is announced to: one that answers with no peers does not hide the seeder a later one knows', async t => {
   const empty = await startTracker(t)
   const knowing = await startTracker(t)
-  const dir = await tempDir(t)
-  const content = await makeContent(path.join(dir, 'seed'), 'second tracker', 45)
-  const seeder = client(t)
-  const seeded = seeder.seed(content.root, { announce: [knowing.http] })
-  await once(seeded, 'seed')
+  const { dir, content, seeded } = await seedVia(t, knowing.http, 'second tracker', 45)
   await trackerKnows(knowing, seeded.infoHash, s => s.complete > 0, 'the seeder')
 
   // WebTorrent announces to every tr= of a magnet; BEP 12's one tier at a time stopped at
