@@ -509,7 +509,12 @@ test('WebTorrent\'s own worker (sw.min.js) with our client: listing, exact bytes
 // bytes are 6 s away (a slow web seed): the body stays open until they come. The worker
 // stops a body that waits 5 s for a chunk unless the page has probed it first; the probe
 // went with the first request, whose body then stopped 5 s in, so createServer sends it.
-test('WebTorrent\'s own worker: a body that waits over 5 s for its first chunk is not stopped', { timeout: 120_000 }, async () => {
+// Not in Firefox: there a worker's streams cannot be cancelled, so the probe never takes
+// and WebTorrent's worker ends any body that waits 5 s, by design, whatever the page does.
+test('WebTorrent\'s own worker: a body that waits over 5 s for its first chunk is not stopped', {
+  timeout: 120_000,
+  skip: browserName === 'firefox' && 'Firefox cannot cancel a service worker\'s streams: WebTorrent\'s worker then ends a body idle for 5 s'
+}, async () => {
   const p = await h.newPage('/tests/browser/pages/stream.html')
   const slow = await p.evaluate(async activateWorkerSrc => {
     const registration = await eval(activateWorkerSrc)('/sw.min.js') // eslint-disable-line no-eval
