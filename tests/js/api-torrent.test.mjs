@@ -441,6 +441,13 @@ test("torrent.destroy(opts, cb): the client's 'remove', 'close' (WebTorrent's or
   }
   assert.equal(t.destroyed, true)
   assert.deepEqual(c.torrents, [])
+  // A second destroy does nothing: no second 'close', and its callback is never called, as
+  // WebTorrent's (an app counting callbacks sees one); its Promise resolves.
+  let second = false
+  await t.destroy(() => { second = true })
+  await tick(50)
+  assert.equal(second, false)
+  assert.deepEqual(events, ['remove', 'close'])
   await c.destroy()
 })
 

@@ -1149,6 +1149,8 @@ export function makeClientClass (internals) {
     // destroyStoreOnDestroy, false), as WebTorrent.
     destroy (opts, cb) {
       if (typeof opts === 'function') [opts, cb] = [undefined, opts]
+      // As WebTorrent's: a second destroy does nothing, and its callback is never called.
+      if (this.destroyed) return (this._storeClosed ?? Promise.resolve()).catch(() => {})
       const closed = this._client._remove(this, opts)
       if (cb) closed.then(() => cb(null), cb)
       return closed
