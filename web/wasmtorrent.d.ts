@@ -636,8 +636,8 @@ export interface PeerConnectionObject {
  */
 export class Torrent extends Emitter {
   /*
-   * infoHash, magnetURI, name, torrentFile and torrentFileBlobURL are null until they are
-   * known (infoHash at 'infoHash', the rest at 'metadata' or 'ready'), as WebTorrent's; they
+   * infoHash and name are undefined, and magnetURI, torrentFile and torrentFileBlobURL null,
+   * until they are known (infoHash at 'infoHash', the rest at 'metadata' or 'ready'); they
    * are typed as WebTorrent's types (@types/webtorrent) type them, since apps read them in
    * those events' handlers.
    */

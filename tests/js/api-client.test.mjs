@@ -92,7 +92,10 @@ test('client.add: every torrent id form gives the torrent, with infoHash emitted
       const c = client()
       const seen = problems(c)
       const torrent = c.add(id, { store: 'memory' })
-      const [hash] = await once(torrent, 'infoHash')
+      const hashed = once(torrent, 'infoHash')
+      // Not known yet (a .torrent still to fetch): undefined, as WebTorrent's.
+      if (/url/i.test(what)) assert.deepEqual([torrent.infoHash, torrent.name], [undefined, undefined])
+      const [hash] = await hashed
       assert.equal(hash, infoHash)
       assert.equal(torrent.infoHash, infoHash)
       // A magnet's dn is applied before 'infoHash'; a .torrent's name too.
@@ -251,9 +254,9 @@ test("client events: 'add' at once, 'torrent' when ready (after ontorrent), 'rem
   const events = []
   for (const name of ['add', 'torrent', 'remove']) c.on(name, t => events.push([name, t.infoHash]))
   const torrent = c.add(torrentBytes, { store: 'memory' }, () => events.push(['ontorrent']))
-  assert.deepEqual(events, [['add', null]])
+  assert.deepEqual(events, [['add', undefined]])
   await once(c, 'torrent')
-  assert.deepEqual(events, [['add', null], ['ontorrent'], ['torrent', infoHash]])
+  assert.deepEqual(events, [['add', undefined], ['ontorrent'], ['torrent', infoHash]])
   await c.remove(torrent)
   assert.deepEqual(events.at(-1), ['remove', infoHash])
   await c.destroy()

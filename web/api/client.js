@@ -101,15 +101,15 @@ function encryptionPolicy (secure) {
   if (secure === undefined || secure === null || secure === false || secure === 0) return 'plain'
   throw new WasmTorrentError(`secure: ${String(secure)} is not false, true, 0, 1, 2 or 'required'`, { code: 'invalid_argument' })
 }
-// The info-hash a torrent id names (hex), or null: 40 hex digits or 32 base32, a magnet
+// The info-hash a torrent id names (hex), or undefined: 40 hex digits or 32 base32, a magnet
 // with either, 20 bytes, a parsed torrent's infoHash. Others (.torrent bytes, URLs, paths)
 // are known once read.
 function infoHashOf (id) {
-  if (id instanceof Uint8Array) return id.length === 20 ? bytesToHex(id) : null
+  if (id instanceof Uint8Array) return id.length === 20 ? bytesToHex(id) : undefined
   if (id && typeof id === 'object' && !(id instanceof URL)) id = id.infoHash
-  if (typeof id !== 'string') return null
+  if (typeof id !== 'string') return undefined
   const hash = /^(?:(?:stream-)?magnet:\?(?:.*&)?xt=urn:btih:)?([0-9a-f]{40}|[a-z2-7]{32})(?:$|&)/i.exec(id.trim())?.[1]
-  if (!hash) return null
+  if (!hash) return undefined
   return hash.length === 40 ? hash.toLowerCase() : base32ToHex(hash)
 }
 
@@ -187,8 +187,9 @@ export function makeClientClass (internals) {
       this._client = client
       this._id = null
       this._opts = opts
-      this.infoHash = null
-      this.name = opts.name ?? null
+      // Not known yet: undefined, as WebTorrent's (an app may test `=== undefined`).
+      this.infoHash = undefined
+      this.name = opts.name
       this.files = []
       this.length = 0
       this.pieceLength = 0
