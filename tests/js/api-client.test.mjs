@@ -269,11 +269,16 @@ test("client.seed: ready, client 'torrent', done, then onseed and 'seed' (torren
   c.on('seed', () => events.push('client seed'))
   const torrent = c.seed(content, { announceList: [] }, () => events.push('onseed'))
   for (const name of ['infoHash', 'metadata', 'ready', 'done', 'seed']) torrent.on(name, () => events.push(name))
+  torrent.on('verified', i => events.push(`verified ${i}`))
   // As WebTorrent's, done turns true just before 'done', after every 'ready' listener.
   torrent.on('ready', () => events.push(`done at ready: ${torrent.done}`))
   torrent.on('done', () => events.push(`done at done: ${torrent.done}`))
   await once(c, 'seed')
-  assert.deepEqual(events, ['infoHash', 'metadata', 'client torrent', 'ready', 'done at ready: false', 'done', 'done at done: true', 'onseed', 'seed', 'client seed'])
+  // As WebTorrent's seed (skipVerify): each piece 'verified' between 'metadata' and 'ready'.
+  const verified = Array.from({ length: torrent.pieces.length }, (_, i) => `verified ${i}`)
+  assert.ok(verified.length > 1)
+  assert.equal(torrent.skipVerify, true)
+  assert.deepEqual(events, ['infoHash', 'metadata', ...verified, 'client torrent', 'ready', 'done at ready: false', 'done', 'done at done: true', 'onseed', 'seed', 'client seed'])
   assert.equal(torrent.progress, 1)
   assert.equal(torrent.downloaded, content.length)
   assert.equal(torrent.received, 0)

@@ -1688,7 +1688,9 @@ export function makeClientClass (internals) {
       if (this.destroyed) throw new Error('client is destroyed')
       if (typeof opts === 'function') [opts, onseed] = [{}, opts]
       opts = { ...(opts ?? {}) }
-      const torrent = this._newTorrent(opts)
+      // As WebTorrent's seed: skipVerify, so each piece is 'verified' between 'metadata' and
+      // 'ready' (the engine takes a seed's pieces as had: nothing is trusted or re-hashed).
+      const torrent = this._newTorrent({ ...opts, skipVerify: true })
       const originalInput = input
       this._start(torrent, async alive => {
         const live = () => !torrent.destroyed && !this.destroyed // alive() before the engine exists
@@ -1778,7 +1780,7 @@ export function makeClientClass (internals) {
           torrent.emit('seed')
           this.emit('seed', torrent)
         }))
-        return this._adding(torrent, () => this._addBytes(torrentFile, { seed: true, extra: torrent._engineExtra() }))
+        return this._adding(torrent, () => this._addBytes(torrentFile, { seed: true, extra: { ...torrent._engineExtra(), trust: undefined } }))
       })
       this.emit('add', torrent)
       return torrent
