@@ -1,8 +1,8 @@
-// A torrent's speed as apps show it: the bytes of the last few seconds, per second
-// (WebTorrent's speedometer, a 5 s window). It reads a value from the first bytes on
+// A speed as apps show it (a torrent's, a peer's): the bytes of the last few seconds, per
+// second (WebTorrent's speedometer, a 5 s window). It reads a value from the first bytes on
 // (over at least a second, not after a tick's average has warmed up) and exactly 0 once
-// nothing came for a whole window, where a moving average decays for ever. Peers keep
-// their smoothed rates (peer_connection.cpp paces requests by them).
+// nothing came for a whole window, where a moving average decays for ever. Peers also keep
+// smoothed rates, which pace requests (peer_connection.cpp).
 #pragma once
 
 #include <algorithm>

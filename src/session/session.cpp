@@ -929,8 +929,8 @@ std::vector<peer_stats> session::peers(torrent_id id) const {
     ps.outgoing = p.outgoing;
     ps.downloaded = p.downloaded;
     ps.uploaded = p.uploaded;
-    ps.download_rate = p.down_rate;
-    ps.upload_rate = p.up_rate;
+    ps.download_rate = p.down_meter.rate(impl_->now, p.down_since);
+    ps.upload_rate = p.up_meter.rate(impl_->now, p.up_since);
     ps.am_choking = p.am_choking;
     ps.am_interested = p.am_interested;
     ps.peer_choking = p.peer_choking;

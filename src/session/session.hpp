@@ -352,7 +352,7 @@ struct peer_stats {
   bool outgoing = false;
   std::uint64_t downloaded = 0;  // payload bytes received from the peer
   std::uint64_t uploaded = 0;    // payload bytes sent to the peer
-  double download_rate = 0;      // bytes per second
+  double download_rate = 0;      // bytes per second, over the last 5 s (rate_meter)
   double upload_rate = 0;
   bool am_choking = true, am_interested = false, peer_choking = true, peer_interested = false;
   std::uint32_t pieces = 0;      // pieces the peer has

@@ -132,7 +132,8 @@ struct peer_connection {
 
   std::uint64_t downloaded = 0, uploaded = 0;
   std::uint64_t down_since = 0, up_since = 0;
-  double down_rate = 0, up_rate = 0;
+  double down_rate = 0, up_rate = 0;  // smoothed: they pace requests and rank peers
+  rate_meter down_meter, up_meter;    // what apps read (wire.downloadSpeed()), as the torrent's
   time_point connected_at, last_received, last_sent, last_unchoked;
   byte_buffer out;
 

@@ -587,6 +587,8 @@ void session::impl::tick(time_point at) {
     t.up_meter.add(std::exchange(t.up_since, 0), at);
     for (auto& [cid, p] : t.peers) {
       if (p.dead) continue;
+      p.down_meter.add(p.down_since, at);
+      p.up_meter.add(p.up_since, at);
       update_rate(p.down_rate, p.down_since);
       update_rate(p.up_rate, p.up_since);
       if (!p.handshake_done) {

@@ -444,6 +444,41 @@ TEST_CASE("[swarm] stats events report progress and rates from engine time", "[s
   CHECK_FALSE(last->time_remaining.has_value());
 }
 
+TEST_CASE("[swarm] a peer's rates are the last 5 s of bytes, as the torrent's: a value from the first bytes, 0 once idle", "[swarm]") {
+  // 32 pieces of 32 KiB from a seeder capped at 128 KiB/s; the leecher wants the first
+  // half only, so the connection stays open (neither is a seed of the other) once it goes
+  // idle.
+  const auto tt = make_test_torrent(1 * MiB, 32 * KiB, 72);
+  link_config link;
+  link.max_chunk = 16 * 1024;
+  swarm net(18, link);
+  node_config seed_cfg;
+  seed_cfg.upload_rate = 128.0 * KiB;
+  const auto seeder = net.add_node(seed_cfg);
+  const auto leecher = net.add_node();
+  const auto ts = add_seed(net, seeder, tt);
+  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(tl);
+  REQUIRE(net.at(leecher).set_piece_priority(*tl, {piece_index{16}, piece_index{31}}, 0, net.now()));
+  net.at(leecher).add_peer(*tl, net.endpoint(seeder), net.now());
+  const auto peer_rates = [&](std::size_t n, torrent_id t) {
+    const auto ps = net.at(n).peers(t);
+    REQUIRE(ps.size() == 1);
+    return std::pair{ps[0].download_rate, ps[0].upload_rate};
+  };
+  // Within the first second and a half: a value already (a smoothed rate is half of it).
+  REQUIRE(net.run_until([&] { return net.at(leecher).stats(*tl)->downloaded >= 96 * KiB; }, net.now() + 10s));
+  net.run_until([&] { return false; }, net.now() + 1s);
+  CHECK(peer_rates(leecher, *tl).first > 80.0 * KiB);
+  CHECK(peer_rates(leecher, *tl).first < 160.0 * KiB);
+  CHECK(peer_rates(seeder, ts).second > 80.0 * KiB);
+  REQUIRE(net.run_until([&] { return finished_or_gone(net, leecher, *tl); }, net.now() + 1min));
+  // 6 s after the last byte: exactly 0 on both sides, the connection still open.
+  net.run_until([&] { return false; }, net.now() + 6s);
+  CHECK(peer_rates(leecher, *tl).first == 0.0);
+  CHECK(peer_rates(seeder, ts).second == 0.0);
+}
+
 TEST_CASE("[swarm] smart ban: a corrupting peer that shares pieces with honest ones is found", "[swarm]") {
   // Large pieces (16 blocks) downloaded from two peers at once mix their blocks: a
   // failed piece has several senders, and the culprit is found by comparing its
