@@ -2,7 +2,7 @@
 // fetched again), a hostile torrent cannot write outside its folder, and seeding a stream.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile, writeFile, mkdir, copyFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile, mkdir, copyFile, truncate } from 'node:fs/promises'
 import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { FsStore } from '../../web/storage/fs.js'
@@ -44,6 +44,37 @@ test('files already in the folder are verified and kept; a corrupted piece is fe
   await once(torrent, 'done')
   assert.equal(await sameFiles(down, content.files), null)
   assert.equal(torrent.received, 32768, 'only the corrupted piece came from the peer')
+})
+
+test('a file shorter than its length (a download interrupted, pieces written out of order) keeps the pieces it holds', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'cut', 5)
+  const seeder = client(t)
+  const seeded = seeder.seed(content.root, { announce: [], pieceLength: 32768 })
+  await once(seeded, 'seed')
+  // The folder holds every file, a.bin (at offset 0) cut at 500,000 bytes: pieces 0-14 are
+  // whole in it. WebTorrent's store keeps them too.
+  const down = path.join(dir, 'down')
+  for (const f of content.files) {
+    await mkdir(path.dirname(path.join(down, f.path)), { recursive: true })
+    await copyFile(path.join(dir, 'seed', f.path), path.join(down, f.path))
+  }
+  await truncate(path.join(down, 'cut/a.bin'), 500_000)
+  const leecher = client(t)
+  const torrent = leecher.add(seeded.torrentFile, { path: down })
+  const verified = []
+  torrent.on('verified', i => verified.push(i))
+  await once(torrent, 'ready')
+  const fromDisk = verified.reduce((sum, i) => sum + Math.min(32768, torrent.length - i * 32768), 0)
+  assert.equal(torrent.files[0].path, 'cut/a.bin')
+  // Before ready: pieces 0-14 (whole in the cut file) and 31-33 (the other files'; 30 holds
+  // a.bin's end), hashed in any order.
+  const whole = [...Array.from({ length: 15 }, (_, i) => i), 31, 32, 33]
+  assert.deepEqual([...verified].sort((a, b) => a - b), whole)
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(torrent, 'done')
+  assert.equal(await sameFiles(down, content.files), null)
+  assert.equal(torrent.received, torrent.length - fromDisk, 'only what the folder lacked came from the peer')
 })
 
 test('a torrent whose file path leaves the folder is refused, and nothing is written', async t => {

@@ -40,11 +40,12 @@ export class FsStore {
     this._handles = new Map() // full path -> { handle: Promise<FileHandle>, users } (least recent first)
   }
 
-  // Pieces whose every byte lies in files long enough to hold it (what an earlier run or
-  // another client wrote; the engine hashes them before trusting any). Also creates every
-  // folder and the empty files, as a finished download has them. exact: a short file still
-  // holds the pieces within its length (rescan: files written from outside, in order).
-  async open ({ exact = false } = {}) {
+  // Pieces whose every byte lies within the files' lengths on disk (what an earlier run or
+  // another client wrote; the engine hashes them before trusting any). A file shorter than
+  // it should be still holds the pieces within its length: a download interrupted before
+  // its last pieces were written (they come in any order), as WebTorrent's store keeps
+  // them. Also creates every folder and the empty files, as a finished download has them.
+  async open () {
     const sizes = await Promise.all(this._files.map(async f => {
       try { return (await stat(f.full)).size } catch { return -1 }
     }))
@@ -54,12 +55,12 @@ export class FsStore {
         await (await open(f.full, 'a')).close()
       }
     }
-    // Every piece, less those that touch a file missing or shorter than it should be (one
-    // pass over the files: a torrent may have tens of thousands of both).
+    // Every piece, less those that touch a file past its length on disk (one pass over the
+    // files: a torrent may have tens of thousands of both).
     const missing = new Uint8Array(this._geo.pieceCount)
     for (const [k, f] of this._files.entries()) {
       if (f.length === 0 || sizes[k] >= f.length) continue
-      const first = Math.floor((f.offset + (exact ? Math.max(0, sizes[k]) : 0)) / this._geo.pieceLength)
+      const first = Math.floor((f.offset + Math.max(0, sizes[k])) / this._geo.pieceLength)
       const last = Math.floor((f.offset + f.length - 1) / this._geo.pieceLength)
       missing.fill(1, first, last + 1)
     }
@@ -69,7 +70,7 @@ export class FsStore {
   }
 
   // rescanFiles(): what open() says, again (files may have been written from outside).
-  rescan () { return this.open({ exact: true }) }
+  rescan () { return this.open() }
 
   async put (index, bytes, offset) {
     if (offset === undefined) {
