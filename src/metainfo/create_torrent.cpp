@@ -34,15 +34,6 @@ bool is_junk_name(std::string_view f) {
   return false;
 }
 
-// What parse_metainfo accepts as a path component (or a name): no empty, ".",
-// "..", NUL, separators, or Windows drive prefixes such as "C:".
-bool is_safe_component(std::string_view c) {
-  if (c.empty() || c == "." || c == "..") return false;
-  if (c.find_first_of(std::string_view("\0/\\", 3)) != std::string_view::npos) return false;
-  const bool letter = (c[0] >= 'a' && c[0] <= 'z') || (c[0] >= 'A' && c[0] <= 'Z');
-  return !(c.size() >= 2 && letter && c[1] == ':');
-}
-
 // Splits "a/b/c" and rejects what parse_metainfo rejects, so that a created
 // torrent always parses back. The error position is the offset in the path.
 result<std::vector<std::string>> split_path(std::string_view path, const metainfo_limits& lim) {
@@ -54,7 +45,7 @@ result<std::vector<std::string>> split_path(std::string_view path, const metainf
   for (;;) {
     const std::size_t slash = std::min(path.find('/', start), path.size());
     const std::string_view part = path.substr(start, slash - start);
-    if (!is_safe_component(part)) {
+    if (!is_safe_path_element(part)) {
       return make_error(errc::metainfo_bad_path, start, context);
     }
     if (parts.size() == lim.max_path_components) {
@@ -140,7 +131,7 @@ result<torrent_creator> torrent_creator::start(std::span<const file_spec> files,
 
   l->name = opts.name;
   if (l->name.empty()) l->name = common_prefix ? *common_prefix : prepared.front().components.back();
-  if (!is_safe_component(l->name) || l->name.size() > lim.max_path_length) {
+  if (!is_safe_path_element(l->name) || l->name.size() > lim.max_path_length) {
     return make_error(errc::metainfo_bad_path, 0, l->name);
   }
 

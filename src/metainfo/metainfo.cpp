@@ -22,20 +22,6 @@ error fail(errc code, const node& at, std::string context) {
   return make_error(code, at.offset(), std::move(context));
 }
 
-// One path component (or the torrent's name), checked so that joining
-// components can never escape the download directory on any host OS.
-bool is_safe_component(std::string_view c) {
-  if (c.empty() || c == "." || c == "..") return false;
-  for (const char ch : c) {
-    if (ch == '\0' || ch == '/' || ch == '\\') return false;
-  }
-  // "C:" or "C:foo" is a drive path on Windows (the Node host may run there).
-  const auto first = static_cast<unsigned char>(c[0]);
-  const bool letter = (first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z');
-  if (c.size() >= 2 && letter && c[1] == ':') return false;
-  return true;
-}
-
 // `key.utf-8` wins over `key` when it has the right type, as parse-torrent does.
 // Sets `utf8` to say which one was used, for error contexts.
 std::optional<node> find_preferring_utf8(const node& dict, std::string_view key,
@@ -92,7 +78,7 @@ std::optional<error> parse_files(const node& files_node, const metainfo_limits& 
     entry.components.reserve(path->size());
     for (const node& c : path->items()) {
       if (!c.is_string()) return fail(errc::metainfo_wrong_type, c, ctx(path_field));
-      if (!is_safe_component(c.as_string())) return fail(errc::metainfo_bad_path, c, ctx(path_field));
+      if (!is_safe_path_element(c.as_string())) return fail(errc::metainfo_bad_path, c, ctx(path_field));
       path_bytes += 1 + c.as_string().size();
       if (path_bytes > lim.max_path_length) return fail(errc::metainfo_too_large, c, ctx(path_field));
       entry.components.emplace_back(c.as_string());
@@ -117,7 +103,7 @@ std::optional<error> parse_info(const node& info, const metainfo_limits& lim, me
   const std::string name_ctx = utf8 ? "info.name.utf-8" : "info.name";
   if (!name) return fail(errc::metainfo_missing_field, info, name_ctx);
   if (!name->is_string()) return fail(errc::metainfo_wrong_type, *name, name_ctx);
-  if (!is_safe_component(name->as_string())) return fail(errc::metainfo_bad_path, *name, name_ctx);
+  if (!is_safe_path_element(name->as_string())) return fail(errc::metainfo_bad_path, *name, name_ctx);
   if (name->as_string().size() > lim.max_path_length) {
     return fail(errc::metainfo_too_large, *name, name_ctx);
   }
@@ -332,6 +318,21 @@ piece_span map_file(const metainfo& m, file_index file, std::int64_t offset) {
   if (file.value >= m.files.size() || m.piece_length <= 0 || offset < 0) return {};
   const std::int64_t at = m.files[file.value].offset + offset;
   return piece_span{piece_index{static_cast<std::uint32_t>(at / m.piece_length)}, at % m.piece_length};
+}
+
+bool is_safe_path_element(std::string_view element) {
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t slash = std::min(element.find('/', start), element.size());
+    const std::string_view part = element.substr(start, slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (part.find_first_of(std::string_view("\0\\", 2)) != std::string_view::npos) return false;
+    // "C:" or "C:foo" is a drive path on Windows (the Node host may run there).
+    const bool letter = (part[0] >= 'a' && part[0] <= 'z') || (part[0] >= 'A' && part[0] <= 'Z');
+    if (part.size() >= 2 && letter && part[1] == ':') return false;
+    if (slash == element.size()) return true;
+    start = slash + 1;
+  }
 }
 
 std::optional<piece_range> file_pieces(const metainfo& m, file_index file) {

@@ -103,6 +103,13 @@ struct piece_range {
 };
 std::optional<piece_range> file_pieces(const metainfo& m, file_index file);
 
+// One element of a torrent's paths (a path component, or its name), checked so that
+// joining them can never leave the download folder on any host OS: no empty part, "." or
+// "..", NUL, backslash, or drive prefix ("C:"). A '/' inside one ("AC/DC - Live", as
+// create-torrent makes from such a name) is a folder separator, as WebTorrent's store
+// takes it: each part between is checked the same way.
+bool is_safe_path_element(std::string_view element);
+
 // --- Creation ----------------------------------------------------------------
 
 struct input_file {

@@ -80,13 +80,13 @@ std::string normalize_seed_url(std::string_view url) {
   return out;
 }
 
-std::string encode_component(std::string_view component) {
+std::string encode_path_element(std::string_view element) {
   static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
-  out.reserve(component.size());
-  for (const char ch : component) {
+  out.reserve(element.size());
+  for (const char ch : element) {
     const auto c = static_cast<unsigned char>(ch);
-    if (unreserved(c)) {
+    if (unreserved(c) || c == '/') {
       out += ch;
     } else {
       out += '%';
@@ -100,14 +100,14 @@ std::string encode_component(std::string_view component) {
 std::string file_url(const metainfo& m, std::string_view seed_url, file_index f) {
   std::string url(seed_url);
   if (!m.multi_file) {
-    if (url.ends_with('/')) url += encode_component(m.name);
+    if (url.ends_with('/')) url += encode_path_element(m.name);
     return url;
   }
   if (!url.ends_with('/')) url += '/';
-  url += encode_component(m.name);
+  url += encode_path_element(m.name);
   for (const auto& c : m.files[f.value].components) {
     url += '/';
-    url += encode_component(c);
+    url += encode_path_element(c);
   }
   return url;
 }

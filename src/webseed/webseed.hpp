@@ -41,9 +41,10 @@ bool valid_seed_url(std::string_view url, const limits& lim = {});
 // host stays, for valid_seed_url to refuse.
 std::string normalize_seed_url(std::string_view url);
 
-// Percent-encodes one path component: RFC 3986 unreserved bytes (A-Z a-z 0-9 - . _ ~) as
-// they are, every other byte as %XX (upper-case hex).
-std::string encode_component(std::string_view component);
+// Percent-encodes one element of a torrent's paths (is_safe_path_element): RFC 3986
+// unreserved bytes (A-Z a-z 0-9 - . _ ~) and '/' (a folder separator inside an element, as
+// WebTorrent's web seeds send it) as they are, every other byte as %XX (upper-case hex).
+std::string encode_path_element(std::string_view element);
 
 // The URL of file `f` of the torrent on the seed `seed_url`.
 std::string file_url(const metainfo& m, std::string_view seed_url, file_index f);

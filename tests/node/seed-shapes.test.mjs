@@ -96,3 +96,20 @@ test('seed() of an empty file: a torrent with no pieces, create-torrent\'s info-
   await torrent.destroy() // the store's files are closed, the empty file made
   assert.equal(await sameFiles(path.join(dir, 'down'), [{ path: 'empty.txt', data: new Uint8Array(0) }]), null)
 })
+
+test("a name with '/' (\"AC/DC - Live.bin\"): seeded with create-torrent's info-hash; a download puts the file in a folder AC, as WebTorrent's store does", async t => {
+  const dir = await tempDir(t)
+  const bytes = Buffer.from(randomBytes(8, 50_001))
+  const name = 'AC/DC - Live.bin'
+  const seeder = client(t)
+  const seeded = seeder.seed(bytes, { name, announce: [], path: path.join(dir, 'seed') })
+  await once(seeded, 'seed')
+  const npm = await parseTorrentNpm(await createTorrentNpm(Buffer.from(bytes), { name, announceList: [] }))
+  assert.equal(seeded.infoHash, npm.infoHash)
+  assert.equal(seeded.name, name)
+  // From the .torrent create-torrent made (until 2026-12-06 the engine refused it).
+  const down = path.join(dir, 'down')
+  const torrent = await download(t, seeder, await createTorrentNpm(Buffer.from(bytes), { name, announceList: [] }), { path: down })
+  assert.deepEqual(torrent.files.map(f => [f.path, f.name]), [[name, name]], "parse-torrent's path and name")
+  assert.equal(await sameFiles(down, [{ path: 'AC/DC - Live.bin', data: bytes }]), null)
+})

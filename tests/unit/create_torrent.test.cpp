@@ -303,8 +303,16 @@ TEST_CASE("[create_torrent] bad paths are rejected", "[create_torrent]") {
     create_options o;
     o.name = "..";
     REQUIRE(create_torrent(files, o).err().code == errc::metainfo_bad_path);
-    o.name = "x/y";
+    o.name = "x//y";
     REQUIRE(create_torrent(files, o).err().code == errc::metainfo_bad_path);
+    o.name = "x/..";
+    REQUIRE(create_torrent(files, o).err().code == errc::metainfo_bad_path);
+    // A '/' in a name is kept as it is, as create-torrent keeps it, and parses back.
+    o.name = "AC/DC - Live";
+    auto made = create_torrent(files, o);
+    REQUIRE(made.ok());
+    REQUIRE(parse_metainfo(*made).ok());
+    CHECK(parse_metainfo(*made)->name == "AC/DC - Live");
   }
   SECTION("too many components") {
     std::string path;

@@ -274,14 +274,16 @@ TEST_CASE("[metainfo] validates the name", "[metainfo]") {
   }
   SECTION("wrong type") { check_name(bc::value(3), errc::metainfo_wrong_type); }
   SECTION("unsafe") {
-    for (const std::string bad : {"", ".", "..", "a/b", "/abs", "a\\b", "C:", "c:\\x"}) {
+    for (const std::string bad : {"", ".", "..", "/abs", "a/", "a//b", "a/../b", "a/..", "x/C:", "a\\b", "C:", "c:\\x"}) {
       INFO("name: " << bad);
       check_name(bc::value(bad), errc::metainfo_bad_path);
     }
     check_name(bc::value(std::string("a\0b", 3)), errc::metainfo_bad_path);
   }
   SECTION("safe names with dots") {
-    for (const std::string good : {"...", ".hidden", "a..b", "movie.mp4", "1:"}) {
+    // A '/' inside a name is a folder separator, each part safe (create-torrent makes such
+    // names, as WebTorrent's store takes them).
+    for (const std::string good : {"...", ".hidden", "a..b", "movie.mp4", "1:", "AC/DC - Live.bin", "a/b/c"}) {
       bc::dict info = single_info();
       info["name"] = good;
       CHECK(parse(torrent_of(std::move(info))).ok());
@@ -407,9 +409,14 @@ TEST_CASE("[metainfo] validates files and paths", "[metainfo]") {
     t = with_files({ok_file, f});
     require_error(parse(t), errc::metainfo_wrong_type, "info.files[1].path", t.find("i5e"));
   }
+  SECTION("a '/' inside a component is a folder separator") {
+    const auto r = parse(with_files({ok_file, file_dict(0, {"p/q.bin"})}));
+    REQUIRE(r.ok());
+    CHECK(r->path(wt::file_index{1}).ends_with("/p/q.bin"));
+  }
   SECTION("unsafe components") {
     for (const std::string& bad :
-         strings{"..", ".", "", "a/b", "a\\b", "C:", std::string("n\0l", 3)}) {
+         strings{"..", ".", "", "a//b", "/a", "a/", "a/..", "a\\b", "C:", "b/C:", std::string("n\0l", 3)}) {
       INFO("component: " << bad);
       const std::string marker = "zzmarker";
       const std::string t = with_files({ok_file, file_dict(0, {marker, bad})});

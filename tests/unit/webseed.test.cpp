@@ -40,14 +40,15 @@ metainfo layout(std::string name, std::int64_t piece_length, const std::vector<f
 }  // namespace
 
 TEST_CASE("[webseed] percent-encoding keeps unreserved bytes only", "[webseed]") {
-  CHECK(encode_component("Sintel.mp4") == "Sintel.mp4");
-  CHECK(encode_component("a-b_c.d~e") == "a-b_c.d~e");
-  CHECK(encode_component("a b") == "a%20b");
-  CHECK(encode_component("100%/?#&+") == "100%25%2F%3F%23%26%2B");
+  CHECK(encode_path_element("Sintel.mp4") == "Sintel.mp4");
+  CHECK(encode_path_element("a-b_c.d~e") == "a-b_c.d~e");
+  CHECK(encode_path_element("a b") == "a%20b");
+  CHECK(encode_path_element("100%?#&+") == "100%25%3F%23%26%2B");
+  CHECK(encode_path_element("AC/DC Live") == "AC/DC%20Live");  // a folder separator
   // UTF-8 bytes, upper-case hex.
-  CHECK(encode_component("\xc3\xa9t\xc3\xa9") == "%C3%A9t%C3%A9");
-  CHECK(encode_component("\xe6\x97\xa5\xe6\x9c\xac") == "%E6%97%A5%E6%9C%AC");
-  CHECK(encode_component("") == "");
+  CHECK(encode_path_element("\xc3\xa9t\xc3\xa9") == "%C3%A9t%C3%A9");
+  CHECK(encode_path_element("\xe6\x97\xa5\xe6\x9c\xac") == "%E6%97%A5%E6%9C%AC");
+  CHECK(encode_path_element("") == "");
 }
 
 TEST_CASE("[webseed] seed URLs", "[webseed]") {
