@@ -259,6 +259,29 @@ test('store options: storeOpts and WebTorrent\'s store opts, storeCacheSlots, pr
   assert.ok((await readFile(path.join(seedDir, `store.bin - ${uidSeed.infoHash.slice(0, 8)}`, 'store.bin'))).equals(content))
 })
 
+test("seed() with the app's chunk store (store: a constructor): the content is put into it and served from it; remove with destroyStore destroys it, as WebTorrent's", async t => {
+  const pieceLength = 32 << 10
+  const content = randomBytes(15, 6 * pieceLength + 77)
+  RecordingStore.made = []
+  const seeder = client(t)
+  const seed = await seeded(seeder, content, { name: 'own-store.bin', pieceLength, store: RecordingStore })
+  assert.equal(RecordingStore.made.length, 1)
+  const store = RecordingStore.made[0]
+  assert.equal(store.chunkLength, pieceLength)
+  assert.deepEqual([...store.chunks.keys()].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6], 'every piece put')
+  assert.ok(Buffer.concat([...store.chunks.entries()].sort(([a], [b]) => a - b).map(([, c]) => c)).equals(content))
+  const leecher = client(t)
+  const leech = leecher.add(seed.torrentFile, { store: 'memory' })
+  leech.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(leech, 'done')
+  assert.ok(store.gets.length > 0, 'served from the store')
+  let destroyed = false
+  const destroy = store.destroy.bind(store)
+  store.destroy = cb => { destroyed = true; destroy(cb) }
+  await seeder.remove(seed, { destroyStore: true })
+  assert.equal(destroyed, true)
+})
+
 test('removePeer takes the "ip:port" of a connected peer, as WebTorrent\'s; the wire closes', async t => {
   const seeder = client(t)
   const source = await seeded(seeder, randomBytes(15, 300_000), { name: 'remove.bin', store: 'memory' })

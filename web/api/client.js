@@ -1752,6 +1752,14 @@ export function makeClientClass (internals) {
           // verified (a piece it lacks fails its read when a peer asks).
           const Preloaded = preloadedStoreClass(opts.preloadedStore)
           torrent._makeStore = i => new Preloaded({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, files: info.files, ...torrent._storeOptions(i, false) })
+        } else if (opts.store !== undefined && opts.store !== null && opts.store !== 'memory' && !input?.root) {
+          // The app's own store (an abstract-chunk-store constructor, 'opfs', 'idb'): the
+          // content is put into it, piece by piece, and served from it, as WebTorrent's seed
+          // loads it into its store.
+          torrent._seedWriting = this._storeSeed(torrent, info, opts.path ?? info.infoHash, new Blob(blobs), live, storeFor(opts.store))
+          const store = await torrent._seedWriting
+          if (!live()) return null
+          if (store) torrent._makeStore = () => store
         } else if (host.Store && !input?.root && (opts.store === undefined || opts.store === null)) {
           // Node: content given in memory (not paths) is written to files under torrent.path,
           // where WebTorrent's store keeps a seed; `destroyStore` deletes them.
@@ -1786,12 +1794,11 @@ export function makeClientClass (internals) {
       return torrent
     }
 
-    // A seed's content written piece by piece into a new default store named `name`; null
-    // where no store outlives the page or another tab owns this one (the seed is then
-    // served from memory). The store is the torrent's _builtStore from the start: a remove
+    // A seed's content written piece by piece into a new store named `name` (of class
+    // Store: the default one, or the app's); null where no store outlives the page or
+    // another tab owns this one (the seed is then served from memory). The store is the torrent's _builtStore from the start: a remove
     // meanwhile stops the writing, and closes it once the writing has stopped.
-    async _storeSeed (torrent, info, name, content, live) {
-      const Store = defaultStore()
+    async _storeSeed (torrent, info, name, content, live, Store = defaultStore()) {
       if (Store === MemoryStore || !(await torrent._claimStore(name)) || !live()) return null
       const store = torrent._newStore(Store, name, info, false)
       torrent._builtStore = store
