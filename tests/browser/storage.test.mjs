@@ -449,7 +449,7 @@ test('streamed pieces: blocks written in parts to the default store, held once c
   for (const p of [seeder, leecher]) assert.deepEqual(p.errors, [])
 })
 
-test('a seed of bytes is kept in the default store: after a reload the torrent is added back whole with no peer; with a bitfield one piece is hashed before ready', { timeout: 120_000 }, async () => {
+test('a seed of bytes is kept in the default store: after a reload the torrent is added back whole with no peer (whatever its path); with a bitfield one piece is hashed before ready', { timeout: 120_000 }, async () => {
   const page = await h.newPage('/tests/browser/pages/client.html')
   const hex = async bytes => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), b => b.toString(16).padStart(2, '0')).join('')
   const seeded = await page.evaluate(async hexSource => {
@@ -457,8 +457,9 @@ test('a seed of bytes is kept in the default store: after a reload the torrent i
     const bytes = new Uint8Array(3 * 1024 * 1024 + 5000)
     for (let at = 0; at < bytes.length; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536))
     window.client = new window.WasmTorrent({ tracker: false })
-    const torrent = await window.client.seedAsync(bytes, { name: 'kept.bin', pieceLength: 256 * 1024 })
-    const result = { torrentFile: Array.from(torrent.torrentFile), kind: torrent._builtStore?.constructor.kind, pieces: torrent.pieceCount, sha256: await hex(bytes) }
+    // A path names no store (WebTorrent's browser store ignores it): found without it below.
+    const torrent = await window.client.seedAsync(bytes, { name: 'kept.bin', pieceLength: 256 * 1024, path: '/first' })
+    const result = { torrentFile: Array.from(torrent.torrentFile), kind: torrent._builtStore?.constructor.kind, pieces: torrent.pieceCount, sha256: await hex(bytes), path: torrent.path }
     await window.client.destroy()
     return result
   }, hex.toString())
@@ -476,8 +477,9 @@ test('a seed of bytes is kept in the default store: after a reload the torrent i
     const atReady = [...verified]
     if (!torrent.done) await new Promise(resolve => torrent.once('done', resolve))
     const bytes = new Uint8Array(await torrent.files[0].arrayBuffer())
-    return { atReady, received: torrent.received, sha256: await hex(bytes) }
+    return { atReady, received: torrent.received, sha256: await hex(bytes), path: torrent.path }
   }, { ...seeded, hexSource: hex.toString() })
+  assert.deepEqual([seeded.path, resumed.path], ['/first', '/webtorrent'], "the add option, else WebTorrent's default")
   assert.deepEqual(resumed.atReady, [1], 'the spot check: the file\'s second piece')
   assert.equal(resumed.received, 0, 'nothing downloaded')
   assert.equal(resumed.sha256, seeded.sha256, 'byte-exact (each piece hashed as it was read)')

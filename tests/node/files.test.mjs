@@ -77,6 +77,23 @@ test('a file shorter than its length (a download interrupted, pieces written out
   assert.equal(torrent.received, torrent.length - fromDisk, 'only what the folder lacked came from the peer')
 })
 
+test('two torrents added with the same path both write their files there', async t => {
+  const dir = await tempDir(t)
+  const seeder = client(t)
+  const contents = [Buffer.from(randomBytes(21, 40_000)), Buffer.from(randomBytes(22, 50_000))]
+  const seeds = contents.map((data, i) => seeder.seed(data, { name: `file${i}.bin`, announce: [], store: 'memory' }))
+  await Promise.all(seeds.map(s => once(s, 'seed')))
+  const leecher = client(t)
+  const down = path.join(dir, 'down')
+  const torrents = seeds.map(s => leecher.add(s.torrentFile, { path: down }))
+  const done = torrents.map(torrent => once(torrent, 'done'))
+  await Promise.all(torrents.map(torrent => once(torrent, 'infoHash')))
+  for (const torrent of torrents) torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await Promise.all(done)
+  // Until 2026-12-06 the second was kept in memory: the folder named the store's lock.
+  assert.equal(await sameFiles(down, contents.map((data, i) => ({ path: `file${i}.bin`, data }))), null)
+})
+
 test('a torrent whose file path leaves the folder is refused, and nothing is written', async t => {
   const dir = await tempDir(t)
   const down = path.join(dir, 'down')

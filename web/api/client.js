@@ -208,7 +208,9 @@ export function makeClientClass (internals) {
       this.skipVerify = Boolean(opts.skipVerify)
       this._startupBitfield = bitfieldBytes(opts.bitfield)
       this._hasStartupBitfield = false
-      this.path = opts.path ?? null
+      // As WebTorrent's: the add option, else its default folder (browsers: '/webtorrent',
+      // which names nothing there; Node: the folder given once the info-hash is known).
+      this.path = opts.path ?? (host.Store ? null : '/webtorrent')
       this.maxWebConns = opts.maxWebConns ?? client._opts.maxWebConns ?? 4 // per web seed
       this.urlList = []
       this.lastPieceLength = 0
@@ -1544,11 +1546,12 @@ export function makeClientClass (internals) {
         const preloaded = opts.preloadedStore ? preloadedStoreClass(opts.preloadedStore) : null
         let Store = preloaded ?? ((opts.store === undefined || opts.store === null) && host.Store ? host.Store : storeFor(opts.store))
         if (Store === host.Store) torrent.path = host.storeRoot(opts.path, torrent.infoHash)
-        // The store is named by opts.path or the info-hash. One that outlives the page may
-        // hold pieces of an earlier visit: the engine reads them back and hashes them before
-        // downloading (resume). Another tab that has the same torrent open owns its store
+        // The store is named by the info-hash (not opts.path: WebTorrent's browser store
+        // ignores it, and under Node many torrents share a folder). One that outlives the
+        // page may hold pieces of an earlier visit: the engine reads them back and hashes
+        // them before downloading (resume). Another tab that has the same torrent open owns its store
         // (OPFS files are opened exclusively): this one keeps its pieces in memory.
-        const name = opts.path ?? torrent.infoHash
+        const name = torrent.infoHash
         if (Store !== MemoryStore && !preloaded && !(await torrent._claimStore(name))) Store = MemoryStore
         if (!alive()) return null
         Store.prewarm?.()
@@ -1756,7 +1759,7 @@ export function makeClientClass (internals) {
           // The app's own store (an abstract-chunk-store constructor, 'opfs', 'idb'): the
           // content is put into it, piece by piece, and served from it, as WebTorrent's seed
           // loads it into its store.
-          torrent._seedWriting = this._storeSeed(torrent, info, opts.path ?? info.infoHash, new Blob(blobs), live, storeFor(opts.store))
+          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, new Blob(blobs), live, storeFor(opts.store))
           const store = await torrent._seedWriting
           if (!live()) return null
           if (store) torrent._makeStore = () => store
@@ -1775,7 +1778,7 @@ export function makeClientClass (internals) {
           // Browsers: content given in memory (bytes, not a File or Blob, which are read
           // where they are) goes into the default store, as WebTorrent's seed puts it in its
           // store: adding the torrent later, after a reload too, finds it there.
-          torrent._seedWriting = this._storeSeed(torrent, info, opts.path ?? info.infoHash, new Blob(blobs), live)
+          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, new Blob(blobs), live)
           const store = await torrent._seedWriting
           if (!live()) return null
           if (store) torrent._makeStore = () => store
