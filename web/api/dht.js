@@ -2,7 +2,7 @@
 // WebTorrent's).
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
-import { bytesToHex, hexToBytes } from './hex.js'
+import { bytesToHex, hexToBytes, toBuffer } from './hex.js'
 
 // client.dht: what WebTorrent code uses of its bittorrent-dht instance: 'listening',
 // address(), 'ready', lookup() with 'peer' events, announce(), addNode(), and BEP 44's put()
@@ -205,8 +205,6 @@ function dhtError (message) { return new WasmTorrentError(message, { code: 'dht_
 const destroyed = () => dhtError('dht: the client was destroyed')
 const isBytes = v => v instanceof Uint8Array
 const asUtf8Bytes = v => typeof v === 'string' ? new TextEncoder().encode(v) : v
-// Bytes as bittorrent-dht hands them out: Buffers under Node.
-const toBuffer = bytes => globalThis.Buffer ? globalThis.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : bytes
 
 // 'ip:port' or '[ip]:port' -> bittorrent-dht's { host, port }.
 function toNode (address) {

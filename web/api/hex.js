@@ -2,6 +2,10 @@
 export const hexToBytes = hex => Uint8Array.from(hex.match(/../g) ?? [], h => parseInt(h, 16))
 export const bytesToHex = bytes => Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
 
+// Under Node, bytes as a Buffer over the same memory, as WebTorrent's modules hand them out
+// (an app may call toString('hex') on them); elsewhere, the bytes as they are.
+export const toBuffer = bytes => globalThis.Buffer ? globalThis.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : bytes
+
 // Byte arrays joined end to end, in one new array.
 export function concatBytes (parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))

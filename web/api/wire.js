@@ -24,7 +24,7 @@
 import { BitField } from './bitfield.js'
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
-import { hexToBytes } from './hex.js'
+import { hexToBytes, toBuffer } from './hex.js'
 
 // The engine's peer_message_kind (src/session/session.hpp), by bittorrent-protocol's event.
 const KIND = {
@@ -78,7 +78,7 @@ export class Wire extends Emitter {
     this.extendedHandshake = {}     // our fields, for extensions to add to
     this.peerExtendedHandshake = {} // the peer's, once received
     this.destroyed = false
-    this.peerIdBuffer = peerId ? hexToBytes(peerId) : null
+    this.peerIdBuffer = peerId ? toBuffer(hexToBytes(peerId)) : null // a Buffer under Node, as bittorrent-protocol's
     this._reports = null // the mask the engine has, once the 'wire' listeners ran
     this._pieces = null  // peerPieces, once asked for
   }
