@@ -358,6 +358,9 @@ test('two tabs with the same torrent: the first owns the persistent store, the s
   for (const g of got) assert.equal(g.sha256, file.sha256, 'byte-exact')
   const stores = await Promise.all(tabs.map(tab => tab.evaluate(() => window.torrent._storage.store.constructor.kind)))
   assert.deepEqual(stores.sort(), ['memory', 'opfs-worker'], 'one tab each, whichever claimed the store first')
+  // The tab in memory is told (its pieces will not survive a reload); the other is not.
+  const warnings = await Promise.all(tabs.map(tab => tab.evaluate(() => window.warnings.filter(w => w.startsWith('store_in_use')).length)))
+  assert.deepEqual(warnings.sort(), [0, 1])
   for (const p of [seeder, ...tabs]) await p.evaluate(() => window.client.destroy())
   for (const p of [seeder, ...tabs]) assert.deepEqual(p.errors, [])
 })

@@ -113,6 +113,10 @@ function infoHashOf (id) {
   return hash.length === 40 ? hash.toLowerCase() : base32ToHex(hash)
 }
 
+// Another tab (or torrent of this page) holds the torrent's persistent store: this one
+// keeps its pieces in memory, and the app is told (they will not survive a reload).
+const storeInUse = () => new WasmTorrentError('store: another tab has this torrent open; its pieces are kept in memory here', { code: 'store_in_use' })
+
 // The engine's form: "-WT0001-" and 12 alphanumerics; as hex.
 function randomPeerId () {
   const alphabet = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
@@ -1552,7 +1556,10 @@ export function makeClientClass (internals) {
         // them before downloading (resume). Another tab that has the same torrent open owns its store
         // (OPFS files are opened exclusively): this one keeps its pieces in memory.
         const name = torrent.infoHash
-        if (Store !== MemoryStore && !preloaded && !(await torrent._claimStore(name))) Store = MemoryStore
+        if (Store !== MemoryStore && !preloaded && !(await torrent._claimStore(name))) {
+          Store = MemoryStore
+          if (alive()) torrent.emit('warning', storeInUse())
+        }
         if (!alive()) return null
         Store.prewarm?.()
         torrent._makeStore = info => torrent._newStore(Store, name, info, Store === host.Store)
@@ -1802,7 +1809,12 @@ export function makeClientClass (internals) {
     // another tab owns this one (the seed is then served from memory). The store is the torrent's _builtStore from the start: a remove
     // meanwhile stops the writing, and closes it once the writing has stopped.
     async _storeSeed (torrent, info, name, content, live, Store = defaultStore()) {
-      if (Store === MemoryStore || !(await torrent._claimStore(name)) || !live()) return null
+      if (Store === MemoryStore) return null
+      if (!(await torrent._claimStore(name))) {
+        if (live()) torrent.emit('warning', storeInUse())
+        return null
+      }
+      if (!live()) return null
       const store = torrent._newStore(Store, name, info, false)
       torrent._builtStore = store
       try {
