@@ -15,19 +15,25 @@ function client (t) {
   return c
 }
 
-test('files already in the folder are verified and kept; a corrupted piece is fetched again', async t => {
+// A seeder of makeContent's files (32 KiB pieces), and a downloader's folder `down` that
+// holds copies of them already.
+async function seededAndCopied (t, name, seed) {
   const dir = await tempDir(t)
-  const content = await makeContent(path.join(dir, 'seed'), 'resume', 3)
+  const content = await makeContent(path.join(dir, 'seed'), name, seed)
   const seeder = client(t)
   const seeded = seeder.seed(content.root, { announce: [], pieceLength: 32768 })
   await once(seeded, 'seed')
-
-  // The downloader's folder holds the files already, one byte changed in piece 3.
   const down = path.join(dir, 'down')
   for (const f of content.files) {
     await mkdir(path.dirname(path.join(down, f.path)), { recursive: true })
     await copyFile(path.join(dir, 'seed', f.path), path.join(down, f.path))
   }
+  return { content, seeder, seeded, down }
+}
+
+test('files already in the folder are verified and kept; a corrupted piece is fetched again', async t => {
+  const { content, seeder, seeded, down } = await seededAndCopied(t, 'resume', 3)
+  // The downloader's folder holds the files already, one byte changed in piece 3.
   const a = path.join(down, 'resume/a.bin')
   const bytes = await readFile(a)
   bytes[3 * 32768 + 10] ^= 0xff
@@ -47,18 +53,9 @@ test('files already in the folder are verified and kept; a corrupted piece is fe
 })
 
 test('a file shorter than its length (a download interrupted, pieces written out of order) keeps the pieces it holds', async t => {
-  const dir = await tempDir(t)
-  const content = await makeContent(path.join(dir, 'seed'), 'cut', 5)
-  const seeder = client(t)
-  const seeded = seeder.seed(content.root, { announce: [], pieceLength: 32768 })
-  await once(seeded, 'seed')
+  const { content, seeder, seeded, down } = await seededAndCopied(t, 'cut', 5)
   // The folder holds every file, a.bin (at offset 0) cut at 500,000 bytes: pieces 0-14 are
   // whole in it. WebTorrent's store keeps them too.
-  const down = path.join(dir, 'down')
-  for (const f of content.files) {
-    await mkdir(path.dirname(path.join(down, f.path)), { recursive: true })
-    await copyFile(path.join(dir, 'seed', f.path), path.join(down, f.path))
-  }
   await truncate(path.join(down, 'cut/a.bin'), 500_000)
   const leecher = client(t)
   const torrent = leecher.add(seeded.torrentFile, { path: down })
