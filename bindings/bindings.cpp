@@ -172,10 +172,15 @@ wt::pick_strategy strategy_of(bool sequential) {
   return sequential ? wt::pick_strategy::sequential : wt::pick_strategy::rarest_first;
 }
 
-// The add options the engine takes. extra: { trust, maxWebConns, uploads }, trust being true
-// (skipVerify: every piece), a Uint8Array (a bitfield of the pieces the store holds), or
-// nothing; maxWebConns: requests in flight per web seed of the torrent; uploads: its
-// unchoke slots.
+// Engine time from the host's milliseconds (performance.now()).
+wt::time_point at_ms(double now_ms) {
+  return wt::time_point{wt::duration{static_cast<std::int64_t>(now_ms * 1000.0)}};
+}
+
+// The add options the engine takes. extra: { trust, maxWebConns, uploads, addedAt }, trust
+// being true (skipVerify: every piece), a Uint8Array (a bitfield of the pieces the store
+// holds), or nothing; maxWebConns: requests in flight per web seed of the torrent;
+// uploads: its unchoke slots; addedAt: when the app called add() (ms, as `now`).
 wt::add_torrent_params add_params(bool seed, bool check, const val& is_private, bool sequential, const val& extra) {
   wt::add_torrent_params p{.seed = seed, .check = check, .is_private = optional_bool(is_private),
                            .strategy = strategy_of(sequential)};
@@ -183,6 +188,7 @@ wt::add_torrent_params add_params(bool seed, bool check, const val& is_private, 
     p.max_web_seed_requests = static_cast<std::uint32_t>(std::clamp(extra["maxWebConns"].as<double>(), 1.0, 64.0));
   if (extra["uploads"].isNumber())  // unchoke slots (WebTorrent's uploads; 0: none)
     p.upload_slots = static_cast<std::uint32_t>(std::clamp(extra["uploads"].as<double>(), 0.0, 1000.0));
+  if (extra["addedAt"].isNumber()) p.added_at = at_ms(extra["addedAt"].as<double>());
   const val trust = extra["trust"];
   if (trust.isTrue()) p.trust_all = true;
   // At most a bit per piece of the largest torrent the metainfo parser takes.
@@ -371,10 +377,6 @@ val make_magnet(const val& link) {
 // One wt::client behind plain calls: times are milliseconds (performance.now()), ids are
 // numbers, outputs are plain objects with a `type`. web/client.js wraps it; users never
 // see this handle.
-
-wt::time_point at_ms(double now_ms) {
-  return wt::time_point{wt::duration{static_cast<std::int64_t>(now_ms * 1000.0)}};
-}
 
 val torrent_info(const wt::metainfo& m) {
   val out = val::object();

@@ -24,6 +24,9 @@ template <class Waiting, class Serve>
 bool share_out(std::map<std::uint32_t, torrent>& torrents, token_bucket& bucket, token_bucket torrent::*own,
                bool torrent::*own_waiting, time_point now, std::uint32_t& last_turn, Waiting waiting,
                Serve serve) {
+  // Every torrent's bucket earns from the first wait on, whether or not the session's has
+  // tokens now (next_deadline() asks the waiting ones when they will have theirs).
+  for (auto& [tid, t] : torrents) (t.*own).refill(now);
   if (!bucket.available()) return true;  // still waiting; ready_at() says until when
   struct turn {
     torrent* t;
@@ -32,7 +35,6 @@ bool share_out(std::map<std::uint32_t, torrent>& torrents, token_bucket& bucket,
   std::vector<turn> queue;
   for (auto& [tid, t] : torrents) {
     token_bucket& tb = t.*own;
-    tb.refill(now);
     t.*own_waiting = false;
     for (auto& [cid, p] : t.peers) {
       if (!waiting(t, p)) continue;

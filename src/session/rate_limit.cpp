@@ -6,14 +6,23 @@
 namespace wt {
 
 void token_bucket::set_rate(std::uint64_t bytes_per_second, time_point now) {
-  if (limited()) refill(now);
-  else tokens_ = 0;
+  if (!limited()) {
+    tokens_ = 0;
+    earning_ = false;
+  } else if (earning_) {
+    refill(now);  // tokens earned at the old rate are kept
+  }
   last_ = now;
   rate_ = bytes_per_second;
   if (limited()) tokens_ = std::min(tokens_, capacity());
 }
 
 void token_bucket::refill(time_point now) {
+  if (!earning_) {
+    earning_ = true;
+    last_ = std::max(last_, now);
+    return;
+  }
   if (now <= last_) return;
   if (limited()) {
     const double earned = static_cast<double>(rate_) * std::chrono::duration<double>(now - last_).count();
@@ -27,11 +36,11 @@ void token_bucket::spend(std::uint64_t bytes) noexcept {
 }
 
 double token_bucket::capacity() const noexcept {
-  return std::max(2.0 * block, static_cast<double>(rate_) / 4.0);
+  return std::max(2.0 * block, static_cast<double>(rate_) / 10.0);
 }
 
 double token_bucket::wake_threshold() const noexcept {
-  return std::max(1.0, static_cast<double>(rate_) / 20.0);
+  return std::max(static_cast<double>(block), static_cast<double>(rate_) / 20.0);
 }
 
 time_point token_bucket::ready_at() const noexcept {

@@ -1,16 +1,19 @@
 // A token bucket for the session's rate limits, on engine time (no clock: the caller
 // passes `now`).
 //
-// Tokens are bytes. They accrue at rate() bytes per second up to capacity(). A transfer
-// may start whenever the balance is positive and spends its whole size at once, so the
-// balance can go negative by up to one transfer (a 16 KiB block): the caller never has
-// to split a block, and over any window of length T at most rate * T + capacity + one
-// block is spent.
+// Tokens are bytes. They accrue at rate() bytes per second up to capacity(), from the
+// first time someone waits for them on (not from when the limit was set: a client that
+// sets a limit, then spends a second finding peers, has saved nothing). A transfer starts
+// only once the balance holds a whole block, and spends its size, so the balance never
+// goes negative and from the first wait on at most rate * T + capacity() is spent over any
+// window of length T; the first block waits for its tokens, so from the first wait on at
+// most rate * T is spent (WebTorrent's own tests read a 200 kB/s limit as a speed of at
+// most 200,000 B/s from the start).
 //
 // Waking up: the owner of a bucket with work waiting asks ready_at() for the time the
 // balance reaches wake_threshold() and has the host call back then. The threshold is
-// about 50 ms of traffic, so a busy limit costs about 20 wake-ups a second, whatever
-// the rate.
+// about 50 ms of traffic (at least a block), so a busy limit costs about 20 wake-ups a
+// second, whatever the rate; the capacity is twice that, so a late wake-up loses nothing.
 #pragma once
 
 #include <cstdint>
@@ -26,21 +29,22 @@ class token_bucket {
 
   // 0 = unlimited. Tokens earned at the old rate are kept (clamped to the new
   // capacity), so a change takes effect at once. From unlimited, the balance starts
-  // at zero: the first bytes go out after one wake threshold's worth of time.
+  // at zero and earns nothing until the first refill().
   void set_rate(std::uint64_t bytes_per_second, time_point now);
   std::uint64_t rate() const noexcept { return rate_; }
   bool limited() const noexcept { return rate_ > 0; }
 
-  // Adds the tokens earned since the last refill, up to capacity().
+  // Adds the tokens earned since the last refill, up to capacity(); the first one after
+  // the limit was set starts the earning.
   void refill(time_point now);
-  // A transfer may start now (always true when unlimited).
-  bool available() const noexcept { return !limited() || tokens_ > 0; }
+  // A transfer (of a block at most) may start now (always true when unlimited).
+  bool available() const noexcept { return !limited() || tokens_ >= block; }
   double tokens() const noexcept { return tokens_; }
   void spend(std::uint64_t bytes) noexcept;
 
-  // Burst size: a quarter of a second of traffic, at least two blocks.
+  // Burst size: 100 ms of traffic, at least two blocks.
   double capacity() const noexcept;
-  // The balance worth waking up for: 50 ms of traffic, at least one byte.
+  // The balance worth waking up for: 50 ms of traffic, at least one block.
   double wake_threshold() const noexcept;
   // When the balance (as of the last refill) reaches wake_threshold(); the last refill
   // time when it already has. Meaningless when unlimited.
@@ -50,6 +54,7 @@ class token_bucket {
   std::uint64_t rate_ = 0;
   double tokens_ = 0;
   time_point last_{};
+  bool earning_ = false;  // refill() has run since the limit was set from unlimited
 };
 
 }  // namespace wt

@@ -1,15 +1,16 @@
-// A speed as apps show it (a torrent's, a peer's): the bytes of the last few seconds, per
-// second (WebTorrent's speedometer, a 5 s window). It reads a value from the first bytes on
-// (over at least a second, not after a tick's average has warmed up) and exactly 0 once
-// nothing came for a whole window, where a moving average decays for ever. Peers also keep
-// smoothed rates, which pace requests (peer_connection.cpp).
+// A speed as apps show it (a torrent's, a peer's), as WebTorrent's (npm throughput, 5 s):
+// the bytes of the last 5 s per second; until 5 s have passed since the meter started (the
+// torrent was added, the connection made) the bytes since then over that time, at least a
+// second. It reads a value from the first bytes on, never more than a rate limit lets
+// through since the start, and exactly 0 once nothing came for a whole window, where a
+// moving average decays for ever. Peers also keep smoothed rates, which pace requests
+// (peer_connection.cpp).
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <optional>
 
 #include "base/clock.hpp"
 
@@ -25,13 +26,12 @@ class rate_meter {
     const std::int64_t s = second_of(now);
     advance(s);
     counts_[slot(s)] += bytes;
-    if (!first_) first_ = now;
   }
 
-  // Bytes per second over the window that ends at `now`; `pending`: bytes not added yet.
-  // The session adds at each tick (every second) the bytes of the second before it: the
-  // window's bytes span from a second before the first of them.
-  double rate(time_point now, std::uint64_t pending = 0) const {
+  // Bytes per second over the window that ends at `now`, for a meter started at `since`;
+  // `pending`: bytes not added yet. The session adds at each tick (every second) the bytes
+  // of the second before it, so a count of second s came in (s - 1, s].
+  double rate(time_point now, time_point since, std::uint64_t pending = 0) const {
     const std::int64_t s = second_of(now);
     std::uint64_t sum = pending;
     for (std::int64_t sec = s - window_seconds + 1; sec <= s; ++sec) {
@@ -39,8 +39,7 @@ class rate_meter {
     }
     if (sum == 0) return 0;
     const time_point window_start{std::chrono::seconds(s - window_seconds)};
-    const time_point from = std::max(first_.value_or(now) - std::chrono::seconds(1), window_start);
-    const double span = std::max(1.0, std::chrono::duration<double>(now - from).count());
+    const double span = std::max(1.0, std::chrono::duration<double>(now - std::max(since, window_start)).count());
     return static_cast<double>(sum) / span;
   }
 
@@ -60,7 +59,6 @@ class rate_meter {
 
   std::array<std::uint64_t, window_seconds> counts_{};
   std::int64_t newest_ = INT64_MIN / 2;  // the second of the newest count
-  std::optional<time_point> first_;      // the first bytes ever
 };
 
 }  // namespace wt

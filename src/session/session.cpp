@@ -190,8 +190,8 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
   st.wasted = t->wasted;
   st.web_seed_downloaded = t->seed_downloaded;
   for (const auto& [h, ws] : t->web_seeds) st.web_seeds += ws.dropped ? 0 : 1;
-  st.download_rate = t->down_meter.rate(now, t->down_since);
-  st.upload_rate = t->up_meter.rate(now, t->up_since);
+  st.download_rate = t->down_meter.rate(now, t->added, t->down_since);
+  st.upload_rate = t->up_meter.rate(now, t->added, t->up_since);
   st.has_metadata = t->meta.has_value();
   st.finished = t->finished;
   st.complete = t->picker && t->picker->is_seed();
@@ -240,6 +240,7 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   torrent& t = s.torrents[id.value];
   t.id = id;
   t.info_hash = m.info_hash;
+  t.added = params.added_at ? std::min(*params.added_at, s.now) : s.now;
   t.next_unchoke = s.now + s.settings.unchoke_interval;
   t.next_optimistic = s.now + s.settings.optimistic_interval;
   t.check_storage = params.check && !params.seed;
@@ -274,6 +275,7 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
   torrent& t = s.torrents[id.value];
   t.id = id;
   t.info_hash = info_hash;
+  t.added = params.added_at ? std::min(*params.added_at, s.now) : s.now;
   t.name = std::move(name);
   t.check_storage = params.check;
   t.trusted_bits = std::move(params.trusted_bits);
@@ -929,8 +931,8 @@ std::vector<peer_stats> session::peers(torrent_id id) const {
     ps.outgoing = p.outgoing;
     ps.downloaded = p.downloaded;
     ps.uploaded = p.uploaded;
-    ps.download_rate = p.down_meter.rate(impl_->now, p.down_since);
-    ps.upload_rate = p.up_meter.rate(impl_->now, p.up_since);
+    ps.download_rate = p.down_meter.rate(impl_->now, p.connected_at, p.down_since);
+    ps.upload_rate = p.up_meter.rate(impl_->now, p.connected_at, p.up_since);
     ps.am_choking = p.am_choking;
     ps.am_interested = p.am_interested;
     ps.peer_choking = p.peer_choking;

@@ -488,6 +488,9 @@ struct add_torrent_params {
   // uploads: n - 1 regular and one optimistic; 0: no peer is ever unchoked, nothing is
   // uploaded). Unset: session_settings::unchoke_slots and optimistic_unchoke.
   std::optional<std::uint32_t> upload_slots = std::nullopt;
+  // When the app added the torrent: its speeds are measured from then, as WebTorrent's
+  // meters start with its Torrent object. Unset (or later than the add): the add's time.
+  std::optional<time_point> added_at = std::nullopt;
 };
 
 class session {

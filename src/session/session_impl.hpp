@@ -342,6 +342,7 @@ struct torrent {
   std::uint64_t downloaded = 0, uploaded = 0, verified = 0, wasted = 0;
   std::uint64_t down_since = 0, up_since = 0;  // since the last tick, then into the meters
   rate_meter down_meter, up_meter;
+  time_point added{};  // when the session took it: its meters start then
   time_point next_unchoke, next_optimistic;
 };
 

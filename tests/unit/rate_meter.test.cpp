@@ -12,29 +12,44 @@ time_point at(duration d) { return time_point{} + d; }
 TEST_CASE("[rate_meter] a value from the first bytes, the window's average, exactly 0 after it",
           "[rate_meter]") {
   rate_meter m;
-  CHECK(m.rate(at(0s)) == 0);
+  const time_point since = at(100s);  // the meter started then, the bytes came at once
+  CHECK(m.rate(at(100s), since) == 0);
   // Bytes not added yet count (the host reads between ticks); less than a second of
-  // history is taken as one second, as WebTorrent's speedometer.
-  CHECK(m.rate(at(100s + 300ms), 5000) == Approx(5000));
+  // history is taken as one second, as WebTorrent's meter.
+  CHECK(m.rate(at(100s + 300ms), since, 5000) == Approx(5000));
   m.add(10'000, at(101s));
-  CHECK(m.rate(at(101s)) == Approx(10'000));
+  CHECK(m.rate(at(101s), since) == Approx(10'000));
   for (int s = 102; s <= 110; ++s) m.add(10'000, at(std::chrono::seconds(s)));
-  CHECK(m.rate(at(110s)) == Approx(50'000.0 / 5));  // the window: 106 to 110
-  CHECK(m.rate(at(110s + 500ms), 5'000) == Approx(55'000.0 / 5.5));  // and half a second since
+  CHECK(m.rate(at(110s), since) == Approx(50'000.0 / 5));  // the window: 105 to 110
+  CHECK(m.rate(at(110s + 500ms), since, 5'000) == Approx(55'000.0 / 5.5));  // and half a second since
   // Nothing more: the window empties second by second, then reads exactly 0.
-  CHECK(m.rate(at(112s)) == Approx(30'000.0 / 5));
-  CHECK(m.rate(at(114s)) == Approx(10'000.0 / 5));
-  CHECK(m.rate(at(115s)) == 0);
-  CHECK(m.rate(at(200s)) == 0);
+  CHECK(m.rate(at(112s), since) == Approx(30'000.0 / 5));
+  CHECK(m.rate(at(114s), since) == Approx(10'000.0 / 5));
+  CHECK(m.rate(at(115s), since) == 0);
+  CHECK(m.rate(at(200s), since) == 0);
   // After a long pause the window starts afresh.
   m.add(4'000, at(300s));
-  CHECK(m.rate(at(300s)) == Approx(4'000.0 / 5));
+  CHECK(m.rate(at(300s), since) == Approx(4'000.0 / 5));
 }
 
 TEST_CASE("[rate_meter] a burst shorter than the window", "[rate_meter]") {
   rate_meter m;
+  const time_point since = at(10s);
   m.add(1'000'000, at(10s + 400ms));  // 1 MB in the first 400 ms of a download
-  CHECK(m.rate(at(10s + 400ms)) == Approx(1'000'000));
-  CHECK(m.rate(at(12s + 400ms)) == Approx(1'000'000.0 / 3));  // a second before them, two since
-  CHECK(m.rate(at(15s)) == 0);
+  CHECK(m.rate(at(10s + 400ms), since) == Approx(1'000'000));
+  CHECK(m.rate(at(12s + 400ms), since) == Approx(1'000'000.0 / 2.4));  // since the start
+  CHECK(m.rate(at(15s), since) == 0);
+}
+
+TEST_CASE("[rate_meter] before 5 s, the time since the start counts, as WebTorrent's: a limit reads as no more than itself", "[rate_meter]") {
+  // A torrent added at 0 s meets its peer at 0.6 s (a magnet's metadata, a connection); a
+  // limit of 100 kB/s that let 25 kB through at once reads below the limit, not 125 kB/s.
+  rate_meter m;
+  const time_point since = at(0s);
+  m.add(25'000 + 40'000, at(1s));
+  CHECK(m.rate(at(1s), since) == Approx(65'000));
+  CHECK(m.rate(at(1s + 500ms), since, 50'000) == Approx(115'000.0 / 1.5));
+  for (int s = 2; s <= 4; ++s) m.add(100'000, at(std::chrono::seconds(s)));
+  CHECK(m.rate(at(4s), since) == Approx(365'000.0 / 4));
+  CHECK(m.rate(at(4s), since) <= 100'000);
 }

@@ -113,9 +113,19 @@ function infoHashOf (id) {
   return hash.length === 40 ? hash.toLowerCase() : base32ToHex(hash)
 }
 
-// Another tab (or torrent of this page) holds the torrent's persistent store: this one
+// What a torrent must own alone to use a store of class Store named `name` (null: nothing):
+// a browser's persistent store (OPFS files are opened exclusively), or under Node its files
+// in `folder` (two writers of the same files would clash). Another torrent with the same
+// key (another tab, or another client of this process) keeps its pieces in memory. Memory
+// stores, and the app's own chunk stores, are not locked (as WebTorrent's).
+function storeLock (Store, name, folder = null) {
+  if (folder) return `${folder}/${name}`
+  return ['opfs', 'opfs-worker', 'idb'].includes(Store.kind) ? name : null
+}
+
+// Another tab (or client, or torrent of this page) holds the torrent's store: this one
 // keeps its pieces in memory, and the app is told (they will not survive a reload).
-const storeInUse = () => new WasmTorrentError('store: another tab has this torrent open; its pieces are kept in memory here', { code: 'store_in_use' })
+const storeInUse = () => new WasmTorrentError('store: another tab or client has this torrent open; its pieces are kept in memory here', { code: 'store_in_use' })
 
 // The engine's form: "-WT0001-" and 12 alphanumerics; as hex.
 function randomPeerId () {
@@ -191,6 +201,7 @@ export function makeClientClass (internals) {
       this._client = client
       this._id = null
       this._opts = opts
+      this._addedAt = now()
       // Not known yet: undefined, as WebTorrent's (an app may test `=== undefined`).
       this.infoHash = undefined
       this.name = opts.name
@@ -1027,6 +1038,7 @@ export function makeClientClass (internals) {
       // unset (or not a number): the engine's default.
       const { uploads } = this._opts
       return {
+        addedAt: this._addedAt, // its speeds are measured from add(), as WebTorrent's
         trust: this.skipVerify ? true : this._startupBitfield,
         maxWebConns: this._opts.maxWebConns,
         uploads: uploads === false ? 0 : (uploads != null && Number(uploads) >= 0 ? Number(uploads) : undefined)
@@ -1551,12 +1563,12 @@ export function makeClientClass (internals) {
         let Store = preloaded ?? ((opts.store === undefined || opts.store === null) && host.Store ? host.Store : storeFor(opts.store))
         if (Store === host.Store) torrent.path = host.storeRoot(opts.path, torrent.infoHash)
         // The store is named by the info-hash (not opts.path: WebTorrent's browser store
-        // ignores it, and under Node many torrents share a folder). One that outlives the
-        // page may hold pieces of an earlier visit: the engine reads them back and hashes
-        // them before downloading (resume). Another tab that has the same torrent open owns its store
-        // (OPFS files are opened exclusively): this one keeps its pieces in memory.
+        // ignores it). One that outlives the page may hold pieces of an earlier visit: the
+        // engine reads them back and hashes them before downloading (resume). One torrent at
+        // a time owns it (see storeLock): another keeps its pieces in memory.
         const name = torrent.infoHash
-        if (Store !== MemoryStore && !preloaded && !(await torrent._claimStore(name))) {
+        const lock = storeLock(Store, name, Store === host.Store ? torrent.path : null)
+        if (lock && !(await torrent._claimStore(lock))) {
           Store = MemoryStore
           if (alive()) torrent.emit('warning', storeInUse())
         }
@@ -1810,7 +1822,8 @@ export function makeClientClass (internals) {
     // meanwhile stops the writing, and closes it once the writing has stopped.
     async _storeSeed (torrent, info, name, content, live, Store = defaultStore()) {
       if (Store === MemoryStore) return null
-      if (!(await torrent._claimStore(name))) {
+      const lock = storeLock(Store, name)
+      if (lock && !(await torrent._claimStore(lock))) {
         if (live()) torrent.emit('warning', storeInUse())
         return null
       }
