@@ -1187,6 +1187,16 @@ class js_client {
     return sent;
   }
 
+  // The `length` bytes at the input buffer as an extended message with the peer's id.
+  bool send_extended_to_peer(std::uint32_t connection, std::uint32_t peer_id, std::size_t length, double now) {
+    if (peer_id > 255) return false;
+    const bool sent = client_.engine().send_extended_to_peer(
+        wt::connection_id{connection}, static_cast<std::uint8_t>(peer_id),
+        wt::byte_view(input_.data(), std::min(length, input_.size())), at_ms(now));
+    client_.flush(at_ms(now));
+    return sent;
+  }
+
   void socket_opened(const std::string& url, double now) { client_.socket_opened(url, at_ms(now)); }
   void socket_closed(const std::string& url, double now) { client_.socket_closed(url, at_ms(now)); }
   void text_received(const std::string& url, const std::string& text, double now) {
@@ -1636,6 +1646,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("registerExtension", &js_client::register_extension)
       .function("enableExtension", &js_client::enable_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
+      .function("sendExtendedToPeer", &js_client::send_extended_to_peer)
       .function("wireReady", &js_client::wire_ready)
       .function("reportPeerMessages", &js_client::report_peer_messages)
       .function("peerDetails", &js_client::peer_details)

@@ -633,6 +633,15 @@ bool session::send_extension_message(connection_id c, std::uint32_t extension, b
   return true;
 }
 
+bool session::send_extended_to_peer(connection_id c, std::uint8_t peer_id, byte_view payload,
+                                    time_point now) {
+  auto& s = enter(now);
+  auto [t, p] = s.find_connection(c);
+  if (peer_id == 0 || !p || !p->active() || !p->ext) return false;
+  s.send_extended(*p, peer_id, payload);
+  return true;
+}
+
 connection_id session::accept_connection(const wire::endpoint& remote, time_point now, dialable d,
                                          peer_source source) {
   auto& s = enter(now);

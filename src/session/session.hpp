@@ -679,6 +679,11 @@ class session {
   // False when the connection is gone or the peer did not announce the extension.
   bool send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
                               time_point now);
+  // An extended message (BEP 10) with the peer's own id for it, the one its handshake gave
+  // an extension (bittorrent-protocol's wire.extended(id) and wire.extended(name) for a name
+  // not registered here). False when the connection is gone, its extension handshakes have
+  // not both happened, or `peer_id` is 0 (the handshake's).
+  bool send_extended_to_peer(connection_id c, std::uint8_t peer_id, byte_view payload, time_point now);
   // Which of the connection's messages give a peer_message_event from now on (a mask of
   // peer_message_bit; 0: none). Unknown connections are ignored.
   void report_peer_messages(connection_id c, std::uint32_t kinds);

@@ -144,5 +144,33 @@ test('an extension used on one wire is spoken with that peer only, each wire its
   assert.deepEqual(seenBySeeder, [{ tag: 20, named: true }])
   const [first, second] = seeding.wires
   assert.ok(first.x_tag && !second.x_tag)
-  assert.throws(() => second.extended('x_tag', { hi: 1 }), /not in use on this wire/)
+  // Still, the peer named x_tag: a message to it goes out, as bittorrent-protocol's.
+  assert.doesNotThrow(() => second.extended('x_tag', { hi: 1 }))
+})
+
+test("wire.extended(name or the peer's id) sends to the peer's extension without use(), as bittorrent-protocol's; an unknown name throws", async t => {
+  const dir = await tempDir(t)
+  const data = randomBytes(93, 100_001)
+  const wt = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false })
+  const ours = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => Promise.all([new Promise(resolve => wt.destroy(resolve)), ours.destroy()]))
+  const heard = []
+  function Chat () {}
+  Chat.prototype.name = 'x_chat'
+  Chat.prototype.onMessage = buf => heard.push(Buffer.from(buf).toString())
+  const seeding = await new Promise(resolve => {
+    wt.seed(Object.assign(Buffer.from(data), { name: 'chat.bin' }), { announce: [], path: dir }, resolve)
+      .on('wire', wire => wire.use(Chat))
+  })
+  if (!wt.torrentPort) await once(wt, 'listening')
+  const torrent = ours.add(seeding.torrentFile, { store: 'memory' })
+  const wired = once(torrent, 'wire')
+  torrent.addPeer(`127.0.0.1:${wt.torrentPort}`)
+  const [wire] = await wired
+  await until(() => wire.peerExtendedMapping.x_chat, "the peer's extension handshake")
+  wire.extended('x_chat', { text: 'by name' })
+  wire.extended(wire.peerExtendedMapping.x_chat, Buffer.from('by id'))
+  assert.throws(() => wire.extended('x_nobody', 'x'), /Unrecognized extension: x_nobody/)
+  await until(() => heard.length === 2, 'both messages')
+  assert.deepEqual(heard, ['d4:text7:by namee', 'by id'])
 })

@@ -2259,12 +2259,15 @@ export function makeClientClass (internals) {
       return bytes
     }
 
-    _sendExtension (connection, id, bytes) {
+    // `bytes` as a message of extension `id` on `connection`: the engine's id of a registered
+    // extension, or with peersId the peer's own id for it (wire.extended of a name not
+    // use()d, or of a number).
+    _sendExtension (connection, id, bytes, { peersId = false } = {}) {
       let sent = false
       this._input((E, t) => {
         const ptr = E.reserve(bytes.length)
         this._M.HEAPU8.set(bytes, ptr)
-        sent = E.sendExtensionMessage(connection, id, bytes.length, t)
+        sent = peersId ? E.sendExtendedToPeer(connection, id, bytes.length, t) : E.sendExtensionMessage(connection, id, bytes.length, t)
       })
       return sent
     }

@@ -197,19 +197,25 @@ export class Wire extends Emitter {
     this._torrent._client._enableExtension(this._connection, id, this.extendedHandshake)
   }
 
+  // As bittorrent-protocol's: `name` an extension's name (the peer's id for it, from its
+  // handshake, whether or not this wire use()d it) or the peer's id itself.
   extended (name, data) {
-    const entry = typeof name === 'number'
-      ? [...this._byName.values()].find(e => e.id === name)
-      : this._byName.get(name)
-    if (!entry) throw new WasmTorrentError(`wire.extended: ${name} is not in use on this wire`, { code: 'invalid_argument' })
     const bytes = data instanceof Uint8Array
       ? data
       : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
         : data instanceof ArrayBuffer ? new Uint8Array(data)
           : this._torrent._client._bencode(data) // strings too, as bittorrent-protocol does
-    if (!this._torrent._client._sendExtension(this._connection, entry.id, bytes)) {
-      throw new WasmTorrentError(`wire.extended: the peer does not support ${entry.ext.constructor.prototype.name ?? name}`,
-        { code: 'extension_unsupported' })
+    const client = this._torrent._client
+    const entry = typeof name === 'string' ? this._byName.get(name) : undefined
+    if (entry) { // one of ours: the engine knows the peer's id
+      if (!client._sendExtension(this._connection, entry.id, bytes)) {
+        throw new WasmTorrentError(`wire.extended: the peer does not support ${name}`, { code: 'extension_unsupported' })
+      }
+      return
+    }
+    const peerId = typeof name === 'number' ? name : this.peerExtendedMapping[name]
+    if (!Number.isInteger(peerId) || peerId < 1 || peerId > 255 || !client._sendExtension(this._connection, peerId, bytes, { peersId: true })) {
+      throw new WasmTorrentError(`Unrecognized extension: ${name}`, { code: 'extension_unsupported' })
     }
   }
 
