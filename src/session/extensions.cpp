@@ -69,9 +69,9 @@ class ut_metadata_plugin final : public extension_plugin {
         return;
       }
       case wire::metadata_msg_type::reject:
-        if (m.piece < t.metadata_pieces.size() &&
-            t.metadata_pieces[m.piece].requested_from == p.id)
-          t.metadata_pieces[m.piece].requested_from = connection_id{};
+        // Not asked again (it lacks the metadata, BEP 9): others are.
+        p.metadata_unhelpful = true;
+        if (m.piece < t.metadata_pieces.size()) t.metadata_pieces[m.piece].forget(p.id);
         return;
       case wire::metadata_msg_type::data: break;
     }
@@ -86,7 +86,7 @@ class ut_metadata_plugin final : public extension_plugin {
     if (piece.have) return;
     std::memcpy(t.metadata.data() + offset, m.data.data(), m.data.size());
     piece.have = true;
-    piece.requested_from = connection_id{};
+    piece.requested_from = piece.also_from = connection_id{};
     piece.received_from = p.id;
     for (const auto& mp : t.metadata_pieces)
       if (!mp.have) return;
@@ -115,22 +115,36 @@ class ut_metadata_plugin final : public extension_plugin {
 
   void on_tick(session::impl& s, torrent& t, peer_connection& p) override {
     if (t.meta || !t.metadata_size) return;
-    for (auto& mp : t.metadata_pieces)
-      if (!mp.have && mp.requested_from.value != 0 && s.now - mp.requested_at >= metadata_request_timeout)
-        mp.requested_from = connection_id{};
+    // A request that timed out: that peer is not asked again (the second one asked, if
+    // any, is waited for in its turn).
+    for (auto& mp : t.metadata_pieces) {
+      while (!mp.have && mp.requested_from.value != 0 && s.now - mp.requested_at >= metadata_request_timeout) {
+        if (auto it = t.peers.find(mp.requested_from.value); it != t.peers.end()) it->second.metadata_unhelpful = true;
+        mp.forget(mp.requested_from);
+      }
+    }
     request_pieces(s, t, p);
   }
 
  private:
+  // Asks `p` for each piece nobody was asked, and for each that the peer asked has not
+  // answered for metadata_second_ask (one second peer at most).
   void request_pieces(session::impl& s, torrent& t, peer_connection& p) {
-    if (t.meta || !t.metadata_size || !p.ext) return;
+    if (t.meta || !t.metadata_size || !p.ext || p.metadata_unhelpful) return;
     auto their_id = p.ext->id_of(wire::ut_metadata_name);
     if (!their_id) return;
     for (std::uint32_t i = 0; i < t.metadata_pieces.size(); ++i) {
       auto& mp = t.metadata_pieces[i];
-      if (mp.have || mp.requested_from.value != 0) continue;
-      mp.requested_from = p.id;
-      mp.requested_at = s.now;
+      if (mp.have || mp.requested_from == p.id || mp.also_from == p.id) continue;
+      if (mp.requested_from.value == 0) {
+        mp.requested_from = p.id;
+        mp.requested_at = s.now;
+      } else if (mp.also_from.value == 0 && s.now - mp.requested_at >= metadata_second_ask) {
+        mp.also_from = p.id;
+        mp.also_at = s.now;
+      } else {
+        continue;
+      }
       wire::metadata_message req;
       req.type = wire::metadata_msg_type::request;
       req.piece = i;

@@ -36,8 +36,7 @@ void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::s
     t->picker->release_peer(p.handle());
   }
   if (t) {
-    for (auto& mp : t->metadata_pieces)
-      if (mp.requested_from == p.id) mp.requested_from = connection_id{};
+    for (auto& mp : t->metadata_pieces) mp.forget(p.id);
     schedule_retry(*t, p);
     std::erase_if(t->exclusive, [&](const auto& e) { return e.second == p.id.value; });
   }

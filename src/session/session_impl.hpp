@@ -42,6 +42,9 @@ namespace session_detail {
 inline constexpr std::uint32_t block_size = piece_picker::block_size;
 inline constexpr std::uint32_t max_metadata_size = 8u * 1024u * 1024u;
 inline constexpr duration metadata_request_timeout = std::chrono::seconds(10);
+// A metadata piece asked of one peer that has not answered within this is asked of another
+// peer too (a peer that stays silent must not hold a magnet back: WebTorrent asks them all).
+inline constexpr duration metadata_second_ask = std::chrono::milliseconds(500);
 
 inline double seconds(duration d) { return std::chrono::duration<double>(d).count(); }
 inline duration from_seconds(double s) {
@@ -89,6 +92,7 @@ struct peer_connection {
   bool extensions = false;
   std::optional<wire::extension_handshake> ext;
   byte_buffer ext_payload;  // the peer's extension handshake as received
+  bool metadata_unhelpful = false;  // it let a metadata request time out, or rejected one
   // Our extension handshake waits for the host (session_settings::extension_handshake_hold)
   // until `ext_hold_until`; the peer's extended messages wait in `ext_early` meanwhile.
   bool ext_held = false;
@@ -205,7 +209,17 @@ struct torrent {
     bool have = false;
     connection_id requested_from;  // value 0: not requested
     time_point requested_at;
+    connection_id also_from;       // a second peer asked after metadata_second_ask (0: none)
+    time_point also_at;
     connection_id received_from;
+    // Peer `c` will not answer (it closed, or rejected): the other one asked, if any, is
+    // the one waited for.
+    void forget(connection_id c) {
+      if (also_from == c) also_from = connection_id{};
+      if (requested_from != c) return;
+      requested_from = std::exchange(also_from, connection_id{});
+      requested_at = also_at;
+    }
   };
 
   // BEP 27: peers from trackers only (no DHT, no PEX).

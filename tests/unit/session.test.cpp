@@ -544,6 +544,66 @@ TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer t
   }
 }
 
+TEST_CASE("[session] a peer that never answers metadata requests does not hold a magnet back: another peer is asked too", "[session]") {
+  byte_buffer content(50000, 7);
+  const metainfo m = single_file("q.bin", content);
+  session s(settings());
+  auto t = s.add_magnet(m.info_hash, "q", {});
+  REQUIRE(t);
+  const time_point t0{};
+  // A hand-driven peer that has the metadata (it says); true when the session asks it for
+  // metadata piece 0 in what it sends by `now`.
+  std::map<std::uint32_t, std::pair<bool, wire::message_reader>> peers;
+  const auto connect = [&](std::uint8_t last, time_point now) {
+    const auto c = s.accept_connection(wire::make_endpoint_v4({9, 9, 9, last}, 99), now);
+    byte_buffer in;
+    wire::peer_id id{};
+    id.fill(static_cast<std::uint8_t>('a' + last));
+    wire::encode_to(wire::make_handshake(m.info_hash, id, {true, true, false}), in);
+    wire::extension_handshake theirs;
+    theirs.m["ut_metadata"] = 3;
+    theirs.metadata_size = static_cast<std::uint32_t>(m.info_bytes.size());
+    wire::encode_to(wire::extended{0, wire::encode_extension_handshake(theirs)}, in);
+    s.bytes_received(c, in, now);
+    peers[c.value].first = false;
+    return c;
+  };
+  // Whether each peer was asked since the last call.
+  const auto asked = [&] {
+    std::map<std::uint32_t, bool> out;
+    while (auto tx = s.poll_transmit()) {
+      auto& [handshake_seen, reader] = peers[tx->connection.value];
+      byte_view data(tx->data);
+      if (!handshake_seen) {
+        wire::handshake_reader hr;
+        auto hp = hr.feed(data);
+        REQUIRE(hp);
+        data = data.subspan(hp->consumed);
+        handshake_seen = true;
+      }
+      reader.feed(data);
+      while (auto msg = reader.next()) {
+        if (!*msg) break;
+        if (auto* e = std::get_if<wire::extended>(&**msg); e && e->id == 3) out[tx->connection.value] = true;
+      }
+    }
+    return out;
+  };
+  const auto silent = connect(1, t0);
+  CHECK(asked()[silent.value]);
+  // At first one peer per piece: another one is not asked yet...
+  const auto early = connect(2, t0 + 300ms);
+  CHECK_FALSE(asked()[early.value]);
+  // ...one coming after half a second is asked too (WebTorrent asks every peer).
+  const auto later = connect(3, t0 + 600ms);
+  CHECK(asked()[later.value]);
+  // At the timeout the silent peer is not asked again; a peer not asked yet is.
+  for (auto at = t0 + 2s; at <= t0 + 13s; at += 1s) s.on_timer(at);
+  const auto again = asked();
+  CHECK_FALSE(again.contains(silent.value));
+  CHECK(again.contains(early.value));
+}
+
 namespace {
 
 // Several hand-driven peers on one seeding session.
