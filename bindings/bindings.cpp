@@ -100,6 +100,7 @@ const char* errc_name(wt::errc code) {
     case wt::errc::wire_bad_compact_peers: return "wire_bad_compact_peers";
     case wt::errc::wire_too_many_peers: return "wire_too_many_peers";
     case wt::errc::wire_trailing_data: return "wire_trailing_data";
+    case wt::errc::wire_not_negotiated: return "wire_not_negotiated";
     case wt::errc::session_duplicate_torrent: return "session_duplicate_torrent";
     case wt::errc::tracker_message_too_large: return "tracker_message_too_large";
     case wt::errc::tracker_depth_exceeded: return "tracker_depth_exceeded";

@@ -42,6 +42,7 @@ const char* describe(errc code) noexcept {
     case errc::wire_bad_compact_peers: return "bad compact peer list";
     case errc::wire_too_many_peers: return "too many peers";
     case errc::wire_trailing_data: return "trailing data after message";
+    case errc::wire_not_negotiated: return "message not negotiated in the handshake";
     case errc::session_duplicate_torrent: return "torrent already added";
     case errc::tracker_message_too_large: return "message longer than the limit";
     case errc::tracker_depth_exceeded: return "JSON nesting too deep";

@@ -52,6 +52,7 @@ enum class errc : std::uint8_t {
   wire_bad_compact_peers,     // compact peers not a multiple of 6 (IPv4) or 18 (IPv6) bytes
   wire_too_many_peers,        // more peers in one message than the limit
   wire_trailing_data,         // bytes after a message that must end there
+  wire_not_negotiated,        // a message the handshake did not allow (BEP 6's without the fast extension)
   // session
   session_duplicate_torrent,  // a torrent with this info-hash is already in the session
   // tracker (WebSocket tracker JSON)

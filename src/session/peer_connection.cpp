@@ -138,7 +138,11 @@ bool session::impl::handle(torrent& t, peer_connection& p, const wire::message& 
             p.requests.clear();
             p.cancelled_out.clear();
           },
-          [&](const wire::unchoke&) { p.peer_choking = false; },
+          [&](const wire::unchoke&) {
+            p.peer_choking = false;
+            p.rejects_in_a_row = 0;
+            p.rejected_until = {};
+          },
           [&](const wire::interested&) {
             p.peer_interested = true;
             fill_unchoke_slots(t);
@@ -169,6 +173,11 @@ bool session::impl::handle(torrent& t, peer_connection& p, const wire::message& 
           [&](const wire::have_all&) { on_have_all(t, p); },
           [&](const wire::have_none&) {},
           [&](const wire::reject_request& r) {
+            if (!p.fast) {  // BEP 6: only between peers that both set the fast bit
+              close_peer(&t, p, errc::wire_not_negotiated, "reject_request without the fast extension", true);
+              return;
+            }
+            if (++p.rejects_in_a_row >= reject_burst) p.rejected_until = now + reject_pause;
             if (!t.picker) return;
             auto b = t.picker->block_at({r.piece, r.begin, r.length});
             if (!b) return;
@@ -368,6 +377,8 @@ std::uint64_t session::impl::serve_requests(torrent& t, peer_connection& p, std:
 
 void session::impl::on_piece(torrent& t, peer_connection& p, const wire::piece_block& b) {
   const auto length = static_cast<std::uint32_t>(b.data.size());
+  p.rejects_in_a_row = 0;
+  p.rejected_until = {};
   p.downloaded += length;
   p.down_since += length;
   t.downloaded += length;
@@ -541,6 +552,7 @@ void session::impl::request_blocks(torrent& t, peer_connection& p) {
 
 std::uint32_t session::impl::request_room(const torrent& t, const peer_connection& p) const {
   if (t.paused || t.requests_held || t.checking || writes_behind() || !t.picker || !p.active() || !p.am_interested) return 0;
+  if (now < p.rejected_until) return 0;
   if (p.peer_choking && p.allowed_fast.empty()) return 0;
   const bool stream = streaming(t);
   const double per_block = static_cast<double>(block_size);

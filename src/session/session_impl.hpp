@@ -42,6 +42,9 @@ namespace session_detail {
 inline constexpr std::uint32_t block_size = piece_picker::block_size;
 inline constexpr std::uint32_t max_metadata_size = 8u * 1024u * 1024u;
 inline constexpr duration metadata_request_timeout = std::chrono::seconds(10);
+// See peer_connection::rejects_in_a_row.
+inline constexpr std::uint32_t reject_burst = 16;
+inline constexpr duration reject_pause = std::chrono::seconds(2);
 // A metadata piece asked of one peer that has not answered within this is asked of another
 // peer too (a peer that stays silent must not hold a magnet back: WebTorrent asks them all).
 inline constexpr duration metadata_second_ask = std::chrono::milliseconds(500);
@@ -139,6 +142,11 @@ struct peer_connection {
   double down_rate = 0, up_rate = 0;  // smoothed: they pace requests and rank peers
   rate_meter down_meter, up_meter;    // what apps read (wire.downloadSpeed()), as the torrent's
   time_point connected_at, last_received, last_sent, last_unchoked;
+  // Requests the peer rejected since it last sent a block or unchoked us; at reject_burst,
+  // no more requests to it until it does, or rejected_until passes (a peer that rejects
+  // everything must not get a request for each reject, tens of thousands a second).
+  std::uint32_t rejects_in_a_row = 0;
+  time_point rejected_until{};
   byte_buffer out;
 
   peer_handle handle() const noexcept { return peer_handle{id.value}; }

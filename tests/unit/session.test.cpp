@@ -382,6 +382,51 @@ TEST_CASE("[session] while choked, only the peer's allowed_fast pieces are reque
   }
 }
 
+TEST_CASE("[session] a peer that rejects every request gets bursts of them, not one per reject; without the fast extension a reject closes it", "[session]") {
+  fixture f(false);
+  f.send_handshake();  // with the fast extension
+  f.send(wire::have_all{});
+  f.send(wire::unchoke{});
+  // Every request rejected as it comes, for 10 s, 20 rounds a second.
+  std::size_t answered = 0;
+  for (int round = 0; round < 200; ++round) {
+    const auto requests = f.sent<wire::request>();
+    for (std::size_t i = answered; i < requests.size(); ++i)
+      f.send(wire::reject_request{requests[i].piece, requests[i].begin, requests[i].length});
+    answered = requests.size();
+    f.now += 50ms;
+    f.s.on_timer(f.now);
+    f.drain();
+  }
+  // A burst every 2 s: tens of requests (it was one per reject, without end: about 1000).
+  INFO("requests in 10 s: " << answered);
+  CHECK(answered <= 100);
+  CHECK(f.closes.empty());
+  SECTION("a block resumes the requests at once") {
+    const auto before = f.sent<wire::request>().size();
+    const auto r = f.sent<wire::request>().back();
+    f.send(wire::piece_block{r.piece, r.begin, byte_buffer(r.length, 0)});
+    CHECK(f.sent<wire::request>().size() > before);
+  }
+}
+
+TEST_CASE("[session] a reject without the fast extension closes the peer", "[session]") {
+  fixture f(false);
+  byte_buffer hb;
+  wire::peer_id id{};
+  id.fill('n');
+  wire::encode_to(wire::make_handshake(f.meta.info_hash, id, {.extension_protocol = true}), hb);
+  f.s.bytes_received(f.conn, hb, f.now);
+  f.drain();
+  f.send(wire::bitfield{bitfield::from_string("11111").to_bytes()});
+  f.send(wire::unchoke{});
+  const auto requests = f.sent<wire::request>();
+  REQUIRE_FALSE(requests.empty());
+  f.send(wire::reject_request{requests[0].piece, requests[0].begin, requests[0].length});
+  REQUIRE(f.closes.size() == 1);
+  CHECK(f.closes[0].reason == "reject_request without the fast extension");
+}
+
 TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[session]") {
   fixture f(false);
   f.send_handshake();
