@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <set>
 #include <string_view>
 
@@ -42,6 +43,10 @@ std::optional<error> parse_files(const node& files_node, const metainfo_limits& 
   m.files.reserve(files_node.size());
   std::int64_t total = 0;
   std::size_t i = 0;
+  // Each file's path ('/' joined), and every folder above one: two files on one path, or a
+  // file where another's folder is, would share bytes on disk (each overwriting the other).
+  std::map<std::string, std::size_t, std::less<>> file_at;
+  std::set<std::string, std::less<>> folders;
   for (const node& f : files_node.items()) {
     // Contexts are built only on the error path: most torrents have no errors.
     const std::size_t index = i++;
@@ -88,6 +93,22 @@ std::optional<error> parse_files(const node& files_node, const metainfo_limits& 
     if (auto attr = f.find_string("attr")) {
       entry.attr = std::string(*attr);
       entry.pad = entry.attr.find('p') != std::string::npos;
+    }
+    if (!entry.pad) {  // pad files (BEP 47) share paths such as ".pad/16384" and are never written
+      std::string joined;
+      for (const auto& c : entry.components) joined += (joined.empty() ? "" : "/") + c;
+      const auto clash = [&](std::string_view what) {
+        return fail(errc::metainfo_bad_path, *path, ctx(path_field) + ": " + std::string(what));
+      };
+      if (auto other = file_at.find(joined); other != file_at.end())
+        return clash("the same path as info.files[" + std::to_string(other->second) + "]");
+      if (folders.contains(joined)) return clash("a file where another file's folder is");
+      for (std::size_t slash = joined.find('/'); slash != std::string::npos; slash = joined.find('/', slash + 1)) {
+        const std::string_view folder = std::string_view(joined).substr(0, slash);
+        if (file_at.contains(folder)) return clash("a folder where another file is");
+        folders.emplace(folder);
+      }
+      file_at.emplace(std::move(joined), index);
     }
     m.files.push_back(std::move(entry));
   }

@@ -409,6 +409,25 @@ TEST_CASE("[metainfo] validates files and paths", "[metainfo]") {
     t = with_files({ok_file, f});
     require_error(parse(t), errc::metainfo_wrong_type, "info.files[1].path", t.find("i5e"));
   }
+  SECTION("two files on one path, or a file where another's folder is, are refused; pad files may share one") {
+    std::string t = with_files({ok_file, file_dict(10, {"d", "a"}), file_dict(20, {"d", "a"})});
+    auto r = parse(t);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.err().code == errc::metainfo_bad_path);
+    CHECK(r.err().context == "info.files[2].path: the same path as info.files[1]");
+    // The same, written with a '/' inside a component.
+    CHECK(parse(with_files({ok_file, file_dict(10, {"d", "a"}), file_dict(20, {"d/a"})})).err().context ==
+          "info.files[2].path: the same path as info.files[1]");
+    CHECK(parse(with_files({ok_file, file_dict(10, {"d", "a"}), file_dict(20, {"d", "a", "b"})})).err().context ==
+          "info.files[2].path: a folder where another file is");
+    CHECK(parse(with_files({ok_file, file_dict(10, {"d", "a", "b"}), file_dict(20, {"d", "a"})})).err().context ==
+          "info.files[2].path: a file where another file's folder is");
+    CHECK(parse(with_files({ok_file, file_dict(10, {"d", "a-b"}), file_dict(20, {"d", "a", "b"})})).ok());
+    bc::dict pad1 = file_dict(10, {".pad", "10"});
+    pad1["attr"] = "p";
+    bc::dict pad2 = pad1;
+    CHECK(parse(with_files({ok_file, pad1, file_dict(5, {"x"}), pad2})).ok());
+  }
   SECTION("a '/' inside a component is a folder separator") {
     const auto r = parse(with_files({ok_file, file_dict(0, {"p/q.bin"})}));
     REQUIRE(r.ok());
