@@ -102,6 +102,8 @@ const char* errc_name(wt::errc code) {
     case wt::errc::wire_trailing_data: return "wire_trailing_data";
     case wt::errc::wire_not_negotiated: return "wire_not_negotiated";
     case wt::errc::session_duplicate_torrent: return "session_duplicate_torrent";
+    case wt::errc::session_metadata_mismatch: return "metadata_mismatch";
+    case wt::errc::session_storage_failed: return "storage_failed";
     case wt::errc::tracker_message_too_large: return "tracker_message_too_large";
     case wt::errc::tracker_depth_exceeded: return "tracker_depth_exceeded";
     case wt::errc::tracker_bad_json: return "tracker_bad_json";

@@ -44,6 +44,8 @@ const char* describe(errc code) noexcept {
     case errc::wire_trailing_data: return "trailing data after message";
     case errc::wire_not_negotiated: return "message not negotiated in the handshake";
     case errc::session_duplicate_torrent: return "torrent already added";
+    case errc::session_metadata_mismatch: return "metadata does not match the info-hash";
+    case errc::session_storage_failed: return "storage failed";
     case errc::tracker_message_too_large: return "message longer than the limit";
     case errc::tracker_depth_exceeded: return "JSON nesting too deep";
     case errc::tracker_bad_json: return "malformed JSON";

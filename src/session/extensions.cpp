@@ -92,7 +92,7 @@ class ut_metadata_plugin final : public extension_plugin {
       if (!mp.have) return;
     // Every piece is in: verify against the info-hash.
     if (sha1(t.metadata) != t.info_hash) {
-      s.warn(t.id, p.id, errc::ok, "metadata does not match the info-hash; fetching again");
+      s.warn(t.id, p.id, errc::session_metadata_mismatch, "metadata does not match the info-hash; fetching again");
       std::set<std::uint32_t> senders;
       for (const auto& mp : t.metadata_pieces) senders.insert(mp.received_from.value);
       for (auto& mp : t.metadata_pieces) mp = {};

@@ -858,7 +858,7 @@ void session::storage_completed(storage_completion c, time_point now) {
         p->cancelled.erase(cancelled);
         if (p->fast) s.send(*p, wire::reject_request{r.piece, r.begin, r.length});
       } else if (!c.ok || c.data.size() != r.length) {
-        s.warn(t->id, p->id, errc::ok, "storage read failed");
+        s.warn(t->id, p->id, errc::session_storage_failed, "storage read failed");
         if (p->fast) s.send(*p, wire::reject_request{r.piece, r.begin, r.length});
       } else if (ps.choke_generation == p->choke_generation && !p->am_choking) {
         s.send(*p, wire::piece_block{r.piece, r.begin, c.data});

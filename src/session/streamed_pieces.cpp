@@ -114,7 +114,7 @@ void session::impl::advance_stream(torrent& t, std::uint32_t piece) {
       piece_written(t, piece, false);
     } else {
       (void)t.picker->mark_hash_failed(pi);
-      warn(t.id, {}, errc::ok, "storage read-back failed for piece " + std::to_string(piece));
+      warn(t.id, {}, errc::session_storage_failed, "storage read-back failed for piece " + std::to_string(piece));
     }
     request_all(t);
     return;
@@ -222,7 +222,7 @@ void session::impl::stream_read(torrent& t, const pending_storage& ps, const sto
       (void)t.picker->mark_hash_failed(pi);
       t.wasted += t.picker->piece_size(pi);
       events.emplace_back(hash_failed_event{t.id, pi});
-      warn(t.id, {}, errc::ok, "storage read-back failed for piece " + std::to_string(ps.piece));
+      warn(t.id, {}, errc::session_storage_failed, "storage read-back failed for piece " + std::to_string(ps.piece));
       request_all(t);
       return;
     }

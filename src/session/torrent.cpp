@@ -71,7 +71,7 @@ void session::impl::piece_verified_by_host(torrent& t, std::uint32_t piece, cons
     (void)t.picker->mark_hash_failed(pi);
     t.wasted += t.picker->piece_size(pi);
     events.emplace_back(hash_failed_event{t.id, pi});
-    warn(t.id, {}, errc::ok, "the host did not hand back the bytes of failed piece " + std::to_string(piece));
+    warn(t.id, {}, errc::session_storage_failed, "the host did not hand back the bytes of failed piece " + std::to_string(piece));
   }
   request_all(t);
 }
@@ -147,7 +147,7 @@ void session::impl::piece_written(torrent& t, std::uint32_t piece, bool ok) {
   const piece_index pi{piece};
   if (!ok) {
     (void)t.picker->mark_hash_failed(pi);
-    warn(t.id, {}, errc::ok, "storage write failed for piece " + std::to_string(piece));
+    warn(t.id, {}, errc::session_storage_failed, "storage write failed for piece " + std::to_string(piece));
     return;
   }
   t.picker->mark_verified(pi);

@@ -585,6 +585,10 @@ TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer t
     CHECK_FALSE(s.torrent_metainfo(*t));
     CHECK(std::any_of(events.begin(), events.end(),
                       [](const auto& e) { return std::holds_alternative<peer_banned_event>(e); }));
+    CHECK(std::any_of(events.begin(), events.end(), [](const auto& e) {
+      const auto* w = std::get_if<warning_event>(&e);
+      return w && w->code == errc::session_metadata_mismatch;  // a code apps can tell (it was ok)
+    }));
     REQUIRE(s.poll_close());
   }
 }
