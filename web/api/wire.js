@@ -215,7 +215,7 @@ export class Wire extends Emitter {
     }
     const peerId = typeof name === 'number' ? name : this.peerExtendedMapping[name]
     if (!Number.isInteger(peerId) || peerId < 1 || peerId > 255 || !client._sendExtension(this._connection, peerId, bytes, { peersId: true })) {
-      throw new WasmTorrentError(`Unrecognized extension: ${name}`, { code: 'extension_unsupported' })
+      throw new WasmTorrentError(`Unrecognized extension: ${name}`, { code: 'invalid_argument' })
     }
   }
 
