@@ -1711,7 +1711,8 @@ export function makeClientClass (internals) {
       if (typeof opts === 'function') [opts, onseed] = [{}, opts]
       opts = { ...(opts ?? {}) }
       // As WebTorrent's seed: skipVerify, so each piece is 'verified' between 'metadata' and
-      // 'ready' (the engine takes a seed's pieces as had: nothing is trusted or re-hashed).
+      // 'ready' (the engine takes a seed's pieces as had and ignores trust for it: nothing
+      // is re-hashed).
       const torrent = this._newTorrent({ ...opts, skipVerify: true })
       const originalInput = input
       this._start(torrent, async alive => {
@@ -1810,7 +1811,7 @@ export function makeClientClass (internals) {
           torrent.emit('seed')
           this.emit('seed', torrent)
         }))
-        return this._adding(torrent, () => this._addBytes(torrentFile, { seed: true, extra: { ...torrent._engineExtra(), trust: undefined } }))
+        return this._adding(torrent, () => this._addBytes(torrentFile, { seed: true, extra: torrent._engineExtra() }))
       })
       this.emit('add', torrent)
       return torrent
@@ -1818,8 +1819,9 @@ export function makeClientClass (internals) {
 
     // A seed's content written piece by piece into a new store named `name` (of class
     // Store: the default one, or the app's); null where no store outlives the page or
-    // another tab owns this one (the seed is then served from memory). The store is the torrent's _builtStore from the start: a remove
-    // meanwhile stops the writing, and closes it once the writing has stopped.
+    // another tab owns this one (the seed is then served from memory). The store is the
+    // torrent's _builtStore from the start: a remove meanwhile stops the writing, and
+    // closes it once the writing has stopped.
     async _storeSeed (torrent, info, name, content, live, Store = defaultStore()) {
       if (Store === MemoryStore) return null
       const lock = storeLock(Store, name)
