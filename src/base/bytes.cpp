@@ -90,4 +90,13 @@ std::optional<byte_buffer> from_base32(std::string_view text) {
   return out;
 }
 
+std::string printable_text(std::string_view text, std::size_t max) {
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f) c = ' ';
+  }
+  return out;
+}
+
 }  // namespace wt

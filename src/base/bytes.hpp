@@ -31,4 +31,8 @@ std::string to_base32(byte_view bytes);
 // Accepts upper and lower case, no padding; nullopt on a bad character or length.
 std::optional<byte_buffer> from_base32(std::string_view text);
 
+// A remote's text shown to the app (a tracker's failure reason): at most `max` bytes, with
+// control characters (a terminal's escapes, NUL, line breaks) each replaced by a space.
+std::string printable_text(std::string_view text, std::size_t max);
+
 }  // namespace wt

@@ -35,6 +35,8 @@ void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::s
     else if (!p.has.empty()) t->picker->dec_bitfield(p.has);
     t->picker->release_peer(p.handle());
   }
+  // A peer closed with an error code broke the protocol: a redial would meet the same.
+  if (code != errc::ok) p.no_retry = true;
   if (t) {
     for (auto& mp : t->metadata_pieces) mp.forget(p.id);
     schedule_retry(*t, p);
@@ -48,9 +50,6 @@ void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::s
   if (code != errc::ok) warn(t ? t->id : torrent_id{}, p.id, code, reason);
   events.emplace_back(peer_disconnected_event{t ? t->id : torrent_id{}, p.id, code, std::move(reason)});
   garbage.push_back(p.id.value);
-  if (t && p.am_interested == false && !p.am_choking) {
-    // its unchoke slot is free
-  }
 }
 
 void session::impl::schedule_retry(torrent& t, const peer_connection& p) {
@@ -71,6 +70,7 @@ void session::impl::schedule_retry(torrent& t, const peer_connection& p) {
 }
 
 void session::impl::collect_garbage() {
+  std::vector<torrent_id> with_room;
   for (std::uint32_t c : garbage) {
     if (unattached.erase(c)) continue;
     auto o = owner.find(c);
@@ -81,11 +81,16 @@ void session::impl::collect_garbage() {
         const bool was_unchoked = !it->second.am_choking;
         t->peers.erase(it);
         if (was_unchoked) fill_unchoke_slots(*t);
+        if (!t->candidates.empty()) with_room.push_back(t->id);
       }
     }
     owner.erase(o);
   }
   garbage.clear();
+  // A closed connection (a dial that failed, most often) makes room for the next dial now,
+  // not at the next tick: a tracker's list of dead addresses is gone through in moments.
+  for (const torrent_id id : with_room)
+    if (auto* t = find_torrent(id)) connect_candidates(*t);
 }
 
 void session::impl::ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,

@@ -47,7 +47,9 @@ struct schedule_config {
   duration max_interval = std::chrono::hours(24);
   duration backoff_base = std::chrono::seconds(15);  // after the first failure; doubles
   duration backoff_cap = std::chrono::hours(1);
-  duration http_timeout = std::chrono::seconds(60);  // the host's GET had no outcome
+  // The host's GET had no outcome: 15 s, as bittorrent-tracker's (a tracker that never
+  // answers is reported, and the next tier tried, in that time).
+  duration http_timeout = std::chrono::seconds(15);
   duration stop_timeout = std::chrono::seconds(10);  // "stopped" announces after remove
   http::limits http_limits;  // max_body: 1 MiB
   udp::settings udp;         // retransmit_base 15 s (tests shorten it)

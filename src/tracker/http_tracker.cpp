@@ -46,9 +46,6 @@ std::string hex8(std::uint32_t v) {
   return out;
 }
 
-std::string clipped(std::string_view text, std::size_t max) {
-  return std::string(text.substr(0, max));
-}
 
 error bad_field(const bencode::node& n, std::string key) {
   return make_error(errc::tracker_bad_field, n.offset(), std::move(key));
@@ -69,27 +66,28 @@ result<bencode::document> decode_body(byte_view body, const limits& lim) {
   if (!root.is_dict()) return make_error(errc::tracker_bad_field, 0, "response is not a dict");
   if (const auto failure = root.find("failure reason")) {
     return make_error(errc::tracker_failure, failure->offset(),
-                      clipped(failure->is_string() ? failure->as_string() : "(not a string)",
+                      printable_text(failure->is_string() ? failure->as_string() : "(not a string)",
                               lim.max_text));
   }
   return doc;
 }
 
 // A non-negative integer under `key`, if present.
+// A count or interval; one that is negative reads as absent (the answer's peers are still
+// good: bittorrent-tracker's client keeps them too), one of the wrong type is an error.
 result<std::optional<std::int64_t>> count_field(const bencode::node& dict, std::string_view key) {
   const auto n = dict.find(key);
   if (!n) return std::optional<std::int64_t>{};
-  if (!n->is_int() || n->as_int() < 0) return bad_field(*n, std::string(key));
+  if (!n->is_int()) return bad_field(*n, std::string(key));
+  if (n->as_int() < 0) return std::optional<std::int64_t>{};
   return std::optional<std::int64_t>{n->as_int()};
 }
 
 result<std::vector<wire::endpoint>> parse_dict_peers(const bencode::node& list,
                                                      const limits& lim) {
-  if (list.size() > lim.max_peers) {
-    return make_error(errc::wire_too_many_peers, list.offset(), "peers");
-  }
   std::vector<wire::endpoint> out;
   for (const auto& item : list.items()) {
+    if (out.size() == lim.max_peers) break;  // the first max_peers, as for compact lists
     if (!item.is_dict()) continue;
     const auto ip = item.find_string("ip");
     const auto port = item.find_int("port");
@@ -194,15 +192,15 @@ result<announce_response> parse_announce_response(byte_view body, const limits& 
   }
   if (const auto id = root.find("tracker id")) {
     if (!id->is_string()) return bad_field(*id, "tracker id");
-    out.tracker_id = clipped(id->as_string(), lim.max_text);
+    out.tracker_id = printable_text(id->as_string(), lim.max_text);
   }
   if (const auto warning = root.find("warning message")) {
-    out.warning = clipped(warning->is_string() ? warning->as_string() : "(not a string)",
+    out.warning = printable_text(warning->is_string() ? warning->as_string() : "(not a string)",
                           lim.max_text);
   }
   if (const auto peers = root.find("peers")) {
     if (peers->is_string()) {
-      auto v4 = wire::parse_compact_v4(peers->as_bytes(), lim.max_peers);
+      auto v4 = wire::parse_compact_v4(peers->as_bytes(), lim.max_peers, wire::too_many_peers::keep_first);
       if (!v4) return make_error(v4.err().code, peers->offset(), "peers");
       out.peers = std::move(*v4);
     } else if (peers->is_list()) {
@@ -215,7 +213,7 @@ result<announce_response> parse_announce_response(byte_view body, const limits& 
   }
   if (const auto peers6 = root.find("peers6")) {
     if (!peers6->is_string()) return bad_field(*peers6, "peers6");
-    auto v6 = wire::parse_compact_v6(peers6->as_bytes(), lim.max_peers);
+    auto v6 = wire::parse_compact_v6(peers6->as_bytes(), lim.max_peers, wire::too_many_peers::keep_first);
     if (!v6) return make_error(v6.err().code, peers6->offset(), "peers6");
     out.peers.insert(out.peers.end(), v6->begin(), v6->end());
   }

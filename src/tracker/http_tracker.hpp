@@ -18,7 +18,7 @@ namespace wt::tracker::http {
 
 struct limits {
   std::size_t max_body = std::size_t{1} << 20;  // 1 MiB
-  std::size_t max_peers = 2000;                 // per family and in a list of dicts
+  std::size_t max_peers = 2000;  // kept per family and of a list of dicts (the rest ignored)
   std::size_t max_text = 256;                   // tracker text kept from a failure or warning
   std::uint32_t max_depth = 8;
   std::uint32_t max_tokens = 100'000;
@@ -40,8 +40,8 @@ std::string scrape_request_url(std::string_view scrape_url, std::span<const id20
 
 // Parses an announce response body. Errors: tracker_message_too_large (body above
 // max_body), bencode_* (not bencode, or beyond the depth/token limits),
-// tracker_bad_field (not a dict, or a known key of the wrong type or out of range; the
-// key in context), wire_bad_compact_peers / wire_too_many_peers (peers, peers6),
+// tracker_bad_field (not a dict, or a known key of the wrong type; the key in context;
+// a negative count or interval reads as absent), wire_bad_compact_peers (peers, peers6),
 // tracker_failure (the tracker's "failure reason", its text in context).
 // Peers given as a list of dicts keep only those whose "ip" is a numeric IPv4 or IPv6
 // address (host names cannot be resolved here) and whose port is 1..65535.

@@ -121,8 +121,9 @@ result<response> parse_response(byte_view in, ip_family family, std::size_t max_
       reply.response.incomplete = *leechers;
       reply.response.complete = *seeders;
       const auto peers_bytes = in.subspan(20);
-      auto peers = family == ip_family::v6 ? wire::parse_compact_v6(peers_bytes, max_peers)
-                                           : wire::parse_compact_v4(peers_bytes, max_peers);
+      constexpr auto excess = wire::too_many_peers::keep_first;
+      auto peers = family == ip_family::v6 ? wire::parse_compact_v6(peers_bytes, max_peers, excess)
+                                           : wire::parse_compact_v4(peers_bytes, max_peers, excess);
       if (!peers) return make_error(peers.err().code, 20 + peers.err().position, "peers");
       reply.response.peers = std::move(*peers);
       out.body = std::move(reply);
@@ -149,7 +150,7 @@ result<response> parse_response(byte_view in, ip_family family, std::size_t max_
     }
     case static_cast<std::uint32_t>(action::error): {
       const auto text = as_chars(in.subspan(8));
-      out.body = error_reply{std::string(text.substr(0, max_text))};
+      out.body = error_reply{printable_text(text, max_text)};
       return out;
     }
     default:

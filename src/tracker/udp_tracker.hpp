@@ -65,7 +65,7 @@ std::optional<std::uint32_t> transaction_of(byte_view datagram);
 // Parses a tracker's datagram. Peers are 6-byte (v4) or 18-byte (v6) entries as the
 // datagram came over IPv4 or IPv6. Errors: tracker_message_too_large (above
 // max_datagram), tracker_bad_field (too short for its action, unknown action, a count
-// above 2^31), wire_bad_compact_peers, wire_too_many_peers (above max_peers).
+// above 2^31), wire_bad_compact_peers. Peers beyond the first max_peers are ignored.
 result<response> parse_response(byte_view datagram, ip_family family, std::size_t max_peers,
                                  std::size_t max_text = 256);
 

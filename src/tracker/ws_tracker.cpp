@@ -209,8 +209,7 @@ struct client::impl {
 
   void warn(const std::string& url, std::optional<id20> info_hash, errc code,
             std::string context, std::size_t position = 0) {
-    if (context.size() > cfg.max_text_in_warning) context.resize(cfg.max_text_in_warning);
-    out.emplace_back(warning{url, info_hash, make_error(code, position, std::move(context))});
+    out.emplace_back(warning{url, info_hash, make_error(code, position, printable_text(context, cfg.max_text_in_warning))});
   }
 
   void send(const std::string& url, json_writer& message) { out.emplace_back(send_text{url, message.take()}); }

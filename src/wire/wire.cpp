@@ -697,13 +697,17 @@ void append_compact(const endpoint& e, byte_buffer& out) {
 
 namespace {
 
-result<std::vector<endpoint>> parse_compact(byte_view bytes, std::size_t max_peers, bool v6) {
+result<std::vector<endpoint>> parse_compact(byte_view bytes, std::size_t max_peers, bool v6,
+                                            too_many_peers excess) {
   const std::size_t size = v6 ? compact_v6_size : compact_v4_size;
   if (bytes.size() % size != 0) {
     return make_error(errc::wire_bad_compact_peers, bytes.size() - bytes.size() % size);
   }
-  const std::size_t count = bytes.size() / size;
-  if (count > max_peers) return make_error(errc::wire_too_many_peers, max_peers * size);
+  std::size_t count = bytes.size() / size;
+  if (count > max_peers) {
+    if (excess == too_many_peers::refuse) return make_error(errc::wire_too_many_peers, max_peers * size);
+    count = max_peers;
+  }
   std::vector<endpoint> peers;
   peers.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -719,12 +723,14 @@ result<std::vector<endpoint>> parse_compact(byte_view bytes, std::size_t max_pee
 
 }  // namespace
 
-result<std::vector<endpoint>> parse_compact_v4(byte_view bytes, std::size_t max_peers) {
-  return parse_compact(bytes, max_peers, false);
+result<std::vector<endpoint>> parse_compact_v4(byte_view bytes, std::size_t max_peers,
+                                               too_many_peers excess) {
+  return parse_compact(bytes, max_peers, false, excess);
 }
 
-result<std::vector<endpoint>> parse_compact_v6(byte_view bytes, std::size_t max_peers) {
-  return parse_compact(bytes, max_peers, true);
+result<std::vector<endpoint>> parse_compact_v6(byte_view bytes, std::size_t max_peers,
+                                               too_many_peers excess) {
+  return parse_compact(bytes, max_peers, true, excess);
 }
 
 // --- BEP 10 extension handshake -------------------------------------------------------
@@ -895,7 +901,7 @@ result<pex_message> decode_pex_message(byte_view payload, const extension_limits
     const auto n = root.find(key);
     if (!n) return std::vector<endpoint>{};
     if (!n->is_string()) return make_error(errc::wire_bad_field, n->offset(), std::string(key));
-    auto peers = parse_compact(n->as_bytes(), lim.max_pex_peers, v6);
+    auto peers = parse_compact(n->as_bytes(), lim.max_pex_peers, v6, too_many_peers::refuse);
     if (!peers) return make_error(peers.err().code, n->offset(), std::string(key));
     return peers;
   };

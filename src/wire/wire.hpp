@@ -301,11 +301,16 @@ inline constexpr std::size_t compact_v6_size = 18;  // 16 address bytes, 2 port 
 
 // Appends 6 or 18 bytes, by the endpoint's family.
 void append_compact(const endpoint& e, byte_buffer& out);
+// What a list longer than max_peers gets: refused (a peer's ut_pex message breaks the
+// protocol) or cut to its first max_peers (a tracker's answer is still worth its peers).
+enum class too_many_peers : bool { refuse, keep_first };
 // A packed list of IPv4 (6-byte) or IPv6 (18-byte) peers. A length that is not a
 // multiple of the entry size is wire_bad_compact_peers; more than max_peers entries
-// is wire_too_many_peers.
-result<std::vector<endpoint>> parse_compact_v4(byte_view bytes, std::size_t max_peers);
-result<std::vector<endpoint>> parse_compact_v6(byte_view bytes, std::size_t max_peers);
+// is wire_too_many_peers, or cut, as `excess` says.
+result<std::vector<endpoint>> parse_compact_v4(byte_view bytes, std::size_t max_peers,
+                                               too_many_peers excess = too_many_peers::refuse);
+result<std::vector<endpoint>> parse_compact_v6(byte_view bytes, std::size_t max_peers,
+                                               too_many_peers excess = too_many_peers::refuse);
 
 // --- BEP 10 extension handshake -----------------------------------------------------
 

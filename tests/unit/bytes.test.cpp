@@ -76,3 +76,10 @@ TEST_CASE("[bytes] base32 follows RFC 4648 without padding", "[bytes]") {
     REQUIRE_FALSE(from_base32("MZ"));         // non-zero leftover bits
   }
 }
+
+TEST_CASE("printable_text: clipped, control characters replaced", "[bytes]") {
+  CHECK(printable_text("go away", 100) == "go away");
+  CHECK(printable_text("go away", 2) == "go");
+  CHECK(printable_text(std::string_view("a\x1b[2Jb\nc\0d\x7f", 11), 100) == "a [2Jb c d ");
+  CHECK(printable_text("caf\xc3\xa9", 100) == "caf\xc3\xa9");  // UTF-8 is kept
+}

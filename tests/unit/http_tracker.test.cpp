@@ -194,6 +194,11 @@ TEST_CASE("[http_tracker] announce response", "[http_tracker]") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.err().context == std::string(10, 'f'));
   }
+  SECTION("a failure reason's control characters are not passed on") {
+    auto r = parse_announce_response(benc(bencode::dict{{"failure reason", "bad\x1b[31m\r\nreason"}}));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.err().context == "bad [31m  reason");
+  }
   SECTION("warning message") {
     const auto body = benc(bencode::dict{{"warning message", "slow down"}, {"interval", 60}, {"peers", ""}});
     auto r = parse_announce_response(body);
@@ -221,9 +226,7 @@ TEST_CASE("[http_tracker] announce response", "[http_tracker]") {
       CHECK(r.err().context == field);
     };
     check_bad({{"interval", "60"}}, "interval");
-    check_bad({{"interval", -1}}, "interval");
     check_bad({{"min interval", bencode::list{}}}, "min interval");
-    check_bad({{"complete", -3}}, "complete");
     check_bad({{"tracker id", 5}}, "tracker id");
     check_bad({{"peers", 5}}, "peers");
     check_bad({{"peers", "12345"}}, "peers");  // not a multiple of 6
@@ -238,17 +241,29 @@ TEST_CASE("[http_tracker] announce response", "[http_tracker]") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.err().code == errc::tracker_message_too_large);
   }
-  SECTION("too many peers") {
+  SECTION("negative counts and intervals read as absent; the peers are kept") {
+    const auto body = benc(bencode::dict{{"interval", -1}, {"min interval", -5}, {"complete", -3},
+                                         {"incomplete", 2}, {"peers", compact_v4({1, 1, 1, 1}, 1)}});
+    auto r = parse_announce_response(body);
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->interval.has_value());
+    CHECK_FALSE(r->min_interval.has_value());
+    CHECK_FALSE(r->complete.has_value());
+    CHECK(r->incomplete == 2);
+    CHECK(r->peers.size() == 1);
+  }
+  SECTION("more peers than max_peers: the first max_peers are kept") {
     limits lim;
     lim.max_peers = 2;
     std::string three = compact_v4({1, 1, 1, 1}, 1) + compact_v4({1, 1, 1, 2}, 1) + compact_v4({1, 1, 1, 3}, 1);
     auto r = parse_announce_response(benc(bencode::dict{{"peers", three}}), lim);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.err().code == errc::wire_too_many_peers);
+    REQUIRE(r.ok());
+    REQUIRE(r->peers.size() == 2);
+    CHECK(r->peers[1] == wire::make_endpoint_v4({1, 1, 1, 2}, 1));
     bencode::list listed(3, bencode::dict{{"ip", "1.1.1.1"}, {"port", 1}});
     r = parse_announce_response(benc(bencode::dict{{"peers", listed}}), lim);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.err().code == errc::wire_too_many_peers);
+    REQUIRE(r.ok());
+    CHECK(r->peers.size() == 2);
   }
   SECTION("nesting beyond the depth limit") {
     const std::string deep = "d5:peers" + std::string(20, 'l') + std::string(20, 'e') + "e";
@@ -292,8 +307,14 @@ TEST_CASE("[http_tracker] scrape response", "[http_tracker]") {
   CHECK_FALSE(parse_scrape_response(as_bytes("de")).ok());
   CHECK_FALSE(parse_scrape_response(benc(bencode::dict{{"files", 1}})).ok());
   bencode::dict bad;
-  bad[std::string(as_chars(example_hash))] = bencode::dict{{"complete", -1}};
+  bad[std::string(as_chars(example_hash))] = bencode::dict{{"complete", "1"}};
   CHECK_FALSE(parse_scrape_response(benc(bencode::dict{{"files", bad}})).ok());
+  bencode::dict negative;  // reads as absent: 0
+  negative[std::string(as_chars(example_hash))] = bencode::dict{{"complete", -1}, {"incomplete", 3}};
+  const auto counted = parse_scrape_response(benc(bencode::dict{{"files", negative}}));
+  REQUIRE(counted.ok());
+  CHECK(counted->at(0).complete == 0);
+  CHECK(counted->at(0).incomplete == 3);
 }
 
 TEST_CASE("[http_tracker] IP address text", "[http_tracker]") {

@@ -427,6 +427,14 @@ TEST_CASE("[session] a reject without the fast extension closes the peer", "[ses
   CHECK(f.closes[0].reason == "reject_request without the fast extension");
 }
 
+TEST_CASE("[session] a bitfield with its spare bits set closes the peer (BEP 3)", "[session]") {
+  fixture f(false);
+  f.send_handshake();
+  f.send(wire::bitfield{byte_buffer{0xff}});  // 5 pieces: the last 3 bits must be 0
+  REQUIRE(f.closes.size() == 1);
+  CHECK(f.closes[0].reason.find("bad bitfield") != std::string::npos);
+}
+
 TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[session]") {
   fixture f(false);
   f.send_handshake();
@@ -1011,6 +1019,41 @@ TEST_CASE("[session] lowering max connections closes the excess at once; raising
   out = drain_all(f.s, f.storage, f.now);
   REQUIRE(out.connects.size() == 1);
   CHECK(out.connects[0].remote == waiting);
+}
+
+TEST_CASE("[session] a failed dial makes room for the next at once; a peer that broke the protocol is not redialled", "[session]") {
+  fixture f(false);
+  // 20 dead addresses, then a live one: dials go out max_half_open at a time...
+  for (std::uint8_t i = 0; i < 20; ++i) f.s.add_peer(f.torrent, wire::make_endpoint_v4({10, 1, 1, i}, 1000), f.now);
+  const auto live = wire::make_endpoint_v4({10, 2, 2, 2}, 2000);
+  f.s.add_peer(f.torrent, live, f.now);
+  auto out = drain_all(f.s, f.storage, f.now);
+  REQUIRE(out.connects.size() == settings().max_half_open);
+  // ...and each refusal dials the next one in the same call, with no timer in between.
+  std::optional<connection_id> live_dial;
+  for (std::size_t i = 0; i < out.connects.size(); ++i) {
+    if (out.connects[i].remote == live) {
+      live_dial = out.connects[i].connection;
+      continue;
+    }
+    f.s.connection_closed(out.connects[i].connection, f.now);
+    const auto more = drain_all(f.s, f.storage, f.now);
+    out.connects.insert(out.connects.end(), more.connects.begin(), more.connects.end());
+  }
+  REQUIRE(live_dial);
+  // The live peer breaks the protocol (a bitfield with its spare bits set): closed, and
+  // not redialled however long we wait (it was every 5 s, for good).
+  f.s.connection_opened(*live_dial, f.now);
+  byte_buffer in = handshake_bytes(f.meta.info_hash, 'v');
+  wire::encode_to(wire::bitfield{byte_buffer{0xff}}, in);
+  f.s.bytes_received(*live_dial, in, f.now);
+  out = drain_all(f.s, f.storage, f.now);
+  REQUIRE(out.closes.size() == 1);
+  for (int second = 0; second < 600; ++second) {
+    f.now += 1s;
+    f.s.on_timer(f.now);
+    for (const auto& c : drain_all(f.s, f.storage, f.now).connects) CHECK(c.remote != live);
+  }
 }
 
 TEST_CASE("[session] an explicit peer id goes into handshakes", "[session]") {

@@ -440,15 +440,15 @@ TEST_CASE("[tracker_schedule] failure reasons, warnings, malformed and oversized
     CHECK(single_warning().kind == problem::bad_response);
   }
   SECTION("timeout; a late answer is ignored") {
-    a.on_timer(at(60s) - 1ms);
+    a.on_timer(at(15s) - 1ms);
     CHECK(drain(a).empty());
-    a.on_timer(at(60s));
+    a.on_timer(at(15s));
     const auto out = drain(a);
     const auto w = only<tracker_warning>(out);
     REQUIRE(w.size() == 1);
     CHECK(w[0].kind == problem::timeout);
-    CHECK(a.next_announce(hash) == at(75s));
-    a.http_response(get.request_id, 200, response(100), at(61s));
+    CHECK(a.next_announce(hash) == at(30s));
+    a.http_response(get.request_id, 200, response(100), at(16s));
     CHECK(drain(a).empty());
   }
   SECTION("a warning message does not stop the announce") {
