@@ -190,9 +190,11 @@ struct session_settings {
   // consecutive blocks, one HTTP request per file it touches.
   std::uint32_t max_web_seed_requests = 4;
   std::uint32_t web_seed_request_bytes = 1u << 20;  // most bytes per request
-  // A request without a response or body bytes for this long fails (the host is told to
-  // abort it); failures of this kind back off 5 s, 10 s, ... 60 s between attempts.
+  // A request without a response, or without web_seed_progress_bytes of body (or the rest
+  // of it), for this long fails (the host is told to abort it); failures of this kind back
+  // off 5 s, 10 s, ... 60 s between attempts.
   duration web_seed_timeout = std::chrono::seconds(20);
+  std::int64_t web_seed_progress_bytes = 16 * 1024;
   std::uint32_t web_seed_max_retries = 5;    // such failures in a row drop the seed
   // Bad responses (wrong range or length) and pieces that failed their hash with bytes
   // from the seed: this many drop it. 404/410, other 4xx, and a server that ignores Range

@@ -201,7 +201,10 @@ struct http_part {
   bool responded = false;
   webseed::body_plan body;
   std::int64_t received = 0;  // body bytes so far
+  // The response, or the last web_seed_progress_bytes of body (a server that drips a byte
+  // at a time is stalled, not slow): web_seed_timeout counts from here.
   time_point last_activity;
+  std::int64_t received_at_activity = 0;
 };
 
 // --- per-torrent state ---------------------------------------------------------------------

@@ -392,7 +392,10 @@ void session::impl::web_seed_timeouts(torrent& t) {
   for (const std::uint64_t id : late) {
     auto it = http_parts.find(id);
     if (it == http_parts.end()) continue;  // ended with an earlier one's run
-    const std::string what = it->second.responded ? "no body bytes for " : "no response for ";
+    const std::string what = !it->second.responded ? "no response for "
+                             : it->second.received == it->second.received_at_activity
+                                 ? "no body bytes for "
+                                 : "under " + std::to_string(settings.web_seed_progress_bytes / 1024) + " KiB of body in ";
     part_failed(id, errc::web_seed_timeout,
                 what + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(settings.web_seed_timeout).count()) +
                     " s (" + range_text(it->second.seg) + ")",
@@ -523,7 +526,6 @@ void session::http_data(http_request_id id, byte_view data, time_point now) {
     s.finish_call();
     return;
   }
-  part.last_activity = s.now;
   seed->downloaded += data.size();
   t->seed_downloaded += data.size();
   t->downloaded += data.size();
@@ -532,6 +534,10 @@ void session::http_data(http_request_id id, byte_view data, time_point now) {
   const std::int64_t to = from + static_cast<std::int64_t>(data.size());
   part.received = to;
   const std::int64_t want_end = part.body.skip + part.body.length;
+  if (to - part.received_at_activity >= s.settings.web_seed_progress_bytes || to >= want_end) {
+    part.last_activity = s.now;
+    part.received_at_activity = to;
+  }
   if (!part.body.whole_file && to > want_end) {
     // Nothing of a body longer than asked for is used: the server is not answering the range.
     t->wasted += data.size();

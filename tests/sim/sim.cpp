@@ -260,6 +260,7 @@ void swarm::serve_http(std::size_t at_node, const http_request& r) {
       if (!body.empty()) body[body.size() / 2] ^= 0x5a;
       break;
     case http_mode::stall:
+    case http_mode::drip:
       body.resize(body.size() / 2);
       ends = false;
       break;
@@ -277,7 +278,19 @@ void swarm::serve_http(std::size_t at_node, const http_request& r) {
     data.data.assign(body.begin() + static_cast<std::ptrdiff_t>(offset), body.begin() + static_cast<std::ptrdiff_t>(offset + n));
     push(std::move(data));
   }
-  w.free_at = at;
+  w.free_at = at;  // a drip does not hold up the server's other answers
+  if (w.cfg.mode == http_mode::drip) {
+    const std::size_t from = body.size();
+    body.assign(file.begin() + static_cast<std::ptrdiff_t>(first), file.begin() + static_cast<std::ptrdiff_t>(std::max(first, last + 1)));
+    for (std::size_t offset = from; offset < std::min(body.size(), from + 120); ++offset) {
+      at += 1s;
+      ev data = done;
+      data.kind = ev_kind::http_data;
+      data.at = at;
+      data.data.assign(1, body[offset]);
+      push(std::move(data));
+    }
+  }
   if (ends) {
     done.at = at;
     push(std::move(done));

@@ -60,6 +60,7 @@ enum class http_mode {
   long_body,      // 206 with the right headers, 100 bytes more than asked
   wrong_bytes,    // 206, one byte of the body flipped
   stall,          // 206, half the body, then nothing
+  drip,           // 206, half the body, then a byte a second for 2 minutes, then nothing
 };
 struct web_server_config {
   http_mode mode = http_mode::honest;

@@ -236,7 +236,8 @@ TEST_CASE("[webseed] bad web seeds beside an honest peer: warned, dropped, downl
                           bad_case{http_mode::short_body, errc::web_seed_bad_response, true},
                           bad_case{http_mode::long_body, errc::web_seed_bad_response, true},
                           bad_case{http_mode::wrong_bytes, errc::web_seed_bad_data, true},
-                          bad_case{http_mode::stall, errc::web_seed_timeout, false});
+                          bad_case{http_mode::stall, errc::web_seed_timeout, false},
+                          bad_case{http_mode::drip, errc::web_seed_timeout, false});
   INFO("mode " << static_cast<int>(c.mode));
   const auto tt = make_test_torrent(2 * MiB, 32 * KiB, 9, "f.bin");
   swarm net(4);
@@ -273,7 +274,10 @@ TEST_CASE("[webseed] bad web seeds beside an honest peer: warned, dropped, downl
 TEST_CASE("[webseed] a stalled seed backs off and is dropped after repeated timeouts", "[webseed]") {
   const auto tt = make_test_torrent(512 * KiB, 32 * KiB, 10, "f.bin");
   swarm net(5);
-  net.add_web_server({{"http://cdn/f.bin", tt.data}}, {.mode = http_mode::stall});
+  // Stalled outright, or dripping a byte a second (which kept the request alive for good).
+  const auto mode = GENERATE(http_mode::stall, http_mode::drip);
+  INFO("mode " << static_cast<int>(mode));
+  net.add_web_server({{"http://cdn/f.bin", tt.data}}, {.mode = mode});
   const auto leecher = net.add_node();
   auto& s = net.at(leecher);
   const auto t = *s.add_torrent(tt.meta, {}, net.now());
