@@ -433,13 +433,16 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
     release_extension_handshake(t, p);
     if (p.dead) return;
   }
-  if (p.report & peer_message_bit(peer_message_kind::extended)) {
+  // The host hears of the message (the wire's 'extended' event) after the extensions did,
+  // as bittorrent-protocol calls an extension's handler before emitting 'extended'.
+  const auto report = [&] {
+    if (p.dead || !(p.report & peer_message_bit(peer_message_kind::extended))) return;
     peer_message_event r = peer_message(t, p, peer_message_kind::extended);
     r.index = e.id;
     if (e.id > 0 && e.id <= plugins.size()) r.extension = std::string(plugins[e.id - 1u]->name());
     r.data.assign(e.payload.begin(), e.payload.end());
     events.push_back(std::move(r));
-  }
+  };
   if (e.id == 0) {
     auto h = wire::decode_extension_handshake(e.payload);
     if (!h) {
@@ -454,10 +457,11 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
       plugins[i]->on_handshake(*this, t, p, p.ext->id_of(plugins[i]->name()));
       if (p.dead) return;
     }
-    return;
+    return report();
   }
-  if (e.id > plugins.size() || !speaks(p, e.id)) return;  // an id we never gave this peer: ignore
-  plugins[e.id - 1u]->on_message(*this, t, p, e.payload);
+  // An id we never gave this peer is not an extension's, but the host still hears of it.
+  if (e.id <= plugins.size() && speaks(p, e.id)) plugins[e.id - 1u]->on_message(*this, t, p, e.payload);
+  report();
 }
 
 // --- choking -------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import WebTorrent from 'webtorrent'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import MemoryChunkStore from 'memory-chunk-store'
 import { tempDir, once, randomBytes } from './helpers.mjs'
 
 // An extension class that puts `tag` in our handshake and records every handshake of the
@@ -173,4 +174,47 @@ test("wire.extended(name or the peer's id) sends to the peer's extension without
   assert.throws(() => wire.extended('x_nobody', 'x'), /Unrecognized extension: x_nobody/)
   await until(() => heard.length === 2, 'both messages')
   assert.deepEqual(heard, ['d4:text7:by namee', 'by id'])
+})
+
+test("an extension's calls and the wire's 'extended' events come in WebTorrent's order; fields set after use() are sent", async t => {
+  const data = randomBytes(93, 150_001)
+  const wt = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false })
+  const ours = new WasmTorrent({ tracker: false, dht: false, utp: false })
+  t.after(() => Promise.all([new Promise(resolve => wt.destroy(resolve)), ours.destroy()]))
+  // Each side logs what its wire and extension see, in order; WebTorrent's log is the oracle.
+  function logging (log) {
+    function Ext (wire) { this.wire = wire }
+    Ext.prototype.name = 'x_order'
+    Ext.prototype.onHandshake = () => log.push('onHandshake')
+    Ext.prototype.onExtendedHandshake = h => {
+      log.push(`onExtendedHandshake late=${h.late}`)
+      setTimeout(() => log.wire.extended('x_order', { hello: 1 }), 100)
+    }
+    Ext.prototype.onMessage = () => log.push('onMessage')
+    return Ext
+  }
+  const onWire = log => wire => {
+    log.wire = wire
+    wire.on('extended', name => log.push(`extended ${name}`))
+    wire.use(logging(log))
+    log.push('use returned')
+    wire.extendedHandshake.late = 5 // after use(), in the same listener
+  }
+  const theirs = []
+  const mine = []
+  const seeding = await new Promise(resolve => {
+    wt.seed(Object.assign(Buffer.from(data), { name: 'ordered.bin' }), { announce: [], store: MemoryChunkStore }, resolve)
+      .on('wire', onWire(theirs))
+  })
+  if (!wt.torrentPort) await once(wt, 'listening')
+  const torrent = ours.add(seeding.torrentFile, { store: 'memory' })
+  torrent.on('wire', onWire(mine))
+  await once(torrent, 'ready')
+  torrent.addPeer(`127.0.0.1:${wt.torrentPort}`)
+  await until(() => theirs.includes('onMessage') && mine.includes('onMessage'), 'both messages')
+  const expected = ['use returned', 'onHandshake', 'onExtendedHandshake late=5', 'extended handshake', 'onMessage', 'extended x_order']
+  // WebTorrent's incoming wire (its side here) calls no onHandshake for an extension used in
+  // 'wire': the handshake was handled before. Ours dialled, as bittorrent-protocol's does.
+  assert.deepEqual([...theirs], expected.filter(e => e !== 'onHandshake'), 'the oracle')
+  assert.deepEqual([...mine], expected)
 })

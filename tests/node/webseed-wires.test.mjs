@@ -108,3 +108,20 @@ test('a web seed\'s wire: its fields, wire.destroy() and removePeer(url) remove 
   await new Promise((resolve, reject) => { torrent.once('done', resolve); torrent.once('error', reject) })
   assert.deepEqual(Buffer.from(await torrent.files[0].arrayBuffer()), Buffer.from(data))
 })
+
+test('a web seed that refuses connections: the warning gives Node\'s reason, not a guess about CORS', async t => {
+  // A port nothing listens on: taken, then freed.
+  const net = await import('node:net')
+  const port = await new Promise(resolve => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+  const client = new WasmTorrent({ ...quiet, webSeeds: 'always' })
+  t.after(() => client.destroy())
+  const torrent = client.add(await torrentWith([`http://127.0.0.1:${port}/seeded.bin`]), { store: 'memory' })
+  const warning = await new Promise(resolve => torrent.on('warning', w => { if (/web seed/.test(w.message)) resolve(w) }))
+  assert.match(warning.message, /ECONNREFUSED/)
+  assert.doesNotMatch(warning.message, /CORS/)
+})

@@ -162,3 +162,50 @@ test("a listener added later gets the events from then on; the wire reports noth
   assert.equal(set, 64)
   assert.equal(torrent.bitfield.isEmpty(), false)
 })
+
+test("a peer's lt_donthave takes the piece out of wire.peerPieces, as WebTorrent's lt_donthave extension does", async t => {
+  const data = randomBytes(95, 8 * PIECE)
+  const ours = new WasmTorrent({ dht: false, tracker: false, lsd: false, utp: false })
+  t.after(() => ours.destroy())
+  const maker = new WasmTorrent({ dht: false, tracker: false, lsd: false, utp: false })
+  const made = maker.seed(Buffer.from(data), { name: 'donthave.bin', announce: [], pieceLength: PIECE })
+  await once(made, 'seed')
+  const torrentFile = made.torrentFile
+  await maker.destroy()
+
+  // The peer: bittorrent-protocol's Wire behind a TCP server, with pieces 0 and 1, that then
+  // says it no longer has piece 1.
+  const { default: Protocol } = await import('bittorrent-protocol')
+  const net = await import('node:net')
+  function DontHave () {}
+  DontHave.prototype.name = 'lt_donthave'
+  let peer
+  const server = net.createServer(socket => {
+    peer = new Protocol()
+    peer.use(DontHave)
+    socket.pipe(peer).pipe(socket)
+    peer.once('handshake', infoHash => {
+      peer.handshake(infoHash, '2d5757303030302d' + '61'.repeat(12), { dht: false })
+      peer.bitfield(new Uint8Array([0b11000000]))
+    })
+  })
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise(resolve => server.close(resolve)))
+
+  const torrent = ours.add(torrentFile, { store: 'memory' })
+  let donthave
+  const wire = await new Promise(resolve => {
+    torrent.on('wire', wire => {
+      donthave = new Promise(resolve => wire.on('extended', name => { if (name === 'lt_donthave') resolve() }))
+      wire.once('bitfield', () => resolve(wire))
+    })
+    torrent.once('ready', () => torrent.addPeer(`127.0.0.1:${server.address().port}`))
+  })
+  assert.deepEqual([wire.peerPieces.get(0), wire.peerPieces.get(1)], [true, true])
+  await new Promise(resolve => { if (peer.peerExtendedMapping.lt_donthave) resolve(); else peer.once('extended', resolve) })
+  const index = new Uint8Array(4)
+  new DataView(index.buffer).setUint32(0, 1)
+  peer.extended('lt_donthave', index)
+  await donthave
+  assert.deepEqual([wire.peerPieces.get(0), wire.peerPieces.get(1)], [true, false])
+})

@@ -5,9 +5,10 @@
 // MyExtension is a constructor called with the wire; MyExtension.prototype.name (or the
 // instance's name) is the extension's BEP 10 name. Optional methods: onHandshake(infoHash, peerId, extensions),
 // onExtendedHandshake(handshake) (the peer's extension handshake, decoded: strings as
-// Uint8Array) and onMessage(bytes). Fields the constructor puts in
-// wire.extendedHandshake go into our extension handshake; they are registered with the
-// engine once per client, on the first use() of the name. The engine holds our first
+// Uint8Array) and onMessage(bytes), each called before the wire's 'extended' event. Fields
+// put in wire.extendedHandshake by the 'wire' listeners (before or after use()) and by
+// onHandshake go into our extension handshake. Names are registered with the engine once
+// per client, on the first use() of the name. The engine holds our first
 // extension handshake to a peer (and the peer's extended messages) until the torrent's
 // 'wire' listeners ran (client.js calls wireReady), so that a use() there is in it, as
 // with WebTorrent. wire.extended(name, data)
@@ -80,6 +81,7 @@ export class Wire extends Emitter {
     this.destroyed = false
     this.peerIdBuffer = peerId ? toBuffer(hexToBytes(peerId)) : null // a Buffer under Node, as bittorrent-protocol's
     this._reports = null // the mask the engine has, once the 'wire' listeners ran
+    this._pendingUses = [] // extension ids use()d in the 'wire' listeners
     this._pieces = null  // peerPieces, once asked for
   }
 
@@ -139,9 +141,11 @@ export class Wire extends Emitter {
     return mask
   }
 
-  // Called by the client when the 'wire' listeners ran: the mask the engine starts with.
+  // Called by the client when the 'wire' listeners ran: the extensions they use()d start,
+  // and the mask the engine starts with.
   _reportsReady () {
     this._reports = this._wantedReports()
+    for (const id of this._pendingUses.splice(0)) if (!this.destroyed) this._start(id)
     return this._reports
   }
 
@@ -191,9 +195,17 @@ export class Wire extends Emitter {
     const id = this._torrent._client._extensionId(name)
     this._byName.set(name, { id, ext })
     this._byId.set(id, ext)
-    ext.onHandshake?.(this._torrent.infoHash, this.peerId, { ...this.peerExtensions }) // the peer's reserved bits, as bittorrent-protocol's
-    // ...then spoken with this peer only, as bittorrent-protocol's: in our extension
-    // handshake to it (sent again when it went out already), its fields as this wire's.
+    // ...then, once the 'wire' listeners ran (at once for a later use()), onHandshake and
+    // our extension handshake, with what the listeners put in extendedHandshake after
+    // use(), as bittorrent-protocol's.
+    if (this._reports === null) this._pendingUses.push(id)
+    else this._start(id)
+  }
+
+  // Extension `id` spoken with this peer only, as bittorrent-protocol's: in our extension
+  // handshake to it (sent again when it went out already), its fields as this wire's.
+  _start (id) {
+    this._byId.get(id).onHandshake?.(this._torrent.infoHash, this.peerId, { ...this.peerExtensions }) // the peer's reserved bits
     this._torrent._client._enableExtension(this._connection, id, this.extendedHandshake)
   }
 
@@ -273,6 +285,11 @@ export class Wire extends Emitter {
           this.peerExtendedHandshake = e.payload ?? {}
           this.emit('extended', 'handshake', this.peerExtendedHandshake)
         } else {
+          // lt_donthave (the engine's): the piece leaves peerPieces, as WebTorrent's
+          // lt_donthave extension does.
+          if (e.extension === 'lt_donthave' && e.payload?.length === 4) {
+            this._pieces?.set(new DataView(e.payload.buffer, e.payload.byteOffset, 4).getUint32(0), false)
+          }
           this.emit('extended', e.extension || e.index, e.payload)
         }
         break

@@ -7,6 +7,15 @@
 
 const TRACKER_BODY_LIMIT = 1 << 20 // the engine's limit for a tracker's answer
 
+// Why a fetch() failed. Node's says "fetch failed" and gives the reason as its cause
+// (ECONNREFUSED, a bad certificate); a browser's says only "Failed to fetch" for a CORS
+// refusal, a refused connection or a bad certificate alike (it keeps the reason from pages).
+function failureText (err) {
+  if (err?.cause?.message) return `${err.message}: ${err.cause.message}`
+  if (err?.name === 'TypeError') return `${err.message} (network error or the server does not allow this origin: CORS)`
+  return String(err?.message ?? err)
+}
+
 // The host never holds more of a body than one chunk: each goes to the engine as it
 // arrives, and the engine writes it into its pieces.
 export class HttpTransport {
@@ -58,11 +67,7 @@ export class HttpTransport {
     } catch (err) {
       if (!live()) return // cancelled by the engine: it wants no report
       this.requests.delete(o.id)
-      // fetch() says only "Failed to fetch" for a CORS refusal, a refused connection or a
-      // bad certificate alike (the browser keeps the reason from pages).
-      const message = err?.name === 'TypeError'
-        ? `${err.message} (network error or the server does not allow this origin: CORS)`
-        : String(err?.message ?? err)
+      const message = failureText(err)
       this.input((E, t) => E.httpFailed(o.id, message, t))
     }
   }
@@ -102,7 +107,8 @@ export class HttpTransport {
     } catch (err) {
       if (this.requests.get(key) !== abort) return
       this.requests.delete(key)
-      this.input((E, t) => E.trackerFailed(id, String(err?.cause?.message ?? err?.message ?? err), t))
+      const message = failureText(err)
+      this.input((E, t) => E.trackerFailed(id, message, t))
     }
   }
 
