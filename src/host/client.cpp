@@ -487,6 +487,11 @@ void client::channel_opened(host_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end() || it->second.open) return;
   peer_state& s = it->second;
+  if (s.probe_of) {  // TCP works there: the uTP dial goes on
+    end_probe(p);
+    pump(now);
+    return;
+  }
   s.open = true;
   if (s.dialled) {  // a socket the session asked for (connect output)
     if (s.mse && mse_->opened(*this, p, now)) {  // a plain redial: the session knows it is open
@@ -543,6 +548,16 @@ void client::send_to_peer(host_peer p, byte_buffer data) {
 void client::channel_closed(host_peer p, time_point now) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
+  if (const auto dial = it->second.probe_of) {  // refused, or no answer
+    peers_.erase(it);
+    auto d = peers_.find(*dial);
+    if (d != peers_.end() && d->second.probe == p.value) {
+      d->second.probe.reset();
+      if (d->second.utp && !d->second.open) end_peer(host_peer{*dial}, "refused over TCP: nothing listens there", now);
+    }
+    pump(now);
+    return;
+  }
   if (it->second.mse && mse_->closed(*this, p, now)) {  // replaced by a plain redial
     pump(now);
     return;
@@ -601,6 +616,7 @@ void client::route_utp(utp::output o, time_point now) {
   if (it == peers_.end()) return;
   peer_state& s = it->second;
   if (std::holds_alternative<utp::out::connected>(o)) {
+    if (s.probe) end_probe(host_peer{*s.probe});
     s.open = true;
     if (s.mse) mse_->opened(*this, p, now);  // MSE's first message
     session_.connection_opened(*s.connection, now);
@@ -612,6 +628,7 @@ void client::route_utp(utp::output o, time_point now) {
     if (s.connection) session_.bytes_sent(*s.connection, sent->bytes, now);
   } else if (auto* c = std::get_if<utp::out::closed>(&o)) {
     peer_of_utp_.erase(pu);
+    if (s.probe) end_probe(host_peer{*s.probe});
     if (!c->was_connected && s.dialled) {  // no uTP there: TCP instead, the session none the wiser
       s.utp.reset();
       s.mse.reset();
@@ -632,7 +649,32 @@ void client::route_utp(utp::output o, time_point now) {
 
 // --- time and outputs -----------------------------------------------------------------------
 
+// A dead address leaves a uTP dial unanswered for its whole timeout (Node's UDP sockets do
+// not see the ICMP "port unreachable"), so 200 dead addresses from a tracker held the live
+// ones back for a minute. A dial still unanswered after utp_probe_delay gets a TCP
+// connection beside it, which tells in one round trip: refused means no BitTorrent client
+// is there (clients listen on both), and the dial ends; connected, it is closed unused and
+// uTP goes on. Not at once: a client such as Transmission drops a second connection from
+// an address it is already handshaking with, and a live peer answers uTP before the delay.
+void client::start_probes(time_point now) {
+  while (!probes_due_.empty() && probes_due_.front().first <= now) {
+    const std::uint32_t dial = probes_due_.front().second;
+    probes_due_.pop_front();
+    auto it = peers_.find(dial);
+    if (it == peers_.end() || !it->second.utp || it->second.open || it->second.probe) continue;
+    const host_peer q{next_peer_++};
+    it->second.probe = q.value;
+    const torrent_id torrent = it->second.torrent;
+    const wire::endpoint remote = it->second.utp_remote;
+    peer_state& probe = peers_[q.value];
+    probe.torrent = torrent;
+    probe.probe_of = dial;
+    out_.push_back(client_out::connect{q, remote});
+  }
+}
+
 void client::on_timer(time_point now) {
+  start_probes(now);
   for (const auto& [t, s] : torrents_) update_tracker_stats(t);
   if (mse_) mse_->on_timer(*this, now);
   session_.on_timer(now);
@@ -645,7 +687,8 @@ void client::on_timer(time_point now) {
 std::optional<time_point> client::next_deadline() const {
   std::optional<time_point> next;
   for (auto d : {session_.next_deadline(), tracker_.next_deadline(), net_ ? net_->next_deadline() : std::nullopt,
-                 utp_ ? utp_->next_deadline() : std::nullopt})
+                 utp_ ? utp_->next_deadline() : std::nullopt,
+                 probes_due_.empty() ? std::nullopt : std::optional<time_point>(probes_due_.front().first)})
     if (d) next = next ? std::min(*next, *d) : d;
   if (auto d = mse_ ? mse_->next_deadline(*this) : std::nullopt) next = next ? std::min(*next, *d) : d;
   return next;
@@ -666,9 +709,22 @@ std::optional<torrent_id> client::torrent_of(const ws_tracker::id20& info_hash) 
   return std::nullopt;
 }
 
+// A uTP dial's TCP probe is closed unused; its dial forgets it.
+void client::end_probe(host_peer q) {
+  auto it = peers_.find(q.value);
+  if (it == peers_.end() || !it->second.probe_of) return;
+  if (auto d = peers_.find(*it->second.probe_of); d != peers_.end() && d->second.probe == q.value) d->second.probe.reset();
+  close_peer(q, "probe done");
+}
+
 void client::close_peer(host_peer p, std::string reason) {
   auto it = peers_.find(p.value);
   if (it == peers_.end()) return;
+  if (const auto probe = it->second.probe) {  // a dial that ends takes its probe along
+    it->second.probe.reset();
+    end_probe(host_peer{*probe});
+    it = peers_.find(p.value);
+  }
   if (it->second.connection) peer_of_connection_.erase(it->second.connection->value);
   if (auto u = it->second.utp) {  // the host has no socket for it: a FIN at the next pump
     peer_of_utp_.erase(*u);
@@ -878,6 +934,7 @@ void client::pump(time_point now) {
         s.utp = utp_->connect(c->remote, now);
         s.utp_remote = c->remote;
         peer_of_utp_[*s.utp] = p.value;
+        probes_due_.emplace_back(now + settings_.utp_probe_delay, p.value);
         continue;
       }
       out_.push_back(client_out::connect{p, c->remote});

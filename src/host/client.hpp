@@ -173,6 +173,8 @@ struct client_settings {
   // uTP (see the header comment), with dial_peers and the addressed network.
   bool utp = false;
   utp::manager_settings utp_settings;
+  // A uTP dial unanswered this long gets a TCP probe beside it (client::start_probes).
+  duration utp_probe_delay = std::chrono::milliseconds(500);
 };
 
 // The uTP socket manager behind an interface (as the addressed network: only a module that
@@ -531,6 +533,9 @@ class client {
     // A uTP connection; a dial's address, for the TCP dial that replaces a failed uTP one.
     std::optional<utp::socket_id> utp;
     wire::endpoint utp_remote{};
+    // A uTP dial's TCP probe (see poll_connect's loop in pump), and a probe's dial.
+    std::optional<std::uint32_t> probe;
+    std::optional<std::uint32_t> probe_of;
   };
   struct torrent_state {
     ws_tracker::id20 info_hash{};
@@ -561,6 +566,8 @@ class client {
   void route_event(session_event e, time_point now);
   void route_utp(utp::output o, time_point now);
   void close_peer(host_peer p, std::string reason);
+  void start_probes(time_point now);
+  void end_probe(host_peer probe);
   // Bytes for the peer's socket or channel, merged with the send before them when they fit.
   void send_to_peer(host_peer p, byte_buffer data);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;
@@ -581,6 +588,7 @@ class client {
   friend class mse_connections;             // host/encryption.cpp: mse_'s implementation
   std::unique_ptr<utp_sockets> utp_;          // null without client_settings::utp
   std::map<utp::socket_id, std::uint32_t> peer_of_utp_;
+  std::deque<std::pair<time_point, std::uint32_t>> probes_due_;  // uTP dials, in order
   std::vector<utp::socket_id> utp_closing_;   // closed by close_peer, FIN sent at the next pump
   std::map<torrent_id, torrent_state> torrents_;
   std::map<std::uint32_t, peer_state> peers_;

@@ -88,7 +88,7 @@ struct session_settings {
   // Peer connections of the whole session, half-open and incoming ones before their
   // handshake included; 0: no limit beyond the per-torrent one.
   std::uint32_t max_connections = 0;
-  std::uint32_t max_half_open = 8;              // connect requests not yet opened
+  std::uint32_t max_half_open = 24;             // connect requests not yet opened
   std::uint32_t reqq = 250;                     // requests we accept from one peer
   std::uint32_t max_requests_per_peer = 250;    // our pipeline cap
   std::uint32_t min_requests_per_peer = 4;

@@ -321,7 +321,7 @@ test('removePeer of an address waiting to be dialled: it is never dialled; a rem
   await seeded(third, content, { name: 'queued.bin', store: 'memory' })
   torrent.addPeer(`127.0.0.1:${third.torrentPort}`)
   const [next] = await once(torrent, 'wire')
-  assert.equal(next.remotePort, third.torrentPort)
+  assert.equal(next.remotePort, third.torrentPort, JSON.stringify({ type: next.type, first: first.torrentPort, second: second.torrentPort, third: third.torrentPort }))
 })
 
 test('natUpnp and natPmp, on or off, say nothing where no router answers (they work: tests/node/portmap.test.mjs)', async t => {

@@ -1023,8 +1023,8 @@ TEST_CASE("[session] lowering max connections closes the excess at once; raising
 
 TEST_CASE("[session] a failed dial makes room for the next at once; a peer that broke the protocol is not redialled", "[session]") {
   fixture f(false);
-  // 20 dead addresses, then a live one: dials go out max_half_open at a time...
-  for (std::uint8_t i = 0; i < 20; ++i) f.s.add_peer(f.torrent, wire::make_endpoint_v4({10, 1, 1, i}, 1000), f.now);
+  // 40 dead addresses, then a live one: dials go out max_half_open at a time...
+  for (std::uint8_t i = 0; i < 40; ++i) f.s.add_peer(f.torrent, wire::make_endpoint_v4({10, 1, 1, i}, 1000), f.now);
   const auto live = wire::make_endpoint_v4({10, 2, 2, 2}, 2000);
   f.s.add_peer(f.torrent, live, f.now);
   auto out = drain_all(f.s, f.storage, f.now);

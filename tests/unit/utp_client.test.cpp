@@ -26,6 +26,10 @@ struct udp_net {
     std::vector<client_out::connect> tcp_dials;
     std::vector<std::string> closes;
     std::size_t tcp_sends = 0;
+    // Every TCP dial so far was a uTP dial's probe, closed unused.
+    bool only_probes() const {
+      return tcp_dials.size() == static_cast<std::size_t>(std::count(closes.begin(), closes.end(), "probe done"));
+    }
     std::vector<std::uint8_t> encryption;  // peer_connected_event::encryption, per peer met
   };
   struct flight {
@@ -158,7 +162,7 @@ TEST_CASE("[utp_client] two engines move a torrent over uTP through loss, delay 
   const auto got = n.hosts[leecher].store.read_at(*tl, 0, static_cast<std::uint32_t>(data.size()));
   REQUIRE(got);
   CHECK((*got == data));
-  CHECK(n.hosts[leecher].tcp_dials.empty());  // uTP all the way
+  CHECK(n.hosts[leecher].only_probes());  // uTP all the way
   CHECK(n.hosts[leecher].tcp_sends == 0);
   CHECK(n.hosts[seeder].tcp_sends == 0);
   REQUIRE(n.hosts[leecher].channels.size() == 1);
@@ -176,6 +180,30 @@ TEST_CASE("[utp_client] two engines move a torrent over uTP through loss, delay 
   CHECK(n.hosts[seeder].closes.empty());  // no host socket to close for uTP peers
 }
 
+TEST_CASE("[utp_client] an address that refuses TCP ends its uTP dial at once: dead addresses do not hold the next dials back", "[utp_client]") {
+  udp_net n;
+  const auto leecher = n.add(true);
+  const byte_buffer torrent = make_torrent(random_bytes(100 * 1024, 23));
+  auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+  REQUIRE(tl);
+  // More dead addresses than dials at once (24): each refusal lets the next dial go.
+  const time_point start = n.now;
+  for (std::uint8_t i = 0; i < 60; ++i)
+    n.hosts[leecher].c->add_peer(*tl, wire::make_endpoint_v4({10, 9, 9, i}, 6881), n.now);
+  std::size_t refused = 0;
+  REQUIRE(n.run([&] {
+    for (; refused < n.hosts[leecher].tcp_dials.size(); ++refused)
+      n.hosts[leecher].c->channel_closed(n.hosts[leecher].tcp_dials[refused].peer, n.now);  // refused
+    return refused == 60;
+  }));
+  // Three rounds of probes, half a second each (a uTP dial alone gives up after 3 s); no
+  // TCP dial beyond the probes.
+  CHECK(n.now - start <= 1500ms);
+  n.drain(leecher);
+  CHECK(n.hosts[leecher].tcp_dials.size() == 60);
+  CHECK(n.hosts[leecher].c->open_peers() == 0);
+}
+
 TEST_CASE("[utp_client] a peer without uTP is dialled over TCP after the SYNs go unanswered", "[utp_client]") {
   udp_net n;
   const auto seeder = n.add(false), leecher = n.add(true);
@@ -185,12 +213,22 @@ TEST_CASE("[utp_client] a peer without uTP is dialled over TCP after the SYNs go
   REQUIRE(tl);
   const time_point start = n.now;
   n.hosts[leecher].c->add_peer(*tl, udp_net::address_of(seeder), n.now);
-  REQUIRE(n.run([&] { return !n.hosts[leecher].tcp_dials.empty(); }));
+  // Unanswered for half a second, the dial gets a TCP probe beside it; the host's socket
+  // connects (TCP works there), so it is closed unused and uTP goes on.
+  REQUIRE(n.run([&] { return n.hosts[leecher].tcp_dials.size() == 1; }));
+  CHECK(n.now - start == 500ms);
   CHECK(n.hosts[leecher].tcp_dials[0].remote == udp_net::address_of(seeder));
+  n.hosts[leecher].c->channel_opened(n.hosts[leecher].tcp_dials[0].peer, n.now);
+  n.drain(leecher);
+  CHECK(n.hosts[leecher].only_probes());
+  CHECK(n.hosts[leecher].channels.empty());
+  // The SYNs go unanswered: the dial goes on over TCP.
+  REQUIRE(n.run([&] { return n.hosts[leecher].tcp_dials.size() == 2; }));
+  CHECK(n.hosts[leecher].tcp_dials[1].remote == udp_net::address_of(seeder));
   CHECK(n.now - start >= 3s);
   CHECK(n.now - start < 4s);
   // The host's TCP socket opens: the session's connection carries on over it.
-  const host_peer p = n.hosts[leecher].tcp_dials[0].peer;
+  const host_peer p = n.hosts[leecher].tcp_dials[1].peer;
   n.hosts[leecher].c->channel_opened(p, n.now);
   n.drain(leecher);
   REQUIRE(n.hosts[leecher].channels.size() == 1);
@@ -248,7 +286,7 @@ TEST_CASE("[utp_client] protocol encryption over uTP, each policy", "[utp_client
     const auto got = n.hosts[leecher].store.read_at(*tl, 0, static_cast<std::uint32_t>(data.size()));
     REQUIRE(got);
     CHECK((*got == data));
-    CHECK(n.hosts[leecher].tcp_dials.empty());  // uTP all the way
+    CHECK(n.hosts[leecher].only_probes());  // uTP all the way
     CHECK(n.hosts[leecher].tcp_sends + n.hosts[seeder].tcp_sends == 0);
     CHECK(n.hosts[leecher].encryption == std::vector<std::uint8_t>{k.method});
     CHECK(n.hosts[seeder].encryption == std::vector<std::uint8_t>{k.method});
@@ -270,5 +308,5 @@ TEST_CASE("[utp_client] disconnect() ends a uTP peer (wire.destroy): the session
   REQUIRE(n.run([&] { return n.hosts[seeder].c->open_peers() == 0 && n.hosts[leecher].c->open_peers() == 0; }, 60s));
   CHECK(n.hosts[leecher].c->engine().stats(*tl)->peers == 0);
   CHECK(n.hosts[seeder].c->engine().stats(*ts)->peers == 0);
-  CHECK(n.hosts[leecher].closes.empty());  // no host socket: the engine closed it
+  CHECK(n.hosts[leecher].only_probes());  // no host socket but the probe's: the engine closed it
 }
