@@ -657,6 +657,7 @@ val event_value(const wt::client_event& e) {
     out.set("peer", c->peer.value);
     out.set("connection", c->connection.value);
     out.set("utp", c->utp);
+    out.set("tcp", c->tcp);
   }
   return out;
 }

@@ -384,7 +384,7 @@ host_peer client::accept_peer(const wire::endpoint& remote, time_point now) {
   s.connection = session_.accept_connection(remote, now, dialable::yes);
   peer_of_connection_[s.connection->value] = p.value;
   if (mse_) mse_->accepted(*this, p);  // MSE or plain, as its first bytes say
-  out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, false}});
+  out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, false, false, true}});
   pump(now);
   return p;
 }
@@ -499,7 +499,7 @@ void client::channel_opened(host_peer p, time_point now) {
       return;
     }
     session_.connection_opened(*s.connection, now);
-    out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true}});
+    out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true, false, true}});
     pump(now);
     return;
   }

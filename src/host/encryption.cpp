@@ -79,7 +79,7 @@ class mse_connections final : public peer_encryption {
     if (!m) return false;
     if (!m->stream) {  // a plain redial: the connection's socket is this one from now on
       const auto& s = c.peers_[p.value];
-      if (s.connection) c.out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true}});
+      if (s.connection) c.out_.push_back(client_event{peer_channel_event{s.torrent, p, *s.connection, true, false, true}});
       if (!m->replay.empty()) c.send_to_peer(p, std::exchange(m->replay, {}));
       return true;
     }

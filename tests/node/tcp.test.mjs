@@ -100,3 +100,21 @@ test('listening, address() and the \'listening\' event; add() of a .torrent file
   const [err] = await once(bad, 'error')
   assert.match(err.message, /^Invalid torrent identifier/)
 })
+
+test("a peer that sends its handshake and hangs up at once: its wire still says 'tcpIncoming', and the address without the port", async t => {
+  const c = client(t, { utp: false })
+  const seeded = c.seed(Object.assign(Buffer.alloc(100_000, 7), { name: 'brief.bin' }), { announce: [] })
+  await once(seeded, 'seed')
+  await c.whenReady()
+  const seen = []
+  seeded.on('wire', wire => seen.push([wire.type, wire.remoteAddress, typeof wire.remotePort]))
+  const handshake = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol'), Buffer.alloc(8),
+    Buffer.from(seeded.infoHash, 'hex'), Buffer.alloc(20, 0x42)])
+  for (let i = 0; i < 10; i++) {
+    const socket = net.connect(c.torrentPort, '127.0.0.1', () => { socket.end(handshake); socket.destroy() })
+    socket.on('error', () => {})
+  }
+  for (let i = 0; i < 100 && seen.length < 10; i++) await new Promise(resolve => setTimeout(resolve, 20))
+  assert.ok(seen.length > 0)
+  for (const wire of seen) assert.deepEqual(wire, ['tcpIncoming', '127.0.0.1', 'number'])
+})

@@ -1240,6 +1240,7 @@ export function makeClientClass (internals) {
       // assigning client.maxConns applies to every torrent from then on.
       this._maxConns = Number(opts.maxConns) || 55
       this._utpConnections = new Set() // engine connection ids carried over uTP
+      this._tcpConnections = new Set() // engine connection ids carried over TCP sockets
       this.dhtPort = 0
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): bittorrent-
       // dht's API that apps use (web/api/dht.js, Node only). Null without a DHT.
@@ -2133,6 +2134,9 @@ export function makeClientClass (internals) {
               // (a connection's uTP dial replaced by a TCP one keeps its id)
               if (e.utp) this._utpConnections.add(e.connection)
               else this._utpConnections.delete(e.connection)
+              // (the engine's word, not the socket's: one closed in this batch is gone already)
+              if (e.tcp) this._tcpConnections.add(e.connection)
+              else this._tcpConnections.delete(e.connection)
               break
             case 'peerConnected': {
               if (!t) { this._input((E, now) => E.wireReady(e.connection, 0, now)); break }
@@ -2147,7 +2151,7 @@ export function makeClientClass (internals) {
                 wire.type = stream.type
                 if (typeof stream.conn.remoteAddress === 'string') wire.remoteAddress = stream.conn.remoteAddress
                 if (typeof stream.conn.remotePort === 'number') wire.remotePort = stream.conn.remotePort
-              } else if (utp || this._tcp?.has(this._peerOfConnection.get(e.connection))) {
+              } else if (utp || this._tcpConnections.has(e.connection)) {
                 // As WebTorrent's wires of TCP and uTP peers: their type, address and port apart.
                 const m = /^\[?(.*?)\]?:(\d+)$/.exec(e.address)
                 wire.type = utp ? (e.outgoing ? 'utpOutgoing' : 'utpIncoming') : (e.outgoing ? 'tcpOutgoing' : 'tcpIncoming')
@@ -2166,6 +2170,7 @@ export function makeClientClass (internals) {
             case 'peerDisconnected': {
               this._peerOfConnection.delete(e.connection)
               this._utpConnections.delete(e.connection)
+              this._tcpConnections.delete(e.connection)
               const wire = t?._wires.get(e.connection)
               t?._wires.delete(e.connection)
               wire?._onClose()
