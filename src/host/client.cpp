@@ -1,7 +1,9 @@
 #include "host/client.hpp"
 
 #include <algorithm>
+#include <string_view>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 
 #include "host/addressed.hpp"
@@ -50,23 +52,26 @@ client_settings adjusted(client_settings s) {
 
 }  // namespace
 
-std::vector<std::string> websocket_trackers(const std::vector<std::string>& urls) {
+// The URLs of `urls` that `keep` accepts, once each, in order (a torrent may name tens of
+// thousands: no quadratic search).
+template <class Keep>
+std::vector<std::string> once_each(const std::vector<std::string>& urls, Keep keep) {
   std::vector<std::string> out;
-  for (const auto& u : urls) {
-    if (!(u.starts_with("ws://") || u.starts_with("wss://"))) continue;
-    if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
-  }
+  std::unordered_set<std::string_view> seen;
+  for (const auto& u : urls)
+    if (keep(u) && seen.insert(u).second) out.push_back(u);
   return out;
+}
+
+std::vector<std::string> websocket_trackers(const std::vector<std::string>& urls) {
+  return once_each(urls, [](const std::string& u) { return u.starts_with("ws://") || u.starts_with("wss://"); });
 }
 
 // The http(s):// and udp:// URLs of a list, once each, in order.
 std::vector<std::string> addressed_trackers(const std::vector<std::string>& urls) {
-  std::vector<std::string> out;
-  for (const auto& u : urls) {
-    if (!(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("udp://"))) continue;
-    if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
-  }
-  return out;
+  return once_each(urls, [](const std::string& u) {
+    return u.starts_with("http://") || u.starts_with("https://") || u.starts_with("udp://");
+  });
 }
 
 client::client(client_settings settings,
@@ -140,9 +145,11 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
   // torrent announces to the trackers it names.
   if (!session_.torrent_is_private(t))
     urls.insert(urls.end(), settings_.default_trackers.begin(), settings_.default_trackers.end());
-  for (const auto& url : urls) {
+  {
     auto& known = torrents_[t].trackers;
-    if (std::find(known.begin(), known.end(), url) == known.end()) known.push_back(url);
+    std::vector<std::string> all = known;
+    all.insert(all.end(), urls.begin(), urls.end());
+    known = once_each(all, [](const std::string&) { return true; });
   }
   if (!settings_.announce_to_trackers) urls.clear();
   torrent_state& ts = torrents_[t];

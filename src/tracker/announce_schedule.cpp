@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 
 #include "base/random.hpp"
@@ -373,14 +375,13 @@ bool announcer::add_torrent(const torrent_params& params, time_point now) {
   t.stats = params.stats;
   t.key = static_cast<std::uint32_t>(m.random.next() >> 32);
   t.numwant = m.cfg.numwant;
-  std::vector<std::string> seen;
+  std::unordered_set<std::string_view> seen;  // views into params: no quadratic search
   for (const auto& urls : params.tiers) {
     tier_entry tier;
     auto& trackers = tier.trackers;
     for (const auto& url : urls) {
       const auto proto = protocol_of(url);
-      if (!proto || std::find(seen.begin(), seen.end(), url) != seen.end()) continue;
-      seen.push_back(url);
+      if (!proto || !seen.insert(url).second) continue;
       trackers.push_back(tracker_entry{url, *proto, announce_timing(m.timing)});
     }
     // BEP 12: shuffle each tier once (Fisher-Yates).
