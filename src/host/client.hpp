@@ -70,7 +70,9 @@
 // carry the same byte streams as TCP sockets: the session sees no difference. A dial tries
 // uTP first (as WebTorrent does for IPv4, and libtorrent for IPv6 too) and, when that
 // connection cannot be made (a RESET, or no answer to two SYNs: 3 s), dials the address over
-// TCP instead (a `connect` output for the same host_peer). Incoming uTP connections are
+// TCP instead (a `connect` output for the same host_peer). A dial unanswered after
+// utp_probe_delay also gets a TCP probe (a `connect` output of its own host_peer, closed
+// unused once it opens): its refusal ends the dial at once (client::start_probes). Incoming uTP connections are
 // accepted like TCP sockets, MSE on both alike. The host never sees a uTP connection's
 // host_peer (no send / close_peer outputs for it); peer_channel_event::utp tells which ones
 // they are.
