@@ -101,6 +101,7 @@ const char* errc_name(wt::errc code) {
     case wt::errc::wire_too_many_peers: return "wire_too_many_peers";
     case wt::errc::wire_trailing_data: return "wire_trailing_data";
     case wt::errc::wire_not_negotiated: return "wire_not_negotiated";
+    case wt::errc::wire_unrequested_block: return "wire_unrequested_block";
     case wt::errc::session_duplicate_torrent: return "session_duplicate_torrent";
     case wt::errc::session_metadata_mismatch: return "metadata_mismatch";
     case wt::errc::session_storage_failed: return "storage_failed";

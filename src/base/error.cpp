@@ -43,6 +43,7 @@ const char* describe(errc code) noexcept {
     case errc::wire_too_many_peers: return "too many peers";
     case errc::wire_trailing_data: return "trailing data after message";
     case errc::wire_not_negotiated: return "message not negotiated in the handshake";
+    case errc::wire_unrequested_block: return "blocks that were never requested";
     case errc::session_duplicate_torrent: return "torrent already added";
     case errc::session_metadata_mismatch: return "metadata does not match the info-hash";
     case errc::session_storage_failed: return "storage failed";

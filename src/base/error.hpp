@@ -53,6 +53,7 @@ enum class errc : std::uint8_t {
   wire_too_many_peers,        // more peers in one message than the limit
   wire_trailing_data,         // bytes after a message that must end there
   wire_not_negotiated,        // a message the handshake did not allow (BEP 6's without the fast extension)
+  wire_unrequested_block,     // blocks we never asked the peer for, beyond a few
   // session
   session_duplicate_torrent,  // a torrent with this info-hash is already in the session
   session_metadata_mismatch,  // metadata from peers that does not hash to the info-hash (fetched again)

@@ -54,8 +54,6 @@ const char* describe(krpc_errc code) noexcept {
     case krpc_errc::missing_field: return "missing field in KRPC message";
     case krpc_errc::bad_field: return "bad field in KRPC message";
     case krpc_errc::unknown_type: return "unknown KRPC message type";
-    case krpc_errc::too_many_nodes: return "too many nodes in KRPC message";
-    case krpc_errc::too_many_values: return "too many peers in KRPC message";
   }
   return "unknown KRPC error";
 }
@@ -105,8 +103,9 @@ std::optional<krpc_error> read_nodes(const bencode::node& body, bool v6, const l
   if (!nodes->is_string()) return fail(krpc_errc::bad_field, field);
   const auto bytes = nodes->as_bytes();
   if (bytes.size() % size != 0) return fail(krpc_errc::bad_field, field);
-  if (bytes.size() / size > lim.max_nodes) return fail(krpc_errc::too_many_nodes, field);
-  for (std::size_t at = 0; at < bytes.size(); at += size) {
+  // The first max_nodes: a node that lists more is still worth what it lists.
+  const std::size_t end = std::min(bytes.size(), lim.max_nodes * size);
+  for (std::size_t at = 0; at < end; at += size) {
     node_info n;
     std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), 20, n.id.begin());
     n.ep = endpoint_from_compact(bytes.subspan(at + 20, size - 20));
@@ -271,8 +270,8 @@ std::variant<response, krpc_error> decode_response(const bencode::node& root, co
 
   if (const auto values = body->find("values")) {
     if (!values->is_list()) return fail(krpc_errc::bad_field, "r.values");
-    if (values->size() > lim.max_values) return fail(krpc_errc::too_many_values, "r.values");
     for (const auto& v : values->items()) {
+      if (r.values.size() == lim.max_values) break;  // the first max_values, as for nodes
       if (!v.is_string()) return fail(krpc_errc::bad_field, "r.values");
       const auto bytes = v.as_bytes();
       // IPv4 peers, or IPv6 ones (BEP 32), maybe mixed.

@@ -63,8 +63,6 @@ enum class krpc_errc : std::uint8_t {
   missing_field,      // a field the message needs is absent
   bad_field,          // a field of the wrong type or size
   unknown_type,       // "y" is not "q", "r" or "e"
-  too_many_nodes,     // more entries in "nodes" than limits::max_nodes
-  too_many_values,    // more peers in "values" than limits::max_values
 };
 
 const char* describe(krpc_errc code) noexcept;
@@ -148,11 +146,13 @@ struct message {
 };
 
 struct limits {
-  std::size_t max_message_size = 2048;   // bytes in one datagram (a BEP 44 item takes up to ~1,200)
+  // Bytes in one datagram (a BEP 44 item takes up to ~1,200; a get_peers answer with
+  // 500 peers ~4,000: WebTorrent's bittorrent-dht takes those).
+  std::size_t max_message_size = 8192;
   std::uint32_t max_depth = 16;          // bencode nesting (a KRPC message needs 3, plus a BEP 44 value's)
-  std::uint32_t max_tokens = 1024;       // bencode values in one datagram
-  std::size_t max_nodes = 64;            // entries in "nodes"
-  std::size_t max_values = 200;          // peers in "values"
+  std::uint32_t max_tokens = 2048;       // bencode values in one datagram
+  std::size_t max_nodes = 64;            // entries kept of "nodes" (the rest ignored)
+  std::size_t max_values = 1000;         // peers kept of "values" (the rest ignored)
   std::size_t max_transaction_id = 16;   // bytes in "t"
   std::size_t max_token = 64;            // bytes in a get_peers token
   std::size_t max_error_text = 256;      // bytes of an error's text kept

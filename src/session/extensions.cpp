@@ -76,6 +76,9 @@ class ut_metadata_plugin final : public extension_plugin {
       case wire::metadata_msg_type::data: break;
     }
     if (t.meta || !t.metadata_size || m.piece >= t.metadata_pieces.size()) return;
+    // A peer that named another size than the one being fetched (see adopt_helpful_size)
+    // is not wrong for it: its piece is of no use for this size, and is dropped.
+    if (!agrees(t, p)) return;
     auto& piece = t.metadata_pieces[m.piece];
     const std::size_t offset = std::size_t{m.piece} * wire::metadata_piece_size;
     const std::size_t expected = std::min<std::size_t>(wire::metadata_piece_size, *t.metadata_size - offset);
@@ -123,14 +126,38 @@ class ut_metadata_plugin final : public extension_plugin {
         mp.forget(mp.requested_from);
       }
     }
+    adopt_helpful_size(t);
     request_pieces(s, t, p);
   }
 
  private:
+  // Whether `p` named the size being fetched (or none: BEP 9 asks for it, some omit it).
+  static bool agrees(const torrent& t, const peer_connection& p) {
+    return !p.ext || !p.ext->metadata_size || p.ext->metadata_size == t.metadata_size;
+  }
+
+  // The size is the first peer's that named one, and that peer may lie (a size whose pieces
+  // never come, or whose metadata fails the info-hash). While no peer that named it can
+  // still help (each gone, unhelpful, or banned), the size of one that can is fetched
+  // instead, from the start. Peers that name another size are not asked meanwhile.
+  static void adopt_helpful_size(torrent& t) {
+    std::optional<std::uint32_t> other;
+    for (const auto& [id, q] : t.peers) {
+      if (q.dead || q.metadata_unhelpful || !q.ext || !q.ext->id_of(wire::ut_metadata_name)) continue;
+      if (agrees(t, q)) return;  // one that can still help with this size
+      const std::uint32_t size = *q.ext->metadata_size;
+      if (!other && size != 0 && size <= max_metadata_size) other = size;
+    }
+    if (!other) return;
+    t.metadata_size = *other;
+    t.metadata.assign(*other, 0);
+    t.metadata_pieces.assign((*other + wire::metadata_piece_size - 1) / wire::metadata_piece_size, {});
+  }
+
   // Asks `p` for each piece nobody was asked, and for each that the peer asked has not
   // answered for metadata_second_ask (one second peer at most).
   void request_pieces(session::impl& s, torrent& t, peer_connection& p) {
-    if (t.meta || !t.metadata_size || !p.ext || p.metadata_unhelpful) return;
+    if (t.meta || !t.metadata_size || !p.ext || p.metadata_unhelpful || !agrees(t, p)) return;
     auto their_id = p.ext->id_of(wire::ut_metadata_name);
     if (!their_id) return;
     for (std::uint32_t i = 0; i < t.metadata_pieces.size(); ++i) {

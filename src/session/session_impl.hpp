@@ -41,6 +41,9 @@ namespace session_detail {
 
 inline constexpr std::uint32_t block_size = piece_picker::block_size;
 inline constexpr std::uint32_t max_metadata_size = 8u * 1024u * 1024u;
+// Blocks a peer may send that we never asked for (late ones after a request was given up,
+// say) before it is closed.
+inline constexpr std::uint32_t max_unrequested_blocks = 64;
 inline constexpr duration metadata_request_timeout = std::chrono::seconds(10);
 // See peer_connection::rejects_in_a_row.
 inline constexpr std::uint32_t reject_burst = 16;
@@ -96,6 +99,7 @@ struct peer_connection {
   std::optional<wire::extension_handshake> ext;
   byte_buffer ext_payload;  // the peer's extension handshake as received
   bool metadata_unhelpful = false;  // it let a metadata request time out, or rejected one
+  std::uint32_t unrequested_blocks = 0;  // blocks it sent that we never asked for
   // Our extension handshake waits for the host (session_settings::extension_handshake_hold)
   // until `ext_hold_until`; the peer's extended messages wait in `ext_early` meanwhile.
   bool ext_held = false;

@@ -18,7 +18,7 @@ namespace wt::tracker::http {
 
 struct limits {
   std::size_t max_body = std::size_t{1} << 20;  // 1 MiB
-  std::size_t max_peers = 2000;  // kept per family and of a list of dicts (the rest ignored)
+  std::size_t max_peers = 10000;  // kept per family and of a list of dicts (the rest ignored)
   std::size_t max_text = 256;                   // tracker text kept from a failure or warning
   std::uint32_t max_depth = 8;
   std::uint32_t max_tokens = 100'000;

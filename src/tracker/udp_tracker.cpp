@@ -111,15 +111,15 @@ result<response> parse_response(byte_view in, ip_family family, std::size_t max_
     case static_cast<std::uint32_t>(action::announce): {
       if (in.size() < 20) return too_short("announce response shorter than 20 bytes");
       announce_reply reply;
-      auto interval = count_at(in, 8, "interval");
-      auto leechers = count_at(in, 12, "leechers");
-      auto seeders = count_at(in, 16, "seeders");
-      for (auto* v : {&interval, &leechers, &seeders}) {
-        if (!*v) return v->err();
-      }
-      reply.response.interval = *interval;
-      reply.response.incomplete = *leechers;
-      reply.response.complete = *seeders;
+      // BEP 15's counts are signed 32-bit: one above 2^31 - 1 is negative, and reads as
+      // absent, as an HTTP tracker's negative count does; the peers are still good.
+      const auto count = [&](std::size_t at) -> std::optional<std::int64_t> {
+        if (auto v = count_at(in, at, "")) return *v;
+        return std::nullopt;
+      };
+      reply.response.interval = count(8);
+      reply.response.incomplete = count(12);
+      reply.response.complete = count(16);
       const auto peers_bytes = in.subspan(20);
       constexpr auto excess = wire::too_many_peers::keep_first;
       auto peers = family == ip_family::v6 ? wire::parse_compact_v6(peers_bytes, max_peers, excess)

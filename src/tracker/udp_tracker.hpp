@@ -64,8 +64,8 @@ struct response {
 std::optional<std::uint32_t> transaction_of(byte_view datagram);
 // Parses a tracker's datagram. Peers are 6-byte (v4) or 18-byte (v6) entries as the
 // datagram came over IPv4 or IPv6. Errors: tracker_message_too_large (above
-// max_datagram), tracker_bad_field (too short for its action, unknown action, a count
-// above 2^31), wire_bad_compact_peers. Peers beyond the first max_peers are ignored.
+// max_datagram), tracker_bad_field (too short for its action, unknown action, a scrape
+// count above 2^31 - 1; an announce's reads as absent), wire_bad_compact_peers. Peers beyond the first max_peers are ignored.
 result<response> parse_response(byte_view datagram, ip_family family, std::size_t max_peers,
                                  std::size_t max_text = 256);
 
@@ -75,7 +75,7 @@ struct settings {
   duration retransmit_base = std::chrono::seconds(15);  // BEP 15: 15 * 2^n
   unsigned max_retransmit_exponent = 8;  // n goes up to this; one more timeout fails
   duration connection_id_lifetime = std::chrono::minutes(1);
-  std::size_t max_peers = 2000;
+  std::size_t max_peers = 10000;  // kept of an announce reply (the rest ignored)
   std::size_t max_text = 256;
 };
 

@@ -435,6 +435,24 @@ TEST_CASE("[session] a bitfield with its spare bits set closes the peer (BEP 3)"
   CHECK(f.closes[0].reason.find("bad bitfield") != std::string::npos);
 }
 
+TEST_CASE("[session] blocks nobody asked for are dropped, not put into pieces; a peer that sends many is closed", "[session]") {
+  fixture f(false);
+  f.send_handshake();
+  f.send(wire::have_all{});  // choked: nothing requested of it yet
+  REQUIRE(f.sent<wire::request>().empty());
+  // A block of piece 0 with wrong bytes, never asked for: dropped (it would have gone into
+  // the piece and failed its hash with nobody to blame).
+  f.send(wire::piece_block{piece_index{0}, 0, byte_buffer(16384, 0xee)});
+  CHECK(f.closes.empty());
+  CHECK(f.s.stats(f.torrent)->wasted == 16384);
+  for (int i = 0; i < 64 && f.closes.empty(); ++i) f.send(wire::piece_block{piece_index{1}, 0, byte_buffer(16384, 0xee)});
+  REQUIRE(f.closes.size() == 1);
+  CHECK(f.closes[0].reason == "sent blocks that were never requested");
+  // Nothing it sent was taken: no hash failure, no piece.
+  CHECK(f.s.have_pieces(f.torrent)->count() == 0);
+  for (const auto& e : f.events) CHECK_FALSE(std::holds_alternative<hash_failed_event>(e));
+}
+
 TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[session]") {
   fixture f(false);
   f.send_handshake();
@@ -601,17 +619,15 @@ TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer t
   }
 }
 
-TEST_CASE("[session] a peer that never answers metadata requests does not hold a magnet back: another peer is asked too", "[session]") {
-  byte_buffer content(50000, 7);
-  const metainfo m = single_file("q.bin", content);
-  session s(settings());
-  auto t = s.add_magnet(m.info_hash, "q", {});
-  REQUIRE(t);
-  const time_point t0{};
-  // A hand-driven peer that has the metadata (it says); true when the session asks it for
-  // metadata piece 0 in what it sends by `now`.
-  std::map<std::uint32_t, std::pair<bool, wire::message_reader>> peers;
-  const auto connect = [&](std::uint8_t last, time_point now) {
+namespace {
+
+// Hand-driven peers of a magnet that say they have its metadata (of the size each names).
+struct metadata_peers {
+  session& s;
+  const metainfo& m;
+  std::map<std::uint32_t, std::pair<bool, wire::message_reader>> readers;
+
+  connection_id connect(std::uint8_t last, time_point now, std::optional<std::uint32_t> size = std::nullopt) {
     const auto c = s.accept_connection(wire::make_endpoint_v4({9, 9, 9, last}, 99), now);
     byte_buffer in;
     wire::peer_id id{};
@@ -619,17 +635,16 @@ TEST_CASE("[session] a peer that never answers metadata requests does not hold a
     wire::encode_to(wire::make_handshake(m.info_hash, id, {true, true, false}), in);
     wire::extension_handshake theirs;
     theirs.m["ut_metadata"] = 3;
-    theirs.metadata_size = static_cast<std::uint32_t>(m.info_bytes.size());
+    theirs.metadata_size = size.value_or(static_cast<std::uint32_t>(m.info_bytes.size()));
     wire::encode_to(wire::extended{0, wire::encode_extension_handshake(theirs)}, in);
     s.bytes_received(c, in, now);
-    peers[c.value].first = false;
     return c;
-  };
-  // Whether each peer was asked since the last call.
-  const auto asked = [&] {
-    std::map<std::uint32_t, bool> out;
+  }
+  // The metadata pieces each peer was asked for since the last call.
+  std::map<std::uint32_t, std::vector<std::uint32_t>> asked() {
+    std::map<std::uint32_t, std::vector<std::uint32_t>> out;
     while (auto tx = s.poll_transmit()) {
-      auto& [handshake_seen, reader] = peers[tx->connection.value];
+      auto& [handshake_seen, reader] = readers[tx->connection.value];
       byte_view data(tx->data);
       if (!handshake_seen) {
         wire::handshake_reader hr;
@@ -641,24 +656,75 @@ TEST_CASE("[session] a peer that never answers metadata requests does not hold a
       reader.feed(data);
       while (auto msg = reader.next()) {
         if (!*msg) break;
-        if (auto* e = std::get_if<wire::extended>(&**msg); e && e->id == 3) out[tx->connection.value] = true;
+        auto* e = std::get_if<wire::extended>(&**msg);
+        if (!e || e->id != 3) continue;
+        auto req = wire::decode_metadata_message(e->payload);
+        if (req && *req && (**req).type == wire::metadata_msg_type::request) out[tx->connection.value].push_back((**req).piece);
       }
     }
     return out;
-  };
-  const auto silent = connect(1, t0);
-  CHECK(asked()[silent.value]);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("[session] a peer that never answers metadata requests does not hold a magnet back: another peer is asked too", "[session]") {
+  byte_buffer content(50000, 7);
+  const metainfo m = single_file("q.bin", content);
+  session s(settings());
+  auto t = s.add_magnet(m.info_hash, "q", {});
+  REQUIRE(t);
+  const time_point t0{};
+  metadata_peers peers{s, m, {}};
+  const auto silent = peers.connect(1, t0);
+  CHECK(peers.asked().contains(silent.value));
   // At first one peer per piece: another one is not asked yet...
-  const auto early = connect(2, t0 + 300ms);
-  CHECK_FALSE(asked()[early.value]);
+  const auto early = peers.connect(2, t0 + 300ms);
+  CHECK_FALSE(peers.asked().contains(early.value));
   // ...one coming after half a second is asked too (WebTorrent asks every peer).
-  const auto later = connect(3, t0 + 600ms);
-  CHECK(asked()[later.value]);
+  const auto later = peers.connect(3, t0 + 600ms);
+  CHECK(peers.asked().contains(later.value));
   // At the timeout the silent peer is not asked again; a peer not asked yet is.
   for (auto at = t0 + 2s; at <= t0 + 13s; at += 1s) s.on_timer(at);
-  const auto again = asked();
+  const auto again = peers.asked();
   CHECK_FALSE(again.contains(silent.value));
   CHECK(again.contains(early.value));
+}
+
+TEST_CASE("[session] a peer that names a false metadata size does not hold a magnet back: the honest size is fetched once it cannot help", "[session]") {
+  byte_buffer content(50000, 8);
+  const metainfo m = single_file("z.bin", content);
+  const auto size = static_cast<std::uint32_t>(GENERATE(40000, 50));  // more pieces than there are, or fewer
+  INFO("the lie: " << size);
+  session s(settings());
+  auto t = s.add_magnet(m.info_hash, "z", {});
+  REQUIRE(t);
+  time_point now{};
+  metadata_peers peers{s, m, {}};
+  const auto liar = peers.connect(1, now, size);
+  const auto honest = peers.connect(2, now);
+  auto first = peers.asked();
+  CHECK(first.contains(liar.value));
+  CHECK_FALSE(first.contains(honest.value));  // it names another size: not asked for this one
+  // The liar never answers: at its timeout the honest size is fetched, from the honest peer.
+  std::vector<std::uint32_t> pieces;
+  for (now = time_point{} + 1s; now <= time_point{} + 13s && pieces.empty(); now += 1s) {
+    s.on_timer(now);
+    pieces = peers.asked()[honest.value];
+  }
+  REQUIRE(pieces == std::vector<std::uint32_t>{0});
+  wire::metadata_message reply;
+  reply.type = wire::metadata_msg_type::data;
+  reply.piece = 0;
+  reply.total_size = static_cast<std::uint32_t>(m.info_bytes.size());
+  reply.data = m.info_bytes;
+  byte_buffer in;
+  wire::encode_to(wire::extended{1, wire::encode_metadata_message(reply)}, in);  // our ut_metadata id
+  s.bytes_received(honest, in, now);
+  REQUIRE(s.stats(*t)->has_metadata);
+  bool honest_closed = false;
+  while (auto c = s.poll_close()) honest_closed = honest_closed || c->connection == honest;
+  CHECK_FALSE(honest_closed);
 }
 
 namespace {

@@ -224,7 +224,11 @@ TEST_CASE("[udp_tracker] responses", "[udp_tracker]") {
     const auto cut = parse_response(announce_reply_v4(1, 1, 1, 1), ip_family::v4, 0);
     REQUIRE(cut.ok());
     CHECK(std::get<announce_reply>(cut->body).response.peers.empty());
-    CHECK_FALSE(parse_response(announce_reply_v4(1, 0x80000000u, 1, 1), ip_family::v4, 100).ok());
+    // An interval above 2^31 - 1 (negative as BEP 15's int32) reads as absent; the peers stay.
+    const auto huge = parse_response(announce_reply_v4(1, 0xFFFFFFFFu, 1, 1), ip_family::v4, 100);
+    REQUIRE(huge.ok());
+    CHECK_FALSE(std::get<announce_reply>(huge->body).response.interval.has_value());
+    CHECK(std::get<announce_reply>(huge->body).response.peers.size() == 1);
     byte_buffer odd_scrape;
     put32(odd_scrape, 2);
     put32(odd_scrape, 1);
