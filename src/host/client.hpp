@@ -310,7 +310,7 @@ struct peer_channel_event {
   connection_id connection;
   bool offerer = false;
   bool utp = false;  // a uTP connection (the host has no socket for it)
-  bool tcp = false;  // a TCP socket (dialled or accepted); neither: a data channel or the app's stream
+  bool tcp = false;  // a TCP connection, dialled or accepted (neither flag: a data channel or the app's stream)
 };
 using client_event = std::variant<session_event, tracker_warning_event, tracker_announce_event, tracker_scrape_event,
                                   dht_announce_event, peer_channel_event, dht_item_event, dht_put_event,

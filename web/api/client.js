@@ -2163,7 +2163,8 @@ export function makeClientClass (internals) {
               try {
                 t.emit('wire', wire, e.address)
               } finally {
-                this._input((E, now) => E.wireReady(e.connection, wire._reportsReady(), now))
+                const mask = wire._reportsReady() // (starts the extensions used there: inputs of their own)
+                this._input((E, now) => E.wireReady(e.connection, mask, now))
               }
               break
             }
