@@ -395,16 +395,14 @@ void session::impl::on_piece(torrent& t, peer_connection& p, const wire::piece_b
   // Only a block we asked this peer for (or cancelled: it may still come) is taken. One
   // nobody asked for could land in a piece another peer is sending, which then fails its
   // hash with nobody to blame; a peer that sends many is closed.
-  const bool asked = std::any_of(p.requests.begin(), p.requests.end(), [&](const auto& q) { return q.block == *addr; }) ||
-                     std::any_of(p.cancelled_out.begin(), p.cancelled_out.end(), [&](const auto& c) { return c.block == *addr; });
-  if (!asked) {
+  const bool requested = std::erase_if(p.requests, [&](const auto& q) { return q.block == *addr; }) > 0;
+  const bool cancelled = forget_cancelled(p, *addr) > 0;
+  if (!requested && !cancelled) {
     t.wasted += length;
     if (++p.unrequested_blocks > max_unrequested_blocks)
       close_peer(&t, p, errc::wire_unrequested_block, "sent blocks that were never requested", true);
     return;
   }
-  std::erase_if(p.requests, [&](const auto& q) { return q.block == *addr; });
-  forget_cancelled(p, *addr);
   auto r = t.picker->mark_block_received(*addr, p.handle());
   if (!r.accepted) {
     t.wasted += length;

@@ -81,7 +81,8 @@ void session::impl::collect_garbage() {
         const bool was_unchoked = !it->second.am_choking;
         t->peers.erase(it);
         if (was_unchoked) fill_unchoke_slots(*t);
-        if (!t->candidates.empty()) with_room.push_back(t->id);
+        if (!t->candidates.empty() && std::find(with_room.begin(), with_room.end(), t->id) == with_room.end())
+          with_room.push_back(t->id);
       }
     }
     owner.erase(o);

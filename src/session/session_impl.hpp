@@ -632,8 +632,8 @@ struct session::impl {
   // keeps its place in the pipeline while the block may still be on its way.
   void cancel_request(torrent& t, peer_connection& p, const peer_connection::our_request& r);
   // Drops a cancelled request that arrived, was rejected, or can no longer come.
-  static void forget_cancelled(peer_connection& p, block_address b) {
-    std::erase_if(p.cancelled_out, [&](const auto& c) { return c.block == b; });
+  static std::size_t forget_cancelled(peer_connection& p, block_address b) {
+    return std::erase_if(p.cancelled_out, [&](const auto& c) { return c.block == b; });
   }
   // How many more requests the peer's pipeline takes now.
   std::uint32_t request_room(const torrent& t, const peer_connection& p) const;
