@@ -61,12 +61,17 @@ void session::impl::schedule_retry(torrent& t, const peer_connection& p) {
   // Two seeds have nothing to say to each other.
   const bool peer_is_seed = p.have_all || (!p.has.empty() && p.num_have == p.has.size());
   if (t.finished && peer_is_seed) return;
-  std::uint32_t& failures = t.failures[key];
-  if (!p.handshake_done && !t.paused) ++failures;  // a pause cutting a dial is no failure
-  else failures = 0;
+  if (p.handshake_done || t.paused) {  // a pause cutting a dial is no failure
+    t.failures.erase(key);
+  } else if (t.failures.size() >= 2 * dial_queue::capacity && !t.failures.contains(key)) {
+    // Failed addresses are remembered only to stop redialling them, and in a big swarm they
+    // would pile up for good: past a bound all are forgotten (each may be redialled again).
+    t.failures.clear();
+  }
+  std::uint32_t failures = p.handshake_done || t.paused ? 0 : ++t.failures[key];
   if (failures > 5) return;  // gone for good
   const duration backoff = std::chrono::seconds(5) * (1 << std::min<std::uint32_t>(failures, 6));
-  t.retry.emplace_back(now + backoff, *e);
+  t.to_dial.add_later(*e, p.source, now + backoff);
 }
 
 void session::impl::collect_garbage() {
@@ -81,7 +86,7 @@ void session::impl::collect_garbage() {
         const bool was_unchoked = !it->second.am_choking;
         t->peers.erase(it);
         if (was_unchoked) fill_unchoke_slots(*t);
-        if (!t->candidates.empty() && std::find(with_room.begin(), with_room.end(), t->id) == with_room.end())
+        if (!t->to_dial.empty() && std::find(with_room.begin(), with_room.end(), t->id) == with_room.end())
           with_room.push_back(t->id);
       }
     }
@@ -100,7 +105,7 @@ void session::impl::ban(torrent& t, const std::string& endpoint_text, const wire
     t.banned_ids.insert(p->peer_handshake.id);
   if (!t.banned.insert(endpoint_text).second) return;
   events.emplace_back(peer_banned_event{t.id, c.value_or(connection_id{}), remote ? *remote : wire::endpoint{}});
-  std::erase_if(t.candidates, [&](const wire::endpoint& e) { return endpoint_key(e) == endpoint_text; });
+  t.to_dial.drop_if([&](const dial_queue::entry& e) { return endpoint_key(e.address) == endpoint_text; });
   for (auto& [id, p] : t.peers)
     if (!p.dead && endpoint_key(p.remote) == endpoint_text) {
       if (p.handshake_done) t.banned_ids.insert(p.peer_handshake.id);
@@ -125,9 +130,7 @@ static bool reached_at(const peer_connection& p, const std::string& key) {
 }
 
 bool session::impl::holds_address(const torrent& t, const wire::endpoint& e, const std::string& key) const {
-  if (std::find(t.candidates.begin(), t.candidates.end(), e) != t.candidates.end()) return true;
-  for (const auto& r : t.retry)
-    if (r.second == e) return true;
+  if (t.to_dial.holds(e)) return true;
   for (const auto& [id, p] : t.peers)
     if (!p.dead && reached_at(p, key)) return true;
   return false;
@@ -146,10 +149,9 @@ void session::impl::connect_candidates(torrent& t) {
     ++connected;
     if (!p.open) ++half_open;
   }
-  while (!t.candidates.empty() && connected < settings.max_connections_per_torrent &&
+  while (!t.to_dial.empty() && connected < settings.max_connections_per_torrent &&
          half_open < settings.max_half_open && session_room > 0) {
-    wire::endpoint e = t.candidates.front();
-    t.candidates.pop_front();
+    const auto [e, source] = *t.to_dial.next();
     const std::string key = endpoint_key(e);
     if (t.banned.contains(key)) continue;
     bool known = false;
@@ -160,8 +162,7 @@ void session::impl::connect_candidates(torrent& t) {
     p.id = c;
     p.remote = e;
     p.outgoing = true;
-    if (auto src = t.sources.find(key); src != t.sources.end()) p.source = src->second;
-    else p.source = peer_source::manual;
+    p.source = source;
     p.connected_at = p.last_received = p.last_sent = now;
     owner[c.value] = t.id.value;
     connects.push_back(connect_request{c, t.id, e});
@@ -205,10 +206,7 @@ torrent_stats session::impl::make_stats(const torrent& tr) const {
   st.check_progress = !t->checking ? 1.0 : static_cast<double>(t->check_done) / std::max<std::uint32_t>(1, t->meta->piece_count());
   for (const auto& [cid, p] : t->peers)
     if (!p.dead) ++st.peers_by_source[static_cast<std::size_t>(p.source)];
-  for (const auto& e : t->candidates) {
-    auto src = t->sources.find(endpoint_key(e));
-    ++st.peers_by_source[static_cast<std::size_t>(src != t->sources.end() ? src->second : peer_source::manual)];
-  }
+  t->to_dial.for_each_due([&](const dial_queue::entry& e) { ++st.peers_by_source[static_cast<std::size_t>(e.source)]; });
   for (const auto& [cid, p] : t->peers) {
     if (!p.active()) continue;
     ++st.peers;
@@ -339,8 +337,7 @@ bool session::remove_peer(torrent_id id, const wire::endpoint& remote, time_poin
   torrent* t = s.find_torrent(id);
   bool held = false;
   if (t) {
-    held |= std::erase(t->candidates, remote) > 0;
-    held |= std::erase_if(t->retry, [&](const auto& r) { return r.second == remote; }) > 0;
+    held |= t->to_dial.drop_if([&](const dial_queue::entry& e) { return e.address == remote; }) > 0;
     const std::string key = session_detail::endpoint_key(remote);
     for (auto& [cid, p] : t->peers) {
       if (p.dead || !p.is_dialable || !reached_at(p, key)) continue;
@@ -359,18 +356,9 @@ void session::set_ip_filter(ip_set filter, time_point now) {
   const auto blocked = [&](const wire::endpoint& e) { return s.ip_filter.contains(e); };
   for (auto& entry : s.torrents) {
     torrent& t = entry.second;  // not a structured binding: lambdas capture it (clang 14)
-    const auto source_of = [&](const wire::endpoint& e) {
-      auto src = t.sources.find(session_detail::endpoint_key(e));
-      return src != t.sources.end() ? src->second : peer_source::manual;
-    };
-    std::erase_if(t.candidates, [&](const wire::endpoint& e) {
-      if (!blocked(e)) return false;
-      s.events.emplace_back(peer_blocked_event{t.id, e, source_of(e)});
-      return true;
-    });
-    std::erase_if(t.retry, [&](const auto& r) {
-      if (!blocked(r.second)) return false;
-      s.events.emplace_back(peer_blocked_event{t.id, r.second, source_of(r.second)});
+    t.to_dial.drop_if([&](const dial_queue::entry& e) {
+      if (!blocked(e.address)) return false;
+      s.events.emplace_back(peer_blocked_event{t.id, e.address, e.source});
       return true;
     });
     for (auto& [cid, p] : t.peers) {
@@ -471,7 +459,7 @@ void session::pause_torrent(torrent_id id, time_point now) {
   if (!t || t->paused) return;
   t->paused = true;
   s.end_web_runs(*t);
-  // Each closed peer goes to `retry` (schedule_retry), where resume finds it.
+  // Each closed peer waits out a back-off in `to_dial` (schedule_retry), where resume finds it.
   for (auto& [cid, p] : t->peers) s.close_peer(t, p, errc::ok, "torrent paused", true);
   s.finish_call();
 }
@@ -492,9 +480,7 @@ void session::resume_torrent(torrent_id id, time_point now) {
   if (!t || !t->paused) return;
   t->paused = false;
   // The peers the pause closed wait out a reconnect backoff: dial them now instead.
-  for (const auto& [at, e] : t->retry)
-    if (std::find(t->candidates.begin(), t->candidates.end(), e) == t->candidates.end()) t->candidates.push_back(e);
-  t->retry.clear();
+  t->to_dial.wake(std::nullopt);
   s.connect_candidates(*t);
   s.request_web_seeds(*t);
   s.finish_call();

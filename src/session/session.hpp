@@ -439,7 +439,8 @@ enum class peer_added : std::uint8_t { added, known, invalid, blocked };
 
 // Addresses the torrent learnt from its trackers, the DHT, ut_pex or a magnet's x.pe (not
 // the blocked ones: peer_blocked_event): `added` ones it will dial, `invalid` ones it held
-// already or cannot use (peer_added::known and invalid), in the order they came. One
+// already or cannot use (peer_added::known and invalid; also any beyond the 10,000 addresses a
+// torrent holds to dial), in the order they came. One
 // event for a run of addresses of one torrent (a tracker's answer, a ut_pex message).
 // WebTorrent's torrent events 'peer' and 'invalidPeer'.
 struct peers_found_event {

@@ -31,6 +31,7 @@
 #include "base/crypto.hpp"
 #include "picker/piece_picker.hpp"
 #include "base/random.hpp"
+#include "session/dial_queue.hpp"
 #include "session/rate_limit.hpp"
 #include "session/rate_meter.hpp"
 #include "session/session.hpp"
@@ -251,15 +252,12 @@ struct torrent {
   std::vector<std::uint8_t> file_priorities;
 
   std::map<std::uint32_t, peer_connection> peers;
-  std::deque<wire::endpoint> candidates;
-  // Where each address came from first (endpoint_key), for stats' peers_by_source.
-  std::map<std::string, peer_source> sources;
+  // Addresses to dial: learnt ones, and closed peers waiting out their back-off.
+  dial_queue to_dial;
   std::set<std::string> banned;
   // Peer ids of banned peers: a WebRTC peer has no address of its own (each channel gets a
   // stand-in), so a ban by address alone would not outlast its channel.
   std::set<wire::peer_id> banned_ids;
-  // Reconnection: peers whose connection closed, with the time to try again.
-  std::vector<std::pair<time_point, wire::endpoint>> retry;
   std::map<std::string, std::uint32_t> failures;  // connect failures in a row
   std::map<std::uint32_t, wire::endpoint> endpoints;  // every connection's remote, for bans
 
@@ -566,14 +564,14 @@ struct session::impl {
       return candidate_result::blocked;
     }
     const std::string key = session_detail::endpoint_key(e);
+    // A torrent holding as many addresses as it may refuses more, as ones it cannot use.
     const auto result = unusable(e) || t.banned.contains(key) ? candidate_result::invalid
                         : holds_address(t, e, key)                  ? candidate_result::known
+                        : t.to_dial.full()                          ? candidate_result::invalid
                                                                     : candidate_result::added;
     if (report) report_found(t, e, result == candidate_result::added);
-    if (result == candidate_result::invalid) return result;
-    t.sources.emplace(key, source);
-    if (std::find(t.candidates.begin(), t.candidates.end(), e) == t.candidates.end())
-      t.candidates.push_back(e);
+    if (result != candidate_result::added) return result;
+    t.to_dial.add(e, source);
     connect_candidates(t);
     return result;
   }

@@ -626,15 +626,7 @@ void session::impl::tick(time_point at) {
       t.next_unchoke = at + settings.unchoke_interval;
       if (rotate) t.next_optimistic = at + settings.optimistic_interval;
     }
-    for (auto it = t.retry.begin(); it != t.retry.end();) {
-      if (it->first <= at) {
-        if (std::find(t.candidates.begin(), t.candidates.end(), it->second) == t.candidates.end())
-          t.candidates.push_back(it->second);
-        it = t.retry.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    t.to_dial.wake(at);
     connect_candidates(t);
     web_seed_timeouts(t);
     request_all(t);

@@ -1122,6 +1122,40 @@ TEST_CASE("[session] a failed dial makes room for the next at once; a peer that 
   }
 }
 
+TEST_CASE("[session] a torrent holds each address to dial once, up to 10,000, a closed peer's back-off included", "[session]") {
+  fixture f(false);
+  f.s.set_max_connections_per_torrent(0, f.now);  // nothing is dialled: every address waits
+  const auto address = [](std::uint32_t i) {
+    return wire::make_endpoint_v4({10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)}, 6881);
+  };
+  std::uint32_t added = 0, invalid = 0;
+  for (std::uint32_t i = 0; i < 10'050; ++i) {
+    const auto r = f.s.add_peer(f.torrent, address(i), f.now, peer_source::tracker);
+    added += r == peer_added::added;
+    invalid += r == peer_added::invalid;
+  }
+  CHECK(added == 10'000);
+  CHECK(invalid == 50);  // past the limit: not held, so 'invalidPeer' as WebTorrent's duplicates
+  CHECK(f.s.add_peer(f.torrent, address(7), f.now, peer_source::dht) == peer_added::known);
+  CHECK(f.s.stats(f.torrent)->peers_by_source[static_cast<std::size_t>(peer_source::tracker)] == 10'000);
+  CHECK(f.s.stats(f.torrent)->peers_by_source[static_cast<std::size_t>(peer_source::dht)] == 0);
+
+  // The first is dialled in turn and fails: its address waits out a back-off, still held
+  // (known, and counted against the limit), and is dialled again after the others.
+  f.s.set_max_connections_per_torrent(1, f.now);
+  auto out = drain_all(f.s, f.storage, f.now);
+  REQUIRE(out.connects.size() == 1);
+  CHECK(out.connects[0].remote == address(0));
+  f.s.connection_closed(out.connects[0].connection, f.now);
+  (void)drain_all(f.s, f.storage, f.now);  // the next one's dial
+  CHECK(f.s.add_peer(f.torrent, address(0), f.now, peer_source::pex) == peer_added::known);
+  CHECK(f.s.add_peer(f.torrent, address(20'000), f.now, peer_source::pex) == peer_added::added);
+  CHECK(f.s.add_peer(f.torrent, address(20'001), f.now, peer_source::pex) == peer_added::invalid);
+  // A removed address makes room.
+  CHECK(f.s.remove_peer(f.torrent, address(5), f.now));
+  CHECK(f.s.add_peer(f.torrent, address(20'001), f.now, peer_source::pex) == peer_added::added);
+}
+
 TEST_CASE("[session] an explicit peer id goes into handshakes", "[session]") {
   session_settings st = settings();
   wire::peer_id id{};
