@@ -164,7 +164,7 @@ bool session::impl::handle(torrent& t, peer_connection& p, const wire::message& 
             if (it != p.queued.end()) {
               p.queued.erase(it);
               if (p.fast) send(p, wire::reject_request{c.piece, c.begin, c.length});
-            } else if (p.reads_in_flight > 0) {
+            } else if (std::find(p.reading.begin(), p.reading.end(), r) != p.reading.end()) {
               p.cancelled.push_back(r);
             }
           },
@@ -327,14 +327,18 @@ void session::impl::on_request(torrent& t, peer_connection& p, const wire::reque
     reject();
     return;
   }
+  // The same block asked for again while its first request waits or is being read: it is
+  // sent once (a peer repeating one request thousands of times got it hundreds of times).
+  const auto asked = [&](const auto& list) { return std::find(list.begin(), list.end(), r) != list.end(); };
+  if (asked(p.queued) || (asked(p.reading) && !asked(p.cancelled))) return;
   p.queued.push_back(r);
   pump_reads(t, p);
 }
 
 bool session::impl::can_serve(const peer_connection& p) const {
   const bool room = settings.send_buffer_limit == 0 ||
-                    p.unsent + p.out.size() + std::size_t{p.reads_in_flight} * block_size < settings.send_buffer_limit;
-  return !p.dead && !p.am_choking && p.reads_in_flight < settings.max_reads_per_peer && !p.queued.empty() && room;
+                    p.unsent + p.out.size() + p.reading.size() * block_size < settings.send_buffer_limit;
+  return !p.dead && !p.am_choking && p.reading.size() < settings.max_reads_per_peer && !p.queued.empty() && room;
 }
 
 void session::impl::pump_reads(torrent& t, peer_connection& p) {
@@ -369,7 +373,7 @@ std::uint64_t session::impl::serve_requests(torrent& t, peer_connection& p, std:
     ps.request = r;
     ps.choke_generation = p.choke_generation;
     emit_storage(std::move(sr), ps);
-    ++p.reads_in_flight;
+    p.reading.push_back(r);
     bytes += r.length;
   }
   return bytes;
@@ -484,6 +488,8 @@ void session::impl::choke_peer(peer_connection& p) {
   if (p.fast)
     for (const auto& r : p.queued) send(p, wire::reject_request{r.piece, r.begin, r.length});
   p.queued.clear();
+  // Reads in flight are not sent now: they end as cancelled ones (a reject for a fast peer).
+  p.cancelled.insert(p.cancelled.end(), p.reading.begin(), p.reading.end());
 }
 
 void session::impl::unchoke_peer(peer_connection& p) {

@@ -843,8 +843,8 @@ void session::storage_completed(storage_completion c, time_point now) {
     case impl::pending_storage::kind::read_block: {
       peer_connection* p = s.find_peer(*t, ps.connection);
       if (!p) break;
-      if (p->reads_in_flight > 0) --p->reads_in_flight;
       const auto& r = ps.request;
+      if (auto reading = std::find(p->reading.begin(), p->reading.end(), r); reading != p->reading.end()) p->reading.erase(reading);
       auto cancelled = std::find(p->cancelled.begin(), p->cancelled.end(), r);
       if (cancelled != p->cancelled.end()) {
         p->cancelled.erase(cancelled);
@@ -866,7 +866,7 @@ void session::storage_completed(storage_completion c, time_point now) {
         t->uploaded += r.length;
         t->up_since += r.length;
       }
-      if (p->reads_in_flight == 0) p->cancelled.clear();
+      if (p->reading.empty()) p->cancelled.clear();
       s.pump_reads(*t, *p);
       break;
     }

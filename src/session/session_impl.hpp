@@ -138,8 +138,8 @@ struct peer_connection {
   };
   std::vector<cancelled_request> cancelled_out;
   std::deque<wire::request> queued;      // theirs, waiting for a storage read
+  std::vector<wire::request> reading;    // theirs, taken from `queued`, their reads in flight
   std::vector<wire::request> cancelled;  // theirs, cancelled while being read
-  std::uint32_t reads_in_flight = 0;
   std::size_t unsent = 0;  // bytes polled but not yet reported sent (flow control)
 
   std::uint64_t downloaded = 0, uploaded = 0;

@@ -192,6 +192,40 @@ TEST_CASE("[session] a seeding session serves a hand-driven peer", "[session]") 
     f.send(wire::not_interested{});
     CHECK(f.sent<wire::choke>().size() == 1);
   }
+  SECTION("a block asked for again while its read is pending is sent once; a choke rejects reads in flight") {
+    f.send(wire::interested{});
+    f.hold_storage = true;
+    const wire::request r{piece_index{2}, 0, 16384};
+    byte_buffer many;
+    for (int i = 0; i < 1000; ++i) wire::encode_to(r, many);
+    f.s.bytes_received(f.conn, many, f.now);
+    f.drain();
+    REQUIRE(f.held.size() == 1);  // one read, not one per request
+    f.hold_storage = false;
+    f.s.storage_completed(f.storage.complete(f.held[0]), f.now);
+    f.held.clear();
+    f.drain();
+    CHECK(f.sent<wire::piece_block>().size() == 1);
+    CHECK(f.sent<wire::reject_request>().empty());
+    // Asked again once it was sent: sent again (the peer may have lost it).
+    f.send(r);
+    CHECK(f.sent<wire::piece_block>().size() == 2);
+    // A read in flight when the peer is choked ends in a reject (fast extension), and the
+    // same request after the next unchoke is read and sent anew.
+    f.hold_storage = true;
+    f.send(r);
+    REQUIRE(f.held.size() == 1);
+    f.send(wire::not_interested{});
+    f.send(wire::interested{});
+    f.send(r);
+    REQUIRE(f.held.size() == 2);
+    f.hold_storage = false;
+    for (auto& read : f.held) f.s.storage_completed(f.storage.complete(read), f.now);
+    f.held.clear();
+    f.drain();
+    CHECK(f.sent<wire::reject_request>().size() == 1);
+    CHECK(f.sent<wire::piece_block>().size() == 3);
+  }
   SECTION("an oversized message closes the connection with a warning") {
     const byte_buffer huge{0x00, 0x10, 0x00, 0x09, 0x07};  // a 1 MiB piece message
     f.s.bytes_received(f.conn, huge, f.now);
