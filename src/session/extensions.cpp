@@ -31,13 +31,7 @@ class ut_metadata_plugin final : public extension_plugin {
   void on_handshake(session::impl& s, torrent& t, peer_connection& p,
                     std::optional<std::uint8_t> peer_id) override {
     if (!peer_id || t.meta) return;
-    if (!t.metadata_size && p.ext && p.ext->metadata_size) {
-      const std::uint32_t size = *p.ext->metadata_size;
-      if (size == 0 || size > max_metadata_size) return;
-      t.metadata_size = size;
-      t.metadata.assign(size, 0);
-      t.metadata_pieces.assign((size + wire::metadata_piece_size - 1) / wire::metadata_piece_size, {});
-    }
+    start_fetches(t);
     request_pieces(s, t, p);
   }
 
@@ -71,34 +65,34 @@ class ut_metadata_plugin final : public extension_plugin {
       case wire::metadata_msg_type::reject:
         // Not asked again (it lacks the metadata, BEP 9): others are.
         p.metadata_unhelpful = true;
-        if (m.piece < t.metadata_pieces.size()) t.metadata_pieces[m.piece].forget(p.id);
+        for (auto& f : t.metadata_fetches)
+          if (m.piece < f.pieces.size()) f.pieces[m.piece].forget(p.id);
         return;
       case wire::metadata_msg_type::data: break;
     }
-    if (t.meta || !t.metadata_size || m.piece >= t.metadata_pieces.size()) return;
-    // A peer that named another size than the one being fetched (see adopt_helpful_size)
-    // is not wrong for it: its piece is of no use for this size, and is dropped.
-    if (!agrees(t, p)) return;
-    auto& piece = t.metadata_pieces[m.piece];
+    auto* f = t.meta ? nullptr : fetch_of(t, p);
+    if (!f || m.piece >= f->pieces.size()) return;
+    auto& piece = f->pieces[m.piece];
     const std::size_t offset = std::size_t{m.piece} * wire::metadata_piece_size;
-    const std::size_t expected = std::min<std::size_t>(wire::metadata_piece_size, *t.metadata_size - offset);
-    if (m.total_size != *t.metadata_size || m.data.size() != expected) {
+    const std::size_t expected = std::min<std::size_t>(wire::metadata_piece_size, f->size - offset);
+    if (m.total_size != f->size || m.data.size() != expected) {
       s.close_peer(&t, p, errc::wire_bad_field, "ut_metadata piece of the wrong size", true);
       return;
     }
     if (piece.have) return;
-    std::memcpy(t.metadata.data() + offset, m.data.data(), m.data.size());
+    if (f->bytes.empty()) f->bytes.assign(f->size, 0);
+    std::memcpy(f->bytes.data() + offset, m.data.data(), m.data.size());
     piece.have = true;
     piece.requested_from = piece.also_from = connection_id{};
     piece.received_from = p.id;
-    for (const auto& mp : t.metadata_pieces)
+    for (const auto& mp : f->pieces)
       if (!mp.have) return;
     // Every piece is in: verify against the info-hash.
-    if (sha1(t.metadata) != t.info_hash) {
+    if (sha1(f->bytes) != t.info_hash) {
       s.warn(t.id, p.id, errc::session_metadata_mismatch, "metadata does not match the info-hash; fetching again");
       std::set<std::uint32_t> senders;
-      for (const auto& mp : t.metadata_pieces) senders.insert(mp.received_from.value);
-      for (auto& mp : t.metadata_pieces) mp = {};
+      for (const auto& mp : f->pieces) senders.insert(mp.received_from.value);
+      for (auto& mp : f->pieces) mp = {};
       // One peer sent it all: that peer lied.
       if (senders.size() == 1) {
         if (auto e = t.endpoints.find(*senders.begin()); e != t.endpoints.end())
@@ -106,10 +100,10 @@ class ut_metadata_plugin final : public extension_plugin {
       }
       return;
     }
-    auto parsed = parse_info_dict(t.metadata);
+    auto parsed = parse_info_dict(f->bytes);
     if (!parsed) {
       s.events.emplace_back(torrent_error_event{t.id, "metadata: " + parsed.err().message()});
-      for (auto& mp : t.metadata_pieces) mp = {};
+      for (auto& mp : f->pieces) mp = {};
       return;
     }
     t.requests_held = true;  // until the next timer call: see torrent::requests_held
@@ -117,51 +111,65 @@ class ut_metadata_plugin final : public extension_plugin {
   }
 
   void on_tick(session::impl& s, torrent& t, peer_connection& p) override {
-    if (t.meta || !t.metadata_size) return;
+    if (t.meta) return;
     // A request that timed out: that peer is not asked again (the second one asked, if
     // any, is waited for in its turn).
-    for (auto& mp : t.metadata_pieces) {
-      while (!mp.have && mp.requested_from.value != 0 && s.now - mp.requested_at >= metadata_request_timeout) {
-        if (auto it = t.peers.find(mp.requested_from.value); it != t.peers.end()) it->second.metadata_unhelpful = true;
-        mp.forget(mp.requested_from);
+    for (auto& f : t.metadata_fetches)
+      for (auto& mp : f.pieces) {
+        while (!mp.have && mp.requested_from.value != 0 && s.now - mp.requested_at >= metadata_request_timeout) {
+          if (auto it = t.peers.find(mp.requested_from.value); it != t.peers.end()) it->second.metadata_unhelpful = true;
+          mp.forget(mp.requested_from);
+        }
       }
-    }
-    adopt_helpful_size(t);
+    // A size that no peer can help with any more makes room for another.
+    std::erase_if(t.metadata_fetches, [&](const auto& f) {
+      return std::none_of(t.peers.begin(), t.peers.end(), [&](const auto& q) { return helps(t, q.second, f); });
+    });
+    start_fetches(t);
     request_pieces(s, t, p);
   }
 
  private:
-  // Whether `p` named the size being fetched (or none: BEP 9 asks for it, some omit it).
-  static bool agrees(const torrent& t, const peer_connection& p) {
-    return !p.ext || !p.ext->metadata_size || p.ext->metadata_size == t.metadata_size;
+  static bool can_ask(const peer_connection& p) {
+    return !p.dead && !p.metadata_unhelpful && p.ext && p.ext->id_of(wire::ut_metadata_name);
+  }
+  static bool names_usable_size(const peer_connection& p) {
+    return p.ext && p.ext->metadata_size && *p.ext->metadata_size != 0 && *p.ext->metadata_size <= max_metadata_size;
+  }
+  // The fetch `p` is asked for: the one of the size it named, or (it named none: BEP 9 asks
+  // for it, some omit it) the first.
+  static torrent::metadata_fetch* fetch_of(torrent& t, const peer_connection& p) {
+    if (!p.ext || !p.ext->metadata_size) return t.metadata_fetches.empty() ? nullptr : &t.metadata_fetches.front();
+    for (auto& f : t.metadata_fetches)
+      if (f.size == *p.ext->metadata_size) return &f;
+    return nullptr;
+  }
+  static bool helps(torrent& t, const peer_connection& p, const torrent::metadata_fetch& f) {
+    return can_ask(p) && fetch_of(t, p) == &f;
   }
 
-  // The size is the first peer's that named one, and that peer may lie (a size whose pieces
-  // never come, or whose metadata fails the info-hash). While no peer that named it can
-  // still help (each gone, unhelpful, or banned), the size of one that can is fetched
-  // instead, from the start. Peers that name another size are not asked meanwhile.
-  static void adopt_helpful_size(torrent& t) {
-    std::optional<std::uint32_t> other;
+  // Every size a peer that can still help named is fetched, each from its own peers, at most
+  // max_metadata_fetches at once: the first peer's size may be a lie (pieces that never
+  // come, or metadata that fails the info-hash), and an honest peer waiting behind it held
+  // a magnet back until the liar timed out. Further sizes wait for a free slot.
+  static void start_fetches(torrent& t) {
     for (const auto& [id, q] : t.peers) {
-      if (q.dead || q.metadata_unhelpful || !q.ext || !q.ext->id_of(wire::ut_metadata_name)) continue;
-      if (agrees(t, q)) return;  // one that can still help with this size
+      if (t.metadata_fetches.size() >= max_metadata_fetches) return;
+      if (!can_ask(q) || !names_usable_size(q) || fetch_of(t, q)) continue;
       const std::uint32_t size = *q.ext->metadata_size;
-      if (!other && size != 0 && size <= max_metadata_size) other = size;
+      t.metadata_fetches.push_back({size, {}, std::vector<torrent::metadata_piece>((size + wire::metadata_piece_size - 1) / wire::metadata_piece_size)});
     }
-    if (!other) return;
-    t.metadata_size = *other;
-    t.metadata.assign(*other, 0);
-    t.metadata_pieces.assign((*other + wire::metadata_piece_size - 1) / wire::metadata_piece_size, {});
   }
 
-  // Asks `p` for each piece nobody was asked, and for each that the peer asked has not
-  // answered for metadata_second_ask (one second peer at most).
+  // Asks `p` for each piece of its fetch nobody was asked, and for each that the peer asked
+  // has not answered for metadata_second_ask (one second peer at most).
   void request_pieces(session::impl& s, torrent& t, peer_connection& p) {
-    if (t.meta || !t.metadata_size || !p.ext || p.metadata_unhelpful || !agrees(t, p)) return;
+    if (t.meta || p.metadata_unhelpful || !p.ext) return;
+    auto* f = fetch_of(t, p);
     auto their_id = p.ext->id_of(wire::ut_metadata_name);
-    if (!their_id) return;
-    for (std::uint32_t i = 0; i < t.metadata_pieces.size(); ++i) {
-      auto& mp = t.metadata_pieces[i];
+    if (!f || !their_id) return;
+    for (std::uint32_t i = 0; i < f->pieces.size(); ++i) {
+      auto& mp = f->pieces[i];
       if (mp.have || mp.requested_from == p.id || mp.also_from == p.id) continue;
       if (mp.requested_from.value == 0) {
         mp.requested_from = p.id;

@@ -38,7 +38,8 @@ void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::s
   // A peer closed with an error code broke the protocol: a redial would meet the same.
   if (code != errc::ok) p.no_retry = true;
   if (t) {
-    for (auto& mp : t->metadata_pieces) mp.forget(p.id);
+    for (auto& f : t->metadata_fetches)
+      for (auto& mp : f.pieces) mp.forget(p.id);
     schedule_retry(*t, p);
     std::erase_if(t->exclusive, [&](const auto& e) { return e.second == p.id.value; });
   }

@@ -46,6 +46,9 @@ inline constexpr std::uint32_t max_metadata_size = 8u * 1024u * 1024u;
 // say) before it is closed.
 inline constexpr std::uint32_t max_unrequested_blocks = 64;
 inline constexpr duration metadata_request_timeout = std::chrono::seconds(10);
+// Sizes of the metadata fetched at once (see torrent::metadata_fetches): a liar's size beside
+// the honest one, and memory for two at most.
+inline constexpr std::size_t max_metadata_fetches = 2;
 // See peer_connection::rejects_in_a_row.
 inline constexpr std::uint32_t reject_burst = 16;
 inline constexpr duration reject_pause = std::chrono::seconds(2);
@@ -299,10 +302,14 @@ struct torrent {
   // differ name the culprit.
   std::map<std::uint32_t, std::uint32_t> exclusive;
 
-  // ut_metadata fetch
-  std::optional<std::uint32_t> metadata_size;
-  byte_buffer metadata;
-  std::vector<metadata_piece> metadata_pieces;
+  // ut_metadata: one fetch per size that peers named (a peer may lie about it), at most
+  // max_metadata_fetches at once, in the order the sizes were named (extensions.cpp).
+  struct metadata_fetch {
+    std::uint32_t size = 0;
+    byte_buffer bytes;  // allocated when its first piece comes
+    std::vector<metadata_piece> pieces;
+  };
+  std::vector<metadata_fetch> metadata_fetches;
 
   // Streaming readers (id -> offset, readahead) and reads waiting for pieces.
   struct reader_state {

@@ -380,8 +380,7 @@ void session::impl::set_metadata(torrent& t, metainfo m) {
   t.picker.emplace(t.meta->total_length, t.meta->piece_length, random.next());
   t.picker->set_strategy(t.strategy);
   t.all_pieces = bitfield(t.meta->piece_count(), true);
-  t.metadata.clear();
-  t.metadata_pieces.clear();
+  t.metadata_fetches.clear();
   apply_file_priorities(t);
   events.emplace_back(metadata_received_event{t.id});
   if (!apply_trust(t) && t.check_storage) start_check(t, false);

@@ -725,40 +725,62 @@ TEST_CASE("[session] a peer that never answers metadata requests does not hold a
   CHECK(again.contains(early.value));
 }
 
-TEST_CASE("[session] a peer that names a false metadata size does not hold a magnet back: the honest size is fetched once it cannot help", "[session]") {
+TEST_CASE("[session] a peer that names a false metadata size does not hold a magnet back: each size is fetched from its own peers", "[session]") {
   byte_buffer content(50000, 8);
   const metainfo m = single_file("z.bin", content);
-  const auto size = static_cast<std::uint32_t>(GENERATE(40000, 50));  // more pieces than there are, or fewer
-  INFO("the lie: " << size);
+  const auto lie = static_cast<std::uint32_t>(GENERATE(40000, 50));  // more pieces than there are, or fewer
+  INFO("the lie: " << lie);
   session s(settings());
   auto t = s.add_magnet(m.info_hash, "z", {});
   REQUIRE(t);
   time_point now{};
   metadata_peers peers{s, m, {}};
-  const auto liar = peers.connect(1, now, size);
-  const auto honest = peers.connect(2, now);
-  auto first = peers.asked();
-  CHECK(first.contains(liar.value));
-  CHECK_FALSE(first.contains(honest.value));  // it names another size: not asked for this one
-  // The liar never answers: at its timeout the honest size is fetched, from the honest peer.
-  std::vector<std::uint32_t> pieces;
-  for (now = time_point{} + 1s; now <= time_point{} + 13s && pieces.empty(); now += 1s) {
-    s.on_timer(now);
-    pieces = peers.asked()[honest.value];
+  const auto answer = [&](connection_id c) {
+    wire::metadata_message reply;
+    reply.type = wire::metadata_msg_type::data;
+    reply.piece = 0;
+    reply.total_size = static_cast<std::uint32_t>(m.info_bytes.size());
+    reply.data = m.info_bytes;
+    byte_buffer in;
+    wire::encode_to(wire::extended{1, wire::encode_metadata_message(reply)}, in);  // our ut_metadata id
+    s.bytes_received(c, in, now);
+  };
+  const auto closed = [&](connection_id c) {
+    bool found = false;
+    while (auto close = s.poll_close()) found = found || close->connection == c;
+    return found;
+  };
+
+  SECTION("a liar, then an honest peer: both are asked at once, and the honest one's answer is the metadata") {
+    const auto liar = peers.connect(1, now, lie);
+    const auto honest = peers.connect(2, now);
+    auto asked = peers.asked();
+    CHECK(asked.contains(liar.value));
+    REQUIRE(asked[honest.value] == std::vector<std::uint32_t>{0});
+    answer(honest);
+    CHECK(s.stats(*t)->has_metadata);
+    CHECK_FALSE(closed(honest));
+    CHECK_FALSE(closed(liar));
   }
-  REQUIRE(pieces == std::vector<std::uint32_t>{0});
-  wire::metadata_message reply;
-  reply.type = wire::metadata_msg_type::data;
-  reply.piece = 0;
-  reply.total_size = static_cast<std::uint32_t>(m.info_bytes.size());
-  reply.data = m.info_bytes;
-  byte_buffer in;
-  wire::encode_to(wire::extended{1, wire::encode_metadata_message(reply)}, in);  // our ut_metadata id
-  s.bytes_received(honest, in, now);
-  REQUIRE(s.stats(*t)->has_metadata);
-  bool honest_closed = false;
-  while (auto c = s.poll_close()) honest_closed = honest_closed || c->connection == honest;
-  CHECK_FALSE(honest_closed);
+  SECTION("two liars of two sizes fill the fetches: the honest size waits for one of them to time out") {
+    const auto liar = peers.connect(1, now, lie);
+    const auto other_liar = peers.connect(3, now, lie + 1);
+    const auto honest = peers.connect(2, now);
+    auto asked = peers.asked();
+    CHECK(asked.contains(liar.value));
+    CHECK(asked.contains(other_liar.value));
+    CHECK_FALSE(asked.contains(honest.value));
+    std::vector<std::uint32_t> pieces;
+    for (now = time_point{} + 1s; now <= time_point{} + 13s && pieces.empty(); now += 1s) {
+      s.on_timer(now);
+      pieces = peers.asked()[honest.value];
+    }
+    REQUIRE(pieces == std::vector<std::uint32_t>{0});
+    CHECK(now > time_point{} + 10s);  // metadata_request_timeout
+    answer(honest);
+    CHECK(s.stats(*t)->has_metadata);
+    CHECK_FALSE(closed(honest));
+  }
 }
 
 namespace {
