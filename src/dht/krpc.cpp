@@ -272,11 +272,10 @@ std::variant<response, krpc_error> decode_response(const bencode::node& root, co
     if (!values->is_list()) return fail(krpc_errc::bad_field, "r.values");
     for (const auto& v : values->items()) {
       if (r.values.size() == lim.max_values) break;  // the first max_values, as for nodes
-      if (!v.is_string()) return fail(krpc_errc::bad_field, "r.values");
-      const auto bytes = v.as_bytes();
-      // IPv4 peers, or IPv6 ones (BEP 32), maybe mixed.
-      if (bytes.size() != wire::compact_v4_size && bytes.size() != wire::compact_v6_size)
-        return fail(krpc_errc::bad_field, "r.values");
+      // IPv4 peers, or IPv6 ones (BEP 32), maybe mixed. An entry that is neither is skipped:
+      // the peers beside it are still worth asking.
+      const auto bytes = v.is_string() ? v.as_bytes() : byte_view{};
+      if (bytes.size() != wire::compact_v4_size && bytes.size() != wire::compact_v6_size) continue;
       r.values.push_back(endpoint_from_compact(bytes));
     }
   }

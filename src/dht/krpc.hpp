@@ -146,11 +146,11 @@ struct message {
 };
 
 struct limits {
-  // Bytes in one datagram (a BEP 44 item takes up to ~1,200; a get_peers answer with
-  // 500 peers ~4,000: WebTorrent's bittorrent-dht takes those).
-  std::size_t max_message_size = 8192;
+  // Bytes in one datagram: any UDP payload, as WebTorrent's bittorrent-dht reads (a node
+  // listing 500 nodes beside the peers asked for sends 13 kB; the peers are still good).
+  std::size_t max_message_size = 65507;
   std::uint32_t max_depth = 16;          // bencode nesting (a KRPC message needs 3, plus a BEP 44 value's)
-  std::uint32_t max_tokens = 2048;       // bencode values in one datagram
+  std::uint32_t max_tokens = 16384;      // bencode values in one datagram (a 64 kB one of 6-byte peers: ~8,000)
   std::size_t max_nodes = 64;            // entries kept of "nodes" (the rest ignored)
   std::size_t max_values = 1000;         // peers kept of "values" (the rest ignored)
   std::size_t max_transaction_id = 16;   // bytes in "t"

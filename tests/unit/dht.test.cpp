@@ -291,14 +291,30 @@ TEST_CASE("[dht] KRPC: malformed and oversized messages are refused", "[dht]") {
   CHECK(decode_err("d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:porti1ee1:q13:announce_peer1:t2:aa1:y1:qe")
             .field == "a.token");
   CHECK(decode_err("d1:rd2:id20:abcdefghij01234567895:nodes5:abcdee1:t2:aa1:y1:re").field == "r.nodes");
-  CHECK(decode_err("d1:rd2:id20:abcdefghij01234567896:valuesl3:abcee1:t2:aa1:y1:re").field == "r.values");
+  CHECK(decode_err("d1:rd2:id20:abcdefghij01234567896:valuesi3ee1:t2:aa1:y1:re").field == "r.values");
+  {
+    // A value that is no peer is skipped; the peers beside it are kept.
+    const auto m = decode(as_bytes("d1:rd2:id20:abcdefghij01234567896:valuesl3:abci7e6:axje.u0:ee1:t2:aa1:y1:re"));
+    REQUIRE(std::holds_alternative<message>(m));
+    CHECK(std::get<response>(std::get<message>(m).body).values ==
+          std::vector<wire::endpoint>{wire::make_endpoint_v4({'a', 'x', 'j', 'e'}, static_cast<std::uint16_t>('.' << 8 | 'u'))});
+  }
   CHECK(decode_err("d1:rd2:id20:abcdefghij0123456789e1:t17:aaaaaaaaaaaaaaaaa1:y1:re").field == "t");
   // Unsorted keys (the bencode decoder is strict).
   CHECK(decode_err("d1:y1:r1:rd2:id20:abcdefghij0123456789e1:t2:aae").code == krpc_errc::bad_bencode);
 
   SECTION("size") {
-    std::string big = "d1:rd2:id20:abcdefghij01234567895:token8300:" + std::string(8300, 'x') + "e1:t2:aa1:y1:re";
+    std::string big = "d1:rd2:id20:abcdefghij01234567895:token70000:" + std::string(70000, 'x') + "e1:t2:aa1:y1:re";
     CHECK(decode_err(big).code == krpc_errc::message_too_large);
+    // 500 nodes (13 kB) beside the peers: read, the first 64 nodes kept.
+    response r;
+    r.id = id_of("abcdefghijklmnopqrst");
+    for (int i = 0; i < 500; ++i) r.nodes.push_back({id_at_distance(r.id, 1 + i % 150), ep(static_cast<std::uint8_t>(i))});
+    r.values = {ep(7)};
+    const auto m = decode(as_bytes(text_of(make_answer({1, 2}, r))));
+    REQUIRE(std::holds_alternative<message>(m));
+    CHECK(std::get<response>(std::get<message>(m).body).nodes.size() == 64);
+    CHECK(std::get<response>(std::get<message>(m).body).values == std::vector<wire::endpoint>{ep(7)});
   }
   SECTION("nesting") {
     std::string deep = "d1:ad2:id20:abcdefghij01234567891:x" + std::string(20, 'l') + std::string(20, 'e') +
