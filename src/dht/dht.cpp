@@ -694,9 +694,7 @@ struct dht_node::impl {
       } else {
         bootstrap_delay = duration{};
         next_bootstrap = now + cfg.rebootstrap_interval;
-        // Announces that reached nobody waited for nodes: now there are some.
-        for (auto& [info_hash, a] : announcements)
-          if (!a.running && a.retry_delay != duration{}) a.next_at = std::min(a.next_at, now);
+        wake_announces(now);  // they waited for nodes: now there are some
       }
     }
     outputs.emplace_back(std::move(done));
@@ -744,6 +742,12 @@ struct dht_node::impl {
       return;
     }
     a.running = id;
+  }
+
+  // Announces that reached nobody (no node known yet) are tried again at once.
+  void wake_announces(time_point now) {
+    for (auto& [info_hash, a] : announcements)
+      if (!a.running && a.retry_delay != duration{}) a.next_at = std::min(a.next_at, now);
   }
 
   // Soon at first (the table may have been empty only because the bootstrap was under way),
@@ -880,6 +884,9 @@ void dht_node::bootstrap(std::span<const wire::endpoint> routers, time_point now
     if (std::find(impl_->routers.begin(), impl_->routers.end(), ep) == impl_->routers.end())
       impl_->routers.push_back(ep);
   }
+  // A torrent added before the routers were known asked nobody: they can be asked now,
+  // not only once the bootstrap is over (its nodes may take seconds to time out).
+  impl_->wake_announces(now);
   impl_->start_bootstrap(now);
 }
 
