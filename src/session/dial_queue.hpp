@@ -5,6 +5,7 @@
 // addresses faster than it can dial them, and every one it keeps costs memory for good.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -67,6 +68,14 @@ class dial_queue {
       due_.push_back(l.second);
       return true;
     });
+  }
+  // An address backing off joins those to dial now; false when it is not backing off.
+  bool hurry(const wire::endpoint& e) {
+    const auto it = std::find_if(later_.begin(), later_.end(), [&](const auto& l) { return l.second == e; });
+    if (it == later_.end()) return false;
+    later_.erase(it);
+    due_.push_back(e);
+    return true;
   }
   // The next address to dial, no longer held.
   std::optional<entry> next() {

@@ -571,6 +571,13 @@ struct session::impl {
       return candidate_result::blocked;
     }
     const std::string key = session_detail::endpoint_key(e);
+    // The app's own add of a peer waiting out a reconnect back-off dials it now, as
+    // WebTorrent's (whose peer list forgets a closed peer until its redial).
+    if (source == peer_source::manual && !t.banned.contains(key) && t.to_dial.hurry(e)) {
+      if (report) report_found(t, e, true);
+      connect_candidates(t);
+      return candidate_result::added;
+    }
     // A torrent holding as many addresses as it may refuses more, as ones it cannot use.
     const auto result = unusable(e) || t.banned.contains(key) ? candidate_result::invalid
                         : holds_address(t, e, key)                  ? candidate_result::known

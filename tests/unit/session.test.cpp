@@ -1210,6 +1210,13 @@ TEST_CASE("[session] a torrent holds each address to dial once, up to 10,000, a 
   // A removed address makes room.
   CHECK(f.s.remove_peer(f.torrent, address(5), f.now));
   CHECK(f.s.add_peer(f.torrent, address(20'001), f.now, peer_source::pex) == peer_added::added);
+  // The app's own add of the address backing off queues it to dial now, not after its
+  // back-off (WebTorrent's forgets a closed peer until its redial, so its addPeer takes it).
+  const auto by_tracker = [&] { return f.s.stats(f.torrent)->peers_by_source[static_cast<std::size_t>(peer_source::tracker)]; };
+  const auto before = by_tracker();  // waiting and connected, not backing off
+  CHECK(f.s.add_peer(f.torrent, address(0), f.now) == peer_added::added);
+  CHECK(f.s.add_peer(f.torrent, address(0), f.now) == peer_added::known);
+  CHECK(by_tracker() == before + 1);  // waiting now, still known by where it was learnt
 }
 
 TEST_CASE("[session] an explicit peer id goes into handshakes", "[session]") {
