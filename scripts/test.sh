@@ -31,12 +31,14 @@ cmake_build() {  # dir, cmake args...
   cmake -S . -B "$dir" -DWT_WERROR=ON "$@" >/dev/null && cmake --build "$dir" -j"$jobs"
 }
 
+# Each ctest entry is killed after 10 minutes (the slowest takes under a minute under the
+# sanitizers): a test that loops for ever fails its stage instead of the whole CI's time.
 stage_sans_io() {
   bash scripts/check-engine.sh
 }
 stage_native() {  # -g1: line tables and function names (backtraces); full -g cost a quarter of the compile
   cmake_build build/native -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" &&
-    (cd build/native && ctest --output-on-failure -j"$jobs")
+    (cd build/native && ctest --output-on-failure --timeout 600 -j"$jobs")
 }
 # One build serves the sanitize and fuzz stages (they were two, g++ Debug and clang
 # RelWithDebInfo, each compiling the engine): clang with ASan+UBSan and libFuzzer's coverage
@@ -52,11 +54,11 @@ sanitize_configure() {
 }
 stage_sanitize() {  # the unit and sim tests, and the fuzz targets built (the fuzz stage runs them)
   sanitize_configure && cmake --build build/sanitize -j"$jobs" &&
-    (cd build/sanitize && ctest --output-on-failure -j"$jobs")
+    (cd build/sanitize && ctest --output-on-failure --timeout 600 -j"$jobs")
 }
 stage_wasm() {
   cmake_build build/wasm -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=emsdk-toolchain.cmake &&
-    (cd build/wasm && ctest --output-on-failure -j"$jobs")
+    (cd build/wasm && ctest --output-on-failure --timeout 600 -j"$jobs")
 }
 stage_js() {  # in a loopback-only namespace: a Node client's DHT would look up its routers
   bash scripts/build.sh && bash scripts/loopback.sh $NODE_TEST $parallel tests/js/
