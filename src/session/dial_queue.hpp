@@ -45,7 +45,6 @@ class dial_queue {
   bool full() const { return held_.size() >= capacity; }
   // Neither waiting nor backing off: nothing to dial now.
   bool empty() const { return due_.empty(); }
-  std::size_t size() const { return held_.size(); }
 
   // Queued to dial after those before it. False when held already, or full.
   bool add(const wire::endpoint& e, peer_source source) {

@@ -62,14 +62,15 @@ void session::impl::schedule_retry(torrent& t, const peer_connection& p) {
   // Two seeds have nothing to say to each other.
   const bool peer_is_seed = p.have_all || (!p.has.empty() && p.num_have == p.has.size());
   if (t.finished && peer_is_seed) return;
+  std::uint32_t failures = 0;
   if (p.handshake_done || t.paused) {  // a pause cutting a dial is no failure
     t.failures.erase(key);
-  } else if (t.failures.size() >= 2 * dial_queue::capacity && !t.failures.contains(key)) {
+  } else {
     // Failed addresses are remembered only to stop redialling them, and in a big swarm they
     // would pile up for good: past a bound all are forgotten (each may be redialled again).
-    t.failures.clear();
+    if (t.failures.size() >= 2 * dial_queue::capacity && !t.failures.contains(key)) t.failures.clear();
+    failures = ++t.failures[key];
   }
-  std::uint32_t failures = p.handshake_done || t.paused ? 0 : ++t.failures[key];
   if (failures > 5) return;  // gone for good
   const duration backoff = std::chrono::seconds(5) * (1 << std::min<std::uint32_t>(failures, 6));
   t.to_dial.add_later(*e, p.source, now + backoff);
