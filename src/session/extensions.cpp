@@ -95,8 +95,8 @@ class ut_metadata_plugin final : public extension_plugin {
       for (auto& mp : f->pieces) mp = {};
       // One peer sent it all: that peer lied.
       if (senders.size() == 1) {
-        if (auto e = t.endpoints.find(*senders.begin()); e != t.endpoints.end())
-          s.ban(t, endpoint_key(e->second), &e->second, connection_id{*senders.begin()});
+        if (auto e = t.known_peers.find(*senders.begin()); e != t.known_peers.end())
+          s.ban(t, endpoint_key(e->second.remote), &e->second, connection_id{*senders.begin()});
       }
       return;
     }

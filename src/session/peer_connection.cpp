@@ -46,7 +46,7 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
     }
   }
   p.handshake_done = true;
-  t.endpoints[p.id.value] = p.remote;
+  t.known_peers[p.id.value] = {p.remote, p.peer_handshake.id};
   for (auto& plugin : plugins) p.ext_state.push_back(plugin->new_peer_state());
   send_handshake(t, p);
   if (t.meta) {

@@ -42,6 +42,13 @@ void session::impl::close_peer(torrent* t, peer_connection& p, errc code, std::s
       for (auto& mp : f.pieces) mp.forget(p.id);
     schedule_retry(*t, p);
     std::erase_if(t->exclusive, [&](const auto& e) { return e.second == p.id.value; });
+    if (p.handshake_done) {
+      t->past_peers.push_back(p.id.value);
+      if (t->past_peers.size() > torrent::max_past_peers) {
+        t->known_peers.erase(t->past_peers.front());
+        t->past_peers.pop_front();
+      }
+    }
   }
   if (tell_host) {
     if (!p.out.empty()) final_transmits.push_back(transmit{p.id, std::move(p.out)});
@@ -101,12 +108,11 @@ void session::impl::collect_garbage() {
     if (auto* t = find_torrent(id)) connect_candidates(*t);
 }
 
-void session::impl::ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,
+void session::impl::ban(torrent& t, const std::string& endpoint_text, const torrent::known_peer* who,
                         std::optional<connection_id> c) {
-  if (peer_connection* p = c ? find_peer(t, *c) : nullptr; p && p->handshake_done)
-    t.banned_ids.insert(p->peer_handshake.id);
+  if (who) t.banned_ids.insert(who->id);
   if (!t.banned.insert(endpoint_text).second) return;
-  events.emplace_back(peer_banned_event{t.id, c.value_or(connection_id{}), remote ? *remote : wire::endpoint{}});
+  events.emplace_back(peer_banned_event{t.id, c.value_or(connection_id{}), who ? who->remote : wire::endpoint{}});
   t.to_dial.drop_if([&](const dial_queue::entry& e) { return endpoint_key(e.address) == endpoint_text; });
   for (auto& [id, p] : t.peers)
     if (!p.dead && endpoint_key(p.remote) == endpoint_text) {

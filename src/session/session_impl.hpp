@@ -262,7 +262,15 @@ struct torrent {
   // stand-in), so a ban by address alone would not outlast its channel.
   std::set<wire::peer_id> banned_ids;
   std::map<std::string, std::uint32_t> failures;  // connect failures in a row
-  std::map<std::uint32_t, wire::endpoint> endpoints;  // every connection's remote, for bans
+  // Who each handshaken connection was, kept past its close for bans (a piece fails after
+  // its senders left): every live connection's, and the last max_past_peers closed ones'.
+  struct known_peer {
+    wire::endpoint remote;
+    wire::peer_id id{};
+  };
+  static constexpr std::size_t max_past_peers = 1024;
+  std::map<std::uint32_t, known_peer> known_peers;
+  std::deque<std::uint32_t> past_peers;  // closed connections in known_peers, oldest first
 
   std::map<std::uint32_t, byte_buffer> piece_buffers;  // blocks of pieces in flight
 
@@ -545,7 +553,9 @@ struct session::impl {
     settle_seed_faults();
     distribute_bandwidth();
   }
-  void ban(torrent& t, const std::string& endpoint_text, const wire::endpoint* remote,
+  // Bans an address, and the peer id of `who` (a WebRTC peer's next channel has another
+  // stand-in address).
+  void ban(torrent& t, const std::string& endpoint_text, const torrent::known_peer* who,
            std::optional<connection_id> c);
   void collect_garbage();
   void schedule_retry(torrent& t, const peer_connection& p);

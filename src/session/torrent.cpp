@@ -89,8 +89,8 @@ void session::impl::piece_passed(torrent& t, std::uint32_t piece,
         seed_faults.push_back({t.id, fb.connection.value, piece});
         continue;
       }
-      auto e = t.endpoints.find(fb.connection.value);
-      ban(t, fb.endpoint, e != t.endpoints.end() ? &e->second : nullptr, fb.connection);
+      auto e = t.known_peers.find(fb.connection.value);
+      ban(t, fb.endpoint, e != t.known_peers.end() ? &e->second : nullptr, fb.connection);
     }
     t.failed_blocks.erase(failed);
   }
@@ -113,8 +113,8 @@ void session::impl::piece_failed(torrent& t, std::uint32_t piece,
       seed_faults.push_back({t.id, c.value, piece});
       return;
     }
-    if (auto e = t.endpoints.find(c.value); e != t.endpoints.end())
-      ban(t, endpoint_key(e->second), &e->second, c);
+    if (auto e = t.known_peers.find(c.value); e != t.known_peers.end())
+      ban(t, endpoint_key(e->second.remote), &e->second, c);
     return;
   }
   // Fetch it again from one sender: the one that delivered most of it, unless that
@@ -137,7 +137,7 @@ void session::impl::piece_failed(torrent& t, std::uint32_t piece,
   for (const auto& o : origins) {
     std::string who;
     if (const web_seed* ws = find_web_seed(t, o.peer.value)) who = "web seed " + ws->url;
-    else if (auto e = t.endpoints.find(o.peer.value); e != t.endpoints.end()) who = endpoint_key(e->second);
+    else if (auto e = t.known_peers.find(o.peer.value); e != t.known_peers.end()) who = endpoint_key(e->second.remote);
     else continue;
     record.push_back({o.block, std::move(who), connection_id{o.peer.value}, digest_of(o.block)});
   }

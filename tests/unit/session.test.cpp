@@ -365,6 +365,27 @@ TEST_CASE("[session] the host hashes pieces on their way to the store (host_hash
     CHECK(has_event<peer_banned_event>(f));
     CHECK_FALSE(f.s.have_pieces(f.torrent)->test(piece.value));
   }
+  SECTION("a bad piece whose sender left before the host's verdict: its peer id is banned too") {
+    send_piece(0xff);
+    REQUIRE(f.held.size() == 1);
+    const auto c = f.storage.complete(f.held.front());
+    f.s.connection_closed(f.conn, f.now);
+    f.drain();
+    f.s.storage_completed(c, f.now);
+    f.drain();
+    CHECK(has_event<peer_banned_event>(f));
+    // The same peer id on another address (a WebRTC peer's next channel) is refused.
+    f.conn = f.s.accept_connection(wire::make_endpoint_v4({5, 6, 7, 8}, 6881), f.now);
+    f.got_handshake = false;
+    f.hs = {};
+    f.reader = wire::message_reader{wire::reader_limits{}};
+    f.frames.clear();
+    f.closes.clear();
+    f.send_handshake();
+    REQUIRE(f.closes.size() == 1);
+    CHECK(f.closes[0].connection == f.conn);
+    CHECK(f.closes[0].reason == "banned peer");
+  }
   SECTION("a host that says the digest matches is checked: a wrong digest fails the piece") {
     send_piece(0);
     REQUIRE(f.held.size() == 1);
