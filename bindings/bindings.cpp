@@ -60,6 +60,16 @@ namespace {
 
 using emscripten::val;
 
+// Sets `address` ("ip:port", "[v6]:port"), `host` (as net.connect and dgram take it: no
+// brackets) and `port` of an output.
+void set_address(val& out, const wt::wire::endpoint& e) {
+  const std::string address = wt::wire::to_string(e);
+  out.set("address", address);
+  out.set("host", e.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
+  out.set("port", e.port);
+}
+
+
 const char* errc_name(wt::errc code) {
   switch (code) {
     case wt::errc::ok: return "ok";
@@ -1017,6 +1027,10 @@ class js_client {
     }
     client_.utp_received(batch, at_ms(now));
   }
+  // A utpProbe's answer: nothing listens on UDP at `to` ("host:port", "[v6]:port").
+  void utp_unreachable(const std::string& to, double now) {
+    if (auto e = wt::wire::parse_endpoint(to)) client_.utp_unreachable(*e, at_ms(now));
+  }
   bool has_utp() const { return client_.has_utp(); }
   // The state is in the reserve() buffer.
   bool dht_load_state(std::size_t length, double now) {
@@ -1257,12 +1271,8 @@ class js_client {
     } else if (auto* cp = std::get_if<co::close_peer>(&*o)) {
       out.set("type", std::string("closePeer")); out.set("peer", cp->peer.value); out.set("reason", cp->reason);
     } else if (auto* cn = std::get_if<co::connect>(&*o)) {
-      // host: the address as net.connect takes it (no brackets), address: "ip:port".
-      const std::string address = wt::wire::to_string(cn->remote);
       out.set("type", std::string("connect")); out.set("peer", cn->peer.value);
-      out.set("address", address);
-      out.set("host", cn->remote.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
-      out.set("port", cn->remote.port);
+      set_address(out, cn->remote);
     } else if (auto* sd = std::get_if<co::send>(&*o)) {
       out.set("type", std::string("send")); out.set("peer", sd->peer.value);
       held_ = std::move(sd->data);
@@ -1310,15 +1320,11 @@ class js_client {
     } else if (auto* uc = std::get_if<co::udp_close>(&*o)) {
       out.set("type", std::string("udpClose")); out.set("url", uc->url);
     } else if (auto* ds = std::get_if<co::dht_send>(&*o)) {
-      const std::string address = wt::wire::to_string(ds->to);
-      out.set("type", std::string("dhtSend")); out.set("address", address);
-      out.set("host", ds->to.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
-      out.set("port", ds->to.port); out.set("data", copy_bytes(ds->data));
+      out.set("type", std::string("dhtSend")); set_address(out, ds->to); out.set("data", copy_bytes(ds->data));
     } else if (auto* u = std::get_if<co::utp_send>(&*o)) {
-      const std::string address = wt::wire::to_string(u->to);
-      out.set("type", std::string("utpSend"));
-      out.set("host", u->to.v6 ? address.substr(1, address.rfind(']') - 1) : address.substr(0, address.rfind(':')));
-      out.set("port", u->to.port); out.set("data", copy_bytes(u->data));
+      out.set("type", std::string("utpSend")); set_address(out, u->to); out.set("data", copy_bytes(u->data));
+    } else if (auto* up = std::get_if<co::utp_probe>(&*o)) {
+      out.set("type", std::string("utpProbe")); set_address(out, up->to);
     } else if (auto* ls = std::get_if<co::lsd_send>(&*o)) {
       out.set("type", std::string("lsdSend")); out.set("v6", ls->v6); out.set("data", copy_bytes(ls->data));
     } else if (auto* ev = std::get_if<wt::client_event>(&*o)) {
@@ -1679,6 +1685,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("dhtBootstrap", &js_client::dht_bootstrap)
       .function("dhtReceived", &js_client::dht_received)
       .function("utpReceived", &js_client::utp_received)
+      .function("utpUnreachable", &js_client::utp_unreachable)
       .function("hasUtp", &js_client::has_utp)
       .function("dhtState", &js_client::dht_state)
       .function("dhtLoadState", &js_client::dht_load_state)

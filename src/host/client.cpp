@@ -636,11 +636,8 @@ void client::route_utp(utp::output o, time_point now) {
   } else if (auto* c = std::get_if<utp::out::closed>(&o)) {
     peer_of_utp_.erase(pu);
     if (s.probe) end_probe(host_peer{*s.probe});
-    if (!c->was_connected && s.dialled) {  // no uTP there: TCP instead, the session none the wiser
-      s.utp.reset();
-      s.mse.reset();
-      if (mse_) mse_->dialling(*this, p, s.torrent, s.utp_remote);
-      out_.push_back(client_out::connect{p, s.utp_remote});
+    if (!c->was_connected && s.dialled) {
+      dial_tcp_instead(p, s);
       return;
     }
     // The peer hung up on our MSE handshake: a plain redial (over TCP) replaces it.
@@ -652,6 +649,26 @@ void client::route_utp(utp::output o, time_point now) {
     }
     peers_.erase(it);
   }
+}
+
+// No uTP at a dialled address: TCP instead, the session none the wiser.
+void client::dial_tcp_instead(host_peer p, peer_state& s) {
+  s.utp.reset();
+  s.mse.reset();
+  if (mse_) mse_->dialling(*this, p, s.torrent, s.utp_remote);
+  out_.push_back(client_out::connect{p, s.utp_remote});
+}
+
+void client::utp_unreachable(const wire::endpoint& to, time_point now) {
+  if (!utp_) return;
+  for (auto& [id, s] : peers_) {
+    if (!s.utp || s.open || !s.dialled || s.utp_remote != to) continue;
+    peer_of_utp_.erase(*s.utp);
+    utp_closing_.push_back(*s.utp);
+    if (s.probe) end_probe(host_peer{*s.probe});
+    dial_tcp_instead(host_peer{id}, s);
+  }
+  pump(now);
 }
 
 // --- time and outputs -----------------------------------------------------------------------
@@ -942,6 +959,7 @@ void client::pump(time_point now) {
         s.utp_remote = c->remote;
         peer_of_utp_[*s.utp] = p.value;
         probes_due_.emplace_back(now + settings_.utp_probe_delay, p.value);
+        out_.push_back(client_out::utp_probe{c->remote});
         continue;
       }
       out_.push_back(client_out::connect{p, c->remote});

@@ -72,7 +72,10 @@
 // connection cannot be made (a RESET, or no answer to two SYNs: 3 s), dials the address over
 // TCP instead (a `connect` output for the same host_peer). A dial unanswered after
 // utp_probe_delay also gets a TCP probe (a `connect` output of its own host_peer, closed
-// unused once it opens): its refusal ends the dial at once (client::start_probes). Incoming uTP connections are
+// unused once it opens): its refusal ends the dial at once (client::start_probes). Each dial
+// also asks the host for a UDP probe (`utp_probe`: an empty datagram from a socket of its
+// own, connected to the address, whose ICMP "port unreachable" the host can see, where the
+// shared uTP socket's is lost); utp_unreachable() then dials TCP at once. Incoming uTP connections are
 // accepted like TCP sockets, MSE on both alike. The host never sees a uTP connection's
 // host_peer (no send / close_peer outputs for it); peer_channel_event::utp tells which ones
 // they are.
@@ -236,6 +239,10 @@ struct udp_close { std::string url; };
 struct dht_send { wire::endpoint to; byte_buffer data; };
 // A datagram for the uTP socket (on the listen port).
 struct utp_send { wire::endpoint to; byte_buffer data; };
+// Send an empty datagram to `to` from a UDP socket connected to it, and report
+// utp_unreachable(to) if the system says nothing listens there (ICMP "port unreachable").
+// Nothing to report otherwise; the socket may be closed after a few seconds.
+struct utp_probe { wire::endpoint to; };
 // A Local Service Discovery announce for the IPv4 group 239.192.152.143:6771 (v6 false) or
 // the IPv6 group [ff15::efc0:988f]:6771; a host without that family drops it.
 struct lsd_send { bool v6 = false; byte_buffer data; };
@@ -321,7 +328,8 @@ using client_output =
                  client_out::create_offer, client_out::create_answer, client_out::set_answer,
                  client_out::close_peer, client_out::connect, client_out::send, client_out::storage,
                  client_out::http, client_out::tracker_get, client_out::udp_send,
-                 client_out::udp_close, client_out::dht_send, client_out::lsd_send, client_out::utp_send, client_event>;
+                 client_out::udp_close, client_out::dht_send, client_out::lsd_send, client_out::utp_send,
+                 client_out::utp_probe, client_event>;
 
 class client {
  public:
@@ -499,6 +507,8 @@ class client {
     const utp_datagram one{from, datagram};
     utp_received(std::span<const utp_datagram>(&one, 1), now);
   }
+  // A utp_probe's answer: nothing listens on UDP at `to`. Its uTP dials go over TCP now.
+  void utp_unreachable(const wire::endpoint& to, time_point now);
   // --- Local Service Discovery (client_settings::lsd) -----------------------------------
   bool has_lsd() const noexcept;
   // A datagram the host's multicast socket received from `from` (its source address).
@@ -571,6 +581,7 @@ class client {
   void close_peer(host_peer p, std::string reason);
   void start_probes(time_point now);
   void end_probe(host_peer probe);
+  void dial_tcp_instead(host_peer p, peer_state& s);
   // Bytes for the peer's socket or channel, merged with the send before them when they fit.
   void send_to_peer(host_peer p, byte_buffer data);
   std::optional<torrent_id> torrent_of(const ws_tracker::id20& info_hash) const;

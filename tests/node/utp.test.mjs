@@ -8,6 +8,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import dgram from 'node:dgram'
+import net from 'node:net'
 import path from 'node:path'
 import WebTorrent from 'webtorrent'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
@@ -107,6 +108,31 @@ test('a peer without uTP: the dial falls back to TCP (tcpOutgoing)', async t => 
   assert.equal(wire.type, 'tcpOutgoing')
   await once(torrent, 'done')
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
+
+// Nothing listens on UDP at the port: the system's ICMP "port unreachable" answers the
+// engine's UDP probe, and the dial goes over TCP at once. Before, the uTP dial waited out its
+// SYNs (3 s), with a TCP probe at 0.5 s that was closed unused: the first TCP connection the
+// address saw carried no byte.
+test('an address with no UDP socket: its first TCP connection is the dial itself, not a probe', async t => {
+  const port = await freePort()
+  let decide
+  const first = new Promise(resolve => { decide = resolve })  // the first connection: 'bytes' or 'closed'
+  const server = net.createServer(socket => {
+    socket.once('data', () => decide('bytes'))
+    socket.once('close', () => decide('closed'))
+    socket.on('error', () => {})
+  })
+  await new Promise(resolve => server.listen(port, '127.0.0.1', resolve))
+  t.after(() => server.close())
+
+  const c = client(t)
+  await c.whenReady()
+  assert.equal(c.utp, true)
+  const torrent = c.add(await WasmTorrent.createTorrent(randomBytes(40000), { name: 'p.bin', announceList: [] }))
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${port}`)
+  assert.equal(await first, 'bytes', 'the first connection carries the dial (a handshake), not an unused probe')
 })
 
 test('utp: false: no uTP socket, dials over TCP at once', async t => {

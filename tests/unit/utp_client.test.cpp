@@ -24,6 +24,7 @@ struct udp_net {
     bool udp = true;  // its uTP socket exists (else datagrams to it vanish)
     std::vector<peer_channel_event> channels;
     std::vector<client_out::connect> tcp_dials;
+    std::vector<wire::endpoint> udp_probes;  // utp_probe outputs
     std::vector<std::string> closes;
     std::size_t tcp_sends = 0;
     // Every TCP dial so far was a uTP dial's probe, closed unused.
@@ -80,6 +81,8 @@ struct udp_net {
         });
       } else if (auto* d = std::get_if<client_out::connect>(&*o)) {
         hosts[i].tcp_dials.push_back(*d);
+      } else if (auto* up = std::get_if<client_out::utp_probe>(&*o)) {
+        hosts[i].udp_probes.push_back(up->to);
       } else if (std::holds_alternative<client_out::send>(*o)) {
         ++hosts[i].tcp_sends;
       } else if (auto* cl = std::get_if<client_out::close_peer>(&*o)) {
@@ -235,6 +238,46 @@ TEST_CASE("[utp_client] a peer without uTP is dialled over TCP after the SYNs go
   CHECK_FALSE(n.hosts[leecher].channels[0].utp);
   CHECK(n.hosts[leecher].channels[0].peer == p);
   CHECK(n.hosts[leecher].tcp_sends == 1);  // the handshake, on the socket
+}
+
+TEST_CASE("[utp_client] a uTP dial whose UDP probe is refused (ICMP port unreachable) goes over TCP at once", "[utp_client]") {
+  udp_net n;
+  const auto seeder = n.add(false), leecher = n.add(true);
+  const byte_buffer torrent = make_torrent(random_bytes(100 * 1024, 24));
+  auto tl = n.hosts[leecher].c->add_torrent(torrent, {}, n.now);
+  REQUIRE(tl);
+  const wire::endpoint other = wire::make_endpoint_v4({10, 9, 9, 9}, 6881);  // silent
+  n.hosts[leecher].c->add_peer(*tl, udp_net::address_of(seeder), n.now);
+  n.hosts[leecher].c->add_peer(*tl, other, n.now);
+  n.drain(leecher);
+  // Each uTP dial asks for a probe of its own address.
+  CHECK(n.hosts[leecher].udp_probes == std::vector<wire::endpoint>{udp_net::address_of(seeder), other});
+  CHECK(n.hosts[leecher].tcp_dials.empty());
+  const time_point start = n.now;
+  n.hosts[leecher].c->utp_unreachable(udp_net::address_of(seeder), n.now);
+  n.drain(leecher);
+  // That dial goes over TCP now (its own host_peer: no probe), the other waits on.
+  REQUIRE(n.hosts[leecher].tcp_dials.size() == 1);
+  CHECK(n.hosts[leecher].tcp_dials[0].remote == udp_net::address_of(seeder));
+  const host_peer p = n.hosts[leecher].tcp_dials[0].peer;
+  n.hosts[leecher].c->channel_opened(p, n.now);
+  n.drain(leecher);
+  REQUIRE(n.hosts[leecher].channels.size() == 1);
+  CHECK_FALSE(n.hosts[leecher].channels[0].utp);
+  CHECK(n.hosts[leecher].channels[0].peer == p);
+  // A refusal from an address no dial waits on, or one already connected, changes nothing.
+  n.hosts[leecher].c->utp_unreachable(wire::make_endpoint_v4({10, 8, 8, 8}, 6881), n.now);
+  n.hosts[leecher].c->utp_unreachable(udp_net::address_of(seeder), n.now);
+  n.drain(leecher);
+  CHECK(n.hosts[leecher].tcp_dials.size() == 1);
+  // Later: the silent address gets its TCP probe at 0.5 s and its TCP dial after the SYNs;
+  // the first dial is never made twice.
+  REQUIRE(n.run([&] { return n.hosts[leecher].tcp_dials.size() == 3; }, 5s));
+  CHECK(n.hosts[leecher].tcp_dials[1].remote == other);
+  CHECK(n.hosts[leecher].tcp_dials[2].remote == other);
+  CHECK(n.now - start >= 3s);
+  CHECK(n.hosts[leecher].c->open_peers() == 2);  // the seeder's, and the TCP dial to the silent one
+  CHECK(n.hosts[leecher].channels.size() == 1);
 }
 
 TEST_CASE("[utp_client] without the option no datagram is sent and dials are TCP", "[utp_client]") {

@@ -2220,6 +2220,7 @@ export function makeClientClass (internals) {
         case 'udpClose': return this._udp?.close(o.url)
         case 'dhtSend': return this._dht?.send(o.host, o.port, o.data)
         case 'utpSend': return this._utp?.send(o.host, o.port, o.data)
+        case 'utpProbe': return this._utp?.probe(o.host, o.port)
         case 'lsdSend': return this._lsd?.send(o.v6, o.data)
         case 'storage': {
           const storage = this._storageOf(o.torrent)

@@ -13,6 +13,9 @@ const LINGER = 500 // ms: the sockets stay open this long after close() for the 
 // packets that arrives at once is not dropped for want of room.
 const BUFFER = 4 << 20
 const MOST_BATCHED = 64 // datagrams handed to the engine in one call
+const MOST_PROBES = 256 // probes' sockets open at once (one per uTP dial, see probe())
+const PROBE_TIME = 3000 // ms a probe's socket waits for the refusal
+const EMPTY = new Uint8Array(0)
 
 export class UtpTransport {
   constructor ({ input, heap }) {
@@ -20,6 +23,7 @@ export class UtpTransport {
     this.heap = heap
     this.sockets = { 4: null, 6: null }
     this.batch = [] // [sender "host:port", datagram], until the next setImmediate
+    this.probes = 0
   }
 
   // Binds the sockets; resolves with the port (rejects with the reason the IPv4 one could
@@ -75,6 +79,36 @@ export class UtpTransport {
 
   send (host, port, data) {
     this.sockets[host.includes(':') ? 6 : 4]?.send(data, port, host)
+  }
+
+  // The engine's utpProbe: an empty datagram (no uTP packet: a peer ignores it) from a socket
+  // connected to the address. The shared sockets above never hear the ICMP "port
+  // unreachable" of a dead address, so a uTP dial there would wait out its SYNs; a connected
+  // socket is told (ECONNREFUSED), and the engine dials TCP at once.
+  probe (host, port) {
+    if (this.probes >= MOST_PROBES || !this.sockets[4]) return
+    this.probes++
+    const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4')
+    let closed = false
+    const close = () => {
+      if (closed) return
+      closed = true
+      this.probes--
+      clearTimeout(timer)
+      try { socket.close() } catch {}
+    }
+    const timer = setTimeout(close, PROBE_TIME)
+    timer.unref?.()
+    socket.on('error', err => {
+      close()
+      if (err.code === 'ECONNREFUSED' && this.sockets[4]) {
+        const address = endpointText(host, port)
+        this.input((E, t) => E.utpUnreachable(address, t))
+      }
+    })
+    socket.connect(port, host, () => {
+      if (!closed) socket.send(EMPTY)
+    })
   }
 
   close () {
