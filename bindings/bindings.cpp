@@ -191,10 +191,11 @@ wt::time_point at_ms(double now_ms) {
   return wt::time_point{wt::duration{static_cast<std::int64_t>(now_ms * 1000.0)}};
 }
 
-// The add options the engine takes. extra: { trust, maxWebConns, uploads, addedAt }, trust
+// The add options the engine takes. extra: { trust, maxWebConns, uploads, addedAt, priority }, trust
 // being true (skipVerify: every piece), a Uint8Array (a bitfield of the pieces the store
 // holds), or nothing; maxWebConns: requests in flight per web seed of the torrent;
-// uploads: its unchoke slots; addedAt: when the app called add() (ms, as `now`).
+// uploads: its unchoke slots; addedAt: when the app called add() (ms, as `now`); priority:
+// its share of the client's connections (add_torrent_params::priority).
 wt::add_torrent_params add_params(bool seed, bool check, const val& is_private, bool sequential, const val& extra) {
   wt::add_torrent_params p{.seed = seed, .check = check, .is_private = optional_bool(is_private),
                            .strategy = strategy_of(sequential)};
@@ -203,6 +204,7 @@ wt::add_torrent_params add_params(bool seed, bool check, const val& is_private, 
   if (extra["uploads"].isNumber())  // unchoke slots (WebTorrent's uploads; 0: none)
     p.upload_slots = static_cast<std::uint32_t>(std::clamp(extra["uploads"].as<double>(), 0.0, 1000.0));
   if (extra["addedAt"].isNumber()) p.added_at = at_ms(extra["addedAt"].as<double>());
+  if (extra["priority"].isNumber()) p.priority = static_cast<std::uint32_t>(std::clamp(extra["priority"].as<double>(), 1.0, 1000.0));
   const val trust = extra["trust"];
   if (trust.isTrue()) p.trust_all = true;
   // At most a bit per piece of the largest torrent the metainfo parser takes.
@@ -935,6 +937,13 @@ class js_client {
     client_.flush(at_ms(now));
   }
 
+  // The torrent's share of the client's connections (torrent.setPriority).
+  void set_torrent_priority(std::uint32_t t, double priority, double now) {
+    client_.engine().set_torrent_priority(wt::torrent_id{t}, static_cast<std::uint32_t>(std::clamp(priority, 1.0, 1000.0)),
+                                          at_ms(now));
+    client_.flush(at_ms(now));
+  }
+
   // --- WebRTC channels the page connected itself, extensions ---------------------------
 
   // A peer handle for a data channel signalled by the page (torrent.addPeer), or -1.
@@ -1648,6 +1657,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("setRateLimits", &js_client::set_rate_limits)
       .function("setMaxConns", &js_client::set_max_conns)
       .function("setTorrentRateLimits", &js_client::set_torrent_rate_limits)
+      .function("setTorrentPriority", &js_client::set_torrent_priority)
       .function("attachChannel", &js_client::attach_channel)
       .function("addPeer", &js_client::add_peer)
       .function("checkPeer", &js_client::check_peer)

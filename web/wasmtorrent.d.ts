@@ -274,6 +274,8 @@ export interface ClientOptions {
   maxConns?: number
   /** Connections of the whole client, over all its torrents (default: no limit beyond maxConns per torrent). */
   maxConnsTotal?: number
+  /** WebTorrent's newer name for maxConnsTotal (used when maxConnsTotal is not given). */
+  connectionBudget?: number
   /** Bytes/s over all torrents; -1 (default) = unlimited, 0 = stopped. */
   downloadLimit?: number
   uploadLimit?: number
@@ -672,6 +674,8 @@ export class Torrent extends Emitter {
   readonly paused: boolean
   /** The add option strategy in use: 'rarest' unless 'sequential' was asked for. */
   readonly strategy: 'rarest' | 'sequential'
+  /** Its share of the client's connections (maxConnsTotal) as priority squared against the other torrents'; 1 by default. */
+  readonly priority: number
   /** Verified bytes over the whole torrent's length, deselected files included. */
   readonly progress: number
   /** Bytes of verified pieces (a seed: its length). */
@@ -728,6 +732,8 @@ export class Torrent extends Emitter {
   /** This torrent's own limit in bytes/s, under the client's; -1 = unlimited. */
   throttleDownloadSpeed (rate: number): false | undefined
   throttleUploadSpeed (rate: number): false | undefined
+  /** Sets `priority` (a number of at least 1, else a WasmTorrentError with code 'invalid_argument'). */
+  setPriority (priority: number): void
   /** One byte per piece: 0 missing, 1 downloading, 2 verifying, 3 have; empty before the metadata. */
   pieceStates (): Uint8Array
   /**
@@ -802,6 +808,8 @@ export interface AddOptions {
    * a WasmTorrentError with code 'invalid_argument'.
    */
   strategy?: 'rarest' | 'sequential'
+  /** The torrent's `priority` (see Torrent.setPriority); default 1. */
+  priority?: number
   /** Start with every piece deselected: nothing is downloaded until select(). */
   deselect?: boolean
   /** Seconds between two 'noPeers' checks (default 30). */

@@ -975,9 +975,9 @@ void client::pump(time_point now) {
   }
   // Offers per announce: no more than the connections each torrent still has room for
   // (its channels and the offers still out count).
-  const std::size_t most = session_.max_connections_per_torrent();
   for (const auto& [t, ts] : torrents_) {
     if (!ts.registered) continue;
+    const std::size_t most = session_.connection_share(t);
     std::size_t used = 0;
     for (const auto& [id, p] : peers_) used += p.torrent == t;
     if (ts.registered) tracker_.set_peer_room(ts.info_hash, used >= most ? 0 : most - used);

@@ -144,6 +144,31 @@ bool session::impl::holds_address(const torrent& t, const wire::endpoint& e, con
   return false;
 }
 
+void session::impl::apply_params(torrent& t, add_torrent_params& params) {
+  t.added = params.added_at ? std::min(*params.added_at, now) : now;
+  t.next_unchoke = now + settings.unchoke_interval;
+  t.next_optimistic = now + settings.optimistic_interval;
+  t.trusted_bits = std::move(params.trusted_bits);
+  t.private_override = params.is_private;
+  t.max_web_requests = params.max_web_seed_requests;
+  t.upload_slots = params.upload_slots;
+  t.strategy = params.strategy;
+  t.priority = std::max<std::uint32_t>(1, params.priority);
+  t.seed_policy = settings.web_seed_policy;
+  t.seed_budget = settings.web_seed_budget;
+  t.seeds_after = now + settings.web_seed_grace;
+}
+
+std::uint32_t session::impl::connection_share(const torrent& t) const {
+  const std::uint32_t cap = settings.max_connections_per_torrent;
+  if (settings.max_connections == 0) return cap;
+  const auto weight = [](const torrent& u) { return std::uint64_t{u.priority} * u.priority; };
+  std::uint64_t sum = t.paused ? weight(t) : 0;
+  for (const auto& [id, u] : torrents) sum += u.paused ? 0 : weight(u);
+  const std::uint64_t share = (std::uint64_t{settings.max_connections} * weight(t) + sum - 1) / sum;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(cap, share));
+}
+
 void session::impl::connect_candidates(torrent& t) {
   if (t.paused) return;  // candidates wait for resume_torrent()
   std::uint32_t session_room = UINT32_MAX;
@@ -157,7 +182,8 @@ void session::impl::connect_candidates(torrent& t) {
     ++connected;
     if (!p.open) ++half_open;
   }
-  while (!t.to_dial.empty() && connected < settings.max_connections_per_torrent &&
+  const std::uint32_t share = connection_share(t);
+  while (!t.to_dial.empty() && connected < share &&
          half_open < settings.max_half_open && session_room > 0) {
     const auto [e, source] = *t.to_dial.next();
     const std::string key = endpoint_key(e);
@@ -251,19 +277,9 @@ result<torrent_id> session::add_torrent(const metainfo& m, add_torrent_params pa
   torrent& t = s.torrents[id.value];
   t.id = id;
   t.info_hash = m.info_hash;
-  t.added = params.added_at ? std::min(*params.added_at, s.now) : s.now;
-  t.next_unchoke = s.now + s.settings.unchoke_interval;
-  t.next_optimistic = s.now + s.settings.optimistic_interval;
+  s.apply_params(t, params);
   t.check_storage = params.check && !params.seed;
-  t.trusted_bits = std::move(params.trusted_bits);
   t.trust_all = params.trust_all && !params.seed;
-  t.private_override = params.is_private;
-  t.max_web_requests = params.max_web_seed_requests;
-  t.upload_slots = params.upload_slots;
-  t.strategy = params.strategy;
-  t.seed_policy = s.settings.web_seed_policy;
-  t.seed_budget = s.settings.web_seed_budget;
-  t.seeds_after = s.now + s.settings.web_seed_grace;
   s.set_metadata(t, m);
   // No metadata_received event for a torrent added with it.
   std::erase_if(s.events, [&](const session_event& e) {
@@ -286,20 +302,10 @@ result<torrent_id> session::add_magnet(const sha1_digest& info_hash, std::string
   torrent& t = s.torrents[id.value];
   t.id = id;
   t.info_hash = info_hash;
-  t.added = params.added_at ? std::min(*params.added_at, s.now) : s.now;
+  s.apply_params(t, params);
   t.name = std::move(name);
   t.check_storage = params.check;
-  t.trusted_bits = std::move(params.trusted_bits);
   t.trust_all = params.trust_all;
-  t.private_override = params.is_private;
-  t.max_web_requests = params.max_web_seed_requests;
-  t.upload_slots = params.upload_slots;
-  t.strategy = params.strategy;
-  t.seed_policy = s.settings.web_seed_policy;
-  t.seed_budget = s.settings.web_seed_budget;
-  t.seeds_after = s.now + s.settings.web_seed_grace;
-  t.next_unchoke = s.now + s.settings.unchoke_interval;
-  t.next_optimistic = s.now + s.settings.optimistic_interval;
   return id;
 }
 
@@ -506,6 +512,25 @@ void session::set_max_connections_per_torrent(std::uint32_t n, time_point now) {
 
 std::uint32_t session::max_connections_per_torrent() const noexcept {
   return impl_->settings.max_connections_per_torrent;
+}
+
+void session::set_torrent_priority(torrent_id id, std::uint32_t priority, time_point now) {
+  auto& s = enter(now);
+  torrent* t = s.find_torrent(id);
+  if (!t) return;
+  t->priority = std::max<std::uint32_t>(1, priority);
+  for (auto& [tid, other] : s.torrents) s.connect_candidates(other);
+  s.finish_call();
+}
+
+std::uint32_t session::torrent_priority(torrent_id id) const {
+  const torrent* t = impl_->find_torrent(id);
+  return t ? t->priority : 0;
+}
+
+std::uint32_t session::connection_share(torrent_id id) const {
+  const torrent* t = impl_->find_torrent(id);
+  return t ? impl_->connection_share(*t) : 0;
 }
 
 std::uint32_t session::open_reader(torrent_id id, std::int64_t offset, std::int64_t readahead,

@@ -494,6 +494,10 @@ struct add_torrent_params {
   // When the app added the torrent: its speeds are measured from then, as WebTorrent's
   // meters start with its Torrent object. Unset (or later than the add): the add's time.
   std::optional<time_point> added_at = std::nullopt;
+  // The torrent's share of the session's connections (session_settings::max_connections)
+  // against the other torrents': priority squared (WebTorrent's add option `priority`). 0
+  // counts as 1. No effect without a session-wide limit.
+  std::uint32_t priority = 1;
 };
 
 class session {
@@ -610,6 +614,15 @@ class session {
   // later), raising it dials waiting candidates.
   void set_max_connections_per_torrent(std::uint32_t n, time_point now);
   std::uint32_t max_connections_per_torrent() const noexcept;
+  // A torrent's priority (add_torrent_params::priority; WebTorrent's torrent.setPriority).
+  // With a session-wide limit, a torrent dials new peers only while it holds fewer than its
+  // fair share of that limit, ceil(max_connections * p^2 / sum of p^2 over the torrents not
+  // paused), and never more than max_connections_per_torrent. Raising it dials waiting
+  // candidates; lowering it closes nothing (the share gates new dials only).
+  void set_torrent_priority(torrent_id t, std::uint32_t priority, time_point now);
+  std::uint32_t torrent_priority(torrent_id t) const;  // 0 for an unknown torrent
+  // The connections the torrent may dial up to now (its share, as above).
+  std::uint32_t connection_share(torrent_id t) const;
 
   // --- IP filter (the blocklist) ----------------------------------------------------------
   // Addresses never connected to nor accepted (replaces the previous filter). Takes effect

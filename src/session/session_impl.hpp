@@ -250,6 +250,7 @@ struct torrent {
   std::optional<metainfo> meta;
   std::optional<bool> private_override;  // add_torrent_params::is_private
   pick_strategy strategy = pick_strategy::rarest_first;  // add_torrent_params::strategy
+  std::uint32_t priority = 1;  // add_torrent_params::priority, at least 1
   std::optional<piece_picker> picker;
   bitfield all_pieces;  // every bit set: what a have_all peer has
   std::vector<std::uint8_t> file_priorities;
@@ -560,6 +561,9 @@ struct session::impl {
   void collect_garbage();
   void schedule_retry(torrent& t, const peer_connection& p);
   void connect_candidates(torrent& t);
+  std::uint32_t connection_share(const torrent& t) const;
+  // What add_torrent and add_magnet take alike from the parameters.
+  void apply_params(torrent& t, add_torrent_params& params);
   // Connections of every torrent, and incoming ones before their handshake.
   std::uint32_t live_connections() const;
   bool at_session_limit() const {

@@ -143,7 +143,8 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   kept.on('hashing', (hashed: number, total: number) => { void [hashed, total] })
   const hidden = client.add('magnet:?xt=urn:btih:' + 'c'.repeat(40), { private: true })
   if (hidden.discovery.dht !== false) hidden.discovery.dht?.address()
-  client.add('magnet:?xt=urn:btih:' + 'd'.repeat(40), { strategy: 'sequential' })
+  const ranked = client.add('magnet:?xt=urn:btih:' + 'd'.repeat(40), { strategy: 'sequential', priority: 2 })
+  ranked.setPriority(ranked.priority + 1)
   // @ts-expect-error: not a strategy
   client.add('magnet:?xt=urn:btih:' + 'e'.repeat(40), { strategy: 'random' })
   kept.on('error', (err: WasmTorrentError) => { if (err.code === 'storage_full') void err })

@@ -407,3 +407,51 @@ test('client.maxConns, assigned at runtime, limits every torrent from then on, a
   while (torrent.wires.length < 2 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 100))
   assert.equal(torrent.wires.length, 2, 'the waiting address dialled once there is room')
 })
+
+// Listening sockets that accept and hold connections without a word: each counts the
+// connections it was given (a dial stays half-open until its handshake times out).
+async function silentListeners (t, n) {
+  const net = await import('node:net')
+  const listeners = []
+  for (let i = 0; i < n; i++) {
+    const held = []
+    const server = net.createServer(socket => { held.push(socket); socket.on('error', () => {}) })
+    await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => { for (const s of held) s.destroy(); server.close() })
+    listeners.push({ port: server.address().port, get connections () { return held.length } })
+  }
+  return listeners
+}
+
+const settle = async (count, want) => {
+  const deadline = Date.now() + 10_000
+  while (count() < want && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  await new Promise(resolve => setTimeout(resolve, 300)) // and no more than that
+  return count()
+}
+
+test("priority and setPriority (WebTorrent's, newer than 2.8.5): torrents share connectionBudget as priority squared", async t => {
+  const c = client(t, { connectionBudget: 10, utp: false })
+  const magnet = n => `magnet:?xt=urn:btih:${String(n).padStart(40, '0')}`
+  const low = c.add(magnet(1), { store: 'memory' })
+  const high = c.add(magnet(2), { store: 'memory', priority: 3 })
+  assert.equal(low.priority, 1, 'default 1')
+  assert.equal(high.priority, 3, 'the add option')
+  assert.throws(() => c.add(magnet(3), { priority: 0 }), { code: 'invalid_argument' })
+  assert.throws(() => low.setPriority('x'), { code: 'invalid_argument' })
+  assert.equal(c.torrents.length, 2)
+  await Promise.all([once(low, 'infoHash'), once(high, 'infoHash')])
+  const peersOfLow = await silentListeners(t, 6)
+  const peersOfHigh = await silentListeners(t, 6)
+  const count = peers => () => peers.reduce((n, p) => n + p.connections, 0)
+  for (const p of peersOfLow) low.addPeer(`127.0.0.1:${p.port}`)
+  for (const p of peersOfHigh) high.addPeer(`127.0.0.1:${p.port}`)
+  // Shares of 10: ceil(10 * 1 / 10) = 1 and ceil(10 * 9 / 10) = 9 (it knows 6).
+  assert.equal(await settle(count(peersOfLow), 1), 1)
+  assert.equal(await settle(count(peersOfHigh), 6), 6)
+  // Raised to 3, its share is ceil(10 * 9 / 18) = 5: it dials 3 more (the budget's 10).
+  low.setPriority(3)
+  assert.equal(low.priority, 3)
+  assert.equal(await settle(count(peersOfLow), 4), 4)
+  assert.equal(count(peersOfHigh)(), 6, 'lowering nobody\'s share closes nothing')
+})

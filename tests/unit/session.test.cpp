@@ -585,6 +585,57 @@ TEST_CASE("[session] the session-wide limit counts every torrent's connections a
   CHECK_FALSE(s.poll_close());
 }
 
+TEST_CASE("[session] torrents share the session-wide limit by priority squared (WebTorrent's setPriority)", "[session]") {
+  session_settings st;
+  st.max_connections = 20;
+  session s(st);
+  std::vector<torrent_id> ts;  // low, mid, high
+  for (std::uint32_t priority : {1u, 2u, 3u}) {
+    const metainfo m = single_file("x", byte_buffer(40000, static_cast<std::uint8_t>(priority)));
+    auto t = s.add_torrent(m, {.priority = priority}, {});
+    REQUIRE(t);
+    ts.push_back(*t);
+  }
+  // ceil(20 * p^2 / 14)
+  CHECK(s.connection_share(ts[0]) == 2);
+  CHECK(s.connection_share(ts[1]) == 6);
+  CHECK(s.connection_share(ts[2]) == 13);
+  CHECK(s.torrent_priority(ts[2]) == 3);
+  std::map<std::uint32_t, std::size_t> dials;  // per torrent
+  const auto count_dials = [&] {
+    while (auto c = s.poll_connect()) ++dials[c->torrent.value];
+  };
+  for (std::size_t k = 0; k < ts.size(); ++k)
+    for (std::uint8_t i = 1; i <= 10; ++i)
+      s.add_peer(ts[k], wire::make_endpoint_v4({10, 0, static_cast<std::uint8_t>(k), i}, 6881), {});
+  count_dials();
+  CHECK(dials[ts[0].value] == 2);
+  CHECK(dials[ts[1].value] == 6);
+  CHECK(dials[ts[2].value] == 10);  // all it knows; 2 of the session's 20 are left
+  // Raised to 3: its share is ceil(20 * 9 / 22) = 9, and it dials what the session has left.
+  s.set_torrent_priority(ts[0], 3, {});
+  CHECK(s.connection_share(ts[0]) == 9);
+  count_dials();
+  CHECK(dials[ts[0].value] == 4);
+  // Lowered: nothing is closed. A paused torrent's weight leaves the sum.
+  s.set_torrent_priority(ts[0], 1, {});
+  CHECK_FALSE(s.poll_close());
+  s.pause_torrent(ts[1], {});
+  CHECK(s.connection_share(ts[2]) == 18);  // 20 * 9 / (1 + 9)
+  // 0 counts as 1.
+  s.set_torrent_priority(ts[0], 0, {});
+  CHECK(s.torrent_priority(ts[0]) == 1);
+  CHECK(s.torrent_priority(torrent_id{99}) == 0);
+}
+
+TEST_CASE("[session] without a session-wide limit priority changes nothing: each torrent has max_connections_per_torrent", "[session]") {
+  session s(settings());
+  const metainfo m = single_file("x", byte_buffer(40000, 7));
+  auto t = s.add_torrent(m, {.priority = 5}, {});
+  REQUIRE(t);
+  CHECK(s.connection_share(*t) == s.max_connections_per_torrent());
+}
+
 TEST_CASE("[session] a magnet fetches metadata from a hand-driven peer; a peer that sends wrong metadata is banned", "[session]") {
   // The torrent the peer claims to have.
   byte_buffer content(50000);

@@ -160,6 +160,17 @@ function pickStrategy (value) {
   throw new WasmTorrentError(`strategy: expected 'rarest' or 'sequential', not ${value}`, { code: 'invalid_argument', context: 'strategy' })
 }
 
+// The add option and setPriority's argument: the torrent's share of the client's
+// connections (maxConnsTotal), as priority squared against the other torrents'. 1 when unset.
+function connectionPriority (value) {
+  if (value === undefined || value === null) return 1
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 1) {
+    throw new WasmTorrentError(`priority: expected a number of at least 1, not ${value}`, { code: 'invalid_argument', context: 'priority' })
+  }
+  return n
+}
+
 function peerIdHex (id, name = 'peerId') {
   if (id === undefined || id === null) return undefined
   if (typeof id === 'string' && /^[0-9a-fA-F]{40}$/.test(id)) return id.toLowerCase()
@@ -217,6 +228,7 @@ export function makeClientClass (internals) {
       // WebTorrent's torrent.strategy (its code): the add option, here 'rarest' when unset
       // (see pickStrategy; a seed has nothing to pick).
       this.strategy = opts.strategy === 'sequential' ? 'sequential' : 'rarest'
+      this.priority = connectionPriority(opts.priority) // see setPriority
       // WebTorrent's add options: skipVerify takes every piece in the store as had, a
       // bitfield (bytes, MSB first, or a BitField) the pieces it names; the engine still
       // hashes each before a byte of it is read or sent.
@@ -464,6 +476,16 @@ export function makeClientClass (internals) {
     // torrentUploadLimit (throttleTorrentDownload/Upload) applies.
     throttleDownloadSpeed (rate) { return setThrottle(this, 'download', rate) }
     throttleUploadSpeed (rate) { return setThrottle(this, 'upload', rate) }
+
+    // WebTorrent's (newer than 2.8.5): the torrent's share of the client's connections
+    // against the other torrents', as priority squared (1 by default). It matters only where
+    // the client has a limit over all torrents (maxConnsTotal, or WebTorrent's name for it,
+    // connectionBudget): a torrent dials while it holds fewer than its share. Raising it
+    // dials waiting peers at once; lowering it closes nothing.
+    setPriority (priority) {
+      this.priority = connectionPriority(priority)
+      if (this._id !== null && !this.destroyed) this._client._input((E, t) => E.setTorrentPriority(this._id, this.priority, t))
+    }
     _applyLimits () {
       if (this._id === null || this.destroyed) return
       const byDefault = this._client._torrentLimits
@@ -1041,6 +1063,7 @@ export function makeClientClass (internals) {
         addedAt: this._addedAt, // its speeds are measured from add(), as WebTorrent's
         trust: this.skipVerify ? true : this._startupBitfield,
         maxWebConns: this._opts.maxWebConns,
+        priority: this.priority,
         uploads: uploads === false ? 0 : (uploads != null && Number(uploads) >= 0 ? Number(uploads) : undefined)
       }
     }
@@ -1362,7 +1385,7 @@ export function makeClientClass (internals) {
           sendBufferLimit: host.sendBufferLimit ?? BUFFER_HIGH,
           peerId,
           maxConns: connectionCount(this._maxConns),
-          maxConnsTotal: opts.maxConnsTotal,
+          maxConnsTotal: opts.maxConnsTotal ?? opts.connectionBudget, // the latter WebTorrent's newer name
           maxWebConns: opts.maxWebConns,
           utPex: opts.utPex,
           seedOutgoingConnections: opts.seedOutgoingConnections,
@@ -1536,6 +1559,7 @@ export function makeClientClass (internals) {
       if (typeof opts === 'function') [opts, ontorrent] = [{}, opts]
       opts = { ...(opts ?? {}) }
       const sequential = pickStrategy(opts.strategy) === 'sequential' // throws before anything starts
+      connectionPriority(opts.priority) // so does this
       const torrent = this._newTorrent(opts, ontorrent)
       // An id that names its info-hash: known at once, so that client.get/remove find the
       // torrent right after add(), as WebTorrent's (its parse takes a few microtasks; ours
@@ -1714,6 +1738,7 @@ export function makeClientClass (internals) {
       // As WebTorrent's seed: skipVerify, so each piece is 'verified' between 'metadata' and
       // 'ready' (the engine takes a seed's pieces as had and ignores trust for it: nothing
       // is re-hashed).
+      connectionPriority(opts.priority) // throws before anything starts
       const torrent = this._newTorrent({ ...opts, skipVerify: true })
       const originalInput = input
       this._start(torrent, async alive => {
