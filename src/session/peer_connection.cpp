@@ -72,6 +72,12 @@ void session::impl::send_extension_handshake(torrent& t, peer_connection& p) {
   h.client = settings.client;
   h.reqq = settings.reqq;
   h.listen_port = settings.listen_port;
+  // BEP 10's yourip: the peer's address as we see it, which tells it its public address (as
+  // libtorrent and WebTorrent send). A data channel's stand-in address is no address.
+  if (p.is_dialable) {
+    const auto& a = p.remote.address;
+    h.yourip = byte_buffer(a.begin(), a.begin() + (p.remote.v6 ? 16 : 4));
+  }
   bencode::dict extra;
   for (std::size_t i = 0; i < plugins.size(); ++i) {
     if (!speaks(p, i + 1)) continue;

@@ -209,3 +209,17 @@ test("a peer's lt_donthave takes the piece out of wire.peerPieces, as WebTorrent
   await donthave
   assert.deepEqual([wire.peerPieces.get(0), wire.peerPieces.get(1)], [true, false])
 })
+
+test("our extension handshake tells the peer its address (BEP 10's yourip), as WebTorrent's newer code and libtorrent do", async t => {
+  const data = randomBytes(303, 3 * PIECE)
+  const seeder = new WasmTorrent({ tracker: false, dht: false })
+  const leecher = webtorrent()
+  t.after(() => Promise.all([seeder.destroy(), destroyed(leecher)]))
+  const seeding = await new Promise(resolve => seeder.seed(Object.assign(Buffer.from(data), { name: 'ip.bin' }),
+    { announce: [], pieceLength: PIECE }, resolve))
+  if (!seeder.torrentPort) await once(seeder, 'listening')
+  const { log } = await leech(leecher, seeding.torrentFile, seeder.torrentPort, { path: await tempDir(t) })
+  const handshake = log.find(e => e[0] === 'extended' && e[1] === 'handshake')?.[2]
+  assert.ok(handshake, 'an extension handshake')
+  assert.deepEqual([...handshake.yourip], [127, 0, 0, 1])
+})

@@ -162,6 +162,7 @@ TEST_CASE("[session] a seeding session serves a hand-driven peer", "[session]") 
   CHECK(h->id_of(wire::ut_pex_name));
   CHECK(h->reqq == 250u);
   CHECK(h->metadata_size == f.meta.info_bytes.size());
+  CHECK(h->yourip == byte_buffer{1, 2, 3, 4});  // its address, as we see it (BEP 10)
   CHECK(f.sent<wire::have_all>().size() == 1);
   CHECK(std::any_of(f.events.begin(), f.events.end(),
                     [](const auto& e) { return std::holds_alternative<peer_connected_event>(e); }));
@@ -1411,10 +1412,10 @@ TEST_CASE("[session] a peer whose remote is not dialable is never redialled nor 
   };
   run(2s);  // ut_pex goes out at the first tick after the extension handshake
 
-  // What `listener` was told: only the dialable peer, at its listen port.
-  std::vector<wire::endpoint> passed_on;
-  {
-    const byte_buffer& stream = sent[listener.value];
+  // The extended messages the session sent on a connection (id 0: its extension handshake).
+  const auto extended_sent = [&](connection_id c) {
+    std::vector<byte_buffer> out;
+    const byte_buffer& stream = sent[c.value];
     wire::handshake_reader hr;
     auto hs = hr.feed(stream);
     REQUIRE(hs);
@@ -1424,14 +1425,34 @@ TEST_CASE("[session] a peer whose remote is not dialable is never redialled nor 
       auto msg = reader.next();
       REQUIRE(msg);
       if (!*msg) break;
-      const auto* ext = std::get_if<wire::extended>(&**msg);
-      if (!ext || ext->id != 1) continue;
-      auto pex = wire::decode_pex_message(ext->payload);
-      REQUIRE(pex);
-      for (const auto& a : pex->added) passed_on.push_back(a.peer);
+      if (const auto* ext = std::get_if<wire::extended>(&**msg)) {
+        byte_buffer message{ext->id};
+        message.insert(message.end(), ext->payload.begin(), ext->payload.end());
+        out.push_back(std::move(message));
+      }
     }
+    return out;
+  };
+  // What `listener` was told: only the dialable peer, at its listen port.
+  std::vector<wire::endpoint> passed_on;
+  for (const auto& message : extended_sent(listener)) {
+    if (message[0] != 1) continue;
+    auto pex = wire::decode_pex_message(byte_view(message).subspan(1));
+    REQUIRE(pex);
+    for (const auto& a : pex->added) passed_on.push_back(a.peer);
   }
   CHECK(passed_on == std::vector<wire::endpoint>{wire::make_endpoint_v4({10, 0, 0, 3}, 6883)});
+  // BEP 10's yourip goes to a peer with an address (its own), not to a data channel.
+  const auto yourip_sent = [&](connection_id c) {
+    const auto all = extended_sent(c);
+    REQUIRE_FALSE(all.empty());
+    REQUIRE(all.front()[0] == 0);
+    auto h = wire::decode_extension_handshake(byte_view(all.front()).subspan(1));
+    REQUIRE(h);
+    return h->yourip;
+  };
+  CHECK(yourip_sent(listener) == byte_buffer{10, 0, 0, 4});
+  CHECK_FALSE(yourip_sent(accepted));
 
   // Every peer goes; only the dialable one is dialled again.
   for (auto c : {accepted, *opened, dialable_peer, listener}) s.connection_closed(c, now);
