@@ -218,3 +218,32 @@ test("an extension's calls and the wire's 'extended' events come in WebTorrent's
   assert.deepEqual([...theirs], expected.filter(e => e !== 'onHandshake'), 'the oracle')
   assert.deepEqual([...mine], expected)
 })
+
+test("use() of a name used already: the later extension is the wire's and hears the peer, as bittorrent-protocol's", async t => {
+  const data = randomBytes(93, 100_001)
+  const seeder = new WasmTorrent({ tracker: false, dht: false })
+  const leecher = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => Promise.all([seeder.destroy(), leecher.destroy()]))
+  const seenBySeeder = []
+  const seenByFirst = []
+  const seenBySecond = []
+  const seeding = seeder.seed(Object.assign(Buffer.from(data), { name: 'twice.bin' }), { announceList: [] })
+  seeding.on('wire', wire => wire.use(tagging(1, seenBySeeder)))
+  await once(seeding, 'seed')
+  await seeder.whenReady()
+  const torrent = leecher.add(seeding.torrentFile, { store: 'memory' })
+  let used
+  torrent.on('wire', wire => {
+    wire.use(tagging(3, seenByFirst))
+    const Second = tagging(4, seenBySecond)
+    wire.use(Second)
+    used = wire.x_tag instanceof Second
+  })
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(torrent, 'done')
+  await until(() => seenBySeeder.length > 0 && seenBySecond.length > 0, 'both handshakes')
+  assert.equal(used, true, 'wire[name] is the later one')
+  assert.deepEqual(seenBySecond, [{ tag: 1, named: true }])
+  assert.deepEqual(seenByFirst, [])
+  assert.deepEqual(seenBySeeder, [{ tag: 4, named: true }]) // each constructor ran; the later field stands
+})

@@ -183,18 +183,18 @@ export class Wire extends Emitter {
     if (typeof Extension !== 'function') {
       throw new WasmTorrentError('wire.use: give the extension\'s constructor', { code: 'invalid_argument' })
     }
-    if (this._byName.has(Extension.prototype?.name)) return
     const ext = new Extension(this)
     const name = Extension.prototype?.name ?? ext.name
     if (typeof name !== 'string' || name === '') {
       throw new WasmTorrentError('wire.use: the extension needs a name (prototype.name)', { code: 'invalid_argument' })
     }
-    if (this._byName.has(name)) return
     this[name] = ext // as bittorrent-protocol does
     // The id first (the engine reports the peer's handshake to it when enabled)...
     const id = this._torrent._client._extensionId(name)
+    const again = this._byName.has(name) // as bittorrent-protocol's: the later one hears the peer from now on
     this._byName.set(name, { id, ext })
     this._byId.set(id, ext)
+    if (again && this._reports === null) return // its onHandshake comes with the first one's start
     // ...then, once the 'wire' listeners ran (at once for a later use()), onHandshake and
     // our extension handshake, with what the listeners put in extendedHandshake after
     // use(), as bittorrent-protocol's.
