@@ -590,6 +590,7 @@ val event_value(const wt::client_event& e) {
           out.set("extension", ev.extension);
           // The extension handshake decoded, as bittorrent-protocol gives it.
           out.set("payload", ev.index == 0 ? js_of_bencoded(ev.data) : copy_bytes(ev.data));
+          if (ev.donthave) out.set("donthave", *ev.donthave);
         } else if (ev.kind == wt::peer_message_kind::bitfield || !ev.data.empty()) {
           out.set("data", copy_bytes(ev.data));
         }

@@ -460,6 +460,8 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
     r.index = e.id;
     if (e.id > 0 && e.id <= plugins.size()) r.extension = std::string(plugins[e.id - 1u]->name());
     r.data.assign(e.payload.begin(), e.payload.end());
+    if (r.extension == wire::lt_donthave_name)
+      if (auto piece = wire::decode_donthave(e.payload)) r.donthave = piece->value;
     events.push_back(std::move(r));
   };
   if (e.id == 0) {

@@ -309,6 +309,7 @@ struct peer_message_event {
   std::uint32_t index = 0, begin = 0, length = 0;
   std::string extension;
   byte_buffer data;  // bitfield: its bytes; extended: the payload; piece: the block (piece_data)
+  std::optional<std::uint32_t> donthave;  // extended, lt_donthave: the piece it names, decoded
 };
 
 

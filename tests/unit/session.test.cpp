@@ -522,10 +522,18 @@ TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[sess
   CHECK(f.sent<wire::interested>().size() == 1);
   REQUIRE(f.s.peers(f.torrent).size() == 1);
   CHECK(f.s.peers(f.torrent)[0].pieces == 1);
+  f.s.report_peer_messages(f.conn, peer_message_bit(peer_message_kind::extended));
   f.send(wire::extended{*donthave_id, wire::encode_donthave(piece_index{0})});
   REQUIRE(f.s.peers(f.torrent).size() == 1);
   CHECK(f.s.peers(f.torrent)[0].pieces == 0);
   CHECK(f.sent<wire::not_interested>().size() == 1);  // it has nothing we want now
+  // The host hears of the message, the piece decoded (the wire takes it out of peerPieces).
+  const auto reported = std::find_if(f.events.begin(), f.events.end(), [](const auto& e) {
+    const auto* m = std::get_if<peer_message_event>(&e);
+    return m && m->kind == peer_message_kind::extended && m->extension == wire::lt_donthave_name;
+  });
+  REQUIRE(reported != f.events.end());
+  CHECK(std::get<peer_message_event>(*reported).donthave == 0u);
 }
 
 TEST_CASE("[session] incoming connections beyond the per-torrent limit are closed", "[session]") {

@@ -287,9 +287,7 @@ export class Wire extends Emitter {
         } else {
           // lt_donthave (the engine's): the piece leaves peerPieces, as WebTorrent's
           // lt_donthave extension does.
-          if (e.extension === 'lt_donthave' && e.payload?.length === 4) {
-            this._pieces?.set(new DataView(e.payload.buffer, e.payload.byteOffset, 4).getUint32(0), false)
-          }
+          if (e.donthave !== undefined) this._pieces?.set(e.donthave, false)
           this.emit('extended', e.extension || e.index, e.payload)
         }
         break
