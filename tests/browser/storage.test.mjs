@@ -347,7 +347,15 @@ test('Firefox: a store over its quota fails with storage_full, the page goes on,
   assert.deepEqual(seeder.errors, [])
 })
 
-test('two tabs with the same torrent: the first owns the persistent store, the second keeps its pieces in memory; both complete', { timeout: 120_000 }, async () => {
+// The folders of the origin's OPFS stores, as the page sees them.
+const opfsFolders = () => (async () => {
+  const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('wasmtorrent', { create: true })
+  const names = []
+  for await (const key of top.keys()) names.push(decodeURIComponent(key))
+  return names.sort()
+})()
+
+test('two tabs with the same torrent: the first owns the persistent store, the second keeps a copy of its own (not memory), deleted when removed; copies closed tabs left are swept', { timeout: 120_000 }, async () => {
   const size = 8 * MiB
   const file = await makeFile('tabs.bin', size)
   const { seeder, seeded } = await seedFromDisk(file.path)
@@ -356,13 +364,49 @@ test('two tabs with the same torrent: the first owns the persistent store, the s
   for (const tab of tabs) await tab.evaluate(leech, { magnet: seeded.magnet, trackerURL })
   const got = await Promise.all(tabs.map(tab => tab.evaluate(() => window.finished)))
   for (const g of got) assert.equal(g.sha256, file.sha256, 'byte-exact')
-  const stores = await Promise.all(tabs.map(tab => tab.evaluate(() => window.torrent._storage.store.constructor.kind)))
-  assert.deepEqual(stores.sort(), ['memory', 'opfs-worker'], 'one tab each, whichever claimed the store first')
-  // The tab in memory is told (its pieces will not survive a reload); the other is not.
+  const stores = await Promise.all(tabs.map(tab => tab.evaluate(() => ({
+    kind: window.torrent._storage.store.constructor.kind,
+    name: decodeURIComponent(window.torrent._storage.store._folderName)
+  }))))
+  assert.deepEqual(stores.map(s => s.kind), ['opfs-worker', 'opfs-worker'], 'both on disk, none in memory')
+  const infoHash = await tabs[0].evaluate(() => window.torrent.infoHash)
+  const copies = stores.filter(s => s.name !== infoHash)
+  assert.equal(copies.length, 1, 'whichever claimed the store first has it; the other a copy')
+  assert.match(copies[0].name, new RegExp(`^${infoHash}#copy-[0-9a-f]{12}$`))
+  // The tab with the copy is told (its pieces will not survive a reload); the other is not.
   const warnings = await Promise.all(tabs.map(tab => tab.evaluate(() => window.warnings.filter(w => w.startsWith('store_in_use')).length)))
   assert.deepEqual(warnings.sort(), [0, 1])
-  for (const p of [seeder, ...tabs]) await p.evaluate(() => window.client.destroy())
-  for (const p of [seeder, ...tabs]) assert.deepEqual(p.errors, [])
+  assert.deepEqual(await tabs[0].evaluate(opfsFolders), [infoHash, copies[0].name].sort())
+  for (const tab of tabs) await tab.evaluate(() => window.client.destroy())
+  assert.deepEqual(await tabs[0].evaluate(opfsFolders), [infoHash], 'the copy is deleted with its torrent, the store kept')
+
+  // A copy a closed tab left (no tab holds its lock) is deleted by the next page that uses
+  // a store; one a live tab holds is not.
+  const stale = `${infoHash}#copy-0123456789ab`
+  const held = `${infoHash}#copy-ba9876543210`
+  for (const name of [stale, held]) {
+    await tabs[0].evaluate(async name => {
+      const top = await (await navigator.storage.getDirectory()).getDirectoryHandle('wasmtorrent', { create: true })
+      await top.getDirectoryHandle(encodeURIComponent(name), { create: true })
+    }, name)
+  }
+  await tabs[1].evaluate(name => new Promise(resolve => {
+    navigator.locks.request(`wasmtorrent-store:${name}`, () => { resolve(); return new Promise(() => {}) })
+  }), held)
+  const next = await h.newPage('/tests/browser/pages/client.html', { context })
+  await next.evaluate(leech, { magnet: seeded.magnet, trackerURL })
+  const again = await next.evaluate(() => window.finished)
+  assert.equal(again.sha256, file.sha256)
+  const want = JSON.stringify([infoHash, held].sort())
+  let folders
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise(resolve => setTimeout(resolve, 100))) {
+    folders = await next.evaluate(opfsFolders)
+    if (JSON.stringify(folders) === want) break
+  }
+  assert.deepEqual(folders, [infoHash, held].sort(), 'the stale copy is gone, the held one kept')
+  await next.evaluate(() => window.client.destroy())
+  await seeder.evaluate(() => window.client.destroy())
+  for (const p of [seeder, ...tabs, next]) assert.deepEqual(p.errors, [])
 })
 
 test("store: 'idb' (IndexedDB, where OPFS is missing) also survives a reload", { timeout: 120_000 }, async () => {

@@ -17,7 +17,7 @@ import { HttpTransport } from '../transports/http.js'
 import { StreamTransport } from '../transports/stream.js'
 import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
-import { storeFor, preloadedStoreClass, defaultStore } from '../storage/index.js'
+import { storeFor, preloadedStoreClass, defaultStore, copyName, lockName, sweepCopies } from '../storage/index.js'
 import { MemoryStore } from '../storage/memory.js'
 import { BlobStore } from '../storage/blob.js'
 // Only the version is bundled (esbuild keeps the named field of a JSON import).
@@ -72,6 +72,7 @@ const storeHolders = new Map()
 function persistStorage () {
   if (persistAsked || typeof navigator === 'undefined' || !navigator.storage?.persist) return
   persistAsked = true
+  sweepCopies() // copies of stores that closed tabs left behind (see copyName), once per page
   const state = navigator.permissions?.query({ name: 'persistent-storage' }).then(s => s.state, () => 'prompt') ?? Promise.resolve('prompt')
   state.then(s => { if (s !== 'prompt') return navigator.storage.persist() }).catch(() => {})
 }
@@ -124,8 +125,11 @@ function storeLock (Store, name, folder = null) {
 }
 
 // Another tab (or client, or torrent of this page) holds the torrent's store: this one
-// keeps its pieces in memory, and the app is told (they will not survive a reload).
-const storeInUse = () => new WasmTorrentError('store: another tab or client has this torrent open; its pieces are kept in memory here', { code: 'store_in_use' })
+// keeps its pieces in a copy of its own, deleted when it is removed (or, where there is no
+// copy, in memory), and the app is told (they will not survive a reload).
+const storeInUse = copy => new WasmTorrentError(copy
+  ? 'store: another tab or client has this torrent open; its pieces are kept in a copy of its own here, deleted when it is removed'
+  : 'store: another tab or client has this torrent open; its pieces are kept in memory here', { code: 'store_in_use' })
 
 // The engine's form: "-WT0001-" and 12 alphanumerics; as hex.
 function randomPeerId () {
@@ -263,6 +267,7 @@ export function makeClientClass (internals) {
       this._storage = null       // its TorrentStorage, from the first storage request
       this._releaseStore = null  // lets another tab have the store, once this one is done
       this._storeReleased = null // settles when it has
+      this._storeIsCopy = false  // its store is a copy of its own, deleted at remove (copyName)
       this._noPeersTimer = null
       this._rescans = []          // rescanFiles(): { resolve, reject } of the pass under way
       this._notified = []         // select() notify callbacks: { from, to, next, notify }
@@ -936,7 +941,7 @@ export function makeClientClass (internals) {
       if (typeof navigator !== 'undefined' && navigator.locks) {
         let released // settles once the lock manager has let the lock go
         const release = await new Promise(resolve => {
-          released = navigator.locks.request(`wasmtorrent-store:${name}`, { ifAvailable: true }, lock => {
+          released = navigator.locks.request(lockName(name), { ifAvailable: true }, lock => {
             if (!lock) return resolve(null)
             return new Promise(release => resolve(release)) // held until release()
           }).catch(() => resolve(null))
@@ -1591,11 +1596,19 @@ export function makeClientClass (internals) {
         // ignores it). One that outlives the page may hold pieces of an earlier visit: the
         // engine reads them back and hashes them before downloading (resume). One torrent at
         // a time owns it (see storeLock): another keeps its pieces in memory.
-        const name = torrent.infoHash
+        let name = torrent.infoHash
         const lock = storeLock(Store, name, Store === host.Store ? torrent.path : null)
         if (lock && !(await torrent._claimStore(lock))) {
-          Store = MemoryStore
-          if (alive()) torrent.emit('warning', storeInUse())
+          // A browser's store another tab owns: a copy of our own (a big torrent is not held
+          // in memory), deleted when the torrent is removed. Node's files: memory.
+          const copy = Store !== host.Store && alive() ? copyName(name) : null
+          if (copy && await torrent._claimStore(copy)) {
+            name = copy
+            torrent._storeIsCopy = true
+          } else {
+            Store = MemoryStore
+          }
+          if (alive()) torrent.emit('warning', storeInUse(torrent._storeIsCopy))
         }
         if (!alive()) return null
         Store.prewarm?.()
@@ -2034,7 +2047,7 @@ export function makeClientClass (internals) {
         this._engine.removeTorrent(torrent._id, now())
         this._drain()
       }
-      const destroy = opts?.destroyStore ?? Boolean(torrent._opts.destroyStoreOnDestroy)
+      const destroy = torrent._storeIsCopy || (opts?.destroyStore ?? Boolean(torrent._opts.destroyStoreOnDestroy))
       const closeBuilt = async () => {
         await torrent._seedWriting // a seed's content still going into the store: stops first
         const store = torrent._builtStore

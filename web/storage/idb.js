@@ -26,10 +26,11 @@ function done (target) {
 export class IdbStore extends WholePieceStore {
   static kind = 'idb' // survives minification, unlike the class name
   static available () { return typeof indexedDB !== 'undefined' }
+  static prefix = 'wasmtorrent-' // each store's database: the prefix and its name (safeName)
 
   constructor (opts) {
     super(opts)
-    this._dbName = 'wasmtorrent-' + safeName(this._geo.name)
+    this._dbName = IdbStore.prefix + safeName(this._geo.name)
     this._db = null          // Promise<IDBDatabase>, opened on first use
     this._last = null        // { index, buf: Promise<ArrayBuffer> }: the piece read last, as
                              // block reads come in runs (IndexedDB reads whole values)

@@ -33,6 +33,46 @@ import { BlobStore } from './blob.js'
 import { ChunkStoreAdapter, chunkStoreClass } from './chunk-store.js'
 
 export { MemoryStore, OpfsStore, OpfsWorkerStore, IdbStore, BlobStore, ChunkStoreAdapter, chunkStoreClass }
+import { ROOT } from './opfs.js'
+
+// A torrent whose persistent store another tab owns (OPFS files are opened by one tab at a
+// time) keeps its pieces in a copy of its own, so that a big torrent in a second tab is not
+// held in memory: a store named copyName(name), which its torrent deletes when it is removed.
+// A tab closed before that leaves its copy behind: sweepCopies() deletes the copies no tab
+// holds (each is locked by its torrent while in use, see lockName).
+const COPY_MARK = '#copy-'
+export function copyName (name) {
+  const random = globalThis.crypto.getRandomValues(new Uint8Array(6))
+  return name + COPY_MARK + Array.from(random, b => b.toString(16).padStart(2, '0')).join('')
+}
+export const lockName = name => `wasmtorrent-store:${name}`
+
+// Deletes, where nobody holds them, the copies left in OPFS and IndexedDB; best effort.
+export async function sweepCopies () {
+  if (typeof navigator === 'undefined' || !navigator.locks) return
+  const unheld = (name, remove) => navigator.locks.request(lockName(name), { ifAvailable: true }, lock => lock && remove())
+  const named = encoded => { try { return decodeURIComponent(encoded) } catch { return '' } }
+  if (OpfsStore.available()) {
+    try {
+      const top = await (await navigator.storage.getDirectory()).getDirectoryHandle(ROOT, { create: true })
+      const copies = []
+      for await (const key of top.keys()) if (named(key).includes(COPY_MARK)) copies.push(key)
+      for (const key of copies) await unheld(named(key), () => top.removeEntry(key, { recursive: true })).catch(() => {})
+    } catch {}
+  }
+  if (IdbStore.available() && indexedDB.databases) {
+    try {
+      for (const { name: db } of await indexedDB.databases()) {
+        const name = db?.startsWith(IdbStore.prefix) ? named(db.slice(IdbStore.prefix.length)) : ''
+        if (!name.includes(COPY_MARK)) continue
+        await unheld(name, () => new Promise(resolve => {
+          const req = indexedDB.deleteDatabase(db)
+          req.onsuccess = req.onerror = req.onblocked = () => resolve()
+        })).catch(() => {})
+      }
+    } catch {}
+  }
+}
 
 const byName = { memory: MemoryStore, opfs: OpfsWorkerStore, idb: IdbStore }
 const ours = [MemoryStore, OpfsStore, OpfsWorkerStore, IdbStore, BlobStore, ChunkStoreAdapter]
