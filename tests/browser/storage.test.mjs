@@ -419,10 +419,24 @@ test("store: 'idb' (IndexedDB, where OPFS is missing) also survives a reload", {
   assert.equal(first.sha256, file.sha256)
   assert.equal(await leecher.evaluate(() => window.torrent._storage.store.constructor.kind), 'idb')
   await leecher.reload()
+  // A copy a closed tab left in IndexedDB (see the two-tab test) is swept too.
+  const stale = `wasmtorrent-${encodeURIComponent(seeded.infoHash + '#copy-0123456789ab')}`
+  await leecher.evaluate(db => new Promise((resolve, reject) => {
+    const req = indexedDB.open(db, 1)
+    req.onsuccess = () => { req.result.close(); resolve() }
+    req.onerror = () => reject(req.error)
+  }), stale)
   await leecher.evaluate(leech, { magnet: seeded.magnet, trackerURL, store: 'idb' })
   const again = await leecher.evaluate(() => window.finished)
   assert.equal(again.sha256, file.sha256)
   assert.equal(again.downloaded, 0, 'every piece came from IndexedDB')
+  let names
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise(resolve => setTimeout(resolve, 100))) {
+    names = await leecher.evaluate(async () => (await indexedDB.databases()).map(d => d.name))
+    if (!names.includes(stale)) break
+  }
+  assert.ok(!names.includes(stale), 'the stale copy is gone')
+  assert.ok(names.includes(`wasmtorrent-${seeded.infoHash}`), 'the store is kept')
   for (const p of [seeder, leecher]) await p.evaluate(() => window.client.destroy())
   for (const p of [seeder, leecher]) assert.deepEqual(p.errors, [])
 })
