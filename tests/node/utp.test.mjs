@@ -135,6 +135,19 @@ test('an address with no UDP socket: its first TCP connection is the dial itself
   assert.equal(await first, 'bytes', 'the first connection carries the dial (a handshake), not an unused probe')
 })
 
+// In the test's namespace only loopback has a route: connecting the probe's socket fails
+// (ENETUNREACH), which Node hands to the connect callback, not to 'error'. Before, the probe
+// then sent on the unconnected socket and threw out of the event loop.
+test('a uTP dial to an address with no route: no exception, the dial just fails', async t => {
+  const c = client(t)
+  await c.whenReady()
+  const torrent = c.add(await WasmTorrent.createTorrent(randomBytes(40001), { name: 'r.bin', announceList: [] }))
+  await once(torrent, 'infoHash')
+  torrent.addPeer('192.0.2.1:6881') // TEST-NET-1: no route here, nothing leaves
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  assert.equal(torrent.numPeers, 0)
+})
+
 test('utp: false: no uTP socket, dials over TCP at once', async t => {
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'utp-off', 11)

@@ -106,8 +106,9 @@ export class UtpTransport {
         this.input((E, t) => E.utpUnreachable(address, t))
       }
     })
-    socket.connect(port, host, () => {
-      if (!closed) socket.send(EMPTY)
+    socket.connect(port, host, err => { // a failed connect (no route, say) comes here, not as 'error'
+      if (err) close()
+      else if (!closed) socket.send(EMPTY)
     })
   }
 
