@@ -89,6 +89,7 @@ export class UtpTransport {
     if (this.probes >= MOST_PROBES || !this.sockets[4]) return
     this.probes++
     const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4')
+    socket.unref() // a probe never keeps the process alive (client.destroy() then exit)
     let closed = false
     const close = () => {
       if (closed) return
