@@ -29,17 +29,23 @@ const until = async (pred, what, ms = 30000) => {
   throw new Error(`timed out waiting for ${what}`)
 }
 
-test("an extension used in 'wire' is in the first handshake between two of our clients", async t => {
-  const data = randomBytes(91, 200_001)
+// Two of our clients: a seeder of `data` whose wires use tagging(1, seenBySeeder), and a
+// leecher.
+async function taggedSeeder (t, data, name, seenBySeeder) {
   const seeder = new WasmTorrent({ tracker: false, dht: false })
   const leecher = new WasmTorrent({ tracker: false, dht: false })
   t.after(() => Promise.all([seeder.destroy(), leecher.destroy()]))
-  const seenBySeeder = []
-  const seenByLeecher = []
-  const seeding = seeder.seed(Object.assign(Buffer.from(data), { name: 'tagged.bin' }), { announceList: [] })
+  const seeding = seeder.seed(Object.assign(Buffer.from(data), { name }), { announceList: [] })
   seeding.on('wire', wire => wire.use(tagging(1, seenBySeeder)))
   await once(seeding, 'seed')
   await seeder.whenReady()
+  return { seeder, leecher, seeding }
+}
+
+test("an extension used in 'wire' is in the first handshake between two of our clients", async t => {
+  const seenBySeeder = []
+  const seenByLeecher = []
+  const { seeder, leecher, seeding } = await taggedSeeder(t, randomBytes(91, 200_001), 'tagged.bin', seenBySeeder)
   // A magnet: the metadata comes through ut_metadata, after the extension handshakes.
   const torrent = leecher.add(`magnet:?xt=urn:btih:${seeding.infoHash}`, { store: 'memory' })
   let offered
@@ -220,17 +226,10 @@ test("an extension's calls and the wire's 'extended' events come in WebTorrent's
 })
 
 test("use() of a name used already: the later extension is the wire's and hears the peer, as bittorrent-protocol's", async t => {
-  const data = randomBytes(93, 100_001)
-  const seeder = new WasmTorrent({ tracker: false, dht: false })
-  const leecher = new WasmTorrent({ tracker: false, dht: false })
-  t.after(() => Promise.all([seeder.destroy(), leecher.destroy()]))
   const seenBySeeder = []
   const seenByFirst = []
   const seenBySecond = []
-  const seeding = seeder.seed(Object.assign(Buffer.from(data), { name: 'twice.bin' }), { announceList: [] })
-  seeding.on('wire', wire => wire.use(tagging(1, seenBySeeder)))
-  await once(seeding, 'seed')
-  await seeder.whenReady()
+  const { seeder, leecher, seeding } = await taggedSeeder(t, randomBytes(93, 100_001), 'twice.bin', seenBySeeder)
   const torrent = leecher.add(seeding.torrentFile, { store: 'memory' })
   let used
   torrent.on('wire', wire => {

@@ -96,6 +96,15 @@ struct udp_net {
       }
     }
   }
+  // Host i's TCP dial number `dial` opens: the session's connection is on it, not uTP.
+  void tcp_dial_opens(std::size_t i, std::size_t dial) {
+    const host_peer p = hosts[i].tcp_dials.at(dial).peer;
+    hosts[i].c->channel_opened(p, now);
+    drain(i);
+    REQUIRE(hosts[i].channels.size() == 1);
+    CHECK_FALSE(hosts[i].channels[0].utp);
+    CHECK(hosts[i].channels[0].peer == p);
+  }
   bool run(const std::function<bool()>& done, duration limit = 10min) {
     const time_point end = now + limit;
     while (now < end) {
@@ -231,12 +240,7 @@ TEST_CASE("[utp_client] a peer without uTP is dialled over TCP after the SYNs go
   CHECK(n.now - start >= 3s);
   CHECK(n.now - start < 4s);
   // The host's TCP socket opens: the session's connection carries on over it.
-  const host_peer p = n.hosts[leecher].tcp_dials[1].peer;
-  n.hosts[leecher].c->channel_opened(p, n.now);
-  n.drain(leecher);
-  REQUIRE(n.hosts[leecher].channels.size() == 1);
-  CHECK_FALSE(n.hosts[leecher].channels[0].utp);
-  CHECK(n.hosts[leecher].channels[0].peer == p);
+  n.tcp_dial_opens(leecher, 1);
   CHECK(n.hosts[leecher].tcp_sends == 1);  // the handshake, on the socket
 }
 
@@ -259,12 +263,7 @@ TEST_CASE("[utp_client] a uTP dial whose UDP probe is refused (ICMP port unreach
   // That dial goes over TCP now (its own host_peer: no probe), the other waits on.
   REQUIRE(n.hosts[leecher].tcp_dials.size() == 1);
   CHECK(n.hosts[leecher].tcp_dials[0].remote == udp_net::address_of(seeder));
-  const host_peer p = n.hosts[leecher].tcp_dials[0].peer;
-  n.hosts[leecher].c->channel_opened(p, n.now);
-  n.drain(leecher);
-  REQUIRE(n.hosts[leecher].channels.size() == 1);
-  CHECK_FALSE(n.hosts[leecher].channels[0].utp);
-  CHECK(n.hosts[leecher].channels[0].peer == p);
+  n.tcp_dial_opens(leecher, 0);
   // A refusal from an address no dial waits on, or one already connected, changes nothing.
   n.hosts[leecher].c->utp_unreachable(wire::make_endpoint_v4({10, 8, 8, 8}, 6881), n.now);
   n.hosts[leecher].c->utp_unreachable(udp_net::address_of(seeder), n.now);
