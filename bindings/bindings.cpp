@@ -69,6 +69,8 @@ void set_address(val& out, const wt::wire::endpoint& e) {
   out.set("port", e.port);
 }
 
+// A torrent's priority from the app's number (add option, setPriority): 1 to 1000.
+std::uint32_t priority_of(double priority) { return static_cast<std::uint32_t>(std::clamp(priority, 1.0, 1000.0)); }
 
 const char* errc_name(wt::errc code) {
   switch (code) {
@@ -204,7 +206,7 @@ wt::add_torrent_params add_params(bool seed, bool check, const val& is_private, 
   if (extra["uploads"].isNumber())  // unchoke slots (WebTorrent's uploads; 0: none)
     p.upload_slots = static_cast<std::uint32_t>(std::clamp(extra["uploads"].as<double>(), 0.0, 1000.0));
   if (extra["addedAt"].isNumber()) p.added_at = at_ms(extra["addedAt"].as<double>());
-  if (extra["priority"].isNumber()) p.priority = static_cast<std::uint32_t>(std::clamp(extra["priority"].as<double>(), 1.0, 1000.0));
+  if (extra["priority"].isNumber()) p.priority = priority_of(extra["priority"].as<double>());
   const val trust = extra["trust"];
   if (trust.isTrue()) p.trust_all = true;
   // At most a bit per piece of the largest torrent the metainfo parser takes.
@@ -940,8 +942,7 @@ class js_client {
 
   // The torrent's share of the client's connections (torrent.setPriority).
   void set_torrent_priority(std::uint32_t t, double priority, double now) {
-    client_.engine().set_torrent_priority(wt::torrent_id{t}, static_cast<std::uint32_t>(std::clamp(priority, 1.0, 1000.0)),
-                                          at_ms(now));
+    client_.engine().set_torrent_priority(wt::torrent_id{t}, priority_of(priority), at_ms(now));
     client_.flush(at_ms(now));
   }
 

@@ -26,14 +26,13 @@
 
 import { WasmTorrentError } from '../api/errors.js'
 import { MemoryStore } from './memory.js'
-import { OpfsStore } from './opfs.js'
+import { OpfsStore, ROOT } from './opfs.js'
 import { OpfsWorkerStore } from './opfs-worker.js'
 import { IdbStore } from './idb.js'
 import { BlobStore } from './blob.js'
 import { ChunkStoreAdapter, chunkStoreClass } from './chunk-store.js'
 
 export { MemoryStore, OpfsStore, OpfsWorkerStore, IdbStore, BlobStore, ChunkStoreAdapter, chunkStoreClass }
-import { ROOT } from './opfs.js'
 
 // A torrent whose persistent store another tab owns (OPFS files are opened by one tab at a
 // time) keeps its pieces in a copy of its own, so that a big torrent in a second tab is not
