@@ -593,6 +593,19 @@ val event_value(const wt::client_event& e) {
           // The extension handshake decoded, as bittorrent-protocol gives it.
           out.set("payload", ev.index == 0 ? js_of_bencoded(ev.data) : copy_bytes(ev.data));
           if (ev.donthave) out.set("donthave", *ev.donthave);
+          if (ev.pex) {  // ut_pex: { added: [[address, flags]...], dropped: [address...] }
+            val pex = val::object(), added = val::array(), dropped = val::array();
+            for (const auto& a : ev.pex->added) {
+              val one = val::array();
+              one.call<void>("push", wt::wire::to_string(a.peer));
+              one.call<void>("push", a.flags);
+              added.call<void>("push", one);
+            }
+            for (const auto& d : ev.pex->dropped) dropped.call<void>("push", wt::wire::to_string(d));
+            pex.set("added", added);
+            pex.set("dropped", dropped);
+            out.set("pex", pex);
+          }
         } else if (ev.kind == wt::peer_message_kind::bitfield || !ev.data.empty()) {
           out.set("data", copy_bytes(ev.data));
         }
@@ -1227,6 +1240,25 @@ class js_client {
     return sent;
   }
 
+  // wire.ut_pex's start()/stop()/reset() ("start", "stop", "reset") and addPeer()/dropPeer().
+  bool command_pex(std::uint32_t connection, const std::string& command, double now) {
+    using cmd = wt::session::pex_command;
+    if (command != "start" && command != "stop" && command != "reset") return false;
+    const cmd c = command == "start" ? cmd::start : command == "stop" ? cmd::stop : cmd::reset;
+    const bool done = client_.engine().command_pex(wt::connection_id{connection}, c, at_ms(now));
+    client_.flush(at_ms(now));
+    return done;
+  }
+  bool pex_advertise(std::uint32_t connection, const std::string& address, std::uint32_t flags, bool dropped,
+                     double now) {
+    auto e = wt::wire::parse_endpoint(address);
+    if (!e) return false;
+    const bool done = client_.engine().pex_advertise(
+        wt::connection_id{connection}, {*e, static_cast<std::uint8_t>(flags & 0xff)}, dropped, at_ms(now));
+    client_.flush(at_ms(now));
+    return done;
+  }
+
   void socket_opened(const std::string& url, double now) { client_.socket_opened(url, at_ms(now)); }
   void socket_closed(const std::string& url, double now) { client_.socket_closed(url, at_ms(now)); }
   void text_received(const std::string& url, const std::string& text, double now) {
@@ -1670,6 +1702,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("enableExtension", &js_client::enable_extension)
       .function("sendExtensionMessage", &js_client::send_extension_message)
       .function("sendExtendedToPeer", &js_client::send_extended_to_peer)
+      .function("commandPex", &js_client::command_pex)
+      .function("pexAdvertise", &js_client::pex_advertise)
       .function("wireReady", &js_client::wire_ready)
       .function("reportPeerMessages", &js_client::report_peer_messages)
       .function("peerDetails", &js_client::peer_details)

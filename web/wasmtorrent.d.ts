@@ -597,9 +597,42 @@ export class Wire extends Emitter {
   downloadSpeed (): number
   uploadSpeed (): number
   use (extension: ExtensionConstructor): void
+  /**
+   * ut_pex (BEP 11) with this peer, as npm ut_pex's object on WebTorrent's wires: on every
+   * wire of a public torrent unless the client's utPex is false (an app's own use() of a
+   * ut_pex extension replaces it, as with WebTorrent).
+   */
+  ut_pex?: WirePex
   /** Sends a message of an extension in use: bytes as they are, anything else (strings too) bencoded, as WebTorrent does. Throws when the peer lacks it. */
   extended (name: string | number, data: Uint8Array | ArrayBuffer | string | object): void
   destroy (): void
+}
+
+/** Flags of an address in a ut_pex message, as npm ut_pex gives and takes them. */
+export interface PexFlags {
+  prefersEncryption?: boolean
+  isSender?: boolean
+  supportsUtp?: boolean
+  supportsUtHolepunch?: boolean
+  isReachable?: boolean
+}
+
+/**
+ * Events: 'peer' ('ip:port' or '[ip6]:port', flags) and 'dropped' (address), for what the
+ * peer's ut_pex messages name, each address once until it changes list.
+ */
+export interface WirePex extends Emitter {
+  readonly name: 'ut_pex'
+  /** Our messages to this peer on (as from the start) or off. */
+  start (): void
+  stop (): void
+  /** Off, and what the peer was told and the addresses waiting for it forgotten. */
+  reset (): void
+  /** An address for the next message to this peer (besides the torrent's own peers). */
+  addPeer (peer: string, flags?: PexFlags): void
+  addPeer6 (peer: string, flags?: PexFlags): void
+  dropPeer (peer: string): void
+  dropPeer6 (peer: string): void
 }
 
 /**

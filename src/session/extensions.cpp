@@ -190,29 +190,35 @@ class ut_metadata_plugin final : public extension_plugin {
 
 // --- ut_pex (BEP 11) ---------------------------------------------------------------------------
 
+struct pex_state final : extension_peer_state {
+  std::optional<std::uint8_t> their_id;
+  time_point next_send;
+  bool sending = true;                         // the application's start()/stop()
+  std::map<std::string, wire::endpoint> sent;  // what this peer has been told
+  // Addresses the application gave (pex_advertise), for the next message.
+  std::map<std::string, wire::pex_peer> app_added;
+  std::map<std::string, wire::endpoint> app_dropped;
+  time_point last_received;
+  bool received_any = false;
+};
+
+// BEP 27: a private torrent's peers come from its trackers only, so its peers are neither
+// told of others nor heard about them (torrent::is_private).
 class ut_pex_plugin final : public extension_plugin {
  public:
   std::string_view name() const override { return wire::ut_pex_name; }
-
-  struct state final : extension_peer_state {
-    std::optional<std::uint8_t> their_id;
-    time_point next_send;
-    std::map<std::string, wire::endpoint> sent;  // what this peer has been told
-    time_point last_received;
-    bool received_any = false;
-  };
-  std::unique_ptr<extension_peer_state> new_peer_state() override { return std::make_unique<state>(); }
+  std::unique_ptr<extension_peer_state> new_peer_state() override { return std::make_unique<pex_state>(); }
 
   void on_handshake(session::impl& s, torrent&, peer_connection& p,
                     std::optional<std::uint8_t> peer_id) override {
-    if (auto* st = get(s, p)) {
+    if (auto* st = state_of(s, p)) {
       st->their_id = peer_id;
       st->next_send = s.now;  // the first message goes out at the next tick
     }
   }
 
   void on_message(session::impl& s, torrent& t, peer_connection& p, byte_view payload) override {
-    auto* st = get(s, p);
+    auto* st = state_of(s, p);
     if (!st || t.is_private()) return;
     // Rate limit: a peer that sends more often than every 10 s is ignored meanwhile.
     if (st->received_any && s.now - st->last_received < std::chrono::seconds(10)) return;
@@ -230,8 +236,8 @@ class ut_pex_plugin final : public extension_plugin {
   }
 
   void on_tick(session::impl& s, torrent& t, peer_connection& p) override {
-    auto* st = get(s, p);
-    if (!st || !st->their_id || s.now < st->next_send || t.is_private()) return;
+    auto* st = state_of(s, p);
+    if (!st || !st->their_id || !st->sending || s.now < st->next_send || t.is_private()) return;
     st->next_send = s.now + s.settings.pex_interval;
     std::map<std::string, wire::endpoint> current;
     for (const auto& [id, other] : t.peers) {
@@ -253,21 +259,27 @@ class ut_pex_plugin final : public extension_plugin {
         ++it;
       }
     }
+    // The application's addresses fill what room is left; the rest wait for the next message.
+    for (auto it = st->app_added.begin(); it != st->app_added.end() && msg.added.size() < wire::pex_max_peers_per_message;) {
+      msg.added.push_back(it->second);
+      it = st->app_added.erase(it);
+    }
+    for (auto it = st->app_dropped.begin(); it != st->app_dropped.end() && msg.dropped.size() < wire::pex_max_peers_per_message;) {
+      msg.dropped.push_back(it->second);
+      it = st->app_dropped.erase(it);
+    }
     if (msg.added.empty() && msg.dropped.empty()) return;
     s.send_extended(p, *st->their_id, wire::encode_pex_message(msg));
   }
 
- private:
-  // BEP 27: a private torrent's peers come from its trackers only, so its peers are neither
-  // told of others nor heard about them (torrent::is_private).
-  state* get(session::impl& s, peer_connection& p);
+  // The connection's state (nullptr without ut_pex; a registered extension of that name,
+  // when ut_pex is off, keeps none).
+  static pex_state* state_of(session::impl& s, peer_connection& p) {
+    for (std::size_t i = 0; i < s.plugins.size() && i < p.ext_state.size(); ++i)
+      if (s.plugins[i]->name() == wire::ut_pex_name) return static_cast<pex_state*>(p.ext_state[i].get());
+    return nullptr;
+  }
 };
-
-ut_pex_plugin::state* ut_pex_plugin::get(session::impl& s, peer_connection& p) {
-  for (std::size_t i = 0; i < s.plugins.size() && i < p.ext_state.size(); ++i)
-    if (s.plugins[i].get() == this) return static_cast<state*>(p.ext_state[i].get());
-  return nullptr;
-}
 
 // --- user-registered extensions: hooks become events ---------------------------------------------
 
@@ -337,6 +349,44 @@ class user_extension_plugin final : public extension_plugin {
 
 std::unique_ptr<extension_plugin> make_ut_metadata_plugin() { return std::make_unique<ut_metadata_plugin>(); }
 std::unique_ptr<extension_plugin> make_ut_pex_plugin() { return std::make_unique<ut_pex_plugin>(); }
+bool session::command_pex(connection_id c, pex_command command, time_point now) {
+  auto& s = enter(now);
+  auto [t, p] = s.find_connection(c);
+  pex_state* st = p && !p->dead ? ut_pex_plugin::state_of(s, *p) : nullptr;
+  if (!st) return false;
+  switch (command) {
+    case pex_command::start: st->sending = true; break;
+    case pex_command::stop: st->sending = false; break;
+    case pex_command::reset:
+      st->sending = false;
+      st->sent.clear();
+      st->app_added.clear();
+      st->app_dropped.clear();
+      break;
+  }
+  s.finish_call();
+  return true;
+}
+
+bool session::pex_advertise(connection_id c, const wire::pex_peer& peer, bool dropped, time_point now) {
+  auto& s = enter(now);
+  auto [t, p] = s.find_connection(c);
+  pex_state* st = p && !p->dead ? ut_pex_plugin::state_of(s, *p) : nullptr;
+  if (!st || peer.peer.port == 0) return false;
+  // As npm ut_pex: an address is in one list or the other, and the lists are bounded.
+  constexpr std::size_t max_queued = 1000;
+  const std::string key = endpoint_key(peer.peer);
+  if (dropped) {
+    st->app_added.erase(key);
+    if (st->app_dropped.size() < max_queued) st->app_dropped.emplace(key, peer.peer);
+  } else {
+    st->app_dropped.erase(key);
+    if (st->app_added.size() < max_queued) st->app_added.insert_or_assign(key, peer);
+  }
+  s.finish_call();
+  return true;
+}
+
 std::unique_ptr<extension_plugin> make_lt_donthave_plugin() { return std::make_unique<lt_donthave_plugin>(); }
 std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle,
                                                             bencode::dict handshake_fields,

@@ -462,6 +462,8 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
     r.data.assign(e.payload.begin(), e.payload.end());
     if (r.extension == wire::lt_donthave_name)
       if (auto piece = wire::decode_donthave(e.payload)) r.donthave = piece->value;
+    if (r.extension == wire::ut_pex_name)
+      if (auto m = wire::decode_pex_message(e.payload)) r.pex = std::move(m).value();
     events.push_back(std::move(r));
   };
   if (e.id == 0) {

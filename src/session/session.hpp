@@ -310,6 +310,7 @@ struct peer_message_event {
   std::string extension;
   byte_buffer data;  // bitfield: its bytes; extended: the payload; piece: the block (piece_data)
   std::optional<std::uint32_t> donthave;  // extended, lt_donthave: the piece it names, decoded
+  std::optional<wire::pex_message> pex;  // extended, ut_pex: the message, decoded
 };
 
 
@@ -701,6 +702,15 @@ class session {
   // not registered here). False when the connection is gone, its extension handshakes have
   // not both happened, or `peer_id` is 0 (the handshake's).
   bool send_extended_to_peer(connection_id c, std::uint8_t peer_id, byte_view payload, time_point now);
+  // ut_pex (BEP 11) on one connection, as npm ut_pex's methods on WebTorrent's wire.ut_pex.
+  // start/stop: our messages to the peer on or off (on from the start); reset: off, and
+  // what the peer was told and the addresses queued for it forgotten (a later start
+  // tells it everything again). pex_advertise: an address the application adds to the next
+  // message to that peer (dropped: in its "dropped" list instead), besides the torrent's own
+  // peers. False when the connection is gone or ut_pex is off (session_settings::enable_ut_pex).
+  enum class pex_command : std::uint8_t { start, stop, reset };
+  bool command_pex(connection_id c, pex_command command, time_point now);
+  bool pex_advertise(connection_id c, const wire::pex_peer& peer, bool dropped, time_point now);
   // Which of the connection's messages give a peer_message_event from now on (a mask of
   // peer_message_bit; 0: none). Unknown connections are ignored.
   void report_peer_messages(connection_id c, std::uint32_t kinds);

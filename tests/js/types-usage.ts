@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.mjs: the hand-written .d.ts must accept the documented
 // uses and reject misuse (the @ts-expect-error lines).
 import WasmTorrent, { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError } from 'wasmtorrent'
-import type { ParsedTorrent, ParsedMagnet, CreateOptions, Torrent, Wire, Extension } from 'wasmtorrent'
+import type { ParsedTorrent, ParsedMagnet, CreateOptions, Torrent, Wire, Extension, PexFlags } from 'wasmtorrent'
 
 export async function usage (): Promise<void> {
   await init({ wasmURL: new URL('https://example.invalid/wasmtorrent.wasm') })
@@ -133,6 +133,8 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   torrent.on('wire', (wire: Wire) => {
     wire.on('have', (index: number) => { const has: boolean = wire.peerPieces.get(index); void has })
     wire.on('download', (bytes: number) => { void [bytes, wire.requests.length, wire.peerExtensions.fast] })
+    wire.ut_pex?.on('peer', (peer: string, flags: PexFlags) => { void [peer, flags.isSender] })
+    wire.ut_pex?.addPeer('10.0.0.1:6881', { isSender: true })
   })
   torrent.bitfield.forEach((bit: boolean, index: number) => { void [bit, index] }, 0, torrent.pieces.length)
   const file2: Uint8Array | null = torrent.torrentFile

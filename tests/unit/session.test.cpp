@@ -536,6 +536,81 @@ TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[sess
   CHECK(std::get<peer_message_event>(*reported).donthave == 0u);
 }
 
+TEST_CASE("[session] ut_pex: the peer's messages reported decoded; the application's start, stop, reset and addresses", "[session]") {
+  fixture f(false);
+  f.send_handshake();
+  const auto ours = wire::decode_extension_handshake(f.sent<wire::extended>().front().payload);
+  REQUIRE(ours);
+  const auto our_pex = ours->id_of(wire::ut_pex_name);
+  REQUIRE(our_pex);
+  wire::extension_handshake theirs;
+  theirs.m[std::string(wire::ut_pex_name)] = 7;
+  f.s.report_peer_messages(f.conn, peer_message_bit(peer_message_kind::extended));
+  f.send(wire::extended{0, wire::encode_extension_handshake(theirs)});
+  const auto v4 = [](std::uint8_t last, std::uint16_t port) { return wire::make_endpoint_v4({5, 6, 7, last}, port); };
+  // What we told the peer under its id for ut_pex, decoded.
+  const auto told = [&] {
+    std::vector<wire::pex_message> out;
+    for (const auto& e : f.sent<wire::extended>()) {
+      if (e.id != 7) continue;
+      auto m = wire::decode_pex_message(e.payload);
+      REQUIRE(m);
+      out.push_back(*m);
+    }
+    return out;
+  };
+  const auto run = [&](duration d) {  // the peer stays, with a keep-alive each step
+    for (const time_point end = f.now + d; f.now < end;) {
+      f.now = std::min(end, f.s.next_deadline().value_or(end));
+      f.s.on_timer(f.now);
+      f.send(wire::keep_alive{});
+    }
+    REQUIRE(f.closes.empty());
+  };
+
+  CHECK(f.s.pex_advertise(f.conn, {v4(8, 6000), wire::pex_seed}, false, f.now));
+  CHECK(f.s.pex_advertise(f.conn, {v4(9, 6001), 0}, true, f.now));
+  CHECK(f.s.pex_advertise(f.conn, {v4(9, 6001), 0}, false, f.now));  // added after all...
+  CHECK(f.s.pex_advertise(f.conn, {v4(9, 6001), 0}, true, f.now));   // ...then dropped again
+  CHECK_FALSE(f.s.pex_advertise(f.conn, {v4(9, 0), 0}, false, f.now));
+  CHECK_FALSE(f.s.pex_advertise(connection_id{999}, {v4(8, 6000), 0}, false, f.now));
+  CHECK_FALSE(f.s.command_pex(connection_id{999}, session::pex_command::stop, f.now));
+  run(2s);
+  REQUIRE(told().size() == 1);
+  CHECK(told()[0].added == std::vector<wire::pex_peer>{{v4(8, 6000), wire::pex_seed}});
+  CHECK(told()[0].dropped == std::vector<wire::endpoint>{v4(9, 6001)});
+
+  // Stopped: nothing goes out, though an address waits and the interval has passed.
+  CHECK(f.s.command_pex(f.conn, session::pex_command::stop, f.now));
+  CHECK(f.s.pex_advertise(f.conn, {v4(10, 6002), 0}, false, f.now));
+  run(2min);
+  CHECK(told().size() == 1);
+  CHECK(f.s.command_pex(f.conn, session::pex_command::start, f.now));
+  run(2s);
+  REQUIRE(told().size() == 2);
+  CHECK(told()[1].added == std::vector<wire::pex_peer>{{v4(10, 6002), 0}});
+  // Reset forgets what waits, and stops.
+  CHECK(f.s.pex_advertise(f.conn, {v4(11, 6003), 0}, false, f.now));
+  CHECK(f.s.command_pex(f.conn, session::pex_command::reset, f.now));
+  run(2min);
+  CHECK(f.s.command_pex(f.conn, session::pex_command::start, f.now));
+  run(2min);
+  CHECK(told().size() == 2);
+
+  // The peer's message reaches the host decoded (the wire's ut_pex 'peer' and 'dropped').
+  wire::pex_message m;
+  m.added = {{wire::make_endpoint_v4({9, 9, 9, 9}, 1234), wire::pex_seed | wire::pex_supports_utp}};
+  m.dropped = {wire::make_endpoint_v4({9, 9, 9, 8}, 1235)};
+  f.send(wire::extended{*our_pex, wire::encode_pex_message(m)});
+  const auto reported = std::find_if(f.events.begin(), f.events.end(), [](const auto& e) {
+    const auto* r = std::get_if<peer_message_event>(&e);
+    return r && r->kind == peer_message_kind::extended && r->extension == wire::ut_pex_name;
+  });
+  REQUIRE(reported != f.events.end());
+  REQUIRE(std::get<peer_message_event>(*reported).pex);
+  CHECK(*std::get<peer_message_event>(*reported).pex == m);
+}
+
 TEST_CASE("[session] incoming connections beyond the per-torrent limit are closed", "[session]") {
   session_settings st;
   st.max_connections_per_torrent = 1;

@@ -7,7 +7,7 @@
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
-import { Wire, WebSeedWire, PEER_MESSAGES_AT_CONNECT } from './wire.js'
+import { Wire, WebSeedWire, WirePex, PEER_MESSAGES_AT_CONNECT } from './wire.js'
 import { BitField } from './bitfield.js'
 import { bytesToHex, hexToBytes, concatBytes, base32ToHex } from './hex.js'
 import { StreamServer } from '../stream/server.js'
@@ -2179,6 +2179,8 @@ export function makeClientClass (internals) {
             case 'peerConnected': {
               if (!t) { this._input((E, now) => E.wireReady(e.connection, 0, now)); break }
               const wire = new Wire(t, e)
+              // As WebTorrent's, which use()s ut_pex on every wire of a public torrent.
+              if (!t.private && this._isBuiltinExtension('ut_pex')) wire.ut_pex = new WirePex(wire)
               // MSE (TCP): as the fields WebTorrent's wire keeps (its tests read them).
               wire._cryptoHandshakeDone = e.encryption > 0
               wire._encryptionMethod = e.encryption > 0 ? e.encryption : null
@@ -2274,11 +2276,19 @@ export function makeClientClass (internals) {
     _extensionId (name) {
       let id = this._extensions.get(name)
       if (id === undefined) {
+        this._builtinExtensions ??= new Set(this._extensionNames()) // none registered yet
         this._input((E, t) => { id = E.registerExtension(name, t) })
         this._extensions.set(name, id)
         this._extensionNamesKnown = null
       }
       return id
+    }
+
+    // True for a name the engine speaks itself (ut_metadata, ut_pex, lt_donthave): an app's
+    // use() of one gets the peer's handshake and messages, while the engine goes on.
+    _isBuiltinExtension (name) {
+      this._builtinExtensions ??= new Set(this._extensionNames())
+      return this._builtinExtensions.has(name)
     }
 
     // Extension `id` spoken on `connection`, with `fields` in our extension handshake to it.

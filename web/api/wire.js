@@ -190,9 +190,11 @@ export class Wire extends Emitter {
     }
     this[name] = ext // as bittorrent-protocol does
     // The id first (the engine reports the peer's handshake to it when enabled)...
-    const id = this._torrent._client._extensionId(name)
+    const client = this._torrent._client
+    const id = client._extensionId(name)
     const again = this._byName.has(name) // as bittorrent-protocol's: the later one hears the peer from now on
-    this._byName.set(name, { id, ext })
+    // One the engine speaks itself hears the peer through the wire's reports (see _onPeerMessage).
+    this._byName.set(name, { id, name, ext, builtin: client._isBuiltinExtension(name) })
     this._byId.set(id, ext)
     if (again && this._reports === null) return // its onHandshake comes with the first one's start
     // ...then, once the 'wire' listeners ran (at once for a later use()), onHandshake and
@@ -205,8 +207,13 @@ export class Wire extends Emitter {
   // Extension `id` spoken with this peer only, as bittorrent-protocol's: in our extension
   // handshake to it (sent again when it went out already), its fields as this wire's.
   _start (id) {
-    this._byId.get(id).onHandshake?.(this._torrent.infoHash, this.peerId, { ...this.peerExtensions }) // the peer's reserved bits
-    this._torrent._client._enableExtension(this._connection, id, this.extendedHandshake)
+    const ext = this._byId.get(id)
+    ext.onHandshake?.(this._torrent.infoHash, this.peerId, { ...this.peerExtensions }) // the peer's reserved bits
+    const entry = [...this._byName.values()].find(e => e.ext === ext)
+    if (!entry?.builtin) return this._torrent._client._enableExtension(this._connection, id, this.extendedHandshake)
+    // The engine's own (in our handshake already): the peer's handshake, if it came, as
+    // the engine reports it to a registered extension enabled late.
+    if (this._peerHandshakeSeen && this.peerExtendedMapping[entry.name]) ext.onExtendedHandshake?.(this.peerExtendedHandshake)
   }
 
   // As bittorrent-protocol's: `name` an extension's name (the peer's id for it, from its
@@ -283,11 +290,20 @@ export class Wire extends Emitter {
       case KIND.extended:
         if (e.index === 0) {
           this.peerExtendedHandshake = e.payload ?? {}
+          this._peerHandshakeSeen = true
+          // use()d extensions of the engine's names hear it as bittorrent-protocol's do (the
+          // engine reports it to the others): those the peer supports, before 'extended'.
+          for (const { name, ext, builtin } of this._byName.values()) {
+            if (builtin && this.peerExtendedMapping[name]) ext.onExtendedHandshake?.(this.peerExtendedHandshake)
+          }
           this.emit('extended', 'handshake', this.peerExtendedHandshake)
         } else {
           // lt_donthave (the engine's): the piece leaves peerPieces, as WebTorrent's
           // lt_donthave extension does.
           if (e.donthave !== undefined) this._pieces?.set(e.donthave, false)
+          if (e.pex && this.ut_pex instanceof WirePex) this.ut_pex._onMessage(e.pex)
+          const entry = e.extension ? this._byName.get(e.extension) : undefined
+          if (entry?.builtin) entry.ext.onMessage?.(e.payload)
           this.emit('extended', e.extension || e.index, e.payload)
         }
         break
@@ -299,6 +315,74 @@ export class Wire extends Emitter {
     if (this.destroyed) return
     this.destroyed = true
     this.emit('close')
+  }
+}
+
+// WebTorrent's wire.ut_pex (npm ut_pex's API) over the engine's ut_pex (BEP 11), which
+// tells each peer of the torrent's others and dials those it hears of. 'peer' (address,
+// flags) and 'dropped' (address) for what the peer's messages name, each address once until
+// it is dropped again, as ut_pex's; start()/stop()/reset() turn our messages to this peer on
+// and off (on from the start, as WebTorrent starts its own; reset also forgets what the peer
+// was told); addPeer()/dropPeer() (and the IPv6 forms) put an address in the next message.
+const PEX_FLAGS = { prefersEncryption: 0x01, isSender: 0x02, supportsUtp: 0x04, supportsUtHolepunch: 0x08, isReachable: 0x10 }
+const PEX_REMEMBERED = 10000 // addresses heard, per wire: a peer cannot grow it further
+
+export class WirePex extends Emitter {
+  constructor (wire) {
+    super()
+    this._wire = wire
+    this._heard = new Map() // address -> 'added' | 'dropped', in the order heard
+  }
+
+  get name () { return 'ut_pex' }
+  start () { this._command('start') }
+  stop () { this._command('stop') }
+  reset () {
+    this._heard.clear()
+    this._command('reset')
+  }
+
+  addPeer (peer, flags = {}) { this._advertise(peer, flags, false) }
+  addPeer6 (peer, flags = {}) { this._advertise(peer, flags, false) }
+  dropPeer (peer) { this._advertise(peer, {}, true) }
+  dropPeer6 (peer) { this._advertise(peer, {}, true) }
+
+  _command (command) {
+    const wire = this._wire
+    if (!wire.destroyed) wire._torrent._client._input((E, now) => E.commandPex(wire._connection, command, now))
+  }
+
+  _advertise (peer, flags, dropped) {
+    const wire = this._wire
+    // As ut_pex's: an address without a port is disregarded, and the peer is never told
+    // back what it told us.
+    if (typeof peer !== 'string' || !peer.includes(':') || wire.destroyed) return
+    if (this._heard.get(peer) === (dropped ? 'dropped' : 'added')) return
+    let bits = 0
+    for (const [key, bit] of Object.entries(PEX_FLAGS)) if (flags?.[key] === true) bits |= bit
+    wire._torrent._client._input((E, now) => E.pexAdvertise(wire._connection, peer, bits, dropped, now))
+  }
+
+  // A message of the peer's, decoded by the engine: { added: [[address, flags]], dropped }.
+  _onMessage ({ added, dropped }) {
+    for (const [peer, flags] of added) {
+      if (this._heard.get(peer) === 'added') continue
+      this._remember(peer, 'added')
+      const decoded = {}
+      for (const [key, bit] of Object.entries(PEX_FLAGS)) decoded[key] = Boolean(flags & bit)
+      this.emit('peer', peer, decoded)
+    }
+    for (const peer of dropped) {
+      if (this._heard.get(peer) === 'dropped') continue
+      this._remember(peer, 'dropped')
+      this.emit('dropped', peer)
+    }
+  }
+
+  _remember (peer, how) {
+    this._heard.delete(peer)
+    this._heard.set(peer, how)
+    if (this._heard.size > PEX_REMEMBERED) this._heard.delete(this._heard.keys().next().value)
   }
 }
 
