@@ -603,6 +603,10 @@ export class Wire extends Emitter {
    * ut_pex extension replaces it, as with WebTorrent).
    */
   ut_pex?: WirePex
+  /** ut_metadata (BEP 9) with this peer, as npm ut_metadata's object on WebTorrent's wires. */
+  ut_metadata?: WireMetadata
+  /** lt_donthave with this peer, as npm lt_donthave's object on WebTorrent's wires. */
+  lt_donthave?: WireDontHave
   /** Sends a message of an extension in use: bytes as they are, anything else (strings too) bencoded, as WebTorrent does. Throws when the peer lacks it. */
   extended (name: string | number, data: Uint8Array | ArrayBuffer | string | object): void
   destroy (): void
@@ -633,6 +637,28 @@ export interface WirePex extends Emitter {
   addPeer6 (peer: string, flags?: PexFlags): void
   dropPeer (peer: string): void
   dropPeer6 (peer: string): void
+}
+
+/**
+ * Events: 'metadata' (the torrent { info } as bencoded bytes), on each wire the torrent has
+ * when a magnet's metadata arrives. The engine asks every peer that offers the metadata while
+ * the torrent lacks it, so fetch() and cancel() change nothing.
+ */
+export interface WireMetadata extends Emitter {
+  readonly name: 'ut_metadata'
+  /** The info dictionary's bytes, once known. */
+  readonly metadata: Uint8Array | undefined
+  fetch (): void
+  cancel (): void
+  /** True once the torrent's metadata is known. */
+  setMetadata (metadata?: Uint8Array): Promise<boolean>
+}
+
+/** Events: 'donthave' (piece index): the peer no longer has a piece it had. */
+export interface WireDontHave extends Emitter {
+  readonly name: 'lt_donthave'
+  /** Tells the peer we no longer have the piece (nothing to a peer without lt_donthave). */
+  donthave (index: number): void
 }
 
 /**

@@ -307,6 +307,7 @@ class lt_donthave_plugin final : public extension_plugin {
       t.picker->dec_have(*piece);
     }
     --p.num_have;
+    p.donthave_applied = piece->value;
     for (auto it = p.requests.begin(); it != p.requests.end();) {
       if (it->block.piece == *piece) {
         t.picker->abort_request(it->block, p.handle());

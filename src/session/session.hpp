@@ -309,7 +309,8 @@ struct peer_message_event {
   std::uint32_t index = 0, begin = 0, length = 0;
   std::string extension;
   byte_buffer data;  // bitfield: its bytes; extended: the payload; piece: the block (piece_data)
-  std::optional<std::uint32_t> donthave;  // extended, lt_donthave: the piece it names, decoded
+  // extended, lt_donthave: the piece it names, when the peer had it (it has it no more)
+  std::optional<std::uint32_t> donthave;
   std::optional<wire::pex_message> pex;  // extended, ut_pex: the message, decoded
 };
 

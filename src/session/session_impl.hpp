@@ -110,6 +110,9 @@ struct peer_connection {
   time_point ext_hold_until;
   std::vector<std::pair<std::uint8_t, byte_buffer>> ext_early;
   std::size_t ext_early_bytes = 0;
+  // The piece the lt_donthave message being handled took from the peer's pieces (none when
+  // it named one the peer did not have): for the host's report of the message.
+  std::optional<std::uint32_t> donthave_applied;
   std::vector<std::unique_ptr<extension_peer_state>> ext_state;  // one per plugin
   // Extensions registered per connection (session::enable_extension) that this one speaks,
   // by id, with the fields they add to our extension handshake to this peer.

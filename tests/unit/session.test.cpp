@@ -534,6 +534,16 @@ TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[sess
   });
   REQUIRE(reported != f.events.end());
   CHECK(std::get<peer_message_event>(*reported).donthave == 0u);
+  // One for a piece the peer never had changes nothing: reported without a piece (npm
+  // lt_donthave's 'donthave' is only for a piece the peer had).
+  f.events.clear();
+  f.send(wire::extended{*donthave_id, wire::encode_donthave(piece_index{3})});
+  const auto again = std::find_if(f.events.begin(), f.events.end(), [](const auto& e) {
+    const auto* m = std::get_if<peer_message_event>(&e);
+    return m && m->kind == peer_message_kind::extended && m->extension == wire::lt_donthave_name;
+  });
+  REQUIRE(again != f.events.end());
+  CHECK_FALSE(std::get<peer_message_event>(*again).donthave);
 }
 
 TEST_CASE("[session] ut_pex: the peer's messages reported decoded; the application's start, stop, reset and addresses", "[session]") {

@@ -7,7 +7,7 @@
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
-import { Wire, WebSeedWire, WirePex, PEER_MESSAGES_AT_CONNECT } from './wire.js'
+import { Wire, WebSeedWire, WirePex, WireMetadata, WireDontHave, PEER_MESSAGES_AT_CONNECT } from './wire.js'
 import { BitField } from './bitfield.js'
 import { bytesToHex, hexToBytes, concatBytes, base32ToHex } from './hex.js'
 import { StreamServer } from '../stream/server.js'
@@ -1048,6 +1048,8 @@ export function makeClientClass (internals) {
         this.emit('peer', url)
       }
       queueMicrotask(() => this._syncWebSeeds()) // their wires, after this event's listeners
+      if (this.destroyed) return
+      for (const wire of this._wires.values()) if (wire.ut_metadata instanceof WireMetadata) wire.ut_metadata._onTorrentMetadata()
       if (this.destroyed) return
       this.emit('metadata')
       // skipVerify: every piece is had, each with 'verified', as WebTorrent's.
@@ -2179,7 +2181,9 @@ export function makeClientClass (internals) {
             case 'peerConnected': {
               if (!t) { this._input((E, now) => E.wireReady(e.connection, 0, now)); break }
               const wire = new Wire(t, e)
-              // As WebTorrent's, which use()s ut_pex on every wire of a public torrent.
+              // As WebTorrent's, which use()s these on every wire (ut_pex: of a public torrent).
+              wire.ut_metadata = new WireMetadata(wire)
+              wire.lt_donthave = new WireDontHave(wire)
               if (!t.private && this._isBuiltinExtension('ut_pex')) wire.ut_pex = new WirePex(wire)
               // MSE (TCP): as the fields WebTorrent's wire keeps (its tests read them).
               wire._cryptoHandshakeDone = e.encryption > 0

@@ -300,7 +300,10 @@ export class Wire extends Emitter {
         } else {
           // lt_donthave (the engine's): the piece leaves peerPieces, as WebTorrent's
           // lt_donthave extension does.
-          if (e.donthave !== undefined) this._pieces?.set(e.donthave, false)
+          if (e.donthave !== undefined) {
+            this._pieces?.set(e.donthave, false)
+            if (this.lt_donthave instanceof WireDontHave) this.lt_donthave.emit('donthave', e.donthave)
+          }
           if (e.pex && this.ut_pex instanceof WirePex) this.ut_pex._onMessage(e.pex)
           const entry = e.extension ? this._byName.get(e.extension) : undefined
           if (entry?.builtin) entry.ext.onMessage?.(e.payload)
@@ -383,6 +386,56 @@ export class WirePex extends Emitter {
     this._heard.delete(peer)
     this._heard.set(peer, how)
     if (this._heard.size > PEX_REMEMBERED) this._heard.delete(this._heard.keys().next().value)
+  }
+}
+
+// WebTorrent's wire.ut_metadata (npm ut_metadata's API) over the engine's ut_metadata
+// (BEP 9), which asks every peer that offers the metadata while the torrent lacks it and
+// answers every peer's requests. 'metadata' (the torrent as bencoded bytes: { info }) on each
+// wire the torrent has when its metadata arrives, as WebTorrent's setMetadata() on each;
+// `metadata` the info dictionary's bytes once known.
+export class WireMetadata extends Emitter {
+  constructor (wire) {
+    super()
+    this._wire = wire
+    this._told = Boolean(wire._torrent.infoBuffer) // as npm's, set in its constructor: heard by none
+  }
+
+  get name () { return 'ut_metadata' }
+  get metadata () { return this._wire._torrent.infoBuffer ?? undefined }
+  // The engine decides whom it asks: these change nothing.
+  fetch () {}
+  cancel () {}
+  // As npm's: true once the metadata is known (the engine's, from the peers or the .torrent).
+  async setMetadata () { return Boolean(this.metadata) }
+
+  _onTorrentMetadata () {
+    const info = this.metadata
+    if (this._told || !info) return
+    this._told = true
+    const torrent = new Uint8Array(info.length + 8) // d4:info<info>e
+    torrent.set(new TextEncoder().encode('d4:info'))
+    torrent.set(info, 7)
+    torrent[torrent.length - 1] = 0x65
+    this.emit('metadata', toBuffer(torrent))
+  }
+}
+
+// WebTorrent's wire.lt_donthave (npm lt_donthave's API): 'donthave' (piece) when the peer
+// says it no longer has a piece it had (the engine takes the piece out of what the peer has
+// and cancels our requests for it); donthave(index) tells the peer so of one of ours.
+export class WireDontHave extends Emitter {
+  constructor (wire) {
+    super()
+    this._wire = wire
+  }
+
+  get name () { return 'lt_donthave' }
+  donthave (index) {
+    if (!this._wire.peerExtendedMapping.lt_donthave) return // as npm's: not to a peer without it
+    const bytes = new Uint8Array(4)
+    new DataView(bytes.buffer).setUint32(0, index)
+    this._wire.extended('lt_donthave', bytes)
   }
 }
 
