@@ -27,7 +27,9 @@ async function observe (client, torrentBytes, addOpts, destroy) {
   const torrent = client.add(torrentBytes, addOpts)
   const seen = { wires: [], numPeersAtWire: [], downloadedOnWire: 0 }
   torrent.on('wire', (wire, addr) => {
-    seen.wires.push({ type: wire.type, peerId: wire.peerId, addr, remoteAddress: wire.remoteAddress })
+    // (and the extension objects WebTorrent use()s on every wire)
+    const extensions = ['ut_metadata', 'ut_pex', 'lt_donthave'].filter(name => typeof wire[name]?.on === 'function')
+    seen.wires.push({ type: wire.type, peerId: wire.peerId, addr, remoteAddress: wire.remoteAddress, extensions })
     seen.numPeersAtWire.push(torrent.numPeers)
     wire.on('download', bytes => { seen.downloadedOnWire += bytes })
     wire.on('close', () => { seen.closed = true })
@@ -54,7 +56,8 @@ test('a web seed is a wire: the same as WebTorrent 2.8.5 shows it', async t => {
   const mine = await observe(ours, torrentBytes, { store: 'memory' }, () => ours.destroy())
 
   const peerId = createHash('sha1').update(url).digest('hex')
-  assert.deepEqual(theirs.wires, [{ type: 'webSeed', peerId, addr: null, remoteAddress: undefined }], 'the oracle')
+  const extensions = ['ut_metadata', 'ut_pex', 'lt_donthave']
+  assert.deepEqual(theirs.wires, [{ type: 'webSeed', peerId, addr: null, remoteAddress: undefined, extensions }], 'the oracle')
   assert.deepEqual(mine.wires, theirs.wires)
   assert.deepEqual(mine.numPeersAtWire, theirs.numPeersAtWire)
   assert.equal(theirs.downloadedAtDone, data.length)

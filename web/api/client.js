@@ -7,7 +7,7 @@
 import { Emitter } from './emitter.js'
 import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
-import { Wire, WebSeedWire, WirePex, WireMetadata, WireDontHave, PEER_MESSAGES_AT_CONNECT } from './wire.js'
+import { Wire, WebSeedWire, WireMetadata, useEngineExtensions, PEER_MESSAGES_AT_CONNECT } from './wire.js'
 import { BitField } from './bitfield.js'
 import { bytesToHex, hexToBytes, concatBytes, base32ToHex } from './hex.js'
 import { StreamServer } from '../stream/server.js'
@@ -1141,6 +1141,7 @@ export function makeClientClass (internals) {
         let wire = this._webSeedWires.get(seed.url)
         if (!wire) {
           wire = new WebSeedWire(this, { url: seed.url, peerId: seed.peerId })
+          useEngineExtensions(wire)
           this._webSeedWires.set(seed.url, wire)
           this.emit('wire', wire, null) // as WebTorrent's (a web seed's peer has no address)
           if (this.destroyed) return
@@ -2181,10 +2182,7 @@ export function makeClientClass (internals) {
             case 'peerConnected': {
               if (!t) { this._input((E, now) => E.wireReady(e.connection, 0, now)); break }
               const wire = new Wire(t, e)
-              // As WebTorrent's, which use()s these on every wire (ut_pex: of a public torrent).
-              wire.ut_metadata = new WireMetadata(wire)
-              wire.lt_donthave = new WireDontHave(wire)
-              if (!t.private && this._isBuiltinExtension('ut_pex')) wire.ut_pex = new WirePex(wire)
+              useEngineExtensions(wire)
               // MSE (TCP): as the fields WebTorrent's wire keeps (its tests read them).
               wire._cryptoHandshakeDone = e.encryption > 0
               wire._encryptionMethod = e.encryption > 0 ? e.encryption : null

@@ -83,6 +83,7 @@ export class Wire extends Emitter {
     this._reports = null // the mask the engine has, once the 'wire' listeners ran
     this._pendingUses = [] // extension ids use()d in the 'wire' listeners
     this._pieces = null  // peerPieces, once asked for
+    this._peerHandshakeSeen = false // the peer's extension handshake came
   }
 
   // --- bittorrent-protocol's fields, from the engine ---
@@ -352,14 +353,14 @@ export class WirePex extends Emitter {
 
   _command (command) {
     const wire = this._wire
-    if (!wire.destroyed) wire._torrent._client._input((E, now) => E.commandPex(wire._connection, command, now))
+    if (!wire.destroyed && wire._connection !== null) wire._torrent._client._input((E, now) => E.commandPex(wire._connection, command, now))
   }
 
   _advertise (peer, flags, dropped) {
     const wire = this._wire
     // As ut_pex's: an address without a port is disregarded, and the peer is never told
     // back what it told us.
-    if (typeof peer !== 'string' || !peer.includes(':') || wire.destroyed) return
+    if (typeof peer !== 'string' || !peer.includes(':') || wire.destroyed || wire._connection === null) return
     if (this._heard.get(peer) === (dropped ? 'dropped' : 'added')) return
     let bits = 0
     for (const [key, bit] of Object.entries(PEX_FLAGS)) if (flags?.[key] === true) bits |= bit
@@ -437,6 +438,15 @@ export class WireDontHave extends Emitter {
     new DataView(bytes.buffer).setUint32(0, index)
     this._wire.extended('lt_donthave', bytes)
   }
+}
+
+// As WebTorrent's, which use()s these on every wire, web seeds' too (ut_pex: on the wires of
+// a public torrent, when the client speaks it).
+export function useEngineExtensions (wire) {
+  const torrent = wire._torrent
+  wire.ut_metadata = new WireMetadata(wire)
+  wire.lt_donthave = new WireDontHave(wire)
+  if (!torrent.private && torrent._client._isBuiltinExtension('ut_pex')) wire.ut_pex = new WirePex(wire)
 }
 
 // A web seed as WebTorrent shows one: a wire of type 'webSeed' in torrent.wires (so
