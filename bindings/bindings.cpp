@@ -37,6 +37,8 @@
 #include <emscripten/val.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -1193,6 +1195,15 @@ class js_client {
   void report_peer_messages(std::uint32_t connection, std::uint32_t messages) {
     client_.engine().report_peer_messages(wt::connection_id{connection}, messages);
   }
+  // wire.setKeepAlive(on) and wire.setTimeout(ms) (0: none).
+  bool set_peer_keep_alive(std::uint32_t connection, bool on) {
+    return client_.engine().set_peer_keep_alive(wt::connection_id{connection}, on);
+  }
+  bool set_peer_timeout(std::uint32_t connection, double ms) {
+    const auto d = std::chrono::duration_cast<wt::duration>(
+        std::chrono::duration<double, std::milli>(std::isfinite(ms) && ms > 0 ? std::min(ms, 1e12) : 0));
+    return client_.engine().set_peer_timeout(wt::connection_id{connection}, d);
+  }
   // bittorrent-protocol's wire fields the events do not carry: the peer's pieces (bytes,
   // MSB first; haveAll: every piece), the features its handshake offered, and the
   // requests in flight each way as [piece, offset, length]; null for a closed connection.
@@ -1706,6 +1717,8 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("pexAdvertise", &js_client::pex_advertise)
       .function("wireReady", &js_client::wire_ready)
       .function("reportPeerMessages", &js_client::report_peer_messages)
+      .function("setPeerKeepAlive", &js_client::set_peer_keep_alive)
+      .function("setPeerTimeout", &js_client::set_peer_timeout)
       .function("peerDetails", &js_client::peer_details)
       .function("extensionNames", &js_client::extension_names)
       .function("socketOpened", &js_client::socket_opened)

@@ -596,6 +596,10 @@ export class Wire extends Emitter {
   readonly peerRequests: Array<{ piece: number, offset: number, length: number }>
   downloadSpeed (): number
   uploadSpeed (): number
+  /** Keep-alives to the peer when idle (on from the start, as WebTorrent turns them on). */
+  setKeepAlive (enable: boolean): void
+  /** A request unanswered for `ms` (no block from the peer meanwhile) is given up on and the wire emits 'timeout'; 0: none. */
+  setTimeout (ms: number, unref?: boolean): void
   use (extension: ExtensionConstructor): void
   /**
    * ut_pex (BEP 11) with this peer, as npm ut_pex's object on WebTorrent's wires: on every

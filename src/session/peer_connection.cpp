@@ -389,6 +389,7 @@ void session::impl::on_piece(torrent& t, peer_connection& p, const wire::piece_b
   const auto length = static_cast<std::uint32_t>(b.data.size());
   p.rejects_in_a_row = 0;
   p.rejected_until = {};
+  p.last_block = now;
   p.downloaded += length;
   p.down_since += length;
   t.downloaded += length;

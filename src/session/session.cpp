@@ -645,6 +645,20 @@ void session::report_peer_messages(connection_id c, std::uint32_t kinds) {
   if (p) p->report = kinds & all_peer_messages;
 }
 
+bool session::set_peer_keep_alive(connection_id c, bool on) {
+  auto [t, p] = impl_->find_connection(c);
+  if (!p) return false;
+  p->keep_alive = on;
+  return true;
+}
+
+bool session::set_peer_timeout(connection_id c, duration timeout) {
+  auto [t, p] = impl_->find_connection(c);
+  if (!p) return false;
+  p->request_deadline = std::max(duration{0}, timeout);
+  return true;
+}
+
 bool session::send_extension_message(connection_id c, std::uint32_t extension, byte_view payload,
                                      time_point now) {
   auto& s = enter(now);

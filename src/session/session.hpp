@@ -294,11 +294,12 @@ enum class peer_message_kind : std::uint8_t {
   cancel, port, suggest, have_all, have_none, reject, allowed_fast, extended,
   upload,      // we sent the peer a block
   piece_data,  // mask only: `piece` events carry the block
+  timeout,     // a request to the peer went unanswered past its timeout (set_peer_timeout)
 };
 constexpr std::uint32_t peer_message_bit(peer_message_kind k) noexcept {
   return std::uint32_t{1} << static_cast<unsigned>(k);
 }
-inline constexpr std::uint32_t all_peer_messages = (peer_message_bit(peer_message_kind::piece_data) << 1) - 1;
+inline constexpr std::uint32_t all_peer_messages = (peer_message_bit(peer_message_kind::timeout) << 1) - 1;
 struct peer_message_event {
   torrent_id torrent;
   connection_id connection;
@@ -715,6 +716,13 @@ class session {
   // Which of the connection's messages give a peer_message_event from now on (a mask of
   // peer_message_bit; 0: none). Unknown connections are ignored.
   void report_peer_messages(connection_id c, std::uint32_t kinds);
+  // bittorrent-protocol's wire.setKeepAlive(on) and wire.setTimeout(ms), per connection:
+  // keep-alives to the peer when we have sent nothing for keepalive_interval (on from the
+  // start); a request to the peer unanswered for `timeout`, with no block from it meanwhile,
+  // is given up on (another peer may take it) and reported as peer_message_kind::timeout
+  // (zero: only the session's request_abandon). False for an unknown connection.
+  bool set_peer_keep_alive(connection_id c, bool on);
+  bool set_peer_timeout(connection_id c, duration timeout);
 
   // --- connections --------------------------------------------------------------
   // An incoming connection (its torrent is learnt from the handshake).

@@ -133,6 +133,9 @@ struct peer_connection {
   // send one allowed_fast per piece).
   std::vector<std::uint32_t> allowed_fast;
   std::uint32_t report = 0;  // peer_message_bit mask (session::report_peer_messages)
+  bool keep_alive = true;     // session::set_peer_keep_alive
+  duration request_deadline{0};  // session::set_peer_timeout (zero: none)
+  time_point last_block;      // a block from the peer last came (or a timeout ran out)
 
   std::vector<our_request> requests;     // ours, outstanding
   // Ours, cancelled, that the peer may still send (it may have queued them before the

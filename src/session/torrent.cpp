@@ -603,7 +603,7 @@ void session::impl::tick(time_point at) {
         release_extension_handshake(t, p);
         if (p.dead) continue;
       }
-      if (at - p.last_sent >= settings.keepalive_interval) send(p, wire::keep_alive{});
+      if (p.keep_alive && at - p.last_sent >= settings.keepalive_interval) send(p, wire::keep_alive{});
       std::erase_if(p.cancelled_out, [&](const auto& c) { return c.until <= at; });
       // Give up on requests that never came back.
       for (auto it = p.requests.begin(); it != p.requests.end();) {
@@ -612,6 +612,19 @@ void session::impl::tick(time_point at) {
           it = p.requests.erase(it);
         } else {
           ++it;
+        }
+      }
+      // The connection's own timeout (bittorrent-protocol's wire.setTimeout): its oldest
+      // request, unanswered that long with no block meanwhile, is given up on and reported.
+      if (p.request_deadline > duration{0} && !p.requests.empty()) {
+        const auto oldest = std::min_element(p.requests.begin(), p.requests.end(),
+                                             [](const auto& a, const auto& b) { return a.at < b.at; });
+        if (at - std::max(oldest->at, p.last_block) >= p.request_deadline) {
+          t.picker->abort_request(oldest->block, p.handle());
+          p.requests.erase(oldest);
+          p.last_block = at;  // the next one waits a whole timeout
+          if (p.report & peer_message_bit(peer_message_kind::timeout))
+            events.push_back(peer_message(t, p, peer_message_kind::timeout));
         }
       }
       for (auto& plugin : plugins) {

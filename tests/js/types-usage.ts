@@ -137,6 +137,8 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
     wire.ut_pex?.addPeer('10.0.0.1:6881', { isSender: true })
     wire.ut_metadata?.on('metadata', (torrentBytes: Uint8Array) => { void [torrentBytes, wire.ut_metadata?.metadata?.length] })
     wire.lt_donthave?.on('donthave', (index: number) => { void index })
+    wire.setKeepAlive(true)
+    wire.setTimeout(30_000, true)
   })
   torrent.bitfield.forEach((bit: boolean, index: number) => { void [bit, index] }, 0, torrent.pieces.length)
   const file2: Uint8Array | null = torrent.torrentFile

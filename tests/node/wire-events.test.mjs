@@ -4,7 +4,9 @@
 // and once as ours, against the same WebTorrent peer over TCP on loopback, and compares.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import WebTorrent from 'webtorrent'
+import Protocol from 'bittorrent-protocol'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { tempDir, once, randomBytes } from './helpers.mjs'
 
@@ -222,4 +224,49 @@ test("our extension handshake tells the peer its address (BEP 10's yourip), as W
   const handshake = log.find(e => e[0] === 'extended' && e[1] === 'handshake')?.[2]
   assert.ok(handshake, 'an extension handshake')
   assert.deepEqual([...handshake.yourip], [127, 0, 0, 1])
+})
+
+// bittorrent-protocol's wire.setTimeout(ms) and setKeepAlive(on), which WebTorrent apps call
+// in their 'wire' listeners. The peer is bittorrent-protocol's own Wire behind a TCP server:
+// it has every piece and unchokes us, but never answers a request.
+test('wire.setTimeout(ms): a request the peer leaves unanswered gives \'timeout\'; setKeepAlive() is taken', { timeout: 60_000 }, async t => {
+  const data = randomBytes(12, 64 * 1024)
+  const seeding = new WasmTorrent({ dht: false, tracker: false, lsd: false })
+  t.after(() => seeding.destroy())
+  const made = seeding.seed(Object.assign(Buffer.from(data), { name: 'silent.bin' }), { announce: [], store: 'memory' })
+  await once(made, 'seed')
+  const torrentFile = made.torrentFile
+  const infoHash = made.infoHash
+  await seeding.destroy()
+
+  const requests = []
+  const server = net.createServer(socket => {
+    const wire = new Protocol()
+    socket.pipe(wire).pipe(socket)
+    socket.on('error', () => {})
+    wire.on('handshake', () => {
+      wire.handshake(infoHash, Buffer.alloc(20, 7), { dht: false })
+      wire.bitfield(Buffer.from([0xf0])) // 4 pieces of 16 KiB
+      wire.unchoke()
+    })
+    wire.on('request', (index, offset) => requests.push([index, offset])) // never answered
+  })
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => server.close())
+
+  const ours = new WasmTorrent({ dht: false, tracker: false, lsd: false, utp: false })
+  t.after(() => ours.destroy())
+  const torrent = ours.add(torrentFile, { store: 'memory' })
+  const timedOut = new Promise(resolve => torrent.on('wire', wire => {
+    wire.setKeepAlive(true)
+    wire.setKeepAlive(false)
+    wire.setTimeout(1500, true)
+    const at = Date.now()
+    wire.once('timeout', () => resolve({ after: Date.now() - at, wire }))
+  }))
+  torrent.addPeer(`127.0.0.1:${server.address().port}`)
+  const { after, wire } = await timedOut
+  assert.ok(requests.length > 0, 'the peer was asked')
+  assert.ok(after >= 1400, `'timeout' came ${after} ms after the wire, not before its 1.5 s`)
+  assert.equal(wire.destroyed, false, 'a timeout alone does not close the wire (WebTorrent\'s own listener does)')
 })

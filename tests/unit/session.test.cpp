@@ -621,6 +621,59 @@ TEST_CASE("[session] ut_pex: the peer's messages reported decoded; the applicati
   CHECK(*std::get<peer_message_event>(*reported).pex == m);
 }
 
+TEST_CASE("[session] per connection: no keep-alives once off; a request unanswered past the connection's timeout is given up and reported", "[session]") {
+  fixture f(false);
+  f.send_handshake();
+  f.send(wire::have_all{});
+  f.send(wire::unchoke{});
+  const auto requests = f.sent<wire::request>();
+  REQUIRE(requests.size() >= 2);
+  CHECK_FALSE(f.s.set_peer_timeout(connection_id{999}, 5s));
+  CHECK_FALSE(f.s.set_peer_keep_alive(connection_id{999}, false));
+  REQUIRE(f.s.set_peer_keep_alive(f.conn, false));
+  REQUIRE(f.s.set_peer_timeout(f.conn, 5s));
+  f.s.report_peer_messages(f.conn, peer_message_bit(peer_message_kind::timeout));
+  const auto timeouts = [&] {
+    return std::count_if(f.events.begin(), f.events.end(), [](const auto& e) {
+      const auto* m = std::get_if<peer_message_event>(&e);
+      return m && m->kind == peer_message_kind::timeout;
+    });
+  };
+  const auto in_flight = [&] { return f.s.peer_details(f.conn)->requests.size(); };
+  const std::size_t asked = in_flight();
+  // A block arrives at 3 s: the span starts again from it.
+  const auto step = [&](duration d) {
+    f.now += d;
+    f.s.on_timer(f.now);
+    f.drain();
+  };
+  step(3s);
+  const auto& r = requests.front();
+  const auto at = std::size_t{r.piece.value} * piece_len + r.begin;
+  f.send(wire::piece_block{r.piece, r.begin, byte_view(f.data).subspan(at, r.length)});
+  step(4s);  // 4 s after the block: nothing yet
+  CHECK(timeouts() == 0);
+  step(1s);  // 5 s: the oldest request is given up
+  CHECK(timeouts() == 1);
+  CHECK(f.closes.empty());
+  step(1s);
+  CHECK(timeouts() == 1);  // the next one waits its own 5 s
+  step(4s);
+  CHECK(timeouts() == 2);
+  CHECK(in_flight() <= asked);
+  // 60 s of our silence: no keep-alive went out (the peer's keep-alives keep it open).
+  const auto keep_alives = f.sent<wire::keep_alive>().size();
+  for (int i = 0; i < 6; ++i) {
+    f.s.set_peer_timeout(f.conn, 0s);
+    step(10s);
+    f.send(wire::keep_alive{});
+  }
+  CHECK(f.sent<wire::keep_alive>().size() == keep_alives);
+  REQUIRE(f.s.set_peer_keep_alive(f.conn, true));
+  step(61s);
+  CHECK(f.sent<wire::keep_alive>().size() > keep_alives);
+}
+
 TEST_CASE("[session] incoming connections beyond the per-torrent limit are closed", "[session]") {
   session_settings st;
   st.max_connections_per_torrent = 1;

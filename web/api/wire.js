@@ -47,7 +47,8 @@ const KIND = {
   reject: 14,
   'allowed-fast': 15,
   extended: 16,
-  upload: 17
+  upload: 17,
+  timeout: 19
 }
 const PIECE_DATA = 18
 const bit = kind => 2 ** kind
@@ -239,6 +240,21 @@ export class Wire extends Emitter {
     }
   }
 
+  // As bittorrent-protocol's: keep-alives to the peer (on from the start, as WebTorrent
+  // turns them on for every wire; the engine sends one when it has sent nothing for a
+  // minute); setTimeout(ms): a request unanswered for ms, with no block from the peer
+  // meanwhile, is given up on (the engine asks again, maybe another peer) and the wire
+  // emits 'timeout' (0: none; the engine's own limits stay). `unref` changes nothing here.
+  setKeepAlive (enable) {
+    if (this._connection === null || this.destroyed) return
+    this._torrent._client._input(E => E.setPeerKeepAlive(this._connection, enable !== false))
+  }
+
+  setTimeout (ms) {
+    if (this._connection === null || this.destroyed) return
+    this._torrent._client._input(E => E.setPeerTimeout(this._connection, Number(ms) || 0))
+  }
+
   destroy () { // returns the wire, as bittorrent-protocol's
     this._torrent._client._closeConnection(this._connection)
     return this
@@ -312,6 +328,7 @@ export class Wire extends Emitter {
         }
         break
       case KIND.upload: this.emit('upload', e.length); break
+      case KIND.timeout: this.emit('timeout'); break
     }
   }
 
