@@ -1199,6 +1199,12 @@ class js_client {
   bool set_peer_keep_alive(std::uint32_t connection, bool on) {
     return client_.engine().set_peer_keep_alive(wt::connection_id{connection}, on);
   }
+  // wire.choke() (true) and wire.unchoke() (false) from the application.
+  bool set_peer_choked(std::uint32_t connection, bool choked, double now) {
+    const bool done = client_.engine().set_peer_choked(wt::connection_id{connection}, choked, at_ms(now));
+    client_.flush(at_ms(now));
+    return done;
+  }
   bool set_peer_timeout(std::uint32_t connection, double ms) {
     const auto d = std::chrono::duration_cast<wt::duration>(
         std::chrono::duration<double, std::milli>(std::isfinite(ms) && ms > 0 ? std::min(ms, 1e12) : 0));
@@ -1719,6 +1725,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("reportPeerMessages", &js_client::report_peer_messages)
       .function("setPeerKeepAlive", &js_client::set_peer_keep_alive)
       .function("setPeerTimeout", &js_client::set_peer_timeout)
+      .function("setPeerChoked", &js_client::set_peer_choked)
       .function("peerDetails", &js_client::peer_details)
       .function("extensionNames", &js_client::extension_names)
       .function("socketOpened", &js_client::socket_opened)

@@ -596,6 +596,10 @@ export class Wire extends Emitter {
   readonly peerRequests: Array<{ piece: number, offset: number, length: number }>
   downloadSpeed (): number
   uploadSpeed (): number
+  /** Chokes the peer now; it stays choked (the engine's choker leaves it out) until unchoke(). */
+  choke (): void
+  /** Unchokes the peer now (the choker may choke it again at its next round). */
+  unchoke (): void
   /** Keep-alives to the peer when idle (on from the start, as WebTorrent turns them on). */
   setKeepAlive (enable: boolean): void
   /** A request unanswered for `ms` (no block from the peer meanwhile) is given up on and the wire emits 'timeout'; 0: none. */

@@ -519,7 +519,7 @@ void session::impl::fill_unchoke_slots(torrent& t) {
   while (unchoked < slots) {
     peer_connection* best = nullptr;
     for (auto& [id, p] : t.peers) {
-      if (!p.active() || !p.am_choking || !p.peer_interested) continue;
+      if (!p.active() || !p.am_choking || !p.peer_interested || p.held_choked) continue;
       if (!best || p.last_unchoked < best->last_unchoked) best = &p;
     }
     if (!best) return;
@@ -531,7 +531,7 @@ void session::impl::fill_unchoke_slots(torrent& t) {
 void session::impl::run_choker(torrent& t, bool rotate_optimistic) {
   std::vector<peer_connection*> candidates;
   for (auto& [id, p] : t.peers)
-    if (p.active() && p.peer_interested) candidates.push_back(&p);
+    if (p.active() && p.peer_interested && !p.held_choked) candidates.push_back(&p);
   // Random order first, so that equal rates are ordered at random.
   for (std::size_t i = candidates.size(); i > 1; --i)
     std::swap(candidates[i - 1], candidates[random.next() % i]);

@@ -652,6 +652,23 @@ bool session::set_peer_keep_alive(connection_id c, bool on) {
   return true;
 }
 
+bool session::set_peer_choked(connection_id c, bool choked, time_point now) {
+  auto& s = enter(now);
+  auto [t, p] = s.find_connection(c);
+  if (!t || !p || !p->active()) return false;
+  p->held_choked = choked;
+  if (choked) {
+    if (!p->am_choking) {
+      s.choke_peer(*p);
+      s.fill_unchoke_slots(*t);  // its slot goes to another
+    }
+  } else {
+    s.unchoke_peer(*p);
+  }
+  s.finish_call();
+  return true;
+}
+
 bool session::set_peer_timeout(connection_id c, duration timeout) {
   auto [t, p] = impl_->find_connection(c);
   if (!p) return false;

@@ -722,6 +722,11 @@ class session {
   // is given up on (another peer may take it) and reported as peer_message_kind::timeout
   // (zero: only the session's request_abandon). False for an unknown connection.
   bool set_peer_keep_alive(connection_id c, bool on);
+  // bittorrent-protocol's wire.choke() and wire.unchoke() from the application: choked now
+  // and kept choked (the choker leaves it out) until unchoked; unchoked now, whatever the
+  // slots (the choker may choke it again at its next round, as any peer). False for an
+  // unknown connection or one not past its handshake.
+  bool set_peer_choked(connection_id c, bool choked, time_point now);
   bool set_peer_timeout(connection_id c, duration timeout);
 
   // --- connections --------------------------------------------------------------

@@ -134,6 +134,7 @@ struct peer_connection {
   std::vector<std::uint32_t> allowed_fast;
   std::uint32_t report = 0;  // peer_message_bit mask (session::report_peer_messages)
   bool keep_alive = true;     // session::set_peer_keep_alive
+  bool held_choked = false;   // the application choked it (session::set_peer_choked)
   duration request_deadline{0};  // session::set_peer_timeout (zero: none)
   time_point last_block;      // a block from the peer last came (or a timeout ran out)
 

@@ -138,6 +138,7 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
     wire.ut_metadata?.on('metadata', (torrentBytes: Uint8Array) => { void [torrentBytes, wire.ut_metadata?.metadata?.length] })
     wire.lt_donthave?.on('donthave', (index: number) => { void index })
     wire.setKeepAlive(true)
+    if (wire.peerInterested) wire.choke(); else wire.unchoke()
     wire.setTimeout(30_000, true)
   })
   torrent.bitfield.forEach((bit: boolean, index: number) => { void [bit, index] }, 0, torrent.pieces.length)

@@ -270,3 +270,40 @@ test('wire.setTimeout(ms): a request the peer leaves unanswered gives \'timeout\
   assert.ok(after >= 1400, `'timeout' came ${after} ms after the wire, not before its 1.5 s`)
   assert.equal(wire.destroyed, false, 'a timeout alone does not close the wire (WebTorrent\'s own listener does)')
 })
+
+// An app that decides whom it uploads to (paid streaming, download-only modes) calls
+// wire.choke() and wire.unchoke(). The peer is bittorrent-protocol's Wire, interested in
+// what we seed.
+test('wire.choke() holds an interested peer choked through the choker\'s rounds; wire.unchoke() lets it download', { timeout: 60_000 }, async t => {
+  const data = randomBytes(13, 64 * 1024)
+  const ours = new WasmTorrent({ dht: false, tracker: false, lsd: false, utp: false })
+  t.after(() => ours.destroy())
+  const seeded = ours.seed(Object.assign(Buffer.from(data), { name: 'held.bin' }), { announce: [], store: 'memory' })
+  await once(seeded, 'seed')
+  if (!ours.listening) await once(ours, 'listening')
+  const ourWire = new Promise(resolve => seeded.on('wire', wire => {
+    wire.choke() // before the peer is even interested
+    resolve(wire)
+  }))
+
+  const heard = []
+  const socket = net.connect(ours.torrentPort, '127.0.0.1')
+  t.after(() => socket.destroy())
+  const peer = new Protocol()
+  socket.pipe(peer).pipe(socket)
+  peer.on('choke', () => heard.push('choke'))
+  peer.on('unchoke', () => heard.push('unchoke'))
+  peer.handshake(seeded.infoHash, Buffer.alloc(20, 9), { dht: false })
+  peer.on('handshake', () => peer.interested())
+  const wire = await ourWire
+  assert.equal(wire.amChoking, true)
+  await new Promise(resolve => setTimeout(resolve, 11_000)) // past a round of the choker (10 s)
+  assert.equal(heard.includes('unchoke'), false, 'held choked')
+  wire.unchoke()
+  assert.equal(wire.amChoking, false)
+  const block = await new Promise((resolve, reject) => {
+    const ask = () => peer.request(0, 0, 16 * 1024, (err, buf) => err ? reject(err) : resolve(buf))
+    if (heard.includes('unchoke')) ask(); else peer.once('unchoke', ask)
+  })
+  assert.ok(Buffer.from(block).equals(data.subarray(0, 16 * 1024)))
+})

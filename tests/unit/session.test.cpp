@@ -674,6 +674,27 @@ TEST_CASE("[session] per connection: no keep-alives once off; a request unanswer
   CHECK(f.sent<wire::keep_alive>().size() > keep_alives);
 }
 
+TEST_CASE("[session] a peer the application chokes stays choked through the choker's rounds until it unchokes it", "[session]") {
+  fixture f(true);
+  f.send_handshake();
+  f.send(wire::interested{});
+  REQUIRE(f.sent<wire::unchoke>().size() == 1);  // a free slot: unchoked at once
+  CHECK_FALSE(f.s.set_peer_choked(connection_id{999}, true, f.now));
+  REQUIRE(f.s.set_peer_choked(f.conn, true, f.now));
+  f.drain();
+  CHECK(f.sent<wire::choke>().size() == 1);
+  for (int i = 0; i < 6; ++i) {  // a minute: six rounds of the choker
+    f.now += 10s;
+    f.s.on_timer(f.now);
+    f.send(wire::keep_alive{});
+  }
+  CHECK(f.sent<wire::unchoke>().size() == 1);
+  CHECK(f.closes.empty());
+  REQUIRE(f.s.set_peer_choked(f.conn, false, f.now));
+  f.drain();
+  CHECK(f.sent<wire::unchoke>().size() == 2);
+}
+
 TEST_CASE("[session] incoming connections beyond the per-torrent limit are closed", "[session]") {
   session_settings st;
   st.max_connections_per_torrent = 1;

@@ -255,6 +255,16 @@ export class Wire extends Emitter {
     this._torrent._client._input(E => E.setPeerTimeout(this._connection, Number(ms) || 0))
   }
 
+  // As bittorrent-protocol's, for apps that decide whom they upload to: choke() chokes the
+  // peer now and the engine's choker leaves it choked until unchoke(), which unchokes it now
+  // (the choker may choke it again at its next round, as WebTorrent's rechoke would).
+  choke () { this._setChoked(true) }
+  unchoke () { this._setChoked(false) }
+  _setChoked (choked) {
+    if (this._connection === null || this.destroyed) return
+    this._torrent._client._input((E, now) => E.setPeerChoked(this._connection, choked, now))
+  }
+
   destroy () { // returns the wire, as bittorrent-protocol's
     this._torrent._client._closeConnection(this._connection)
     return this
