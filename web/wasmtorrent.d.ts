@@ -591,6 +591,8 @@ export class Wire extends Emitter {
   readonly peerExtensions: { dht?: boolean, fast?: boolean, extended?: boolean }
   readonly extensions: { dht: boolean, fast: boolean, extended: boolean }
   readonly hasFast: boolean
+  /** The peer has every piece (WebTorrent's field; false until the metadata is known; true for a web seed). */
+  readonly isSeeder: boolean
   /** Our requests in flight, and the peer's not served yet. */
   readonly requests: Array<{ piece: number, offset: number, length: number }>
   readonly peerRequests: Array<{ piece: number, offset: number, length: number }>

@@ -85,6 +85,8 @@ test("a leecher's wire to a WebTorrent seeder: the same events and fields as Web
     for (let i = 0; i < seeding.pieces.length; i++) assert.equal(wire.peerPieces.get(i), true, `piece ${i}`)
   }
   assert.deepEqual(b.wire.peerExtensions, a.wire.peerExtensions)
+  assert.equal(a.wire.isSeeder, true) // WebTorrent's field, which apps show
+  assert.equal(b.wire.isSeeder, true)
   assert.equal(b.wire.hasFast, a.wire.hasFast)
   assert.equal(b.wire.peerExtendedHandshake.v?.toString(), a.wire.peerExtendedHandshake.v?.toString())
   assert.deepEqual(Object.keys(b.wire.peerExtendedMapping).sort(), Object.keys(a.wire.peerExtendedMapping).sort())

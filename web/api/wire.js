@@ -110,6 +110,11 @@ export class Wire extends Emitter {
   }
 
   get extensions () { return { dht: Boolean(this._torrent._client.dht), fast: true, extended: true } }
+  // WebTorrent's: the peer has every piece (false until the metadata is known).
+  get isSeeder () {
+    const count = this._torrent.pieceCount
+    return Boolean(count) && (this._stats()?.pieces ?? 0) >= count
+  }
   get hasFast () { return Boolean(this.peerExtensions.fast) }
 
   // Requests in flight, ours and the peer's not served yet, as { piece, offset, length }.
@@ -504,6 +509,7 @@ export class WebSeedWire extends Wire {
   }
 
   get peerExtensions () { return { dht: false, fast: false, extended: true } }
+  get isSeeder () { return true }
   get requests () { return [] }
   get peerRequests () { return [] }
 
