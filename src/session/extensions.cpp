@@ -233,6 +233,7 @@ class ut_pex_plugin final : public extension_plugin {
       if (added.peer.port == 0) continue;
       s.add_candidate(t, added.peer, peer_source::pex);
     }
+    p.pex_taken = std::move(m).value();
   }
 
   void on_tick(session::impl& s, torrent& t, peer_connection& p) override {

@@ -462,8 +462,7 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
     if (e.id > 0 && e.id <= plugins.size()) r.extension = std::string(plugins[e.id - 1u]->name());
     r.data.assign(e.payload.begin(), e.payload.end());
     if (r.extension == wire::lt_donthave_name) r.donthave = p.donthave_applied;
-    if (r.extension == wire::ut_pex_name)
-      if (auto m = wire::decode_pex_message(e.payload)) r.pex = std::move(m).value();
+    if (r.extension == wire::ut_pex_name) r.pex = std::exchange(p.pex_taken, std::nullopt);
     events.push_back(std::move(r));
   };
   if (e.id == 0) {
@@ -484,6 +483,7 @@ void session::impl::on_extended(torrent& t, peer_connection& p, const wire::exte
   }
   // An id we never gave this peer is not an extension's, but the host still hears of it.
   p.donthave_applied.reset();
+  p.pex_taken.reset();
   if (e.id <= plugins.size() && speaks(p, e.id)) plugins[e.id - 1u]->on_message(*this, t, p, e.payload);
   report();
 }

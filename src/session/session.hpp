@@ -312,7 +312,8 @@ struct peer_message_event {
   byte_buffer data;  // bitfield: its bytes; extended: the payload; piece: the block (piece_data)
   // extended, lt_donthave: the piece it names, when the peer had it (it has it no more)
   std::optional<std::uint32_t> donthave;
-  std::optional<wire::pex_message> pex;  // extended, ut_pex: the message, decoded
+  // extended, ut_pex: the message, decoded (none for one ignored: it came within 10 s of the last)
+  std::optional<wire::pex_message> pex;
 };
 
 

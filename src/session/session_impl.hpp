@@ -113,6 +113,8 @@ struct peer_connection {
   // The piece the lt_donthave message being handled took from the peer's pieces (none when
   // it named one the peer did not have): for the host's report of the message.
   std::optional<std::uint32_t> donthave_applied;
+  // Likewise the ut_pex message being handled, once taken (not one ignored for coming too soon).
+  std::optional<wire::pex_message> pex_taken;
   std::vector<std::unique_ptr<extension_peer_state>> ext_state;  // one per plugin
   // Extensions registered per connection (session::enable_extension) that this one speaks,
   // by id, with the fields they add to our extension handshake to this peer.

@@ -90,15 +90,23 @@ test('wire.ut_pex: the peer\'s messages are its \'peer\' and \'dropped\' events,
   ours.ut_pex.on('dropped', () => order.push('ut_pex'))
   ours.on('extended', name => { if (name === 'ut_pex') order.push('extended') })
   // npm ut_pex sends every 65 s; its own message encoder is called here at once.
+  const send = () => {
+    theirs.ut_pex._sendMessage()
+    return once(ours, 'extended', 10_000)
+  }
   theirs.ut_pex.addPeer(NOWHERE[2], { isSender: true })
-  theirs.ut_pex._sendMessage()
-  await once(ours, 'extended', 10_000)
-  theirs.ut_pex.addPeer(NOWHERE[2], { isSender: true }) // told again: no second 'peer'
   theirs.ut_pex.dropPeer(NOWHERE[1])
-  theirs.ut_pex._sendMessage()
-  await once(ours, 'extended', 10_000)
+  await send()
+  theirs.ut_pex.addPeer(NOWHERE[0]) // within 10 s: the engine ignores the message
+  await send()
   assert.deepEqual(heard, [['peer', NOWHERE[2], true], ['dropped', NOWHERE[1]]])
-  assert.deepEqual(order, ['ut_pex', 'extended', 'ut_pex', 'extended'], 'the extension before the wire\'s event, as bittorrent-protocol')
+  await new Promise(resolve => setTimeout(resolve, 10_500))
+  theirs.ut_pex.addPeer(NOWHERE[2], { isSender: true }) // told again: no second 'peer'
+  theirs.ut_pex.dropPeer(NOWHERE[0])
+  await send()
+  assert.deepEqual(heard, [['peer', NOWHERE[2], true], ['dropped', NOWHERE[1]], ['dropped', NOWHERE[0]]])
+  assert.deepEqual(order, ['ut_pex', 'ut_pex', 'extended', 'extended', 'ut_pex', 'extended'],
+    'the extension before the wire\'s event, as bittorrent-protocol')
 })
 
 test('an app\'s own npm ut_pex on our wire hears the peer, as on WebTorrent\'s', { timeout: 60_000 }, async t => {

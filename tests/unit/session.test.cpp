@@ -619,6 +619,15 @@ TEST_CASE("[session] ut_pex: the peer's messages reported decoded; the applicati
   REQUIRE(reported != f.events.end());
   REQUIRE(std::get<peer_message_event>(*reported).pex);
   CHECK(*std::get<peer_message_event>(*reported).pex == m);
+  // One within 10 s of it is ignored, and reported without its addresses.
+  f.events.clear();
+  f.send(wire::extended{*our_pex, wire::encode_pex_message(m)});
+  const auto again = std::find_if(f.events.begin(), f.events.end(), [](const auto& e) {
+    const auto* r = std::get_if<peer_message_event>(&e);
+    return r && r->kind == peer_message_kind::extended && r->extension == wire::ut_pex_name;
+  });
+  REQUIRE(again != f.events.end());
+  CHECK_FALSE(std::get<peer_message_event>(*again).pex);
 }
 
 TEST_CASE("[session] per connection: no keep-alives once off; a request unanswered past the connection's timeout is given up and reported", "[session]") {
