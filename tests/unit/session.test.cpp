@@ -129,6 +129,29 @@ struct fixture {
     s.bytes_received(conn, hb, now);
     drain();
   }
+  // Our id for extension `name`, from the extension handshake we sent.
+  std::uint8_t our_extension_id(std::string_view name) const {
+    const auto ours = wire::decode_extension_handshake(sent<wire::extended>().front().payload);
+    REQUIRE(ours);
+    const auto id = ours->id_of(name);
+    REQUIRE(id);
+    return *id;
+  }
+  // The host's first report of an extended message of extension `name`, if any.
+  const peer_message_event* extended_report(std::string_view name) const {
+    for (const auto& e : events) {
+      const auto* m = std::get_if<peer_message_event>(&e);
+      if (m && m->kind == peer_message_kind::extended && m->extension == name) return m;
+    }
+    return nullptr;
+  }
+  // Sends the peer's extended message (our id for the extension) and returns the host's
+  // report of it.
+  const peer_message_event* report_of_extended(std::uint8_t id, std::string_view name, byte_view payload) {
+    events.clear();
+    send(wire::extended{id, payload});
+    return extended_report(name);
+  }
   template <class M>
   std::vector<M> sent() const {
     std::vector<M> out;
@@ -512,47 +535,32 @@ TEST_CASE("[session] blocks nobody asked for are dropped, not put into pieces; a
 TEST_CASE("[session] lt_donthave removes a piece from what the peer has", "[session]") {
   fixture f(false);
   f.send_handshake();
-  // Our extension handshake: lt_donthave under some id of ours.
-  const auto ours = wire::decode_extension_handshake(f.sent<wire::extended>().front().payload);
-  REQUIRE(ours);
-  const auto donthave_id = ours->id_of(wire::lt_donthave_name);
-  REQUIRE(donthave_id);
+  const std::uint8_t donthave_id = f.our_extension_id(wire::lt_donthave_name);
   const byte_buffer bits = bitfield::from_string("10000").to_bytes();
   f.send(wire::bitfield{bits});
   CHECK(f.sent<wire::interested>().size() == 1);
   REQUIRE(f.s.peers(f.torrent).size() == 1);
   CHECK(f.s.peers(f.torrent)[0].pieces == 1);
   f.s.report_peer_messages(f.conn, peer_message_bit(peer_message_kind::extended));
-  f.send(wire::extended{*donthave_id, wire::encode_donthave(piece_index{0})});
+  f.send(wire::extended{donthave_id, wire::encode_donthave(piece_index{0})});
   REQUIRE(f.s.peers(f.torrent).size() == 1);
   CHECK(f.s.peers(f.torrent)[0].pieces == 0);
   CHECK(f.sent<wire::not_interested>().size() == 1);  // it has nothing we want now
   // The host hears of the message, the piece decoded (the wire takes it out of peerPieces).
-  const auto reported = std::find_if(f.events.begin(), f.events.end(), [](const auto& e) {
-    const auto* m = std::get_if<peer_message_event>(&e);
-    return m && m->kind == peer_message_kind::extended && m->extension == wire::lt_donthave_name;
-  });
-  REQUIRE(reported != f.events.end());
-  CHECK(std::get<peer_message_event>(*reported).donthave == 0u);
+  const auto* reported = f.extended_report(wire::lt_donthave_name);
+  REQUIRE(reported);
+  CHECK(reported->donthave == 0u);
   // One for a piece the peer never had changes nothing: reported without a piece (npm
   // lt_donthave's 'donthave' is only for a piece the peer had).
-  f.events.clear();
-  f.send(wire::extended{*donthave_id, wire::encode_donthave(piece_index{3})});
-  const auto again = std::find_if(f.events.begin(), f.events.end(), [](const auto& e) {
-    const auto* m = std::get_if<peer_message_event>(&e);
-    return m && m->kind == peer_message_kind::extended && m->extension == wire::lt_donthave_name;
-  });
-  REQUIRE(again != f.events.end());
-  CHECK_FALSE(std::get<peer_message_event>(*again).donthave);
+  const auto* again = f.report_of_extended(donthave_id, wire::lt_donthave_name, wire::encode_donthave(piece_index{3}));
+  REQUIRE(again);
+  CHECK_FALSE(again->donthave);
 }
 
 TEST_CASE("[session] ut_pex: the peer's messages reported decoded; the application's start, stop, reset and addresses", "[session]") {
   fixture f(false);
   f.send_handshake();
-  const auto ours = wire::decode_extension_handshake(f.sent<wire::extended>().front().payload);
-  REQUIRE(ours);
-  const auto our_pex = ours->id_of(wire::ut_pex_name);
-  REQUIRE(our_pex);
+  const std::uint8_t our_pex = f.our_extension_id(wire::ut_pex_name);
   wire::extension_handshake theirs;
   theirs.m[std::string(wire::ut_pex_name)] = 7;
   f.s.report_peer_messages(f.conn, peer_message_bit(peer_message_kind::extended));
@@ -611,23 +619,15 @@ TEST_CASE("[session] ut_pex: the peer's messages reported decoded; the applicati
   wire::pex_message m;
   m.added = {{wire::make_endpoint_v4({9, 9, 9, 9}, 1234), wire::pex_seed | wire::pex_supports_utp}};
   m.dropped = {wire::make_endpoint_v4({9, 9, 9, 8}, 1235)};
-  f.send(wire::extended{*our_pex, wire::encode_pex_message(m)});
-  const auto reported = std::find_if(f.events.begin(), f.events.end(), [](const auto& e) {
-    const auto* r = std::get_if<peer_message_event>(&e);
-    return r && r->kind == peer_message_kind::extended && r->extension == wire::ut_pex_name;
-  });
-  REQUIRE(reported != f.events.end());
-  REQUIRE(std::get<peer_message_event>(*reported).pex);
-  CHECK(*std::get<peer_message_event>(*reported).pex == m);
+  f.send(wire::extended{our_pex, wire::encode_pex_message(m)});
+  const auto* reported = f.extended_report(wire::ut_pex_name);
+  REQUIRE(reported);
+  REQUIRE(reported->pex);
+  CHECK(*reported->pex == m);
   // One within 10 s of it is ignored, and reported without its addresses.
-  f.events.clear();
-  f.send(wire::extended{*our_pex, wire::encode_pex_message(m)});
-  const auto again = std::find_if(f.events.begin(), f.events.end(), [](const auto& e) {
-    const auto* r = std::get_if<peer_message_event>(&e);
-    return r && r->kind == peer_message_kind::extended && r->extension == wire::ut_pex_name;
-  });
-  REQUIRE(again != f.events.end());
-  CHECK_FALSE(std::get<peer_message_event>(*again).pex);
+  const auto* again = f.report_of_extended(our_pex, wire::ut_pex_name, wire::encode_pex_message(m));
+  REQUIRE(again);
+  CHECK_FALSE(again->pex);
 }
 
 TEST_CASE("[session] per connection: no keep-alives once off; a request unanswered past the connection's timeout is given up and reported", "[session]") {
