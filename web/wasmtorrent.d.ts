@@ -713,6 +713,8 @@ export class Torrent extends Emitter {
    * those events' handlers.
    */
   readonly infoHash: string
+  /** The info-hash's 20 bytes, once known (WebTorrent's). */
+  readonly infoHashBuffer: Uint8Array | undefined
   readonly magnetURI: string
   /** Its tracker URLs (the torrent's or magnet's, add() opts.announce, the client's). */
   readonly announce: string[]
@@ -732,6 +734,11 @@ export class Torrent extends Emitter {
   readonly urlList: string[]
   /** The add option `path` (the store's name), or null. */
   readonly path: string | null
+  /** The add options of those names, as WebTorrent's torrent shows them. */
+  readonly addUID: boolean
+  readonly rootDir: string | null
+  readonly storeOpts: Record<string, unknown> | undefined
+  readonly alwaysChokeSeeders: boolean
   readonly maxWebConns: number
   /** The metadata is known and the store checked (as WebTorrent's); 'ready' then. */
   readonly ready: boolean

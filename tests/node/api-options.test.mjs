@@ -455,3 +455,32 @@ test("priority and setPriority (WebTorrent's, newer than 2.8.5): torrents share 
   assert.equal(await settle(count(peersOfLow), 4), 4)
   assert.equal(count(peersOfHigh)(), 6, 'lowering nobody\'s share closes nothing')
 })
+
+// The add options a WebTorrent torrent shows as its own properties, and infoHashBuffer: the
+// same values as WebTorrent 2.8.5's torrent for the same add() call.
+test('torrent.addUID, rootDir, storeOpts, alwaysChokeSeeders and infoHashBuffer, as WebTorrent\'s torrent shows them', async t => {
+  const { default: WebTorrent } = await import('webtorrent')
+  const quiet = { dht: false, tracker: false, lsd: false, natUpnp: false, natPmp: false }
+  const theirs = new WebTorrent(quiet)
+  const ours = new WasmTorrent(quiet)
+  t.after(() => Promise.all([new Promise(resolve => theirs.destroy(resolve)), ours.destroy()]))
+  const magnet = 'magnet:?xt=urn:btih:' + 'ab'.repeat(20)
+  const shown = torrent => ({
+    addUID: torrent.addUID,
+    rootDir: torrent.rootDir,
+    storeOpts: torrent.storeOpts,
+    alwaysChokeSeeders: torrent.alwaysChokeSeeders,
+    infoHashBuffer: torrent.infoHashBuffer instanceof Uint8Array ? Buffer.from(torrent.infoHashBuffer).toString('hex') : torrent.infoHashBuffer,
+    isBuffer: Buffer.isBuffer(torrent.infoHashBuffer)
+  })
+  const dir = await tempDir(t)
+  for (const opts of [{}, { addUID: true, rootDir: dir, storeOpts: { x: 1 }, alwaysChokeSeeders: false }]) {
+    const a = theirs.add(magnet, { path: dir, ...opts })
+    const b = ours.add(magnet, { path: dir, ...opts })
+    await Promise.all([once(a, 'infoHash'), once(b, 'infoHash')].map(p => p.catch(() => {})))
+    assert.deepEqual(shown(b), shown(a))
+    assert.equal(shown(a).infoHashBuffer, 'ab'.repeat(20), 'the oracle')
+    a.destroy()
+    b.destroy()
+  }
+})

@@ -243,6 +243,12 @@ export function makeClientClass (internals) {
       // which names nothing there; Node: the folder given once the info-hash is known).
       this.path = opts.path ?? (host.Store ? null : '/webtorrent')
       this.maxWebConns = opts.maxWebConns ?? client._opts.maxWebConns ?? 4 // per web seed
+      // WebTorrent's add options, as its torrent shows them (alwaysChokeSeeders: ours never
+      // unchokes a seeder, which is never interested).
+      this.addUID = opts.addUID || false
+      this.rootDir = opts.rootDir || null
+      this.storeOpts = opts.storeOpts
+      this.alwaysChokeSeeders = opts.alwaysChokeSeeders ?? true
       this.urlList = []
       this.lastPieceLength = 0
       this.private = opts.private === true // the torrent's own flag once known (_applyPrivate)
@@ -374,6 +380,9 @@ export function makeClientClass (internals) {
 
     // As WebTorrent's: the trackers and web seeds (ws=), and until the metadata the magnet's
     // own xs=, x.pe= and so=.
+    // WebTorrent's: the info-hash's 20 bytes (a Uint8Array, as parse-torrent gives it), once known.
+    get infoHashBuffer () { return this.infoHash ? hexToBytes(this.infoHash) : undefined }
+
     get magnetURI () {
       if (!this.infoHash) return null
       return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this.announce, urlList: this.urlList, ...(this._hasMetadata ? {} : this._magnetParams) })
