@@ -622,6 +622,13 @@ export class Wire extends Emitter {
   destroy (): void
 }
 
+/** A torrent's pieces as abstract-chunk-store's get() reads them: only verified ones ('Chunk not found' otherwise). */
+export interface TorrentStore {
+  readonly chunkLength: number
+  get (index: number, cb: (err: Error | null, chunk?: Uint8Array) => void): void
+  get (index: number, opts: { offset?: number, length?: number }, cb: (err: Error | null, chunk?: Uint8Array) => void): void
+}
+
 /** Flags of an address in a ut_pex message, as npm ut_pex gives and takes them. */
 export interface PexFlags {
   prefersEncryption?: boolean
@@ -739,6 +746,8 @@ export class Torrent extends Emitter {
   readonly rootDir: string | null
   readonly storeOpts: Record<string, unknown> | undefined
   readonly alwaysChokeSeeders: boolean
+  /** WebTorrent's torrent.store, to read verified pieces (abstract-chunk-store's get); null before the metadata and once destroyed. */
+  readonly store: TorrentStore | null
   readonly maxWebConns: number
   /** The metadata is known and the store checked (as WebTorrent's); 'ready' then. */
   readonly ready: boolean

@@ -142,6 +142,7 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
     wire.setTimeout(30_000, true)
   })
   torrent.bitfield.forEach((bit: boolean, index: number) => { void [bit, index] }, 0, torrent.pieces.length)
+  torrent.store?.get(0, { offset: 0, length: 16 }, (err: Error | null, chunk?: Uint8Array) => { void [err, chunk] })
   const file2: Uint8Array | null = torrent.torrentFile
   const added: boolean = torrent.addPeer(new RTCPeerConnection().createDataChannel('x'))
   void [file2, added, torrent.wires.length]

@@ -9,7 +9,7 @@ import { WasmTorrentError } from './errors.js'
 import { File, enginePriority } from './file.js'
 import { Wire, WebSeedWire, WireMetadata, useEngineExtensions, PEER_MESSAGES_AT_CONNECT } from './wire.js'
 import { BitField } from './bitfield.js'
-import { bytesToHex, hexToBytes, concatBytes, base32ToHex } from './hex.js'
+import { bytesToHex, hexToBytes, concatBytes, base32ToHex, toBuffer } from './hex.js'
 import { StreamServer } from '../stream/server.js'
 import { WebSocketTransport } from '../transports/websocket.js'
 import { RtcTransport, BUFFER_HIGH, DEFAULT_ICE_SERVERS, SPARE_OFFERS } from '../transports/rtc.js'
@@ -923,6 +923,30 @@ export function makeClientClass (internals) {
     _closeReader (reader) {
       if (this.destroyed || !this._client._engine) return
       this._client._input((E, t) => E.closeReader(this._id, reader, t))
+    }
+
+    // WebTorrent's torrent.store, for apps that read verified pieces with abstract-chunk-
+    // store's get(index, [{ offset, length }], cb); null before the metadata and once
+    // destroyed. What is stored is the engine's: there is no put().
+    get store () {
+      if (!this._hasMetadata || this.destroyed) return null
+      this._storeView ??= {
+        chunkLength: this.pieceLength,
+        get: (index, opts, cb) => {
+          if (typeof opts === 'function') [opts, cb] = [{}, opts]
+          const fail = message => queueMicrotask(() => cb(new WasmTorrentError(message, { code: 'invalid_argument' })))
+          const have = this._havePieces()
+          if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount || !have ||
+              !(have[index >> 3] & (0x80 >> (index & 7)))) return fail('Chunk not found') // as memory-chunk-store's
+          const size = index === this.pieceCount - 1 ? this.lastPieceLength : this.pieceLength
+          const offset = opts?.offset ?? 0
+          const length = opts?.length ?? size - offset
+          if (offset < 0 || length < 0 || offset + length > size) return fail(`piece ${index}: offset ${offset} + length ${length} is past its end`)
+          if (length === 0) return queueMicrotask(() => cb(null, toBuffer(new Uint8Array(0))))
+          this._read(index * this.pieceLength + offset, length).then(bytes => cb(null, toBuffer(bytes)), err => cb(err))
+        }
+      }
+      return this._storeView
     }
 
     // Bytes [offset, offset + length) of the torrent once their pieces are verified.
