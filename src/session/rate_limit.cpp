@@ -25,7 +25,7 @@ void token_bucket::refill(time_point now) {
   }
   if (now <= last_) return;
   if (limited()) {
-    const double earned = static_cast<double>(rate_) * std::chrono::duration<double>(now - last_).count();
+    const double earned = static_cast<double>(rate_) * earn_fraction_ * std::chrono::duration<double>(now - last_).count();
     tokens_ = std::min(capacity(), tokens_ + earned);
   }
   last_ = now;
@@ -47,7 +47,7 @@ time_point token_bucket::ready_at() const noexcept {
   const double missing = wake_threshold() - tokens_;
   if (!limited() || missing <= 0) return last_;
   // Rounded up, plus a microsecond, so that a refill at that time reaches the threshold.
-  const double micros = std::ceil(missing * 1e6 / static_cast<double>(rate_)) + 1.0;
+  const double micros = std::ceil(missing * 1e6 / (static_cast<double>(rate_) * earn_fraction_)) + 1.0;
   return last_ + duration{static_cast<duration::rep>(micros)};
 }
 

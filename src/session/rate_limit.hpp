@@ -27,6 +27,9 @@ class token_bucket {
   // A block: the largest single transfer, and the least the bucket holds when full.
   static constexpr std::int64_t block = 16 * 1024;
 
+  // `earn_fraction`: tokens accrue at that fraction of rate() (see download_earn_fraction).
+  explicit token_bucket(double earn_fraction = 1.0) : earn_fraction_(earn_fraction) {}
+
   // 0 = unlimited. Tokens earned at the old rate are kept (clamped to the new
   // capacity), so a change takes effect at once. From unlimited, the balance starts
   // at zero and earns nothing until the first refill().
@@ -55,6 +58,15 @@ class token_bucket {
   double tokens_ = 0;
   time_point last_{};
   bool earning_ = false;  // refill() has run since the limit was set from unlimited
+  double earn_fraction_ = 1.0;
 };
+
+// Download limits earn 1% below the limit. A request is paid for when it goes out, but its
+// block is counted (in the speed apps read, over 5 s) when it arrives: when the peer's
+// answers come a few ms sooner at one end of a window than at the other, the window holds
+// slightly more than rate × 5 s (by about rate × jitter / 5 s; WebTorrent's own tests read a
+// 200 kB/s limit as a speed that never passes 200,000 B/s). Uploads are counted as they are
+// sent, and earn at the limit.
+inline constexpr double download_earn_fraction = 0.99;
 
 }  // namespace wt

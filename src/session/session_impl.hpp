@@ -367,7 +367,7 @@ struct torrent {
 
   // The torrent's own rate limits (bandwidth.cpp), under the session's: a byte must fit
   // both. `*_waiting`: a peer of the torrent waits for this bucket's tokens.
-  token_bucket download_limit, upload_limit;
+  token_bucket download_limit{download_earn_fraction}, upload_limit;
   bool download_waiting = false, upload_waiting = false;
 
   bool finished = false;
@@ -505,7 +505,7 @@ struct session::impl {
   // torrent's), request_blocks() and pump_reads() only note that a peer waits;
   // distribute_bandwidth() shares the tokens out at the end of every public call and
   // when next_deadline() wakes the host.
-  token_bucket download_limit, upload_limit;
+  token_bucket download_limit{download_earn_fraction}, upload_limit;
   bool download_waiting = false, upload_waiting = false;
   std::uint32_t last_download_turn = 0, last_upload_turn = 0;  // round-robin positions
 

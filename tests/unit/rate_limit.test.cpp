@@ -86,3 +86,20 @@ TEST_CASE("[rate_limit] a block waits for its tokens; ready_at says when they ar
     CHECK(b.tokens() == 0);
   }
 }
+
+TEST_CASE("[rate_limit] a download bucket earns a little below its rate, and ready_at follows", "[rate_limit]") {
+  token_bucket b{download_earn_fraction};
+  const time_point t0{};
+  b.set_rate(200'000, t0);
+  CHECK(b.rate() == 200'000);  // the limit as set
+  b.refill(t0);
+  b.refill(t0 + 100ms);
+  CHECK(b.tokens() == Approx(200'000 * download_earn_fraction / 10));
+  CHECK(b.tokens() < 20'000);
+  // ready_at: when the earning reaches the wake threshold, at the slower pace.
+  b.spend(static_cast<std::uint64_t>(b.tokens()));
+  const time_point ready = b.ready_at();
+  b.refill(ready);
+  CHECK(b.tokens() >= b.wake_threshold());
+  CHECK(b.tokens() < b.wake_threshold() + 1);
+}
