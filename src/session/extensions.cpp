@@ -351,10 +351,26 @@ class user_extension_plugin final : public extension_plugin {
 
 std::unique_ptr<extension_plugin> make_ut_metadata_plugin() { return std::make_unique<ut_metadata_plugin>(); }
 std::unique_ptr<extension_plugin> make_ut_pex_plugin() { return std::make_unique<ut_pex_plugin>(); }
+std::unique_ptr<extension_plugin> make_lt_donthave_plugin() { return std::make_unique<lt_donthave_plugin>(); }
+std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle,
+                                                            bencode::dict handshake_fields,
+                                                            bool per_connection) {
+  return std::make_unique<user_extension_plugin>(std::move(name), handle, std::move(handshake_fields),
+                                                 per_connection);
+}
+
+// --- the application's ut_pex (wire.ut_pex) ------------------------------------------------------
+
+namespace {
+pex_state* live_pex_state(session::impl& s, connection_id c) {
+  auto [t, p] = s.find_connection(c);
+  return p && !p->dead ? ut_pex_plugin::state_of(s, *p) : nullptr;
+}
+}  // namespace
+
 bool session::command_pex(connection_id c, pex_command command, time_point now) {
   auto& s = enter(now);
-  auto [t, p] = s.find_connection(c);
-  pex_state* st = p && !p->dead ? ut_pex_plugin::state_of(s, *p) : nullptr;
+  pex_state* st = live_pex_state(s, c);
   if (!st) return false;
   switch (command) {
     case pex_command::start: st->sending = true; break;
@@ -372,8 +388,7 @@ bool session::command_pex(connection_id c, pex_command command, time_point now) 
 
 bool session::pex_advertise(connection_id c, const wire::pex_peer& peer, bool dropped, time_point now) {
   auto& s = enter(now);
-  auto [t, p] = s.find_connection(c);
-  pex_state* st = p && !p->dead ? ut_pex_plugin::state_of(s, *p) : nullptr;
+  pex_state* st = live_pex_state(s, c);
   if (!st || peer.peer.port == 0) return false;
   // As npm ut_pex: an address is in one list or the other, and the lists are bounded.
   constexpr std::size_t max_queued = 1000;
@@ -387,14 +402,6 @@ bool session::pex_advertise(connection_id c, const wire::pex_peer& peer, bool dr
   }
   s.finish_call();
   return true;
-}
-
-std::unique_ptr<extension_plugin> make_lt_donthave_plugin() { return std::make_unique<lt_donthave_plugin>(); }
-std::unique_ptr<extension_plugin> make_user_extension_plugin(std::string name, std::uint32_t handle,
-                                                            bencode::dict handshake_fields,
-                                                            bool per_connection) {
-  return std::make_unique<user_extension_plugin>(std::move(name), handle, std::move(handshake_fields),
-                                                 per_connection);
 }
 
 }  // namespace wt

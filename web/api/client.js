@@ -378,11 +378,11 @@ export function makeClientClass (internals) {
       })
     }
 
-    // As WebTorrent's: the trackers and web seeds (ws=), and until the metadata the magnet's
-    // own xs=, x.pe= and so=.
     // WebTorrent's: the info-hash's 20 bytes (a Uint8Array, as parse-torrent gives it), once known.
     get infoHashBuffer () { return this.infoHash ? hexToBytes(this.infoHash) : undefined }
 
+    // As WebTorrent's: the trackers and web seeds (ws=), and until the metadata the magnet's
+    // own xs=, x.pe= and so=.
     get magnetURI () {
       if (!this.infoHash) return null
       return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this.announce, urlList: this.urlList, ...(this._hasMetadata ? {} : this._magnetParams) })
@@ -2311,7 +2311,7 @@ export function makeClientClass (internals) {
     _extensionId (name) {
       let id = this._extensions.get(name)
       if (id === undefined) {
-        this._builtinExtensions ??= new Set(this._extensionNames()) // none registered yet
+        this._isBuiltinExtension(name) // learns the engine's own names while none is registered
         this._input((E, t) => { id = E.registerExtension(name, t) })
         this._extensions.set(name, id)
         this._extensionNamesKnown = null
