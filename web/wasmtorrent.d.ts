@@ -246,7 +246,8 @@ export class Emitter {
 
 /**
  * What file.createReadStream() returns: a Node-style readable (the consumer side of
- * stream.Readable) in browsers and Node alike. Events: 'data' (Uint8Array), 'end',
+ * stream.Readable) in browsers and Node alike. Events: 'data' (Uint8Array, a string after
+ * setEncoding()), 'readable' (paused mode: call read()), 'end',
  * 'error', 'close', 'pause'.
  */
 export class FileStream extends Emitter implements AsyncIterable<Uint8Array> {
@@ -254,6 +255,13 @@ export class FileStream extends Emitter implements AsyncIterable<Uint8Array> {
   readonly readable: boolean
   readonly readableEnded: boolean
   readonly readableFlowing: boolean | null
+  /** Bytes (characters, with an encoding) read ahead and not consumed yet. */
+  readonly readableLength: number
+  readonly readableEncoding: string | null
+  /** Paused mode, as stream.Readable's: what is buffered (or `size` of it), or null until 'readable'. */
+  read (size?: number): Uint8Array | string | null
+  /** Chunks become strings from here on (Node's encodings: utf8, hex, base64, latin1...). */
+  setEncoding (encoding: string): this
   pause (): this
   resume (): this
   isPaused (): boolean

@@ -99,6 +99,13 @@ export async function clientUsage (bytes: Uint8Array<ArrayBuffer>): Promise<void
   nodeStyle.on('data', (chunk: Uint8Array) => { void chunk }).on('end', () => {})
   nodeStyle.pipe({ write (chunk: Uint8Array) { return chunk.length > 0 }, end () {} })
   for await (const chunk of file.createReadStream({ start: 1 })) { const n: number = chunk.byteLength; void n }
+  const paused = file.createReadStream().setEncoding('hex')
+  paused.on('readable', () => {
+    let chunk: Uint8Array | string | null
+    while ((chunk = paused.read(4)) !== null) void chunk
+  })
+  const buffered: number = paused.readableLength + (paused.readableEncoding ?? '').length
+  void buffered
   nodeStyle.destroy()
   file.on('done', () => {})
   file.getBuffer((err, buf) => { if (!err && buf) { const n: number = buf.length; void n } })
