@@ -8,7 +8,7 @@
 // the torrent's files on disk (add(id, { path })), and file system paths as inputs to
 // seed() and createTorrent().
 import { createHash } from 'node:crypto'
-import { createReadStream, openAsBlob, readFileSync } from 'node:fs'
+import { createReadStream, readFileSync } from 'node:fs'
 import { Readable, pipeline } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import { lookup } from 'node:dns/promises'
@@ -24,7 +24,7 @@ import { DhtView } from './api/dht.js'
 import { UtpTransport } from './transports/utp.js'
 import { LsdTransport } from './transports/lsd.js'
 import { NatPmpTransport, UpnpTransport, defaultGateway } from './transports/portmap.js'
-import { FsStore } from './storage/fs.js'
+import { DiskFile, FsStore } from './storage/fs.js'
 import { WasmTorrentError } from './api/errors.js'
 import { NodeServer } from './stream/node-server.js'
 
@@ -53,8 +53,8 @@ const isReadable = item => item !== null && typeof item === 'object' && typeof i
 
 // seed()/createTorrent() inputs: a path (file or folder), a Node Readable, or a list mixing
 // them and the browser's kinds. A folder becomes its files under the folder's name (the
-// torrent's name, as create-torrent does); files are read on demand (fs.openAsBlob), never
-// whole. A stream is read to its end first (its length must be known before hashing), as
+// torrent's name, as create-torrent does); files are read on demand (storage/fs.js's DiskFile),
+// never whole. A stream is read to its end first (its length must be known before hashing), as
 // WebTorrent does, and named by its `name`, else opts.name, else as create-torrent names
 // unnamed input.
 async function inputs (input, opts = {}) {
@@ -95,7 +95,7 @@ async function inputs (input, opts = {}) {
     const from = base ? path.dirname(base) : path.dirname(full)
     const files = info.isDirectory() ? await walk(full, from) : [path.relative(from, full)]
     for (const rel of files) {
-      const data = await openAsBlob(path.join(from, rel))
+      const data = await DiskFile.open(path.join(from, rel))
       out.push({ path: rel.split(path.sep).join('/'), data })
     }
   }

@@ -19,7 +19,7 @@ import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
 import { storeFor, preloadedStoreClass, defaultStore, copyName, lockName, sweepCopies } from '../storage/index.js'
 import { MemoryStore } from '../storage/memory.js'
-import { BlobStore } from '../storage/blob.js'
+import { BlobStore, joinBlobs } from '../storage/blob.js'
 // Only the version is bundled (esbuild keeps the named field of a JSON import).
 import { version } from '../../package.json'
 
@@ -1854,7 +1854,7 @@ export function makeClientClass (internals) {
           // The app's own store (an abstract-chunk-store constructor, 'opfs', 'idb'): the
           // content is put into it, piece by piece, and served from it, as WebTorrent's seed
           // loads it into its store.
-          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, new Blob(blobs), live, storeFor(opts.store))
+          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, joinBlobs(blobs), live, storeFor(opts.store))
           const store = await torrent._seedWriting
           if (!live()) return null
           if (store) torrent._makeStore = () => store
@@ -1873,7 +1873,7 @@ export function makeClientClass (internals) {
           // Browsers: content given in memory (bytes, not a File or Blob, which are read
           // where they are) goes into the default store, as WebTorrent's seed puts it in its
           // store: adding the torrent later, after a reload too, finds it there.
-          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, new Blob(blobs), live)
+          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, joinBlobs(blobs), live)
           const store = await torrent._seedWriting
           if (!live()) return null
           if (store) torrent._makeStore = () => store

@@ -2,7 +2,7 @@
 // piece is present and read straight from the files. Read-only; never deletes anything.
 
 import { WasmTorrentError } from '../api/errors.js'
-import { Geometry, storageError } from './util.js'
+import { Geometry, sliceRange, storageError } from './util.js'
 
 export class BlobStore {
   static kind = 'blob' // survives minification, unlike the class name
@@ -56,7 +56,7 @@ export class BlobStore {
     let buf
     try {
       // Each Blob made costs a round trip to the browser's blob registry: one, not two.
-      buf = await (parts.length === 1 ? parts[0] : new Blob(parts)).arrayBuffer()
+      buf = await (parts.length === 1 ? parts[0] : joinBlobs(parts)).arrayBuffer()
     } catch (err) { // e.g. NotReadableError: the user's file changed or went away
       throw storageError(`get: ${what}`, err)
     }
@@ -67,4 +67,64 @@ export class BlobStore {
   async close () {}
 
   async destroy () {} // the files are the user's
+}
+
+// new Blob(blobs), also when some of them read themselves (Blob subclasses with their own
+// arrayBuffer(), as the Node host's files on disk), which new Blob() would take as empty.
+export function joinBlobs (blobs, type = '') {
+  if (blobs.every(b => b.arrayBuffer === Blob.prototype.arrayBuffer)) return new Blob(blobs, { type })
+  return new JoinedBlob(blobs, type)
+}
+
+class JoinedBlob extends Blob {
+  constructor (parts, type) {
+    super([])
+    this._parts = parts
+    this._type = type
+  }
+
+  get size () { return this._parts.reduce((n, b) => n + b.size, 0) }
+  get type () { return this._type }
+
+  slice (start, end, type = '') {
+    const [from, to] = sliceRange(this.size, start, end)
+    const parts = []
+    let at = 0
+    for (const b of this._parts) {
+      if (at < to && at + b.size > from) parts.push(b.slice(Math.max(0, from - at), Math.min(b.size, to - at)))
+      at += b.size
+    }
+    return joinBlobs(parts, type)
+  }
+
+  async bytes () {
+    const out = new Uint8Array(this.size)
+    let at = 0
+    for (const b of this._parts) {
+      out.set(new Uint8Array(await b.arrayBuffer()), at)
+      at += b.size
+    }
+    return out
+  }
+
+  async arrayBuffer () { return (await this.bytes()).buffer }
+  async text () { return new TextDecoder().decode(await this.bytes()) }
+
+  stream () {
+    const parts = [...this._parts]
+    let reader = null
+    return new ReadableStream({
+      async pull (controller) {
+        for (;;) {
+          if (!reader) {
+            if (parts.length === 0) return controller.close()
+            reader = parts.shift().stream().getReader()
+          }
+          const { value, done } = await reader.read()
+          if (!done) return controller.enqueue(value)
+          reader = null
+        }
+      }
+    }, { highWaterMark: 0 })
+  }
 }

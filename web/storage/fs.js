@@ -9,7 +9,7 @@ import { open, mkdir, stat, unlink, constants } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { Geometry, storageError } from './util.js'
+import { Geometry, sliceRange, storageError } from './util.js'
 import { WasmTorrentError } from '../api/errors.js'
 
 const MAX_OPEN = 64 // file handles kept open at once (least recently used closed first)
@@ -172,4 +172,71 @@ export class FsStore {
     }
     return entry
   }
+}
+
+// A file on disk as a Blob read on demand (slice, arrayBuffer, bytes, stream, text): what
+// seed(path) hashes and then serves. Not fs.openAsBlob: under Node 20 its Blob has the
+// file's size modulo 2^32, so a 5 GiB file was seeded as its first GiB. As openAsBlob's,
+// a read fails once the file has changed (size or modification time) since it was opened.
+export class DiskFile extends Blob {
+  static async open (file) {
+    const info = await stat(file)
+    return new DiskFile(file, info, 0, info.size)
+  }
+
+  constructor (file, info, start, end, type = '') {
+    super([])
+    this._file = file
+    this._info = info // { size, mtimeMs } when opened
+    this._start = start
+    this._end = end
+    this._type = type
+  }
+
+  get size () { return this._end - this._start }
+  get type () { return this._type }
+
+  slice (start, end, type = '') {
+    const [from, to] = sliceRange(this.size, start, end)
+    return new DiskFile(this._file, this._info, this._start + from, this._start + to, type)
+  }
+
+  async bytes () {
+    const out = new Uint8Array(this.size)
+    const handle = await open(this._file, 'r')
+    try {
+      const now = await handle.stat()
+      if (now.size !== this._info.size || now.mtimeMs !== this._info.mtimeMs) throw changed(this._file)
+      let got = 0
+      while (got < out.length) {
+        const { bytesRead } = await handle.read(out, got, out.length - got, this._start + got)
+        if (bytesRead === 0) throw changed(this._file)
+        got += bytesRead
+      }
+    } finally {
+      await handle.close()
+    }
+    return out
+  }
+
+  async arrayBuffer () { return (await this.bytes()).buffer }
+  async text () { return new TextDecoder().decode(await this.bytes()) }
+
+  stream () {
+    let pos = this._start
+    return new ReadableStream({
+      pull: async controller => {
+        if (pos >= this._end) return controller.close()
+        const to = Math.min(this._end, pos + 1024 * 1024)
+        controller.enqueue(await new DiskFile(this._file, this._info, pos, to).bytes())
+        pos = to
+      }
+    }, { highWaterMark: 0 })
+  }
+}
+
+function changed (file) {
+  const err = new Error(`${file} changed since it was opened`)
+  err.name = 'NotReadableError'
+  return err
 }

@@ -180,3 +180,16 @@ export class WholePieceStore {
     return this._pending.run(this._getStored(index, offset, length))
   }
 }
+
+// Blob.slice()'s reading of (start, end): WebIDL's [Clamp] long long (the nearest integer,
+// ties to even), negative from the end, clamped to [0, size].
+export function sliceRange (size, start = 0, end = size) {
+  const integer = n => {
+    n = Number(n) || 0
+    const r = Math.round(n)
+    return Math.abs(n % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r
+  }
+  const at = n => n < 0 ? Math.max(size + n, 0) : Math.min(n, size)
+  const from = at(integer(start))
+  return [from, Math.max(from, at(end === undefined ? size : integer(end)))]
+}
