@@ -36,14 +36,26 @@ async function load ({ wasmBinary, wasmURL } = {}) {
   })
 }
 
-// A folder's files, depth first in name order, as paths relative to `base`.
-async function walk (dir, base, out = []) {
-  const entries = await readdir(dir, { withFileTypes: true })
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  for (const e of entries) {
-    const full = path.join(dir, e.name)
-    if (e.isDirectory()) await walk(full, base, out)
-    else if (e.isFile()) out.push(path.relative(base, full))
+// Names that create-torrent leaves out of a folder it reads (npm junk 4's list): editors'
+// swap and backup files, the Finder's, Windows' and Synology's metadata.
+const JUNK_NAME = /^npm-debug\.log$|^\..*\.swp$|^\.DS_Store$|^\.AppleDouble$|^\.LSOverride$|^Icon\r$|^\._.*|^\.Spotlight-V100(?:$|\/)|\.Trashes|^__MACOSX$|~$|^Thumbs\.db$|^ehthumbs\.db$|^[Dd]esktop\.ini$|@eaDir$/
+
+// A folder's files, depth first in name order, as paths relative to `base`, as
+// create-torrent (so WebTorrent's seed) lists them: hidden entries (a name starting with
+// '.') and junk left out, symbolic links followed (one that leads nowhere is an error, as
+// there), anything but files and folders skipped. A link back into its own folder is an
+// error (create-torrent's would go round until the path is too long).
+async function walk (dir, base, out = [], above = new Set()) {
+  const here = await stat(dir)
+  const id = `${here.dev}:${here.ino}`
+  if (above.has(id)) throw new WasmTorrentError(`seed: ${dir} leads back into a folder it is in`, { code: 'invalid_argument' })
+  const names = (await readdir(dir)).filter(name => name[0] !== '.' && !JUNK_NAME.test(name))
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  for (const name of names) {
+    const full = path.join(dir, name)
+    const info = await stat(full)
+    if (info.isDirectory()) await walk(full, base, out, new Set([...above, id]))
+    else if (info.isFile()) out.push(path.relative(base, full))
   }
   return out
 }

@@ -4,7 +4,7 @@
 // a second client downloads each. Written from WebTorrent's documented behaviour.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
@@ -74,6 +74,50 @@ test('seed() of a folder holding one file: a folder torrent named after it, as c
 
   await download(t, seeder, seeded.torrentFile, { path: path.join(dir, 'down') })
   assert.equal(await sameFiles(path.join(dir, 'down'), [{ path: 'only-one/sub/file.bin', data }]), null)
+})
+
+test("seed() of a folder lists it as create-torrent does: hidden entries and junk left out, symbolic links followed; a link back into the folder is a clear error", async t => {
+  const dir = await tempDir(t)
+  const folder = path.join(dir, 'album')
+  const outside = path.join(dir, 'elsewhere')
+  await mkdir(path.join(folder, 'sub'), { recursive: true })
+  await mkdir(path.join(folder, '.git'), { recursive: true })
+  await mkdir(path.join(folder, '__MACOSX'), { recursive: true })
+  await mkdir(outside, { recursive: true })
+  const kept = {
+    'album/a.flac': randomBytes(21, 30_000),
+    'album/sub/b.flac': randomBytes(22, 20_001),
+    'album/linked.flac': randomBytes(23, 10_007), // a link to a file elsewhere
+    'album/linked-folder/c.flac': randomBytes(24, 5_003) // a link to a folder elsewhere
+  }
+  kept['album/linked-folder/linked.flac'] = kept['album/linked.flac'] // the file is in that folder
+  await writeFile(path.join(folder, 'a.flac'), kept['album/a.flac'])
+  await writeFile(path.join(folder, 'sub', 'b.flac'), kept['album/sub/b.flac'])
+  await writeFile(path.join(outside, 'linked.flac'), kept['album/linked.flac'])
+  await writeFile(path.join(outside, 'c.flac'), kept['album/linked-folder/c.flac'])
+  await symlink(path.join(outside, 'linked.flac'), path.join(folder, 'linked.flac'))
+  await symlink(outside, path.join(folder, 'linked-folder'))
+  for (const junk of ['.hidden', '.git/config', '__MACOSX/._a.flac', 'Thumbs.db', 'desktop.ini', 'sub/.DS_Store', 'notes.txt~']) {
+    await writeFile(path.join(folder, junk), 'junk')
+  }
+
+  const seeder = client(t)
+  await seeder.whenReady()
+  const seeded = seeder.seed(folder, { announce: [] })
+  await once(seeded, 'seed')
+  const npm = await parseTorrentNpm(await createTorrentNpm(folder, {}))
+  assert.deepEqual(seeded.files.map(f => f.path).sort(), npm.files.map(f => f.path).sort())
+  assert.deepEqual(seeded.files.map(f => f.path).sort(), Object.keys(kept).sort())
+  assert.equal(seeded.infoHash, npm.infoHash)
+  await download(t, seeder, seeded.torrentFile, { path: path.join(dir, 'down') })
+  assert.equal(await sameFiles(path.join(dir, 'down'), Object.entries(kept).map(([p, data]) => ({ path: p, data }))), null)
+
+  // A link to the folder itself, deeper down: create-torrent's would recurse until ELOOP.
+  await symlink(folder, path.join(folder, 'sub', 'again'))
+  const looped = seeder.seed(folder, { announce: [] })
+  const [err] = await once(looped, 'error')
+  assert.equal(err.code, 'invalid_argument')
+  assert.match(err.message, /leads back into a folder it is in/)
 })
 
 test('seed() of an empty file: a torrent with no pieces, create-torrent\'s info-hash; a magnet download makes the empty file', async t => {
