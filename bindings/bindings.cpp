@@ -292,6 +292,7 @@ wt::create_options create_options_of(const val& opts) {
   if (!opts["private"].isUndefined()) o.is_private = opts["private"].isTrue();
   o.info_source = string_of(opts["source"]);
   o.multi_file = opts["multiFile"].isTrue();
+  o.filter_junk = !opts["filterJunkFiles"].isFalse();
   return o;
 }
 

@@ -124,6 +124,8 @@ export interface CreateOptions {
   urlList?: string | string[]
   /** Extra info-dict keys: only `source` is supported. */
   info?: { source?: string }
+  /** false: keep hidden junk files (.DS_Store, ._*...) given as files, as create-torrent's (default true). */
+  filterJunkFiles?: boolean
 }
 
 /** Thrown for bad input. */

@@ -122,7 +122,9 @@ result<torrent_creator> torrent_creator::start(std::span<const file_spec> files,
     }
   }
 
-  std::erase_if(prepared, [](const prepared_file& p) { return is_junk_name(p.components.back()); });
+  if (opts.filter_junk) {
+    std::erase_if(prepared, [](const prepared_file& p) { return is_junk_name(p.components.back()); });
+  }
   if (prepared.empty()) return make_error(errc::metainfo_missing_field, 0, "files");
 
   if (common_prefix) {

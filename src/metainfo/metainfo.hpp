@@ -133,6 +133,9 @@ struct create_options {
   // first folder of the paths (create-torrent does so for a folder given by its path). By
   // default one file (junk dropped) makes a single-file torrent.
   bool multi_file = false;
+  // Drop hidden junk (.DS_Store, ._*, .*.swp...), as create-torrent's default
+  // (opts.filterJunkFiles).
+  bool filter_junk = true;
 };
 
 // The piece length create-torrent (npm piece-length) picks for a total size.

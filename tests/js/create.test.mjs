@@ -33,6 +33,8 @@ const cases = [
     files: [file('Ünïcödé ✓/文件.txt', 1234), file('Ünïcödé ✓/папка/😀 emoji.bin', 20000)]
   },
   { title: 'junk files are dropped', files: [file('j/keep.txt', 10), file('j/.DS_Store', 10), file('j/._x', 5)] },
+  { title: 'filterJunkFiles: false keeps them', files: [file('k/keep.txt', 10), file('k/.DS_Store', 10), file('k/._x', 5)], opts: { filterJunkFiles: false } },
+  { title: 'filterJunkFiles: 0 (falsy) keeps them too', files: [file('k0/keep.txt', 10), file('k0/._x', 5)], opts: { filterJunkFiles: 0 } },
   {
     title: 'every option',
     files: [file('opts/one', 3000), file('opts/two', 5000)],

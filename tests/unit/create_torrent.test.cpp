@@ -224,6 +224,15 @@ TEST_CASE("[create_torrent] layout and fields", "[create_torrent]") {
     REQUIRE(m.name == "dir");
     REQUIRE(m.total_length == 1000);
   }
+  SECTION("filter_junk off (create-torrent's filterJunkFiles: false) keeps hidden junk") {
+    fixture f({{"d/a", 70000, 1}, {"d/._a", 10, 2}, {"d/.DS_Store", 3, 3}});
+    create_options o = plain_options();
+    o.filter_junk = false;
+    const auto m = parse_ok(create_ok(f, o));
+    REQUIRE(m.files.size() == 3);
+    REQUIRE(m.total_length == 70013);
+    REQUIRE(parse_ok(create_ok(f, plain_options())).files.size() == 1);
+  }
   SECTION("only junk is an error") {
     fixture f({{".DS_Store", 10, 1}});
     REQUIRE(create_torrent(f.files, plain_options()).err().code == errc::metainfo_missing_field);

@@ -399,6 +399,8 @@ function createOptions (opts) {
     // The engine has no clock: the date comes from here, as create-torrent computes it.
     creationDate: Math.ceil((Number(opts.creationDate) || Date.now()) / 1000),
     private: opts.private === undefined ? undefined : Boolean(Number(opts.private)),
-    source: info.source
+    source: info.source,
+    // create-torrent's: anything but undefined that is falsy keeps the junk.
+    filterJunkFiles: opts.filterJunkFiles === undefined || Boolean(opts.filterJunkFiles)
   }
 }
