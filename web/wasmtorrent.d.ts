@@ -630,6 +630,8 @@ export class Wire extends Emitter {
   /** Sends a message of an extension in use: bytes as they are, anything else (strings too) bencoded, as WebTorrent does. Throws when the peer lacks it. */
   extended (name: string | number, data: Uint8Array | ArrayBuffer | string | object): void
   destroy (): void
+  /** Closes the connection, as destroy() (bittorrent-protocol's Duplex end()). */
+  end (): this
 }
 
 /** A torrent's pieces as abstract-chunk-store's get() reads them: only verified ones ('Chunk not found' otherwise). */

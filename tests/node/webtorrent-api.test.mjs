@@ -112,6 +112,11 @@ test('torrent.load() keeps the torrent live: one started announce, a connected p
   await once(torrent, 'done')
   assert.deepEqual(new Uint8Array(await torrent.files[0].arrayBuffer()), data)
   assert.equal(closed, false, 'the connection made before load() stayed')
+  // end() closes it, as bittorrent-protocol's Duplex end().
+  const ended = once(wire, 'close')
+  assert.equal(wire.end(), wire)
+  await ended
+  assert.equal(seeding.wires.includes(wire), false)
   // One started announce per client, and no stopped one: the torrent never left.
   assert.equal(starts.length, 2)
   assert.equal(stops.length, 0)

@@ -275,6 +275,10 @@ export class Wire extends Emitter {
     return this
   }
 
+  // bittorrent-protocol's Wire is a Duplex stream, whose end() closes the connection once
+  // what was written has gone; here every message is the engine's, so it closes it now.
+  end () { return this.destroy() }
+
   // --- from the engine's events ---
   // As bittorrent-protocol: an extension hears of the peer's handshake only when the
   // peer supports it too.
