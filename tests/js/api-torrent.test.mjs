@@ -463,3 +463,50 @@ test("a torrent's fatal error destroys it and reaches its 'error' listeners", as
   assert.deepEqual(c.torrents, [])
   await c.destroy()
 })
+
+// Files' 'done' in a torrent of many files: tiny files share pieces, some are empty, some
+// span pieces. Each file says 'done' once, right after the 'verified' of the last piece it
+// was waiting for (before the next 'verified'), never earlier.
+test("files' 'done' in a torrent of 600 files: once each, right when the file's last piece is verified", { timeout: 120_000 }, async () => {
+  const many = []
+  for (let i = 0; i < 600; i++) {
+    const length = i % 97 === 5 ? 0 : i % 50 === 7 ? 40 * KiB + i : 1 + (i * 131) % 3000
+    many.push({ path: `many/d${i % 7}/f${String(i).padStart(3, '0')}.bin`, data: randomBytes(1000 + i, length) })
+  }
+  const server = await startWebSeed({ files: Object.fromEntries(many.map(f => [`/${f.path}`, Buffer.from(f.data)])) })
+  try {
+    const bytes = await createTorrent(many, { announceList: [], pieceLength: 16 * KiB, urlList: [`${server.url}/`] })
+    const c = client()
+    const t = c.add(bytes, { store: 'memory' })
+    const verified = new Set()
+    const events = [] // ['verified', piece] and ['done', file index]
+    const doneTooEarly = []
+    t.on('verified', i => { verified.add(i); events.push(['verified', i]) })
+    t.once('ready', () => t.files.forEach((f, index) => f.on('done', () => {
+      events.push(['done', index])
+      for (let p = f._startPiece; f.length > 0 && p <= f._endPiece; p++) if (!verified.has(p)) doneTooEarly.push([index, p])
+    })))
+    await new Promise((resolve, reject) => { t.once('done', resolve); t.once('error', reject) })
+    assert.deepEqual(doneTooEarly, [])
+    const doneCount = new Map()
+    for (const [kind, index] of events) if (kind === 'done') doneCount.set(index, (doneCount.get(index) ?? 0) + 1)
+    assert.equal(doneCount.size, many.length)
+    assert.ok([...doneCount.values()].every(n => n === 1))
+    // Right after the piece that completed it: the last 'verified' before a file's 'done'
+    // is the last of that file's pieces to be verified.
+    let lastVerified = null
+    const late = []
+    const seen = new Set()
+    for (const [kind, value] of events) {
+      if (kind === 'verified') { lastVerified = value; seen.add(value); continue }
+      const f = t.files[value]
+      if (f.length === 0) continue
+      const completedBy = [...seen].filter(p => f.includes(p)).pop()
+      if (completedBy !== lastVerified) late.push([value, completedBy, lastVerified])
+    }
+    assert.deepEqual(late, [])
+    await c.destroy()
+  } finally {
+    server.close()
+  }
+})

@@ -256,6 +256,7 @@ export function makeClientClass (internals) {
       this.createdBy = undefined
       this.comment = undefined
       this._done = false
+      this._unreported = null // pieces of the batch being dispatched not told yet (_dispatch)
       this._reportedReceived = 0 // for 'download' (bytes since the last report)
       this._reportedUpload = 0
       this._limits = { download: undefined, upload: undefined } // throttle*Speed(); unset: the client's
@@ -1145,6 +1146,7 @@ export function makeClientClass (internals) {
     // Every piece verified (again, after a trusted piece failed its hash), as WebTorrent's
     // 'done': once every file is complete, whatever is selected.
     _onDone () {
+      if (this._unreported?.size) return // after their 'verified' (the batch's end calls again)
       if (this._done || !this.ready || this.destroyed || !this._stats()?.complete) return
       this._done = true
       this._checkFilesDone()
@@ -1153,7 +1155,24 @@ export function makeClientClass (internals) {
 
     // Files whose pieces are all verified emit 'done' (once each).
     _checkFilesDone (piece) {
-      for (const f of this.files) if (piece === undefined || f.includes(piece)) f._checkDone()
+      if (piece === undefined) {
+        for (const f of this.files) f._checkDone()
+        return
+      }
+      // The files are in the torrent's order, so their last pieces never decrease: find the
+      // first file that reaches `piece` (a torrent of 100,000 files, checked per piece, would
+      // otherwise scan them all each time), then the few that hold it.
+      const files = this.files
+      let lo = 0
+      let hi = files.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (files[mid]._endPiece < piece) lo = mid + 1
+        else hi = mid
+      }
+      for (let i = lo; i < files.length && files[i]._startPiece <= piece; i++) {
+        if (files[i].includes(piece)) files[i]._checkDone()
+      }
     }
 
     // The web seeds' wires (WebSeedWire): one for each seed the engine has, from the
@@ -1834,9 +1853,15 @@ export function makeClientClass (internals) {
         const below = p => p.slice(p.indexOf('/') + 1)
         const first = p => p.split('/')[0]
         const common = items.every(it => it.path.includes('/') && first(it.path) === first(items[0].path))
+        // By a map: a folder of 20,000 files would otherwise compare every pair.
+        const byPath = new Map()
+        for (const it of items) {
+          const key = common ? below(it.path) : it.path
+          if (!byPath.has(key)) byPath.set(key, it)
+        }
         const pick = path => items.length === 1
           ? items[0]
-          : items.find(it => (common ? below(it.path) : it.path) === below(path)) ??
+          : byPath.get(below(path)) ??
             items.find(it => path === it.path || path.endsWith('/' + it.path) || it.path.endsWith('/' + path))
         const blobs = info.files.map(f => {
           const item = pick(f.path)
@@ -2163,6 +2188,25 @@ export function makeClientClass (internals) {
 
     _dispatch (events) {
       const verified = new Set() // torrents with pieces verified: 'done' after all their 'verified'
+      // Pieces verified in this batch that their torrent has not told yet: the engine's state
+      // already has them, but a file they complete is 'done' only after their 'verified',
+      // as WebTorrent's, which checks its files after each piece.
+      for (const e of events) {
+        if (e.type === 'piece') { const t = this._byId.get(e.torrent); if (t) (t._unreported ??= new Set()).add(e.piece) }
+      }
+      try {
+        this._dispatchEach(events, verified)
+      } finally {
+        for (const e of events) if (e.type === 'piece') { const t = this._byId.get(e.torrent); if (t) t._unreported = null }
+      }
+      // A piece that completes the torrent outside the selection (a stream read it): the
+      // engine's 'done' (the selection's) does not come then.
+      for (const t of verified) {
+        try { t._onDone() } catch (err) { queueMicrotask(() => { throw err }) }
+      }
+    }
+
+    _dispatchEach (events, verified) {
       for (const e of events) {
         const t = this._byId.get(e.torrent)
         try {
@@ -2175,6 +2219,7 @@ export function makeClientClass (internals) {
               break
             case 'piece':
               if (!t) break
+              t._unreported?.delete(e.piece)
               t._reportTraffic()
               t.emit('verified', e.piece)
               if (!t.ready) break // the store's check: files are done once it is ready
@@ -2270,11 +2315,6 @@ export function makeClientClass (internals) {
         } catch (err) {
           queueMicrotask(() => { throw err }) // a listener threw: report it, keep dispatching
         }
-      }
-      // A piece that completes the torrent outside the selection (a stream read it): the
-      // engine's 'done' (the selection's) does not come then.
-      for (const t of verified) {
-        try { t._onDone() } catch (err) { queueMicrotask(() => { throw err }) }
       }
     }
 

@@ -56,6 +56,9 @@ export class File extends Emitter {
   // 'done' once, when the file's pieces are all verified (the torrent calls this).
   _checkDone () {
     if (this._doneEmitted || !this.done) return
+    // Not before the 'verified' of each of its pieces (the torrent's batch tells them in order).
+    const unreported = this._torrent._unreported
+    if (unreported) for (const p of unreported) if (this.includes(p)) return
     this._doneEmitted = true
     this.emit('done')
   }
