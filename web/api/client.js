@@ -1155,8 +1155,9 @@ export function makeClientClass (internals) {
 
     // Files whose pieces are all verified emit 'done' (once each).
     _checkFilesDone (piece) {
+      const bits = this._havePieces()
       if (piece === undefined) {
-        for (const f of this.files) f._checkDone()
+        for (const f of this.files) f._checkDone(bits)
         return
       }
       // The files are in the torrent's order, so their last pieces never decrease: find the
@@ -1171,7 +1172,7 @@ export function makeClientClass (internals) {
         else hi = mid
       }
       for (let i = lo; i < files.length && files[i]._startPiece <= piece; i++) {
-        if (files[i].includes(piece)) files[i]._checkDone()
+        if (files[i].includes(piece)) files[i]._checkDone(bits)
       }
     }
 
@@ -1863,12 +1864,17 @@ export function makeClientClass (internals) {
           ? items[0]
           : byPath.get(below(path)) ??
             items.find(it => path === it.path || path.endsWith('/' + it.path) || it.path.endsWith('/' + path))
-        const blobs = info.files.map(f => {
+        const contents = info.files.map(f => {
           const item = pick(f.path)
           if (!item) throw new WasmTorrentError(`seed: no input for ${f.path}`, { code: 'invalid_argument' })
-          return item.data instanceof Uint8Array ? new Blob([item.data]) : item.data
+          return item.data
         })
-        torrent._makeStore = () => new BlobStore({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, blobs })
+        // Bytes become Blobs (a copy: the app may reuse its buffer), except where they are
+        // written to files at once (Node), which copies them anyway.
+        let blobs = null
+        const seedBlobs = () => (blobs ??= contents.map(data => data instanceof Uint8Array ? new Blob([data]) : data))
+        let written = false
+        torrent._makeStore = () => new BlobStore({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, blobs: seedBlobs() })
         if (opts.preloadedStore) {
           // WebTorrent's preloadedStore: a store that holds the content already is seeded
           // from (the input only made the torrent), nothing written; as WebTorrent's, not
@@ -1879,7 +1885,7 @@ export function makeClientClass (internals) {
           // The app's own store (an abstract-chunk-store constructor, 'opfs', 'idb'): the
           // content is put into it, piece by piece, and served from it, as WebTorrent's seed
           // loads it into its store.
-          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, joinBlobs(blobs), live, storeFor(opts.store))
+          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, joinBlobs(seedBlobs()), live, storeFor(opts.store))
           const store = await torrent._seedWriting
           if (!live()) return null
           if (store) torrent._makeStore = () => store
@@ -1890,19 +1896,21 @@ export function makeClientClass (internals) {
           // addUID, as for add(): under "<name> - <first 8 of the info-hash>" in torrent.path.
           torrent._root = opts.addUID ? host.joinPath(torrent.path, `${info.name} - ${info.infoHash.slice(0, 8)}`) : torrent.path
           const store = new host.Store({ name: info.infoHash, pieceLength: info.pieceLength, length: info.length, files: info.files, root: torrent._root })
-          await store.writeFiles(blobs)
+          await store.writeFiles(contents)
           if (!live()) return null
           torrent._makeStore = () => store
           torrent._builtStore = store // destroyStore deletes it even if no peer opened it
+          written = true
         } else if (!host.Store && (opts.store === undefined || opts.store === null) && items.every(it => it.data instanceof Uint8Array)) {
           // Browsers: content given in memory (bytes, not a File or Blob, which are read
           // where they are) goes into the default store, as WebTorrent's seed puts it in its
           // store: adding the torrent later, after a reload too, finds it there.
-          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, joinBlobs(blobs), live)
+          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, joinBlobs(seedBlobs()), live)
           const store = await torrent._seedWriting
           if (!live()) return null
           if (store) torrent._makeStore = () => store
         }
+        if (!written) seedBlobs()
         await this._ready
         if (!alive()) return null
         torrent.once('ready', () => queueMicrotask(() => {

@@ -48,19 +48,38 @@ export class File extends Emitter {
     this._startPiece = Math.floor(offset / pl)
     this._endPiece = length ? Math.floor((offset + length - 1) / pl) : this._startPiece
     this._doneEmitted = false
+    this._scanFrom = this._startPiece // _complete(): the first piece not yet seen had
   }
 
   // Does piece `index` hold bytes of this file?
   includes (index) { return this.length > 0 && index >= this._startPiece && index <= this._endPiece }
 
   // 'done' once, when the file's pieces are all verified (the torrent calls this).
-  _checkDone () {
-    if (this._doneEmitted || !this.done) return
+  // `bits`: the torrent's pieces had (its _havePieces()), when the caller has them.
+  _checkDone (bits = this._torrent._havePieces()) {
+    if (this._doneEmitted || !this._complete(bits)) return
     // Not before the 'verified' of each of its pieces (the torrent's batch tells them in order).
     const unreported = this._torrent._unreported
     if (unreported) for (const p of unreported) if (this.includes(p)) return
     this._doneEmitted = true
     this.emit('done')
+  }
+
+  // Every piece of the file had? Checked at each piece verified, so the scan starts where
+  // the last one stopped (a file of 65,536 pieces read whole each time cost seconds), and
+  // the whole file is read once more before saying yes (a trusted piece may have failed).
+  _complete (bits) {
+    if (this.length === 0) return true
+    if (!bits) return false
+    const has = p => bits[p >> 3] & (0x80 >> (p & 7))
+    let p = this._scanFrom
+    while (p <= this._endPiece && has(p)) p++
+    this._scanFrom = p
+    if (p <= this._endPiece) return false
+    for (p = this._startPiece; p <= this._endPiece; p++) {
+      if (!has(p)) { this._scanFrom = p; return false }
+    }
+    return true
   }
 
   // Bytes of the file in verified pieces.

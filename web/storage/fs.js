@@ -5,7 +5,7 @@
 // torrents with unsafe path components ('..', separators, drive letters); each one is
 // checked again here to stay under the folder.
 import { createWriteStream } from 'node:fs'
-import { open, mkdir, stat, unlink, constants } from 'node:fs/promises'
+import { open, mkdir, stat, unlink, writeFile, constants } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -106,10 +106,13 @@ export class FsStore {
 
   // Writes each file whole from blobs[i] (a seed the app gave in memory), streamed: a seed
   // then lives on disk as WebTorrent's, and the app's buffers can go.
-  async writeFiles (blobs) {
+  // contents: one Blob or Uint8Array per file, in the torrent's order.
+  async writeFiles (contents) {
     for (const [i, f] of this._files.entries()) {
       await mkdir(path.dirname(f.full), { recursive: true })
-      await pipeline(Readable.fromWeb(blobs[i].stream()), createWriteStream(f.full))
+      const data = contents[i]
+      if (data instanceof Uint8Array) await writeFile(f.full, data)
+      else await pipeline(Readable.fromWeb(data.stream()), createWriteStream(f.full))
     }
   }
 
