@@ -40,6 +40,28 @@ const toList = v => v === undefined || v === null ? [] : [].concat(v)
 const isBlob = v => typeof Blob !== 'undefined' && v instanceof Blob
 // Bytes hashed per step when creating a torrent.
 const HASH_CHUNK = 4 << 20
+// The hashing buffers of torrents created at once share this much of the (bounded)
+// WebAssembly heap; beyond it a creation waits for another to end (300 seeds made at once
+// asked for 1.2 GB of 4 MiB buffers, and failed with out_of_memory).
+const HASH_BUDGET = 32 << 20
+
+// Bytes taken from a shared budget, waiting while it is spent: take(n) resolves with the
+// function that gives them back.
+function budget (total) {
+  let left = total
+  let waiting = []
+  return async function take (bytes) {
+    bytes = Math.min(bytes, total)
+    while (left < bytes) await new Promise(resolve => waiting.push(resolve))
+    left -= bytes
+    return () => {
+      left += bytes
+      const wake = waiting
+      waiting = []
+      for (const resolve of wake) resolve()
+    }
+  }
+}
 
 // Bytes [at, end) of one input, checked against the size it had when collected.
 async function readRange ({ item, at, end }) {
@@ -58,6 +80,7 @@ function asBytes (input) {
 export function createApi (load, defaults = {}, host = undefined) {
   let options = { ...defaults }
   let modulePromise = null
+  const takeHashBuffer = budget(HASH_BUDGET)
   let loaded = null // the module, once modulePromise has resolved (for synchronous calls)
 
   function getModule () {
@@ -168,37 +191,44 @@ export function createApi (load, defaults = {}, host = undefined) {
     const engineOpts = createOptions(opts)
     if (input?.multiFile) engineOpts.multiFile = true // Node: a folder given by its path
     const total = items.reduce((a, item) => a + item.size, 0)
-    return withModule(async M => {
-      if (!engineOpts.pieceLength && opts.maxPieceLength) {
-        engineOpts.pieceLength = Math.min(M.default_piece_length(total), opts.maxPieceLength)
-      }
-      const creator = new M.TorrentCreator(items.map(item => ({ path: item.path, length: item.size })), engineOpts)
-      let buffer = 0
-      try {
-        check(creator.error())
-        const order = creator.inputs()
-        const chunks = []
-        for (const i of order) {
-          for (let at = 0; at < items[i].size; at += HASH_CHUNK) chunks.push({ item: items[i], at, end: Math.min(items[i].size, at + HASH_CHUNK) })
+    // A buffer no larger than the biggest input's chunk, within the shared budget.
+    const bufferBytes = Math.max(1, Math.min(HASH_CHUNK, items.reduce((a, item) => Math.max(a, item.size), 0)))
+    const giveBack = await takeHashBuffer(bufferBytes)
+    try {
+      return await withModule(async M => {
+        if (!engineOpts.pieceLength && opts.maxPieceLength) {
+          engineOpts.pieceLength = Math.min(M.default_piece_length(total), opts.maxPieceLength)
         }
-        const hashTotal = chunks.reduce((a, c) => a + c.end - c.at, 0)
-        buffer = allocate(M, HASH_CHUNK)
-        let hashed = 0
-        let next = chunks.length > 0 ? readRange(chunks[0]) : null
-        for (let k = 0; k < chunks.length; k++) {
-          const bytes = await next
-          next = k + 1 < chunks.length ? readRange(chunks[k + 1]) : null // read ahead while hashing
-          M.HEAPU8.set(bytes, buffer) // HEAPU8 after each await: memory may have grown
-          creator.update(buffer, bytes.length)
-          hashed += bytes.length
-          onProgress?.(hashed, hashTotal)
+        const creator = new M.TorrentCreator(items.map(item => ({ path: item.path, length: item.size })), engineOpts)
+        let buffer = 0
+        try {
+          check(creator.error())
+          const order = creator.inputs()
+          const chunks = []
+          for (const i of order) {
+            for (let at = 0; at < items[i].size; at += HASH_CHUNK) chunks.push({ item: items[i], at, end: Math.min(items[i].size, at + HASH_CHUNK) })
+          }
+          const hashTotal = chunks.reduce((a, c) => a + c.end - c.at, 0)
+          buffer = allocate(M, bufferBytes)
+          let hashed = 0
+          let next = chunks.length > 0 ? readRange(chunks[0]) : null
+          for (let k = 0; k < chunks.length; k++) {
+            const bytes = await next
+            next = k + 1 < chunks.length ? readRange(chunks[k + 1]) : null // read ahead while hashing
+            M.HEAPU8.set(bytes, buffer) // HEAPU8 after each await: memory may have grown
+            creator.update(buffer, bytes.length)
+            hashed += bytes.length
+            onProgress?.(hashed, hashTotal)
+          }
+          return check(creator.finish())
+        } finally {
+          if (buffer) M._free(buffer)
+          creator.delete()
         }
-        return check(creator.finish())
-      } finally {
-        if (buffer) M._free(buffer)
-        creator.delete()
-      }
-    })
+      })
+    } finally {
+      giveBack()
+    }
   }
 
   const api = { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError }
