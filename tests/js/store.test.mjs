@@ -113,6 +113,24 @@ test('BlobStore: every piece held, reads across blob boundaries', async () => {
   await store.destroy()
   assert.deepEqual(await store.get(2, 0, 1000), piece(2), 'destroy leaves the files alone')
 
+  // Many files, empty ones among them (a read finds its first file by a search): every
+  // byte range reads as the concatenation.
+  const many = []
+  for (let at = 0, k = 0; at < 3500; k++) {
+    const length = Math.min(3500 - at, k % 5 === 2 ? 0 : 1 + (k * 37) % 90)
+    many.push(new Blob([all.subarray(at, at + length)]))
+    at += length
+  }
+  many.push(new Blob([]))
+  const manyStore = new BlobStore({ ...geo, blobs: many })
+  for (let start = 0; start < 3500; start += 97) {
+    for (const length of [0, 1, 50, 333, 1000]) {
+      const i = Math.floor(start / 1000)
+      const len = Math.min(length, Math.min(3500, (i + 1) * 1000) - start)
+      assert.deepEqual(await manyStore.get(i, start - i * 1000, len), all.subarray(start, start + len), `bytes ${start}+${len}`)
+    }
+  }
+
   assert.throws(() => new BlobStore({ ...geo, blobs: [new Blob(['x'])] }), err => err.code === 'invalid_argument')
   assert.throws(() => new BlobStore({ ...geo, blobs: 'x' }), err => err.code === 'invalid_argument')
 })
