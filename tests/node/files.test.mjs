@@ -109,6 +109,37 @@ test('a torrent whose file path leaves the folder is refused, and nothing is wri
   assert.throws(() => new FsStore({ name: 'x', pieceLength: 16384, length: 5, root: down, files: [{ path: 'sub/../../evil', length: 5, offset: 0 }] }), /leaves/)
 })
 
+// The store finds a block's first file by a search: with many files, empty ones among
+// them, every piece written in parts lands in the right files, and reads of any range
+// give the torrent's bytes back.
+test('FsStore with 300 files (empty ones among them): blocks written in parts, files on disk, reads of any range', async t => {
+  const dir = await tempDir(t)
+  const pieceLength = 1024
+  const files = []
+  let at = 0
+  for (let k = 0; k < 300; k++) {
+    const length = k % 7 === 3 ? 0 : 1 + (k * 53) % 400
+    files.push({ path: `many/d${k % 5}/f${k}.bin`, length, offset: at })
+    at += length
+  }
+  const all = randomBytes(77, at)
+  const store = new FsStore({ name: 'many', pieceLength, length: at, root: dir, files })
+  await store.open()
+  for (let i = 0; i * pieceLength < at; i++) {
+    const piece = all.subarray(i * pieceLength, Math.min(at, (i + 1) * pieceLength))
+    for (let off = 0; off < piece.length; off += 256) await store.put(i, piece.subarray(off, off + 256), off)
+  }
+  for (let start = 0; start < at; start += 211) {
+    const i = Math.floor(start / pieceLength)
+    const length = Math.min(300, Math.min(at, (i + 1) * pieceLength) - start)
+    assert.deepEqual(await store.get(i, start - i * pieceLength, length), all.subarray(start, start + length), `bytes ${start}+${length}`)
+  }
+  await store.close()
+  for (const f of files) {
+    assert.deepEqual(new Uint8Array(await readFile(path.join(dir, f.path))), all.subarray(f.offset, f.offset + f.length), f.path)
+  }
+})
+
 test('seed() of a Node Readable: read to its end, named by opts.name; a peer gets its bytes', async t => {
   const dir = await tempDir(t)
   const bytes = randomBytes(91, 300_001)

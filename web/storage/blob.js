@@ -2,7 +2,7 @@
 // piece is present and read straight from the files. Read-only; never deletes anything.
 
 import { WasmTorrentError } from '../api/errors.js'
-import { Geometry, sliceRange, storageError } from './util.js'
+import { fileAt, Geometry, sliceRange, storageError } from './util.js'
 
 export class BlobStore {
   static kind = 'blob' // survives minification, unlike the class name
@@ -48,16 +48,7 @@ export class BlobStore {
 
   async _read (start, end, what) {
     const parts = []
-    // From the last blob starting at or before `start` (a folder of 100,000 files is not
-    // walked from its first for every read).
-    let lo = 0
-    let hi = this._starts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1
-      if (this._starts[mid] <= start) lo = mid
-      else hi = mid - 1
-    }
-    for (let i = lo; i < this._blobs.length && this._starts[i] < end; i++) {
+    for (let i = fileAt(this._starts, start); i < this._blobs.length && this._starts[i] < end; i++) {
       const from = Math.max(start, this._starts[i])
       const to = Math.min(end, this._starts[i] + this._blobs[i].size)
       if (from < to) parts.push(this._blobs[i].slice(from - this._starts[i], to - this._starts[i]))

@@ -9,7 +9,7 @@ import { open, mkdir, stat, unlink, writeFile, constants } from 'node:fs/promise
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { Geometry, sliceRange, storageError } from './util.js'
+import { fileAt, Geometry, sliceRange, storageError } from './util.js'
 import { WasmTorrentError } from '../api/errors.js'
 
 const MAX_OPEN = 64 // file handles kept open at once (least recently used closed first)
@@ -37,6 +37,7 @@ export class FsStore {
     if (at !== this._geo.length) {
       throw new WasmTorrentError('store: the files do not add up to the torrent\'s length', { code: 'invalid_argument', context: 'files' })
     }
+    this._starts = this._files.map(f => f.offset)
     this._handles = new Map() // full path -> { handle: Promise<FileHandle>, users } (least recent first)
   }
 
@@ -104,9 +105,8 @@ export class FsStore {
     await Promise.all(entries.map(e => e.handle.then(f => f.close(), () => {})))
   }
 
-  // Writes each file whole from blobs[i] (a seed the app gave in memory), streamed: a seed
-  // then lives on disk as WebTorrent's, and the app's buffers can go.
-  // contents: one Blob or Uint8Array per file, in the torrent's order.
+  // Writes each file whole from contents[i], a Blob or Uint8Array (a seed the app gave in
+  // memory): a seed then lives on disk as WebTorrent's, and the app's buffers can go.
   async writeFiles (contents) {
     for (const [i, f] of this._files.entries()) {
       await mkdir(path.dirname(f.full), { recursive: true })
@@ -126,7 +126,8 @@ export class FsStore {
   // bytes [start, start + length) fall in.
   async _each (start, length, fn, writing) {
     const end = start + length
-    for (const f of this._files) {
+    for (let i = fileAt(this._starts, start); i < this._files.length && this._files[i].offset < end; i++) {
+      const f = this._files[i]
       const from = Math.max(start, f.offset)
       const to = Math.min(end, f.offset + f.length)
       if (from >= to) continue

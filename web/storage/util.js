@@ -193,3 +193,17 @@ export function sliceRange (size, start = 0, end = size) {
   const from = at(integer(start))
   return [from, Math.max(from, at(end === undefined ? size : integer(end)))]
 }
+
+// In `starts` (where each of a torrent's files begins, in order, never decreasing): the
+// last index whose start is at or before `at`, where a read or write from `at` begins. A
+// search, not a walk: a torrent may have 100,000 files, and this runs for every block.
+export function fileAt (starts, at) {
+  let lo = 0
+  let hi = starts.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1
+    if (starts[mid] <= at) lo = mid
+    else hi = mid - 1
+  }
+  return lo
+}
