@@ -45,17 +45,19 @@ const JUNK_NAME = /^npm-debug\.log$|^\..*\.swp$|^\.DS_Store$|^\.AppleDouble$|^\.
 // '.') and junk left out, symbolic links followed (one that leads nowhere is an error, as
 // there), anything but files and folders skipped. A link back into its own folder is an
 // error (create-torrent's would go round until the path is too long).
-async function walk (dir, base, out = [], above = new Set()) {
-  const here = await stat(dir)
+async function walk (dir, base, out = [], above = new Set(), here = null) {
+  here ??= await stat(dir)
   const id = `${here.dev}:${here.ino}`
   if (above.has(id)) throw new WasmTorrentError(`seed: ${dir} leads back into a folder it is in`, { code: 'invalid_argument' })
   const names = (await readdir(dir)).filter(name => name[0] !== '.' && !JUNK_NAME.test(name))
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-  for (const name of names) {
+  // A folder's entries are looked at together (one at a time, a folder of 20,000 files
+  // waited for each in turn), then taken in order.
+  const infos = await Promise.all(names.map(name => stat(path.join(dir, name))))
+  for (const [k, name] of names.entries()) {
     const full = path.join(dir, name)
-    const info = await stat(full)
-    if (info.isDirectory()) await walk(full, base, out, new Set([...above, id]))
-    else if (info.isFile()) out.push(path.relative(base, full))
+    if (infos[k].isDirectory()) await walk(full, base, out, new Set([...above, id]), infos[k])
+    else if (infos[k].isFile()) out.push(path.relative(base, full))
   }
   return out
 }

@@ -164,3 +164,26 @@ test('create: 80 torrents at once, each as when made alone (the hashing buffers 
   for (const i of [0, 41, 79]) assert.deepEqual(made[i], await createTorrent(data, { name: `t${i}.bin`, creationDate: date }))
   assert.equal(new Set(made.map(t => Buffer.from(t).toString('hex'))).size, 80)
 })
+
+// Small files are read several at once while hashing: a file that fails (shorter than it
+// was, or unreadable) rejects the creation with its own error, the first in the torrent's
+// order, and the reads after it in flight leave no unhandled rejection.
+test('create: many small files read ahead; a file that changed or fails rejects the creation, in order', async () => {
+  const unhandled = []
+  const onUnhandled = err => unhandled.push(err)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    class Shrunk extends Blob { slice (...args) { return super.slice(...args).slice(1) } }
+    class Unreadable extends Blob { slice () { return { arrayBuffer: () => Promise.reject(new Error('disk gone')) } } }
+    const files = Array.from({ length: 40 }, (_, i) => ({ path: `d/f${String(i).padStart(2, '0')}`, data: new Blob([randomBytes(900 + i, 100 + i)]) }))
+    assert.ok((await createTorrent(files)).length > 0)
+    const shrunk = files.map((f, i) => i === 5 ? { path: f.path, data: new Shrunk([randomBytes(7, 105)]) } : i === 9 ? { path: f.path, data: new Unreadable([randomBytes(8, 109)]) } : f)
+    await assert.rejects(createTorrent(shrunk), /d\/f05 changed size while reading/)
+    const unreadable = files.map((f, i) => i === 9 ? { path: f.path, data: new Unreadable([randomBytes(8, 109)]) } : f)
+    await assert.rejects(createTorrent(unreadable), /disk gone/)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.deepEqual(unhandled, [])
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+})

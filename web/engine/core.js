@@ -44,6 +44,8 @@ const HASH_CHUNK = 4 << 20
 // WebAssembly heap; beyond it a creation waits for another to end (300 seeds made at once
 // asked for 1.2 GB of 4 MiB buffers, and failed with out_of_memory).
 const HASH_BUDGET = 32 << 20
+// Reads of small files' chunks in flight at once while creating a torrent.
+const MAX_READS_AHEAD = 64
 
 // Bytes taken from a shared budget, waiting while it is spent: take(n) resolves with the
 // function that gives them back.
@@ -211,10 +213,27 @@ export function createApi (load, defaults = {}, host = undefined) {
           const hashTotal = chunks.reduce((a, c) => a + c.end - c.at, 0)
           buffer = allocate(M, bufferBytes)
           let hashed = 0
-          let next = chunks.length > 0 ? readRange(chunks[0]) : null
+          // Reads ahead while hashing: the next chunks, up to HASH_CHUNK bytes of them (one
+          // big chunk, or many small files' at once: a folder of 20,000 files was read one
+          // file at a time). A read that fails is reported when its turn comes.
+          const reads = []
+          let queued = 0
+          let ahead = 0
+          const readAhead = () => {
+            while (queued < chunks.length && reads.length < MAX_READS_AHEAD &&
+                   (reads.length === 0 || ahead + chunks[queued].end - chunks[queued].at <= HASH_CHUNK)) {
+              const c = chunks[queued++]
+              const read = readRange(c)
+              read.catch(() => {}) // awaited in order below; not unhandled meanwhile
+              reads.push(read)
+              ahead += c.end - c.at
+            }
+          }
+          readAhead()
           for (let k = 0; k < chunks.length; k++) {
-            const bytes = await next
-            next = k + 1 < chunks.length ? readRange(chunks[k + 1]) : null // read ahead while hashing
+            const bytes = await reads.shift()
+            ahead -= chunks[k].end - chunks[k].at
+            readAhead()
             M.HEAPU8.set(bytes, buffer) // HEAPU8 after each await: memory may have grown
             creator.update(buffer, bytes.length)
             hashed += bytes.length
