@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test command). Text on stdout, JSON in build/bench/.
-#   npm run bench                        all parts: engine, browser, streaming, streaming-slow, storage, webseed, size, node
+#   npm run bench                        all parts: engine, browser, streaming, streaming-slow, storage, webseed, size, node, scale
 #   npm run bench -- 256                 the same, with the engine moving 256 MiB
 #   npm run bench -- engine [MiB]        the engine part only
 #   npm run bench -- browser [options]   the browser part only; options go to
@@ -25,6 +25,9 @@
 #                                        tests/bench/node_bench.mjs: --size MiB, --reps N,
 #                                        --piece KiB, --only wasmtorrent,webtorrent, --timeout S,
 #                                        --profile DIR, --dist DIR, --json FILE
+#   npm run bench -- scale [options]     many files, many torrents, small pieces under Node;
+#                                        options go to tests/bench/scale_bench.mjs: --files N,
+#                                        --torrents N, --pieces-mib M, --reps N, --only, --json FILE
 # Engine: moves a torrent (default 1024 MiB) between two in-memory sessions and hashes
 # SHA-1, natively and as WebAssembly under Node, and reports the WebAssembly/native
 # ratios (build/bench/engine.json).
@@ -70,16 +73,16 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 source scripts/env.sh
 
-parts=(engine browser streaming streaming-slow storage webseed size node)
+parts=(engine browser streaming streaming-slow storage webseed size node scale)
 case "${1:-}" in
-  engine|browser|streaming|streaming-slow|storage|webseed|size|node) parts=("$1"); shift ;;
+  engine|browser|streaming|streaming-slow|storage|webseed|size|node|scale) parts=("$1"); shift ;;
 esac
 mib=1024
 browser_args=()
-if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ] || [ "${parts[*]}" = storage ] || [ "${parts[*]}" = webseed ] || [ "${parts[*]}" = size ] || [ "${parts[*]}" = node ]; then
+if [ "${parts[*]}" = browser ] || [ "${parts[*]}" = streaming ] || [ "${parts[*]}" = streaming-slow ] || [ "${parts[*]}" = storage ] || [ "${parts[*]}" = webseed ] || [ "${parts[*]}" = size ] || [ "${parts[*]}" = node ] || [ "${parts[*]}" = scale ]; then
   browser_args=("$@")
 elif [ $# -gt 1 ] || ! [[ "${1:-1024}" =~ ^[0-9]+$ ]]; then
-  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options] | storage [options] | webseed [options] | size [options] | node [options]]" >&2
+  echo "usage: npm run bench [-- [engine] MiB | browser [options] | streaming [options] | streaming-slow [options] | storage [options] | webseed [options] | size [options] | node [options] | scale [options]]" >&2
   exit 2
 else
   mib=${1:-1024}
@@ -165,6 +168,12 @@ bench_node() {
   echo "[bench] building the package (dist/)"
   bash scripts/build.sh >/dev/null
   bash scripts/loopback.sh node tests/bench/node_bench.mjs "${browser_args[@]}"
+}
+
+bench_scale() {
+  echo "[bench] building the package (dist/)"
+  bash scripts/build.sh >/dev/null
+  bash scripts/loopback.sh node tests/bench/scale_bench.mjs "${browser_args[@]}"
 }
 
 for part in "${parts[@]}"; do "bench_$part"; done
