@@ -333,6 +333,14 @@ class js_creator {
   std::optional<wt::error> error_;
 };
 
+// A .torrent rebuilt as WebTorrent's torrentFile is (see make_torrent_file): the info dict
+// of `ptr` (a whole .torrent) with the torrent's trackers and web seeds as JS knows them.
+val torrent_file_with(std::uintptr_t ptr, std::size_t length, const val& trackers, const val& web_seeds) {
+  auto parsed = wt::parse_metainfo(heap_bytes(ptr, length));
+  if (!parsed) return error_value(parsed.err());
+  return copy_bytes(wt::make_torrent_file(*parsed, strings_of(trackers), strings_of(web_seeds)));
+}
+
 double default_piece_length(double total_length) {
   return static_cast<double>(wt::default_piece_length(static_cast<std::int64_t>(total_length)));
 }
@@ -1655,6 +1663,7 @@ class js_upnp : public js_portmap<wt::portmap::upnp_client> {
 
 EMSCRIPTEN_BINDINGS(wasmtorrent) {
   emscripten::function("parse_torrent", &parse_torrent);
+  emscripten::function("torrent_file_with", &torrent_file_with);
   emscripten::class_<js_creator>("TorrentCreator")
       .constructor<const val&, const val&>()
       .function("error", &js_creator::error)

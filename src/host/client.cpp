@@ -400,7 +400,7 @@ byte_buffer client::torrent_file(torrent_id t) const {
   const metainfo* m = session_.torrent_metainfo(t);
   auto it = torrents_.find(t);
   if (!m || it == torrents_.end()) return {};
-  return make_torrent_file(m->info_bytes, it->second.trackers);
+  return make_torrent_file(*m, it->second.trackers, m->url_list);
 }
 
 bool client::pause_torrent(torrent_id t, time_point now) {

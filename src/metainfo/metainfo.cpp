@@ -291,22 +291,31 @@ std::vector<std::string> metainfo::trackers() const {
   return out;
 }
 
-byte_buffer make_torrent_file(byte_view info_bytes, const std::vector<std::string>& trackers) {
-  bencode::dict top;
-  if (!trackers.empty()) {
-    top.emplace("announce", trackers.front());
-    bencode::list tiers;
-    for (const auto& url : trackers) tiers.emplace_back(bencode::list{bencode::value(url)});
-    top.emplace("announce-list", std::move(tiers));
-  }
-  // The info dict goes in as received (its bytes define the info-hash). "info" sorts
-  // after both other keys, so it is appended just before the closing 'e'.
-  byte_buffer out = bencode::encode(bencode::value(std::move(top)));
-  out.pop_back();
+byte_buffer make_torrent_file(const metainfo& m, const std::vector<std::string>& trackers,
+                              const std::vector<std::string>& web_seeds) {
+  // The keys that sort before "info", and those after it: the info dict goes in between
+  // as received (its bytes define the info-hash).
+  bencode::dict before;
+  if (!trackers.empty()) before.emplace("announce", trackers.front());
+  bencode::list tiers;
+  for (const auto& url : trackers) tiers.emplace_back(bencode::list{bencode::value(url)});
+  before.emplace("announce-list", std::move(tiers));
+  if (!m.comment.empty()) before.emplace("comment", m.comment);
+  if (!m.created_by.empty()) before.emplace("created by", m.created_by);
+  if (m.creation_date && *m.creation_date != 0) before.emplace("creation date", *m.creation_date);
+  bencode::dict after;
+  if (m.is_private) after.emplace("private", 1);
+  bencode::list seeds;
+  for (const auto& url : web_seeds) seeds.emplace_back(url);
+  after.emplace("url-list", std::move(seeds));
+
+  byte_buffer out = bencode::encode(bencode::value(std::move(before)));
+  out.pop_back();  // its 'e'
   const std::string key = "4:info";
   out.insert(out.end(), key.begin(), key.end());
-  out.insert(out.end(), info_bytes.begin(), info_bytes.end());
-  out.push_back('e');
+  out.insert(out.end(), m.info_bytes.begin(), m.info_bytes.end());
+  const byte_buffer tail = bencode::encode(bencode::value(std::move(after)));
+  out.insert(out.end(), tail.begin() + 1, tail.end());  // without its 'd'
   return out;
 }
 

@@ -74,9 +74,12 @@ result<metainfo> parse_metainfo(byte_view torrent, const metainfo_limits& lim = 
 // Parses an info dict alone (what ut_metadata delivers); info_hash is computed over it.
 result<metainfo> parse_info_dict(byte_view info, const metainfo_limits& lim = {});
 
-// A .torrent for an info dict (e.g. received with ut_metadata): `announce` is the
-// first tracker, `announce-list` one tier per tracker (as WebTorrent writes it).
-byte_buffer make_torrent_file(byte_view info_bytes, const std::vector<std::string>& trackers);
+// The .torrent of a torrent as WebTorrent's torrentFile (parse-torrent's toTorrentFile)
+// writes it: the info dict as received; `announce` the first tracker; `announce-list` one
+// tier per tracker (even with none); comment, created by, creation date; `private` when set; `url-list`
+// always (empty without web seeds). Other top-level keys are not kept.
+byte_buffer make_torrent_file(const metainfo& m, const std::vector<std::string>& trackers,
+                              const std::vector<std::string>& web_seeds);
 
 // --- Mapping between files and pieces ----------------------------------------
 

@@ -675,12 +675,15 @@ TEST_CASE("[metainfo] map_file and file_pieces", "[metainfo]") {
   }
 }
 
-TEST_CASE("[metainfo] make_torrent_file wraps an info dict with its trackers", "[metainfo]") {
+TEST_CASE("[metainfo] make_torrent_file wraps an info dict with its trackers and web seeds", "[metainfo]") {
   bc::dict info = multi_info();
   info["x-unknown-key"] = "kept";  // the info bytes go in untouched
   const std::string info_enc = enc(bc::value(info));
+  auto from_info = wt::parse_info_dict(wt::as_bytes(info_enc));
+  REQUIRE(from_info.ok());
   const std::vector<std::string> trackers{"wss://a.example/announce", "ws://127.0.0.1:8000"};
-  const wt::byte_buffer file = wt::make_torrent_file(wt::as_bytes(info_enc), trackers);
+  const std::vector<std::string> seeds{"http://127.0.0.1:9/a", "http://127.0.0.1:9/b"};
+  const wt::byte_buffer file = wt::make_torrent_file(*from_info, trackers, seeds);
   auto r = wt::parse_metainfo(file);
   REQUIRE(r.ok());
   CHECK(std::string(wt::as_chars(r->info_bytes)) == info_enc);
@@ -688,10 +691,28 @@ TEST_CASE("[metainfo] make_torrent_file wraps an info dict with its trackers", "
   CHECK(r->announce == trackers[0]);
   CHECK(r->trackers() == trackers);
   CHECK(r->announce_list.size() == 2);
+  CHECK(r->url_list == seeds);
 
-  const wt::byte_buffer bare = wt::make_torrent_file(wt::as_bytes(info_enc), {});
-  auto b = wt::parse_metainfo(bare);
-  REQUIRE(b.ok());
-  CHECK(b->trackers().empty());
-  CHECK(std::string(wt::as_chars(bare)) == "d4:info" + info_enc + "e");
+  // As parse-torrent's toTorrentFile writes it: announce-list and url-list even when empty.
+  const wt::byte_buffer bare = wt::make_torrent_file(*from_info, {}, {});
+  CHECK(std::string(wt::as_chars(bare)) == "d13:announce-listle4:info" + info_enc + "8:url-listlee");
+
+  SECTION("a whole .torrent: comment, created by, creation date and private kept, other keys not") {
+    bc::dict top;
+    bc::dict priv = multi_info();
+    priv["private"] = 1;
+    const std::string priv_enc = enc(bc::value(priv));
+    top["info"] = priv;
+    top["comment"] = "c";
+    top["created by"] = "me";
+    top["creation date"] = 1234;
+    top["encoding"] = "UTF-8";
+    top["announce"] = "ws://old.example";
+    auto m = wt::parse_metainfo(wt::as_bytes(enc(bc::value(top))));
+    REQUIRE(m.ok());
+    const wt::byte_buffer out = wt::make_torrent_file(*m, {"ws://new.example"}, {});
+    CHECK(std::string(wt::as_chars(out)) ==
+          "d8:announce16:ws://new.example13:announce-listll16:ws://new.exampleee7:comment1:c"
+          "10:created by2:me13:creation datei1234e4:info" + priv_enc + "7:privatei1e8:url-listlee");
+  }
 }

@@ -261,6 +261,7 @@ export function makeClientClass (internals) {
       this._reportedUpload = 0
       this._limits = { download: undefined, upload: undefined } // throttle*Speed(); unset: the client's
       this._torrentFile = null   // the .torrent bytes, when added from them or seeded
+      this._torrentFileOut = null // torrentFile, once built
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
       this._webSeedWires = new Map() // web seed URL -> WebSeedWire (see _syncWebSeeds)
@@ -344,13 +345,16 @@ export function makeClientClass (internals) {
       return { stats, have: this._havePieces(), pieces: this.pieces, torrentFile: this.torrentFile }
     }
 
-    // The .torrent file (Uint8Array): as added or seeded, or built from the metadata
-    // received from peers and the trackers; null before the metadata.
+    // The .torrent file (Uint8Array), as WebTorrent's: the info dict as added, seeded or
+    // received, with the torrent's trackers (`announce`) and web seeds (`urlList`: a magnet's
+    // ws= and the add option's too), built once; null before the metadata.
     get torrentFile () {
-      if (this._torrentFile) return this._torrentFile
+      if (this._torrentFileOut) return this._torrentFileOut
       if (this.destroyed) return this._final?.torrentFile ?? null
-      if (this._id === null || !this._hasMetadata) return null
-      return this._client._engine.torrentFile(this._id)
+      const source = this._torrentFile ?? (this._id !== null && this._hasMetadata ? this._client._engine.torrentFile(this._id) : null)
+      if (!source) return null
+      this._torrentFileOut = this._client._torrentFileWith(source, this.announce, this.urlList)
+      return this._torrentFileOut
     }
 
     // The .torrent as a Blob (WebTorrent's torrentFileBlob), and an object URL of it.
@@ -2386,11 +2390,21 @@ export function makeClientClass (internals) {
       return this._extensionNamesKnown
     }
 
+    // Copies bytes into the engine's input buffer (no allocation); gives its address.
+    _inHeap (bytes) {
+      const ptr = this._engine.reserve(bytes.length)
+      this._M.HEAPU8.set(bytes, ptr)
+      return ptr
+    }
+
     _bdecode (bytes) {
-      const M = this._M
-      const ptr = this._engine.reserve(bytes.length) // the engine's input buffer: no allocation
-      M.HEAPU8.set(bytes, ptr)
-      return M.bencode_decode(ptr, bytes.length)
+      return this._M.bencode_decode(this._inHeap(bytes), bytes.length)
+    }
+
+    // A .torrent's info dict with these trackers and web seeds (torrent.torrentFile).
+    _torrentFileWith (bytes, announce, urlList) {
+      const out = this._M.torrent_file_with(this._inHeap(bytes), bytes.length, announce ?? [], urlList ?? [])
+      return out instanceof Uint8Array ? out : bytes
     }
 
     _bencode (value) {
