@@ -418,13 +418,15 @@ val torrent_info(const wt::metainfo& m) {
   val files = val::array();
   for (std::uint32_t i = 0; i < m.files.size(); ++i) {
     const wt::file_entry& f = m.files[i];
-    if (f.pad) continue;
     val file = val::object();
     file.set("path", m.path(wt::file_index{i}));
     file.set("name", m.multi_file ? f.name() : m.name);
     file.set("length", static_cast<double>(f.length));
     file.set("offset", static_cast<double>(f.offset));
     file.set("index", i);  // the engine's file index (pad files count)
+    // BEP 47 pad files: zeros for alignment, not the torrent's files (torrent.files leaves
+    // them out, no store writes them), but a chunk store is told of them, as WebTorrent's.
+    if (f.pad) file.set("pad", true);
     files.call<void>("push", file);
   }
   out.set("files", files);

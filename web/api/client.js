@@ -202,7 +202,7 @@ function announceParam (key, value) {
   return null
 }
 
-// internals: { getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, host }.
+// internals: { getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, isPadFile, host }.
 // host: what the environment adds (web/node.js): { Tcp: a transport class for addressed
 // peers, Udp: one for UDP trackers, webrtc(): RTCPeerConnection and WebSocket, Store: the default store, storeRoot(opts): its folder, inputs(input): turns file
 // system paths into inputs }; absent in browsers.
@@ -458,7 +458,7 @@ export function makeClientClass (internals) {
       if (Array.isArray(parsed.files)) {
         // A .torrent's files from 'infoHash' on, as WebTorrent's (parse-torrent's entries,
         // plain objects); the metadata makes them Files.
-        if (!this._hasMetadata) this.files = parsed.files.map(({ name, path, length, offset }) => ({ name, path, length, offset }))
+        if (!this._hasMetadata) this.files = parsed.files.filter(f => !internals.isPadFile(f)).map(({ name, path, length, offset }) => ({ name, path, length, offset }))
         if (parsed.infoBuffer instanceof Uint8Array) this.infoBuffer ??= parsed.infoBuffer
         this.length = parsed.length
         this.pieceLength = parsed.pieceLength
@@ -1062,7 +1062,7 @@ export function makeClientClass (internals) {
       this.length = info.length
       this.pieceLength = info.pieceLength
       this.pieceCount = info.pieces
-      this.files = info.files.map(f => new File(this, f))
+      this.files = info.files.filter(f => !f.pad).map(f => new File(this, f)) // not BEP 47 pad files, as libtorrent's
       this.lastPieceLength = info.length - (info.pieces - 1) * info.pieceLength
       this.infoBuffer = info.infoBuffer
       this._hasMetadata = true
@@ -2156,8 +2156,18 @@ export function makeClientClass (internals) {
           }
           E.storageCompleted(request, ok, n, t)
         })
+        let store
+        try {
+          store = torrent._makeStore({ ...info, infoHash: torrent.infoHash ?? info.infoHash })
+        } catch (err) {
+          // A store that cannot be made for this torrent: the torrent's error, never a throw
+          // out of the engine's run loop (after it, as removing a torrent is not done there).
+          torrent._makeStore = null
+          setTimeout(() => this._fail(torrent, err instanceof WasmTorrentError ? err : new WasmTorrentError(`storage: ${err?.message ?? err}`, { code: 'storage_failed' })))
+          return null
+        }
         torrent._storage = new TorrentStorage({
-          store: torrent._makeStore({ ...info, infoHash: torrent.infoHash ?? info.infoHash }),
+          store,
           pieceLength: info.pieceLength,
           length: info.length,
           complete,

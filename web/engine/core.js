@@ -252,13 +252,18 @@ export function createApi (load, defaults = {}, host = undefined) {
 
   const api = { init, parseTorrent, parseMagnet, toMagnetURI, createTorrent, announceList, WasmTorrentError }
   // The client class; the functions above are also its statics (WasmTorrent.parseTorrent).
-  const WasmTorrent = makeClientClass({ getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, WasmTorrentError, host })
+  const WasmTorrent = makeClientClass({ getModule, createTorrent, parseTorrent, toMagnetURI, collectInputs, isPadFile, WasmTorrentError, host })
   Object.assign(WasmTorrent, api)
   return { ...api, WasmTorrent }
 }
 
 // --- outputs: engine values -> the shapes of npm parse-torrent and magnet-uri --------
 
+
+// BEP 47 pad files among parseTorrent's files (listed there, as parse-torrent lists them;
+// a torrent's `files` leaves them out).
+const padFiles = new WeakSet()
+const isPadFile = file => padFiles.has(file)
 
 function torrentObject (t) {
   const out = {
@@ -274,7 +279,11 @@ function torrentObject (t) {
   if (t.creationDate) out.created = new Date(t.creationDate * 1000)
   if (t.createdBy) out.createdBy = t.createdBy
   if (t.comment) out.comment = t.comment
-  out.files = t.files.map(({ path, name, length, offset }) => ({ path, name, length, offset }))
+  out.files = t.files.map(({ path, name, length, offset, pad }) => {
+    const file = { path, name, length, offset }
+    if (pad) padFiles.add(file)
+    return file
+  })
   out.length = t.length
   out.pieceLength = t.pieceLength
   out.lastPieceLength = t.lastPieceLength

@@ -14,6 +14,8 @@ import { WasmTorrentError } from '../api/errors.js'
 
 const MAX_OPEN = 64 // file handles kept open at once (least recently used closed first)
 
+const badFiles = () => new WasmTorrentError('store: the files do not fit the torrent\'s length', { code: 'invalid_argument', context: 'files' })
+
 export class FsStore {
   static kind = 'fs'
   static available () { return typeof process !== 'undefined' && Boolean(process.versions?.node) }
@@ -25,18 +27,21 @@ export class FsStore {
     const root = path.resolve(opts.root ?? opts.path ?? '.')
     this._root = root
     let at = 0
-    this._files = (opts.files ?? []).map(f => {
+    this._files = (opts.files ?? []).filter(f => !f.pad).map(f => {
       const full = path.resolve(root, ...f.path.split('/'))
       if (!full.startsWith(root + path.sep)) {
         throw new WasmTorrentError(`store: file path ${JSON.stringify(f.path)} leaves ${root}`, { code: 'invalid_argument', context: 'path' })
       }
       const file = { full, length: f.length, offset: f.offset ?? at }
+      if (file.offset < at) throw badFiles()
       at = file.offset + file.length
       return file
     })
-    if (at !== this._geo.length) {
-      throw new WasmTorrentError('store: the files do not add up to the torrent\'s length', { code: 'invalid_argument', context: 'files' })
-    }
+    // Gaps between files (and after the last) are BEP 47 pad files, which the engine leaves
+    // out of the list: zeros, never on disk (reads give zeros there, writes skip them), as
+    // libtorrent keeps them. libtorrent 2 and qBittorrent pad every file of a multi-file
+    // torrent (hybrid v1/v2 torrents).
+    if (at > this._geo.length || (at < this._geo.length && !(opts.files ?? []).some(f => f.pad || f.offset !== undefined))) throw badFiles()
     this._starts = this._files.map(f => f.offset)
     this._handles = new Map() // full path -> { handle: Promise<FileHandle>, users } (least recent first)
   }

@@ -2,6 +2,9 @@
 # A libtorrent (Debian's python3-libtorrent) peer for the Node host's interop tests.
 #   libtorrent_peer.py seed FILE.torrent DIR [--peer IP:PORT]...
 #   libtorrent_peer.py download FILE.torrent DIR [--peer IP:PORT]...
+#   libtorrent_peer.py create FILE.torrent PATH [--piece-length BYTES]: writes a .torrent of
+#     PATH as libtorrent 2 makes them by default (hybrid v1/v2, every file padded to a piece
+#     boundary with BEP 47 pad files), prints {"infoHash": v1, "magnet": ...} and exits
 #   --upload-limit BYTES: a slow seeder (bytes per second)
 #   --transport utp|tcp: that transport only (default both)
 #   --lsd: Local Service Discovery on (BEP 14), to find peers on the local network
@@ -16,7 +19,7 @@ import argparse, json, sys, time
 import libtorrent as lt
 
 ap = argparse.ArgumentParser()
-ap.add_argument('mode', choices=['seed', 'download'])
+ap.add_argument('mode', choices=['seed', 'download', 'create'])
 ap.add_argument('torrent')
 ap.add_argument('dir')
 ap.add_argument('--peer', action='append', default=[])
@@ -25,7 +28,20 @@ ap.add_argument('--transport', choices=['both', 'utp', 'tcp'], default='both')
 ap.add_argument('--lsd', action='store_true', help='Local Service Discovery on')
 ap.add_argument('--encryption', choices=['default', 'required', 'disabled'], default='default')
 ap.add_argument('--ipv6', action='store_true', help='listen on [::1]')
+ap.add_argument('--piece-length', type=int, default=32768)
 args = ap.parse_args()
+
+if args.mode == 'create':
+    import os
+    fs = lt.file_storage()
+    lt.add_files(fs, args.dir)
+    ct = lt.create_torrent(fs, args.piece_length)
+    lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(args.dir)))
+    with open(args.torrent, 'wb') as f:
+        f.write(lt.bencode(ct.generate()))
+    ti = lt.torrent_info(args.torrent)
+    print(json.dumps({'infoHash': str(ti.info_hashes().v1), 'magnet': lt.make_magnet_uri(ti)}), flush=True)
+    sys.exit(0)
 
 settings = {
     'listen_interfaces': '[::1]:0' if args.ipv6 else '127.0.0.1:0',

@@ -1,0 +1,106 @@
+// Torrents with BEP 47 pad files, as libtorrent 2 (qBittorrent, Deluge) makes them by default:
+// hybrid v1/v2 torrents whose every file is padded to a piece boundary. The pad files are
+// zeros for alignment: not the torrent's files (as libtorrent, Transmission 4 and qBittorrent
+// show them), never written to disk, read as zeros when a peer asks for their bytes. Until
+// 2026-12-07 the Node store refused such a torrent ("the files do not add up"), and for a
+// magnet that refusal was thrown out of the run loop.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import FSChunkStore from 'fs-chunk-store'
+import WasmTorrent from '../../dist/wasmtorrent.node.js'
+import { tempDir, makeContent, sameFiles, once, jsonProcess, libtorrentPeer, here } from './helpers.mjs'
+
+function client (t) {
+  const c = new WasmTorrent({ tracker: false, dht: false, lsd: false, natUpnp: false, natPmp: false })
+  c.on('error', err => assert.fail(`client error: ${err.message}`))
+  t.after(() => c.destroy())
+  return c
+}
+
+// libtorrent's .torrent of the content: { file, infoHash, magnet } (both xt= in the magnet).
+async function hybrid (t, dir, content) {
+  const file = path.join(dir, 'hybrid.torrent')
+  const made = jsonProcess(t, '/usr/bin/python3', [path.join(here, 'peers/libtorrent_peer.py'), 'create', file, content.root, '--piece-length', '32768'])
+  const { infoHash, magnet } = await made.waitFor(s => s.infoHash, 30000, 'libtorrent to create the torrent')
+  return { file, infoHash, magnet }
+}
+
+async function allFiles (dir) {
+  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter(e => e.isFile()).map(e => path.relative(dir, path.join(e.parentPath ?? e.path, e.name))).sort()
+}
+
+test('a hybrid torrent from libtorrent: parseTorrent lists its pad files, the torrent does not; downloaded byte-exact, no pad file on disk', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'hybrid', 3)
+  const torrent = await hybrid(t, dir, content)
+  const parsed = await WasmTorrent.parseTorrent(await readFile(torrent.file))
+  const pads = parsed.files.filter(f => /(^|\/)\.pad\//.test(f.path))
+  assert.ok(pads.length >= 2, 'libtorrent padded the files')
+  const lt = libtorrentPeer(t, 'seed', torrent.file, path.join(dir, 'seed'))
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t)
+  const down = c.add(torrent.file, { path: path.join(dir, 'down') })
+  await once(down, 'infoHash')
+  const expected = content.files.map(f => f.path).sort()
+  assert.deepEqual(down.files.map(f => f.path).sort(), expected, "'infoHash': the files without the pads")
+  down.addPeer(`127.0.0.1:${port}`)
+  await once(down, 'done')
+  assert.deepEqual(down.files.map(f => f.path).sort(), expected)
+  assert.equal(down.length, parsed.length, 'the length counts the pads')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+  assert.deepEqual(await allFiles(path.join(dir, 'down')), expected)
+  for (const f of down.files) assert.equal(f.progress, 1)
+})
+
+test("a hybrid torrent's magnet (btih and btmh): the metadata from libtorrent, then the files", async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'hybrid magnet', 4)
+  const torrent = await hybrid(t, dir, content)
+  assert.match(torrent.magnet, /xt=urn:btmh:1220/)
+  const lt = libtorrentPeer(t, 'seed', torrent.file, path.join(dir, 'seed'))
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t)
+  const down = c.add(torrent.magnet, { path: path.join(dir, 'down') })
+  await once(down, 'infoHash')
+  assert.equal(down.infoHash, torrent.infoHash)
+  down.addPeer(`127.0.0.1:${port}`)
+  await once(down, 'done')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+  assert.deepEqual(await allFiles(path.join(dir, 'down')), content.files.map(f => f.path).sort())
+})
+
+test('a hybrid torrent resumed from its files on disk is seeded to libtorrent (pad bytes read as zeros)', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'hybrid seed', 5)
+  const torrent = await hybrid(t, dir, content)
+  const c = client(t)
+  await c.whenReady()
+  const seeding = c.add(torrent.file, { path: path.join(dir, 'seed') })
+  await once(seeding, 'ready')
+  assert.equal(seeding.progress, 1, 'every piece found on disk')
+  const lt = libtorrentPeer(t, 'download', torrent.file, path.join(dir, 'down'), [`127.0.0.1:${c.torrentPort}`])
+  await lt.waitFor(s => s.done, 60000, 'libtorrent to finish')
+  assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
+})
+
+test("a chunk store (WebTorrent's fs-chunk-store) is told of the pad files, as WebTorrent tells it", async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'hybrid chunks', 6)
+  const torrent = await hybrid(t, dir, content)
+  const lt = libtorrentPeer(t, 'seed', torrent.file, path.join(dir, 'seed'))
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t)
+  const down = c.add(torrent.file, { store: FSChunkStore, path: path.join(dir, 'chunks') })
+  await once(down, 'infoHash')
+  down.addPeer(`127.0.0.1:${port}`)
+  await once(down, 'done')
+  for (const f of content.files) {
+    const file = down.files.find(x => x.path === f.path)
+    assert.deepEqual(Buffer.from(await file.arrayBuffer()), Buffer.from(f.data), f.path)
+  }
+})
