@@ -143,7 +143,14 @@ std::optional<error> parse_info(const node& info, const metainfo_limits& lim, me
 
   // pieces (checked against the total once the files are known)
   const auto pieces = info.find("pieces");
-  if (!pieces) return fail(errc::metainfo_missing_field, info, "info.pieces");
+  if (!pieces) {
+    const auto version = info.find("meta version");
+    if (version && version->is_int() && version->as_int() == 2) {
+      return fail(errc::metainfo_missing_field, info,
+                  "info.pieces: a BitTorrent v2-only torrent (BEP 52); v1 and hybrid v1/v2 torrents are supported");
+    }
+    return fail(errc::metainfo_missing_field, info, "info.pieces");
+  }
   if (!pieces->is_string()) return fail(errc::metainfo_wrong_type, *pieces, "info.pieces");
   const byte_view hashes = pieces->as_bytes();
   if (hashes.size() % 20 != 0) return fail(errc::metainfo_invalid_value, *pieces, "info.pieces");

@@ -282,6 +282,23 @@ test("seed() with the app's chunk store (store: a constructor): the content is p
   assert.equal(destroyed, true)
 })
 
+test("a chunk store whose constructor throws: the torrent's 'error' (storage_failed) at once, not a 'ready' that fails at the first write", async t => {
+  class Unopenable extends RecordingStore {
+    constructor () { super(); throw new Error('cannot open the store') }
+  }
+  const c = client(t)
+  c.on('error', () => {})
+  const torrentFile = await WasmTorrent.createTorrent(randomBytes(16, 50_000), { name: 'unopenable.bin', announceList: [] })
+  const torrent = c.add(torrentFile, { store: Unopenable })
+  let ready = false
+  torrent.on('ready', () => { ready = true })
+  const [err] = await once(torrent, 'error', 10_000)
+  assert.equal(err.code, 'storage_failed')
+  assert.match(err.message, /cannot open the store/)
+  assert.equal(ready, false)
+  assert.equal(torrent.destroyed, true)
+})
+
 test('removePeer takes the "ip:port" of a connected peer, as WebTorrent\'s; the wire closes', async t => {
   const seeder = client(t)
   const source = await seeded(seeder, randomBytes(15, 300_000), { name: 'remove.bin', store: 'memory' })

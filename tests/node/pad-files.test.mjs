@@ -20,10 +20,10 @@ function client (t) {
 }
 
 // libtorrent's .torrent of the content: { file, infoHash, magnet } (both xt= in the magnet).
-async function hybrid (t, dir, content) {
+async function hybrid (t, dir, content, extra = []) {
   const file = path.join(dir, 'hybrid.torrent')
-  const made = jsonProcess(t, '/usr/bin/python3', [path.join(here, 'peers/libtorrent_peer.py'), 'create', file, content.root, '--piece-length', '32768'])
-  const { infoHash, magnet } = await made.waitFor(s => s.infoHash, 30000, 'libtorrent to create the torrent')
+  const made = jsonProcess(t, '/usr/bin/python3', [path.join(here, 'peers/libtorrent_peer.py'), 'create', file, content.root, '--piece-length', '32768', ...extra])
+  const { infoHash, magnet } = await made.waitFor(s => s.magnet, 30000, 'libtorrent to create the torrent')
   return { file, infoHash, magnet }
 }
 
@@ -102,5 +102,17 @@ test("a chunk store (WebTorrent's fs-chunk-store) is told of the pad files, as W
   for (const f of content.files) {
     const file = down.files.find(x => x.path === f.path)
     assert.deepEqual(Buffer.from(await file.arrayBuffer()), Buffer.from(f.data), f.path)
+  }
+})
+
+test('a v2-only torrent and its magnet (no v1 info-hash) are refused with an error that says so', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'v2 only', 7)
+  const torrent = await hybrid(t, dir, content, ['--v2-only'])
+  assert.equal(torrent.infoHash, null)
+  const c = client(t)
+  for (const id of [await readFile(torrent.file), torrent.magnet]) {
+    const [err] = await once(c.add(id), 'error')
+    assert.match(err.message, /^Invalid torrent identifier: .*v2-only/)
   }
 })

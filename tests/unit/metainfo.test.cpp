@@ -326,8 +326,14 @@ TEST_CASE("[metainfo] validates piece length and pieces", "[metainfo]") {
     check_pieces(bc::value(std::string()), errc::metainfo_invalid_value);
     bc::dict info = single_info();
     info.erase("pieces");
-    const std::string t = torrent_of(std::move(info));
+    const std::string t = torrent_of(bc::dict(info));
     require_error(parse(t), errc::metainfo_missing_field, "info.pieces", value_at(t, "4:info"));
+    // A v2-only torrent (BEP 52: "meta version" 2, no pieces) says so.
+    info["meta version"] = 2;
+    const std::string v2 = torrent_of(std::move(info));
+    require_error(parse(v2), errc::metainfo_missing_field,
+                  "info.pieces: a BitTorrent v2-only torrent (BEP 52); v1 and hybrid v1/v2 torrents are supported",
+                  value_at(v2, "4:info"));
   }
 }
 

@@ -1723,7 +1723,7 @@ export function makeClientClass (internals) {
           { code: err?.code ?? 'invalid_argument', position: err?.position, context: err?.context })
       }
       if (!parsed?.infoHash || !/^[0-9a-f]{40}$/i.test(parsed.infoHash)) {
-        throw new WasmTorrentError('Invalid torrent identifier: no v1 info-hash', { code: 'invalid_argument' })
+        throw new WasmTorrentError('Invalid torrent identifier: no v1 info-hash (xt=urn:btih:); BitTorrent v2-only magnets (xt=urn:btmh: alone) are not supported', { code: 'invalid_argument' })
       }
       // .torrent bytes: as they are.
       if (input instanceof Uint8Array && input.length !== 20) {

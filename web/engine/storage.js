@@ -133,6 +133,11 @@ export class TorrentStorage {
     this._opened ??= this.store.open().then(held => {
       this._held = held
       this._openDone = true
+    }, err => {
+      // A store that cannot be opened cannot hold the download: the torrent's error now,
+      // not at its first write (its resume check would pass as "nothing held").
+      if (!this._closed) this._onError(err)
+      throw err
     })
     return this._opened
   }

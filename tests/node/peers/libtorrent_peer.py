@@ -4,7 +4,8 @@
 #   libtorrent_peer.py download FILE.torrent DIR [--peer IP:PORT]...
 #   libtorrent_peer.py create FILE.torrent PATH [--piece-length BYTES]: writes a .torrent of
 #     PATH as libtorrent 2 makes them by default (hybrid v1/v2, every file padded to a piece
-#     boundary with BEP 47 pad files), prints {"infoHash": v1, "magnet": ...} and exits
+#     boundary with BEP 47 pad files), prints {"infoHash": v1, "magnet": ...} and exits;
+#     --v2-only: a BitTorrent v2 torrent alone (no v1 info-hash)
 #   --upload-limit BYTES: a slow seeder (bytes per second)
 #   --transport utp|tcp: that transport only (default both)
 #   --lsd: Local Service Discovery on (BEP 14), to find peers on the local network
@@ -29,18 +30,20 @@ ap.add_argument('--lsd', action='store_true', help='Local Service Discovery on')
 ap.add_argument('--encryption', choices=['default', 'required', 'disabled'], default='default')
 ap.add_argument('--ipv6', action='store_true', help='listen on [::1]')
 ap.add_argument('--piece-length', type=int, default=32768)
+ap.add_argument('--v2-only', action='store_true')
 args = ap.parse_args()
 
 if args.mode == 'create':
     import os
     fs = lt.file_storage()
     lt.add_files(fs, args.dir)
-    ct = lt.create_torrent(fs, args.piece_length)
+    ct = lt.create_torrent(fs, args.piece_length, lt.create_torrent.v2_only if args.v2_only else 0)
     lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(args.dir)))
     with open(args.torrent, 'wb') as f:
         f.write(lt.bencode(ct.generate()))
     ti = lt.torrent_info(args.torrent)
-    print(json.dumps({'infoHash': str(ti.info_hashes().v1), 'magnet': lt.make_magnet_uri(ti)}), flush=True)
+    v1 = ti.info_hashes().has_v1()
+    print(json.dumps({'infoHash': str(ti.info_hashes().v1) if v1 else None, 'magnet': lt.make_magnet_uri(ti)}), flush=True)
     sys.exit(0)
 
 settings = {
