@@ -370,6 +370,14 @@ val parse_magnet(const std::string& uri) {
     ranges.call<void>("push", range);
   }
   out.set("selectOnly", ranges);
+  val other = val::array();
+  for (const auto& [key, value] : l.other) {
+    val pair = val::array();
+    pair.call<void>("push", key);
+    pair.call<void>("push", value);
+    other.call<void>("push", pair);
+  }
+  out.set("other", other);
   return out;
 }
 
@@ -397,6 +405,11 @@ val make_magnet(const val& link) {
     const auto n = ranges["length"].as<unsigned>();
     for (unsigned i = 0; i < n; ++i)
       l.select_only.emplace_back(ranges[i][0].as<std::uint32_t>(), ranges[i][1].as<std::uint32_t>());
+  }
+  val other = link["other"];
+  if (other.isArray()) {
+    const auto n = other["length"].as<unsigned>();
+    for (unsigned i = 0; i < n; ++i) l.other.emplace_back(string_of(other[i][0]), string_of(other[i][1]));
   }
   return val(wt::make_magnet(l));
 }

@@ -210,7 +210,10 @@ result<magnet_link> parse_magnet(std::string_view uri, const magnet_limits& lim)
     else if (key == "x.pe") k = kind::pe;
     else if (key == "kt") k = kind::kt;
     else if (key == "so") k = kind::so;
-    if (k == kind::unknown) continue;  // unknown keys do not need valid escapes
+    if (k == kind::unknown) {  // kept as written: unknown keys need no valid escapes
+      link.other.emplace_back(param.substr(0, eq), raw);
+      continue;
+    }
 
     auto value = percent_decode(raw, value_at);
     if (!value) return value.err();
@@ -334,6 +337,12 @@ std::string make_magnet(const magnet_link& link) {
         out.append(std::to_string(runs[i].second));
       }
     }
+  }
+  for (const auto& [key, value] : link.other) {
+    // As written (magnet-uri writes them raw); only what would end or split the
+    // parameter (&, #, spaces, non-ASCII...) is escaped.
+    append_param(out, key);
+    append_encoded(out, value, "%:+,/=[]@;$?");
   }
   return out;
 }

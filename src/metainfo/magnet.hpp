@@ -24,6 +24,9 @@ struct magnet_link {
   std::vector<std::string> keywords;         // kt (split on '+')
   // so= (BEP 53): file indices to download, as inclusive ranges.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> select_only;
+  // Every other parameter (xl, ix, a client's own...) as it is written, key and value
+  // undecoded, in order: magnet-uri returns them so (and writes two-letter ones back).
+  std::vector<std::pair<std::string, std::string>> other;
 };
 
 struct magnet_limits {

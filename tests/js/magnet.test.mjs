@@ -28,6 +28,7 @@ const links = [
   { title: 'peers (x.pe)', obj: { infoHash, peerAddresses: ['127.0.0.1:6881', '[::1]:51413'] } },
   { title: 'keywords (kt)', obj: { infoHash, keywords: ['linux', 'iso', 'ünïcode'] } },
   { title: 'select-only (so)', obj: { infoHash, so: [0, 2, 3, 4, 7, 9, 10] } },
+  { title: 'other parameters (xl, ix, mt, a repeated one), as magnet-uri keeps and writes them', obj: { infoHash, xl: 12345, ix: 2, mt: 'urn:sha1:abc', zz: ['a', 'b'] } },
   { title: 'one of each', obj: { infoHash, name: 'n', announce: ['wss://t'], urlList: ['https://w/'], xs: 'https://x/', peerAddresses: ['1.2.3.4:5'], keywords: ['k'], so: [1] } }
 ]
 

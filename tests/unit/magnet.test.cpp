@@ -140,9 +140,16 @@ TEST_CASE("[magnet] parses every parameter", "[magnet]") {
     REQUIRE(parse_ok(with_hash("&so=4294967295")).select_only ==
             ranges{{4294967295u, 4294967295u}});
   }
-  SECTION("unknown keys and malformed parameters are ignored") {
-    const auto m = parse_ok(with_hash("&foo=%zz&&novalue&=x&dn=x"));
+  SECTION("unknown keys are kept as written; malformed parameters are ignored") {
+    const auto m = parse_ok(with_hash("&foo=%zz&&novalue&=x&dn=x&xl=12345&foo=2"));
     REQUIRE(m.name == "x");
+    using pairs = std::vector<std::pair<std::string, std::string>>;
+    REQUIRE(m.other == pairs{{"foo", "%zz"}, {"", "x"}, {"xl", "12345"}, {"foo", "2"}});
+    // and written back as they were, but for what would split the parameter
+    magnet_link out;
+    out.info_hash = m.info_hash;
+    out.other = pairs{{"xl", "12345"}, {"mt", "urn:sha1:a%20b"}, {"zz", "a&b#c d"}};
+    REQUIRE(make_magnet(out).ends_with("&xl=12345&mt=urn:sha1:a%20b&zz=a%26b%23c%20d"));
   }
 }
 

@@ -454,7 +454,11 @@ export function makeClientClass (internals) {
       // A magnet's so= (BEP 53): the files to select once the metadata is known.
       if (Array.isArray(parsed.so) && parsed.so.length > 0) this.so = parsed.so
       // A magnet's xs=, x.pe= and so= stay in magnetURI until the metadata, as WebTorrent's.
-      if (!Array.isArray(parsed.files)) this._magnetParams = { xs: parsed.xs, peerAddresses: parsed.peerAddresses, so: parsed.so }
+      if (!Array.isArray(parsed.files)) {
+        this._magnetParams = { xs: parsed.xs, peerAddresses: parsed.peerAddresses, so: parsed.so }
+        // and its other parameters (xl, ix...), as magnet-uri writes them back
+        for (const [key, value] of Object.entries(parsed)) if (key.length === 2 && !(key in this._magnetParams) && !['xt', 'dn', 'tr', 'ws', 'as', 'kt'].includes(key)) this._magnetParams[key] = value
+      }
       if (Array.isArray(parsed.files)) {
         // A .torrent's files from 'infoHash' on, as WebTorrent's (parse-torrent's entries,
         // plain objects); the metadata makes them Files.

@@ -304,6 +304,15 @@ function expandRanges (ranges) {
 
 function magnetObject (m) {
   const out = {}
+  // Other parameters first, as magnet-uri returns them (raw; repeated ones as an array; ix
+  // a number); the fields below win over a parameter of their name.
+  for (const [key, value] of m.other ?? []) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue
+    const v = key === 'ix' ? Number(value) : value
+    if (!Object.hasOwn(out, key)) out[key] = v
+    else if (Array.isArray(out[key])) out[key].push(v)
+    else out[key] = [out[key], v]
+  }
   const xt = []
   if (m.infoHash) xt.push(`urn:btih:${m.infoHash}`)
   if (m.btmh) xt.push(`urn:btmh:${m.btmh}`)
@@ -375,9 +384,14 @@ function magnetLink (obj) {
     acceptableSources: obj.urlList ? [] : toList(obj.as),
     peers: toList(obj.peerAddresses ?? obj['x.pe']),
     keywords: toList(obj.keywords ?? obj.kt),
-    selectOnly: toRanges(toList(obj.so))
+    selectOnly: toRanges(toList(obj.so)),
+    // Other two-letter keys (xl, ix, mt...), as magnet-uri writes them.
+    other: Object.keys(obj).filter(key => key.length === 2 && !MAGNET_KEYS.has(key))
+      .flatMap(key => toList(obj[key]).map(value => [key, String(value)]))
   }
 }
+
+const MAGNET_KEYS = new Set(['xt', 'dn', 'tr', 'ws', 'xs', 'as', 'kt', 'so'])
 
 // [0, 1, 2, 5] -> [[0, 2], [5, 5]]
 function toRanges (indices) {
