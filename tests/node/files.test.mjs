@@ -2,7 +2,9 @@
 // fetched again), a hostile torrent cannot write outside its folder, and seeding a stream.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile, writeFile, mkdir, copyFile, truncate } from 'node:fs/promises'
+import { readdir, readFile, writeFile, mkdir, copyFile, truncate, chmod } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { FsStore } from '../../web/storage/fs.js'
@@ -169,4 +171,39 @@ test("seed() of unnamed Readables: create-torrent's names, as WebTorrent's (Unna
   await once(mixed, 'seed')
   assert.equal(mixed.name, 'x.txt')
   assert.deepEqual(mixed.files.map(f => f.path).sort(), ['x.txt/Unknown File 2', 'x.txt/x.txt'])
+})
+
+// A finished download this process may read but not write (a media folder of another user,
+// files kept read-only, a read-only mount) is resumed and seeded from, as libtorrent does;
+// until 2026-12-07 every file was opened read-write, so such files held no piece and the
+// whole torrent was fetched again (and could not be written). Run as another user (nobody)
+// when the tests run as root, who may write anything.
+test('files this process may only read: resumed complete and read from', async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'read only', 8)
+  const torrentFile = await WasmTorrent.createTorrent(path.join(dir, 'seed', 'read only'), { announceList: [], pieceLength: 32768 })
+  await writeFile(path.join(dir, 'content.torrent'), torrentFile)
+  const asRoot = process.getuid?.() === 0
+  for (const f of content.files) await chmod(path.join(dir, 'seed', f.path), 0o444)
+  await chmod(dir, 0o755)
+  const dist = new URL('../../dist/wasmtorrent.node.js', import.meta.url).pathname
+  const script = `
+    import WasmTorrent from ${JSON.stringify(dist)}
+    import { readFileSync } from 'node:fs'
+    import { createHash } from 'node:crypto'
+    const say = o => process.stdout.write(JSON.stringify(o) + '\\n', () => process.exit(o.error ? 1 : 0))
+    const c = new WasmTorrent({ dht: false, tracker: false, lsd: false, natUpnp: false, natPmp: false, utp: false })
+    const t = c.add(readFileSync(${JSON.stringify(path.join(dir, 'content.torrent'))}), { path: ${JSON.stringify(path.join(dir, 'seed'))} })
+    t.on('error', err => say({ error: err.message }))
+    t.on('ready', async () => {
+      const files = {}
+      for (const f of t.files) files[f.path] = createHash('sha256').update(Buffer.from(await f.arrayBuffer())).digest('hex')
+      say({ progress: t.progress, files })
+    })`
+  const command = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath]
+  const out = await new Promise((resolve, reject) => execFile(command[0], [...command.slice(1), '--input-type=module', '-e', script],
+    { timeout: 60_000, env: { ...process.env, HOME: dir } }, (err, stdout, stderr) => err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)))
+  const result = JSON.parse(out.trim().split('\n').pop())
+  assert.equal(result.progress, 1, 'every piece found in the read-only files')
+  for (const f of content.files) assert.equal(result.files[f.path], createHash('sha256').update(f.data).digest('hex'), f.path)
 })

@@ -157,18 +157,28 @@ export class FsStore {
     if (entry) {
       this._handles.delete(full) // most recently used goes last
       this._handles.set(full, entry)
+      if (writing && entry.readOnly) {
+        return { handle: Promise.reject(Object.assign(new Error(`${full} is read-only`), { code: 'EACCES' })), users: 0 }
+      }
       return entry
     }
     const handle = (async () => {
       try {
         return await open(full, constants.O_RDWR)
       } catch (err) {
+        // A file this process may read but not write (a finished download kept read-only,
+        // another user's media folder, a read-only mount) is still seeded from, as
+        // libtorrent does: opened for reading only; a write to it fails.
+        if (!writing && ['EACCES', 'EPERM', 'EROFS'].includes(err.code)) {
+          entry.readOnly = true
+          return open(full, constants.O_RDONLY)
+        }
         if (err.code !== 'ENOENT' || !writing) throw err
         await mkdir(path.dirname(full), { recursive: true })
         return open(full, constants.O_RDWR | constants.O_CREAT)
       }
     })()
-    entry = { handle, users: 0 }
+    entry = { handle, users: 0, readOnly: false }
     this._handles.set(full, entry)
     handle.catch(() => { if (this._handles.get(full) === entry) this._handles.delete(full) })
     if (this._handles.size > MAX_OPEN) {
