@@ -24,7 +24,7 @@ import { DhtView } from './api/dht.js'
 import { UtpTransport } from './transports/utp.js'
 import { LsdTransport } from './transports/lsd.js'
 import { NatPmpTransport, UpnpTransport, defaultGateway } from './transports/portmap.js'
-import { DiskFile, FsStore } from './storage/fs.js'
+import { DiskFile, FsStore, diskPath } from './storage/fs.js'
 import { WasmTorrentError } from './api/errors.js'
 import { NodeServer } from './stream/node-server.js'
 
@@ -208,7 +208,7 @@ const host = {
   Store: FsStore,
   // getFileModtimes(): each file's mtime in ms (undefined for one not on disk), as
   // WebTorrent's; files are '/'-separated paths under root.
-  fileModtimes: (root, files) => Promise.all(files.map(f => stat(path.join(root, ...f.split('/'))).then(
+  fileModtimes: (root, files) => Promise.all(files.map(f => stat(diskPath(root, f)).then(
     st => st.mtime.getTime(), err => { if (err.code === 'ENOENT') return undefined; throw err }))),
   joinPath: (...parts) => path.join(...parts),
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),

@@ -207,3 +207,36 @@ test('files this process may only read: resumed complete and read from', async t
   assert.equal(result.progress, 1, 'every piece found in the read-only files')
   for (const f of content.files) assert.equal(result.files[f.path], createHash('sha256').update(f.data).digest('hex'), f.path)
 })
+
+// A file name longer than the file system takes (255 bytes: 91 CJK characters) was the
+// torrent's error (ENAMETOOLONG), as with WebTorrent's store. It is cut to fit on disk,
+// keeping its extension, and two long names that begin alike stay two files.
+test('file names too long for the file system are cut to fit, keeping the extension; two that begin alike stay apart', async t => {
+  const dir = await tempDir(t)
+  const long = '長い名前'.repeat(30)
+  const files = [
+    { path: `${long}/${long}-part one.mkv`, data: randomBytes(31, 70_001) },
+    { path: `${long}/${long}-part two.mkv`, data: randomBytes(32, 50_003) },
+    { path: `${long}/short.txt`, data: randomBytes(33, 1_000) }
+  ]
+  const seeder = client(t)
+  const seeded = seeder.seed(files.map(f => ({ path: f.path, data: f.data })), { announce: [], store: 'memory', pieceLength: 32768 })
+  await once(seeded, 'seed')
+  const leecher = client(t)
+  const down = leecher.add(seeded.torrentFile, { path: path.join(dir, 'down') })
+  await once(down, 'ready')
+  down.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(down, 'done')
+  const [folder] = await readdir(path.join(dir, 'down'))
+  assert.ok(Buffer.byteLength(folder) <= 255)
+  assert.ok(folder.startsWith('長い名前'))
+  const names = (await readdir(path.join(dir, 'down', folder))).sort()
+  assert.equal(names.length, 3)
+  assert.ok(names.every(n => Buffer.byteLength(n) <= 255), 'every name fits')
+  assert.equal(names.filter(n => n.endsWith('.mkv')).length, 2, 'the extension kept, two files')
+  assert.ok(names.includes('short.txt'))
+  const onDisk = await Promise.all(names.map(n => readFile(path.join(dir, 'down', folder, n))))
+  for (const f of files) assert.ok(onDisk.some(b => b.equals(Buffer.from(f.data))), f.path)
+  const times = await down.getFileModtimes()
+  assert.ok(times.every(time => typeof time === 'number'), 'getFileModtimes finds them')
+})

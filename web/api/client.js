@@ -851,7 +851,7 @@ export function makeClientClass (internals) {
     // parsed: the torrent as parseTorrent read it (its name and files).
     async _modtimesUnchanged (parsed) {
       const saved = this._opts.fileModtimes
-      const files = parsed?.files
+      const files = parsed?.files?.filter(f => !internals.isPadFile(f)) // as torrent.files
       if (!Array.isArray(saved) || !Array.isArray(files) || saved.length !== files.length || !host.fileModtimes) return false
       const times = await host.fileModtimes(this._filesRoot(parsed.name), files.map(f => f.path)).catch(() => null)
       return Boolean(times) && times.every((time, i) => time !== undefined && time === saved[i])

@@ -4,6 +4,7 @@
 // read or write is cut at file boundaries. File paths come from the engine, which refuses
 // torrents with unsafe path components ('..', separators, drive letters); each one is
 // checked again here to stay under the folder.
+import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { open, mkdir, stat, unlink, writeFile, constants } from 'node:fs/promises'
 import path from 'node:path'
@@ -13,6 +14,32 @@ import { fileAt, Geometry, sliceRange, storageError } from './util.js'
 import { WasmTorrentError } from '../api/errors.js'
 
 const MAX_OPEN = 64 // file handles kept open at once (least recently used closed first)
+
+// Where a torrent's file ('/'-separated path) goes under root. A path element too long for
+// the file system (255 bytes in Linux, macOS and Windows: a title of 86 CJK characters) is
+// cut to fit, keeping its extension, with 8 hex digits of its SHA-1 so that two long names
+// that begin alike stay apart (libtorrent cuts such names too; WebTorrent's store fails
+// with ENAMETOOLONG).
+export function diskPath (root, torrentPath) {
+  return path.resolve(root, ...torrentPath.split('/').map(fitName))
+}
+
+const NAME_MAX = 255
+
+function fitName (element) {
+  if (Buffer.byteLength(element) <= NAME_MAX) return element
+  const dot = element.lastIndexOf('.')
+  const ext = dot > 0 && Buffer.byteLength(element.slice(dot)) <= 16 ? element.slice(dot) : ''
+  const tag = `~${createHash('sha1').update(element).digest('hex').slice(0, 8)}${ext}`
+  let room = NAME_MAX - Buffer.byteLength(tag)
+  let stem = ''
+  for (const ch of element.slice(0, element.length - ext.length)) { // whole characters only
+    room -= Buffer.byteLength(ch)
+    if (room < 0) break
+    stem += ch
+  }
+  return stem + tag
+}
 
 const badFiles = () => new WasmTorrentError('store: the files do not fit the torrent\'s length', { code: 'invalid_argument', context: 'files' })
 
@@ -28,7 +55,7 @@ export class FsStore {
     this._root = root
     let at = 0
     this._files = (opts.files ?? []).filter(f => !f.pad).map(f => {
-      const full = path.resolve(root, ...f.path.split('/'))
+      const full = diskPath(root, f.path)
       if (!full.startsWith(root + path.sep)) {
         throw new WasmTorrentError(`store: file path ${JSON.stringify(f.path)} leaves ${root}`, { code: 'invalid_argument', context: 'path' })
       }
