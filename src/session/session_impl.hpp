@@ -41,7 +41,9 @@ namespace wt {
 namespace session_detail {
 
 inline constexpr std::uint32_t block_size = piece_picker::block_size;
-inline constexpr std::uint32_t max_metadata_size = 8u * 1024u * 1024u;
+// The info dict a magnet may fetch: WebTorrent's ut_metadata takes up to 10 MB (a torrent
+// of 500,000 pieces); the bounded browser heap holds two fetches of this size and a parse.
+inline constexpr std::uint32_t max_metadata_size = wire::extension_limits{}.max_metadata_size;
 // Blocks a peer may send that we never asked for (late ones after a request was given up,
 // say) before it is closed.
 inline constexpr std::uint32_t max_unrequested_blocks = 64;

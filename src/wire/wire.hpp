@@ -336,7 +336,7 @@ struct extension_handshake {
 
 struct extension_limits {
   std::uint32_t max_reqq = 2000;                        // larger values are clamped to it
-  std::uint32_t max_metadata_size = 8 * 1024 * 1024;   // ut_metadata total size
+  std::uint32_t max_metadata_size = 16 * 1024 * 1024;  // ut_metadata total size (WebTorrent's: 10 MB)
   std::size_t max_pex_peers = 200;                     // per list, when decoding ut_pex
 };
 

@@ -108,3 +108,28 @@ test('seed() of a path and a Buffer together: a piece that spans both is served 
     assert.deepEqual(byName['b.bin'], new Uint8Array(b), `store ${store}`)
   }
 })
+
+// A magnet of a torrent with half a million pieces: its info dict (10 MB of piece hashes)
+// comes over ut_metadata, as WebTorrent's takes it (up to 10 MB). Until 2026-12-07 ours took
+// 8 MiB at most, and such a magnet never got its metadata. No content moves: the peer that
+// gives the metadata has none of the pieces.
+test("a magnet whose info dict is 10 MB (500,000 pieces) gets it from a peer", { timeout: 120_000 }, async t => {
+  const pieces = 500_000
+  const info = { length: pieces * 16384, name: 'half a million pieces.bin', 'piece length': 16384, pieces: randomBytes(41, pieces * 20) }
+  const { default: bencode } = await import('bencode')
+  const torrentFile = bencode.encode({ info })
+  assert.ok(bencode.encode(info).length > 10_000_000)
+  const quiet = { dht: false, tracker: false, lsd: false, natUpnp: false, natPmp: false, utp: false }
+  const holder = new WasmTorrent(quiet)
+  t.after(() => holder.destroy())
+  const held = holder.add(torrentFile, { store: 'memory' })
+  await once(held, 'ready', 60_000)
+  const client = new WasmTorrent(quiet)
+  t.after(() => client.destroy())
+  const torrent = client.add(`magnet:?xt=urn:btih:${held.infoHash}`, { store: 'memory' })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${holder.torrentPort}`)
+  await once(torrent, 'metadata', 60_000)
+  assert.equal(torrent.pieces.length, pieces)
+  assert.equal(torrent.name, info.name)
+})

@@ -802,7 +802,7 @@ TEST_CASE("[wire] extension handshake errors", "[wire]") {
            {"d4:reqq3:100e", errc::wire_bad_field, 7, "reqq"},
            {"d13:metadata_sizei-5ee", errc::wire_bad_field, 17, "metadata_size"},
            {"d13:metadata_size1:5e", errc::wire_bad_field, 17, "metadata_size"},
-           {"d13:metadata_sizei8388609ee", errc::wire_metadata_too_large, 17, "metadata_size"},
+           {"d13:metadata_sizei16777217ee", errc::wire_metadata_too_large, 17, "metadata_size"},
        }) {
     INFO(c.input);
     auto r = decode_extension_handshake(as_bytes(c.input));
@@ -900,12 +900,12 @@ TEST_CASE("[wire] ut_metadata errors", "[wire]") {
            {"d8:msg_typei0ee", errc::wire_missing_field, 0},
            {"d8:msg_typei0e5:piecei-1ee", errc::wire_bad_field, 21},
            {"d8:msg_typei0e5:piece1:0e", errc::wire_bad_field, 21},
-           {"d8:msg_typei0e5:piecei512ee", errc::wire_metadata_too_large, 21},
+           {"d8:msg_typei0e5:piecei1024ee", errc::wire_metadata_too_large, 21},
            {"d8:msg_typei0e5:piecei0eex", errc::wire_trailing_data, 25},
            {"d8:msg_typei2e5:piecei0ee1", errc::wire_trailing_data, 25},
            {"d8:msg_typei1e5:piecei0eeabc", errc::wire_missing_field, 0},
            {"d8:msg_typei1e5:piecei0e10:total_sizei0eeabc", errc::wire_bad_field, 37},
-           {"d8:msg_typei1e5:piecei0e10:total_sizei8388609eeabc", errc::wire_metadata_too_large,
+           {"d8:msg_typei1e5:piecei0e10:total_sizei16777217eeabc", errc::wire_metadata_too_large,
             37},
            {"d8:msg_typei1e5:piecei0e10:total_sizei3eeab", errc::wire_bad_field, 41},
            {"d8:msg_typei1e5:piecei0e10:total_sizei3eeabcd", errc::wire_bad_field, 41},
