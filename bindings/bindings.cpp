@@ -347,6 +347,19 @@ double default_piece_length(double total_length) {
 
 // --- magnet URIs --------------------------------------------------------------------
 
+// [[a, b], ...] of a container of pairs.
+template <typename Pairs>
+val pair_array(const Pairs& pairs) {
+  val out = val::array();
+  for (const auto& [first, second] : pairs) {
+    val pair = val::array();
+    pair.call<void>("push", first);
+    pair.call<void>("push", second);
+    out.call<void>("push", pair);
+  }
+  return out;
+}
+
 val parse_magnet(const std::string& uri) {
   auto parsed = wt::parse_magnet(uri);
   if (!parsed) return error_value(parsed.err());
@@ -362,22 +375,8 @@ val parse_magnet(const std::string& uri) {
   out.set("acceptableSources", string_array(l.acceptable_sources));
   out.set("peers", string_array(l.peers));
   out.set("keywords", string_array(l.keywords));
-  val ranges = val::array();
-  for (const auto& [first, last] : l.select_only) {
-    val range = val::array();
-    range.call<void>("push", first);
-    range.call<void>("push", last);
-    ranges.call<void>("push", range);
-  }
-  out.set("selectOnly", ranges);
-  val other = val::array();
-  for (const auto& [key, value] : l.other) {
-    val pair = val::array();
-    pair.call<void>("push", key);
-    pair.call<void>("push", value);
-    other.call<void>("push", pair);
-  }
-  out.set("other", other);
+  out.set("selectOnly", pair_array(l.select_only));
+  out.set("other", pair_array(l.other));
   return out;
 }
 
