@@ -208,7 +208,7 @@ test('files this process may only read: resumed complete and read from', async t
   for (const f of content.files) assert.equal(result.files[f.path], createHash('sha256').update(f.data).digest('hex'), f.path)
 })
 
-// A file name longer than the file system takes (255 bytes: 91 CJK characters) was the
+// A file name longer than the file system takes (255 bytes: 86 CJK characters) was the
 // torrent's error (ENAMETOOLONG), as with WebTorrent's store. It is cut to fit on disk,
 // keeping its extension, and two long names that begin alike stay two files.
 test('file names too long for the file system are cut to fit, keeping the extension; two that begin alike stay apart', async t => {

@@ -1,6 +1,6 @@
 // Torrents with BEP 47 pad files, as libtorrent 2 (qBittorrent, Deluge) makes them by default:
 // hybrid v1/v2 torrents whose every file is padded to a piece boundary. The pad files are
-// zeros for alignment: not the torrent's files (as libtorrent, Transmission 4 and qBittorrent
+// zeros for alignment: not the torrent's files (as libtorrent and qBittorrent
 // show them), never written to disk, read as zeros when a peer asks for their bytes. Until
 // 2026-12-07 the Node store refused such a torrent ("the files do not add up"), and for a
 // magnet that refusal was thrown out of the run loop.
