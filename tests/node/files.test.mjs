@@ -176,8 +176,9 @@ test("seed() of unnamed Readables: create-torrent's names, as WebTorrent's (Unna
 // A finished download this process may read but not write (a media folder of another user,
 // files kept read-only, a read-only mount) is resumed and seeded from, as libtorrent does;
 // until 2026-12-07 every file was opened read-write, so such files held no piece and the
-// whole torrent was fetched again (and could not be written). Run as another user (nobody)
-// when the tests run as root, who may write anything.
+// whole torrent was fetched again (and could not be written). Root may write a file
+// whatever its mode: as root the child runs in a mount namespace of its own where the
+// folder is a read-only mount (another user could not read the checkout everywhere: /root).
 test('files this process may only read: resumed complete and read from', async t => {
   const dir = await tempDir(t)
   const content = await makeContent(path.join(dir, 'seed'), 'read only', 8)
@@ -185,7 +186,6 @@ test('files this process may only read: resumed complete and read from', async t
   await writeFile(path.join(dir, 'content.torrent'), torrentFile)
   const asRoot = process.getuid?.() === 0
   for (const f of content.files) await chmod(path.join(dir, 'seed', f.path), 0o444)
-  await chmod(dir, 0o755)
   const dist = new URL('../../dist/wasmtorrent.node.js', import.meta.url).pathname
   const script = `
     import WasmTorrent from ${JSON.stringify(dist)}
@@ -200,7 +200,10 @@ test('files this process may only read: resumed complete and read from', async t
       for (const f of t.files) files[f.path] = createHash('sha256').update(Buffer.from(await f.arrayBuffer())).digest('hex')
       say({ progress: t.progress, files })
     })`
-  const command = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath]
+  const seedDir = path.join(dir, 'seed')
+  const command = asRoot
+    ? ['unshare', '-m', 'sh', '-c', 'mount --bind -o ro "$0" "$0" && exec "$@"', seedDir, process.execPath]
+    : [process.execPath]
   const out = await new Promise((resolve, reject) => execFile(command[0], [...command.slice(1), '--input-type=module', '-e', script],
     { timeout: 60_000, env: { ...process.env, HOME: dir } }, (err, stdout, stderr) => err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)))
   const result = JSON.parse(out.trim().split('\n').pop())
