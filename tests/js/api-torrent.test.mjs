@@ -71,6 +71,12 @@ test('torrent properties: name, infoHash, magnetURI, torrentFile, announce, file
   await once(m, 'infoHash')
   assert.equal(m.magnetURI, given)
   m.destroy()
+  // ...its keywords (kt=) and a hybrid torrent's v2 info-hash (a second xt=) too.
+  const hybrid = `magnet:?xt=urn:btih:${'02'.repeat(20)}&xt=urn:btmh:1220${'cd'.repeat(32)}&dn=y&kt=live+concert`
+  const h = c.add(hybrid, { store: 'memory' })
+  await once(h, 'infoHash')
+  assert.equal(h.magnetURI, hybrid)
+  h.destroy()
   assert.equal((await WasmTorrent.parseTorrent(t.torrentFile)).infoHash, parsed.infoHash)
   assert.ok(t.torrentFileBlob instanceof Blob)
   assert.ok(t.announce.includes('wss://tracker.invalid'))

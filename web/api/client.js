@@ -387,7 +387,7 @@ export function makeClientClass (internals) {
     get infoHashBuffer () { return this.infoHash ? hexToBytes(this.infoHash) : undefined }
 
     // As WebTorrent's: the trackers and web seeds (ws=), and until the metadata the magnet's
-    // own xs=, x.pe= and so=.
+    // own xs=, x.pe=, so=, kt=, v2 xt= and other parameters.
     get magnetURI () {
       if (!this.infoHash) return null
       return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this.announce, urlList: this.urlList, ...(this._hasMetadata ? {} : this._magnetParams) })
@@ -453,9 +453,10 @@ export function makeClientClass (internals) {
       this.urlList = Array.from(new Set([...(parsed.urlList ?? []), ...[].concat(this._opts.urlList ?? [])]))
       // A magnet's so= (BEP 53): the files to select once the metadata is known.
       if (Array.isArray(parsed.so) && parsed.so.length > 0) this.so = parsed.so
-      // A magnet's xs=, x.pe= and so= stay in magnetURI until the metadata, as WebTorrent's.
+      // A magnet's xs=, x.pe=, so=, kt= and BitTorrent v2 xt= stay in magnetURI until the
+      // metadata, as WebTorrent's.
       if (!Array.isArray(parsed.files)) {
-        this._magnetParams = { xs: parsed.xs, peerAddresses: parsed.peerAddresses, so: parsed.so }
+        this._magnetParams = { xs: parsed.xs, peerAddresses: parsed.peerAddresses, so: parsed.so, keywords: parsed.keywords, infoHashV2: parsed.infoHashV2 }
         // and its other parameters (xl, ix...), as magnet-uri writes them back
         for (const [key, value] of Object.entries(parsed)) if (key.length === 2 && !(key in this._magnetParams) && !['xt', 'dn', 'tr', 'ws', 'as', 'kt'].includes(key)) this._magnetParams[key] = value
       }
@@ -1066,7 +1067,10 @@ export function makeClientClass (internals) {
       this.length = info.length
       this.pieceLength = info.pieceLength
       this.pieceCount = info.pieces
-      this.files = info.files.filter(f => !f.pad).map(f => new File(this, f)) // not BEP 47 pad files, as libtorrent's
+      // Not BEP 47 pad files, as libtorrent's; byEntry keeps each file's place in the info
+      // dictionary, which BEP 53's so= indices count (libtorrent's and WebTorrent's count pads).
+      const byEntry = info.files.map(f => f.pad ? null : new File(this, f))
+      this.files = byEntry.filter(Boolean)
       this.lastPieceLength = info.length - (info.pieces - 1) * info.pieceLength
       this.infoBuffer = info.infoBuffer
       this._hasMetadata = true
@@ -1077,7 +1081,7 @@ export function makeClientClass (internals) {
       if (this._opts.deselect || this.so) this.deselect(0, this.pieceCount - 1)
       // so.includes(i) as WebTorrent's, which apps rely on: webtorrent-cli sets torrent.so to
       // a string ('2') after add().
-      if (this.so && !this._opts.deselect) this.files.forEach((f, i) => { if (this.so.includes(i)) f.select() })
+      if (this.so && !this._opts.deselect) byEntry.forEach((f, i) => { if (f && this.so.includes(i)) f.select() })
       if (this.created === undefined && !this._torrentFile) this._parseMetadata()
       // An empty torrent (no pieces) never asks its store for anything: opened here, it
       // makes the empty files, as a finished download has them.
