@@ -94,6 +94,9 @@ std::optional<error> parse_files(const node& files_node, const metainfo_limits& 
       entry.attr = std::string(*attr);
       entry.pad = entry.attr.find('p') != std::string::npos;
     }
+    // BitComet's pad files predate BEP 47's attr and are known by name, as libtorrent knows
+    // them: a path with "_____padding_file_" in it.
+    for (const auto& c : entry.components) entry.pad = entry.pad || c.find("_____padding_file_") != std::string::npos;
     if (!entry.pad) {  // pad files (BEP 47) share paths such as ".pad/16384" and are never written
       std::string joined;
       for (const auto& c : entry.components) joined += (joined.empty() ? "" : "/") + c;

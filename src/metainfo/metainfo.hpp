@@ -27,7 +27,7 @@ struct file_entry {
   std::vector<std::string> components;
   std::int64_t length = 0;
   std::int64_t offset = 0;  // where the file starts in the torrent's byte stream
-  bool pad = false;         // BEP 47 padding file (attr contains 'p')
+  bool pad = false;         // a padding file: BEP 47 (attr contains 'p') or BitComet's name
   std::string attr;
 
   std::string name() const;  // the last component

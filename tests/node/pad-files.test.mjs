@@ -6,11 +6,11 @@
 // magnet that refusal was thrown out of the run loop.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import FSChunkStore from 'fs-chunk-store'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { tempDir, makeContent, sameFiles, once, jsonProcess, libtorrentPeer, here } from './helpers.mjs'
+import { tempDir, makeContent, sameFiles, once, jsonProcess, libtorrentPeer, writeTorrent, here } from './helpers.mjs'
 
 function client (t) {
   const c = new WasmTorrent({ tracker: false, dht: false, lsd: false, natUpnp: false, natPmp: false })
@@ -115,4 +115,67 @@ test('a v2-only torrent and its magnet (no v1 info-hash) are refused with an err
     const [err] = await once(c.add(id), 'error')
     assert.match(err.message, /^Invalid torrent identifier: .*v2-only/)
   }
+})
+
+test("a hybrid torrent's magnet with so= (BEP 53): the index counts the pad files, as libtorrent's and WebTorrent's", async t => {
+  const dir = await tempDir(t)
+  const content = await makeContent(path.join(dir, 'seed'), 'hybrid so', 4)
+  const torrent = await hybrid(t, dir, content)
+  const parsed = await WasmTorrent.parseTorrent(await readFile(torrent.file))
+  // The last file of the info dictionary that is not a pad: pads come before it, so its index
+  // there is not its index in torrent.files.
+  const index = parsed.files.findLastIndex(f => !/(^|\/)\.pad\//.test(f.path))
+  const wanted = parsed.files[index]
+  assert.ok(!/(^|\/)\.pad\//.test(wanted.path) && parsed.files.slice(0, index).some(f => /(^|\/)\.pad\//.test(f.path)))
+  const lt = libtorrentPeer(t, 'seed', torrent.file, path.join(dir, 'seed'))
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+
+  const c = client(t)
+  const down = c.add(`${torrent.magnet}&so=${index}`, { path: path.join(dir, 'down') })
+  down.addPeer(`127.0.0.1:${port}`)
+  await once(down, 'metadata')
+  const file = down.files.find(f => f.path === wanted.path)
+  if (!file.done) await once(file, 'done')
+  const data = content.files.find(f => f.path === wanted.path).data
+  assert.deepEqual(Buffer.from(await file.arrayBuffer()), Buffer.from(data))
+  for (const other of down.files.filter(f => f !== file)) assert.equal(other.downloaded, 0, `${other.path} was not selected`)
+})
+
+test("BitComet's pad files (known by name, no attr): not the torrent's files and never on disk, as libtorrent's", async t => {
+  const dir = await tempDir(t)
+  const { default: bencode } = await import('bencode')
+  const { createHash, randomBytes } = await import('node:crypto')
+  const pieceLength = 16384
+  const a = randomBytes(10000)
+  const b = randomBytes(5000)
+  const pad = '_____padding_file_0_if you see this file, please update to BitComet 0.85 or above____'
+  const stream = Buffer.concat([a, Buffer.alloc(pieceLength - a.length), b])
+  const pieces = []
+  for (let at = 0; at < stream.length; at += pieceLength) pieces.push(createHash('sha1').update(stream.subarray(at, at + pieceLength)).digest())
+  const info = {
+    name: 'comet',
+    'piece length': pieceLength,
+    pieces: Buffer.concat(pieces),
+    files: [
+      { length: a.length, path: ['a.bin'] },
+      { length: pieceLength - a.length, path: [pad] },
+      { length: b.length, path: ['b.bin'] }
+    ]
+  }
+  const file = await writeTorrent(dir, bencode.encode({ info }))
+  await mkdir(path.join(dir, 'seed', 'comet'), { recursive: true })
+  await writeFile(path.join(dir, 'seed', 'comet', 'a.bin'), a)
+  await writeFile(path.join(dir, 'seed', 'comet', 'b.bin'), b)
+  const lt = libtorrentPeer(t, 'seed', file, path.join(dir, 'seed'))
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed (it needs no pad file on disk)')
+
+  const c = client(t)
+  const down = c.add(file, { path: path.join(dir, 'down') })
+  await once(down, 'infoHash')
+  assert.deepEqual(down.files.map(f => f.name), ['a.bin', 'b.bin'])
+  down.addPeer(`127.0.0.1:${port}`)
+  await once(down, 'done')
+  assert.deepEqual(down.files.map(f => f.name), ['a.bin', 'b.bin'])
+  assert.deepEqual(await allFiles(path.join(dir, 'down')), ['comet/a.bin', 'comet/b.bin'])
+  assert.deepEqual(await readFile(path.join(dir, 'down', 'comet', 'b.bin')), b)
 })

@@ -174,6 +174,25 @@ TEST_CASE("[metainfo] parses a multi-file torrent", "[metainfo]") {
   CHECK(m.trackers().empty());
   CHECK_FALSE(m.creation_date);
 
+  SECTION("BitComet's pad files, known by name as libtorrent knows them, may share a path") {
+    bc::dict i = multi_info();
+    const std::string bitcomet = "_____padding_file_0_if you see this file, please update to BitComet 0.85 or above____";
+    i["files"] = bc::list{
+        file_dict(10000, {"a.txt"}),
+        file_dict(6384, {bitcomet}),
+        file_dict(16384, {"sub", "b.bin"}),
+        file_dict(16384, {bitcomet}),
+        file_dict(5000, {"c_____padding_file_.dat"}),  // contains the name: libtorrent's rule
+        file_dict(1, {"_____padding_file"}),
+    };
+    i["pieces"] = pieces_for(54153, kib16);
+    auto bc_parsed = parse(torrent_of(std::move(i)));
+    REQUIRE(bc_parsed.ok());
+    std::vector<bool> pads;
+    for (const auto& f : bc_parsed->files) pads.push_back(f.pad);
+    CHECK(pads == std::vector<bool>{false, true, false, true, true, false});
+  }
+
   SECTION("private is any non-zero integer, absent or 0 is public") {
     bc::dict i0 = multi_info();
     i0["private"] = 0;
