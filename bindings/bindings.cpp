@@ -439,6 +439,7 @@ val torrent_info(const wt::metainfo& m) {
     // BEP 47 pad files: zeros for alignment, not the torrent's files (torrent.files leaves
     // them out, no store writes them), but a chunk store is told of them, as WebTorrent's.
     if (f.pad) file.set("pad", true);
+    if (!f.attr.empty()) file.set("attr", f.attr);  // BEP 47: 'x' executable, 'h' hidden
     files.call<void>("push", file);
   }
   out.set("files", files);

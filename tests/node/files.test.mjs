@@ -2,7 +2,7 @@
 // fetched again), a hostile torrent cannot write outside its folder, and seeding a stream.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile, writeFile, mkdir, copyFile, truncate, chmod } from 'node:fs/promises'
+import { readdir, readFile, writeFile, mkdir, copyFile, truncate, chmod, stat } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import path from 'node:path'
@@ -242,4 +242,42 @@ test('file names too long for the file system are cut to fit, keeping the extens
   for (const f of files) assert.ok(onDisk.some(b => b.equals(Buffer.from(f.data))), f.path)
   const times = await down.getFileModtimes()
   assert.ok(times.every(time => typeof time === 'number'), 'getFileModtimes finds them')
+})
+
+test("BEP 47's attr 'x': the file is made executable, as libtorrent makes it; others are not", async t => {
+  const dir = await tempDir(t)
+  const { default: bencode } = await import('bencode')
+  const pieceLength = 16384
+  const run = randomBytes(41, 10_000)
+  const data = randomBytes(42, 20_000)
+  const stream = Buffer.concat([run, data])
+  const pieces = []
+  for (let at = 0; at < stream.length; at += pieceLength) pieces.push(createHash('sha1').update(stream.subarray(at, at + pieceLength)).digest())
+  const info = {
+    name: 'tool',
+    'piece length': pieceLength,
+    pieces: Buffer.concat(pieces),
+    files: [
+      { length: run.length, path: ['run.sh'], attr: 'x' },
+      { length: 0, path: ['empty.sh'], attr: 'x' },
+      { length: data.length, path: ['data.bin'] }
+    ]
+  }
+  const torrentFile = bencode.encode({ info })
+  await mkdir(path.join(dir, 'seed', 'tool'), { recursive: true })
+  await writeFile(path.join(dir, 'seed', 'tool', 'run.sh'), run)
+  await writeFile(path.join(dir, 'seed', 'tool', 'data.bin'), data)
+  const seeder = client(t)
+  const seeded = seeder.add(torrentFile, { path: path.join(dir, 'seed') })
+  await once(seeded, 'done')
+  const leecher = client(t)
+  const down = leecher.add(torrentFile, { path: path.join(dir, 'down') })
+  await once(down, 'ready')
+  down.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(down, 'done')
+  const mode = async name => (await stat(path.join(dir, 'down', 'tool', name))).mode
+  assert.notEqual(await mode('run.sh') & 0o111, 0, 'run.sh executable')
+  assert.notEqual(await mode('empty.sh') & 0o111, 0, 'empty.sh executable')
+  assert.equal(await mode('data.bin') & 0o111, 0, 'data.bin not executable')
+  assert.deepEqual(await readFile(path.join(dir, 'down', 'tool', 'run.sh')), Buffer.from(run))
 })

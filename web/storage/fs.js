@@ -59,7 +59,8 @@ export class FsStore {
       if (!full.startsWith(root + path.sep)) {
         throw new WasmTorrentError(`store: file path ${JSON.stringify(f.path)} leaves ${root}`, { code: 'invalid_argument', context: 'path' })
       }
-      const file = { full, length: f.length, offset: f.offset ?? at }
+      // BEP 47's attr 'x': made executable when created, as libtorrent makes it (the umask applies).
+      const file = { full, length: f.length, offset: f.offset ?? at, mode: /x/.test(f.attr ?? '') ? 0o777 : 0o666 }
       if (file.offset < at) throw badFiles()
       at = file.offset + file.length
       return file
@@ -85,7 +86,7 @@ export class FsStore {
     for (const [i, f] of this._files.entries()) {
       if (f.length === 0 && sizes[i] < 0) {
         await mkdir(path.dirname(f.full), { recursive: true })
-        await (await open(f.full, 'a')).close()
+        await (await open(f.full, 'a', f.mode)).close()
       }
     }
     // Every piece, less those that touch a file past its length on disk (one pass over the
@@ -163,7 +164,7 @@ export class FsStore {
       const from = Math.max(start, f.offset)
       const to = Math.min(end, f.offset + f.length)
       if (from >= to) continue
-      const entry = this._entry(f.full, writing)
+      const entry = this._entry(f, writing)
       entry.users++
       try {
         await fn(await entry.handle, from - f.offset, from - start, to - from)
@@ -179,7 +180,7 @@ export class FsStore {
 
   // One handle per file, opened read-write (created, never truncated) on first use; the
   // least recently used one not in use is closed beyond MAX_OPEN.
-  _entry (full, writing) {
+  _entry ({ full, mode }, writing) {
     let entry = this._handles.get(full)
     if (entry) {
       this._handles.delete(full) // most recently used goes last
@@ -202,7 +203,7 @@ export class FsStore {
         }
         if (err.code !== 'ENOENT' || !writing) throw err
         await mkdir(path.dirname(full), { recursive: true })
-        return open(full, constants.O_RDWR | constants.O_CREAT)
+        return open(full, constants.O_RDWR | constants.O_CREAT, mode)
       }
     })()
     entry = { handle, users: 0, readOnly: false }
