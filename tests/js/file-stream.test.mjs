@@ -147,3 +147,17 @@ test("a real file's stream: a 'readable' loop over a seeded file's range gives i
   await once(encoded, 'end')
   assert.equal(hex.join(''), Buffer.from(content.subarray(0, 100)).toString('hex'))
 })
+
+test("empty ranges (end before start, start past the end) give an empty stream, as WebTorrent's; a range that is not a number throws", async () => {
+  const file = seeded.files[0]
+  for (const range of [{ start: 10, end: 5 }, { start: 200_000 }, { start: 500_000, end: 600_000 }, { start: 0, end: -1 }]) {
+    const chunks = []
+    for await (const chunk of file.createReadStream(range)) chunks.push(chunk)
+    assert.equal(Buffer.concat(chunks).length, 0, JSON.stringify(range))
+    assert.equal((await file.arrayBuffer(range)).byteLength, 0, JSON.stringify(range))
+  }
+  const last = []
+  for await (const chunk of file.createReadStream({ start: 199_999, end: 500_000 })) last.push(chunk)
+  assert.deepEqual(Buffer.concat(last), Buffer.from(content.subarray(199_999)))
+  assert.throws(() => file.createReadStream({ start: 'x' }), err => err.code === 'invalid_argument')
+})

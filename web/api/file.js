@@ -188,7 +188,10 @@ function readStream (file, start, end) {
   const torrent = file._torrent
   start = Math.max(0, Math.floor(start))
   end = Math.min(file.length - 1, Math.floor(end)) + 1 // exclusive from here on
-  if (!(start <= end)) throw new WasmTorrentError(`${file.path}: bad range`, { code: 'invalid_argument' })
+  if (Number.isNaN(start) || Number.isNaN(end)) throw new WasmTorrentError(`${file.path}: bad range`, { code: 'invalid_argument' })
+  // A range that ends before it starts, or starts past the file's end: empty, as WebTorrent's
+  // (an app's HTTP server may pass a client's Range on unchecked; a throw would end it).
+  if (start > end) end = start
   let pos = start
   let reader = 0
   const least = Math.max(MIN_READAHEAD, 2 * torrent.pieceLength)
