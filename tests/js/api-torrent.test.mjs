@@ -221,8 +221,18 @@ test('a stream destroyed early stops its reader; a removed torrent ends its stre
 
 test('file.select/deselect, torrent.select/deselect/critical: a deselected file is not downloaded', async () => {
   const c = client()
+  const magnet = c.add(`magnet:?xt=urn:btih:${'cd'.repeat(20)}`, { store: 'memory' })
+  // No piece yet (before the metadata) or an empty range: deselect() and critical() do
+  // nothing, select() throws, as WebTorrent's.
+  magnet.deselect(0, magnet.pieces.length - 1)
+  magnet.critical(0, 3)
+  assert.throws(() => magnet.select(0, 3), err => err.code === 'not_ready')
   const t = c.add(torrentBytes, { store: 'memory' })
   await once(t, 'ready')
+  t.deselect(5, 2)
+  t.critical(3, 1)
+  assert.throws(() => t.select(5, 2), err => err.code === 'invalid_argument')
+  assert.throws(() => t.deselect('x'), err => err.code === 'invalid_argument')
   t.deselect(0, t.pieces.length - 1)
   t.files[1].select()
   t.critical(t.files[1]._startPiece, t.files[1]._endPiece)

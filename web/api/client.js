@@ -804,10 +804,22 @@ export function makeClientClass (internals) {
     }
 
     deselect (start, end) {
+      if (this._noPieces(start, end)) return
       this._pieces('setPiecePriority', start, end, 0)
       queueMicrotask(() => this._idleCheck())
     }
-    critical (start, end) { this._pieces('addCriticalPieces', start, end) }
+    critical (start, end) {
+      if (!this._noPieces(start, end)) this._pieces('addCriticalPieces', start, end)
+    }
+    // deselect() and critical() of no piece (an empty range, or before the metadata) do
+    // nothing, as WebTorrent's: an app's deselect(0, pieces.length - 1) before the metadata
+    // must not throw. select() of such a range throws, as WebTorrent's.
+    _noPieces (start, end) {
+      if (this.destroyed) return false
+      const first = Math.max(0, Math.floor(start))
+      const last = Math.min(this.pieceCount - 1, Math.floor(end ?? start))
+      return !this._hasMetadata || first > last
+    }
 
     // Pause: every connection of the torrent closed, no new ones, trackers told
     // "stopped"; pieces, readers and reads of verified bytes stay. (WebTorrent only stops
