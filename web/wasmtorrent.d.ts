@@ -1029,9 +1029,9 @@ declare class WasmTorrent extends Emitter {
   readonly enableWebSeeds: boolean
   /**
    * Node: WebTorrent's client.dht as far as apps use it: 'listening', address(), and BEP 44's
-   * put() and get() as bittorrent-dht's; null without a DHT.
+   * put() and get() as bittorrent-dht's; false without a DHT, as WebTorrent's.
    */
-  readonly dht: DhtApi | null
+  readonly dht: DhtApi | false
   /** Node: whether the TCP server accepts peers (the client emits 'listening' when it starts). */
   readonly listening: boolean
   /** Node: the TCP server's address, as net.Server's; null before it listens (and in browsers). */

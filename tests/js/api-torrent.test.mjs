@@ -95,6 +95,8 @@ test('torrent properties: name, infoHash, magnetURI, torrentFile, announce, file
   const magnet = c.add('magnet:?xt=urn:btih:' + 'ab'.repeat(20), { strategy: 'sequential', store: 'memory' })
   assert.equal(magnet.strategy, 'sequential')
   assert.equal(magnet.timeRemaining, Infinity, 'not done, nothing moving: as WebTorrent\'s')
+  // Lengths not known before the metadata: undefined, as WebTorrent's.
+  assert.deepEqual([magnet.length, magnet.pieceLength, magnet.lastPieceLength], [undefined, undefined, undefined])
   assert.equal(t.ready, true)
   assert.equal(t.paused, false)
   assert.equal(typeof t.timeRemaining, 'number')

@@ -216,7 +216,7 @@ export async function webtorrentUsage (parsed: ParsedTorrent): Promise<void> {
   const utpOn: boolean = noUtp.utp
   const agent: string = noUtp.userAgent
   void agent
-  const bootstrapFrom: string[] | undefined = noUtp.dht?.toJSON().nodes.map(n => `${n.host}:${n.port}`)
+  const bootstrapFrom: string[] | undefined = noUtp.dht ? noUtp.dht.toJSON().nodes.map(n => `${n.host}:${n.port}`) : undefined
   void bootstrapFrom
   noUtp.maxConns = 20
   const idBytes: Uint8Array | null = noUtp.peerIdBuffer

@@ -221,8 +221,9 @@ export function makeClientClass (internals) {
       this.infoHash = undefined
       this.name = opts.name
       this.files = []
-      this.length = 0
-      this.pieceLength = 0
+      // Lengths: undefined until known, as WebTorrent's.
+      this.length = undefined
+      this.pieceLength = undefined
       this.pieceCount = 0
       this.announce = [...client._announce] // the torrent's trackers, once known
       this.ready = false        // as WebTorrent's: the metadata is known and the store checked
@@ -250,7 +251,7 @@ export function makeClientClass (internals) {
       this.storeOpts = opts.storeOpts
       this.alwaysChokeSeeders = opts.alwaysChokeSeeders ?? true
       this.urlList = []
-      this.lastPieceLength = 0
+      this.lastPieceLength = undefined
       this.private = opts.private === true // the torrent's own flag once known (_applyPrivate)
       this.created = undefined
       this.createdBy = undefined
@@ -1352,7 +1353,7 @@ export function makeClientClass (internals) {
       this.dhtPort = 0
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): bittorrent-
       // dht's API that apps use (web/api/dht.js, Node only). Null without a DHT.
-      this.dht = host.Dht && opts.dht !== false ? new host.DhtView(this) : null
+      this._dhtView = host.Dht && opts.dht !== false ? new host.DhtView(this) : null
       // Node: Local Service Discovery's multicast sockets, once joined (WebTorrent's
       // client.lsd: whether the client announces its torrents on the local network).
       this._lsd = null
@@ -1441,10 +1442,10 @@ export function makeClientClass (internals) {
             this._dht = new host.Dht({ input, heap: () => this._M.HEAPU8, stateFile: host.dhtStateFile(dht) })
             try {
               this.dhtPort = await this._dht.listen(dht.port ?? opts.dhtPort ?? 0)
-              queueMicrotask(() => { if (!this.destroyed) this.dht?.emit('listening') })
+              queueMicrotask(() => { if (!this.destroyed) this._dhtView?.emit('listening') })
             } catch (err) {
               this._dht = null
-              this.dht = null
+              this._dhtView = null
               queueMicrotask(() => this.emit('warning', new WasmTorrentError(`no DHT: ${err.message}`, { code: 'listen_failed' })))
             }
           }
@@ -1598,6 +1599,9 @@ export function makeClientClass (internals) {
     // Node, as WebTorrent's: whether the TCP server accepts peers ('listening' when it
     // starts), and its address { address, family, port }, null before.
     get listening () { return Boolean(this._tcp?.server?.listening) }
+    // Node: the DHT's surface (web/api/dht.js); false without one (dht: false, browsers), as
+    // WebTorrent's.
+    get dht () { return this._dhtView ?? false }
     address () { return this.listening ? this._tcp.server.address() : null }
 
     // As WebTorrent's: the verified bytes of the torrents not finished yet, over their
@@ -2054,7 +2058,7 @@ export function makeClientClass (internals) {
         this._dht = null
         const state = this._engine?.dhtNodes() > 0 ? this._engine.dhtState(now()) : null
         dht.close()
-        this.dht?._close()
+        this._dhtView?._close()
         if (state) closed.push(dht.saveState(state))
       }
       this._http.closeAll()
@@ -2349,8 +2353,8 @@ export function makeClientClass (internals) {
             // As WebTorrent's, after each DHT announce; one that reached no node (the DHT was
             // still bootstrapping) is retried within seconds, and only that retry counts.
             case 'dhtAnnounce': if (e.announcedTo > 0) t?.emit('dhtAnnounce'); break
-            case 'dhtItem': case 'dhtPut': case 'dhtPeers': case 'dhtLookup': this.dht?._settle(e); break
-            case 'dhtBootstrapped': this.dht?._bootstrapped(); break
+            case 'dhtItem': case 'dhtPut': case 'dhtPeers': case 'dhtLookup': this._dhtView?._settle(e); break
+            case 'dhtBootstrapped': this._dhtView?._bootstrapped(); break
             case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
             case 'error': if (t) this._fail(t, new WasmTorrentError(e.message, { code: 'torrent_error' })); break
           }
