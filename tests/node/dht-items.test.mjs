@@ -8,7 +8,7 @@ import crypto from 'node:crypto'
 import path from 'node:path'
 import DHT from 'bittorrent-dht'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { jsonProcess, here } from './helpers.mjs'
+import { jsonProcess, here, until } from './helpers.mjs'
 
 const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex')
 const sha1 = bytes => crypto.createHash('sha1').update(bytes).digest()
@@ -26,12 +26,6 @@ function verify (sig, message, k) {
   return crypto.verify(null, message, key, sig)
 }
 
-async function until (pred, what, ms = 20000) {
-  for (const end = Date.now() + ms; !pred();) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
 
 const call = (fn, ...args) => new Promise((resolve, reject) => fn(...args, (err, ...rest) => err ? reject(err) : resolve(rest)))
 

@@ -9,7 +9,7 @@ import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import { FsStore } from '../../web/storage/fs.js'
 import { Readable } from 'node:stream'
-import { tempDir, makeContent, sameFiles, once, randomBytes } from './helpers.mjs'
+import { tempDir, makeContent, sameFiles, once, randomBytes, handMadeTorrent } from './helpers.mjs'
 
 function client (t) {
   const c = new WasmTorrent({ tracker: false })
@@ -246,24 +246,13 @@ test('file names too long for the file system are cut to fit, keeping the extens
 
 test("BEP 47's attr 'x': the file is made executable, as libtorrent makes it; others are not", async t => {
   const dir = await tempDir(t)
-  const { default: bencode } = await import('bencode')
-  const pieceLength = 16384
   const run = randomBytes(41, 10_000)
   const data = randomBytes(42, 20_000)
-  const stream = Buffer.concat([run, data])
-  const pieces = []
-  for (let at = 0; at < stream.length; at += pieceLength) pieces.push(createHash('sha1').update(stream.subarray(at, at + pieceLength)).digest())
-  const info = {
-    name: 'tool',
-    'piece length': pieceLength,
-    pieces: Buffer.concat(pieces),
-    files: [
-      { length: run.length, path: ['run.sh'], attr: 'x' },
-      { length: 0, path: ['empty.sh'], attr: 'x' },
-      { length: data.length, path: ['data.bin'] }
-    ]
-  }
-  const torrentFile = bencode.encode({ info })
+  const torrentFile = await handMadeTorrent('tool', 16384, [
+    { path: ['run.sh'], data: run, attr: 'x' },
+    { path: ['empty.sh'], data: new Uint8Array(0), attr: 'x' },
+    { path: ['data.bin'], data }
+  ])
   await mkdir(path.join(dir, 'seed', 'tool'), { recursive: true })
   await writeFile(path.join(dir, 'seed', 'tool', 'run.sh'), run)
   await writeFile(path.join(dir, 'seed', 'tool', 'data.bin'), data)

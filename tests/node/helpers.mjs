@@ -72,6 +72,26 @@ export function once (emitter, event, ms = 60000) {
   })
 }
 
+// Resolves once pred() is true, checked every 20 ms (rejects after ms, saying what waited).
+export async function until (pred, what, ms = 20000) {
+  for (const end = Date.now() + ms; !pred();) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+// A .torrent made by hand, for fields no torrent maker here writes (BEP 47 attr, BitComet's
+// pad files): files [{ path: [...], data, attr }] (a pad's data: zeros), hashed in order.
+export async function handMadeTorrent (name, pieceLength, files) {
+  const { default: bencode } = await import('bencode')
+  const { createHash } = await import('node:crypto')
+  const stream = Buffer.concat(files.map(f => f.data))
+  const pieces = []
+  for (let at = 0; at < stream.length; at += pieceLength) pieces.push(createHash('sha1').update(stream.subarray(at, at + pieceLength)).digest())
+  const entries = files.map(f => ({ length: f.data.length, path: f.path, ...(f.attr ? { attr: f.attr } : {}) }))
+  return bencode.encode({ info: { name, 'piece length': pieceLength, pieces: Buffer.concat(pieces), files: entries } })
+}
+
 // A child process that prints JSON lines: status() is the latest, waitFor(pred) resolves
 // with the first line that satisfies pred.
 export function jsonProcess (t, command, args) {

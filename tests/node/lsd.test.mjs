@@ -14,7 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import WebTorrent from 'webtorrent'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { tempDir, makeContent, sameFiles, once, randomBytes, libtorrentPeer, writeTorrent } from './helpers.mjs'
+import { tempDir, makeContent, sameFiles, once, randomBytes, libtorrentPeer, writeTorrent, until } from './helpers.mjs'
 
 const GROUP = '239.192.152.143'
 const PORT = 6771
@@ -57,13 +57,6 @@ function webtorrent (t) {
   return wt
 }
 
-async function until (pred, what, ms = 20000) {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
 
 test('two clients with no tracker and no DHT: a magnet with only the info-hash downloads from the peer LSD finds', { skip }, async t => {
   const dir = await tempDir(t)

@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import FSChunkStore from 'fs-chunk-store'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { tempDir, makeContent, sameFiles, once, jsonProcess, libtorrentPeer, writeTorrent, here } from './helpers.mjs'
+import { tempDir, makeContent, sameFiles, once, jsonProcess, libtorrentPeer, writeTorrent, handMadeTorrent, here } from './helpers.mjs'
 
 function client (t) {
   const c = new WasmTorrent({ tracker: false, dht: false, lsd: false, natUpnp: false, natPmp: false })
@@ -143,26 +143,16 @@ test("a hybrid torrent's magnet with so= (BEP 53): the index counts the pad file
 
 test("BitComet's pad files (known by name, no attr): not the torrent's files and never on disk, as libtorrent's", async t => {
   const dir = await tempDir(t)
-  const { default: bencode } = await import('bencode')
-  const { createHash, randomBytes } = await import('node:crypto')
+  const { randomBytes } = await import('node:crypto')
   const pieceLength = 16384
   const a = randomBytes(10000)
   const b = randomBytes(5000)
   const pad = '_____padding_file_0_if you see this file, please update to BitComet 0.85 or above____'
-  const stream = Buffer.concat([a, Buffer.alloc(pieceLength - a.length), b])
-  const pieces = []
-  for (let at = 0; at < stream.length; at += pieceLength) pieces.push(createHash('sha1').update(stream.subarray(at, at + pieceLength)).digest())
-  const info = {
-    name: 'comet',
-    'piece length': pieceLength,
-    pieces: Buffer.concat(pieces),
-    files: [
-      { length: a.length, path: ['a.bin'] },
-      { length: pieceLength - a.length, path: [pad] },
-      { length: b.length, path: ['b.bin'] }
-    ]
-  }
-  const file = await writeTorrent(dir, bencode.encode({ info }))
+  const file = await writeTorrent(dir, await handMadeTorrent('comet', pieceLength, [
+    { path: ['a.bin'], data: a },
+    { path: [pad], data: Buffer.alloc(pieceLength - a.length) },
+    { path: ['b.bin'], data: b }
+  ]))
   await mkdir(path.join(dir, 'seed', 'comet'), { recursive: true })
   await writeFile(path.join(dir, 'seed', 'comet', 'a.bin'), a)
   await writeFile(path.join(dir, 'seed', 'comet', 'b.bin'), b)

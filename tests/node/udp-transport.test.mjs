@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import dgram from 'node:dgram'
 import { UdpTrackerTransport } from '../../web/transports/udp.js'
-import { freePort } from './helpers.mjs'
+import { freePort, until } from './helpers.mjs'
 
 function standIn (addresses, opts = {}) {
   const heap = new Uint8Array(2048)
@@ -35,13 +35,6 @@ async function server (t, type, address, port, { answer = true } = {}) {
   return got
 }
 
-async function until (pred, what, ms = 5000) {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 test('IPv4 first; an address that refuses (nothing listens there) passes the datagrams on to the next', async t => {
   const port = await freePort()
