@@ -17,6 +17,15 @@ function client (t) {
   return c
 }
 
+// A second client downloads torrentFile from `seeder` into `folder`: its torrent, once done.
+async function downloadFrom (t, seeder, torrentFile, folder) {
+  const down = client(t).add(torrentFile, { path: folder })
+  await once(down, 'ready')
+  down.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  await once(down, 'done')
+  return down
+}
+
 // A seeder of makeContent's files (32 KiB pieces), and a downloader's folder `down` that
 // holds copies of them already.
 async function seededAndCopied (t, name, seed) {
@@ -225,11 +234,7 @@ test('file names too long for the file system are cut to fit, keeping the extens
   const seeder = client(t)
   const seeded = seeder.seed(files.map(f => ({ path: f.path, data: f.data })), { announce: [], store: 'memory', pieceLength: 32768 })
   await once(seeded, 'seed')
-  const leecher = client(t)
-  const down = leecher.add(seeded.torrentFile, { path: path.join(dir, 'down') })
-  await once(down, 'ready')
-  down.addPeer(`127.0.0.1:${seeder.torrentPort}`)
-  await once(down, 'done')
+  const down = await downloadFrom(t, seeder, seeded.torrentFile, path.join(dir, 'down'))
   const [folder] = await readdir(path.join(dir, 'down'))
   assert.ok(Buffer.byteLength(folder) <= 255)
   assert.ok(folder.startsWith('長い名前'))
@@ -259,11 +264,7 @@ test("BEP 47's attr 'x': the file is made executable, as libtorrent makes it; ot
   const seeder = client(t)
   const seeded = seeder.add(torrentFile, { path: path.join(dir, 'seed') })
   await once(seeded, 'done')
-  const leecher = client(t)
-  const down = leecher.add(torrentFile, { path: path.join(dir, 'down') })
-  await once(down, 'ready')
-  down.addPeer(`127.0.0.1:${seeder.torrentPort}`)
-  await once(down, 'done')
+  const down = await downloadFrom(t, seeder, torrentFile, path.join(dir, 'down'))
   const mode = async name => (await stat(path.join(dir, 'down', 'tool', name))).mode
   assert.notEqual(await mode('run.sh') & 0o111, 0, 'run.sh executable')
   assert.notEqual(await mode('empty.sh') & 0o111, 0, 'empty.sh executable')
@@ -278,12 +279,8 @@ test("destroyStore on a seed of the user's own files leaves them (WebTorrent's d
   const seeder = client(t)
   const seeded = seeder.seed(own, { announce: [] })
   await once(seeded, 'seed')
-  const leecher = client(t)
-  const down = leecher.add(seeded.torrentFile, { path: path.join(dir, 'down') })
-  await once(down, 'ready')
-  down.addPeer(`127.0.0.1:${seeder.torrentPort}`)
-  await once(down, 'done')
-  await leecher.remove(down.infoHash, { destroyStore: true })
+  const down = await downloadFrom(t, seeder, seeded.torrentFile, path.join(dir, 'down'))
+  await down.client.remove(down.infoHash, { destroyStore: true })
   assert.deepEqual(await readdir(path.join(dir, 'down')).catch(() => []), [], 'the download deleted')
   await new Promise(resolve => seeded.destroy({ destroyStore: true }, resolve))
   assert.equal((await stat(own)).size, 100_000, 'the seeded file is still there')

@@ -785,8 +785,8 @@ export function makeClientClass (internals) {
       this._pieces('setPiecePriority', start, end, enginePriority(priority))
       queueMicrotask(() => this._idleCheck())
       if (typeof notify === 'function') {
-        const from = Math.max(0, Math.floor(start))
-        this._notified.push({ from, to: Math.min(this.pieceCount - 1, Math.floor(end ?? start)), next: from, notify })
+        const [from, to] = this._pieceRange(start, end)
+        this._notified.push({ from, to, next: from, notify })
         queueMicrotask(() => this._notifySelections()) // what is verified already counts
       }
     }
@@ -817,9 +817,12 @@ export function makeClientClass (internals) {
     // must not throw. select() of such a range throws, as WebTorrent's.
     _noPieces (start, end) {
       if (this.destroyed) return false
-      const first = Math.max(0, Math.floor(start))
-      const last = Math.min(this.pieceCount - 1, Math.floor(end ?? start))
+      const [first, last] = this._pieceRange(start, end)
       return !this._hasMetadata || first > last
+    }
+    // [first, last] of the pieces start..end (end omitted: start alone), within the torrent's.
+    _pieceRange (start, end) {
+      return [Math.max(0, Math.floor(start)), Math.min(this.pieceCount - 1, Math.floor(end ?? start))]
     }
 
     // Pause: every connection of the torrent closed, no new ones, trackers told
@@ -902,8 +905,7 @@ export function makeClientClass (internals) {
     _pieces (call, start, end, ...args) {
       if (this.destroyed) throw new WasmTorrentError('torrent is destroyed', { code: 'destroyed' }) // as WebTorrent's
       if (!this._hasMetadata) throw new WasmTorrentError(`${call}: the torrent has no metadata yet`, { code: 'not_ready' })
-      const first = Math.max(0, Math.floor(start))
-      const last = Math.min(this.pieceCount - 1, Math.floor(end ?? start))
+      const [first, last] = this._pieceRange(start, end)
       if (!(first <= last)) throw new WasmTorrentError(`select: bad piece range ${start}-${end}`, { code: 'invalid_argument' })
       this._client._input((E, t) => E[call](this._id, first, last, ...args, t))
     }
@@ -1352,7 +1354,8 @@ export function makeClientClass (internals) {
       this._tcpConnections = new Set() // engine connection ids carried over TCP sockets
       this.dhtPort = 0
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): bittorrent-
-      // dht's API that apps use (web/api/dht.js, Node only). Null without a DHT.
+      // dht's API that apps use (web/api/dht.js, Node only); null without a DHT (the dht
+      // getter then reads false, as WebTorrent's).
       this._dhtView = host.Dht && opts.dht !== false ? new host.DhtView(this) : null
       // Node: Local Service Discovery's multicast sockets, once joined (WebTorrent's
       // client.lsd: whether the client announces its torrents on the local network).
