@@ -169,3 +169,38 @@ test("BitComet's pad files (known by name, no attr): not the torrent's files and
   assert.deepEqual(await allFiles(path.join(dir, 'down')), ['comet/a.bin', 'comet/b.bin'])
   assert.deepEqual(await readFile(path.join(dir, 'down', 'comet', 'b.bin')), b)
 })
+
+test("torrent.load() of a padded torrent takes its files' bytes without the pads (or with them), and seeds them", async t => {
+  const dir = await tempDir(t)
+  const { randomBytes } = await import('node:crypto')
+  const pieceLength = 16384
+  const a = randomBytes(10000)
+  const b = randomBytes(20000)
+  const pad = Buffer.alloc(pieceLength - a.length)
+  const file = await writeTorrent(dir, await handMadeTorrent('loaded', pieceLength, [
+    { path: ['a.bin'], data: a },
+    { path: ['.pad', String(pad.length)], data: pad, attr: 'p' },
+    { path: ['b.bin'], data: b }
+  ]))
+  const c = client(t)
+  const seeding = c.add(file, { path: path.join(dir, 'seed') })
+  await once(seeding, 'ready')
+  assert.equal(seeding.progress, 0)
+  await seeding.load([a, b]) // the app's two files, as torrent.files lists them
+  assert.equal(seeding.progress, 1)
+  assert.deepEqual(await readFile(path.join(dir, 'seed', 'loaded', 'b.bin')), b)
+
+  const other = client(t)
+  const padded = other.add(file, { path: path.join(dir, 'padded') })
+  await once(padded, 'ready')
+  await assert.rejects(padded.load([a]), /load: 10000 bytes given, the torrent has 36384/) // neither: a clear error
+  await padded.load(Buffer.concat([a, pad, b])) // the whole byte stream, pads included
+  assert.equal(padded.progress, 1)
+
+  const leecher = client(t)
+  const got = leecher.add(file, { path: path.join(dir, 'leech') })
+  got.addPeer(`127.0.0.1:${c.torrentPort}`)
+  await once(got, 'done')
+  assert.deepEqual(await readFile(path.join(dir, 'leech', 'loaded', 'a.bin')), a)
+  assert.deepEqual(await readFile(path.join(dir, 'leech', 'loaded', 'b.bin')), b)
+})

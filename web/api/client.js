@@ -59,6 +59,22 @@ function engineRate (rate) {
   return Math.max(1, Math.floor(rate))
 }
 
+
+// load()'s content without the pad files (BEP 47), which the app never has: its files'
+// bytes in order, as torrent.files lists them. Put back where they belong, the pads
+// zeros, so that the pieces come out as the torrent's. Anything else is left as given.
+function withPads (bytes, torrent) {
+  const files = torrent.files
+  const content = files.reduce((sum, f) => sum + f.length, 0)
+  if (content === torrent.length || bytes.length !== content) return bytes
+  const whole = new Uint8Array(torrent.length)
+  let at = 0
+  for (const f of files) {
+    whole.set(bytes.subarray(at, at + f.length), f.offset)
+    at += f.length
+  }
+  return whole
+}
 // WebCrypto, where the page has it (secure contexts; Node has it too).
 const subtle = globalThis.crypto?.subtle
 
@@ -749,7 +765,7 @@ export function makeClientClass (internals) {
         if (s instanceof Uint8Array) chunks.push(s)
         else for await (const c of s) chunks.push(typeof c === 'string' ? new TextEncoder().encode(c) : c)
       }
-      const bytes = concatBytes(chunks)
+      const bytes = withPads(concatBytes(chunks), this)
       if (bytes.length !== this.length) {
         throw new WasmTorrentError(`load: ${bytes.length} bytes given, the torrent has ${this.length}`, { code: 'invalid_argument' })
       }
