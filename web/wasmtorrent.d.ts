@@ -810,8 +810,8 @@ export class Torrent extends Emitter {
   /** Verified pieces: get(index), and the bits (first piece in the high bit of byte 0). */
   /** The verified pieces, as they are when read. */
   readonly bitfield: BitField
-  /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest). Throws before the metadata. */
-  select (start: number, end: number, priority?: number | boolean | (() => void), notify?: () => void): void
+  /** Pieces [start, end] (inclusive) at a relative priority (0 normal, higher sooner, true = highest); start defaults to the first piece, end to the last. Throws before the metadata. */
+  select (start?: number, end?: number, priority?: number | boolean | (() => void), notify?: () => void): void
   /** Stop downloading pieces [start, end] (those of selected files still come). */
   deselect (start: number, end: number, priority?: number): void
   /** Pieces [start, end] first. */

@@ -793,10 +793,11 @@ export function makeClientClass (internals) {
     }
 
     // Pieces [start, end] (inclusive) at a relative priority (WebTorrent's: 0 normal,
-    // higher sooner); deselect() stops downloading them; critical() fetches them first.
+    // higher sooner); as WebTorrent's, start defaults to the first piece and end to the
+    // last. deselect() stops downloading them; critical() fetches them first.
     // notify (WebTorrent's): called when the selection is updated with new data, as
     // WebTorrent's: each time its verified prefix grows, and once more when it is complete.
-    select (start, end, priority = 0, notify) {
+    select (start = 0, end = this.pieceCount - 1, priority = 0, notify) {
       if (typeof priority === 'function') [priority, notify] = [0, priority]
       this._pieces('setPiecePriority', start, end, enginePriority(priority))
       queueMicrotask(() => this._idleCheck())
