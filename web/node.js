@@ -74,6 +74,9 @@ const isReadable = item => item !== null && typeof item === 'object' && typeof i
 async function inputs (input, opts = {}) {
   const list = Array.isArray(input) ? input : [input]
   if (!list.some(item => typeof item === 'string' || isReadable(item))) return input
+  // An empty path is no file (path.resolve would make it the working folder, which would
+  // then be seeded whole): ENOENT, as WebTorrent's stat('') fails.
+  if (list.includes('')) await stat('')
   // Several paths: named after their deepest common folder, as WebTorrent 3's (files
   // under it keep their folders); none but the root: each under its own name.
   const paths = list.filter(item => typeof item === 'string').map(item => path.resolve(item))

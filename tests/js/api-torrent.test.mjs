@@ -44,6 +44,36 @@ async function download (c, id = torrentBytes) {
   return { t, seen }
 }
 
+test("magnetURI read right after a process's first add(), before the module has loaded: null, not a throw", async () => {
+  // Its own process: here the module is loaded by the tests before. WebTorrent's reads
+  // undefined there; a getter that threw ended the app that logged it.
+  const script = `import WebTorrent from ${JSON.stringify(import.meta.resolve('wasmtorrent'))}
+const c = new WebTorrent({ tracker: false })
+const t = c.add('magnet:?xt=urn:btih:${'03'.repeat(20)}&dn=early', { store: 'memory' })
+const before = t.magnetURI
+t.on('infoHash', () => setTimeout(() => { console.log(JSON.stringify([before, t.magnetURI])); c.destroy() }, 0))`
+  const { execFile } = await import('node:child_process')
+  const out = await new Promise((resolve, reject) => execFile(process.execPath, ['--input-type=module', '-e', script], (err, stdout, stderr) => err ? reject(new Error(stderr || err.message)) : resolve(stdout)))
+  const [before, after] = JSON.parse(out)
+  assert.equal(before, null)
+  assert.equal(after, `magnet:?xt=urn:btih:${'03'.repeat(20)}&dn=early`)
+})
+
+test('torrentFileBlobURL: one URL per .torrent (the same string on every read), revoked when the torrent is destroyed', async () => {
+  const { resolveObjectURL } = await import('node:buffer')
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory' })
+  await once(t, 'infoHash')
+  const url = t.torrentFileBlobURL
+  assert.match(url, /^blob:/)
+  assert.equal(t.torrentFileBlobURL, url)
+  assert.deepEqual(new Uint8Array(await resolveObjectURL(url).arrayBuffer()), new Uint8Array(t.torrentFile))
+  t.destroy()
+  assert.equal(resolveObjectURL(url), undefined, 'revoked')
+  assert.equal(t.torrentFileBlobURL, null)
+  await c.destroy()
+})
+
 test('torrent properties: name, infoHash, magnetURI, torrentFile, announce, files, pieces, lengths, created, createdBy, comment, path, maxWebConns', async () => {
   const c = new WasmTorrent({ tracker: false, maxWebConns: 3 })
   const t = c.add(torrentBytes, { store: 'memory', path: 'films/pack' })

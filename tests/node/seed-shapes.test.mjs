@@ -157,3 +157,13 @@ test("a name with '/' (\"AC/DC - Live.bin\"): seeded with create-torrent's info-
   assert.deepEqual(torrent.files.map(f => [f.path, f.name]), [[name, name]], "parse-torrent's path and name")
   assert.equal(await sameFiles(down, [{ path: 'AC/DC - Live.bin', data: bytes }]), null)
 })
+
+test("seed('') (a path the user left empty) is the torrent's error ENOENT, as WebTorrent's, not the working folder seeded", async t => {
+  const c = client(t)
+  const torrent = c.seed('', { announce: [] })
+  const [err] = await once(torrent, 'error')
+  assert.equal(err.code, 'ENOENT')
+  assert.equal(c.torrents.length, 0)
+  const mixed = c.seed([Buffer.from('x'), ''], { name: 'mixed', announce: [] })
+  assert.equal((await once(mixed, 'error'))[0].code, 'ENOENT')
+})

@@ -279,6 +279,7 @@ export function makeClientClass (internals) {
       this._limits = { download: undefined, upload: undefined } // throttle*Speed(); unset: the client's
       this._torrentFile = null   // the .torrent bytes, when added from them or seeded
       this._torrentFileOut = null // torrentFile, once built
+      this._blobURL = null // torrentFileBlobURL: { bytes, url }
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
       this._webSeedWires = new Map() // web seed URL -> WebSeedWire (see _syncWebSeeds)
@@ -380,9 +381,20 @@ export function makeClientClass (internals) {
       return bytes ? new Blob([bytes], { type: 'application/x-bittorrent' }) : null
     }
 
+    // One object URL per .torrent (a UI that reads it on every render gets the same string
+    // and leaks nothing), revoked when the bytes change and when the torrent is destroyed.
     get torrentFileBlobURL () {
-      const blob = this.torrentFileBlob
-      return blob && typeof URL.createObjectURL === 'function' ? URL.createObjectURL(blob) : null
+      const bytes = this.destroyed ? null : this.torrentFile
+      if (this._blobURL?.bytes === bytes) return this._blobURL.url
+      this._revokeBlobURL()
+      if (!bytes || typeof URL.createObjectURL !== 'function') return null
+      this._blobURL = { bytes, url: URL.createObjectURL(this.torrentFileBlob) }
+      return this._blobURL.url
+    }
+
+    _revokeBlobURL () {
+      if (this._blobURL) URL.revokeObjectURL(this._blobURL.url)
+      this._blobURL = null
     }
 
     // As WebTorrent's: null once verified, else { length, missing } where missing counts the
@@ -405,9 +417,17 @@ export function makeClientClass (internals) {
 
     // As WebTorrent's: the trackers and web seeds (ws=), and until the metadata the magnet's
     // own xs=, x.pe=, so=, kt=, v2 xt= and other parameters.
+    // null until it can be built: the engine builds it, and a first client's add() of a
+    // magnet or info-hash knows the info-hash before the module has loaded. A getter that
+    // threw there would end the app that logs it (WebTorrent's reads undefined then).
     get magnetURI () {
       if (!this.infoHash) return null
-      return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this.announce, urlList: this.urlList, ...(this._hasMetadata ? {} : this._magnetParams) })
+      try {
+        return toMagnetURI({ infoHash: this.infoHash, name: this.name ?? undefined, announce: this.announce, urlList: this.urlList, ...(this._hasMetadata ? {} : this._magnetParams) })
+      } catch (err) {
+        if (err.code === 'not_initialized') return null
+        throw err
+      }
     }
 
     _stats () {
@@ -2156,6 +2176,7 @@ export function makeClientClass (internals) {
       if (torrent.destroyed) return Promise.resolve()
       torrent._final = torrent._snapshot()
       torrent.destroyed = true
+      torrent._revokeBlobURL()
       // In place, as WebTorrent's: an app may hold on to client.torrents.
       const at = this.torrents.indexOf(torrent)
       if (at !== -1) this.torrents.splice(at, 1)
