@@ -273,7 +273,8 @@ val parse_torrent(std::uintptr_t ptr, std::size_t length) {
 }
 
 // opts: {name, pieceLength?, announceList, urlList, comment, createdBy?, creationDate?,
-//        private, source, multiFile?}
+//        private, info?, multiFile?}; info: more keys of the info dictionary.
+wt::bencode::dict bencode_dict_of_js(const val& v, int depth);
 wt::create_options create_options_of(const val& opts) {
   wt::create_options o;
   o.name = string_of(opts["name"]);
@@ -290,7 +291,7 @@ wt::create_options create_options_of(const val& opts) {
   if (opts["creationDate"].isNumber())
     o.creation_date = static_cast<std::int64_t>(opts["creationDate"].as<double>());
   if (!opts["private"].isUndefined()) o.is_private = opts["private"].isTrue();
-  o.info_source = string_of(opts["source"]);
+  o.info_extra = bencode_dict_of_js(opts["info"], 0);
   o.multi_file = opts["multiFile"].isTrue();
   o.filter_junk = !opts["filterJunkFiles"].isFalse();
   return o;

@@ -122,8 +122,10 @@ export interface CreateOptions {
   announceList?: string[][]
   announce?: string | string[]
   urlList?: string | string[]
-  /** Extra info-dict keys: only `source` is supported. */
-  info?: { source?: string }
+  /** More keys of the info dictionary (e.g. `source`), as create-torrent's: bencodable values (strings, integers, bytes, lists, objects). They change the info-hash. */
+  info?: Record<string, unknown>
+  /** An SSL torrent's certificate (libtorrent's), as info['ssl-cert']. */
+  sslCert?: string | Uint8Array
   /** false: keep hidden junk files (.DS_Store, ._*...) given as files, as create-torrent's (default true). */
   filterJunkFiles?: boolean
 }

@@ -181,10 +181,12 @@ result<byte_buffer> torrent_creator::finish() {
   const create_options& opts = layout_->opts;
   bencode::dict info;
   info.emplace("name", layout_->name);
-  info.emplace("piece length", layout_->piece_length);
-  info.emplace("pieces", std::move(pieces_));
+  if (opts.is_private) info.emplace("private", *opts.is_private ? 1 : 0);
+  for (const auto& [key, value] : opts.info_extra) info.insert_or_assign(key, value);
+  info.insert_or_assign("piece length", layout_->piece_length);
+  info.insert_or_assign("pieces", std::move(pieces_));
   if (layout_->single_file) {
-    info.emplace("length", layout_->total);
+    info.insert_or_assign("length", layout_->total);
   } else {
     bencode::list file_list;
     file_list.reserve(layout_->files.size());
@@ -196,10 +198,8 @@ result<byte_buffer> torrent_creator::finish() {
       entry.emplace("path", std::move(path));
       file_list.emplace_back(std::move(entry));
     }
-    info.emplace("files", std::move(file_list));
+    info.insert_or_assign("files", std::move(file_list));
   }
-  if (opts.is_private) info.emplace("private", *opts.is_private ? 1 : 0);
-  if (!opts.info_source.empty()) info.emplace("source", opts.info_source);
 
   bencode::dict torrent;
   torrent.emplace("info", std::move(info));

@@ -131,7 +131,10 @@ struct create_options {
   // info.private: omitted when absent; written as 1 or 0 when set (create-torrent
   // writes `private: 0` for an explicit false, and that changes the info-hash).
   std::optional<bool> is_private;
-  std::string info_source;                // info.source, when non-empty
+  // More keys of the info dictionary (create-torrent's opts.info, e.g. source; and its
+  // sslCert as ssl-cert). As create-torrent's Object.assign, they may replace name and
+  // private, not the keys computed from the files (piece length, pieces, length, files).
+  bencode::dict info_extra;
   // A torrent of folders even when it holds one file: `info.files`, named after the common
   // first folder of the paths (create-torrent does so for a folder given by its path). By
   // default one file (junk dropped) makes a single-file torrent.

@@ -49,6 +49,12 @@ const cases = [
       info: { source: 'SRC' }
     }
   },
+  {
+    title: "info's keys (any bencodable value) and sslCert, as create-torrent puts them",
+    files: [file('x/one', 3000), file('x/two', 5000)],
+    opts: { info: { source: 'S', 'x-cross-seed': 'abc', nested: { list: [1, 'two', new Uint8Array([0, 255])] } }, sslCert: '-----BEGIN CERTIFICATE-----\nMIIB\n' }
+  },
+  { title: 'info replaces name and private, not the pieces', files: [file('y.bin', 70000)], opts: { private: false, info: { name: 'renamed', private: 1, pieces: 'nope', length: 1 } } },
   { title: 'private: false is written as 0', files: [file('pub.bin', 10)], opts: { private: false } },
   { title: 'announce as a string', files: [file('ann.bin', 10)], opts: { announce: 'wss://only.one' } },
   { title: 'announce as a list', files: [file('ann2.bin', 10)], opts: { announce: ['wss://a', 'wss://b'] } },

@@ -164,7 +164,7 @@ TEST_CASE("[create_torrent] matches npm create-torrent info-hashes", "[create_to
     o.name = "Named";
     o.piece_length = 32768;
     o.is_private = true;
-    o.info_source = "SRC";
+    o.info_extra.emplace("source", "SRC");
     o.announce_list = {{"wss://a.example", "udp://b:1"}, {"wss://c"}};
     o.url_list = {"https://w/"};
     o.comment = "hi";
@@ -232,6 +232,27 @@ TEST_CASE("[create_torrent] layout and fields", "[create_torrent]") {
     REQUIRE(m.files.size() == 3);
     REQUIRE(m.total_length == 70013);
     REQUIRE(parse_ok(create_ok(f, plain_options())).files.size() == 1);
+  }
+  SECTION("info_extra (create-torrent's opts.info, sslCert): more keys; name and private replaced, the pieces not") {
+    fixture f({{"a.bin", 40000, 1}});
+    create_options o = plain_options();
+    o.is_private = false;
+    o.info_extra.emplace("x-cross-seed", "tracker-1");
+    o.info_extra.emplace("name", "renamed");
+    o.info_extra.emplace("private", 1);
+    o.info_extra.emplace("pieces", "not the pieces");
+    o.info_extra.emplace("length", 1);
+    auto bytes = create_ok(f, o);
+    auto doc = bencode::decode(bytes);
+    REQUIRE(doc.ok());
+    const auto info = doc->root().find_dict("info").value();
+    REQUIRE(info.find_string("x-cross-seed") == "tracker-1");
+    REQUIRE(info.find_string("name") == "renamed");
+    REQUIRE(info.find_int("private") == 1);
+    REQUIRE(info.find_int("length") == 40000);
+    const auto m = parse_ok(bytes);
+    REQUIRE(m.piece_count() == 3);
+    REQUIRE(m.is_private);
   }
   SECTION("only junk is an error") {
     fixture f({{".DS_Store", 10, 1}});

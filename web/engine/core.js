@@ -456,11 +456,13 @@ function createOptions (opts) {
   // announceList is given.
   tiers = [...tiers, ...forcedTrackers().map(url => [url])]
   if (opts.announce === undefined && opts.announceList === undefined) tiers = [...tiers, ...announceList]
-  if (opts.sslCert !== undefined) throw invalid('createTorrent: opts.sslCert is not supported', 'sslCert')
-  const info = opts.info ?? {}
-  for (const key of Object.keys(info)) {
-    if (key !== 'source') throw invalid(`createTorrent: opts.info.${key} is not supported (only info.source)`, `info.${key}`)
+  // As create-torrent's: opts.info's keys go into the info dictionary (source, a
+  // cross-seed tag...), then sslCert as ssl-cert (libtorrent's SSL torrents).
+  if (opts.info !== undefined && (opts.info === null || typeof opts.info !== 'object' || Array.isArray(opts.info))) {
+    throw invalid('createTorrent: opts.info must be an object', 'info')
   }
+  const info = { ...opts.info }
+  if (opts.sslCert !== undefined) info['ssl-cert'] = opts.sslCert
   return {
     name: opts.name,
     pieceLength: opts.pieceLength || undefined,
@@ -471,7 +473,7 @@ function createOptions (opts) {
     // The engine has no clock: the date comes from here, as create-torrent computes it.
     creationDate: Math.ceil((Number(opts.creationDate) || Date.now()) / 1000),
     private: opts.private === undefined ? undefined : Boolean(Number(opts.private)),
-    source: info.source,
+    info,
     // create-torrent's: anything but undefined that is falsy keeps the junk.
     filterJunkFiles: opts.filterJunkFiles === undefined || Boolean(opts.filterJunkFiles)
   }
