@@ -352,6 +352,28 @@ test('client.get: a Promise of the torrent (by info-hash, magnet, bytes, .torren
   await c.destroy()
 })
 
+test('client.get and client.remove of .torrent bytes right after add() of them, before its info-hash is known, as WebTorrent\'s', async () => {
+  // A fresh client: its module and setup take a while, so 'infoHash' comes late.
+  const c = client()
+  const t = c.add(torrentBytes, { store: 'memory' })
+  assert.equal(t.infoHash, undefined)
+  assert.equal(await c.get(Buffer.from(torrentBytes)), t, 'equal bytes, another object: once its info-hash is known')
+  const d = client()
+  const u = d.add(torrentBytes, { store: 'memory' })
+  const ready = []
+  u.on('ready', () => ready.push('ready'))
+  d.remove(torrentBytes) // the same object: at once, as a magnet or info-hash is removed
+  assert.equal(d.torrents.length, 0)
+  assert.equal(u.destroyed, true)
+  const e = client()
+  e.add(torrentBytes, { store: 'memory' })
+  await new Promise((resolve, reject) => e.remove(Uint8Array.from(torrentBytes), err => err ? reject(err) : resolve()))
+  assert.equal(e.torrents.length, 0)
+  await new Promise(resolve => setTimeout(resolve, 200))
+  assert.deepEqual(ready, [], 'the removed torrent never starts')
+  await Promise.all([c.destroy(), d.destroy(), e.destroy()])
+})
+
 test('client.torrents, client.remove(id, opts, cb), client.destroy(cb)', async () => {
   const c = client()
   const list = c.torrents // one array, changed in place, as WebTorrent's: an app may keep it

@@ -1664,17 +1664,30 @@ export function makeClientClass (internals) {
       if (id instanceof Torrent) return this.torrents.includes(id) ? id : null
       const known = this._get(id)
       if (known) return known
+      // Torrents added before this call whose info-hash is not known yet (added from
+      // .torrent bytes or a URL, still being read): their info-hash first, as WebTorrent's
+      // get() finds a torrent added from bytes right before.
+      const pending = this.torrents.filter(t => !t.infoHash && !t.destroyed).map(t => new Promise(resolve => {
+        t.once('infoHash', resolve)
+        t.once('close', resolve)
+      }))
       let parsed
       try { parsed = await internals.parseTorrent(id) } catch { return null }
       if (!parsed?.infoHash) throw new WasmTorrentError('Invalid torrent identifier', { code: 'invalid_argument' })
-      return this.torrents.find(t => t.infoHash === parsed.infoHash.toLowerCase()) ?? null
+      const hash = parsed.infoHash.toLowerCase()
+      const find = () => this.torrents.find(t => t.infoHash === hash) ?? null
+      if (find() || pending.length === 0) return find()
+      await Promise.all(pending)
+      return find()
     }
 
-    // Synchronous: a Torrent, or an id that names its info-hash (infoHashOf).
+    // Synchronous: a Torrent, an id that names its info-hash (infoHashOf), or the very
+    // object (.torrent bytes, a Blob) a torrent was added from.
     _get (id) {
       if (id instanceof Torrent) return this.torrents.includes(id) ? id : null
       const hash = infoHashOf(id)
-      return hash ? this.torrents.find(t => t.infoHash === hash) ?? null : null
+      if (hash) return this.torrents.find(t => t.infoHash === hash) ?? null
+      return id && typeof id === 'object' ? this.torrents.find(t => t._addedFrom === id) ?? null : null
     }
 
     // client.add(torrentId, opts?, ontorrent?): a magnet, an info-hash (40 hex, 32 base32,
@@ -1694,6 +1707,7 @@ export function makeClientClass (internals) {
       // torrent right after add(), as WebTorrent's (its parse takes a few microtasks; ours
       // waits for the module, and a magnet's xs= for its .torrent).
       torrent.infoHash = infoHashOf(torrentId)
+      torrent._addedFrom = torrentId // client.get/remove of the same object before 'infoHash'
       for (const url of [].concat(opts.urlList ?? [])) torrent.addWebSeed(url) // next to url-list and ws=
       this._start(torrent, async alive => {
         await this._ready
