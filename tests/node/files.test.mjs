@@ -285,3 +285,23 @@ test("destroyStore on a seed of the user's own files leaves them (WebTorrent's d
   await new Promise(resolve => seeded.destroy({ destroyStore: true }, resolve))
   assert.equal((await stat(own)).size, 100_000, 'the seeded file is still there')
 })
+
+test("a folder that cannot be written (a file where a folder should be): the torrent's error, the file system's cause, no late warning", async t => {
+  const dir = await tempDir(t)
+  const { seeder, seeded } = await seededAndCopied(t, 'unwritable', 31)
+  const torrentFile = seeded.torrentFile
+  await writeFile(path.join(dir, 'blocker'), 'x')
+  const c = client(t)
+  const warnings = []
+  c.on('warning', err => warnings.push(err.message))
+  const down = c.add(torrentFile, { path: path.join(dir, 'blocker', 'below') })
+  const failed = once(down, 'error', 20000)
+  down.once('infoHash', () => down.addPeer(`127.0.0.1:${seeder.torrentPort}`))
+  const [err] = await failed
+  assert.equal(err.code, 'storage_failed')
+  assert.equal(err.cause.code, 'ENOTDIR', "the file system's error, as WebTorrent's carries it")
+  assert.match(err.message, /ENOTDIR/)
+  await new Promise(resolve => setTimeout(resolve, 500))
+  assert.deepEqual(warnings, [], "the failed store's other writes are not the client's warnings")
+  assert.equal(c.torrents.length, 0)
+})

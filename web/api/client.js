@@ -19,6 +19,7 @@ import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
 import { storeFor, preloadedStoreClass, defaultStore, copyName, lockName, sweepCopies } from '../storage/index.js'
 import { MemoryStore } from '../storage/memory.js'
+import { storageError } from '../storage/util.js'
 import { BlobStore, joinBlobs } from '../storage/blob.js'
 // Only the version is bundled (esbuild keeps the named field of a JSON import).
 import { version } from '../../package.json'
@@ -1348,6 +1349,7 @@ export function makeClientClass (internals) {
       const forced = opts.tracker === false ? [] : forcedTrackers()
       this._announce = Array.from(new Set([...[].concat(tracker.announce ?? []), ...forced]))
       this._byId = new Map()        // engine torrent id -> Torrent
+      this._removedIds = new Set()  // engine ids of torrents removed: their late events are dropped
       const input = fn => this._input(fn)
       this._sockets = new WebSocketTransport(input)
       this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
@@ -2196,6 +2198,7 @@ export function makeClientClass (internals) {
       if (at !== -1) this.torrents.splice(at, 1)
       if (torrent._id !== null && this._engine) {
         this._byId.delete(torrent._id)
+        this._removedIds.add(torrent._id)
         this._engine.removeTorrent(torrent._id, now())
         this._drain()
       }
@@ -2242,7 +2245,7 @@ export function makeClientClass (internals) {
           // A store that cannot be made for this torrent: the torrent's error, never a throw
           // out of the engine's run loop (after it, as removing a torrent is not done there).
           torrent._makeStore = null
-          setTimeout(() => this._fail(torrent, err instanceof WasmTorrentError ? err : new WasmTorrentError(`storage: ${err?.message ?? err}`, { code: 'storage_failed' })))
+          setTimeout(() => this._fail(torrent, err instanceof WasmTorrentError ? err : storageError('storage', err)))
           return null
         }
         torrent._storage = new TorrentStorage({
@@ -2265,7 +2268,7 @@ export function makeClientClass (internals) {
           // is stored stays intact for a later add to resume from.
           onError: err => {
             if (torrent.destroyed) return
-            if (!(err instanceof WasmTorrentError)) err = new WasmTorrentError(`storage: ${err?.message ?? err}`, { code: 'storage_failed' })
+            if (!(err instanceof WasmTorrentError)) err = storageError('storage', err)
             this._fail(torrent, err)
           }
         })
@@ -2410,7 +2413,12 @@ export function makeClientClass (internals) {
             case 'dhtAnnounce': if (e.announcedTo > 0) t?.emit('dhtAnnounce'); break
             case 'dhtItem': case 'dhtPut': case 'dhtPeers': case 'dhtLookup': this._dhtView?._settle(e); break
             case 'dhtBootstrapped': this._dhtView?._bootstrapped(); break
-            case 'warning': (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code })); break
+            case 'warning':
+              // One of a torrent removed within this batch (a failed store's other writes):
+              // not the client's.
+              if (!t && this._removedIds.has(e.torrent)) break
+              (t ?? this).emit('warning', new WasmTorrentError(e.message, { code: e.code }))
+              break
             case 'error': if (t) this._fail(t, new WasmTorrentError(e.message, { code: 'torrent_error' })); break
           }
         } catch (err) {

@@ -170,8 +170,7 @@ export class FsStore {
         await fn(await entry.handle, from - f.offset, from - start, to - from)
       } catch (err) {
         if (err instanceof WasmTorrentError) throw err
-        const cause = err.code === 'ENOSPC' ? { name: 'QuotaExceededError', message: err.message } : err
-        throw storageError(`${writing ? 'put' : 'get'}: ${f.full}`, cause)
+        throw storageError(`${writing ? 'put' : 'get'}: ${f.full}`, err)
       } finally {
         entry.users--
       }

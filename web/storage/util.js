@@ -3,8 +3,10 @@
 
 import { WasmTorrentError } from '../api/errors.js'
 
+// cause: what the store threw (kept as err.cause: a Node file system error keeps its code
+// there, ENOTDIR, EACCES...); out of space is storage_full, in browsers and under Node.
 export function storageError (message, cause) {
-  const full = cause?.name === 'QuotaExceededError'
+  const full = cause?.name === 'QuotaExceededError' || cause?.code === 'ENOSPC' || cause?.code === 'EDQUOT'
   const err = new WasmTorrentError(cause ? `${message}: ${cause.message || cause.name || cause}` : message,
     { code: full ? 'storage_full' : 'storage_failed' })
   if (cause) err.cause = cause
