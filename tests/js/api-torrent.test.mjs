@@ -86,6 +86,9 @@ test('torrent properties: name, infoHash, magnetURI, torrentFile, announce, file
   // as WebTorrent's: parse-torrent's toTorrentFile of the torrent as parsed
   assert.deepEqual(t.torrentFile, toTorrentFile(await parseTorrentNpm(torrentBytes)))
   assert.equal(new TextDecoder().decode(t.info.name), 'pack')
+  const npmParsed = await parseTorrentNpm(torrentBytes)
+  assert.equal(t.pieces.length, npmParsed.pieces.length, "pieces from 'infoHash' on, as WebTorrent's")
+  assert.deepEqual(t.pieces.at(-1), { length: npmParsed.lastPieceLength, missing: npmParsed.lastPieceLength })
   await ready
   assert.equal(typeof t.files[0].createReadStream, 'function', 'Files from the metadata on')
   const parsed = await WasmTorrent.parseTorrent(torrentBytes)

@@ -402,9 +402,11 @@ export function makeClientClass (internals) {
     // bytes not received yet (a piece being hashed: 0).
     get pieces () {
       if (this.destroyed) return this._final?.pieces ?? []
-      const states = this.pieceStates()
+      // A .torrent's pieces from 'infoHash' on, as WebTorrent's: all missing until the
+      // engine has the torrent.
+      const states = this._id === null ? new Uint8Array(this.pieceCount) : this.pieceStates()
       const received = new Map()
-      const partial = states.length ? this._client._engine.partialPieces(this._id) : []
+      const partial = this._id !== null && states.length ? this._client._engine.partialPieces(this._id) : []
       for (let i = 0; i < partial.length; i += 2) received.set(partial[i], partial[i + 1])
       return Array.from(states, (state, i) => {
         if (state === 3) return null
@@ -506,6 +508,7 @@ export function makeClientClass (internals) {
         this.length = parsed.length
         this.pieceLength = parsed.pieceLength
         this.lastPieceLength = parsed.lastPieceLength
+        this.pieceCount = parsed.pieces?.length ?? 0
         this.created = parsed.created
         this.createdBy = parsed.createdBy
         this.comment = parsed.comment
