@@ -357,7 +357,7 @@ test('torrent.load(streams, cb): content the app has becomes the pieces (hashed)
   await c.destroy()
 })
 
-test('torrent.client (null once destroyed) and torrent.bitfield (verified pieces)', async () => {
+test("torrent.client (null once 'close' was emitted) and torrent.bitfield (verified pieces)", async () => {
   const c = client()
   const { t } = await download(c)
   assert.equal(t.client, c)
@@ -367,7 +367,10 @@ test('torrent.client (null once destroyed) and torrent.bitfield (verified pieces
   const u = c.add(await createTorrent(files, { ...opts, info: { source: 'bits' } }), { store: 'memory' })
   await once(u, 'ready')
   assert.equal(u.bitfield.get(0), false)
+  let inClose
+  t.once('close', () => { inClose = t.client })
   await t.destroy()
+  assert.equal(inClose, c, "'close' listeners still see the client, as WebTorrent's")
   assert.equal(t.client, null)
   await c.destroy()
 })

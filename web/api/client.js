@@ -323,7 +323,8 @@ export function makeClientClass (internals) {
     }
 
     // WebTorrent's torrent.client: null once the torrent is destroyed.
-    get client () { return this.destroyed ? null : this._client }
+    // As WebTorrent's: null once 'close' was emitted (its listeners still see the client).
+    get client () { return this._closed ? null : this._client }
 
     // WebTorrent's torrent.metadata (the .torrent, once known) and torrent.info (its info
     // dictionary decoded, as parse-torrent's), both from WebTorrent's code, undocumented.
@@ -2224,6 +2225,7 @@ export function makeClientClass (internals) {
       this.emit('remove', torrent)
       if (error) this._emitError(torrent, error)
       if (!closeFirst) torrent.emit('close')
+      torrent._closed = true
       return closed.catch(err => this.emit('warning', err))
     }
 
