@@ -305,3 +305,22 @@ test("a folder that cannot be written (a file where a folder should be): the tor
   assert.deepEqual(warnings, [], "the failed store's other writes are not the client's warnings")
   assert.equal(c.torrents.length, 0)
 })
+
+test("file.done turns true with the file's 'done' event, as WebTorrent's, also when the files are found on disk", async t => {
+  const { seeded, down } = await seededAndCopied(t, 'flags', 33)
+  const torrent = client(t).add(seeded.torrentFile, { path: down })
+  const early = []
+  const seen = []
+  const files = () => torrent.files.filter(f => f.length > 0) // an empty one is done from the start
+  torrent.once('ready', () => {
+    for (const f of files()) {
+      if (f.done) early.push(f.path) // its 'done' must have come already
+      f.once('done', () => seen.push([f.path, files().filter(g => g.done).length]))
+    }
+  })
+  await once(torrent, 'done')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  assert.ok(files().length >= 2)
+  assert.equal(seen.length + early.length, files().length)
+  seen.forEach(([, doneNow], i) => assert.equal(doneNow, early.length + i + 1, 'one more done at each event'))
+})

@@ -85,7 +85,9 @@ export class File extends Emitter {
   // Bytes of the file in verified pieces.
   get downloaded () { return this._torrent._verifiedBytes(this.offset, this.length) }
   get progress () { return this.length ? this.downloaded / this.length : 1 }
-  get done () { return this.downloaded === this.length }
+  // As WebTorrent's: true from the file's 'done' on (an empty file's from the start), so an
+  // app that counts files done in their 'done' listeners never sees one done early.
+  get done () { return this.length === 0 || this._doneEmitted }
 
   // WebTorrent's relative priority (0 = normal, higher = sooner), as torrent.select().
   select (priority = 0) { this._torrent._setFilePriority(this, enginePriority(priority)) }
