@@ -136,6 +136,34 @@ test("Node's stream.pipeline and stream.finished take the stream; pipe() carries
   assert.deepEqual(bytesOf(piped), bytesOf(chunks))
 })
 
+test("pipe(dest, cb) as streamx's (WebTorrent's streams): cb once dest has it all; a dest that closes early stops the stream", async () => {
+  const chunks = [randomBytes(10, 30_000), randomBytes(11, 5_000)]
+  const sink = []
+  const dest = new Writable({ write (chunk, _enc, cb) { sink.push(chunk); cb() } })
+  const err = await new Promise(resolve => ours(chunks).pipe(dest, resolve))
+  assert.equal(err, null)
+  assert.ok(dest.writableFinished)
+  assert.deepEqual(bytesOf(sink), bytesOf(chunks))
+  // An HTTP client that went away: the response closes before the end. The file's stream
+  // is destroyed ('close', its reader released), not left paused for ever.
+  const source = seeded.files[0].createReadStream()
+  const slow = new Writable({ highWaterMark: 1, write (chunk, _enc, cb) { setTimeout(cb, 5) } })
+  const closed = once(source, 'close')
+  const piped = new Promise(resolve => source.pipe(slow, resolve))
+  setTimeout(() => slow.destroy(), 20)
+  await closed
+  assert.equal(source.destroyed, true)
+  assert.match((await piped).message, /closed prematurely/)
+})
+
+test("an end that is not set (null, false, '', NaN) reads to the end, as WebTorrent's; end 0 is the first byte", async () => {
+  const file = seeded.files[0]
+  for (const end of [null, false, '', NaN]) {
+    assert.equal((await file.arrayBuffer({ start: 199_000, end })).byteLength, 1000, String(end))
+  }
+  assert.equal((await file.arrayBuffer({ start: 0, end: 0 })).byteLength, 1)
+})
+
 test("a real file's stream: a 'readable' loop over a seeded file's range gives its bytes", async () => {
   const stream = seeded.files[0].createReadStream({ start: 1000, end: 150_000 })
   const { got, events } = await readLoop(stream)

@@ -159,3 +159,44 @@ test("as WebTorrent's Node server: a file opened as a page shows there, CORS for
   assert.equal(nothing.status, 200)
   assert.equal(nothing.headers.get('content-length'), '0')
 })
+
+test("server details as WebTorrent's: pathname '' is /webtorrent, the Range unit in any case, destroy() after close(), listen() again", async t => {
+  const c = client(t)
+  const data = randomBytes(65, 20_000)
+  const torrent = c.seed(Object.assign(Buffer.from(data), { name: 'd.bin' }), { announce: [] })
+  await once(torrent, 'seed')
+  const server = c.createServer({ pathname: '' })
+  let origin = await listen(server)
+  const url = () => origin + torrent.files[0].streamURL
+  assert.match(torrent.files[0].streamURL, /^\/webtorrent\//)
+  const upper = await fetch(url(), { headers: { range: 'BYTES=0-9' } })
+  assert.equal(upper.status, 206)
+  assert.deepEqual(new Uint8Array(await upper.arrayBuffer()), data.subarray(0, 10))
+  await new Promise(resolve => server.close(resolve))
+  // Listened again: the client's server again (streamURL works, client.destroy closes it).
+  origin = await listen(server)
+  assert.equal((await fetch(url())).status, 200)
+  await new Promise(resolve => server.close(resolve))
+  await new Promise((resolve, reject) => server.destroy(err => (err ? reject(err) : resolve())))
+})
+
+test("reading file.streamURL alone downloads nothing but the start of the last file read (the player's, about to ask)", async t => {
+  const seeder = client(t)
+  const files = Array.from({ length: 6 }, (_, i) => Object.assign(Buffer.from(randomBytes(70 + i, 2 << 20)), { name: `f${i}.bin` }))
+  const seeded = seeder.seed(files, { name: 'many', announce: [], pieceLength: 65536 })
+  await once(seeded, 'seed')
+  const c = client(t)
+  const torrent = c.add(seeded.torrentFile, { store: 'memory', deselect: true })
+  await once(torrent, 'ready')
+  const server = c.createServer()
+  t.after(() => new Promise(resolve => server.destroy(resolve)))
+  await listen(server)
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  for (let round = 0; round < 3; round++) { // a page that renders its links now and then
+    for (const f of torrent.files) assert.match(f.streamURL, /^\/webtorrent\//)
+    await new Promise(resolve => setTimeout(resolve, 400))
+  }
+  const got = torrent.files.map(f => f.downloaded)
+  assert.deepEqual(got.slice(0, -1), [0, 0, 0, 0, 0], 'the files whose URL was read before another: nothing')
+  assert.ok(got.at(-1) <= 1 << 20, `the last one: its first MiB at most (${got.at(-1)})`)
+})

@@ -281,6 +281,7 @@ export function makeClientClass (internals) {
       this._torrentFile = null   // the .torrent bytes, when added from them or seeded
       this._torrentFileOut = null // torrentFile, once built
       this._blobURL = null // torrentFileBlobURL: { bytes, url }
+      this._readerCount = 0 // streams of the torrent's files open (readers in the engine)
       this._reads = new Map()    // engine read id -> { resolve, reject }
       this._wires = new Map()    // engine connection id -> Wire
       this._webSeedWires = new Map() // web seed URL -> WebSeedWire (see _syncWebSeeds)
@@ -977,9 +978,12 @@ export function makeClientClass (internals) {
       this._client._input((E, t) => this._engine().setFilePriority(this._id, file._index, priority, t))
     }
 
-    _openReader (offset, readahead) {
+    // standIn: a file's reader for a stream about to open (file.streamURL), not counted
+    // among the streams open (_readerCount).
+    _openReader (offset, readahead, { standIn = false } = {}) {
       let id = 0
       this._client._input((E, t) => { id = this._engine().openReader(this._id, offset, readahead, t) })
+      if (!standIn && id) this._readerCount++
       return id
     }
 
@@ -987,7 +991,8 @@ export function makeClientClass (internals) {
       this._client._input((E, t) => this._engine().seekReader(this._id, reader, offset, readahead, t))
     }
 
-    _closeReader (reader) {
+    _closeReader (reader, { standIn = false } = {}) {
+      if (!standIn) this._readerCount--
       if (this.destroyed || !this._client._engine) return
       this._client._input((E, t) => E.closeReader(this._id, reader, t))
     }

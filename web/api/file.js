@@ -96,9 +96,13 @@ export class File extends Emitter {
   // A ReadableStream of the bytes [start, end] (end inclusive, as in WebTorrent and
   // fs.createReadStream), delivered as their pieces are verified. Cancelling it stops
   // prioritising them. Throws once the torrent is destroyed, as WebTorrent's.
-  stream ({ start = 0, end = this.length - 1 } = {}) {
+  // As WebTorrent's, an end that is not set (null, false, '', NaN: what a hand-written
+  // Range handler makes of `bytes=100-`) reads to the file's end. Different: end 0 is the
+  // first byte (WebTorrent's reads the whole file).
+  stream ({ start = 0, end } = {}) {
     if (this._torrent.destroyed) throw new WasmTorrentError('File is destroyed', { code: 'destroyed' })
-    return readStream(this, start, end)
+    const unset = end === undefined || end === null || end === false || end === '' || Number.isNaN(end)
+    return readStream(this, start, unset ? this.length - 1 : end)
   }
 
   // A Node-style readable (pipe, on('data'), async iteration; see readable.js), as
@@ -134,16 +138,33 @@ export class File extends Emitter {
   // The browser asks the service worker for the URL a moment after it is handed out (tens
   // of ms, more on a busy machine). Meanwhile a reader at the file's start stands in for
   // the coming one, so that no pipeline fills with other pieces: a slow peer sends every
-  // block it was asked for, and the player would wait for them all first.
+  // block it was asked for, and the player would wait for them all first. Only for the
+  // last URL read in a turn of the event loop (a page listing every file's URL reads them
+  // all in one), and not while a stream of the torrent is open (it has the peers' blocks,
+  // and the page is not starting to play): reading the getter alone downloads nothing
+  // else, as WebTorrent's.
   _expectStream () {
     const torrent = this._torrent
+    torrent._expectNext = this
+    if (torrent._expectQueued) return
+    torrent._expectQueued = true
+    setTimeout(() => {
+      torrent._expectQueued = false
+      const file = torrent._expectNext
+      torrent._expectNext = null
+      if (file && torrent._readerCount === 0) file._standIn()
+    })
+  }
+
+  _standIn () {
+    const torrent = this._torrent
     if (this._expected || !torrent._hasMetadata || torrent.destroyed || this.length === 0) return
-    const reader = torrent._openReader(this.offset, Math.min(this.length, MIN_READAHEAD))
+    const reader = torrent._openReader(this.offset, Math.min(this.length, MIN_READAHEAD), { standIn: true })
     const release = () => {
       clearTimeout(timer)
       if (this._expected !== release) return
       this._expected = null
-      torrent._closeReader(reader)
+      torrent._closeReader(reader, { standIn: true })
     }
     const timer = setTimeout(release, EXPECT_MS)
     this._expected = release

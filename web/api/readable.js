@@ -208,7 +208,25 @@ export class FileStream extends Emitter {
     return this
   }
 
-  pipe (dest, { end = true } = {}) {
+  // pipe(dest, { end }) as Node's, or pipe(dest, cb) as streamx's (WebTorrent's streams):
+  // cb(err) once dest has everything (its 'finish'; without end, once the source ended), or
+  // with the error that stopped it. As streamx's, a dest that closes before the end (an
+  // HTTP client that went away, or seeked) stops this stream too (destroyed: its reader
+  // released), where Node's would sit paused for ever; quietly, with no 'error' to crash an
+  // app that has no listener (streamx's emits one).
+  pipe (dest, opts) {
+    const cb = typeof opts === 'function' ? opts : null
+    const end = typeof opts === 'object' && opts !== null && opts.end === false ? false : true
+    let settled = false
+    const settle = err => {
+      if (settled) return
+      settled = true
+      if (typeof dest.off === 'function') {
+        dest.off('close', entry.onclose)
+        dest.off('finish', entry.onfinish)
+      }
+      cb?.(err ?? null)
+    }
     const entry = {
       dest,
       ondata: chunk => {
@@ -218,11 +236,30 @@ export class FileStream extends Emitter {
         }
       },
       ondrain: () => { if (this._pipes.includes(entry)) this.resume() },
-      onend: () => { if (end && this._pipes.includes(entry)) dest.end() }
+      onend: () => {
+        if (!this._pipes.includes(entry)) return
+        if (end) dest.end()
+        else settle()
+      },
+      onfinish: () => settle(),
+      onclose: () => {
+        if (this.readableEnded && !end) return
+        if (!this.readableEnded || !dest.writableFinished) {
+          this.unpipe(dest)
+          this.destroy()
+          settle(new Error('Writable stream closed prematurely'))
+        }
+      },
+      onerror: err => settle(err)
     }
     this._pipes.push(entry)
     super._add('data', entry.ondata, false)
     this.once('end', entry.onend)
+    if (cb) this.once('error', entry.onerror) // only then: an error no one listens to still throws
+    if (typeof dest.once === 'function') {
+      dest.once('close', entry.onclose)
+      dest.once('finish', entry.onfinish)
+    }
     if (typeof dest.emit === 'function') dest.emit('pipe', this)
     this.resume()
     return dest

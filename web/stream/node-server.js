@@ -17,7 +17,7 @@ const DLNA_HEADERS = {
 
 export class NodeServer extends ServerLayout {
   constructor (client, opts = {}) {
-    super(client, (opts.pathname ?? '/webtorrent').replace(/\/$/, ''))
+    super(client, (opts.pathname || '/webtorrent').replace(/\/$/, '')) // '' too, as WebTorrent's
     this.opts = { ...opts, origin: opts.origin ?? '*' }
     this.server = http.createServer((req, res) => this._onRequest(req, res))
     this.sockets = new Set()
@@ -28,8 +28,10 @@ export class NodeServer extends ServerLayout {
   }
 
   // As http.Server's listen (port, host, cb...); returns the http.Server.
+  // Listening again after close(): the client's server again, unless it has another by now.
   listen (...args) {
     this.closed = false
+    if (!this._client._server && !this._client.destroyed) this._client._server = this
     return this.server.listen(...args)
   }
 
@@ -45,9 +47,10 @@ export class NodeServer extends ServerLayout {
     this.server.close(err => cb?.(err))
   }
 
-  // close(), and every connection cut now.
+  // close(), and every connection cut now. After close(): cb() alone, as WebTorrent's.
   destroy (cb) {
     for (const socket of this.sockets) socket.destroy()
+    if (this.closed && !this.server.listening) return queueMicrotask(() => cb?.())
     this.close(cb)
   }
 

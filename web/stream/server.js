@@ -25,7 +25,7 @@ const KEEPALIVE_MS = 20_000
 // first satisfiable one is served. An empty resource is sent whole (a player asks it for
 // bytes=0-, as for any other).
 export function parseRange (header, length) {
-  const m = /^bytes\s*=(.+)$/.exec(header?.trim() ?? '')
+  const m = /^bytes\s*=(.+)$/i.exec(header?.trim() ?? '') // the unit is case-insensitive (RFC 9110)
   if (!m || length === 0) return null
   let first = null
   for (const spec of m[1].split(',')) {
