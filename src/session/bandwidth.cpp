@@ -106,11 +106,44 @@ void session::impl::distribute_bandwidth() {
   }
 }
 
+// A download limit holds from the moment it is set, not once what was requested before it
+// has come (a peer sending 1 MB/s has seconds of blocks asked for): each peer keeps about a
+// second of the new rate, shared among the peers, and its newer requests are cancelled
+// (their blocks are asked for again under the limit). only: a torrent's own limit.
+void session::impl::trim_requests(std::uint64_t rate, torrent* only) {
+  if (rate == 0) return;  // unlimited
+  std::vector<std::pair<torrent*, peer_connection*>> peers;
+  auto collect = [&](torrent& t) {
+    if (!t.picker) return;
+    for (auto& [id, p] : t.peers)
+      if (p.active() && !p.requests.empty()) peers.emplace_back(&t, &p);
+  };
+  if (only) collect(*only);
+  else for (auto& [id, t] : torrents) collect(t);
+  if (peers.empty()) return;
+  const std::uint64_t share = std::max<std::uint64_t>(block_size, rate / peers.size());
+  for (auto [t, p] : peers) {
+    std::size_t keep = 0;
+    std::uint64_t kept = 0;
+    for (const auto& r : p->requests) {
+      const std::uint64_t length = t->picker->block_length(r.block);
+      if (keep > 0 && kept + length > share) break;
+      kept += length;
+      ++keep;
+    }
+    while (p->requests.size() > keep) {
+      cancel_request(*t, *p, p->requests.back());
+      p->requests.pop_back();
+    }
+  }
+}
+
 // --- public surface ----------------------------------------------------------------------
 
 void session::set_download_limit(std::uint64_t bytes_per_second, time_point now) {
   auto& s = enter(now);
   s.download_limit.set_rate(bytes_per_second, s.now);
+  s.trim_requests(bytes_per_second, nullptr);
   // Every peer gets a turn under the new limit (or, lifted, all it can take at once).
   s.download_waiting = true;
   s.finish_call();
@@ -130,6 +163,7 @@ void session::set_torrent_download_limit(torrent_id t, std::uint64_t bytes_per_s
   auto& s = enter(now);
   if (auto* tor = s.find_torrent(t)) {
     tor->download_limit.set_rate(bytes_per_second, s.now);
+    s.trim_requests(bytes_per_second, tor);
     s.download_waiting = true;  // every peer of every torrent gets a turn under the new limit
   }
   s.finish_call();

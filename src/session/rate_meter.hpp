@@ -26,11 +26,15 @@ class rate_meter {
     const std::int64_t s = second_of(now);
     advance(s);
     counts_[slot(s)] += bytes;
+    phase_ = now - time_point{std::chrono::seconds(s)};
   }
 
   // Bytes per second over the window that ends at `now`, for a meter started at `since`;
   // `pending`: bytes not added yet. The session adds at each tick (every second) the bytes
-  // of the second before it, so a count of second s came in (s - 1, s].
+  // of the second before it, so a count of second s came in the second before its tick:
+  // the ticks' phase within the second (that of the last add) is where the window starts.
+  // Without it a reading was up to a fifth low, in a sawtooth, when the ticks fell late in
+  // their second.
   double rate(time_point now, time_point since, std::uint64_t pending = 0) const {
     const std::int64_t s = second_of(now);
     std::uint64_t sum = pending;
@@ -38,7 +42,7 @@ class rate_meter {
       if (sec <= newest_ && sec > newest_ - window_seconds) sum += counts_[slot(sec)];
     }
     if (sum == 0) return 0;
-    const time_point window_start{std::chrono::seconds(s - window_seconds)};
+    const time_point window_start = time_point{std::chrono::seconds(s - window_seconds)} + phase_;
     const double span = std::max(1.0, std::chrono::duration<double>(now - std::max(since, window_start)).count());
     return static_cast<double>(sum) / span;
   }
@@ -59,6 +63,7 @@ class rate_meter {
 
   std::array<std::uint64_t, window_seconds> counts_{};
   std::int64_t newest_ = INT64_MIN / 2;  // the second of the newest count
+  duration phase_{};                      // where in its second the last add came
 };
 
 }  // namespace wt

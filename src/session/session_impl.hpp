@@ -684,6 +684,7 @@ struct session::impl {
   // Starts up to max_reads reads; returns their bytes.
   std::uint64_t serve_requests(torrent& t, peer_connection& p, std::uint32_t max_reads);
   void distribute_bandwidth();
+  void trim_requests(std::uint64_t rate, torrent* only);
   void choke_peer(peer_connection& p);
   void unchoke_peer(peer_connection& p);
   // The torrent's regular unchoke slots and whether it has an optimistic one.

@@ -89,3 +89,31 @@ test('client.throttleTorrentDownload and torrent.throttleDownloadSpeed limit wha
   await once(second, 'done', 120_000)
   assert.ok(within(second.received, started2), `${second.received} bytes in ${(performance.now() - started2) / 1000} s`)
 })
+
+test('a download limit set during a transfer holds from then on, not after the blocks asked for before it', async t => {
+  const seeder = client(t, { uploadLimit: 1_000_000 })
+  await seeder.whenReady()
+  const data = randomBytes(26, 8_000_000)
+  const seeded = await seed(seeder, data, 'mid.bin')
+  const leecher = client(t)
+  const torrent = leecher.add(seeded.torrentFile, { store: 'memory' })
+  await once(torrent, 'infoHash')
+  torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+  // Running at the seeder's 1 MB/s for a second and a half: the leecher has seconds of
+  // blocks asked for.
+  while (torrent.received < 1_500_000) await new Promise(resolve => setTimeout(resolve, 50))
+  leecher.throttleDownload(RATE)
+  const before = torrent.received
+  const started = performance.now()
+  await new Promise(resolve => setTimeout(resolve, 2000))
+  const got = torrent.received - before
+  // A second of the new rate stays asked for, and what the seeder sent before the
+  // cancels reached it (its burst: a quarter second at 1 MB/s): far below the 2 MB or more
+  // that the requests already made would bring.
+  const allowed = RATE * (performance.now() - started) / 1000 + RATE + 250_000 + SLACK
+  assert.ok(got <= allowed, `${got} bytes in the 2 s after the limit (at most ${Math.round(allowed)})`)
+  assert.ok(got > 0, 'still downloading, under the limit')
+  leecher.throttleDownload(-1)
+  await once(torrent, 'done', 60_000)
+  assert.deepEqual(new Uint8Array(await torrent.files[0].arrayBuffer()), data)
+})

@@ -53,3 +53,16 @@ TEST_CASE("[rate_meter] before 5 s, the time since the start counts, as WebTorre
   CHECK(m.rate(at(4s), since) == Approx(365'000.0 / 4));
   CHECK(m.rate(at(4s), since) <= 100'000);
 }
+
+TEST_CASE("[rate_meter] ticks late in their second: a steady rate reads as itself, not up to a fifth low", "[rate_meter]") {
+  // 250 kB/s, the session adding each second's bytes at its tick, 0.9 s into every second;
+  // the app reads at any time between ticks, with the bytes since the last tick pending.
+  rate_meter m;
+  const time_point since = at(0s);
+  const double rate = 250'000;
+  for (int s = 1; s <= 20; ++s) m.add(static_cast<std::uint64_t>(rate), at(std::chrono::seconds(s) + 900ms));
+  for (auto read : {20950ms, 21200ms, 21500ms, 21850ms}) {
+    const auto pending = static_cast<std::uint64_t>(rate * std::chrono::duration<double>(read - 20900ms).count());
+    CHECK(m.rate(at(read), since, pending) == Approx(rate).epsilon(0.01));
+  }
+}
