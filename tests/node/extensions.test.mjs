@@ -246,3 +246,33 @@ test("use() of a name used already: the later extension is the wire's and hears 
   assert.deepEqual(seenByFirst, [])
   assert.deepEqual(seenBySeeder, [{ tag: 4, named: true }]) // each constructor ran; the later field stands
 })
+
+test("wire.extended's payloads as bittorrent-protocol's: nothing (null, undefined) empty, an ArrayBuffer bencoded; a name the peer lacks is 'Unrecognized extension'", async t => {
+  const got = []
+  const seeder = new WasmTorrent({ tracker: false, dht: false })
+  const leecher = new WasmTorrent({ tracker: false, dht: false })
+  t.after(() => Promise.all([seeder.destroy(), leecher.destroy()]))
+  function Probe (wire) { this._wire = wire }
+  Probe.prototype.name = 'x_probe'
+  Probe.prototype.onMessage = function (buf) { got.push(Buffer.from(buf).toString('latin1')) }
+  function Lonely () {}
+  Lonely.prototype.name = 'x_lonely' // the leecher's only: the seeder names no id for it
+  const seeding = seeder.seed(Object.assign(Buffer.from(randomBytes(93, 50_000)), { name: 'probe.bin' }), { announceList: [] })
+  seeding.on('wire', wire => wire.use(Probe))
+  await once(seeding, 'seed')
+  const torrent = leecher.add(seeding.torrentFile, { store: 'memory' })
+  const ready = new Promise(resolve => torrent.on('wire', wire => {
+    wire.use(Probe)
+    wire.use(Lonely)
+    wire.on('extended', ext => { if (ext === 'handshake') resolve(wire) })
+  }))
+  torrent.once('infoHash', () => torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`))
+  const wire = await ready
+  wire.extended('x_probe', null)
+  wire.extended('x_probe', undefined)
+  wire.extended('x_probe', new Uint8Array([0, 0]).buffer)
+  wire.extended('x_probe', 'hi')
+  assert.throws(() => wire.extended('x_lonely', { a: 1 }), /^WasmTorrentError: Unrecognized extension: x_lonely$|Unrecognized extension: x_lonely/)
+  await until(() => got.length === 4, 'the four messages')
+  assert.deepEqual(got, ['', '', '2:\0\0', '2:hi'])
+})

@@ -226,16 +226,19 @@ export class Wire extends Emitter {
   // As bittorrent-protocol's: `name` an extension's name (the peer's id for it, from its
   // handshake, whether or not this wire use()d it) or the peer's id itself.
   extended (name, data) {
+    // As bittorrent-protocol's: a view's bytes as they are; anything else bencoded (strings,
+    // an ArrayBuffer as a byte string), nothing (null, undefined) as an empty payload.
     const bytes = data instanceof Uint8Array
       ? data
       : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-        : data instanceof ArrayBuffer ? new Uint8Array(data)
-          : this._torrent._client._bencode(data) // strings too, as bittorrent-protocol does
+        : data === null || data === undefined ? new Uint8Array(0)
+          : this._torrent._client._bencode(data instanceof ArrayBuffer ? new Uint8Array(data) : data)
     const client = this._torrent._client
     const entry = typeof name === 'string' ? this._byName.get(name) : undefined
     if (entry) { // one of ours: the engine knows the peer's id
       if (!client._sendExtension(this._connection, entry.id, bytes)) {
-        throw new WasmTorrentError(`wire.extended: the peer does not support ${name}`, { code: 'extension_unsupported' })
+        // bittorrent-protocol's words: the peer named no id for it
+        throw new WasmTorrentError(`Unrecognized extension: ${name}`, { code: 'extension_unsupported' })
       }
       return
     }
