@@ -275,4 +275,11 @@ test("wire.extended's payloads as bittorrent-protocol's: nothing (null, undefine
   assert.throws(() => wire.extended('x_lonely', { a: 1 }), /^WasmTorrentError: Unrecognized extension: x_lonely$|Unrecognized extension: x_lonely/)
   await until(() => got.length === 4, 'the four messages')
   assert.deepEqual(got, ['', '', '2:\0\0', '2:hi'])
+  // Destroyed: the torrent's 'close', then its wires', each out of torrent.wires by then.
+  const order = []
+  torrent.on('close', () => order.push(['torrent', torrent.wires.length]))
+  wire.on('close', () => order.push(['wire', torrent.wires.length]))
+  await torrent.destroy()
+  await until(() => order.length === 2, "the wire's 'close'")
+  assert.deepEqual(order, [['torrent', 0], ['wire', 0]])
 })

@@ -306,10 +306,11 @@ export function makeClientClass (internals) {
         for (const { reject } of this._reads.values()) reject(err)
         this._reads.clear()
         for (const { reject } of this._rescans.splice(0)) reject(err)
-        for (const w of this._wires.values()) w._onClose()
+        // Out of torrent.wires at once; their 'close' after the torrent's, as WebTorrent's.
+        const wires = [...this._wires.values(), ...this._webSeedWires.values()]
         this._wires.clear()
-        for (const w of this._webSeedWires.values()) w._onClose()
         this._webSeedWires.clear()
+        queueMicrotask(() => { for (const w of wires) w._onClose() })
         // Connections the engine never took (the engine closes the ones it did)
         for (const entry of [...this._connections.values()]) if (entry.id < 0) this._client._streams.drop(entry)
       })
