@@ -167,3 +167,15 @@ test("seed('') (a path the user left empty) is the torrent's error ENOENT, as We
   const mixed = c.seed([Buffer.from('x'), ''], { name: 'mixed', announce: [] })
   assert.equal((await once(mixed, 'error'))[0].code, 'ENOENT')
 })
+
+test("a seeder's client.ratio is its torrents' uploaded over their length (nothing received), as a torrent's ratio", async t => {
+  const seeder = client(t)
+  const bytes = Buffer.from(randomBytes(11, 100_000))
+  const seeded = seeder.seed(bytes, { name: 'ratio.bin', announce: [] })
+  await once(seeded, 'seed')
+  assert.equal(seeder.ratio, 0)
+  await download(t, seeder, seeded.torrentFile, { store: 'memory' })
+  assert.ok(seeded.uploaded >= bytes.length)
+  assert.equal(seeder.ratio, seeded.uploaded / bytes.length)
+  assert.equal(seeder.ratio, seeded.ratio)
+})

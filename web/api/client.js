@@ -1664,10 +1664,15 @@ export function makeClientClass (internals) {
       return total ? ts.reduce((a, t) => a + t.downloaded, 0) / total : 0
     }
 
-    // As WebTorrent's: uploaded / received over all torrents.
+    // As WebTorrent's: uploaded / received over all torrents. When nothing was received
+    // (only seeds), over their length, as a torrent's ratio is: WebTorrent's divides by 1
+    // then, its received counting the peers' protocol bytes (about 0.1%, where ours counts
+    // none), and ours read the bytes uploaded.
     get ratio () {
+      const uploaded = this.torrents.reduce((a, t) => a + t.uploaded, 0)
       const received = this.torrents.reduce((a, t) => a + t.received, 0)
-      return this.torrents.reduce((a, t) => a + t.uploaded, 0) / (received || 1)
+      const base = received || this.torrents.reduce((a, t) => a + (t.length ?? 0), 0)
+      return base ? uploaded / base : 0
     }
 
     // The torrent of `id` (a Torrent, magnet, info-hash as hex or 20 bytes, .torrent
