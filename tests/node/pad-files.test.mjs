@@ -141,18 +141,26 @@ test("a hybrid torrent's magnet with so= (BEP 53): the index counts the pad file
   for (const other of down.files.filter(f => f !== file)) assert.equal(other.downloaded, 0, `${other.path} was not selected`)
 })
 
-test("BitComet's pad files (known by name, no attr): not the torrent's files and never on disk, as libtorrent's", async t => {
-  const dir = await tempDir(t)
+// A hand-made torrent `name` of 16 KiB pieces: a.bin (10,000 random bytes), a pad file
+// (padEntry: its path and attr) up to the piece boundary, b.bin (bLength random bytes).
+async function paddedTorrent (dir, name, padEntry, bLength) {
   const { randomBytes } = await import('node:crypto')
   const pieceLength = 16384
   const a = randomBytes(10000)
-  const b = randomBytes(5000)
-  const pad = '_____padding_file_0_if you see this file, please update to BitComet 0.85 or above____'
-  const file = await writeTorrent(dir, await handMadeTorrent('comet', pieceLength, [
+  const b = randomBytes(bLength)
+  const pad = Buffer.alloc(pieceLength - a.length)
+  const file = await writeTorrent(dir, await handMadeTorrent(name, pieceLength, [
     { path: ['a.bin'], data: a },
-    { path: [pad], data: Buffer.alloc(pieceLength - a.length) },
+    { ...padEntry, data: pad },
     { path: ['b.bin'], data: b }
   ]))
+  return { file, a, b, pad }
+}
+
+test("BitComet's pad files (known by name, no attr): not the torrent's files and never on disk, as libtorrent's", async t => {
+  const dir = await tempDir(t)
+  const name = '_____padding_file_0_if you see this file, please update to BitComet 0.85 or above____'
+  const { file, a, b } = await paddedTorrent(dir, 'comet', { path: [name] }, 5000)
   await mkdir(path.join(dir, 'seed', 'comet'), { recursive: true })
   await writeFile(path.join(dir, 'seed', 'comet', 'a.bin'), a)
   await writeFile(path.join(dir, 'seed', 'comet', 'b.bin'), b)
@@ -172,16 +180,7 @@ test("BitComet's pad files (known by name, no attr): not the torrent's files and
 
 test("torrent.load() of a padded torrent takes its files' bytes without the pads (or with them), and seeds them", async t => {
   const dir = await tempDir(t)
-  const { randomBytes } = await import('node:crypto')
-  const pieceLength = 16384
-  const a = randomBytes(10000)
-  const b = randomBytes(20000)
-  const pad = Buffer.alloc(pieceLength - a.length)
-  const file = await writeTorrent(dir, await handMadeTorrent('loaded', pieceLength, [
-    { path: ['a.bin'], data: a },
-    { path: ['.pad', String(pad.length)], data: pad, attr: 'p' },
-    { path: ['b.bin'], data: b }
-  ]))
+  const { file, a, b, pad } = await paddedTorrent(dir, 'loaded', { path: ['.pad', '6384'], attr: 'p' }, 20000)
   const c = client(t)
   const seeding = c.add(file, { path: path.join(dir, 'seed') })
   await once(seeding, 'ready')
