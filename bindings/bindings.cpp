@@ -1425,6 +1425,7 @@ class js_client {
     if (opts.isUndefined() || opts.isNull()) return s;
     s.default_trackers = strings_of(opts["trackers"]);
     if (opts["announceToTrackers"].isFalse()) s.announce_to_trackers = false;  // WebTorrent's tracker: false
+    if (opts["useUrlList"].isFalse()) s.use_url_list = false;  // WebTorrent's webSeeds: false
     if (opts["seed"].isNumber()) s.session.seed = static_cast<std::uint64_t>(opts["seed"].as<double>());
     if (opts["sendBufferLimit"].isNumber())
       s.send_buffer_limit = static_cast<std::uint32_t>(opts["sendBufferLimit"].as<double>());

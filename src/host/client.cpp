@@ -115,7 +115,8 @@ result<torrent_id> client::add_torrent(byte_view torrent_file, add_torrent_param
   urls.insert(urls.end(), trackers.begin(), trackers.end());
   torrents_[*t].trackers = urls;
   register_with_trackers(*t, std::move(urls), now);
-  for (const auto& url : m->url_list) session_.add_web_seed(*t, url, now);
+  if (settings_.use_url_list)
+    for (const auto& url : m->url_list) session_.add_web_seed(*t, url, now);
   pump(now);
   return t;
 }
@@ -131,8 +132,10 @@ result<torrent_id> client::add_magnet(std::string_view uri, time_point now,
   trackers.insert(trackers.begin(), link->trackers.begin(), link->trackers.end());
   torrents_[*t].trackers = trackers;
   register_with_trackers(*t, std::move(trackers), now);
-  for (const auto& url : link->web_seeds) session_.add_web_seed(*t, url, now);
-  for (const auto& url : link->acceptable_sources) session_.add_web_seed(*t, url, now);
+  if (settings_.use_url_list) {
+    for (const auto& url : link->web_seeds) session_.add_web_seed(*t, url, now);
+    for (const auto& url : link->acceptable_sources) session_.add_web_seed(*t, url, now);
+  }
   // x.pe: literal addresses only (a host name would need a lookup the engine cannot do).
   for (const auto& peer : link->peers)
     if (auto e = wire::parse_endpoint(peer)) session_.add_peer(*t, *e, now, peer_source::manual);

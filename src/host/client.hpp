@@ -163,6 +163,9 @@ struct client_settings {
   // False: no tracker is announced to, neither a torrent's own nor the default ones
   // (WebTorrent's tracker: false). Torrents still list theirs (torrent_file, magnets).
   bool announce_to_trackers = true;
+  // False: a torrent's own web seeds (url-list, a magnet's ws= and as=) are not used; those
+  // added by add_web_seed are (WebTorrent's webSeeds: false).
+  bool use_url_list = true;
   // Bytes the host may hold in a channel's send buffer before the session stops reading
   // blocks for that peer (the host reports what left with channel_sent()).
   std::uint32_t send_buffer_limit = 1u << 20;

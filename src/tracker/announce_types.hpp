@@ -21,7 +21,11 @@ using id20 = std::array<std::uint8_t, 20>;
 enum class announce_event : std::uint8_t { none, completed, started, stopped };  // BEP 15's order
 
 // The transfer numbers of one announce. `left` absent: unknown (no metadata yet); HTTP
-// then omits the field and UDP sends udp::unknown_left.
+// then sends http_unknown_left and UDP udp::unknown_left.
+// A magnet's `left` over HTTP before its metadata: a block, as libtorrent and WebTorrent
+// send; some trackers (aquatic_http) refuse an announce without `left`.
+inline constexpr std::int64_t http_unknown_left = 16384;
+
 struct announce_stats {
   std::int64_t uploaded = 0;
   std::int64_t downloaded = 0;

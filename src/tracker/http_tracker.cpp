@@ -127,7 +127,7 @@ std::string announce_url(std::string_view base, const announce_request& r) {
   fields.emplace_back("port", std::to_string(r.port));
   fields.emplace_back("uploaded", std::to_string(r.stats.uploaded));
   fields.emplace_back("downloaded", std::to_string(r.stats.downloaded));
-  if (r.stats.left) fields.emplace_back("left", std::to_string(*r.stats.left));
+  fields.emplace_back("left", std::to_string(r.stats.left.value_or(http_unknown_left)));
   fields.emplace_back("compact", "1");
   if (r.event != announce_event::none) fields.emplace_back("event", event_name(r.event));
   if (r.numwant) fields.emplace_back("numwant", std::to_string(*r.numwant));

@@ -138,3 +138,22 @@ test('the add option maxWebConns bounds the requests in flight to each web seed;
   assert.equal(byClient.maxWebConns, 2)
   assert.equal(byClient.most, 2)
 })
+
+test("webSeeds: false, as WebTorrent's: the torrent's url-list is not used (no wire, no request), a seed added with addWebSeed is", async () => {
+  const url = `${seed.url}/${encodeURIComponent(single.path)}`
+  const torrent = await createTorrentNpm([new File([single.data], single.path)], { announceList: [], urlList: [url], pieceLength: 64 * KiB })
+  const client = new WasmTorrent({ tracker: false, webSeeds: false })
+  const t = client.add(torrent, { store: 'memory' })
+  const wires = []
+  t.on('wire', wire => wires.push(wire.type))
+  await new Promise(resolve => t.once('ready', resolve))
+  const before = seed.stats().requests
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  assert.equal(seed.stats().requests, before, 'the url-list is never asked')
+  assert.deepEqual([t.webSeeds.length, t.numPeers, wires], [0, 0, []])
+  t.addWebSeed(url)
+  await new Promise((resolve, reject) => { t.once('done', resolve); t.once('error', reject) })
+  assert.deepEqual(Buffer.from(await t.files[0].arrayBuffer()), Buffer.from(single.data))
+  assert.deepEqual(wires, ['webSeed'])
+  await client.destroy()
+})

@@ -95,7 +95,7 @@ TEST_CASE("[http_tracker] announce URL", "[http_tracker]") {
     CHECK(announce_url("http://t.test/announce", q) ==
           "http://t.test/announce?info_hash=" + example_hash_encoded + "&peer_id=" +
               peer_id_encoded() +
-              "&port=6881&uploaded=100&downloaded=200&compact=1&key=ffffffff&trackerid=id%201");
+              "&port=6881&uploaded=100&downloaded=200&left=16384&compact=1&key=ffffffff&trackerid=id%201");
     q.event = announce_event::completed;
     CHECK(announce_url("http://t", q).find("&event=completed&") != std::string::npos);
     q.event = announce_event::stopped;

@@ -97,10 +97,10 @@ function persistStorage () {
 // opts.peerId: 40 hex digits, or 20 bytes (a Uint8Array, or a 20-character string).
 // WebTorrent's webSeeds option is a boolean (default true); here also the policy:
 // 'fallback' (default: web seeds fetch what the peers cannot give, see README) or 'always'
-// (a web seed is one more peer, as in WebTorrent). false: web seeds are never used.
+// (a web seed is one more peer, as in WebTorrent). false, as WebTorrent's: a torrent's own
+// web seeds (url-list, ws=) are not used, those the app adds (addWebSeed) are.
 function webSeedPolicy (value) {
-  if (value === undefined || value === true) return undefined
-  if (value === false) return 'off'
+  if (value === undefined || value === true || value === false) return undefined
   if (value === 'fallback' || value === 'always') return value
   throw new WasmTorrentError(`webSeeds: expected true, false, 'fallback' or 'always', not ${value}`, { code: 'invalid_argument', context: 'webSeeds' })
 }
@@ -1528,6 +1528,7 @@ export function makeClientClass (internals) {
           utPex: opts.utPex,
           seedOutgoingConnections: opts.seedOutgoingConnections,
           webSeeds: webSeedPolicy(opts.webSeeds),
+          useUrlList: opts.webSeeds !== false,
           webSeedBudget: opts.webSeedBudget,
           streamPieceBytes: opts.streamPieceBytes ?? host.streamPieceBytes,
           hostHashes: Boolean(this._sha1),
