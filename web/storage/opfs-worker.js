@@ -139,7 +139,7 @@ function workerMain () {
   // a short write means no space either way.
   function writeAll (h, buf, at) {
     const n = h.write(buf, { at })
-    if (n !== buf.byteLength) throw new DOMException(`wrote ${n} of ${buf.byteLength} bytes`, 'QuotaExceededError')
+    if (n !== buf.byteLength) throw new DOMException('the storage quota is exceeded (a write came up short)', 'QuotaExceededError')
   }
 
   const ops = {
