@@ -501,3 +501,21 @@ test('torrent.addUID, rootDir, storeOpts, alwaysChokeSeeders and infoHashBuffer,
     b.destroy()
   }
 })
+
+test('once destroy() resolves, its torrentPort (TCP and the uTP socket) and dhtPort are free: a client made next binds them at once', async t => {
+  const first = new WasmTorrent({ tracker: false, lsd: false, natUpnp: false, natPmp: false, dht: { bootstrap: [] } })
+  await once(first, 'listening')
+  await first.whenReady()
+  const { torrentPort, dhtPort } = first
+  assert.ok(torrentPort > 0 && dhtPort > 0)
+  await first.destroy()
+  const problems = []
+  const next = new WasmTorrent({ tracker: false, lsd: false, natUpnp: false, natPmp: false, dht: { bootstrap: [] }, torrentPort, dhtPort })
+  t.after(() => next.destroy())
+  next.on('error', err => problems.push(err.message))
+  next.on('warning', err => problems.push(err.message))
+  await once(next, 'listening')
+  await next.whenReady()
+  assert.deepEqual(problems, [])
+  assert.deepEqual([next.torrentPort, next.dhtPort], [torrentPort, dhtPort])
+})

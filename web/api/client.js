@@ -2114,7 +2114,7 @@ export function makeClientClass (internals) {
       this._rtc.closeAll()
       this._streams.closeAll()
       this._tcp?.closeAll()
-      this._utp?.close()
+      if (this._utp) closed.push(this._utp.close()) // the port free once destroy() resolves
       this._utp = null
       this._udp?.closeAll()
       this._lsd?.close()
@@ -2129,7 +2129,7 @@ export function makeClientClass (internals) {
         const dht = this._dht
         this._dht = null
         const state = this._engine?.dhtNodes() > 0 ? this._engine.dhtState(now()) : null
-        dht.close()
+        closed.push(dht.close())
         this._dhtView?._close()
         if (state) closed.push(dht.saveState(state))
       }

@@ -103,10 +103,13 @@ export class DhtTransport {
     } catch {} // a cache: losing it costs one bootstrap
   }
 
+  // Resolves once the sockets are closed (the port free for a client made next).
   close () {
-    this.socket?.close()
-    this.socket6?.close()
+    const closed = [this.socket, this.socket6].filter(Boolean).map(socket => new Promise(resolve => {
+      try { socket.close(resolve) } catch { resolve() }
+    }))
     this.socket = null
     this.socket6 = null
+    return Promise.all(closed)
   }
 }

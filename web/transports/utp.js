@@ -78,6 +78,7 @@ export class UtpTransport {
   }
 
   send (host, port, data) {
+    this.lastSend = performance.now()
     this.sockets[host.includes(':') ? 6 : 4]?.send(data, port, host)
   }
 
@@ -113,12 +114,22 @@ export class UtpTransport {
     })
   }
 
+  // Resolves once the sockets are closed (after the linger, when something was sent within
+  // it), so that the port is free: client.destroy() waits for it, and a client made next
+  // on the same port can bind it.
   close () {
     this.batch = []
+    const linger = this.lastSend === undefined ? 0 : Math.max(0, LINGER - (performance.now() - this.lastSend))
+    const closed = []
     for (const family of [4, 6]) {
       const socket = this.sockets[family]
       this.sockets[family] = null
-      if (socket) setTimeout(() => socket.close(), LINGER).unref?.()
+      if (socket) {
+        closed.push(new Promise(resolve => setTimeout(() => {
+          try { socket.close(resolve) } catch { resolve() }
+        }, linger)))
+      }
     }
+    return Promise.all(closed)
   }
 }
