@@ -565,3 +565,18 @@ test("files' 'done' in a torrent of 600 files: once each, right when the file's 
     server.close()
   }
 })
+
+test('the add option announce: a URL or a list of them; anything else ignored, as WebTorrent ignores it, not an error', async () => {
+  const c = client()
+  const errors = []
+  c.on('error', err => errors.push(err.message))
+  const odd = [5, { a: 1 }, ['wss://127.0.0.1:1/', 7]]
+  for (const [i, announce] of odd.entries()) {
+    const t = c.add(await createTorrent(files, { ...opts, info: { source: `announce ${i}` } }), { store: 'memory', announce })
+    t.on('error', err => errors.push(err.message))
+    await once(t, 'ready')
+    assert.ok(t.announce.every(url => typeof url === 'string'), JSON.stringify(t.announce))
+  }
+  assert.deepEqual(errors, [])
+  await c.destroy()
+})

@@ -45,6 +45,14 @@ export function forcedTrackers () {
   return [].concat(globalThis.WEBTORRENT_ANNOUNCE || []).filter(url => typeof url === 'string')
 }
 
+// The add option announce: WebTorrent's is a list of tracker URLs, ours also one URL;
+// anything else (a number, an object) is ignored and so are entries that are not strings,
+// as WebTorrent ignores them (until 2026-12-07 they reached the engine and failed there).
+function trackerUrls (value) {
+  if (typeof value === 'string') return [value]
+  return Array.isArray(value) ? value.filter(url => typeof url === 'string') : undefined
+}
+
 // A client's or torrent's throttle (which: 'download' | 'upload'): its _limits, applied.
 function setThrottle (owner, which, value) {
   const rate = throttleRate(value)
@@ -1717,7 +1725,7 @@ export function makeClientClass (internals) {
     add (torrentId, opts = {}, ontorrent) {
       if (this.destroyed) throw new Error('client is destroyed')
       if (typeof opts === 'function') [opts, ontorrent] = [{}, opts]
-      opts = { ...(opts ?? {}) }
+      opts = { ...(opts ?? {}), announce: trackerUrls(opts?.announce) }
       const sequential = pickStrategy(opts.strategy) === 'sequential' // throws before anything starts
       connectionPriority(opts.priority) // so does this
       const torrent = this._newTorrent(opts, ontorrent)
