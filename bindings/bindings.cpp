@@ -653,7 +653,11 @@ val event_value(const wt::client_event& e) {
     out.set("type", std::string("warning"));
     out.set("torrent", w->torrent ? static_cast<int>(w->torrent->value) : -1);
     out.set("code", std::string(errc_name(w->err.code)));
-    out.set("message", w->url + ": " + w->err.message());
+    // A tracker's own words (failure reason, warning message) as it wrote them, as
+    // WebTorrent's; our errors with the tracker's URL.
+    const bool own_words = w->err.code == wt::errc::tracker_failure || w->err.code == wt::errc::tracker_warning;
+    out.set("message", own_words ? w->err.context : w->url + ": " + w->err.message());
+    out.set("url", w->url);
   } else if (auto* a = std::get_if<wt::tracker_announce_event>(&e)) {
     out.set("type", std::string("announce"));
     set_torrent(a->torrent);

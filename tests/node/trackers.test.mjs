@@ -166,3 +166,16 @@ test('every tracker is announced to: one that answers with no peers does not hid
   await done
   assert.equal(await sameFiles(path.join(dir, 'down'), content.files), null)
 })
+
+test("a tracker's failure reason is the warning's message, in its own words, as WebTorrent's", async t => {
+  const http = await import('node:http')
+  const server = http.createServer((req, res) => res.end('d14:failure reason14:you are bannede'))
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise(resolve => server.close(resolve)))
+  const url = `http://127.0.0.1:${server.address().port}/announce`
+  const c = client(t)
+  const seeded = c.seed(Buffer.from('refused by its tracker'), { name: 'refused.txt', announce: [url] })
+  const [failure] = await once(seeded, 'warning')
+  assert.equal(failure.message, 'you are banned')
+  assert.equal(failure.code, 'tracker_failure')
+})
