@@ -134,6 +134,7 @@ const char* errc_name(wt::errc code) {
     case wt::errc::tracker_bad_response: return "tracker_bad_response";
     case wt::errc::tracker_timeout: return "tracker_timeout";
     case wt::errc::tracker_unreachable: return "tracker_unreachable";
+    case wt::errc::tracker_bad_url: return "tracker_bad_url";
     case wt::errc::web_seed_bad_url: return "web_seed_bad_url";
     case wt::errc::web_seed_not_found: return "web_seed_not_found";
     case wt::errc::web_seed_http_error: return "web_seed_http_error";
@@ -656,7 +657,10 @@ val event_value(const wt::client_event& e) {
     // A tracker's own words (failure reason, warning message) as it wrote them, as
     // WebTorrent's; our errors with the tracker's URL.
     const bool own_words = w->err.code == wt::errc::tracker_failure || w->err.code == wt::errc::tracker_warning;
-    out.set("message", own_words ? w->err.context : w->url + ": " + w->err.message());
+    const bool bad_url = w->err.code == wt::errc::tracker_bad_url;
+    out.set("message", own_words ? w->err.context
+                       : bad_url ? w->url + ": unsupported tracker URL (not http(s)://, udp:// or ws(s)://)"
+                                 : w->url + ": " + w->err.message());
     out.set("url", w->url);
   } else if (auto* a = std::get_if<wt::tracker_announce_event>(&e)) {
     out.set("type", std::string("announce"));

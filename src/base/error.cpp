@@ -62,6 +62,7 @@ const char* describe(errc code) noexcept {
     case errc::tracker_bad_response: return "bad tracker response";
     case errc::tracker_timeout: return "tracker did not answer";
     case errc::tracker_unreachable: return "tracker unreachable";
+    case errc::tracker_bad_url: return "unsupported tracker URL";
     case errc::web_seed_bad_url: return "bad web seed URL";
     case errc::web_seed_not_found: return "web seed lacks the file";
     case errc::web_seed_http_error: return "web seed HTTP error";

@@ -74,6 +74,7 @@ enum class errc : std::uint8_t {
   tracker_bad_response,       // HTTP/UDP tracker: malformed or oversized answer, or an HTTP error status
   tracker_timeout,            // HTTP/UDP tracker: no answer (every retransmission spent)
   tracker_unreachable,        // HTTP/UDP tracker: the host's request or socket failed
+  tracker_bad_url,            // a tracker URL of no protocol we speak (not http(s), udp, ws(s))
   // web seeds (BEP 19)
   web_seed_bad_url,           // not an http:// or https:// URL, or too long
   web_seed_not_found,         // 404 / 410: the server lacks the file (the seed is dropped)

@@ -63,15 +63,28 @@ std::vector<std::string> once_each(const std::vector<std::string>& urls, Keep ke
   return out;
 }
 
+// Whether `u` starts with `scheme` (lower case), in any case (RFC 3986: "HTTP://" is http).
+bool has_scheme(std::string_view u, std::string_view scheme) {
+  if (u.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    const char c = u[i];
+    if (((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c) != scheme[i]) return false;
+  }
+  return true;
+}
+
+bool is_websocket_tracker(std::string_view u) { return has_scheme(u, "ws://") || has_scheme(u, "wss://"); }
+bool is_addressed_tracker(std::string_view u) {
+  return has_scheme(u, "http://") || has_scheme(u, "https://") || has_scheme(u, "udp://");
+}
+
 std::vector<std::string> websocket_trackers(const std::vector<std::string>& urls) {
-  return once_each(urls, [](const std::string& u) { return u.starts_with("ws://") || u.starts_with("wss://"); });
+  return once_each(urls, [](const std::string& u) { return is_websocket_tracker(u); });
 }
 
 // The http(s):// and udp:// URLs of a list, once each, in order.
 std::vector<std::string> addressed_trackers(const std::vector<std::string>& urls) {
-  return once_each(urls, [](const std::string& u) {
-    return u.starts_with("http://") || u.starts_with("https://") || u.starts_with("udp://");
-  });
+  return once_each(urls, [](const std::string& u) { return is_addressed_tracker(u); });
 }
 
 client::client(client_settings settings,
@@ -155,6 +168,9 @@ void client::register_with_trackers(torrent_id t, std::vector<std::string> urls,
     known = once_each(all, [](const std::string&) { return true; });
   }
   if (!settings_.announce_to_trackers) urls.clear();
+  // A URL of no protocol we speak ("not a url", ftp://): a warning, as WebTorrent's.
+  for (const auto& u : once_each(urls, [](const std::string& u) { return !is_websocket_tracker(u) && !is_addressed_tracker(u); }))
+    out_.push_back(client_event{tracker_warning_event{t, u, make_error(errc::tracker_bad_url, 0, u)}});
   torrent_state& ts = torrents_[t];
   // HTTP and UDP trackers answer with addresses: only for a host that can dial them.
   if (settings_.dial_peers && net_) {

@@ -179,3 +179,16 @@ test("a tracker's failure reason is the warning's message, in its own words, as 
   assert.equal(failure.message, 'you are banned')
   assert.equal(failure.code, 'tracker_failure')
 })
+
+test('tracker URLs: the scheme in any case is announced to; one of no protocol we speak is a warning, as WebTorrent warns', async t => {
+  const tracker = await startTracker(t)
+  const upper = tracker.http.replace(/^http:/, 'HTTP:')
+  const c = client(t)
+  const warnings = []
+  const seeded = c.seed(Buffer.from('announced in capitals'), { name: 'caps.txt', announce: [upper, 'ftp://127.0.0.1:1/announce', 'not a url'] })
+  seeded.on('warning', err => warnings.push([err.code, err.message]))
+  await once(seeded, 'seed')
+  await trackerKnows(tracker, seeded.infoHash)
+  assert.deepEqual(warnings.filter(([code]) => code === 'tracker_bad_url').map(([, message]) => message),
+    ['ftp://127.0.0.1:1/announce: unsupported tracker URL (not http(s)://, udp:// or ws(s)://)', 'not a url: unsupported tracker URL (not http(s)://, udp:// or ws(s)://)'])
+})
