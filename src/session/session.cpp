@@ -11,7 +11,9 @@ using namespace session_detail;
 // --- impl ---------------------------------------------------------------------------------------
 
 session::impl::impl(session_settings s) : settings(std::move(s)), random(settings.seed) {
-  static constexpr std::string_view prefix = "-WT0001-";
+  // Azureus-style, a client code of its own ("WM": bittorrent-peerid and libtorrent name
+  // none so; until 2026-12-07 "WT", which bittorrent-peerid reads as Bitlet).
+  static constexpr std::string_view prefix = "-WM0001-";
   static constexpr std::string_view alphabet =
       "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   std::memcpy(pid.data(), prefix.data(), prefix.size());

@@ -62,7 +62,7 @@ enum class web_seed_policy : std::uint8_t {
 struct session_settings {
   std::uint64_t seed = 1;  // drives every random choice (peer id, picker, choker)
   // Our peer id in handshakes (and, through the client facade, tracker announces).
-  // Unset: "-WT0001-" and 12 alphanumerics drawn from `seed`.
+  // Unset: "-WM0001-" and 12 alphanumerics drawn from `seed`.
   std::optional<wire::peer_id> peer_id;
   std::string client = "wasmtorrent 0.1";
   // Session-wide payload rate limits in bytes per second, 0 = unlimited: the initial

@@ -65,10 +65,10 @@ test('new WebTorrent(opts): peerId (hex or bytes), maxConns, downloadLimit/uploa
   assert.equal(d.peerId, '01'.repeat(20))
   await d.destroy()
   const unnamed = new WasmTorrent({ tracker: false })
-  assert.match(Buffer.from(unnamed.peerId, 'hex').toString(), /^-WT0001-[0-9a-zA-Z]{12}$/)
+  assert.match(Buffer.from(unnamed.peerId, 'hex').toString(), /^-WM0001-[0-9a-zA-Z]{12}$/)
   assert.deepEqual(unnamed.peerIdBuffer, Uint8Array.from(Buffer.from(unnamed.peerId, 'hex')))
   await unnamed.whenReady()
-  assert.match(Buffer.from(unnamed.peerId, 'hex').toString(), /^-WT0001-/, 'the engine took it')
+  assert.match(Buffer.from(unnamed.peerId, 'hex').toString(), /^-WM0001-/, 'the engine took it')
   await unnamed.destroy()
 })
 

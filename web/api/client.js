@@ -156,12 +156,12 @@ const storeInUse = copy => new WasmTorrentError(copy
   ? 'store: another tab or client has this torrent open; its pieces are kept in a copy of its own here, deleted when it is removed'
   : 'store: another tab or client has this torrent open; its pieces are kept in memory here', { code: 'store_in_use' })
 
-// The engine's form: "-WT0001-" and 12 alphanumerics; as hex.
+// The engine's form: "-WM0001-" and 12 alphanumerics; as hex.
 function randomPeerId () {
   const alphabet = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
   const bytes = new Uint8Array(12)
   globalThis.crypto.getRandomValues(bytes)
-  const id = '-WT0001-' + Array.from(bytes, b => alphabet[b % alphabet.length]).join('')
+  const id = '-WM0001-' + Array.from(bytes, b => alphabet[b % alphabet.length]).join('')
   return bytesToHex(new TextEncoder().encode(id))
 }
 
