@@ -512,6 +512,7 @@ test('once destroy() resolves, its torrentPort (TCP and the uTP socket) and dhtP
   const problems = []
   const next = new WasmTorrent({ tracker: false, lsd: false, natUpnp: false, natPmp: false, dht: { bootstrap: [] }, torrentPort, dhtPort })
   t.after(() => next.destroy())
+  assert.equal(next.torrentPort, torrentPort, "the option's port from the constructor on, as WebTorrent's")
   next.on('error', err => problems.push(err.message))
   next.on('warning', err => problems.push(err.message))
   await once(next, 'listening')

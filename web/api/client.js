@@ -1418,7 +1418,9 @@ export function makeClientClass (internals) {
       // client.lsd: whether the client announces its torrents on the local network).
       this._lsd = null
       this.lsd = false
-      this.torrentPort = 0
+      // As WebTorrent's: the option's port from the constructor on (0 when unset, or once
+      // listening on it failed), the one listened on once 'listening'.
+      this.torrentPort = host.Tcp && Number.isInteger(opts.torrentPort) && opts.torrentPort > 0 ? opts.torrentPort : 0
       this._peerOfConnection = new Map() // engine connection id -> engine peer id
       this._extensions = new Map()  // BEP 10 name -> engine extension id
       this._unnamed = new WeakMap() // seed() input without a name -> the name it was given
@@ -1458,6 +1460,7 @@ export function makeClientClass (internals) {
             else this.torrentPort = await this._tcp.listen(opts.torrentPort ?? 0)
             this._listened = true // 'listening' follows 'ready', as WebTorrent's
           } catch (err) {
+            this.torrentPort = 0
             // Still a client: it dials out, it is only not reachable. As for uTP below: an
             // 'error' on the client (EADDRINUSE: WebTorrent's would then destroy the client),
             // a 'warning' when nobody listens for errors.
