@@ -63,19 +63,9 @@ std::vector<std::string> once_each(const std::vector<std::string>& urls, Keep ke
   return out;
 }
 
-// Whether `u` starts with `scheme` (lower case), in any case (RFC 3986: "HTTP://" is http).
-bool has_scheme(std::string_view u, std::string_view scheme) {
-  if (u.size() < scheme.size()) return false;
-  for (std::size_t i = 0; i < scheme.size(); ++i) {
-    const char c = u[i];
-    if (((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c) != scheme[i]) return false;
-  }
-  return true;
-}
-
-bool is_websocket_tracker(std::string_view u) { return has_scheme(u, "ws://") || has_scheme(u, "wss://"); }
+bool is_websocket_tracker(std::string_view u) { return tracker::has_scheme(u, "ws://") || tracker::has_scheme(u, "wss://"); }
 bool is_addressed_tracker(std::string_view u) {
-  return has_scheme(u, "http://") || has_scheme(u, "https://") || has_scheme(u, "udp://");
+  return tracker::has_scheme(u, "http://") || tracker::has_scheme(u, "https://") || tracker::has_scheme(u, "udp://");
 }
 
 std::vector<std::string> websocket_trackers(const std::vector<std::string>& urls) {

@@ -17,17 +17,8 @@ namespace {
 enum class protocol : std::uint8_t { http, udp };
 
 std::optional<protocol> protocol_of(std::string_view url) {
-  const auto starts = [&](std::string_view scheme) {
-    if (url.size() < scheme.size()) return false;
-    for (std::size_t i = 0; i < scheme.size(); ++i) {
-      const char c = url[i];
-      const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-      if (lower != scheme[i]) return false;
-    }
-    return true;
-  };
-  if (starts("http://") || starts("https://")) return protocol::http;
-  if (starts("udp://")) return protocol::udp;
+  if (has_scheme(url, "http://") || has_scheme(url, "https://")) return protocol::http;
+  if (has_scheme(url, "udp://")) return protocol::udp;
   return std::nullopt;
 }
 

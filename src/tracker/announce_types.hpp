@@ -22,6 +22,17 @@ enum class announce_event : std::uint8_t { none, completed, started, stopped }; 
 
 // The transfer numbers of one announce. `left` absent: unknown (no metadata yet); HTTP
 // then sends http_unknown_left and UDP udp::unknown_left.
+// Whether `url` starts with `scheme` (given in lower case), in any case: RFC 3986 schemes
+// are case-insensitive ("HTTP://" is http).
+inline bool has_scheme(std::string_view url, std::string_view scheme) {
+  if (url.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    const char c = url[i];
+    if (((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c) != scheme[i]) return false;
+  }
+  return true;
+}
+
 // A magnet's `left` over HTTP before its metadata: a block, as libtorrent and WebTorrent
 // send; some trackers (aquatic_http) refuse an announce without `left`.
 inline constexpr std::int64_t http_unknown_left = 16384;

@@ -68,7 +68,6 @@ function engineRate (rate) {
   return Math.max(1, Math.floor(rate))
 }
 
-
 // load()'s content without the pad files (BEP 47), which the app never has: its files'
 // bytes in order, as torrent.files lists them. Put back where they belong, the pads
 // zeros, so that the pieces come out as the torrent's. Anything else is left as given.
@@ -84,6 +83,7 @@ function withPads (bytes, torrent) {
   }
   return whole
 }
+
 // WebCrypto, where the page has it (secure contexts; Node has it too).
 const subtle = globalThis.crypto?.subtle
 
@@ -1693,20 +1693,21 @@ export function makeClientClass (internals) {
       if (id instanceof Torrent) return this.torrents.includes(id) ? id : null
       const known = this._get(id)
       if (known) return known
-      // Torrents added before this call whose info-hash is not known yet (added from
-      // .torrent bytes or a URL, still being read): their info-hash first, as WebTorrent's
-      // get() finds a torrent added from bytes right before.
-      const pending = this.torrents.filter(t => !t.infoHash && !t.destroyed).map(t => new Promise(resolve => {
-        t.once('infoHash', resolve)
-        t.once('close', resolve)
-      }))
       let parsed
       try { parsed = await internals.parseTorrent(id) } catch { return null }
       if (!parsed?.infoHash) throw new WasmTorrentError('Invalid torrent identifier', { code: 'invalid_argument' })
       const hash = parsed.infoHash.toLowerCase()
       const find = () => this.torrents.find(t => t.infoHash === hash) ?? null
+      // Not found: a torrent whose info-hash is not known yet (added from .torrent bytes or
+      // a URL, still being read) may be it, as WebTorrent's get() finds a torrent added from
+      // bytes right before. Once each knows its own (or is gone), look again.
+      const pending = this.torrents.filter(t => !t.infoHash && !t.destroyed)
       if (find() || pending.length === 0) return find()
-      await Promise.all(pending)
+      await Promise.all(pending.map(t => new Promise(resolve => {
+        const done = () => { t.off('infoHash', done); t.off('close', done); resolve() }
+        t.once('infoHash', done)
+        t.once('close', done)
+      })))
       return find()
     }
 
