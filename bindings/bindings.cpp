@@ -238,7 +238,8 @@ val parse_torrent(std::uintptr_t ptr, std::size_t length) {
   out.set("pieceLength", static_cast<double>(m.piece_length));
   out.set("length", static_cast<double>(m.total_length));
   out.set("multiFile", m.multi_file);
-  out.set("private", m.is_private);
+  // As parse-torrent: undefined when the info dict has no "private".
+  out.set("private", m.has_private_key ? val(m.is_private) : val::undefined());
 
   // All piece hashes as one hex string; JS cuts it into 40-character pieces.
   std::string pieces;
@@ -336,11 +337,15 @@ class js_creator {
 };
 
 // A .torrent rebuilt as WebTorrent's torrentFile is (see make_torrent_file): the info dict
-// of `ptr` (a whole .torrent) with the torrent's trackers and web seeds as JS knows them.
-val torrent_file_with(std::uintptr_t ptr, std::size_t length, const val& trackers, const val& web_seeds) {
+// of `ptr` (a whole .torrent) with the torrent's trackers, web seeds and private flag (the
+// add option; undefined: the info dict's own) as JS knows them.
+val torrent_file_with(std::uintptr_t ptr, std::size_t length, const val& trackers, const val& web_seeds,
+                      const val& is_private) {
   auto parsed = wt::parse_metainfo(heap_bytes(ptr, length));
   if (!parsed) return error_value(parsed.err());
-  return copy_bytes(wt::make_torrent_file(*parsed, strings_of(trackers), strings_of(web_seeds)));
+  const std::optional<bool> flag = optional_bool(is_private);
+  return copy_bytes(flag ? wt::make_torrent_file(*parsed, strings_of(trackers), strings_of(web_seeds), flag)
+                         : wt::make_torrent_file(*parsed, strings_of(trackers), strings_of(web_seeds)));
 }
 
 double default_piece_length(double total_length) {

@@ -32,7 +32,8 @@ export interface ParsedTorrent {
   announce: string[]
   /** Web seeds (BEP 19 url-list). */
   urlList: string[]
-  private: boolean
+  /** BEP 27's flag; undefined when the info dictionary has none (as parse-torrent). */
+  private?: boolean
   created?: Date
   createdBy?: string
   comment?: string
@@ -750,7 +751,8 @@ export class Torrent extends Emitter {
   readonly created: Date | undefined
   readonly createdBy: string | undefined
   readonly comment: string | undefined
-  readonly private: boolean
+  /** The add option `private`, else the torrent's own flag; undefined without either. */
+  readonly private: boolean | undefined
   /** Web seeds given with the torrent or the add options. */
   readonly urlList: string[]
   /** The add option `path` (the store's name), or null. */

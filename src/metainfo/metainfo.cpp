@@ -188,6 +188,7 @@ std::optional<error> parse_info(const node& info, const metainfo_limits& lim, me
 
   // BEP 27: any non-zero integer, as parse-torrent (!!private) and libtorrent.
   m.is_private = info.find_int("private").value_or(0) != 0;
+  m.has_private_key = info.find("private").has_value();
 
   m.info_bytes.assign(info.raw().begin(), info.raw().end());
   m.info_hash = sha1(info.raw());
@@ -303,6 +304,12 @@ std::vector<std::string> metainfo::trackers() const {
 
 byte_buffer make_torrent_file(const metainfo& m, const std::vector<std::string>& trackers,
                               const std::vector<std::string>& web_seeds) {
+  return make_torrent_file(m, trackers, web_seeds,
+                           m.has_private_key ? std::optional<bool>(m.is_private) : std::nullopt);
+}
+
+byte_buffer make_torrent_file(const metainfo& m, const std::vector<std::string>& trackers,
+                              const std::vector<std::string>& web_seeds, std::optional<bool> private_flag) {
   // The keys that sort before "info", and those after it: the info dict goes in between
   // as received (its bytes define the info-hash).
   bencode::dict before;
@@ -314,7 +321,7 @@ byte_buffer make_torrent_file(const metainfo& m, const std::vector<std::string>&
   if (!m.created_by.empty()) before.emplace("created by", m.created_by);
   if (m.creation_date && *m.creation_date != 0) before.emplace("creation date", *m.creation_date);
   bencode::dict after;
-  if (m.is_private) after.emplace("private", 1);
+  if (private_flag) after.emplace("private", *private_flag ? 1 : 0);
   bencode::list seeds;
   for (const auto& url : web_seeds) seeds.emplace_back(url);
   after.emplace("url-list", std::move(seeds));

@@ -43,6 +43,7 @@ struct metainfo {
   std::int64_t total_length = 0;
   bool multi_file = false;
   bool is_private = false;
+  bool has_private_key = false;  // "private" present (parse-torrent's `private` is then defined)
 
   std::string announce;                               // "announce"
   std::vector<std::vector<std::string>> announce_list;  // "announce-list" tiers
@@ -76,10 +77,14 @@ result<metainfo> parse_info_dict(byte_view info, const metainfo_limits& lim = {}
 
 // The .torrent of a torrent as WebTorrent's torrentFile (parse-torrent's toTorrentFile)
 // writes it: the info dict as received; `announce` the first tracker; `announce-list` one
-// tier per tracker (even with none); comment, created by, creation date; `private` when set; `url-list`
-// always (empty without web seeds). Other top-level keys are not kept.
+// tier per tracker (even with none); comment, created by, creation date; `private` (1 or 0)
+// when `private_flag` has a value (by default the info dict's own, when it has the key: a
+// torrent added with WebTorrent's `private` option writes that); `url-list` always (empty
+// without web seeds). Other top-level keys are not kept.
 byte_buffer make_torrent_file(const metainfo& m, const std::vector<std::string>& trackers,
                               const std::vector<std::string>& web_seeds);
+byte_buffer make_torrent_file(const metainfo& m, const std::vector<std::string>& trackers,
+                              const std::vector<std::string>& web_seeds, std::optional<bool> private_flag);
 
 // --- Mapping between files and pieces ----------------------------------------
 

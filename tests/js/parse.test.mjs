@@ -49,8 +49,9 @@ for (const [title, dict] of Object.entries(torrents)) {
   })
 }
 
-test('parse: private is always a boolean (parse-torrent omits it when the key is absent)', async () => {
-  assert.equal((await parseTorrent(bencode({ info: info() }))).private, false)
+test('parse: private is undefined without the key, as parse-torrent\'s, else a boolean', async () => {
+  assert.equal((await parseTorrent(bencode({ info: info() }))).private, undefined)
+  assert.equal((await parseTorrent(bencode({ info: info({ private: 0 }) }))).private, false)
   assert.equal((await parseTorrent(bencode({ info: info({ private: 1 }) }))).private, true)
 })
 

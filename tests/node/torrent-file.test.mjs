@@ -86,3 +86,26 @@ test('a magnet\'s torrentFile, once its metadata came from a peer: its tr= and w
   assert.match(files.WasmTorrent, /8:url-listl25:http:\/\/127\.0\.0\.1:9\/ws\.bin/)
   assert.equal(files.WasmTorrent, files.WebTorrent)
 })
+
+test('private: undefined without the flag, the info\'s own or the add option\'s; in torrentFile\'s top level as WebTorrent writes it', async t => {
+  const cases = [
+    ['no flag', undefined, undefined],
+    ['private 1', true, undefined],
+    ['private 0', false, undefined],
+    ['no flag, option true', undefined, true],
+    ['private 1, option false', true, false]
+  ]
+  for (const [title, flag, option] of cases) {
+    const bytes = await created(Buffer.from(data), { name: 'p.bin', announceList: [], ...(flag === undefined ? {} : { private: flag }) })
+    const seen = {}
+    for (const [key, Library] of [['WebTorrent', WebTorrent], ['WasmTorrent', WasmTorrent]]) {
+      const c = client(Library, t, quiet)
+      const torrent = await metadataOf(c.add(bytes, { store: MemoryChunkStore, ...(option === undefined ? {} : { private: option }) }))
+      seen[key] = { private: torrent.private, file: show(torrent.torrentFile) }
+    }
+    assert.deepEqual(seen.WasmTorrent, seen.WebTorrent, title)
+  }
+  // This is WebTorrent's meaning, not only its bytes: the flag's value once it is there.
+  const parsed = await WasmTorrent.parseTorrent(await created(Buffer.from(data), { name: 'p.bin' }))
+  assert.equal(parsed.private, undefined)
+})

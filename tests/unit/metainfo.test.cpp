@@ -740,4 +740,16 @@ TEST_CASE("[metainfo] make_torrent_file wraps an info dict with its trackers and
           "d8:announce16:ws://new.example13:announce-listll16:ws://new.exampleee7:comment1:c"
           "10:created by2:me13:creation datei1234e4:info" + priv_enc + "7:privatei1e8:url-listlee");
   }
+
+  SECTION("private as parse-torrent's toTorrentFile writes it: the info's own 0 too, or the given flag") {
+    bc::dict zero = multi_info();
+    zero["private"] = 0;
+    auto m = wt::parse_info_dict(wt::as_bytes(enc(bc::value(zero))));
+    REQUIRE(m.ok());
+    CHECK(m->has_private_key);
+    CHECK_FALSE(m->is_private);
+    CHECK(std::string(wt::as_chars(wt::make_torrent_file(*m, {}, {}))).ends_with("7:privatei0e8:url-listlee"));
+    CHECK_FALSE(from_info->has_private_key);
+    CHECK(std::string(wt::as_chars(wt::make_torrent_file(*from_info, {}, {}, true))).ends_with("7:privatei1e8:url-listlee"));
+  }
 }

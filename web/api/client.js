@@ -277,7 +277,9 @@ export function makeClientClass (internals) {
       this.alwaysChokeSeeders = opts.alwaysChokeSeeders ?? true
       this.urlList = []
       this.lastPieceLength = undefined
-      this.private = opts.private === true // the torrent's own flag once known (_applyPrivate)
+      // The add option, else the torrent's own flag once known (_applyPrivate); undefined for
+      // a torrent without one, as WebTorrent's (parse-torrent's).
+      this.private = typeof opts.private === 'boolean' ? opts.private : undefined
       this.created = undefined
       this.createdBy = undefined
       this.comment = undefined
@@ -383,7 +385,7 @@ export function makeClientClass (internals) {
       if (this.destroyed) return this._final?.torrentFile ?? null
       const source = this._torrentFile ?? (this._id !== null && this._hasMetadata ? this._client._engine.torrentFile(this._id) : null)
       if (!source) return null
-      this._torrentFileOut = this._client._torrentFileWith(source, this.announce, this.urlList)
+      this._torrentFileOut = this._client._torrentFileWith(source, this.announce, this.urlList, this.private)
       return this._torrentFileOut
     }
 
@@ -1223,7 +1225,7 @@ export function makeClientClass (internals) {
 
     // The add option private (a boolean) overrides the torrent's own flag (BEP 27).
     _applyPrivate (parsed) {
-      this.private = typeof this._opts.private === 'boolean' ? this._opts.private : Boolean(parsed.private)
+      this.private = typeof this._opts.private === 'boolean' ? this._opts.private : parsed.private
     }
 
     // Every piece verified (again, after a trusted piece failed its hash), as WebTorrent's
@@ -2528,8 +2530,8 @@ export function makeClientClass (internals) {
     }
 
     // A .torrent's info dict with these trackers and web seeds (torrent.torrentFile).
-    _torrentFileWith (bytes, announce, urlList) {
-      const out = this._M.torrent_file_with(this._inHeap(bytes), bytes.length, announce ?? [], urlList ?? [])
+    _torrentFileWith (bytes, announce, urlList, isPrivate) {
+      const out = this._M.torrent_file_with(this._inHeap(bytes), bytes.length, announce ?? [], urlList ?? [], isPrivate)
       return out instanceof Uint8Array ? out : bytes
     }
 
