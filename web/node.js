@@ -214,6 +214,8 @@ const host = {
   fileModtimes: (root, files) => Promise.all(files.map(f => stat(diskPath(root, f)).then(
     st => st.mtime.getTime(), err => { if (err.code === 'ENOENT') return undefined; throw err }))),
   joinPath: (...parts) => path.join(...parts),
+  // WebTorrent's default path, which a chunk store of the app's (fs-chunk-store) is given.
+  chunkStorePath: () => path.join(tmpdir(), 'webtorrent'),
   storeRoot: (folder, infoHash) => path.resolve(folder ?? path.join(tmpdir(), 'wasmtorrent', infoHash)),
   inputs,
   // Node's SHA-1 (native): pieces are hashed on their way to the disk, not by the engine.

@@ -357,7 +357,7 @@ test('torrent.load(streams, cb): content the app has becomes the pieces (hashed)
   await c.destroy()
 })
 
-test("torrent.client (null once 'close' was emitted) and torrent.bitfield (verified pieces)", async () => {
+test("torrent.client and torrent.files (null and [] once 'close' was emitted) and torrent.bitfield (verified pieces)", async () => {
   const c = client()
   const { t } = await download(c)
   assert.equal(t.client, c)
@@ -368,10 +368,16 @@ test("torrent.client (null once 'close' was emitted) and torrent.bitfield (verif
   await once(u, 'ready')
   assert.equal(u.bitfield.get(0), false)
   let inClose
-  t.once('close', () => { inClose = t.client })
+  let filesInClose
+  const file = t.files[0]
+  const downloaded = file.downloaded
+  t.once('close', () => { inClose = t.client; filesInClose = t.files.length })
   await t.destroy()
   assert.equal(inClose, c, "'close' listeners still see the client, as WebTorrent's")
   assert.equal(t.client, null)
+  assert.equal(filesInClose, files.length, "and the files")
+  assert.deepEqual(t.files, [], "after 'close' torrent.files is empty, as WebTorrent's")
+  assert.equal(file.downloaded, downloaded, 'a File held keeps its totals')
   await c.destroy()
 })
 
@@ -478,7 +484,8 @@ test("torrent.destroy(opts, cb): the client's 'remove', 'close' (WebTorrent's or
   const c = client()
   const { t } = await download(c)
   const events = []
-  const totals = () => ({ downloaded: t.downloaded, received: t.received, pieces: t.pieces.length, verified: t.bitfield.get(0), file: t.files[0].progress, torrentFile: t.torrentFile?.length })
+  const file = t.files[0] // torrent.files is [] after 'close', as WebTorrent's; the File keeps its totals
+  const totals = () => ({ downloaded: t.downloaded, received: t.received, pieces: t.pieces.length, verified: t.bitfield.get(0), file: file.progress, torrentFile: t.torrentFile?.length })
   const before = totals()
   assert.equal(before.downloaded, total)
   let atClose

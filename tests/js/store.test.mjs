@@ -227,9 +227,13 @@ test('storeFor maps WebTorrent\'s store option; defaultStore under Node.js', () 
   const Wrapped = chunkStoreClass(TinyChunkStore)
   assert.equal(storeFor(Wrapped), Wrapped)
   assert.throws(() => storeFor('opfs'), err => err.code === 'not_supported')
-  for (const bad of ['disk', 'toString', 5, {}, () => {}]) {
+  for (const bad of ['disk', 'toString', 5, {}]) {
     assert.throws(() => storeFor(bad), err => err.code === 'invalid_argument', String(bad))
   }
+  // Any other function is a chunk store's constructor, as WebTorrent calls it with `new`: a
+  // factory returning the store, a class whose methods are its instances' own fields.
+  const factory = (chunkLength, opts) => new TinyChunkStore(chunkLength, opts)
+  assert.ok(storeFor(function (n, o) { return factory(n, o) }).prototype instanceof ChunkStoreAdapter)
 })
 
 // Big pieces the engine streams: parts written at offsets, not held until complete().

@@ -7,6 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import dgram from 'node:dgram'
 import { readFile, stat } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import bencode from 'bencode'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
@@ -299,6 +300,64 @@ test("a chunk store whose constructor throws: the torrent's 'error' (storage_fai
   assert.equal(torrent.destroyed, true)
 })
 
+test('chunk stores as WebTorrent takes them: a factory function, methods as instance fields; no path: WebTorrent\'s <tmp>/webtorrent', async t => {
+  const pieceLength = 16 << 10
+  const content = randomBytes(21, 5 * pieceLength + 99)
+  const seeder = client(t)
+  const source = await seeded(seeder, content, { name: 'shapes.bin', pieceLength, store: 'memory' })
+  class Fields {
+    constructor (chunkLength, opts) {
+      this.opts = opts
+      const inner = new RecordingStore(chunkLength, opts)
+      this.put = (index, buf, cb) => inner.put(index, buf, cb)
+      this.get = (index, opts, cb) => inner.get(index, opts, cb)
+      this.close = cb => inner.close(cb)
+    }
+  }
+  const made = []
+  function factory (chunkLength, opts) { const s = new Fields(chunkLength, opts); made.push(s); return s }
+  for (const store of [factory, Fields]) {
+    const c = client(t)
+    const torrent = c.add(source.torrentFile, { store })
+    torrent.addPeer(`127.0.0.1:${seeder.torrentPort}`)
+    await once(torrent, 'done', 20_000)
+    assert.ok(Buffer.from(await torrent.files[0].arrayBuffer()).equals(content), store.name)
+    assert.equal(torrent.path, path.join(os.tmpdir(), 'webtorrent'), "the default path, as WebTorrent's")
+  }
+  assert.equal(made.length, 1)
+  assert.equal(made[0].opts.path, path.join(os.tmpdir(), 'webtorrent'), 'given to the chunk store')
+})
+
+test("a chunk store's failures: a read gives read_failed with the store's own error as cause; seed() into one whose put fails closes it (never destroys what it holds)", async t => {
+  const pieceLength = 16 << 10
+  const content = randomBytes(22, 4 * pieceLength)
+  class Unreadable extends RecordingStore {
+    get (index, opts, cb) {
+      if (typeof opts === 'function') [opts, cb] = [{}, opts]
+      const err = Object.assign(new Error('the disk is gone'), { code: 'EMYSTORE' })
+      queueMicrotask(() => cb(err))
+    }
+  }
+  const c = client(t)
+  c.on('warning', () => {})
+  const seed = await seeded(c, content, { name: 'unreadable.bin', pieceLength, store: Unreadable })
+  await assert.rejects(seed.files[0].arrayBuffer(), err => err.code === 'read_failed' && err.cause?.code === 'EMYSTORE')
+
+  const calls = []
+  class Unwritable extends RecordingStore {
+    put (index, buf, cb) { calls.push(`put ${index}`); queueMicrotask(() => cb(index === 2 ? new Error('full') : null)) }
+    close (cb) { calls.push('close'); super.close(cb) }
+    destroy (cb) { calls.push('destroy'); super.destroy(cb) }
+  }
+  const warned = []
+  const torrent = c.seed(content, { name: 'unwritable.bin', pieceLength, announce: [], store: Unwritable })
+  torrent.on('warning', err => warned.push(err.message))
+  await once(torrent, 'ready')
+  assert.ok(calls.includes('close') && !calls.includes('destroy'), calls.join(', '))
+  assert.match(warned.join('\n'), /not kept in the store.*full/)
+  assert.ok(Buffer.from(await torrent.files[0].arrayBuffer()).equals(content), 'served from memory')
+})
+
 test('removePeer takes the "ip:port" of a connected peer, as WebTorrent\'s; the wire closes', async t => {
   const seeder = client(t)
   const source = await seeded(seeder, randomBytes(15, 300_000), { name: 'remove.bin', store: 'memory' })
@@ -512,7 +571,7 @@ test('once destroy() resolves, its torrentPort (TCP and the uTP socket) and dhtP
   const problems = []
   const next = new WasmTorrent({ tracker: false, lsd: false, natUpnp: false, natPmp: false, dht: { bootstrap: [] }, torrentPort, dhtPort })
   t.after(() => next.destroy())
-  assert.equal(next.torrentPort, torrentPort, "the option's port from the constructor on, as WebTorrent's")
+  assert.deepEqual([next.torrentPort, next.dhtPort], [torrentPort, dhtPort], "the options' ports from the constructor on, as WebTorrent's")
   next.on('error', err => problems.push(err.message))
   next.on('warning', err => problems.push(err.message))
   await once(next, 'listening')

@@ -17,9 +17,10 @@ import { HttpTransport } from '../transports/http.js'
 import { StreamTransport } from '../transports/stream.js'
 import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
-import { storeFor, preloadedStoreClass, defaultStore, copyName, lockName, sweepCopies } from '../storage/index.js'
+import { storeFor, isChunkStoreOption, preloadedStoreClass, defaultStore, copyName, lockName, sweepCopies } from '../storage/index.js'
 import { MemoryStore } from '../storage/memory.js'
 import { storageError } from '../storage/util.js'
+import { ChunkStoreAdapter } from '../storage/chunk-store.js'
 import { BlobStore, joinBlobs } from '../storage/blob.js'
 // Only the version is bundled (esbuild keeps the named field of a JSON import).
 import { version } from '../../package.json'
@@ -266,8 +267,10 @@ export function makeClientClass (internals) {
       this._startupBitfield = bitfieldBytes(opts.bitfield)
       this._hasStartupBitfield = false
       // As WebTorrent's: the add option, else its default folder (browsers: '/webtorrent',
-      // which names nothing there; Node: the folder given once the info-hash is known).
-      this.path = opts.path ?? (host.Store ? null : '/webtorrent')
+      // which names nothing there; Node: the folder given once the info-hash is known, but
+      // for a chunk store of the app's: WebTorrent's `<tmp>/webtorrent`, where fs-chunk-store
+      // would otherwise put the files in the working folder).
+      this.path = opts.path ?? (!host.Store ? '/webtorrent' : isChunkStoreOption(opts.store) ? host.chunkStorePath() : null)
       this.maxWebConns = opts.maxWebConns ?? client._opts.maxWebConns ?? 4 // per web seed
       // WebTorrent's add options, as its torrent shows them (alwaysChokeSeeders: ours never
       // unchokes a seeder, which is never interested).
@@ -1118,7 +1121,12 @@ export function makeClientClass (internals) {
       if (!pending) return
       this._reads.delete(read)
       if (bytes instanceof Uint8Array) pending.resolve(bytes)
-      else pending.reject(new WasmTorrentError(`read failed: ${bytes?.message ?? 'storage failed'}`, { code: 'read_failed' }))
+      else {
+        // The store's own error as the cause (a chunk store's code, the file system's).
+        const err = new WasmTorrentError(`read failed: ${bytes?.message ?? 'storage failed'}`, { code: 'read_failed' })
+        if (bytes instanceof Error) err.cause = bytes.cause ?? bytes
+        pending.reject(err)
+      }
     }
 
     // One byte per piece: 0 missing, 1 downloading, 2 being verified, 3 have (for a
@@ -1411,7 +1419,9 @@ export function makeClientClass (internals) {
       this._maxConns = Number(opts.maxConns) || 55
       this._utpConnections = new Set() // engine connection ids carried over uTP
       this._tcpConnections = new Set() // engine connection ids carried over TCP sockets
-      this.dhtPort = 0
+      // As torrentPort: the option's port from the constructor on, the one listened on once
+      // the DHT listens (0 when it could not).
+      this.dhtPort = host.Tcp && Number.isInteger(opts.dhtPort) && opts.dhtPort > 0 ? opts.dhtPort : 0
       // WebTorrent's client.dht, as far as it is not the protocol (the engine's): bittorrent-
       // dht's API that apps use (web/api/dht.js, Node only); null without a DHT (the dht
       // getter then reads false, as WebTorrent's).
@@ -1511,6 +1521,7 @@ export function makeClientClass (internals) {
             } catch (err) {
               this._dht = null
               this._dhtView = null
+              this.dhtPort = 0
               queueMicrotask(() => this.emit('warning', new WasmTorrentError(`no DHT: ${err.message}`, { code: 'listen_failed' })))
             }
           }
@@ -2056,16 +2067,29 @@ export function makeClientClass (internals) {
       torrent._builtStore = store
       try {
         await store.open()
-        for (let i = 0, start = 0; start < info.length && live(); i++, start += info.pieceLength) {
-          const piece = content.slice(start, Math.min(start + info.pieceLength, info.length))
-          await store.put(i, new Uint8Array(await piece.arrayBuffer()))
+        // A few pieces in flight (WebTorrent puts them all at once): a store that answers
+        // slowly is not waited on once per piece, and memory stays bounded.
+        const pieces = Math.ceil(info.length / info.pieceLength)
+        let next = 0
+        let failure = null
+        const writer = async () => {
+          while (next < pieces && live() && !failure) {
+            const i = next++
+            const piece = content.slice(i * info.pieceLength, Math.min((i + 1) * info.pieceLength, info.length))
+            await store.put(i, new Uint8Array(await piece.arrayBuffer())).catch(err => { failure ??= err })
+          }
         }
+        await Promise.all(Array.from({ length: Math.min(4, pieces) }, writer))
+        if (failure) throw failure
         return store
       } catch (err) {
-        // Over quota, say: served from memory, and the torrent is told.
+        // Over quota, say: served from memory, and the torrent is told. What was written to
+        // a store of ours is deleted; an app's chunk store is only closed (what it holds is
+        // the app's, as WebTorrent leaves it).
         torrent.emit('warning', new WasmTorrentError(`seed: not kept in the store (${err.message}); served from memory`, { code: err.code ?? 'storage_failed' }))
         torrent._builtStore = null
-        await store.destroy().catch(() => {})
+        const appStore = store instanceof ChunkStoreAdapter
+        await (appStore ? store.close() : store.destroy()).catch(() => {})
         return null
       }
     }
@@ -2251,7 +2275,10 @@ export function makeClientClass (internals) {
       this.emit('remove', torrent)
       if (error) this._emitError(torrent, error)
       if (!closeFirst) torrent.emit('close')
+      // After 'close', as WebTorrent's: no client, no files (the File objects an app holds
+      // keep their totals).
       torrent._closed = true
+      torrent.files = []
       return closed.catch(err => this.emit('warning', err))
     }
 
@@ -2576,7 +2603,7 @@ export function makeClientClass (internals) {
       if (this.destroyed) return
       const ports = [['tcp', this.torrentPort]]
       if (this.utp) ports.push(['udp', this.torrentPort])
-      if (this.dhtPort) ports.push(['udp', this.dhtPort])
+      if (this._dht && this.dhtPort) ports.push(['udp', this.dhtPort])
       const upnp = opts.natUpnp !== false && opts.natUpnp !== null
       this._upnpOptions = upnp ? { permanent: opts.natUpnp === 'permanent' } : null
       const pmp = opts.natPmp !== false && opts.natPmp !== null

@@ -76,6 +76,13 @@ export async function sweepCopies () {
 const byName = { memory: MemoryStore, opfs: OpfsWorkerStore, idb: IdbStore }
 const ours = [MemoryStore, OpfsStore, OpfsWorkerStore, IdbStore, BlobStore, ChunkStoreAdapter]
 
+const isOurStore = option => ours.some(S => option === S || option.prototype instanceof S)
+
+// WebTorrent's `store` option given as an abstract-chunk-store: any function but our own
+// classes (WebTorrent calls `new store(chunkLength, opts)`: a class, a factory function that
+// returns the store, a bound constructor; its methods may be the instance's own fields).
+export const isChunkStoreOption = option => typeof option === 'function' && !isOurStore(option)
+
 // The best store that keeps pieces across reloads here, else memory.
 export function defaultStore () {
   return [OpfsWorkerStore, OpfsStore, IdbStore].find(S => S.available()) ?? MemoryStore
@@ -92,10 +99,7 @@ export function storeFor (option) {
     if (!S.available()) throw new WasmTorrentError(`store: '${option}' is not available here`, { code: 'not_supported', context: 'store' })
     return S
   }
-  if (typeof option === 'function') {
-    if (ours.some(S => option === S || option.prototype instanceof S)) return option
-    if (typeof option.prototype?.put === 'function') return chunkStoreClass(option)
-  }
+  if (typeof option === 'function') return isOurStore(option) ? option : chunkStoreClass(option)
   throw new WasmTorrentError('store: give \'memory\', \'opfs\', \'idb\' or an abstract-chunk-store constructor', { code: 'invalid_argument', context: 'store' })
 }
 
