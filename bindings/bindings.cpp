@@ -950,6 +950,13 @@ class js_client {
     client_.flush(at_ms(now));
     return ok;
   }
+  // Every missing piece deselected (priority 0) at `priority` (session::select_missing).
+  bool select_missing(std::uint32_t t, std::uint32_t priority, double now) {
+    const bool ok = client_.engine().select_missing(wt::torrent_id{t}, static_cast<std::uint8_t>(std::min(priority, 7u)),
+                                                    at_ms(now));
+    client_.flush(at_ms(now));
+    return ok;
+  }
   bool add_critical_pieces(std::uint32_t t, std::uint32_t first, std::uint32_t last, double now) {
     const bool ok = client_.engine().add_critical_pieces(wt::torrent_id{t}, {wt::piece_index{first}, wt::piece_index{last}},
                                                          at_ms(now));
@@ -1739,6 +1746,7 @@ EMSCRIPTEN_BINDINGS(wasmtorrent) {
       .function("torrentFile", &js_client::torrent_file)
       .function("peers", &js_client::peers)
       .function("setPiecePriority", &js_client::set_piece_priority)
+      .function("selectMissing", &js_client::select_missing)
       .function("addCriticalPieces", &js_client::add_critical_pieces)
       .function("pieceStates", &js_client::piece_states)
       .function("partialPieces", &js_client::partial_pieces)

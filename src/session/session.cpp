@@ -460,6 +460,35 @@ bool session::add_critical_pieces(torrent_id id, piece_range pieces, time_point 
   return true;
 }
 
+bool session::select_missing(torrent_id id, std::uint8_t priority, time_point now) {
+  auto& s = enter(now);
+  torrent* t = s.find_torrent(id);
+  if (!t || !t->picker || priority == 0) return false;
+  priority = std::min(priority, piece_picker::top_priority);
+  piece_picker& picker = *t->picker;
+  for (std::uint32_t p = 0; p < picker.num_pieces(); ++p) {
+    const piece_index piece{p};
+    if (!picker.have(piece) && picker.piece_priority(piece) == 0) picker.set_piece_priority(piece, priority);
+  }
+  // A file deselected is selected again where it lacks a piece (its priority counts for the
+  // pieces it shares with a neighbour).
+  const auto& files = t->meta->files;
+  for (std::size_t f = 0; f < files.size() && f < t->file_priorities.size(); ++f) {
+    if (t->file_priorities[f] != 0 || files[f].pad) continue;
+    const auto range = file_pieces(*t->meta, file_index{static_cast<std::uint32_t>(f)});
+    if (!range) continue;
+    for (std::uint32_t p = range->first.value; p <= range->last.value; ++p) {
+      if (!picker.have(piece_index{p})) {
+        t->file_priorities[f] = priority;
+        break;
+      }
+    }
+  }
+  s.priorities_changed(*t);
+  s.finish_call();
+  return true;
+}
+
 std::vector<std::uint8_t> session::piece_priorities(torrent_id id) const {
   std::vector<std::uint8_t> out;
   const torrent* t = impl_->find_torrent(id);

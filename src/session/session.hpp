@@ -570,6 +570,12 @@ class session {
   // their blocks are overtaken by faster ones), whatever their priority. Lasts until
   // each piece of the range is verified; calls add up. False as set_piece_priority.
   bool add_critical_pieces(torrent_id t, piece_range pieces, time_point now);
+  // WebTorrent's startup check selects every piece it lacks (its _markUnverified), over
+  // what was deselected before it (a magnet's so=, deselects in 'metadata' listeners), so
+  // its torrent downloads everything and 'done' comes. Here: every missing piece at
+  // priority 0 gets `priority` (the lowest, 1, puts it after what was selected), and so do
+  // the files that have such a piece. False as set_piece_priority.
+  bool select_missing(torrent_id t, std::uint8_t priority, time_point now);
   // One byte per piece: its priority (0..7). Empty while the metadata is unknown.
   std::vector<std::uint8_t> piece_priorities(torrent_id t) const;
 

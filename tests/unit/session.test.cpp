@@ -1327,6 +1327,41 @@ TEST_CASE("[session] piece priorities: the last call wins; a file's shared piece
   CHECK(s.piece_states(magnet).empty());
 }
 
+TEST_CASE("[session] select_missing: what was deselected and is missing comes back at the given priority, as WebTorrent's startup check selects it", "[session]") {
+  const byte_buffer a(100000, 1), b(50000, 2), c(120000, 3);
+  const input_file files[] = {{"d/a", a}, {"d/b", b}, {"d/c", c}};
+  create_options o;
+  o.name = "d";
+  o.piece_length = piece_len;
+  auto m = parse_metainfo(*create_torrent(files, o));
+  REQUIRE(m);
+  session s(settings());
+  const time_point now{};
+  const auto t = *s.add_torrent(*m, {}, now);
+  auto prios = [&](torrent_id id) {
+    std::string out;
+    for (auto p : s.piece_priorities(id)) out += static_cast<char>('0' + p);
+    return out;
+  };
+  s.set_file_priority(t, file_index{0}, 0, now);
+  CHECK(s.set_piece_priority(t, {piece_index{7}, piece_index{8}}, 0, now));
+  s.set_file_priority(t, file_index{1}, 6, now);
+  CHECK(prios(t) == "000664400");
+  CHECK(s.select_missing(t, 1, now));
+  CHECK(prios(t) == "111664411");
+  // File A counts as selected again: deselecting B leaves their shared piece to A's 1.
+  s.set_file_priority(t, file_index{1}, 0, now);
+  CHECK(prios(t) == "111144411");
+  CHECK_FALSE(s.stats(t)->finished);
+  // Pieces already had stay as they are; a magnet without metadata is refused.
+  s.remove_torrent(t, now);
+  const auto seed = *s.add_torrent(*m, {.seed = true}, now);
+  CHECK(s.set_piece_priority(seed, {piece_index{0}, piece_index{8}}, 0, now));
+  CHECK(s.select_missing(seed, 1, now));
+  CHECK(prios(seed) == "000000000");
+  CHECK_FALSE(s.select_missing(*s.add_magnet(sha1_digest{1}, "x", now), 1, now));
+}
+
 TEST_CASE("[session] critical pieces are requested before all others, even deselected ones", "[session]") {
   fixture f(false);
   f.send_handshake();

@@ -1204,6 +1204,14 @@ export function makeClientClass (internals) {
 
     _onReady () {
       if (this.ready || this.destroyed) return
+      // WebTorrent's startup check selects every piece it lacks (_markUnverified), over a
+      // magnet's so= and any deselect made before 'ready' (in a 'metadata' listener): its
+      // torrent downloads everything, and 'done' comes. Ours too, but those pieces come
+      // last (the lowest priority), after what was selected. Not with the add option
+      // deselect, skipVerify or a startup bitfield, as WebTorrent's.
+      if (this._hasMetadata && !this._opts.deselect && !this.skipVerify && !this._hasStartupBitfield) {
+        this._client._input((E, t) => E.selectMissing(this._id, 1, t))
+      }
       this.ready = true
       this.emit('ready')
       // After every 'ready' listener, as WebTorrent: what the store already holds (a seed,

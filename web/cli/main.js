@@ -345,8 +345,12 @@ async function download ([arg], o) {
     if (select) {
       const bad = select.find(i => i >= torrent.files.length)
       if (bad !== undefined) return run.fail(new Error(`--select ${bad}: the torrent has ${torrent.files.length} files (0 to ${torrent.files.length - 1}); see \`wasmtorrent info\``))
-      torrent.files.forEach((f, i) => { if (!select.includes(i)) f.deselect() })
-      for (const i of select) torrent.files[i].select()
+    }
+    // Only the chosen files (the library, as WebTorrent's, gets a magnet's so= files first
+    // and then the rest).
+    if (chosen()) {
+      torrent.files.forEach((f, i) => { if (!chosen().includes(i)) f.deselect() })
+      for (const i of chosen()) torrent.files[i]?.select()
     }
     if (players.length + casts.length === 0) return
     const file = select ? torrent.files[select[0]] : pickPlayableFile(torrent.files)
