@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
-import { FsStore } from '../../web/storage/fs.js'
+import { FsStore, makeDirs } from '../../web/storage/fs.js'
 import { Readable } from 'node:stream'
 import { tempDir, makeContent, sameFiles, once, randomBytes, handMadeTorrent } from './helpers.mjs'
 
@@ -304,6 +304,29 @@ test("a folder that cannot be written (a file where a folder should be): the tor
   await new Promise(resolve => setTimeout(resolve, 500))
   assert.deepEqual(warnings, [], "the failed store's other writes are not the client's warnings")
   assert.equal(c.torrents.length, 0)
+})
+
+test("a path under /proc (where Node's recursive mkdir never settles): the torrent's error, and the client is destroyed", { skip: process.platform !== 'linux' }, async t => {
+  const { seeder, seeded } = await seededAndCopied(t, 'proc', 35)
+  const c = new WasmTorrent({ tracker: false })
+  const down = c.add(seeded.torrentFile, { path: '/proc/wasmtorrent-nope' })
+  const failed = once(down, 'error', 20000)
+  down.once('infoHash', () => down.addPeer(`127.0.0.1:${seeder.torrentPort}`))
+  const [err] = await failed
+  assert.equal(err.code, 'storage_failed')
+  assert.equal(err.cause.code, 'ENOENT')
+  await c.destroy() // hung before, waiting for a mkdir that never settled
+})
+
+test('makeDirs: folders made level by level; an existing one is fine; a file in the way is an error', async t => {
+  const dir = await tempDir(t)
+  const deep = path.join(dir, 'a', 'b', 'c')
+  await makeDirs(deep)
+  await makeDirs(deep)
+  assert.ok((await stat(deep)).isDirectory())
+  await writeFile(path.join(dir, 'file'), 'x')
+  await assert.rejects(makeDirs(path.join(dir, 'file')), err => err.code === 'EEXIST')
+  await assert.rejects(makeDirs(path.join(dir, 'file', 'below')), err => err.code === 'ENOTDIR')
 })
 
 test("file.done turns true with the file's 'done' event, as WebTorrent's, also when the files are found on disk", async t => {

@@ -15,6 +15,24 @@ import { WasmTorrentError } from '../api/errors.js'
 
 const MAX_OPEN = 64 // file handles kept open at once (least recently used closed first)
 
+// mkdir -p that fails where Node's { recursive: true } never settles: under /proc (a user's
+// --out /proc/x), Node 20's recursive mkdir retries ENOENT for ever, and the download hung
+// with nothing written and no error. One level at a time, bounded by the path's depth.
+export async function makeDirs (dir) {
+  try {
+    await mkdir(dir)
+  } catch (err) {
+    if (err.code === 'EEXIST') {
+      if ((await stat(dir)).isDirectory()) return
+      throw err
+    }
+    const parent = path.dirname(dir)
+    if (err.code !== 'ENOENT' || parent === dir) throw err
+    await makeDirs(parent)
+    await mkdir(dir).catch(again => { if (again.code !== 'EEXIST') throw again })
+  }
+}
+
 // Where a torrent's file ('/'-separated path) goes under root. A path element too long for
 // the file system (255 bytes in Linux, macOS and Windows: a title of 86 CJK characters) is
 // cut to fit, keeping its extension, with 8 hex digits of its SHA-1 so that two long names
@@ -85,7 +103,7 @@ export class FsStore {
     }))
     for (const [i, f] of this._files.entries()) {
       if (f.length === 0 && sizes[i] < 0) {
-        await mkdir(path.dirname(f.full), { recursive: true })
+        await makeDirs(path.dirname(f.full))
         await (await open(f.full, 'a', f.mode)).close()
       }
     }
@@ -142,7 +160,7 @@ export class FsStore {
   // memory): a seed then lives on disk as WebTorrent's, and the app's buffers can go.
   async writeFiles (contents) {
     for (const [i, f] of this._files.entries()) {
-      await mkdir(path.dirname(f.full), { recursive: true })
+      await makeDirs(path.dirname(f.full))
       const data = contents[i]
       if (data instanceof Uint8Array) await writeFile(f.full, data)
       else await pipeline(Readable.fromWeb(data.stream()), createWriteStream(f.full))
@@ -201,7 +219,7 @@ export class FsStore {
           return open(full, constants.O_RDONLY)
         }
         if (err.code !== 'ENOENT' || !writing) throw err
-        await mkdir(path.dirname(full), { recursive: true })
+        await makeDirs(path.dirname(full))
         return open(full, constants.O_RDWR | constants.O_CREAT, mode)
       }
     })()

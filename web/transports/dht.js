@@ -5,8 +5,9 @@
 // needs no router.
 import dgram from 'node:dgram'
 import { lookup } from 'node:dns/promises'
-import { readFile, writeFile, mkdir, rename } from 'node:fs/promises'
+import { readFile, writeFile, rename } from 'node:fs/promises'
 import path from 'node:path'
+import { makeDirs } from '../storage/fs.js'
 
 // The routers BitTorrent clients commonly start from.
 export const DEFAULT_BOOTSTRAP = ['router.bittorrent.com:6881', 'router.utorrent.com:6881',
@@ -96,7 +97,7 @@ export class DhtTransport {
   async saveState (bytes) {
     if (!this.stateFile || !bytes?.length) return
     try {
-      await mkdir(path.dirname(this.stateFile), { recursive: true })
+      await makeDirs(path.dirname(this.stateFile))
       const tmp = `${this.stateFile}.${process.pid}.tmp`
       await writeFile(tmp, bytes)
       await rename(tmp, this.stateFile)
