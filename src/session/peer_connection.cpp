@@ -14,7 +14,7 @@ using namespace session_detail;
 void session::impl::on_handshake(torrent& t, peer_connection& p) {
   p.peer_handshake = p.hs_reader.get();
   const auto features = p.peer_handshake.features();
-  p.fast = features.fast;
+  p.fast = features.fast && settings.fast_extension;  // BEP 6 needs both sides
   p.extensions = features.extension_protocol;
   if (p.peer_handshake.info_hash != t.info_hash) {
     close_peer(&t, p, errc::ok, "handshake for another torrent", true);
@@ -592,8 +592,14 @@ std::uint32_t session::impl::request_room(const torrent& t, const peer_connectio
   if (by_rate > desired) desired = static_cast<std::uint32_t>(std::min(by_rate, 1e6));
   desired = std::min({desired, settings.max_requests_per_peer, p.peer_reqq});
   std::uint32_t outstanding = static_cast<std::uint32_t>(p.requests.size());
-  for (const auto& c : p.cancelled_out)
-    if (c.until > now) ++outstanding;
+  // Cancelled blocks that may still come keep their place (a slow peer that sends what it
+  // queued before the cancel would otherwise be asked for more than its rate), but only
+  // once the peer's rate is known: before that, their wait is a guess of a block a second,
+  // and a WebTorrent seeder (no rejects) whose first requests were cancelled for a stream
+  // opened at once sat idle for 4 s.
+  if (p.down_rate > 0)
+    for (const auto& c : p.cancelled_out)
+      if (c.until > now) ++outstanding;
   return desired > outstanding ? desired - outstanding : 0;
 }
 

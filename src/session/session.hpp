@@ -162,6 +162,10 @@ struct session_settings {
   // that a listener added then still hears the bitfield that came with the handshake.
   std::uint32_t peer_messages_at_connect = 0;
   bool enable_ut_metadata = true;
+  // BEP 6 (fast extension) offered in our handshake. Off: as WebTorrent's peers, which send
+  // no reject_request; a cancelled request is then dropped without a word (tests model
+  // such a seeder with it).
+  bool fast_extension = true;
   bool enable_ut_pex = true;
   // False (WebTorrent's seedOutgoingConnections): a complete torrent (every piece verified,
   // WebTorrent's done; not one that finished a partial selection) takes no address that

@@ -551,7 +551,7 @@ struct session::impl {
   void send_handshake(torrent& t, peer_connection& p) {
     if (p.handshake_sent || !p.open) return;
     mark_dirty(p);
-    wire::encode_to(wire::make_handshake(t.info_hash, pid, {true, true, false}), p.out);
+    wire::encode_to(wire::make_handshake(t.info_hash, pid, {true, settings.fast_extension, false}), p.out);
     p.handshake_sent = true;
     p.last_sent = now;
   }

@@ -56,6 +56,7 @@ test('createServer serves the listing, the torrent page and random ranges byte-e
   const past = await fetch(url, { headers: { range: `bytes=${data.length}-` } })
   assert.equal(past.status, 416)
   assert.equal(past.headers.get('content-range'), `bytes */${data.length}`)
+  assert.equal(past.headers.get('content-length'), '0', 'an empty body, not a chunked one')
   const head = await fetch(url, { method: 'HEAD' })
   assert.equal(head.headers.get('content-length'), String(data.length))
   assert.equal((await fetch(url, { method: 'POST' })).status, 405)

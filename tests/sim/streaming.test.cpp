@@ -380,3 +380,36 @@ TEST_CASE("[streaming] a player moving through a lone seeder's pieces: its next 
   CHECK(std::equal(c.begin(), c.end(), tt.data.begin(), tt.data.end()));
   s.close_reader(tl, reader, net.now());
 }
+
+TEST_CASE("[streaming] a reader opened right after the first requests to a seeder without rejects (WebTorrent) gets its piece at once", "[streaming]") {
+  // A WebTorrent seeder offers no BEP 6: the requests cancelled for the reader are dropped
+  // without a reject. Before its first block the peer's rate is unknown, and counting those
+  // cancels in its pipeline (for a block a second each) held it shut for about 4 s.
+  const auto tt = make_test_torrent(8192 * KiB, 64 * KiB, 54);  // 128 pieces
+  swarm net(63, slow_link());
+  node_config seed_cfg;
+  seed_cfg.settings.fast_extension = false;
+  // Blocks wait at the seeder (as a WebTorrent seeder's wait on its store), so the cancels
+  // reach it before they leave.
+  seed_cfg.upload_rate = 512.0 * KiB;
+  seed_cfg.settings.send_buffer_limit = 16 * 1024;
+  const auto seeder = net.add_node(seed_cfg);
+  const auto leecher = net.add_node();
+  auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
+  REQUIRE(t);
+  net.storage(seeder).write_at(*t, 0, tt.data);
+  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
+  REQUIRE(tl);
+  session& s = net.at(leecher);
+  s.add_peer(*tl, net.endpoint(seeder), net.now());
+  // The first requests are out (the seeder has begun to answer them).
+  REQUIRE(net.run_until([&] { return net.at(seeder).stats(*t)->uploaded > 0; }, net.now() + 10s));
+  const time_point opened = net.now();
+  const std::uint32_t reader = s.open_reader(*tl, 100 * 64 * KiB, 128 * KiB, net.now());
+  REQUIRE(reader != 0);
+  REQUIRE(net.run_until([&] { return s.have_pieces(*tl)->test(100); }, net.now() + 30s));
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(net.now() - opened);
+  INFO("the reader's piece came after " << waited.count() << " ms");
+  CHECK(waited < 1s);
+  s.close_reader(*tl, reader, net.now());
+}

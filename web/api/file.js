@@ -216,6 +216,7 @@ function readStream (file, start, end) {
   const least = Math.max(MIN_READAHEAD, 2 * torrent.pieceLength)
   let target = Math.max(START_READAHEAD, least)
   let readahead = least
+  let sent = 0 // the readahead the engine's reader has
   let waited = false // the last read had to wait for its pieces
   // The consumer's rate: bytes per second, averaged over windows of RATE_WINDOW_MS.
   let rate = 0
@@ -251,13 +252,18 @@ function readStream (file, start, end) {
       const pieceEnd = (Math.floor(at / torrent.pieceLength) + 1) * torrent.pieceLength
       const n = Math.min(end - pos, pieceEnd - at, MAX_CHUNK)
       try {
+        // Never past the range's end: the engine would ask for pieces nobody reads, and a
+        // peer that sends what it queued before the cancel (WebTorrent) sends them anyway.
+        const remaining = end - pos
         if (!reader) {
-          reader = torrent._openReader(at, readahead)
+          sent = Math.min(readahead, remaining)
+          reader = torrent._openReader(at, sent)
           file._streamOpened()
         } else {
-          const ahead = nextReadahead()
-          torrent._seekReader(reader, at, ahead === readahead ? -1 : ahead)
-          readahead = ahead
+          readahead = nextReadahead()
+          const ahead = Math.min(readahead, remaining)
+          torrent._seekReader(reader, at, ahead === sent ? -1 : ahead)
+          sent = ahead
         }
         const asked = performance.now()
         const bytes = await torrent._read(at, n)

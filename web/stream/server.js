@@ -129,7 +129,7 @@ export class ServerLayout {
     }
     const range = parseRange(request.range, file.length)
     if (range === 'unsatisfiable') {
-      return { status: 416, headers: { ...headers, 'content-range': `bytes */${file.length}` } }
+      return { status: 416, headers: { ...headers, 'content-range': `bytes */${file.length}`, 'content-length': '0' } }
     }
     const [start, end] = range ?? [0, file.length - 1]
     headers['content-length'] = String(Math.max(0, end - start + 1))
