@@ -33,10 +33,12 @@ link_config slow_link() {
   return link;
 }
 
-seeded_pair throttled_seeder(swarm& net, const test_torrent& tt, std::uint32_t send_buffer) {
+// fast_extension false: a seeder as WebTorrent's, which sends no reject (BEP 6).
+seeded_pair throttled_seeder(swarm& net, const test_torrent& tt, std::uint32_t send_buffer, bool fast_extension = true) {
   node_config seed_cfg;
   seed_cfg.upload_rate = 512.0 * KiB;
   seed_cfg.settings.send_buffer_limit = send_buffer;
+  seed_cfg.settings.fast_extension = fast_extension;
   const auto seeder = net.add_node(seed_cfg);
   const auto leecher = net.add_node();
   auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
@@ -387,23 +389,16 @@ TEST_CASE("[streaming] a reader opened right after the first requests to a seede
   // cancels in its pipeline (for a block a second each) held it shut for about 4 s.
   const auto tt = make_test_torrent(8192 * KiB, 64 * KiB, 54);  // 128 pieces
   swarm net(63, slow_link());
-  node_config seed_cfg;
-  seed_cfg.settings.fast_extension = false;
   // Blocks wait at the seeder (as a WebTorrent seeder's wait on its store), so the cancels
   // reach it before they leave.
-  seed_cfg.upload_rate = 512.0 * KiB;
-  seed_cfg.settings.send_buffer_limit = 16 * 1024;
-  const auto seeder = net.add_node(seed_cfg);
-  const auto leecher = net.add_node();
-  auto t = net.at(seeder).add_torrent(tt.meta, {.seed = true}, net.now());
-  REQUIRE(t);
-  net.storage(seeder).write_at(*t, 0, tt.data);
-  auto tl = net.at(leecher).add_torrent(tt.meta, {}, net.now());
-  REQUIRE(tl);
-  session& s = net.at(leecher);
+  const seeded_pair pair = throttled_seeder(net, tt, 16 * 1024, false);
+  const std::size_t seeder = pair.seeder;
+  const std::optional<torrent_id> tl = pair.torrent;
+  const torrent_id t = net.at(seeder).torrents().front();
+  session& s = net.at(pair.leecher);
   s.add_peer(*tl, net.endpoint(seeder), net.now());
   // The first requests are out (the seeder has begun to answer them).
-  REQUIRE(net.run_until([&] { return net.at(seeder).stats(*t)->uploaded > 0; }, net.now() + 10s));
+  REQUIRE(net.run_until([&] { return net.at(seeder).stats(t)->uploaded > 0; }, net.now() + 10s));
   const time_point opened = net.now();
   const std::uint32_t reader = s.open_reader(*tl, 100 * 64 * KiB, 128 * KiB, net.now());
   REQUIRE(reader != 0);

@@ -1263,9 +1263,9 @@ TEST_CASE("[session] pause closes connections and refuses new ones; pieces, read
   CHECK(drain_all(f.s, f.storage, f.now).connects.empty());
 }
 
-TEST_CASE("[session] piece priorities: the last call wins; a file's shared pieces keep the highest file priority", "[session]") {
-  // Pieces of 32 KiB: A [0, 100000) holds pieces 0-3, B [100000, 150000) pieces 3-4,
-  // C [150000, 270000) pieces 4-8.
+// Pieces of 32 KiB: A [0, 100000) holds pieces 0-3, B [100000, 150000) pieces 3-4,
+// C [150000, 270000) pieces 4-8.
+metainfo three_files_torrent() {
   const byte_buffer a(100000, 1), b(50000, 2), c(120000, 3);
   const input_file files[] = {{"d/a", a}, {"d/b", b}, {"d/c", c}};
   create_options o;
@@ -1274,6 +1274,11 @@ TEST_CASE("[session] piece priorities: the last call wins; a file's shared piece
   auto m = parse_metainfo(*create_torrent(files, o));
   REQUIRE(m);
   REQUIRE(m->piece_count() == 9);
+  return *m;
+}
+
+TEST_CASE("[session] piece priorities: the last call wins; a file's shared pieces keep the highest file priority", "[session]") {
+  const auto m = std::optional<metainfo>(three_files_torrent());
   session s(settings());
   const time_point now{};
   const auto t = *s.add_torrent(*m, {}, now);
@@ -1328,13 +1333,7 @@ TEST_CASE("[session] piece priorities: the last call wins; a file's shared piece
 }
 
 TEST_CASE("[session] select_missing: what was deselected and is missing comes back at the given priority, as WebTorrent's startup check selects it", "[session]") {
-  const byte_buffer a(100000, 1), b(50000, 2), c(120000, 3);
-  const input_file files[] = {{"d/a", a}, {"d/b", b}, {"d/c", c}};
-  create_options o;
-  o.name = "d";
-  o.piece_length = piece_len;
-  auto m = parse_metainfo(*create_torrent(files, o));
-  REQUIRE(m);
+  const auto m = std::optional<metainfo>(three_files_torrent());
   session s(settings());
   const time_point now{};
   const auto t = *s.add_torrent(*m, {}, now);
