@@ -20,8 +20,6 @@ using id20 = std::array<std::uint8_t, 20>;
 
 enum class announce_event : std::uint8_t { none, completed, started, stopped };  // BEP 15's order
 
-// The transfer numbers of one announce. `left` absent: unknown (no metadata yet); HTTP
-// then sends http_unknown_left and UDP udp::unknown_left.
 // Whether `url` starts with `scheme` (given in lower case), in any case: RFC 3986 schemes
 // are case-insensitive ("HTTP://" is http).
 inline bool has_scheme(std::string_view url, std::string_view scheme) {
@@ -37,6 +35,8 @@ inline bool has_scheme(std::string_view url, std::string_view scheme) {
 // send; some trackers (aquatic_http) refuse an announce without `left`.
 inline constexpr std::int64_t http_unknown_left = 16384;
 
+// The transfer numbers of one announce. `left` absent: unknown (no metadata yet); HTTP
+// then sends http_unknown_left and UDP udp::unknown_left.
 struct announce_stats {
   std::int64_t uploaded = 0;
   std::int64_t downloaded = 0;
