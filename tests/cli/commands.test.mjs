@@ -1,11 +1,12 @@
 // The command-line client's commands, run as a user would (a child process, plain output):
 // info and create against npm's parse-torrent and create-torrent, download from libtorrent
-// and from the CLI's own seed, seed to libtorrent, --select, Ctrl-C with and without
+// and from the CLI's own seed, seed to libtorrent, --select, so= counting pad files, Ctrl-C with and without
 // --remove-partial, a magnet with no peers, serve, and clear usage errors.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import http from 'node:http'
@@ -13,7 +14,7 @@ import parseTorrentOracle from 'parse-torrent'
 import createTorrentOracle from 'create-torrent'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import {
-  tempDir, makeContent, sameFiles, libtorrentPeer, writeTorrent, runCli, freePort, parseProgress
+  tempDir, makeContent, sameFiles, libtorrentPeer, writeTorrent, handMadeTorrent, runCli, freePort, parseProgress
 } from './helpers.mjs'
 
 const OFFLINE = ['--no-dht', '--no-trackers']
@@ -203,6 +204,30 @@ test('--select (or a magnet\'s so=) downloads only the files asked for', async t
   assert.equal(await so.exitCode(60000), 0, so.tail())
   assert.match(so.out.join('\n'), /Downloaded 1 of 4 files of auswahl: /)
   assert.equal(await sameFiles(bySo, wanted), null)
+})
+
+test("a magnet's so= counts BEP 47 pad files (BEP 53): the file it names is the one downloaded", async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  // a.bin, a pad to the piece boundary, b.bin, a pad, c.bin: so=2 is b.bin (torrent.files[1]).
+  const pieceLength = 16384
+  const [a, b, c] = [10000, 20000, 5000].map(n => randomBytes(n))
+  const padTo = n => ({ path: ['.pad', String(pieceLength - n % pieceLength)], attr: 'p', data: Buffer.alloc(pieceLength - n % pieceLength) })
+  const torrentFile = await handMadeTorrent('gepolstert', pieceLength, [
+    { path: ['a.bin'], data: a }, padTo(a.length), { path: ['b.bin'], data: b }, padTo(b.length), { path: ['c.bin'], data: c }
+  ])
+  const { infoHash } = await WasmTorrent.parseTorrent(torrentFile)
+  await mkdir(path.join(dir, 'seed', 'gepolstert'), { recursive: true })
+  for (const [name, data] of [['a.bin', a], ['b.bin', b], ['c.bin', c]]) await writeFile(path.join(dir, 'seed', 'gepolstert', name), data)
+  const lt = libtorrentPeer(t, 'seed', await writeTorrent(dir, torrentFile), path.join(dir, 'seed'))
+  const { port } = await lt.waitFor(s => s.port > 0 && s.done, 30000, 'libtorrent to seed')
+  const down = path.join(dir, 'down')
+  const cli = runCli(t, ['download', `magnet:?xt=urn:btih:${infoHash}&so=2`, '--out', down, '--peer', `127.0.0.1:${port}`, ...OFFLINE])
+  assert.equal(await cli.exitCode(60000), 0, cli.tail())
+  assert.match(cli.out.join('\n'), /Downloaded 1 of 3 files of gepolstert: /)
+  assert.deepEqual(await readFile(path.join(down, 'gepolstert', 'b.bin')), b)
+  // c.bin shares no piece with b.bin: not downloaded.
+  const cHeld = await readFile(path.join(down, 'gepolstert', 'c.bin')).catch(() => Buffer.alloc(0))
+  assert.ok(!cHeld.equals(c), 'c.bin should not be downloaded')
 })
 
 test('Ctrl-C mid-download keeps the files (resumable); with --remove-partial it deletes them', async t => {

@@ -312,8 +312,14 @@ async function download ([arg], o) {
   let verb = 'Downloading'
   // What the run waits for: every file (the torrent's 'done'), or the files chosen by
   // --select or a magnet's so= ('idle': nothing selected is left; the torrent is not done).
+  // --select counts torrent.files (as `info` lists them); so= counts the info's entries,
+  // BEP 47 pad files included (BEP 53), which is each file's _index.
   const chosen = () => select ?? torrent.so ?? null
-  const wanted = () => chosen() && torrent.ready ? chosen().filter(i => i < torrent.files.length).map(i => torrent.files[i]) : null
+  const wanted = () => {
+    if (!chosen() || !torrent.ready) return null
+    if (select) return select.filter(i => i < torrent.files.length).map(i => torrent.files[i])
+    return torrent.files.filter(f => torrent.so.includes(f._index))
+  }
   const finished = () => chosen() ? torrent.ready && wanted().every(f => f.done) : torrent.done
   progress.start(() => ({ verb, snapshot: snapshot(torrent, undefined, wanted()) }))
   torrent.on('error', err => run.fail(err))
@@ -348,9 +354,10 @@ async function download ([arg], o) {
     }
     // Only the chosen files (the library, as WebTorrent's, gets a magnet's so= files first
     // and then the rest).
-    if (chosen()) {
-      torrent.files.forEach((f, i) => { if (!chosen().includes(i)) f.deselect() })
-      for (const i of chosen()) torrent.files[i]?.select()
+    const part = wanted()
+    if (part) {
+      torrent.files.forEach(f => { if (!part.includes(f)) f.deselect() })
+      for (const f of part) f.select()
     }
     if (players.length + casts.length === 0) return
     const file = select ? torrent.files[select[0]] : pickPlayableFile(torrent.files)
