@@ -18,6 +18,7 @@ export const MODES = {
   corrupt: '206 with the right length, every 1000th byte flipped',
   stall: 'headers of a 206, then nothing (the connection stays open)',
   'no-cors': 'no Access-Control-Allow-Origin: a page on another origin may not read it',
+  'no-content-range': '206 without Content-Range (what a page on another origin sees of a server that does not expose it)',
   redirect: '302 to the same path under /moved/, which serves it honestly'
 }
 
@@ -50,7 +51,7 @@ export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1'
       // Firefox sends (Chromium drops a page's User-Agent): a server for WebTorrent's pages
       // must allow both, or Firefox refuses the response.
       'access-control-allow-headers': 'range, cache-control, user-agent',
-      'access-control-expose-headers': 'content-range, content-length, accept-ranges'
+      'access-control-expose-headers': how === 'no-content-range' ? 'content-length' : 'content-range, content-length, accept-ranges'
     }
     if (req.method === 'OPTIONS') return res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET, HEAD' }).end()
     if (!body || how === 'missing') return res.writeHead(404, cors).end('not found')
@@ -69,7 +70,7 @@ export async function startWebSeed ({ files, mode = 'honest', host = '127.0.0.1'
     }
     let out = body.subarray(first, last + 1)
     const headers = { ...cors, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
-    if (range) headers['content-range'] = `bytes ${first}-${last}/${body.length}`
+    if (range && how !== 'no-content-range') headers['content-range'] = `bytes ${first}-${last}/${body.length}`
     if (how === 'long') out = Buffer.concat([out, Buffer.alloc(1000, 0x55)])
     if (how === 'corrupt') {
       out = Buffer.from(out)

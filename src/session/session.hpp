@@ -200,10 +200,15 @@ struct session_settings {
   duration web_seed_timeout = std::chrono::seconds(20);
   std::int64_t web_seed_progress_bytes = 16 * 1024;
   std::uint32_t web_seed_max_retries = 5;    // such failures in a row drop the seed
-  // Bad responses (wrong range or length) and pieces that failed their hash with bytes
-  // from the seed: this many drop it. 404/410, other 4xx, and a server that ignores Range
+  // Bad responses (wrong range or length): this many drop the seed. Pieces that failed
+  // their hash with bytes from it: that piece is not asked of it again, nor a file whose
+  // pieces failed this often (it differs on the server); a seed that failed twice as often
+  // before any of its pieces passed is dropped. Other 4xx, and a server that ignores Range
   // on a large file drop it at once.
   std::uint32_t web_seed_max_bad = 2;
+  // 404/410: the seed lacks that file and is not asked for it again. Dropped when it lacks
+  // this many before any of its pieces passed (a wrong URL), or lacks everything.
+  std::uint32_t web_seed_max_missing_files = 4;
   webseed::limits web_seed_limits;
 };
 

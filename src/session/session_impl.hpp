@@ -183,6 +183,13 @@ struct web_seed {
   time_point retry_at{};       // no new request before (back-off)
   std::uint32_t retries = 0;   // transient failures in a row
   std::uint32_t bad = 0;       // bad responses and failed pieces
+  std::uint32_t verified = 0;  // pieces it delivered (some of) that passed their hash
+  // Pieces it is not asked for: they touch a file the server lacks (404) or that differs
+  // from the torrent's (failed pieces), or failed from it. Empty until the first.
+  std::vector<bool> refused;
+  std::uint32_t refused_count = 0;
+  std::map<std::uint32_t, std::uint32_t> file_failures;  // failed pieces per file index
+  std::uint32_t files_lacking = 0;                        // files it answered 404 for
   std::uint32_t failures = 0;  // every failure, for stats
   std::uint32_t runs = 0;      // requests in flight
   std::uint64_t downloaded = 0;
@@ -782,6 +789,14 @@ struct session::impl {
   void end_run(std::uint64_t run);
   // Counts a failure against the seed: a warning, back-off, maybe dropped.
   void seed_failure(torrent& t, web_seed& s, errc code, std::string message, bool transient, bool fatal);
+  // The seed is not asked again for the pieces of a file it lacks (404) or serves wrong
+  // (pieces of it failed twice), nor for a piece that failed from it; dropped once nothing
+  // is left to ask it, or when it gave nothing good before failing 2 × max_bad times.
+  void seed_lacks_file(torrent& t, web_seed& s, std::uint32_t file, std::string message);
+  void seed_piece_failed(torrent& t, web_seed& s, std::uint32_t piece);
+  void refuse_pieces(torrent& t, web_seed& s, std::uint32_t first, std::uint32_t last);
+  void end_refused_runs(torrent& t, web_seed& s);
+  static bool refuses(const web_seed& s, std::uint32_t piece) { return piece < s.refused.size() && s.refused[piece]; }
   void drop_web_seed(torrent& t, web_seed& s);
   // Every run of the torrent ended without blame (pause, remove); `only_undue`: just the
   // runs whose next bytes are for a piece without a deadline.

@@ -80,6 +80,13 @@ void session::impl::piece_passed(torrent& t, std::uint32_t piece,
                                  const std::function<std::optional<sha1_digest>(std::uint32_t)>& digest_of) {
   // Smart ban: a block that differs from the one in a failed attempt came from
   // the peer that corrupted it.
+  // The web seeds that delivered some of it: their URL serves this torrent.
+  if (!t.web_seeds.empty()) {
+    std::set<std::uint32_t> seeds;
+    for (std::uint32_t b = 0; b < t.picker->blocks_in_piece(piece_index{piece}); ++b)
+      if (auto who = t.picker->delivered_by({piece_index{piece}, b}); who && t.web_seeds.contains(who->value)) seeds.insert(who->value);
+    for (const std::uint32_t h : seeds) ++t.web_seeds[h].verified;
+  }
   auto failed = t.failed_blocks.find(piece);
   if (failed != t.failed_blocks.end()) {
     for (const auto& fb : failed->second) {

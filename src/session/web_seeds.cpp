@@ -83,7 +83,7 @@ bool session::impl::start_web_run(torrent& t, web_seed& s, const web_scope& scop
   piece_picker& pk = *t.picker;
   const std::uint32_t n = pk.num_pieces();
   const bool end_game = scope.end_game;
-  auto eligible = [&](std::uint32_t p) { return web_eligible(t, scope, p); };
+  auto eligible = [&](std::uint32_t p) { return !refuses(s, p) && web_eligible(t, scope, p); };
   // Free blocks; in end-game also a block one peer (not a web seed: their bytes arrive
   // piecemeal and must not mix in one block) is fetching.
   auto takeable = [&](block_address b) {
@@ -283,9 +283,13 @@ void session::impl::part_failed(std::uint64_t id, errc code, std::string message
   torrent* t = find_torrent(part.torrent);
   if (!t) return;
   // Fatal: the seed cannot serve this torrent (or not as asked), retrying cannot help.
-  const bool fatal = code == errc::web_seed_not_found || code == errc::web_seed_ignores_range ||
-                     (code == errc::web_seed_http_error && !transient);
-  if (web_seed* s = find_web_seed(*t, part.seed)) seed_failure(*t, *s, code, std::move(message), transient, fatal);
+  const bool fatal = code == errc::web_seed_ignores_range || (code == errc::web_seed_http_error && !transient);
+  if (web_seed* s = find_web_seed(*t, part.seed)) {
+    if (code == errc::web_seed_not_found)
+      seed_lacks_file(*t, *s, part.seg.file.value, std::move(message));
+    else
+      seed_failure(*t, *s, code, std::move(message), transient, fatal);
+  }
   end_run(part.run);
   request_web_seeds(*t);
 }
@@ -375,6 +379,74 @@ void session::impl::seed_failure(torrent& t, web_seed& s, errc code, std::string
   if (drop) drop_web_seed(t, s);
 }
 
+void session::impl::refuse_pieces(torrent& t, web_seed& s, std::uint32_t first, std::uint32_t last) {
+  if (!t.picker) return;
+  const std::uint32_t n = t.picker->num_pieces();
+  if (s.refused.empty()) s.refused.assign(n, false);
+  for (std::uint32_t p = first; p <= last && p < n; ++p) {
+    if (s.refused[p]) continue;
+    s.refused[p] = true;
+    ++s.refused_count;
+  }
+}
+
+// Ends the seed's runs that would still deliver bytes of pieces it is no longer asked for.
+void session::impl::end_refused_runs(torrent& t, web_seed& s) {
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, r] : web_runs) {
+    if (r.torrent != t.id || r.seed != s.handle) continue;
+    for (std::size_t i = 0; i < r.blocks.size(); ++i)
+      if (r.missing[i] > 0 && refuses(s, r.blocks[i].piece.value)) {
+        ids.push_back(id);
+        break;
+      }
+  }
+  for (const std::uint64_t id : ids) end_run(id);
+}
+
+void session::impl::seed_lacks_file(torrent& t, web_seed& s, std::uint32_t file, std::string message) {
+  ++s.failures;
+  s.last_error = errc::web_seed_not_found;
+  s.last_message = message;
+  const file_entry& f = t.meta->files[file];
+  if (t.picker)
+    if (auto r = t.picker->pieces_for_bytes(f.offset, std::max<std::int64_t>(1, f.length))) refuse_pieces(t, s, r->first.value, r->last.value);
+  ++s.files_lacking;
+  // Nothing left to ask it, or a seed that gave nothing good lacks file after file (a wrong URL).
+  const bool drop = (t.picker && s.refused_count >= t.picker->num_pieces()) ||
+                    (s.verified == 0 && s.files_lacking >= settings.web_seed_max_missing_files);
+  warn(t.id, connection_id{s.handle}, errc::web_seed_not_found,
+       "web seed " + s.url + ": " + message + (drop ? " (web seed dropped)" : ": not asked for " + f.name() + " again"));
+  if (drop) return drop_web_seed(t, s);
+  end_refused_runs(t, s);
+}
+
+void session::impl::seed_piece_failed(torrent& t, web_seed& s, std::uint32_t piece) {
+  ++s.failures;
+  ++s.bad;
+  s.last_error = errc::web_seed_bad_data;
+  s.last_message = "piece " + std::to_string(piece) + " failed its hash check";
+  refuse_pieces(t, s, piece, piece);
+  // A file whose pieces failed twice differs on the server (changed since the torrent was
+  // made): none of its pieces is asked of the seed again; its other files still are.
+  std::string files_refused;
+  const std::int64_t begin = std::int64_t{piece} * t.meta->piece_length;
+  const std::int64_t end = begin + t.picker->piece_size(piece_index{piece});
+  for (std::uint32_t i = 0; i < t.meta->files.size(); ++i) {
+    const file_entry& f = t.meta->files[i];
+    if (f.pad || f.length == 0 || f.offset + f.length <= begin || f.offset >= end) continue;
+    if (++s.file_failures[i] < settings.web_seed_max_bad) continue;
+    if (auto r = t.picker->pieces_for_bytes(f.offset, f.length)) refuse_pieces(t, s, r->first.value, r->last.value);
+    files_refused += (files_refused.empty() ? "" : ", ") + f.name();
+  }
+  const bool drop = s.refused_count >= t.picker->num_pieces() || (s.verified == 0 && s.bad >= 2 * settings.web_seed_max_bad);
+  warn(t.id, connection_id{s.handle}, errc::web_seed_bad_data,
+       "web seed " + s.url + ": " + s.last_message +
+           (drop ? " (web seed dropped)" : !files_refused.empty() ? "; not asked for " + files_refused + " again" : ""));
+  if (drop) return drop_web_seed(t, s);
+  end_refused_runs(t, s);
+}
+
 void session::impl::drop_web_seed(torrent& t, web_seed& s) {
   if (s.dropped) return;
   s.dropped = true;
@@ -411,7 +483,7 @@ void session::impl::settle_seed_faults() {
     torrent* t = find_torrent(f.torrent);
     web_seed* s = t ? find_web_seed(*t, f.seed) : nullptr;
     if (!s || s->dropped) continue;
-    seed_failure(*t, *s, errc::web_seed_bad_data, "piece " + std::to_string(f.piece) + " failed its hash check", false, false);
+    seed_piece_failed(*t, *s, f.piece);
     request_web_seeds(*t);
   }
 }

@@ -190,6 +190,16 @@ result<body_plan> check_response(const segment& request, int status, std::string
     return body_plan{request.first, length, true};
   }
   if (status != 206) return make_error(errc::web_seed_http_error, 0, "HTTP " + std::to_string(status));
+  if (content_range.empty()) {
+    // A browser hides Content-Range from a page on another origin unless the server lists
+    // it in Access-Control-Expose-Headers, which many do not: the body is taken as the
+    // range asked for, as WebTorrent takes it. Its length is checked here and as it comes,
+    // and its bytes by the piece hashes.
+    if (content_length && *content_length != length)
+      return make_error(errc::web_seed_bad_response, 0, "Content-Length " + std::to_string(*content_length) +
+                                                            " of a 206 without Content-Range is not the range's length");
+    return body_plan{0, length, false};
+  }
   auto r = parse_content_range(content_range, lim);
   if (!r) return r.err();
   if (r->first != request.first || r->last != request.last)

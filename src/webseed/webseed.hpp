@@ -91,12 +91,14 @@ struct body_plan {
 // Checks a response to `request` (a non-pad segment) from its status, Content-Range (empty
 // when absent) and Content-Length (nullopt when absent or unknown, as with a compressed
 // body). Errors:
-//   web_seed_not_found      404, 410 (the seed lacks the file: drop the seed)
+//   web_seed_not_found      404, 410 (the seed lacks the file: it is not asked for it again)
 //   web_seed_http_error     any other status but 200 and 206 (context: the status);
 //                           web_seed_fatal_status() tells whether retrying is pointless
 //   web_seed_ignores_range  200 with the whole file for a part of a file too long to slice
 //   web_seed_bad_response   a 206 whose Content-Range is not the range asked for, a
 //                           Content-Length that disagrees, a total that is not the file's
+// A 206 without Content-Range (a browser hides it from other origins unless the server
+// exposes it) is taken as the range asked for.
 result<body_plan> check_response(const segment& request, int status, std::string_view content_range,
                                  std::optional<std::int64_t> content_length, const limits& lim = {});
 

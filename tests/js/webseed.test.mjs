@@ -1,6 +1,7 @@
 // Web seeds (BEP 19) under Node: the library downloads torrents made by npm create-torrent
 // (url-list) from scripts/webseed.mjs on 127.0.0.1, through the same fetch() transport the
-// browser uses (Node's own fetch); a server that answers 404 is dropped with a warning.
+// browser uses (Node's own fetch); a seed that lacks a file is not asked for it again (one
+// that lacks every file is dropped), with a warning; a 206 without Content-Range is taken.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import WasmTorrent from 'wasmtorrent'
@@ -55,8 +56,56 @@ test('a multi-file torrent: a 404 seed is dropped with a warning, the other comp
   const got = await download(torrent)
   assert.deepEqual(got.files, multi.map(f => Buffer.from(f.data)))
   assert.ok(got.warnings.includes('web_seed_not_found'), got.warnings.join())
-  assert.deepEqual(got.seeds.map(s => s.state), ['dropped', 'active'])
+  assert.ok(got.seeds[0].failures >= 1)
+  assert.equal(got.seeds[1].state, 'active')
 })
+
+test('a 206 without Content-Range (a server on another origin that does not expose it): the body is the range asked for, as WebTorrent takes it', async () => {
+  const data = randomBytes(26, 300 * KiB + 5)
+  const hidden = await startWebSeed({ files: { '/hidden.bin': data }, mode: 'no-content-range' })
+  try {
+    const torrent = await createTorrentNpm([new File([data], 'hidden.bin')],
+      { announceList: [], urlList: [`${hidden.url}/hidden.bin`], pieceLength: 32 * KiB })
+    const got = await download(torrent)
+    assert.deepEqual(got.files, [Buffer.from(data)])
+    assert.deepEqual(got.warnings, [])
+    assert.ok(hidden.stats().log.length >= 1)
+  } finally {
+    await hidden.close()
+  }
+})
+
+// Three files of two pieces each: the seed lacks (or serves changed) the middle one.
+for (const how of ['missing', 'corrupt']) {
+  test(`a multi-file seed whose middle file is ${how}: not asked for it again, the other files come from it (until 2026-12-07 the whole seed was dropped)`, async () => {
+    const parts = ['x', 'y', 'z'].map((name, i) => ({ path: `drei/${name}.bin`, data: randomBytes(30 + i, 64 * KiB) }))
+    const files = {}
+    for (const f of parts) files[`/${f.path}`] = f.data
+    const server = await startWebSeed({ files })
+    server.setMode('/drei/y.bin', how)
+    const client = new WasmTorrent({ tracker: false })
+    try {
+      const torrent = await createTorrentNpm(npmInputs(parts), { announceList: [], urlList: [`${server.url}/`], pieceLength: 32 * KiB })
+      const t = client.add(torrent, { store: 'memory' })
+      const warnings = []
+      t.on('warning', w => warnings.push(w.code))
+      await new Promise(resolve => t.once('ready', resolve))
+      const [x, , z] = t.files
+      await Promise.all([x, z].map(f => f.done ? null : new Promise(resolve => f.once('done', resolve))))
+      assert.deepEqual(Buffer.from(await x.arrayBuffer()), Buffer.from(parts[0].data))
+      assert.deepEqual(Buffer.from(await z.arrayBuffer()), Buffer.from(parts[2].data))
+      assert.equal(t.webSeeds[0].state, 'active')
+      const asked = server.stats().log.filter(r => r.path === '/drei/y.bin').length
+      assert.deepEqual(warnings.filter(c => c.startsWith('web_seed')), how === 'missing' ? ['web_seed_not_found'] : ['web_seed_bad_data', 'web_seed_bad_data'])
+      await new Promise(resolve => setTimeout(resolve, 1500))
+      assert.equal(server.stats().log.filter(r => r.path === '/drei/y.bin').length, asked, 'y.bin is not asked for again')
+      assert.equal(t.progress < 1, true)
+    } finally {
+      await client.destroy()
+      await server.close()
+    }
+  })
+}
 
 test('a url-list that names the file with a raw space (not percent-encoded) is fetched as a URL parser would', async () => {
   // WebTorrent's own webseed tests serve 'Leaves of Grass by Walt Whitman.epub' this way.

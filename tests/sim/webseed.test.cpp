@@ -271,6 +271,71 @@ TEST_CASE("[webseed] bad web seeds beside an honest peer: warned, dropped, downl
   CHECK(s.stats(t)->peers == 1);
 }
 
+// The padded torrent's files sit in pieces of their own: one.bin 0-1, two.bin 2-4,
+// three.bin 4-5 (its first piece ends two.bin). Whether the leecher holds the bytes of each.
+bool holds(swarm& net, std::size_t node, torrent_id t, const test_torrent& tt, std::int64_t from, std::int64_t length) {
+  const auto have = net.storage(node).contents(t);
+  if (static_cast<std::int64_t>(have.size()) < from + length) return false;
+  return std::equal(tt.data.begin() + from, tt.data.begin() + from + length, have.begin() + from);
+}
+
+TEST_CASE("[webseed] a file the server lacks or serves changed: the seed goes on with the others", "[webseed]") {
+  std::map<std::string, byte_buffer> urls;
+  const auto tt = make_padded_torrent(urls);
+  const bool changed = GENERATE(false, true);
+  INFO((changed ? "one.bin changed on the server" : "two.bin missing on the server"));
+  if (changed)
+    for (std::size_t i = 0; i < urls["http://cdn/padded/one.bin"].size(); i += 1000) urls["http://cdn/padded/one.bin"][i] ^= 0x5a;
+  else
+    urls.erase("http://cdn/padded/two.bin");
+  swarm net(5);
+  net.add_web_server(urls, {.bandwidth = 1.0 * MiB, .chunk = 5000});
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  REQUIRE(s.add_web_seed(t, "http://cdn", net.now()));
+  const std::int64_t one = 0, two = 65'536, three = 162'368;
+  // What the seed can give: every piece without a byte of the bad file.
+  auto good_files_in = [&] {
+    if (changed) return holds(net, leecher, t, tt, two, 70'000) && holds(net, leecher, t, tt, three, 9'999);
+    return holds(net, leecher, t, tt, one, 50'000) && holds(net, leecher, t, tt, 5 * 32'768, three + 9'999 - 5 * 32'768);
+  };
+  REQUIRE(net.run_until(good_files_in, time_point{} + 2min));
+  const auto seeds = s.web_seeds(t);
+  REQUIRE(seeds.size() == 1);
+  CHECK(seeds[0].state != web_seed_state::dropped);
+  // The bad file is not asked for again (a 404 would warn again, a piece fail again).
+  const auto requests = net.web_requests(0);
+  net.run_until([] { return false; }, net.now() + 30s);
+  CHECK(net.web_requests(0) == requests);
+  if (changed) {
+    // Two failed pieces tell the file differs; nothing of it is asked again.
+    CHECK(warnings(net, leecher, errc::web_seed_bad_data) == 2);
+    CHECK(count_events<hash_failed_event>(net, leecher) == 2);
+  } else {
+    CHECK(warnings(net, leecher, errc::web_seed_not_found) == 1);
+  }
+  // A peer gives the rest.
+  const auto seeder = net.add_node();
+  add_seed(net, seeder, tt);
+  s.add_peer(t, net.endpoint(seeder), net.now());
+  REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 2min));
+  CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
+}
+
+TEST_CASE("[webseed] a seed URL that lacks every file is dropped", "[webseed]") {
+  std::map<std::string, byte_buffer> urls;
+  const auto tt = make_padded_torrent(urls);
+  swarm net(6);
+  net.add_web_server(urls);
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  REQUIRE(s.add_web_seed(t, "http://cdn/wrong/", net.now()));
+  REQUIRE(net.run_until([&] { return s.web_seeds(t)[0].state == web_seed_state::dropped; }, time_point{} + 1min));
+  CHECK(warnings(net, leecher, errc::web_seed_not_found) == 3);  // one per file
+}
+
 TEST_CASE("[webseed] a stalled seed backs off and is dropped after repeated timeouts", "[webseed]") {
   const auto tt = make_test_torrent(512 * KiB, 32 * KiB, 10, "f.bin");
   swarm net(5);

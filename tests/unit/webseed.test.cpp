@@ -201,7 +201,15 @@ TEST_CASE("[webseed] response checks", "[webseed]") {
     CHECK(check_response(part, 206, "bytes 0-999/5000", {}).err().code == errc::web_seed_bad_response);
     CHECK(check_response(part, 206, "bytes 1000-1999/6000", {}).err().code == errc::web_seed_bad_response);
     CHECK(check_response(part, 206, "bytes 1000-1999/5000", 999).err().code == errc::web_seed_bad_response);
-    CHECK(check_response(part, 206, "", {}).err().code == errc::web_seed_bad_response);
+  }
+  SECTION("206 without Content-Range (hidden from a page on another origin): the range asked for") {
+    auto p = check_response(part, 206, "", 1000);
+    REQUIRE(p);
+    CHECK(p->skip == 0);
+    CHECK(p->length == 1000);
+    CHECK_FALSE(p->whole_file);
+    CHECK(check_response(part, 206, "", std::nullopt));
+    CHECK(check_response(part, 206, "", 5000).err().code == errc::web_seed_bad_response);
   }
   SECTION("200: the whole file") {
     auto p = check_response(whole, 200, "", 5000);
