@@ -223,6 +223,23 @@ void session::impl::enforce_connection_limit(torrent& t) {
     close_peer(&t, *live[i], errc::ok, "too many connections", true);
 }
 
+bool session::impl::evict_idle_peer(torrent& t) {
+  peer_connection* idlest = nullptr;
+  time_point idlest_since{};
+  for (auto& [id, p] : t.peers) {
+    if (!p.active() || now - p.connected_at < settings.idle_peer_age) continue;
+    const time_point since = std::max(p.last_block, p.last_upload);
+    if (now - since < settings.idle_peer_age) continue;
+    if (!idlest || since < idlest_since) {
+      idlest = &p;
+      idlest_since = since;
+    }
+  }
+  if (!idlest) return false;
+  close_peer(&t, *idlest, errc::ok, "idle, closed to make room for a new peer", true);
+  return true;
+}
+
 torrent_stats session::impl::make_stats(const torrent& tr) const {
   const torrent* t = &tr;
   torrent_stats st;
@@ -821,7 +838,7 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
     std::uint32_t connected = 0;
     for (const auto& [id, other] : t->peers)
       if (!other.dead) ++connected;
-    if (connected >= s.settings.max_connections_per_torrent) {
+    if (connected >= s.settings.max_connections_per_torrent && !s.evict_idle_peer(*t)) {
       s.close_peer(nullptr, up, errc::ok, "too many connections", true);
       s.finish_call();
       return;
@@ -958,6 +975,7 @@ void session::storage_completed(storage_completion c, time_point now) {
         }
         p->uploaded += r.length;
         p->up_since += r.length;
+        p->last_upload = s.now;
         t->uploaded += r.length;
         t->up_since += r.length;
       }

@@ -77,6 +77,13 @@ struct session_settings {
   duration stats_interval{0};  // a stats_event per torrent this often (zero: never)
   duration keepalive_interval = std::chrono::seconds(60);
   duration inactivity_timeout = std::chrono::seconds(120);
+  // A torrent at its connection limit makes room for a peer that dials in by closing one
+  // that exchanged no piece data either way for this long (and is connected as long): the
+  // slots are not held by peers that only keep the connection open.
+  duration idle_peer_age = std::chrono::seconds(30);
+  // Replies a peer made us queue (rejects, metadata pieces, blocks) and did not read: past
+  // this many bytes it is closed, as it asks without reading what it asked for.
+  std::size_t max_unsent_bytes = 4u << 20;
   duration handshake_timeout = std::chrono::seconds(20);
   // A request older than this may also be sent to another peer.
   duration request_timeout = std::chrono::seconds(20);

@@ -141,6 +141,7 @@ struct peer_connection {
   bool held_choked = false;   // the application choked it (session::set_peer_choked)
   duration request_deadline{0};  // session::set_peer_timeout (zero: none)
   time_point last_block;      // a block from the peer last came (or a timeout ran out)
+  time_point last_upload;     // we last sent it a block
 
   std::vector<our_request> requests;     // ours, outstanding
   // Ours, cancelled, that the peer may still send (it may have queued them before the
@@ -588,6 +589,9 @@ struct session::impl {
     return settings.max_connections != 0 && live_connections() >= settings.max_connections;
   }
   void enforce_connection_limit(torrent& t);
+  // Closes the peer of `t` that exchanged no piece data for longest (at least idle_peer_age,
+  // connected as long) to make room for a new one; false when none is that idle.
+  bool evict_idle_peer(torrent& t);
   using candidate_result = peer_added;
   // report: tell the host in a peers_found_event (every source but the host's own add_peer,
   // which learns the result at once).

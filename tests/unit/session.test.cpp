@@ -729,6 +729,66 @@ TEST_CASE("[session] incoming connections beyond the per-torrent limit are close
   CHECK_FALSE(s.poll_close());
 }
 
+TEST_CASE("[session] at the limit, a peer dialling in takes the place of one idle for idle_peer_age", "[session]") {
+  session_settings st;
+  st.max_connections_per_torrent = 2;
+  session s(st);
+  const metainfo m = single_file("x", byte_buffer(40000, 7));
+  const auto t = s.add_torrent(m, {.seed = true}, {});
+  REQUIRE(t);
+  auto handshake_from = [&](std::uint8_t who) {
+    byte_buffer hb;
+    wire::peer_id id{};
+    id.fill(who);
+    wire::encode_to(wire::make_handshake(m.info_hash, id, {true, true, false}), hb);
+    return hb;
+  };
+  auto dial_in = [&](std::uint8_t who, time_point at) {
+    const auto c = s.accept_connection(wire::make_endpoint_v4({who, who, who, who}, who), at);
+    s.bytes_received(c, handshake_from(who), at);
+    while (s.poll_transmit()) {
+    }
+    return c;
+  };
+  const auto a = dial_in(1, {});
+  (void)dial_in(2, time_point{} + 20s);
+  // Before a has been idle that long, a newcomer is refused.
+  const auto c = dial_in(3, time_point{} + 25s);
+  auto closed = s.poll_close();
+  REQUIRE(closed);
+  CHECK(closed->connection == c);
+  CHECK(closed->reason == "too many connections");
+  // Peers that only hold the connection open (keep-alives) do not keep their slot for ever.
+  s.bytes_received(a, wire::encode(wire::keep_alive{}), time_point{} + 31s);
+  const auto d = dial_in(4, time_point{} + 31s);
+  closed = s.poll_close();
+  REQUIRE(closed);
+  CHECK(closed->connection == a);
+  CHECK(closed->reason == "idle, closed to make room for a new peer");
+  CHECK_FALSE(s.poll_close());
+  const auto left = s.peers(*t);
+  REQUIRE(left.size() == 2);
+  CHECK((left[0].connection == d || left[1].connection == d));
+}
+
+TEST_CASE("[session] a peer that asks faster than it reads is closed once its replies pile up", "[session]") {
+  session_settings st = settings();
+  st.send_buffer_limit = 16 * 1024;  // the host reports what it sent; this peer reads nothing
+  st.max_unsent_bytes = 64 * 1024;
+  fixture f(true, st);
+  f.send_handshake();
+  // Choked: every request is rejected (BEP 6), 17 bytes each, none of them read.
+  byte_buffer flood;
+  for (int i = 0; i < 10000; ++i) wire::encode_to(wire::request{piece_index{0}, 0, 16384}, flood);
+  f.s.bytes_received(f.conn, flood, f.now);
+  f.drain();
+  REQUIRE(f.closes.size() == 1);
+  CHECK(f.closes[0].reason.starts_with("asks faster than it reads"));
+  const auto rejects = f.sent<wire::reject_request>().size();
+  CHECK(rejects > 3000);
+  CHECK(rejects < 4000);  // stopped at 64 KiB of them, not 10,000
+}
+
 TEST_CASE("[session] the session-wide limit counts every torrent's connections and incoming ones", "[session]") {
   session_settings st;
   st.max_connections = 3;
