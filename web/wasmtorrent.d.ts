@@ -231,22 +231,22 @@ export function createTorrent (input: CreateInput, opts?: CreateOptions): Promis
  * extend); an 'error' emitted with no listener is thrown.
  */
 export class Emitter {
-  on (event: string, listener: (...args: any[]) => void): this
-  addListener (event: string, listener: (...args: any[]) => void): this
-  prependListener (event: string, listener: (...args: any[]) => void): this
-  once (event: string, listener: (...args: any[]) => void): this
-  prependOnceListener (event: string, listener: (...args: any[]) => void): this
-  off (event: string, listener: (...args: any[]) => void): this
-  removeListener (event: string, listener: (...args: any[]) => void): this
-  removeAllListeners (event?: string): this
-  listeners (event: string): Array<(...args: any[]) => void>
-  rawListeners (event: string): Array<(...args: any[]) => void>
-  listenerCount (event: string): number
-  eventNames (): string[]
+  on (event: string | symbol, listener: (...args: any[]) => void): this
+  addListener (event: string | symbol, listener: (...args: any[]) => void): this
+  prependListener (event: string | symbol, listener: (...args: any[]) => void): this
+  once (event: string | symbol, listener: (...args: any[]) => void): this
+  prependOnceListener (event: string | symbol, listener: (...args: any[]) => void): this
+  off (event: string | symbol, listener: (...args: any[]) => void): this
+  removeListener (event: string | symbol, listener: (...args: any[]) => void): this
+  removeAllListeners (event?: string | symbol): this
+  listeners (event: string | symbol): Array<(...args: any[]) => void>
+  rawListeners (event: string | symbol): Array<(...args: any[]) => void>
+  listenerCount (event: string | symbol): number
+  eventNames (): Array<string | symbol>
   /** Accepted for Node compatibility; this emitter never warns about many listeners. */
   setMaxListeners (n: number): this
   getMaxListeners (): number
-  emit (event: string, ...args: any[]): boolean
+  emit (event: string | symbol, ...args: any[]): boolean
 }
 
 /**
@@ -359,7 +359,9 @@ export interface ClientOptions {
      * Called for each announce of every torrent, to every tracker; its fields join the
      * announce (AddOptions.getAnnounceOpts, which wins, says how).
      */
-    getAnnounceOpts?: () => AnnounceOpts
+    getAnnounceOpts?: () => AnnounceOpts | void
+    /** Other bittorrent-tracker options: accepted, ignored. */
+    [option: string]: unknown
   }
   /** Seed of the engine's random choices (peer id, piece picking); default: random. */
   seed?: number
@@ -396,7 +398,7 @@ export interface ClientOptions {
    * false, as libtorrent's): nodes whose id is not valid for their address (BEP 42) are
    * neither kept nor asked.
    */
-  dht?: boolean | { bootstrap?: string[], stateFile?: string | null, port?: number, nodeId?: string | ArrayBufferView, enforceNodeId?: boolean }
+  dht?: boolean | { bootstrap?: string[], stateFile?: string | null, port?: number, nodeId?: string | ArrayBufferView, enforceNodeId?: boolean, [option: string]: unknown }
 }
 
 /**
@@ -462,7 +464,9 @@ export interface ClientFile extends Emitter, AsyncIterable<Uint8Array> {
   arrayBuffer (range?: FileRange): Promise<ArrayBuffer>
   blob (opts?: FileRange & BlobPropertyBag): Promise<Blob>
   /** WebTorrent 1's callback forms: the whole file (a Buffer under Node, else a Uint8Array), a Blob, a Blob URL. */
-  getBuffer (cb: (err: Error | null, buffer?: Uint8Array) => void): void
+  getBuffer (cb: (err: Error | null, buffer?: NodeBufferOr<Uint8Array>) => void): void
+  /** @deprecated @types/webtorrent's callback type. */
+  getBuffer (cb: (err: string | Error | undefined, buffer?: NodeBufferOr<Uint8Array>) => void): void
   getBlob (cb: (err: Error | null, blob?: Blob) => void): void
   getBlobURL (cb: (err: Error | null, url?: string) => void): void
   /** The same as streamURL. */
@@ -483,6 +487,9 @@ export interface ClientFile extends Emitter, AsyncIterable<Uint8Array> {
   streamTo<E extends HTMLMediaElement> (elem: E, cb: (err: WasmTorrentError | null, elem: E) => void): E
 }
 
+/** Node's Buffer where @types/node is loaded (what getBuffer gives there), else T. */
+type NodeBufferOr<T> = typeof globalThis extends { Buffer: { prototype: infer B } } ? B : T
+
 export interface StreamToOptions {
   /** Play through MediaSource even when the client has a server. */
   mediaSource?: boolean
@@ -502,6 +509,8 @@ export interface NodeServerOptions {
 export interface NodeServer {
   /** The http.Server. */
   readonly server: unknown
+  /** The options given, origin defaulted. */
+  readonly opts: NodeServerOptions
   readonly pathname: string
   readonly closed: boolean
   urlOf (file: ClientFile): string
@@ -870,6 +879,8 @@ export class Torrent extends Emitter {
   /** opts.destroyStore deletes what its store holds (default: the add option destroyStoreOnDestroy). */
   destroy (opts?: RemoveOptions, cb?: (err: Error | null) => void): Promise<void>
   destroy (cb?: (err: Error | null) => void): Promise<void>
+  /** @deprecated @types/webtorrent's callback type; the error is Error | null. */
+  destroy (opts?: RemoveOptions, cb?: (err: Error | string) => void): Promise<void>
 }
 
 /**
@@ -885,6 +896,8 @@ export interface ChunkStoreConstructor {
   new (chunkLength: number, opts: { length: number, files: object[], name: string, torrent: object, path?: string, addUID: boolean, rootDir: string | null, max: number, [storeOpt: string]: unknown }): ChunkStore
 }
 
+/** A function returning the store (WebTorrent calls store with `new`, so a plain function works). */
+export type ChunkStoreFactory = (chunkLength: number, opts: ConstructorParameters<ChunkStoreConstructor>[1]) => ChunkStore
 /** An abstract-chunk-store object (a preloadedStore). */
 export interface ChunkStore {
     put (index: number, buf: Uint8Array, cb: (err: Error | null) => void): void
@@ -928,7 +941,7 @@ export interface AddOptions {
    * missing, memory where neither is (Node). 'memory', 'opfs', 'idb', or an
    * abstract-chunk-store constructor.
    */
-  store?: 'memory' | 'opfs' | 'idb' | ChunkStoreConstructor
+  store?: 'memory' | 'opfs' | 'idb' | ChunkStoreConstructor | ChunkStoreFactory
   /** Names the store (default: the info-hash). */
   path?: string
   /** Delete what the store holds when the torrent is removed or destroyed (default false). */
@@ -940,7 +953,7 @@ export interface AddOptions {
    * tracker.getAnnounceOpts (its fields win); see AnnounceOpts. Called while the engine
    * builds the announce: what it does to the client takes effect once that is over.
    */
-  getAnnounceOpts?: () => AnnounceOpts
+  getAnnounceOpts?: () => AnnounceOpts | void
   /** Fields given to a chunk store constructor (store), before WebTorrent's own. */
   storeOpts?: Record<string, unknown>
   /**
@@ -985,9 +998,11 @@ export interface RemoveOptions {
  * alone), a Blob of a .torrent, or the http(s) URL of one.
  */
 export type TorrentId = string | URL | Uint8Array | ArrayBuffer | ArrayBufferView | Blob | { infoHash: string, infoBuffer?: Uint8Array, info?: object, announce?: string[], urlList?: string[] }
-export type SeedInput = CreateInput
+/** Node: file or folder paths and Node Readables too. */
+export type NodeReadableLike = { pipe (...args: any[]): unknown, [Symbol.asyncIterator] (): AsyncIterator<unknown>, name?: string }
+export type SeedInput = CreateInput | string | NodeReadableLike | Array<CreateInputItem | string | NodeReadableLike>
 /** seed()'s options: the torrent's (CreateOptions), and of add()'s those that apply to a seed. */
-export type SeedOptions = CreateOptions & Pick<AddOptions, 'getAnnounceOpts' | 'preloadedStore' | 'storeCacheSlots' | 'paused'>
+export type SeedOptions = CreateOptions & Omit<AddOptions, 'announce' | 'private' | 'urlList'>
 
 /**
  * The client. Events, as WebTorrent's: 'add' (torrent, at once), 'torrent' (torrent, when
@@ -1065,8 +1080,8 @@ declare class WasmTorrent extends Emitter {
    * Makes a torrent of the input (as createTorrent, hashing it in chunks: 'hashing' events)
    * and seeds it, reading the input itself when peers ask (a File is never copied whole).
    */
-  seed (input: SeedInput, opts?: SeedOptions, onseed?: (torrent: Torrent) => void): Torrent
   seed (input: SeedInput, onseed?: (torrent: Torrent) => void): Torrent
+  seed (input: SeedInput, opts?: SeedOptions, onseed?: (torrent: Torrent) => void): Torrent
   /** Promise forms: resolve when the torrent is ready (metadata known); a duplicate resolves with the existing torrent. */
   addAsync (torrentId: TorrentId, opts?: AddOptions): Promise<Torrent>
   /** Resolves at the client's 'ready' (ours: `ready` itself is WebTorrent's boolean); rejects with what stopped the client. */
@@ -1088,15 +1103,20 @@ declare class WasmTorrent extends Emitter {
    * same layout (call listen()).
    */
   createServer (opts: { controller: ServiceWorkerRegistration }): StreamServer
-  createServer (opts?: NodeServerOptions): NodeServer
+  createServer (opts?: NodeServerOptions, force?: 'browser' | 'node'): NodeServer
+  createServer (opts?: NodeServerOptions | { controller: ServiceWorkerRegistration }, force?: 'browser' | 'node'): NodeServer | StreamServer
   /**
    * Resolves once the torrent's store is closed (or, with opts.destroyStore, deleted). An
    * unknown id: cb(err), or without cb a rejected Promise.
    */
   remove (torrentId: TorrentId | Torrent, opts?: RemoveOptions, cb?: (err: Error | null) => void): Promise<void>
   remove (torrentId: TorrentId | Torrent, cb: (err: Error | null) => void): Promise<void>
+  /** @deprecated @types/webtorrent's callback type. */
+  remove (torrentId: TorrentId | Torrent, opts?: RemoveOptions, cb?: (err: Error | string) => void): Promise<void>
   /** Resolves (and calls cb) once every torrent's store is closed. */
   destroy (cb?: (err: Error | null) => void): Promise<void>
+  /** @deprecated @types/webtorrent's callback type. */
+  destroy (cb?: (err: Error | string) => void): Promise<void>
 
   static init: typeof init
   static parseTorrent: typeof parseTorrent
@@ -1114,7 +1134,7 @@ declare class WasmTorrent extends Emitter {
 declare namespace WasmTorrent {
   type Instance = WasmTorrent
   type Options = ClientOptions
-  type TorrentOptions = AddOptions
+  type TorrentOptions = AddOptions & SeedOptions
   type TorrentDestroyOptions = RemoveOptions
   type Torrent = TorrentClass
   type TorrentFile = ClientFile
@@ -1123,6 +1143,9 @@ declare namespace WasmTorrent {
   type BrowserServer = StreamServer
   type NodeServerOptions = NodeServerOptionsType
   type NodeServer = NodeServerType
+  type WebTorrent = typeof WasmTorrent
+  type ServerAddress = { port: number, family: string, address: string }
+  type ServerBase = NodeServerType | StreamServer
 }
 type TorrentClass = Torrent
 type NodeServerOptionsType = NodeServerOptions
