@@ -130,8 +130,10 @@ void session::impl::feed_messages(torrent& t, peer_connection& p, byte_view data
     if (!*m) break;
     if (!handle(t, p, **m)) return;
     // Each request makes a reply: a peer that asks faster than it reads would make them
-    // pile up without end (tens of megabytes a second of metadata pieces or rejects).
-    if (!p.dead && p.unsent + p.out.size() > settings.max_unsent_bytes) {
+    // pile up without end (tens of megabytes a second of metadata pieces or rejects). A
+    // magnet's peer may ask for every metadata piece at once (WebTorrent's does): the
+    // metadata's size is allowed on top.
+    if (!p.dead && p.unsent + p.out.size() > settings.max_unsent_bytes + (t.meta ? t.meta->info_bytes.size() : 0)) {
       close_peer(&t, p, errc::ok, "asks faster than it reads: " + std::to_string(p.unsent + p.out.size()) + " bytes of replies unsent", true);
       return;
     }

@@ -82,7 +82,8 @@ struct session_settings {
   // slots are not held by peers that only keep the connection open.
   duration idle_peer_age = std::chrono::seconds(30);
   // Replies a peer made us queue (rejects, metadata pieces, blocks) and did not read: past
-  // this many bytes it is closed, as it asks without reading what it asked for.
+  // this many bytes, plus the metadata's size, it is closed, as it asks without reading
+  // what it asked for.
   std::size_t max_unsent_bytes = 4u << 20;
   duration handshake_timeout = std::chrono::seconds(20);
   // A request older than this may also be sent to another peer.

@@ -807,6 +807,8 @@ struct session::impl {
   void end_web_runs(torrent& t, bool only_undue = false);
   // A reader opened or moved: the runs that would delay the pieces readers wait for end.
   void end_delaying_web_runs(torrent& t);
+  // Pieces were deselected: the runs that would still bring bytes of unwanted ones end.
+  void end_unwanted_web_runs(torrent& t);
   bool next_due(const torrent& t, const web_run& r) const;
   bool due_block_free(const torrent& t) const;
   void web_seed_timeouts(torrent& t);

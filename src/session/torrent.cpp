@@ -556,6 +556,7 @@ void session::impl::priorities_changed(torrent& t) {
     update_interest(t, p);
     request_blocks(t, p);
   }
+  end_unwanted_web_runs(t);
   request_web_seeds(t);
 }
 

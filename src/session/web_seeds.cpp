@@ -343,6 +343,27 @@ void session::impl::end_delaying_web_runs(torrent& t) {
   for (const std::uint64_t id : undue) end_run(id);
 }
 
+// Pieces were deselected (an app choosing one file at 'ready', after the seeds' first ranges
+// went out): a run that would still bring bytes of a piece no longer wanted ends, and what
+// it had of wanted pieces is asked again at once. A seed's range is up to 1 MiB; left
+// running, the server would send every byte of the files the app did not want.
+void session::impl::end_unwanted_web_runs(torrent& t) {
+  if (!t.picker) return;
+  const piece_picker& pk = *t.picker;
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, r] : web_runs) {
+    if (r.torrent != t.id) continue;
+    for (std::size_t i = 0; i < r.blocks.size(); ++i) {
+      const piece_index p = r.blocks[i].piece;
+      if (r.missing[i] > 0 && pk.piece_priority(p) == 0 && !pk.deadline(p)) {
+        ids.push_back(id);
+        break;
+      }
+    }
+  }
+  for (const std::uint64_t id : ids) end_run(id);
+}
+
 // Whether what the run delivers next is for a piece a reader waits for.
 bool session::impl::next_due(const torrent& t, const web_run& r) const {
   if (!t.picker) return false;

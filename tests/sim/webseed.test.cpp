@@ -323,6 +323,33 @@ TEST_CASE("[webseed] a file the server lacks or serves changed: the seed goes on
   CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
 }
 
+TEST_CASE("[webseed] files deselected after the first ranges went out: those ranges end, the server does not send them", "[webseed]") {
+  std::map<std::string, byte_buffer> urls;
+  const auto tt = make_multi_torrent(urls);
+  swarm net(7);
+  const auto server = net.add_web_server(urls, {.bandwidth = 200.0 * KiB, .chunk = 4000});
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  s.end_web_seed_grace(t, net.now());  // no tracker: the host ends it at once
+  REQUIRE(s.add_web_seed(t, "http://cdn/pub/", net.now()));
+  // The app's 'ready' listener: only z/last.bin (250,000 bytes of 383,341), 50 ms on.
+  net.run_until([] { return false; }, net.now() + 50ms);
+  REQUIRE(net.web_requests(server) >= 1);
+  std::int64_t wanted_from = 0;
+  for (std::uint32_t i = 0; i < tt.meta.files.size(); ++i) {
+    if (tt.meta.files[i].name() == "last.bin") wanted_from = tt.meta.files[i].offset;
+    else s.set_file_priority(t, file_index{i}, 0, net.now());
+  }
+  REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 5min));
+  const auto have = net.storage(leecher).contents(t);
+  CHECK(std::equal(tt.data.begin() + wanted_from, tt.data.end(), have.begin() + wanted_from));
+  // The file, the piece it shares with the others, and what came in the first 50 ms.
+  const auto served = net.web_bytes_served(server);
+  INFO("served " << served);
+  CHECK(served < 250'000 + 32 * KiB + 20 * KiB);
+}
+
 TEST_CASE("[webseed] a seed URL that lacks every file is dropped", "[webseed]") {
   std::map<std::string, byte_buffer> urls;
   const auto tt = make_padded_torrent(urls);

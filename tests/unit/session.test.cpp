@@ -789,6 +789,32 @@ TEST_CASE("[session] a peer that asks faster than it reads is closed once its re
   CHECK(rejects < 4000);  // stopped at 64 KiB of them, not 10,000
 }
 
+TEST_CASE("[session] a peer asking for the metadata over and over without reading is closed", "[session]") {
+  session_settings st = settings();
+  st.send_buffer_limit = 16 * 1024;
+  st.max_unsent_bytes = 64 * 1024;
+  fixture f(true, st);
+  f.send_handshake();
+  const std::uint8_t ours = f.our_extension_id(wire::ut_metadata_name);
+  wire::extension_handshake theirs;
+  theirs.m[std::string(wire::ut_metadata_name)] = 3;
+  f.send(wire::extended{0, wire::encode_extension_handshake(theirs)});
+  wire::metadata_message ask;
+  ask.piece = 0;
+  const byte_buffer request = wire::encode_metadata_message(ask);
+  byte_buffer flood;
+  for (int i = 0; i < 2000; ++i) wire::encode_to(wire::extended{ours, request}, flood);
+  f.s.bytes_received(f.conn, flood, f.now);
+  f.drain();
+  REQUIRE(f.closes.size() == 1);
+  CHECK(f.closes[0].reason.starts_with("asks faster than it reads"));
+  // The replies stopped near the cap (64 KiB and the metadata's size), not at 2,000 of them.
+  const auto replies = f.sent<wire::extended>().size();
+  const std::size_t per_reply = f.meta.info_bytes.size();
+  CHECK(replies * per_reply < 64 * 1024 + 2 * per_reply + 1024 + 2 * f.meta.info_bytes.size());
+  CHECK(replies < 2000);
+}
+
 TEST_CASE("[session] the session-wide limit counts every torrent's connections and incoming ones", "[session]") {
   session_settings st;
   st.max_connections = 3;
