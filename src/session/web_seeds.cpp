@@ -145,6 +145,14 @@ bool session::impl::start_web_run(torrent& t, web_seed& s, const web_scope& scop
 
   std::uint64_t cap = settings.web_seed_request_bytes;
   if (t.seed_budget > 0) cap = std::min(cap, t.seed_budget - t.seed_requested);
+  // What is left, split over the seed's request slots (a piece at least): a server that
+  // paces each response (per connection) serves a small file over several at once, as
+  // WebTorrent asks a seed for four pieces at a time, not one range on one connection.
+  const std::uint64_t slots = t.max_web_requests ? t.max_web_requests : settings.max_web_seed_requests;
+  if (slots > 1) {
+    const auto share = static_cast<std::uint64_t>(std::max<std::int64_t>(0, pk.bytes_left())) / slots;
+    cap = std::min(cap, std::max<std::uint64_t>(share, pk.piece_length()));
+  }
   // 'always' beside a peer that unchokes us: one piece per request, as WebTorrent asks a
   // seed, so that the server is not handed megabytes the peer could have given.
   if (t.seed_policy == web_seed_policy::always &&
@@ -389,7 +397,9 @@ void session::impl::seed_failure(torrent& t, web_seed& s, errc code, std::string
   s.last_message = message;
   bool drop = fatal;
   if (!fatal && transient) {
-    ++s.retries;
+    // In a row means rounds: the seed's other requests failing in the same round (or
+    // during its back-off) do not count again.
+    if (now >= s.retry_at) ++s.retries;
     drop = s.retries >= settings.web_seed_max_retries;
     s.retry_at = now + backoff(s.retries);
   } else if (!fatal) {

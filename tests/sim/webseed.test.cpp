@@ -169,11 +169,30 @@ TEST_CASE("[webseed] a web seed alone: single file, byte-exact", "[webseed]") {
   CHECK(seeds[0].state == web_seed_state::active);
   CHECK(seeds[0].failures == 0);
   CHECK(seeds[0].requests == 0);
-  // Requests of up to 1 MiB: a few, not one per piece.
-  CHECK(net.web_requests(server) <= 4);
+  // Requests of up to 1 MiB, the download split over the seed's 4 slots: a few, not one
+  // per piece.
+  CHECK(net.web_requests(server) <= 6);
   CHECK(net.web_bytes_served(server) == st.web_seed_downloaded);
   // 3 MiB at 8 MiB/s.
   CHECK(net.now() < time_point{} + 5s);
+}
+
+TEST_CASE("[webseed] a small file is asked for over the seed's request slots at once, not in one range", "[webseed]") {
+  // 600 KB: one 1 MiB range would hold it all, on one connection of a server that may pace
+  // each (WebTorrent asks for four pieces at a time).
+  const auto tt = make_test_torrent(600'000, 16 * KiB, 6, "small.bin");
+  swarm net(8);
+  const auto server = net.add_web_server({{"http://cdn/small.bin", tt.data}}, {.bandwidth = 200.0 * KiB});
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  s.end_web_seed_grace(t, net.now());
+  REQUIRE(s.add_web_seed(t, "http://cdn/small.bin", net.now()));
+  net.run_until([] { return false; }, net.now() + 100ms);
+  CHECK(net.web_requests(server) == 4);  // maxWebConns, each about a quarter
+  REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 1min));
+  CHECK(std::equal(tt.data.begin(), tt.data.end(), net.storage(leecher).contents(t).begin()));
+  CHECK(net.web_bytes_served(server) == tt.data.size());
 }
 
 TEST_CASE("[webseed] a web seed alone: multi-file, odd sizes, non-ASCII names, pad files", "[webseed]") {
