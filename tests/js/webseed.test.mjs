@@ -206,3 +206,27 @@ test("webSeeds: false, as WebTorrent's: the torrent's url-list is not used (no w
   assert.deepEqual(wires, ['webSeed'])
   await client.destroy()
 })
+
+test("addWebSeed of a URL that is no use, or one the torrent has: a warning in WebTorrent's words and 'invalidPeer'", async () => {
+  const torrent = await createTorrentNpm([new File([single.data], single.path)],
+    { announceList: [], urlList: [`${seed.url}/${encodeURIComponent(single.path)}`], pieceLength: 64 * KiB })
+  const client = new WasmTorrent({ tracker: false, webSeeds: false })
+  try {
+    const t = client.add(torrent, { store: 'memory' })
+    await new Promise(resolve => t.once('ready', resolve))
+    const told = []
+    t.on('warning', w => told.push(w.message))
+    t.on('invalidPeer', p => told.push(`invalidPeer ${p}`))
+    t.addWebSeed('http://')
+    t.addWebSeed('http://exa mple.com/a')
+    t.addWebSeed(`${seed.url}/x.bin`)
+    t.addWebSeed(`${seed.url}/x.bin`)
+    assert.deepEqual(told.filter(m => !m.startsWith('web seed ignored')), [
+      'ignoring invalid web seed: http://', 'invalidPeer http://',
+      'ignoring invalid web seed: http://exa mple.com/a', 'invalidPeer http://exa mple.com/a',
+      `ignoring duplicate web seed: ${seed.url}/x.bin`, `invalidPeer ${seed.url}/x.bin`
+    ])
+  } finally {
+    await client.destroy()
+  }
+})

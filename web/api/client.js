@@ -728,8 +728,8 @@ export function makeClientClass (internals) {
         this.emit('warning', new WasmTorrentError('addWebSeed must be passed a string or connection object with id property', { code: 'invalid_argument' }))
         return
       }
-      if (!/^https?:\/\//i.test(url)) {
-        this.emit('warning', new WasmTorrentError(`addWebSeed: ${url} is not an http(s) URL`, { code: 'invalid_argument' }))
+      if (!/^https?:\/\/./i.test(url)) {
+        this.emit('warning', new WasmTorrentError(`ignoring invalid web seed: ${url}`, { code: 'invalid_argument' })) // as WebTorrent's
         this.emit('invalidPeer', url) // as WebTorrent's
         return
       }
@@ -747,7 +747,10 @@ export function makeClientClass (internals) {
         this.emit('peer', url)
         queueMicrotask(() => this._syncWebSeeds())
       } else {
-        this.emit('warning', new WasmTorrentError(`ignoring duplicate web seed: ${url}`, { code: 'invalid_argument' }))
+        // The engine refuses one it has (its URL as a URL parser writes it), and an
+        // unusable URL ('http://', spaces in the host), with WebTorrent's words for each.
+        const duplicate = this.webSeeds.some(s => s.url === url || s.url === url.replace(/ /g, '%20'))
+        this.emit('warning', new WasmTorrentError(`ignoring ${duplicate ? 'duplicate' : 'invalid'} web seed: ${url}`, { code: 'invalid_argument' }))
         this.emit('invalidPeer', url)
       }
     }
