@@ -25,7 +25,8 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
     close_peer(&t, p, errc::ok, "connected to ourselves", true);
     return;
   }
-  if (t.banned.contains(endpoint_key(p.remote)) || t.banned_ids.contains(p.peer_handshake.id)) {
+  if (t.banned.contains(endpoint_key(p.remote)) || t.banned_ids.contains(p.peer_handshake.id) ||
+      (p.is_dialable && t.banned_hosts.contains(host_key(p.remote)))) {
     p.no_retry = true;
     close_peer(&t, p, errc::ok, "banned peer", true);
     return;
@@ -46,7 +47,7 @@ void session::impl::on_handshake(torrent& t, peer_connection& p) {
     }
   }
   p.handshake_done = true;
-  t.known_peers[p.id.value] = {p.remote, p.peer_handshake.id};
+  t.known_peers[p.id.value] = {p.remote, p.peer_handshake.id, p.is_dialable};
   for (auto& plugin : plugins) p.ext_state.push_back(plugin->new_peer_state());
   send_handshake(t, p);
   if (t.meta) {

@@ -67,7 +67,7 @@ void session::impl::schedule_retry(torrent& t, const peer_connection& p) {
   auto e = listen_endpoint(p);
   if (!e) return;
   const std::string key = endpoint_key(*e);
-  if (t.banned.contains(key)) return;
+  if (t.banned.contains(key) || t.banned_hosts.contains(host_key(*e))) return;
   // Two seeds have nothing to say to each other.
   const bool peer_is_seed = p.have_all || (!p.has.empty() && p.num_have == p.has.size());
   if (t.finished && peer_is_seed) return;
@@ -115,6 +115,16 @@ void session::impl::ban(torrent& t, const std::string& endpoint_text, const torr
   if (who) t.banned_ids.insert(who->id);
   if (!t.banned.insert(endpoint_text).second) return;
   events.emplace_back(peer_banned_event{t.id, c.value_or(connection_id{}), who ? who->remote : wire::endpoint{}});
+  if (who && who->dialable && ++t.host_bans[host_key(who->remote)] == settings.bans_per_host) {
+    const std::string host = host_key(who->remote);
+    t.banned_hosts.insert(host);
+    t.to_dial.drop_if([&](const dial_queue::entry& e) { return host_key(e.address) == host; });
+    for (auto& [id, p] : t.peers)
+      if (!p.dead && p.is_dialable && host_key(p.remote) == host) {
+        p.no_retry = true;
+        close_peer(&t, p, errc::ok, "banned: its host sent data that failed the hash check " + std::to_string(settings.bans_per_host) + " times", true);
+      }
+  }
   t.to_dial.drop_if([&](const dial_queue::entry& e) { return endpoint_key(e.address) == endpoint_text; });
   for (auto& [id, p] : t.peers)
     if (!p.dead && endpoint_key(p.remote) == endpoint_text) {
@@ -189,7 +199,7 @@ void session::impl::connect_candidates(torrent& t) {
          half_open < settings.max_half_open && session_room > 0) {
     const auto [e, source] = *t.to_dial.next();
     const std::string key = endpoint_key(e);
-    if (t.banned.contains(key)) continue;
+    if (t.banned.contains(key) || t.banned_hosts.contains(host_key(e))) continue;
     bool known = false;
     for (const auto& [id, p] : t.peers) known = known || (!p.dead && reached_at(p, key));
     if (known) continue;

@@ -81,6 +81,9 @@ struct session_settings {
   // that exchanged no piece data either way for this long (and is connected as long): the
   // slots are not held by peers that only keep the connection open.
   duration idle_peer_age = std::chrono::seconds(30);
+  // Peers banned from one address (any port, any peer id) before the address is banned
+  // whole: one that dials in again from a new port with a new peer id after each ban.
+  std::uint32_t bans_per_host = 3;
   // Replies a peer made us queue (rejects, metadata pieces, blocks) and did not read: past
   // this many bytes, plus the metadata's size, it is closed, as it asks without reading
   // what it asked for.

@@ -64,6 +64,11 @@ inline duration from_seconds(double s) {
 }
 
 inline std::string endpoint_key(const wire::endpoint& e) { return wire::to_string(e); }
+// The address of an endpoint without its port ("1.2.3.4", "[::1]").
+inline std::string host_key(const wire::endpoint& e) {
+  std::string text = endpoint_key(e);
+  return text.substr(0, text.rfind(':'));
+}
 
 template <class... F>
 struct overloaded : F... {
@@ -281,12 +286,17 @@ struct torrent {
   // Peer ids of banned peers: a WebRTC peer has no address of its own (each channel gets a
   // stand-in), so a ban by address alone would not outlast its channel.
   std::set<wire::peer_id> banned_ids;
+  // Bans per host (an address without its port): a peer that dials in again from a new port
+  // with a new peer id gets past both sets; at bans_per_host its host is banned whole.
+  std::map<std::string, std::uint32_t> host_bans;
+  std::set<std::string> banned_hosts;
   std::map<std::string, std::uint32_t> failures;  // connect failures in a row
   // Who each handshaken connection was, kept past its close for bans (a piece fails after
   // its senders left): every live connection's, and the last max_past_peers closed ones'.
   struct known_peer {
     wire::endpoint remote;
     wire::peer_id id{};
+    bool dialable = true;  // a real address (not a data channel's stand-in)
   };
   static constexpr std::size_t max_past_peers = 1024;
   std::map<std::uint32_t, known_peer> known_peers;
@@ -607,15 +617,16 @@ struct session::impl {
       return candidate_result::blocked;
     }
     const std::string key = session_detail::endpoint_key(e);
+    const bool banned = t.banned.contains(key) || t.banned_hosts.contains(session_detail::host_key(e));
     // The app's own add of a peer waiting out a reconnect back-off dials it now, as
     // WebTorrent's (whose peer list forgets a closed peer until its redial).
-    if (source == peer_source::manual && !t.banned.contains(key) && t.to_dial.hurry(e)) {
+    if (source == peer_source::manual && !banned && t.to_dial.hurry(e)) {
       if (report) report_found(t, e, true);
       connect_candidates(t);
       return candidate_result::added;
     }
     // A torrent holding as many addresses as it may refuses more, as ones it cannot use.
-    const auto result = unusable(e) || t.banned.contains(key) ? candidate_result::invalid
+    const auto result = unusable(e) || banned ? candidate_result::invalid
                         : holds_address(t, e, key)                  ? candidate_result::known
                         : t.to_dial.full()                          ? candidate_result::invalid
                                                                     : candidate_result::added;

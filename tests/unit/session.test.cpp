@@ -331,6 +331,46 @@ TEST_CASE("[session] a leeching session requests, verifies, and bans a peer that
   }
 }
 
+TEST_CASE("[session] a host whose peers are banned bans_per_host times is banned whole, whatever port and peer id it comes with", "[session]") {
+  fixture f(false);
+  auto connect_from = [&](std::array<std::uint8_t, 4> ip, std::uint16_t port, char id_fill) {
+    f.conn = f.s.accept_connection(wire::make_endpoint_v4(ip, port), f.now);
+    f.got_handshake = false;
+    f.hs = {};
+    f.reader = wire::message_reader{wire::reader_limits{}};
+    f.reader.set_piece_count(f.meta.piece_count());
+    f.frames.clear();
+    byte_buffer hb;
+    wire::peer_id id{};
+    id.fill(static_cast<std::uint8_t>(id_fill));
+    wire::encode_to(wire::make_handshake(f.meta.info_hash, id, {true, true, false}), hb);
+    f.s.bytes_received(f.conn, hb, f.now);
+    f.drain();
+  };
+  for (int i = 0; i < 3; ++i) {
+    INFO("ban " << i);
+    const auto closes = f.closes.size();
+    connect_from({1, 2, 3, 4}, static_cast<std::uint16_t>(40000 + i), static_cast<char>('a' + i));
+    REQUIRE(f.closes.size() == closes);  // let in: not banned yet
+    f.send(wire::have_all{});
+    f.send(wire::unchoke{});
+    const auto requests = f.sent<wire::request>();
+    REQUIRE_FALSE(requests.empty());
+    for (const auto& r : requests)
+      if (r.piece == requests.front().piece) f.send(wire::piece_block{r.piece, r.begin, byte_buffer(r.length, 0xee)});
+    REQUIRE(f.closes.size() == closes + 1);
+  }
+  // A fourth time, from a new port with a new peer id: refused.
+  connect_from({1, 2, 3, 4}, 40100, 'z');
+  REQUIRE(!f.closes.empty());
+  CHECK(f.closes.back().connection == f.conn);
+  CHECK(f.closes.back().reason == "banned peer");
+  // Another host is not.
+  const auto closes = f.closes.size();
+  connect_from({9, 9, 9, 9}, 40000, 'y');
+  CHECK(f.closes.size() == closes);
+}
+
 template <class E>
 bool has_event(const fixture& f) {
   return std::any_of(f.events.begin(), f.events.end(), [](const auto& e) { return std::holds_alternative<E>(e); });
