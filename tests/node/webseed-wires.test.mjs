@@ -25,7 +25,14 @@ function torrentWith (urlList) {
 // What a library's torrent shows of its web seed while downloading, and just after.
 async function observe (client, torrentBytes, addOpts, destroy) {
   const torrent = client.add(torrentBytes, addOpts)
-  const seen = { wires: [], numPeersAtWire: [], downloadedOnWire: 0 }
+  const seen = { wires: [], numPeersAtWire: [], downloadedOnWire: 0, behindAtVerified: 0 }
+  // The web seed is the only source: at each verified piece its wire has counted at least
+  // the bytes of the pieces verified so far (until 2026-12-07 ours counted a tick late).
+  let verified = 0
+  torrent.on('verified', () => {
+    verified++
+    if (seen.downloadedOnWire < verified * 64 * 1024 - 64 * 1024) seen.behindAtVerified++
+  })
   torrent.on('wire', (wire, addr) => {
     // (and the extension objects WebTorrent use()s on every wire)
     const extensions = ['ut_metadata', 'ut_pex', 'lt_donthave'].filter(name => typeof wire[name]?.on === 'function')
@@ -63,6 +70,8 @@ test('a web seed is a wire: the same as WebTorrent 2.8.5 shows it', async t => {
   assert.equal(theirs.downloadedAtDone, data.length)
   assert.equal(mine.downloadedAtDone, data.length)
   assert.equal(mine.downloadedOnWire, data.length)
+  assert.equal(theirs.behindAtVerified, 0, 'the oracle')
+  assert.equal(mine.behindAtVerified, 0)
   assert.deepEqual([theirs.closedAfterDone, theirs.wiresLeft, theirs.numPeersLeft], [false, 1, 1], 'the oracle')
   assert.deepEqual([mine.closedAfterDone, mine.wiresLeft, mine.numPeersLeft], [false, 1, 1])
   assert.equal(theirs.closed, true, 'closed by destroy')

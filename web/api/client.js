@@ -2394,6 +2394,8 @@ export function makeClientClass (internals) {
               if (!t) break
               t._unreported?.delete(e.piece)
               t._reportTraffic()
+              // The web seeds' wires count their bytes with the torrent's (not at the next tick).
+              if (t._webSeedWires.size > 0) t._syncWebSeeds()
               t.emit('verified', e.piece)
               if (!t.ready) break // the store's check: files are done once it is ready
               t._checkFilesDone(e.piece)
