@@ -34,6 +34,15 @@ metainfo single_file(const std::string& name, const byte_buffer& content) {
   return std::move(m).value();
 }
 
+// A peer's handshake for the torrent, its peer id `who` repeated.
+byte_buffer handshake_bytes(const sha1_digest& info_hash, std::uint8_t who) {
+  byte_buffer hb;
+  wire::peer_id id{};
+  id.fill(who);
+  wire::encode_to(wire::make_handshake(info_hash, id, {true, true, false}), hb);
+  return hb;
+}
+
 struct fixture {
   byte_buffer data;
   metainfo meta;
@@ -751,13 +760,7 @@ TEST_CASE("[session] incoming connections beyond the per-torrent limit are close
   const auto tt_data = byte_buffer(40000, 7);
   const metainfo m = single_file("x", tt_data);
   REQUIRE(s.add_torrent(m, {.seed = true}, {}));
-  auto handshake_from = [&](std::uint8_t who) {
-    byte_buffer hb;
-    wire::peer_id id{};
-    id.fill(who);
-    wire::encode_to(wire::make_handshake(m.info_hash, id, {true, true, false}), hb);
-    return hb;
-  };
+  auto handshake_from = [&](std::uint8_t who) { return handshake_bytes(m.info_hash, who); };
   const auto a = s.accept_connection(wire::make_endpoint_v4({1, 1, 1, 1}, 1), {});
   const auto b = s.accept_connection(wire::make_endpoint_v4({2, 2, 2, 2}, 2), {});
   s.bytes_received(a, handshake_from('a'), {});
@@ -776,13 +779,7 @@ TEST_CASE("[session] at the limit, a peer dialling in takes the place of one idl
   const metainfo m = single_file("x", byte_buffer(40000, 7));
   const auto t = s.add_torrent(m, {.seed = true}, {});
   REQUIRE(t);
-  auto handshake_from = [&](std::uint8_t who) {
-    byte_buffer hb;
-    wire::peer_id id{};
-    id.fill(who);
-    wire::encode_to(wire::make_handshake(m.info_hash, id, {true, true, false}), hb);
-    return hb;
-  };
+  auto handshake_from = [&](std::uint8_t who) { return handshake_bytes(m.info_hash, who); };
   auto dial_in = [&](std::uint8_t who, time_point at) {
     const auto c = s.accept_connection(wire::make_endpoint_v4({who, who, who, who}, who), at);
     s.bytes_received(c, handshake_from(who), at);
@@ -1319,14 +1316,6 @@ outputs drain_all(session& s, memory_storage& storage, time_point now) {
     }
   }
   return o;
-}
-
-byte_buffer handshake_bytes(const sha1_digest& info_hash, std::uint8_t who) {
-  byte_buffer hb;
-  wire::peer_id id{};
-  id.fill(who);
-  wire::encode_to(wire::make_handshake(info_hash, id, {true, true, false}), hb);
-  return hb;
 }
 
 }  // namespace
