@@ -151,7 +151,7 @@ bool session::impl::start_web_run(torrent& t, web_seed& s, const web_scope& scop
   const std::uint64_t slots = t.max_web_requests ? t.max_web_requests : settings.max_web_seed_requests;
   if (slots > 1) {
     const auto share = static_cast<std::uint64_t>(std::max<std::int64_t>(0, pk.bytes_left())) / slots;
-    cap = std::min(cap, std::max<std::uint64_t>(share, pk.piece_length()));
+    cap = std::min(cap, std::max<std::uint64_t>(share, static_cast<std::uint64_t>(pk.piece_length())));
   }
   // 'always' beside a peer that unchokes us: one piece per request, as WebTorrent asks a
   // seed, so that the server is not handed megabytes the peer could have given.
