@@ -295,7 +295,8 @@ TEST_CASE("[webseed] bad web seeds beside an honest peer: warned, dropped, downl
 bool holds(swarm& net, std::size_t node, torrent_id t, const test_torrent& tt, std::int64_t from, std::int64_t length) {
   const auto have = net.storage(node).contents(t);
   if (static_cast<std::int64_t>(have.size()) < from + length) return false;
-  return std::equal(tt.data.begin() + from, tt.data.begin() + from + length, have.begin() + from);
+  const auto at = static_cast<std::ptrdiff_t>(from), end = static_cast<std::ptrdiff_t>(from + length);
+  return std::equal(tt.data.begin() + at, tt.data.begin() + end, have.begin() + at);
 }
 
 TEST_CASE("[webseed] a file the server lacks or serves changed: the seed goes on with the others", "[webseed]") {
@@ -362,7 +363,8 @@ TEST_CASE("[webseed] files deselected after the first ranges went out: those ran
   }
   REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 5min));
   const auto have = net.storage(leecher).contents(t);
-  CHECK(std::equal(tt.data.begin() + wanted_from, tt.data.end(), have.begin() + wanted_from));
+  const auto at = static_cast<std::ptrdiff_t>(wanted_from);
+  CHECK(std::equal(tt.data.begin() + at, tt.data.end(), have.begin() + at));
   // The file, the piece it shares with the others, and what came in the first 50 ms.
   const auto served = net.web_bytes_served(server);
   INFO("served " << served);
