@@ -820,6 +820,7 @@ struct session::impl {
   void end_delaying_web_runs(torrent& t);
   // Pieces were deselected: the runs that would still bring bytes of unwanted ones end.
   void end_unwanted_web_runs(torrent& t);
+  void end_runs_bringing(torrent& t, const std::function<bool(const web_run&, piece_index)>& unwanted);
   bool next_due(const torrent& t, const web_run& r) const;
   bool due_block_free(const torrent& t) const;
   void web_seed_timeouts(torrent& t);

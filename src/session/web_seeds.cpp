@@ -358,16 +358,19 @@ void session::impl::end_delaying_web_runs(torrent& t) {
 void session::impl::end_unwanted_web_runs(torrent& t) {
   if (!t.picker) return;
   const piece_picker& pk = *t.picker;
+  end_runs_bringing(t, [&](const web_run&, piece_index p) { return pk.piece_priority(p) == 0 && !pk.deadline(p); });
+}
+
+// Ends the torrent's runs that would still deliver bytes of a piece `unwanted` names.
+void session::impl::end_runs_bringing(torrent& t, const std::function<bool(const web_run&, piece_index)>& unwanted) {
   std::vector<std::uint64_t> ids;
   for (const auto& [id, r] : web_runs) {
     if (r.torrent != t.id) continue;
-    for (std::size_t i = 0; i < r.blocks.size(); ++i) {
-      const piece_index p = r.blocks[i].piece;
-      if (r.missing[i] > 0 && pk.piece_priority(p) == 0 && !pk.deadline(p)) {
+    for (std::size_t i = 0; i < r.blocks.size(); ++i)
+      if (r.missing[i] > 0 && unwanted(r, r.blocks[i].piece)) {
         ids.push_back(id);
         break;
       }
-    }
   }
   for (const std::uint64_t id : ids) end_run(id);
 }
@@ -423,16 +426,7 @@ void session::impl::refuse_pieces(torrent& t, web_seed& s, std::uint32_t first, 
 
 // Ends the seed's runs that would still deliver bytes of pieces it is no longer asked for.
 void session::impl::end_refused_runs(torrent& t, web_seed& s) {
-  std::vector<std::uint64_t> ids;
-  for (const auto& [id, r] : web_runs) {
-    if (r.torrent != t.id || r.seed != s.handle) continue;
-    for (std::size_t i = 0; i < r.blocks.size(); ++i)
-      if (r.missing[i] > 0 && refuses(s, r.blocks[i].piece.value)) {
-        ids.push_back(id);
-        break;
-      }
-  }
-  for (const std::uint64_t id : ids) end_run(id);
+  end_runs_bringing(t, [&](const web_run& r, piece_index p) { return r.seed == s.handle && refuses(s, p.value); });
 }
 
 void session::impl::seed_lacks_file(torrent& t, web_seed& s, std::uint32_t file, std::string message) {
