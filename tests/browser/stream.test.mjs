@@ -590,6 +590,33 @@ async function hostilePeer ({ infoHash, pieces, name }) {
   else dc.onopen = start
 }
 
+// What a page's torrent, channels and <video> stand at: for a step that did not finish.
+function pageState () {
+  const t = window.torrent
+  const video = document.getElementById('video')
+  return {
+    progress: t?.progress,
+    numPeers: t?.numPeers,
+    wires: t?.wires.map(w => ({ peerChoking: w.peerChoking, amInterested: w.amInterested, downloaded: w.downloaded, requests: w.requests?.length })),
+    channels: Object.fromEntries(Object.entries(window.channels ?? {}).map(([name, c]) => [name, c.readyState])),
+    connections: Object.fromEntries(Object.entries(window.pcs ?? {}).map(([name, pc]) => [name, pc.connectionState])),
+    video: video && { readyState: video.readyState, networkState: video.networkState, paused: video.paused, error: video.error?.message },
+    warnings: window.warnings
+  }
+}
+
+// The step's result, or after `ms` an error that tells each page's state.
+async function within (ms, step, promise, pages) {
+  const late = Symbol('late')
+  let timer
+  const result = await Promise.race([promise, new Promise(resolve => { timer = setTimeout(resolve, ms, late) })])
+  clearTimeout(timer)
+  if (result !== late) return result
+  const states = {}
+  for (const [name, page] of Object.entries(pages)) states[name] = await page.evaluate(pageState).catch(err => err.message)
+  throw new Error(`${step}: not done in ${ms / 1000} s; ${JSON.stringify(states)}`)
+}
+
 test('a corrupting peer: its blocks fail the hash check, it is banned, and only verified bytes reach <video>', { timeout: 120_000 }, async () => {
   const a = await h.newPage('/tests/browser/pages/stream.html')
   const evil = await h.newPage('/tests/browser/pages/stream.html')
@@ -638,10 +665,11 @@ test('a corrupting peer: its blocks fail the hash check, it is banned, and only 
   assert.ok(await evil.evaluate(() => window.hostile.requests) > 0)
 
   // Now the honest seeder: playback and bytes are right.
-  await connect(a, 'good', () => a.evaluate(() => window.torrent.addPeer(window.channels.good)))
-  const played = await b.evaluate(play)
+  const pages = { seeder: a, leecher: b }
+  await within(20_000, 'the honest peer\'s channel', connect(a, 'good', () => a.evaluate(() => window.torrent.addPeer(window.channels.good))), pages)
+  const played = await within(40_000, 'playback from the honest peer', b.evaluate(play), pages)
   assert.equal(played.advanced, true)
-  const whole = await b.evaluate(fetchRange, null)
+  const whole = await within(20_000, 'the whole file through the worker', b.evaluate(fetchRange, null), pages)
   assert.equal(whole.sha256, sha256(webm), 'the bytes served are the seeder\'s')
   for (const p of [a, b, evil]) await p.evaluate(() => window.client?.destroy())
   for (const p of [a, b, evil]) assert.deepEqual(p.errors, [])
