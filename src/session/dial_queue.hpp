@@ -46,11 +46,12 @@ class dial_queue {
   // Neither waiting nor backing off: nothing to dial now.
   bool empty() const { return due_.empty(); }
 
-  // Queued to dial after those before it. False when held already, or full.
-  bool add(const wire::endpoint& e, peer_source source) {
+  // Queued to dial after those before it (first: before them). False when held already, or full.
+  bool add(const wire::endpoint& e, peer_source source, bool first = false) {
     if (holds(e) || full()) return false;
     held_.emplace(e, source);
-    due_.push_back(e);
+    if (first) due_.push_front(e);
+    else due_.push_back(e);
     return true;
   }
   // Dialled again at `at` (a closed peer's back-off), unless held already or full.
@@ -68,12 +69,12 @@ class dial_queue {
       return true;
     });
   }
-  // An address backing off joins those to dial now; false when it is not backing off.
+  // An address backing off is the next to dial; false when it is not backing off.
   bool hurry(const wire::endpoint& e) {
     const auto it = std::find_if(later_.begin(), later_.end(), [&](const auto& l) { return l.second == e; });
     if (it == later_.end()) return false;
     later_.erase(it);
-    due_.push_back(e);
+    due_.push_front(e);
     return true;
   }
   // The next address to dial, no longer held.

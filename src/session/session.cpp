@@ -236,8 +236,14 @@ void session::impl::enforce_connection_limit(torrent& t) {
 bool session::impl::evict_idle_peer(torrent& t) {
   peer_connection* idlest = nullptr;
   time_point idlest_since{};
+  peer_connection* useless = nullptr;
   for (auto& [id, p] : t.peers) {
-    if (!p.active() || now - p.connected_at < settings.idle_peer_age) continue;
+    if (!p.active()) continue;
+    const duration age = now - p.connected_at;
+    if (!p.am_interested && !p.peer_interested && age >= settings.useless_peer_age &&
+        (!useless || p.connected_at < useless->connected_at))
+      useless = &p;
+    if (age < settings.idle_peer_age) continue;
     const time_point since = std::max(p.last_block, p.last_upload);
     if (now - since < settings.idle_peer_age) continue;
     if (!idlest || since < idlest_since) {
@@ -245,9 +251,9 @@ bool session::impl::evict_idle_peer(torrent& t) {
       idlest_since = since;
     }
   }
-  if (!idlest) return false;
-  close_peer(&t, *idlest, errc::ok, "idle, closed to make room for a new peer", true);
-  return true;
+  if (idlest) close_peer(&t, *idlest, errc::ok, "idle, closed to make room for a new peer", true);
+  else if (useless) close_peer(&t, *useless, errc::ok, "of no use either way, closed to make room for a new peer", true);
+  return idlest || useless;
 }
 
 torrent_stats session::impl::make_stats(const torrent& tr) const {

@@ -81,6 +81,9 @@ struct session_settings {
   // that exchanged no piece data either way for this long (and is connected as long): the
   // slots are not held by peers that only keep the connection open.
   duration idle_peer_age = std::chrono::seconds(30);
+  // ... or, sooner, one connected this long that neither side is interested in (it has
+  // nothing we lack and wants nothing we have): a silent peer, or two seeds.
+  duration useless_peer_age = std::chrono::seconds(10);
   // Peers banned from one address (any port, any peer id) before the address is banned
   // whole: one that dials in again from a new port with a new peer id after each ban.
   std::uint32_t bans_per_host = 3;

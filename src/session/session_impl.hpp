@@ -600,7 +600,8 @@ struct session::impl {
   }
   void enforce_connection_limit(torrent& t);
   // Closes the peer of `t` that exchanged no piece data for longest (at least idle_peer_age,
-  // connected as long) to make room for a new one; false when none is that idle.
+  // connected as long), else the oldest that neither side is interested in (connected for
+  // useless_peer_age), to make room for a new one; false when there is no such peer.
   bool evict_idle_peer(torrent& t);
   using candidate_result = peer_added;
   // report: tell the host in a peers_found_event (every source but the host's own add_peer,
@@ -620,8 +621,10 @@ struct session::impl {
     const bool banned = t.banned.contains(key) || t.banned_hosts.contains(session_detail::host_key(e));
     // The app's own add of a peer waiting out a reconnect back-off dials it now, as
     // WebTorrent's (whose peer list forgets a closed peer until its redial).
-    if (source == peer_source::manual && !banned && t.to_dial.hurry(e)) {
+    const bool manual = source == peer_source::manual;
+    if (manual && !banned && t.to_dial.hurry(e)) {
       if (report) report_found(t, e, true);
+      make_room_for_manual(t);
       connect_candidates(t);
       return candidate_result::added;
     }
@@ -632,9 +635,19 @@ struct session::impl {
                                                                     : candidate_result::added;
     if (report) report_found(t, e, result == candidate_result::added);
     if (result != candidate_result::added) return result;
-    t.to_dial.add(e, source);
+    // The app's own add is dialled first, not after thousands of a tracker's addresses.
+    t.to_dial.add(e, source, manual);
+    if (manual) make_room_for_manual(t);
     connect_candidates(t);
     return result;
+  }
+  // At the limit, a peer the app adds takes the place of an idle one, as one dialling in
+  // does: otherwise peers that only hold their connection open would keep it out for good.
+  void make_room_for_manual(torrent& t) {
+    if (t.paused) return;
+    std::uint32_t connected = 0;
+    for (const auto& [id, p] : t.peers) connected += !p.dead;
+    if (connected >= connection_share(t) || at_session_limit()) evict_idle_peer(t);
   }
   // The torrent has the address: waiting to be dialled or redialled, or a live connection's
   // (its remote, or for one that connected to us, the listen port it told).

@@ -780,9 +780,12 @@ TEST_CASE("[session] at the limit, a peer dialling in takes the place of one idl
   const auto t = s.add_torrent(m, {.seed = true}, {});
   REQUIRE(t);
   auto handshake_from = [&](std::uint8_t who) { return handshake_bytes(m.info_hash, who); };
+  // Leechers that say they are interested, then ask for nothing.
   auto dial_in = [&](std::uint8_t who, time_point at) {
     const auto c = s.accept_connection(wire::make_endpoint_v4({who, who, who, who}, who), at);
-    s.bytes_received(c, handshake_from(who), at);
+    auto bytes = handshake_from(who);
+    wire::encode_to(wire::interested{}, bytes);
+    s.bytes_received(c, bytes, at);
     while (s.poll_transmit()) {
     }
     return c;
@@ -806,6 +809,70 @@ TEST_CASE("[session] at the limit, a peer dialling in takes the place of one idl
   const auto left = s.peers(*t);
   REQUIRE(left.size() == 2);
   CHECK((left[0].connection == d || left[1].connection == d));
+}
+
+TEST_CASE("[session] at the limit, a peer dialling in takes the place of one of no use either way", "[session]") {
+  session_settings st;
+  st.max_connections_per_torrent = 2;
+  session s(st);
+  const metainfo m = single_file("x", byte_buffer(40000, 7));
+  REQUIRE(s.add_torrent(m, {.seed = true}, {}));
+  auto dial_in = [&](std::uint8_t who, time_point at, bool interested) {
+    const auto c = s.accept_connection(wire::make_endpoint_v4({who, who, who, who}, who), at);
+    auto bytes = handshake_bytes(m.info_hash, who);
+    if (interested) wire::encode_to(wire::interested{}, bytes);
+    s.bytes_received(c, bytes, at);
+    while (s.poll_transmit()) {
+    }
+    return c;
+  };
+  (void)dial_in(1, {}, true);
+  const auto silent = dial_in(2, {}, false);  // not interested in a seed: of no use to it
+  (void)dial_in(3, time_point{} + 9s, true);
+  auto closed = s.poll_close();
+  REQUIRE(closed);
+  CHECK(closed->reason == "too many connections");
+  (void)dial_in(4, time_point{} + 10s, true);
+  closed = s.poll_close();
+  REQUIRE(closed);
+  CHECK(closed->connection == silent);
+  CHECK(closed->reason == "of no use either way, closed to make room for a new peer");
+  CHECK_FALSE(s.poll_close());
+}
+
+TEST_CASE("[session] at the limit, a peer the app adds is dialled first, in the place of an idle one", "[session]") {
+  session_settings st;
+  st.max_connections_per_torrent = 2;
+  session s(st);
+  const metainfo m = single_file("x", byte_buffer(40000, 7));
+  const auto t = s.add_torrent(m, {}, {});  // a leecher
+  REQUIRE(t);
+  for (std::uint8_t who = 1; who <= 2; ++who) {
+    const auto c = s.accept_connection(wire::make_endpoint_v4({who, who, who, who}, who), {});
+    s.bytes_received(c, handshake_bytes(m.info_hash, who), {});
+  }
+  while (s.poll_transmit()) {
+  }
+  // A tracker's addresses wait behind the two silent peers that hold both slots.
+  for (std::uint8_t i = 1; i <= 5; ++i) s.add_peer(*t, wire::make_endpoint_v4({10, 0, 0, i}, 6881), {}, peer_source::tracker);
+  CHECK_FALSE(s.poll_connect());
+  const auto wanted = wire::make_endpoint_v4({9, 9, 9, 9}, 6881);
+  // They have nothing we want, and want nothing: still, before useless_peer_age, the app's
+  // peer waits too.
+  s.add_peer(*t, wanted, time_point{} + 5s);
+  CHECK_FALSE(s.poll_connect());
+  CHECK_FALSE(s.poll_close());
+  s.remove_peer(*t, wanted, time_point{} + 5s);
+  // Later, one silent peer makes room, and the app's peer is dialled before the tracker's.
+  s.add_peer(*t, wanted, time_point{} + 11s);
+  const auto closed = s.poll_close();
+  REQUIRE(closed);
+  CHECK(closed->reason == "of no use either way, closed to make room for a new peer");
+  CHECK_FALSE(s.poll_close());
+  const auto dial = s.poll_connect();
+  REQUIRE(dial);
+  CHECK(dial->remote == wanted);
+  CHECK_FALSE(s.poll_connect());
 }
 
 TEST_CASE("[session] a peer that asks faster than it reads is closed once its replies pile up", "[session]") {
