@@ -548,6 +548,38 @@ test('a seed of bytes is kept in the default store: after a reload the torrent i
   assert.deepEqual(page.errors, [])
 })
 
+// A reload does not wait for the old page's storage worker: for a moment it still holds the
+// store's files open (sync access handles are exclusive), while its lock on the store is
+// already gone. Another tab of the context (here the seeder) keeps that worker alive.
+test('a reload mid-download with the store still open in the old page\'s worker: the torrent added at once resumes', { timeout: 120_000 }, async () => {
+  const context = await h.newContext()
+  const seeder = await h.newPage('/tests/browser/pages/client.html', { context })
+  const page = await h.newPage('/tests/browser/pages/client.html', { context })
+  const magnet = await seeder.evaluate(async trackerURL => {
+    const bytes = new Uint8Array(16 * 1024 * 1024)
+    for (let at = 0; at < bytes.length; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536))
+    window.client = new window.WasmTorrent({ uploadLimit: 4 << 20, tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+    const torrent = await window.client.seedAsync(bytes, { name: 'open.bin', store: 'memory', announce: [trackerURL] })
+    return torrent.magnetURI
+  }, trackerURL)
+  const add = ({ magnet, trackerURL }) => {
+    window.client = new window.WasmTorrent({ tracker: { announce: [trackerURL], rtcConfig: { iceServers: [] } } })
+    const torrent = window.torrent = window.client.add(magnet)
+    window.result = new Promise(resolve => {
+      torrent.once('error', err => resolve({ error: err.code + ': ' + err.message }))
+      torrent.once('done', () => resolve({ done: true }))
+    })
+  }
+  await page.evaluate(add, { magnet, trackerURL })
+  await page.waitForFunction(() => window.torrent.progress >= 0.3, null, { polling: 20, timeout: 60_000 })
+  await page.reload() // writing: the old page's worker holds its handles
+  await page.evaluate(add, { magnet, trackerURL })
+  assert.deepEqual(await page.evaluate(() => window.result), { done: true })
+  await page.evaluate(() => window.client.remove(window.torrent, { destroyStore: true }))
+  for (const p of [page, seeder]) await p.evaluate(() => window.client.destroy())
+  assert.deepEqual([...page.errors, ...seeder.errors], [])
+})
+
 test('a seed of bytes removed while it is being written to the store: the store is closed, and the same seed is kept on the next try', { timeout: 120_000 }, async () => {
   const page = await h.newPage('/tests/browser/pages/client.html')
   const result = await page.evaluate(async () => {

@@ -30,6 +30,7 @@ export const INDEX_FILE = 'index'
 // perFile (filePieces(pieceLength)).
 function workerMain () {
   const MAX_OPEN = 64         // sync access handles kept open (each holds a file open)
+  const HANDLE_WAIT_MS = 5000 // for a file another worker has open (see openHandle)
   const open = new Map()      // file name -> FileSystemSyncAccessHandle, oldest use first
   let dir = null
   let queue = Promise.resolve() // one operation at a time: handles are exclusive
@@ -50,11 +51,25 @@ function workerMain () {
     if (h) {
       open.delete(name) // move to the newest end
     } else {
-      h = await (await (await folder(m)).getFileHandle(name, { create: true })).createSyncAccessHandle()
+      h = await openHandle(await (await folder(m)).getFileHandle(name, { create: true }))
       if (open.size >= MAX_OPEN) release(open.keys().next().value)
     }
     open.set(name, h)
     return h
+  }
+
+  // A page reloaded (or closed) drops its lock on the store at once, but its worker may hold
+  // the files open a moment longer (seen up to about a second while it was writing): a
+  // handle refused as in use is asked for again, for up to HANDLE_WAIT_MS.
+  async function openHandle (file) {
+    for (let waited = 0, delay = 25; ; waited += delay, delay = Math.min(delay * 2, 500)) {
+      try {
+        return await file.createSyncAccessHandle()
+      } catch (err) {
+        if (err?.name !== 'NoModificationAllowedError' || waited >= HANDLE_WAIT_MS) throw err
+        await new Promise(resolve => setTimeout(resolve, delay))
+      }
+    }
   }
 
   function release (name) {
