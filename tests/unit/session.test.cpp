@@ -43,6 +43,18 @@ byte_buffer handshake_bytes(const sha1_digest& info_hash, std::uint8_t who) {
   return hb;
 }
 
+// A peer at address who.who.who.who:who connects to `s` at `at` and handshakes (then says
+// it is interested, when `interested`); what the session answers is drained.
+connection_id dial_in(session& s, const sha1_digest& info_hash, std::uint8_t who, time_point at, bool interested) {
+  const auto c = s.accept_connection(wire::make_endpoint_v4({who, who, who, who}, who), at);
+  auto bytes = handshake_bytes(info_hash, who);
+  if (interested) wire::encode_to(wire::interested{}, bytes);
+  s.bytes_received(c, bytes, at);
+  while (s.poll_transmit()) {
+  }
+  return c;
+}
+
 struct fixture {
   byte_buffer data;
   metainfo meta;
@@ -779,17 +791,8 @@ TEST_CASE("[session] at the limit, a peer dialling in takes the place of one idl
   const metainfo m = single_file("x", byte_buffer(40000, 7));
   const auto t = s.add_torrent(m, {.seed = true}, {});
   REQUIRE(t);
-  auto handshake_from = [&](std::uint8_t who) { return handshake_bytes(m.info_hash, who); };
   // Leechers that say they are interested, then ask for nothing.
-  auto dial_in = [&](std::uint8_t who, time_point at) {
-    const auto c = s.accept_connection(wire::make_endpoint_v4({who, who, who, who}, who), at);
-    auto bytes = handshake_from(who);
-    wire::encode_to(wire::interested{}, bytes);
-    s.bytes_received(c, bytes, at);
-    while (s.poll_transmit()) {
-    }
-    return c;
-  };
+  auto dial_in = [&](std::uint8_t who, time_point at) { return ::dial_in(s, m.info_hash, who, at, true); };
   const auto a = dial_in(1, {});
   (void)dial_in(2, time_point{} + 20s);
   // Before a has been idle that long, a newcomer is refused.
@@ -817,15 +820,7 @@ TEST_CASE("[session] at the limit, a peer dialling in takes the place of one of 
   session s(st);
   const metainfo m = single_file("x", byte_buffer(40000, 7));
   REQUIRE(s.add_torrent(m, {.seed = true}, {}));
-  auto dial_in = [&](std::uint8_t who, time_point at, bool interested) {
-    const auto c = s.accept_connection(wire::make_endpoint_v4({who, who, who, who}, who), at);
-    auto bytes = handshake_bytes(m.info_hash, who);
-    if (interested) wire::encode_to(wire::interested{}, bytes);
-    s.bytes_received(c, bytes, at);
-    while (s.poll_transmit()) {
-    }
-    return c;
-  };
+  auto dial_in = [&](std::uint8_t who, time_point at, bool interested) { return ::dial_in(s, m.info_hash, who, at, interested); };
   (void)dial_in(1, {}, true);
   const auto silent = dial_in(2, {}, false);  // not interested in a seed: of no use to it
   (void)dial_in(3, time_point{} + 9s, true);
@@ -847,12 +842,7 @@ TEST_CASE("[session] at the limit, a peer the app adds is dialled first, in the 
   const metainfo m = single_file("x", byte_buffer(40000, 7));
   const auto t = s.add_torrent(m, {}, {});  // a leecher
   REQUIRE(t);
-  for (std::uint8_t who = 1; who <= 2; ++who) {
-    const auto c = s.accept_connection(wire::make_endpoint_v4({who, who, who, who}, who), {});
-    s.bytes_received(c, handshake_bytes(m.info_hash, who), {});
-  }
-  while (s.poll_transmit()) {
-  }
+  for (std::uint8_t who = 1; who <= 2; ++who) (void)dial_in(s, m.info_hash, who, {}, false);
   // A tracker's addresses wait behind the two silent peers that hold both slots.
   for (std::uint8_t i = 1; i <= 5; ++i) s.add_peer(*t, wire::make_endpoint_v4({10, 0, 0, i}, 6881), {}, peer_source::tracker);
   CHECK_FALSE(s.poll_connect());
