@@ -59,8 +59,9 @@ function workerMain () {
   }
 
   // A page reloaded (or closed) drops its lock on the store at once, but its worker may hold
-  // the files open a moment longer (seen up to about a second while it was writing): a
-  // handle refused as in use is asked for again, for up to HANDLE_WAIT_MS.
+  // the files open a moment longer (a probe's re-add 0.5 s after a reload mid-download was
+  // refused, one 2 s after was not): a handle refused as in use is asked for again, for up
+  // to HANDLE_WAIT_MS.
   async function openHandle (file) {
     for (let waited = 0, delay = 25; ; waited += delay, delay = Math.min(delay * 2, 500)) {
       try {
