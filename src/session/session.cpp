@@ -136,8 +136,7 @@ void session::impl::ban(torrent& t, const std::string& endpoint_text, const torr
 
 std::uint32_t session::impl::live_connections() const {
   std::uint32_t n = 0;
-  for (const auto& [id, t] : torrents)
-    for (const auto& [cid, p] : t.peers) n += !p.dead;
+  for (const auto& [id, t] : torrents) n += live_peers(t);
   for (const auto& [cid, p] : unattached) n += !p.dead;
   return n;
 }
@@ -851,10 +850,7 @@ void session::bytes_received(connection_id c, byte_view data, time_point now) {
       s.finish_call();
       return;
     }
-    std::uint32_t connected = 0;
-    for (const auto& [id, other] : t->peers)
-      if (!other.dead) ++connected;
-    if (connected >= s.settings.max_connections_per_torrent && !s.evict_idle_peer(*t)) {
+    if (s.live_peers(*t) >= s.settings.max_connections_per_torrent && !s.evict_idle_peer(*t)) {
       s.close_peer(nullptr, up, errc::ok, "too many connections", true);
       s.finish_call();
       return;

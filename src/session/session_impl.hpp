@@ -595,6 +595,12 @@ struct session::impl {
   void apply_params(torrent& t, add_torrent_params& params);
   // Connections of every torrent, and incoming ones before their handshake.
   std::uint32_t live_connections() const;
+  // The torrent's connections not closed yet (half-open ones too).
+  static std::uint32_t live_peers(const torrent& t) {
+    std::uint32_t n = 0;
+    for (const auto& [id, p] : t.peers) n += !p.dead;
+    return n;
+  }
   bool at_session_limit() const {
     return settings.max_connections != 0 && live_connections() >= settings.max_connections;
   }
@@ -645,9 +651,7 @@ struct session::impl {
   // does: otherwise peers that only hold their connection open would keep it out for good.
   void make_room_for_manual(torrent& t) {
     if (t.paused) return;
-    std::uint32_t connected = 0;
-    for (const auto& [id, p] : t.peers) connected += !p.dead;
-    if (connected >= connection_share(t) || at_session_limit()) evict_idle_peer(t);
+    if (live_peers(t) >= connection_share(t) || at_session_limit()) evict_idle_peer(t);
   }
   // The torrent has the address: waiting to be dialled or redialled, or a live connection's
   // (its remote, or for one that connected to us, the listen port it told).
