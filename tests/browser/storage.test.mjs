@@ -576,6 +576,19 @@ test('a reload mid-download with the store still open in the old page\'s worker:
   await page.evaluate(add, { magnet, trackerURL })
   assert.deepEqual(await page.evaluate(() => window.result), { done: true })
   await page.evaluate(() => window.client.remove(window.torrent, { destroyStore: true }))
+  // The origin's only store gone, nothing of the library's is left in its OPFS.
+  const left = await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory()
+    for (const end = Date.now() + 5000; Date.now() < end; await new Promise(resolve => setTimeout(resolve, 50))) {
+      const names = []
+      for await (const name of root.keys()) names.push(name)
+      if (!names.length) return names
+    }
+    const names = []
+    for await (const name of root.keys()) names.push(name)
+    return names
+  })
+  assert.deepEqual(left, [], 'destroyStore of the last store leaves no empty wasmtorrent/ folder')
   for (const p of [page, seeder]) await p.evaluate(() => window.client.destroy())
   assert.deepEqual([...page.errors, ...seeder.errors], [])
 })

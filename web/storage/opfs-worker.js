@@ -210,10 +210,17 @@ function workerMain () {
     async close () { closeAll() },
     async destroy (m) {
       closeAll()
-      const top = await (await navigator.storage.getDirectory()).getDirectoryHandle(m.root, { create: true })
+      const root = await navigator.storage.getDirectory()
+      const top = await root.getDirectoryHandle(m.root).catch(err => {
+        if (err.name !== 'NotFoundError') throw err
+      })
+      if (!top) return
       await top.removeEntry(m.folder, { recursive: true }).catch(err => {
         if (err.name !== 'NotFoundError') throw err
       })
+      // The last torrent's folder gone: the library's own folder too. Not recursive, so
+      // a folder another tab has just made stays (the removal fails, and that is fine).
+      await root.removeEntry(m.root).catch(() => {})
     }
   }
 

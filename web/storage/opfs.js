@@ -106,8 +106,9 @@ export class OpfsStore extends WholePieceStore {
     await this.close()
     try {
       const root = await navigator.storage.getDirectory()
-      const top = await root.getDirectoryHandle(ROOT, { create: true })
+      const top = await root.getDirectoryHandle(ROOT)
       await top.removeEntry(this._folderName, { recursive: true })
+      await root.removeEntry(ROOT).catch(() => {}) // only when empty (not recursive)
     } catch (err) {
       if (err?.name !== 'NotFoundError') throw storageError('destroy: OPFS folder ' + this._folderName, err)
     }
