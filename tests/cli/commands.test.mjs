@@ -10,11 +10,12 @@ import { randomBytes } from 'node:crypto'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import http from 'node:http'
+import { spawn } from 'node:child_process'
 import parseTorrentOracle from 'parse-torrent'
 import createTorrentOracle from 'create-torrent'
 import WasmTorrent from '../../dist/wasmtorrent.node.js'
 import {
-  tempDir, makeContent, sameFiles, libtorrentPeer, writeTorrent, handMadeTorrent, runCli, freePort, parseProgress
+  tempDir, makeContent, sameFiles, libtorrentPeer, writeTorrent, handMadeTorrent, runCli, freePort, parseProgress, CLI
 } from './helpers.mjs'
 
 const OFFLINE = ['--no-dht', '--no-trackers']
@@ -48,7 +49,7 @@ test('--help for every command, and usage errors exit 2 with a pointer to --help
   assert.match(bad.err.join('\n'), /frobnicate[\s\S]*wasmtorrent download --help/)
   const rate = runCli(t, ['download', 'ab'.repeat(20), '--download-limit', 'fast'])
   assert.equal(await rate.exitCode(), 2)
-  assert.match(rate.err[0], /--download-limit fast: expected a number of bytes, e.g. 500K or 2M/)
+  assert.match(rate.err[0], /--download-limit fast: expected KiB\/s \(500\), or a rate with its unit/)
   const missing = runCli(t, ['info', '/nonexistent/x.torrent'])
   assert.equal(await missing.exitCode(), 2)
   assert.match(missing.err[0], /no such file, and not a magnet link/)
@@ -89,7 +90,7 @@ test('create writes the .torrent create-torrent makes of the same folder; info r
   assert.equal(made.comment, 'hi')
   assert.ok(create.out.some(line => line === `Info hash: ${made.infoHash}`), create.tail())
 
-  const info = runCli(t, ['info', out])
+  const info = runCli(t, ['info', out, '--table'])
   assert.equal(await info.exitCode(), 0)
   const text = info.out.join('\n')
   assert.match(text, new RegExp(`Info hash:\\s+${made.infoHash}`))
@@ -104,7 +105,7 @@ test('create writes the .torrent create-torrent makes of the same folder; info r
   assert.deepEqual(parsed.files.map(f => f.length), made.files.map(f => f.length))
   assert.match(parsed.magnetURI, new RegExp(`^magnet:\\?xt=urn:btih:${made.infoHash}`))
 
-  const magnet = runCli(t, ['info', `magnet:?xt=urn:btih:${made.infoHash}&dn=Ordner`])
+  const magnet = runCli(t, ['info', `magnet:?xt=urn:btih:${made.infoHash}&dn=Ordner`, '--table'])
   assert.equal(await magnet.exitCode(), 0)
   assert.match(magnet.out.join('\n'), /Name:\s+Ordner[\s\S]*Files:\s+not in a magnet link/)
 })
@@ -296,7 +297,7 @@ test('info and download take the http(s) URL of a .torrent', async t => {
   const url = `http://127.0.0.1:${server.address().port}/files/x.torrent`
   const parsed = await WasmTorrent.parseTorrent(lt.torrentFile)
 
-  const info = runCli(t, ['info', url])
+  const info = runCli(t, ['info', url, '--table'])
   assert.equal(await info.exitCode(), 0, info.tail())
   assert.match(info.out.join('\n'), new RegExp(`Info hash:\\s+${parsed.infoHash}`))
   const missing = runCli(t, ['info', url.replace('x.torrent', 'y.torrent')])
@@ -307,4 +308,96 @@ test('info and download take the http(s) URL of a .torrent', async t => {
   const cli = runCli(t, ['download', url, '--out', down, '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
   assert.equal(await cli.exitCode(60000), 0, cli.tail())
   assert.equal(await sameFiles(down, lt.content.files), null)
+})
+
+// The CLI with its standard output as bytes (runCli reads lines).
+function runRaw (args, { ms = 60000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const out = []
+    let err = ''
+    child.stdout.on('data', b => out.push(b))
+    child.stderr.on('data', b => { err += b })
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: ${args.join(' ')}\n${err}`)) }, ms)
+    child.once('exit', code => { clearTimeout(timer); resolve({ code, stdout: Buffer.concat(out), stderr: err }) })
+  })
+}
+
+test("webtorrent-cli's forms: piped info is JSON, piped create is the .torrent, -s alone lists, version, errors on stderr with -q, --no-dht binds no DHT port", async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const content = await makeContent(path.join(dir, 'seed'), 'Formen', 23)
+  // create DIR > x.torrent, as with webtorrent-cli: the bytes on stdout, the rest on stderr.
+  const created = await runRaw(['create', content.root, '--announce', 'udp://127.0.0.1:6969'])
+  assert.equal(created.code, 0, created.stderr)
+  const made = await parseTorrentOracle(created.stdout)
+  assert.equal(made.name, 'Formen')
+  assert.match(created.stderr, new RegExp(`Info hash: ${made.infoHash}`))
+  const file = path.join(dir, 'formen.torrent')
+  await writeFile(file, created.stdout)
+  // info piped: JSON (webtorrent-cli's `info x | jq`); -o writes it to a file.
+  const info = await runRaw(['info', file])
+  assert.equal(info.code, 0, info.stderr)
+  const json = JSON.parse(info.stdout.toString())
+  assert.equal(json.infoHash, made.infoHash)
+  assert.deepEqual(json.files.map(f => f.length), made.files.map(f => f.length))
+  const jsonFile = path.join(dir, 'info.json')
+  assert.equal((await runRaw(['info', file, '-o', jsonFile])).code, 0)
+  assert.equal(JSON.parse(await readFile(jsonFile, 'utf8')).infoHash, made.infoHash)
+  // -s with no index: the files with their indexes, exit 0 (also as the last argument).
+  for (const args of [['download', file, '-s', ...OFFLINE], ['download', '-s', file, ...OFFLINE], ['download', file, ...OFFLINE, '--select']]) {
+    const list = runCli(t, [...args, '--out', path.join(dir, 'list')])
+    assert.equal(await list.exitCode(), 0, list.tail())
+    made.files.forEach((f, i) => assert.ok(list.out.some(line => line.trim().startsWith(`${i} `) && line.endsWith(f.path.split(path.sep).join('/'))), `file ${i} listed: ${list.tail()}`))
+  }
+  const version = runCli(t, ['version'])
+  assert.equal(await version.exitCode(), 0)
+  assert.match(version.out[0], /^\d+\.\d+\.\d+/)
+  // An error reaches stderr, --quiet or not.
+  for (const quiet of [[], ['-q']]) {
+    const wrong = runCli(t, ['download', file, '--select', '9', ...OFFLINE, '--out', path.join(dir, 'wrong'), ...quiet])
+    assert.equal(await wrong.exitCode(), 1)
+    assert.match(wrong.err.join('\n'), /--select 9: the torrent has 4 files/)
+  }
+  // --no-dht: no DHT, so its port stays free (until 2026-12-08 --no-dht was undone unless
+  // --no-port-mapping came with it).
+  const port = await freePort()
+  const off = runCli(t, ['download', `magnet:?xt=urn:btih:${'cd'.repeat(20)}`, '--no-dht', '--no-trackers', '--dht-port', String(port), '--out', path.join(dir, 'off')])
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  const socket = dgram.createSocket('udp4')
+  await new Promise((resolve, reject) => { socket.once('error', reject); socket.bind(port, resolve) })
+  socket.close()
+  off.child.kill('SIGINT')
+  await off.exitCode()
+})
+
+test('several torrents in one download, --on-done and --on-exit run, --stdout writes the file byte-exact, downloadmeta writes the .torrent', async t => {
+  const dir = await tempDir(t, 'wt-cli-')
+  const one = await libtorrentSeed(t, path.join(dir, 'one'), { name: 'eins', seed: 31 })
+  const two = await libtorrentSeed(t, path.join(dir, 'two'), { name: 'zwei', seed: 37 })
+  const peers = ['--peer', `127.0.0.1:${one.port}`, '--peer', `127.0.0.1:${two.port}`]
+  const down = path.join(dir, 'down')
+  const done = path.join(dir, 'done.log')
+  const exit = path.join(dir, 'exit.log')
+  const both = runCli(t, ['download', one.file, two.file, '--out', down, ...peers, ...OFFLINE,
+    '--on-done', `echo done >> '${done}'`, '--on-exit', `echo exit > '${exit}'`])
+  assert.equal(await both.exitCode(90000), 0, both.tail())
+  assert.equal(await sameFiles(down, one.content.files), null)
+  assert.equal(await sameFiles(down, two.content.files), null)
+  assert.equal(await readFile(done, 'utf8'), 'done\ndone\n', 'once per torrent')
+  assert.equal(await readFile(exit, 'utf8'), 'exit\n')
+
+  const parsed = await WasmTorrent.parseTorrent(one.torrentFile)
+  const index = parsed.files.findIndex(f => f.path.endsWith('.txt'))
+  const piped = await runRaw(['download', one.file, '--stdout', '--select', String(index), '--out', path.join(dir, 'piped'), ...peers, ...OFFLINE], { ms: 60000 })
+  assert.equal(piped.code, 0, piped.stderr)
+  const want = one.content.files.find(f => f.path.endsWith('.txt')).data
+  assert.equal(Buffer.compare(piped.stdout, Buffer.from(want)), 0, `--stdout gave ${piped.stdout.length} bytes, want ${want.length}`)
+
+  const meta = path.join(dir, 'meta')
+  await mkdir(meta)
+  const dm = runCli(t, ['downloadmeta', `magnet:?xt=urn:btih:${parsed.infoHash}`, '--out', meta, ...peers, ...OFFLINE])
+  assert.equal(await dm.exitCode(60000), 0, dm.tail())
+  const got = await parseTorrentOracle(await readFile(path.join(meta, `${parsed.infoHash}.torrent`)))
+  assert.equal(got.infoHash, parsed.infoHash)
+  assert.equal(got.length, parsed.length)
 })

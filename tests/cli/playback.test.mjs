@@ -90,7 +90,7 @@ test('--vlc when VLC is not installed: a clear error, exit 1', async t => {
   await mkdir(empty)
   const cli = runCli(t, ['download', s.torrentFile, '--out', path.join(s.dir, 'down'), '--vlc', '--peer', s.peer, ...OFFLINE], { env: { PATH: empty } })
   assert.equal(await cli.exitCode(), 1)
-  assert.match(cli.out.join('\n') + cli.err.join('\n'), /error: VLC is not installed: `vlc` was not found on PATH/)
+  assert.match(cli.err.join('\n'), /^wasmtorrent: VLC is not installed: `vlc` was not found on PATH/m)
 })
 
 const noRealVlc = !existsSync('/usr/bin/vlc') && 'needs Debian\'s vlc-bin and vlc-plugin-base (scripts/setup.sh)'
@@ -131,9 +131,10 @@ test('--airplay: the fake AirPlay receiver gets the URL and fetches it whole; a 
   t.after(() => receiver.close())
   const wrong = runCli(t, ['download', s.torrentFile, '--out', path.join(s.dir, 'down1'), '--airplay', '--device', 'bedroom', '--peer', s.peer, ...OFFLINE])
   assert.equal(await wrong.exitCode(), 1)
-  assert.match(wrong.out.join('\n') + wrong.err.join('\n'), /error: .*bedroom[\s\S]*Küche/)
+  assert.match(wrong.err.join('\n'), /^wasmtorrent: .*bedroom[\s\S]*Küche/m)
 
-  const cli = runCli(t, ['download', s.torrentFile, '--out', path.join(s.dir, 'down2'), '--airplay', '--peer', s.peer, ...OFFLINE])
+  // The device's name after the flag, as webtorrent-cli's --chromecast NAME.
+  const cli = runCli(t, ['download', s.torrentFile, '--out', path.join(s.dir, 'down2'), '--airplay', 'küch', '--peer', s.peer, ...OFFLINE])
   await cli.waitForLine(/^Casting clip\.mp4 to AirPlay "Küche": http:\/\/10\.77\.0\.\d:\d+\//)
   const fetched = await receiver.plays[0].fetched
   assert.equal(fetched.sha1, sha1(s.video))
@@ -145,7 +146,7 @@ test('--chromecast with no device on the network: a clear error, exit 1', { skip
   const s = await seeder(t)
   const cli = runCli(t, ['download', s.torrentFile, '--out', path.join(s.dir, 'down'), '--chromecast', '--peer', s.peer, ...OFFLINE])
   assert.equal(await cli.exitCode(30000), 1)
-  assert.match(cli.out.join('\n') + cli.err.join('\n'), /error: No Chromecast found on the local network within 5 s/)
+  assert.match(cli.err.join('\n'), /^wasmtorrent: No Chromecast found on the local network within 5 s/m)
 })
 
 // Debian's gmediarender (a real UPnP/DLNA renderer on libupnp and GStreamer) on the veth

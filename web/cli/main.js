@@ -5,6 +5,8 @@
 // (Chromecast, AirPlay, DLNA) through the client's HTTP server.
 import { parseArgs } from 'node:util'
 import { readFile, writeFile, stat } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import path from 'node:path'
 import WasmTorrent, { parseTorrent, createTorrent, toMagnetURI } from '../node.js'
 import { Progress, snapshot, formatBytes, formatDuration } from './progress.js'
@@ -30,8 +32,10 @@ const NETWORK_OPTIONS = {
   'no-dht': { type: 'boolean', help: '   do not use the DHT' },
   'no-trackers': { type: 'boolean', help: '   do not announce to trackers' },
   'no-port-mapping': { type: 'boolean', help: '   do not ask the router (UPnP, NAT-PMP) to forward the ports to this machine' },
-  'download-limit': { type: 'string', help: 'RATE   at most this many bytes/s down, e.g. 500K, 2M' },
-  'upload-limit': { type: 'string', help: 'RATE   at most this many bytes/s up, e.g. 100K' },
+  'download-limit': { type: 'string', short: 'd', help: 'RATE   at most this much down: KiB/s as webtorrent-cli (-d 500), or with a unit: 500K, 2M, 800B' },
+  'upload-limit': { type: 'string', short: 'u', help: 'RATE   at most this much up: KiB/s (-u 100), or 100K, 1M, 800B' },
+  blocklist: { type: 'string', short: 'b', help: 'FILE|URL   peers not to talk to (a P2P/eMule list, gzipped or not)' },
+  'on-exit': { type: 'string', help: 'COMMAND   run (by the shell) before the program exits' },
   quiet: { type: 'boolean', short: 'q', help: '   no progress output' },
   verbose: { type: 'boolean', help: '   also print warnings (trackers unreachable, peers refused, ...)' },
   interval: { type: 'string', help: 'SECONDS   between progress lines when the output is not a terminal (default 1)' }
@@ -43,7 +47,7 @@ const PLAY_OPTIONS = {
   iina: { type: 'boolean', help: '   play in IINA' },
   xbmc: { type: 'boolean', help: '   play in Kodi (XBMC), through its JSON-RPC' },
   'xbmc-host': { type: 'string', help: 'HOST:PORT   Kodi\'s web server (default 127.0.0.1:8080)' },
-  chromecast: { type: 'boolean', help: '   cast to a Chromecast on the local network' },
+  chromecast: { type: 'boolean', help: '   cast to a Chromecast on the local network (--chromecast NAME: the one whose name contains NAME)' },
   airplay: { type: 'boolean', help: '   cast to an AirPlay device (Apple TV) on the local network' },
   dlna: { type: 'boolean', help: '   cast to a DLNA renderer (smart TV, gmediarender) on the local network' },
   device: { type: 'string', help: 'NAME   the cast device whose name contains NAME (default: the first found)' },
@@ -54,12 +58,16 @@ const PLAY_OPTIONS = {
 
 const COMMANDS = {
   download: {
-    usage: 'download <magnet | .torrent file | info-hash | http(s) URL of a .torrent>',
-    about: 'Downloads a torrent, optionally playing a file while it downloads.',
+    usage: 'download <magnet | .torrent file | info-hash | http(s) URL of a .torrent>...',
+    about: 'Downloads torrents, optionally playing a file while it downloads.',
     options: {
-      out: { type: 'string', short: 'o', help: 'DIR   where to put the files (default: the current folder)' },
-      select: { type: 'string', short: 's', help: 'N[,M...]   download only these files (indexes from `info`; the so= of a magnet does the same); the first one is played' },
+      out: { type: 'string', short: 'o', help: 'DIR   where to put the files (default: the current folder; when playing or with --stdout, a temporary folder)' },
+      select: { type: 'string', short: 's', help: 'N[,M...]   download only these files (indexes from `info`; the so= of a magnet does the same); the first one is played. Alone: list the files and exit' },
+      'list-files': { type: 'boolean', help: '   list the files with their indexes and exit (what -s alone does)' },
+      stdout: { type: 'boolean', help: '   write the selected (else the largest) file to standard output as it arrives (implies --quiet)' },
       'keep-seeding': { type: 'boolean', help: '   keep seeding when done (until Ctrl-C)' },
+      'no-quit': { type: 'boolean', help: '   keep running when the player exits' },
+      'on-done': { type: 'string', help: 'COMMAND   run (by the shell) when a torrent is downloaded' },
       'remove-partial': { type: 'boolean', help: '   on Ctrl-C before the end, delete what was downloaded' },
       'peer-timeout': { type: 'string', help: 'SECONDS   say so when no peer is found within this time (default 30; it keeps trying)' },
       ...PLAY_OPTIONS,
@@ -67,9 +75,18 @@ const COMMANDS = {
     },
     run: download
   },
+  downloadmeta: {
+    usage: 'downloadmeta <magnet | info-hash>...',
+    about: 'Fetches a magnet\'s metadata from peers and writes it as <out>/<info-hash>.torrent.',
+    options: {
+      out: { type: 'string', short: 'o', help: 'DIR   where to write the .torrent files (default: the current folder)' },
+      ...NETWORK_OPTIONS
+    },
+    run: downloadMeta
+  },
   seed: {
     usage: 'seed <file or folder>...',
-    about: 'Makes a torrent of the files and seeds it until Ctrl-C; prints its magnet link.',
+    about: 'Makes a torrent of the files and seeds it until Ctrl-C; prints its magnet link. Given a .torrent or a magnet, downloads it and seeds on.',
     options: {
       name: { type: 'string', help: 'NAME   the torrent\'s name' },
       comment: { type: 'string', help: 'TEXT   a comment in the torrent' },
@@ -84,7 +101,7 @@ const COMMANDS = {
     usage: 'create <file or folder>...',
     about: 'Writes a .torrent of the files (hashing them; nothing is shared).',
     options: {
-      out: { type: 'string', short: 'o', help: 'FILE   the .torrent to write (default: <name>.torrent)' },
+      out: { type: 'string', short: 'o', help: 'FILE   the .torrent to write (- for standard output; default: standard output when it is not a terminal, as webtorrent-cli, else <name>.torrent)' },
       announce: { type: 'string', short: 'a', multiple: true, help: 'URL   tracker (repeatable; default: the usual WebTorrent trackers)' },
       'url-list': { type: 'string', multiple: true, help: 'URL   web seed (BEP 19; repeatable)' },
       name: { type: 'string', help: 'NAME   the torrent\'s name' },
@@ -97,9 +114,11 @@ const COMMANDS = {
   },
   info: {
     usage: 'info <magnet | .torrent file | info-hash | http(s) URL of a .torrent>',
-    about: 'Prints what a torrent or magnet link holds (without downloading).',
+    about: 'Prints what a torrent or magnet link holds (without downloading): a table on a terminal, JSON (as webtorrent-cli) otherwise.',
     options: {
-      json: { type: 'boolean', help: '   as JSON' }
+      json: { type: 'boolean', help: '   as JSON' },
+      table: { type: 'boolean', help: '   as a table, also when the output is not a terminal' },
+      out: { type: 'string', short: 'o', help: 'FILE   write the JSON there' }
     },
     run: info
   },
@@ -113,6 +132,12 @@ const COMMANDS = {
       ...NETWORK_OPTIONS
     },
     run: serve
+  },
+  version: {
+    usage: 'version',
+    about: 'Prints the version.',
+    options: {},
+    run: async () => { console.log(await version()) }
   }
 }
 
@@ -152,7 +177,7 @@ function helpText (name) {
 function parseCommand (argv) {
   let [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') return { help: rest[0] && COMMANDS[rest[0]] ? rest[0] : true }
-  if (name === '--version' || name === '-v') return { version: true }
+  if (name === '--version' || name === '-v') return { name: 'version', args: [], o: {} }
   if (!COMMANDS[name]) {
     if (name.startsWith('-')) throw new UsageError(`unknown option ${name}: the command comes first`)
     // As webtorrent-cli: a torrent id alone means download.
@@ -164,7 +189,7 @@ function parseCommand (argv) {
   options.help = { type: 'boolean', short: 'h' }
   let parsed
   try {
-    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true })
+    parsed = parseArgs({ args: webtorrentCliForms(rest, options), options, allowPositionals: true, strict: true })
   } catch (err) {
     throw new UsageError(`${err.message.replace(/\. To specify a positional.*$/s, '')}\nSee: wasmtorrent ${name} --help`)
   }
@@ -172,11 +197,39 @@ function parseCommand (argv) {
   return { name, args: parsed.positionals, o: parsed.values }
 }
 
-// "500K", "2M", "1.5MiB", "1000" → bytes.
+// webtorrent-cli's forms that parseArgs cannot read: -s/--select with no index (list the
+// files), --chromecast NAME or --chromecast=NAME (a device name, here --device).
+function webtorrentCliForms (args, options) {
+  const out = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    const next = args[i + 1]
+    if ((arg === '-s' || arg === '--select') && options['list-files'] && (next === undefined || !/^\d+(\s*,\s*\d+)*$/.test(next))) {
+      out.push('--list-files')
+      continue
+    }
+    const cast = /^--(chromecast|airplay|dlna)(?:=(.*))?$/s.exec(arg)
+    if (cast && options.device) {
+      out.push(`--${cast[1]}`)
+      if (cast[2] !== undefined) out.push('--device', cast[2])
+      else if (next !== undefined && !next.startsWith('-') && !looksLikeTorrentId(next)) out.push('--device', args[++i])
+      continue
+    }
+    out.push(arg)
+  }
+  return out
+}
+
+function looksLikeTorrentId (text) {
+  return /^(magnet:|https?:\/\/)/i.test(text) || /^[0-9a-f]{40}$/i.test(text) || /^[a-z2-7]{32}$/i.test(text) || existsSync(text)
+}
+
+// A bare number is KiB/s, as webtorrent-cli's -d/-u; "500K", "2M", "1.5MiB", "800B" → bytes/s.
 function parseRate (text, option) {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?(?:\/s)?$/i.exec(String(text).trim())
-  if (!m) throw new UsageError(`--${option} ${text}: expected a number of bytes, e.g. 500K or 2M`)
-  return Math.round(Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()))
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([kmg])(?:i?b)?|(b))?(?:\/s)?$/i.exec(String(text).trim())
+  if (!m) throw new UsageError(`--${option} ${text}: expected KiB/s (500), or a rate with its unit (800B, 500K, 2M)`)
+  const unit = m[3] ? 0 : m[2] ? ' kmg'.indexOf(m[2].toLowerCase()) : 1
+  return Math.round(Number(m[1]) * 1024 ** unit)
 }
 
 function parseInteger (text, option, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
@@ -216,8 +269,8 @@ async function torrentId (arg) {
 function clientOptions (o) {
   const opts = {}
   if (o['torrent-port'] !== undefined) opts.torrentPort = parseInteger(o['torrent-port'], 'torrent-port', { max: 65535 })
-  if (o['no-dht']) opts.dht = false
   if (o['no-port-mapping']) Object.assign(opts, { natPmp: false, natUpnp: false })
+  if (o['no-dht']) opts.dht = false
   else {
     opts.dht = {}
     if (o['dht-port'] !== undefined) opts.dht.port = parseInteger(o['dht-port'], 'dht-port', { max: 65535 })
@@ -226,7 +279,17 @@ function clientOptions (o) {
   if (o['no-trackers']) opts.tracker = false
   if (o['download-limit'] !== undefined) opts.downloadLimit = parseRate(o['download-limit'], 'download-limit')
   if (o['upload-limit'] !== undefined) opts.uploadLimit = parseRate(o['upload-limit'], 'upload-limit')
+  if (o.blocklist !== undefined) opts.blocklist = o.blocklist
   return opts
+}
+
+// --on-done and --on-exit: the user's command, by the shell, as webtorrent-cli runs them.
+function runShell (command) {
+  return new Promise(resolve => {
+    const child = spawn(command, { shell: true, stdio: ['ignore', 'inherit', 'inherit'] })
+    child.once('error', err => { console.error(`wasmtorrent: ${command}: ${err.message}`); resolve() })
+    child.once('exit', resolve)
+  })
 }
 
 // One run of a command that keeps a client: progress, Ctrl-C, and a clean exit.
@@ -253,8 +316,11 @@ class Run {
 
   onInterrupt () { this.exit(0) }
 
+  // Errors go to standard error, with --quiet too.
   fail (err) {
-    this.progress.log(`error: ${err.message ?? err}`)
+    if (this.exiting) return
+    this.progress.stop()
+    console.error(`wasmtorrent: ${err.message ?? err}`)
     this.exit(1)
   }
 
@@ -265,6 +331,8 @@ class Run {
     for (const cleanup of this.cleanups.reverse()) {
       try { await cleanup() } catch {}
     }
+    // At most 10 s: a command that does not end must not hold the exit for good.
+    if (this.o['on-exit']) await Promise.race([runShell(this.o['on-exit']), new Promise(resolve => setTimeout(resolve, 10000).unref())])
     // destroy() waits for sockets and files to close; a stuck one must not hold the exit.
     await Promise.race([this.client.destroy().catch(() => {}), new Promise(resolve => setTimeout(resolve, 3000).unref())])
     process.exit(code)
@@ -296,98 +364,185 @@ class Run {
 
 // --- download ----------------------------------------------------------------------------------
 
-async function download ([arg], o) {
-  const id = await torrentId(arg)
+async function download (args, o) {
+  if (args.length === 0) throw new UsageError('which torrent? Give a magnet link, a .torrent file, an info-hash or a URL')
+  const ids = []
+  for (const arg of args) ids.push(await torrentId(arg))
   const players = Object.keys(PLAYERS).filter(k => o[k])
   const casts = Object.keys(CASTS).filter(k => o[k])
   if (players.length + casts.length > 1) throw new UsageError('choose one player or device: --' + [...players, ...casts].join(', --'))
+  const streams = players.length + casts.length + (o.stdout ? 1 : 0)
+  if (streams > 1) throw new UsageError('--stdout and a player or device: choose one')
+  if (ids.length > 1 && (streams || o['list-files'])) throw new UsageError('playing, --stdout and --list-files take one torrent')
   const select = o.select !== undefined ? o.select.split(',').map(s => parseInteger(s.trim(), 'select')) : null
   const peerTimeout = o['peer-timeout'] !== undefined ? parseInteger(o['peer-timeout'], 'peer-timeout', { min: 1 }) : 30
-  const out = path.resolve(o.out ?? '.')
+  // Streaming with no --out: the library's temporary folder, as webtorrent-cli's.
+  const out = o.out !== undefined || !streams ? path.resolve(o.out ?? '.') : undefined
 
-  const run = new Run(o)
+  const run = new Run(o.stdout ? { ...o, quiet: true } : o)
   const { client, progress } = run
   const started = Date.now()
-  const torrent = client.add(id, { path: out, announce: o.announce ?? [] })
+  const downloads = ids.map(id => startDownload(run, id, { out, select, started }))
+  const torrents = downloads.map(d => d.torrent)
   let verb = 'Downloading'
-  // What the run waits for: every file (the torrent's 'done'), or the files chosen by
-  // --select or a magnet's so= ('idle': nothing selected is left; the torrent is not done).
-  // --select counts torrent.files (as `info` lists them); so= counts the info's entries,
-  // BEP 47 pad files included (BEP 53), which is each file's _index.
-  const chosen = () => select ?? torrent.so ?? null
-  const wanted = () => {
-    if (!chosen() || !torrent.ready) return null
-    if (select) return select.filter(i => i < torrent.files.length).map(i => torrent.files[i])
-    return torrent.files.filter(f => torrent.so.includes(f._index))
-  }
-  const finished = () => chosen() ? torrent.ready && wanted().every(f => f.done) : torrent.done
-  progress.start(() => ({ verb, snapshot: snapshot(torrent, undefined, wanted()) }))
-  torrent.on('error', err => run.fail(err))
-  if (o.verbose) torrent.on('warning', err => progress.log(`warning: ${err.message ?? err}`))
-  torrent.once('infoHash', () => { for (const p of o.peer ?? []) torrent.addPeer(p) })
+  progress.start(() => ({ verb, snapshot: combined(downloads.map(d => snapshot(d.torrent, undefined, d.wanted()))) }))
 
   // A magnet nobody seeds: say so, and keep trying.
   const noPeers = setInterval(() => {
-    if (torrent.numPeers > 0 || finished()) return
+    if (torrents.some(t => t.numPeers > 0) || downloads.every(d => d.finished())) return
     progress.set('notice', `no peers yet after ${formatDuration(Date.now() - started)}; still looking (Ctrl-C to stop)`)
     if (!progress.tty) progress.log(`notice: no peers found yet after ${Math.round((Date.now() - started) / 1000)} s; still looking (Ctrl-C to stop)`)
   }, peerTimeout * 1000)
   noPeers.unref()
-  torrent.on('wire', () => progress.set('notice', null))
 
   run.onInterrupt = async () => {
-    const done = finished()
-    if (!done && o['remove-partial'] && torrent.ready) {
-      progress.log('Interrupted: removing the partly downloaded files')
-      await new Promise(resolve => client.remove(torrent, { destroyStore: true }, () => resolve()))
-    } else if (!done) {
-      const at = snapshot(torrent, undefined, wanted()).progress
-      progress.log(`Interrupted at ${(at * 100).toFixed(1)}%: the files stay in ${out}; run the same command to resume`)
+    const done = downloads.every(d => d.finished())
+    for (const d of downloads) {
+      if (d.finished()) continue
+      if (o['remove-partial'] && d.torrent.ready) {
+        progress.log(`Interrupted: removing the partly downloaded files of ${d.torrent.name}`)
+        await new Promise(resolve => client.remove(d.torrent, { destroyStore: true }, () => resolve()))
+      } else {
+        const at = snapshot(d.torrent, undefined, d.wanted()).progress
+        progress.log(`Interrupted at ${(at * 100).toFixed(1)}%: the files stay in ${d.torrent.path ?? out}; run the same command to resume`)
+      }
     }
     run.exit(done ? 0 : 130)
   }
 
-  torrent.once('ready', async () => {
-    if (select) {
-      const bad = select.find(i => i >= torrent.files.length)
-      if (bad !== undefined) return run.fail(new Error(`--select ${bad}: the torrent has ${torrent.files.length} files (0 to ${torrent.files.length - 1}); see \`wasmtorrent info\``))
-    }
-    // Only the chosen files (the library, as WebTorrent's, gets a magnet's so= files first
-    // and then the rest).
-    const part = wanted()
-    if (part) {
-      torrent.files.forEach(f => { if (!part.includes(f)) f.deselect() })
-      for (const f of part) f.select()
-    }
-    if (players.length + casts.length === 0) return
-    const file = select ? torrent.files[select[0]] : pickPlayableFile(torrent.files)
-    if (!file) return run.fail(new Error('no playable file in the torrent: choose one with --select N (see `wasmtorrent info`)'))
-    try {
-      await play(run, torrent, file, players[0], casts[0])
-    } catch (err) {
-      run.fail(err)
-    }
-  })
+  const torrent = torrents[0]
+  if (o['list-files']) {
+    return torrent.once('ready', () => {
+      run.progress.stop()
+      const width = String(torrent.files.length - 1).length
+      torrent.files.forEach((f, i) => console.log(`${String(i).padStart(width)}  ${formatBytes(f.length).padStart(10)}  ${f.path}`))
+      console.log('\nTo download one of them, run the same command with --select N (N, M for several)')
+      run.exit(0)
+    })
+  }
+  if (streams) {
+    torrent.once('ready', async () => {
+      if (!downloads[0].checkSelect()) return
+      const file = select ? torrent.files[select[0]] : o.stdout ? largest(torrent.files) : pickPlayableFile(torrent.files)
+      if (!file) return run.fail(new Error('no playable file in the torrent: choose one with --select N (see `wasmtorrent info`)'))
+      if (o.stdout && !select) downloads[0].only([file]) // the rest would not be seen
+      try {
+        if (o.stdout) toStdout(run, file, downloads[0])
+        else await play(run, torrent, file, players[0], casts[0], downloads[0])
+      } catch (err) {
+        run.fail(err)
+      }
+    })
+  }
 
   let finishedOnce = false
+  for (const d of downloads) {
+    d.onFinished = async () => {
+      if (o['on-done']) await runShell(o['on-done'])
+      if (finishedOnce || !downloads.every(x => x.finished())) return
+      finishedOnce = true
+      clearInterval(noPeers)
+      if (!o['keep-seeding'] && !run.playing) return run.exit(0)
+      verb = 'Seeding'
+    }
+  }
+}
+
+// One torrent of a download run: added, its --select applied at 'ready', its end reported
+// (onFinished, set by the caller, runs once it has every file it waits for).
+function startDownload (run, id, { out, select, started }) {
+  const { client, progress, o } = run
+  const torrent = client.add(id, { ...(out !== undefined && { path: out }), announce: o.announce ?? [] })
+  const d = { torrent, onFinished: () => {} }
+  // What the run waits for: every file (the torrent's 'done'), or the files chosen by
+  // --select, a magnet's so= or the file played ('idle': nothing selected is left; the
+  // torrent is not done). --select counts torrent.files (as `info` lists them); so= counts
+  // the info's entries, BEP 47 pad files included (BEP 53), which is each file's _index.
+  let chosen = null // files, once 'ready'
+  d.wanted = () => chosen
+  d.finished = () => chosen ? torrent.ready && chosen.every(f => f.done) : torrent.done
+  d.only = files => {
+    chosen = files
+    torrent.files.forEach(f => { if (!files.includes(f)) f.deselect() })
+    for (const f of files) f.select()
+  }
+  d.checkSelect = () => {
+    const bad = select?.find(i => i >= torrent.files.length)
+    if (bad === undefined) return true
+    run.fail(new Error(`--select ${bad}: the torrent has ${torrent.files.length} files (0 to ${torrent.files.length - 1}); see \`wasmtorrent info\``))
+    return false
+  }
+  torrent.on('error', err => run.fail(err))
+  if (o.verbose) torrent.on('warning', err => progress.log(`warning: ${err.message ?? err}`))
+  torrent.once('infoHash', () => { for (const p of o.peer ?? []) torrent.addPeer(p) })
+  torrent.on('wire', () => progress.set('notice', null))
+  torrent.once('ready', () => {
+    if (!d.checkSelect()) return
+    // Only the chosen files (the library, as WebTorrent's, gets a magnet's so= files first
+    // and then the rest).
+    if (select) d.only(select.map(i => torrent.files[i]))
+    else if (torrent.so) d.only(torrent.files.filter(f => torrent.so.includes(f._index)))
+  })
+  let reported = false
   const onFinished = () => {
-    if (finishedOnce || !finished()) return
-    clearInterval(noPeers)
+    if (reported || !d.finished()) return
+    reported = true
     const seconds = (Date.now() - started) / 1000
-    const part = wanted()
+    const part = d.wanted()
     const s = snapshot(torrent, undefined, part)
     progress.log(`Downloaded ${part ? `${part.length} of ${torrent.files.length} files of ` : ''}${torrent.name}: ` +
-      `${formatBytes(s.length)} in ${seconds.toFixed(1)} s (${formatBytes(s.downloaded / Math.max(seconds, 0.001))}/s) to ${out}`)
-    finishedOnce = true
-    if (!o['keep-seeding'] && !run.playing) return run.exit(0)
-    verb = 'Seeding'
+      `${formatBytes(s.length)} in ${seconds.toFixed(1)} s (${formatBytes(s.downloaded / Math.max(seconds, 0.001))}/s) to ${torrent.path}`)
+    d.onFinished()
   }
   torrent.on('idle', onFinished)
   torrent.on('done', onFinished)
+  return d
+}
+
+// Several torrents' snapshots as one line.
+function combined (list) {
+  if (list.length === 1) return list[0]
+  const sum = key => list.reduce((n, s) => n + s[key], 0)
+  const length = sum('length')
+  const downloaded = sum('downloaded')
+  const down = sum('down')
+  const done = list.every(s => s.done)
+  return {
+    name: `${list.length} torrents`,
+    ready: list.every(s => s.ready),
+    done,
+    progress: length ? downloaded / length : 0,
+    downloaded,
+    uploaded: sum('uploaded'),
+    length,
+    down,
+    up: sum('up'),
+    peers: sum('peers'),
+    eta: done ? 0 : Math.max(...list.map(s => s.eta))
+  }
+}
+
+function largest (files) {
+  return files.reduce((a, b) => (b.length > a.length ? b : a), files[0])
+}
+
+// --stdout: the file's bytes in order as they are verified; the run ends with the stream
+// (or when the reader goes away: `| head`).
+function toStdout (run, file, d) {
+  run.playing = true
+  const done = () => {
+    run.playing = false
+    if (!run.o['keep-seeding'] || d.finished()) run.exit(0)
+  }
+  process.stdout.on('error', err => { if (err.code === 'EPIPE') done(); else run.fail(err) })
+  const stream = file.createReadStream()
+  stream.on('error', err => run.fail(err))
+  stream.pipe(process.stdout, { end: false })
+  stream.on('end', () => process.stdout.write('', done))
 }
 
 // Plays `file` of `torrent` in a local player or on a cast device while it downloads.
-async function play (run, torrent, file, player, cast) {
+async function play (run, torrent, file, player, cast, d) {
   const { progress, o } = run
   // A device, or a Kodi on another machine, must reach the stream: all addresses, and the
   // LAN address in the URL.
@@ -402,7 +557,8 @@ async function play (run, torrent, file, player, cast) {
     handle.exited?.then(({ code, signal } = {}) => {
       progress.log(`${PLAYERS[player]} exited${signal ? ` (${signal})` : code ? ` with code ${code}` : ''}`)
       run.playing = false
-      if (!o['keep-seeding'] || !finished()) run.exit(0)
+      if (o['no-quit']) return progress.log('--no-quit: still running (Ctrl-C to stop)')
+      if (!o['keep-seeding'] || !d.finished()) run.exit(0)
     })
     run.cleanups.push(() => handle.stop?.())
     return
@@ -420,6 +576,10 @@ async function play (run, torrent, file, player, cast) {
 
 async function seed (paths, o) {
   if (paths.length === 0) throw new UsageError('what to seed? Give files or folders')
+  // As webtorrent-cli: a torrent id is downloaded (into the current folder) and seeded on.
+  if (paths.every(p => /^magnet:/i.test(p) || path.extname(p).toLowerCase() === '.torrent')) {
+    return download(paths, { ...o, 'keep-seeding': true })
+  }
   for (const p of paths) {
     await stat(p).catch(err => { throw new UsageError(`${p}: ${err.code === 'ENOENT' ? 'no such file or folder' : err.message}`) })
   }
@@ -472,18 +632,23 @@ async function create (paths, o) {
   }
   const opts = createOptions(o)
   if (o.announce) opts.announce = o.announce
-  const progress = new Progress({ quiet: o.quiet })
+  // Piped with no -o, the .torrent itself goes to standard output (webtorrent-cli's
+  // `create DIR > x.torrent`) and what is said goes to standard error.
+  const toStdout = o.out === '-' || (o.out === undefined && !process.stdout.isTTY)
+  const progress = new Progress({ quiet: o.quiet, out: toStdout ? process.stderr : process.stdout })
   const state = { done: 0, total: 0 }
   progress.start(() => ({ verb: 'Hashing', snapshot: { name: opts.name ?? paths.map(p => path.basename(path.resolve(p))).join(', '), ready: true, progress: state.total ? state.done / state.total : 0, length: state.total, downloaded: state.done, uploaded: 0, down: 0, up: 0, peers: 0, eta: NaN } }))
   const bytes = await createTorrent(paths.length === 1 ? paths[0] : paths, opts, (done, total) => { state.done = done; state.total = total })
   progress.stop()
   const parsed = await parseTorrent(bytes)
-  const file = o.out ?? `${parsed.name.replace(/[/\\]/g, '_')}.torrent`
-  await writeFile(file, bytes)
-  if (o.quiet) return console.log(file)
-  console.log(`Wrote ${file}: ${parsed.name}, ${formatBytes(parsed.length)} in ${parsed.files.length} file${parsed.files.length === 1 ? '' : 's'}, ${parsed.pieces.length} pieces of ${formatBytes(parsed.pieceLength)}`)
-  console.log(`Info hash: ${parsed.infoHash}`)
-  console.log(`Magnet: ${toMagnetURI(parsed)}`)
+  const file = toStdout ? null : o.out ?? `${parsed.name.replace(/[/\\]/g, '_')}.torrent`
+  if (toStdout) await new Promise((resolve, reject) => process.stdout.write(bytes, err => err ? reject(err) : resolve()))
+  else await writeFile(file, bytes)
+  const say = toStdout ? console.error : console.log
+  if (o.quiet) return file && say(file)
+  say(`${file ? `Wrote ${file}` : 'Wrote the .torrent to standard output'}: ${parsed.name}, ${formatBytes(parsed.length)} in ${parsed.files.length} file${parsed.files.length === 1 ? '' : 's'}, ${parsed.pieces.length} pieces of ${formatBytes(parsed.pieceLength)}`)
+  say(`Info hash: ${parsed.infoHash}`)
+  say(`Magnet: ${toMagnetURI(parsed)}`)
 }
 
 // --- info ----------------------------------------------------------------------------------------
@@ -497,9 +662,12 @@ async function info ([arg], o) {
   }
   const parsed = await parseTorrent(id)
   const magnet = toMagnetURI(parsed)
-  if (o.json) {
+  // JSON as webtorrent-cli prints it (parse-torrent's fields but the info's bytes), for
+  // scripts: asked for, written to a file, or piped.
+  if (o.json || o.out !== undefined || (!o.table && !process.stdout.isTTY)) {
     const plain = Object.fromEntries(Object.entries(parsed).filter(([, v]) => !(v instanceof Uint8Array)))
-    return console.log(JSON.stringify({ ...plain, magnetURI: magnet }, null, 2))
+    const json = JSON.stringify({ ...plain, magnetURI: magnet }, null, 2)
+    return o.out !== undefined ? writeFile(o.out, json) : console.log(json)
   }
   const rows = [['Name', parsed.name ?? parsed.dn ?? '(not in the magnet link)'], ['Info hash', parsed.infoHash]]
   if (parsed.files) {
@@ -520,6 +688,34 @@ async function info ([arg], o) {
     console.log('Files:')
     const width = String(parsed.files.length - 1).length
     parsed.files.forEach((f, i) => console.log(`  ${String(i).padStart(width)}  ${formatBytes(f.length).padStart(10)}  ${f.path}`))
+  }
+}
+
+// --- downloadmeta ---------------------------------------------------------------------------------
+
+// As webtorrent-cli's: each magnet's metadata from peers, written as <out>/<info-hash>.torrent.
+async function downloadMeta (args, o) {
+  if (args.length === 0) throw new UsageError('which torrent? Give a magnet link or an info-hash')
+  const ids = []
+  for (const a of args) ids.push(await torrentId(a))
+  const out = path.resolve(o.out ?? '.')
+  const run = new Run({ ...o, quiet: true })
+  let left = ids.length
+  for (const id of ids) {
+    const torrent = run.client.add(id, { store: 'memory', announce: o.announce ?? [] })
+    torrent.on('error', err => run.fail(err))
+    torrent.once('infoHash', () => { for (const p of o.peer ?? []) torrent.addPeer(p) })
+    torrent.once('metadata', async () => {
+      torrent.files.forEach(f => f.deselect())
+      const file = path.join(out, `${torrent.infoHash}.torrent`)
+      try {
+        await writeFile(file, torrent.torrentFile)
+      } catch (err) {
+        return run.fail(new Error(`${file}: ${err.message}`))
+      }
+      if (!o.quiet) console.log(`Wrote ${file}: ${torrent.name}`)
+      if (--left === 0) run.exit(0)
+    })
   }
 }
 
@@ -546,6 +742,11 @@ async function serve (args, o) {
   }
 }
 
+async function version () {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8').catch(() => '{}'))
+  return pkg.version ?? 'unknown'
+}
+
 // --- main ----------------------------------------------------------------------------------------
 
 async function main (argv) {
@@ -558,11 +759,6 @@ async function main (argv) {
   }
   if (command.help) {
     console.log(helpText(command.help === true ? null : command.help))
-    return 0
-  }
-  if (command.version) {
-    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8').catch(() => '{}'))
-    console.log(pkg.version ?? 'unknown')
     return 0
   }
   try {
