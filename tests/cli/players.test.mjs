@@ -88,7 +88,7 @@ async function fakePlayers (t) {
   const dir = await tempDir(t)
   const bin = path.join(dir, 'bin')
   await mkdir(bin)
-  for (const name of ['vlc', 'mpv', 'iina']) {
+  for (const name of ['vlc', 'mpv', 'iina', 'mplayer', 'smplayer']) {
     await writeFile(path.join(bin, name), `#!/bin/sh\nFAKE_PLAYER_NAME=${name} exec "${process.execPath}" "${FAKE_PLAYER}" "$@"\n`, { mode: 0o755 })
   }
   const log = path.join(dir, 'player.json')
@@ -134,6 +134,16 @@ test('iina: --no-stdin and --keep-running (iina-cli would quit at once), the tit
   assert.deepEqual(JSON.parse(await readFile(fake.log, 'utf8')).argv, ['--no-stdin', '--keep-running', '--mpv-force-media-title=A', url, '--pip'])
 })
 
+test("mplayer and smplayer (webtorrent-cli's --mplayer, --smplayer): their options, the URL, the user args", async t => {
+  const { url } = await serveFile(t, 'B.mp4', randomBytes(1000))
+  const fake = await fakePlayers(t)
+  for (const [name, want] of [['mplayer', ['-really-quiet', '-noidx', '-title', 'B', url, '-fs']], ['smplayer', ['-close-at-end', url, '-fs']]]) {
+    const player = await launchPlayer(name, url, { title: 'B', args: ['-fs'], env: fake.env })
+    assert.deepEqual(await player.exited.then(r => r.code), 0)
+    assert.deepEqual(JSON.parse(await readFile(fake.log, 'utf8')).argv, want, name)
+  }
+})
+
 test('no title: vlc gets only --play-and-exit and the URL', async t => {
   const { url } = await serveFile(t, 'a.webm', randomBytes(1000))
   const fake = await fakePlayers(t)
@@ -159,7 +169,7 @@ test('stop() kills a player that is still playing; a failing player exits non-ze
 test('not_installed: a CastError when the executable is not on PATH, before anything is spawned', async t => {
   const empty = await tempDir(t)
   const env = { ...process.env, PATH: empty }
-  for (const [name, label] of [['vlc', 'VLC'], ['mpv', 'mpv'], ['iina', 'IINA']]) {
+  for (const [name, label] of [['vlc', 'VLC'], ['mpv', 'mpv'], ['iina', 'IINA'], ['mplayer', 'MPlayer'], ['smplayer', 'SMPlayer']]) {
     await assert.rejects(launchPlayer(name, 'http://127.0.0.1:9/a.mp4', { env }), err => {
       assert.ok(err instanceof CastError)
       assert.equal(err.code, 'not_installed')
@@ -174,7 +184,7 @@ test('not_installed: a CastError when the executable is not on PATH, before anyt
   assert.equal(findExecutable('mpv', env), null)
   await assert.rejects(launchPlayer('nope', 'http://127.0.0.1:9/a.mp4'), TypeError)
   await assert.rejects(launchPlayer('constructor', 'http://127.0.0.1:9/a.mp4'), TypeError)
-  assert.deepEqual(PLAYERS, ['vlc', 'mpv', 'iina', 'xbmc'])
+  assert.deepEqual(PLAYERS, ['vlc', 'mpv', 'iina', 'mplayer', 'smplayer', 'xbmc'])
 })
 
 // VLC refuses to run as root (we are root in CI, and root of a user namespace otherwise): a

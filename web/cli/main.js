@@ -13,7 +13,7 @@ import { Progress, snapshot, formatBytes, formatDuration } from './progress.js'
 import { lanAddress, urlHost } from './network.js'
 import { launchPlayer, pickPlayableFile, contentTypeOf } from './players.js'
 
-const PLAYERS = { vlc: 'VLC', mpv: 'mpv', iina: 'IINA', xbmc: 'Kodi' }
+const PLAYERS = { vlc: 'VLC', mpv: 'mpv', iina: 'IINA', mplayer: 'MPlayer', smplayer: 'SMPlayer', xbmc: 'Kodi' }
 // Loaded when asked for: each pulls in its own discovery and protocol libraries.
 const CASTS = {
   chromecast: { label: 'Chromecast', load: () => import('./cast/chromecast.js') },
@@ -45,6 +45,8 @@ const PLAY_OPTIONS = {
   vlc: { type: 'boolean', help: '   play in VLC' },
   mpv: { type: 'boolean', help: '   play in mpv' },
   iina: { type: 'boolean', help: '   play in IINA' },
+  mplayer: { type: 'boolean', help: '   play in MPlayer' },
+  smplayer: { type: 'boolean', help: '   play in SMPlayer' },
   xbmc: { type: 'boolean', help: '   play in Kodi (XBMC), through its JSON-RPC' },
   'xbmc-host': { type: 'string', help: 'HOST:PORT   Kodi\'s web server (default 127.0.0.1:8080)' },
   chromecast: { type: 'boolean', help: '   cast to a Chromecast on the local network (--chromecast NAME: the one whose name contains NAME)' },

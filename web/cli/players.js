@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { CastError } from './cast/errors.js'
 
-export const PLAYERS = ['vlc', 'mpv', 'iina', 'xbmc']
+export const PLAYERS = ['vlc', 'mpv', 'iina', 'mplayer', 'smplayer', 'xbmc']
 
 const withTitle = (flag, title) => title ? [`${flag}=${title}`] : []
 
@@ -46,6 +46,22 @@ const EXECUTABLES = {
     // --keep-running: it would otherwise quit at once, and the CLI take that for the end
     args: (url, title) => ['--no-stdin', '--keep-running', ...withTitle('--mpv-force-media-title', title), url],
     site: 'https://iina.io (macOS only)'
+  },
+  mplayer: {
+    label: 'MPlayer',
+    command: 'mplayer',
+    elsewhere: () => [],
+    // as webtorrent-cli starts it, but played once (its -loop 0 would loop for ever)
+    args: (url, title) => ['-really-quiet', '-noidx', ...(title ? ['-title', title] : []), url],
+    site: 'http://www.mplayerhq.hu'
+  },
+  smplayer: {
+    label: 'SMPlayer',
+    command: 'smplayer',
+    elsewhere: () => [],
+    // -close-at-end: the CLI learns that the user is done when the player exits
+    args: url => ['-close-at-end', url],
+    site: 'https://www.smplayer.info'
   }
 }
 
