@@ -668,7 +668,8 @@ async function info ([arg], o) {
   // scripts: asked for, written to a file, or piped.
   if (o.json || o.out !== undefined || (!o.table && !process.stdout.isTTY)) {
     const plain = Object.fromEntries(Object.entries(parsed).filter(([, v]) => !(v instanceof Uint8Array)))
-    const json = JSON.stringify({ ...plain, magnetURI: magnet }, null, 2)
+    // webtorrent-cli's exact fields; --json adds the magnet link.
+    const json = JSON.stringify(o.json ? { ...plain, magnetURI: magnet } : plain, null, 2)
     return o.out !== undefined ? writeFile(o.out, json) : console.log(json)
   }
   const rows = [['Name', parsed.name ?? parsed.dn ?? '(not in the magnet link)'], ['Info hash', parsed.infoHash]]
