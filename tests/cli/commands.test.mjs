@@ -128,7 +128,7 @@ test('download from libtorrent: byte-exact, exit 0, plain progress lines that pa
   }
   assert.ok(lines.some(p => p.progress > 0 && p.progress < 100), 'a line in the middle of the download')
   assert.ok(lines.some(p => p.peers === 1), 'the seeder counted as a peer')
-  assert.ok(cli.out.some(line => /^Downloaded Sammlung ü: .* to /.test(line)), cli.tail())
+  assert.ok(cli.out.some(line => /^Downloaded Sammlung ü successfully: .* to /.test(line)), cli.tail())
 })
 
 test('seed prints a magnet; the CLI downloads it (by magnet and by info-hash), and libtorrent downloads from the seeder', async t => {
@@ -187,7 +187,7 @@ test('--select (or a magnet\'s so=) downloads only the files asked for', async t
   const cli = runCli(t, ['download', lt.file, '--out', down, '--select', String(index), '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
   assert.equal(await cli.exitCode(60000), 0, cli.tail())
   // Done with the selection (the torrent's 'idle'; the torrent itself is not done).
-  assert.match(cli.out.join('\n'), /Downloaded 1 of 4 files of auswahl: /)
+  assert.match(cli.out.join('\n'), /Downloaded 1 of 4 files of auswahl successfully: /)
   const wanted = lt.content.files.filter(f => f.path.endsWith('.txt'))
   assert.equal(await sameFiles(down, wanted), null)
   // a.bin (1 MB) is not wanted: at most the pieces it shares with the selected file.
@@ -203,7 +203,7 @@ test('--select (or a magnet\'s so=) downloads only the files asked for', async t
   const bySo = path.join(dir, 'down-so')
   const so = runCli(t, ['download', `magnet:?xt=urn:btih:${parsed.infoHash}&so=${index}`, '--out', bySo, '--peer', `127.0.0.1:${lt.port}`, ...OFFLINE])
   assert.equal(await so.exitCode(60000), 0, so.tail())
-  assert.match(so.out.join('\n'), /Downloaded 1 of 4 files of auswahl: /)
+  assert.match(so.out.join('\n'), /Downloaded 1 of 4 files of auswahl successfully: /)
   assert.equal(await sameFiles(bySo, wanted), null)
 })
 
@@ -224,7 +224,7 @@ test("a magnet's so= counts BEP 47 pad files (BEP 53): the file it names is the 
   const down = path.join(dir, 'down')
   const cli = runCli(t, ['download', `magnet:?xt=urn:btih:${infoHash}&so=2`, '--out', down, '--peer', `127.0.0.1:${port}`, ...OFFLINE])
   assert.equal(await cli.exitCode(60000), 0, cli.tail())
-  assert.match(cli.out.join('\n'), /Downloaded 1 of 3 files of gepolstert: /)
+  assert.match(cli.out.join('\n'), /Downloaded 1 of 3 files of gepolstert successfully: /)
   assert.deepEqual(await readFile(path.join(down, 'gepolstert', 'b.bin')), b)
   // c.bin shares no piece with b.bin: not downloaded.
   const cHeld = await readFile(path.join(down, 'gepolstert', 'c.bin')).catch(() => Buffer.alloc(0))
@@ -349,6 +349,10 @@ test("webtorrent-cli's forms: piped info is JSON, piped create is the .torrent, 
     assert.equal(await list.exitCode(), 0, list.tail())
     made.files.forEach((f, i) => assert.ok(list.out.some(line => line.trim().startsWith(`${i} `) && line.endsWith(f.path.split(path.sep).join('/'))), `file ${i} listed: ${list.tail()}`))
   }
+  // The content already in --out: verified, done, exit 0 (webtorrent-cli's test looks for 'successfully').
+  const local = runCli(t, ['download', file, '--out', path.dirname(content.root), ...OFFLINE])
+  assert.equal(await local.exitCode(), 0, local.tail())
+  assert.ok(local.out.some(line => line.includes('successfully')), local.tail())
   const version = runCli(t, ['version'])
   assert.equal(await version.exitCode(), 0)
   assert.match(version.out[0], /^\d+\.\d+\.\d+/)

@@ -492,7 +492,7 @@ function startDownload (run, id, { out, select, started }) {
     const seconds = (Date.now() - started) / 1000
     const part = d.wanted()
     const s = snapshot(torrent, undefined, part)
-    progress.log(`Downloaded ${part ? `${part.length} of ${torrent.files.length} files of ` : ''}${torrent.name}: ` +
+    progress.log(`Downloaded ${part ? `${part.length} of ${torrent.files.length} files of ` : ''}${torrent.name} successfully: ` +
       `${formatBytes(s.length)} in ${seconds.toFixed(1)} s (${formatBytes(s.downloaded / Math.max(seconds, 0.001))}/s) to ${torrent.path}`)
     d.onFinished()
   }
