@@ -144,6 +144,25 @@ test("mplayer and smplayer (webtorrent-cli's --mplayer, --smplayer): their optio
   }
 })
 
+test('--subtitles and --playlist: each player\'s subtitle option before the URLs, no title for a playlist; Kodi refuses both', async t => {
+  const { url } = await serveFile(t, 'C.mp4', randomBytes(1000))
+  const fake = await fakePlayers(t)
+  const urls = [url, url + '?2']
+  const want = {
+    vlc: ['--play-and-exit', '--sub-file=/s/c.srt', ...urls],
+    mpv: ['--sub-file=/s/c.srt', ...urls],
+    iina: ['--no-stdin', '--keep-running', '--mpv-sub-file=/s/c.srt', ...urls],
+    mplayer: ['-really-quiet', '-noidx', '-sub', '/s/c.srt', ...urls],
+    smplayer: ['-close-at-end', '-sub', '/s/c.srt', ...urls]
+  }
+  for (const [name, argv] of Object.entries(want)) {
+    const player = await launchPlayer(name, urls, { title: 'C', subtitles: '/s/c.srt', env: fake.env })
+    assert.equal((await player.exited).code, 0)
+    assert.deepEqual(JSON.parse(await readFile(fake.log, 'utf8')).argv, argv, name)
+  }
+  await assert.rejects(launchPlayer('xbmc', urls, { host: '127.0.0.1:9' }), err => err instanceof CastError && err.code === 'cast_failed')
+})
+
 test('no title: vlc gets only --play-and-exit and the URL', async t => {
   const { url } = await serveFile(t, 'a.webm', randomBytes(1000))
   const fake = await fakePlayers(t)

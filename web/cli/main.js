@@ -54,6 +54,10 @@ const PLAY_OPTIONS = {
   dlna: { type: 'boolean', help: '   cast to a DLNA renderer (smart TV, gmediarender) on the local network' },
   device: { type: 'string', help: 'NAME   the cast device whose name contains NAME (default: the first found)' },
   'player-args': { type: 'string', help: 'ARGS   extra arguments for the player, as --player-args="--fullscreen"' },
+  subtitles: { type: 'string', short: 't', help: 'FILE   subtitles for the local player (VLC, mpv, IINA, MPlayer, SMPlayer)' },
+  playlist: { type: 'boolean', help: '   every file of the torrent in the player\'s playlist, the selected one first' },
+  'not-on-top': { type: 'boolean', help: '   (webtorrent-cli\'s; players here are never set on top)' },
+  pip: { type: 'boolean', help: '   IINA: picture-in-picture' },
   port: { type: 'string', short: 'p', help: 'N   port of the HTTP stream server (default 8000, another if taken)' },
   host: { type: 'string', help: 'ADDR   address the stream server listens on (default: all when casting, else 127.0.0.1)' }
 }
@@ -373,6 +377,10 @@ async function download (args, o) {
   const players = Object.keys(PLAYERS).filter(k => o[k])
   const casts = Object.keys(CASTS).filter(k => o[k])
   if (players.length + casts.length > 1) throw new UsageError('choose one player or device: --' + [...players, ...casts].join(', --'))
+  if ((o.subtitles !== undefined || o.playlist) && (!players.length || players[0] === 'xbmc')) {
+    throw new UsageError('--subtitles and --playlist go with a local player: --vlc, --mpv, --iina, --mplayer or --smplayer')
+  }
+  if (o.subtitles !== undefined) await stat(o.subtitles).catch(err => { throw new UsageError(`--subtitles ${o.subtitles}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`) })
   const streams = players.length + casts.length + (o.stdout ? 1 : 0)
   if (streams > 1) throw new UsageError('--stdout and a player or device: choose one')
   if (ids.length > 1 && (streams || o['list-files'])) throw new UsageError('playing, --stdout and --list-files take one torrent')
@@ -553,7 +561,12 @@ async function play (run, torrent, file, player, cast, d) {
   const url = origin + run.server.urlOf(file)
   run.playing = true
   if (player) {
-    const handle = await launchPlayer(player, url, { title: file.name, args: splitArgs(o['player-args']), host: o['xbmc-host'] })
+    // --playlist: every file, from the selected one on and round to the one before it.
+    const at = torrent.files.indexOf(file)
+    const urls = o.playlist ? [...torrent.files.slice(at), ...torrent.files.slice(0, at)].map(f => origin + run.server.urlOf(f)) : url
+    const args = [...(o.pip && player === 'iina' ? ['--pip'] : []), ...splitArgs(o['player-args'])]
+    const subtitles = o.subtitles !== undefined ? path.resolve(o.subtitles) : undefined
+    const handle = await launchPlayer(player, urls, { title: file.name, args, subtitles, host: o['xbmc-host'] })
     progress.log(`Playing ${file.name} in ${PLAYERS[player]}: ${url}`)
     progress.set('playing', `${file.name} in ${PLAYERS[player]}`)
     handle.exited?.then(({ code, signal } = {}) => {

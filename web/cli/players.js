@@ -1,7 +1,7 @@
 // The local players of the command-line client (--vlc, --mpv, --iina, --xbmc): VLC, mpv and
 // IINA run as child processes on the stream URL; Kodi (xbmc) has no command that plays a URL
 // in a running instance, so it is told to over its HTTP JSON-RPC (Player.Open).
-//   const player = await launchPlayer('vlc', url, { title, args })
+//   const player = await launchPlayer('vlc', url, { title, args, subtitles })  // url: or [url, ...], a playlist
 //   player.exited.then(({ code, signal }) => ...)  // resolves, never rejects
 //   player.stop()                                  // kills the player (Kodi: stops watching)
 // launchPlayer rejects with a CastError (./cast/errors.js): not_installed when the
@@ -27,7 +27,8 @@ const EXECUTABLES = {
       win32: [path.join(env.ProgramFiles ?? 'C:\\Program Files', 'VideoLAN', 'VLC', 'vlc.exe')]
     })[process.platform] ?? [],
     // --play-and-exit: the CLI learns that the user is done when the player exits
-    args: (url, title) => ['--play-and-exit', ...withTitle('--meta-title', title), url],
+    args: title => ['--play-and-exit', ...withTitle('--meta-title', title)],
+    subtitles: file => [`--sub-file=${file}`],
     site: 'https://www.videolan.org/vlc/'
   },
   mpv: {
@@ -35,7 +36,8 @@ const EXECUTABLES = {
     command: 'mpv',
     elsewhere: () => process.platform === 'darwin' ? ['/Applications/mpv.app/Contents/MacOS/mpv'] : [],
     // the window title shows the media title by default; --title would expand ${...} in a name
-    args: (url, title) => [...withTitle('--force-media-title', title), url],
+    args: title => withTitle('--force-media-title', title),
+    subtitles: file => [`--sub-file=${file}`],
     site: 'https://mpv.io'
   },
   iina: {
@@ -44,7 +46,8 @@ const EXECUTABLES = {
     elsewhere: () => process.platform === 'darwin' ? ['/Applications/IINA.app/Contents/MacOS/iina-cli'] : [],
     // --no-stdin: iina-cli may take an empty standard input for a file to play;
     // --keep-running: it would otherwise quit at once, and the CLI take that for the end
-    args: (url, title) => ['--no-stdin', '--keep-running', ...withTitle('--mpv-force-media-title', title), url],
+    args: title => ['--no-stdin', '--keep-running', ...withTitle('--mpv-force-media-title', title)],
+    subtitles: file => [`--mpv-sub-file=${file}`],
     site: 'https://iina.io (macOS only)'
   },
   mplayer: {
@@ -52,7 +55,8 @@ const EXECUTABLES = {
     command: 'mplayer',
     elsewhere: () => [],
     // as webtorrent-cli starts it, but played once (its -loop 0 would loop for ever)
-    args: (url, title) => ['-really-quiet', '-noidx', ...(title ? ['-title', title] : []), url],
+    args: title => ['-really-quiet', '-noidx', ...(title ? ['-title', title] : [])],
+    subtitles: file => ['-sub', file],
     site: 'http://www.mplayerhq.hu'
   },
   smplayer: {
@@ -60,7 +64,8 @@ const EXECUTABLES = {
     command: 'smplayer',
     elsewhere: () => [],
     // -close-at-end: the CLI learns that the user is done when the player exits
-    args: url => ['-close-at-end', url],
+    args: () => ['-close-at-end'],
+    subtitles: file => ['-sub', file],
     site: 'https://www.smplayer.info'
   }
 }
@@ -71,8 +76,12 @@ const EXECUTABLES = {
 // Resolves once the player runs (Kodi: accepted the URL) with
 // { name, command, args, child, exited, stop }; for xbmc, command is the JSON-RPC URL and
 // child is null.
-export async function launchPlayer (name, url, { title, args = [], env = process.env, host, pollInterval } = {}) {
-  if (name === 'xbmc') return openInKodi(url, { host, pollInterval })
+export async function launchPlayer (name, url, { title, args = [], subtitles, env = process.env, host, pollInterval } = {}) {
+  const urls = [url].flat() // several: a playlist, played in order
+  if (name === 'xbmc') {
+    if (urls.length > 1 || subtitles) throw new CastError('cast_failed', 'Kodi: a playlist and subtitles are not supported yet; play one file without --subtitles')
+    return openInKodi(urls[0], { host, pollInterval })
+  }
   const player = Object.hasOwn(EXECUTABLES, name) ? EXECUTABLES[name] : null
   if (!player) throw new TypeError(`unknown player "${name}": one of ${PLAYERS.join(', ')}`)
 
@@ -84,7 +93,7 @@ export async function launchPlayer (name, url, { title, args = [], env = process
     const also = elsewhere.length ? ` nor at ${elsewhere.join(', ')}` : ''
     throw new CastError('not_installed', `${player.label} is not installed: \`${player.command}\` was not found on PATH${also}. Install it (${player.site}) or choose another player.`)
   }
-  const argv = [...player.args(url, title), ...args]
+  const argv = [...player.args(urls.length > 1 ? undefined : title), ...(subtitles ? player.subtitles(subtitles) : []), ...urls, ...args]
   // The player's output would garble the progress display: stdout is dropped, the end of
   // stderr kept to explain a failure. No stdin: mpv would read keys from the CLI's terminal.
   const child = spawn(command, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] })
