@@ -433,7 +433,10 @@ async function download (args, o) {
   if (streams) {
     torrent.once('ready', async () => {
       if (!downloads[0].checkSelect()) return
-      const file = select ? torrent.files[select[0]] : o.stdout ? largest(torrent.files) : pickPlayableFile(torrent.files)
+      // The largest playable file; for a local player, as webtorrent-cli, else the largest.
+      const file = select ? torrent.files[select[0]]
+        : o.stdout ? largest(torrent.files)
+          : pickPlayableFile(torrent.files) ?? (players.length ? largest(torrent.files) : null)
       if (!file) return run.fail(new Error('no playable file in the torrent: choose one with --select N (see `wasmtorrent info`)'))
       if (o.stdout && !select) downloads[0].only([file]) // the rest would not be seen
       try {
