@@ -17,7 +17,7 @@ import { HttpTransport } from '../transports/http.js'
 import { StreamTransport } from '../transports/stream.js'
 import { Driver, now } from '../engine/driver.js'
 import { TorrentStorage } from '../engine/storage.js'
-import { storeFor, isChunkStoreOption, preloadedStoreClass, defaultStore, copyName, lockName, sweepCopies } from '../storage/index.js'
+import { storeFor, isChunkStoreOption, preloadedStoreClass, usableDefaultStore, copyName, lockName, sweepCopies } from '../storage/index.js'
 import { MemoryStore } from '../storage/memory.js'
 import { storageError } from '../storage/util.js'
 import { ChunkStoreAdapter } from '../storage/chunk-store.js'
@@ -1369,6 +1369,8 @@ export function makeClientClass (internals) {
     //         uploadLimit (bytes/s, -1 = unlimited), seed (of the engine's random choices) }
     constructor (opts = {}) {
       super()
+      // Browsers: which store this page may really use, found out while the module loads.
+      if (!host.Store) usableDefaultStore()
       // Known at once, as WebTorrent's (the engine draws one from opts.seed, for tests).
       const peerId = peerIdHex(opts.peerId) ?? (opts.seed === undefined ? randomPeerId() : undefined)
       this.peerId = peerId
@@ -1391,6 +1393,9 @@ export function makeClientClass (internals) {
       this._removedIds = new Set()  // engine ids of torrents removed: their late events are dropped
       const input = fn => this._input(fn)
       this._sockets = new WebSocketTransport(input)
+      // Without WebRTC (turned off in the browser) a WebSocket tracker is not even opened: its
+      // peers could not be reached (each torrent says so, see _warnWithoutWebRTC).
+      this._sockets.useless = !host.webrtc && typeof globalThis.RTCPeerConnection !== 'function'
       this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
       this._streams = new StreamTransport({ input, heap: () => this._M.HEAPU8 }) // connection objects the app brings
       // Browsers: the first announce's offers are made while the module loads (prepareOffers).
@@ -1782,7 +1787,9 @@ export function makeClientClass (internals) {
         // opts.preloadedStore (WebTorrent's): a store that holds the content already; the
         // engine hashes what it holds before downloading, as on resume.
         const preloaded = opts.preloadedStore ? preloadedStoreClass(opts.preloadedStore) : null
-        let Store = preloaded ?? ((opts.store === undefined || opts.store === null) && host.Store ? host.Store : storeFor(opts.store))
+        const byDefault = opts.store === undefined || opts.store === null
+        let Store = preloaded ?? (byDefault && host.Store ? host.Store : byDefault ? await usableDefaultStore() : storeFor(opts.store))
+        if (!alive()) return null
         if (Store === host.Store) torrent.path = host.storeRoot(opts.path, torrent.infoHash)
         // The store is named by the info-hash (not opts.path: WebTorrent's browser store
         // ignores it). One that outlives the page may hold pieces of an earlier visit: the
@@ -1809,6 +1816,7 @@ export function makeClientClass (internals) {
         if (!alive()) return null
         const check = Store !== MemoryStore
         const announce = [...new Set([...id.announce, ...[].concat(opts.announce ?? [])])]
+        this._warnWithoutWebRTC(torrent, [...announce, ...this._announce])
         for (const url of id.urlList) torrent.addWebSeed(url)
         if (this._tcp) for (const peer of id.peers ?? []) torrent.addPeer(peer) // x.pe= of a magnet read as .torrent (xs=)
         // opts.private (a boolean) overrides the torrent's own flag, as WebTorrent's.
@@ -1819,6 +1827,18 @@ export function makeClientClass (internals) {
       })
       this.emit('add', torrent)
       return torrent
+    }
+
+    // A WebSocket tracker only brings WebRTC peers: where there is no WebRTC (a browser with
+    // it turned off, Node without node-datachannel) each is said to be of no use, as
+    // WebTorrent's tracker client says, rather than staying silent with no peers.
+    _warnWithoutWebRTC (torrent, urls) {
+      if (host.webrtc || typeof globalThis.RTCPeerConnection === 'function' || this._opts.tracker === false) return
+      for (const url of new Set(urls)) {
+        if (typeof url === 'string' && /^wss?:/i.test(url)) {
+          torrent.emit('warning', new WasmTorrentError(`Unsupported tracker protocol: ${url} (WebRTC is not available here)`, { code: 'webrtc_unavailable' }))
+        }
+      }
     }
 
     // A torrent id -> { parsed, and either magnet (a link for the engine) or bytes (a
@@ -2041,7 +2061,9 @@ export function makeClientClass (internals) {
           // Browsers: content given in memory (bytes, not a File or Blob, which are read
           // where they are) goes into the default store, as WebTorrent's seed puts it in its
           // store: adding the torrent later, after a reload too, finds it there.
-          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, joinBlobs(seedBlobs()), live)
+          const Store = await usableDefaultStore()
+          if (!live()) return null
+          torrent._seedWriting = this._storeSeed(torrent, info, info.infoHash, joinBlobs(seedBlobs()), live, Store)
           const store = await torrent._seedWriting
           if (!live()) return null
           if (store) torrent._makeStore = () => store
@@ -2066,7 +2088,7 @@ export function makeClientClass (internals) {
     // another tab owns this one (the seed is then served from memory). The store is the
     // torrent's _builtStore from the start: a remove meanwhile stops the writing, and
     // closes it once the writing has stopped.
-    async _storeSeed (torrent, info, name, content, live, Store = defaultStore()) {
+    async _storeSeed (torrent, info, name, content, live, Store) {
       if (Store === MemoryStore) return null
       const lock = storeLock(Store, name)
       if (lock && !(await torrent._claimStore(lock))) {

@@ -88,6 +88,36 @@ export function defaultStore () {
   return [OpfsWorkerStore, OpfsStore, IdbStore].find(S => S.available()) ?? MemoryStore
 }
 
+// The same, tried once per page: an API that is there may still refuse. Firefox's private
+// windows have navigator.storage.getDirectory(), which rejects (SecurityError); storage
+// blocked for the site (cookies off, a third-party frame) rejects OPFS and IndexedDB alike;
+// a Content-Security-Policy may forbid the OPFS worker (blob:), leaving OPFS from the page.
+let usableStore = null
+export function usableDefaultStore () {
+  usableStore ??= (async () => {
+    if (OpfsStore.available() && await settles(navigator.storage.getDirectory())) {
+      return OpfsWorkerStore.available() && await OpfsWorkerStore.starts() ? OpfsWorkerStore : OpfsStore
+    }
+    if (IdbStore.available() && await idbOpens()) return IdbStore
+    return MemoryStore
+  })()
+  return usableStore
+}
+
+const settles = promise => promise.then(() => true, () => false)
+
+function idbOpens () {
+  return new Promise(resolve => {
+    try {
+      const req = indexedDB.open(IdbStore.prefix + 'probe')
+      req.onsuccess = () => { req.result.close(); resolve(true) }
+      req.onerror = req.onblocked = () => resolve(false)
+    } catch {
+      resolve(false)
+    }
+  })
+}
+
 // WebTorrent's `store` option -> a store class: undefined -> defaultStore(); 'memory',
 // 'opfs', 'idb' (our extension); one of our classes as is; an abstract-chunk-store
 // constructor wrapped in ChunkStoreAdapter.

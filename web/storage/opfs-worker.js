@@ -208,6 +208,7 @@ function workerMain () {
       return buf.buffer
     },
     async close () { closeAll() },
+    async ping () {},
     async destroy (m) {
       closeAll()
       const root = await navigator.storage.getDirectory()
@@ -261,6 +262,26 @@ export class OpfsWorkerStore {
       }
       spareWorker = worker
     } catch {} // e.g. the page's CSP forbids blob: workers: the store's start says so
+  }
+
+  // Whether a worker starts here and answers (a page's Content-Security-Policy may forbid
+  // blob: workers: worker-src without blob:); the worker is kept as the spare.
+  static starts () {
+    return new Promise(resolve => {
+      let worker
+      try { worker = newWorker() } catch { return resolve(false) }
+      const done = ok => {
+        clearTimeout(timer)
+        worker.onmessage = worker.onerror = null
+        if (ok && !spareWorker) spareWorker = worker
+        else if (!ok || spareWorker !== worker) worker.terminate()
+        resolve(ok)
+      }
+      const timer = setTimeout(() => done(false), 10000)
+      worker.onmessage = () => done(true)
+      worker.onerror = e => { e.preventDefault?.(); done(false) }
+      worker.postMessage({ id: 0, op: 'ping' })
+    })
   }
 
   constructor (opts) {

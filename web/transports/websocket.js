@@ -6,11 +6,13 @@ export class WebSocketTransport {
     this.input = input
     this.sockets = new Map() // url -> WebSocket
     this.WebSocket = globalThis.WebSocket // Node 20 has none: set by the host (ws)
+    this.useless = false // no WebRTC here: a tracker's peers could not be reached (client.js)
   }
 
   open (url) {
     let ws
     try {
+      if (this.useless) throw new Error('no WebRTC')
       ws = new this.WebSocket(url)
     } catch {
       queueMicrotask(() => this.input((E, t) => E.socketClosed(url, t)))
