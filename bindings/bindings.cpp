@@ -119,6 +119,7 @@ const char* errc_name(wt::errc code) {
     case wt::errc::session_duplicate_torrent: return "session_duplicate_torrent";
     case wt::errc::session_metadata_mismatch: return "metadata_mismatch";
     case wt::errc::session_storage_failed: return "storage_failed";
+    case wt::errc::session_piece_failed: return "piece_failed";
     case wt::errc::tracker_message_too_large: return "tracker_message_too_large";
     case wt::errc::tracker_depth_exceeded: return "tracker_depth_exceeded";
     case wt::errc::tracker_bad_json: return "tracker_bad_json";

@@ -47,6 +47,7 @@ const char* describe(errc code) noexcept {
     case errc::session_duplicate_torrent: return "torrent already added";
     case errc::session_metadata_mismatch: return "metadata does not match the info-hash";
     case errc::session_storage_failed: return "storage failed";
+    case errc::session_piece_failed: return "a peer's piece failed its hash check";
     case errc::tracker_message_too_large: return "message longer than the limit";
     case errc::tracker_depth_exceeded: return "JSON nesting too deep";
     case errc::tracker_bad_json: return "malformed JSON";

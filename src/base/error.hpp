@@ -58,6 +58,7 @@ enum class errc : std::uint8_t {
   session_duplicate_torrent,  // a torrent with this info-hash is already in the session
   session_metadata_mismatch,  // metadata from peers that does not hash to the info-hash (fetched again)
   session_storage_failed,     // the store failed a read or write (the piece is fetched again)
+  session_piece_failed,       // a trusted peer's piece failed its hash check (not asked of it again)
   // tracker (WebSocket tracker JSON)
   tracker_message_too_large,  // a tracker message longer than the limit
   tracker_depth_exceeded,     // JSON nested deeper than the limit

@@ -298,26 +298,8 @@ class lt_donthave_plugin final : public extension_plugin {
       return;
     }
     if (!t.picker || piece->value >= t.picker->num_pieces() || !p.has.test(piece->value)) return;
-    if (p.have_all) {
-      t.picker->dec_have_all();
-      p.have_all = false;
-      p.has.clear(piece->value);
-      t.picker->inc_bitfield(p.has);
-    } else {
-      p.has.clear(piece->value);
-      t.picker->dec_have(*piece);
-    }
-    --p.num_have;
+    s.forget_piece(t, p, piece->value);
     p.donthave_applied = piece->value;
-    for (auto it = p.requests.begin(); it != p.requests.end();) {
-      if (it->block.piece == *piece) {
-        t.picker->abort_request(it->block, p.handle());
-        it = p.requests.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (p.am_interested) s.update_interest(t, p);
   }
 };
 

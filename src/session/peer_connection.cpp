@@ -255,7 +255,7 @@ void session::impl::on_have(torrent& t, peer_connection& p, std::uint32_t piece)
     if (p.early_haves.size() < 100000) p.early_haves.push_back(piece);
     return;
   }
-  if (p.have_all || p.has.test(piece)) return;
+  if (p.have_all || p.has.test(piece) || p.refused.contains(piece)) return;
   p.has.set(piece);
   ++p.num_have;
   t.picker->inc_have(piece_index{piece});
@@ -300,7 +300,31 @@ void session::impl::on_have_all(torrent& t, peer_connection& p) {
   p.num_have = p.has.size();
   p.have_all = true;
   t.picker->inc_have_all();
+  for (const std::uint32_t piece : p.refused) forget_piece(t, p, piece);
   update_interest(t, p);
+}
+
+void session::impl::forget_piece(torrent& t, peer_connection& p, std::uint32_t piece) {
+  if (!t.picker || !p.has.test(piece)) return;
+  if (p.have_all) {
+    t.picker->dec_have_all();
+    p.have_all = false;
+    p.has.clear(piece);
+    t.picker->inc_bitfield(p.has);
+  } else {
+    p.has.clear(piece);
+    t.picker->dec_have(piece_index{piece});
+  }
+  --p.num_have;
+  for (auto it = p.requests.begin(); it != p.requests.end();) {
+    if (it->block.piece.value == piece) {
+      t.picker->abort_request(it->block, p.handle());
+      it = p.requests.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (p.am_interested) update_interest(t, p);
 }
 
 void session::impl::update_interest(torrent& t, peer_connection& p) {

@@ -84,6 +84,11 @@ struct session_settings {
   // ... or, sooner, one connected this long that neither side is interested in (it has
   // nothing we lack and wants nothing we have): a silent peer, or two seeds.
   duration useless_peer_age = std::chrono::seconds(10);
+  // A peer that delivered this many pieces that passed, then alone a piece that fails, is
+  // not asked for that piece again instead of being banned, up to forgiven_failures times
+  // (one with no such record is banned at once: a corrupter).
+  std::uint32_t trusted_after_pieces = 8;
+  std::uint32_t forgiven_failures = 3;
   // Peers banned from one address (any port, any peer id) before the address is banned
   // whole: one that dials in again from a new port with a new peer id after each ban.
   std::uint32_t bans_per_host = 3;

@@ -127,6 +127,13 @@ struct peer_connection {
   // by id, with the fields they add to our extension handshake to this peer.
   std::map<std::uint32_t, bencode::dict> enabled_extensions;
 
+  // Trust earned by data that passed: a peer with a record whose piece fails (a seeder
+  // whose file changed under it, a bad sector) is not asked for that piece again rather
+  // than banned, so that the rest of what it has still comes (see piece_failed).
+  std::uint32_t pieces_passed = 0;  // pieces it delivered blocks of that passed
+  std::uint32_t lone_failures = 0;  // pieces it alone delivered that failed, forgiven
+  std::set<std::uint32_t> refused;  // pieces it failed: as if it did not have them
+
   bitfield has;              // valid once the metadata is known
   bool have_all = false;     // counted in the picker as a seed
   std::uint32_t num_have = 0;
@@ -695,6 +702,9 @@ struct session::impl {
   // peer's extended messages that waited.
   void release_extension_handshake(torrent& t, peer_connection& p);
   void update_interest(torrent& t, peer_connection& p);
+  // The peer no longer counts as having `piece` (lt_donthave, or a piece it failed): its
+  // availability and our requests for the piece to it go.
+  void forget_piece(torrent& t, peer_connection& p, std::uint32_t piece);
   void set_interest(peer_connection& p, bool want);
   // More requests for the peer: at once, or (download limit) when its turn comes.
   void request_blocks(torrent& t, peer_connection& p);

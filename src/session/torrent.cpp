@@ -81,11 +81,13 @@ void session::impl::piece_passed(torrent& t, std::uint32_t piece,
   // Smart ban: a block that differs from the one in a failed attempt came from
   // the peer that corrupted it.
   // The web seeds that delivered some of it: their URL serves this torrent.
-  if (!t.web_seeds.empty()) {
-    std::set<std::uint32_t> seeds;
-    for (std::uint32_t b = 0; b < t.picker->blocks_in_piece(piece_index{piece}); ++b)
-      if (auto who = t.picker->delivered_by({piece_index{piece}, b}); who && t.web_seeds.contains(who->value)) seeds.insert(who->value);
-    for (const std::uint32_t h : seeds) ++t.web_seeds[h].verified;
+  // Each peer that delivered some of it earns trust (see piece_failed).
+  std::set<std::uint32_t> senders;
+  for (std::uint32_t b = 0; b < t.picker->blocks_in_piece(piece_index{piece}); ++b)
+    if (auto who = t.picker->delivered_by({piece_index{piece}, b})) senders.insert(who->value);
+  for (const std::uint32_t h : senders) {
+    if (t.web_seeds.contains(h)) ++t.web_seeds[h].verified;
+    else if (peer_connection* p = find_peer(t, connection_id{h})) ++p->pieces_passed;
   }
   auto failed = t.failed_blocks.find(piece);
   if (failed != t.failed_blocks.end()) {
@@ -118,6 +120,18 @@ void session::impl::piece_failed(torrent& t, std::uint32_t piece,
     if (t.web_seeds.contains(c.value)) {
       // Judged at the end of the call: the seed may be in the middle of delivering bytes.
       seed_faults.push_back({t.id, c.value, piece});
+      return;
+    }
+    // A peer with a record of good pieces is not banned for one bad piece: it is not asked
+    // for it again (a seeder whose file changed on disk would otherwise be lost, and with
+    // it everything else it has); a few such pieces and it is banned all the same.
+    peer_connection* p = find_peer(t, c);
+    if (p && p->pieces_passed >= settings.trusted_after_pieces && p->lone_failures < settings.forgiven_failures) {
+      ++p->lone_failures;
+      p->refused.insert(piece);
+      forget_piece(t, *p, piece);
+      warn(t.id, c, errc::session_piece_failed, "piece " + std::to_string(piece) + " from " + endpoint_key(p->remote) +
+           " failed its hash check after " + std::to_string(p->pieces_passed) + " good pieces: not asked of it again");
       return;
     }
     if (auto e = t.known_peers.find(c.value); e != t.known_peers.end())

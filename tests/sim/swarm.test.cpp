@@ -518,3 +518,41 @@ TEST_CASE("[swarm] smart ban: a corrupting peer that shares pieces with honest o
     CHECK(count_events<hash_failed_event>(net, leecher) >= 1);
   }
 }
+
+TEST_CASE("[swarm] a seeder with a good record whose piece turns bad is not banned: the rest comes from it, that piece from another", "[swarm]") {
+  const auto tt = make_test_torrent(1 * MiB, 32 * KiB, 23);
+  swarm net(81);
+  const auto lone = net.add_node();
+  const auto ts = add_seed(net, lone, tt);
+  // The file changed under the seeder (a Firefox File edited in place, a bad sector): it
+  // serves piece `bad` with other bytes.
+  const std::uint32_t bad = 27;
+  std::vector<std::uint8_t> other(static_cast<std::size_t>(tt.meta.piece_length), 0x5a);
+  net.storage(lone).write_at(ts, std::int64_t{bad} * tt.meta.piece_length, other);
+
+  const auto leecher = net.add_node();
+  auto& s = net.at(leecher);
+  const auto t = *s.add_torrent(tt.meta, {}, net.now());
+  s.add_peer(t, net.endpoint(lone), net.now());
+  const auto all_but_one = std::int64_t{tt.meta.total_length} - tt.meta.piece_length;
+  REQUIRE(net.run_until([&] { return s.stats(t)->have >= all_but_one; }, time_point{} + 5min));
+  // Not banned, still connected; the piece said, not asked of it again.
+  REQUIRE_FALSE(net.run_until([&] { return s.stats(t)->have > all_but_one; }, net.now() + 30s));
+  CHECK(count_events<peer_banned_event>(net, leecher) == 0);
+  CHECK(s.peers(t).size() == 1);
+  std::size_t said = 0, failed = 0;
+  for (const auto& e : net.events(leecher)) {
+    if (auto* w = std::get_if<warning_event>(&e); w && w->code == errc::session_piece_failed) ++said;
+    if (auto* h = std::get_if<hash_failed_event>(&e); h && h->piece.value == bad) ++failed;
+  }
+  CHECK(said == 1);
+  CHECK(failed == 1);
+
+  // An honest seeder brings it.
+  const auto honest = net.add_node();
+  add_seed(net, honest, tt);
+  s.add_peer(t, net.endpoint(honest), net.now());
+  REQUIRE(net.run_until([&] { return finished(net, leecher, t); }, net.now() + 5min));
+  CHECK(same_bytes(net.storage(leecher).contents(t), tt.data));
+  CHECK(count_events<peer_banned_event>(net, leecher) == 0);
+}
