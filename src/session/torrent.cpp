@@ -78,10 +78,8 @@ void session::impl::piece_verified_by_host(torrent& t, std::uint32_t piece, cons
 
 void session::impl::piece_passed(torrent& t, std::uint32_t piece,
                                  const std::function<std::optional<sha1_digest>(std::uint32_t)>& digest_of) {
-  // Smart ban: a block that differs from the one in a failed attempt came from
-  // the peer that corrupted it.
-  // The web seeds that delivered some of it: their URL serves this torrent.
-  // Each peer that delivered some of it earns trust (see piece_failed).
+  // Each sender of some of it earns trust: a web seed's URL serves this torrent, a peer
+  // has a record of good pieces (see piece_failed).
   std::set<std::uint32_t> senders;
   for (std::uint32_t b = 0; b < t.picker->blocks_in_piece(piece_index{piece}); ++b)
     if (auto who = t.picker->delivered_by({piece_index{piece}, b})) senders.insert(who->value);
@@ -89,6 +87,8 @@ void session::impl::piece_passed(torrent& t, std::uint32_t piece,
     if (t.web_seeds.contains(h)) ++t.web_seeds[h].verified;
     else if (peer_connection* p = find_peer(t, connection_id{h})) ++p->pieces_passed;
   }
+  // Smart ban: a block that differs from the one in a failed attempt came from
+  // the peer that corrupted it.
   auto failed = t.failed_blocks.find(piece);
   if (failed != t.failed_blocks.end()) {
     for (const auto& fb : failed->second) {

@@ -1395,7 +1395,8 @@ export function makeClientClass (internals) {
       this._sockets = new WebSocketTransport(input)
       // Without WebRTC (turned off in the browser) a WebSocket tracker is not even opened: its
       // peers could not be reached (each torrent says so, see _warnWithoutWebRTC).
-      this._sockets.useless = !host.webrtc && typeof globalThis.RTCPeerConnection !== 'function'
+      this._noWebRTC = !host.webrtc && typeof globalThis.RTCPeerConnection !== 'function'
+      this._sockets.useless = this._noWebRTC
       this._rtc = new RtcTransport({ input, heap: () => this._M.HEAPU8, rtcConfig: tracker.rtcConfig ?? { iceServers: DEFAULT_ICE_SERVERS } })
       this._streams = new StreamTransport({ input, heap: () => this._M.HEAPU8 }) // connection objects the app brings
       // Browsers: the first announce's offers are made while the module loads (prepareOffers).
@@ -1833,7 +1834,7 @@ export function makeClientClass (internals) {
     // it turned off, Node without node-datachannel) each is said to be of no use, as
     // WebTorrent's tracker client says, rather than staying silent with no peers.
     _warnWithoutWebRTC (torrent, urls) {
-      if (host.webrtc || typeof globalThis.RTCPeerConnection === 'function' || this._opts.tracker === false) return
+      if (!this._noWebRTC || this._opts.tracker === false) return
       for (const url of new Set(urls)) {
         if (typeof url === 'string' && /^wss?:/i.test(url)) {
           torrent.emit('warning', new WasmTorrentError(`Unsupported tracker protocol: ${url} (WebRTC is not available here)`, { code: 'webrtc_unavailable' }))

@@ -109,8 +109,13 @@ const settles = promise => promise.then(() => true, () => false)
 function idbOpens () {
   return new Promise(resolve => {
     try {
-      const req = indexedDB.open(IdbStore.prefix + 'probe')
-      req.onsuccess = () => { req.result.close(); resolve(true) }
+      const name = IdbStore.prefix + 'probe'
+      const req = indexedDB.open(name)
+      req.onsuccess = () => { // nothing of the probe is kept
+        req.result.close()
+        indexedDB.deleteDatabase(name)
+        resolve(true)
+      }
       req.onerror = req.onblocked = () => resolve(false)
     } catch {
       resolve(false)

@@ -274,7 +274,7 @@ export class OpfsWorkerStore {
         clearTimeout(timer)
         worker.onmessage = worker.onerror = null
         if (ok && !spareWorker) spareWorker = worker
-        else if (!ok || spareWorker !== worker) worker.terminate()
+        else worker.terminate()
         resolve(ok)
       }
       const timer = setTimeout(() => done(false), 10000)
